@@ -1,0 +1,402 @@
+//! Who is calling and what they may do — the same rules for REST and Socket.IO.
+//!
+//! Two credentials exist: API keys (random, shown once, stored as SHA-256 digests and compared
+//! in constant time) and HS256 access tokens (short-lived, issued from a key's own rights, so a
+//! backend can hand a browser dashboard a token for one device). A credential carries scopes
+//! and the devices it may see.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::{ApiKeySetting, Settings};
+use crate::device::DeviceId;
+use crate::store::{self, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// GET requests and receiving events.
+    Read,
+    /// Sending, read receipts, typing, reactions.
+    Send,
+    /// Start/stop/logout, QR, pairing, device create/delete.
+    Control,
+    /// Everything, including keys.
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(raw: &str) -> Option<Scope> {
+        serde_json::from_value(serde_json::Value::String(raw.into())).ok()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The rights of one credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub subject: String,
+    /// Device ids, or `*` for all.
+    pub devices: BTreeSet<String>,
+    pub scopes: BTreeSet<Scope>,
+}
+
+impl Grant {
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+
+    pub fn sees(&self, device: &DeviceId) -> bool {
+        self.devices.contains("*") || self.devices.contains(device.as_str())
+    }
+
+    /// Whether everything `other` grants is granted here too (tokens are issued only so).
+    pub fn covers(&self, other: &Grant) -> bool {
+        let devices_ok = self.devices.contains("*")
+            || (!other.devices.contains("*") && other.devices.is_subset(&self.devices));
+        devices_ok && other.scopes.iter().all(|scope| self.has_scope(*scope))
+    }
+}
+
+/// The credentials presented with a request: one or two grants (API key and token). Either
+/// alone is enough if it grants what is asked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub grants: Vec<Grant>,
+}
+
+impl Caller {
+    /// Checks a scope, and a device if the action concerns one.
+    pub fn authorize(&self, scope: Scope, device: Option<&DeviceId>) -> Result<(), AuthError> {
+        let ok = self
+            .grants
+            .iter()
+            .any(|grant| grant.has_scope(scope) && device.is_none_or(|device| grant.sees(device)));
+        if ok {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(match device {
+                Some(device) => {
+                    format!("this credential does not grant `{scope:?}` on device `{device}`")
+                        .to_lowercase()
+                }
+                None => {
+                    format!("this credential does not grant the `{scope:?}` scope").to_lowercase()
+                }
+            }))
+        }
+    }
+
+    pub fn sees(&self, device: &DeviceId) -> bool {
+        self.grants.iter().any(|grant| grant.sees(device))
+    }
+
+    /// The strongest single grant, from which tokens may be issued.
+    pub fn covers(&self, wanted: &Grant) -> bool {
+        self.grants.iter().any(|grant| grant.covers(wanted))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    devices: Vec<String>,
+    scopes: Vec<Scope>,
+    exp: u64,
+    iat: u64,
+}
+
+/// A newly created API key: the secret is only ever available here.
+pub struct NewKey {
+    pub record: store::KeyRecord,
+    pub secret: String,
+}
+
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    /// Keys from the configuration, by digest.
+    configured: Vec<([u8; 32], Grant)>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+pub fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl Authenticator {
+    /// Builds the authenticator; the token secret comes from the settings or from
+    /// `<data dir>/jwt-secret`, generated on first use.
+    pub fn new(settings: &Settings, store: Store) -> std::io::Result<Self> {
+        let secret = match &settings.auth.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => read_or_create_secret(&settings.storage.data_dir.join("jwt-secret"), || {
+                random_secret(64)
+            })?,
+        };
+        let configured = settings
+            .auth
+            .api_keys
+            .iter()
+            .filter_map(configured_grant)
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                configured,
+                encoding: EncodingKey::from_secret(secret.as_bytes()),
+                decoding: DecodingKey::from_secret(secret.as_bytes()),
+            }),
+        })
+    }
+
+    pub fn has_configured_keys(&self) -> bool {
+        !self.inner.configured.is_empty()
+    }
+
+    /// Resolves the credentials presented; if both are sent, both must be valid.
+    pub async fn identify(
+        &self,
+        api_key: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<Caller, AuthError> {
+        let mut grants = Vec::new();
+        if let Some(key) = api_key {
+            grants.push(self.api_key(key).await?.ok_or(AuthError::Unauthorized)?);
+        }
+        if let Some(token) = token {
+            grants.push(self.token(token).ok_or(AuthError::Unauthorized)?);
+        }
+        if grants.is_empty() {
+            return Err(AuthError::Unauthorized);
+        }
+        Ok(Caller { grants })
+    }
+
+    async fn api_key(&self, key: &str) -> Result<Option<Grant>, AuthError> {
+        let presented = digest(key);
+        for (known, grant) in &self.inner.configured {
+            if bool::from(known.ct_eq(&presented)) {
+                return Ok(Some(grant.clone()));
+            }
+        }
+        let hex_digest = hex::encode(presented);
+        let stored = self
+            .inner
+            .store
+            .read(move |conn| store::keys::find_by_digest(conn, &hex_digest))
+            .await?;
+        // The lookup is by digest; compare again in constant time so timing reveals nothing.
+        Ok(stored
+            .filter(|record| {
+                bool::from(
+                    record
+                        .key_sha256
+                        .as_bytes()
+                        .ct_eq(hex::encode(presented).as_bytes()),
+                )
+            })
+            .map(|record| Grant {
+                subject: record.name,
+                devices: record.devices.into_iter().collect(),
+                scopes: record
+                    .scopes
+                    .iter()
+                    .filter_map(|s| Scope::parse(s))
+                    .collect(),
+            }))
+    }
+
+    fn token(&self, token: &str) -> Option<Grant> {
+        let validation = Validation::new(Algorithm::HS256);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
+            .ok()?
+            .claims;
+        Some(Grant {
+            subject: claims.sub,
+            devices: claims.devices.into_iter().collect(),
+            scopes: claims.scopes.into_iter().collect(),
+        })
+    }
+
+    /// Signs an access token for `grant`, valid for `ttl_secs`; returns it with its expiry (unix secs).
+    pub fn issue_token(&self, grant: &Grant, ttl_secs: u64) -> (String, u64) {
+        let now = chrono::Utc::now().timestamp() as u64;
+        let claims = Claims {
+            sub: grant.subject.clone(),
+            devices: grant.devices.iter().cloned().collect(),
+            scopes: grant.scopes.iter().copied().collect(),
+            iat: now,
+            exp: now + ttl_secs,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.inner.encoding,
+        )
+        .expect("HS256 signing does not fail");
+        (token, claims.exp)
+    }
+
+    /// Creates and stores a key; the secret is returned once and never stored.
+    pub async fn create_key(
+        &self,
+        name: String,
+        devices: Vec<String>,
+        scopes: Vec<Scope>,
+    ) -> Result<NewKey, StoreError> {
+        let secret = format!("dbk_{}", random_secret(40));
+        let record = store::KeyRecord {
+            id: format!("key_{}", ulid::Ulid::new()),
+            name,
+            key_sha256: hex::encode(digest(&secret)),
+            devices,
+            scopes: scopes
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect(),
+            created_at: chrono::Utc::now(),
+        };
+        let stored = record.clone();
+        self.inner
+            .store
+            .write(move |tx| tx.insert_key(&stored))
+            .await?;
+        Ok(NewKey { record, secret })
+    }
+}
+
+fn configured_grant(setting: &ApiKeySetting) -> Option<([u8; 32], Grant)> {
+    let digest = match (&setting.key, &setting.key_sha256) {
+        (Some(key), _) => digest(key),
+        (None, Some(hex_digest)) => hex::decode(hex_digest).ok()?.try_into().ok()?,
+        (None, None) => return None,
+    };
+    Some((
+        digest,
+        Grant {
+            subject: setting.name.clone(),
+            devices: setting.devices.iter().cloned().collect(),
+            scopes: setting
+                .scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s))
+                .collect(),
+        },
+    ))
+}
+
+pub fn random_secret(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// Reads a secret file, or creates it readable by the owner only.
+pub fn read_or_create_secret(
+    path: &Path,
+    make: impl FnOnce() -> String,
+) -> std::io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) => Ok(secret.trim().to_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secret = make();
+            write_private(path, &secret)?;
+            Ok(secret)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Writes a file with mode 0600.
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(devices: &[&str], scopes: &[Scope]) -> Grant {
+        Grant {
+            subject: "t".into(),
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+            scopes: scopes.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn admin_implies_every_scope_but_devices_still_limit() {
+        let caller = Caller {
+            grants: vec![grant(&["demo"], &[Scope::Admin])],
+        };
+        let demo = DeviceId::parse("demo").unwrap();
+        let other = DeviceId::parse("other").unwrap();
+        assert!(caller.authorize(Scope::Control, Some(&demo)).is_ok());
+        assert!(matches!(
+            caller.authorize(Scope::Read, Some(&other)),
+            Err(AuthError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn either_grant_is_enough() {
+        let caller = Caller {
+            grants: vec![grant(&["a"], &[Scope::Read]), grant(&["b"], &[Scope::Send])],
+        };
+        assert!(caller
+            .authorize(Scope::Send, Some(&DeviceId::parse("b").unwrap()))
+            .is_ok());
+        assert!(caller
+            .authorize(Scope::Send, Some(&DeviceId::parse("a").unwrap()))
+            .is_err());
+    }
+
+    #[test]
+    fn tokens_only_narrow() {
+        let all = grant(&["*"], &[Scope::Read, Scope::Send]);
+        assert!(all.covers(&grant(&["demo"], &[Scope::Read])));
+        assert!(!all.covers(&grant(&["demo"], &[Scope::Control])));
+        let one = grant(&["demo"], &[Scope::Admin]);
+        assert!(!one.covers(&grant(&["*"], &[Scope::Read])));
+        assert!(one.covers(&grant(&["demo"], &[Scope::Control])));
+    }
+}

@@ -1,0 +1,198 @@
+//! One error envelope for REST bodies and Socket.IO acknowledgements:
+//! `{"error": {"code": "<snake_case>", "message": "<human sentence>"}}`.
+//!
+//! Codes are stable wire names. `ErrorCode::status` is an exhaustive match, so a new code forces
+//! a decision about its HTTP status; 500s never carry internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::api::auth::AuthError;
+use crate::device::{DeviceError, InvalidDeviceId};
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidDeviceId,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    DeviceNotFound,
+    KeyNotFound,
+    InvalidState,
+    DeviceExists,
+    QrExpired,
+    PayloadTooLarge,
+    UpstreamError,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::BadRequest | ErrorCode::InvalidDeviceId => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound | ErrorCode::DeviceNotFound | ErrorCode::KeyNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
+            ErrorCode::QrExpired => StatusCode::GONE,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::InvalidDeviceId => "invalid_device_id",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::DeviceNotFound => "device_not_found",
+            ErrorCode::KeyNotFound => "key_not_found",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::DeviceExists => "device_exists",
+            ErrorCode::QrExpired => "qr_expired",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// Logs the real cause and returns a 500 that reveals nothing of it.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            ErrorCode::Internal,
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    /// The `error` object, as REST bodies and Socket.IO acks carry it.
+    pub fn body(&self) -> Value {
+        json!({ "code": self.code.as_str(), "message": self.message })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.code.status(),
+            axum::Json(json!({ "error": self.body() })),
+        )
+            .into_response()
+    }
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(error: DeviceError) -> Self {
+        match error {
+            DeviceError::InvalidState(refused) => {
+                ApiError::new(ErrorCode::InvalidState, refused.to_string())
+            }
+            DeviceError::NotFound => {
+                ApiError::new(ErrorCode::DeviceNotFound, "no device with this id")
+            }
+            DeviceError::Exists => ApiError::new(
+                ErrorCode::DeviceExists,
+                "a device with this id already exists",
+            ),
+            DeviceError::DeclaredInFile(_) => {
+                ApiError::new(ErrorCode::InvalidState, error.to_string())
+            }
+            DeviceError::Definition(_) => ApiError::bad_request(error.to_string()),
+            DeviceError::Connector(crate::connector::ConnectorError::Unsupported(what)) => {
+                ApiError::new(
+                    ErrorCode::InvalidState,
+                    format!("this device's connector does not support {what}"),
+                )
+            }
+            DeviceError::Connector(upstream) => {
+                ApiError::new(ErrorCode::UpstreamError, upstream.to_string())
+            }
+            DeviceError::Store(store) => ApiError::internal(store),
+            DeviceError::Gone => ApiError::new(
+                ErrorCode::DeviceNotFound,
+                "the device was removed or the daemon is stopping",
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<InvalidDeviceId> for ApiError {
+    fn from(error: InvalidDeviceId) -> Self {
+        ApiError::new(ErrorCode::InvalidDeviceId, error.to_string())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthorized => ApiError::new(
+                ErrorCode::Unauthorized,
+                "a valid API key or access token is required",
+            ),
+            AuthError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
+            AuthError::Store(store) => ApiError::internal(store),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_serde() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::QrExpired,
+            ErrorCode::InvalidDeviceId,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                Value::String(code.as_str().into())
+            );
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ApiError::internal("disk I/O error at /secret/path");
+        assert_eq!(error.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!error.message.contains("secret"));
+    }
+}

@@ -1,0 +1,28 @@
+//! The daemon's faces: REST under `/api/v1`, Socket.IO on `server.socket_path`, and the
+//! pairing page. Handlers extract, call a device handle or the store, and map the result; they
+//! never talk to a connector and never emit to sockets themselves.
+
+pub mod auth;
+pub mod error;
+mod extract;
+pub mod openapi;
+pub mod rest;
+pub mod socket;
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::connector::simulator::Pairings;
+use crate::device::DeviceManager;
+use crate::store::Store;
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub devices: DeviceManager,
+    pub auth: auth::Authenticator,
+    pub sockets: socket::SocketHub,
+    pub pairings: Pairings,
+}

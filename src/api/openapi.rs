@@ -1,0 +1,198 @@
+//! The OpenAPI 3.1 document, built from the route list so that it always matches the router.
+
+use serde_json::{json, Map, Value};
+
+use super::rest::endpoints;
+
+/// Reusable schemas referenced by the routes' `body` and `ok` names.
+fn schemas() -> Value {
+    let device = json!({
+        "type": "object",
+        "required": ["id", "name", "connector", "state", "createdAt", "updatedAt"],
+        "properties": {
+            "id": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" },
+            "name": { "type": "string" },
+            "connector": { "type": "string", "enum": ["simulator"] },
+            "state": { "type": "string", "enum": ["stopped", "starting", "qr", "authenticated", "ready", "disconnected", "logged_out", "failed"] },
+            "stateReason": { "type": ["string", "null"] },
+            "me": { "type": ["object", "null"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
+            "autostart": { "type": "boolean" },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "updatedAt": { "type": "string", "format": "date-time" }
+        }
+    });
+    let simulator = json!({
+        "type": "object",
+        "properties": {
+            "phone": { "type": "string" },
+            "server_ack_ms": { "type": "integer" },
+            "delivered_ms": { "type": "integer" },
+            "read_ms": { "type": "integer" },
+            "contacts": { "type": "array", "items": { "type": "object", "required": ["id", "name"], "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "behaviour": { "type": "string", "enum": ["echo", "silent", "slow_reader"] } } } }
+        }
+    });
+    let key = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "name": { "type": "string" },
+            "devices": { "type": "array", "items": { "type": "string" } },
+            "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } },
+            "createdAt": { "type": "string", "format": "date-time" }
+        }
+    });
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                "code": { "type": "string", "enum": ["bad_request", "invalid_device_id", "unauthorized", "forbidden", "not_found",
+                    "device_not_found", "key_not_found", "invalid_state", "device_exists", "qr_expired", "payload_too_large",
+                    "upstream_error", "internal"] },
+                "message": { "type": "string" } } } }
+        },
+        "Scope": { "type": "string", "enum": ["read", "send", "control", "admin"] },
+        "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "version": { "type": "string" } } },
+        "Stats": { "type": "object", "properties": {
+            "devices": { "type": "integer" }, "activeDevices": { "type": "integer" }, "connections": { "type": "integer" } } },
+        "Device": device,
+        "DeviceList": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Device" } } } },
+        "NewDevice": { "type": "object", "required": ["id", "name"], "properties": {
+            "id": { "type": "string" }, "name": { "type": "string" },
+            "connector": { "type": "string", "enum": ["simulator"], "default": "simulator" },
+            "autostart": { "type": "boolean", "default": true },
+            "simulator": simulator } },
+        "DevicePatch": { "type": "object", "properties": {
+            "name": { "type": "string" }, "autostart": { "type": "boolean" }, "simulator": simulator } },
+        "Qr": { "type": "object", "properties": {
+            "qr": { "type": "string" }, "image": { "type": "string", "description": "data:image/png;base64 URL" },
+            "expiresAt": { "type": "string", "format": "date-time" }, "attempt": { "type": "integer" }, "maxAttempts": { "type": "integer" } } },
+        "SimulatorDrop": { "type": "object", "properties": { "failReconnects": { "type": "integer", "minimum": 0, "default": 0 } } },
+        "Pairing": { "type": "object", "required": ["qr"], "properties": { "qr": { "type": "string", "description": "the QR text or the bare code" } } },
+        "Paired": { "type": "object", "properties": { "deviceId": { "type": "string" }, "linked": { "type": "boolean" } } },
+        "EventPage": { "type": "object", "properties": {
+            "items": { "type": "array", "items": { "type": "object", "properties": {
+                "type": { "type": "string" }, "deviceId": { "type": "string" }, "seq": { "type": "integer" },
+                "at": { "type": "string", "format": "date-time" }, "data": { "type": "object" } } } },
+            "head": { "type": "integer" },
+            "recovered": { "type": "boolean", "description": "false when entries after `after` were already pruned" } } },
+        "Key": key,
+        "KeyList": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Key" } } } },
+        "NewKey": { "type": "object", "required": ["name", "scopes"], "properties": {
+            "name": { "type": "string" },
+            "devices": { "type": "array", "items": { "type": "string" }, "default": ["*"] },
+            "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } } } },
+        "CreatedKey": { "allOf": [ { "$ref": "#/components/schemas/Key" },
+            { "type": "object", "properties": { "key": { "type": "string", "description": "shown only in this response" } } } ] },
+        "NewToken": { "type": "object", "required": ["sub", "devices", "scopes"], "properties": {
+            "sub": { "type": "string" }, "devices": { "type": "array", "items": { "type": "string" } },
+            "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } },
+            "ttlSecs": { "type": "integer", "default": 3600 } } },
+        "Token": { "type": "object", "properties": { "token": { "type": "string" }, "expiresAt": { "type": "string", "format": "date-time" } } }
+    })
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for endpoint in endpoints() {
+        let doc = endpoint.doc;
+        let mut operation = Map::new();
+        operation.insert("summary".into(), doc.summary.into());
+        let parameters: Vec<Value> = doc
+            .path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        if !parameters.is_empty() {
+            operation.insert("parameters".into(), parameters.into());
+        }
+        if let Some(body) = doc.body {
+            operation.insert(
+                "requestBody".into(),
+                json!({ "required": true, "content": { "application/json": { "schema": schema_ref(body) } } }),
+            );
+        }
+        match doc.scope {
+            Some(scope) => {
+                operation.insert(
+                    "security".into(),
+                    json!([{ "apiKey": [] }, { "bearer": [] }]),
+                );
+                operation.insert(
+                    "x-scope".into(),
+                    serde_json::to_value(scope).expect("scopes serialize"),
+                );
+            }
+            None => {
+                operation.insert("security".into(), json!([]));
+            }
+        }
+        let (status, schema) = doc.ok;
+        let success = match schema {
+            Some(name) => {
+                json!({ "description": "success", "content": { "application/json": { "schema": schema_ref(name) } } })
+            }
+            None => json!({ "description": "success" }),
+        };
+        let error = json!({ "description": "error", "content": { "application/json": { "schema": schema_ref("Error") } } });
+        operation.insert(
+            "responses".into(),
+            json!({ status.to_string(): success, "default": error }),
+        );
+        let item = paths
+            .entry(doc.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[doc.method.as_str().to_lowercase()] = Value::Object(operation);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "devicebridge", "version": env!("CARGO_PKG_VERSION"),
+            "description": "Multi-device messaging bridge. Real-time events are on Socket.IO at `/ws`, namespace `/device/{id}`." },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "apiKey": { "type": "apiKey", "in": "header", "name": "X-Api-Key" },
+                "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_referenced_schema_exists() {
+        let document = document();
+        let text = document.to_string();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for reference in text.split("#/components/schemas/").skip(1) {
+            let name: String = reference
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect();
+            assert!(schemas.contains_key(&name), "missing schema {name}");
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_once_per_method() {
+        let document = document();
+        let count: usize = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(count, endpoints().len());
+    }
+}

@@ -1,0 +1,333 @@
+//! `/api/v1/devices`: the fleet, each device's lifecycle and its QR code.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{endpoint, Endpoint};
+use crate::api::auth::{Caller, Scope};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::AppState;
+use crate::connector::Fault;
+use crate::device::spec::DeviceSpec;
+use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView};
+use crate::event::rfc3339;
+use crate::{qr, store};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    let d = "/api/v1/devices/{id}";
+    vec![
+        endpoint(
+            Method::GET,
+            "/api/v1/devices",
+            "List the devices this credential sees",
+            Some(Scope::Read),
+            None,
+            (200, Some("DeviceList")),
+            get(list),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices",
+            "Create a device",
+            Some(Scope::Control),
+            Some("NewDevice"),
+            (201, Some("Device")),
+            post(create),
+        ),
+        endpoint(
+            Method::GET,
+            d,
+            "One device",
+            Some(Scope::Read),
+            None,
+            (200, Some("Device")),
+            get(show),
+        ),
+        endpoint(
+            Method::PATCH,
+            d,
+            "Change a device's name, autostart or connector settings",
+            Some(Scope::Control),
+            Some("DevicePatch"),
+            (200, Some("Device")),
+            patch(update),
+        ),
+        endpoint(
+            Method::DELETE,
+            d,
+            "Delete a device and its journal",
+            Some(Scope::Control),
+            None,
+            (204, None),
+            delete(remove),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/start",
+            "Start the device",
+            Some(Scope::Control),
+            None,
+            (200, Some("Device")),
+            post(start),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/stop",
+            "Stop the device, keeping its link",
+            Some(Scope::Control),
+            None,
+            (200, Some("Device")),
+            post(stop),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/restart",
+            "Stop (if running) and start the device",
+            Some(Scope::Control),
+            None,
+            (200, Some("Device")),
+            post(restart),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/logout",
+            "Log the device out and forget its link",
+            Some(Scope::Control),
+            None,
+            (200, Some("Device")),
+            post(logout),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/qr",
+            "The QR code on show: JSON, or the picture with `Accept: image/png` or `image/svg+xml`",
+            Some(Scope::Control),
+            None,
+            (200, Some("Qr")),
+            get(qr_code),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/simulator/drop",
+            "Simulator: drop the connection (optionally failing the next reconnects)",
+            Some(Scope::Control),
+            Some("SimulatorDrop"),
+            (200, Some("Device")),
+            post(simulator_drop),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/simulator/logout",
+            "Simulator: the phone logs the device out",
+            Some(Scope::Control),
+            None,
+            (200, Some("Device")),
+            post(simulator_logout),
+        ),
+    ]
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.authorize(Scope::Read, None)?;
+    let records = state.store.read(store::devices::list).await?;
+    let items: Vec<DeviceView> = records
+        .iter()
+        .filter(|record| caller.sees(&record.id))
+        .map(DeviceView::from)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(mut body): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    // The id is checked first so that a bad id is named as such, not as a body error.
+    let raw_id = body
+        .as_object_mut()
+        .and_then(|fields| fields.remove("id"))
+        .ok_or_else(|| ApiError::bad_request("`id` is required"))?;
+    let id = DeviceId::parse(
+        raw_id
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("`id` must be a string"))?,
+    )?;
+    caller.authorize(Scope::Control, Some(&id))?;
+    let spec: DeviceSpec = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))?;
+    let device = state.devices.create(id.clone(), spec).await?;
+    state.sockets.add_device(&id);
+    Ok((StatusCode::CREATED, Json(device)).into_response())
+}
+
+/// Loads the device view after checking access.
+async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiError> {
+    let record = state
+        .store
+        .read(move |conn| store::devices::get(conn, &id))
+        .await?
+        .ok_or(DeviceError::NotFound)?;
+    Ok(Json(DeviceView::from(&record)))
+}
+
+fn handle(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    id: &DeviceId,
+) -> Result<DeviceHandle, ApiError> {
+    caller.authorize(scope, Some(id))?;
+    Ok(state.devices.handle(id).ok_or(DeviceError::NotFound)?)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Read, &id)?;
+    view(&state, id).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    ApiJson(patch): ApiJson<DevicePatch>,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?;
+    Ok(Json(state.devices.update(&id, patch).await?))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<StatusCode, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?;
+    state.devices.delete(&id).await?;
+    state.sockets.remove_device(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?
+        .start()
+        .await?;
+    view(&state, id).await
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?.stop().await?;
+    view(&state, id).await
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?
+        .restart()
+        .await?;
+    view(&state, id).await
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?
+        .logout()
+        .await?;
+    view(&state, id).await
+}
+
+async fn qr_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let current = handle(&state, &caller, Scope::Control, &id)?
+        .current_qr()
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidState,
+                "the device is not showing a QR code (it is not in state `qr`)",
+            )
+        })?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("image/png") {
+        let png = qr::png(&current.qr).map_err(ApiError::internal)?;
+        return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());
+    }
+    if accept.contains("image/svg+xml") {
+        let svg = qr::svg(&current.qr).map_err(ApiError::internal)?;
+        return Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response());
+    }
+    Ok(Json(json!({
+        "qr": current.qr,
+        "image": current.image,
+        "expiresAt": rfc3339(current.expires_at),
+        "attempt": current.attempt,
+        "maxAttempts": current.max_attempts,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DropBody {
+    #[serde(default)]
+    fail_reconnects: u32,
+}
+
+async fn simulator_drop(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    body: axum::body::Bytes,
+) -> Result<Json<DeviceView>, ApiError> {
+    // The body is optional: an empty one means a plain drop.
+    let DropBody { fail_reconnects } = if body.is_empty() {
+        DropBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
+    };
+    handle(&state, &caller, Scope::Control, &id)?
+        .inject_fault(Fault::Drop { fail_reconnects })
+        .await?;
+    view(&state, id).await
+}
+
+async fn simulator_logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?
+        .inject_fault(Fault::RemoteLogout)
+        .await?;
+    view(&state, id).await
+}

@@ -1,0 +1,188 @@
+//! `/api/v1/keys` and `/api/v1/tokens`: credentials.
+
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{endpoint, Endpoint};
+use crate::api::auth::{Caller, Grant, Scope};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::ApiJson;
+use crate::api::AppState;
+use crate::device::DeviceId;
+use crate::event::rfc3339;
+use crate::store::{self, KeyRecord};
+
+/// Longest access token lifetime: tokens are meant to be short-lived.
+const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint(
+            Method::GET,
+            "/api/v1/keys",
+            "List API keys (never their secrets)",
+            Some(Scope::Admin),
+            None,
+            (200, Some("KeyList")),
+            get(list),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/keys",
+            "Create an API key; the key is in this response only",
+            Some(Scope::Admin),
+            Some("NewKey"),
+            (201, Some("CreatedKey")),
+            post(create),
+        ),
+        endpoint(
+            Method::DELETE,
+            "/api/v1/keys/{id}",
+            "Revoke an API key",
+            Some(Scope::Admin),
+            None,
+            (204, None),
+            delete(revoke),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/tokens",
+            "Issue an access token with at most the caller's own rights",
+            Some(Scope::Read),
+            Some("NewToken"),
+            (201, Some("Token")),
+            post(token),
+        ),
+    ]
+}
+
+fn key_json(record: &KeyRecord) -> Value {
+    json!({
+        "id": record.id,
+        "name": record.name,
+        "devices": record.devices,
+        "scopes": record.scopes,
+        "createdAt": rfc3339(record.created_at),
+    })
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.authorize(Scope::Admin, None)?;
+    let keys = state.store.read(store::keys::list).await?;
+    Ok(Json(
+        json!({ "items": keys.iter().map(key_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    #[serde(default = "everything")]
+    devices: Vec<String>,
+    scopes: Vec<Scope>,
+}
+
+fn everything() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// Device lists hold ids or `*`; anything else is a typo worth reporting.
+fn check_devices(devices: &[String]) -> Result<(), ApiError> {
+    if devices.is_empty() {
+        return Err(ApiError::bad_request(
+            "`devices` must list device ids or \"*\"",
+        ));
+    }
+    for device in devices.iter().filter(|d| d.as_str() != "*") {
+        DeviceId::parse(device)?;
+    }
+    Ok(())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<Response, ApiError> {
+    caller.authorize(Scope::Admin, None)?;
+    check_devices(&body.devices)?;
+    if body.scopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "`scopes` must name at least one of read, send, control, admin",
+        ));
+    }
+    let created = state
+        .auth
+        .create_key(body.name, body.devices, body.scopes)
+        .await?;
+    let mut shown = key_json(&created.record);
+    shown["key"] = Value::String(created.secret);
+    Ok((StatusCode::CREATED, Json(shown)).into_response())
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.authorize(Scope::Admin, None)?;
+    if state.store.write(move |tx| tx.revoke_key(&id)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::KeyNotFound,
+            "no active key with this id",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewToken {
+    sub: String,
+    devices: Vec<String>,
+    scopes: Vec<Scope>,
+    #[serde(default = "hour")]
+    ttl_secs: u64,
+}
+
+fn hour() -> u64 {
+    3600
+}
+
+async fn token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewToken>,
+) -> Result<Response, ApiError> {
+    check_devices(&body.devices)?;
+    if !(1..=MAX_TOKEN_TTL_SECS).contains(&body.ttl_secs) {
+        return Err(ApiError::bad_request(format!(
+            "`ttlSecs` must be between 1 and {MAX_TOKEN_TTL_SECS}"
+        )));
+    }
+    let wanted = Grant {
+        subject: body.sub,
+        devices: body.devices.into_iter().collect(),
+        scopes: body.scopes.into_iter().collect(),
+    };
+    if !caller.covers(&wanted) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "a token cannot grant more than the credential that asks for it",
+        ));
+    }
+    let (token, expires) = state.auth.issue_token(&wanted, body.ttl_secs);
+    let expires_at = chrono::DateTime::from_timestamp(expires as i64, 0).unwrap_or_default();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "expiresAt": rfc3339(expires_at) })),
+    )
+        .into_response())
+}

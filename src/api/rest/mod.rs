@@ -1,0 +1,91 @@
+//! The REST routes. Each route is declared once, with its documentation, in [`endpoints`]; the
+//! router and the OpenAPI document are both built from that list, so they cannot disagree.
+
+mod devices;
+mod keys;
+mod pairing;
+mod system;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method};
+use axum::routing::MethodRouter;
+use axum::Router;
+use tower_http::cors::{AllowHeaders, CorsLayer};
+
+use super::auth::Scope;
+use super::error::{ApiError, ErrorCode};
+use super::AppState;
+
+/// What the OpenAPI document says about a route.
+pub struct Doc {
+    pub method: Method,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// The scope required, or `None` for routes without authentication.
+    pub scope: Option<Scope>,
+    /// Name of the request body schema in the document's components, if any.
+    pub body: Option<&'static str>,
+    /// Success status and the response schema name (`None` for no body).
+    pub ok: (u16, Option<&'static str>),
+}
+
+pub struct Endpoint {
+    pub doc: Doc,
+    pub route: MethodRouter<AppState>,
+}
+
+fn endpoint(
+    method: Method,
+    path: &'static str,
+    summary: &'static str,
+    scope: Option<Scope>,
+    body: Option<&'static str>,
+    ok: (u16, Option<&'static str>),
+    route: MethodRouter<AppState>,
+) -> Endpoint {
+    Endpoint {
+        doc: Doc {
+            method,
+            path,
+            summary,
+            scope,
+            body,
+            ok,
+        },
+        route,
+    }
+}
+
+/// Every route of the daemon except Socket.IO.
+pub fn endpoints() -> Vec<Endpoint> {
+    let mut all = system::endpoints();
+    all.extend(devices::endpoints());
+    all.extend(pairing::endpoints());
+    all.extend(keys::endpoints());
+    all
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for endpoint in endpoints() {
+        router = router.route(endpoint.doc.path, endpoint.route);
+    }
+    let origins: Vec<HeaderValue> = state
+        .settings
+        .server
+        .cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers(AllowHeaders::mirror_request());
+    router
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .layer(DefaultBodyLimit::max(
+            state.settings.limits.max_message_bytes,
+        ))
+        .layer(cors)
+        .with_state(state)
+}

@@ -1,0 +1,469 @@
+//! Socket.IO: one namespace per device (`/device/<id>`) plus the root namespace for the fleet.
+//!
+//! Namespaces are registered when a device appears and deleted when it goes, so connecting to
+//! an unknown device fails with no namespace created on the way. The handshake is authenticated
+//! in a connect middleware, before the socket joins anything.
+//!
+//! Delivery is done by one *fanout* task per device. It receives the device's committed events
+//! in `seq` order and emits each to the attached sockets; attaching a socket (with its
+//! `lastSeq`) is a message to the same task, so the replay of missed events and the live stream
+//! meet without a gap or a duplicate. A socket whose outgoing queue is full is disconnected
+//! rather than silently skipped: it resumes with `lastSeq` and loses nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::SocketIo;
+use tokio::sync::{broadcast, mpsc};
+
+use super::auth::{AuthError, Authenticator, Caller, Scope};
+use super::error::ApiError;
+use crate::bus::EventBus;
+use crate::device::{DeviceId, DeviceManager, DeviceView, StateName};
+use crate::event::{rfc3339, JournaledEvent};
+use crate::store::{self, Store};
+
+/// Largest replay read from the journal in one go.
+const REPLAY_PAGE: u64 = 1000;
+
+/// Why a handshake was refused; its text is the client's `connect_error` message.
+#[derive(Debug)]
+enum Refusal {
+    Unauthorized,
+    Forbidden,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::Forbidden => "forbidden",
+        })
+    }
+}
+
+enum Fanout {
+    Event(Arc<JournaledEvent>),
+    /// The bus dropped events: re-read the journal from the last emitted seq.
+    Resync,
+    Attach {
+        socket: SocketRef,
+        last_seq: Option<u64>,
+    },
+}
+
+#[derive(Clone)]
+pub struct SocketHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    io: SocketIo,
+    store: Store,
+    auth: Authenticator,
+    devices: DeviceManager,
+    fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
+}
+
+impl SocketHub {
+    /// Registers the root namespace and starts routing the bus to device fanouts.
+    pub fn new(
+        io: SocketIo,
+        store: Store,
+        auth: Authenticator,
+        devices: DeviceManager,
+        bus: &EventBus,
+    ) -> Self {
+        let hub = SocketHub {
+            inner: Arc::new(Inner {
+                io,
+                store,
+                auth,
+                devices,
+                fanouts: Mutex::default(),
+            }),
+        };
+        hub.register_root();
+        tokio::spawn(hub.clone().route(bus.subscribe()));
+        hub
+    }
+
+    /// Opens `/device/<id>` and starts its fanout.
+    pub fn add_device(&self, id: &DeviceId) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.inner
+            .fanouts
+            .lock()
+            .expect("fanouts lock")
+            .insert(id.clone(), sender);
+        tokio::spawn(fanout(self.inner.store.clone(), id.clone(), receiver));
+        let hub = self.clone();
+        let device = id.clone();
+        let on_connect = move |socket: SocketRef, TryData(auth): TryData<Value>| async move {
+            let last_seq = last_seq(&socket, auth.as_ref().ok());
+            hub.send(&device, Fanout::Attach { socket, last_seq });
+        };
+        let auth = self.inner.auth.clone();
+        let device = id.clone();
+        let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
+            let caller = authenticate(&auth, &socket, data.as_ref().ok()).await?;
+            caller
+                .authorize(Scope::Read, Some(&device))
+                .map_err(|_| Refusal::Forbidden)?;
+            socket.extensions.insert(caller);
+            Ok::<(), Refusal>(())
+        };
+        self.inner
+            .io
+            .ns(id.namespace(), on_connect.with(middleware));
+    }
+
+    /// Closes `/device/<id>` (its sockets are disconnected) and stops its fanout.
+    pub fn remove_device(&self, id: &DeviceId) {
+        self.inner.fanouts.lock().expect("fanouts lock").remove(id);
+        self.inner.io.delete_ns(id.namespace());
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.inner.io.close().await;
+    }
+
+    /// `{ devices, activeDevices, connections }` as seen by `caller`.
+    pub async fn stats(&self, caller: &Caller) -> Result<Value, ApiError> {
+        let records = self.inner.store.read(store::devices::list).await?;
+        let visible: Vec<_> = records.iter().filter(|r| caller.sees(&r.id)).collect();
+        let active = visible.iter().filter(|r| r.state.is_running()).count();
+        let connections: usize = self
+            .inner
+            .io
+            .nsps()
+            .into_iter()
+            .map(|ns| ns.sockets().len())
+            .sum();
+        Ok(json!({ "devices": visible.len(), "activeDevices": active, "connections": connections }))
+    }
+
+    fn send(&self, device: &DeviceId, message: Fanout) {
+        if let Some(fanout) = self.inner.fanouts.lock().expect("fanouts lock").get(device) {
+            let _ = fanout.send(message);
+        }
+    }
+
+    /// Routes every committed event to its device's fanout, and state changes to the root.
+    async fn route(self, mut events: broadcast::Receiver<Arc<JournaledEvent>>) {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if event.name == "state" {
+                        self.announce(&event).await;
+                    }
+                    let device = event.device_id.clone();
+                    self.send(&device, Fanout::Event(event));
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "socket delivery fell behind the bus; resyncing from the journal"
+                    );
+                    for fanout in self.inner.fanouts.lock().expect("fanouts lock").values() {
+                        let _ = fanout.send(Fanout::Resync);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// `device:update` to every root socket whose credential sees the device.
+    async fn announce(&self, event: &JournaledEvent) {
+        let id = event.device_id.clone();
+        let Ok(Some(record)) = self
+            .inner
+            .store
+            .read(move |conn| store::devices::get(conn, &id))
+            .await
+        else {
+            return;
+        };
+        let payload = json!({
+            "device": DeviceView::from(&record),
+            "deviceId": event.device_id,
+            "seq": event.seq,
+            "at": rfc3339(event.at),
+        });
+        let Some(root) = self.inner.io.of("/") else {
+            return;
+        };
+        for socket in root.sockets() {
+            let sees = socket
+                .extensions
+                .get::<Caller>()
+                .is_some_and(|caller| caller.sees(&event.device_id));
+            if sees && socket.emit("device:update", &payload).is_err() {
+                let _ = socket.disconnect();
+            }
+        }
+    }
+
+    fn register_root(&self) {
+        let hub = self.clone();
+        let on_connect = move |socket: SocketRef| async move {
+            let list_hub = hub.clone();
+            socket.on(
+                "devices:list",
+                move |socket: SocketRef, ack: AckSender| async move {
+                    let reply = list_hub.devices_list(&socket).await;
+                    let _ = ack.send(&reply);
+                },
+            );
+            let stats_hub = hub.clone();
+            socket.on(
+                "stats",
+                move |socket: SocketRef, ack: AckSender| async move {
+                    let reply = match socket.extensions.get::<Caller>() {
+                        Some(caller) => envelope(stats_hub.stats(&caller).await),
+                        None => envelope(Err(AuthError::Unauthorized.into())),
+                    };
+                    let _ = ack.send(&reply);
+                },
+            );
+        };
+        let auth = self.inner.auth.clone();
+        let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
+            let caller = authenticate(&auth, &socket, data.as_ref().ok()).await?;
+            caller
+                .authorize(Scope::Read, None)
+                .map_err(|_| Refusal::Forbidden)?;
+            socket.extensions.insert(caller);
+            Ok::<(), Refusal>(())
+        };
+        self.inner.io.ns("/", on_connect.with(middleware));
+    }
+
+    async fn devices_list(&self, socket: &SocketRef) -> Value {
+        let Some(caller) = socket.extensions.get::<Caller>() else {
+            return envelope(Err(AuthError::Unauthorized.into()));
+        };
+        let known = self.inner.devices.ids();
+        let listed = self
+            .inner
+            .store
+            .read(store::devices::list)
+            .await
+            .map(|records| {
+                let items: Vec<DeviceView> = records
+                    .iter()
+                    .filter(|r| caller.sees(&r.id) && known.contains(&r.id))
+                    .map(DeviceView::from)
+                    .collect();
+                json!({ "items": items })
+            });
+        envelope(listed.map_err(ApiError::from))
+    }
+}
+
+/// The acknowledgement shape: `{ ok: true, data }` or `{ ok: false, error }`.
+pub fn envelope(result: Result<Value, ApiError>) -> Value {
+    match result {
+        Ok(data) => json!({ "ok": true, "data": data }),
+        Err(error) => json!({ "ok": false, "error": error.body() }),
+    }
+}
+
+/// Finds the credentials in the handshake: `auth`, then query, then headers.
+async fn authenticate(
+    auth: &Authenticator,
+    socket: &SocketRef,
+    data: Option<&Value>,
+) -> Result<Caller, Refusal> {
+    let parts = socket.req_parts();
+    let query: HashMap<String, String> = parts
+        .uri
+        .query()
+        .map(|q| url_pairs(q).collect())
+        .unwrap_or_default();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let from_auth = |name: &str| {
+        data.and_then(|d| d.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let api_key = from_auth("apiKey")
+        .or_else(|| query.get("apiKey").cloned())
+        .or_else(|| header("x-api-key"));
+    let token = from_auth("token")
+        .or_else(|| query.get("access-token").cloned())
+        .or_else(|| {
+            header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
+        });
+    auth.identify(api_key.as_deref(), token.as_deref())
+        .await
+        .map_err(|_| Refusal::Unauthorized)
+}
+
+fn last_seq(socket: &SocketRef, auth: Option<&Value>) -> Option<u64> {
+    if let Some(seq) = auth.and_then(|a| a.get("lastSeq")).and_then(Value::as_u64) {
+        return Some(seq);
+    }
+    let query = socket.req_parts().uri.query()?;
+    url_pairs(query)
+        .find(|(k, _)| k == "lastSeq")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Decoded `key=value` pairs of a query string.
+fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    url::form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// One device's delivery loop.
+async fn fanout(store: Store, device: DeviceId, mut inbox: mpsc::UnboundedReceiver<Fanout>) {
+    let head_of = device.clone();
+    let mut emitted = match store
+        .read(move |conn| store::journal::read_after(conn, &head_of, u64::MAX - 1, 1))
+        .await
+    {
+        Ok(read) => read.head,
+        Err(error) => {
+            tracing::error!(device_id = %device, %error, "cannot read the journal head");
+            return;
+        }
+    };
+    let mut sockets: Vec<SocketRef> = Vec::new();
+    while let Some(message) = inbox.recv().await {
+        match message {
+            Fanout::Event(event) => {
+                if event.seq <= emitted {
+                    continue;
+                }
+                if event.seq > emitted + 1 {
+                    catch_up(&store, &device, &mut emitted, event.seq - 1, &mut sockets).await;
+                }
+                deliver(&mut sockets, &event);
+                emitted = event.seq;
+            }
+            Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
+            Fanout::Attach { socket, last_seq } => {
+                if attach(&store, &device, &socket, last_seq, emitted).await {
+                    sockets.push(socket);
+                }
+            }
+        }
+    }
+}
+
+/// Emits journaled events after `emitted` up to `until` to every socket.
+async fn catch_up(
+    store: &Store,
+    device: &DeviceId,
+    emitted: &mut u64,
+    until: u64,
+    sockets: &mut Vec<SocketRef>,
+) {
+    while *emitted < until {
+        let (id, after) = (device.clone(), *emitted);
+        let Ok(read) = store
+            .read(move |conn| store::journal::read_after(conn, &id, after, REPLAY_PAGE))
+            .await
+        else {
+            return;
+        };
+        if read.events.is_empty() {
+            return;
+        }
+        for event in read.events.iter().filter(|e| e.seq <= until) {
+            deliver(sockets, event);
+            *emitted = event.seq;
+        }
+    }
+}
+
+/// Sends one event to every socket; a socket that cannot take it is disconnected to resume later.
+fn deliver(sockets: &mut Vec<SocketRef>, event: &JournaledEvent) {
+    let payload = event.payload();
+    sockets.retain(|socket| match socket.emit(event.name.as_str(), &payload) {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::debug!(sid = %socket.id, %error, "dropping a socket that cannot keep up");
+            let _ = socket.clone().disconnect();
+            false
+        }
+    });
+}
+
+/// Replays what a (re)connecting socket missed, then `sync`. Without `lastSeq` the socket gets
+/// the device's current `state` (and `qr`, when one is showing) so a dashboard can draw at once.
+/// Returns whether the socket stays attached.
+async fn attach(
+    store: &Store,
+    device: &DeviceId,
+    socket: &SocketRef,
+    last_seq: Option<u64>,
+    emitted: u64,
+) -> bool {
+    let id = device.clone();
+    let (replay, from, recovered) = match last_seq {
+        Some(last) => {
+            let read = store
+                .read(move |conn| {
+                    store::journal::read_after(conn, &id, last, emitted.saturating_sub(last).max(1))
+                })
+                .await;
+            match read {
+                Ok(read) if read.complete => (read.events, last + 1, true),
+                Ok(_) => (Vec::new(), last + 1, false),
+                Err(_) => return false,
+            }
+        }
+        None => match store.read(move |conn| current_view(conn, &id)).await {
+            Ok(events) => (events, emitted + 1, true),
+            Err(_) => return false,
+        },
+    };
+    for event in replay.iter().filter(|e| e.seq <= emitted) {
+        if socket.emit(event.name.as_str(), &event.payload()).is_err() {
+            let _ = socket.clone().disconnect();
+            return false;
+        }
+    }
+    let sync = json!({
+        "fromSeq": from,
+        "toSeq": emitted,
+        "recovered": recovered,
+        "deviceId": device,
+        "seq": emitted,
+        "at": rfc3339(chrono::Utc::now()),
+    });
+    socket.emit("sync", &sync).is_ok()
+}
+
+/// The latest `state` event, and the latest `qr` event if the device is showing one.
+fn current_view(
+    conn: &rusqlite::Connection,
+    device: &DeviceId,
+) -> store::StoreResult<Vec<JournaledEvent>> {
+    let mut events = Vec::new();
+    if let Some(state) = store::journal::latest_named(conn, device, "state")? {
+        let showing_qr =
+            state.data.get("state").and_then(Value::as_str) == Some(StateName::Qr.as_str());
+        if showing_qr {
+            if let Some(qr) = store::journal::latest_named(conn, device, "qr")? {
+                events.push(state);
+                events.push(qr);
+                return Ok(events);
+            }
+        }
+        events.push(state);
+    }
+    Ok(events)
+}

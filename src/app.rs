@@ -1,0 +1,162 @@
+//! The only place that knows every component: builds them, runs the server, and shuts them
+//! down in reverse order (sockets, then device actors, then the store's last commit).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+
+use crate::api::auth::{self, Authenticator, Scope};
+use crate::api::socket::SocketHub;
+use crate::api::{rest, AppState};
+use crate::bus::EventBus;
+use crate::config::Settings;
+use crate::connector::simulator::Pairings;
+use crate::device::actor::ActorContext;
+use crate::device::{DeviceError, DeviceManager};
+use crate::store::{Store, StoreError};
+
+/// Outgoing packets a socket may have queued before it counts as too slow.
+const SOCKET_QUEUE: usize = 1024;
+/// How often old journal entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot prepare credentials: {0}")]
+    Secrets(std::io::Error),
+    #[error(transparent)]
+    Devices(#[from] DeviceError),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Choices that differ between the `serve` command and an embedded daemon (tests).
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Draw QR codes and the first-run banner on the terminal.
+    pub terminal: bool,
+}
+
+/// Runs the daemon on `listener` until `shutdown` resolves, then stops cleanly.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: RunOptions,
+) -> Result<(), AppError> {
+    let settings = Arc::new(settings);
+    let data_dir = &settings.storage.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| AppError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let bus = EventBus::new();
+    let store = Store::open(data_dir, settings.storage.synchronous, bus.clone())?;
+    let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
+    ensure_admin_key(&settings, &store, &auth, options).await?;
+
+    let pairings = Pairings::default();
+    let devices = DeviceManager::new(ActorContext {
+        store: store.clone(),
+        settings: settings.clone(),
+        pairings: pairings.clone(),
+        print_qr: options.terminal,
+    });
+    let max_bytes = settings.limits.max_message_bytes;
+    let (socket_layer, io) = SocketIo::builder()
+        .req_path(settings.server.socket_path.clone())
+        .max_payload(max_bytes as u64)
+        .ws_max_message_size(max_bytes)
+        .ws_max_frame_size(max_bytes)
+        .max_buffer_size(SOCKET_QUEUE)
+        .build_layer();
+    let sockets = SocketHub::new(io, store.clone(), auth.clone(), devices.clone(), &bus);
+    devices.boot(&settings.devices.dir).await?;
+    for id in devices.ids() {
+        sockets.add_device(&id);
+    }
+    let pruning = tokio::spawn(prune_journal(store.clone(), settings.clone()));
+
+    let state = AppState {
+        settings: settings.clone(),
+        store: store.clone(),
+        devices: devices.clone(),
+        auth,
+        sockets: sockets.clone(),
+        pairings,
+    };
+    let router = rest::router(state).layer(socket_layer);
+    let address = listener.local_addr().map_err(AppError::Serve)?;
+    tracing::info!("listening on http://{address}");
+    let closing_sockets = sockets.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            // Long-lived Socket.IO connections would keep the server open: close them first.
+            closing_sockets.close().await;
+        })
+        .await
+        .map_err(AppError::Serve)?;
+    pruning.abort();
+    devices.shutdown().await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On first start with no key anywhere, creates an admin key, shows it once and writes it to
+/// `<data dir>/admin-api-key` (mode 0600), so a fresh install is usable and never open.
+async fn ensure_admin_key(
+    settings: &Settings,
+    store: &Store,
+    auth: &Authenticator,
+    options: RunOptions,
+) -> Result<(), AppError> {
+    if auth.has_configured_keys() || store.read(|conn| crate::store::keys::count(conn)).await? > 0 {
+        return Ok(());
+    }
+    let created = auth
+        .create_key("admin".into(), vec!["*".into()], vec![Scope::Admin])
+        .await?;
+    let path = settings.storage.data_dir.join("admin-api-key");
+    auth::write_private(&path, &created.secret).map_err(AppError::Secrets)?;
+    tracing::info!(path = %path.display(), "generated the first admin API key");
+    if options.terminal {
+        println!(
+            "\n  ┌──────────────────────────────────────────────────────────────┐\n  \
+             │ First run: an admin API key was generated (shown only once). │\n  \
+             └──────────────────────────────────────────────────────────────┘\n  \
+             {}\n  It is also in {} (readable by you only).\n",
+            created.secret,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Keeps each device's journal within `journal.retention_*`.
+async fn prune_journal(store: Store, settings: Arc<Settings>) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        every.tick().await;
+        let keep = settings.journal.retention_events;
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::seconds(settings.journal.retention_secs as i64);
+        match store.write(move |tx| tx.prune_journal(keep, cutoff)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "pruned the event journal"),
+            Err(error) => tracing::warn!(%error, "could not prune the event journal"),
+        }
+    }
+}

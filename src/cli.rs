@@ -1,0 +1,338 @@
+//! The command line: `serve` runs the daemon; the other subcommands drive a running daemon
+//! over its REST API, so anything the CLI does, an integration can do too.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devicebridge",
+    version,
+    about = "Multi-device messaging bridge"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Where the client subcommands find the daemon.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The daemon's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVICEBRIDGE_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub url: String,
+    /// An API key; defaults to the first-run admin key in `data/admin-api-key`.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVICEBRIDGE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Serve(ServeArgs),
+    /// Manage devices.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+    /// Show a device's current QR code in the terminal.
+    Qr { device: String },
+    /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
+    Pair { qr: String },
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Issue an access token.
+    Token {
+        subject: String,
+        /// Device ids the token may see (repeatable), or `*`.
+        #[arg(long = "device", required = true)]
+        devices: Vec<String>,
+        /// Scopes (repeatable): read, send, control, admin.
+        #[arg(long = "scope", default_value = "read")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Serve(ServeArgs::default())
+    }
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// A configuration file layered over the defaults and `config/local.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address (port 0 picks a free port).
+    #[arg(long)]
+    pub bind: Option<std::net::SocketAddr>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub devices_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            bind: self.bind,
+            data_dir: self.data_dir.clone(),
+            devices_dir: self.devices_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Create a simulator device.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Do not start it now or with the daemon.
+        #[arg(long)]
+        no_autostart: bool,
+    },
+    Remove {
+        id: String,
+    },
+    Start {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Logout {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "device", default_value = "*")]
+        devices: Vec<String>,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the daemon at {url}: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("{code}: {message}")]
+    Api { code: String, message: String },
+    #[error("no API key: pass --api-key, set DEVICEBRIDGE_API_KEY, or run from the directory holding data/admin-api-key")]
+    NoKey,
+    #[error(transparent)]
+    Qr(#[from] crate::qr::QrError),
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("x-api-key", &self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let unreachable = |source| ClientError::Unreachable {
+            url: self.url.clone(),
+            source,
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let text = response.text().await.map_err(unreachable)?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(ClientError::Api {
+            code: value["error"]["code"]
+                .as_str()
+                .unwrap_or("http_error")
+                .to_owned(),
+            message: value["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("HTTP {status}")),
+        })
+    }
+}
+
+fn print(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// Runs a client subcommand against the daemon.
+pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), ClientError> {
+    let key = match &args.api_key {
+        Some(key) => key.clone(),
+        None => std::fs::read_to_string("data/admin-api-key")
+            .map(|key| key.trim().to_owned())
+            .map_err(|_| ClientError::NoKey)?,
+    };
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: args.url.clone(),
+        key,
+    };
+    let device = |id: &str, action: &str| format!("/api/v1/devices/{id}{action}");
+    match command {
+        Command::Serve(_) => unreachable!("serve is handled by main"),
+        Command::Devices(DevicesCommand::List) => {
+            let list = client.call(Method::GET, "/api/v1/devices", None).await?;
+            println!("{:<24} {:<14} {:<12} NAME", "ID", "STATE", "CONNECTOR");
+            for d in list["items"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<24} {:<14} {:<12} {}",
+                    d["id"].as_str().unwrap_or_default(),
+                    d["state"].as_str().unwrap_or_default(),
+                    d["connector"].as_str().unwrap_or_default(),
+                    d["name"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        Command::Devices(DevicesCommand::Show { id }) => {
+            print(&client.call(Method::GET, &device(&id, ""), None).await?)
+        }
+        Command::Devices(DevicesCommand::Add {
+            id,
+            name,
+            no_autostart,
+        }) => {
+            let body = json!({ "id": id, "name": name, "connector": "simulator", "autostart": !no_autostart });
+            print(
+                &client
+                    .call(Method::POST, "/api/v1/devices", Some(body))
+                    .await?,
+            );
+        }
+        Command::Devices(DevicesCommand::Remove { id }) => {
+            client.call(Method::DELETE, &device(&id, ""), None).await?;
+            println!("removed {id}");
+        }
+        Command::Devices(DevicesCommand::Start { id }) => print(
+            &client
+                .call(Method::POST, &device(&id, "/start"), None)
+                .await?,
+        ),
+        Command::Devices(DevicesCommand::Stop { id }) => print(
+            &client
+                .call(Method::POST, &device(&id, "/stop"), None)
+                .await?,
+        ),
+        Command::Devices(DevicesCommand::Logout { id }) => print(
+            &client
+                .call(Method::POST, &device(&id, "/logout"), None)
+                .await?,
+        ),
+        Command::Qr { device: id } => {
+            let qr = client.call(Method::GET, &device(&id, "/qr"), None).await?;
+            let text = qr["qr"].as_str().unwrap_or_default();
+            println!("{}", crate::qr::terminal(text)?);
+            println!(
+                "{text}\ncode {}/{}, expires at {}",
+                qr["attempt"],
+                qr["maxAttempts"],
+                qr["expiresAt"].as_str().unwrap_or_default()
+            );
+        }
+        Command::Pair { qr } => {
+            let paired = client
+                .call(Method::POST, "/api/v1/pairings", Some(json!({ "qr": qr })))
+                .await?;
+            println!(
+                "linked device {}",
+                paired["deviceId"].as_str().unwrap_or_default()
+            );
+        }
+        Command::Keys(KeysCommand::Create {
+            name,
+            devices,
+            scopes,
+        }) => {
+            let created = client
+                .call(
+                    Method::POST,
+                    "/api/v1/keys",
+                    Some(json!({ "name": name, "devices": devices, "scopes": scopes })),
+                )
+                .await?;
+            print(&created);
+            eprintln!("The key is shown only this once: store it now.");
+        }
+        Command::Keys(KeysCommand::List) => {
+            print(&client.call(Method::GET, "/api/v1/keys", None).await?)
+        }
+        Command::Keys(KeysCommand::Revoke { id }) => {
+            client
+                .call(Method::DELETE, &format!("/api/v1/keys/{id}"), None)
+                .await?;
+            println!("revoked {id}");
+        }
+        Command::Token {
+            subject,
+            devices,
+            scopes,
+            ttl,
+        } => {
+            let body =
+                json!({ "sub": subject, "devices": devices, "scopes": scopes, "ttlSecs": ttl });
+            print(
+                &client
+                    .call(Method::POST, "/api/v1/tokens", Some(body))
+                    .await?,
+            );
+        }
+    }
+    Ok(())
+}

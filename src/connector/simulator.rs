@@ -1,0 +1,248 @@
+//! The built-in simulated phone.
+//!
+//! It links like WhatsApp Web: each pairing code is single-use and registered in the shared
+//! [`Pairings`] book, where the "phone side" (`POST /api/v1/pairings`, `/pair/{code}` or
+//! `devicebridge pair`) claims it. Fault injection lets tests and demos drop the connection or
+//! log the device out remotely.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ConnectorError, Fault, Opened, Upstream, UpstreamEvent};
+use crate::device::spec::SimulatorSpec;
+use crate::device::DeviceId;
+use crate::event::Me;
+
+/// How long a used or replaced code is remembered, so reusing it gets a clear "expired".
+const REMEMBER_FOR: Duration = Duration::from_secs(3600);
+
+/// Why a pairing code could not be claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PairingError {
+    #[error("this QR code is expired, was already used, or was never issued")]
+    Expired,
+}
+
+enum CodeState {
+    Active {
+        device: DeviceId,
+        expires: Instant,
+        events: mpsc::Sender<UpstreamEvent>,
+        me: Me,
+    },
+    Spent {
+        at: Instant,
+    },
+}
+
+/// Every pairing code issued by this daemon's simulated devices.
+#[derive(Clone, Default)]
+pub struct Pairings {
+    codes: Arc<Mutex<HashMap<String, CodeState>>>,
+}
+
+impl Pairings {
+    /// The device a still-valid code would link, without using the code up.
+    pub fn peek(&self, qr: &str) -> Result<DeviceId, PairingError> {
+        let codes = self.codes.lock().expect("pairings lock");
+        match codes.get(code_of(qr)) {
+            Some(CodeState::Active {
+                device, expires, ..
+            }) if *expires > Instant::now() => Ok(device.clone()),
+            _ => Err(PairingError::Expired),
+        }
+    }
+
+    /// Claims a code from a scanned QR text (the full `…/pair/{code}` URL or the bare code)
+    /// and links its device. Returns the device that was linked.
+    pub async fn claim(&self, qr: &str) -> Result<DeviceId, PairingError> {
+        let code = code_of(qr).to_owned();
+        let claimed = {
+            let mut codes = self.codes.lock().expect("pairings lock");
+            match codes.insert(code.clone(), CodeState::Spent { at: Instant::now() }) {
+                Some(CodeState::Active {
+                    device,
+                    expires,
+                    events,
+                    me,
+                }) if expires > Instant::now() => (device, events, me),
+                Some(spent) => {
+                    codes.insert(code, spent);
+                    return Err(PairingError::Expired);
+                }
+                None => {
+                    codes.remove(&code);
+                    return Err(PairingError::Expired);
+                }
+            }
+        };
+        let (device, events, me) = claimed;
+        let (linked, accepted) = oneshot::channel();
+        let session = json!({ "token": random_token(32), "me": me });
+        let sent = events
+            .send(UpstreamEvent::Scanned {
+                session,
+                me,
+                linked,
+            })
+            .await;
+        match (sent, accepted.await) {
+            (Ok(()), Ok(true)) => Ok(device),
+            _ => Err(PairingError::Expired),
+        }
+    }
+
+    /// Registers a device's new code, retiring its previous ones.
+    fn issue(
+        &self,
+        device: &DeviceId,
+        ttl: Duration,
+        events: mpsc::Sender<UpstreamEvent>,
+        me: Me,
+    ) -> String {
+        let code = random_token(24);
+        let mut codes = self.codes.lock().expect("pairings lock");
+        let now = Instant::now();
+        retire(&mut codes, device, now);
+        codes.retain(|_, state| !matches!(state, CodeState::Spent { at } if now.duration_since(*at) > REMEMBER_FOR));
+        codes.insert(
+            code.clone(),
+            CodeState::Active {
+                device: device.clone(),
+                expires: now + ttl,
+                events,
+                me,
+            },
+        );
+        code
+    }
+
+    fn retire_device(&self, device: &DeviceId) {
+        retire(
+            &mut self.codes.lock().expect("pairings lock"),
+            device,
+            Instant::now(),
+        );
+    }
+}
+
+/// The code in a QR text: the last path segment of `…/pair/{code}`, or the text itself.
+fn code_of(qr: &str) -> &str {
+    qr.trim().rsplit('/').next().unwrap_or_default()
+}
+
+fn retire(codes: &mut HashMap<String, CodeState>, device: &DeviceId, now: Instant) {
+    for state in codes.values_mut() {
+        if matches!(state, CodeState::Active { device: owner, .. } if owner == device) {
+            *state = CodeState::Spent { at: now };
+        }
+    }
+}
+
+fn random_token(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// One simulated phone.
+pub struct Simulator {
+    device: DeviceId,
+    device_name: String,
+    spec: SimulatorSpec,
+    public_url: String,
+    pairings: Pairings,
+    events: mpsc::Sender<UpstreamEvent>,
+    failing_reconnects: u32,
+}
+
+/// What a simulator needs from the daemon.
+pub struct SimulatorContext {
+    pub device: DeviceId,
+    pub device_name: String,
+    pub spec: SimulatorSpec,
+    pub public_url: String,
+    pub pairings: Pairings,
+    pub events: mpsc::Sender<UpstreamEvent>,
+}
+
+impl Simulator {
+    pub fn new(context: SimulatorContext) -> Self {
+        Self {
+            device: context.device,
+            device_name: context.device_name,
+            spec: context.spec,
+            public_url: context.public_url.trim_end_matches('/').to_owned(),
+            pairings: context.pairings,
+            events: context.events,
+            failing_reconnects: 0,
+        }
+    }
+
+    fn me(&self) -> Me {
+        Me {
+            id: format!("{}@c.us", self.spec.phone),
+            name: self.device_name.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Upstream for Simulator {
+    async fn open(&mut self, session: Option<&Value>) -> Result<Opened, ConnectorError> {
+        if self.failing_reconnects > 0 {
+            self.failing_reconnects -= 1;
+            return Err(ConnectorError::Unreachable(
+                "simulated network outage".into(),
+            ));
+        }
+        Ok(match session {
+            Some(_) => Opened::Restored { me: self.me() },
+            None => Opened::NeedsLinking,
+        })
+    }
+
+    async fn issue_qr(&mut self, ttl: Duration) -> Result<String, ConnectorError> {
+        let code = self
+            .pairings
+            .issue(&self.device, ttl, self.events.clone(), self.me());
+        Ok(format!("{}/pair/{code}", self.public_url))
+    }
+
+    async fn sync(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        self.pairings.retire_device(&self.device);
+    }
+
+    async fn logout(&mut self) {
+        self.pairings.retire_device(&self.device);
+    }
+
+    async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
+        let event = match fault {
+            Fault::Drop { fail_reconnects } => {
+                self.failing_reconnects = fail_reconnects;
+                UpstreamEvent::ConnectionLost {
+                    reason: "connection_lost".into(),
+                }
+            }
+            Fault::RemoteLogout => UpstreamEvent::RemoteLogout,
+        };
+        self.events
+            .send(event)
+            .await
+            .map_err(|_| ConnectorError::Unreachable("device stopped".into()))
+    }
+}

@@ -1,0 +1,95 @@
+//! Device identifiers.
+//!
+//! A device id is used as a file stem, a URL path segment and a Socket.IO namespace
+//! (`/device/<id>`), so it is restricted to a small alphabet that is safe in all three.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A validated device id: `^[a-z0-9][a-z0-9_-]{0,63}$`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeviceId(String);
+
+/// The text that was offered as a device id, kept to name it in the error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid device id: use 1 to 64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")]
+pub struct InvalidDeviceId(pub String);
+
+impl DeviceId {
+    pub fn parse(raw: &str) -> Result<Self, InvalidDeviceId> {
+        let mut chars = raw.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if first_ok && rest_ok && raw.len() <= 64 {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidDeviceId(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The Socket.IO namespace that carries this device's events.
+    pub fn namespace(&self) -> String {
+        format!("/device/{}", self.0)
+    }
+}
+
+impl TryFrom<String> for DeviceId {
+    type Error = InvalidDeviceId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DeviceId> for String {
+    fn from(id: DeviceId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_documented_alphabet() {
+        for ok in ["demo", "a", "0", "shop-1_eu", &"a".repeat(64)] {
+            assert!(DeviceId::parse(ok).is_ok(), "{ok} should be valid");
+        }
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        for bad in [
+            "",
+            "-a",
+            "_a",
+            "Demo",
+            "a b",
+            "a/b",
+            "a.b",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                DeviceId::parse(bad),
+                Err(InvalidDeviceId(bad.to_owned())),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The device supervisor: one actor per device, restarted if it crashes.
+//!
+//! The manager also owns the fleet's definition: devices declared in `devices/*.toml` are synced
+//! into the store at boot, and devices created over the API are stored directly.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::actor::{Actor, ActorContext, CommandQueue};
+use super::spec::{self, DeviceFileError, DeviceSpec};
+use super::{DeviceError, DeviceHandle, DeviceId, DeviceView, StateName};
+use crate::store::{self, DeviceRecord, DeviceSource};
+
+struct Supervised {
+    handle: DeviceHandle,
+    task: JoinHandle<()>,
+}
+
+/// Changes a PATCH may make. Connector settings apply from the next start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevicePatch {
+    pub name: Option<String>,
+    pub autostart: Option<bool>,
+    pub simulator: Option<spec::SimulatorSpec>,
+}
+
+#[derive(Clone)]
+pub struct DeviceManager {
+    context: ActorContext,
+    devices: Arc<Mutex<HashMap<DeviceId, Supervised>>>,
+}
+
+impl DeviceManager {
+    pub fn new(context: ActorContext) -> Self {
+        Self {
+            context,
+            devices: Arc::default(),
+        }
+    }
+
+    /// Syncs `dir` into the store (file devices that disappeared are removed), then starts an
+    /// actor for every stored device. Returns the files that could not be used.
+    pub async fn boot(&self, dir: &Path) -> Result<Vec<DeviceFileError>, DeviceError> {
+        let (declared, errors) = spec::load_dir(dir);
+        for error in &errors {
+            tracing::error!(%error, "device file skipped");
+        }
+        let broken: Vec<String> = errors
+            .iter()
+            .filter_map(|e| {
+                e.path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .map(str::to_owned)
+            })
+            .collect();
+        self.context
+            .store
+            .write(move |tx| {
+                for existing in store::devices::list(tx.conn())? {
+                    let still_declared = declared.iter().any(|(id, _)| *id == existing.id)
+                        || broken.contains(&existing.id.to_string());
+                    if existing.source == DeviceSource::File && !still_declared {
+                        tx.delete_device(&existing.id)?;
+                    }
+                }
+                for (id, spec) in declared {
+                    tx.upsert_device(&new_record(id, &spec, DeviceSource::File))?;
+                }
+                Ok(())
+            })
+            .await?;
+        let records = self.context.store.read(store::devices::list).await?;
+        for record in records {
+            self.supervise(record.id);
+        }
+        Ok(errors)
+    }
+
+    pub async fn create(&self, id: DeviceId, spec: DeviceSpec) -> Result<DeviceView, DeviceError> {
+        let record = new_record(id.clone(), &spec, DeviceSource::Api);
+        let created = self
+            .context
+            .store
+            .write(move |tx| {
+                if tx.device(&record.id)?.is_some() {
+                    return Ok(None);
+                }
+                tx.upsert_device(&record)?;
+                tx.device(&record.id)
+            })
+            .await?
+            .ok_or(DeviceError::Exists)?;
+        self.supervise(id);
+        Ok(DeviceView::from(&created))
+    }
+
+    pub async fn update(
+        &self,
+        id: &DeviceId,
+        patch: DevicePatch,
+    ) -> Result<DeviceView, DeviceError> {
+        let id = id.clone();
+        let updated = self
+            .context
+            .store
+            .write(move |tx| {
+                let Some(mut record) = tx.device(&id)? else {
+                    return Ok(Err(DeviceError::NotFound));
+                };
+                if record.source == DeviceSource::File {
+                    return Ok(Err(DeviceError::DeclaredInFile(format!(
+                        "devices/{id}.toml"
+                    ))));
+                }
+                let mut spec: DeviceSpec = match serde_json::from_value(record.settings.clone()) {
+                    Ok(spec) => spec,
+                    Err(e) => return Ok(Err(DeviceError::Definition(e.to_string()))),
+                };
+                if let Some(name) = patch.name {
+                    spec.name = name;
+                }
+                if let Some(autostart) = patch.autostart {
+                    spec.autostart = autostart;
+                }
+                if let Some(simulator) = patch.simulator {
+                    spec.simulator = simulator;
+                }
+                record.name = spec.name.clone();
+                record.autostart = spec.autostart;
+                record.settings = serde_json::to_value(&spec)?;
+                record.updated_at = Utc::now();
+                tx.upsert_device(&record)?;
+                Ok(tx.device(&id)?.ok_or(DeviceError::NotFound))
+            })
+            .await??;
+        Ok(DeviceView::from(&updated))
+    }
+
+    /// Stops the device's actor and deletes the device with its journal.
+    pub async fn delete(&self, id: &DeviceId) -> Result<(), DeviceError> {
+        let lookup = id.clone();
+        let record = self
+            .context
+            .store
+            .read(move |conn| store::devices::get(conn, &lookup))
+            .await?
+            .ok_or(DeviceError::NotFound)?;
+        if record.source == DeviceSource::File {
+            return Err(DeviceError::DeclaredInFile(format!("devices/{id}.toml")));
+        }
+        let supervised = self.devices.lock().expect("devices lock").remove(id);
+        if let Some(supervised) = supervised {
+            let _ = supervised.handle.shutdown().await;
+            let _ = supervised.task.await;
+        }
+        let id = id.clone();
+        self.context
+            .store
+            .write(move |tx| tx.delete_device(&id))
+            .await?;
+        Ok(())
+    }
+
+    pub fn handle(&self, id: &DeviceId) -> Option<DeviceHandle> {
+        self.devices
+            .lock()
+            .expect("devices lock")
+            .get(id)
+            .map(|supervised| supervised.handle.clone())
+    }
+
+    pub fn ids(&self) -> Vec<DeviceId> {
+        let mut ids: Vec<_> = self
+            .devices
+            .lock()
+            .expect("devices lock")
+            .keys()
+            .cloned()
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Stops every actor (each records its shutdown), waiting for all of them.
+    pub async fn shutdown(&self) {
+        let all: Vec<Supervised> = self
+            .devices
+            .lock()
+            .expect("devices lock")
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for supervised in &all {
+            let _ = supervised.handle.shutdown().await;
+        }
+        for supervised in all {
+            let _ = supervised.task.await;
+        }
+    }
+
+    /// Starts the supervisor of one device: it runs the actor and runs it again if it panics.
+    fn supervise(&self, id: DeviceId) {
+        let (commands, queue) = mpsc::channel(32);
+        let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
+        let (qr_sender, qr_receiver) = watch::channel(None);
+        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver);
+        let context = self.context.clone();
+        let task = tokio::spawn(async move {
+            let mut boot_reason = "daemon_restart";
+            loop {
+                let loaded = Actor::load(context.clone(), id.clone(), qr_sender.clone()).await;
+                let (actor, autostart) = match loaded {
+                    Ok(Some(loaded)) => loaded,
+                    Ok(None) => return,
+                    Err(error) => {
+                        tracing::error!(device_id = %id, %error, "cannot load the device");
+                        return;
+                    }
+                };
+                match tokio::spawn(actor.run(queue.clone(), autostart, boot_reason)).await {
+                    Err(crash) if crash.is_panic() => {
+                        tracing::error!(device_id = %id, "device actor crashed; restarting it");
+                        boot_reason = "actor_restart";
+                    }
+                    _ => return,
+                }
+            }
+        });
+        self.devices
+            .lock()
+            .expect("devices lock")
+            .insert(handle.id.clone(), Supervised { handle, task });
+    }
+}
+
+fn new_record(id: DeviceId, spec: &DeviceSpec, source: DeviceSource) -> DeviceRecord {
+    let now = Utc::now();
+    DeviceRecord {
+        id,
+        name: spec.name.clone(),
+        connector: spec.connector.as_str().into(),
+        settings: serde_json::to_value(spec).expect("device specs serialize"),
+        source,
+        autostart: spec.autostart,
+        wants_running: spec.autostart,
+        state: StateName::Stopped,
+        state_reason: None,
+        session: None,
+        me: None,
+        created_at: now,
+        updated_at: now,
+    }
+}

@@ -1,0 +1,82 @@
+//! Devices: ids, definitions, the pure state machine, the per-device actor and its supervisor.
+
+pub mod actor;
+mod backoff;
+mod handle;
+mod id;
+mod manager;
+pub mod spec;
+pub mod state;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use handle::DeviceHandle;
+pub use id::{DeviceId, InvalidDeviceId};
+pub use manager::{DeviceManager, DevicePatch};
+pub use state::{InvalidTransition, StateName};
+
+use crate::connector::ConnectorError;
+use crate::event::{rfc3339, Me};
+use crate::store::{DeviceRecord, StoreError};
+
+/// The QR code a device in state `qr` is showing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentQr {
+    pub qr: String,
+    pub image: String,
+    pub expires_at: DateTime<Utc>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("{0}")]
+    InvalidState(#[from] InvalidTransition),
+    #[error("no such device")]
+    NotFound,
+    #[error("a device with this id already exists")]
+    Exists,
+    #[error("the device is declared in {0}; edit or remove that file instead")]
+    DeclaredInFile(String),
+    #[error("invalid device definition: {0}")]
+    Definition(String),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the device is shutting down")]
+    Gone,
+}
+
+/// A device as the API shows it (SPEC's `Device`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    pub id: DeviceId,
+    pub name: String,
+    pub connector: String,
+    pub state: &'static str,
+    pub state_reason: Option<String>,
+    pub me: Option<Me>,
+    pub autostart: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&DeviceRecord> for DeviceView {
+    fn from(record: &DeviceRecord) -> Self {
+        DeviceView {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            connector: record.connector.clone(),
+            state: record.state.as_str(),
+            state_reason: record.state_reason.clone(),
+            me: record.me.clone(),
+            autostart: record.autostart,
+            created_at: rfc3339(record.created_at),
+            updated_at: rfc3339(record.updated_at),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! devicebridge links many messaging accounts ("devices") the way WhatsApp Web links a browser
+//! to a phone, and bridges each to dashboards (Socket.IO), integrations (REST) and an upstream.
+//!
+//! # The path of an event
+//!
+//! ```text
+//!  connector ──► device actor ──► store writer ──(commit)──► event bus ──► Socket.IO fanout
+//!  (upstream)    (state machine)   (journal, group commit)                  (per-device, seq order)
+//!                    ▲
+//!  REST / Socket.IO ─┘ commands through a DeviceHandle
+//! ```
+//!
+//! - [`connector`] speaks to the upstream (the built-in simulator) in its own vocabulary.
+//! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
+//! - [`store`] is embedded SQLite: one writer thread committing in batches; an event is
+//!   journaled with a gap-free per-device `seq` in the same transaction as the change it
+//!   describes, and published only after that commit.
+//! - [`api`] serves REST, the OpenAPI document and Socket.IO; handlers call device handles or
+//!   the store and never emit to sockets themselves.
+//! - [`app`] wires the components together and shuts them down in order.
+
+pub mod api;
+pub mod app;
+pub mod bus;
+pub mod cli;
+pub mod config;
+pub mod connector;
+pub mod device;
+pub mod event;
+pub mod qr;
+pub mod store;
+
+pub use app::{run, RunOptions};

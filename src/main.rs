@@ -1,0 +1,54 @@
+//! The `devicebridge` binary: `serve` runs the daemon; the other subcommands are REST clients.
+
+use anyhow::Context;
+use clap::Parser;
+use devicebridge::cli::{Cli, Command};
+use devicebridge::config::{self, LogFormat, Sources};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let serve = match cli.command.unwrap_or_default() {
+        Command::Serve(serve) => serve,
+        client => return Ok(devicebridge::cli::run_client(client, &cli.client).await?),
+    };
+    let settings = match config::load(&Sources::from_process(), &serve.overrides()) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            eprintln!("devicebridge: the configuration has problems:\n{problems}");
+            std::process::exit(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log.format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Human => logs.init(),
+    }
+    let listener = tokio::net::TcpListener::bind(settings.server.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
+    let options = devicebridge::RunOptions { terminal: true };
+    devicebridge::run(settings, listener, shutdown_signal(), options).await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = interrupt => {}, _ = terminate => {} }
+}

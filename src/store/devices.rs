@@ -1,0 +1,172 @@
+//! Device rows: definition, last state and linked session.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::{StoreResult, Tx};
+use crate::device::{DeviceId, StateName};
+use crate::event::{rfc3339, Me};
+
+/// Where a device was declared: a file under `devices/` wins over the API for its definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSource {
+    File,
+    Api,
+}
+
+impl DeviceSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeviceSource::File => "file",
+            DeviceSource::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceRecord {
+    pub id: DeviceId,
+    pub name: String,
+    pub connector: String,
+    /// The device's definition (connector table, hooks) as JSON.
+    pub settings: Value,
+    pub source: DeviceSource,
+    pub autostart: bool,
+    /// Whether the device should be running: set by start, cleared when it stops or logs out.
+    /// With `autostart`, it decides whether the device starts with the daemon.
+    pub wants_running: bool,
+    pub state: StateName,
+    pub state_reason: Option<String>,
+    /// The connector's linked credentials; `None` when not linked.
+    pub session: Option<Value>,
+    pub me: Option<Me>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, name, connector, settings, source, autostart, wants_running, state, state_reason, session, me, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    let json = |index: usize| -> rusqlite::Result<Option<Value>> {
+        let text: Option<String> = row.get(index)?;
+        Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+    };
+    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let text: String = row.get(index)?;
+        Ok(DateTime::parse_from_rfc3339(&text)
+            .map(Into::into)
+            .unwrap_or_default())
+    };
+    let id: String = row.get(0)?;
+    let state: String = row.get(7)?;
+    Ok(DeviceRecord {
+        id: DeviceId::parse(&id).map_err(|e| rusqlite::Error::InvalidColumnName(e.to_string()))?,
+        name: row.get(1)?,
+        connector: row.get(2)?,
+        settings: json(3)?.unwrap_or(Value::Null),
+        source: if row.get::<_, String>(4)? == "file" {
+            DeviceSource::File
+        } else {
+            DeviceSource::Api
+        },
+        autostart: row.get(5)?,
+        wants_running: row.get(6)?,
+        state: StateName::parse(&state).unwrap_or(StateName::Stopped),
+        state_reason: row.get(8)?,
+        session: json(9)?,
+        me: json(10)?.and_then(|me| serde_json::from_value(me).ok()),
+        created_at: time(11)?,
+        updated_at: time(12)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> StoreResult<Vec<DeviceRecord>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"))?;
+    Ok(stmt.query_row([id.as_str()], from_row).optional()?)
+}
+
+impl Tx<'_> {
+    pub fn device(&self, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
+        get(self.conn(), id)
+    }
+
+    /// Inserts a device, or replaces its definition (keeping state and session) if it exists.
+    pub fn upsert_device(&mut self, record: &DeviceRecord) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO devices (id, name, connector, settings, source, autostart, wants_running, state, state_reason, session, me, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, NULL, NULL, ?9, ?9)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, connector = excluded.connector,
+                settings = excluded.settings, source = excluded.source, autostart = excluded.autostart,
+                updated_at = excluded.updated_at",
+            params![
+                record.id.as_str(),
+                record.name,
+                record.connector,
+                record.settings.to_string(),
+                record.source.as_str(),
+                record.autostart,
+                record.state.as_str(),
+                record.state_reason,
+                rfc3339(record.updated_at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_device(&mut self, id: &DeviceId) -> StoreResult<bool> {
+        self.conn()
+            .execute("DELETE FROM events WHERE device_id = ?1", [id.as_str()])?;
+        let removed = self
+            .conn()
+            .execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
+        Ok(removed > 0)
+    }
+
+    /// Records a state. Landing in `stopped` or `logged_out` also records that the device no
+    /// longer wants to run, unless `keep_wanting` (a daemon shutdown) says it does.
+    pub fn set_device_state(
+        &mut self,
+        id: &DeviceId,
+        state: StateName,
+        reason: Option<&str>,
+        keep_wanting: bool,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE devices SET state = ?2, state_reason = ?3, wants_running = ?4, updated_at = ?5 WHERE id = ?1",
+            params![
+                id.as_str(),
+                state.as_str(),
+                reason,
+                keep_wanting || !matches!(state, StateName::Stopped | StateName::LoggedOut),
+                rfc3339(Utc::now())
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Stores (or with `None`, wipes) the linked session and the account it speaks as.
+    pub fn set_device_session(
+        &mut self,
+        id: &DeviceId,
+        session: Option<&Value>,
+        me: Option<&Me>,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE devices SET session = ?2, me = ?3, updated_at = ?4 WHERE id = ?1",
+            params![
+                id.as_str(),
+                session.map(Value::to_string),
+                me.map(|me| serde_json::to_string(me).expect("Me serializes")),
+                rfc3339(Utc::now())
+            ],
+        )?;
+        Ok(())
+    }
+}

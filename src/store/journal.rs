@@ -1,0 +1,154 @@
+//! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{StoreResult, Tx};
+use crate::device::DeviceId;
+use crate::event::{rfc3339, EventData, JournaledEvent};
+
+impl Tx<'_> {
+    /// Appends an event to the device's journal within this write. It is published on the bus
+    /// only if the write commits; a rolled-back write gives its `seq` back, so seqs stay gap-free.
+    pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<JournaledEvent> {
+        let seq: u64 = self.conn().query_row(
+            "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 1)
+             ON CONFLICT (device_id) DO UPDATE SET last_seq = last_seq + 1
+             RETURNING last_seq",
+            [device.as_str()],
+            |row| row.get(0),
+        )?;
+        let (name, data) = data.into_parts();
+        let event = JournaledEvent {
+            device_id: device.clone(),
+            seq,
+            at: Utc::now(),
+            name,
+            data,
+        };
+        self.conn().execute(
+            "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.as_str(),
+                seq,
+                event.name,
+                event.data.to_string(),
+                rfc3339(event.at)
+            ],
+        )?;
+        self.events.push(event.clone());
+        Ok(event)
+    }
+
+    /// Drops journal entries beyond the retention limits; returns how many were removed.
+    pub fn prune_journal(
+        &mut self,
+        keep_events: u64,
+        older_than: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let removed = self.conn().execute(
+            "DELETE FROM events WHERE at < ?1 OR seq <= (
+                SELECT last_seq - ?2 FROM device_seq WHERE device_seq.device_id = events.device_id)",
+            params![rfc3339(older_than), keep_events],
+        )?;
+        Ok(removed)
+    }
+}
+
+/// What the journal holds for one device after a given seq.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalRead {
+    pub events: Vec<JournaledEvent>,
+    /// The newest seq allocated for the device (0 if none).
+    pub head: u64,
+    /// False if entries after `after` were already pruned, so the read is not complete.
+    pub complete: bool,
+}
+
+/// Events with `seq > after`, oldest first, at most `limit`.
+pub fn read_after(
+    conn: &Connection,
+    device: &DeviceId,
+    after: u64,
+    limit: u64,
+) -> StoreResult<JournalRead> {
+    let head: u64 = conn
+        .query_row(
+            "SELECT last_seq FROM device_seq WHERE device_id = ?1",
+            [device.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let oldest: Option<u64> = conn.query_row(
+        "SELECT MIN(seq) FROM events WHERE device_id = ?1",
+        [device.as_str()],
+        |row| row.get(0),
+    )?;
+    // Complete if nothing after `after` is missing: either the next seq is still stored, or
+    // there is nothing newer at all.
+    let complete = after >= head || oldest.is_some_and(|oldest| oldest <= after + 1);
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, name, data, at FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![device.as_str(), after, limit], |row| {
+        Ok((
+            row.get::<_, u64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (seq, name, data, at) = row?;
+        events.push(JournaledEvent {
+            device_id: device.clone(),
+            seq,
+            at: DateTime::parse_from_rfc3339(&at)
+                .map(Into::into)
+                .unwrap_or_default(),
+            name,
+            data: serde_json::from_str(&data)?,
+        });
+    }
+    Ok(JournalRead {
+        events,
+        head,
+        complete,
+    })
+}
+
+/// The newest journaled event of the given name, if still retained.
+pub fn latest_named(
+    conn: &Connection,
+    device: &DeviceId,
+    name: &str,
+) -> StoreResult<Option<JournaledEvent>> {
+    let found = conn
+        .query_row(
+            "SELECT seq, data, at FROM events WHERE device_id = ?1 AND name = ?2 ORDER BY seq DESC LIMIT 1",
+            params![device.as_str(), name],
+            |row| {
+                Ok((
+                    row.get::<_, u64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    found
+        .map(|(seq, data, at)| {
+            Ok(JournaledEvent {
+                device_id: device.clone(),
+                seq,
+                at: DateTime::parse_from_rfc3339(&at)
+                    .map(Into::into)
+                    .unwrap_or_default(),
+                name: name.to_owned(),
+                data: serde_json::from_str(&data)?,
+            })
+        })
+        .transpose()
+}

@@ -1,0 +1,191 @@
+//! The test daemon: the real devicebridge, in-process, on 127.0.0.1:0 with a temporary data
+//! directory, plus HTTP helpers. Socket.IO tests use [`sio`].
+#![allow(dead_code)]
+
+pub mod sio;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use devicebridge::config::Settings;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestDaemon {
+    pub base: String,
+    pub key: String,
+    pub settings: Settings,
+    pub http: reqwest::Client,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), devicebridge::app::AppError>>>,
+}
+
+/// Settings for a test: fast rhythms, a temp data dir, no devices unless a test adds some.
+pub fn test_settings(dir: &Path) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.bind = "127.0.0.1:0".parse().unwrap();
+    settings.storage.data_dir = dir.join("data");
+    settings.devices.dir = dir.join("devices");
+    settings.log.level = "warn".into();
+    settings
+}
+
+/// Writes `devices/<id>.toml` under the test directory.
+pub fn write_device_file(dir: &Path, id: &str, contents: &str) {
+    std::fs::create_dir_all(dir.join("devices")).unwrap();
+    std::fs::write(dir.join("devices").join(format!("{id}.toml")), contents).unwrap();
+}
+
+impl TestDaemon {
+    pub async fn start() -> Self {
+        Self::start_with(|_, _| {}).await
+    }
+
+    /// Starts with settings (and files under the test directory) adjusted by `prepare`.
+    pub async fn start_with(prepare: impl FnOnce(&mut Settings, &Path)) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
+        let mut settings = test_settings(&dir);
+        prepare(&mut settings, &dir);
+        let mut daemon = Self::launch(settings, dir).await;
+        daemon._temp = Some(temp);
+        daemon
+    }
+
+    async fn launch(mut settings: Settings, dir: PathBuf) -> Self {
+        let listener = tokio::net::TcpListener::bind(settings.server.bind).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let base = format!("http://{address}");
+        settings.server.public_url = base.clone();
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(devicebridge::run(
+            settings.clone(),
+            listener,
+            async move {
+                let _ = signal.await;
+            },
+            devicebridge::RunOptions { terminal: false },
+        ));
+        let http = reqwest::Client::new();
+        // The listener is bound, so this request waits until the daemon serves.
+        let health = http.get(format!("{base}/health")).send().await.expect("daemon answers");
+        assert_eq!(health.status(), StatusCode::OK);
+        let key_file = settings.storage.data_dir.join("admin-api-key");
+        let key = std::fs::read_to_string(&key_file).map(|k| k.trim().to_owned()).unwrap_or_default();
+        TestDaemon {
+            base,
+            key,
+            settings,
+            http,
+            dir,
+            _temp: None,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops gracefully and starts again on the same data (on a new port).
+    pub async fn restart(mut self) -> Self {
+        self.stop_in_place().await;
+        let mut settings = self.settings.clone();
+        settings.server.bind = "127.0.0.1:0".parse().unwrap();
+        let mut next = Self::launch(settings, self.dir.clone()).await;
+        next._temp = self._temp.take();
+        next
+    }
+
+    async fn stop_in_place(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("daemon stops within the timeout")
+                .unwrap()
+                .expect("daemon stops cleanly");
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.stop_in_place().await;
+    }
+
+    /// A request with the admin key; returns status and JSON body (Null if none).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(&self.key, method, path, body).await
+    }
+
+    pub async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("x-api-key", key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a simulator device through the API.
+    pub async fn create_device(&self, id: &str) -> Value {
+        let (status, body) = self.post("/api/v1/devices", json!({ "id": id, "name": format!("Device {id}") })).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates a key with the given devices and scopes, returning its secret.
+    pub async fn key_for(&self, devices: &[&str], scopes: &[&str]) -> String {
+        let (status, body) = self
+            .post("/api/v1/keys", json!({ "name": "test", "devices": devices, "scopes": scopes }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Connects a Socket.IO client to a device namespace with the admin key.
+    pub async fn socket(&self, device: &str, extra_auth: Value) -> sio::SioClient {
+        let mut auth = json!({ "apiKey": self.key });
+        if let Value::Object(extra) = extra_auth {
+            auth.as_object_mut().unwrap().extend(extra);
+        }
+        sio::SioClient::connect(&self.base, "/ws", &format!("/device/{device}"), &[], &[], auth)
+            .await
+            .unwrap()
+            .unwrap_connected()
+    }
+
+    /// Scans the current QR code of `device` as the phone would.
+    pub async fn link(&self, device: &str) {
+        let (status, qr) = self.get(&format!("/api/v1/devices/{device}/qr")).await;
+        assert_eq!(status, StatusCode::OK, "{qr}");
+        let (status, body) = self.post("/api/v1/pairings", json!({ "qr": qr["qr"] })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+/// Waits for a `state` event with the given state.
+pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEvent {
+    client
+        .wait_until(WAIT, |e| e.name == "state" && e.data["state"] == state)
+        .await
+        .unwrap_or_else(|e| panic!("no state {state}: {e}"))
+}

@@ -1,0 +1,239 @@
+"use strict";
+// Helpers for end-to-end scenarios run against devicebridge with the official
+// socket.io-client.
+//
+// A scenario script looks like:
+//
+//   const { connect, fail, main } = require("./lib");
+//   main(async () => {
+//     const c = connect(`${process.env.E2E_URL}/device/demo`, { auth: { apiKey: "..." } });
+//     await c.connected(5000);
+//     const state = await c.waitFor("state", 5000);
+//     const reply = await c.emitAck("send", { text: "hi" }, 5000);
+//     if (!reply.ok) fail(`send failed: ${JSON.stringify(reply)}`);
+//   });
+//
+// `main` prints `OK` and exits 0 on success; prints the error and exits 1 on
+// failure or when E2E_TIMEOUT_MS (default 30000) elapses. All sockets opened
+// with `connect` are closed before exiting.
+
+const { io } = require("socket.io-client");
+
+const LIFECYCLE = new Set(["connect", "disconnect", "connect_error"]);
+const clients = new Set();
+
+function describe(value) {
+  if (value instanceof Error) return value.message;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+class Client {
+  constructor(socket) {
+    this.socket = socket;
+    /** Every application event received, in order: { event, payload, args }. */
+    this.events = [];
+    // Mailbox of received entries (application and lifecycle events) that
+    // waitFor has not consumed yet, so events that arrive before waitFor is
+    // called are not missed.
+    this._mailbox = [];
+    this._waiters = new Set();
+    // Set while the socket is down after a disconnect or connect_error.
+    this._down = null;
+
+    socket.onAny((event, ...args) => {
+      const entry = { event, payload: args[0], args };
+      this.events.push(entry);
+      this._deliver(entry);
+    });
+    socket.on("connect", () => {
+      this._down = null;
+      this._deliver({ event: "connect", payload: undefined, args: [] });
+    });
+    socket.on("disconnect", (reason, details) => {
+      this._down = `disconnected (${reason})`;
+      this._deliver({ event: "disconnect", payload: reason, args: [reason, details] });
+      this._failWaiters();
+    });
+    socket.on("connect_error", (err) => {
+      this._down = `connect_error: ${err && err.message}`;
+      this._deliver({ event: "connect_error", payload: err, args: [err] });
+      this._failWaiters();
+    });
+  }
+
+  get id() {
+    return this.socket.id;
+  }
+
+  get connectedNow() {
+    return this.socket.connected;
+  }
+
+  /**
+   * Resolves with the payload (first argument) of the first not-yet-consumed
+   * `event` (matching `predicate`, if given). Works for application events and
+   * for "connect", "disconnect" (payload: reason) and "connect_error"
+   * (payload: the Error). Rejects on timeout with a message naming the event,
+   * and early if the socket goes down while waiting for an application event.
+   */
+  waitFor(event, timeoutMs, predicate) {
+    const matches = (entry) => entry.event === event && (!predicate || predicate(entry.payload, entry));
+    return this._wait(matches, `event "${event}"`, timeoutMs, LIFECYCLE.has(event)).then((entry) => entry.payload);
+  }
+
+  /** Resolves once the namespace is connected; rejects with the connect_error message otherwise. */
+  async connected(timeoutMs) {
+    if (this.socket.connected) return;
+    const entry = await this._wait(
+      (e) => e.event === "connect" || e.event === "connect_error",
+      "connect",
+      timeoutMs,
+      true,
+    );
+    if (entry.event === "connect_error") {
+      throw new Error(`expected a connection, got connect_error: ${describe(entry.payload)}`);
+    }
+  }
+
+  /** Resolves with err.message of the next connect_error; rejects on timeout. */
+  async connectError(timeoutMs) {
+    const err = await this.waitFor("connect_error", timeoutMs);
+    return err && err.message !== undefined ? err.message : String(err);
+  }
+
+  /** Resolves with the disconnect reason once the socket is disconnected. */
+  disconnected(timeoutMs) {
+    return this.waitFor("disconnect", timeoutMs);
+  }
+
+  emit(event, ...args) {
+    this.socket.emit(event, ...args);
+  }
+
+  /** Emits with an ack and resolves with the ack's first argument. */
+  async emitAck(event, payload, timeoutMs) {
+    try {
+      return await this.socket.timeout(timeoutMs).emitWithAck(event, payload);
+    } catch (err) {
+      throw new Error(`no ack for "${event}" within ${timeoutMs} ms: ${describe(err)}`);
+    }
+  }
+
+  close() {
+    clients.delete(this);
+    for (const w of [...this._waiters]) w.reject(new Error(`socket closed while waiting for ${w.label}`));
+    this.socket.disconnect();
+  }
+
+  // Resolves with the first unconsumed mailbox entry matching `matches`.
+  // `lifecycle`: keep waiting when the socket goes down.
+  _wait(matches, label, timeoutMs, lifecycle) {
+    const idx = this._mailbox.findIndex(matches);
+    if (idx >= 0) return Promise.resolve(this._mailbox.splice(idx, 1)[0]);
+    if (!lifecycle && this._down) {
+      return Promise.reject(new Error(`${this._down} while waiting for ${label}${this._seen()}`));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = { label, matches, lifecycle };
+      const done = () => {
+        clearTimeout(waiter.timer);
+        this._waiters.delete(waiter);
+      };
+      waiter.resolve = (entry) => {
+        done();
+        resolve(entry);
+      };
+      waiter.reject = (err) => {
+        done();
+        reject(err);
+      };
+      waiter.timer = setTimeout(
+        () => waiter.reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}${this._seen()}`)),
+        timeoutMs,
+      );
+      this._waiters.add(waiter);
+    });
+  }
+
+  _deliver(entry) {
+    for (const w of this._waiters) {
+      if (w.matches(entry)) {
+        w.resolve(entry);
+        return;
+      }
+    }
+    this._mailbox.push(entry);
+  }
+
+  _failWaiters() {
+    for (const w of [...this._waiters]) {
+      if (!w.lifecycle) {
+        w.reject(new Error(`${this._down} while waiting for ${w.label}${this._seen()}`));
+      }
+    }
+  }
+
+  _seen() {
+    const names = this.events.map((e) => e.event);
+    return names.length ? ` (events received: ${names.join(", ")})` : " (no events received)";
+  }
+}
+
+/**
+ * Connects with the official client. Defaults: path "/ws", no reconnection,
+ * a new Manager per call; `opts` is passed to io() and overrides them.
+ * The namespace is the URL's path, e.g. "http://127.0.0.1:8080/device/demo".
+ */
+function connect(url, opts = {}) {
+  const socket = io(url, { path: "/ws", reconnection: false, forceNew: true, ...opts });
+  const client = new Client(socket);
+  clients.add(client);
+  return client;
+}
+
+/** Throws, failing the scenario. */
+function fail(msg) {
+  throw new Error(msg);
+}
+
+let finished = false;
+function finish(code, text) {
+  if (finished) return;
+  finished = true;
+  for (const c of [...clients]) {
+    try {
+      c.close();
+    } catch {
+      // ignore: exiting anyway
+    }
+  }
+  const stream = code === 0 ? process.stdout : process.stderr;
+  const fallback = setTimeout(() => process.exit(code), 1000);
+  fallback.unref();
+  stream.write(`${text}\n`, () => process.exit(code));
+}
+
+/** Runs an async scenario: prints OK and exits 0, or prints the error and exits 1. */
+function main(fn) {
+  const raw = process.env.E2E_TIMEOUT_MS;
+  const timeoutMs = raw && Number(raw) > 0 ? Number(raw) : 30000;
+  const timer = setTimeout(() => finish(1, `FAIL: scenario did not finish within ${timeoutMs} ms`), timeoutMs);
+  Promise.resolve()
+    .then(fn)
+    .then(
+      () => {
+        clearTimeout(timer);
+        finish(0, "OK");
+      },
+      (err) => {
+        clearTimeout(timer);
+        finish(1, `FAIL: ${err && err.stack ? err.stack : describe(err)}`);
+      },
+    );
+}
+
+module.exports = { connect, fail, main, Client };
