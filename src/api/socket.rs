@@ -330,10 +330,10 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 async fn fanout(store: Store, device: DeviceId, mut inbox: mpsc::UnboundedReceiver<Fanout>) {
     let head_of = device.clone();
     let mut emitted = match store
-        .read(move |conn| store::journal::read_after(conn, &head_of, u64::MAX - 1, 1))
+        .read(move |conn| store::journal::head(conn, &head_of))
         .await
     {
-        Ok(read) => read.head,
+        Ok(head) => head,
         Err(error) => {
             tracing::error!(device_id = %device, %error, "cannot read the journal head");
             return;
@@ -441,7 +441,6 @@ async fn attach(
         "toSeq": emitted,
         "recovered": recovered,
         "deviceId": device,
-        "seq": emitted,
         "at": rfc3339(chrono::Utc::now()),
     });
     socket.emit("sync", &sync).is_ok()

@@ -65,6 +65,18 @@ pub struct JournalRead {
     pub complete: bool,
 }
 
+/// The newest seq allocated for the device (0 if none).
+pub fn head(conn: &Connection, device: &DeviceId) -> StoreResult<u64> {
+    Ok(conn
+        .query_row(
+            "SELECT last_seq FROM device_seq WHERE device_id = ?1",
+            [device.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// Events with `seq > after`, oldest first, at most `limit`.
 pub fn read_after(
     conn: &Connection,
@@ -72,14 +84,7 @@ pub fn read_after(
     after: u64,
     limit: u64,
 ) -> StoreResult<JournalRead> {
-    let head: u64 = conn
-        .query_row(
-            "SELECT last_seq FROM device_seq WHERE device_id = ?1",
-            [device.as_str()],
-            |row| row.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+    let head = head(conn, device)?;
     let oldest: Option<u64> = conn.query_row(
         "SELECT MIN(seq) FROM events WHERE device_id = ?1",
         [device.as_str()],

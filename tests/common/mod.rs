@@ -59,7 +59,9 @@ impl TestDaemon {
     }
 
     async fn launch(mut settings: Settings, dir: PathBuf) -> Self {
-        let listener = tokio::net::TcpListener::bind(settings.server.bind).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(settings.server.bind)
+            .await
+            .unwrap();
         let address = listener.local_addr().unwrap();
         let base = format!("http://{address}");
         settings.server.public_url = base.clone();
@@ -74,10 +76,16 @@ impl TestDaemon {
         ));
         let http = reqwest::Client::new();
         // The listener is bound, so this request waits until the daemon serves.
-        let health = http.get(format!("{base}/health")).send().await.expect("daemon answers");
+        let health = http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .expect("daemon answers");
         assert_eq!(health.status(), StatusCode::OK);
         let key_file = settings.storage.data_dir.join("admin-api-key");
-        let key = std::fs::read_to_string(&key_file).map(|k| k.trim().to_owned()).unwrap_or_default();
+        let key = std::fs::read_to_string(&key_file)
+            .map(|k| k.trim().to_owned())
+            .unwrap_or_default();
         TestDaemon {
             base,
             key,
@@ -122,12 +130,26 @@ impl TestDaemon {
     }
 
     /// A request with the admin key; returns status and JSON body (Null if none).
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call_as(&self.key, method, path, body).await
     }
 
-    pub async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("x-api-key", key);
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -147,7 +169,12 @@ impl TestDaemon {
 
     /// Creates a simulator device through the API.
     pub async fn create_device(&self, id: &str) -> Value {
-        let (status, body) = self.post("/api/v1/devices", json!({ "id": id, "name": format!("Device {id}") })).await;
+        let (status, body) = self
+            .post(
+                "/api/v1/devices",
+                json!({ "id": id, "name": format!("Device {id}") }),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -155,7 +182,10 @@ impl TestDaemon {
     /// Creates a key with the given devices and scopes, returning its secret.
     pub async fn key_for(&self, devices: &[&str], scopes: &[&str]) -> String {
         let (status, body) = self
-            .post("/api/v1/keys", json!({ "name": "test", "devices": devices, "scopes": scopes }))
+            .post(
+                "/api/v1/keys",
+                json!({ "name": "test", "devices": devices, "scopes": scopes }),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["key"].as_str().unwrap().to_owned()
@@ -167,17 +197,26 @@ impl TestDaemon {
         if let Value::Object(extra) = extra_auth {
             auth.as_object_mut().unwrap().extend(extra);
         }
-        sio::SioClient::connect(&self.base, "/ws", &format!("/device/{device}"), &[], &[], auth)
-            .await
-            .unwrap()
-            .unwrap_connected()
+        sio::SioClient::connect(
+            &self.base,
+            "/ws",
+            &format!("/device/{device}"),
+            &[],
+            &[],
+            auth,
+        )
+        .await
+        .unwrap()
+        .unwrap_connected()
     }
 
     /// Scans the current QR code of `device` as the phone would.
     pub async fn link(&self, device: &str) {
         let (status, qr) = self.get(&format!("/api/v1/devices/{device}/qr")).await;
         assert_eq!(status, StatusCode::OK, "{qr}");
-        let (status, body) = self.post("/api/v1/pairings", json!({ "qr": qr["qr"] })).await;
+        let (status, body) = self
+            .post("/api/v1/pairings", json!({ "qr": qr["qr"] }))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
