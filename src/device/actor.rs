@@ -221,7 +221,8 @@ impl Actor {
         while let Some(input) = queue.pop_front() {
             match transition(&self.state, &input, &self.limits) {
                 Ok((next, effects)) => {
-                    self.enter(next, false).await;
+                    let link = self.link_change(&effects);
+                    self.enter_with(next, false, link).await;
                     for effect in effects {
                         if let Some(follow_up) = self.carry_out(effect).await {
                             queue.push_back(follow_up);
@@ -241,6 +242,33 @@ impl Actor {
     /// Moves to `next`: persists it and journals its events in one write. During a shutdown
     /// or a restart the device keeps wanting to run, so it comes back.
     async fn enter(&mut self, next: DeviceState, keep_wanting: bool) {
+        self.enter_with(next, keep_wanting, None).await;
+    }
+
+    /// What a transition does to the saved link: a scan saves it, a logout wipes it. Applied
+    /// in the same write as the state change, so no one sees `authenticated` or `logged_out`
+    /// before the link matches it.
+    fn link_change(&mut self, effects: &[Effect]) -> Option<Option<(Value, Me)>> {
+        if effects.contains(&Effect::WipeSession) {
+            self.session = None;
+            self.me = None;
+            return Some(None);
+        }
+        if effects.contains(&Effect::SaveSession) {
+            let (session, me) = self.pending_link.take()?;
+            self.session = Some(session.clone());
+            self.me = Some(me.clone());
+            return Some(Some((session, me)));
+        }
+        None
+    }
+
+    async fn enter_with(
+        &mut self,
+        next: DeviceState,
+        keep_wanting: bool,
+        link: Option<Option<(Value, Me)>>,
+    ) {
         let previous = std::mem::replace(&mut self.state, next.clone());
         if next.name() != StateName::Qr {
             self.qr_deadline = None;
@@ -257,6 +285,10 @@ impl Actor {
             .write(move |tx| {
                 let reason = next.reason().map(str::to_owned);
                 tx.set_device_state(&id, next.name(), reason.as_deref(), keep_wanting)?;
+                if let Some(link) = &link {
+                    let (session, me) = link.as_ref().map(|(s, m)| (s, m)).unzip();
+                    tx.set_device_session(&id, session, me)?;
+                }
                 tx.journal(
                     &id,
                     EventData::State {
@@ -353,13 +385,8 @@ impl Actor {
                     Err(error) => Some(failure_input(error)),
                 }
             }
-            Effect::SaveSession => {
-                let (session, me) = self.pending_link.take()?;
-                self.session = Some(session.clone());
-                self.me = Some(me.clone());
-                self.save_session(Some(session), Some(me)).await;
-                None
-            }
+            // Saving and wiping the link are part of the transition's own write (`link_change`).
+            Effect::SaveSession | Effect::WipeSession => None,
             Effect::SyncUpstream => match self.upstream.as_mut()?.sync().await {
                 Ok(()) => Some(Input::Synced),
                 Err(error) => Some(failure_input(error)),
@@ -389,12 +416,6 @@ impl Actor {
                 if let Some(upstream) = self.upstream.as_mut() {
                     upstream.logout().await;
                 }
-                None
-            }
-            Effect::WipeSession => {
-                self.session = None;
-                self.me = None;
-                self.save_session(None, None).await;
                 None
             }
         }
@@ -469,18 +490,6 @@ impl Actor {
         }
         self.qr_deadline = Some(Instant::now() + ttl);
         self.qr.send_replace(Some(current));
-    }
-
-    async fn save_session(&self, session: Option<Value>, me: Option<Me>) {
-        let id = self.id.clone();
-        let saved = self
-            .context
-            .store
-            .write(move |tx| tx.set_device_session(&id, session.as_ref(), me.as_ref()))
-            .await;
-        if let Err(error) = saved {
-            tracing::error!(device_id = %self.id, %error, "could not save the linked session");
-        }
     }
 }
 
