@@ -1,0 +1,409 @@
+//! The REST API's contract: errors and their envelope, scopes, keys, tokens, the QR formats,
+//! the journal, device files and the OpenAPI document.
+
+mod common;
+
+use common::{write_device_file, TestDaemon, WAIT};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn code(body: &Value) -> Option<&str> {
+    body["error"]["code"].as_str()
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_documented_error_and_changes_nothing() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let (_, before) = daemon.get("/api/v1/devices").await;
+
+    let (status, body) = daemon
+        .post("/api/v1/devices", json!({ "id": "Bad Id", "name": "x" }))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, Some("invalid_device_id"))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Bad Id"));
+    let (status, body) = daemon.get("/api/v1/devices/NOPE!").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, Some("invalid_device_id"))
+    );
+    let (status, body) = daemon.get("/api/v1/devices/ghost").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, Some("device_not_found"))
+    );
+    let (status, body) = daemon.post("/api/v1/devices/ghost/start", json!({})).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, Some("device_not_found"))
+    );
+    let (status, body) = daemon
+        .post("/api/v1/devices", json!({ "id": "demo", "name": "again" }))
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, Some("device_exists"))
+    );
+    let (status, body) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({ "id": "typo", "name": "x", "conector": "simulator" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("conector"));
+
+    let malformed = daemon
+        .http
+        .post(format!("{}/api/v1/devices", daemon.base))
+        .header("x-api-key", &daemon.key)
+        .header("content-type", "application/json")
+        .body("{\"id\": \"x\",")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!(code(&body), Some("bad_request"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("malformed JSON"));
+
+    let huge = json!({ "id": "big", "name": "x".repeat(70_000) });
+    let (status, body) = daemon.post("/api/v1/devices", huge).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+
+    let (status, body) = daemon
+        .post(
+            "/api/v1/pairings",
+            json!({ "qr": "http://localhost/pair/never-issued" }),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::GONE, Some("qr_expired"))
+    );
+    let (status, body) = daemon.get("/api/v1/nothing-here").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    let (_, after) = daemon.get("/api/v1/devices").await;
+    assert_eq!(
+        before["items"].as_array().unwrap().len(),
+        after["items"].as_array().unwrap().len()
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn credentials_and_scopes() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("mine").await;
+    daemon.create_device("theirs").await;
+    let (status, body) = daemon
+        .call_as("wrong", Method::GET, "/api/v1/devices", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let anonymous = daemon
+        .http
+        .get(format!("{}/api/v1/devices", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let reader = daemon.key_for(&["mine"], &["read"]);
+    let reader = reader.await;
+    let (status, list) = daemon
+        .call_as(&reader, Method::GET, "/api/v1/devices", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("mine")], "a limited key sees only its devices");
+    let (status, body) = daemon
+        .call_as(&reader, Method::GET, "/api/v1/devices/theirs", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, body) = daemon
+        .call_as(&reader, Method::POST, "/api/v1/devices/mine/stop", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let (status, body) = daemon
+        .call_as(&reader, Method::GET, "/api/v1/keys", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+
+    // Keys are shown once and stored hashed.
+    let (status, created) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "ops", "scopes": ["control"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let (_, keys) = daemon.get("/api/v1/keys").await;
+    assert!(!keys.to_string().contains(&secret));
+    let db = std::fs::read(daemon.settings.storage.data_dir.join("devicebridge.db")).unwrap();
+    assert!(
+        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret is not stored"
+    );
+    let (status, _) = daemon
+        .call_as(&secret, Method::POST, "/api/v1/devices/mine/stop", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = daemon
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/keys/{}", created["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = daemon
+        .call_as(&secret, Method::POST, "/api/v1/devices/mine/start", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+
+    // Tokens carry at most the rights of the credential that asked for them.
+    let (status, token) = daemon
+        .call_as(
+            &reader,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "ui", "devices": ["mine"], "scopes": ["read"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let bearer = token["token"].as_str().unwrap();
+    let response = daemon
+        .http
+        .get(format!("{}/api/v1/devices/mine", daemon.base))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = daemon
+        .call_as(
+            &reader,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "ui", "devices": ["*"], "scopes": ["read"] })),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let tampered = format!("{}x", bearer);
+    let response = daemon
+        .http
+        .get(format!("{}/api/v1/devices/mine", daemon.base))
+        .bearer_auth(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_qr_code_comes_as_json_png_and_svg() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("pic").await;
+    let mut client = daemon.socket("pic", json!({ "lastSeq": 0 })).await;
+    let pushed = client.wait_for("qr", WAIT).await.unwrap();
+    let (status, qr) = daemon.get("/api/v1/devices/pic/qr").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(qr["qr"], pushed.data["qr"]);
+    assert_eq!(qr["image"], pushed.data["image"]);
+    for (accept, magic) in [
+        ("image/png", &b"\x89PNG"[..]),
+        ("image/svg+xml", &b"<?xml"[..]),
+    ] {
+        let response = daemon
+            .http
+            .get(format!("{}/api/v1/devices/pic/qr", daemon.base))
+            .header("x-api-key", &daemon.key)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], accept);
+        let bytes = response.bytes().await.unwrap();
+        assert!(bytes.starts_with(magic), "{accept}");
+    }
+    // The confirmation page a phone opens from the QR code links the device.
+    let url = qr["qr"].as_str().unwrap();
+    let page = daemon.http.get(url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Link device"));
+    let confirmed = daemon.http.post(url).send().await.unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    common::wait_state(&mut client, "ready").await;
+    let again = daemon.http.post(url).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::GONE);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_journal_pages_after_a_seq() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("log").await;
+    let mut client = daemon.socket("log", json!({ "lastSeq": 0 })).await;
+    client.wait_for("qr", WAIT).await.unwrap();
+    let (status, page) = daemon
+        .get("/api/v1/devices/log/events?after=1&limit=2")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| i["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert_eq!(items[0]["deviceId"], "log");
+    assert_eq!(page["recovered"], true);
+    let (status, body) = daemon.get("/api/v1/devices/log/events?after=abc").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn device_files_load_and_a_broken_one_does_not_stop_the_others() {
+    let daemon = TestDaemon::start_with(|_, dir| {
+        write_device_file(dir, "good", "name = \"Good\"\n");
+        write_device_file(dir, "broken", "name = \"Broken\"\nautostart = \"yes\"\n");
+    })
+    .await;
+    let (_, list) = daemon.get("/api/v1/devices").await;
+    let ids: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["good"]);
+    let (status, body) = daemon
+        .call(Method::DELETE, "/api/v1/devices/good", None)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, Some("invalid_state"))
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("devices/good.toml"));
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn devices_are_created_updated_and_deleted() {
+    let daemon = TestDaemon::start().await;
+    let created = daemon.create_device("crud").await;
+    assert_eq!(
+        (created["id"].as_str(), created["connector"].as_str()),
+        (Some("crud"), Some("simulator"))
+    );
+    let (status, patched) = daemon
+        .call(
+            Method::PATCH,
+            "/api/v1/devices/crud",
+            Some(json!({ "name": "Renamed" })),
+        )
+        .await;
+    assert_eq!(
+        (status, patched["name"].as_str()),
+        (StatusCode::OK, Some("Renamed"))
+    );
+    let (status, _) = daemon
+        .call(Method::DELETE, "/api/v1/devices/crud", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = daemon.get("/api/v1/devices/crud").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let refused = common::sio::SioClient::connect(
+        &daemon.base,
+        "/ws",
+        "/device/crud",
+        &[],
+        &[],
+        json!({ "apiKey": daemon.key }),
+    )
+    .await
+    .unwrap()
+    .unwrap_rejected();
+    assert!(!refused.is_empty(), "the namespace is gone with the device");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let daemon = TestDaemon::start().await;
+    let response = daemon
+        .http
+        .get(format!("{}/docs-json", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/api/v1/devices", "post"),
+        ("/api/v1/devices/{id}/qr", "get"),
+        ("/api/v1/pairings", "post"),
+        ("/api/v1/devices/{id}/events", "get"),
+        ("/api/v1/tokens", "post"),
+        ("/health", "get"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path}"
+        );
+    }
+    daemon.stop().await;
+}
