@@ -123,7 +123,7 @@ async fn ensure_admin_key(
     auth: &Authenticator,
     options: RunOptions,
 ) -> Result<(), AppError> {
-    if auth.has_configured_keys() || store.read(|conn| crate::store::keys::count(conn)).await? > 0 {
+    if auth.has_configured_keys() || store.read(crate::store::keys::count).await? > 0 {
         return Ok(());
     }
     let created = auth

@@ -100,8 +100,15 @@ main(async () => {
   const tokenOnly = connect(namespace, { auth: { token } });
   await tokenOnly.connected(WAIT_MS).catch((err) => fail(`auth.token alone: ${err.message}`));
   tokenOnly.close();
-  const badToken = await refused(namespace, { query: { apiKey: admin, "access-token": "not-a-token" } }, "valid key with an invalid token");
-  if (badToken !== "unauthorized") fail(`valid key with an invalid token: expected "unauthorized", got ${show(badToken)}`);
+  // If both credentials are sent, both must be valid.
+  const badToken = await refused(
+    namespace,
+    { query: { apiKey: admin, "access-token": "not-a-token" } },
+    "valid key with an invalid token",
+  );
+  if (badToken !== "unauthorized") {
+    fail(`valid key with an invalid token: expected "unauthorized", got ${show(badToken)}`);
+  }
 
   // 4. Refusals.
   const wrongKey = await refused(namespace, { auth: { apiKey: "nope" } }, "wrong api key");
@@ -129,17 +136,26 @@ main(async () => {
   await both.waitFor("state", WAIT_MS, (p) => p.state === "ready" && seqOf(p) > before);
 
   const journal = await api("GET", `/api/v1/devices/${device}/events?after=${lastSeen}&limit=1000`);
-  if (journal.status !== 200) fail(`GET events?after=${lastSeen}: expected 200, got ${journal.status} ${show(journal.body)}`);
+  if (journal.status !== 200) {
+    fail(`GET events?after=${lastSeen}: expected 200, got ${journal.status} ${show(journal.body)}`);
+  }
   const { items, head, recovered } = journal.body;
   if (recovered !== true) fail(`GET events?after=${lastSeen}: recovered is ${show(recovered)}`);
-  if (!Array.isArray(items) || items.length === 0) fail(`GET events?after=${lastSeen}: no events after the drop: ${show(journal.body)}`);
-  if (items[items.length - 1].seq !== head) fail(`GET events: last item seq ${items[items.length - 1].seq} is not head ${head}`);
+  if (!Array.isArray(items) || items.length === 0) {
+    fail(`GET events?after=${lastSeen}: no events after the drop: ${show(journal.body)}`);
+  }
+  const lastItem = items[items.length - 1];
+  if (lastItem.seq !== head) fail(`GET events: the last item's seq ${lastItem.seq} is not head ${head}`);
 
   const back = connect(namespace, { auth: { apiKey: admin, lastSeq: lastSeen } });
   await back.connected(WAIT_MS);
   const sync = await back.waitFor("sync", WAIT_MS);
   const syncAt = back.events.findIndex((e) => e.event === "sync");
-  const replayed = back.events.slice(0, syncAt).map((e) => ({ type: e.event, seq: seqOf(e.payload), deviceId: e.payload && e.payload.deviceId }));
+  const replayed = back.events.slice(0, syncAt).map((e) => ({
+    type: e.event,
+    seq: seqOf(e.payload),
+    deviceId: e.payload && e.payload.deviceId,
+  }));
   const expected = items.map((item) => ({ type: item.type, seq: item.seq }));
   const replayedSeqs = replayed.map((e) => e.seq);
   for (let i = 0; i < replayedSeqs.length; i += 1) {
@@ -152,7 +168,9 @@ main(async () => {
     replayed.every((e, i) => e.type === expected[i].type && e.seq === expected[i].seq);
   if (!same) {
     fail(
-      `replay after seq ${lastSeen} differs from the journal:\n  socket:  ${show(replayed.map(({ type, seq }) => ({ type, seq })))}\n  journal: ${show(expected)}`,
+      `replay after seq ${lastSeen} differs from the journal:\n` +
+        `  socket:  ${show(replayed.map(({ type, seq }) => ({ type, seq })))}\n` +
+        `  journal: ${show(expected)}`,
     );
   }
   const foreign = replayed.find((e) => e.deviceId !== device);
