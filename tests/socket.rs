@@ -1,0 +1,231 @@
+//! Socket.IO handshakes, the root namespace, and resuming with `lastSeq`.
+
+mod common;
+
+use common::sio::{ConnectOutcome, SioClient};
+use common::{wait_state, TestDaemon, WAIT};
+use serde_json::{json, Value};
+
+async fn connect(
+    daemon: &TestDaemon,
+    ns: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    auth: Value,
+) -> ConnectOutcome {
+    SioClient::connect(&daemon.base, "/ws", ns, query, headers, auth)
+        .await
+        .unwrap()
+}
+
+async fn token(daemon: &TestDaemon, devices: &[&str]) -> String {
+    let (_, body) = daemon
+        .post(
+            "/api/v1/tokens",
+            json!({ "sub": "dash", "devices": devices, "scopes": ["read"], "ttlSecs": 600 }),
+        )
+        .await;
+    body["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_credential_place_is_accepted_and_failures_say_why() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    daemon.create_device("other").await;
+    let key = daemon.key.clone();
+    let token = token(&daemon, &["demo"]).await;
+    let bearer = format!("Bearer {token}");
+    let ns = "/device/demo";
+
+    let accepted = [
+        connect(&daemon, ns, &[], &[], json!({ "apiKey": key })).await,
+        connect(&daemon, ns, &[("apiKey", &key)], &[], Value::Null).await,
+        connect(&daemon, ns, &[], &[("x-api-key", &key)], Value::Null).await,
+        connect(&daemon, ns, &[], &[], json!({ "token": token })).await,
+        connect(&daemon, ns, &[("access-token", &token)], &[], Value::Null).await,
+        connect(&daemon, ns, &[], &[("authorization", &bearer)], Value::Null).await,
+        connect(
+            &daemon,
+            ns,
+            &[("apiKey", &key), ("access-token", &token)],
+            &[],
+            Value::Null,
+        )
+        .await,
+    ];
+    for (index, outcome) in accepted.into_iter().enumerate() {
+        assert!(
+            matches!(outcome, ConnectOutcome::Connected(_)),
+            "variant {index} refused"
+        );
+    }
+
+    let refusals = [
+        (
+            connect(&daemon, ns, &[], &[], Value::Null).await,
+            "unauthorized",
+        ),
+        (
+            connect(&daemon, ns, &[], &[], json!({ "apiKey": "nope" })).await,
+            "unauthorized",
+        ),
+        (
+            connect(
+                &daemon,
+                ns,
+                &[],
+                &[],
+                json!({ "apiKey": key, "token": "not.a.token" }),
+            )
+            .await,
+            "unauthorized",
+        ),
+        (
+            connect(
+                &daemon,
+                "/device/other",
+                &[],
+                &[],
+                json!({ "token": token }),
+            )
+            .await,
+            "forbidden",
+        ),
+    ];
+    for (outcome, expected) in refusals {
+        assert_eq!(outcome.unwrap_rejected(), expected);
+    }
+    let limited = daemon.key_for(&["other"], &["read"]).await;
+    let outcome = connect(&daemon, ns, &[], &[], json!({ "apiKey": limited })).await;
+    assert_eq!(outcome.unwrap_rejected(), "forbidden");
+    let outcome = connect(&daemon, "/device/ghost", &[], &[], json!({ "apiKey": key })).await;
+    assert!(
+        matches!(outcome, ConnectOutcome::Rejected(_)),
+        "an unknown device is refused"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconnect_with_last_seq_gets_exactly_what_it_missed_then_sync() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let mut first = daemon.socket("demo", json!({ "lastSeq": 0 })).await;
+    first.wait_for("qr", WAIT).await.unwrap();
+    let seen = first
+        .history()
+        .iter()
+        .filter_map(|e| e.data["seq"].as_u64())
+        .max()
+        .unwrap();
+    first.close().await;
+
+    // Things happen while the client is away.
+    let mut watcher = daemon.socket("demo", json!({})).await;
+    daemon.link("demo").await;
+    wait_state(&mut watcher, "ready").await;
+    let (_, journal) = daemon
+        .get(&format!("/api/v1/devices/demo/events?after={seen}"))
+        .await;
+    let missed: Vec<(String, u64)> = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["type"].as_str().unwrap().to_owned(),
+                i["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let head = journal["head"].as_u64().unwrap();
+    assert!(missed.len() >= 4, "{missed:?}");
+
+    let mut back = daemon.socket("demo", json!({ "lastSeq": seen })).await;
+    let sync = back.wait_for("sync", WAIT).await.unwrap();
+    assert_eq!(sync.data["fromSeq"].as_u64(), Some(seen + 1));
+    assert_eq!(sync.data["toSeq"].as_u64(), Some(head));
+    assert_eq!(sync.data["recovered"], true);
+    let replayed: Vec<(String, u64)> = back
+        .history()
+        .iter()
+        .filter(|e| e.name != "sync")
+        .map(|e| (e.name.clone(), e.data["seq"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(replayed, missed);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let mut early = daemon.socket("demo", json!({ "lastSeq": 0 })).await;
+    let qr = early.wait_for("qr", WAIT).await.unwrap();
+    let mut late = daemon.socket("demo", json!({})).await;
+    let state = late.next_event(WAIT).await.unwrap();
+    assert_eq!(
+        (state.name.as_str(), &state.data["state"]),
+        ("state", &json!("qr"))
+    );
+    let shown = late.next_event(WAIT).await.unwrap();
+    assert_eq!(
+        (shown.name.as_str(), &shown.data["qr"]),
+        ("qr", &qr.data["qr"])
+    );
+    let sync = late.next_event(WAIT).await.unwrap();
+    assert_eq!(sync.name, "sync");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_root_namespace_shows_only_visible_devices() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    daemon.create_device("other").await;
+    let limited = daemon.key_for(&["demo"], &["read"]).await;
+    let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": limited }))
+        .await
+        .unwrap_connected();
+    let listed = root
+        .emit_with_ack("devices:list", Value::Null, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(listed["ok"], true);
+    let ids: Vec<_> = listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("demo")]);
+    let stats = root
+        .emit_with_ack("stats", Value::Null, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(stats["data"]["devices"], 1);
+
+    for id in ["other", "demo"] {
+        let (status, _) = daemon
+            .post(&format!("/api/v1/devices/{id}/stop"), json!({}))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+    }
+    let update = root
+        .wait_until(WAIT, |e| {
+            e.name == "device:update" && e.data["device"]["state"] == "stopped"
+        })
+        .await
+        .unwrap();
+    assert_eq!(update.data["device"]["id"], "demo");
+    assert!(
+        root.history()
+            .iter()
+            .all(|e| e.data["device"]["id"] != "other"),
+        "no updates about devices the key cannot see"
+    );
+    let refused = connect(&daemon, "/", &[], &[], json!({ "apiKey": "nope" })).await;
+    assert_eq!(refused.unwrap_rejected(), "unauthorized");
+    daemon.stop().await;
+}
