@@ -12,7 +12,7 @@ use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::socket::SocketHub;
 use crate::api::{rest, AppState};
 use crate::bus::EventBus;
-use crate::config::Settings;
+use crate::config::{ServerSettings, Settings};
 use crate::connector::simulator::Pairings;
 use crate::device::actor::ActorContext;
 use crate::device::{DeviceError, DeviceManager};
@@ -49,11 +49,13 @@ pub struct RunOptions {
 
 /// Runs the daemon on `listener` until `shutdown` resolves, then stops cleanly.
 pub async fn run(
-    settings: Settings,
+    mut settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: RunOptions,
 ) -> Result<(), AppError> {
+    let address = listener.local_addr().map_err(AppError::Serve)?;
+    settings.server.public_url = public_url(&settings, address);
     let settings = Arc::new(settings);
     let data_dir = &settings.storage.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| AppError::DataDir {
@@ -96,7 +98,6 @@ pub async fn run(
         pairings,
     };
     let router = rest::router(state).layer(socket_layer);
-    let address = listener.local_addr().map_err(AppError::Serve)?;
     tracing::info!("listening on http://{address}");
     let closing_sockets = sockets.clone();
     axum::serve(listener, router)
@@ -113,6 +114,20 @@ pub async fn run(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The base URL for QR codes. Left at its default, `server.public_url` follows the address
+/// actually bound, so `--bind 127.0.0.1:0` or another port still yields working pairing links.
+fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
+    let configured = &settings.server.public_url;
+    if *configured != ServerSettings::default().public_url {
+        return configured.clone();
+    }
+    if bound.ip().is_loopback() || bound.ip().is_unspecified() {
+        format!("http://localhost:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    }
 }
 
 /// On first start with no key anywhere, creates an admin key, shows it once and writes it to

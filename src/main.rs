@@ -10,7 +10,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let serve = match cli.command.unwrap_or_default() {
         Command::Serve(serve) => serve,
-        client => return Ok(devicebridge::cli::run_client(client, &cli.client).await?),
+        client => {
+            // A client mistake is one line on stderr, not a backtrace.
+            if let Err(error) = devicebridge::cli::run_client(client, &cli.client).await {
+                eprintln!("devicebridge: {error}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
     };
     let settings = match config::load(&Sources::from_process(), &serve.overrides()) {
         Ok(settings) => settings,
