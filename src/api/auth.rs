@@ -114,6 +114,18 @@ impl Caller {
     }
 }
 
+/// Credentials found in HTTP headers: `X-Api-Key` and `Authorization: Bearer`.
+pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, Option<String>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    (header("x-api-key"), token)
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,

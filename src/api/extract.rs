@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::auth::Caller;
+use super::auth::{header_credentials, Caller};
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::device::DeviceId;
@@ -50,16 +50,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let api_key = header("x-api-key");
-        let token = header("authorization")
-            .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
+        let (api_key, token) = header_credentials(&parts.headers);
         Ok(state
             .auth
             .identify(api_key.as_deref(), token.as_deref())

@@ -19,7 +19,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
 use tokio::sync::{broadcast, mpsc};
 
-use super::auth::{AuthError, Authenticator, Caller, Scope};
+use super::auth::{header_credentials, AuthError, Authenticator, Caller, Scope};
 use super::error::ApiError;
 use crate::bus::EventBus;
 use crate::device::{DeviceId, DeviceManager, DeviceView, StateName};
@@ -286,13 +286,7 @@ async fn authenticate(
         .query()
         .map(|q| url_pairs(q).collect())
         .unwrap_or_default();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let (header_key, header_token) = header_credentials(&parts.headers);
     let from_auth = |name: &str| {
         data.and_then(|d| d.get(name))
             .and_then(Value::as_str)
@@ -300,12 +294,10 @@ async fn authenticate(
     };
     let api_key = from_auth("apiKey")
         .or_else(|| query.get("apiKey").cloned())
-        .or_else(|| header("x-api-key"));
+        .or(header_key);
     let token = from_auth("token")
         .or_else(|| query.get("access-token").cloned())
-        .or_else(|| {
-            header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned))
-        });
+        .or(header_token);
     auth.identify(api_key.as_deref(), token.as_deref())
         .await
         .map_err(|_| Refusal::Unauthorized)

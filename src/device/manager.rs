@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::actor::{Actor, ActorContext, CommandQueue};
+use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::spec::{self, DeviceFileError, DeviceSpec};
 use super::{DeviceError, DeviceHandle, DeviceId, DeviceView, StateName};
 use crate::store::{self, DeviceRecord, DeviceSource};
@@ -158,7 +158,7 @@ impl DeviceManager {
         }
         let supervised = self.devices.lock().expect("devices lock").remove(id);
         if let Some(supervised) = supervised {
-            let _ = supervised.handle.shutdown().await;
+            let _ = supervised.handle.command(Command::Shutdown).await;
             let _ = supervised.task.await;
         }
         let id = id.clone();
@@ -199,7 +199,7 @@ impl DeviceManager {
             .map(|(_, s)| s)
             .collect();
         for supervised in &all {
-            let _ = supervised.handle.shutdown().await;
+            let _ = supervised.handle.command(Command::Shutdown).await;
         }
         for supervised in all {
             let _ = supervised.task.await;

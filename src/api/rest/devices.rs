@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,6 +14,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{ApiJson, DevicePath};
 use crate::api::AppState;
 use crate::connector::Fault;
+use crate::device::actor::Command;
 use crate::device::spec::DeviceSpec;
 use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView};
 use crate::event::rfc3339;
@@ -74,7 +75,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            post(start),
+            lifecycle(Command::Start),
         ),
         endpoint(
             Method::POST,
@@ -83,7 +84,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            post(stop),
+            lifecycle(Command::Stop),
         ),
         endpoint(
             Method::POST,
@@ -92,7 +93,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            post(restart),
+            lifecycle(Command::Restart),
         ),
         endpoint(
             Method::POST,
@@ -101,7 +102,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            post(logout),
+            lifecycle(Command::Logout),
         ),
         endpoint(
             Method::GET,
@@ -128,7 +129,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            post(simulator_logout),
+            lifecycle(Command::InjectFault(Fault::RemoteLogout)),
         ),
     ]
 }
@@ -217,46 +218,16 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn start(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?
-        .start()
-        .await?;
-    view(&state, id).await
-}
-
-async fn stop(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?.stop().await?;
-    view(&state, id).await
-}
-
-async fn restart(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?
-        .restart()
-        .await?;
-    view(&state, id).await
-}
-
-async fn logout(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?
-        .logout()
-        .await?;
-    view(&state, id).await
+/// A route that sends `command` to the device and answers with the device as it is then.
+fn lifecycle(command: Command) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>, caller: Caller, DevicePath(id): DevicePath| async move {
+            handle(&state, &caller, Scope::Control, &id)?
+                .command(command)
+                .await?;
+            view(&state, id).await
+        },
+    )
 }
 
 async fn qr_code(
@@ -316,18 +287,7 @@ async fn simulator_drop(
             .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
     };
     handle(&state, &caller, Scope::Control, &id)?
-        .inject_fault(Fault::Drop { fail_reconnects })
-        .await?;
-    view(&state, id).await
-}
-
-async fn simulator_logout(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?
-        .inject_fault(Fault::RemoteLogout)
+        .command(Command::InjectFault(Fault::Drop { fail_reconnects }))
         .await?;
     view(&state, id).await
 }
