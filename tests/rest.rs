@@ -407,3 +407,42 @@ async fn the_openapi_document_lists_every_route() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn configured_keys_replace_the_first_run_key_and_keep_their_limits() {
+    use sha2::Digest;
+    let secret = "dashboard-secret-0123456789";
+    let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    let daemon = TestDaemon::start_with(|settings, dir| {
+        write_device_file(dir, "demo", "name = \"Demo\"\nautostart = false\n");
+        write_device_file(dir, "other", "name = \"Other\"\nautostart = false\n");
+        settings.auth.api_keys = vec![devicebridge::config::ApiKeySetting {
+            name: "dashboard".into(),
+            key: None,
+            key_sha256: Some(digest.to_uppercase()),
+            devices: vec!["demo".into()],
+            scopes: vec!["read".into()],
+        }];
+    })
+    .await;
+    assert!(
+        daemon.key.is_empty(),
+        "no first-run key when keys are configured"
+    );
+    assert!(!daemon
+        .settings
+        .storage
+        .data_dir
+        .join("admin-api-key")
+        .exists());
+    let (status, list) = daemon
+        .call_as(secret, Method::GET, "/api/v1/devices", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (status, _) = daemon
+        .call_as(secret, Method::POST, "/api/v1/devices/demo/start", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    daemon.stop().await;
+}
