@@ -213,31 +213,52 @@ impl DeviceManager {
         let (qr_sender, qr_receiver) = watch::channel(None);
         let handle = DeviceHandle::new(id.clone(), commands, qr_receiver);
         let context = self.context.clone();
-        let task = tokio::spawn(async move {
-            let mut boot_reason = "daemon_restart";
-            loop {
-                let loaded = Actor::load(context.clone(), id.clone(), qr_sender.clone()).await;
-                let (actor, autostart) = match loaded {
-                    Ok(Some(loaded)) => loaded,
-                    Ok(None) => return,
-                    Err(error) => {
-                        tracing::error!(device_id = %id, %error, "cannot load the device");
-                        return;
-                    }
+        let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
+            let (context, id, qr_sender, queue) = (
+                context.clone(),
+                id.clone(),
+                qr_sender.clone(),
+                queue.clone(),
+            );
+            async move {
+                let boot_reason = if after_crash {
+                    "actor_restart"
+                } else {
+                    "daemon_restart"
                 };
-                match tokio::spawn(actor.run(queue.clone(), autostart, boot_reason)).await {
-                    Err(crash) if crash.is_panic() => {
-                        tracing::error!(device_id = %id, "device actor crashed; restarting it");
-                        boot_reason = "actor_restart";
+                match Actor::load(context, id.clone(), qr_sender).await {
+                    Ok(Some((actor, autostart))) => actor.run(queue, autostart, boot_reason).await,
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(device_id = %id, %error, "cannot load the device")
                     }
-                    _ => return,
                 }
             }
-        });
+        }));
         self.devices
             .lock()
             .expect("devices lock")
             .insert(handle.id.clone(), Supervised { handle, task });
+    }
+}
+
+/// Runs the task that `attempt` makes until it ends without panicking. After a panic it makes
+/// the task again, telling it so; the actor's command queue sits behind a mutex whose guard is
+/// released by the unwinding, so the new actor picks up where the old one stopped.
+async fn restart_on_panic<F, Fut>(id: DeviceId, mut attempt: F)
+where
+    F: FnMut(bool) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut after_crash = false;
+    loop {
+        match tokio::spawn(attempt(after_crash)).await {
+            Err(crash) if crash.is_panic() => {
+                tracing::error!(device_id = %id, "device actor crashed; restarting it");
+                after_crash = true;
+            }
+            _ => return,
+        }
     }
 }
 
@@ -257,5 +278,37 @@ fn new_record(id: DeviceId, spec: &DeviceSpec, source: DeviceSource) -> DeviceRe
         me: None,
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_panicking_task_is_restarted_and_gets_the_queue_back() {
+        let queue = Arc::new(tokio::sync::Mutex::new(0u32));
+        let runs = Arc::new(AtomicU32::new(0));
+        let (seen_queue, seen_runs) = (queue.clone(), runs.clone());
+        restart_on_panic(DeviceId::parse("crashy").unwrap(), move |after_crash| {
+            let (queue, runs) = (seen_queue.clone(), seen_runs.clone());
+            async move {
+                let mut held = queue.lock_owned().await;
+                *held += 1;
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                assert_eq!(after_crash, run > 0);
+                if run < 2 {
+                    panic!("simulated crash while holding the queue");
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "two crashes, then a clean end"
+        );
+        assert_eq!(*queue.lock().await, 3, "each run got the queue back");
     }
 }
