@@ -139,13 +139,8 @@ async fn credentials_and_scopes() {
         .call_as(&reader, Method::GET, "/api/v1/devices", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    let ids: Vec<_> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].clone())
-        .collect();
-    assert_eq!(ids, [json!("mine")], "a limited key sees only its devices");
+    let ids = common::ids(&list);
+    assert_eq!(ids, ["mine"], "a limited key sees only its devices");
     let (status, body) = daemon
         .call_as(&reader, Method::GET, "/api/v1/devices/theirs", None)
         .await;
@@ -319,12 +314,7 @@ async fn device_files_load_and_a_broken_one_does_not_stop_the_others() {
     })
     .await;
     let (_, list) = daemon.get("/api/v1/devices").await;
-    let ids: Vec<_> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = common::ids(&list);
     assert_eq!(ids, ["good"]);
     let (status, body) = daemon
         .call(Method::DELETE, "/api/v1/devices/good", None)

@@ -193,13 +193,8 @@ async fn the_root_namespace_shows_only_visible_devices() {
         .await
         .unwrap();
     assert_eq!(listed["ok"], true);
-    let ids: Vec<_> = listed["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].clone())
-        .collect();
-    assert_eq!(ids, [json!("demo")]);
+    let ids = common::ids(&listed["data"]);
+    assert_eq!(ids, ["demo"]);
     let stats = root
         .emit_with_ack("stats", Value::Null, WAIT)
         .await

@@ -54,9 +54,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     };
     let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
         let text: String = row.get(index)?;
-        Ok(DateTime::parse_from_rfc3339(&text)
-            .map(Into::into)
-            .unwrap_or_default())
+        Ok(super::parse_time(&text))
     };
     let id: String = row.get(0)?;
     let state: String = row.get(7)?;

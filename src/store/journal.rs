@@ -107,15 +107,7 @@ pub fn read_after(
     let mut events = Vec::new();
     for row in rows {
         let (seq, name, data, at) = row?;
-        events.push(JournaledEvent {
-            device_id: device.clone(),
-            seq,
-            at: DateTime::parse_from_rfc3339(&at)
-                .map(Into::into)
-                .unwrap_or_default(),
-            name,
-            data: serde_json::from_str(&data)?,
-        });
+        events.push(stored(device, seq, name, &data, &at)?);
     }
     Ok(JournalRead {
         events,
@@ -144,16 +136,23 @@ pub fn latest_named(
         )
         .optional()?;
     found
-        .map(|(seq, data, at)| {
-            Ok(JournaledEvent {
-                device_id: device.clone(),
-                seq,
-                at: DateTime::parse_from_rfc3339(&at)
-                    .map(Into::into)
-                    .unwrap_or_default(),
-                name: name.to_owned(),
-                data: serde_json::from_str(&data)?,
-            })
-        })
+        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), &data, &at))
         .transpose()
+}
+
+/// An event as read back from its row.
+fn stored(
+    device: &DeviceId,
+    seq: u64,
+    name: String,
+    data: &str,
+    at: &str,
+) -> StoreResult<JournaledEvent> {
+    Ok(JournaledEvent {
+        device_id: device.clone(),
+        seq,
+        at: super::parse_time(at),
+        name,
+        data: serde_json::from_str(data)?,
+    })
 }

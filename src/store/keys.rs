@@ -28,9 +28,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         key_sha256: row.get(2)?,
         devices: list(3)?,
         scopes: list(4)?,
-        created_at: DateTime::parse_from_rfc3339(&created)
-            .map(Into::into)
-            .unwrap_or_default(),
+        created_at: super::parse_time(&created),
     })
 }
 

@@ -56,6 +56,14 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Reads a timestamp the store wrote (RFC 3339); an unreadable one becomes the epoch rather
+/// than failing the whole read.
+fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(Into::into)
+        .unwrap_or_default()
+}
+
 /// What a write closure sees: the open transaction and the journal of this write.
 pub struct Tx<'c> {
     conn: &'c Connection,

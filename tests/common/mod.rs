@@ -221,6 +221,16 @@ impl TestDaemon {
     }
 }
 
+/// The `id`s of a `{ items: [...] }` list, in order.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("a list with items")
+        .iter()
+        .map(|item| item["id"].as_str().expect("items have ids").to_owned())
+        .collect()
+}
+
 /// Waits for a `state` event with the given state.
 pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEvent {
     client
