@@ -9,7 +9,8 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 
 use crate::api::auth::{self, Authenticator, Scope};
-use crate::api::socket::SocketHub;
+use crate::api::messaging::Messaging;
+use crate::api::socket::{ClientContext, PacketLimits, SocketHub};
 use crate::api::{rest, AppState};
 use crate::bus::EventBus;
 use crate::config::{ServerSettings, Settings};
@@ -18,10 +19,8 @@ use crate::device::actor::ActorContext;
 use crate::device::{DeviceError, DeviceManager};
 use crate::store::{Store, StoreError};
 
-/// Outgoing packets a socket may have queued before it counts as too slow.
-const SOCKET_QUEUE: usize = 1024;
-/// How often old journal entries are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How many times `limits.max_message_bytes` the transport still reads (see `run`).
+const OVERSIZE_READ_FACTOR: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -75,14 +74,33 @@ pub async fn run(
         print_qr: options.terminal,
     });
     let max_bytes = settings.limits.max_message_bytes;
+    // The transport takes packets up to a few times the limit, so that an oversized packet
+    // still reaches the handler and gets a `payload_too_large` answer; past that, the
+    // connection is closed without reading it.
+    let transport_max = max_bytes.saturating_mul(OVERSIZE_READ_FACTOR);
     let (socket_layer, io) = SocketIo::builder()
         .req_path(settings.server.socket_path.clone())
-        .max_payload(max_bytes as u64)
-        .ws_max_message_size(max_bytes)
-        .ws_max_frame_size(max_bytes)
-        .max_buffer_size(SOCKET_QUEUE)
+        .max_payload(transport_max as u64)
+        .ws_max_message_size(transport_max)
+        .ws_max_frame_size(transport_max)
+        .max_buffer_size(settings.limits.client_queue_packets)
         .build_layer();
-    let sockets = SocketHub::new(io, store.clone(), auth.clone(), devices.clone(), &bus);
+    let messaging = Messaging::new(store.clone(), devices.clone());
+    let clients = ClientContext {
+        messaging: messaging.clone(),
+        limits: PacketLimits {
+            max_bytes,
+            events_per_minute: settings.limits.events_per_minute,
+        },
+    };
+    let sockets = SocketHub::new(
+        io,
+        store.clone(),
+        auth.clone(),
+        devices.clone(),
+        clients,
+        &bus,
+    );
     devices.boot(&settings.devices.dir).await?;
     for id in devices.ids() {
         sockets.add_device(&id);
@@ -96,6 +114,7 @@ pub async fn run(
         auth,
         sockets: sockets.clone(),
         pairings,
+        messaging,
     };
     let router = rest::router(state).layer(socket_layer);
     tracing::info!("listening on http://{address}");
@@ -162,7 +181,8 @@ async fn ensure_admin_key(
 
 /// Keeps each device's journal within `journal.retention_*`.
 async fn prune_journal(store: Store, settings: Arc<Settings>) {
-    let mut every = tokio::time::interval(PRUNE_EVERY);
+    let mut every =
+        tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
     loop {
         every.tick().await;
         let keep = settings.journal.retention_events;

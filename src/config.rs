@@ -293,6 +293,9 @@ pub struct LimitSettings {
     pub max_message_bytes: usize,
     /// Per-connection inbound event rate.
     pub events_per_minute: u32,
+    /// Outgoing packets a Socket.IO connection may have waiting before it counts as too slow
+    /// and is disconnected (it resumes with `lastSeq`).
+    pub client_queue_packets: usize,
 }
 
 impl Default for LimitSettings {
@@ -300,6 +303,7 @@ impl Default for LimitSettings {
         Self {
             max_message_bytes: 65_536,
             events_per_minute: 600,
+            client_queue_packets: 1024,
         }
     }
 }
@@ -310,6 +314,8 @@ impl Default for LimitSettings {
 pub struct JournalSettings {
     pub retention_events: u64,
     pub retention_secs: u64,
+    /// How often the retention bounds are applied.
+    pub prune_interval_secs: u64,
 }
 
 impl Default for JournalSettings {
@@ -317,6 +323,7 @@ impl Default for JournalSettings {
         Self {
             retention_events: 100_000,
             retention_secs: 86_400,
+            prune_interval_secs: 60,
         }
     }
 }
@@ -579,6 +586,14 @@ impl Settings {
             (
                 "limits.events_per_minute",
                 u64::from(self.limits.events_per_minute),
+            ),
+            (
+                "limits.client_queue_packets",
+                self.limits.client_queue_packets as u64,
+            ),
+            (
+                "journal.prune_interval_secs",
+                self.journal.prune_interval_secs,
             ),
         ] {
             if value == 0 {

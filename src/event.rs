@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::device::DeviceId;
+use crate::messaging::{Chat, Contact, Message};
 
 /// The account a linked device speaks as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -48,6 +49,57 @@ pub enum EventData {
         upstream: &'static str,
         latency_ms: Option<u64>,
     },
+    #[serde(rename = "message")]
+    Message(Message),
+    #[serde(rename = "message:ack")]
+    MessageAck {
+        message_id: String,
+        upstream_id: Option<String>,
+        chat_id: String,
+        ack: i64,
+        ack_name: &'static str,
+    },
+    #[serde(rename = "message:status")]
+    MessageStatus {
+        message_id: String,
+        status: &'static str,
+        attempt: u32,
+        error: Option<String>,
+    },
+    #[serde(rename = "message:read")]
+    MessageRead {
+        chat_id: String,
+        message_ids: Vec<String>,
+        read_by: String,
+    },
+    #[serde(rename = "message:revoked")]
+    MessageRevoked { chat_id: String, message_id: String },
+    #[serde(rename = "message:reaction")]
+    MessageReaction {
+        chat_id: String,
+        message_id: String,
+        from: String,
+        emoji: String,
+    },
+    #[serde(rename = "typing:start")]
+    TypingStart { chat_id: String, contact_id: String },
+    #[serde(rename = "typing:stop")]
+    TypingStop { chat_id: String, contact_id: String },
+    #[serde(rename = "chat:update")]
+    ChatUpdate(Chat),
+    #[serde(rename = "contact:update")]
+    ContactUpdate(Contact),
+    #[serde(rename = "notification")]
+    Notification {
+        id: String,
+        kind: &'static str,
+        title: String,
+        body: String,
+        chat_id: Option<String>,
+        message_id: Option<String>,
+    },
+    #[serde(rename = "notification:read")]
+    NotificationRead { ids: Vec<String> },
 }
 
 impl EventData {

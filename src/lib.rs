@@ -27,6 +27,7 @@ pub mod config;
 pub mod connector;
 pub mod device;
 pub mod event;
+pub mod messaging;
 pub mod qr;
 pub mod store;
 

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::api::auth::AuthError;
 use crate::device::{DeviceError, InvalidDeviceId};
+use crate::messaging::MessagingError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,12 +23,16 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     DeviceNotFound,
+    ChatNotFound,
+    MessageNotFound,
     KeyNotFound,
     InvalidState,
     DeviceExists,
     QrExpired,
     PayloadTooLarge,
+    RateLimited,
     UpstreamError,
+    DeviceNotReady,
     Internal,
 }
 
@@ -37,13 +42,17 @@ impl ErrorCode {
             ErrorCode::BadRequest | ErrorCode::InvalidDeviceId => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-            ErrorCode::NotFound | ErrorCode::DeviceNotFound | ErrorCode::KeyNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ErrorCode::NotFound
+            | ErrorCode::DeviceNotFound
+            | ErrorCode::ChatNotFound
+            | ErrorCode::MessageNotFound
+            | ErrorCode::KeyNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
             ErrorCode::QrExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
+            ErrorCode::DeviceNotReady => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,12 +65,16 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::DeviceNotFound => "device_not_found",
+            ErrorCode::ChatNotFound => "chat_not_found",
+            ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::KeyNotFound => "key_not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UpstreamError => "upstream_error",
+            ErrorCode::DeviceNotReady => "device_not_ready",
             ErrorCode::Internal => "internal",
         }
     }
@@ -142,6 +155,20 @@ impl From<DeviceError> for ApiError {
                 "the device was removed or the daemon is stopping",
             ),
         }
+    }
+}
+
+impl From<MessagingError> for ApiError {
+    fn from(error: MessagingError) -> Self {
+        let code = match &error {
+            MessagingError::DeviceNotFound => ErrorCode::DeviceNotFound,
+            MessagingError::DeviceNotReady => ErrorCode::DeviceNotReady,
+            MessagingError::ChatNotFound(_) => ErrorCode::ChatNotFound,
+            MessagingError::MessageNotFound(_) => ErrorCode::MessageNotFound,
+            MessagingError::Invalid(_) => ErrorCode::BadRequest,
+            MessagingError::Store(store) => return ApiError::internal(store),
+        };
+        ApiError::new(code, error.to_string())
     }
 }
 

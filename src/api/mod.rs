@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod extract;
+pub mod messaging;
 pub mod openapi;
 pub mod rest;
 pub mod socket;
@@ -25,4 +26,5 @@ pub struct AppState {
     pub auth: auth::Authenticator,
     pub sockets: socket::SocketHub,
     pub pairings: Pairings,
+    pub messaging: messaging::Messaging,
 }

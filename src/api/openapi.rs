@@ -28,6 +28,7 @@ fn schemas() -> Value {
             "server_ack_ms": { "type": "integer" },
             "delivered_ms": { "type": "integer" },
             "read_ms": { "type": "integer" },
+            "typing_ms": { "type": "integer" },
             "contacts": { "type": "array", "items": { "type": "object", "required": ["id", "name"], "properties": {
                 "id": { "type": "string" }, "name": { "type": "string" },
                 "behaviour": { "type": "string", "enum": ["echo", "silent", "slow_reader"] } } } }
@@ -42,14 +43,72 @@ fn schemas() -> Value {
             "createdAt": { "type": "string", "format": "date-time" }
         }
     });
+    let media = json!({ "type": ["object", "null"], "required": ["url", "mime"], "properties": {
+        "url": { "type": "string", "format": "uri" }, "mime": { "type": "string" },
+        "name": { "type": ["string", "null"] }, "size": { "type": ["integer", "null"] } } });
+    let message = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "description": "msg_ + ULID, in arrival order" },
+            "upstreamId": { "type": ["string", "null"] },
+            "deviceId": { "type": "string" }, "chatId": { "type": "string" },
+            "from": { "type": "string" }, "fromMe": { "type": "boolean" },
+            "type": { "type": "string", "enum": ["text", "image", "audio", "video", "document", "location", "system"] },
+            "body": { "type": "string" }, "media": media.clone(),
+            "replyTo": { "type": ["string", "null"] },
+            "timestamp": { "type": "string", "format": "date-time" },
+            "ack": { "type": "integer", "minimum": -1, "maximum": 4 },
+            "ackName": { "type": "string", "enum": ["error", "pending", "server", "device", "read", "played"] },
+            "tempId": { "type": ["string", "null"] },
+            "revoked": { "type": "boolean" }
+        }
+    });
+    let chat = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "deviceId": { "type": "string" }, "name": { "type": "string" },
+            "kind": { "type": "string", "enum": ["direct", "group"] },
+            "unreadCount": { "type": "integer" },
+            "lastMessage": { "oneOf": [ { "$ref": "#/components/schemas/Message" }, { "type": "null" } ] },
+            "updatedAt": { "type": "string", "format": "date-time" },
+            "archived": { "type": "boolean" }, "muted": { "type": "boolean" }
+        }
+    });
+    let contact = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "deviceId": { "type": "string" }, "name": { "type": "string" },
+            "pushName": { "type": ["string", "null"] },
+            "presence": { "type": "string", "enum": ["online", "offline", "typing"] },
+            "lastSeenAt": { "type": ["string", "null"], "format": "date-time" }
+        }
+    });
+    let page = |item: &str| {
+        json!({ "type": "object", "properties": {
+        "items": { "type": "array", "items": schema_ref(item) },
+        "nextCursor": { "type": ["string", "null"], "description": "pass as `cursor` (chats) or `before` (messages) for the next page" } } })
+    };
     json!({
+        "Message": message,
+        "MessagePage": page("Message"),
+        "NewMessage": { "type": "object", "properties": {
+            "text": { "type": "string" }, "media": media, "replyTo": { "type": "string" } } },
+        "Chat": chat,
+        "ChatPage": page("Chat"),
+        "Contact": contact,
+        "ContactList": { "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Contact") } } },
+        "ReadUpTo": { "type": "object", "properties": { "messageId": { "type": "string", "description": "read up to and including; all if absent" } } },
+        "ReadResult": { "type": "object", "properties": { "messageIds": { "type": "array", "items": { "type": "string" } } } },
+        "SimulatorInbox": { "type": "object", "properties": { "items": { "type": "array", "items": { "type": "object", "properties": {
+            "messageId": { "type": "string" }, "upstreamId": { "type": "string" }, "chatId": { "type": "string" },
+            "body": { "type": "string" }, "receivedAt": { "type": "string", "format": "date-time" } } } } } },
         "Error": {
             "type": "object",
             "required": ["error"],
             "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
                 "code": { "type": "string", "enum": ["bad_request", "invalid_device_id", "unauthorized", "forbidden", "not_found",
-                    "device_not_found", "key_not_found", "invalid_state", "device_exists", "qr_expired", "payload_too_large",
-                    "upstream_error", "internal"] },
+                    "device_not_found", "chat_not_found", "message_not_found", "key_not_found", "invalid_state", "device_exists",
+                    "qr_expired", "payload_too_large", "rate_limited", "upstream_error", "device_not_ready", "internal"] },
                 "message": { "type": "string" } } } }
         },
         "Scope": { "type": "string", "enum": ["read", "send", "control", "admin"] },

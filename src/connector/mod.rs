@@ -12,6 +12,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::event::Me;
+use crate::messaging::inbound::{Directory, Inbound};
+use crate::messaging::Message;
 
 /// How an upstream session came up.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +49,31 @@ pub enum UpstreamEvent {
         reason: String,
     },
     RemoteLogout,
+    /// Chats and messages: new messages, acks, typing, presence, reactions, revocations.
+    Inbound(Inbound),
+}
+
+/// Something our side asks the upstream to show, beyond sending messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// Read receipts for these messages of a chat.
+    MarkRead {
+        chat_id: String,
+        upstream_ids: Vec<String>,
+    },
+    Typing {
+        chat_id: String,
+        typing: bool,
+    },
+    React {
+        chat_id: String,
+        upstream_id: String,
+        emoji: String,
+    },
+    Revoke {
+        chat_id: String,
+        upstream_id: String,
+    },
 }
 
 /// Faults a test or a demo can inject into a simulated upstream.
@@ -65,8 +92,14 @@ pub trait Upstream: Send + Sync {
     /// A new single-use pairing code valid for `ttl`; returns the QR text. Earlier codes stop
     /// working.
     async fn issue_qr(&mut self, ttl: std::time::Duration) -> Result<String, ConnectorError>;
-    /// Brings the upstream's view up to date after linking or restoring.
-    async fn sync(&mut self) -> Result<(), ConnectorError>;
+    /// Brings the upstream's view up to date after linking or restoring: its contacts and chats.
+    async fn sync(&mut self) -> Result<Directory, ConnectorError>;
+    /// Hands messages to the upstream in order, with our message ids so that a resend of the
+    /// same message is recognised. Returns one result per message, the upstream id on success;
+    /// after a failure it may stop, and the messages without a result were not attempted.
+    async fn send(&mut self, batch: &[Message]) -> Vec<Result<String, ConnectorError>>;
+    /// Read receipts, typing, reactions and revocations.
+    async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError>;
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);
     /// Tells the upstream to forget this device.

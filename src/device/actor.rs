@@ -6,34 +6,48 @@
 //! a device's state. Every transition is persisted and journaled in one write before anything
 //! is emitted, then its effects are carried out, which may feed further inputs.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use super::backoff;
+use super::relay::Relay;
 use super::spec::{ConnectorKind, DeviceSpec};
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
 use super::{CurrentQr, DeviceError, DeviceId};
 use crate::config::Settings;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
-use crate::connector::{ConnectorError, Fault, Opened, Upstream, UpstreamEvent};
+use crate::connector::{ConnectorError, Fault, Opened, Outbound, Upstream, UpstreamEvent};
 use crate::event::{rfc3339, EventData, Me};
+use crate::messaging::inbound::{self, Inbound, TypingChange};
 use crate::qr;
 use crate::store::{self, Store};
 
+/// How long a typing indicator lasts without a stop: WhatsApp's own expiry.
+const TYPING_EXPIRES: Duration = Duration::from_secs(25);
+/// Most upstream reports applied in one write.
+const INBOUND_BATCH: usize = 512;
+
 /// What a command asks of the device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Start,
     Stop,
     Restart,
     Logout,
     InjectFault(Fault),
+    /// Our side starts or stops typing in a chat.
+    Typing {
+        chat_id: String,
+        typing: bool,
+    },
+    /// Pass a receipt, reaction or revocation on to the upstream.
+    Tell(Outbound),
     /// The daemon is stopping: close the upstream, remember that the device should run again.
     Shutdown,
 }
@@ -66,6 +80,11 @@ pub struct Actor {
     qr_deadline: Option<Instant>,
     reconnect_deadline: Option<Instant>,
     qr: watch::Sender<Option<CurrentQr>>,
+    relay: Relay,
+    /// Rung when a message is accepted for sending.
+    outbox: Arc<Notify>,
+    /// Who is typing where, and when the indicator expires without a stop.
+    typing: HashMap<(String, String), Instant>,
 }
 
 impl Actor {
@@ -74,6 +93,7 @@ impl Actor {
         context: ActorContext,
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
+        outbox: Arc<Notify>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
         let Some(record) = context
@@ -83,12 +103,22 @@ impl Actor {
         else {
             return Ok(None);
         };
-        let (upstream_sender, upstream_events) = mpsc::channel(64);
+        let (upstream_sender, upstream_events) = mpsc::channel(1024);
         let limits = Limits {
             qr_max_attempts: context.settings.qr.max_attempts,
             reconnect_max_attempts: context.settings.reconnect.max_attempts,
         };
+        let messages = &context.settings.messages;
+        let relay = Relay::new(
+            id.clone(),
+            context.store.clone(),
+            Duration::from_secs(messages.ack_timeout_secs),
+            messages.max_send_attempts,
+        );
         let actor = Actor {
+            relay,
+            outbox,
+            typing: HashMap::new(),
             id,
             state: DeviceState::from_persisted(record.state, record.state_reason.clone()),
             limits,
@@ -126,7 +156,7 @@ impl Actor {
             tokio::select! {
                 command = commands.recv() => {
                     let Some((command, reply)) = command else { break };
-                    if command == Command::Shutdown {
+                    if matches!(command, Command::Shutdown) {
                         self.shut_down().await;
                         let _ = reply.send(Ok(()));
                         break;
@@ -135,6 +165,18 @@ impl Actor {
                     let _ = reply.send(result);
                 }
                 Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
+                _ = self.outbox.notified() => {
+                    if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
+                        self.relay.pump(upstream.as_mut()).await;
+                    }
+                }
+                _ = at(self.relay.deadline()) => {
+                    match (self.state.name(), self.upstream.as_mut()) {
+                        (StateName::Ready, Some(upstream)) => self.relay.on_deadline(upstream.as_mut()).await,
+                        _ => self.relay.pause(),
+                    }
+                }
+                _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
                 _ = at(self.qr_deadline) => {
                     self.qr_deadline = None;
                     let _ = self.feed(Input::QrExpired).await;
@@ -170,6 +212,14 @@ impl Actor {
                 };
                 upstream.inject_fault(fault).await?;
             }
+            Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
+            Command::Tell(action) => {
+                if let (StateName::Ready, Some(upstream)) =
+                    (self.state.name(), self.upstream.as_mut())
+                {
+                    upstream.tell(&action).await?;
+                }
+            }
             Command::Shutdown => unreachable!("handled by the run loop"),
         }
         Ok(())
@@ -192,9 +242,134 @@ impl Actor {
             }
             UpstreamEvent::ConnectionLost { reason } => Input::ConnectionLost { reason },
             UpstreamEvent::RemoteLogout => Input::RemoteLogout,
+            UpstreamEvent::Inbound(first) => {
+                let deferred = self.apply_inbound(first).await;
+                if let Some(other) = deferred {
+                    Box::pin(self.upstream_event(other)).await;
+                }
+                return;
+            }
         };
         if let Err(ignored) = self.feed(input).await {
             tracing::debug!(device_id = %self.id, %ignored, "upstream event ignored");
+        }
+    }
+
+    /// Applies a report from the upstream together with every other one already waiting, in
+    /// one write. Returns the first waiting event that is not a report, to handle next.
+    async fn apply_inbound(&mut self, first: Inbound) -> Option<UpstreamEvent> {
+        let mut batch = vec![first];
+        let mut deferred = None;
+        while batch.len() < INBOUND_BATCH {
+            match self.upstream_events.try_recv() {
+                Ok(UpstreamEvent::Inbound(item)) => batch.push(item),
+                Ok(other) => {
+                    deferred = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let id = self.id.clone();
+        match self
+            .context
+            .store
+            .write(move |tx| inbound::apply(tx, &id, &batch))
+            .await
+        {
+            Ok(changes) => self.track_typing(changes),
+            Err(error) => {
+                tracing::error!(device_id = %self.id, %error, "cannot store what the upstream reported")
+            }
+        }
+        deferred
+    }
+
+    fn track_typing(&mut self, changes: Vec<TypingChange>) {
+        for change in changes {
+            let key = (change.chat_id, change.contact_id);
+            if change.typing {
+                self.typing.insert(key, Instant::now() + TYPING_EXPIRES);
+            } else {
+                self.typing.remove(&key);
+            }
+        }
+    }
+
+    /// Our side typing: journaled for the device's other clients, shown upstream, and stopped
+    /// by itself after 25 s without a stop.
+    async fn our_typing(&mut self, chat_id: String, typing: bool) -> Result<(), DeviceError> {
+        let Some(me) = self.me.as_ref().map(|me| me.id.clone()) else {
+            return Err(DeviceError::InvalidState(InvalidTransition {
+                state: self.state.name(),
+                input: "typing",
+            }));
+        };
+        let key = (chat_id.clone(), me.clone());
+        let was_typing = self.typing.contains_key(&key);
+        if typing {
+            self.typing.insert(key, Instant::now() + TYPING_EXPIRES);
+        } else {
+            self.typing.remove(&key);
+        }
+        if was_typing != typing {
+            self.journal_typing(&chat_id, &me, typing).await;
+        }
+        if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
+            upstream.tell(&Outbound::Typing { chat_id, typing }).await?;
+        }
+        Ok(())
+    }
+
+    async fn journal_typing(&self, chat_id: &str, contact_id: &str, typing: bool) {
+        let (id, chat_id, contact_id) =
+            (self.id.clone(), chat_id.to_owned(), contact_id.to_owned());
+        let written = self
+            .context
+            .store
+            .write(move |tx| {
+                let event = if typing {
+                    EventData::TypingStart {
+                        chat_id,
+                        contact_id,
+                    }
+                } else {
+                    EventData::TypingStop {
+                        chat_id,
+                        contact_id,
+                    }
+                };
+                tx.journal(&id, event).map(drop)
+            })
+            .await;
+        if let Err(error) = written {
+            tracing::error!(device_id = %self.id, %error, "cannot journal typing");
+        }
+    }
+
+    /// Ends the typing indicators whose stop never came.
+    async fn expire_typing(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<_> = self
+            .typing
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let ours = self.me.as_ref().map(|me| me.id.clone());
+        for (chat_id, contact_id) in expired {
+            self.typing.remove(&(chat_id.clone(), contact_id.clone()));
+            self.journal_typing(&chat_id, &contact_id, false).await;
+            if ours.as_deref() == Some(contact_id.as_str()) {
+                if let Some(upstream) = self.upstream.as_mut() {
+                    let _ = upstream
+                        .tell(&Outbound::Typing {
+                            chat_id,
+                            typing: false,
+                        })
+                        .await;
+                }
+            }
         }
     }
 
@@ -216,6 +391,21 @@ impl Actor {
     /// Applies an input and everything it leads to. Only the first input can be refused;
     /// follow-ups that no longer apply (a stop raced them) are dropped.
     async fn feed(&mut self, input: Input) -> Result<(), InvalidTransition> {
+        let was_ready = self.state.name() == StateName::Ready;
+        let fed = self.feed_all(input).await;
+        match (
+            was_ready,
+            self.state.name() == StateName::Ready,
+            self.upstream.as_mut(),
+        ) {
+            (false, true, Some(upstream)) => self.relay.resume(upstream.as_mut()).await,
+            (true, false, _) => self.relay.pause(),
+            _ => {}
+        }
+        fed
+    }
+
+    async fn feed_all(&mut self, input: Input) -> Result<(), InvalidTransition> {
         let mut queue = VecDeque::from([input]);
         let mut first = true;
         while let Some(input) = queue.pop_front() {
@@ -388,7 +578,20 @@ impl Actor {
             // Saving and wiping the link are part of the transition's own write (`link_change`).
             Effect::SaveSession | Effect::WipeSession => None,
             Effect::SyncUpstream => match self.upstream.as_mut()?.sync().await {
-                Ok(()) => Some(Input::Synced),
+                Ok(directory) => {
+                    let id = self.id.clone();
+                    let stored = self
+                        .context
+                        .store
+                        .write(move |tx| inbound::apply_directory(tx, &id, &directory))
+                        .await;
+                    match stored {
+                        Ok(()) => Some(Input::Synced),
+                        Err(error) => Some(Input::Fatal {
+                            reason: format!("cannot store the upstream's chats: {error}"),
+                        }),
+                    }
+                }
                 Err(error) => Some(failure_input(error)),
             },
             // The reconnect attempt count lives in the state, which `ready` has already reset.
@@ -439,6 +642,7 @@ impl Actor {
                 public_url: self.context.settings.server.public_url.clone(),
                 pairings: self.context.pairings.clone(),
                 events: self.upstream_sender.clone(),
+                store: self.context.store.clone(),
             })),
         })
     }

@@ -1,6 +1,8 @@
 //! The clonable way to talk to a device's actor.
 
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use super::actor::{Command, Reply};
 use super::{CurrentQr, DeviceError, DeviceId};
@@ -10,6 +12,7 @@ pub struct DeviceHandle {
     pub id: DeviceId,
     commands: mpsc::Sender<(Command, Reply)>,
     qr: watch::Receiver<Option<CurrentQr>>,
+    outbox: Arc<Notify>,
 }
 
 impl DeviceHandle {
@@ -17,8 +20,20 @@ impl DeviceHandle {
         id: DeviceId,
         commands: mpsc::Sender<(Command, Reply)>,
         qr: watch::Receiver<Option<CurrentQr>>,
+        outbox: Arc<Notify>,
     ) -> Self {
-        Self { id, commands, qr }
+        Self {
+            id,
+            commands,
+            qr,
+            outbox,
+        }
+    }
+
+    /// Tells the device that messages were queued for sending. Never waits: many sends ring
+    /// once, and the relay takes everything queued when it runs.
+    pub fn wake_relay(&self) {
+        self.outbox.notify_one();
     }
 
     /// Sends a command and waits for the actor's answer.

@@ -211,14 +211,16 @@ impl DeviceManager {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
-        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver);
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver, outbox.clone());
         let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
-            let (context, id, qr_sender, queue) = (
+            let (context, id, qr_sender, queue, outbox) = (
                 context.clone(),
                 id.clone(),
                 qr_sender.clone(),
                 queue.clone(),
+                outbox.clone(),
             );
             async move {
                 let boot_reason = if after_crash {
@@ -226,7 +228,7 @@ impl DeviceManager {
                 } else {
                     "daemon_restart"
                 };
-                match Actor::load(context, id.clone(), qr_sender).await {
+                match Actor::load(context, id.clone(), qr_sender, outbox).await {
                     Ok(Some((actor, autostart))) => actor.run(queue, autostart, boot_reason).await,
                     Ok(None) => {}
                     Err(error) => {

@@ -5,6 +5,7 @@ mod backoff;
 mod handle;
 mod id;
 mod manager;
+mod relay;
 pub mod spec;
 pub mod state;
 

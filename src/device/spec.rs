@@ -46,6 +46,8 @@ pub struct SimulatorSpec {
     pub server_ack_ms: u64,
     pub delivered_ms: u64,
     pub read_ms: u64,
+    /// How long an echoing contact types before its reply arrives.
+    pub typing_ms: u64,
     pub contacts: Vec<SimulatedContact>,
 }
 
@@ -56,6 +58,7 @@ impl Default for SimulatorSpec {
             server_ack_ms: 30,
             delivered_ms: 150,
             read_ms: 1500,
+            typing_ms: 1000,
             contacts: Vec::new(),
         }
     }

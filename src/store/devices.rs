@@ -119,8 +119,19 @@ impl Tx<'_> {
     }
 
     pub fn delete_device(&mut self, id: &DeviceId) -> StoreResult<bool> {
-        self.conn()
-            .execute("DELETE FROM events WHERE device_id = ?1", [id.as_str()])?;
+        for table in [
+            "events",
+            "messages",
+            "chats",
+            "contacts",
+            "notifications",
+            "simulator_inbox",
+        ] {
+            self.conn().execute(
+                &format!("DELETE FROM {table} WHERE device_id = ?1"),
+                [id.as_str()],
+            )?;
+        }
         let removed = self
             .conn()
             .execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;

@@ -46,6 +46,80 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         revoked_at TEXT
     );",
+    // 2: chats, contacts, messages with their relay queue, notifications, the simulated phones' inboxes.
+    "CREATE TABLE contacts (
+        device_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        push_name TEXT,
+        presence TEXT NOT NULL DEFAULT 'offline',
+        last_seen_at TEXT,
+        PRIMARY KEY (device_id, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE chats (
+        device_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        unread_count INTEGER NOT NULL DEFAULT 0,
+        last_message_id TEXT,
+        updated_at TEXT NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0,
+        muted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX chats_by_activity ON chats (device_id, updated_at DESC, id DESC);
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        upstream_id TEXT,
+        from_id TEXT NOT NULL,
+        from_me INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        media TEXT,
+        reply_to TEXT,
+        timestamp TEXT NOT NULL,
+        ack INTEGER NOT NULL,
+        temp_id TEXT,
+        idempotency_key TEXT,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        seen INTEGER NOT NULL DEFAULT 0,
+        relay_status TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        sent_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_chat ON messages (device_id, chat_id, id);
+    CREATE UNIQUE INDEX messages_by_upstream_id ON messages (device_id, upstream_id)
+        WHERE upstream_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_by_temp_id ON messages (device_id, temp_id)
+        WHERE temp_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (device_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX messages_in_relay ON messages (device_id, id)
+        WHERE relay_status IN ('queued', 'sending', 'retrying');
+    CREATE INDEX messages_awaiting_ack ON messages (device_id, sent_at)
+        WHERE relay_status = 'sent' AND ack = 0;
+    CREATE TABLE notifications (
+        device_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        chat_id TEXT,
+        read INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX notifications_unread ON notifications (device_id, chat_id) WHERE read = 0;
+    CREATE TABLE simulator_inbox (
+        device_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        upstream_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (device_id, message_id)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -1,6 +1,7 @@
 //! The REST routes. Each route is declared once, with its documentation, in [`endpoints`]; the
 //! router and the OpenAPI document are both built from that list, so they cannot disagree.
 
+mod chats;
 mod devices;
 mod keys;
 mod pairing;
@@ -60,6 +61,7 @@ fn endpoint(
 pub fn endpoints() -> Vec<Endpoint> {
     let mut all = system::endpoints();
     all.extend(devices::endpoints());
+    all.extend(chats::endpoints());
     all.extend(pairing::endpoints());
     all.extend(keys::endpoints());
     all

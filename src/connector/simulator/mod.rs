@@ -4,6 +4,12 @@
 //! [`Pairings`] book, where the "phone side" (`POST /api/v1/pairings`, `/pair/{code}` or
 //! `devicebridge pair`) claims it. Fault injection lets tests and demos drop the connection or
 //! log the device out remotely.
+//!
+//! Once linked, the phone's contacts answer what we send ([`phone`]). What the phone receives
+//! is kept in the store (`simulator_inbox`, shown at `…/simulator/inbox`), keyed by our message
+//! id: like a real upstream given an idempotency key, it recognises a message sent twice.
+
+mod phone;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,11 +20,15 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 
-use super::{ConnectorError, Fault, Opened, Upstream, UpstreamEvent};
+use super::{ConnectorError, Fault, Opened, Outbound, Upstream, UpstreamEvent};
 use crate::device::spec::SimulatorSpec;
 use crate::device::DeviceId;
-use crate::event::Me;
+use crate::event::{rfc3339, Me};
+use crate::messaging::inbound::Directory;
+use crate::messaging::Message;
+use crate::store::Store;
 
 /// How long a used or replaced code is remembered, so reusing it gets a clear "expired".
 const REMEMBER_FOR: Duration = Duration::from_secs(3600);
@@ -163,6 +173,9 @@ pub struct Simulator {
     pairings: Pairings,
     events: mpsc::Sender<UpstreamEvent>,
     failing_reconnects: u32,
+    store: Store,
+    /// The contacts' replies in progress; they end with the connection.
+    contacts_at_work: JoinSet<()>,
 }
 
 /// What a simulator needs from the daemon.
@@ -173,6 +186,7 @@ pub struct SimulatorContext {
     pub public_url: String,
     pub pairings: Pairings,
     pub events: mpsc::Sender<UpstreamEvent>,
+    pub store: Store,
 }
 
 impl Simulator {
@@ -185,6 +199,8 @@ impl Simulator {
             pairings: context.pairings,
             events: context.events,
             failing_reconnects: 0,
+            store: context.store,
+            contacts_at_work: JoinSet::new(),
         }
     }
 
@@ -218,16 +234,60 @@ impl Upstream for Simulator {
         Ok(format!("{}/pair/{code}", self.public_url))
     }
 
-    async fn sync(&mut self) -> Result<(), ConnectorError> {
+    async fn sync(&mut self) -> Result<Directory, ConnectorError> {
+        Ok(phone::directory(&self.spec))
+    }
+
+    async fn send(&mut self, batch: &[Message]) -> Vec<Result<String, ConnectorError>> {
+        let (device, messages) = (self.device.clone(), batch.to_vec());
+        let received = self
+            .store
+            .write(move |tx| {
+                let now = rfc3339(chrono::Utc::now());
+                messages
+                    .iter()
+                    .map(|message| {
+                        let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
+                        tx.simulator_receive(&device, message, &candidate, &now)
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await;
+        // Finished replies are collected here, so the set only holds the ones still running.
+        while self.contacts_at_work.try_join_next().is_some() {}
+        let received = match received {
+            Ok(received) => received,
+            Err(error) => return vec![Err(ConnectorError::Unreachable(error.to_string()))],
+        };
+        batch
+            .iter()
+            .zip(received)
+            .map(|(message, (upstream_id, first_delivery))| {
+                self.contacts_at_work.spawn(phone::play(
+                    self.spec.clone(),
+                    message.clone(),
+                    upstream_id.clone(),
+                    first_delivery,
+                    self.events.clone(),
+                ));
+                Ok(upstream_id)
+            })
+            .collect()
+    }
+
+    /// The simulated contacts do not react to receipts, typing, reactions or revocations.
+    async fn tell(&mut self, _action: &Outbound) -> Result<(), ConnectorError> {
         Ok(())
     }
 
     async fn close(&mut self) {
         self.pairings.retire_device(&self.device);
+        self.contacts_at_work.abort_all();
     }
 
     async fn logout(&mut self) {
         self.pairings.retire_device(&self.device);
+        self.contacts_at_work.abort_all();
     }
 
     async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {

@@ -10,6 +10,8 @@
 //! meet without a gap or a duplicate. A socket whose outgoing queue is full is disconnected
 //! rather than silently skipped: it resumes with `lastSeq` and loses nothing.
 
+mod client_events;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +27,8 @@ use crate::bus::EventBus;
 use crate::device::{DeviceId, DeviceManager, DeviceView, StateName};
 use crate::event::{rfc3339, JournaledEvent};
 use crate::store::{self, Store};
+
+pub use client_events::{Context as ClientContext, PacketLimits};
 
 /// Largest replay read from the journal in one go.
 const REPLAY_PAGE: u64 = 1000;
@@ -65,6 +69,7 @@ struct Inner {
     store: Store,
     auth: Authenticator,
     devices: DeviceManager,
+    clients: ClientContext,
     fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
 }
 
@@ -75,6 +80,7 @@ impl SocketHub {
         store: Store,
         auth: Authenticator,
         devices: DeviceManager,
+        clients: ClientContext,
         bus: &EventBus,
     ) -> Self {
         let hub = SocketHub {
@@ -83,6 +89,7 @@ impl SocketHub {
                 store,
                 auth,
                 devices,
+                clients,
                 fanouts: Mutex::default(),
             }),
         };
@@ -103,6 +110,7 @@ impl SocketHub {
         let hub = self.clone();
         let device = id.clone();
         let on_connect = move |socket: SocketRef, TryData(auth): TryData<Value>| async move {
+            client_events::register(&socket, &hub.inner.clients, &device);
             let last_seq = last_seq(&socket, auth.as_ref().ok());
             hub.send(&device, Fanout::Attach { socket, last_seq });
         };

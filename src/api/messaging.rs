@@ -1,0 +1,270 @@
+//! Chats and messages as both REST and Socket.IO offer them: one implementation per operation,
+//! so the two faces cannot drift apart. Each operation commits through [`crate::messaging`]
+//! and then hands the upstream's part to the device actor, without waiting for the upstream.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ErrorCode};
+use crate::connector::Outbound;
+use crate::device::actor::Command;
+use crate::device::{DeviceHandle, DeviceId, DeviceManager};
+use crate::messaging::{self, Chat, Contact, Dedup, Message, NotificationsRead, Page, SendRequest};
+use crate::store::{self, Store};
+
+/// Page size when a list request names none, and the most it may ask for.
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+/// `?limit&cursor` for chats.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatsQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `?before&limit` for a chat's messages.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    pub before: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {MAX_PAGE}"
+        ))),
+    }
+}
+
+#[derive(Clone)]
+pub struct Messaging {
+    store: Store,
+    devices: DeviceManager,
+}
+
+impl Messaging {
+    pub fn new(store: Store, devices: DeviceManager) -> Self {
+        Self { store, devices }
+    }
+
+    fn handle(&self, device: &DeviceId) -> Result<DeviceHandle, ApiError> {
+        self.devices
+            .handle(device)
+            .ok_or_else(|| ApiError::new(ErrorCode::DeviceNotFound, "no device with this id"))
+    }
+
+    /// Passes an action to the upstream in the background: the caller's answer does not wait
+    /// for the upstream, and a device that went away meanwhile just drops it.
+    fn tell(&self, handle: DeviceHandle, action: Outbound) {
+        tokio::spawn(async move {
+            if let Err(error) = handle.command(Command::Tell(action)).await {
+                tracing::debug!(device_id = %handle.id, %error, "the upstream was not told");
+            }
+        });
+    }
+
+    /// Accepts a message; returns it (at ack `pending`) and whether it is new.
+    pub async fn send(
+        &self,
+        device: &DeviceId,
+        request: SendRequest,
+        dedup: Dedup,
+    ) -> Result<(Message, bool), ApiError> {
+        let handle = self.handle(device)?;
+        let (message, created) = messaging::send(&self.store, device, request, dedup).await?;
+        if created {
+            handle.wake_relay();
+        }
+        Ok((message, created))
+    }
+
+    /// Marks a chat read up to `up_to`; returns the ids newly read.
+    pub async fn read(
+        &self,
+        device: &DeviceId,
+        chat_id: String,
+        up_to: Option<String>,
+    ) -> Result<Value, ApiError> {
+        let handle = self.handle(device)?;
+        let seen = messaging::mark_read(&self.store, device, chat_id.clone(), up_to).await?;
+        let upstream_ids: Vec<String> = seen.iter().filter_map(|(_, u)| u.clone()).collect();
+        if !upstream_ids.is_empty() {
+            self.tell(
+                handle,
+                Outbound::MarkRead {
+                    chat_id,
+                    upstream_ids,
+                },
+            );
+        }
+        let ids: Vec<String> = seen.into_iter().map(|(id, _)| id).collect();
+        Ok(json!({ "messageIds": ids }))
+    }
+
+    pub async fn react(
+        &self,
+        device: &DeviceId,
+        message_id: String,
+        emoji: String,
+    ) -> Result<(), ApiError> {
+        let handle = self.handle(device)?;
+        let message = messaging::react(&self.store, device, message_id, emoji.clone()).await?;
+        if let Some(upstream_id) = message.upstream_id {
+            let chat_id = message.chat_id;
+            self.tell(
+                handle,
+                Outbound::React {
+                    chat_id,
+                    upstream_id,
+                    emoji,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn revoke(&self, device: &DeviceId, message_id: String) -> Result<(), ApiError> {
+        let handle = self.handle(device)?;
+        let message = messaging::revoke(&self.store, device, message_id).await?;
+        if let Some(upstream_id) = message.upstream_id {
+            let chat_id = message.chat_id;
+            self.tell(
+                handle,
+                Outbound::Revoke {
+                    chat_id,
+                    upstream_id,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn typing(
+        &self,
+        device: &DeviceId,
+        chat_id: String,
+        typing: bool,
+    ) -> Result<(), ApiError> {
+        let handle = self.handle(device)?;
+        messaging::require_chat(&self.store, device, &chat_id).await?;
+        handle
+            .command(Command::Typing { chat_id, typing })
+            .await
+            .map_err(|error| match error {
+                crate::device::DeviceError::InvalidState(_) => ApiError::new(
+                    ErrorCode::DeviceNotReady,
+                    "the device is not linked yet; scan its QR code first",
+                ),
+                other => other.into(),
+            })
+    }
+
+    pub async fn read_notifications(
+        &self,
+        device: &DeviceId,
+        which: NotificationsRead,
+    ) -> Result<Vec<String>, ApiError> {
+        self.handle(device)?;
+        Ok(messaging::read_notifications(&self.store, device, which).await?)
+    }
+
+    pub async fn chats(
+        &self,
+        device: &DeviceId,
+        query: ChatsQuery,
+    ) -> Result<Page<Chat>, ApiError> {
+        self.handle(device)?;
+        let limit = page_size(query.limit)?;
+        let device = device.clone();
+        Ok(self
+            .store
+            .read(move |conn| {
+                store::chats::list_chats(conn, &device, query.cursor.as_deref(), limit)
+            })
+            .await?)
+    }
+
+    pub async fn chat(&self, device: &DeviceId, chat_id: String) -> Result<Chat, ApiError> {
+        self.handle(device)?;
+        Ok(messaging::require_chat(&self.store, device, &chat_id).await?)
+    }
+
+    pub async fn messages(
+        &self,
+        device: &DeviceId,
+        chat_id: String,
+        query: MessagesQuery,
+    ) -> Result<Page<Message>, ApiError> {
+        let limit = page_size(query.limit)?;
+        self.chat(device, chat_id.clone()).await?;
+        let device = device.clone();
+        Ok(self
+            .store
+            .read(move |conn| {
+                store::messages::list_messages(
+                    conn,
+                    &device,
+                    &chat_id,
+                    query.before.as_deref(),
+                    limit,
+                )
+            })
+            .await?)
+    }
+
+    pub async fn message(
+        &self,
+        device: &DeviceId,
+        message_id: String,
+    ) -> Result<Message, ApiError> {
+        self.handle(device)?;
+        let lookup = device.clone();
+        let id = message_id.clone();
+        self.store
+            .read(move |conn| store::messages::get_message(conn, &lookup, &id))
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::MessageNotFound,
+                    format!("no message {message_id} on this device"),
+                )
+            })
+    }
+
+    pub async fn contacts(&self, device: &DeviceId) -> Result<Vec<Contact>, ApiError> {
+        self.handle(device)?;
+        let device = device.clone();
+        Ok(self
+            .store
+            .read(move |conn| store::chats::list_contacts(conn, &device))
+            .await?)
+    }
+
+    /// What the simulated phone received, in order (simulator devices only).
+    pub async fn simulator_inbox(&self, device: &DeviceId) -> Result<Value, ApiError> {
+        self.handle(device)?;
+        let device = device.clone();
+        let entries = self
+            .store
+            .read(move |conn| store::messages::simulator_inbox(conn, &device))
+            .await?;
+        let items: Vec<Value> = entries
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "messageId": e.message_id,
+                    "upstreamId": e.upstream_id,
+                    "chatId": e.chat_id,
+                    "body": e.body,
+                    "receivedAt": e.received_at,
+                })
+            })
+            .collect();
+        Ok(json!({ "items": items }))
+    }
+}

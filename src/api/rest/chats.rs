@@ -1,0 +1,259 @@
+//! `/api/v1/devices/{id}/chats`, `…/messages/{messageId}` and `…/contacts`: the same operations
+//! as the Socket.IO events (see [`crate::api::messaging`]).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{endpoint, Endpoint};
+use crate::api::auth::{Caller, Scope};
+use crate::api::error::ApiError;
+use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::messaging::{ChatsQuery, MessagesQuery};
+use crate::api::AppState;
+use crate::device::DeviceId;
+use crate::messaging::{Chat, Contact, Dedup, Media, Message, Page, SendRequest};
+
+/// Set on a 202 that returns the message an earlier request with the same key created.
+const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+pub fn endpoints() -> Vec<Endpoint> {
+    let chats = "/api/v1/devices/{id}/chats";
+    let chat = "/api/v1/devices/{id}/chats/{chatId}";
+    let messages = "/api/v1/devices/{id}/chats/{chatId}/messages";
+    vec![
+        endpoint(
+            Method::GET,
+            chats,
+            "Chats by last activity, newest first (`?limit&cursor`)",
+            Some(Scope::Read),
+            None,
+            (200, Some("ChatPage")),
+            get(list_chats),
+        ),
+        endpoint(
+            Method::GET,
+            chat,
+            "One chat",
+            Some(Scope::Read),
+            None,
+            (200, Some("Chat")),
+            get(show_chat),
+        ),
+        endpoint(
+            Method::GET,
+            messages,
+            "A chat's messages, newest first (`?before&limit`)",
+            Some(Scope::Read),
+            None,
+            (200, Some("MessagePage")),
+            get(list_messages),
+        ),
+        endpoint(
+            Method::POST,
+            messages,
+            "Send a message; `Idempotency-Key` makes retries safe for 24 h",
+            Some(Scope::Send),
+            Some("NewMessage"),
+            (202, Some("Message")),
+            post(send),
+        ),
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/chats/{chatId}/read",
+            "Mark a chat read up to a message (all if none)",
+            Some(Scope::Send),
+            Some("ReadUpTo"),
+            (200, Some("ReadResult")),
+            post(read),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/messages/{messageId}",
+            "One message with its current ack",
+            Some(Scope::Read),
+            None,
+            (200, Some("Message")),
+            get(show_message),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/contacts",
+            "Contacts with their presence",
+            Some(Scope::Read),
+            None,
+            (200, Some("ContactList")),
+            get(contacts),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/simulator/inbox",
+            "What a simulated phone received, in arrival order",
+            Some(Scope::Read),
+            None,
+            (200, Some("SimulatorInbox")),
+            get(simulator_inbox),
+        ),
+    ]
+}
+
+/// `{id}` and a second segment (a chat or message id, opaque upstream strings).
+struct Ids(DeviceId, String);
+
+impl Ids {
+    fn parse((device, other): (String, String)) -> Result<Self, ApiError> {
+        Ok(Ids(DeviceId::parse(&device)?, other))
+    }
+}
+
+type IdsPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
+
+fn ids(path: IdsPath) -> Result<Ids, ApiError> {
+    let Path(raw) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ids::parse(raw)
+}
+
+fn query<T>(
+    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
+}
+
+async fn list_chats(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    q: Result<Query<ChatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Chat>>, ApiError> {
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.messaging.chats(&id, query(q)?).await?))
+}
+
+async fn show_chat(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+) -> Result<Json<Chat>, ApiError> {
+    let Ids(id, chat) = ids(path)?;
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.messaging.chat(&id, chat).await?))
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+    q: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page<Message>>, ApiError> {
+    let Ids(id, chat) = ids(path)?;
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.messaging.messages(&id, chat, query(q)?).await?))
+}
+
+/// The REST body of a send: the chat is in the path.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewMessage {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    media: Option<Media>,
+    #[serde(default)]
+    reply_to: Option<String>,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    path: IdsPath,
+    ApiJson(body): ApiJson<NewMessage>,
+) -> Result<Response, ApiError> {
+    let Ids(id, chat_id) = ids(path)?;
+    caller.authorize(Scope::Send, Some(&id))?;
+    let dedup = match headers.get("idempotency-key") {
+        Some(key) => Dedup::IdempotencyKey(
+            key.to_str()
+                .map_err(|_| ApiError::bad_request("`Idempotency-Key` must be visible ASCII"))?
+                .to_owned(),
+        ),
+        None => Dedup::TempId,
+    };
+    let request = SendRequest {
+        chat_id,
+        text: body.text,
+        media: body.media,
+        reply_to: body.reply_to,
+        temp_id: None,
+    };
+    let (message, created) = state.messaging.send(&id, request, dedup).await?;
+    let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();
+    if !created {
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReadUpTo {
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Ids(id, chat_id) = ids(path)?;
+    caller.authorize(Scope::Send, Some(&id))?;
+    // The body is optional: no body reads the whole chat.
+    let up_to = match body.is_empty() {
+        true => None,
+        false => {
+            serde_json::from_slice::<ReadUpTo>(&body)
+                .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
+                .message_id
+        }
+    };
+    Ok(Json(state.messaging.read(&id, chat_id, up_to).await?))
+}
+
+async fn show_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+) -> Result<Json<Message>, ApiError> {
+    let Ids(id, message_id) = ids(path)?;
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.messaging.message(&id, message_id).await?))
+}
+
+async fn contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<Value>, ApiError> {
+    caller.authorize(Scope::Read, Some(&id))?;
+    let items: Vec<Contact> = state.messaging.contacts(&id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn simulator_inbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<Value>, ApiError> {
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.messaging.simulator_inbox(&id).await?))
+}

@@ -1,0 +1,375 @@
+//! What clients may ask on `/device/<id>`: each event answers through its acknowledgement
+//! callback with `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
+//!
+//! Every inbound packet passes the same gate before its handler runs: the connection's rate
+//! (`limits.events_per_minute`), the packet's size (`limits.max_message_bytes`), no binary
+//! attachments, a JSON payload, and the credential's scope for the event. A refused packet
+//! changes nothing.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Event, SocketRef};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+
+use super::envelope;
+use crate::api::auth::{AuthError, Caller, Scope};
+use crate::api::error::{ApiError, ErrorCode};
+use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging};
+use crate::device::DeviceId;
+use crate::messaging::{Dedup, NotificationsRead, SendRequest};
+
+/// The limits every connection is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketLimits {
+    pub max_bytes: usize,
+    pub events_per_minute: u32,
+}
+
+/// A connection's inbound rate: a token bucket holding a minute's worth of events, refilled
+/// continuously, so short bursts pass and a sustained flood is refused.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = f64::from(per_minute.max(1));
+        Self {
+            per_minute,
+            state: Mutex::new((per_minute, Instant::now())),
+        }
+    }
+
+    /// Takes one token; false when the bucket is empty.
+    fn allow(&self) -> bool {
+        let mut state = self.state.lock().expect("rate limiter lock");
+        let (tokens, since) = &mut *state;
+        let now = Instant::now();
+        let refill = now.duration_since(*since).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
+        *since = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// An inbound packet's payload (its first argument), or why it cannot be used.
+pub struct Packet {
+    payload: Result<Value, PacketProblem>,
+    bytes: usize,
+}
+
+enum PacketProblem {
+    Binary,
+    Malformed(String),
+}
+
+impl<A: Adapter> FromMessageParts<A> for Packet {
+    type Error = Infallible;
+
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        value: &mut socketioxide::handler::Value,
+        _: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let packet = match value {
+            socketioxide::handler::Value::Str(text, binaries) => {
+                let bytes = text.len() + binaries.iter().flatten().map(|b| b.len()).sum::<usize>();
+                let payload = if binaries.as_ref().is_some_and(|b| !b.is_empty()) {
+                    Err(PacketProblem::Binary)
+                } else {
+                    first_argument(text)
+                };
+                Packet { payload, bytes }
+            }
+            socketioxide::handler::Value::Bytes(bytes) => Packet {
+                payload: Err(PacketProblem::Binary),
+                bytes: bytes.len(),
+            },
+        };
+        Ok(packet)
+    }
+}
+
+/// The packet text is `["event", arg, …]`; handlers take one argument, `null` when absent.
+fn first_argument(text: &str) -> Result<Value, PacketProblem> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(mut items)) if !items.is_empty() => Ok(if items.len() > 1 {
+            items.swap_remove(1)
+        } else {
+            Value::Null
+        }),
+        Ok(_) => Err(PacketProblem::Malformed(
+            "the packet is not an event".into(),
+        )),
+        Err(error) => Err(PacketProblem::Malformed(error.to_string())),
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct Context {
+    pub messaging: Messaging,
+    pub limits: PacketLimits,
+}
+
+/// The gate every packet passes, in order: rate, size, binary, JSON, scope.
+fn admit(
+    socket: &SocketRef,
+    context: &Context,
+    packet: Packet,
+    device: &DeviceId,
+    scope: Scope,
+) -> Result<Value, ApiError> {
+    let allowed = socket
+        .extensions
+        .get::<Arc<RateLimiter>>()
+        .is_none_or(|limiter| limiter.allow());
+    if !allowed {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "more than {} events per minute on this connection; slow down",
+                context.limits.events_per_minute
+            ),
+        ));
+    }
+    if packet.bytes > context.limits.max_bytes {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the packet is larger than {} bytes",
+                context.limits.max_bytes
+            ),
+        ));
+    }
+    let payload = packet.payload.map_err(|problem| match problem {
+        PacketProblem::Binary => ApiError::bad_request(
+            "binary attachments are not accepted; send media as a link in `media.url`",
+        ),
+        PacketProblem::Malformed(why) => ApiError::bad_request(format!("malformed packet: {why}")),
+    })?;
+    let caller = socket
+        .extensions
+        .get::<Caller>()
+        .ok_or(AuthError::Unauthorized)?;
+    caller.authorize(scope, Some(device))?;
+    Ok(payload)
+}
+
+/// Reads an event's payload into its typed shape; wrong types and missing fields are
+/// `bad_request`.
+fn parse<T: DeserializeOwned>(event: &str, payload: Value) -> Result<T, ApiError> {
+    let payload = if payload.is_null() {
+        json!({})
+    } else {
+        payload
+    };
+    serde_json::from_value(payload)
+        .map_err(|error| ApiError::bad_request(format!("invalid `{event}` payload: {error}")))
+}
+
+/// Registers one event: the gate, then `handler` with the parsed payload, then the ack.
+fn on<T, F, Fut>(
+    socket: &SocketRef,
+    context: &Context,
+    device: &DeviceId,
+    event: &'static str,
+    scope: Scope,
+    handler: F,
+) where
+    T: DeserializeOwned + Send + 'static,
+    F: Fn(Context, DeviceId, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send + 'static,
+{
+    let (context, device) = (context.clone(), device.clone());
+    socket.on(
+        event,
+        move |socket: SocketRef, packet: Packet, ack: AckSender| {
+            let (context, device, handler) = (context.clone(), device.clone(), handler.clone());
+            async move {
+                let reply = match admit(&socket, &context, packet, &device, scope)
+                    .and_then(|payload| parse::<T>(event, payload))
+                {
+                    Ok(request) => handler(context, device, request).await,
+                    Err(refused) => Err(refused),
+                };
+                let _ = ack.send(&envelope(reply));
+            }
+        },
+    );
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadRequest {
+    chat_id: String,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReactRequest {
+    message_id: String,
+    emoji: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageRef {
+    message_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatRef {
+    chat_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessagesRequest {
+    chat_id: String,
+    #[serde(default)]
+    before: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsRequest {
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default)]
+    all: bool,
+}
+
+fn to_value<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).expect("API shapes serialize")
+}
+
+/// Registers every client event of a device namespace on a new socket.
+pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
+    socket
+        .extensions
+        .insert(Arc::new(RateLimiter::new(context.limits.events_per_minute)));
+    on(
+        socket,
+        context,
+        device,
+        "message:send",
+        Scope::Send,
+        |c, d, request: SendRequest| async move {
+            let (message, _) = c.messaging.send(&d, request, Dedup::TempId).await?;
+            Ok(to_value(message))
+        },
+    );
+    on(
+        socket,
+        context,
+        device,
+        "message:read",
+        Scope::Send,
+        |c, d, r: ReadRequest| async move { c.messaging.read(&d, r.chat_id, r.message_id).await },
+    );
+    on(
+        socket,
+        context,
+        device,
+        "message:react",
+        Scope::Send,
+        |c, d, r: ReactRequest| async move {
+            c.messaging.react(&d, r.message_id, r.emoji).await?;
+            Ok(json!({}))
+        },
+    );
+    on(
+        socket,
+        context,
+        device,
+        "message:revoke",
+        Scope::Send,
+        |c, d, r: MessageRef| async move {
+            c.messaging.revoke(&d, r.message_id).await?;
+            Ok(json!({}))
+        },
+    );
+    for (event, typing) in [("typing:start", true), ("typing:stop", false)] {
+        on(
+            socket,
+            context,
+            device,
+            event,
+            Scope::Send,
+            move |c, d, r: ChatRef| async move {
+                c.messaging.typing(&d, r.chat_id, typing).await?;
+                Ok(json!({}))
+            },
+        );
+    }
+    on(
+        socket,
+        context,
+        device,
+        "chats:list",
+        Scope::Read,
+        |c, d, q: ChatsQuery| async move { Ok(to_value(c.messaging.chats(&d, q).await?)) },
+    );
+    on(
+        socket,
+        context,
+        device,
+        "messages:list",
+        Scope::Read,
+        |c, d, r: MessagesRequest| async move {
+            let query = MessagesQuery {
+                before: r.before,
+                limit: r.limit,
+            };
+            Ok(to_value(c.messaging.messages(&d, r.chat_id, query).await?))
+        },
+    );
+    on(
+        socket,
+        context,
+        device,
+        "notification:read",
+        Scope::Send,
+        |c, d, r: NotificationsRequest| async move {
+            let which = match (r.all, r.ids) {
+                (true, None) => NotificationsRead::All,
+                (false, Some(ids)) => NotificationsRead::Ids(ids),
+                _ => return Err(ApiError::bad_request("send either `ids` or `all: true`")),
+            };
+            c.messaging.read_notifications(&d, which).await?;
+            Ok(json!({}))
+        },
+    );
+    let (fallback_context, fallback_device) = (context.clone(), device.clone());
+    socket.on_fallback(
+        move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
+            let (context, device) = (fallback_context.clone(), fallback_device.clone());
+            async move {
+                let reply = admit(&socket, &context, packet, &device, Scope::Read)
+                    .and_then(|_| Err(ApiError::bad_request(format!("unknown event `{event}`"))));
+                let _ = ack.send(&envelope(reply));
+            }
+        },
+    );
+}

@@ -1,0 +1,174 @@
+//! The simulated phone's contacts: how they acknowledge, read and answer what we send.
+//!
+//! Each message we send gets one small task that plays the contact's part on the device file's
+//! clock: the server ack after `server_ack_ms`, delivery after `delivered_ms`, then, depending on
+//! the contact's behaviour, the read receipt after `read_ms` (ten times that for a slow reader,
+//! never for a silent one) and, for an echoing contact, presence, typing and a reply.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::time::sleep;
+
+use crate::connector::UpstreamEvent;
+use crate::device::spec::{Behaviour, SimulatedContact, SimulatorSpec};
+use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming};
+use crate::messaging::{Ack, Message};
+
+/// How much slower a slow reader is than `read_ms`.
+const SLOW_READER_FACTOR: u64 = 10;
+/// How long a contact stays online after replying.
+const ONLINE_AFTER_REPLY: Duration = Duration::from_secs(5);
+
+/// The group every simulated phone is in with all its contacts.
+pub fn group_id(spec: &SimulatorSpec) -> String {
+    format!("120363{}@g.us", spec.phone)
+}
+
+pub const GROUP_NAME: &str = "Simulator group";
+
+/// The phone's address book: one direct chat per contact, and the group when there are contacts.
+pub fn directory(spec: &SimulatorSpec) -> Directory {
+    let contacts = spec
+        .contacts
+        .iter()
+        .map(|c| DirectoryContact {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            push_name: Some(c.name.clone()),
+        })
+        .collect();
+    let mut chats: Vec<DirectoryChat> = spec
+        .contacts
+        .iter()
+        .map(|c| DirectoryChat {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            group: false,
+        })
+        .collect();
+    if !spec.contacts.is_empty() {
+        chats.push(DirectoryChat {
+            id: group_id(spec),
+            name: GROUP_NAME.into(),
+            group: true,
+        });
+    }
+    Directory { contacts, chats }
+}
+
+/// The contacts who receive a message sent to `chat_id`.
+fn recipients<'s>(spec: &'s SimulatorSpec, chat_id: &str) -> Vec<&'s SimulatedContact> {
+    if chat_id == group_id(spec) {
+        spec.contacts.iter().collect()
+    } else {
+        spec.contacts.iter().filter(|c| c.id == chat_id).collect()
+    }
+}
+
+/// When a contact reads what it receives, if ever.
+fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<Duration> {
+    match contact.behaviour {
+        Behaviour::Echo => Some(Duration::from_millis(spec.read_ms)),
+        Behaviour::SlowReader => Some(Duration::from_millis(spec.read_ms * SLOW_READER_FACTOR)),
+        Behaviour::Silent => None,
+    }
+}
+
+/// Plays the recipients' part for one message we sent. `first_delivery` is false for a resend
+/// the phone already had: acks come again (they may have been lost), replies do not.
+pub async fn play(
+    spec: SimulatorSpec,
+    message: Message,
+    upstream_id: String,
+    first_delivery: bool,
+    events: mpsc::Sender<UpstreamEvent>,
+) {
+    let emit = |item: Inbound| {
+        let events = events.clone();
+        async move { events.send(UpstreamEvent::Inbound(item)).await.is_ok() }
+    };
+    let ack = |ack: Ack, by: Option<String>| Inbound::Ack {
+        upstream_id: upstream_id.clone(),
+        ack,
+        by,
+    };
+    let recipients = recipients(&spec, &message.chat_id);
+    let server = Duration::from_millis(spec.server_ack_ms);
+    let delivered = Duration::from_millis(spec.delivered_ms.max(spec.server_ack_ms));
+    sleep(server).await;
+    if !emit(ack(Ack::Server, None)).await || recipients.is_empty() {
+        return;
+    }
+    sleep(delivered - server).await;
+    if !emit(ack(Ack::Device, None)).await {
+        return;
+    }
+    // The message is read once every recipient has read it: at the slowest reader's time.
+    let reads: Option<Vec<Duration>> = recipients.iter().map(|c| read_after(&spec, c)).collect();
+    let Some(read_at) = reads.and_then(|reads| reads.into_iter().max()) else {
+        return;
+    };
+    sleep(read_at.saturating_sub(delivered)).await;
+    let group = recipients.len() > 1 || message.chat_id == group_id(&spec);
+    for contact in &recipients {
+        emit(Inbound::Presence {
+            contact_id: contact.id.clone(),
+            online: true,
+        })
+        .await;
+    }
+    let reader = (!group).then(|| message.chat_id.clone());
+    if !emit(ack(Ack::Read, reader)).await || !first_delivery {
+        return;
+    }
+    for contact in recipients.iter().filter(|c| c.behaviour == Behaviour::Echo) {
+        reply(&spec, contact, &message, group, &upstream_id, &emit).await;
+    }
+    sleep(ONLINE_AFTER_REPLY).await;
+    for contact in &recipients {
+        emit(Inbound::Presence {
+            contact_id: contact.id.clone(),
+            online: false,
+        })
+        .await;
+    }
+}
+
+/// An echoing contact types for `typing_ms`, then sends the text back, quoting it.
+async fn reply<F, Fut>(
+    spec: &SimulatorSpec,
+    contact: &SimulatedContact,
+    message: &Message,
+    group: bool,
+    quoted: &str,
+    emit: &F,
+) where
+    F: Fn(Inbound) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let typing = |typing: bool| Inbound::Typing {
+        chat_id: message.chat_id.clone(),
+        contact_id: contact.id.clone(),
+        typing,
+    };
+    emit(typing(true)).await;
+    sleep(Duration::from_millis(spec.typing_ms)).await;
+    emit(typing(false)).await;
+    emit(Inbound::Message(Incoming {
+        upstream_id: format!("false_{}_{}", message.chat_id, super::random_token(20)),
+        chat_id: message.chat_id.clone(),
+        chat_name: group.then(|| GROUP_NAME.to_owned()),
+        group,
+        from: contact.id.clone(),
+        from_name: Some(contact.name.clone()),
+        from_me: false,
+        kind: message.kind.clone(),
+        body: message.body.clone(),
+        media: message.media.clone(),
+        reply_to: Some(quoted.to_owned()),
+        timestamp: Utc::now(),
+    }))
+    .await;
+}

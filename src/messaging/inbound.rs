@@ -1,0 +1,370 @@
+//! What the upstream tells us about chats and messages, applied to the store.
+//!
+//! Connectors translate their upstream's vocabulary into [`Inbound`] items; the device actor
+//! applies a whole batch of them in one write with [`apply`], so a burst of acks costs one
+//! commit. Upstreams repeat themselves (webhook retries, resyncs): everything here is
+//! idempotent — a message already stored by its upstream id is not stored twice, and acks
+//! merge by maximum.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Ack, Media, Message};
+use crate::device::DeviceId;
+use crate::event::{rfc3339, EventData};
+use crate::store::messages::NewMessage;
+use crate::store::{self, StoreResult, Tx};
+
+/// A message that arrived from the upstream (sent to us, or sent from the phone itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub upstream_id: String,
+    pub chat_id: String,
+    /// The chat's name if the upstream knows it (a group's subject).
+    pub chat_name: Option<String>,
+    pub group: bool,
+    pub from: String,
+    pub from_name: Option<String>,
+    pub from_me: bool,
+    pub kind: String,
+    pub body: String,
+    pub media: Option<Media>,
+    /// The upstream id of the quoted message.
+    pub reply_to: Option<String>,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// One thing the upstream reported about chats and messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Message(Incoming),
+    Ack {
+        upstream_id: String,
+        ack: Ack,
+        /// Who read it, for read receipts in groups.
+        by: Option<String>,
+    },
+    Typing {
+        chat_id: String,
+        contact_id: String,
+        typing: bool,
+    },
+    Presence {
+        contact_id: String,
+        online: bool,
+    },
+    Reaction {
+        upstream_id: String,
+        from: String,
+        emoji: String,
+    },
+    Revoked {
+        upstream_id: String,
+    },
+}
+
+/// The contacts and chats an upstream has, as reported after linking.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory {
+    pub contacts: Vec<DirectoryContact>,
+    pub chats: Vec<DirectoryChat>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryContact {
+    pub id: String,
+    pub name: String,
+    pub push_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryChat {
+    pub id: String,
+    pub name: String,
+    pub group: bool,
+}
+
+/// A typing indicator that started or stopped, for the actor's 25-second expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypingChange {
+    pub chat_id: String,
+    pub contact_id: String,
+    pub typing: bool,
+}
+
+fn chat_kind(group: bool) -> &'static str {
+    if group {
+        "group"
+    } else {
+        "direct"
+    }
+}
+
+/// Stores the upstream's contacts and chats, journaling what is new or renamed.
+pub fn apply_directory(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    directory: &Directory,
+) -> StoreResult<()> {
+    let now = rfc3339(Utc::now());
+    for contact in &directory.contacts {
+        if let Some(changed) = tx.upsert_contact(
+            device,
+            &contact.id,
+            &contact.name,
+            contact.push_name.as_deref(),
+        )? {
+            tx.journal(device, EventData::ContactUpdate(changed))?;
+        }
+    }
+    for chat in &directory.chats {
+        if let Some(changed) =
+            tx.upsert_chat(device, &chat.id, &chat.name, chat_kind(chat.group), &now)?
+        {
+            tx.journal(device, EventData::ChatUpdate(changed))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a batch of upstream reports in order. Returns the typing indicators that changed.
+pub fn apply(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    batch: &[Inbound],
+) -> StoreResult<Vec<TypingChange>> {
+    let mut typing = Vec::new();
+    // Read receipts are gathered per (chat, reader), like one receipt for several messages.
+    let mut reads: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let now = rfc3339(Utc::now());
+    for item in batch {
+        match item {
+            Inbound::Message(incoming) => receive(tx, device, incoming)?,
+            Inbound::Ack {
+                upstream_id,
+                ack,
+                by,
+            } => {
+                let Some(message) =
+                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                else {
+                    tracing::debug!(device_id = %device, %upstream_id, "ack for an unknown message");
+                    continue;
+                };
+                let Some(merged) = tx.merge_ack(device, &message, *ack)? else {
+                    continue;
+                };
+                journal_ack(tx, device, &merged)?;
+                if *ack >= Ack::Read && message.ack < Ack::Read.level() {
+                    let reader = by.clone().unwrap_or_else(|| message.chat_id.clone());
+                    reads
+                        .entry((message.chat_id.clone(), reader))
+                        .or_default()
+                        .push(message.id.clone());
+                }
+            }
+            Inbound::Typing {
+                chat_id,
+                contact_id,
+                typing: on,
+            } => {
+                let event = if *on {
+                    EventData::TypingStart {
+                        chat_id: chat_id.clone(),
+                        contact_id: contact_id.clone(),
+                    }
+                } else {
+                    EventData::TypingStop {
+                        chat_id: chat_id.clone(),
+                        contact_id: contact_id.clone(),
+                    }
+                };
+                tx.journal(device, event)?;
+                let presence = if *on { "typing" } else { "online" };
+                if let Some(contact) = tx.set_presence(device, contact_id, presence, &now)? {
+                    tx.journal(device, EventData::ContactUpdate(contact))?;
+                }
+                typing.push(TypingChange {
+                    chat_id: chat_id.clone(),
+                    contact_id: contact_id.clone(),
+                    typing: *on,
+                });
+            }
+            Inbound::Presence { contact_id, online } => {
+                let presence = if *online { "online" } else { "offline" };
+                if let Some(contact) = tx.set_presence(device, contact_id, presence, &now)? {
+                    tx.journal(device, EventData::ContactUpdate(contact))?;
+                }
+            }
+            Inbound::Reaction {
+                upstream_id,
+                from,
+                emoji,
+            } => {
+                if let Some(message) =
+                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                {
+                    tx.journal(
+                        device,
+                        EventData::MessageReaction {
+                            chat_id: message.chat_id,
+                            message_id: message.id,
+                            from: from.clone(),
+                            emoji: emoji.clone(),
+                        },
+                    )?;
+                }
+            }
+            Inbound::Revoked { upstream_id } => {
+                if let Some(message) =
+                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                {
+                    if tx.revoke_message(device, &message.id)? {
+                        tx.journal(
+                            device,
+                            EventData::MessageRevoked {
+                                chat_id: message.chat_id,
+                                message_id: message.id,
+                            },
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+    for ((chat_id, read_by), message_ids) in reads {
+        tx.journal(
+            device,
+            EventData::MessageRead {
+                chat_id,
+                message_ids,
+                read_by,
+            },
+        )?;
+    }
+    Ok(typing)
+}
+
+/// `message:ack` for a message whose ack just changed.
+pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, message: &Message) -> StoreResult<()> {
+    tx.journal(
+        device,
+        EventData::MessageAck {
+            message_id: message.id.clone(),
+            upstream_id: message.upstream_id.clone(),
+            chat_id: message.chat_id.clone(),
+            ack: message.ack,
+            ack_name: message.ack_name,
+        },
+    )?;
+    Ok(())
+}
+
+/// Stores an incoming message once, updates its chat and raises a notification.
+fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResult<()> {
+    if store::messages::by_upstream_id(tx.conn(), device, &incoming.upstream_id)?.is_some() {
+        return Ok(());
+    }
+    let now = rfc3339(Utc::now());
+    let chat_name = incoming
+        .chat_name
+        .clone()
+        .or_else(|| {
+            (!incoming.group)
+                .then(|| incoming.from_name.clone())
+                .flatten()
+        })
+        .unwrap_or_else(|| incoming.chat_id.clone());
+    if store::chats::get_chat(tx.conn(), device, &incoming.chat_id)?.is_none() {
+        tx.upsert_chat(
+            device,
+            &incoming.chat_id,
+            &chat_name,
+            chat_kind(incoming.group),
+            &now,
+        )?;
+    }
+    if let (false, Some(name)) = (incoming.from_me, &incoming.from_name) {
+        if store::chats::get_contact(tx.conn(), device, &incoming.from)?.is_none() {
+            if let Some(contact) = tx.upsert_contact(device, &incoming.from, name, Some(name))? {
+                tx.journal(device, EventData::ContactUpdate(contact))?;
+            }
+        }
+    }
+    let reply_to = match &incoming.reply_to {
+        Some(quoted) => store::messages::by_upstream_id(tx.conn(), device, quoted)?.map(|m| m.id),
+        None => None,
+    };
+    let id = tx.new_id("msg_");
+    let timestamp = rfc3339(incoming.timestamp);
+    let message = tx.insert_message(
+        device,
+        &NewMessage {
+            id: &id,
+            chat_id: &incoming.chat_id,
+            upstream_id: Some(&incoming.upstream_id),
+            from: &incoming.from,
+            from_me: incoming.from_me,
+            kind: &incoming.kind,
+            body: &incoming.body,
+            media: incoming.media.as_ref(),
+            reply_to: reply_to.as_deref(),
+            timestamp: &timestamp,
+            temp_id: None,
+            idempotency_key: None,
+            relay: None,
+            now: &now,
+        },
+    )?;
+    let message = match incoming.from_me {
+        // Sent from the phone itself: the server has it already.
+        true => tx
+            .merge_ack(device, &message, Ack::Server)?
+            .unwrap_or(message),
+        false => message,
+    };
+    tx.journal(device, EventData::Message(message.clone()))?;
+    if let Some(chat) = tx.touch_chat(device, &incoming.chat_id, &id, &now, !incoming.from_me)? {
+        tx.journal(device, EventData::ChatUpdate(chat.clone()))?;
+        if !incoming.from_me {
+            notify(tx, device, &chat.name, incoming, &message)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `notification` for an incoming message: "Alice" / "see you at 5".
+fn notify(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    chat_name: &str,
+    incoming: &Incoming,
+    message: &Message,
+) -> StoreResult<()> {
+    let sender = incoming.from_name.as_deref().unwrap_or(&incoming.from);
+    let title = if incoming.group {
+        format!("{sender} in {chat_name}")
+    } else {
+        sender.to_owned()
+    };
+    let body = if message.body.is_empty() {
+        format!("sent a {} message", message.kind)
+    } else {
+        message.body.clone()
+    };
+    let id = tx.new_id("ntf_");
+    tx.insert_notification(device, &id, Some(&message.chat_id))?;
+    tx.journal(
+        device,
+        EventData::Notification {
+            id,
+            kind: "message",
+            title,
+            body,
+            chat_id: Some(message.chat_id.clone()),
+            message_id: Some(message.id.clone()),
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! Chats, contacts and messages: what clients may do to them, and what the upstream tells us.
+//!
+//! Every operation here is one store write that validates, changes the rows and journals the
+//! events describing the change, so a client's acknowledgement, the stored data and the events
+//! every other client sees can never disagree. Talking to the upstream is the device actor's
+//! job; callers hand it the follow-up (relay a message, send a read receipt) after the commit.
+
+pub mod inbound;
+mod model;
+pub mod relay;
+
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+
+pub use model::{Ack, Chat, Contact, Media, Message, Page, RelayStatus};
+
+use crate::device::DeviceId;
+use crate::event::{rfc3339, EventData};
+use crate::store::messages::{NewMessage, NotificationSet};
+use crate::store::{self, Store, StoreError, Tx};
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+/// Longest `tempId` or `Idempotency-Key` accepted.
+const MAX_KEY_LEN: usize = 128;
+/// Longest chat or message id accepted.
+const MAX_ID_LEN: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessagingError {
+    #[error("no device with this id")]
+    DeviceNotFound,
+    #[error("the device is not linked yet; scan its QR code first")]
+    DeviceNotReady,
+    #[error("no chat {0} on this device")]
+    ChatNotFound(String),
+    #[error("no message {0} on this device")]
+    MessageNotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type Result<T> = std::result::Result<T, MessagingError>;
+
+fn invalid(message: impl Into<String>) -> MessagingError {
+    MessagingError::Invalid(message.into())
+}
+
+/// `message:send` and `POST …/chats/{chatId}/messages`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    pub chat_id: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub media: Option<Media>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub temp_id: Option<String>,
+}
+
+/// What makes a repeated send the same message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dedup {
+    /// The request's own `tempId`, if any: forever.
+    TempId,
+    /// An `Idempotency-Key` header: for 24 hours.
+    IdempotencyKey(String),
+}
+
+impl SendRequest {
+    fn validate(&self) -> Result<()> {
+        check_id("chatId", &self.chat_id)?;
+        if self.text.trim().is_empty() && self.media.is_none() {
+            return Err(invalid(
+                "a message needs a non-empty `text` or a `media` link",
+            ));
+        }
+        if let Some(media) = &self.media {
+            let url = url::Url::parse(&media.url)
+                .map_err(|_| invalid("`media.url` must be an absolute http(s) URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "`media.url` must be an http(s) link; attachments are not carried inline",
+                ));
+            }
+            if !media.mime.contains('/') {
+                return Err(invalid(
+                    "`media.mime` must be a mime type such as image/png",
+                ));
+            }
+        }
+        if let Some(temp_id) = &self.temp_id {
+            check_key("tempId", temp_id)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_id(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() || value.len() > MAX_ID_LEN {
+        return Err(invalid(format!(
+            "`{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_key(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() || value.len() > MAX_KEY_LEN {
+        return Err(invalid(format!(
+            "`{field}` must be a non-empty string of at most {MAX_KEY_LEN} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The account a linked device speaks as; sending needs one.
+fn me_of(tx: &Tx<'_>, device: &DeviceId) -> Result<String> {
+    let record = tx.device(device)?.ok_or(MessagingError::DeviceNotFound)?;
+    record
+        .me
+        .map(|me| me.id)
+        .ok_or(MessagingError::DeviceNotReady)
+}
+
+fn chat_of(tx: &Tx<'_>, device: &DeviceId, chat: &str) -> Result<Chat> {
+    store::chats::get_chat(tx.conn(), device, chat)?
+        .ok_or_else(|| MessagingError::ChatNotFound(chat.to_owned()))
+}
+
+fn message_of(tx: &Tx<'_>, device: &DeviceId, id: &str) -> Result<Message> {
+    store::messages::get_message(tx.conn(), device, id)?
+        .ok_or_else(|| MessagingError::MessageNotFound(id.to_owned()))
+}
+
+/// Runs a messaging write. A refusal (unknown chat, bad input) is the operation's answer, not
+/// a store failure, so the write still commits: every operation below therefore checks
+/// everything before it changes anything, and a refusal leaves no trace.
+async fn write<R: Send + 'static>(
+    store: &Store,
+    op: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    store
+        .write(move |tx| match op(tx) {
+            Err(MessagingError::Store(error)) => Err(error),
+            answer => Ok(answer),
+        })
+        .await?
+}
+
+/// Accepts a message for sending: stores it at ack `pending` and journals `message`,
+/// `message:status queued` and `chat:update`. Returns the message and whether it is new (a
+/// repeated `tempId` or `Idempotency-Key` returns the original).
+pub async fn send(
+    store: &Store,
+    device: &DeviceId,
+    request: SendRequest,
+    dedup: Dedup,
+) -> Result<(Message, bool)> {
+    request.validate()?;
+    if let Dedup::IdempotencyKey(key) = &dedup {
+        check_key("Idempotency-Key", key)?;
+    }
+    let device = device.clone();
+    write(store, move |tx| {
+        let me = me_of(tx, &device)?;
+        let now = Utc::now();
+        let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
+        let original = match (&dedup, &request.temp_id) {
+            (Dedup::IdempotencyKey(key), _) => {
+                store::messages::by_idempotency_key(tx.conn(), &device, key, &since)?
+            }
+            (Dedup::TempId, Some(temp_id)) => {
+                store::messages::by_temp_id(tx.conn(), &device, temp_id)?
+            }
+            (Dedup::TempId, None) => None,
+        };
+        if let Some(original) = original {
+            return Ok((original, false));
+        }
+        chat_of(tx, &device, &request.chat_id)?;
+        if let Some(reply_to) = &request.reply_to {
+            let quoted = message_of(tx, &device, reply_to)?;
+            if quoted.chat_id != request.chat_id {
+                return Err(invalid("`replyTo` must be a message of the same chat"));
+            }
+        }
+        let key = match &dedup {
+            Dedup::IdempotencyKey(key) => {
+                // A key older than the window may be reused: forget its old message's claim.
+                tx.conn().execute(
+                    "UPDATE messages SET idempotency_key = NULL WHERE device_id = ?1 AND idempotency_key = ?2",
+                    rusqlite::params![device.as_str(), key],
+                ).map_err(StoreError::from)?;
+                Some(key.as_str())
+            }
+            Dedup::TempId => None,
+        };
+        let id = tx.new_id("msg_");
+        let at = rfc3339(now);
+        let kind = request.media.as_ref().map_or("text", Media::message_type);
+        let message = tx.insert_message(
+            &device,
+            &NewMessage {
+                id: &id,
+                chat_id: &request.chat_id,
+                upstream_id: None,
+                from: &me,
+                from_me: true,
+                kind,
+                body: &request.text,
+                media: request.media.as_ref(),
+                reply_to: request.reply_to.as_deref(),
+                timestamp: &at,
+                temp_id: request.temp_id.as_deref(),
+                idempotency_key: key,
+                relay: Some(RelayStatus::Queued),
+                now: &at,
+            },
+        )?;
+        tx.journal(&device, EventData::Message(message.clone()))?;
+        tx.journal(
+            &device,
+            EventData::MessageStatus {
+                message_id: id.clone(),
+                status: RelayStatus::Queued.as_str(),
+                attempt: 0,
+                error: None,
+            },
+        )?;
+        if let Some(chat) = tx.touch_chat(&device, &request.chat_id, &id, &at, false)? {
+            tx.journal(&device, EventData::ChatUpdate(chat))?;
+        }
+        Ok((message, true))
+    })
+    .await
+}
+
+/// Our side read a chat up to `up_to` (everything if `None`): journals `message:read`, the
+/// chat's new unread count and the notifications this clears. Returns the messages newly read,
+/// as `(id, upstreamId)`, for the read receipt upstream.
+pub async fn mark_read(
+    store: &Store,
+    device: &DeviceId,
+    chat_id: String,
+    up_to: Option<String>,
+) -> Result<Vec<(String, Option<String>)>> {
+    check_id("chatId", &chat_id)?;
+    let device = device.clone();
+    write(store, move |tx| {
+        let me = me_of(tx, &device)?;
+        chat_of(tx, &device, &chat_id)?;
+        if let Some(up_to) = &up_to {
+            let message = message_of(tx, &device, up_to)?;
+            if message.chat_id != chat_id {
+                return Err(invalid("`messageId` must be a message of this chat"));
+            }
+        }
+        let seen = tx.mark_seen(&device, &chat_id, up_to.as_deref())?;
+        if seen.is_empty() {
+            return Ok(seen);
+        }
+        tx.journal(
+            &device,
+            EventData::MessageRead {
+                chat_id: chat_id.clone(),
+                message_ids: seen.iter().map(|(id, _)| id.clone()).collect(),
+                read_by: me,
+            },
+        )?;
+        if let Some(chat) = tx.recount_unread(&device, &chat_id)? {
+            tx.journal(&device, EventData::ChatUpdate(chat))?;
+        }
+        let cleared = tx.read_notifications(&device, NotificationSet::Chat(&chat_id))?;
+        if !cleared.is_empty() {
+            tx.journal(&device, EventData::NotificationRead { ids: cleared })?;
+        }
+        Ok(seen)
+    })
+    .await
+}
+
+/// Our side reacted to a message (an empty emoji removes the reaction). Returns the message.
+pub async fn react(
+    store: &Store,
+    device: &DeviceId,
+    message_id: String,
+    emoji: String,
+) -> Result<Message> {
+    check_id("messageId", &message_id)?;
+    if emoji.len() > 32 || emoji.chars().any(char::is_control) {
+        return Err(invalid(
+            "`emoji` must be one emoji (or empty to remove a reaction)",
+        ));
+    }
+    let device = device.clone();
+    write(store, move |tx| {
+        let me = me_of(tx, &device)?;
+        let message = message_of(tx, &device, &message_id)?;
+        tx.journal(
+            &device,
+            EventData::MessageReaction {
+                chat_id: message.chat_id.clone(),
+                message_id,
+                from: me,
+                emoji,
+            },
+        )?;
+        Ok(message)
+    })
+    .await
+}
+
+/// Deletes one of our messages for everyone. Returns the message as it was.
+pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Result<Message> {
+    check_id("messageId", &message_id)?;
+    let device = device.clone();
+    write(store, move |tx| {
+        me_of(tx, &device)?;
+        let message = message_of(tx, &device, &message_id)?;
+        if !message.from_me {
+            return Err(invalid(
+                "only messages sent from this device can be revoked",
+            ));
+        }
+        if tx.revoke_message(&device, &message_id)? {
+            tx.journal(
+                &device,
+                EventData::MessageRevoked {
+                    chat_id: message.chat_id.clone(),
+                    message_id,
+                },
+            )?;
+        }
+        Ok(message)
+    })
+    .await
+}
+
+/// Which notifications `notification:read` clears.
+pub enum NotificationsRead {
+    All,
+    Ids(Vec<String>),
+}
+
+/// Marks notifications read and journals `notification:read` so every client clears them.
+/// Returns the ids that were unread.
+pub async fn read_notifications(
+    store: &Store,
+    device: &DeviceId,
+    which: NotificationsRead,
+) -> Result<Vec<String>> {
+    if let NotificationsRead::Ids(ids) = &which {
+        for id in ids {
+            check_id("ids[]", id)?;
+        }
+    }
+    let device = device.clone();
+    write(store, move |tx| {
+        let set = match &which {
+            NotificationsRead::All => NotificationSet::All,
+            NotificationsRead::Ids(ids) => NotificationSet::Ids(ids),
+        };
+        let ids = tx.read_notifications(&device, set)?;
+        if !ids.is_empty() {
+            tx.journal(&device, EventData::NotificationRead { ids: ids.clone() })?;
+        }
+        Ok(ids)
+    })
+    .await
+}
+
+/// Checks that a chat exists (before typing in it).
+pub async fn require_chat(store: &Store, device: &DeviceId, chat_id: &str) -> Result<Chat> {
+    check_id("chatId", chat_id)?;
+    let (device, lookup) = (device.clone(), chat_id.to_owned());
+    store
+        .read(move |conn| store::chats::get_chat(conn, &device, &lookup))
+        .await?
+        .ok_or_else(|| MessagingError::ChatNotFound(chat_id.to_owned()))
+}

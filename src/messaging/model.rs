@@ -1,0 +1,186 @@
+//! The shapes of chats, contacts and messages on the wire (SPEC §3), and the ack ladder.
+
+use serde::{Deserialize, Serialize};
+
+/// How far a message has got, whatsapp-web.js / WAHA compatible.
+///
+/// Levels only go up; `Error` is reachable only from `Pending` or `Server`, because once the
+/// recipient's phone has the message, a later failure report is stale news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ack {
+    Error = -1,
+    Pending = 0,
+    Server = 1,
+    Device = 2,
+    Read = 3,
+    Played = 4,
+}
+
+impl Ack {
+    pub fn level(self) -> i64 {
+        self as i64
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Ack::Error => "error",
+            Ack::Pending => "pending",
+            Ack::Server => "server",
+            Ack::Device => "device",
+            Ack::Read => "read",
+            Ack::Played => "played",
+        }
+    }
+
+    pub fn from_level(level: i64) -> Option<Ack> {
+        Some(match level {
+            -1 => Ack::Error,
+            0 => Ack::Pending,
+            1 => Ack::Server,
+            2 => Ack::Device,
+            3 => Ack::Read,
+            4 => Ack::Played,
+            _ => return None,
+        })
+    }
+
+    /// The ack after `incoming` is merged into `self`, or `None` if it changes nothing: acks
+    /// arriving out of order are merged by maximum.
+    pub fn merge(self, incoming: Ack) -> Option<Ack> {
+        let next = match incoming {
+            Ack::Error if matches!(self, Ack::Pending | Ack::Server) => Ack::Error,
+            Ack::Error => return None,
+            // "Not yet acknowledged" is no news about a message that got further, or failed.
+            Ack::Pending => return None,
+            other => self.max(other),
+        };
+        (next != self).then_some(next)
+    }
+}
+
+/// Where an outgoing message is in the relay queue (`message:status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayStatus {
+    Queued,
+    Sending,
+    Retrying,
+    Sent,
+    Failed,
+}
+
+impl RelayStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayStatus::Queued => "queued",
+            RelayStatus::Sending => "sending",
+            RelayStatus::Retrying => "retrying",
+            RelayStatus::Sent => "sent",
+            RelayStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A media reference (SPEC `media`). Only links are accepted: attachments are never carried
+/// inside Socket.IO packets or REST bodies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    pub url: String,
+    pub mime: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+impl Media {
+    /// The message type its mime type implies.
+    pub fn message_type(&self) -> &'static str {
+        match self.mime.split('/').next() {
+            Some("image") => "image",
+            Some("audio") => "audio",
+            Some("video") => "video",
+            _ => "document",
+        }
+    }
+}
+
+/// SPEC's `Message`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub upstream_id: Option<String>,
+    pub device_id: String,
+    pub chat_id: String,
+    pub from: String,
+    pub from_me: bool,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub body: String,
+    pub media: Option<Media>,
+    pub reply_to: Option<String>,
+    pub timestamp: String,
+    pub ack: i64,
+    pub ack_name: &'static str,
+    pub temp_id: Option<String>,
+    /// Deleted for everyone: the body is gone, the message keeps its place in the chat.
+    pub revoked: bool,
+}
+
+/// SPEC's `Chat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    pub id: String,
+    pub device_id: String,
+    pub name: String,
+    pub kind: String,
+    pub unread_count: u64,
+    pub last_message: Option<Message>,
+    pub updated_at: String,
+    pub archived: bool,
+    pub muted: bool,
+}
+
+/// SPEC's `Contact`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Contact {
+    pub id: String,
+    pub device_id: String,
+    pub name: String,
+    pub push_name: Option<String>,
+    pub presence: String,
+    pub last_seen_at: Option<String>,
+}
+
+/// One page of a cursor-paginated list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ack::*;
+
+    #[test]
+    fn acks_merge_by_maximum_and_error_only_early() {
+        assert_eq!(Pending.merge(Server), Some(Server));
+        assert_eq!(Server.merge(Read), Some(Read));
+        assert_eq!(Read.merge(Device), None, "never backwards");
+        assert_eq!(Read.merge(Read), None);
+        assert_eq!(Pending.merge(Error), Some(Error));
+        assert_eq!(Server.merge(Error), Some(Error));
+        assert_eq!(Device.merge(Error), None, "delivered messages cannot fail");
+        assert_eq!(
+            Error.merge(Device),
+            Some(Device),
+            "a late delivery report wins"
+        );
+        assert_eq!(Error.merge(Pending), None);
+    }
+}

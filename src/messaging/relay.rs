@@ -1,0 +1,182 @@
+//! The relay queue's bookkeeping: every step of an outgoing message through the queue is
+//! recorded, with its `message:status` event, before the next step happens. A message found
+//! `sending` after a crash is sent again with the same id; upstreams recognise it.
+
+use chrono::{DateTime, Utc};
+
+use super::inbound::journal_ack;
+use super::{Ack, RelayStatus};
+use crate::device::DeviceId;
+use crate::event::{rfc3339, EventData};
+use crate::store::messages::{Queued, RelayUpdate};
+use crate::store::{self, StoreResult, Tx};
+
+/// How one attempt to hand a message to the upstream ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The upstream took it under this id.
+    Sent { upstream_id: String },
+    /// A transient failure: try again at `at`.
+    Retry { error: String, at: DateTime<Utc> },
+    /// The upstream refused it for good, or the attempts ran out.
+    Failed { error: String },
+    /// Not tried because an earlier message failed: back to the queue as it was.
+    NotAttempted,
+}
+
+fn status(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    message_id: &str,
+    status: RelayStatus,
+    attempt: u32,
+    error: Option<String>,
+) -> StoreResult<()> {
+    tx.journal(
+        device,
+        EventData::MessageStatus {
+            message_id: message_id.to_owned(),
+            status: status.as_str(),
+            attempt,
+            error,
+        },
+    )?;
+    Ok(())
+}
+
+/// Records that each message of the batch is now being sent (attempt + 1).
+pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> StoreResult<()> {
+    for queued in batch {
+        let attempt = queued.attempts + 1;
+        let update = RelayUpdate {
+            attempts: attempt,
+            ..RelayUpdate::default()
+        };
+        tx.set_relay_status(device, &queued.message.id, RelayStatus::Sending, &update)?;
+        status(
+            tx,
+            device,
+            &queued.message.id,
+            RelayStatus::Sending,
+            attempt,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Records how each attempt ended. A failure for good also sets ack `error`.
+pub fn record_outcomes(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    outcomes: &[(Queued, Outcome)],
+) -> StoreResult<()> {
+    let now = rfc3339(Utc::now());
+    for (queued, outcome) in outcomes {
+        let id = queued.message.id.as_str();
+        let attempt = queued.attempts + 1;
+        match outcome {
+            Outcome::Sent { upstream_id } => {
+                let update = RelayUpdate {
+                    attempts: attempt,
+                    next_attempt_at: None,
+                    sent_at: Some(&now),
+                    upstream_id: Some(upstream_id),
+                };
+                tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
+                status(tx, device, id, RelayStatus::Sent, attempt, None)?;
+            }
+            Outcome::Retry { error, at } => {
+                let at = rfc3339(*at);
+                let update = RelayUpdate {
+                    attempts: attempt,
+                    next_attempt_at: Some(&at),
+                    ..RelayUpdate::default()
+                };
+                tx.set_relay_status(device, id, RelayStatus::Retrying, &update)?;
+                status(
+                    tx,
+                    device,
+                    id,
+                    RelayStatus::Retrying,
+                    attempt,
+                    Some(error.clone()),
+                )?;
+            }
+            Outcome::Failed { error } => fail(tx, device, id, attempt, error)?,
+            Outcome::NotAttempted => {
+                let update = RelayUpdate {
+                    attempts: queued.attempts,
+                    next_attempt_at: queued.next_attempt_at.as_deref(),
+                    ..RelayUpdate::default()
+                };
+                tx.set_relay_status(device, id, RelayStatus::Queued, &update)?;
+                status(tx, device, id, RelayStatus::Queued, queued.attempts, None)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fail(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    id: &str,
+    attempt: u32,
+    error: &str,
+) -> StoreResult<()> {
+    let update = RelayUpdate {
+        attempts: attempt,
+        ..RelayUpdate::default()
+    };
+    tx.set_relay_status(device, id, RelayStatus::Failed, &update)?;
+    status(
+        tx,
+        device,
+        id,
+        RelayStatus::Failed,
+        attempt,
+        Some(error.to_owned()),
+    )?;
+    if let Some(message) = store::messages::get_message(tx.conn(), device, id)? {
+        if let Some(failed) = tx.merge_ack(device, &message, Ack::Error)? {
+            journal_ack(tx, device, &failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Messages sent before `sent_before` and still without a server ack are sent again, or fail
+/// with ack `error` once `max_attempts` have been made. Returns how many go back to the queue.
+pub fn expire_acks(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    sent_before: DateTime<Utc>,
+    timeout_secs: u64,
+    max_attempts: u32,
+) -> StoreResult<usize> {
+    let overdue = store::messages::overdue_acks(tx.conn(), device, &rfc3339(sent_before))?;
+    let mut resent = 0;
+    let error = format!("no server ack within {timeout_secs} s");
+    for (message, attempts) in overdue {
+        if attempts >= max_attempts {
+            fail(tx, device, &message.id, attempts, &error)?;
+            continue;
+        }
+        let update = RelayUpdate {
+            attempts,
+            ..RelayUpdate::default()
+        };
+        tx.set_relay_status(device, &message.id, RelayStatus::Retrying, &update)?;
+        status(
+            tx,
+            device,
+            &message.id,
+            RelayStatus::Retrying,
+            attempts,
+            Some(error.clone()),
+        )?;
+        resent += 1;
+    }
+    Ok(resent)
+}

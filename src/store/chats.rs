@@ -1,0 +1,215 @@
+//! Chat and contact rows. Chats are listed by last activity, newest first.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::messages::{self, MESSAGE_COLUMNS};
+use super::{StoreResult, Tx};
+use crate::device::DeviceId;
+use crate::messaging::{Chat, Contact, Page};
+
+const CHAT_COLUMNS: &str =
+    "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, c.archived, c.muted";
+
+/// Chats joined with their last message, whose columns follow the chat's.
+fn chat_query(filter: &str) -> String {
+    let message_columns = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("m.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {CHAT_COLUMNS}, {message_columns} FROM chats c
+         LEFT JOIN messages m ON m.id = c.last_message_id WHERE {filter}"
+    )
+}
+
+fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
+    let has_last: Option<String> = row.get(8)?;
+    Ok(Chat {
+        id: row.get(0)?,
+        device_id: row.get(1)?,
+        name: row.get(2)?,
+        kind: row.get(3)?,
+        unread_count: row.get(4)?,
+        updated_at: row.get(5)?,
+        archived: row.get(6)?,
+        muted: row.get(7)?,
+        last_message: match has_last {
+            Some(_) => Some(messages::message_at(row, 8)?),
+            None => None,
+        },
+    })
+}
+
+pub fn get_chat(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
+    Ok(conn
+        .prepare_cached(&chat_query("c.device_id = ?1 AND c.id = ?2"))?
+        .query_row(params![device.as_str(), chat], chat_from_row)
+        .optional()?)
+}
+
+/// Chats by last activity, newest first. The cursor is the last item's `updatedAt|id`.
+pub fn list_chats(
+    conn: &Connection,
+    device: &DeviceId,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<Chat>> {
+    let (after_time, after_id) = match cursor.and_then(|c| c.split_once('|')) {
+        Some((time, id)) => (Some(time.to_owned()), id.to_owned()),
+        None => (None, String::new()),
+    };
+    let sql = chat_query(
+        "c.device_id = ?1 AND (?2 IS NULL OR c.updated_at < ?2 OR (c.updated_at = ?2 AND c.id < ?3))
+         ORDER BY c.updated_at DESC, c.id DESC LIMIT ?4",
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(
+            params![device.as_str(), after_time, after_id, limit + 1],
+            chat_from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page(items, limit, |chat| {
+        format!("{}|{}", chat.updated_at, chat.id)
+    }))
+}
+
+/// Cuts a `limit + 1` query result into a page and the cursor of its last item.
+pub(super) fn page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(cursor) } else { None };
+    Page { items, next_cursor }
+}
+
+const CONTACT_COLUMNS: &str = "id, device_id, name, push_name, presence, last_seen_at";
+
+fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
+    Ok(Contact {
+        id: row.get(0)?,
+        device_id: row.get(1)?,
+        name: row.get(2)?,
+        push_name: row.get(3)?,
+        presence: row.get(4)?,
+        last_seen_at: row.get(5)?,
+    })
+}
+
+pub fn get_contact(
+    conn: &Connection,
+    device: &DeviceId,
+    contact: &str,
+) -> StoreResult<Option<Contact>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 AND id = ?2"
+        ))?
+        .query_row(params![device.as_str(), contact], contact_from_row)
+        .optional()?)
+}
+
+pub fn list_contacts(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<Contact>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 ORDER BY name, id"
+    ))?;
+    let contacts = stmt
+        .query_map([device.as_str()], contact_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(contacts)
+}
+
+impl Tx<'_> {
+    /// Adds a chat the upstream told us about, or renames it. Returns it if it changed.
+    pub fn upsert_chat(
+        &mut self,
+        device: &DeviceId,
+        id: &str,
+        name: &str,
+        kind: &str,
+        now: &str,
+    ) -> StoreResult<Option<Chat>> {
+        let changed = self.conn().execute(
+            "INSERT INTO chats (device_id, id, name, kind, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, kind = excluded.kind
+             WHERE name != excluded.name OR kind != excluded.kind",
+            params![device.as_str(), id, name, kind, now],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        get_chat(self.conn(), device, id)
+    }
+
+    /// Records a new last message of a chat: activity moves it to the top of the list, and an
+    /// incoming message adds one unread.
+    pub fn touch_chat(
+        &mut self,
+        device: &DeviceId,
+        chat: &str,
+        message_id: &str,
+        at: &str,
+        unread: bool,
+    ) -> StoreResult<Option<Chat>> {
+        self.conn().execute(
+            "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
+                unread_count = unread_count + ?5
+             WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), chat, message_id, at, unread as i64],
+        )?;
+        get_chat(self.conn(), device, chat)
+    }
+
+    /// Recounts a chat's unread messages after some were read.
+    pub fn recount_unread(&mut self, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
+        self.conn().execute(
+            "UPDATE chats SET unread_count = (
+                SELECT COUNT(*) FROM messages m
+                WHERE m.device_id = ?1 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0)
+             WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), chat],
+        )?;
+        get_chat(self.conn(), device, chat)
+    }
+
+    /// Adds or renames a contact. Returns it if it changed.
+    pub fn upsert_contact(
+        &mut self,
+        device: &DeviceId,
+        id: &str,
+        name: &str,
+        push_name: Option<&str>,
+    ) -> StoreResult<Option<Contact>> {
+        let changed = self.conn().execute(
+            "INSERT INTO contacts (device_id, id, name, push_name) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, push_name = excluded.push_name
+             WHERE name != excluded.name OR push_name IS NOT excluded.push_name",
+            params![device.as_str(), id, name, push_name],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        get_contact(self.conn(), device, id)
+    }
+
+    /// Records a contact's presence; going offline records when it was last seen. Returns the
+    /// contact if its presence changed.
+    pub fn set_presence(
+        &mut self,
+        device: &DeviceId,
+        contact: &str,
+        presence: &str,
+        now: &str,
+    ) -> StoreResult<Option<Contact>> {
+        let changed = self.conn().execute(
+            "UPDATE contacts SET presence = ?3,
+                last_seen_at = CASE WHEN ?3 = 'offline' THEN ?4 ELSE last_seen_at END
+             WHERE device_id = ?1 AND id = ?2 AND presence != ?3",
+            params![device.as_str(), contact, presence, now],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        get_contact(self.conn(), device, contact)
+    }
+}

@@ -1,0 +1,416 @@
+//! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::chats::page;
+use super::{StoreResult, Tx};
+use crate::device::DeviceId;
+use crate::messaging::{Ack, Media, Message, Page, RelayStatus};
+
+pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked";
+
+/// Reads a message whose columns (in `MESSAGE_COLUMNS` order) start at `at`.
+pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+    let media: Option<String> = row.get(at + 8)?;
+    let ack = Ack::from_level(row.get(at + 11)?).unwrap_or(Ack::Pending);
+    Ok(Message {
+        id: row.get(at)?,
+        upstream_id: row.get(at + 1)?,
+        device_id: row.get(at + 2)?,
+        chat_id: row.get(at + 3)?,
+        from: row.get(at + 4)?,
+        from_me: row.get(at + 5)?,
+        kind: row.get(at + 6)?,
+        body: row.get(at + 7)?,
+        media: media.and_then(|m| serde_json::from_str::<Media>(&m).ok()),
+        reply_to: row.get(at + 9)?,
+        timestamp: row.get(at + 10)?,
+        ack: ack.level(),
+        ack_name: ack.name(),
+        temp_id: row.get(at + 12)?,
+        revoked: row.get(at + 13)?,
+    })
+}
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    message_at(row, 0)
+}
+
+fn find_one(
+    conn: &Connection,
+    device: &DeviceId,
+    column: &str,
+    value: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2"
+        ))?
+        .query_row(params![device.as_str(), value], message_row)
+        .optional()?)
+}
+
+pub fn get_message(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<Option<Message>> {
+    find_one(conn, device, "id", id)
+}
+
+pub fn by_upstream_id(
+    conn: &Connection,
+    device: &DeviceId,
+    upstream_id: &str,
+) -> StoreResult<Option<Message>> {
+    find_one(conn, device, "upstream_id", upstream_id)
+}
+
+pub fn by_temp_id(
+    conn: &Connection,
+    device: &DeviceId,
+    temp_id: &str,
+) -> StoreResult<Option<Message>> {
+    find_one(conn, device, "temp_id", temp_id)
+}
+
+/// The message sent with this `Idempotency-Key`, if it was sent after `since`.
+pub fn by_idempotency_key(
+    conn: &Connection,
+    device: &DeviceId,
+    key: &str,
+    since: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE device_id = ?1 AND idempotency_key = ?2 AND created_at >= ?3"
+        ))?
+        .query_row(params![device.as_str(), key, since], message_row)
+        .optional()?)
+}
+
+/// A chat's messages, newest first; `before` is the id of the last message already seen.
+pub fn list_messages(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+    before: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE device_id = ?1 AND chat_id = ?2 AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let items = stmt
+        .query_map(
+            params![device.as_str(), chat, before, limit + 1],
+            message_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page(items, limit, |message| message.id.clone()))
+}
+
+/// A message waiting in the relay queue.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub message: Message,
+    pub status: RelayStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Not before this time (RFC 3339), after a failed attempt.
+    pub next_attempt_at: Option<String>,
+}
+
+/// The relay queue of a device in acceptance order: messages never tried, in flight when the
+/// daemon stopped, or waiting to retry.
+pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS}, relay_status, attempts, next_attempt_at FROM messages
+         WHERE device_id = ?1 AND relay_status IN ('queued', 'sending', 'retrying')
+         ORDER BY id LIMIT ?2"
+    ))?;
+    let queued = stmt
+        .query_map(params![device.as_str(), limit], |row| {
+            let status: String = row.get(14)?;
+            Ok(Queued {
+                message: message_row(row)?,
+                status: match status.as_str() {
+                    "sending" => RelayStatus::Sending,
+                    "retrying" => RelayStatus::Retrying,
+                    _ => RelayStatus::Queued,
+                },
+                attempts: row.get(15)?,
+                next_attempt_at: row.get(16)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(queued)
+}
+
+/// Sent messages still without a server ack, sent before `sent_before`, with their attempts.
+pub fn overdue_acks(
+    conn: &Connection,
+    device: &DeviceId,
+    sent_before: &str,
+) -> StoreResult<Vec<(Message, u32)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
+         WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0 AND sent_at < ?2
+         ORDER BY id"
+    ))?;
+    let overdue = stmt
+        .query_map(params![device.as_str(), sent_before], |row| {
+            Ok((message_row(row)?, row.get(14)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(overdue)
+}
+
+/// When the oldest message still waiting for its server ack was sent.
+pub fn oldest_unacked(conn: &Connection, device: &DeviceId) -> StoreResult<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT MIN(sent_at) FROM messages
+         WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
+        [device.as_str()],
+        |row| row.get(0),
+    )?)
+}
+
+/// One message as the simulated phone received it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEntry {
+    pub message_id: String,
+    pub upstream_id: String,
+    pub chat_id: String,
+    pub body: String,
+    pub received_at: String,
+}
+
+/// Everything a simulated phone received, in the order it arrived.
+pub fn simulator_inbox(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, upstream_id, chat_id, body, received_at FROM simulator_inbox
+         WHERE device_id = ?1 ORDER BY rowid",
+    )?;
+    let entries = stmt
+        .query_map([device.as_str()], |row| {
+            Ok(InboxEntry {
+                message_id: row.get(0)?,
+                upstream_id: row.get(1)?,
+                chat_id: row.get(2)?,
+                body: row.get(3)?,
+                received_at: row.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(entries)
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub id: &'a str,
+    pub chat_id: &'a str,
+    pub upstream_id: Option<&'a str>,
+    pub from: &'a str,
+    pub from_me: bool,
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub media: Option<&'a Media>,
+    pub reply_to: Option<&'a str>,
+    pub timestamp: &'a str,
+    pub temp_id: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// `Queued` for messages we send; `None` for messages we receive.
+    pub relay: Option<RelayStatus>,
+    pub now: &'a str,
+}
+
+/// How a relay attempt changes a queued message.
+#[derive(Debug, Clone, Default)]
+pub struct RelayUpdate<'a> {
+    pub attempts: u32,
+    pub next_attempt_at: Option<&'a str>,
+    pub sent_at: Option<&'a str>,
+    pub upstream_id: Option<&'a str>,
+}
+
+impl Tx<'_> {
+    pub fn insert_message(
+        &mut self,
+        device: &DeviceId,
+        new: &NewMessage<'_>,
+    ) -> StoreResult<Message> {
+        let media = new.media.map(serde_json::to_string).transpose()?;
+        self.conn().execute(
+            "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
+                media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                new.id,
+                device.as_str(),
+                new.chat_id,
+                new.upstream_id,
+                new.from,
+                new.from_me,
+                new.kind,
+                new.body,
+                media,
+                new.reply_to,
+                new.timestamp,
+                new.temp_id,
+                new.idempotency_key,
+                new.from_me,
+                new.relay.map(RelayStatus::as_str),
+                new.now,
+            ],
+        )?;
+        Ok(get_message(self.conn(), device, new.id)?.expect("the message was just inserted"))
+    }
+
+    /// Merges an ack into a message; returns the message if its ack changed.
+    pub fn merge_ack(
+        &mut self,
+        device: &DeviceId,
+        message: &Message,
+        incoming: Ack,
+    ) -> StoreResult<Option<Message>> {
+        let current = Ack::from_level(message.ack).unwrap_or(Ack::Pending);
+        let Some(next) = current.merge(incoming) else {
+            return Ok(None);
+        };
+        self.conn().execute(
+            "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), message.id, next.level()],
+        )?;
+        Ok(Some(Message {
+            ack: next.level(),
+            ack_name: next.name(),
+            ..message.clone()
+        }))
+    }
+
+    pub fn set_relay_status(
+        &mut self,
+        device: &DeviceId,
+        message_id: &str,
+        status: RelayStatus,
+        update: &RelayUpdate<'_>,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
+                sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id)
+             WHERE device_id = ?1 AND id = ?2",
+            params![
+                device.as_str(),
+                message_id,
+                status.as_str(),
+                update.attempts,
+                update.next_attempt_at,
+                update.sent_at,
+                update.upstream_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a chat's incoming messages as read, up to and including `up_to` (all if `None`).
+    /// Returns the ids and upstream ids of those that were unread.
+    pub fn mark_seen(
+        &mut self,
+        device: &DeviceId,
+        chat: &str,
+        up_to: Option<&str>,
+    ) -> StoreResult<Vec<(String, Option<String>)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "UPDATE messages SET seen = 1
+             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND seen = 0
+                AND (?3 IS NULL OR id <= ?3)
+             RETURNING id, upstream_id",
+        )?;
+        let mut seen = stmt
+            .query_map(params![device.as_str(), chat, up_to], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        seen.sort();
+        Ok(seen)
+    }
+
+    /// Deletes a message's content for everyone; returns whether it was not already revoked.
+    pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
+        let changed = self.conn().execute(
+            "UPDATE messages SET revoked = 1, body = '', media = NULL
+             WHERE device_id = ?1 AND id = ?2 AND revoked = 0",
+            params![device.as_str(), message_id],
+        )?;
+        Ok(changed > 0)
+    }
+
+    pub fn insert_notification(
+        &mut self,
+        device: &DeviceId,
+        id: &str,
+        chat: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO notifications (device_id, id, chat_id) VALUES (?1, ?2, ?3)",
+            params![device.as_str(), id, chat],
+        )?;
+        Ok(())
+    }
+
+    /// Marks unread notifications read: the given ids, or those of one chat, or all of them.
+    /// Returns the ids that were unread.
+    pub fn read_notifications(
+        &mut self,
+        device: &DeviceId,
+        which: NotificationSet<'_>,
+    ) -> StoreResult<Vec<String>> {
+        let (filter, value) = match which {
+            NotificationSet::All => ("?2 IS NULL", None),
+            NotificationSet::Chat(chat) => ("chat_id = ?2", Some(chat.to_owned())),
+            NotificationSet::Ids(ids) => (
+                "id IN (SELECT value FROM json_each(?2))",
+                Some(serde_json::to_string(ids)?),
+            ),
+        };
+        let mut stmt = self.conn().prepare(&format!(
+            "UPDATE notifications SET read = 1 WHERE device_id = ?1 AND read = 0 AND ({filter})
+             RETURNING id"
+        ))?;
+        let mut ids = stmt
+            .query_map(params![device.as_str(), value], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The simulated phone receives a message: once per message id, so a resend after a crash
+    /// or an ack timeout is recognised. Returns its upstream id and whether it is new.
+    pub fn simulator_receive(
+        &mut self,
+        device: &DeviceId,
+        message: &Message,
+        upstream_id: &str,
+        now: &str,
+    ) -> StoreResult<(String, bool)> {
+        let new = self.conn().execute(
+            "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, message_id) DO NOTHING",
+            params![device.as_str(), message.id, upstream_id, message.chat_id, message.body, now],
+        )?;
+        let upstream_id = self.conn().query_row(
+            "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
+            params![device.as_str(), message.id],
+            |row| row.get(0),
+        )?;
+        Ok((upstream_id, new > 0))
+    }
+}
+
+/// Which notifications a read applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum NotificationSet<'a> {
+    All,
+    Chat(&'a str),
+    Ids(&'a [String]),
+}
