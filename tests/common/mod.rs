@@ -146,17 +146,49 @@ impl TestDaemon {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, body) = self.request(key, method, path, body, &[]).await;
+        (status, body)
+    }
+
+    /// A request as the admin with extra headers; returns the response headers too.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.request(&self.key, method, path, Some(body), headers)
+            .await
+    }
+
+    async fn request(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header("x-api-key", key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        (
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -177,6 +209,26 @@ impl TestDaemon {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
+    }
+
+    /// Creates a simulator device with the given `[simulator]` table, links it and waits until
+    /// it is `ready`. Returns the device as the API shows it then.
+    pub async fn ready_device(&self, id: &str, simulator: Value) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/devices",
+                json!({ "id": id, "name": format!("Device {id}"), "simulator": simulator }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut watcher = self.socket(id, json!({})).await;
+        wait_state(&mut watcher, "qr").await;
+        self.link(id).await;
+        wait_state(&mut watcher, "ready").await;
+        watcher.close().await;
+        let (status, device) = self.get(&format!("/api/v1/devices/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{device}");
+        device
     }
 
     /// Creates a key with the given devices and scopes, returning its secret.

@@ -1,0 +1,686 @@
+//! Messaging against the real daemon: sending and acks, the simulator's contacts, receipts,
+//! typing, history over both faces, resend on ack timeout, and what bad input gets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sio::{SioClient, SioEvent};
+use common::{TestDaemon, WAIT};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const ALICE: &str = "15550000002@c.us";
+const BOB: &str = "15550000003@c.us";
+
+/// Fast simulated contacts: Alice echoes, Bob never reads.
+fn contacts() -> Value {
+    json!({
+        "server_ack_ms": 10, "delivered_ms": 30, "read_ms": 60, "typing_ms": 50,
+        "contacts": [
+            { "id": ALICE, "name": "Alice", "behaviour": "echo" },
+            { "id": BOB, "name": "Bob", "behaviour": "silent" }
+        ]
+    })
+}
+
+async fn send(client: &mut SioClient, payload: Value) -> Value {
+    client
+        .emit_with_ack("message:send", payload, WAIT)
+        .await
+        .expect("an ack")
+}
+
+/// The `ok: true` data of an ack, or a panic showing the refusal.
+#[track_caller]
+fn ok(ack: Value) -> Value {
+    assert_eq!(ack["ok"], true, "refused: {ack}");
+    ack["data"].clone()
+}
+
+/// The error code of a refused ack.
+#[track_caller]
+fn refused(ack: &Value) -> &str {
+    assert_eq!(ack["ok"], false, "accepted: {ack}");
+    ack["error"]["code"].as_str().expect("an error code")
+}
+
+/// Waits for the event `name` about message `id` (by `messageId` or `id`).
+async fn wait_about(
+    client: &mut SioClient,
+    name: &str,
+    id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> SioEvent {
+    client
+        .wait_until(WAIT, |e| {
+            e.name == name && (e.data["messageId"] == id || e.data["id"] == id) && check(&e.data)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("no {name} for {id}: {e}"))
+}
+
+/// The values of `field` in the client's history of `name` events about message `id`.
+fn seen(client: &SioClient, name: &str, id: &str, field: &str) -> Vec<Value> {
+    client
+        .history()
+        .iter()
+        .filter(|e| e.name == name && e.data["messageId"] == id)
+        .map(|e| e.data[field].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn two_clients_see_a_send_its_acks_in_order_and_the_echo() {
+    let daemon = TestDaemon::start().await;
+    let device = daemon.ready_device("chat", contacts()).await;
+    let me = device["me"]["id"].as_str().unwrap().to_owned();
+    let mut a = daemon.socket("chat", json!({})).await;
+    let mut b = daemon.socket("chat", json!({})).await;
+
+    let sent = ok(send(
+        &mut a,
+        json!({ "chatId": ALICE, "text": "see you at 5", "tempId": "t-1" }),
+    )
+    .await);
+    assert_eq!(
+        (sent["ack"].clone(), sent["ackName"].clone()),
+        (json!(0), json!("pending"))
+    );
+    assert_eq!(
+        (sent["fromMe"].clone(), sent["from"].clone()),
+        (json!(true), json!(me))
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("msg_"), "{id}");
+
+    let echoed = wait_about(&mut b, "message", &id, |_| true).await;
+    assert_eq!(echoed.data["body"], "see you at 5");
+    wait_about(&mut b, "message:ack", &id, |d| d["ack"] == 3).await;
+    assert_eq!(
+        seen(&b, "message:ack", &id, "ackName"),
+        [json!("server"), json!("device"), json!("read")]
+    );
+    assert_eq!(
+        seen(&b, "message:status", &id, "status"),
+        [json!("queued"), json!("sending"), json!("sent")]
+    );
+    // The echo's notification comes last; then the whole exchange is in B's history.
+    let notification = b.wait_for("notification", WAIT).await.unwrap();
+    let history = b.history().to_vec();
+    let position = |what: &str, matches: &dyn Fn(&Value) -> bool| {
+        history
+            .iter()
+            .position(|e| e.name == what && matches(&e.data))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {what} in {:?}",
+                    history.iter().map(|e| &e.name).collect::<Vec<_>>()
+                )
+            })
+    };
+    let receipt = &history[position("message:read", &|_| true)].data;
+    assert_eq!(
+        (
+            receipt["chatId"].clone(),
+            receipt["messageIds"].clone(),
+            receipt["readBy"].clone()
+        ),
+        (json!(ALICE), json!([id]), json!(ALICE))
+    );
+    let from_alice = |d: &Value| d["contactId"] == ALICE && d["chatId"] == ALICE;
+    let typing = position("typing:start", &from_alice);
+    let stopped = position("typing:stop", &from_alice);
+    let replied = position("message", &|d| d["fromMe"] == false);
+    assert!(
+        typing < stopped && stopped < replied,
+        "typing first, then the reply"
+    );
+    let reply = &history[replied].data;
+    assert_eq!(
+        (
+            reply["from"].clone(),
+            reply["body"].clone(),
+            reply["replyTo"].clone()
+        ),
+        (json!(ALICE), json!("see you at 5"), json!(id))
+    );
+    assert_eq!(
+        (
+            notification.data["title"].clone(),
+            notification.data["body"].clone()
+        ),
+        (json!("Alice"), json!("see you at 5"))
+    );
+    assert_eq!(notification.data["messageId"], reply["id"]);
+    position("chat:update", &|d| {
+        d["id"] == ALICE && d["unreadCount"] == 1
+    });
+    position("contact:update", &|d| {
+        d["id"] == ALICE && d["presence"] == "online"
+    });
+
+    // After the snapshot and `sync`, every event came once, in seq order, with no gap.
+    let live = history.iter().skip_while(|e| e.name != "sync").skip(1);
+    let seqs: Vec<u64> = live.filter_map(|e| e.data["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+}
+
+#[tokio::test]
+async fn the_same_temp_id_or_idempotency_key_is_one_message() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("dedup", contacts()).await;
+    let mut a = daemon.socket("dedup", json!({})).await;
+    let payload = json!({ "chatId": BOB, "text": "once", "tempId": "same" });
+    let first = ok(send(&mut a, payload.clone()).await);
+    let second = ok(send(&mut a, payload).await);
+    assert_eq!(first["id"], second["id"]);
+
+    let path = format!("/api/v1/devices/dedup/chats/{BOB}/messages");
+    let key = [("Idempotency-Key", "k-1")];
+    let request = || daemon.raw(Method::POST, &path, json!({ "text": "by rest" }), &key);
+    let (status, headers, one) = request().await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{one}");
+    assert!(headers.get("idempotent-replayed").is_none());
+    let (status, headers, again) = request().await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(one["id"], again["id"]);
+
+    let (_, list) = daemon.get(&path).await;
+    let bodies: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["by rest", "once"], "newest first, each once");
+    let inbox = wait_inbox(&daemon, "dedup", 2).await;
+    assert_eq!(inbox.len(), 2, "{inbox:?}");
+}
+
+/// The simulated phone's inbox, once it holds at least `count` messages.
+async fn wait_inbox(daemon: &TestDaemon, device: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, inbox) = daemon
+            .get(&format!("/api/v1/devices/{device}/simulator/inbox"))
+            .await;
+        let items = inbox["items"].as_array().cloned().unwrap_or_default();
+        if items.len() >= count || tokio::time::Instant::now() > deadline {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn history_pages_agree_over_rest_and_socket() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("history", contacts()).await;
+    let mut a = daemon.socket("history", json!({})).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            ok(send(&mut a, json!({ "chatId": BOB, "text": format!("m{n}") })).await)["id"].clone(),
+        );
+    }
+    let base = format!("/api/v1/devices/history/chats/{BOB}/messages");
+    let (status, first) = daemon.get(&format!("{base}?limit=2")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        common::ids(&first),
+        [ids[4].as_str().unwrap(), ids[3].as_str().unwrap()]
+    );
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, rest) = daemon
+        .get(&format!("{base}?limit=10&before={cursor}"))
+        .await;
+    assert_eq!(
+        common::ids(&rest),
+        [
+            ids[2].as_str().unwrap(),
+            ids[1].as_str().unwrap(),
+            ids[0].as_str().unwrap()
+        ]
+    );
+    assert_eq!(rest["nextCursor"], Value::Null);
+
+    let over_socket = ok(a
+        .emit_with_ack("messages:list", json!({ "chatId": BOB, "limit": 2 }), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(common::ids(&over_socket), common::ids(&first));
+
+    // Bob's chat had the latest activity, so it leads the chat list; the group is there too.
+    let (_, chats) = daemon.get("/api/v1/devices/history/chats").await;
+    let listed = common::ids(&chats);
+    assert_eq!(listed[0], BOB);
+    assert_eq!(listed.len(), 3, "{chats}");
+    assert_eq!(chats["items"][0]["lastMessage"]["id"], ids[4]);
+    let socket_chats = ok(a
+        .emit_with_ack("chats:list", json!({}), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(common::ids(&socket_chats), listed);
+    let (_, page) = daemon.get("/api/v1/devices/history/chats?limit=1").await;
+    let (_, next) = daemon
+        .get(&format!(
+            "/api/v1/devices/history/chats?limit=5&cursor={}",
+            urlencode(page["nextCursor"].as_str().unwrap())
+        ))
+        .await;
+    assert_eq!(common::ids(&next), listed[1..]);
+
+    let (status, one) = daemon
+        .get(&format!(
+            "/api/v1/devices/history/messages/{}",
+            ids[0].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["body"], "m0");
+    let (_, contacts) = daemon.get("/api/v1/devices/history/contacts").await;
+    assert_eq!(common::ids(&contacts), [ALICE, BOB]);
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn read_receipts_typing_reactions_and_revocations_reach_the_other_client() {
+    let daemon = TestDaemon::start().await;
+    let device = daemon.ready_device("receipts", contacts()).await;
+    let me = device["me"]["id"].clone();
+    let mut a = daemon.socket("receipts", json!({})).await;
+    let mut b = daemon.socket("receipts", json!({})).await;
+    let ours = ok(send(&mut a, json!({ "chatId": ALICE, "text": "ping" })).await);
+    let reply = a
+        .wait_until(WAIT, |e| e.name == "message" && e.data["fromMe"] == false)
+        .await
+        .unwrap();
+    let notification = a.wait_for("notification", WAIT).await.unwrap();
+
+    let read = ok(a
+        .emit_with_ack("message:read", json!({ "chatId": ALICE }), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(read["messageIds"], json!([reply.data["id"]]));
+    let receipt = b
+        .wait_until(WAIT, |e| e.name == "message:read" && e.data["readBy"] == me)
+        .await
+        .unwrap();
+    assert_eq!(receipt.data["messageIds"], json!([reply.data["id"]]));
+    b.wait_until(WAIT, |e| {
+        e.name == "chat:update" && e.data["id"] == ALICE && e.data["unreadCount"] == 0
+    })
+    .await
+    .unwrap();
+    let cleared = b.wait_for("notification:read", WAIT).await.unwrap();
+    assert_eq!(cleared.data["ids"], json!([notification.data["id"]]));
+
+    ok(
+        a.emit_with_ack("typing:start", json!({ "chatId": ALICE }), WAIT)
+            .await
+            .unwrap(),
+    );
+    b.wait_until(WAIT, |e| {
+        e.name == "typing:start" && e.data["contactId"] == me
+    })
+    .await
+    .unwrap();
+    ok(
+        a.emit_with_ack("typing:stop", json!({ "chatId": ALICE }), WAIT)
+            .await
+            .unwrap(),
+    );
+    b.wait_until(WAIT, |e| {
+        e.name == "typing:stop" && e.data["contactId"] == me
+    })
+    .await
+    .unwrap();
+
+    ok(a.emit_with_ack(
+        "message:react",
+        json!({ "messageId": reply.data["id"], "emoji": "👍" }),
+        WAIT,
+    )
+    .await
+    .unwrap());
+    let reaction = b.wait_for("message:reaction", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            reaction.data["emoji"].clone(),
+            reaction.data["from"].clone()
+        ),
+        (json!("👍"), me.clone())
+    );
+    ok(
+        a.emit_with_ack("message:revoke", json!({ "messageId": ours["id"] }), WAIT)
+            .await
+            .unwrap(),
+    );
+    b.wait_until(WAIT, |e| {
+        e.name == "message:revoked" && e.data["messageId"] == ours["id"]
+    })
+    .await
+    .unwrap();
+    let (_, revoked) = daemon
+        .get(&format!(
+            "/api/v1/devices/receipts/messages/{}",
+            ours["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (revoked["revoked"].clone(), revoked["body"].clone()),
+        (json!(true), json!(""))
+    );
+
+    let all = ok(a
+        .emit_with_ack("notification:read", json!({ "all": true }), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(all, json!({}));
+}
+
+#[tokio::test]
+async fn typing_without_a_stop_ends_by_itself() {
+    let daemon = TestDaemon::start().await;
+    let device = daemon.ready_device("typist", contacts()).await;
+    let mut a = daemon.socket("typist", json!({})).await;
+    ok(
+        a.emit_with_ack("typing:start", json!({ "chatId": BOB }), WAIT)
+            .await
+            .unwrap(),
+    );
+    let stop = a
+        .wait_until(Duration::from_secs(35), |e| e.name == "typing:stop")
+        .await
+        .expect("typing stops after 25 s");
+    assert_eq!(stop.data["contactId"], device["me"]["id"]);
+}
+
+#[tokio::test]
+async fn no_server_ack_means_resend_with_the_same_id_then_error() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.messages.ack_timeout_secs = 1;
+        settings.messages.max_send_attempts = 2;
+    })
+    .await;
+    daemon.ready_device("lossy", json!({ "server_ack_ms": 600000, "contacts": [{ "id": BOB, "name": "Bob", "behaviour": "silent" }] })).await;
+    let mut a = daemon.socket("lossy", json!({})).await;
+    let id = ok(send(&mut a, json!({ "chatId": BOB, "text": "anyone?" })).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let failed = wait_about(&mut a, "message:ack", &id, |d| d["ack"] == -1).await;
+    assert_eq!(failed.data["ackName"], "error");
+    let statuses: Vec<(Value, Value)> = a
+        .history()
+        .iter()
+        .filter(|e| e.name == "message:status" && e.data["messageId"] == id)
+        .map(|e| (e.data["status"].clone(), e.data["attempt"].clone()))
+        .collect();
+    let expected = [
+        ("queued", 0),
+        ("sending", 1),
+        ("sent", 1),
+        ("retrying", 1),
+        ("sending", 2),
+        ("sent", 2),
+        ("failed", 2),
+    ];
+    assert_eq!(statuses, expected.map(|(s, n)| (json!(s), json!(n))));
+    let inbox = wait_inbox(&daemon, "lossy", 1).await;
+    assert_eq!(
+        inbox.len(),
+        1,
+        "the resend was recognised upstream: {inbox:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("strict", contacts()).await;
+    let mut a = daemon.socket("strict", json!({})).await;
+    let received = ok(send(&mut a, json!({ "chatId": ALICE, "text": "hi" })).await);
+    a.wait_until(WAIT, |e| e.name == "message" && e.data["fromMe"] == false)
+        .await
+        .unwrap();
+    // Let the echo finish (its presence goes offline last) so nothing else moves the journal.
+    let (_, before) = daemon
+        .get("/api/v1/devices/strict/events?after=0&limit=1")
+        .await;
+    let reply = a
+        .history()
+        .iter()
+        .find(|e| e.name == "message" && e.data["fromMe"] == false)
+        .unwrap()
+        .data["id"]
+        .clone();
+
+    let cases = [
+        (
+            "message:send",
+            json!({ "chatId": ALICE, "text": 5 }),
+            "bad_request",
+        ),
+        ("message:send", json!({ "text": "no chat" }), "bad_request"),
+        ("message:send", json!("not an object"), "bad_request"),
+        (
+            "message:send",
+            json!({ "chatId": ALICE, "text": "  " }),
+            "bad_request",
+        ),
+        (
+            "message:send",
+            json!({ "chatId": "nobody@c.us", "text": "hi" }),
+            "chat_not_found",
+        ),
+        (
+            "message:send",
+            json!({ "chatId": ALICE, "text": "hi", "replyTo": "msg_nope" }),
+            "message_not_found",
+        ),
+        (
+            "message:send",
+            json!({ "chatId": ALICE, "text": "", "media": { "url": "data:image/png;base64,AAAA", "mime": "image/png" } }),
+            "bad_request",
+        ),
+        (
+            "message:read",
+            json!({ "chatId": ALICE, "messageId": "msg_nope" }),
+            "message_not_found",
+        ),
+        (
+            "message:react",
+            json!({ "messageId": "msg_nope", "emoji": "👍" }),
+            "message_not_found",
+        ),
+        (
+            "message:revoke",
+            json!({ "messageId": reply }),
+            "bad_request",
+        ),
+        (
+            "typing:start",
+            json!({ "chatId": "nobody@c.us" }),
+            "chat_not_found",
+        ),
+        (
+            "messages:list",
+            json!({ "chatId": ALICE, "limit": 0 }),
+            "bad_request",
+        ),
+        ("notification:read", json!({}), "bad_request"),
+        ("no:such:event", json!({}), "bad_request"),
+    ];
+    for (event, payload, code) in cases {
+        let ack = a.emit_with_ack(event, payload.clone(), WAIT).await.unwrap();
+        assert_eq!(refused(&ack), code, "{event} {payload}: {ack}");
+    }
+    let attachment = a
+        .emit_binary_with_ack(
+            "message:send",
+            json!({ "chatId": ALICE, "text": "file", "file": { "_placeholder": true, "num": 0 } }),
+            vec![1, 2, 3],
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused(&attachment), "bad_request");
+    assert!(attachment["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("binary"));
+
+    let (_, after) = daemon
+        .get("/api/v1/devices/strict/events?after=0&limit=1")
+        .await;
+    let (_, list) = daemon
+        .get(&format!("/api/v1/devices/strict/chats/{ALICE}/messages"))
+        .await;
+    assert_eq!(
+        common::ids(&list),
+        [reply.as_str().unwrap(), received["id"].as_str().unwrap()]
+    );
+    // Only the echo's own tail (presence going offline) may have been journaled meanwhile.
+    let moved: Vec<Value> = {
+        let (_, events) = daemon
+            .get(&format!(
+                "/api/v1/devices/strict/events?after={}",
+                before["head"]
+            ))
+            .await;
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].clone())
+            .collect()
+    };
+    assert!(
+        moved.iter().all(|t| t == "contact:update"),
+        "bad input journaled {moved:?} (head {} → {})",
+        before["head"],
+        after["head"]
+    );
+
+    let path = format!("/api/v1/devices/strict/chats/{ALICE}/messages");
+    let (status, body) = daemon.post(&path, json!({ "text": 1 })).await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("bad_request"))
+    );
+    let (status, body) = daemon
+        .post(
+            "/api/v1/devices/strict/chats/nobody@c.us/messages",
+            json!({ "text": "x" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("chat_not_found"))
+    );
+    let (status, body) = daemon.get("/api/v1/devices/strict/messages/msg_nope").await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("message_not_found"))
+    );
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/devices/strict/chats/{ALICE}/read"),
+            json!({ "messageId": "msg_nope" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("message_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn an_unlinked_device_cannot_send_and_a_read_only_key_cannot_either() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("fresh").await;
+    let mut a = daemon.socket("fresh", json!({})).await;
+    let ack = send(&mut a, json!({ "chatId": ALICE, "text": "hi" })).await;
+    assert_eq!(refused(&ack), "device_not_ready");
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/devices/fresh/chats/{ALICE}/messages"),
+            json!({ "text": "x" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("device_not_ready"))
+    );
+
+    daemon.ready_device("linked", contacts()).await;
+    let reader = daemon.key_for(&["linked"], &["read"]).await;
+    let mut watcher = common::sio::SioClient::connect(
+        &daemon.base,
+        "/ws",
+        "/device/linked",
+        &[],
+        &[],
+        json!({ "apiKey": reader }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected();
+    let ack = send(&mut watcher, json!({ "chatId": ALICE, "text": "hi" })).await;
+    assert_eq!(refused(&ack), "forbidden");
+    ok(watcher
+        .emit_with_ack("chats:list", json!({}), WAIT)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn oversized_packets_and_floods_are_refused() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.limits.events_per_minute = 5;
+    })
+    .await;
+    daemon.ready_device("limits", contacts()).await;
+    let mut a = daemon.socket("limits", json!({})).await;
+    let huge = "x".repeat(70_000);
+    let ack = send(&mut a, json!({ "chatId": BOB, "text": huge })).await;
+    assert_eq!(refused(&ack), "payload_too_large");
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/devices/limits/chats/{BOB}/messages"),
+            json!({ "text": huge }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, json!("payload_too_large"))
+    );
+
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let ack = a
+            .emit_with_ack("chats:list", json!({}), WAIT)
+            .await
+            .unwrap();
+        codes.push(if ack["ok"] == true {
+            "ok".to_owned()
+        } else {
+            refused(&ack).to_owned()
+        });
+    }
+    assert_eq!(
+        codes,
+        ["ok", "ok", "ok", "ok", "rate_limited"],
+        "the oversized packet counted too"
+    );
+    let (_, list) = daemon
+        .get(&format!("/api/v1/devices/limits/chats/{BOB}/messages"))
+        .await;
+    assert_eq!(list["items"], json!([]));
+}
