@@ -103,6 +103,7 @@ enum Packet {
 
 enum Outgoing {
     Text(String),
+    Binary(Vec<u8>),
     Close,
 }
 
@@ -322,6 +323,33 @@ impl SioClient {
         let packet = self.encode('2', Some(id), Some(&event_payload(name, data)));
         self.send_text(packet)?;
 
+        self.wait_ack(id, name, timeout).await
+    }
+
+    /// Emits an event carrying one binary attachment (a Socket.IO `BINARY_EVENT`): `data` must
+    /// hold the placeholder `{"_placeholder": true, "num": 0}` where the bytes belong. Waits
+    /// for the ack like [`emit_with_ack`](Self::emit_with_ack).
+    pub async fn emit_binary_with_ack(
+        &mut self,
+        name: &str,
+        data: Value,
+        attachment: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Value, String> {
+        let id = self.next_ack_id;
+        self.next_ack_id += 1;
+        let packet = self.encode('5', Some(id), Some(&event_payload(name, data)));
+        // The attachment count goes right after the packet type: `451-/ns,<id>[...]`.
+        let packet = format!("451-{}", &packet[2..]);
+        self.send_text(packet)?;
+        self.out_tx
+            .send(Outgoing::Binary(attachment))
+            .map_err(|_| "socket closed".to_string())?;
+        self.wait_ack(id, name, timeout).await
+    }
+
+    /// Waits for the ack with this id; events arriving meanwhile are queued.
+    async fn wait_ack(&mut self, id: u64, name: &str, timeout: Duration) -> Result<Value, String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(v) = self.acks.remove(&id) {
@@ -546,6 +574,13 @@ async fn run_socket(
                         return;
                     }
                 }
+                Some(Outgoing::Binary(bytes)) => {
+                    trace("->", &format!("<{} binary bytes>", bytes.len()));
+                    if let Err(e) = ws.send(Message::binary(bytes)).await {
+                        let _ = in_tx.send(Incoming::Closed(format!("send failed: {e}")));
+                        return;
+                    }
+                }
                 Some(Outgoing::Close) | None => {
                     let _ = ws.close(None).await;
                     // Read until the server acknowledges the close (bounded).
@@ -710,4 +745,61 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Pipelined acks and bounded memory, for long-running load clients (`benches/load.rs`).
+impl SioClient {
+    /// Emits with an ack id without waiting for the ack, so one client can keep many requests
+    /// in flight; the ack comes back from [`next_ack`](Self::next_ack) with this id.
+    pub fn emit_with_ack_id(&mut self, name: &str, data: Value) -> Result<u64, String> {
+        let id = self.next_ack_id;
+        self.next_ack_id += 1;
+        let packet = self.encode('2', Some(id), Some(&event_payload(name, data)));
+        self.send_text(packet)?;
+        Ok(id)
+    }
+
+    /// The next ack to arrive, for any id, with its first argument. Events arriving meanwhile
+    /// are queued for `next_event` (see [`discard_events`](Self::discard_events)).
+    pub async fn next_ack(&mut self, timeout: Duration) -> Result<(u64, Value), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(&id) = self.acks.keys().next() {
+                let data = self.acks.remove(&id).unwrap_or(Value::Null);
+                return Ok((id, data));
+            }
+            if let Some(reason) = &self.disconnected {
+                return Err(format!("no ack: {reason}"));
+            }
+            let incoming = self
+                .recv_raw(deadline)
+                .await
+                .map_err(|e| format!("no ack: {e}"))?;
+            self.dispatch(incoming);
+        }
+    }
+
+    /// Waits for at least one event, then returns it with every event already received, in
+    /// order, and forgets them (history included), so a client that runs for minutes stays
+    /// bounded and handles a burst in one go.
+    pub async fn next_events(&mut self, timeout: Duration) -> Result<Vec<SioEvent>, String> {
+        let first = self.next_event(timeout).await?;
+        while let Ok(incoming) = self.in_rx.try_recv() {
+            self.dispatch(incoming);
+        }
+        self.history.clear();
+        let mut events = Vec::with_capacity(self.pending.len() + 1);
+        events.push(first);
+        events.extend(self.pending.drain(..));
+        Ok(events)
+    }
+
+    /// Forgets every received event (queued and in the history) and returns how many were
+    /// still queued, so a client that runs for minutes does not keep every event it saw.
+    pub fn discard_events(&mut self) -> usize {
+        self.history.clear();
+        let queued = self.pending.len();
+        self.pending.clear();
+        queued
+    }
 }
