@@ -1,5 +1,6 @@
-//! Runs the Node scenario `tests/e2e/foundation.js` (official socket.io-client) against an
-//! in-process daemon: linking, handshake authentication and resume.
+//! Runs the Node scenarios in `tests/e2e/` (official socket.io-client) against an in-process
+//! daemon: `foundation.js` (linking, handshake authentication and resume) and `messaging.js`
+//! (sending, acks, echoing contacts, read receipts and typing).
 
 mod common;
 
@@ -9,9 +10,11 @@ use std::time::Duration;
 
 use common::TestDaemon;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a device may take to reach a state the test waits for.
+const STATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn e2e_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,11 +44,66 @@ async fn ensure_node_modules(dir: &Path) {
     );
 }
 
-#[tokio::test]
-async fn official_client_links_authenticates_and_resumes() {
+/// Runs `tests/e2e/<script>` with node against `daemon`: `E2E_URL`, `E2E_ADMIN_KEY` and
+/// `E2E_TIMEOUT_MS` are set for every scenario, `env` adds its own. Panics with the scenario's
+/// output unless it exits 0 and prints `OK`.
+async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)]) {
     let dir = e2e_dir();
     ensure_node_modules(&dir).await;
+    let child = tokio::process::Command::new("node")
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .env("E2E_URL", &daemon.base)
+        .env("E2E_ADMIN_KEY", &daemon.key)
+        .env("E2E_TIMEOUT_MS", "30000")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (is Node.js installed?)");
+    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the node scenario {script} finishes within 60 s"))
+        .expect("node's output is readable");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("OK"),
+        "node scenario {script} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+}
 
+/// Polls `GET path` until it answers 200 and `done` accepts the body; returns that body.
+async fn poll_until(
+    daemon: &TestDaemon,
+    path: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let mut last = (StatusCode::OK, Value::Null);
+    let polled = tokio::time::timeout(STATE_TIMEOUT, async {
+        loop {
+            last = daemon.get(path).await;
+            if last.0 == StatusCode::OK && done(&last.1) {
+                return last.1.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    polled.unwrap_or_else(|_| {
+        panic!(
+            "{what} within {STATE_TIMEOUT:?}; GET {path} last answered {} {}",
+            last.0, last.1
+        )
+    })
+}
+
+#[tokio::test]
+async fn official_client_links_authenticates_and_resumes() {
     let daemon = TestDaemon::start_with(|settings, _| {
         settings.reconnect.initial_ms = 50;
         settings.reconnect.max_ms = 200;
@@ -63,32 +121,61 @@ async fn official_client_links_authenticates_and_resumes() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let token = body["token"].as_str().expect("a token").to_owned();
 
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join("foundation.js"))
-        .current_dir(&dir)
-        .env("E2E_URL", &daemon.base)
-        .env("E2E_ADMIN_KEY", &daemon.key)
-        .env("E2E_OTHER_KEY", &other_key)
-        .env("E2E_TOKEN", &token)
-        .env("E2E_DEVICE", "e2e")
-        .env("E2E_TIMEOUT_MS", "30000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs (is Node.js installed?)");
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .expect("the node scenario finishes within 60 s")
-        .expect("node's output is readable");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("OK"),
-        "node scenario failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
+    run_scenario(
+        &daemon,
+        "foundation.js",
+        &[
+            ("E2E_OTHER_KEY", &other_key),
+            ("E2E_TOKEN", &token),
+            ("E2E_DEVICE", "e2e"),
+        ],
+    )
+    .await;
+
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn official_client_sends_acks_reads_and_types() {
+    let daemon = TestDaemon::start().await;
+    let (status, body) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({
+                "id": "chat",
+                "name": "Chat phone",
+                "simulator": {
+                    "server_ack_ms": 20,
+                    "delivered_ms": 60,
+                    "read_ms": 150,
+                    "typing_ms": 100,
+                    "contacts": [
+                        { "id": "15550000002@c.us", "name": "Alice", "behaviour": "echo" },
+                        { "id": "15550000003@c.us", "name": "Bob", "behaviour": "silent" },
+                    ],
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The state turns `qr` before the code is published for `GET …/qr`: wait for the code itself.
+    poll_until(
+        &daemon,
+        "/api/v1/devices/chat/qr",
+        "device `chat` shows a QR code",
+        |_| true,
+    )
+    .await;
+    daemon.link("chat").await;
+    poll_until(
+        &daemon,
+        "/api/v1/devices/chat",
+        "device `chat` is ready",
+        |device| device["state"] == "ready",
+    )
+    .await;
+
+    run_scenario(&daemon, "messaging.js", &[("E2E_DEVICE", "chat")]).await;
 
     daemon.stop().await;
 }

@@ -38,7 +38,7 @@ pub struct Incoming {
 /// One thing the upstream reported about chats and messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
-    Message(Incoming),
+    Message(Box<Incoming>),
     Ack {
         upstream_id: String,
         ack: Ack,

@@ -105,6 +105,35 @@ class Client {
     return err && err.message !== undefined ? err.message : String(err);
   }
 
+  /**
+   * Like waitFor, but a timeout fails with `what` (a description of the expected event) and
+   * every `event` received so far, so a failure says what was expected and what came instead.
+   */
+  async expect(event, timeoutMs, predicate, what) {
+    try {
+      return await this.waitFor(event, timeoutMs, predicate);
+    } catch (err) {
+      const seen = this.received(event);
+      throw new Error(
+        `expected ${what || `event "${event}"`}: ${err.message}\n` +
+          `  "${event}" events received so far: ${seen.length ? describe(seen) : "none"}`,
+      );
+    }
+  }
+
+  /** The payloads of every `event` received so far (consumed or not), in order. */
+  received(event, predicate) {
+    return this.events
+      .filter((e) => e.event === event && (!predicate || predicate(e.payload)))
+      .map((e) => e.payload);
+  }
+
+  /** The highest `seq` among the events received so far (0 if none). */
+  lastSeq() {
+    const seqs = this.events.map((e) => (e.payload && Number.isInteger(e.payload.seq) ? e.payload.seq : 0));
+    return Math.max(0, ...seqs);
+  }
+
   /** Resolves with the disconnect reason once the socket is disconnected. */
   disconnected(timeoutMs) {
     return this.waitFor("disconnect", timeoutMs);
@@ -200,6 +229,71 @@ function fail(msg) {
   throw new Error(msg);
 }
 
+/** The value of a required environment variable. */
+function env(name) {
+  const value = process.env[name];
+  if (!value) fail(`environment variable ${name} is not set`);
+  return value;
+}
+
+/** Compact JSON for failure messages. */
+function show(value) {
+  return describe(value);
+}
+
+/** JSON with object keys sorted at every level, so equal data gives equal text. */
+function canonical(value) {
+  const sorted = (v) => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (v && typeof v === "object") {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sorted(v[k])]),
+      );
+    }
+    return v;
+  };
+  return JSON.stringify(sorted(value));
+}
+
+/** Deep equality of JSON data, ignoring the order of object keys (not of arrays). */
+function sameJson(a, b) {
+  return canonical(a) === canonical(b);
+}
+
+/**
+ * A small REST client for `base` (e.g. "http://127.0.0.1:8080") sending `X-Api-Key: key`.
+ * `call` resolves with { status, body } (body parsed as JSON when possible); `expect`
+ * resolves with the body and fails the scenario unless the status is `status`.
+ */
+function rest(base, key) {
+  async function call(method, path, body) {
+    const init = { method, headers: { "x-api-key": key } };
+    if (body !== undefined) {
+      init.headers["content-type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(`${base}${path}`, init);
+    const text = await response.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: response.status, body: json };
+  }
+  async function expect(status, method, path, body) {
+    const reply = await call(method, path, body);
+    if (reply.status !== status) {
+      fail(`${method} ${path}: expected ${status}, got ${reply.status} ${describe(reply.body)}`);
+    }
+    return reply.body;
+  }
+  return { call, expect };
+}
+
 let finished = false;
 function finish(code, text) {
   if (finished) return;
@@ -236,4 +330,4 @@ function main(fn) {
     );
 }
 
-module.exports = { connect, fail, main, Client };
+module.exports = { connect, fail, main, env, show, canonical, sameJson, rest, Client };

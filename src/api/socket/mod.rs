@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::SocketIo;
+use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::{broadcast, mpsc};
 
 use super::auth::{header_credentials, AuthError, Authenticator, Caller, Scope};
@@ -56,6 +56,12 @@ enum Fanout {
     Attach {
         socket: SocketRef,
         last_seq: Option<u64>,
+    },
+    /// A resuming socket was replayed everything through `through`.
+    Replayed {
+        socket: SocketRef,
+        through: u64,
+        from: u64,
     },
 }
 
@@ -105,8 +111,13 @@ impl SocketHub {
             .fanouts
             .lock()
             .expect("fanouts lock")
-            .insert(id.clone(), sender);
-        tokio::spawn(fanout(self.inner.store.clone(), id.clone(), receiver));
+            .insert(id.clone(), sender.clone());
+        tokio::spawn(fanout(
+            self.inner.store.clone(),
+            id.clone(),
+            receiver,
+            sender.downgrade(),
+        ));
         let hub = self.clone();
         let device = id.clone();
         let on_connect = move |socket: SocketRef, TryData(auth): TryData<Value>| async move {
@@ -327,7 +338,17 @@ fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 }
 
 /// One device's delivery loop.
-async fn fanout(store: Store, device: DeviceId, mut inbox: mpsc::UnboundedReceiver<Fanout>) {
+///
+/// A resuming socket is replayed by its own task ([`replay`]), which waits for room in the
+/// socket's queue instead of failing, so a long backlog reaches a client that reads it; live
+/// delivery to the other sockets goes on meanwhile. When the replay has caught up with what
+/// the loop has emitted, the socket gets `sync` and joins the live stream.
+async fn fanout(
+    store: Store,
+    device: DeviceId,
+    mut inbox: mpsc::UnboundedReceiver<Fanout>,
+    me: mpsc::WeakUnboundedSender<Fanout>,
+) {
     let head_of = device.clone();
     let mut emitted = match store
         .read(move |conn| store::journal::head(conn, &head_of))
@@ -340,6 +361,20 @@ async fn fanout(store: Store, device: DeviceId, mut inbox: mpsc::UnboundedReceiv
         }
     };
     let mut sockets: Vec<SocketRef> = Vec::new();
+    let start_replay = |socket: SocketRef, after: u64, until: u64, from: u64| {
+        let (store, device, me) = (store.clone(), device.clone(), me.clone());
+        tokio::spawn(async move {
+            if let Some(through) = replay(&store, &device, &socket, after, until).await {
+                if let Some(fanout) = me.upgrade() {
+                    let _ = fanout.send(Fanout::Replayed {
+                        socket,
+                        through,
+                        from,
+                    });
+                }
+            }
+        });
+    };
     while let Some(message) = inbox.recv().await {
         match message {
             Fanout::Event(event) => {
@@ -353,9 +388,40 @@ async fn fanout(store: Store, device: DeviceId, mut inbox: mpsc::UnboundedReceiv
                 emitted = event.seq;
             }
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
-            Fanout::Attach { socket, last_seq } => {
-                if attach(&store, &device, &socket, last_seq, emitted).await {
-                    sockets.push(socket);
+            Fanout::Attach { socket, last_seq } => match last_seq {
+                Some(last) if last < emitted => match recoverable(&store, &device, last).await {
+                    Some(true) => start_replay(socket, last, emitted, last + 1),
+                    Some(false) => {
+                        if synced(&device, &socket, last + 1, emitted, false) {
+                            sockets.push(socket);
+                        }
+                    }
+                    None => {
+                        let _ = socket.disconnect();
+                    }
+                },
+                Some(last) => {
+                    if synced(&device, &socket, last + 1, emitted, true) {
+                        sockets.push(socket);
+                    }
+                }
+                None => {
+                    if snapshot(&store, &device, &socket, emitted).await {
+                        sockets.push(socket);
+                    }
+                }
+            },
+            Fanout::Replayed {
+                socket,
+                through,
+                from,
+            } => {
+                if through >= emitted {
+                    if synced(&device, &socket, from, emitted, true) {
+                        sockets.push(socket);
+                    }
+                } else {
+                    start_replay(socket, through, emitted, from);
                 }
             }
         }
@@ -401,49 +467,92 @@ fn deliver(sockets: &mut Vec<SocketRef>, event: &JournaledEvent) {
     });
 }
 
-/// Replays what a (re)connecting socket missed, then `sync`. Without `lastSeq` the socket gets
-/// the device's current `state` (and `qr`, when one is showing) so a dashboard can draw at once.
-/// Returns whether the socket stays attached.
-async fn attach(
+/// Whether the journal still holds everything after `last` (`None` if it cannot be read).
+async fn recoverable(store: &Store, device: &DeviceId, last: u64) -> Option<bool> {
+    let id = device.clone();
+    store
+        .read(move |conn| store::journal::read_after(conn, &id, last, 1))
+        .await
+        .ok()
+        .map(|read| read.complete)
+}
+
+/// How long a replay waits for a socket that takes nothing from its queue.
+const REPLAY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Emits the journal after `after` up to `until` to one socket, waiting for room in its queue.
+/// Returns the last seq emitted, or `None` if the socket went away or stalled (it is then
+/// disconnected, and resumes later with `lastSeq`).
+async fn replay(
     store: &Store,
     device: &DeviceId,
     socket: &SocketRef,
-    last_seq: Option<u64>,
-    emitted: u64,
-) -> bool {
-    let id = device.clone();
-    let (replay, from, recovered) = match last_seq {
-        Some(last) => {
-            let read = store
-                .read(move |conn| {
-                    store::journal::read_after(conn, &id, last, emitted.saturating_sub(last).max(1))
-                })
-                .await;
-            match read {
-                Ok(read) if read.complete => (read.events, last + 1, true),
-                Ok(_) => (Vec::new(), last + 1, false),
-                Err(_) => return false,
-            }
+    mut after: u64,
+    until: u64,
+) -> Option<u64> {
+    while after < until {
+        let id = device.clone();
+        let page = store
+            .read(move |conn| store::journal::read_after(conn, &id, after, REPLAY_PAGE))
+            .await
+            .ok()?;
+        if page.events.is_empty() {
+            break;
         }
-        None => match store.read(move |conn| current_view(conn, &id)).await {
-            Ok(events) => (events, emitted + 1, true),
-            Err(_) => return false,
-        },
-    };
-    for event in replay.iter().filter(|e| e.seq <= emitted) {
-        if socket.emit(event.name.as_str(), &event.payload()).is_err() {
-            let _ = socket.clone().disconnect();
-            return false;
+        for event in page.events.iter().filter(|e| e.seq <= until) {
+            emit_patiently(socket, event).await?;
+            after = event.seq;
         }
     }
+    Some(after)
+}
+
+async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
+    let payload = event.payload();
+    let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
+    loop {
+        match socket.emit(event.name.as_str(), &payload) {
+            Ok(()) => return Some(()),
+            Err(SendError::Socket(SocketError::InternalChannelFull))
+                if tokio::time::Instant::now() < stalled_at =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(error) => {
+                tracing::debug!(sid = %socket.id, %error, "dropping a socket during its replay");
+                let _ = socket.clone().disconnect();
+                return None;
+            }
+        }
+    }
+}
+
+/// Tells a socket it is up to date (`sync`); returns whether it is still there.
+fn synced(device: &DeviceId, socket: &SocketRef, from: u64, to: u64, recovered: bool) -> bool {
     let sync = json!({
         "fromSeq": from,
-        "toSeq": emitted,
+        "toSeq": to,
         "recovered": recovered,
         "deviceId": device,
         "at": rfc3339(chrono::Utc::now()),
     });
     socket.emit("sync", &sync).is_ok()
+}
+
+/// A socket without `lastSeq` gets the device's current `state` (and `qr`, when one is
+/// showing) so a dashboard can draw at once, then `sync`. Returns whether it stays attached.
+async fn snapshot(store: &Store, device: &DeviceId, socket: &SocketRef, emitted: u64) -> bool {
+    let id = device.clone();
+    let Ok(events) = store.read(move |conn| current_view(conn, &id)).await else {
+        return false;
+    };
+    for event in events.iter().filter(|e| e.seq <= emitted) {
+        if socket.emit(event.name.as_str(), &event.payload()).is_err() {
+            let _ = socket.clone().disconnect();
+            return false;
+        }
+    }
+    synced(device, socket, emitted + 1, emitted, true)
 }
 
 /// The latest `state` event, and the latest `qr` event if the device is showing one.

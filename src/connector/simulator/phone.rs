@@ -156,7 +156,7 @@ async fn reply<F, Fut>(
     emit(typing(true)).await;
     sleep(Duration::from_millis(spec.typing_ms)).await;
     emit(typing(false)).await;
-    emit(Inbound::Message(Incoming {
+    emit(Inbound::Message(Box::new(Incoming {
         upstream_id: format!("false_{}_{}", message.chat_id, super::random_token(20)),
         chat_id: message.chat_id.clone(),
         chat_name: group.then(|| GROUP_NAME.to_owned()),
@@ -169,6 +169,6 @@ async fn reply<F, Fut>(
         media: message.media.clone(),
         reply_to: Some(quoted.to_owned()),
         timestamp: Utc::now(),
-    }))
+    })))
     .await;
 }

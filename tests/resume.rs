@@ -1,0 +1,199 @@
+//! Resuming after a drop: a client that reconnects with `lastSeq` gets exactly what it missed,
+//! a client too slow to read is disconnected and resumes without loss, and past the journal's
+//! retention `sync` says `recovered: false`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sio::SioClient;
+use common::{TestDaemon, WAIT};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+const BOB: &str = "15550000003@c.us";
+
+fn silent_bob() -> Value {
+    json!({ "server_ack_ms": 5, "delivered_ms": 10, "read_ms": 20,
+            "contacts": [{ "id": BOB, "name": "Bob", "behaviour": "silent" }] })
+}
+
+/// The journal's newest seq for a device.
+async fn head(daemon: &TestDaemon, device: &str) -> u64 {
+    let (status, events) = daemon
+        .get(&format!("/api/v1/devices/{device}/events?after=0&limit=1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    events["head"].as_u64().unwrap()
+}
+
+/// Polls `check` every 20 ms until it holds, failing after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reconnects with `lastSeq` and returns the replayed seqs and the `sync` payload.
+async fn resume(daemon: &TestDaemon, device: &str, last_seq: u64) -> (Vec<u64>, Value) {
+    let mut client = daemon.socket(device, json!({ "lastSeq": last_seq })).await;
+    let sync = client.wait_for("sync", WAIT).await.expect("a sync");
+    let replayed = client
+        .history()
+        .iter()
+        .take_while(|e| e.name != "sync")
+        .map(|e| e.data["seq"].as_u64().unwrap())
+        .collect();
+    client.close().await;
+    (replayed, sync.data)
+}
+
+#[tokio::test]
+async fn a_client_gets_exactly_what_it_missed_while_away() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("away", silent_bob()).await;
+    let mut sender = daemon.socket("away", json!({})).await;
+    let left_at = head(&daemon, "away").await;
+    for n in 0..3 {
+        let ack = sender
+            .emit_with_ack(
+                "message:send",
+                json!({ "chatId": BOB, "text": format!("while away {n}") }),
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    sender
+        .wait_until(WAIT, |e| {
+            e.name == "message:ack" && e.data["ackName"] == "device"
+        })
+        .await
+        .unwrap();
+    let now = head(&daemon, "away").await;
+    let (replayed, sync) = resume(&daemon, "away", left_at).await;
+    assert_replay(&replayed, left_at, now);
+    assert_eq!(
+        (sync["fromSeq"].clone(), sync["recovered"].clone()),
+        (json!(left_at + 1), json!(true))
+    );
+    assert!(sync["toSeq"].as_u64().unwrap() >= now);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_resumes_without_loss() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.limits.client_queue_packets = 16;
+    })
+    .await;
+    daemon.ready_device("slow", silent_bob()).await;
+
+    // A raw client joins the namespace and then stops reading.
+    let url = format!(
+        "{}/ws/?EIO=4&transport=websocket",
+        daemon.base.replace("http", "ws")
+    );
+    let (mut stalled, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = format!("40/device/slow,{}", json!({ "apiKey": daemon.key }));
+    stalled.send(Message::text(join)).await.unwrap();
+    eventually(WAIT, "the stalled client is connected", || async {
+        daemon.get("/api/v1/stats").await.1["connections"] == 1
+    })
+    .await;
+
+    // Large messages fill the socket buffers; once the client's bounded queue is full, the
+    // daemon stops feeding it instead of buffering without end.
+    let text = "z".repeat(60_000);
+    let path = format!("/api/v1/devices/slow/chats/{BOB}/messages");
+    for _ in 0..300 {
+        let (status, body) = daemon.post(&path, json!({ "text": text })).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let end = head(&daemon, "slow").await;
+    // The stalled client reads again: its stream stops short of the end.
+    let mut seqs = Vec::new();
+    while let Ok(Some(Ok(frame))) =
+        tokio::time::timeout(Duration::from_secs(2), stalled.next()).await
+    {
+        seqs.extend(event_seq(&frame));
+    }
+    // The first event is the state snapshot; live events follow it without a gap.
+    let live = &seqs[1..];
+    assert!(
+        live.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order until cut off: {live:?}"
+    );
+    let last_seen = *live.last().expect("some live events arrived");
+    assert!(last_seen < end, "cut off at {last_seen} of {end}");
+    drop(stalled);
+
+    let (replayed, sync) = resume(&daemon, "slow", last_seen).await;
+    assert_eq!(sync["recovered"], true);
+    assert_replay(&replayed, last_seen, end);
+}
+
+/// A replay starts right after `last`, has no gap and reaches at least `head` (acks still
+/// arriving may have been journaled since `head` was read).
+#[track_caller]
+fn assert_replay(replayed: &[u64], last: u64, head: u64) {
+    assert_eq!(replayed.first(), Some(&(last + 1)), "{replayed:?}");
+    assert!(
+        replayed.windows(2).all(|w| w[1] == w[0] + 1),
+        "{replayed:?}"
+    );
+    assert!(
+        replayed.last().is_some_and(|l| *l >= head),
+        "short of {head}"
+    );
+}
+
+/// The `seq` of a raw `42/device/…,["event",{…}]` frame.
+fn event_seq(frame: &Message) -> Option<u64> {
+    let text = frame.to_text().ok()?.strip_prefix("42/device/slow,")?;
+    let packet: Value = serde_json::from_str(text).ok()?;
+    packet[1]["seq"].as_u64()
+}
+
+#[tokio::test]
+async fn past_the_retention_sync_says_not_recovered() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.journal.retention_events = 3;
+        settings.journal.prune_interval_secs = 1;
+    })
+    .await;
+    daemon.ready_device("brief", silent_bob()).await;
+    eventually(Duration::from_secs(10), "the journal is pruned", || async {
+        daemon.get("/api/v1/devices/brief/events?after=0").await.1["recovered"] == false
+    })
+    .await;
+    let (replayed, sync) = resume(&daemon, "brief", 1).await;
+    assert!(replayed.is_empty(), "nothing half-replayed: {replayed:?}");
+    assert_eq!(sync["recovered"], false);
+
+    let mut reloaded = SioClient::connect(
+        &daemon.base,
+        "/ws",
+        "/device/brief",
+        &[],
+        &[],
+        json!({ "apiKey": daemon.key }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected();
+    let fresh = reloaded.wait_for("sync", WAIT).await.unwrap();
+    assert_eq!(
+        fresh.data["recovered"], true,
+        "a client without lastSeq starts from now"
+    );
+}
