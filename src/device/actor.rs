@@ -167,12 +167,18 @@ impl Actor {
                 Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
                 _ = self.outbox.notified() => {
                     if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
-                        self.relay.pump(upstream.as_mut()).await;
+                        if self.relay.pump(upstream.as_mut()).await {
+                            self.outbox.notify_one();
+                        }
                     }
                 }
                 _ = at(self.relay.deadline()) => {
                     match (self.state.name(), self.upstream.as_mut()) {
-                        (StateName::Ready, Some(upstream)) => self.relay.on_deadline(upstream.as_mut()).await,
+                        (StateName::Ready, Some(upstream)) => {
+                            if self.relay.on_deadline(upstream.as_mut()).await {
+                                self.outbox.notify_one();
+                            }
+                        }
                         _ => self.relay.pause(),
                     }
                 }
@@ -398,7 +404,11 @@ impl Actor {
             self.state.name() == StateName::Ready,
             self.upstream.as_mut(),
         ) {
-            (false, true, Some(upstream)) => self.relay.resume(upstream.as_mut()).await,
+            (false, true, Some(upstream)) => {
+                if self.relay.resume(upstream.as_mut()).await {
+                    self.outbox.notify_one();
+                }
+            }
             (true, false, _) => self.relay.pause(),
             _ => {}
         }

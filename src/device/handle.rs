@@ -50,4 +50,15 @@ impl DeviceHandle {
     pub fn current_qr(&self) -> Option<CurrentQr> {
         self.qr.borrow().clone()
     }
+
+    /// The QR code on show, waiting up to `within` for one: a device enters state `qr` (and
+    /// says so) just before its upstream has issued the code.
+    pub async fn qr_within(&self, within: std::time::Duration) -> Option<CurrentQr> {
+        let mut qr = self.qr.clone();
+        let shown = tokio::time::timeout(within, qr.wait_for(Option::is_some)).await;
+        match shown {
+            Ok(Ok(current)) => current.clone(),
+            _ => None,
+        }
+    }
 }

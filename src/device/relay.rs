@@ -66,14 +66,15 @@ impl Relay {
     }
 
     /// The upstream is ready: times the acks still awaited, then sends what is queued.
-    pub async fn resume(&mut self, upstream: &mut dyn Upstream) {
+    /// Returns whether more may be waiting (see [`Relay::pump`]).
+    pub async fn resume(&mut self, upstream: &mut dyn Upstream) -> bool {
         self.arm_ack_deadline().await;
-        self.pump(upstream).await;
+        self.pump(upstream).await
     }
 
     /// A deadline passed: messages without a server ack go back to the queue (or fail), and
-    /// what is due is sent.
-    pub async fn on_deadline(&mut self, upstream: &mut dyn Upstream) {
+    /// what is due is sent. Returns whether more may be waiting (see [`Relay::pump`]).
+    pub async fn on_deadline(&mut self, upstream: &mut dyn Upstream) -> bool {
         if self.ack_deadline.is_some_and(|at| at <= Instant::now()) {
             let (device, timeout) = (self.device.clone(), self.ack_timeout);
             let max_attempts = self.max_attempts;
@@ -90,13 +91,14 @@ impl Relay {
             self.arm_ack_deadline().await;
         }
         self.retry_deadline = None;
-        self.pump(upstream).await;
+        self.pump(upstream).await
     }
 
-    /// Sends everything that is due, batch after batch, until the queue is empty, a transient
-    /// failure asks to wait, or only messages waiting for a retry are left.
-    pub async fn pump(&mut self, upstream: &mut dyn Upstream) {
-        loop {
+    /// Sends one batch of what is due. Returns whether more may be waiting: the actor then
+    /// rings itself again, so acks and commands are handled between batches instead of
+    /// waiting behind a long queue.
+    pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> bool {
+        {
             let device = self.device.clone();
             let queue = match self
                 .store
@@ -106,12 +108,12 @@ impl Relay {
                 Ok(queue) => queue,
                 Err(error) => {
                     tracing::error!(device_id = %self.device, %error, "cannot read the relay queue");
-                    return;
+                    return false;
                 }
             };
             let due = self.due(queue);
             if due.is_empty() {
-                return;
+                return false;
             }
             let device = self.device.clone();
             let batch = due.clone();
@@ -121,7 +123,7 @@ impl Relay {
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sending");
-                return;
+                return false;
             }
             let messages: Vec<_> = due.iter().map(|q| q.message.clone()).collect();
             let results = upstream.send(&messages).await;
@@ -143,11 +145,11 @@ impl Relay {
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
-                return;
+                return false;
             }
-            if must_wait {
-                return;
-            }
+            // More may be due (accepted meanwhile, or beyond this batch) unless something
+            // asked to wait.
+            !must_wait
         }
     }
 

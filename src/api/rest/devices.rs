@@ -16,9 +16,12 @@ use crate::api::AppState;
 use crate::connector::Fault;
 use crate::device::actor::Command;
 use crate::device::spec::DeviceSpec;
-use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView};
+use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView, StateName};
 use crate::event::rfc3339;
 use crate::{qr, store};
+
+/// Longest a QR request waits for a device that has just entered state `qr` to show its code.
+const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn endpoints() -> Vec<Endpoint> {
     let d = "/api/v1/devices/{id}";
@@ -236,14 +239,20 @@ async fn qr_code(
     DevicePath(id): DevicePath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let current = handle(&state, &caller, Scope::Control, &id)?
-        .current_qr()
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidState,
-                "the device is not showing a QR code (it is not in state `qr`)",
-            )
-        })?;
+    let device = handle(&state, &caller, Scope::Control, &id)?;
+    let current = match device.current_qr() {
+        Some(current) => Some(current),
+        None if view(&state, id.clone()).await?.state == StateName::Qr.as_str() => {
+            device.qr_within(QR_ISSUE_WAIT).await
+        }
+        None => None,
+    };
+    let current = current.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidState,
+            "the device is not showing a QR code (it is not in state `qr`)",
+        )
+    })?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

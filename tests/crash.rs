@@ -1,0 +1,565 @@
+//! Crash safety of the send path, with the real binary (SPEC §8): a message answered `202` is
+//! committed, so `kill -9` at any moment loses none of them, and after a restart each one reaches
+//! the upstream (the simulated phone's inbox) exactly once, in its chat's acceptance order.
+//!
+//! The daemon is a separate process so that it can really be killed with SIGKILL while three
+//! clients send as fast as they can, one per chat, with requests and relay batches in flight.
+#![cfg(unix)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+const BIN: &str = env!("CARGO_BIN_EXE_devicebridge");
+const DEVICE: &str = "crash";
+/// The simulated phone's contacts, all `silent`; their direct chats are the ones we send to.
+const CHATS: [&str; 3] = ["15550000002@c.us", "15550000003@c.us", "15550000004@c.us"];
+/// Acknowledged messages, over all chats, after which the daemon is killed. Large enough that
+/// the relay is busy and requests of every chat are in flight at that moment.
+const KILL_AFTER: usize = 150;
+/// `messages.ack_timeout_secs`. The simulated phone's acks are in-memory timers, so those not
+/// yet stored when the daemon is killed are gone; the daemon recovers them by sending the
+/// message again once this timeout passes (the phone recognises it and acks again). The default
+/// of 60 s would make the test wait that long, hence a short one.
+const ACK_TIMEOUT_SECS: u64 = 2;
+/// How often a condition is checked while waiting for it.
+const POLL: Duration = Duration::from_millis(50);
+/// How long the daemon may take to listen after being started (the binary is already built).
+const STARTUP: Duration = Duration::from_secs(30);
+/// How long any other awaited condition (a device state, the inbox, the acks) may take.
+const WAIT: Duration = Duration::from_secs(20);
+/// How long one HTTP request may take; a request to a killed daemon fails sooner.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the daemon may take to exit after SIGTERM.
+const STOP: Duration = Duration::from_secs(10);
+/// Daemon output lines shown when the test fails.
+const OUTPUT_TAIL: usize = 60;
+
+/// `devices/crash.toml`: a simulated phone whose contacts never answer nor read, so the only
+/// messages in the store are the ones this test sends, and acks come back quickly.
+fn device_file() -> String {
+    let mut file = String::from(
+        "name = \"Crash test phone\"\nconnector = \"simulator\"\nautostart = true\n\n\
+         [simulator]\nphone = \"15550000001\"\nserver_ack_ms = 5\ndelivered_ms = 10\nread_ms = 20\n",
+    );
+    for (n, chat) in CHATS.iter().enumerate() {
+        file.push_str(&format!(
+            "\n[[simulator.contacts]]\nid = \"{chat}\"\nname = \"Contact {n}\"\nbehaviour = \"silent\"\n"
+        ));
+    }
+    file
+}
+
+/// The text of the `n`th message sent to `chat`: unique, and it tells which request it was.
+fn text(chat: &str, n: usize) -> String {
+    format!("{chat}-{n}")
+}
+
+/// Appends each line of `stream` to `lines` until it ends, so the pipe never fills up and
+/// blocks the daemon, and its output can be searched and shown.
+fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        // Bytes, not `lines()`: a line that is not UTF-8 must not stop the draining.
+        while reader
+            .read_until(b'\n', &mut line)
+            .is_ok_and(|read| read > 0)
+        {
+            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+            lines.lock().unwrap().push(text);
+            line.clear();
+        }
+    });
+}
+
+/// A running `devicebridge serve`. It is killed and reaped when dropped, so no daemon outlives
+/// the test even when an assertion fails; on failure its last output lines are printed.
+struct Daemon {
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Starts the daemon on a free port with `dir`'s `data` and `devices` directories, fully
+    /// synchronous SQLite, and an environment cleared of `DEVICEBRIDGE*` and proxy variables.
+    fn spawn(dir: &Path) -> Daemon {
+        let mut command = Command::new(BIN);
+        command
+            .current_dir(dir)
+            .arg("serve")
+            .args(["--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--devices-dir")
+            .arg(dir.join("devices"))
+            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
+            .env(
+                "DEVICEBRIDGE__MESSAGES__ACK_TIMEOUT_SECS",
+                ACK_TIMEOUT_SECS.to_string(),
+            )
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, _) in std::env::vars_os() {
+            let name_text = name.to_string_lossy();
+            if name_text.starts_with("DEVICEBRIDGE") || name_text.to_lowercase().ends_with("_proxy")
+            {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("cannot start devicebridge serve");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        collect(child.stdout.take().expect("piped stdout"), output.clone());
+        collect(child.stderr.take().expect("piped stderr"), output.clone());
+        Daemon { child, output }
+    }
+
+    /// The base URL from the `listening on http://ADDR` log line: with port 0, the log is the
+    /// only place that tells which port was picked.
+    async fn base_url(&mut self) -> String {
+        let (output, child) = (self.output.clone(), &mut self.child);
+        let address = poll("the `listening on` log line", STARTUP, || {
+            let found = output.lock().unwrap().iter().find_map(|line| {
+                let rest =
+                    &line[line.find("listening on http://")? + "listening on http://".len()..];
+                Some(rest.split_whitespace().next()?.to_owned())
+            });
+            // A daemon that refused to start would otherwise be waited for until the timeout.
+            if let Some(status) = child.try_wait().expect("cannot wait for devicebridge") {
+                panic!("devicebridge exited with {status} before listening");
+            }
+            async move { found }
+        })
+        .await;
+        format!("http://{address}")
+    }
+
+    /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
+    fn kill(&mut self) {
+        self.child.kill().expect("cannot kill devicebridge");
+        self.child.wait().expect("cannot reap devicebridge");
+    }
+
+    /// A clean stop: SIGTERM, then waits (bounded) for the process to exit.
+    async fn terminate(&mut self) -> ExitStatus {
+        let signal = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("cannot run kill");
+        assert!(signal.success(), "kill -TERM failed: {signal}");
+        let child = &mut self.child;
+        poll("devicebridge to exit after SIGTERM", STOP, || {
+            let status = child.try_wait().expect("cannot wait for devicebridge");
+            async move { status }
+        })
+        .await
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        if thread::panicking() {
+            let output = self.output.lock().unwrap();
+            let tail = &output[output.len().saturating_sub(OUTPUT_TAIL)..];
+            eprintln!(
+                "--- last {} lines of devicebridge (pid {}) ---\n{}",
+                tail.len(),
+                self.child.id(),
+                tail.join("\n")
+            );
+        }
+    }
+}
+
+/// Calls `check` every [`POLL`] until it yields something, or panics after `timeout`. Every
+/// wait in this test goes through here: a sleep would either be too short on a loaded machine
+/// or waste time on an idle one.
+async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The REST API of one daemon, with the admin key.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    fn new(base: String, key: String) -> Api {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap();
+        Api { http, base, key }
+    }
+
+    /// A GET that must succeed: before the kill and after the restart the daemon is up.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}/api/v1{path}", self.base))
+            .header("x-api-key", &self.key)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// A POST whose transport errors are returned: they are expected once the daemon is killed.
+    async fn post(&self, path: &str, body: Value) -> Result<(StatusCode, Value), reqwest::Error> {
+        let response = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .header("x-api-key", &self.key)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        // A body cut short by the kill is no answer: the send is not acknowledged.
+        Ok((status, response.json().await?))
+    }
+
+    /// The device's current state, e.g. `qr` or `ready`.
+    async fn state(&self) -> String {
+        let (status, device) = self.get(&format!("/devices/{DEVICE}")).await;
+        assert_eq!(status, StatusCode::OK, "GET /devices/{DEVICE}: {device}");
+        device["state"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits for the device to reach `wanted`; panics early if it reaches `forbidden`.
+    async fn wait_for_state(&self, wanted: &str, forbidden: Option<&str>) {
+        poll(
+            &format!("device {DEVICE} to be {wanted}"),
+            WAIT,
+            move || async move {
+                let state = self.state().await;
+                assert_ne!(
+                    Some(state.as_str()),
+                    forbidden,
+                    "device {DEVICE} went to {state}"
+                );
+                (state == wanted).then_some(())
+            },
+        )
+        .await
+    }
+
+    /// What the simulated phone received, in arrival order.
+    async fn inbox(&self) -> Vec<Value> {
+        let (status, inbox) = self
+            .get(&format!("/devices/{DEVICE}/simulator/inbox"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "simulator inbox: {inbox}");
+        inbox["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// What one chat's sender saw before the daemon died.
+struct ChatLog {
+    chat: &'static str,
+    /// Ids of the messages answered 202, in the order they were sent (= accepted).
+    acked: Vec<String>,
+}
+
+/// Sends `<chat>-0`, `<chat>-1`, … one after the other until a request fails, counting each
+/// 202 in `total`. A transport error is the expected end, but only once `killed` is set; any
+/// other answer than 202 is a daemon bug.
+async fn send_until_killed(
+    api: Api,
+    chat: &'static str,
+    total: Arc<watch::Sender<usize>>,
+    killed: Arc<AtomicBool>,
+) -> ChatLog {
+    let mut acked = Vec::new();
+    loop {
+        let body = json!({ "text": text(chat, acked.len()) });
+        let path = format!("/devices/{DEVICE}/chats/{chat}/messages");
+        match api.post(&path, body).await {
+            Ok((StatusCode::ACCEPTED, message)) => {
+                let id = message["id"].as_str().expect("a 202 without an id");
+                acked.push(id.to_owned());
+                total.send_modify(|n| *n += 1);
+            }
+            Ok((status, answer)) => panic!("send #{} to {chat}: {status} {answer}", acked.len()),
+            Err(error) => {
+                assert!(
+                    killed.load(Ordering::SeqCst),
+                    "send #{} to {chat} failed before the kill: {error}",
+                    acked.len()
+                );
+                return ChatLog { chat, acked };
+            }
+        }
+    }
+}
+
+/// Starts the daemon on `dir` and waits until it listens; returns it with its API.
+async fn start(dir: &Path, key_file: &Path) -> (Daemon, Api) {
+    let mut daemon = Daemon::spawn(dir);
+    let base = daemon.base_url().await;
+    // The first run writes the admin key before it listens; later runs keep the same key.
+    let key = std::fs::read_to_string(key_file)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", key_file.display()))
+        .trim()
+        .to_owned();
+    (daemon, Api::new(base, key))
+}
+
+/// Links the fresh device as its phone would: scans its first QR code with `POST /pairings`.
+async fn link(api: &Api) {
+    api.wait_for_state("qr", None).await;
+    // The state turns `qr` a moment before the code is published; until then GET …/qr is a 409.
+    let qr = poll("the device's QR code", WAIT, || async {
+        let (status, qr) = api.get(&format!("/devices/{DEVICE}/qr")).await;
+        match status {
+            StatusCode::OK => Some(qr["qr"].as_str().expect("no qr text").to_owned()),
+            StatusCode::CONFLICT => None,
+            _ => panic!("GET qr: {status} {qr}"),
+        }
+    })
+    .await;
+    let (status, linked) = api.post("/pairings", json!({ "qr": qr })).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "POST /pairings: {linked}");
+    api.wait_for_state("ready", None).await;
+}
+
+/// Checks the whole inbox: no message twice, no stranger chat, and each chat in order.
+fn check_inbox(logs: &[ChatLog], inbox: &[Value]) {
+    let mut seen = HashSet::new();
+    for item in inbox {
+        let id = item["messageId"]
+            .as_str()
+            .expect("an inbox item without messageId");
+        assert!(seen.insert(id), "the phone received {id} twice: {item}");
+        assert!(
+            CHATS.contains(&item["chatId"].as_str().unwrap_or_default()),
+            "the phone received a message for an unexpected chat: {item}"
+        );
+    }
+    for log in logs {
+        check_chat(log, inbox);
+    }
+}
+
+/// Checks one chat's part of the inbox: the phone got `<chat>-0`, `<chat>-1`, … in this order,
+/// each once, with the acknowledged ids for the acknowledged ones. At most one more message,
+/// the request in flight at the kill, may have been stored and relayed after them.
+fn check_chat(log: &ChatLog, inbox: &[Value]) {
+    let received: Vec<&Value> = inbox.iter().filter(|i| i["chatId"] == log.chat).collect();
+    let bodies: Vec<&str> = received
+        .iter()
+        .map(|i| i["body"].as_str().unwrap_or_default())
+        .collect();
+    let acked = log.acked.len();
+    let expected: Vec<String> = (0..bodies.len()).map(|n| text(log.chat, n)).collect();
+    assert!(
+        bodies.len() == acked || bodies.len() == acked + 1,
+        "{}: {acked} acknowledged, {} received",
+        log.chat,
+        bodies.len()
+    );
+    assert_eq!(
+        bodies, expected,
+        "{}: not received in acceptance order, or not intact",
+        log.chat
+    );
+    for (n, (item, id)) in received.iter().zip(&log.acked).enumerate() {
+        assert_eq!(
+            item["messageId"], **id,
+            "{}: the phone's message #{n} is not the one acknowledged as #{n}",
+            log.chat
+        );
+    }
+}
+
+/// Waits until every acknowledged message has reached at least the server ack, and checks
+/// that the store kept it intact: same chat, same text, sent by us. Returns how many had no
+/// server ack yet at the first look: their acks were lost with the killed daemon.
+async fn check_acks(api: &Api, logs: &[ChatLog]) -> usize {
+    let mut pending: HashMap<&str, (&str, String)> = logs
+        .iter()
+        .flat_map(|log| {
+            log.acked
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (id.as_str(), (log.chat, text(log.chat, n))))
+        })
+        .collect();
+    let mut unacked_at_first = None;
+    // A loop rather than `poll`: each round re-checks only the messages still pending.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut still = HashMap::new();
+        for (id, (chat, text)) in pending.drain() {
+            let (status, message) = api.get(&format!("/devices/{DEVICE}/messages/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "GET message {id}: {message}");
+            assert_eq!(
+                message["body"], *text,
+                "message {id} was altered: {message}"
+            );
+            assert_eq!(message["chatId"], chat, "message {id} moved: {message}");
+            assert_eq!(message["fromMe"], true, "message {id}: {message}");
+            let ack = message["ack"].as_i64().expect("a message without ack");
+            assert!(ack >= 0, "acknowledged message {id} failed: {message}");
+            if ack < 1 {
+                still.insert(id, (chat, text));
+            }
+        }
+        pending = still;
+        let unacked_at_first = *unacked_at_first.get_or_insert(pending.len());
+        if pending.is_empty() {
+            return unacked_at_first;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} acknowledged messages still without a server ack after {WAIT:?}, e.g. {:?}",
+            pending.len(),
+            pending.keys().take(5).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
+    let started = Instant::now();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    std::fs::create_dir_all(dir.join("devices")).unwrap();
+    std::fs::write(
+        dir.join("devices").join(format!("{DEVICE}.toml")),
+        device_file(),
+    )
+    .unwrap();
+    let key_file: PathBuf = dir.join("data").join("admin-api-key");
+
+    // 1. A fresh daemon, its device linked.
+    let (mut first, api) = start(dir, &key_file).await;
+    link(&api).await;
+    let linked = started.elapsed();
+
+    // 2. Three chats sending flat out; SIGKILL once KILL_AFTER messages are acknowledged.
+    let (total, mut acked_so_far) = watch::channel(0usize);
+    let total = Arc::new(total);
+    let killed = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = CHATS
+        .iter()
+        .map(|chat| {
+            tokio::spawn(send_until_killed(
+                api.clone(),
+                chat,
+                total.clone(),
+                killed.clone(),
+            ))
+        })
+        .collect();
+    let sending = Instant::now();
+    // A sender that fails stops short; the others carry on, so a failure shows as a timeout
+    // here, and then as the failed sender's panic when it is joined below.
+    let reached = tokio::time::timeout(WAIT, acked_so_far.wait_for(|n| *n >= KILL_AFTER))
+        .await
+        .is_ok_and(|waited| waited.is_ok());
+    killed.store(true, Ordering::SeqCst);
+    first.kill();
+    let send_time = sending.elapsed();
+    let mut logs = Vec::new();
+    for sender in senders {
+        logs.push(sender.await.expect("a sender failed"));
+    }
+    assert!(
+        reached,
+        "only {} messages acknowledged within {WAIT:?}",
+        *acked_so_far.borrow()
+    );
+    let acked: usize = logs.iter().map(|log| log.acked.len()).sum();
+    drop(first);
+
+    // 3. Restarted on the same data: the device restores its session, no QR.
+    let restarting = Instant::now();
+    let (mut second, api) = start(dir, &key_file).await;
+    api.wait_for_state("ready", Some("qr")).await;
+    let restart_time = restarting.elapsed();
+
+    // 4. Every acknowledged message reaches the phone, once, in its chat's order.
+    let delivering = Instant::now();
+    let wanted: HashSet<&String> = logs.iter().flat_map(|log| &log.acked).collect();
+    let (api_ref, wanted_ref) = (&api, &wanted);
+    let inbox = poll(
+        "every acknowledged message in the phone's inbox",
+        WAIT,
+        move || async move {
+            let inbox = api_ref.inbox().await;
+            let got: HashSet<&str> = inbox
+                .iter()
+                .filter_map(|item| item["messageId"].as_str())
+                .collect();
+            let complete = wanted_ref.iter().all(|id| got.contains(id.as_str()));
+            complete.then_some(inbox)
+        },
+    )
+    .await;
+    let delivery_time = delivering.elapsed();
+    check_inbox(&logs, &inbox);
+    // Lost acks are recovered by sending again: the phone must still hold each message once.
+    let acking = Instant::now();
+    let acks_lost = check_acks(&api, &logs).await;
+    let ack_time = acking.elapsed();
+    let inbox = api.inbox().await;
+    check_inbox(&logs, &inbox);
+
+    // 5. A clean stop.
+    let status = second.terminate().await;
+    assert!(
+        status.success(),
+        "devicebridge exited with {status} after SIGTERM"
+    );
+
+    let per_chat: Vec<String> = logs
+        .iter()
+        .map(|log| format!("{}: {}", log.chat, log.acked.len()))
+        .collect();
+    println!(
+        "acknowledged {acked} ({}) before the kill, {} more stored unacknowledged; \
+         linked in {linked:?}, sent for {send_time:?}, restarted ready in {restart_time:?}, \
+         all in the inbox {delivery_time:?} after ready; {acks_lost} acks lost in the kill, \
+         all server-acked {ack_time:?} later; total {:?}",
+        per_chat.join(", "),
+        inbox.len() - acked,
+        started.elapsed()
+    );
+}
