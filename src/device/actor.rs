@@ -399,18 +399,16 @@ impl Actor {
     async fn feed(&mut self, input: Input) -> Result<(), InvalidTransition> {
         let was_ready = self.state.name() == StateName::Ready;
         let fed = self.feed_all(input).await;
-        match (
-            was_ready,
-            self.state.name() == StateName::Ready,
-            self.upstream.as_mut(),
-        ) {
-            (false, true, Some(upstream)) => {
-                if self.relay.resume(upstream.as_mut()).await {
-                    self.outbox.notify_one();
-                }
-            }
-            (true, false, _) => self.relay.pause(),
-            _ => {}
+        let ready = self.state.name() == StateName::Ready;
+        if was_ready && !ready {
+            self.relay.pause();
+        }
+        let more_to_send = match (was_ready, ready, self.upstream.as_mut()) {
+            (false, true, Some(upstream)) => self.relay.resume(upstream.as_mut()).await,
+            _ => false,
+        };
+        if more_to_send {
+            self.outbox.notify_one();
         }
         fed
     }
