@@ -1,0 +1,273 @@
+//! `send`: N clients on one device namespace keep M `message:send` requests in flight; acked
+//! messages per second and send→ack latency.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use serde_json::{json, Value};
+use tokio::time::{sleep, Instant};
+
+use crate::measure::{join_all, progress, Latencies, RunCost, Summary};
+use crate::sio::SioClient;
+use crate::target::{ack_error, is_ok_ack, linked_device, Target, ACK_TIMEOUT};
+
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// Socket.IO clients on the device namespace.
+    #[arg(long, default_value_t = 10)]
+    clients: usize,
+    /// Messages awaiting their ack at any time, over all clients.
+    #[arg(long, default_value_t = 100)]
+    in_flight: usize,
+    /// Seconds of sending (after the warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Stop after this many messages (over all clients) instead of after `--duration`.
+    #[arg(long)]
+    messages: Option<u64>,
+    /// Seconds of sending before the measurement starts (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Chats (silent simulator contacts) the messages are spread over.
+    #[arg(long, default_value_t = 10)]
+    chats: usize,
+}
+
+/// When the senders send, and which acks count: those of messages sent after the warm-up, and
+/// for the rate, those received before the end of the window.
+#[derive(Clone, Copy)]
+pub(crate) struct SendWindow {
+    pub(crate) measure_from: Instant,
+    /// `None` when stopping after a number of messages.
+    pub(crate) stop_at: Option<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct SendReport {
+    pub(crate) sent: u64,
+    /// Acked `ok: true`, sent after the warm-up and received within the window.
+    acked_in_window: u64,
+    pub(crate) acked: u64,
+    pub(crate) failures: u64,
+    pub(crate) first_failure: Option<String>,
+    pub(crate) latencies: Latencies,
+    last_ack: Option<Instant>,
+}
+
+impl SendReport {
+    pub(crate) fn record(
+        &mut self,
+        sent_at: Instant,
+        received: Instant,
+        ack: &Value,
+        window: SendWindow,
+    ) {
+        self.last_ack = Some(received);
+        if !is_ok_ack(ack) {
+            self.failures += 1;
+            self.first_failure.get_or_insert_with(|| ack_error(ack));
+            return;
+        }
+        self.acked += 1;
+        if sent_at < window.measure_from {
+            return;
+        }
+        self.latencies.record(received - sent_at);
+        if window.stop_at.is_none_or(|stop| received <= stop) {
+            self.acked_in_window += 1;
+        }
+    }
+
+    fn merge(&mut self, other: SendReport) {
+        self.sent += other.sent;
+        self.acked_in_window += other.acked_in_window;
+        self.acked += other.acked;
+        self.failures += other.failures;
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+        self.latencies.merge(other.latencies);
+        self.last_ack = self.last_ack.max(other.last_ack);
+    }
+}
+
+/// One sending client's share of the work.
+struct SendJob {
+    index: usize,
+    window_size: usize,
+    /// Messages this client sends when the run is bounded by a count.
+    quota: Option<u64>,
+    chats: Arc<Vec<String>>,
+    run_id: String,
+}
+
+pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
+    let clients_wanted = args.clients.max(1);
+    let device = linked_device(target, args.chats).await?;
+    let clients = target.connect_many(&device.id, clients_wanted).await?;
+    let warmup = Duration::from_secs_f64(args.warmup);
+    let started = Instant::now();
+    let window = SendWindow {
+        measure_from: started + warmup,
+        stop_at: args
+            .messages
+            .is_none()
+            .then(|| started + warmup + Duration::from_secs_f64(args.duration)),
+    };
+    progress(format_args!(
+        "sending: {} clients, {} in flight{}",
+        clients.len(),
+        args.in_flight,
+        match args.messages {
+            Some(n) => format!(", {n} messages"),
+            None => format!(
+                ", {:.0} s after {:.0} s of warm-up",
+                args.duration, args.warmup
+            ),
+        }
+    ));
+    let cost = RunCost::start(target, &device.id).await?;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(index, subscriber)| {
+            let job = SendJob {
+                index,
+                window_size: share(args.in_flight.max(1), clients_wanted, index),
+                quota: args
+                    .messages
+                    .map(|n| share(n as usize, clients_wanted, index) as u64),
+                chats: device.chats.clone(),
+                run_id: target.run_id.clone(),
+            };
+            tokio::spawn(sender(subscriber.client, job, window))
+        })
+        .collect();
+    let ticker = tokio::spawn(report_progress_until(window.stop_at));
+    let reports = join_all(tasks).await;
+    ticker.abort();
+    let mut total = SendReport::default();
+    for report in reports? {
+        total.merge(report);
+    }
+    let end = window
+        .stop_at
+        .or(total.last_ack)
+        .unwrap_or_else(Instant::now);
+    let measured = end.saturating_duration_since(window.measure_from);
+    let sent = total.sent;
+    let mut summary = send_summary(args, total, measured);
+    summary.append(cost.finish(target, &device.id, sent).await?);
+    Ok(summary)
+}
+
+fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> Summary {
+    let rate = total.acked_in_window as f64 / measured.as_secs_f64().max(1e-9);
+    let mut summary = Summary::new("send");
+    summary.row(
+        "load",
+        format!(
+            "{} clients on one device, {} messages in flight, {} chats (silent contacts)",
+            args.clients, args.in_flight, args.chats
+        ),
+    );
+    summary.row(
+        "messages",
+        format!(
+            "{} sent, {} acked ok, {} failed",
+            total.sent, total.acked, total.failures
+        ),
+    );
+    if let Some(failure) = &total.first_failure {
+        summary.row("first failure", failure);
+    }
+    summary.row(
+        "acked msgs/s",
+        format!(
+            "{rate:.0} ({} acks in {:.1} s after {:.0} s of warm-up)",
+            total.acked_in_window,
+            measured.as_secs_f64(),
+            args.warmup
+        ),
+    );
+    summary.row("send→ack", total.latencies.describe());
+    summary
+}
+
+/// `total` split over `parts` as evenly as possible; the share of part `index`.
+fn share(total: usize, parts: usize, index: usize) -> usize {
+    total / parts + usize::from(index < total % parts)
+}
+
+/// Keeps `job.window_size` sends in flight until the window closes or the quota is sent,
+/// then collects the remaining acks.
+async fn sender(mut client: SioClient, job: SendJob, window: SendWindow) -> Result<SendReport> {
+    let mut in_flight: HashMap<u64, Instant> = HashMap::with_capacity(job.window_size);
+    let mut report = SendReport::default();
+    loop {
+        while in_flight.len() < job.window_size && may_send(&job, &window, report.sent) {
+            let n = report.sent;
+            let chat = &job.chats[(job.index + n as usize) % job.chats.len()];
+            let payload = json!({
+                "chatId": chat,
+                "text": format!("load {}-{n}", job.index),
+                "tempId": format!("load-{}-{}-{n}", job.run_id, job.index),
+            });
+            let id = client
+                .emit_with_ack_id("message:send", payload)
+                .map_err(|e| anyhow!(e))?;
+            in_flight.insert(id, Instant::now());
+            report.sent += 1;
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let (id, ack) = client
+            .next_ack(ACK_TIMEOUT)
+            .await
+            .map_err(|e| anyhow!("client {}: {e}", job.index))?;
+        let received = Instant::now();
+        // The device's events reach this client too; it does not look at them.
+        client.discard_events();
+        if let Some(sent_at) = in_flight.remove(&id) {
+            report.record(sent_at, received, &ack, window);
+        }
+    }
+    client.close().await;
+    Ok(report)
+}
+
+fn may_send(job: &SendJob, window: &SendWindow, sent: u64) -> bool {
+    match (job.quota, window.stop_at) {
+        (Some(quota), _) => sent < quota,
+        (None, Some(stop)) => Instant::now() < stop,
+        (None, None) => false,
+    }
+}
+
+/// A progress line every second until `stop_at`.
+async fn report_progress_until(stop_at: Option<Instant>) {
+    let started = Instant::now();
+    loop {
+        sleep(Duration::from_secs(1)).await;
+        let left = stop_at.map(|s| s.saturating_duration_since(Instant::now()));
+        match left {
+            Some(left) if left.is_zero() => {
+                progress(format_args!("collecting the last acks"));
+                return;
+            }
+            Some(left) => progress(format_args!(
+                "running {:.0} s, {:.0} s left",
+                started.elapsed().as_secs_f64(),
+                left.as_secs_f64()
+            )),
+            None => progress(format_args!(
+                "running {:.0} s",
+                started.elapsed().as_secs_f64()
+            )),
+        }
+    }
+}
