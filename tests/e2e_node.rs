@@ -10,12 +10,9 @@ use std::time::Duration;
 
 use common::TestDaemon;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a device may take to reach a state the test waits for.
-const STATE_TIMEOUT: Duration = Duration::from_secs(10);
-
 fn e2e_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -76,32 +73,6 @@ async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)]) {
     );
 }
 
-/// Polls `GET path` until it answers 200 and `done` accepts the body; returns that body.
-async fn poll_until(
-    daemon: &TestDaemon,
-    path: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let mut last = (StatusCode::OK, Value::Null);
-    let polled = tokio::time::timeout(STATE_TIMEOUT, async {
-        loop {
-            last = daemon.get(path).await;
-            if last.0 == StatusCode::OK && done(&last.1) {
-                return last.1.clone();
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    polled.unwrap_or_else(|_| {
-        panic!(
-            "{what} within {STATE_TIMEOUT:?}; GET {path} last answered {} {}",
-            last.0, last.1
-        )
-    })
-}
-
 #[tokio::test]
 async fn official_client_links_authenticates_and_resumes() {
     let daemon = TestDaemon::start_with(|settings, _| {
@@ -138,42 +109,21 @@ async fn official_client_links_authenticates_and_resumes() {
 #[tokio::test]
 async fn official_client_sends_acks_reads_and_types() {
     let daemon = TestDaemon::start().await;
-    let (status, body) = daemon
-        .post(
-            "/api/v1/devices",
+    daemon
+        .ready_device(
+            "chat",
             json!({
-                "id": "chat",
-                "name": "Chat phone",
-                "simulator": {
-                    "server_ack_ms": 20,
-                    "delivered_ms": 60,
-                    "read_ms": 150,
-                    "typing_ms": 100,
-                    "contacts": [
-                        { "id": "15550000002@c.us", "name": "Alice", "behaviour": "echo" },
-                        { "id": "15550000003@c.us", "name": "Bob", "behaviour": "silent" },
-                    ],
-                },
+                "server_ack_ms": 20,
+                "delivered_ms": 60,
+                "read_ms": 150,
+                "typing_ms": 100,
+                "contacts": [
+                    { "id": "15550000002@c.us", "name": "Alice", "behaviour": "echo" },
+                    { "id": "15550000003@c.us", "name": "Bob", "behaviour": "silent" },
+                ],
             }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    // The state turns `qr` before the code is published for `GET …/qr`: wait for the code itself.
-    poll_until(
-        &daemon,
-        "/api/v1/devices/chat/qr",
-        "device `chat` shows a QR code",
-        |_| true,
-    )
-    .await;
-    daemon.link("chat").await;
-    poll_until(
-        &daemon,
-        "/api/v1/devices/chat",
-        "device `chat` is ready",
-        |device| device["state"] == "ready",
-    )
-    .await;
 
     run_scenario(&daemon, "messaging.js", &[("E2E_DEVICE", "chat")]).await;
 

@@ -195,23 +195,24 @@ async fn the_same_temp_id_or_idempotency_key_is_one_message() {
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(bodies, ["by rest", "once"], "newest first, each once");
-    let inbox = wait_inbox(&daemon, "dedup", 2).await;
+    for id in [&first["id"], &one["id"]] {
+        wait_about(&mut a, "message:status", id.as_str().unwrap(), |d| {
+            d["status"] == "sent"
+        })
+        .await;
+    }
+    let inbox = inbox(&daemon, "dedup").await;
     assert_eq!(inbox.len(), 2, "{inbox:?}");
 }
 
-/// The simulated phone's inbox, once it holds at least `count` messages.
-async fn wait_inbox(daemon: &TestDaemon, device: &str, count: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, inbox) = daemon
-            .get(&format!("/api/v1/devices/{device}/simulator/inbox"))
-            .await;
-        let items = inbox["items"].as_array().cloned().unwrap_or_default();
-        if items.len() >= count || tokio::time::Instant::now() > deadline {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// What the simulated phone received. A message's `message:status sent` comes after the phone
+/// recorded it, so wait for that first.
+async fn inbox(daemon: &TestDaemon, device: &str) -> Vec<Value> {
+    let (status, inbox) = daemon
+        .get(&format!("/api/v1/devices/{device}/simulator/inbox"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    inbox["items"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
@@ -432,7 +433,7 @@ async fn no_server_ack_means_resend_with_the_same_id_then_error() {
         ("failed", 2),
     ];
     assert_eq!(statuses, expected.map(|(s, n)| (json!(s), json!(n))));
-    let inbox = wait_inbox(&daemon, "lossy", 1).await;
+    let inbox = inbox(&daemon, "lossy").await;
     assert_eq!(
         inbox.len(),
         1,

@@ -6,7 +6,7 @@
 // E2E_TOKEN (an access token for E2E_DEVICE, scope read), E2E_DEVICE (a simulator device that
 // was just created, so it is starting or showing a QR code).
 
-const { connect, fail, main } = require("./lib");
+const { connect, fail, main, rest } = require("./lib");
 
 const WAIT_MS = 10000;
 
@@ -28,22 +28,7 @@ main(async () => {
   const device = env("E2E_DEVICE");
   const namespace = `${url}/device/${device}`;
 
-  async function api(method, path, body) {
-    const init = { method, headers: { "x-api-key": admin } };
-    if (body !== undefined) {
-      init.headers["content-type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(`${url}${path}`, init);
-    const text = await response.text();
-    let json = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: response.status, body: json };
-  }
+  const api = rest(url, admin).call;
 
   // Connects and expects the handshake to be refused; returns the connect_error message.
   async function refused(target, opts, label) {
