@@ -103,6 +103,21 @@ pub enum EventData {
 }
 
 impl EventData {
+    /// `typing:start` or `typing:stop`.
+    pub fn typing(chat_id: String, contact_id: String, typing: bool) -> Self {
+        if typing {
+            EventData::TypingStart {
+                chat_id,
+                contact_id,
+            }
+        } else {
+            EventData::TypingStop {
+                chat_id,
+                contact_id,
+            }
+        }
+    }
+
     /// Splits the event into its wire name and payload object.
     pub fn into_parts(self) -> (String, Value) {
         let Value::Object(mut tagged) = serde_json::to_value(self).expect("events serialize")

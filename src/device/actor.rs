@@ -334,18 +334,8 @@ impl Actor {
             .context
             .store
             .write(move |tx| {
-                let event = if typing {
-                    EventData::TypingStart {
-                        chat_id,
-                        contact_id,
-                    }
-                } else {
-                    EventData::TypingStop {
-                        chat_id,
-                        contact_id,
-                    }
-                };
-                tx.journal(&id, event).map(drop)
+                tx.journal(&id, EventData::typing(chat_id, contact_id, typing))
+                    .map(drop)
             })
             .await;
         if let Err(error) = written {

@@ -163,13 +163,9 @@ impl Relay {
             if waiting_chats.contains(&queued.message.chat_id) {
                 continue;
             }
-            let not_before = queued
-                .next_attempt_at
-                .as_deref()
-                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
-            match not_before {
+            match queued.next_attempt_at {
                 Some(at) if at > now => {
-                    let wait = (at.with_timezone(&Utc) - now).to_std().unwrap_or_default();
+                    let wait = (at - now).to_std().unwrap_or_default();
                     let at = Instant::now() + wait;
                     self.retry_deadline = Some(self.retry_deadline.map_or(at, |d| d.min(at)));
                     waiting_chats.insert(queued.message.chat_id.clone());
@@ -224,10 +220,9 @@ impl Relay {
             .read(move |conn| store::messages::oldest_unacked(conn, &device))
             .await
             .ok()
-            .flatten()
-            .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok());
+            .flatten();
         self.ack_deadline = oldest.map(|sent_at| {
-            let due = sent_at.with_timezone(&Utc) + self.ack_timeout;
+            let due = sent_at + self.ack_timeout;
             Instant::now() + (due - Utc::now()).to_std().unwrap_or_default()
         });
     }

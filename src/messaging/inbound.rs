@@ -169,18 +169,10 @@ pub fn apply(
                 contact_id,
                 typing: on,
             } => {
-                let event = if *on {
-                    EventData::TypingStart {
-                        chat_id: chat_id.clone(),
-                        contact_id: contact_id.clone(),
-                    }
-                } else {
-                    EventData::TypingStop {
-                        chat_id: chat_id.clone(),
-                        contact_id: contact_id.clone(),
-                    }
-                };
-                tx.journal(device, event)?;
+                tx.journal(
+                    device,
+                    EventData::typing(chat_id.clone(), contact_id.clone(), *on),
+                )?;
                 let presence = if *on { "typing" } else { "online" };
                 if let Some(contact) = tx.set_presence(device, contact_id, presence, &now)? {
                     tx.journal(device, EventData::ContactUpdate(contact))?;

@@ -105,9 +105,10 @@ pub fn record_outcomes(
             }
             Outcome::Failed { error } => fail(tx, device, id, attempt, error)?,
             Outcome::NotAttempted => {
+                let not_before = queued.next_attempt_at.map(rfc3339);
                 let update = RelayUpdate {
                     attempts: queued.attempts,
-                    next_attempt_at: queued.next_attempt_at.as_deref(),
+                    next_attempt_at: not_before.as_deref(),
                     ..RelayUpdate::default()
                 };
                 tx.set_relay_status(device, id, RelayStatus::Queued, &update)?;

@@ -1,5 +1,6 @@
 //! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::chats::page;
@@ -115,8 +116,8 @@ pub struct Queued {
     pub status: RelayStatus,
     /// Attempts made so far.
     pub attempts: u32,
-    /// Not before this time (RFC 3339), after a failed attempt.
-    pub next_attempt_at: Option<String>,
+    /// Not before this time, after a failed attempt.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// The relay queue of a device in acceptance order: messages never tried, in flight when the
@@ -138,7 +139,9 @@ pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreRes
                     _ => RelayStatus::Queued,
                 },
                 attempts: row.get(15)?,
-                next_attempt_at: row.get(16)?,
+                next_attempt_at: row
+                    .get::<_, Option<String>>(16)?
+                    .map(|at| super::parse_time(&at)),
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -165,13 +168,14 @@ pub fn overdue_acks(
 }
 
 /// When the oldest message still waiting for its server ack was sent.
-pub fn oldest_unacked(conn: &Connection, device: &DeviceId) -> StoreResult<Option<String>> {
-    Ok(conn.query_row(
+pub fn oldest_unacked(conn: &Connection, device: &DeviceId) -> StoreResult<Option<DateTime<Utc>>> {
+    let oldest: Option<String> = conn.query_row(
         "SELECT MIN(sent_at) FROM messages
          WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
         [device.as_str()],
         |row| row.get(0),
-    )?)
+    )?;
+    Ok(oldest.map(|at| super::parse_time(&at)))
 }
 
 /// One message as the simulated phone received it.

@@ -455,8 +455,15 @@ async fn catch_up(
 }
 
 /// Sends one event to every socket; a socket that cannot take it is disconnected to resume later.
+/// The payload is serialized once and the same JSON text goes to every socket.
 fn deliver(sockets: &mut Vec<SocketRef>, event: &JournaledEvent) {
-    let payload = event.payload();
+    let payload = match serde_json::value::to_raw_value(&event.payload()) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(device_id = %event.device_id, seq = event.seq, %error, "cannot serialize an event");
+            return;
+        }
+    };
     sockets.retain(|socket| match socket.emit(event.name.as_str(), &payload) {
         Ok(()) => true,
         Err(error) => {
