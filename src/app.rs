@@ -123,6 +123,13 @@ pub async fn run(
     let router = rest::router(state).layer(socket_layer);
     tracing::info!("listening on http://{address}");
     let closing_sockets = sockets.clone();
+    // Socket.IO packets are small and latency-bound: Nagle's algorithm would hold each one back
+    // waiting for the peer's delayed ACK (tens of milliseconds per acknowledgement).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -193,10 +193,10 @@ pub async fn send(
         let key = match &dedup {
             Dedup::IdempotencyKey(key) => {
                 // A key older than the window may be reused: forget its old message's claim.
-                tx.conn().execute(
+                tx.execute(
                     "UPDATE messages SET idempotency_key = NULL WHERE device_id = ?1 AND idempotency_key = ?2",
                     rusqlite::params![device.as_str(), key],
-                ).map_err(StoreError::from)?;
+                )?;
                 Some(key.as_str())
             }
             Dedup::TempId => None,

@@ -129,7 +129,7 @@ impl Tx<'_> {
         kind: &str,
         now: &str,
     ) -> StoreResult<Option<Chat>> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "INSERT INTO chats (device_id, id, name, kind, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, kind = excluded.kind
              WHERE name != excluded.name OR kind != excluded.kind",
@@ -151,7 +151,7 @@ impl Tx<'_> {
         at: &str,
         unread: bool,
     ) -> StoreResult<Option<Chat>> {
-        self.conn().execute(
+        self.execute(
             "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
                 unread_count = unread_count + ?5
              WHERE device_id = ?1 AND id = ?2",
@@ -162,7 +162,7 @@ impl Tx<'_> {
 
     /// Recounts a chat's unread messages after some were read.
     pub fn recount_unread(&mut self, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
-        self.conn().execute(
+        self.execute(
             "UPDATE chats SET unread_count = (
                 SELECT COUNT(*) FROM messages m
                 WHERE m.device_id = ?1 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0)
@@ -180,7 +180,7 @@ impl Tx<'_> {
         name: &str,
         push_name: Option<&str>,
     ) -> StoreResult<Option<Contact>> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "INSERT INTO contacts (device_id, id, name, push_name) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, push_name = excluded.push_name
              WHERE name != excluded.name OR push_name IS NOT excluded.push_name",
@@ -201,7 +201,7 @@ impl Tx<'_> {
         presence: &str,
         now: &str,
     ) -> StoreResult<Option<Contact>> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "UPDATE contacts SET presence = ?3,
                 last_seen_at = CASE WHEN ?3 = 'offline' THEN ?4 ELSE last_seen_at END
              WHERE device_id = ?1 AND id = ?2 AND presence != ?3",

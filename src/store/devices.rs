@@ -97,7 +97,7 @@ impl Tx<'_> {
 
     /// Inserts a device, or replaces its definition (keeping state and session) if it exists.
     pub fn upsert_device(&mut self, record: &DeviceRecord) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "INSERT INTO devices (id, name, connector, settings, source, autostart, wants_running, state, state_reason, session, me, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, NULL, NULL, ?9, ?9)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, connector = excluded.connector,
@@ -127,7 +127,7 @@ impl Tx<'_> {
             "notifications",
             "simulator_inbox",
         ] {
-            self.conn().execute(
+            self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),
                 [id.as_str()],
             )?;
@@ -147,7 +147,7 @@ impl Tx<'_> {
         reason: Option<&str>,
         keep_wanting: bool,
     ) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "UPDATE devices SET state = ?2, state_reason = ?3, wants_running = ?4, updated_at = ?5 WHERE id = ?1",
             params![
                 id.as_str(),
@@ -167,7 +167,7 @@ impl Tx<'_> {
         session: Option<&Value>,
         me: Option<&Me>,
     ) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "UPDATE devices SET session = ?2, me = ?3, updated_at = ?4 WHERE id = ?1",
             params![
                 id.as_str(),

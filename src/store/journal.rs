@@ -11,7 +11,7 @@ impl Tx<'_> {
     /// Appends an event to the device's journal within this write. It is published on the bus
     /// only if the write commits; a rolled-back write gives its `seq` back, so seqs stay gap-free.
     pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<JournaledEvent> {
-        let seq: u64 = self.conn().query_row(
+        let seq: u64 = self.query_row(
             "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 1)
              ON CONFLICT (device_id) DO UPDATE SET last_seq = last_seq + 1
              RETURNING last_seq",
@@ -26,7 +26,7 @@ impl Tx<'_> {
             name,
             data,
         };
-        self.conn().execute(
+        self.execute(
             "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 device.as_str(),
@@ -46,7 +46,7 @@ impl Tx<'_> {
         keep_events: u64,
         older_than: DateTime<Utc>,
     ) -> StoreResult<usize> {
-        let removed = self.conn().execute(
+        let removed = self.execute(
             "DELETE FROM events WHERE at < ?1 OR seq <= (
                 SELECT last_seq - ?2 FROM device_seq WHERE device_seq.device_id = events.device_id)",
             params![rfc3339(older_than), keep_events],

@@ -57,7 +57,7 @@ pub fn count(conn: &Connection) -> StoreResult<u64> {
 
 impl Tx<'_> {
     pub fn insert_key(&mut self, key: &KeyRecord) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "INSERT INTO api_keys (id, name, key_sha256, devices, scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 key.id,
@@ -73,7 +73,7 @@ impl Tx<'_> {
 
     /// Revokes a key; false if there was no such active key.
     pub fn revoke_key(&mut self, id: &str) -> StoreResult<bool> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, rfc3339(Utc::now())],
         )?;

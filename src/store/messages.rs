@@ -244,7 +244,7 @@ impl Tx<'_> {
         new: &NewMessage<'_>,
     ) -> StoreResult<Message> {
         let media = new.media.map(serde_json::to_string).transpose()?;
-        self.conn().execute(
+        self.execute(
             "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)",
@@ -281,7 +281,7 @@ impl Tx<'_> {
         let Some(next) = current.merge(incoming) else {
             return Ok(None);
         };
-        self.conn().execute(
+        self.execute(
             "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
             params![device.as_str(), message.id, next.level()],
         )?;
@@ -299,7 +299,7 @@ impl Tx<'_> {
         status: RelayStatus,
         update: &RelayUpdate<'_>,
     ) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
                 sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id)
              WHERE device_id = ?1 AND id = ?2",
@@ -341,7 +341,7 @@ impl Tx<'_> {
 
     /// Deletes a message's content for everyone; returns whether it was not already revoked.
     pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "UPDATE messages SET revoked = 1, body = '', media = NULL
              WHERE device_id = ?1 AND id = ?2 AND revoked = 0",
             params![device.as_str(), message_id],
@@ -355,7 +355,7 @@ impl Tx<'_> {
         id: &str,
         chat: Option<&str>,
     ) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "INSERT INTO notifications (device_id, id, chat_id) VALUES (?1, ?2, ?3)",
             params![device.as_str(), id, chat],
         )?;
@@ -377,7 +377,7 @@ impl Tx<'_> {
                 Some(serde_json::to_string(ids)?),
             ),
         };
-        let mut stmt = self.conn().prepare(&format!(
+        let mut stmt = self.conn().prepare_cached(&format!(
             "UPDATE notifications SET read = 1 WHERE device_id = ?1 AND read = 0 AND ({filter})
              RETURNING id"
         ))?;
@@ -397,12 +397,12 @@ impl Tx<'_> {
         upstream_id: &str,
         now: &str,
     ) -> StoreResult<(String, bool)> {
-        let new = self.conn().execute(
+        let new = self.execute(
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, message_id) DO NOTHING",
             params![device.as_str(), message.id, upstream_id, message.chat_id, message.body, now],
         )?;
-        let upstream_id = self.conn().query_row(
+        let upstream_id = self.query_row(
             "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
             params![device.as_str(), message.id],
             |row| row.get(0),

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::{broadcast, mpsc};
 
@@ -57,6 +58,8 @@ enum Fanout {
         socket: SocketRef,
         last_seq: Option<u64>,
     },
+    /// The socket disconnected: stop delivering to it and let go of it.
+    Detach(Sid),
     /// A resuming socket was replayed everything through `through`.
     Replayed {
         socket: SocketRef,
@@ -123,6 +126,10 @@ impl SocketHub {
         let on_connect = move |socket: SocketRef, TryData(auth): TryData<Value>| async move {
             client_events::register(&socket, &hub.inner.clients, &device);
             let last_seq = last_seq(&socket, auth.as_ref().ok());
+            let (detach_hub, detach_device) = (hub.clone(), device.clone());
+            socket.on_disconnect(move |socket: SocketRef| async move {
+                detach_hub.send(&detach_device, Fanout::Detach(socket.id));
+            });
             hub.send(&device, Fanout::Attach { socket, last_seq });
         };
         let auth = self.inner.auth.clone();
@@ -360,7 +367,7 @@ async fn fanout(
             return;
         }
     };
-    let mut sockets: Vec<SocketRef> = Vec::new();
+    let mut sockets = Attached::default();
     let start_replay = |socket: SocketRef, after: u64, until: u64, from: u64| {
         let (store, device, me) = (store.clone(), device.clone(), me.clone());
         tokio::spawn(async move {
@@ -384,7 +391,7 @@ async fn fanout(
                 if event.seq > emitted + 1 {
                     catch_up(&store, &device, &mut emitted, event.seq - 1, &mut sockets).await;
                 }
-                deliver(&mut sockets, &event);
+                sockets.deliver(&event);
                 emitted = event.seq;
             }
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
@@ -393,7 +400,7 @@ async fn fanout(
                     Some(true) => start_replay(socket, last, emitted, last + 1),
                     Some(false) => {
                         if synced(&device, &socket, last + 1, emitted, false) {
-                            sockets.push(socket);
+                            sockets.attach(socket);
                         }
                     }
                     None => {
@@ -402,15 +409,16 @@ async fn fanout(
                 },
                 Some(last) => {
                     if synced(&device, &socket, last + 1, emitted, true) {
-                        sockets.push(socket);
+                        sockets.attach(socket);
                     }
                 }
                 None => {
                     if snapshot(&store, &device, &socket, emitted).await {
-                        sockets.push(socket);
+                        sockets.attach(socket);
                     }
                 }
             },
+            Fanout::Detach(sid) => sockets.detach(sid),
             Fanout::Replayed {
                 socket,
                 through,
@@ -418,7 +426,7 @@ async fn fanout(
             } => {
                 if through >= emitted {
                     if synced(&device, &socket, from, emitted, true) {
-                        sockets.push(socket);
+                        sockets.attach(socket);
                     }
                 } else {
                     start_replay(socket, through, emitted, from);
@@ -434,7 +442,7 @@ async fn catch_up(
     device: &DeviceId,
     emitted: &mut u64,
     until: u64,
-    sockets: &mut Vec<SocketRef>,
+    sockets: &mut Attached,
 ) {
     while *emitted < until {
         let (id, after) = (device.clone(), *emitted);
@@ -448,30 +456,62 @@ async fn catch_up(
             return;
         }
         for event in read.events.iter().filter(|e| e.seq <= until) {
-            deliver(sockets, event);
+            sockets.deliver(event);
             *emitted = event.seq;
         }
     }
 }
 
-/// Sends one event to every socket; a socket that cannot take it is disconnected to resume later.
-/// The payload is serialized once and the same JSON text goes to every socket.
-fn deliver(sockets: &mut Vec<SocketRef>, event: &JournaledEvent) {
-    let payload = match serde_json::value::to_raw_value(&event.payload()) {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::error!(device_id = %event.device_id, seq = event.seq, %error, "cannot serialize an event");
-            return;
+/// The sockets of a device that receive its live events.
+///
+/// Sockets are let go of as soon as they disconnect: a closed socket still holds its buffers,
+/// and thousands of them would otherwise stay alive until the next event fails to reach them.
+#[derive(Default)]
+struct Attached {
+    live: HashMap<Sid, SocketRef>,
+    /// Cut off for not keeping up, but their disconnect packet did not fit in their full queue
+    /// yet; retried on every event until it does (or until the Engine.IO heartbeat, which cannot
+    /// queue its ping either, closes the connection).
+    cut_off: HashMap<Sid, SocketRef>,
+}
+
+impl Attached {
+    fn attach(&mut self, socket: SocketRef) {
+        if socket.connected() {
+            self.live.insert(socket.id, socket);
         }
-    };
-    sockets.retain(|socket| match socket.emit(event.name.as_str(), &payload) {
-        Ok(()) => true,
-        Err(error) => {
-            tracing::debug!(sid = %socket.id, %error, "dropping a socket that cannot keep up");
-            let _ = socket.clone().disconnect();
-            false
-        }
-    });
+    }
+
+    fn detach(&mut self, sid: Sid) {
+        self.live.remove(&sid);
+        self.cut_off.remove(&sid);
+    }
+
+    /// Sends one event to every socket; a socket that cannot take it is cut off and
+    /// disconnected, to resume later with `lastSeq`. The payload is serialized once and the
+    /// same JSON text goes to every socket.
+    fn deliver(&mut self, event: &JournaledEvent) {
+        let payload = match serde_json::value::to_raw_value(&event.payload()) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::error!(device_id = %event.device_id, seq = event.seq, %error, "cannot serialize an event");
+                return;
+            }
+        };
+        let cut_off = &mut self.cut_off;
+        self.live.retain(
+            |sid, socket| match socket.emit(event.name.as_str(), &payload) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::debug!(%sid, %error, "cutting off a socket that cannot keep up");
+                    cut_off.insert(*sid, socket.clone());
+                    false
+                }
+            },
+        );
+        self.cut_off
+            .retain(|_, socket| socket.clone().disconnect().is_err() && socket.connected());
+    }
 }
 
 /// Whether the journal still holds everything after `last` (`None` if it cannot be read).
