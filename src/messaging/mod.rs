@@ -121,9 +121,8 @@ pub fn check_key(field: &str, value: &str) -> Result<()> {
 
 /// The account a linked device speaks as; sending needs one.
 fn me_of(tx: &Tx<'_>, device: &DeviceId) -> Result<String> {
-    let record = tx.device(device)?.ok_or(MessagingError::DeviceNotFound)?;
-    record
-        .me
+    store::devices::me(tx.conn(), device)?
+        .ok_or(MessagingError::DeviceNotFound)?
         .map(|me| me.id)
         .ok_or(MessagingError::DeviceNotReady)
 }

@@ -90,6 +90,14 @@ pub fn get(conn: &Connection, id: &DeviceId) -> StoreResult<Option<DeviceRecord>
     Ok(stmt.query_row([id.as_str()], from_row).optional()?)
 }
 
+/// Who the device is linked as: `None` if the device does not exist, `Some(None)` if it is
+/// not linked. Sending asks this for every message, so it reads one column only.
+pub fn me(conn: &Connection, id: &DeviceId) -> StoreResult<Option<Option<Me>>> {
+    let mut stmt = conn.prepare_cached("SELECT me FROM devices WHERE id = ?1")?;
+    let me: Option<Option<String>> = stmt.query_row([id.as_str()], |row| row.get(0)).optional()?;
+    Ok(me.map(|me| me.and_then(|text| serde_json::from_str(&text).ok())))
+}
+
 impl Tx<'_> {
     pub fn device(&self, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
         get(self.conn(), id)

@@ -8,36 +8,45 @@ use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData, JournaledEvent};
 
 impl Tx<'_> {
-    /// Appends an event to the device's journal within this write. It is published on the bus
-    /// only if the write commits; a rolled-back write gives its `seq` back, so seqs stay gap-free.
-    pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<JournaledEvent> {
-        let seq: u64 = self.query_row(
-            "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 1)
-             ON CONFLICT (device_id) DO UPDATE SET last_seq = last_seq + 1
-             RETURNING last_seq",
-            [device.as_str()],
-            |row| row.get(0),
-        )?;
-        let (name, data) = data.into_parts();
-        let event = JournaledEvent {
-            device_id: device.clone(),
-            seq,
-            at: Utc::now(),
-            name,
-            data,
+    /// Appends an event to the device's journal within this write and returns its `seq`. It is
+    /// published on the bus only if the write commits; a rolled-back write gives its `seq`
+    /// back, so seqs stay gap-free.
+    ///
+    /// Seqs are counted in memory for the length of one write and the device's head is stored
+    /// once at its end ([`Tx::store_heads`]): a write often journals many events of a device,
+    /// and updating the head row for each was a large part of the writer's work.
+    pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<u64> {
+        let seq = match self.heads.get_mut(device) {
+            Some(last) => *last + 1,
+            None => head(self.conn(), device)? + 1,
         };
+        let (name, data) = data.into_parts();
+        let at = Utc::now();
         self.execute(
             "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                device.as_str(),
-                seq,
-                event.name,
-                event.data.to_string(),
-                rfc3339(event.at)
-            ],
+            params![device.as_str(), seq, name, data.to_string(), rfc3339(at)],
         )?;
-        self.events.push(event.clone());
-        Ok(event)
+        self.heads.insert(device.clone(), seq);
+        self.events.push(JournaledEvent {
+            device_id: device.clone(),
+            seq,
+            at,
+            name,
+            data,
+        });
+        Ok(seq)
+    }
+
+    /// Stores the head seq of every device this write journaled to.
+    pub(super) fn store_heads(&mut self) -> StoreResult<()> {
+        for (device, last) in std::mem::take(&mut self.heads) {
+            self.execute(
+                "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, ?2)
+                 ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq",
+                params![device.as_str(), last],
+            )?;
+        }
+        Ok(())
     }
 
     /// Drops journal entries beyond the retention limits; returns how many were removed.

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod messages;
 mod migrations;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -30,6 +31,7 @@ pub use keys::KeyRecord;
 
 use crate::bus::EventBus;
 use crate::config::Synchronous;
+use crate::device::DeviceId;
 use crate::event::JournaledEvent;
 
 /// Most writes committed together in one transaction.
@@ -70,6 +72,8 @@ fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
 pub struct Tx<'c> {
     conn: &'c Connection,
     events: Vec<JournaledEvent>,
+    /// The last seq journaled per device by the current write, stored when it ends.
+    heads: HashMap<DeviceId, u64>,
     ids: &'c mut ulid::Generator,
 }
 
@@ -148,12 +152,27 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(128);
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
+        // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
+        let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run_writer(conn, queue, bus))
+            .spawn(move || {
+                run_writer(conn, queue, bus);
+                drop(writer_alive);
+            })
             .expect("spawn the store writer thread");
+        thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || run_checkpointer(checkpointer, writer_gone))
+            .expect("spawn the store checkpoint thread");
         Ok(Store {
             writer,
             readers: Arc::new(ReaderPool {
@@ -256,6 +275,28 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: Eve
     }
 }
 
+/// How often the write-ahead log is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`] until the
+/// writer stops. SQLite would otherwise do it inside whichever commit crosses its threshold,
+/// and that commit (and every write waiting behind it) would pay for copying and syncing
+/// thousands of pages. A passive checkpoint never blocks the writer or the readers.
+fn run_checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
+    let checkpoint = |mode: &str| {
+        let pragma = format!("PRAGMA wal_checkpoint({mode})");
+        if let Err(error) = conn.query_row(&pragma, [], |_| Ok(())) {
+            tracing::warn!(%error, "a WAL checkpoint failed; the next one retries");
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        writer_gone.recv_timeout(CHECKPOINT_EVERY)
+    {
+        checkpoint("PASSIVE");
+    }
+    checkpoint("TRUNCATE");
+}
+
 /// Runs one batch of writes in a transaction, then answers and publishes.
 fn commit_batch(
     conn: &mut Connection,
@@ -269,6 +310,7 @@ fn commit_batch(
         let mut tx = Tx {
             conn: &txn,
             events: Vec::new(),
+            heads: HashMap::new(),
             ids,
         };
         for job in jobs {
@@ -276,8 +318,10 @@ fn commit_batch(
             tx.execute("SAVEPOINT job", [])?;
             let (ok, completion) = job(&mut tx);
             if ok {
+                tx.store_heads()?;
                 tx.execute("RELEASE job", [])?;
             } else {
+                tx.heads.clear();
                 tx.execute("ROLLBACK TO job", [])?;
                 tx.execute("RELEASE job", [])?;
                 tx.events.truncate(mark);

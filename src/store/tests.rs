@@ -24,12 +24,12 @@ async fn seqs_are_gap_free_even_when_a_write_fails() {
     let demo = DeviceId::parse("demo").unwrap();
     let (a, b, c) = (demo.clone(), demo.clone(), demo.clone());
     // Three concurrent writes land in one batch; the middle one fails after journaling.
-    let first = store.write(move |tx| tx.journal(&a, disconnected("one")).map(|e| e.seq));
+    let first = store.write(move |tx| tx.journal(&a, disconnected("one")));
     let failing = store.write(move |tx| {
         tx.journal(&b, disconnected("rolled back"))?;
         Err::<(), _>(StoreError::Closed)
     });
-    let third = store.write(move |tx| tx.journal(&c, disconnected("two")).map(|e| e.seq));
+    let third = store.write(move |tx| tx.journal(&c, disconnected("two")));
     let (first, failing, third) = tokio::join!(first, failing, third);
     assert!(failing.is_err());
     assert_eq!((first.unwrap(), third.unwrap()), (1, 2));
