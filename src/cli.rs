@@ -54,6 +54,13 @@ pub enum Command {
     Qr { device: String },
     /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
     Pair { qr: String },
+    /// Send a text message to a chat of a device; prints the accepted message.
+    Send {
+        device: String,
+        /// The chat id, e.g. `15550000002@c.us`.
+        chat: String,
+        text: String,
+    },
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -212,6 +219,25 @@ fn print(value: &Value) {
     );
 }
 
+/// Characters a path segment cannot carry as they are (RFC 3986 `pchar` keeps the rest).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// An id chosen by an upstream (a chat id), made safe to put in a URL path.
+fn path_segment(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
+}
+
 /// Runs a client subcommand against the daemon.
 pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), ClientError> {
     let key = match &args.api_key {
@@ -294,6 +320,15 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
                 "linked device {}",
                 paired["deviceId"].as_str().unwrap_or_default()
             );
+        }
+        Command::Send {
+            device: id,
+            chat,
+            text,
+        } => {
+            let path = device(&id, &format!("/chats/{}/messages", path_segment(&chat)));
+            let body = json!({ "text": text });
+            print(&client.call(Method::POST, &path, Some(body)).await?);
         }
         Command::Keys(KeysCommand::Create {
             name,

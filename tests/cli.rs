@@ -350,6 +350,22 @@ fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
         "demo is not ready after {READY_TRIES} checks; last: {last:#?}"
     );
 
+    // Sending from the shell: the daemon accepts the message and prints it.
+    let send = client(&["send", "demo", "15550000002@c.us", "hello from the shell"]);
+    assert!(send.status.success(), "send: {}", describe(&send));
+    let sent: Value = serde_json::from_slice(&send.stdout)
+        .unwrap_or_else(|error| panic!("send: {error}: {}", describe(&send)));
+    assert_eq!(sent["chatId"], "15550000002@c.us", "{sent}");
+    assert_eq!(sent["body"], "hello from the shell", "{sent}");
+    assert_eq!(sent["fromMe"], true, "{sent}");
+    assert!(sent["id"].as_str().is_some_and(|id| id.starts_with("msg_")));
+    let unknown = client(&["send", "demo", "nobody/?#@c.us", "hello"]);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("chat_not_found"),
+        "send to an unknown chat: {}",
+        describe(&unknown)
+    );
+
     let invalid = client(&["devices", "show", "Nope"]);
     assert!(
         !invalid.status.success(),
