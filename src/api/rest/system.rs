@@ -1,4 +1,4 @@
-//! Health, the OpenAPI document, stats and the event journal.
+//! Health, the OpenAPI document and its browser, stats and the event journal.
 
 use axum::extract::{Query, State};
 use axum::http::Method;
@@ -36,6 +36,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(
             Method::GET,
+            "/docs",
+            "An API browser for this document (HTML, works offline)",
+            None,
+            None,
+            (200, None),
+            get(docs),
+        ),
+        endpoint(
+            Method::GET,
             "/api/v1/stats",
             "Fleet counters",
             Some(Scope::Read),
@@ -53,6 +62,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             get(events),
         ),
     ]
+}
+
+/// The API browser: one self-contained page that reads `/docs-json`, so it needs no network
+/// beyond the daemon.
+async fn docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../../assets/docs.html"))
 }
 
 async fn health() -> Json<Value> {
