@@ -155,7 +155,14 @@ pub async fn run(
 /// 8 KiB per idle connection (measured with `cargo bench --bench load -- idle`). The copy
 /// costs a few hundred bytes, once per request.
 async fn detach_request_head(mut request: axum::extract::Request) -> axum::extract::Request {
-    if let Ok(uri) = request.uri().to_string().parse() {
+    if let Ok(uri) = request.uri().to_string().parse::<axum::http::Uri>() {
+        // The router keeps a copy of the URI as it arrived, too.
+        if let Some(original) = request
+            .extensions_mut()
+            .get_mut::<axum::extract::OriginalUri>()
+        {
+            original.0 = uri.clone();
+        }
         *request.uri_mut() = uri;
     }
     let headers = request
