@@ -265,10 +265,22 @@ fn load_file(path: &Path) -> Result<(DeviceId, DeviceSpec), String> {
         .unwrap_or_default();
     let id = DeviceId::parse(stem).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let spec: DeviceSpec =
-        toml::from_str(&text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+    let spec: DeviceSpec = toml::from_str(&text).map_err(|e| toml_problem(&text, &e))?;
     spec.validate()?;
     Ok((id, spec))
+}
+
+/// A device file's syntax or type error, with its line but without the quoted source line,
+/// which could be a credential.
+fn toml_problem(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 #[cfg(test)]
@@ -346,6 +358,17 @@ mod tests {
         assert_eq!(waha.api_key.as_ref().unwrap().expose(), "k");
         let cloud = devices[0].1.cloud_api.as_ref().unwrap();
         assert_eq!(cloud.graph_url, "https://graph.facebook.com/v21.0");
+    }
+
+    #[test]
+    fn a_broken_line_is_named_but_not_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\naccess_token = EAAG-secret-token\n";
+        std::fs::write(dir.path().join("c.toml"), text).unwrap();
+        let (_, errors) = load_dir(dir.path());
+        let shown = errors[0].to_string();
+        assert!(shown.contains("line 4"), "{shown}");
+        assert!(!shown.contains("EAAG-secret-token"), "{shown}");
     }
 
     #[test]
