@@ -272,13 +272,29 @@ async fn messages_and_statuses_arrive_once_whatever_the_order() {
         .await;
     assert_eq!(stored["ackName"], "read");
 
+    // In order, every step shows: sent (already known from the answer), delivered, read.
+    let steps = daemon
+        .send_message("cl", CHAT, json!({ "text": "step by step" }))
+        .await;
+    wait_message_ack(&mut client, &steps["id"], "server").await;
+    for (status_name, ack) in [
+        ("sent", None),
+        ("delivered", Some("device")),
+        ("read", Some("read")),
+    ] {
+        deliver(&daemon, status("wamid.STUB2", status_name)).await;
+        if let Some(ack) = ack {
+            wait_message_ack(&mut client, &steps["id"], ack).await;
+        }
+    }
+
     // A message Meta could not deliver fails with Meta's error.
     let lost = daemon
         .send_message("cl", CHAT, json!({ "text": "are you there?" }))
         .await;
     wait_message_ack(&mut client, &lost["id"], "server").await;
     let failure = envelope(
-        json!({ "statuses": [{ "id": "wamid.STUB2", "status": "failed", "timestamp": "1700000200", "recipient_id": CUSTOMER,
+        json!({ "statuses": [{ "id": "wamid.STUB3", "status": "failed", "timestamp": "1700000200", "recipient_id": CUSTOMER,
         "errors": [{ "code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
             "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." } }] }] }),
     );
@@ -304,6 +320,7 @@ async fn messages_and_statuses_arrive_once_whatever_the_order() {
     };
     assert_eq!(acks_of(&reply["id"]), 2, "server, read");
     assert_eq!(acks_of(&lost["id"]), 2, "server, error");
+    assert_eq!(acks_of(&steps["id"]), 3, "server, device, read");
     let incoming_events = client
         .history()
         .iter()
