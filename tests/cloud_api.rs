@@ -10,6 +10,7 @@ use common::stub::meta_signature;
 use common::{
     wait_message_ack, wait_message_status, wait_state, write_device_file, TestDaemon, WAIT,
 };
+use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -27,9 +28,18 @@ fn device_file(stub: &CloudStub, token: &str) -> String {
 
 /// A daemon with the device `cl` on `stub`, and a client that sees its whole journal.
 async fn start(stub: &CloudStub, token: &str) -> (TestDaemon, SioClient) {
+    start_with(stub, token, |_| {}).await
+}
+
+async fn start_with(
+    stub: &CloudStub,
+    token: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (TestDaemon, SioClient) {
     let file = device_file(stub, token);
     let daemon = TestDaemon::start_with(|settings, dir| {
         settings.upstream.timeout_ms = 2000;
+        adjust(settings);
         write_device_file(dir, "cl", &file);
     })
     .await;
@@ -393,6 +403,40 @@ async fn send_failures_retry_fail_the_message_or_fail_the_device() {
     let (status, _) = daemon.post("/api/v1/devices/cl/start", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     wait_message_status(&mut client, &third["id"], "sent").await;
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
+    let mut stub = CloudStub::start().await;
+    let (daemon, mut client) = start_with(&stub, TOKEN, |settings| {
+        settings.upstream.check_interval_secs = 1;
+        settings.reconnect.initial_ms = 50;
+        settings.reconnect.max_ms = 200;
+        settings.reconnect.max_attempts = 1000;
+    })
+    .await;
+    wait_state(&mut client, "ready").await;
+    stub.server.stop().await;
+    let lost = wait_state(&mut client, "disconnected").await;
+    assert!(
+        lost.data["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{}",
+        lost.data
+    );
+    let status = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(status.data["upstream"], "disconnected");
+    stub.server.restart().await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "state" && e.data["state"] == "ready" && e.data["previous"] == "authenticated"
+        })
+        .await
+        .unwrap();
     stub.server.stop().await;
     daemon.stop().await;
 }
