@@ -80,6 +80,7 @@ pub struct Settings {
     pub qr: QrSettings,
     pub reconnect: ReconnectSettings,
     pub messages: MessageSettings,
+    pub upstream: UpstreamSettings,
     pub limits: LimitSettings,
     pub journal: JournalSettings,
     pub log: LogSettings,
@@ -281,6 +282,30 @@ impl Default for MessageSettings {
         Self {
             ack_timeout_secs: 60,
             max_send_attempts: 5,
+        }
+    }
+}
+
+/// Talking to real upstreams (WAHA, the Cloud API). Every request is bounded, so a hung
+/// upstream delays a device by at most `timeout_ms` and is then treated as unreachable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSettings {
+    /// Longest a single upstream request may take, connecting included.
+    pub timeout_ms: u64,
+    /// Longest to wait for a connection to the upstream.
+    pub connect_timeout_ms: u64,
+    /// How often a running device checks on its upstream session: this notices an upstream
+    /// that stopped answering, and a status change whose webhook never arrived.
+    pub check_interval_secs: u64,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            connect_timeout_ms: 5_000,
+            check_interval_secs: 30,
         }
     }
 }
@@ -582,6 +607,15 @@ impl Settings {
             (
                 "messages.max_send_attempts",
                 u64::from(self.messages.max_send_attempts),
+            ),
+            ("upstream.timeout_ms", self.upstream.timeout_ms),
+            (
+                "upstream.connect_timeout_ms",
+                self.upstream.connect_timeout_ms,
+            ),
+            (
+                "upstream.check_interval_secs",
+                self.upstream.check_interval_secs,
             ),
             (
                 "limits.events_per_minute",
@@ -1728,6 +1762,7 @@ devices = []
         s.reconnect.initial_ms = 5000;
         s.reconnect.max_ms = 1000;
         s.messages.max_send_attempts = 0;
+        s.upstream.timeout_ms = 0;
         s.limits.max_message_bytes = 512;
         s.auth.jwt_secret = Some("short".into());
         s.auth.api_keys = vec![
@@ -1761,6 +1796,7 @@ devices = []
             "`storage.data_dir`",
             "`qr.ttl_secs`",
             "`messages.max_send_attempts`",
+            "`upstream.timeout_ms`",
             "`reconnect.initial_ms`",
             "`limits.max_message_bytes`",
             "`auth.api_keys[0]`",

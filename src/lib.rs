@@ -10,7 +10,9 @@
 //!  REST / Socket.IO ─┘ commands through a DeviceHandle
 //! ```
 //!
-//! - [`connector`] speaks to the upstream (the built-in simulator) in its own vocabulary.
+//! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
+//!   Business Cloud API) in its own vocabulary; upstream webhooks come in through the API,
+//!   verified by signature, and reach the device actor as commands.
 //! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
 //! - [`store`] is embedded SQLite: one writer thread committing in batches; an event is
 //!   journaled with a gap-free per-device `seq` in the same transaction as the change it

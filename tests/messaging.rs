@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::sio::{SioClient, SioEvent};
-use common::{TestDaemon, WAIT};
+use common::sio::SioClient;
+use common::{wait_about, TestDaemon, WAIT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -43,21 +43,6 @@ fn ok(ack: Value) -> Value {
 fn refused(ack: &Value) -> &str {
     assert_eq!(ack["ok"], false, "accepted: {ack}");
     ack["error"]["code"].as_str().expect("an error code")
-}
-
-/// Waits for the event `name` about message `id` (by `messageId` or `id`).
-async fn wait_about(
-    client: &mut SioClient,
-    name: &str,
-    id: &str,
-    check: impl Fn(&Value) -> bool,
-) -> SioEvent {
-    client
-        .wait_until(WAIT, |e| {
-            e.name == name && (e.data["messageId"] == id || e.data["id"] == id) && check(&e.data)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("no {name} for {id}: {e}"))
 }
 
 /// The values of `field` in the client's history of `name` events about message `id`.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::auth::AuthError;
+use crate::connector::WebhookError;
 use crate::device::{DeviceError, InvalidDeviceId};
 use crate::messaging::MessagingError;
 use crate::store::StoreError;
@@ -148,6 +149,15 @@ impl From<DeviceError> for ApiError {
             }
             DeviceError::Connector(upstream) => {
                 ApiError::new(ErrorCode::UpstreamError, upstream.to_string())
+            }
+            DeviceError::Webhook(refused) => {
+                let code = match refused {
+                    WebhookError::BadSignature => ErrorCode::Unauthorized,
+                    WebhookError::WrongVerifyToken => ErrorCode::Forbidden,
+                    WebhookError::Malformed(_) => ErrorCode::BadRequest,
+                    WebhookError::NotThisConnector(_) => ErrorCode::DeviceNotFound,
+                };
+                ApiError::new(code, refused.to_string())
             }
             DeviceError::Store(store) => ApiError::internal(store),
             DeviceError::Gone => ApiError::new(

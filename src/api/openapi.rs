@@ -12,7 +12,7 @@ fn schemas() -> Value {
         "properties": {
             "id": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" },
             "name": { "type": "string" },
-            "connector": { "type": "string", "enum": ["simulator"] },
+            "connector": { "type": "string", "enum": ["simulator", "waha", "cloud_api"] },
             "state": { "type": "string", "enum": ["stopped", "starting", "qr", "authenticated", "ready", "disconnected", "logged_out", "failed"] },
             "stateReason": { "type": ["string", "null"] },
             "me": { "type": ["object", "null"], "properties": { "id": { "type": "string" }, "name": { "type": "string" } } },
@@ -32,6 +32,28 @@ fn schemas() -> Value {
             "contacts": { "type": "array", "items": { "type": "object", "required": ["id", "name"], "properties": {
                 "id": { "type": "string" }, "name": { "type": "string" },
                 "behaviour": { "type": "string", "enum": ["echo", "silent", "slow_reader"] } } } }
+        }
+    });
+    let secret = |what: &str| json!({ "type": "string", "writeOnly": true, "description": format!("{what}; never returned") });
+    let waha = json!({
+        "type": "object",
+        "required": ["base_url", "webhook_secret"],
+        "properties": {
+            "base_url": { "type": "string", "format": "uri", "description": "WAHA's REST API" },
+            "api_key": secret("sent as X-Api-Key"),
+            "session": { "type": "string", "default": "default" },
+            "webhook_secret": secret("the HMAC key WAHA signs webhooks with")
+        }
+    });
+    let cloud_api = json!({
+        "type": "object",
+        "required": ["phone_number_id", "access_token", "app_secret", "verify_token"],
+        "properties": {
+            "phone_number_id": { "type": "string" },
+            "access_token": secret("Graph API bearer token"),
+            "app_secret": secret("signs Meta's webhooks"),
+            "verify_token": secret("what Meta echoes when it checks the callback URL"),
+            "graph_url": { "type": "string", "format": "uri", "default": "https://graph.facebook.com/v21.0" }
         }
     });
     let key = json!({
@@ -119,11 +141,12 @@ fn schemas() -> Value {
         "DeviceList": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Device" } } } },
         "NewDevice": { "type": "object", "required": ["id", "name"], "properties": {
             "id": { "type": "string" }, "name": { "type": "string" },
-            "connector": { "type": "string", "enum": ["simulator"], "default": "simulator" },
+            "connector": { "type": "string", "enum": ["simulator", "waha", "cloud_api"], "default": "simulator" },
             "autostart": { "type": "boolean", "default": true },
-            "simulator": simulator } },
+            "simulator": simulator.clone(), "waha": waha.clone(), "cloud_api": cloud_api.clone() } },
         "DevicePatch": { "type": "object", "properties": {
-            "name": { "type": "string" }, "autostart": { "type": "boolean" }, "simulator": simulator } },
+            "name": { "type": "string" }, "autostart": { "type": "boolean" }, "simulator": simulator,
+            "waha": waha, "cloud_api": cloud_api } },
         "Qr": { "type": "object", "properties": {
             "qr": { "type": "string" }, "image": { "type": "string", "description": "data:image/png;base64 URL" },
             "expiresAt": { "type": "string", "format": "date-time" }, "attempt": { "type": "integer" }, "maxAttempts": { "type": "integer" } } },

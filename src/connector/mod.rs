@@ -1,39 +1,80 @@
 //! Connectors: the upstream side of a device.
 //!
-//! A connector maps one upstream's vocabulary (a simulated phone, later real messaging APIs)
-//! onto devicebridge's and nothing else. The device actor calls it and turns its answers into
-//! state machine inputs; things the upstream does on its own (a scan, a dropped connection, a
-//! remote logout) arrive on the [`UpstreamEvent`] channel the connector was built with.
+//! A connector maps one upstream's vocabulary (the simulated phone, a WAHA server, the
+//! WhatsApp Business Cloud API) onto devicebridge's and nothing else. The device actor calls
+//! it and turns its answers into state machine inputs; things the upstream does on its own (a
+//! scan, a dropped connection, a webhook saying its session changed) arrive on the
+//! [`UpstreamEvent`] channel the connector was built with, or, for webhooks, through
+//! [`read_webhook`] and the device's command queue.
 
+pub mod cloud_api;
+mod http;
 pub mod simulator;
+pub mod waha;
 
 use async_trait::async_trait;
+use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::device::spec::{ConnectorKind, DeviceSpec};
 use crate::event::Me;
 use crate::messaging::inbound::{Directory, Inbound};
-use crate::messaging::Message;
+use crate::messaging::{Ack, Message};
 
-/// How an upstream session came up.
+pub use http::Timeouts;
+
+/// Where the upstream session stands, as the upstream reports it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Opened {
-    /// Not linked: a QR code must be scanned.
+pub enum Session {
+    /// Still coming up; its status follows (a webhook, or the next check).
+    Starting,
+    /// Not linked: a QR code must be scanned. Reported again when the upstream shows a new code.
     NeedsLinking,
-    /// Saved credentials were accepted.
-    Restored { me: Me },
+    /// Linked and working as `me`; `session` is what to save as the device's link.
+    Linked { session: Value, me: Me },
+    /// The upstream stopped the session by itself.
+    Stopped,
+    /// The upstream gave up on the session.
+    Failed { reason: String },
 }
 
+/// Why a call to the upstream did not work. The kind decides what happens next: transient
+/// failures are retried, a rejection fails one message, a refusal fails the device.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConnectorError {
-    /// Transient: the upstream could not be reached; the device reconnects with backoff.
+    /// Transient: no answer (connection refused, timeout). Retried with backoff, and the
+    /// device goes `disconnected` and reconnects by itself.
     #[error("upstream unreachable: {0}")]
     Unreachable(String),
-    /// Permanent: the upstream refused us (bad credentials); the device fails.
+    /// Transient: the upstream answered with a server error (5xx). Retried with backoff.
+    #[error("upstream error: {0}")]
+    Failing(String),
+    /// Permanent for this request (a 4xx other than 401/403): a message fails with the reason.
+    #[error("upstream rejected the request: {0}")]
+    Rejected(String),
+    /// Permanent: the upstream refused our credentials (401/403); the device fails.
     #[error("upstream refused: {0}")]
     Refused(String),
     #[error("this connector does not support {0}")]
     Unsupported(&'static str),
+}
+
+/// A message to hand to the upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub message: Message,
+    /// The upstream id of the message it replies to, once that one is known upstream.
+    pub reply_to: Option<String>,
+}
+
+/// The upstream took a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub upstream_id: String,
+    /// What the answer itself says: `Server` when it means the upstream has the message,
+    /// `Pending` when the server ack comes later on its own.
+    pub ack: Ack,
 }
 
 /// What the upstream did by itself.
@@ -49,8 +90,21 @@ pub enum UpstreamEvent {
         reason: String,
     },
     RemoteLogout,
+    /// The upstream says its session changed (WAHA's `session.status`): the device asks the
+    /// connector where it stands now ([`Upstream::check`]), so a stale or repeated report
+    /// changes nothing.
+    SessionChanged,
     /// Chats and messages: new messages, acks, typing, presence, reactions, revocations.
     Inbound(Inbound),
+}
+
+/// What a webhook delivery reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reported {
+    /// Chats and messages, stored before the delivery is answered.
+    Inbound(Inbound),
+    /// The session changed (see [`UpstreamEvent::SessionChanged`]).
+    SessionChanged,
 }
 
 /// Something our side asks the upstream to show, beyond sending messages.
@@ -64,6 +118,9 @@ pub enum Outbound {
     Typing {
         chat_id: String,
         typing: bool,
+        /// The newest message the other side sent in the chat: the Cloud API shows our typing
+        /// indicator against one.
+        latest_incoming: Option<String>,
     },
     React {
         chat_id: String,
@@ -88,16 +145,28 @@ pub enum Fault {
 #[async_trait]
 pub trait Upstream: Send + Sync {
     /// Connects, with the saved session if there is one.
-    async fn open(&mut self, session: Option<&Value>) -> Result<Opened, ConnectorError>;
-    /// A new single-use pairing code valid for `ttl`; returns the QR text. Earlier codes stop
-    /// working.
+    async fn open(&mut self, session: Option<&Value>) -> Result<Session, ConnectorError>;
+    /// A pairing code valid for `ttl`; returns the QR text. Earlier codes stop working.
     async fn issue_qr(&mut self, ttl: std::time::Duration) -> Result<String, ConnectorError>;
-    /// Brings the upstream's view up to date after linking or restoring: its contacts and chats.
+    /// Whether the upstream rotates its pairing codes itself (and says so with
+    /// [`Session::NeedsLinking`]) rather than on the device's QR timer.
+    fn rotates_qr(&self) -> bool {
+        false
+    }
+    /// Where the session stands, when that changed since it was last reported. Called when
+    /// the upstream says so and every `upstream.check_interval_secs`, which also notices an
+    /// upstream that stopped answering.
+    async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
+        Ok(None)
+    }
+    /// Brings the upstream's view up to date after linking or restoring: its contacts, chats
+    /// and recent messages.
     async fn sync(&mut self) -> Result<Directory, ConnectorError>;
     /// Hands messages to the upstream in order, with our message ids so that a resend of the
-    /// same message is recognised. Returns one result per message, the upstream id on success;
-    /// after a failure it may stop, and the messages without a result were not attempted.
-    async fn send(&mut self, batch: &[Message]) -> Vec<Result<String, ConnectorError>>;
+    /// same message can be recognised. Returns one result per message; after a failure that
+    /// later messages must wait behind, it stops, and the messages without a result were not
+    /// attempted.
+    async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>>;
     /// Read receipts, typing, reactions and revocations.
     async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError>;
     /// Ends the session, keeping the credentials.
@@ -107,5 +176,67 @@ pub trait Upstream: Send + Sync {
     async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
         let _ = fault;
         Err(ConnectorError::Unsupported("fault injection"))
+    }
+}
+
+/// Sends one message; connectors that talk to an upstream one request per message implement
+/// this and get [`send_in_order`].
+#[async_trait]
+trait SendOne: Sync {
+    async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError>;
+}
+
+/// Sends a batch one message at a time. A rejection fails only its own message, so sending
+/// goes on; any other failure stops the batch, because later messages of the same chat must
+/// not overtake one that will be retried.
+async fn send_in_order(
+    sender: &impl SendOne,
+    batch: &[Outgoing],
+) -> Vec<Result<Accepted, ConnectorError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    for outgoing in batch {
+        let result = sender.send_one(outgoing).await;
+        let stop = matches!(&result, Err(error) if !matches!(error, ConnectorError::Rejected(_)));
+        results.push(result);
+        if stop {
+            break;
+        }
+    }
+    results
+}
+
+/// Why a webhook delivery was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WebhookError {
+    /// The signature is missing or does not match: nobody but the upstream may post here.
+    #[error("missing or invalid webhook signature")]
+    BadSignature,
+    /// A subscription check with the wrong verify token.
+    #[error("the verify token does not match")]
+    WrongVerifyToken,
+    /// Signed, but not something we can read.
+    #[error("unreadable webhook payload: {0}")]
+    Malformed(String),
+    /// The device is not relayed to the upstream this webhook belongs to.
+    #[error("this device does not take {0} webhooks")]
+    NotThisConnector(&'static str),
+}
+
+/// Verifies a webhook delivery for a device and reads it into what the device must apply.
+/// The signature is checked over the raw body before anything in it is believed.
+pub fn read_webhook(
+    spec: &DeviceSpec,
+    from: ConnectorKind,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<Reported>, WebhookError> {
+    match (from, spec.connector, &spec.waha, &spec.cloud_api) {
+        (ConnectorKind::Waha, ConnectorKind::Waha, Some(waha), _) => {
+            waha::read_webhook(waha, headers, body)
+        }
+        (ConnectorKind::CloudApi, ConnectorKind::CloudApi, _, Some(cloud)) => {
+            cloud_api::read_webhook(cloud, headers, body)
+        }
+        (from, ..) => Err(WebhookError::NotThisConnector(from.as_str())),
     }
 }

@@ -5,6 +5,10 @@
 //! all become state machine inputs; it applies them one at a time, so there is never a race on
 //! a device's state. Every transition is persisted and journaled in one write before anything
 //! is emitted, then its effects are carried out, which may feed further inputs.
+//!
+//! While the device is up, the actor also checks on the upstream session every
+//! `upstream.check_interval_secs` (and at once when a webhook says it changed): that is how
+//! an upstream that stopped answering, or a status change whose webhook was lost, is noticed.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -16,13 +20,17 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
 use super::backoff;
-use super::relay::Relay;
-use super::spec::{ConnectorKind, DeviceSpec};
+use super::relay::{Pumped, Relay};
+use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
-use super::{CurrentQr, DeviceError, DeviceId};
+use super::{definition, stored, CurrentQr, DeviceError, DeviceId};
 use crate::config::Settings;
+use crate::connector::cloud_api::CloudApi;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
-use crate::connector::{ConnectorError, Fault, Opened, Outbound, Upstream, UpstreamEvent};
+use crate::connector::waha::Waha;
+use crate::connector::{
+    ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream, UpstreamEvent,
+};
 use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
 use crate::qr;
@@ -34,7 +42,7 @@ const TYPING_EXPIRES: Duration = Duration::from_secs(25);
 const INBOUND_BATCH: usize = 512;
 
 /// What a command asks of the device.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Start,
     Stop,
@@ -48,6 +56,8 @@ pub enum Command {
     },
     /// Pass a receipt, reaction or revocation on to the upstream.
     Tell(Outbound),
+    /// A verified webhook delivery: its chats and messages are stored before the answer.
+    Webhook(Vec<Reported>),
     /// The daemon is stopping: close the upstream, remember that the device should run again.
     Shutdown,
 }
@@ -79,6 +89,8 @@ pub struct Actor {
     pending_link: Option<(Value, Me)>,
     qr_deadline: Option<Instant>,
     reconnect_deadline: Option<Instant>,
+    /// When to check on the upstream session next, while the device is up.
+    check_deadline: Option<Instant>,
     qr: watch::Sender<Option<CurrentQr>>,
     relay: Relay,
     /// Rung when a message is accepted for sending.
@@ -130,6 +142,7 @@ impl Actor {
             pending_link: None,
             qr_deadline: None,
             reconnect_deadline: None,
+            check_deadline: None,
             qr,
             context,
         };
@@ -167,20 +180,22 @@ impl Actor {
                 Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
                 _ = self.outbox.notified() => {
                     if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
-                        if self.relay.pump(upstream.as_mut()).await {
-                            self.outbox.notify_one();
-                        }
+                        let pumped = self.relay.pump(upstream.as_mut()).await;
+                        self.pumped(pumped).await;
                     }
                 }
                 _ = at(self.relay.deadline()) => {
                     match (self.state.name(), self.upstream.as_mut()) {
                         (StateName::Ready, Some(upstream)) => {
-                            if self.relay.on_deadline(upstream.as_mut()).await {
-                                self.outbox.notify_one();
-                            }
+                            let pumped = self.relay.on_deadline(upstream.as_mut()).await;
+                            self.pumped(pumped).await;
                         }
                         _ => self.relay.pause(),
                     }
+                }
+                _ = at(self.check_deadline) => {
+                    self.check_deadline = None;
+                    self.check_upstream().await;
                 }
                 _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
                 _ = at(self.qr_deadline) => {
@@ -219,13 +234,8 @@ impl Actor {
                 upstream.inject_fault(fault).await?;
             }
             Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
-            Command::Tell(action) => {
-                if let (StateName::Ready, Some(upstream)) =
-                    (self.state.name(), self.upstream.as_mut())
-                {
-                    upstream.tell(&action).await?;
-                }
-            }
+            Command::Tell(action) => self.tell(&action).await?,
+            Command::Webhook(reports) => self.webhook(reports).await?,
             Command::Shutdown => unreachable!("handled by the run loop"),
         }
         Ok(())
@@ -248,6 +258,10 @@ impl Actor {
             }
             UpstreamEvent::ConnectionLost { reason } => Input::ConnectionLost { reason },
             UpstreamEvent::RemoteLogout => Input::RemoteLogout,
+            UpstreamEvent::SessionChanged => {
+                self.check_upstream().await;
+                return;
+            }
             UpstreamEvent::Inbound(first) => {
                 let deferred = self.apply_inbound(first).await;
                 if let Some(other) = deferred {
@@ -258,6 +272,105 @@ impl Actor {
         };
         if let Err(ignored) = self.feed(input).await {
             tracing::debug!(device_id = %self.id, %ignored, "upstream event ignored");
+        }
+    }
+
+    /// A verified webhook delivery: what it says about chats and messages is stored (in
+    /// whatever state the device is, so nothing the upstream reported is lost), and a session
+    /// change is looked into once the delivery has been answered.
+    async fn webhook(&mut self, reports: Vec<Reported>) -> Result<(), DeviceError> {
+        let mut inbound = Vec::new();
+        let mut session_changed = false;
+        for report in reports {
+            match report {
+                Reported::Inbound(item) => inbound.push(item),
+                Reported::SessionChanged => session_changed = true,
+            }
+        }
+        if !inbound.is_empty() {
+            self.store_inbound(inbound).await?;
+        }
+        if session_changed
+            && self
+                .upstream_sender
+                .try_send(UpstreamEvent::SessionChanged)
+                .is_err()
+        {
+            // The regular check catches up with the change.
+            tracing::warn!(device_id = %self.id, "upstream events are backed up; a session change waits for the next check");
+        }
+        Ok(())
+    }
+
+    /// Checks where the upstream session stands, and follows it if that changed. Only while
+    /// the device is up: a disconnected device is reconnecting anyway.
+    async fn check_upstream(&mut self) {
+        let up = is_up(self.state.name());
+        let Some(upstream) = self.upstream.as_mut().filter(|_| up) else {
+            return;
+        };
+        let input = match upstream.check().await {
+            Ok(None) => None,
+            Ok(Some(session)) => Some(self.session_input(session)),
+            Err(error) => Some(failure_input(error)),
+        };
+        if let Some(input) = input {
+            if let Err(ignored) = self.feed(input).await {
+                tracing::debug!(device_id = %self.id, %ignored, "upstream session report ignored");
+            }
+        }
+        if self.check_deadline.is_none() && is_up(self.state.name()) {
+            self.arm_check();
+        }
+    }
+
+    fn arm_check(&mut self) {
+        let every = Duration::from_secs(self.context.settings.upstream.check_interval_secs);
+        self.check_deadline = Some(Instant::now() + every);
+    }
+
+    /// The input a report of the upstream session means. A link is kept for the
+    /// `SaveSession` effect that follows it.
+    fn session_input(&mut self, session: Session) -> Input {
+        match session {
+            Session::Starting => Input::UpstreamStarting,
+            Session::NeedsLinking => Input::NeedsLinking,
+            Session::Linked { session, me } => {
+                self.pending_link = Some((session, me));
+                Input::SessionRestored
+            }
+            Session::Stopped => Input::UpstreamStopped,
+            Session::Failed { reason } => Input::Fatal { reason },
+        }
+    }
+
+    /// Passes an action to the upstream of a ready device. A failure that concerns the whole
+    /// device (unreachable, credentials refused) also moves the device.
+    async fn tell(&mut self, action: &Outbound) -> Result<(), DeviceError> {
+        let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
+            return Ok(());
+        };
+        match upstream.tell(action).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if matches!(
+                    error,
+                    ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
+                ) {
+                    let _ = self.feed(failure_input(error.clone())).await;
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Follows up a turn of the relay: more to send, or trouble with the upstream.
+    async fn pumped(&mut self, pumped: Pumped) {
+        if pumped.more {
+            self.outbox.notify_one();
+        }
+        if let Some(error) = pumped.trouble {
+            let _ = self.feed(failure_input(error)).await;
         }
     }
 
@@ -276,19 +389,22 @@ impl Actor {
                 Err(_) => break,
             }
         }
+        if let Err(error) = self.store_inbound(batch).await {
+            tracing::error!(device_id = %self.id, %error, "cannot store what the upstream reported");
+        }
+        deferred
+    }
+
+    /// Stores upstream reports in one write and follows the typing indicators they change.
+    async fn store_inbound(&mut self, batch: Vec<Inbound>) -> Result<(), DeviceError> {
         let id = self.id.clone();
-        match self
+        let changes = self
             .context
             .store
             .write(move |tx| inbound::apply(tx, &id, &batch))
-            .await
-        {
-            Ok(changes) => self.track_typing(changes),
-            Err(error) => {
-                tracing::error!(device_id = %self.id, %error, "cannot store what the upstream reported")
-            }
-        }
-        deferred
+            .await?;
+        self.track_typing(changes);
+        Ok(())
     }
 
     fn track_typing(&mut self, changes: Vec<TypingChange>) {
@@ -321,10 +437,29 @@ impl Actor {
         if was_typing != typing {
             self.journal_typing(&chat_id, &me, typing).await;
         }
-        if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
-            upstream.tell(&Outbound::Typing { chat_id, typing }).await?;
-        }
-        Ok(())
+        let latest_incoming = match typing {
+            true => self.latest_incoming(&chat_id).await,
+            false => None,
+        };
+        self.tell(&Outbound::Typing {
+            chat_id,
+            typing,
+            latest_incoming,
+        })
+        .await
+    }
+
+    /// The upstream id of the newest message the other side sent in a chat.
+    async fn latest_incoming(&self, chat_id: &str) -> Option<String> {
+        let (id, chat_id) = (self.id.clone(), chat_id.to_owned());
+        self.context
+            .store
+            .read(move |conn| store::messages::latest_incoming(conn, &id, &chat_id))
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(device_id = %self.id, %error, "cannot read the chat's latest message");
+                None
+            })
     }
 
     async fn journal_typing(&self, chat_id: &str, contact_id: &str, typing: bool) {
@@ -357,13 +492,13 @@ impl Actor {
             self.typing.remove(&(chat_id.clone(), contact_id.clone()));
             self.journal_typing(&chat_id, &contact_id, false).await;
             if ours.as_deref() == Some(contact_id.as_str()) {
-                if let Some(upstream) = self.upstream.as_mut() {
-                    let _ = upstream
-                        .tell(&Outbound::Typing {
-                            chat_id,
-                            typing: false,
-                        })
-                        .await;
+                let stop = Outbound::Typing {
+                    chat_id,
+                    typing: false,
+                    latest_incoming: None,
+                };
+                if let Err(error) = self.tell(&stop).await {
+                    tracing::debug!(device_id = %self.id, %error, "the upstream was not told typing stopped");
                 }
             }
         }
@@ -387,19 +522,9 @@ impl Actor {
     /// Applies an input and everything it leads to. Only the first input can be refused;
     /// follow-ups that no longer apply (a stop raced them) are dropped.
     async fn feed(&mut self, input: Input) -> Result<(), InvalidTransition> {
-        let was_ready = self.state.name() == StateName::Ready;
         let fed = self.feed_all(input).await;
-        let ready = self.state.name() == StateName::Ready;
-        if was_ready && !ready {
-            self.relay.pause();
-        }
-        let more_to_send = match (was_ready, ready, self.upstream.as_mut()) {
-            (false, true, Some(upstream)) => self.relay.resume(upstream.as_mut()).await,
-            _ => false,
-        };
-        if more_to_send {
-            self.outbox.notify_one();
-        }
+        // A link that was reported but not saved (its input no longer applied) is stale.
+        self.pending_link = None;
         fed
     }
 
@@ -410,11 +535,15 @@ impl Actor {
             match transition(&self.state, &input, &self.limits) {
                 Ok((next, effects)) => {
                     let link = self.link_change(&effects);
+                    let was_ready = self.state.name() == StateName::Ready;
                     self.enter_with(next, false, link).await;
                     for effect in effects {
                         if let Some(follow_up) = self.carry_out(effect).await {
                             queue.push_back(follow_up);
                         }
+                    }
+                    if let Some(trouble) = self.relay_after(was_ready).await {
+                        queue.push_back(trouble);
                     }
                 }
                 Err(refused) if first => return Err(refused),
@@ -425,6 +554,23 @@ impl Actor {
             first = false;
         }
         Ok(())
+    }
+
+    /// Pauses the relay when the device stops being ready, and sends what waited when it
+    /// becomes ready. Returns the input an upstream found unusable on that first send means.
+    async fn relay_after(&mut self, was_ready: bool) -> Option<Input> {
+        let ready = self.state.name() == StateName::Ready;
+        if was_ready && !ready {
+            self.relay.pause();
+        }
+        if was_ready || !ready {
+            return None;
+        }
+        let pumped = self.relay.resume(self.upstream.as_mut()?.as_mut()).await;
+        if pumped.more {
+            self.outbox.notify_one();
+        }
+        pumped.trouble.map(failure_input)
     }
 
     /// Moves to `next`: persists it and journals its events in one write. During a shutdown
@@ -464,6 +610,10 @@ impl Actor {
         }
         if next.name() != StateName::Disconnected {
             self.reconnect_deadline = None;
+        }
+        match is_up(next.name()) {
+            true => self.arm_check(),
+            false => self.check_deadline = None,
         }
         let id = self.id.clone();
         let me = self.me.clone();
@@ -549,11 +699,9 @@ impl Actor {
                 }
                 let upstream = self.upstream.as_mut()?;
                 match upstream.open(self.session.as_ref()).await {
-                    Ok(Opened::NeedsLinking) => Some(Input::NeedsLinking),
-                    Ok(Opened::Restored { me }) => {
-                        self.me = Some(me);
-                        Some(Input::SessionRestored)
-                    }
+                    // Still coming up: its status follows by webhook or the next check.
+                    Ok(Session::Starting) => None,
+                    Ok(session) => Some(self.session_input(session)),
                     Err(error) => Some(failure_input(error)),
                 }
             }
@@ -623,17 +771,28 @@ impl Actor {
     }
 
     async fn build_upstream(&self) -> Result<Box<dyn Upstream>, DeviceError> {
-        let id = self.id.clone();
-        let record = self
-            .context
-            .store
-            .read(move |conn| store::devices::get(conn, &id))
-            .await?
-            .ok_or(DeviceError::NotFound)?;
-        let spec: DeviceSpec = serde_json::from_value(record.settings)
-            .map_err(|e| DeviceError::Definition(e.to_string()))?;
-        Ok(match spec.connector {
-            ConnectorKind::Simulator => Box::new(Simulator::new(SimulatorContext {
+        let spec = definition(&stored(&self.context.store, &self.id).await?)?;
+        spec.validate().map_err(DeviceError::Definition)?;
+        let upstream = &self.context.settings.upstream;
+        let timeouts = Timeouts {
+            connect: Duration::from_millis(upstream.connect_timeout_ms),
+            total: Duration::from_millis(upstream.timeout_ms),
+        };
+        let public_url = &self.context.settings.server.public_url;
+        Ok(match (spec.connector, spec.waha, spec.cloud_api) {
+            (ConnectorKind::Waha, Some(waha), _) => {
+                Box::new(Waha::new(&self.id, waha, public_url, timeouts)?)
+            }
+            (ConnectorKind::CloudApi, _, Some(cloud)) => {
+                Box::new(CloudApi::new(cloud, spec.name, timeouts)?)
+            }
+            (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
+                return Err(DeviceError::Definition(format!(
+                    "the `{}` table is missing",
+                    spec.connector.as_str()
+                )))
+            }
+            (ConnectorKind::Simulator, ..) => Box::new(Simulator::new(SimulatorContext {
                 device: self.id.clone(),
                 device_name: spec.name,
                 spec: spec.simulator,
@@ -690,14 +849,29 @@ impl Actor {
                 );
             }
         }
-        self.qr_deadline = Some(Instant::now() + ttl);
+        // An upstream that rotates its codes says when a new one is due; the timer is ours.
+        let rotates = self.upstream.as_ref().is_some_and(|u| u.rotates_qr());
+        self.qr_deadline = (!rotates).then(|| Instant::now() + ttl);
         self.qr.send_replace(Some(current));
     }
 }
 
+/// Whether the device has (or is opening) a session with its upstream, which it checks on.
+fn is_up(state: StateName) -> bool {
+    matches!(
+        state,
+        StateName::Starting | StateName::Qr | StateName::Authenticated | StateName::Ready
+    )
+}
+
+/// What an upstream failure means for the device: one that may pass (no answer, a server
+/// error) is a lost connection, reconnected with backoff; anything else needs a person.
 fn failure_input(error: ConnectorError) -> Input {
     match error {
         ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },
+        ConnectorError::Failing(_) => Input::ConnectionLost {
+            reason: error.to_string(),
+        },
         other => Input::Fatal {
             reason: other.to_string(),
         },

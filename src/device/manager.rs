@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
-use super::spec::{self, DeviceFileError, DeviceSpec};
-use super::{DeviceError, DeviceHandle, DeviceId, DeviceView, StateName};
+use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
+use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView, StateName};
+use crate::connector::{self, cloud_api, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {
@@ -22,13 +23,16 @@ struct Supervised {
     task: JoinHandle<()>,
 }
 
-/// Changes a PATCH may make. Connector settings apply from the next start.
+/// Changes a PATCH may make. Connector settings apply from the next start; a connector
+/// table is replaced as a whole.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {
     pub name: Option<String>,
     pub autostart: Option<bool>,
     pub simulator: Option<spec::SimulatorSpec>,
+    pub waha: Option<spec::WahaSpec>,
+    pub cloud_api: Option<spec::CloudApiSpec>,
 }
 
 #[derive(Clone)]
@@ -85,6 +89,7 @@ impl DeviceManager {
     }
 
     pub async fn create(&self, id: DeviceId, spec: DeviceSpec) -> Result<DeviceView, DeviceError> {
+        spec.validate().map_err(DeviceError::Definition)?;
         let record = new_record(id.clone(), &spec, DeviceSource::Api);
         let created = self
             .context
@@ -120,9 +125,9 @@ impl DeviceManager {
                         "devices/{id}.toml"
                     ))));
                 }
-                let mut spec: DeviceSpec = match serde_json::from_value(record.settings.clone()) {
+                let mut spec = match definition(&record) {
                     Ok(spec) => spec,
-                    Err(e) => return Ok(Err(DeviceError::Definition(e.to_string()))),
+                    Err(error) => return Ok(Err(error)),
                 };
                 if let Some(name) = patch.name {
                     spec.name = name;
@@ -132,6 +137,15 @@ impl DeviceManager {
                 }
                 if let Some(simulator) = patch.simulator {
                     spec.simulator = simulator;
+                }
+                if let Some(waha) = patch.waha {
+                    spec.waha = Some(waha);
+                }
+                if let Some(cloud_api) = patch.cloud_api {
+                    spec.cloud_api = Some(cloud_api);
+                }
+                if let Err(problem) = spec.validate() {
+                    return Ok(Err(DeviceError::Definition(problem)));
                 }
                 record.name = spec.name.clone();
                 record.autostart = spec.autostart;
@@ -146,13 +160,7 @@ impl DeviceManager {
 
     /// Stops the device's actor and deletes the device with its journal.
     pub async fn delete(&self, id: &DeviceId) -> Result<(), DeviceError> {
-        let lookup = id.clone();
-        let record = self
-            .context
-            .store
-            .read(move |conn| store::devices::get(conn, &lookup))
-            .await?
-            .ok_or(DeviceError::NotFound)?;
+        let record = stored(&self.context.store, id).await?;
         if record.source == DeviceSource::File {
             return Err(DeviceError::DeclaredInFile(format!("devices/{id}.toml")));
         }
@@ -167,6 +175,42 @@ impl DeviceManager {
             .write(move |tx| tx.delete_device(&id))
             .await?;
         Ok(())
+    }
+
+    /// A webhook delivery from a device's upstream: verified against the device's secret over
+    /// the raw body, read, and handed to the device, which stores what it reports before this
+    /// returns. Nothing changes when the signature is wrong.
+    pub async fn receive_webhook(
+        &self,
+        id: &DeviceId,
+        from: ConnectorKind,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), DeviceError> {
+        let spec = definition(&stored(&self.context.store, id).await?)?;
+        let reports = connector::read_webhook(&spec, from, headers, body)?;
+        if reports.is_empty() {
+            return Ok(());
+        }
+        self.handle(id)
+            .ok_or(DeviceError::NotFound)?
+            .command(Command::Webhook(reports))
+            .await
+    }
+
+    /// Meta's check of a Cloud API device's callback URL.
+    pub async fn verify_cloud_subscription(
+        &self,
+        id: &DeviceId,
+        mode: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<(), DeviceError> {
+        let spec = definition(&stored(&self.context.store, id).await?)?;
+        let cloud = match (spec.connector, &spec.cloud_api) {
+            (ConnectorKind::CloudApi, Some(cloud)) => cloud,
+            _ => return Err(WebhookError::NotThisConnector("cloud_api").into()),
+        };
+        Ok(cloud_api::verify_subscription(cloud, mode, token)?)
     }
 
     pub fn handle(&self, id: &DeviceId) -> Option<DeviceHandle> {

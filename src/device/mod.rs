@@ -17,9 +17,9 @@ pub use id::{DeviceId, InvalidDeviceId};
 pub use manager::{DeviceManager, DevicePatch};
 pub use state::{InvalidTransition, StateName};
 
-use crate::connector::ConnectorError;
+use crate::connector::{ConnectorError, WebhookError};
 use crate::event::{rfc3339, Me};
-use crate::store::{DeviceRecord, StoreError};
+use crate::store::{DeviceRecord, Store, StoreError};
 
 /// The QR code a device in state `qr` is showing.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,8 @@ pub enum DeviceError {
     #[error(transparent)]
     Connector(#[from] ConnectorError),
     #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the device is shutting down")]
     Gone,
@@ -64,6 +66,21 @@ pub struct DeviceView {
     pub autostart: bool,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A device's stored row.
+async fn stored(store: &Store, id: &DeviceId) -> Result<DeviceRecord, DeviceError> {
+    let lookup = id.clone();
+    store
+        .read(move |conn| crate::store::devices::get(conn, &lookup))
+        .await?
+        .ok_or(DeviceError::NotFound)
+}
+
+/// The definition a device was stored with.
+fn definition(record: &DeviceRecord) -> Result<spec::DeviceSpec, DeviceError> {
+    serde_json::from_value(record.settings.clone())
+        .map_err(|e| DeviceError::Definition(e.to_string()))
 }
 
 impl From<&DeviceRecord> for DeviceView {

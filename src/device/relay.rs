@@ -8,6 +8,12 @@
 //!
 //! Per-chat order: messages are taken oldest first, and once a message of a chat waits for a
 //! retry, the later messages of that chat wait behind it.
+//!
+//! What a failure means depends on its kind ([`ConnectorError`]): an unreachable or failing
+//! (5xx) upstream is retried with backoff; a rejection (4xx) fails that message with the
+//! upstream's reason; refused credentials leave the message queued. An unreachable upstream
+//! or refused credentials also concern the whole device, which the actor is told through
+//! [`Pumped::trouble`].
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -17,7 +23,7 @@ use tokio::time::Instant;
 
 use super::backoff;
 use super::DeviceId;
-use crate::connector::{ConnectorError, Upstream};
+use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
 use crate::messaging::relay::{self, Outcome};
 use crate::store::messages::Queued;
 use crate::store::{self, Store};
@@ -27,6 +33,17 @@ const BATCH: u32 = 256;
 /// Backoff between attempts after a transient failure.
 const RETRY_INITIAL: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// What one turn of the relay found.
+#[derive(Debug, Default)]
+pub struct Pumped {
+    /// More may be waiting: the actor rings itself again, so acks and commands are handled
+    /// between batches instead of waiting behind a long queue.
+    pub more: bool,
+    /// A failure that concerns the device rather than one message: the upstream is
+    /// unreachable, or refused our credentials.
+    pub trouble: Option<ConnectorError>,
+}
 
 pub struct Relay {
     device: DeviceId,
@@ -66,15 +83,14 @@ impl Relay {
     }
 
     /// The upstream is ready: times the acks still awaited, then sends what is queued.
-    /// Returns whether more may be waiting (see [`Relay::pump`]).
-    pub async fn resume(&mut self, upstream: &mut dyn Upstream) -> bool {
+    pub async fn resume(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         self.arm_ack_deadline().await;
         self.pump(upstream).await
     }
 
     /// A deadline passed: messages without a server ack go back to the queue (or fail), and
-    /// what is due is sent. Returns whether more may be waiting (see [`Relay::pump`]).
-    pub async fn on_deadline(&mut self, upstream: &mut dyn Upstream) -> bool {
+    /// what is due is sent.
+    pub async fn on_deadline(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         if self.ack_deadline.is_some_and(|at| at <= Instant::now()) {
             let (device, timeout) = (self.device.clone(), self.ack_timeout);
             let max_attempts = self.max_attempts;
@@ -94,10 +110,8 @@ impl Relay {
         self.pump(upstream).await
     }
 
-    /// Sends one batch of what is due. Returns whether more may be waiting: the actor then
-    /// rings itself again, so acks and commands are handled between batches instead of
-    /// waiting behind a long queue.
-    pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> bool {
+    /// Sends one batch of what is due.
+    pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         {
             let device = self.device.clone();
             let queue = match self
@@ -108,12 +122,12 @@ impl Relay {
                 Ok(queue) => queue,
                 Err(error) => {
                     tracing::error!(device_id = %self.device, %error, "cannot read the relay queue");
-                    return false;
+                    return Pumped::default();
                 }
             };
             let due = self.due(queue);
             if due.is_empty() {
-                return false;
+                return Pumped::default();
             }
             let device = self.device.clone();
             let batch = due.clone();
@@ -123,14 +137,31 @@ impl Relay {
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sending");
-                return false;
+                return Pumped::default();
             }
-            let messages: Vec<_> = due.iter().map(|q| q.message.clone()).collect();
-            let results = upstream.send(&messages).await;
+            let batch: Vec<_> = due
+                .iter()
+                .map(|q| Outgoing {
+                    message: q.message.clone(),
+                    reply_to: q.reply_to_upstream.clone(),
+                })
+                .collect();
+            let results = upstream.send(&batch).await;
+            let trouble = results.iter().find_map(|result| match result {
+                Err(error @ (ConnectorError::Unreachable(_) | ConnectorError::Refused(_))) => {
+                    Some(error.clone())
+                }
+                _ => None,
+            });
             let outcomes = self.outcomes(due, results);
+            for (_, outcome) in &outcomes {
+                if let Outcome::Retry { at, .. } = outcome {
+                    self.retry_at(*at);
+                }
+            }
             let must_wait = outcomes
                 .iter()
-                .any(|(_, o)| !matches!(o, Outcome::Sent { .. }));
+                .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
             if outcomes
                 .iter()
                 .any(|(_, o)| matches!(o, Outcome::Sent { .. }))
@@ -145,11 +176,14 @@ impl Relay {
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
-                return false;
+                return Pumped::default();
             }
             // More may be due (accepted meanwhile, or beyond this batch) unless something
             // asked to wait.
-            !must_wait
+            Pumped {
+                more: !must_wait,
+                trouble,
+            }
         }
     }
 
@@ -165,9 +199,7 @@ impl Relay {
             }
             match queued.next_attempt_at {
                 Some(at) if at > now => {
-                    let wait = (at - now).to_std().unwrap_or_default();
-                    let at = Instant::now() + wait;
-                    self.retry_deadline = Some(self.retry_deadline.map_or(at, |d| d.min(at)));
+                    self.retry_at(at);
                     waiting_chats.insert(queued.message.chat_id.clone());
                 }
                 _ => due.push(queued),
@@ -176,22 +208,33 @@ impl Relay {
         due
     }
 
+    /// Makes sure the relay wakes up for a retry due at `at`.
+    fn retry_at(&mut self, at: chrono::DateTime<Utc>) {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        let at = Instant::now() + wait;
+        self.retry_deadline = Some(self.retry_deadline.map_or(at, |d| d.min(at)));
+    }
+
     /// Turns the upstream's answers into queue outcomes.
     fn outcomes(
         &self,
         due: Vec<Queued>,
-        results: Vec<Result<String, ConnectorError>>,
+        results: Vec<Result<Accepted, ConnectorError>>,
     ) -> Vec<(Queued, Outcome)> {
         let mut results = results.into_iter();
         due.into_iter()
             .map(|queued| {
                 let attempt = queued.attempts + 1;
                 let outcome = match results.next() {
-                    None => Outcome::NotAttempted,
-                    Some(Ok(upstream_id)) => Outcome::Sent { upstream_id },
-                    Some(Err(ConnectorError::Unreachable(error)))
-                        if attempt < self.max_attempts =>
-                    {
+                    // Refused credentials are not this message's fault: it waits for the device.
+                    None | Some(Err(ConnectorError::Refused(_))) => Outcome::NotAttempted,
+                    Some(Ok(accepted)) => Outcome::Sent {
+                        upstream_id: accepted.upstream_id,
+                        ack: accepted.ack,
+                    },
+                    Some(Err(
+                        error @ (ConnectorError::Unreachable(_) | ConnectorError::Failing(_)),
+                    )) if attempt < self.max_attempts => {
                         let delay = backoff::delay(
                             attempt,
                             RETRY_INITIAL,
@@ -199,7 +242,7 @@ impl Relay {
                             &mut rand::thread_rng(),
                         );
                         Outcome::Retry {
-                            error,
+                            error: error.to_string(),
                             at: Utc::now() + delay,
                         }
                     }

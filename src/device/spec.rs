@@ -12,12 +12,16 @@ use super::DeviceId;
 pub enum ConnectorKind {
     #[default]
     Simulator,
+    Waha,
+    CloudApi,
 }
 
 impl ConnectorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectorKind::Simulator => "simulator",
+            ConnectorKind::Waha => "waha",
+            ConnectorKind::CloudApi => "cloud_api",
         }
     }
 }
@@ -32,10 +36,152 @@ pub struct DeviceSpec {
     pub autostart: bool,
     #[serde(default)]
     pub simulator: SimulatorSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waha: Option<WahaSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_api: Option<CloudApiSpec>,
 }
 
 fn yes() -> bool {
     true
+}
+
+impl DeviceSpec {
+    /// Checks what deserializing cannot: the connector's table is there and complete. The
+    /// message names the first missing or bad key, as `waha.base_url`.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.connector {
+            ConnectorKind::Simulator => Ok(()),
+            ConnectorKind::Waha => self.waha.clone().unwrap_or_default().validate(),
+            ConnectorKind::CloudApi => self.cloud_api.clone().unwrap_or_default().validate(),
+        }
+    }
+}
+
+/// A credential from a device file. It is stored with the device, but its `Debug` form is
+/// redacted so it never reaches a log line, and the API never shows device settings.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that sends it upstream or checks a signature.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// A WAHA server relaying one of its sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WahaSpec {
+    /// Where WAHA's REST API is, e.g. `http://localhost:3001`.
+    pub base_url: String,
+    /// Sent as `X-Api-Key`; WAHA may run without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// The WAHA session this device is (WAHA Core has only `default`).
+    pub session: String,
+    /// The HMAC key WAHA signs its webhooks with; devicebridge sets it on the session.
+    pub webhook_secret: Secret,
+}
+
+impl Default for WahaSpec {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            session: "default".into(),
+            webhook_secret: Secret::default(),
+        }
+    }
+}
+
+impl WahaSpec {
+    fn validate(&self) -> Result<(), String> {
+        required_url("waha.base_url", &self.base_url)?;
+        if self.session.trim().is_empty() || self.session.contains('/') {
+            return Err("`waha.session` must be a WAHA session name such as \"default\"".into());
+        }
+        required_secret("waha.webhook_secret", &self.webhook_secret)
+    }
+}
+
+/// The public Graph API, with the version devicebridge is written against.
+pub const GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// A phone number on the WhatsApp Business Cloud API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudApiSpec {
+    pub phone_number_id: String,
+    /// The bearer token for the Graph API.
+    pub access_token: Secret,
+    /// Signs Meta's webhooks (`X-Hub-Signature-256`).
+    pub app_secret: Secret,
+    /// What Meta must echo when it verifies the callback URL.
+    pub verify_token: Secret,
+    /// The Graph API base, version included.
+    pub graph_url: String,
+}
+
+impl Default for CloudApiSpec {
+    fn default() -> Self {
+        Self {
+            phone_number_id: String::new(),
+            access_token: Secret::default(),
+            app_secret: Secret::default(),
+            verify_token: Secret::default(),
+            graph_url: GRAPH_URL.into(),
+        }
+    }
+}
+
+impl CloudApiSpec {
+    fn validate(&self) -> Result<(), String> {
+        let id = self.phone_number_id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(
+                "`cloud_api.phone_number_id` is required: the phone number's id from the WhatsApp Manager"
+                    .into(),
+            );
+        }
+        required_secret("cloud_api.access_token", &self.access_token)?;
+        required_secret("cloud_api.app_secret", &self.app_secret)?;
+        required_secret("cloud_api.verify_token", &self.verify_token)?;
+        required_url("cloud_api.graph_url", &self.graph_url)
+    }
+}
+
+fn required_url(key: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("`{key}` is required"));
+    }
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => Err(format!("`{key}` must be an http(s) URL, got {value:?}")),
+    }
+}
+
+fn required_secret(key: &str, value: &Secret) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("`{key}` is required"));
+    }
+    Ok(())
 }
 
 /// The simulated phone: its number, its contacts and how fast acks come back.
@@ -119,9 +265,22 @@ fn load_file(path: &Path) -> Result<(DeviceId, DeviceSpec), String> {
         .unwrap_or_default();
     let id = DeviceId::parse(stem).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let spec: DeviceSpec =
-        toml::from_str(&text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+    let spec: DeviceSpec = toml::from_str(&text).map_err(|e| toml_problem(&text, &e))?;
+    spec.validate()?;
     Ok((id, spec))
+}
+
+/// A device file's syntax or type error, with its line but without the quoted source line,
+/// which could be a credential.
+fn toml_problem(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +310,96 @@ mod tests {
             .unwrap();
         assert!(bad.to_string().contains("phnoe"), "{bad}");
         assert!(errors.iter().any(|e| e.path.ends_with("Bad Id.toml")));
+    }
+
+    #[test]
+    fn connector_tables_are_checked_and_name_the_missing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |id: &str, text: &str| {
+            std::fs::write(dir.path().join(format!("{id}.toml")), text).unwrap()
+        };
+        write(
+            "no-url",
+            "name = \"W\"\nconnector = \"waha\"\n[waha]\nwebhook_secret = \"s\"\n",
+        );
+        write("no-table", "name = \"W\"\nconnector = \"waha\"\n");
+        write("bad-url", "name = \"W\"\nconnector = \"waha\"\n[waha]\nbase_url = \"localhost:3001\"\nwebhook_secret = \"s\"\n");
+        write("no-token", "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\nphone_number_id = \"123\"\napp_secret = \"a\"\nverify_token = \"v\"\n");
+        write(
+            "waha",
+            "name = \"W\"\nconnector = \"waha\"\n[waha]\nbase_url = \"http://localhost:3001\"\napi_key = \"k\"\nwebhook_secret = \"s\"\n",
+        );
+        write(
+            "cloud",
+            "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\nphone_number_id = \"123\"\naccess_token = \"t\"\napp_secret = \"a\"\nverify_token = \"v\"\n",
+        );
+        let (devices, errors) = load_dir(dir.path());
+        let error = |id: &str| {
+            errors
+                .iter()
+                .find(|e| e.path.ends_with(format!("{id}.toml")))
+                .unwrap_or_else(|| panic!("{id} should be refused"))
+                .to_string()
+        };
+        assert!(
+            error("no-url").contains("`waha.base_url` is required"),
+            "{}",
+            error("no-url")
+        );
+        assert!(error("no-table").contains("`waha.base_url` is required"));
+        assert!(error("bad-url").contains("`waha.base_url` must be an http(s) URL"));
+        assert!(error("no-token").contains("`cloud_api.access_token` is required"));
+        assert_eq!(errors.len(), 4, "{errors:?}");
+
+        let ids: Vec<_> = devices.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["cloud", "waha"]);
+        let waha = devices[1].1.waha.as_ref().unwrap();
+        assert_eq!(waha.session, "default", "WAHA's default session");
+        assert_eq!(waha.api_key.as_ref().unwrap().expose(), "k");
+        let cloud = devices[0].1.cloud_api.as_ref().unwrap();
+        assert_eq!(cloud.graph_url, "https://graph.facebook.com/v21.0");
+    }
+
+    #[test]
+    fn a_broken_line_is_named_but_not_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\naccess_token = EAAG-secret-token\n";
+        std::fs::write(dir.path().join("c.toml"), text).unwrap();
+        let (_, errors) = load_dir(dir.path());
+        let shown = errors[0].to_string();
+        assert!(shown.contains("line 4"), "{shown}");
+        assert!(!shown.contains("EAAG-secret-token"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let spec = DeviceSpec {
+            name: "C".into(),
+            connector: ConnectorKind::CloudApi,
+            autostart: true,
+            simulator: SimulatorSpec::default(),
+            waha: Some(WahaSpec {
+                base_url: "http://waha".into(),
+                api_key: Some(Secret::new("waha-key-1")),
+                session: "default".into(),
+                webhook_secret: Secret::new("waha-hmac-2"),
+            }),
+            cloud_api: Some(CloudApiSpec {
+                phone_number_id: "123".into(),
+                access_token: Secret::new("token-3"),
+                app_secret: Secret::new("app-4"),
+                verify_token: Secret::new("verify-5"),
+                graph_url: GRAPH_URL.into(),
+            }),
+        };
+        let shown = format!("{spec:?} {spec:#?}");
+        for secret in ["waha-key-1", "waha-hmac-2", "token-3", "app-4", "verify-5"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // Stored with the device, so it must survive serialization.
+        let stored = serde_json::to_value(&spec).unwrap();
+        assert_eq!(stored["cloud_api"]["access_token"], "token-3");
+        assert_eq!(serde_json::from_value::<DeviceSpec>(stored).unwrap(), spec);
     }
 
     #[test]

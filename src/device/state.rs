@@ -188,9 +188,11 @@ pub enum Input {
     Logout,
     /// The phone or upstream logged the device out; there is nobody left to tell.
     RemoteLogout,
-    /// The upstream opened and needs a QR scan.
+    /// The upstream needs a QR scan: on opening, or again with a new code of its own while
+    /// one is on show. A linked upstream that needs a scan has lost its link.
     NeedsLinking,
-    /// The upstream opened with saved credentials, or the token was accepted.
+    /// The upstream is linked: saved credentials or a token were accepted, or the upstream
+    /// saw a scan itself. The link it reports is saved.
     SessionRestored,
     /// The current pairing code's timer ran out.
     QrExpired,
@@ -206,6 +208,10 @@ pub enum Input {
     ReconnectsExhausted,
     /// An unrecoverable upstream error: bad credentials, 401/403.
     Fatal { reason: String },
+    /// The upstream is starting its session over by itself (WAHA's `STARTING` while linked).
+    UpstreamStarting,
+    /// The upstream stopped the session by itself (WAHA's `STOPPED`).
+    UpstreamStopped,
 }
 
 impl Input {
@@ -225,6 +231,8 @@ impl Input {
             Input::BackoffElapsed => "backoff_elapsed",
             Input::ReconnectsExhausted => "reconnects_exhausted",
             Input::Fatal { .. } => "fatal",
+            Input::UpstreamStarting => "upstream_starting",
+            Input::UpstreamStopped => "upstream_stopped",
         }
     }
 }
@@ -291,6 +299,8 @@ const QR_TIMEOUT: &str = "qr_timeout";
 const REMOTE_LOGOUT: &str = "remote_logout";
 /// Reason stored when every reconnect attempt failed.
 const RECONNECT_EXHAUSTED: &str = "reconnect_exhausted";
+/// Reason stored when the upstream stopped the session by itself.
+const UPSTREAM_STOPPED: &str = "upstream_stopped";
 
 /// Computes the next state and the effects the actor must carry out, or rejects the input.
 ///
@@ -304,6 +314,15 @@ pub fn transition(
     use Effect as E;
 
     let running = state.name().is_running();
+    // The upstream already ended the session, so there is nobody to send a logout to.
+    let remote_logout = || {
+        (
+            S::LoggedOut {
+                reason: Some(REMOTE_LOGOUT.to_owned()),
+            },
+            vec![E::CloseUpstream, E::WipeSession],
+        )
+    };
     let next = match (state, input) {
         // Bringing a device up from any resting state always begins with a fresh start.
         (S::Stopped { .. } | S::LoggedOut { .. } | S::Failed { .. }, Input::Start) => (
@@ -319,16 +338,16 @@ pub fn transition(
             S::LoggedOut { reason: None },
             vec![E::LogoutUpstream, E::WipeSession],
         ),
-        // The upstream already ended the session, so there is nobody to send a logout to.
-        (_, Input::RemoteLogout) if running => (
-            S::LoggedOut {
-                reason: Some(REMOTE_LOGOUT.to_owned()),
-            },
-            vec![E::CloseUpstream, E::WipeSession],
-        ),
+        (_, Input::RemoteLogout) if running => remote_logout(),
         (_, Input::Fatal { reason }) if running => (
             S::Failed {
                 reason: reason.clone(),
+            },
+            vec![E::CloseUpstream],
+        ),
+        (_, Input::UpstreamStopped) if running => (
+            S::Stopped {
+                reason: Some(UPSTREAM_STOPPED.to_owned()),
             },
             vec![E::CloseUpstream],
         ),
@@ -341,11 +360,25 @@ pub fn transition(
                 first: true,
             }],
         ),
-        (S::Starting { .. }, Input::SessionRestored) => (S::Authenticated, vec![E::SyncUpstream]),
+        // Linked without our scan (saved credentials, a token, or a scan the upstream saw):
+        // the link is saved as the upstream reports it, so its account is always current.
+        (S::Starting { .. } | S::Qr { .. }, Input::SessionRestored) => {
+            (S::Authenticated, vec![E::SaveSession, E::SyncUpstream])
+        }
+        (S::Authenticated | S::Ready, Input::NeedsLinking) => remote_logout(),
+        // The upstream starts over by itself; its status follows.
+        (S::Authenticated | S::Ready, Input::UpstreamStarting) => (
+            S::Starting {
+                reconnect_attempt: 0,
+            },
+            vec![],
+        ),
 
-        // Pairing codes rotate until the limit, then the device stops rather than keep a QR
-        // session open with nobody watching.
-        (S::Qr { attempt }, Input::QrExpired) if *attempt < limits.qr_max_attempts => {
+        // Pairing codes rotate, on our timer or when the upstream shows a new code, until the
+        // limit; then the device stops rather than keep a QR session open with nobody watching.
+        (S::Qr { attempt }, Input::QrExpired | Input::NeedsLinking)
+            if *attempt < limits.qr_max_attempts =>
+        {
             let attempt = attempt + 1;
             (
                 S::Qr { attempt },
@@ -355,7 +388,7 @@ pub fn transition(
                 }],
             )
         }
-        (S::Qr { .. }, Input::QrExpired) => (
+        (S::Qr { .. }, Input::QrExpired | Input::NeedsLinking) => (
             S::Stopped {
                 reason: Some(QR_TIMEOUT.to_owned()),
             },
@@ -442,6 +475,8 @@ mod tests {
             Input::BackoffElapsed,
             Input::ReconnectsExhausted,
             fatal(),
+            Input::UpstreamStarting,
+            Input::UpstreamStopped,
         ];
         for (i, input) in inputs.iter().enumerate() {
             assert_eq!(input_index(input), i, "all_inputs out of order");
@@ -464,6 +499,8 @@ mod tests {
             Input::BackoffElapsed => 10,
             Input::ReconnectsExhausted => 11,
             Input::Fatal { .. } => 12,
+            Input::UpstreamStarting => 13,
+            Input::UpstreamStopped => 14,
         }
     }
 
@@ -523,7 +560,7 @@ mod tests {
 
     /// One row per state: the expected outcome of every input, labelled with the input's name
     /// and listed in `all_inputs` order (the test checks both).
-    type Row = (DeviceState, [(&'static str, Outcome); 13]);
+    type Row = (DeviceState, [(&'static str, Outcome); 15]);
 
     /// The contract, written out in full for `LIMITS` (6 QR codes, 3 reconnects): one
     /// representative per state, plus the edges where a counter meets its limit.
@@ -540,7 +577,9 @@ mod tests {
         };
         let fatal = || ok(failed("401"), &[E::CloseUpstream]);
         let link = || ok(S::Qr { attempt: 1 }, &[qr(1, true)]);
-        let restored = || ok(S::Authenticated, &[E::SyncUpstream]);
+        let restored = || ok(S::Authenticated, &[E::SaveSession, E::SyncUpstream]);
+        let upstream_stop = || ok(stopped(Some("upstream_stopped")), &[E::CloseUpstream]);
+        let upstream_restart = || ok(starting(0), &[]);
         let scanned = || ok(S::Authenticated, &[E::SaveSession, E::SyncUpstream]);
         let sched = |n| ok(disconnected(n), &[E::ScheduleReconnect { attempt: n }]);
         let exhausted = || ok(failed("reconnect_exhausted"), &[E::CloseUpstream]);
@@ -562,6 +601,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", NO),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", NO),
                 ],
             ),
             (
@@ -581,6 +622,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -600,6 +643,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -619,6 +664,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -628,8 +675,8 @@ mod tests {
                     ("stop", stop()),
                     ("logout", logout()),
                     ("remote_logout", remote()),
-                    ("needs_linking", NO),
-                    ("session_restored", NO),
+                    ("needs_linking", ok(S::Qr { attempt: 2 }, &[qr(2, false)])),
+                    ("session_restored", restored()),
                     ("qr_expired", ok(S::Qr { attempt: 2 }, &[qr(2, false)])),
                     ("scanned", scanned()),
                     ("synced", NO),
@@ -637,6 +684,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -647,8 +696,11 @@ mod tests {
                     ("stop", stop()),
                     ("logout", logout()),
                     ("remote_logout", remote()),
-                    ("needs_linking", NO),
-                    ("session_restored", NO),
+                    (
+                        "needs_linking",
+                        ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
+                    ),
+                    ("session_restored", restored()),
                     (
                         "qr_expired",
                         ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
@@ -659,6 +711,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -668,7 +722,7 @@ mod tests {
                     ("stop", stop()),
                     ("logout", logout()),
                     ("remote_logout", remote()),
-                    ("needs_linking", NO),
+                    ("needs_linking", remote()),
                     ("session_restored", NO),
                     ("qr_expired", NO),
                     ("scanned", NO),
@@ -677,6 +731,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", upstream_restart()),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -686,7 +742,7 @@ mod tests {
                     ("stop", stop()),
                     ("logout", logout()),
                     ("remote_logout", remote()),
-                    ("needs_linking", NO),
+                    ("needs_linking", remote()),
                     ("session_restored", NO),
                     ("qr_expired", NO),
                     ("scanned", NO),
@@ -695,6 +751,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", fatal()),
+                    ("upstream_starting", upstream_restart()),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -713,6 +771,8 @@ mod tests {
                     ("backoff_elapsed", ok(starting(1), &[E::OpenUpstream])),
                     ("reconnects_exhausted", exhausted()),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -732,6 +792,8 @@ mod tests {
                     ("backoff_elapsed", ok(starting(3), &[E::OpenUpstream])),
                     ("reconnects_exhausted", exhausted()),
                     ("fatal", fatal()),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", upstream_stop()),
                 ],
             ),
             (
@@ -750,6 +812,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", NO),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", NO),
                 ],
             ),
             (
@@ -768,6 +832,8 @@ mod tests {
                     ("backoff_elapsed", NO),
                     ("reconnects_exhausted", NO),
                     ("fatal", NO),
+                    ("upstream_starting", NO),
+                    ("upstream_stopped", NO),
                 ],
             ),
         ]
@@ -835,7 +901,7 @@ mod tests {
             for (input, outcome) in outcomes {
                 match input {
                     "start" => assert_eq!(outcome.is_some(), !running, "start in {state:?}"),
-                    "stop" | "logout" | "remote_logout" | "fatal" => {
+                    "stop" | "logout" | "remote_logout" | "fatal" | "upstream_stopped" => {
                         assert_eq!(outcome.is_some(), running, "{input} in {state:?}")
                     }
                     _ => {}
@@ -894,7 +960,7 @@ mod tests {
             &LIMITS,
         );
         assert_eq!(state, S::Ready);
-        assert_eq!(effects[1], vec![E::SyncUpstream]);
+        assert_eq!(effects[1], vec![E::SaveSession, E::SyncUpstream]);
     }
 
     #[test]
@@ -923,6 +989,53 @@ mod tests {
     }
 
     #[test]
+    fn an_upstream_that_rotates_its_own_codes_links_by_reporting_it() {
+        // WAHA: it needs a scan, shows two more codes, then reports the link it saw.
+        let (state, effects) = run(
+            stopped(None),
+            &[
+                Input::Start,
+                Input::NeedsLinking,
+                Input::NeedsLinking,
+                Input::NeedsLinking,
+                Input::SessionRestored,
+                Input::Synced,
+            ],
+            &LIMITS,
+        );
+        assert_eq!(state, S::Ready);
+        assert_eq!(
+            effects,
+            vec![
+                vec![E::OpenUpstream],
+                vec![qr(1, true)],
+                vec![qr(2, false)],
+                vec![qr(3, false)],
+                vec![E::SaveSession, E::SyncUpstream],
+                vec![E::ResetBackoff],
+            ]
+        );
+
+        // Starting over by itself, then working again, goes back through authenticated.
+        let (state, effects) = run(
+            S::Ready,
+            &[
+                Input::UpstreamStarting,
+                Input::SessionRestored,
+                Input::Synced,
+            ],
+            &LIMITS,
+        );
+        assert_eq!(state, S::Ready);
+        assert_eq!(effects[0], vec![]);
+
+        // Needing a scan again while linked means the link is gone.
+        let (state, effects) = transition(&S::Ready, &Input::NeedsLinking, &LIMITS).unwrap();
+        assert_eq!(state, logged_out(Some("remote_logout")));
+        assert_eq!(effects, vec![E::CloseUpstream, E::WipeSession]);
+    }
+
+    #[test]
     fn dropped_connection_reconnects_to_ready() {
         let (state, effects) = run(
             S::Ready,
@@ -940,7 +1053,7 @@ mod tests {
             vec![
                 vec![E::ScheduleReconnect { attempt: 1 }],
                 vec![E::OpenUpstream],
-                vec![E::SyncUpstream],
+                vec![E::SaveSession, E::SyncUpstream],
                 vec![E::ResetBackoff],
             ]
         );
@@ -1024,6 +1137,8 @@ mod tests {
                 "backoff_elapsed",
                 "reconnects_exhausted",
                 "fatal",
+                "upstream_starting",
+                "upstream_stopped",
             ]
         );
     }

@@ -6,7 +6,7 @@
 //! idempotent — a message already stored by its upstream id is not stored twice, and acks
 //! merge by maximum.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
@@ -45,6 +45,12 @@ pub enum Inbound {
         /// Who read it, for read receipts in groups.
         by: Option<String>,
     },
+    /// The upstream could not deliver one of our messages: ack `error`, and the relay status
+    /// `failed` with the upstream's reason.
+    Failed {
+        upstream_id: String,
+        error: String,
+    },
     Typing {
         chat_id: String,
         contact_id: String,
@@ -64,11 +70,16 @@ pub enum Inbound {
     },
 }
 
-/// The contacts and chats an upstream has, as reported after linking.
+/// The contacts and chats an upstream has, as reported after linking, with their recent
+/// messages.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Directory {
     pub contacts: Vec<DirectoryContact>,
     pub chats: Vec<DirectoryChat>,
+    /// Recent messages, oldest first. Those of a chat with no messages yet are its history,
+    /// imported as read and without events of their own; in a chat that had messages they are
+    /// what was missed, and arrive like any new message.
+    pub history: Vec<Incoming>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +112,8 @@ fn chat_kind(group: bool) -> &'static str {
     }
 }
 
-/// Stores the upstream's contacts and chats, journaling what is new or renamed.
+/// Stores the upstream's contacts, chats and recent messages, journaling what is new or
+/// renamed: one `chat:update` per chat that changed.
 pub fn apply_directory(
     tx: &mut Tx<'_>,
     device: &DeviceId,
@@ -118,11 +130,32 @@ pub fn apply_directory(
             tx.journal(device, EventData::ContactUpdate(changed))?;
         }
     }
+    // Chats without messages before this sync take the history silently.
+    let mut quiet: BTreeSet<&str> = BTreeSet::new();
+    for incoming in &directory.history {
+        if !store::messages::chat_has_messages(tx.conn(), device, &incoming.chat_id)? {
+            quiet.insert(&incoming.chat_id);
+        }
+    }
+    let mut changed = BTreeSet::new();
     for chat in &directory.chats {
-        if let Some(changed) =
-            tx.upsert_chat(device, &chat.id, &chat.name, chat_kind(chat.group), &now)?
+        if tx
+            .upsert_chat(device, &chat.id, &chat.name, chat_kind(chat.group), &now)?
+            .is_some()
         {
-            tx.journal(device, EventData::ChatUpdate(changed))?;
+            changed.insert(chat.id.as_str());
+        }
+    }
+    for incoming in &directory.history {
+        if !quiet.contains(incoming.chat_id.as_str()) {
+            receive(tx, device, incoming)?;
+        } else if store_once(tx, device, incoming, true)?.is_some() {
+            changed.insert(&incoming.chat_id);
+        }
+    }
+    for chat_id in changed {
+        if let Some(chat) = store::chats::get_chat(tx.conn(), device, chat_id)? {
+            tx.journal(device, EventData::ChatUpdate(chat))?;
         }
     }
     Ok(())
@@ -162,6 +195,14 @@ pub fn apply(
                         .entry((message.chat_id.clone(), reader))
                         .or_default()
                         .push(message.id.clone());
+                }
+            }
+            Inbound::Failed { upstream_id, error } => {
+                match store::messages::by_upstream_id(tx.conn(), device, upstream_id)? {
+                    Some(message) => super::relay::upstream_failed(tx, device, &message, error)?,
+                    None => {
+                        tracing::debug!(device_id = %device, %upstream_id, "failure of an unknown message")
+                    }
                 }
             }
             Inbound::Typing {
@@ -255,8 +296,37 @@ pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, message: &Message) -> Sto
 
 /// Stores an incoming message once, updates its chat and raises a notification.
 fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResult<()> {
-    if store::messages::by_upstream_id(tx.conn(), device, &incoming.upstream_id)?.is_some() {
+    let Some(message) = store_once(tx, device, incoming, false)? else {
         return Ok(());
+    };
+    let now = rfc3339(Utc::now());
+    tx.journal(device, EventData::Message(message.clone()))?;
+    if let Some(chat) = tx.touch_chat(
+        device,
+        &incoming.chat_id,
+        &message.id,
+        &now,
+        !incoming.from_me,
+    )? {
+        tx.journal(device, EventData::ChatUpdate(chat.clone()))?;
+        if !incoming.from_me {
+            notify(tx, device, &chat.name, incoming, &message)?;
+        }
+    }
+    Ok(())
+}
+
+/// Stores a message from the upstream unless its upstream id is known, creating its chat
+/// (and its sender's contact) if need be. History is stored as read and becomes its chat's
+/// last message without counting as unread. Returns the new message.
+fn store_once(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    incoming: &Incoming,
+    history: bool,
+) -> StoreResult<Option<Message>> {
+    if store::messages::by_upstream_id(tx.conn(), device, &incoming.upstream_id)?.is_some() {
+        return Ok(None);
     }
     let now = rfc3339(Utc::now());
     let chat_name = incoming
@@ -306,6 +376,7 @@ fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResu
             temp_id: None,
             idempotency_key: None,
             relay: None,
+            seen: incoming.from_me || history,
             now: &now,
         },
     )?;
@@ -316,14 +387,10 @@ fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResu
             .unwrap_or(message),
         false => message,
     };
-    tx.journal(device, EventData::Message(message.clone()))?;
-    if let Some(chat) = tx.touch_chat(device, &incoming.chat_id, &id, &now, !incoming.from_me)? {
-        tx.journal(device, EventData::ChatUpdate(chat.clone()))?;
-        if !incoming.from_me {
-            notify(tx, device, &chat.name, incoming, &message)?;
-        }
+    if history {
+        tx.touch_chat(device, &incoming.chat_id, &id, &now, false)?;
     }
-    Ok(())
+    Ok(Some(message))
 }
 
 /// A `notification` for an incoming message: "Alice" / "see you at 5".

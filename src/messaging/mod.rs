@@ -219,6 +219,7 @@ pub async fn send(
                 temp_id: request.temp_id.as_deref(),
                 idempotency_key: key,
                 relay: Some(RelayStatus::Queued),
+                seen: true,
                 now: &at,
             },
         )?;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::inbound::journal_ack;
-use super::{Ack, RelayStatus};
+use super::{Ack, Message, RelayStatus};
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
 use crate::store::messages::{Queued, RelayUpdate};
@@ -14,8 +14,8 @@ use crate::store::{self, StoreResult, Tx};
 /// How one attempt to hand a message to the upstream ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The upstream took it under this id.
-    Sent { upstream_id: String },
+    /// The upstream took it under this id; its answer may already mean an ack.
+    Sent { upstream_id: String, ack: Ack },
     /// A transient failure: try again at `at`.
     Retry { error: String, at: DateTime<Utc> },
     /// The upstream refused it for good, or the attempts ran out.
@@ -76,7 +76,7 @@ pub fn record_outcomes(
         let id = queued.message.id.as_str();
         let attempt = queued.attempts + 1;
         match outcome {
-            Outcome::Sent { upstream_id } => {
+            Outcome::Sent { upstream_id, ack } => {
                 let update = RelayUpdate {
                     attempts: attempt,
                     next_attempt_at: None,
@@ -85,6 +85,13 @@ pub fn record_outcomes(
                 };
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
+                let sent = Message {
+                    upstream_id: Some(upstream_id.clone()),
+                    ..queued.message.clone()
+                };
+                if let Some(acked) = tx.merge_ack(device, &sent, *ack)? {
+                    journal_ack(tx, device, &acked)?;
+                }
             }
             Outcome::Retry { error, at } => {
                 let at = rfc3339(*at);
@@ -145,6 +152,23 @@ fn fail(
         }
     }
     Ok(())
+}
+
+/// The upstream reports that one of our messages could not be delivered: it fails with the
+/// upstream's reason, unless it got further than the server already (acks never go back),
+/// so a repeated report changes nothing.
+pub fn upstream_failed(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    message: &Message,
+    error: &str,
+) -> StoreResult<()> {
+    let current = Ack::from_level(message.ack).unwrap_or(Ack::Pending);
+    if current.merge(Ack::Error).is_none() {
+        return Ok(());
+    }
+    let attempts = store::messages::relay_attempts(tx.conn(), device, &message.id)?;
+    fail(tx, device, &message.id, attempts, error)
 }
 
 /// Messages sent before `sent_before` and still without a server ack are sent again, or fail

@@ -118,15 +118,23 @@ pub struct Queued {
     pub attempts: u32,
     /// Not before this time, after a failed attempt.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The upstream id of the message it replies to, if that one is known upstream.
+    pub reply_to_upstream: Option<String>,
 }
 
 /// The relay queue of a device in acceptance order: messages never tried, in flight when the
 /// daemon stopped, or waiting to retry.
 pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
+    let columns = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("m.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS}, relay_status, attempts, next_attempt_at FROM messages
-         WHERE device_id = ?1 AND relay_status IN ('queued', 'sending', 'retrying')
-         ORDER BY id LIMIT ?2"
+        "SELECT {columns}, m.relay_status, m.attempts, m.next_attempt_at, q.upstream_id
+         FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
+         WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'sending', 'retrying')
+         ORDER BY m.id LIMIT ?2"
     ))?;
     let queued = stmt
         .query_map(params![device.as_str(), limit], |row| {
@@ -142,6 +150,7 @@ pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreRes
                 next_attempt_at: row
                     .get::<_, Option<String>>(16)?
                     .map(|at| super::parse_time(&at)),
+                reply_to_upstream: row.get(17)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -165,6 +174,40 @@ pub fn overdue_acks(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(overdue)
+}
+
+/// Attempts made to send a message so far.
+pub fn relay_attempts(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<u32> {
+    Ok(conn
+        .prepare_cached("SELECT attempts FROM messages WHERE device_id = ?1 AND id = ?2")?
+        .query_row(params![device.as_str(), id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Whether a chat has any message stored.
+pub fn chat_has_messages(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1")?
+        .query_row(params![device.as_str(), chat], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The upstream id of the newest message the other side sent in a chat.
+pub fn latest_incoming(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT upstream_id FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND upstream_id IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![device.as_str(), chat], |row| row.get(0))
+        .optional()?)
 }
 
 /// When the oldest message still waiting for its server ack was sent.
@@ -225,6 +268,8 @@ pub struct NewMessage<'a> {
     pub idempotency_key: Option<&'a str>,
     /// `Queued` for messages we send; `None` for messages we receive.
     pub relay: Option<RelayStatus>,
+    /// Already read: our own messages, and history imported from the upstream.
+    pub seen: bool,
     pub now: &'a str,
 }
 
@@ -262,7 +307,7 @@ impl Tx<'_> {
                 new.timestamp,
                 new.temp_id,
                 new.idempotency_key,
-                new.from_me,
+                new.seen,
                 new.relay.map(RelayStatus::as_str),
                 new.now,
             ],

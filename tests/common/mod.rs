@@ -2,7 +2,10 @@
 //! directory, plus HTTP helpers. Socket.IO tests use [`sio`].
 #![allow(dead_code)]
 
+pub mod cloud_stub;
 pub mod sio;
+pub mod stub;
+pub mod waha_stub;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -191,12 +194,41 @@ impl TestDaemon {
         )
     }
 
+    /// A request without credentials, as an upstream posts its webhooks; returns the status
+    /// and the body as text.
+    pub async fn deliver(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Sends a message over REST; returns the accepted message.
+    pub async fn send_message(&self, device: &str, chat: &str, body: Value) -> Value {
+        let path = format!("/api/v1/devices/{device}/chats/{chat}/messages");
+        let (status, message) = self.post(&path, body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{message}");
+        message
     }
 
     /// Creates a simulator device through the API.
@@ -281,6 +313,38 @@ pub fn ids(list: &Value) -> Vec<String> {
         .iter()
         .map(|item| item["id"].as_str().expect("items have ids").to_owned())
         .collect()
+}
+
+/// Waits for the event `name` about message `id` (its `messageId`, or its `id` for a
+/// `message`) for which `check` holds.
+pub async fn wait_about(
+    client: &mut sio::SioClient,
+    name: &str,
+    id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> sio::SioEvent {
+    client
+        .wait_until(WAIT, |e| {
+            e.name == name && (e.data["messageId"] == id || e.data["id"] == id) && check(&e.data)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("no {name} for {id}: {e}"))
+}
+
+/// Waits until message `id` reaches relay status `status`; returns the `message:status`.
+pub async fn wait_message_status(client: &mut sio::SioClient, id: &Value, status: &str) -> Value {
+    let id = id.as_str().expect("message ids are strings");
+    wait_about(client, "message:status", id, |d| d["status"] == status)
+        .await
+        .data
+}
+
+/// Waits until message `id` reaches ack `ack`; returns the `message:ack`.
+pub async fn wait_message_ack(client: &mut sio::SioClient, id: &Value, ack: &str) -> Value {
+    let id = id.as_str().expect("message ids are strings");
+    wait_about(client, "message:ack", id, |d| d["ackName"] == ack)
+        .await
+        .data
 }
 
 /// Waits for a `state` event with the given state.

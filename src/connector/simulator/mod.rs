@@ -22,12 +22,14 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::{ConnectorError, Fault, Opened, Outbound, Upstream, UpstreamEvent};
+use super::{
+    Accepted, ConnectorError, Fault, Outbound, Outgoing, Session, Upstream, UpstreamEvent,
+};
 use crate::device::spec::SimulatorSpec;
 use crate::device::DeviceId;
 use crate::event::{rfc3339, Me};
 use crate::messaging::inbound::Directory;
-use crate::messaging::Message;
+use crate::messaging::Ack;
 use crate::store::Store;
 
 /// How long a used or replaced code is remembered, so reusing it gets a clear "expired".
@@ -214,7 +216,7 @@ impl Simulator {
 
 #[async_trait]
 impl Upstream for Simulator {
-    async fn open(&mut self, session: Option<&Value>) -> Result<Opened, ConnectorError> {
+    async fn open(&mut self, session: Option<&Value>) -> Result<Session, ConnectorError> {
         if self.failing_reconnects > 0 {
             self.failing_reconnects -= 1;
             return Err(ConnectorError::Unreachable(
@@ -222,8 +224,11 @@ impl Upstream for Simulator {
             ));
         }
         Ok(match session {
-            Some(_) => Opened::Restored { me: self.me() },
-            None => Opened::NeedsLinking,
+            Some(session) => Session::Linked {
+                session: session.clone(),
+                me: self.me(),
+            },
+            None => Session::NeedsLinking,
         })
     }
 
@@ -238,8 +243,9 @@ impl Upstream for Simulator {
         Ok(phone::directory(&self.spec))
     }
 
-    async fn send(&mut self, batch: &[Message]) -> Vec<Result<String, ConnectorError>> {
-        let (device, messages) = (self.device.clone(), batch.to_vec());
+    async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
+        let device = self.device.clone();
+        let messages: Vec<_> = batch.iter().map(|o| o.message.clone()).collect();
         let received = self
             .store
             .write(move |tx| {
@@ -262,15 +268,19 @@ impl Upstream for Simulator {
         batch
             .iter()
             .zip(received)
-            .map(|(message, (upstream_id, first_delivery))| {
+            .map(|(outgoing, (upstream_id, first_delivery))| {
                 self.contacts_at_work.spawn(phone::play(
                     self.spec.clone(),
-                    message.clone(),
+                    outgoing.message.clone(),
                     upstream_id.clone(),
                     first_delivery,
                     self.events.clone(),
                 ));
-                Ok(upstream_id)
+                // The phone's server ack follows after `server_ack_ms`.
+                Ok(Accepted {
+                    upstream_id,
+                    ack: Ack::Pending,
+                })
             })
             .collect()
     }

@@ -55,7 +55,11 @@ pub fn directory(spec: &SimulatorSpec) -> Directory {
             group: true,
         });
     }
-    Directory { contacts, chats }
+    Directory {
+        contacts,
+        chats,
+        history: Vec::new(),
+    }
 }
 
 /// The contacts who receive a message sent to `chat_id`.

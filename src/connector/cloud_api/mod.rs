@@ -1,0 +1,219 @@
+//! A device relayed to a phone number on the WhatsApp Business Cloud API (the Graph API).
+//!
+//! There is nothing to scan: starting verifies the access token by reading the phone number
+//! (`GET {graph_url}/{phone_number_id}`), and a valid token makes the device `ready`; a 401 or
+//! 403 fails it with Meta's reason. Sends are `POST {graph_url}/{phone_number_id}/messages`;
+//! the `wamid` in the answer becomes the message's upstream id and means ack `server`. Meta's
+//! webhooks (`/upstream/cloud/{deviceId}`) bring messages and delivery statuses.
+//!
+//! Chat ids are WhatsApp style, `<wa_id>@c.us`, like every other connector's, so a dashboard
+//! treats all devices alike; the `@c.us` is dropped when talking to Meta.
+
+mod webhook;
+
+use async_trait::async_trait;
+use reqwest::RequestBuilder;
+use serde_json::{json, Value};
+
+use super::http::{self, Timeouts};
+use super::{
+    send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
+};
+use crate::device::spec::CloudApiSpec;
+use crate::event::Me;
+use crate::messaging::inbound::Directory;
+use crate::messaging::Ack;
+
+pub use webhook::{read as read_webhook, verify_subscription};
+
+pub struct CloudApi {
+    spec: CloudApiSpec,
+    /// The device's name, for an account Meta gives no verified name.
+    device_name: String,
+    http: reqwest::Client,
+}
+
+impl CloudApi {
+    pub fn new(
+        spec: CloudApiSpec,
+        device_name: String,
+        timeouts: Timeouts,
+    ) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            spec,
+            device_name,
+            http: http::client(timeouts)?,
+        })
+    }
+
+    fn endpoint(&self, rest: &str) -> String {
+        format!(
+            "{}/{}{rest}",
+            self.spec.graph_url.trim_end_matches('/'),
+            self.spec.phone_number_id
+        )
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        request.bearer_auth(self.spec.access_token.expose())
+    }
+
+    /// Reads the phone number: what proves the token works.
+    async fn phone_number(&self) -> Result<Value, ConnectorError> {
+        http::call(
+            self.authorized(self.http.get(self.endpoint("")))
+                .query(&[("fields", "display_phone_number,verified_name")]),
+        )
+        .await
+    }
+
+    /// `POST …/messages`, the one endpoint for sending, read receipts and typing.
+    async fn post_message(&self, body: &Value) -> Result<Value, ConnectorError> {
+        http::call(
+            self.authorized(self.http.post(self.endpoint("/messages")))
+                .json(body),
+        )
+        .await
+    }
+}
+
+/// The recipient Meta expects: the digits of a chat id.
+fn recipient(chat_id: &str) -> &str {
+    chat_id.split('@').next().unwrap_or(chat_id)
+}
+
+/// A read receipt, which can also show our typing indicator.
+fn read_receipt(upstream_id: &str) -> Value {
+    json!({ "messaging_product": "whatsapp", "status": "read", "message_id": upstream_id })
+}
+
+#[async_trait]
+impl SendOne for CloudApi {
+    async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
+        let message = &outgoing.message;
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient(&message.chat_id),
+        });
+        match &message.media {
+            None => {
+                body["type"] = json!("text");
+                body["text"] = json!({ "preview_url": false, "body": message.body });
+            }
+            Some(media) => {
+                let kind = media.message_type();
+                let mut object = json!({ "link": media.url });
+                // Voice notes take no caption; documents keep their file name.
+                if kind != "audio" && !message.body.is_empty() {
+                    object["caption"] = json!(message.body);
+                }
+                if let (Some(name), "document") = (&media.name, kind) {
+                    object["filename"] = json!(name);
+                }
+                body["type"] = json!(kind);
+                body[kind] = object;
+            }
+        }
+        if let Some(quoted) = &outgoing.reply_to {
+            body["context"] = json!({ "message_id": quoted });
+        }
+        let answer = self.post_message(&body).await?;
+        let upstream_id = answer["messages"][0]["id"]
+            .as_str()
+            .ok_or_else(|| ConnectorError::Failing("Meta answered without a message id".into()))?;
+        Ok(Accepted {
+            upstream_id: upstream_id.to_owned(),
+            ack: Ack::Server,
+        })
+    }
+}
+
+#[async_trait]
+impl Upstream for CloudApi {
+    async fn open(&mut self, _session: Option<&Value>) -> Result<Session, ConnectorError> {
+        let number = self.phone_number().await?;
+        let digits: String = number["display_phone_number"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let id = match digits.is_empty() {
+            true => self.spec.phone_number_id.clone(),
+            false => digits,
+        };
+        let name = number["verified_name"]
+            .as_str()
+            .filter(|name| !name.is_empty())
+            .unwrap_or(&self.device_name);
+        Ok(Session::Linked {
+            session: json!({ "phoneNumberId": self.spec.phone_number_id }),
+            me: Me {
+                id: format!("{id}@c.us"),
+                name: name.to_owned(),
+            },
+        })
+    }
+
+    async fn issue_qr(&mut self, _ttl: std::time::Duration) -> Result<String, ConnectorError> {
+        Err(ConnectorError::Unsupported("QR linking"))
+    }
+
+    /// The token still works and Meta answers; nothing else can change.
+    async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
+        self.phone_number().await.map(|_| None)
+    }
+
+    /// Meta lists no chats: they appear as messages arrive.
+    async fn sync(&mut self) -> Result<Directory, ConnectorError> {
+        Ok(Directory::default())
+    }
+
+    async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
+        send_in_order(self, batch).await
+    }
+
+    async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError> {
+        let body = match action {
+            // Reading the newest marks everything before it read too.
+            Outbound::MarkRead { upstream_ids, .. } => match upstream_ids.last() {
+                Some(newest) => read_receipt(newest),
+                None => return Ok(()),
+            },
+            // Meta shows typing against the message being answered, and dismisses it on our
+            // reply or after 25 seconds: there is nothing to send for a stop.
+            Outbound::Typing {
+                typing: true,
+                latest_incoming: Some(latest),
+                ..
+            } => {
+                let mut body = read_receipt(latest);
+                body["typing_indicator"] = json!({ "type": "text" });
+                body
+            }
+            Outbound::Typing { .. } => return Ok(()),
+            Outbound::React {
+                chat_id,
+                upstream_id,
+                emoji,
+            } => json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": recipient(chat_id),
+                "type": "reaction",
+                "reaction": { "message_id": upstream_id, "emoji": emoji },
+            }),
+            Outbound::Revoke { .. } => {
+                return Err(ConnectorError::Unsupported("revoking messages"))
+            }
+        };
+        self.post_message(&body).await.map(drop)
+    }
+
+    /// Nothing runs upstream between requests.
+    async fn close(&mut self) {}
+
+    /// The token belongs to the business, not to this link: nothing to tell Meta.
+    async fn logout(&mut self) {}
+}

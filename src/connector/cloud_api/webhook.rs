@@ -1,0 +1,250 @@
+//! Meta's webhooks: the callback URL check (`hub.challenge`) and deliveries signed with
+//! `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body under the app secret>`.
+//!
+//! Meta retries a delivery that was not answered 2xx, for days, and does not keep statuses in
+//! order (`delivered` may never come when a message is read at once). Reading is therefore
+//! plain mapping: messages are stored once per `wamid` and acks merge by maximum downstream,
+//! so a repeated or late delivery changes nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::connector::http::{verify_hmac, HmacSha256};
+use crate::connector::{Reported, WebhookError};
+use crate::device::spec::CloudApiSpec;
+use crate::messaging::inbound::{Inbound, Incoming};
+use crate::messaging::Ack;
+
+/// Meta's check of the callback URL: it must send `hub.mode=subscribe` and our verify token.
+pub fn verify_subscription(
+    spec: &CloudApiSpec,
+    mode: Option<&str>,
+    token: Option<&str>,
+) -> Result<(), WebhookError> {
+    let expected = spec.verify_token.expose().as_bytes();
+    let matches = token.is_some_and(|token| bool::from(token.as_bytes().ct_eq(expected)));
+    match (mode, matches) {
+        (Some("subscribe"), true) => Ok(()),
+        _ => Err(WebhookError::WrongVerifyToken),
+    }
+}
+
+/// Verifies a delivery and reads its messages and statuses. Changes for another phone number
+/// (an app can have several) report nothing.
+pub fn read(
+    spec: &CloudApiSpec,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<Reported>, WebhookError> {
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("sha256="));
+    verify_hmac::<HmacSha256>(spec.app_secret.expose(), body, signature)?;
+    let payload: Value =
+        serde_json::from_slice(body).map_err(|error| WebhookError::Malformed(error.to_string()))?;
+    let mut reports = Vec::new();
+    let changes = payload["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|entry| entry["changes"].as_array().into_iter().flatten());
+    for change in changes {
+        let value = &change["value"];
+        if change["field"] != "messages" {
+            continue;
+        }
+        if value["metadata"]["phone_number_id"].as_str() != Some(&spec.phone_number_id) {
+            tracing::debug!(phone_number_id = ?value["metadata"]["phone_number_id"], "change for another phone number ignored");
+            continue;
+        }
+        let names: HashMap<&str, &str> = value["contacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|contact| {
+                Some((
+                    contact["wa_id"].as_str()?,
+                    contact["profile"]["name"].as_str()?,
+                ))
+            })
+            .collect();
+        let messages = value["messages"].as_array().into_iter().flatten();
+        reports.extend(messages.filter_map(|message| inbound_message(message, &names)));
+        let statuses = value["statuses"].as_array().into_iter().flatten();
+        reports.extend(statuses.filter_map(status).map(Reported::Inbound));
+    }
+    Ok(reports)
+}
+
+fn chat_of(wa_id: &str) -> String {
+    format!("{wa_id}@c.us")
+}
+
+fn timestamp(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .and_then(|secs| secs.parse().ok())
+        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+        .unwrap_or_else(Utc::now)
+}
+
+/// One of `messages[]`: a message to us, or a reaction to one of ours.
+fn inbound_message(message: &Value, names: &HashMap<&str, &str>) -> Option<Reported> {
+    let from = message["from"].as_str()?;
+    let upstream_id = message["id"].as_str()?.to_owned();
+    let kind = message["type"].as_str().unwrap_or_default();
+    let text = |path: &[&str]| {
+        let found = path.iter().fold(message, |value, key| &value[*key]);
+        found.as_str().unwrap_or_default().to_owned()
+    };
+    let (kind, body) = match kind {
+        "reaction" => {
+            return Some(Reported::Inbound(Inbound::Reaction {
+                upstream_id: message["reaction"]["message_id"].as_str()?.to_owned(),
+                from: chat_of(from),
+                emoji: text(&["reaction", "emoji"]),
+            }))
+        }
+        "text" => ("text", text(&["text", "body"])),
+        // Media comes as an id to download from the Graph API; the caption is the body.
+        "image" | "sticker" => ("image", text(&["image", "caption"])),
+        "video" => ("video", text(&["video", "caption"])),
+        "audio" => ("audio", String::new()),
+        "document" => ("document", text(&["document", "caption"])),
+        "location" => {
+            let place = &message["location"];
+            let at = format!("{}, {}", place["latitude"], place["longitude"]);
+            let body = match place["name"].as_str() {
+                Some(name) => format!("{name} ({at})"),
+                None => at,
+            };
+            ("location", body)
+        }
+        "button" => ("text", text(&["button", "text"])),
+        "interactive" => {
+            let reply = &message["interactive"];
+            let title = reply["button_reply"]["title"]
+                .as_str()
+                .or_else(|| reply["list_reply"]["title"].as_str())
+                .unwrap_or_default();
+            ("text", title.to_owned())
+        }
+        other => ("system", format!("unsupported message type: {other}")),
+    };
+    Some(Reported::Inbound(Inbound::Message(Box::new(Incoming {
+        upstream_id,
+        chat_id: chat_of(from),
+        chat_name: None,
+        group: false,
+        from: chat_of(from),
+        from_name: names.get(from).map(|name| (*name).to_owned()),
+        from_me: false,
+        kind: kind.to_owned(),
+        body,
+        media: None,
+        reply_to: message["context"]["id"].as_str().map(str::to_owned),
+        timestamp: timestamp(&message["timestamp"]),
+    }))))
+}
+
+/// One of `statuses[]`: sent → server, delivered → device, read → read, failed → error.
+fn status(status: &Value) -> Option<Inbound> {
+    let upstream_id = status["id"].as_str()?.to_owned();
+    let ack = match status["status"].as_str()? {
+        "sent" => Ack::Server,
+        "delivered" => Ack::Device,
+        "read" => Ack::Read,
+        "failed" => {
+            let error = &status["errors"][0];
+            let title = error["title"]
+                .as_str()
+                .or_else(|| error["message"].as_str())
+                .unwrap_or("Meta could not deliver the message");
+            let error = match (
+                error["code"].as_i64(),
+                error["error_data"]["details"].as_str(),
+            ) {
+                (Some(code), Some(details)) => format!("{title} ({code}): {details}"),
+                (Some(code), None) => format!("{title} ({code})"),
+                (None, _) => title.to_owned(),
+            };
+            return Some(Inbound::Failed { upstream_id, error });
+        }
+        other => {
+            tracing::debug!(status = other, "Cloud API status not followed");
+            return None;
+        }
+    };
+    Some(Inbound::Ack {
+        upstream_id,
+        ack,
+        by: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_map_onto_acks_and_failures() {
+        let at = |s: &str| status(&json!({ "id": "wamid.1", "status": s, "recipient_id": "1555" }));
+        assert!(matches!(
+            at("sent"),
+            Some(Inbound::Ack {
+                ack: Ack::Server,
+                ..
+            })
+        ));
+        assert!(matches!(
+            at("delivered"),
+            Some(Inbound::Ack {
+                ack: Ack::Device,
+                ..
+            })
+        ));
+        assert!(matches!(
+            at("read"),
+            Some(Inbound::Ack { ack: Ack::Read, .. })
+        ));
+        assert_eq!(at("deleted"), None);
+        let failed = status(&json!({ "id": "wamid.1", "status": "failed", "errors": [
+            { "code": 131047, "title": "Re-engagement message", "error_data": { "details": "More than 24 hours have passed" } }
+        ] }));
+        assert_eq!(
+            failed,
+            Some(Inbound::Failed {
+                upstream_id: "wamid.1".into(),
+                error: "Re-engagement message (131047): More than 24 hours have passed".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_subscription_check_needs_the_token() {
+        let spec = CloudApiSpec {
+            verify_token: crate::device::spec::Secret::new("v-token"),
+            ..CloudApiSpec::default()
+        };
+        assert_eq!(
+            verify_subscription(&spec, Some("subscribe"), Some("v-token")),
+            Ok(())
+        );
+        for (mode, token) in [
+            (Some("subscribe"), Some("nope")),
+            (Some("other"), Some("v-token")),
+            (None, None),
+        ] {
+            assert_eq!(
+                verify_subscription(&spec, mode, token),
+                Err(WebhookError::WrongVerifyToken)
+            );
+        }
+    }
+}

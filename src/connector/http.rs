@@ -1,0 +1,217 @@
+//! What the HTTP connectors share: a client with timeouts, the sorting of failures into
+//! [`ConnectorError`]s, and webhook signature checks.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
+
+use super::{ConnectorError, WebhookError};
+
+/// Longest upstream reason kept in an error: enough for a sentence, not a whole HTML page.
+const MAX_REASON: usize = 300;
+
+/// Bounds on every upstream request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect: Duration,
+    /// The whole request, connection included.
+    pub total: Duration,
+}
+
+/// One client per connector: it keeps its connections alive between requests, and every
+/// request it makes is bounded by `timeouts`.
+pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.total)
+        .user_agent(concat!("devicebridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| ConnectorError::Unreachable(describe(&error)))
+}
+
+/// Sends a request; returns the status and the JSON body (`Null` when there is none). Only a
+/// request that got no answer is an error here.
+pub async fn exchange(request: RequestBuilder) -> Result<(StatusCode, Value), ConnectorError> {
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    let text = response.text().await.map_err(unreachable)?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// Sends a request and expects success: any other answer becomes the error its status means.
+pub async fn call(request: RequestBuilder) -> Result<Value, ConnectorError> {
+    let (status, body) = exchange(request).await?;
+    success(status, body)
+}
+
+/// The body of a successful answer, or the error its status means, with the upstream's reason.
+pub fn success(status: StatusCode, body: Value) -> Result<Value, ConnectorError> {
+    if status.is_success() {
+        return Ok(match body {
+            Value::String(text) if text.is_empty() => Value::Null,
+            body => body,
+        });
+    }
+    let reason = match reason_in(&body) {
+        Some(reason) => format!("{status}: {reason}"),
+        None => status.to_string(),
+    };
+    Err(match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectorError::Refused(reason),
+        status if status.is_client_error() => ConnectorError::Rejected(reason),
+        _ => ConnectorError::Failing(reason),
+    })
+}
+
+/// The human part of an upstream's error body: Graph API's `error.message` (with its
+/// details), WAHA's `message` (a sentence or a list of them), or the text itself.
+fn reason_in(body: &Value) -> Option<String> {
+    let text = |value: &Value| match value {
+        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Value::Array(items) => {
+            let parts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        _ => None,
+    };
+    let reason = match body {
+        Value::Object(_) => {
+            let graph = &body["error"];
+            match (
+                text(&graph["message"]),
+                text(&graph["error_data"]["details"]),
+            ) {
+                (Some(message), Some(details)) => Some(format!("{message} ({details})")),
+                (Some(message), None) => Some(message),
+                _ => text(&body["message"]).or_else(|| text(&body["error"])),
+            }
+        }
+        other => text(other),
+    }?;
+    Some(reason.chars().take(MAX_REASON).collect())
+}
+
+/// A request that got no answer. The URL is left out: the reason ends up in events.
+fn unreachable(error: reqwest::Error) -> ConnectorError {
+    ConnectorError::Unreachable(describe(&error))
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    // The innermost cause says the most ("Connection refused"); reqwest's own text names the URL.
+    let mut cause = error.source();
+    let mut innermost = None;
+    while let Some(next) = cause {
+        innermost = Some(next.to_string());
+        cause = next.source();
+    }
+    match innermost {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
+    }
+}
+
+/// Checks a hex HMAC of `body` under `key`, in constant time.
+pub fn verify_hmac<M: Mac + hmac::digest::KeyInit>(
+    key: &str,
+    body: &[u8],
+    signature_hex: Option<&str>,
+) -> Result<(), WebhookError> {
+    let signature = signature_hex
+        .and_then(|hex_text| hex::decode(hex_text.trim()).ok())
+        .ok_or(WebhookError::BadSignature)?;
+    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key.as_bytes())
+        .map_err(|_| WebhookError::BadSignature)?;
+    mac.update(body);
+    mac.verify_slice(&signature)
+        .map_err(|_| WebhookError::BadSignature)
+}
+
+/// HMAC-SHA512, WAHA's webhook signature.
+pub type HmacSha512 = Hmac<sha2::Sha512>;
+/// HMAC-SHA256, Meta's webhook signature.
+pub type HmacSha256 = Hmac<sha2::Sha256>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_sort_into_error_kinds_with_the_upstream_reason() {
+        let graph = json!({"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}});
+        assert_eq!(
+            success(StatusCode::UNAUTHORIZED, graph),
+            Err(ConnectorError::Refused(
+                "401 Unauthorized: Invalid OAuth access token.".into()
+            ))
+        );
+        let waha = json!({"statusCode": 422, "message": ["chatId must be a string"], "error": "Unprocessable Entity"});
+        assert_eq!(
+            success(StatusCode::UNPROCESSABLE_ENTITY, waha),
+            Err(ConnectorError::Rejected(
+                "422 Unprocessable Entity: chatId must be a string".into()
+            ))
+        );
+        let details = json!({"error": {"message": "(#131030) Recipient not allowed", "error_data": {"details": "add it to the list"}}});
+        assert_eq!(
+            success(StatusCode::BAD_REQUEST, details),
+            Err(ConnectorError::Rejected(
+                "400 Bad Request: (#131030) Recipient not allowed (add it to the list)".into()
+            ))
+        );
+        assert_eq!(
+            success(StatusCode::BAD_GATEWAY, Value::String(String::new())),
+            Err(ConnectorError::Failing("502 Bad Gateway".into()))
+        );
+        assert_eq!(
+            success(StatusCode::CREATED, Value::String(String::new())),
+            Ok(Value::Null)
+        );
+    }
+
+    #[test]
+    fn long_reasons_are_cut() {
+        let page = Value::String("x".repeat(10_000));
+        let Err(ConnectorError::Failing(reason)) = success(StatusCode::INTERNAL_SERVER_ERROR, page)
+        else {
+            panic!("a 500 is a failing upstream");
+        };
+        assert!(reason.len() < MAX_REASON + 40, "{}", reason.len());
+    }
+
+    #[test]
+    fn hmac_signatures_are_checked() {
+        let mut mac = HmacSha256::new_from_slice(b"secret").unwrap();
+        mac.update(b"body");
+        let good = hex::encode(mac.finalize().into_bytes());
+        assert_eq!(
+            verify_hmac::<HmacSha256>("secret", b"body", Some(&good)),
+            Ok(())
+        );
+        for bad in [None, Some("zz"), Some(good.as_str())] {
+            let body: &[u8] = if bad == Some(good.as_str()) {
+                b"other body"
+            } else {
+                b"body"
+            };
+            assert_eq!(
+                verify_hmac::<HmacSha256>("secret", body, bad),
+                Err(WebhookError::BadSignature)
+            );
+        }
+    }
+}

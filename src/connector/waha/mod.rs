@@ -1,0 +1,475 @@
+//! A device relayed to one session of a WAHA server (WhatsApp HTTP API).
+//!
+//! Opening the device creates the WAHA session, or updates it, with a webhook back to
+//! `{public_url}/upstream/waha/{deviceId}` signed with the device's `webhook_secret`, and
+//! starts it. From then on WAHA drives: it shows QR codes, rotates them, and reports its status
+//! by webhook. devicebridge never believes a status webhook as such — it asks WAHA where the
+//! session stands ([`Upstream::check`]), so a late `STOPPED` from an earlier stop cannot stop
+//! a session that was started again, and a repeated `SCAN_QR_CODE` only counts when the code
+//! really changed.
+//!
+//! | WAHA status | devicebridge |
+//! |---|---|
+//! | `STARTING` | `starting` (a linked device that starts over goes back to `starting`) |
+//! | `SCAN_QR_CODE` | `qr`, with the code from `GET /api/{session}/auth/qr?format=raw`; each new code is a new `qr` event |
+//! | `WORKING` | `authenticated`, then `ready` once chats are backfilled |
+//! | `FAILED` | `failed` |
+//! | `STOPPED` | `stopped` (reason `upstream_stopped`) |
+
+mod webhook;
+
+use async_trait::async_trait;
+use reqwest::header::ACCEPT;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use url::Url;
+
+use super::http::{self, Timeouts};
+use super::{
+    send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
+};
+use crate::device::spec::WahaSpec;
+use crate::device::DeviceId;
+use crate::event::Me;
+use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact};
+use crate::messaging::Ack;
+
+pub use webhook::read as read_webhook;
+
+/// The webhook events a WAHA session is subscribed to.
+const EVENTS: [&str; 7] = [
+    "session.status",
+    "message",
+    "message.any",
+    "message.ack",
+    "message.revoked",
+    "message.reaction",
+    "presence.update",
+];
+/// How many chats, newest first, are backfilled when the device becomes ready...
+const BACKFILL_CHATS: u32 = 50;
+/// ...and how many recent messages of each.
+const BACKFILL_MESSAGES: u32 = 20;
+
+/// A WAHA session status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Starting,
+    ScanQrCode,
+    Working,
+    Failed,
+    Stopped,
+    /// A status devicebridge does not follow (passkey linking): treated as still starting.
+    Other(String),
+}
+
+impl Status {
+    fn of(info: &Value) -> Status {
+        match info["status"].as_str().unwrap_or_default() {
+            "STARTING" => Status::Starting,
+            "SCAN_QR_CODE" => Status::ScanQrCode,
+            "WORKING" => Status::Working,
+            "FAILED" => Status::Failed,
+            "STOPPED" => Status::Stopped,
+            other => Status::Other(other.to_owned()),
+        }
+    }
+}
+
+pub struct Waha {
+    spec: WahaSpec,
+    base: Url,
+    webhook_url: String,
+    http: reqwest::Client,
+    /// Our account, once WAHA reported it: messages from it are ours.
+    me: Option<Me>,
+    /// The last status reported to the device, so a repeated report is no news.
+    reported: Option<Status>,
+    /// The QR code on show, and one fetched by a check but not shown yet.
+    shown_qr: Option<String>,
+    fresh_qr: Option<String>,
+}
+
+impl Waha {
+    pub fn new(
+        device: &DeviceId,
+        spec: WahaSpec,
+        public_url: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self, ConnectorError> {
+        let base = Url::parse(&spec.base_url)
+            .map_err(|error| ConnectorError::Rejected(format!("`waha.base_url`: {error}")))?;
+        Ok(Self {
+            webhook_url: format!(
+                "{}/upstream/waha/{device}",
+                public_url.trim_end_matches('/')
+            ),
+            http: http::client(timeouts)?,
+            base,
+            spec,
+            me: None,
+            reported: None,
+            shown_qr: None,
+            fresh_qr: None,
+        })
+    }
+
+    /// A request to WAHA; `segments` are percent-encoded as needed (chat ids contain `@`).
+    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        let request = self
+            .http
+            .request(method, url)
+            .header(ACCEPT, "application/json");
+        match &self.spec.api_key {
+            Some(key) => request.header("X-Api-Key", key.expose()),
+            None => request,
+        }
+    }
+
+    fn session_path<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut segments = vec!["api", "sessions", self.spec.session.as_str()];
+        segments.extend_from_slice(rest);
+        segments
+    }
+
+    /// Our webhook, as WAHA's session config holds it.
+    fn webhook(&self) -> Value {
+        json!({
+            "url": self.webhook_url,
+            "events": EVENTS,
+            "hmac": { "key": self.spec.webhook_secret.expose() },
+        })
+    }
+
+    /// Makes the session exist with our webhook, and running.
+    async fn prepare_session(&self) -> Result<(), ConnectorError> {
+        let (status, info) =
+            http::exchange(self.request(Method::GET, &self.session_path(&[]))).await?;
+        if status == StatusCode::NOT_FOUND {
+            let create = json!({
+                "name": self.spec.session,
+                "start": true,
+                "config": { "webhooks": [self.webhook()] },
+            });
+            http::call(
+                self.request(Method::POST, &["api", "sessions"])
+                    .json(&create),
+            )
+            .await?;
+            return Ok(());
+        }
+        let info = http::success(status, info)?;
+        // Other settings and other webhooks of the session are kept; ours is replaced.
+        let ours = self.webhook();
+        let mut config = match &info["config"] {
+            config @ Value::Object(_) => config.clone(),
+            _ => json!({}),
+        };
+        let hooks: Vec<Value> = config["webhooks"].as_array().cloned().unwrap_or_default();
+        let (mine, others): (Vec<Value>, Vec<Value>) = hooks
+            .into_iter()
+            .partition(|hook| hook["url"] == ours["url"]);
+        if mine != [ours.clone()] {
+            config["webhooks"] = others.into_iter().chain([ours]).collect();
+            http::call(
+                self.request(Method::PUT, &self.session_path(&[]))
+                    .json(&json!({ "config": config })),
+            )
+            .await?;
+        }
+        if matches!(Status::of(&info), Status::Stopped | Status::Failed) {
+            http::call(self.request(Method::POST, &self.session_path(&["start"]))).await?;
+        }
+        Ok(())
+    }
+
+    async fn session_info(&self) -> Result<Value, ConnectorError> {
+        http::call(self.request(Method::GET, &self.session_path(&[]))).await
+    }
+
+    async fn fetch_qr(&self) -> Result<String, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let answer = http::call(
+            self.request(Method::GET, &["api", session, "auth", "qr"])
+                .query(&[("format", "raw")]),
+        )
+        .await?;
+        answer["value"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a QR code".into()))
+    }
+
+    /// What a status means for the device; `None` while it cannot be followed yet (working,
+    /// but without its account).
+    fn session_of(&mut self, status: &Status, info: &Value) -> Option<Session> {
+        Some(match status {
+            Status::Starting => Session::Starting,
+            Status::ScanQrCode => Session::NeedsLinking,
+            Status::Working => {
+                let id = info["me"]["id"].as_str().filter(|id| !id.is_empty())?;
+                let name = info["me"]["pushName"].as_str().unwrap_or(id);
+                let me = Me {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                };
+                self.me = Some(me.clone());
+                Session::Linked {
+                    session: json!({ "session": self.spec.session }),
+                    me,
+                }
+            }
+            Status::Failed => Session::Failed {
+                reason: "WAHA reports the session as FAILED".into(),
+            },
+            Status::Stopped => Session::Stopped,
+            Status::Other(status) => {
+                tracing::warn!(
+                    status,
+                    "WAHA session status not followed; waiting for another"
+                );
+                return None;
+            }
+        })
+    }
+
+    /// Chats, newest first, and their recent messages. Backfill is best effort: only an
+    /// unreachable WAHA or refused credentials keep the device from becoming ready.
+    async fn backfill(&self) -> Result<Directory, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let limit = BACKFILL_CHATS.to_string();
+        let listed = http::call(
+            self.request(Method::GET, &["api", session, "chats"])
+                .query(&[
+                    ("limit", limit.as_str()),
+                    ("sortBy", "conversationTimestamp"),
+                    ("sortOrder", "desc"),
+                ]),
+        )
+        .await;
+        let chats = match listed {
+            Ok(chats) => chats.as_array().cloned().unwrap_or_default(),
+            Err(error) => return best_effort(error, "chats").map(|()| Directory::default()),
+        };
+        let me = self.me.as_ref().map(|me| me.id.as_str());
+        let mut directory = Directory::default();
+        let limit = BACKFILL_MESSAGES.to_string();
+        for chat in chats {
+            let Some(id) = webhook::id_of(&chat["id"]) else {
+                continue;
+            };
+            let group = id.ends_with("@g.us");
+            let name = chat["name"]
+                .as_str()
+                .filter(|name| !name.is_empty())
+                .unwrap_or(&id)
+                .to_owned();
+            if !group {
+                directory.contacts.push(DirectoryContact {
+                    id: id.clone(),
+                    name: name.clone(),
+                    push_name: None,
+                });
+            }
+            let messages = http::call(
+                self.request(Method::GET, &["api", session, "chats", &id, "messages"])
+                    .query(&[("limit", limit.as_str()), ("downloadMedia", "false")]),
+            )
+            .await;
+            match messages {
+                Ok(messages) => directory.history.extend(
+                    messages
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|message| webhook::incoming(message, me, Some(&name))),
+                ),
+                Err(error) => best_effort(error, "messages")?,
+            }
+            directory.chats.push(DirectoryChat { id, name, group });
+        }
+        directory.history.sort_by_key(|message| message.timestamp);
+        Ok(directory)
+    }
+
+    /// A body for the chat endpoints (`sendSeen`, typing).
+    fn chat_body(&self, chat_id: &str) -> Value {
+        json!({ "session": self.spec.session, "chatId": chat_id })
+    }
+}
+
+/// A backfill request that failed: given up on with a warning, unless WAHA is unreachable or
+/// refused our credentials.
+fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> {
+    match error {
+        ConnectorError::Unreachable(_) | ConnectorError::Refused(_) => Err(error),
+        other => {
+            tracing::warn!(error = %other, "WAHA did not list its {what}; backfill skips them");
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SendOne for Waha {
+    async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
+        let message = &outgoing.message;
+        let mut body = self.chat_body(&message.chat_id);
+        let endpoint = match &message.media {
+            None => {
+                body["text"] = json!(message.body);
+                "sendText"
+            }
+            Some(media) => {
+                body["file"] = json!({ "url": media.url, "mimetype": media.mime });
+                if let Some(name) = &media.name {
+                    body["file"]["filename"] = json!(name);
+                }
+                if !message.body.is_empty() {
+                    body["caption"] = json!(message.body);
+                }
+                match media.message_type() {
+                    "image" => "sendImage",
+                    _ => "sendFile",
+                }
+            }
+        };
+        if let Some(quoted) = &outgoing.reply_to {
+            body["reply_to"] = json!(quoted);
+        }
+        let answer = http::call(self.request(Method::POST, &["api", endpoint]).json(&body)).await?;
+        let upstream_id = webhook::id_of(&answer["id"])
+            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a message id".into()))?;
+        // WAHA answers with the message once WhatsApp's servers have it.
+        Ok(Accepted {
+            upstream_id,
+            ack: Ack::Server,
+        })
+    }
+}
+
+#[async_trait]
+impl Upstream for Waha {
+    async fn open(&mut self, _session: Option<&Value>) -> Result<Session, ConnectorError> {
+        self.reported = None;
+        self.shown_qr = None;
+        self.fresh_qr = None;
+        self.prepare_session().await?;
+        let info = self.session_info().await?;
+        let status = Status::of(&info);
+        // Just started: a session still reported as stopped is about to start.
+        if status == Status::Stopped {
+            return Ok(Session::Starting);
+        }
+        let session = self.session_of(&status, &info);
+        if session.is_some() {
+            self.reported = Some(status);
+        }
+        Ok(session.unwrap_or(Session::Starting))
+    }
+
+    async fn issue_qr(&mut self, _ttl: std::time::Duration) -> Result<String, ConnectorError> {
+        let qr = match self.fresh_qr.take() {
+            Some(qr) => qr,
+            None => self.fetch_qr().await?,
+        };
+        self.shown_qr = Some(qr.clone());
+        Ok(qr)
+    }
+
+    fn rotates_qr(&self) -> bool {
+        true
+    }
+
+    async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
+        let info = self.session_info().await?;
+        let status = Status::of(&info);
+        if status == Status::ScanQrCode {
+            let qr = self.fetch_qr().await?;
+            let known = [&self.shown_qr, &self.fresh_qr]
+                .into_iter()
+                .any(|seen| seen.as_ref() == Some(&qr));
+            if known && self.reported == Some(Status::ScanQrCode) {
+                return Ok(None);
+            }
+            self.fresh_qr = Some(qr);
+        } else if self.reported.as_ref() == Some(&status) {
+            return Ok(None);
+        }
+        let session = self.session_of(&status, &info);
+        if session.is_some() {
+            self.reported = Some(status);
+        }
+        Ok(session)
+    }
+
+    async fn sync(&mut self) -> Result<Directory, ConnectorError> {
+        self.backfill().await
+    }
+
+    async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
+        send_in_order(self, batch).await
+    }
+
+    async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError> {
+        let request = match action {
+            Outbound::MarkRead {
+                chat_id,
+                upstream_ids,
+            } => {
+                let mut body = self.chat_body(chat_id);
+                body["messageIds"] = json!(upstream_ids);
+                self.request(Method::POST, &["api", "sendSeen"]).json(&body)
+            }
+            Outbound::Typing {
+                chat_id, typing, ..
+            } => {
+                let endpoint = if *typing { "startTyping" } else { "stopTyping" };
+                self.request(Method::POST, &["api", endpoint])
+                    .json(&self.chat_body(chat_id))
+            }
+            Outbound::React {
+                upstream_id, emoji, ..
+            } => self
+                .request(Method::PUT, &["api", "reaction"])
+                .json(&json!({
+                    "session": self.spec.session,
+                    "messageId": upstream_id,
+                    "reaction": emoji,
+                })),
+            Outbound::Revoke {
+                chat_id,
+                upstream_id,
+            } => {
+                let session = self.spec.session.as_str();
+                self.request(
+                    Method::DELETE,
+                    &["api", session, "chats", chat_id, "messages", upstream_id],
+                )
+            }
+        };
+        http::call(request).await.map(drop)
+    }
+
+    async fn close(&mut self) {
+        self.reported = None;
+        if let Err(error) =
+            http::call(self.request(Method::POST, &self.session_path(&["stop"]))).await
+        {
+            tracing::debug!(%error, "WAHA did not stop the session");
+        }
+    }
+
+    async fn logout(&mut self) {
+        self.reported = None;
+        if let Err(error) =
+            http::call(self.request(Method::POST, &self.session_path(&["logout"]))).await
+        {
+            tracing::warn!(%error, "WAHA did not log the session out");
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! WAHA's webhooks: checked against `X-Webhook-Hmac` (HMAC-SHA512 of the raw body under the
+//! device's `webhook_secret`), then read into devicebridge's vocabulary. Also the mapping of
+//! WAHA's message shape, which the chat backfill shares.
+
+use chrono::{DateTime, Utc};
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+use crate::connector::http::{verify_hmac, HmacSha512};
+use crate::connector::{Reported, WebhookError};
+use crate::device::spec::WahaSpec;
+use crate::messaging::inbound::{Inbound, Incoming};
+use crate::messaging::{Ack, Media};
+
+/// Verifies a delivery and reads what it reports. Events for another session, and events
+/// devicebridge does not follow, report nothing.
+pub fn read(
+    spec: &WahaSpec,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<Reported>, WebhookError> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if header("x-webhook-hmac-algorithm")
+        .is_some_and(|algorithm| !algorithm.eq_ignore_ascii_case("sha512"))
+    {
+        return Err(WebhookError::BadSignature);
+    }
+    verify_hmac::<HmacSha512>(spec.webhook_secret.expose(), body, header("x-webhook-hmac"))?;
+    let event: Value =
+        serde_json::from_slice(body).map_err(|error| WebhookError::Malformed(error.to_string()))?;
+    if event["session"].as_str() != Some(spec.session.as_str()) {
+        tracing::debug!(session = ?event["session"], "WAHA webhook for another session ignored");
+        return Ok(Vec::new());
+    }
+    let me = event["me"]["id"].as_str();
+    let payload = &event["payload"];
+    let inbound: Vec<Inbound> = match event["event"].as_str().unwrap_or_default() {
+        "session.status" => return Ok(vec![Reported::SessionChanged]),
+        "message" | "message.any" => incoming(payload, me, None)
+            .map(|message| Inbound::Message(Box::new(message)))
+            .into_iter()
+            .collect(),
+        "message.ack" => ack(payload).into_iter().collect(),
+        "message.revoked" => id_of(&payload["before"]["id"])
+            .or_else(|| payload["revokedMessageId"].as_str().map(str::to_owned))
+            .map(|upstream_id| Inbound::Revoked { upstream_id })
+            .into_iter()
+            .collect(),
+        "message.reaction" => reaction(payload, me).into_iter().collect(),
+        "presence.update" => presence(payload),
+        other => {
+            tracing::debug!(event = other, "WAHA webhook event not followed");
+            Vec::new()
+        }
+    };
+    Ok(inbound.into_iter().map(Reported::Inbound).collect())
+}
+
+/// A message id: a string, or (WEBJS engine) an object with `_serialized`.
+pub(super) fn id_of(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .or_else(|| value["_serialized"].as_str())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+fn text(value: &Value) -> Option<&str> {
+    value.as_str().filter(|text| !text.is_empty())
+}
+
+/// A WAHA message (`WAMessage`) as one that arrived: sent to us, or from our phone. `me` is
+/// our own id, `chat_name` the chat's name when known (backfill).
+pub(super) fn incoming(
+    message: &Value,
+    me: Option<&str>,
+    chat_name: Option<&str>,
+) -> Option<Incoming> {
+    let upstream_id = id_of(&message["id"])?;
+    let from_me = message["fromMe"].as_bool().unwrap_or(false);
+    let chat_id = text(&message[if from_me { "to" } else { "from" }])?.to_owned();
+    let group = chat_id.ends_with("@g.us");
+    let from = match (from_me, group) {
+        (true, _) => me.or_else(|| text(&message["from"])).unwrap_or(&chat_id),
+        (false, true) => text(&message["participant"])
+            .or_else(|| text(&message["author"]))
+            .unwrap_or(&chat_id),
+        (false, false) => &chat_id,
+    }
+    .to_owned();
+    let from_name = (!from_me)
+        .then(|| {
+            text(&message["_data"]["notifyName"]).or_else(|| text(&message["_data"]["pushName"]))
+        })
+        .flatten()
+        .map(str::to_owned);
+    let media = match (
+        message["hasMedia"].as_bool(),
+        text(&message["media"]["url"]),
+    ) {
+        (Some(true), Some(url)) => Some(Media {
+            url: url.to_owned(),
+            mime: text(&message["media"]["mimetype"])
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            name: text(&message["media"]["filename"]).map(str::to_owned),
+            size: None,
+        }),
+        _ => None,
+    };
+    let kind = match (&media, message["location"].is_object()) {
+        (Some(media), _) => media.message_type(),
+        (None, true) => "location",
+        (None, false) => "text",
+    };
+    let timestamp = message["timestamp"]
+        .as_i64()
+        .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+        .unwrap_or_else(Utc::now);
+    Some(Incoming {
+        upstream_id,
+        chat_name: if group {
+            chat_name.map(str::to_owned)
+        } else {
+            None
+        },
+        chat_id,
+        group,
+        from,
+        from_name,
+        from_me,
+        kind: kind.to_owned(),
+        body: message["body"].as_str().unwrap_or_default().to_owned(),
+        media,
+        reply_to: id_of(&message["replyTo"]["id"]),
+        timestamp,
+    })
+}
+
+/// `message.ack`: -1 ERROR … 4 PLAYED. An error fails the message.
+fn ack(payload: &Value) -> Option<Inbound> {
+    let upstream_id = id_of(&payload["id"])?;
+    let level = payload["ack"].as_i64()?;
+    if level == Ack::Error.level() {
+        return Some(Inbound::Failed {
+            upstream_id,
+            error: "WhatsApp did not accept the message (WAHA ack -1, ERROR)".into(),
+        });
+    }
+    Some(Inbound::Ack {
+        upstream_id,
+        ack: Ack::from_level(level)?,
+        by: text(&payload["participant"]).map(str::to_owned),
+    })
+}
+
+/// `message.reaction`: an emoji on a message (empty: the reaction was removed).
+fn reaction(payload: &Value, me: Option<&str>) -> Option<Inbound> {
+    let upstream_id = text(&payload["reaction"]["messageId"])?.to_owned();
+    let from_me = payload["fromMe"].as_bool().unwrap_or(false);
+    let from = match from_me {
+        true => me.or_else(|| text(&payload["from"])),
+        false => text(&payload["participant"]).or_else(|| text(&payload["from"])),
+    }?;
+    Some(Inbound::Reaction {
+        upstream_id,
+        from: from.to_owned(),
+        emoji: payload["reaction"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// `presence.update`: typing (or recording) starts and stops, contacts come and go.
+fn presence(payload: &Value) -> Vec<Inbound> {
+    let Some(chat_id) = text(&payload["id"]) else {
+        return Vec::new();
+    };
+    payload["presences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|presence| {
+            let contact_id = text(&presence["participant"]).unwrap_or(chat_id).to_owned();
+            let typing = |typing| Inbound::Typing {
+                chat_id: chat_id.to_owned(),
+                contact_id: contact_id.clone(),
+                typing,
+            };
+            Some(match presence["lastKnownPresence"].as_str()? {
+                "typing" | "recording" => typing(true),
+                "paused" => typing(false),
+                "online" => Inbound::Presence {
+                    contact_id: contact_id.clone(),
+                    online: true,
+                },
+                "offline" => Inbound::Presence {
+                    contact_id: contact_id.clone(),
+                    online: false,
+                },
+                _ => return None,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_map_direct_group_and_own() {
+        let direct = json!({
+            "id": "false_111@c.us_AAA", "timestamp": 1700000000, "from": "111@c.us", "fromMe": false,
+            "to": "999@c.us", "body": "hi", "hasMedia": false, "_data": { "notifyName": "Alice" },
+            "replyTo": { "id": "true_111@c.us_BBB" }
+        });
+        let message = incoming(&direct, Some("999@c.us"), None).unwrap();
+        assert_eq!(
+            (
+                message.chat_id.as_str(),
+                message.from.as_str(),
+                message.from_me
+            ),
+            ("111@c.us", "111@c.us", false)
+        );
+        assert_eq!(message.from_name.as_deref(), Some("Alice"));
+        assert_eq!(message.reply_to.as_deref(), Some("true_111@c.us_BBB"));
+        assert_eq!(message.timestamp.timestamp(), 1_700_000_000);
+
+        let group = json!({
+            "id": { "_serialized": "false_120@g.us_CCC" }, "from": "120@g.us", "fromMe": false,
+            "participant": "222@c.us", "body": "", "hasMedia": true,
+            "media": { "url": "http://waha/api/files/x.jpg", "mimetype": "image/jpeg" }
+        });
+        let message = incoming(&group, None, Some("Team")).unwrap();
+        assert_eq!(message.upstream_id, "false_120@g.us_CCC");
+        assert_eq!((message.from.as_str(), message.group), ("222@c.us", true));
+        assert_eq!(
+            (message.kind.as_str(), message.chat_name.as_deref()),
+            ("image", Some("Team"))
+        );
+
+        let own = json!({ "id": "true_111@c.us_DDD", "from": "999@c.us", "fromMe": true, "to": "111@c.us", "body": "yo" });
+        let message = incoming(&own, Some("999@c.us"), None).unwrap();
+        assert_eq!(
+            (message.chat_id.as_str(), message.from.as_str()),
+            ("111@c.us", "999@c.us")
+        );
+        assert!(
+            incoming(&json!({ "from": "111@c.us" }), None, None).is_none(),
+            "no id, no message"
+        );
+    }
+
+    #[test]
+    fn acks_and_presences_map_onto_ours() {
+        assert_eq!(
+            ack(&json!({ "id": "m1", "ack": 3, "participant": "" })),
+            Some(Inbound::Ack {
+                upstream_id: "m1".into(),
+                ack: Ack::Read,
+                by: None
+            })
+        );
+        assert!(matches!(
+            ack(&json!({ "id": "m1", "ack": -1 })),
+            Some(Inbound::Failed { .. })
+        ));
+        assert_eq!(ack(&json!({ "id": "m1", "ack": 9 })), None);
+        let presences = presence(&json!({ "id": "111@c.us", "presences": [
+            { "participant": "111@c.us", "lastKnownPresence": "typing" },
+            { "participant": "111@c.us", "lastKnownPresence": "paused" },
+            { "participant": "111@c.us", "lastKnownPresence": "offline" },
+        ] }));
+        assert_eq!(presences.len(), 3);
+        assert!(matches!(
+            &presences[0],
+            Inbound::Typing { typing: true, .. }
+        ));
+        assert!(matches!(
+            &presences[1],
+            Inbound::Typing { typing: false, .. }
+        ));
+        assert!(matches!(
+            &presences[2],
+            Inbound::Presence { online: false, .. }
+        ));
+    }
+}

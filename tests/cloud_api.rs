@@ -1,0 +1,469 @@
+//! The `cloud_api` connector against a stub Graph API (tests/common/cloud_stub.rs): the
+//! requests devicebridge makes, and Meta's documented webhooks driven back in, signed by the
+//! test.
+
+mod common;
+
+use common::cloud_stub::{CloudStub, PHONE_NUMBER_ID, TOKEN};
+use common::sio::SioClient;
+use common::stub::meta_signature;
+use common::{
+    wait_message_ack, wait_message_status, wait_state, write_device_file, TestDaemon, WAIT,
+};
+use devicebridge::config::Settings;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const APP_SECRET: &str = "meta-app-secret";
+const VERIFY_TOKEN: &str = "verify-me-please";
+const CUSTOMER: &str = "15551234567";
+const CHAT: &str = "15551234567@c.us";
+
+fn device_file(stub: &CloudStub, token: &str) -> String {
+    format!(
+        "name = \"Support line\"\nconnector = \"cloud_api\"\n[cloud_api]\nphone_number_id = \"{PHONE_NUMBER_ID}\"\naccess_token = \"{token}\"\napp_secret = \"{APP_SECRET}\"\nverify_token = \"{VERIFY_TOKEN}\"\ngraph_url = \"{}\"\n",
+        stub.graph_url()
+    )
+}
+
+/// A daemon with the device `cl` on `stub`, and a client that sees its whole journal.
+async fn start(stub: &CloudStub, token: &str) -> (TestDaemon, SioClient) {
+    start_with(stub, token, |_| {}).await
+}
+
+async fn start_with(
+    stub: &CloudStub,
+    token: &str,
+    adjust: impl FnOnce(&mut Settings),
+) -> (TestDaemon, SioClient) {
+    let file = device_file(stub, token);
+    let daemon = TestDaemon::start_with(|settings, dir| {
+        settings.upstream.timeout_ms = 2000;
+        adjust(settings);
+        write_device_file(dir, "cl", &file);
+    })
+    .await;
+    let client = daemon.socket("cl", json!({ "lastSeq": 0 })).await;
+    (daemon, client)
+}
+
+async fn ready() -> (CloudStub, TestDaemon, SioClient) {
+    let stub = CloudStub::start().await;
+    let (daemon, mut client) = start(&stub, TOKEN).await;
+    wait_state(&mut client, "ready").await;
+    (stub, daemon, client)
+}
+
+/// Meta's envelope around one change of our phone number.
+fn envelope(value: Value) -> Vec<u8> {
+    let mut value = value;
+    value["messaging_product"] = json!("whatsapp");
+    value["metadata"] =
+        json!({ "display_phone_number": "15550100000", "phone_number_id": PHONE_NUMBER_ID });
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": value }] }]
+    }))
+    .unwrap()
+}
+
+fn text_from_customer(id: &str, text: &str) -> Vec<u8> {
+    envelope(json!({
+        "contacts": [{ "profile": { "name": "Maria" }, "wa_id": CUSTOMER }],
+        "messages": [{ "from": CUSTOMER, "id": id, "timestamp": "1700000000", "type": "text", "text": { "body": text } }]
+    }))
+}
+
+fn status(id: &str, status: &str) -> Vec<u8> {
+    envelope(
+        json!({ "statuses": [{ "id": id, "status": status, "timestamp": "1700000100", "recipient_id": CUSTOMER }] }),
+    )
+}
+
+/// Posts a delivery as Meta does, signed with the app secret.
+async fn deliver(daemon: &TestDaemon, body: Vec<u8>) -> StatusCode {
+    let signature = meta_signature(APP_SECRET, &body);
+    let (status, text) = daemon
+        .deliver(
+            Method::POST,
+            "/upstream/cloud/cl",
+            body,
+            &[("x-hub-signature-256", &signature)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    status
+}
+
+/// Gets a text from the customer and waits until it is shown; returns the message.
+async fn customer_writes(
+    daemon: &TestDaemon,
+    client: &mut SioClient,
+    id: &str,
+    text: &str,
+) -> Value {
+    deliver(daemon, text_from_customer(id, text)).await;
+    client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["upstreamId"] == id)
+        .await
+        .unwrap()
+        .data
+}
+
+#[tokio::test]
+async fn a_valid_token_makes_the_device_ready_without_a_qr_code() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let check = stub.requests.next(WAIT).await;
+    assert_eq!(check.line(), format!("GET {}", CloudStub::number_path()));
+    assert_eq!(
+        check.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    let ready = client.wait_for("ready", WAIT).await.unwrap();
+    assert_eq!(
+        ready.data["me"],
+        json!({ "id": "15550100000@c.us", "name": "Acme Support" })
+    );
+    let states: Vec<_> = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "state")
+        .map(|e| e.data["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["starting", "authenticated", "ready"]);
+    assert!(client.history().iter().all(|e| e.name != "qr"));
+    let (_, device) = daemon.get("/api/v1/devices/cl").await;
+    assert_eq!(
+        (device["connector"].as_str(), device["me"]["id"].as_str()),
+        (Some("cloud_api"), Some("15550100000@c.us"))
+    );
+    for secret in [TOKEN, APP_SECRET, VERIFY_TOKEN] {
+        assert!(!device.to_string().contains(secret));
+    }
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_token_fails_the_device_with_metas_reason() {
+    let mut stub = CloudStub::start().await;
+    let (daemon, mut client) = start(&stub, "EAAG-expired").await;
+    let failed = wait_state(&mut client, "failed").await;
+    let reason = failed.data["reason"].as_str().unwrap();
+    assert!(reason.contains("Invalid OAuth access token"), "{reason}");
+    assert!(
+        !reason.contains("EAAG-expired"),
+        "the token is not in the reason"
+    );
+    let (_, device) = daemon.get("/api/v1/devices/cl").await;
+    assert_eq!(device["state"], "failed");
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_callback_check_answers_the_challenge_for_the_right_token() {
+    let (mut stub, daemon, _client) = ready().await;
+    let check = |token: &str| {
+        format!("/upstream/cloud/cl?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}")
+    };
+    let (status, body) = daemon
+        .deliver(Method::GET, &check(VERIFY_TOKEN), Vec::new(), &[])
+        .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "1158201444"));
+    let (status, _) = daemon
+        .deliver(Method::GET, &check("guess"), Vec::new(), &[])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = daemon
+        .deliver(
+            Method::GET,
+            &check(VERIFY_TOKEN).replace("/cl?", "/nobody?"),
+            Vec::new(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn messages_and_statuses_arrive_once_whatever_the_order() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let incoming = customer_writes(&daemon, &mut client, "wamid.IN1", "hello business").await;
+    assert_eq!(
+        (incoming["from"].as_str(), incoming["fromMe"].as_bool()),
+        (Some(CHAT), Some(false))
+    );
+    let note = client.wait_for("notification", WAIT).await.unwrap();
+    assert_eq!(
+        (note.data["title"].as_str(), note.data["body"].as_str()),
+        (Some("Maria"), Some("hello business"))
+    );
+    // Meta redelivers: nothing new.
+    deliver(&daemon, text_from_customer("wamid.IN1", "hello business")).await;
+    let (_, chat) = daemon
+        .get(&format!("/api/v1/devices/cl/chats/{CHAT}"))
+        .await;
+    assert_eq!(
+        (chat["name"].as_str(), chat["unreadCount"].as_u64()),
+        (Some("Maria"), Some(1))
+    );
+
+    // Reading marks the newest message read; typing shows against it; a stop sends nothing.
+    daemon
+        .post(&format!("/api/v1/devices/cl/chats/{CHAT}/read"), json!({}))
+        .await;
+    let read = stub
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+        .await;
+    assert_eq!(
+        read.body,
+        json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1" })
+    );
+    assert_eq!(
+        read.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    client
+        .emit_with_ack("typing:start", json!({ "chatId": CHAT }), WAIT)
+        .await
+        .unwrap();
+    let typing = stub
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+        .await;
+    assert_eq!(
+        typing.body,
+        json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1", "typing_indicator": { "type": "text" } })
+    );
+    client
+        .emit_with_ack("typing:stop", json!({ "chatId": CHAT }), WAIT)
+        .await
+        .unwrap();
+
+    // Our reply quotes the customer's message; the wamid is its upstream id and ack server.
+    let reply = daemon
+        .send_message(
+            "cl",
+            CHAT,
+            json!({ "text": "how can we help?", "replyTo": incoming["id"] }),
+        )
+        .await;
+    let request = stub
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+        .await;
+    assert_eq!(
+        request.body,
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": CUSTOMER, "type": "text",
+            "text": { "preview_url": false, "body": "how can we help?" }, "context": { "message_id": "wamid.IN1" } }),
+        "the typing stop sent nothing, so the reply is next"
+    );
+    wait_message_status(&mut client, &reply["id"], "sent").await;
+    let server = wait_message_ack(&mut client, &reply["id"], "server").await;
+    assert_eq!(server["upstreamId"], "wamid.STUB1");
+
+    // Read at once (Meta skips `delivered`), then the late `delivered`, then repeats.
+    deliver(&daemon, status("wamid.STUB1", "read")).await;
+    wait_message_ack(&mut client, &reply["id"], "read").await;
+    let receipt = client.wait_for("message:read", WAIT).await.unwrap();
+    assert_eq!(receipt.data["messageIds"], json!([reply["id"]]));
+    for late in ["delivered", "sent", "read"] {
+        deliver(&daemon, status("wamid.STUB1", late)).await;
+    }
+    let (_, stored) = daemon
+        .get(&format!(
+            "/api/v1/devices/cl/messages/{}",
+            reply["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(stored["ackName"], "read");
+
+    // In order, every step shows: sent (already known from the answer), delivered, read.
+    let steps = daemon
+        .send_message("cl", CHAT, json!({ "text": "step by step" }))
+        .await;
+    wait_message_ack(&mut client, &steps["id"], "server").await;
+    for (status_name, ack) in [
+        ("sent", None),
+        ("delivered", Some("device")),
+        ("read", Some("read")),
+    ] {
+        deliver(&daemon, status("wamid.STUB2", status_name)).await;
+        if let Some(ack) = ack {
+            wait_message_ack(&mut client, &steps["id"], ack).await;
+        }
+    }
+
+    // A message Meta could not deliver fails with Meta's error.
+    let lost = daemon
+        .send_message("cl", CHAT, json!({ "text": "are you there?" }))
+        .await;
+    wait_message_ack(&mut client, &lost["id"], "server").await;
+    let failure = envelope(
+        json!({ "statuses": [{ "id": "wamid.STUB3", "status": "failed", "timestamp": "1700000200", "recipient_id": CUSTOMER,
+        "errors": [{ "code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
+            "error_data": { "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number." } }] }] }),
+    );
+    deliver(&daemon, failure.clone()).await;
+    let failed = wait_message_status(&mut client, &lost["id"], "failed").await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("Re-engagement message (131047)"),
+        "{failed}"
+    );
+    wait_message_ack(&mut client, &lost["id"], "error").await;
+    deliver(&daemon, failure).await;
+
+    // Every delivery was applied once: one message event, and each ack step once.
+    let acks_of = |id: &Value| {
+        client
+            .history()
+            .iter()
+            .filter(|e| e.name == "message:ack" && e.data["messageId"] == *id)
+            .count()
+    };
+    assert_eq!(acks_of(&reply["id"]), 2, "server, read");
+    assert_eq!(acks_of(&lost["id"]), 2, "server, error");
+    assert_eq!(acks_of(&steps["id"]), 3, "server, device, read");
+    let incoming_events = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "message" && e.data["upstreamId"] == "wamid.IN1")
+        .count();
+    assert_eq!(incoming_events, 1);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn send_failures_retry_fail_the_message_or_fail_the_device() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.IN1", "hi").await;
+    stub.with(|meta| {
+        meta.failures.push_back((500, json!({ "error": { "message": "An unknown error has occurred.", "type": "OAuthException", "code": 1 } })));
+        meta.failures.push_back((400, json!({ "error": { "message": "(#131030) Recipient phone number not in allowed list", "type": "OAuthException", "code": 131030 } })));
+    });
+    // 500, then it recovers: retried, in order ahead of the next message.
+    let first = daemon
+        .send_message("cl", CHAT, json!({ "text": "first" }))
+        .await;
+    let retrying = wait_message_status(&mut client, &first["id"], "retrying").await;
+    assert!(
+        retrying["error"]
+            .as_str()
+            .unwrap()
+            .contains("An unknown error has occurred."),
+        "{retrying}"
+    );
+    // The 400 goes to the retry of `first`: rejected for good, with Meta's reason.
+    let failed = wait_message_status(&mut client, &first["id"], "failed").await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("Recipient phone number not in allowed list"),
+        "{failed}"
+    );
+    let second = daemon
+        .send_message("cl", CHAT, json!({ "text": "second" }))
+        .await;
+    wait_message_status(&mut client, &second["id"], "sent").await;
+    let (_, device) = daemon.get("/api/v1/devices/cl").await;
+    assert_eq!(device["state"], "ready");
+
+    // The token is revoked: the device fails, and the message waits for it.
+    stub.with(|meta| meta.token = "EAAG-rotated".into());
+    let third = daemon
+        .send_message("cl", CHAT, json!({ "text": "third" }))
+        .await;
+    let failed = wait_state(&mut client, "failed").await;
+    assert!(failed.data["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid OAuth access token"));
+    let statuses: Vec<_> = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "message:status" && e.data["messageId"] == third["id"])
+        .map(|e| e.data["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["queued", "sending", "queued"],
+        "back in the queue, not failed"
+    );
+    // Fixed upstream, started again: it goes out.
+    stub.with(|meta| meta.token = TOKEN.into());
+    let (status, _) = daemon.post("/api/v1/devices/cl/start", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_message_status(&mut client, &third["id"], "sent").await;
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
+    let mut stub = CloudStub::start().await;
+    let (daemon, mut client) = start_with(&stub, TOKEN, |settings| {
+        settings.upstream.check_interval_secs = 1;
+        settings.reconnect.initial_ms = 50;
+        settings.reconnect.max_ms = 200;
+        settings.reconnect.max_attempts = 1000;
+    })
+    .await;
+    wait_state(&mut client, "ready").await;
+    stub.server.stop().await;
+    let lost = wait_state(&mut client, "disconnected").await;
+    assert!(
+        lost.data["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{}",
+        lost.data
+    );
+    let status = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(status.data["upstream"], "disconnected");
+    stub.server.restart().await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "state" && e.data["state"] == "ready" && e.data["previous"] == "authenticated"
+        })
+        .await
+        .unwrap();
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_401_and_changes_nothing() {
+    let (mut stub, daemon, _client) = ready().await;
+    let (_, before) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+    let body = text_from_customer("wamid.FORGED", "forged");
+    let wrong = meta_signature("another-secret", &body);
+    let unprefixed = meta_signature(APP_SECRET, &body).replace("sha256=", "");
+    for headers in [
+        vec![],
+        vec![("x-hub-signature-256", wrong.as_str())],
+        vec![("x-hub-signature-256", unprefixed.as_str())],
+    ] {
+        let (status, _) = daemon
+            .deliver(Method::POST, "/upstream/cloud/cl", body.clone(), &headers)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+    }
+    let (_, after) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+    assert_eq!(before["head"], after["head"]);
+    let (status, _) = daemon
+        .get(&format!("/api/v1/devices/cl/chats/{CHAT}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no chat was created");
+    stub.server.stop().await;
+    daemon.stop().await;
+}

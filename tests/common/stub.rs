@@ -1,0 +1,241 @@
+//! What the stub upstreams share: an axum server on 127.0.0.1 that can be stopped and started
+//! again on the same port (an upstream that is down for a while), a record of every request
+//! it received, and the webhook signatures the real upstreams compute.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// One request a stub received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    /// The JSON body, `Null` when there was none.
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `METHOD /path`, for assertions on the order of calls.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A JSON answer with a status.
+pub fn answer(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
+}
+
+/// The requests a stub received, in order, as the test awaits them.
+pub struct Requests {
+    receiver: mpsc::UnboundedReceiver<Recorded>,
+}
+
+pub fn recorder() -> (mpsc::UnboundedSender<Recorded>, Requests) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (sender, Requests { receiver })
+}
+
+impl Requests {
+    /// The next request, waiting up to `within`.
+    pub async fn next(&mut self, within: Duration) -> Recorded {
+        tokio::time::timeout(within, self.receiver.recv())
+            .await
+            .expect("the stub got a request in time")
+            .expect("the stub is alive")
+    }
+
+    /// The next request matching `wanted`, skipping the others (periodic checks, …).
+    pub async fn wait_for(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let request = tokio::time::timeout(left, self.receiver.recv())
+                .await
+                .expect("the expected request reached the stub in time")
+                .expect("the stub is alive");
+            if wanted(&request) {
+                return request;
+            }
+        }
+    }
+
+    /// The next request to `METHOD path`.
+    pub async fn wait_line(&mut self, within: Duration, line: &str) -> Recorded {
+        self.wait_for(within, |r| r.line() == line).await
+    }
+
+    /// Everything received so far, without waiting.
+    pub fn drain(&mut self) -> Vec<Recorded> {
+        let mut all = Vec::new();
+        while let Ok(request) = self.receiver.try_recv() {
+            all.push(request);
+        }
+        all
+    }
+}
+
+/// How a stub answers a request, given what it holds.
+pub type Answer<S> = fn(&mut S, &Recorded) -> Response;
+
+struct Shared<S> {
+    state: Arc<Mutex<S>>,
+    record: mpsc::UnboundedSender<Recorded>,
+    answer: Answer<S>,
+}
+
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            record: self.record.clone(),
+            answer: self.answer,
+        }
+    }
+}
+
+/// Records every request, then lets the stub answer it.
+async fn serve_one<S>(
+    State(shared): State<Shared<S>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = Recorded {
+        method,
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    let _ = shared.record.send(request.clone());
+    (shared.answer)(&mut shared.state.lock().unwrap(), &request)
+}
+
+/// A stub upstream: its state (which the test changes), its server and the requests it got.
+pub struct Stub<S> {
+    state: Arc<Mutex<S>>,
+    pub server: StubServer,
+    pub requests: Requests,
+}
+
+impl<S: Send + 'static> Stub<S> {
+    /// Serves every request with `answer`.
+    pub async fn launch(state: S, answer: Answer<S>) -> Self {
+        let state = Arc::new(Mutex::new(state));
+        let (record, requests) = recorder();
+        let shared = Shared {
+            state: state.clone(),
+            record,
+            answer,
+        };
+        let router = Router::new().fallback(serve_one::<S>).with_state(shared);
+        Stub {
+            state,
+            server: StubServer::start(router).await,
+            requests,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        self.server.base()
+    }
+
+    /// Changes what the stub holds.
+    pub fn with<R>(&self, change: impl FnOnce(&mut S) -> R) -> R {
+        change(&mut self.state.lock().unwrap())
+    }
+}
+
+/// A stub server that can go down and come back on the same port.
+pub struct StubServer {
+    pub address: SocketAddr,
+    router: Router,
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl StubServer {
+    pub async fn start(router: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut server = StubServer {
+            address,
+            router,
+            running: None,
+        };
+        server.serve(listener);
+        server
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = self.router.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        self.running = Some((stop, task));
+    }
+
+    /// Goes down: the listener closes and open connections end, so calls are refused.
+    pub async fn stop(&mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(());
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("the stub stops")
+                .unwrap();
+        }
+    }
+
+    /// Comes back on the same port.
+    pub async fn restart(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.address).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+/// Hex HMAC-SHA512 of a body, as WAHA signs its webhooks (`X-Webhook-Hmac`).
+pub fn hmac_sha512_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// `sha256=<hex HMAC-SHA256>`, as Meta signs its webhooks (`X-Hub-Signature-256`).
+pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(app_secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}

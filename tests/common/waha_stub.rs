@@ -1,0 +1,129 @@
+//! A stub WAHA server: the documented session, pairing, sending and chat endpoints over one
+//! session whose status the test sets, recording every request it gets.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::stub::{answer, Recorded, Stub};
+
+pub const API_KEY: &str = "waha-api-key";
+
+/// What the stub WAHA holds; tests change it through [`WahaStub::with`].
+#[derive(Debug)]
+pub struct WahaState {
+    pub session: String,
+    /// Whether the session exists yet.
+    pub exists: bool,
+    pub status: String,
+    /// The status a start (or a create with `start: true`) leads to.
+    pub status_after_start: String,
+    pub qr: String,
+    /// `{ id, pushName }`, reported while WORKING.
+    pub me: Value,
+    pub config: Value,
+    pub chats: Vec<Value>,
+    pub messages: HashMap<String, Vec<Value>>,
+    /// Answers for the next sends instead of success: status and body.
+    pub send_failures: VecDeque<(u16, Value)>,
+    sent: u32,
+}
+
+pub type WahaStub = Stub<WahaState>;
+
+impl WahaStub {
+    /// A WAHA whose session `default` does not exist yet; once started it shows `qr`.
+    pub async fn start(qr: &str) -> Self {
+        let state = WahaState {
+            session: "default".into(),
+            exists: false,
+            status: "STOPPED".into(),
+            status_after_start: "SCAN_QR_CODE".into(),
+            qr: qr.into(),
+            me: json!({ "id": "15550001111@c.us", "pushName": "Waha Phone" }),
+            config: json!({}),
+            chats: Vec::new(),
+            messages: HashMap::new(),
+            send_failures: VecDeque::new(),
+            sent: 0,
+        };
+        Stub::launch(state, handle).await
+    }
+}
+
+fn handle(state: &mut WahaState, request: &Recorded) -> Response {
+    let (method, path, body) = (&request.method, &request.path, &request.body);
+    if request.header("x-api-key") != Some(API_KEY) {
+        return answer(401, json!({ "statusCode": 401, "message": "Unauthorized" }));
+    }
+    let session = state.session.clone();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let info = |state: &WahaState| {
+        let mut info =
+            json!({ "name": state.session, "status": state.status, "config": state.config });
+        if state.status == "WORKING" {
+            info["me"] = state.me.clone();
+        }
+        info
+    };
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["api", "sessions", name]) if *name == session => match state.exists {
+            true => answer(200, info(state)),
+            false => answer(
+                404,
+                json!({ "statusCode": 404, "message": "Session not found" }),
+            ),
+        },
+        ("POST", ["api", "sessions"]) => {
+            state.exists = true;
+            state.config = body["config"].clone();
+            if body["start"] == true {
+                state.status = state.status_after_start.clone();
+            }
+            answer(201, info(state))
+        }
+        ("PUT", ["api", "sessions", name]) if *name == session && state.exists => {
+            state.config = body["config"].clone();
+            answer(200, info(state))
+        }
+        ("POST", ["api", "sessions", name, action]) if *name == session && state.exists => {
+            state.status = match *action {
+                "start" => state.status_after_start.clone(),
+                "stop" | "logout" => "STOPPED".into(),
+                _ => return answer(404, json!({ "message": "no such action" })),
+            };
+            answer(201, info(state))
+        }
+        ("GET", ["api", name, "auth", "qr"]) if *name == session => {
+            answer(200, json!({ "value": state.qr }))
+        }
+        ("POST", ["api", "sendText" | "sendImage" | "sendFile"]) => {
+            if let Some((status, failure)) = state.send_failures.pop_front() {
+                return answer(status, failure);
+            }
+            state.sent += 1;
+            let id = format!(
+                "true_{}_STUB{}",
+                body["chatId"].as_str().unwrap_or(""),
+                state.sent
+            );
+            answer(
+                201,
+                json!({ "id": id, "fromMe": true, "to": body["chatId"], "body": body["text"], "ack": 1 }),
+            )
+        }
+        ("POST", ["api", "sendSeen" | "startTyping" | "stopTyping"]) => answer(201, json!({})),
+        ("PUT", ["api", "reaction"]) => answer(200, json!({})),
+        ("GET", ["api", name, "chats"]) if *name == session => answer(200, json!(state.chats)),
+        ("GET", ["api", name, "chats", chat, "messages"]) if *name == session => {
+            let messages = state.messages.get(*chat).cloned().unwrap_or_default();
+            answer(200, json!(messages))
+        }
+        _ => answer(
+            404,
+            json!({ "statusCode": 404, "message": format!("no route {method} {path}") }),
+        ),
+    }
+}

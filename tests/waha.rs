@@ -1,0 +1,707 @@
+//! The `waha` connector against a stub WAHA server (tests/common/waha_stub.rs): the requests
+//! devicebridge makes, and WAHA's documented webhooks driven back in, signed by the test.
+
+mod common;
+
+use common::sio::SioClient;
+use common::stub::hmac_sha512_hex;
+use common::waha_stub::{WahaStub, API_KEY};
+use common::{
+    wait_message_ack, wait_message_status, wait_state, write_device_file, TestDaemon, WAIT,
+};
+use devicebridge::config::Settings;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const SECRET: &str = "waha-hmac-secret";
+const ME: &str = "15550001111@c.us";
+const ALICE: &str = "15550002222@c.us";
+
+fn device_file(stub: &WahaStub) -> String {
+    format!(
+        "name = \"Waha phone\"\nconnector = \"waha\"\n[waha]\nbase_url = \"{}\"\napi_key = \"{API_KEY}\"\nsession = \"default\"\nwebhook_secret = \"{SECRET}\"\n",
+        stub.base()
+    )
+}
+
+/// Short reconnect rhythms and upstream timeouts, so outages play out in a test's time.
+fn fast(settings: &mut Settings) {
+    settings.reconnect.initial_ms = 20;
+    settings.reconnect.max_ms = 200;
+    settings.reconnect.max_attempts = 1000;
+    settings.upstream.timeout_ms = 2000;
+    settings.upstream.connect_timeout_ms = 500;
+}
+
+/// A daemon with the device `wa` relayed to `stub`, and a client that sees its whole journal.
+async fn start(stub: &WahaStub) -> (TestDaemon, SioClient) {
+    let file = device_file(stub);
+    let daemon = TestDaemon::start_with(|settings, dir| {
+        fast(settings);
+        write_device_file(dir, "wa", &file);
+    })
+    .await;
+    let client = daemon.socket("wa", json!({ "lastSeq": 0 })).await;
+    (daemon, client)
+}
+
+/// A WAHA whose session is linked already, with Alice's chat to backfill, and the device
+/// `wa` ready on it.
+async fn ready() -> (WahaStub, TestDaemon, SioClient) {
+    let stub = WahaStub::start("unused").await;
+    stub.with(|waha| {
+        waha.status_after_start = "WORKING".into();
+        waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
+        waha.messages.insert(
+            ALICE.into(),
+            vec![message(
+                "false_15550002222@c.us_OLD1",
+                false,
+                "from before",
+                1_700_000_000,
+            )],
+        );
+    });
+    let (daemon, mut client) = start(&stub).await;
+    wait_state(&mut client, "ready").await;
+    (stub, daemon, client)
+}
+
+/// A WAHA message (`WAMessage`) between Alice and us.
+fn message(id: &str, from_me: bool, body: &str, timestamp: i64) -> Value {
+    let (from, to) = if from_me { (ME, ALICE) } else { (ALICE, ME) };
+    json!({
+        "id": id, "timestamp": timestamp, "from": from, "fromMe": from_me, "to": to,
+        "body": body, "hasMedia": false, "ack": 1, "ackName": "SERVER",
+        "_data": { "notifyName": "Alice" }
+    })
+}
+
+/// The whole envelope WAHA posts for an event of session `default`.
+fn envelope(event: &str, payload: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "evt_01hx0000000000000000000000", "timestamp": 1_700_000_500_000u64,
+        "session": "default", "engine": "WEBJS", "event": event, "payload": payload,
+        "me": { "id": ME, "pushName": "Waha Phone" },
+        "environment": { "version": "2026.7.1", "engine": "WEBJS", "tier": "CORE", "browser": "", "platform": "linux/x64", "worker": { "id": null } }
+    }))
+    .unwrap()
+}
+
+/// Posts an event as WAHA does, signed with the session's HMAC key.
+async fn webhook(daemon: &TestDaemon, event: &str, payload: Value) -> StatusCode {
+    let body = envelope(event, payload);
+    let signature = hmac_sha512_hex(SECRET, &body);
+    let headers = [
+        ("x-webhook-hmac", signature.as_str()),
+        ("x-webhook-hmac-algorithm", "sha512"),
+        ("x-webhook-request-id", "req-1"),
+        ("x-webhook-timestamp", "1700000500000"),
+    ];
+    let (status, text) = daemon
+        .deliver(Method::POST, "/upstream/waha/wa", body, &headers)
+        .await;
+    assert!(
+        status.is_success() || status.is_client_error(),
+        "{status} {text}"
+    );
+    status
+}
+
+async fn status_webhook(daemon: &TestDaemon, status: &str) {
+    let payload = json!({ "name": "default", "status": status, "statuses": [] });
+    assert_eq!(
+        webhook(daemon, "session.status", payload).await,
+        StatusCode::OK
+    );
+}
+
+fn count(client: &SioClient, name: &str) -> usize {
+    client.history().iter().filter(|e| e.name == name).count()
+}
+
+#[tokio::test]
+async fn links_through_wahas_qr_codes_and_backfills_chats() {
+    let mut stub = WahaStub::start("qr-one").await;
+    stub.with(|waha| {
+        waha.chats = vec![
+            json!({ "id": ALICE, "name": "Alice" }),
+            json!({ "id": { "_serialized": "120363000000@g.us" }, "name": "Team" }),
+        ];
+        waha.messages.insert(
+            ALICE.into(),
+            vec![
+                message(
+                    "true_15550002222@c.us_OLD2",
+                    true,
+                    "my answer",
+                    1_700_000_100,
+                ),
+                message(
+                    "false_15550002222@c.us_OLD1",
+                    false,
+                    "from before",
+                    1_700_000_000,
+                ),
+            ],
+        );
+    });
+    let (daemon, mut client) = start(&stub).await;
+
+    // The session is created with our signed webhook, started, and its QR code fetched.
+    let lookup = stub.requests.next(WAIT).await;
+    assert_eq!(lookup.line(), "GET /api/sessions/default");
+    assert_eq!(lookup.header("x-api-key"), Some(API_KEY));
+    let create = stub.requests.next(WAIT).await;
+    assert_eq!(create.line(), "POST /api/sessions");
+    assert_eq!(
+        create.body,
+        json!({ "name": "default", "start": true, "config": { "webhooks": [{
+            "url": format!("{}/upstream/waha/wa", daemon.base),
+            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update"],
+            "hmac": { "key": SECRET },
+        }] } })
+    );
+    assert_eq!(
+        stub.requests.next(WAIT).await.line(),
+        "GET /api/sessions/default"
+    );
+    let qr = stub.requests.next(WAIT).await;
+    assert_eq!(
+        (qr.line(), qr.query.as_deref()),
+        ("GET /api/default/auth/qr".into(), Some("format=raw"))
+    );
+    wait_state(&mut client, "qr").await;
+    let first = client.wait_for("qr", WAIT).await.unwrap();
+    assert_eq!(
+        (first.data["qr"].as_str(), first.data["attempt"].as_u64()),
+        (Some("qr-one"), Some(1))
+    );
+
+    // WAHA shows a new code and says so: it is relayed as the next attempt.
+    stub.with(|waha| waha.qr = "qr-two".into());
+    status_webhook(&daemon, "SCAN_QR_CODE").await;
+    let second = client.wait_for("qr", WAIT).await.unwrap();
+    assert_eq!(
+        (second.data["qr"].as_str(), second.data["attempt"].as_u64()),
+        (Some("qr-two"), Some(2))
+    );
+    assert!(second.data["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let (status, shown) = daemon.get("/api/v1/devices/wa/qr").await;
+    assert_eq!(
+        (status, shown["qr"].as_str()),
+        (StatusCode::OK, Some("qr-two"))
+    );
+
+    // The same report again, with the same code, is no news.
+    status_webhook(&daemon, "SCAN_QR_CODE").await;
+
+    // The phone scanned: WAHA works as our account.
+    stub.with(|waha| waha.status = "WORKING".into());
+    status_webhook(&daemon, "WORKING").await;
+    wait_state(&mut client, "authenticated").await;
+    wait_state(&mut client, "ready").await;
+    let ready = client.wait_for("ready", WAIT).await.unwrap();
+    assert_eq!(ready.data["me"], json!({ "id": ME, "name": "Waha Phone" }));
+    assert_eq!(count(&client, "qr"), 2, "one qr event per code");
+
+    // Chats and their recent messages were backfilled, as read, without message events.
+    stub.requests
+        .wait_line(WAIT, &format!("GET /api/default/chats/{ALICE}/messages"))
+        .await;
+    let (_, chats) = daemon.get("/api/v1/devices/wa/chats").await;
+    let alice = chats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ALICE)
+        .unwrap();
+    assert_eq!(alice["name"], "Alice");
+    assert_eq!(alice["unreadCount"], 0);
+    assert_eq!(alice["lastMessage"]["body"], "my answer");
+    assert!(chats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == "120363000000@g.us" && c["kind"] == "group"));
+    let (_, messages) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    let bodies: Vec<_> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["my answer", "from before"], "newest first");
+    assert_eq!(count(&client, "message"), 0);
+    assert_eq!(count(&client, "notification"), 0);
+
+    // Logging out tells WAHA.
+    let (status, _) = daemon.post("/api/v1/devices/wa/logout", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    stub.requests
+        .wait_line(WAIT, "POST /api/sessions/default/logout")
+        .await;
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn sends_and_follows_every_ack_level() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let sent = daemon
+        .send_message("wa", ALICE, json!({ "text": "hello waha" }))
+        .await;
+    let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    assert_eq!(
+        request.body,
+        json!({ "session": "default", "chatId": ALICE, "text": "hello waha" })
+    );
+    wait_message_status(&mut client, &sent["id"], "sent").await;
+    let server = wait_message_ack(&mut client, &sent["id"], "server").await;
+    let upstream_id = format!("true_{ALICE}_STUB1");
+    assert_eq!(server["upstreamId"], upstream_id.as_str());
+
+    for (ack, name) in [(2, "device"), (3, "read"), (4, "played")] {
+        let payload = json!({ "id": upstream_id, "from": ME, "to": ALICE, "participant": "", "fromMe": true, "ack": ack, "ackName": name.to_uppercase() });
+        assert_eq!(
+            webhook(&daemon, "message.ack", payload).await,
+            StatusCode::OK
+        );
+        wait_message_ack(&mut client, &sent["id"], name).await;
+    }
+    // A late error or an older level changes nothing: acks only go up.
+    for ack in [-1, 2] {
+        let payload = json!({ "id": upstream_id, "from": ME, "to": ALICE, "participant": "", "fromMe": true, "ack": ack, "ackName": "X" });
+        assert_eq!(
+            webhook(&daemon, "message.ack", payload).await,
+            StatusCode::OK
+        );
+    }
+    // WAHA also reports our own message as `message.any`: it is not stored twice.
+    let echo = message(&upstream_id, true, "hello waha", 1_700_000_200);
+    assert_eq!(webhook(&daemon, "message.any", echo).await, StatusCode::OK);
+    let (_, stored) = daemon
+        .get(&format!(
+            "/api/v1/devices/wa/messages/{}",
+            sent["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (stored["ack"].as_i64(), stored["ackName"].as_str()),
+        (Some(4), Some("played"))
+    );
+    let (_, messages) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    let ours: Vec<_> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["upstreamId"] == upstream_id.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{messages}");
+
+    // A reply quotes the upstream id of the message it answers.
+    let old = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"] == "from before")
+        .unwrap();
+    daemon
+        .send_message(
+            "wa",
+            ALICE,
+            json!({ "text": "quoting", "replyTo": old["id"] }),
+        )
+        .await;
+    let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    assert_eq!(
+        request.body,
+        json!({ "session": "default", "chatId": ALICE, "text": "quoting", "reply_to": "false_15550002222@c.us_OLD1" })
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn inbound_messages_reactions_revocations_and_presence() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let incoming = message(
+        "false_15550002222@c.us_IN1",
+        false,
+        "hi there",
+        1_700_000_300,
+    );
+    assert_eq!(
+        webhook(&daemon, "message", incoming.clone()).await,
+        StatusCode::OK
+    );
+    let arrived = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "hi there"
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            arrived.data["from"].as_str(),
+            arrived.data["fromMe"].as_bool()
+        ),
+        (Some(ALICE), Some(false))
+    );
+    let note = client.wait_for("notification", WAIT).await.unwrap();
+    assert_eq!(
+        (note.data["title"].as_str(), note.data["body"].as_str()),
+        (Some("Alice"), Some("hi there"))
+    );
+
+    // The same message as `message.any`, and a redelivery: stored once.
+    assert_eq!(
+        webhook(&daemon, "message.any", incoming.clone()).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        webhook(&daemon, "message", incoming.clone()).await,
+        StatusCode::OK
+    );
+    let (_, chat) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}"))
+        .await;
+    assert_eq!(chat["unreadCount"], 1);
+
+    // Reading the chat sends WAHA's read receipt.
+    let (status, read) = daemon
+        .post(&format!("/api/v1/devices/wa/chats/{ALICE}/read"), json!({}))
+        .await;
+    assert_eq!(
+        (status, read["messageIds"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    let seen = stub.requests.wait_line(WAIT, "POST /api/sendSeen").await;
+    assert_eq!(
+        seen.body,
+        json!({ "session": "default", "chatId": ALICE, "messageIds": ["false_15550002222@c.us_IN1"] })
+    );
+
+    // Typing, both ways.
+    let ack = client
+        .emit_with_ack("typing:start", json!({ "chatId": ALICE }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+    let typing = stub.requests.wait_line(WAIT, "POST /api/startTyping").await;
+    assert_eq!(
+        typing.body,
+        json!({ "session": "default", "chatId": ALICE })
+    );
+    client
+        .emit_with_ack("typing:stop", json!({ "chatId": ALICE }), WAIT)
+        .await
+        .unwrap();
+    stub.requests.wait_line(WAIT, "POST /api/stopTyping").await;
+    let presence = |state: &str| json!({ "id": ALICE, "presences": [{ "participant": ALICE, "lastKnownPresence": state, "lastSeen": null }] });
+    assert_eq!(
+        webhook(&daemon, "presence.update", presence("typing")).await,
+        StatusCode::OK
+    );
+    let start = client
+        .wait_until(WAIT, |e| {
+            e.name == "typing:start" && e.data["contactId"] == ALICE
+        })
+        .await
+        .unwrap();
+    assert_eq!(start.data["chatId"], ALICE);
+    assert_eq!(
+        webhook(&daemon, "presence.update", presence("paused")).await,
+        StatusCode::OK
+    );
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "typing:stop" && e.data["contactId"] == ALICE
+        })
+        .await
+        .unwrap();
+
+    // A reaction, then the message is deleted for everyone.
+    let reaction = json!({ "id": "false_15550002222@c.us_R1", "timestamp": 1_700_000_400, "from": ALICE, "fromMe": false,
+        "source": "app", "to": ME, "participant": ALICE, "reaction": { "text": "👍", "messageId": "false_15550002222@c.us_IN1" } });
+    assert_eq!(
+        webhook(&daemon, "message.reaction", reaction).await,
+        StatusCode::OK
+    );
+    let reacted = client.wait_for("message:reaction", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            reacted.data["messageId"].as_str(),
+            reacted.data["emoji"].as_str(),
+            reacted.data["from"].as_str()
+        ),
+        (arrived.data["id"].as_str(), Some("👍"), Some(ALICE))
+    );
+    let revoked = json!({ "revokedMessageId": "IN1", "before": incoming, "after": null });
+    assert_eq!(
+        webhook(&daemon, "message.revoked", revoked).await,
+        StatusCode::OK
+    );
+    let gone = client.wait_for("message:revoked", WAIT).await.unwrap();
+    assert_eq!(gone.data["messageId"], arrived.data["id"]);
+
+    // WAHA's raw engine data can make a delivery far larger than a client request.
+    let mut bulky = message("false_15550002222@c.us_IN2", false, "bulky", 1_700_000_500);
+    bulky["_data"]["thumbnail"] = json!("A".repeat(200_000));
+    assert_eq!(webhook(&daemon, "message", bulky).await, StatusCode::OK);
+    client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == "bulky")
+        .await
+        .unwrap();
+
+    let messages = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "message")
+        .count();
+    assert_eq!(
+        messages, 2,
+        "one message event for three deliveries, one for the bulky one"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_reason() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| {
+        waha.send_failures.push_back((
+            500,
+            json!({ "statusCode": 500, "message": "engine hiccup" }),
+        ))
+    });
+    let first = daemon
+        .send_message("wa", ALICE, json!({ "text": "first" }))
+        .await;
+    let second = daemon
+        .send_message("wa", ALICE, json!({ "text": "second" }))
+        .await;
+    let retrying = wait_message_status(&mut client, &first["id"], "retrying").await;
+    assert!(
+        retrying["error"]
+            .as_str()
+            .unwrap()
+            .contains("engine hiccup"),
+        "{retrying}"
+    );
+    wait_message_status(&mut client, &first["id"], "sent").await;
+    wait_message_status(&mut client, &second["id"], "sent").await;
+    let mut texts = Vec::new();
+    for _ in 0..3 {
+        let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+        texts.push(request.body["text"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        texts,
+        ["first", "first", "second"],
+        "the retry keeps the chat's order"
+    );
+
+    stub.with(|waha| {
+        waha.send_failures.push_back((
+            400,
+            json!({ "statusCode": 400, "message": "chatId is not a valid WhatsApp id", "error": "Bad Request" }),
+        ))
+    });
+    let third = daemon
+        .send_message("wa", ALICE, json!({ "text": "third" }))
+        .await;
+    let failed = wait_message_status(&mut client, &third["id"], "failed").await;
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("chatId is not a valid WhatsApp id"),
+        "{failed}"
+    );
+    wait_message_ack(&mut client, &third["id"], "error").await;
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(
+        device["state"], "ready",
+        "one rejected message does not concern the device"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_waha_that_is_down_for_a_while_gets_the_queue_in_order_when_back() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.server.stop().await;
+    let one = daemon
+        .send_message("wa", ALICE, json!({ "text": "one" }))
+        .await;
+    wait_state(&mut client, "disconnected").await;
+    let two = daemon
+        .send_message("wa", ALICE, json!({ "text": "two" }))
+        .await;
+    let three = daemon
+        .send_message("wa", ALICE, json!({ "text": "three" }))
+        .await;
+    // Still down after a few reconnect attempts.
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "state"
+                && e.data["state"] == "disconnected"
+                && e.data["previous"] == "starting"
+        })
+        .await
+        .unwrap();
+
+    stub.server.restart().await;
+    wait_state(&mut client, "ready").await;
+    for message in [&one, &two, &three] {
+        wait_message_status(&mut client, &message["id"], "sent").await;
+    }
+    let mut texts = Vec::new();
+    while texts.len() < 3 {
+        let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+        texts.push(request.body["text"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(texts, ["one", "two", "three"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn wahas_own_status_changes_move_the_device() {
+    let (mut stub, daemon, mut client) = ready().await;
+    // WAHA starts the session over by itself, then works again.
+    stub.with(|waha| waha.status = "STARTING".into());
+    status_webhook(&daemon, "STARTING").await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "state" && e.data["state"] == "starting" && e.data["previous"] == "ready"
+        })
+        .await
+        .unwrap();
+    stub.with(|waha| waha.status = "WORKING".into());
+    status_webhook(&daemon, "WORKING").await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "state" && e.data["state"] == "ready" && e.data["previous"] == "authenticated"
+        })
+        .await
+        .unwrap();
+
+    // WAHA stops it.
+    stub.with(|waha| waha.status = "STOPPED".into());
+    status_webhook(&daemon, "STOPPED").await;
+    let stopped = wait_state(&mut client, "stopped").await;
+    assert_eq!(stopped.data["reason"], "upstream_stopped");
+
+    // Started again, WAHA's session fails.
+    stub.with(|waha| waha.status_after_start = "FAILED".into());
+    let (status, _) = daemon.post("/api/v1/devices/wa/start", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = wait_state(&mut client, "failed").await;
+    assert!(
+        failed.data["reason"].as_str().unwrap().contains("FAILED"),
+        "{}",
+        failed.data
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_401_and_changes_nothing() {
+    let (mut stub, daemon, _client) = ready().await;
+    let (_, before) = daemon.get("/api/v1/devices/wa/events?after=0").await;
+    let body = envelope(
+        "message",
+        message(
+            "false_15550002222@c.us_FORGED",
+            false,
+            "forged",
+            1_700_000_600,
+        ),
+    );
+    let wrong_key = hmac_sha512_hex("not-the-secret", &body);
+    let other_body = hmac_sha512_hex(SECRET, b"{}");
+    for headers in [
+        vec![],
+        vec![("x-webhook-hmac", wrong_key.as_str())],
+        vec![("x-webhook-hmac", other_body.as_str())],
+        vec![("x-webhook-hmac", "not hex")],
+    ] {
+        let (status, text) = daemon
+            .deliver(Method::POST, "/upstream/waha/wa", body.clone(), &headers)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}: {text}");
+        let error: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(error["error"]["code"], "unauthorized");
+    }
+    let (_, after) = daemon.get("/api/v1/devices/wa/events?after=0").await;
+    assert_eq!(before["head"], after["head"], "no event was journaled");
+    let (_, messages) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    assert!(!messages.to_string().contains("forged"));
+
+    // Unknown devices, and devices of another connector, have no receiver.
+    let signature = hmac_sha512_hex(SECRET, &body);
+    let signed = [("x-webhook-hmac", signature.as_str())];
+    let (status, _) = daemon
+        .deliver(Method::POST, "/upstream/waha/nobody", body.clone(), &signed)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = daemon
+        .deliver(Method::POST, "/upstream/cloud/wa", body, &signed)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn devices_are_created_over_rest_and_never_show_their_secrets() {
+    let stub = WahaStub::start("qr-rest").await;
+    let daemon = TestDaemon::start_with(|settings, _| fast(settings)).await;
+    let (status, refused) = daemon
+        .post("/api/v1/devices", json!({ "id": "nourl", "name": "No URL", "connector": "waha", "waha": { "webhook_secret": SECRET } }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`waha.base_url` is required"),
+        "{refused}"
+    );
+
+    let (status, created) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({ "id": "wa", "name": "Waha", "connector": "waha",
+                "waha": { "base_url": stub.base(), "api_key": API_KEY, "webhook_secret": SECRET } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["connector"], "waha");
+    let mut client = daemon.socket("wa", json!({ "lastSeq": 0 })).await;
+    let qr = client.wait_for("qr", WAIT).await.unwrap();
+    assert_eq!(qr.data["qr"], "qr-rest");
+
+    let (_, one) = daemon.get("/api/v1/devices/wa").await;
+    let (_, all) = daemon.get("/api/v1/devices").await;
+    let (_, events) = daemon.get("/api/v1/devices/wa/events?after=0").await;
+    for shown in [created, one, all, events] {
+        let text = shown.to_string();
+        assert!(!text.contains(API_KEY) && !text.contains(SECRET), "{text}");
+    }
+    daemon.stop().await;
+}
