@@ -15,11 +15,11 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
-use super::backoff;
 use super::relay::Relay;
 use super::spec::{ConnectorKind, DeviceSpec};
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
 use super::{CurrentQr, DeviceError, DeviceId};
+use crate::backoff;
 use crate::config::Settings;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
 use crate::connector::{ConnectorError, Fault, Opened, Outbound, Upstream, UpstreamEvent};

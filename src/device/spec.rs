@@ -32,10 +32,30 @@ pub struct DeviceSpec {
     pub autostart: bool,
     #[serde(default)]
     pub simulator: SimulatorSpec,
+    #[serde(default)]
+    pub hooks: DeviceHooks,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Whether the host's hooks act on this device's events (`[hooks]` in a device file): a
+/// device that chats a lot can be kept quiet without muting the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceHooks {
+    pub sound: bool,
+    pub desktop: bool,
+}
+
+impl Default for DeviceHooks {
+    fn default() -> Self {
+        Self {
+            sound: true,
+            desktop: true,
+        }
+    }
 }
 
 /// The simulated phone: its number, its contacts and how fast acks come back.
@@ -144,6 +164,7 @@ mod tests {
         assert_eq!(devices[0].0.as_str(), "good");
         assert_eq!(devices[0].1.connector, ConnectorKind::Simulator);
         assert!(devices[0].1.autostart);
+        assert_eq!(devices[0].1.hooks, DeviceHooks::default());
         assert_eq!(errors.len(), 2);
         let bad = errors
             .iter()
@@ -151,6 +172,20 @@ mod tests {
             .unwrap();
         assert!(bad.to_string().contains("phnoe"), "{bad}");
         assert!(errors.iter().any(|e| e.path.ends_with("Bad Id.toml")));
+    }
+
+    #[test]
+    fn hook_switches_are_read_from_the_file() {
+        let spec: DeviceSpec =
+            toml::from_str("name = \"Quiet\"\n[hooks]\nsound = false\n").unwrap();
+        assert_eq!(
+            spec.hooks,
+            DeviceHooks {
+                sound: false,
+                desktop: true
+            }
+        );
+        assert!(toml::from_str::<DeviceSpec>("name = \"x\"\n[hooks]\nsond = false\n").is_err());
     }
 
     #[test]

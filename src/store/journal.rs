@@ -8,8 +8,9 @@ use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData, JournaledEvent};
 
 impl Tx<'_> {
-    /// Appends an event to the device's journal within this write. It is published on the bus
-    /// only if the write commits; a rolled-back write gives its `seq` back, so seqs stay gap-free.
+    /// Appends an event to the device's journal within this write, with its webhook deliveries.
+    /// It is published on the bus only if the write commits; a rolled-back write gives its `seq`
+    /// back, so seqs stay gap-free, and takes its deliveries with it.
     pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<JournaledEvent> {
         let seq: u64 = self.conn().query_row(
             "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 1)
@@ -36,6 +37,7 @@ impl Tx<'_> {
                 rfc3339(event.at)
             ],
         )?;
+        self.enqueue_deliveries(&event)?;
         self.events.push(event.clone());
         Ok(event)
     }

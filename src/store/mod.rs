@@ -16,6 +16,7 @@ pub mod journal;
 pub mod keys;
 pub mod messages;
 mod migrations;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,7 @@ pub struct Tx<'c> {
     conn: &'c Connection,
     events: Vec<JournaledEvent>,
     ids: &'c mut ulid::Generator,
+    routes: &'c mut webhooks::Routes,
 }
 
 impl<'c> Tx<'c> {
@@ -211,6 +213,7 @@ impl ReaderPool {
 fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: EventBus) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
+    let mut routes = webhooks::Routes::unloaded();
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.blocking_recv() else {
@@ -228,7 +231,7 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: Eve
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, batch.drain(..), &mut ids, &bus);
+            commit_batch(&mut conn, batch.drain(..), &mut ids, &mut routes, &bus);
         }
     }
     if let Some(done) = closing {
@@ -241,6 +244,7 @@ fn commit_batch(
     conn: &mut Connection,
     jobs: impl Iterator<Item = Job>,
     ids: &mut ulid::Generator,
+    routes: &mut webhooks::Routes,
     bus: &EventBus,
 ) {
     let mut completions = Vec::new();
@@ -250,6 +254,7 @@ fn commit_batch(
             conn: &txn,
             events: Vec::new(),
             ids,
+            routes: &mut *routes,
         };
         for job in jobs {
             let mark = tx.events.len();
@@ -260,6 +265,8 @@ fn commit_batch(
             } else {
                 tx.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
                 tx.events.truncate(mark);
+                // The job may have changed subscriptions before it failed.
+                tx.routes.invalidate();
             }
             completions.push(completion);
         }
@@ -278,6 +285,7 @@ fn commit_batch(
         }
         Err(error) => {
             tracing::error!(%error, "a group commit failed; its writes are rolled back");
+            routes.invalidate();
             let reason = error.to_string();
             for completion in completions {
                 completion(Err(StoreError::Commit(reason.clone())));

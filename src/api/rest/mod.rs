@@ -6,6 +6,7 @@ mod devices;
 mod keys;
 mod pairing;
 mod system;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
@@ -64,6 +65,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(chats::endpoints());
     all.extend(pairing::endpoints());
     all.extend(keys::endpoints());
+    all.extend(webhooks::endpoints());
     all
 }
 
