@@ -222,7 +222,8 @@ async fn ensure_admin_key(
     Ok(())
 }
 
-/// Keeps each device's journal within `journal.retention_*`.
+/// Keeps each device's journal within `journal.retention_*`, and the webhook delivery log of
+/// finished deliveries within `journal.retention_secs` too.
 async fn prune_journal(store: Store, settings: Arc<Settings>) {
     let mut every =
         tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
@@ -231,9 +232,12 @@ async fn prune_journal(store: Store, settings: Arc<Settings>) {
         let keep = settings.journal.retention_events;
         let cutoff =
             chrono::Utc::now() - chrono::Duration::seconds(settings.journal.retention_secs as i64);
-        match store.write(move |tx| tx.prune_journal(keep, cutoff)).await {
+        let pruned = store
+            .write(move |tx| Ok(tx.prune_journal(keep, cutoff)? + tx.prune_deliveries(cutoff)?))
+            .await;
+        match pruned {
             Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "pruned the event journal"),
+            Ok(removed) => tracing::debug!(removed, "pruned the event journal and delivery log"),
             Err(error) => tracing::warn!(%error, "could not prune the event journal"),
         }
     }

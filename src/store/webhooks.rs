@@ -396,6 +396,16 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Forgets finished (delivered or failed) deliveries created before `older_than`; returns
+    /// how many. Outstanding ones are kept whatever their age.
+    pub fn prune_deliveries(&mut self, older_than: DateTime<Utc>) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "DELETE FROM webhook_deliveries
+             WHERE status IN ('delivered', 'failed') AND created_at < ?1",
+            [rfc3339(older_than)],
+        )?)
+    }
+
     /// Puts a delivery back in the outbox, same id, due now, with a fresh retry window.
     pub fn replay_delivery(&mut self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
         let now = rfc3339(Utc::now());

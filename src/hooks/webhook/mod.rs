@@ -154,55 +154,78 @@ impl Webhooks {
         self.dispatch(events).await
     }
 
+    /// The sender's loop. It looks at the outbox when something may have changed there: an
+    /// event that an enabled subscription selects, an attempt that ended, a wake-up (replay,
+    /// subscription change), or the time of the earliest retry. Events no subscription wants
+    /// cost no read at all.
     async fn dispatch(self, mut events: broadcast::Receiver<Arc<JournaledEvent>>) {
         let concurrency = self.inner.settings.webhooks.concurrency;
         let mut in_flight: HashSet<(String, String)> = HashSet::new();
         let mut attempts: JoinSet<(String, String)> = JoinSet::new();
-        let mut listening = true;
+        let mut subscriptions: Vec<WebhookRecord> = Vec::new();
+        let mut next_due: Option<DateTime<Utc>> = None;
+        let (mut look, mut stale, mut listening) = (true, true, true);
         loop {
-            let mut next_due: Option<DateTime<Utc>> = None;
-            match self.inner.store.read(outbox::heads).await {
-                Ok(heads) => {
-                    let now = Utc::now();
-                    for head in heads {
-                        let line = (
-                            head.delivery.webhook_id.clone(),
-                            head.delivery.device_id.clone(),
-                        );
-                        if in_flight.contains(&line) || in_flight.len() >= concurrency {
-                            continue;
-                        }
-                        if head.delivery.next_attempt_at > now {
-                            next_due =
-                                Some(next_due.map_or(head.delivery.next_attempt_at, |due| {
-                                    due.min(head.delivery.next_attempt_at)
-                                }));
-                            continue;
-                        }
-                        in_flight.insert(line.clone());
-                        let inner = self.inner.clone();
-                        attempts.spawn(async move {
-                            inner.attempt(head).await;
-                            line
-                        });
-                    }
+            if stale {
+                match self.inner.store.read(outbox::list).await {
+                    Ok(list) => subscriptions = list,
+                    Err(error) => tracing::error!(%error, "cannot read the webhook subscriptions"),
                 }
-                Err(error) => tracing::error!(%error, "cannot read the webhook outbox"),
+                stale = false;
+            }
+            if look {
+                next_due = None;
+                match self.inner.store.read(outbox::heads).await {
+                    Ok(heads) => {
+                        let now = Utc::now();
+                        for head in heads {
+                            let line = (
+                                head.delivery.webhook_id.clone(),
+                                head.delivery.device_id.clone(),
+                            );
+                            if in_flight.contains(&line) || in_flight.len() >= concurrency {
+                                continue;
+                            }
+                            let due = head.delivery.next_attempt_at;
+                            if due > now {
+                                next_due = Some(next_due.map_or(due, |next| next.min(due)));
+                                continue;
+                            }
+                            in_flight.insert(line.clone());
+                            let inner = self.inner.clone();
+                            attempts.spawn(async move {
+                                inner.attempt(head).await;
+                                line
+                            });
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "cannot read the webhook outbox"),
+                }
+                look = false;
             }
             let idle = next_due
                 .and_then(|due| (due - Utc::now()).to_std().ok())
                 .unwrap_or(IDLE)
                 .min(IDLE);
             tokio::select! {
-                _ = self.inner.wake.notified() => {}
+                _ = self.inner.wake.notified() => {
+                    (look, stale) = (true, true);
+                }
                 received = events.recv(), if listening => {
-                    if let Err(broadcast::error::RecvError::Closed) = received {
-                        listening = false;
+                    let wanted = |event: &JournaledEvent| subscriptions.iter().any(|s| s.selects(event));
+                    match received {
+                        Ok(event) => look |= wanted(&event),
+                        Err(broadcast::error::RecvError::Lagged(_)) => look = true,
+                        Err(broadcast::error::RecvError::Closed) => listening = false,
                     }
                     // A burst of events needs one look at the outbox, not one per event.
-                    while events.try_recv().is_ok() {}
+                    while let Ok(event) = events.try_recv() {
+                        look |= wanted(&event);
+                    }
                 }
                 Some(done) = attempts.join_next() => {
+                    // The attempt may have disabled its subscription (410).
+                    (look, stale) = (true, true);
                     match done {
                         Ok(line) => {
                             in_flight.remove(&line);
@@ -214,7 +237,7 @@ impl Webhooks {
                         }
                     }
                 }
-                _ = tokio::time::sleep(idle) => {}
+                _ = tokio::time::sleep(idle) => look = true,
             }
         }
     }
