@@ -230,6 +230,7 @@ async fn create(
             Ok(webhook)
         })
         .await?;
+    state.webhooks.wake();
     let mut shown = webhook_json(&created);
     shown["secret"] = Value::String(secret);
     Ok((StatusCode::CREATED, Json(shown)).into_response())
@@ -313,6 +314,7 @@ async fn remove(
         .store
         .write(move |tx| tx.delete_webhook(&webhook.id))
         .await?;
+    state.webhooks.wake();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -142,7 +142,8 @@ impl Webhooks {
             .await
     }
 
-    /// Looks at the outbox again now (after a replay or a subscription change).
+    /// Looks at the subscriptions and the outbox again now: every change of a subscription and
+    /// every replay must call this, or the sender would go on routing by what it knew.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
     }
