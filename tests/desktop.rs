@@ -52,6 +52,8 @@ impl SessionBus {
             .args(["--nofork", "--print-address=1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            // It complains, harmlessly, that it may not raise its file limit.
+            .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon is installed (Debian package `dbus`; .ci/run installs it)");
         let mut address = String::new();

@@ -179,7 +179,7 @@ impl Desktop {
 
     /// The alert for `event`, or `None` if it is muted.
     async fn alert(&self, event: &JournaledEvent) -> Result<Option<Alert>, store::StoreError> {
-        if self.rules.muted(event, local_now()).is_some() {
+        if self.rules.muted(event, local_now()) {
             return Ok(None);
         }
         let Some(device) = self.rules.device(&event.device_id).await? else {

@@ -97,13 +97,6 @@ impl QuietHours {
     }
 }
 
-/// Why every hook keeps quiet about an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mute {
-    OwnMessage,
-    QuietHours,
-}
-
 /// What the host's hooks share: the rules that mute them, and the store to look devices up.
 #[derive(Clone)]
 pub struct HookRules {
@@ -129,15 +122,11 @@ impl HookRules {
         }
     }
 
-    /// Whether `event` is muted for every hook, at local time `now`.
-    pub fn muted(&self, event: &JournaledEvent, now: NaiveTime) -> Option<Mute> {
-        if self.mute_own_messages && is_own_message(event) {
-            return Some(Mute::OwnMessage);
-        }
-        if self.quiet_hours.is_some_and(|quiet| quiet.contains(now)) {
-            return Some(Mute::QuietHours);
-        }
-        None
+    /// Whether `event` is muted for every hook at local time `now`: our own message, or quiet
+    /// hours.
+    pub fn muted(&self, event: &JournaledEvent, now: NaiveTime) -> bool {
+        (self.mute_own_messages && is_own_message(event))
+            || self.quiet_hours.is_some_and(|quiet| quiet.contains(now))
     }
 
     /// The device's name and hook switches; `None` if it no longer exists.

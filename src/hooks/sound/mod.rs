@@ -192,7 +192,7 @@ impl Sound {
     /// alone knows whether it `played` or `failed`.
     async fn consider(&mut self, event: &JournaledEvent) -> Option<&'static str> {
         let file = file_for(&self.settings.events, event)?.to_owned();
-        if self.rules.muted(event, local_now()).is_some() {
+        if self.rules.muted(event, local_now()) {
             return Some("muted");
         }
         match self.rules.device(&event.device_id).await {
