@@ -204,8 +204,9 @@ impl Webhooks {
                 }
                 look = false;
             }
+            // A retry whose time has passed meanwhile is due now, not in `IDLE`.
             let idle = next_due
-                .and_then(|due| (due - Utc::now()).to_std().ok())
+                .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(IDLE)
                 .min(IDLE);
             tokio::select! {
