@@ -1,5 +1,6 @@
 //! The only place that knows every component: builds them, runs the server, and shuts them
-//! down in reverse order (sockets, then device actors, then the store's last commit).
+//! down in reverse order (sockets, then device actors, then the hooks, then the store's last
+//! commit).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,11 @@ use crate::config::{ServerSettings, Settings};
 use crate::connector::simulator::Pairings;
 use crate::device::actor::ActorContext;
 use crate::device::{DeviceError, DeviceManager};
+use crate::hooks::desktop::Desktop;
+use crate::hooks::sound::{self, Sound};
+use crate::hooks::webhook::{WebhookError, Webhooks};
+use crate::hooks::HookRules;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// How many times `limits.max_message_bytes` the transport still reads (see `run`).
@@ -35,6 +41,8 @@ pub enum AppError {
     Secrets(std::io::Error),
     #[error(transparent)]
     Devices(#[from] DeviceError),
+    #[error(transparent)]
+    Webhooks(#[from] WebhookError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -109,7 +117,32 @@ pub async fn run(
     for id in devices.ids() {
         sockets.add_device(&id);
     }
-    let pruning = tokio::spawn(prune_journal(store.clone(), settings.clone()));
+    let mut background = vec![tokio::spawn(prune_journal(store.clone(), settings.clone()))];
+    let metrics = Arc::new(Metrics::default());
+    let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
+    webhooks.sync_configured().await?;
+    background.push(tokio::spawn({
+        let (webhooks, bus) = (webhooks.clone(), bus.clone());
+        async move { webhooks.run(&bus).await }
+    }));
+    let rules = HookRules::new(store.clone(), &settings.hooks);
+    if settings.hooks.desktop.enabled {
+        background.extend(Desktop::start(
+            rules.clone(),
+            settings.hooks.desktop.clone(),
+            metrics.clone(),
+            &bus,
+        ));
+    }
+    if settings.hooks.sound.enabled {
+        background.extend(Sound::start(
+            rules,
+            settings.hooks.sound.clone(),
+            metrics.clone(),
+            &bus,
+            sound::default_speaker(),
+        ));
+    }
 
     let state = AppState {
         settings: settings.clone(),
@@ -119,6 +152,8 @@ pub async fn run(
         sockets: sockets.clone(),
         pairings,
         messaging,
+        webhooks,
+        metrics,
     };
     let router = rest::router(state)
         .layer(socket_layer)
@@ -141,8 +176,12 @@ pub async fn run(
         })
         .await
         .map_err(AppError::Serve)?;
-    pruning.abort();
     devices.shutdown().await;
+    // The hooks stop after the devices' last events; a webhook attempt cut short here is sent
+    // again after the next start.
+    for task in background {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -222,7 +261,8 @@ async fn ensure_admin_key(
     Ok(())
 }
 
-/// Keeps each device's journal within `journal.retention_*`.
+/// Keeps each device's journal within `journal.retention_*`, and the webhook delivery log of
+/// finished deliveries within `journal.retention_secs` too.
 async fn prune_journal(store: Store, settings: Arc<Settings>) {
     let mut every =
         tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
@@ -231,9 +271,12 @@ async fn prune_journal(store: Store, settings: Arc<Settings>) {
         let keep = settings.journal.retention_events;
         let cutoff =
             chrono::Utc::now() - chrono::Duration::seconds(settings.journal.retention_secs as i64);
-        match store.write(move |tx| tx.prune_journal(keep, cutoff)).await {
+        let pruned = store
+            .write(move |tx| Ok(tx.prune_journal(keep, cutoff)? + tx.prune_deliveries(cutoff)?))
+            .await;
+        match pruned {
             Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "pruned the event journal"),
+            Ok(removed) => tracing::debug!(removed, "pruned the event journal and delivery log"),
             Err(error) => tracing::warn!(%error, "could not prune the event journal"),
         }
     }

@@ -66,11 +66,13 @@ const ENV_SEPARATOR: &str = "__";
 /// Shortcut that adds one admin API key. It has a single underscore, so it can
 /// never be read as a configuration key.
 const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
+/// Keys whose tables are free-form maps of strings rather than sections of known keys.
+const MAP_KEYS: [&str; 1] = ["hooks.sound.events"];
 /// The scopes an API key may grant.
 const KNOWN_SCOPES: [&str; 4] = ["read", "send", "control", "admin"];
 
 /// Complete daemon configuration, as produced by [`load`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -83,6 +85,8 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub limits: LimitSettings,
     pub journal: JournalSettings,
+    pub webhooks: WebhookSettings,
+    pub hooks: HookSettings,
     pub log: LogSettings,
 }
 
@@ -349,6 +353,151 @@ impl Default for JournalSettings {
             retention_events: 100_000,
             retention_secs: 86_400,
             prune_interval_secs: 60,
+        }
+    }
+}
+
+/// Webhook delivery (SPEC §7.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSettings {
+    /// Allow webhook URLs that resolve to loopback, private, link-local or other non-public
+    /// addresses. Off by default, so that whoever may create a subscription cannot make the
+    /// daemon probe its own network.
+    pub allow_private: bool,
+    /// Seconds one delivery attempt may take before it counts as failed.
+    pub timeout_secs: u64,
+    /// Base of the exponential retry backoff (with full jitter), in milliseconds.
+    pub retry_initial_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Seconds after its creation (or replay) a delivery is retried before it is given up.
+    pub retry_window_secs: u64,
+    /// Attempts in flight at once, over all subscriptions.
+    pub concurrency: usize,
+    /// Subscriptions declared here rather than over the API.
+    pub subscriptions: Vec<WebhookSubscriptionSetting>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout_secs: 15,
+            retry_initial_ms: 5_000,
+            retry_max_ms: 3_600_000,
+            retry_window_secs: 3 * 86_400,
+            concurrency: 16,
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+/// A subscription declared in the configuration; its id is `cfg_<name>`, stable across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSubscriptionSetting {
+    /// Lowercase letters, digits, `-` and `_`; names the subscription in its id.
+    pub name: String,
+    pub url: String,
+    /// Event names, or `["*"]` for all.
+    pub events: Vec<String>,
+    /// Device ids, or `["*"]` for all.
+    pub devices: Vec<String>,
+    /// `whsec_` followed by the base64 of 24 to 64 random bytes (Standard Webhooks).
+    pub secret: String,
+}
+
+impl Default for WebhookSubscriptionSetting {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            url: String::new(),
+            events: vec!["*".to_owned()],
+            devices: vec!["*".to_owned()],
+            secret: String::new(),
+        }
+    }
+}
+
+/// Sound and desktop notifications on the daemon's own host (SPEC §7.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookSettings {
+    /// No sound and no notification for messages sent from devicebridge itself.
+    pub mute_own_messages: bool,
+    /// `HH:MM-HH:MM` in the host's local time, during which neither hook makes a sound or
+    /// shows anything; empty for none. A range may wrap past midnight (`22:00-07:00`).
+    pub quiet_hours: String,
+    pub sound: SoundSettings,
+    pub desktop: DesktopSettings,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        Self {
+            mute_own_messages: true,
+            quiet_hours: String::new(),
+            sound: SoundSettings::default(),
+            desktop: DesktopSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SoundSettings {
+    pub enabled: bool,
+    /// From 0.0 (silent) to 1.0 (the file's own loudness).
+    pub volume: f32,
+    /// Shortest time between two sounds, in milliseconds; a sound due sooner is skipped, so a
+    /// burst of events makes one sound, not a racket.
+    pub min_interval_ms: u64,
+    /// Event (or device state) → shipped sound file.
+    pub events: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for SoundSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            volume: 0.8,
+            min_interval_ms: 2_000,
+            events: [
+                ("message", "message.wav"),
+                ("qr", "qr.wav"),
+                ("disconnected", "alert.wav"),
+            ]
+            .into_iter()
+            .map(|(event, file)| (event.to_owned(), file.to_owned()))
+            .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DesktopSettings {
+    pub enabled: bool,
+    /// Events (or device states) that raise a notification.
+    pub events: Vec<String>,
+    /// Notifications due within this many milliseconds of the first one are shown together,
+    /// so that a burst of messages from one chat is one notification.
+    pub coalesce_ms: u64,
+    /// Longest a notification may take to reach the session bus, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            events: ["message", "qr", "disconnected", "failed"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            coalesce_ms: 1_500,
+            timeout_ms: 5_000,
         }
     }
 }
@@ -629,6 +778,14 @@ impl Settings {
                 "journal.prune_interval_secs",
                 self.journal.prune_interval_secs,
             ),
+            ("webhooks.timeout_secs", self.webhooks.timeout_secs),
+            ("webhooks.retry_initial_ms", self.webhooks.retry_initial_ms),
+            (
+                "webhooks.retry_window_secs",
+                self.webhooks.retry_window_secs,
+            ),
+            ("webhooks.concurrency", self.webhooks.concurrency as u64),
+            ("hooks.desktop.timeout_ms", self.hooks.desktop.timeout_ms),
         ] {
             if value == 0 {
                 out.push(Problem::new(key, "must be at least 1, got 0"));
@@ -658,6 +815,36 @@ impl Settings {
         for (i, entry) in self.auth.api_keys.iter().enumerate() {
             entry.problems(&format!("auth.api_keys[{i}]"), &mut out);
         }
+        if self.webhooks.retry_initial_ms > self.webhooks.retry_max_ms {
+            out.push(Problem {
+                keys: vec![
+                    "webhooks.retry_initial_ms".into(),
+                    "webhooks.retry_max_ms".into(),
+                ],
+                message: format!(
+                    "`webhooks.retry_initial_ms`: {} must not exceed `webhooks.retry_max_ms` ({})",
+                    self.webhooks.retry_initial_ms, self.webhooks.retry_max_ms
+                ),
+            });
+        }
+        let subscriptions = &self.webhooks.subscriptions;
+        for (i, entry) in subscriptions.iter().enumerate() {
+            let base = format!("webhooks.subscriptions[{i}]");
+            entry.problems(&base, &mut out);
+            if subscriptions[..i]
+                .iter()
+                .any(|other| other.name == entry.name)
+            {
+                out.push(Problem::new(
+                    format!("{base}.name"),
+                    format!(
+                        "{:?} names another subscription too; names must be unique",
+                        entry.name
+                    ),
+                ));
+            }
+        }
+        self.hooks.problems(&mut out);
         if let Some(secret) = &self.auth.jwt_secret {
             // HS256 is only as strong as its key; RFC 7518 asks for at least
             // the hash size, 256 bits.
@@ -741,6 +928,81 @@ impl ApiKeySetting {
                         "unknown scope {scope:?}; known scopes: {}",
                         KNOWN_SCOPES.join(", ")
                     ),
+                ));
+            }
+        }
+    }
+}
+
+impl WebhookSubscriptionSetting {
+    fn problems(&self, base: &str, out: &mut Vec<Problem>) {
+        if crate::device::DeviceId::parse(&self.name).is_err() {
+            out.push(Problem::new(
+                format!("{base}.name"),
+                format!(
+                    "{:?} must be 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit; it names the subscription's id",
+                    self.name
+                ),
+            ));
+        }
+        if let Some(why) = url_problem(&self.url) {
+            out.push(Problem::new(
+                format!("{base}.url"),
+                format!("{:?} {why}", self.url),
+            ));
+        }
+        if let Err(why) = crate::hooks::webhook::check_events(&self.events) {
+            out.push(Problem::new(format!("{base}.events"), why));
+        }
+        if let Err(why) = crate::device::check_selection(&self.devices) {
+            out.push(Problem::new(format!("{base}.devices"), why));
+        }
+        if let Err(why) = crate::hooks::webhook::signing::Secret::parse(&self.secret) {
+            out.push(Problem::new(format!("{base}.secret"), why));
+        }
+    }
+}
+
+impl HookSettings {
+    fn problems(&self, out: &mut Vec<Problem>) {
+        use crate::hooks::{is_trigger, sound, QuietHours};
+        if let Err(why) = QuietHours::parse(&self.quiet_hours) {
+            out.push(Problem::new("hooks.quiet_hours", why));
+        }
+        let volume = self.sound.volume;
+        if !(0.0..=1.0).contains(&volume) {
+            out.push(Problem::new(
+                "hooks.sound.volume",
+                format!("must be between 0.0 and 1.0, got {volume}"),
+            ));
+        }
+        let unknown_trigger = |name: &str| {
+            format!(
+                "unknown event {name:?}; use an event name (message, qr, disconnected, …) or a device state without an event of its own ({})",
+                crate::hooks::STATE_TRIGGERS.join(", ")
+            )
+        };
+        for (event, file) in &self.sound.events {
+            let key = format!("hooks.sound.events.{event}");
+            if !is_trigger(event) {
+                out.push(Problem::new(&key, unknown_trigger(event)));
+            }
+            if !file.is_empty() && !sound::is_shipped(file) {
+                let shipped: Vec<&str> = sound::FILES.iter().map(|(name, _)| *name).collect();
+                out.push(Problem::new(
+                    &key,
+                    format!(
+                        "{file:?} is not a shipped sound; use one of {}, or \"\" for none",
+                        shipped.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (i, event) in self.desktop.events.iter().enumerate() {
+            if !is_trigger(event) {
+                out.push(Problem::new(
+                    format!("hooks.desktop.events[{i}]"),
+                    unknown_trigger(event),
                 ));
             }
         }
@@ -987,6 +1249,13 @@ fn env_layer(env: &[(String, String)], schema: &Json, problems: &mut Vec<String>
         let path = segments.join(".");
         let origin = format!("from environment variable {name}");
         let at = Some(&origin);
+        let in_map = segments.len() > 1
+            && MAP_KEYS.contains(&segments[..segments.len() - 1].join(".").as_str());
+        if in_map {
+            // A user-chosen key of a map: its value is text.
+            layer.values.push((path, Value::new(at, raw.as_str())));
+            continue;
+        }
         let found = segments
             .iter()
             .try_fold(schema, |node, segment| node.as_object()?.get(segment));
@@ -1003,9 +1272,13 @@ fn env_layer(env: &[(String, String)], schema: &Json, problems: &mut Vec<String>
                 continue;
             }
             Some(Json::Array(items)) if items.first().is_some_and(Json::is_object) => {
+                let shortcut = if path == "auth.api_keys" {
+                    format!(", or {ENV_API_KEY} for a single admin key")
+                } else {
+                    String::new()
+                };
                 problems.push(format!(
-                    "`{path}` cannot be set from the environment; use a config file, \
-                     or {ENV_API_KEY} for a single admin key ({origin})"
+                    "`{path}` cannot be set from the environment; use a config file{shortcut} ({origin})"
                 ));
                 continue;
             }
@@ -1017,11 +1290,13 @@ fn env_layer(env: &[(String, String)], schema: &Json, problems: &mut Vec<String>
                     .map(|item| Value::new(at, item))
                     .collect::<Vec<_>>(),
             ),
-            Some(Json::Number(_)) => {
+            Some(Json::Number(kind)) => {
                 let text = raw.trim();
                 if let Ok(n) = text.parse::<i64>() {
                     Value::new(at, n)
                 } else if let Ok(n) = text.parse::<u64>() {
+                    Value::new(at, n)
+                } else if let Some(n) = text.parse::<f64>().ok().filter(|_| kind.is_f64()) {
                     Value::new(at, n)
                 } else {
                     Value::new(at, raw.as_str())
@@ -1098,6 +1373,7 @@ fn schema() -> Json {
         key_sha256: Some(String::new()),
         ..ApiKeySetting::default()
     }];
+    sample.webhooks.subscriptions = vec![WebhookSubscriptionSetting::default()];
     serde_json::to_value(sample).expect("plain data structs always serialize to JSON")
 }
 
@@ -1123,6 +1399,13 @@ fn probe_for(path: &str) -> Option<Probe> {
         "messages" => probe_field::<MessageSettings>,
         "limits" => probe_field::<LimitSettings>,
         "journal" => probe_field::<JournalSettings>,
+        "webhooks" => probe_field::<WebhookSettings>,
+        "hooks" => probe_field::<HookSettings>,
+        "hooks.sound" => probe_field::<SoundSettings>,
+        "hooks.desktop" => probe_field::<DesktopSettings>,
+        _ if path.starts_with("webhooks.subscriptions[") && path.ends_with(']') => {
+            probe_field::<WebhookSubscriptionSetting>
+        }
         "log" => probe_field::<LogSettings>,
         _ if path.starts_with("auth.api_keys[") && path.ends_with(']') => {
             probe_field::<ApiKeySetting>
@@ -1186,6 +1469,9 @@ impl Checker {
     }
 
     fn value(&mut self, path: &str, value: &Value, schema: &Json) -> Option<Json> {
+        if let (true, ValueKind::Table(table)) = (MAP_KEYS.contains(&path), &value.kind) {
+            return Some(Json::Object(self.map_of_strings(path, table)));
+        }
         match (schema, &value.kind) {
             (Json::Object(schema), ValueKind::Table(table)) => {
                 Some(Json::Object(self.table(path, table, schema)))
@@ -1220,6 +1506,33 @@ impl Checker {
                 None
             }
         }
+    }
+
+    /// A table whose keys are chosen by the user (`hooks.sound.events`): every value must be a
+    /// string.
+    fn map_of_strings(
+        &mut self,
+        path: &str,
+        table: &::config::Map<String, Value>,
+    ) -> JsonMap<String, Json> {
+        let mut out = JsonMap::new();
+        for (key, entry) in table {
+            match &entry.kind {
+                ValueKind::String(text) => {
+                    out.insert(key.clone(), Json::String(text.clone()));
+                }
+                _ => {
+                    let child = format!("{path}.{key}");
+                    self.problems.push(format!(
+                        "`{child}`: expected a string, got {}{}",
+                        describe(entry),
+                        origin(entry)
+                    ));
+                    self.failed.push(child);
+                }
+            }
+        }
+        out
     }
 
     /// Records a value of the right kind that still does not deserialize
@@ -1279,13 +1592,14 @@ fn same_kind(schema: &Json, value: &Value) -> bool {
                 Json::Number(_),
                 ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::I128(_) | ValueKind::U128(_),
             )
-    )
+    ) || matches!((schema, &value.kind), (Json::Number(n), ValueKind::Float(_)) if n.is_f64())
 }
 
 fn describe_schema(schema: &Json) -> &'static str {
     match schema {
         Json::Null => "a value",
         Json::Bool(_) => "a boolean",
+        Json::Number(n) if n.is_f64() => "a number",
         Json::Number(_) => "an integer",
         Json::String(_) => "a string",
         Json::Array(_) => "a list",
@@ -1811,6 +2125,111 @@ devices = []
                 "no problem for {key}: {problems:#?}"
             );
         }
+    }
+
+    #[test]
+    fn webhook_and_hook_entries_are_checked() {
+        let dir = TempDir::new().unwrap();
+        let file = write(
+            &dir,
+            "x.toml",
+            r#"
+[webhooks]
+retry_initial_ms = 10
+retry_max_ms = 5
+[[webhooks.subscriptions]]
+name = "Bad Name"
+url = "crm.example"
+events = ["mesage"]
+secret = "hunter2"
+[[webhooks.subscriptions]]
+name = "ok"
+url = "https://crm.example/hooks"
+devices = []
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+[hooks]
+quiet_hours = "22:00"
+[hooks.sound]
+volume = 1.5
+[hooks.sound.events]
+"failed" = "alert.wav"
+"mesage" = "ding.wav"
+[hooks.desktop]
+events = ["message", "exploded"]
+"#,
+        );
+        let problems = errors(load(&Sources::default(), &with_file(file)));
+        let expected = [
+            "`webhooks.retry_initial_ms`",
+            "`webhooks.subscriptions[0].name`",
+            "`webhooks.subscriptions[0].url`",
+            "`webhooks.subscriptions[0].events`",
+            "`webhooks.subscriptions[0].secret`",
+            "`webhooks.subscriptions[1].devices`",
+            "`hooks.quiet_hours`",
+            "`hooks.sound.volume`",
+            "`hooks.sound.events.mesage`",
+            "`hooks.sound.events.mesage`",
+            "`hooks.desktop.events[1]`",
+        ];
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        for key in expected {
+            assert!(
+                problems.iter().any(|p| p.starts_with(&format!("{key}:"))),
+                "no problem for {key}: {problems:#?}"
+            );
+        }
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("\"ding.wav\" is not a shipped sound")));
+    }
+
+    #[test]
+    fn sound_events_are_a_map_and_the_volume_a_number() {
+        let dir = TempDir::new().unwrap();
+        let file = write(
+            &dir,
+            "x.toml",
+            "[hooks.sound]\nvolume = 1\n[hooks.sound.events]\n\"failed\" = \"alert.wav\"\n\"qr\" = \"\"\n",
+        );
+        let sources = env(&[
+            (
+                "DEVICEBRIDGE__HOOKS__SOUND__EVENTS__LOGGED_OUT",
+                "alert.wav",
+            ),
+            ("DEVICEBRIDGE__HOOKS__SOUND__VOLUME", "0.25"),
+        ]);
+        let settings = load(&sources, &with_file(file)).unwrap();
+        assert_eq!(settings.hooks.sound.volume, 0.25);
+        let events: Vec<(&str, &str)> = settings
+            .hooks
+            .sound
+            .events
+            .iter()
+            .map(|(event, file)| (event.as_str(), file.as_str()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("disconnected", "alert.wav"),
+                ("failed", "alert.wav"),
+                ("logged_out", "alert.wav"),
+                ("message", "message.wav"),
+                ("qr", "")
+            ]
+        );
+
+        let file = write(
+            &dir,
+            "y.toml",
+            "[hooks.sound]\nvolume = \"loud\"\n[hooks.sound.events]\nqr = 3\n",
+        );
+        let problems = errors(load(&Sources::default(), &with_file(file)));
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        assert!(
+            problems[0].starts_with("`hooks.sound.events.qr`: expected a string, got an integer 3")
+        );
+        assert!(problems[1].starts_with("`hooks.sound.volume`: expected a number, got a string"));
     }
 
     #[test]

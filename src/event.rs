@@ -19,6 +19,29 @@ pub struct Me {
     pub name: String,
 }
 
+/// Every event's wire name, in the order of [`EventData`]'s variants: what webhook
+/// subscriptions and hook triggers may name.
+pub const EVENT_NAMES: [&str; 18] = [
+    "state",
+    "qr",
+    "authenticated",
+    "ready",
+    "disconnected",
+    "connection:status",
+    "message",
+    "message:ack",
+    "message:status",
+    "message:read",
+    "message:revoked",
+    "message:reaction",
+    "typing:start",
+    "typing:stop",
+    "chat:update",
+    "contact:update",
+    "notification",
+    "notification:read",
+];
+
 /// What happened, with the payload fields clients rely on (`deviceId`, `seq` and `at` are added
 /// when the event is journaled).
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +184,21 @@ impl JournaledEvent {
     }
 }
 
+impl JournaledEvent {
+    /// The event as pull consumers and webhooks receive it: `{ type, deviceId, seq, at, data }`,
+    /// `data` being the payload.
+    pub fn envelope(&self) -> Value {
+        let payload = self.payload();
+        serde_json::json!({
+            "type": self.name,
+            "deviceId": payload["deviceId"],
+            "seq": self.seq,
+            "at": payload["at"],
+            "data": payload,
+        })
+    }
+}
+
 /// RFC 3339 UTC with millisecond precision, the one timestamp format on the wire.
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -187,6 +225,32 @@ mod tests {
             (name.as_str(), data),
             ("authenticated", serde_json::json!({}))
         );
+    }
+
+    #[test]
+    fn every_wire_name_is_listed() {
+        let samples = [
+            EventData::State {
+                state: "ready",
+                previous: "authenticated",
+                reason: None,
+            },
+            EventData::Authenticated {},
+            EventData::Disconnected { reason: "x".into() },
+            EventData::MessageRevoked {
+                chat_id: "c".into(),
+                message_id: "m".into(),
+            },
+            EventData::typing("c".into(), "k".into(), true),
+            EventData::typing("c".into(), "k".into(), false),
+            EventData::NotificationRead { ids: vec![] },
+        ];
+        for sample in samples {
+            let (name, _) = sample.into_parts();
+            assert!(EVENT_NAMES.contains(&name.as_str()), "{name} is not listed");
+        }
+        let unique: std::collections::HashSet<_> = EVENT_NAMES.iter().collect();
+        assert_eq!(unique.len(), EVENT_NAMES.len());
     }
 
     #[test]

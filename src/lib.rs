@@ -5,9 +5,10 @@
 //!
 //! ```text
 //!  connector ──► device actor ──► store writer ──(commit)──► event bus ──► Socket.IO fanout
-//!  (upstream)    (state machine)   (journal, group commit)                  (per-device, seq order)
-//!                    ▲
-//!  REST / Socket.IO ─┘ commands through a DeviceHandle
+//!  (upstream)    (state machine)   (journal + webhook        │              (per-device, seq order)
+//!                    ▲              outbox, group commit)    ├──► webhook sender (reads the outbox)
+//!  REST / Socket.IO ─┘ commands                              └──► desktop and sound hooks
+//!                      through a DeviceHandle                     (bounded queues, never block)
 //! ```
 //!
 //! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
@@ -17,19 +18,24 @@
 //! - [`store`] is embedded SQLite: one writer thread committing in batches; an event is
 //!   journaled with a gap-free per-device `seq` in the same transaction as the change it
 //!   describes, and published only after that commit.
+//! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
+//!   event, desktop notifications and sounds on the host; [`metrics`] counts what they do.
 //! - [`api`] serves REST, the OpenAPI document and Socket.IO; handlers call device handles or
 //!   the store and never emit to sockets themselves.
 //! - [`app`] wires the components together and shuts them down in order.
 
 pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod device;
 pub mod event;
+pub mod hooks;
 pub mod messaging;
+pub mod metrics;
 pub mod qr;
 pub mod store;
 

@@ -6,20 +6,20 @@
 //! clients send as fast as they can, one per chat, with requests and relay batches in flight.
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::binary::{poll, Daemon, POLL};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-const BIN: &str = env!("CARGO_BIN_EXE_devicebridge");
 const DEVICE: &str = "crash";
 /// The simulated phone's contacts, all `silent`; their direct chats are the ones we send to.
 const CHATS: [&str; 3] = ["15550000002@c.us", "15550000003@c.us", "15550000004@c.us"];
@@ -31,18 +31,10 @@ const KILL_AFTER: usize = 150;
 /// message again once this timeout passes (the phone recognises it and acks again). The default
 /// of 60 s would make the test wait that long, hence a short one.
 const ACK_TIMEOUT_SECS: u64 = 2;
-/// How often a condition is checked while waiting for it.
-const POLL: Duration = Duration::from_millis(50);
-/// How long the daemon may take to listen after being started (the binary is already built).
-const STARTUP: Duration = Duration::from_secs(30);
 /// How long any other awaited condition (a device state, the inbox, the acks) may take.
 const WAIT: Duration = Duration::from_secs(20);
 /// How long one HTTP request may take; a request to a killed daemon fails sooner.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the daemon may take to exit after SIGTERM.
-const STOP: Duration = Duration::from_secs(10);
-/// Daemon output lines shown when the test fails.
-const OUTPUT_TAIL: usize = 60;
 
 /// `devices/crash.toml`: a simulated phone whose contacts never answer nor read, so the only
 /// messages in the store are the ones this test sends, and acks come back quickly.
@@ -62,150 +54,6 @@ fn device_file() -> String {
 /// The text of the `n`th message sent to `chat`: unique, and it tells which request it was.
 fn text(chat: &str, n: usize) -> String {
     format!("{chat}-{n}")
-}
-
-/// Appends each line of `stream` to `lines` until it ends, so the pipe never fills up and
-/// blocks the daemon, and its output can be searched and shown.
-fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = Vec::new();
-        // Bytes, not `lines()`: a line that is not UTF-8 must not stop the draining.
-        while reader
-            .read_until(b'\n', &mut line)
-            .is_ok_and(|read| read > 0)
-        {
-            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-            lines.lock().unwrap().push(text);
-            line.clear();
-        }
-    });
-}
-
-/// A running `devicebridge serve`. It is killed and reaped when dropped, so no daemon outlives
-/// the test even when an assertion fails; on failure its last output lines are printed.
-struct Daemon {
-    child: Child,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    /// Starts the daemon on a free port with `dir`'s `data` and `devices` directories, fully
-    /// synchronous SQLite, and an environment cleared of `DEVICEBRIDGE*` and proxy variables.
-    fn spawn(dir: &Path) -> Daemon {
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(dir)
-            .arg("serve")
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--devices-dir")
-            .arg(dir.join("devices"))
-            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
-            .env(
-                "DEVICEBRIDGE__MESSAGES__ACK_TIMEOUT_SECS",
-                ACK_TIMEOUT_SECS.to_string(),
-            )
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            let name_text = name.to_string_lossy();
-            if name_text.starts_with("DEVICEBRIDGE") || name_text.to_lowercase().ends_with("_proxy")
-            {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("cannot start devicebridge serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().expect("piped stdout"), output.clone());
-        collect(child.stderr.take().expect("piped stderr"), output.clone());
-        Daemon { child, output }
-    }
-
-    /// The base URL from the `listening on http://ADDR` log line: with port 0, the log is the
-    /// only place that tells which port was picked.
-    async fn base_url(&mut self) -> String {
-        let (output, child) = (self.output.clone(), &mut self.child);
-        let address = poll("the `listening on` log line", STARTUP, || {
-            let found = output.lock().unwrap().iter().find_map(|line| {
-                let rest =
-                    &line[line.find("listening on http://")? + "listening on http://".len()..];
-                Some(rest.split_whitespace().next()?.to_owned())
-            });
-            // A daemon that refused to start would otherwise be waited for until the timeout.
-            if let Some(status) = child.try_wait().expect("cannot wait for devicebridge") {
-                panic!("devicebridge exited with {status} before listening");
-            }
-            async move { found }
-        })
-        .await;
-        format!("http://{address}")
-    }
-
-    /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
-    fn kill(&mut self) {
-        self.child.kill().expect("cannot kill devicebridge");
-        self.child.wait().expect("cannot reap devicebridge");
-    }
-
-    /// A clean stop: SIGTERM, then waits (bounded) for the process to exit.
-    async fn terminate(&mut self) -> ExitStatus {
-        let signal = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("cannot run kill");
-        assert!(signal.success(), "kill -TERM failed: {signal}");
-        let child = &mut self.child;
-        poll("devicebridge to exit after SIGTERM", STOP, || {
-            let status = child.try_wait().expect("cannot wait for devicebridge");
-            async move { status }
-        })
-        .await
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-        if thread::panicking() {
-            let output = self.output.lock().unwrap();
-            let tail = &output[output.len().saturating_sub(OUTPUT_TAIL)..];
-            eprintln!(
-                "--- last {} lines of devicebridge (pid {}) ---\n{}",
-                tail.len(),
-                self.child.id(),
-                tail.join("\n")
-            );
-        }
-    }
-}
-
-/// Calls `check` every [`POLL`] until it yields something, or panics after `timeout`. Every
-/// wait in this test goes through here: a sleep would either be too short on a loaded machine
-/// or waste time on an idle one.
-async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// The REST API of one daemon, with the admin key.
@@ -330,7 +178,13 @@ async fn send_until_killed(
 
 /// Starts the daemon on `dir` and waits until it listens; returns it with its API.
 async fn start(dir: &Path, key_file: &Path) -> (Daemon, Api) {
-    let mut daemon = Daemon::spawn(dir);
+    let mut daemon = Daemon::spawn(
+        dir,
+        &[(
+            "DEVICEBRIDGE__MESSAGES__ACK_TIMEOUT_SECS",
+            ACK_TIMEOUT_SECS.to_string(),
+        )],
+    );
     let base = daemon.base_url().await;
     // The first run writes the admin key before it listens; later runs keep the same key.
     let key = std::fs::read_to_string(key_file)

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::api::auth::AuthError;
 use crate::connector::WebhookError;
-use crate::device::{DeviceError, InvalidDeviceId};
+use crate::device::{DeviceError, InvalidDeviceId, InvalidSelection};
 use crate::messaging::MessagingError;
 use crate::store::StoreError;
 
@@ -27,6 +27,8 @@ pub enum ErrorCode {
     ChatNotFound,
     MessageNotFound,
     KeyNotFound,
+    WebhookNotFound,
+    DeliveryNotFound,
     InvalidState,
     DeviceExists,
     QrExpired,
@@ -47,7 +49,9 @@ impl ErrorCode {
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
             | ErrorCode::MessageNotFound
-            | ErrorCode::KeyNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::KeyNotFound
+            | ErrorCode::WebhookNotFound
+            | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
             ErrorCode::QrExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -69,6 +73,8 @@ impl ErrorCode {
             ErrorCode::ChatNotFound => "chat_not_found",
             ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::KeyNotFound => "key_not_found",
+            ErrorCode::WebhookNotFound => "webhook_not_found",
+            ErrorCode::DeliveryNotFound => "delivery_not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
@@ -191,6 +197,15 @@ impl From<StoreError> for ApiError {
 impl From<InvalidDeviceId> for ApiError {
     fn from(error: InvalidDeviceId) -> Self {
         ApiError::new(ErrorCode::InvalidDeviceId, error.to_string())
+    }
+}
+
+impl From<InvalidSelection> for ApiError {
+    fn from(error: InvalidSelection) -> Self {
+        match error {
+            InvalidSelection::Empty => ApiError::bad_request(format!("`devices` {error}")),
+            InvalidSelection::Id(id) => id.into(),
+        }
     }
 }
 

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::connector::simulator::Pairings;
 use crate::device::DeviceManager;
+use crate::hooks::webhook::Webhooks;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Everything a handler may use; cheap to clone.
@@ -27,4 +29,6 @@ pub struct AppState {
     pub sockets: socket::SocketHub,
     pub pairings: Pairings,
     pub messaging: messaging::Messaging,
+    pub webhooks: Webhooks,
+    pub metrics: Arc<Metrics>,
 }

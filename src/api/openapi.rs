@@ -105,12 +105,42 @@ fn schemas() -> Value {
             "lastSeenAt": { "type": ["string", "null"], "format": "date-time" }
         }
     });
+    let events = json!({ "type": "array", "items": { "type": "string" }, "default": ["*"],
+        "description": "event names (as on Socket.IO), or \"*\"" });
+    let devices = json!({ "type": "array", "items": { "type": "string" }, "default": ["*"] });
+    let webhook = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "url": { "type": "string", "format": "uri" },
+            "events": events.clone(), "devices": devices.clone(),
+            "enabled": { "type": "boolean" },
+            "source": { "type": "string", "enum": ["api", "config"] },
+            "disabledReason": { "type": ["string", "null"] },
+            "createdAt": { "type": "string", "format": "date-time" },
+            "updatedAt": { "type": "string", "format": "date-time" }
+        }
+    });
+    let delivery = json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "description": "the webhook-id header of every attempt" },
+            "webhookId": { "type": "string" }, "deviceId": { "type": "string" },
+            "seq": { "type": "integer" }, "type": { "type": "string" },
+            "status": { "type": "string", "enum": ["pending", "retrying", "delivered", "failed"] },
+            "attempts": { "type": "integer" },
+            "lastStatusCode": { "type": ["integer", "null"] },
+            "lastError": { "type": ["string", "null"] },
+            "nextAttemptAt": { "type": "string", "format": "date-time" },
+            "deliveredAt": { "type": ["string", "null"], "format": "date-time" },
+            "createdAt": { "type": "string", "format": "date-time" }
+        }
+    });
     let page = |item: &str| {
         json!({ "type": "object", "properties": {
         "items": { "type": "array", "items": schema_ref(item) },
         "nextCursor": { "type": ["string", "null"], "description": "pass as `cursor` (chats) or `before` (messages) for the next page" } } })
     };
-    json!({
+    let mut schemas = json!({
         "Message": message,
         "MessagePage": page("Message"),
         "NewMessage": { "type": "object", "properties": {
@@ -129,7 +159,8 @@ fn schemas() -> Value {
             "required": ["error"],
             "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
                 "code": { "type": "string", "enum": ["bad_request", "invalid_device_id", "unauthorized", "forbidden", "not_found",
-                    "device_not_found", "chat_not_found", "message_not_found", "key_not_found", "invalid_state", "device_exists",
+                    "device_not_found", "chat_not_found", "message_not_found", "key_not_found", "webhook_not_found", "delivery_not_found",
+                    "invalid_state", "device_exists",
                     "qr_expired", "payload_too_large", "rate_limited", "upstream_error", "device_not_ready", "internal"] },
                 "message": { "type": "string" } } } }
         },
@@ -143,7 +174,9 @@ fn schemas() -> Value {
             "id": { "type": "string" }, "name": { "type": "string" },
             "connector": { "type": "string", "enum": ["simulator", "waha", "cloud_api"], "default": "simulator" },
             "autostart": { "type": "boolean", "default": true },
-            "simulator": simulator.clone(), "waha": waha.clone(), "cloud_api": cloud_api.clone() } },
+            "simulator": simulator.clone(), "waha": waha.clone(), "cloud_api": cloud_api.clone(),
+            "hooks": { "type": "object", "description": "the host's sound and desktop hooks for this device",
+                "properties": { "sound": { "type": "boolean", "default": true }, "desktop": { "type": "boolean", "default": true } } } } },
         "DevicePatch": { "type": "object", "properties": {
             "name": { "type": "string" }, "autostart": { "type": "boolean" }, "simulator": simulator,
             "waha": waha, "cloud_api": cloud_api } },
@@ -172,7 +205,28 @@ fn schemas() -> Value {
             "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } },
             "ttlSecs": { "type": "integer", "default": 3600 } } },
         "Token": { "type": "object", "properties": { "token": { "type": "string" }, "expiresAt": { "type": "string", "format": "date-time" } } }
-    })
+    });
+    // In a second part: one `json!` of every schema exceeds the macro's recursion limit.
+    let hooks = json!({
+        "Webhook": webhook,
+        "WebhookList": { "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Webhook") } } },
+        "NewWebhook": { "type": "object", "required": ["url"], "properties": {
+            "url": { "type": "string", "format": "uri", "description": "http(s); private and loopback addresses are refused unless webhooks.allow_private" },
+            "events": events.clone(), "devices": devices.clone(),
+            "secret": { "type": "string", "description": "whsec_ + base64 of 24-64 bytes; generated when absent" },
+            "enabled": { "type": "boolean", "default": true } } },
+        "CreatedWebhook": { "allOf": [ schema_ref("Webhook"),
+            { "type": "object", "properties": { "secret": { "type": "string", "description": "shown only in this response" } } } ] },
+        "WebhookPatch": { "type": "object", "properties": {
+            "url": { "type": "string", "format": "uri" }, "events": events, "devices": devices,
+            "secret": { "type": "string" }, "enabled": { "type": "boolean" } } },
+        "Delivery": delivery,
+        "DeliveryPage": page("Delivery")
+    });
+    if let (Some(all), Value::Object(hooks)) = (schemas.as_object_mut(), hooks) {
+        all.extend(hooks);
+    }
+    schemas
 }
 
 fn schema_ref(name: &str) -> Value {

@@ -19,11 +19,11 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
-use super::backoff;
 use super::relay::{Pumped, Relay};
 use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
 use super::{definition, stored, CurrentQr, DeviceError, DeviceId};
+use crate::backoff;
 use crate::config::Settings;
 use crate::connector::cloud_api::CloudApi;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};

@@ -42,6 +42,26 @@ impl DeviceId {
     }
 }
 
+/// Why a list of devices (`["*"]` or ids), as keys, tokens and webhooks take, is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSelection {
+    #[error("must list device ids or \"*\"")]
+    Empty,
+    #[error(transparent)]
+    Id(#[from] InvalidDeviceId),
+}
+
+/// Checks a device selection: `*` or valid ids, at least one.
+pub fn check_selection(devices: &[String]) -> Result<(), InvalidSelection> {
+    if devices.is_empty() {
+        return Err(InvalidSelection::Empty);
+    }
+    for device in devices.iter().filter(|d| d.as_str() != "*") {
+        DeviceId::parse(device)?;
+    }
+    Ok(())
+}
+
 impl TryFrom<String> for DeviceId {
     type Error = InvalidDeviceId;
     fn try_from(value: String) -> Result<Self, Self::Error> {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
-use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView, StateName};
+use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
 use crate::connector::{self, cloud_api, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
 
@@ -76,7 +76,7 @@ impl DeviceManager {
                     }
                 }
                 for (id, spec) in declared {
-                    tx.upsert_device(&new_record(id, &spec, DeviceSource::File))?;
+                    tx.upsert_device(&DeviceRecord::new(id, &spec, DeviceSource::File))?;
                 }
                 Ok(())
             })
@@ -90,7 +90,7 @@ impl DeviceManager {
 
     pub async fn create(&self, id: DeviceId, spec: DeviceSpec) -> Result<DeviceView, DeviceError> {
         spec.validate().map_err(DeviceError::Definition)?;
-        let record = new_record(id.clone(), &spec, DeviceSource::Api);
+        let record = DeviceRecord::new(id.clone(), &spec, DeviceSource::Api);
         let created = self
             .context
             .store
@@ -305,25 +305,6 @@ where
             }
             _ => return,
         }
-    }
-}
-
-fn new_record(id: DeviceId, spec: &DeviceSpec, source: DeviceSource) -> DeviceRecord {
-    let now = Utc::now();
-    DeviceRecord {
-        id,
-        name: spec.name.clone(),
-        connector: spec.connector.as_str().into(),
-        settings: serde_json::to_value(spec).expect("device specs serialize"),
-        source,
-        autostart: spec.autostart,
-        wants_running: spec.autostart,
-        state: StateName::Stopped,
-        state_reason: None,
-        session: None,
-        me: None,
-        created_at: now,
-        updated_at: now,
     }
 }
 

@@ -1,7 +1,6 @@
 //! Devices: ids, definitions, the pure state machine, the per-device actor and its supervisor.
 
 pub mod actor;
-mod backoff;
 mod handle;
 mod id;
 mod manager;
@@ -13,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use handle::DeviceHandle;
-pub use id::{DeviceId, InvalidDeviceId};
+pub use id::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use manager::{DeviceManager, DevicePatch};
 pub use state::{InvalidTransition, StateName};
 

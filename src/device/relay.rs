@@ -21,8 +21,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 
-use super::backoff;
 use super::DeviceId;
+use crate::backoff;
 use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
 use crate::messaging::relay::{self, Outcome};
 use crate::store::messages::Queued;

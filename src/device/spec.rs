@@ -40,6 +40,8 @@ pub struct DeviceSpec {
     pub waha: Option<WahaSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_api: Option<CloudApiSpec>,
+    #[serde(default)]
+    pub hooks: DeviceHooks,
 }
 
 fn yes() -> bool {
@@ -107,6 +109,24 @@ impl Default for WahaSpec {
             api_key: None,
             session: "default".into(),
             webhook_secret: Secret::default(),
+        }
+    }
+}
+
+/// Whether the host's hooks act on this device's events (`[hooks]` in a device file): a
+/// device that chats a lot can be kept quiet without muting the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceHooks {
+    pub sound: bool,
+    pub desktop: bool,
+}
+
+impl Default for DeviceHooks {
+    fn default() -> Self {
+        Self {
+            sound: true,
+            desktop: true,
         }
     }
 }
@@ -303,6 +323,7 @@ mod tests {
         assert_eq!(devices[0].0.as_str(), "good");
         assert_eq!(devices[0].1.connector, ConnectorKind::Simulator);
         assert!(devices[0].1.autostart);
+        assert_eq!(devices[0].1.hooks, DeviceHooks::default());
         assert_eq!(errors.len(), 2);
         let bad = errors
             .iter()
@@ -391,6 +412,7 @@ mod tests {
                 verify_token: Secret::new("verify-5"),
                 graph_url: GRAPH_URL.into(),
             }),
+            hooks: DeviceHooks::default(),
         };
         let shown = format!("{spec:?} {spec:#?}");
         for secret in ["waha-key-1", "waha-hmac-2", "token-3", "app-4", "verify-5"] {
@@ -400,6 +422,20 @@ mod tests {
         let stored = serde_json::to_value(&spec).unwrap();
         assert_eq!(stored["cloud_api"]["access_token"], "token-3");
         assert_eq!(serde_json::from_value::<DeviceSpec>(stored).unwrap(), spec);
+    }
+
+    #[test]
+    fn hook_switches_are_read_from_the_file() {
+        let spec: DeviceSpec =
+            toml::from_str("name = \"Quiet\"\n[hooks]\nsound = false\n").unwrap();
+        assert_eq!(
+            spec.hooks,
+            DeviceHooks {
+                sound: false,
+                desktop: true
+            }
+        );
+        assert!(toml::from_str::<DeviceSpec>("name = \"x\"\n[hooks]\nsond = false\n").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{StoreResult, Tx};
+use crate::device::spec::DeviceSpec;
 use crate::device::{DeviceId, StateName};
 use crate::event::{rfc3339, Me};
 
@@ -43,6 +44,28 @@ pub struct DeviceRecord {
     pub me: Option<Me>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl DeviceRecord {
+    /// A new device from its definition: stopped, not linked, wanting to run if it autostarts.
+    pub fn new(id: DeviceId, spec: &DeviceSpec, source: DeviceSource) -> DeviceRecord {
+        let now = Utc::now();
+        DeviceRecord {
+            id,
+            name: spec.name.clone(),
+            connector: spec.connector.as_str().into(),
+            settings: serde_json::to_value(spec).expect("device specs serialize"),
+            source,
+            autostart: spec.autostart,
+            wants_running: spec.autostart,
+            state: StateName::Stopped,
+            state_reason: None,
+            session: None,
+            me: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, name, connector, settings, source, autostart, wants_running, state, state_reason, session, me, created_at, updated_at";

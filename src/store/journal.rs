@@ -8,9 +8,10 @@ use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData, JournaledEvent};
 
 impl Tx<'_> {
-    /// Appends an event to the device's journal within this write and returns its `seq`. It is
-    /// published on the bus only if the write commits; a rolled-back write gives its `seq`
-    /// back, so seqs stay gap-free.
+    /// Appends an event to the device's journal within this write, with its webhook
+    /// deliveries, and returns its `seq`. It is published on the bus only if the write commits;
+    /// a rolled-back write gives its `seq` back, so seqs stay gap-free, and takes its deliveries
+    /// with it.
     ///
     /// Seqs are counted in memory for the length of one write and the device's head is stored
     /// once at its end ([`Tx::store_heads`]): a write often journals many events of a device,
@@ -21,19 +22,26 @@ impl Tx<'_> {
             None => head(self.conn(), device)? + 1,
         };
         let (name, data) = data.into_parts();
-        let at = Utc::now();
-        self.execute(
-            "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![device.as_str(), seq, name, data.to_string(), rfc3339(at)],
-        )?;
-        self.heads.insert(device.clone(), seq);
-        self.events.push(JournaledEvent {
+        let event = JournaledEvent {
             device_id: device.clone(),
             seq,
-            at,
+            at: Utc::now(),
             name,
             data,
-        });
+        };
+        self.execute(
+            "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.as_str(),
+                seq,
+                event.name,
+                event.data.to_string(),
+                rfc3339(event.at)
+            ],
+        )?;
+        self.enqueue_deliveries(&event)?;
+        self.heads.insert(device.clone(), seq);
+        self.events.push(event);
         Ok(seq)
     }
 

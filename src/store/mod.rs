@@ -16,6 +16,7 @@ pub mod journal;
 pub mod keys;
 pub mod messages;
 mod migrations;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +76,7 @@ pub struct Tx<'c> {
     /// The last seq journaled per device by the current write, stored when it ends.
     heads: HashMap<DeviceId, u64>,
     ids: &'c mut ulid::Generator,
+    routes: &'c mut webhooks::Routes,
 }
 
 impl<'c> Tx<'c> {
@@ -250,6 +252,7 @@ impl ReaderPool {
 fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: EventBus) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
+    let mut routes = webhooks::Routes::unloaded();
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.blocking_recv() else {
@@ -267,7 +270,7 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: Eve
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, batch.drain(..), &mut ids, &bus);
+            commit_batch(&mut conn, batch.drain(..), &mut ids, &mut routes, &bus);
         }
     }
     if let Some(done) = closing {
@@ -302,6 +305,7 @@ fn commit_batch(
     conn: &mut Connection,
     jobs: impl Iterator<Item = Job>,
     ids: &mut ulid::Generator,
+    routes: &mut webhooks::Routes,
     bus: &EventBus,
 ) {
     let mut completions = Vec::new();
@@ -312,6 +316,7 @@ fn commit_batch(
             events: Vec::new(),
             heads: HashMap::new(),
             ids,
+            routes: &mut *routes,
         };
         for job in jobs {
             let mark = tx.events.len();
@@ -325,6 +330,8 @@ fn commit_batch(
                 tx.execute("ROLLBACK TO job", [])?;
                 tx.execute("RELEASE job", [])?;
                 tx.events.truncate(mark);
+                // The job may have changed subscriptions before it failed.
+                tx.routes.invalidate();
             }
             completions.push(completion);
         }
@@ -343,6 +350,7 @@ fn commit_batch(
         }
         Err(error) => {
             tracing::error!(%error, "a group commit failed; its writes are rolled back");
+            routes.invalidate();
             let reason = error.to_string();
             for completion in completions {
                 completion(Err(StoreError::Commit(reason.clone())));

@@ -121,3 +121,118 @@ fn a_newer_schema_is_refused() {
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
 }
+
+fn subscription(
+    id: &str,
+    events: &[&str],
+    devices: &[&str],
+    enabled: bool,
+) -> webhooks::WebhookRecord {
+    let now = chrono::Utc::now();
+    webhooks::WebhookRecord {
+        id: id.into(),
+        url: "https://example.com/hooks".into(),
+        events: events.iter().map(|e| e.to_string()).collect(),
+        devices: devices.iter().map(|d| d.to_string()).collect(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        enabled,
+        source: webhooks::WebhookSource::Api,
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The subscriptions' deliveries as (webhook, device, seq), oldest first.
+async fn outbox(store: &Store) -> Vec<(String, String, u64)> {
+    store
+        .read(|conn| {
+            let mut all = Vec::new();
+            for webhook in webhooks::list(conn)? {
+                let page = webhooks::list_deliveries(conn, &webhook.id, None, 100)?;
+                all.extend(
+                    page.items
+                        .into_iter()
+                        .rev()
+                        .map(|d| (d.webhook_id, d.device_id, d.seq)),
+                );
+            }
+            Ok(all)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_get_their_deliveries_in_their_own_write() {
+    let (_dir, store, _bus) = open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let (a, b, c) = (demo.clone(), demo.clone(), demo.clone());
+    // One batch: subscriptions are created, then events journaled by later writes of the same
+    // batch see them; a failing write takes its delivery with it.
+    let subscribe = store.write(|tx| {
+        tx.upsert_webhook(&subscription("wh_all", &["*"], &["*"], true))?;
+        tx.upsert_webhook(&subscription("wh_off", &["*"], &["*"], false))?;
+        tx.upsert_webhook(&subscription(
+            "wh_other",
+            &["disconnected"],
+            &["other"],
+            true,
+        ))?;
+        tx.upsert_webhook(&subscription("wh_state", &["state"], &["demo"], true))
+    });
+    let first = store.write(move |tx| tx.journal(&a, disconnected("one")));
+    let failing = store.write(move |tx| {
+        tx.journal(&b, disconnected("rolled back"))?;
+        Err::<(), _>(StoreError::Closed)
+    });
+    let second = store.write(move |tx| tx.journal(&c, disconnected("two")));
+    let (subscribed, first, failing, second) = tokio::join!(subscribe, first, failing, second);
+    subscribed.unwrap();
+    assert!(failing.is_err());
+    assert_eq!((first.unwrap(), second.unwrap()), (1, 2));
+    let demo_id = "demo".to_string();
+    assert_eq!(
+        outbox(&store).await,
+        [
+            ("wh_all".to_string(), demo_id.clone(), 1),
+            ("wh_all".to_string(), demo_id.clone(), 2)
+        ]
+    );
+
+    // Disabling takes effect for the very next event.
+    let id = demo.clone();
+    store
+        .write(move |tx| {
+            tx.set_webhook_enabled("wh_all", false, Some("test"))?;
+            tx.journal(&id, disconnected("three"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox(&store).await.len(), 2);
+
+    // Finished deliveries are pruned, outstanding ones kept.
+    let delivered = store
+        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .clone();
+    store
+        .write(move |tx| {
+            tx.record_attempt(
+                &delivered,
+                &webhooks::Attempt {
+                    status: webhooks::DeliveryStatus::Delivered,
+                    status_code: Some(200),
+                    error: None,
+                    next_attempt_at: chrono::Utc::now(),
+                },
+            )?;
+            tx.prune_deliveries(chrono::Utc::now() + chrono::Duration::seconds(1))
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox(&store).await, [("wh_all".to_string(), demo_id, 1)]);
+}

@@ -2,7 +2,9 @@
 //! directory, plus HTTP helpers. Socket.IO tests use [`sio`].
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod cloud_stub;
+pub mod receiver;
 pub mod sio;
 pub mod stub;
 pub mod waha_stub;
@@ -29,13 +31,16 @@ pub struct TestDaemon {
     task: Option<JoinHandle<Result<(), devicebridge::app::AppError>>>,
 }
 
-/// Settings for a test: fast rhythms, a temp data dir, no devices unless a test adds some.
+/// Settings for a test: fast rhythms, a temp data dir, no devices unless a test adds some, and
+/// no sounds or desktop notifications unless a test turns them on.
 pub fn test_settings(dir: &Path) -> Settings {
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".parse().unwrap();
     settings.storage.data_dir = dir.join("data");
     settings.devices.dir = dir.join("devices");
     settings.log.level = "warn".into();
+    settings.hooks.sound.enabled = false;
+    settings.hooks.desktop.enabled = false;
     settings
 }
 
@@ -229,6 +234,19 @@ impl TestDaemon {
         let (status, message) = self.post(&path, body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{message}");
         message
+    }
+
+    /// The Prometheus text of `GET /metrics` (which needs no credential).
+    pub async fn metrics(&self) -> String {
+        let response = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        response.text().await.unwrap()
     }
 
     /// Creates a simulator device through the API.

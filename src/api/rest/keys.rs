@@ -13,7 +13,7 @@ use crate::api::auth::{Caller, Grant, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
 use crate::api::AppState;
-use crate::device::DeviceId;
+use crate::device::check_selection;
 use crate::event::rfc3339;
 use crate::store::{self, KeyRecord};
 
@@ -94,15 +94,7 @@ fn everything() -> Vec<String> {
 
 /// Device lists hold ids or `*`; anything else is a typo worth reporting.
 fn check_devices(devices: &[String]) -> Result<(), ApiError> {
-    if devices.is_empty() {
-        return Err(ApiError::bad_request(
-            "`devices` must list device ids or \"*\"",
-        ));
-    }
-    for device in devices.iter().filter(|d| d.as_str() != "*") {
-        DeviceId::parse(device)?;
-    }
-    Ok(())
+    check_selection(devices).map_err(ApiError::from)
 }
 
 async fn create(

@@ -7,6 +7,7 @@ mod keys;
 mod pairing;
 mod system;
 mod upstream;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
@@ -66,6 +67,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     all.extend(pairing::endpoints());
     all.extend(keys::endpoints());
     all.extend(upstream::endpoints());
+    all.extend(webhooks::endpoints());
     all
 }
 

@@ -1,7 +1,8 @@
-//! Health, the OpenAPI document and its browser, stats and the event journal.
+//! Health, metrics, the OpenAPI document and its browser, stats and the event journal.
 
 use axum::extract::{Query, State};
-use axum::http::Method;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use serde::Deserialize;
@@ -12,6 +13,8 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::DevicePath;
 use crate::api::{openapi, AppState};
+use crate::event::JournaledEvent;
+use crate::metrics::Backlog;
 use crate::store;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -24,6 +27,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("Health")),
             get(health),
+        ),
+        endpoint(
+            Method::GET,
+            "/metrics",
+            "Prometheus metrics of the hooks (text format)",
+            None,
+            None,
+            (200, None),
+            get(metrics),
         ),
         endpoint(
             Method::GET,
@@ -74,6 +86,27 @@ async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
+/// The Prometheus text exposition. Like `/health` it needs no credential: it carries counts,
+/// never ids, names or payloads, and scrapers rarely hold API keys.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (depth, oldest) = state.store.read(store::webhooks::backlog).await?;
+    let oldest_age_secs = oldest
+        .map(|oldest| (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let text = state.metrics.render(&Backlog {
+        depth,
+        oldest_age_secs,
+    });
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
 async fn docs_json() -> Json<Value> {
     Json(openapi::document())
 }
@@ -115,14 +148,7 @@ async fn events(
         .store
         .read(move |conn| store::journal::read_after(conn, &id, query.after, limit))
         .await?;
-    let items: Vec<Value> = read
-        .events
-        .iter()
-        .map(|event| {
-            let payload = event.payload();
-            json!({ "type": event.name, "deviceId": payload["deviceId"], "seq": event.seq, "at": payload["at"], "data": payload })
-        })
-        .collect();
+    let items: Vec<Value> = read.events.iter().map(JournaledEvent::envelope).collect();
     Ok(Json(
         json!({ "items": items, "head": read.head, "recovered": read.complete }),
     ))

@@ -1,13 +1,14 @@
-//! Reconnect delays: exponential backoff with full jitter.
+//! Retry delays: exponential backoff with full jitter, for device reconnects, message resends
+//! and webhook deliveries.
 //!
-//! Full jitter (a uniform pick between zero and the exponential cap) spreads the reconnects of
-//! many devices that lost the same upstream at once, instead of having them retry in lockstep.
+//! Full jitter (a uniform pick between zero and the exponential cap) spreads the retries of many
+//! devices or deliveries that failed at once, instead of having them retry in lockstep.
 
 use std::time::Duration;
 
 use rand::Rng;
 
-/// The delay before reconnect attempt `attempt` (1-based).
+/// The delay before retry `attempt` (1-based).
 pub fn delay(attempt: u32, initial: Duration, max: Duration, rng: &mut impl Rng) -> Duration {
     let exponent = attempt.saturating_sub(1).min(31);
     let cap = initial.saturating_mul(1u32 << exponent).min(max);

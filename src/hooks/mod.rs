@@ -1,0 +1,266 @@
+//! Hooks: independent subscribers of the event bus that act outside the daemon.
+//!
+//! - [`webhook`] POSTs every subscribed event to integrations, from a durable outbox.
+//! - [`desktop`] raises desktop notifications on the daemon's host (notify-rust over D-Bus).
+//! - [`sound`] plays a short sound on the host (rodio).
+//!
+//! None of them is on the event path. Desktop and sound each read the bus on their own task
+//! into a small bounded queue; an event that finds the queue full is dropped and counted, so a
+//! missing session bus or a stuck audio device can never hold back a commit or a socket.
+
+pub mod desktop;
+pub mod sound;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use chrono::NaiveTime;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::bus::EventBus;
+use crate::config::HookSettings;
+use crate::device::spec::DeviceHooks;
+use crate::device::DeviceId;
+use crate::event::{JournaledEvent, EVENT_NAMES};
+use crate::metrics::Counters;
+use crate::store::{self, Store, StoreError};
+
+/// Device states that have no event of their own (their `state` event carries them); hooks may
+/// name them like events: `failed`, `logged_out`, …
+pub const STATE_TRIGGERS: [&str; 4] = ["stopped", "starting", "logged_out", "failed"];
+
+/// Events a hook's queue holds before further ones are dropped.
+const QUEUE: usize = 256;
+
+/// Whether a hook may be configured for `name`.
+pub fn is_trigger(name: &str) -> bool {
+    EVENT_NAMES.contains(&name) || STATE_TRIGGERS.contains(&name)
+}
+
+/// The names a hook may know this event by, the most specific first: a `state` event into
+/// `failed` is both `failed` and `state`. A `qr` event fires only for the first code of a
+/// linking attempt: the rotations that follow every 20 s are no news to the person scanning.
+pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
+    let mut names = Vec::with_capacity(2);
+    match event.name.as_str() {
+        "state" => {
+            if let Some(state) = event.data["state"]
+                .as_str()
+                .filter(|state| STATE_TRIGGERS.contains(state))
+            {
+                names.push(state);
+            }
+        }
+        "qr" if event.data["attempt"].as_u64().unwrap_or(1) > 1 => return names,
+        _ => {}
+    }
+    names.push(event.name.as_str());
+    names
+}
+
+/// A message sent from this side (devicebridge or the phone itself), not received.
+pub fn is_own_message(event: &JournaledEvent) -> bool {
+    event.name == "message" && event.data["fromMe"] == Value::Bool(true)
+}
+
+/// `HH:MM-HH:MM` in local time; the range may wrap past midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    start: NaiveTime,
+    end: NaiveTime,
+}
+
+impl QuietHours {
+    /// Reads `hooks.quiet_hours`: `None` for the empty string (no quiet hours).
+    pub fn parse(text: &str) -> Result<Option<QuietHours>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let bad = || format!("{text:?} is not a range like \"22:00-07:00\" (HH:MM-HH:MM, 24-hour)");
+        let (start, end) = text.split_once('-').ok_or_else(bad)?;
+        let time = |part: &str| NaiveTime::parse_from_str(part.trim(), "%H:%M").map_err(|_| bad());
+        let (start, end) = (time(start)?, time(end)?);
+        if start == end {
+            return Err(format!("{text:?} starts and ends at the same time"));
+        }
+        Ok(Some(QuietHours { start, end }))
+    }
+
+    pub fn contains(&self, time: NaiveTime) -> bool {
+        if self.start < self.end {
+            self.start <= time && time < self.end
+        } else {
+            time >= self.start || time < self.end
+        }
+    }
+}
+
+/// What the host's hooks share: the rules that mute them, and the store to look devices up.
+#[derive(Clone)]
+pub struct HookRules {
+    store: Store,
+    mute_own_messages: bool,
+    quiet_hours: Option<QuietHours>,
+}
+
+/// What a hook needs to know about a device.
+#[derive(Debug, Clone)]
+pub struct DeviceFacts {
+    pub name: String,
+    pub hooks: DeviceHooks,
+}
+
+impl HookRules {
+    pub fn new(store: Store, settings: &HookSettings) -> Self {
+        Self {
+            store,
+            mute_own_messages: settings.mute_own_messages,
+            // Validated with the rest of the configuration at load time.
+            quiet_hours: QuietHours::parse(&settings.quiet_hours).ok().flatten(),
+        }
+    }
+
+    /// Whether `event` is muted for every hook at local time `now`: our own message, or quiet
+    /// hours.
+    pub fn muted(&self, event: &JournaledEvent, now: NaiveTime) -> bool {
+        (self.mute_own_messages && is_own_message(event))
+            || self.quiet_hours.is_some_and(|quiet| quiet.contains(now))
+    }
+
+    /// The device's name and hook switches; `None` if it no longer exists.
+    pub async fn device(&self, id: &DeviceId) -> Result<Option<DeviceFacts>, StoreError> {
+        let id = id.clone();
+        let record = self
+            .store
+            .read(move |conn| store::devices::get(conn, &id))
+            .await?;
+        Ok(record.map(|record| DeviceFacts {
+            hooks: record
+                .settings
+                .get("hooks")
+                .and_then(|hooks| serde_json::from_value(hooks.clone()).ok())
+                .unwrap_or_default(),
+            name: record.name,
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The local time of day, for quiet hours.
+pub fn local_now() -> NaiveTime {
+    chrono::Local::now().time()
+}
+
+/// Feeds the events `wanted` selects into a bounded queue, on a task of its own. An event that
+/// finds the queue full — or that the bus could not keep for this reader — is counted as
+/// `dropped` in `counters`.
+pub fn listen(
+    bus: &EventBus,
+    counters: Arc<crate::metrics::Metrics>,
+    family: fn(&crate::metrics::Metrics) -> &Counters,
+    wanted: impl Fn(&JournaledEvent) -> bool + Send + 'static,
+) -> (
+    mpsc::Receiver<Arc<JournaledEvent>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut events = bus.subscribe();
+    let (queue, receiver) = mpsc::channel(QUEUE);
+    let task = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) if wanted(&event) => {
+                    if queue.try_send(event).is_err() {
+                        if queue.is_closed() {
+                            return;
+                        }
+                        family(&counters).inc("dropped");
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    family(&counters).add("dropped", missed)
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    (receiver, task)
+}
+
+/// Logs a hook's failure as a warning the first time, and at debug level after that until the
+/// hook works again: a host without a session bus or sound card gets one line, not one per event.
+#[derive(Debug, Default)]
+pub struct OneWarning {
+    warned: bool,
+}
+
+impl OneWarning {
+    pub fn failed(&mut self, hook: &str, error: &dyn std::fmt::Display) {
+        if self.warned {
+            tracing::debug!(hook, %error, "hook failed again");
+        } else {
+            self.warned = true;
+            tracing::warn!(hook, %error, "hook cannot run; further failures are logged at debug level");
+        }
+    }
+
+    pub fn worked(&mut self) {
+        self.warned = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: &str, data: Value) -> JournaledEvent {
+        JournaledEvent {
+            device_id: DeviceId::parse("demo").unwrap(),
+            seq: 1,
+            at: chrono::Utc::now(),
+            name: name.into(),
+            data,
+        }
+    }
+
+    fn at(text: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(text, "%H:%M").unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_wrap_past_midnight() {
+        let night = QuietHours::parse("22:00-07:00").unwrap().unwrap();
+        assert!(night.contains(at("23:30")));
+        assert!(night.contains(at("00:00")));
+        assert!(night.contains(at("06:59")));
+        assert!(!night.contains(at("07:00")));
+        assert!(!night.contains(at("12:00")));
+        let lunch = QuietHours::parse("12:00-13:30").unwrap().unwrap();
+        assert!(lunch.contains(at("12:45")));
+        assert!(!lunch.contains(at("13:30")));
+        assert_eq!(QuietHours::parse("  "), Ok(None));
+        for bad in ["22-07", "25:00-07:00", "22:00", "10:00-10:00"] {
+            assert!(QuietHours::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn triggers_name_states_without_events_and_only_the_first_qr() {
+        let failed = event(
+            "state",
+            json!({ "state": "failed", "previous": "disconnected" }),
+        );
+        assert_eq!(triggers(&failed), ["failed", "state"]);
+        let ready = event("state", json!({ "state": "ready" }));
+        assert_eq!(triggers(&ready), ["state"]);
+        assert_eq!(triggers(&event("qr", json!({ "attempt": 1 }))), ["qr"]);
+        assert!(triggers(&event("qr", json!({ "attempt": 2 }))).is_empty());
+        assert!(is_trigger("logged_out") && is_trigger("message:ack") && !is_trigger("mesage"));
+    }
+}

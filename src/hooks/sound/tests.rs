@@ -1,0 +1,256 @@
+//! The shipped sounds, and the hook against a real store and bus with a recording speaker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use super::tones::{samples, wav, SAMPLE_RATE, SOUNDS};
+use super::*;
+use crate::config::{HookSettings, Synchronous};
+use crate::device::DeviceId;
+use crate::event::{EventData, Me};
+use crate::messaging::Message;
+use crate::store::{DeviceRecord, DeviceSource, Store};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn the_committed_sounds_are_the_generated_ones_and_decode() {
+    for (name, notes) in SOUNDS {
+        let (_, committed) = FILES.iter().find(|(file, _)| *file == name).unwrap();
+        let expected = wav(&samples(notes));
+        assert_eq!(committed.len(), expected.len(), "{name}: size");
+        assert_eq!(committed[..44], expected[..44], "{name}: header");
+        // Sines may differ in the last bit between math libraries: allow one step.
+        for (i, (a, b)) in committed[44..]
+            .chunks(2)
+            .zip(expected[44..].chunks(2))
+            .enumerate()
+        {
+            let (a, b) = (
+                i16::from_le_bytes([a[0], a[1]]),
+                i16::from_le_bytes([b[0], b[1]]),
+            );
+            assert!(
+                (a - b).abs() <= 1,
+                "{name}: sample {i} is {a}, expected {b}"
+            );
+        }
+        let decoded = decode(committed).unwrap();
+        assert_eq!(decoded.sample_rate().get(), SAMPLE_RATE);
+        assert_eq!(decoded.channels().get(), 1);
+        let length: u32 = notes.iter().map(|note| note.ms).sum();
+        let seconds = decoded.total_duration().unwrap().as_secs_f64();
+        assert!(
+            (seconds * 1000.0 - f64::from(length)).abs() < 2.0,
+            "{name}: {seconds}s"
+        );
+        assert!(committed.len() < 32 * 1024, "{name} is small");
+    }
+}
+
+/// What the recording speaker heard.
+#[derive(Debug, Clone, PartialEq)]
+struct Heard {
+    file: String,
+    peak: f32,
+}
+
+struct Recorder(UnboundedSender<Heard>);
+
+impl Speaker for Recorder {
+    fn play(&mut self, clip: Clip) -> Result<(), String> {
+        let peak = clip
+            .source
+            .fold(0.0f32, |peak, sample| peak.max(sample.abs()));
+        let _ = self.0.send(Heard {
+            file: clip.file,
+            peak,
+        });
+        Ok(())
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Store,
+    metrics: Arc<Metrics>,
+    heard: UnboundedReceiver<Heard>,
+    _tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn device(id: &str, hooks: serde_json::Value) -> DeviceRecord {
+    let spec = serde_json::from_value(json!({ "name": id, "hooks": hooks })).unwrap();
+    DeviceRecord::new(DeviceId::parse(id).unwrap(), &spec, DeviceSource::Api)
+}
+
+async fn rig(hooks: HookSettings, sound: SoundSettings) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = EventBus::new();
+    let store = Store::open(dir.path(), Synchronous::Normal, bus.clone()).unwrap();
+    store
+        .write(|tx| {
+            tx.upsert_device(&device("loud", json!({})))?;
+            tx.upsert_device(&device("quiet", json!({ "sound": false })))
+        })
+        .await
+        .unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let (heard_tx, heard) = unbounded_channel();
+    let tasks = Sound::start(
+        HookRules::new(store.clone(), &hooks),
+        sound,
+        metrics.clone(),
+        &bus,
+        Box::new(move || Box::new(Recorder(heard_tx))),
+    );
+    Rig {
+        _dir: dir,
+        store,
+        metrics,
+        heard,
+        _tasks: tasks,
+    }
+}
+
+fn sound_settings(min_interval_ms: u64) -> SoundSettings {
+    let events: BTreeMap<String, String> = [
+        ("message", "message.wav"),
+        ("qr", "qr.wav"),
+        ("failed", "alert.wav"),
+    ]
+    .into_iter()
+    .map(|(event, file)| (event.into(), file.into()))
+    .collect();
+    SoundSettings {
+        enabled: true,
+        volume: 0.5,
+        min_interval_ms,
+        events,
+    }
+}
+
+fn qr(attempt: u32) -> EventData {
+    EventData::Qr {
+        qr: "code".into(),
+        image: String::new(),
+        expires_at: String::new(),
+        attempt,
+        max_attempts: 6,
+    }
+}
+
+fn message(device: &str, from_me: bool) -> EventData {
+    EventData::Message(Message {
+        id: "msg_1".into(),
+        upstream_id: None,
+        device_id: device.into(),
+        chat_id: "15550000002@c.us".into(),
+        from: "15550000002@c.us".into(),
+        from_me,
+        kind: "text".into(),
+        body: "see you at 5".into(),
+        media: None,
+        reply_to: None,
+        timestamp: String::new(),
+        ack: 0,
+        ack_name: "pending",
+        temp_id: None,
+        revoked: false,
+    })
+}
+
+impl Rig {
+    async fn journal(&self, device: &str, data: EventData) {
+        let id = DeviceId::parse(device).unwrap();
+        self.store
+            .write(move |tx| tx.journal(&id, data))
+            .await
+            .unwrap();
+    }
+
+    async fn next_heard(&mut self) -> Heard {
+        tokio::time::timeout(WAIT, self.heard.recv())
+            .await
+            .expect("a sound within the timeout")
+            .unwrap()
+    }
+
+    /// Waits until `outcome` reaches `count`: no event announces a sound that was not played.
+    async fn wait_count(&self, outcome: &str, count: u64) {
+        let deadline = Instant::now() + WAIT;
+        while self.metrics.sounds.get(outcome) < count {
+            assert!(Instant::now() < deadline, "{outcome} never reached {count}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_event_picks_the_sound_at_the_volume_and_bursts_are_throttled() {
+    let mut rig = rig(HookSettings::default(), sound_settings(60_000)).await;
+    rig.journal("loud", qr(2)).await; // a rotation: no sound
+    rig.journal(
+        "loud",
+        EventData::Ready {
+            me: Me {
+                id: "me".into(),
+                name: "Me".into(),
+            },
+        },
+    )
+    .await; // not configured
+    rig.journal("loud", qr(1)).await;
+    let heard = rig.next_heard().await;
+    assert_eq!(heard.file, "qr.wav");
+    let full = decode(FILES[1].1)
+        .unwrap()
+        .fold(0.0f32, |peak, sample| peak.max(sample.abs()));
+    assert!(
+        (heard.peak - full * 0.5).abs() < 1e-3,
+        "{heard:?} vs {full}"
+    );
+
+    rig.journal("loud", message("loud", false)).await;
+    rig.wait_count("throttled", 1).await;
+    assert!(rig.heard.try_recv().is_err(), "nothing else was played");
+    assert_eq!(rig.metrics.sounds.get("played"), 1);
+}
+
+#[tokio::test]
+async fn own_messages_and_silenced_devices_are_muted() {
+    let mut rig = rig(HookSettings::default(), sound_settings(0)).await;
+    rig.journal("loud", message("loud", true)).await;
+    rig.journal("quiet", message("quiet", false)).await;
+    rig.journal(
+        "loud",
+        EventData::State {
+            state: "failed",
+            previous: "disconnected",
+            reason: Some("reconnect_exhausted".into()),
+        },
+    )
+    .await;
+    // Events are handled in order: once this sound is heard, the two before it were decided.
+    assert_eq!(rig.next_heard().await.file, "alert.wav");
+    assert_eq!(rig.metrics.sounds.get("muted"), 2);
+    rig.journal("loud", message("loud", false)).await;
+    assert_eq!(rig.next_heard().await.file, "message.wav");
+}
+
+#[tokio::test]
+async fn quiet_hours_mute_everything() {
+    let hour = chrono::Timelike::hour(&chrono::Local::now());
+    let hooks = HookSettings {
+        quiet_hours: format!("{hour:02}:00-{:02}:00", (hour + 2) % 24),
+        ..HookSettings::default()
+    };
+    let rig = rig(hooks, sound_settings(0)).await;
+    rig.journal("loud", qr(1)).await;
+    rig.journal("loud", message("loud", false)).await;
+    rig.wait_count("muted", 2).await;
+    assert_eq!(rig.metrics.sounds.get("played"), 0);
+}

@@ -1,0 +1,192 @@
+//! Which webhook URLs the daemon may call.
+//!
+//! Unless `webhooks.allow_private` is set, a URL whose host is, or resolves to, an address that
+//! is not public (loopback, private, link-local, unique-local, unspecified, shared, documentation,
+//! multicast, reserved) is refused: whoever may create a subscription must not be able to make
+//! the daemon probe its own host or network. The check runs when a subscription is saved, and
+//! again at delivery, through [`PublicOnly`], the HTTP client's resolver, so a name that is
+//! re-pointed later (DNS rebinding) is refused at the moment of connecting.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Refused {
+    #[error("the URL must be absolute http:// or https://")]
+    Scheme,
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("{host} cannot be resolved")]
+    Unresolved { host: String },
+    #[error("{host} resolves to {address}, which is not a public address (set webhooks.allow_private = true to allow it)")]
+    Private { host: String, address: IpAddr },
+}
+
+/// Whether `address` is on the public internet.
+pub fn is_public(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        // Shared address space (carrier-grade NAT), 100.64.0.0/10.
+        || (a == 100 && (64..128).contains(&b))
+        // Benchmarking, 198.18.0.0/15.
+        || (a == 198 && (18..20).contains(&b))
+        // Reserved, 240.0.0.0/4.
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        // Unique local, fc00::/7.
+        || (first & 0xfe00) == 0xfc00
+        // Link-local, fe80::/10.
+        || (first & 0xffc0) == 0xfe80
+        // Documentation, 2001:db8::/32.
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+}
+
+/// Checks a URL before it is saved: its scheme, and every address its host resolves to.
+pub async fn check(url: &str, allow_private: bool) -> Result<(), Refused> {
+    let parsed = Url::parse(url).map_err(|_| Refused::Scheme)?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Refused::Scheme);
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    match parsed.host().ok_or(Refused::NoHost)? {
+        Host::Ipv4(v4) => public_or_refused(&v4.to_string(), IpAddr::V4(v4)),
+        Host::Ipv6(v6) => public_or_refused(&v6.to_string(), IpAddr::V6(v6)),
+        Host::Domain(name) => resolve_public(name, port).await.map(drop),
+    }
+}
+
+/// Checks the literal address of a URL at delivery time; names are checked by [`PublicOnly`]
+/// when the client connects.
+pub fn check_literal(url: &Url) -> Result<(), Refused> {
+    match url.host() {
+        Some(Host::Ipv4(v4)) => public_or_refused(&v4.to_string(), IpAddr::V4(v4)),
+        Some(Host::Ipv6(v6)) => public_or_refused(&v6.to_string(), IpAddr::V6(v6)),
+        Some(Host::Domain(_)) => Ok(()),
+        None => Err(Refused::NoHost),
+    }
+}
+
+fn public_or_refused(host: &str, address: IpAddr) -> Result<(), Refused> {
+    if is_public(address) {
+        Ok(())
+    } else {
+        Err(Refused::Private {
+            host: host.to_owned(),
+            address,
+        })
+    }
+}
+
+/// Resolves `host`, refusing it if any of its addresses is not public.
+async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, Refused> {
+    let unresolved = || Refused::Unresolved {
+        host: host.to_owned(),
+    };
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|_| unresolved())?
+        .collect();
+    if addresses.is_empty() {
+        return Err(unresolved());
+    }
+    for address in &addresses {
+        public_or_refused(host, address.ip())?;
+    }
+    Ok(addresses)
+}
+
+/// The delivery client's resolver when private addresses are not allowed.
+pub struct PublicOnly;
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            // The port is replaced by the URL's own when connecting.
+            let addresses = resolve_public(name.as_str(), 0).await?;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl PublicOnly {
+    pub fn resolver() -> Arc<PublicOnly> {
+        Arc::new(PublicOnly)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_pass() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "2001:db8::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.215.14", "1.1.1.1", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_are_refused_by_scheme_and_address() {
+        assert_eq!(
+            check("ftp://example.com/", false).await,
+            Err(Refused::Scheme)
+        );
+        assert!(matches!(
+            check("http://127.0.0.1:9/hook", false).await,
+            Err(Refused::Private { .. })
+        ));
+        assert!(matches!(
+            check("http://localhost:9/hook", false).await,
+            Err(Refused::Private { .. })
+        ));
+        assert_eq!(check("http://127.0.0.1:9/hook", true).await, Ok(()));
+        assert_eq!(check("http://93.184.215.14/hook", false).await, Ok(()));
+    }
+}
