@@ -216,23 +216,61 @@ async fn events_get_their_deliveries_in_their_own_write() {
         .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
         .await
         .unwrap()
-        .items[0]
-        .id
-        .clone();
+        .items
+        .remove(0);
     store
         .write(move |tx| {
-            tx.record_attempt(
-                &delivered,
-                &webhooks::Attempt {
-                    status: webhooks::DeliveryStatus::Delivered,
-                    status_code: Some(200),
-                    error: None,
-                    next_attempt_at: chrono::Utc::now(),
-                },
-            )?;
+            assert!(tx.record_attempt(&delivered, &succeeded())?);
             tx.prune_deliveries(chrono::Utc::now() + chrono::Duration::seconds(1))
         })
         .await
         .unwrap();
     assert_eq!(outbox(&store).await, [("wh_all".to_string(), demo_id, 1)]);
+}
+
+fn succeeded() -> webhooks::Attempt {
+    webhooks::Attempt {
+        status: webhooks::DeliveryStatus::Delivered,
+        status_code: Some(200),
+        error: None,
+        next_attempt_at: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn a_replay_during_an_attempt_outlives_the_attempt() {
+    let (_dir, store, _bus) = open();
+    let demo = DeviceId::parse("demo").unwrap();
+    store
+        .write(move |tx| {
+            tx.upsert_webhook(&subscription("wh_all", &["*"], &["*"], true))?;
+            tx.journal(&demo, disconnected("one"))
+        })
+        .await
+        .unwrap();
+    let attempted = store
+        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    // The replay lands while the attempt is under way.
+    let id = attempted.id.clone();
+    store
+        .write(move |tx| tx.replay_delivery(&id))
+        .await
+        .unwrap();
+    let recorded = store
+        .write(move |tx| tx.record_attempt(&attempted, &succeeded()))
+        .await
+        .unwrap();
+    assert!(!recorded, "the stale outcome is dropped");
+    let after = store
+        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(after.status, webhooks::DeliveryStatus::Pending);
+    assert_eq!(after.attempts, 0);
 }

@@ -373,27 +373,34 @@ impl Tx<'_> {
         Ok(removed > 0)
     }
 
-    /// Records the outcome of one attempt.
-    pub fn record_attempt(&mut self, delivery: &str, attempt: &Attempt) -> StoreResult<()> {
+    /// Records the outcome of one attempt at `delivery` as it was scheduled when the attempt
+    /// began. A delivery replayed while the attempt was under way has a newer schedule: the
+    /// outcome is then dropped, so the replay is not lost, and it is sent again. Returns whether
+    /// the outcome was recorded.
+    pub fn record_attempt(
+        &mut self,
+        delivery: &DeliveryRecord,
+        attempt: &Attempt,
+    ) -> StoreResult<bool> {
         let now = rfc3339(Utc::now());
         let delivered = (attempt.status == DeliveryStatus::Delivered).then_some(&now);
-        self.conn()
-            .prepare_cached(
-                "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1,
-                    last_status_code = ?3, last_error = ?4, next_attempt_at = ?5,
-                    delivered_at = COALESCE(?6, delivered_at), updated_at = ?7
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                delivery,
+        let changed = self.execute(
+            "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1,
+                last_status_code = ?3, last_error = ?4, next_attempt_at = ?5,
+                delivered_at = COALESCE(?6, delivered_at), updated_at = ?7
+             WHERE id = ?1 AND scheduled_at = ?8",
+            params![
+                delivery.id,
                 attempt.status.as_str(),
                 attempt.status_code,
                 attempt.error,
                 rfc3339(attempt.next_attempt_at),
                 delivered,
-                now
-            ])?;
-        Ok(())
+                now,
+                rfc3339(delivery.scheduled_at)
+            ],
+        )?;
+        Ok(changed == 1)
     }
 
     /// Forgets finished (delivered or failed) deliveries created before `older_than`; returns
@@ -407,8 +414,15 @@ impl Tx<'_> {
     }
 
     /// Puts a delivery back in the outbox, same id, due now, with a fresh retry window.
+    ///
+    /// The new schedule is always later than the old one, even within the same millisecond:
+    /// it is what tells an attempt under way that its outcome is stale ([`Tx::record_attempt`]).
     pub fn replay_delivery(&mut self, id: &str) -> StoreResult<Option<DeliveryRecord>> {
-        let now = rfc3339(Utc::now());
+        let Some(delivery) = get_delivery(self.conn(), id)? else {
+            return Ok(None);
+        };
+        let later = delivery.scheduled_at + chrono::Duration::milliseconds(1);
+        let now = rfc3339(Utc::now().max(later));
         self.conn().execute(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2,
                 scheduled_at = ?2, updated_at = ?2 WHERE id = ?1",

@@ -313,11 +313,13 @@ impl Inner {
                 (attempt, false)
             }
         };
-        let (id, webhook) = (delivery.id.clone(), delivery.webhook_id.clone());
+        let (attempted, webhook) = (delivery.clone(), delivery.webhook_id.clone());
         let recorded = self
             .store
             .write(move |tx| {
-                tx.record_attempt(&id, &attempt)?;
+                if !tx.record_attempt(&attempted, &attempt)? {
+                    tracing::debug!(delivery_id = %attempted.id, "replayed during its attempt: sent again");
+                }
                 if disable {
                     tx.set_webhook_enabled(
                         &webhook,
