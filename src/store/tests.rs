@@ -212,12 +212,7 @@ async fn events_get_their_deliveries_in_their_own_write() {
     assert_eq!(outbox(&store).await.len(), 2);
 
     // Finished deliveries are pruned, outstanding ones kept.
-    let delivered = store
-        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
+    let delivered = newest_delivery(&store).await;
     store
         .write(move |tx| {
             assert!(tx.record_attempt(&delivered, &succeeded())?);
@@ -226,6 +221,16 @@ async fn events_get_their_deliveries_in_their_own_write() {
         .await
         .unwrap();
     assert_eq!(outbox(&store).await, [("wh_all".to_string(), demo_id, 1)]);
+}
+
+/// The newest delivery of the `wh_all` subscription.
+async fn newest_delivery(store: &Store) -> webhooks::DeliveryRecord {
+    store
+        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
+        .await
+        .unwrap()
+        .items
+        .remove(0)
 }
 
 fn succeeded() -> webhooks::Attempt {
@@ -248,12 +253,7 @@ async fn a_replay_during_an_attempt_outlives_the_attempt() {
         })
         .await
         .unwrap();
-    let attempted = store
-        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
+    let attempted = newest_delivery(&store).await;
     // The replay lands while the attempt is under way.
     let id = attempted.id.clone();
     store
@@ -265,12 +265,7 @@ async fn a_replay_during_an_attempt_outlives_the_attempt() {
         .await
         .unwrap();
     assert!(!recorded, "the stale outcome is dropped");
-    let after = store
-        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
+    let after = newest_delivery(&store).await;
     assert_eq!(after.status, webhooks::DeliveryStatus::Pending);
     assert_eq!(after.attempts, 0);
 }
