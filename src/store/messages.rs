@@ -289,10 +289,14 @@ impl Tx<'_> {
         new: &NewMessage<'_>,
     ) -> StoreResult<Message> {
         let media = new.media.map(serde_json::to_string).transpose()?;
-        self.execute(
-            "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
+        // The row comes back from the insert itself: sending is the hottest write there is.
+        self.query_row(
+            &format!(
+                "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)
+             RETURNING {MESSAGE_COLUMNS}"
+            ),
             params![
                 new.id,
                 device.as_str(),
@@ -311,8 +315,8 @@ impl Tx<'_> {
                 new.relay.map(RelayStatus::as_str),
                 new.now,
             ],
-        )?;
-        Ok(get_message(self.conn(), device, new.id)?.expect("the message was just inserted"))
+            message_row,
+        )
     }
 
     /// Merges an ack into a message; returns the message if its ack changed.
