@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::binary::{poll, Daemon, POLL};
+use common::binary::Daemon;
+use common::poll;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -265,7 +266,7 @@ fn check_chat(log: &ChatLog, inbox: &[Value]) {
 /// that the store kept it intact: same chat, same text, sent by us. Returns how many had no
 /// server ack yet at the first look: their acks were lost with the killed daemon.
 async fn check_acks(api: &Api, logs: &[ChatLog]) -> usize {
-    let mut pending: HashMap<&str, (&str, String)> = logs
+    let pending: HashMap<&str, (&str, String)> = logs
         .iter()
         .flat_map(|log| {
             log.acked
@@ -274,39 +275,39 @@ async fn check_acks(api: &Api, logs: &[ChatLog]) -> usize {
                 .map(|(n, id)| (id.as_str(), (log.chat, text(log.chat, n))))
         })
         .collect();
-    let mut unacked_at_first = None;
-    // A loop rather than `poll`: each round re-checks only the messages still pending.
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut still = HashMap::new();
-        for (id, (chat, text)) in pending.drain() {
-            let (status, message) = api.get(&format!("/devices/{DEVICE}/messages/{id}")).await;
-            assert_eq!(status, StatusCode::OK, "GET message {id}: {message}");
-            assert_eq!(
-                message["body"], *text,
-                "message {id} was altered: {message}"
-            );
-            assert_eq!(message["chatId"], chat, "message {id} moved: {message}");
-            assert_eq!(message["fromMe"], true, "message {id}: {message}");
-            let ack = message["ack"].as_i64().expect("a message without ack");
-            assert!(ack >= 0, "acknowledged message {id} failed: {message}");
-            if ack < 1 {
-                still.insert(id, (chat, text));
+    // Each round re-checks only the messages still pending.
+    let pending = std::cell::RefCell::new(pending);
+    let unacked_at_first = std::cell::Cell::new(None);
+    let (pending, unacked_at_first) = (&pending, &unacked_at_first);
+    poll(
+        "a server ack for every acknowledged message",
+        WAIT,
+        move || async move {
+            let mut still = HashMap::new();
+            let checking: Vec<_> = pending.borrow_mut().drain().collect();
+            for (id, (chat, text)) in checking {
+                let (status, message) = api.get(&format!("/devices/{DEVICE}/messages/{id}")).await;
+                assert_eq!(status, StatusCode::OK, "GET message {id}: {message}");
+                assert_eq!(
+                    message["body"], *text,
+                    "message {id} was altered: {message}"
+                );
+                assert_eq!(message["chatId"], chat, "message {id} moved: {message}");
+                assert_eq!(message["fromMe"], true, "message {id}: {message}");
+                let ack = message["ack"].as_i64().expect("a message without ack");
+                assert!(ack >= 0, "acknowledged message {id} failed: {message}");
+                if ack < 1 {
+                    still.insert(id, (chat, text));
+                }
             }
-        }
-        pending = still;
-        let unacked_at_first = *unacked_at_first.get_or_insert(pending.len());
-        if pending.is_empty() {
-            return unacked_at_first;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} acknowledged messages still without a server ack after {WAIT:?}, e.g. {:?}",
-            pending.len(),
-            pending.keys().take(5).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+            let first = unacked_at_first.get().unwrap_or(still.len());
+            unacked_at_first.set(Some(first));
+            let done = still.is_empty();
+            *pending.borrow_mut() = still;
+            done.then_some(first)
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

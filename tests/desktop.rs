@@ -9,9 +9,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use common::{wait_state, write_device_file, TestDaemon, WAIT};
+use common::{poll, wait_state, write_device_file, TestDaemon, WAIT};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -158,18 +157,11 @@ async fn next(shown: &mut mpsc::UnboundedReceiver<Shown>) -> Shown {
 
 /// Waits until `/metrics` has the line `wanted` (no event announces a count); returns the text.
 async fn wait_metrics(daemon: &TestDaemon, wanted: &str) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    poll(wanted, WAIT, || async {
         let text = daemon.metrics().await;
-        if text.lines().any(|line| line == wanted) {
-            return text;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {wanted:?} in\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        text.lines().any(|line| line == wanted).then_some(text)
+    })
+    .await
 }
 
 const PHONE: &str = r#"name = "Demo phone"

@@ -7,11 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::sio::SioClient;
-use common::{TestDaemon, WAIT};
+use common::{poll, TestDaemon, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 const BOB: &str = "15550000003@c.us";
@@ -28,20 +27,6 @@ async fn head(daemon: &TestDaemon, device: &str) -> u64 {
         .await;
     assert_eq!(status, StatusCode::OK, "{events}");
     events["head"].as_u64().unwrap()
-}
-
-/// Polls `check` every 20 ms until it holds, failing after `within`: for effects that raise no
-/// event, such as the journal's pruning.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Reconnects with `lastSeq` and returns the replayed seqs and the `sync` payload.
@@ -184,8 +169,9 @@ async fn past_the_retention_sync_says_not_recovered() {
     })
     .await;
     daemon.ready_device("brief", silent_bob()).await;
-    eventually(Duration::from_secs(10), "the journal is pruned", || async {
-        daemon.get("/api/v1/devices/brief/events?after=0").await.1["recovered"] == false
+    poll("the journal to be pruned", WAIT, || async {
+        let (_, events) = daemon.get("/api/v1/devices/brief/events?after=0").await;
+        (events["recovered"] == false).then_some(())
     })
     .await;
     let (replayed, sync) = resume(&daemon, "brief", 1).await;

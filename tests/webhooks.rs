@@ -7,10 +7,9 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::receiver::{assert_signed, Received, Receiver};
-use common::{TestDaemon, WAIT};
+use common::{poll, TestDaemon, WAIT};
 use devicebridge::config::{Settings, WebhookSubscriptionSetting};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -49,27 +48,19 @@ async fn subscribe(daemon: &TestDaemon, url: &str, events: &[&str]) -> Subscript
 /// Waits until the delivery `id` of `webhook` has `status` in the log; returns its entry. The
 /// log is written just after the receiver answers, and no event announces it.
 async fn wait_delivery(daemon: &TestDaemon, webhook: &str, id: &str, status: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll(&format!("delivery {id} to be {status}"), WAIT, || async {
         let (code, log) = daemon
             .get(&format!("/api/v1/webhooks/{webhook}/deliveries?limit=200"))
             .await;
         assert_eq!(code, StatusCode::OK, "{log}");
-        let entry = log["items"]
+        log["items"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|entry| entry["id"] == id)
-            .cloned();
-        if let Some(entry) = entry.filter(|entry| entry["status"] == status) {
-            return entry;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "delivery {id} never {status}: {log}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .find(|entry| entry["id"] == id && entry["status"] == status)
+            .cloned()
+    })
+    .await
 }
 
 /// The device's journaled events of type `name`, as pull consumers see them.
@@ -387,21 +378,16 @@ async fn private_addresses_are_refused_by_default() {
 
     // The configured subscription to a private address is refused when delivering.
     daemon.create_device("demo").await;
-    let deadline = Instant::now() + WAIT;
-    let entry = loop {
+    let entry = poll("an attempt recorded in the log", WAIT, || async {
         let (_, log) = daemon.get("/api/v1/webhooks/cfg_local/deliveries").await;
-        let tried = log["items"]
+        log["items"]
             .as_array()
             .unwrap()
             .iter()
             .find(|entry| entry["attempts"].as_u64() > Some(0))
-            .cloned();
-        if let Some(entry) = tried {
-            break entry;
-        }
-        assert!(Instant::now() < deadline, "no attempt recorded: {log}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+            .cloned()
+    })
+    .await;
     assert_eq!(entry["status"], "retrying", "{entry}");
     assert_eq!(entry["lastStatusCode"], Value::Null);
     assert!(

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::poll;
 
 const BIN: &str = env!("CARGO_BIN_EXE_devicebridge");
-/// How often a condition is checked while waiting for it.
-pub const POLL: Duration = Duration::from_millis(50);
 /// How long the daemon may take to listen after being started (the binary is already built).
 const STARTUP: Duration = Duration::from_secs(30);
 /// How long the daemon may take to exit after SIGTERM.
@@ -137,26 +137,5 @@ impl Drop for Daemon {
                 tail.join("\n")
             );
         }
-    }
-}
-
-/// Calls `check` every [`POLL`] until it yields something, or panics after `timeout`. Every
-/// wait in this test goes through here: a sleep would either be too short on a loaded machine
-/// or waste time on an idle one.
-pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
     }
 }

@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const WAIT: Duration = Duration::from_secs(10);
+/// How often a condition is checked while waiting for it (see [`poll`]).
+pub const POLL: Duration = Duration::from_millis(50);
 
 pub struct TestDaemon {
     pub base: String,
@@ -371,4 +373,26 @@ pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEve
         .wait_until(WAIT, |e| e.name == "state" && e.data["state"] == state)
         .await
         .unwrap_or_else(|e| panic!("no state {state}: {e}"))
+}
+
+/// Calls `check` every [`POLL`] until it yields something, or panics after `timeout`: for
+/// effects that raise no event (a log written after an answer, a counter, the journal's
+/// pruning, a restarted daemon's state). A bare sleep would either be too short on a loaded
+/// machine or waste time on an idle one.
+pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
