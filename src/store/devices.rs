@@ -163,9 +163,7 @@ impl Tx<'_> {
                 [id.as_str()],
             )?;
         }
-        let removed = self
-            .conn()
-            .execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
+        let removed = self.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
         Ok(removed > 0)
     }
 

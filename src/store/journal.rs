@@ -40,7 +40,12 @@ impl Tx<'_> {
             ],
         )?;
         self.enqueue_deliveries(&event)?;
-        self.heads.insert(device.clone(), seq);
+        match self.heads.get_mut(device) {
+            Some(last) => *last = seq,
+            None => {
+                self.heads.insert(device.clone(), seq);
+            }
+        }
         self.events.push(event);
         Ok(seq)
     }

@@ -303,13 +303,11 @@ impl Tx<'_> {
         let now = rfc3339(Utc::now());
         for webhook in wanted {
             let id = self.new_id("whd_");
-            self.conn()
-                .prepare_cached(
+            self.execute(
                     "INSERT INTO webhook_deliveries (id, webhook_id, device_id, seq, type, body, status,
                         next_attempt_at, scheduled_at, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7, ?7)",
-                )?
-                .execute(params![
+                params![
                     id,
                     webhook,
                     event.device_id.as_str(),
@@ -317,14 +315,15 @@ impl Tx<'_> {
                     event.name,
                     body,
                     now
-                ])?;
+                ],
+            )?;
         }
         Ok(())
     }
 
     /// Inserts a subscription, or replaces its definition if it exists (keeping `enabled`).
     pub fn upsert_webhook(&mut self, webhook: &WebhookRecord) -> StoreResult<()> {
-        self.conn().execute(
+        self.execute(
             "INSERT INTO webhooks (id, url, events, devices, secret, enabled, source, disabled_reason, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events,
@@ -354,7 +353,7 @@ impl Tx<'_> {
         enabled: bool,
         reason: Option<&str>,
     ) -> StoreResult<bool> {
-        let changed = self.conn().execute(
+        let changed = self.execute(
             "UPDATE webhooks SET enabled = ?2, disabled_reason = ?3, updated_at = ?4 WHERE id = ?1",
             params![id, enabled, reason, rfc3339(Utc::now())],
         )?;
@@ -364,11 +363,8 @@ impl Tx<'_> {
 
     /// Deletes a subscription and its delivery log; false if there was none.
     pub fn delete_webhook(&mut self, id: &str) -> StoreResult<bool> {
-        self.conn()
-            .execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1", [id])?;
-        let removed = self
-            .conn()
-            .execute("DELETE FROM webhooks WHERE id = ?1", [id])?;
+        self.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1", [id])?;
+        let removed = self.execute("DELETE FROM webhooks WHERE id = ?1", [id])?;
         self.routes.invalidate();
         Ok(removed > 0)
     }
@@ -406,11 +402,11 @@ impl Tx<'_> {
     /// Forgets finished (delivered or failed) deliveries created before `older_than`; returns
     /// how many. Outstanding ones are kept whatever their age.
     pub fn prune_deliveries(&mut self, older_than: DateTime<Utc>) -> StoreResult<usize> {
-        Ok(self.conn().execute(
+        self.execute(
             "DELETE FROM webhook_deliveries
              WHERE status IN ('delivered', 'failed') AND created_at < ?1",
             [rfc3339(older_than)],
-        )?)
+        )
     }
 
     /// Puts a delivery back in the outbox, same id, due now, with a fresh retry window.
@@ -423,7 +419,7 @@ impl Tx<'_> {
         };
         let later = delivery.scheduled_at + chrono::Duration::milliseconds(1);
         let now = rfc3339(Utc::now().max(later));
-        self.conn().execute(
+        self.execute(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?2,
                 scheduled_at = ?2, updated_at = ?2 WHERE id = ?1",
             params![id, now],
