@@ -7,9 +7,7 @@ mod common;
 use common::cloud_stub::{CloudStub, PHONE_NUMBER_ID, TOKEN};
 use common::sio::SioClient;
 use common::stub::meta_signature;
-use common::{
-    wait_message_ack, wait_message_status, wait_state, write_device_file, TestDaemon, WAIT,
-};
+use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -36,15 +34,11 @@ async fn start_with(
     token: &str,
     adjust: impl FnOnce(&mut Settings),
 ) -> (TestDaemon, SioClient) {
-    let file = device_file(stub, token);
-    let daemon = TestDaemon::start_with(|settings, dir| {
+    TestDaemon::start_with_device("cl", &device_file(stub, token), |settings| {
         settings.upstream.timeout_ms = 2000;
         adjust(settings);
-        write_device_file(dir, "cl", &file);
     })
-    .await;
-    let client = daemon.socket("cl", json!({ "lastSeq": 0 })).await;
-    (daemon, client)
+    .await
 }
 
 async fn ready() -> (CloudStub, TestDaemon, SioClient) {

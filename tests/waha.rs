@@ -6,9 +6,7 @@ mod common;
 use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
 use common::waha_stub::{WahaStub, API_KEY};
-use common::{
-    wait_message_ack, wait_message_status, wait_state, write_device_file, TestDaemon, WAIT,
-};
+use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -35,14 +33,7 @@ fn fast(settings: &mut Settings) {
 
 /// A daemon with the device `wa` relayed to `stub`, and a client that sees its whole journal.
 async fn start(stub: &WahaStub) -> (TestDaemon, SioClient) {
-    let file = device_file(stub);
-    let daemon = TestDaemon::start_with(|settings, dir| {
-        fast(settings);
-        write_device_file(dir, "wa", &file);
-    })
-    .await;
-    let client = daemon.socket("wa", json!({ "lastSeq": 0 })).await;
-    (daemon, client)
+    TestDaemon::start_with_device("wa", &device_file(stub), fast).await
 }
 
 /// A WAHA whose session is linked already, with Alice's chat to backfill, and the device

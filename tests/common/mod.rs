@@ -68,6 +68,22 @@ impl TestDaemon {
         daemon
     }
 
+    /// Starts with one device declared by its file, `devices/<id>.toml` = `file`, and settings
+    /// adjusted by `adjust`; returns a client that sees the device's whole journal.
+    pub async fn start_with_device(
+        id: &str,
+        file: &str,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> (Self, sio::SioClient) {
+        let daemon = Self::start_with(|settings, dir| {
+            adjust(settings);
+            write_device_file(dir, id, file);
+        })
+        .await;
+        let client = daemon.socket(id, json!({ "lastSeq": 0 })).await;
+        (daemon, client)
+    }
+
     async fn launch(mut settings: Settings, dir: PathBuf) -> Self {
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
