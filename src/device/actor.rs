@@ -820,6 +820,9 @@ impl Actor {
             attempt,
             max_attempts: self.limits.qr_max_attempts,
         };
+        // The code is on show before its event goes out, so a client that asks for it on
+        // hearing the event gets this code and not the one before.
+        self.qr.send_replace(Some(current.clone()));
         let id = self.id.clone();
         let max_attempts = self.limits.qr_max_attempts;
         let journaled = self
@@ -852,7 +855,6 @@ impl Actor {
         // An upstream that rotates its codes says when a new one is due; the timer is ours.
         let rotates = self.upstream.as_ref().is_some_and(|u| u.rotates_qr());
         self.qr_deadline = (!rotates).then(|| Instant::now() + ttl);
-        self.qr.send_replace(Some(current));
     }
 }
 
