@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::device::DeviceId;
 use crate::messaging::{Chat, Contact, Message};
@@ -44,16 +45,15 @@ pub const EVENT_NAMES: [&str; 18] = [
 
 /// What happened, with the payload fields clients rely on (`deviceId`, `seq` and `at` are added
 /// when the event is journaled).
+/// Its serialized form is the payload's own fields; its wire name is [`EventData::name`].
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", content = "data", rename_all_fields = "camelCase")]
+#[serde(untagged, rename_all_fields = "camelCase")]
 pub enum EventData {
-    #[serde(rename = "state")]
     State {
         state: &'static str,
         previous: &'static str,
         reason: Option<String>,
     },
-    #[serde(rename = "qr")]
     Qr {
         qr: String,
         image: String,
@@ -61,20 +61,18 @@ pub enum EventData {
         attempt: u32,
         max_attempts: u32,
     },
-    #[serde(rename = "authenticated")]
     Authenticated {},
-    #[serde(rename = "ready")]
-    Ready { me: Me },
-    #[serde(rename = "disconnected")]
-    Disconnected { reason: String },
-    #[serde(rename = "connection:status")]
+    Ready {
+        me: Me,
+    },
+    Disconnected {
+        reason: String,
+    },
     ConnectionStatus {
         upstream: &'static str,
         latency_ms: Option<u64>,
     },
-    #[serde(rename = "message")]
     Message(Message),
-    #[serde(rename = "message:ack")]
     MessageAck {
         message_id: String,
         upstream_id: Option<String>,
@@ -82,37 +80,37 @@ pub enum EventData {
         ack: i64,
         ack_name: &'static str,
     },
-    #[serde(rename = "message:status")]
     MessageStatus {
         message_id: String,
         status: &'static str,
         attempt: u32,
         error: Option<String>,
     },
-    #[serde(rename = "message:read")]
     MessageRead {
         chat_id: String,
         message_ids: Vec<String>,
         read_by: String,
     },
-    #[serde(rename = "message:revoked")]
-    MessageRevoked { chat_id: String, message_id: String },
-    #[serde(rename = "message:reaction")]
+    MessageRevoked {
+        chat_id: String,
+        message_id: String,
+    },
     MessageReaction {
         chat_id: String,
         message_id: String,
         from: String,
         emoji: String,
     },
-    #[serde(rename = "typing:start")]
-    TypingStart { chat_id: String, contact_id: String },
-    #[serde(rename = "typing:stop")]
-    TypingStop { chat_id: String, contact_id: String },
-    #[serde(rename = "chat:update")]
+    TypingStart {
+        chat_id: String,
+        contact_id: String,
+    },
+    TypingStop {
+        chat_id: String,
+        contact_id: String,
+    },
     ChatUpdate(Chat),
-    #[serde(rename = "contact:update")]
     ContactUpdate(Contact),
-    #[serde(rename = "notification")]
     Notification {
         id: String,
         kind: &'static str,
@@ -121,8 +119,9 @@ pub enum EventData {
         chat_id: Option<String>,
         message_id: Option<String>,
     },
-    #[serde(rename = "notification:read")]
-    NotificationRead { ids: Vec<String> },
+    NotificationRead {
+        ids: Vec<String>,
+    },
 }
 
 impl EventData {
@@ -141,62 +140,111 @@ impl EventData {
         }
     }
 
-    /// Splits the event into its wire name and payload object.
-    pub fn into_parts(self) -> (String, Value) {
-        let Value::Object(mut tagged) = serde_json::to_value(self).expect("events serialize")
-        else {
-            unreachable!("an adjacently tagged enum serializes to an object")
-        };
-        let name = match tagged.remove("event") {
-            Some(Value::String(name)) => name,
-            _ => unreachable!("every variant is renamed to a string"),
-        };
-        let data = tagged.remove("data").unwrap_or(Value::Object(Map::new()));
-        (name, data)
+    /// The wire name: Socket.IO event, webhook `type` and journal `name`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventData::State { .. } => "state",
+            EventData::Qr { .. } => "qr",
+            EventData::Authenticated {} => "authenticated",
+            EventData::Ready { .. } => "ready",
+            EventData::Disconnected { .. } => "disconnected",
+            EventData::ConnectionStatus { .. } => "connection:status",
+            EventData::Message(_) => "message",
+            EventData::MessageAck { .. } => "message:ack",
+            EventData::MessageStatus { .. } => "message:status",
+            EventData::MessageRead { .. } => "message:read",
+            EventData::MessageRevoked { .. } => "message:revoked",
+            EventData::MessageReaction { .. } => "message:reaction",
+            EventData::TypingStart { .. } => "typing:start",
+            EventData::TypingStop { .. } => "typing:stop",
+            EventData::ChatUpdate(_) => "chat:update",
+            EventData::ContactUpdate(_) => "contact:update",
+            EventData::Notification { .. } => "notification",
+            EventData::NotificationRead { .. } => "notification:read",
+        }
+    }
+
+    /// Whether the payload's own fields already hold `deviceId` (the models do).
+    fn carries_device_id(&self) -> bool {
+        matches!(
+            self,
+            EventData::Message(_) | EventData::ChatUpdate(_) | EventData::ContactUpdate(_)
+        )
     }
 }
 
+/// What clients receive for an event: its fields, then `deviceId`, `seq` and `at`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload<'a> {
+    #[serde(flatten)]
+    fields: &'a EventData,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_id: Option<&'a str>,
+    seq: u64,
+    at: &'a str,
+}
+
 /// An event as stored in a device's journal and delivered to every sink.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The payload is serialized once, when the event is journaled, and that same JSON text is
+/// stored, emitted to every socket and wrapped into webhook bodies.
+#[derive(Debug, Clone)]
 pub struct JournaledEvent {
     pub device_id: DeviceId,
     pub seq: u64,
     pub at: DateTime<Utc>,
     pub name: String,
-    pub data: Value,
-}
-
-impl JournaledEvent {
     /// The payload as clients see it: the event's fields plus `deviceId`, `seq` and `at`.
-    pub fn payload(&self) -> Value {
-        let mut object = match &self.data {
-            Value::Object(map) => map.clone(),
-            other => {
-                let mut map = Map::new();
-                map.insert("value".into(), other.clone());
-                map
-            }
-        };
-        object.insert("deviceId".into(), Value::String(self.device_id.to_string()));
-        object.insert("seq".into(), Value::from(self.seq));
-        object.insert("at".into(), Value::String(rfc3339(self.at)));
-        Value::Object(object)
-    }
+    pub payload: Box<RawValue>,
 }
 
 impl JournaledEvent {
-    /// The event as pull consumers and webhooks receive it: `{ type, deviceId, seq, at, data }`,
-    /// `data` being the payload.
-    pub fn envelope(&self) -> Value {
-        let payload = self.payload();
-        serde_json::json!({
-            "type": self.name,
-            "deviceId": payload["deviceId"],
-            "seq": self.seq,
-            "at": payload["at"],
-            "data": payload,
+    /// Journals `data` as event `seq` of `device`, now.
+    pub fn new(device_id: DeviceId, seq: u64, data: &EventData) -> serde_json::Result<Self> {
+        let at = Utc::now();
+        let payload = serde_json::value::to_raw_value(&Payload {
+            fields: data,
+            device_id: (!data.carries_device_id()).then_some(device_id.as_str()),
+            seq,
+            at: &rfc3339(at),
+        })?;
+        Ok(JournaledEvent {
+            device_id,
+            seq,
+            at,
+            name: data.name().to_owned(),
+            payload,
         })
     }
+
+    /// The payload parsed, for sinks that look into an event's fields.
+    pub fn fields(&self) -> Value {
+        serde_json::from_str(self.payload.get()).unwrap_or_default()
+    }
+
+    /// The event as pull consumers and webhooks receive it: `{ type, deviceId, seq, at, data }`,
+    /// `data` being the payload.
+    pub fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            r#type: &self.name,
+            device_id: self.device_id.as_str(),
+            seq: self.seq,
+            at: rfc3339(self.at),
+            data: &self.payload,
+        }
+    }
+}
+
+/// See [`JournaledEvent::envelope`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<'a> {
+    r#type: &'a str,
+    device_id: &'a str,
+    seq: u64,
+    at: String,
+    data: &'a RawValue,
 }
 
 /// RFC 3339 UTC with millisecond precision, the one timestamp format on the wire.
@@ -208,22 +256,28 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
 
+    fn journaled(data: &EventData) -> Value {
+        let event = JournaledEvent::new(DeviceId::parse("demo").unwrap(), 7, data).unwrap();
+        let mut fields = event.fields();
+        assert_eq!(fields["at"], rfc3339(event.at));
+        fields.as_object_mut().unwrap().remove("at");
+        fields
+    }
+
     #[test]
     fn wire_names_and_camel_case_fields() {
-        let (name, data) = EventData::ConnectionStatus {
+        let status = EventData::ConnectionStatus {
             upstream: "connected",
             latency_ms: Some(3),
-        }
-        .into_parts();
-        assert_eq!(name, "connection:status");
+        };
+        assert_eq!(status.name(), "connection:status");
         assert_eq!(
-            data,
-            serde_json::json!({"upstream": "connected", "latencyMs": 3})
+            journaled(&status),
+            serde_json::json!({"upstream": "connected", "latencyMs": 3, "deviceId": "demo", "seq": 7})
         );
-        let (name, data) = EventData::Authenticated {}.into_parts();
         assert_eq!(
-            (name.as_str(), data),
-            ("authenticated", serde_json::json!({}))
+            journaled(&EventData::Authenticated {}),
+            serde_json::json!({"deviceId": "demo", "seq": 7})
         );
     }
 
@@ -246,27 +300,33 @@ mod tests {
             EventData::NotificationRead { ids: vec![] },
         ];
         for sample in samples {
-            let (name, _) = sample.into_parts();
-            assert!(EVENT_NAMES.contains(&name.as_str()), "{name} is not listed");
+            let name = sample.name();
+            assert!(EVENT_NAMES.contains(&name), "{name} is not listed");
         }
         let unique: std::collections::HashSet<_> = EVENT_NAMES.iter().collect();
         assert_eq!(unique.len(), EVENT_NAMES.len());
     }
 
     #[test]
-    fn payload_carries_device_seq_and_time() {
-        let event = JournaledEvent {
-            device_id: DeviceId::parse("demo").unwrap(),
-            seq: 7,
-            at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
-                .unwrap()
-                .into(),
-            name: "disconnected".into(),
-            data: serde_json::json!({"reason": "connection_lost"}),
-        };
+    fn envelope_wraps_the_payload() {
+        let event = JournaledEvent::new(
+            DeviceId::parse("demo").unwrap(),
+            7,
+            &EventData::Disconnected {
+                reason: "connection_lost".into(),
+            },
+        )
+        .unwrap();
+        let envelope = serde_json::to_value(event.envelope()).unwrap();
         assert_eq!(
-            event.payload(),
-            serde_json::json!({"reason": "connection_lost", "deviceId": "demo", "seq": 7, "at": "2026-01-02T03:04:05.678Z"})
+            envelope,
+            serde_json::json!({
+                "type": "disconnected",
+                "deviceId": "demo",
+                "seq": 7,
+                "at": rfc3339(event.at),
+                "data": {"reason": "connection_lost", "deviceId": "demo", "seq": 7, "at": rfc3339(event.at)},
+            })
         );
     }
 }

@@ -95,7 +95,8 @@ pub fn compose(alerts: &[Alert]) -> Vec<Toast> {
 
 /// What a notification says about a non-message event.
 fn describe(device: &str, event: &JournaledEvent) -> String {
-    let reason = event.data["reason"]
+    let fields = event.fields();
+    let reason = fields["reason"]
         .as_str()
         .map(|reason| format!(" ({reason})"))
         .unwrap_or_default();
@@ -110,8 +111,8 @@ fn describe(device: &str, event: &JournaledEvent) -> String {
         "starting" => format!("{device} is starting"),
         "notification" => format!(
             "{}: {}",
-            event.data["title"].as_str().unwrap_or_default(),
-            event.data["body"].as_str().unwrap_or_default()
+            fields["title"].as_str().unwrap_or_default(),
+            fields["body"].as_str().unwrap_or_default()
         ),
         other => format!("{device}: {other}"),
     }
@@ -194,7 +195,7 @@ impl Desktop {
                 device: device.name,
             }));
         }
-        let data = &event.data;
+        let data = event.fields();
         let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
         let (chat_id, from) = (text("chatId"), text("from"));
         let (id, lookup_chat, lookup_from) =

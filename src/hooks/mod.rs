@@ -45,14 +45,13 @@ pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
     let mut names = Vec::with_capacity(2);
     match event.name.as_str() {
         "state" => {
-            if let Some(state) = event.data["state"]
-                .as_str()
-                .filter(|state| STATE_TRIGGERS.contains(state))
-            {
-                names.push(state);
+            let fields = event.fields();
+            let state = fields["state"].as_str().unwrap_or_default();
+            if let Some(trigger) = STATE_TRIGGERS.iter().find(|trigger| **trigger == state) {
+                names.push(*trigger);
             }
         }
-        "qr" if event.data["attempt"].as_u64().unwrap_or(1) > 1 => return names,
+        "qr" if event.fields()["attempt"].as_u64().unwrap_or(1) > 1 => return names,
         _ => {}
     }
     names.push(event.name.as_str());
@@ -61,7 +60,7 @@ pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
 
 /// A message sent from this side (devicebridge or the phone itself), not received.
 pub fn is_own_message(event: &JournaledEvent) -> bool {
-    event.name == "message" && event.data["fromMe"] == Value::Bool(true)
+    event.name == "message" && event.fields()["fromMe"] == Value::Bool(true)
 }
 
 /// `HH:MM-HH:MM` in local time; the range may wrap past midnight.
@@ -225,7 +224,7 @@ mod tests {
             seq: 1,
             at: chrono::Utc::now(),
             name: name.into(),
-            data,
+            payload: serde_json::value::to_raw_value(&data).unwrap(),
         }
     }
 

@@ -301,13 +301,7 @@ fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResu
     };
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
-    if let Some(chat) = tx.touch_chat(
-        device,
-        &incoming.chat_id,
-        &message.id,
-        &now,
-        !incoming.from_me,
-    )? {
+    if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {
         tx.journal(device, EventData::ChatUpdate(chat.clone()))?;
         if !incoming.from_me {
             notify(tx, device, &chat.name, incoming, &message)?;
@@ -388,7 +382,7 @@ fn store_once(
         false => message,
     };
     if history {
-        tx.touch_chat(device, &incoming.chat_id, &id, &now, false)?;
+        tx.touch_chat(device, &message, &now, false)?;
     }
     Ok(Some(message))
 }

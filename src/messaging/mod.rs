@@ -127,9 +127,11 @@ fn me_of(tx: &Tx<'_>, device: &DeviceId) -> Result<String> {
         .ok_or(MessagingError::DeviceNotReady)
 }
 
-fn chat_of(tx: &Tx<'_>, device: &DeviceId, chat: &str) -> Result<Chat> {
-    store::chats::get_chat(tx.conn(), device, chat)?
-        .ok_or_else(|| MessagingError::ChatNotFound(chat.to_owned()))
+fn chat_must_exist(tx: &Tx<'_>, device: &DeviceId, chat: &str) -> Result<()> {
+    match store::chats::exists(tx.conn(), device, chat)? {
+        true => Ok(()),
+        false => Err(MessagingError::ChatNotFound(chat.to_owned())),
+    }
 }
 
 fn message_of(tx: &Tx<'_>, device: &DeviceId, id: &str) -> Result<Message> {
@@ -182,7 +184,7 @@ pub async fn send(
         if let Some(original) = original {
             return Ok((original, false));
         }
-        chat_of(tx, &device, &request.chat_id)?;
+        chat_must_exist(tx, &device, &request.chat_id)?;
         if let Some(reply_to) = &request.reply_to {
             let quoted = message_of(tx, &device, reply_to)?;
             if quoted.chat_id != request.chat_id {
@@ -233,7 +235,7 @@ pub async fn send(
                 error: None,
             },
         )?;
-        if let Some(chat) = tx.touch_chat(&device, &request.chat_id, &id, &at, false)? {
+        if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
             tx.journal(&device, EventData::ChatUpdate(chat))?;
         }
         Ok((message, true))
@@ -254,7 +256,7 @@ pub async fn mark_read(
     let device = device.clone();
     write(store, move |tx| {
         let me = me_of(tx, &device)?;
-        chat_of(tx, &device, &chat_id)?;
+        chat_must_exist(tx, &device, &chat_id)?;
         if let Some(up_to) = &up_to {
             let message = message_of(tx, &device, up_to)?;
             if message.chat_id != chat_id {

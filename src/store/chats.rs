@@ -1,11 +1,13 @@
 //! Chat and contact rows. Chats are listed by last activity, newest first.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::messages::{self, MESSAGE_COLUMNS};
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
-use crate::messaging::{Chat, Contact, Page};
+use crate::messaging::{Chat, Contact, Message, Page};
 
 const CHAT_COLUMNS: &str =
     "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, c.archived, c.muted";
@@ -23,8 +25,8 @@ fn chat_query(filter: &str) -> String {
     )
 }
 
-fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
-    let has_last: Option<String> = row.get(8)?;
+/// Reads a chat's own columns (in `CHAT_COLUMNS` order), without its last message.
+fn chat_at(row: &Row<'_>) -> rusqlite::Result<Chat> {
     Ok(Chat {
         id: row.get(0)?,
         device_id: row.get(1)?,
@@ -34,18 +36,35 @@ fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
         updated_at: row.get(5)?,
         archived: row.get(6)?,
         muted: row.get(7)?,
+        last_message: None,
+    })
+}
+
+fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
+    let has_last: Option<String> = row.get(8)?;
+    Ok(Chat {
         last_message: match has_last {
             Some(_) => Some(messages::message_at(row, 8)?),
             None => None,
         },
+        ..chat_at(row)?
     })
 }
 
 pub fn get_chat(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
+    static ONE_CHAT: LazyLock<String> =
+        LazyLock::new(|| chat_query("c.device_id = ?1 AND c.id = ?2"));
     Ok(conn
-        .prepare_cached(&chat_query("c.device_id = ?1 AND c.id = ?2"))?
+        .prepare_cached(&ONE_CHAT)?
         .query_row(params![device.as_str(), chat], chat_from_row)
         .optional()?)
+}
+
+/// Whether the device has the chat.
+pub fn exists(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM chats WHERE device_id = ?1 AND id = ?2")?
+        .exists(params![device.as_str(), chat])?)
 }
 
 /// Chats by last activity, newest first. The cursor is the last item's `updatedAt|id`.
@@ -142,22 +161,39 @@ impl Tx<'_> {
     }
 
     /// Records a new last message of a chat: activity moves it to the top of the list, and an
-    /// incoming message adds one unread.
+    /// incoming message adds one unread. Returns the chat as it now is (with `message` as its
+    /// last message, which the caller already holds), if it exists.
     pub fn touch_chat(
         &mut self,
         device: &DeviceId,
-        chat: &str,
-        message_id: &str,
+        message: &Message,
         at: &str,
         unread: bool,
     ) -> StoreResult<Option<Chat>> {
-        self.execute(
-            "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
-                unread_count = unread_count + ?5
-             WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), chat, message_id, at, unread as i64],
-        )?;
-        get_chat(self.conn(), device, chat)
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
+                    unread_count = unread_count + ?5
+                 WHERE device_id = ?1 AND id = ?2
+                 RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted",
+            )?
+            .query_row(
+                params![
+                    device.as_str(),
+                    message.chat_id,
+                    message.id,
+                    at,
+                    unread as i64
+                ],
+                |row| {
+                    Ok(Chat {
+                        last_message: Some(message.clone()),
+                        ..chat_at(row)?
+                    })
+                },
+            )
+            .optional()?)
     }
 
     /// Recounts a chat's unread messages after some were read.

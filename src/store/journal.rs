@@ -5,6 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
+use serde_json::value::RawValue;
+
 use crate::event::{rfc3339, EventData, JournaledEvent};
 
 impl Tx<'_> {
@@ -13,35 +15,32 @@ impl Tx<'_> {
     /// a rolled-back write gives its `seq` back, so seqs stay gap-free, and takes its deliveries
     /// with it.
     ///
-    /// Seqs are counted in memory for the length of one write and the device's head is stored
-    /// once at its end ([`Tx::store_heads`]): a write often journals many events of a device,
-    /// and updating the head row for each was a large part of the writer's work.
+    /// Seqs are counted in memory for the length of a batch and each device's head is stored
+    /// once before it commits ([`Tx::store_heads`]): a batch journals many events of a device,
+    /// and reading and updating the head row for each was a large part of the writer's work.
     pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<u64> {
-        let seq = match self.heads.get_mut(device) {
-            Some(last) => *last + 1,
+        let last = self.heads.get(device).copied();
+        let seq = match last {
+            Some(last) => last + 1,
             None => head(self.conn(), device)? + 1,
         };
-        let (name, data) = data.into_parts();
-        let event = JournaledEvent {
-            device_id: device.clone(),
-            seq,
-            at: Utc::now(),
-            name,
-            data,
-        };
+        let event = JournaledEvent::new(device.clone(), seq, &data)?;
         self.execute(
             "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 device.as_str(),
                 seq,
                 event.name,
-                event.data.to_string(),
+                event.payload.get(),
                 rfc3339(event.at)
             ],
         )?;
         self.enqueue_deliveries(&event)?;
+        if !self.heads_before.iter().any(|(d, _)| d == device) {
+            self.heads_before.push((device.clone(), last));
+        }
         match self.heads.get_mut(device) {
-            Some(last) => *last = seq,
+            Some(head) => *head = seq,
             None => {
                 self.heads.insert(device.clone(), seq);
             }
@@ -50,7 +49,17 @@ impl Tx<'_> {
         Ok(seq)
     }
 
-    /// Stores the head seq of every device this write journaled to.
+    /// Gives back the seqs the failed write took, so seqs stay gap-free.
+    pub(super) fn restore_heads(&mut self) {
+        for (device, before) in self.heads_before.drain(..).rev() {
+            match before {
+                Some(last) => self.heads.insert(device, last),
+                None => self.heads.remove(&device),
+            };
+        }
+    }
+
+    /// Stores the head seq of every device this batch journaled to.
     pub(super) fn store_heads(&mut self) -> StoreResult<()> {
         for (device, last) in std::mem::take(&mut self.heads) {
             self.execute(
@@ -78,7 +87,7 @@ impl Tx<'_> {
 }
 
 /// What the journal holds for one device after a given seq.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct JournalRead {
     pub events: Vec<JournaledEvent>,
     /// The newest seq allocated for the device (0 if none).
@@ -129,7 +138,7 @@ pub fn read_after(
     let mut events = Vec::new();
     for row in rows {
         let (seq, name, data, at) = row?;
-        events.push(stored(device, seq, name, &data, &at)?);
+        events.push(stored(device, seq, name, data, &at)?);
     }
     Ok(JournalRead {
         events,
@@ -158,7 +167,7 @@ pub fn latest_named(
         )
         .optional()?;
     found
-        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), &data, &at))
+        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, &at))
         .transpose()
 }
 
@@ -167,7 +176,7 @@ fn stored(
     device: &DeviceId,
     seq: u64,
     name: String,
-    data: &str,
+    data: String,
     at: &str,
 ) -> StoreResult<JournaledEvent> {
     Ok(JournaledEvent {
@@ -175,6 +184,6 @@ fn stored(
         seq,
         at: super::parse_time(at),
         name,
-        data: serde_json::from_str(data)?,
+        payload: RawValue::from_string(data)?,
     })
 }

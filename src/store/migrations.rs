@@ -153,6 +153,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
     CREATE INDEX webhook_deliveries_outstanding ON webhook_deliveries (webhook_id, device_id, id)
         WHERE status IN ('pending', 'retrying');",
+    // 4: the journal stores each event's whole payload, `deviceId`, `seq` and `at` included, so
+    // it goes out to clients as stored.
+    "UPDATE events SET data = json_set(data, '$.deviceId', device_id, '$.seq', seq, '$.at', at);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -169,4 +172,32 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tracing::info!(version = index + 1, "applied database migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_rows_of_an_older_schema_get_their_whole_payload() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(3) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", index + 1).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO events (device_id, seq, name, data, at) VALUES
+                ('demo', 4, 'disconnected', '{\"reason\":\"connection_lost\"}', '2026-01-02T03:04:05.678Z')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let data: String = conn
+            .query_row("SELECT data FROM events", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&data).unwrap(),
+            serde_json::json!({"reason": "connection_lost", "deviceId": "demo", "seq": 4, "at": "2026-01-02T03:04:05.678Z"})
+        );
+    }
 }

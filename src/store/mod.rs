@@ -73,8 +73,10 @@ fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
 pub struct Tx<'c> {
     conn: &'c Connection,
     events: Vec<JournaledEvent>,
-    /// The last seq journaled per device by the current write, stored when it ends.
+    /// The last seq journaled per device in this batch, stored once before it commits.
     heads: HashMap<DeviceId, u64>,
+    /// What the running write changed in `heads`, with the values before: undone if it fails.
+    heads_before: Vec<(DeviceId, Option<u64>)>,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }
@@ -315,6 +317,7 @@ fn commit_batch(
             conn: &txn,
             events: Vec::new(),
             heads: HashMap::new(),
+            heads_before: Vec::new(),
             ids,
             routes: &mut *routes,
         };
@@ -323,10 +326,10 @@ fn commit_batch(
             tx.execute("SAVEPOINT job", [])?;
             let (ok, completion) = job(&mut tx);
             if ok {
-                tx.store_heads()?;
+                tx.heads_before.clear();
                 tx.execute("RELEASE job", [])?;
             } else {
-                tx.heads.clear();
+                tx.restore_heads();
                 tx.execute("ROLLBACK TO job", [])?;
                 tx.execute("RELEASE job", [])?;
                 tx.events.truncate(mark);
@@ -335,6 +338,7 @@ fn commit_batch(
             }
             completions.push(completion);
         }
+        tx.store_heads()?;
         let events = std::mem::take(&mut tx.events);
         txn.commit()?;
         Ok(events)

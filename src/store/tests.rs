@@ -41,7 +41,7 @@ async fn seqs_are_gap_free_even_when_a_write_fails() {
     let reasons: Vec<_> = read
         .events
         .iter()
-        .map(|e| e.data["reason"].clone())
+        .map(|e| e.fields()["reason"].clone())
         .collect();
     assert_eq!(reasons, ["one", "two"]);
     assert_eq!((read.head, read.complete), (2, true));

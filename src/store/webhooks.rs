@@ -299,7 +299,7 @@ impl Tx<'_> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let body = event.envelope().to_string();
+        let body = serde_json::to_string(&event.envelope())?;
         let now = rfc3339(Utc::now());
         for webhook in wanted {
             let id = self.new_id("whd_");

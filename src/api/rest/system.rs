@@ -148,7 +148,7 @@ async fn events(
         .store
         .read(move |conn| store::journal::read_after(conn, &id, query.after, limit))
         .await?;
-    let items: Vec<Value> = read.events.iter().map(JournaledEvent::envelope).collect();
+    let items: Vec<_> = read.events.iter().map(JournaledEvent::envelope).collect();
     Ok(Json(
         json!({ "items": items, "head": read.head, "recovered": read.complete }),
     ))

@@ -491,16 +491,10 @@ impl Attached {
     /// disconnected, to resume later with `lastSeq`. The payload is serialized once and the
     /// same JSON text goes to every socket.
     fn deliver(&mut self, event: &JournaledEvent) {
-        let payload = match serde_json::value::to_raw_value(&event.payload()) {
-            Ok(payload) => payload,
-            Err(error) => {
-                tracing::error!(device_id = %event.device_id, seq = event.seq, %error, "cannot serialize an event");
-                return;
-            }
-        };
+        let payload = &event.payload;
         let cut_off = &mut self.cut_off;
         self.live.retain(
-            |sid, socket| match socket.emit(event.name.as_str(), &payload) {
+            |sid, socket| match socket.emit(event.name.as_str(), payload) {
                 Ok(()) => true,
                 Err(error) => {
                     tracing::debug!(%sid, %error, "cutting off a socket that cannot keep up");
@@ -555,7 +549,7 @@ async fn replay(
 }
 
 async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
-    let payload = event.payload();
+    let payload = &event.payload;
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
     loop {
         match socket.emit(event.name.as_str(), &payload) {
@@ -594,7 +588,7 @@ async fn snapshot(store: &Store, device: &DeviceId, socket: &SocketRef, emitted:
         return false;
     };
     for event in events.iter().filter(|e| e.seq <= emitted) {
-        if socket.emit(event.name.as_str(), &event.payload()).is_err() {
+        if socket.emit(event.name.as_str(), &event.payload).is_err() {
             let _ = socket.clone().disconnect();
             return false;
         }
@@ -609,8 +603,7 @@ fn current_view(
 ) -> store::StoreResult<Vec<JournaledEvent>> {
     let mut events = Vec::new();
     if let Some(state) = store::journal::latest_named(conn, device, "state")? {
-        let showing_qr =
-            state.data.get("state").and_then(Value::as_str) == Some(StateName::Qr.as_str());
+        let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
         if showing_qr {
             if let Some(qr) = store::journal::latest_named(conn, device, "qr")? {
                 events.push(state);
