@@ -77,20 +77,28 @@ pub fn record_outcomes(
         let attempt = queued.attempts + 1;
         match outcome {
             Outcome::Sent { upstream_id, ack } => {
+                // The message's ack is still the one read with the queue: acks find a message
+                // by its upstream id, which it gets only now.
+                let acked = Ack::from_level(queued.message.ack)
+                    .unwrap_or(Ack::Pending)
+                    .merge(*ack);
                 let update = RelayUpdate {
                     attempts: attempt,
                     next_attempt_at: None,
                     sent_at: Some(&now),
                     upstream_id: Some(upstream_id),
+                    ack: acked.map(Ack::level),
                 };
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
-                let sent = Message {
-                    upstream_id: Some(upstream_id.clone()),
-                    ..queued.message.clone()
-                };
-                if let Some(acked) = tx.merge_ack(device, &sent, *ack)? {
-                    journal_ack(tx, device, &acked)?;
+                if let Some(acked) = acked {
+                    let sent = Message {
+                        upstream_id: Some(upstream_id.clone()),
+                        ack: acked.level(),
+                        ack_name: acked.name(),
+                        ..queued.message.clone()
+                    };
+                    journal_ack(tx, device, &sent)?;
                 }
             }
             Outcome::Retry { error, at } => {

@@ -1,5 +1,7 @@
 //! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -37,22 +39,33 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     message_at(row, 0)
 }
 
+/// A column a single message is looked up by.
+#[derive(Clone, Copy)]
+enum Key {
+    Id,
+    UpstreamId,
+    TempId,
+}
+
 fn find_one(
     conn: &Connection,
     device: &DeviceId,
-    column: &str,
+    key: Key,
     value: &str,
 ) -> StoreResult<Option<Message>> {
+    static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
+        ["id", "upstream_id", "temp_id"].map(|column| {
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2")
+        })
+    });
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2"
-        ))?
+        .prepare_cached(&QUERIES[key as usize])?
         .query_row(params![device.as_str(), value], message_row)
         .optional()?)
 }
 
 pub fn get_message(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<Option<Message>> {
-    find_one(conn, device, "id", id)
+    find_one(conn, device, Key::Id, id)
 }
 
 pub fn by_upstream_id(
@@ -60,7 +73,7 @@ pub fn by_upstream_id(
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<Message>> {
-    find_one(conn, device, "upstream_id", upstream_id)
+    find_one(conn, device, Key::UpstreamId, upstream_id)
 }
 
 pub fn by_temp_id(
@@ -68,7 +81,7 @@ pub fn by_temp_id(
     device: &DeviceId,
     temp_id: &str,
 ) -> StoreResult<Option<Message>> {
-    find_one(conn, device, "temp_id", temp_id)
+    find_one(conn, device, Key::TempId, temp_id)
 }
 
 /// The message sent with this `Idempotency-Key`, if it was sent after `since`.
@@ -280,6 +293,8 @@ pub struct RelayUpdate<'a> {
     pub next_attempt_at: Option<&'a str>,
     pub sent_at: Option<&'a str>,
     pub upstream_id: Option<&'a str>,
+    /// The ack level the message reaches with this update, if it changes.
+    pub ack: Option<i64>,
 }
 
 impl Tx<'_> {
@@ -289,14 +304,10 @@ impl Tx<'_> {
         new: &NewMessage<'_>,
     ) -> StoreResult<Message> {
         let media = new.media.map(serde_json::to_string).transpose()?;
-        // The row comes back from the insert itself: sending is the hottest write there is.
-        self.query_row(
-            &format!(
-                "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
+        self.execute(
+            "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)
-             RETURNING {MESSAGE_COLUMNS}"
-            ),
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)",
             params![
                 new.id,
                 device.as_str(),
@@ -315,8 +326,25 @@ impl Tx<'_> {
                 new.relay.map(RelayStatus::as_str),
                 new.now,
             ],
-            message_row,
-        )
+        )?;
+        // Built from what was inserted rather than read back: sending is the hottest write.
+        Ok(Message {
+            id: new.id.to_owned(),
+            upstream_id: new.upstream_id.map(str::to_owned),
+            device_id: device.to_string(),
+            chat_id: new.chat_id.to_owned(),
+            from: new.from.to_owned(),
+            from_me: new.from_me,
+            kind: new.kind.to_owned(),
+            body: new.body.to_owned(),
+            media: new.media.cloned(),
+            reply_to: new.reply_to.map(str::to_owned),
+            timestamp: new.timestamp.to_owned(),
+            ack: Ack::Pending.level(),
+            ack_name: Ack::Pending.name(),
+            temp_id: new.temp_id.map(str::to_owned),
+            revoked: false,
+        })
     }
 
     /// Merges an ack into a message; returns the message if its ack changed.
@@ -350,7 +378,8 @@ impl Tx<'_> {
     ) -> StoreResult<()> {
         self.execute(
             "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
-                sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id)
+                sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
+                ack = COALESCE(?8, ack)
              WHERE device_id = ?1 AND id = ?2",
             params![
                 device.as_str(),
@@ -360,6 +389,7 @@ impl Tx<'_> {
                 update.next_attempt_at,
                 update.sent_at,
                 update.upstream_id,
+                update.ack,
             ],
         )?;
         Ok(())

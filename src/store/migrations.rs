@@ -154,8 +154,24 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_outstanding ON webhook_deliveries (webhook_id, device_id, id)
         WHERE status IN ('pending', 'retrying');",
     // 4: the journal stores each event's whole payload, `deviceId`, `seq` and `at` included, so
-    // it goes out to clients as stored.
-    "UPDATE events SET data = json_set(data, '$.deviceId', device_id, '$.seq', seq, '$.at', at);",
+    // it goes out to clients as stored. It becomes a rowid table: payloads are large, and a
+    // table without rowid keeps whole rows in its interior pages, so every append split pages
+    // full of payloads; now appends go to the end of the table and only the small
+    // (device, seq) index is ordered by key.
+    "CREATE TABLE journal (
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    INSERT INTO journal (device_id, seq, name, data, at)
+        SELECT device_id, seq, name,
+            json_set(data, '$.deviceId', device_id, '$.seq', seq, '$.at', at), at
+        FROM events ORDER BY device_id, seq;
+    DROP TABLE events;
+    ALTER TABLE journal RENAME TO events;
+    CREATE UNIQUE INDEX events_by_seq ON events (device_id, seq);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
