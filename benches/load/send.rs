@@ -1,7 +1,9 @@
 //! `send`: N clients on one device namespace keep M `message:send` requests in flight; acked
-//! messages per second and send→ack latency.
+//! messages per second and send→ack latency, and the rate at which the relay hands them to
+//! the upstream.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +13,11 @@ use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
 use crate::measure::{join_all, progress, Latencies, RunCost, Summary};
-use crate::sio::SioClient;
+use crate::sio::{SioClient, SioEvent};
 use crate::target::{ack_error, is_ok_ack, linked_device, Target, ACK_TIMEOUT};
+
+/// How long the first client waits, after the last ack, for the relay to catch up.
+const RELAY_DRAIN: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Args)]
 pub(crate) struct SendArgs {
@@ -55,6 +60,11 @@ pub(crate) struct SendReport {
     pub(crate) first_failure: Option<String>,
     pub(crate) latencies: Latencies,
     last_ack: Option<Instant>,
+    /// Messages the relay handed to the upstream (`message:status` `sent`), as one client
+    /// saw them: the rate the daemon sustains, as opposed to acks of a growing queue.
+    relayed: u64,
+    relayed_in_window: u64,
+    last_relayed: Option<Instant>,
 }
 
 impl SendReport {
@@ -81,6 +91,22 @@ impl SendReport {
         }
     }
 
+    /// Counts the `sent` statuses among the device events a client received.
+    fn note_relayed(&mut self, events: Vec<SioEvent>, received: Instant, window: SendWindow) {
+        let relayed = events
+            .iter()
+            .filter(|e| e.name == "message:status" && e.data["status"] == "sent")
+            .count() as u64;
+        if relayed == 0 {
+            return;
+        }
+        self.relayed += relayed;
+        self.last_relayed = Some(received);
+        if received >= window.measure_from && window.stop_at.is_none_or(|stop| received <= stop) {
+            self.relayed_in_window += relayed;
+        }
+    }
+
     fn merge(&mut self, other: SendReport) {
         self.sent += other.sent;
         self.acked_in_window += other.acked_in_window;
@@ -91,6 +117,12 @@ impl SendReport {
         }
         self.latencies.merge(other.latencies);
         self.last_ack = self.last_ack.max(other.last_ack);
+        // Every client sees every event: the relay figures are one client's, not a sum.
+        if other.relayed > self.relayed {
+            self.relayed = other.relayed;
+            self.relayed_in_window = other.relayed_in_window;
+            self.last_relayed = other.last_relayed;
+        }
     }
 }
 
@@ -102,6 +134,8 @@ struct SendJob {
     quota: Option<u64>,
     chats: Arc<Vec<String>>,
     run_id: String,
+    /// Messages sent by all clients: what the relay must reach once sending has stopped.
+    sent_by_all: Arc<AtomicU64>,
 }
 
 pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
@@ -130,6 +164,7 @@ pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
         }
     ));
     let cost = RunCost::start(target, &device.id).await?;
+    let sent_by_all = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -142,6 +177,7 @@ pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
                     .map(|n| share(n as usize, clients_wanted, index) as u64),
                 chats: device.chats.clone(),
                 run_id: target.run_id.clone(),
+                sent_by_all: sent_by_all.clone(),
             };
             tokio::spawn(sender(subscriber.client, job, window))
         })
@@ -194,6 +230,22 @@ fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> S
         ),
     );
     summary.row("send→ack", total.latencies.describe());
+    let relay_rate = total.relayed_in_window as f64 / measured.as_secs_f64().max(1e-9);
+    let drained = match (total.last_relayed, total.last_ack) {
+        (Some(relayed), Some(acked)) if total.relayed >= total.sent => format!(
+            "all {} relayed {:.1} s after the last ack",
+            total.relayed,
+            relayed.saturating_duration_since(acked).as_secs_f64()
+        ),
+        _ => format!(
+            "only {} of {} relayed within {RELAY_DRAIN:?} of the last ack",
+            total.relayed, total.sent
+        ),
+    };
+    summary.row(
+        "relayed msgs/s",
+        format!("{relay_rate:.0} (`sent` statuses in the window; {drained})",),
+    );
     summary
 }
 
@@ -221,6 +273,7 @@ async fn sender(mut client: SioClient, job: SendJob, window: SendWindow) -> Resu
                 .map_err(|e| anyhow!(e))?;
             in_flight.insert(id, Instant::now());
             report.sent += 1;
+            job.sent_by_all.fetch_add(1, Ordering::Relaxed);
         }
         if in_flight.is_empty() {
             break;
@@ -230,10 +283,20 @@ async fn sender(mut client: SioClient, job: SendJob, window: SendWindow) -> Resu
             .await
             .map_err(|e| anyhow!("client {}: {e}", job.index))?;
         let received = Instant::now();
-        // The device's events reach this client too; it does not look at them.
-        client.discard_events();
+        report.note_relayed(client.take_events(), received, window);
         if let Some(sent_at) = in_flight.remove(&id) {
             report.record(sent_at, received, &ack, window);
+        }
+    }
+    // Sending has stopped everywhere (the window closed or every quota is sent): the first
+    // client waits for the relay to hand the rest to the upstream.
+    if job.index == 0 {
+        let give_up = Instant::now() + RELAY_DRAIN;
+        while report.relayed < job.sent_by_all.load(Ordering::Relaxed) {
+            let Ok(events) = client.next_events(give_up - Instant::now()).await else {
+                break;
+            };
+            report.note_relayed(events, Instant::now(), window);
         }
     }
     client.close().await;

@@ -794,6 +794,12 @@ impl SioClient {
         Ok(events)
     }
 
+    /// Returns the events received and still queued, and forgets them (history included).
+    pub fn take_events(&mut self) -> Vec<SioEvent> {
+        self.history.clear();
+        self.pending.drain(..).collect()
+    }
+
     /// Forgets every received event (queued and in the history) and returns how many were
     /// still queued, so a client that runs for minutes does not keep every event it saw.
     pub fn discard_events(&mut self) -> usize {
