@@ -45,6 +45,7 @@ pub const EVENT_NAMES: [&str; 18] = [
 
 /// What happened, with the payload fields clients rely on (`deviceId`, `seq` and `at` are added
 /// when the event is journaled).
+///
 /// Its serialized form is the payload's own fields; its wire name is [`EventData::name`].
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged, rename_all_fields = "camelCase")]
@@ -305,6 +306,38 @@ mod tests {
         }
         let unique: std::collections::HashSet<_> = EVENT_NAMES.iter().collect();
         assert_eq!(unique.len(), EVENT_NAMES.len());
+    }
+
+    #[test]
+    fn a_model_keeps_its_own_device_id_once() {
+        let message = Message {
+            id: "msg_1".into(),
+            upstream_id: None,
+            device_id: "demo".into(),
+            chat_id: "c".into(),
+            from: "me".into(),
+            from_me: true,
+            kind: "text".into(),
+            body: "hi".into(),
+            media: None,
+            reply_to: None,
+            timestamp: "2026-01-02T03:04:05.678Z".into(),
+            ack: 0,
+            ack_name: "pending",
+            temp_id: None,
+            revoked: false,
+        };
+        let event = JournaledEvent::new(
+            DeviceId::parse("demo").unwrap(),
+            3,
+            &EventData::Message(message),
+        )
+        .unwrap();
+        assert_eq!(event.payload.get().matches("\"deviceId\"").count(), 1);
+        assert_eq!(
+            (&event.fields()["deviceId"], &event.fields()["seq"]),
+            (&Value::from("demo"), &Value::from(3))
+        );
     }
 
     #[test]

@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::value::RawValue;
 
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
-use serde_json::value::RawValue;
-
 use crate::event::{rfc3339, EventData, JournaledEvent};
 
 impl Tx<'_> {
