@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::{Ack, Media, Message};
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
-use crate::store::messages::NewMessage;
+use crate::store::messages::{AckSubject, NewMessage};
 use crate::store::{self, StoreResult, Tx};
 
 /// A message that arrived from the upstream (sent to us, or sent from the phone itself).
@@ -179,22 +179,23 @@ pub fn apply(
                 ack,
                 by,
             } => {
-                let Some(message) =
-                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                let Some(mut subject) =
+                    store::messages::ack_subject(tx.conn(), device, upstream_id)?
                 else {
                     tracing::debug!(device_id = %device, %upstream_id, "ack for an unknown message");
                     continue;
                 };
-                let Some(merged) = tx.merge_ack(device, &message, *ack)? else {
+                let before = subject.ack;
+                if !tx.merge_ack(device, &mut subject, *ack)? {
                     continue;
-                };
-                journal_ack(tx, device, &merged)?;
-                if *ack >= Ack::Read && message.ack < Ack::Read.level() {
-                    let reader = by.clone().unwrap_or_else(|| message.chat_id.clone());
+                }
+                journal_ack(tx, device, &subject)?;
+                if *ack >= Ack::Read && before < Ack::Read {
+                    let reader = by.clone().unwrap_or_else(|| subject.chat_id.clone());
                     reads
-                        .entry((message.chat_id.clone(), reader))
+                        .entry((subject.chat_id, reader))
                         .or_default()
-                        .push(message.id.clone());
+                        .push(subject.id);
                 }
             }
             Inbound::Failed { upstream_id, error } => {
@@ -280,15 +281,15 @@ pub fn apply(
 }
 
 /// `message:ack` for a message whose ack just changed.
-pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, message: &Message) -> StoreResult<()> {
+pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> StoreResult<()> {
     tx.journal(
         device,
         EventData::MessageAck {
-            message_id: message.id.clone(),
-            upstream_id: message.upstream_id.clone(),
-            chat_id: message.chat_id.clone(),
-            ack: message.ack,
-            ack_name: message.ack_name,
+            message_id: subject.id.clone(),
+            upstream_id: subject.upstream_id.clone(),
+            chat_id: subject.chat_id.clone(),
+            ack: subject.ack.level(),
+            ack_name: subject.ack.name(),
         },
     )?;
     Ok(())
@@ -376,9 +377,15 @@ fn store_once(
     )?;
     let message = match incoming.from_me {
         // Sent from the phone itself: the server has it already.
-        true => tx
-            .merge_ack(device, &message, Ack::Server)?
-            .unwrap_or(message),
+        true => {
+            let mut subject = AckSubject::of(&message);
+            tx.merge_ack(device, &mut subject, Ack::Server)?;
+            Message {
+                ack: subject.ack.level(),
+                ack_name: subject.ack.name(),
+                ..message
+            }
+        }
         false => message,
     };
     if history {

@@ -8,7 +8,7 @@ use super::inbound::journal_ack;
 use super::{Ack, Message, RelayStatus};
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
-use crate::store::messages::{Queued, RelayUpdate};
+use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};
 
 /// How one attempt to hand a message to the upstream ended.
@@ -92,11 +92,11 @@ pub fn record_outcomes(
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
-                    let sent = Message {
+                    let sent = AckSubject {
+                        id: queued.message.id.clone(),
                         upstream_id: Some(upstream_id.clone()),
-                        ack: acked.level(),
-                        ack_name: acked.name(),
-                        ..queued.message.clone()
+                        chat_id: queued.message.chat_id.clone(),
+                        ack: acked,
                     };
                     journal_ack(tx, device, &sent)?;
                 }
@@ -155,8 +155,9 @@ fn fail(
         Some(error.to_owned()),
     )?;
     if let Some(message) = store::messages::get_message(tx.conn(), device, id)? {
-        if let Some(failed) = tx.merge_ack(device, &message, Ack::Error)? {
-            journal_ack(tx, device, &failed)?;
+        let mut subject = AckSubject::of(&message);
+        if tx.merge_ack(device, &mut subject, Ack::Error)? {
+            journal_ack(tx, device, &subject)?;
         }
     }
     Ok(())

@@ -84,6 +84,49 @@ pub fn by_temp_id(
     find_one(conn, device, Key::TempId, temp_id)
 }
 
+/// What an ack needs of a message: which one it is, its chat, and how far it got. Acks are the
+/// most frequent upstream report, and reading whole messages for them was a visible part of
+/// the writer's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckSubject {
+    pub id: String,
+    pub upstream_id: Option<String>,
+    pub chat_id: String,
+    pub ack: Ack,
+}
+
+impl AckSubject {
+    pub fn of(message: &Message) -> Self {
+        AckSubject {
+            id: message.id.clone(),
+            upstream_id: message.upstream_id.clone(),
+            chat_id: message.chat_id.clone(),
+            ack: Ack::from_level(message.ack).unwrap_or(Ack::Pending),
+        }
+    }
+}
+
+/// The message an upstream acknowledges by its id.
+pub fn ack_subject(
+    conn: &Connection,
+    device: &DeviceId,
+    upstream_id: &str,
+) -> StoreResult<Option<AckSubject>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, chat_id, ack FROM messages WHERE device_id = ?1 AND upstream_id = ?2",
+        )?
+        .query_row(params![device.as_str(), upstream_id], |row| {
+            Ok(AckSubject {
+                id: row.get(0)?,
+                upstream_id: Some(upstream_id.to_owned()),
+                chat_id: row.get(1)?,
+                ack: Ack::from_level(row.get(2)?).unwrap_or(Ack::Pending),
+            })
+        })
+        .optional()?)
+}
+
 /// The message sent with this `Idempotency-Key`, if it was sent after `since`.
 pub fn by_idempotency_key(
     conn: &Connection,
@@ -347,26 +390,22 @@ impl Tx<'_> {
         })
     }
 
-    /// Merges an ack into a message; returns the message if its ack changed.
+    /// Merges an ack into a message: updates `subject` and returns whether its ack changed.
     pub fn merge_ack(
         &mut self,
         device: &DeviceId,
-        message: &Message,
+        subject: &mut AckSubject,
         incoming: Ack,
-    ) -> StoreResult<Option<Message>> {
-        let current = Ack::from_level(message.ack).unwrap_or(Ack::Pending);
-        let Some(next) = current.merge(incoming) else {
-            return Ok(None);
+    ) -> StoreResult<bool> {
+        let Some(next) = subject.ack.merge(incoming) else {
+            return Ok(false);
         };
         self.execute(
             "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), message.id, next.level()],
+            params![device.as_str(), subject.id, next.level()],
         )?;
-        Ok(Some(Message {
-            ack: next.level(),
-            ack_name: next.name(),
-            ..message.clone()
-        }))
+        subject.ack = next;
+        Ok(true)
     }
 
     pub fn set_relay_status(
