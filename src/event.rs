@@ -194,7 +194,8 @@ struct Payload<'a> {
 pub struct JournaledEvent {
     pub device_id: DeviceId,
     pub seq: u64,
-    pub at: DateTime<Utc>,
+    /// When it was journaled, in RFC 3339 as on the wire: every sink only ever prints it.
+    pub at: String,
     pub name: String,
     /// The payload as clients see it: the event's fields plus `deviceId`, `seq` and `at`.
     pub payload: Box<RawValue>,
@@ -203,12 +204,12 @@ pub struct JournaledEvent {
 impl JournaledEvent {
     /// Journals `data` as event `seq` of `device`, now.
     pub fn new(device_id: DeviceId, seq: u64, data: &EventData) -> serde_json::Result<Self> {
-        let at = Utc::now();
+        let at = rfc3339(Utc::now());
         let payload = serde_json::value::to_raw_value(&Payload {
             fields: data,
             device_id: (!data.carries_device_id()).then_some(device_id.as_str()),
             seq,
-            at: &rfc3339(at),
+            at: &at,
         })?;
         Ok(JournaledEvent {
             device_id,
@@ -231,7 +232,7 @@ impl JournaledEvent {
             r#type: &self.name,
             device_id: self.device_id.as_str(),
             seq: self.seq,
-            at: rfc3339(self.at),
+            at: &self.at,
             data: &self.payload,
         }
     }
@@ -244,7 +245,7 @@ pub struct Envelope<'a> {
     r#type: &'a str,
     device_id: &'a str,
     seq: u64,
-    at: String,
+    at: &'a str,
     data: &'a RawValue,
 }
 
@@ -260,7 +261,7 @@ mod tests {
     fn journaled(data: &EventData) -> Value {
         let event = JournaledEvent::new(DeviceId::parse("demo").unwrap(), 7, data).unwrap();
         let mut fields = event.fields();
-        assert_eq!(fields["at"], rfc3339(event.at));
+        assert_eq!(fields["at"], event.at);
         fields.as_object_mut().unwrap().remove("at");
         fields
     }
@@ -357,8 +358,8 @@ mod tests {
                 "type": "disconnected",
                 "deviceId": "demo",
                 "seq": 7,
-                "at": rfc3339(event.at),
-                "data": {"reason": "connection_lost", "deviceId": "demo", "seq": 7, "at": rfc3339(event.at)},
+                "at": event.at,
+                "data": {"reason": "connection_lost", "deviceId": "demo", "seq": 7, "at": event.at},
             })
         );
     }

@@ -222,7 +222,7 @@ mod tests {
         JournaledEvent {
             device_id: DeviceId::parse("demo").unwrap(),
             seq: 1,
-            at: chrono::Utc::now(),
+            at: crate::event::rfc3339(chrono::Utc::now()),
             name: name.into(),
             payload: serde_json::value::to_raw_value(&data).unwrap(),
         }

@@ -79,9 +79,11 @@ pub fn record_outcomes(
             Outcome::Sent { upstream_id, ack } => {
                 // The message's ack is still the one read with the queue: acks find a message
                 // by its upstream id, which it gets only now.
-                let acked = Ack::from_level(queued.message.ack)
-                    .unwrap_or(Ack::Pending)
-                    .merge(*ack);
+                let mut sent = AckSubject {
+                    upstream_id: Some(upstream_id.clone()),
+                    ..AckSubject::of(&queued.message)
+                };
+                let acked = sent.ack.merge(*ack);
                 let update = RelayUpdate {
                     attempts: attempt,
                     next_attempt_at: None,
@@ -92,12 +94,7 @@ pub fn record_outcomes(
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
-                    let sent = AckSubject {
-                        id: queued.message.id.clone(),
-                        upstream_id: Some(upstream_id.clone()),
-                        chat_id: queued.message.chat_id.clone(),
-                        ack: acked,
-                    };
+                    sent.ack = acked;
                     journal_ack(tx, device, &sent)?;
                 }
             }

@@ -31,7 +31,7 @@ impl Tx<'_> {
                 seq,
                 event.name,
                 event.payload.get(),
-                rfc3339(event.at)
+                event.at
             ],
         )?;
         self.enqueue_deliveries(&event)?;
@@ -137,7 +137,7 @@ pub fn read_after(
     let mut events = Vec::new();
     for row in rows {
         let (seq, name, data, at) = row?;
-        events.push(stored(device, seq, name, data, &at)?);
+        events.push(stored(device, seq, name, data, at)?);
     }
     Ok(JournalRead {
         events,
@@ -166,7 +166,7 @@ pub fn latest_named(
         )
         .optional()?;
     found
-        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, &at))
+        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, at))
         .transpose()
 }
 
@@ -176,12 +176,12 @@ fn stored(
     seq: u64,
     name: String,
     data: String,
-    at: &str,
+    at: String,
 ) -> StoreResult<JournaledEvent> {
     Ok(JournaledEvent {
         device_id: device.clone(),
         seq,
-        at: super::parse_time(at),
+        at,
         name,
         payload: RawValue::from_string(data)?,
     })

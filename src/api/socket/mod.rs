@@ -219,7 +219,7 @@ impl SocketHub {
             "device": DeviceView::from(&record),
             "deviceId": event.device_id,
             "seq": event.seq,
-            "at": rfc3339(event.at),
+            "at": event.at,
         });
         let Some(root) = self.inner.io.of("/") else {
             return;
