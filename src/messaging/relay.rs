@@ -1,6 +1,11 @@
 //! The relay queue's bookkeeping: every step of an outgoing message through the queue is
-//! recorded, with its `message:status` event, before the next step happens. A message found
-//! `sending` after a crash is sent again with the same id; upstreams recognise it.
+//! journaled, with its `message:status` event, before the next step happens.
+//!
+//! A message's row stays `queued` (or `retrying`) while it is being sent, and changes with the
+//! attempt's outcome: recording `sending` in the row as well cost the writer an update of the
+//! row and of the queue's index for every message, and said nothing a restart needs. A message
+//! that was being sent when the daemon stopped is sent again with the same id; upstreams
+//! recognise it.
 
 use chrono::{DateTime, Utc};
 
@@ -44,21 +49,16 @@ fn status(
     Ok(())
 }
 
-/// Records that each message of the batch is now being sent (attempt + 1).
+/// Journals that each message of the batch is now being sent (attempt + 1); the attempt is
+/// counted in its row with the outcome.
 pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> StoreResult<()> {
     for queued in batch {
-        let attempt = queued.attempts + 1;
-        let update = RelayUpdate {
-            attempts: attempt,
-            ..RelayUpdate::default()
-        };
-        tx.set_relay_status(device, &queued.message.id, RelayStatus::Sending, &update)?;
         status(
             tx,
             device,
             &queued.message.id,
             RelayStatus::Sending,
-            attempt,
+            queued.attempts + 1,
             None,
         )?;
     }

@@ -11,8 +11,8 @@ use crate::event::{rfc3339, EventData, JournaledEvent};
 impl Tx<'_> {
     /// Appends an event to the device's journal within this write, with its webhook
     /// deliveries, and returns its `seq`. It is published on the bus only if the write commits;
-    /// a rolled-back write gives its `seq` back, so seqs stay gap-free, and takes its deliveries
-    /// with it.
+    /// a rolled-back write takes its `seq` back (the batch's heads are counted in memory and
+    /// stored only with its commit), so seqs stay gap-free, and takes its deliveries with it.
     ///
     /// Seqs are counted in memory for the length of a batch and each device's head is stored
     /// once before it commits ([`Tx::store_heads`]): a batch journals many events of a device,
@@ -35,9 +35,6 @@ impl Tx<'_> {
             ],
         )?;
         self.enqueue_deliveries(&event)?;
-        if !self.heads_before.iter().any(|(d, _)| d == device) {
-            self.heads_before.push((device.clone(), last));
-        }
         match self.heads.get_mut(device) {
             Some(head) => *head = seq,
             None => {
@@ -46,16 +43,6 @@ impl Tx<'_> {
         }
         self.events.push(event);
         Ok(seq)
-    }
-
-    /// Gives back the seqs the failed write took, so seqs stay gap-free.
-    pub(super) fn restore_heads(&mut self) {
-        for (device, before) in self.heads_before.drain(..).rev() {
-            match before {
-                Some(last) => self.heads.insert(device, last),
-                None => self.heads.remove(&device),
-            };
-        }
     }
 
     /// Stores the head seq of every device this batch journaled to.

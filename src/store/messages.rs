@@ -169,7 +169,6 @@ pub fn list_messages(
 #[derive(Debug, Clone)]
 pub struct Queued {
     pub message: Message,
-    pub status: RelayStatus,
     /// Attempts made so far.
     pub attempts: u32,
     /// Not before this time, after a failed attempt.
@@ -178,8 +177,8 @@ pub struct Queued {
     pub reply_to_upstream: Option<String>,
 }
 
-/// The relay queue of a device in acceptance order: messages never tried, in flight when the
-/// daemon stopped, or waiting to retry.
+/// The relay queue of a device in acceptance order: messages never tried (or in flight when
+/// the daemon stopped), and messages waiting to retry.
 pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = MESSAGE_COLUMNS
         .split(", ")
@@ -187,26 +186,20 @@ pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreRes
         .collect::<Vec<_>>()
         .join(", ");
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {columns}, m.relay_status, m.attempts, m.next_attempt_at, q.upstream_id
+        "SELECT {columns}, m.attempts, m.next_attempt_at, q.upstream_id
          FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
-         WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'sending', 'retrying')
+         WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'retrying')
          ORDER BY m.id LIMIT ?2"
     ))?;
     let queued = stmt
         .query_map(params![device.as_str(), limit], |row| {
-            let status: String = row.get(14)?;
             Ok(Queued {
                 message: message_row(row)?,
-                status: match status.as_str() {
-                    "sending" => RelayStatus::Sending,
-                    "retrying" => RelayStatus::Retrying,
-                    _ => RelayStatus::Queued,
-                },
-                attempts: row.get(15)?,
+                attempts: row.get(14)?,
                 next_attempt_at: row
-                    .get::<_, Option<String>>(16)?
+                    .get::<_, Option<String>>(15)?
                     .map(|at| super::parse_time(&at)),
-                reply_to_upstream: row.get(17)?,
+                reply_to_upstream: row.get(16)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;

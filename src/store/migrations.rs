@@ -172,6 +172,14 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE events;
     ALTER TABLE journal RENAME TO events;
     CREATE UNIQUE INDEX events_by_seq ON events (device_id, seq);",
+    // 5: a message's row no longer says `sending` while it is being sent (it stays queued
+    // until the attempt's outcome), so the relay queue's index lists two statuses. With three,
+    // SQLite built a temporary table of them every time it checked whether a row belongs in
+    // the index, that is for every message stored and every relay outcome recorded.
+    "UPDATE messages SET relay_status = 'queued' WHERE relay_status = 'sending';
+    DROP INDEX messages_in_relay;
+    CREATE INDEX messages_in_relay ON messages (device_id, id)
+        WHERE relay_status IN ('queued', 'retrying');",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -194,13 +202,19 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn journal_rows_of_an_older_schema_get_their_whole_payload() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for (index, sql) in MIGRATIONS.iter().enumerate().take(3) {
+    /// A database as a build that knew only the first `version` migrations left it.
+    fn at_version(version: usize) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
             conn.execute_batch(sql).unwrap();
             conn.pragma_update(None, "user_version", index + 1).unwrap();
         }
+        conn
+    }
+
+    #[test]
+    fn journal_rows_of_an_older_schema_get_their_whole_payload() {
+        let mut conn = at_version(3);
         conn.execute(
             "INSERT INTO events (device_id, seq, name, data, at) VALUES
                 ('demo', 4, 'disconnected', '{\"reason\":\"connection_lost\"}', '2026-01-02T03:04:05.678Z')",
@@ -215,5 +229,34 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&data).unwrap(),
             serde_json::json!({"reason": "connection_lost", "deviceId": "demo", "seq": 4, "at": "2026-01-02T03:04:05.678Z"})
         );
+    }
+
+    #[test]
+    fn messages_left_sending_go_back_to_the_queue_and_its_index() {
+        let mut conn = at_version(4);
+        conn.execute_batch(
+            "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
+                ack, relay_status, attempts, created_at)
+             VALUES ('msg_1', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, 'sending', 1, 't'),
+                    ('msg_2', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 1, 'sent', 1, 't')",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let device = crate::device::DeviceId::parse("demo").unwrap();
+        let queue = crate::store::messages::relay_queue(&conn, &device, 10).unwrap();
+        let queued: Vec<_> = queue
+            .iter()
+            .map(|q| (q.message.id.as_str(), q.attempts))
+            .collect();
+        assert_eq!(queued, [("msg_1", 1)]);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM messages
+                 WHERE device_id = 'demo' AND relay_status IN ('queued', 'retrying') ORDER BY id",
+                [],
+                |row| row.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("messages_in_relay"), "{plan}");
     }
 }

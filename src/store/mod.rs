@@ -2,10 +2,16 @@
 //!
 //! One dedicated writer thread owns the only writing connection. Callers hand it closures
 //! ([`Store::write`]); it runs everything queued in one transaction (group commit: one fsync for
-//! many writes), each closure inside its own savepoint so one failing write does not undo the
-//! others, and answers the callers only after the commit. Events journaled inside a write are
-//! published on the [`EventBus`] after that same commit — so an event is never seen anywhere
-//! before it is durable, and a write and its events are atomic.
+//! many writes) and answers the callers only after the commit. Events journaled inside a write
+//! are published on the [`EventBus`] after that same commit — so an event is never seen
+//! anywhere before it is durable, and a write and its events are atomic.
+//!
+//! A write that fails rolls back the transaction it ran in, so the writes that ran before it in
+//! the same batch are rolled back too and answered [`StoreError::RolledBack`]; the writes
+//! queued after it go on in the next transaction. Writes fail only on errors of the database
+//! itself (the messaging operations check everything before they change anything), and giving
+//! each write a savepoint of its own so that it could fail alone made SQLite copy every page a
+//! write touched: a fifth of the writer's work, for a case that does not happen in practice.
 //!
 //! Reads go through a small pool of read-only connections on blocking threads; WAL mode lets them
 //! run while the writer commits.
@@ -18,7 +24,7 @@ pub mod messages;
 mod migrations;
 pub mod webhooks;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -52,6 +58,8 @@ pub enum StoreError {
     Closed,
     #[error("the group commit failed: {0}")]
     Commit(String),
+    #[error("rolled back with another write of the same group commit that failed; nothing of it was stored")]
+    RolledBack,
     #[error("cannot open the database at {path}: {source}")]
     Open {
         path: PathBuf,
@@ -75,8 +83,6 @@ pub struct Tx<'c> {
     events: Vec<JournaledEvent>,
     /// The last seq journaled per device in this batch, stored once before it commits.
     heads: HashMap<DeviceId, u64>,
-    /// What the running write changed in `heads`, with the values before: undone if it fails.
-    heads_before: Vec<(DeviceId, Option<u64>)>,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }
@@ -188,7 +194,8 @@ impl Store {
 
     /// Runs `op` in the next group commit and returns its result once it is durable.
     ///
-    /// If `op` fails, only its own changes (and events) are rolled back.
+    /// If `op` fails, its changes and events are rolled back with those of the writes that ran
+    /// before it in the same transaction (see the module's documentation).
     pub async fn write<R, F>(&self, op: F) -> StoreResult<R>
     where
         R: Send + 'static,
@@ -252,28 +259,29 @@ impl ReaderPool {
 }
 
 fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: EventBus) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
     let mut closing = None;
-    while closing.is_none() {
-        let Some(first) = queue.blocking_recv() else {
-            break;
-        };
-        match first {
-            Command::Write(job) => batch.push(job),
-            Command::Close(done) => closing = Some(done),
+    loop {
+        if batch.is_empty() {
+            if closing.is_some() {
+                break;
+            }
+            match queue.blocking_recv() {
+                Some(Command::Write(job)) => batch.push_back(job),
+                Some(Command::Close(done)) => closing = Some(done),
+                None => break,
+            }
         }
         while closing.is_none() && batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Command::Write(job)) => batch.push(job),
+                Ok(Command::Write(job)) => batch.push_back(job),
                 Ok(Command::Close(done)) => closing = Some(done),
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            commit_batch(&mut conn, batch.drain(..), &mut ids, &mut routes, &bus);
-        }
+        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus);
     }
     if let Some(done) = closing {
         let _ = done.send(());
@@ -302,54 +310,57 @@ fn run_checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>
     checkpoint("TRUNCATE");
 }
 
-/// Runs one batch of writes in a transaction, then answers and publishes.
+/// Runs the queued writes in one transaction, then answers and publishes. A write that fails
+/// ends the transaction there: it is rolled back with the writes before it, and the writes
+/// after it stay queued for the next one.
 fn commit_batch(
     conn: &mut Connection,
-    jobs: impl Iterator<Item = Job>,
+    jobs: &mut VecDeque<Job>,
     ids: &mut ulid::Generator,
     routes: &mut webhooks::Routes,
     bus: &EventBus,
 ) {
     let mut completions = Vec::new();
-    let outcome = (|| -> StoreResult<Vec<JournaledEvent>> {
+    let outcome = (|| -> StoreResult<Option<Vec<JournaledEvent>>> {
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut tx = Tx {
             conn: &txn,
             events: Vec::new(),
             heads: HashMap::new(),
-            heads_before: Vec::new(),
             ids,
             routes: &mut *routes,
         };
-        for job in jobs {
-            let mark = tx.events.len();
-            tx.execute("SAVEPOINT job", [])?;
+        while let Some(job) = jobs.pop_front() {
             let (ok, completion) = job(&mut tx);
-            if ok {
-                tx.heads_before.clear();
-                tx.execute("RELEASE job", [])?;
-            } else {
-                tx.restore_heads();
-                tx.execute("ROLLBACK TO job", [])?;
-                tx.execute("RELEASE job", [])?;
-                tx.events.truncate(mark);
-                // The job may have changed subscriptions before it failed.
-                tx.routes.invalidate();
-            }
             completions.push(completion);
+            if !ok {
+                // Dropping the transaction rolls it back.
+                return Ok(None);
+            }
         }
         tx.store_heads()?;
         let events = std::mem::take(&mut tx.events);
         txn.commit()?;
-        Ok(events)
+        Ok(Some(events))
     })();
     match outcome {
-        Ok(events) => {
+        Ok(Some(events)) => {
             for event in events {
                 bus.publish(event);
             }
             for completion in completions {
                 completion(Ok(()));
+            }
+        }
+        Ok(None) => {
+            // The failing write is the last one run: it answers its own error.
+            routes.invalidate();
+            let failed = completions.pop();
+            for completion in completions {
+                completion(Err(StoreError::RolledBack));
+            }
+            if let Some(failed) = failed {
+                failed(Ok(()));
             }
         }
         Err(error) => {

@@ -17,22 +17,67 @@ fn disconnected(reason: &str) -> EventData {
     }
 }
 
+/// Keeps the writer busy inside a write until released, so that the writes queued meanwhile
+/// run in one transaction, in the order they were queued.
+struct HeldWriter {
+    release: std::sync::mpsc::Sender<()>,
+    write: tokio::task::JoinHandle<StoreResult<()>>,
+}
+
+impl HeldWriter {
+    async fn hold(store: &Store) -> HeldWriter {
+        let (started, running) = oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel();
+        let store = store.clone();
+        let write = tokio::spawn(async move {
+            store
+                .write(move |_| {
+                    let _ = started.send(());
+                    let _ = released.recv();
+                    Ok(())
+                })
+                .await
+        });
+        running.await.unwrap();
+        HeldWriter { release, write }
+    }
+
+    async fn release(self) {
+        self.release.send(()).unwrap();
+        self.write.await.unwrap().unwrap();
+    }
+}
+
+/// Polls a write once: it is queued for the writer and now waits for its answer.
+async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
+    assert!(futures_util::poll!(write).is_pending());
+}
+
 #[tokio::test]
-async fn seqs_are_gap_free_even_when_a_write_fails() {
+async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
     let (_dir, store, bus) = open();
     let mut events = bus.subscribe();
     let demo = DeviceId::parse("demo").unwrap();
-    let (a, b, c) = (demo.clone(), demo.clone(), demo.clone());
-    // Three concurrent writes land in one batch; the middle one fails after journaling.
-    let first = store.write(move |tx| tx.journal(&a, disconnected("one")));
-    let failing = store.write(move |tx| {
-        tx.journal(&b, disconnected("rolled back"))?;
+    let (a, b, c, d) = (demo.clone(), demo.clone(), demo.clone(), demo.clone());
+    store
+        .write(move |tx| tx.journal(&a, disconnected("before")))
+        .await
+        .unwrap();
+    // One batch: the second write fails after journaling; the third is queued behind it.
+    let held = HeldWriter::hold(&store).await;
+    let mut alongside = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("alongside"))));
+    let mut failing = Box::pin(store.write(move |tx| {
+        tx.journal(&c, disconnected("failing"))?;
         Err::<(), _>(StoreError::Closed)
-    });
-    let third = store.write(move |tx| tx.journal(&c, disconnected("two")));
-    let (first, failing, third) = tokio::join!(first, failing, third);
-    assert!(failing.is_err());
-    assert_eq!((first.unwrap(), third.unwrap()), (1, 2));
+    }));
+    let mut after = Box::pin(store.write(move |tx| tx.journal(&d, disconnected("after"))));
+    queue(&mut alongside).await;
+    queue(&mut failing).await;
+    queue(&mut after).await;
+    held.release().await;
+    assert!(matches!(failing.await, Err(StoreError::Closed)));
+    assert!(matches!(alongside.await, Err(StoreError::RolledBack)));
+    assert_eq!(after.await.unwrap(), 2);
 
     let read = store
         .read(move |conn| journal::read_after(conn, &demo, 0, 10))
@@ -43,11 +88,15 @@ async fn seqs_are_gap_free_even_when_a_write_fails() {
         .iter()
         .map(|e| e.fields()["reason"].clone())
         .collect();
-    assert_eq!(reasons, ["one", "two"]);
+    assert_eq!(reasons, ["before", "after"]);
     assert_eq!((read.head, read.complete), (2, true));
-    // Published after commit, in order, without the rolled-back one.
+    // Published after commit, in order, without the rolled-back ones.
     assert_eq!(events.recv().await.unwrap().seq, 1);
-    assert_eq!(events.recv().await.unwrap().seq, 2);
+    let after = events.recv().await.unwrap();
+    assert_eq!(
+        (after.seq, after.fields()["reason"].as_str()),
+        (2, Some("after"))
+    );
 }
 
 #[tokio::test]
@@ -168,9 +217,10 @@ async fn events_get_their_deliveries_in_their_own_write() {
     let (_dir, store, _bus) = open();
     let demo = DeviceId::parse("demo").unwrap();
     let (a, b, c) = (demo.clone(), demo.clone(), demo.clone());
-    // One batch: subscriptions are created, then events journaled by later writes of the same
-    // batch see them; a failing write takes its delivery with it.
-    let subscribe = store.write(|tx| {
+    // One batch: subscriptions are created, then an event journaled by a later write of the
+    // same batch sees them.
+    let held = HeldWriter::hold(&store).await;
+    let mut subscribe = Box::pin(store.write(|tx| {
         tx.upsert_webhook(&subscription("wh_all", &["*"], &["*"], true))?;
         tx.upsert_webhook(&subscription("wh_off", &["*"], &["*"], false))?;
         tx.upsert_webhook(&subscription(
@@ -180,17 +230,21 @@ async fn events_get_their_deliveries_in_their_own_write() {
             true,
         ))?;
         tx.upsert_webhook(&subscription("wh_state", &["state"], &["demo"], true))
-    });
-    let first = store.write(move |tx| tx.journal(&a, disconnected("one")));
+    }));
+    let mut first = Box::pin(store.write(move |tx| tx.journal(&a, disconnected("one"))));
+    queue(&mut subscribe).await;
+    queue(&mut first).await;
+    held.release().await;
+    subscribe.await.unwrap();
+    assert_eq!(first.await.unwrap(), 1);
+    // A failing write takes its delivery with it.
     let failing = store.write(move |tx| {
         tx.journal(&b, disconnected("rolled back"))?;
         Err::<(), _>(StoreError::Closed)
     });
+    assert!(failing.await.is_err());
     let second = store.write(move |tx| tx.journal(&c, disconnected("two")));
-    let (subscribed, first, failing, second) = tokio::join!(subscribe, first, failing, second);
-    subscribed.unwrap();
-    assert!(failing.is_err());
-    assert_eq!((first.unwrap(), second.unwrap()), (1, 2));
+    assert_eq!(second.await.unwrap(), 2);
     let demo_id = "demo".to_string();
     assert_eq!(
         outbox(&store).await,
