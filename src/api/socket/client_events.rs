@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef};
@@ -23,7 +24,7 @@ use crate::api::auth::{AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging};
 use crate::device::DeviceId;
-use crate::messaging::{Dedup, NotificationsRead, SendRequest};
+use crate::messaging::{Chat, Dedup, Message, NotificationsRead, Page, SendRequest};
 
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -66,9 +67,10 @@ impl RateLimiter {
     }
 }
 
-/// An inbound packet's payload (its first argument), or why it cannot be used.
+/// An inbound packet's payload (its first argument, `None` when absent), or why it cannot be
+/// used. It stays JSON text until the event's handler reads it into its own shape.
 pub struct Packet {
-    payload: Result<Value, PacketProblem>,
+    payload: Result<Option<Box<RawValue>>, PacketProblem>,
     bytes: usize,
 }
 
@@ -104,14 +106,10 @@ impl<A: Adapter> FromMessageParts<A> for Packet {
     }
 }
 
-/// The packet text is `["event", arg, …]`; handlers take one argument, `null` when absent.
-fn first_argument(text: &str) -> Result<Value, PacketProblem> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(mut items)) if !items.is_empty() => Ok(if items.len() > 1 {
-            items.swap_remove(1)
-        } else {
-            Value::Null
-        }),
+/// The packet text is `["event", arg, …]`; handlers take one argument.
+fn first_argument(text: &str) -> Result<Option<Box<RawValue>>, PacketProblem> {
+    match serde_json::from_str::<Vec<Box<RawValue>>>(text) {
+        Ok(items) if !items.is_empty() => Ok(items.into_iter().nth(1)),
         Ok(_) => Err(PacketProblem::Malformed(
             "the packet is not an event".into(),
         )),
@@ -133,7 +131,7 @@ fn admit(
     packet: Packet,
     device: &DeviceId,
     scope: Scope,
-) -> Result<Value, ApiError> {
+) -> Result<Option<Box<RawValue>>, ApiError> {
     let allowed = socket
         .extensions
         .get::<Arc<RateLimiter>>()
@@ -170,15 +168,14 @@ fn admit(
     Ok(payload)
 }
 
-/// Reads an event's payload into its typed shape; wrong types and missing fields are
-/// `bad_request`.
-fn parse<T: DeserializeOwned>(event: &str, payload: Value) -> Result<T, ApiError> {
-    let payload = if payload.is_null() {
-        json!({})
-    } else {
-        payload
+/// Reads an event's payload into its typed shape (an absent or `null` one as `{}`); wrong
+/// types and missing fields are `bad_request`.
+fn parse<T: DeserializeOwned>(event: &str, payload: Option<Box<RawValue>>) -> Result<T, ApiError> {
+    let text = match payload.as_deref().map(RawValue::get) {
+        None | Some("null") => "{}",
+        Some(text) => text,
     };
-    serde_json::from_value(payload)
+    serde_json::from_str(text)
         .map_err(|error| ApiError::bad_request(format!("invalid `{event}` payload: {error}")))
 }
 
@@ -240,8 +237,20 @@ struct NotificationsRequest {
     all: bool,
 }
 
-fn to_value<T: serde::Serialize>(value: T) -> Value {
-    serde_json::to_value(value).expect("API shapes serialize")
+/// What a client event answers with.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Message(Box<Message>),
+    Chats(Page<Chat>),
+    Messages(Page<Message>),
+    Json(Value),
+}
+
+impl Answer {
+    fn done() -> Answer {
+        Answer::Json(json!({}))
+    }
 }
 
 /// Registers the client events of a device namespace on a new socket.
@@ -272,36 +281,38 @@ async fn dispatch(
     d: DeviceId,
     event: &str,
     packet: Packet,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     match event {
         "message:send" => {
             let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             let (message, _) = c.messaging.send(&d, request, Dedup::TempId).await?;
-            Ok(to_value(message))
+            Ok(Answer::Message(Box::new(message)))
         }
         "message:read" => {
             let r: ReadRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.messaging.read(&d, r.chat_id, r.message_id).await
+            Ok(Answer::Json(
+                c.messaging.read(&d, r.chat_id, r.message_id).await?,
+            ))
         }
         "message:react" => {
             let r: ReactRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             c.messaging.react(&d, r.message_id, r.emoji).await?;
-            Ok(json!({}))
+            Ok(Answer::done())
         }
         "message:revoke" => {
             let r: MessageRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             c.messaging.revoke(&d, r.message_id).await?;
-            Ok(json!({}))
+            Ok(Answer::done())
         }
         "typing:start" | "typing:stop" => {
             let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             let typing = event == "typing:start";
             c.messaging.typing(&d, r.chat_id, typing).await?;
-            Ok(json!({}))
+            Ok(Answer::done())
         }
         "chats:list" => {
             let query: ChatsQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
-            Ok(to_value(c.messaging.chats(&d, query).await?))
+            Ok(Answer::Chats(c.messaging.chats(&d, query).await?))
         }
         "messages:list" => {
             let r: MessagesRequest = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
@@ -309,7 +320,9 @@ async fn dispatch(
                 before: r.before,
                 limit: r.limit,
             };
-            Ok(to_value(c.messaging.messages(&d, r.chat_id, query).await?))
+            Ok(Answer::Messages(
+                c.messaging.messages(&d, r.chat_id, query).await?,
+            ))
         }
         "notification:read" => {
             let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
@@ -319,7 +332,7 @@ async fn dispatch(
                 _ => return Err(ApiError::bad_request("send either `ids` or `all: true`")),
             };
             c.messaging.read_notifications(&d, which).await?;
-            Ok(json!({}))
+            Ok(Answer::done())
         }
         unknown => {
             admit(socket, &c, packet, &d, Scope::Read)?;
