@@ -323,7 +323,10 @@ pub struct LimitSettings {
     /// Per-connection inbound event rate.
     pub events_per_minute: u32,
     /// Outgoing packets a Socket.IO connection may have waiting before it counts as too slow
-    /// and is disconnected (it resumes with `lastSeq`).
+    /// and is disconnected (it resumes with `lastSeq`). One group commit can publish several
+    /// hundred events of a device (a relay batch of 256 messages alone is 512 statuses and
+    /// acks), so the default leaves room for a few of them; the queue takes memory only for
+    /// what waits in it.
     pub client_queue_packets: usize,
 }
 
@@ -332,7 +335,7 @@ impl Default for LimitSettings {
         Self {
             max_message_bytes: 65_536,
             events_per_minute: 600,
-            client_queue_packets: 1024,
+            client_queue_packets: 4096,
         }
     }
 }
