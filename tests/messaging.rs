@@ -201,6 +201,57 @@ async fn inbox(daemon: &TestDaemon, device: &str) -> Vec<Value> {
 }
 
 #[tokio::test]
+async fn a_burst_longer_than_a_relay_batch_reaches_the_phone_once_each_in_chat_order() {
+    const BURST: usize = 600;
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("burst", contacts()).await;
+    let mut watcher = daemon.socket("burst", json!({})).await;
+    let mut accepted = Vec::new();
+    for chunk in (0..BURST).collect::<Vec<_>>().chunks(50) {
+        let sends = chunk.iter().map(|n| {
+            let chat = if n % 2 == 0 { ALICE } else { BOB };
+            daemon.send_message("burst", chat, json!({ "text": format!("burst {n}") }))
+        });
+        accepted.extend(futures_util::future::join_all(sends).await);
+    }
+    for _ in 0..BURST {
+        watcher
+            .wait_until(WAIT, |e| {
+                e.name == "message:status" && e.data["status"] == "sent"
+            })
+            .await
+            .unwrap();
+    }
+
+    // Each message went through the queue's steps once, in order.
+    for message in &accepted {
+        let id = message["id"].as_str().unwrap();
+        assert_eq!(
+            seen(&watcher, "message:status", id, "status"),
+            ["queued", "sending", "sent"],
+            "{id}"
+        );
+    }
+    // The phone got each message once, each chat's in acceptance order (ids grow with it).
+    let inbox = inbox(&daemon, "burst").await;
+    assert_eq!(inbox.len(), BURST);
+    for chat in [ALICE, BOB] {
+        let received: Vec<&str> = inbox
+            .iter()
+            .filter(|e| e["chatId"] == chat)
+            .map(|e| e["messageId"].as_str().unwrap())
+            .collect();
+        let mut expected: Vec<&str> = accepted
+            .iter()
+            .filter(|m| m["chatId"] == chat)
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        expected.sort();
+        assert_eq!(received, expected, "{chat}");
+    }
+}
+
+#[tokio::test]
 async fn history_pages_agree_over_rest_and_socket() {
     let daemon = TestDaemon::start().await;
     daemon.ready_device("history", contacts()).await;
