@@ -370,6 +370,9 @@ fn commit_batch(
             for completion in completions {
                 completion(Err(StoreError::Commit(reason.clone())));
             }
+            // Left only when the transaction could not even begin: dropped unrun, their
+            // callers get an error instead of the writer retrying them forever.
+            jobs.clear();
         }
     }
 }
