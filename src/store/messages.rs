@@ -512,13 +512,16 @@ impl Tx<'_> {
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, message_id) DO NOTHING",
             params![device.as_str(), message.id, upstream_id, message.chat_id, message.body, now],
-        )?;
-        let upstream_id = self.query_row(
+        )? > 0;
+        if new {
+            return Ok((upstream_id.to_owned(), true));
+        }
+        let received = self.query_row(
             "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
             params![device.as_str(), message.id],
             |row| row.get(0),
         )?;
-        Ok((upstream_id, new > 0))
+        Ok((received, false))
     }
 }
 
