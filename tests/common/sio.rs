@@ -803,9 +803,6 @@ impl SioClient {
     /// Forgets every received event (queued and in the history) and returns how many were
     /// still queued, so a client that runs for minutes does not keep every event it saw.
     pub fn discard_events(&mut self) -> usize {
-        self.history.clear();
-        let queued = self.pending.len();
-        self.pending.clear();
-        queued
+        self.take_events().len()
     }
 }
