@@ -33,6 +33,12 @@ mod target;
 
 use std::process::ExitCode;
 
+/// The tool parses every event it receives; with the daemon's allocator it spends less of the
+/// CPU the two share on that.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use anyhow::{anyhow, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 

@@ -513,6 +513,7 @@ impl Subscriber {
             .wait_for("sync", ACK_TIMEOUT)
             .await
             .map_err(|e| anyhow!(e))?;
+        client.without_history();
         client.discard_events();
         let baseline = sync.data["toSeq"]
             .as_u64()

@@ -118,6 +118,8 @@ pub struct SioClient {
     /// Acks received while not waiting for them (late acks).
     acks: HashMap<u64, Value>,
     history: Vec<SioEvent>,
+    /// Whether received events are also kept in `history` (see [`without_history`](Self::without_history)).
+    keep_history: bool,
     next_ack_id: u64,
     /// Set once the server disconnected the namespace or the socket closed.
     disconnected: Option<String>,
@@ -200,6 +202,7 @@ impl SioClient {
             pending: VecDeque::new(),
             acks: HashMap::new(),
             history: Vec::new(),
+            keep_history: true,
             next_ack_id: 1,
             disconnected: None,
         };
@@ -454,7 +457,9 @@ impl SioClient {
                 match packet {
                     Packet::Event { name, data } => {
                         let ev = SioEvent { name, data };
-                        self.history.push(ev.clone());
+                        if self.keep_history {
+                            self.history.push(ev.clone());
+                        }
                         self.pending.push_back(ev);
                     }
                     Packet::Ack { id, data } => {
@@ -749,6 +754,14 @@ fn percent_encode(s: &str) -> String {
 
 /// Pipelined acks and bounded memory, for long-running load clients (`benches/load.rs`).
 impl SioClient {
+    /// Stops keeping received events in the history: a load client reads every event from the
+    /// queue, and copying each one into a history it never reads would cost the tool as much
+    /// CPU as parsing it.
+    pub fn without_history(&mut self) {
+        self.keep_history = false;
+        self.history.clear();
+    }
+
     /// Emits with an ack id without waiting for the ack, so one client can keep many requests
     /// in flight; the ack comes back from [`next_ack`](Self::next_ack) with this id.
     pub fn emit_with_ack_id(&mut self, name: &str, data: Value) -> Result<u64, String> {
