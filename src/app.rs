@@ -13,7 +13,7 @@ use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
 use crate::api::socket::{ClientContext, PacketLimits, SocketHub};
 use crate::api::{rest, AppState};
-use crate::bus::EventBus;
+use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
 use crate::connector::simulator::Pairings;
 use crate::device::actor::ActorContext;
@@ -48,10 +48,13 @@ pub enum AppError {
 }
 
 /// Choices that differ between the `serve` command and an embedded daemon (tests).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Draw QR codes and the first-run banner on the terminal.
     pub terminal: bool,
+    /// Bumped after every store commit and every metric count, for an embedder that waits for
+    /// an effect no event announces (see [`Changes`]).
+    pub changes: Changes,
 }
 
 /// Runs the daemon on `listener` until `shutdown` resolves, then stops cleanly.
@@ -69,10 +72,10 @@ pub async fn run(
         path: data_dir.display().to_string(),
         source,
     })?;
-    let bus = EventBus::new();
+    let bus = EventBus::with_changes(options.changes.clone());
     let store = Store::open(data_dir, settings.storage.synchronous, bus.clone())?;
     let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
-    ensure_admin_key(&settings, &store, &auth, options).await?;
+    ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 
     let pairings = Pairings::default();
     let devices = DeviceManager::new(ActorContext {
@@ -118,7 +121,7 @@ pub async fn run(
         sockets.add_device(&id);
     }
     let mut background = vec![tokio::spawn(prune_journal(store.clone(), settings.clone()))];
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
     webhooks.sync_configured().await?;
     background.push(tokio::spawn({
@@ -237,7 +240,7 @@ async fn ensure_admin_key(
     settings: &Settings,
     store: &Store,
     auth: &Authenticator,
-    options: RunOptions,
+    terminal: bool,
 ) -> Result<(), AppError> {
     if auth.has_configured_keys() || store.read(crate::store::keys::count).await? > 0 {
         return Ok(());
@@ -248,7 +251,7 @@ async fn ensure_admin_key(
     let path = settings.storage.data_dir.join("admin-api-key");
     auth::write_private(&path, &created.secret).map_err(AppError::Secrets)?;
     tracing::info!(path = %path.display(), "generated the first admin API key");
-    if options.terminal {
+    if terminal {
         println!(
             "\n  ┌──────────────────────────────────────────────────────────────┐\n  \
              │ First run: an admin API key was generated (shown only once). │\n  \

@@ -3,10 +3,13 @@
 //! Only the store's writer publishes, right after the commit that journaled the events, so every
 //! subscriber sees each device's events in `seq` order. A subscriber that falls behind the
 //! channel's capacity is told how many it missed and refills the gap from the journal.
+//!
+//! Beside the events, the bus carries [`Changes`]: a count of every commit, including those
+//! that journal no event.
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::event::JournaledEvent;
 
@@ -15,12 +18,18 @@ const CAPACITY: usize = 16_384;
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<JournaledEvent>>,
+    changes: Changes,
 }
 
 impl EventBus {
     pub fn new() -> Self {
+        Self::with_changes(Changes::default())
+    }
+
+    /// A bus whose commits are counted in `changes`.
+    pub fn with_changes(changes: Changes) -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Self { sender }
+        Self { sender, changes }
     }
 
     pub fn publish(&self, event: JournaledEvent) {
@@ -31,10 +40,41 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<JournaledEvent>> {
         self.sender.subscribe()
     }
+
+    /// Called by the store's writer after each commit, whether it journaled events or not.
+    pub fn committed(&self) {
+        self.changes.bump();
+    }
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A counter bumped after every store commit and every count in [`crate::metrics::Metrics`].
+///
+/// Some effects raise no event: a commit that prunes the journal or records a webhook attempt,
+/// a hook's count of what it did. An embedder that must wait for one (the integration tests)
+/// subscribes here and checks again each time something changed, rather than checking on a
+/// timer. Nothing in the daemon reads it.
+#[derive(Debug, Clone)]
+pub struct Changes(watch::Sender<u64>);
+
+impl Changes {
+    pub fn bump(&self) {
+        self.0.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// A receiver that sees every bump from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Self(watch::Sender::new(0))
     }
 }

@@ -44,7 +44,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.server.bind)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
-    let options = devicebridge::RunOptions { terminal: true };
+    let options = devicebridge::RunOptions {
+        terminal: true,
+        ..Default::default()
+    };
     devicebridge::run(settings, listener, shutdown_signal(), options).await?;
     Ok(())
 }

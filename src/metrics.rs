@@ -7,21 +7,30 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::bus::Changes;
+
 /// One counter family with a fixed set of `outcome` labels.
 pub struct Counters {
     name: &'static str,
     help: &'static str,
     outcomes: &'static [&'static str],
     values: Box<[AtomicU64]>,
+    changes: Changes,
 }
 
 impl Counters {
-    fn new(name: &'static str, help: &'static str, outcomes: &'static [&'static str]) -> Self {
+    fn new(
+        name: &'static str,
+        help: &'static str,
+        outcomes: &'static [&'static str],
+        changes: Changes,
+    ) -> Self {
         Self {
             name,
             help,
             outcomes,
             values: outcomes.iter().map(|_| AtomicU64::new(0)).collect(),
+            changes,
         }
     }
 
@@ -30,6 +39,7 @@ impl Counters {
         match self.outcomes.iter().position(|known| *known == outcome) {
             Some(index) => {
                 self.values[index].fetch_add(n, Ordering::Relaxed);
+                self.changes.bump();
             }
             None => debug_assert!(false, "{} has no outcome {outcome}", self.name),
         }
@@ -72,25 +82,35 @@ pub struct Metrics {
     pub sounds: Counters,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// Counters that bump `changes` on every count.
+    pub fn new(changes: Changes) -> Self {
         Self {
             webhook_deliveries: Counters::new(
                 "devicebridge_webhook_deliveries_total",
                 "Webhook delivery attempts by outcome.",
                 &["ok", "retrying", "failed"],
+                changes.clone(),
             ),
             desktop_notifications: Counters::new(
                 "devicebridge_desktop_notifications_total",
                 "Desktop notifications by outcome.",
                 &["shown", "failed", "muted", "dropped"],
+                changes.clone(),
             ),
             sounds: Counters::new(
                 "devicebridge_sounds_total",
                 "Hook sounds by outcome.",
                 &["played", "throttled", "muted", "failed", "dropped"],
+                changes,
             ),
         }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(Changes::default())
     }
 }
 

@@ -8,14 +8,14 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::binary::Daemon;
-use common::poll;
+use common::sio::{SioClient, SioEvent};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -32,7 +32,8 @@ const KILL_AFTER: usize = 150;
 /// message again once this timeout passes (the phone recognises it and acks again). The default
 /// of 60 s would make the test wait that long, hence a short one.
 const ACK_TIMEOUT_SECS: u64 = 2;
-/// How long any other awaited condition (a device state, the inbox, the acks) may take.
+/// How long any other awaited event (a device state, the relay of every message, the acks)
+/// may take.
 const WAIT: Duration = Duration::from_secs(20);
 /// How long one HTTP request may take; a request to a killed daemon fails sooner.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,29 +104,19 @@ impl Api {
         Ok((status, response.json().await?))
     }
 
-    /// The device's current state, e.g. `qr` or `ready`.
-    async fn state(&self) -> String {
-        let (status, device) = self.get(&format!("/devices/{DEVICE}")).await;
-        assert_eq!(status, StatusCode::OK, "GET /devices/{DEVICE}: {device}");
-        device["state"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Waits for the device to reach `wanted`; panics early if it reaches `forbidden`.
-    async fn wait_for_state(&self, wanted: &str, forbidden: Option<&str>) {
-        poll(
-            &format!("device {DEVICE} to be {wanted}"),
-            WAIT,
-            move || async move {
-                let state = self.state().await;
-                assert_ne!(
-                    Some(state.as_str()),
-                    forbidden,
-                    "device {DEVICE} went to {state}"
-                );
-                (state == wanted).then_some(())
-            },
-        )
-        .await
+    /// A Socket.IO client on the device's namespace. Without `last_seq` it gets the device's
+    /// current state (and QR code, when it shows one), then every event live; with `Some(0)`,
+    /// the whole journal first.
+    async fn socket(&self, last_seq: Option<u64>) -> SioClient {
+        let mut auth = json!({ "apiKey": self.key });
+        if let Some(last_seq) = last_seq {
+            auth["lastSeq"] = json!(last_seq);
+        }
+        let namespace = format!("/device/{DEVICE}");
+        SioClient::connect(&self.base, "/ws", &namespace, &[], &[], auth)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {namespace}: {error}"))
+            .unwrap_connected()
     }
 
     /// What the simulated phone received, in arrival order.
@@ -195,22 +186,35 @@ async fn start(dir: &Path, key_file: &Path) -> (Daemon, Api) {
     (daemon, Api::new(base, key))
 }
 
+/// Waits on `client` for the device to reach `wanted`; panics early if it reaches `forbidden`.
+async fn wait_for_state(client: &mut SioClient, wanted: &str, forbidden: Option<&str>) {
+    client
+        .wait_until(WAIT, |event| {
+            if event.name != "state" {
+                return false;
+            }
+            let state = event.data["state"].as_str().unwrap_or_default();
+            assert_ne!(Some(state), forbidden, "device {DEVICE} went to {state}");
+            state == wanted
+        })
+        .await
+        .unwrap_or_else(|error| panic!("device {DEVICE} did not become {wanted}: {error}"));
+}
+
 /// Links the fresh device as its phone would: scans its first QR code with `POST /pairings`.
 async fn link(api: &Api) {
-    api.wait_for_state("qr", None).await;
-    // The state turns `qr` a moment before the code is published; until then GET …/qr is a 409.
-    let qr = poll("the device's QR code", WAIT, || async {
-        let (status, qr) = api.get(&format!("/devices/{DEVICE}/qr")).await;
-        match status {
-            StatusCode::OK => Some(qr["qr"].as_str().expect("no qr text").to_owned()),
-            StatusCode::CONFLICT => None,
-            _ => panic!("GET qr: {status} {qr}"),
-        }
-    })
-    .await;
+    let mut watcher = api.socket(None).await;
+    wait_for_state(&mut watcher, "qr", None).await;
+    // The code is published just after the state turns `qr`.
+    let qr = watcher
+        .wait_for("qr", WAIT)
+        .await
+        .unwrap_or_else(|error| panic!("no QR code for {DEVICE}: {error}"));
+    let qr = qr.data["qr"].as_str().expect("no qr text").to_owned();
     let (status, linked) = api.post("/pairings", json!({ "qr": qr })).await.unwrap();
     assert_eq!(status, StatusCode::OK, "POST /pairings: {linked}");
-    api.wait_for_state("ready", None).await;
+    wait_for_state(&mut watcher, "ready", None).await;
+    watcher.close().await;
 }
 
 /// Checks the whole inbox: no message twice, no stranger chat, and each chat in order.
@@ -262,52 +266,81 @@ fn check_chat(log: &ChatLog, inbox: &[Value]) {
     }
 }
 
-/// Waits until every acknowledged message has reached at least the server ack, and checks
-/// that the store kept it intact: same chat, same text, sent by us. Returns how many had no
-/// server ack yet at the first look: their acks were lost with the killed daemon.
-async fn check_acks(api: &Api, logs: &[ChatLog]) -> usize {
-    let pending: HashMap<&str, (&str, String)> = logs
-        .iter()
-        .flat_map(|log| {
-            log.acked
-                .iter()
-                .enumerate()
-                .map(|(n, id)| (id.as_str(), (log.chat, text(log.chat, n))))
-        })
-        .collect();
-    // Each round re-checks only the messages still pending.
-    let pending = std::cell::RefCell::new(pending);
-    let unacked_at_first = std::cell::Cell::new(None);
-    let (pending, unacked_at_first) = (&pending, &unacked_at_first);
-    poll(
-        "a server ack for every acknowledged message",
-        WAIT,
-        move || async move {
-            let mut still = HashMap::new();
-            let checking: Vec<_> = pending.borrow_mut().drain().collect();
-            for (id, (chat, text)) in checking {
-                let (status, message) = api.get(&format!("/devices/{DEVICE}/messages/{id}")).await;
-                assert_eq!(status, StatusCode::OK, "GET message {id}: {message}");
-                assert_eq!(
-                    message["body"], *text,
-                    "message {id} was altered: {message}"
-                );
-                assert_eq!(message["chatId"], chat, "message {id} moved: {message}");
-                assert_eq!(message["fromMe"], true, "message {id}: {message}");
-                let ack = message["ack"].as_i64().expect("a message without ack");
-                assert!(ack >= 0, "acknowledged message {id} failed: {message}");
-                if ack < 1 {
-                    still.insert(id, (chat, text));
+/// The acknowledged messages that the device's journal does not yet show relayed (status
+/// `sent`: the phone has them, as the simulator stores what it receives before it accepts it)
+/// or server-acked.
+struct Outstanding {
+    unsent: HashSet<String>,
+    unacked: HashSet<String>,
+}
+
+impl Outstanding {
+    fn new(logs: &[ChatLog]) -> Outstanding {
+        let acked: HashSet<String> = logs.iter().flat_map(|log| log.acked.clone()).collect();
+        Outstanding {
+            unsent: acked.clone(),
+            unacked: acked,
+        }
+    }
+
+    /// Takes one event of the device into account.
+    fn note(&mut self, event: &SioEvent) {
+        let Some(id) = event.data["messageId"].as_str() else {
+            return;
+        };
+        match event.name.as_str() {
+            "message:status" if event.data["status"] == "sent" => {
+                self.unsent.remove(id);
+            }
+            "message:ack" if self.unacked.contains(id) => {
+                let ack = event.data["ack"].as_i64().expect("an ack without a level");
+                assert!(ack >= 0, "acknowledged message {id} failed: {}", event.data);
+                if ack >= 1 {
+                    self.unacked.remove(id);
                 }
             }
-            let first = unacked_at_first.get().unwrap_or(still.len());
-            unacked_at_first.set(Some(first));
-            let done = still.is_empty();
-            *pending.borrow_mut() = still;
-            done.then_some(first)
-        },
-    )
-    .await
+            _ => {}
+        }
+    }
+
+    /// Reads the device's events from `client` until `done` holds, within [`WAIT`].
+    async fn follow(&mut self, client: &mut SioClient, what: &str, done: fn(&Self) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = client.next_event(left).await.unwrap_or_else(|error| {
+                panic!(
+                    "waiting for {what}: {error}; {} not relayed, {} without a server ack",
+                    self.unsent.len(),
+                    self.unacked.len()
+                )
+            });
+            self.note(&event);
+        }
+    }
+}
+
+/// Checks that the store kept every acknowledged message intact and server-acked: same chat,
+/// same text, sent by us.
+async fn check_messages(api: &Api, logs: &[ChatLog]) {
+    for log in logs {
+        for (n, id) in log.acked.iter().enumerate() {
+            let (status, message) = api.get(&format!("/devices/{DEVICE}/messages/{id}")).await;
+            assert_eq!(status, StatusCode::OK, "GET message {id}: {message}");
+            assert_eq!(
+                message["body"],
+                text(log.chat, n),
+                "message {id} was altered: {message}"
+            );
+            assert_eq!(message["chatId"], log.chat, "message {id} moved: {message}");
+            assert_eq!(message["fromMe"], true, "message {id}: {message}");
+            let ack = message["ack"].as_i64().expect("a message without ack");
+            assert!(
+                ack >= 1,
+                "acknowledged message {id} has no server ack: {message}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,7 +383,7 @@ async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
         .await
         .is_ok_and(|waited| waited.is_ok());
     killed.store(true, Ordering::SeqCst);
-    first.kill();
+    first.kill().await;
     let send_time = sending.elapsed();
     let mut logs = Vec::new();
     for sender in senders {
@@ -367,33 +400,36 @@ async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
     // 3. Restarted on the same data: the device restores its session, no QR.
     let restarting = Instant::now();
     let (mut second, api) = start(dir, &key_file).await;
-    api.wait_for_state("ready", Some("qr")).await;
+    let mut watcher = api.socket(None).await;
+    wait_for_state(&mut watcher, "ready", Some("qr")).await;
+    watcher.close().await;
     let restart_time = restarting.elapsed();
 
-    // 4. Every acknowledged message reaches the phone, once, in its chat's order.
+    // 4. Every acknowledged message reaches the phone, once, in its chat's order. The journal,
+    // from its start, tells which ones were relayed before the kill and which after.
     let delivering = Instant::now();
-    let wanted: HashSet<&String> = logs.iter().flat_map(|log| &log.acked).collect();
-    let (api_ref, wanted_ref) = (&api, &wanted);
-    let inbox = poll(
-        "every acknowledged message in the phone's inbox",
-        WAIT,
-        move || async move {
-            let inbox = api_ref.inbox().await;
-            let got: HashSet<&str> = inbox
-                .iter()
-                .filter_map(|item| item["messageId"].as_str())
-                .collect();
-            let complete = wanted_ref.iter().all(|id| got.contains(id.as_str()));
-            complete.then_some(inbox)
-        },
-    )
-    .await;
+    let mut journal = api.socket(Some(0)).await;
+    let mut outstanding = Outstanding::new(&logs);
+    outstanding
+        .follow(&mut journal, "every acknowledged message relayed", |o| {
+            o.unsent.is_empty()
+        })
+        .await;
     let delivery_time = delivering.elapsed();
-    check_inbox(&logs, &inbox);
+    let acks_lost = outstanding.unacked.len();
+    check_inbox(&logs, &api.inbox().await);
     // Lost acks are recovered by sending again: the phone must still hold each message once.
     let acking = Instant::now();
-    let acks_lost = check_acks(&api, &logs).await;
+    outstanding
+        .follow(
+            &mut journal,
+            "a server ack for every acknowledged message",
+            |o| o.unacked.is_empty(),
+        )
+        .await;
     let ack_time = acking.elapsed();
+    journal.close().await;
+    check_messages(&api, &logs).await;
     let inbox = api.inbox().await;
     check_inbox(&logs, &inbox);
 

@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::{poll, wait_state, write_device_file, TestDaemon, WAIT};
+use common::{wait_state, write_device_file, TestDaemon, WAIT};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -155,13 +155,15 @@ async fn next(shown: &mut mpsc::UnboundedReceiver<Shown>) -> Shown {
         .unwrap()
 }
 
-/// Waits until `/metrics` has the line `wanted` (no event announces a count); returns the text.
+/// Waits until `/metrics` has the line `wanted` (no event announces a count, so it is looked
+/// for again after each count); returns the text.
 async fn wait_metrics(daemon: &TestDaemon, wanted: &str) -> String {
-    poll(wanted, WAIT, || async {
-        let text = daemon.metrics().await;
-        text.lines().any(|line| line == wanted).then_some(text)
-    })
-    .await
+    daemon
+        .wait_until(wanted, || async {
+            let text = daemon.metrics().await;
+            text.lines().any(|line| line == wanted).then_some(text)
+        })
+        .await
 }
 
 const PHONE: &str = r#"name = "Demo phone"

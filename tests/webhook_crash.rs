@@ -114,7 +114,7 @@ async fn deliveries_pending_at_a_kill_9_are_delivered_after_the_restart() {
         .cloned()
         .collect();
     assert!(!before.is_empty());
-    first.kill();
+    first.kill().await;
     drop(first);
 
     accepting.store(true, Ordering::SeqCst);

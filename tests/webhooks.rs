@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::receiver::{assert_signed, Received, Receiver};
-use common::{poll, TestDaemon, WAIT};
+use common::TestDaemon;
 use devicebridge::config::{Settings, WebhookSubscriptionSetting};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -46,21 +46,23 @@ async fn subscribe(daemon: &TestDaemon, url: &str, events: &[&str]) -> Subscript
 }
 
 /// Waits until the delivery `id` of `webhook` has `status` in the log; returns its entry. The
-/// log is written just after the receiver answers, and no event announces it.
+/// log is written just after the receiver answers, and no event announces it: it is looked at
+/// again after each commit.
 async fn wait_delivery(daemon: &TestDaemon, webhook: &str, id: &str, status: &str) -> Value {
-    poll(&format!("delivery {id} to be {status}"), WAIT, || async {
-        let (code, log) = daemon
-            .get(&format!("/api/v1/webhooks/{webhook}/deliveries?limit=200"))
-            .await;
-        assert_eq!(code, StatusCode::OK, "{log}");
-        log["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|entry| entry["id"] == id && entry["status"] == status)
-            .cloned()
-    })
-    .await
+    daemon
+        .wait_until(&format!("delivery {id} to be {status}"), || async {
+            let (code, log) = daemon
+                .get(&format!("/api/v1/webhooks/{webhook}/deliveries?limit=200"))
+                .await;
+            assert_eq!(code, StatusCode::OK, "{log}");
+            log["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["id"] == id && entry["status"] == status)
+                .cloned()
+        })
+        .await
 }
 
 /// The device's journaled events of type `name`, as pull consumers see them.
@@ -378,16 +380,17 @@ async fn private_addresses_are_refused_by_default() {
 
     // The configured subscription to a private address is refused when delivering.
     daemon.create_device("demo").await;
-    let entry = poll("an attempt recorded in the log", WAIT, || async {
-        let (_, log) = daemon.get("/api/v1/webhooks/cfg_local/deliveries").await;
-        log["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|entry| entry["attempts"].as_u64() > Some(0))
-            .cloned()
-    })
-    .await;
+    let entry = daemon
+        .wait_until("an attempt recorded in the log", || async {
+            let (_, log) = daemon.get("/api/v1/webhooks/cfg_local/deliveries").await;
+            log["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["attempts"].as_u64() > Some(0))
+                .cloned()
+        })
+        .await;
     assert_eq!(entry["status"], "retrying", "{entry}");
     assert_eq!(entry["lastStatusCode"], Value::Null);
     assert!(

@@ -348,6 +348,7 @@ fn commit_batch(
             for event in events {
                 bus.publish(event);
             }
+            bus.committed();
             for completion in completions {
                 completion(Ok(()));
             }

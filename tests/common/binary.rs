@@ -1,15 +1,15 @@
-//! The built `devicebridge` binary as a child process, for tests that must kill it for real
-//! (SIGKILL) and start it again on the same data.
-#![cfg(unix)]
+//! The built `devicebridge` binary as a child process: `serve` as a user runs it (its terminal
+//! output, a clean stop on SIGTERM), or killed for real with SIGKILL and started again on the
+//! same data. Every wait is for an event — a line of its output, its exit — with a timeout.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::process::Stdio;
 use std::time::Duration;
 
-use super::poll;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_devicebridge");
 /// How long the daemon may take to listen after being started (the binary is already built).
@@ -19,39 +19,84 @@ const STOP: Duration = Duration::from_secs(10);
 /// Daemon output lines shown when the test fails.
 const OUTPUT_TAIL: usize = 60;
 
-/// Appends each line of `stream` to `lines` until it ends, so the pipe never fills up and
-/// blocks the daemon, and its output can be searched and shown.
-fn collect(stream: impl Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
-    thread::spawn(move || {
+/// A command for the binary, isolated from the caller's environment: it runs in `dir`, sees no
+/// `DEVICEBRIDGE*` variables and no proxy settings, and prints no colours. It is killed if the
+/// test drops it (a timeout, a failed assertion) while it runs.
+pub fn command(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("DEVICEBRIDGE") || text.to_lowercase().ends_with("_proxy") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Removes ANSI escape sequences (colours, cursor moves) from a line.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// Sends each line of `stream`, without ANSI escapes, until it ends: the pipe never fills up
+/// and blocks the daemon, and the test waits for the lines it expects as they come.
+fn forward(stream: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::UnboundedSender<String>) {
+    tokio::spawn(async move {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
         // Bytes, not `lines()`: a line that is not UTF-8 must not stop the draining.
         while reader
             .read_until(b'\n', &mut line)
+            .await
             .is_ok_and(|read| read > 0)
         {
-            let text = String::from_utf8_lossy(&line).trim_end().to_owned();
-            lines.lock().unwrap().push(text);
+            let text = String::from_utf8_lossy(&line);
+            let _ = lines.send(strip_ansi(text.trim_end()));
             line.clear();
         }
     });
 }
 
-/// A running `devicebridge serve`. It is killed and reaped when dropped, so no daemon outlives
-/// the test even when an assertion fails; on failure its last output lines are printed.
+/// A running `devicebridge serve`. It is killed when dropped, so no daemon outlives the test
+/// even when an assertion fails; on failure its last output lines are printed.
 pub struct Daemon {
     child: Child,
-    output: Arc<Mutex<Vec<String>>>,
+    /// Its output lines, stdout and stderr, as they come; closed once it exited.
+    lines: mpsc::UnboundedReceiver<String>,
+    /// Every line received from `lines` so far.
+    seen: Vec<String>,
 }
 
 impl Daemon {
     /// Starts the daemon on a free port with `dir`'s `data` and `devices` directories, fully
-    /// synchronous SQLite, an environment cleared of `DEVICEBRIDGE*` and proxy variables, and
-    /// then the variables of `env`.
+    /// synchronous SQLite, logs at `info`, and then the variables of `env`.
     pub fn spawn(dir: &Path, env: &[(&str, String)]) -> Daemon {
-        let mut command = Command::new(BIN);
-        command
-            .current_dir(dir)
+        let mut serve = command(dir);
+        serve
             .arg("serve")
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join("data"))
@@ -59,79 +104,97 @@ impl Daemon {
             .arg(dir.join("devices"))
             .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
             .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (name, _) in std::env::vars_os() {
-            let name_text = name.to_string_lossy();
-            if name_text.starts_with("DEVICEBRIDGE") || name_text.to_lowercase().ends_with("_proxy")
-            {
-                command.env_remove(name);
+        let mut child = serve.spawn().expect("cannot start devicebridge serve");
+        let (sender, lines) = mpsc::unbounded_channel();
+        forward(child.stdout.take().expect("piped stdout"), sender.clone());
+        forward(child.stderr.take().expect("piped stderr"), sender);
+        Daemon {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line printed so far or within `timeout` from which `find` extracts something.
+    /// A daemon that exits first fails the wait at once.
+    pub async fn wait_for<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut find: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        if let Some(found) = self.seen.iter().find_map(|line| find(line)) {
+            return found;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    let found = find(&line);
+                    self.seen.push(line);
+                    if let Some(found) = found {
+                        return found;
+                    }
+                }
+                Ok(None) => panic!(
+                    "devicebridge closed its output before printing {what} (exit: {:?})",
+                    self.child.try_wait()
+                ),
+                Err(_) => panic!("devicebridge printed no {what} within {timeout:?}"),
             }
         }
-        command.envs(env.iter().map(|(name, value)| (name, value)));
-        let mut child = command.spawn().expect("cannot start devicebridge serve");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().expect("piped stdout"), output.clone());
-        collect(child.stderr.take().expect("piped stderr"), output.clone());
-        Daemon { child, output }
     }
 
     /// The base URL from the `listening on http://ADDR` log line: with port 0, the log is the
     /// only place that tells which port was picked.
     pub async fn base_url(&mut self) -> String {
-        let (output, child) = (self.output.clone(), &mut self.child);
-        let address = poll("the `listening on` log line", STARTUP, || {
-            let found = output.lock().unwrap().iter().find_map(|line| {
+        let address = self
+            .wait_for("`listening on http://ADDR`", STARTUP, |line| {
                 let rest =
                     &line[line.find("listening on http://")? + "listening on http://".len()..];
                 Some(rest.split_whitespace().next()?.to_owned())
-            });
-            // A daemon that refused to start would otherwise be waited for until the timeout.
-            if let Some(status) = child.try_wait().expect("cannot wait for devicebridge") {
-                panic!("devicebridge exited with {status} before listening");
-            }
-            async move { found }
-        })
-        .await;
+            })
+            .await;
         format!("http://{address}")
     }
 
     /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
-    pub fn kill(&mut self) {
-        self.child.kill().expect("cannot kill devicebridge");
-        self.child.wait().expect("cannot reap devicebridge");
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("cannot kill devicebridge");
     }
 
     /// A clean stop: SIGTERM, then waits (bounded) for the process to exit.
-    pub async fn terminate(&mut self) -> ExitStatus {
+    #[cfg(unix)]
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        // `id` is `None` once the process is reaped: its pid may then be someone else's.
+        let pid = self.child.id().expect("devicebridge already exited");
         let signal = Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(pid.to_string())
             .status()
+            .await
             .expect("cannot run kill");
         assert!(signal.success(), "kill -TERM failed: {signal}");
-        let child = &mut self.child;
-        poll("devicebridge to exit after SIGTERM", STOP, || {
-            let status = child.try_wait().expect("cannot wait for devicebridge");
-            async move { status }
-        })
-        .await
+        tokio::time::timeout(STOP, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("devicebridge did not exit within {STOP:?} after SIGTERM"))
+            .expect("cannot wait for devicebridge")
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-        if thread::panicking() {
-            let output = self.output.lock().unwrap();
-            let tail = &output[output.len().saturating_sub(OUTPUT_TAIL)..];
+        // The child is killed by `kill_on_drop`.
+        if std::thread::panicking() {
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            let tail = &self.seen[self.seen.len().saturating_sub(OUTPUT_TAIL)..];
             eprintln!(
-                "--- last {} lines of devicebridge (pid {}) ---\n{}",
+                "--- last {} lines of devicebridge (pid {:?}) ---\n{}",
                 tail.len(),
                 self.child.id(),
                 tail.join("\n")

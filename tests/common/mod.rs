@@ -9,9 +9,11 @@ pub mod sio;
 pub mod stub;
 pub mod waha_stub;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use devicebridge::bus::Changes;
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -19,14 +21,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const WAIT: Duration = Duration::from_secs(10);
-/// How often a condition is checked while waiting for it (see [`poll`]).
-pub const POLL: Duration = Duration::from_millis(50);
 
 pub struct TestDaemon {
     pub base: String,
     pub key: String,
     pub settings: Settings,
     pub http: reqwest::Client,
+    /// Bumped by the daemon after every store commit and metric count (see
+    /// [`TestDaemon::wait_until`]); kept across restarts.
+    changes: Changes,
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -63,7 +66,7 @@ impl TestDaemon {
         let dir = temp.path().to_path_buf();
         let mut settings = test_settings(&dir);
         prepare(&mut settings, &dir);
-        let mut daemon = Self::launch(settings, dir).await;
+        let mut daemon = Self::launch(settings, dir, Changes::default()).await;
         daemon._temp = Some(temp);
         daemon
     }
@@ -84,7 +87,7 @@ impl TestDaemon {
         (daemon, client)
     }
 
-    async fn launch(mut settings: Settings, dir: PathBuf) -> Self {
+    async fn launch(mut settings: Settings, dir: PathBuf, changes: Changes) -> Self {
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
             .unwrap();
@@ -98,7 +101,10 @@ impl TestDaemon {
             async move {
                 let _ = signal.await;
             },
-            devicebridge::RunOptions { terminal: false },
+            devicebridge::RunOptions {
+                terminal: false,
+                changes: changes.clone(),
+            },
         ));
         let http = reqwest::Client::new();
         // The listener is bound, so this request waits until the daemon serves.
@@ -117,6 +123,7 @@ impl TestDaemon {
             key,
             settings,
             http,
+            changes,
             dir,
             _temp: None,
             shutdown: Some(shutdown),
@@ -128,12 +135,36 @@ impl TestDaemon {
         &self.dir
     }
 
+    /// Runs `check` now and again after each store commit or metric count of the daemon, until
+    /// it yields something; panics if that takes longer than [`WAIT`]. For effects that raise
+    /// no event (the journal's pruning, a webhook attempt's record, a hook's count): each check
+    /// follows a change that may have brought the effect.
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut changes = self.changes.subscribe();
+        loop {
+            // Marked seen before the check, so a change during the check ends the next wait.
+            changes.mark_unchanged();
+            if let Some(found) = check().await {
+                return found;
+            }
+            tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for {what}"))
+                .expect("the test daemon keeps its change counter");
+        }
+    }
+
     /// Stops gracefully and starts again on the same data (on a new port).
     pub async fn restart(mut self) -> Self {
         self.stop_in_place().await;
         let mut settings = self.settings.clone();
         settings.server.bind = "127.0.0.1:0".parse().unwrap();
-        let mut next = Self::launch(settings, self.dir.clone()).await;
+        let mut next = Self::launch(settings, self.dir.clone(), self.changes.clone()).await;
         next._temp = self._temp.take();
         next
     }
@@ -389,26 +420,4 @@ pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEve
         .wait_until(WAIT, |e| e.name == "state" && e.data["state"] == state)
         .await
         .unwrap_or_else(|e| panic!("no state {state}: {e}"))
-}
-
-/// Calls `check` every [`POLL`] until it yields something, or panics after `timeout`: for
-/// effects that raise no event (a log written after an answer, a counter, the journal's
-/// pruning, a restarted daemon's state). A bare sleep would either be too short on a loaded
-/// machine or waste time on an idle one.
-pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
 }
