@@ -73,7 +73,7 @@ pub async fn run(
         source,
     })?;
     let bus = EventBus::with_changes(options.changes.clone());
-    let store = Store::open(data_dir, settings.storage.synchronous, bus.clone())?;
+    let store = Store::open(&settings.storage, bus.clone())?;
     let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 

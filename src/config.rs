@@ -127,6 +127,9 @@ pub struct StorageSettings {
     pub data_dir: PathBuf,
     /// SQLite durability/speed trade-off.
     pub synchronous: Synchronous,
+    /// How large SQLite's write-ahead log may grow under a sustained load before the writer
+    /// pauses a moment so that it can start over (see `store::run_checkpointer`).
+    pub wal_limit_mb: u64,
 }
 
 impl Default for StorageSettings {
@@ -134,6 +137,7 @@ impl Default for StorageSettings {
         Self {
             data_dir: PathBuf::from("data"),
             synchronous: Synchronous::Full,
+            wal_limit_mb: 256,
         }
     }
 }

@@ -25,7 +25,8 @@ mod migrations;
 pub mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -37,7 +38,7 @@ pub use journal::JournalRead;
 pub use keys::KeyRecord;
 
 use crate::bus::EventBus;
-use crate::config::Synchronous;
+use crate::config::{StorageSettings, Synchronous};
 use crate::device::DeviceId;
 use crate::event::JournaledEvent;
 
@@ -139,9 +140,10 @@ struct ReaderPool {
 }
 
 impl Store {
-    /// Opens (creating if needed) `devicebridge.db` in `data_dir`, migrates it and starts the writer.
-    pub fn open(data_dir: &Path, synchronous: Synchronous, bus: EventBus) -> StoreResult<Store> {
-        let path = data_dir.join("devicebridge.db");
+    /// Opens (creating if needed) `devicebridge.db` in the data directory, migrates it and
+    /// starts the writer.
+    pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
+        let path = settings.database_path();
         let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
@@ -150,7 +152,7 @@ impl Store {
         conn.pragma_update(
             None,
             "synchronous",
-            match synchronous {
+            match settings.synchronous {
                 Synchronous::Full => "FULL",
                 Synchronous::Normal => "NORMAL",
             },
@@ -164,6 +166,11 @@ impl Store {
         migrations::migrate(&mut conn)?;
         // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // The log's limit (see `run_checkpointer`) is also the size its file is cut back to
+        // when SQLite starts it over, so that a burst does not leave a larger file behind.
+        let log_limit =
+            i64::try_from(settings.wal_limit_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
+        conn.pragma_update(None, "journal_size_limit", log_limit)?;
         let checkpointer = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
@@ -172,16 +179,18 @@ impl Store {
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let copied = LogCopied::default();
+        let writer_copied = copied.clone();
         thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                run_writer(conn, queue, bus);
+                run_writer(conn, queue, bus, writer_copied);
                 drop(writer_alive);
             })
             .expect("spawn the store writer thread");
         thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpointer, writer_gone))
+            .spawn(move || run_checkpointer(checkpointer, writer_gone, copied, log_limit))
             .expect("spawn the store checkpoint thread");
         Ok(Store {
             writer,
@@ -258,7 +267,12 @@ impl ReaderPool {
     }
 }
 
-fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: EventBus) {
+fn run_writer(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<Command>,
+    bus: EventBus,
+    copied: LogCopied,
+) {
     let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
@@ -282,6 +296,11 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: Eve
             }
         }
         commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus);
+        if copied.take() {
+            // What was committed since the checkpointer's last copy is copied with no write in
+            // between, so the next write starts the log over (see `run_checkpointer`).
+            checkpoint(&conn, "PASSIVE");
+        }
     }
     if let Some(done) = closing {
         let _ = done.send(());
@@ -291,23 +310,65 @@ fn run_writer(mut conn: Connection, mut queue: mpsc::Receiver<Command>, bus: Eve
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Set by the checkpointer when it has copied the log into the database file, for the writer
+/// to copy the rest (see [`run_checkpointer`]).
+#[derive(Clone, Default)]
+struct LogCopied(Arc<AtomicBool>);
+
+impl LogCopied {
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Acquire)
+    }
+}
+
+/// Runs a checkpoint of the write-ahead log and returns how many frames the log holds; a
+/// failed one is retried by the next.
+fn checkpoint(conn: &Connection, mode: &str) -> i64 {
+    let pragma = format!("PRAGMA wal_checkpoint({mode})");
+    match conn.query_row(&pragma, [], |row| row.get(1)) {
+        Ok(frames) => frames,
+        Err(error) => {
+            tracing::warn!(%error, "a WAL checkpoint failed; the next one retries");
+            0
+        }
+    }
+}
+
 /// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`] until the
 /// writer stops. SQLite would otherwise do it inside whichever commit crosses its threshold,
 /// and that commit (and every write waiting behind it) would pay for copying and syncing
 /// thousands of pages. A passive checkpoint never blocks the writer or the readers.
-fn run_checkpointer(conn: Connection, writer_gone: std::sync::mpsc::Receiver<()>) {
-    let checkpoint = |mode: &str| {
-        let pragma = format!("PRAGMA wal_checkpoint({mode})");
-        if let Err(error) = conn.query_row(&pragma, [], |_| Ok(())) {
-            tracing::warn!(%error, "a WAL checkpoint failed; the next one retries");
-        }
-    };
+///
+/// SQLite writes the log from its beginning again only when a write starts with all of it
+/// copied, which a steady stream of writes never allows: frames are appended while a
+/// checkpoint copies. At the load tool's send rate the log grew by 70–100 MB a second for as
+/// long as the load lasted, and a crash left all of it to replay at the next start. So once
+/// the log is past `log_limit` bytes (`storage.wal_limit_mb`), a round copies a second time
+/// (only what was appended during the first) and the writer, between two of its commits,
+/// copies the little that is left ([`run_writer`]). That stalls the writer for a few
+/// milliseconds, which is why it waits for the limit instead of happening every round.
+fn run_checkpointer(
+    conn: Connection,
+    writer_gone: std::sync::mpsc::Receiver<()>,
+    copied: LogCopied,
+    log_limit: i64,
+) {
+    let page_size: i64 = conn
+        .pragma_query_value(None, "page_size", |row| row.get(0))
+        .unwrap_or(4096);
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        checkpoint("PASSIVE");
+        if checkpoint(&conn, "PASSIVE") * page_size > log_limit {
+            checkpoint(&conn, "PASSIVE");
+            copied.set();
+        }
     }
-    checkpoint("TRUNCATE");
+    checkpoint(&conn, "TRUNCATE");
 }
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails

@@ -4,10 +4,19 @@ use super::*;
 use crate::device::DeviceId;
 use crate::event::EventData;
 
+/// Storage in `dir`, synced as in production.
+fn settings(dir: &std::path::Path) -> StorageSettings {
+    StorageSettings {
+        data_dir: dir.to_owned(),
+        synchronous: Synchronous::Full,
+        ..StorageSettings::default()
+    }
+}
+
 fn open() -> (tempfile::TempDir, Store, EventBus) {
     let dir = tempfile::tempdir().unwrap();
     let bus = EventBus::new();
-    let store = Store::open(dir.path(), Synchronous::Full, bus.clone()).unwrap();
+    let store = Store::open(&settings(dir.path()), bus.clone()).unwrap();
     (dir, store, bus)
 }
 
@@ -137,7 +146,7 @@ async fn close_commits_what_was_queued_and_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let demo = DeviceId::parse("demo").unwrap();
     {
-        let store = Store::open(dir.path(), Synchronous::Full, EventBus::new()).unwrap();
+        let store = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
         let id = demo.clone();
         let pending = tokio::spawn({
             let store = store.clone();
@@ -150,12 +159,76 @@ async fn close_commits_what_was_queued_and_data_survives_reopening() {
         pending.await.unwrap().unwrap();
         store.close().await;
     }
-    let store = Store::open(dir.path(), Synchronous::Full, EventBus::new()).unwrap();
+    let store = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
     let read = store
         .read(move |conn| journal::read_after(conn, &demo, 0, 10))
         .await
         .unwrap();
     assert_eq!(read.events.len(), 1);
+}
+
+/// The salt in the write-ahead log's header, which SQLite changes each time it starts the
+/// log over.
+fn log_salt(dir: &std::path::Path) -> Option<[u8; 8]> {
+    use std::io::Read;
+    let mut header = [0; 24];
+    std::fs::File::open(dir.join("devicebridge.db-wal"))
+        .and_then(|mut log| log.read_exact(&mut header))
+        .ok()?;
+    header[16..].try_into().ok()
+}
+
+async fn journal_disconnect(store: &Store, reason: String) {
+    let demo = DeviceId::parse("demo").unwrap();
+    store
+        .write(move |tx| tx.journal(&demo, disconnected(&reason)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_steady_writes_the_log_starts_over_once_past_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &StorageSettings {
+            wal_limit_mb: 1,
+            ..settings(dir.path())
+        },
+        EventBus::new(),
+    )
+    .unwrap();
+    journal_disconnect(&store, String::new()).await;
+    let first = log_salt(dir.path()).expect("the log has a header after a write");
+    // Four writers keep the store's writer busy, so the checkpointer never finds it idle,
+    // which is when SQLite starts the log over by itself.
+    let writers: Vec<_> = (0..4)
+        .map(|n| {
+            let store = store.clone();
+            let dir = dir.path().to_owned();
+            tokio::spawn(async move {
+                let reason = format!("{n}").repeat(16 * 1024);
+                let mut written = 0;
+                loop {
+                    journal_disconnect(&store, reason.clone()).await;
+                    written += 1;
+                    if log_salt(&dir).is_some_and(|salt| salt != first) {
+                        return written;
+                    }
+                }
+            })
+        })
+        .collect();
+    let written = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut written = 0;
+        for writer in writers {
+            written += writer.await.unwrap();
+        }
+        written
+    })
+    .await
+    .expect("the log started over while writes went on");
+    // 16 KiB each: well past the 1 MiB limit before it started over.
+    assert!(written > 64, "{written} writes");
 }
 
 #[test]
@@ -165,7 +238,7 @@ fn a_newer_schema_is_refused() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.pragma_update(None, "user_version", 999).unwrap();
     drop(conn);
-    match Store::open(dir.path(), Synchronous::Full, EventBus::new()) {
+    match Store::open(&settings(dir.path()), EventBus::new()) {
         Err(StoreError::NewerSchema { found: 999, .. }) => {}
         other => panic!("expected a refusal, got {:?}", other.err()),
     }

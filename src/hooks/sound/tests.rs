@@ -9,7 +9,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::tones::{samples, wav, SAMPLE_RATE, SOUNDS};
 use super::*;
-use crate::config::{HookSettings, Synchronous};
+use crate::config::{HookSettings, StorageSettings, Synchronous};
 use crate::device::DeviceId;
 use crate::event::{EventData, Me};
 use crate::messaging::Message;
@@ -90,7 +90,12 @@ fn device(id: &str, hooks: serde_json::Value) -> DeviceRecord {
 async fn rig(hooks: HookSettings, sound: SoundSettings) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let bus = EventBus::new();
-    let store = Store::open(dir.path(), Synchronous::Normal, bus.clone()).unwrap();
+    let storage = StorageSettings {
+        data_dir: dir.path().to_owned(),
+        synchronous: Synchronous::Normal,
+        ..StorageSettings::default()
+    };
+    let store = Store::open(&storage, bus.clone()).unwrap();
     store
         .write(|tx| {
             tx.upsert_device(&device("loud", json!({})))?;
