@@ -90,8 +90,12 @@ async fn two_clients_see_a_send_its_acks_in_order_and_the_echo() {
         seen(&b, "message:status", &id, "status"),
         [json!("queued"), json!("sending"), json!("sent")]
     );
-    // The echo's notification comes last; then the whole exchange is in B's history.
+    // The echo's notification, then its chat's update, which ends the commit that stored
+    // it; then the whole exchange is in B's history.
     let notification = b.wait_for("notification", WAIT).await.unwrap();
+    b.wait_until(WAIT, |e| e.name == "chat:update" && e.data["id"] == ALICE)
+        .await
+        .unwrap();
     let history = b.history().to_vec();
     let position = |what: &str, matches: &dyn Fn(&Value) -> bool| {
         history
@@ -349,13 +353,13 @@ async fn read_receipts_typing_reactions_and_revocations_reach_the_other_client()
         .await
         .unwrap();
     assert_eq!(receipt.data["messageIds"], json!([reply.data["id"]]));
+    let cleared = b.wait_for("notification:read", WAIT).await.unwrap();
+    assert_eq!(cleared.data["ids"], json!([notification.data["id"]]));
     b.wait_until(WAIT, |e| {
         e.name == "chat:update" && e.data["id"] == ALICE && e.data["unreadCount"] == 0
     })
     .await
     .unwrap();
-    let cleared = b.wait_for("notification:read", WAIT).await.unwrap();
-    assert_eq!(cleared.data["ids"], json!([notification.data["id"]]));
 
     ok(
         a.emit_with_ack("typing:start", json!({ "chatId": ALICE }), WAIT)

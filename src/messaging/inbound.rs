@@ -155,7 +155,7 @@ pub fn apply_directory(
     }
     for chat_id in changed {
         if let Some(chat) = store::chats::get_chat(tx.conn(), device, chat_id)? {
-            tx.journal(device, EventData::ChatUpdate(chat))?;
+            tx.chat_changed(device, chat);
         }
     }
     Ok(())
@@ -303,10 +303,10 @@ fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResu
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
     if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {
-        tx.journal(device, EventData::ChatUpdate(chat.clone()))?;
         if !incoming.from_me {
             notify(tx, device, &chat.name, incoming, &message)?;
         }
+        tx.chat_changed(device, chat);
     }
     Ok(())
 }

@@ -236,7 +236,7 @@ pub async fn send(
             },
         )?;
         if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
-            tx.journal(&device, EventData::ChatUpdate(chat))?;
+            tx.chat_changed(&device, chat);
         }
         Ok((message, true))
     })
@@ -276,7 +276,7 @@ pub async fn mark_read(
             },
         )?;
         if let Some(chat) = tx.recount_unread(&device, &chat_id)? {
-            tx.journal(&device, EventData::ChatUpdate(chat))?;
+            tx.chat_changed(&device, chat);
         }
         let cleared = tx.read_notifications(&device, NotificationSet::Chat(&chat_id))?;
         if !cleared.is_empty() {

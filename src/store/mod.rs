@@ -41,6 +41,7 @@ use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
 use crate::device::DeviceId;
 use crate::event::JournaledEvent;
+use crate::messaging::Chat;
 
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -84,6 +85,8 @@ pub struct Tx<'c> {
     events: Vec<JournaledEvent>,
     /// The last seq journaled per device in this batch, stored once before it commits.
     heads: HashMap<DeviceId, u64>,
+    /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).
+    changed_chats: Vec<(DeviceId, Chat)>,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }
@@ -388,6 +391,7 @@ fn commit_batch(
             conn: &txn,
             events: Vec::new(),
             heads: HashMap::new(),
+            changed_chats: Vec::new(),
             ids,
             routes: &mut *routes,
         };
@@ -399,6 +403,7 @@ fn commit_batch(
                 return Ok(None);
             }
         }
+        tx.journal_changed_chats()?;
         tx.store_heads()?;
         let events = std::mem::take(&mut tx.events);
         txn.commit()?;

@@ -57,6 +57,14 @@ impl HeldWriter {
     }
 }
 
+/// The first ten events of a device's journal.
+async fn journal_from_start(store: &Store, device: DeviceId) -> JournalRead {
+    store
+        .read(move |conn| journal::read_after(conn, &device, 0, 10))
+        .await
+        .unwrap()
+}
+
 /// Polls a write once: it is queued for the writer and now waits for its answer.
 async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
     assert!(futures_util::poll!(write).is_pending());
@@ -88,10 +96,7 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
     assert!(matches!(alongside.await, Err(StoreError::RolledBack)));
     assert_eq!(after.await.unwrap(), 2);
 
-    let read = store
-        .read(move |conn| journal::read_after(conn, &demo, 0, 10))
-        .await
-        .unwrap();
+    let read = journal_from_start(&store, demo).await;
     let reasons: Vec<_> = read
         .events
         .iter()
@@ -105,6 +110,86 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
     assert_eq!(
         (after.seq, after.fields()["reason"].as_str()),
         (2, Some("after"))
+    );
+}
+
+/// Chat `id` of the demo device with `unread_count` unread messages.
+fn chat(id: &str, unread_count: u64) -> crate::messaging::Chat {
+    crate::messaging::Chat {
+        id: id.into(),
+        device_id: "demo".into(),
+        name: id.into(),
+        kind: "direct".into(),
+        unread_count,
+        last_message: None,
+        updated_at: "2026-01-02T03:04:05.678Z".into(),
+        archived: false,
+        muted: false,
+    }
+}
+
+#[tokio::test]
+async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end() {
+    let (_dir, store, _bus) = open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let held = HeldWriter::hold(&store).await;
+    let mut writes: Vec<_> = [("alice", 1), ("bob", 1), ("alice", 2)]
+        .into_iter()
+        .map(|(id, unread)| {
+            let demo = demo.clone();
+            Box::pin(store.write(move |tx| {
+                tx.journal(&demo, disconnected(id))?;
+                tx.chat_changed(&demo, chat(id, unread));
+                Ok(())
+            }))
+        })
+        .collect();
+    for write in &mut writes {
+        queue(write).await;
+    }
+    held.release().await;
+    for write in writes {
+        write.await.unwrap();
+    }
+    let read = journal_from_start(&store, demo).await;
+    let journaled: Vec<_> = read
+        .events
+        .iter()
+        .map(|e| {
+            let fields = e.fields();
+            (
+                e.name.to_owned(),
+                fields["reason"].clone(),
+                fields["id"].clone(),
+                fields["unreadCount"].clone(),
+            )
+        })
+        .collect();
+    let disconnect = |reason: &str| {
+        (
+            "disconnected".to_owned(),
+            serde_json::json!(reason),
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+    };
+    let update = |id: &str, unread: u64| {
+        (
+            "chat:update".to_owned(),
+            serde_json::Value::Null,
+            serde_json::json!(id),
+            serde_json::json!(unread),
+        )
+    };
+    assert_eq!(
+        journaled,
+        [
+            disconnect("alice"),
+            disconnect("bob"),
+            disconnect("alice"),
+            update("alice", 2),
+            update("bob", 1),
+        ]
     );
 }
 
@@ -160,10 +245,7 @@ async fn close_commits_what_was_queued_and_data_survives_reopening() {
         store.close().await;
     }
     let store = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
-    let read = store
-        .read(move |conn| journal::read_after(conn, &demo, 0, 10))
-        .await
-        .unwrap();
+    let read = journal_from_start(&store, demo).await;
     assert_eq!(read.events.len(), 1);
 }
 
