@@ -150,8 +150,8 @@ impl Tx<'_> {
     }
 
     pub fn delete_device(&mut self, id: &DeviceId) -> StoreResult<bool> {
+        self.delete_journal(id)?;
         for table in [
-            "events",
             "messages",
             "chats",
             "contacts",

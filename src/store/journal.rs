@@ -18,40 +18,59 @@ impl Tx<'_> {
     /// once before it commits ([`Tx::store_heads`]): a batch journals many events of a device,
     /// and reading and updating the head row for each was a large part of the writer's work.
     pub fn journal(&mut self, device: &DeviceId, data: EventData) -> StoreResult<u64> {
-        let last = self.heads.get(device).copied();
-        let seq = match last {
-            Some(last) => last + 1,
-            None => head(self.conn(), device)? + 1,
+        let head = match self.heads.get(device) {
+            Some(head) => *head,
+            None => self.open_journal(device)?,
         };
+        let seq = head.last + 1;
         let event = JournaledEvent::new(device.clone(), seq, &data)?;
         self.execute(
-            "INSERT INTO events (device_id, seq, name, data, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                device.as_str(),
-                seq,
-                event.name,
-                event.payload.get(),
-                event.at
-            ],
+            "INSERT INTO events (key, name, data, at) VALUES (?1, ?2, ?3, ?4)",
+            params![head.key(seq), event.name, event.payload.get(), event.at],
         )?;
         self.enqueue_deliveries(&event)?;
         match self.heads.get_mut(device) {
-            Some(head) => *head = seq,
+            Some(head) => head.last = seq,
             None => {
-                self.heads.insert(device.clone(), seq);
+                self.heads
+                    .insert(device.clone(), Head { last: seq, ..head });
             }
         }
         self.events.push(event);
         Ok(seq)
     }
 
+    /// Where the device's journal stands, numbering the device first if it has none yet.
+    fn open_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
+        if let Some(head) = position(self.conn(), device)? {
+            return Ok(head);
+        }
+        self.execute(
+            "INSERT INTO device_seq (device_id, last_seq, num)
+             VALUES (?1, 0, (SELECT IFNULL(MAX(num), 0) + 1 FROM device_seq))",
+            [device.as_str()],
+        )?;
+        Ok(position(self.conn(), device)?.expect("the row just inserted"))
+    }
+
+    /// Deletes the device's events. Its head stays, so a device created again under the same
+    /// id goes on from the seq it had reached.
+    pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
+        if let Some(head) = position(self.conn(), device)? {
+            self.execute(
+                "DELETE FROM events WHERE key > ?1 AND key < ?2",
+                params![head.key(0), head.end()],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Stores the head seq of every device this batch journaled to.
     pub(super) fn store_heads(&mut self) -> StoreResult<()> {
-        for (device, last) in std::mem::take(&mut self.heads) {
+        for (device, head) in std::mem::take(&mut self.heads) {
             self.execute(
-                "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, ?2)
-                 ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq",
-                params![device.as_str(), last],
+                "UPDATE device_seq SET last_seq = ?2 WHERE device_id = ?1",
+                params![device.as_str(), head.last],
             )?;
         }
         Ok(())
@@ -64,12 +83,57 @@ impl Tx<'_> {
         older_than: DateTime<Utc>,
     ) -> StoreResult<usize> {
         let removed = self.execute(
-            "DELETE FROM events WHERE at < ?1 OR seq <= (
-                SELECT last_seq - ?2 FROM device_seq WHERE device_seq.device_id = events.device_id)",
+            "DELETE FROM events WHERE at < ?1 OR key <= (
+                SELECT (num << 40) + last_seq - ?2 FROM device_seq WHERE num = events.key >> 40)",
             params![rfc3339(older_than), keep_events],
         )?;
         Ok(removed)
     }
+}
+
+/// Bits of a journal key that hold the seq; the device's number is above them.
+const SEQ_BITS: u32 = 40;
+
+/// Where a device's journal stands: its number, which places its events in the table
+/// (`key = (num << 40) + seq`), and its last seq.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Head {
+    num: i64,
+    last: u64,
+}
+
+impl Head {
+    /// The key of the device's event `seq`; seqs past the key's 40 bits are clamped to the
+    /// device's range.
+    fn key(self, seq: u64) -> i64 {
+        (self.num << SEQ_BITS) + seq.min(MAX_SEQ) as i64
+    }
+
+    /// Keys below this one belong to the device or to those numbered before it.
+    fn end(self) -> i64 {
+        (self.num + 1) << SEQ_BITS
+    }
+
+    /// The seq a key of the device's holds.
+    fn seq(self, key: i64) -> u64 {
+        (key - (self.num << SEQ_BITS)) as u64
+    }
+}
+
+/// The highest seq a journal key holds: a trillion events per device.
+const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
+
+/// Where the device's journal stands, if it was ever journaled to.
+fn position(conn: &Connection, device: &DeviceId) -> StoreResult<Option<Head>> {
+    Ok(conn
+        .prepare_cached("SELECT num, last_seq FROM device_seq WHERE device_id = ?1")?
+        .query_row([device.as_str()], |row| {
+            Ok(Head {
+                num: row.get(0)?,
+                last: row.get(1)?,
+            })
+        })
+        .optional()?)
 }
 
 /// What the journal holds for one device after a given seq.
@@ -84,14 +148,7 @@ pub struct JournalRead {
 
 /// The newest seq allocated for the device (0 if none).
 pub fn head(conn: &Connection, device: &DeviceId) -> StoreResult<u64> {
-    Ok(conn
-        .query_row(
-            "SELECT last_seq FROM device_seq WHERE device_id = ?1",
-            [device.as_str()],
-            |row| row.get(0),
-        )
-        .optional()?
-        .unwrap_or(0))
+    Ok(position(conn, device)?.map_or(0, |head| head.last))
 }
 
 /// Events with `seq > after`, oldest first, at most `limit`.
@@ -101,21 +158,26 @@ pub fn read_after(
     after: u64,
     limit: u64,
 ) -> StoreResult<JournalRead> {
-    let head = head(conn, device)?;
-    let oldest: Option<u64> = conn.query_row(
-        "SELECT MIN(seq) FROM events WHERE device_id = ?1",
-        [device.as_str()],
-        |row| row.get(0),
-    )?;
+    let Some(position) = position(conn, device)? else {
+        return Ok(JournalRead {
+            events: Vec::new(),
+            head: 0,
+            complete: true,
+        });
+    };
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2")?
+        .query_row(params![position.key(0), position.end()], |row| row.get(0))?;
     // Complete if nothing after `after` is missing: either the next seq is still stored, or
     // there is nothing newer at all.
-    let complete = after >= head || oldest.is_some_and(|oldest| oldest <= after + 1);
+    let complete =
+        after >= position.last || oldest.is_some_and(|oldest| oldest <= position.key(after + 1));
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, name, data, at FROM events WHERE device_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        "SELECT key, name, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![device.as_str(), after, limit], |row| {
+    let rows = stmt.query_map(params![position.key(after), position.end(), limit], |row| {
         Ok((
-            row.get::<_, u64>(0)?,
+            row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
             row.get::<_, String>(3)?,
@@ -123,12 +185,12 @@ pub fn read_after(
     })?;
     let mut events = Vec::new();
     for row in rows {
-        let (seq, name, data, at) = row?;
-        events.push(stored(device, seq, name, data, at)?);
+        let (key, name, data, at) = row?;
+        events.push(stored(device, position.seq(key), name, data, at)?);
     }
     Ok(JournalRead {
         events,
-        head,
+        head: position.last,
         complete,
     })
 }
@@ -139,21 +201,24 @@ pub fn latest_named(
     device: &DeviceId,
     name: &str,
 ) -> StoreResult<Option<JournaledEvent>> {
+    let Some(position) = position(conn, device)? else {
+        return Ok(None);
+    };
     let found = conn
-        .query_row(
-            "SELECT seq, data, at FROM events WHERE device_id = ?1 AND name = ?2 ORDER BY seq DESC LIMIT 1",
-            params![device.as_str(), name],
-            |row| {
-                Ok((
-                    row.get::<_, u64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                ))
-            },
-        )
+        .prepare_cached(
+            "SELECT key, data, at FROM events WHERE key > ?1 AND key < ?2 AND name = ?3
+             ORDER BY key DESC LIMIT 1",
+        )?
+        .query_row(params![position.key(0), position.end(), name], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
         .optional()?;
     found
-        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, at))
+        .map(|(key, data, at)| stored(device, position.seq(key), name.to_owned(), data, at))
         .transpose()
 }
 

@@ -180,6 +180,25 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX messages_in_relay;
     CREATE INDEX messages_in_relay ON messages (device_id, id)
         WHERE relay_status IN ('queued', 'retrying');",
+    // 6: the journal is keyed by its rowid, `(device number << 40) + seq`, so an event is one
+    // b-tree insert instead of two (the table and its (device, seq) index), and a device's
+    // events are one range of the table. Each device journaled to gets its number.
+    "INSERT OR IGNORE INTO device_seq (device_id, last_seq)
+        SELECT device_id, MAX(seq) FROM events GROUP BY device_id;
+    ALTER TABLE device_seq ADD COLUMN num INTEGER;
+    UPDATE device_seq SET num = rowid;
+    CREATE UNIQUE INDEX device_seq_by_num ON device_seq (num);
+    CREATE TABLE journal (
+        key INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        data TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    INSERT INTO journal (key, name, data, at)
+        SELECT (d.num << 40) + e.seq, e.name, e.data, e.at
+        FROM events e JOIN device_seq d USING (device_id) ORDER BY 1;
+    DROP TABLE events;
+    ALTER TABLE journal RENAME TO events;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -229,6 +248,33 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&data).unwrap(),
             serde_json::json!({"reason": "connection_lost", "deviceId": "demo", "seq": 4, "at": "2026-01-02T03:04:05.678Z"})
         );
+    }
+
+    #[test]
+    fn journals_keep_their_events_and_seqs_under_the_new_keys() {
+        let mut conn = at_version(5);
+        conn.execute_batch(
+            "INSERT INTO device_seq (device_id, last_seq) VALUES ('a', 2), ('b', 7);
+             INSERT INTO events (device_id, seq, name, data, at) VALUES
+                ('a', 1, 'authenticated', '{\"seq\":1}', 't1'),
+                ('a', 2, 'authenticated', '{\"seq\":2}', 't2'),
+                ('b', 7, 'authenticated', '{\"seq\":7}', 't7');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let read = |device: &str| {
+            let device = crate::device::DeviceId::parse(device).unwrap();
+            let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
+            let seqs: Vec<_> = read.events.iter().map(|e| (e.seq, e.at.clone())).collect();
+            (seqs, read.head, read.complete)
+        };
+        assert_eq!(
+            read("a"),
+            (vec![(1, "t1".into()), (2, "t2".into())], 2, true)
+        );
+        // b's first six events were pruned before the migration.
+        assert_eq!(read("b"), (vec![(7, "t7".into())], 7, false));
+        assert_eq!(read("c"), (vec![], 0, true));
     }
 
     #[test]

@@ -83,8 +83,8 @@ fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
 pub struct Tx<'c> {
     conn: &'c Connection,
     events: Vec<JournaledEvent>,
-    /// The last seq journaled per device in this batch, stored once before it commits.
-    heads: HashMap<DeviceId, u64>,
+    /// Where each device's journal stands in this batch, stored once before it commits.
+    heads: HashMap<DeviceId, journal::Head>,
     /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).
     changed_chats: Vec<(DeviceId, Chat)>,
     ids: &'c mut ulid::Generator,

@@ -194,6 +194,33 @@ async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(
 }
 
 #[tokio::test]
+async fn a_deleted_device_takes_its_journal_and_no_other_with_it() {
+    let (_dir, store, _bus) = open();
+    let [a, b, c] = ["a", "b", "c"].map(|id| DeviceId::parse(id).unwrap());
+    store
+        .write({
+            let (a, b, c) = (a.clone(), b.clone(), c.clone());
+            move |tx| {
+                for device in [&a, &b, &c, &b] {
+                    tx.journal(device, disconnected(device.as_str()))?;
+                }
+                tx.delete_journal(&b)
+            }
+        })
+        .await
+        .unwrap();
+    let seqs = |read: JournalRead| {
+        (
+            read.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            read.head,
+        )
+    };
+    assert_eq!(seqs(journal_from_start(&store, a).await), (vec![1], 1));
+    assert_eq!(seqs(journal_from_start(&store, b).await), (vec![], 2));
+    assert_eq!(seqs(journal_from_start(&store, c).await), (vec![1], 1));
+}
+
+#[tokio::test]
 async fn pruned_journals_report_incomplete_reads() {
     let (_dir, store, _bus) = open();
     let demo = DeviceId::parse("demo").unwrap();
