@@ -82,6 +82,7 @@ impl Tx<'_> {
         keep_events: u64,
         older_than: DateTime<Utc>,
     ) -> StoreResult<usize> {
+        // 40 is `SEQ_BITS`: the subquery finds each event's device by its key's upper bits.
         let removed = self.execute(
             "DELETE FROM events WHERE at < ?1 OR key <= (
                 SELECT (num << 40) + last_seq - ?2 FROM device_seq WHERE num = events.key >> 40)",
