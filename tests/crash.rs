@@ -187,14 +187,14 @@ async fn start(dir: &Path, key_file: &Path) -> (Daemon, Api) {
 }
 
 /// Waits on `client` for the device to reach `wanted`; panics early if it reaches `forbidden`.
-async fn wait_for_state(client: &mut SioClient, wanted: &str, forbidden: Option<&str>) {
+async fn wait_for_state(client: &mut SioClient, wanted: &str, forbidden: &str) {
     client
         .wait_until(WAIT, |event| {
             if event.name != "state" {
                 return false;
             }
             let state = event.data["state"].as_str().unwrap_or_default();
-            assert_ne!(Some(state), forbidden, "device {DEVICE} went to {state}");
+            assert_ne!(state, forbidden, "device {DEVICE} went to {state}");
             state == wanted
         })
         .await
@@ -204,7 +204,7 @@ async fn wait_for_state(client: &mut SioClient, wanted: &str, forbidden: Option<
 /// Links the fresh device as its phone would: scans its first QR code with `POST /pairings`.
 async fn link(api: &Api) {
     let mut watcher = api.socket(None).await;
-    wait_for_state(&mut watcher, "qr", None).await;
+    common::wait_state(&mut watcher, "qr").await;
     // The code is published just after the state turns `qr`.
     let qr = watcher
         .wait_for("qr", WAIT)
@@ -213,7 +213,7 @@ async fn link(api: &Api) {
     let qr = qr.data["qr"].as_str().expect("no qr text").to_owned();
     let (status, linked) = api.post("/pairings", json!({ "qr": qr })).await.unwrap();
     assert_eq!(status, StatusCode::OK, "POST /pairings: {linked}");
-    wait_for_state(&mut watcher, "ready", None).await;
+    common::wait_state(&mut watcher, "ready").await;
     watcher.close().await;
 }
 
@@ -401,7 +401,7 @@ async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
     let restarting = Instant::now();
     let (mut second, api) = start(dir, &key_file).await;
     let mut watcher = api.socket(None).await;
-    wait_for_state(&mut watcher, "ready", Some("qr")).await;
+    wait_for_state(&mut watcher, "ready", "qr").await;
     watcher.close().await;
     let restart_time = restarting.elapsed();
 

@@ -45,12 +45,14 @@ impl Tx<'_> {
         if let Some(head) = position(self.conn(), device)? {
             return Ok(head);
         }
-        self.execute(
+        let num = self.query_row(
             "INSERT INTO device_seq (device_id, last_seq, num)
-             VALUES (?1, 0, (SELECT IFNULL(MAX(num), 0) + 1 FROM device_seq))",
+             VALUES (?1, 0, (SELECT IFNULL(MAX(num), 0) + 1 FROM device_seq))
+             RETURNING num",
             [device.as_str()],
+            |row| row.get(0),
         )?;
-        Ok(position(self.conn(), device)?.expect("the row just inserted"))
+        Ok(Head { num, last: 0 })
     }
 
     /// Deletes the device's events. Its head stays, so a device created again under the same
