@@ -45,6 +45,11 @@ impl EventBus {
     pub fn committed(&self) {
         self.changes.bump();
     }
+
+    /// The counter behind [`EventBus::committed`], for the store's other changes.
+    pub fn changes(&self) -> Changes {
+        self.changes.clone()
+    }
 }
 
 impl Default for EventBus {
@@ -53,10 +58,11 @@ impl Default for EventBus {
     }
 }
 
-/// A counter bumped after every store commit and every count in [`crate::metrics::Metrics`].
+/// A counter bumped after every store commit, every time the store cuts its write-ahead log
+/// back, and every count in [`crate::metrics::Metrics`].
 ///
 /// Some effects raise no event: a commit that prunes the journal or records a webhook attempt,
-/// a hook's count of what it did. An embedder that must wait for one (the integration tests)
+/// the log's file cut back once writes stop, a hook's count of what it did. An embedder that must wait for one (the integration tests)
 /// subscribes here and checks again each time something changed, rather than checking on a
 /// timer. Nothing in the daemon reads it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,13 @@
 //! `send`: N clients on one device namespace keep M `message:send` requests in flight; acked
 //! messages per second and send→ack latency, and the rate at which the relay hands them to
 //! the upstream.
+//!
+//! By default each client sends again as soon as an ack comes back, so the daemon runs
+//! flat out and latency is the window divided by the throughput. With `--rate` the clients
+//! send on a fixed schedule instead (still never more than M in flight), which shows the
+//! latency a given load sees. A send that the full window holds back is timed from when it
+//! was due, so a daemon falling behind shows in the latency rather than hiding in a lower
+//! sending rate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +46,36 @@ pub(crate) struct SendArgs {
     /// Chats (silent simulator contacts) the messages are spread over.
     #[arg(long, default_value_t = 10)]
     chats: usize,
+    /// Send this many messages a second (over all clients) on a fixed schedule, instead of
+    /// again as soon as an ack comes back.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a positive number of messages a second"
+        )),
+    }
+}
+
+/// A client's sending schedule under `--rate`.
+struct Pace {
+    interval: Duration,
+    next: Instant,
+}
+
+impl Pace {
+    /// When the next message was due, if it is due by now; moves on to the one after.
+    fn take_due(&mut self) -> Option<Instant> {
+        let due = self.next;
+        (due <= Instant::now()).then(|| {
+            self.next += self.interval;
+            due
+        })
+    }
 }
 
 /// When the senders send, and which acks count: those of messages sent after the warm-up, and
@@ -136,6 +173,8 @@ struct SendJob {
     run_id: String,
     /// Messages sent by all clients: what the relay must reach once sending has stopped.
     sent_by_all: Arc<AtomicU64>,
+    /// This client's messages per second under `--rate`.
+    rate: Option<f64>,
 }
 
 pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
@@ -152,9 +191,10 @@ pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
             .then(|| started + warmup + Duration::from_secs_f64(args.duration)),
     };
     progress(format_args!(
-        "sending: {} clients, {} in flight{}",
+        "sending: {} clients, {} in flight{}{}",
         clients.len(),
         args.in_flight,
+        pace_note(args),
         match args.messages {
             Some(n) => format!(", {n} messages"),
             None => format!(
@@ -178,6 +218,7 @@ pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
                 chats: device.chats.clone(),
                 run_id: target.run_id.clone(),
                 sent_by_all: sent_by_all.clone(),
+                rate: args.rate.map(|rate| rate / clients_wanted as f64),
             };
             tokio::spawn(sender(subscriber.client, job, window))
         })
@@ -206,8 +247,11 @@ fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> S
     summary.row(
         "load",
         format!(
-            "{} clients on one device, {} messages in flight, {} chats (silent contacts)",
-            args.clients, args.in_flight, args.chats
+            "{} clients on one device, {} messages in flight{}, {} chats (silent contacts)",
+            args.clients,
+            args.in_flight,
+            pace_note(args),
+            args.chats
         ),
     );
     summary.row(
@@ -249,18 +293,38 @@ fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> S
     summary
 }
 
+/// How the clients pace their sends, for the summary.
+fn pace_note(args: &SendArgs) -> String {
+    match args.rate {
+        Some(rate) => format!(" at most, sending {rate:.0} msgs/s on a schedule"),
+        None => " (each ack lets the next send go)".into(),
+    }
+}
+
 /// `total` split over `parts` as evenly as possible; the share of part `index`.
 fn share(total: usize, parts: usize, index: usize) -> usize {
     total / parts + usize::from(index < total % parts)
 }
 
-/// Keeps `job.window_size` sends in flight until the window closes or the quota is sent,
-/// then collects the remaining acks.
+/// Keeps up to `job.window_size` sends in flight (sending as acks come back, or on the
+/// `--rate` schedule) until the window closes or the quota is sent, then collects the
+/// remaining acks.
 async fn sender(mut client: SioClient, job: SendJob, window: SendWindow) -> Result<SendReport> {
     let mut in_flight: HashMap<u64, Instant> = HashMap::with_capacity(job.window_size);
     let mut report = SendReport::default();
+    let mut pace = job.rate.map(|rate| Pace {
+        interval: Duration::from_secs_f64(1.0 / rate),
+        next: Instant::now(),
+    });
     loop {
         while in_flight.len() < job.window_size && may_send(&job, &window, report.sent) {
+            let due = match &mut pace {
+                Some(pace) => match pace.take_due() {
+                    Some(due) => due,
+                    None => break,
+                },
+                None => Instant::now(),
+            };
             let n = report.sent;
             let chat = &job.chats[(job.index + n as usize) % job.chats.len()];
             let payload = json!({
@@ -271,17 +335,23 @@ async fn sender(mut client: SioClient, job: SendJob, window: SendWindow) -> Resu
             let id = client
                 .emit_with_ack_id("message:send", payload)
                 .map_err(|e| anyhow!(e))?;
-            in_flight.insert(id, Instant::now());
+            in_flight.insert(id, due);
             report.sent += 1;
             job.sent_by_all.fetch_add(1, Ordering::Relaxed);
         }
-        if in_flight.is_empty() {
+        let more_due = in_flight.len() < job.window_size && may_send(&job, &window, report.sent);
+        let wake = pace.as_ref().filter(|_| more_due).map(|pace| pace.next);
+        if in_flight.is_empty() && wake.is_none() {
             break;
         }
-        let (id, ack) = client
-            .next_ack(ACK_TIMEOUT)
-            .await
-            .map_err(|e| anyhow!("client {}: {e}", job.index))?;
+        let (id, ack) = tokio::select! {
+            acked = client.next_ack(ACK_TIMEOUT) => {
+                acked.map_err(|e| anyhow!("client {}: {e}", job.index))?
+            }
+            () = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {
+                continue;
+            }
+        };
         let received = Instant::now();
         report.note_relayed(client.take_events(), received, window);
         if let Some(sent_at) = in_flight.remove(&id) {

@@ -37,7 +37,7 @@ pub use devices::{DeviceRecord, DeviceSource};
 pub use journal::JournalRead;
 pub use keys::KeyRecord;
 
-use crate::bus::EventBus;
+use crate::bus::{Changes, EventBus};
 use crate::config::{StorageSettings, Synchronous};
 use crate::device::DeviceId;
 use crate::event::JournaledEvent;
@@ -169,16 +169,16 @@ impl Store {
         migrations::migrate(&mut conn)?;
         // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        // The log's limit (see `run_checkpointer`) is also the size its file is cut back to
-        // when SQLite starts it over, so that a burst does not leave a larger file behind.
         let log_limit =
             i64::try_from(settings.wal_limit_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
-        conn.pragma_update(None, "journal_size_limit", log_limit)?;
         let checkpointer = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
         })?;
-        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Cutting the log back waits for readers and holds up writes meanwhile (see
+        // `run_checkpointer`): it gives up soon and tries again in the next idle round.
+        checkpointer.busy_timeout(TRUNCATE_PATIENCE)?;
+        let changes = bus.changes();
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
@@ -193,7 +193,7 @@ impl Store {
             .expect("spawn the store writer thread");
         thread::Builder::new()
             .name("store-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpointer, writer_gone, copied, log_limit))
+            .spawn(move || run_checkpointer(checkpointer, writer_gone, copied, log_limit, changes))
             .expect("spawn the store checkpoint thread");
         Ok(Store {
             writer,
@@ -312,6 +312,8 @@ fn run_writer(
 
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long cutting the log back waits for readers to finish before it gives up.
+const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Set by the checkpointer when it has copied the log into the database file, for the writer
 /// to copy the rest (see [`run_checkpointer`]).
@@ -354,24 +356,51 @@ fn checkpoint(conn: &Connection, mode: &str) -> i64 {
 /// (only what was appended during the first) and the writer, between two of its commits,
 /// copies the little that is left ([`run_writer`]). That stalls the writer for a few
 /// milliseconds, which is why it waits for the limit instead of happening every round.
+///
+/// When the log starts over, its file keeps its size and new frames overwrite the old ones:
+/// having SQLite cut the file back there (`journal_size_limit`) made the first commit after
+/// each restart take 15–40 ms, the largest stalls a steady load saw. The file is cut back to
+/// nothing instead once writes stop: a round that finds the log as the previous round left
+/// it, all copied, truncates it. That blocks writes while it runs, so it runs only then, and
+/// gives up after [`TRUNCATE_PATIENCE`] if a reader is still on the log.
 fn run_checkpointer(
     conn: Connection,
     writer_gone: std::sync::mpsc::Receiver<()>,
     copied: LogCopied,
     log_limit: i64,
+    changes: Changes,
 ) {
     let page_size: i64 = conn
         .pragma_query_value(None, "page_size", |row| row.get(0))
         .unwrap_or(4096);
+    let mut previous = 0;
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        if checkpoint(&conn, "PASSIVE") * page_size > log_limit {
+        let frames = checkpoint(&conn, "PASSIVE");
+        if frames * page_size > log_limit {
             checkpoint(&conn, "PASSIVE");
             copied.set();
+        } else if frames > 0 && frames == previous && truncate_log(&conn) {
+            changes.bump();
+        }
+        previous = frames;
+    }
+    truncate_log(&conn);
+}
+
+/// Copies all of the log and cuts its file back to nothing; false if a reader kept it.
+fn truncate_log(conn: &Connection) -> bool {
+    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+    });
+    match outcome {
+        Ok((busy, frames)) => busy == 0 && frames == 0,
+        Err(error) => {
+            tracing::warn!(%error, "cutting back the WAL failed; the next idle round retries");
+            false
         }
     }
-    checkpoint(&conn, "TRUNCATE");
 }
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails

@@ -340,6 +340,45 @@ async fn under_steady_writes_the_log_starts_over_once_past_its_limit() {
     assert!(written > 64, "{written} writes");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_writes_stop_the_log_is_cut_back_to_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let changes = crate::bus::Changes::default();
+    let store = Store::open(
+        &settings(dir.path()),
+        EventBus::with_changes(changes.clone()),
+    )
+    .unwrap();
+    for n in 0..8 {
+        journal_disconnect(&store, format!("{n}").repeat(64 * 1024)).await;
+    }
+    let log = dir.path().join("devicebridge.db-wal");
+    let log_size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(log_size() > 512 * 1024, "the writes went to the log first");
+    let mut changed = changes.subscribe();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            changed.mark_unchanged();
+            if log_size() == 0 {
+                return;
+            }
+            changed.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the log was cut back once the writes stopped");
+    let demo = DeviceId::parse("demo").unwrap();
+    let events = store
+        .read(move |conn| journal::read_after(conn, &demo, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.events.len(),
+        8,
+        "everything written is in the database file"
+    );
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
