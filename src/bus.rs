@@ -62,9 +62,9 @@ impl Default for EventBus {
 /// back, and every count in [`crate::metrics::Metrics`].
 ///
 /// Some effects raise no event: a commit that prunes the journal or records a webhook attempt,
-/// the log's file cut back once writes stop, a hook's count of what it did. An embedder that must wait for one (the integration tests)
-/// subscribes here and checks again each time something changed, rather than checking on a
-/// timer. Nothing in the daemon reads it.
+/// the log's file cut back once writes stop, a hook's count of what it did. An embedder that
+/// must wait for one (the integration tests) subscribes here and checks again each time
+/// something changed, rather than checking on a timer. Nothing in the daemon reads it.
 #[derive(Debug, Clone)]
 pub struct Changes(watch::Sender<u64>);
 

@@ -330,15 +330,19 @@ impl LogCopied {
     }
 }
 
-/// Runs a checkpoint of the write-ahead log and returns how many frames the log holds; a
-/// failed one is retried by the next.
-fn checkpoint(conn: &Connection, mode: &str) -> i64 {
+/// Runs a checkpoint of the write-ahead log and returns how many frames the log holds
+/// afterwards; `None` if it failed or could not finish (a mode that waits for readers gave
+/// up), which the next one retries.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<i64> {
     let pragma = format!("PRAGMA wal_checkpoint({mode})");
-    match conn.query_row(&pragma, [], |row| row.get(1)) {
-        Ok(frames) => frames,
+    match conn.query_row(&pragma, [], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+    }) {
+        Ok((0, frames)) => Some(frames),
+        Ok(_busy) => None,
         Err(error) => {
-            tracing::warn!(%error, "a WAL checkpoint failed; the next one retries");
-            0
+            tracing::warn!(%error, mode, "a WAL checkpoint failed; the next one retries");
+            None
         }
     }
 }
@@ -377,30 +381,16 @@ fn run_checkpointer(
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        let frames = checkpoint(&conn, "PASSIVE");
+        let frames = checkpoint(&conn, "PASSIVE").unwrap_or(0);
         if frames * page_size > log_limit {
             checkpoint(&conn, "PASSIVE");
             copied.set();
-        } else if frames > 0 && frames == previous && truncate_log(&conn) {
+        } else if frames > 0 && frames == previous && checkpoint(&conn, "TRUNCATE") == Some(0) {
             changes.bump();
         }
         previous = frames;
     }
-    truncate_log(&conn);
-}
-
-/// Copies all of the log and cuts its file back to nothing; false if a reader kept it.
-fn truncate_log(conn: &Connection) -> bool {
-    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-    });
-    match outcome {
-        Ok((busy, frames)) => busy == 0 && frames == 0,
-        Err(error) => {
-            tracing::warn!(%error, "cutting back the WAL failed; the next idle round retries");
-            false
-        }
-    }
+    checkpoint(&conn, "TRUNCATE");
 }
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails
