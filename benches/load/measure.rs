@@ -106,11 +106,62 @@ pub(crate) fn cpu_share(
     }
 }
 
+/// The host's CPU time, all CPUs together, in clock ticks since boot (the first line of
+/// `/proc/stat`).
+#[derive(Debug, Clone, Copy)]
+struct HostCpu {
+    total: u64,
+    idle: u64,
+    steal: u64,
+}
+
+impl HostCpu {
+    fn read() -> Option<HostCpu> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .map(|t| t.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal; guest time is counted in user.
+        let kind = |i: usize| ticks.get(i).copied().unwrap_or(0);
+        Some(HostCpu {
+            total: (0..8).map(kind).sum(),
+            idle: kind(3) + kind(4),
+            steal: kind(7),
+        })
+    }
+}
+
+/// What the host's CPUs did between two samples. On a virtual machine, time the hypervisor
+/// gave to other guests ("steal") is time the daemon's threads were ready and did not run:
+/// it shows up as latency and lower rates that are no fault of the daemon's, so a run is
+/// judged with it.
+fn host_share(before: Option<HostCpu>, after: Option<HostCpu>) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if a.total > b.total => {
+            let share = |of: fn(&HostCpu) -> u64| {
+                100.0 * (of(&a) - of(&b)) as f64 / (a.total - b.total) as f64
+            };
+            format!(
+                "{:.0}% stolen by the hypervisor, {:.0}% idle (all CPUs)",
+                share(|c| c.steal),
+                share(|c| c.idle)
+            )
+        }
+        _ => "n/a".into(),
+    }
+}
+
 /// What a run cost: the daemon's and this tool's CPU (they share the host's cores, so the
-/// tool's share is capacity the daemon did not have) and the journal events it produced.
+/// tool's share is capacity the daemon did not have), what the host's CPUs did meanwhile and
+/// the journal events it produced.
 pub(crate) struct RunCost {
     daemon: Option<ProcSample>,
     tool: Option<ProcSample>,
+    host: Option<HostCpu>,
     head: u64,
     at: Instant,
 }
@@ -120,6 +171,7 @@ impl RunCost {
         Ok(RunCost {
             daemon: target.sample(),
             tool: ProcSample::of_self(),
+            host: HostCpu::read(),
             head: target.api.journal_head(device).await?,
             at: Instant::now(),
         })
@@ -134,7 +186,7 @@ impl RunCost {
     ) -> Result<Summary> {
         let mut summary = Summary::new("");
         let wall = self.at.elapsed();
-        let (daemon, tool) = (target.sample(), ProcSample::of_self());
+        let (daemon, tool, host) = (target.sample(), ProcSample::of_self(), HostCpu::read());
         let events = target.api.journal_head(device).await? - self.head;
         let per_message = if messages > 0 {
             format!(" = {:.2} per message", events as f64 / messages as f64)
@@ -150,6 +202,7 @@ impl RunCost {
         );
         summary.row("daemon CPU", cpu_share(self.daemon, daemon, wall));
         summary.row("tool CPU", cpu_share(self.tool, tool, wall));
+        summary.row("host CPU", host_share(self.host, host));
         Ok(summary)
     }
 }
