@@ -28,11 +28,23 @@ use crate::messaging::relay::{self, Outcome};
 use crate::store::messages::Queued;
 use crate::store::{self, Store};
 
-/// Most messages read from the queue and handed to the upstream at once.
+/// Messages read from the queue and handed to the upstream at once, while the relay keeps up.
 const BATCH: u32 = 256;
+/// The most at once, while it does not (see [`Relay::batch`]).
+const BATCH_MAX: u32 = 1024;
 /// Backoff between attempts after a transient failure.
 const RETRY_INITIAL: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The batch after one of `batch` messages from which `read` came back: twice as large (at
+/// most [`BATCH_MAX`]) if the queue filled it, [`BATCH`] again if not.
+fn next_batch(batch: u32, read: usize) -> u32 {
+    if read >= batch as usize {
+        batch.saturating_mul(2).min(BATCH_MAX)
+    } else {
+        BATCH
+    }
+}
 
 /// What one turn of the relay found.
 #[derive(Debug, Default)]
@@ -54,6 +66,12 @@ pub struct Relay {
     ack_deadline: Option<Instant>,
     /// When the first message waiting for a retry is due.
     retry_deadline: Option<Instant>,
+    /// How many messages the next turn reads from the queue: doubled (up to [`BATCH_MAX`])
+    /// each time a turn finds a full batch, back to [`BATCH`] when it does not. A relay round
+    /// takes a few commits whatever its size, so when senders outpace it, only larger
+    /// batches let it catch up; when it keeps up, smaller ones keep each commit short for the
+    /// sends waiting behind it.
+    batch: u32,
 }
 
 impl Relay {
@@ -65,6 +83,7 @@ impl Relay {
             max_attempts: max_attempts.max(1),
             ack_deadline: None,
             retry_deadline: None,
+            batch: BATCH,
         }
     }
 
@@ -113,10 +132,10 @@ impl Relay {
     /// Sends one batch of what is due.
     pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         {
-            let device = self.device.clone();
+            let (device, batch) = (self.device.clone(), self.batch);
             let queue = match self
                 .store
-                .read(move |conn| store::messages::relay_queue(conn, &device, BATCH))
+                .read(move |conn| store::messages::relay_queue(conn, &device, batch))
                 .await
             {
                 Ok(queue) => queue,
@@ -125,6 +144,7 @@ impl Relay {
                     return Pumped::default();
                 }
             };
+            self.batch = next_batch(batch, queue.len());
             let due = self.due(queue);
             if due.is_empty() {
                 return Pumped::default();
@@ -268,5 +288,23 @@ impl Relay {
             let due = sent_at + self.ack_timeout;
             Instant::now() + (due - Utc::now()).to_std().unwrap_or_default()
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_batch_doubles_the_next_up_to_the_most() {
+        assert_eq!(next_batch(BATCH, BATCH as usize), 2 * BATCH);
+        assert_eq!(next_batch(2 * BATCH, 2 * BATCH as usize), BATCH_MAX);
+        assert_eq!(next_batch(BATCH_MAX, BATCH_MAX as usize), BATCH_MAX);
+    }
+
+    #[test]
+    fn a_batch_the_queue_did_not_fill_brings_the_next_back_to_the_usual_size() {
+        assert_eq!(next_batch(BATCH_MAX, BATCH_MAX as usize - 1), BATCH);
+        assert_eq!(next_batch(BATCH, 0), BATCH);
     }
 }
