@@ -460,7 +460,10 @@ pub struct SoundSettings {
     /// Shortest time between two sounds, in milliseconds; a sound due sooner is skipped, so a
     /// burst of events makes one sound, not a racket.
     pub min_interval_ms: u64,
-    /// Event (or device state) → shipped sound file.
+    /// Where sound files are looked for; a name not found there plays the shipped sound of
+    /// that name.
+    pub dir: PathBuf,
+    /// Event (or device state) → sound file.
     pub events: std::collections::BTreeMap<String, String>,
 }
 
@@ -470,6 +473,7 @@ impl Default for SoundSettings {
             enabled: true,
             volume: 0.8,
             min_interval_ms: 2_000,
+            dir: PathBuf::from("assets/sounds"),
             events: [
                 ("message", "message.wav"),
                 ("qr", "qr.wav"),
@@ -994,15 +998,11 @@ impl HookSettings {
             if !is_trigger(event) {
                 out.push(Problem::new(&key, unknown_trigger(event)));
             }
-            if !file.is_empty() && !sound::is_shipped(file) {
-                let shipped: Vec<&str> = sound::FILES.iter().map(|(name, _)| *name).collect();
-                out.push(Problem::new(
-                    &key,
-                    format!(
-                        "{file:?} is not a shipped sound; use one of {}, or \"\" for none",
-                        shipped.join(", ")
-                    ),
-                ));
+            // A hook that is off reads no files.
+            if self.sound.enabled && !file.is_empty() {
+                if let Err(why) = sound::load(&self.sound.dir, file) {
+                    out.push(Problem::new(&key, why));
+                }
             }
         }
         for (i, event) in self.desktop.events.iter().enumerate() {
@@ -2188,7 +2188,8 @@ events = ["message", "exploded"]
         }
         assert!(problems
             .iter()
-            .any(|p| p.contains("\"ding.wav\" is not a shipped sound")));
+            .any(|p| p
+                .contains("\"ding.wav\" is neither a file in assets/sounds nor a shipped sound")));
     }
 
     #[test]
@@ -2237,6 +2238,57 @@ events = ["message", "exploded"]
             problems[0].starts_with("`hooks.sound.events.qr`: expected a string, got an integer 3")
         );
         assert!(problems[1].starts_with("`hooks.sound.volume`: expected a number, got a string"));
+    }
+
+    #[test]
+    fn sound_files_come_from_the_sound_directory_and_are_checked_at_load() {
+        let dir = TempDir::new().unwrap();
+        let sounds = dir.path().join("sounds");
+        std::fs::create_dir(&sounds).unwrap();
+        let chime = crate::hooks::sound::tones::wav(&crate::hooks::sound::tones::samples(&[
+            crate::hooks::sound::tones::Note { hz: 440.0, ms: 50 },
+        ]));
+        std::fs::write(sounds.join("chime.wav"), chime).unwrap();
+        std::fs::write(sounds.join("notes.wav"), "not a sound").unwrap();
+        let config = |events: &str| {
+            format!(
+                "[hooks.sound]\ndir = {:?}\n[hooks.sound.events]\n{events}\n",
+                sounds.display().to_string()
+            )
+        };
+
+        let file = write(
+            &dir,
+            "ok.toml",
+            &config("message = \"chime.wav\"\nqr = \"qr.wav\""),
+        );
+        let settings = load(&Sources::default(), &with_file(file)).unwrap();
+        assert_eq!(settings.hooks.sound.dir, sounds);
+        assert_eq!(settings.hooks.sound.events["message"], "chime.wav");
+
+        let file = write(
+            &dir,
+            "bad.toml",
+            &config("message = \"notes.wav\"\nqr = \"../qr.wav\"\nfailed = \"gone.wav\""),
+        );
+        let problems = errors(load(&Sources::default(), &with_file(file)));
+        let shown = sounds.display();
+        assert_eq!(
+            problems,
+            [
+                format!("`hooks.sound.events.failed`: \"gone.wav\" is neither a file in {shown} nor a shipped sound (message.wav, qr.wav, alert.wav); use \"\" for none"),
+                format!("`hooks.sound.events.message`: {shown}/notes.wav is not a WAV file that can be played: The format of the data has not been recognized."),
+                format!("`hooks.sound.events.qr`: \"../qr.wav\" must be the name of a file in {shown} (no directories)"),
+            ],
+        );
+
+        // A hook that is off reads no files.
+        let file = write(
+            &dir,
+            "off.toml",
+            "[hooks.sound]\nenabled = false\n[hooks.sound.events]\nfailed = \"gone.wav\"\n",
+        );
+        assert!(load(&Sources::default(), &with_file(file)).is_ok());
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Sounds on the daemon's host (rodio).
 //!
-//! Each configured event plays one of the shipped sounds (embedded in the binary, so it plays
-//! from any working directory), scaled to `hooks.sound.volume`. At most one sound plays per
+//! Each configured event plays a WAV file from `hooks.sound.dir`, or one of the shipped sounds
+//! (embedded in the binary, so they play from any working directory) when that directory has
+//! no file of the name, scaled to `hooks.sound.volume`. Every configured sound is read and
+//! decoded once, when the daemon starts: a missing or broken file is a configuration error
+//! then, never a silent failure at the first message. At most one sound plays per
 //! `hooks.sound.min_interval_ms` (a burst makes one sound), none in quiet hours, none for our own
 //! messages or for a device whose file says `[hooks] sound = false`.
 //!
@@ -13,7 +16,8 @@
 pub mod tones;
 
 use std::collections::HashMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,13 +50,67 @@ pub const FILES: [(&str, &[u8]); 3] = [
 /// Sounds waiting for the speaker; more is pointless with at most one sound per interval.
 const SPEAKER_QUEUE: usize = 4;
 
-/// Whether `name` is one of the shipped sounds.
-pub fn is_shipped(name: &str) -> bool {
-    FILES.iter().any(|(file, _)| *file == name)
+/// The largest sound file read from `hooks.sound.dir`. Sounds last a second or two, and each
+/// configured one is held in memory decoded (a minute of CD-quality audio is ~10 MB).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads and decodes the sound `name`: the file of that name in `dir` if there is one, else
+/// the shipped sound of that name. The error says what to fix.
+pub fn load(dir: &Path, name: &str) -> Result<SamplesBuffer, String> {
+    if name.is_empty() || Path::new(name).file_name() != Some(name.as_ref()) || name.contains('\\')
+    {
+        return Err(format!(
+            "{name:?} must be the name of a file in {} (no directories)",
+            dir.display()
+        ));
+    }
+    let path = dir.join(name);
+    let bytes = match std::fs::File::open(&path) {
+        Ok(file) => read_small(file, &path)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            match FILES.iter().find(|(file, _)| *file == name) {
+                Some((_, shipped)) => shipped.to_vec(),
+                None => {
+                    let shipped: Vec<&str> = FILES.iter().map(|(file, _)| *file).collect();
+                    return Err(format!(
+                        "{name:?} is neither a file in {} nor a shipped sound ({}); use \"\" for none",
+                        dir.display(),
+                        shipped.join(", ")
+                    ));
+                }
+            }
+        }
+        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+    };
+    decode(bytes).map_err(|error| {
+        format!(
+            "{} is not a WAV file that can be played: {error}",
+            path.display()
+        )
+    })
+}
+
+/// Reads a sound file, refusing one over [`MAX_FILE_BYTES`].
+fn read_small(file: std::fs::File, path: &Path) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} is over {} MiB; sounds are short",
+            path.display(),
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Decodes a WAV file into samples ready to be played (and replayed: the buffer is shared).
-pub fn decode(bytes: &'static [u8]) -> Result<SamplesBuffer, rodio::decoder::DecoderError> {
+pub fn decode<B>(bytes: B) -> Result<SamplesBuffer, rodio::decoder::DecoderError>
+where
+    B: AsRef<[u8]> + Send + Sync + 'static,
+{
     let decoder = Decoder::new_wav(Cursor::new(bytes))?;
     let (channels, rate) = (decoder.channels(), decoder.sample_rate());
     let samples: Vec<rodio::Sample> = decoder.collect();
@@ -142,14 +200,17 @@ impl Sound {
         make_speaker: MakeSpeaker,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut clips = HashMap::new();
-        for (name, bytes) in FILES {
-            if settings.events.values().any(|file| file == name) {
-                match decode(bytes) {
-                    Ok(buffer) => {
-                        clips.insert(name.to_owned(), buffer);
-                    }
-                    Err(error) => tracing::error!(file = name, %error, "cannot decode a sound"),
+        for name in settings.events.values().filter(|file| !file.is_empty()) {
+            if clips.contains_key(name) {
+                continue;
+            }
+            // The configuration was checked with the same files at startup; one that went
+            // away since leaves its events silent (counted as `failed`).
+            match load(&settings.dir, name) {
+                Ok(buffer) => {
+                    clips.insert(name.clone(), buffer);
                 }
+                Err(error) => tracing::error!(%error, "cannot load a sound"),
             }
         }
         let (speaker, clips_to_play) = std_mpsc::sync_channel(SPEAKER_QUEUE);

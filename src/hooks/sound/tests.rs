@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::tones::{samples, wav, SAMPLE_RATE, SOUNDS};
+use super::tones::{samples, wav, Note, SAMPLE_RATE, SOUNDS};
 use super::*;
 use crate::config::{HookSettings, StorageSettings, Synchronous};
 use crate::device::DeviceId;
@@ -61,14 +61,16 @@ struct Heard {
 
 struct Recorder(UnboundedSender<Heard>);
 
+/// The loudest sample of a sound.
+fn peak(samples: impl Iterator<Item = rodio::Sample>) -> f32 {
+    samples.fold(0.0f32, |peak, sample| peak.max(sample.abs()))
+}
+
 impl Speaker for Recorder {
     fn play(&mut self, clip: Clip) -> Result<(), String> {
-        let peak = clip
-            .source
-            .fold(0.0f32, |peak, sample| peak.max(sample.abs()));
         let _ = self.0.send(Heard {
             file: clip.file,
-            peak,
+            peak: peak(clip.source),
         });
         Ok(())
     }
@@ -135,6 +137,7 @@ fn sound_settings(min_interval_ms: u64) -> SoundSettings {
         volume: 0.5,
         min_interval_ms,
         events,
+        ..SoundSettings::default()
     }
 }
 
@@ -211,9 +214,7 @@ async fn the_event_picks_the_sound_at_the_volume_and_bursts_are_throttled() {
     rig.journal("loud", qr(1)).await;
     let heard = rig.next_heard().await;
     assert_eq!(heard.file, "qr.wav");
-    let full = decode(FILES[1].1)
-        .unwrap()
-        .fold(0.0f32, |peak, sample| peak.max(sample.abs()));
+    let full = peak(decode(FILES[1].1).unwrap());
     assert!(
         (heard.peak - full * 0.5).abs() < 1e-3,
         "{heard:?} vs {full}"
@@ -258,4 +259,72 @@ async fn quiet_hours_mute_everything() {
     rig.journal("loud", message("loud", false)).await;
     rig.wait_count("muted", 2).await;
     assert_eq!(rig.metrics.sounds.get("played"), 0);
+}
+
+#[tokio::test]
+async fn files_in_the_sound_directory_play_and_stand_in_for_shipped_ones() {
+    let sounds = tempfile::tempdir().unwrap();
+    let ding = wav(&samples(&[Note { hz: 220.0, ms: 80 }]));
+    std::fs::write(sounds.path().join("ding.wav"), &ding).unwrap();
+    // A softer sound under a shipped sound's name.
+    let soft: Vec<i16> = samples(&[Note { hz: 440.0, ms: 60 }])
+        .iter()
+        .map(|sample| sample / 4)
+        .collect();
+    let soft = wav(&soft);
+    std::fs::write(sounds.path().join("qr.wav"), &soft).unwrap();
+    let mut settings = sound_settings(0);
+    settings.dir = sounds.path().to_owned();
+    settings.events.insert("message".into(), "ding.wav".into());
+    let mut rig = rig(HookSettings::default(), settings).await;
+
+    rig.journal("loud", message("loud", false)).await;
+    let heard = rig.next_heard().await;
+    assert_eq!(heard.file, "ding.wav");
+    let expected = peak(decode(ding).unwrap()) * 0.5;
+    assert!(
+        (heard.peak - expected).abs() < 1e-3,
+        "{heard:?} vs {expected}"
+    );
+
+    rig.journal("loud", qr(1)).await;
+    let heard = rig.next_heard().await;
+    assert_eq!(heard.file, "qr.wav");
+    let expected = peak(decode(soft).unwrap()) * 0.5;
+    let shipped = peak(decode(FILES[1].1).unwrap()) * 0.5;
+    assert!(
+        (heard.peak - expected).abs() < 1e-3,
+        "{heard:?} vs {expected}"
+    );
+    assert!(
+        (heard.peak - shipped).abs() > 0.05,
+        "not the shipped qr.wav"
+    );
+
+    // The shipped sounds still play for names the directory has no file of.
+    rig.journal(
+        "loud",
+        EventData::State {
+            state: "failed",
+            previous: "disconnected",
+            reason: None,
+        },
+    )
+    .await;
+    assert_eq!(rig.next_heard().await.file, "alert.wav");
+}
+
+#[test]
+fn a_sound_file_over_the_limit_is_refused() {
+    let sounds = tempfile::tempdir().unwrap();
+    let path = sounds.path().join("long.wav");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(MAX_FILE_BYTES + 1).unwrap();
+    assert_eq!(
+        load(sounds.path(), "long.wav").err(),
+        Some(format!(
+            "{} is over 4 MiB; sounds are short",
+            path.display()
+        ))
+    );
 }
