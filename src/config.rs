@@ -299,7 +299,8 @@ impl Default for MessageSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamSettings {
-    /// Longest a single upstream request may take, connecting included.
+    /// Longest a single upstream request may take, connecting included; for a media
+    /// download, longest between two reads.
     pub timeout_ms: u64,
     /// Longest to wait for a connection to the upstream.
     pub connect_timeout_ms: u64,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cloud_stub::{CloudStub, PHONE_NUMBER_ID, TOKEN};
+use common::cloud_stub::{CloudStub, MEDIA_BYTES, MEDIA_ID, PHONE_NUMBER_ID, TOKEN};
 use common::sio::SioClient;
 use common::stub::meta_signature;
 use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
@@ -97,6 +97,11 @@ async fn customer_writes(
     text: &str,
 ) -> Value {
     deliver(daemon, text_from_customer(id, text)).await;
+    shown(client, id).await
+}
+
+/// Waits until the message with upstream id `id` is shown; returns it.
+async fn shown(client: &mut SioClient, id: &str) -> Value {
     client
         .wait_until(WAIT, |e| e.name == "message" && e.data["upstreamId"] == id)
         .await
@@ -331,6 +336,95 @@ async fn messages_and_statuses_arrive_once_whatever_the_order() {
         .filter(|e| e.name == "message" && e.data["upstreamId"] == "wamid.IN1")
         .count();
     assert_eq!(incoming_events, 1);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn media_meta_announces_is_served_at_the_url_its_message_carries() {
+    let (mut stub, daemon, mut client) = ready().await;
+    deliver(
+        &daemon,
+        envelope(json!({
+            "contacts": [{ "profile": { "name": "Maria" }, "wa_id": CUSTOMER }],
+            "messages": [
+                { "from": CUSTOMER, "id": "wamid.IMG", "timestamp": "1700000000", "type": "image",
+                  "image": { "id": MEDIA_ID, "mime_type": "image/jpeg", "sha256": "abc", "caption": "the receipt" } },
+                { "from": CUSTOMER, "id": "wamid.DOC", "timestamp": "1700000001", "type": "document",
+                  "document": { "id": "2000000000000001", "mime_type": "application/pdf", "filename": "invoice.pdf" } }
+            ]
+        })),
+    )
+    .await;
+    let image = shown(&mut client, "wamid.IMG").await;
+    let url = format!("{}/api/v1/devices/cl/media/{MEDIA_ID}", daemon.base);
+    assert_eq!(
+        (&image["type"], &image["body"], &image["media"]),
+        (
+            &json!("image"),
+            &json!("the receipt"),
+            &json!({ "url": url, "mime": "image/jpeg", "name": null, "size": null })
+        )
+    );
+    let document = shown(&mut client, "wamid.DOC").await;
+    assert_eq!(document["type"], "document");
+    assert_eq!(document["media"]["name"], "invoice.pdf");
+    assert_eq!(document["media"]["mime"], "application/pdf");
+
+    let http = reqwest::Client::new();
+    let response = http
+        .get(&url)
+        .header("x-api-key", &daemon.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "image/jpeg");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("content-length"), MEDIA_BYTES.len().to_string());
+    assert_eq!(response.bytes().await.unwrap(), MEDIA_BYTES);
+    for path in [CloudStub::media_path(), CloudStub::download_path()] {
+        let request = stub.requests.wait_line(WAIT, &format!("GET {path}")).await;
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+    }
+
+    // Meta does not know this one; that one is not a media id and never reaches Meta.
+    let (status, body) = daemon
+        .get(&document["media"]["url"].as_str().unwrap()[daemon.base.len()..])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "media_not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Object with ID '2000000000000001' does not exist"),
+        "{body}"
+    );
+    stub.requests
+        .wait_line(WAIT, "GET /v21.0/2000000000000001")
+        .await;
+    let (status, body) = daemon.get("/api/v1/devices/cl/media/..%2Fme").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("media_not_found"))
+    );
+    let unauthenticated = http.get(&url).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let elsewhere = daemon.key_for(&["other"], &["read"]).await;
+    let (status, _) = daemon
+        .call_as(&elsewhere, Method::GET, &url[daemon.base.len()..], None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let reached = stub.requests.drain();
+    assert!(
+        reached.iter().all(|r| !r.path.contains("me")),
+        "{reached:?}"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -26,6 +26,7 @@ pub enum ErrorCode {
     DeviceNotFound,
     ChatNotFound,
     MessageNotFound,
+    MediaNotFound,
     KeyNotFound,
     WebhookNotFound,
     DeliveryNotFound,
@@ -49,6 +50,7 @@ impl ErrorCode {
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
             | ErrorCode::MessageNotFound
+            | ErrorCode::MediaNotFound
             | ErrorCode::KeyNotFound
             | ErrorCode::WebhookNotFound
             | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::DeviceNotFound => "device_not_found",
             ErrorCode::ChatNotFound => "chat_not_found",
             ErrorCode::MessageNotFound => "message_not_found",
+            ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::KeyNotFound => "key_not_found",
             ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::DeliveryNotFound => "delivery_not_found",
@@ -170,6 +173,9 @@ impl From<DeviceError> for ApiError {
                 ErrorCode::DeviceNotFound,
                 "the device was removed or the daemon is stopping",
             ),
+            DeviceError::MediaNotFound(_) => {
+                ApiError::new(ErrorCode::MediaNotFound, error.to_string())
+            }
         }
     }
 }

@@ -22,15 +22,51 @@ pub struct Timeouts {
     pub total: Duration,
 }
 
+impl Timeouts {
+    /// The bounds `upstream.*` sets.
+    pub fn of(upstream: &crate::config::UpstreamSettings) -> Self {
+        Self {
+            connect: Duration::from_millis(upstream.connect_timeout_ms),
+            total: Duration::from_millis(upstream.timeout_ms),
+        }
+    }
+}
+
 /// One client per connector: it keeps its connections alive between requests, and every
 /// request it makes is bounded by `timeouts`.
 pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorError> {
-    reqwest::Client::builder()
-        .connect_timeout(timeouts.connect)
+    builder(timeouts)
         .timeout(timeouts.total)
-        .user_agent(concat!("devicebridge/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|error| ConnectorError::Unreachable(describe(&error)))
+}
+
+fn builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .user_agent(concat!("devicebridge/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A client for downloads that may take longer than any one request should: each read must
+/// come within `timeouts.total`, however long the whole transfer lasts.
+pub fn download_client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorError> {
+    builder(timeouts)
+        .read_timeout(timeouts.total)
+        .build()
+        .map_err(|error| ConnectorError::Unreachable(describe(&error)))
+}
+
+/// Sends a request and expects success, leaving the body unread (to be streamed); any other
+/// answer becomes the error its status means, as with [`call`].
+pub async fn open(request: RequestBuilder) -> Result<reqwest::Response, ConnectorError> {
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.map_err(unreachable)?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Err(success(status, body).expect_err("the status is not a success"))
 }
 
 /// Sends a request; returns the status and the JSON body (`Null` when there is none). Only a

@@ -223,10 +223,13 @@ pub enum WebhookError {
 }
 
 /// Verifies a webhook delivery for a device and reads it into what the device must apply.
-/// The signature is checked over the raw body before anything in it is believed.
+/// The signature is checked over the raw body before anything in it is believed. `media_base`
+/// is where the daemon serves the device's media, for upstreams that keep it behind their
+/// credentials.
 pub fn read_webhook(
     spec: &DeviceSpec,
     from: ConnectorKind,
+    media_base: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<Reported>, WebhookError> {
@@ -235,7 +238,7 @@ pub fn read_webhook(
             waha::read_webhook(waha, headers, body)
         }
         (ConnectorKind::CloudApi, ConnectorKind::CloudApi, _, Some(cloud)) => {
-            cloud_api::read_webhook(cloud, headers, body)
+            cloud_api::read_webhook(cloud, media_base, headers, body)
         }
         (from, ..) => Err(WebhookError::NotThisConnector(from.as_str())),
     }

@@ -773,11 +773,7 @@ impl Actor {
     async fn build_upstream(&self) -> Result<Box<dyn Upstream>, DeviceError> {
         let spec = definition(&stored(&self.context.store, &self.id).await?)?;
         spec.validate().map_err(DeviceError::Definition)?;
-        let upstream = &self.context.settings.upstream;
-        let timeouts = Timeouts {
-            connect: Duration::from_millis(upstream.connect_timeout_ms),
-            total: Duration::from_millis(upstream.timeout_ms),
-        };
+        let timeouts = Timeouts::of(&self.context.settings.upstream);
         let public_url = &self.context.settings.server.public_url;
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {

@@ -15,8 +15,17 @@ use tokio::task::JoinHandle;
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
-use crate::connector::{self, cloud_api, WebhookError};
+use crate::connector::{self, cloud_api, ConnectorError, Timeouts, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
+
+/// Where the daemon serves a device's media (see [`DeviceManager::media`]); a media id
+/// follows.
+fn media_base(public_url: &str, id: &DeviceId) -> String {
+    format!(
+        "{}/api/v1/devices/{id}/media/",
+        public_url.trim_end_matches('/')
+    )
+}
 
 struct Supervised {
     handle: DeviceHandle,
@@ -188,7 +197,8 @@ impl DeviceManager {
         body: &[u8],
     ) -> Result<(), DeviceError> {
         let spec = definition(&stored(&self.context.store, id).await?)?;
-        let reports = connector::read_webhook(&spec, from, headers, body)?;
+        let media_base = media_base(&self.context.settings.server.public_url, id);
+        let reports = connector::read_webhook(&spec, from, &media_base, headers, body)?;
         if reports.is_empty() {
             return Ok(());
         }
@@ -196,6 +206,30 @@ impl DeviceManager {
             .ok_or(DeviceError::NotFound)?
             .command(Command::Webhook(reports))
             .await
+    }
+
+    /// Opens media the device's upstream keeps behind its credentials (a Cloud API device's
+    /// images, voice notes, documents…), for `GET /api/v1/devices/{id}/media/{mediaId}`, the
+    /// URL its messages carry.
+    pub async fn media(
+        &self,
+        id: &DeviceId,
+        media_id: &str,
+    ) -> Result<cloud_api::media::Download, DeviceError> {
+        let spec = definition(&stored(&self.context.store, id).await?)?;
+        let cloud = match (spec.connector, &spec.cloud_api) {
+            (ConnectorKind::CloudApi, Some(cloud)) => cloud,
+            _ => {
+                return Err(DeviceError::MediaNotFound(format!(
+                    "device {id} is not on the Cloud API: its messages' media URLs point at its upstream"
+                )))
+            }
+        };
+        let timeouts = Timeouts::of(&self.context.settings.upstream);
+        match cloud_api::media::download(cloud, timeouts, media_id).await {
+            Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),
+            other => Ok(other?),
+        }
     }
 
     /// Meta's check of a Cloud API device's callback URL.

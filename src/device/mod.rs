@@ -50,6 +50,8 @@ pub enum DeviceError {
     Store(#[from] StoreError),
     #[error("the device is shutting down")]
     Gone,
+    #[error("no such media: {0}")]
+    MediaNotFound(String),
 }
 
 /// A device as the API shows it (SPEC's `Device`).

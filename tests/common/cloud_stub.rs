@@ -1,10 +1,10 @@
-//! A stub Graph API for the WhatsApp Business Cloud API: the phone number and its `messages`
-//! endpoint, checking the bearer token, recording every request it gets.
+//! A stub Graph API for the WhatsApp Business Cloud API: the phone number, its `messages`
+//! endpoint and one media file, checking the bearer token, recording every request it gets.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::stub::{answer, Recorded, Stub};
@@ -12,6 +12,10 @@ use super::stub::{answer, Recorded, Stub};
 pub const VERSION: &str = "v21.0";
 pub const PHONE_NUMBER_ID: &str = "106540352242922";
 pub const TOKEN: &str = "EAAG-test-token";
+/// The one media id the stub knows, and its file.
+pub const MEDIA_ID: &str = "1037543291543636";
+pub const MEDIA_BYTES: &[u8] =
+    b"\xff\xd8\xff\xe0 not really a JPEG, but bytes all the same \x00\x01";
 
 #[derive(Debug)]
 pub struct CloudState {
@@ -46,6 +50,15 @@ impl CloudStub {
     pub fn messages_path() -> String {
         format!("/{VERSION}/{PHONE_NUMBER_ID}/messages")
     }
+
+    pub fn media_path() -> String {
+        format!("/{VERSION}/{MEDIA_ID}")
+    }
+
+    /// Where Meta's answer about the media says the file is (a short-lived URL at Meta).
+    pub fn download_path() -> String {
+        format!("/download/{MEDIA_ID}")
+    }
 }
 
 fn handle(state: &mut CloudState, request: &Recorded) -> Response {
@@ -61,6 +74,29 @@ fn handle(state: &mut CloudState, request: &Recorded) -> Response {
         "GET" if *path == CloudStub::number_path() => answer(
             200,
             json!({ "verified_name": "Acme Support", "display_phone_number": "+1 555-010-0000", "id": PHONE_NUMBER_ID }),
+        ),
+        "GET" if *path == CloudStub::media_path() => {
+            let host = request.header("host").unwrap_or_default();
+            answer(
+                200,
+                json!({
+                    "messaging_product": "whatsapp",
+                    "url": format!("http://{host}{}", CloudStub::download_path()),
+                    "mime_type": "image/jpeg",
+                    "sha256": "1b9f0c1e0b8f6c2e6a6f0e4d0b9b4f1b1f2e3d4c5b6a79880706050403020100",
+                    "file_size": MEDIA_BYTES.len(),
+                    "id": MEDIA_ID,
+                }),
+            )
+        }
+        "GET" if *path == CloudStub::download_path() => (
+            [(axum::http::header::CONTENT_TYPE, "image/jpeg")],
+            MEDIA_BYTES,
+        )
+            .into_response(),
+        "GET" if path.starts_with(&format!("/{VERSION}/")) => answer(
+            400,
+            json!({ "error": { "message": format!("Unsupported get request. Object with ID '{}' does not exist", &path[VERSION.len() + 2..]), "type": "GraphMethodException", "code": 100 } }),
         ),
         "POST" if *path == CloudStub::messages_path() => {
             if let Some((status, failure)) = state.failures.pop_front() {

@@ -1,8 +1,10 @@
 //! `/api/v1/devices/{id}/chats`, `…/messages/{messageId}` and `…/contacts`: the same operations
-//! as the Socket.IO events (see [`crate::api::messaging`]).
+//! as the Socket.IO events (see [`crate::api::messaging`]); and `…/media/{mediaId}`, the files
+//! of messages whose upstream keeps them behind its credentials.
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
@@ -79,6 +81,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("Message")),
             get(show_message),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/media/{mediaId}",
+            "The file of a message's `media.url` on a Cloud API device, streamed from Meta",
+            Some(Scope::Read),
+            None,
+            (200, None),
+            get(media),
         ),
         endpoint(
             Method::GET,
@@ -237,6 +248,33 @@ async fn show_message(
     let Ids(id, message_id) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
     Ok(Json(state.messaging.message(&id, message_id).await?))
+}
+
+/// Streams the file as it arrives, so a large video costs the daemon a buffer, not its size.
+async fn media(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+) -> Result<Response, ApiError> {
+    let Ids(id, media_id) = ids(path)?;
+    caller.authorize(Scope::Read, Some(&id))?;
+    let download = state.devices.media(&id, &media_id).await?;
+    let mime = HeaderValue::from_str(&download.mime)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let length = download.body.content_length();
+    let mut response = Body::from_stream(download.body.bytes_stream()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, mime);
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    // The type is Meta's word for a file someone sent: a browser must not guess another.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    Ok(response)
 }
 
 async fn contacts(

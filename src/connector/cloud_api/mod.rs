@@ -4,11 +4,13 @@
 //! (`GET {graph_url}/{phone_number_id}`), and a valid token makes the device `ready`; a 401 or
 //! 403 fails it with Meta's reason. Sends are `POST {graph_url}/{phone_number_id}/messages`;
 //! the `wamid` in the answer becomes the message's upstream id and means ack `server`. Meta's
-//! webhooks (`/upstream/cloud/{deviceId}`) bring messages and delivery statuses.
+//! webhooks (`/upstream/cloud/{deviceId}`) bring messages and delivery statuses; the media
+//! they announce is fetched when a client asks for it ([`media`]).
 //!
 //! Chat ids are WhatsApp style, `<wa_id>@c.us`, like every other connector's, so a dashboard
 //! treats all devices alike; the `@c.us` is dropped when talking to Meta.
 
+pub mod media;
 mod webhook;
 
 use async_trait::async_trait;

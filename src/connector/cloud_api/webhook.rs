@@ -13,11 +13,12 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use super::media;
 use crate::connector::http::{verify_hmac, HmacSha256};
 use crate::connector::{Reported, WebhookError};
 use crate::device::spec::CloudApiSpec;
 use crate::messaging::inbound::{Inbound, Incoming};
-use crate::messaging::Ack;
+use crate::messaging::{Ack, Media};
 
 /// Meta's check of the callback URL: it must send `hub.mode=subscribe` and our verify token.
 pub fn verify_subscription(
@@ -34,9 +35,11 @@ pub fn verify_subscription(
 }
 
 /// Verifies a delivery and reads its messages and statuses. Changes for another phone number
-/// (an app can have several) report nothing.
+/// (an app can have several) report nothing. `media_base` is where the daemon serves this
+/// device's media: a media id appended to it is the file's URL (see [`super::media`]).
 pub fn read(
     spec: &CloudApiSpec,
+    media_base: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<Reported>, WebhookError> {
@@ -74,7 +77,7 @@ pub fn read(
             })
             .collect();
         let messages = value["messages"].as_array().into_iter().flatten();
-        reports.extend(messages.filter_map(|message| inbound_message(message, &names)));
+        reports.extend(messages.filter_map(|message| inbound_message(message, &names, media_base)));
         let statuses = value["statuses"].as_array().into_iter().flatten();
         reports.extend(statuses.filter_map(status).map(Reported::Inbound));
     }
@@ -93,8 +96,26 @@ fn timestamp(value: &Value) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
+/// The media a message's `image`, `video`, … object announces, served under `media_base`.
+fn media_of(object: &Value, media_base: &str) -> Option<Media> {
+    let id = object["id"].as_str().filter(|id| media::is_media_id(id))?;
+    Some(Media {
+        url: format!("{media_base}{id}"),
+        mime: object["mime_type"]
+            .as_str()
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        name: object["filename"].as_str().map(str::to_owned),
+        size: None,
+    })
+}
+
 /// One of `messages[]`: a message to us, or a reaction to one of ours.
-fn inbound_message(message: &Value, names: &HashMap<&str, &str>) -> Option<Reported> {
+fn inbound_message(
+    message: &Value,
+    names: &HashMap<&str, &str>,
+    media_base: &str,
+) -> Option<Reported> {
     let from = message["from"].as_str()?;
     let upstream_id = message["id"].as_str()?.to_owned();
     let kind = message["type"].as_str().unwrap_or_default();
@@ -102,6 +123,7 @@ fn inbound_message(message: &Value, names: &HashMap<&str, &str>) -> Option<Repor
         let found = path.iter().fold(message, |value, key| &value[*key]);
         found.as_str().unwrap_or_default().to_owned()
     };
+    let mut media = None;
     let (kind, body) = match kind {
         "reaction" => {
             return Some(Reported::Inbound(Inbound::Reaction {
@@ -112,10 +134,11 @@ fn inbound_message(message: &Value, names: &HashMap<&str, &str>) -> Option<Repor
         }
         "text" => ("text", text(&["text", "body"])),
         // Media comes as an id to download from the Graph API; the caption is the body.
-        "image" | "sticker" => ("image", text(&["image", "caption"])),
-        "video" => ("video", text(&["video", "caption"])),
-        "audio" => ("audio", String::new()),
-        "document" => ("document", text(&["document", "caption"])),
+        "image" | "sticker" | "video" | "audio" | "document" => {
+            media = media_of(&message[kind], media_base);
+            let shown = if kind == "sticker" { "image" } else { kind };
+            (shown, text(&[kind, "caption"]))
+        }
         "location" => {
             let place = &message["location"];
             let at = format!("{}, {}", place["latitude"], place["longitude"]);
@@ -146,7 +169,7 @@ fn inbound_message(message: &Value, names: &HashMap<&str, &str>) -> Option<Repor
         from_me: false,
         kind: kind.to_owned(),
         body,
-        media: None,
+        media,
         reply_to: message["context"]["id"].as_str().map(str::to_owned),
         timestamp: timestamp(&message["timestamp"]),
     }))))
@@ -223,6 +246,41 @@ mod tests {
                 upstream_id: "wamid.1".into(),
                 error: "Re-engagement message (131047): More than 24 hours have passed".into()
             })
+        );
+    }
+
+    #[test]
+    fn media_messages_carry_the_daemons_url_for_their_file() {
+        let base = "http://bridge.example/api/v1/devices/cl/media/";
+        let media = |message: Value| match inbound_message(&message, &HashMap::new(), base) {
+            Some(Reported::Inbound(Inbound::Message(incoming))) => {
+                (incoming.kind, incoming.body, incoming.media)
+            }
+            other => panic!("not a message: {other:?}"),
+        };
+        let (kind, body, sticker) =
+            media(json!({ "from": "1555", "id": "wamid.S", "type": "sticker",
+            "sticker": { "id": "4321", "mime_type": "image/webp", "animated": false } }));
+        assert_eq!((kind.as_str(), body.as_str()), ("image", ""));
+        assert_eq!(
+            sticker,
+            Some(Media {
+                url: format!("{base}4321"),
+                mime: "image/webp".into(),
+                name: None,
+                size: None,
+            })
+        );
+        let (kind, _, voice) = media(json!({ "from": "1555", "id": "wamid.V", "type": "audio",
+            "audio": { "id": "8765", "mime_type": "audio/ogg; codecs=opus", "voice": true } }));
+        assert_eq!(kind, "audio");
+        assert_eq!(voice.unwrap().mime, "audio/ogg; codecs=opus");
+        // An id that is not Meta's shape gets no URL rather than a broken one.
+        let (kind, body, none) = media(json!({ "from": "1555", "id": "wamid.B", "type": "video",
+            "video": { "id": "../x", "mime_type": "video/mp4", "caption": "look" } }));
+        assert_eq!(
+            (kind.as_str(), body.as_str(), none),
+            ("video", "look", None)
         );
     }
 
