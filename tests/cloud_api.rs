@@ -371,13 +371,7 @@ async fn media_meta_announces_is_served_at_the_url_its_message_carries() {
     assert_eq!(document["media"]["name"], "invoice.pdf");
     assert_eq!(document["media"]["mime"], "application/pdf");
 
-    let http = reqwest::Client::new();
-    let response = http
-        .get(&url)
-        .header("x-api-key", &daemon.key)
-        .send()
-        .await
-        .unwrap();
+    let response = daemon.download(&url).await;
     assert_eq!(response.status(), StatusCode::OK);
     let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
     assert_eq!(header("content-type"), "image/jpeg");
@@ -413,18 +407,14 @@ async fn media_meta_announces_is_served_at_the_url_its_message_carries() {
         (status, &body["error"]["code"]),
         (StatusCode::NOT_FOUND, &json!("media_not_found"))
     );
-    let unauthenticated = http.get(&url).send().await.unwrap();
+    let unauthenticated = reqwest::get(&url).await.unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     let elsewhere = daemon.key_for(&["other"], &["read"]).await;
     let (status, _) = daemon
         .call_as(&elsewhere, Method::GET, &url[daemon.base.len()..], None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let reached = stub.requests.drain();
-    assert!(
-        reached.iter().all(|r| !r.path.contains("me")),
-        "{reached:?}"
-    );
+    stub.requests.assert_none_reached("me");
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
-use common::waha_stub::{WahaStub, API_KEY};
+use common::waha_stub::{WahaStub, API_KEY, FILE, FILE_BYTES};
 use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -461,6 +461,74 @@ async fn inbound_messages_reactions_revocations_and_presence() {
         messages, 2,
         "one message event for three deliveries, one for the bulky one"
     );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let with_media = |id: &str, url: String| {
+        let mut photo = message(id, false, "look", 1_700_000_100);
+        photo["hasMedia"] = json!(true);
+        photo["media"] = json!({ "url": url, "mimetype": "image/jpeg", "filename": null });
+        photo
+    };
+    let at_waha = with_media(
+        "false_15550002222@c.us_PIC",
+        format!("{}/api/files/default/{FILE}", stub.base()),
+    );
+    let in_s3 = with_media(
+        "false_15550002222@c.us_S3",
+        "https://bucket.s3.example/default/x.jpeg".into(),
+    );
+    for payload in [at_waha, in_s3] {
+        assert_eq!(webhook(&daemon, "message", payload).await, StatusCode::OK);
+    }
+    let mut shown = Vec::new();
+    for id in ["false_15550002222@c.us_PIC", "false_15550002222@c.us_S3"] {
+        let message = client
+            .wait_until(WAIT, |e| e.name == "message" && e.data["upstreamId"] == id)
+            .await
+            .unwrap()
+            .data;
+        assert_eq!(message["type"], "image");
+        shown.push(message["media"]["url"].as_str().unwrap().to_owned());
+    }
+    let url = format!(
+        "{}/api/v1/devices/wa/media/default%2Ffalse_15550002222%40c.us_PIC.jpeg",
+        daemon.base
+    );
+    assert_eq!(
+        shown,
+        [
+            url.clone(),
+            "https://bucket.s3.example/default/x.jpeg".into()
+        ]
+    );
+
+    let response = daemon.download(&url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(response.bytes().await.unwrap(), FILE_BYTES);
+    let fetched = stub
+        .requests
+        .wait_line(WAIT, &format!("GET /api/files/default/{FILE}"))
+        .await;
+    assert_eq!(fetched.header("x-api-key"), Some(API_KEY));
+
+    // A file WAHA does not have, and a path that would leave WAHA's files.
+    for path in ["default%2Fgone.jpeg", "..%2Fapi%2Fsessions"] {
+        let (status, body) = daemon
+            .get(&format!("/api/v1/devices/wa/media/{path}"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(body["error"]["code"], "media_not_found");
+    }
+    stub.requests
+        .wait_line(WAIT, "GET /api/files/default/gone.jpeg")
+        .await;
+    stub.requests.assert_none_reached("..");
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -56,6 +56,29 @@ pub fn download_client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorE
         .map_err(|error| ConnectorError::Unreachable(describe(&error)))
 }
 
+/// A file on its way from an upstream, its body not read yet.
+pub struct Download {
+    pub mime: String,
+    pub body: reqwest::Response,
+}
+
+impl Download {
+    /// The file `body` carries, of type `mime` if the upstream said so elsewhere, else of the
+    /// answer's `Content-Type`.
+    pub fn new(body: reqwest::Response, mime: Option<&str>) -> Self {
+        let mime = mime
+            .or_else(|| {
+                body.headers()
+                    .get(reqwest::header::CONTENT_TYPE)?
+                    .to_str()
+                    .ok()
+            })
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        Self { mime, body }
+    }
+}
+
 /// Sends a request and expects success, leaving the body unread (to be streamed); any other
 /// answer becomes the error its status means, as with [`call`].
 pub async fn open(request: RequestBuilder) -> Result<reqwest::Response, ConnectorError> {

@@ -18,11 +18,12 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::device::spec::{ConnectorKind, DeviceSpec};
+use crate::device::DeviceId;
 use crate::event::Me;
 use crate::messaging::inbound::{Directory, Inbound};
 use crate::messaging::{Ack, Message};
 
-pub use http::Timeouts;
+pub use http::{Download, Timeouts};
 
 /// Where the upstream session stands, as the upstream reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +223,15 @@ pub enum WebhookError {
     NotThisConnector(&'static str),
 }
 
+/// Where the daemon serves a device's media, for upstreams that keep it behind their
+/// credentials (`GET /api/v1/devices/{id}/media/{mediaId}`); a media id follows.
+pub fn media_base(public_url: &str, device: &DeviceId) -> String {
+    format!(
+        "{}/api/v1/devices/{device}/media/",
+        public_url.trim_end_matches('/')
+    )
+}
+
 /// Verifies a webhook delivery for a device and reads it into what the device must apply.
 /// The signature is checked over the raw body before anything in it is believed. `media_base`
 /// is where the daemon serves the device's media, for upstreams that keep it behind their
@@ -235,7 +245,7 @@ pub fn read_webhook(
 ) -> Result<Vec<Reported>, WebhookError> {
     match (from, spec.connector, &spec.waha, &spec.cloud_api) {
         (ConnectorKind::Waha, ConnectorKind::Waha, Some(waha), _) => {
-            waha::read_webhook(waha, headers, body)
+            waha::read_webhook(waha, media_base, headers, body)
         }
         (ConnectorKind::CloudApi, ConnectorKind::CloudApi, _, Some(cloud)) => {
             cloud_api::read_webhook(cloud, media_base, headers, body)

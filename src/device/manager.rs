@@ -15,17 +15,8 @@ use tokio::task::JoinHandle;
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
-use crate::connector::{self, cloud_api, ConnectorError, Timeouts, WebhookError};
+use crate::connector::{self, cloud_api, waha, ConnectorError, Download, Timeouts, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
-
-/// Where the daemon serves a device's media (see [`DeviceManager::media`]); a media id
-/// follows.
-fn media_base(public_url: &str, id: &DeviceId) -> String {
-    format!(
-        "{}/api/v1/devices/{id}/media/",
-        public_url.trim_end_matches('/')
-    )
-}
 
 struct Supervised {
     handle: DeviceHandle,
@@ -197,7 +188,7 @@ impl DeviceManager {
         body: &[u8],
     ) -> Result<(), DeviceError> {
         let spec = definition(&stored(&self.context.store, id).await?)?;
-        let media_base = media_base(&self.context.settings.server.public_url, id);
+        let media_base = connector::media_base(&self.context.settings.server.public_url, id);
         let reports = connector::read_webhook(&spec, from, &media_base, headers, body)?;
         if reports.is_empty() {
             return Ok(());
@@ -209,24 +200,25 @@ impl DeviceManager {
     }
 
     /// Opens media the device's upstream keeps behind its credentials (a Cloud API device's
-    /// images, voice notes, documents…), for `GET /api/v1/devices/{id}/media/{mediaId}`, the
+    /// files, those WAHA serves itself), for `GET /api/v1/devices/{id}/media/{mediaId}`, the
     /// URL its messages carry.
-    pub async fn media(
-        &self,
-        id: &DeviceId,
-        media_id: &str,
-    ) -> Result<cloud_api::media::Download, DeviceError> {
+    pub async fn media(&self, id: &DeviceId, media_id: &str) -> Result<Download, DeviceError> {
         let spec = definition(&stored(&self.context.store, id).await?)?;
-        let cloud = match (spec.connector, &spec.cloud_api) {
-            (ConnectorKind::CloudApi, Some(cloud)) => cloud,
+        let timeouts = Timeouts::of(&self.context.settings.upstream);
+        let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
+            (ConnectorKind::CloudApi, Some(cloud), _) => {
+                cloud_api::media::download(cloud, timeouts, media_id).await
+            }
+            (ConnectorKind::Waha, _, Some(waha)) => {
+                waha::media::download(waha, timeouts, media_id).await
+            }
             _ => {
                 return Err(DeviceError::MediaNotFound(format!(
-                    "device {id} is not on the Cloud API: its messages' media URLs point at its upstream"
+                    "device {id} has no media served by devicebridge"
                 )))
             }
         };
-        let timeouts = Timeouts::of(&self.context.settings.upstream);
-        match cloud_api::media::download(cloud, timeouts, media_id).await {
+        match opened {
             Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),
             other => Ok(other?),
         }

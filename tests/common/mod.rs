@@ -269,6 +269,17 @@ impl TestDaemon {
         (response.status(), response.text().await.unwrap())
     }
 
+    /// A GET of an absolute URL the daemon handed out (a media URL) with the admin key; the
+    /// response is left unread, for its headers and bytes.
+    pub async fn download(&self, url: &str) -> reqwest::Response {
+        self.http
+            .get(url)
+            .header("x-api-key", &self.key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }

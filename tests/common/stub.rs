@@ -87,6 +87,16 @@ impl Requests {
         self.wait_for(within, |r| r.line() == line).await
     }
 
+    /// Checks that no request received so far had `part` in its path: what the daemon must
+    /// refuse before asking the upstream never reached it.
+    pub fn assert_none_reached(&mut self, part: &str) {
+        let reached = self.drain();
+        assert!(
+            reached.iter().all(|r| !r.path.contains(part)),
+            "{reached:?}"
+        );
+    }
+
     /// Everything received so far, without waiting.
     pub fn drain(&mut self) -> Vec<Recorded> {
         let mut all = Vec::new();

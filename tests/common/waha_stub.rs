@@ -1,15 +1,18 @@
-//! A stub WAHA server: the documented session, pairing, sending and chat endpoints over one
-//! session whose status the test sets, recording every request it gets.
+//! A stub WAHA server: the documented session, pairing, sending, chat and file endpoints over
+//! one session whose status the test sets, recording every request it gets.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::stub::{answer, Recorded, Stub};
 
 pub const API_KEY: &str = "waha-api-key";
+/// The one received file the stub serves under `/api/files/default/`, and its bytes.
+pub const FILE: &str = "false_15550002222@c.us_PIC.jpeg";
+pub const FILE_BYTES: &[u8] = b"\xff\xd8\xff\xe0 a picture Alice sent";
 
 /// What the stub WAHA holds; tests change it through [`WahaStub::with`].
 #[derive(Debug)]
@@ -116,6 +119,11 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         }
         ("POST", ["api", "sendSeen" | "startTyping" | "stopTyping"]) => answer(201, json!({})),
         ("PUT", ["api", "reaction"]) => answer(200, json!({})),
+        ("GET", ["api", "files", name, file]) if *name == session && *file == FILE => (
+            [(axum::http::header::CONTENT_TYPE, "image/jpeg")],
+            FILE_BYTES,
+        )
+            .into_response(),
         ("GET", ["api", name, "chats"]) if *name == session => answer(200, json!(state.chats)),
         ("GET", ["api", name, "chats", chat, "messages"]) if *name == session => {
             let messages = state.messages.get(*chat).cloned().unwrap_or_default();

@@ -85,7 +85,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             Method::GET,
             "/api/v1/devices/{id}/media/{mediaId}",
-            "The file of a message's `media.url` on a Cloud API device, streamed from Meta",
+            "The file a received message's `media.url` points at, streamed from the upstream",
             Some(Scope::Read),
             None,
             (200, None),

@@ -5,7 +5,7 @@
 //! URL, whose content is streamed through with the token. Nothing is kept on disk: Meta keeps
 //! media for 30 days, and a file nobody opens costs nothing.
 
-use crate::connector::http::{self, Timeouts};
+use crate::connector::http::{self, Download, Timeouts};
 use crate::connector::ConnectorError;
 use crate::device::spec::CloudApiSpec;
 
@@ -13,12 +13,6 @@ use crate::device::spec::CloudApiSpec;
 /// before it reaches a URL.
 pub fn is_media_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A media file on its way from Meta, its body not read yet.
-pub struct Download {
-    pub mime: String,
-    pub body: reqwest::Response,
 }
 
 /// Asks Meta where media `id` is and opens it. An id Meta does not know (or will not show
@@ -41,17 +35,7 @@ pub async fn download(
         ConnectorError::Failing("Meta's answer about the media has no download URL".into())
     })?;
     let body = http::open(client.get(url).bearer_auth(token)).await?;
-    let mime = found["mime_type"]
-        .as_str()
-        .or_else(|| {
-            body.headers()
-                .get(reqwest::header::CONTENT_TYPE)?
-                .to_str()
-                .ok()
-        })
-        .unwrap_or("application/octet-stream")
-        .to_owned();
-    Ok(Download { mime, body })
+    Ok(Download::new(body, found["mime_type"].as_str()))
 }
 
 #[cfg(test)]

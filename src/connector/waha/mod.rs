@@ -16,6 +16,7 @@
 //! | `FAILED` | `failed` |
 //! | `STOPPED` | `stopped` (reason `upstream_stopped`) |
 
+pub mod media;
 mod webhook;
 
 use async_trait::async_trait;
@@ -33,6 +34,7 @@ use crate::device::DeviceId;
 use crate::event::Me;
 use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact};
 use crate::messaging::Ack;
+use media::Files;
 
 pub use webhook::read as read_webhook;
 
@@ -80,6 +82,8 @@ pub struct Waha {
     spec: WahaSpec,
     base: Url,
     webhook_url: String,
+    /// Where received files are served (see [`media`]).
+    files: Files,
     http: reqwest::Client,
     /// Our account, once WAHA reported it: messages from it are ours.
     me: Option<Me>,
@@ -104,6 +108,7 @@ impl Waha {
                 "{}/upstream/waha/{device}",
                 public_url.trim_end_matches('/')
             ),
+            files: Files::new(&spec, &super::media_base(public_url, device)),
             http: http::client(timeouts)?,
             base,
             spec,
@@ -281,13 +286,19 @@ impl Waha {
             )
             .await;
             match messages {
-                Ok(messages) => directory.history.extend(
-                    messages
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|message| webhook::incoming(message, me, Some(&name))),
-                ),
+                Ok(messages) => {
+                    directory
+                        .history
+                        .extend(
+                            messages
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|message| {
+                                    webhook::incoming(message, me, Some(&name), &self.files)
+                                }),
+                        )
+                }
                 Err(error) => best_effort(error, "messages")?,
             }
             directory.chats.push(DirectoryChat { id, name, group });

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use super::media::Files;
 use crate::connector::http::{verify_hmac, HmacSha512};
 use crate::connector::{Reported, WebhookError};
 use crate::device::spec::WahaSpec;
@@ -13,9 +14,11 @@ use crate::messaging::inbound::{Inbound, Incoming};
 use crate::messaging::{Ack, Media};
 
 /// Verifies a delivery and reads what it reports. Events for another session, and events
-/// devicebridge does not follow, report nothing.
+/// devicebridge does not follow, report nothing. `media_base` is where the daemon serves the
+/// device's media (see [`super::media`]).
 pub fn read(
     spec: &WahaSpec,
+    media_base: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<Reported>, WebhookError> {
@@ -36,7 +39,7 @@ pub fn read(
     let payload = &event["payload"];
     let inbound: Vec<Inbound> = match event["event"].as_str().unwrap_or_default() {
         "session.status" => return Ok(vec![Reported::SessionChanged]),
-        "message" | "message.any" => incoming(payload, me, None)
+        "message" | "message.any" => incoming(payload, me, None, &Files::new(spec, media_base))
             .map(|message| Inbound::Message(Box::new(message)))
             .into_iter()
             .collect(),
@@ -70,11 +73,13 @@ fn text(value: &Value) -> Option<&str> {
 }
 
 /// A WAHA message (`WAMessage`) as one that arrived: sent to us, or from our phone. `me` is
-/// our own id, `chat_name` the chat's name when known (backfill).
+/// our own id, `chat_name` the chat's name when known (backfill); `files` gives its media's
+/// URL.
 pub(super) fn incoming(
     message: &Value,
     me: Option<&str>,
     chat_name: Option<&str>,
+    files: &Files,
 ) -> Option<Incoming> {
     let upstream_id = id_of(&message["id"])?;
     let from_me = message["fromMe"].as_bool().unwrap_or(false);
@@ -99,7 +104,7 @@ pub(super) fn incoming(
         text(&message["media"]["url"]),
     ) {
         (Some(true), Some(url)) => Some(Media {
-            url: url.to_owned(),
+            url: files.url(url),
             mime: text(&message["media"]["mimetype"])
                 .unwrap_or("application/octet-stream")
                 .to_owned(),
@@ -212,12 +217,17 @@ mod tests {
 
     #[test]
     fn messages_map_direct_group_and_own() {
+        let spec = WahaSpec {
+            base_url: "http://waha".into(),
+            ..WahaSpec::default()
+        };
+        let files = Files::new(&spec, "http://bridge/api/v1/devices/wa/media/");
         let direct = json!({
             "id": "false_111@c.us_AAA", "timestamp": 1700000000, "from": "111@c.us", "fromMe": false,
             "to": "999@c.us", "body": "hi", "hasMedia": false, "_data": { "notifyName": "Alice" },
             "replyTo": { "id": "true_111@c.us_BBB" }
         });
-        let message = incoming(&direct, Some("999@c.us"), None).unwrap();
+        let message = incoming(&direct, Some("999@c.us"), None, &files).unwrap();
         assert_eq!(
             (
                 message.chat_id.as_str(),
@@ -235,22 +245,26 @@ mod tests {
             "participant": "222@c.us", "body": "", "hasMedia": true,
             "media": { "url": "http://waha/api/files/x.jpg", "mimetype": "image/jpeg" }
         });
-        let message = incoming(&group, None, Some("Team")).unwrap();
+        let message = incoming(&group, None, Some("Team"), &files).unwrap();
         assert_eq!(message.upstream_id, "false_120@g.us_CCC");
         assert_eq!((message.from.as_str(), message.group), ("222@c.us", true));
         assert_eq!(
             (message.kind.as_str(), message.chat_name.as_deref()),
             ("image", Some("Team"))
         );
+        assert_eq!(
+            message.media.unwrap().url,
+            "http://bridge/api/v1/devices/wa/media/x.jpg"
+        );
 
         let own = json!({ "id": "true_111@c.us_DDD", "from": "999@c.us", "fromMe": true, "to": "111@c.us", "body": "yo" });
-        let message = incoming(&own, Some("999@c.us"), None).unwrap();
+        let message = incoming(&own, Some("999@c.us"), None, &files).unwrap();
         assert_eq!(
             (message.chat_id.as_str(), message.from.as_str()),
             ("111@c.us", "999@c.us")
         );
         assert!(
-            incoming(&json!({ "from": "111@c.us" }), None, None).is_none(),
+            incoming(&json!({ "from": "111@c.us" }), None, None, &files).is_none(),
             "no id, no message"
         );
     }
