@@ -414,7 +414,7 @@ async fn media_meta_announces_is_served_at_the_url_its_message_carries() {
         .call_as(&elsewhere, Method::GET, &url[daemon.base.len()..], None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    stub.requests.assert_none_reached("me");
+    stub.requests.assert_none_reached(&["me"]);
     stub.server.stop().await;
     daemon.stop().await;
 }

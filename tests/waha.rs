@@ -517,8 +517,12 @@ async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
         .await;
     assert_eq!(fetched.header("x-api-key"), Some(API_KEY));
 
-    // A file WAHA does not have, and a path that would leave WAHA's files.
-    for path in ["default%2Fgone.jpeg", "..%2Fapi%2Fsessions"] {
+    // A file WAHA does not have; a path that would leave WAHA's files; another session's.
+    for path in [
+        "default%2Fgone.jpeg",
+        "..%2Fapi%2Fsessions",
+        "other-session%2Fx.jpeg",
+    ] {
         let (status, body) = daemon
             .get(&format!("/api/v1/devices/wa/media/{path}"))
             .await;
@@ -528,7 +532,7 @@ async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
     stub.requests
         .wait_line(WAIT, "GET /api/files/default/gone.jpeg")
         .await;
-    stub.requests.assert_none_reached("..");
+    stub.requests.assert_none_reached(&["..", "other-session"]);
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -87,12 +87,14 @@ impl Requests {
         self.wait_for(within, |r| r.line() == line).await
     }
 
-    /// Checks that no request received so far had `part` in its path: what the daemon must
-    /// refuse before asking the upstream never reached it.
-    pub fn assert_none_reached(&mut self, part: &str) {
+    /// Checks that no request received so far had one of `parts` in its path: what the
+    /// daemon must refuse before asking the upstream never reached it.
+    pub fn assert_none_reached(&mut self, parts: &[&str]) {
         let reached = self.drain();
         assert!(
-            reached.iter().all(|r| !r.path.contains(part)),
+            reached
+                .iter()
+                .all(|r| parts.iter().all(|part| !r.path.contains(part))),
             "{reached:?}"
         );
     }

@@ -18,6 +18,7 @@ const ONE_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remov
 /// Where WAHA serves files, and where the daemon serves them again.
 pub struct Files {
     waha: String,
+    session: String,
     ours: String,
 }
 
@@ -27,6 +28,7 @@ impl Files {
     pub fn new(spec: &WahaSpec, media_base: &str) -> Self {
         Self {
             waha: format!("{}/api/files/", spec.base_url.trim_end_matches('/')),
+            session: spec.session.clone(),
             ours: media_base.to_owned(),
         }
     }
@@ -34,7 +36,7 @@ impl Files {
     /// The URL a message shows for a file WAHA reported at `url`.
     pub fn url(&self, url: &str) -> String {
         match url.strip_prefix(&self.waha) {
-            Some(file) if path(file).is_some() => {
+            Some(file) if path(&self.session, file).is_some() => {
                 format!("{}{}", self.ours, utf8_percent_encode(file, ONE_SEGMENT))
             }
             _ => url.to_owned(),
@@ -42,14 +44,19 @@ impl Files {
     }
 }
 
-/// The segments of a file's path under `/api/files/`, if it stays there: no empty, `.` or
-/// `..` segment, no query or fragment.
-fn path(file: &str) -> Option<Vec<&str>> {
+/// The segments of a file's path under `/api/files/`, if it is a file of `session`:
+/// `{session}/{file}` (or a bare `{file}`, as older WAHA versions serve them), with no `.` or
+/// `..`, query or fragment. A device's credential reaches its own session's files only, not
+/// those of other sessions on the same WAHA.
+fn path<'f>(session: &str, file: &'f str) -> Option<Vec<&'f str>> {
     let segments: Vec<&str> = file.split('/').collect();
-    let inside = segments
-        .iter()
-        .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains(['?', '#', '\\']));
-    inside.then_some(segments)
+    let name = |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains(['?', '#', '\\']);
+    let ours = match segments.as_slice() {
+        [file] => name(file),
+        [of, file] => *of == session && name(file),
+        _ => false,
+    };
+    ours.then_some(segments)
 }
 
 /// Opens `file` (its path under `/api/files/`) from WAHA. A path that would leave
@@ -59,7 +66,7 @@ pub async fn download(
     timeouts: Timeouts,
     file: &str,
 ) -> Result<Download, ConnectorError> {
-    let segments = path(file)
+    let segments = path(&spec.session, file)
         .ok_or_else(|| ConnectorError::Rejected(format!("{file:?} is not a file WAHA serves")))?;
     let mut url = Url::parse(&spec.base_url)
         .map_err(|error| ConnectorError::Rejected(format!("`waha.base_url`: {error}")))?;
@@ -94,16 +101,32 @@ mod tests {
             "https://bucket.s3.amazonaws.com/default/x.jpeg",
             "http://waha:3000/api/files/../api/sessions",
             "http://waha:3000/api/files/default/x.jpeg?download=1",
+            "http://waha:3000/api/files/other/x.jpeg",
         ] {
             assert_eq!(files.url(elsewhere), elsewhere);
         }
     }
 
     #[test]
-    fn only_paths_under_the_files_endpoint_are_fetched() {
-        assert_eq!(path("default/x.jpeg"), Some(vec!["default", "x.jpeg"]));
-        for bad in ["", "../x", "default/../../api", "a//b", "/x", "x?y", "a\\b"] {
-            assert_eq!(path(bad), None, "{bad:?}");
+    fn only_files_of_the_devices_session_are_fetched() {
+        assert_eq!(
+            path("default", "default/x.jpeg"),
+            Some(vec!["default", "x.jpeg"])
+        );
+        assert_eq!(path("default", "x.jpeg"), Some(vec!["x.jpeg"]));
+        for bad in [
+            "",
+            "../x",
+            "default/../../api",
+            "default/..",
+            "a//b",
+            "/x",
+            "x?y",
+            "a\\b",
+            "other/x.jpeg",
+            "default/sub/x.jpeg",
+        ] {
+            assert_eq!(path("default", bad), None, "{bad:?}");
         }
     }
 }
