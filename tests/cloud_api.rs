@@ -420,6 +420,43 @@ async fn media_meta_announces_is_served_at_the_url_its_message_carries() {
 }
 
 #[tokio::test]
+async fn a_received_file_is_forwarded_by_its_media_id_and_others_go_by_link() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.HI", "can you send it back?").await;
+    let ours = format!("{}/api/v1/devices/cl/media/{MEDIA_ID}", daemon.base);
+    for (url, caption) in [
+        (ours.as_str(), "as received"),
+        ("https://cdn.example/x.jpg", ""),
+    ] {
+        daemon
+            .send_message(
+                "cl",
+                CHAT,
+                json!({ "text": caption, "media": { "url": url, "mime": "image/jpeg" } }),
+            )
+            .await;
+    }
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let request = stub
+            .requests
+            .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+            .await;
+        assert_eq!(request.body["type"], "image");
+        sent.push(request.body["image"].clone());
+    }
+    assert_eq!(
+        sent,
+        [
+            json!({ "id": MEDIA_ID, "caption": "as received" }),
+            json!({ "link": "https://cdn.example/x.jpg" })
+        ]
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn send_failures_retry_fail_the_message_or_fail_the_device() {
     let (mut stub, daemon, mut client) = ready().await;
     customer_writes(&daemon, &mut client, "wamid.IN1", "hi").await;

@@ -29,7 +29,8 @@ use crate::connector::cloud_api::CloudApi;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
 use crate::connector::waha::Waha;
 use crate::connector::{
-    ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream, UpstreamEvent,
+    media_base, ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream,
+    UpstreamEvent,
 };
 use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
@@ -780,7 +781,8 @@ impl Actor {
                 Box::new(Waha::new(&self.id, waha, public_url, timeouts)?)
             }
             (ConnectorKind::CloudApi, _, Some(cloud)) => {
-                Box::new(CloudApi::new(cloud, spec.name, timeouts)?)
+                let media = media_base(public_url, &self.id);
+                Box::new(CloudApi::new(cloud, spec.name, media, timeouts)?)
             }
             (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
                 return Err(DeviceError::Definition(format!(

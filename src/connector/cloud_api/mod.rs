@@ -32,6 +32,8 @@ pub struct CloudApi {
     spec: CloudApiSpec,
     /// The device's name, for an account Meta gives no verified name.
     device_name: String,
+    /// Where the daemon serves this device's media (see [`media`]).
+    media_base: String,
     http: reqwest::Client,
 }
 
@@ -39,13 +41,25 @@ impl CloudApi {
     pub fn new(
         spec: CloudApiSpec,
         device_name: String,
+        media_base: String,
         timeouts: Timeouts,
     ) -> Result<Self, ConnectorError> {
         Ok(Self {
             spec,
             device_name,
+            media_base,
             http: http::client(timeouts)?,
         })
+    }
+
+    /// How Meta is told where a file to send is: by its media id when it is one Meta sent us
+    /// (a forward of a received file, whose URL is the daemon's and needs a credential Meta
+    /// does not have), else by its link.
+    fn media_source(&self, url: &str) -> Value {
+        match url.strip_prefix(&self.media_base) {
+            Some(id) if media::is_media_id(id) => json!({ "id": id }),
+            _ => json!({ "link": url }),
+        }
     }
 
     fn endpoint(&self, rest: &str) -> String {
@@ -105,7 +119,7 @@ impl SendOne for CloudApi {
             }
             Some(media) => {
                 let kind = media.message_type();
-                let mut object = json!({ "link": media.url });
+                let mut object = self.media_source(&media.url);
                 // Voice notes take no caption; documents keep their file name.
                 if kind != "audio" && !message.body.is_empty() {
                     object["caption"] = json!(message.body);
