@@ -268,7 +268,8 @@ async fn media(
     if let Some(length) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    // The type is Meta's word for a file someone sent: a browser must not guess another.
+    // The type is the upstream's word for a file someone sent: a browser must not guess
+    // another.
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
