@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine;
 use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
 use common::waha_stub::{WahaStub, API_KEY, FILE, FILE_BYTES};
@@ -516,6 +517,23 @@ async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
         .wait_line(WAIT, &format!("GET /api/files/default/{FILE}"))
         .await;
     assert_eq!(fetched.header("x-api-key"), Some(API_KEY));
+
+    // Forwarded, the file goes to WAHA inline: WAHA cannot fetch the daemon's URL.
+    daemon
+        .send_message(
+            "wa",
+            ALICE,
+            json!({ "text": "", "media": { "url": url, "mime": "image/jpeg" } }),
+        )
+        .await;
+    let forward = stub.requests.wait_line(WAIT, "POST /api/sendImage").await;
+    assert_eq!(
+        forward.body["file"],
+        json!({
+            "data": base64::engine::general_purpose::STANDARD.encode(FILE_BYTES),
+            "mimetype": "image/jpeg"
+        })
+    );
 
     // A file WAHA does not have; a path that would leave WAHA's files; another session's.
     for path in [

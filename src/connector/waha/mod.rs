@@ -84,6 +84,8 @@ pub struct Waha {
     webhook_url: String,
     /// Where received files are served (see [`media`]).
     files: Files,
+    /// For downloads, which are bounded per read rather than as a whole.
+    timeouts: Timeouts,
     http: reqwest::Client,
     /// Our account, once WAHA reported it: messages from it are ours.
     me: Option<Me>,
@@ -110,6 +112,7 @@ impl Waha {
             ),
             files: Files::new(&spec, &super::media_base(public_url, device)),
             http: http::client(timeouts)?,
+            timeouts,
             base,
             spec,
             me: None,
@@ -336,7 +339,13 @@ impl SendOne for Waha {
                 "sendText"
             }
             Some(media) => {
-                body["file"] = json!({ "url": media.url, "mimetype": media.mime });
+                body["file"] = match self.files.served(&media.url) {
+                    Some(file) => {
+                        let data = media::inline(&self.spec, self.timeouts, &file).await?;
+                        json!({ "data": data, "mimetype": media.mime })
+                    }
+                    None => json!({ "url": media.url, "mimetype": media.mime }),
+                };
                 if let Some(name) = &media.name {
                     body["file"]["filename"] = json!(name);
                 }
