@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use common::{wait_state, write_device_file, TestDaemon, WAIT};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -246,6 +246,24 @@ async fn notifications_reach_the_session_bus_and_a_lost_bus_costs_one_warning() 
     }
     let burst = next(&mut shown).await;
     assert_eq!(burst.body, "5 new messages from Alice");
+
+    // A muted chat's messages show nothing: the next notification is the drop's.
+    let (status, _) = daemon
+        .call(
+            Method::PATCH,
+            "/api/v1/devices/demo/chats/15550000002@c.us",
+            Some(json!({ "muted": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = daemon.post(chat, json!({ "text": "quiet please" })).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    watcher
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["fromMe"] == false && e.data["body"] == "quiet please"
+        })
+        .await
+        .unwrap();
 
     let (status, _) = daemon
         .post("/api/v1/devices/demo/simulator/drop", json!({}))

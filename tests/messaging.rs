@@ -426,6 +426,117 @@ async fn read_receipts_typing_reactions_and_revocations_reach_the_other_client()
 }
 
 #[tokio::test]
+async fn archiving_and_muting_reach_every_client_and_a_muted_chat_raises_no_notification() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("flags", contacts()).await;
+    let mut a = daemon.socket("flags", json!({})).await;
+    let mut b = daemon.socket("flags", json!({})).await;
+    let chat_update = |archived: bool, muted: bool| {
+        move |e: &common::sio::SioEvent| {
+            e.name == "chat:update"
+                && e.data["id"] == ALICE
+                && e.data["archived"] == archived
+                && e.data["muted"] == muted
+        }
+    };
+
+    let muted = ok(a
+        .emit_with_ack("chat:mute", json!({ "chatId": ALICE, "muted": true }), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(
+        (&muted["muted"], &muted["archived"]),
+        (&json!(true), &json!(false))
+    );
+    b.wait_until(WAIT, chat_update(false, true)).await.unwrap();
+    let path = format!("/api/v1/devices/flags/chats/{ALICE}");
+    let (status, archived) = daemon
+        .call(Method::PATCH, &path, Some(json!({ "archived": true })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{archived}");
+    assert_eq!(
+        (&archived["muted"], &archived["archived"]),
+        (&json!(true), &json!(true))
+    );
+    b.wait_until(WAIT, chat_update(true, true)).await.unwrap();
+
+    // Alice answers: her chat comes back from the archive, with no notification.
+    ok(send(&mut a, json!({ "chatId": ALICE, "text": "ping" })).await);
+    let first = a
+        .wait_until(WAIT, |e| e.name == "message" && e.data["fromMe"] == false)
+        .await
+        .unwrap();
+    b.wait_until(WAIT, |e| {
+        chat_update(false, true)(e) && e.data["lastMessage"]["id"] == first.data["id"]
+    })
+    .await
+    .unwrap();
+    // Unmuted, her next answer notifies; it is the only notification.
+    ok(a.emit_with_ack(
+        "chat:mute",
+        json!({ "chatId": ALICE, "muted": false }),
+        WAIT,
+    )
+    .await
+    .unwrap());
+    ok(send(&mut a, json!({ "chatId": ALICE, "text": "ping again" })).await);
+    let second = a
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["fromMe"] == false && e.data["id"] != first.data["id"]
+        })
+        .await
+        .unwrap();
+    a.wait_until(WAIT, |e| {
+        e.name == "notification" && e.data["messageId"] == second.data["id"]
+    })
+    .await
+    .unwrap();
+    let notified: Vec<&Value> = a
+        .history()
+        .iter()
+        .filter(|e| e.name == "notification")
+        .map(|e| &e.data["messageId"])
+        .collect();
+    assert_eq!(notified, [&second.data["id"]]);
+
+    // What is refused, changing nothing.
+    for (payload, code) in [
+        (json!({ "chatId": ALICE }), "bad_request"),
+        (json!({ "chatId": ALICE, "muted": "yes" }), "bad_request"),
+        (
+            json!({ "chatId": "nobody@c.us", "muted": true }),
+            "chat_not_found",
+        ),
+    ] {
+        let ack = a.emit_with_ack("chat:mute", payload, WAIT).await.unwrap();
+        assert_eq!(refused(&ack), code, "{ack}");
+    }
+    for (body, status) in [
+        (json!({}), StatusCode::BAD_REQUEST),
+        (json!({ "pinned": true }), StatusCode::BAD_REQUEST),
+    ] {
+        let (got, answer) = daemon.call(Method::PATCH, &path, Some(body)).await;
+        assert_eq!(got, status, "{answer}");
+    }
+    let reader = daemon.key_for(&["flags"], &["read"]).await;
+    let (status, _) = daemon
+        .call_as(
+            &reader,
+            Method::PATCH,
+            &path,
+            Some(json!({ "muted": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, chat) = daemon.get(&path).await;
+    assert_eq!(
+        (&chat["muted"], &chat["archived"]),
+        (&json!(false), &json!(false))
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn typing_without_a_stop_ends_by_itself() {
     let daemon = TestDaemon::start().await;
     let device = daemon.ready_device("typist", contacts()).await;

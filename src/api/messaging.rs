@@ -9,7 +9,9 @@ use super::error::{ApiError, ErrorCode};
 use crate::connector::Outbound;
 use crate::device::actor::Command;
 use crate::device::{DeviceHandle, DeviceId, DeviceManager};
-use crate::messaging::{self, Chat, Contact, Dedup, Message, NotificationsRead, Page, SendRequest};
+use crate::messaging::{
+    self, Chat, ChatFlags, Contact, Dedup, Message, NotificationsRead, Page, SendRequest,
+};
 use crate::store::{self, Store};
 
 /// Page size when a list request names none, and the most it may ask for.
@@ -187,6 +189,16 @@ impl Messaging {
                 store::chats::list_chats(conn, &device, query.cursor.as_deref(), limit)
             })
             .await?)
+    }
+
+    pub async fn set_chat_flags(
+        &self,
+        device: &DeviceId,
+        chat_id: String,
+        flags: ChatFlags,
+    ) -> Result<Chat, ApiError> {
+        self.handle(device)?;
+        Ok(messaging::set_chat_flags(&self.store, device, chat_id, flags).await?)
     }
 
     pub async fn chat(&self, device: &DeviceId, chat_id: String) -> Result<Chat, ApiError> {

@@ -147,6 +147,8 @@ fn schemas() -> Value {
             "text": { "type": "string" }, "media": media, "replyTo": { "type": "string" } } },
         "Chat": chat,
         "ChatPage": page("Chat"),
+        "ChatFlags": { "type": "object", "additionalProperties": false, "properties": {
+            "archived": { "type": "boolean" }, "muted": { "type": "boolean", "description": "no notification and no host sound or desktop notification for its messages" } } },
         "Contact": contact,
         "ContactList": { "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Contact") } } },
         "ReadUpTo": { "type": "object", "properties": { "messageId": { "type": "string", "description": "read up to and including; all if absent" } } },

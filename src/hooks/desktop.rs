@@ -186,7 +186,7 @@ impl Desktop {
         let Some(device) = self.rules.device(&event.device_id).await? else {
             return Ok(None);
         };
-        if !device.hooks.desktop {
+        if !device.hooks.desktop || self.rules.in_muted_chat(event).await? {
             return Ok(None);
         }
         if event.name != "message" {

@@ -145,6 +145,20 @@ impl HookRules {
         }))
     }
 
+    /// Whether `event` is a message of a chat muted on the device (`chat:mute`).
+    pub async fn in_muted_chat(&self, event: &JournaledEvent) -> Result<bool, StoreError> {
+        if event.name != "message" {
+            return Ok(false);
+        }
+        let Some(chat) = event.fields()["chatId"].as_str().map(str::to_owned) else {
+            return Ok(false);
+        };
+        let device = event.device_id.clone();
+        self.store
+            .read(move |conn| store::chats::is_muted(conn, &device, &chat))
+            .await
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

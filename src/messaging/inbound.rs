@@ -303,7 +303,7 @@ fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResu
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
     if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {
-        if !incoming.from_me {
+        if !incoming.from_me && !chat.muted {
             notify(tx, device, &chat.name, incoming, &message)?;
         }
         tx.chat_changed(device, chat);

@@ -378,6 +378,45 @@ pub async fn read_notifications(
 }
 
 /// Checks that a chat exists (before typing in it).
+/// How a chat is to be shown: archived or not, muted or not (`chat:archive`, `chat:mute`,
+/// `PATCH …/chats/{chatId}`). A flag left out stays as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatFlags {
+    #[serde(default)]
+    pub archived: Option<bool>,
+    #[serde(default)]
+    pub muted: Option<bool>,
+}
+
+/// Archives, unarchives, mutes or unmutes a chat, for every client of the device (one
+/// `chat:update` when something changed). These are the bridge's own: the upstream's chat
+/// list is not changed. Returns the chat as it now is.
+pub async fn set_chat_flags(
+    store: &Store,
+    device: &DeviceId,
+    chat_id: String,
+    flags: ChatFlags,
+) -> Result<Chat> {
+    check_id("chatId", &chat_id)?;
+    if flags.archived.is_none() && flags.muted.is_none() {
+        return Err(invalid("nothing to change: give `archived` and/or `muted`"));
+    }
+    let device = device.clone();
+    write(store, move |tx| {
+        chat_must_exist(tx, &device, &chat_id)?;
+        match tx.set_chat_flags(&device, &chat_id, flags.archived, flags.muted)? {
+            Some(chat) => {
+                tx.chat_changed(&device, chat.clone());
+                Ok(chat)
+            }
+            None => store::chats::get_chat(tx.conn(), &device, &chat_id)?
+                .ok_or(MessagingError::ChatNotFound(chat_id)),
+        }
+    })
+    .await
+}
+
 pub async fn require_chat(store: &Store, device: &DeviceId, chat_id: &str) -> Result<Chat> {
     check_id("chatId", chat_id)?;
     let (device, lookup) = (device.clone(), chat_id.to_owned());

@@ -61,6 +61,15 @@ pub fn get_chat(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult
         .optional()?)
 }
 
+/// Whether the chat is muted: its messages raise no notification and no host hook.
+pub fn is_muted(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT muted FROM chats WHERE device_id = ?1 AND id = ?2")?
+        .query_row(params![device.as_str(), chat], |row| row.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
 /// Whether the device has the chat.
 pub fn exists(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
     Ok(conn
@@ -186,8 +195,9 @@ impl Tx<'_> {
     }
 
     /// Records a new last message of a chat: activity moves it to the top of the list, and an
-    /// incoming message adds one unread. Returns the chat as it now is (with `message` as its
-    /// last message, which the caller already holds), if it exists.
+    /// incoming message adds one unread and brings an archived chat back, as WhatsApp does.
+    /// Returns the chat as it now is (with `message` as its last message, which the caller
+    /// already holds), if it exists.
     pub fn touch_chat(
         &mut self,
         device: &DeviceId,
@@ -199,7 +209,7 @@ impl Tx<'_> {
             .conn()
             .prepare_cached(
                 "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
-                    unread_count = unread_count + ?5
+                    unread_count = unread_count + ?5, archived = archived AND ?5 = 0
                  WHERE device_id = ?1 AND id = ?2
                  RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted",
             )?
@@ -219,6 +229,27 @@ impl Tx<'_> {
                 },
             )
             .optional()?)
+    }
+
+    /// Archives or unarchives, mutes or unmutes a chat (`None` leaves a flag as it is).
+    /// Returns the chat if it changed.
+    pub fn set_chat_flags(
+        &mut self,
+        device: &DeviceId,
+        chat: &str,
+        archived: Option<bool>,
+        muted: Option<bool>,
+    ) -> StoreResult<Option<Chat>> {
+        let changed = self.execute(
+            "UPDATE chats SET archived = COALESCE(?3, archived), muted = COALESCE(?4, muted)
+             WHERE device_id = ?1 AND id = ?2
+                AND (archived IS NOT COALESCE(?3, archived) OR muted IS NOT COALESCE(?4, muted))",
+            params![device.as_str(), chat, archived, muted],
+        )?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        get_chat(self.conn(), device, chat)
     }
 
     /// Recounts a chat's unread messages after some were read.

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use crate::api::extract::{ApiJson, DevicePath};
 use crate::api::messaging::{ChatsQuery, MessagesQuery};
 use crate::api::AppState;
 use crate::device::DeviceId;
-use crate::messaging::{Chat, Contact, Dedup, Media, Message, Page, SendRequest};
+use crate::messaging::{Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest};
 
 /// Set on a 202 that returns the message an earlier request with the same key created.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -45,6 +45,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("Chat")),
             get(show_chat),
+        ),
+        endpoint(
+            Method::PATCH,
+            chat,
+            "Archive or unarchive, mute or unmute a chat",
+            Some(Scope::Send),
+            Some("ChatFlags"),
+            (200, Some("Chat")),
+            patch(set_chat_flags),
         ),
         endpoint(
             Method::GET,
@@ -154,6 +163,19 @@ async fn show_chat(
     let Ids(id, chat) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
     Ok(Json(state.messaging.chat(&id, chat).await?))
+}
+
+async fn set_chat_flags(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+    ApiJson(flags): ApiJson<ChatFlags>,
+) -> Result<Json<Chat>, ApiError> {
+    let Ids(id, chat) = ids(path)?;
+    caller.authorize(Scope::Send, Some(&id))?;
+    Ok(Json(
+        state.messaging.set_chat_flags(&id, chat, flags).await?,
+    ))
 }
 
 async fn list_messages(

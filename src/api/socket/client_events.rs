@@ -24,7 +24,7 @@ use crate::api::auth::{AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging};
 use crate::device::DeviceId;
-use crate::messaging::{Chat, Dedup, Message, NotificationsRead, Page, SendRequest};
+use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
 
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +219,20 @@ struct ChatRef {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ArchiveRequest {
+    chat_id: String,
+    archived: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MuteRequest {
+    chat_id: String,
+    muted: bool,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MessagesRequest {
     chat_id: String,
@@ -242,6 +256,7 @@ struct NotificationsRequest {
 #[serde(untagged)]
 enum Answer {
     Message(Box<Message>),
+    Chat(Box<Chat>),
     Chats(Page<Chat>),
     Messages(Page<Message>),
     Json(Value),
@@ -309,6 +324,24 @@ async fn dispatch(
             let typing = event == "typing:start";
             c.messaging.typing(&d, r.chat_id, typing).await?;
             Ok(Answer::done())
+        }
+        "chat:archive" => {
+            let r: ArchiveRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let flags = ChatFlags {
+                archived: Some(r.archived),
+                muted: None,
+            };
+            let chat = c.messaging.set_chat_flags(&d, r.chat_id, flags).await?;
+            Ok(Answer::Chat(Box::new(chat)))
+        }
+        "chat:mute" => {
+            let r: MuteRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let flags = ChatFlags {
+                archived: None,
+                muted: Some(r.muted),
+            };
+            let chat = c.messaging.set_chat_flags(&d, r.chat_id, flags).await?;
+            Ok(Answer::Chat(Box::new(chat)))
         }
         "chats:list" => {
             let query: ChatsQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;

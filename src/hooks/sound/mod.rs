@@ -6,7 +6,8 @@
 //! decoded once, when the daemon starts: a missing or broken file is a configuration error
 //! then, never a silent failure at the first message. At most one sound plays per
 //! `hooks.sound.min_interval_ms` (a burst makes one sound), none in quiet hours, none for our own
-//! messages or for a device whose file says `[hooks] sound = false`.
+//! messages, for messages of a muted chat, or for a device whose file says
+//! `[hooks] sound = false`.
 //!
 //! Decoding and scaling are always built; sending the result to the audio device is the cargo
 //! feature `sound`, since the audio backend needs the system's ALSA headers to build. The device
@@ -261,6 +262,14 @@ impl Sound {
             Ok(_) => return Some("muted"),
             Err(error) => {
                 tracing::error!(%error, "cannot look up a device for a sound");
+                return Some("failed");
+            }
+        }
+        match self.rules.in_muted_chat(event).await {
+            Ok(false) => {}
+            Ok(true) => return Some("muted"),
+            Err(error) => {
+                tracing::error!(%error, "cannot look up a chat for a sound");
                 return Some("failed");
             }
         }

@@ -248,6 +248,26 @@ async fn own_messages_and_silenced_devices_are_muted() {
 }
 
 #[tokio::test]
+async fn messages_of_a_muted_chat_make_no_sound() {
+    let mut rig = rig(HookSettings::default(), sound_settings(0)).await;
+    let mute = |muted: bool| {
+        let loud = DeviceId::parse("loud").unwrap();
+        move |tx: &mut crate::store::Tx<'_>| {
+            let alice = "15550000002@c.us";
+            tx.upsert_chat(&loud, alice, "Alice", "direct", "2026-01-01T00:00:00Z")?;
+            tx.set_chat_flags(&loud, alice, None, Some(muted))
+        }
+    };
+    rig.store.write(mute(true)).await.unwrap();
+    rig.journal("loud", message("loud", false)).await;
+    rig.wait_count("muted", 1).await;
+    assert_eq!(rig.metrics.sounds.get("played"), 0);
+    rig.store.write(mute(false)).await.unwrap();
+    rig.journal("loud", message("loud", false)).await;
+    assert_eq!(rig.next_heard().await.file, "message.wav");
+}
+
+#[tokio::test]
 async fn quiet_hours_mute_everything() {
     let hour = chrono::Timelike::hour(&chrono::Local::now());
     let hooks = HookSettings {
