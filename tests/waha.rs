@@ -556,6 +556,34 @@ async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
 }
 
 #[tokio::test]
+async fn archiving_a_chat_archives_it_on_the_phone_and_muting_stays_here() {
+    let (mut stub, daemon, _client) = ready().await;
+    let path = format!("/api/v1/devices/wa/chats/{ALICE}");
+    for (flags, action) in [
+        (json!({ "archived": true }), "archive"),
+        (json!({ "archived": false, "muted": true }), "unarchive"),
+    ] {
+        let (status, chat) = daemon.call(Method::PATCH, &path, Some(flags)).await;
+        assert_eq!(status, StatusCode::OK, "{chat}");
+        stub.requests
+            .wait_line(WAIT, &format!("POST /api/default/chats/{ALICE}/{action}"))
+            .await;
+    }
+    let (status, chat) = daemon
+        .call(Method::PATCH, &path, Some(json!({ "muted": false })))
+        .await;
+    assert_eq!((status, &chat["muted"]), (StatusCode::OK, &json!(false)));
+    // A later call shows the mute reached nothing upstream.
+    daemon
+        .send_message("wa", ALICE, json!({ "text": "hi" }))
+        .await;
+    stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    stub.requests.assert_none_reached(&["archive", "mute"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_reason() {
     let (mut stub, daemon, mut client) = ready().await;
     stub.with(|waha| {

@@ -197,8 +197,14 @@ impl Messaging {
         chat_id: String,
         flags: ChatFlags,
     ) -> Result<Chat, ApiError> {
-        self.handle(device)?;
-        Ok(messaging::set_chat_flags(&self.store, device, chat_id, flags).await?)
+        let handle = self.handle(device)?;
+        let archived = flags.archived;
+        let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
+        if let Some(archived) = archived {
+            let chat_id = chat.id.clone();
+            self.tell(handle, Outbound::Archive { chat_id, archived });
+        }
+        Ok(chat)
     }
 
     pub async fn chat(&self, device: &DeviceId, chat_id: String) -> Result<Chat, ApiError> {

@@ -132,6 +132,9 @@ pub enum Outbound {
         chat_id: String,
         upstream_id: String,
     },
+    /// The chat was archived (or brought back) here; the phone's chat list follows where the
+    /// upstream has one.
+    Archive { chat_id: String, archived: bool },
 }
 
 /// Faults a test or a demo can inject into a simulated upstream.

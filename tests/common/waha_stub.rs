@@ -1,4 +1,5 @@
-//! A stub WAHA server: the documented session, pairing, sending, chat and file endpoints over
+//! A stub WAHA server: the documented session, pairing, sending, chat (archive included) and
+//! file endpoints over
 //! one session whose status the test sets, recording every request it gets.
 #![allow(dead_code)]
 
@@ -124,6 +125,9 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             FILE_BYTES,
         )
             .into_response(),
+        ("POST", ["api", name, "chats", _, "archive" | "unarchive"]) if *name == session => {
+            answer(200, json!({}))
+        }
         ("GET", ["api", name, "chats"]) if *name == session => answer(200, json!(state.chats)),
         ("GET", ["api", name, "chats", chat, "messages"]) if *name == session => {
             let messages = state.messages.get(*chat).cloned().unwrap_or_default();

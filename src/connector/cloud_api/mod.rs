@@ -223,6 +223,8 @@ impl Upstream for CloudApi {
             Outbound::Revoke { .. } => {
                 return Err(ConnectorError::Unsupported("revoking messages"))
             }
+            // A business number has no chat list on Meta's side to archive in.
+            Outbound::Archive { .. } => return Ok(()),
         };
         self.post_message(&body).await.map(drop)
     }

@@ -471,6 +471,11 @@ impl Upstream for Waha {
                     &["api", session, "chats", chat_id, "messages", upstream_id],
                 )
             }
+            Outbound::Archive { chat_id, archived } => {
+                let action = if *archived { "archive" } else { "unarchive" };
+                let session = self.spec.session.as_str();
+                self.request(Method::POST, &["api", session, "chats", chat_id, action])
+            }
         };
         http::call(request).await.map(drop)
     }
