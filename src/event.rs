@@ -327,6 +327,7 @@ mod tests {
             ack_name: "pending",
             temp_id: None,
             revoked: false,
+            template: None,
         };
         let event = JournaledEvent::new(
             DeviceId::parse("demo").unwrap(),

@@ -457,6 +457,104 @@ async fn a_received_file_is_forwarded_by_its_media_id_and_others_go_by_link() {
 }
 
 #[tokio::test]
+async fn a_template_opens_a_chat_with_a_new_number_and_reaches_meta_by_name() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let new_chat = "15557654321@c.us";
+    let components =
+        json!([{ "type": "body", "parameters": [{ "type": "text", "text": "A-17" }] }]);
+    let template =
+        json!({ "name": "order_shipped", "language": "en_US", "components": components });
+    let message = daemon
+        .send_message(
+            "cl",
+            new_chat,
+            json!({ "text": "Your order A-17 has shipped", "template": template }),
+        )
+        .await;
+    assert_eq!(
+        (&message["type"], &message["body"], &message["template"]),
+        (
+            &json!("text"),
+            &json!("Your order A-17 has shipped"),
+            &template
+        )
+    );
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "chat:update" && e.data["id"] == new_chat
+        })
+        .await
+        .unwrap();
+    let sent = stub
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+        .await;
+    assert_eq!(
+        sent.body,
+        json!({
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": "15557654321",
+            "type": "template",
+            "template": { "name": "order_shipped", "language": { "code": "en_US" }, "components": components }
+        })
+    );
+    wait_message_status(&mut client, &message["id"], "sent").await;
+    let (_, stored) = daemon
+        .get(&format!(
+            "/api/v1/devices/cl/messages/{}",
+            message["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(stored["template"], template);
+
+    // Text still needs a chat the customer opened; a template needs a number and Meta's rules.
+    let messages = |chat: &str| format!("/api/v1/devices/cl/chats/{chat}/messages");
+    for (chat, body, code) in [
+        (
+            "15550000009@c.us",
+            json!({ "text": "hi" }),
+            "chat_not_found",
+        ),
+        (
+            "a-group@g.us",
+            json!({ "template": { "name": "hi", "language": "en" } }),
+            "bad_request",
+        ),
+        (
+            new_chat,
+            json!({ "template": { "name": "Order Shipped", "language": "en" } }),
+            "bad_request",
+        ),
+        (
+            new_chat,
+            json!({ "template": { "name": "hi", "language": "en", "components": {} } }),
+            "bad_request",
+        ),
+        (
+            new_chat,
+            json!({ "template": { "name": "hi", "language": "en" }, "media": { "url": "https://cdn.example/x.jpg", "mime": "image/jpeg" } }),
+            "bad_request",
+        ),
+    ] {
+        let (status, answer) = daemon.post(&messages(chat), body).await;
+        assert_eq!(answer["error"]["code"], code, "{status} {answer}");
+    }
+    // A refused template opens no chat.
+    let (_, answer) = daemon
+        .post(
+            &messages("15550000008@c.us"),
+            json!({ "template": { "name": "hi", "language": "en" }, "replyTo": "msg_nope" }),
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "message_not_found");
+    let (status, _) = daemon
+        .get("/api/v1/devices/cl/chats/15550000008@c.us")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn send_failures_retry_fail_the_message_or_fail_the_device() {
     let (mut stub, daemon, mut client) = ready().await;
     customer_writes(&daemon, &mut client, "wamid.IN1", "hi").await;

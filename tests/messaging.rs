@@ -633,6 +633,11 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         (
             "message:send",
+            json!({ "chatId": ALICE, "template": { "name": "hello_world", "language": "en_US" } }),
+            "bad_request",
+        ),
+        (
+            "message:send",
             json!({ "chatId": ALICE, "text": "hi", "replyTo": "msg_nope" }),
             "message_not_found",
         ),

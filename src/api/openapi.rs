@@ -82,7 +82,8 @@ fn schemas() -> Value {
             "ack": { "type": "integer", "minimum": -1, "maximum": 4 },
             "ackName": { "type": "string", "enum": ["error", "pending", "server", "device", "read", "played"] },
             "tempId": { "type": ["string", "null"] },
-            "revoked": { "type": "boolean" }
+            "revoked": { "type": "boolean" },
+            "template": schema_ref("Template")
         }
     });
     let chat = json!({
@@ -144,7 +145,14 @@ fn schemas() -> Value {
         "Message": message,
         "MessagePage": page("Message"),
         "NewMessage": { "type": "object", "properties": {
-            "text": { "type": "string" }, "media": media, "replyTo": { "type": "string" } } },
+            "text": { "type": "string" }, "media": media, "replyTo": { "type": "string" },
+            "template": schema_ref("Template") } },
+        "Template": { "type": "object", "required": ["name", "language"], "additionalProperties": false,
+            "description": "a template approved by Meta (Cloud API devices only); it may open a chat with a new number",
+            "properties": {
+                "name": { "type": "string", "pattern": "^[a-z0-9_]+$" },
+                "language": { "type": "string", "examples": ["en_US"] },
+                "components": { "type": "array", "items": { "type": "object" }, "description": "header, body and button parameters, as Meta takes them" } } },
         "Chat": chat,
         "ChatPage": page("Chat"),
         "ChatFlags": { "type": "object", "additionalProperties": false, "properties": {

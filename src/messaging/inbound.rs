@@ -366,6 +366,7 @@ fn store_once(
             kind: &incoming.kind,
             body: &incoming.body,
             media: incoming.media.as_ref(),
+            template: None,
             reply_to: reply_to.as_deref(),
             timestamp: &timestamp,
             temp_id: None,

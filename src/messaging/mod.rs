@@ -12,7 +12,7 @@ pub mod relay;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-pub use model::{Ack, Chat, Contact, Media, Message, Page, RelayStatus};
+pub use model::{Ack, Chat, Contact, Media, Message, Page, RelayStatus, Template};
 
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
@@ -61,6 +61,9 @@ pub struct SendRequest {
     pub reply_to: Option<String>,
     #[serde(default)]
     pub temp_id: Option<String>,
+    /// Sent as this template instead of as text (Cloud API devices only).
+    #[serde(default)]
+    pub template: Option<Template>,
 }
 
 /// What makes a repeated send the same message.
@@ -75,10 +78,18 @@ pub enum Dedup {
 impl SendRequest {
     fn validate(&self) -> Result<()> {
         check_id("chatId", &self.chat_id)?;
-        if self.text.trim().is_empty() && self.media.is_none() {
+        if self.text.trim().is_empty() && self.media.is_none() && self.template.is_none() {
             return Err(invalid(
-                "a message needs a non-empty `text` or a `media` link",
+                "a message needs a non-empty `text`, a `media` link or a `template`",
             ));
+        }
+        if let Some(template) = &self.template {
+            check_template(template)?;
+            if self.media.is_some() {
+                return Err(invalid(
+                    "a `template` carries its own media: send it without `media`",
+                ));
+            }
         }
         if let Some(media) = &self.media {
             let url = url::Url::parse(&media.url)
@@ -99,6 +110,63 @@ impl SendRequest {
         }
         Ok(())
     }
+}
+
+/// Meta's rules for a template reference: a name of lowercase letters, digits and `_`, a
+/// language code such as `en_US`, and `components` as a list.
+fn check_template(template: &Template) -> Result<()> {
+    let name_ok = (1..=512).contains(&template.name.len())
+        && template
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(invalid(
+            "`template.name` must be a template's name: lowercase letters, digits and `_`",
+        ));
+    }
+    let language_ok = (2..=15).contains(&template.language.len())
+        && template
+            .language
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !language_ok {
+        return Err(invalid(
+            "`template.language` must be a language code such as `en_US`",
+        ));
+    }
+    if template
+        .components
+        .as_ref()
+        .is_some_and(|components| !components.is_array())
+    {
+        return Err(invalid("`template.components` must be a list"));
+    }
+    Ok(())
+}
+
+/// A template opens a conversation: on a Cloud API device it may go to a number that has no
+/// chat yet (`<digits>@c.us`). Other connectors send no templates. Returns the name of the
+/// chat to create, if it is new: the send creates it once every check has passed.
+fn template_chat(tx: &Tx<'_>, device: &DeviceId, chat_id: &str) -> Result<Option<String>> {
+    let on_cloud_api = tx
+        .device(device)?
+        .is_some_and(|record| record.connector == "cloud_api");
+    if !on_cloud_api {
+        return Err(invalid(
+            "only Cloud API devices send templates; send `text` instead",
+        ));
+    }
+    if store::chats::exists(tx.conn(), device, chat_id)? {
+        return Ok(None);
+    }
+    let digits = chat_id.strip_suffix("@c.us").unwrap_or_default();
+    if !(5..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(
+            "a template to a new chat needs a number's chat id, `<digits>@c.us`",
+        ));
+    }
+    Ok(Some(digits.to_owned()))
 }
 
 fn check_id(field: &str, value: &str) -> Result<()> {
@@ -184,12 +252,22 @@ pub async fn send(
         if let Some(original) = original {
             return Ok((original, false));
         }
-        chat_must_exist(tx, &device, &request.chat_id)?;
+        let new_chat = match &request.template {
+            Some(_) => template_chat(tx, &device, &request.chat_id)?,
+            None => {
+                chat_must_exist(tx, &device, &request.chat_id)?;
+                None
+            }
+        };
         if let Some(reply_to) = &request.reply_to {
             let quoted = message_of(tx, &device, reply_to)?;
             if quoted.chat_id != request.chat_id {
                 return Err(invalid("`replyTo` must be a message of the same chat"));
             }
+        }
+        let at = rfc3339(now);
+        if let Some(name) = new_chat {
+            tx.upsert_chat(&device, &request.chat_id, &name, "direct", &at)?;
         }
         let key = match &dedup {
             Dedup::IdempotencyKey(key) => {
@@ -203,7 +281,6 @@ pub async fn send(
             Dedup::TempId => None,
         };
         let id = tx.new_id("msg_");
-        let at = rfc3339(now);
         let kind = request.media.as_ref().map_or("text", Media::message_type);
         let message = tx.insert_message(
             &device,
@@ -216,6 +293,7 @@ pub async fn send(
                 kind,
                 body: &request.text,
                 media: request.media.as_ref(),
+                template: request.template.as_ref(),
                 reply_to: request.reply_to.as_deref(),
                 timestamp: &at,
                 temp_id: request.temp_id.as_deref(),

@@ -105,6 +105,18 @@ impl Media {
     }
 }
 
+/// A message template approved by Meta, sent by name on a Cloud API device: the way a
+/// business writes first, or again after the 24 hours Meta allows after a customer's message.
+/// `components` (header, body and button parameters) goes to Meta as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<serde_json::Value>,
+}
+
 /// SPEC's `Message`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,6 +138,9 @@ pub struct Message {
     pub temp_id: Option<String>,
     /// Deleted for everyone: the body is gone, the message keeps its place in the chat.
     pub revoked: bool,
+    /// The template it was sent as, if any (then `body` is what the sender gave to show).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
 }
 
 /// SPEC's `Chat`.

@@ -8,9 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::chats::page;
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
-use crate::messaging::{Ack, Media, Message, Page, RelayStatus};
+use crate::messaging::{Ack, Media, Message, Page, RelayStatus, Template};
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked";
+pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template";
+/// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.
+const MESSAGE_COLUMN_COUNT: usize = 15;
 
 /// Reads a message whose columns (in `MESSAGE_COLUMNS` order) start at `at`.
 pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
@@ -32,6 +34,9 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> 
         ack_name: ack.name(),
         temp_id: row.get(at + 12)?,
         revoked: row.get(at + 13)?,
+        template: row
+            .get::<_, Option<String>>(at + 14)?
+            .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
@@ -195,11 +200,11 @@ pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreRes
         .query_map(params![device.as_str(), limit], |row| {
             Ok(Queued {
                 message: message_row(row)?,
-                attempts: row.get(14)?,
+                attempts: row.get(MESSAGE_COLUMN_COUNT)?,
                 next_attempt_at: row
-                    .get::<_, Option<String>>(15)?
+                    .get::<_, Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
                     .map(|at| super::parse_time(&at)),
-                reply_to_upstream: row.get(16)?,
+                reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -219,7 +224,7 @@ pub fn overdue_acks(
     ))?;
     let overdue = stmt
         .query_map(params![device.as_str(), sent_before], |row| {
-            Ok((message_row(row)?, row.get(14)?))
+            Ok((message_row(row)?, row.get(MESSAGE_COLUMN_COUNT)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(overdue)
@@ -311,6 +316,7 @@ pub struct NewMessage<'a> {
     pub kind: &'a str,
     pub body: &'a str,
     pub media: Option<&'a Media>,
+    pub template: Option<&'a Template>,
     pub reply_to: Option<&'a str>,
     pub timestamp: &'a str,
     pub temp_id: Option<&'a str>,
@@ -340,10 +346,12 @@ impl Tx<'_> {
         new: &NewMessage<'_>,
     ) -> StoreResult<Message> {
         let media = new.media.map(serde_json::to_string).transpose()?;
+        let template = new.template.map(serde_json::to_string).transpose()?;
         self.execute(
             "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
-                media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16)",
+                media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at,
+                template)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 new.id,
                 device.as_str(),
@@ -361,6 +369,7 @@ impl Tx<'_> {
                 new.seen,
                 new.relay.map(RelayStatus::as_str),
                 new.now,
+                template,
             ],
         )?;
         // Built from what was inserted rather than read back: sending is the hottest write.
@@ -380,6 +389,7 @@ impl Tx<'_> {
             ack_name: Ack::Pending.name(),
             temp_id: new.temp_id.map(str::to_owned),
             revoked: false,
+            template: new.template.cloned(),
         })
     }
 

@@ -199,6 +199,7 @@ const MIGRATIONS: &[&str] = &[
         FROM events e JOIN device_seq d USING (device_id) ORDER BY 1;
     DROP TABLE events;
     ALTER TABLE journal RENAME TO events;",
+    "ALTER TABLE messages ADD COLUMN template TEXT;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

@@ -18,7 +18,9 @@ use crate::api::extract::{ApiJson, DevicePath};
 use crate::api::messaging::{ChatsQuery, MessagesQuery};
 use crate::api::AppState;
 use crate::device::DeviceId;
-use crate::messaging::{Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest};
+use crate::messaging::{
+    Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest, Template,
+};
 
 /// Set on a 202 that returns the message an earlier request with the same key created.
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -199,6 +201,8 @@ struct NewMessage {
     media: Option<Media>,
     #[serde(default)]
     reply_to: Option<String>,
+    #[serde(default)]
+    template: Option<Template>,
 }
 
 async fn send(
@@ -224,6 +228,7 @@ async fn send(
         media: body.media,
         reply_to: body.reply_to,
         temp_id: None,
+        template: body.template,
     };
     let (message, created) = state.messaging.send(&id, request, dedup).await?;
     let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();

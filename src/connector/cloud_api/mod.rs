@@ -112,12 +112,22 @@ impl SendOne for CloudApi {
             "recipient_type": "individual",
             "to": recipient(&message.chat_id),
         });
-        match &message.media {
-            None => {
+        match (&message.template, &message.media) {
+            (Some(template), _) => {
+                body["type"] = json!("template");
+                body["template"] = json!({
+                    "name": template.name,
+                    "language": { "code": template.language },
+                });
+                if let Some(components) = &template.components {
+                    body["template"]["components"] = components.clone();
+                }
+            }
+            (None, None) => {
                 body["type"] = json!("text");
                 body["text"] = json!({ "preview_url": false, "body": message.body });
             }
-            Some(media) => {
+            (None, Some(media)) => {
                 let kind = media.message_type();
                 let mut object = self.media_source(&media.url);
                 // Voice notes take no caption; documents keep their file name.

@@ -332,6 +332,11 @@ fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> 
 impl SendOne for Waha {
     async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
         let message = &outgoing.message;
+        if message.template.is_some() {
+            return Err(ConnectorError::Rejected(
+                "WhatsApp templates are sent by Cloud API devices only".into(),
+            ));
+        }
         let mut body = self.chat_body(&message.chat_id);
         let endpoint = match &message.media {
             None => {

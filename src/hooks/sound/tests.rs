@@ -168,6 +168,7 @@ fn message(device: &str, from_me: bool) -> EventData {
         ack_name: "pending",
         temp_id: None,
         revoked: false,
+        template: None,
     })
 }
 
