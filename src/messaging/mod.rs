@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 pub use model::{Ack, Chat, Contact, Media, Message, Page, RelayStatus, Template};
 
+use crate::device::spec::ConnectorKind;
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
 use crate::store::messages::{NewMessage, NotificationSet};
@@ -151,7 +152,7 @@ fn check_template(template: &Template) -> Result<()> {
 fn template_chat(tx: &Tx<'_>, device: &DeviceId, chat_id: &str) -> Result<Option<String>> {
     let on_cloud_api = tx
         .device(device)?
-        .is_some_and(|record| record.connector == "cloud_api");
+        .is_some_and(|record| record.connector == ConnectorKind::CloudApi.as_str());
     if !on_cloud_api {
         return Err(invalid(
             "only Cloud API devices send templates; send `text` instead",
