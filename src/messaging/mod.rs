@@ -456,7 +456,6 @@ pub async fn read_notifications(
     .await
 }
 
-/// Checks that a chat exists (before typing in it).
 /// How a chat is to be shown: archived or not, muted or not (`chat:archive`, `chat:mute`,
 /// `PATCH …/chats/{chatId}`). A flag left out stays as it is.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -469,8 +468,8 @@ pub struct ChatFlags {
 }
 
 /// Archives, unarchives, mutes or unmutes a chat, for every client of the device (one
-/// `chat:update` when something changed). These are the bridge's own: the upstream's chat
-/// list is not changed. Returns the chat as it now is.
+/// `chat:update` when something changed). Returns the chat as it now is; telling the
+/// upstream about an archive is the caller's (see [`crate::api::messaging`]).
 pub async fn set_chat_flags(
     store: &Store,
     device: &DeviceId,
@@ -483,12 +482,12 @@ pub async fn set_chat_flags(
     }
     let device = device.clone();
     write(store, move |tx| {
-        chat_must_exist(tx, &device, &chat_id)?;
         match tx.set_chat_flags(&device, &chat_id, flags.archived, flags.muted)? {
             Some(chat) => {
                 tx.chat_changed(&device, chat.clone());
                 Ok(chat)
             }
+            // No row changed: the chat is as asked already, or there is no such chat.
             None => store::chats::get_chat(tx.conn(), &device, &chat_id)?
                 .ok_or(MessagingError::ChatNotFound(chat_id)),
         }
@@ -496,6 +495,7 @@ pub async fn set_chat_flags(
     .await
 }
 
+/// Checks that a chat exists (before typing in it).
 pub async fn require_chat(store: &Store, device: &DeviceId, chat_id: &str) -> Result<Chat> {
     check_id("chatId", chat_id)?;
     let (device, lookup) = (device.clone(), chat_id.to_owned());
