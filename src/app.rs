@@ -74,6 +74,7 @@ pub async fn run(
     })?;
     let bus = EventBus::with_changes(options.changes.clone());
     let store = Store::open(&settings.storage, bus.clone())?;
+    let _store_closes = store.close_on_drop();
     let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 

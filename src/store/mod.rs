@@ -248,6 +248,34 @@ impl Store {
             let _ = closed.await;
         }
     }
+
+    /// A guard that closes the store when it is dropped, for an owner that may be dropped
+    /// before its orderly [`Store::close`]: a daemon embedded in a runtime that ends first.
+    /// Handles that outlive it (a Socket.IO namespace and its sockets refer to each other and
+    /// are never freed if their connections are not closed) would otherwise keep the writer,
+    /// the checkpointer and their open files alive for as long as the process runs.
+    pub fn close_on_drop(&self) -> CloseOnDrop {
+        CloseOnDrop(self.clone())
+    }
+}
+
+/// See [`Store::close_on_drop`].
+pub struct CloseOnDrop(Store);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        // The writer commits what is queued before the close and then stops; nobody waits for
+        // it, as a drop cannot. After an orderly shutdown the writer is gone already and this
+        // does nothing.
+        let (done, _) = oneshot::channel();
+        let _ = self.0.writer.try_send(Command::Close(done));
+        self.0
+            .readers
+            .idle
+            .lock()
+            .expect("reader pool lock")
+            .clear();
+    }
 }
 
 impl ReaderPool {

@@ -71,6 +71,32 @@ async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
 }
 
 #[tokio::test]
+async fn a_dropped_close_guard_commits_what_was_queued_and_stops_the_writer() {
+    let (dir, store, _bus) = open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let (a, b) = (demo.clone(), demo.clone());
+    let held = HeldWriter::hold(&store).await;
+    let mut before = Box::pin(store.write(move |tx| tx.journal(&a, disconnected("before"))));
+    queue(&mut before).await;
+    drop(store.close_on_drop());
+    let mut after = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("after"))));
+    queue(&mut after).await;
+    held.release().await;
+    assert_eq!(
+        before.await.unwrap(),
+        1,
+        "the write queued before the close commits"
+    );
+    assert!(
+        matches!(after.await, Err(StoreError::Closed)),
+        "the writer stopped at the close"
+    );
+    let reopened = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
+    let read = journal_from_start(&reopened, demo).await;
+    assert_eq!(read.events.len(), 1, "{:?}", read.events);
+}
+
+#[tokio::test]
 async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
     let (_dir, store, bus) = open();
     let mut events = bus.subscribe();

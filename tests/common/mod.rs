@@ -88,6 +88,12 @@ impl TestDaemon {
     }
 
     async fn launch(mut settings: Settings, dir: PathBuf, changes: Changes) -> Self {
+        // The daemon's warnings and errors go to the test's captured output, so a failing
+        // test shows what the daemon logged (a 500's cause, for one).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(settings.log.level.as_str())
+            .with_test_writer()
+            .try_init();
         let listener = tokio::net::TcpListener::bind(settings.server.bind)
             .await
             .unwrap();
