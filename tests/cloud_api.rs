@@ -550,6 +550,20 @@ async fn a_template_opens_a_chat_with_a_new_number_and_reaches_meta_by_name() {
         .get("/api/v1/devices/cl/chats/15550000008@c.us")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Meta looks up no numbers: a template is what opens a chat with one.
+    let (_, answer) = daemon
+        .post(
+            "/api/v1/devices/cl/chats",
+            json!({ "phone": "15550000008" }),
+        )
+        .await;
+    assert_eq!(answer["error"]["code"], "invalid_state", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("send a template")),
+        "{answer}"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

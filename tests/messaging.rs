@@ -537,6 +537,84 @@ async fn archiving_and_muting_reach_every_client_and_a_muted_chat_raises_no_noti
 }
 
 #[tokio::test]
+async fn a_chat_opened_with_a_number_reaches_every_client_and_takes_messages() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("dial", contacts()).await;
+    let mut a = daemon.socket("dial", json!({})).await;
+    let mut b = daemon.socket("dial", json!({})).await;
+    let open = |phone: &str| json!({ "phone": phone });
+
+    // A contact's number finds the chat the phone has, under the contact's name.
+    let alice = ok(a
+        .emit_with_ack("chat:open", open("+1 555-000-0002"), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(
+        (&alice["id"], &alice["name"]),
+        (&json!(ALICE), &json!("Alice"))
+    );
+    // A new number opens a chat that every client sees.
+    let stranger = "15551234567@c.us";
+    let opened = ok(a
+        .emit_with_ack("chat:open", open("+1 (555) 123.4567"), WAIT)
+        .await
+        .unwrap());
+    assert_eq!(
+        (&opened["id"], &opened["name"], &opened["unreadCount"]),
+        (&json!(stranger), &json!("+15551234567"), &json!(0))
+    );
+    b.wait_until(WAIT, |e| {
+        e.name == "chat:update" && e.data["id"] == stranger
+    })
+    .await
+    .unwrap();
+    let (status, again) = daemon
+        .post("/api/v1/devices/dial/chats", open("15551234567"))
+        .await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &json!(stranger)));
+    // Nobody in the device file has that number: the network takes the message, one tick.
+    let sent = ok(send(&mut a, json!({ "chatId": stranger, "text": "hello" })).await);
+    common::wait_message_ack(&mut b, &sent["id"], "server").await;
+
+    // Numbers that are not numbers, and a device that cannot ask its upstream, open nothing.
+    for phone in [
+        "555",
+        "+1 555 abc 0000",
+        "1234567890123456",
+        "++15551230000",
+    ] {
+        let ack = a
+            .emit_with_ack("chat:open", open(phone), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(refused(&ack), "bad_request", "{phone}");
+    }
+    let (status, body) = daemon
+        .post(
+            "/api/v1/devices/dial/chats",
+            json!({ "phone": 15551230000_u64 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    daemon.create_device("fresh").await;
+    let (status, body) = daemon
+        .post("/api/v1/devices/fresh/chats", open("15551230000"))
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &json!("device_not_ready"))
+    );
+    let (_, chats) = daemon.get("/api/v1/devices/dial/chats").await;
+    let ids: Vec<&Value> = chats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert!(!ids.contains(&&json!("15551230000@c.us")), "{ids:?}");
+}
+
+#[tokio::test]
 async fn typing_without_a_stop_ends_by_itself() {
     let daemon = TestDaemon::start().await;
     let device = daemon.ready_device("typist", contacts()).await;

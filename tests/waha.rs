@@ -584,6 +584,76 @@ async fn archiving_a_chat_archives_it_on_the_phone_and_muting_stays_here() {
 }
 
 #[tokio::test]
+async fn a_chat_opened_with_a_number_takes_the_chat_id_waha_finds_and_sends_to_it() {
+    let (mut stub, daemon, mut client) = ready().await;
+    // WhatsApp knows this Brazilian mobile under the id without its extra 9.
+    stub.with(|waha| {
+        waha.on_whatsapp
+            .insert("5511987654321".into(), "551187654321@c.us".into())
+    });
+    let (status, chat) = daemon
+        .post(
+            "/api/v1/devices/wa/chats",
+            json!({ "phone": "+55 (11) 98765-4321" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{chat}");
+    assert_eq!(
+        (&chat["id"], &chat["name"], &chat["kind"]),
+        (
+            &json!("551187654321@c.us"),
+            &json!("+5511987654321"),
+            &json!("direct")
+        )
+    );
+    let lookup = stub
+        .requests
+        .wait_line(WAIT, "GET /api/contacts/check-exists")
+        .await;
+    assert_eq!(
+        lookup.query.as_deref(),
+        Some("phone=5511987654321&session=default")
+    );
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "chat:update" && e.data["id"] == "551187654321@c.us"
+        })
+        .await
+        .unwrap();
+    daemon
+        .send_message("wa", "551187654321@c.us", json!({ "text": "olá" }))
+        .await;
+    let sent = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    assert_eq!(sent.body["chatId"], "551187654321@c.us");
+
+    // Opening it again finds the same chat; a number without WhatsApp opens none.
+    let (status, again) = daemon
+        .post(
+            "/api/v1/devices/wa/chats",
+            json!({ "phone": "5511987654321" }),
+        )
+        .await;
+    assert_eq!((status, &again["id"]), (StatusCode::OK, &chat["id"]));
+    let (status, answer) = daemon
+        .post(
+            "/api/v1/devices/wa/chats",
+            json!({ "phone": "+1 555 000 9999" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("chat_not_found")),
+        "{answer}"
+    );
+    let (status, _) = daemon
+        .get("/api/v1/devices/wa/chats/15550009999@c.us")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_reason() {
     let (mut stub, daemon, mut client) = ready().await;
     stub.with(|waha| {

@@ -169,6 +169,7 @@ impl From<DeviceError> for ApiError {
                 ApiError::new(code, refused.to_string())
             }
             DeviceError::Store(store) => ApiError::internal(store),
+            DeviceError::NotReady => ApiError::new(ErrorCode::DeviceNotReady, error.to_string()),
             DeviceError::Gone => ApiError::new(
                 ErrorCode::DeviceNotFound,
                 "the device was removed or the daemon is stopping",

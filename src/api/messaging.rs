@@ -34,6 +34,13 @@ pub struct MessagesQuery {
     pub limit: Option<u32>,
 }
 
+/// `{ phone }`: the number a chat is opened with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenChat {
+    pub phone: String,
+}
+
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         n @ 1..=MAX_PAGE => Ok(n),
@@ -205,6 +212,24 @@ impl Messaging {
             self.tell(handle, Outbound::Archive { chat_id, archived });
         }
         Ok(chat)
+    }
+
+    /// Opens a chat with a phone number once the upstream has found it on WhatsApp; returns
+    /// the chat and whether it is new.
+    pub async fn open_chat(
+        &self,
+        device: &DeviceId,
+        phone: &str,
+    ) -> Result<(Chat, bool), ApiError> {
+        let handle = self.handle(device)?;
+        let digits = messaging::phone_digits(phone)?;
+        let Some(chat_id) = handle.find_number(digits.clone()).await? else {
+            return Err(ApiError::new(
+                ErrorCode::ChatNotFound,
+                format!("+{digits} has no WhatsApp account"),
+            ));
+        };
+        Ok(messaging::open_chat(&self.store, device, chat_id, digits).await?)
     }
 
     pub async fn chat(&self, device: &DeviceId, chat_id: String) -> Result<Chat, ApiError> {

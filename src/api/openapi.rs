@@ -155,6 +155,8 @@ fn schemas() -> Value {
                 "components": { "type": "array", "items": { "type": "object" }, "description": "header, body and button parameters, as Meta takes them" } } },
         "Chat": chat,
         "ChatPage": page("Chat"),
+        "OpenChat": { "type": "object", "additionalProperties": false, "required": ["phone"], "properties": {
+            "phone": { "type": "string", "description": "country code first, with or without `+`; spaces, dashes, dots and parentheses are ignored", "example": "+1 555 000 0003" } } },
         "ChatFlags": { "type": "object", "additionalProperties": false, "properties": {
             "archived": { "type": "boolean" }, "muted": { "type": "boolean", "description": "no notification and no host sound or desktop notification for its messages" } } },
         "Contact": contact,

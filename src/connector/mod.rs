@@ -173,6 +173,9 @@ pub trait Upstream: Send + Sync {
     async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>>;
     /// Read receipts, typing, reactions and revocations.
     async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError>;
+    /// The chat id of a phone number (digits only, country code first) if it has a WhatsApp
+    /// account, as the upstream writes it; `None` if it has none.
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError>;
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);
     /// Tells the upstream to forget this device.

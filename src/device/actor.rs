@@ -43,7 +43,7 @@ const TYPING_EXPIRES: Duration = Duration::from_secs(25);
 const INBOUND_BATCH: usize = 512;
 
 /// What a command asks of the device.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Command {
     Start,
     Stop,
@@ -57,6 +57,11 @@ pub enum Command {
     },
     /// Pass a receipt, reaction or revocation on to the upstream.
     Tell(Outbound),
+    /// Ask the upstream for the chat id of a phone number (see [`Upstream::find_number`]).
+    FindNumber {
+        number: String,
+        found: oneshot::Sender<Option<String>>,
+    },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
     /// The daemon is stopping: close the upstream, remember that the device should run again.
@@ -236,6 +241,9 @@ impl Actor {
             }
             Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
             Command::Tell(action) => self.tell(&action).await?,
+            Command::FindNumber { number, found } => {
+                let _ = found.send(self.find_number(&number).await?);
+            }
             Command::Webhook(reports) => self.webhook(reports).await?,
             Command::Shutdown => unreachable!("handled by the run loop"),
         }
@@ -353,16 +361,31 @@ impl Actor {
         };
         match upstream.tell(action).await {
             Ok(()) => Ok(()),
-            Err(error) => {
-                if matches!(
-                    error,
-                    ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
-                ) {
-                    let _ = self.feed(failure_input(error.clone())).await;
-                }
-                Err(error.into())
-            }
+            Err(error) => Err(self.answered_with(error).await),
         }
+    }
+
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, DeviceError> {
+        let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
+            return Err(DeviceError::NotReady);
+        };
+        match upstream.find_number(number).await {
+            Ok(found) => Ok(found),
+            Err(error) => Err(self.answered_with(error).await),
+        }
+    }
+
+    /// An upstream that failed a request made for a caller: one that stopped answering or
+    /// refuses our credentials also moves the device on (`disconnected`, `failed`), as the
+    /// same failure in the relay would.
+    async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
+        if matches!(
+            error,
+            ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
+        ) {
+            let _ = self.feed(failure_input(error.clone())).await;
+        }
+        error.into()
     }
 
     /// Follows up a turn of the relay: more to send, or trouble with the upstream.

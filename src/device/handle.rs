@@ -46,6 +46,14 @@ impl DeviceHandle {
         answer.await.map_err(|_| DeviceError::Gone)?
     }
 
+    /// The chat id of a phone number, if it has a WhatsApp account (see
+    /// [`crate::connector::Upstream::find_number`]).
+    pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
+        let (found, answer) = oneshot::channel();
+        self.command(Command::FindNumber { number, found }).await?;
+        answer.await.map_err(|_| DeviceError::Gone)
+    }
+
     /// The QR code on show, if the device is in state `qr`.
     pub fn current_qr(&self) -> Option<CurrentQr> {
         self.qr.borrow().clone()

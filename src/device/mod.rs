@@ -50,6 +50,8 @@ pub enum DeviceError {
     Store(#[from] StoreError),
     #[error("the device is shutting down")]
     Gone,
+    #[error("the device is not ready: its upstream cannot be asked")]
+    NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
 }

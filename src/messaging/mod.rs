@@ -162,12 +162,45 @@ fn template_chat(tx: &Tx<'_>, device: &DeviceId, chat_id: &str) -> Result<Option
         return Ok(None);
     }
     let digits = chat_id.strip_suffix("@c.us").unwrap_or_default();
-    if !(5..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if !is_number(digits) {
         return Err(invalid(
             "a template to a new chat needs a number's chat id, `<digits>@c.us`",
         ));
     }
-    Ok(Some(digits.to_owned()))
+    Ok(Some(new_chat_name(tx, device, chat_id, digits)?))
+}
+
+/// How many digits a phone number has, country code included (E.164 allows 15).
+const NUMBER_DIGITS: std::ops::RangeInclusive<usize> = 5..=15;
+
+fn is_number(digits: &str) -> bool {
+    NUMBER_DIGITS.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The digits of a phone number as people write it: country code first, with or without a
+/// `+`, and with any spaces, dashes, dots and parentheses.
+pub fn phone_digits(raw: &str) -> Result<String> {
+    let kept: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = kept.strip_prefix('+').unwrap_or(&kept);
+    if !is_number(digits) {
+        return Err(invalid(format!(
+            "`phone` must be a number with its country code: {} to {} digits, with or without `+`",
+            NUMBER_DIGITS.start(),
+            NUMBER_DIGITS.end()
+        )));
+    }
+    Ok(digits.to_owned())
+}
+
+/// The name a chat opened with a number gets: the contact's, if the upstream reported one
+/// under that id, or else the number.
+fn new_chat_name(tx: &Tx<'_>, device: &DeviceId, chat_id: &str, digits: &str) -> Result<String> {
+    Ok(store::chats::get_contact(tx.conn(), device, chat_id)?
+        .map_or_else(|| format!("+{digits}"), |contact| contact.name))
 }
 
 fn check_id(field: &str, value: &str) -> Result<()> {
@@ -491,6 +524,32 @@ pub async fn set_chat_flags(
             None => store::chats::get_chat(tx.conn(), &device, &chat_id)?
                 .ok_or(MessagingError::ChatNotFound(chat_id)),
         }
+    })
+    .await
+}
+
+/// Opens a direct chat with `chat_id`, the id the upstream gave for the phone number `digits`,
+/// and journals its `chat:update`. Returns the chat and whether it is new; a chat that exists
+/// already is returned as it is.
+pub async fn open_chat(
+    store: &Store,
+    device: &DeviceId,
+    chat_id: String,
+    digits: String,
+) -> Result<(Chat, bool)> {
+    check_id("chatId", &chat_id)?;
+    let device = device.clone();
+    write(store, move |tx| {
+        if let Some(chat) = store::chats::get_chat(tx.conn(), &device, &chat_id)? {
+            return Ok((chat, false));
+        }
+        let name = new_chat_name(tx, &device, &chat_id, &digits)?;
+        let at = rfc3339(Utc::now());
+        let chat = tx
+            .upsert_chat(&device, &chat_id, &name, "direct", &at)?
+            .ok_or(MessagingError::ChatNotFound(chat_id))?;
+        tx.chat_changed(&device, chat.clone());
+        Ok((chat, true))
     })
     .await
 }

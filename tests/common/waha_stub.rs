@@ -1,6 +1,6 @@
-//! A stub WAHA server: the documented session, pairing, sending, chat (archive included) and
-//! file endpoints over
-//! one session whose status the test sets, recording every request it gets.
+//! A stub WAHA server: the documented session, pairing, sending, chat (archive included),
+//! number lookup and file endpoints over one session whose status the test sets, recording
+//! every request it gets.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -32,6 +32,8 @@ pub struct WahaState {
     pub messages: HashMap<String, Vec<Value>>,
     /// Answers for the next sends instead of success: status and body.
     pub send_failures: VecDeque<(u16, Value)>,
+    /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
+    pub on_whatsapp: HashMap<String, String>,
     sent: u32,
 }
 
@@ -51,6 +53,7 @@ impl WahaStub {
             chats: Vec::new(),
             messages: HashMap::new(),
             send_failures: VecDeque::new(),
+            on_whatsapp: HashMap::new(),
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -119,6 +122,22 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             )
         }
         ("POST", ["api", "sendSeen" | "startTyping" | "stopTyping"]) => answer(201, json!({})),
+        ("GET", ["api", "contacts", "check-exists"]) => {
+            let query: HashMap<String, String> =
+                url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            if query.get("session") != Some(&session) {
+                return answer(422, json!({ "message": "unknown session" }));
+            }
+            match query
+                .get("phone")
+                .and_then(|phone| state.on_whatsapp.get(phone))
+            {
+                Some(chat_id) => answer(200, json!({ "numberExists": true, "chatId": chat_id })),
+                None => answer(200, json!({ "numberExists": false })),
+            }
+        }
         ("PUT", ["api", "reaction"]) => answer(200, json!({})),
         ("GET", ["api", "files", name, file]) if *name == session && *file == FILE => (
             [(axum::http::header::CONTENT_TYPE, "image/jpeg")],

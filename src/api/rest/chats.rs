@@ -15,7 +15,7 @@ use super::{endpoint, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, DevicePath};
-use crate::api::messaging::{ChatsQuery, MessagesQuery};
+use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat};
 use crate::api::AppState;
 use crate::device::DeviceId;
 use crate::messaging::{
@@ -38,6 +38,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("ChatPage")),
             get(list_chats),
+        ),
+        endpoint(
+            Method::POST,
+            chats,
+            "Open a chat with a phone number the upstream finds on WhatsApp (200 if it exists)",
+            Some(Scope::Send),
+            Some("OpenChat"),
+            (201, Some("Chat")),
+            post(open_chat),
         ),
         endpoint(
             Method::GET,
@@ -165,6 +174,22 @@ async fn show_chat(
     let Ids(id, chat) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
     Ok(Json(state.messaging.chat(&id, chat).await?))
+}
+
+async fn open_chat(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    ApiJson(body): ApiJson<OpenChat>,
+) -> Result<(StatusCode, Json<Chat>), ApiError> {
+    caller.authorize(Scope::Send, Some(&id))?;
+    let (chat, created) = state.messaging.open_chat(&id, &body.phone).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(chat)))
 }
 
 async fn set_chat_flags(

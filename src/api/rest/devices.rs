@@ -78,7 +78,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(Command::Start),
+            lifecycle(|| Command::Start),
         ),
         endpoint(
             Method::POST,
@@ -87,7 +87,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(Command::Stop),
+            lifecycle(|| Command::Stop),
         ),
         endpoint(
             Method::POST,
@@ -96,7 +96,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(Command::Restart),
+            lifecycle(|| Command::Restart),
         ),
         endpoint(
             Method::POST,
@@ -105,7 +105,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(Command::Logout),
+            lifecycle(|| Command::Logout),
         ),
         endpoint(
             Method::GET,
@@ -132,7 +132,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(Command::InjectFault(Fault::RemoteLogout)),
+            lifecycle(|| Command::InjectFault(Fault::RemoteLogout)),
         ),
     ]
 }
@@ -221,12 +221,13 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A route that sends `command` to the device and answers with the device as it is then.
-fn lifecycle(command: Command) -> MethodRouter<AppState> {
+/// A route that sends the command `command` makes to the device and answers with the device
+/// as it is then.
+fn lifecycle(command: fn() -> Command) -> MethodRouter<AppState> {
     post(
         move |State(state): State<AppState>, caller: Caller, DevicePath(id): DevicePath| async move {
             handle(&state, &caller, Scope::Control, &id)?
-                .command(command)
+                .command(command())
                 .await?;
             view(&state, id).await
         },

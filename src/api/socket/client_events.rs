@@ -22,7 +22,7 @@ use socketioxide::socket::Socket;
 use super::envelope;
 use crate::api::auth::{AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging};
+use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
 use crate::device::DeviceId;
 use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
 
@@ -324,6 +324,11 @@ async fn dispatch(
             let typing = event == "typing:start";
             c.messaging.typing(&d, r.chat_id, typing).await?;
             Ok(Answer::done())
+        }
+        "chat:open" => {
+            let r: OpenChat = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let (chat, _) = c.messaging.open_chat(&d, &r.phone).await?;
+            Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:archive" => {
             let r: ArchiveRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;

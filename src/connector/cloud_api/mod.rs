@@ -239,6 +239,14 @@ impl Upstream for CloudApi {
         self.post_message(&body).await.map(drop)
     }
 
+    /// Meta offers no lookup of numbers, and a business may write to a new number only with
+    /// a template, which opens the chat itself.
+    async fn find_number(&mut self, _number: &str) -> Result<Option<String>, ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "opening a chat: send a template to the number (`<digits>@c.us`) instead",
+        ))
+    }
+
     /// Nothing runs upstream between requests.
     async fn close(&mut self) {}
 

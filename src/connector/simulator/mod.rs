@@ -290,6 +290,13 @@ impl Upstream for Simulator {
         Ok(())
     }
 
+    /// Every number is on the simulated network. Only the device file's contacts receive
+    /// what is sent to them; a message to anyone else gets the server's tick alone, like one
+    /// to a phone that is switched off.
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError> {
+        Ok(Some(format!("{number}@c.us")))
+    }
+
     async fn close(&mut self) {
         self.pairings.retire_device(&self.device);
         self.contacts_at_work.abort_all();

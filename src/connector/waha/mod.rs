@@ -485,6 +485,23 @@ impl Upstream for Waha {
         http::call(request).await.map(drop)
     }
 
+    /// WAHA asks WhatsApp, and answers with the chat id to write to: for some countries it
+    /// differs from the number as dialled (Brazil's mobile numbers with or without their
+    /// extra 9), so the id is taken as WAHA gives it.
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError> {
+        let request = self
+            .request(Method::GET, &["api", "contacts", "check-exists"])
+            .query(&[("phone", number), ("session", self.spec.session.as_str())]);
+        let found = http::call(request).await?;
+        if found["numberExists"] != true {
+            return Ok(None);
+        }
+        Ok(Some(match found["chatId"].as_str() {
+            Some(chat_id) if !chat_id.is_empty() => chat_id.to_owned(),
+            _ => format!("{number}@c.us"),
+        }))
+    }
+
     async fn close(&mut self) {
         self.reported = None;
         if let Err(error) =
