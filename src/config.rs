@@ -2278,7 +2278,7 @@ events = ["message", "exploded"]
             problems,
             [
                 format!("`hooks.sound.events.failed`: \"gone.wav\" is neither a file in {shown} nor a shipped sound (message.wav, qr.wav, alert.wav); use \"\" for none"),
-                format!("`hooks.sound.events.message`: {shown}/notes.wav is not a WAV file that can be played: The format of the data has not been recognized."),
+                format!("`hooks.sound.events.message`: {shown}/notes.wav is not a sound that can be played (WAV, MP3, Ogg Vorbis or FLAC): The format of the data has not been recognized."),
                 format!("`hooks.sound.events.qr`: \"../qr.wav\" must be the name of a file in {shown} (no directories)"),
             ],
         );

@@ -1,8 +1,9 @@
 //! Sounds on the daemon's host (rodio).
 //!
-//! Each configured event plays a WAV file from `hooks.sound.dir`, or one of the shipped sounds
-//! (embedded in the binary, so they play from any working directory) when that directory has
-//! no file of the name, scaled to `hooks.sound.volume`. Every configured sound is read and
+//! Each configured event plays a sound file (WAV, MP3, Ogg Vorbis or FLAC) from
+//! `hooks.sound.dir`, or one of the shipped sounds (embedded in the binary, so they play from
+//! any working directory) when that directory has no file of the name, scaled to
+//! `hooks.sound.volume`. Every configured sound is read and
 //! decoded once, when the daemon starts: a missing or broken file is a configuration error
 //! then, never a silent failure at the first message. At most one sound plays per
 //! `hooks.sound.min_interval_ms` (a burst makes one sound), none in quiet hours, none for our own
@@ -85,7 +86,7 @@ pub fn load(dir: &Path, name: &str) -> Result<SamplesBuffer, String> {
     };
     decode(bytes).map_err(|error| {
         format!(
-            "{} is not a WAV file that can be played: {error}",
+            "{} is not a sound that can be played (WAV, MP3, Ogg Vorbis or FLAC): {error}",
             path.display()
         )
     })
@@ -107,12 +108,13 @@ fn read_small(file: std::fs::File, path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Decodes a WAV file into samples ready to be played (and replayed: the buffer is shared).
+/// Decodes a sound file (WAV, MP3, Ogg Vorbis or FLAC, told apart by their contents, not their
+/// names) into samples ready to be played (and replayed: the buffer is shared).
 pub fn decode<B>(bytes: B) -> Result<SamplesBuffer, rodio::decoder::DecoderError>
 where
     B: AsRef<[u8]> + Send + Sync + 'static,
 {
-    let decoder = Decoder::new_wav(Cursor::new(bytes))?;
+    let decoder = Decoder::new(Cursor::new(bytes))?;
     let (channels, rate) = (decoder.channels(), decoder.sample_rate());
     let samples: Vec<rodio::Sample> = decoder.collect();
     Ok(SamplesBuffer::new(channels, rate, samples))

@@ -335,6 +335,27 @@ async fn files_in_the_sound_directory_play_and_stand_in_for_shipped_ones() {
     assert_eq!(rig.next_heard().await.file, "alert.wav");
 }
 
+/// Sound files encoded from a fifth of a second of a 440 Hz tone at half the full scale.
+const TONES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sounds");
+
+#[test]
+fn mp3_ogg_vorbis_and_flac_files_play_and_other_bytes_are_refused() {
+    for name in ["tone.mp3", "tone.ogg", "tone.flac"] {
+        let sound = load(Path::new(TONES), name).unwrap_or_else(|error| panic!("{error}"));
+        let seconds = sound.total_duration().unwrap().as_secs_f32();
+        assert!((0.19..0.3).contains(&seconds), "{name}: {seconds} s");
+        let loudest = peak(sound);
+        assert!((0.4..0.6).contains(&loudest), "{name}: peak {loudest}");
+    }
+    let sounds = tempfile::tempdir().unwrap();
+    std::fs::write(sounds.path().join("notes.mp3"), "not a sound").unwrap();
+    let refused = load(sounds.path(), "notes.mp3").unwrap_err();
+    assert!(
+        refused.contains("is not a sound that can be played (WAV, MP3, Ogg Vorbis or FLAC)"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn a_sound_file_over_the_limit_is_refused() {
     let sounds = tempfile::tempdir().unwrap();
