@@ -186,7 +186,7 @@ impl Desktop {
         let Some(device) = self.rules.device(&event.device_id).await? else {
             return Ok(None);
         };
-        if !device.hooks.desktop || self.rules.in_muted_chat(event).await? {
+        if !device.hooks.desktop {
             return Ok(None);
         }
         if event.name != "message" {
@@ -210,6 +210,10 @@ impl Desktop {
                 ))
             })
             .await?;
+        // The chat is read here anyway: whether it is muted comes with it.
+        if chat.as_ref().is_some_and(|chat| chat.muted) {
+            return Ok(None);
+        }
         let chat = chat
             .map(|chat| chat.name)
             .unwrap_or_else(|| chat_id.clone());

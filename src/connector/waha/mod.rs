@@ -290,17 +290,10 @@ impl Waha {
             .await;
             match messages {
                 Ok(messages) => {
-                    directory
-                        .history
-                        .extend(
-                            messages
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(|message| {
-                                    webhook::incoming(message, me, Some(&name), &self.files)
-                                }),
-                        )
+                    let messages = messages.as_array().into_iter().flatten();
+                    directory.history.extend(messages.filter_map(|message| {
+                        webhook::incoming(message, me, Some(&name), &self.files)
+                    }));
                 }
                 Err(error) => best_effort(error, "messages")?,
             }
