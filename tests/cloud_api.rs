@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cloud_stub::{CloudStub, MEDIA_BYTES, MEDIA_ID, PHONE_NUMBER_ID, TOKEN};
+use common::cloud_stub::{self, CloudStub, MEDIA_BYTES, MEDIA_ID, PHONE_NUMBER_ID, TOKEN};
 use common::sio::SioClient;
 use common::stub::meta_signature;
 use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
@@ -76,15 +76,7 @@ fn status(id: &str, status: &str) -> Vec<u8> {
 
 /// Posts a delivery as Meta does, signed with the app secret.
 async fn deliver(daemon: &TestDaemon, body: Vec<u8>) -> StatusCode {
-    let signature = meta_signature(APP_SECRET, &body);
-    let (status, text) = daemon
-        .deliver(
-            Method::POST,
-            "/upstream/cloud/cl",
-            body,
-            &[("x-hub-signature-256", &signature)],
-        )
-        .await;
+    let (status, text) = cloud_stub::deliver(daemon, "cl", APP_SECRET, body).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     status
 }

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
 use crate::connector::Outbound;
 use crate::device::actor::Command;
@@ -78,13 +79,24 @@ impl Messaging {
     }
 
     /// Accepts a message; returns it (at ack `pending`) and whether it is new.
+    ///
+    /// A file the daemon serves for another device is sent on from there, with that device's
+    /// credentials: only for a caller who may read that device's media anyway.
     pub async fn send(
         &self,
+        caller: &Caller,
         device: &DeviceId,
         request: SendRequest,
         dedup: Dedup,
     ) -> Result<(Message, bool), ApiError> {
         let handle = self.handle(device)?;
+        let owner = request
+            .media
+            .as_ref()
+            .and_then(|media| self.devices.library().locate(&media.url));
+        if let Some((owner, _)) = owner.filter(|(owner, _)| owner != device) {
+            caller.authorize(Scope::Read, Some(&owner))?;
+        }
         let (message, created) = messaging::send(&self.store, device, request, dedup).await?;
         if created {
             handle.wake_relay();

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use super::media::Library;
 use super::relay::{Pumped, Relay};
 use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
@@ -799,13 +800,14 @@ impl Actor {
         spec.validate().map_err(DeviceError::Definition)?;
         let timeouts = Timeouts::of(&self.context.settings.upstream);
         let public_url = &self.context.settings.server.public_url;
+        let library = Library::new(self.context.store.clone(), self.context.settings.clone());
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {
-                Box::new(Waha::new(&self.id, waha, public_url, timeouts)?)
+                Box::new(Waha::new(&self.id, waha, public_url, timeouts, library)?)
             }
             (ConnectorKind::CloudApi, _, Some(cloud)) => {
                 let media = media_base(public_url, &self.id);
-                Box::new(CloudApi::new(cloud, spec.name, media, timeouts)?)
+                Box::new(CloudApi::new(cloud, spec.name, media, timeouts, library)?)
             }
             (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
                 return Err(DeviceError::Definition(format!(

@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
+use super::media::Library;
 use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
-use crate::connector::{self, cloud_api, waha, ConnectorError, Download, Timeouts, WebhookError};
+use crate::connector::{self, cloud_api, Download, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {
@@ -203,25 +204,12 @@ impl DeviceManager {
     /// files, those WAHA serves itself), for `GET /api/v1/devices/{id}/media/{mediaId}`, the
     /// URL its messages carry.
     pub async fn media(&self, id: &DeviceId, media_id: &str) -> Result<Download, DeviceError> {
-        let spec = definition(&stored(&self.context.store, id).await?)?;
-        let timeouts = Timeouts::of(&self.context.settings.upstream);
-        let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
-            (ConnectorKind::CloudApi, Some(cloud), _) => {
-                cloud_api::media::download(cloud, timeouts, media_id).await
-            }
-            (ConnectorKind::Waha, _, Some(waha)) => {
-                waha::media::download(waha, timeouts, media_id).await
-            }
-            _ => {
-                return Err(DeviceError::MediaNotFound(format!(
-                    "device {id} has no media served by devicebridge"
-                )))
-            }
-        };
-        match opened {
-            Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),
-            other => Ok(other?),
-        }
+        self.library().open(id, media_id).await
+    }
+
+    /// The files the daemon serves for its devices.
+    pub fn library(&self) -> Library {
+        Library::new(self.context.store.clone(), self.context.settings.clone())
     }
 
     /// Meta's check of a Cloud API device's callback URL.

@@ -4,6 +4,7 @@ pub mod actor;
 mod handle;
 mod id;
 mod manager;
+pub mod media;
 mod relay;
 pub mod spec;
 pub mod state;

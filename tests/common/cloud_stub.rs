@@ -16,6 +16,8 @@ pub const TOKEN: &str = "EAAG-test-token";
 pub const MEDIA_ID: &str = "1037543291543636";
 pub const MEDIA_BYTES: &[u8] =
     b"\xff\xd8\xff\xe0 not really a JPEG, but bytes all the same \x00\x01";
+/// The media id Meta gives a file uploaded to it.
+pub const UPLOADED_ID: &str = "2040000000000001";
 
 #[derive(Debug)]
 pub struct CloudState {
@@ -51,6 +53,11 @@ impl CloudStub {
         format!("/{VERSION}/{PHONE_NUMBER_ID}/messages")
     }
 
+    /// Where files to send are uploaded.
+    pub fn upload_path() -> String {
+        format!("/{VERSION}/{PHONE_NUMBER_ID}/media")
+    }
+
     pub fn media_path() -> String {
         format!("/{VERSION}/{MEDIA_ID}")
     }
@@ -59,6 +66,24 @@ impl CloudStub {
     pub fn download_path() -> String {
         format!("/download/{MEDIA_ID}")
     }
+}
+
+/// Posts a delivery to a Cloud API device's callback as Meta does, signed with the app secret.
+pub async fn deliver(
+    daemon: &super::TestDaemon,
+    device: &str,
+    app_secret: &str,
+    body: Vec<u8>,
+) -> (reqwest::StatusCode, String) {
+    let signature = super::stub::meta_signature(app_secret, &body);
+    daemon
+        .deliver(
+            reqwest::Method::POST,
+            &format!("/upstream/cloud/{device}"),
+            body,
+            &[("x-hub-signature-256", &signature)],
+        )
+        .await
 }
 
 fn handle(state: &mut CloudState, request: &Recorded) -> Response {
@@ -98,6 +123,7 @@ fn handle(state: &mut CloudState, request: &Recorded) -> Response {
             400,
             json!({ "error": { "message": format!("Unsupported get request. Object with ID '{}' does not exist", &path[VERSION.len() + 2..]), "type": "GraphMethodException", "code": 100 } }),
         ),
+        "POST" if *path == CloudStub::upload_path() => answer(200, json!({ "id": UPLOADED_ID })),
         "POST" if *path == CloudStub::messages_path() => {
             if let Some((status, failure)) = state.failures.pop_front() {
                 return answer(status, failure);

@@ -24,8 +24,10 @@ pub struct Recorded {
     pub path: String,
     pub query: Option<String>,
     pub headers: HeaderMap,
-    /// The JSON body, `Null` when there was none.
+    /// The JSON body, `Null` when there was none or it is not JSON.
     pub body: Value,
+    /// The body as it came (a multipart upload's, say).
+    pub raw: Bytes,
 }
 
 impl Recorded {
@@ -142,6 +144,7 @@ async fn serve_one<S>(
         query: uri.query().map(str::to_owned),
         headers,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: body,
     };
     let _ = shared.record.send(request.clone());
     (shared.answer)(&mut shared.state.lock().unwrap(), &request)

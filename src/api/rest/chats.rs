@@ -255,7 +255,7 @@ async fn send(
         temp_id: None,
         template: body.template,
     };
-    let (message, created) = state.messaging.send(&id, request, dedup).await?;
+    let (message, created) = state.messaging.send(&caller, &id, request, dedup).await?;
     let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();
     if !created {
         response

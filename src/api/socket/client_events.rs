@@ -160,12 +160,16 @@ fn admit(
         ),
         PacketProblem::Malformed(why) => ApiError::bad_request(format!("malformed packet: {why}")),
     })?;
-    let caller = socket
+    caller_of(socket)?.authorize(scope, Some(device))?;
+    Ok(payload)
+}
+
+/// The credentials the socket connected with.
+fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
+    socket
         .extensions
         .get::<Caller>()
-        .ok_or(AuthError::Unauthorized)?;
-    caller.authorize(scope, Some(device))?;
-    Ok(payload)
+        .ok_or(AuthError::Unauthorized)
 }
 
 /// Reads an event's payload into its typed shape (an absent or `null` one as `{}`); wrong
@@ -300,7 +304,10 @@ async fn dispatch(
     match event {
         "message:send" => {
             let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let (message, _) = c.messaging.send(&d, request, Dedup::TempId).await?;
+            let (message, _) = c
+                .messaging
+                .send(&caller_of(socket)?, &d, request, Dedup::TempId)
+                .await?;
             Ok(Answer::Message(Box::new(message)))
         }
         "message:read" => {

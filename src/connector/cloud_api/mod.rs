@@ -21,6 +21,7 @@ use super::http::{self, Timeouts};
 use super::{
     send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
 };
+use crate::device::media::{File, Library};
 use crate::device::spec::CloudApiSpec;
 use crate::event::Me;
 use crate::messaging::inbound::Directory;
@@ -34,6 +35,8 @@ pub struct CloudApi {
     device_name: String,
     /// Where the daemon serves this device's media (see [`media`]).
     media_base: String,
+    /// Files the daemon serves for other devices, read whole to be uploaded.
+    library: Library,
     http: reqwest::Client,
 }
 
@@ -43,23 +46,53 @@ impl CloudApi {
         device_name: String,
         media_base: String,
         timeouts: Timeouts,
+        library: Library,
     ) -> Result<Self, ConnectorError> {
         Ok(Self {
             spec,
             device_name,
             media_base,
+            library,
             http: http::client(timeouts)?,
         })
     }
 
-    /// How Meta is told where a file to send is: by its media id when it is one Meta sent us
-    /// (a forward of a received file, whose URL is the daemon's and needs a credential Meta
-    /// does not have), else by its link.
-    fn media_source(&self, url: &str) -> Value {
-        match url.strip_prefix(&self.media_base) {
-            Some(id) if media::is_media_id(id) => json!({ "id": id }),
-            _ => json!({ "link": url }),
+    /// How Meta is told where a file to send is. A file Meta sent this device goes by its
+    /// media id; one the daemon serves for another device (its URL needs a credential Meta
+    /// does not have) is uploaded to Meta first and goes by the id that gives; any other by
+    /// its link.
+    async fn media_source(&self, url: &str) -> Result<Value, ConnectorError> {
+        if let Some(id) = url
+            .strip_prefix(&self.media_base)
+            .filter(|id| media::is_media_id(id))
+        {
+            return Ok(json!({ "id": id }));
         }
+        Ok(match self.library.read(url).await {
+            Some(file) => json!({ "id": self.upload(file?).await? }),
+            None => json!({ "link": url }),
+        })
+    }
+
+    /// `POST …/media`: hands Meta a file to send, for the media id it answers with.
+    async fn upload(&self, file: File) -> Result<String, ConnectorError> {
+        let part = reqwest::multipart::Part::bytes(file.bytes)
+            .file_name("file")
+            .mime_str(&file.mime)
+            .map_err(|_| ConnectorError::Rejected(format!("{:?} is not a MIME type", file.mime)))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", file.mime)
+            .part("file", part);
+        let answer = http::call(
+            self.authorized(self.http.post(self.endpoint("/media")))
+                .multipart(form),
+        )
+        .await?;
+        answer["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ConnectorError::Failing("Meta answered an upload without its id".into()))
     }
 
     fn endpoint(&self, rest: &str) -> String {
@@ -129,7 +162,7 @@ impl SendOne for CloudApi {
             }
             (None, Some(media)) => {
                 let kind = media.message_type();
-                let mut object = self.media_source(&media.url);
+                let mut object = self.media_source(&media.url).await?;
                 // Voice notes take no caption; documents keep their file name.
                 if kind != "audio" && !message.body.is_empty() {
                     object["caption"] = json!(message.body);

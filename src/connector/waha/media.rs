@@ -4,8 +4,7 @@
 //! `/api/files/` in one segment), and a download there is fetched from WAHA with the key and
 //! streamed through. A URL elsewhere (WAHA can keep files in S3) is left as it is.
 
-use base64::Engine;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
 use crate::connector::http::{self, Download, Timeouts};
@@ -32,17 +31,6 @@ impl Files {
             session: spec.session.clone(),
             ours: media_base.to_owned(),
         }
-    }
-
-    /// The file's path under `/api/files/`, if `url` is one the daemon serves for it: a file
-    /// received on this device, being forwarded.
-    pub fn served(&self, url: &str) -> Option<String> {
-        let file = percent_decode_str(url.strip_prefix(&self.ours)?)
-            .decode_utf8()
-            .ok()?;
-        path(&self.session, &file)
-            .is_some()
-            .then(|| file.into_owned())
     }
 
     /// The URL a message shows for a file WAHA reported at `url`.
@@ -94,35 +82,6 @@ pub async fn download(
     Ok(Download::new(http::open(request).await?, None))
 }
 
-/// The largest file forwarded: WAHA takes it inline, in base64, so the daemon holds it whole
-/// while it sends (WhatsApp's own limit for images and videos is 16 MB).
-pub const MAX_FORWARD_BYTES: usize = 16 << 20;
-
-/// A received file as WAHA's send endpoints take it inline (`file.data`, base64): WAHA cannot
-/// fetch the daemon's URL for it, which needs a credential, nor (behind its key) its own.
-pub async fn inline(
-    spec: &WahaSpec,
-    timeouts: Timeouts,
-    file: &str,
-) -> Result<String, ConnectorError> {
-    let mut body = download(spec, timeouts, file).await?.body;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = body
-        .chunk()
-        .await
-        .map_err(|error| ConnectorError::Unreachable(error.to_string()))?
-    {
-        if bytes.len() + chunk.len() > MAX_FORWARD_BYTES {
-            return Err(ConnectorError::Rejected(format!(
-                "{file} is over {} MiB, too large to forward",
-                MAX_FORWARD_BYTES >> 20
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,18 +97,6 @@ mod tests {
             files.url("http://waha:3000/api/files/default/true_111@c.us_AAA.jpeg"),
             "http://bridge/api/v1/devices/wa/media/default%2Ftrue_111%40c.us_AAA.jpeg"
         );
-        assert_eq!(
-            files
-                .served("http://bridge/api/v1/devices/wa/media/default%2Ftrue_111%40c.us_AAA.jpeg"),
-            Some("default/true_111@c.us_AAA.jpeg".into())
-        );
-        for not_ours in [
-            "http://bridge/api/v1/devices/other/media/default%2Fx.jpeg",
-            "http://bridge/api/v1/devices/wa/media/other%2Fx.jpeg",
-            "https://cdn.example/x.jpeg",
-        ] {
-            assert_eq!(files.served(not_ours), None, "{not_ours}");
-        }
         for elsewhere in [
             "https://bucket.s3.amazonaws.com/default/x.jpeg",
             "http://waha:3000/api/files/../api/sessions",

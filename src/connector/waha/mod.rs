@@ -20,6 +20,7 @@ pub mod media;
 mod webhook;
 
 use async_trait::async_trait;
+use base64::Engine;
 use reqwest::header::ACCEPT;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -29,6 +30,7 @@ use super::http::{self, Timeouts};
 use super::{
     send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
 };
+use crate::device::media::Library;
 use crate::device::spec::WahaSpec;
 use crate::device::DeviceId;
 use crate::event::Me;
@@ -84,8 +86,8 @@ pub struct Waha {
     webhook_url: String,
     /// Where received files are served (see [`media`]).
     files: Files,
-    /// For downloads, which are bounded per read rather than as a whole.
-    timeouts: Timeouts,
+    /// Files the daemon serves, read whole to be sent inline.
+    library: Library,
     http: reqwest::Client,
     /// Our account, once WAHA reported it: messages from it are ours.
     me: Option<Me>,
@@ -102,6 +104,7 @@ impl Waha {
         spec: WahaSpec,
         public_url: &str,
         timeouts: Timeouts,
+        library: Library,
     ) -> Result<Self, ConnectorError> {
         let base = Url::parse(&spec.base_url)
             .map_err(|error| ConnectorError::Rejected(format!("`waha.base_url`: {error}")))?;
@@ -112,7 +115,7 @@ impl Waha {
             ),
             files: Files::new(&spec, &super::media_base(public_url, device)),
             http: http::client(timeouts)?,
-            timeouts,
+            library,
             base,
             spec,
             me: None,
@@ -337,11 +340,13 @@ impl SendOne for Waha {
                 "sendText"
             }
             Some(media) => {
-                body["file"] = match self.files.served(&media.url) {
-                    Some(file) => {
-                        let data = media::inline(&self.spec, self.timeouts, &file).await?;
-                        json!({ "data": data, "mimetype": media.mime })
-                    }
+                // A file the daemon serves (received on this device or another) goes inline:
+                // WAHA can fetch neither the daemon's URL nor, behind its key, its own.
+                body["file"] = match self.library.read(&media.url).await {
+                    Some(file) => json!({
+                        "data": base64::engine::general_purpose::STANDARD.encode(file?.bytes),
+                        "mimetype": media.mime,
+                    }),
                     None => json!({ "url": media.url, "mimetype": media.mime }),
                 };
                 if let Some(name) = &media.name {

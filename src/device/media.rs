@@ -1,0 +1,149 @@
+//! Files the daemon serves for its devices: media that an upstream keeps behind its
+//! credentials (a Cloud API device's files, those WAHA serves itself), which received
+//! messages show at `{server.public_url}/api/v1/devices/{id}/media/{mediaId}`.
+//!
+//! The same URL is what a client sends back to forward such a file, through the device that
+//! received it or through another one. No upstream can fetch it (it would need a key of
+//! ours), so the [`Library`] opens it from the upstream that has the file and the sending
+//! connector hands the bytes over: inline to WAHA, uploaded to Meta (a Cloud API device
+//! forwarding a file Meta sent it names it by its media id instead).
+
+use std::sync::Arc;
+
+use percent_encoding::percent_decode_str;
+
+use super::{definition, stored, DeviceError, DeviceId};
+use crate::config::Settings;
+use crate::connector::{cloud_api, waha, ConnectorError, Download, Timeouts};
+use crate::device::spec::ConnectorKind;
+use crate::store::Store;
+
+/// The largest file forwarded between devices: it is held whole while it is sent (WAHA takes
+/// it inline in base64; WhatsApp's own limit for images and videos is 16 MB).
+pub const MAX_FORWARD_BYTES: usize = 16 << 20;
+
+/// A whole file, read to be handed to another upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+}
+
+/// Opens the files the daemon serves, for any of its devices.
+#[derive(Clone)]
+pub struct Library {
+    store: Store,
+    settings: Arc<Settings>,
+}
+
+impl Library {
+    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+        Self { store, settings }
+    }
+
+    /// Opens media `media_id` of device `id` from its upstream.
+    pub async fn open(&self, id: &DeviceId, media_id: &str) -> Result<Download, DeviceError> {
+        let spec = definition(&stored(&self.store, id).await?)?;
+        let timeouts = Timeouts::of(&self.settings.upstream);
+        let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
+            (ConnectorKind::CloudApi, Some(cloud), _) => {
+                cloud_api::media::download(cloud, timeouts, media_id).await
+            }
+            (ConnectorKind::Waha, _, Some(waha)) => {
+                waha::media::download(waha, timeouts, media_id).await
+            }
+            _ => {
+                return Err(DeviceError::MediaNotFound(format!(
+                    "device {id} has no media served by devicebridge"
+                )))
+            }
+        };
+        match opened {
+            Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),
+            other => Ok(other?),
+        }
+    }
+
+    /// The device and media id `url` serves, if it is one of this daemon's media URLs.
+    pub fn locate(&self, url: &str) -> Option<(DeviceId, String)> {
+        locate(&self.settings.server.public_url, url)
+    }
+
+    /// Reads the file at `url` whole, if `url` is one of this daemon's media URLs.
+    pub async fn read(&self, url: &str) -> Option<Result<File, ConnectorError>> {
+        let (device, media_id) = self.locate(url)?;
+        Some(match self.open(&device, &media_id).await {
+            Ok(download) => read_whole(download, url).await,
+            Err(DeviceError::Connector(error)) => Err(error),
+            Err(error) => Err(ConnectorError::Rejected(format!(
+                "cannot forward {url}: {error}"
+            ))),
+        })
+    }
+}
+
+/// The device and media id of `url`, if it is under `{public_url}/api/v1/devices/`.
+fn locate(public_url: &str, url: &str) -> Option<(DeviceId, String)> {
+    let rest = url
+        .strip_prefix(public_url.trim_end_matches('/'))?
+        .strip_prefix("/api/v1/devices/")?;
+    let (device, media_id) = rest.split_once("/media/")?;
+    let device = DeviceId::parse(device).ok()?;
+    let media_id = percent_decode_str(media_id).decode_utf8().ok()?;
+    (!media_id.is_empty()).then(|| (device, media_id.into_owned()))
+}
+
+/// Reads a download into memory, refusing one over [`MAX_FORWARD_BYTES`].
+async fn read_whole(download: Download, name: &str) -> Result<File, ConnectorError> {
+    let mut body = download.body;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body
+        .chunk()
+        .await
+        .map_err(|error| ConnectorError::Unreachable(error.to_string()))?
+    {
+        if bytes.len() + chunk.len() > MAX_FORWARD_BYTES {
+            return Err(ConnectorError::Rejected(format!(
+                "{name} is over {} MiB, too large to forward",
+                MAX_FORWARD_BYTES >> 20
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(File {
+        bytes,
+        mime: download.mime,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_daemons_media_urls_are_located() {
+        let at = |device: &str, media: &str| Some((DeviceId::parse(device).unwrap(), media.into()));
+        assert_eq!(
+            locate(
+                "http://bridge:8080/",
+                "http://bridge:8080/api/v1/devices/wa/media/default%2Fx%40c.us.jpeg"
+            ),
+            at("wa", "default/x@c.us.jpeg")
+        );
+        assert_eq!(
+            locate(
+                "http://bridge:8080",
+                "http://bridge:8080/api/v1/devices/cl/media/1037543291543636"
+            ),
+            at("cl", "1037543291543636")
+        );
+        for elsewhere in [
+            "https://cdn.example/api/v1/devices/wa/media/x.jpeg",
+            "http://bridge:8080/api/v1/devices/wa/chats",
+            "http://bridge:8080/api/v1/devices/wa/media/",
+            "http://bridge:8080/api/v1/devices/Not%20an%20id/media/x",
+        ] {
+            assert_eq!(locate("http://bridge:8080", elsewhere), None, "{elsewhere}");
+        }
+    }
+}
