@@ -82,6 +82,13 @@ pub struct ActorContext {
     pub print_qr: bool,
 }
 
+impl ActorContext {
+    /// The files the daemon serves for its devices.
+    pub fn library(&self) -> Library {
+        Library::new(self.store.clone(), self.settings.clone())
+    }
+}
+
 pub struct Actor {
     id: DeviceId,
     context: ActorContext,
@@ -800,7 +807,7 @@ impl Actor {
         spec.validate().map_err(DeviceError::Definition)?;
         let timeouts = Timeouts::of(&self.context.settings.upstream);
         let public_url = &self.context.settings.server.public_url;
-        let library = Library::new(self.context.store.clone(), self.context.settings.clone());
+        let library = self.context.library();
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {
                 Box::new(Waha::new(&self.id, waha, public_url, timeouts, library)?)

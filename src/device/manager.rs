@@ -209,7 +209,7 @@ impl DeviceManager {
 
     /// The files the daemon serves for its devices.
     pub fn library(&self) -> Library {
-        Library::new(self.context.store.clone(), self.context.settings.clone())
+        self.context.library()
     }
 
     /// Meta's check of a Cloud API device's callback URL.

@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 
 use super::{definition, stored, DeviceError, DeviceId};
 use crate::config::Settings;
-use crate::connector::{cloud_api, waha, ConnectorError, Download, Timeouts};
+use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Timeouts};
 use crate::device::spec::ConnectorKind;
 use crate::store::Store;
 
@@ -82,13 +82,15 @@ impl Library {
     }
 }
 
-/// The device and media id of `url`, if it is under `{public_url}/api/v1/devices/`.
+/// The device and media id of `url`, if it is under the device's [`media_base`].
 fn locate(public_url: &str, url: &str) -> Option<(DeviceId, String)> {
-    let rest = url
+    let device = url
         .strip_prefix(public_url.trim_end_matches('/'))?
-        .strip_prefix("/api/v1/devices/")?;
-    let (device, media_id) = rest.split_once("/media/")?;
+        .strip_prefix("/api/v1/devices/")?
+        .split('/')
+        .next()?;
     let device = DeviceId::parse(device).ok()?;
+    let media_id = url.strip_prefix(&media_base(public_url, &device))?;
     let media_id = percent_decode_str(media_id).decode_utf8().ok()?;
     (!media_id.is_empty()).then(|| (device, media_id.into_owned()))
 }
