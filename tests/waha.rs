@@ -466,6 +466,150 @@ async fn inbound_messages_reactions_revocations_and_presence() {
     daemon.stop().await;
 }
 
+/// Linked ids: Alice's, Carol's, and those of someone who keeps their number to themselves
+/// and of someone WAHA fails to look up.
+const ALICE_LID: &str = "207711112222333@lid";
+const STRANGER_LID: &str = "208899990000111@lid";
+const UNLUCKY_LID: &str = "209900001111222@lid";
+const CAROL: &str = "15550003333@c.us";
+const CAROL_LID: &str = "203300003333444@lid";
+
+/// A message WAHA reports from a linked id, as the WEBJS engine writes it.
+fn from_linked_id(lid: &str, id: &str, body: &str) -> Value {
+    json!({
+        "id": format!("false_{lid}_{id}"), "timestamp": 1_700_000_600, "from": lid, "fromMe": false,
+        "to": ME, "body": body, "hasMedia": false, "_data": { "notifyName": "Alice" }
+    })
+}
+
+/// How many times WAHA was asked about `lid` since the last look.
+fn lookups(stub: &mut WahaStub, lid: &str) -> usize {
+    let line = format!("GET /api/default/lids/{lid}");
+    stub.requests
+        .drain()
+        .iter()
+        .filter(|r| r.line() == line)
+        .count()
+}
+
+#[tokio::test]
+async fn a_contact_named_by_a_linked_id_is_the_chat_of_their_number() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| {
+        waha.lids.insert(ALICE_LID.into(), Some(ALICE.into()));
+        waha.lids.insert(STRANGER_LID.into(), None);
+        waha.lids_failing.push(UNLUCKY_LID.into());
+    });
+
+    let hello = from_linked_id(ALICE_LID, "L1", "hello from my linked id");
+    assert_eq!(webhook(&daemon, "message", hello).await, StatusCode::OK);
+    let arrived = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "hello from my linked id"
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            arrived.data["chatId"].as_str(),
+            arrived.data["from"].as_str()
+        ),
+        (Some(ALICE), Some(ALICE))
+    );
+    assert_eq!(lookups(&mut stub, ALICE_LID), 1);
+
+    // Typing and a second message under the linked id: Alice's chat, asked about once.
+    let typing = json!({ "id": ALICE_LID, "presences": [{ "participant": ALICE_LID, "lastKnownPresence": "typing" }] });
+    assert_eq!(
+        webhook(&daemon, "presence.update", typing).await,
+        StatusCode::OK
+    );
+    let start = client.wait_for("typing:start", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            start.data["chatId"].as_str(),
+            start.data["contactId"].as_str()
+        ),
+        (Some(ALICE), Some(ALICE))
+    );
+    let again = from_linked_id(ALICE_LID, "L2", "still me");
+    assert_eq!(webhook(&daemon, "message", again).await, StatusCode::OK);
+    assert_eq!(lookups(&mut stub, ALICE_LID), 0);
+    let (_, chat) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}"))
+        .await;
+    assert_eq!(chat["unreadCount"], 2, "{chat}");
+
+    // A number WAHA cannot tell, and a lookup that fails: the messages are kept under the
+    // linked id, and WAHA is not asked again at once.
+    for lid in [STRANGER_LID, UNLUCKY_LID] {
+        for id in ["S1", "S2"] {
+            let message = from_linked_id(lid, id, &format!("{id} from {lid}"));
+            assert_eq!(webhook(&daemon, "message", message).await, StatusCode::OK);
+        }
+        assert_eq!(lookups(&mut stub, lid), 1, "{lid}");
+        let (status, chat) = daemon.get(&format!("/api/v1/devices/wa/chats/{lid}")).await;
+        assert_eq!(
+            (status, &chat["unreadCount"]),
+            (StatusCode::OK, &json!(2)),
+            "{chat}"
+        );
+    }
+    let (_, chats) = daemon.get("/api/v1/devices/wa/chats").await;
+    let mut linked: Vec<_> = common::ids(&chats)
+        .into_iter()
+        .filter(|id| id.ends_with("@lid"))
+        .collect();
+    linked.sort();
+    assert_eq!(
+        linked,
+        [STRANGER_LID, UNLUCKY_LID],
+        "Alice has no chat of her own linked id"
+    );
+
+    // At the next start WAHA lists Alice's chat under both her ids, and Carol's only under
+    // her linked id.
+    stub.with(|waha| {
+        waha.chats.push(json!({ "id": ALICE_LID, "name": null }));
+        waha.chats.push(json!({ "id": CAROL_LID, "name": "Carol" }));
+        waha.lids.insert(CAROL_LID.into(), Some(CAROL.into()));
+        let hi = from_linked_id(CAROL_LID, "C1", "hi, Carol here");
+        waha.messages.insert(CAROL_LID.into(), vec![hi]);
+    });
+    // What was learned outlives a restart: Alice's linked id is not asked about again.
+    let daemon = daemon.restart().await;
+    let mut client = daemon.socket("wa", json!({})).await;
+    wait_state(&mut client, "ready").await;
+    let after = from_linked_id(ALICE_LID, "L3", "after the restart");
+    assert_eq!(webhook(&daemon, "message", after).await, StatusCode::OK);
+    let arrived = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "after the restart"
+        })
+        .await
+        .unwrap();
+    assert_eq!(arrived.data["chatId"], ALICE);
+    assert_eq!(lookups(&mut stub, ALICE_LID), 0);
+    let (_, alice) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}"))
+        .await;
+    assert_eq!(alice["name"], "Alice", "{alice}");
+    let (status, carol) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{CAROL}"))
+        .await;
+    assert_eq!(
+        (status, &carol["name"], &carol["lastMessage"]["body"]),
+        (StatusCode::OK, &json!("Carol"), &json!("hi, Carol here")),
+        "{carol}"
+    );
+    let (status, _) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{CAROL_LID}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
     let (mut stub, daemon, mut client) = ready().await;

@@ -176,6 +176,13 @@ pub trait Upstream: Send + Sync {
     /// The chat id of a phone number (digits only, country code first) if it has a WhatsApp
     /// account, as the upstream writes it; `None` if it has none.
     async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError>;
+    /// The chat id of the phone number behind a linked id (`…@lid`: WhatsApp names some
+    /// contacts by one instead of their number), if the upstream can tell; `None` if it
+    /// cannot, or has no such ids.
+    async fn number_behind(&mut self, lid: &str) -> Result<Option<String>, ConnectorError> {
+        let _ = lid;
+        Ok(None)
+    }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);
     /// Tells the upstream to forget this device.

@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use super::linked_ids::LinkedIds;
 use super::media::Library;
 use super::relay::{Pumped, Relay};
 use super::spec::ConnectorKind;
@@ -111,6 +112,8 @@ pub struct Actor {
     outbox: Arc<Notify>,
     /// Who is typing where, and when the indicator expires without a stop.
     typing: HashMap<(String, String), Instant>,
+    /// The numbers behind the linked ids the upstream reports.
+    linked_ids: LinkedIds,
 }
 
 impl Actor {
@@ -143,6 +146,7 @@ impl Actor {
         );
         let actor = Actor {
             relay,
+            linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             outbox,
             typing: HashMap::new(),
             id,
@@ -428,7 +432,10 @@ impl Actor {
     }
 
     /// Stores upstream reports in one write and follows the typing indicators they change.
-    async fn store_inbound(&mut self, batch: Vec<Inbound>) -> Result<(), DeviceError> {
+    async fn store_inbound(&mut self, mut batch: Vec<Inbound>) -> Result<(), DeviceError> {
+        self.linked_ids
+            .resolve(batch.as_mut_slice(), self.upstream.as_deref_mut())
+            .await;
         let id = self.id.clone();
         let changes = self
             .context
@@ -756,7 +763,10 @@ impl Actor {
             // Saving and wiping the link are part of the transition's own write (`link_change`).
             Effect::SaveSession | Effect::WipeSession => None,
             Effect::SyncUpstream => match self.upstream.as_mut()?.sync().await {
-                Ok(directory) => {
+                Ok(mut directory) => {
+                    self.linked_ids
+                        .resolve(&mut directory, self.upstream.as_deref_mut())
+                        .await;
                     let id = self.id.clone();
                     let stored = self
                         .context

@@ -3,6 +3,7 @@
 pub mod actor;
 mod handle;
 mod id;
+mod linked_ids;
 mod manager;
 pub mod media;
 mod relay;

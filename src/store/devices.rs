@@ -157,6 +157,7 @@ impl Tx<'_> {
             "contacts",
             "notifications",
             "simulator_inbox",
+            "linked_ids",
         ] {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),

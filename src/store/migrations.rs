@@ -200,6 +200,13 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE events;
     ALTER TABLE journal RENAME TO events;",
     "ALTER TABLE messages ADD COLUMN template TEXT;",
+    // 8: the numbers behind linked ids (`…@lid`), as the upstream told them.
+    "CREATE TABLE linked_ids (
+        device_id TEXT NOT NULL,
+        lid TEXT NOT NULL,
+        number TEXT NOT NULL,
+        PRIMARY KEY (device_id, lid)
+    ) WITHOUT ROWID;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

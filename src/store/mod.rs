@@ -20,6 +20,7 @@ pub mod chats;
 pub mod devices;
 pub mod journal;
 pub mod keys;
+pub mod linked_ids;
 pub mod messages;
 mod migrations;
 pub mod webhooks;

@@ -1,5 +1,5 @@
 //! A stub WAHA server: the documented session, pairing, sending, chat (archive included),
-//! number lookup and file endpoints over one session whose status the test sets, recording
+//! number and linked id lookup and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
 
@@ -34,6 +34,10 @@ pub struct WahaState {
     pub send_failures: VecDeque<(u16, Value)>,
     /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
     pub on_whatsapp: HashMap<String, String>,
+    /// Linked ids WAHA knows, with the number's id behind each (`None`: not shared with us).
+    /// Others get 404, and those in `lids_failing` a server error.
+    pub lids: HashMap<String, Option<String>>,
+    pub lids_failing: Vec<String>,
     sent: u32,
 }
 
@@ -54,6 +58,8 @@ impl WahaStub {
             messages: HashMap::new(),
             send_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
+            lids: HashMap::new(),
+            lids_failing: Vec::new(),
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -139,6 +145,15 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             }
         }
         ("PUT", ["api", "reaction"]) => answer(200, json!({})),
+        ("GET", ["api", name, "lids", lid]) if *name == session => {
+            if state.lids_failing.iter().any(|failing| failing == lid) {
+                return answer(500, json!({ "message": "engine error" }));
+            }
+            match state.lids.get(*lid) {
+                Some(number) => answer(200, json!({ "lid": lid, "pn": number })),
+                None => answer(404, json!({ "message": "unknown lid" })),
+            }
+        }
         ("GET", ["api", "files", name, file]) if *name == session && *file == FILE => (
             [(axum::http::header::CONTENT_TYPE, "image/jpeg")],
             FILE_BYTES,

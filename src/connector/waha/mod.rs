@@ -312,6 +312,16 @@ impl Waha {
     }
 }
 
+/// A number's chat id as WAHA's own ids write it (`15550001111@c.us`), from the forms engines
+/// give: `@c.us`, or the protocol's `@s.whatsapp.net`, either possibly with a device suffix
+/// (`15550001111:3@s.whatsapp.net`). Anything else is no number.
+fn number_chat_id(jid: &str) -> Option<String> {
+    let (user, server) = jid.split_once('@')?;
+    let number = user.split(':').next().unwrap_or_default();
+    let is_number = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| format!("{number}@c.us"))
+}
+
 /// A backfill request that failed: given up on with a warning, unless WAHA is unreachable or
 /// refused our credentials.
 fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> {
@@ -500,6 +510,20 @@ impl Upstream for Waha {
         }))
     }
 
+    /// WAHA's `GET /api/{session}/lids/{lid}`: `pn` is the number's chat id, or null while
+    /// the contact has not shared it with us; 404 from a WAHA that does not know the id (or,
+    /// older, the endpoint).
+    async fn number_behind(&mut self, lid: &str) -> Result<Option<String>, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let (status, answer) =
+            http::exchange(self.request(Method::GET, &["api", session, "lids", lid])).await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let answer = http::success(status, answer)?;
+        Ok(answer["pn"].as_str().and_then(number_chat_id))
+    }
+
     async fn close(&mut self) {
         self.reported = None;
         if let Err(error) =
@@ -515,6 +539,31 @@ impl Upstream for Waha {
             http::call(self.request(Method::POST, &self.session_path(&["logout"]))).await
         {
             tracing::warn!(%error, "WAHA did not log the session out");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_chat_id;
+
+    #[test]
+    fn numbers_behind_linked_ids_read_as_chat_ids_in_every_form_engines_give() {
+        let read = |jid| number_chat_id(jid);
+        assert_eq!(
+            read("15550002222@c.us").as_deref(),
+            Some("15550002222@c.us")
+        );
+        assert_eq!(
+            read("15550002222@s.whatsapp.net").as_deref(),
+            Some("15550002222@c.us")
+        );
+        assert_eq!(
+            read("15550002222:3@s.whatsapp.net").as_deref(),
+            Some("15550002222@c.us")
+        );
+        for not_a_number in ["123@lid", "120363@g.us", "@c.us", "abc@c.us", "15550002222"] {
+            assert_eq!(read(not_a_number), None, "{not_a_number}");
         }
     }
 }

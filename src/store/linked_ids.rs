@@ -1,0 +1,45 @@
+//! The numbers behind linked ids (`…@lid`) that each device's upstream told us, so one is
+//! asked about once, not after every restart.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::{StoreResult, Tx};
+use crate::device::DeviceId;
+
+/// The known numbers among `lids`, by linked id.
+pub fn numbers_behind(
+    conn: &Connection,
+    device: &DeviceId,
+    lids: &[String],
+) -> StoreResult<HashMap<String, String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT number FROM linked_ids WHERE device_id = ?1 AND lid = ?2")?;
+    let mut found = HashMap::new();
+    for lid in lids {
+        let mut rows = stmt.query(params![device.as_str(), lid])?;
+        if let Some(row) = rows.next()? {
+            found.insert(lid.clone(), row.get(0)?);
+        }
+    }
+    Ok(found)
+}
+
+impl Tx<'_> {
+    /// Records the numbers behind linked ids; a number that changed replaces the old one.
+    pub fn remember_numbers(
+        &mut self,
+        device: &DeviceId,
+        numbers: &[(String, String)],
+    ) -> StoreResult<()> {
+        for (lid, number) in numbers {
+            self.execute(
+                "INSERT INTO linked_ids (device_id, lid, number) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id, lid) DO UPDATE SET number = excluded.number",
+                params![device.as_str(), lid, number],
+            )?;
+        }
+        Ok(())
+    }
+}
