@@ -150,7 +150,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive"],
             "hmac": { "key": SECRET },
         }] } })
     );
@@ -700,8 +700,8 @@ async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
 }
 
 #[tokio::test]
-async fn archiving_a_chat_archives_it_on_the_phone_and_muting_stays_here() {
-    let (mut stub, daemon, _client) = ready().await;
+async fn archiving_a_chat_archives_it_on_the_phone_and_back_and_muting_stays_here() {
+    let (mut stub, daemon, mut client) = ready().await;
     let path = format!("/api/v1/devices/wa/chats/{ALICE}");
     for (flags, action) in [
         (json!({ "archived": true }), "archive"),
@@ -723,6 +723,29 @@ async fn archiving_a_chat_archives_it_on_the_phone_and_muting_stays_here() {
         .await;
     stub.requests.wait_line(WAIT, "POST /api/sendText").await;
     stub.requests.assert_none_reached(&["archive", "mute"]);
+
+    // Archived on the phone, then brought back there: every client sees it, and WAHA is not
+    // told what it told us.
+    client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == "hi")
+        .await
+        .unwrap();
+    for archived in [true, false] {
+        let archive = json!({ "id": ALICE, "archived": archived, "timestamp": 1_700_000_700 });
+        assert_eq!(
+            webhook(&daemon, "chat.archive", archive).await,
+            StatusCode::OK
+        );
+        client
+            .wait_until(WAIT, |e| {
+                e.name == "chat:update" && e.data["id"] == ALICE && e.data["archived"] == archived
+            })
+            .await
+            .unwrap();
+        let (_, chat) = daemon.get(&path).await;
+        assert_eq!(chat["archived"], archived, "{chat}");
+    }
+    stub.requests.assert_none_reached(&["archive"]);
     stub.server.stop().await;
     daemon.stop().await;
 }

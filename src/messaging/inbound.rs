@@ -68,6 +68,11 @@ pub enum Inbound {
     Revoked {
         upstream_id: String,
     },
+    /// The phone archived a chat, or brought it back.
+    Archived {
+        chat_id: String,
+        archived: bool,
+    },
 }
 
 /// The contacts and chats an upstream has, as reported after linking, with their recent
@@ -263,6 +268,11 @@ pub fn apply(
                             },
                         )?;
                     }
+                }
+            }
+            Inbound::Archived { chat_id, archived } => {
+                if let Some(chat) = tx.set_chat_flags(device, chat_id, Some(*archived), None)? {
+                    tx.chat_changed(device, chat);
                 }
             }
         }

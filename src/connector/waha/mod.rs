@@ -41,7 +41,7 @@ use media::Files;
 pub use webhook::read as read_webhook;
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 7] = [
+const EVENTS: [&str; 8] = [
     "session.status",
     "message",
     "message.any",
@@ -49,6 +49,7 @@ const EVENTS: [&str; 7] = [
     "message.revoked",
     "message.reaction",
     "presence.update",
+    "chat.archive",
 ];
 /// How many chats, newest first, are backfilled when the device becomes ready...
 const BACKFILL_CHATS: u32 = 50;

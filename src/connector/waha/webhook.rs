@@ -51,6 +51,7 @@ pub fn read(
             .collect(),
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
+        "chat.archive" => archive(payload).into_iter().collect(),
         other => {
             tracing::debug!(event = other, "WAHA webhook event not followed");
             Vec::new()
@@ -174,6 +175,17 @@ fn reaction(payload: &Value, me: Option<&str>) -> Option<Inbound> {
             .as_str()
             .unwrap_or_default()
             .to_owned(),
+    })
+}
+
+/// `chat.archive`: the phone archived a chat or brought it back (the chat's id is `id`, or
+/// `chatId` in some WAHA versions).
+fn archive(payload: &Value) -> Option<Inbound> {
+    Some(Inbound::Archived {
+        chat_id: text(&payload["id"])
+            .or_else(|| text(&payload["chatId"]))?
+            .to_owned(),
+        archived: payload["archived"].as_bool()?,
     })
 }
 
