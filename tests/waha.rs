@@ -466,13 +466,15 @@ async fn inbound_messages_reactions_revocations_and_presence() {
     daemon.stop().await;
 }
 
-/// Linked ids: Alice's, Carol's, and those of someone who keeps their number to themselves
-/// and of someone WAHA fails to look up.
+/// Linked ids: Alice's, Carol's, Dave's, and those of someone who keeps their number to
+/// themselves and of someone WAHA fails to look up.
 const ALICE_LID: &str = "207711112222333@lid";
 const STRANGER_LID: &str = "208899990000111@lid";
 const UNLUCKY_LID: &str = "209900001111222@lid";
 const CAROL: &str = "15550003333@c.us";
 const CAROL_LID: &str = "203300003333444@lid";
+const DAVE: &str = "15550004444@c.us";
+const DAVE_LID: &str = "204400004444555@lid";
 
 /// A message WAHA reports from a linked id, as the WEBJS engine writes it.
 fn from_linked_id(lid: &str, id: &str, body: &str) -> Value {
@@ -606,6 +608,24 @@ async fn a_contact_named_by_a_linked_id_is_the_chat_of_their_number() {
         .get(&format!("/api/v1/devices/wa/chats/{CAROL_LID}"))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Writing first to a number WhatsApp answers with a linked id opens the number's chat.
+    stub.with(|waha| {
+        waha.on_whatsapp
+            .insert("15550004444".into(), DAVE_LID.into());
+        waha.lids.insert(DAVE_LID.into(), Some(DAVE.into()));
+    });
+    let (status, dave) = daemon
+        .post(
+            "/api/v1/devices/wa/chats",
+            json!({ "phone": "+1 555 000 4444" }),
+        )
+        .await;
+    assert_eq!(
+        (status, &dave["id"]),
+        (StatusCode::CREATED, &json!(DAVE)),
+        "{dave}"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -382,7 +382,14 @@ impl Actor {
             return Err(DeviceError::NotReady);
         };
         match upstream.find_number(number).await {
-            Ok(found) => Ok(found),
+            Ok(Some(mut chat_id)) => {
+                // A number WhatsApp answers with a linked id for is that number's chat.
+                self.linked_ids
+                    .resolve(&mut chat_id, self.upstream.as_deref_mut())
+                    .await;
+                Ok(Some(chat_id))
+            }
+            Ok(None) => Ok(None),
             Err(error) => Err(self.answered_with(error).await),
         }
     }

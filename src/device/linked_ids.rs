@@ -38,6 +38,12 @@ pub trait Names {
     fn merge_duplicates(&mut self) {}
 }
 
+impl Names for String {
+    fn each_id(&mut self, visit: &mut dyn FnMut(&mut String)) {
+        visit(self);
+    }
+}
+
 impl Names for Incoming {
     fn each_id(&mut self, visit: &mut dyn FnMut(&mut String)) {
         visit(&mut self.chat_id);
