@@ -686,3 +686,67 @@ async fn a_bad_signature_gets_401_and_changes_nothing() {
     stub.server.stop().await;
     daemon.stop().await;
 }
+
+/// Customers who chose a username: Meta names them by business-scoped user id, and by their
+/// number only while it still may.
+const ZOE: &str = "15557654321";
+const ZOE_ID: &str = "US.13491208655302741918";
+const NOVA_ID: &str = "BR.ENT.1502576394655843";
+
+#[tokio::test]
+async fn a_customer_with_a_username_keeps_one_chat_and_is_answered_by_user_id() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let zoe_chat = format!("{ZOE}@c.us");
+    // Zoe by number and user id, then by user id alone: one chat, her number's.
+    let both = envelope(json!({
+        "contacts": [{ "profile": { "name": "Zoe" }, "wa_id": ZOE, "user_id": ZOE_ID }],
+        "messages": [{ "from": ZOE, "from_user_id": ZOE_ID, "id": "wamid.Z1", "timestamp": "1700000000",
+            "type": "text", "text": { "body": "hi, Zoe here" } }]
+    }));
+    deliver(&daemon, both).await;
+    assert_eq!(shown(&mut client, "wamid.Z1").await["chatId"], zoe_chat);
+    let user_id_only = envelope(json!({
+        "contacts": [{ "profile": { "name": "Zoe", "username": "@zoe" }, "user_id": ZOE_ID }],
+        "messages": [{ "from_user_id": ZOE_ID, "id": "wamid.Z2", "timestamp": "1700000001",
+            "type": "text", "text": { "body": "still me" } }]
+    }));
+    deliver(&daemon, user_id_only).await;
+    let again = shown(&mut client, "wamid.Z2").await;
+    assert_eq!(
+        (&again["chatId"], &again["from"]),
+        (&json!(zoe_chat), &json!(zoe_chat))
+    );
+    let (_, chat) = daemon
+        .get(&format!("/api/v1/devices/cl/chats/{zoe_chat}"))
+        .await;
+    assert_eq!(chat["unreadCount"], 2, "{chat}");
+
+    // Nova, whose number Meta never gave: her chat is her user id (the message names her
+    // only through the change's one contact), and our answer goes to it as `recipient`.
+    let nova = envelope(json!({
+        "contacts": [{ "profile": { "name": "Nova", "username": "@nova" }, "user_id": NOVA_ID }],
+        "messages": [{ "id": "wamid.N1", "timestamp": "1700000002", "type": "text", "text": { "body": "who am I" } }]
+    }));
+    deliver(&daemon, nova).await;
+    let from_nova = shown(&mut client, "wamid.N1").await;
+    assert_eq!(from_nova["chatId"], NOVA_ID);
+    let (_, chat) = daemon
+        .get(&format!("/api/v1/devices/cl/chats/{NOVA_ID}"))
+        .await;
+    assert_eq!(chat["name"], "Nova", "{chat}");
+    daemon
+        .send_message("cl", NOVA_ID, json!({ "text": "hello Nova" }))
+        .await;
+    let sent = stub
+        .requests
+        .wait_for(WAIT, |r| r.body["text"]["body"] == "hello Nova")
+        .await;
+    assert_eq!(
+        (&sent.body["recipient"], sent.body.get("to")),
+        (&json!(NOVA_ID), None),
+        "{}",
+        sent.body
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}

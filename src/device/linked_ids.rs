@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::DeviceId;
-use crate::connector::{ConnectorError, Upstream};
+use crate::connector::{cloud_api, ConnectorError, Upstream};
 use crate::messaging::inbound::{Directory, Inbound, Incoming};
 use crate::store::{self, Store};
 
@@ -27,13 +27,19 @@ const ASK_AGAIN_AFTER: Duration = Duration::from_secs(600);
 /// How long the upstream is left alone after it failed to answer.
 const ASK_AGAIN_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
+/// WhatsApp's linked ids (`…@lid`), and Meta's business-scoped user ids, which the Cloud API
+/// gives for customers who chose a username over showing their number.
 fn is_linked(id: &str) -> bool {
-    id.ends_with("@lid")
+    id.ends_with("@lid") || cloud_api::is_business_scoped_id(id)
 }
 
 /// Something that names contacts or chats by their ids.
 pub trait Names {
     fn each_id(&mut self, visit: &mut dyn FnMut(&mut String));
+    /// The linked ids whose number it tells, with that number's chat id.
+    fn each_pair(&self, visit: &mut dyn FnMut(&str, &str)) {
+        let _ = visit;
+    }
     /// Called once linked ids were replaced, which can make two entries one.
     fn merge_duplicates(&mut self) {}
 }
@@ -67,7 +73,13 @@ impl Names for Inbound {
             Inbound::Presence { contact_id, .. } => visit(contact_id),
             Inbound::Reaction { from, .. } => visit(from),
             Inbound::Archived { chat_id, .. } => visit(chat_id),
-            Inbound::Failed { .. } | Inbound::Revoked { .. } => {}
+            Inbound::Failed { .. } | Inbound::Revoked { .. } | Inbound::Linked { .. } => {}
+        }
+    }
+
+    fn each_pair(&self, visit: &mut dyn FnMut(&str, &str)) {
+        if let Inbound::Linked { id, number } = self {
+            visit(id, number);
         }
     }
 }
@@ -122,6 +134,10 @@ impl<T: Names> Names for [T] {
     fn each_id(&mut self, visit: &mut dyn FnMut(&mut String)) {
         self.iter_mut().for_each(|item| item.each_id(visit));
     }
+
+    fn each_pair(&self, visit: &mut dyn FnMut(&str, &str)) {
+        self.iter().for_each(|item| item.each_pair(visit));
+    }
 }
 
 /// What a device knows of the numbers behind linked ids.
@@ -150,6 +166,15 @@ impl LinkedIds {
         items: &mut N,
         upstream: Option<&mut (dyn Upstream + 'static)>,
     ) {
+        let mut told = Vec::new();
+        items.each_pair(&mut |id, number| {
+            if self.numbers.get(id).map(String::as_str) != Some(number) {
+                told.push((id.to_owned(), number.to_owned()));
+            }
+        });
+        if !told.is_empty() {
+            self.remember(told).await;
+        }
         let mut linked = false;
         items.each_id(&mut |id| linked |= is_linked(id));
         if !linked {
@@ -222,9 +247,13 @@ impl LinkedIds {
                 }
             }
         }
-        if learned.is_empty() {
-            return;
+        if !learned.is_empty() {
+            self.remember(learned).await;
         }
+    }
+
+    /// Keeps numbers learned, in memory and in the store.
+    async fn remember(&mut self, learned: Vec<(String, String)>) {
         let device = self.device.clone();
         let numbers = learned.clone();
         if let Err(error) = self

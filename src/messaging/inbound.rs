@@ -73,6 +73,14 @@ pub enum Inbound {
         chat_id: String,
         archived: bool,
     },
+    /// The upstream named a contact by a linked id and their number's chat id together. The
+    /// device remembers it before the batch is applied (`LinkedIds`), so a report that names
+    /// the contact by the linked id alone lands in the number's chat; applying it does
+    /// nothing more.
+    Linked {
+        id: String,
+        number: String,
+    },
 }
 
 /// The contacts and chats an upstream has, as reported after linking, with their recent
@@ -275,6 +283,7 @@ pub fn apply(
                     tx.chat_changed(device, chat);
                 }
             }
+            Inbound::Linked { .. } => {}
         }
     }
     for ((chat_id, read_by), message_ids) in reads {

@@ -8,7 +8,10 @@
 //! they announce is fetched when a client asks for it ([`media`]).
 //!
 //! Chat ids are WhatsApp style, `<wa_id>@c.us`, like every other connector's, so a dashboard
-//! treats all devices alike; the `@c.us` is dropped when talking to Meta.
+//! treats all devices alike; the `@c.us` is dropped when talking to Meta. A customer who chose
+//! a username over showing their number comes with their business-scoped user id only: their
+//! chat's id is that id, unless an earlier delivery told the number behind it (see
+//! `device::linked_ids`), and messages to it are addressed by `recipient` instead of `to`.
 
 pub mod media;
 mod webhook;
@@ -126,9 +129,37 @@ impl CloudApi {
     }
 }
 
-/// The recipient Meta expects: the digits of a chat id.
-fn recipient(chat_id: &str) -> &str {
-    chat_id.split('@').next().unwrap_or(chat_id)
+/// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
+/// when they chose a username over showing their number. A two-letter country code, a dot,
+/// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and
+/// digits: `US.13491208655302741918`.
+pub fn is_business_scoped_id(id: &str) -> bool {
+    let Some((country, rest)) = id.split_once('.') else {
+        return false;
+    };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=128).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// How Meta is told who a message goes to: `to` with the digits of a number's chat id, or
+/// `recipient` with a business-scoped user id, which is a chat's id as it is.
+fn addressee(chat_id: &str) -> (&'static str, &str) {
+    if is_business_scoped_id(chat_id) {
+        ("recipient", chat_id)
+    } else {
+        ("to", chat_id.split('@').next().unwrap_or(chat_id))
+    }
+}
+
+/// A message to a chat, before its content.
+fn message_to(chat_id: &str) -> Value {
+    let (field, id) = addressee(chat_id);
+    let mut body = json!({ "messaging_product": "whatsapp", "recipient_type": "individual" });
+    body[field] = json!(id);
+    body
 }
 
 /// A read receipt, which can also show our typing indicator.
@@ -140,11 +171,7 @@ fn read_receipt(upstream_id: &str) -> Value {
 impl SendOne for CloudApi {
     async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
         let message = &outgoing.message;
-        let mut body = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": recipient(&message.chat_id),
-        });
+        let mut body = message_to(&message.chat_id);
         match (&message.template, &message.media) {
             (Some(template), _) => {
                 body["type"] = json!("template");
@@ -256,13 +283,12 @@ impl Upstream for CloudApi {
                 chat_id,
                 upstream_id,
                 emoji,
-            } => json!({
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": recipient(chat_id),
-                "type": "reaction",
-                "reaction": { "message_id": upstream_id, "emoji": emoji },
-            }),
+            } => {
+                let mut body = message_to(chat_id);
+                body["type"] = json!("reaction");
+                body["reaction"] = json!({ "message_id": upstream_id, "emoji": emoji });
+                body
+            }
             Outbound::Revoke { .. } => {
                 return Err(ConnectorError::Unsupported("revoking messages"))
             }

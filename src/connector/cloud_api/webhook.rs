@@ -6,8 +6,6 @@
 //! plain mapping: messages are stored once per `wamid` and acks merge by maximum downstream,
 //! so a repeated or late delivery changes nothing.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -65,27 +63,79 @@ pub fn read(
             tracing::debug!(phone_number_id = ?value["metadata"]["phone_number_id"], "change for another phone number ignored");
             continue;
         }
-        let names: HashMap<&str, &str> = value["contacts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|contact| {
-                Some((
-                    contact["wa_id"].as_str()?,
-                    contact["profile"]["name"].as_str()?,
-                ))
-            })
-            .collect();
+        let contacts = Contacts::of(&value["contacts"]);
+        reports.extend(contacts.linked());
         let messages = value["messages"].as_array().into_iter().flatten();
-        reports.extend(messages.filter_map(|message| inbound_message(message, &names, media_base)));
+        reports
+            .extend(messages.filter_map(|message| inbound_message(message, &contacts, media_base)));
         let statuses = value["statuses"].as_array().into_iter().flatten();
         reports.extend(statuses.filter_map(status).map(Reported::Inbound));
     }
     Ok(reports)
 }
 
-fn chat_of(wa_id: &str) -> String {
-    format!("{wa_id}@c.us")
+/// The chat id of a customer Meta names by `id`: their number (`wa_id`) as a WhatsApp chat
+/// id, or their business-scoped user id as it is.
+fn chat_of(id: &str) -> String {
+    if super::is_business_scoped_id(id) {
+        id.to_owned()
+    } else {
+        format!("{id}@c.us")
+    }
+}
+
+/// The `contacts[]` of a change: who its messages are from, by number (`wa_id`, left out for
+/// a customer who chose a username) and by business-scoped user id (`user_id`).
+struct Contacts<'a> {
+    entries: Vec<(Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
+}
+
+impl<'a> Contacts<'a> {
+    fn of(contacts: &'a Value) -> Self {
+        let entries = contacts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|contact| {
+                (
+                    contact["wa_id"].as_str(),
+                    contact["user_id"].as_str(),
+                    contact["profile"]["name"].as_str(),
+                )
+            })
+            .collect();
+        Contacts { entries }
+    }
+
+    /// Customers named by number and user id together: the number behind the user id.
+    fn linked(&self) -> impl Iterator<Item = Reported> + '_ {
+        self.entries.iter().filter_map(|(wa_id, user_id, _)| {
+            Some(Reported::Inbound(Inbound::Linked {
+                id: (*user_id)?.to_owned(),
+                number: chat_of((*wa_id)?),
+            }))
+        })
+    }
+
+    /// The profile name of the customer named `id` (by number or user id).
+    fn name(&self, id: &str) -> Option<&'a str> {
+        self.entries
+            .iter()
+            .find(|(wa_id, user_id, _)| *wa_id == Some(id) || *user_id == Some(id))
+            .and_then(|(_, _, name)| *name)
+    }
+
+    /// Who a message is from when it does not say by number (`from`): its `from_user_id`, or
+    /// the one contact of the change.
+    fn sender(&self, message: &'a Value) -> Option<&'a str> {
+        message["from"]
+            .as_str()
+            .or_else(|| message["from_user_id"].as_str())
+            .or(match self.entries.as_slice() {
+                [(wa_id, user_id, _)] => wa_id.or(*user_id),
+                _ => None,
+            })
+    }
 }
 
 fn timestamp(value: &Value) -> DateTime<Utc> {
@@ -111,12 +161,8 @@ fn media_of(object: &Value, media_base: &str) -> Option<Media> {
 }
 
 /// One of `messages[]`: a message to us, or a reaction to one of ours.
-fn inbound_message(
-    message: &Value,
-    names: &HashMap<&str, &str>,
-    media_base: &str,
-) -> Option<Reported> {
-    let from = message["from"].as_str()?;
+fn inbound_message(message: &Value, contacts: &Contacts, media_base: &str) -> Option<Reported> {
+    let from = contacts.sender(message)?;
     let upstream_id = message["id"].as_str()?.to_owned();
     let kind = message["type"].as_str().unwrap_or_default();
     let text = |path: &[&str]| {
@@ -165,7 +211,7 @@ fn inbound_message(
         chat_name: None,
         group: false,
         from: chat_of(from),
-        from_name: names.get(from).map(|name| (*name).to_owned()),
+        from_name: contacts.name(from).map(str::to_owned),
         from_me: false,
         kind: kind.to_owned(),
         body,
@@ -252,7 +298,9 @@ mod tests {
     #[test]
     fn media_messages_carry_the_daemons_url_for_their_file() {
         let base = "http://bridge.example/api/v1/devices/cl/media/";
-        let media = |message: Value| match inbound_message(&message, &HashMap::new(), base) {
+        let no_contacts = Value::Null;
+        let contacts = Contacts::of(&no_contacts);
+        let media = |message: Value| match inbound_message(&message, &contacts, base) {
             Some(Reported::Inbound(Inbound::Message(incoming))) => {
                 (incoming.kind, incoming.body, incoming.media)
             }
@@ -282,6 +330,41 @@ mod tests {
             (kind.as_str(), body.as_str(), none),
             ("video", "look", None)
         );
+    }
+
+    #[test]
+    fn business_scoped_user_ids_are_chats_of_their_own_and_numbers_are_chat_ids() {
+        assert_eq!(chat_of("15551234567"), "15551234567@c.us");
+        for id in ["US.13491208655302741918", "BR.ENT.1502576394655843"] {
+            assert!(super::super::is_business_scoped_id(id), "{id}");
+            assert_eq!(chat_of(id), id);
+        }
+        for not_one in [
+            "15551234567",
+            "us.1349",
+            "USA.1349",
+            "US.",
+            "US.ENT.",
+            "US.13-49",
+        ] {
+            assert!(!super::super::is_business_scoped_id(not_one), "{not_one}");
+        }
+    }
+
+    #[test]
+    fn a_message_without_a_number_is_from_its_user_id_or_the_one_contact() {
+        let one = json!([{ "profile": { "name": "Nova" }, "user_id": "BR.1502" }]);
+        let contacts = Contacts::of(&one);
+        assert_eq!(contacts.sender(&json!({ "from": "1555" })), Some("1555"));
+        assert_eq!(
+            contacts.sender(&json!({ "from_user_id": "US.7" })),
+            Some("US.7")
+        );
+        assert_eq!(contacts.sender(&json!({})), Some("BR.1502"));
+        assert_eq!(contacts.name("BR.1502"), Some("Nova"));
+        assert_eq!(contacts.linked().count(), 0, "no number, nothing linked");
+        let two = json!([{ "user_id": "BR.1" }, { "user_id": "BR.2" }]);
+        assert_eq!(Contacts::of(&two).sender(&json!({})), None, "whose is it?");
     }
 
     #[test]
