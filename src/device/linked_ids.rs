@@ -4,6 +4,9 @@
 //! their linked id's — and a reply could go to neither the chat nor the contact a dashboard
 //! shows. So before a batch of upstream reports is stored, every linked id in it whose number
 //! the upstream can tell ([`Upstream::number_behind`]) is replaced by that number's chat id.
+//! Meta's business-scoped user ids, the Cloud API's names for customers who chose a username,
+//! are linked ids too: Meta has no lookup, but while it still gives the number alongside, a
+//! delivery tells the pair ([`Inbound::Linked`]), which is remembered the same way.
 //!
 //! What was learned is kept in the store, so a contact's linked id is asked about once, not
 //! after every restart. An id whose number the upstream cannot tell (the contact has not
@@ -159,8 +162,9 @@ impl LinkedIds {
         }
     }
 
-    /// Replaces the linked ids in `items` by their numbers' chat ids where known, asking the
-    /// store and then `upstream` (if the device has one running) about those not known yet.
+    /// Remembers the pairs `items` tell, then replaces the linked ids in `items` by their
+    /// numbers' chat ids where known, asking the store and then `upstream` (if the device has
+    /// one running) about those not known yet.
     pub async fn resolve<N: Names + ?Sized>(
         &mut self,
         items: &mut N,
