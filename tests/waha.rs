@@ -466,8 +466,8 @@ async fn inbound_messages_reactions_revocations_and_presence() {
     daemon.stop().await;
 }
 
-/// Linked ids: Alice's, Carol's, Dave's, and those of someone who keeps their number to
-/// themselves and of someone WAHA fails to look up.
+/// Linked ids: Alice's, Carol's, Dave's, Erin's, and those of someone who keeps their number
+/// to themselves and of someone WAHA fails to look up.
 const ALICE_LID: &str = "207711112222333@lid";
 const STRANGER_LID: &str = "208899990000111@lid";
 const UNLUCKY_LID: &str = "209900001111222@lid";
@@ -475,6 +475,7 @@ const CAROL: &str = "15550003333@c.us";
 const CAROL_LID: &str = "203300003333444@lid";
 const DAVE: &str = "15550004444@c.us";
 const DAVE_LID: &str = "204400004444555@lid";
+const ERIN_LID: &str = "205500005555666@lid";
 
 /// A message WAHA reports from a linked id, as the WEBJS engine writes it.
 fn from_linked_id(lid: &str, id: &str, body: &str) -> Value {
@@ -541,6 +542,19 @@ async fn a_contact_named_by_a_linked_id_is_the_chat_of_their_number() {
         .get(&format!("/api/v1/devices/wa/chats/{ALICE}"))
         .await;
     assert_eq!(chat["unreadCount"], 2, "{chat}");
+
+    // The NOWEB engine names Erin's number in the message itself: nothing to ask.
+    let mut noweb = from_linked_id(ERIN_LID, "E1", "hi from NOWEB");
+    noweb["_data"]["key"] = json!({ "remoteJid": ERIN_LID, "remoteJidAlt": "15550005555@s.whatsapp.net", "fromMe": false, "id": "E1" });
+    assert_eq!(webhook(&daemon, "message", noweb).await, StatusCode::OK);
+    let erin = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "hi from NOWEB"
+        })
+        .await
+        .unwrap();
+    assert_eq!(erin.data["chatId"], "15550005555@c.us");
+    assert_eq!(lookups(&mut stub, ERIN_LID), 0);
 
     // A number WAHA cannot tell, and a lookup that fails: the messages are kept under the
     // linked id, and WAHA is not asked again at once.

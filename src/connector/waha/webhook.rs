@@ -39,9 +39,11 @@ pub fn read(
     let payload = &event["payload"];
     let inbound: Vec<Inbound> = match event["event"].as_str().unwrap_or_default() {
         "session.status" => return Ok(vec![Reported::SessionChanged]),
-        "message" | "message.any" => incoming(payload, me, None, &Files::new(spec, media_base))
-            .map(|message| Inbound::Message(Box::new(message)))
-            .into_iter()
+        "message" | "message.any" => linked_in(payload)
+            .chain(
+                incoming(payload, me, None, &Files::new(spec, media_base))
+                    .map(|message| Inbound::Message(Box::new(message))),
+            )
             .collect(),
         "message.ack" => ack(payload).into_iter().collect(),
         "message.revoked" => id_of(&payload["before"]["id"])
@@ -140,6 +142,31 @@ pub(super) fn incoming(
         media,
         reply_to: id_of(&message["replyTo"]["id"]),
         timestamp,
+    })
+}
+
+/// The linked ids a message's engine data names together with their numbers: NOWEB's message
+/// key gives the chat and the sender in both forms (`remoteJid` and `remoteJidAlt`,
+/// `participant` and `participantAlt`; either may be the linked id). What WAHA says with the
+/// message need not be asked again.
+fn linked_in(message: &Value) -> impl Iterator<Item = Inbound> + '_ {
+    let key = &message["_data"]["key"];
+    [
+        ("remoteJid", "remoteJidAlt"),
+        ("participant", "participantAlt"),
+    ]
+    .into_iter()
+    .filter_map(move |(id, alt)| {
+        let (id, alt) = (text(&key[id])?, text(&key[alt])?);
+        let (lid, number) = match (id.ends_with("@lid"), alt.ends_with("@lid")) {
+            (true, false) => (id, alt),
+            (false, true) => (alt, id),
+            _ => return None,
+        };
+        Some(Inbound::Linked {
+            id: lid.to_owned(),
+            number: super::number_chat_id(number)?,
+        })
     })
 }
 
@@ -279,6 +306,33 @@ mod tests {
             incoming(&json!({ "from": "111@c.us" }), None, None, &files).is_none(),
             "no id, no message"
         );
+    }
+
+    #[test]
+    fn noweb_message_keys_tell_linked_ids_with_their_numbers_either_way_round() {
+        let message = json!({ "_data": { "key": {
+            "remoteJid": "120363@g.us",
+            "participant": "207711112222333@lid", "participantAlt": "15550002222:4@s.whatsapp.net"
+        } } });
+        assert_eq!(
+            linked_in(&message).collect::<Vec<_>>(),
+            [Inbound::Linked {
+                id: "207711112222333@lid".into(),
+                number: "15550002222@c.us".into()
+            }]
+        );
+        let reversed = json!({ "_data": { "key": {
+            "remoteJid": "15550003333@s.whatsapp.net", "remoteJidAlt": "203300003333444@lid"
+        } } });
+        assert_eq!(
+            linked_in(&reversed).collect::<Vec<_>>(),
+            [Inbound::Linked {
+                id: "203300003333444@lid".into(),
+                number: "15550003333@c.us".into()
+            }]
+        );
+        let webjs = json!({ "_data": { "id": { "remote": "207711112222333@lid" } } });
+        assert_eq!(linked_in(&webjs).count(), 0);
     }
 
     #[test]
