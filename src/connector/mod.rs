@@ -177,8 +177,8 @@ pub trait Upstream: Send + Sync {
     /// account, as the upstream writes it; `None` if it has none.
     async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError>;
     /// The chat id of the phone number behind a linked id (`…@lid`: WhatsApp names some
-    /// contacts by one instead of their number), if the upstream can tell; `None` if it
-    /// cannot, or has no such ids.
+    /// contacts by one instead of their number), if the upstream can look it up; `None` if it
+    /// cannot tell, or has no lookup (see `device::linked_ids`).
     async fn number_behind(&mut self, lid: &str) -> Result<Option<String>, ConnectorError> {
         let _ = lid;
         Ok(None)

@@ -237,6 +237,12 @@ impl LinkedIds {
                 Ok(None) => {
                     self.unknown.insert(lid, Instant::now() + ASK_AGAIN_AFTER);
                 }
+                // An upstream that cannot look ids up (WAHA's NOWEB engine without its store
+                // answers 4xx) is no better in a minute.
+                Err(error @ ConnectorError::Rejected(_)) => {
+                    tracing::debug!(device_id = %self.device, %error, lid, "the upstream cannot tell the number behind a linked id");
+                    self.unknown.insert(lid, Instant::now() + ASK_AGAIN_AFTER);
+                }
                 Err(error) => {
                     tracing::warn!(device_id = %self.device, %error, lid, "the upstream did not tell the number behind a linked id; it stays as given for now");
                     self.unknown
