@@ -100,7 +100,10 @@ impl<'a> Contacts<'a> {
                 (
                     contact["wa_id"].as_str(),
                     contact["user_id"].as_str(),
-                    contact["profile"]["name"].as_str(),
+                    // A username is what WhatsApp shows for a customer who has no name set.
+                    contact["profile"]["name"]
+                        .as_str()
+                        .or_else(|| contact["profile"]["username"].as_str()),
                 )
             })
             .collect();
@@ -363,6 +366,8 @@ mod tests {
         assert_eq!(contacts.sender(&json!({})), Some("BR.1502"));
         assert_eq!(contacts.name("BR.1502"), Some("Nova"));
         assert_eq!(contacts.linked().count(), 0, "no number, nothing linked");
+        let unnamed = json!([{ "profile": { "username": "@nova" }, "user_id": "BR.1502" }]);
+        assert_eq!(Contacts::of(&unnamed).name("BR.1502"), Some("@nova"));
         let two = json!([{ "user_id": "BR.1" }, { "user_id": "BR.2" }]);
         assert_eq!(Contacts::of(&two).sender(&json!({})), None, "whose is it?");
     }
