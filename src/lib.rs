@@ -15,6 +15,9 @@
 //!   Business Cloud API) in its own vocabulary; upstream webhooks come in through the API,
 //!   verified by signature, and reach the device actor as commands.
 //! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
+//!   Before an actor stores what its upstream reports, the ids that name a person without
+//!   their number (WhatsApp's linked ids, Meta's user ids) become that number's chat id where
+//!   it is known, so one person is one chat.
 //! - [`store`] is embedded SQLite: one writer thread committing in batches; an event is
 //!   journaled with a gap-free per-device `seq` in the same transaction as the change it
 //!   describes, and published only after that commit.
