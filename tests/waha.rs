@@ -645,6 +645,56 @@ async fn a_contact_named_by_a_linked_id_is_the_chat_of_their_number() {
 }
 
 #[tokio::test]
+async fn a_group_first_seen_in_a_message_is_named_by_its_subject() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const FAMILY: &str = "120363111111111111@g.us";
+    const UNKNOWN: &str = "120363222222222222@g.us";
+    stub.with(|waha| {
+        waha.groups.insert(
+            FAMILY.into(),
+            json!({ "id": { "_serialized": FAMILY }, "name": "Family", "groupMetadata": { "subject": "Family" } }),
+        )
+    });
+    let in_group = |group: &str, id: &str, body: &str| {
+        json!({ "id": format!("false_{group}_{id}_{ALICE}"), "timestamp": 1_700_000_800, "from": group,
+            "fromMe": false, "participant": ALICE, "to": ME, "body": body, "hasMedia": false })
+    };
+    for (id, body) in [("G1", "dinner at 8"), ("G2", "bring wine")] {
+        assert_eq!(
+            webhook(&daemon, "message", in_group(FAMILY, id, body)).await,
+            StatusCode::OK
+        );
+    }
+    let first = client
+        .wait_until(WAIT, |e| e.name == "chat:update" && e.data["id"] == FAMILY)
+        .await
+        .unwrap();
+    assert_eq!(first.data["name"], "Family");
+    let group_lookups = stub
+        .requests
+        .drain()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/default/groups/"))
+        .count();
+    assert_eq!(
+        group_lookups, 1,
+        "asked once, for the group's first message"
+    );
+
+    // A group WAHA cannot tell about keeps its id as its name.
+    assert_eq!(
+        webhook(&daemon, "message", in_group(UNKNOWN, "U1", "hello?")).await,
+        StatusCode::OK
+    );
+    let (status, chat) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{UNKNOWN}"))
+        .await;
+    assert_eq!((status, &chat["name"]), (StatusCode::OK, &json!(UNKNOWN)));
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
     let (mut stub, daemon, mut client) = ready().await;
     let with_media = |id: &str, url: String| {

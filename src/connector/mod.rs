@@ -183,6 +183,12 @@ pub trait Upstream: Send + Sync {
         let _ = lid;
         Ok(None)
     }
+    /// A group's name (its subject), if the upstream can tell; `None` if it cannot, or has no
+    /// groups.
+    async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
+        let _ = group_id;
+        Ok(None)
+    }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);
     /// Tells the upstream to forget this device.

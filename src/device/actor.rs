@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::{sleep_until, Instant};
 
+use super::group_names::GroupNames;
 use super::linked_ids::LinkedIds;
 use super::media::Library;
 use super::relay::{Pumped, Relay};
@@ -114,6 +115,8 @@ pub struct Actor {
     typing: HashMap<(String, String), Instant>,
     /// The numbers behind the linked ids the upstream reports.
     linked_ids: LinkedIds,
+    /// Which groups have a chat, and the names of those that do not yet.
+    group_names: GroupNames,
 }
 
 impl Actor {
@@ -147,6 +150,7 @@ impl Actor {
         let actor = Actor {
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
+            group_names: GroupNames::new(id.clone(), context.store.clone()),
             outbox,
             typing: HashMap::new(),
             id,
@@ -442,6 +446,9 @@ impl Actor {
     async fn store_inbound(&mut self, mut batch: Vec<Inbound>) -> Result<(), DeviceError> {
         self.linked_ids
             .resolve(batch.as_mut_slice(), self.upstream.as_deref_mut())
+            .await;
+        self.group_names
+            .name_new_groups(&mut batch, self.upstream.as_deref_mut())
             .await;
         let id = self.id.clone();
         let changes = self

@@ -1,6 +1,7 @@
 //! Devices: ids, definitions, the pure state machine, the per-device actor and its supervisor.
 
 pub mod actor;
+mod group_names;
 mod handle;
 mod id;
 mod linked_ids;

@@ -1,5 +1,5 @@
 //! A stub WAHA server: the documented session, pairing, sending, chat (archive included),
-//! number and linked id lookup and file endpoints over one session whose status the test sets, recording
+//! number, linked id and group lookup and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
 
@@ -38,6 +38,8 @@ pub struct WahaState {
     /// Others get 404, and those in `lids_failing` a server error.
     pub lids: HashMap<String, Option<String>>,
     pub lids_failing: Vec<String>,
+    /// Groups WAHA knows, as the engine's group object; others get 404.
+    pub groups: HashMap<String, Value>,
     sent: u32,
 }
 
@@ -60,6 +62,7 @@ impl WahaStub {
             on_whatsapp: HashMap::new(),
             lids: HashMap::new(),
             lids_failing: Vec::new(),
+            groups: HashMap::new(),
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -145,6 +148,12 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             }
         }
         ("PUT", ["api", "reaction"]) => answer(200, json!({})),
+        ("GET", ["api", name, "groups", group]) if *name == session => {
+            match state.groups.get(*group) {
+                Some(info) => answer(200, info.clone()),
+                None => answer(404, json!({ "message": "unknown group" })),
+            }
+        }
         ("GET", ["api", name, "lids", lid]) if *name == session => {
             if state.lids_failing.iter().any(|failing| failing == lid) {
                 return answer(500, json!({ "message": "engine error" }));

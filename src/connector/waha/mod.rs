@@ -323,6 +323,19 @@ fn number_chat_id(jid: &str) -> Option<String> {
     (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| format!("{number}@c.us"))
 }
 
+/// A group's subject in whichever engine's shape WAHA gives it.
+fn subject_of(group: &Value) -> Option<String> {
+    [
+        &group["subject"],
+        &group["name"],
+        &group["groupMetadata"]["subject"],
+        &group["Name"],
+    ]
+    .into_iter()
+    .find_map(|name| name.as_str().filter(|name| !name.is_empty()))
+    .map(str::to_owned)
+}
+
 /// A backfill request that failed: given up on with a warning, unless WAHA is unreachable or
 /// refused our credentials.
 fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> {
@@ -525,6 +538,20 @@ impl Upstream for Waha {
         Ok(answer["pn"].as_str().and_then(number_chat_id))
     }
 
+    /// WAHA's `GET /api/{session}/groups/{id}` answers with the engine's own group object:
+    /// the subject is `subject` (NOWEB), `name` or `groupMetadata.subject` (WEBJS), or `Name`
+    /// (GOWS).
+    async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let (status, group) =
+            http::exchange(self.request(Method::GET, &["api", session, "groups", group_id]))
+                .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(subject_of(&http::success(status, group)?))
+    }
+
     async fn close(&mut self) {
         self.reported = None;
         if let Err(error) =
@@ -546,7 +573,21 @@ impl Upstream for Waha {
 
 #[cfg(test)]
 mod tests {
-    use super::number_chat_id;
+    use super::{number_chat_id, subject_of};
+    use serde_json::json;
+
+    #[test]
+    fn a_groups_subject_is_read_from_every_engines_shape() {
+        let noweb = json!({ "id": "120363@g.us", "subject": "Family" });
+        let webjs = json!({ "id": { "_serialized": "120363@g.us" }, "name": "Family",
+            "groupMetadata": { "subject": "Family" } });
+        let webjs_unnamed = json!({ "name": "", "groupMetadata": { "subject": "Family" } });
+        let gows = json!({ "JID": "120363@g.us", "Name": "Family" });
+        for group in [noweb, webjs, webjs_unnamed, gows] {
+            assert_eq!(subject_of(&group).as_deref(), Some("Family"), "{group}");
+        }
+        assert_eq!(subject_of(&json!({ "id": "120363@g.us" })), None);
+    }
 
     #[test]
     fn numbers_behind_linked_ids_read_as_chat_ids_in_every_form_engines_give() {
