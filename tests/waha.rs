@@ -150,7 +150,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update"],
             "hmac": { "key": SECRET },
         }] } })
     );
@@ -645,7 +645,7 @@ async fn a_contact_named_by_a_linked_id_is_the_chat_of_their_number() {
 }
 
 #[tokio::test]
-async fn a_group_first_seen_in_a_message_is_named_by_its_subject() {
+async fn groups_are_named_by_their_subject_when_first_seen_joined_or_renamed() {
     let (mut stub, daemon, mut client) = ready().await;
     const FAMILY: &str = "120363111111111111@g.us";
     const UNKNOWN: &str = "120363222222222222@g.us";
@@ -679,6 +679,34 @@ async fn a_group_first_seen_in_a_message_is_named_by_its_subject() {
     assert_eq!(
         group_lookups, 1,
         "asked once, for the group's first message"
+    );
+
+    // Its subject changes: every client sees the new name.
+    let renamed =
+        json!({ "group": { "id": FAMILY, "subject": "Family 🏡" }, "timestamp": 1_700_000_900 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.update", renamed).await,
+        StatusCode::OK
+    );
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "chat:update" && e.data["id"] == FAMILY && e.data["name"] == "Family 🏡"
+        })
+        .await
+        .unwrap();
+
+    // Joining a group makes its chat, named, before anyone writes in it.
+    let joined = json!({ "group": { "id": "120363333333333333@g.us", "subject": "Book club" }, "timestamp": 1_700_000_950 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.join", joined).await,
+        StatusCode::OK
+    );
+    let (status, club) = daemon
+        .get("/api/v1/devices/wa/chats/120363333333333333@g.us")
+        .await;
+    assert_eq!(
+        (status, &club["name"], &club["kind"]),
+        (StatusCode::OK, &json!("Book club"), &json!("group"))
     );
 
     // A group WAHA cannot tell about keeps its id as its name.

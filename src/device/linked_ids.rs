@@ -75,7 +75,9 @@ impl Names for Inbound {
             }
             Inbound::Presence { contact_id, .. } => visit(contact_id),
             Inbound::Reaction { from, .. } => visit(from),
-            Inbound::Archived { chat_id, .. } => visit(chat_id),
+            Inbound::Archived { chat_id, .. } | Inbound::GroupNamed { chat_id, .. } => {
+                visit(chat_id)
+            }
             Inbound::Failed { .. } | Inbound::Revoked { .. } | Inbound::Linked { .. } => {}
         }
     }

@@ -73,6 +73,12 @@ pub enum Inbound {
         chat_id: String,
         archived: bool,
     },
+    /// A group's name, as it is now: we joined it, or its subject changed. A group without a
+    /// chat yet gets one.
+    GroupNamed {
+        chat_id: String,
+        name: String,
+    },
     /// The upstream named a contact by a linked id and their number's chat id together. The
     /// device remembers it before the batch is applied (`LinkedIds`), so a report that names
     /// the contact by the linked id alone lands in the number's chat; applying it does
@@ -280,6 +286,11 @@ pub fn apply(
             }
             Inbound::Archived { chat_id, archived } => {
                 if let Some(chat) = tx.set_chat_flags(device, chat_id, Some(*archived), None)? {
+                    tx.chat_changed(device, chat);
+                }
+            }
+            Inbound::GroupNamed { chat_id, name } => {
+                if let Some(chat) = tx.upsert_chat(device, chat_id, name, "group", &now)? {
                     tx.chat_changed(device, chat);
                 }
             }

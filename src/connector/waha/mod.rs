@@ -41,7 +41,7 @@ use media::Files;
 pub use webhook::read as read_webhook;
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 8] = [
+const EVENTS: [&str; 10] = [
     "session.status",
     "message",
     "message.any",
@@ -50,6 +50,8 @@ const EVENTS: [&str; 8] = [
     "message.reaction",
     "presence.update",
     "chat.archive",
+    "group.v2.join",
+    "group.v2.update",
 ];
 /// How many chats, newest first, are backfilled when the device becomes ready...
 const BACKFILL_CHATS: u32 = 50;

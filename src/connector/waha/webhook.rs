@@ -54,6 +54,7 @@ pub fn read(
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
+        "group.v2.join" | "group.v2.update" => group_named(payload).into_iter().collect(),
         other => {
             tracing::debug!(event = other, "WAHA webhook event not followed");
             Vec::new()
@@ -216,6 +217,21 @@ fn archive(payload: &Value) -> Option<Inbound> {
     })
 }
 
+/// `group.v2.join` (we are in a new group) and `group.v2.update` (its settings changed): the
+/// group's name, when the event carries its subject. The group is `payload.group` (or, in
+/// some WAHA versions, the payload itself, its id as `id` or `chatId`).
+fn group_named(payload: &Value) -> Option<Inbound> {
+    let group = if payload["group"].is_object() {
+        &payload["group"]
+    } else {
+        payload
+    };
+    Some(Inbound::GroupNamed {
+        chat_id: id_of(&group["id"]).or_else(|| text(&group["chatId"]).map(str::to_owned))?,
+        name: text(&group["subject"])?.to_owned(),
+    })
+}
+
 /// `presence.update`: typing (or recording) starts and stops, contacts come and go.
 fn presence(payload: &Value) -> Vec<Inbound> {
     let Some(chat_id) = text(&payload["id"]) else {
@@ -333,6 +349,23 @@ mod tests {
         );
         let webjs = json!({ "_data": { "id": { "remote": "207711112222333@lid" } } });
         assert_eq!(linked_in(&webjs).count(), 0);
+    }
+
+    #[test]
+    fn group_events_name_the_group_when_they_carry_its_subject() {
+        let named = |payload: Value| match group_named(&payload) {
+            Some(Inbound::GroupNamed { chat_id, name }) => Some((chat_id, name)),
+            _ => None,
+        };
+        let expected = Some(("120363@g.us".to_owned(), "Family".to_owned()));
+        let nested =
+            json!({ "group": { "id": "120363@g.us", "subject": "Family" }, "timestamp": 1 });
+        let flat = json!({ "chatId": "120363@g.us", "subject": "Family" });
+        assert_eq!(named(nested), expected);
+        assert_eq!(named(flat), expected);
+        let description_only =
+            json!({ "group": { "id": "120363@g.us", "description": "new rules" } });
+        assert_eq!(named(description_only), None);
     }
 
     #[test]
