@@ -150,7 +150,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
         }] } })
     );
@@ -718,6 +718,65 @@ async fn groups_are_named_by_their_subject_when_first_seen_joined_or_renamed() {
         .get(&format!("/api/v1/devices/wa/chats/{UNKNOWN}"))
         .await;
     assert_eq!((status, &chat["name"]), (StatusCode::OK, &json!(UNKNOWN)));
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_incoming_call_raises_a_call_notification_unless_its_chat_is_muted() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let call = |from: &str, video: bool| json!({ "id": "CALL1", "from": from, "timestamp": 1_700_001_000, "isVideo": video, "isGroup": false });
+    assert_eq!(
+        webhook(&daemon, "call.received", call(ALICE, true)).await,
+        StatusCode::OK
+    );
+    let rang = client.wait_for("notification", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            &rang.data["kind"],
+            &rang.data["title"],
+            &rang.data["body"],
+            &rang.data["chatId"],
+            &rang.data["messageId"]
+        ),
+        (
+            &json!("call"),
+            &json!("Alice"),
+            &json!("Incoming video call"),
+            &json!(ALICE),
+            &Value::Null
+        )
+    );
+
+    // Alice's chat muted: her call raises nothing, so the next notification is the stranger's.
+    let (status, _) = daemon
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/devices/wa/chats/{ALICE}"),
+            Some(json!({ "muted": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    const STRANGER: &str = "15550006666@c.us";
+    for from in [ALICE, STRANGER] {
+        assert_eq!(
+            webhook(&daemon, "call.received", call(from, false)).await,
+            StatusCode::OK
+        );
+    }
+    let next = client.wait_for("notification", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            &next.data["title"],
+            &next.data["body"],
+            &next.data["chatId"]
+        ),
+        (
+            &json!(STRANGER),
+            &json!("Incoming voice call"),
+            &json!(STRANGER)
+        )
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

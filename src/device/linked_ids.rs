@@ -74,6 +74,10 @@ impl Names for Inbound {
                 visit(contact_id);
             }
             Inbound::Presence { contact_id, .. } => visit(contact_id),
+            Inbound::Call { chat_id, from, .. } => {
+                visit(chat_id);
+                visit(from);
+            }
             Inbound::Reaction { from, .. } => visit(from),
             Inbound::Archived { chat_id, .. } | Inbound::GroupNamed { chat_id, .. } => {
                 visit(chat_id)

@@ -109,7 +109,7 @@ fn describe(device: &str, event: &JournaledEvent) -> String {
         "logged_out" => format!("{device} was logged out{reason}"),
         "stopped" => format!("{device} stopped{reason}"),
         "starting" => format!("{device} is starting"),
-        "notification" => format!(
+        "call" | "notification" => format!(
             "{}: {}",
             fields["title"].as_str().unwrap_or_default(),
             fields["body"].as_str().unwrap_or_default()
@@ -280,6 +280,24 @@ mod tests {
             chat: "Simulator group".into(),
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn a_call_says_who_calls_and_how() {
+        let call = JournaledEvent::new(
+            crate::device::DeviceId::parse("demo").unwrap(),
+            7,
+            &crate::event::EventData::Notification {
+                id: "ntf_1".into(),
+                kind: "call",
+                title: "Alice".into(),
+                body: "Incoming video call".into(),
+                chat_id: Some("15550002222@c.us".into()),
+                message_id: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(describe("Demo phone", &call), "Alice: Incoming video call");
     }
 
     #[test]

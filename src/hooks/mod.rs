@@ -30,12 +30,18 @@ use crate::store::{self, Store, StoreError};
 /// name them like events: `failed`, `logged_out`, …
 pub const STATE_TRIGGERS: [&str; 4] = ["stopped", "starting", "logged_out", "failed"];
 
+/// Notifications hooks may name by their kind: an incoming call is `call` as well as
+/// `notification`, so it can ring without every message doing so.
+pub const NOTIFICATION_TRIGGERS: [&str; 1] = ["call"];
+
 /// Events a hook's queue holds before further ones are dropped.
 const QUEUE: usize = 256;
 
 /// Whether a hook may be configured for `name`.
 pub fn is_trigger(name: &str) -> bool {
-    EVENT_NAMES.contains(&name) || STATE_TRIGGERS.contains(&name)
+    EVENT_NAMES.contains(&name)
+        || STATE_TRIGGERS.contains(&name)
+        || NOTIFICATION_TRIGGERS.contains(&name)
 }
 
 /// The names a hook may know this event by, the most specific first: a `state` event into
@@ -48,6 +54,16 @@ pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
             let fields = event.fields();
             let state = fields["state"].as_str().unwrap_or_default();
             if let Some(trigger) = STATE_TRIGGERS.iter().find(|trigger| **trigger == state) {
+                names.push(*trigger);
+            }
+        }
+        "notification" => {
+            let fields = event.fields();
+            let kind = fields["kind"].as_str().unwrap_or_default();
+            if let Some(trigger) = NOTIFICATION_TRIGGERS
+                .iter()
+                .find(|trigger| **trigger == kind)
+            {
                 names.push(*trigger);
             }
         }
@@ -264,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn triggers_name_states_without_events_and_only_the_first_qr() {
+    fn triggers_name_states_and_calls_without_events_and_only_the_first_qr() {
         let failed = event(
             "state",
             json!({ "state": "failed", "previous": "disconnected" }),
@@ -275,5 +291,10 @@ mod tests {
         assert_eq!(triggers(&event("qr", json!({ "attempt": 1 }))), ["qr"]);
         assert!(triggers(&event("qr", json!({ "attempt": 2 }))).is_empty());
         assert!(is_trigger("logged_out") && is_trigger("message:ack") && !is_trigger("mesage"));
+        let call = event("notification", json!({ "kind": "call", "title": "Alice" }));
+        assert_eq!(triggers(&call), ["call", "notification"]);
+        let message = event("notification", json!({ "kind": "message" }));
+        assert_eq!(triggers(&message), ["notification"]);
+        assert!(is_trigger("call"));
     }
 }

@@ -73,6 +73,12 @@ pub enum Inbound {
         chat_id: String,
         archived: bool,
     },
+    /// Someone is calling: a `notification` of kind `call` (calls themselves are not bridged).
+    Call {
+        chat_id: String,
+        from: String,
+        video: bool,
+    },
     /// A group's name, as it is now: we joined it, or its subject changed. A group without a
     /// chat yet gets one.
     GroupNamed {
@@ -289,6 +295,11 @@ pub fn apply(
                     tx.chat_changed(device, chat);
                 }
             }
+            Inbound::Call {
+                chat_id,
+                from,
+                video,
+            } => ring(tx, device, chat_id, from, *video)?,
             Inbound::GroupNamed { chat_id, name } => {
                 if let Some(chat) = tx.upsert_chat(device, chat_id, name, "group", &now)? {
                     tx.chat_changed(device, chat);
@@ -426,6 +437,41 @@ fn store_once(
 }
 
 /// A `notification` for an incoming message: "Alice" / "see you at 5".
+/// An incoming call's notification, titled like a message's (the caller, and the group if it
+/// is a group call). A muted chat's calls raise none, as its messages raise none.
+fn ring(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    chat_id: &str,
+    from: &str,
+    video: bool,
+) -> StoreResult<()> {
+    let chat = store::chats::get_chat(tx.conn(), device, chat_id)?;
+    if chat.as_ref().is_some_and(|chat| chat.muted) {
+        return Ok(());
+    }
+    let caller = store::chats::get_contact(tx.conn(), device, from)?
+        .map_or_else(|| from.to_owned(), |contact| contact.name);
+    let title = match chat.filter(|chat| chat.kind == "group") {
+        Some(group) => format!("{caller} in {}", group.name),
+        None => caller,
+    };
+    let id = tx.new_id("ntf_");
+    tx.insert_notification(device, &id, Some(chat_id))?;
+    tx.journal(
+        device,
+        EventData::Notification {
+            id,
+            kind: "call",
+            title,
+            body: format!("Incoming {} call", if video { "video" } else { "voice" }),
+            chat_id: Some(chat_id.to_owned()),
+            message_id: None,
+        },
+    )?;
+    Ok(())
+}
+
 fn notify(
     tx: &mut Tx<'_>,
     device: &DeviceId,

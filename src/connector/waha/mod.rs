@@ -41,7 +41,7 @@ use media::Files;
 pub use webhook::read as read_webhook;
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 10] = [
+const EVENTS: [&str; 11] = [
     "session.status",
     "message",
     "message.any",
@@ -52,6 +52,7 @@ const EVENTS: [&str; 10] = [
     "chat.archive",
     "group.v2.join",
     "group.v2.update",
+    "call.received",
 ];
 /// How many chats, newest first, are backfilled when the device becomes ready...
 const BACKFILL_CHATS: u32 = 50;

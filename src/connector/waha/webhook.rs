@@ -55,6 +55,7 @@ pub fn read(
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
         "group.v2.join" | "group.v2.update" => group_named(payload).into_iter().collect(),
+        "call.received" => call(payload).into_iter().collect(),
         other => {
             tracing::debug!(event = other, "WAHA webhook event not followed");
             Vec::new()
@@ -229,6 +230,17 @@ fn group_named(payload: &Value) -> Option<Inbound> {
     Some(Inbound::GroupNamed {
         chat_id: id_of(&group["id"]).or_else(|| text(&group["chatId"]).map(str::to_owned))?,
         name: text(&group["subject"])?.to_owned(),
+    })
+}
+
+/// `call.received`: someone calls us (`from`; in a group call the group, with the caller as
+/// `participant`).
+fn call(payload: &Value) -> Option<Inbound> {
+    let chat_id = text(&payload["from"])?;
+    Some(Inbound::Call {
+        chat_id: chat_id.to_owned(),
+        from: text(&payload["participant"]).unwrap_or(chat_id).to_owned(),
+        video: payload["isVideo"].as_bool().unwrap_or(false),
     })
 }
 
