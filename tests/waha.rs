@@ -782,6 +782,46 @@ async fn an_incoming_call_raises_a_call_notification_unless_its_chat_is_muted() 
 }
 
 #[tokio::test]
+async fn opening_a_chat_asks_waha_once_to_report_its_presence() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let subscribe = format!("POST /api/default/presence/{ALICE}/subscribe");
+    let opened = client
+        .emit_with_ack("messages:list", json!({ "chatId": ALICE }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(opened["ok"], true, "{opened}");
+    stub.requests.wait_line(WAIT, &subscribe).await;
+
+    // Opened again, over REST, and an older page: no second subscription. The number lookup
+    // after them is the next request WAHA sees.
+    let (status, _) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = daemon
+        .get(&format!(
+            "/api/v1/devices/wa/chats/{ALICE}/messages?before=msg_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    daemon
+        .post(
+            "/api/v1/devices/wa/chats",
+            json!({ "phone": "15550009999" }),
+        )
+        .await;
+    let next = stub
+        .requests
+        .wait_for(WAIT, |r| {
+            r.path.contains("/presence/") || r.path.contains("check-exists")
+        })
+        .await;
+    assert_eq!(next.line(), "GET /api/contacts/check-exists");
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn files_waha_serves_are_served_by_the_daemon_without_wahas_key() {
     let (mut stub, daemon, mut client) = ready().await;
     let with_media = |id: &str, url: String| {

@@ -257,6 +257,13 @@ impl Messaging {
     ) -> Result<Page<Message>, ApiError> {
         let limit = page_size(query.limit)?;
         self.chat(device, chat_id.clone()).await?;
+        if query.before.is_none() {
+            // The chat's newest messages: a client is opening it.
+            if let Ok(handle) = self.handle(device) {
+                let chat_id = chat_id.clone();
+                self.tell(handle, Outbound::WatchPresence { chat_id });
+            }
+        }
         let device = device.clone();
         Ok(self
             .store

@@ -135,6 +135,9 @@ pub enum Outbound {
     /// The chat was archived (or brought back) here; the phone's chat list follows where the
     /// upstream has one.
     Archive { chat_id: String, archived: bool },
+    /// A client opened the chat (listed its newest messages): the upstream should report who
+    /// in it is typing or online, which WhatsApp tells only for chats one watches.
+    WatchPresence { chat_id: String },
 }
 
 /// Faults a test or a demo can inject into a simulated upstream.

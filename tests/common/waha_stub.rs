@@ -1,5 +1,5 @@
 //! A stub WAHA server: the documented session, pairing, sending, chat (archive included),
-//! number, linked id and group lookup and file endpoints over one session whose status the test sets, recording
+//! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
 
@@ -131,6 +131,9 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             )
         }
         ("POST", ["api", "sendSeen" | "startTyping" | "stopTyping"]) => answer(201, json!({})),
+        ("POST", ["api", name, "presence", _, "subscribe"]) if *name == session => {
+            answer(201, json!({}))
+        }
         ("GET", ["api", "contacts", "check-exists"]) => {
             let query: HashMap<String, String> =
                 url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())

@@ -294,6 +294,8 @@ impl Upstream for CloudApi {
             }
             // A business number has no chat list on Meta's side to archive in.
             Outbound::Archive { .. } => return Ok(()),
+            // Meta reports no presence for customers.
+            Outbound::WatchPresence { .. } => return Ok(()),
         };
         self.post_message(&body).await.map(drop)
     }

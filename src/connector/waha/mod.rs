@@ -19,6 +19,8 @@
 pub mod media;
 mod webhook;
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use base64::Engine;
 use reqwest::header::ACCEPT;
@@ -100,6 +102,8 @@ pub struct Waha {
     /// The QR code on show, and one fetched by a check but not shown yet.
     shown_qr: Option<String>,
     fresh_qr: Option<String>,
+    /// Chats whose presence this session of WAHA was asked to report.
+    watched: HashSet<String>,
 }
 
 impl Waha {
@@ -126,6 +130,7 @@ impl Waha {
             reported: None,
             shown_qr: None,
             fresh_qr: None,
+            watched: HashSet::new(),
         })
     }
 
@@ -408,6 +413,7 @@ impl Upstream for Waha {
         self.reported = None;
         self.shown_qr = None;
         self.fresh_qr = None;
+        self.watched.clear();
         self.prepare_session().await?;
         let info = self.session_info().await?;
         let status = Status::of(&info);
@@ -505,6 +511,19 @@ impl Upstream for Waha {
                 let action = if *archived { "archive" } else { "unarchive" };
                 let session = self.spec.session.as_str();
                 self.request(Method::POST, &["api", session, "chats", chat_id, action])
+            }
+            // Once per chat while the session runs, whatever the answer: the engine keeps the
+            // subscription (NOWEB renews it when it reconnects), and presence is best effort,
+            // so an engine that cannot subscribe is not asked at every look at the chat.
+            Outbound::WatchPresence { chat_id } => {
+                if !self.watched.insert(chat_id.clone()) {
+                    return Ok(());
+                }
+                let session = self.spec.session.as_str();
+                self.request(
+                    Method::POST,
+                    &["api", session, "presence", chat_id, "subscribe"],
+                )
             }
         };
         http::call(request).await.map(drop)
