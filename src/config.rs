@@ -504,7 +504,7 @@ impl Default for DesktopSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            events: ["message", "qr", "disconnected", "failed"]
+            events: ["message", "call", "qr", "disconnected", "failed"]
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
