@@ -84,10 +84,17 @@ fn chat_of(id: &str) -> String {
     }
 }
 
-/// The `contacts[]` of a change: who its messages are from, by number (`wa_id`, left out for
-/// a customer who chose a username) and by business-scoped user id (`user_id`).
+/// One of a change's `contacts[]`: a customer by number (`wa_id`, left out for one who chose a
+/// username), by business-scoped user id (`user_id`), and by name.
+struct Contact<'a> {
+    wa_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+/// The `contacts[]` of a change: who its messages are from.
 struct Contacts<'a> {
-    entries: Vec<(Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
+    entries: Vec<Contact<'a>>,
 }
 
 impl<'a> Contacts<'a> {
@@ -96,15 +103,13 @@ impl<'a> Contacts<'a> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|contact| {
-                (
-                    contact["wa_id"].as_str(),
-                    contact["user_id"].as_str(),
-                    // A username is what WhatsApp shows for a customer who has no name set.
-                    contact["profile"]["name"]
-                        .as_str()
-                        .or_else(|| contact["profile"]["username"].as_str()),
-                )
+            .map(|contact| Contact {
+                wa_id: contact["wa_id"].as_str(),
+                user_id: contact["user_id"].as_str(),
+                // A username is what WhatsApp shows for a customer who has no name set.
+                name: contact["profile"]["name"]
+                    .as_str()
+                    .or_else(|| contact["profile"]["username"].as_str()),
             })
             .collect();
         Contacts { entries }
@@ -112,30 +117,30 @@ impl<'a> Contacts<'a> {
 
     /// Customers named by number and user id together: the number behind the user id.
     fn linked(&self) -> impl Iterator<Item = Reported> + '_ {
-        self.entries.iter().filter_map(|(wa_id, user_id, _)| {
+        self.entries.iter().filter_map(|contact| {
             Some(Reported::Inbound(Inbound::Linked {
-                id: (*user_id)?.to_owned(),
-                number: chat_of((*wa_id)?),
+                id: contact.user_id?.to_owned(),
+                number: chat_of(contact.wa_id?),
             }))
         })
     }
 
-    /// The profile name of the customer named `id` (by number or user id).
+    /// The name of the customer named `id` (by number or user id).
     fn name(&self, id: &str) -> Option<&'a str> {
         self.entries
             .iter()
-            .find(|(wa_id, user_id, _)| *wa_id == Some(id) || *user_id == Some(id))
-            .and_then(|(_, _, name)| *name)
+            .find(|contact| contact.wa_id == Some(id) || contact.user_id == Some(id))
+            .and_then(|contact| contact.name)
     }
 
-    /// Who a message is from when it does not say by number (`from`): its `from_user_id`, or
-    /// the one contact of the change.
+    /// Who a message is from: its `from` (a number), else its `from_user_id`, else the one
+    /// contact of the change.
     fn sender(&self, message: &'a Value) -> Option<&'a str> {
         message["from"]
             .as_str()
             .or_else(|| message["from_user_id"].as_str())
             .or(match self.entries.as_slice() {
-                [(wa_id, user_id, _)] => wa_id.or(*user_id),
+                [only] => only.wa_id.or(only.user_id),
                 _ => None,
             })
     }
