@@ -185,22 +185,22 @@ impl LinkedIds {
         if !told.is_empty() {
             self.remember(told).await;
         }
-        let mut linked = false;
-        items.each_id(&mut |id| linked |= is_linked(id));
-        if !linked {
-            return;
-        }
         let now = Instant::now();
         self.unknown.retain(|_, until| *until > now);
+        let mut linked = false;
         let mut wanted = BTreeSet::new();
         items.each_id(&mut |id| {
-            if is_linked(id)
-                && !self.numbers.contains_key(id.as_str())
-                && !self.unknown.contains_key(id.as_str())
-            {
+            if !is_linked(id) {
+                return;
+            }
+            linked = true;
+            if !self.numbers.contains_key(id.as_str()) && !self.unknown.contains_key(id.as_str()) {
                 wanted.insert(id.clone());
             }
         });
+        if !linked {
+            return;
+        }
         if !wanted.is_empty() {
             self.learn(wanted.into_iter().collect(), upstream).await;
         }

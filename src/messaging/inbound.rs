@@ -452,24 +452,55 @@ fn ring(
     }
     let caller = store::chats::get_contact(tx.conn(), device, from)?
         .map_or_else(|| from.to_owned(), |contact| contact.name);
-    let title = match chat.filter(|chat| chat.kind == "group") {
-        Some(group) => format!("{caller} in {}", group.name),
-        None => caller,
+    let group = chat.filter(|chat| chat.kind == "group");
+    let notice = Notice {
+        kind: "call",
+        title: titled(&caller, group.as_ref().map(|group| group.name.as_str())),
+        body: format!("Incoming {} call", if video { "video" } else { "voice" }),
     };
-    let id = tx.new_id("ntf_");
-    tx.insert_notification(device, &id, Some(chat_id))?;
-    tx.journal(
-        device,
-        EventData::Notification {
-            id,
-            kind: "call",
-            title,
-            body: format!("Incoming {} call", if video { "video" } else { "voice" }),
-            chat_id: Some(chat_id.to_owned()),
-            message_id: None,
-        },
-    )?;
-    Ok(())
+    notice.raise(tx, device, chat_id, None)
+}
+
+/// A notification, before it is raised.
+struct Notice {
+    kind: &'static str,
+    title: String,
+    body: String,
+}
+
+impl Notice {
+    /// Journals the notification for `chat_id` and records it unread, so reading the chat
+    /// (or `notification:read`) clears it on every client.
+    fn raise(
+        self,
+        tx: &mut Tx<'_>,
+        device: &DeviceId,
+        chat_id: &str,
+        message_id: Option<String>,
+    ) -> StoreResult<()> {
+        let id = tx.new_id("ntf_");
+        tx.insert_notification(device, &id, Some(chat_id))?;
+        tx.journal(
+            device,
+            EventData::Notification {
+                id,
+                kind: self.kind,
+                title: self.title,
+                body: self.body,
+                chat_id: Some(chat_id.to_owned()),
+                message_id,
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// A notification's title: who, and in which group if it happened in one.
+fn titled(who: &str, group: Option<&str>) -> String {
+    match group {
+        Some(group) => format!("{who} in {group}"),
+        None => who.to_owned(),
+    }
 }
 
 fn notify(
@@ -480,28 +511,14 @@ fn notify(
     message: &Message,
 ) -> StoreResult<()> {
     let sender = incoming.from_name.as_deref().unwrap_or(&incoming.from);
-    let title = if incoming.group {
-        format!("{sender} in {chat_name}")
-    } else {
-        sender.to_owned()
-    };
-    let body = if message.body.is_empty() {
-        format!("sent a {} message", message.kind)
-    } else {
-        message.body.clone()
-    };
-    let id = tx.new_id("ntf_");
-    tx.insert_notification(device, &id, Some(&message.chat_id))?;
-    tx.journal(
-        device,
-        EventData::Notification {
-            id,
-            kind: "message",
-            title,
-            body,
-            chat_id: Some(message.chat_id.clone()),
-            message_id: Some(message.id.clone()),
+    let notice = Notice {
+        kind: "message",
+        title: titled(sender, incoming.group.then_some(chat_name)),
+        body: if message.body.is_empty() {
+            format!("sent a {} message", message.kind)
+        } else {
+            message.body.clone()
         },
-    )?;
-    Ok(())
+    };
+    notice.raise(tx, device, &message.chat_id, Some(message.id.clone()))
 }
