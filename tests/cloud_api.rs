@@ -7,7 +7,9 @@ mod common;
 use common::cloud_stub::{self, CloudStub, MEDIA_BYTES, MEDIA_ID, PHONE_NUMBER_ID, TOKEN};
 use common::sio::SioClient;
 use common::stub::meta_signature;
-use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
+use common::{
+    expect_call_notification, wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT,
+};
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -48,15 +50,20 @@ async fn ready() -> (CloudStub, TestDaemon, SioClient) {
     (stub, daemon, client)
 }
 
-/// Meta's envelope around one change of our phone number.
+/// Meta's envelope around one change of our phone number's messages.
 fn envelope(value: Value) -> Vec<u8> {
+    change("messages", value)
+}
+
+/// Meta's envelope around one change of our phone number, of webhook field `field`.
+fn change(field: &str, value: Value) -> Vec<u8> {
     let mut value = value;
     value["messaging_product"] = json!("whatsapp");
     value["metadata"] =
         json!({ "display_phone_number": "15550100000", "phone_number_id": PHONE_NUMBER_ID });
     serde_json::to_vec(&json!({
         "object": "whatsapp_business_account",
-        "entry": [{ "id": "102290129340398", "changes": [{ "field": "messages", "value": value }] }]
+        "entry": [{ "id": "102290129340398", "changes": [{ "field": field, "value": value }] }]
     }))
     .unwrap()
 }
@@ -746,6 +753,36 @@ async fn a_customer_with_a_username_keeps_one_chat_and_is_answered_by_user_id() 
         (&json!(NOVA_ID), None),
         "{}",
         sent.body
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_customers_call_rings_as_a_notification_and_its_end_does_not() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.BEFORE", "may I call?").await;
+    client.wait_for("notification", WAIT).await.unwrap();
+    let call = |event: &str| {
+        change(
+            "calls",
+            json!({
+                "contacts": [{ "profile": { "name": "Maria" }, "wa_id": CUSTOMER }],
+                "calls": [{ "id": "wacid.C1", "from": CUSTOMER, "to": "15550100000", "event": event,
+                    "direction": "USER_INITIATED", "timestamp": "1700000200",
+                    "session": { "sdp_type": "offer", "sdp": "v=0" } }]
+            }),
+        )
+    };
+    deliver(&daemon, call("connect")).await;
+    expect_call_notification(&mut client, "Maria", "Incoming voice call", CHAT).await;
+    // The call ends: nothing rings, so the next notification is the message after it.
+    deliver(&daemon, call("terminate")).await;
+    customer_writes(&daemon, &mut client, "wamid.AFTER", "missed you").await;
+    let next = client.wait_for("notification", WAIT).await.unwrap();
+    assert_eq!(
+        (&next.data["kind"], &next.data["body"]),
+        (&json!("message"), &json!("missed you"))
     );
     stub.server.stop().await;
     daemon.stop().await;

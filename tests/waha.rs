@@ -7,7 +7,9 @@ use base64::Engine;
 use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
 use common::waha_stub::{WahaStub, API_KEY, FILE, FILE_BYTES};
-use common::{wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT};
+use common::{
+    expect_call_notification, wait_message_ack, wait_message_status, wait_state, TestDaemon, WAIT,
+};
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -730,23 +732,7 @@ async fn an_incoming_call_raises_a_call_notification_unless_its_chat_is_muted() 
         webhook(&daemon, "call.received", call(ALICE, true)).await,
         StatusCode::OK
     );
-    let rang = client.wait_for("notification", WAIT).await.unwrap();
-    assert_eq!(
-        (
-            &rang.data["kind"],
-            &rang.data["title"],
-            &rang.data["body"],
-            &rang.data["chatId"],
-            &rang.data["messageId"]
-        ),
-        (
-            &json!("call"),
-            &json!("Alice"),
-            &json!("Incoming video call"),
-            &json!(ALICE),
-            &Value::Null
-        )
-    );
+    expect_call_notification(&mut client, "Alice", "Incoming video call", ALICE).await;
 
     // Alice's chat muted: her call raises nothing, so the next notification is the stranger's.
     let (status, _) = daemon

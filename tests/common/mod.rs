@@ -438,3 +438,31 @@ pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEve
         .await
         .unwrap_or_else(|e| panic!("no state {state}: {e}"))
 }
+
+/// Waits for the next `notification` and checks that it is an incoming call's: kind `call`,
+/// no message, `title` the caller as shown, `body` the call's kind, in chat `chat_id`.
+pub async fn expect_call_notification(
+    client: &mut sio::SioClient,
+    title: &str,
+    body: &str,
+    chat_id: &str,
+) {
+    let rang = client.wait_for("notification", WAIT).await.unwrap();
+    let shown = |key: &str| rang.data[key].clone();
+    assert_eq!(
+        (
+            shown("kind"),
+            shown("title"),
+            shown("body"),
+            shown("chatId"),
+            shown("messageId")
+        ),
+        (
+            json!("call"),
+            json!(title),
+            json!(body),
+            json!(chat_id),
+            Value::Null
+        )
+    );
+}

@@ -32,7 +32,7 @@ pub fn verify_subscription(
     }
 }
 
-/// Verifies a delivery and reads its messages and statuses. Changes for another phone number
+/// Verifies a delivery and reads its messages, statuses and calls. Changes for another phone number
 /// (an app can have several) report nothing. `media_base` is where the daemon serves this
 /// device's media: a media id appended to it is the file's URL (see [`super::media`]).
 pub fn read(
@@ -56,7 +56,8 @@ pub fn read(
         .flat_map(|entry| entry["changes"].as_array().into_iter().flatten());
     for change in changes {
         let value = &change["value"];
-        if change["field"] != "messages" {
+        let field = change["field"].as_str().unwrap_or_default();
+        if field != "messages" && field != "calls" {
             continue;
         }
         if value["metadata"]["phone_number_id"].as_str() != Some(&spec.phone_number_id) {
@@ -68,6 +69,12 @@ pub fn read(
         let messages = value["messages"].as_array().into_iter().flatten();
         reports
             .extend(messages.filter_map(|message| inbound_message(message, &contacts, media_base)));
+        if field == "calls" {
+            let calls = value["calls"].as_array().into_iter().flatten();
+            reports.extend(calls.filter_map(|call| ringing(call, &contacts)));
+            // A call's own statuses (`RINGING`, `ACCEPTED`, …) name the call, not a message.
+            continue;
+        }
         let statuses = value["statuses"].as_array().into_iter().flatten();
         reports.extend(statuses.filter_map(status).map(Reported::Inbound));
     }
@@ -133,8 +140,8 @@ impl<'a> Contacts<'a> {
             .and_then(|contact| contact.name)
     }
 
-    /// Who a message is from: its `from` (a number), else its `from_user_id`, else the one
-    /// contact of the change.
+    /// Who a message (or a call) is from: its `from` (a number), else its `from_user_id`,
+    /// else the one contact of the change.
     fn sender(&self, message: &'a Value) -> Option<&'a str> {
         message["from"]
             .as_str()
@@ -227,6 +234,25 @@ fn inbound_message(message: &Value, contacts: &Contacts, media_base: &str) -> Op
         reply_to: message["context"]["id"].as_str().map(str::to_owned),
         timestamp: timestamp(&message["timestamp"]),
     }))))
+}
+
+/// One of a `calls` change's `calls[]`: a customer calling the business (`connect`,
+/// `USER_INITIATED`) rings as a `call` notification. The call's later events (`terminate`) and
+/// the business's own calls ring nothing. Meta's calls are voice only.
+fn ringing(call: &Value, contacts: &Contacts) -> Option<Reported> {
+    let incoming = call["event"] == "connect"
+        && call["direction"]
+            .as_str()
+            .is_none_or(|direction| direction == "USER_INITIATED");
+    if !incoming {
+        return None;
+    }
+    let from = chat_of(contacts.sender(call)?);
+    Some(Reported::Inbound(Inbound::Call {
+        chat_id: from.clone(),
+        from,
+        video: false,
+    }))
 }
 
 /// One of `statuses[]`: sent → server, delivered → device, read → read, failed → error.
@@ -375,6 +401,37 @@ mod tests {
         assert_eq!(Contacts::of(&unnamed).name("BR.1502"), Some("@nova"));
         let two = json!([{ "user_id": "BR.1" }, { "user_id": "BR.2" }]);
         assert_eq!(Contacts::of(&two).sender(&json!({})), None, "whose is it?");
+    }
+
+    #[test]
+    fn a_customers_call_rings_and_nothing_else_about_calls_does() {
+        let contacts = json!([{ "profile": { "name": "Nova" }, "wa_id": "1555" }]);
+        let contacts = Contacts::of(&contacts);
+        let rings = |call: Value| ringing(&call, &contacts);
+        let incoming = rings(json!({ "id": "wacid.1", "from": "1555", "to": "1666",
+            "event": "connect", "direction": "USER_INITIATED", "timestamp": "1733734738",
+            "session": { "sdp_type": "offer", "sdp": "v=0" } }));
+        assert_eq!(
+            incoming,
+            Some(Reported::Inbound(Inbound::Call {
+                chat_id: "1555@c.us".into(),
+                from: "1555@c.us".into(),
+                video: false,
+            }))
+        );
+        // A customer known only by user id calls from it.
+        let by_user_id = rings(json!({ "id": "wacid.2", "from_user_id": "US.7",
+            "event": "connect", "direction": "USER_INITIATED" }));
+        assert!(matches!(by_user_id,
+            Some(Reported::Inbound(Inbound::Call { chat_id, .. })) if chat_id == "US.7"));
+        for quiet in [
+            json!({ "id": "wacid.1", "from": "1555", "event": "terminate",
+                "direction": "USER_INITIATED", "status": "COMPLETED", "duration": 33 }),
+            json!({ "id": "wacid.3", "from": "1666", "to": "1555", "event": "connect",
+                "direction": "BUSINESS_INITIATED" }),
+        ] {
+            assert_eq!(rings(quiet.clone()), None, "{quiet}");
+        }
     }
 
     #[test]
