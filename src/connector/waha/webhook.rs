@@ -147,29 +147,44 @@ pub(super) fn incoming(
     })
 }
 
-/// The linked ids a message's engine data names together with their numbers: NOWEB's message
-/// key gives the chat and the sender in both forms (`remoteJid` and `remoteJidAlt`,
-/// `participant` and `participantAlt`; either may be the linked id). What WAHA says with the
-/// message need not be asked again.
+/// The linked ids a message's engine data names together with their numbers, each pair one
+/// of the two the linked id and the other the number, either way round: NOWEB's message key
+/// (`remoteJid`/`remoteJidAlt`, `participant`/`participantAlt`) and GOWS's message info
+/// (`Sender`/`SenderAlt`, and `Chat`/`RecipientAlt` for a chat we wrote to). What WAHA says
+/// with the message need not be asked again.
 fn linked_in(message: &Value) -> impl Iterator<Item = Inbound> + '_ {
-    let key = &message["_data"]["key"];
+    let (noweb, gows) = (&message["_data"]["key"], &message["_data"]["Info"]);
     [
-        ("remoteJid", "remoteJidAlt"),
-        ("participant", "participantAlt"),
+        (noweb, "remoteJid", "remoteJidAlt"),
+        (noweb, "participant", "participantAlt"),
+        (gows, "Sender", "SenderAlt"),
+        (gows, "Chat", "RecipientAlt"),
     ]
     .into_iter()
-    .filter_map(move |(id, alt)| {
-        let (id, alt) = (text(&key[id])?, text(&key[alt])?);
+    .filter_map(move |(data, id, alt)| {
+        let (id, alt) = (text(&data[id])?, text(&data[alt])?);
         let (lid, number) = match (id.ends_with("@lid"), alt.ends_with("@lid")) {
             (true, false) => (id, alt),
             (false, true) => (alt, id),
             _ => return None,
         };
         Some(Inbound::Linked {
-            id: lid.to_owned(),
+            id: without_device(lid),
             number: super::number_chat_id(number)?,
         })
     })
+}
+
+/// A linked id without the device suffix engines may give it (`2077…333:11@lid`): chats and
+/// contacts are named by the account, not by one of its devices.
+fn without_device(lid: &str) -> String {
+    match lid.split_once('@') {
+        Some((user, server)) => {
+            let account = user.split(':').next().unwrap_or(user);
+            format!("{account}@{server}")
+        }
+        None => lid.to_owned(),
+    }
 }
 
 /// `message.ack`: -1 ERROR … 4 PLAYED. An error fails the message.
@@ -361,6 +376,49 @@ mod tests {
         );
         let webjs = json!({ "_data": { "id": { "remote": "207711112222333@lid" } } });
         assert_eq!(linked_in(&webjs).count(), 0);
+    }
+
+    #[test]
+    fn gows_message_info_tells_the_sender_and_the_chat_we_wrote_to() {
+        let from_a_contact = json!({ "_data": { "Info": {
+            "Chat": "120363@g.us", "IsGroup": true, "IsFromMe": false,
+            "Sender": "265781216567410@lid", "SenderAlt": "15550004444@s.whatsapp.net",
+            "RecipientAlt": ""
+        } } });
+        assert_eq!(
+            linked_in(&from_a_contact).collect::<Vec<_>>(),
+            [Inbound::Linked {
+                id: "265781216567410@lid".into(),
+                number: "15550004444@c.us".into()
+            }]
+        );
+        // Ours to a chat named by its linked id; our own ids carry a device suffix.
+        let ours = json!({ "_data": { "Info": {
+            "Chat": "203300003333444@lid", "IsFromMe": true,
+            "Sender": "15550009999:11@s.whatsapp.net", "SenderAlt": "207700009999000:11@lid",
+            "RecipientAlt": "15550003333@s.whatsapp.net"
+        } } });
+        assert_eq!(
+            linked_in(&ours).collect::<Vec<_>>(),
+            [
+                Inbound::Linked {
+                    id: "207700009999000@lid".into(),
+                    number: "15550009999@c.us".into()
+                },
+                Inbound::Linked {
+                    id: "203300003333444@lid".into(),
+                    number: "15550003333@c.us".into()
+                }
+            ]
+        );
+        let unknown = json!({ "_data": { "Info": {
+            "Chat": "265781216567410@lid", "Sender": "265781216567410@lid", "SenderAlt": ""
+        } } });
+        assert_eq!(
+            linked_in(&unknown).count(),
+            0,
+            "nothing told, nothing linked"
+        );
     }
 
     #[test]
