@@ -17,6 +17,7 @@ use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
 use crate::connector::simulator::Pairings;
 use crate::device::actor::ActorContext;
+use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
 use crate::hooks::desktop::Desktop;
 use crate::hooks::sound::{self, Sound};
@@ -121,7 +122,17 @@ pub async fn run(
     for id in devices.ids() {
         sockets.add_device(&id);
     }
-    let mut background = vec![tokio::spawn(prune_journal(store.clone(), settings.clone()))];
+    let uploads = devices.library().uploads().clone();
+    match uploads.sweep().await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed files of unfinished or deleted uploads"),
+        Err(error) => tracing::warn!(%error, "could not look for unfinished uploads"),
+    }
+    let mut background = vec![tokio::spawn(prune(
+        store.clone(),
+        settings.clone(),
+        uploads,
+    ))];
     let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
     webhooks.sync_configured().await?;
@@ -265,16 +276,17 @@ async fn ensure_admin_key(
     Ok(())
 }
 
-/// Keeps each device's journal within `journal.retention_*`, and the webhook delivery log of
-/// finished deliveries within `journal.retention_secs` too.
-async fn prune_journal(store: Store, settings: Arc<Settings>) {
+/// Keeps each device's journal within `journal.retention_*`, the webhook delivery log of
+/// finished deliveries within `journal.retention_secs` too, and uploads within
+/// `storage.upload_retention_days`.
+async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads) {
     let mut every =
         tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
     loop {
         every.tick().await;
         let keep = settings.journal.retention_events;
-        let cutoff =
-            chrono::Utc::now() - chrono::Duration::seconds(settings.journal.retention_secs as i64);
+        let now = chrono::Utc::now();
+        let cutoff = now - chrono::Duration::seconds(settings.journal.retention_secs as i64);
         let pruned = store
             .write(move |tx| Ok(tx.prune_journal(keep, cutoff)? + tx.prune_deliveries(cutoff)?))
             .await;
@@ -282,6 +294,13 @@ async fn prune_journal(store: Store, settings: Arc<Settings>) {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "pruned the event journal and delivery log"),
             Err(error) => tracing::warn!(%error, "could not prune the event journal"),
+        }
+        let uploaded_before =
+            now - chrono::Duration::days(settings.storage.upload_retention_days as i64);
+        match uploads.prune(uploaded_before).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "removed old uploads"),
+            Err(error) => tracing::warn!(%error, "could not remove old uploads"),
         }
     }
 }

@@ -130,6 +130,8 @@ pub struct StorageSettings {
     /// How large SQLite's write-ahead log may grow under a sustained load before the writer
     /// pauses a moment so that it can start over (see `store::run_checkpointer`).
     pub wal_limit_mb: u64,
+    /// How long files uploaded to send are kept (see `device::uploads`).
+    pub upload_retention_days: u64,
 }
 
 impl Default for StorageSettings {
@@ -138,6 +140,7 @@ impl Default for StorageSettings {
             data_dir: PathBuf::from("data"),
             synchronous: Synchronous::Full,
             wal_limit_mb: 256,
+            upload_retention_days: 30,
         }
     }
 }
@@ -789,6 +792,10 @@ impl Settings {
             (
                 "journal.prune_interval_secs",
                 self.journal.prune_interval_secs,
+            ),
+            (
+                "storage.upload_retention_days",
+                self.storage.upload_retention_days,
             ),
             ("webhooks.timeout_secs", self.webhooks.timeout_secs),
             ("webhooks.retry_initial_ms", self.webhooks.retry_initial_ms),

@@ -183,3 +183,50 @@ async fn a_file_received_on_one_device_is_forwarded_through_another_with_its_byt
     cloud.server.stop().await;
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn an_uploaded_file_reaches_waha_inline_and_meta_by_upload() {
+    let (mut waha, mut cloud, daemon) = two_upstreams().await;
+    let document = b"%PDF-1.7 minutes of the meeting";
+
+    let to_waha = daemon.upload("wa", document, "application/pdf").await;
+    daemon
+        .send_message("wa", ALICE, json!({ "text": "minutes", "media": to_waha }))
+        .await;
+    let sent = waha.requests.wait_line(WAIT, "POST /api/sendFile").await;
+    assert_eq!(
+        sent.body["file"],
+        json!({
+            "data": base64::engine::general_purpose::STANDARD.encode(document),
+            "mimetype": "application/pdf"
+        }),
+        "{}",
+        sent.body
+    );
+
+    let to_meta = daemon.upload("cl", document, "application/pdf").await;
+    daemon
+        .send_message(
+            "cl",
+            &format!("{CUSTOMER}@c.us"),
+            json!({ "text": "minutes", "media": to_meta }),
+        )
+        .await;
+    let upload = cloud
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::upload_path()))
+        .await;
+    assert!(
+        upload.raw.windows(document.len()).any(|w| w == document),
+        "Meta receives the file's bytes"
+    );
+    let sent = cloud
+        .requests
+        .wait_line(WAIT, &format!("POST {}", CloudStub::messages_path()))
+        .await;
+    assert_eq!(sent.body["document"]["id"], UPLOADED_ID, "{}", sent.body);
+
+    waha.server.stop().await;
+    cloud.server.stop().await;
+    daemon.stop().await;
+}

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::api::auth::AuthError;
 use crate::connector::WebhookError;
+use crate::device::uploads::UploadError;
 use crate::device::{DeviceError, InvalidDeviceId, InvalidSelection};
 use crate::messaging::MessagingError;
 use crate::store::StoreError;
@@ -177,6 +178,17 @@ impl From<DeviceError> for ApiError {
             DeviceError::MediaNotFound(_) => {
                 ApiError::new(ErrorCode::MediaNotFound, error.to_string())
             }
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Empty | UploadError::CutOff(_) => ApiError::bad_request(error.to_string()),
+            UploadError::TooLarge => ApiError::new(ErrorCode::PayloadTooLarge, error.to_string()),
+            UploadError::Disk(cause) => ApiError::internal(cause),
+            UploadError::Device(device) => device.into(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::rest::endpoints;
+use super::rest::{endpoints, FILE_BODY};
 
 /// Reusable schemas referenced by the routes' `body` and `ok` names.
 fn schemas() -> Value {
@@ -68,6 +68,9 @@ fn schemas() -> Value {
     let media = json!({ "type": ["object", "null"], "required": ["url", "mime"], "properties": {
         "url": { "type": "string", "format": "uri" }, "mime": { "type": "string" },
         "name": { "type": ["string", "null"] }, "size": { "type": ["integer", "null"] } } });
+    let uploaded = json!({ "type": "object", "required": ["url", "mime", "size"], "properties": {
+        "url": { "type": "string", "format": "uri" }, "mime": { "type": "string" },
+        "name": { "type": ["string", "null"] }, "size": { "type": "integer" } } });
     let message = json!({
         "type": "object",
         "properties": {
@@ -235,6 +238,7 @@ fn schemas() -> Value {
         "Delivery": delivery,
         "DeliveryPage": page("Delivery")
     });
+    schemas["Media"] = uploaded;
     if let (Some(all), Value::Object(hooks)) = (schemas.as_object_mut(), hooks) {
         all.extend(hooks);
     }
@@ -262,9 +266,14 @@ pub fn document() -> Value {
             operation.insert("parameters".into(), parameters.into());
         }
         if let Some(body) = doc.body {
+            let content = if body == FILE_BODY {
+                json!({ "*/*": { "schema": { "type": "string", "format": "binary" } } })
+            } else {
+                json!({ "application/json": { "schema": schema_ref(body) } })
+            };
             operation.insert(
                 "requestBody".into(),
-                json!({ "required": true, "content": { "application/json": { "schema": schema_ref(body) } } }),
+                json!({ "required": true, "content": content }),
             );
         }
         match doc.scope {

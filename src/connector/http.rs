@@ -4,6 +4,8 @@
 use std::error::Error as _;
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -56,26 +58,37 @@ pub fn download_client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorE
         .map_err(|error| ConnectorError::Unreachable(describe(&error)))
 }
 
-/// A file on its way from an upstream, its body not read yet.
+/// A file's bytes as they arrive.
+pub type FileStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// A file on its way to whoever asked for it (from an upstream, or from the daemon's disk),
+/// its body not read yet.
 pub struct Download {
     pub mime: String,
-    pub body: reqwest::Response,
+    /// The file's size, when known before it is read.
+    pub length: Option<u64>,
+    pub body: FileStream,
 }
 
 impl Download {
-    /// The file `body` carries, of type `mime` if the upstream said so elsewhere, else of the
-    /// answer's `Content-Type`.
-    pub fn new(body: reqwest::Response, mime: Option<&str>) -> Self {
+    /// The file an upstream's answer carries, of type `mime` if the upstream said so
+    /// elsewhere, else of the answer's `Content-Type`.
+    pub fn new(answer: reqwest::Response, mime: Option<&str>) -> Self {
         let mime = mime
             .or_else(|| {
-                body.headers()
+                answer
+                    .headers()
                     .get(reqwest::header::CONTENT_TYPE)?
                     .to_str()
                     .ok()
             })
             .unwrap_or("application/octet-stream")
             .to_owned();
-        Self { mime, body }
+        Self {
+            mime,
+            length: answer.content_length(),
+            body: answer.bytes_stream().map_err(std::io::Error::other).boxed(),
+        }
     }
 }
 

@@ -170,11 +170,12 @@ impl DeviceManager {
             let _ = supervised.handle.command(Command::Shutdown).await;
             let _ = supervised.task.await;
         }
-        let id = id.clone();
+        let deleted = id.clone();
         self.context
             .store
-            .write(move |tx| tx.delete_device(&id))
+            .write(move |tx| tx.delete_device(&deleted))
             .await?;
+        self.library().uploads().forget(id).await;
         Ok(())
     }
 

@@ -6,12 +6,15 @@
 //! received it or through another one. No upstream can fetch it (it would need a key of
 //! ours), so the [`Library`] opens it from the upstream that has the file and the sending
 //! connector hands the bytes over: inline to WAHA, uploaded to Meta (a Cloud API device
-//! forwarding a file Meta sent it names it by its media id instead).
+//! forwarding a file Meta sent it names it by its media id instead). Files clients uploaded
+//! to send ([`Uploads`]) are served and forwarded the same way.
 
 use std::sync::Arc;
 
+use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 
+use super::uploads::Uploads;
 use super::{definition, stored, DeviceError, DeviceId};
 use crate::config::Settings;
 use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Timeouts};
@@ -34,15 +37,29 @@ pub struct File {
 pub struct Library {
     store: Store,
     settings: Arc<Settings>,
+    uploads: Uploads,
 }
 
 impl Library {
     pub fn new(store: Store, settings: Arc<Settings>) -> Self {
-        Self { store, settings }
+        let uploads = Uploads::new(store.clone(), &settings);
+        Self {
+            store,
+            settings,
+            uploads,
+        }
     }
 
-    /// Opens media `media_id` of device `id` from its upstream.
+    /// The files clients uploaded.
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
+    }
+
+    /// Opens media `media_id` of device `id`: one uploaded to it, or one from its upstream.
     pub async fn open(&self, id: &DeviceId, media_id: &str) -> Result<Download, DeviceError> {
+        if let Some(upload) = self.uploads.open(id, media_id).await? {
+            return Ok(upload);
+        }
         let spec = definition(&stored(&self.store, id).await?)?;
         let timeouts = Timeouts::of(&self.settings.upstream);
         let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
@@ -54,7 +71,7 @@ impl Library {
             }
             _ => {
                 return Err(DeviceError::MediaNotFound(format!(
-                    "device {id} has no media served by devicebridge"
+                    "device {id} has no such file: only the files uploaded to it are served"
                 )))
             }
         };
@@ -100,7 +117,7 @@ async fn read_whole(download: Download, name: &str) -> Result<File, ConnectorErr
     let mut body = download.body;
     let mut bytes = Vec::new();
     while let Some(chunk) = body
-        .chunk()
+        .try_next()
         .await
         .map_err(|error| ConnectorError::Unreachable(error.to_string()))?
     {

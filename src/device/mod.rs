@@ -10,6 +10,7 @@ pub mod media;
 mod relay;
 pub mod spec;
 pub mod state;
+pub mod uploads;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -100,7 +100,7 @@ impl SendRequest {
                     "`media.url` must be an http(s) link; attachments are not carried inline",
                 ));
             }
-            if !media.mime.contains('/') {
+            if !Media::is_mime_type(&media.mime) {
                 return Err(invalid(
                     "`media.mime` must be a mime type such as image/png",
                 ));

@@ -94,6 +94,22 @@ pub struct Media {
 }
 
 impl Media {
+    /// Whether `text` is a MIME type: `type/subtype`, parameters allowed (`audio/ogg;
+    /// codecs=opus`).
+    pub fn is_mime_type(text: &str) -> bool {
+        let essence = text.split(';').next().unwrap_or_default().trim();
+        let token = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"/()<>@,;:\\\"[]?=".contains(&b))
+        };
+        !text.chars().any(char::is_control)
+            && essence
+                .split_once('/')
+                .is_some_and(|(kind, subtype)| token(kind) && token(subtype))
+    }
+
     /// The message type its mime type implies.
     pub fn message_type(&self) -> &'static str {
         match self.mime.split('/').next() {

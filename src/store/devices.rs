@@ -158,6 +158,7 @@ impl Tx<'_> {
             "notifications",
             "simulator_inbox",
             "linked_ids",
+            "uploads",
         ] {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),

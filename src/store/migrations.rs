@@ -207,6 +207,17 @@ const MIGRATIONS: &[&str] = &[
         number TEXT NOT NULL,
         PRIMARY KEY (device_id, lid)
     ) WITHOUT ROWID;",
+    // 9: files clients uploaded to send; the bytes are files under the data directory.
+    "CREATE TABLE uploads (
+        device_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        name TEXT,
+        size INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX uploads_by_age ON uploads (created_at);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

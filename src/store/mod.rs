@@ -23,6 +23,7 @@ pub mod keys;
 pub mod linked_ids;
 pub mod messages;
 mod migrations;
+pub mod uploads;
 pub mod webhooks;
 
 use std::collections::{HashMap, VecDeque};

@@ -315,6 +315,42 @@ impl TestDaemon {
         response.text().await.unwrap()
     }
 
+    /// Uploads `bytes` to `device` with `key` (`POST …/media`), of type `mime` (no header when
+    /// `None`), named `name`; returns the status, the headers and the body.
+    pub async fn upload_as(
+        &self,
+        key: &str,
+        device: &str,
+        bytes: Vec<u8>,
+        mime: Option<&str>,
+        name: Option<&str>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/v1/devices/{device}/media", self.base))
+            .header("x-api-key", key)
+            .body(bytes);
+        if let Some(mime) = mime {
+            request = request.header("content-type", mime);
+        }
+        if let Some(name) = name {
+            request = request.query(&[("name", name)]);
+        }
+        let response = request.send().await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    /// Uploads a file to `device` as the admin and expects it stored; returns its `media`.
+    pub async fn upload(&self, device: &str, bytes: &[u8], mime: &str) -> Value {
+        let (status, _, media) = self
+            .upload_as(&self.key, device, bytes.to_vec(), Some(mime), None)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{media}");
+        media
+    }
+
     /// Creates a simulator device through the API.
     pub async fn create_device(&self, id: &str) -> Value {
         let (status, body) = self

@@ -11,7 +11,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, Endpoint};
+use super::{endpoint, Endpoint, FILE_BODY};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, DevicePath};
@@ -103,9 +103,20 @@ pub fn endpoints() -> Vec<Endpoint> {
             get(show_message),
         ),
         endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/media",
+            "Upload a file to send (the body is the file, `Content-Type` its type, `?name` its \
+             name); answers the `media` to send it with",
+            Some(Scope::Send),
+            Some(FILE_BODY),
+            (201, Some("Media")),
+            post(upload),
+        ),
+        endpoint(
             Method::GET,
             "/api/v1/devices/{id}/media/{mediaId}",
-            "The file a received message's `media.url` points at, streamed from the upstream",
+            "A file a message's `media.url` points at: one uploaded, or one the upstream keeps, \
+             streamed from it",
             Some(Scope::Read),
             None,
             (200, None),
@@ -302,6 +313,49 @@ async fn show_message(
     Ok(Json(state.messaging.message(&id, message_id).await?))
 }
 
+/// `?name=` of an upload.
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// Stores the file as it arrives, so a large one costs the daemon a buffer, not its size.
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.authorize(Scope::Send, Some(&id))?;
+    let mime = match headers.get(header::CONTENT_TYPE) {
+        None => "application/octet-stream".to_owned(),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .filter(|mime| Media::is_mime_type(mime))
+            .ok_or_else(|| {
+                ApiError::bad_request("Content-Type must be the file's MIME type, as type/subtype")
+            })?
+            .to_owned(),
+    };
+    let name = query.name.filter(|name| !name.trim().is_empty());
+    let media = state
+        .devices
+        .library()
+        .uploads()
+        .save(&id, mime, name, body.into_data_stream())
+        .await?;
+    let location = HeaderValue::from_str(&media.url).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(media),
+    )
+        .into_response())
+}
+
 /// Streams the file as it arrives, so a large video costs the daemon a buffer, not its size.
 async fn media(
     State(state): State<AppState>,
@@ -313,8 +367,8 @@ async fn media(
     let download = state.devices.media(&id, &media_id).await?;
     let mime = HeaderValue::from_str(&download.mime)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let length = download.body.content_length();
-    let mut response = Body::from_stream(download.body.bytes_stream()).into_response();
+    let length = download.length;
+    let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, mime);
     if let Some(length) = length {

@@ -37,6 +37,10 @@ pub struct Endpoint {
     pub route: MethodRouter<AppState>,
 }
 
+/// The request body of an endpoint that takes a file's bytes as they are, of any type,
+/// instead of a JSON schema.
+pub const FILE_BODY: &str = "(file)";
+
 fn endpoint(
     method: Method,
     path: &'static str,

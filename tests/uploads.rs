@@ -1,0 +1,211 @@
+//! Files uploaded to send (`POST /api/v1/devices/{id}/media`), against the real daemon: what
+//! an upload answers, how its URL serves the file and carries it in a message, what bad
+//! uploads get, and that no file outlives what the store knows of it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{wait_message_status, TestDaemon};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const ALICE: &str = "15550000002@c.us";
+/// A PNG's signature and the start of its header: bytes no text codec would leave alone.
+const PICTURE: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+fn contacts() -> Value {
+    json!({ "contacts": [{ "id": ALICE, "name": "Alice", "behaviour": "silent" }] })
+}
+
+/// The files under the data directory for `device`'s uploads.
+fn files_on_disk(daemon: &TestDaemon, device: &str) -> Vec<String> {
+    let dir: PathBuf = daemon.dir().join("data").join("uploads").join(device);
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            let mut names: Vec<String> = entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The upload id at the end of a media URL.
+fn upload_id(media: &Value) -> String {
+    media["url"]
+        .as_str()
+        .and_then(|url| url.rsplit('/').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("phone", contacts()).await;
+    let (status, headers, media) = daemon
+        .upload_as(
+            &daemon.key,
+            "phone",
+            PICTURE.to_vec(),
+            Some("image/png"),
+            Some("dot.png"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{media}");
+    let url = media["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/api/v1/devices/phone/media/up_", daemon.base)),
+        "{media}"
+    );
+    assert_eq!(headers["location"], url);
+    assert_eq!(
+        (&media["mime"], &media["name"], &media["size"]),
+        (
+            &json!("image/png"),
+            &json!("dot.png"),
+            &json!(PICTURE.len())
+        )
+    );
+    assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&media)]);
+
+    let served = daemon.download(url).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(
+        served.headers()["content-length"],
+        PICTURE.len().to_string()
+    );
+    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+
+    // The answer is the `media` of a message, as it is.
+    let mut client = daemon.socket("phone", json!({})).await;
+    let sent = daemon
+        .send_message(
+            "phone",
+            ALICE,
+            json!({ "text": "a dot", "media": media.clone() }),
+        )
+        .await;
+    assert_eq!((&sent["type"], &sent["media"]), (&json!("image"), &media));
+    wait_message_status(&mut client, &sent["id"], "sent").await;
+
+    // Reading it needs a credential for the device, as every media URL does.
+    let stranger = daemon.key_for(&["other"], &["read"]).await;
+    let refused = reqwest::Client::new()
+        .get(url)
+        .header("x-api-key", stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_leave_no_file() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("phone").await;
+    let refused = |(status, _, body): (StatusCode, _, Value), expected: StatusCode, code: &str| {
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{body}"
+        );
+    };
+    let key = daemon.key.clone();
+    let picture = || PICTURE.to_vec();
+    refused(
+        daemon
+            .upload_as(&key, "phone", Vec::new(), Some("image/png"), None)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    for not_a_type in ["png", "image/", "image png/x", "text/plain/extra"] {
+        refused(
+            daemon
+                .upload_as(&key, "phone", picture(), Some(not_a_type), None)
+                .await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        );
+    }
+    let too_large = vec![7u8; (16 << 20) + 1];
+    refused(
+        daemon
+            .upload_as(&key, "phone", too_large, Some("video/mp4"), None)
+            .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    refused(
+        daemon
+            .upload_as(&key, "nobody", picture(), Some("image/png"), None)
+            .await,
+        StatusCode::NOT_FOUND,
+        "device_not_found",
+    );
+    let reader = daemon.key_for(&["phone"], &["read"]).await;
+    refused(
+        daemon
+            .upload_as(&reader, "phone", picture(), Some("image/png"), None)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_eq!(files_on_disk(&daemon, "phone"), Vec::<String>::new());
+
+    let (status, body) = daemon
+        .get("/api/v1/devices/phone/media/up_01J0000000000000000000000")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("media_not_found")),
+        "{body}"
+    );
+
+    // Without a type the file is one of bytes.
+    let (status, _, media) = daemon
+        .upload_as(&key, "phone", b"%PDF-1.7".to_vec(), None, None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{media}");
+    assert_eq!(
+        (&media["mime"], &media["name"]),
+        (&json!("application/octet-stream"), &Value::Null)
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_removes_files_no_upload_names_and_deleting_a_device_removes_its_own() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("phone").await;
+    let kept = daemon.upload("phone", PICTURE, "image/png").await;
+    // What a crash can leave: a file cut off while written, one written but never recorded.
+    let dir = daemon.dir().join("data").join("uploads").join("phone");
+    std::fs::write(dir.join("up_01J0000000000000000000001.part"), b"half").unwrap();
+    std::fs::write(dir.join("up_01J0000000000000000000002"), b"whole").unwrap();
+    let daemon = daemon.restart().await;
+    assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&kept)]);
+    // The daemon listens on a new port now.
+    let url = format!(
+        "{}/api/v1/devices/phone/media/{}",
+        daemon.base,
+        upload_id(&kept)
+    );
+    let served = daemon.download(&url).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+
+    let (status, body) = daemon
+        .call(Method::DELETE, "/api/v1/devices/phone", None)
+        .await;
+    assert!(status.is_success(), "{body}");
+    assert!(!dir.exists(), "the device's uploads went with it");
+    daemon.stop().await;
+}
