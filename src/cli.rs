@@ -1,7 +1,7 @@
 //! The command line: `serve` runs the daemon; the other subcommands drive a running daemon
 //! over its REST API, so anything the CLI does, an integration can do too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use reqwest::Method;
@@ -54,12 +54,21 @@ pub enum Command {
     Qr { device: String },
     /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
     Pair { qr: String },
-    /// Send a text message to a chat of a device; prints the accepted message.
+    /// Send a message to a chat of a device: a text, a file with its caption, or both;
+    /// prints the accepted message.
     Send {
         device: String,
         /// The chat id, e.g. `15550000002@c.us`.
         chat: String,
+        /// The text (a file's caption).
+        #[arg(default_value = "")]
         text: String,
+        /// A file to send: uploaded to the device first.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The file's MIME type; by default guessed from its extension.
+        #[arg(long, requires = "file")]
+        mime: Option<String>,
     },
     /// Manage API keys.
     #[command(subcommand)]
@@ -165,6 +174,13 @@ pub enum ClientError {
     NoKey,
     #[error(transparent)]
     Qr(#[from] crate::qr::QrError),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("nothing to send: give a text, a --file, or both")]
+    Nothing,
 }
 
 struct Client {
@@ -180,14 +196,46 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
-        let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let mut request = self
-            .http
-            .request(method, &url)
-            .header("x-api-key", &self.key);
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.answer(request).await
+    }
+
+    /// Uploads the file at `path` to device `id`; returns the `media` to send it with.
+    async fn upload(
+        &self,
+        id: &str,
+        path: &Path,
+        mime: Option<String>,
+    ) -> Result<Value, ClientError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| ClientError::File {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let mime = mime.unwrap_or_else(|| mime_of(path).to_owned());
+        let mut request = self
+            .request(Method::POST, &format!("/api/v1/devices/{id}/media"))
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .body(bytes);
+        if let Some(name) = path.file_name() {
+            request = request.query(&[("name", name.to_string_lossy())]);
+        }
+        self.answer(request).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        self.http
+            .request(method, &url)
+            .header("x-api-key", &self.key)
+    }
+
+    /// Sends a request; a success's JSON body, or the API's error.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
         let unreachable = |source| ClientError::Unreachable {
             url: self.url.clone(),
             source,
@@ -209,6 +257,35 @@ impl Client {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("HTTP {status}")),
         })
+    }
+}
+
+/// The MIME type a file's extension says, for the files messages commonly carry; any other
+/// is bytes (`application/octet-stream`), sent as a document.
+fn mime_of(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .map(|extension| extension.to_string_lossy().to_lowercase());
+    match extension.as_deref() {
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("mp4") => "video/mp4",
+        Some("3gp") => "video/3gpp",
+        Some("mov") => "video/quicktime",
+        Some("mp3") => "audio/mpeg",
+        Some("ogg" | "opus") => "audio/ogg",
+        Some("m4a") => "audio/mp4",
+        Some("aac") => "audio/aac",
+        Some("wav") => "audio/wav",
+        Some("pdf") => "application/pdf",
+        Some("txt") => "text/plain",
+        Some("csv") => "text/csv",
+        Some("zip") => "application/zip",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
     }
 }
 
@@ -325,9 +402,16 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             device: id,
             chat,
             text,
+            file,
+            mime,
         } => {
+            let mut body = json!({ "text": text });
+            match file {
+                Some(file) => body["media"] = client.upload(&id, &file, mime).await?,
+                None if text.is_empty() => return Err(ClientError::Nothing),
+                None => {}
+            }
             let path = device(&id, &format!("/chats/{}/messages", path_segment(&chat)));
-            let body = json!({ "text": text });
             print(&client.call(Method::POST, &path, Some(body)).await?);
         }
         Command::Keys(KeysCommand::Create {

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use common::binary::{command, Daemon};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::process::Command;
 
 /// How long the daemon may take to print something expected (it is already built).
@@ -180,6 +180,53 @@ async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
     assert_eq!(sent["body"], "hello from the shell", "{sent}");
     assert_eq!(sent["fromMe"], true, "{sent}");
     assert!(sent["id"].as_str().is_some_and(|id| id.starts_with("msg_")));
+    // A file from the disk: uploaded, then sent with its caption.
+    let picture = dir.join("dot.png");
+    std::fs::write(&picture, b"\x89PNG\r\n\x1a\n a dot").unwrap();
+    let send = run(&mut client(&[
+        "send",
+        "demo",
+        "15550000002@c.us",
+        "a dot",
+        "--file",
+        picture.to_str().unwrap(),
+    ]))
+    .await;
+    assert!(send.status.success(), "send --file: {}", describe(&send));
+    let sent: Value = serde_json::from_slice(&send.stdout)
+        .unwrap_or_else(|error| panic!("send --file: {error}: {}", describe(&send)));
+    assert_eq!(
+        (
+            &sent["type"],
+            &sent["body"],
+            &sent["media"]["name"],
+            &sent["media"]["mime"]
+        ),
+        (
+            &json!("image"),
+            &json!("a dot"),
+            &json!("dot.png"),
+            &json!("image/png")
+        ),
+        "{sent}"
+    );
+    let uploaded = reqwest::Client::new()
+        .get(sent["media"]["url"].as_str().unwrap())
+        .header("x-api-key", key.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        uploaded.bytes().await.unwrap(),
+        std::fs::read(&picture).unwrap()
+    );
+    let nothing = run(&mut client(&["send", "demo", "15550000002@c.us"])).await;
+    assert!(
+        !nothing.status.success()
+            && String::from_utf8_lossy(&nothing.stderr).contains("nothing to send"),
+        "send without text or file: {}",
+        describe(&nothing)
+    );
     let unknown = run(&mut client(&["send", "demo", "nobody/?#@c.us", "hello"])).await;
     assert!(
         String::from_utf8_lossy(&unknown.stderr).contains("chat_not_found"),
