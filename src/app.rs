@@ -287,9 +287,13 @@ async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads) {
         let keep = settings.journal.retention_events;
         let now = chrono::Utc::now();
         let cutoff = now - chrono::Duration::seconds(settings.journal.retention_secs as i64);
-        let pruned = store
-            .write(move |tx| Ok(tx.prune_journal(keep, cutoff)? + tx.prune_deliveries(cutoff)?))
-            .await;
+        let pruned = match store.prune_journal(keep, cutoff).await {
+            Ok(events) => store
+                .prune_deliveries(cutoff)
+                .await
+                .map(|deliveries| events + deliveries),
+            Err(error) => Err(error),
+        };
         match pruned {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "pruned the event journal and delivery log"),

@@ -78,18 +78,97 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Drops journal entries beyond the retention limits; returns how many were removed.
-    pub fn prune_journal(
-        &mut self,
+    /// Deletes the journal events keyed `from..to` (one run of a device's oldest, see
+    /// [`Store::prune_journal`]); returns how many.
+    pub fn delete_events(&mut self, from: i64, to: i64) -> StoreResult<usize> {
+        self.execute(
+            "DELETE FROM events WHERE key >= ?1 AND key < ?2",
+            params![from, to],
+        )
+    }
+}
+
+/// The most journal events one pruning write deletes. Under a sustained load a device
+/// journals tens of thousands of events a second, and deleting a minute of them in one
+/// statement held the writer, and every send behind it, for seconds; a batch this size takes
+/// a few milliseconds, and sends go on between batches.
+const PRUNE_BATCH: i64 = 2_000;
+
+/// A device's oldest events that the retention limits leave out: keys `from..to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stale {
+    from: i64,
+    to: i64,
+}
+
+/// What each device's journal holds beyond the retention limits: its events after the
+/// newest `keep_events`, and those journaled before `older_than`. Both are a prefix of the
+/// device's journal (seqs and times grow together), so the journal stays gap-free.
+fn stale_events(
+    conn: &Connection,
+    keep_events: u64,
+    older_than: DateTime<Utc>,
+) -> StoreResult<Vec<Stale>> {
+    let heads: Vec<Head> = conn
+        .prepare("SELECT num, last_seq FROM device_seq")?
+        .query_map([], |row| {
+            Ok(Head {
+                num: row.get(0)?,
+                last: row.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let older_than = rfc3339(older_than);
+    let mut stale = Vec::new();
+    for head in heads {
+        let oldest: Option<i64> = conn.query_row(
+            "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
+            params![head.key(0), head.end()],
+            |row| row.get(0),
+        )?;
+        let Some(oldest) = oldest else { continue };
+        let kept_by_count = match head.last.checked_sub(keep_events) {
+            Some(dropped) if dropped > 0 => head.key(dropped + 1).max(oldest),
+            _ => oldest,
+        };
+        // The scan passes only over events the count keeps and the age drops.
+        let kept: Option<i64> = conn
+            .query_row(
+                "SELECT key FROM events WHERE key >= ?1 AND key < ?2 AND at >= ?3
+                 ORDER BY key LIMIT 1",
+                params![kept_by_count, head.end(), older_than],
+                |row| row.get(0),
+            )
+            .optional()?;
+        // Nothing young enough: every event goes, up to the newest.
+        let to = kept.unwrap_or(head.key(head.last) + 1);
+        if to > oldest {
+            stale.push(Stale { from: oldest, to });
+        }
+    }
+    Ok(stale)
+}
+
+impl super::Store {
+    /// Drops journal events beyond the retention limits ([`stale_events`], found on a read
+    /// connection), in writes of at most [`PRUNE_BATCH`] events; returns how many.
+    pub async fn prune_journal(
+        &self,
         keep_events: u64,
         older_than: DateTime<Utc>,
     ) -> StoreResult<usize> {
-        // 40 is `SEQ_BITS`: the subquery finds each event's device by its key's upper bits.
-        let removed = self.execute(
-            "DELETE FROM events WHERE at < ?1 OR key <= (
-                SELECT (num << 40) + last_seq - ?2 FROM device_seq WHERE num = events.key >> 40)",
-            params![rfc3339(older_than), keep_events],
-        )?;
+        let stale = self
+            .read(move |conn| stale_events(conn, keep_events, older_than))
+            .await?;
+        let mut removed = 0;
+        for run in stale {
+            let mut from = run.from;
+            while from < run.to {
+                let to = run.to.min(from + PRUNE_BATCH);
+                removed += self.write(move |tx| tx.delete_events(from, to)).await?;
+                from = to;
+            }
+        }
         Ok(removed)
     }
 }

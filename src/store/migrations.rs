@@ -218,6 +218,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, id)
     ) WITHOUT ROWID;
     CREATE INDEX uploads_by_age ON uploads (created_at);",
+    // 10: finished webhook deliveries by age, so pruning the log finds the old ones directly.
+    "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at)
+        WHERE status IN ('delivered', 'failed');",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

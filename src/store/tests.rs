@@ -258,7 +258,7 @@ async fn pruned_journals_report_incomplete_reads() {
             .unwrap();
     }
     let removed = store
-        .write(|tx| tx.prune_journal(2, chrono::Utc::now() - chrono::Duration::days(1)))
+        .prune_journal(2, chrono::Utc::now() - chrono::Duration::days(1))
         .await
         .unwrap();
     assert_eq!(removed, 3);
@@ -277,6 +277,61 @@ async fn pruned_journals_report_incomplete_reads() {
         recent.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [4, 5]
     );
+}
+
+#[tokio::test]
+async fn pruning_drops_each_devices_oldest_events_in_batches_and_leaves_no_gap() {
+    let (_dir, store, _bus) = open();
+    let (busy, quiet) = (
+        DeviceId::parse("busy").unwrap(),
+        DeviceId::parse("quiet").unwrap(),
+    );
+    // More events than several pruning writes delete.
+    for _ in 0..9 {
+        let (busy, quiet) = (busy.clone(), quiet.clone());
+        store
+            .write(move |tx| {
+                for n in 0..500 {
+                    tx.journal(&busy, disconnected(&n.to_string()))?;
+                }
+                tx.journal(&quiet, disconnected("now and then"))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let a_day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    let removed = store.prune_journal(1_000, a_day_ago).await.unwrap();
+    assert_eq!(removed, 4_500 - 1_000, "the quiet device keeps its nine");
+    let seqs_of = |device: &DeviceId, after: u64| {
+        let device = device.clone();
+        let store = store.clone();
+        async move {
+            let read = store
+                .read(move |conn| journal::read_after(conn, &device, after, 5_000))
+                .await
+                .unwrap();
+            let seqs: Vec<u64> = read.events.iter().map(|e| e.seq).collect();
+            (seqs, read.complete)
+        }
+    };
+    let (kept, complete) = seqs_of(&busy, 0).await;
+    assert!(!complete);
+    assert_eq!(kept, (3_501..=4_500).collect::<Vec<_>>());
+    assert_eq!(seqs_of(&quiet, 0).await, ((1..=9).collect(), true));
+
+    // By age: everything journaled before the cutoff goes, whatever the count allows.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.prune_journal(1_000, later).await.unwrap(), 1_009);
+    assert_eq!(seqs_of(&busy, 4_500).await, (vec![], true));
+    assert!(!seqs_of(&quiet, 0).await.1, "its nine went by age");
+    // The seqs go on where they were.
+    let id = busy.clone();
+    let next = store
+        .write(move |tx| tx.journal(&id, disconnected("after")))
+        .await
+        .unwrap();
+    assert_eq!(next, 4_501);
 }
 
 #[tokio::test]
@@ -517,11 +572,33 @@ async fn events_get_their_deliveries_in_their_own_write() {
     store
         .write(move |tx| {
             assert!(tx.record_attempt(&delivered, &succeeded())?);
-            tx.prune_deliveries(chrono::Utc::now() + chrono::Duration::seconds(1))
+            Ok(())
         })
         .await
         .unwrap();
+    let pruned = store
+        .prune_deliveries(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
     assert_eq!(outbox(&store).await, [("wh_all".to_string(), demo_id, 1)]);
+}
+
+#[tokio::test]
+async fn old_finished_deliveries_are_found_through_their_index() {
+    let (_dir, store, _bus) = open();
+    let plan: String = store
+        .read(|conn| {
+            let sql = format!("EXPLAIN QUERY PLAN {}", webhooks::OLD_FINISHED);
+            Ok(conn.query_row(
+                &sql,
+                rusqlite::params!["2026-01-01T00:00:00.000Z", 10],
+                |row| row.get(3),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert!(plan.contains("webhook_deliveries_finished"), "{plan}");
 }
 
 /// The newest delivery of the `wh_all` subscription.

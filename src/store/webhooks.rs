@@ -399,13 +399,17 @@ impl Tx<'_> {
         Ok(changed == 1)
     }
 
-    /// Forgets finished (delivered or failed) deliveries created before `older_than`; returns
-    /// how many. Outstanding ones are kept whatever their age.
-    pub fn prune_deliveries(&mut self, older_than: DateTime<Utc>) -> StoreResult<usize> {
+    /// Forgets up to `limit` finished (delivered or failed) deliveries created before
+    /// `older_than`, oldest first; returns how many. Outstanding ones are kept whatever their
+    /// age.
+    pub fn forget_deliveries(
+        &mut self,
+        older_than: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
         self.execute(
-            "DELETE FROM webhook_deliveries
-             WHERE status IN ('delivered', 'failed') AND created_at < ?1",
-            [rfc3339(older_than)],
+            &format!("DELETE FROM webhook_deliveries WHERE rowid IN ({OLD_FINISHED})"),
+            params![rfc3339(older_than), limit],
         )
     }
 
@@ -425,5 +429,31 @@ impl Tx<'_> {
             params![id, now],
         )?;
         get_delivery(self.conn(), id)
+    }
+}
+
+/// The oldest `?2` finished deliveries created before `?1`, found through the index of
+/// finished deliveries by age.
+pub(super) const OLD_FINISHED: &str = "SELECT rowid FROM webhook_deliveries
+    WHERE status IN ('delivered', 'failed') AND created_at < ?1 ORDER BY created_at LIMIT ?2";
+
+/// The most finished deliveries one pruning write forgets, so that pruning a busy day's log
+/// holds the writer for milliseconds at a time, not seconds.
+const PRUNE_BATCH: usize = 2_000;
+
+impl super::Store {
+    /// Forgets the finished deliveries created before `older_than`, in writes of at most
+    /// [`PRUNE_BATCH`]; returns how many.
+    pub async fn prune_deliveries(&self, older_than: DateTime<Utc>) -> StoreResult<usize> {
+        let mut removed = 0;
+        loop {
+            let batch = self
+                .write(move |tx| tx.forget_deliveries(older_than, PRUNE_BATCH))
+                .await?;
+            removed += batch;
+            if batch < PRUNE_BATCH {
+                return Ok(removed);
+            }
+        }
     }
 }
