@@ -209,3 +209,57 @@ async fn a_restart_removes_files_no_upload_names_and_deleting_a_device_removes_i
     assert!(!dir.exists(), "the device's uploads went with it");
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn a_browser_form_uploads_its_file_field_with_the_name_and_type_it_gives() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("phone").await;
+    // Larger than a JSON body may be: the upload's own limit applies.
+    let notes: Vec<u8> = (0..100_000u32).flat_map(|n| n.to_le_bytes()).collect();
+    let form = |with_file: bool| {
+        let form = reqwest::multipart::Form::new().text("caption", "ignored");
+        if !with_file {
+            return form;
+        }
+        let file = reqwest::multipart::Part::bytes(notes.clone())
+            .file_name("notes.bin")
+            .mime_str("application/x-notes")
+            .unwrap();
+        form.part("file", file)
+    };
+    let post = |form: reqwest::multipart::Form| {
+        daemon
+            .http
+            .post(format!("{}/api/v1/devices/phone/media", daemon.base))
+            .header("x-api-key", &daemon.key)
+            .multipart(form)
+            .send()
+    };
+    let answer = post(form(true)).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let media: Value = answer.json().await.unwrap();
+    assert_eq!(
+        (&media["name"], &media["mime"], &media["size"]),
+        (
+            &json!("notes.bin"),
+            &json!("application/x-notes"),
+            &json!(notes.len())
+        ),
+        "{media}"
+    );
+    let served = daemon.download(media["url"].as_str().unwrap()).await;
+    assert_eq!(served.bytes().await.unwrap(), notes);
+
+    let no_file = post(form(false)).await.unwrap();
+    assert_eq!(no_file.status(), StatusCode::BAD_REQUEST);
+    let body: Value = no_file.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no file field"),
+        "{body}"
+    );
+    assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&media)]);
+    daemon.stop().await;
+}

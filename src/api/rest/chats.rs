@@ -1,17 +1,15 @@
 //! `/api/v1/devices/{id}/chats`, `…/messages/{messageId}` and `…/contacts`: the same operations
-//! as the Socket.IO events (see [`crate::api::messaging`]); and `…/media/{mediaId}`, the files
-//! of messages whose upstream keeps them behind its credentials.
+//! as the Socket.IO events (see [`crate::api::messaging`]).
 
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, Endpoint, FILE_BODY};
+use super::{endpoint, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, DevicePath};
@@ -103,26 +101,6 @@ pub fn endpoints() -> Vec<Endpoint> {
             get(show_message),
         ),
         endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/media",
-            "Upload a file to send (the body is the file, `Content-Type` its type, `?name` its \
-             name); answers the `media` to send it with",
-            Some(Scope::Send),
-            Some(FILE_BODY),
-            (201, Some("Media")),
-            post(upload),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/media/{mediaId}",
-            "A file a message's `media.url` points at: one uploaded, or one the upstream keeps, \
-             streamed from it",
-            Some(Scope::Read),
-            None,
-            (200, None),
-            get(media),
-        ),
-        endpoint(
             Method::GET,
             "/api/v1/devices/{id}/contacts",
             "Contacts with their presence",
@@ -144,7 +122,7 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 /// `{id}` and a second segment (a chat or message id, opaque upstream strings).
-struct Ids(DeviceId, String);
+pub(super) struct Ids(pub DeviceId, pub String);
 
 impl Ids {
     fn parse((device, other): (String, String)) -> Result<Self, ApiError> {
@@ -152,9 +130,9 @@ impl Ids {
     }
 }
 
-type IdsPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
+pub(super) type IdsPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
 
-fn ids(path: IdsPath) -> Result<Ids, ApiError> {
+pub(super) fn ids(path: IdsPath) -> Result<Ids, ApiError> {
     let Path(raw) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     Ids::parse(raw)
 }
@@ -311,77 +289,6 @@ async fn show_message(
     let Ids(id, message_id) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
     Ok(Json(state.messaging.message(&id, message_id).await?))
-}
-
-/// `?name=` of an upload.
-#[derive(Deserialize)]
-struct UploadQuery {
-    name: Option<String>,
-}
-
-/// Stores the file as it arrives, so a large one costs the daemon a buffer, not its size.
-async fn upload(
-    State(state): State<AppState>,
-    caller: Caller,
-    DevicePath(id): DevicePath,
-    Query(query): Query<UploadQuery>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    caller.authorize(Scope::Send, Some(&id))?;
-    let mime = match headers.get(header::CONTENT_TYPE) {
-        None => "application/octet-stream".to_owned(),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .filter(|mime| Media::is_mime_type(mime))
-            .ok_or_else(|| {
-                ApiError::bad_request("Content-Type must be the file's MIME type, as type/subtype")
-            })?
-            .to_owned(),
-    };
-    let name = query.name.filter(|name| !name.trim().is_empty());
-    let media = state
-        .devices
-        .library()
-        .uploads()
-        .save(&id, mime, name, body.into_data_stream())
-        .await?;
-    let location = HeaderValue::from_str(&media.url).map_err(ApiError::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(media),
-    )
-        .into_response())
-}
-
-/// Streams the file as it arrives, so a large video costs the daemon a buffer, not its size.
-async fn media(
-    State(state): State<AppState>,
-    caller: Caller,
-    path: IdsPath,
-) -> Result<Response, ApiError> {
-    let Ids(id, media_id) = ids(path)?;
-    caller.authorize(Scope::Read, Some(&id))?;
-    let download = state.devices.media(&id, &media_id).await?;
-    let mime = HeaderValue::from_str(&download.mime)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let length = download.length;
-    let mut response = Body::from_stream(download.body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, mime);
-    if let Some(length) = length {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
-    // The type is the upstream's word for a file someone sent: a browser must not guess
-    // another.
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
-    Ok(response)
 }
 
 async fn contacts(

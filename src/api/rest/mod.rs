@@ -4,6 +4,7 @@
 mod chats;
 mod devices;
 mod keys;
+mod media;
 mod pairing;
 mod system;
 mod upstream;
@@ -68,6 +69,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     let mut all = system::endpoints();
     all.extend(devices::endpoints());
     all.extend(chats::endpoints());
+    all.extend(media::endpoints());
     all.extend(pairing::endpoints());
     all.extend(keys::endpoints());
     all.extend(upstream::endpoints());

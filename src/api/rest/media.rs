@@ -1,0 +1,158 @@
+//! `/api/v1/devices/{id}/media`: files uploaded to send (see [`crate::device::uploads`]), and
+//! `…/media/{mediaId}`, the files messages point at, uploaded or kept by an upstream behind
+//! its credentials.
+
+use axum::body::Body;
+use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use serde::Deserialize;
+
+use super::chats::{ids, Ids, IdsPath};
+use super::{endpoint, Endpoint, FILE_BODY};
+use crate::api::auth::{Caller, Scope};
+use crate::api::error::ApiError;
+use crate::api::extract::DevicePath;
+use crate::api::AppState;
+use crate::device::DeviceId;
+use crate::messaging::Media;
+
+/// The type of a file that says none.
+const BYTES: &str = "application/octet-stream";
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        endpoint(
+            Method::POST,
+            "/api/v1/devices/{id}/media",
+            "Upload a file to send: the body is the file (`Content-Type` its type, `?name` its \
+             name) or a multipart form with one file field; answers the `media` to send it with",
+            Some(Scope::Send),
+            Some(FILE_BODY),
+            (201, Some("Media")),
+            // The upload's own limit applies (see `device::uploads`), not the JSON bodies'.
+            post(upload).layer(DefaultBodyLimit::disable()),
+        ),
+        endpoint(
+            Method::GET,
+            "/api/v1/devices/{id}/media/{mediaId}",
+            "A file a message's `media.url` points at: one uploaded, or one the upstream keeps, \
+             streamed from it",
+            Some(Scope::Read),
+            None,
+            (200, None),
+            get(media),
+        ),
+    ]
+}
+
+/// `?name=` of an upload.
+#[derive(Deserialize)]
+struct UploadQuery {
+    name: Option<String>,
+}
+
+/// Stores the file as it arrives, so a large one costs the daemon a buffer, not its size.
+/// A browser's form (`multipart/form-data`) sends the file in a field with its name and type.
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    Query(query): Query<UploadQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    caller.authorize(Scope::Send, Some(&id))?;
+    let name = query.name.filter(|name| !name.trim().is_empty());
+    let content_type = match request.headers().get(header::CONTENT_TYPE) {
+        None => BYTES.to_owned(),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .filter(|mime| Media::is_mime_type(mime))
+            .ok_or_else(|| {
+                ApiError::bad_request("Content-Type must be the file's MIME type, as type/subtype")
+            })?
+            .to_owned(),
+    };
+    let media = if content_type.starts_with("multipart/form-data") {
+        let form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|refused| ApiError::bad_request(refused.body_text()))?;
+        save_form(&state, &id, name, form).await?
+    } else {
+        let body = request.into_body().into_data_stream();
+        save(&state, &id, content_type, name, body).await?
+    };
+    let location = HeaderValue::from_str(&media.url).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(media),
+    )
+        .into_response())
+}
+
+/// Saves the form's first field that carries a file, with the type and name it gives
+/// (`?name=` first).
+async fn save_form(
+    state: &AppState,
+    id: &DeviceId,
+    name: Option<String>,
+    mut form: Multipart,
+) -> Result<Media, ApiError> {
+    let refused = |error: MultipartError| ApiError::bad_request(error.body_text());
+    while let Some(field) = form.next_field().await.map_err(refused)? {
+        let Some(file_name) = field.file_name().map(str::to_owned) else {
+            continue;
+        };
+        let mime = field
+            .content_type()
+            .filter(|mime| Media::is_mime_type(mime))
+            .unwrap_or(BYTES)
+            .to_owned();
+        let name = name.or(Some(file_name).filter(|name| !name.is_empty()));
+        return save(state, id, mime, name, Box::pin(field)).await;
+    }
+    Err(ApiError::bad_request("the form has no file field"))
+}
+
+async fn save<E: std::fmt::Display>(
+    state: &AppState,
+    id: &DeviceId,
+    mime: String,
+    name: Option<String>,
+    body: impl futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+) -> Result<Media, ApiError> {
+    let library = state.devices.library();
+    Ok(library.uploads().save(id, mime, name, body).await?)
+}
+
+/// Streams the file as it arrives, so a large video costs the daemon a buffer, not its size.
+async fn media(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: IdsPath,
+) -> Result<Response, ApiError> {
+    let Ids(id, media_id) = ids(path)?;
+    caller.authorize(Scope::Read, Some(&id))?;
+    let download = state.devices.media(&id, &media_id).await?;
+    let mime = HeaderValue::from_str(&download.mime).unwrap_or(HeaderValue::from_static(BYTES));
+    let length = download.length;
+    let mut response = Body::from_stream(download.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, mime);
+    if let Some(length) = length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    // The type is the upstream's word for a file someone sent: a browser must not guess
+    // another.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    Ok(response)
+}
