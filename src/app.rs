@@ -287,14 +287,12 @@ async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads) {
         let keep = settings.journal.retention_events;
         let now = chrono::Utc::now();
         let cutoff = now - chrono::Duration::seconds(settings.journal.retention_secs as i64);
-        let pruned = match store.prune_journal(keep, cutoff).await {
-            Ok(events) => store
-                .prune_deliveries(cutoff)
-                .await
-                .map(|deliveries| events + deliveries),
-            Err(error) => Err(error),
+        let pruned = async {
+            Ok::<_, StoreError>(
+                store.prune_journal(keep, cutoff).await? + store.prune_deliveries(cutoff).await?,
+            )
         };
-        match pruned {
+        match pruned.await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "pruned the event journal and delivery log"),
             Err(error) => tracing::warn!(%error, "could not prune the event journal"),

@@ -49,26 +49,19 @@ pub fn is_trigger(name: &str) -> bool {
 /// linking attempt: the rotations that follow every 20 s are no news to the person scanning.
 pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
     let mut names = Vec::with_capacity(2);
-    match event.name.as_str() {
-        "state" => {
-            let fields = event.fields();
-            let state = fields["state"].as_str().unwrap_or_default();
-            if let Some(trigger) = STATE_TRIGGERS.iter().find(|trigger| **trigger == state) {
-                names.push(*trigger);
-            }
-        }
-        "notification" => {
-            let fields = event.fields();
-            let kind = fields["kind"].as_str().unwrap_or_default();
-            if let Some(trigger) = NOTIFICATION_TRIGGERS
-                .iter()
-                .find(|trigger| **trigger == kind)
-            {
-                names.push(*trigger);
-            }
-        }
+    // Events a field of which names them more specifically, and the names it may give.
+    let specific: Option<(&str, &[&'static str])> = match event.name.as_str() {
+        "state" => Some(("state", &STATE_TRIGGERS)),
+        "notification" => Some(("kind", &NOTIFICATION_TRIGGERS)),
         "qr" if event.fields()["attempt"].as_u64().unwrap_or(1) > 1 => return names,
-        _ => {}
+        _ => None,
+    };
+    if let Some((field, known)) = specific {
+        let fields = event.fields();
+        let value = fields[field].as_str().unwrap_or_default();
+        if let Some(trigger) = known.iter().find(|trigger| **trigger == value) {
+            names.push(*trigger);
+        }
     }
     names.push(event.name.as_str());
     names

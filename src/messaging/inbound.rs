@@ -436,7 +436,6 @@ fn store_once(
     Ok(Some(message))
 }
 
-/// A `notification` for an incoming message: "Alice" / "see you at 5".
 /// An incoming call's notification, titled like a message's (the caller, and the group if it
 /// is a group call). A muted chat's calls raise none, as its messages raise none.
 fn ring(
@@ -503,6 +502,7 @@ fn titled(who: &str, group: Option<&str>) -> String {
     }
 }
 
+/// A `notification` for an incoming message: "Alice" / "see you at 5".
 fn notify(
     tx: &mut Tx<'_>,
     device: &DeviceId,

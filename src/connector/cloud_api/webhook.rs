@@ -32,8 +32,8 @@ pub fn verify_subscription(
     }
 }
 
-/// Verifies a delivery and reads its messages, statuses and calls. Changes for another phone number
-/// (an app can have several) report nothing. `media_base` is where the daemon serves this
+/// Verifies a delivery and reads its messages, statuses and calls. Changes for another phone
+/// number (an app can have several) report nothing. `media_base` is where the daemon serves this
 /// device's media: a media id appended to it is the file's URL (see [`super::media`]).
 pub fn read(
     spec: &CloudApiSpec,

@@ -234,8 +234,9 @@ fn archive(payload: &Value) -> Option<Inbound> {
 }
 
 /// `group.v2.join` (we are in a new group) and `group.v2.update` (its settings changed): the
-/// group's name, when the event carries its subject. The group is `payload.group` (or, in
-/// some WAHA versions, the payload itself, its id as `id` or `chatId`).
+/// group's name, when the event carries its subject (in whichever engine's shape, as
+/// [`super::subject_of`] reads it). The group is `payload.group` (or, in some WAHA versions,
+/// the payload itself, its id as `id` or `chatId`).
 fn group_named(payload: &Value) -> Option<Inbound> {
     let group = if payload["group"].is_object() {
         &payload["group"]
@@ -244,7 +245,7 @@ fn group_named(payload: &Value) -> Option<Inbound> {
     };
     Some(Inbound::GroupNamed {
         chat_id: id_of(&group["id"]).or_else(|| text(&group["chatId"]).map(str::to_owned))?,
-        name: text(&group["subject"])?.to_owned(),
+        name: super::subject_of(group)?,
     })
 }
 
