@@ -114,6 +114,94 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn an_admin_limited_to_some_devices_manages_only_their_keys() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("mine").await;
+    daemon.create_device("theirs").await;
+    let admin = daemon.key_for(&["mine"], &["admin"]).await;
+    let other = daemon.key_for(&["theirs"], &["read"]).await;
+
+    for devices in [json!(["*"]), json!(["theirs"]), json!(["mine", "theirs"])] {
+        let (status, body) = daemon
+            .call_as(
+                &admin,
+                Method::POST,
+                "/api/v1/keys",
+                Some(json!({ "name": "wider", "devices": devices, "scopes": ["read"] })),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "a key for {devices}"
+        );
+    }
+    let (status, created) = daemon
+        .call_as(
+            &admin,
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({ "name": "helper", "devices": ["mine"], "scopes": ["send"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    let (status, list) = daemon
+        .call_as(&admin, Method::GET, "/api/v1/keys", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let devices: Vec<&Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| &key["devices"])
+        .collect();
+    assert_eq!(
+        devices,
+        [&json!(["mine"]), &json!(["mine"])],
+        "its own key and the one it made: {list}"
+    );
+    let (_, everything) = daemon.get("/api/v1/keys").await;
+    let id_of = |devices: Value| {
+        everything["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["devices"] == devices)
+            .map(|key| key["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    for id in [id_of(json!(["*"])), id_of(json!(["theirs"]))] {
+        let (status, body) = daemon
+            .call_as(&admin, Method::DELETE, &format!("/api/v1/keys/{id}"), None)
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, Some("key_not_found"))
+        );
+    }
+    let (status, _) = daemon
+        .call_as(&other, Method::GET, "/api/v1/devices/theirs", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the key it could not revoke still works"
+    );
+    let helper = created["id"].as_str().unwrap();
+    let (status, _) = daemon
+        .call_as(
+            &admin,
+            Method::DELETE,
+            &format!("/api/v1/keys/{helper}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn credentials_and_scopes() {
     let daemon = TestDaemon::start().await;
     daemon.create_device("mine").await;
@@ -327,6 +415,37 @@ async fn device_files_load_and_a_broken_one_does_not_stop_the_others() {
         .as_str()
         .unwrap()
         .contains("devices/good.toml"));
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_removed_file_removes_its_device_but_an_unreadable_directory_removes_none() {
+    let mut daemon = TestDaemon::start_with(|_, dir| {
+        write_device_file(dir, "kept", "name = \"Kept\"\nautostart = false\n");
+        write_device_file(dir, "gone", "name = \"Gone\"\nautostart = false\n");
+    })
+    .await;
+    let devices = daemon.settings.devices.dir.clone();
+    let (_, list) = daemon.get("/api/v1/devices").await;
+    assert_eq!(common::ids(&list), ["gone", "kept"]);
+
+    std::fs::remove_file(devices.join("gone.toml")).unwrap();
+    daemon = daemon.restart().await;
+    let (_, list) = daemon.get("/api/v1/devices").await;
+    assert_eq!(
+        common::ids(&list),
+        ["kept"],
+        "the device of a removed file goes"
+    );
+
+    daemon.settings.devices.dir = devices.join("missing");
+    daemon = daemon.restart().await;
+    let (_, list) = daemon.get("/api/v1/devices").await;
+    assert_eq!(
+        common::ids(&list),
+        ["kept"],
+        "a directory that cannot be read removes nothing"
+    );
     daemon.stop().await;
 }
 

@@ -229,6 +229,98 @@ async fn order_holds_per_device_and_a_retrying_delivery_holds_back_only_its_devi
 }
 
 #[tokio::test]
+async fn an_admin_limited_to_some_devices_manages_only_their_subscriptions() {
+    let daemon = daemon(|_| {}).await;
+    let mut receiver = Receiver::start().await;
+    daemon.create_device("mine").await;
+    let admin = daemon.key_for(&["mine"], &["admin"]).await;
+    let as_admin = |method: Method, path: String, body: Option<Value>| {
+        let (daemon, admin) = (&daemon, &admin);
+        async move { daemon.call_as(admin, method, &path, body).await }
+    };
+    let (status, theirs) = daemon
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": receiver.url, "events": ["state"], "devices": ["theirs"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{theirs}");
+    let theirs = theirs["id"].as_str().unwrap().to_owned();
+    daemon.create_device("theirs").await;
+    let delivery = receiver.next().await;
+    wait_delivery(&daemon, &theirs, delivery.webhook_id(), "delivered").await;
+
+    for devices in [json!(["*"]), json!(["theirs"])] {
+        let body = json!({ "url": receiver.url, "devices": devices });
+        let (status, refused) = as_admin(Method::POST, "/api/v1/webhooks".into(), Some(body)).await;
+        assert_eq!(
+            (status, &refused["error"]["code"]),
+            (StatusCode::FORBIDDEN, &json!("forbidden")),
+            "a subscription to {devices}"
+        );
+    }
+    let body = json!({ "url": receiver.url, "devices": ["mine"] });
+    let (status, mine) = as_admin(Method::POST, "/api/v1/webhooks".into(), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{mine}");
+    let mine = mine["id"].as_str().unwrap().to_owned();
+
+    let (_, list) = as_admin(Method::GET, "/api/v1/webhooks".into(), None).await;
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|webhook| webhook["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()], "{list}");
+    let widen = json!({ "devices": ["*"] });
+    let (status, _) = as_admin(
+        Method::PATCH,
+        format!("/api/v1/webhooks/{mine}"),
+        Some(widen),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let hidden = [
+        (Method::GET, format!("/api/v1/webhooks/{theirs}"), None),
+        (
+            Method::PATCH,
+            format!("/api/v1/webhooks/{theirs}"),
+            Some(json!({ "enabled": false })),
+        ),
+        (Method::DELETE, format!("/api/v1/webhooks/{theirs}"), None),
+        (
+            Method::GET,
+            format!("/api/v1/webhooks/{theirs}/deliveries"),
+            None,
+        ),
+    ];
+    for (method, path, body) in hidden {
+        let (status, refused) = as_admin(method.clone(), path.clone(), body).await;
+        assert_eq!(
+            (status, &refused["error"]["code"]),
+            (StatusCode::NOT_FOUND, &json!("webhook_not_found")),
+            "{method} {path}"
+        );
+    }
+    let replay = format!(
+        "/api/v1/webhooks/deliveries/{}/replay",
+        delivery.webhook_id()
+    );
+    let (status, refused) = as_admin(Method::POST, replay, Some(json!({}))).await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("delivery_not_found"))
+    );
+    let (_, kept) = daemon.get(&format!("/api/v1/webhooks/{theirs}")).await;
+    assert_eq!(
+        kept["enabled"], true,
+        "the subscription it cannot see is unchanged"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn replay_sends_the_same_delivery_again() {
     let daemon = daemon(|_| {}).await;
     let mut receiver = Receiver::start().await;

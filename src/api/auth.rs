@@ -69,9 +69,15 @@ impl Grant {
 
     /// Whether everything `other` grants is granted here too (tokens are issued only so).
     pub fn covers(&self, other: &Grant) -> bool {
-        let devices_ok = self.devices.contains("*")
-            || (!other.devices.contains("*") && other.devices.is_subset(&self.devices));
-        devices_ok && other.scopes.iter().all(|scope| self.has_scope(*scope))
+        self.reaches(other.devices.iter())
+            && other.scopes.iter().all(|scope| self.has_scope(*scope))
+    }
+
+    /// Whether every device of a selection (ids, or `*` for all) is one this grant sees:
+    /// `*` only by a grant on all devices.
+    fn reaches<'a>(&self, mut selection: impl Iterator<Item = &'a String>) -> bool {
+        self.devices.contains("*")
+            || selection.all(|device| device != "*" && self.devices.contains(device))
     }
 }
 
@@ -111,6 +117,16 @@ impl Caller {
     /// The strongest single grant, from which tokens may be issued.
     pub fn covers(&self, wanted: &Grant) -> bool {
         self.grants.iter().any(|grant| grant.covers(wanted))
+    }
+
+    /// Whether one admin grant reaches every device of `selection`, the devices an API key
+    /// or a webhook subscription names. An admin limited to some devices manages only the keys
+    /// and subscriptions within them: otherwise it could mint a key, or subscribe a URL, for
+    /// the whole fleet.
+    pub fn administers(&self, selection: &[String]) -> bool {
+        self.grants
+            .iter()
+            .any(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
     }
 }
 

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
-use super::spec::{self, ConnectorKind, DeviceFileError, DeviceSpec};
+use super::spec::{self, ConnectorKind, DeclaredDevices, DeviceFileError, DeviceSpec};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
 use crate::connector::{self, cloud_api, Download, WebhookError};
 use crate::store::{self, DeviceRecord, DeviceSource};
@@ -51,9 +51,34 @@ impl DeviceManager {
     }
 
     /// Syncs `dir` into the store (file devices that disappeared are removed), then starts an
-    /// actor for every stored device. Returns the files that could not be used.
+    /// actor for every stored device. Returns the files that could not be used. When `dir`
+    /// cannot be read, the devices of files are kept as stored: a wrong working directory or
+    /// a typo in `--devices-dir` must not delete them and their messages.
     pub async fn boot(&self, dir: &Path) -> Result<Vec<DeviceFileError>, DeviceError> {
-        let (declared, errors) = spec::load_dir(dir);
+        let errors = match spec::load_dir(dir) {
+            Ok(declared) => self.sync_files(declared).await?,
+            Err(error) => {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    %error,
+                    "devices directory unreadable: the devices of its files are kept as stored"
+                );
+                Vec::new()
+            }
+        };
+        let records = self.context.store.read(store::devices::list).await?;
+        for record in records {
+            self.supervise(record.id);
+        }
+        Ok(errors)
+    }
+
+    /// Stores the devices `dir` declares and removes the file devices it no longer does (a
+    /// file that fails to parse keeps its device).
+    async fn sync_files(
+        &self,
+        (declared, errors): DeclaredDevices,
+    ) -> Result<Vec<DeviceFileError>, DeviceError> {
         for error in &errors {
             tracing::error!(%error, "device file skipped");
         }
@@ -82,10 +107,6 @@ impl DeviceManager {
                 Ok(())
             })
             .await?;
-        let records = self.context.store.read(store::devices::list).await?;
-        for record in records {
-            self.supervise(record.id);
-        }
         Ok(errors)
     }
 

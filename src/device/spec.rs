@@ -256,15 +256,17 @@ pub struct DeviceFileError {
     pub message: String,
 }
 
+/// The devices a directory declares, and its files that could not be used.
+pub type DeclaredDevices = (Vec<(DeviceId, DeviceSpec)>, Vec<DeviceFileError>);
+
 /// Reads every `*.toml` in `dir`. Broken files are returned as errors beside the good devices,
-/// so one bad file never keeps the others from starting. A missing directory means no devices.
-pub fn load_dir(dir: &Path) -> (Vec<(DeviceId, DeviceSpec)>, Vec<DeviceFileError>) {
+/// so one bad file never keeps the others from starting. A directory that cannot be read
+/// (missing included) is an error, not "no devices": the caller would otherwise remove every
+/// device its files declared, with their messages.
+pub fn load_dir(dir: &Path) -> std::io::Result<DeclaredDevices> {
     let mut devices = Vec::new();
     let mut errors = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return (devices, errors);
-    };
-    let mut paths: Vec<PathBuf> = entries
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
         .collect();
@@ -275,7 +277,7 @@ pub fn load_dir(dir: &Path) -> (Vec<(DeviceId, DeviceSpec)>, Vec<DeviceFileError
             Err(message) => errors.push(DeviceFileError { path, message }),
         }
     }
-    (devices, errors)
+    Ok((devices, errors))
 }
 
 fn load_file(path: &Path) -> Result<(DeviceId, DeviceSpec), String> {
@@ -318,7 +320,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("Bad Id.toml"), "name = \"x\"\n").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
-        let (devices, errors) = load_dir(dir.path());
+        let (devices, errors) = load_dir(dir.path()).unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].0.as_str(), "good");
         assert_eq!(devices[0].1.connector, ConnectorKind::Simulator);
@@ -354,7 +356,7 @@ mod tests {
             "cloud",
             "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\nphone_number_id = \"123\"\naccess_token = \"t\"\napp_secret = \"a\"\nverify_token = \"v\"\n",
         );
-        let (devices, errors) = load_dir(dir.path());
+        let (devices, errors) = load_dir(dir.path()).unwrap();
         let error = |id: &str| {
             errors
                 .iter()
@@ -386,7 +388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = "name = \"C\"\nconnector = \"cloud_api\"\n[cloud_api]\naccess_token = EAAG-secret-token\n";
         std::fs::write(dir.path().join("c.toml"), text).unwrap();
-        let (_, errors) = load_dir(dir.path());
+        let (_, errors) = load_dir(dir.path()).unwrap();
         let shown = errors[0].to_string();
         assert!(shown.contains("line 4"), "{shown}");
         assert!(!shown.contains("EAAG-secret-token"), "{shown}");
@@ -441,7 +443,7 @@ mod tests {
     #[test]
     fn the_shipped_demo_device_parses() {
         let (devices, errors) =
-            load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/devices")));
+            load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/devices"))).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
         assert!(devices.iter().any(|(id, _)| id.as_str() == "demo"));
     }

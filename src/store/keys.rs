@@ -43,6 +43,14 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<KeyRecord>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// An active key by its id.
+pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<KeyRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"
+    ))?;
+    Ok(stmt.query_row([id], from_row).optional()?)
+}
+
 pub fn find_by_digest(conn: &Connection, key_sha256: &str) -> StoreResult<Option<KeyRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL"

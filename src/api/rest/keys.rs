@@ -74,9 +74,12 @@ fn key_json(record: &KeyRecord) -> Value {
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     let keys = state.store.read(store::keys::list).await?;
-    Ok(Json(
-        json!({ "items": keys.iter().map(key_json).collect::<Vec<_>>() }),
-    ))
+    let shown: Vec<Value> = keys
+        .iter()
+        .filter(|key| caller.administers(&key.devices))
+        .map(key_json)
+        .collect();
+    Ok(Json(json!({ "items": shown })))
 }
 
 #[derive(Deserialize)]
@@ -104,6 +107,12 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     check_devices(&body.devices)?;
+    if !caller.administers(&body.devices) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "an admin credential limited to some devices creates keys for those devices only",
+        ));
+    }
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
             "`scopes` must name at least one of read, send, control, admin",
@@ -124,13 +133,21 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.authorize(Scope::Admin, None)?;
+    let not_found = || ApiError::new(ErrorCode::KeyNotFound, "no active key with this id");
+    let wanted = id.clone();
+    let key = state
+        .store
+        .read(move |conn| store::keys::get(conn, &wanted))
+        .await?
+        .ok_or_else(not_found)?;
+    // A key beyond the caller's devices is one it does not see.
+    if !caller.administers(&key.devices) {
+        return Err(not_found());
+    }
     if state.store.write(move |tx| tx.revoke_key(&id)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::new(
-            ErrorCode::KeyNotFound,
-            "no active key with this id",
-        ))
+        Err(not_found())
     }
 }
 

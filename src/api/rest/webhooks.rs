@@ -132,17 +132,36 @@ fn not_found() -> ApiError {
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     let webhooks = state.store.read(outbox::list).await?;
-    Ok(Json(
-        json!({ "items": webhooks.iter().map(webhook_json).collect::<Vec<_>>() }),
-    ))
+    let shown: Vec<Value> = webhooks
+        .iter()
+        .filter(|webhook| caller.administers(&webhook.devices))
+        .map(webhook_json)
+        .collect();
+    Ok(Json(json!({ "items": shown })))
 }
 
-async fn find(state: &AppState, id: String) -> Result<WebhookRecord, ApiError> {
+/// Subscription `id`, if the caller administers its devices: one beyond them is one it does
+/// not see.
+async fn find(state: &AppState, caller: &Caller, id: String) -> Result<WebhookRecord, ApiError> {
+    caller.authorize(Scope::Admin, None)?;
     state
         .store
         .read(move |conn| outbox::get(conn, &id))
         .await?
+        .filter(|webhook| caller.administers(&webhook.devices))
         .ok_or_else(not_found)
+}
+
+/// Refuses a subscription to devices beyond the caller's.
+fn check_reach(caller: &Caller, devices: &[String]) -> Result<(), ApiError> {
+    if caller.administers(devices) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "an admin credential limited to some devices subscribes to those devices only",
+        ))
+    }
 }
 
 async fn show(
@@ -150,8 +169,7 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.authorize(Scope::Admin, None)?;
-    Ok(Json(webhook_json(&find(&state, id).await?)))
+    Ok(Json(webhook_json(&find(&state, &caller, id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -200,6 +218,7 @@ async fn create(
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
+    check_reach(&caller, &body.devices)?;
     check(
         &state,
         &body.url,
@@ -252,8 +271,7 @@ async fn update(
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<WebhookPatch>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.authorize(Scope::Admin, None)?;
-    let mut webhook = find(&state, id).await?;
+    let mut webhook = find(&state, &caller, id).await?;
     let redefines = patch.url.is_some()
         || patch.events.is_some()
         || patch.devices.is_some()
@@ -269,6 +287,7 @@ async fn update(
     webhook.events = patch.events.unwrap_or(webhook.events);
     webhook.devices = patch.devices.unwrap_or(webhook.devices);
     webhook.secret = patch.secret.unwrap_or(webhook.secret);
+    check_reach(&caller, &webhook.devices)?;
     if redefines {
         check(
             &state,
@@ -301,8 +320,7 @@ async fn remove(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.authorize(Scope::Admin, None)?;
-    let webhook = find(&state, id).await?;
+    let webhook = find(&state, &caller, id).await?;
     if webhook.source == WebhookSource::Config {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
@@ -332,8 +350,7 @@ async fn deliveries(
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    caller.authorize(Scope::Admin, None)?;
-    let webhook = find(&state, id).await?;
+    let webhook = find(&state, &caller, id).await?;
     let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
     let page = state
         .store
@@ -353,11 +370,22 @@ async fn replay(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
+    let not_found = || ApiError::new(ErrorCode::DeliveryNotFound, "no delivery with this id");
+    let wanted = id.clone();
+    let delivery = state
+        .store
+        .read(move |conn| outbox::get_delivery(conn, &wanted))
+        .await?
+        .ok_or_else(not_found)?;
+    // A delivery of a subscription beyond the caller's devices is one it does not see.
+    find(&state, &caller, delivery.webhook_id)
+        .await
+        .map_err(|_| not_found())?;
     let replayed = state
         .store
         .write(move |tx| tx.replay_delivery(&id))
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::DeliveryNotFound, "no delivery with this id"))?;
+        .ok_or_else(not_found)?;
     state.webhooks.wake();
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&replayed))).into_response())
 }
