@@ -197,3 +197,33 @@ async fn past_the_retention_sync_says_not_recovered() {
         "a client without lastSeq starts from now"
     );
 }
+
+#[tokio::test]
+async fn a_client_ahead_of_the_journal_is_told_it_cannot_resume_and_gets_what_follows() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("reset", silent_bob()).await;
+    let now = head(&daemon, "reset").await;
+    for ahead in [now + 10, u64::MAX] {
+        let (replayed, sync) = resume(&daemon, "reset", ahead).await;
+        assert!(replayed.is_empty(), "{replayed:?}");
+        assert_eq!(
+            (&sync["recovered"], &sync["toSeq"]),
+            (&json!(false), &json!(now)),
+            "lastSeq {ahead}"
+        );
+    }
+    let mut ahead = daemon.socket("reset", json!({ "lastSeq": u64::MAX })).await;
+    ahead.wait_for("sync", WAIT).await.expect("a sync");
+    let mut sender = daemon.socket("reset", json!({})).await;
+    let ack = sender
+        .emit_with_ack(
+            "message:send",
+            json!({ "chatId": BOB, "text": "after a reset" }),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+    let message = ahead.wait_for("message", WAIT).await.expect("live events");
+    assert_eq!(message.data["seq"], json!(now + 1));
+}

@@ -427,6 +427,13 @@ async fn fanout(
                         let _ = socket.disconnect();
                     }
                 },
+                // Ahead of the journal: the client saw another one (the data was reset), so
+                // what it holds cannot be resumed from.
+                Some(last) if last > emitted => {
+                    if synced(&device, &socket, emitted + 1, emitted, false) {
+                        sockets.attach(socket);
+                    }
+                }
                 Some(last) => {
                     if synced(&device, &socket, last + 1, emitted, true) {
                         sockets.attach(socket);
@@ -475,7 +482,12 @@ async fn catch_up(
         if read.events.is_empty() {
             return;
         }
-        for event in read.events.iter().filter(|e| e.seq <= until) {
+        for event in &read.events {
+            if event.seq > until {
+                // The events up to `until` were pruned before they could be delivered.
+                *emitted = until;
+                return;
+            }
             sockets.deliver(event);
             *emitted = event.seq;
         }
@@ -559,6 +571,13 @@ async fn replay(
             .ok()?;
         if page.events.is_empty() {
             break;
+        }
+        if !page.complete {
+            // Pruned past this socket while it replayed: it resumes again, and is then told
+            // that its view cannot be recovered.
+            tracing::debug!(sid = %socket.id, "the journal was pruned during a replay");
+            let _ = socket.clone().disconnect();
+            return None;
         }
         for event in page.events.iter().filter(|e| e.seq <= until) {
             emit_patiently(socket, event).await?;
