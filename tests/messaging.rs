@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::sio::SioClient;
-use common::{wait_about, TestDaemon, WAIT};
+use common::{wait_about, wait_state, TestDaemon, WAIT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -668,6 +668,50 @@ async fn no_server_ack_means_resend_with_the_same_id_then_error() {
         1,
         "the resend was recognised upstream: {inbox:?}"
     );
+}
+
+#[tokio::test]
+async fn a_message_revoked_while_queued_is_never_sent_and_holds_up_nothing() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("held", contacts()).await;
+    let mut a = daemon.socket("held", json!({})).await;
+    let (status, _) = daemon.post("/api/v1/devices/held/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_state(&mut a, "stopped").await;
+    let mut queued = Vec::new();
+    for text in ["take this back", "but keep this"] {
+        let sent = ok(send(&mut a, json!({ "chatId": BOB, "text": text })).await);
+        queued.push(sent["id"].as_str().unwrap().to_owned());
+    }
+    let ack = a
+        .emit_with_ack("message:revoke", json!({ "messageId": queued[0] }), WAIT)
+        .await
+        .unwrap();
+    ok(ack);
+
+    let (status, _) = daemon.post("/api/v1/devices/held/start", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    // The withdrawn message is settled in the same commit as the one sent after it.
+    wait_about(&mut a, "message:status", &queued[1], |d| {
+        d["status"] == "sent"
+    })
+    .await;
+    assert_eq!(
+        seen(&a, "message:status", &queued[0], "error").last(),
+        Some(&json!("revoked before it was sent"))
+    );
+    assert_eq!(
+        seen(&a, "message:status", &queued[0], "status"),
+        [json!("queued"), json!("failed")],
+        "never handed to the upstream"
+    );
+    assert!(
+        seen(&a, "message:ack", &queued[0], "ackName").is_empty(),
+        "no ack error for a message its sender took back"
+    );
+    let inbox = inbox(&daemon, "held").await;
+    let bodies: Vec<&Value> = inbox.iter().map(|m| &m["body"]).collect();
+    assert_eq!(bodies, [&json!("but keep this")], "{inbox:?}");
 }
 
 #[tokio::test]

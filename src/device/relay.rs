@@ -38,6 +38,13 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// The batch after one of `batch` messages from which `read` came back: twice as large (at
 /// most [`BATCH_MAX`]) if the queue filled it, [`BATCH`] again if not.
+/// How a batch handed to the upstream went.
+struct Attempt {
+    outcomes: Vec<(Queued, Outcome)>,
+    /// A failure that says the upstream is unreachable or refuses the device's credentials.
+    trouble: Option<ConnectorError>,
+}
+
 fn next_batch(batch: u32, read: usize) -> u32 {
     if read >= batch as usize {
         batch.saturating_mul(2).min(BATCH_MAX)
@@ -149,54 +156,40 @@ impl Relay {
             if due.is_empty() {
                 return Pumped::default();
             }
-            let device = self.device.clone();
-            let batch = due.clone();
-            if let Err(error) = self
-                .store
-                .write(move |tx| relay::start_attempts(tx, &device, &batch))
-                .await
-            {
-                tracing::error!(device_id = %self.device, %error, "cannot record sending");
-                return Pumped::default();
-            }
-            let batch: Vec<_> = due
-                .iter()
-                .map(|q| Outgoing {
-                    message: q.message.clone(),
-                    reply_to: q.reply_to_upstream.clone(),
-                })
+            // A message revoked while it waited is not sent, and holds up nothing behind it.
+            let (withdrawn, due): (Vec<_>, Vec<_>) =
+                due.into_iter().partition(|queued| queued.message.revoked);
+            let mut outcomes: Vec<_> = withdrawn
+                .into_iter()
+                .map(|queued| (queued, Outcome::Withdrawn))
                 .collect();
-            let results = upstream.send(&batch).await;
-            let trouble = results.iter().find_map(|result| match result {
-                Err(error @ (ConnectorError::Unreachable(_) | ConnectorError::Refused(_))) => {
-                    Some(error.clone())
-                }
-                _ => None,
-            });
-            let outcomes = self.outcomes(due, results);
-            for (_, outcome) in &outcomes {
-                if let Outcome::Retry { at, .. } = outcome {
-                    self.retry_at(*at);
-                }
+            let mut trouble = None;
+            if !due.is_empty() {
+                let Some(sent) = self.attempt(upstream, due).await else {
+                    return Pumped::default();
+                };
+                trouble = sent.trouble;
+                outcomes.extend(sent.outcomes);
             }
             let must_wait = outcomes
                 .iter()
                 .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
-            if outcomes
-                .iter()
-                .any(|(_, o)| matches!(o, Outcome::Sent { .. }))
-                && self.ack_deadline.is_none()
-            {
-                self.ack_deadline = Some(Instant::now() + self.ack_timeout);
-            }
             let device = self.device.clone();
-            if let Err(error) = self
+            let revocations = match self
                 .store
                 .write(move |tx| relay::record_outcomes(tx, &device, &outcomes))
                 .await
             {
-                tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
-                return Pumped::default();
+                Ok(revocations) => revocations,
+                Err(error) => {
+                    tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
+                    return Pumped::default();
+                }
+            };
+            for revocation in &revocations {
+                if let Err(error) = upstream.tell(revocation).await {
+                    tracing::warn!(device_id = %self.device, %error, "cannot revoke a message revoked while it was sent");
+                }
             }
             // More may be due (accepted meanwhile, or beyond this batch) unless something
             // asked to wait.
@@ -205,6 +198,48 @@ impl Relay {
                 trouble,
             }
         }
+    }
+
+    /// Hands `due` to the upstream, its attempts journaled first; `None` if the store failed.
+    async fn attempt(&mut self, upstream: &mut dyn Upstream, due: Vec<Queued>) -> Option<Attempt> {
+        let device = self.device.clone();
+        let batch = due.clone();
+        if let Err(error) = self
+            .store
+            .write(move |tx| relay::start_attempts(tx, &device, &batch))
+            .await
+        {
+            tracing::error!(device_id = %self.device, %error, "cannot record sending");
+            return None;
+        }
+        let batch: Vec<_> = due
+            .iter()
+            .map(|q| Outgoing {
+                message: q.message.clone(),
+                reply_to: q.reply_to_upstream.clone(),
+            })
+            .collect();
+        let results = upstream.send(&batch).await;
+        let trouble = results.iter().find_map(|result| match result {
+            Err(error @ (ConnectorError::Unreachable(_) | ConnectorError::Refused(_))) => {
+                Some(error.clone())
+            }
+            _ => None,
+        });
+        let outcomes = self.outcomes(due, results);
+        for (_, outcome) in &outcomes {
+            if let Outcome::Retry { at, .. } = outcome {
+                self.retry_at(*at);
+            }
+        }
+        if outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Sent { .. }))
+            && self.ack_deadline.is_none()
+        {
+            self.ack_deadline = Some(Instant::now() + self.ack_timeout);
+        }
+        Some(Attempt { outcomes, trouble })
     }
 
     /// The queued messages that may go now, keeping each chat's order; arms the retry timer

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::inbound::journal_ack;
 use super::{Ack, Message, RelayStatus};
+use crate::connector::Outbound;
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
@@ -27,7 +28,12 @@ pub enum Outcome {
     Failed { error: String },
     /// Not tried because an earlier message failed: back to the queue as it was.
     NotAttempted,
+    /// Revoked by a client before the upstream had it: it is not sent at all.
+    Withdrawn,
 }
+
+/// The error a withdrawn message's `message:status` `failed` gives.
+const WITHDRAWN: &str = "revoked before it was sent";
 
 fn status(
     tx: &mut Tx<'_>,
@@ -65,13 +71,16 @@ pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> S
     Ok(())
 }
 
-/// Records how each attempt ended. A failure for good also sets ack `error`.
+/// Records how each attempt ended. A failure for good also sets ack `error`. Returns the
+/// revocations the upstream still needs: those of messages a client revoked while they were
+/// being sent, which the upstream now shows.
 pub fn record_outcomes(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     outcomes: &[(Queued, Outcome)],
-) -> StoreResult<()> {
+) -> StoreResult<Vec<Outbound>> {
     let now = rfc3339(Utc::now());
+    let mut revocations = Vec::new();
     for (queued, outcome) in outcomes {
         let id = queued.message.id.as_str();
         let attempt = queued.attempts + 1;
@@ -91,7 +100,12 @@ pub fn record_outcomes(
                     upstream_id: Some(upstream_id),
                     ack: acked.map(Ack::level),
                 };
-                tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
+                if tx.set_relay_status(device, id, RelayStatus::Sent, &update)? {
+                    revocations.push(Outbound::Revoke {
+                        chat_id: queued.message.chat_id.clone(),
+                        upstream_id: upstream_id.clone(),
+                    });
+                }
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
                     sent.ack = acked;
@@ -126,9 +140,19 @@ pub fn record_outcomes(
                 tx.set_relay_status(device, id, RelayStatus::Queued, &update)?;
                 status(tx, device, id, RelayStatus::Queued, queued.attempts, None)?;
             }
+            // No ack `error`: nothing went wrong, the message is gone as its sender wanted.
+            Outcome::Withdrawn => {
+                let update = RelayUpdate {
+                    attempts: queued.attempts,
+                    ..RelayUpdate::default()
+                };
+                tx.set_relay_status(device, id, RelayStatus::Failed, &update)?;
+                let error = Some(WITHDRAWN.to_owned());
+                status(tx, device, id, RelayStatus::Failed, queued.attempts, error)?;
+            }
         }
     }
-    Ok(())
+    Ok(revocations)
 }
 
 fn fail(
