@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
 use crate::api::socket::{ClientContext, PacketLimits, SocketHub};
-use crate::api::{rest, AppState};
+use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
 use crate::connector::simulator::Pairings;
@@ -172,6 +172,11 @@ pub async fn run(
     };
     let router = rest::router(state)
         .layer(socket_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            origins::SocketOrigins::new(&settings),
+            origins::guard_sockets,
+        ))
+        .layer(origins::cors(&settings))
         .layer(axum::middleware::map_request(detach_request_head));
     tracing::info!("listening on http://{address}");
     let closing_sockets = sockets.clone();

@@ -224,3 +224,74 @@ async fn the_root_namespace_shows_only_visible_devices() {
     assert_eq!(refused.unwrap_rejected(), "unauthorized");
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_allowed_origins_reach_socket_io_and_read_rest_answers() {
+    let daemon = TestDaemon::start().await;
+    let allowed = daemon.settings.server.cors_origins[0].clone();
+    let handshake = format!("{}/ws/?EIO=4&transport=polling", daemon.base);
+    let polling = |origin: Option<&str>| {
+        let request = daemon.http.get(&handshake);
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+        .send()
+    };
+
+    let from_page = polling(Some(&allowed)).await.unwrap();
+    assert_eq!(from_page.status(), 200);
+    assert_eq!(
+        from_page.headers()["access-control-allow-origin"],
+        allowed.as_str(),
+        "a page on an allowed origin can read long-polling answers"
+    );
+    let from_own_page = polling(Some(&daemon.base)).await.unwrap();
+    assert_eq!(
+        from_own_page.status(),
+        200,
+        "a page on the daemon's own origin"
+    );
+    let from_program = polling(None).await.unwrap();
+    assert_eq!(from_program.status(), 200, "programs send no Origin");
+    let from_elsewhere = polling(Some("http://elsewhere.example")).await.unwrap();
+    assert_eq!(from_elsewhere.status(), 403);
+    let body: Value = from_elsewhere.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+
+    let refused = SioClient::connect(
+        &daemon.base,
+        "/ws",
+        "/device/nope",
+        &[],
+        &[("origin", "http://elsewhere.example")],
+        json!({ "apiKey": daemon.key }),
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "no WebSocket from another origin, credentials or not"
+    );
+    let accepted = connect(
+        &daemon,
+        "/",
+        &[],
+        &[("origin", allowed.as_str())],
+        json!({ "apiKey": daemon.key }),
+    )
+    .await;
+    assert!(matches!(accepted, ConnectOutcome::Connected(_)));
+
+    let rest = daemon
+        .http
+        .get(format!("{}/health", daemon.base))
+        .header("origin", &allowed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.headers()["access-control-allow-origin"],
+        allowed.as_str()
+    );
+    daemon.stop().await;
+}

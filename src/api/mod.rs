@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 pub mod messaging;
 pub mod openapi;
+pub mod origins;
 pub mod rest;
 pub mod socket;
 

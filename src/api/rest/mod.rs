@@ -11,10 +11,9 @@ mod upstream;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method};
+use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::Router;
-use tower_http::cors::{AllowHeaders, CorsLayer};
 
 use super::auth::Scope;
 use super::error::{ApiError, ErrorCode};
@@ -82,22 +81,10 @@ pub fn router(state: AppState) -> Router {
     for endpoint in endpoints() {
         router = router.route(endpoint.doc.path, endpoint.route);
     }
-    let origins: Vec<HeaderValue> = state
-        .settings
-        .server
-        .cors_origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    let cors = CorsLayer::new()
-        .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-        .allow_headers(AllowHeaders::mirror_request());
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .layer(DefaultBodyLimit::max(
             state.settings.limits.max_message_bytes,
         ))
-        .layer(cors)
         .with_state(state)
 }
