@@ -58,6 +58,11 @@ use serde_json::{Map as JsonMap, Value as Json};
 /// exactly [`Settings::default()`], so the documentation cannot go stale.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// The longest any duration setting may be. Durations are added to the current time, and
+/// past a few hundred years that overflows (a panic, or a retention cut-off in the future
+/// that empties the journal); ten years is already surely a typo.
+const LONGEST_DURATION_SECS: u64 = 10 * 365 * 86_400;
+
 /// Prefix of environment variables that set configuration keys. The double
 /// underscore also separates sections from keys, because keys themselves
 /// contain single underscores (`TTL_SECS`).
@@ -697,6 +702,64 @@ pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, Config
 }
 
 impl Settings {
+    /// Every duration setting: its key, its value as written, and that value in seconds.
+    fn durations(&self) -> [(&'static str, u64, u64); 18] {
+        let secs = |value: u64| (value, value);
+        let ms = |value: u64| (value, value / 1000);
+        let days = |value: u64| (value, value.saturating_mul(86_400));
+        [
+            (
+                "storage.upload_retention_days",
+                days(self.storage.upload_retention_days),
+            ),
+            ("qr.first_ttl_secs", secs(self.qr.first_ttl_secs)),
+            ("qr.ttl_secs", secs(self.qr.ttl_secs)),
+            ("reconnect.initial_ms", ms(self.reconnect.initial_ms)),
+            ("reconnect.max_ms", ms(self.reconnect.max_ms)),
+            (
+                "messages.ack_timeout_secs",
+                secs(self.messages.ack_timeout_secs),
+            ),
+            ("upstream.timeout_ms", ms(self.upstream.timeout_ms)),
+            (
+                "upstream.connect_timeout_ms",
+                ms(self.upstream.connect_timeout_ms),
+            ),
+            (
+                "upstream.check_interval_secs",
+                secs(self.upstream.check_interval_secs),
+            ),
+            ("journal.retention_secs", secs(self.journal.retention_secs)),
+            (
+                "journal.prune_interval_secs",
+                secs(self.journal.prune_interval_secs),
+            ),
+            ("webhooks.timeout_secs", secs(self.webhooks.timeout_secs)),
+            (
+                "webhooks.retry_initial_ms",
+                ms(self.webhooks.retry_initial_ms),
+            ),
+            ("webhooks.retry_max_ms", ms(self.webhooks.retry_max_ms)),
+            (
+                "webhooks.retry_window_secs",
+                secs(self.webhooks.retry_window_secs),
+            ),
+            (
+                "hooks.sound.min_interval_ms",
+                ms(self.hooks.sound.min_interval_ms),
+            ),
+            (
+                "hooks.desktop.coalesce_ms",
+                ms(self.hooks.desktop.coalesce_ms),
+            ),
+            (
+                "hooks.desktop.timeout_ms",
+                ms(self.hooks.desktop.timeout_ms),
+            ),
+        ]
+        .map(|(key, (value, seconds))| (key, value, seconds))
+    }
+
     /// Semantic checks, all problems at once: socket_path starts with '/',
     /// public_url is http(s)://, cors origins look like origins, ttl/attempt
     /// values ≥ 1, initial_ms ≤ max_ms, max_message_bytes ≥ 1024, api key
@@ -808,6 +871,14 @@ impl Settings {
         ] {
             if value == 0 {
                 out.push(Problem::new(key, "must be at least 1, got 0"));
+            }
+        }
+        for (key, value, seconds) in self.durations() {
+            if seconds > LONGEST_DURATION_SECS {
+                out.push(Problem::new(
+                    key,
+                    format!("must be at most ten years, got {value}"),
+                ));
             }
         }
         if self.reconnect.initial_ms > self.reconnect.max_ms {
@@ -2140,6 +2211,31 @@ devices = []
                 "no problem for {key}: {problems:#?}"
             );
         }
+    }
+
+    #[test]
+    fn durations_past_ten_years_are_refused_naming_their_key() {
+        let mut s = Settings::default();
+        s.journal.retention_secs = i64::MAX as u64;
+        s.storage.upload_retention_days = 3_651;
+        s.webhooks.retry_max_ms = u64::MAX;
+        let problems = s.validate().unwrap_err().0;
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        for key in [
+            "journal.retention_secs",
+            "storage.upload_retention_days",
+            "webhooks.retry_max_ms",
+        ] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("`{key}`: must be at most ten years"))),
+                "no problem for {key}: {problems:#?}"
+            );
+        }
+        let mut s = Settings::default();
+        s.storage.upload_retention_days = 3_650;
+        s.validate().expect("ten years is allowed");
     }
 
     #[test]
