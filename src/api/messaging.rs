@@ -71,8 +71,13 @@ impl Messaging {
     /// Passes an action to the upstream in the background: the caller's answer does not wait
     /// for the upstream, and a device that went away meanwhile just drops it.
     fn tell(&self, handle: DeviceHandle, action: Outbound) {
+        self.command(handle, Command::Tell(action));
+    }
+
+    /// Gives the device a command in the background, as [`Self::tell`] does.
+    fn command(&self, handle: DeviceHandle, command: Command) {
         tokio::spawn(async move {
-            if let Err(error) = handle.command(Command::Tell(action)).await {
+            if let Err(error) = handle.command(command).await {
                 tracing::debug!(device_id = %handle.id, %error, "the upstream was not told");
             }
         });
@@ -152,16 +157,18 @@ impl Messaging {
     pub async fn revoke(&self, device: &DeviceId, message_id: String) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
         let message = messaging::revoke(&self.store, device, message_id).await?;
-        if let Some(upstream_id) = message.upstream_id {
-            let chat_id = message.chat_id;
-            self.tell(
-                handle,
-                Outbound::Revoke {
-                    chat_id,
-                    upstream_id,
-                },
-            );
-        }
+        let chat_id = message.chat_id;
+        let command = match message.upstream_id {
+            Some(upstream_id) => Command::Tell(Outbound::Revoke {
+                chat_id,
+                upstream_id,
+            }),
+            // Still queued, or being handed over right now.
+            None => Command::RevokeOnceSent {
+                message_id: message.id,
+            },
+        };
+        self.command(handle, command);
         Ok(())
     }
 

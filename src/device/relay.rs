@@ -175,21 +175,13 @@ impl Relay {
                 .iter()
                 .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
             let device = self.device.clone();
-            let revocations = match self
+            if let Err(error) = self
                 .store
                 .write(move |tx| relay::record_outcomes(tx, &device, &outcomes))
                 .await
             {
-                Ok(revocations) => revocations,
-                Err(error) => {
-                    tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
-                    return Pumped::default();
-                }
-            };
-            for revocation in &revocations {
-                if let Err(error) = upstream.tell(revocation).await {
-                    tracing::warn!(device_id = %self.device, %error, "cannot revoke a message revoked while it was sent");
-                }
+                tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
+                return Pumped::default();
             }
             // More may be due (accepted meanwhile, or beyond this batch) unless something
             // asked to wait.

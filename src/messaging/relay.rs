@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 
 use super::inbound::journal_ack;
 use super::{Ack, Message, RelayStatus};
-use crate::connector::Outbound;
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
@@ -71,16 +70,13 @@ pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> S
     Ok(())
 }
 
-/// Records how each attempt ended. A failure for good also sets ack `error`. Returns the
-/// revocations the upstream still needs: those of messages a client revoked while they were
-/// being sent, which the upstream now shows.
+/// Records how each attempt ended. A failure for good also sets ack `error`.
 pub fn record_outcomes(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     outcomes: &[(Queued, Outcome)],
-) -> StoreResult<Vec<Outbound>> {
+) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
-    let mut revocations = Vec::new();
     for (queued, outcome) in outcomes {
         let id = queued.message.id.as_str();
         let attempt = queued.attempts + 1;
@@ -100,12 +96,7 @@ pub fn record_outcomes(
                     upstream_id: Some(upstream_id),
                     ack: acked.map(Ack::level),
                 };
-                if tx.set_relay_status(device, id, RelayStatus::Sent, &update)? {
-                    revocations.push(Outbound::Revoke {
-                        chat_id: queued.message.chat_id.clone(),
-                        upstream_id: upstream_id.clone(),
-                    });
-                }
+                tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
                     sent.ack = acked;
@@ -152,7 +143,7 @@ pub fn record_outcomes(
             }
         }
     }
-    Ok(revocations)
+    Ok(())
 }
 
 fn fail(

@@ -411,40 +411,30 @@ impl Tx<'_> {
         Ok(true)
     }
 
-    /// Records a step of the message through the relay queue; returns whether it has been
-    /// revoked meanwhile (a message being sent is revoked by a client without the relay knowing).
     pub fn set_relay_status(
         &mut self,
         device: &DeviceId,
         message_id: &str,
         status: RelayStatus,
         update: &RelayUpdate<'_>,
-    ) -> StoreResult<bool> {
-        let revoked = self
-            .conn()
-            .prepare_cached(
-                "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
                 sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
                 ack = COALESCE(?8, ack)
-             WHERE device_id = ?1 AND id = ?2
-             RETURNING revoked",
-            )?
-            .query_row(
-                params![
-                    device.as_str(),
-                    message_id,
-                    status.as_str(),
-                    update.attempts,
-                    update.next_attempt_at,
-                    update.sent_at,
-                    update.upstream_id,
-                    update.ack,
-                ],
-                |row| row.get(0),
-            )
-            .optional()?;
-        // No row: the message went with its device.
-        Ok(revoked.unwrap_or(false))
+             WHERE device_id = ?1 AND id = ?2",
+            params![
+                device.as_str(),
+                message_id,
+                status.as_str(),
+                update.attempts,
+                update.next_attempt_at,
+                update.sent_at,
+                update.upstream_id,
+                update.ack,
+            ],
+        )?;
+        Ok(())
     }
 
     /// Marks a chat's incoming messages as read, up to and including `up_to` (all if `None`).
