@@ -262,11 +262,12 @@ async fn ensure_admin_key(
     if auth.has_configured_keys() || store.read(crate::store::keys::count).await? > 0 {
         return Ok(());
     }
-    let created = auth
-        .create_key("admin".into(), vec!["*".into()], vec![Scope::Admin])
-        .await?;
+    // The file first: a key stored without it would be lost for good, and with keys in the
+    // store no new one is ever generated. A file written without its key is replaced next time.
+    let created = auth::NewKey::generate("admin".into(), vec!["*".into()], vec![Scope::Admin]);
     let path = settings.storage.data_dir.join("admin-api-key");
     auth::write_private(&path, &created.secret).map_err(AppError::Secrets)?;
+    auth.store_key(&created).await?;
     tracing::info!(path = %path.display(), "generated the first admin API key");
     if terminal {
         println!(

@@ -157,6 +157,30 @@ pub struct NewKey {
     pub secret: String,
 }
 
+impl NewKey {
+    /// A new key with its secret, not stored yet.
+    pub fn generate(name: String, devices: Vec<String>, scopes: Vec<Scope>) -> Self {
+        let secret = format!("dbk_{}", random_secret(40));
+        let record = store::KeyRecord {
+            id: format!("key_{}", ulid::Ulid::new()),
+            name,
+            key_sha256: hex::encode(digest(&secret)),
+            devices,
+            scopes: scopes
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect(),
+            created_at: chrono::Utc::now(),
+        };
+        Self { record, secret }
+    }
+}
+
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -295,29 +319,18 @@ impl Authenticator {
         devices: Vec<String>,
         scopes: Vec<Scope>,
     ) -> Result<NewKey, StoreError> {
-        let secret = format!("dbk_{}", random_secret(40));
-        let record = store::KeyRecord {
-            id: format!("key_{}", ulid::Ulid::new()),
-            name,
-            key_sha256: hex::encode(digest(&secret)),
-            devices,
-            scopes: scopes
-                .iter()
-                .map(|s| {
-                    serde_json::to_value(s)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                })
-                .collect(),
-            created_at: chrono::Utc::now(),
-        };
-        let stored = record.clone();
+        let key = NewKey::generate(name, devices, scopes);
+        self.store_key(&key).await?;
+        Ok(key)
+    }
+
+    /// Stores a key made with [`NewKey::generate`]: from then on it is accepted.
+    pub async fn store_key(&self, key: &NewKey) -> Result<(), StoreError> {
+        let stored = key.record.clone();
         self.inner
             .store
             .write(move |tx| tx.insert_key(&stored))
-            .await?;
-        Ok(NewKey { record, secret })
+            .await
     }
 }
 
@@ -349,13 +362,26 @@ pub fn random_secret(len: usize) -> String {
         .collect()
 }
 
-/// Reads a secret file, or creates it readable by the owner only.
+/// The shortest token secret accepted from a file, as from `auth.jwt_secret`.
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Reads a secret file, or creates it readable by the owner only. A file too short to be a
+/// secret (an empty one would let anyone sign tokens) is refused, naming it.
 pub fn read_or_create_secret(
     path: &Path,
     make: impl FnOnce() -> String,
 ) -> std::io::Result<String> {
     match std::fs::read_to_string(path) {
-        Ok(secret) => Ok(secret.trim().to_owned()),
+        Ok(secret) if secret.trim().len() >= MIN_SECRET_BYTES => Ok(secret.trim().to_owned()),
+        Ok(secret) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} holds {} bytes, not a secret of at least {MIN_SECRET_BYTES}: remove it to \
+                 have a new one generated (access tokens issued with the old one stop working)",
+                path.display(),
+                secret.trim().len()
+            ),
+        )),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let secret = make();
             write_private(path, &secret)?;
@@ -365,23 +391,58 @@ pub fn read_or_create_secret(
     }
 }
 
-/// Writes a file with mode 0600.
+/// Writes a file with mode 0600, whole or not at all: written beside it, synced, renamed over
+/// it, and the rename synced, so a crash never leaves it empty or cut short.
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = std::path::PathBuf::from(partial);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options.open(path)?;
+    let mut file = options.open(&partial)?;
     file.write_all(contents.as_bytes())?;
-    file.write_all(b"\n")
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_file_is_created_whole_and_a_short_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt-secret");
+        let made = read_or_create_secret(&path, || random_secret(64)).unwrap();
+        assert_eq!(made.len(), 64);
+        assert_eq!(
+            read_or_create_secret(&path, || unreachable!()).unwrap(),
+            made
+        );
+        assert!(!dir.path().join("jwt-secret.part").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        for short in ["", "\n", "too-short-to-sign-with"] {
+            std::fs::write(&path, short).unwrap();
+            let refused = read_or_create_secret(&path, || unreachable!()).unwrap_err();
+            assert_eq!(refused.kind(), std::io::ErrorKind::InvalidData);
+            assert!(refused.to_string().contains("jwt-secret"), "{refused}");
+        }
+    }
 
     fn grant(devices: &[&str], scopes: &[Scope]) -> Grant {
         Grant {
