@@ -295,3 +295,53 @@ async fn only_the_allowed_origins_reach_socket_io_and_read_rest_answers() {
     );
     daemon.stop().await;
 }
+
+#[tokio::test]
+async fn stats_count_the_messages_and_connections_of_the_devices_a_key_sees() {
+    const BOB: &str = "15550000003@c.us";
+    let daemon = TestDaemon::start().await;
+    let simulator = json!({ "contacts": [{ "id": BOB, "name": "Bob", "behaviour": "silent" }] });
+    for id in ["seen", "unseen"] {
+        daemon.ready_device(id, simulator.clone()).await;
+    }
+    let limited = daemon.key_for(&["seen"], &["read"]).await;
+    let stats = |key: String| {
+        let daemon = &daemon;
+        async move {
+            let (status, stats) = daemon
+                .call_as(&key, reqwest::Method::GET, "/api/v1/stats", None)
+                .await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{stats}");
+            stats
+        }
+    };
+    let before = stats(limited.clone()).await;
+    for (id, count) in [("seen", 2), ("unseen", 1)] {
+        for n in 0..count {
+            let (status, sent) = daemon
+                .post(
+                    &format!("/api/v1/devices/{id}/chats/{BOB}/messages"),
+                    json!({ "text": format!("message {n}") }),
+                )
+                .await;
+            assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{sent}");
+        }
+    }
+    let _on_seen = [
+        daemon.socket("seen", json!({})).await,
+        daemon.socket("seen", json!({})).await,
+    ];
+    let _on_unseen = daemon.socket("unseen", json!({})).await;
+
+    let after = stats(limited).await;
+    assert_eq!(after["devices"], 1);
+    assert_eq!(
+        after["messages"].as_u64().unwrap(),
+        before["messages"].as_u64().unwrap() + 2,
+        "only the messages of the device it sees: {after}"
+    );
+    assert_eq!(after["connections"], 2, "{after}");
+    let everything = stats(daemon.key.clone()).await;
+    assert_eq!(everything["connections"], 3, "{everything}");
+    daemon.stop().await;
+}

@@ -182,7 +182,8 @@ fn schemas() -> Value {
         "Scope": { "type": "string", "enum": ["read", "send", "control", "admin"] },
         "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "version": { "type": "string" } } },
         "Stats": { "type": "object", "properties": {
-            "devices": { "type": "integer" }, "activeDevices": { "type": "integer" }, "connections": { "type": "integer" } } },
+            "devices": { "type": "integer" }, "activeDevices": { "type": "integer" },
+            "messages": { "type": "integer" }, "connections": { "type": "integer" } } },
         "Device": device,
         "DeviceList": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Device" } } } },
         "NewDevice": { "type": "object", "required": ["id", "name"], "properties": {

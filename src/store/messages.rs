@@ -1,5 +1,6 @@
 //! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -184,6 +185,16 @@ pub struct Queued {
 
 /// The relay queue of a device in acceptance order: messages never tried (or in flight when
 /// the daemon stopped), and messages waiting to retry.
+/// How many messages each device has stored.
+pub fn counts(conn: &Connection) -> StoreResult<HashMap<String, u64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT device_id, COUNT(*) FROM messages GROUP BY device_id")?;
+    let counts = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(counts)
+}
+
 pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = MESSAGE_COLUMNS
         .split(", ")

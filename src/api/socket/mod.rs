@@ -159,19 +159,31 @@ impl SocketHub {
         self.inner.io.close().await;
     }
 
-    /// `{ devices, activeDevices, connections }` as seen by `caller`.
+    /// `{ devices, activeDevices, messages, connections }` over the devices `caller` sees:
+    /// their stored messages, and the connections to their namespaces.
     pub async fn stats(&self, caller: &Caller) -> Result<Value, ApiError> {
-        let records = self.inner.store.read(store::devices::list).await?;
+        let (records, messages) = self
+            .inner
+            .store
+            .read(|conn| Ok((store::devices::list(conn)?, store::messages::counts(conn)?)))
+            .await?;
         let visible: Vec<_> = records.iter().filter(|r| caller.sees(&r.id)).collect();
         let active = visible.iter().filter(|r| r.state.is_running()).count();
-        let connections: usize = self
-            .inner
-            .io
-            .nsps()
-            .into_iter()
+        let stored: u64 = visible
+            .iter()
+            .filter_map(|r| messages.get(r.id.as_str()))
+            .sum();
+        let connections: usize = visible
+            .iter()
+            .filter_map(|r| self.inner.io.of(r.id.namespace()))
             .map(|ns| ns.sockets().len())
             .sum();
-        Ok(json!({ "devices": visible.len(), "activeDevices": active, "connections": connections }))
+        Ok(json!({
+            "devices": visible.len(),
+            "activeDevices": active,
+            "messages": stored,
+            "connections": connections,
+        }))
     }
 
     fn send(&self, device: &DeviceId, message: Fanout) {
