@@ -104,6 +104,32 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         (status, code(&body)),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
+    // Rejections made before any handler runs get the envelope too.
+    let (status, body) = daemon.call(Method::PUT, "/api/v1/devices", None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
+    let (status, body) = daemon.call(Method::DELETE, "/api/v1/keys/%FF", None).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{body}"
+    );
+    let oversized = daemon
+        .http
+        .post(format!(
+            "{}/api/v1/devices/some-device/chats/some-chat/read",
+            daemon.base
+        ))
+        .header("x-api-key", &daemon.key)
+        .body("x".repeat(daemon.settings.limits.max_message_bytes + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = oversized.json().await.expect("a JSON error envelope");
+    assert_eq!(code(&body), Some("payload_too_large"));
 
     let (_, after) = daemon.get("/api/v1/devices").await;
     assert_eq!(

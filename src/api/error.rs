@@ -34,6 +34,7 @@ pub enum ErrorCode {
     InvalidState,
     DeviceExists,
     QrExpired,
+    MethodNotAllowed,
     PayloadTooLarge,
     RateLimited,
     UpstreamError,
@@ -42,6 +43,31 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for the OpenAPI document.
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::BadRequest,
+        ErrorCode::InvalidDeviceId,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::DeviceNotFound,
+        ErrorCode::ChatNotFound,
+        ErrorCode::MessageNotFound,
+        ErrorCode::MediaNotFound,
+        ErrorCode::KeyNotFound,
+        ErrorCode::WebhookNotFound,
+        ErrorCode::DeliveryNotFound,
+        ErrorCode::InvalidState,
+        ErrorCode::DeviceExists,
+        ErrorCode::QrExpired,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::UpstreamError,
+        ErrorCode::DeviceNotReady,
+        ErrorCode::Internal,
+    ];
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::InvalidDeviceId => StatusCode::BAD_REQUEST,
@@ -57,6 +83,7 @@ impl ErrorCode {
             | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
             ErrorCode::QrExpired => StatusCode::GONE,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
@@ -82,6 +109,7 @@ impl ErrorCode {
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UpstreamError => "upstream_error",

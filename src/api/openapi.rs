@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::error::ErrorCode;
 use super::rest::{endpoints, FILE_BODY};
 
 /// Reusable schemas referenced by the routes' `body` and `ok` names.
@@ -173,10 +174,7 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["error"],
             "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                "code": { "type": "string", "enum": ["bad_request", "invalid_device_id", "unauthorized", "forbidden", "not_found",
-                    "device_not_found", "chat_not_found", "message_not_found", "key_not_found", "webhook_not_found", "delivery_not_found",
-                    "invalid_state", "device_exists",
-                    "qr_expired", "payload_too_large", "rate_limited", "upstream_error", "device_not_ready", "internal"] },
+                "code": { "type": "string", "enum": ErrorCode::ALL.map(ErrorCode::as_str) },
                 "message": { "type": "string" } } } }
         },
         "Scope": { "type": "string", "enum": ["read", "send", "control", "admin"] },

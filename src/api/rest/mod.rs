@@ -11,7 +11,8 @@ mod upstream;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::Method;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
 
@@ -83,8 +84,52 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not take this method",
+            )
+        })
+        .layer(axum::middleware::map_response(envelope_rejections))
         .layer(DefaultBodyLimit::max(
             state.settings.limits.max_message_bytes,
         ))
         .with_state(state)
 }
+
+/// Rejections axum makes itself before a handler runs (a path segment that is not UTF-8, a
+/// body over the limit) answer in plain text; the contract wants every error in the JSON
+/// envelope, so they are wrapped in it, with their status and sentence.
+async fn envelope_rejections(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        status if status.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    };
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_BYTES)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .filter(|text| !text.trim().is_empty() && code != ErrorCode::Internal);
+    let message = text.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    let mut wrapped = ApiError::new(code, message.trim()).into_response();
+    *wrapped.status_mut() = status;
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        wrapped.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    wrapped
+}
+
+/// The most of a rejection's text kept as the error's message.
+const REJECTION_TEXT_BYTES: usize = 4096;
