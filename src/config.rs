@@ -61,7 +61,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 /// The longest any duration setting may be. Durations are added to the current time, and
 /// past a few hundred years that overflows (a panic, or a retention cut-off in the future
 /// that empties the journal); ten years is already surely a typo.
-const LONGEST_DURATION_SECS: u64 = 10 * 365 * 86_400;
+const LONGEST_DURATION_MS: u64 = 10 * 365 * 86_400_000;
 
 /// Prefix of environment variables that set configuration keys. The double
 /// underscore also separates sections from keys, because keys themselves
@@ -702,62 +702,71 @@ pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, Config
 }
 
 impl Settings {
-    /// Every duration setting: its key, its value as written, and that value in seconds.
+    /// Every duration setting: its key, its value, and how many milliseconds a unit of it is.
     fn durations(&self) -> [(&'static str, u64, u64); 18] {
-        let secs = |value: u64| (value, value);
-        let ms = |value: u64| (value, value / 1000);
-        let days = |value: u64| (value, value.saturating_mul(86_400));
+        const MS: u64 = 1;
+        const SECS: u64 = 1_000;
+        const DAYS: u64 = 86_400_000;
         [
             (
                 "storage.upload_retention_days",
-                days(self.storage.upload_retention_days),
+                self.storage.upload_retention_days,
+                DAYS,
             ),
-            ("qr.first_ttl_secs", secs(self.qr.first_ttl_secs)),
-            ("qr.ttl_secs", secs(self.qr.ttl_secs)),
-            ("reconnect.initial_ms", ms(self.reconnect.initial_ms)),
-            ("reconnect.max_ms", ms(self.reconnect.max_ms)),
+            ("qr.first_ttl_secs", self.qr.first_ttl_secs, SECS),
+            ("qr.ttl_secs", self.qr.ttl_secs, SECS),
+            ("reconnect.initial_ms", self.reconnect.initial_ms, MS),
+            ("reconnect.max_ms", self.reconnect.max_ms, MS),
             (
                 "messages.ack_timeout_secs",
-                secs(self.messages.ack_timeout_secs),
+                self.messages.ack_timeout_secs,
+                SECS,
             ),
-            ("upstream.timeout_ms", ms(self.upstream.timeout_ms)),
+            ("upstream.timeout_ms", self.upstream.timeout_ms, MS),
             (
                 "upstream.connect_timeout_ms",
-                ms(self.upstream.connect_timeout_ms),
+                self.upstream.connect_timeout_ms,
+                MS,
             ),
             (
                 "upstream.check_interval_secs",
-                secs(self.upstream.check_interval_secs),
+                self.upstream.check_interval_secs,
+                SECS,
             ),
-            ("journal.retention_secs", secs(self.journal.retention_secs)),
+            ("journal.retention_secs", self.journal.retention_secs, SECS),
             (
                 "journal.prune_interval_secs",
-                secs(self.journal.prune_interval_secs),
+                self.journal.prune_interval_secs,
+                SECS,
             ),
-            ("webhooks.timeout_secs", secs(self.webhooks.timeout_secs)),
+            ("webhooks.timeout_secs", self.webhooks.timeout_secs, SECS),
             (
                 "webhooks.retry_initial_ms",
-                ms(self.webhooks.retry_initial_ms),
+                self.webhooks.retry_initial_ms,
+                MS,
             ),
-            ("webhooks.retry_max_ms", ms(self.webhooks.retry_max_ms)),
+            ("webhooks.retry_max_ms", self.webhooks.retry_max_ms, MS),
             (
                 "webhooks.retry_window_secs",
-                secs(self.webhooks.retry_window_secs),
+                self.webhooks.retry_window_secs,
+                SECS,
             ),
             (
                 "hooks.sound.min_interval_ms",
-                ms(self.hooks.sound.min_interval_ms),
+                self.hooks.sound.min_interval_ms,
+                MS,
             ),
             (
                 "hooks.desktop.coalesce_ms",
-                ms(self.hooks.desktop.coalesce_ms),
+                self.hooks.desktop.coalesce_ms,
+                MS,
             ),
             (
                 "hooks.desktop.timeout_ms",
-                ms(self.hooks.desktop.timeout_ms),
+                self.hooks.desktop.timeout_ms,
+                MS,
             ),
         ]
-        .map(|(key, (value, seconds))| (key, value, seconds))
     }
 
     /// Semantic checks, all problems at once: socket_path starts with '/',
@@ -873,8 +882,8 @@ impl Settings {
                 out.push(Problem::new(key, "must be at least 1, got 0"));
             }
         }
-        for (key, value, seconds) in self.durations() {
-            if seconds > LONGEST_DURATION_SECS {
+        for (key, value, unit_ms) in self.durations() {
+            if value.saturating_mul(unit_ms) > LONGEST_DURATION_MS {
                 out.push(Problem::new(
                     key,
                     format!("must be at most ten years, got {value}"),

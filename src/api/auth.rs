@@ -128,6 +128,18 @@ impl Caller {
             .iter()
             .any(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
     }
+
+    /// [`Caller::administers`] as a check: a key or subscription for devices beyond the
+    /// caller's is refused.
+    pub fn authorize_selection(&self, selection: &[String]) -> Result<(), AuthError> {
+        if self.administers(selection) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(format!(
+                "this credential does not administer every device of {selection:?}"
+            )))
+        }
+    }
 }
 
 /// Credentials found in HTTP headers: `X-Api-Key` and `Authorization: Bearer`.

@@ -37,6 +37,7 @@ use crate::connector::{
 };
 use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
+use crate::messaging::Message;
 use crate::qr;
 use crate::store::{self, Store};
 
@@ -396,19 +397,20 @@ impl Actor {
             .store
             .read(move |conn| store::messages::get_message(conn, &device, &message_id))
             .await?;
-        let Some(message) = message else {
-            return Ok(());
-        };
-        match message.upstream_id {
-            Some(upstream_id) => {
-                let chat_id = message.chat_id;
+        match message {
+            Some(Message {
+                chat_id,
+                upstream_id: Some(upstream_id),
+                ..
+            }) => {
                 self.tell(&Outbound::Revoke {
                     chat_id,
                     upstream_id,
                 })
                 .await
             }
-            None => Ok(()),
+            // Still queued: the relay withdraws it instead of sending it.
+            _ => Ok(()),
         }
     }
 

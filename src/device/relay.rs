@@ -36,8 +36,6 @@ const BATCH_MAX: u32 = 1024;
 const RETRY_INITIAL: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// The batch after one of `batch` messages from which `read` came back: twice as large (at
-/// most [`BATCH_MAX`]) if the queue filled it, [`BATCH`] again if not.
 /// How a batch handed to the upstream went.
 struct Attempt {
     outcomes: Vec<(Queued, Outcome)>,
@@ -45,6 +43,8 @@ struct Attempt {
     trouble: Option<ConnectorError>,
 }
 
+/// The batch after one of `batch` messages from which `read` came back: twice as large (at
+/// most [`BATCH_MAX`]) if the queue filled it, [`BATCH`] again if not.
 fn next_batch(batch: u32, read: usize) -> u32 {
     if read >= batch as usize {
         batch.saturating_mul(2).min(BATCH_MAX)

@@ -183,8 +183,6 @@ pub struct Queued {
     pub reply_to_upstream: Option<String>,
 }
 
-/// The relay queue of a device in acceptance order: messages never tried (or in flight when
-/// the daemon stopped), and messages waiting to retry.
 /// How many messages each device has stored.
 pub fn counts(conn: &Connection) -> StoreResult<HashMap<String, u64>> {
     let mut stmt =
@@ -195,6 +193,8 @@ pub fn counts(conn: &Connection) -> StoreResult<HashMap<String, u64>> {
     Ok(counts)
 }
 
+/// The relay queue of a device in acceptance order: messages never tried (or in flight when
+/// the daemon stopped), and messages waiting to retry.
 pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = MESSAGE_COLUMNS
         .split(", ")

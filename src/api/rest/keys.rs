@@ -107,12 +107,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     check_devices(&body.devices)?;
-    if !caller.administers(&body.devices) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "an admin credential limited to some devices creates keys for those devices only",
-        ));
-    }
+    caller.authorize_selection(&body.devices)?;
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
             "`scopes` must name at least one of read, send, control, admin",

@@ -152,18 +152,6 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<WebhookRe
         .ok_or_else(not_found)
 }
 
-/// Refuses a subscription to devices beyond the caller's.
-fn check_reach(caller: &Caller, devices: &[String]) -> Result<(), ApiError> {
-    if caller.administers(devices) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "an admin credential limited to some devices subscribes to those devices only",
-        ))
-    }
-}
-
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -218,7 +206,7 @@ async fn create(
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
-    check_reach(&caller, &body.devices)?;
+    caller.authorize_selection(&body.devices)?;
     check(
         &state,
         &body.url,
@@ -287,7 +275,7 @@ async fn update(
     webhook.events = patch.events.unwrap_or(webhook.events);
     webhook.devices = patch.devices.unwrap_or(webhook.devices);
     webhook.secret = patch.secret.unwrap_or(webhook.secret);
-    check_reach(&caller, &webhook.devices)?;
+    caller.authorize_selection(&webhook.devices)?;
     if redefines {
         check(
             &state,
@@ -380,7 +368,10 @@ async fn replay(
     // A delivery of a subscription beyond the caller's devices is one it does not see.
     find(&state, &caller, delivery.webhook_id)
         .await
-        .map_err(|_| not_found())?;
+        .map_err(|error| match error.code {
+            ErrorCode::WebhookNotFound => not_found(),
+            _ => error,
+        })?;
     let replayed = state
         .store
         .write(move |tx| tx.replay_delivery(&id))
