@@ -110,6 +110,21 @@ async fn status_webhook(daemon: &TestDaemon, status: &str) {
     );
 }
 
+/// Archives, mutes or brings back Alice's chat over REST.
+async fn set_alice_chat(daemon: &TestDaemon, flags: Value) {
+    let path = format!("/api/v1/devices/wa/chats/{ALICE}");
+    let (status, chat) = daemon.call(Method::PATCH, &path, Some(flags)).await;
+    assert_eq!(status, StatusCode::OK, "{chat}");
+}
+
+/// Reads Alice's chat over REST; returns how many messages that newly read.
+async fn read_alice_chat(daemon: &TestDaemon) -> usize {
+    let path = format!("/api/v1/devices/wa/chats/{ALICE}/read");
+    let (status, read) = daemon.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    read["messageIds"].as_array().map_or(0, Vec::len)
+}
+
 fn count(client: &SioClient, name: &str) -> usize {
     client.history().iter().filter(|e| e.name == name).count()
 }
@@ -370,13 +385,7 @@ async fn inbound_messages_reactions_revocations_and_presence() {
     assert_eq!(chat["unreadCount"], 1);
 
     // Reading the chat sends WAHA's read receipt.
-    let (status, read) = daemon
-        .post(&format!("/api/v1/devices/wa/chats/{ALICE}/read"), json!({}))
-        .await;
-    assert_eq!(
-        (status, read["messageIds"].as_array().map(Vec::len)),
-        (StatusCode::OK, Some(1))
-    );
+    assert_eq!(read_alice_chat(&daemon).await, 1);
     let seen = stub.requests.wait_line(WAIT, "POST /api/sendSeen").await;
     assert_eq!(
         seen.body,
@@ -735,14 +744,7 @@ async fn an_incoming_call_raises_a_call_notification_unless_its_chat_is_muted() 
     expect_call_notification(&mut client, "Alice", "Incoming video call", ALICE).await;
 
     // Alice's chat muted: her call raises nothing, so the next notification is the stranger's.
-    let (status, _) = daemon
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/devices/wa/chats/{ALICE}"),
-            Some(json!({ "muted": true })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    set_alice_chat(&daemon, json!({ "muted": true })).await;
     const STRANGER: &str = "15550006666@c.us";
     for from in [ALICE, STRANGER] {
         assert_eq!(
@@ -1115,6 +1117,155 @@ async fn a_waha_that_is_down_for_a_while_gets_the_queue_in_order_when_back() {
         texts.push(request.body["text"].as_str().unwrap().to_owned());
     }
     assert_eq!(texts, ["one", "two", "three"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// [`ready`], with one message from Alice unread; returns it as stored.
+async fn ready_with_one_unread() -> (WahaStub, TestDaemon, SioClient, Value) {
+    let (stub, daemon, mut client) = ready().await;
+    let incoming = message("false_15550002222@c.us_IN1", false, "hi", 1_700_000_300);
+    assert_eq!(webhook(&daemon, "message", incoming).await, StatusCode::OK);
+    let arrived = client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == "hi")
+        .await
+        .unwrap();
+    (stub, daemon, client, arrived.data)
+}
+
+/// What our side does in a chat while WAHA is down (a read, reactions, a revocation, an
+/// archive) is answered at once, survives a restart, and reaches WAHA in order once it is
+/// back; a reaction to a message still queued goes once WAHA has the message.
+#[tokio::test]
+async fn what_our_side_did_while_waha_was_down_reaches_it_in_order_once_back() {
+    let (mut stub, daemon, mut client, _) = ready_with_one_unread().await;
+    let mine = daemon
+        .send_message("wa", ALICE, json!({ "text": "mine" }))
+        .await;
+    wait_message_status(&mut client, &mine["id"], "sent").await;
+    stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+
+    stub.server.stop().await;
+    let later = daemon
+        .send_message("wa", ALICE, json!({ "text": "later" }))
+        .await;
+    assert_eq!(read_alice_chat(&daemon).await, 1);
+    for (event, payload) in [
+        (
+            "message:react",
+            json!({ "messageId": mine["id"], "emoji": "👍" }),
+        ),
+        (
+            "message:react",
+            json!({ "messageId": later["id"], "emoji": "❤️" }),
+        ),
+        ("message:revoke", json!({ "messageId": mine["id"] })),
+    ] {
+        let ack = client.emit_with_ack(event, payload, WAIT).await.unwrap();
+        assert_eq!(ack["ok"], true, "{event}: {ack}");
+    }
+    set_alice_chat(&daemon, json!({ "archived": true })).await;
+    wait_state(&mut client, "disconnected").await;
+
+    let daemon = daemon.restart().await;
+    stub.server.restart().await;
+    let told_lines = [
+        "POST /api/sendText",
+        "POST /api/sendSeen",
+        "PUT /api/reaction",
+        "POST /api/default/chats/15550002222@c.us/archive",
+    ];
+    let mut told = Vec::new();
+    while told.len() < 6 {
+        told.push(
+            stub.requests
+                .wait_for(WAIT, |r| {
+                    told_lines.contains(&r.line().as_str()) || r.method == Method::DELETE
+                })
+                .await,
+        );
+    }
+    let mut upstream_ids = Vec::new();
+    for message in [&mine, &later] {
+        let id = message["id"].as_str().unwrap();
+        let (_, stored) = daemon
+            .get(&format!("/api/v1/devices/wa/messages/{id}"))
+            .await;
+        upstream_ids.push(stored["upstreamId"].as_str().unwrap().to_owned());
+    }
+    let [mine_upstream, later_upstream] = <[String; 2]>::try_from(upstream_ids).unwrap();
+    let sent_later = told
+        .iter()
+        .position(|r| r.line() == "POST /api/sendText")
+        .expect("the queued message went");
+    assert_eq!(told[sent_later].body["text"], "later");
+    let actions: Vec<Value> = told
+        .iter()
+        .filter(|r| r.line() != "POST /api/sendText")
+        .map(|r| json!([r.line(), r.body]))
+        .collect();
+    let revoke = format!("DELETE /api/default/chats/{ALICE}/messages/{mine_upstream}");
+    assert_eq!(
+        actions,
+        [
+            json!(["POST /api/sendSeen", { "session": "default", "chatId": ALICE, "messageIds": ["false_15550002222@c.us_IN1"] }]),
+            json!(["PUT /api/reaction", { "session": "default", "messageId": mine_upstream, "reaction": "👍" }]),
+            json!(["PUT /api/reaction", { "session": "default", "messageId": later_upstream, "reaction": "❤️" }]),
+            json!([revoke, Value::Null]),
+            json!([told_lines[3], Value::Null]),
+        ]
+    );
+    let reacted_to_later = told
+        .iter()
+        .position(|r| r.body["messageId"] == later_upstream.as_str())
+        .unwrap();
+    assert!(sent_later < reacted_to_later, "{told:?}");
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// A read receipt WAHA fails with a server error is told again, and the chat's later actions
+/// wait for it; a reaction WAHA rejects is given up, and holds nothing up behind it.
+#[tokio::test]
+async fn a_failing_action_is_retried_in_order_and_a_rejected_one_is_given_up() {
+    let (mut stub, daemon, mut client, arrived) = ready_with_one_unread().await;
+    stub.with(|waha| {
+        waha.tell_failures = [
+            (500, json!({ "message": "engine restarting" })),
+            (201, json!({})),
+            (400, json!({ "message": "cannot react to this message" })),
+        ]
+        .into();
+    });
+    assert_eq!(read_alice_chat(&daemon).await, 1);
+    for emoji in ["👍", "🎉", "😮"] {
+        let payload = json!({ "messageId": arrived["id"], "emoji": emoji });
+        let ack = client
+            .emit_with_ack("message:react", payload, WAIT)
+            .await
+            .unwrap();
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    let mut told = Vec::new();
+    while told.len() < 5 {
+        let request = stub
+            .requests
+            .wait_for(WAIT, |r| {
+                ["POST /api/sendSeen", "PUT /api/reaction"].contains(&r.line().as_str())
+            })
+            .await;
+        told.push(format!("{} {}", request.line(), request.body["reaction"]));
+    }
+    assert_eq!(
+        told,
+        [
+            "POST /api/sendSeen null",
+            "POST /api/sendSeen null",
+            "PUT /api/reaction \"👍\"",
+            "PUT /api/reaction \"🎉\"",
+            "PUT /api/reaction \"😮\"",
+        ]
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

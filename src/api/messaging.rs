@@ -1,6 +1,7 @@
 //! Chats and messages as both REST and Socket.IO offer them: one implementation per operation,
-//! so the two faces cannot drift apart. Each operation commits through [`crate::messaging`]
-//! and then hands the upstream's part to the device actor, without waiting for the upstream.
+//! so the two faces cannot drift apart. Each operation commits through [`crate::messaging`],
+//! which keeps the upstream's part in the store, and then wakes the device's relay to pass it
+//! on: the answer never waits for the upstream.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -68,16 +69,12 @@ impl Messaging {
             .ok_or_else(|| ApiError::new(ErrorCode::DeviceNotFound, "no device with this id"))
     }
 
-    /// Passes an action to the upstream in the background: the caller's answer does not wait
-    /// for the upstream, and a device that went away meanwhile just drops it.
+    /// Passes a hint that matters only now (which chat's presence to watch) to the upstream
+    /// in the background; an upstream that is not ready misses it. What must reach the
+    /// upstream is kept in the store instead (see [`crate::store::actions`]).
     fn tell(&self, handle: DeviceHandle, action: Outbound) {
-        self.command(handle, Command::Tell(action));
-    }
-
-    /// Gives the device a command in the background, as [`Self::tell`] does.
-    fn command(&self, handle: DeviceHandle, command: Command) {
         tokio::spawn(async move {
-            if let Err(error) = handle.command(command).await {
+            if let Err(error) = handle.command(Command::Tell(action)).await {
                 tracing::debug!(device_id = %handle.id, %error, "the upstream was not told");
             }
         });
@@ -117,18 +114,10 @@ impl Messaging {
         up_to: Option<String>,
     ) -> Result<Value, ApiError> {
         let handle = self.handle(device)?;
-        let seen = messaging::mark_read(&self.store, device, chat_id.clone(), up_to).await?;
-        let upstream_ids: Vec<String> = seen.iter().filter_map(|(_, u)| u.clone()).collect();
-        if !upstream_ids.is_empty() {
-            self.tell(
-                handle,
-                Outbound::MarkRead {
-                    chat_id,
-                    upstream_ids,
-                },
-            );
+        let ids = messaging::mark_read(&self.store, device, chat_id, up_to).await?;
+        if !ids.is_empty() {
+            handle.wake_relay();
         }
-        let ids: Vec<String> = seen.into_iter().map(|(id, _)| id).collect();
         Ok(json!({ "messageIds": ids }))
     }
 
@@ -139,36 +128,15 @@ impl Messaging {
         emoji: String,
     ) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
-        let message = messaging::react(&self.store, device, message_id, emoji.clone()).await?;
-        if let Some(upstream_id) = message.upstream_id {
-            let chat_id = message.chat_id;
-            self.tell(
-                handle,
-                Outbound::React {
-                    chat_id,
-                    upstream_id,
-                    emoji,
-                },
-            );
-        }
+        messaging::react(&self.store, device, message_id, emoji).await?;
+        handle.wake_relay();
         Ok(())
     }
 
     pub async fn revoke(&self, device: &DeviceId, message_id: String) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
-        let message = messaging::revoke(&self.store, device, message_id).await?;
-        let chat_id = message.chat_id;
-        let command = match message.upstream_id {
-            Some(upstream_id) => Command::Tell(Outbound::Revoke {
-                chat_id,
-                upstream_id,
-            }),
-            // Still queued, or being handed over right now.
-            None => Command::RevokeOnceSent {
-                message_id: message.id,
-            },
-        };
-        self.command(handle, command);
+        messaging::revoke(&self.store, device, message_id).await?;
+        handle.wake_relay();
         Ok(())
     }
 
@@ -226,9 +194,8 @@ impl Messaging {
         let handle = self.handle(device)?;
         let archived = flags.archived;
         let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
-        if let Some(archived) = archived {
-            let chat_id = chat.id.clone();
-            self.tell(handle, Outbound::Archive { chat_id, archived });
+        if archived.is_some() {
+            handle.wake_relay();
         }
         Ok(chat)
     }

@@ -37,7 +37,6 @@ use crate::connector::{
 };
 use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
-use crate::messaging::Message;
 use crate::qr;
 use crate::store::{self, Store};
 
@@ -59,13 +58,8 @@ pub enum Command {
         chat_id: String,
         typing: bool,
     },
-    /// Pass a receipt, reaction or revocation on to the upstream.
+    /// Pass a hint that matters only now on to the upstream (see [`Outbound::WatchPresence`]).
     Tell(Outbound),
-    /// A client revoked one of our messages before the upstream named it: if the relay has
-    /// handed it over since, it is revoked there too (one still queued is never sent).
-    RevokeOnceSent {
-        message_id: String,
-    },
     /// Ask the upstream for the chat id of a phone number (see [`Upstream::find_number`]).
     FindNumber {
         number: String,
@@ -263,7 +257,6 @@ impl Actor {
             }
             Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
             Command::Tell(action) => self.tell(&action).await?,
-            Command::RevokeOnceSent { message_id } => self.revoke_once_sent(message_id).await?,
             Command::FindNumber { number, found } => {
                 let _ = found.send(self.find_number(&number).await?);
             }
@@ -385,32 +378,6 @@ impl Actor {
         match upstream.tell(action).await {
             Ok(()) => Ok(()),
             Err(error) => Err(self.answered_with(error).await),
-        }
-    }
-
-    /// Commands run between relay rounds, so a message handed over in the round that overlapped
-    /// its revocation has its upstream id by now.
-    async fn revoke_once_sent(&mut self, message_id: String) -> Result<(), DeviceError> {
-        let device = self.id.clone();
-        let message = self
-            .context
-            .store
-            .read(move |conn| store::messages::get_message(conn, &device, &message_id))
-            .await?;
-        match message {
-            Some(Message {
-                chat_id,
-                upstream_id: Some(upstream_id),
-                ..
-            }) => {
-                self.tell(&Outbound::Revoke {
-                    chat_id,
-                    upstream_id,
-                })
-                .await
-            }
-            // Still queued: the relay withdraws it instead of sending it.
-            _ => Ok(()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Devices: ids, definitions, the pure state machine, the per-device actor and its supervisor.
 
+mod actions;
 pub mod actor;
 mod group_names;
 mod handle;

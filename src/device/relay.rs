@@ -14,13 +14,16 @@
 //! upstream's reason; refused credentials leave the message queued. An unreachable upstream
 //! or refused credentials also concern the whole device, which the actor is told through
 //! [`Pumped::trouble`].
+//!
+//! Each turn then tells the upstream what our side did meanwhile (see [`super::actions`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::actions::ActionQueue;
 use super::DeviceId;
 use crate::backoff;
 use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
@@ -33,8 +36,8 @@ const BATCH: u32 = 256;
 /// The most at once, while it does not (see [`Relay::batch`]).
 const BATCH_MAX: u32 = 1024;
 /// Backoff between attempts after a transient failure.
-const RETRY_INITIAL: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(60);
+pub(super) const RETRY_INITIAL: Duration = Duration::from_secs(1);
+pub(super) const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// How a batch handed to the upstream went.
 struct Attempt {
@@ -64,9 +67,18 @@ pub struct Pumped {
     pub trouble: Option<ConnectorError>,
 }
 
+/// Brings `deadline` forward to the wall-clock time `at`, if that comes sooner.
+pub(super) fn wake_by(deadline: &mut Option<Instant>, at: DateTime<Utc>) {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    let at = Instant::now() + wait;
+    *deadline = Some(deadline.map_or(at, |d| d.min(at)));
+}
+
 pub struct Relay {
     device: DeviceId,
     store: Store,
+    /// What our side did that the upstream must be told, told after the messages.
+    actions: ActionQueue,
     ack_timeout: Duration,
     max_attempts: u32,
     /// When the oldest sent message without a server ack times out.
@@ -84,6 +96,7 @@ pub struct Relay {
 impl Relay {
     pub fn new(device: DeviceId, store: Store, ack_timeout: Duration, max_attempts: u32) -> Self {
         Self {
+            actions: ActionQueue::new(device.clone(), store.clone(), max_attempts),
             device,
             store,
             ack_timeout,
@@ -96,16 +109,21 @@ impl Relay {
 
     /// The next moment the relay has something to do by itself.
     pub fn deadline(&self) -> Option<Instant> {
-        match (self.ack_deadline, self.retry_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.ack_deadline,
+            self.retry_deadline,
+            self.actions.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Stops the timers while the upstream is not ready; [`Relay::resume`] restarts them.
     pub fn pause(&mut self) {
         self.ack_deadline = None;
         self.retry_deadline = None;
+        self.actions.pause();
     }
 
     /// The upstream is ready: times the acks still awaited, then sends what is queued.
@@ -136,8 +154,21 @@ impl Relay {
         self.pump(upstream).await
     }
 
-    /// Sends one batch of what is due.
+    /// Sends one batch of the messages due, then tells the upstream the actions due.
     pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> Pumped {
+        let sent = self.send_messages(upstream).await;
+        if sent.trouble.is_some() {
+            return sent;
+        }
+        let told = self.actions.pump(upstream).await;
+        Pumped {
+            more: sent.more || told.more,
+            trouble: told.trouble,
+        }
+    }
+
+    /// Sends one batch of the messages due.
+    async fn send_messages(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         {
             let (device, batch) = (self.device.clone(), self.batch);
             let queue = match self
@@ -256,10 +287,8 @@ impl Relay {
     }
 
     /// Makes sure the relay wakes up for a retry due at `at`.
-    fn retry_at(&mut self, at: chrono::DateTime<Utc>) {
-        let wait = (at - Utc::now()).to_std().unwrap_or_default();
-        let at = Instant::now() + wait;
-        self.retry_deadline = Some(self.retry_deadline.map_or(at, |d| d.min(at)));
+    fn retry_at(&mut self, at: DateTime<Utc>) {
+        wake_by(&mut self.retry_deadline, at);
     }
 
     /// Turns the upstream's answers into queue outcomes.

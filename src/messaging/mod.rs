@@ -17,6 +17,7 @@ pub use model::{Ack, Chat, Contact, Media, Message, Page, RelayStatus, Template}
 use crate::device::spec::ConnectorKind;
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
+use crate::store::actions::Action;
 use crate::store::messages::{NewMessage, NotificationSet};
 use crate::store::{self, Store, StoreError, Tx};
 
@@ -356,14 +357,14 @@ pub async fn send(
 }
 
 /// Our side read a chat up to `up_to` (everything if `None`): journals `message:read`, the
-/// chat's new unread count and the notifications this clears. Returns the messages newly read,
-/// as `(id, upstreamId)`, for the read receipt upstream.
+/// chat's new unread count and the notifications this clears, and keeps the read receipt for
+/// the upstream. Returns the ids of the messages newly read.
 pub async fn mark_read(
     store: &Store,
     device: &DeviceId,
     chat_id: String,
     up_to: Option<String>,
-) -> Result<Vec<(String, Option<String>)>> {
+) -> Result<Vec<String>> {
     check_id("chatId", &chat_id)?;
     let device = device.clone();
     write(store, move |tx| {
@@ -377,13 +378,18 @@ pub async fn mark_read(
         }
         let seen = tx.mark_seen(&device, &chat_id, up_to.as_deref())?;
         if seen.is_empty() {
-            return Ok(seen);
+            return Ok(Vec::new());
+        }
+        let (message_ids, upstream_ids): (Vec<_>, Vec<_>) = seen.into_iter().unzip();
+        let upstream_ids: Vec<String> = upstream_ids.into_iter().flatten().collect();
+        if !upstream_ids.is_empty() {
+            tx.queue_action(&device, &chat_id, &Action::MarkRead { upstream_ids })?;
         }
         tx.journal(
             &device,
             EventData::MessageRead {
                 chat_id: chat_id.clone(),
-                message_ids: seen.iter().map(|(id, _)| id.clone()).collect(),
+                message_ids: message_ids.clone(),
                 read_by: me,
             },
         )?;
@@ -394,18 +400,18 @@ pub async fn mark_read(
         if !cleared.is_empty() {
             tx.journal(&device, EventData::NotificationRead { ids: cleared })?;
         }
-        Ok(seen)
+        Ok(message_ids)
     })
     .await
 }
 
-/// Our side reacted to a message (an empty emoji removes the reaction). Returns the message.
+/// Our side reacted to a message (an empty emoji removes the reaction), to be told upstream.
 pub async fn react(
     store: &Store,
     device: &DeviceId,
     message_id: String,
     emoji: String,
-) -> Result<Message> {
+) -> Result<()> {
     check_id("messageId", &message_id)?;
     if emoji.len() > 32 || emoji.chars().any(char::is_control) {
         return Err(invalid(
@@ -416,22 +422,28 @@ pub async fn react(
     write(store, move |tx| {
         let me = me_of(tx, &device)?;
         let message = message_of(tx, &device, &message_id)?;
+        let action = Action::React {
+            message_id: message_id.clone(),
+            emoji: emoji.clone(),
+        };
+        tx.queue_action(&device, &message.chat_id, &action)?;
         tx.journal(
             &device,
             EventData::MessageReaction {
-                chat_id: message.chat_id.clone(),
+                chat_id: message.chat_id,
                 message_id,
                 from: me,
                 emoji,
             },
         )?;
-        Ok(message)
+        Ok(())
     })
     .await
 }
 
-/// Deletes one of our messages for everyone. Returns the message as it was.
-pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Result<Message> {
+/// Deletes one of our messages for everyone: the upstream is told once it has the message,
+/// and one still in the relay queue is never sent.
+pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Result<()> {
     check_id("messageId", &message_id)?;
     let device = device.clone();
     write(store, move |tx| {
@@ -443,15 +455,19 @@ pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Res
             ));
         }
         if tx.revoke_message(&device, &message_id)? {
+            let action = Action::Revoke {
+                message_id: message_id.clone(),
+            };
+            tx.queue_action(&device, &message.chat_id, &action)?;
             tx.journal(
                 &device,
                 EventData::MessageRevoked {
-                    chat_id: message.chat_id.clone(),
+                    chat_id: message.chat_id,
                     message_id,
                 },
             )?;
         }
-        Ok(message)
+        Ok(())
     })
     .await
 }
@@ -501,8 +517,8 @@ pub struct ChatFlags {
 }
 
 /// Archives, unarchives, mutes or unmutes a chat, for every client of the device (one
-/// `chat:update` when something changed). Returns the chat as it now is; telling the
-/// upstream about an archive is the caller's (see [`crate::api::messaging`]).
+/// `chat:update` when something changed), and keeps an archive for the upstream. Returns the
+/// chat as it now is.
 pub async fn set_chat_flags(
     store: &Store,
     device: &DeviceId,
@@ -517,6 +533,9 @@ pub async fn set_chat_flags(
     write(store, move |tx| {
         match tx.set_chat_flags(&device, &chat_id, flags.archived, flags.muted)? {
             Some(chat) => {
+                if let Some(archived) = flags.archived {
+                    tx.queue_action(&device, &chat_id, &Action::Archive { archived })?;
+                }
                 tx.chat_changed(&device, chat.clone());
                 Ok(chat)
             }

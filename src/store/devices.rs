@@ -159,6 +159,7 @@ impl Tx<'_> {
             "simulator_inbox",
             "linked_ids",
             "uploads",
+            "outbound_actions",
         ] {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),

@@ -221,6 +221,18 @@ const MIGRATIONS: &[&str] = &[
     // 10: finished webhook deliveries by age, so pruning the log finds the old ones directly.
     "CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at)
         WHERE status IN ('delivered', 'failed');",
+    // 11: read receipts, reactions, revocations and archiving waiting to be told upstream.
+    "CREATE TABLE outbound_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT,
+        action TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX outbound_actions_by_device ON outbound_actions (device_id, id);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

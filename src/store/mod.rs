@@ -16,6 +16,7 @@
 //! Reads go through a small pool of read-only connections on blocking threads; WAL mode lets them
 //! run while the writer commits.
 
+pub mod actions;
 pub mod chats;
 pub mod devices;
 pub mod journal;

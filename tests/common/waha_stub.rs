@@ -32,6 +32,8 @@ pub struct WahaState {
     pub messages: HashMap<String, Vec<Value>>,
     /// Answers for the next sends instead of success: status and body.
     pub send_failures: VecDeque<(u16, Value)>,
+    /// Answers for the next read receipts and reactions instead of success.
+    pub tell_failures: VecDeque<(u16, Value)>,
     /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
     pub on_whatsapp: HashMap<String, String>,
     /// Linked ids WAHA knows, with the number's id behind each (`None`: not shared with us).
@@ -59,6 +61,7 @@ impl WahaStub {
             chats: Vec::new(),
             messages: HashMap::new(),
             send_failures: VecDeque::new(),
+            tell_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
             lids: HashMap::new(),
             lids_failing: Vec::new(),
@@ -130,7 +133,13 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                 json!({ "id": id, "fromMe": true, "to": body["chatId"], "body": body["text"], "ack": 1 }),
             )
         }
-        ("POST", ["api", "sendSeen" | "startTyping" | "stopTyping"]) => answer(201, json!({})),
+        ("POST", ["api", "sendSeen"]) | ("PUT", ["api", "reaction"]) => {
+            match state.tell_failures.pop_front() {
+                Some((status, failure)) => answer(status, failure),
+                None => answer(201, json!({})),
+            }
+        }
+        ("POST", ["api", "startTyping" | "stopTyping"]) => answer(201, json!({})),
         ("POST", ["api", name, "presence", _, "subscribe"]) if *name == session => {
             answer(201, json!({}))
         }
@@ -150,7 +159,9 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                 None => answer(200, json!({ "numberExists": false })),
             }
         }
-        ("PUT", ["api", "reaction"]) => answer(200, json!({})),
+        ("DELETE", ["api", name, "chats", _, "messages", _]) if *name == session => {
+            answer(200, json!({}))
+        }
         ("GET", ["api", name, "groups", group]) if *name == session => {
             match state.groups.get(*group) {
                 Some(info) => answer(200, info.clone()),
