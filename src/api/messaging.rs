@@ -116,7 +116,7 @@ impl Messaging {
         let handle = self.handle(device)?;
         let ids = messaging::mark_read(&self.store, device, chat_id, up_to).await?;
         if !ids.is_empty() {
-            handle.wake_relay();
+            handle.wake_for_actions();
         }
         Ok(json!({ "messageIds": ids }))
     }
@@ -129,14 +129,14 @@ impl Messaging {
     ) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
         messaging::react(&self.store, device, message_id, emoji).await?;
-        handle.wake_relay();
+        handle.wake_for_actions();
         Ok(())
     }
 
     pub async fn revoke(&self, device: &DeviceId, message_id: String) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
         messaging::revoke(&self.store, device, message_id).await?;
-        handle.wake_relay();
+        handle.wake_for_actions();
         Ok(())
     }
 
@@ -195,7 +195,7 @@ impl Messaging {
         let archived = flags.archived;
         let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
         if archived.is_some() {
-            handle.wake_relay();
+            handle.wake_for_actions();
         }
         Ok(chat)
     }

@@ -13,10 +13,12 @@
 //! when the device is back.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::outbox::Outbox;
 use super::relay::{wake_by, Pumped, RETRY_INITIAL, RETRY_MAX};
 use super::DeviceId;
 use crate::backoff;
@@ -72,16 +74,23 @@ pub struct ActionQueue {
     device: DeviceId,
     store: Store,
     max_attempts: u32,
+    /// Says when actions were stored.
+    outbox: Arc<Outbox>,
+    /// Actions were left in the store by the last turn (or by an earlier run of the daemon,
+    /// before the first turn).
+    left_over: bool,
     /// When the first action waiting for a retry is due.
     retry_deadline: Option<Instant>,
 }
 
 impl ActionQueue {
-    pub fn new(device: DeviceId, store: Store, max_attempts: u32) -> Self {
+    pub fn new(device: DeviceId, store: Store, max_attempts: u32, outbox: Arc<Outbox>) -> Self {
         Self {
             device,
             store,
             max_attempts: max_attempts.max(1),
+            outbox,
+            left_over: true,
             retry_deadline: None,
         }
     }
@@ -98,6 +107,10 @@ impl ActionQueue {
     pub async fn pump(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         if self.retry_deadline.is_some_and(|at| at <= Instant::now()) {
             self.retry_deadline = None;
+        }
+        // Taken before the read, so actions stored during it ring for the next turn.
+        if !self.outbox.take_actions() && !self.left_over {
+            return Pumped::default();
         }
         let device = self.device.clone();
         let pending = match self
@@ -155,7 +168,9 @@ impl ActionQueue {
             }
         }
         let progressed = !outcomes.finished.is_empty();
+        self.left_over = full || outcomes.finished.len() < pending.len();
         if let Err(error) = self.record(outcomes).await {
+            self.left_over = true;
             tracing::error!(device_id = %self.device, %error, "cannot record the actions told to the upstream");
             return Pumped::default();
         }

@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
 
 use super::group_names::GroupNames;
 use super::linked_ids::LinkedIds;
 use super::media::Library;
+use super::outbox::Outbox;
 use super::relay::{Pumped, Relay};
 use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
@@ -110,7 +111,7 @@ pub struct Actor {
     qr: watch::Sender<Option<CurrentQr>>,
     relay: Relay,
     /// Rung when a message is accepted for sending.
-    outbox: Arc<Notify>,
+    outbox: Arc<Outbox>,
     /// Who is typing where, and when the indicator expires without a stop.
     typing: HashMap<(String, String), Instant>,
     /// The numbers behind the linked ids the upstream reports.
@@ -125,7 +126,7 @@ impl Actor {
         context: ActorContext,
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
-        outbox: Arc<Notify>,
+        outbox: Arc<Outbox>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
         let Some(record) = context
@@ -146,6 +147,7 @@ impl Actor {
             context.store.clone(),
             Duration::from_secs(messages.ack_timeout_secs),
             messages.max_send_attempts,
+            outbox.clone(),
         );
         let actor = Actor {
             relay,
@@ -200,7 +202,7 @@ impl Actor {
                     let _ = reply.send(result);
                 }
                 Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
-                _ = self.outbox.notified() => {
+                _ = self.outbox.rung() => {
                     if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
                         let pumped = self.relay.pump(upstream.as_mut()).await;
                         self.pumped(pumped).await;
@@ -414,7 +416,7 @@ impl Actor {
     /// Follows up a turn of the relay: more to send, or trouble with the upstream.
     async fn pumped(&mut self, pumped: Pumped) {
         if pumped.more {
-            self.outbox.notify_one();
+            self.outbox.ring();
         }
         if let Some(error) = pumped.trouble {
             let _ = self.feed(failure_input(error)).await;
@@ -621,7 +623,7 @@ impl Actor {
         }
         let pumped = self.relay.resume(self.upstream.as_mut()?.as_mut()).await;
         if pumped.more {
-            self.outbox.notify_one();
+            self.outbox.ring();
         }
         pumped.trouble.map(failure_input)
     }

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{Command, Reply};
+use super::outbox::Outbox;
 use super::{CurrentQr, DeviceError, DeviceId};
 
 #[derive(Clone)]
@@ -12,7 +13,7 @@ pub struct DeviceHandle {
     pub id: DeviceId,
     commands: mpsc::Sender<(Command, Reply)>,
     qr: watch::Receiver<Option<CurrentQr>>,
-    outbox: Arc<Notify>,
+    outbox: Arc<Outbox>,
 }
 
 impl DeviceHandle {
@@ -20,7 +21,7 @@ impl DeviceHandle {
         id: DeviceId,
         commands: mpsc::Sender<(Command, Reply)>,
         qr: watch::Receiver<Option<CurrentQr>>,
-        outbox: Arc<Notify>,
+        outbox: Arc<Outbox>,
     ) -> Self {
         Self {
             id,
@@ -33,7 +34,13 @@ impl DeviceHandle {
     /// Tells the device that messages were queued for sending. Never waits: many sends ring
     /// once, and the relay takes everything queued when it runs.
     pub fn wake_relay(&self) {
-        self.outbox.notify_one();
+        self.outbox.ring();
+    }
+
+    /// Tells the device that actions were stored for the upstream (see
+    /// [`crate::store::actions`]), as [`Self::wake_relay`] does for messages.
+    pub fn wake_for_actions(&self) {
+        self.outbox.ring_for_actions();
     }
 
     /// Sends a command and waits for the actor's answer.

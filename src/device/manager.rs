@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
+use super::outbox::Outbox;
 use super::spec::{self, ConnectorKind, DeclaredDevices, DeviceFileError, DeviceSpec};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
 use crate::connector::{self, cloud_api, Download, WebhookError};
@@ -291,7 +292,7 @@ impl DeviceManager {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
-        let outbox = Arc::new(tokio::sync::Notify::new());
+        let outbox = Arc::new(Outbox::default());
         let handle = DeviceHandle::new(id.clone(), commands, qr_receiver, outbox.clone());
         let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {

@@ -8,6 +8,7 @@ mod id;
 mod linked_ids;
 mod manager;
 pub mod media;
+mod outbox;
 mod relay;
 pub mod spec;
 pub mod state;

@@ -18,12 +18,14 @@
 //! Each turn then tells the upstream what our side did meanwhile (see [`super::actions`]).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::actions::ActionQueue;
+use super::outbox::Outbox;
 use super::DeviceId;
 use crate::backoff;
 use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
@@ -94,9 +96,15 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(device: DeviceId, store: Store, ack_timeout: Duration, max_attempts: u32) -> Self {
+    pub fn new(
+        device: DeviceId,
+        store: Store,
+        ack_timeout: Duration,
+        max_attempts: u32,
+        outbox: Arc<Outbox>,
+    ) -> Self {
         Self {
-            actions: ActionQueue::new(device.clone(), store.clone(), max_attempts),
+            actions: ActionQueue::new(device.clone(), store.clone(), max_attempts, outbox),
             device,
             store,
             ack_timeout,

@@ -1,0 +1,38 @@
+//! How clients' requests wake a device's relay without waiting for it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Notify;
+
+/// Rung when there is something for the relay: messages queued for sending, or actions stored
+/// for the upstream. Many rings before the relay runs count as one; it takes everything
+/// stored when it does.
+#[derive(Default)]
+pub struct Outbox {
+    bell: Notify,
+    /// Actions were stored since the relay last looked, so a relay turn reads them only then
+    /// (or while some wait): most turns, under a stream of messages, have none to read.
+    actions: AtomicBool,
+}
+
+impl Outbox {
+    /// Messages were queued.
+    pub fn ring(&self) {
+        self.bell.notify_one();
+    }
+
+    /// Actions were stored (committed already).
+    pub fn ring_for_actions(&self) {
+        self.actions.store(true, Ordering::Release);
+        self.ring();
+    }
+
+    pub async fn rung(&self) {
+        self.bell.notified().await;
+    }
+
+    /// Whether actions were stored since the last call.
+    pub fn take_actions(&self) -> bool {
+        self.actions.swap(false, Ordering::AcqRel)
+    }
+}
