@@ -345,3 +345,69 @@ async fn stats_count_the_messages_and_connections_of_the_devices_a_key_sees() {
     assert_eq!(everything["connections"], 3, "{everything}");
     daemon.stop().await;
 }
+
+/// Revoking a key disconnects the sockets that connected with it or with a token issued from
+/// it, on the root namespace too, and refuses that token from then on; other sockets stay.
+#[tokio::test]
+async fn revoking_a_key_ends_its_tokens_and_its_connections() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let (_, key) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "dash", "devices": ["demo"], "scopes": ["read"] }),
+        )
+        .await;
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let (_, issued) = daemon
+        .call_as(
+            &secret,
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "dash", "devices": ["demo"], "scopes": ["read"] })),
+        )
+        .await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let ns = "/device/demo";
+    let mut revoked = Vec::new();
+    for (ns, auth) in [
+        (ns, json!({ "apiKey": secret })),
+        (ns, json!({ "token": token })),
+        ("/", json!({ "token": token })),
+    ] {
+        revoked.push(
+            connect(&daemon, ns, &[], &[], auth)
+                .await
+                .unwrap_connected(),
+        );
+    }
+    let mut admin = connect(&daemon, ns, &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    let with_token = |token: &str| {
+        daemon
+            .http
+            .get(format!("{}/api/v1/devices/demo", daemon.base))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(with_token(&token).await.unwrap().status(), 200);
+
+    let id = key["id"].as_str().unwrap();
+    let (status, _) = daemon
+        .call(reqwest::Method::DELETE, &format!("/api/v1/keys/{id}"), None)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    for client in &mut revoked {
+        client.wait_disconnected(WAIT).await.unwrap();
+    }
+    assert_eq!(with_token(&token).await.unwrap().status(), 401);
+    let refused = connect(&daemon, ns, &[], &[], json!({ "token": token })).await;
+    assert_eq!(refused.unwrap_rejected(), "unauthorized");
+    let ack = admin
+        .emit_with_ack("chats:list", json!({}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+    daemon.stop().await;
+}

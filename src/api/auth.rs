@@ -53,6 +53,10 @@ pub enum AuthError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     pub subject: String,
+    /// The API key the credential comes from: a stored key's id, or `cfg_` and the start of a
+    /// configured key's digest. A token carries the key it was issued with, and stops working
+    /// when that key is revoked (or leaves the configuration).
+    pub key: String,
     /// Device ids, or `*` for all.
     pub devices: BTreeSet<String>,
     pub scopes: BTreeSet<Scope>,
@@ -114,9 +118,9 @@ impl Caller {
         self.grants.iter().any(|grant| grant.sees(device))
     }
 
-    /// The strongest single grant, from which tokens may be issued.
-    pub fn covers(&self, wanted: &Grant) -> bool {
-        self.grants.iter().any(|grant| grant.covers(wanted))
+    /// A single grant that covers all of `wanted`: the one a token for `wanted` is issued with.
+    pub fn issuer_of(&self, wanted: &Grant) -> Option<&Grant> {
+        self.grants.iter().find(|grant| grant.covers(wanted))
     }
 
     /// Whether one admin grant reaches every device of `selection`, the devices an API key
@@ -157,6 +161,9 @@ pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, O
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The issuing key (see [`Grant::key`]). A token without one (signed by an earlier
+    /// version) cannot be checked against revocations and is refused.
+    key: String,
     devices: Vec<String>,
     scopes: Vec<Scope>,
     exp: u64,
@@ -251,7 +258,7 @@ impl Authenticator {
             grants.push(self.api_key(key).await?.ok_or(AuthError::Unauthorized)?);
         }
         if let Some(token) = token {
-            grants.push(self.token(token).ok_or(AuthError::Unauthorized)?);
+            grants.push(self.token(token).await?.ok_or(AuthError::Unauthorized)?);
         }
         if grants.is_empty() {
             return Err(AuthError::Unauthorized);
@@ -284,6 +291,7 @@ impl Authenticator {
             })
             .map(|record| Grant {
                 subject: record.name,
+                key: record.id,
                 devices: record.devices.into_iter().collect(),
                 scopes: record
                     .scopes
@@ -293,23 +301,50 @@ impl Authenticator {
             }))
     }
 
-    fn token(&self, token: &str) -> Option<Grant> {
+    async fn token(&self, token: &str) -> Result<Option<Grant>, AuthError> {
         let validation = Validation::new(Algorithm::HS256);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
-            .ok()?
-            .claims;
-        Some(Grant {
+        let Ok(decoded) = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
+        else {
+            return Ok(None);
+        };
+        let claims = decoded.claims;
+        if !self.key_is_active(&claims.key).await? {
+            return Ok(None);
+        }
+        Ok(Some(Grant {
             subject: claims.sub,
+            key: claims.key,
             devices: claims.devices.into_iter().collect(),
             scopes: claims.scopes.into_iter().collect(),
-        })
+        }))
     }
 
-    /// Signs an access token for `grant`, valid for `ttl_secs`; returns it with its expiry (unix secs).
+    /// Whether the API key `key` (see [`Grant::key`]) still grants anything.
+    async fn key_is_active(&self, key: &str) -> Result<bool, AuthError> {
+        if self
+            .inner
+            .configured
+            .iter()
+            .any(|(_, grant)| grant.key == key)
+        {
+            return Ok(true);
+        }
+        let id = key.to_owned();
+        let stored = self
+            .inner
+            .store
+            .read(move |conn| store::keys::get(conn, &id))
+            .await?;
+        Ok(stored.is_some())
+    }
+
+    /// Signs an access token for `grant`, valid for `ttl_secs`; returns it with its expiry
+    /// (unix secs). `grant.key` must be the key of the credential that asked for it.
     pub fn issue_token(&self, grant: &Grant, ttl_secs: u64) -> (String, u64) {
         let now = chrono::Utc::now().timestamp() as u64;
         let claims = Claims {
             sub: grant.subject.clone(),
+            key: grant.key.clone(),
             devices: grant.devices.iter().cloned().collect(),
             scopes: grant.scopes.iter().copied().collect(),
             iat: now,
@@ -356,6 +391,7 @@ fn configured_grant(setting: &ApiKeySetting) -> Option<([u8; 32], Grant)> {
         digest,
         Grant {
             subject: setting.name.clone(),
+            key: format!("cfg_{}", &hex::encode(digest)[..16]),
             devices: setting.devices.iter().cloned().collect(),
             scopes: setting
                 .scopes
@@ -456,9 +492,49 @@ mod tests {
         }
     }
 
+    /// A token issued with a configured key is refused once the daemon runs without that key.
+    #[tokio::test]
+    async fn a_token_ends_with_the_configured_key_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.storage.data_dir = dir.path().to_owned();
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let store = Store::open(&settings.storage, crate::bus::EventBus::new()).unwrap();
+        let authenticator = |keys: Vec<ApiKeySetting>| {
+            let mut settings = settings.clone();
+            settings.auth.api_keys = keys;
+            Authenticator::new(&settings, store.clone()).unwrap()
+        };
+        let configured = ApiKeySetting {
+            name: "ops".into(),
+            key: Some("configured-secret-0123456789".into()),
+            key_sha256: None,
+            devices: vec!["*".into()],
+            scopes: vec!["read".into()],
+        };
+        let with_key = authenticator(vec![configured.clone()]);
+        let caller = with_key
+            .identify(configured.key.as_deref(), None)
+            .await
+            .unwrap();
+        let wanted = grant(&["demo"], &[Scope::Read]);
+        let issued = Grant {
+            key: caller.issuer_of(&wanted).unwrap().key.clone(),
+            ..wanted
+        };
+        let (token, _) = with_key.issue_token(&issued, 600);
+        assert!(with_key.identify(None, Some(&token)).await.is_ok());
+        let without_key = authenticator(Vec::new());
+        assert!(matches!(
+            without_key.identify(None, Some(&token)).await,
+            Err(AuthError::Unauthorized)
+        ));
+    }
+
     fn grant(devices: &[&str], scopes: &[Scope]) -> Grant {
         Grant {
             subject: "t".into(),
+            key: "key_t".into(),
             devices: devices.iter().map(|d| d.to_string()).collect(),
             scopes: scopes.iter().copied().collect(),
         }

@@ -139,7 +139,8 @@ async fn revoke(
     if !caller.administers(&key.devices) {
         return Err(not_found());
     }
-    if state.store.write(move |tx| tx.revoke_key(&id)).await? {
+    if state.store.write(move |tx| tx.revoke_key(&key.id)).await? {
+        state.sockets.disconnect_key(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())
@@ -171,17 +172,19 @@ async fn token(
             "`ttlSecs` must be between 1 and {MAX_TOKEN_TTL_SECS}"
         )));
     }
-    let wanted = Grant {
+    let mut wanted = Grant {
         subject: body.sub,
+        key: String::new(),
         devices: body.devices.into_iter().collect(),
         scopes: body.scopes.into_iter().collect(),
     };
-    if !caller.covers(&wanted) {
+    let Some(issuer) = caller.issuer_of(&wanted) else {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "a token cannot grant more than the credential that asks for it",
         ));
-    }
+    };
+    wanted.key = issuer.key.clone();
     let (token, expires) = state.auth.issue_token(&wanted, body.ttl_secs);
     let expires_at = chrono::DateTime::from_timestamp(expires as i64, 0).unwrap_or_default();
     Ok((

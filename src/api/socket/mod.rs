@@ -154,6 +154,35 @@ impl SocketHub {
         self.inner.io.delete_ns(id.namespace());
     }
 
+    /// Disconnects every socket that connected with the API key `key` (see
+    /// [`crate::api::auth::Grant::key`]), or with a token issued from it: the key was revoked.
+    pub fn disconnect_key(&self, key: &str) {
+        let devices: Vec<DeviceId> = self
+            .inner
+            .fanouts
+            .lock()
+            .expect("fanouts lock")
+            .keys()
+            .cloned()
+            .collect();
+        let namespaces =
+            std::iter::once("/".to_owned()).chain(devices.iter().map(DeviceId::namespace));
+        for namespace in namespaces {
+            let Some(operators) = self.inner.io.of(namespace) else {
+                continue;
+            };
+            for socket in operators.sockets() {
+                let revoked = socket
+                    .extensions
+                    .get::<Caller>()
+                    .is_some_and(|caller| caller.grants.iter().any(|grant| grant.key == key));
+                if revoked {
+                    let _ = socket.disconnect();
+                }
+            }
+        }
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.inner.io.close().await;
