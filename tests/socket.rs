@@ -411,3 +411,26 @@ async fn revoking_a_key_ends_its_tokens_and_its_connections() {
     assert_eq!(ack["ok"], true, "{ack}");
     daemon.stop().await;
 }
+
+/// The root namespace's events pass the same gate as a device's: an unknown event is answered
+/// with `bad_request`, and a flood with `rate_limited`.
+#[tokio::test]
+async fn the_root_namespace_answers_unknown_events_and_floods() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.limits.events_per_minute = 3;
+    })
+    .await;
+    let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    let mut answers = Vec::new();
+    for event in ["devices:list", "devices:forget", "stats", "stats"] {
+        let ack = root.emit_with_ack(event, json!({}), WAIT).await.unwrap();
+        answers.push(match ack["ok"] == true {
+            true => "ok".to_owned(),
+            false => ack["error"]["code"].as_str().unwrap().to_owned(),
+        });
+    }
+    assert_eq!(answers, ["ok", "bad_request", "ok", "rate_limited"]);
+    daemon.stop().await;
+}

@@ -1,5 +1,6 @@
 //! What clients may ask on `/device/<id>`: each event answers through its acknowledgement
-//! callback with `{ ok: true, data }` or `{ ok: false, error: { code, message } }`.
+//! callback with `{ ok: true, data }` or `{ ok: false, error: { code, message } }`. The root
+//! namespace's events pass the same gate (see [`super::SocketHub`]).
 //!
 //! Every inbound packet passes the same gate before its handler runs: the connection's rate
 //! (`limits.events_per_minute`), the packet's size (`limits.max_message_bytes`), no binary
@@ -124,12 +125,20 @@ pub struct Context {
     pub limits: PacketLimits,
 }
 
-/// The gate every packet passes, in order: rate, size, binary, JSON, scope.
-fn admit(
+/// Holds a new connection to `limits.events_per_minute`.
+pub fn limit_rate(socket: &SocketRef, context: &Context) {
+    socket
+        .extensions
+        .insert(Arc::new(RateLimiter::new(context.limits.events_per_minute)));
+}
+
+/// The gate every packet passes, in order: rate, size, binary, JSON, scope (on `device`, or
+/// on any device for the root namespace's events).
+pub fn admit(
     socket: &SocketRef,
     context: &Context,
     packet: Packet,
-    device: &DeviceId,
+    device: Option<&DeviceId>,
     scope: Scope,
 ) -> Result<Option<Box<RawValue>>, ApiError> {
     let allowed = socket
@@ -160,12 +169,12 @@ fn admit(
         ),
         PacketProblem::Malformed(why) => ApiError::bad_request(format!("malformed packet: {why}")),
     })?;
-    caller_of(socket)?.authorize(scope, Some(device))?;
+    caller_of(socket)?.authorize(scope, device)?;
     Ok(payload)
 }
 
 /// The credentials the socket connected with.
-fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
+pub fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
     socket
         .extensions
         .get::<Caller>()
@@ -192,7 +201,7 @@ fn admit_as<T: DeserializeOwned>(
     event: &str,
     scope: Scope,
 ) -> Result<T, ApiError> {
-    admit(socket, context, packet, device, scope).and_then(|payload| parse(event, payload))
+    admit(socket, context, packet, Some(device), scope).and_then(|payload| parse(event, payload))
 }
 
 #[derive(Deserialize)]
@@ -278,9 +287,7 @@ impl Answer {
 /// handler instead of a table of ten, which is ~1.5 KB of every idle connection (measured
 /// with heaptrack and `cargo bench --bench load -- idle`).
 pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
-    socket
-        .extensions
-        .insert(Arc::new(RateLimiter::new(context.limits.events_per_minute)));
+    limit_rate(socket, context);
     let (context, device) = (context.clone(), device.clone());
     socket.on_fallback(
         move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
@@ -291,6 +298,10 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             }
         },
     );
+}
+
+pub fn unknown_event(event: &str) -> ApiError {
+    ApiError::bad_request(format!("unknown event `{event}`"))
 }
 
 /// Runs one client event: the gate with the event's scope, then its handler.
@@ -380,8 +391,8 @@ async fn dispatch(
             Ok(Answer::done())
         }
         unknown => {
-            admit(socket, &c, packet, &d, Scope::Read)?;
-            Err(ApiError::bad_request(format!("unknown event `{unknown}`")))
+            admit(socket, &c, packet, Some(&d), Scope::Read)?;
+            Err(unknown_event(unknown))
         }
     }
 }

@@ -17,18 +17,19 @@ use std::sync::{Arc, Mutex};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
-use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::{broadcast, mpsc};
 
-use super::auth::{header_credentials, AuthError, Authenticator, Caller, Scope};
+use super::auth::{header_credentials, Authenticator, Caller, Scope};
 use super::error::ApiError;
 use crate::bus::EventBus;
 use crate::device::{DeviceId, DeviceManager, DeviceView, StateName};
 use crate::event::{rfc3339, JournaledEvent};
 use crate::store::{self, Store};
+use client_events::Packet;
 
 pub use client_events::{Context as ClientContext, PacketLimits};
 
@@ -280,23 +281,15 @@ impl SocketHub {
     fn register_root(&self) {
         let hub = self.clone();
         let on_connect = move |socket: SocketRef| async move {
-            let list_hub = hub.clone();
-            socket.on(
-                "devices:list",
-                move |socket: SocketRef, ack: AckSender| async move {
-                    let reply = list_hub.devices_list(&socket).await;
-                    let _ = ack.send(&reply);
-                },
-            );
-            let stats_hub = hub.clone();
-            socket.on(
-                "stats",
-                move |socket: SocketRef, ack: AckSender| async move {
-                    let reply = match socket.extensions.get::<Caller>() {
-                        Some(caller) => envelope(stats_hub.stats(&caller).await),
-                        None => envelope(Err(AuthError::Unauthorized.into())),
-                    };
-                    let _ = ack.send(&reply);
+            client_events::limit_rate(&socket, &hub.inner.clients);
+            let hub = hub.clone();
+            socket.on_fallback(
+                move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
+                    let hub = hub.clone();
+                    async move {
+                        let reply = hub.root_event(&socket, &event, packet).await;
+                        let _ = ack.send(&envelope(reply));
+                    }
                 },
             );
         };
@@ -312,10 +305,23 @@ impl SocketHub {
         self.inner.io.ns("/", on_connect.with(middleware));
     }
 
-    async fn devices_list(&self, socket: &SocketRef) -> Reply<Value> {
-        let Some(caller) = socket.extensions.get::<Caller>() else {
-            return envelope(Err(AuthError::Unauthorized.into()));
-        };
+    /// Runs one event of the root namespace, through the same gate as a device's events.
+    async fn root_event(
+        &self,
+        socket: &SocketRef,
+        event: &str,
+        packet: Packet,
+    ) -> Result<Value, ApiError> {
+        client_events::admit(socket, &self.inner.clients, packet, None, Scope::Read)?;
+        let caller = client_events::caller_of(socket)?;
+        match event {
+            "devices:list" => self.devices_list(&caller).await,
+            "stats" => self.stats(&caller).await,
+            unknown => Err(client_events::unknown_event(unknown)),
+        }
+    }
+
+    async fn devices_list(&self, caller: &Caller) -> Result<Value, ApiError> {
         let known = self.inner.devices.ids();
         let listed = self
             .inner
@@ -330,7 +336,7 @@ impl SocketHub {
                     .collect();
                 json!({ "items": items })
             });
-        envelope(listed.map_err(ApiError::from))
+        Ok(listed?)
     }
 }
 
