@@ -434,3 +434,77 @@ async fn the_root_namespace_answers_unknown_events_and_floods() {
     assert_eq!(answers, ["ok", "bad_request", "ok", "rate_limited"]);
     daemon.stop().await;
 }
+
+/// The root namespace hears of a device created, changed or deleted over REST, as of the
+/// device's journal; a credential that cannot see the device hears nothing of it.
+#[tokio::test]
+async fn the_root_namespace_hears_of_devices_created_changed_and_deleted() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let limited = daemon.key_for(&["demo"], &["read"]).await;
+    let mut fleet = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    let mut narrow = connect(&daemon, "/", &[], &[], json!({ "apiKey": limited }))
+        .await
+        .unwrap_connected();
+
+    let (status, _) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({ "id": "fresh", "name": "Fresh phone", "autostart": false }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let created = fleet
+        .wait_until(WAIT, |e| {
+            e.name == "device:update" && e.data["deviceId"] == "fresh"
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &created.data["device"]["name"],
+            &created.data["device"]["state"]
+        ),
+        (&json!("Fresh phone"), &json!("stopped"))
+    );
+    assert!(created.data["seq"].is_u64() && created.data["at"].is_string());
+
+    let (status, _) = daemon
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/devices/fresh",
+            Some(json!({ "name": "Renamed phone" })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    fleet
+        .wait_until(WAIT, |e| {
+            e.name == "device:update" && e.data["device"]["name"] == "Renamed phone"
+        })
+        .await
+        .unwrap();
+
+    let (status, _) = daemon
+        .call(reqwest::Method::DELETE, "/api/v1/devices/fresh", None)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    let removed = fleet.wait_for("device:removed", WAIT).await.unwrap();
+    assert_eq!(removed.data["deviceId"], "fresh");
+
+    let listed = narrow
+        .emit_with_ack("devices:list", json!({}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(common::ids(&listed["data"]), ["demo"]);
+    assert!(
+        narrow
+            .history()
+            .iter()
+            .all(|e| e.data["deviceId"] != "fresh"),
+        "{:?}",
+        narrow.history()
+    );
+    daemon.stop().await;
+}

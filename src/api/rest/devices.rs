@@ -168,6 +168,7 @@ async fn create(
         .map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))?;
     let device = state.devices.create(id.clone(), spec).await?;
     state.sockets.add_device(&id);
+    state.sockets.device_changed(&id).await;
     Ok((StatusCode::CREATED, Json(device)).into_response())
 }
 
@@ -207,7 +208,9 @@ async fn update(
     ApiJson(patch): ApiJson<DevicePatch>,
 ) -> Result<Json<DeviceView>, ApiError> {
     handle(&state, &caller, Scope::Control, &id)?;
-    Ok(Json(state.devices.update(&id, patch).await?))
+    let device = state.devices.update(&id, patch).await?;
+    state.sockets.device_changed(&id).await;
+    Ok(Json(device))
 }
 
 async fn remove(
@@ -218,6 +221,7 @@ async fn remove(
     handle(&state, &caller, Scope::Control, &id)?;
     state.devices.delete(&id).await?;
     state.sockets.remove_device(&id);
+    state.sockets.device_removed(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

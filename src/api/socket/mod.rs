@@ -247,23 +247,54 @@ impl SocketHub {
         }
     }
 
-    /// `device:update` to every root socket whose credential sees the device.
+    /// `device:update` to every root socket whose credential sees the device, after a state
+    /// change.
     async fn announce(&self, event: &JournaledEvent) {
-        let id = event.device_id.clone();
-        let Ok(Some(record)) = self
+        let at = Some((event.seq, event.at.clone()));
+        self.announce_device(&event.device_id, at).await;
+    }
+
+    /// `device:update` with the device as it is now, after it was created or changed.
+    pub async fn device_changed(&self, id: &DeviceId) {
+        self.announce_device(id, None).await;
+    }
+
+    /// `device:update` for the event `(seq, at)`, or, for a change of the device's definition
+    /// (which journals nothing), for where its journal stands now: the same read gives the
+    /// device and that `seq`, so a dashboard that keeps the update with the highest `seq`
+    /// keeps the latest device.
+    async fn announce_device(&self, id: &DeviceId, event: Option<(u64, String)>) {
+        let lookup = id.clone();
+        let Ok(Some((record, head))) = self
             .inner
             .store
-            .read(move |conn| store::devices::get(conn, &id))
+            .read(move |conn| {
+                let head = store::journal::head(conn, &lookup)?;
+                Ok(store::devices::get(conn, &lookup)?.map(|record| (record, head)))
+            })
             .await
         else {
             return;
         };
+        let (seq, at) = event.unwrap_or_else(|| (head, rfc3339(chrono::Utc::now())));
         let payload = json!({
             "device": DeviceView::from(&record),
-            "deviceId": event.device_id,
-            "seq": event.seq,
-            "at": event.at,
+            "deviceId": id,
+            "seq": seq,
+            "at": at,
         });
+        self.tell_root(id, "device:update", &payload);
+    }
+
+    /// `device:removed { deviceId, at }` to the root sockets that saw the device: it was
+    /// deleted, with its journal (so there is no `seq` to give).
+    pub fn device_removed(&self, id: &DeviceId) {
+        let payload = json!({ "deviceId": id, "at": rfc3339(chrono::Utc::now()) });
+        self.tell_root(id, "device:removed", &payload);
+    }
+
+    /// Emits `event` to every root socket whose credential sees device `id`.
+    fn tell_root(&self, id: &DeviceId, event: &str, payload: &Value) {
         let Some(root) = self.inner.io.of("/") else {
             return;
         };
@@ -271,8 +302,8 @@ impl SocketHub {
             let sees = socket
                 .extensions
                 .get::<Caller>()
-                .is_some_and(|caller| caller.sees(&event.device_id));
-            if sees && socket.emit("device:update", &payload).is_err() {
+                .is_some_and(|caller| caller.sees(id));
+            if sees && socket.emit(event, payload).is_err() {
                 let _ = socket.disconnect();
             }
         }
