@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::error::ErrorCode;
-use super::rest::{endpoints, FILE_BODY};
+use super::rest::{endpoints, In, FILE_BODY};
 
 /// Reusable schemas referenced by the routes' `body` and `ok` names.
 fn schemas() -> Value {
@@ -255,12 +255,20 @@ pub fn document() -> Value {
         let doc = endpoint.doc;
         let mut operation = Map::new();
         operation.insert("summary".into(), doc.summary.into());
-        let parameters: Vec<Value> = doc
+        let in_path = doc
             .path
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
+        let read = doc.params.iter().map(|param| {
+            let location = match param.location {
+                In::Query => "query",
+                In::Header => "header",
+            };
+            json!({ "name": param.name, "in": location, "required": false,
+                "schema": { "type": param.kind }, "description": param.description })
+        });
+        let parameters: Vec<Value> = in_path.chain(read).collect();
         if !parameters.is_empty() {
             operation.insert("parameters".into(), parameters.into());
         }
@@ -338,6 +346,28 @@ mod tests {
                 .collect();
             assert!(schemas.contains_key(&name), "missing schema {name}");
         }
+    }
+
+    #[test]
+    fn the_query_parameters_and_headers_routes_read_are_documented() {
+        let document = document();
+        let names = |path: &str, method: &str, location: &str| -> Vec<String> {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == location)
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let messages = "/api/v1/devices/{id}/chats/{chatId}/messages";
+        assert_eq!(names(messages, "get", "query"), ["before", "limit"]);
+        assert_eq!(names(messages, "get", "path"), ["id", "chatId"]);
+        assert_eq!(names(messages, "post", "header"), ["Idempotency-Key"]);
+        let chats = "/api/v1/devices/{id}/chats";
+        assert_eq!(names(chats, "get", "query"), ["limit", "cursor"]);
+        let events = "/api/v1/devices/{id}/events";
+        assert_eq!(names(events, "get", "query"), ["after", "limit"]);
     }
 
     #[test]

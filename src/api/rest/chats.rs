@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, Endpoint};
+use super::{endpoint, query_param, request_header, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, DevicePath};
@@ -36,7 +36,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("ChatPage")),
             get(list_chats),
-        ),
+        )
+        .reading([
+            query_param("limit", "integer", "page size, 1-200 (default 50)"),
+            query_param("cursor", "string", "`nextCursor` of the previous page"),
+        ]),
         endpoint(
             Method::POST,
             chats,
@@ -72,7 +76,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("MessagePage")),
             get(list_messages),
-        ),
+        )
+        .reading([
+            query_param("before", "string", "a message id: the page ends before it"),
+            query_param("limit", "integer", "page size, 1-200 (default 50)"),
+        ]),
         endpoint(
             Method::POST,
             messages,
@@ -81,7 +89,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("NewMessage"),
             (202, Some("Message")),
             post(send),
-        ),
+        )
+        .reading([request_header(
+            "Idempotency-Key",
+            "visible ASCII; the same key within 24 h answers the message it made, sent once",
+        )]),
         endpoint(
             Method::POST,
             "/api/v1/devices/{id}/chats/{chatId}/read",

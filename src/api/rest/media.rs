@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::chats::{ids, Ids, IdsPath};
-use super::{endpoint, Endpoint, FILE_BODY};
+use super::{endpoint, query_param, Endpoint, FILE_BODY};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::DevicePath;
@@ -35,7 +35,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             (201, Some("Media")),
             // The upload's own limit applies (see `device::uploads`), not the JSON bodies'.
             post(upload).layer(DefaultBodyLimit::disable()),
-        ),
+        )
+        .reading([query_param(
+            "name",
+            "string",
+            "the file's name, for a body that is the file itself",
+        )]),
         endpoint(
             Method::GET,
             "/api/v1/devices/{id}/media/{mediaId}",

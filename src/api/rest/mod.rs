@@ -31,6 +31,45 @@ pub struct Doc {
     pub body: Option<&'static str>,
     /// Success status and the response schema name (`None` for no body).
     pub ok: (u16, Option<&'static str>),
+    /// Query parameters and request headers the route reads (path parameters come from
+    /// `path`).
+    pub params: Vec<Param>,
+}
+
+/// Where a [`Param`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    Query,
+    Header,
+}
+
+/// One optional query parameter or request header of a route.
+pub struct Param {
+    pub name: &'static str,
+    pub location: In,
+    /// The JSON Schema type of its value: `string` or `integer`.
+    pub kind: &'static str,
+    pub description: &'static str,
+}
+
+/// A query parameter.
+pub fn query_param(name: &'static str, kind: &'static str, description: &'static str) -> Param {
+    Param {
+        name,
+        location: In::Query,
+        kind,
+        description,
+    }
+}
+
+/// A request header, a string.
+pub fn request_header(name: &'static str, description: &'static str) -> Param {
+    Param {
+        name,
+        location: In::Header,
+        kind: "string",
+        description,
+    }
 }
 
 pub struct Endpoint {
@@ -59,8 +98,17 @@ fn endpoint(
             scope,
             body,
             ok,
+            params: Vec::new(),
         },
         route,
+    }
+}
+
+impl Endpoint {
+    /// Documents the query parameters and headers the route reads.
+    fn reading<const N: usize>(mut self, params: [Param; N]) -> Endpoint {
+        self.doc.params = params.into();
+        self
     }
 }
 

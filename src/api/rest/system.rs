@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, Endpoint};
+use super::{endpoint, query_param, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::DevicePath;
@@ -72,7 +72,15 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("EventPage")),
             get(events),
-        ),
+        )
+        .reading([
+            query_param("after", "integer", "the last seq already seen (default 0)"),
+            query_param(
+                "limit",
+                "integer",
+                "most events in the page, 1-1000 (default 100)",
+            ),
+        ]),
     ]
 }
 

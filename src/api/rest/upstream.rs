@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 
-use super::{endpoint, Endpoint};
+use super::{endpoint, query_param, request_header, Endpoint};
 use crate::api::error::ApiError;
 use crate::api::extract::DevicePath;
 use crate::api::AppState;
@@ -32,7 +32,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             (200, None),
             post(|state, id, headers, body| deliver(ConnectorKind::Waha, state, id, headers, body))
                 .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES)),
-        ),
+        )
+        .reading([request_header(
+            "X-Webhook-Hmac",
+            "hex HMAC-SHA512 of the body with the device's `webhook_secret`",
+        )]),
         endpoint(
             Method::GET,
             "/upstream/cloud/{id}",
@@ -41,7 +45,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, None),
             get(cloud_subscription),
-        ),
+        )
+        .reading([
+            query_param("hub.mode", "string", "`subscribe`"),
+            query_param("hub.verify_token", "string", "the device's `verify_token`"),
+            query_param("hub.challenge", "string", "answered back as the body"),
+        ]),
         endpoint(
             Method::POST,
             "/upstream/cloud/{id}",
@@ -53,7 +62,11 @@ pub fn endpoints() -> Vec<Endpoint> {
                 deliver(ConnectorKind::CloudApi, state, id, headers, body)
             })
             .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES)),
-        ),
+        )
+        .reading([request_header(
+            "X-Hub-Signature-256",
+            "`sha256=` and the hex HMAC-SHA256 of the body with the device's `app_secret`",
+        )]),
     ]
 }
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, Endpoint};
+use super::{endpoint, query_param, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
@@ -81,7 +81,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("DeliveryPage")),
             get(deliveries),
-        ),
+        )
+        .reading([
+            query_param("before", "string", "a delivery id: the page ends before it"),
+            query_param("limit", "integer", "page size, 1-200 (default 50)"),
+        ]),
         endpoint(
             Method::POST,
             "/api/v1/webhooks/deliveries/{id}/replay",
