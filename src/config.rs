@@ -929,7 +929,7 @@ impl Settings {
         let subscriptions = &self.webhooks.subscriptions;
         for (i, entry) in subscriptions.iter().enumerate() {
             let base = format!("webhooks.subscriptions[{i}]");
-            entry.problems(&base, &mut out);
+            entry.problems(&base, self.webhooks.allow_private, &mut out);
             if subscriptions[..i]
                 .iter()
                 .any(|other| other.name == entry.name)
@@ -1034,7 +1034,10 @@ impl ApiKeySetting {
 }
 
 impl WebhookSubscriptionSetting {
-    fn problems(&self, base: &str, out: &mut Vec<Problem>) {
+    /// `allow_private` as `webhooks.allow_private`: a URL whose host is a private address
+    /// written out is refused here, as one given over REST is; a name is checked each time a
+    /// delivery connects, since what it resolves to can change.
+    fn problems(&self, base: &str, allow_private: bool, out: &mut Vec<Problem>) {
         if crate::device::DeviceId::parse(&self.name).is_err() {
             out.push(Problem::new(
                 format!("{base}.name"),
@@ -1049,6 +1052,14 @@ impl WebhookSubscriptionSetting {
                 format!("{base}.url"),
                 format!("{:?} {why}", self.url),
             ));
+        } else if !allow_private {
+            use crate::hooks::webhook::address;
+            let private = url::Url::parse(&self.url)
+                .map_err(|e| e.to_string())
+                .and_then(|url| address::check_literal(&url).map_err(|e| e.to_string()));
+            if let Err(why) = private {
+                out.push(Problem::new(format!("{base}.url"), why));
+            }
         }
         if let Err(why) = crate::hooks::webhook::check_events(&self.events) {
             out.push(Problem::new(format!("{base}.events"), why));
@@ -2303,6 +2314,45 @@ events = ["message", "exploded"]
             .iter()
             .any(|p| p
                 .contains("\"ding.wav\" is neither a file in assets/sounds nor a shipped sound")));
+    }
+
+    #[test]
+    fn a_configured_webhook_on_a_private_address_is_refused_unless_allowed() {
+        let subscription = |url: &str| WebhookSubscriptionSetting {
+            name: "crm".into(),
+            url: url.into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            ..WebhookSubscriptionSetting::default()
+        };
+        let mut settings = Settings::default();
+        settings.webhooks.subscriptions = vec![
+            subscription("http://127.0.0.1:9000/hook"),
+            subscription("https://[fd00::1]/hook"),
+            subscription("https://203.0.113.7/hook"),
+            subscription("https://crm.example/hook"),
+        ];
+        settings.webhooks.subscriptions[1].name = "lan".into();
+        settings.webhooks.subscriptions[2].name = "docs".into();
+        settings.webhooks.subscriptions[3].name = "named".into();
+        let problems: Vec<String> = settings.problems().into_iter().map(|p| p.message).collect();
+        let refused: Vec<&str> = problems
+            .iter()
+            .filter_map(|p| p.strip_suffix("(set webhooks.allow_private = true to allow it)"))
+            .filter_map(|p| p.split(':').next())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "`webhooks.subscriptions[0].url`",
+                "`webhooks.subscriptions[1].url`",
+                "`webhooks.subscriptions[2].url`"
+            ],
+            "{problems:#?}"
+        );
+        settings.webhooks.allow_private = true;
+        settings
+            .validate()
+            .expect("private addresses are allowed now");
     }
 
     #[test]
