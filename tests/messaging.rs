@@ -176,6 +176,21 @@ async fn the_same_temp_id_or_idempotency_key_is_one_message() {
     assert_eq!(headers["idempotent-replayed"], "true");
     assert_eq!(one["id"], again["id"]);
 
+    // Either key reused for another chat is refused, and sends nothing.
+    let elsewhere = json!({ "chatId": ALICE, "text": "other chat", "tempId": "same" });
+    assert_eq!(refused(&send(&mut a, elsewhere).await), "bad_request");
+    let alice = format!("/api/v1/devices/dedup/chats/{ALICE}/messages");
+    let (status, _, body) = daemon
+        .raw(Method::POST, &alice, json!({ "text": "other chat" }), &key)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{body}"
+    );
+    let (_, list) = daemon.get(&alice).await;
+    assert_eq!(list["items"], json!([]));
+
     let (_, list) = daemon.get(&path).await;
     let bodies: Vec<&str> = list["items"]
         .as_array()

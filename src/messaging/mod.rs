@@ -285,6 +285,17 @@ pub async fn send(
             (Dedup::TempId, None) => None,
         };
         if let Some(original) = original {
+            // A key names one send: reused for another chat, it is a client's mistake, and
+            // answering the first chat's message would put it in the wrong conversation.
+            if original.chat_id != request.chat_id {
+                let key = match dedup {
+                    Dedup::IdempotencyKey(_) => "Idempotency-Key",
+                    Dedup::TempId => "tempId",
+                };
+                return Err(invalid(format!(
+                    "this `{key}` was used for a message of another chat; use a new one for each message"
+                )));
+            }
             return Ok((original, false));
         }
         let new_chat = match &request.template {
