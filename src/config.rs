@@ -1503,6 +1503,7 @@ fn probe_for(path: &str) -> Option<Probe> {
         "qr" => probe_field::<QrSettings>,
         "reconnect" => probe_field::<ReconnectSettings>,
         "messages" => probe_field::<MessageSettings>,
+        "upstream" => probe_field::<UpstreamSettings>,
         "limits" => probe_field::<LimitSettings>,
         "journal" => probe_field::<JournalSettings>,
         "webhooks" => probe_field::<WebhookSettings>,
@@ -2088,6 +2089,38 @@ jwt_secret = "0123456789abcdef0123456789abcdef"
         assert!(has(
             "`log.format`: unknown variant `xml`, expected `human` or `json`"
         ));
+    }
+
+    /// Every table of settings has its probe, so a value that fails only when read into its
+    /// field's type (a number too large, an unknown variant) is named by its key.
+    #[test]
+    fn every_table_is_probed_field_by_field() {
+        fn tables(path: &str, value: &Json, found: &mut Vec<String>) {
+            let Json::Object(fields) = value else { return };
+            if !path.is_empty() {
+                found.push(path.to_owned());
+            }
+            for (key, child) in fields {
+                let child_path = match path {
+                    "" => key.clone(),
+                    _ => format!("{path}.{key}"),
+                };
+                tables(&child_path, child, found);
+            }
+        }
+        let mut found = Vec::new();
+        tables(
+            "",
+            &serde_json::to_value(Settings::default()).unwrap(),
+            &mut found,
+        );
+        // Tables whose keys the user chooses are checked value by value instead.
+        let free_form = ["hooks.sound.events"];
+        let unprobed: Vec<&String> = found
+            .iter()
+            .filter(|path| !free_form.contains(&path.as_str()) && probe_for(path).is_none())
+            .collect();
+        assert!(unprobed.is_empty(), "{unprobed:?}");
     }
 
     #[test]
