@@ -33,7 +33,6 @@ async fn head(daemon: &TestDaemon, device: &str) -> u64 {
 async fn resume(daemon: &TestDaemon, device: &str, last_seq: u64) -> (Vec<u64>, Value) {
     let mut client = daemon.socket(device, json!({ "lastSeq": last_seq })).await;
     let sync = client.wait_for("sync", WAIT).await.expect("a sync");
-    assert_eq!(sync.data["seq"], sync.data["toSeq"], "{:?}", sync.data);
     let replayed = client
         .history()
         .iter()

@@ -686,15 +686,12 @@ async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()
 }
 
 /// Tells a socket it is up to date (`sync`); returns whether it is still there.
-/// `sync`: its `seq` is `toSeq`, where the client stands now, so a client that keeps the `seq`
-/// of every event it handles resumes from the right place after it, too.
 fn synced(device: &DeviceId, socket: &SocketRef, from: u64, to: u64, recovered: bool) -> bool {
     let sync = json!({
         "fromSeq": from,
         "toSeq": to,
         "recovered": recovered,
         "deviceId": device,
-        "seq": to,
         "at": rfc3339(chrono::Utc::now()),
     });
     socket.emit("sync", &sync).is_ok()
