@@ -61,6 +61,18 @@ pub enum ConnectorError {
     Unsupported(&'static str),
 }
 
+impl ConnectorError {
+    /// Whether the failure concerns the whole device rather than one request: the upstream
+    /// is unreachable, or refuses our credentials. The device moves on (`disconnected`,
+    /// `failed`), and the requests after it would fail the same way.
+    pub fn concerns_device(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
+        )
+    }
+}
+
 /// A message to hand to the upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {

@@ -19,9 +19,8 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::outbox::Outbox;
-use super::relay::{wake_by, Pumped, RETRY_INITIAL, RETRY_MAX};
+use super::relay::{after_failure, wake_by, AfterFailure, Pumped};
 use super::DeviceId;
-use crate::backoff;
 use crate::connector::{ConnectorError, Outbound, Upstream};
 use crate::store::actions::{self, Action, Pending, Subject};
 use crate::store::Store;
@@ -152,14 +151,10 @@ impl ActionQueue {
             match upstream.tell(&outbound).await {
                 Ok(()) => outcomes.finished.push(pending.id),
                 Err(error) => {
-                    let device_wide = matches!(
-                        error,
-                        ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
-                    );
                     if self.failed(pending, &error, &mut outcomes) {
                         waiting_chats.insert(pending.chat_id.clone());
                     }
-                    if device_wide {
+                    if error.concerns_device() {
                         // The rest would fail the same way; the device reconnects first.
                         trouble = Some(error);
                         break;
@@ -189,20 +184,14 @@ impl ActionQueue {
         outcomes: &mut Outcomes,
     ) -> bool {
         let attempt = pending.attempts + 1;
-        match error {
-            // Not this action's fault: it waits for the device to be back.
-            ConnectorError::Refused(_) => true,
-            ConnectorError::Unreachable(_) | ConnectorError::Failing(_)
-                if attempt < self.max_attempts =>
-            {
-                let delay =
-                    backoff::delay(attempt, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
-                let at = Utc::now() + delay;
+        match after_failure(error, attempt, self.max_attempts) {
+            AfterFailure::Wait => true,
+            AfterFailure::RetryAt(at) => {
                 self.retry_at(at);
                 outcomes.retries.push((pending.id, attempt, at));
                 true
             }
-            _ => {
+            AfterFailure::GiveUp => {
                 tracing::warn!(
                     device_id = %self.device,
                     action = ?pending.action,

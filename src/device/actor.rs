@@ -404,10 +404,7 @@ impl Actor {
     /// refuses our credentials also moves the device on (`disconnected`, `failed`), as the
     /// same failure in the relay would.
     async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
-        if matches!(
-            error,
-            ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
-        ) {
+        if error.concerns_device() {
             let _ = self.feed(failure_input(error.clone())).await;
         }
         error.into()

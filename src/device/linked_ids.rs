@@ -253,10 +253,7 @@ impl LinkedIds {
                     tracing::warn!(device_id = %self.device, %error, lid, "the upstream did not tell the number behind a linked id; it stays as given for now");
                     self.unknown
                         .insert(lid, Instant::now() + ASK_AGAIN_AFTER_FAILURE);
-                    if matches!(
-                        error,
-                        ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
-                    ) {
+                    if error.concerns_device() {
                         // The rest would wait for the same timeout or refusal.
                         break;
                     }

@@ -38,8 +38,35 @@ const BATCH: u32 = 256;
 /// The most at once, while it does not (see [`Relay::batch`]).
 const BATCH_MAX: u32 = 1024;
 /// Backoff between attempts after a transient failure.
-pub(super) const RETRY_INITIAL: Duration = Duration::from_secs(1);
-pub(super) const RETRY_MAX: Duration = Duration::from_secs(60);
+const RETRY_INITIAL: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// What a failed attempt to tell the upstream something (a message, an action) means for it.
+pub(super) enum AfterFailure {
+    /// Refused credentials are not its fault: it waits for the device, attempts uncounted.
+    Wait,
+    /// A transient failure with attempts left: again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Rejected, or out of attempts.
+    GiveUp,
+}
+
+/// The one policy for failed attempts: an unreachable or failing upstream is retried with
+/// backoff until `max_attempts`; refused credentials wait; anything else is given up.
+pub(super) fn after_failure(
+    error: &ConnectorError,
+    attempt: u32,
+    max_attempts: u32,
+) -> AfterFailure {
+    match error {
+        ConnectorError::Refused(_) => AfterFailure::Wait,
+        ConnectorError::Unreachable(_) | ConnectorError::Failing(_) if attempt < max_attempts => {
+            let delay = backoff::delay(attempt, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
+            AfterFailure::RetryAt(Utc::now() + delay)
+        }
+        _ => AfterFailure::GiveUp,
+    }
+}
 
 /// How a batch handed to the upstream went.
 struct Attempt {
@@ -252,9 +279,7 @@ impl Relay {
             .collect();
         let results = upstream.send(&batch).await;
         let trouble = results.iter().find_map(|result| match result {
-            Err(error @ (ConnectorError::Unreachable(_) | ConnectorError::Refused(_))) => {
-                Some(error.clone())
-            }
+            Err(error) if error.concerns_device() => Some(error.clone()),
             _ => None,
         });
         let outcomes = self.outcomes(due, results);
@@ -310,28 +335,20 @@ impl Relay {
             .map(|queued| {
                 let attempt = queued.attempts + 1;
                 let outcome = match results.next() {
-                    // Refused credentials are not this message's fault: it waits for the device.
-                    None | Some(Err(ConnectorError::Refused(_))) => Outcome::NotAttempted,
+                    None => Outcome::NotAttempted,
                     Some(Ok(accepted)) => Outcome::Sent {
                         upstream_id: accepted.upstream_id,
                         ack: accepted.ack,
                     },
-                    Some(Err(
-                        error @ (ConnectorError::Unreachable(_) | ConnectorError::Failing(_)),
-                    )) if attempt < self.max_attempts => {
-                        let delay = backoff::delay(
-                            attempt,
-                            RETRY_INITIAL,
-                            RETRY_MAX,
-                            &mut rand::thread_rng(),
-                        );
-                        Outcome::Retry {
+                    Some(Err(error)) => match after_failure(&error, attempt, self.max_attempts) {
+                        AfterFailure::Wait => Outcome::NotAttempted,
+                        AfterFailure::RetryAt(at) => Outcome::Retry {
                             error: error.to_string(),
-                            at: Utc::now() + delay,
-                        }
-                    }
-                    Some(Err(error)) => Outcome::Failed {
-                        error: error.to_string(),
+                            at,
+                        },
+                        AfterFailure::GiveUp => Outcome::Failed {
+                            error: error.to_string(),
+                        },
                     },
                 };
                 (queued, outcome)

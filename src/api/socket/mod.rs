@@ -265,18 +265,23 @@ impl SocketHub {
     /// keeps the latest device.
     async fn announce_device(&self, id: &DeviceId, event: Option<(u64, String)>) {
         let lookup = id.clone();
-        let Ok(Some((record, head))) = self
+        let Ok(Some((record, (seq, at)))) = self
             .inner
             .store
             .read(move |conn| {
-                let head = store::journal::head(conn, &lookup)?;
-                Ok(store::devices::get(conn, &lookup)?.map(|record| (record, head)))
+                let event = match event {
+                    Some(event) => event,
+                    None => (
+                        store::journal::head(conn, &lookup)?,
+                        rfc3339(chrono::Utc::now()),
+                    ),
+                };
+                Ok(store::devices::get(conn, &lookup)?.map(|record| (record, event)))
             })
             .await
         else {
             return;
         };
-        let (seq, at) = event.unwrap_or_else(|| (head, rfc3339(chrono::Utc::now())));
         let payload = json!({
             "device": DeviceView::from(&record),
             "deviceId": id,

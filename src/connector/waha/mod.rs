@@ -348,7 +348,7 @@ fn subject_of(group: &Value) -> Option<String> {
 /// refused our credentials.
 fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> {
     match error {
-        ConnectorError::Unreachable(_) | ConnectorError::Refused(_) => Err(error),
+        error if error.concerns_device() => Err(error),
         other => {
             tracing::warn!(error = %other, "WAHA did not list its {what}; backfill skips them");
             Ok(())
