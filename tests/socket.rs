@@ -18,14 +18,21 @@ async fn connect(
         .unwrap()
 }
 
+/// A reading token for `devices`, valid for ten minutes.
 async fn token(daemon: &TestDaemon, devices: &[&str]) -> String {
+    let issued = issue_token(daemon, devices, 600).await;
+    issued["token"].as_str().unwrap().to_owned()
+}
+
+/// `{ token, expiresAt }` of a reading token for `devices`, valid for `ttl_secs`.
+async fn issue_token(daemon: &TestDaemon, devices: &[&str], ttl_secs: u64) -> Value {
     let (_, body) = daemon
         .post(
             "/api/v1/tokens",
-            json!({ "sub": "dash", "devices": devices, "scopes": ["read"], "ttlSecs": 600 }),
+            json!({ "sub": "dash", "devices": devices, "scopes": ["read"], "ttlSecs": ttl_secs }),
         )
         .await;
-    body["token"].as_str().unwrap().to_owned()
+    body
 }
 
 #[tokio::test]
@@ -402,14 +409,89 @@ async fn revoking_a_key_ends_its_tokens_and_its_connections() {
         client.wait_disconnected(WAIT).await.unwrap();
     }
     assert_eq!(with_token(&token).await.unwrap().status(), 401);
-    let refused = connect(&daemon, ns, &[], &[], json!({ "token": token })).await;
+    refused_while_others_stay(&daemon, &token, &mut admin).await;
+    daemon.stop().await;
+}
+
+/// A socket that connected with an access token is disconnected when the token ends, and the
+/// token is refused from that instant on, over REST and at a handshake. A token asked for with
+/// a token ends no later than it. Sockets of other credentials stay.
+#[tokio::test]
+async fn a_token_ends_its_connections_when_it_expires() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let issued = issue_token(&daemon, &["demo"], 4).await;
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let ends = |issued: &Value| {
+        chrono::DateTime::parse_from_rfc3339(issued["expiresAt"].as_str().unwrap()).unwrap()
+    };
+    let as_token = |token: &str, method: reqwest::Method, path: &str| {
+        daemon
+            .http
+            .request(method, format!("{}{path}", daemon.base))
+            .bearer_auth(token)
+    };
+    let renewal =
+        json!({ "sub": "dash", "devices": ["demo"], "scopes": ["read"], "ttlSecs": 3600 });
+    let response = as_token(&token, reqwest::Method::POST, "/api/v1/tokens")
+        .json(&renewal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let renewed: Value = response.json().await.unwrap();
+    assert!(
+        ends(&renewed) <= ends(&issued),
+        "{renewed} outlives {issued}"
+    );
+    let renewed = renewed["token"].as_str().unwrap().to_owned();
+
+    let mut ending = Vec::new();
+    for ns in ["/device/demo", "/"] {
+        ending.push(
+            connect(&daemon, ns, &[], &[], json!({ "token": token }))
+                .await
+                .unwrap_connected(),
+        );
+    }
+    let mut admin = connect(
+        &daemon,
+        "/device/demo",
+        &[],
+        &[],
+        json!({ "apiKey": daemon.key }),
+    )
+    .await
+    .unwrap_connected();
+    for client in &mut ending {
+        client.wait_disconnected(WAIT).await.unwrap();
+        assert!(
+            chrono::Utc::now() >= ends(&issued),
+            "disconnected before the token ended"
+        );
+    }
+    for token in [&token, &renewed] {
+        let status = as_token(token, reqwest::Method::GET, "/api/v1/devices/demo")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+    refused_while_others_stay(&daemon, &token, &mut admin).await;
+    daemon.stop().await;
+}
+
+/// `token` is refused at a handshake on `/device/demo`, while `admin`'s socket there still
+/// answers.
+async fn refused_while_others_stay(daemon: &TestDaemon, token: &str, admin: &mut SioClient) {
+    let refused = connect(daemon, "/device/demo", &[], &[], json!({ "token": token })).await;
     assert_eq!(refused.unwrap_rejected(), "unauthorized");
     let ack = admin
         .emit_with_ack("chats:list", json!({}), WAIT)
         .await
         .unwrap();
     assert_eq!(ack["ok"], true, "{ack}");
-    daemon.stop().await;
 }
 
 /// The root namespace's events pass the same gate as a device's: an unknown event is answered

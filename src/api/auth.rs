@@ -60,6 +60,8 @@ pub struct Grant {
     /// Device ids, or `*` for all.
     pub devices: BTreeSet<String>,
     pub scopes: BTreeSet<Scope>,
+    /// When the grant ends (unix seconds): a token's `exp`. An API key has no end of its own.
+    pub expires: Option<u64>,
 }
 
 impl Grant {
@@ -116,6 +118,17 @@ impl Caller {
 
     pub fn sees(&self, device: &DeviceId) -> bool {
         self.grants.iter().any(|grant| grant.sees(device))
+    }
+
+    /// When the credentials stop being valid together (unix seconds): the earliest end among
+    /// them, since a caller that presented two credentials needs both.
+    pub fn expires(&self) -> Option<u64> {
+        self.grants.iter().filter_map(|grant| grant.expires).min()
+    }
+
+    /// Whether the credentials have ended by `now` (unix seconds).
+    pub fn expired_at(&self, now: u64) -> bool {
+        self.expires().is_some_and(|end| end <= now)
     }
 
     /// A single grant that covers all of `wanted`: the one a token for `wanted` is issued with.
@@ -298,9 +311,13 @@ impl Authenticator {
                     .iter()
                     .filter_map(|s| Scope::parse(s))
                     .collect(),
+                expires: None,
             }))
     }
 
+    /// A token's grant, while it lasts: it ends at `exp`, as `expiresAt` said, without the
+    /// minute of grace the JWT library allows (the daemon both signs and checks, so there is
+    /// no clock skew between them to allow for).
     async fn token(&self, token: &str) -> Result<Option<Grant>, AuthError> {
         let validation = Validation::new(Algorithm::HS256);
         let Ok(decoded) = jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &validation)
@@ -308,7 +325,7 @@ impl Authenticator {
             return Ok(None);
         };
         let claims = decoded.claims;
-        if !self.key_is_active(&claims.key).await? {
+        if claims.exp <= unix_now() || !self.key_is_active(&claims.key).await? {
             return Ok(None);
         }
         Ok(Some(Grant {
@@ -316,6 +333,7 @@ impl Authenticator {
             key: claims.key,
             devices: claims.devices.into_iter().collect(),
             scopes: claims.scopes.into_iter().collect(),
+            expires: Some(claims.exp),
         }))
     }
 
@@ -339,16 +357,21 @@ impl Authenticator {
     }
 
     /// Signs an access token for `grant`, valid for `ttl_secs`; returns it with its expiry
-    /// (unix secs). `grant.key` must be the key of the credential that asked for it.
+    /// (unix secs). `grant.key` must be the key of the credential that asked for it, and
+    /// `grant.expires` that credential's end: a token asked for with a token ends no later
+    /// than it, so a short-lived token cannot renew itself into a long-lived one.
     pub fn issue_token(&self, grant: &Grant, ttl_secs: u64) -> (String, u64) {
-        let now = chrono::Utc::now().timestamp() as u64;
+        let now = unix_now();
+        let exp = grant
+            .expires
+            .map_or(now + ttl_secs, |end| end.min(now + ttl_secs));
         let claims = Claims {
             sub: grant.subject.clone(),
             key: grant.key.clone(),
             devices: grant.devices.iter().cloned().collect(),
             scopes: grant.scopes.iter().copied().collect(),
             iat: now,
-            exp: now + ttl_secs,
+            exp,
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -398,8 +421,14 @@ fn configured_grant(setting: &ApiKeySetting) -> Option<([u8; 32], Grant)> {
                 .iter()
                 .filter_map(|s| Scope::parse(s))
                 .collect(),
+            expires: None,
         },
     ))
+}
+
+/// The wall clock in unix seconds, the unit of a token's `exp`.
+pub fn unix_now() -> u64 {
+    chrono::Utc::now().timestamp().max(0) as u64
 }
 
 pub fn random_secret(len: usize) -> String {
@@ -537,6 +566,7 @@ mod tests {
             key: "key_t".into(),
             devices: devices.iter().map(|d| d.to_string()).collect(),
             scopes: scopes.iter().copied().collect(),
+            expires: None,
         }
     }
 

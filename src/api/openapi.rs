@@ -213,15 +213,10 @@ fn schemas() -> Value {
             "devices": { "type": "array", "items": { "type": "string" }, "default": ["*"] },
             "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } } } },
         "CreatedKey": { "allOf": [ { "$ref": "#/components/schemas/Key" },
-            { "type": "object", "properties": { "key": { "type": "string", "description": "shown only in this response" } } } ] },
-        "NewToken": { "type": "object", "required": ["sub", "devices", "scopes"], "properties": {
-            "sub": { "type": "string" }, "devices": { "type": "array", "items": { "type": "string" } },
-            "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } },
-            "ttlSecs": { "type": "integer", "default": 3600 } } },
-        "Token": { "type": "object", "properties": { "token": { "type": "string" }, "expiresAt": { "type": "string", "format": "date-time" } } }
+            { "type": "object", "properties": { "key": { "type": "string", "description": "shown only in this response" } } } ] }
     });
     // In a second part: one `json!` of every schema exceeds the macro's recursion limit.
-    let hooks = json!({
+    let more = json!({
         "Webhook": webhook,
         "WebhookList": { "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Webhook") } } },
         "NewWebhook": { "type": "object", "required": ["url"], "properties": {
@@ -235,11 +230,18 @@ fn schemas() -> Value {
             "url": { "type": "string", "format": "uri" }, "events": events, "devices": devices,
             "secret": { "type": "string" }, "enabled": { "type": "boolean" } } },
         "Delivery": delivery,
-        "DeliveryPage": page("Delivery")
+        "DeliveryPage": page("Delivery"),
+        "NewToken": { "type": "object", "required": ["sub", "devices", "scopes"], "properties": {
+            "sub": { "type": "string" }, "devices": { "type": "array", "items": { "type": "string" } },
+            "scopes": { "type": "array", "items": { "$ref": "#/components/schemas/Scope" } },
+            "ttlSecs": { "type": "integer", "default": 3600, "minimum": 1, "maximum": 2592000 } } },
+        "Token": { "type": "object", "properties": { "token": { "type": "string" },
+            "expiresAt": { "type": "string", "format": "date-time",
+                "description": "refused from this instant; no later than the end of a token that asked for it" } } }
     });
     schemas["Media"] = uploaded;
-    if let (Some(all), Value::Object(hooks)) = (schemas.as_object_mut(), hooks) {
-        all.extend(hooks);
+    if let (Some(all), Value::Object(more)) = (schemas.as_object_mut(), more) {
+        all.extend(more);
     }
     schemas
 }

@@ -177,6 +177,7 @@ async fn token(
         key: String::new(),
         devices: body.devices.into_iter().collect(),
         scopes: body.scopes.into_iter().collect(),
+        expires: None,
     };
     let Some(issuer) = caller.issuer_of(&wanted) else {
         return Err(ApiError::new(
@@ -185,6 +186,7 @@ async fn token(
         ));
     };
     wanted.key = issuer.key.clone();
+    wanted.expires = issuer.expires;
     let (token, expires) = state.auth.issue_token(&wanted, body.ttl_secs);
     let expires_at = chrono::DateTime::from_timestamp(expires as i64, 0).unwrap_or_default();
     Ok((

@@ -21,7 +21,7 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 
 use super::envelope;
-use crate::api::auth::{AuthError, Caller, Scope};
+use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
 use crate::device::DeviceId;
@@ -173,11 +173,13 @@ pub fn admit(
     Ok(payload)
 }
 
-/// The credentials the socket connected with.
+/// The credentials the socket connected with, while they last: an event that arrives as its
+/// token ends, before the socket is disconnected for it, is refused too.
 pub fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
     socket
         .extensions
         .get::<Caller>()
+        .filter(|caller| !caller.expired_at(unix_now()))
         .ok_or(AuthError::Unauthorized)
 }
 

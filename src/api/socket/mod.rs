@@ -11,6 +11,7 @@
 //! rather than silently skipped: it resumes with `lastSeq` and loses nothing.
 
 mod client_events;
+mod expiry;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ use crate::device::{DeviceId, DeviceManager, DeviceView, StateName};
 use crate::event::{rfc3339, JournaledEvent};
 use crate::store::{self, Store};
 use client_events::Packet;
+use expiry::Expiries;
 
 pub use client_events::{Context as ClientContext, PacketLimits};
 
@@ -82,6 +84,7 @@ struct Inner {
     devices: DeviceManager,
     clients: ClientContext,
     fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
+    expiries: Expiries,
 }
 
 impl SocketHub {
@@ -96,6 +99,7 @@ impl SocketHub {
     ) -> Self {
         let hub = SocketHub {
             inner: Arc::new(Inner {
+                expiries: Expiries::start(io.clone()),
                 io,
                 store,
                 auth,
@@ -130,19 +134,16 @@ impl SocketHub {
             let last_seq = last_seq(&socket, auth.as_ref().ok());
             let (detach_hub, detach_device) = (hub.clone(), device.clone());
             socket.on_disconnect(move |socket: SocketRef| async move {
+                detach_hub.inner.expiries.forget(&socket);
                 detach_hub.send(&detach_device, Fanout::Detach(socket.id));
             });
             hub.send(&device, Fanout::Attach { socket, last_seq });
         };
-        let auth = self.inner.auth.clone();
+        let hub = self.clone();
         let device = id.clone();
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
-            let caller = authenticate(&auth, &socket, data.as_ref().ok()).await?;
-            caller
-                .authorize(Scope::Read, Some(&device))
-                .map_err(|_| Refusal::Forbidden)?;
-            socket.extensions.insert(caller);
-            Ok::<(), Refusal>(())
+            hub.handshake(&socket, data.as_ref().ok(), Some(&device))
+                .await
         };
         self.inner
             .io
@@ -318,6 +319,10 @@ impl SocketHub {
         let hub = self.clone();
         let on_connect = move |socket: SocketRef| async move {
             client_events::limit_rate(&socket, &hub.inner.clients);
+            let forget_hub = hub.clone();
+            socket.on_disconnect(move |socket: SocketRef| async move {
+                forget_hub.inner.expiries.forget(&socket);
+            });
             let hub = hub.clone();
             socket.on_fallback(
                 move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
@@ -329,16 +334,29 @@ impl SocketHub {
                 },
             );
         };
-        let auth = self.inner.auth.clone();
+        let hub = self.clone();
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
-            let caller = authenticate(&auth, &socket, data.as_ref().ok()).await?;
-            caller
-                .authorize(Scope::Read, None)
-                .map_err(|_| Refusal::Forbidden)?;
-            socket.extensions.insert(caller);
-            Ok::<(), Refusal>(())
+            hub.handshake(&socket, data.as_ref().ok(), None).await
         };
         self.inner.io.ns("/", on_connect.with(middleware));
+    }
+
+    /// Checks a handshake for device `device`'s namespace (or the root's): the credentials
+    /// must grant reading it. They are kept on the socket for its events, and the socket is
+    /// disconnected when they end.
+    async fn handshake(
+        &self,
+        socket: &SocketRef,
+        data: Option<&Value>,
+        device: Option<&DeviceId>,
+    ) -> Result<(), Refusal> {
+        let caller = authenticate(&self.inner.auth, socket, data).await?;
+        caller
+            .authorize(Scope::Read, device)
+            .map_err(|_| Refusal::Forbidden)?;
+        self.inner.expiries.watch(socket, &caller);
+        socket.extensions.insert(caller);
+        Ok(())
     }
 
     /// Runs one event of the root namespace, through the same gate as a device's events.
