@@ -50,7 +50,7 @@ pub enum AuthError {
 }
 
 /// The rights of one credential.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub subject: String,
     /// The API key the credential comes from: a stored key's id, or `cfg_` and the start of a
