@@ -1121,6 +1121,56 @@ async fn a_waha_that_is_down_for_a_while_gets_the_queue_in_order_when_back() {
     daemon.stop().await;
 }
 
+/// WAHA takes no id of ours, so a message handed to it twice is sent to WhatsApp twice. The
+/// relay hands it one message at a time and stores each outcome before the next: while the
+/// second of a queue is in WAHA's hands, the first is stored as sent, and a crash at that
+/// moment could repeat only the second. Each is sent once.
+#[tokio::test]
+async fn each_message_handed_to_waha_is_stored_as_sent_before_the_next() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.server.stop().await;
+    let mut queued = Vec::new();
+    for text in ["one", "two", "three"] {
+        queued.push(
+            daemon
+                .send_message("wa", ALICE, json!({ "text": text }))
+                .await,
+        );
+        if text == "one" {
+            // Its attempt finds WAHA down: the others queue behind it.
+            wait_state(&mut client, "disconnected").await;
+        }
+    }
+    stub.hold("/api/sendText", 1);
+    stub.server.restart().await;
+    wait_state(&mut client, "ready").await;
+    for text in ["one", "two"] {
+        let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+        assert_eq!(request.body["text"], text);
+    }
+    let path = |message: &Value| {
+        format!(
+            "/api/v1/devices/wa/messages/{}",
+            message["id"].as_str().unwrap()
+        )
+    };
+    let (_, first) = daemon.get(&path(&queued[0])).await;
+    assert_eq!(first["ackName"], "server", "{first}");
+    assert!(first["upstreamId"].is_string(), "{first}");
+    let (_, second) = daemon.get(&path(&queued[1])).await;
+    assert!(second["upstreamId"].is_null(), "{second}");
+
+    stub.release();
+    for message in &queued {
+        wait_message_status(&mut client, &message["id"], "sent").await;
+    }
+    let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    assert_eq!(request.body["text"], "three");
+    stub.requests.assert_none_reached(&["/api/sendText"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 /// [`ready`], with one message from Alice unread; returns it as stored.
 async fn ready_with_one_unread() -> (WahaStub, TestDaemon, SioClient, Value) {
     let (stub, daemon, mut client) = ready().await;

@@ -181,11 +181,18 @@ pub trait Upstream: Send + Sync {
     /// Brings the upstream's view up to date after linking or restoring: its contacts, chats
     /// and recent messages.
     async fn sync(&mut self) -> Result<Directory, ConnectorError>;
-    /// Hands messages to the upstream in order, with our message ids so that a resend of the
-    /// same message can be recognised. Returns one result per message; after a failure that
-    /// later messages must wait behind, it stops, and the messages without a result were not
-    /// attempted.
+    /// Hands messages to the upstream in order. Returns one result per message; after a
+    /// failure that later messages must wait behind, it stops, and the messages without a
+    /// result were not attempted.
     async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>>;
+    /// Whether the upstream recognises a message handed to it again with the same id, as
+    /// happens when the daemon stops between the upstream taking it and the outcome being
+    /// stored. One that does not (WhatsApp's APIs take no id of ours) is handed one message
+    /// at a time, its outcome stored before the next, so such a crash repeats at most the
+    /// message that was in hand.
+    fn recognises_resends(&self) -> bool {
+        false
+    }
     /// Read receipts, typing, reactions and revocations.
     async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError>;
     /// The chat id of a phone number (digits only, country code first) if it has a WhatsApp

@@ -4,7 +4,9 @@
 //! message is acknowledged to its sender once stored as `queued`, and the relay picks it up
 //! from there. The relay runs inside the device actor, which owns the upstream; it sends in
 //! batches (one write before and one after each batch) so a burst of messages costs a few
-//! commits rather than a few per message.
+//! commits rather than a few per message. An upstream that cannot recognise a message handed
+//! to it again gets batches of one ([`Upstream::recognises_resends`]): a crash between its
+//! answer and our write then repeats one message, not a batch.
 //!
 //! Per-chat order: messages are taken oldest first, and once a message of a chat waits for a
 //! retry, the later messages of that chat wait behind it.
@@ -223,8 +225,11 @@ impl Relay {
                 return Pumped::default();
             }
             // A message revoked while it waited is not sent, and holds up nothing behind it.
-            let (withdrawn, due): (Vec<_>, Vec<_>) =
+            let (withdrawn, mut due): (Vec<_>, Vec<_>) =
                 due.into_iter().partition(|queued| queued.message.revoked);
+            if !upstream.recognises_resends() {
+                due.truncate(1);
+            }
             let mut outcomes: Vec<_> = withdrawn
                 .into_iter()
                 .map(|queued| (queued, Outcome::Withdrawn))

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// One request a stub received.
@@ -118,6 +118,7 @@ struct Shared<S> {
     state: Arc<Mutex<S>>,
     record: mpsc::UnboundedSender<Recorded>,
     answer: Answer<S>,
+    hold: Arc<watch::Sender<Option<Hold>>>,
 }
 
 impl<S> Clone for Shared<S> {
@@ -126,8 +127,30 @@ impl<S> Clone for Shared<S> {
             state: self.state.clone(),
             record: self.record.clone(),
             answer: self.answer,
+            hold: self.hold.clone(),
         }
     }
+}
+
+/// Requests to `path` beyond the next `let_through` are recorded, then left unanswered until
+/// the test releases them (see [`Stub::hold`]).
+#[derive(Debug)]
+struct Hold {
+    path: String,
+    let_through: usize,
+}
+
+/// Whether a request to `path` may be answered now; counts it against the hold if so.
+fn passes(hold: &watch::Sender<Option<Hold>>, path: &str) -> bool {
+    let mut passes = true;
+    hold.send_if_modified(|held| {
+        if let Some(held) = held.as_mut().filter(|held| held.path == path) {
+            passes = held.let_through > 0;
+            held.let_through = held.let_through.saturating_sub(1);
+        }
+        false
+    });
+    passes
 }
 
 /// Records every request, then lets the stub answer it.
@@ -147,12 +170,20 @@ async fn serve_one<S>(
         raw: body,
     };
     let _ = shared.record.send(request.clone());
+    if !passes(&shared.hold, &request.path) {
+        let _ = shared
+            .hold
+            .subscribe()
+            .wait_for(|held| held.is_none())
+            .await;
+    }
     (shared.answer)(&mut shared.state.lock().unwrap(), &request)
 }
 
 /// A stub upstream: its state (which the test changes), its server and the requests it got.
 pub struct Stub<S> {
     state: Arc<Mutex<S>>,
+    hold: Arc<watch::Sender<Option<Hold>>>,
     pub server: StubServer,
     pub requests: Requests,
 }
@@ -161,18 +192,35 @@ impl<S: Send + 'static> Stub<S> {
     /// Serves every request with `answer`.
     pub async fn launch(state: S, answer: Answer<S>) -> Self {
         let state = Arc::new(Mutex::new(state));
+        let hold = Arc::new(watch::channel(None).0);
         let (record, requests) = recorder();
         let shared = Shared {
             state: state.clone(),
             record,
             answer,
+            hold: hold.clone(),
         };
         let router = Router::new().fallback(serve_one::<S>).with_state(shared);
         Stub {
             state,
+            hold,
             server: StubServer::start(router).await,
             requests,
         }
+    }
+
+    /// Answers the next `let_through` requests to `path`, then leaves the later ones
+    /// unanswered (recorded all the same) until [`Stub::release`]: a request in hand.
+    pub fn hold(&self, path: &str, let_through: usize) {
+        self.hold.send_replace(Some(Hold {
+            path: path.to_owned(),
+            let_through,
+        }));
+    }
+
+    /// Answers the held requests, and every one from now on.
+    pub fn release(&self) {
+        self.hold.send_replace(None);
     }
 
     pub fn base(&self) -> String {

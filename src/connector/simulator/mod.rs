@@ -243,6 +243,11 @@ impl Upstream for Simulator {
         Ok(phone::directory(&self.spec))
     }
 
+    /// The simulated phone keeps what it received by our message id.
+    fn recognises_resends(&self) -> bool {
+        true
+    }
+
     async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
         let device = self.device.clone();
         let messages: Vec<_> = batch.iter().map(|o| o.message.clone()).collect();
