@@ -29,8 +29,9 @@ async fn head(daemon: &TestDaemon, device: &str) -> u64 {
     events["head"].as_u64().unwrap()
 }
 
-/// Reconnects with `lastSeq` and returns the replayed seqs and the `sync` payload.
-async fn resume(daemon: &TestDaemon, device: &str, last_seq: u64) -> (Vec<u64>, Value) {
+/// Reconnects with `lastSeq` (a number, or the digits of one) and returns the replayed seqs
+/// and the `sync` payload.
+async fn resume(daemon: &TestDaemon, device: &str, last_seq: Value) -> (Vec<u64>, Value) {
     let mut client = daemon.socket(device, json!({ "lastSeq": last_seq })).await;
     let sync = client.wait_for("sync", WAIT).await.expect("a sync");
     let replayed = client
@@ -67,13 +68,49 @@ async fn a_client_gets_exactly_what_it_missed_while_away() {
         .await
         .unwrap();
     let now = head(&daemon, "away").await;
-    let (replayed, sync) = resume(&daemon, "away", left_at).await;
+    let (replayed, sync) = resume(&daemon, "away", json!(left_at)).await;
     assert_replay(&replayed, left_at, now);
     assert_eq!(
         (sync["fromSeq"].clone(), sync["recovered"].clone()),
         (json!(left_at + 1), json!(true))
     );
     assert!(sync["toSeq"].as_u64().unwrap() >= now);
+    // As a client may have stored it: the same seq written out.
+    let (replayed, sync) = resume(&daemon, "away", json!(left_at.to_string())).await;
+    assert_replay(&replayed, left_at, now);
+    assert_eq!(sync["recovered"], true);
+}
+
+/// A `lastSeq` that is not a seq is refused at the handshake, rather than taken as absent,
+/// which would start the client from now and lose what it missed without a word.
+#[tokio::test]
+async fn a_last_seq_that_is_not_a_seq_is_refused() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("away", silent_bob()).await;
+    let connect = |auth: Value, query: &'static [(&'static str, &'static str)]| {
+        SioClient::connect(&daemon.base, "/ws", "/device/away", query, &[], auth)
+    };
+    let key = daemon.key.clone();
+    for bad in [
+        json!(-1),
+        json!(1.5),
+        json!("three"),
+        json!(""),
+        json!({ "seq": 3 }),
+    ] {
+        let auth = json!({ "apiKey": key, "lastSeq": bad });
+        let refused = connect(auth, &[]).await.unwrap().unwrap_rejected();
+        assert!(refused.starts_with("bad_request"), "{bad}: {refused}");
+    }
+    let refused = connect(json!({ "apiKey": key }), &[("lastSeq", "x")])
+        .await
+        .unwrap()
+        .unwrap_rejected();
+    assert!(refused.starts_with("bad_request"), "{refused}");
+    let accepted = connect(json!({ "apiKey": key }), &[("lastSeq", "1")]).await;
+    let mut resumed = accepted.unwrap().unwrap_connected();
+    let sync = resumed.wait_for("sync", WAIT).await.unwrap();
+    assert_eq!(sync.data["fromSeq"], 2, "{}", sync.data);
 }
 
 #[tokio::test]
@@ -134,7 +171,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_resumes_without_loss() {
     assert!(last_seen < end, "cut off at {last_seen} of {end}");
     drop(stalled);
 
-    let (replayed, sync) = resume(&daemon, "slow", last_seen).await;
+    let (replayed, sync) = resume(&daemon, "slow", json!(last_seen)).await;
     assert_eq!(sync["recovered"], true);
     assert_replay(&replayed, last_seen, end);
 }
@@ -169,6 +206,11 @@ async fn past_the_retention_sync_says_not_recovered() {
     })
     .await;
     daemon.ready_device("brief", silent_bob()).await;
+    for text in ["one", "two"] {
+        daemon
+            .send_message("brief", BOB, json!({ "text": text }))
+            .await;
+    }
     // Pruning raises no event: the journal is looked at again after each commit.
     daemon
         .wait_until("the journal to be pruned", || async {
@@ -176,7 +218,7 @@ async fn past_the_retention_sync_says_not_recovered() {
             (events["recovered"] == false).then_some(())
         })
         .await;
-    let (replayed, sync) = resume(&daemon, "brief", 1).await;
+    let (replayed, sync) = resume(&daemon, "brief", json!(1)).await;
     assert!(replayed.is_empty(), "nothing half-replayed: {replayed:?}");
     assert_eq!(sync["recovered"], false);
 
@@ -196,6 +238,21 @@ async fn past_the_retention_sync_says_not_recovered() {
         fresh.data["recovered"], true,
         "a client without lastSeq starts from now"
     );
+    // It still learns where the device stands, though its `state` event was pruned.
+    let drawn: Vec<_> = reloaded
+        .history()
+        .iter()
+        .map(|event| (event.name.as_str(), event.data["state"].clone()))
+        .collect();
+    assert_eq!(drawn, [("state", json!("ready")), ("sync", Value::Null)]);
+    let (_, journal) = daemon.get("/api/v1/devices/brief/events?after=0").await;
+    let retained: Vec<_> = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert!(!retained.contains(&"state"), "not pruned yet: {retained:?}");
 }
 
 #[tokio::test]
@@ -204,7 +261,7 @@ async fn a_client_ahead_of_the_journal_is_told_it_cannot_resume_and_gets_what_fo
     daemon.ready_device("reset", silent_bob()).await;
     let now = head(&daemon, "reset").await;
     for ahead in [now + 10, u64::MAX] {
-        let (replayed, sync) = resume(&daemon, "reset", ahead).await;
+        let (replayed, sync) = resume(&daemon, "reset", json!(ahead)).await;
         assert!(replayed.is_empty(), "{replayed:?}");
         assert_eq!(
             (&sync["recovered"], &sync["toSeq"]),

@@ -28,6 +28,19 @@ impl Tx<'_> {
             "INSERT INTO events (key, name, data, at) VALUES (?1, ?2, ?3, ?4)",
             params![head.key(seq), event.name, event.payload.get(), event.at],
         )?;
+        if LATEST_KEPT.contains(&event.name.as_str()) {
+            self.execute(
+                "INSERT OR REPLACE INTO latest_events (device_id, name, seq, data, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    device.as_str(),
+                    event.name,
+                    seq,
+                    event.payload.get(),
+                    event.at
+                ],
+            )?;
+        }
         self.enqueue_deliveries(&event)?;
         match self.heads.get_mut(device) {
             Some(head) => head.last = seq,
@@ -58,6 +71,10 @@ impl Tx<'_> {
     /// Deletes the device's events. Its head stays, so a device created again under the same
     /// id goes on from the seq it had reached.
     pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM latest_events WHERE device_id = ?1",
+            [device.as_str()],
+        )?;
         if let Some(head) = position(self.conn(), device)? {
             self.execute(
                 "DELETE FROM events WHERE key > ?1 AND key < ?2",
@@ -277,30 +294,32 @@ pub fn read_after(
     })
 }
 
-/// The newest journaled event of the given name, if still retained.
+/// The events of which each device's newest is kept whatever the journal's retention: a
+/// dashboard connecting without `lastSeq` draws the device from them however long ago it last
+/// changed, and finds them without scanning the journal for them.
+const LATEST_KEPT: [&str; 2] = ["state", "qr"];
+
+/// The newest event named `name`, one of [`LATEST_KEPT`], even if the journal was pruned past it.
 pub fn latest_named(
     conn: &Connection,
     device: &DeviceId,
     name: &str,
 ) -> StoreResult<Option<JournaledEvent>> {
-    let Some(position) = position(conn, device)? else {
-        return Ok(None);
-    };
+    debug_assert!(LATEST_KEPT.contains(&name), "`{name}` is not kept");
     let found = conn
         .prepare_cached(
-            "SELECT key, data, at FROM events WHERE key > ?1 AND key < ?2 AND name = ?3
-             ORDER BY key DESC LIMIT 1",
+            "SELECT seq, data, at FROM latest_events WHERE device_id = ?1 AND name = ?2",
         )?
-        .query_row(params![position.key(0), position.end(), name], |row| {
+        .query_row(params![device.as_str(), name], |row| {
             Ok((
-                row.get::<_, i64>(0)?,
+                row.get::<_, u64>(0)?,
                 row.get::<_, String>(1)?,
                 row.get::<_, String>(2)?,
             ))
         })
         .optional()?;
     found
-        .map(|(key, data, at)| stored(device, position.seq(key), name.to_owned(), data, at))
+        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, at))
         .transpose()
 }
 

@@ -233,6 +233,22 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     );
     CREATE INDEX outbound_actions_by_device ON outbound_actions (device_id, id);",
+    // 12: each device's newest `state` and `qr` event, kept past the journal's retention.
+    "CREATE TABLE latest_events (
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (device_id, name)
+    ) WITHOUT ROWID;
+    WITH kept(name) AS (VALUES ('state'), ('qr'))
+    INSERT INTO latest_events (device_id, name, seq, data, at)
+        SELECT d.device_id, e.name, e.key - (d.num << 40), e.data, e.at
+        FROM device_seq d, kept k JOIN events e ON e.key = (
+            SELECT MAX(key) FROM events
+            WHERE key > (d.num << 40) AND key < ((d.num + 1) << 40) AND name = k.name
+        );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -309,6 +325,37 @@ mod tests {
         // b's first six events were pruned before the migration.
         assert_eq!(read("b"), (vec![(7, "t7".into())], 7, false));
         assert_eq!(read("c"), (vec![], 0, true));
+    }
+
+    #[test]
+    fn each_devices_newest_state_and_qr_are_kept_apart_from_the_journal() {
+        let mut conn = at_version(11);
+        conn.execute_batch(
+            "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 4, 1), ('b', 1, 2);
+             INSERT INTO events (key, name, data, at) VALUES
+                ((1 << 40) + 1, 'state', '{\"state\":\"qr\"}', 't1'),
+                ((1 << 40) + 2, 'qr', '{\"attempt\":1}', 't2'),
+                ((1 << 40) + 3, 'state', '{\"state\":\"ready\"}', 't3'),
+                ((1 << 40) + 4, 'message', '{}', 't4'),
+                ((2 << 40) + 1, 'message', '{}', 't5');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let latest = |device: &str, name: &str| {
+            let device = crate::device::DeviceId::parse(device).unwrap();
+            crate::store::journal::latest_named(&conn, &device, name)
+                .unwrap()
+                .map(|event| (event.seq, event.payload.get().to_owned(), event.at))
+        };
+        assert_eq!(
+            latest("a", "state"),
+            Some((3, r#"{"state":"ready"}"#.into(), "t3".into()))
+        );
+        assert_eq!(
+            latest("a", "qr"),
+            Some((2, r#"{"attempt":1}"#.into(), "t2".into()))
+        );
+        assert_eq!(latest("b", "state"), None);
     }
 
     #[test]

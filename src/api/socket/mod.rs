@@ -43,6 +43,8 @@ const REPLAY_PAGE: u64 = 1000;
 enum Refusal {
     Unauthorized,
     Forbidden,
+    /// A `lastSeq` that is not a seq: resuming from a guess could skip events unnoticed.
+    BadLastSeq,
 }
 
 impl std::fmt::Display for Refusal {
@@ -50,9 +52,14 @@ impl std::fmt::Display for Refusal {
         f.write_str(match self {
             Refusal::Unauthorized => "unauthorized",
             Refusal::Forbidden => "forbidden",
+            Refusal::BadLastSeq => "bad_request: lastSeq must be a whole number, 0 or more",
         })
     }
 }
+
+/// The `lastSeq` a device's socket connected with, kept from its handshake to its attachment.
+#[derive(Clone, Copy)]
+struct LastSeq(Option<u64>);
 
 enum Fanout {
     Event(Arc<JournaledEvent>),
@@ -129,9 +136,9 @@ impl SocketHub {
         ));
         let hub = self.clone();
         let device = id.clone();
-        let on_connect = move |socket: SocketRef, TryData(auth): TryData<Value>| async move {
+        let on_connect = move |socket: SocketRef| async move {
             client_events::register(&socket, &hub.inner.clients, &device);
-            let last_seq = last_seq(&socket, auth.as_ref().ok());
+            let last_seq = socket.extensions.remove::<LastSeq>().and_then(|seq| seq.0);
             let (detach_hub, detach_device) = (hub.clone(), device.clone());
             socket.on_disconnect(move |socket: SocketRef| async move {
                 detach_hub.inner.expiries.forget(&socket);
@@ -354,6 +361,9 @@ impl SocketHub {
         caller
             .authorize(Scope::Read, device)
             .map_err(|_| Refusal::Forbidden)?;
+        if device.is_some() {
+            socket.extensions.insert(LastSeq(last_seq(socket, data)?));
+        }
         self.inner.expiries.watch(socket, &caller);
         socket.extensions.insert(caller);
         Ok(())
@@ -450,14 +460,24 @@ async fn authenticate(
         .map_err(|_| Refusal::Unauthorized)
 }
 
-fn last_seq(socket: &SocketRef, auth: Option<&Value>) -> Option<u64> {
-    if let Some(seq) = auth.and_then(|a| a.get("lastSeq")).and_then(Value::as_u64) {
-        return Some(seq);
+/// The `lastSeq` of a handshake: `auth.lastSeq` (a number, or a string of digits as a client
+/// may have stored it), else query `lastSeq`. Anything else is refused rather than taken as
+/// absent, which would start the client from now and lose what it missed without a word.
+fn last_seq(socket: &SocketRef, auth: Option<&Value>) -> Result<Option<u64>, Refusal> {
+    let given = match auth.and_then(|a| a.get("lastSeq")) {
+        None | Some(Value::Null) => socket.req_parts().uri.query().and_then(|query| {
+            url_pairs(query)
+                .find(|(k, _)| k == "lastSeq")
+                .map(|(_, v)| Value::String(v))
+        }),
+        Some(value) => Some(value.clone()),
+    };
+    match given {
+        None => Ok(None),
+        Some(Value::Number(number)) => number.as_u64().map(Some).ok_or(Refusal::BadLastSeq),
+        Some(Value::String(text)) => text.parse().map(Some).map_err(|_| Refusal::BadLastSeq),
+        Some(_) => Err(Refusal::BadLastSeq),
     }
-    let query = socket.req_parts().uri.query()?;
-    url_pairs(query)
-        .find(|(k, _)| k == "lastSeq")
-        .and_then(|(_, v)| v.parse().ok())
 }
 
 /// Decoded `key=value` pairs of a query string.
