@@ -810,6 +810,34 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("notification:read", json!({}), "bad_request"),
         ("no:such:event", json!({}), "bad_request"),
+        // A misspelt field is refused, not ignored: `tempID` would send twice, and a read
+        // without its `messageId` would mark the whole chat read.
+        (
+            "message:send",
+            json!({ "chatId": ALICE, "text": "hi", "tempID": "t-1" }),
+            "bad_request",
+        ),
+        (
+            "message:read",
+            json!({ "chatId": ALICE, "messageID": reply }),
+            "bad_request",
+        ),
+        (
+            "message:react",
+            json!({ "messageId": reply, "emoji": "👍", "from": "me" }),
+            "bad_request",
+        ),
+        (
+            "message:revoke",
+            json!({ "messageID": reply }),
+            "bad_request",
+        ),
+        ("typing:start", json!({ "chat": ALICE }), "bad_request"),
+        (
+            "messages:list",
+            json!({ "chatId": ALICE, "after": "msg_1" }),
+            "bad_request",
+        ),
     ];
     for (event, payload, code) in cases {
         let ack = a.emit_with_ack(event, payload.clone(), WAIT).await.unwrap();
@@ -863,11 +891,18 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
 
     let path = format!("/api/v1/devices/strict/chats/{ALICE}/messages");
-    let (status, body) = daemon.post(&path, json!({ "text": 1 })).await;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (StatusCode::BAD_REQUEST, json!("bad_request"))
-    );
+    for body in [
+        json!({ "text": 1 }),
+        json!({ "text": "hi", "tempId": "t-1" }),
+        json!({ "text": "hi", "reply_to": received["id"] }),
+    ] {
+        let (status, answer) = daemon.post(&path, body.clone()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!("bad_request")),
+            "{body}"
+        );
+    }
     let (status, body) = daemon
         .post(
             "/api/v1/devices/strict/chats/nobody@c.us/messages",

@@ -52,7 +52,7 @@ fn invalid(message: impl Into<String>) -> MessagingError {
 
 /// `message:send` and `POST …/chats/{chatId}/messages`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendRequest {
     pub chat_id: String,
     #[serde(default)]

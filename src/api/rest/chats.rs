@@ -219,7 +219,7 @@ async fn list_messages(
 
 /// The REST body of a send: the chat is in the path.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct NewMessage {
     #[serde(default)]
     text: String,

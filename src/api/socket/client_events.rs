@@ -207,7 +207,7 @@ fn admit_as<T: DeserializeOwned>(
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReadRequest {
     chat_id: String,
     #[serde(default)]
@@ -215,20 +215,20 @@ struct ReadRequest {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReactRequest {
     message_id: String,
     emoji: String,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MessageRef {
     message_id: String,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ChatRef {
     chat_id: String,
 }
@@ -248,7 +248,7 @@ struct MuteRequest {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MessagesRequest {
     chat_id: String,
     #[serde(default)]
