@@ -93,6 +93,34 @@ async fn a_dropped_connection_reconnects_without_a_new_qr() {
     daemon.stop().await;
 }
 
+/// `connection:status` follows the upstream connection, which is up exactly while the device
+/// is ready: `connected` with the round trip of the call that opened it, `disconnected` on
+/// any way out (here a stop).
+#[tokio::test]
+async fn connection_status_follows_ready_with_the_upstreams_round_trip() {
+    let daemon = TestDaemon::start().await;
+    let mut client = linked(&daemon, "timed").await;
+    let connected = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(
+        connected.data["upstream"], "connected",
+        "{}",
+        connected.data
+    );
+    assert!(connected.data["latencyMs"].is_u64(), "{}", connected.data);
+    let (status, _) = daemon.post("/api/v1/devices/timed/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_state(&mut client, "stopped").await;
+    let disconnected = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(
+        (
+            &disconnected.data["upstream"],
+            &disconnected.data["latencyMs"]
+        ),
+        (&json!("disconnected"), &json!(null))
+    );
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn exhausted_reconnects_fail_the_device() {
     let daemon = TestDaemon::start_with(|s, _| {
@@ -176,9 +204,21 @@ async fn commands_not_allowed_in_the_current_state_change_nothing() {
         .get("/api/v1/devices/busy/events?after=0&limit=1000")
         .await;
     let head = events["head"].as_u64().unwrap();
+    // The journal ends with what the stop itself journaled.
+    let tail: Vec<_> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| (e["type"].clone(), e["data"]["state"].clone()))
+        .collect();
     assert_eq!(
-        events["items"].as_array().unwrap().last().unwrap()["data"]["state"],
-        "stopped"
+        tail,
+        [
+            (json!("connection:status"), json!(null)),
+            (json!("state"), json!("stopped"))
+        ]
     );
     let (_, device) = daemon.get("/api/v1/devices/busy").await;
     assert_eq!(device["state"], "stopped");

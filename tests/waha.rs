@@ -42,6 +42,11 @@ async fn start(stub: &WahaStub) -> (TestDaemon, SioClient) {
 /// A WAHA whose session is linked already, with Alice's chat to backfill, and the device
 /// `wa` ready on it.
 async fn ready() -> (WahaStub, TestDaemon, SioClient) {
+    ready_with(fast).await
+}
+
+/// [`ready`] with the daemon's settings adjusted by `adjust` rather than [`fast`].
+async fn ready_with(adjust: impl FnOnce(&mut Settings)) -> (WahaStub, TestDaemon, SioClient) {
     let stub = WahaStub::start("unused").await;
     stub.with(|waha| {
         waha.status_after_start = "WORKING".into();
@@ -56,7 +61,8 @@ async fn ready() -> (WahaStub, TestDaemon, SioClient) {
             )],
         );
     });
-    let (daemon, mut client) = start(&stub).await;
+    let (daemon, mut client) =
+        TestDaemon::start_with_device("wa", &device_file(&stub), adjust).await;
     wait_state(&mut client, "ready").await;
     (stub, daemon, client)
 }
@@ -1167,6 +1173,37 @@ async fn each_message_handed_to_waha_is_stored_as_sent_before_the_next() {
     let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
     assert_eq!(request.body["text"], "three");
     stub.requests.assert_none_reached(&["/api/sendText"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// A regular check that finds WAHA markedly slower than when the device became ready tells
+/// dashboards the new round trip; a steady one journals nothing.
+#[tokio::test]
+async fn a_markedly_slower_waha_is_reported_in_connection_status() {
+    let (mut stub, daemon, mut client) = ready_with(|settings| {
+        fast(settings);
+        settings.upstream.check_interval_secs = 1;
+    })
+    .await;
+    let connected = client.wait_for("connection:status", WAIT).await.unwrap();
+    let at_ready = connected.data["latencyMs"].as_u64().unwrap();
+    stub.hold("/api/sessions/default", 0);
+    stub.requests
+        .wait_for(WAIT, |request| {
+            request.held && request.line() == "GET /api/sessions/default"
+        })
+        .await;
+    // WAHA takes its time over this check.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    stub.release();
+    let slower = client.wait_for("connection:status", WAIT).await.unwrap();
+    let latency = slower.data["latencyMs"].as_u64().unwrap();
+    assert_eq!(slower.data["upstream"], "connected");
+    assert!(
+        latency >= 400 && latency > at_ready * 2,
+        "{latency} ms, {at_ready} ms at ready"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
 
 use super::group_names::GroupNames;
+use super::latency::Latency;
 use super::linked_ids::LinkedIds;
 use super::media::Library;
 use super::outbox::Outbox;
@@ -108,6 +109,8 @@ pub struct Actor {
     reconnect_deadline: Option<Instant>,
     /// When to check on the upstream session next, while the device is up.
     check_deadline: Option<Instant>,
+    /// The upstream's round trips, for `connection:status`.
+    latency: Latency,
     qr: watch::Sender<Option<CurrentQr>>,
     relay: Relay,
     /// Rung when a message is accepted for sending.
@@ -167,6 +170,7 @@ impl Actor {
             qr_deadline: None,
             reconnect_deadline: None,
             check_deadline: None,
+            latency: Latency::default(),
             qr,
             context,
         };
@@ -336,8 +340,21 @@ impl Actor {
         let Some(upstream) = self.upstream.as_mut().filter(|_| up) else {
             return;
         };
+        let started = Instant::now();
         let input = match upstream.check().await {
-            Ok(None) => None,
+            Ok(None) => {
+                self.latency.measure(started);
+                if self.state.name() == StateName::Ready {
+                    if let Some(latency_ms) = self.latency.notable_change() {
+                        self.journal(EventData::ConnectionStatus {
+                            upstream: "connected",
+                            latency_ms: Some(latency_ms),
+                        })
+                        .await;
+                    }
+                }
+                None
+            }
             Ok(Some(session)) => Some(self.session_input(session)),
             Err(error) => Some(failure_input(error)),
         };
@@ -515,18 +532,20 @@ impl Actor {
     }
 
     async fn journal_typing(&self, chat_id: &str, contact_id: &str, typing: bool) {
-        let (id, chat_id, contact_id) =
-            (self.id.clone(), chat_id.to_owned(), contact_id.to_owned());
+        let data = EventData::typing(chat_id.to_owned(), contact_id.to_owned(), typing);
+        self.journal(data).await;
+    }
+
+    /// Journals one event of the device in a write of its own.
+    async fn journal(&self, data: EventData) {
+        let (id, name) = (self.id.clone(), data.name());
         let written = self
             .context
             .store
-            .write(move |tx| {
-                tx.journal(&id, EventData::typing(chat_id, contact_id, typing))
-                    .map(drop)
-            })
+            .write(move |tx| tx.journal(&id, data).map(drop))
             .await;
         if let Err(error) = written {
-            tracing::error!(device_id = %self.id, %error, "cannot journal typing");
+            tracing::error!(device_id = %self.id, %error, event = name, "cannot journal an event");
         }
     }
 
@@ -669,6 +688,9 @@ impl Actor {
         }
         let id = self.id.clone();
         let me = self.me.clone();
+        let entering_ready = next.name() == StateName::Ready;
+        let leaving_ready = previous.name() == StateName::Ready && !entering_ready;
+        let latency_ms = entering_ready.then(|| self.latency.report()).flatten();
         let written = self
             .context
             .store
@@ -695,13 +717,6 @@ impl Actor {
                         if let Some(me) = me {
                             tx.journal(&id, EventData::Ready { me })?;
                         }
-                        tx.journal(
-                            &id,
-                            EventData::ConnectionStatus {
-                                upstream: "connected",
-                                latency_ms: None,
-                            },
-                        )?;
                     }
                     DeviceState::Disconnected { reason, .. } => {
                         tx.journal(
@@ -710,15 +725,20 @@ impl Actor {
                                 reason: reason.clone(),
                             },
                         )?;
-                        tx.journal(
-                            &id,
-                            EventData::ConnectionStatus {
-                                upstream: "disconnected",
-                                latency_ms: None,
-                            },
-                        )?;
                     }
                     _ => {}
+                }
+                // The upstream connection is up exactly while the device is ready.
+                if entering_ready || leaving_ready {
+                    let status = EventData::ConnectionStatus {
+                        upstream: if entering_ready {
+                            "connected"
+                        } else {
+                            "disconnected"
+                        },
+                        latency_ms,
+                    };
+                    tx.journal(&id, status)?;
                 }
                 Ok(())
             })
@@ -750,7 +770,12 @@ impl Actor {
                     }
                 }
                 let upstream = self.upstream.as_mut()?;
-                match upstream.open(self.session.as_ref()).await {
+                let started = Instant::now();
+                let opened = upstream.open(self.session.as_ref()).await;
+                if opened.is_ok() {
+                    self.latency.measure(started);
+                }
+                match opened {
                     // Still coming up: its status follows by webhook or the next check.
                     Ok(Session::Starting) => None,
                     Ok(session) => Some(self.session_input(session)),
@@ -876,27 +901,15 @@ impl Actor {
         // The code is on show before its event goes out, so a client that asks for it on
         // hearing the event gets this code and not the one before.
         self.qr.send_replace(Some(current.clone()));
-        let id = self.id.clone();
         let max_attempts = self.limits.qr_max_attempts;
-        let journaled = self
-            .context
-            .store
-            .write(move |tx| {
-                tx.journal(
-                    &id,
-                    EventData::Qr {
-                        qr: text,
-                        image,
-                        expires_at: rfc3339(expires_at),
-                        attempt,
-                        max_attempts,
-                    },
-                )
-            })
-            .await;
-        if let Err(error) = journaled {
-            tracing::error!(device_id = %self.id, %error, "could not journal a QR code");
-        }
+        self.journal(EventData::Qr {
+            qr: text,
+            image,
+            expires_at: rfc3339(expires_at),
+            attempt,
+            max_attempts,
+        })
+        .await;
         if self.context.print_qr {
             if let Ok(art) = qr::terminal(&current.qr) {
                 println!(

@@ -5,6 +5,7 @@ pub mod actor;
 mod group_names;
 mod handle;
 mod id;
+mod latency;
 mod linked_ids;
 mod manager;
 pub mod media;

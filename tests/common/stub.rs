@@ -28,6 +28,8 @@ pub struct Recorded {
     pub body: Value,
     /// The body as it came (a multipart upload's, say).
     pub raw: Bytes,
+    /// Left unanswered until the test releases it (see [`Stub::hold`]).
+    pub held: bool,
 }
 
 impl Recorded {
@@ -163,6 +165,7 @@ async fn serve_one<S>(
 ) -> Response {
     let request = Recorded {
         method,
+        held: !passes(&shared.hold, uri.path()),
         path: uri.path().to_owned(),
         query: uri.query().map(str::to_owned),
         headers,
@@ -170,7 +173,7 @@ async fn serve_one<S>(
         raw: body,
     };
     let _ = shared.record.send(request.clone());
-    if !passes(&shared.hold, &request.path) {
+    if request.held {
         let _ = shared
             .hold
             .subscribe()
