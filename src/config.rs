@@ -453,7 +453,7 @@ impl Default for HookSettings {
     fn default() -> Self {
         Self {
             mute_own_messages: true,
-            quiet_hours: String::new(),
+            quiet_hours: "22:00-07:00".into(),
             sound: SoundSettings::default(),
             desktop: DesktopSettings::default(),
         }

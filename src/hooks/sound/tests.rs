@@ -84,6 +84,14 @@ struct Rig {
     _tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// The hooks' settings without quiet hours, so a test hears sounds at any time of day.
+fn awake() -> HookSettings {
+    HookSettings {
+        quiet_hours: String::new(),
+        ..HookSettings::default()
+    }
+}
+
 fn device(id: &str, hooks: serde_json::Value) -> DeviceRecord {
     let spec = serde_json::from_value(json!({ "name": id, "hooks": hooks })).unwrap();
     DeviceRecord::new(DeviceId::parse(id).unwrap(), &spec, DeviceSource::Api)
@@ -200,7 +208,7 @@ impl Rig {
 
 #[tokio::test]
 async fn the_event_picks_the_sound_at_the_volume_and_bursts_are_throttled() {
-    let mut rig = rig(HookSettings::default(), sound_settings(60_000)).await;
+    let mut rig = rig(awake(), sound_settings(60_000)).await;
     rig.journal("loud", qr(2)).await; // a rotation: no sound
     rig.journal(
         "loud",
@@ -229,7 +237,7 @@ async fn the_event_picks_the_sound_at_the_volume_and_bursts_are_throttled() {
 
 #[tokio::test]
 async fn own_messages_and_silenced_devices_are_muted() {
-    let mut rig = rig(HookSettings::default(), sound_settings(0)).await;
+    let mut rig = rig(awake(), sound_settings(0)).await;
     rig.journal("loud", message("loud", true)).await;
     rig.journal("quiet", message("quiet", false)).await;
     rig.journal(
@@ -250,7 +258,7 @@ async fn own_messages_and_silenced_devices_are_muted() {
 
 #[tokio::test]
 async fn messages_of_a_muted_chat_make_no_sound() {
-    let mut rig = rig(HookSettings::default(), sound_settings(0)).await;
+    let mut rig = rig(awake(), sound_settings(0)).await;
     let mute = |muted: bool| {
         let loud = DeviceId::parse("loud").unwrap();
         move |tx: &mut crate::store::Tx<'_>| {
@@ -297,7 +305,7 @@ async fn files_in_the_sound_directory_play_and_stand_in_for_shipped_ones() {
     let mut settings = sound_settings(0);
     settings.dir = sounds.path().to_owned();
     settings.events.insert("message".into(), "ding.wav".into());
-    let mut rig = rig(HookSettings::default(), settings).await;
+    let mut rig = rig(awake(), settings).await;
 
     rig.journal("loud", message("loud", false)).await;
     let heard = rig.next_heard().await;
