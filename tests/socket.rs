@@ -195,6 +195,15 @@ async fn the_root_namespace_shows_only_visible_devices() {
     let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": limited }))
         .await
         .unwrap_connected();
+    // Greeted with where each visible device stands.
+    let greeting = root.wait_for("device:update", WAIT).await.unwrap();
+    assert_eq!(
+        (&greeting.data["deviceId"], &greeting.data["device"]["name"]),
+        (&json!("demo"), &json!("Device demo")),
+        "{}",
+        greeting.data
+    );
+    assert!(greeting.data["seq"].is_u64(), "{}", greeting.data);
     let listed = root
         .emit_with_ack("devices:list", Value::Null, WAIT)
         .await

@@ -290,13 +290,29 @@ impl SocketHub {
         else {
             return;
         };
-        let payload = json!({
-            "device": DeviceView::from(&record),
-            "deviceId": id,
-            "seq": seq,
-            "at": at,
-        });
-        self.tell_root(id, "device:update", &payload);
+        self.tell_root(id, "device:update", &device_update(&record, seq, &at));
+    }
+
+    /// `device:update` for every device `socket`'s credential sees, as it connects to the
+    /// root: a fleet dashboard draws at once, as a device's dashboard gets its `state`. Each
+    /// `seq` is where the device's journal stands, so a later update supersedes it.
+    async fn greet_root(&self, socket: &SocketRef) {
+        let Ok(caller) = client_events::caller_of(socket) else {
+            return;
+        };
+        let Ok(devices) = self.visible_devices(caller).await else {
+            return;
+        };
+        let at = rfc3339(chrono::Utc::now());
+        for (seq, record) in devices {
+            if socket
+                .emit("device:update", &device_update(&record, seq, &at))
+                .is_err()
+            {
+                let _ = socket.clone().disconnect();
+                return;
+            }
+        }
     }
 
     /// `device:removed { deviceId, at }` to the root sockets that saw the device: it was
@@ -330,6 +346,7 @@ impl SocketHub {
             socket.on_disconnect(move |socket: SocketRef| async move {
                 forget_hub.inner.expiries.forget(&socket);
             });
+            hub.greet_root(&socket).await;
             let hub = hub.clone();
             socket.on_fallback(
                 move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
@@ -386,22 +403,41 @@ impl SocketHub {
     }
 
     async fn devices_list(&self, caller: &Caller) -> Result<Value, ApiError> {
-        let known = self.inner.devices.ids();
-        let listed = self
-            .inner
-            .store
-            .read(store::devices::list)
-            .await
-            .map(|records| {
-                let items: Vec<DeviceView> = records
-                    .iter()
-                    .filter(|r| caller.sees(&r.id) && known.contains(&r.id))
-                    .map(DeviceView::from)
-                    .collect();
-                json!({ "items": items })
-            });
-        Ok(listed?)
+        let devices = self.visible_devices(caller.clone()).await?;
+        let items: Vec<DeviceView> = devices
+            .iter()
+            .map(|(_, record)| DeviceView::from(record))
+            .collect();
+        Ok(json!({ "items": items }))
     }
+
+    /// The devices `caller` sees, of those the daemon has, each with where its journal stands.
+    async fn visible_devices(
+        &self,
+        caller: Caller,
+    ) -> store::StoreResult<Vec<(u64, store::DeviceRecord)>> {
+        let known = self.inner.devices.ids();
+        self.inner
+            .store
+            .read(move |conn| {
+                store::devices::list(conn)?
+                    .into_iter()
+                    .filter(|record| caller.sees(&record.id) && known.contains(&record.id))
+                    .map(|record| Ok((store::journal::head(conn, &record.id)?, record)))
+                    .collect()
+            })
+            .await
+    }
+}
+
+/// `device:update`'s payload: the device as `record` has it, at journal position `seq`.
+fn device_update(record: &store::DeviceRecord, seq: u64, at: &str) -> Value {
+    json!({
+        "device": DeviceView::from(record),
+        "deviceId": record.id,
+        "seq": seq,
+        "at": at,
+    })
 }
 
 /// The acknowledgement shape: `{ ok: true, data }` or `{ ok: false, error }`.
