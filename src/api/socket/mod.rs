@@ -572,36 +572,46 @@ async fn fanout(
                 emitted = event.seq;
             }
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
-            Fanout::Attach { socket, last_seq } => match last_seq {
-                Some(last) if last < emitted => match recoverable(&store, &device, last).await {
-                    Some(true) => start_replay(socket, last, emitted, last + 1),
-                    Some(false) => {
-                        if synced(&device, &socket, last + 1, emitted, false) {
+            Fanout::Attach { socket, last_seq } => {
+                if last_seq.is_some_and(|last| last > emitted) {
+                    // A client can know a seq before this fanout emitted it: from the journal
+                    // over REST, or from a webhook. Catch up with the store before taking it
+                    // for a seq of another journal.
+                    catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await;
+                }
+                match last_seq {
+                    Some(last) if last < emitted => {
+                        match recoverable(&store, &device, last).await {
+                            Some(true) => start_replay(socket, last, emitted, last + 1),
+                            Some(false) => {
+                                if synced(&device, &socket, last + 1, emitted, false) {
+                                    sockets.attach(socket);
+                                }
+                            }
+                            None => {
+                                let _ = socket.disconnect();
+                            }
+                        }
+                    }
+                    // Ahead of the journal: the client saw another one (the data was reset), so
+                    // what it holds cannot be resumed from.
+                    Some(last) if last > emitted => {
+                        if synced(&device, &socket, emitted + 1, emitted, false) {
+                            sockets.attach(socket);
+                        }
+                    }
+                    Some(last) => {
+                        if synced(&device, &socket, last + 1, emitted, true) {
                             sockets.attach(socket);
                         }
                     }
                     None => {
-                        let _ = socket.disconnect();
-                    }
-                },
-                // Ahead of the journal: the client saw another one (the data was reset), so
-                // what it holds cannot be resumed from.
-                Some(last) if last > emitted => {
-                    if synced(&device, &socket, emitted + 1, emitted, false) {
-                        sockets.attach(socket);
+                        if snapshot(&store, &device, &socket, emitted).await {
+                            sockets.attach(socket);
+                        }
                     }
                 }
-                Some(last) => {
-                    if synced(&device, &socket, last + 1, emitted, true) {
-                        sockets.attach(socket);
-                    }
-                }
-                None => {
-                    if snapshot(&store, &device, &socket, emitted).await {
-                        sockets.attach(socket);
-                    }
-                }
-            },
+            }
             Fanout::Detach(sid) => sockets.detach(sid),
             Fanout::Replayed {
                 socket,
