@@ -346,17 +346,18 @@ impl SocketHub {
             socket.on_disconnect(move |socket: SocketRef| async move {
                 forget_hub.inner.expiries.forget(&socket);
             });
-            hub.greet_root(&socket).await;
-            let hub = hub.clone();
+            let events_hub = hub.clone();
             socket.on_fallback(
                 move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
-                    let hub = hub.clone();
+                    let hub = events_hub.clone();
                     async move {
                         let reply = hub.root_event(&socket, &event, packet).await;
                         let _ = ack.send(&envelope(reply));
                     }
                 },
             );
+            // After the handlers: a request sent right after connecting is answered.
+            hub.greet_root(&socket).await;
         };
         let hub = self.clone();
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
