@@ -1194,8 +1194,11 @@ async fn a_markedly_slower_waha_is_reported_in_connection_status() {
             request.held && request.line() == "GET /api/sessions/default"
         })
         .await;
-    // WAHA takes its time over this check.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // WAHA takes its time over this check, and nothing is reported while it is in hand.
+    let in_hand = client
+        .wait_for("connection:status", std::time::Duration::from_millis(400))
+        .await;
+    assert!(in_hand.is_err(), "reported during the check: {in_hand:?}");
     stub.release();
     let slower = client.wait_for("connection:status", WAIT).await.unwrap();
     let latency = slower.data["latencyMs"].as_u64().unwrap();
