@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
-use crate::api::socket::{ClientContext, PacketLimits, SocketHub};
+use crate::api::socket::{attach_inbound, ClientContext, InboundSettings, PacketLimits, SocketHub};
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
@@ -172,6 +172,13 @@ pub async fn run(
     };
     let router = rest::router(state)
         .layer(socket_layer)
+        .layer(axum::middleware::map_request_with_state(
+            Arc::new(InboundSettings {
+                socket_path: settings.server.socket_path.clone(),
+                events_per_minute: settings.limits.events_per_minute,
+            }),
+            attach_inbound,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             origins::SocketOrigins::new(&settings),
             origins::guard_sockets,

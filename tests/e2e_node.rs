@@ -1,6 +1,7 @@
 //! Runs the Node scenarios in `tests/e2e/` (official socket.io-client) against an in-process
-//! daemon: `foundation.js` (linking, handshake authentication and resume) and `messaging.js`
-//! (sending, acks, echoing contacts, read receipts and typing).
+//! daemon: `foundation.js` (linking, handshake authentication and resume), `messaging.js`
+//! (sending, acks, echoing contacts, read receipts and typing) and `limits.js` (one inbound
+//! rate budget per connection).
 
 mod common;
 
@@ -126,6 +127,28 @@ async fn official_client_sends_acks_reads_and_types() {
         .await;
 
     run_scenario(&daemon, "messaging.js", &[("E2E_DEVICE", "chat")]).await;
+
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn official_client_shares_one_rate_budget_across_the_namespaces_of_a_connection() {
+    const BUDGET: u32 = 4;
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.limits.events_per_minute = BUDGET;
+    })
+    .await;
+    daemon.create_device("budget").await;
+
+    run_scenario(
+        &daemon,
+        "limits.js",
+        &[
+            ("E2E_DEVICE", "budget"),
+            ("E2E_BUDGET", &BUDGET.to_string()),
+        ],
+    )
+    .await;
 
     daemon.stop().await;
 }

@@ -270,6 +270,55 @@ async fn a_burst_longer_than_a_relay_batch_reaches_the_phone_once_each_in_chat_o
     }
 }
 
+/// On the runtime the daemon runs on in production: a task spawned last runs first there, and
+/// idle workers steal queued tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_emitted_back_to_back_are_stored_and_sent_in_the_order_emitted() {
+    const BURST: usize = 60;
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("order", contacts()).await;
+    let mut client = daemon.socket("order", json!({})).await;
+    // Every send goes out before any answer is read: the daemon handles them concurrently.
+    let mut emitted = Vec::new();
+    for n in 0..BURST {
+        let payload = json!({ "chatId": BOB, "text": format!("in order {n}") });
+        emitted.push(client.emit_with_ack_id("message:send", payload).unwrap());
+    }
+    let mut texts_by_ack = std::collections::BTreeMap::new();
+    for _ in 0..BURST {
+        let (ack_id, answer) = client.next_ack(WAIT).await.unwrap();
+        texts_by_ack.insert(ack_id, ok(answer));
+    }
+    let in_emitted_order: Vec<&Value> = emitted.iter().map(|id| &texts_by_ack[id]).collect();
+    let texts: Vec<String> = (0..BURST).map(|n| format!("in order {n}")).collect();
+    let answered: Vec<&str> = in_emitted_order
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(answered, texts, "each ack answers its own send");
+    // Message ids grow with the order of storage; the phone receives in that order too.
+    let ids: Vec<&str> = in_emitted_order
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    let mut stored_order = ids.clone();
+    stored_order.sort();
+    assert_eq!(stored_order, ids, "stored in the order emitted");
+    let last = *ids.last().unwrap();
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message:status" && e.data["messageId"] == last && e.data["status"] == "sent"
+        })
+        .await
+        .unwrap();
+    let received: Vec<String> = inbox(&daemon, "order")
+        .await
+        .iter()
+        .map(|e| e["messageId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(received, ids, "the phone got them in the order emitted");
+}
+
 #[tokio::test]
 async fn history_pages_agree_over_rest_and_socket() {
     let daemon = TestDaemon::start().await;

@@ -503,6 +503,30 @@ async fn refused_while_others_stay(daemon: &TestDaemon, token: &str, admin: &mut
     assert_eq!(ack["ok"], true, "{ack}");
 }
 
+/// A client may emit the moment it is connected (in its `connect` callback): the event finds
+/// its handler, on the root namespace and on a device's. Run on the daemon's production
+/// runtime, where the connect handler's task may start after the client's first event arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_emitted_as_soon_as_connected_is_answered() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("early").await;
+    for round in 0..30 {
+        for (ns, event) in [("/", "stats"), ("/device/early", "chats:list")] {
+            let mut client = connect(&daemon, ns, &[], &[], json!({ "apiKey": daemon.key }))
+                .await
+                .unwrap_connected();
+            let ack = client.emit_with_ack(event, json!({}), WAIT).await;
+            assert_eq!(
+                ack.as_ref().map(|a| a["ok"].clone()),
+                Ok(Value::Bool(true)),
+                "{event} on {ns}, round {round}"
+            );
+            client.close().await;
+        }
+    }
+    daemon.stop().await;
+}
+
 /// The root namespace's events pass the same gate as a device's: an unknown event is answered
 /// with `bad_request`, and a flood with `rate_limited`.
 #[tokio::test]

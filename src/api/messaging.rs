@@ -14,6 +14,7 @@ use crate::device::{DeviceHandle, DeviceId, DeviceManager};
 use crate::messaging::{
     self, Chat, ChatFlags, Contact, Dedup, Message, NotificationsRead, Page, SendRequest,
 };
+use crate::store::turn::Turn;
 use crate::store::{self, Store};
 
 /// Page size when a list request names none, and the most it may ask for.
@@ -80,7 +81,8 @@ impl Messaging {
         });
     }
 
-    /// Accepts a message; returns it (at ack `pending`) and whether it is new.
+    /// Accepts a message; returns it (at ack `pending`) and whether it is new. With a `turn`,
+    /// it is stored after the requests that came before it on the same connection.
     ///
     /// A file the daemon serves for another device is sent on from there, with that device's
     /// credentials: only for a caller who may read that device's media anyway.
@@ -90,6 +92,7 @@ impl Messaging {
         device: &DeviceId,
         request: SendRequest,
         dedup: Dedup,
+        turn: Option<Turn>,
     ) -> Result<(Message, bool), ApiError> {
         let handle = self.handle(device)?;
         let owner = request
@@ -99,7 +102,7 @@ impl Messaging {
         if let Some((owner, _)) = owner.filter(|(owner, _)| owner != device) {
             caller.authorize(Scope::Read, Some(&owner))?;
         }
-        let (message, created) = messaging::send(&self.store, device, request, dedup).await?;
+        let (message, created) = messaging::send(&self.store, device, request, dedup, turn).await?;
         if created {
             handle.wake_relay();
         }

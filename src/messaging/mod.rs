@@ -19,7 +19,8 @@ use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
 use crate::store::actions::Action;
 use crate::store::messages::{NewMessage, NotificationSet};
-use crate::store::{self, Store, StoreError, Tx};
+use crate::store::turn::Turn;
+use crate::store::{self, Store, StoreError, StoreResult, Tx};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
@@ -249,29 +250,48 @@ async fn write<R: Send + 'static>(
     store: &Store,
     op: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
 ) -> Result<R> {
-    store
-        .write(move |tx| match op(tx) {
-            Err(MessagingError::Store(error)) => Err(error),
-            answer => Ok(answer),
-        })
-        .await?
+    store.write(answering(op)).await?
+}
+
+/// [`write`] in a client connection's line (see [`Turn`]), when it has one.
+async fn write_in_turn<R: Send + 'static>(
+    store: &Store,
+    turn: Option<Turn>,
+    op: impl FnOnce(&mut Tx<'_>) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    match turn {
+        Some(turn) => store.write_in_turn(turn, answering(op)).await?,
+        None => write(store, op).await,
+    }
+}
+
+/// A messaging operation as a store write whose answer is the operation's outcome.
+fn answering<R>(
+    op: impl FnOnce(&mut Tx<'_>) -> Result<R>,
+) -> impl FnOnce(&mut Tx<'_>) -> StoreResult<Result<R>> {
+    move |tx| match op(tx) {
+        Err(MessagingError::Store(error)) => Err(error),
+        answer => Ok(answer),
+    }
 }
 
 /// Accepts a message for sending: stores it at ack `pending` and journals `message`,
 /// `message:status queued` and `chat:update`. Returns the message and whether it is new (a
-/// repeated `tempId` or `Idempotency-Key` returns the original).
+/// repeated `tempId` or `Idempotency-Key` returns the original). With a `turn`, the message
+/// is stored after the requests that arrived before it on the same connection.
 pub async fn send(
     store: &Store,
     device: &DeviceId,
     request: SendRequest,
     dedup: Dedup,
+    turn: Option<Turn>,
 ) -> Result<(Message, bool)> {
     request.validate()?;
     if let Dedup::IdempotencyKey(key) = &dedup {
         check_key("Idempotency-Key", key)?;
     }
     let device = device.clone();
-    write(store, move |tx| {
+    write_in_turn(store, turn, move |tx| {
         let me = me_of(tx, &device)?;
         let now = Utc::now();
         let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));

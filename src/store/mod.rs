@@ -24,6 +24,7 @@ pub mod keys;
 pub mod linked_ids;
 pub mod messages;
 mod migrations;
+pub mod turn;
 pub mod uploads;
 pub mod webhooks;
 
@@ -216,6 +217,29 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
     {
+        let answer = self.queue(op).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`Store::write`], queued to the writer only once the turn before `turn` is over, and
+    /// ending `turn` as soon as it is queued (see [`turn`]).
+    pub async fn write_in_turn<R, F>(&self, mut turn: turn::Turn, op: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
+    {
+        turn.wait().await;
+        let answer = self.queue(op).await?;
+        drop(turn);
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Hands `op` to the writer; the answer comes once its group commit is durable.
+    async fn queue<R, F>(&self, op: F) -> StoreResult<oneshot::Receiver<StoreResult<R>>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |tx| {
             let result = op(tx);
@@ -229,7 +253,7 @@ impl Store {
             .send(Command::Write(job))
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        Ok(answer)
     }
 
     /// Runs a query on a read connection, off the async runtime.

@@ -573,29 +573,43 @@ async fn run_socket(
                     _ => {}
                 }
             }
-            out = out_rx.recv() => match out {
-                Some(Outgoing::Text(s)) => {
-                    trace("->", &s);
-                    if let Err(e) = ws.send(Message::text(s)).await {
+            out = out_rx.recv() => {
+                // What was emitted meanwhile goes out in one write, as Node's and browsers'
+                // clients write what one tick emitted: the server then reads several packets
+                // at once, as it does from them.
+                let mut next = out;
+                loop {
+                    let frame = match next {
+                        Some(Outgoing::Text(s)) => {
+                            trace("->", &s);
+                            Message::text(s)
+                        }
+                        Some(Outgoing::Binary(bytes)) => {
+                            trace("->", &format!("<{} binary bytes>", bytes.len()));
+                            Message::binary(bytes)
+                        }
+                        Some(Outgoing::Close) | None => {
+                            let _ = ws.close(None).await;
+                            // Read until the server acknowledges the close (bounded).
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                                while let Some(Ok(_)) = ws.next().await {}
+                            })
+                            .await;
+                            let _ = in_tx.send(Incoming::Closed("closed by client".into()));
+                            return;
+                        }
+                    };
+                    if let Err(e) = ws.feed(frame).await {
                         let _ = in_tx.send(Incoming::Closed(format!("send failed: {e}")));
                         return;
                     }
-                }
-                Some(Outgoing::Binary(bytes)) => {
-                    trace("->", &format!("<{} binary bytes>", bytes.len()));
-                    if let Err(e) = ws.send(Message::binary(bytes)).await {
-                        let _ = in_tx.send(Incoming::Closed(format!("send failed: {e}")));
-                        return;
+                    match out_rx.try_recv() {
+                        Ok(more) => next = Some(more),
+                        Err(_) => break,
                     }
                 }
-                Some(Outgoing::Close) | None => {
-                    let _ = ws.close(None).await;
-                    // Read until the server acknowledges the close (bounded).
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                        while let Some(Ok(_)) = ws.next().await {}
-                    })
-                    .await;
-                    let _ = in_tx.send(Incoming::Closed("closed by client".into()));
+                if let Err(e) = ws.flush().await {
+                    let _ = in_tx.send(Incoming::Closed(format!("send failed: {e}")));
                     return;
                 }
             }

@@ -256,7 +256,10 @@ async fn send(
         temp_id: None,
         template: body.template,
     };
-    let (message, created) = state.messaging.send(&caller, &id, request, dedup).await?;
+    let (message, created) = state
+        .messaging
+        .send(&caller, &id, request, dedup, None)
+        .await?;
     let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();
     if !created {
         response

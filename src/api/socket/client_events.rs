@@ -11,6 +11,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use axum::extract::{Request, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -26,6 +27,7 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
 use crate::device::DeviceId;
 use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
+use crate::store::turn::{Line, Turn};
 
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -34,16 +36,51 @@ pub struct PacketLimits {
     pub events_per_minute: u32,
 }
 
+/// What the events of one client connection share, whichever namespaces it multiplexes:
+/// their rate budget and their order of arrival. It rides on the connection's handshake
+/// request (see [`attach_inbound`]), which the connection keeps for its whole life.
+#[derive(Debug)]
+pub struct Inbound {
+    rate: RateLimiter,
+    line: Line,
+}
+
+/// Where Socket.IO connections arrive and how fast they may send.
+#[derive(Debug, Clone)]
+pub struct InboundSettings {
+    pub socket_path: String,
+    pub events_per_minute: u32,
+}
+
+/// Gives each request to the Socket.IO path its connection's [`Inbound`]: the first request of
+/// a connection is the one socketioxide keeps, and later ones' copies go unused.
+pub async fn attach_inbound(
+    State(settings): State<Arc<InboundSettings>>,
+    mut request: Request,
+) -> Request {
+    if request.uri().path().starts_with(&settings.socket_path) {
+        request.extensions_mut().insert(Arc::new(Inbound {
+            rate: RateLimiter::new(settings.events_per_minute),
+            line: Line::default(),
+        }));
+    }
+    request
+}
+
+fn inbound_of(socket: &SocketRef) -> Option<&Arc<Inbound>> {
+    socket.req_parts().extensions.get::<Arc<Inbound>>()
+}
+
 /// A connection's inbound rate: a token bucket holding a minute's worth of events, refilled
 /// continuously, so short bursts pass and a sustained flood is refused.
 #[derive(Debug)]
-pub struct RateLimiter {
+struct RateLimiter {
     per_minute: f64,
     state: Mutex<(f64, Instant)>,
 }
 
 impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
+    fn new(per_minute: u32) -> Self {
         let per_minute = f64::from(per_minute.max(1));
         Self {
             per_minute,
@@ -125,13 +162,6 @@ pub struct Context {
     pub limits: PacketLimits,
 }
 
-/// Holds a new connection to `limits.events_per_minute`.
-pub fn limit_rate(socket: &SocketRef, context: &Context) {
-    socket
-        .extensions
-        .insert(Arc::new(RateLimiter::new(context.limits.events_per_minute)));
-}
-
 /// The gate every packet passes, in order: rate, size, binary, JSON, scope (on `device`, or
 /// on any device for the root namespace's events).
 pub fn admit(
@@ -141,10 +171,7 @@ pub fn admit(
     device: Option<&DeviceId>,
     scope: Scope,
 ) -> Result<Option<Box<RawValue>>, ApiError> {
-    let allowed = socket
-        .extensions
-        .get::<Arc<RateLimiter>>()
-        .is_none_or(|limiter| limiter.allow());
+    let allowed = inbound_of(socket).is_none_or(|inbound| inbound.rate.allow());
     if !allowed {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -289,13 +316,15 @@ impl Answer {
 /// handler instead of a table of ten, which is ~1.5 KB of every idle connection (measured
 /// with heaptrack and `cargo bench --bench load -- idle`).
 pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
-    limit_rate(socket, context);
     let (context, device) = (context.clone(), device.clone());
     socket.on_fallback(
         move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
             let (context, device) = (context.clone(), device.clone());
+            // Taken here, as the packet is read, so turns follow the client's order; the
+            // handler below runs as a task of its own.
+            let turn = inbound_of(&socket).map(|inbound| inbound.line.take_turn());
             async move {
-                let reply = dispatch(&socket, context, device, &event, packet).await;
+                let reply = dispatch(&socket, context, device, &event, packet, turn).await;
                 let _ = ack.send(&envelope(reply));
             }
         },
@@ -306,23 +335,31 @@ pub fn unknown_event(event: &str) -> ApiError {
     ApiError::bad_request(format!("unknown event `{event}`"))
 }
 
-/// Runs one client event: the gate with the event's scope, then its handler.
+/// Runs one client event: the gate with the event's scope, then its handler, in its `turn`
+/// of the connection's events.
+///
+/// A send gives up its turn as soon as its message is queued for storage, so a client's
+/// pipelined sends share group commits; any other event keeps it until it is answered.
 async fn dispatch(
     socket: &SocketRef,
     c: Context,
     d: DeviceId,
     event: &str,
     packet: Packet,
+    mut turn: Option<Turn>,
 ) -> Result<Answer, ApiError> {
+    if event == "message:send" {
+        let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+        let (message, _) = c
+            .messaging
+            .send(&caller_of(socket)?, &d, request, Dedup::TempId, turn)
+            .await?;
+        return Ok(Answer::Message(Box::new(message)));
+    }
+    if let Some(turn) = &mut turn {
+        turn.wait().await;
+    }
     match event {
-        "message:send" => {
-            let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let (message, _) = c
-                .messaging
-                .send(&caller_of(socket)?, &d, request, Dedup::TempId)
-                .await?;
-            Ok(Answer::Message(Box::new(message)))
-        }
         "message:read" => {
             let r: ReadRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             Ok(Answer::Json(

@@ -33,7 +33,7 @@ use crate::store::{self, Store};
 use client_events::Packet;
 use expiry::Expiries;
 
-pub use client_events::{Context as ClientContext, PacketLimits};
+pub use client_events::{attach_inbound, Context as ClientContext, InboundSettings, PacketLimits};
 
 /// Largest replay read from the journal in one go.
 const REPLAY_PAGE: u64 = 1000;
@@ -137,7 +137,6 @@ impl SocketHub {
         let hub = self.clone();
         let device = id.clone();
         let on_connect = move |socket: SocketRef| async move {
-            client_events::register(&socket, &hub.inner.clients, &device);
             let last_seq = socket.extensions.remove::<LastSeq>().and_then(|seq| seq.0);
             let (detach_hub, detach_device) = (hub.clone(), device.clone());
             socket.on_disconnect(move |socket: SocketRef| async move {
@@ -150,7 +149,9 @@ impl SocketHub {
         let device = id.clone();
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
             hub.handshake(&socket, data.as_ref().ok(), Some(&device))
-                .await
+                .await?;
+            client_events::register(&socket, &hub.inner.clients, &device);
+            Ok::<(), Refusal>(())
         };
         self.inner
             .io
@@ -341,11 +342,15 @@ impl SocketHub {
     fn register_root(&self) {
         let hub = self.clone();
         let on_connect = move |socket: SocketRef| async move {
-            client_events::limit_rate(&socket, &hub.inner.clients);
             let forget_hub = hub.clone();
             socket.on_disconnect(move |socket: SocketRef| async move {
                 forget_hub.inner.expiries.forget(&socket);
             });
+            hub.greet_root(&socket).await;
+        };
+        let hub = self.clone();
+        let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
+            hub.handshake(&socket, data.as_ref().ok(), None).await?;
             let events_hub = hub.clone();
             socket.on_fallback(
                 move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
@@ -356,12 +361,7 @@ impl SocketHub {
                     }
                 },
             );
-            // After the handlers: a request sent right after connecting is answered.
-            hub.greet_root(&socket).await;
-        };
-        let hub = self.clone();
-        let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
-            hub.handshake(&socket, data.as_ref().ok(), None).await
+            Ok::<(), Refusal>(())
         };
         self.inner.io.ns("/", on_connect.with(middleware));
     }
@@ -369,6 +369,11 @@ impl SocketHub {
     /// Checks a handshake for device `device`'s namespace (or the root's): the credentials
     /// must grant reading it. They are kept on the socket for its events, and the socket is
     /// disconnected when they end.
+    ///
+    /// The namespaces' middlewares register a socket's event handlers right after this, not
+    /// in the connect handler: socketioxide sends the connect packet before it starts that
+    /// handler as a task, and an event a client emits as soon as it is connected could
+    /// otherwise arrive with no handler to take it, and go unanswered.
     async fn handshake(
         &self,
         socket: &SocketRef,
