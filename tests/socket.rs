@@ -551,7 +551,8 @@ async fn the_root_namespace_answers_unknown_events_and_floods() {
 }
 
 /// The root namespace hears of a device created, changed or deleted over REST, as of the
-/// device's journal; a credential that cannot see the device hears nothing of it.
+/// device's journal; a credential that cannot see the device hears nothing of it. A deleted
+/// device's dashboards are disconnected.
 #[tokio::test]
 async fn the_root_namespace_hears_of_devices_created_changed_and_deleted() {
     let daemon = TestDaemon::start().await;
@@ -585,6 +586,7 @@ async fn the_root_namespace_hears_of_devices_created_changed_and_deleted() {
         (&json!("Fresh phone"), &json!("stopped"))
     );
     assert!(created.data["seq"].is_u64() && created.data["at"].is_string());
+    let mut dashboard = daemon.socket("fresh", json!({})).await;
 
     let (status, _) = daemon
         .call(
@@ -607,6 +609,8 @@ async fn the_root_namespace_hears_of_devices_created_changed_and_deleted() {
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
     let removed = fleet.wait_for("device:removed", WAIT).await.unwrap();
     assert_eq!(removed.data["deviceId"], "fresh");
+    // The device's own dashboard is told, rather than left connected to nothing.
+    dashboard.wait_disconnected(WAIT).await.unwrap();
 
     let listed = narrow
         .emit_with_ack("devices:list", json!({}), WAIT)

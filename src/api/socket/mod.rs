@@ -158,9 +158,18 @@ impl SocketHub {
             .ns(id.namespace(), on_connect.with(middleware));
     }
 
-    /// Closes `/device/<id>` (its sockets are disconnected) and stops its fanout.
+    /// Disconnects the sockets of `/device/<id>`, closes the namespace and stops its fanout.
+    ///
+    /// Each socket is told (a disconnect packet) before the namespace goes: closing the
+    /// namespace alone drops its sockets without a word, and a dashboard would stay
+    /// "connected" to a device that no longer exists, its events unanswered.
     pub fn remove_device(&self, id: &DeviceId) {
         self.inner.fanouts.lock().expect("fanouts lock").remove(id);
+        if let Some(namespace) = self.inner.io.of(id.namespace()) {
+            for socket in namespace.sockets() {
+                let _ = socket.disconnect();
+            }
+        }
         self.inner.io.delete_ns(id.namespace());
     }
 
