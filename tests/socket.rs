@@ -165,7 +165,8 @@ async fn a_reconnect_with_last_seq_gets_exactly_what_it_missed_then_sync() {
 }
 
 #[tokio::test]
-async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr() {
+async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr_even_of_a_device_never_started()
+{
     let daemon = TestDaemon::start().await;
     daemon.create_device("demo").await;
     let mut early = daemon.socket("demo", json!({ "lastSeq": 0 })).await;
@@ -183,6 +184,36 @@ async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr() {
     );
     let sync = late.next_event(WAIT).await.unwrap();
     assert_eq!(sync.name, "sync");
+
+    // A device never started has journaled nothing; its state comes all the same, before
+    // every seq.
+    let (status, body) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({ "id": "idle", "name": "Idle phone", "autostart": false }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let mut fresh = daemon.socket("idle", json!({})).await;
+    let state = fresh.next_event(WAIT).await.unwrap();
+    assert_eq!(state.name, "state");
+    assert_eq!(
+        (
+            &state.data["state"],
+            &state.data["previous"],
+            &state.data["seq"]
+        ),
+        (&json!("stopped"), &Value::Null, &json!(0))
+    );
+    let sync = fresh.next_event(WAIT).await.unwrap();
+    assert_eq!(
+        (
+            sync.name.as_str(),
+            &sync.data["fromSeq"],
+            &sync.data["toSeq"]
+        ),
+        ("sync", &json!(1), &json!(0))
+    );
     daemon.stop().await;
 }
 

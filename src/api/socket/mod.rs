@@ -822,17 +822,41 @@ fn current_view(
     conn: &rusqlite::Connection,
     device: &DeviceId,
 ) -> store::StoreResult<Vec<JournaledEvent>> {
-    let mut events = Vec::new();
-    if let Some(state) = store::journal::latest_named(conn, device, "state")? {
-        let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
-        if showing_qr {
-            if let Some(qr) = store::journal::latest_named(conn, device, "qr")? {
-                events.push(state);
-                events.push(qr);
-                return Ok(events);
-            }
-        }
-        events.push(state);
-    }
-    Ok(events)
+    let Some(state) = store::journal::latest_named(conn, device, "state")? else {
+        return Ok(never_changed(conn, device)?.into_iter().collect());
+    };
+    let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
+    let qr = match showing_qr {
+        true => store::journal::latest_named(conn, device, "qr")?,
+        false => None,
+    };
+    Ok(std::iter::once(state).chain(qr).collect())
+}
+
+/// The `state` of a device that has never changed state (created and not started yet), which
+/// the journal has no event for: `seq` 0, before any event, and no `previous`. A dashboard
+/// that keeps it as its `lastSeq` resumes from the journal's start.
+fn never_changed(
+    conn: &rusqlite::Connection,
+    device: &DeviceId,
+) -> store::StoreResult<Option<JournaledEvent>> {
+    let Some(record) = store::devices::get(conn, device)? else {
+        return Ok(None);
+    };
+    let at = rfc3339(record.updated_at);
+    let payload = serde_json::value::to_raw_value(&json!({
+        "state": record.state.as_str(),
+        "previous": null,
+        "reason": record.state_reason,
+        "deviceId": device,
+        "seq": 0,
+        "at": at,
+    }))?;
+    Ok(Some(JournaledEvent {
+        device_id: device.clone(),
+        seq: 0,
+        at,
+        name: "state".to_owned(),
+        payload,
+    }))
 }
