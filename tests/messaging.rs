@@ -679,20 +679,80 @@ async fn a_chat_opened_with_a_number_reaches_every_client_and_takes_messages() {
 }
 
 #[tokio::test]
-async fn typing_without_a_stop_ends_by_itself() {
+async fn typing_without_a_stop_ends_by_itself_ours_and_a_contacts() {
     let daemon = TestDaemon::start().await;
-    let device = daemon.ready_device("typist", contacts()).await;
+    // Alice types for longer than a typing indicator lasts before she replies.
+    let device = daemon
+        .ready_device(
+            "typist",
+            json!({
+                "server_ack_ms": 10, "delivered_ms": 30, "read_ms": 60, "typing_ms": 120_000,
+                "contacts": [
+                    { "id": ALICE, "name": "Alice", "behaviour": "echo" },
+                    { "id": BOB, "name": "Bob", "behaviour": "silent" }
+                ]
+            }),
+        )
+        .await;
     let mut a = daemon.socket("typist", json!({})).await;
     ok(
         a.emit_with_ack("typing:start", json!({ "chatId": BOB }), WAIT)
             .await
             .unwrap(),
     );
-    let stop = a
-        .wait_until(Duration::from_secs(35), |e| e.name == "typing:stop")
+    ok(send(&mut a, json!({ "chatId": ALICE, "text": "are you there?" })).await);
+    a.wait_until(WAIT, |e| {
+        e.name == "typing:start" && e.data["contactId"] == ALICE
+    })
+    .await
+    .unwrap();
+    a.wait_until(WAIT, |e| {
+        e.name == "contact:update" && e.data["id"] == ALICE && e.data["presence"] == "typing"
+    })
+    .await
+    .unwrap();
+
+    let ours = a
+        .wait_until(Duration::from_secs(35), |e| {
+            e.name == "typing:stop" && e.data["contactId"] == device["me"]["id"]
+        })
         .await
-        .expect("typing stops after 25 s");
-    assert_eq!(stop.data["contactId"], device["me"]["id"]);
+        .expect("our typing stops after 25 s");
+    assert_eq!(ours.data["chatId"], BOB);
+    a.wait_until(Duration::from_secs(35), |e| {
+        e.name == "typing:stop" && e.data["contactId"] == ALICE
+    })
+    .await
+    .expect("Alice's typing stops after 25 s");
+    // Her presence follows: she is online, not typing for ever.
+    a.wait_until(WAIT, |e| {
+        e.name == "contact:update" && e.data["id"] == ALICE && e.data["presence"] == "online"
+    })
+    .await
+    .unwrap();
+    let (_, contacts) = daemon.get("/api/v1/devices/typist/contacts").await;
+    let alice = contacts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ALICE)
+        .unwrap();
+    assert_eq!(alice["presence"], "online");
+
+    // Typing is of the moment: a stopped device cannot start it, and a stop is always taken.
+    let (status, _) = daemon.post("/api/v1/devices/typist/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    wait_state(&mut a, "stopped").await;
+    let start = a
+        .emit_with_ack("typing:start", json!({ "chatId": BOB }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(refused(&start), "device_not_ready");
+    ok(
+        a.emit_with_ack("typing:stop", json!({ "chatId": BOB }), WAIT)
+            .await
+            .unwrap(),
+    );
 }
 
 #[tokio::test]

@@ -488,7 +488,8 @@ impl Actor {
     }
 
     /// Our side typing: journaled for the device's other clients, shown upstream, and stopped
-    /// by itself after 25 s without a stop.
+    /// by itself after 25 s without a stop. Typing is of the moment: a start needs the device
+    /// `ready`, while a stop is always taken (the upstream is told only while it is ready).
     async fn our_typing(&mut self, chat_id: String, typing: bool) -> Result<(), DeviceError> {
         let Some(me) = self.me.as_ref().map(|me| me.id.clone()) else {
             return Err(DeviceError::InvalidState(InvalidTransition {
@@ -496,6 +497,10 @@ impl Actor {
                 input: "typing",
             }));
         };
+        let ready = self.state.name() == StateName::Ready;
+        if typing && !ready {
+            return Err(DeviceError::NotReady);
+        }
         let key = (chat_id.clone(), me.clone());
         let was_typing = self.typing.contains_key(&key);
         if typing {
@@ -505,6 +510,9 @@ impl Actor {
         }
         if was_typing != typing {
             self.journal_typing(&chat_id, &me, typing).await;
+        }
+        if !ready {
+            return Ok(());
         }
         let latest_incoming = match typing {
             true => self.latest_incoming(&chat_id).await,
@@ -549,7 +557,9 @@ impl Actor {
         }
     }
 
-    /// Ends the typing indicators whose stop never came.
+    /// Ends the typing indicators whose stop never came. A contact's ends as if the upstream
+    /// had said so (its presence back to `online`, with `contact:update`); ours is told to the
+    /// upstream.
     async fn expire_typing(&mut self) {
         let now = Instant::now();
         let expired: Vec<_> = self
@@ -558,20 +568,37 @@ impl Actor {
             .filter(|(_, until)| **until <= now)
             .map(|(key, _)| key.clone())
             .collect();
+        for key in &expired {
+            self.typing.remove(key);
+        }
         let ours = self.me.as_ref().map(|me| me.id.clone());
-        for (chat_id, contact_id) in expired {
-            self.typing.remove(&(chat_id.clone(), contact_id.clone()));
+        let (ours, theirs): (Vec<_>, Vec<_>) = expired
+            .into_iter()
+            .partition(|(_, contact_id)| ours.as_deref() == Some(contact_id.as_str()));
+        for (chat_id, contact_id) in ours {
             self.journal_typing(&chat_id, &contact_id, false).await;
-            if ours.as_deref() == Some(contact_id.as_str()) {
-                let stop = Outbound::Typing {
-                    chat_id,
-                    typing: false,
-                    latest_incoming: None,
-                };
-                if let Err(error) = self.tell(&stop).await {
-                    tracing::debug!(device_id = %self.id, %error, "the upstream was not told typing stopped");
-                }
+            let stop = Outbound::Typing {
+                chat_id,
+                typing: false,
+                latest_incoming: None,
+            };
+            if let Err(error) = self.tell(&stop).await {
+                tracing::debug!(device_id = %self.id, %error, "the upstream was not told typing stopped");
             }
+        }
+        let stops: Vec<_> = theirs
+            .into_iter()
+            .map(|(chat_id, contact_id)| Inbound::Typing {
+                chat_id,
+                contact_id,
+                typing: false,
+            })
+            .collect();
+        if stops.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store_inbound(stops).await {
+            tracing::error!(device_id = %self.id, %error, "cannot end a contact's typing");
         }
     }
 
