@@ -558,26 +558,36 @@ async fn an_event_emitted_as_soon_as_connected_is_answered() {
     daemon.stop().await;
 }
 
-/// The root namespace's events pass the same gate as a device's: an unknown event is answered
-/// with `bad_request`, and a flood with `rate_limited`.
+/// The root namespace's events pass the same gate as a device's: an unknown event, or a field
+/// its event does not take, is answered with `bad_request`, and a flood with `rate_limited`.
 #[tokio::test]
 async fn the_root_namespace_answers_unknown_events_and_floods() {
     let daemon = TestDaemon::start_with(|settings, _| {
-        settings.limits.events_per_minute = 3;
+        settings.limits.events_per_minute = 4;
     })
     .await;
     let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
         .await
         .unwrap_connected();
     let mut answers = Vec::new();
-    for event in ["devices:list", "devices:forget", "stats", "stats"] {
-        let ack = root.emit_with_ack(event, json!({}), WAIT).await.unwrap();
+    let requests = [
+        ("devices:list", json!({})),
+        ("devices:forget", json!({})),
+        ("stats", json!({ "deviceId": "demo" })),
+        ("stats", json!(null)),
+        ("stats", json!({})),
+    ];
+    for (event, payload) in requests {
+        let ack = root.emit_with_ack(event, payload, WAIT).await.unwrap();
         answers.push(match ack["ok"] == true {
             true => "ok".to_owned(),
             false => ack["error"]["code"].as_str().unwrap().to_owned(),
         });
     }
-    assert_eq!(answers, ["ok", "bad_request", "ok", "rate_limited"]);
+    assert_eq!(
+        answers,
+        ["ok", "bad_request", "bad_request", "ok", "rate_limited"]
+    );
     daemon.stop().await;
 }
 

@@ -212,7 +212,10 @@ pub fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
 
 /// Reads an event's payload into its typed shape (an absent or `null` one as `{}`); wrong
 /// types and missing fields are `bad_request`.
-fn parse<T: DeserializeOwned>(event: &str, payload: Option<Box<RawValue>>) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(
+    event: &str,
+    payload: Option<Box<RawValue>>,
+) -> Result<T, ApiError> {
     let text = match payload.as_deref().map(RawValue::get) {
         None | Some("null") => "{}",
         Some(text) => text,
@@ -232,6 +235,11 @@ fn admit_as<T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     admit(socket, context, packet, Some(device), scope).and_then(|payload| parse(event, payload))
 }
+
+/// The payload of an event that takes none: `{}`, `null` or nothing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -33,6 +33,7 @@ use crate::store::{self, Store};
 use client_events::Packet;
 use expiry::Expiries;
 
+use client_events::NoFields;
 pub use client_events::{attach_inbound, Context as ClientContext, InboundSettings, PacketLimits};
 
 /// Largest replay read from the journal in one go.
@@ -408,11 +409,17 @@ impl SocketHub {
         event: &str,
         packet: Packet,
     ) -> Result<Value, ApiError> {
-        client_events::admit(socket, &self.inner.clients, packet, None, Scope::Read)?;
+        let payload = client_events::admit(socket, &self.inner.clients, packet, None, Scope::Read)?;
         let caller = client_events::caller_of(socket)?;
         match event {
-            "devices:list" => self.devices_list(&caller).await,
-            "stats" => self.stats(&caller).await,
+            "devices:list" => {
+                client_events::parse::<NoFields>(event, payload)?;
+                self.devices_list(&caller).await
+            }
+            "stats" => {
+                client_events::parse::<NoFields>(event, payload)?;
+                self.stats(&caller).await
+            }
             unknown => Err(client_events::unknown_event(unknown)),
         }
     }
