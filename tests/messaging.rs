@@ -481,6 +481,28 @@ async fn read_receipts_typing_reactions_and_revocations_reach_the_other_client()
         (revoked["revoked"].clone(), revoked["body"].clone()),
         (json!(true), json!(""))
     );
+    // Revoking a chat's last message changes the chat list's line: `chat:update` says so.
+    let last = ok(send(&mut a, json!({ "chatId": BOB, "text": "oops" })).await);
+    ok(
+        a.emit_with_ack("message:revoke", json!({ "messageId": last["id"] }), WAIT)
+            .await
+            .unwrap(),
+    );
+    let update = b
+        .wait_until(WAIT, |e| {
+            e.name == "chat:update"
+                && e.data["id"] == BOB
+                && e.data["lastMessage"]["revoked"] == true
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &update.data["lastMessage"]["id"],
+            &update.data["lastMessage"]["body"]
+        ),
+        (&last["id"], &json!(""))
+    );
 
     let all = ok(a
         .emit_with_ack("notification:read", json!({ "all": true }), WAIT)

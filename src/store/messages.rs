@@ -472,13 +472,29 @@ impl Tx<'_> {
     }
 
     /// Deletes a message's content for everyone; returns whether it was not already revoked.
+    /// A chat whose last message it was changes with it (its `chat:update` shows the message
+    /// revoked, as the chat list does).
     pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
-        let changed = self.execute(
-            "UPDATE messages SET revoked = 1, body = '', media = NULL
-             WHERE device_id = ?1 AND id = ?2 AND revoked = 0",
-            params![device.as_str(), message_id],
-        )?;
-        Ok(changed > 0)
+        let chat_id: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "UPDATE messages SET revoked = 1, body = '', media = NULL
+                 WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
+            )?
+            .query_row(params![device.as_str(), message_id], |row| row.get(0))
+            .optional()?;
+        let Some(chat_id) = chat_id else {
+            return Ok(false);
+        };
+        let chat = super::chats::get_chat(self.conn(), device, &chat_id)?;
+        if let Some(chat) = chat.filter(|chat| {
+            chat.last_message
+                .as_ref()
+                .is_some_and(|last| last.id == message_id)
+        }) {
+            self.chat_changed(device, chat);
+        }
+        Ok(true)
     }
 
     pub fn insert_notification(
