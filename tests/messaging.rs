@@ -190,6 +190,18 @@ async fn the_same_temp_id_or_idempotency_key_is_one_message() {
     );
     let (_, list) = daemon.get(&alice).await;
     assert_eq!(list["items"], json!([]));
+    // Or reused for another text in the same chat: the second message is not dropped silently.
+    let other_text = json!({ "chatId": BOB, "text": "something else", "tempId": "same" });
+    assert_eq!(refused(&send(&mut a, other_text).await), "bad_request");
+    let (status, _, body) = daemon
+        .raw(
+            Method::POST,
+            &path,
+            json!({ "text": "something else" }),
+            &key,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     let (_, list) = daemon.get(&path).await;
     let bodies: Vec<&str> = list["items"]

@@ -79,6 +79,15 @@ pub enum Dedup {
 }
 
 impl SendRequest {
+    /// Whether this asks for what `original` holds: a retry of the same send. (A revoked
+    /// message no longer holds its text, so it is not asked.)
+    fn repeats(&self, original: &Message) -> bool {
+        self.text == original.body
+            && self.reply_to == original.reply_to
+            && self.media.as_ref().map(|media| &media.url)
+                == original.media.as_ref().map(|media| &media.url)
+    }
+
     fn validate(&self) -> Result<()> {
         check_id("chatId", &self.chat_id)?;
         if self.text.trim().is_empty() && self.media.is_none() && self.template.is_none() {
@@ -305,15 +314,22 @@ pub async fn send(
             (Dedup::TempId, None) => None,
         };
         if let Some(original) = original {
+            let key = match dedup {
+                Dedup::IdempotencyKey(_) => "Idempotency-Key",
+                Dedup::TempId => "tempId",
+            };
             // A key names one send: reused for another chat, it is a client's mistake, and
             // answering the first chat's message would put it in the wrong conversation.
             if original.chat_id != request.chat_id {
-                let key = match dedup {
-                    Dedup::IdempotencyKey(_) => "Idempotency-Key",
-                    Dedup::TempId => "tempId",
-                };
                 return Err(invalid(format!(
                     "this `{key}` was used for a message of another chat; use a new one for each message"
+                )));
+            }
+            // Reused for another text, answering the first message would drop the second
+            // without a word (and show the first to a caller who may not have sent it).
+            if !original.revoked && !request.repeats(&original) {
+                return Err(invalid(format!(
+                    "this `{key}` was used for another message; use a new one for each message"
                 )));
             }
             return Ok((original, false));
