@@ -344,6 +344,81 @@ async fn sends_and_follows_every_ack_level() {
     daemon.stop().await;
 }
 
+/// The `POST /api/sendText` texts the stub got so far, in order.
+fn sent_texts(stub: &mut WahaStub) -> Vec<String> {
+    stub.requests
+        .drain()
+        .iter()
+        .filter(|r| r.line() == "POST /api/sendText")
+        .map(|r| r.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_engines_send_answer_is_taken_once_and_its_acks_follow() {
+    let (mut stub, daemon, mut client) = ready().await;
+    // NOWEB answers with the engine's raw message; its key holds the id.
+    let noweb = json!({ "key": { "remoteJid": "15550002222@s.whatsapp.net", "fromMe": true, "id": "3EB0NOWEB" },
+        "message": { "extendedTextMessage": { "text": "noweb" } }, "messageTimestamp": "1700000000", "status": "PENDING" });
+    let webjs = json!({ "id": { "fromMe": true, "remote": ALICE, "id": "3EB0WEBJS", "_serialized": format!("true_{ALICE}_3EB0WEBJS") },
+        "ack": 0, "body": "webjs", "fromMe": true });
+    stub.with(|waha| {
+        waha.send_answers
+            .extend([(201, noweb), (201, webjs), (201, Value::Null)]);
+    });
+    let mut sent = Vec::new();
+    for text in ["noweb", "webjs", "nameless", "after"] {
+        sent.push(
+            daemon
+                .send_message("wa", ALICE, json!({ "text": text }))
+                .await,
+        );
+    }
+    for message in &sent {
+        wait_message_status(&mut client, &message["id"], "sent").await;
+    }
+    assert_eq!(
+        sent_texts(&mut stub),
+        ["noweb", "webjs", "nameless", "after"],
+        "each message is handed to WAHA once"
+    );
+    assert!(
+        !client
+            .history()
+            .iter()
+            .any(|e| e.name == "message:status" && e.data["status"] == "retrying"),
+        "no answer is taken for a failure"
+    );
+    for (message, upstream_id) in sent[..2].iter().zip(["3EB0NOWEB", "3EB0WEBJS"]) {
+        let upstream_id = format!("true_{ALICE}_{upstream_id}");
+        let (_, stored) = daemon
+            .get(&format!(
+                "/api/v1/devices/wa/messages/{}",
+                message["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(stored["upstreamId"], upstream_id.as_str());
+        let payload = json!({ "id": upstream_id, "from": ME, "to": ALICE, "participant": null, "fromMe": true, "ack": 2, "ackName": "DEVICE" });
+        assert_eq!(
+            webhook(&daemon, "message.ack", payload).await,
+            StatusCode::OK
+        );
+        wait_message_ack(&mut client, &message["id"], "device").await;
+    }
+    let (_, nameless) = daemon
+        .get(&format!(
+            "/api/v1/devices/wa/messages/{}",
+            sent[2]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (nameless["upstreamId"].clone(), nameless["ackName"].as_str()),
+        (Value::Null, Some("server"))
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn inbound_messages_reactions_revocations_and_presence() {
     let (mut stub, daemon, mut client) = ready().await;
@@ -1029,7 +1104,7 @@ async fn a_chat_opened_with_a_number_takes_the_chat_id_waha_finds_and_sends_to_i
 async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_reason() {
     let (mut stub, daemon, mut client) = ready().await;
     stub.with(|waha| {
-        waha.send_failures.push_back((
+        waha.send_answers.push_back((
             500,
             json!({ "statusCode": 500, "message": "engine hiccup" }),
         ))
@@ -1062,7 +1137,7 @@ async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_re
     );
 
     stub.with(|waha| {
-        waha.send_failures.push_back((
+        waha.send_answers.push_back((
             400,
             json!({ "statusCode": 400, "message": "chatId is not a valid WhatsApp id", "error": "Bad Request" }),
         ))

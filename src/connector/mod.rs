@@ -84,7 +84,10 @@ pub struct Outgoing {
 /// The upstream took a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
-    pub upstream_id: String,
+    /// The id the upstream gave the message; `None` when its answer said it took the message
+    /// but named no id. Such a message counts as sent (never sent again), and the upstream's
+    /// later reports about it cannot be matched to it.
+    pub upstream_id: Option<String>,
     /// What the answer itself says: `Server` when it means the upstream has the message,
     /// `Pending` when the server ack comes later on its own.
     pub ack: Ack,
