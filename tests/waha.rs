@@ -1477,6 +1477,37 @@ async fn wahas_own_status_changes_move_the_device() {
 }
 
 #[tokio::test]
+async fn a_waha_that_asks_to_slow_down_or_is_restarting_disconnects_the_device_which_reconnects() {
+    let (mut stub, daemon, mut client) = ready().await;
+    for busy in [
+        (
+            429,
+            json!({ "statusCode": 429, "message": "Too Many Requests" }),
+        ),
+        (
+            422,
+            json!({ "error": "Session status is not as expected. Try again later or restart the session",
+            "session": "default", "status": "STARTING", "expected": ["WORKING"] }),
+        ),
+    ] {
+        stub.with(|waha| waha.session_answers.push_back(busy));
+        status_webhook(&daemon, "WORKING").await;
+        let lost = wait_state(&mut client, "disconnected").await;
+        assert_eq!(lost.data["previous"], "ready");
+        wait_state(&mut client, "ready").await;
+    }
+    assert!(
+        !client
+            .history()
+            .iter()
+            .any(|e| e.name == "state" && e.data["state"] == "failed"),
+        "an answer that may pass never fails the device"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_bad_signature_gets_401_and_changes_nothing() {
     let (mut stub, daemon, _client) = ready().await;
     let (_, before) = daemon.get("/api/v1/devices/wa/events?after=0").await;

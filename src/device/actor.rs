@@ -933,7 +933,8 @@ fn is_up(state: StateName) -> bool {
 }
 
 /// What an upstream failure means for the device: one that may pass (no answer, a server
-/// error) is a lost connection, reconnected with backoff; anything else needs a person.
+/// error, throttling, a session restarting) is a lost connection, reconnected with backoff;
+/// anything else needs a person.
 fn failure_input(error: ConnectorError) -> Input {
     match error {
         ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },

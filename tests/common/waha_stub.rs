@@ -33,6 +33,9 @@ pub struct WahaState {
     /// Answers for the next sends instead of the usual one: status and body (`Null`: an
     /// empty body).
     pub send_answers: VecDeque<(u16, Value)>,
+    /// Answers for the next looks at the session (`GET /api/sessions/{session}`) instead of
+    /// its info.
+    pub session_answers: VecDeque<(u16, Value)>,
     /// Answers for the next read receipts and reactions instead of success.
     pub tell_failures: VecDeque<(u16, Value)>,
     /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
@@ -62,6 +65,7 @@ impl WahaStub {
             chats: Vec::new(),
             messages: HashMap::new(),
             send_answers: VecDeque::new(),
+            session_answers: VecDeque::new(),
             tell_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
             lids: HashMap::new(),
@@ -90,6 +94,10 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
     };
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["api", "sessions", name]) if *name == session => match state.exists {
+            _ if !state.session_answers.is_empty() => {
+                let (status, given) = state.session_answers.pop_front().unwrap();
+                answer(status, given)
+            }
             true => answer(200, info(state)),
             false => answer(
                 404,
