@@ -558,6 +558,60 @@ async fn inbound_messages_reactions_revocations_and_presence() {
     daemon.stop().await;
 }
 
+#[tokio::test]
+async fn a_revocation_naming_the_message_by_its_bare_id_finds_it_in_its_chat() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000001@g.us";
+    let mut in_group = message(
+        &format!("false_{GROUP}_GRP1_{ALICE}"),
+        false,
+        "in the group",
+        1_700_000_310,
+    );
+    in_group["from"] = json!(GROUP);
+    in_group["participant"] = json!(ALICE);
+    let direct = message(
+        "false_15550002222@c.us_DIR1",
+        false,
+        "direct",
+        1_700_000_300,
+    );
+    let mut ids = Vec::new();
+    for incoming in [direct, in_group] {
+        let body = incoming["body"].clone();
+        assert_eq!(webhook(&daemon, "message", incoming).await, StatusCode::OK);
+        let arrived = client
+            .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == body)
+            .await
+            .unwrap();
+        ids.push(arrived.data["id"].clone());
+    }
+    // As WAHA documents it: `before` null, the revoked message by its id alone, and `after`
+    // the revoke action in the same chat (its own id).
+    let revocations = [
+        json!({ "revokedMessageId": "DIR1", "before": null,
+            "after": { "id": "false_15550002222@c.us_ACTION1", "from": ALICE, "to": ME, "fromMe": false, "body": "" } }),
+        json!({ "revokedMessageId": "GRP1", "before": null,
+            "after": { "id": format!("false_{GROUP}_ACTION2_{ALICE}"), "from": GROUP, "participant": ALICE, "fromMe": false } }),
+    ];
+    for (revocation, id) in revocations.into_iter().zip(&ids) {
+        assert_eq!(
+            webhook(&daemon, "message.revoked", revocation).await,
+            StatusCode::OK
+        );
+        let gone = client
+            .wait_until(WAIT, |e| {
+                e.name == "message:revoked" && e.data["messageId"] == *id
+            })
+            .await
+            .unwrap();
+        assert!(gone.data["chatId"].is_string());
+    }
+    stub.requests.drain();
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 /// Linked ids: Alice's, Carol's, Dave's, Erin's, and those of someone who keeps their number
 /// to themselves and of someone WAHA fails to look up.
 const ALICE_LID: &str = "207711112222333@lid";

@@ -46,11 +46,7 @@ pub fn read(
             )
             .collect(),
         "message.ack" => ack(payload).into_iter().collect(),
-        "message.revoked" => id_of(&payload["before"]["id"])
-            .or_else(|| payload["revokedMessageId"].as_str().map(str::to_owned))
-            .map(|upstream_id| Inbound::Revoked { upstream_id })
-            .into_iter()
-            .collect(),
+        "message.revoked" => revoked(payload).into_iter().collect(),
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
@@ -201,6 +197,25 @@ fn ack(payload: &Value) -> Option<Inbound> {
         upstream_id,
         ack: Ack::from_level(level)?,
         by: text(&payload["participant"]).map(str::to_owned),
+    })
+}
+
+/// `message.revoked`: the revoked message is `before` when WAHA has it (seldom), else
+/// `revokedMessageId`, its id alone (`{messageId}`, without chat), in the chat of the revoke
+/// action `after` (`from`, or `to` when we revoked; else the chat part of `after.id`).
+fn revoked(payload: &Value) -> Option<Inbound> {
+    if let Some(upstream_id) = id_of(&payload["before"]["id"]) {
+        return Some(Inbound::Revoked { upstream_id });
+    }
+    let message_id = text(&payload["revokedMessageId"])?.to_owned();
+    let after = &payload["after"];
+    let from_me = after["fromMe"].as_bool().unwrap_or(false);
+    let chat_id = text(&after[if from_me { "to" } else { "from" }])
+        .map(str::to_owned)
+        .or_else(|| id_of(&after["id"])?.split('_').nth(1).map(str::to_owned))?;
+    Some(Inbound::RevokedInChat {
+        chat_id,
+        message_id,
     })
 }
 
