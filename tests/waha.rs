@@ -131,6 +131,14 @@ async fn read_alice_chat(daemon: &TestDaemon) -> usize {
     read["messageIds"].as_array().map_or(0, Vec::len)
 }
 
+/// A message as `GET /api/v1/devices/wa/messages/{id}` shows it.
+async fn stored_message(daemon: &TestDaemon, id: &Value) -> Value {
+    let path = format!("/api/v1/devices/wa/messages/{}", id.as_str().unwrap());
+    let (status, message) = daemon.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    message
+}
+
 fn count(client: &SioClient, name: &str) -> usize {
     client.history().iter().filter(|e| e.name == name).count()
 }
@@ -173,7 +181,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
         }] } })
     );
@@ -300,12 +308,7 @@ async fn sends_and_follows_every_ack_level() {
     // WAHA also reports our own message as `message.any`: it is not stored twice.
     let echo = message(&upstream_id, true, "hello waha", 1_700_000_200);
     assert_eq!(webhook(&daemon, "message.any", echo).await, StatusCode::OK);
-    let (_, stored) = daemon
-        .get(&format!(
-            "/api/v1/devices/wa/messages/{}",
-            sent["id"].as_str().unwrap()
-        ))
-        .await;
+    let stored = stored_message(&daemon, &sent["id"]).await;
     assert_eq!(
         (stored["ack"].as_i64(), stored["ackName"].as_str()),
         (Some(4), Some("played"))
@@ -391,12 +394,7 @@ async fn every_engines_send_answer_is_taken_once_and_its_acks_follow() {
     );
     for (message, upstream_id) in sent[..2].iter().zip(["3EB0NOWEB", "3EB0WEBJS"]) {
         let upstream_id = format!("true_{ALICE}_{upstream_id}");
-        let (_, stored) = daemon
-            .get(&format!(
-                "/api/v1/devices/wa/messages/{}",
-                message["id"].as_str().unwrap()
-            ))
-            .await;
+        let stored = stored_message(&daemon, &message["id"]).await;
         assert_eq!(stored["upstreamId"], upstream_id.as_str());
         let payload = json!({ "id": upstream_id, "from": ME, "to": ALICE, "participant": null, "fromMe": true, "ack": 2, "ackName": "DEVICE" });
         assert_eq!(
@@ -405,12 +403,7 @@ async fn every_engines_send_answer_is_taken_once_and_its_acks_follow() {
         );
         wait_message_ack(&mut client, &message["id"], "device").await;
     }
-    let (_, nameless) = daemon
-        .get(&format!(
-            "/api/v1/devices/wa/messages/{}",
-            sent[2]["id"].as_str().unwrap()
-        ))
-        .await;
+    let nameless = stored_message(&daemon, &sent[2]["id"]).await;
     assert_eq!(
         (nameless["upstreamId"].clone(), nameless["ackName"].as_str()),
         (Value::Null, Some("server"))
@@ -554,6 +547,44 @@ async fn inbound_messages_reactions_revocations_and_presence() {
         messages, 2,
         "one message event for three deliveries, one for the bulky one"
     );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_group_participants_ack_raises_our_group_message_monotonically() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000002@g.us";
+    let joined = json!({ "group": { "id": GROUP, "subject": "Team" }, "timestamp": 1_700_000_000 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.join", joined).await,
+        StatusCode::OK
+    );
+    let sent = daemon
+        .send_message("wa", GROUP, json!({ "text": "hello group" }))
+        .await;
+    wait_message_ack(&mut client, &sent["id"], "server").await;
+    let upstream_id = format!("true_{GROUP}_STUB1");
+    for (ack, name, participant) in [(3, "READ", ALICE), (2, "DEVICE", "15550003333@c.us")] {
+        let payload = json!({ "id": format!("{upstream_id}_{participant}"), "from": GROUP,
+            "participant": participant, "fromMe": true, "ack": ack, "ackName": name });
+        assert_eq!(
+            webhook(&daemon, "message.ack.group", payload).await,
+            StatusCode::OK
+        );
+    }
+    wait_message_ack(&mut client, &sent["id"], "read").await;
+    let read = client.wait_for("message:read", WAIT).await.unwrap();
+    assert_eq!(
+        (read.data["chatId"].as_str(), read.data["readBy"].as_str()),
+        (Some(GROUP), Some(ALICE))
+    );
+    let stored = stored_message(&daemon, &sent["id"]).await;
+    assert_eq!(
+        stored["ackName"], "read",
+        "a later, lower ack changes nothing"
+    );
+    stub.requests.drain();
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -43,11 +43,12 @@ use media::Files;
 pub use webhook::read as read_webhook;
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 11] = [
+const EVENTS: [&str; 12] = [
     "session.status",
     "message",
     "message.any",
     "message.ack",
+    "message.ack.group",
     "message.revoked",
     "message.reaction",
     "presence.update",

@@ -45,7 +45,7 @@ pub fn read(
                     .map(|message| Inbound::Message(Box::new(message))),
             )
             .collect(),
-        "message.ack" => ack(payload).into_iter().collect(),
+        "message.ack" | "message.ack.group" => ack(payload).into_iter().collect(),
         "message.revoked" => revoked(payload).into_iter().collect(),
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
@@ -183,9 +183,10 @@ fn without_device(lid: &str) -> String {
     }
 }
 
-/// `message.ack`: -1 ERROR … 4 PLAYED. An error fails the message.
+/// `message.ack` and, for one participant of a group, `message.ack.group`: -1 ERROR … 4
+/// PLAYED. An error fails the message.
 fn ack(payload: &Value) -> Option<Inbound> {
-    let upstream_id = id_of(&payload["id"])?;
+    let upstream_id = without_participant(&id_of(&payload["id"])?).to_owned();
     let level = payload["ack"].as_i64()?;
     if level == Ack::Error.level() {
         return Some(Inbound::Failed {
@@ -217,6 +218,20 @@ fn revoked(payload: &Value) -> Option<Inbound> {
         chat_id,
         message_id,
     })
+}
+
+/// A message id without the participant a group ack adds to it
+/// (`true_{group}@g.us_{id}_{participant}`): the id our message is stored under. A participant
+/// is a jid (it has an `@`), and follows the three parts every id has.
+fn without_participant(id: &str) -> &str {
+    match id.rsplit_once('_') {
+        Some((message, participant))
+            if participant.contains('@') && message.matches('_').count() >= 2 =>
+        {
+            message
+        }
+        _ => id,
+    }
 }
 
 /// `message.reaction`: an emoji on a message (empty: the reaction was removed).
@@ -469,6 +484,14 @@ mod tests {
             Some(Inbound::Failed { .. })
         ));
         assert_eq!(ack(&json!({ "id": "m1", "ack": 9 })), None);
+        for (group_ack, ours) in [
+            ("true_120@g.us_4CC5_9999@lid", "true_120@g.us_4CC5"),
+            ("true_120@g.us_4CC5_15550002222@c.us", "true_120@g.us_4CC5"),
+            ("true_120@g.us_4CC5", "true_120@g.us_4CC5"),
+            ("true_15550002222@c.us_4CC5", "true_15550002222@c.us_4CC5"),
+        ] {
+            assert_eq!(without_participant(group_ack), ours);
+        }
         let presences = presence(&json!({ "id": "111@c.us", "presences": [
             { "participant": "111@c.us", "lastKnownPresence": "typing" },
             { "participant": "111@c.us", "lastKnownPresence": "paused" },
