@@ -590,6 +590,59 @@ async fn a_group_participants_ack_raises_our_group_message_monotonically() {
 }
 
 #[tokio::test]
+async fn reading_a_group_sends_one_read_receipt_per_sender_naming_them() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000003@g.us";
+    const BOB: &str = "15550003333@c.us";
+    let in_group = |id: &str, sender: &str| {
+        let mut message = message(
+            &format!("false_{GROUP}_{id}_{sender}"),
+            false,
+            id,
+            1_700_000_320,
+        );
+        message["from"] = json!(GROUP);
+        message["participant"] = json!(sender);
+        message
+    };
+    for incoming in [
+        in_group("G1", ALICE),
+        in_group("G2", BOB),
+        in_group("G3", ALICE),
+    ] {
+        assert_eq!(webhook(&daemon, "message", incoming).await, StatusCode::OK);
+    }
+    client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == "G3")
+        .await
+        .unwrap();
+    let path = format!("/api/v1/devices/wa/chats/{GROUP}/read");
+    let (status, read) = daemon.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    let mut receipts = Vec::new();
+    for _ in 0..2 {
+        receipts.push(
+            stub.requests
+                .wait_line(WAIT, "POST /api/sendSeen")
+                .await
+                .body,
+        );
+    }
+    receipts.sort_by_key(|body| body["participant"].as_str().map(str::to_owned));
+    assert_eq!(
+        receipts,
+        [
+            json!({ "session": "default", "chatId": GROUP, "participant": ALICE,
+                "messageIds": [format!("false_{GROUP}_G1_{ALICE}"), format!("false_{GROUP}_G3_{ALICE}")] }),
+            json!({ "session": "default", "chatId": GROUP, "participant": BOB,
+                "messageIds": [format!("false_{GROUP}_G2_{BOB}")] }),
+        ]
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_revocation_naming_the_message_by_its_bare_id_finds_it_in_its_chat() {
     let (mut stub, daemon, mut client) = ready().await;
     const GROUP: &str = "120363000000000001@g.us";

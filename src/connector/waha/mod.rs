@@ -19,7 +19,7 @@
 pub mod media;
 mod webhook;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -316,6 +316,30 @@ impl Waha {
         Ok(directory)
     }
 
+    /// Read receipts, `POST /api/sendSeen`. In a group WAHA needs the sender of the messages
+    /// (`participant`), which a group message's id ends with: one call per sender.
+    async fn mark_read(
+        &self,
+        chat_id: &str,
+        upstream_ids: &[String],
+    ) -> Result<(), ConnectorError> {
+        let group = chat_id.ends_with("@g.us");
+        let mut by_sender: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+        for id in upstream_ids {
+            let sender = group.then(|| webhook::split_participant(id).1).flatten();
+            by_sender.entry(sender).or_default().push(id);
+        }
+        for (participant, ids) in by_sender {
+            let mut body = self.chat_body(chat_id);
+            body["messageIds"] = json!(ids);
+            if let Some(participant) = participant {
+                body["participant"] = json!(participant);
+            }
+            http::call(self.request(Method::POST, &["api", "sendSeen"]).json(&body)).await?;
+        }
+        Ok(())
+    }
+
     /// A body for the chat endpoints (`sendSeen`, typing).
     fn chat_body(&self, chat_id: &str) -> Value {
         json!({ "session": self.spec.session, "chatId": chat_id })
@@ -508,11 +532,7 @@ impl Upstream for Waha {
             Outbound::MarkRead {
                 chat_id,
                 upstream_ids,
-            } => {
-                let mut body = self.chat_body(chat_id);
-                body["messageIds"] = json!(upstream_ids);
-                self.request(Method::POST, &["api", "sendSeen"]).json(&body)
-            }
+            } => return self.mark_read(chat_id, upstream_ids).await,
             Outbound::Typing {
                 chat_id, typing, ..
             } => {

@@ -186,7 +186,7 @@ fn without_device(lid: &str) -> String {
 /// `message.ack` and, for one participant of a group, `message.ack.group`: -1 ERROR … 4
 /// PLAYED. An error fails the message.
 fn ack(payload: &Value) -> Option<Inbound> {
-    let upstream_id = without_participant(&id_of(&payload["id"])?).to_owned();
+    let upstream_id = split_participant(&id_of(&payload["id"])?).0.to_owned();
     let level = payload["ack"].as_i64()?;
     if level == Ack::Error.level() {
         return Some(Inbound::Failed {
@@ -220,17 +220,18 @@ fn revoked(payload: &Value) -> Option<Inbound> {
     })
 }
 
-/// A message id without the participant a group ack adds to it
-/// (`true_{group}@g.us_{id}_{participant}`): the id our message is stored under. A participant
-/// is a jid (it has an `@`), and follows the three parts every id has.
-fn without_participant(id: &str) -> &str {
+/// A message id split from the participant WAHA adds to ids in groups
+/// (`{fromMe}_{group}@g.us_{id}_{participant}`: the sender of a message we received, the
+/// participant a group ack is from). A participant is a jid (it has an `@`), and follows the
+/// three parts every id has.
+pub(super) fn split_participant(id: &str) -> (&str, Option<&str>) {
     match id.rsplit_once('_') {
         Some((message, participant))
             if participant.contains('@') && message.matches('_').count() >= 2 =>
         {
-            message
+            (message, Some(participant))
         }
-        _ => id,
+        _ => (id, None),
     }
 }
 
@@ -484,13 +485,22 @@ mod tests {
             Some(Inbound::Failed { .. })
         ));
         assert_eq!(ack(&json!({ "id": "m1", "ack": 9 })), None);
-        for (group_ack, ours) in [
-            ("true_120@g.us_4CC5_9999@lid", "true_120@g.us_4CC5"),
-            ("true_120@g.us_4CC5_15550002222@c.us", "true_120@g.us_4CC5"),
-            ("true_120@g.us_4CC5", "true_120@g.us_4CC5"),
-            ("true_15550002222@c.us_4CC5", "true_15550002222@c.us_4CC5"),
+        for (id, split) in [
+            (
+                "true_120@g.us_4CC5_9999@lid",
+                ("true_120@g.us_4CC5", Some("9999@lid")),
+            ),
+            (
+                "false_120@g.us_4CC5_15550002222@c.us",
+                ("false_120@g.us_4CC5", Some("15550002222@c.us")),
+            ),
+            ("true_120@g.us_4CC5", ("true_120@g.us_4CC5", None)),
+            (
+                "true_15550002222@c.us_4CC5",
+                ("true_15550002222@c.us_4CC5", None),
+            ),
         ] {
-            assert_eq!(without_participant(group_ack), ours);
+            assert_eq!(split_participant(id), split);
         }
         let presences = presence(&json!({ "id": "111@c.us", "presences": [
             { "participant": "111@c.us", "lastKnownPresence": "typing" },
