@@ -1646,6 +1646,35 @@ async fn a_waha_that_asks_to_slow_down_or_is_restarting_disconnects_the_device_w
 }
 
 #[tokio::test]
+async fn a_waha_that_stops_showing_new_codes_ends_linking_with_qr_timeout() {
+    let mut stub = WahaStub::start("the-only-code").await;
+    // Two codes of one second each: linking ends two seconds after the first code.
+    let (daemon, mut client) =
+        TestDaemon::start_with_device("wa", &device_file(&stub), |settings| {
+            fast(settings);
+            settings.qr.first_ttl_secs = 1;
+            settings.qr.ttl_secs = 1;
+            settings.qr.max_attempts = 2;
+        })
+        .await;
+    wait_state(&mut client, "qr").await;
+    let stopped = wait_state(&mut client, "stopped").await;
+    assert_eq!(
+        (
+            stopped.data["previous"].as_str(),
+            stopped.data["reason"].as_str()
+        ),
+        (Some("qr"), Some("qr_timeout"))
+    );
+    assert_eq!(count(&client, "qr"), 1, "WAHA showed one code only");
+    stub.requests
+        .wait_line(WAIT, "POST /api/sessions/default/stop")
+        .await;
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_bad_signature_gets_401_and_changes_nothing() {
     let (mut stub, daemon, _client) = ready().await;
     let (_, before) = daemon.get("/api/v1/devices/wa/events?after=0").await;

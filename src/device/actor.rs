@@ -228,7 +228,11 @@ impl Actor {
                 _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
                 _ = at(self.qr_deadline) => {
                     self.qr_deadline = None;
-                    let _ = self.feed(Input::QrExpired).await;
+                    let input = match self.rotates_qr() {
+                        true => Input::LinkingTimedOut,
+                        false => Input::QrExpired,
+                    };
+                    let _ = self.feed(input).await;
                 }
                 _ = at(self.reconnect_deadline) => {
                     self.reconnect_deadline = None;
@@ -918,9 +922,20 @@ impl Actor {
                 );
             }
         }
-        // An upstream that rotates its codes says when a new one is due; the timer is ours.
-        let rotates = self.upstream.as_ref().is_some_and(|u| u.rotates_qr());
-        self.qr_deadline = (!rotates).then(|| Instant::now() + ttl);
+        // An upstream that rotates its codes says when a new one is due; otherwise the timer
+        // is ours. For the former it is only a safety net, set with the first code, should the
+        // upstream stop showing new ones: linking ends when all codes together would have.
+        self.qr_deadline = match self.rotates_qr() {
+            false => Some(Instant::now() + ttl),
+            true => self
+                .qr_deadline
+                .or_else(|| Some(Instant::now() + self.context.settings.qr.window())),
+        };
+    }
+
+    /// Whether the upstream rotates its pairing codes itself ([`Upstream::rotates_qr`]).
+    fn rotates_qr(&self) -> bool {
+        self.upstream.as_ref().is_some_and(|u| u.rotates_qr())
     }
 }
 
