@@ -46,6 +46,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ::config::{Value, ValueKind};
 use serde::de::DeserializeOwned;
@@ -251,6 +252,17 @@ pub struct QrSettings {
     pub ttl_secs: u64,
     /// Codes shown in one pairing attempt before it gives up.
     pub max_attempts: u32,
+}
+
+impl QrSettings {
+    /// How long all of a pairing attempt's codes are shown together, from the first.
+    pub fn window(&self) -> Duration {
+        let later = u64::from(self.max_attempts.saturating_sub(1));
+        Duration::from_secs(
+            self.first_ttl_secs
+                .saturating_add(later.saturating_mul(self.ttl_secs)),
+        )
+    }
 }
 
 impl Default for QrSettings {

@@ -634,6 +634,33 @@ async fn send_failures_retry_fail_the_message_or_fail_the_device() {
 }
 
 #[tokio::test]
+async fn a_send_meta_throttles_is_retried_and_then_sent() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.IN1", "hi").await;
+    stub.with(|meta| {
+        meta.failures.push_back((429, json!({ "error": { "message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429 } })));
+        meta.failures.push_back((400, json!({ "error": { "message": "(#131056) (Business Account, Consumer Account) pair rate limit hit", "type": "OAuthException", "code": 131056 } })));
+    });
+    let sent = daemon
+        .send_message("cl", CHAT, json!({ "text": "hold on" }))
+        .await;
+    let retrying = wait_message_status(&mut client, &sent["id"], "retrying").await;
+    assert!(
+        retrying["error"]
+            .as_str()
+            .unwrap()
+            .contains("Rate limit hit"),
+        "{retrying}"
+    );
+    let sent_status = wait_message_status(&mut client, &sent["id"], "sent").await;
+    assert_eq!(sent_status["attempt"], 3, "{sent_status}");
+    let (_, device) = daemon.get("/api/v1/devices/cl").await;
+    assert_eq!(device["state"], "ready");
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
     let mut stub = CloudStub::start().await;
     let (daemon, mut client) = start_with(&stub, TOKEN, |settings| {

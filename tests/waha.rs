@@ -131,6 +131,14 @@ async fn read_alice_chat(daemon: &TestDaemon) -> usize {
     read["messageIds"].as_array().map_or(0, Vec::len)
 }
 
+/// A message as `GET /api/v1/devices/wa/messages/{id}` shows it.
+async fn stored_message(daemon: &TestDaemon, id: &Value) -> Value {
+    let path = format!("/api/v1/devices/wa/messages/{}", id.as_str().unwrap());
+    let (status, message) = daemon.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{message}");
+    message
+}
+
 fn count(client: &SioClient, name: &str) -> usize {
     client.history().iter().filter(|e| e.name == name).count()
 }
@@ -173,7 +181,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
         }] } })
     );
@@ -300,12 +308,7 @@ async fn sends_and_follows_every_ack_level() {
     // WAHA also reports our own message as `message.any`: it is not stored twice.
     let echo = message(&upstream_id, true, "hello waha", 1_700_000_200);
     assert_eq!(webhook(&daemon, "message.any", echo).await, StatusCode::OK);
-    let (_, stored) = daemon
-        .get(&format!(
-            "/api/v1/devices/wa/messages/{}",
-            sent["id"].as_str().unwrap()
-        ))
-        .await;
+    let stored = stored_message(&daemon, &sent["id"]).await;
     assert_eq!(
         (stored["ack"].as_i64(), stored["ackName"].as_str()),
         (Some(4), Some("played"))
@@ -339,6 +342,71 @@ async fn sends_and_follows_every_ack_level() {
     assert_eq!(
         request.body,
         json!({ "session": "default", "chatId": ALICE, "text": "quoting", "reply_to": "false_15550002222@c.us_OLD1" })
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// The `POST /api/sendText` texts the stub got so far, in order.
+fn sent_texts(stub: &mut WahaStub) -> Vec<String> {
+    stub.requests
+        .drain()
+        .iter()
+        .filter(|r| r.line() == "POST /api/sendText")
+        .map(|r| r.body["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_engines_send_answer_is_taken_once_and_its_acks_follow() {
+    let (mut stub, daemon, mut client) = ready().await;
+    // NOWEB answers with the engine's raw message; its key holds the id.
+    let noweb = json!({ "key": { "remoteJid": "15550002222@s.whatsapp.net", "fromMe": true, "id": "3EB0NOWEB" },
+        "message": { "extendedTextMessage": { "text": "noweb" } }, "messageTimestamp": "1700000000", "status": "PENDING" });
+    let webjs = json!({ "id": { "fromMe": true, "remote": ALICE, "id": "3EB0WEBJS", "_serialized": format!("true_{ALICE}_3EB0WEBJS") },
+        "ack": 0, "body": "webjs", "fromMe": true });
+    stub.with(|waha| {
+        waha.send_answers
+            .extend([(201, noweb), (201, webjs), (201, Value::Null)]);
+    });
+    let mut sent = Vec::new();
+    for text in ["noweb", "webjs", "nameless", "after"] {
+        sent.push(
+            daemon
+                .send_message("wa", ALICE, json!({ "text": text }))
+                .await,
+        );
+    }
+    for message in &sent {
+        wait_message_status(&mut client, &message["id"], "sent").await;
+    }
+    assert_eq!(
+        sent_texts(&mut stub),
+        ["noweb", "webjs", "nameless", "after"],
+        "each message is handed to WAHA once"
+    );
+    assert!(
+        !client
+            .history()
+            .iter()
+            .any(|e| e.name == "message:status" && e.data["status"] == "retrying"),
+        "no answer is taken for a failure"
+    );
+    for (message, upstream_id) in sent[..2].iter().zip(["3EB0NOWEB", "3EB0WEBJS"]) {
+        let upstream_id = format!("true_{ALICE}_{upstream_id}");
+        let stored = stored_message(&daemon, &message["id"]).await;
+        assert_eq!(stored["upstreamId"], upstream_id.as_str());
+        let payload = json!({ "id": upstream_id, "from": ME, "to": ALICE, "participant": null, "fromMe": true, "ack": 2, "ackName": "DEVICE" });
+        assert_eq!(
+            webhook(&daemon, "message.ack", payload).await,
+            StatusCode::OK
+        );
+        wait_message_ack(&mut client, &message["id"], "device").await;
+    }
+    let nameless = stored_message(&daemon, &sent[2]["id"]).await;
+    assert_eq!(
+        (nameless["upstreamId"].clone(), nameless["ackName"].as_str()),
+        (Value::Null, Some("server"))
     );
     stub.server.stop().await;
     daemon.stop().await;
@@ -479,6 +547,151 @@ async fn inbound_messages_reactions_revocations_and_presence() {
         messages, 2,
         "one message event for three deliveries, one for the bulky one"
     );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_group_participants_ack_raises_our_group_message_monotonically() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000002@g.us";
+    let joined = json!({ "group": { "id": GROUP, "subject": "Team" }, "timestamp": 1_700_000_000 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.join", joined).await,
+        StatusCode::OK
+    );
+    let sent = daemon
+        .send_message("wa", GROUP, json!({ "text": "hello group" }))
+        .await;
+    wait_message_ack(&mut client, &sent["id"], "server").await;
+    let upstream_id = format!("true_{GROUP}_STUB1");
+    for (ack, name, participant) in [(3, "READ", ALICE), (2, "DEVICE", "15550003333@c.us")] {
+        let payload = json!({ "id": format!("{upstream_id}_{participant}"), "from": GROUP,
+            "participant": participant, "fromMe": true, "ack": ack, "ackName": name });
+        assert_eq!(
+            webhook(&daemon, "message.ack.group", payload).await,
+            StatusCode::OK
+        );
+    }
+    wait_message_ack(&mut client, &sent["id"], "read").await;
+    let read = client.wait_for("message:read", WAIT).await.unwrap();
+    assert_eq!(
+        (read.data["chatId"].as_str(), read.data["readBy"].as_str()),
+        (Some(GROUP), Some(ALICE))
+    );
+    let stored = stored_message(&daemon, &sent["id"]).await;
+    assert_eq!(
+        stored["ackName"], "read",
+        "a later, lower ack changes nothing"
+    );
+    stub.requests.drain();
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn reading_a_group_sends_one_read_receipt_per_sender_naming_them() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000003@g.us";
+    const BOB: &str = "15550003333@c.us";
+    let in_group = |id: &str, sender: &str| {
+        let mut message = message(
+            &format!("false_{GROUP}_{id}_{sender}"),
+            false,
+            id,
+            1_700_000_320,
+        );
+        message["from"] = json!(GROUP);
+        message["participant"] = json!(sender);
+        message
+    };
+    for incoming in [
+        in_group("G1", ALICE),
+        in_group("G2", BOB),
+        in_group("G3", ALICE),
+    ] {
+        assert_eq!(webhook(&daemon, "message", incoming).await, StatusCode::OK);
+    }
+    client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == "G3")
+        .await
+        .unwrap();
+    let path = format!("/api/v1/devices/wa/chats/{GROUP}/read");
+    let (status, read) = daemon.post(&path, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    let mut receipts = Vec::new();
+    for _ in 0..2 {
+        receipts.push(
+            stub.requests
+                .wait_line(WAIT, "POST /api/sendSeen")
+                .await
+                .body,
+        );
+    }
+    receipts.sort_by_key(|body| body["participant"].as_str().map(str::to_owned));
+    assert_eq!(
+        receipts,
+        [
+            json!({ "session": "default", "chatId": GROUP, "participant": ALICE,
+                "messageIds": [format!("false_{GROUP}_G1_{ALICE}"), format!("false_{GROUP}_G3_{ALICE}")] }),
+            json!({ "session": "default", "chatId": GROUP, "participant": BOB,
+                "messageIds": [format!("false_{GROUP}_G2_{BOB}")] }),
+        ]
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_revocation_naming_the_message_by_its_bare_id_finds_it_in_its_chat() {
+    let (mut stub, daemon, mut client) = ready().await;
+    const GROUP: &str = "120363000000000001@g.us";
+    let mut in_group = message(
+        &format!("false_{GROUP}_GRP1_{ALICE}"),
+        false,
+        "in the group",
+        1_700_000_310,
+    );
+    in_group["from"] = json!(GROUP);
+    in_group["participant"] = json!(ALICE);
+    let direct = message(
+        "false_15550002222@c.us_DIR1",
+        false,
+        "direct",
+        1_700_000_300,
+    );
+    let mut ids = Vec::new();
+    for incoming in [direct, in_group] {
+        let body = incoming["body"].clone();
+        assert_eq!(webhook(&daemon, "message", incoming).await, StatusCode::OK);
+        let arrived = client
+            .wait_until(WAIT, |e| e.name == "message" && e.data["body"] == body)
+            .await
+            .unwrap();
+        ids.push(arrived.data["id"].clone());
+    }
+    // As WAHA documents it: `before` null, the revoked message by its id alone, and `after`
+    // the revoke action in the same chat (its own id).
+    let revocations = [
+        json!({ "revokedMessageId": "DIR1", "before": null,
+            "after": { "id": "false_15550002222@c.us_ACTION1", "from": ALICE, "to": ME, "fromMe": false, "body": "" } }),
+        json!({ "revokedMessageId": "GRP1", "before": null,
+            "after": { "id": format!("false_{GROUP}_ACTION2_{ALICE}"), "from": GROUP, "participant": ALICE, "fromMe": false } }),
+    ];
+    for (revocation, id) in revocations.into_iter().zip(&ids) {
+        assert_eq!(
+            webhook(&daemon, "message.revoked", revocation).await,
+            StatusCode::OK
+        );
+        let gone = client
+            .wait_until(WAIT, |e| {
+                e.name == "message:revoked" && e.data["messageId"] == *id
+            })
+            .await
+            .unwrap();
+        assert!(gone.data["chatId"].is_string());
+    }
+    stub.requests.drain();
     stub.server.stop().await;
     daemon.stop().await;
 }
@@ -1029,7 +1242,7 @@ async fn a_chat_opened_with_a_number_takes_the_chat_id_waha_finds_and_sends_to_i
 async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_reason() {
     let (mut stub, daemon, mut client) = ready().await;
     stub.with(|waha| {
-        waha.send_failures.push_back((
+        waha.send_answers.push_back((
             500,
             json!({ "statusCode": 500, "message": "engine hiccup" }),
         ))
@@ -1062,7 +1275,7 @@ async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_re
     );
 
     stub.with(|waha| {
-        waha.send_failures.push_back((
+        waha.send_answers.push_back((
             400,
             json!({ "statusCode": 400, "message": "chatId is not a valid WhatsApp id", "error": "Bad Request" }),
         ))
@@ -1397,6 +1610,66 @@ async fn wahas_own_status_changes_move_the_device() {
         "{}",
         failed.data
     );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_waha_that_asks_to_slow_down_or_is_restarting_disconnects_the_device_which_reconnects() {
+    let (mut stub, daemon, mut client) = ready().await;
+    for busy in [
+        (
+            429,
+            json!({ "statusCode": 429, "message": "Too Many Requests" }),
+        ),
+        (
+            422,
+            json!({ "error": "Session status is not as expected. Try again later or restart the session",
+            "session": "default", "status": "STARTING", "expected": ["WORKING"] }),
+        ),
+    ] {
+        stub.with(|waha| waha.session_answers.push_back(busy));
+        status_webhook(&daemon, "WORKING").await;
+        let lost = wait_state(&mut client, "disconnected").await;
+        assert_eq!(lost.data["previous"], "ready");
+        wait_state(&mut client, "ready").await;
+    }
+    assert!(
+        !client
+            .history()
+            .iter()
+            .any(|e| e.name == "state" && e.data["state"] == "failed"),
+        "an answer that may pass never fails the device"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_waha_that_stops_showing_new_codes_ends_linking_with_qr_timeout() {
+    let mut stub = WahaStub::start("the-only-code").await;
+    // Two codes of one second each: linking ends two seconds after the first code.
+    let (daemon, mut client) =
+        TestDaemon::start_with_device("wa", &device_file(&stub), |settings| {
+            fast(settings);
+            settings.qr.first_ttl_secs = 1;
+            settings.qr.ttl_secs = 1;
+            settings.qr.max_attempts = 2;
+        })
+        .await;
+    wait_state(&mut client, "qr").await;
+    let stopped = wait_state(&mut client, "stopped").await;
+    assert_eq!(
+        (
+            stopped.data["previous"].as_str(),
+            stopped.data["reason"].as_str()
+        ),
+        (Some("qr"), Some("qr_timeout"))
+    );
+    assert_eq!(count(&client, "qr"), 1, "WAHA showed one code only");
+    stub.requests
+        .wait_line(WAIT, "POST /api/sessions/default/stop")
+        .await;
     stub.server.stop().await;
     daemon.stop().await;
 }

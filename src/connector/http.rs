@@ -135,11 +135,72 @@ pub fn success(status: StatusCode, body: Value) -> Result<Value, ConnectorError>
         Some(reason) => format!("{status}: {reason}"),
         None => status.to_string(),
     };
-    Err(match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ConnectorError::Refused(reason),
-        status if status.is_client_error() => ConnectorError::Rejected(reason),
-        _ => ConnectorError::Failing(reason),
+    Err(match kind_of(status, &body) {
+        Kind::Refused => ConnectorError::Refused(reason),
+        Kind::Rejected => ConnectorError::Rejected(reason),
+        Kind::Transient => ConnectorError::Failing(reason),
     })
+}
+
+/// What an error answer means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Our credentials or permissions are refused: nothing passes until a person fixes them.
+    Refused,
+    /// This request is wrong, and would be wrong again.
+    Rejected,
+    /// The upstream cannot take it now (a server error, throttling, a session restarting):
+    /// the same request may pass later.
+    Transient,
+}
+
+/// Graph API error codes (`error.code`) that refuse our token or its permissions: 0 and 190
+/// (the token is invalid or expired), 10 and 200…299 (a permission is missing).
+fn graph_refuses(code: i64) -> bool {
+    matches!(code, 0 | 10 | 190 | 200..=299)
+}
+
+/// Graph API error codes Meta documents as passing by themselves: throttling (4 application
+/// rate limit, 80007 account rate limit, 130429 throughput, 131056 too many messages to one
+/// number) and "try again later" (1 unknown, 2 service unavailable, 131000 something went
+/// wrong).
+fn graph_transient(code: i64) -> bool {
+    matches!(code, 1 | 2 | 4 | 80007 | 130429 | 131000 | 131056)
+}
+
+/// WAHA's 422 for a request that needs the session in another status than it is in now (it is
+/// starting or restarting): `{"error": "Session status is not as expected…", "status":
+/// "STARTING", "expected": ["WORKING"]}`.
+fn waha_session_not_ready(body: &Value) -> bool {
+    body["expected"].is_array()
+        || [&body["error"], &body["message"]].into_iter().any(|text| {
+            text.as_str().is_some_and(|text| {
+                text.to_ascii_lowercase()
+                    .contains("session status is not as expected")
+            })
+        })
+}
+
+/// Sorts an error answer by its status and, where the upstream says more, by its body: a
+/// Graph API error code decides over the status it came with.
+fn kind_of(status: StatusCode, body: &Value) -> Kind {
+    if let Some(code) = body["error"]["code"].as_i64() {
+        if graph_refuses(code) {
+            return Kind::Refused;
+        }
+        if graph_transient(code) {
+            return Kind::Transient;
+        }
+    }
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Kind::Refused,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_EARLY | StatusCode::TOO_MANY_REQUESTS => {
+            Kind::Transient
+        }
+        StatusCode::UNPROCESSABLE_ENTITY if waha_session_not_ready(body) => Kind::Transient,
+        status if status.is_client_error() => Kind::Rejected,
+        _ => Kind::Transient,
+    }
 }
 
 /// The human part of an upstream's error body: Graph API's `error.message` (with its
@@ -253,6 +314,51 @@ mod tests {
             success(StatusCode::CREATED, Value::String(String::new())),
             Ok(Value::Null)
         );
+    }
+
+    #[test]
+    fn answers_that_may_pass_are_transient_and_refused_credentials_are_refused() {
+        let graph = |code: i64| json!({ "error": { "message": "m", "code": code } });
+        let restarting = json!({ "error": "Session status is not as expected. Try again later or restart the session",
+            "session": "default", "status": "STARTING", "expected": ["WORKING"] });
+        let cases = [
+            (StatusCode::REQUEST_TIMEOUT, json!({}), Kind::Transient),
+            (StatusCode::TOO_EARLY, json!({}), Kind::Transient),
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "message": "slow down" }),
+                Kind::Transient,
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                restarting,
+                Kind::Transient,
+            ),
+            (StatusCode::BAD_REQUEST, graph(4), Kind::Transient),
+            (StatusCode::BAD_REQUEST, graph(80007), Kind::Transient),
+            (StatusCode::BAD_REQUEST, graph(130429), Kind::Transient),
+            (StatusCode::BAD_REQUEST, graph(131056), Kind::Transient),
+            (StatusCode::INTERNAL_SERVER_ERROR, graph(1), Kind::Transient),
+            (StatusCode::SERVICE_UNAVAILABLE, graph(2), Kind::Transient),
+            (StatusCode::BAD_REQUEST, graph(131000), Kind::Transient),
+            (StatusCode::BAD_REQUEST, graph(190), Kind::Refused),
+            (StatusCode::BAD_REQUEST, graph(10), Kind::Refused),
+            (StatusCode::BAD_REQUEST, graph(0), Kind::Refused),
+            (StatusCode::BAD_REQUEST, graph(200), Kind::Refused),
+            (StatusCode::BAD_REQUEST, graph(299), Kind::Refused),
+            (StatusCode::TOO_MANY_REQUESTS, graph(190), Kind::Refused),
+            (StatusCode::FORBIDDEN, json!({}), Kind::Refused),
+            (StatusCode::BAD_REQUEST, graph(131030), Kind::Rejected),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "message": ["chatId must be a string"] }),
+                Kind::Rejected,
+            ),
+            (StatusCode::NOT_FOUND, json!({}), Kind::Rejected),
+        ];
+        for (status, body, kind) in cases {
+            assert_eq!(kind_of(status, &body), kind, "{status} {body}");
+        }
     }
 
     #[test]

@@ -48,13 +48,16 @@ pub enum ConnectorError {
     /// device goes `disconnected` and reconnects by itself.
     #[error("upstream unreachable: {0}")]
     Unreachable(String),
-    /// Transient: the upstream answered with a server error (5xx). Retried with backoff.
+    /// Transient: the upstream answered with an error that may pass — a server error (5xx),
+    /// throttling (408, 425, 429, Graph API rate limits), a WAHA session that is restarting.
+    /// Retried with backoff; for the device, a lost connection.
     #[error("upstream error: {0}")]
     Failing(String),
-    /// Permanent for this request (a 4xx other than 401/403): a message fails with the reason.
+    /// Permanent for this request (any other 4xx): a message fails with the reason.
     #[error("upstream rejected the request: {0}")]
     Rejected(String),
-    /// Permanent: the upstream refused our credentials (401/403); the device fails.
+    /// Permanent: the upstream refused our credentials or their permissions (401/403, Graph
+    /// API auth and permission codes); the device fails.
     #[error("upstream refused: {0}")]
     Refused(String),
     #[error("this connector does not support {0}")]
@@ -84,7 +87,10 @@ pub struct Outgoing {
 /// The upstream took a message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accepted {
-    pub upstream_id: String,
+    /// The id the upstream gave the message; `None` when its answer said it took the message
+    /// but named no id. Such a message counts as sent (never sent again), and the upstream's
+    /// later reports about it cannot be matched to it.
+    pub upstream_id: Option<String>,
     /// What the answer itself says: `Server` when it means the upstream has the message,
     /// `Pending` when the server ack comes later on its own.
     pub ack: Ack,

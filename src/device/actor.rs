@@ -228,7 +228,11 @@ impl Actor {
                 _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
                 _ = at(self.qr_deadline) => {
                     self.qr_deadline = None;
-                    let _ = self.feed(Input::QrExpired).await;
+                    let input = match self.rotates_qr() {
+                        true => Input::LinkingTimedOut,
+                        false => Input::QrExpired,
+                    };
+                    let _ = self.feed(input).await;
                 }
                 _ = at(self.reconnect_deadline) => {
                     self.reconnect_deadline = None;
@@ -945,9 +949,20 @@ impl Actor {
                 );
             }
         }
-        // An upstream that rotates its codes says when a new one is due; the timer is ours.
-        let rotates = self.upstream.as_ref().is_some_and(|u| u.rotates_qr());
-        self.qr_deadline = (!rotates).then(|| Instant::now() + ttl);
+        // An upstream that rotates its codes says when a new one is due; otherwise the timer
+        // is ours. For the former it is only a safety net, set with the first code, should the
+        // upstream stop showing new ones: linking ends when all codes together would have.
+        self.qr_deadline = match self.rotates_qr() {
+            false => Some(Instant::now() + ttl),
+            true => self
+                .qr_deadline
+                .or_else(|| Some(Instant::now() + self.context.settings.qr.window())),
+        };
+    }
+
+    /// Whether the upstream rotates its pairing codes itself ([`Upstream::rotates_qr`]).
+    fn rotates_qr(&self) -> bool {
+        self.upstream.as_ref().is_some_and(|u| u.rotates_qr())
     }
 }
 
@@ -960,7 +975,8 @@ fn is_up(state: StateName) -> bool {
 }
 
 /// What an upstream failure means for the device: one that may pass (no answer, a server
-/// error) is a lost connection, reconnected with backoff; anything else needs a person.
+/// error, throttling, a session restarting) is a lost connection, reconnected with backoff;
+/// anything else needs a person.
 fn failure_input(error: ConnectorError) -> Input {
     match error {
         ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },

@@ -79,9 +79,9 @@ impl Names for Inbound {
                 visit(from);
             }
             Inbound::Reaction { from, .. } => visit(from),
-            Inbound::Archived { chat_id, .. } | Inbound::GroupNamed { chat_id, .. } => {
-                visit(chat_id)
-            }
+            Inbound::Archived { chat_id, .. }
+            | Inbound::GroupNamed { chat_id, .. }
+            | Inbound::RevokedInChat { chat_id, .. } => visit(chat_id),
             Inbound::Failed { .. } | Inbound::Revoked { .. } | Inbound::Linked { .. } => {}
         }
     }

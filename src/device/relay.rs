@@ -12,7 +12,7 @@
 //! retry, the later messages of that chat wait behind it.
 //!
 //! What a failure means depends on its kind ([`ConnectorError`]): an unreachable or failing
-//! (5xx) upstream is retried with backoff; a rejection (4xx) fails that message with the
+//! (5xx, throttling) upstream is retried with backoff; a rejection (4xx) fails that message with the
 //! upstream's reason; refused credentials leave the message queued. An unreachable upstream
 //! or refused credentials also concern the whole device, which the actor is told through
 //! [`Pumped::trouble`].

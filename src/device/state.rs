@@ -212,6 +212,9 @@ pub enum Input {
     UpstreamStarting,
     /// The upstream stopped the session by itself (WAHA's `STOPPED`).
     UpstreamStopped,
+    /// Linking outlasted the time every pairing code together is shown for, with an upstream
+    /// that rotates its own codes and stopped showing new ones (see [`Limits`]).
+    LinkingTimedOut,
 }
 
 impl Input {
@@ -233,6 +236,7 @@ impl Input {
             Input::Fatal { .. } => "fatal",
             Input::UpstreamStarting => "upstream_starting",
             Input::UpstreamStopped => "upstream_stopped",
+            Input::LinkingTimedOut => "linking_timed_out",
         }
     }
 }
@@ -388,7 +392,7 @@ pub fn transition(
                 }],
             )
         }
-        (S::Qr { .. }, Input::QrExpired | Input::NeedsLinking) => (
+        (S::Qr { .. }, Input::QrExpired | Input::NeedsLinking | Input::LinkingTimedOut) => (
             S::Stopped {
                 reason: Some(QR_TIMEOUT.to_owned()),
             },
@@ -477,6 +481,7 @@ mod tests {
             fatal(),
             Input::UpstreamStarting,
             Input::UpstreamStopped,
+            Input::LinkingTimedOut,
         ];
         for (i, input) in inputs.iter().enumerate() {
             assert_eq!(input_index(input), i, "all_inputs out of order");
@@ -501,6 +506,7 @@ mod tests {
             Input::Fatal { .. } => 12,
             Input::UpstreamStarting => 13,
             Input::UpstreamStopped => 14,
+            Input::LinkingTimedOut => 15,
         }
     }
 
@@ -560,7 +566,7 @@ mod tests {
 
     /// One row per state: the expected outcome of every input, labelled with the input's name
     /// and listed in `all_inputs` order (the test checks both).
-    type Row = (DeviceState, [(&'static str, Outcome); 15]);
+    type Row = (DeviceState, [(&'static str, Outcome); 16]);
 
     /// The contract, written out in full for `LIMITS` (6 QR codes, 3 reconnects): one
     /// representative per state, plus the edges where a counter meets its limit.
@@ -603,6 +609,7 @@ mod tests {
                     ("fatal", NO),
                     ("upstream_starting", NO),
                     ("upstream_stopped", NO),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -624,6 +631,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -645,6 +653,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -666,6 +675,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -686,6 +696,10 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    (
+                        "linking_timed_out",
+                        ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
+                    ),
                 ],
             ),
             (
@@ -713,6 +727,10 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    (
+                        "linking_timed_out",
+                        ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
+                    ),
                 ],
             ),
             (
@@ -733,6 +751,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", upstream_restart()),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -753,6 +772,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", upstream_restart()),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -773,6 +793,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -794,6 +815,7 @@ mod tests {
                     ("fatal", fatal()),
                     ("upstream_starting", NO),
                     ("upstream_stopped", upstream_stop()),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -814,6 +836,7 @@ mod tests {
                     ("fatal", NO),
                     ("upstream_starting", NO),
                     ("upstream_stopped", NO),
+                    ("linking_timed_out", NO),
                 ],
             ),
             (
@@ -834,6 +857,7 @@ mod tests {
                     ("fatal", NO),
                     ("upstream_starting", NO),
                     ("upstream_stopped", NO),
+                    ("linking_timed_out", NO),
                 ],
             ),
         ]
@@ -1139,6 +1163,7 @@ mod tests {
                 "fatal",
                 "upstream_starting",
                 "upstream_stopped",
+                "linking_timed_out",
             ]
         );
     }

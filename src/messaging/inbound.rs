@@ -68,6 +68,12 @@ pub enum Inbound {
     Revoked {
         upstream_id: String,
     },
+    /// A message was revoked, named only by the upstream's own short id within a chat (not
+    /// the whole upstream id): the chat's message whose upstream id has it as its id part.
+    RevokedInChat {
+        chat_id: String,
+        message_id: String,
+    },
     /// The phone archived a chat, or brought it back.
     Archived {
         chat_id: String,
@@ -276,19 +282,16 @@ pub fn apply(
                 }
             }
             Inbound::Revoked { upstream_id } => {
-                if let Some(message) =
-                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
-                {
-                    if tx.revoke_message(device, &message.id)? {
-                        tx.journal(
-                            device,
-                            EventData::MessageRevoked {
-                                chat_id: message.chat_id,
-                                message_id: message.id,
-                            },
-                        )?;
-                    }
-                }
+                let message = store::messages::by_upstream_id(tx.conn(), device, upstream_id)?;
+                revoke(tx, device, message)?;
+            }
+            Inbound::RevokedInChat {
+                chat_id,
+                message_id,
+            } => {
+                let message =
+                    store::messages::by_short_id_in_chat(tx.conn(), device, chat_id, message_id)?;
+                revoke(tx, device, message)?;
             }
             Inbound::Archived { chat_id, archived } => {
                 if let Some(chat) = tx.set_chat_flags(device, chat_id, Some(*archived), None)? {
@@ -319,6 +322,24 @@ pub fn apply(
         )?;
     }
     Ok(typing)
+}
+
+/// Marks a message the upstream reports revoked, once: `message:revoked`. An unknown message
+/// (`None`) changes nothing.
+fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> StoreResult<()> {
+    let Some(message) = message else {
+        return Ok(());
+    };
+    if tx.revoke_message(device, &message.id)? {
+        tx.journal(
+            device,
+            EventData::MessageRevoked {
+                chat_id: message.chat_id,
+                message_id: message.id,
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// `message:ack` for a message whose ack just changed.

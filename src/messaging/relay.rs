@@ -19,8 +19,11 @@ use crate::store::{self, StoreResult, Tx};
 /// How one attempt to hand a message to the upstream ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// The upstream took it under this id; its answer may already mean an ack.
-    Sent { upstream_id: String, ack: Ack },
+    /// The upstream took it, under this id if it named one; its answer may already mean an ack.
+    Sent {
+        upstream_id: Option<String>,
+        ack: Ack,
+    },
     /// A transient failure: try again at `at`.
     Retry { error: String, at: DateTime<Utc> },
     /// The upstream refused it for good, or the attempts ran out.
@@ -85,7 +88,7 @@ pub fn record_outcomes(
                 // The message's ack is still the one read with the queue: acks find a message
                 // by its upstream id, which it gets only now.
                 let mut sent = AckSubject {
-                    upstream_id: Some(upstream_id.clone()),
+                    upstream_id: upstream_id.clone(),
                     ..AckSubject::of(&queued.message)
                 };
                 let acked = sent.ack.merge(*ack);
@@ -93,7 +96,7 @@ pub fn record_outcomes(
                     attempts: attempt,
                     next_attempt_at: None,
                     sent_at: Some(&now),
-                    upstream_id: Some(upstream_id),
+                    upstream_id: upstream_id.as_deref(),
                     ack: acked.map(Ack::level),
                 };
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;

@@ -82,6 +82,27 @@ pub fn by_upstream_id(
     find_one(conn, device, Key::UpstreamId, upstream_id)
 }
 
+/// The message of a chat whose upstream id has `message_id` as one of its `_`-separated
+/// parts, as WhatsApp's ids do (`{fromMe}_{chatId}_{messageId}[_{participant}]`): for
+/// upstreams that report a message by that part alone. The newest if several have it. Only the
+/// chat's messages are looked at (`messages_by_chat`).
+pub fn by_short_id_in_chat(
+    conn: &Connection,
+    device: &DeviceId,
+    chat_id: &str,
+    message_id: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2
+                AND instr(upstream_id || '_', '_' || ?3 || '_') > 0
+             ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row(params![device.as_str(), chat_id, message_id], message_row)
+        .optional()?)
+}
+
 pub fn by_temp_id(
     conn: &Connection,
     device: &DeviceId,

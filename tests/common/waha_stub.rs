@@ -30,8 +30,12 @@ pub struct WahaState {
     pub config: Value,
     pub chats: Vec<Value>,
     pub messages: HashMap<String, Vec<Value>>,
-    /// Answers for the next sends instead of success: status and body.
-    pub send_failures: VecDeque<(u16, Value)>,
+    /// Answers for the next sends instead of the usual one: status and body (`Null`: an
+    /// empty body).
+    pub send_answers: VecDeque<(u16, Value)>,
+    /// Answers for the next looks at the session (`GET /api/sessions/{session}`) instead of
+    /// its info.
+    pub session_answers: VecDeque<(u16, Value)>,
     /// Answers for the next read receipts and reactions instead of success.
     pub tell_failures: VecDeque<(u16, Value)>,
     /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
@@ -60,7 +64,8 @@ impl WahaStub {
             config: json!({}),
             chats: Vec::new(),
             messages: HashMap::new(),
-            send_failures: VecDeque::new(),
+            send_answers: VecDeque::new(),
+            session_answers: VecDeque::new(),
             tell_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
             lids: HashMap::new(),
@@ -89,6 +94,10 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
     };
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["api", "sessions", name]) if *name == session => match state.exists {
+            _ if !state.session_answers.is_empty() => {
+                let (status, given) = state.session_answers.pop_front().unwrap();
+                answer(status, given)
+            }
             true => answer(200, info(state)),
             false => answer(
                 404,
@@ -119,8 +128,14 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             answer(200, json!({ "value": state.qr }))
         }
         ("POST", ["api", "sendText" | "sendImage" | "sendFile"]) => {
-            if let Some((status, failure)) = state.send_failures.pop_front() {
-                return answer(status, failure);
+            match state.send_answers.pop_front() {
+                Some((status, Value::Null)) => {
+                    return axum::http::StatusCode::from_u16(status)
+                        .unwrap()
+                        .into_response()
+                }
+                Some((status, given)) => return answer(status, given),
+                None => {}
             }
             state.sent += 1;
             let id = format!(

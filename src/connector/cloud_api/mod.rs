@@ -209,7 +209,7 @@ impl SendOne for CloudApi {
             .as_str()
             .ok_or_else(|| ConnectorError::Failing("Meta answered without a message id".into()))?;
         Ok(Accepted {
-            upstream_id: upstream_id.to_owned(),
+            upstream_id: Some(upstream_id.to_owned()),
             ack: Ack::Server,
         })
     }

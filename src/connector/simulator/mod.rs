@@ -283,7 +283,7 @@ impl Upstream for Simulator {
                 ));
                 // The phone's server ack follows after `server_ack_ms`.
                 Ok(Accepted {
-                    upstream_id,
+                    upstream_id: Some(upstream_id),
                     ack: Ack::Pending,
                 })
             })

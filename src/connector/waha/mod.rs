@@ -19,7 +19,7 @@
 pub mod media;
 mod webhook;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -43,11 +43,12 @@ use media::Files;
 pub use webhook::read as read_webhook;
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 11] = [
+const EVENTS: [&str; 12] = [
     "session.status",
     "message",
     "message.any",
     "message.ack",
+    "message.ack.group",
     "message.revoked",
     "message.reaction",
     "presence.update",
@@ -315,6 +316,30 @@ impl Waha {
         Ok(directory)
     }
 
+    /// Read receipts, `POST /api/sendSeen`. In a group WAHA needs the sender of the messages
+    /// (`participant`), which a group message's id ends with: one call per sender.
+    async fn mark_read(
+        &self,
+        chat_id: &str,
+        upstream_ids: &[String],
+    ) -> Result<(), ConnectorError> {
+        let group = chat_id.ends_with("@g.us");
+        let mut by_sender: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+        for id in upstream_ids {
+            let sender = group.then(|| webhook::split_participant(id).1).flatten();
+            by_sender.entry(sender).or_default().push(id);
+        }
+        for (participant, ids) in by_sender {
+            let mut body = self.chat_body(chat_id);
+            body["messageIds"] = json!(ids);
+            if let Some(participant) = participant {
+                body["participant"] = json!(participant);
+            }
+            http::call(self.request(Method::POST, &["api", "sendSeen"]).json(&body)).await?;
+        }
+        Ok(())
+    }
+
     /// A body for the chat endpoints (`sendSeen`, typing).
     fn chat_body(&self, chat_id: &str) -> Value {
         json!({ "session": self.spec.session, "chatId": chat_id })
@@ -329,6 +354,32 @@ fn number_chat_id(jid: &str) -> Option<String> {
     let number = user.split(':').next().unwrap_or_default();
     let is_number = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
     (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| format!("{number}@c.us"))
+}
+
+/// The id of the message a send answer describes, in the serialized form WAHA's webhooks
+/// name it by (`true_{chatId}_{id}`), so its acks and its echo find it. Engines answer
+/// differently: a string `id` or WEBJS's object with `_serialized`, or NOWEB's raw message
+/// whose `key` holds the parts. `None` when the answer names no id (some versions answer
+/// with an empty body).
+fn sent_id(answer: &Value) -> Option<String> {
+    if let Some(id) = webhook::id_of(&answer["id"]) {
+        return Some(id);
+    }
+    let key = &answer["key"];
+    let id = key["id"].as_str().filter(|id| !id.is_empty())?;
+    let chat = key["remoteJid"].as_str().filter(|chat| !chat.is_empty())?;
+    let from_me = key["fromMe"].as_bool().unwrap_or(true);
+    let mut serialized = format!("{from_me}_{}_{id}", waha_jid(chat));
+    if let Some(participant) = key["participant"].as_str().filter(|p| !p.is_empty()) {
+        serialized = format!("{serialized}_{}", waha_jid(participant));
+    }
+    Some(serialized)
+}
+
+/// A protocol jid as WAHA writes ids: a number's `@s.whatsapp.net` is `@c.us`; groups and
+/// linked ids stay as they are.
+fn waha_jid(jid: &str) -> String {
+    number_chat_id(jid).unwrap_or_else(|| jid.to_owned())
 }
 
 /// A group's subject in whichever engine's shape WAHA gives it.
@@ -397,8 +448,13 @@ impl SendOne for Waha {
             body["reply_to"] = json!(quoted);
         }
         let answer = http::call(self.request(Method::POST, &["api", endpoint]).json(&body)).await?;
-        let upstream_id = webhook::id_of(&answer["id"])
-            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a message id".into()))?;
+        let upstream_id = sent_id(&answer);
+        if upstream_id.is_none() {
+            tracing::warn!(
+                endpoint,
+                "WAHA took a message without naming its id; its acks cannot be followed"
+            );
+        }
         // WAHA answers with the message once WhatsApp's servers have it.
         Ok(Accepted {
             upstream_id,
@@ -476,11 +532,7 @@ impl Upstream for Waha {
             Outbound::MarkRead {
                 chat_id,
                 upstream_ids,
-            } => {
-                let mut body = self.chat_body(chat_id);
-                body["messageIds"] = json!(upstream_ids);
-                self.request(Method::POST, &["api", "sendSeen"]).json(&body)
-            }
+            } => return self.mark_read(chat_id, upstream_ids).await,
             Outbound::Typing {
                 chat_id, typing, ..
             } => {
@@ -595,8 +647,34 @@ impl Upstream for Waha {
 
 #[cfg(test)]
 mod tests {
-    use super::{number_chat_id, subject_of};
+    use super::{number_chat_id, sent_id, subject_of};
     use serde_json::json;
+
+    #[test]
+    fn a_sent_messages_id_is_read_from_every_engines_answer() {
+        let serialized = "true_15550002222@c.us_3EB0AAAA";
+        let plain = json!({ "id": serialized, "body": "hi" });
+        let webjs = json!({ "id": { "fromMe": true, "remote": "15550002222@c.us",
+            "id": "3EB0AAAA", "_serialized": serialized } });
+        let noweb = json!({ "key": { "remoteJid": "15550002222@s.whatsapp.net",
+            "fromMe": true, "id": "3EB0AAAA" }, "message": {}, "status": "PENDING" });
+        for answer in [plain, webjs, noweb] {
+            assert_eq!(sent_id(&answer).as_deref(), Some(serialized), "{answer}");
+        }
+        let group =
+            json!({ "key": { "remoteJid": "120363@g.us", "fromMe": true, "id": "3EB0BBBB" } });
+        assert_eq!(
+            sent_id(&group).as_deref(),
+            Some("true_120363@g.us_3EB0BBBB")
+        );
+        for nameless in [
+            json!(null),
+            json!({}),
+            json!({ "key": { "remoteJid": "1@c.us" } }),
+        ] {
+            assert_eq!(sent_id(&nameless), None, "{nameless}");
+        }
+    }
 
     #[test]
     fn a_groups_subject_is_read_from_every_engines_shape() {

@@ -45,12 +45,8 @@ pub fn read(
                     .map(|message| Inbound::Message(Box::new(message))),
             )
             .collect(),
-        "message.ack" => ack(payload).into_iter().collect(),
-        "message.revoked" => id_of(&payload["before"]["id"])
-            .or_else(|| payload["revokedMessageId"].as_str().map(str::to_owned))
-            .map(|upstream_id| Inbound::Revoked { upstream_id })
-            .into_iter()
-            .collect(),
+        "message.ack" | "message.ack.group" => ack(payload).into_iter().collect(),
+        "message.revoked" => revoked(payload).into_iter().collect(),
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
@@ -187,9 +183,10 @@ fn without_device(lid: &str) -> String {
     }
 }
 
-/// `message.ack`: -1 ERROR … 4 PLAYED. An error fails the message.
+/// `message.ack` and, for one participant of a group, `message.ack.group`: -1 ERROR … 4
+/// PLAYED. An error fails the message.
 fn ack(payload: &Value) -> Option<Inbound> {
-    let upstream_id = id_of(&payload["id"])?;
+    let upstream_id = split_participant(&id_of(&payload["id"])?).0.to_owned();
     let level = payload["ack"].as_i64()?;
     if level == Ack::Error.level() {
         return Some(Inbound::Failed {
@@ -202,6 +199,40 @@ fn ack(payload: &Value) -> Option<Inbound> {
         ack: Ack::from_level(level)?,
         by: text(&payload["participant"]).map(str::to_owned),
     })
+}
+
+/// `message.revoked`: the revoked message is `before` when WAHA has it (seldom), else
+/// `revokedMessageId`, its id alone (`{messageId}`, without chat), in the chat of the revoke
+/// action `after` (`from`, or `to` when we revoked; else the chat part of `after.id`).
+fn revoked(payload: &Value) -> Option<Inbound> {
+    if let Some(upstream_id) = id_of(&payload["before"]["id"]) {
+        return Some(Inbound::Revoked { upstream_id });
+    }
+    let message_id = text(&payload["revokedMessageId"])?.to_owned();
+    let after = &payload["after"];
+    let from_me = after["fromMe"].as_bool().unwrap_or(false);
+    let chat_id = text(&after[if from_me { "to" } else { "from" }])
+        .map(str::to_owned)
+        .or_else(|| id_of(&after["id"])?.split('_').nth(1).map(str::to_owned))?;
+    Some(Inbound::RevokedInChat {
+        chat_id,
+        message_id,
+    })
+}
+
+/// A message id split from the participant WAHA adds to ids in groups
+/// (`{fromMe}_{group}@g.us_{id}_{participant}`: the sender of a message we received, the
+/// participant a group ack is from). A participant is a jid (it has an `@`), and follows the
+/// three parts every id has.
+pub(super) fn split_participant(id: &str) -> (&str, Option<&str>) {
+    match id.rsplit_once('_') {
+        Some((message, participant))
+            if participant.contains('@') && message.matches('_').count() >= 2 =>
+        {
+            (message, Some(participant))
+        }
+        _ => (id, None),
+    }
 }
 
 /// `message.reaction`: an emoji on a message (empty: the reaction was removed).
@@ -454,6 +485,23 @@ mod tests {
             Some(Inbound::Failed { .. })
         ));
         assert_eq!(ack(&json!({ "id": "m1", "ack": 9 })), None);
+        for (id, split) in [
+            (
+                "true_120@g.us_4CC5_9999@lid",
+                ("true_120@g.us_4CC5", Some("9999@lid")),
+            ),
+            (
+                "false_120@g.us_4CC5_15550002222@c.us",
+                ("false_120@g.us_4CC5", Some("15550002222@c.us")),
+            ),
+            ("true_120@g.us_4CC5", ("true_120@g.us_4CC5", None)),
+            (
+                "true_15550002222@c.us_4CC5",
+                ("true_15550002222@c.us_4CC5", None),
+            ),
+        ] {
+            assert_eq!(split_participant(id), split);
+        }
         let presences = presence(&json!({ "id": "111@c.us", "presences": [
             { "participant": "111@c.us", "lastKnownPresence": "typing" },
             { "participant": "111@c.us", "lastKnownPresence": "paused" },

@@ -1,8 +1,9 @@
 //! Which webhook URLs the daemon may call.
 //!
 //! Unless `webhooks.allow_private` is set, a URL whose host is, or resolves to, an address that
-//! is not public (loopback, private, link-local, unique-local, unspecified, shared, documentation,
-//! multicast, reserved) is refused: whoever may create a subscription must not be able to make
+//! is not public (loopback, private, link-local, site-local, unique-local, unspecified, shared,
+//! documentation, multicast, discard, reserved, or an IPv6 address that leads to such an IPv4
+//! one) is refused: whoever may create a subscription must not be able to make
 //! the daemon probe its own host or network. The check runs when a subscription is saved, and
 //! again at delivery, through [`PublicOnly`], the HTTP client's resolver, so a name that is
 //! re-pointed later (DNS rebinding) is refused at the moment of connecting.
@@ -25,14 +26,28 @@ pub enum Refused {
     Private { host: String, address: IpAddr },
 }
 
-/// Whether `address` is on the public internet.
+/// Whether `address` is on the public internet. An IPv6 address that carries an IPv4 one
+/// the network reaches it through is judged by that IPv4 address.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match carried_v4(v6) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one leads to: IPv4-mapped `::ffff:0:0/96`, the well-known NAT64
+/// prefix `64:ff9b::/96` (its last 32 bits), and 6to4 `2002::/16` (the 32 bits after the
+/// prefix, the relay's address).
+fn carried_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    match segments {
+        [0x0064, 0xff9b, 0, 0, 0, 0, high, low] => Some(v4(high, low)),
+        [0x2002, high, low, ..] => Some(v4(high, low)),
+        _ => ip.to_ipv4_mapped(),
     }
 }
 
@@ -48,6 +63,8 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         // Shared address space (carrier-grade NAT), 100.64.0.0/10.
         || (a == 100 && (64..128).contains(&b))
+        // IETF protocol assignments, 192.0.0.0/24.
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
         // Benchmarking, 198.18.0.0/15.
         || (a == 198 && (18..20).contains(&b))
         // Reserved, 240.0.0.0/4.
@@ -55,14 +72,23 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        // IPv4-compatible, ::/96 (deprecated; `::` and `::1` among them).
+        || segments[..6] == [0; 6]
+        // Discard-only, 100::/64.
+        || segments[..4] == [0x0100, 0, 0, 0]
+        // Local-use NAT64, 64:ff9b:1::/48: translated into a network of its operator's.
+        || segments[..3] == [0x0064, 0xff9b, 0x0001]
         // Unique local, fc00::/7.
         || (first & 0xfe00) == 0xfc00
         // Link-local, fe80::/10.
         || (first & 0xffc0) == 0xfe80
+        // Site-local, fec0::/10 (deprecated, still routed locally by some).
+        || (first & 0xffc0) == 0xfec0
         // Documentation, 2001:db8::/32.
         || (first == 0x2001 && ip.segments()[1] == 0x0db8))
 }
@@ -164,10 +190,32 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "2001:db8::1",
+            "192.0.0.1",
+            "192.0.0.170",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::1.1.1.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1.1.1.1",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
+            "fec0::1",
+            "feff::1",
+            "100::1",
+            "100::ffff:ffff:ffff:ffff",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.215.14", "1.1.1.1", "2606:4700::1111"] {
+        for public in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "192.0.1.1",
+            "64:ff9b::1.1.1.1",
+            "2002:101:101::1",
+            "100:0:0:1::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
