@@ -147,14 +147,19 @@ pub fn router(state: AppState) -> Router {
 
 /// Rejections axum makes itself before a handler runs (a path segment that is not UTF-8, a
 /// body over the limit) answer in plain text; the contract wants every error in the JSON
-/// envelope, so they are wrapped in it, with their status and sentence.
+/// envelope, so they are wrapped in it, with their status and sentence. JSON answers are ours
+/// already, and HTML pages (the `/pair/{code}` page a phone opens) are meant for a person, so
+/// both pass as they are.
 async fn envelope_rejections(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let keeps_its_body = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        .is_some_and(|kind| {
+            let kind = kind.as_bytes();
+            kind.starts_with(b"application/json") || kind.starts_with(b"text/html")
+        });
+    if keeps_its_body || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let code = match status {
