@@ -758,6 +758,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("message:send", json!({ "text": "no chat" }), "bad_request"),
         ("message:send", json!("not an object"), "bad_request"),
+        // Serde would read an array as the fields in order: a client never means that.
+        ("message:send", json!([ALICE, "array"]), "bad_request"),
         (
             "message:send",
             json!({ "chatId": ALICE, "text": "  " }),
@@ -895,6 +897,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         json!({ "text": 1 }),
         json!({ "text": "hi", "tempId": "t-1" }),
         json!({ "text": "hi", "reply_to": received["id"] }),
+        json!(["array"]),
     ] {
         let (status, answer) = daemon.post(&path, body.clone()).await;
         assert_eq!(
@@ -927,6 +930,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("message_not_found"))
+    );
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/devices/strict/chats/{ALICE}/read"),
+            json!([reply]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("the body must be a JSON object")
+        )
     );
 }
 

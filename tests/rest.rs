@@ -82,6 +82,25 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         .unwrap()
         .starts_with("malformed JSON"));
 
+    // Serde reads a struct from an array of its fields in order; a body must be an object.
+    for (path, body) in [
+        ("/api/v1/keys", json!(["n", ["*"], ["read"]])),
+        ("/api/v1/devices", json!(["arr", "x"])),
+        ("/api/v1/devices/demo/simulator/drop", json!([3])),
+    ] {
+        let (status, answer) = daemon.post(path, body).await;
+        assert_eq!(
+            (status, answer["error"]["message"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("the body must be a JSON object")
+            ),
+            "{path}"
+        );
+    }
+    let (_, keys) = daemon.get("/api/v1/keys").await;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "{keys}");
+
     let huge = json!({ "id": "big", "name": "x".repeat(70_000) });
     let (status, body) = daemon.post("/api/v1/devices", huge).await;
     assert_eq!(

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{endpoint, query_param, request_header, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat};
 use crate::api::AppState;
 use crate::device::DeviceId;
@@ -282,14 +282,7 @@ async fn read(
     let Ids(id, chat_id) = ids(path)?;
     caller.authorize(Scope::Send, Some(&id))?;
     // The body is optional: no body reads the whole chat.
-    let up_to = match body.is_empty() {
-        true => None,
-        false => {
-            serde_json::from_slice::<ReadUpTo>(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
-                .message_id
-        }
-    };
+    let up_to = optional_body::<ReadUpTo>(&body)?.message_id;
     Ok(Json(state.messaging.read(&id, chat_id, up_to).await?))
 }
 

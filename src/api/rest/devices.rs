@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{endpoint, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::AppState;
 use crate::connector::Fault;
 use crate::device::actor::Command;
@@ -294,12 +294,7 @@ async fn simulator_drop(
     body: axum::body::Bytes,
 ) -> Result<Json<DeviceView>, ApiError> {
     // The body is optional: an empty one means a plain drop.
-    let DropBody { fail_reconnects } = if body.is_empty() {
-        DropBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
-    };
+    let DropBody { fail_reconnects } = optional_body(&body)?;
     handle(&state, &caller, Scope::Control, &id)?
         .command(Command::InjectFault(Fault::Drop { fail_reconnects }))
         .await?;
