@@ -14,6 +14,7 @@ use crate::device::{DeviceHandle, DeviceId, DeviceManager};
 use crate::messaging::{
     self, Chat, ChatFlags, Contact, Dedup, Message, NotificationsRead, Page, SendRequest,
 };
+use crate::store::chats::ChatCursor;
 use crate::store::{self, Store};
 
 /// Page size when a list request names none, and the most it may ask for.
@@ -176,12 +177,20 @@ impl Messaging {
     ) -> Result<Page<Chat>, ApiError> {
         self.handle(device)?;
         let limit = page_size(query.limit)?;
+        let cursor = query
+            .cursor
+            .map(|text| {
+                ChatCursor::parse(&text).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`cursor` {text:?} is not a `nextCursor` this server gave"
+                    ))
+                })
+            })
+            .transpose()?;
         let device = device.clone();
         Ok(self
             .store
-            .read(move |conn| {
-                store::chats::list_chats(conn, &device, query.cursor.as_deref(), limit)
-            })
+            .read(move |conn| store::chats::list_chats(conn, &device, cursor.as_ref(), limit))
             .await?)
     }
 
@@ -239,18 +248,30 @@ impl Messaging {
             }
         }
         let device = device.clone();
-        Ok(self
+        let before = query.before.clone();
+        let page = self
             .store
             .read(move |conn| {
-                store::messages::list_messages(
-                    conn,
-                    &device,
-                    &chat_id,
-                    query.before.as_deref(),
-                    limit,
-                )
+                if let Some(before) = &before {
+                    if !store::messages::in_chat(conn, &device, &chat_id, before)? {
+                        return Ok(None);
+                    }
+                }
+                store::messages::list_messages(conn, &device, &chat_id, before.as_deref(), limit)
+                    .map(Some)
             })
-            .await?)
+            .await?;
+        // A `before` that is no message of the chat would compare as a string with the ids
+        // and give an arbitrary page.
+        page.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MessageNotFound,
+                format!(
+                    "`before` {:?} is not a message of this chat",
+                    query.before.unwrap_or_default()
+                ),
+            )
+        })
     }
 
     pub async fn message(
