@@ -957,9 +957,36 @@ impl Settings {
                 ));
             }
         }
+        if let Some(why) = log_level_problem(&self.log.level) {
+            out.push(Problem::new(
+                "log.level",
+                format!("{:?} {why}", self.log.level),
+            ));
+        }
 
         out
     }
+}
+
+/// Why `level` is not a log filter the daemon accepts, if it is not. `EnvFilter` reads a
+/// bare word as a target to log everything of (`verbose` logs only a target named
+/// `verbose`: nothing at all), so a directive without `=` must be a level; a target is
+/// written `target=level`.
+fn log_level_problem(level: &str) -> Option<String> {
+    if let Err(error) = tracing_subscriber::EnvFilter::try_new(level) {
+        return Some(format!("is not a log filter: {error}"));
+    }
+    let bare_word = level.split(',').map(str::trim).find(|directive| {
+        !directive.is_empty()
+            && !directive.contains(['=', '['])
+            && directive
+                .parse::<tracing::level_filters::LevelFilter>()
+                .is_err()
+    })?;
+    Some(format!(
+        "has {bare_word:?}, which is not a level (off, error, warn, info, debug, trace); \
+         name a target with `target=level`"
+    ))
 }
 
 impl ApiKeySetting {
@@ -2218,6 +2245,7 @@ devices = []
         s.upstream.timeout_ms = 0;
         s.limits.max_message_bytes = 512;
         s.auth.jwt_secret = Some("short".into());
+        s.log.level = "warn,verbose".into();
         s.auth.api_keys = vec![
             ApiKeySetting {
                 name: "both".into(),
@@ -2256,6 +2284,7 @@ devices = []
             "`auth.api_keys[1].name`",
             "`auth.api_keys[1]`",
             "`auth.jwt_secret`",
+            "`log.level`",
         ];
         assert_eq!(problems.len(), expected_keys.len(), "{problems:#?}");
         for key in expected_keys {
@@ -2263,6 +2292,21 @@ devices = []
                 problems.iter().any(|p| p.starts_with(&format!("{key}:"))),
                 "no problem for {key}: {problems:#?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_log_level_is_a_level_or_target_directives() {
+        for good in [
+            "info",
+            "WARN",
+            "warn,devicebridge=debug",
+            "devicebridge::store=trace",
+        ] {
+            assert_eq!(log_level_problem(good), None, "{good}");
+        }
+        for bad in ["verbose", "info,loud", "devicebridge=loud"] {
+            assert!(log_level_problem(bad).is_some(), "{bad}");
         }
     }
 

@@ -255,6 +255,16 @@ async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
         .await;
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_listening_line_is_printed_when_the_log_level_hides_info() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::spawn(temp.path(), &[("RUST_LOG", "warn".to_owned())]);
+    let url = daemon.base_url().await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(daemon.terminate().await.success());
+}
+
 #[tokio::test]
 async fn configuration_problems_are_reported_at_once() {
     let temp = tempfile::tempdir().unwrap();
@@ -262,7 +272,7 @@ async fn configuration_problems_are_reported_at_once() {
     let config = dir.join("broken.toml");
     std::fs::write(
         &config,
-        "[server]\nbnd = \"127.0.0.1:0\"\n\n[qr]\nttl = 5\n\n[limits]\nmax_message_bytes = \"big\"\n",
+        "[server]\nbnd = \"127.0.0.1:0\"\n\n[qr]\nttl = 5\n\n[limits]\nmax_message_bytes = \"big\"\n\n[log]\nlevel = \"verbose\"\n",
     )
     .unwrap();
     let data_dir = dir.join("data");
@@ -278,7 +288,12 @@ async fn configuration_problems_are_reported_at_once() {
 
     assert!(!output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for key in ["server.bnd", "qr.ttl", "limits.max_message_bytes"] {
+    for key in [
+        "server.bnd",
+        "qr.ttl",
+        "limits.max_message_bytes",
+        "log.level",
+    ] {
         assert!(
             names_key(&stderr, key),
             "the error does not name {key}: {}",
