@@ -360,6 +360,32 @@ async fn credentials_and_scopes() {
         (status, code(&body)),
         (StatusCode::FORBIDDEN, Some("forbidden"))
     );
+    // A token, even an admin one, cannot mint an API key: the key would outlive it.
+    let (status, token) = daemon
+        .post(
+            "/api/v1/tokens",
+            json!({ "sub": "ops", "devices": ["*"], "scopes": ["admin"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let minted = daemon
+        .http
+        .post(format!("{}/api/v1/keys", daemon.base))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .json(&json!({ "name": "forever", "scopes": ["admin"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), StatusCode::FORBIDDEN);
+    let body: Value = minted.json().await.unwrap();
+    assert_eq!(code(&body), Some("forbidden"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs an API key"),
+        "{body}"
+    );
     let tampered = format!("{}x", bearer);
     let response = daemon
         .http

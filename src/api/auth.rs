@@ -141,9 +141,33 @@ impl Caller {
     /// and subscriptions within them: otherwise it could mint a key, or subscribe a URL, for
     /// the whole fleet.
     pub fn administers(&self, selection: &[String]) -> bool {
+        self.administering(selection).next().is_some()
+    }
+
+    /// The admin grants that reach every device of `selection`.
+    fn administering<'a>(&'a self, selection: &'a [String]) -> impl Iterator<Item = &'a Grant> {
         self.grants
             .iter()
-            .any(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
+            .filter(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
+    }
+
+    /// Whether an API key may be created for `selection`: [`Caller::authorize_selection`],
+    /// by an API key's grant. A key never ends, so a token that could mint one would outlive
+    /// itself; only an API key hands out a lifetime without end.
+    pub fn authorize_key_creation(&self, selection: &[String]) -> Result<(), AuthError> {
+        self.authorize_selection(selection)?;
+        if self
+            .administering(selection)
+            .any(|grant| grant.expires.is_none())
+        {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(
+                "creating an API key needs an API key with the admin scope: a token ends, a key \
+                 it made would not"
+                    .into(),
+            ))
+        }
     }
 
     /// [`Caller::administers`] as a check: a key or subscription for devices beyond the

@@ -107,7 +107,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     check_devices(&body.devices)?;
-    caller.authorize_selection(&body.devices)?;
+    caller.authorize_key_creation(&body.devices)?;
     if body.scopes.is_empty() {
         return Err(ApiError::bad_request(
             "`scopes` must name at least one of read, send, control, admin",
