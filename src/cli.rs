@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -22,6 +24,31 @@ pub struct Cli {
     pub client: ClientArgs,
 }
 
+impl Cli {
+    /// The command line of this process. `--url` names the daemon a client subcommand talks
+    /// to: given to `serve` (the default subcommand), it would be silently ignored, so it is
+    /// refused.
+    pub fn from_process() -> Cli {
+        let matches = Cli::command().get_matches();
+        let serving = matches.subcommand_name().is_none_or(|name| name == "serve");
+        let url_given = matches
+            .subcommand_matches("serve")
+            .unwrap_or(&matches)
+            .value_source("url")
+            == Some(ValueSource::CommandLine);
+        if serving && url_given {
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "`--url` is for the client subcommands; `serve` listens on `--bind` \
+                     (or `server.bind`)",
+                )
+                .exit();
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+}
+
 /// Where the client subcommands find the daemon.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -33,7 +60,8 @@ pub struct ClientArgs {
         default_value = "http://127.0.0.1:3000"
     )]
     pub url: String,
-    /// An API key; defaults to the first-run admin key in `data/admin-api-key`.
+    /// An API key; defaults to the first-run admin key in `data/admin-api-key`. Given to
+    /// `serve`, it adds one admin key, as `DEVICEBRIDGE_API_KEY` does.
     #[arg(
         long,
         global = true,

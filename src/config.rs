@@ -70,7 +70,7 @@ const ENV_PREFIX: &str = "DEVICEBRIDGE__";
 const ENV_SEPARATOR: &str = "__";
 /// Shortcut that adds one admin API key. It has a single underscore, so it can
 /// never be read as a configuration key.
-const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
+pub const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
 /// Keys whose tables are free-form maps of strings rather than sections of known keys.
 const MAP_KEYS: [&str; 1] = ["hooks.sound.events"];
 /// The scopes an API key may grant.

@@ -262,7 +262,34 @@ async fn the_listening_line_is_printed_when_the_log_level_hides_info() {
     let mut daemon = Daemon::spawn(temp.path(), &[("RUST_LOG", "warn".to_owned())]);
     let url = daemon.base_url().await;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    assert!(daemon.terminate().await.success());
+    daemon.kill().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_api_key_adds_an_admin_key_and_serve_url_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::spawn_with(temp.path(), &["--api-key", "flag-key-123"], &[]);
+    let url = daemon.base_url().await;
+    let status = reqwest::Client::new()
+        .get(format!("{url}/api/v1/keys"))
+        .header("x-api-key", "flag-key-123")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    daemon.kill().await;
+
+    let mut serve = command(temp.path());
+    serve.args(["serve", "--url", "http://127.0.0.1:9"]);
+    let output = run(&mut serve).await;
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`--url` is for the client"),
+        "{}",
+        describe(&output)
+    );
 }
 
 #[tokio::test]
