@@ -348,6 +348,17 @@ async fn credentials_and_scopes() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // The scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER"] {
+        let response = daemon
+            .http
+            .get(format!("{}/api/v1/devices/mine", daemon.base))
+            .header("authorization", format!("{scheme} {bearer}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
     let (status, body) = daemon
         .call_as(
             &reader,

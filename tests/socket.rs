@@ -43,6 +43,7 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
     let key = daemon.key.clone();
     let token = token(&daemon, &["demo"]).await;
     let bearer = format!("Bearer {token}");
+    let lower_bearer = format!("bearer {token}");
     let ns = "/device/demo";
 
     let accepted = [
@@ -52,6 +53,14 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
         connect(&daemon, ns, &[], &[], json!({ "token": token })).await,
         connect(&daemon, ns, &[("access-token", &token)], &[], Value::Null).await,
         connect(&daemon, ns, &[], &[("authorization", &bearer)], Value::Null).await,
+        connect(
+            &daemon,
+            ns,
+            &[],
+            &[("authorization", &lower_bearer)],
+            Value::Null,
+        )
+        .await,
         connect(
             &daemon,
             ns,

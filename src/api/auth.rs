@@ -191,8 +191,16 @@ pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, O
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    let token = header("authorization").and_then(|v| bearer_token(&v).map(str::to_owned));
     (header("x-api-key"), token)
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are read too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
