@@ -293,6 +293,58 @@ async fn serve_api_key_adds_an_admin_key_and_serve_url_is_refused() {
 }
 
 #[tokio::test]
+async fn ids_cannot_walk_to_another_route() {
+    let daemon = common::TestDaemon::start().await;
+    let (_, key) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "kept", "scopes": ["read"] }),
+        )
+        .await;
+    let key_id = key["id"].as_str().unwrap();
+    let walk = format!("../keys/{key_id}");
+    let cases: [&[&str]; 4] = [
+        &["devices", "remove", &walk],
+        &["devices", "start", "Not-A-Device"],
+        &["keys", "revoke", ".."],
+        &["send", "demo", "..", "hi"],
+    ];
+    for args in cases {
+        let mut client = command(daemon.dir());
+        client
+            .args(args)
+            .args(["--url", &daemon.base, "--api-key", &daemon.key]);
+        let output = run(&mut client).await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+    // An id with a slash is one segment, not a path: no such key, and nothing else touched.
+    let mut revoke = command(daemon.dir());
+    revoke
+        .args(["keys", "revoke", &walk])
+        .args(["--url", &daemon.base, "--api-key", &daemon.key]);
+    let output = run(&mut revoke).await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("key_not_found"),
+        "{}",
+        describe(&output)
+    );
+    let (_, keys) = daemon.get("/api/v1/keys").await;
+    assert!(
+        keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key_id),
+        "the key was revoked: {keys}"
+    );
+}
+
+#[tokio::test]
 async fn configuration_problems_are_reported_at_once() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
