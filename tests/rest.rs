@@ -468,6 +468,17 @@ async fn the_journal_pages_after_a_seq() {
     );
     assert_eq!(items[0]["deviceId"], "log");
     assert_eq!(page["recovered"], true);
+    // At the head nothing is missing; beyond it, the seq is one of another journal, which
+    // cannot be caught up, as a Socket.IO resume from there is told.
+    let head = page["head"].as_u64().unwrap();
+    let (_, at_head) = daemon
+        .get(&format!("/api/v1/devices/log/events?after={head}"))
+        .await;
+    assert_eq!(at_head["recovered"], true, "{at_head}");
+    let (_, beyond) = daemon
+        .get(&format!("/api/v1/devices/log/events?after={}", head + 100))
+        .await;
+    assert_eq!(beyond["recovered"], false, "{beyond}");
     let (status, body) = daemon.get("/api/v1/devices/log/events?after=abc").await;
     assert_eq!(
         (status, code(&body)),
