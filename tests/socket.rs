@@ -318,6 +318,14 @@ async fn only_the_allowed_origins_reach_socket_io_and_read_rest_answers() {
         rest.headers()["access-control-allow-origin"],
         allowed.as_str()
     );
+    // A page on that origin can read the headers the API answers with.
+    let exposed = rest.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in ["location", "idempotent-replayed"] {
+        assert!(exposed.contains(header), "{header} in {exposed:?}");
+    }
     daemon.stop().await;
 }
 

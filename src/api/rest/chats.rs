@@ -2,14 +2,14 @@
 //! as the Socket.IO events (see [`crate::api::messaging`]).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, query_param, request_header, Endpoint};
+use super::{endpoint, query_param, request_header, Endpoint, IDEMPOTENT_REPLAYED};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
@@ -19,9 +19,6 @@ use crate::device::DeviceId;
 use crate::messaging::{
     Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest, Template,
 };
-
-/// Set on a 202 that returns the message an earlier request with the same key created.
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 pub fn endpoints() -> Vec<Endpoint> {
     let chats = "/api/v1/devices/{id}/chats";
@@ -261,7 +258,7 @@ async fn send(
     if !created {
         response
             .headers_mut()
-            .insert(REPLAYED, HeaderValue::from_static("true"));
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
 }

@@ -11,7 +11,7 @@ mod upstream;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
@@ -19,6 +19,10 @@ use axum::Router;
 use super::auth::Scope;
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
+
+/// The response header that says a send was a repeat of an earlier one (same
+/// `Idempotency-Key`) and answers with that message.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// What the OpenAPI document says about a route.
 pub struct Doc {
