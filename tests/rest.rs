@@ -419,9 +419,20 @@ async fn the_qr_code_comes_as_json_png_and_svg() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(qr["qr"], pushed.data["qr"]);
     assert_eq!(qr["image"], pushed.data["image"]);
-    for (accept, magic) in [
-        ("image/png", &b"\x89PNG"[..]),
-        ("image/svg+xml", &b"<?xml"[..]),
+    for (accept, kind, magic) in [
+        ("image/png", "image/png", &b"\x89PNG"[..]),
+        ("image/svg+xml", "image/svg+xml", &b"<?xml"[..]),
+        // q-values count: q=0 is "not acceptable", and the highest quality wins.
+        (
+            "image/png;q=0, application/json",
+            "application/json",
+            &b"{"[..],
+        ),
+        (
+            "image/png;q=0.5, image/svg+xml",
+            "image/svg+xml",
+            &b"<?xml"[..],
+        ),
     ] {
         let response = daemon
             .http
@@ -431,7 +442,7 @@ async fn the_qr_code_comes_as_json_png_and_svg() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.headers()["content-type"], accept);
+        assert_eq!(response.headers()["content-type"], kind, "{accept}");
         let bytes = response.bytes().await.unwrap();
         assert!(bytes.starts_with(magic), "{accept}");
     }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{endpoint, Endpoint};
+use crate::api::accept;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
@@ -238,6 +239,11 @@ fn lifecycle(command: fn() -> Command) -> MethodRouter<AppState> {
     )
 }
 
+const PNG: &str = "image/png";
+const SVG: &str = "image/svg+xml";
+/// What `GET .../qr` answers with, JSON by default.
+const QR_TYPES: [&str; 3] = ["application/json", PNG, SVG];
+
 async fn qr_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -262,13 +268,17 @@ async fn qr_code(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if accept.contains("image/png") {
-        let png = qr::png(&current.qr).map_err(ApiError::internal)?;
-        return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());
-    }
-    if accept.contains("image/svg+xml") {
-        let svg = qr::svg(&current.qr).map_err(ApiError::internal)?;
-        return Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response());
+    // A client that accepts none of them still gets the JSON, whose errors it reads anyway.
+    match accept::preferred(accept, &QR_TYPES).unwrap_or(QR_TYPES[0]) {
+        PNG => {
+            let png = qr::png(&current.qr).map_err(ApiError::internal)?;
+            return Ok(([(header::CONTENT_TYPE, PNG)], png).into_response());
+        }
+        SVG => {
+            let svg = qr::svg(&current.qr).map_err(ApiError::internal)?;
+            return Ok(([(header::CONTENT_TYPE, SVG)], svg).into_response());
+        }
+        _ => {}
     }
     Ok(Json(json!({
         "qr": current.qr,
