@@ -159,6 +159,78 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn names_scopes_and_page_sizes_are_checked() {
+    let daemon = TestDaemon::start_with(|settings, _| settings.webhooks.allow_private = true).await;
+    daemon.create_device("demo").await;
+    let (_, hook) = daemon
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": "http://127.0.0.1:9/hook" }),
+        )
+        .await;
+    let deliveries = format!(
+        "/api/v1/webhooks/{}/deliveries",
+        hook["id"].as_str().unwrap()
+    );
+    let refused = [
+        ("/api/v1/keys", json!({ "name": " ", "scopes": ["read"] })),
+        ("/api/v1/devices", json!({ "id": "nameless", "name": "" })),
+        (
+            "/api/v1/tokens",
+            json!({ "sub": "ui", "devices": ["*"], "scopes": [] }),
+        ),
+    ];
+    for (path, body) in refused {
+        let (status, answer) = daemon.post(path, body.clone()).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path} {body}: {answer}"
+        );
+    }
+    let (status, answer) = daemon
+        .call(
+            Method::PATCH,
+            "/api/v1/devices/demo",
+            Some(json!({ "name": "" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    let (_, key) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "twice", "scopes": ["send", "read", "send"] }),
+        )
+        .await;
+    assert_eq!(key["scopes"], json!(["read", "send"]), "{key}");
+
+    // Every page size outside its range is refused with the range, none is clamped.
+    for path in [
+        "/api/v1/devices/demo/events?limit=0".to_owned(),
+        "/api/v1/devices/demo/events?limit=1001".to_owned(),
+        format!("{deliveries}?limit=0"),
+        format!("{deliveries}?limit=201"),
+        "/api/v1/devices/demo/chats?limit=201".to_owned(),
+    ] {
+        let (status, answer) = daemon.get(&path).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("must be between 1 and"),
+            "{answer}"
+        );
+    }
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn an_admin_limited_to_some_devices_manages_only_their_keys() {
     let daemon = TestDaemon::start().await;
     daemon.create_device("mine").await;

@@ -101,3 +101,19 @@ impl<S: Send + Sync> FromRequestParts<S> for DevicePath {
         Ok(DevicePath(DeviceId::parse(&raw)?))
     }
 }
+
+/// A `limit` query parameter: `default` if absent, refused outside `1..=max` rather than
+/// quietly clamped, so a client learns the range instead of getting a page it did not ask for.
+pub fn page_limit<N>(limit: Option<N>, default: N, max: N) -> Result<N, ApiError>
+where
+    N: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    let limit = limit.unwrap_or(default);
+    if limit >= N::from(1) && limit <= max {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {max}, got {limit}"
+        )))
+    }
+}

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
+use super::extract::page_limit;
 use crate::connector::Outbound;
 use crate::device::actor::Command;
 use crate::device::{DeviceHandle, DeviceId, DeviceManager};
@@ -45,12 +46,7 @@ pub struct OpenChat {
 }
 
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit.unwrap_or(DEFAULT_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ApiError::bad_request(format!(
-            "`limit` must be between 1 and {MAX_PAGE}"
-        ))),
-    }
+    page_limit(limit, DEFAULT_PAGE, MAX_PAGE)
 }
 
 #[derive(Clone)]
