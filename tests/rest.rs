@@ -690,6 +690,61 @@ async fn the_openapi_document_lists_every_route() {
             "{method} {path}"
         );
     }
+    let paths = &document["paths"];
+    let schemas = &document["components"]["schemas"];
+
+    // Any credential mints a token, whatever its scopes: the document names no scope.
+    let tokens = &paths["/api/v1/tokens"]["post"];
+    assert_eq!(tokens["x-scope"], Value::Null, "{tokens}");
+    assert_ne!(tokens["security"], json!([]));
+    let sender = daemon.key_for(&["*"], &["send"]).await;
+    let (status, token) = daemon
+        .call_as(
+            &sender,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "ui", "devices": ["*"], "scopes": ["send"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+
+    // Bodies the routes take or not; what they answer.
+    for path in [
+        "/api/v1/devices/{id}/chats/{chatId}/read",
+        "/api/v1/devices/{id}/simulator/drop",
+    ] {
+        assert_eq!(
+            paths[path]["post"]["requestBody"]["required"], false,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        paths["/api/v1/devices"]["post"]["requestBody"]["required"],
+        true
+    );
+    let open_chat = &paths["/api/v1/devices/{id}/chats"]["post"]["responses"];
+    assert!(
+        open_chat["200"].is_object() && open_chat["201"].is_object(),
+        "{open_chat}"
+    );
+    let qr = &paths["/api/v1/devices/{id}/qr"]["get"]["responses"]["200"]["content"];
+    for media in ["application/json", "image/png", "image/svg+xml"] {
+        assert!(qr[media].is_object(), "{media} in {qr}");
+    }
+    let sent = &paths["/api/v1/devices/{id}/chats/{chatId}/messages"]["post"]["responses"]["202"];
+    assert!(sent["headers"]["Idempotent-Replayed"].is_object(), "{sent}");
+    let uploaded = &paths["/api/v1/devices/{id}/media"]["post"]["responses"]["201"];
+    assert!(uploaded["headers"]["Location"].is_object(), "{uploaded}");
+    // Request bodies refuse unknown fields, and say so.
+    for body in [
+        "NewKey",
+        "NewMessage",
+        "NewDevice",
+        "ReadUpTo",
+        "SimulatorDrop",
+    ] {
+        assert_eq!(schemas[body]["additionalProperties"], false, "{body}");
+    }
     daemon.stop().await;
 }
 

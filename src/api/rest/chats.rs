@@ -46,7 +46,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("OpenChat"),
             (201, Some("Chat")),
             post(open_chat),
-        ),
+        )
+        .also_answering(200, Some("Chat"), "the chat existed already"),
         endpoint(
             Method::GET,
             chat,
@@ -90,6 +91,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         .reading([request_header(
             "Idempotency-Key",
             "visible ASCII; the same key within 24 h answers the message it made, sent once",
+        )])
+        .answering_headers([(
+            "Idempotent-Replayed",
+            "`true` when the answer is the message an earlier request with the same \
+             `Idempotency-Key` made",
         )]),
         endpoint(
             Method::POST,
@@ -99,7 +105,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("ReadUpTo"),
             (200, Some("ReadResult")),
             post(read),
-        ),
+        )
+        .body_optional(),
         endpoint(
             Method::GET,
             "/api/v1/devices/{id}/messages/{messageId}",

@@ -116,7 +116,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("Qr")),
             get(qr_code),
-        ),
+        )
+        .also_as([PNG, SVG]),
         endpoint(
             Method::POST,
             "/api/v1/devices/{id}/simulator/drop",
@@ -125,7 +126,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("SimulatorDrop"),
             (200, Some("Device")),
             post(simulator_drop),
-        ),
+        )
+        .body_optional(),
         endpoint(
             Method::POST,
             "/api/v1/devices/{id}/simulator/logout",

@@ -53,11 +53,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             Method::POST,
             "/api/v1/tokens",
             "Issue an access token with at most the caller's own rights",
-            Some(Scope::Read),
+            None,
             Some("NewToken"),
             (201, Some("Token")),
             post(token),
-        ),
+        )
+        .for_any_credential(),
     ]
 }
 

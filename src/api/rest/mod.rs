@@ -29,12 +29,23 @@ pub struct Doc {
     pub method: Method,
     pub path: &'static str,
     pub summary: &'static str,
-    /// The scope required, or `None` for routes without authentication.
+    /// The scope required, or `None` for routes without authentication (or, with
+    /// `any_credential`, for routes any valid credential may call).
     pub scope: Option<Scope>,
+    /// Whether any valid credential may call the route, whatever its scopes.
+    pub any_credential: bool,
     /// Name of the request body schema in the document's components, if any.
     pub body: Option<&'static str>,
+    /// Whether the route also takes no body at all.
+    pub body_optional: bool,
     /// Success status and the response schema name (`None` for no body).
     pub ok: (u16, Option<&'static str>),
+    /// Other success statuses: status, response schema name, and when it answers so.
+    pub also: Vec<(u16, Option<&'static str>, &'static str)>,
+    /// Other media types the success comes in when `Accept` asks for them (binary bodies).
+    pub media: Vec<&'static str>,
+    /// Headers of the success response: name and meaning.
+    pub headers: Vec<(&'static str, &'static str)>,
     /// Query parameters and request headers the route reads (path parameters come from
     /// `path`).
     pub params: Vec<Param>,
@@ -100,8 +111,13 @@ fn endpoint(
             path,
             summary,
             scope,
+            any_credential: false,
             body,
+            body_optional: false,
             ok,
+            also: Vec::new(),
+            media: Vec::new(),
+            headers: Vec::new(),
             params: Vec::new(),
         },
         route,
@@ -112,6 +128,44 @@ impl Endpoint {
     /// Documents the query parameters and headers the route reads.
     fn reading<const N: usize>(mut self, params: [Param; N]) -> Endpoint {
         self.doc.params = params.into();
+        self
+    }
+
+    /// Documents that any valid credential may call the route, whatever its scopes.
+    fn for_any_credential(mut self) -> Endpoint {
+        self.doc.any_credential = true;
+        self
+    }
+
+    /// Documents that the route also takes no body.
+    fn body_optional(mut self) -> Endpoint {
+        self.doc.body_optional = true;
+        self
+    }
+
+    /// Documents another success status, its schema, and when it is answered.
+    fn also_answering(
+        mut self,
+        status: u16,
+        schema: Option<&'static str>,
+        when: &'static str,
+    ) -> Endpoint {
+        self.doc.also.push((status, schema, when));
+        self
+    }
+
+    /// Documents the media types, besides JSON, the success comes in on request.
+    fn also_as<const N: usize>(mut self, media: [&'static str; N]) -> Endpoint {
+        self.doc.media = media.into();
+        self
+    }
+
+    /// Documents headers of the success response.
+    fn answering_headers<const N: usize>(
+        mut self,
+        headers: [(&'static str, &'static str); N],
+    ) -> Endpoint {
+        self.doc.headers = headers.into();
         self
     }
 }
