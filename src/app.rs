@@ -185,7 +185,7 @@ pub async fn run(
         ))
         .layer(origins::cors(&settings))
         .layer(axum::middleware::map_request(detach_request_head));
-    tracing::info!("listening on http://{address}");
+    announce_address(address);
     let closing_sockets = sockets.clone();
     // Socket.IO packets are small and latency-bound: Nagle's algorithm would hold each one back
     // waiting for the peer's delayed ACK (tens of milliseconds per acknowledgement).
@@ -242,6 +242,17 @@ async fn detach_request_head(mut request: axum::extract::Request) -> axum::extra
         .collect();
     *request.headers_mut() = headers;
     request
+}
+
+/// Tells where the daemon listens: with port 0 it is the only place that says which port was
+/// picked, and scripts wait for this line. So it is printed on stdout when the log filter
+/// hides it.
+fn announce_address(address: std::net::SocketAddr) {
+    if tracing::enabled!(tracing::Level::INFO) {
+        tracing::info!("listening on http://{address}");
+    } else {
+        println!("listening on http://{address}");
+    }
 }
 
 /// The base URL for QR codes. Left at its default, `server.public_url` follows the address

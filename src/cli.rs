@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -22,6 +24,31 @@ pub struct Cli {
     pub client: ClientArgs,
 }
 
+impl Cli {
+    /// The command line of this process. `--url` names the daemon a client subcommand talks
+    /// to: given to `serve` (the default subcommand), it would be silently ignored, so it is
+    /// refused.
+    pub fn from_process() -> Cli {
+        let matches = Cli::command().get_matches();
+        let serving = matches.subcommand_name().is_none_or(|name| name == "serve");
+        let url_given = matches
+            .subcommand_matches("serve")
+            .unwrap_or(&matches)
+            .value_source("url")
+            == Some(ValueSource::CommandLine);
+        if serving && url_given {
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "`--url` is for the client subcommands; `serve` listens on `--bind` \
+                     (or `server.bind`)",
+                )
+                .exit();
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+}
+
 /// Where the client subcommands find the daemon.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -33,7 +60,8 @@ pub struct ClientArgs {
         default_value = "http://127.0.0.1:3000"
     )]
     pub url: String,
-    /// An API key; defaults to the first-run admin key in `data/admin-api-key`.
+    /// An API key; defaults to the first-run admin key in `data/admin-api-key`. Given to
+    /// `serve`, it adds one admin key, as `DEVICEBRIDGE_API_KEY` does.
     #[arg(
         long,
         global = true,
@@ -181,7 +209,19 @@ pub enum ClientError {
     },
     #[error("nothing to send: give a text, a --file, or both")]
     Nothing,
+    /// Named by the code the daemon would answer, as the API's errors are.
+    #[error("invalid_device_id: {0}")]
+    Device(#[from] crate::device::InvalidDeviceId),
+    #[error("{0:?} is not an id: empty, `.` and `..` would change the request's path")]
+    DotSegment(String),
+    #[error("the daemon at {url} did not answer in time ({source})")]
+    TimedOut { url: String, source: reqwest::Error },
 }
+
+/// How long the client waits to connect to the daemon.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one request may take in all, an upload included.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Client {
     http: reqwest::Client,
@@ -218,7 +258,7 @@ impl Client {
             })?;
         let mime = mime.unwrap_or_else(|| mime_of(path).to_owned());
         let mut request = self
-            .request(Method::POST, &format!("/api/v1/devices/{id}/media"))
+            .request(Method::POST, &device_path(id, "/media")?)
             .header(reqwest::header::CONTENT_TYPE, mime)
             .body(bytes);
         if let Some(name) = path.file_name() {
@@ -236,9 +276,15 @@ impl Client {
 
     /// Sends a request; a success's JSON body, or the API's error.
     async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
-        let unreachable = |source| ClientError::Unreachable {
-            url: self.url.clone(),
-            source,
+        let unreachable = |source: reqwest::Error| match source.is_timeout() {
+            true => ClientError::TimedOut {
+                url: self.url.clone(),
+                source,
+            },
+            false => ClientError::Unreachable {
+                url: self.url.clone(),
+                source,
+            },
         };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
@@ -310,9 +356,24 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}');
 
-/// An id chosen by an upstream (a chat id), made safe to put in a URL path.
-fn path_segment(id: &str) -> String {
-    percent_encoding::utf8_percent_encode(id, SEGMENT).to_string()
+/// An id (a chat's, a key's, a device's), made safe to put in a URL path: encoded so that a
+/// `/` or `?` in it cannot reach another route. `.` and `..` are refused, since URL parsers
+/// resolve them (encoded or not) against the path before it is sent.
+fn path_segment(id: &str) -> Result<String, ClientError> {
+    if matches!(id, "" | "." | "..") {
+        return Err(ClientError::DotSegment(id.to_owned()));
+    }
+    Ok(percent_encoding::utf8_percent_encode(id, SEGMENT).to_string())
+}
+
+/// The path of device `id`'s resource `action` (`""` for the device itself); the id is
+/// checked as the daemon checks it, so a mistyped id is refused before any request.
+fn device_path(id: &str, action: &str) -> Result<String, ClientError> {
+    let id = crate::device::DeviceId::parse(id)?;
+    Ok(format!(
+        "/api/v1/devices/{}{action}",
+        path_segment(id.as_str())?
+    ))
 }
 
 /// Runs a client subcommand against the daemon.
@@ -323,12 +384,19 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             .map(|key| key.trim().to_owned())
             .map_err(|_| ClientError::NoKey)?,
     };
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|source| ClientError::Unreachable {
+            url: args.url.clone(),
+            source,
+        })?;
     let client = Client {
-        http: reqwest::Client::new(),
+        http,
         url: args.url.clone(),
         key,
     };
-    let device = |id: &str, action: &str| format!("/api/v1/devices/{id}{action}");
     match command {
         Command::Serve(_) => unreachable!("serve is handled by main"),
         Command::Devices(DevicesCommand::List) => {
@@ -344,9 +412,11 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
                 );
             }
         }
-        Command::Devices(DevicesCommand::Show { id }) => {
-            print(&client.call(Method::GET, &device(&id, ""), None).await?)
-        }
+        Command::Devices(DevicesCommand::Show { id }) => print(
+            &client
+                .call(Method::GET, &device_path(&id, "")?, None)
+                .await?,
+        ),
         Command::Devices(DevicesCommand::Add {
             id,
             name,
@@ -360,26 +430,30 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             );
         }
         Command::Devices(DevicesCommand::Remove { id }) => {
-            client.call(Method::DELETE, &device(&id, ""), None).await?;
+            client
+                .call(Method::DELETE, &device_path(&id, "")?, None)
+                .await?;
             println!("removed {id}");
         }
         Command::Devices(DevicesCommand::Start { id }) => print(
             &client
-                .call(Method::POST, &device(&id, "/start"), None)
+                .call(Method::POST, &device_path(&id, "/start")?, None)
                 .await?,
         ),
         Command::Devices(DevicesCommand::Stop { id }) => print(
             &client
-                .call(Method::POST, &device(&id, "/stop"), None)
+                .call(Method::POST, &device_path(&id, "/stop")?, None)
                 .await?,
         ),
         Command::Devices(DevicesCommand::Logout { id }) => print(
             &client
-                .call(Method::POST, &device(&id, "/logout"), None)
+                .call(Method::POST, &device_path(&id, "/logout")?, None)
                 .await?,
         ),
         Command::Qr { device: id } => {
-            let qr = client.call(Method::GET, &device(&id, "/qr"), None).await?;
+            let qr = client
+                .call(Method::GET, &device_path(&id, "/qr")?, None)
+                .await?;
             let text = qr["qr"].as_str().unwrap_or_default();
             println!("{}", crate::qr::terminal(text)?);
             println!(
@@ -411,7 +485,7 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
                 None if text.is_empty() => return Err(ClientError::Nothing),
                 None => {}
             }
-            let path = device(&id, &format!("/chats/{}/messages", path_segment(&chat)));
+            let path = device_path(&id, &format!("/chats/{}/messages", path_segment(&chat)?))?;
             print(&client.call(Method::POST, &path, Some(body)).await?);
         }
         Command::Keys(KeysCommand::Create {
@@ -434,7 +508,11 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
         }
         Command::Keys(KeysCommand::Revoke { id }) => {
             client
-                .call(Method::DELETE, &format!("/api/v1/keys/{id}"), None)
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/keys/{}", path_segment(&id)?),
+                    None,
+                )
                 .await?;
             println!("revoked {id}");
         }

@@ -71,7 +71,7 @@ const ENV_PREFIX: &str = "DEVICEBRIDGE__";
 const ENV_SEPARATOR: &str = "__";
 /// Shortcut that adds one admin API key. It has a single underscore, so it can
 /// never be read as a configuration key.
-const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
+pub const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
 /// Keys whose tables are free-form maps of strings rather than sections of known keys.
 const MAP_KEYS: [&str; 1] = ["hooks.sound.events"];
 /// The scopes an API key may grant.
@@ -969,9 +969,36 @@ impl Settings {
                 ));
             }
         }
+        if let Some(why) = log_level_problem(&self.log.level) {
+            out.push(Problem::new(
+                "log.level",
+                format!("{:?} {why}", self.log.level),
+            ));
+        }
 
         out
     }
+}
+
+/// Why `level` is not a log filter the daemon accepts, if it is not. `EnvFilter` reads a
+/// bare word as a target to log everything of (`verbose` logs only a target named
+/// `verbose`: nothing at all), so a directive without `=` must be a level; a target is
+/// written `target=level`.
+fn log_level_problem(level: &str) -> Option<String> {
+    if let Err(error) = tracing_subscriber::EnvFilter::try_new(level) {
+        return Some(format!("is not a log filter: {error}"));
+    }
+    let bare_word = level.split(',').map(str::trim).find(|directive| {
+        !directive.is_empty()
+            && !directive.contains(['=', '['])
+            && directive
+                .parse::<tracing::level_filters::LevelFilter>()
+                .is_err()
+    })?;
+    Some(format!(
+        "has {bare_word:?}, which is not a level (off, error, warn, info, debug, trace); \
+         name a target with `target=level`"
+    ))
 }
 
 impl ApiKeySetting {
@@ -2230,6 +2257,7 @@ devices = []
         s.upstream.timeout_ms = 0;
         s.limits.max_message_bytes = 512;
         s.auth.jwt_secret = Some("short".into());
+        s.log.level = "warn,verbose".into();
         s.auth.api_keys = vec![
             ApiKeySetting {
                 name: "both".into(),
@@ -2268,6 +2296,7 @@ devices = []
             "`auth.api_keys[1].name`",
             "`auth.api_keys[1]`",
             "`auth.jwt_secret`",
+            "`log.level`",
         ];
         assert_eq!(problems.len(), expected_keys.len(), "{problems:#?}");
         for key in expected_keys {
@@ -2275,6 +2304,21 @@ devices = []
                 problems.iter().any(|p| p.starts_with(&format!("{key}:"))),
                 "no problem for {key}: {problems:#?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_log_level_is_a_level_or_target_directives() {
+        for good in [
+            "info",
+            "WARN",
+            "warn,devicebridge=debug",
+            "devicebridge::store=trace",
+        ] {
+            assert_eq!(log_level_problem(good), None, "{good}");
+        }
+        for bad in ["verbose", "info,loud", "devicebridge=loud"] {
+            assert!(log_level_problem(bad).is_some(), "{bad}");
         }
     }
 

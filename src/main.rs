@@ -1,7 +1,6 @@
 //! The `devicebridge` binary: `serve` runs the daemon; the other subcommands are REST clients.
 
 use anyhow::Context;
-use clap::Parser;
 use devicebridge::cli::{Cli, Command};
 use devicebridge::config::{self, LogFormat, Sources};
 
@@ -15,7 +14,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::from_process();
     let serve = match cli.command.unwrap_or_default() {
         Command::Serve(serve) => serve,
         client => {
@@ -27,7 +26,13 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let settings = match config::load(&Sources::from_process(), &serve.overrides()) {
+    let mut sources = Sources::from_process();
+    // `--api-key` and `DEVICEBRIDGE_API_KEY` are one argument: given either way, it adds the
+    // admin key the variable's shortcut adds.
+    if let Some(key) = cli.client.api_key {
+        sources.env.push((config::ENV_API_KEY.to_owned(), key));
+    }
+    let settings = match config::load(&sources, &serve.overrides()) {
         Ok(settings) => settings,
         Err(problems) => {
             eprintln!("devicebridge: the configuration has problems:\n{problems}");

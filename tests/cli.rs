@@ -255,6 +255,95 @@ async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
         .await;
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn the_listening_line_is_printed_when_the_log_level_hides_info() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::spawn(temp.path(), &[("RUST_LOG", "warn".to_owned())]);
+    let url = daemon.base_url().await;
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    daemon.kill().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_api_key_adds_an_admin_key_and_serve_url_is_refused() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::spawn_with(temp.path(), &["--api-key", "flag-key-123"], &[]);
+    let url = daemon.base_url().await;
+    let status = reqwest::Client::new()
+        .get(format!("{url}/api/v1/keys"))
+        .header("x-api-key", "flag-key-123")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    daemon.kill().await;
+
+    let mut serve = command(temp.path());
+    serve.args(["serve", "--url", "http://127.0.0.1:9"]);
+    let output = run(&mut serve).await;
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`--url` is for the client"),
+        "{}",
+        describe(&output)
+    );
+}
+
+#[tokio::test]
+async fn ids_cannot_walk_to_another_route() {
+    let daemon = common::TestDaemon::start().await;
+    let (_, key) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "kept", "scopes": ["read"] }),
+        )
+        .await;
+    let key_id = key["id"].as_str().unwrap();
+    let walk = format!("../keys/{key_id}");
+    let cases: [&[&str]; 4] = [
+        &["devices", "remove", &walk],
+        &["devices", "start", "Not-A-Device"],
+        &["keys", "revoke", ".."],
+        &["send", "demo", "..", "hi"],
+    ];
+    for args in cases {
+        let mut client = command(daemon.dir());
+        client
+            .args(args)
+            .args(["--url", &daemon.base, "--api-key", &daemon.key]);
+        let output = run(&mut client).await;
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+    // An id with a slash is one segment, not a path: no such key, and nothing else touched.
+    let mut revoke = command(daemon.dir());
+    revoke
+        .args(["keys", "revoke", &walk])
+        .args(["--url", &daemon.base, "--api-key", &daemon.key]);
+    let output = run(&mut revoke).await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("key_not_found"),
+        "{}",
+        describe(&output)
+    );
+    let (_, keys) = daemon.get("/api/v1/keys").await;
+    assert!(
+        keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key_id),
+        "the key was revoked: {keys}"
+    );
+}
+
 #[tokio::test]
 async fn configuration_problems_are_reported_at_once() {
     let temp = tempfile::tempdir().unwrap();
@@ -262,7 +351,7 @@ async fn configuration_problems_are_reported_at_once() {
     let config = dir.join("broken.toml");
     std::fs::write(
         &config,
-        "[server]\nbnd = \"127.0.0.1:0\"\n\n[qr]\nttl = 5\n\n[limits]\nmax_message_bytes = \"big\"\n",
+        "[server]\nbnd = \"127.0.0.1:0\"\n\n[qr]\nttl = 5\n\n[limits]\nmax_message_bytes = \"big\"\n\n[log]\nlevel = \"verbose\"\n",
     )
     .unwrap();
     let data_dir = dir.join("data");
@@ -278,7 +367,12 @@ async fn configuration_problems_are_reported_at_once() {
 
     assert!(!output.status.success(), "{}", describe(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for key in ["server.bnd", "qr.ttl", "limits.max_message_bytes"] {
+    for key in [
+        "server.bnd",
+        "qr.ttl",
+        "limits.max_message_bytes",
+        "log.level",
+    ] {
         assert!(
             names_key(&stderr, key),
             "the error does not name {key}: {}",

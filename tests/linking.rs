@@ -53,6 +53,14 @@ async fn a_device_links_and_becomes_ready() {
         .await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body["error"]["code"], "qr_expired");
+    // A phone opening the used code's page gets the page that says so, not a JSON error.
+    let page = reqwest::get(qr.data["qr"].as_str().unwrap()).await.unwrap();
+    assert_eq!(page.status(), StatusCode::GONE);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("QR code expired"));
     let (_, device) = daemon.get("/api/v1/devices/phone").await;
     assert_eq!(device["state"], "ready");
     daemon.stop().await;

@@ -389,6 +389,51 @@ async fn history_pages_agree_over_rest_and_socket() {
         .await;
     assert_eq!(common::ids(&next), listed[1..]);
 
+    // A cursor this server did not give is refused, not read as "from the start": a client
+    // following `nextCursor` would otherwise loop. A `before` that is no message of the chat
+    // is refused too, not compared as text.
+    for cursor in ["garbage", "", "a|b"] {
+        let (status, body) = daemon
+            .get(&format!(
+                "/api/v1/devices/history/chats?cursor={}",
+                urlencode(cursor)
+            ))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, json!("bad_request")),
+            "cursor {cursor:?}: {body}"
+        );
+        let ack = a
+            .emit_with_ack("chats:list", json!({ "cursor": cursor }), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(refused(&ack), "bad_request", "cursor {cursor:?}");
+    }
+    let elsewhere = ok(send(&mut a, json!({ "chatId": ALICE, "text": "other chat" })).await);
+    for before in [json!("garbage"), elsewhere["id"].clone()] {
+        let (status, body) = daemon
+            .get(&format!(
+                "{base}?before={}",
+                urlencode(before.as_str().unwrap())
+            ))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (StatusCode::NOT_FOUND, json!("message_not_found")),
+            "before {before}: {body}"
+        );
+        let ack = a
+            .emit_with_ack(
+                "messages:list",
+                json!({ "chatId": BOB, "before": before }),
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused(&ack), "message_not_found", "before {before}");
+    }
+
     let (status, one) = daemon
         .get(&format!(
             "/api/v1/devices/history/messages/{}",
@@ -901,6 +946,8 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         ("message:send", json!({ "text": "no chat" }), "bad_request"),
         ("message:send", json!("not an object"), "bad_request"),
+        // Serde would read an array as the fields in order: a client never means that.
+        ("message:send", json!([ALICE, "array"]), "bad_request"),
         (
             "message:send",
             json!({ "chatId": ALICE, "text": "  " }),
@@ -1038,6 +1085,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         json!({ "text": 1 }),
         json!({ "text": "hi", "tempId": "t-1" }),
         json!({ "text": "hi", "reply_to": received["id"] }),
+        json!(["array"]),
     ] {
         let (status, answer) = daemon.post(&path, body.clone()).await;
         assert_eq!(
@@ -1070,6 +1118,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, json!("message_not_found"))
+    );
+    let (status, body) = daemon
+        .post(
+            &format!("/api/v1/devices/strict/chats/{ALICE}/read"),
+            json!([reply]),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("the body must be a JSON object")
+        )
     );
 }
 

@@ -82,6 +82,25 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         .unwrap()
         .starts_with("malformed JSON"));
 
+    // Serde reads a struct from an array of its fields in order; a body must be an object.
+    for (path, body) in [
+        ("/api/v1/keys", json!(["n", ["*"], ["read"]])),
+        ("/api/v1/devices", json!(["arr", "x"])),
+        ("/api/v1/devices/demo/simulator/drop", json!([3])),
+    ] {
+        let (status, answer) = daemon.post(path, body).await;
+        assert_eq!(
+            (status, answer["error"]["message"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("the body must be a JSON object")
+            ),
+            "{path}"
+        );
+    }
+    let (_, keys) = daemon.get("/api/v1/keys").await;
+    assert_eq!(keys["items"].as_array().unwrap().len(), 1, "{keys}");
+
     let huge = json!({ "id": "big", "name": "x".repeat(70_000) });
     let (status, body) = daemon.post("/api/v1/devices", huge).await;
     assert_eq!(
@@ -136,6 +155,78 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         before["items"].as_array().unwrap().len(),
         after["items"].as_array().unwrap().len()
     );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn names_scopes_and_page_sizes_are_checked() {
+    let daemon = TestDaemon::start_with(|settings, _| settings.webhooks.allow_private = true).await;
+    daemon.create_device("demo").await;
+    let (_, hook) = daemon
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": "http://127.0.0.1:9/hook" }),
+        )
+        .await;
+    let deliveries = format!(
+        "/api/v1/webhooks/{}/deliveries",
+        hook["id"].as_str().unwrap()
+    );
+    let refused = [
+        ("/api/v1/keys", json!({ "name": " ", "scopes": ["read"] })),
+        ("/api/v1/devices", json!({ "id": "nameless", "name": "" })),
+        (
+            "/api/v1/tokens",
+            json!({ "sub": "ui", "devices": ["*"], "scopes": [] }),
+        ),
+    ];
+    for (path, body) in refused {
+        let (status, answer) = daemon.post(path, body.clone()).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path} {body}: {answer}"
+        );
+    }
+    let (status, answer) = daemon
+        .call(
+            Method::PATCH,
+            "/api/v1/devices/demo",
+            Some(json!({ "name": "" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+
+    let (_, key) = daemon
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "twice", "scopes": ["send", "read", "send"] }),
+        )
+        .await;
+    assert_eq!(key["scopes"], json!(["read", "send"]), "{key}");
+
+    // Every page size outside its range is refused with the range, none is clamped.
+    for path in [
+        "/api/v1/devices/demo/events?limit=0".to_owned(),
+        "/api/v1/devices/demo/events?limit=1001".to_owned(),
+        format!("{deliveries}?limit=0"),
+        format!("{deliveries}?limit=201"),
+        "/api/v1/devices/demo/chats?limit=201".to_owned(),
+    ] {
+        let (status, answer) = daemon.get(&path).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("must be between 1 and"),
+            "{answer}"
+        );
+    }
     daemon.stop().await;
 }
 
@@ -329,6 +420,17 @@ async fn credentials_and_scopes() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // The scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER"] {
+        let response = daemon
+            .http
+            .get(format!("{}/api/v1/devices/mine", daemon.base))
+            .header("authorization", format!("{scheme} {bearer}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
     let (status, body) = daemon
         .call_as(
             &reader,
@@ -340,6 +442,32 @@ async fn credentials_and_scopes() {
     assert_eq!(
         (status, code(&body)),
         (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    // A token, even an admin one, cannot mint an API key: the key would outlive it.
+    let (status, token) = daemon
+        .post(
+            "/api/v1/tokens",
+            json!({ "sub": "ops", "devices": ["*"], "scopes": ["admin"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let minted = daemon
+        .http
+        .post(format!("{}/api/v1/keys", daemon.base))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .json(&json!({ "name": "forever", "scopes": ["admin"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), StatusCode::FORBIDDEN);
+    let body: Value = minted.json().await.unwrap();
+    assert_eq!(code(&body), Some("forbidden"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs an API key"),
+        "{body}"
     );
     let tampered = format!("{}x", bearer);
     let response = daemon
@@ -363,9 +491,20 @@ async fn the_qr_code_comes_as_json_png_and_svg() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(qr["qr"], pushed.data["qr"]);
     assert_eq!(qr["image"], pushed.data["image"]);
-    for (accept, magic) in [
-        ("image/png", &b"\x89PNG"[..]),
-        ("image/svg+xml", &b"<?xml"[..]),
+    for (accept, kind, magic) in [
+        ("image/png", "image/png", &b"\x89PNG"[..]),
+        ("image/svg+xml", "image/svg+xml", &b"<?xml"[..]),
+        // q-values count: q=0 is "not acceptable", and the highest quality wins.
+        (
+            "image/png;q=0, application/json",
+            "application/json",
+            &b"{"[..],
+        ),
+        (
+            "image/png;q=0.5, image/svg+xml",
+            "image/svg+xml",
+            &b"<?xml"[..],
+        ),
     ] {
         let response = daemon
             .http
@@ -375,7 +514,7 @@ async fn the_qr_code_comes_as_json_png_and_svg() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.headers()["content-type"], accept);
+        assert_eq!(response.headers()["content-type"], kind, "{accept}");
         let bytes = response.bytes().await.unwrap();
         assert!(bytes.starts_with(magic), "{accept}");
     }
@@ -412,6 +551,17 @@ async fn the_journal_pages_after_a_seq() {
     );
     assert_eq!(items[0]["deviceId"], "log");
     assert_eq!(page["recovered"], true);
+    // At the head nothing is missing; beyond it, the seq is one of another journal, which
+    // cannot be caught up, as a Socket.IO resume from there is told.
+    let head = page["head"].as_u64().unwrap();
+    let (_, at_head) = daemon
+        .get(&format!("/api/v1/devices/log/events?after={head}"))
+        .await;
+    assert_eq!(at_head["recovered"], true, "{at_head}");
+    let (_, beyond) = daemon
+        .get(&format!("/api/v1/devices/log/events?after={}", head + 100))
+        .await;
+    assert_eq!(beyond["recovered"], false, "{beyond}");
     let (status, body) = daemon.get("/api/v1/devices/log/events?after=abc").await;
     assert_eq!(
         (status, code(&body)),
@@ -539,6 +689,61 @@ async fn the_openapi_document_lists_every_route() {
             document["paths"][path][method].is_object(),
             "{method} {path}"
         );
+    }
+    let paths = &document["paths"];
+    let schemas = &document["components"]["schemas"];
+
+    // Any credential mints a token, whatever its scopes: the document names no scope.
+    let tokens = &paths["/api/v1/tokens"]["post"];
+    assert_eq!(tokens["x-scope"], Value::Null, "{tokens}");
+    assert_ne!(tokens["security"], json!([]));
+    let sender = daemon.key_for(&["*"], &["send"]).await;
+    let (status, token) = daemon
+        .call_as(
+            &sender,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "ui", "devices": ["*"], "scopes": ["send"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+
+    // Bodies the routes take or not; what they answer.
+    for path in [
+        "/api/v1/devices/{id}/chats/{chatId}/read",
+        "/api/v1/devices/{id}/simulator/drop",
+    ] {
+        assert_eq!(
+            paths[path]["post"]["requestBody"]["required"], false,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        paths["/api/v1/devices"]["post"]["requestBody"]["required"],
+        true
+    );
+    let open_chat = &paths["/api/v1/devices/{id}/chats"]["post"]["responses"];
+    assert!(
+        open_chat["200"].is_object() && open_chat["201"].is_object(),
+        "{open_chat}"
+    );
+    let qr = &paths["/api/v1/devices/{id}/qr"]["get"]["responses"]["200"]["content"];
+    for media in ["application/json", "image/png", "image/svg+xml"] {
+        assert!(qr[media].is_object(), "{media} in {qr}");
+    }
+    let sent = &paths["/api/v1/devices/{id}/chats/{chatId}/messages"]["post"]["responses"]["202"];
+    assert!(sent["headers"]["Idempotent-Replayed"].is_object(), "{sent}");
+    let uploaded = &paths["/api/v1/devices/{id}/media"]["post"]["responses"]["201"];
+    assert!(uploaded["headers"]["Location"].is_object(), "{uploaded}");
+    // Request bodies refuse unknown fields, and say so.
+    for body in [
+        "NewKey",
+        "NewMessage",
+        "NewDevice",
+        "ReadUpTo",
+        "SimulatorDrop",
+    ] {
+        assert_eq!(schemas[body]["additionalProperties"], false, "{body}");
     }
     daemon.stop().await;
 }

@@ -43,6 +43,7 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
     let key = daemon.key.clone();
     let token = token(&daemon, &["demo"]).await;
     let bearer = format!("Bearer {token}");
+    let lower_bearer = format!("bearer {token}");
     let ns = "/device/demo";
 
     let accepted = [
@@ -52,6 +53,14 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
         connect(&daemon, ns, &[], &[], json!({ "token": token })).await,
         connect(&daemon, ns, &[("access-token", &token)], &[], Value::Null).await,
         connect(&daemon, ns, &[], &[("authorization", &bearer)], Value::Null).await,
+        connect(
+            &daemon,
+            ns,
+            &[],
+            &[("authorization", &lower_bearer)],
+            Value::Null,
+        )
+        .await,
         connect(
             &daemon,
             ns,
@@ -340,6 +349,14 @@ async fn only_the_allowed_origins_reach_socket_io_and_read_rest_answers() {
         rest.headers()["access-control-allow-origin"],
         allowed.as_str()
     );
+    // A page on that origin can read the headers the API answers with.
+    let exposed = rest.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in ["location", "idempotent-replayed"] {
+        assert!(exposed.contains(header), "{header} in {exposed:?}");
+    }
     daemon.stop().await;
 }
 

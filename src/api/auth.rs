@@ -141,9 +141,33 @@ impl Caller {
     /// and subscriptions within them: otherwise it could mint a key, or subscribe a URL, for
     /// the whole fleet.
     pub fn administers(&self, selection: &[String]) -> bool {
+        self.administering(selection).next().is_some()
+    }
+
+    /// The admin grants that reach every device of `selection`.
+    fn administering<'a>(&'a self, selection: &'a [String]) -> impl Iterator<Item = &'a Grant> {
         self.grants
             .iter()
-            .any(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
+            .filter(|grant| grant.has_scope(Scope::Admin) && grant.reaches(selection.iter()))
+    }
+
+    /// Whether an API key may be created for `selection`: [`Caller::authorize_selection`],
+    /// by an API key's grant. A key never ends, so a token that could mint one would outlive
+    /// itself; only an API key hands out a lifetime without end.
+    pub fn authorize_key_creation(&self, selection: &[String]) -> Result<(), AuthError> {
+        self.authorize_selection(selection)?;
+        if self
+            .administering(selection)
+            .any(|grant| grant.expires.is_none())
+        {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(
+                "creating an API key needs an API key with the admin scope: a token ends, a key \
+                 it made would not"
+                    .into(),
+            ))
+        }
     }
 
     /// [`Caller::administers`] as a check: a key or subscription for devices beyond the
@@ -167,8 +191,16 @@ pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, O
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let token = header("authorization").and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    let token = header("authorization").and_then(|v| bearer_token(&v).map(str::to_owned));
     (header("x-api-key"), token)
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are read too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use super::auth::{header_credentials, Caller};
 use super::error::{ApiError, ErrorCode};
@@ -12,18 +13,46 @@ use super::AppState;
 use crate::device::DeviceId;
 
 /// JSON bodies: malformed JSON, wrong types and oversized bodies get `bad_request` or
-/// `payload_too_large` in the usual envelope instead of axum's plain-text rejections.
+/// `payload_too_large` in the usual envelope instead of axum's plain-text rejections, and a
+/// body that is not a JSON object is refused (see [`require_object`]).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        // Checks the content type and the size, and that the body is JSON at all.
+        let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(request, state)
+            .await
+            .map_err(json_rejection)?;
+        decode_object(raw.get().as_bytes()).map(ApiJson)
     }
+}
+
+/// An optional JSON body read by hand, for routes that also take none: the same checks as
+/// [`ApiJson`] on a body that is not empty, `T::default()` for an empty one.
+pub fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    match body.is_empty() {
+        true => Ok(T::default()),
+        false => decode_object(body),
+    }
+}
+
+fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_bytes(body).map_err(json_rejection)?;
+    if !is_object(raw.get()) {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    let axum::Json(value) = axum::Json::<T>::from_bytes(body).map_err(json_rejection)?;
+    Ok(value)
+}
+
+/// Every request body and event payload is a JSON object. Serde's derived decoding of a
+/// struct also takes a JSON array of its fields in order (`["text"]` for `{"text": …}`),
+/// which no client means and which escapes `deny_unknown_fields`; callers refuse it with
+/// this. `json` must be valid JSON, so its first non-blank character tells its kind.
+pub fn is_object(json: &str) -> bool {
+    json.trim_start().starts_with('{')
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -70,5 +99,21 @@ impl<S: Send + Sync> FromRequestParts<S> for DevicePath {
                 .await
                 .map_err(|e| ApiError::bad_request(e.body_text()))?;
         Ok(DevicePath(DeviceId::parse(&raw)?))
+    }
+}
+
+/// A `limit` query parameter: `default` if absent, refused outside `1..=max` rather than
+/// quietly clamped, so a client learns the range instead of getting a page it did not ask for.
+pub fn page_limit<N>(limit: Option<N>, default: N, max: N) -> Result<N, ApiError>
+where
+    N: Copy + PartialOrd + From<u8> + std::fmt::Display,
+{
+    let limit = limit.unwrap_or(default);
+    if limit >= N::from(1) && limit <= max {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {max}, got {limit}"
+        )))
     }
 }

@@ -8,12 +8,14 @@ use serde_json::{json, Value};
 
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
+use super::extract::page_limit;
 use crate::connector::Outbound;
 use crate::device::actor::Command;
 use crate::device::{DeviceHandle, DeviceId, DeviceManager};
 use crate::messaging::{
     self, Chat, ChatFlags, Contact, Dedup, Message, NotificationsRead, Page, SendRequest,
 };
+use crate::store::chats::ChatCursor;
 use crate::store::turn::Turn;
 use crate::store::{self, Store};
 
@@ -45,12 +47,7 @@ pub struct OpenChat {
 }
 
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit.unwrap_or(DEFAULT_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n),
-        _ => Err(ApiError::bad_request(format!(
-            "`limit` must be between 1 and {MAX_PAGE}"
-        ))),
-    }
+    page_limit(limit, DEFAULT_PAGE, MAX_PAGE)
 }
 
 #[derive(Clone)]
@@ -179,12 +176,20 @@ impl Messaging {
     ) -> Result<Page<Chat>, ApiError> {
         self.handle(device)?;
         let limit = page_size(query.limit)?;
+        let cursor = query
+            .cursor
+            .map(|text| {
+                ChatCursor::parse(&text).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`cursor` {text:?} is not a `nextCursor` this server gave"
+                    ))
+                })
+            })
+            .transpose()?;
         let device = device.clone();
         Ok(self
             .store
-            .read(move |conn| {
-                store::chats::list_chats(conn, &device, query.cursor.as_deref(), limit)
-            })
+            .read(move |conn| store::chats::list_chats(conn, &device, cursor.as_ref(), limit))
             .await?)
     }
 
@@ -242,18 +247,30 @@ impl Messaging {
             }
         }
         let device = device.clone();
-        Ok(self
+        let before = query.before.clone();
+        let page = self
             .store
             .read(move |conn| {
-                store::messages::list_messages(
-                    conn,
-                    &device,
-                    &chat_id,
-                    query.before.as_deref(),
-                    limit,
-                )
+                if let Some(before) = &before {
+                    if !store::messages::in_chat(conn, &device, &chat_id, before)? {
+                        return Ok(None);
+                    }
+                }
+                store::messages::list_messages(conn, &device, &chat_id, before.as_deref(), limit)
+                    .map(Some)
             })
-            .await?)
+            .await?;
+        // A `before` that is no message of the chat would compare as a string with the ids
+        // and give an arbitrary page.
+        page.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MessageNotFound,
+                format!(
+                    "`before` {:?} is not a message of this chat",
+                    query.before.unwrap_or_default()
+                ),
+            )
+        })
     }
 
     pub async fn message(

@@ -2,6 +2,7 @@
 //! pairing page. Handlers extract, call a device handle or the store, and map the result; they
 //! never talk to a connector and never emit to sockets themselves.
 
+mod accept;
 pub mod auth;
 pub mod error;
 mod extract;

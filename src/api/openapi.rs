@@ -250,9 +250,24 @@ fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
+/// A body of bytes.
+fn binary() -> Value {
+    json!({ "type": "string", "format": "binary" })
+}
+
+/// A response described by `description`, with a JSON body of the schema named, if any.
+fn response(description: &str, schema: Option<&str>) -> Value {
+    match schema {
+        Some(name) => json!({ "description": description,
+            "content": { "application/json": { "schema": schema_ref(name) } } }),
+        None => json!({ "description": description }),
+    }
+}
+
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
+    let mut schemas = schemas();
     for endpoint in endpoints() {
         let doc = endpoint.doc;
         let mut operation = Map::new();
@@ -276,42 +291,48 @@ pub fn document() -> Value {
         }
         if let Some(body) = doc.body {
             let content = if body == FILE_BODY {
-                json!({ "*/*": { "schema": { "type": "string", "format": "binary" } } })
+                json!({ "*/*": { "schema": binary() } })
             } else {
+                // Request bodies refuse the fields they do not know.
+                schemas[body]["additionalProperties"] = false.into();
                 json!({ "application/json": { "schema": schema_ref(body) } })
             };
             operation.insert(
                 "requestBody".into(),
-                json!({ "required": true, "content": content }),
+                json!({ "required": !doc.body_optional, "content": content }),
             );
         }
-        match doc.scope {
-            Some(scope) => {
-                operation.insert(
-                    "security".into(),
-                    json!([{ "apiKey": [] }, { "bearer": [] }]),
-                );
-                operation.insert(
-                    "x-scope".into(),
-                    serde_json::to_value(scope).expect("scopes serialize"),
-                );
-            }
-            None => {
-                operation.insert("security".into(), json!([]));
-            }
+        let security = doc.scope.is_some() || doc.any_credential;
+        operation.insert(
+            "security".into(),
+            match security {
+                true => json!([{ "apiKey": [] }, { "bearer": [] }]),
+                false => json!([]),
+            },
+        );
+        if let Some(scope) = doc.scope {
+            operation.insert(
+                "x-scope".into(),
+                serde_json::to_value(scope).expect("scopes serialize"),
+            );
         }
         let (status, schema) = doc.ok;
-        let success = match schema {
-            Some(name) => {
-                json!({ "description": "success", "content": { "application/json": { "schema": schema_ref(name) } } })
-            }
-            None => json!({ "description": "success" }),
-        };
-        let error = json!({ "description": "error", "content": { "application/json": { "schema": schema_ref("Error") } } });
-        operation.insert(
-            "responses".into(),
-            json!({ status.to_string(): success, "default": error }),
-        );
+        let mut success = response("success", schema);
+        for media in &doc.media {
+            success["content"][*media] = json!({ "schema": binary() });
+        }
+        for (name, meaning) in &doc.headers {
+            success["headers"][*name] =
+                json!({ "description": meaning, "schema": { "type": "string" } });
+        }
+        let mut responses = json!({
+            status.to_string(): success,
+            "default": response("error", Some("Error")),
+        });
+        for (status, schema, when) in &doc.also {
+            responses[status.to_string()] = response(when, *schema);
+        }
+        operation.insert("responses".into(), responses);
         let item = paths
             .entry(doc.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -323,7 +344,7 @@ pub fn document() -> Value {
             "description": "Multi-device messaging bridge. Real-time events are on Socket.IO at `/ws`, namespace `/device/{id}`." },
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
             "securitySchemes": {
                 "apiKey": { "type": "apiKey", "in": "header", "name": "X-Api-Key" },
                 "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }

@@ -12,9 +12,12 @@ use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowHeaders, CorsLayer};
 
 use super::error::{ApiError, ErrorCode};
+use super::rest::IDEMPOTENT_REPLAYED;
 use crate::config::Settings;
 
-/// CORS headers for the allowed origins, on every route.
+/// CORS headers for the allowed origins, on every route. A browser shows a script only the
+/// simple response headers unless told otherwise, so the ones the API answers with are
+/// exposed: `Location` of a created resource, `Idempotent-Replayed` of a repeated send.
 pub fn cors(settings: &Settings) -> CorsLayer {
     let origins: Vec<HeaderValue> = settings
         .server
@@ -26,6 +29,7 @@ pub fn cors(settings: &Settings) -> CorsLayer {
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([header::LOCATION, IDEMPOTENT_REPLAYED])
 }
 
 /// What [`guard_sockets`] needs: the Socket.IO path and the allowed origins.

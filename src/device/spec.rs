@@ -49,9 +49,12 @@ fn yes() -> bool {
 }
 
 impl DeviceSpec {
-    /// Checks what deserializing cannot: the connector's table is there and complete. The
-    /// message names the first missing or bad key, as `waha.base_url`.
+    /// Checks what deserializing cannot: a name to show, and the connector's table there and
+    /// complete. The message names the first missing or bad key, as `waha.base_url`.
     pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("`name` must not be empty; it is what dashboards show".into());
+        }
         match self.connector {
             ConnectorKind::Simulator => Ok(()),
             ConnectorKind::Waha => self.waha.clone().unwrap_or_default().validate(),

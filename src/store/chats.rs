@@ -77,17 +77,37 @@ pub fn exists(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<b
         .exists(params![device.as_str(), chat])?)
 }
 
-/// Chats by last activity, newest first. The cursor is the last item's `updatedAt|id`.
+/// Where a page of chats starts: after the chat a previous page ended with, named by its
+/// `updatedAt|id` (the `nextCursor` that page gave).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCursor {
+    updated_at: String,
+    id: String,
+}
+
+impl ChatCursor {
+    /// Reads a cursor this store gave; anything else is `None`, so a client's mistake is
+    /// refused instead of starting over at the first page (which would loop a client that
+    /// follows `nextCursor` forever).
+    pub fn parse(text: &str) -> Option<ChatCursor> {
+        let (time, id) = text.split_once('|')?;
+        chrono::DateTime::parse_from_rfc3339(time).ok()?;
+        (!id.is_empty()).then(|| ChatCursor {
+            updated_at: time.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Chats by last activity, newest first, after `cursor` if given.
 pub fn list_chats(
     conn: &Connection,
     device: &DeviceId,
-    cursor: Option<&str>,
+    cursor: Option<&ChatCursor>,
     limit: u32,
 ) -> StoreResult<Page<Chat>> {
-    let (after_time, after_id) = match cursor.and_then(|c| c.split_once('|')) {
-        Some((time, id)) => (Some(time.to_owned()), id.to_owned()),
-        None => (None, String::new()),
-    };
+    let after_time = cursor.map(|c| c.updated_at.as_str());
+    let after_id = cursor.map_or("", |c| c.id.as_str());
     let sql = chat_query(
         "c.device_id = ?1 AND (?2 IS NULL OR c.updated_at < ?2 OR (c.updated_at = ?2 AND c.id < ?3))
          ORDER BY c.updated_at DESC, c.id DESC LIMIT ?4",

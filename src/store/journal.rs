@@ -250,7 +250,9 @@ pub fn head(conn: &Connection, device: &DeviceId) -> StoreResult<u64> {
     Ok(position(conn, device)?.map_or(0, |head| head.last))
 }
 
-/// Events with `seq > after`, oldest first, at most `limit`.
+/// Events with `seq > after`, oldest first, at most `limit`. The read is complete if nothing
+/// after `after` is missing; an `after` beyond the newest seq is a seq of another journal (the
+/// reader saw one before the data was reset), so its reader cannot be caught up: incomplete.
 pub fn read_after(
     conn: &Connection,
     device: &DeviceId,
@@ -261,16 +263,17 @@ pub fn read_after(
         return Ok(JournalRead {
             events: Vec::new(),
             head: 0,
-            complete: true,
+            complete: after == 0,
         });
     };
     let oldest: Option<i64> = conn
         .prepare_cached("SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2")?
         .query_row(params![position.key(0), position.end()], |row| row.get(0))?;
-    // Complete if nothing after `after` is missing: either the next seq is still stored, or
-    // there is nothing newer at all.
-    let complete =
-        after >= position.last || oldest.is_some_and(|oldest| oldest <= position.key(after + 1));
+    // Complete if nothing after `after` is missing: either there is nothing newer at all, or
+    // the next seq is still stored.
+    let complete = after == position.last
+        || (after < position.last
+            && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
     let mut stmt = conn.prepare_cached(
         "SELECT key, name, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
     )?;

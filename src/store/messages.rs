@@ -170,6 +170,18 @@ pub fn by_idempotency_key(
         .optional()?)
 }
 
+/// Whether `message` is one of the chat's messages.
+pub fn in_chat(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+    message: &str,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3")?
+        .exists(params![device.as_str(), chat, message])?)
+}
+
 /// A chat's messages, newest first; `before` is the id of the last message already seen.
 pub fn list_messages(
     conn: &Connection,

@@ -71,9 +71,42 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot make the database at {path} readable by its owner only: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Creates the database file with mode 0600 before SQLite opens it, and brings an existing
+/// one (and its `-wal` and `-shm` files) to that mode: it holds webhook secrets and
+/// connector tokens, as private as `jwt-secret`. SQLite creates `-wal` and `-shm` with the
+/// database file's mode, so they follow.
+fn make_private(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
 
 /// Reads a timestamp the store wrote (RFC 3339); an unreadable one becomes the epoch rather
 /// than failing the whole read.
@@ -151,6 +184,10 @@ impl Store {
     /// starts the writer.
     pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
         let path = settings.database_path();
+        make_private(&path).map_err(|source| StoreError::Private {
+            path: path.clone(),
+            source,
+        })?;
         let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,

@@ -647,3 +647,38 @@ async fn a_replay_during_an_attempt_outlives_the_attempt() {
     assert_eq!(after.status, webhooks::DeliveryStatus::Pending);
     assert_eq!(after.attempts, 0);
 }
+
+/// The database holds webhook secrets and connector tokens: it, its log and its shared memory
+/// are readable by their owner only, whether the store creates the file or finds it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let existing = settings(dir.path());
+    let db = existing.database_path();
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&existing, EventBus::new()).unwrap();
+    store
+        .write(|tx| {
+            tx.execute("CREATE TABLE probe (x)", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        assert_eq!(mode(std::path::Path::new(&path)), 0o600, "{suffix}");
+    }
+    store.close().await;
+
+    let fresh = tempfile::tempdir().unwrap();
+    let created = settings(fresh.path());
+    let store = Store::open(&created, EventBus::new()).unwrap();
+    assert_eq!(mode(&created.database_path()), 0o600);
+    store.close().await;
+}

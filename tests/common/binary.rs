@@ -95,9 +95,15 @@ impl Daemon {
     /// Starts the daemon on a free port with `dir`'s `data` and `devices` directories, fully
     /// synchronous SQLite, logs at `info`, and then the variables of `env`.
     pub fn spawn(dir: &Path, env: &[(&str, String)]) -> Daemon {
+        Self::spawn_with(dir, &[], env)
+    }
+
+    /// [`Daemon::spawn`] with more `serve` arguments.
+    pub fn spawn_with(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Daemon {
         let mut serve = command(dir);
         serve
             .arg("serve")
+            .args(args)
             .args(["--bind", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join("data"))
             .arg("--devices-dir")

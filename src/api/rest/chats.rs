@@ -2,26 +2,23 @@
 //! as the Socket.IO events (see [`crate::api::messaging`]).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{endpoint, query_param, request_header, Endpoint};
+use super::{endpoint, query_param, request_header, Endpoint, IDEMPOTENT_REPLAYED};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
-use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat};
 use crate::api::AppState;
 use crate::device::DeviceId;
 use crate::messaging::{
     Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest, Template,
 };
-
-/// Set on a 202 that returns the message an earlier request with the same key created.
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 pub fn endpoints() -> Vec<Endpoint> {
     let chats = "/api/v1/devices/{id}/chats";
@@ -49,7 +46,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("OpenChat"),
             (201, Some("Chat")),
             post(open_chat),
-        ),
+        )
+        .also_answering(200, Some("Chat"), "the chat existed already"),
         endpoint(
             Method::GET,
             chat,
@@ -93,6 +91,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         .reading([request_header(
             "Idempotency-Key",
             "visible ASCII; the same key within 24 h answers the message it made, sent once",
+        )])
+        .answering_headers([(
+            "Idempotent-Replayed",
+            "`true` when the answer is the message an earlier request with the same \
+             `Idempotency-Key` made",
         )]),
         endpoint(
             Method::POST,
@@ -102,7 +105,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("ReadUpTo"),
             (200, Some("ReadResult")),
             post(read),
-        ),
+        )
+        .body_optional(),
         endpoint(
             Method::GET,
             "/api/v1/devices/{id}/messages/{messageId}",
@@ -264,7 +268,7 @@ async fn send(
     if !created {
         response
             .headers_mut()
-            .insert(REPLAYED, HeaderValue::from_static("true"));
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -285,14 +289,7 @@ async fn read(
     let Ids(id, chat_id) = ids(path)?;
     caller.authorize(Scope::Send, Some(&id))?;
     // The body is optional: no body reads the whole chat.
-    let up_to = match body.is_empty() {
-        true => None,
-        false => {
-            serde_json::from_slice::<ReadUpTo>(&body)
-                .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
-                .message_id
-        }
-    };
+    let up_to = optional_body::<ReadUpTo>(&body)?.message_id;
     Ok(Json(state.messaging.read(&id, chat_id, up_to).await?))
 }
 

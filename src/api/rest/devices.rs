@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{endpoint, Endpoint};
+use crate::api::accept;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::AppState;
 use crate::connector::Fault;
 use crate::device::actor::Command;
@@ -115,7 +116,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             (200, Some("Qr")),
             get(qr_code),
-        ),
+        )
+        .also_as([PNG, SVG]),
         endpoint(
             Method::POST,
             "/api/v1/devices/{id}/simulator/drop",
@@ -124,7 +126,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some("SimulatorDrop"),
             (200, Some("Device")),
             post(simulator_drop),
-        ),
+        )
+        .body_optional(),
         endpoint(
             Method::POST,
             "/api/v1/devices/{id}/simulator/logout",
@@ -238,6 +241,11 @@ fn lifecycle(command: fn() -> Command) -> MethodRouter<AppState> {
     )
 }
 
+const PNG: &str = "image/png";
+const SVG: &str = "image/svg+xml";
+/// What `GET .../qr` answers with, JSON by default.
+const QR_TYPES: [&str; 3] = ["application/json", PNG, SVG];
+
 async fn qr_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -262,13 +270,17 @@ async fn qr_code(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if accept.contains("image/png") {
-        let png = qr::png(&current.qr).map_err(ApiError::internal)?;
-        return Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response());
-    }
-    if accept.contains("image/svg+xml") {
-        let svg = qr::svg(&current.qr).map_err(ApiError::internal)?;
-        return Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response());
+    // A client that accepts none of them still gets the JSON, whose errors it reads anyway.
+    match accept::preferred(accept, &QR_TYPES).unwrap_or(QR_TYPES[0]) {
+        PNG => {
+            let png = qr::png(&current.qr).map_err(ApiError::internal)?;
+            return Ok(([(header::CONTENT_TYPE, PNG)], png).into_response());
+        }
+        SVG => {
+            let svg = qr::svg(&current.qr).map_err(ApiError::internal)?;
+            return Ok(([(header::CONTENT_TYPE, SVG)], svg).into_response());
+        }
+        _ => {}
     }
     Ok(Json(json!({
         "qr": current.qr,
@@ -294,12 +306,7 @@ async fn simulator_drop(
     body: axum::body::Bytes,
 ) -> Result<Json<DeviceView>, ApiError> {
     // The body is optional: an empty one means a plain drop.
-    let DropBody { fail_reconnects } = if body.is_empty() {
-        DropBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))?
-    };
+    let DropBody { fail_reconnects } = optional_body(&body)?;
     handle(&state, &caller, Scope::Control, &id)?
         .command(Command::InjectFault(Fault::Drop { fail_reconnects }))
         .await?;

@@ -53,11 +53,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             Method::POST,
             "/api/v1/tokens",
             "Issue an access token with at most the caller's own rights",
-            Some(Scope::Read),
+            None,
             Some("NewToken"),
             (201, Some("Token")),
             post(token),
-        ),
+        )
+        .for_any_credential(),
     ]
 }
 
@@ -107,19 +108,33 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     check_devices(&body.devices)?;
-    caller.authorize_selection(&body.devices)?;
-    if body.scopes.is_empty() {
+    caller.authorize_key_creation(&body.devices)?;
+    if body.name.trim().is_empty() {
         return Err(ApiError::bad_request(
-            "`scopes` must name at least one of read, send, control, admin",
+            "`name` must not be empty; it tells the keys apart",
         ));
     }
+    let scopes = distinct_scopes(body.scopes)?;
     let created = state
         .auth
-        .create_key(body.name, body.devices, body.scopes)
+        .create_key(body.name, body.devices, scopes)
         .await?;
     let mut shown = key_json(&created.record);
     shown["key"] = Value::String(created.secret);
     Ok((StatusCode::CREATED, Json(shown)).into_response())
+}
+
+/// The scopes a key or token is asked for, each once; none at all grants nothing, so it is
+/// refused as the mistake it is.
+fn distinct_scopes(mut scopes: Vec<Scope>) -> Result<Vec<Scope>, ApiError> {
+    if scopes.is_empty() {
+        return Err(ApiError::bad_request(
+            "`scopes` must name at least one of read, send, control, admin",
+        ));
+    }
+    scopes.sort();
+    scopes.dedup();
+    Ok(scopes)
 }
 
 async fn revoke(
@@ -176,7 +191,7 @@ async fn token(
         subject: body.sub,
         key: String::new(),
         devices: body.devices.into_iter().collect(),
-        scopes: body.scopes.into_iter().collect(),
+        scopes: distinct_scopes(body.scopes)?.into_iter().collect(),
         expires: None,
     };
     let Some(issuer) = caller.issuer_of(&wanted) else {

@@ -40,7 +40,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             "name",
             "string",
             "the file's name, for a body that is the file itself",
-        )]),
+        )])
+        .answering_headers([("Location", "the file's URL, the `url` of the answer")]),
         endpoint(
             Method::GET,
             "/api/v1/devices/{id}/media/{mediaId}",

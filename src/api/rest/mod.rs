@@ -11,7 +11,7 @@ mod upstream;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
@@ -20,17 +20,32 @@ use super::auth::Scope;
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
 
+/// The response header that says a send was a repeat of an earlier one (same
+/// `Idempotency-Key`) and answers with that message.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
 /// What the OpenAPI document says about a route.
 pub struct Doc {
     pub method: Method,
     pub path: &'static str,
     pub summary: &'static str,
-    /// The scope required, or `None` for routes without authentication.
+    /// The scope required, or `None` for routes without authentication (or, with
+    /// `any_credential`, for routes any valid credential may call).
     pub scope: Option<Scope>,
+    /// Whether any valid credential may call the route, whatever its scopes.
+    pub any_credential: bool,
     /// Name of the request body schema in the document's components, if any.
     pub body: Option<&'static str>,
+    /// Whether the route also takes no body at all.
+    pub body_optional: bool,
     /// Success status and the response schema name (`None` for no body).
     pub ok: (u16, Option<&'static str>),
+    /// Other success statuses: status, response schema name, and when it answers so.
+    pub also: Vec<(u16, Option<&'static str>, &'static str)>,
+    /// Other media types the success comes in when `Accept` asks for them (binary bodies).
+    pub media: Vec<&'static str>,
+    /// Headers of the success response: name and meaning.
+    pub headers: Vec<(&'static str, &'static str)>,
     /// Query parameters and request headers the route reads (path parameters come from
     /// `path`).
     pub params: Vec<Param>,
@@ -96,8 +111,13 @@ fn endpoint(
             path,
             summary,
             scope,
+            any_credential: false,
             body,
+            body_optional: false,
             ok,
+            also: Vec::new(),
+            media: Vec::new(),
+            headers: Vec::new(),
             params: Vec::new(),
         },
         route,
@@ -108,6 +128,44 @@ impl Endpoint {
     /// Documents the query parameters and headers the route reads.
     fn reading<const N: usize>(mut self, params: [Param; N]) -> Endpoint {
         self.doc.params = params.into();
+        self
+    }
+
+    /// Documents that any valid credential may call the route, whatever its scopes.
+    fn for_any_credential(mut self) -> Endpoint {
+        self.doc.any_credential = true;
+        self
+    }
+
+    /// Documents that the route also takes no body.
+    fn body_optional(mut self) -> Endpoint {
+        self.doc.body_optional = true;
+        self
+    }
+
+    /// Documents another success status, its schema, and when it is answered.
+    fn also_answering(
+        mut self,
+        status: u16,
+        schema: Option<&'static str>,
+        when: &'static str,
+    ) -> Endpoint {
+        self.doc.also.push((status, schema, when));
+        self
+    }
+
+    /// Documents the media types, besides JSON, the success comes in on request.
+    fn also_as<const N: usize>(mut self, media: [&'static str; N]) -> Endpoint {
+        self.doc.media = media.into();
+        self
+    }
+
+    /// Documents headers of the success response.
+    fn answering_headers<const N: usize>(
+        mut self,
+        headers: [(&'static str, &'static str); N],
+    ) -> Endpoint {
+        self.doc.headers = headers.into();
         self
     }
 }
@@ -147,14 +205,19 @@ pub fn router(state: AppState) -> Router {
 
 /// Rejections axum makes itself before a handler runs (a path segment that is not UTF-8, a
 /// body over the limit) answer in plain text; the contract wants every error in the JSON
-/// envelope, so they are wrapped in it, with their status and sentence.
+/// envelope, so they are wrapped in it, with their status and sentence. JSON answers are ours
+/// already, and HTML pages (the `/pair/{code}` page a phone opens) are meant for a person, so
+/// both pass as they are.
 async fn envelope_rejections(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let keeps_its_body = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        .is_some_and(|kind| {
+            let kind = kind.as_bytes();
+            kind.starts_with(b"application/json") || kind.starts_with(b"text/html")
+        });
+    if keeps_its_body || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let code = match status {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::{endpoint, query_param, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
-use crate::api::extract::DevicePath;
+use crate::api::extract::{page_limit, DevicePath};
 use crate::api::{openapi, AppState};
 use crate::event::JournaledEvent;
 use crate::metrics::Backlog;
@@ -129,13 +129,10 @@ async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Val
 struct EventsQuery {
     #[serde(default)]
     after: u64,
-    #[serde(default = "default_limit")]
-    limit: u64,
+    limit: Option<u64>,
 }
 
-fn default_limit() -> u64 {
-    100
-}
+const DEFAULT_EVENTS_PAGE: u64 = 100;
 
 const MAX_EVENTS_PAGE: u64 = 1000;
 
@@ -151,7 +148,7 @@ async fn events(
         .devices
         .handle(&id)
         .ok_or(crate::device::DeviceError::NotFound)?;
-    let limit = query.limit.clamp(1, MAX_EVENTS_PAGE);
+    let limit = page_limit(query.limit, DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
     let read = state
         .store
         .read(move |conn| store::journal::read_after(conn, &id, query.after, limit))

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{endpoint, query_param, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{page_limit, ApiJson};
 use crate::api::AppState;
 use crate::device::check_selection;
 use crate::event::rfc3339;
@@ -343,7 +343,7 @@ async fn deliveries(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let webhook = find(&state, &caller, id).await?;
-    let limit = query.limit.unwrap_or(PAGE).clamp(1, MAX_PAGE);
+    let limit = page_limit(query.limit, PAGE, MAX_PAGE)?;
     let page = state
         .store
         .read(move |conn| {

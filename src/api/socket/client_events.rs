@@ -24,6 +24,7 @@ use socketioxide::socket::Socket;
 use super::envelope;
 use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
+use crate::api::extract::is_object;
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
 use crate::device::DeviceId;
 use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
@@ -210,8 +211,8 @@ pub fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
         .ok_or(AuthError::Unauthorized)
 }
 
-/// Reads an event's payload into its typed shape (an absent or `null` one as `{}`); wrong
-/// types and missing fields are `bad_request`.
+/// Reads an event's payload into its typed shape (an absent or `null` one as `{}`); a payload
+/// that is not an object, wrong types and missing fields are `bad_request`.
 pub fn parse<T: DeserializeOwned>(
     event: &str,
     payload: Option<Box<RawValue>>,
@@ -220,6 +221,11 @@ pub fn parse<T: DeserializeOwned>(
         None | Some("null") => "{}",
         Some(text) => text,
     };
+    if !is_object(text) {
+        return Err(ApiError::bad_request(format!(
+            "invalid `{event}` payload: it must be a JSON object"
+        )));
+    }
     serde_json::from_str(text)
         .map_err(|error| ApiError::bad_request(format!("invalid `{event}` payload: {error}")))
 }
