@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    let shutdown = shutdown_signal();
     let mut sources = Sources::from_process();
     // `--api-key` and `DEVICEBRIDGE_API_KEY` are one argument: given either way, it adds the
     // admin key the variable's shortcut adds.
@@ -53,25 +54,38 @@ async fn main() -> anyhow::Result<()> {
         terminal: true,
         ..Default::default()
     };
-    devicebridge::run(settings, listener, shutdown_signal(), options).await?;
+    devicebridge::run(settings, listener, shutdown, options).await?;
     Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+///
+/// The handlers are installed when this is called, not when the server first waits on the
+/// future: called before the daemon starts, a signal that arrives meanwhile (a supervisor
+/// stopping it right after `listening on`) stops it in order instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        async fn received(signal: &mut Option<Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending().await,
         }
-    };
+        async move {
+            tokio::select! {
+                _ = received(&mut interrupt) => {}
+                _ = received(&mut terminate) => {}
+            }
+        }
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = interrupt => {}, _ = terminate => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

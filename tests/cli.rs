@@ -44,6 +44,20 @@ fn names_key(text: &str, key: &str) -> bool {
     })
 }
 
+/// A supervisor may stop the daemon the moment it says it listens: it stops in order (exit 0)
+/// rather than being killed by the signal.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_sigterm_as_soon_as_it_listens_stops_it_in_order() {
+    for _ in 0..5 {
+        let temp = tempfile::tempdir().unwrap();
+        let mut daemon = Daemon::spawn(temp.path(), &[]);
+        daemon.base_url().await;
+        let status = daemon.terminate().await;
+        assert!(status.success(), "devicebridge exited with {status}");
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {

@@ -1005,9 +1005,12 @@ async fn opening_a_chat_asks_waha_once_to_report_its_presence() {
         .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
         .await;
     assert_eq!(status, StatusCode::OK);
+    let newest = opened["data"]["items"][0]["id"]
+        .as_str()
+        .expect("a message");
     let (status, _) = daemon
         .get(&format!(
-            "/api/v1/devices/wa/chats/{ALICE}/messages?before=msg_01ZZZZZZZZZZZZZZZZZZZZZZZZ"
+            "/api/v1/devices/wa/chats/{ALICE}/messages?before={newest}"
         ))
         .await;
     assert_eq!(status, StatusCode::OK);
