@@ -1,7 +1,7 @@
 //! Runs the Node scenarios in `tests/e2e/` (official socket.io-client) against an in-process
 //! daemon: `foundation.js` (linking, handshake authentication and resume), `messaging.js`
-//! (sending, acks, echoing contacts, read receipts and typing) and `limits.js` (one inbound
-//! rate budget per connection).
+//! (sending, acks, echoing contacts, read receipts and typing), `limits.js` (one inbound
+//! rate budget per connection) and `docs.js` (the API browser's script).
 
 mod common;
 
@@ -150,5 +150,12 @@ async fn official_client_shares_one_rate_budget_across_the_namespaces_of_a_conne
     )
     .await;
 
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_browser_draws_every_operation_and_sends_with_the_typed_key() {
+    let daemon = TestDaemon::start().await;
+    run_scenario(&daemon, "docs.js", &[]).await;
     daemon.stop().await;
 }
