@@ -14,7 +14,7 @@ use crate::device::DeviceId;
 
 /// JSON bodies: malformed JSON, wrong types and oversized bodies get `bad_request` or
 /// `payload_too_large` in the usual envelope instead of axum's plain-text rejections, and a
-/// body that is not a JSON object is refused (see [`require_object`]).
+/// body that is not a JSON object is refused (see [`is_object`]).
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -25,25 +25,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(request, state)
             .await
             .map_err(json_rejection)?;
-        decode_object(raw.get().as_bytes()).map(ApiJson)
+        decode_object(&raw).map(ApiJson)
     }
 }
 
 /// An optional JSON body read by hand, for routes that also take none: the same checks as
 /// [`ApiJson`] on a body that is not empty, `T::default()` for an empty one.
 pub fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    match body.is_empty() {
-        true => Ok(T::default()),
-        false => decode_object(body),
+    if body.is_empty() {
+        return Ok(T::default());
     }
+    let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_bytes(body).map_err(json_rejection)?;
+    decode_object(&raw)
 }
 
-fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_bytes(body).map_err(json_rejection)?;
+/// A body already read as JSON, as the object `T`.
+fn decode_object<T: DeserializeOwned>(raw: &RawValue) -> Result<T, ApiError> {
     if !is_object(raw.get()) {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
-    let axum::Json(value) = axum::Json::<T>::from_bytes(body).map_err(json_rejection)?;
+    let axum::Json(value) =
+        axum::Json::<T>::from_bytes(raw.get().as_bytes()).map_err(json_rejection)?;
     Ok(value)
 }
 

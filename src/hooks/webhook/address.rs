@@ -52,7 +52,7 @@ fn carried_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_private()
@@ -64,7 +64,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         // Shared address space (carrier-grade NAT), 100.64.0.0/10.
         || (a == 100 && (64..128).contains(&b))
         // IETF protocol assignments, 192.0.0.0/24.
-        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 192 && b == 0 && c == 0)
         // Benchmarking, 198.18.0.0/15.
         || (a == 198 && (18..20).contains(&b))
         // Reserved, 240.0.0.0/4.
@@ -90,7 +90,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         // Site-local, fec0::/10 (deprecated, still routed locally by some).
         || (first & 0xffc0) == 0xfec0
         // Documentation, 2001:db8::/32.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+        || (first == 0x2001 && segments[1] == 0x0db8))
 }
 
 /// Checks a URL before it is saved: its scheme, and every address its host resolves to.
