@@ -353,6 +353,24 @@ pub struct LimitSettings {
     /// acks), so the default leaves room for a few of them; the queue takes memory only for
     /// what waits in it.
     pub client_queue_packets: usize,
+    /// Bytes a Socket.IO connection may have waiting to be written, over all the namespaces it
+    /// multiplexes and replies included. Counting packets alone lets a few megabyte-sized
+    /// replies or messages pile up gigabytes; past this budget the connection is closed as a
+    /// slow consumer and resumes with `lastSeq`.
+    pub client_queue_bytes: usize,
+    /// Largest acknowledgement reply or REST list page, in bytes: a page that would be larger
+    /// is cut short and carries `nextCursor`, so one request cannot make the daemon hold an
+    /// unbounded reply.
+    pub max_reply_bytes: usize,
+    /// Open connections, HTTP and Socket.IO alike; past it a new one gets 503 `over_capacity`.
+    pub max_connections: usize,
+    /// Seconds an HTTP connection may take to send a whole request head, and may sit idle
+    /// between requests, before it is closed: a client that opens connections and sends
+    /// nothing cannot hold descriptors and buffers.
+    pub header_timeout_secs: u64,
+    /// Largest body an `/upstream/...` webhook receiver reads, after it has checked that the
+    /// device exists and uses that connector.
+    pub max_upstream_body_bytes: usize,
 }
 
 impl Default for LimitSettings {
@@ -361,6 +379,11 @@ impl Default for LimitSettings {
             max_message_bytes: 65_536,
             events_per_minute: 600,
             client_queue_packets: 4096,
+            client_queue_bytes: 4 * 1024 * 1024,
+            max_reply_bytes: 1024 * 1024,
+            max_connections: 50_000,
+            header_timeout_secs: 10,
+            max_upstream_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -715,7 +738,7 @@ pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, Config
 
 impl Settings {
     /// Every duration setting: its key, its value, and how many milliseconds a unit of it is.
-    fn durations(&self) -> [(&'static str, u64, u64); 18] {
+    fn durations(&self) -> [(&'static str, u64, u64); 19] {
         const MS: u64 = 1;
         const SECS: u64 = 1_000;
         const DAYS: u64 = 86_400_000;
@@ -746,6 +769,11 @@ impl Settings {
                 SECS,
             ),
             ("journal.retention_secs", self.journal.retention_secs, SECS),
+            (
+                "limits.header_timeout_secs",
+                self.limits.header_timeout_secs,
+                SECS,
+            ),
             (
                 "journal.prune_interval_secs",
                 self.journal.prune_interval_secs,
@@ -873,6 +901,11 @@ impl Settings {
                 "limits.client_queue_packets",
                 self.limits.client_queue_packets as u64,
             ),
+            ("limits.max_connections", self.limits.max_connections as u64),
+            (
+                "limits.header_timeout_secs",
+                self.limits.header_timeout_secs,
+            ),
             (
                 "journal.prune_interval_secs",
                 self.journal.prune_interval_secs,
@@ -921,6 +954,35 @@ impl Settings {
                     self.limits.max_message_bytes
                 ),
             ));
+        }
+
+        // Below 1 KiB no page of messages or upstream delivery would fit.
+        for (key, value) in [
+            ("limits.max_reply_bytes", self.limits.max_reply_bytes),
+            (
+                "limits.max_upstream_body_bytes",
+                self.limits.max_upstream_body_bytes,
+            ),
+        ] {
+            if value < 1024 {
+                out.push(Problem::new(
+                    key,
+                    format!("must be at least 1024, got {value}"),
+                ));
+            }
+        }
+        // A reply that fits its own budget must fit the queue it is written to.
+        if self.limits.client_queue_bytes < self.limits.max_reply_bytes {
+            out.push(Problem {
+                keys: vec![
+                    "limits.client_queue_bytes".into(),
+                    "limits.max_reply_bytes".into(),
+                ],
+                message: format!(
+                    "`limits.client_queue_bytes` ({}) must be at least `limits.max_reply_bytes` ({})",
+                    self.limits.client_queue_bytes, self.limits.max_reply_bytes
+                ),
+            });
         }
 
         for (i, entry) in self.auth.api_keys.iter().enumerate() {
