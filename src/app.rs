@@ -6,12 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
-use crate::api::socket::{attach_inbound, ClientContext, InboundSettings, PacketLimits, SocketHub};
+use crate::api::socket::{attach_session, ClientContext, Edge, PacketLimits, SocketHub};
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
@@ -79,6 +79,7 @@ pub async fn run(
     let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 
+    let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let pairings = Pairings::default();
     let devices = DeviceManager::new(ActorContext {
         store: store.clone(),
@@ -91,7 +92,16 @@ pub async fn run(
     // still reaches the handler and gets a `payload_too_large` answer; past that, the
     // connection is closed without reading it.
     let transport_max = max_bytes.saturating_mul(OVERSIZE_READ_FACTOR);
+    // Binary attachments are refused by every event, but the parser would hold up to 10 MB of
+    // them per packet (and for a minute) before any handler, authentication included, sees
+    // it: one small attachment still reaches the handler and its clear error, more closes
+    // the connection.
+    let parser = ParserConfig::common()
+        .max_incoming_binaries(1)
+        .max_incoming_binary_buf_size(max_bytes)
+        .packet_completion_timeout(Duration::from_secs(settings.limits.header_timeout_secs));
     let (socket_layer, io) = SocketIo::builder()
+        .with_parser(parser)
         .req_path(settings.server.socket_path.clone())
         .max_payload(transport_max as u64)
         .ws_max_message_size(transport_max)
@@ -102,7 +112,11 @@ pub async fn run(
         // the buffer as needed. Measured with `cargo bench --bench load -- idle`.
         .ws_read_buffer_size(1024)
         .build_layer();
-    let messaging = Messaging::new(store.clone(), devices.clone());
+    let messaging = Messaging::new(
+        store.clone(),
+        devices.clone(),
+        settings.limits.max_reply_bytes,
+    );
     let clients = ClientContext {
         messaging: messaging.clone(),
         limits: PacketLimits {
@@ -133,7 +147,6 @@ pub async fn run(
         settings.clone(),
         uploads,
     ))];
-    let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
     webhooks.sync_configured().await?;
     background.push(tokio::spawn({
@@ -168,16 +181,18 @@ pub async fn run(
         pairings,
         messaging,
         webhooks,
-        metrics,
+        metrics: metrics.clone(),
     };
     let router = rest::router(state)
         .layer(socket_layer)
-        .layer(axum::middleware::map_request_with_state(
-            Arc::new(InboundSettings {
-                socket_path: settings.server.socket_path.clone(),
-                events_per_minute: settings.limits.events_per_minute,
-            }),
-            attach_inbound,
+        .layer(axum::middleware::from_fn_with_state(
+            Edge::new(
+                settings.server.socket_path.clone(),
+                settings.limits.events_per_minute,
+                settings.limits.client_queue_bytes,
+                metrics.clone(),
+            ),
+            attach_session,
         ))
         .layer(axum::middleware::from_fn_with_state(
             origins::SocketOrigins::new(&settings),
@@ -187,22 +202,13 @@ pub async fn run(
         .layer(axum::middleware::map_request(detach_request_head));
     announce_address(address);
     let closing_sockets = sockets.clone();
-    // Socket.IO packets are small and latency-bound: Nagle's algorithm would hold each one back
-    // waiting for the peer's delayed ACK (tens of milliseconds per acknowledgement).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not disable Nagle's algorithm on a connection");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            // Long-lived Socket.IO connections would keep the server open: close them first.
-            closing_sockets.close().await;
-        })
-        .await
-        .map_err(AppError::Serve)?;
+    crate::api::serve::serve(listener, router, &settings.limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        // Long-lived Socket.IO connections would keep the server open: close them first.
+        closing_sockets.close().await;
+    })
+    .await;
     devices.shutdown().await;
     // The hooks stop after the devices' last events; a webhook attempt cut short here is sent
     // again after the next start.

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bus::Changes;
 
-/// One counter family with a fixed set of `outcome` labels.
+/// One counter family with a fixed set of values of one label (`outcome`, or `reason`).
 pub struct Counters {
     name: &'static str,
     help: &'static str,
+    label: &'static str,
     outcomes: &'static [&'static str],
     values: Box<[AtomicU64]>,
     changes: Changes,
@@ -22,12 +23,14 @@ impl Counters {
     fn new(
         name: &'static str,
         help: &'static str,
+        label: &'static str,
         outcomes: &'static [&'static str],
         changes: Changes,
     ) -> Self {
         Self {
             name,
             help,
+            label,
             outcomes,
             values: outcomes.iter().map(|_| AtomicU64::new(0)).collect(),
             changes,
@@ -62,8 +65,9 @@ impl Counters {
         for outcome in self.outcomes {
             let _ = writeln!(
                 out,
-                "{}{{outcome=\"{outcome}\"}} {}",
+                "{}{{{}=\"{outcome}\"}} {}",
                 self.name,
+                self.label,
                 self.get(outcome)
             );
         }
@@ -80,6 +84,9 @@ pub struct Metrics {
     pub desktop_notifications: Counters,
     /// Sounds: `played`, `throttled`, `muted`, `failed` (no audio device), `dropped`.
     pub sounds: Counters,
+    /// Socket.IO connections the daemon closed, by reason: `slow_consumer` (more than
+    /// `limits.client_queue_bytes` or `limits.client_queue_packets` waiting to be written).
+    pub socket_disconnects: Counters,
 }
 
 impl Metrics {
@@ -89,19 +96,29 @@ impl Metrics {
             webhook_deliveries: Counters::new(
                 "devicebridge_webhook_deliveries_total",
                 "Webhook delivery attempts by outcome.",
+                "outcome",
                 &["ok", "retrying", "failed"],
                 changes.clone(),
             ),
             desktop_notifications: Counters::new(
                 "devicebridge_desktop_notifications_total",
                 "Desktop notifications by outcome.",
+                "outcome",
                 &["shown", "failed", "muted", "dropped"],
                 changes.clone(),
             ),
             sounds: Counters::new(
                 "devicebridge_sounds_total",
                 "Hook sounds by outcome.",
+                "outcome",
                 &["played", "throttled", "muted", "failed", "dropped"],
+                changes.clone(),
+            ),
+            socket_disconnects: Counters::new(
+                "devicebridge_socket_disconnects_total",
+                "Socket.IO connections closed by the daemon, by reason.",
+                "reason",
+                &["slow_consumer"],
                 changes,
             ),
         }
@@ -130,6 +147,7 @@ impl Metrics {
             &self.webhook_deliveries,
             &self.desktop_notifications,
             &self.sounds,
+            &self.socket_disconnects,
         ] {
             family.render(&mut out);
         }

@@ -120,6 +120,13 @@ impl Caller {
         self.grants.iter().any(|grant| grant.sees(device))
     }
 
+    /// Whether device `device`'s journaled event `event` may reach this caller. A `qr` event
+    /// carries a live pairing code, which links a phone to the device: only a credential that
+    /// may control the device sees it; others follow linking through `state`.
+    pub fn may_see(&self, event: &str, device: &DeviceId) -> bool {
+        event != "qr" || self.authorize(Scope::Control, Some(device)).is_ok()
+    }
+
     /// When the credentials stop being valid together (unix seconds): the earliest end among
     /// them, since a caller that presented two credentials needs both.
     pub fn expires(&self) -> Option<u64> {

@@ -36,15 +36,17 @@ pub enum ErrorCode {
     QrExpired,
     MethodNotAllowed,
     PayloadTooLarge,
+    HeadersTooLarge,
     RateLimited,
     UpstreamError,
     DeviceNotReady,
+    OverCapacity,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -62,9 +64,11 @@ impl ErrorCode {
         ErrorCode::QrExpired,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::HeadersTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::UpstreamError,
         ErrorCode::DeviceNotReady,
+        ErrorCode::OverCapacity,
         ErrorCode::Internal,
     ];
 
@@ -85,9 +89,10 @@ impl ErrorCode {
             ErrorCode::QrExpired => StatusCode::GONE,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
-            ErrorCode::DeviceNotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DeviceNotReady | ErrorCode::OverCapacity => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,9 +116,11 @@ impl ErrorCode {
             ErrorCode::QrExpired => "qr_expired",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::DeviceNotReady => "device_not_ready",
+            ErrorCode::OverCapacity => "over_capacity",
             ErrorCode::Internal => "internal",
         }
     }

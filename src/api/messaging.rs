@@ -54,11 +54,17 @@ fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
 pub struct Messaging {
     store: Store,
     devices: DeviceManager,
+    /// `limits.max_reply_bytes`: the most JSON one page of chats or messages may take.
+    max_reply_bytes: usize,
 }
 
 impl Messaging {
-    pub fn new(store: Store, devices: DeviceManager) -> Self {
-        Self { store, devices }
+    pub fn new(store: Store, devices: DeviceManager, max_reply_bytes: usize) -> Self {
+        Self {
+            store,
+            devices,
+            max_reply_bytes,
+        }
     }
 
     fn handle(&self, device: &DeviceId) -> Result<DeviceHandle, ApiError> {
@@ -186,10 +192,12 @@ impl Messaging {
                 })
             })
             .transpose()?;
-        let device = device.clone();
+        let (device, max_bytes) = (device.clone(), self.max_reply_bytes);
         Ok(self
             .store
-            .read(move |conn| store::chats::list_chats(conn, &device, cursor.as_ref(), limit))
+            .read(move |conn| {
+                store::chats::list_chats(conn, &device, cursor.as_ref(), limit, max_bytes)
+            })
             .await?)
     }
 
@@ -246,7 +254,7 @@ impl Messaging {
                 self.tell(handle, Outbound::WatchPresence { chat_id });
             }
         }
-        let device = device.clone();
+        let (device, max_bytes) = (device.clone(), self.max_reply_bytes);
         let before = query.before.clone();
         let page = self
             .store
@@ -256,8 +264,15 @@ impl Messaging {
                         return Ok(None);
                     }
                 }
-                store::messages::list_messages(conn, &device, &chat_id, before.as_deref(), limit)
-                    .map(Some)
+                store::messages::list_messages(
+                    conn,
+                    &device,
+                    &chat_id,
+                    before.as_deref(),
+                    limit,
+                    max_bytes,
+                )
+                .map(Some)
             })
             .await?;
         // A `before` that is no message of the chat would compare as a string with the ids

@@ -4,12 +4,14 @@
 
 mod accept;
 pub mod auth;
+mod connection;
 pub mod error;
 mod extract;
 pub mod messaging;
 pub mod openapi;
 pub mod origins;
 pub mod rest;
+pub mod serve;
 pub mod socket;
 
 use std::sync::Arc;

@@ -205,7 +205,8 @@ fn schemas() -> Value {
                 "type": { "type": "string" }, "deviceId": { "type": "string" }, "seq": { "type": "integer" },
                 "at": { "type": "string", "format": "date-time" }, "data": { "type": "object" } } } },
             "head": { "type": "integer" },
-            "recovered": { "type": "boolean", "description": "false when entries after `after` were already pruned" } } },
+            "recovered": { "type": "boolean", "description": "false when entries after `after` were already pruned" },
+            "nextAfter": { "type": ["integer", "null"], "description": "the `after` of the next page: the page may end early to stay within `limits.max_reply_bytes`, and `qr` entries are left out for credentials without the control scope" } } },
         "Key": key,
         "KeyList": { "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Key" } } } },
         "NewKey": { "type": "object", "required": ["name", "scopes"], "properties": {

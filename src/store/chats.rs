@@ -105,6 +105,7 @@ pub fn list_chats(
     device: &DeviceId,
     cursor: Option<&ChatCursor>,
     limit: u32,
+    max_bytes: usize,
 ) -> StoreResult<Page<Chat>> {
     let after_time = cursor.map(|c| c.updated_at.as_str());
     let after_id = cursor.map_or("", |c| c.id.as_str());
@@ -119,9 +120,8 @@ pub fn list_chats(
             chat_from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page(items, limit, |chat| {
-        format!("{}|{}", chat.updated_at, chat.id)
-    }))
+    let cursor = |chat: &Chat| format!("{}|{}", chat.updated_at, chat.id);
+    Ok(page(items, limit, cursor).fit(max_bytes, cursor))
 }
 
 /// Cuts a `limit + 1` query result into a page and the cursor of its last item.

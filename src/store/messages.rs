@@ -189,6 +189,7 @@ pub fn list_messages(
     chat: &str,
     before: Option<&str>,
     limit: u32,
+    max_bytes: usize,
 ) -> StoreResult<Page<Message>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages
@@ -201,7 +202,8 @@ pub fn list_messages(
             message_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page(items, limit, |message| message.id.clone()))
+    let cursor = |message: &Message| message.id.clone();
+    Ok(page(items, limit, cursor).fit(max_bytes, cursor))
 }
 
 /// A message waiting in the relay queue.

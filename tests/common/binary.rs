@@ -167,6 +167,19 @@ impl Daemon {
         format!("http://{address}")
     }
 
+    /// Its resident memory now, in bytes, from `/proc/<pid>/status`: the daemon is a process of
+    /// its own, so this is its memory alone, whatever else the test binary runs.
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("devicebridge is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS in /proc/<pid>/status");
+        kib * 1024
+    }
+
     /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("cannot kill devicebridge");

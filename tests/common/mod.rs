@@ -6,6 +6,7 @@ pub mod binary;
 pub mod cloud_stub;
 pub mod receiver;
 pub mod sio;
+pub mod stalled;
 pub mod stub;
 pub mod waha_stub;
 
@@ -141,6 +142,23 @@ impl TestDaemon {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// A handle on a daemon that runs as its own process (see [`binary::Daemon`]) at `base`,
+    /// used with the admin `key`: the HTTP and Socket.IO helpers work the same. It cannot be
+    /// restarted or stopped from here, and [`TestDaemon::wait_until`] sees no changes.
+    pub fn remote(base: String, key: String, dir: PathBuf) -> Self {
+        TestDaemon {
+            base,
+            key,
+            settings: Settings::default(),
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            changes: Changes::default(),
+            dir,
+            _temp: None,
+            shutdown: None,
+            task: None,
+        }
     }
 
     /// Runs `check` now and again after each store commit or metric count of the daemon, until

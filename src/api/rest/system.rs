@@ -14,6 +14,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::{page_limit, DevicePath};
 use crate::api::{openapi, AppState};
 use crate::event::JournaledEvent;
+use crate::messaging::fitting;
 use crate::metrics::Backlog;
 use crate::store;
 
@@ -149,12 +150,29 @@ async fn events(
         .handle(&id)
         .ok_or(crate::device::DeviceError::NotFound)?;
     let limit = page_limit(query.limit, DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
+    let device = id.clone();
     let read = state
         .store
-        .read(move |conn| store::journal::read_after(conn, &id, query.after, limit))
+        .read(move |conn| store::journal::read_after(conn, &device, query.after, limit))
         .await?;
-    let items: Vec<_> = read.events.iter().map(JournaledEvent::envelope).collect();
-    Ok(Json(
-        json!({ "items": items, "head": read.head, "recovered": read.complete }),
-    ))
+    let visible: Vec<&JournaledEvent> = read
+        .events
+        .iter()
+        .filter(|event| caller.may_see(&event.name, &id))
+        .collect();
+    let envelopes: Vec<_> = visible.iter().map(|event| event.envelope()).collect();
+    // Cut to the reply budget; `nextAfter` is where the next page starts: the last event
+    // given, or the last one read when the rest of the page was not for this caller.
+    let fit = fitting(&envelopes, state.settings.limits.max_reply_bytes);
+    let next_after = match fit < visible.len() {
+        true => visible.get(fit.saturating_sub(1)).map(|event| event.seq),
+        false => read.events.last().map(|event| event.seq),
+    };
+    let items = &envelopes[..fit];
+    Ok(Json(json!({
+        "items": items,
+        "head": read.head,
+        "recovered": read.complete,
+        "nextAfter": next_after,
+    })))
 }

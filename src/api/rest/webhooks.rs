@@ -18,6 +18,7 @@ use crate::device::check_selection;
 use crate::event::rfc3339;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, check_events};
+use crate::messaging::fitting;
 use crate::store::webhooks::{self as outbox, DeliveryRecord, WebhookRecord, WebhookSource};
 
 /// Deliveries listed per page by default, and at most.
@@ -350,10 +351,16 @@ async fn deliveries(
             outbox::list_deliveries(conn, &webhook.id, query.before.as_deref(), limit)
         })
         .await?;
-    Ok(Json(json!({
-        "items": page.items.iter().map(delivery_json).collect::<Vec<_>>(),
-        "nextCursor": page.next_cursor,
-    })))
+    let items: Vec<Value> = page.items.iter().map(delivery_json).collect();
+    // Each delivery carries its event's payload: the page is cut to the reply budget too.
+    let fit = fitting(&items, state.settings.limits.max_reply_bytes);
+    let next_cursor = match fit < items.len() {
+        true => page.items.get(fit.saturating_sub(1)).map(|d| d.id.clone()),
+        false => page.next_cursor,
+    };
+    Ok(Json(
+        json!({ "items": &items[..fit], "nextCursor": next_cursor }),
+    ))
 }
 
 async fn replay(

@@ -8,10 +8,8 @@
 //! changes nothing.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -22,88 +20,20 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 
 use super::envelope;
+use super::session::{self, session_of};
 use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
 use crate::device::DeviceId;
 use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
-use crate::store::turn::{Line, Turn};
+use crate::store::turn::Turn;
 
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct PacketLimits {
     pub max_bytes: usize,
     pub events_per_minute: u32,
-}
-
-/// What the events of one client connection share, whichever namespaces it multiplexes:
-/// their rate budget and their order of arrival. It rides on the connection's handshake
-/// request (see [`attach_inbound`]), which the connection keeps for its whole life.
-#[derive(Debug)]
-pub struct Inbound {
-    rate: RateLimiter,
-    line: Line,
-}
-
-/// Where Socket.IO connections arrive and how fast they may send.
-#[derive(Debug, Clone)]
-pub struct InboundSettings {
-    pub socket_path: String,
-    pub events_per_minute: u32,
-}
-
-/// Gives each request to the Socket.IO path its connection's [`Inbound`]: the first request of
-/// a connection is the one socketioxide keeps, and later ones' copies go unused.
-pub async fn attach_inbound(
-    State(settings): State<Arc<InboundSettings>>,
-    mut request: Request,
-) -> Request {
-    if request.uri().path().starts_with(&settings.socket_path) {
-        request.extensions_mut().insert(Arc::new(Inbound {
-            rate: RateLimiter::new(settings.events_per_minute),
-            line: Line::default(),
-        }));
-    }
-    request
-}
-
-fn inbound_of(socket: &SocketRef) -> Option<&Arc<Inbound>> {
-    socket.req_parts().extensions.get::<Arc<Inbound>>()
-}
-
-/// A connection's inbound rate: a token bucket holding a minute's worth of events, refilled
-/// continuously, so short bursts pass and a sustained flood is refused.
-#[derive(Debug)]
-struct RateLimiter {
-    per_minute: f64,
-    state: Mutex<(f64, Instant)>,
-}
-
-impl RateLimiter {
-    fn new(per_minute: u32) -> Self {
-        let per_minute = f64::from(per_minute.max(1));
-        Self {
-            per_minute,
-            state: Mutex::new((per_minute, Instant::now())),
-        }
-    }
-
-    /// Takes one token; false when the bucket is empty.
-    fn allow(&self) -> bool {
-        let mut state = self.state.lock().expect("rate limiter lock");
-        let (tokens, since) = &mut *state;
-        let now = Instant::now();
-        let refill = now.duration_since(*since).as_secs_f64() * self.per_minute / 60.0;
-        *tokens = (*tokens + refill).min(self.per_minute);
-        *since = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// An inbound packet's payload (its first argument, `None` when absent), or why it cannot be
@@ -172,7 +102,7 @@ pub fn admit(
     device: Option<&DeviceId>,
     scope: Scope,
 ) -> Result<Option<Box<RawValue>>, ApiError> {
-    let allowed = inbound_of(socket).is_none_or(|inbound| inbound.rate.allow());
+    let allowed = session_of(socket).is_none_or(|session| session.rate.allow());
     if !allowed {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
@@ -336,13 +266,28 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             let (context, device) = (context.clone(), device.clone());
             // Taken here, as the packet is read, so turns follow the client's order; the
             // handler below runs as a task of its own.
-            let turn = inbound_of(&socket).map(|inbound| inbound.line.take_turn());
+            let turn = session_of(&socket).map(|session| session.line.take_turn());
             async move {
-                let reply = dispatch(&socket, context, device, &event, packet, turn).await;
-                let _ = ack.send(&envelope(reply));
+                let answer = dispatch(&socket, context, device, &event, packet, turn).await;
+                answer_with(&socket, ack, answer);
             }
         },
     );
+}
+
+/// Sends the acknowledgement of an event: a reply that does not fit in what the connection
+/// may have queued closes it (a client that asks and does not read cannot pile up replies).
+pub fn answer_with<T: Serialize>(socket: &SocketRef, ack: AckSender, answer: Result<T, ApiError>) {
+    let reply = match serde_json::value::to_raw_value(&envelope(answer)) {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize an acknowledgement");
+            return;
+        }
+    };
+    if session::reply(socket, ack, &reply) == Err(session::Refused::Full) {
+        session::cut_off(socket);
+    }
 }
 
 pub fn unknown_event(event: &str) -> ApiError {

@@ -12,6 +12,7 @@
 
 mod client_events;
 mod expiry;
+mod session;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
-use socketioxide::{SendError, SocketError, SocketIo};
+use socketioxide::SocketIo;
 use tokio::sync::{broadcast, mpsc};
 
 use super::auth::{header_credentials, Authenticator, Caller, Scope};
@@ -32,9 +33,11 @@ use crate::event::{rfc3339, JournaledEvent};
 use crate::store::{self, Store};
 use client_events::Packet;
 use expiry::Expiries;
+use session::Refused;
 
 use client_events::NoFields;
-pub use client_events::{attach_inbound, Context as ClientContext, InboundSettings, PacketLimits};
+pub use client_events::{Context as ClientContext, PacketLimits};
+pub use session::{attach_session, Edge};
 
 /// Largest replay read from the journal in one go.
 const REPLAY_PAGE: u64 = 1000;
@@ -316,11 +319,7 @@ impl SocketHub {
         };
         let at = rfc3339(chrono::Utc::now());
         for (seq, record) in devices {
-            if socket
-                .emit("device:update", &device_update(&record, seq, &at))
-                .is_err()
-            {
-                let _ = socket.clone().disconnect();
+            if !tell(socket, "device:update", &device_update(&record, seq, &at)) {
                 return;
             }
         }
@@ -343,8 +342,8 @@ impl SocketHub {
                 .extensions
                 .get::<Caller>()
                 .is_some_and(|caller| caller.sees(id));
-            if sees && socket.emit(event, payload).is_err() {
-                let _ = socket.disconnect();
+            if sees {
+                tell(&socket, event, payload);
             }
         }
     }
@@ -367,7 +366,7 @@ impl SocketHub {
                     let hub = events_hub.clone();
                     async move {
                         let reply = hub.root_event(&socket, &event, packet).await;
-                        let _ = ack.send(&envelope(reply));
+                        client_events::answer_with(&socket, ack, reply);
                     }
                 },
             );
@@ -689,43 +688,72 @@ async fn catch_up(
 /// and thousands of them would otherwise stay alive until the next event fails to reach them.
 #[derive(Default)]
 struct Attached {
-    live: HashMap<Sid, SocketRef>,
-    /// Cut off for not keeping up, but their disconnect packet did not fit in their full queue
-    /// yet; retried on every event until it does (or until the Engine.IO heartbeat, which cannot
-    /// queue its ping either, closes the connection).
-    cut_off: HashMap<Sid, SocketRef>,
+    live: HashMap<Sid, Listener>,
+}
+
+/// A socket attached to a device's live events.
+struct Listener {
+    socket: SocketRef,
+    /// Whether its credential may see the device's QR codes (decided once, as it attaches).
+    sees_qr: bool,
 }
 
 impl Attached {
     fn attach(&mut self, socket: SocketRef) {
         if socket.connected() {
-            self.live.insert(socket.id, socket);
+            let sees_qr = sees_qr(&socket);
+            self.live.insert(socket.id, Listener { socket, sees_qr });
         }
     }
 
     fn detach(&mut self, sid: Sid) {
         self.live.remove(&sid);
-        self.cut_off.remove(&sid);
     }
 
-    /// Sends one event to every socket; a socket that cannot take it is cut off and
-    /// disconnected, to resume later with `lastSeq`. The payload is serialized once and the
-    /// same JSON text goes to every socket.
+    /// Sends one event to every socket that may see it; a socket that cannot take it is cut
+    /// off, to resume later with `lastSeq`. The payload is serialized once and the same JSON
+    /// text goes to every socket.
     fn deliver(&mut self, event: &JournaledEvent) {
-        let payload = &event.payload;
-        let cut_off = &mut self.cut_off;
-        self.live.retain(
-            |sid, socket| match socket.emit(event.name.as_str(), payload) {
+        let qr = event.name == "qr";
+        self.live.retain(|_, listener| {
+            if qr && !listener.sees_qr {
+                return true;
+            }
+            match session::emit(&listener.socket, &event.name, &event.payload) {
                 Ok(()) => true,
-                Err(error) => {
-                    tracing::debug!(%sid, %error, "cutting off a socket that cannot keep up");
-                    cut_off.insert(*sid, socket.clone());
+                Err(Refused::Full) => {
+                    session::cut_off(&listener.socket);
                     false
                 }
-            },
-        );
-        self.cut_off
-            .retain(|_, socket| socket.clone().disconnect().is_err() && socket.connected());
+                Err(Refused::Gone) => false,
+            }
+        });
+    }
+}
+
+/// Whether `socket`'s credential may see QR codes of the device whose namespace it is on.
+fn sees_qr(socket: &SocketRef) -> bool {
+    let device = socket
+        .ns()
+        .strip_prefix("/device/")
+        .and_then(|id| DeviceId::parse(id).ok());
+    let caller = socket.extensions.get::<Caller>();
+    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
+}
+
+/// Queues `payload` as `event` for `socket`; a socket that cannot take it is cut off.
+/// Returns whether it was queued.
+fn tell(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
+    let Ok(payload) = serde_json::value::to_raw_value(payload) else {
+        return false;
+    };
+    match session::emit(socket, event, &payload) {
+        Ok(()) => true,
+        Err(Refused::Full) => {
+            session::cut_off(socket);
+            false
+        }
+        Err(Refused::Gone) => false,
     }
 }
 
@@ -768,8 +796,11 @@ async fn replay(
             let _ = socket.clone().disconnect();
             return None;
         }
+        let sees_qr = sees_qr(socket);
         for event in page.events.iter().filter(|e| e.seq <= until) {
-            emit_patiently(socket, event).await?;
+            if event.name != "qr" || sees_qr {
+                emit_patiently(socket, event).await?;
+            }
             after = event.seq;
         }
     }
@@ -777,21 +808,19 @@ async fn replay(
 }
 
 async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
-    let payload = &event.payload;
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
     loop {
-        match socket.emit(event.name.as_str(), &payload) {
+        match session::emit(socket, &event.name, &event.payload) {
             Ok(()) => return Some(()),
-            Err(SendError::Socket(SocketError::InternalChannelFull))
-                if tokio::time::Instant::now() < stalled_at =>
-            {
+            Err(Refused::Full) if tokio::time::Instant::now() < stalled_at => {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
-            Err(error) => {
-                tracing::debug!(sid = %socket.id, %error, "dropping a socket during its replay");
-                let _ = socket.clone().disconnect();
+            Err(Refused::Full) => {
+                tracing::debug!(sid = %socket.id, "a socket took nothing of its replay");
+                session::cut_off(socket);
                 return None;
             }
+            Err(Refused::Gone) => return None,
         }
     }
 }
@@ -805,7 +834,7 @@ fn synced(device: &DeviceId, socket: &SocketRef, from: u64, to: u64, recovered: 
         "deviceId": device,
         "at": rfc3339(chrono::Utc::now()),
     });
-    socket.emit("sync", &sync).is_ok()
+    tell(socket, "sync", &sync)
 }
 
 /// A socket without `lastSeq` gets the device's current `state` (and `qr`, when one is
@@ -815,9 +844,12 @@ async fn snapshot(store: &Store, device: &DeviceId, socket: &SocketRef, emitted:
     let Ok(events) = store.read(move |conn| current_view(conn, &id)).await else {
         return false;
     };
-    for event in events.iter().filter(|e| e.seq <= emitted) {
-        if socket.emit(event.name.as_str(), &event.payload).is_err() {
-            let _ = socket.clone().disconnect();
+    let sees_qr = sees_qr(socket);
+    let visible = events
+        .iter()
+        .filter(|e| e.seq <= emitted && (e.name != "qr" || sees_qr));
+    for event in visible {
+        if !tell(socket, &event.name, &event.payload) {
             return false;
         }
     }

@@ -1,0 +1,403 @@
+//! One client connection as the socket edge sees it: an Engine.IO session, which may start
+//! on long-polling and move to a WebSocket, and multiplexes any number of namespaces. What
+//! its namespaces share lives here: their inbound rate budget and order of arrival, and the
+//! bytes queued for the client.
+//!
+//! # Bounding what waits for a client
+//!
+//! socketioxide queues each connection's outgoing packets in a channel counted in packets
+//! (`limits.client_queue_packets`) and says nothing of their size, so a client that stops
+//! reading could hold gigabytes in a few thousand large packets. Each session therefore counts
+//! the bytes it queued ([`Outbound::admit`]) and the bytes that left: what the polling
+//! responses carried (counted by [`attach_session`]) and what the WebSocket's TCP connection
+//! wrote (its [`ConnectionMeter`]). The difference is what waits; a packet that would take it
+//! past `limits.client_queue_bytes` is not queued, and the connection is closed as a slow
+//! consumer by closing its transport — `disconnect()` would need room in the very queue that
+//! is full. The client resumes with `lastSeq` and loses nothing.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::TryStreamExt;
+use serde_json::value::RawValue;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+
+use crate::api::connection::ConnectionMeter;
+use crate::metrics::Metrics;
+use crate::store::turn::Line;
+
+/// What every session is held to, and where sessions are found by id.
+pub struct Edge {
+    pub socket_path: String,
+    pub events_per_minute: u32,
+    /// `limits.client_queue_bytes`.
+    pub queue_bytes: usize,
+    pub metrics: Arc<Metrics>,
+    sessions: Mutex<HashMap<Sid, Weak<Session>>>,
+}
+
+impl Edge {
+    pub fn new(
+        socket_path: String,
+        events_per_minute: u32,
+        queue_bytes: usize,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            socket_path,
+            events_per_minute,
+            queue_bytes,
+            metrics,
+            sessions: Mutex::default(),
+        })
+    }
+
+    fn find(&self, sid: Sid) -> Option<Arc<Session>> {
+        self.sessions
+            .lock()
+            .expect("sessions lock")
+            .get(&sid)?
+            .upgrade()
+    }
+
+    fn register(self: &Arc<Self>, sid: Sid, session: &Arc<Session>) {
+        if session.id.set(sid).is_ok() {
+            self.sessions
+                .lock()
+                .expect("sessions lock")
+                .insert(sid, Arc::downgrade(session));
+        }
+    }
+}
+
+/// What the namespaces of one client connection share.
+pub struct Session {
+    pub rate: RateLimiter,
+    pub line: Line,
+    pub outbound: Outbound,
+    edge: Arc<Edge>,
+    /// The Engine.IO session id, once known: polling requests and the WebSocket upgrade of
+    /// the session carry it.
+    id: OnceLock<Sid>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(sid) = self.id.get() {
+            self.edge
+                .sessions
+                .lock()
+                .expect("sessions lock")
+                .remove(sid);
+        }
+    }
+}
+
+/// The session `socket` belongs to (every socket has one: see [`attach_session`]).
+pub fn session_of(socket: &SocketRef) -> Option<&Arc<Session>> {
+    socket.req_parts().extensions.get::<Arc<Session>>()
+}
+
+/// Gives each new Socket.IO session its [`Session`], on the handshake request that
+/// socketioxide keeps for the session's life, and credits the session with what its later
+/// requests carry to the client: the polling responses, or the WebSocket that takes over.
+pub async fn attach_session(
+    State(edge): State<Arc<Edge>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.uri().path().starts_with(&edge.socket_path) {
+        return next.run(request).await;
+    }
+    let (sid, websocket) = engine_query(request.uri().query().unwrap_or_default());
+    let meter = request.extensions().get::<Arc<ConnectionMeter>>().cloned();
+    let Some(sid) = sid else {
+        let session = Arc::new(Session {
+            rate: RateLimiter::new(edge.events_per_minute),
+            line: Line::default(),
+            outbound: Outbound::default(),
+            edge: edge.clone(),
+            id: OnceLock::new(),
+        });
+        if websocket {
+            // A WebSocket from the start: its connection carries everything of the session.
+            if let Some(meter) = meter {
+                session.outbound.carry_on(meter);
+            }
+            request.extensions_mut().insert(session);
+            return next.run(request).await;
+        }
+        request.extensions_mut().insert(session.clone());
+        let response = next.run(request).await;
+        return learn_sid(response, &edge, &session).await;
+    };
+    let session = edge.find(sid);
+    let poll = request.method() == axum::http::Method::GET;
+    if websocket {
+        if let (Some(session), Some(meter)) = (&session, meter) {
+            session.outbound.carry_on(meter);
+        }
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    match session {
+        Some(session) if poll && response.status().is_success() => count_poll(response, &session),
+        _ => response,
+    }
+}
+
+/// The `sid` and whether the transport is `websocket`, from an Engine.IO query string.
+fn engine_query(query: &str) -> (Option<Sid>, bool) {
+    let mut sid = None;
+    let mut websocket = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "sid" => sid = Sid::from_str(&value).ok(),
+            "transport" => websocket = value == "websocket",
+            _ => {}
+        }
+    }
+    (sid, websocket)
+}
+
+/// Reads the session id from a polling handshake's answer (`0{"sid":…}`, a few hundred
+/// bytes), so that the session's later requests can be credited to it.
+async fn learn_sid(response: Response, edge: &Arc<Edge>, session: &Arc<Session>) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    #[derive(serde::Deserialize)]
+    struct Open {
+        sid: String,
+    }
+    let open = bytes
+        .strip_prefix(b"0")
+        .and_then(|json| serde_json::from_slice::<Open>(json).ok());
+    if let Some(sid) = open.and_then(|open| Sid::from_str(&open.sid).ok()) {
+        edge.register(sid, session);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Credits `session` with the bytes of a polling response as they are written out.
+fn count_poll(response: Response, session: &Arc<Session>) -> Response {
+    let session = Arc::downgrade(session);
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().inspect_ok(move |chunk| {
+            if let Some(session) = session.upgrade() {
+                session.outbound.left(chunk.len());
+            }
+        }))
+    })
+}
+
+/// Bytes queued for one client and not yet written out.
+#[derive(Debug, Default)]
+pub struct Outbound {
+    /// Bytes queued, less what polling responses carried.
+    queued: AtomicI64,
+    /// The WebSocket connection carrying the session, and what it had written when it took
+    /// over: what it wrote since has left the queue.
+    carrier: Mutex<Option<(Arc<ConnectionMeter>, u64)>>,
+    cut_off: AtomicBool,
+}
+
+impl Outbound {
+    fn carry_on(&self, meter: Arc<ConnectionMeter>) {
+        let written = meter.written();
+        *self.carrier.lock().expect("carrier lock") = Some((meter, written));
+    }
+
+    fn left(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes as i64, Ordering::Relaxed);
+    }
+
+    /// Bytes that wait to be written.
+    pub fn waiting(&self) -> i64 {
+        let carried = match &*self.carrier.lock().expect("carrier lock") {
+            Some((meter, since)) => meter.written().saturating_sub(*since) as i64,
+            None => 0,
+        };
+        self.queued.load(Ordering::Relaxed) - carried
+    }
+
+    /// Counts `bytes` more as queued if they fit in `budget`; false (and nothing counted)
+    /// when they do not, or when the session was cut off.
+    pub fn admit(&self, bytes: usize, budget: usize) -> bool {
+        if self.is_cut_off() || self.waiting() + bytes as i64 > budget as i64 {
+            return false;
+        }
+        self.queued.fetch_add(bytes as i64, Ordering::Relaxed);
+        true
+    }
+
+    /// Gives back what [`Outbound::admit`] counted for a packet that was not queued after all.
+    fn unadmit(&self, bytes: usize) {
+        self.left(bytes);
+    }
+
+    pub fn is_cut_off(&self) -> bool {
+        self.cut_off.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a packet did not reach a socket's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// It would not fit in the queue's byte or packet budget right now.
+    Full,
+    /// The socket is gone or was cut off.
+    Gone,
+}
+
+/// Bytes a packet takes beyond its event name and payload: the Socket.IO header with the
+/// namespace, the array around its arguments, an acknowledgement id and framing.
+fn packet_bytes(socket: &SocketRef, event: &str, payload: &RawValue) -> usize {
+    socket.ns().len() + event.len() + payload.get().len() + 24
+}
+
+/// Queues `event` for `socket` within the session's byte budget.
+pub fn emit(socket: &SocketRef, event: &str, payload: &RawValue) -> Result<(), Refused> {
+    let bytes = packet_bytes(socket, event, payload);
+    queue(socket, bytes, || socket.emit(event, payload).map_err(drop))
+}
+
+/// Queues an acknowledgement reply (already serialized) for `socket`, within the budget.
+pub fn reply(
+    socket: &SocketRef,
+    ack: socketioxide::extract::AckSender,
+    answer: &RawValue,
+) -> Result<(), Refused> {
+    let bytes = packet_bytes(socket, "", answer);
+    queue(socket, bytes, move || ack.send(answer).map_err(drop))
+}
+
+fn queue(
+    socket: &SocketRef,
+    bytes: usize,
+    send: impl FnOnce() -> Result<(), ()>,
+) -> Result<(), Refused> {
+    let Some(session) = session_of(socket) else {
+        return send().map_err(|()| Refused::Full);
+    };
+    if session.outbound.is_cut_off() || !socket.connected() {
+        return Err(Refused::Gone);
+    }
+    if !session.outbound.admit(bytes, session.edge.queue_bytes) {
+        return Err(Refused::Full);
+    }
+    send().map_err(|()| {
+        session.outbound.unadmit(bytes);
+        Refused::Full
+    })
+}
+
+/// Closes the connection of `socket`'s session because it does not keep up with what it is
+/// sent; every namespace it multiplexes goes with it. The client sees its transport close and
+/// resumes with `lastSeq`.
+pub fn cut_off(socket: &SocketRef) {
+    let Some(session) = session_of(socket) else {
+        let _ = socket.clone().disconnect();
+        return;
+    };
+    if session.outbound.cut_off.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    tracing::info!(
+        sid = %socket.id,
+        waiting = session.outbound.waiting(),
+        reason = "slow_consumer",
+        "closing a Socket.IO connection that does not keep up"
+    );
+    session.edge.metrics.socket_disconnects.inc("slow_consumer");
+    match &*session.outbound.carrier.lock().expect("carrier lock") {
+        Some((meter, _)) => meter.close(),
+        // Long-polling: no connection to close while the client does not poll. A disconnect
+        // packet is sent if it fits; otherwise the Engine.IO heartbeat, which cannot queue its
+        // ping either, ends the session. Nothing more is queued for it meanwhile.
+        None => {
+            let _ = socket.clone().disconnect();
+        }
+    }
+}
+
+/// A connection's inbound rate: a token bucket holding a minute's worth of events, refilled
+/// continuously, so short bursts pass and a sustained flood is refused.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    fn new(per_minute: u32) -> Self {
+        let per_minute = f64::from(per_minute.max(1));
+        Self {
+            per_minute,
+            state: Mutex::new((per_minute, Instant::now())),
+        }
+    }
+
+    /// Takes one token; false when the bucket is empty.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().expect("rate limiter lock");
+        let (tokens, since) = &mut *state;
+        let now = Instant::now();
+        let refill = now.duration_since(*since).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
+        *since = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_takes_what_fits_and_gives_back_what_left() {
+        let outbound = Outbound::default();
+        assert!(outbound.admit(600, 1000));
+        assert!(
+            !outbound.admit(600, 1000),
+            "1200 bytes would not fit in 1000"
+        );
+        outbound.left(500);
+        assert!(outbound.admit(600, 1000));
+        assert_eq!(outbound.waiting(), 700);
+    }
+
+    #[test]
+    fn a_websocket_carrier_counts_what_its_connection_wrote() {
+        let outbound = Outbound::default();
+        let meter = Arc::new(ConnectionMeter::default());
+        assert!(outbound.admit(900, 1000));
+        outbound.carry_on(meter.clone());
+        assert!(!outbound.admit(200, 1000));
+        // Nothing written yet: the meter's count is what it had when it took over.
+        assert_eq!(outbound.waiting(), 900);
+    }
+
+    #[test]
+    fn engine_queries_give_the_sid_and_the_transport() {
+        let sid = Sid::new();
+        let (found, websocket) = engine_query(&format!("EIO=4&transport=websocket&sid={sid}"));
+        assert_eq!(found, Some(sid));
+        assert!(websocket);
+        assert_eq!(engine_query("EIO=4&transport=polling"), (None, false));
+    }
+}
