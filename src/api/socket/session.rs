@@ -222,12 +222,23 @@ impl Outbound {
     }
 
     /// Bytes that wait to be written.
+    ///
+    /// Packets are counted at their smallest possible size, and the transport writes a few
+    /// bytes more than that (frame headers, pings, polling separators), so what left can
+    /// exceed what was counted: the count is then brought back to zero instead of going
+    /// negative, so that those bytes never add up to credit for later packets. The estimate
+    /// thus errs low by the framing of what waits, never high: a client that reads is never
+    /// taken for a slow one.
     pub fn waiting(&self) -> i64 {
         let carried = match &*self.carrier.lock().expect("carrier lock") {
             Some((meter, since)) => meter.written().saturating_sub(*since) as i64,
             None => 0,
         };
-        self.queued.load(Ordering::Relaxed) - carried
+        let queued = self
+            .queued
+            .fetch_max(carried, Ordering::Relaxed)
+            .max(carried);
+        queued - carried
     }
 
     /// Counts `bytes` more as queued if they fit in `budget`; false (and nothing counted)
@@ -259,25 +270,33 @@ pub enum Refused {
     Gone,
 }
 
-/// Bytes a packet takes beyond its event name and payload: the Socket.IO header with the
-/// namespace, the array around its arguments, an acknowledgement id and framing.
-fn packet_bytes(socket: &SocketRef, event: &str, payload: &RawValue) -> usize {
-    socket.ns().len() + event.len() + payload.get().len() + 24
+/// The fewest bytes an event packet takes on the wire: `42`, the namespace and a comma (none
+/// for `/`), and `["<event>",<payload>]`, before any framing.
+fn event_bytes(socket: &SocketRef, event: &str, payload: &RawValue) -> usize {
+    namespace_bytes(socket) + 2 + event.len() + 5 + payload.get().len()
+}
+
+fn namespace_bytes(socket: &SocketRef) -> usize {
+    match socket.ns() {
+        "/" => 0,
+        ns => ns.len() + 1,
+    }
 }
 
 /// Queues `event` for `socket` within the session's byte budget.
 pub fn emit(socket: &SocketRef, event: &str, payload: &RawValue) -> Result<(), Refused> {
-    let bytes = packet_bytes(socket, event, payload);
+    let bytes = event_bytes(socket, event, payload);
     queue(socket, bytes, || socket.emit(event, payload).map_err(drop))
 }
 
-/// Queues an acknowledgement reply (already serialized) for `socket`, within the budget.
+/// Queues an acknowledgement reply (already serialized) for `socket`, within the budget: at
+/// its fewest bytes, `43`, the namespace, an id of one digit or more and `[<answer>]`.
 pub fn reply(
     socket: &SocketRef,
     ack: socketioxide::extract::AckSender,
     answer: &RawValue,
 ) -> Result<(), Refused> {
-    let bytes = packet_bytes(socket, "", answer);
+    let bytes = namespace_bytes(socket) + 2 + 1 + 2 + answer.get().len();
     queue(socket, bytes, move || ack.send(answer).map_err(drop))
 }
 
@@ -379,6 +398,11 @@ mod tests {
         outbound.left(500);
         assert!(outbound.admit(600, 1000));
         assert_eq!(outbound.waiting(), 700);
+        // More left than was counted (framing): no credit for later packets.
+        outbound.left(5000);
+        assert_eq!(outbound.waiting(), 0);
+        assert!(outbound.admit(1000, 1000));
+        assert!(!outbound.admit(1, 1000));
     }
 
     #[test]
