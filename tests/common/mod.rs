@@ -427,6 +427,23 @@ impl TestDaemon {
     }
 }
 
+/// Checks that `text` is in nothing clients of `device` see: the device as the API shows it,
+/// its journal, and every event `client` has received.
+pub async fn assert_unseen(daemon: &TestDaemon, client: &sio::SioClient, device: &str, text: &str) {
+    let (_, shown) = daemon.get(&format!("/api/v1/devices/{device}")).await;
+    let (_, journal) = daemon
+        .get(&format!("/api/v1/devices/{device}/events?after=0"))
+        .await;
+    let events: Vec<&Value> = client.history().iter().map(|event| &event.data).collect();
+    for (what, seen) in [
+        ("the device", shown.to_string()),
+        ("the journal", journal.to_string()),
+        ("the events", json!(events).to_string()),
+    ] {
+        assert!(!seen.contains(text), "{text:?} in {what}: {seen}");
+    }
+}
+
 /// The `id`s of a `{ items: [...] }` list, in order.
 pub fn ids(list: &Value) -> Vec<String> {
     list["items"]
