@@ -735,6 +735,21 @@ async fn the_openapi_document_lists_every_route() {
     assert!(sent["headers"]["Idempotent-Replayed"].is_object(), "{sent}");
     let uploaded = &paths["/api/v1/devices/{id}/media"]["post"]["responses"]["201"];
     assert!(uploaded["headers"]["Location"].is_object(), "{uploaded}");
+    // The refusals particular to a route are listed with the error envelope.
+    for (path, method, statuses) in [
+        ("/upstream/waha/{id}", "post", &["404", "409", "413"][..]),
+        ("/upstream/cloud/{id}", "post", &["404", "409", "413"]),
+        ("/upstream/cloud/{id}", "get", &["404", "409"]),
+    ] {
+        let responses = &paths[path][method]["responses"];
+        for status in statuses {
+            assert_eq!(
+                responses[status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path} {status}: {responses}"
+            );
+        }
+    }
     // Request bodies refuse unknown fields, and say so.
     for body in [
         "NewKey",

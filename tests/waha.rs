@@ -1745,7 +1745,7 @@ async fn a_bad_signature_gets_401_and_changes_nothing() {
         .await;
     assert!(!messages.to_string().contains("forged"));
 
-    // Unknown devices, and devices of another connector, have no receiver.
+    // Unknown devices have no receiver, and devices of another connector take no delivery.
     let signature = hmac_sha512_hex(SECRET, &body);
     let signed = [("x-webhook-hmac", signature.as_str())];
     let (status, _) = daemon
@@ -1755,7 +1755,7 @@ async fn a_bad_signature_gets_401_and_changes_nothing() {
     let (status, _) = daemon
         .deliver(Method::POST, "/upstream/cloud/wa", body, &signed)
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::CONFLICT);
     stub.server.stop().await;
     daemon.stop().await;
 }

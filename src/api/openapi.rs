@@ -332,6 +332,9 @@ pub fn document() -> Value {
         for (status, schema, when) in &doc.also {
             responses[status.to_string()] = response(when, *schema);
         }
+        for (status, when) in &doc.errors {
+            responses[status.to_string()] = response(when, Some("Error"));
+        }
         operation.insert("responses".into(), responses);
         let item = paths
             .entry(doc.path.to_owned())
