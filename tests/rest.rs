@@ -740,6 +740,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/upstream/waha/{id}", "post", &["404", "409", "413"][..]),
         ("/upstream/cloud/{id}", "post", &["404", "409", "413"]),
         ("/upstream/cloud/{id}", "get", &["404", "409"]),
+        ("/api/v1/devices", "post", &["403"]),
+        ("/api/v1/devices/{id}", "patch", &["403"]),
     ] {
         let responses = &paths[path][method]["responses"];
         for status in statuses {

@@ -1,5 +1,6 @@
 //! The daemon's boundary with the upstreams, against the real daemon: what the webhook
-//! receivers read before they know the device.
+//! receivers read before they know the device, and who may say which upstream a device talks
+//! to.
 
 mod common;
 
@@ -132,6 +133,90 @@ async fn a_delivery_over_the_limit_gets_413_however_it_comes() {
             .await
             .unwrap();
         too_large((response.status(), response.json().await.unwrap()));
+    }
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn connector_settings_are_set_and_changed_only_with_the_admin_scope() {
+    let daemon = TestDaemon::start().await;
+    let control = daemon.key_for(&["*"], &["read", "control"]).await;
+    let refused = |(status, body): (StatusCode, Value), table: &str| {
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`admin` scope") && message.contains(table),
+            "{message}"
+        );
+    };
+
+    // Creating: control may create a simulator device, not one with a connector table.
+    for (id, connector, table) in [
+        ("wa", "waha", waha_table()),
+        ("cl", "cloud_api", cloud_table()),
+    ] {
+        let device = stopped_device(id, connector, table.clone());
+        refused(
+            daemon
+                .call_as(&control, Method::POST, "/api/v1/devices", Some(device))
+                .await,
+            connector,
+        );
+        let (status, _) = daemon.get(&format!("/api/v1/devices/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id} was not created");
+        let (status, body) = daemon
+            .post("/api/v1/devices", stopped_device(id, connector, table))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "the admin creates {id}: {body}"
+        );
+    }
+    let simulator = json!({ "id": "sim", "name": "Sim", "autostart": false,
+        "simulator": { "phone": "15550000009" } });
+    let (status, body) = daemon
+        .call_as(&control, Method::POST, "/api/v1/devices", Some(simulator))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Changing: control may rename, not touch connector settings, on any device.
+    for (id, connector, table) in [
+        ("wa", "waha", waha_table()),
+        ("cl", "cloud_api", cloud_table()),
+        ("sim", "waha", waha_table()),
+    ] {
+        let path = format!("/api/v1/devices/{id}");
+        let mut change = json!({ "name": "Renamed" });
+        change[connector] = table.clone();
+        refused(
+            daemon
+                .call_as(&control, Method::PATCH, &path, Some(change.clone()))
+                .await,
+            connector,
+        );
+        let (_, device) = daemon.get(&path).await;
+        assert_ne!(
+            device["name"], "Renamed",
+            "nothing of a refused change is kept"
+        );
+        let rename = json!({ "name": "Renamed" });
+        let (status, renamed) = daemon
+            .call_as(&control, Method::PATCH, &path, Some(rename))
+            .await;
+        assert_eq!(
+            (status, &renamed["name"]),
+            (StatusCode::OK, &json!("Renamed")),
+            "{renamed}"
+        );
+        if id != "sim" {
+            let (status, body) = daemon.call(Method::PATCH, &path, Some(change)).await;
+            assert_eq!(status, StatusCode::OK, "the admin changes {id}: {body}");
+        }
     }
     daemon.stop().await;
 }

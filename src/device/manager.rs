@@ -37,6 +37,13 @@ pub struct DevicePatch {
     pub cloud_api: Option<spec::CloudApiSpec>,
 }
 
+impl DevicePatch {
+    /// The connector tables this change replaces (see [`spec::connector_tables`]).
+    pub fn connector_tables(&self) -> Vec<&'static str> {
+        spec::connector_tables(&self.waha, &self.cloud_api)
+    }
+}
+
 /// A device found to take webhooks from one upstream (see
 /// [`DeviceManager::webhook_receiver`]), with the definition its deliveries are checked against.
 pub struct WebhookReceiver {
