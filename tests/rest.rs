@@ -129,10 +129,38 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         (status, code(&body)),
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
     );
-    let (status, body) = daemon.call(Method::DELETE, "/api/v1/keys/%FF", None).await;
+    // A path segment that is not UTF-8 once decoded, in every kind of path parameter.
+    for (method, path) in [
+        (Method::GET, "/api/v1/devices/%FF"),
+        (Method::GET, "/api/v1/devices/%FF/chats"),
+        (Method::GET, "/api/v1/devices/demo/chats/%FF"),
+        (Method::GET, "/api/v1/devices/demo/chats/%C3%28/messages"),
+        (Method::GET, "/api/v1/devices/demo/messages/%FF"),
+        (Method::GET, "/api/v1/devices/demo/media/%FF"),
+        (Method::DELETE, "/api/v1/keys/%FF"),
+        (Method::GET, "/api/v1/webhooks/%FF"),
+        (Method::POST, "/api/v1/webhooks/deliveries/%FF/replay"),
+        (Method::POST, "/upstream/waha/%FF"),
+        (Method::GET, "/pair/%FF"),
+    ] {
+        let (status, body) = daemon.call(method.clone(), path, None).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{method} {path}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {body}"
+        );
+    }
+    // A `%` that starts no escape is kept as it is, and named as a bad id.
+    let (status, body) = daemon.get("/api/v1/devices/%ZZ").await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        (StatusCode::BAD_REQUEST, Some("invalid_device_id")),
         "{body}"
     );
     let oversized = daemon
