@@ -2487,7 +2487,9 @@ events = ["message", "exploded"]
         let problems: Vec<String> = settings.problems().into_iter().map(|p| p.message).collect();
         let refused: Vec<&str> = problems
             .iter()
-            .filter_map(|p| p.strip_suffix("(set webhooks.allow_private = true to allow it)"))
+            .filter_map(|p| {
+                p.strip_suffix("(set webhooks.allow_private = true to allow private ones)")
+            })
             .filter_map(|p| p.split(':').next())
             .collect();
         assert_eq!(

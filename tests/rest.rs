@@ -129,10 +129,38 @@ async fn bad_input_gets_the_documented_error_and_changes_nothing() {
         (status, code(&body)),
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
     );
-    let (status, body) = daemon.call(Method::DELETE, "/api/v1/keys/%FF", None).await;
+    // A path segment that is not UTF-8 once decoded, in every kind of path parameter.
+    for (method, path) in [
+        (Method::GET, "/api/v1/devices/%FF"),
+        (Method::GET, "/api/v1/devices/%FF/chats"),
+        (Method::GET, "/api/v1/devices/demo/chats/%FF"),
+        (Method::GET, "/api/v1/devices/demo/chats/%C3%28/messages"),
+        (Method::GET, "/api/v1/devices/demo/messages/%FF"),
+        (Method::GET, "/api/v1/devices/demo/media/%FF"),
+        (Method::DELETE, "/api/v1/keys/%FF"),
+        (Method::GET, "/api/v1/webhooks/%FF"),
+        (Method::POST, "/api/v1/webhooks/deliveries/%FF/replay"),
+        (Method::POST, "/upstream/waha/%FF"),
+        (Method::GET, "/pair/%FF"),
+    ] {
+        let (status, body) = daemon.call(method.clone(), path, None).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{method} {path}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{method} {path}: {body}"
+        );
+    }
+    // A `%` that starts no escape is kept as it is, and named as a bad id.
+    let (status, body) = daemon.get("/api/v1/devices/%ZZ").await;
     assert_eq!(
         (status, code(&body)),
-        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        (StatusCode::BAD_REQUEST, Some("invalid_device_id")),
         "{body}"
     );
     let oversized = daemon
@@ -735,6 +763,23 @@ async fn the_openapi_document_lists_every_route() {
     assert!(sent["headers"]["Idempotent-Replayed"].is_object(), "{sent}");
     let uploaded = &paths["/api/v1/devices/{id}/media"]["post"]["responses"]["201"];
     assert!(uploaded["headers"]["Location"].is_object(), "{uploaded}");
+    // The refusals particular to a route are listed with the error envelope.
+    for (path, method, statuses) in [
+        ("/upstream/waha/{id}", "post", &["404", "409", "413"][..]),
+        ("/upstream/cloud/{id}", "post", &["404", "409", "413"]),
+        ("/upstream/cloud/{id}", "get", &["404", "409"]),
+        ("/api/v1/devices", "post", &["403"]),
+        ("/api/v1/devices/{id}", "patch", &["403"]),
+    ] {
+        let responses = &paths[path][method]["responses"];
+        for status in statuses {
+            assert_eq!(
+                responses[status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path} {status}: {responses}"
+            );
+        }
+    }
     // Request bodies refuse unknown fields, and say so.
     for body in [
         "NewKey",

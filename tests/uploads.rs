@@ -263,3 +263,44 @@ async fn a_browser_form_uploads_its_file_field_with_the_name_and_type_it_gives()
     assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&media)]);
     daemon.stop().await;
 }
+
+/// An upload is served from the daemon's own origin: a page or a picture with script in it
+/// must not run there with the rights of whoever opened it.
+#[tokio::test]
+async fn uploaded_files_are_served_so_that_no_browser_runs_them() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("phone").await;
+    let page = b"<html><script>fetch('/api/v1/keys')</script></html>";
+    let drawing =
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(document.domain)</script></svg>";
+    for (bytes, mime, disposition) in [
+        (&page[..], "text/html", "attachment"),
+        (&drawing[..], "image/svg+xml", "attachment"),
+        (PICTURE, "image/png", "inline"),
+    ] {
+        let media = daemon.upload("phone", bytes, mime).await;
+        let served = daemon.download(media["url"].as_str().unwrap()).await;
+        assert_eq!(served.status(), StatusCode::OK);
+        let header = |name: &str| served.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(
+            (
+                header("content-type"),
+                header("content-disposition"),
+                header("x-content-type-options")
+            ),
+            (
+                mime.to_owned(),
+                disposition.to_owned(),
+                "nosniff".to_owned()
+            ),
+            "{mime}"
+        );
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("sandbox") && policy.contains("default-src 'none'"),
+            "{mime}: {policy}"
+        );
+        assert_eq!(served.bytes().await.unwrap(), bytes);
+    }
+    daemon.stop().await;
+}

@@ -441,10 +441,25 @@ async fn private_addresses_are_refused_by_default() {
             body["error"]["message"]
                 .as_str()
                 .unwrap()
-                .contains("not a public address"),
+                .contains("must resolve to public addresses only"),
             "{body}"
         );
     }
+    // Whether a name resolves, and to what, is not told: no answer can map the host's
+    // network. A name that does not resolve and one that resolves to loopback read alike.
+    let mut refusals = Vec::new();
+    for host in ["nothing.invalid", "localhost"] {
+        let url = format!("http://{host}:9/hooks");
+        let (status, body) = daemon.post("/api/v1/webhooks", json!({ "url": url })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.contains("127.0.0.1") && !message.contains("::1"),
+            "{message}"
+        );
+        refusals.push(message.replace(host, "HOST"));
+    }
+    assert_eq!(refusals[0], refusals[1]);
     for (bad, field) in [
         (json!({ "url": "ftp://example.com/" }), "url"),
         (
@@ -489,7 +504,7 @@ async fn private_addresses_are_refused_by_default() {
         entry["lastError"]
             .as_str()
             .unwrap()
-            .contains("not a public address"),
+            .contains("must resolve to public addresses only"),
         "{entry}"
     );
     assert!(!receiver.has_pending(), "the private receiver was called");

@@ -200,7 +200,8 @@ impl From<DeviceError> for ApiError {
                     WebhookError::BadSignature => ErrorCode::Unauthorized,
                     WebhookError::WrongVerifyToken => ErrorCode::Forbidden,
                     WebhookError::Malformed(_) => ErrorCode::BadRequest,
-                    WebhookError::NotThisConnector(_) => ErrorCode::DeviceNotFound,
+                    // The device is there, relayed to another upstream.
+                    WebhookError::NotThisConnector(_) => ErrorCode::InvalidState,
                 };
                 ApiError::new(code, refused.to_string())
             }

@@ -38,6 +38,7 @@ fn schemas() -> Value {
     let secret = |what: &str| json!({ "type": "string", "writeOnly": true, "description": format!("{what}; never returned") });
     let waha = json!({
         "type": "object",
+        "description": "WAHA connector settings; giving them needs the `admin` scope",
         "required": ["base_url", "webhook_secret"],
         "properties": {
             "base_url": { "type": "string", "format": "uri", "description": "WAHA's REST API" },
@@ -48,6 +49,7 @@ fn schemas() -> Value {
     });
     let cloud_api = json!({
         "type": "object",
+        "description": "Cloud API connector settings; giving them needs the `admin` scope",
         "required": ["phone_number_id", "access_token", "app_secret", "verify_token"],
         "properties": {
             "phone_number_id": { "type": "string" },
@@ -332,6 +334,9 @@ pub fn document() -> Value {
         });
         for (status, schema, when) in &doc.also {
             responses[status.to_string()] = response(when, *schema);
+        }
+        for (status, when) in &doc.errors {
+            responses[status.to_string()] = response(when, Some("Error"));
         }
         operation.insert("responses".into(), responses);
         let item = paths

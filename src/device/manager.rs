@@ -37,6 +37,21 @@ pub struct DevicePatch {
     pub cloud_api: Option<spec::CloudApiSpec>,
 }
 
+impl DevicePatch {
+    /// The connector tables this change replaces (see [`spec::connector_tables`]).
+    pub fn connector_tables(&self) -> Vec<&'static str> {
+        spec::connector_tables(&self.waha, &self.cloud_api)
+    }
+}
+
+/// A device found to take webhooks from one upstream (see
+/// [`DeviceManager::webhook_receiver`]), with the definition its deliveries are checked against.
+pub struct WebhookReceiver {
+    id: DeviceId,
+    from: ConnectorKind,
+    spec: DeviceSpec,
+}
+
 #[derive(Clone)]
 pub struct DeviceManager {
     context: ActorContext,
@@ -201,23 +216,41 @@ impl DeviceManager {
         Ok(())
     }
 
+    /// The device a webhook delivery from upstream `from` is for, checked before the
+    /// delivery's body is read: the device must exist and be relayed to that upstream, so
+    /// that a post for any other id costs nothing.
+    pub async fn webhook_receiver(
+        &self,
+        id: &DeviceId,
+        from: ConnectorKind,
+    ) -> Result<WebhookReceiver, DeviceError> {
+        let spec = definition(&stored(&self.context.store, id).await?)?;
+        if spec.connector != from {
+            return Err(WebhookError::NotThisConnector(from.as_str()).into());
+        }
+        Ok(WebhookReceiver {
+            id: id.clone(),
+            from,
+            spec,
+        })
+    }
+
     /// A webhook delivery from a device's upstream: verified against the device's secret over
     /// the raw body, read, and handed to the device, which stores what it reports before this
     /// returns. Nothing changes when the signature is wrong.
     pub async fn receive_webhook(
         &self,
-        id: &DeviceId,
-        from: ConnectorKind,
+        receiver: WebhookReceiver,
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
     ) -> Result<(), DeviceError> {
-        let spec = definition(&stored(&self.context.store, id).await?)?;
-        let media_base = connector::media_base(&self.context.settings.server.public_url, id);
+        let WebhookReceiver { id, from, spec } = receiver;
+        let media_base = connector::media_base(&self.context.settings.server.public_url, &id);
         let reports = connector::read_webhook(&spec, from, &media_base, headers, body)?;
         if reports.is_empty() {
             return Ok(());
         }
-        self.handle(id)
+        self.handle(&id)
             .ok_or(DeviceError::NotFound)?
             .command(Command::Webhook(reports))
             .await
@@ -242,12 +275,12 @@ impl DeviceManager {
         mode: Option<&str>,
         token: Option<&str>,
     ) -> Result<(), DeviceError> {
-        let spec = definition(&stored(&self.context.store, id).await?)?;
-        let cloud = match (spec.connector, &spec.cloud_api) {
-            (ConnectorKind::CloudApi, Some(cloud)) => cloud,
-            _ => return Err(WebhookError::NotThisConnector("cloud_api").into()),
-        };
-        Ok(cloud_api::verify_subscription(cloud, mode, token)?)
+        let receiver = self.webhook_receiver(id, ConnectorKind::CloudApi).await?;
+        let cloud = receiver
+            .spec
+            .cloud_api
+            .ok_or(WebhookError::NotThisConnector("cloud_api"))?;
+        Ok(cloud_api::verify_subscription(&cloud, mode, token)?)
     }
 
     pub fn handle(&self, id: &DeviceId) -> Option<DeviceHandle> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use handle::DeviceHandle;
 pub use id::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
-pub use manager::{DeviceManager, DevicePatch};
+pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
 pub use state::{InvalidTransition, StateName};
 
 use crate::connector::{ConnectorError, WebhookError};

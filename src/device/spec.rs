@@ -48,7 +48,25 @@ fn yes() -> bool {
     true
 }
 
+/// The names of the connector tables given, of those a definition or a change may carry.
+/// They hold the URLs the daemon sends requests to and the credentials it sends with them,
+/// which is why only an admin may set them over the API.
+pub fn connector_tables(
+    waha: &Option<WahaSpec>,
+    cloud_api: &Option<CloudApiSpec>,
+) -> Vec<&'static str> {
+    [("waha", waha.is_some()), ("cloud_api", cloud_api.is_some())]
+        .into_iter()
+        .filter_map(|(table, given)| given.then_some(table))
+        .collect()
+}
+
 impl DeviceSpec {
+    /// The connector tables this definition gives (see [`connector_tables`]).
+    pub fn connector_tables(&self) -> Vec<&'static str> {
+        connector_tables(&self.waha, &self.cloud_api)
+    }
+
     /// Checks what deserializing cannot: a name to show, and the connector's table there and
     /// complete. The message names the first missing or bad key, as `waha.base_url`.
     pub fn validate(&self) -> Result<(), String> {

@@ -62,6 +62,11 @@ pub enum StoreError {
     NewerSchema { found: i64, known: i64 },
     #[error("the store is shut down")]
     Closed,
+    #[error("cannot start the store's {name} thread: {source}")]
+    Thread {
+        name: &'static str,
+        source: std::io::Error,
+    },
     #[error("the group commit failed: {0}")]
     Commit(String),
     #[error("rolled back with another write of the same group commit that failed; nothing of it was stored")]
@@ -225,17 +230,14 @@ impl Store {
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
         let copied = LogCopied::default();
         let writer_copied = copied.clone();
-        thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || {
-                run_writer(conn, queue, bus, writer_copied);
-                drop(writer_alive);
-            })
-            .expect("spawn the store writer thread");
-        thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpointer, writer_gone, copied, log_limit, changes))
-            .expect("spawn the store checkpoint thread");
+        spawn_thread("writer", move || {
+            run_writer(conn, queue, bus, writer_copied);
+            drop(writer_alive);
+        })?;
+        // Should this fail, `writer` is dropped on the way out and the writer thread ends.
+        spawn_thread("checkpoint", move || {
+            run_checkpointer(checkpointer, writer_gone, copied, log_limit, changes)
+        })?;
         Ok(Store {
             writer,
             readers: Arc::new(ReaderPool {
@@ -300,9 +302,13 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || readers.with(op))
-            .await
-            .expect("read tasks do not panic")
+        match tokio::task::spawn_blocking(move || readers.with(op)).await {
+            Ok(result) => result,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            // The runtime is shutting down and dropped the read before it ran: the caller is
+            // being stopped too, and takes it as a store that is closing.
+            Err(_) => Err(StoreError::Closed),
+        }
     }
 
     /// Commits everything queued so far and stops the writer.
@@ -321,6 +327,16 @@ impl Store {
     pub fn close_on_drop(&self) -> CloseOnDrop {
         CloseOnDrop(self.clone())
     }
+}
+
+/// Starts one of the store's threads, `store-{name}`. The process may be out of threads or
+/// memory: the caller, opening the store, reports that rather than panicking.
+fn spawn_thread(name: &'static str, run: impl FnOnce() + Send + 'static) -> StoreResult<()> {
+    thread::Builder::new()
+        .name(format!("store-{name}"))
+        .spawn(run)
+        .map(drop)
+        .map_err(|source| StoreError::Thread { name, source })
 }
 
 /// See [`Store::close_on_drop`].

@@ -682,3 +682,24 @@ async fn the_database_files_are_private() {
     assert_eq!(mode(&created.database_path()), 0o600);
     store.close().await;
 }
+
+/// A read asked for while the runtime shuts down (a task being dropped, a guard's drop) is
+/// never run; whoever waits for it gets an error instead of a panic.
+#[test]
+fn a_read_during_the_runtimes_shutdown_is_an_error() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let (_dir, store, _bus) = open();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    runtime.shutdown_background();
+    let _inside = handle.enter();
+    let mut read = std::pin::pin!(store.read(|_| Ok(())));
+    match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Err(StoreError::Closed)) => {}
+        other => panic!("expected the store to answer closed, got {other:?}"),
+    }
+}

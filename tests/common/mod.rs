@@ -295,6 +295,55 @@ impl TestDaemon {
         (response.status(), response.text().await.unwrap())
     }
 
+    /// Sends a request on a connection of its own, written as it goes on the wire: `head` is
+    /// the request line and headers (without the blank line that ends them), then `body`.
+    /// The connection stays open while the answer is read, so a body shorter than its
+    /// `Content-Length` is one still on its way. Returns the answer's status and JSON body;
+    /// panics if the daemon does not answer within [`WAIT`].
+    pub async fn raw_request(&self, head: &str, body: &[u8]) -> (StatusCode, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let head = format!("{head}\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        let (status, body_at, length) = loop {
+            let read = tokio::time::timeout(WAIT, stream.read(&mut buffer))
+                .await
+                .expect("the daemon answers in time")
+                .unwrap();
+            assert!(
+                read > 0,
+                "the daemon closed the connection without an answer"
+            );
+            answer.extend_from_slice(&buffer[..read]);
+            let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&answer[..end]).to_lowercase();
+            let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map_or(0, |length| length.trim().parse().unwrap());
+            break (status, end + 4, length);
+        };
+        while answer.len() < body_at + length {
+            let read = tokio::time::timeout(WAIT, stream.read(&mut buffer))
+                .await
+                .expect("the daemon answers in time")
+                .unwrap();
+            assert!(read > 0, "the answer was cut off");
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        (
+            StatusCode::from_u16(status).unwrap(),
+            serde_json::from_slice(&answer[body_at..body_at + length]).unwrap_or(Value::Null),
+        )
+    }
+
     /// A GET of an absolute URL the daemon handed out (a media URL) with the admin key; the
     /// response is left unread, for its headers and bytes.
     pub async fn download(&self, url: &str) -> reqwest::Response {
@@ -442,6 +491,23 @@ impl TestDaemon {
             .post("/api/v1/pairings", json!({ "qr": qr["qr"] }))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+/// Checks that `text` is in nothing clients of `device` see: the device as the API shows it,
+/// its journal, and every event `client` has received.
+pub async fn assert_unseen(daemon: &TestDaemon, client: &sio::SioClient, device: &str, text: &str) {
+    let (_, shown) = daemon.get(&format!("/api/v1/devices/{device}")).await;
+    let (_, journal) = daemon
+        .get(&format!("/api/v1/devices/{device}/events?after=0"))
+        .await;
+    let events: Vec<&Value> = client.history().iter().map(|event| &event.data).collect();
+    for (what, seen) in [
+        ("the device", shown.to_string()),
+        ("the journal", journal.to_string()),
+        ("the events", json!(events).to_string()),
+    ] {
+        assert!(!seen.contains(text), "{text:?} in {what}: {seen}");
     }
 }
 

@@ -21,6 +21,13 @@ use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView
 use crate::event::rfc3339;
 use crate::{qr, store};
 
+/// What creating or changing a device answers a credential without `admin` that gives a
+/// connector table, for the OpenAPI document.
+const CONNECTOR_SETTINGS_REFUSED: (u16, &str) = (
+    403,
+    "a connector table (`waha`, `cloud_api`) was given without the `admin` scope (`forbidden`)",
+);
+
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
 const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -39,12 +46,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             Method::POST,
             "/api/v1/devices",
-            "Create a device",
+            "Create a device; a connector table (`waha`, `cloud_api`) needs the `admin` scope",
             Some(Scope::Control),
             Some("NewDevice"),
             (201, Some("Device")),
             post(create),
-        ),
+        )
+        .failing_with(CONNECTOR_SETTINGS_REFUSED),
         endpoint(
             Method::GET,
             d,
@@ -57,12 +65,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             Method::PATCH,
             d,
-            "Change a device's name, autostart or connector settings",
+            "Change a device's name, autostart or connector settings; connector settings need \
+             the `admin` scope",
             Some(Scope::Control),
             Some("DevicePatch"),
             (200, Some("Device")),
             patch(update),
-        ),
+        )
+        .failing_with(CONNECTOR_SETTINGS_REFUSED),
         endpoint(
             Method::DELETE,
             d,
@@ -169,10 +179,34 @@ async fn create(
     caller.authorize(Scope::Control, Some(&id))?;
     let spec: DeviceSpec = serde_json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))?;
+    authorize_connector_settings(&caller, &id, &spec.connector_tables())?;
     let device = state.devices.create(id.clone(), spec).await?;
     state.sockets.add_device(&id);
     state.sockets.device_changed(&id).await;
     Ok((StatusCode::CREATED, Json(device)).into_response())
+}
+
+/// Connector settings say which URLs the daemon calls and with which credentials: whoever
+/// sets them makes the daemon send requests into its own host and network, and can point a
+/// device's traffic elsewhere. Only an admin may, not every credential that may control a
+/// device.
+fn authorize_connector_settings(
+    caller: &Caller,
+    id: &DeviceId,
+    tables: &[&str],
+) -> Result<(), ApiError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    caller.authorize(Scope::Admin, Some(id)).map_err(|_| {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "connector settings (`{}`) can be set or changed only with the `admin` scope",
+                tables.join("`, `")
+            ),
+        )
+    })
 }
 
 /// Loads the device view after checking access.
@@ -211,6 +245,7 @@ async fn update(
     ApiJson(patch): ApiJson<DevicePatch>,
 ) -> Result<Json<DeviceView>, ApiError> {
     handle(&state, &caller, Scope::Control, &id)?;
+    authorize_connector_settings(&caller, &id, &patch.connector_tables())?;
     let device = state.devices.update(&id, patch).await?;
     state.sockets.device_changed(&id).await;
     Ok(Json(device))

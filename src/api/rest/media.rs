@@ -149,16 +149,40 @@ async fn media(
     let length = download.length;
     let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_DISPOSITION, disposition(&download.mime));
     headers.insert(header::CONTENT_TYPE, mime);
     if let Some(length) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    // The type is the upstream's word for a file someone sent: a browser must not guess
-    // another.
+    // The file is whatever someone sent or uploaded, served from the daemon's own origin: a
+    // browser that opened it as a page (an HTML file, an SVG picture) would run its script
+    // with the dashboard's rights. So the browser must not guess another type than the one
+    // given, and whatever it shows runs sandboxed, with nothing to load.
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
     Ok(response)
+}
+
+/// Pictures, sound and video are shown in the browser; anything else is downloaded rather
+/// than opened as a page. An SVG picture is a document that can run script, so it is
+/// downloaded too, as is any other XML type.
+fn disposition(mime: &str) -> HeaderValue {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let shown = ["image/", "audio/", "video/"]
+        .iter()
+        .any(|kind| essence.starts_with(kind))
+        && !essence.ends_with("+xml");
+    HeaderValue::from_static(if shown { "inline" } else { "attachment" })
 }

@@ -42,6 +42,9 @@ pub struct Doc {
     pub ok: (u16, Option<&'static str>),
     /// Other success statuses: status, response schema name, and when it answers so.
     pub also: Vec<(u16, Option<&'static str>, &'static str)>,
+    /// Error statuses particular to the route, and when it answers so (the others are the
+    /// document's `default` error).
+    pub errors: Vec<(u16, &'static str)>,
     /// Other media types the success comes in when `Accept` asks for them (binary bodies).
     pub media: Vec<&'static str>,
     /// Headers of the success response: name and meaning.
@@ -116,6 +119,7 @@ fn endpoint(
             body_optional: false,
             ok,
             also: Vec::new(),
+            errors: Vec::new(),
             media: Vec::new(),
             headers: Vec::new(),
             params: Vec::new(),
@@ -151,6 +155,12 @@ impl Endpoint {
         when: &'static str,
     ) -> Endpoint {
         self.doc.also.push((status, schema, when));
+        self
+    }
+
+    /// Documents an error status particular to the route, and when it is answered.
+    fn failing_with(mut self, error: (u16, &'static str)) -> Endpoint {
+        self.doc.errors.push(error);
         self
     }
 

@@ -3,23 +3,32 @@
 //! against the device's own secret, and a bad or missing signature gets 401 and changes
 //! nothing. A delivery is answered 200 once the device has stored what it reports, so an
 //! upstream that retries until it gets a 2xx loses nothing, and a repeat changes nothing.
+//!
+//! Anyone can post here, so a receiver looks up the device before it reads a byte of the
+//! body, and then reads at most `limits.max_upstream_body_bytes`: a delivery for no device,
+//! or one larger than any upstream sends, costs the daemon no memory and no wait.
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
+use futures_util::StreamExt;
 
 use super::{endpoint, query_param, request_header, Endpoint};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
 use crate::api::AppState;
 use crate::device::spec::ConnectorKind;
 
-/// Largest webhook delivery read: WAHA's message payloads carry the engine's raw data, which
-/// can be far larger than a client's request.
-const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
+/// What the receivers answer besides success, for the OpenAPI document.
+const NO_DEVICE: (u16, &str) = (404, "no device with this id (`device_not_found`)");
+const OTHER_CONNECTOR: (u16, &str) = (409, "the device uses another connector (`invalid_state`)");
+const TOO_LARGE: (u16, &str) = (
+    413,
+    "the body is larger than `limits.max_upstream_body_bytes` (`payload_too_large`)",
+);
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -30,9 +39,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             None,
             None,
             (200, None),
-            post(|state, id, headers, body| deliver(ConnectorKind::Waha, state, id, headers, body))
-                .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES)),
+            post(|state, id, headers, body| deliver(ConnectorKind::Waha, state, id, headers, body)),
         )
+        .failing_with(NO_DEVICE)
+        .failing_with(OTHER_CONNECTOR)
+        .failing_with(TOO_LARGE)
         .reading([request_header(
             "X-Webhook-Hmac",
             "hex HMAC-SHA512 of the body with the device's `webhook_secret`",
@@ -46,6 +57,8 @@ pub fn endpoints() -> Vec<Endpoint> {
             (200, None),
             get(cloud_subscription),
         )
+        .failing_with(NO_DEVICE)
+        .failing_with(OTHER_CONNECTOR)
         .reading([
             query_param("hub.mode", "string", "`subscribe`"),
             query_param("hub.verify_token", "string", "the device's `verify_token`"),
@@ -60,9 +73,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             (200, None),
             post(|state, id, headers, body| {
                 deliver(ConnectorKind::CloudApi, state, id, headers, body)
-            })
-            .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES)),
+            }),
         )
+        .failing_with(NO_DEVICE)
+        .failing_with(OTHER_CONNECTOR)
+        .failing_with(TOO_LARGE)
         .reading([request_header(
             "X-Hub-Signature-256",
             "`sha256=` and the hex HMAC-SHA256 of the body with the device's `app_secret`",
@@ -75,13 +90,44 @@ async fn deliver(
     State(state): State<AppState>,
     DevicePath(id): DevicePath,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<StatusCode, ApiError> {
+    let receiver = state.devices.webhook_receiver(&id, from).await?;
+    let limit = state.settings.limits.max_upstream_body_bytes;
+    let body = read_at_most(&headers, body, limit).await?;
     state
         .devices
-        .receive_webhook(&id, from, &headers, &body)
+        .receive_webhook(receiver, &headers, &body)
         .await?;
     Ok(StatusCode::OK)
+}
+
+/// Reads a delivery's body, refusing one over `limit` bytes: at once when its
+/// `Content-Length` says so, else as soon as more has come.
+async fn read_at_most(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes (`limits.max_upstream_body_bytes`)"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|error| ApiError::bad_request(format!("the body was cut off: {error}")))?;
+        if read.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        read.extend_from_slice(&chunk);
+    }
+    Ok(read.into())
 }
 
 async fn cloud_subscription(

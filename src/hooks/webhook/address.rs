@@ -7,6 +7,10 @@
 //! the daemon probe its own host or network. The check runs when a subscription is saved, and
 //! again at delivery, through [`PublicOnly`], the HTTP client's resolver, so a name that is
 //! re-pointed later (DNS rebinding) is refused at the moment of connecting.
+//!
+//! A refusal reads the same whether the name does not resolve or resolves to an address that
+//! is not public, and names no address: otherwise whoever may create a subscription could use
+//! the answers to map which names the host's network knows, and where they point.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,10 +24,10 @@ pub enum Refused {
     Scheme,
     #[error("the URL has no host")]
     NoHost,
-    #[error("{host} cannot be resolved")]
-    Unresolved { host: String },
-    #[error("{host} resolves to {address}, which is not a public address (set webhooks.allow_private = true to allow it)")]
-    Private { host: String, address: IpAddr },
+    /// The host does not resolve, or one of its addresses is not public: which of the two,
+    /// and which address, goes to the log only.
+    #[error("{host} must resolve to public addresses only (set webhooks.allow_private = true to allow private ones)")]
+    NotPublic { host: String },
 }
 
 /// Whether `address` is on the public internet. An IPv6 address that carries an IPv4 one
@@ -125,24 +129,28 @@ fn public_or_refused(host: &str, address: IpAddr) -> Result<(), Refused> {
     if is_public(address) {
         Ok(())
     } else {
-        Err(Refused::Private {
-            host: host.to_owned(),
-            address,
-        })
+        tracing::debug!(host, %address, "webhook URL refused: not a public address");
+        Err(not_public(host))
+    }
+}
+
+fn not_public(host: &str) -> Refused {
+    Refused::NotPublic {
+        host: host.to_owned(),
     }
 }
 
 /// Resolves `host`, refusing it if any of its addresses is not public.
 async fn resolve_public(host: &str, port: u16) -> Result<Vec<SocketAddr>, Refused> {
-    let unresolved = || Refused::Unresolved {
-        host: host.to_owned(),
+    let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(addresses) => addresses.collect(),
+        Err(error) => {
+            tracing::debug!(host, %error, "webhook URL refused: its host does not resolve");
+            Vec::new()
+        }
     };
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|_| unresolved())?
-        .collect();
     if addresses.is_empty() {
-        return Err(unresolved());
+        return Err(not_public(host));
     }
     for address in &addresses {
         public_or_refused(host, address.ip())?;
@@ -228,11 +236,11 @@ mod tests {
         );
         assert!(matches!(
             check("http://127.0.0.1:9/hook", false).await,
-            Err(Refused::Private { .. })
+            Err(Refused::NotPublic { .. })
         ));
         assert!(matches!(
             check("http://localhost:9/hook", false).await,
-            Err(Refused::Private { .. })
+            Err(Refused::NotPublic { .. })
         ));
         assert_eq!(check("http://127.0.0.1:9/hook", true).await, Ok(()));
         assert_eq!(check("http://93.184.215.14/hook", false).await, Ok(()));
