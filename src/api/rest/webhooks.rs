@@ -384,3 +384,6 @@ async fn replay(
     state.webhooks.wake();
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&replayed))).into_response())
 }
+
+#[cfg(test)]
+mod fuzz;
