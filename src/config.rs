@@ -1852,6 +1852,9 @@ fn to_json(value: &Value) -> Json {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;

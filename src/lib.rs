@@ -36,9 +36,12 @@ pub mod config;
 pub mod connector;
 pub mod device;
 pub mod event;
+#[cfg(test)]
+mod fuzz;
 pub mod hooks;
 pub mod messaging;
 pub mod metrics;
+pub mod nested;
 pub mod qr;
 pub mod store;
 

@@ -155,6 +155,108 @@ async fn two_clients_see_a_send_its_acks_in_order_and_the_echo() {
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
 }
 
+/// The simulated phone's group with all its contacts (`120363<phone>@g.us`, default phone).
+const GROUP: &str = "12036315550000001@g.us";
+
+/// The `readBy` of each `message:read` the client saw about message `id`, in order.
+fn readers(client: &SioClient, id: &str) -> Vec<Value> {
+    client
+        .history()
+        .iter()
+        .filter(|e| {
+            e.name == "message:read"
+                && e.data["messageIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.contains(&json!(id)))
+        })
+        .map(|e| e.data["readBy"].clone())
+        .collect()
+}
+
+/// Sends `text` to the simulator group of a device whose contacts are `members`; returns a
+/// client that saw it from the start, and the message's id.
+async fn send_to_group(daemon: &TestDaemon, device: &str, members: Value) -> (SioClient, String) {
+    let simulator = json!({
+        "server_ack_ms": 10, "delivered_ms": 30, "read_ms": 100, "typing_ms": 50,
+        "contacts": members
+    });
+    daemon.ready_device(device, simulator).await;
+    let mut client = daemon.socket(device, json!({})).await;
+    let sent = ok(send(&mut client, json!({ "chatId": GROUP, "text": "lunch?" })).await);
+    (client, sent["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn group_members_read_and_reply_on_their_own_and_a_silent_one_keeps_the_message_unread() {
+    let daemon = TestDaemon::start().await;
+    let (mut client, id) = send_to_group(&daemon, "group", contacts()["contacts"].clone()).await;
+
+    // Alice reads and replies in the group, quoting the message, though Bob never reads it.
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message:read" && e.data["readBy"] == ALICE
+        })
+        .await
+        .expect("Alice's receipt");
+    let reply = client
+        .wait_until(WAIT, |e| e.name == "message" && e.data["from"] == ALICE)
+        .await
+        .expect("Alice's reply");
+    assert_eq!(
+        (reply.data["chatId"].clone(), reply.data["replyTo"].clone()),
+        (json!(GROUP), json!(id))
+    );
+    // The message itself was delivered, and is not read: one member has not read it.
+    assert_eq!(readers(&client, &id), [json!(ALICE)]);
+    assert_eq!(
+        seen(&client, "message:ack", &id, "ackName"),
+        [json!("server"), json!("device")]
+    );
+    let (_, message) = daemon
+        .get(&format!("/api/v1/devices/group/messages/{id}"))
+        .await;
+    assert_eq!(message["ackName"], "device", "{message}");
+}
+
+#[tokio::test]
+async fn a_group_message_is_read_when_its_last_member_has_read_it() {
+    const CAROL: &str = "15550000004@c.us";
+    let daemon = TestDaemon::start().await;
+    let members = json!([
+        { "id": ALICE, "name": "Alice", "behaviour": "echo" },
+        { "id": CAROL, "name": "Carol", "behaviour": "slow_reader" }
+    ]);
+    let (mut client, id) = send_to_group(&daemon, "group", members).await;
+
+    // Alice reads first; the message is not read until Carol, ten times slower, has read it.
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message:read" && e.data["readBy"] == ALICE
+        })
+        .await
+        .expect("Alice's receipt");
+    assert_eq!(
+        seen(&client, "message:ack", &id, "ackName"),
+        [json!("server"), json!("device")]
+    );
+    common::wait_message_ack(&mut client, &json!(id), "read").await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message:read" && e.data["readBy"] == CAROL
+        })
+        .await
+        .expect("Carol's receipt");
+    assert_eq!(readers(&client, &id), [json!(ALICE), json!(CAROL)]);
+    // Alice did not wait for Carol to reply.
+    let history = client.history();
+    let at = |matches: &dyn Fn(&common::sio::SioEvent) -> bool| {
+        history.iter().position(matches).unwrap()
+    };
+    let replied = at(&|e| e.name == "message" && e.data["from"] == ALICE);
+    let read = at(&|e| e.name == "message:ack" && e.data["ackName"] == "read");
+    assert!(replied < read, "Alice replied before Carol read");
+}
+
 #[tokio::test]
 async fn the_same_temp_id_or_idempotency_key_is_one_message() {
     let daemon = TestDaemon::start().await;

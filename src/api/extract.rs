@@ -119,3 +119,6 @@ where
         )))
     }
 }
+
+#[cfg(test)]
+pub(crate) mod fuzz;

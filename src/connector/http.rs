@@ -263,6 +263,14 @@ pub fn verify_hmac<M: Mac + hmac::digest::KeyInit>(
         .map_err(|_| WebhookError::BadSignature)
 }
 
+/// The hex HMAC of `body` under `key`, as an upstream signs its deliveries.
+#[cfg(test)]
+pub fn hex_hmac<M: Mac + hmac::digest::KeyInit>(key: &str, body: &[u8]) -> String {
+    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key.as_bytes()).expect("any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// HMAC-SHA512, WAHA's webhook signature.
 pub type HmacSha512 = Hmac<sha2::Sha512>;
 /// HMAC-SHA256, Meta's webhook signature.

@@ -65,6 +65,7 @@ impl Names for Inbound {
         match self {
             Inbound::Message(message) => message.each_id(visit),
             Inbound::Ack { by, .. } => by.iter_mut().for_each(visit),
+            Inbound::ReadBy { reader, .. } => visit(reader),
             Inbound::Typing {
                 chat_id,
                 contact_id,
@@ -311,10 +312,14 @@ mod tests {
             Inbound::Revoked {
                 upstream_id: "false_6@lid_C".into(),
             },
+            Inbound::ReadBy {
+                upstream_id: "true_7@g.us_D".into(),
+                reader: "7@lid".into(),
+            },
         ];
         let mut seen = Vec::new();
         items.each_id(&mut |id| seen.push(id.clone()));
-        assert_eq!(seen, ["1@lid", "2@lid", "3@lid", "4@lid", "5@lid"]);
+        assert_eq!(seen, ["1@lid", "2@lid", "3@lid", "4@lid", "5@lid", "7@lid"]);
     }
 
     #[test]

@@ -32,8 +32,11 @@ struct Supervised {
 pub struct DevicePatch {
     pub name: Option<String>,
     pub autostart: Option<bool>,
+    #[serde(default, deserialize_with = "crate::nested::optional_object")]
     pub simulator: Option<spec::SimulatorSpec>,
+    #[serde(default, deserialize_with = "crate::nested::optional_object")]
     pub waha: Option<spec::WahaSpec>,
+    #[serde(default, deserialize_with = "crate::nested::optional_object")]
     pub cloud_api: Option<spec::CloudApiSpec>,
 }
 

@@ -34,13 +34,21 @@ pub struct DeviceSpec {
     pub connector: ConnectorKind,
     #[serde(default = "yes")]
     pub autostart: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nested::object")]
     pub simulator: SimulatorSpec,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::nested::optional_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub waha: Option<WahaSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::nested::optional_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cloud_api: Option<CloudApiSpec>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nested::object")]
     pub hooks: DeviceHooks,
 }
 
@@ -235,6 +243,7 @@ pub struct SimulatorSpec {
     pub read_ms: u64,
     /// How long an echoing contact types before its reply arrives.
     pub typing_ms: u64,
+    #[serde(deserialize_with = "crate::nested::objects")]
     pub contacts: Vec<SimulatedContact>,
 }
 
@@ -308,9 +317,14 @@ fn load_file(path: &Path) -> Result<(DeviceId, DeviceSpec), String> {
         .unwrap_or_default();
     let id = DeviceId::parse(stem).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let spec: DeviceSpec = toml::from_str(&text).map_err(|e| toml_problem(&text, &e))?;
+    Ok((id, parse(&text)?))
+}
+
+/// A device file's text as a checked definition, or the problem with it.
+fn parse(text: &str) -> Result<DeviceSpec, String> {
+    let spec: DeviceSpec = toml::from_str(text).map_err(|e| toml_problem(text, &e))?;
     spec.validate()?;
-    Ok((id, spec))
+    Ok(spec)
 }
 
 /// A device file's syntax or type error, with its line but without the quoted source line,
@@ -325,6 +339,9 @@ fn toml_problem(text: &str, error: &toml::de::Error) -> String {
         None => message,
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

@@ -45,6 +45,13 @@ pub enum Inbound {
         /// Who read it, for read receipts in groups.
         by: Option<String>,
     },
+    /// One member of a group read one of our messages: a `message:read` naming them. The
+    /// message's own ack does not move, since a group message is read when all its members
+    /// have read it: the upstream reports that as an [`Inbound::Ack`].
+    ReadBy {
+        upstream_id: String,
+        reader: String,
+    },
     /// The upstream could not deliver one of our messages: ack `error`, and the relay status
     /// `failed` with the upstream's reason.
     Failed {
@@ -225,6 +232,20 @@ pub fn apply(
                     let reader = by.clone().unwrap_or_else(|| subject.chat_id.clone());
                     reads
                         .entry((subject.chat_id, reader))
+                        .or_default()
+                        .push(subject.id);
+                }
+            }
+            Inbound::ReadBy {
+                upstream_id,
+                reader,
+            } => {
+                // Once the whole group has read the message, a member's receipt is no news.
+                let unread = store::messages::ack_subject(tx.conn(), device, upstream_id)?
+                    .filter(|subject| subject.ack < Ack::Read);
+                if let Some(subject) = unread {
+                    reads
+                        .entry((subject.chat_id, reader.clone()))
                         .or_default()
                         .push(subject.id);
                 }

@@ -227,11 +227,11 @@ async fn list_messages(
 struct NewMessage {
     #[serde(default)]
     text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nested::optional_object")]
     media: Option<Media>,
     #[serde(default)]
     reply_to: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nested::optional_object")]
     template: Option<Template>,
 }
 
@@ -321,3 +321,6 @@ async fn simulator_inbox(
     caller.authorize(Scope::Read, Some(&id))?;
     Ok(Json(state.messaging.simulator_inbox(&id).await?))
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -166,24 +166,32 @@ async fn create(
     caller: Caller,
     ApiJson(mut body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    // The id is checked first so that a bad id is named as such, not as a body error.
-    let raw_id = body
-        .as_object_mut()
-        .and_then(|fields| fields.remove("id"))
-        .ok_or_else(|| ApiError::bad_request("`id` is required"))?;
-    let id = DeviceId::parse(
-        raw_id
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request("`id` must be a string"))?,
-    )?;
+    let id = take_id(&mut body)?;
     caller.authorize(Scope::Control, Some(&id))?;
-    let spec: DeviceSpec = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))?;
+    let spec = device_spec(body)?;
     authorize_connector_settings(&caller, &id, &spec.connector_tables())?;
     let device = state.devices.create(id.clone(), spec).await?;
     state.sockets.add_device(&id);
     state.sockets.device_changed(&id).await;
     Ok((StatusCode::CREATED, Json(device)).into_response())
+}
+
+/// Takes the id out of a creation body. It is checked first, so that a bad id is named as
+/// such, not as a body error, and before the caller's access to it.
+fn take_id(body: &mut Value) -> Result<DeviceId, ApiError> {
+    let raw_id = body
+        .as_object_mut()
+        .and_then(|fields| fields.remove("id"))
+        .ok_or_else(|| ApiError::bad_request("`id` is required"))?;
+    let raw_id = raw_id
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("`id` must be a string"))?;
+    Ok(DeviceId::parse(raw_id)?)
+}
+
+/// The rest of a creation body: the device's definition.
+fn device_spec(body: Value) -> Result<DeviceSpec, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))
 }
 
 /// Connector settings say which URLs the daemon calls and with which credentials: whoever
@@ -347,3 +355,6 @@ async fn simulator_drop(
         .await?;
     view(&state, id).await
 }
+
+#[cfg(test)]
+mod fuzz;

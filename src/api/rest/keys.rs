@@ -210,3 +210,6 @@ async fn token(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -109,3 +109,6 @@ async fn confirm(State(state): State<AppState>, Path(code): Path<String>) -> Res
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod fuzz;

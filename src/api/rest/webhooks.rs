@@ -391,3 +391,6 @@ async fn replay(
     state.webhooks.wake();
     Ok((StatusCode::ACCEPTED, Json(delivery_json(&replayed))).into_response())
 }
+
+#[cfg(test)]
+mod fuzz;

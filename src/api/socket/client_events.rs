@@ -237,6 +237,17 @@ struct NotificationsRequest {
     all: bool,
 }
 
+impl NotificationsRequest {
+    /// Which notifications: `ids`, or `all: true`, never both nor neither.
+    fn which(self) -> Result<NotificationsRead, ApiError> {
+        match (self.all, self.ids) {
+            (true, None) => Ok(NotificationsRead::All),
+            (false, Some(ids)) => Ok(NotificationsRead::Ids(ids)),
+            _ => Err(ApiError::bad_request("send either `ids` or `all: true`")),
+        }
+    }
+}
+
 /// What a client event answers with.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -380,12 +391,7 @@ async fn dispatch(
         }
         "notification:read" => {
             let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let which = match (r.all, r.ids) {
-                (true, None) => NotificationsRead::All,
-                (false, Some(ids)) => NotificationsRead::Ids(ids),
-                _ => return Err(ApiError::bad_request("send either `ids` or `all: true`")),
-            };
-            c.messaging.read_notifications(&d, which).await?;
+            c.messaging.read_notifications(&d, r.which()?).await?;
             Ok(Answer::done())
         }
         unknown => {
@@ -394,3 +400,6 @@ async fn dispatch(
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz;

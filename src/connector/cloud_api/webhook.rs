@@ -456,3 +456,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz;

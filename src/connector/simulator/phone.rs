@@ -1,14 +1,16 @@
 //! The simulated phone's contacts: how they acknowledge, read and answer what we send.
 //!
-//! Each message we send gets one small task that plays the contact's part on the device file's
-//! clock: the server ack after `server_ack_ms`, delivery after `delivered_ms`, then, depending on
-//! the contact's behaviour, the read receipt after `read_ms` (ten times that for a slow reader,
-//! never for a silent one) and, for an echoing contact, presence, typing and a reply.
+//! Each message we send gets one small task that plays its recipients' part on the device
+//! file's clock: the server ack after `server_ack_ms`, delivery after `delivered_ms`, then each
+//! recipient (the contact, or every member of the group) by its own behaviour: the read receipt
+//! after `read_ms` (ten times that for a slow reader, never for a silent one) and, for an
+//! echoing contact, presence, typing and a reply.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::mpsc;
+use futures_util::future::join_all;
+use tokio::sync::{mpsc, Mutex};
 use tokio::time::sleep;
 
 use crate::connector::UpstreamEvent;
@@ -81,7 +83,13 @@ fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<Durati
 }
 
 /// Plays the recipients' part for one message we sent. `first_delivery` is false for a resend
-/// the phone already had: acks come again (they may have been lost), replies do not.
+/// the phone already had: acks and receipts come again (they may have been lost), replies do
+/// not.
+///
+/// The server and delivery acks are the message's own. After them each recipient acts on its
+/// own clock, as the members of a real group do: one that reads sends its receipt, and an
+/// echoing one replies, whatever the others do. The message's ack becomes `read` with the
+/// receipt of the last recipient to read it, so a group with a silent member never gets there.
 pub async fn play(
     spec: SimulatorSpec,
     message: Message,
@@ -93,50 +101,100 @@ pub async fn play(
         let events = events.clone();
         async move { events.send(UpstreamEvent::Inbound(item)).await.is_ok() }
     };
-    let ack = |ack: Ack, by: Option<String>| Inbound::Ack {
+    let ack = |ack: Ack| Inbound::Ack {
         upstream_id: upstream_id.clone(),
         ack,
-        by,
+        by: None,
     };
     let recipients = recipients(&spec, &message.chat_id);
     let server = Duration::from_millis(spec.server_ack_ms);
     let delivered = Duration::from_millis(spec.delivered_ms.max(spec.server_ack_ms));
     sleep(server).await;
-    if !emit(ack(Ack::Server, None)).await || recipients.is_empty() {
+    if !emit(ack(Ack::Server)).await || recipients.is_empty() {
         return;
     }
     sleep(delivered - server).await;
-    if !emit(ack(Ack::Device, None)).await {
+    if !emit(ack(Ack::Device)).await {
         return;
     }
-    // The message is read once every recipient has read it: at the slowest reader's time.
-    let reads: Option<Vec<Duration>> = recipients.iter().map(|c| read_after(&spec, c)).collect();
-    let Some(read_at) = reads.and_then(|reads| reads.into_iter().max()) else {
-        return;
+    let delivery = Delivery {
+        spec: &spec,
+        message: &message,
+        upstream_id: &upstream_id,
+        group: recipients.len() > 1 || message.chat_id == group_id(&spec),
+        first_delivery,
+        unread: Mutex::new(recipients.len()),
     };
-    sleep(read_at.saturating_sub(delivered)).await;
-    let group = recipients.len() > 1 || message.chat_id == group_id(&spec);
-    for contact in &recipients {
-        emit(Inbound::Presence {
+    join_all(
+        recipients
+            .iter()
+            .map(|contact| delivery.recipient(contact, delivered, &emit)),
+    )
+    .await;
+}
+
+/// One message as its recipients have it: what they share.
+struct Delivery<'a> {
+    spec: &'a SimulatorSpec,
+    message: &'a Message,
+    upstream_id: &'a str,
+    group: bool,
+    first_delivery: bool,
+    /// How many recipients have not read the message yet. Held while a receipt is sent, so
+    /// receipts leave in the order they were counted and the one that reaches zero is last.
+    unread: Mutex<usize>,
+}
+
+impl Delivery<'_> {
+    /// One recipient's part once the message was delivered (at `delivered`): it comes online,
+    /// reads, replies if it echoes, and goes offline a while later. A silent one does nothing.
+    async fn recipient<F, Fut>(&self, contact: &SimulatedContact, delivered: Duration, emit: &F)
+    where
+        F: Fn(Inbound) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let Some(read_at) = read_after(self.spec, contact) else {
+            return;
+        };
+        sleep(read_at.saturating_sub(delivered)).await;
+        let presence = |online: bool| Inbound::Presence {
             contact_id: contact.id.clone(),
-            online: true,
-        })
-        .await;
-    }
-    let reader = (!group).then(|| message.chat_id.clone());
-    if !emit(ack(Ack::Read, reader)).await || !first_delivery {
-        return;
-    }
-    for contact in recipients.iter().filter(|c| c.behaviour == Behaviour::Echo) {
-        reply(&spec, contact, &message, group, &upstream_id, &emit).await;
-    }
-    sleep(ONLINE_AFTER_REPLY).await;
-    for contact in &recipients {
-        emit(Inbound::Presence {
-            contact_id: contact.id.clone(),
-            online: false,
-        })
-        .await;
+            online,
+        };
+        emit(presence(true)).await;
+        {
+            let mut unread = self.unread.lock().await;
+            *unread -= 1;
+            let (upstream_id, reader) = (self.upstream_id.to_owned(), contact.id.clone());
+            let receipt = if *unread == 0 {
+                Inbound::Ack {
+                    upstream_id,
+                    ack: Ack::Read,
+                    by: Some(reader),
+                }
+            } else {
+                Inbound::ReadBy {
+                    upstream_id,
+                    reader,
+                }
+            };
+            if !emit(receipt).await {
+                return;
+            }
+        }
+        if self.first_delivery && contact.behaviour == Behaviour::Echo {
+            reply(
+                self.spec,
+                contact,
+                self.message,
+                self.group,
+                self.upstream_id,
+                emit,
+            )
+            .await;
+        }
+        sleep(ONLINE_AFTER_REPLY).await;
+        emit(presence(false)).await;
     }
 }
 

@@ -522,3 +522,6 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod fuzz;
