@@ -169,16 +169,6 @@ pub enum Synchronous {
     Normal,
 }
 
-impl Synchronous {
-    /// The value for `PRAGMA synchronous = ...`.
-    pub fn as_pragma(self) -> &'static str {
-        match self {
-            Self::Full => "FULL",
-            Self::Normal => "NORMAL",
-        }
-    }
-}
-
 /// Declarative device definitions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

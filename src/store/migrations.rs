@@ -262,7 +262,10 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
-        tracing::info!(version = index + 1, "applied database migration");
+    }
+    // One line for the whole upgrade, however many steps it took.
+    if found < known {
+        tracing::info!(from = found, to = known, "migrated the database");
     }
     Ok(())
 }

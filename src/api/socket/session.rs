@@ -29,6 +29,7 @@ use futures_util::TryStreamExt;
 use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
+use socketioxide::{SendError, SocketError};
 
 use crate::api::connection::ConnectionMeter;
 use crate::metrics::Metrics;
@@ -286,7 +287,9 @@ fn namespace_bytes(socket: &SocketRef) -> usize {
 /// Queues `event` for `socket` within the session's byte budget.
 pub fn emit(socket: &SocketRef, event: &str, payload: &RawValue) -> Result<(), Refused> {
     let bytes = event_bytes(socket, event, payload);
-    queue(socket, bytes, || socket.emit(event, payload).map_err(drop))
+    queue(socket, bytes, || {
+        socket.emit(event, payload).map_err(refusal)
+    })
 }
 
 /// Queues an acknowledgement reply (already serialized) for `socket`, within the budget: at
@@ -297,27 +300,37 @@ pub fn reply(
     answer: &RawValue,
 ) -> Result<(), Refused> {
     let bytes = namespace_bytes(socket) + 2 + 1 + 2 + answer.get().len();
-    queue(socket, bytes, move || ack.send(answer).map_err(drop))
+    queue(socket, bytes, move || ack.send(answer).map_err(refusal))
 }
 
+/// What socketioxide's refusal to queue a packet means here: its packet queue is full, or
+/// the socket is gone (closed, or the packet could not be encoded).
+fn refusal(error: SendError) -> Refused {
+    match error {
+        SendError::Socket(SocketError::InternalChannelFull) => Refused::Full,
+        _ => Refused::Gone,
+    }
+}
+
+/// Queues a packet of `bytes` with `send` if the session has room for it. Whether the socket
+/// is still there is left to `send` to find out: socketioxide marks a socket connected only
+/// after it has sent the connect packet, and a client may answer that packet with an event
+/// whose reply is due before then.
 fn queue(
     socket: &SocketRef,
     bytes: usize,
-    send: impl FnOnce() -> Result<(), ()>,
+    send: impl FnOnce() -> Result<(), Refused>,
 ) -> Result<(), Refused> {
     let Some(session) = session_of(socket) else {
-        return send().map_err(|()| Refused::Full);
+        return send();
     };
-    if session.outbound.is_cut_off() || !socket.connected() {
+    if session.outbound.is_cut_off() {
         return Err(Refused::Gone);
     }
     if !session.outbound.admit(bytes, session.edge.queue_bytes) {
         return Err(Refused::Full);
     }
-    send().map_err(|()| {
-        session.outbound.unadmit(bytes);
-        Refused::Full
-    })
+    send().inspect_err(|_| session.outbound.unadmit(bytes))
 }
 
 /// Closes the connection of `socket`'s session because it does not keep up with what it is
