@@ -150,6 +150,7 @@ async fn a_client_that_asks_and_never_reads_is_cut_off_and_memory_stays_bounded(
         "the daemon closes a client that does not read its replies"
     );
     let grown = daemon.rss_bytes().saturating_sub(baseline);
+    eprintln!("one client asking and not reading: +{} KiB", grown / 1024);
     assert!(
         grown < 96 * MIB,
         "the daemon grew by {} MiB for one client",
@@ -178,6 +179,7 @@ async fn stalled_subscribers_of_large_messages_are_cut_off_within_seconds() {
         );
     }
     let grown = daemon.rss_bytes().saturating_sub(baseline);
+    eprintln!("8 stalled subscribers: +{} KiB", grown / 1024);
     assert!(
         grown < 64 * MIB,
         "the daemon grew by {} MiB for 8 stalled clients",
@@ -209,6 +211,10 @@ async fn binary_attachments_before_authentication_cost_about_the_message_budget(
         connections.push(ws);
     }
     let grown = daemon.rss_bytes().saturating_sub(baseline);
+    eprintln!(
+        "20 connections with binary attachments: +{} KiB",
+        grown / 1024
+    );
     // 20 × `max_message_bytes` (64 KiB) is 1.25 MiB; allocator and transport buffers add some.
     assert!(
         grown < 48 * MIB,
@@ -318,6 +324,11 @@ async fn half_open_connections_are_closed_after_the_header_timeout_and_cost_litt
     // Each costs hyper's 8 KiB read buffer and a task (~17 KiB measured; ~116 KiB before the
     // connections were timed and counted).
     let held = daemon.rss_bytes().saturating_sub(baseline);
+    eprintln!(
+        "{CONNECTIONS} half-open connections: +{} KiB, {} bytes each",
+        held / 1024,
+        held / CONNECTIONS as u64
+    );
     assert!(
         held < (CONNECTIONS as u64) * 32 * 1024,
         "{CONNECTIONS} half-open connections cost {} KiB each",

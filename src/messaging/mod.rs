@@ -12,7 +12,9 @@ pub mod relay;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-pub use model::{fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, Template};
+pub use model::{
+    fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, ReplyBudget, Template,
+};
 
 use crate::device::spec::ConnectorKind;
 use crate::device::DeviceId;

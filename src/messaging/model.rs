@@ -198,35 +198,42 @@ pub struct Page<T> {
 /// or response envelope and the `nextCursor`.
 const PAGE_ENVELOPE_BYTES: usize = 512;
 
-impl<T: Serialize> Page<T> {
-    /// Cuts the page after as many items as fit in `max_bytes` of JSON (see [`fitting`]); a
-    /// page cut so carries the cursor of its last item.
-    pub fn fit(mut self, max_bytes: usize, cursor: impl Fn(&T) -> String) -> Self {
-        let keep = fitting(&self.items, max_bytes);
-        if keep < self.items.len() {
-            self.items.truncate(keep);
-            self.next_cursor = self.items.last().map(cursor);
+/// What is left of a reply's byte budget (`limits.max_reply_bytes`) as items are added to it,
+/// so that one list request cannot make the daemon hold a reply of any size: a chat of large
+/// messages would otherwise give megabytes per page. Room is kept for what surrounds the
+/// items (the acknowledgement or response envelope, `nextCursor`).
+pub struct ReplyBudget {
+    left: usize,
+    taken: usize,
+}
+
+impl ReplyBudget {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            left: max_bytes.saturating_sub(PAGE_ENVELOPE_BYTES),
+            taken: 0,
         }
-        self
+    }
+
+    /// Takes `item` if its JSON fits in what is left; false when the reply is full. The first
+    /// item always fits, however large, so that a list can be walked to its end whatever its
+    /// items' sizes.
+    pub fn take<T: Serialize>(&mut self, item: &T) -> bool {
+        // Items that cannot be serialized do not occur (plain data); counted as empty.
+        let bytes = serde_json::to_vec(item).map_or(0, |json| json.len()) + 1;
+        if bytes > self.left && self.taken > 0 {
+            return false;
+        }
+        self.left = self.left.saturating_sub(bytes);
+        self.taken += 1;
+        true
     }
 }
 
-/// How many of `items`, from the first, fit in `max_bytes` of JSON along with a reply's
-/// envelope (`limits.max_reply_bytes`), so that one list request cannot make the daemon hold a
-/// reply of any size: a chat of large messages would otherwise give megabytes per page. The
-/// first item always counts as fitting, however large, so that a list can be walked to its
-/// end whatever its items' sizes.
+/// How many of `items`, from the first, fit in a reply of `max_bytes` (see [`ReplyBudget`]).
 pub fn fitting<T: Serialize>(items: &[T], max_bytes: usize) -> usize {
-    let mut left = max_bytes.saturating_sub(PAGE_ENVELOPE_BYTES);
-    for (index, item) in items.iter().enumerate() {
-        // Items that cannot be serialized do not occur (plain data); counted as empty.
-        let bytes = serde_json::to_vec(item).map_or(0, |json| json.len()) + 1;
-        if bytes > left && index > 0 {
-            return index;
-        }
-        left = left.saturating_sub(bytes);
-    }
-    items.len()
+    let mut budget = ReplyBudget::new(max_bytes);
+    items.iter().take_while(|item| budget.take(item)).count()
 }
 
 #[cfg(test)]

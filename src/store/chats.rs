@@ -8,7 +8,7 @@ use super::messages::{self, MESSAGE_COLUMNS};
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
 use crate::event::EventData;
-use crate::messaging::{Chat, Contact, Message, Page};
+use crate::messaging::{Chat, Contact, Message, Page, ReplyBudget};
 
 const CHAT_COLUMNS: &str =
     "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, c.archived, c.muted";
@@ -114,22 +114,40 @@ pub fn list_chats(
          ORDER BY c.updated_at DESC, c.id DESC LIMIT ?4",
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let items = stmt
-        .query_map(
-            params![device.as_str(), after_time, after_id, limit + 1],
-            chat_from_row,
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let cursor = |chat: &Chat| format!("{}|{}", chat.updated_at, chat.id);
-    Ok(page(items, limit, cursor).fit(max_bytes, cursor))
+    let rows = stmt.query_map(
+        params![device.as_str(), after_time, after_id, limit + 1],
+        chat_from_row,
+    )?;
+    let mut budget = ReplyBudget::new(max_bytes);
+    page(
+        rows,
+        limit,
+        |chat| budget.take(chat),
+        |chat| format!("{}|{}", chat.updated_at, chat.id),
+    )
 }
 
-/// Cuts a `limit + 1` query result into a page and the cursor of its last item.
-pub(super) fn page<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
+/// Reads a page from the rows of a `limit + 1` query: at most `limit` items, each taken only
+/// if it `fits`, and the cursor of the last one when more follow. Rows past the page are not
+/// read, so a page cut by its size does not hold the rest of the query in memory.
+pub(super) fn page<T>(
+    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    limit: u32,
+    mut fits: impl FnMut(&T) -> bool,
+    cursor: impl Fn(&T) -> String,
+) -> StoreResult<Page<T>> {
+    let mut items = Vec::new();
+    let mut more = false;
+    for row in rows {
+        let item = row?;
+        if items.len() == limit as usize || !fits(&item) {
+            more = true;
+            break;
+        }
+        items.push(item);
+    }
     let next_cursor = if more { items.last().map(cursor) } else { None };
-    Page { items, next_cursor }
+    Ok(Page { items, next_cursor })
 }
 
 const CONTACT_COLUMNS: &str = "id, device_id, name, push_name, presence, last_seen_at";

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::chats::page;
 use super::{StoreResult, Tx};
 use crate::device::DeviceId;
-use crate::messaging::{Ack, Media, Message, Page, RelayStatus, Template};
+use crate::messaging::{Ack, Media, Message, Page, RelayStatus, ReplyBudget, Template};
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template";
 /// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.
@@ -196,14 +196,17 @@ pub fn list_messages(
          WHERE device_id = ?1 AND chat_id = ?2 AND (?3 IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4"
     ))?;
-    let items = stmt
-        .query_map(
-            params![device.as_str(), chat, before, limit + 1],
-            message_row,
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let cursor = |message: &Message| message.id.clone();
-    Ok(page(items, limit, cursor).fit(max_bytes, cursor))
+    let rows = stmt.query_map(
+        params![device.as_str(), chat, before, limit + 1],
+        message_row,
+    )?;
+    let mut budget = ReplyBudget::new(max_bytes);
+    page(
+        rows,
+        limit,
+        |message| budget.take(message),
+        |message| message.id.clone(),
+    )
 }
 
 /// A message waiting in the relay queue.

@@ -215,10 +215,8 @@ pub fn list_deliveries(
          WHERE d.webhook_id = ?1 AND (?2 IS NULL OR d.id < ?2)
          ORDER BY d.id DESC LIMIT ?3"
     ))?;
-    let items = stmt
-        .query_map(params![webhook, before, limit + 1], delivery_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(page(items, limit, |delivery| delivery.id.clone()))
+    let rows = stmt.query_map(params![webhook, before, limit + 1], delivery_row)?;
+    page(rows, limit, |_| true, |delivery| delivery.id.clone())
 }
 
 pub fn get_delivery(conn: &Connection, id: &str) -> StoreResult<Option<DeliveryRecord>> {
