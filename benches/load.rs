@@ -1,4 +1,4 @@
-//! The load tool: `cargo bench --bench load -- <send|fanout|idle> [options]`.
+//! The load tool: `cargo bench --bench load -- <send|fanout|idle|churn> [options]`.
 //!
 //! It starts the release daemon as a child process — a fresh temporary data directory,
 //! `storage.synchronous = full` (the measurement condition of the targets), the per-connection
@@ -13,6 +13,9 @@
 //!   subscriber checks every journal `seq` arrives once and in order; deliveries per second and
 //!   delivery latency of `message` events (the send instant travels in the text).
 //! - `idle`: C idle connections; the daemon's RSS before and after, per connection.
+//! - `churn`: cycles of C idle connections that open and then all close; the daemon's RSS
+//!   before the first cycle, right after each close and `--wait` seconds later: whether the
+//!   memory clients took comes back when they leave.
 //!
 //! Progress goes to stderr; the summary block (with the exact command) goes to stdout.
 //! Run `cargo bench --bench load -- --help` for every option.
@@ -20,6 +23,8 @@
 #[path = "../tests/common/sio.rs"]
 mod sio;
 
+#[path = "load/churn.rs"]
+mod churn;
 #[path = "load/fanout.rs"]
 mod fanout;
 #[path = "load/idle.rs"]
@@ -42,6 +47,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use anyhow::{anyhow, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
+use churn::ChurnArgs;
 use fanout::FanoutArgs;
 use idle::IdleArgs;
 use measure::Summary;
@@ -54,7 +60,8 @@ use target::{Target, TargetArgs};
     about = "Load scenarios for the devicebridge daemon",
     after_help = "Examples:\n  cargo bench --bench load -- idle --connections 10000\n  \
                   cargo bench --bench load -- send --clients 10 --in-flight 100 --duration 10\n  \
-                  cargo bench --bench load -- fanout --subscribers 1000 --rate 20"
+                  cargo bench --bench load -- fanout --subscribers 1000 --rate 20\n  \
+                  cargo bench --bench load -- churn --connections 5000 --cycles 3 --wait 30"
 )]
 struct Cli {
     /// None when run bare (`cargo bench` with no arguments, `cargo test --all-targets`): the
@@ -73,6 +80,8 @@ enum Scenario {
     Fanout(FanoutArgs),
     /// C idle connections; the daemon's resident memory before and after.
     Idle(IdleArgs),
+    /// Cycles of C idle connections that open and all close; resident memory after each.
+    Churn(ChurnArgs),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +127,7 @@ async fn run_scenario(target: &Target, scenario: &Scenario) -> Result<Summary> {
         Scenario::Send(args) => send::run(target, args).await,
         Scenario::Fanout(args) => fanout::run(target, args).await,
         Scenario::Idle(args) => idle::run(target, args).await,
+        Scenario::Churn(args) => churn::run(target, args).await,
     }
 }
 
