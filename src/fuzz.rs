@@ -362,3 +362,40 @@ fn to_toml(value: &Value) -> Option<toml::Value> {
         ),
     })
 }
+
+/// The two properties every signed upstream webhook receiver has, for `deliver` (a body and
+/// its signature header) and `signed` (a body, signed rightly): nothing is read without the
+/// right signature, and a rightly signed body is read exactly when it is JSON (`sample`, a
+/// valid delivery, is broken to find out).
+pub fn signed_receiver<T: Debug>(
+    sample: &Value,
+    deliver: impl Fn(&[u8], Option<&str>) -> Result<T, crate::connector::WebhookError>,
+    signed: impl Fn(&[u8]) -> Result<T, crate::connector::WebhookError>,
+) {
+    use crate::connector::WebhookError;
+    check(
+        (json(), proptest::option::of(odd_text())),
+        |(value, signature)| {
+            let body = value.to_string();
+            let refused = matches!(
+                deliver(body.as_bytes(), signature.as_deref()),
+                Err(WebhookError::BadSignature)
+            );
+            prop_assert!(refused, "{} signed {:?}", body, signature);
+            Ok(())
+        },
+    );
+    check(broken(sample.to_string()), |body| {
+        let json = serde_json::from_slice::<Value>(&body).is_ok();
+        match signed(&body) {
+            Err(WebhookError::Malformed(_)) => prop_assert!(!json),
+            Ok(_) => prop_assert!(json),
+            Err(other) => prop_assert!(false, "{:?}", other),
+        }
+        Ok(())
+    });
+    check(json(), |value| {
+        prop_assert!(signed(value.to_string().as_bytes()).is_ok());
+        Ok(())
+    });
+}
