@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::event::JournaledEvent;
+use crate::model::event::JournaledEvent;
 
 const CAPACITY: usize = 16_384;
 

@@ -211,7 +211,7 @@ pub enum ClientError {
     Nothing,
     /// Named by the code the daemon would answer, as the API's errors are.
     #[error("invalid_device_id: {0}")]
-    Device(#[from] crate::device::InvalidDeviceId),
+    Device(#[from] crate::model::InvalidDeviceId),
     #[error("{0:?} is not an id: empty, `.` and `..` would change the request's path")]
     DotSegment(String),
     #[error("the daemon at {url} did not answer in time ({source})")]
@@ -369,7 +369,7 @@ fn path_segment(id: &str) -> Result<String, ClientError> {
 /// The path of device `id`'s resource `action` (`""` for the device itself); the id is
 /// checked as the daemon checks it, so a mistyped id is refused before any request.
 fn device_path(id: &str, action: &str) -> Result<String, ClientError> {
-    let id = crate::device::DeviceId::parse(id)?;
+    let id = crate::model::DeviceId::parse(id)?;
     Ok(format!(
         "/api/v1/devices/{}{action}",
         path_segment(id.as_str())?

@@ -1129,7 +1129,7 @@ impl WebhookSubscriptionSetting {
     /// written out is refused here, as one given over REST is; a name is checked each time a
     /// delivery connects, since what it resolves to can change.
     fn problems(&self, base: &str, allow_private: bool, out: &mut Vec<Problem>) {
-        if crate::device::DeviceId::parse(&self.name).is_err() {
+        if crate::model::DeviceId::parse(&self.name).is_err() {
             out.push(Problem::new(
                 format!("{base}.name"),
                 format!(
@@ -1155,7 +1155,7 @@ impl WebhookSubscriptionSetting {
         if let Err(why) = crate::hooks::webhook::check_events(&self.events) {
             out.push(Problem::new(format!("{base}.events"), why));
         }
-        if let Err(why) = crate::device::check_selection(&self.devices) {
+        if let Err(why) = crate::model::check_selection(&self.devices) {
             out.push(Problem::new(format!("{base}.devices"), why));
         }
         if let Err(why) = crate::hooks::webhook::signing::Secret::parse(&self.secret) {

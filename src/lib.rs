@@ -35,12 +35,12 @@ pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod device;
-pub mod event;
 #[cfg(test)]
 mod fuzz;
 pub mod hooks;
 pub mod messaging;
 pub mod metrics;
+pub mod model;
 pub mod nested;
 pub mod qr;
 pub mod store;

@@ -12,8 +12,9 @@ use serde_json::{json, Value};
 use crate::api::auth::AuthError;
 use crate::connector::WebhookError;
 use crate::device::uploads::UploadError;
-use crate::device::{DeviceError, InvalidDeviceId, InvalidSelection};
+use crate::device::DeviceError;
 use crate::messaging::MessagingError;
+use crate::model::{InvalidDeviceId, InvalidSelection};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use super::auth::{header_credentials, Caller};
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
-use crate::device::DeviceId;
+use crate::model::DeviceId;
 
 /// JSON bodies: malformed JSON, wrong types and oversized bodies get `bad_request` or
 /// `payload_too_large` in the usual envelope instead of axum's plain-text rejections, and a

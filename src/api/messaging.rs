@@ -11,10 +11,9 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
 use crate::connector::Outbound;
 use crate::device::actor::Command;
-use crate::device::{DeviceHandle, DeviceId, DeviceManager};
-use crate::messaging::{
-    self, Chat, ChatFlags, Contact, Dedup, Message, NotificationsRead, Page, SendRequest,
-};
+use crate::device::{DeviceHandle, DeviceManager};
+use crate::messaging::{self, ChatFlags, Dedup, NotificationsRead, SendRequest};
+use crate::model::{Chat, Contact, DeviceId, Message, Page};
 use crate::store::chats::ChatCursor;
 use crate::store::turn::Turn;
 use crate::store::{self, Store};

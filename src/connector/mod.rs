@@ -18,10 +18,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::device::spec::{ConnectorKind, DeviceSpec};
-use crate::device::DeviceId;
-use crate::event::Me;
 use crate::messaging::inbound::{Directory, Inbound};
-use crate::messaging::{Ack, Message};
+use crate::model::{event::Me, Ack, DeviceId, Message};
 
 pub use http::{Download, Timeouts};
 

@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use super::outbox::Outbox;
 use super::relay::{after_failure, wake_by, AfterFailure, Pumped};
-use super::DeviceId;
 use crate::connector::{ConnectorError, Outbound, Upstream};
+use crate::model::DeviceId;
 use crate::store::actions::{self, Action, Pending, Subject};
 use crate::store::Store;
 

@@ -27,7 +27,7 @@ use super::outbox::Outbox;
 use super::relay::{Pumped, Relay};
 use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
-use super::{definition, stored, CurrentQr, DeviceError, DeviceId};
+use super::{definition, stored, CurrentQr, DeviceError};
 use crate::backoff;
 use crate::config::Settings;
 use crate::connector::cloud_api::CloudApi;
@@ -37,8 +37,11 @@ use crate::connector::{
     media_base, ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream,
     UpstreamEvent,
 };
-use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
+use crate::model::{
+    event::{EventData, Me},
+    rfc3339, DeviceId,
+};
 use crate::qr;
 use crate::store::{self, Store};
 

@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::DeviceId;
 use crate::connector::Upstream;
 use crate::messaging::inbound::Inbound;
+use crate::model::DeviceId;
 use crate::store::{self, Store};
 
 /// What a device knows of its groups' chats.

@@ -6,7 +6,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{Command, Reply};
 use super::outbox::Outbox;
-use super::{CurrentQr, DeviceError, DeviceId};
+use super::{CurrentQr, DeviceError};
+use crate::model::DeviceId;
 
 #[derive(Clone)]
 pub struct DeviceHandle {

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::DeviceId;
 use crate::connector::{cloud_api, ConnectorError, Upstream};
 use crate::messaging::inbound::{Directory, Inbound, Incoming};
+use crate::model::DeviceId;
 use crate::store::{self, Store};
 
 /// How long an id whose number is unknown is left before the upstream is asked again.
@@ -285,7 +285,7 @@ impl LinkedIds {
 mod tests {
     use super::*;
     use crate::messaging::inbound::DirectoryChat;
-    use crate::messaging::Ack;
+    use crate::model::Ack;
 
     #[test]
     fn every_id_that_names_a_contact_or_chat_is_visited_and_no_message_id() {

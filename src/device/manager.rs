@@ -16,8 +16,9 @@ use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
 use super::outbox::Outbox;
 use super::spec::{self, ConnectorKind, DeclaredDevices, DeviceFileError, DeviceSpec};
-use super::{definition, stored, DeviceError, DeviceHandle, DeviceId, DeviceView};
+use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
 use crate::connector::{self, cloud_api, Download, WebhookError};
+use crate::model::DeviceId;
 use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {

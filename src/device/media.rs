@@ -15,10 +15,11 @@ use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 
 use super::uploads::Uploads;
-use super::{definition, stored, DeviceError, DeviceId};
+use super::{definition, stored, DeviceError};
 use crate::config::Settings;
 use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Timeouts};
 use crate::device::spec::ConnectorKind;
+use crate::model::DeviceId;
 use crate::store::Store;
 
 /// The largest file forwarded between devices: it is held whole while it is sent (WAHA takes

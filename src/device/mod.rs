@@ -4,7 +4,6 @@ mod actions;
 pub mod actor;
 mod group_names;
 mod handle;
-mod id;
 mod latency;
 mod linked_ids;
 mod manager;
@@ -16,15 +15,15 @@ pub mod state;
 pub mod uploads;
 
 use chrono::{DateTime, Utc};
+
+use crate::model::{event::Me, rfc3339, DeviceId};
 use serde::Serialize;
 
 pub use handle::DeviceHandle;
-pub use id::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
 pub use state::{InvalidTransition, StateName};
 
 use crate::connector::{ConnectorError, WebhookError};
-use crate::event::{rfc3339, Me};
 use crate::store::{DeviceRecord, Store, StoreError};
 
 /// The QR code a device in state `qr` is showing.

@@ -28,10 +28,10 @@ use tokio::time::Instant;
 
 use super::actions::ActionQueue;
 use super::outbox::Outbox;
-use super::DeviceId;
 use crate::backoff;
 use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
 use crate::messaging::relay::{self, Outcome};
+use crate::model::DeviceId;
 use crate::store::messages::Queued;
 use crate::store::{self, Store};
 

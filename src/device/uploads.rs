@@ -19,10 +19,10 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 use super::media::MAX_FORWARD_BYTES;
-use super::{stored, DeviceError, DeviceId};
+use super::{stored, DeviceError};
 use crate::config::Settings;
 use crate::connector::{media_base, Download};
-use crate::messaging::Media;
+use crate::model::{DeviceId, Media};
 use crate::store::uploads::{self, Upload};
 use crate::store::Store;
 

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use super::{listen, local_now, triggers, HookRules, OneWarning};
 use crate::bus::EventBus;
 use crate::config::DesktopSettings;
-use crate::event::JournaledEvent;
 use crate::metrics::Metrics;
+use crate::model::event::JournaledEvent;
 use crate::store;
 
 /// One notification to show.
@@ -285,9 +285,9 @@ mod tests {
     #[test]
     fn a_call_says_who_calls_and_how() {
         let call = JournaledEvent::new(
-            crate::device::DeviceId::parse("demo").unwrap(),
+            crate::model::DeviceId::parse("demo").unwrap(),
             7,
-            &crate::event::EventData::Notification {
+            &crate::model::event::EventData::Notification {
                 id: "ntf_1".into(),
                 kind: "call",
                 title: "Alice".into(),

@@ -21,9 +21,11 @@ use tokio::sync::{broadcast, mpsc};
 use crate::bus::EventBus;
 use crate::config::HookSettings;
 use crate::device::spec::DeviceHooks;
-use crate::device::DeviceId;
-use crate::event::{JournaledEvent, EVENT_NAMES};
 use crate::metrics::Counters;
+use crate::model::{
+    event::{JournaledEvent, EVENT_NAMES},
+    DeviceId,
+};
 use crate::store::{self, Store, StoreError};
 
 /// Device states that have no event of their own (their `state` event carries them); hooks may
@@ -245,7 +247,7 @@ mod tests {
         JournaledEvent {
             device_id: DeviceId::parse("demo").unwrap(),
             seq: 1,
-            at: crate::event::rfc3339(chrono::Utc::now()),
+            at: crate::model::rfc3339(chrono::Utc::now()),
             name: name.into(),
             payload: serde_json::value::to_raw_value(&data).unwrap(),
         }

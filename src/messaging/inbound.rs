@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{Ack, Media, Message};
-use crate::device::DeviceId;
-use crate::event::{rfc3339, EventData};
+use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Media, Message};
 use crate::store::messages::{AckSubject, NewMessage};
 use crate::store::{self, StoreResult, Tx};
 

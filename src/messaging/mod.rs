@@ -6,19 +6,15 @@
 //! job; callers hand it the follow-up (relay a message, send a read receipt) after the commit.
 
 pub mod inbound;
-mod model;
 pub mod relay;
 
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-pub use model::{
-    fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, ReplyBudget, Template,
-};
-
 use crate::device::spec::ConnectorKind;
-use crate::device::DeviceId;
-use crate::event::{rfc3339, EventData};
+use crate::model::{
+    event::EventData, rfc3339, Chat, DeviceId, Media, Message, RelayStatus, Template,
+};
 use crate::store::actions::Action;
 use crate::store::messages::{NewMessage, NotificationSet};
 use crate::store::turn::Turn;

@@ -10,9 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::inbound::journal_ack;
-use super::{Ack, Message, RelayStatus};
-use crate::device::DeviceId;
-use crate::event::{rfc3339, EventData};
+use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};
 

@@ -11,8 +11,7 @@ use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_time, StoreResult, Tx};
-use crate::device::DeviceId;
-use crate::event::rfc3339;
+use crate::model::{rfc3339, DeviceId};
 
 /// One action, as stored. Reactions and revocations name our message rather than its
 /// upstream id: a message still in the relay queue has none yet, and the action waits for it.

@@ -6,9 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::messages::{self, MESSAGE_COLUMNS};
 use super::{StoreResult, Tx};
-use crate::device::DeviceId;
-use crate::event::EventData;
-use crate::messaging::{Chat, Contact, Message, Page, ReplyBudget};
+use crate::model::{event::EventData, Chat, Contact, DeviceId, Message, Page, ReplyBudget};
 
 const CHAT_COLUMNS: &str =
     "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, c.archived, c.muted";

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::{StoreResult, Tx};
 use crate::device::spec::DeviceSpec;
-use crate::device::{DeviceId, StateName};
-use crate::event::{rfc3339, Me};
+use crate::device::StateName;
+use crate::model::{event::Me, rfc3339, DeviceId};
 
 /// Where a device was declared: a file under `devices/` wins over the API for its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

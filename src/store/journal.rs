@@ -5,8 +5,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::value::RawValue;
 
 use super::{StoreResult, Tx};
-use crate::device::DeviceId;
-use crate::event::{rfc3339, EventData, JournaledEvent};
+use crate::model::{
+    event::{EventData, JournaledEvent},
+    rfc3339, DeviceId,
+};
 
 impl Tx<'_> {
     /// Appends an event to the device's journal within this write, with its webhook

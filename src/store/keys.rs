@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{StoreResult, Tx};
-use crate::event::rfc3339;
+use crate::model::rfc3339;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRecord {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection};
 
 use super::{StoreResult, Tx};
-use crate::device::DeviceId;
+use crate::model::DeviceId;
 
 /// The known numbers among `lids`, by linked id.
 pub fn numbers_behind(

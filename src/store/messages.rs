@@ -8,8 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::chats::page;
 use super::{StoreResult, Tx};
-use crate::device::DeviceId;
-use crate::messaging::{Ack, Media, Message, Page, RelayStatus, ReplyBudget, Template};
+use crate::model::{Ack, DeviceId, Media, Message, Page, RelayStatus, ReplyBudget, Template};
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template";
 /// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.

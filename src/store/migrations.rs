@@ -316,7 +316,7 @@ mod tests {
         .unwrap();
         migrate(&mut conn).unwrap();
         let read = |device: &str| {
-            let device = crate::device::DeviceId::parse(device).unwrap();
+            let device = crate::model::DeviceId::parse(device).unwrap();
             let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
             let seqs: Vec<_> = read.events.iter().map(|e| (e.seq, e.at.clone())).collect();
             (seqs, read.head, read.complete)
@@ -345,7 +345,7 @@ mod tests {
         .unwrap();
         migrate(&mut conn).unwrap();
         let latest = |device: &str, name: &str| {
-            let device = crate::device::DeviceId::parse(device).unwrap();
+            let device = crate::model::DeviceId::parse(device).unwrap();
             crate::store::journal::latest_named(&conn, &device, name)
                 .unwrap()
                 .map(|event| (event.seq, event.payload.get().to_owned(), event.at))
@@ -372,7 +372,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
-        let device = crate::device::DeviceId::parse("demo").unwrap();
+        let device = crate::model::DeviceId::parse("demo").unwrap();
         let queue = crate::store::messages::relay_queue(&conn, &device, 10).unwrap();
         let queued: Vec<_> = queue
             .iter()

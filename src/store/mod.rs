@@ -43,9 +43,7 @@ pub use keys::KeyRecord;
 
 use crate::bus::{Changes, EventBus};
 use crate::config::{StorageSettings, Synchronous};
-use crate::device::DeviceId;
-use crate::event::JournaledEvent;
-use crate::messaging::Chat;
+use crate::model::{event::JournaledEvent, Chat, DeviceId};
 
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;

@@ -1,8 +1,7 @@
 //! The store against a real SQLite file.
 
 use super::*;
-use crate::device::DeviceId;
-use crate::event::EventData;
+use crate::model::{event::EventData, DeviceId};
 
 /// Storage in `dir`, synced as in production.
 fn settings(dir: &std::path::Path) -> StorageSettings {
@@ -140,8 +139,8 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
 }
 
 /// Chat `id` of the demo device with `unread_count` unread messages.
-fn chat(id: &str, unread_count: u64) -> crate::messaging::Chat {
-    crate::messaging::Chat {
+fn chat(id: &str, unread_count: u64) -> crate::model::Chat {
+    crate::model::Chat {
         id: id.into(),
         device_id: "demo".into(),
         name: id.into(),

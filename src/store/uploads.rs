@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{StoreResult, Tx};
-use crate::device::DeviceId;
-use crate::event::rfc3339;
+use crate::model::{rfc3339, DeviceId};
 
 /// One uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::chats::page;
 use super::{StoreResult, Tx};
-use crate::event::{rfc3339, JournaledEvent};
-use crate::messaging::Page;
+use crate::model::{event::JournaledEvent, rfc3339, Page};
 
 /// Where a subscription was declared: the configuration owns its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

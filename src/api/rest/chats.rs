@@ -15,10 +15,8 @@ use crate::api::error::ApiError;
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat};
 use crate::api::AppState;
-use crate::device::DeviceId;
-use crate::messaging::{
-    Chat, ChatFlags, Contact, Dedup, Media, Message, Page, SendRequest, Template,
-};
+use crate::messaging::{ChatFlags, Dedup, SendRequest};
+use crate::model::{Chat, Contact, DeviceId, Media, Message, Page, Template};
 
 pub fn endpoints() -> Vec<Endpoint> {
     let chats = "/api/v1/devices/{id}/chats";

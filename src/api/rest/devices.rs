@@ -17,8 +17,8 @@ use crate::api::AppState;
 use crate::connector::Fault;
 use crate::device::actor::Command;
 use crate::device::spec::DeviceSpec;
-use crate::device::{DeviceError, DeviceHandle, DeviceId, DevicePatch, DeviceView, StateName};
-use crate::event::rfc3339;
+use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, StateName};
+use crate::model::{rfc3339, DeviceId};
 use crate::{qr, store};
 
 /// What creating or changing a device answers a credential without `admin` that gives a

@@ -13,8 +13,7 @@ use crate::api::auth::{Caller, Grant, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
 use crate::api::AppState;
-use crate::device::check_selection;
-use crate::event::rfc3339;
+use crate::model::{check_selection, rfc3339};
 use crate::store::{self, KeyRecord};
 
 /// Longest access token lifetime: tokens are meant to be short-lived.

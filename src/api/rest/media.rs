@@ -17,8 +17,7 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::DevicePath;
 use crate::api::AppState;
-use crate::device::DeviceId;
-use crate::messaging::Media;
+use crate::model::{DeviceId, Media};
 
 /// The type of a file that says none.
 const BYTES: &str = "application/octet-stream";

@@ -13,9 +13,8 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::api::extract::{page_limit, DevicePath};
 use crate::api::{openapi, AppState};
-use crate::event::JournaledEvent;
-use crate::messaging::fitting;
 use crate::metrics::Backlog;
+use crate::model::{event::JournaledEvent, fitting};
 use crate::store;
 
 pub fn endpoints() -> Vec<Endpoint> {

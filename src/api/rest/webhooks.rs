@@ -14,11 +14,9 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{page_limit, ApiJson};
 use crate::api::AppState;
-use crate::device::check_selection;
-use crate::event::rfc3339;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, check_events};
-use crate::messaging::fitting;
+use crate::model::{check_selection, fitting, rfc3339};
 use crate::store::webhooks::{self as outbox, DeliveryRecord, WebhookRecord, WebhookSource};
 
 /// Deliveries listed per page by default, and at most.

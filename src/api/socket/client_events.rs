@@ -25,8 +25,8 @@ use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
 use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
-use crate::device::DeviceId;
-use crate::messaging::{Chat, ChatFlags, Dedup, Message, NotificationsRead, Page, SendRequest};
+use crate::messaging::{ChatFlags, Dedup, NotificationsRead, SendRequest};
+use crate::model::{Chat, DeviceId, Message, Page};
 use crate::store::turn::Turn;
 
 /// The limits every connection is held to.

@@ -26,9 +26,8 @@ use super::{
 };
 use crate::device::media::{File, Library};
 use crate::device::spec::CloudApiSpec;
-use crate::event::Me;
 use crate::messaging::inbound::Directory;
-use crate::messaging::Ack;
+use crate::model::{event::Me, Ack};
 
 pub use webhook::{read as read_webhook, verify_subscription};
 

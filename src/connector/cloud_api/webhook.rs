@@ -16,7 +16,7 @@ use crate::connector::http::{verify_hmac, HmacSha256};
 use crate::connector::{Reported, WebhookError};
 use crate::device::spec::CloudApiSpec;
 use crate::messaging::inbound::{Inbound, Incoming};
-use crate::messaging::{Ack, Media};
+use crate::model::{Ack, Media};
 
 /// Meta's check of the callback URL: it must send `hub.mode=subscribe` and our verify token.
 pub fn verify_subscription(

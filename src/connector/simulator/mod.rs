@@ -26,10 +26,8 @@ use super::{
     Accepted, ConnectorError, Fault, Outbound, Outgoing, Session, Upstream, UpstreamEvent,
 };
 use crate::device::spec::SimulatorSpec;
-use crate::device::DeviceId;
-use crate::event::{rfc3339, Me};
 use crate::messaging::inbound::Directory;
-use crate::messaging::Ack;
+use crate::model::{event::Me, rfc3339, Ack, DeviceId};
 use crate::store::Store;
 
 /// How long a used or replaced code is remembered, so reusing it gets a clear "expired".

@@ -16,7 +16,7 @@ use tokio::time::sleep;
 use crate::connector::UpstreamEvent;
 use crate::device::spec::{Behaviour, SimulatedContact, SimulatorSpec};
 use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming};
-use crate::messaging::{Ack, Message};
+use crate::model::{Ack, Message};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;

@@ -34,10 +34,8 @@ use super::{
 };
 use crate::device::media::Library;
 use crate::device::spec::WahaSpec;
-use crate::device::DeviceId;
-use crate::event::Me;
 use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact};
-use crate::messaging::Ack;
+use crate::model::{event::Me, Ack, DeviceId};
 use media::Files;
 
 pub use webhook::read as read_webhook;

@@ -11,7 +11,7 @@ use crate::connector::http::{verify_hmac, HmacSha512};
 use crate::connector::{Reported, WebhookError};
 use crate::device::spec::WahaSpec;
 use crate::messaging::inbound::{Inbound, Incoming};
-use crate::messaging::{Ack, Media};
+use crate::model::{Ack, Media};
 
 /// Verifies a delivery and reads what it reports. Events for another session, and events
 /// devicebridge does not follow, report nothing. `media_base` is where the daemon serves the

@@ -33,8 +33,8 @@ use tokio::time::Instant;
 use super::{listen, local_now, triggers, HookRules, OneWarning};
 use crate::bus::EventBus;
 use crate::config::SoundSettings;
-use crate::event::JournaledEvent;
 use crate::metrics::Metrics;
+use crate::model::event::JournaledEvent;
 
 /// The shipped sound files, by name.
 pub const FILES: [(&str, &[u8]); 3] = [

@@ -10,9 +10,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::tones::{samples, wav, Note, SAMPLE_RATE, SOUNDS};
 use super::*;
 use crate::config::{HookSettings, StorageSettings, Synchronous};
-use crate::device::DeviceId;
-use crate::event::{EventData, Me};
-use crate::messaging::Message;
+use crate::model::{
+    event::{EventData, Me},
+    DeviceId, Message,
+};
 use crate::store::{DeviceRecord, DeviceSource, Store};
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -23,8 +23,8 @@ use url::Url;
 use crate::backoff;
 use crate::bus::EventBus;
 use crate::config::{Settings, WebhookSubscriptionSetting};
-use crate::event::{JournaledEvent, EVENT_NAMES};
 use crate::metrics::Metrics;
+use crate::model::event::{JournaledEvent, EVENT_NAMES};
 use crate::store::webhooks::{
     self as outbox, Attempt, DeliveryStatus, Head, WebhookRecord, WebhookSource,
 };

@@ -5,13 +5,14 @@
 //! Producers build a typed [`EventData`]; once journaled it becomes a [`JournaledEvent`] (name +
 //! JSON), which is all the sinks need.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::device::DeviceId;
-use crate::messaging::{Chat, Contact, Message};
+use super::ids::DeviceId;
+use super::message::{Chat, Contact, Message};
+use super::time::rfc3339;
 
 /// The account a linked device speaks as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -247,11 +248,6 @@ pub struct Envelope<'a> {
     seq: u64,
     at: &'a str,
     data: &'a RawValue,
-}
-
-/// RFC 3339 UTC with millisecond precision, the one timestamp format on the wire.
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

@@ -1,0 +1,17 @@
+//! The vocabulary every layer shares: ids, messages and chats, the events that happen to a
+//! device, what connectors report and what devices ask of them.
+//!
+//! This module imports nothing of the crate, so any layer can use it without reaching up: a
+//! type that two layers both need belongs here, and a type that needs the store, a device or
+//! a connector to mean anything does not.
+
+pub mod event;
+pub mod ids;
+pub mod message;
+pub mod time;
+
+pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
+pub use message::{
+    fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, ReplyBudget, Template,
+};
+pub use time::rfc3339;
