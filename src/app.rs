@@ -15,8 +15,9 @@ use crate::api::socket::{attach_session, ClientContext, Edge, PacketLimits, Sock
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
-use crate::connector::simulator::Pairings;
+use crate::connector::Builtin;
 use crate::device::actor::ActorContext;
+use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
 use crate::hooks::desktop::Desktop;
@@ -84,7 +85,11 @@ pub async fn run(
     let devices = DeviceManager::new(ActorContext {
         store: store.clone(),
         settings: settings.clone(),
-        pairings: pairings.clone(),
+        connectors: Arc::new(Builtin::new(
+            settings.clone(),
+            store.clone(),
+            pairings.clone(),
+        )),
         print_qr: options.terminal,
     });
     let max_bytes = settings.limits.max_message_bytes;

@@ -319,6 +319,25 @@ pub struct UpstreamSettings {
     pub check_interval_secs: u64,
 }
 
+/// Bounds on every upstream request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect: Duration,
+    /// The whole request, connection included.
+    pub total: Duration,
+}
+
+impl UpstreamSettings {
+    /// The bounds `upstream.*` sets.
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_millis(self.connect_timeout_ms),
+            total: Duration::from_millis(self.timeout_ms),
+        }
+    }
+}
+
 impl Default for UpstreamSettings {
     fn default() -> Self {
         Self {

@@ -369,10 +369,10 @@ fn to_toml(value: &Value) -> Option<toml::Value> {
 /// valid delivery, is broken to find out).
 pub fn signed_receiver<T: Debug>(
     sample: &Value,
-    deliver: impl Fn(&[u8], Option<&str>) -> Result<T, crate::connector::WebhookError>,
-    signed: impl Fn(&[u8]) -> Result<T, crate::connector::WebhookError>,
+    deliver: impl Fn(&[u8], Option<&str>) -> Result<T, crate::model::upstream::WebhookError>,
+    signed: impl Fn(&[u8]) -> Result<T, crate::model::upstream::WebhookError>,
 ) {
-    use crate::connector::WebhookError;
+    use crate::model::upstream::WebhookError;
     check(
         (json(), proptest::option::of(odd_text())),
         |(value, signature)| {

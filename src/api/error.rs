@@ -10,11 +10,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::api::auth::AuthError;
-use crate::connector::WebhookError;
 use crate::device::uploads::UploadError;
 use crate::device::DeviceError;
 use crate::messaging::MessagingError;
-use crate::model::{InvalidDeviceId, InvalidSelection};
+use crate::model::{upstream::WebhookError, InvalidDeviceId, InvalidSelection};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,7 +186,7 @@ impl From<DeviceError> for ApiError {
                 ApiError::new(ErrorCode::InvalidState, error.to_string())
             }
             DeviceError::Definition(_) => ApiError::bad_request(error.to_string()),
-            DeviceError::Connector(crate::connector::ConnectorError::Unsupported(what)) => {
+            DeviceError::Connector(crate::model::upstream::ConnectorError::Unsupported(what)) => {
                 ApiError::new(
                     ErrorCode::InvalidState,
                     format!("this device's connector does not support {what}"),

@@ -17,7 +17,7 @@ pub mod socket;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::connector::simulator::Pairings;
+use crate::device::pairings::Pairings;
 use crate::device::DeviceManager;
 use crate::hooks::webhook::Webhooks;
 use crate::metrics::Metrics;

@@ -2,38 +2,18 @@
 //! [`ConnectorError`]s, and webhook signature checks.
 
 use std::error::Error as _;
-use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures_util::stream::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
 
-use super::{ConnectorError, WebhookError};
+use crate::config::Timeouts;
+use crate::model::upstream::{ConnectorError, Download, WebhookError};
 
 /// The most of an upstream's error answer written to the log: enough for its reason, not a
 /// whole HTML page.
 const LOGGED_BODY_BYTES: usize = 512;
-
-/// Bounds on every upstream request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Establishing the connection.
-    pub connect: Duration,
-    /// The whole request, connection included.
-    pub total: Duration,
-}
-
-impl Timeouts {
-    /// The bounds `upstream.*` sets.
-    pub fn of(upstream: &crate::config::UpstreamSettings) -> Self {
-        Self {
-            connect: Duration::from_millis(upstream.connect_timeout_ms),
-            total: Duration::from_millis(upstream.timeout_ms),
-        }
-    }
-}
 
 /// One client per connector: it keeps its connections alive between requests, and every
 /// request it makes is bounded by `timeouts`.
@@ -59,37 +39,23 @@ pub fn download_client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorE
         .map_err(|error| ConnectorError::Unreachable(describe(&error)))
 }
 
-/// A file's bytes as they arrive.
-pub type FileStream = BoxStream<'static, std::io::Result<Bytes>>;
-
-/// A file on its way to whoever asked for it (from an upstream, or from the daemon's disk),
-/// its body not read yet.
-pub struct Download {
-    pub mime: String,
-    /// The file's size, when known before it is read.
-    pub length: Option<u64>,
-    pub body: FileStream,
-}
-
-impl Download {
-    /// The file an upstream's answer carries, of type `mime` if the upstream said so
-    /// elsewhere, else of the answer's `Content-Type`.
-    pub fn new(answer: reqwest::Response, mime: Option<&str>) -> Self {
-        let mime = mime
-            .or_else(|| {
-                answer
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)?
-                    .to_str()
-                    .ok()
-            })
-            .unwrap_or("application/octet-stream")
-            .to_owned();
-        Self {
-            mime,
-            length: answer.content_length(),
-            body: answer.bytes_stream().map_err(std::io::Error::other).boxed(),
-        }
+/// The file an upstream's answer carries, of type `mime` if the upstream said so elsewhere,
+/// else of the answer's `Content-Type`.
+pub fn download(answer: reqwest::Response, mime: Option<&str>) -> Download {
+    let mime = mime
+        .or_else(|| {
+            answer
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)?
+                .to_str()
+                .ok()
+        })
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    Download {
+        mime,
+        length: answer.content_length(),
+        body: answer.bytes_stream().map_err(std::io::Error::other).boxed(),
     }
 }
 

@@ -20,8 +20,11 @@ use tokio::time::Instant;
 
 use super::outbox::Outbox;
 use super::relay::{after_failure, wake_by, AfterFailure, Pumped};
-use crate::connector::{ConnectorError, Outbound, Upstream};
-use crate::model::DeviceId;
+use crate::device::upstream::Upstream;
+use crate::model::{
+    upstream::{ConnectorError, Outbound},
+    DeviceId,
+};
 use crate::store::actions::{self, Action, Pending, Subject};
 use crate::store::Store;
 

@@ -25,22 +25,18 @@ use super::linked_ids::LinkedIds;
 use super::media::Library;
 use super::outbox::Outbox;
 use super::relay::{Pumped, Relay};
-use super::spec::ConnectorKind;
 use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
+use super::upstream::{Connectors, Upstream, UpstreamEvent};
 use super::{definition, stored, CurrentQr, DeviceError};
 use crate::backoff;
 use crate::config::Settings;
-use crate::connector::cloud_api::CloudApi;
-use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
-use crate::connector::waha::Waha;
-use crate::connector::{
-    media_base, ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream,
-    UpstreamEvent,
-};
-use crate::messaging::inbound::{self, Inbound, TypingChange};
+use crate::messaging::inbound;
 use crate::model::{
     event::{EventData, Me},
-    rfc3339, DeviceId,
+    inbound::{Inbound, TypingChange},
+    rfc3339,
+    upstream::{ConnectorError, Fault, Outbound, Reported, Session},
+    DeviceId,
 };
 use crate::qr;
 use crate::store::{self, Store};
@@ -84,7 +80,8 @@ pub type CommandQueue = Arc<Mutex<mpsc::Receiver<(Command, Reply)>>>;
 pub struct ActorContext {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub pairings: Pairings,
+    /// Builds each device's upstream.
+    pub connectors: Arc<dyn Connectors>,
     /// Print each new QR code on the daemon's terminal.
     pub print_qr: bool,
 }
@@ -92,7 +89,11 @@ pub struct ActorContext {
 impl ActorContext {
     /// The files the daemon serves for its devices.
     pub fn library(&self) -> Library {
-        Library::new(self.store.clone(), self.settings.clone())
+        Library::new(
+            self.store.clone(),
+            self.settings.clone(),
+            self.connectors.clone(),
+        )
     }
 }
 
@@ -887,33 +888,12 @@ impl Actor {
     async fn build_upstream(&self) -> Result<Box<dyn Upstream>, DeviceError> {
         let spec = definition(&stored(&self.context.store, &self.id).await?)?;
         spec.validate().map_err(DeviceError::Definition)?;
-        let timeouts = Timeouts::of(&self.context.settings.upstream);
-        let public_url = &self.context.settings.server.public_url;
-        let library = self.context.library();
-        Ok(match (spec.connector, spec.waha, spec.cloud_api) {
-            (ConnectorKind::Waha, Some(waha), _) => {
-                Box::new(Waha::new(&self.id, waha, public_url, timeouts, library)?)
-            }
-            (ConnectorKind::CloudApi, _, Some(cloud)) => {
-                let media = media_base(public_url, &self.id);
-                Box::new(CloudApi::new(cloud, spec.name, media, timeouts, library)?)
-            }
-            (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
-                return Err(DeviceError::Definition(format!(
-                    "the `{}` table is missing",
-                    spec.connector.as_str()
-                )))
-            }
-            (ConnectorKind::Simulator, ..) => Box::new(Simulator::new(SimulatorContext {
-                device: self.id.clone(),
-                device_name: spec.name,
-                spec: spec.simulator,
-                public_url: self.context.settings.server.public_url.clone(),
-                pairings: self.context.pairings.clone(),
-                events: self.upstream_sender.clone(),
-                store: self.context.store.clone(),
-            })),
-        })
+        self.context.connectors.upstream(
+            &self.id,
+            spec,
+            self.upstream_sender.clone(),
+            self.context.library(),
+        )
     }
 
     async fn publish_qr(&mut self, text: String, attempt: u32, ttl: Duration) {

@@ -8,9 +8,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::connector::Upstream;
-use crate::messaging::inbound::Inbound;
-use crate::model::DeviceId;
+use crate::device::upstream::Upstream;
+use crate::model::{inbound::Inbound, DeviceId};
 use crate::store::{self, Store};
 
 /// What a device knows of its groups' chats.

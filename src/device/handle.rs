@@ -55,7 +55,7 @@ impl DeviceHandle {
     }
 
     /// The chat id of a phone number, if it has a WhatsApp account (see
-    /// [`crate::connector::Upstream::find_number`]).
+    /// [`crate::device::upstream::Upstream::find_number`]).
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         let (found, answer) = oneshot::channel();
         self.command(Command::FindNumber { number, found }).await?;

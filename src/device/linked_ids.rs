@@ -20,9 +20,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::connector::{cloud_api, ConnectorError, Upstream};
-use crate::messaging::inbound::{Directory, Inbound, Incoming};
-use crate::model::DeviceId;
+use crate::device::upstream::Upstream;
+use crate::model::{
+    ids::is_business_scoped_id,
+    inbound::{Directory, Inbound, Incoming},
+    upstream::ConnectorError,
+    DeviceId,
+};
 use crate::store::{self, Store};
 
 /// How long an id whose number is unknown is left before the upstream is asked again.
@@ -33,7 +37,7 @@ const ASK_AGAIN_AFTER_FAILURE: Duration = Duration::from_secs(60);
 /// WhatsApp's linked ids (`…@lid`), and Meta's business-scoped user ids, which the Cloud API
 /// gives for customers who chose a username over showing their number.
 fn is_linked(id: &str) -> bool {
-    id.ends_with("@lid") || cloud_api::is_business_scoped_id(id)
+    id.ends_with("@lid") || is_business_scoped_id(id)
 }
 
 /// Something that names contacts or chats by their ids.
@@ -284,7 +288,7 @@ impl LinkedIds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messaging::inbound::DirectoryChat;
+    use crate::model::inbound::DirectoryChat;
     use crate::model::Ack;
 
     #[test]

@@ -15,10 +15,14 @@ use tokio::task::JoinHandle;
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
 use super::outbox::Outbox;
-use super::spec::{self, ConnectorKind, DeclaredDevices, DeviceFileError, DeviceSpec};
+use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
-use crate::connector::{self, cloud_api, Download, WebhookError};
-use crate::model::DeviceId;
+use crate::model::{
+    spec::{connector_tables, CloudApiSpec, ConnectorKind, DeviceSpec, SimulatorSpec, WahaSpec},
+    upstream::media_base,
+    upstream::{Download, WebhookError},
+    DeviceId,
+};
 use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {
@@ -34,17 +38,17 @@ pub struct DevicePatch {
     pub name: Option<String>,
     pub autostart: Option<bool>,
     #[serde(default, deserialize_with = "crate::nested::optional_object")]
-    pub simulator: Option<spec::SimulatorSpec>,
+    pub simulator: Option<SimulatorSpec>,
     #[serde(default, deserialize_with = "crate::nested::optional_object")]
-    pub waha: Option<spec::WahaSpec>,
+    pub waha: Option<WahaSpec>,
     #[serde(default, deserialize_with = "crate::nested::optional_object")]
-    pub cloud_api: Option<spec::CloudApiSpec>,
+    pub cloud_api: Option<CloudApiSpec>,
 }
 
 impl DevicePatch {
     /// The connector tables this change replaces (see [`spec::connector_tables`]).
     pub fn connector_tables(&self) -> Vec<&'static str> {
-        spec::connector_tables(&self.waha, &self.cloud_api)
+        connector_tables(&self.waha, &self.cloud_api)
     }
 }
 
@@ -249,8 +253,11 @@ impl DeviceManager {
         body: &[u8],
     ) -> Result<(), DeviceError> {
         let WebhookReceiver { id, from, spec } = receiver;
-        let media_base = connector::media_base(&self.context.settings.server.public_url, &id);
-        let reports = connector::read_webhook(&spec, from, &media_base, headers, body)?;
+        let media_base = media_base(&self.context.settings.server.public_url, &id);
+        let reports =
+            self.context
+                .connectors
+                .read_webhook(&spec, from, &media_base, headers, body)?;
         if reports.is_empty() {
             return Ok(());
         }
@@ -280,11 +287,10 @@ impl DeviceManager {
         token: Option<&str>,
     ) -> Result<(), DeviceError> {
         let receiver = self.webhook_receiver(id, ConnectorKind::CloudApi).await?;
-        let cloud = receiver
-            .spec
-            .cloud_api
-            .ok_or(WebhookError::NotThisConnector("cloud_api"))?;
-        Ok(cloud_api::verify_subscription(&cloud, mode, token)?)
+        Ok(self
+            .context
+            .connectors
+            .verify_subscription(&receiver.spec, mode, token)?)
     }
 
     pub fn handle(&self, id: &DeviceId) -> Option<DeviceHandle> {

@@ -15,11 +15,13 @@ use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 
 use super::uploads::Uploads;
+use super::upstream::Connectors;
 use super::{definition, stored, DeviceError};
 use crate::config::Settings;
-use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Timeouts};
-use crate::device::spec::ConnectorKind;
-use crate::model::DeviceId;
+use crate::model::{
+    upstream::{media_base, ConnectorError, Download},
+    DeviceId,
+};
 use crate::store::Store;
 
 /// The largest file forwarded between devices: it is held whole while it is sent (WAHA takes
@@ -39,15 +41,17 @@ pub struct Library {
     store: Store,
     settings: Arc<Settings>,
     uploads: Uploads,
+    connectors: Arc<dyn Connectors>,
 }
 
 impl Library {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+    pub fn new(store: Store, settings: Arc<Settings>, connectors: Arc<dyn Connectors>) -> Self {
         let uploads = Uploads::new(store.clone(), &settings);
         Self {
             store,
             settings,
             uploads,
+            connectors,
         }
     }
 
@@ -62,19 +66,11 @@ impl Library {
             return Ok(upload);
         }
         let spec = definition(&stored(&self.store, id).await?)?;
-        let timeouts = Timeouts::of(&self.settings.upstream);
-        let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
-            (ConnectorKind::CloudApi, Some(cloud), _) => {
-                cloud_api::media::download(cloud, timeouts, media_id).await
-            }
-            (ConnectorKind::Waha, _, Some(waha)) => {
-                waha::media::download(waha, timeouts, media_id).await
-            }
-            _ => {
-                return Err(DeviceError::MediaNotFound(format!(
-                    "device {id} has no such file: only the files uploaded to it are served"
-                )))
-            }
+        let timeouts = self.settings.upstream.timeouts();
+        let Some(opened) = self.connectors.download(&spec, timeouts, media_id).await else {
+            return Err(DeviceError::MediaNotFound(format!(
+                "device {id} has no such file: only the files uploaded to it are served"
+            )));
         };
         match opened {
             Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),

@@ -9,21 +9,28 @@ mod linked_ids;
 mod manager;
 pub mod media;
 mod outbox;
+pub mod pairings;
 mod relay;
 pub mod spec;
 pub mod state;
 pub mod uploads;
+pub mod upstream;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{event::Me, rfc3339, DeviceId};
+use crate::model::{
+    event::Me,
+    rfc3339,
+    spec::DeviceSpec,
+    upstream::{ConnectorError, WebhookError},
+    DeviceId,
+};
 use serde::Serialize;
 
 pub use handle::DeviceHandle;
 pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
 pub use state::{InvalidTransition, StateName};
 
-use crate::connector::{ConnectorError, WebhookError};
 use crate::store::{DeviceRecord, Store, StoreError};
 
 /// The QR code a device in state `qr` is showing.
@@ -87,7 +94,7 @@ async fn stored(store: &Store, id: &DeviceId) -> Result<DeviceRecord, DeviceErro
 }
 
 /// The definition a device was stored with.
-fn definition(record: &DeviceRecord) -> Result<spec::DeviceSpec, DeviceError> {
+fn definition(record: &DeviceRecord) -> Result<DeviceSpec, DeviceError> {
     serde_json::from_value(record.settings.clone())
         .map_err(|e| DeviceError::Definition(e.to_string()))
 }

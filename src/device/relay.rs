@@ -29,9 +29,12 @@ use tokio::time::Instant;
 use super::actions::ActionQueue;
 use super::outbox::Outbox;
 use crate::backoff;
-use crate::connector::{Accepted, ConnectorError, Outgoing, Upstream};
+use crate::device::upstream::Upstream;
 use crate::messaging::relay::{self, Outcome};
-use crate::model::DeviceId;
+use crate::model::{
+    upstream::{Accepted, ConnectorError, Outgoing},
+    DeviceId,
+};
 use crate::store::messages::Queued;
 use crate::store::{self, Store};
 

@@ -21,8 +21,10 @@ use tokio_util::io::ReaderStream;
 use super::media::MAX_FORWARD_BYTES;
 use super::{stored, DeviceError};
 use crate::config::Settings;
-use crate::connector::{media_base, Download};
-use crate::model::{DeviceId, Media};
+use crate::model::{
+    upstream::{media_base, Download},
+    DeviceId, Media,
+};
 use crate::store::uploads::{self, Upload};
 use crate::store::Store;
 
@@ -232,7 +234,7 @@ mod tests {
 
     use super::*;
     use crate::bus::EventBus;
-    use crate::device::spec::DeviceSpec;
+    use crate::model::spec::DeviceSpec;
     use crate::store::{DeviceRecord, DeviceSource};
 
     /// Uploads over a real store in a temporary directory, with device `phone` in it.

@@ -20,10 +20,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::bus::EventBus;
 use crate::config::HookSettings;
-use crate::device::spec::DeviceHooks;
 use crate::metrics::Counters;
 use crate::model::{
     event::{JournaledEvent, EVENT_NAMES},
+    spec::DeviceHooks,
     DeviceId,
 };
 use crate::store::{self, Store, StoreError};

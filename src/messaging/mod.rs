@@ -11,9 +11,9 @@ pub mod relay;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-use crate::device::spec::ConnectorKind;
 use crate::model::{
-    event::EventData, rfc3339, Chat, DeviceId, Media, Message, RelayStatus, Template,
+    event::EventData, rfc3339, spec::ConnectorKind, Chat, DeviceId, Media, Message, RelayStatus,
+    Template,
 };
 use crate::store::actions::Action;
 use crate::store::messages::{NewMessage, NotificationSet};

@@ -7,8 +7,11 @@
 
 pub mod event;
 pub mod ids;
+pub mod inbound;
 pub mod message;
+pub mod spec;
 pub mod time;
+pub mod upstream;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use message::{

@@ -14,11 +14,9 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::AppState;
-use crate::connector::Fault;
 use crate::device::actor::Command;
-use crate::device::spec::DeviceSpec;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, StateName};
-use crate::model::{rfc3339, DeviceId};
+use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId};
 use crate::{qr, store};
 
 /// What creating or changing a device answers a credential without `admin` that gives a

@@ -17,7 +17,7 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
 use crate::api::AppState;
-use crate::connector::simulator::PairingError;
+use crate::device::pairings::PairingError;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![

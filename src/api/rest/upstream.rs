@@ -20,7 +20,7 @@ use super::{endpoint, query_param, request_header, Endpoint};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
 use crate::api::AppState;
-use crate::device::spec::ConnectorKind;
+use crate::model::spec::ConnectorKind;
 
 /// What the receivers answer besides success, for the OpenAPI document.
 const NO_DEVICE: (u16, &str) = (404, "no device with this id (`device_not_found`)");

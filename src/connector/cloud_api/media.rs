@@ -5,9 +5,9 @@
 //! URL, whose content is streamed through with the token. Nothing is kept on disk: Meta keeps
 //! media for 30 days, and a file nobody opens costs nothing.
 
-use crate::connector::http::{self, Download, Timeouts};
-use crate::connector::ConnectorError;
-use crate::device::spec::CloudApiSpec;
+use crate::config::Timeouts;
+use crate::connector::http;
+use crate::model::{spec::CloudApiSpec, upstream::ConnectorError, upstream::Download};
 
 /// Whether `id` can be a Graph API media id (Meta issues digits): anything else is refused
 /// before it reaches a URL.
@@ -35,7 +35,7 @@ pub async fn download(
         ConnectorError::Failing("Meta's answer about the media has no download URL".into())
     })?;
     let body = http::open(client.get(url).bearer_auth(token)).await?;
-    Ok(Download::new(body, found["mime_type"].as_str()))
+    Ok(http::download(body, found["mime_type"].as_str()))
 }
 
 #[cfg(test)]

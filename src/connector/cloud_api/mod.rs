@@ -20,14 +20,19 @@ use async_trait::async_trait;
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
-use super::http::{self, Timeouts};
-use super::{
-    send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
-};
+use super::http;
+use super::{send_in_order, SendOne};
+use crate::config::Timeouts;
 use crate::device::media::{File, Library};
-use crate::device::spec::CloudApiSpec;
-use crate::messaging::inbound::Directory;
-use crate::model::{event::Me, Ack};
+use crate::device::upstream::Upstream;
+use crate::model::{
+    event::Me,
+    ids::is_business_scoped_id,
+    inbound::Directory,
+    spec::CloudApiSpec,
+    upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
+    Ack,
+};
 
 pub use webhook::{read as read_webhook, verify_subscription};
 
@@ -126,21 +131,6 @@ impl CloudApi {
         )
         .await
     }
-}
-
-/// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
-/// when they chose a username over showing their number. A two-letter country code, a dot,
-/// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and
-/// digits: `US.13491208655302741918`.
-pub fn is_business_scoped_id(id: &str) -> bool {
-    let Some((country, rest)) = id.split_once('.') else {
-        return false;
-    };
-    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
-    country.len() == 2
-        && country.bytes().all(|b| b.is_ascii_uppercase())
-        && (1..=128).contains(&rest.len())
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// How Meta is told who a message goes to: `to` with the digits of a number's chat id, or

@@ -13,10 +13,13 @@ use subtle::ConstantTimeEq;
 
 use super::media;
 use crate::connector::http::{verify_hmac, HmacSha256};
-use crate::connector::{Reported, WebhookError};
-use crate::device::spec::CloudApiSpec;
-use crate::messaging::inbound::{Inbound, Incoming};
-use crate::model::{Ack, Media};
+use crate::model::{
+    ids::is_business_scoped_id,
+    inbound::{Inbound, Incoming},
+    spec::CloudApiSpec,
+    upstream::{Reported, WebhookError},
+    Ack, Media,
+};
 
 /// Meta's check of the callback URL: it must send `hub.mode=subscribe` and our verify token.
 pub fn verify_subscription(
@@ -84,7 +87,7 @@ pub fn read(
 /// The chat id of a customer Meta names by `id`: their number (`wa_id`) as a WhatsApp chat
 /// id, or their business-scoped user id as it is.
 fn chat_of(id: &str) -> String {
-    if super::is_business_scoped_id(id) {
+    if is_business_scoped_id(id) {
         id.to_owned()
     } else {
         format!("{id}@c.us")
@@ -370,7 +373,7 @@ mod tests {
     fn business_scoped_user_ids_are_chats_of_their_own_and_numbers_are_chat_ids() {
         assert_eq!(chat_of("15551234567"), "15551234567@c.us");
         for id in ["US.13491208655302741918", "BR.ENT.1502576394655843"] {
-            assert!(super::super::is_business_scoped_id(id), "{id}");
+            assert!(is_business_scoped_id(id), "{id}");
             assert_eq!(chat_of(id), id);
         }
         for not_one in [
@@ -381,7 +384,7 @@ mod tests {
             "US.ENT.",
             "US.13-49",
         ] {
-            assert!(!super::super::is_business_scoped_id(not_one), "{not_one}");
+            assert!(!is_business_scoped_id(not_one), "{not_one}");
         }
     }
 
@@ -437,7 +440,7 @@ mod tests {
     #[test]
     fn the_subscription_check_needs_the_token() {
         let spec = CloudApiSpec {
-            verify_token: crate::device::spec::Secret::new("v-token"),
+            verify_token: crate::model::spec::Secret::new("v-token"),
             ..CloudApiSpec::default()
         };
         assert_eq!(

@@ -13,10 +13,12 @@ use futures_util::future::join_all;
 use tokio::sync::{mpsc, Mutex};
 use tokio::time::sleep;
 
-use crate::connector::UpstreamEvent;
-use crate::device::spec::{Behaviour, SimulatedContact, SimulatorSpec};
-use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming};
-use crate::model::{Ack, Message};
+use crate::device::upstream::UpstreamEvent;
+use crate::model::{
+    inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming},
+    spec::{Behaviour, SimulatedContact, SimulatorSpec},
+    Ack, Message,
+};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;
@@ -219,7 +221,11 @@ async fn reply<F, Fut>(
     sleep(Duration::from_millis(spec.typing_ms)).await;
     emit(typing(false)).await;
     emit(Inbound::Message(Box::new(Incoming {
-        upstream_id: format!("false_{}_{}", message.chat_id, super::random_token(20)),
+        upstream_id: format!(
+            "false_{}_{}",
+            message.chat_id,
+            crate::device::pairings::random_token(20)
+        ),
         chat_id: message.chat_id.clone(),
         chat_name: group.then(|| GROUP_NAME.to_owned()),
         group,

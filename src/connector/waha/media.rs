@@ -7,9 +7,9 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
-use crate::connector::http::{self, Download, Timeouts};
-use crate::connector::ConnectorError;
-use crate::device::spec::WahaSpec;
+use crate::config::Timeouts;
+use crate::connector::http;
+use crate::model::{spec::WahaSpec, upstream::ConnectorError, upstream::Download};
 
 /// What a file's path is encoded with to make one segment of the daemon's URL: all but
 /// letters, digits and `-._`, so its `/`s too.
@@ -24,7 +24,7 @@ pub struct Files {
 
 impl Files {
     /// `media_base` is where the daemon serves the device's media (see
-    /// [`crate::connector::media_base`]).
+    /// [`crate::model::upstream::media_base`]).
     pub fn new(spec: &WahaSpec, media_base: &str) -> Self {
         Self {
             waha: format!("{}/api/files/", spec.base_url.trim_end_matches('/')),
@@ -79,7 +79,7 @@ pub async fn download(
     if let Some(key) = &spec.api_key {
         request = request.header("X-Api-Key", key.expose());
     }
-    Ok(Download::new(http::open(request).await?, None))
+    Ok(http::download(http::open(request).await?, None))
 }
 
 #[cfg(test)]

@@ -28,14 +28,18 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::http::{self, Timeouts};
-use super::{
-    send_in_order, Accepted, ConnectorError, Outbound, Outgoing, SendOne, Session, Upstream,
-};
+use super::http;
+use super::{send_in_order, SendOne};
+use crate::config::Timeouts;
 use crate::device::media::Library;
-use crate::device::spec::WahaSpec;
-use crate::messaging::inbound::{Directory, DirectoryChat, DirectoryContact};
-use crate::model::{event::Me, Ack, DeviceId};
+use crate::device::upstream::Upstream;
+use crate::model::{
+    event::Me,
+    inbound::{Directory, DirectoryChat, DirectoryContact},
+    spec::WahaSpec,
+    upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
+    Ack, DeviceId,
+};
 use media::Files;
 
 pub use webhook::read as read_webhook;

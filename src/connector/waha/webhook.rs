@@ -8,10 +8,12 @@ use serde_json::Value;
 
 use super::media::Files;
 use crate::connector::http::{verify_hmac, HmacSha512};
-use crate::connector::{Reported, WebhookError};
-use crate::device::spec::WahaSpec;
-use crate::messaging::inbound::{Inbound, Incoming};
-use crate::model::{Ack, Media};
+use crate::model::{
+    inbound::{Inbound, Incoming},
+    spec::WahaSpec,
+    upstream::{Reported, WebhookError},
+    Ack, Media,
+};
 
 /// Verifies a delivery and reads what it reports. Events for another session, and events
 /// devicebridge does not follow, report nothing. `media_base` is where the daemon serves the

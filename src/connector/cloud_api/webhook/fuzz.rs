@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::*;
 use crate::connector::http::hex_hmac;
-use crate::device::spec::Secret;
 use crate::fuzz::{self, check};
+use crate::model::spec::Secret;
 
 const APP_SECRET: &str = "meta-app-secret";
 const PHONE_NUMBER_ID: &str = "106540352242922";

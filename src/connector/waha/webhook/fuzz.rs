@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::*;
 use crate::connector::http::hex_hmac;
-use crate::device::spec::Secret;
 use crate::fuzz::{self, check};
+use crate::model::spec::Secret;
 
 const SECRET: &str = "waha-hmac-key";
 const MEDIA_BASE: &str = "http://bridge.test/api/v1/devices/wa/media/";

@@ -1,0 +1,155 @@
+//! The book of pairing codes: what links a simulated device when its QR code is scanned.
+//!
+//! A simulated device registers each code it shows here; the "phone side" (`POST
+//! /api/v1/pairings`, `/pair/{code}` or `devicebridge pair`) claims it, and the device hears of
+//! the scan on its upstream events. Like a real linking QR code, each code is single-use and
+//! short-lived. The book belongs to the device layer, so the API can offer the phone side
+//! without knowing the simulator.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::upstream::UpstreamEvent;
+use crate::model::{event::Me, DeviceId};
+
+/// How long a used or replaced code is remembered, so reusing it gets a clear "expired".
+const REMEMBER_FOR: Duration = Duration::from_secs(3600);
+
+/// Why a pairing code could not be claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PairingError {
+    #[error("this QR code is expired, was already used, or was never issued")]
+    Expired,
+}
+
+enum CodeState {
+    Active {
+        device: DeviceId,
+        expires: Instant,
+        events: mpsc::Sender<UpstreamEvent>,
+        me: Me,
+    },
+    Spent {
+        at: Instant,
+    },
+}
+
+/// Every pairing code issued by this daemon's simulated devices.
+#[derive(Clone, Default)]
+pub struct Pairings {
+    codes: Arc<Mutex<HashMap<String, CodeState>>>,
+}
+
+impl Pairings {
+    /// The device a still-valid code would link, without using the code up.
+    pub fn peek(&self, qr: &str) -> Result<DeviceId, PairingError> {
+        let codes = self.codes.lock().expect("pairings lock");
+        match codes.get(code_of(qr)) {
+            Some(CodeState::Active {
+                device, expires, ..
+            }) if *expires > Instant::now() => Ok(device.clone()),
+            _ => Err(PairingError::Expired),
+        }
+    }
+
+    /// Claims a code from a scanned QR text (the full `…/pair/{code}` URL or the bare code)
+    /// and links its device. Returns the device that was linked.
+    pub async fn claim(&self, qr: &str) -> Result<DeviceId, PairingError> {
+        let code = code_of(qr).to_owned();
+        let claimed = {
+            let mut codes = self.codes.lock().expect("pairings lock");
+            match codes.insert(code.clone(), CodeState::Spent { at: Instant::now() }) {
+                Some(CodeState::Active {
+                    device,
+                    expires,
+                    events,
+                    me,
+                }) if expires > Instant::now() => (device, events, me),
+                Some(spent) => {
+                    codes.insert(code, spent);
+                    return Err(PairingError::Expired);
+                }
+                None => {
+                    codes.remove(&code);
+                    return Err(PairingError::Expired);
+                }
+            }
+        };
+        let (device, events, me) = claimed;
+        let (linked, accepted) = oneshot::channel();
+        let session = json!({ "token": random_token(32), "me": me });
+        let sent = events
+            .send(UpstreamEvent::Scanned {
+                session,
+                me,
+                linked,
+            })
+            .await;
+        match (sent, accepted.await) {
+            (Ok(()), Ok(true)) => Ok(device),
+            _ => Err(PairingError::Expired),
+        }
+    }
+
+    /// Registers a device's new code, retiring its previous ones.
+    pub fn issue(
+        &self,
+        device: &DeviceId,
+        ttl: Duration,
+        events: mpsc::Sender<UpstreamEvent>,
+        me: Me,
+    ) -> String {
+        let code = random_token(24);
+        let mut codes = self.codes.lock().expect("pairings lock");
+        let now = Instant::now();
+        retire(&mut codes, device, now);
+        codes.retain(|_, state| !matches!(state, CodeState::Spent { at } if now.duration_since(*at) > REMEMBER_FOR));
+        codes.insert(
+            code.clone(),
+            CodeState::Active {
+                device: device.clone(),
+                expires: now + ttl,
+                events,
+                me,
+            },
+        );
+        code
+    }
+
+    /// Retires every code of `device`: it was linked, or stopped.
+    pub fn retire_device(&self, device: &DeviceId) {
+        retire(
+            &mut self.codes.lock().expect("pairings lock"),
+            device,
+            Instant::now(),
+        );
+    }
+}
+
+/// The code in a QR text: the last path segment of `…/pair/{code}`, or the text itself.
+fn code_of(qr: &str) -> &str {
+    qr.trim().rsplit('/').next().unwrap_or_default()
+}
+
+fn retire(codes: &mut HashMap<String, CodeState>, device: &DeviceId, now: Instant) {
+    for state in codes.values_mut() {
+        if matches!(state, CodeState::Active { device: owner, .. } if owner == device) {
+            *state = CodeState::Spent { at: now };
+        }
+    }
+}
+
+/// `len` random letters and digits: a pairing code, or a simulated upstream's message id.
+pub fn random_token(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}

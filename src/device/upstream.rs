@@ -1,0 +1,146 @@
+//! The upstream as a device sees it: the [`Upstream`] trait each connector implements, what an
+//! upstream does on its own ([`UpstreamEvent`]), and [`Connectors`], through which the device
+//! layer gets an upstream for a device without knowing any connector.
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::media::Library;
+use super::DeviceError;
+use crate::config::Timeouts;
+use crate::model::{
+    event::Me,
+    inbound::{Directory, Inbound},
+    spec::{ConnectorKind, DeviceSpec},
+    upstream::{
+        Accepted, ConnectorError, Download, Fault, Outbound, Outgoing, Reported, Session,
+        WebhookError,
+    },
+    DeviceId,
+};
+
+/// What the upstream did by itself.
+#[derive(Debug)]
+pub enum UpstreamEvent {
+    /// The pairing code was scanned; `linked` answers whether the device accepted it.
+    Scanned {
+        session: Value,
+        me: Me,
+        linked: oneshot::Sender<bool>,
+    },
+    ConnectionLost {
+        reason: String,
+    },
+    RemoteLogout,
+    /// The upstream says its session changed (WAHA's `session.status`): the device asks the
+    /// connector where it stands now ([`Upstream::check`]), so a stale or repeated report
+    /// changes nothing.
+    SessionChanged,
+    /// Chats and messages: new messages, acks, typing, presence, reactions, revocations.
+    Inbound(Inbound),
+}
+
+#[async_trait]
+pub trait Upstream: Send + Sync {
+    /// Connects, with the saved session if there is one.
+    async fn open(&mut self, session: Option<&Value>) -> Result<Session, ConnectorError>;
+    /// A pairing code valid for `ttl`; returns the QR text. Earlier codes stop working.
+    async fn issue_qr(&mut self, ttl: std::time::Duration) -> Result<String, ConnectorError>;
+    /// Whether the upstream rotates its pairing codes itself (and says so with
+    /// [`Session::NeedsLinking`]) rather than on the device's QR timer.
+    fn rotates_qr(&self) -> bool {
+        false
+    }
+    /// Where the session stands, when that changed since it was last reported. Called when
+    /// the upstream says so and every `upstream.check_interval_secs`, which also notices an
+    /// upstream that stopped answering.
+    async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
+        Ok(None)
+    }
+    /// Brings the upstream's view up to date after linking or restoring: its contacts, chats
+    /// and recent messages.
+    async fn sync(&mut self) -> Result<Directory, ConnectorError>;
+    /// Hands messages to the upstream in order. Returns one result per message; after a
+    /// failure that later messages must wait behind, it stops, and the messages without a
+    /// result were not attempted.
+    async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>>;
+    /// Whether the upstream recognises a message handed to it again with the same id, as
+    /// happens when the daemon stops between the upstream taking it and the outcome being
+    /// stored. One that does not (WhatsApp's APIs take no id of ours) is handed one message
+    /// at a time, its outcome stored before the next, so such a crash repeats at most the
+    /// message that was in hand.
+    fn recognises_resends(&self) -> bool {
+        false
+    }
+    /// Read receipts, typing, reactions and revocations.
+    async fn tell(&mut self, action: &Outbound) -> Result<(), ConnectorError>;
+    /// The chat id of a phone number (digits only, country code first) if it has a WhatsApp
+    /// account, as the upstream writes it; `None` if it has none.
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError>;
+    /// The chat id of the phone number behind a linked id (`…@lid`: WhatsApp names some
+    /// contacts by one instead of their number), if the upstream can look it up; `None` if it
+    /// cannot tell, or has no lookup (see `device::linked_ids`).
+    async fn number_behind(&mut self, lid: &str) -> Result<Option<String>, ConnectorError> {
+        let _ = lid;
+        Ok(None)
+    }
+    /// A group's name (its subject), if the upstream can tell; `None` if it cannot, or has no
+    /// groups.
+    async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
+        let _ = group_id;
+        Ok(None)
+    }
+    /// Ends the session, keeping the credentials.
+    async fn close(&mut self);
+    /// Tells the upstream to forget this device.
+    async fn logout(&mut self);
+    async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
+        let _ = fault;
+        Err(ConnectorError::Unsupported("fault injection"))
+    }
+}
+
+/// What the device layer asks of the connectors as a whole: an upstream for a device, and what
+/// only a device's connector can read (its webhooks, the files its upstream keeps). `app`
+/// hands the daemon's connectors to the device manager behind this trait, so this layer names
+/// no connector and the connectors can build on it.
+#[async_trait]
+pub trait Connectors: Send + Sync {
+    /// The upstream of device `id` as `spec` (already checked) defines it; what it does on its
+    /// own arrives on `events`.
+    fn upstream(
+        &self,
+        id: &DeviceId,
+        spec: DeviceSpec,
+        events: mpsc::Sender<UpstreamEvent>,
+        library: Library,
+    ) -> Result<Box<dyn Upstream>, DeviceError>;
+    /// Verifies a webhook delivery from the upstream `from` over its raw body, then reads it
+    /// into what the device must apply. `media_base` is where the daemon serves the device's
+    /// media (see [`crate::model::upstream::media_base`]).
+    fn read_webhook(
+        &self,
+        spec: &DeviceSpec,
+        from: ConnectorKind,
+        media_base: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Vec<Reported>, WebhookError>;
+    /// An upstream's check of the callback URL it was given (Meta's `hub.verify_token`).
+    fn verify_subscription(
+        &self,
+        spec: &DeviceSpec,
+        mode: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<(), WebhookError>;
+    /// Opens file `media_id` that the device's upstream keeps behind its credentials, or
+    /// `None` when its connector keeps no files.
+    async fn download(
+        &self,
+        spec: &DeviceSpec,
+        timeouts: Timeouts,
+        media_id: &str,
+    ) -> Option<Result<Download, ConnectorError>>;
+}

@@ -1,0 +1,276 @@
+//! A device's definition: what `devices/<id>.toml` and `POST /api/v1/devices` describe, and
+//! what the store keeps of it.
+
+use serde::{Deserialize, Serialize};
+
+/// The upstreams a device can be relayed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorKind {
+    #[default]
+    Simulator,
+    Waha,
+    CloudApi,
+}
+
+impl ConnectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::Simulator => "simulator",
+            ConnectorKind::Waha => "waha",
+            ConnectorKind::CloudApi => "cloud_api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    pub name: String,
+    #[serde(default)]
+    pub connector: ConnectorKind,
+    #[serde(default = "yes")]
+    pub autostart: bool,
+    #[serde(default, deserialize_with = "crate::nested::object")]
+    pub simulator: SimulatorSpec,
+    #[serde(
+        default,
+        deserialize_with = "crate::nested::optional_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub waha: Option<WahaSpec>,
+    #[serde(
+        default,
+        deserialize_with = "crate::nested::optional_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cloud_api: Option<CloudApiSpec>,
+    #[serde(default, deserialize_with = "crate::nested::object")]
+    pub hooks: DeviceHooks,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The names of the connector tables given, of those a definition or a change may carry.
+/// They hold the URLs the daemon sends requests to and the credentials it sends with them,
+/// which is why only an admin may set them over the API.
+pub fn connector_tables(
+    waha: &Option<WahaSpec>,
+    cloud_api: &Option<CloudApiSpec>,
+) -> Vec<&'static str> {
+    [("waha", waha.is_some()), ("cloud_api", cloud_api.is_some())]
+        .into_iter()
+        .filter_map(|(table, given)| given.then_some(table))
+        .collect()
+}
+
+impl DeviceSpec {
+    /// The connector tables this definition gives (see [`connector_tables`]).
+    pub fn connector_tables(&self) -> Vec<&'static str> {
+        connector_tables(&self.waha, &self.cloud_api)
+    }
+
+    /// Checks what deserializing cannot: a name to show, and the connector's table there and
+    /// complete. The message names the first missing or bad key, as `waha.base_url`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("`name` must not be empty; it is what dashboards show".into());
+        }
+        match self.connector {
+            ConnectorKind::Simulator => Ok(()),
+            ConnectorKind::Waha => self.waha.clone().unwrap_or_default().validate(),
+            ConnectorKind::CloudApi => self.cloud_api.clone().unwrap_or_default().validate(),
+        }
+    }
+}
+
+/// A credential from a device file. It is stored with the device, but its `Debug` form is
+/// redacted so it never reaches a log line, and the API never shows device settings.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that sends it upstream or checks a signature.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// A WAHA server relaying one of its sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WahaSpec {
+    /// Where WAHA's REST API is, e.g. `http://localhost:3001`.
+    pub base_url: String,
+    /// Sent as `X-Api-Key`; WAHA may run without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// The WAHA session this device is (WAHA Core has only `default`).
+    pub session: String,
+    /// The HMAC key WAHA signs its webhooks with; devicebridge sets it on the session.
+    pub webhook_secret: Secret,
+}
+
+impl Default for WahaSpec {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: None,
+            session: "default".into(),
+            webhook_secret: Secret::default(),
+        }
+    }
+}
+
+/// Whether the host's hooks act on this device's events (`[hooks]` in a device file): a
+/// device that chats a lot can be kept quiet without muting the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceHooks {
+    pub sound: bool,
+    pub desktop: bool,
+}
+
+impl Default for DeviceHooks {
+    fn default() -> Self {
+        Self {
+            sound: true,
+            desktop: true,
+        }
+    }
+}
+
+impl WahaSpec {
+    fn validate(&self) -> Result<(), String> {
+        required_url("waha.base_url", &self.base_url)?;
+        if self.session.trim().is_empty() || self.session.contains('/') {
+            return Err("`waha.session` must be a WAHA session name such as \"default\"".into());
+        }
+        required_secret("waha.webhook_secret", &self.webhook_secret)
+    }
+}
+
+/// The public Graph API, with the version devicebridge is written against.
+pub const GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
+
+/// A phone number on the WhatsApp Business Cloud API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudApiSpec {
+    pub phone_number_id: String,
+    /// The bearer token for the Graph API.
+    pub access_token: Secret,
+    /// Signs Meta's webhooks (`X-Hub-Signature-256`).
+    pub app_secret: Secret,
+    /// What Meta must echo when it verifies the callback URL.
+    pub verify_token: Secret,
+    /// The Graph API base, version included.
+    pub graph_url: String,
+}
+
+impl Default for CloudApiSpec {
+    fn default() -> Self {
+        Self {
+            phone_number_id: String::new(),
+            access_token: Secret::default(),
+            app_secret: Secret::default(),
+            verify_token: Secret::default(),
+            graph_url: GRAPH_URL.into(),
+        }
+    }
+}
+
+impl CloudApiSpec {
+    fn validate(&self) -> Result<(), String> {
+        let id = self.phone_number_id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(
+                "`cloud_api.phone_number_id` is required: the phone number's id from the WhatsApp Manager"
+                    .into(),
+            );
+        }
+        required_secret("cloud_api.access_token", &self.access_token)?;
+        required_secret("cloud_api.app_secret", &self.app_secret)?;
+        required_secret("cloud_api.verify_token", &self.verify_token)?;
+        required_url("cloud_api.graph_url", &self.graph_url)
+    }
+}
+
+fn required_url(key: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("`{key}` is required"));
+    }
+    match url::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => Err(format!("`{key}` must be an http(s) URL, got {value:?}")),
+    }
+}
+
+fn required_secret(key: &str, value: &Secret) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("`{key}` is required"));
+    }
+    Ok(())
+}
+
+/// The simulated phone: its number, its contacts and how fast acks come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorSpec {
+    pub phone: String,
+    pub server_ack_ms: u64,
+    pub delivered_ms: u64,
+    pub read_ms: u64,
+    /// How long an echoing contact types before its reply arrives.
+    pub typing_ms: u64,
+    #[serde(deserialize_with = "crate::nested::objects")]
+    pub contacts: Vec<SimulatedContact>,
+}
+
+impl Default for SimulatorSpec {
+    fn default() -> Self {
+        Self {
+            phone: "15550000001".into(),
+            server_ack_ms: 30,
+            delivered_ms: 150,
+            read_ms: 1500,
+            typing_ms: 1000,
+            contacts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedContact {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub behaviour: Behaviour,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    #[default]
+    Echo,
+    Silent,
+    SlowReader,
+}

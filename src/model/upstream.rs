@@ -1,0 +1,171 @@
+//! What devices and their upstreams say to each other, in devicebridge's words: where a
+//! session stands, messages handed over and taken, what else a device asks the upstream to
+//! show, what a webhook reported, and why a call failed. Each connector maps its upstream's
+//! vocabulary onto these and nothing else.
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use serde_json::Value;
+
+use super::event::Me;
+use super::inbound::Inbound;
+use super::{Ack, DeviceId, Message};
+
+/// Where the upstream session stands, as the upstream reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Session {
+    /// Still coming up; its status follows (a webhook, or the next check).
+    Starting,
+    /// Not linked: a QR code must be scanned. Reported again when the upstream shows a new code.
+    NeedsLinking,
+    /// Linked and working as `me`; `session` is what to save as the device's link.
+    Linked { session: Value, me: Me },
+    /// The upstream stopped the session by itself.
+    Stopped,
+    /// The upstream gave up on the session.
+    Failed { reason: String },
+}
+
+/// Why a call to the upstream did not work. The kind decides what happens next: transient
+/// failures are retried, a rejection fails one message, a refusal fails the device.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConnectorError {
+    /// Transient: no answer (connection refused, timeout). Retried with backoff, and the
+    /// device goes `disconnected` and reconnects by itself.
+    #[error("upstream unreachable: {0}")]
+    Unreachable(String),
+    /// Transient: the upstream answered with an error that may pass — a server error (5xx),
+    /// throttling (408, 425, 429, Graph API rate limits), a WAHA session that is restarting.
+    /// Retried with backoff; for the device, a lost connection.
+    #[error("upstream error: {0}")]
+    Failing(String),
+    /// Permanent for this request (any other 4xx): a message fails with the reason.
+    #[error("upstream rejected the request: {0}")]
+    Rejected(String),
+    /// Permanent: the upstream refused our credentials or their permissions (401/403, Graph
+    /// API auth and permission codes); the device fails.
+    #[error("upstream refused: {0}")]
+    Refused(String),
+    #[error("this connector does not support {0}")]
+    Unsupported(&'static str),
+}
+
+impl ConnectorError {
+    /// Whether the failure concerns the whole device rather than one request: the upstream
+    /// is unreachable, or refuses our credentials. The device moves on (`disconnected`,
+    /// `failed`), and the requests after it would fail the same way.
+    pub fn concerns_device(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
+        )
+    }
+}
+
+/// A message to hand to the upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub message: Message,
+    /// The upstream id of the message it replies to, once that one is known upstream.
+    pub reply_to: Option<String>,
+}
+
+/// The upstream took a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// The id the upstream gave the message; `None` when its answer said it took the message
+    /// but named no id. Such a message counts as sent (never sent again), and the upstream's
+    /// later reports about it cannot be matched to it.
+    pub upstream_id: Option<String>,
+    /// What the answer itself says: `Server` when it means the upstream has the message,
+    /// `Pending` when the server ack comes later on its own.
+    pub ack: Ack,
+}
+
+/// What a webhook delivery reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reported {
+    /// Chats and messages, stored before the delivery is answered.
+    Inbound(Inbound),
+    /// The session changed (see [`UpstreamEvent::SessionChanged`]).
+    SessionChanged,
+}
+
+/// Something our side asks the upstream to show, beyond sending messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// Read receipts for these messages of a chat.
+    MarkRead {
+        chat_id: String,
+        upstream_ids: Vec<String>,
+    },
+    Typing {
+        chat_id: String,
+        typing: bool,
+        /// The newest message the other side sent in the chat: the Cloud API shows our typing
+        /// indicator against one.
+        latest_incoming: Option<String>,
+    },
+    React {
+        chat_id: String,
+        upstream_id: String,
+        emoji: String,
+    },
+    Revoke {
+        chat_id: String,
+        upstream_id: String,
+    },
+    /// The chat was archived (or brought back) here; the phone's chat list follows where the
+    /// upstream has one.
+    Archive { chat_id: String, archived: bool },
+    /// A client opened the chat (listed its newest messages): the upstream should report who
+    /// in it is typing or online, which WhatsApp tells only for chats one watches.
+    WatchPresence { chat_id: String },
+}
+
+/// Faults a test or a demo can inject into a simulated upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
+    Drop { fail_reconnects: u32 },
+    /// The phone logs the device out.
+    RemoteLogout,
+}
+
+/// Why a webhook delivery was not taken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WebhookError {
+    /// The signature is missing or does not match: nobody but the upstream may post here.
+    #[error("missing or invalid webhook signature")]
+    BadSignature,
+    /// A subscription check with the wrong verify token.
+    #[error("the verify token does not match")]
+    WrongVerifyToken,
+    /// Signed, but not something we can read.
+    #[error("unreadable webhook payload: {0}")]
+    Malformed(String),
+    /// The device is not relayed to the upstream this webhook belongs to.
+    #[error("this device does not take {0} webhooks")]
+    NotThisConnector(&'static str),
+}
+
+/// Where the daemon serves a device's media, for upstreams that keep it behind their
+/// credentials (`GET /api/v1/devices/{id}/media/{mediaId}`); a media id follows.
+pub fn media_base(public_url: &str, device: &DeviceId) -> String {
+    format!(
+        "{}/api/v1/devices/{device}/media/",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// A file's bytes as they arrive.
+pub type FileStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// A file on its way to whoever asked for it (from an upstream, or from the daemon's disk),
+/// its body not read yet.
+pub struct Download {
+    pub mime: String,
+    /// The file's size, when known before it is read.
+    pub length: Option<u64>,
+    pub body: FileStream,
+}
