@@ -15,7 +15,9 @@ use crate::api::socket::{attach_session, ClientContext, Edge, PacketLimits, Sock
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::{ServerSettings, Settings};
+use crate::config::SectionCheck;
 use crate::connector::Builtin;
+use crate::hooks::HookSettingsCheck;
 use crate::device::actor::ActorContext;
 use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
@@ -29,6 +31,10 @@ use crate::store::{Store, StoreError};
 
 /// How many times `limits.max_message_bytes` the transport still reads (see `run`).
 const OVERSIZE_READ_FACTOR: usize = 4;
+
+/// Every component's check of the settings it reads, for [`crate::config::load`]: config
+/// knows their sections' shape only.
+pub const SETTINGS_CHECKS: &[&dyn SectionCheck] = &[&HookSettingsCheck];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -654,7 +654,11 @@ pub struct ConfigErrors(pub Vec<String>);
 
 /// Builds the settings from all layers, checks them and returns them, or
 /// returns every problem found.
-pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, ConfigErrors> {
+pub fn load(
+    sources: &Sources,
+    overrides: &Overrides,
+    checks: &[&dyn SectionCheck],
+) -> Result<Settings, ConfigErrors> {
     let schema = schema();
     let mut problems = Vec::new();
 
@@ -726,9 +730,12 @@ pub fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, Config
 
     // A key that already failed its type check was replaced by its default;
     // judging that default would only add confusing noise.
+    let mut found = settings.problems();
+    for check in checks {
+        check.problems(&settings, &mut found);
+    }
     problems.extend(
-        settings
-            .problems()
+        found
             .into_iter()
             .filter(|p| {
                 !p.keys
@@ -1012,7 +1019,7 @@ impl Settings {
         let subscriptions = &self.webhooks.subscriptions;
         for (i, entry) in subscriptions.iter().enumerate() {
             let base = format!("webhooks.subscriptions[{i}]");
-            entry.problems(&base, self.webhooks.allow_private, &mut out);
+            entry.problems(&base, &mut out);
             if subscriptions[..i]
                 .iter()
                 .any(|other| other.name == entry.name)
@@ -1144,10 +1151,9 @@ impl ApiKeySetting {
 }
 
 impl WebhookSubscriptionSetting {
-    /// `allow_private` as `webhooks.allow_private`: a URL whose host is a private address
-    /// written out is refused here, as one given over REST is; a name is checked each time a
-    /// delivery connects, since what it resolves to can change.
-    fn problems(&self, base: &str, allow_private: bool, out: &mut Vec<Problem>) {
+    /// The entry's shape; what its address, events and secret mean is the webhook hook's to
+    /// judge (see [`SectionCheck`]).
+    fn problems(&self, base: &str, out: &mut Vec<Problem>) {
         if crate::model::DeviceId::parse(&self.name).is_err() {
             out.push(Problem::new(
                 format!("{base}.name"),
@@ -1162,33 +1168,17 @@ impl WebhookSubscriptionSetting {
                 format!("{base}.url"),
                 format!("{:?} {why}", self.url),
             ));
-        } else if !allow_private {
-            use crate::hooks::webhook::address;
-            let private = url::Url::parse(&self.url)
-                .map_err(|e| e.to_string())
-                .and_then(|url| address::check_literal(&url).map_err(|e| e.to_string()));
-            if let Err(why) = private {
-                out.push(Problem::new(format!("{base}.url"), why));
-            }
-        }
-        if let Err(why) = crate::hooks::webhook::check_events(&self.events) {
-            out.push(Problem::new(format!("{base}.events"), why));
         }
         if let Err(why) = crate::model::check_selection(&self.devices) {
             out.push(Problem::new(format!("{base}.devices"), why));
-        }
-        if let Err(why) = crate::hooks::webhook::signing::Secret::parse(&self.secret) {
-            out.push(Problem::new(format!("{base}.secret"), why));
         }
     }
 }
 
 impl HookSettings {
+    /// The values' ranges; what the events, quiet hours and sound files mean is the hooks' to
+    /// judge (see [`SectionCheck`]).
     fn problems(&self, out: &mut Vec<Problem>) {
-        use crate::hooks::{is_trigger, sound, QuietHours};
-        if let Err(why) = QuietHours::parse(&self.quiet_hours) {
-            out.push(Problem::new("hooks.quiet_hours", why));
-        }
         let volume = self.sound.volume;
         if !(0.0..=1.0).contains(&volume) {
             out.push(Problem::new(
@@ -1196,44 +1186,27 @@ impl HookSettings {
                 format!("must be between 0.0 and 1.0, got {volume}"),
             ));
         }
-        let unknown_trigger = |name: &str| {
-            format!(
-                "unknown event {name:?}; use an event name (message, qr, disconnected, …) or a device state without an event of its own ({})",
-                crate::hooks::STATE_TRIGGERS.join(", ")
-            )
-        };
-        for (event, file) in &self.sound.events {
-            let key = format!("hooks.sound.events.{event}");
-            if !is_trigger(event) {
-                out.push(Problem::new(&key, unknown_trigger(event)));
-            }
-            // A hook that is off reads no files.
-            if self.sound.enabled && !file.is_empty() {
-                if let Err(why) = sound::load(&self.sound.dir, file) {
-                    out.push(Problem::new(&key, why));
-                }
-            }
-        }
-        for (i, event) in self.desktop.events.iter().enumerate() {
-            if !is_trigger(event) {
-                out.push(Problem::new(
-                    format!("hooks.desktop.events[{i}]"),
-                    unknown_trigger(event),
-                ));
-            }
-        }
     }
 }
 
 /// A validation problem and the keys it concerns, so that [`load`] can drop
 /// problems about keys that already failed their type check.
-struct Problem {
+pub struct Problem {
     keys: Vec<String>,
     message: String,
 }
 
+/// A component's check of the settings it reads. Config knows each section's shape; the hook
+/// or connector that reads a section knows what its values mean (an address that must not be
+/// private, an event name, a sound file that must play), so config reads none of their files
+/// and imports none of their code. `app` passes every component's check to [`load`].
+pub trait SectionCheck: Sync {
+    fn problems(&self, settings: &Settings, out: &mut Vec<Problem>);
+}
+
 impl Problem {
-    fn new(key: impl Into<String>, detail: impl fmt::Display) -> Self {
+    /// A problem with `key` (its full dotted path, e.g. `hooks.quiet_hours`).
+    pub fn new(key: impl Into<String>, detail: impl fmt::Display) -> Self {
         let key = key.into();
         Self {
             message: format!("`{key}`: {detail}"),
@@ -1885,6 +1858,11 @@ mod tests {
         path
     }
 
+    /// Loads with config's own checks only; the hooks' are theirs to test.
+    fn load(sources: &Sources, overrides: &Overrides) -> Result<Settings, ConfigErrors> {
+        super::load(sources, overrides, &[])
+    }
+
     fn with_file(path: PathBuf) -> Overrides {
         Overrides {
             config_file: Some(path),
@@ -2421,64 +2399,6 @@ devices = []
     }
 
     #[test]
-    fn webhook_and_hook_entries_are_checked() {
-        let dir = TempDir::new().unwrap();
-        let file = write(
-            &dir,
-            "x.toml",
-            r#"
-[webhooks]
-retry_initial_ms = 10
-retry_max_ms = 5
-[[webhooks.subscriptions]]
-name = "Bad Name"
-url = "crm.example"
-events = ["mesage"]
-secret = "hunter2"
-[[webhooks.subscriptions]]
-name = "ok"
-url = "https://crm.example/hooks"
-devices = []
-secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-[hooks]
-quiet_hours = "22:00"
-[hooks.sound]
-volume = 1.5
-[hooks.sound.events]
-"failed" = "alert.wav"
-"mesage" = "ding.wav"
-[hooks.desktop]
-events = ["message", "exploded"]
-"#,
-        );
-        let problems = errors(load(&Sources::default(), &with_file(file)));
-        let expected = [
-            "`webhooks.retry_initial_ms`",
-            "`webhooks.subscriptions[0].name`",
-            "`webhooks.subscriptions[0].url`",
-            "`webhooks.subscriptions[0].events`",
-            "`webhooks.subscriptions[0].secret`",
-            "`webhooks.subscriptions[1].devices`",
-            "`hooks.quiet_hours`",
-            "`hooks.sound.volume`",
-            "`hooks.sound.events.mesage`",
-            "`hooks.sound.events.mesage`",
-            "`hooks.desktop.events[1]`",
-        ];
-        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
-        for key in expected {
-            assert!(
-                problems.iter().any(|p| p.starts_with(&format!("{key}:"))),
-                "no problem for {key}: {problems:#?}"
-            );
-        }
-        assert!(problems
-            .iter()
-            .any(|p| p
-                .contains("\"ding.wav\" is neither a file in assets/sounds nor a shipped sound")));
-    }
-
-    #[test]
     fn a_configured_webhook_on_a_private_address_is_refused_unless_allowed() {
         let subscription = |url: &str| WebhookSubscriptionSetting {
             name: "crm".into(),
@@ -2565,57 +2485,6 @@ events = ["message", "exploded"]
             problems[0].starts_with("`hooks.sound.events.qr`: expected a string, got an integer 3")
         );
         assert!(problems[1].starts_with("`hooks.sound.volume`: expected a number, got a string"));
-    }
-
-    #[test]
-    fn sound_files_come_from_the_sound_directory_and_are_checked_at_load() {
-        let dir = TempDir::new().unwrap();
-        let sounds = dir.path().join("sounds");
-        std::fs::create_dir(&sounds).unwrap();
-        let chime = crate::hooks::sound::tones::wav(&crate::hooks::sound::tones::samples(&[
-            crate::hooks::sound::tones::Note { hz: 440.0, ms: 50 },
-        ]));
-        std::fs::write(sounds.join("chime.wav"), chime).unwrap();
-        std::fs::write(sounds.join("notes.wav"), "not a sound").unwrap();
-        let config = |events: &str| {
-            format!(
-                "[hooks.sound]\ndir = {:?}\n[hooks.sound.events]\n{events}\n",
-                sounds.display().to_string()
-            )
-        };
-
-        let file = write(
-            &dir,
-            "ok.toml",
-            &config("message = \"chime.wav\"\nqr = \"qr.wav\""),
-        );
-        let settings = load(&Sources::default(), &with_file(file)).unwrap();
-        assert_eq!(settings.hooks.sound.dir, sounds);
-        assert_eq!(settings.hooks.sound.events["message"], "chime.wav");
-
-        let file = write(
-            &dir,
-            "bad.toml",
-            &config("message = \"notes.wav\"\nqr = \"../qr.wav\"\nfailed = \"gone.wav\""),
-        );
-        let problems = errors(load(&Sources::default(), &with_file(file)));
-        let shown = sounds.display();
-        assert_eq!(
-            problems,
-            [
-                format!("`hooks.sound.events.failed`: \"gone.wav\" is neither a file in {shown} nor a shipped sound (message.wav, qr.wav, alert.wav); use \"\" for none"),
-                format!("`hooks.sound.events.message`: {shown}/notes.wav is not a sound that can be played (WAV, MP3, Ogg Vorbis or FLAC): The format of the data has not been recognized."),
-                format!("`hooks.sound.events.qr`: \"../qr.wav\" must be the name of a file in {shown} (no directories)"),
-            ],
-        );
-
-        // A hook that is off reads no files.
-        let file = write(
-            &dir,
-            "off.toml",
-            "[hooks.sound]\nenabled = false\n[hooks.sound.events]\nfailed = \"gone.wav\"\n",
-        );
-        assert!(load(&Sources::default(), &with_file(file)).is_ok());
     }
 
     #[test]

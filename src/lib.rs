@@ -41,7 +41,6 @@ pub mod hooks;
 pub mod messaging;
 pub mod metrics;
 pub mod model;
-pub mod nested;
 pub mod qr;
 pub mod store;
 

@@ -1,6 +1,7 @@
 //! The `devicebridge` binary: `serve` runs the daemon; the other subcommands are REST clients.
 
 use anyhow::Context;
+use devicebridge::app;
 use devicebridge::cli::{Cli, Command};
 use devicebridge::config::{self, LogFormat, Sources};
 
@@ -56,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(key) = cli.client.api_key {
         sources.env.push((config::ENV_API_KEY.to_owned(), key));
     }
-    let settings = match config::load(&sources, &serve.overrides()) {
+    let settings = match config::load(&sources, &serve.overrides(), app::SETTINGS_CHECKS) {
         Ok(settings) => settings,
         Err(problems) => {
             eprintln!("devicebridge: the configuration has problems:\n{problems}");

@@ -28,6 +28,7 @@ fn load_with(
             env,
         },
         &overrides,
+        &[],
     )
 }
 

@@ -25,7 +25,7 @@ use super::linked_ids::LinkedIds;
 use super::media::Library;
 use super::outbox::Outbox;
 use super::relay::{Pumped, Relay};
-use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits, StateName};
+use super::state::{transition, DeviceState, Effect, Input, InvalidTransition, Limits};
 use super::upstream::{Connectors, Upstream, UpstreamEvent};
 use super::{definition, stored, CurrentQr, DeviceError};
 use crate::backoff;
@@ -36,7 +36,7 @@ use crate::model::{
     inbound::{Inbound, TypingChange},
     rfc3339,
     upstream::{ConnectorError, Fault, Outbound, Reported, Session},
-    DeviceId,
+    DeviceId, StateName,
 };
 use crate::qr;
 use crate::store::{self, Store};

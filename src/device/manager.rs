@@ -37,11 +37,11 @@ struct Supervised {
 pub struct DevicePatch {
     pub name: Option<String>,
     pub autostart: Option<bool>,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub simulator: Option<SimulatorSpec>,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub waha: Option<WahaSpec>,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub cloud_api: Option<CloudApiSpec>,
 }
 

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 pub use handle::DeviceHandle;
 pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
-pub use state::{InvalidTransition, StateName};
+pub use state::InvalidTransition;
 
 use crate::store::{DeviceRecord, Store, StoreError};
 

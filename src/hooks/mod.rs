@@ -8,6 +8,8 @@
 //! into a small bounded queue; an event that finds the queue full is dropped and counted, so a
 //! missing session bus or a stuck audio device can never hold back a commit or a socket.
 
+mod check;
+pub use check::HookSettingsCheck;
 pub mod desktop;
 pub mod sound;
 pub mod webhook;

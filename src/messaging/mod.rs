@@ -56,14 +56,14 @@ pub struct SendRequest {
     pub chat_id: String,
     #[serde(default)]
     pub text: String,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub media: Option<Media>,
     #[serde(default)]
     pub reply_to: Option<String>,
     #[serde(default)]
     pub temp_id: Option<String>,
     /// Sent as this template instead of as text (Cloud API devices only).
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub template: Option<Template>,
 }
 

@@ -9,7 +9,9 @@ pub mod event;
 pub mod ids;
 pub mod inbound;
 pub mod message;
+pub mod nested;
 pub mod spec;
+pub mod state;
 pub mod time;
 pub mod upstream;
 
@@ -17,4 +19,5 @@ pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use message::{
     fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, ReplyBudget, Template,
 };
+pub use state::StateName;
 pub use time::rfc3339;

@@ -31,21 +31,21 @@ pub struct DeviceSpec {
     pub connector: ConnectorKind,
     #[serde(default = "yes")]
     pub autostart: bool,
-    #[serde(default, deserialize_with = "crate::nested::object")]
+    #[serde(default, deserialize_with = "crate::model::nested::object")]
     pub simulator: SimulatorSpec,
     #[serde(
         default,
-        deserialize_with = "crate::nested::optional_object",
+        deserialize_with = "crate::model::nested::optional_object",
         skip_serializing_if = "Option::is_none"
     )]
     pub waha: Option<WahaSpec>,
     #[serde(
         default,
-        deserialize_with = "crate::nested::optional_object",
+        deserialize_with = "crate::model::nested::optional_object",
         skip_serializing_if = "Option::is_none"
     )]
     pub cloud_api: Option<CloudApiSpec>,
-    #[serde(default, deserialize_with = "crate::nested::object")]
+    #[serde(default, deserialize_with = "crate::model::nested::object")]
     pub hooks: DeviceHooks,
 }
 
@@ -240,7 +240,7 @@ pub struct SimulatorSpec {
     pub read_ms: u64,
     /// How long an echoing contact types before its reply arrives.
     pub typing_ms: u64,
-    #[serde(deserialize_with = "crate::nested::objects")]
+    #[serde(deserialize_with = "crate::model::nested::objects")]
     pub contacts: Vec<SimulatedContact>,
 }
 

@@ -5,8 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{StoreResult, Tx};
-use crate::device::StateName;
-use crate::model::{event::Me, rfc3339, spec::DeviceSpec, DeviceId};
+use crate::model::{event::Me, rfc3339, spec::DeviceSpec, DeviceId, StateName};
 
 /// Where a device was declared: a file under `devices/` wins over the API for its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

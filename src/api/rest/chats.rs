@@ -225,11 +225,11 @@ async fn list_messages(
 struct NewMessage {
     #[serde(default)]
     text: String,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     media: Option<Media>,
     #[serde(default)]
     reply_to: Option<String>,
-    #[serde(default, deserialize_with = "crate::nested::optional_object")]
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     template: Option<Template>,
 }
 

@@ -15,8 +15,8 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::AppState;
 use crate::device::actor::Command;
-use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, StateName};
-use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId};
+use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView};
+use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId, StateName};
 use crate::{qr, store};
 
 /// What creating or changing a device answers a credential without `admin` that gives a

@@ -4,7 +4,7 @@
 //! Serde's derived decoding of a struct also takes a list of its fields in order
 //! (`["http://…", "image/png"]` for `media`, or `[]` for a table whose fields all have
 //! defaults), which no client or operator means, and which escapes `deny_unknown_fields`. A
-//! body's or payload's top level is checked for this (see [`crate::api::extract::is_object`]);
+//! body's or payload's top level is checked for this (see `api::extract::is_object`);
 //! the fields that hold a struct are read through these functions
 //! (`#[serde(deserialize_with = …)]`), which refuse anything but an object.
 
