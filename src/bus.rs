@@ -4,20 +4,34 @@
 //! subscriber sees each device's events in `seq` order. A subscriber that falls behind the
 //! channel's capacity is told how many it missed and refills the gap from the journal.
 //!
-//! Beside the events, the bus carries [`Changes`]: a count of every commit, including those
-//! that journal no event.
+//! Beside the events, the bus carries [`DeviceChange`]s (a device defined or removed, which
+//! its journal does not record) and [`Changes`]: a count of every commit, including those that
+//! journal no event.
 
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 
 use crate::model::event::JournaledEvent;
+use crate::model::DeviceId;
 
 const CAPACITY: usize = 16_384;
+/// Devices are created, edited and removed by hand: a few changes at a time.
+const DEVICE_CHANGES_CAPACITY: usize = 256;
+
+/// A device was created or its definition edited, or it was removed. Neither is journaled (a
+/// definition is not an event of the device's, and a removed device's journal goes with it),
+/// but dashboards hear of both, published after the commit like events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceChange {
+    Defined(DeviceId),
+    Removed(DeviceId),
+}
 
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<JournaledEvent>>,
+    devices: broadcast::Sender<DeviceChange>,
     changes: Changes,
 }
 
@@ -29,7 +43,12 @@ impl EventBus {
     /// A bus whose commits are counted in `changes`.
     pub fn with_changes(changes: Changes) -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Self { sender, changes }
+        let (devices, _) = broadcast::channel(DEVICE_CHANGES_CAPACITY);
+        Self {
+            sender,
+            devices,
+            changes,
+        }
     }
 
     pub fn publish(&self, event: JournaledEvent) {
@@ -39,6 +58,14 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<JournaledEvent>> {
         self.sender.subscribe()
+    }
+
+    pub fn publish_device_change(&self, change: DeviceChange) {
+        let _ = self.devices.send(change);
+    }
+
+    pub fn subscribe_device_changes(&self) -> broadcast::Receiver<DeviceChange> {
+        self.devices.subscribe()
     }
 
     /// Called by the store's writer after each commit, whether it journaled events or not.

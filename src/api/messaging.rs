@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
-use crate::device::actor::Command;
 use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, ChatFlags, Dedup, NotificationsRead, SendRequest};
 use crate::model::{upstream::Outbound, Chat, Contact, DeviceId, Message, Page};
@@ -76,7 +75,7 @@ impl Messaging {
     /// upstream is kept in the store instead (see [`crate::store::actions`]).
     fn tell(&self, handle: DeviceHandle, action: Outbound) {
         tokio::spawn(async move {
-            if let Err(error) = handle.command(Command::Tell(action)).await {
+            if let Err(error) = handle.tell(action).await {
                 tracing::debug!(device_id = %handle.id, %error, "the upstream was not told");
             }
         });
@@ -153,7 +152,7 @@ impl Messaging {
         let handle = self.handle(device)?;
         messaging::require_chat(&self.store, device, &chat_id).await?;
         handle
-            .command(Command::Typing { chat_id, typing })
+            .typing(chat_id, typing)
             .await
             .map_err(|error| match error {
                 crate::device::DeviceError::InvalidState(_) => ApiError::new(

@@ -7,7 +7,20 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::actor::{Command, Reply};
 use super::outbox::Outbox;
 use super::{CurrentQr, DeviceError};
+use crate::model::upstream::{Fault, Outbound};
 use crate::model::DeviceId;
+
+/// The lifecycle steps a caller can ask of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Start,
+    /// Stops the device, keeping its link.
+    Stop,
+    /// Stops the device if it runs, then starts it.
+    Restart,
+    /// Logs the device out and forgets its link.
+    Logout,
+}
 
 #[derive(Clone)]
 pub struct DeviceHandle {
@@ -44,8 +57,35 @@ impl DeviceHandle {
         self.outbox.ring_for_actions();
     }
 
+    /// Starts, stops, restarts or logs out the device, and waits until it has.
+    pub async fn lifecycle(&self, step: Lifecycle) -> Result<(), DeviceError> {
+        self.command(match step {
+            Lifecycle::Start => Command::Start,
+            Lifecycle::Stop => Command::Stop,
+            Lifecycle::Restart => Command::Restart,
+            Lifecycle::Logout => Command::Logout,
+        })
+        .await
+    }
+
+    /// Makes a simulated upstream misbehave (see [`Fault`]).
+    pub async fn inject_fault(&self, fault: Fault) -> Result<(), DeviceError> {
+        self.command(Command::InjectFault(fault)).await
+    }
+
+    /// Our side starts or stops typing in a chat.
+    pub async fn typing(&self, chat_id: String, typing: bool) -> Result<(), DeviceError> {
+        self.command(Command::Typing { chat_id, typing }).await
+    }
+
+    /// Passes a hint that matters only now on to the upstream (see
+    /// [`Outbound::WatchPresence`]).
+    pub async fn tell(&self, action: Outbound) -> Result<(), DeviceError> {
+        self.command(Command::Tell(action)).await
+    }
+
     /// Sends a command and waits for the actor's answer.
-    pub async fn command(&self, command: Command) -> Result<(), DeviceError> {
+    pub(super) async fn command(&self, command: Command) -> Result<(), DeviceError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send((command, reply))

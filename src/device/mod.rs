@@ -27,7 +27,7 @@ use crate::model::{
 };
 use serde::Serialize;
 
-pub use handle::DeviceHandle;
+pub use handle::{DeviceHandle, Lifecycle};
 pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
 pub use state::InvalidTransition;
 

@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{StoreResult, Tx};
+use crate::bus::DeviceChange;
 use crate::model::{event::Me, rfc3339, spec::DeviceSpec, DeviceId, StateName};
 
 /// Where a device was declared: a file under `devices/` wins over the API for its definition.
@@ -144,6 +145,8 @@ impl Tx<'_> {
                 rfc3339(record.updated_at),
             ],
         )?;
+        self.device_changes
+            .push(DeviceChange::Defined(record.id.clone()));
         Ok(())
     }
 
@@ -164,8 +167,11 @@ impl Tx<'_> {
                 [id.as_str()],
             )?;
         }
-        let removed = self.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])?;
-        Ok(removed > 0)
+        let removed = self.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])? > 0;
+        if removed {
+            self.device_changes.push(DeviceChange::Removed(id.clone()));
+        }
+        Ok(removed)
     }
 
     /// Records a state. Landing in `stopped` or `logged_out` also records that the device no

@@ -41,7 +41,7 @@ pub use devices::{DeviceRecord, DeviceSource};
 pub use journal::JournalRead;
 pub use keys::KeyRecord;
 
-use crate::bus::{Changes, EventBus};
+use crate::bus::{Changes, DeviceChange, EventBus};
 use crate::config::{StorageSettings, Synchronous};
 use crate::model::{event::JournaledEvent, Chat, DeviceId};
 
@@ -123,6 +123,8 @@ fn parse_time(text: &str) -> chrono::DateTime<chrono::Utc> {
 pub struct Tx<'c> {
     conn: &'c Connection,
     events: Vec<JournaledEvent>,
+    /// Devices defined or removed in this batch, announced after it commits.
+    device_changes: Vec<DeviceChange>,
     /// Where each device's journal stands in this batch, stored once before it commits.
     heads: HashMap<DeviceId, journal::Head>,
     /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).
@@ -510,11 +512,12 @@ fn commit_batch(
     bus: &EventBus,
 ) {
     let mut completions = Vec::new();
-    let outcome = (|| -> StoreResult<Option<Vec<JournaledEvent>>> {
+    let outcome = (|| -> StoreResult<Option<(Vec<JournaledEvent>, Vec<DeviceChange>)>> {
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut tx = Tx {
             conn: &txn,
             events: Vec::new(),
+            device_changes: Vec::new(),
             heads: HashMap::new(),
             changed_chats: Vec::new(),
             ids,
@@ -531,13 +534,17 @@ fn commit_batch(
         tx.journal_changed_chats()?;
         tx.store_heads()?;
         let events = std::mem::take(&mut tx.events);
+        let device_changes = std::mem::take(&mut tx.device_changes);
         txn.commit()?;
-        Ok(Some(events))
+        Ok(Some((events, device_changes)))
     })();
     match outcome {
-        Ok(Some(events)) => {
+        Ok(Some((events, device_changes))) => {
             for event in events {
                 bus.publish(event);
+            }
+            for change in device_changes {
+                bus.publish_device_change(change);
             }
             bus.committed();
             for completion in completions {

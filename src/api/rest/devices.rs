@@ -14,8 +14,7 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::AppState;
-use crate::device::actor::Command;
-use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView};
+use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
 use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId, StateName};
 use crate::{qr, store};
 
@@ -87,7 +86,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(|| Command::Start),
+            lifecycle(Lifecycle::Start),
         ),
         endpoint(
             Method::POST,
@@ -96,7 +95,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(|| Command::Stop),
+            lifecycle(Lifecycle::Stop),
         ),
         endpoint(
             Method::POST,
@@ -105,7 +104,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(|| Command::Restart),
+            lifecycle(Lifecycle::Restart),
         ),
         endpoint(
             Method::POST,
@@ -114,7 +113,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(|| Command::Logout),
+            lifecycle(Lifecycle::Logout),
         ),
         endpoint(
             Method::GET,
@@ -143,7 +142,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             Some(Scope::Control),
             None,
             (200, Some("Device")),
-            lifecycle(|| Command::InjectFault(Fault::RemoteLogout)),
+            post(simulator_logout),
         ),
     ]
 }
@@ -169,8 +168,9 @@ async fn create(
     let spec = device_spec(body)?;
     authorize_connector_settings(&caller, &id, &spec.connector_tables())?;
     let device = state.devices.create(id.clone(), spec).await?;
+    // The namespace opens before the answer, so a client may connect as soon as it has it;
+    // dashboards hear of the new device from the device layer.
     state.sockets.add_device(&id);
-    state.sockets.device_changed(&id).await;
     Ok((StatusCode::CREATED, Json(device)).into_response())
 }
 
@@ -252,9 +252,7 @@ async fn update(
 ) -> Result<Json<DeviceView>, ApiError> {
     handle(&state, &caller, Scope::Control, &id)?;
     authorize_connector_settings(&caller, &id, &patch.connector_tables())?;
-    let device = state.devices.update(&id, patch).await?;
-    state.sockets.device_changed(&id).await;
-    Ok(Json(device))
+    Ok(Json(state.devices.update(&id, patch).await?))
 }
 
 async fn remove(
@@ -265,21 +263,30 @@ async fn remove(
     handle(&state, &caller, Scope::Control, &id)?;
     state.devices.delete(&id).await?;
     state.sockets.remove_device(&id);
-    state.sockets.device_removed(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A route that sends the command `command` makes to the device and answers with the device
-/// as it is then.
-fn lifecycle(command: fn() -> Command) -> MethodRouter<AppState> {
+/// A route that takes the device through `step` and answers with the device as it is then.
+fn lifecycle(step: Lifecycle) -> MethodRouter<AppState> {
     post(
         move |State(state): State<AppState>, caller: Caller, DevicePath(id): DevicePath| async move {
             handle(&state, &caller, Scope::Control, &id)?
-                .command(command())
+                .lifecycle(step)
                 .await?;
             view(&state, id).await
         },
     )
+}
+
+async fn simulator_logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    handle(&state, &caller, Scope::Control, &id)?
+        .inject_fault(Fault::RemoteLogout)
+        .await?;
+    view(&state, id).await
 }
 
 const PNG: &str = "image/png";
@@ -349,7 +356,7 @@ async fn simulator_drop(
     // The body is optional: an empty one means a plain drop.
     let DropBody { fail_reconnects } = optional_body(&body)?;
     handle(&state, &caller, Scope::Control, &id)?
-        .command(Command::InjectFault(Fault::Drop { fail_reconnects }))
+        .inject_fault(Fault::Drop { fail_reconnects })
         .await?;
     view(&state, id).await
 }

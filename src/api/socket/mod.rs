@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::auth::{header_credentials, Authenticator, Caller, Scope};
 use super::error::ApiError;
-use crate::bus::EventBus;
+use crate::bus::{DeviceChange, EventBus};
 use crate::device::{DeviceManager, DeviceView};
 use crate::model::{event::JournaledEvent, rfc3339, DeviceId, StateName};
 use crate::store::{self, Store};
@@ -121,6 +121,7 @@ impl SocketHub {
         };
         hub.register_root();
         tokio::spawn(hub.clone().route(bus.subscribe()));
+        tokio::spawn(hub.clone().announce_definitions(bus.subscribe_device_changes()));
         hub
     }
 
@@ -269,6 +270,24 @@ impl SocketHub {
         }
     }
 
+    /// `device:update` when a device is created or its definition edited, `device:removed`
+    /// when it is removed: the device layer's changes, heard on the bus after they commit.
+    async fn announce_definitions(self, mut changes: broadcast::Receiver<DeviceChange>) {
+        loop {
+            match changes.recv().await {
+                Ok(DeviceChange::Defined(id)) => self.announce_device(&id, None).await,
+                Ok(DeviceChange::Removed(id)) => self.device_removed(&id),
+                // Hundreds of definitions changed at once (a directory of device files
+                // synced at startup): the missed ones are not announced, and a dashboard
+                // sees them in `GET /api/v1/devices` and their next state change.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "device changes came faster than they were announced");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
     /// `device:update` to every root socket whose credential sees the device, after a state
     /// change.
     async fn announce(&self, event: &JournaledEvent) {
@@ -277,10 +296,6 @@ impl SocketHub {
     }
 
     /// `device:update` with the device as it is now, after it was created or changed.
-    pub async fn device_changed(&self, id: &DeviceId) {
-        self.announce_device(id, None).await;
-    }
-
     /// `device:update` for the event `(seq, at)`, or, for a change of the device's definition
     /// (which journals nothing), for where its journal stands now: the same read gives the
     /// device and that `seq`, so a dashboard that keeps the update with the highest `seq`
@@ -327,7 +342,7 @@ impl SocketHub {
 
     /// `device:removed { deviceId, at }` to the root sockets that saw the device: it was
     /// deleted, with its journal (so there is no `seq` to give).
-    pub fn device_removed(&self, id: &DeviceId) {
+    fn device_removed(&self, id: &DeviceId) {
         let payload = json!({ "deviceId": id, "at": rfc3339(chrono::Utc::now()) });
         self.tell_root(id, "device:removed", &payload);
     }
