@@ -140,7 +140,9 @@ fn broken_rule(from: &str, path: &str) -> Option<String> {
         return Some(format!("{from} may not use {path}: {why}"));
     }
     if LEAVES.contains(&from) {
-        return Some(format!("{from} is a leaf helper and imports nothing of the crate"));
+        return Some(format!(
+            "{from} is a leaf helper and imports nothing of the crate"
+        ));
     }
     if LEAVES.contains(&to) {
         return None;
@@ -192,7 +194,11 @@ fn layers_import_downward_only() {
             }
         }
     }
-    assert!(broken.is_empty(), "arrows against the layers:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "arrows against the layers:\n{}",
+        broken.join("\n")
+    );
 }
 
 #[test]

@@ -6,6 +6,9 @@ use proptest::prelude::{prop, Just, Strategy};
 use proptest::{prop_assert, prop_oneof};
 use tempfile::TempDir;
 
+use serde_json::{Map as JsonMap, Value as Json};
+
+use super::typecheck::schema;
 use super::*;
 use crate::fuzz::{self, check};
 

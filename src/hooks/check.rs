@@ -79,7 +79,9 @@ mod tests {
     use tempfile::TempDir;
 
     use super::*;
-    use crate::config::{load as load_layers, ConfigErrors, Overrides, Sources};
+    use crate::config::{
+        load as load_layers, ConfigErrors, Overrides, Sources, WebhookSubscriptionSetting,
+    };
     use crate::hooks::sound::tones;
 
     fn load(file: PathBuf) -> Result<Settings, ConfigErrors> {
@@ -88,6 +90,14 @@ mod tests {
             ..Overrides::default()
         };
         load_layers(&Sources::default(), &overrides, &[&HookSettingsCheck])
+    }
+
+    fn problems_of(settings: &Settings) -> Vec<String> {
+        let mut out = Vec::new();
+        HookSettingsCheck.problems(settings, &mut out);
+        out.iter()
+            .map(|problem| problem.message().to_owned())
+            .collect()
     }
 
     fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
@@ -161,15 +171,12 @@ events = ["message", "exploded"]
                 .contains("\"ding.wav\" is neither a file in assets/sounds nor a shipped sound")));
     }
 
-
     #[test]
     fn sound_files_come_from_the_sound_directory_and_are_checked_at_load() {
         let dir = TempDir::new().unwrap();
         let sounds = dir.path().join("sounds");
         std::fs::create_dir(&sounds).unwrap();
-        let chime = tones::wav(&tones::samples(&[
-            tones::Note { hz: 440.0, ms: 50 },
-        ]));
+        let chime = tones::wav(&tones::samples(&[tones::Note { hz: 440.0, ms: 50 }]));
         std::fs::write(sounds.join("chime.wav"), chime).unwrap();
         std::fs::write(sounds.join("notes.wav"), "not a sound").unwrap();
         let config = |events: &str| {
@@ -213,4 +220,44 @@ events = ["message", "exploded"]
         assert!(load(file).is_ok());
     }
 
+    #[test]
+    fn a_configured_webhook_on_a_private_address_is_refused_unless_allowed() {
+        let subscription = |url: &str| WebhookSubscriptionSetting {
+            name: "crm".into(),
+            url: url.into(),
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+            ..WebhookSubscriptionSetting::default()
+        };
+        let mut settings = Settings::default();
+        settings.webhooks.subscriptions = vec![
+            subscription("http://127.0.0.1:9000/hook"),
+            subscription("https://[fd00::1]/hook"),
+            subscription("https://203.0.113.7/hook"),
+            subscription("https://crm.example/hook"),
+        ];
+        settings.webhooks.subscriptions[1].name = "lan".into();
+        settings.webhooks.subscriptions[2].name = "docs".into();
+        settings.webhooks.subscriptions[3].name = "named".into();
+        let problems = problems_of(&settings);
+        let refused: Vec<&str> = problems
+            .iter()
+            .filter_map(|p| {
+                p.strip_suffix("(set webhooks.allow_private = true to allow private ones)")
+            })
+            .filter_map(|p| p.split(':').next())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "`webhooks.subscriptions[0].url`",
+                "`webhooks.subscriptions[1].url`",
+                "`webhooks.subscriptions[2].url`"
+            ],
+            "{problems:#?}"
+        );
+        settings.webhooks.allow_private = true;
+        settings
+            .validate()
+            .expect("private addresses are allowed now");
+    }
 }

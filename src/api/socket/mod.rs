@@ -121,7 +121,10 @@ impl SocketHub {
         };
         hub.register_root();
         tokio::spawn(hub.clone().route(bus.subscribe()));
-        tokio::spawn(hub.clone().announce_definitions(bus.subscribe_device_changes()));
+        tokio::spawn(
+            hub.clone()
+                .announce_definitions(bus.subscribe_device_changes()),
+        );
         hub
     }
 
@@ -281,7 +284,10 @@ impl SocketHub {
                 // synced at startup): the missed ones are not announced, and a dashboard
                 // sees them in `GET /api/v1/devices` and their next state change.
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "device changes came faster than they were announced");
+                    tracing::warn!(
+                        missed,
+                        "device changes came faster than they were announced"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
