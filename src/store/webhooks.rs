@@ -14,7 +14,8 @@ use crate::event::{rfc3339, JournaledEvent};
 use crate::messaging::Page;
 
 /// Where a subscription was declared: the configuration owns its definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum WebhookSource {
     Config,
     Api,
@@ -126,7 +127,8 @@ impl Routes {
 }
 
 /// Where a delivery is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not tried yet (or replayed).
     Pending,
