@@ -269,6 +269,65 @@ mod tests {
     }
 
     #[test]
+    fn enums_written_by_hand_on_the_wire_list_their_wire_names() {
+        use crate::device::StateName;
+        use crate::store::webhooks::{DeliveryStatus, WebhookSource};
+        let document = document();
+        let listed = |name: &str| document["components"]["schemas"][name]["enum"].clone();
+        assert_eq!(
+            listed("StateName"),
+            serde_json::json!(StateName::ALL.map(StateName::as_str))
+        );
+        let sources = [WebhookSource::Config, WebhookSource::Api];
+        assert_eq!(
+            listed("WebhookSource"),
+            serde_json::json!(sources.map(WebhookSource::as_str))
+        );
+        let statuses = [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Retrying,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ];
+        assert_eq!(
+            listed("DeliveryStatus"),
+            serde_json::json!(statuses.map(DeliveryStatus::as_str))
+        );
+    }
+
+    #[test]
+    fn operations_have_ids_of_their_own() {
+        let document = document();
+        let mut ids: Vec<&str> = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|operation| operation["operationId"].as_str().unwrap())
+            .collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "{ids:?}");
+    }
+
+    #[test]
+    fn a_body_a_route_may_go_without_is_not_required_and_never_null() {
+        let document = document();
+        for path in [
+            "/api/v1/devices/{id}/chats/{chatId}/read",
+            "/api/v1/devices/{id}/simulator/drop",
+        ] {
+            let body = &document["paths"][path]["post"]["requestBody"];
+            assert_ne!(body["required"], true, "{path}");
+            let schema = &body["content"]["application/json"]["schema"];
+            assert!(schema["$ref"].is_string(), "{path}: {schema}");
+        }
+        let create = &document["paths"]["/api/v1/devices"]["post"]["requestBody"];
+        assert_eq!(create["required"], true);
+    }
+
+    #[test]
     fn each_code_is_listed_under_its_own_status() {
         let document = document();
         let mut seen = 0;
@@ -323,6 +382,7 @@ mod tests {
                     continue;
                 };
                 assert_eq!(requirements.len(), 2, "{method} {path}");
+                assert!(requirements[0][API_KEY].is_array(), "{method} {path}");
                 assert_eq!(
                     requirements[0][API_KEY], requirements[1][BEARER],
                     "{method} {path}"

@@ -28,7 +28,6 @@ impl ConnectorKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(description = "A device's definition, as a device file gives it.")]
 pub struct DeviceSpec {
     pub name: String,
     #[serde(default)]

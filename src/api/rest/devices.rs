@@ -5,8 +5,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::ToSchema;
+use serde_json::{json, Value};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -64,12 +65,36 @@ async fn list_devices(
 }
 
 /// A new device: its id, and its definition as a device file gives it.
-#[derive(ToSchema)]
-#[schema(example = json!({ "id": "shop-1", "name": "Shop", "connector": "simulator" }))]
 struct NewDevice {
     id: DeviceId,
-    #[serde(flatten)]
     spec: DeviceSpec,
+}
+
+/// Described as the definition's object with `id` added: composed with `allOf` instead, the
+/// definition's refusal of fields it does not know would refuse `id` too.
+impl PartialSchema for NewDevice {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = DeviceSpec::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            let id = Ref::from_schema_name(DeviceId::name()).into();
+            object.properties = std::iter::once(("id".to_owned(), id))
+                .chain(std::mem::take(&mut object.properties))
+                .collect();
+            object.required.insert(0, "id".to_owned());
+            object.description =
+                Some("A new device: its id, and its definition as a device file gives it.".into());
+            object.example =
+                Some(json!({ "id": "shop-1", "name": "Shop", "connector": "simulator" }));
+        }
+        schema
+    }
+}
+
+impl ToSchema for NewDevice {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((DeviceId::name().into(), DeviceId::schema()));
+        <DeviceSpec as ToSchema>::schemas(schemas);
+    }
 }
 
 impl NewDevice {
