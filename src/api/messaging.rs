@@ -51,10 +51,10 @@ pub struct MessagesQuery {
 /// `{ phone }`: the number a chat is opened with.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "phone": "+1 555 000 0003" }))]
 pub struct OpenChat {
     /// Country code first, with or without `+`; spaces, dashes, dots and parentheses are
     /// ignored.
-    #[schema(example = "+1 555 000 0003")]
     pub phone: String,
 }
 

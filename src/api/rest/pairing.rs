@@ -30,9 +30,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// A scanned simulator QR code.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "qr": "http://localhost:3000/pair/3f9c2a7d" }))]
 struct Pairing {
     /// The QR code's text, or its bare code.
-    #[schema(example = "http://localhost:3000/pair/3f9c2a7d")]
     qr: String,
 }
 
