@@ -46,7 +46,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in the order of the variants, for the OpenAPI document.
+    /// Every code, for the OpenAPI document.
     pub const ALL: [ErrorCode; 23] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
