@@ -296,6 +296,30 @@ mod tests {
     }
 
     #[test]
+    fn the_query_parameters_and_headers_routes_read_are_documented() {
+        let document = document();
+        let names = |path: &str, method: &str, location: &str| -> Vec<String> {
+            document["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["in"] == location)
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let messages = "/api/v1/devices/{id}/chats/{chatId}/messages";
+        assert_eq!(names(messages, "get", "query"), ["before", "limit"]);
+        assert_eq!(names(messages, "get", "path"), ["id", "chatId"]);
+        assert_eq!(names(messages, "post", "header"), ["Idempotency-Key"]);
+        let chats = "/api/v1/devices/{id}/chats";
+        assert_eq!(names(chats, "get", "query"), ["limit", "cursor"]);
+        let events = "/api/v1/devices/{id}/events";
+        assert_eq!(names(events, "get", "query"), ["after", "limit"]);
+        let upload = "/api/v1/devices/{id}/media";
+        assert_eq!(names(upload, "post", "query"), ["name"]);
+    }
+
+    #[test]
     fn operations_have_ids_of_their_own() {
         let document = document();
         let mut ids: Vec<&str> = document["paths"]
