@@ -7,7 +7,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::api::auth::AuthError;
 use crate::device::uploads::UploadError;
@@ -16,7 +17,7 @@ use crate::messaging::MessagingError;
 use crate::model::{upstream::WebhookError, InvalidDeviceId, InvalidSelection};
 use crate::store::StoreError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -126,10 +127,19 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The `error` object of the envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ApiError {
     pub code: ErrorCode,
+    /// A sentence for a person; it may change between versions, the code does not.
+    #[schema(example = "no device with this id")]
     pub message: String,
+}
+
+/// Every error answer's body: `{"error": {"code", "message"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ApiError,
 }
 
 impl ApiError {
@@ -155,7 +165,7 @@ impl ApiError {
 
     /// The `error` object, as REST bodies and Socket.IO acks carry it.
     pub fn body(&self) -> Value {
-        json!({ "code": self.code.as_str(), "message": self.message })
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
@@ -163,7 +173,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.code.status(),
-            axum::Json(json!({ "error": self.body() })),
+            axum::Json(ErrorEnvelope { error: self }),
         )
             .into_response()
     }

@@ -90,7 +90,12 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// A `{id}` path segment that must be a valid device id.
-pub struct DevicePath(pub DeviceId);
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct DevicePath(
+    /// The device's id.
+    pub DeviceId,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for DevicePath {
     type Rejection = ApiError;

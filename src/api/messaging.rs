@@ -3,8 +3,8 @@
 //! which keeps the upstream's part in the store, and then wakes the device's relay to pass it
 //! on: the answer never waits for the upstream.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
@@ -13,6 +13,7 @@ use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, ChatFlags, Dedup, NotificationsRead, SendRequest};
 use crate::model::{upstream::Outbound, Chat, Contact, DeviceId, Message, Page};
 use crate::store::chats::ChatCursor;
+use crate::store::messages::InboxEntry;
 use crate::store::turn::Turn;
 use crate::store::{self, Store};
 
@@ -21,26 +22,44 @@ const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
 /// `?limit&cursor` for chats.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChatsQuery {
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// `?before&limit` for a chat's messages.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
+    /// A message id: the page ends before it (the `nextCursor` of the previous page).
     pub before: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
 /// `{ phone }`: the number a chat is opened with.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "phone": "+1 555 000 0003" }))]
 pub struct OpenChat {
+    /// Country code first, with or without `+`; spaces, dashes, dots and parentheses are
+    /// ignored.
     pub phone: String,
+}
+
+/// What marking a chat read answers: the messages that were newly read.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt {
+    pub message_ids: Vec<String>,
 }
 
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
@@ -115,13 +134,13 @@ impl Messaging {
         device: &DeviceId,
         chat_id: String,
         up_to: Option<String>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<ReadReceipt, ApiError> {
         let handle = self.handle(device)?;
-        let ids = messaging::mark_read(&self.store, device, chat_id, up_to).await?;
-        if !ids.is_empty() {
+        let message_ids = messaging::mark_read(&self.store, device, chat_id, up_to).await?;
+        if !message_ids.is_empty() {
             handle.wake_for_actions();
         }
-        Ok(json!({ "messageIds": ids }))
+        Ok(ReadReceipt { message_ids })
     }
 
     pub async fn react(
@@ -314,25 +333,12 @@ impl Messaging {
     }
 
     /// What the simulated phone received, in order (simulator devices only).
-    pub async fn simulator_inbox(&self, device: &DeviceId) -> Result<Value, ApiError> {
+    pub async fn simulator_inbox(&self, device: &DeviceId) -> Result<Vec<InboxEntry>, ApiError> {
         self.handle(device)?;
         let device = device.clone();
-        let entries = self
+        Ok(self
             .store
             .read(move |conn| store::messages::simulator_inbox(conn, &device))
-            .await?;
-        let items: Vec<Value> = entries
-            .into_iter()
-            .map(|e| {
-                json!({
-                    "messageId": e.message_id,
-                    "upstreamId": e.upstream_id,
-                    "chatId": e.chat_id,
-                    "body": e.body,
-                    "receivedAt": e.received_at,
-                })
-            })
-            .collect();
-        Ok(json!({ "items": items }))
+            .await?)
     }
 }

@@ -32,8 +32,9 @@ struct Supervised {
 
 /// Changes a PATCH may make. Connector settings apply from the next start; a connector
 /// table is replaced as a whole.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "name": "Shop (front desk)", "autostart": false }))]
 pub struct DevicePatch {
     pub name: Option<String>,
     pub autostart: Option<bool>,

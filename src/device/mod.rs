@@ -70,17 +70,22 @@ pub enum DeviceError {
 }
 
 /// A device as the API shows it (SPEC's `Device`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
     pub id: DeviceId,
+    #[schema(example = "Shop")]
     pub name: String,
+    #[schema(value_type = crate::model::spec::ConnectorKind)]
     pub connector: String,
+    #[schema(value_type = crate::model::StateName)]
     pub state: &'static str,
     pub state_reason: Option<String>,
     pub me: Option<Me>,
     pub autostart: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

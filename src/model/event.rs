@@ -15,7 +15,7 @@ use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
 /// The account a linked device speaks as.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: String,
     pub name: String,
@@ -240,13 +240,20 @@ impl JournaledEvent {
 }
 
 /// See [`JournaledEvent::envelope`].
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(
+    description = "An event as pull consumers and webhooks receive it: `data` is its payload, as on Socket.IO."
+)]
 pub struct Envelope<'a> {
+    #[schema(example = "message")]
     r#type: &'a str,
+    #[schema(value_type = DeviceId)]
     device_id: &'a str,
     seq: u64,
+    #[schema(format = DateTime)]
     at: &'a str,
+    #[schema(value_type = Object)]
     data: &'a RawValue,
 }
 

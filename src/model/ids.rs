@@ -8,8 +8,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A validated device id: `^[a-z0-9][a-z0-9_-]{0,63}$`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "demo")]
 pub struct DeviceId(String);
 
 /// The text that was offered as a device id, kept to name it in the error.

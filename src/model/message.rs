@@ -82,10 +82,12 @@ impl RelayStatus {
 
 /// A media reference (SPEC `media`). Only links are accepted: attachments are never carried
 /// inside Socket.IO packets or REST bodies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Media {
+    #[schema(format = "uri")]
     pub url: String,
+    #[schema(example = "image/jpeg")]
     pub mime: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -124,32 +126,41 @@ impl Media {
 /// A message template approved by Meta, sent by name on a Cloud API device: the way a
 /// business writes first, or again after the 24 hours Meta allows after a customer's message.
 /// `components` (header, body and button parameters) goes to Meta as given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
+    #[schema(pattern = "^[a-z0-9_]+$", example = "order_update")]
     pub name: String,
+    #[schema(example = "en_US")]
     pub language: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub components: Option<serde_json::Value>,
 }
 
 /// SPEC's `Message`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    #[schema(example = "msg_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
     pub id: String,
     pub upstream_id: Option<String>,
     pub device_id: String,
+    #[schema(example = "15551234567@c.us")]
     pub chat_id: String,
     pub from: String,
     pub from_me: bool,
     #[serde(rename = "type")]
+    #[schema(example = "text")]
     pub kind: String,
     pub body: String,
     pub media: Option<Media>,
     pub reply_to: Option<String>,
+    #[schema(format = DateTime)]
     pub timestamp: String,
+    #[schema(minimum = -1, maximum = 4)]
     pub ack: i64,
+    #[schema(example = "pending")]
     pub ack_name: &'static str,
     pub temp_id: Option<String>,
     /// Deleted for everyone: the body is gone, the message keeps its place in the chat.
@@ -160,37 +171,44 @@ pub struct Message {
 }
 
 /// SPEC's `Chat`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
+    #[schema(example = "15551234567@c.us")]
     pub id: String,
     pub device_id: String,
     pub name: String,
+    #[schema(example = "direct")]
     pub kind: String,
     pub unread_count: u64,
     pub last_message: Option<Message>,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub archived: bool,
     pub muted: bool,
 }
 
 /// SPEC's `Contact`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
+    #[schema(example = "15551234567@c.us")]
     pub id: String,
     pub device_id: String,
     pub name: String,
     pub push_name: Option<String>,
+    #[schema(example = "online")]
     pub presence: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: Option<String>,
 }
 
 /// One page of a cursor-paginated list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Where the next page starts (`cursor` or `before`), or null on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The upstreams a device can be relayed to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorKind {
     #[default]
@@ -23,7 +23,7 @@ impl ConnectorKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSpec {
     pub name: String,
@@ -88,8 +88,9 @@ impl DeviceSpec {
 
 /// A credential from a device file. It is stored with the device, but its `Debug` form is
 /// redacted so it never reaches a log line, and the API never shows device settings.
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(format = Password, description = "A credential the daemon sends or checks; never shown back.")]
 pub struct Secret(String);
 
 impl Secret {
@@ -114,7 +115,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// A WAHA server relaying one of its sessions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct WahaSpec {
     /// Where WAHA's REST API is, e.g. `http://localhost:3001`.
@@ -141,7 +142,7 @@ impl Default for WahaSpec {
 
 /// Whether the host's hooks act on this device's events (`[hooks]` in a device file): a
 /// device that chats a lot can be kept quiet without muting the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceHooks {
     pub sound: bool,
@@ -171,7 +172,7 @@ impl WahaSpec {
 pub const GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
 
 /// A phone number on the WhatsApp Business Cloud API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudApiSpec {
     pub phone_number_id: String,
@@ -231,7 +232,7 @@ fn required_secret(key: &str, value: &Secret) -> Result<(), String> {
 }
 
 /// The simulated phone: its number, its contacts and how fast acks come back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorSpec {
     pub phone: String,
@@ -257,7 +258,7 @@ impl Default for SimulatorSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulatedContact {
     pub id: String,
@@ -266,7 +267,7 @@ pub struct SimulatedContact {
     pub behaviour: Behaviour,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
     #[default]

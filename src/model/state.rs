@@ -6,7 +6,11 @@ use std::fmt;
 ///
 /// This is what is persisted, reported over the API and used in error messages, so its string
 /// form ([`StateName::as_str`]) is part of the external contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(
+    rename_all = "snake_case",
+    description = "Where a device is in its lifecycle."
+)]
 pub enum StateName {
     Stopped,
     Starting,

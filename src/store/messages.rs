@@ -324,12 +324,14 @@ pub fn oldest_unacked(conn: &Connection, device: &DeviceId) -> StoreResult<Optio
 }
 
 /// One message as the simulated phone received it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct InboxEntry {
     pub message_id: String,
     pub upstream_id: String,
     pub chat_id: String,
     pub body: String,
+    #[schema(format = DateTime)]
     pub received_at: String,
 }
 

@@ -13,7 +13,8 @@ use super::{StoreResult, Tx};
 use crate::model::{event::JournaledEvent, rfc3339, Page};
 
 /// Where a subscription was declared: the configuration owns its definition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum WebhookSource {
     Config,
     Api,
@@ -125,7 +126,8 @@ impl Routes {
 }
 
 /// Where a delivery is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not tried yet (or replayed).
     Pending,

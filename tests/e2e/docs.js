@@ -1,7 +1,7 @@
 "use strict";
 // The API browser at /docs, run as a browser would run it: its script, against a minimal DOM,
-// loads /docs-json, draws every operation (the file upload included) and sends a request
-// with the key typed into it.
+// loads /docs-json, draws every operation (the file upload included) with the scope it needs,
+// and sends a request with the key typed into it.
 //
 // Environment: E2E_URL, E2E_ADMIN_KEY.
 
@@ -80,6 +80,18 @@ main(async () => {
     return text.startsWith("GET/api/v1/devices") && !text.startsWith("GET/api/v1/devices/");
   });
   if (!devices) fail("no GET /api/v1/devices operation");
+  // The scope each operation needs is read from its security requirement.
+  const summaryOf = (method, path) => ids.operations.children
+    .map((operation) => operation.children[0].text())
+    .find((text) => text.startsWith(`${method}${path}`) && !text.startsWith(`${method}${path}/`));
+  for (const [method, path, scope] of [
+    ["GET", "/api/v1/devices", "scope: read"],
+    ["POST", "/api/v1/tokens", "any credential"],
+    ["GET", "/health", "no authentication"],
+  ]) {
+    const summary = summaryOf(method, path) || "";
+    if (!summary.endsWith(scope)) fail(`${method} ${path} shows ${show(summary)}, not ${scope}`);
+  }
   const [button] = devices.all((node) => node.tag === "button");
   const [output] = devices.all((node) => node.tag === "pre");
   button.listeners.click.forEach((listener) => listener());

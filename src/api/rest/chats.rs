@@ -2,137 +2,43 @@
 //! as the Socket.IO events (see [`crate::api::messaging`]).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, query_param, request_header, Endpoint, IDEMPOTENT_REPLAYED};
+use super::{List, IDEMPOTENT_REPLAYED};
 use crate::api::auth::{Caller, Scope};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
-use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat};
+use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat, ReadReceipt};
+use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY};
 use crate::api::AppState;
 use crate::messaging::{ChatFlags, Dedup, SendRequest};
 use crate::model::{Chat, Contact, DeviceId, Media, Message, Page, Template};
+use crate::store::messages::InboxEntry;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    let chats = "/api/v1/devices/{id}/chats";
-    let chat = "/api/v1/devices/{id}/chats/{chatId}";
-    let messages = "/api/v1/devices/{id}/chats/{chatId}/messages";
-    vec![
-        endpoint(
-            Method::GET,
-            chats,
-            "Chats by last activity, newest first (`?limit&cursor`)",
-            Some(Scope::Read),
-            None,
-            (200, Some("ChatPage")),
-            get(list_chats),
-        )
-        .reading([
-            query_param("limit", "integer", "page size, 1-200 (default 50)"),
-            query_param("cursor", "string", "`nextCursor` of the previous page"),
-        ]),
-        endpoint(
-            Method::POST,
-            chats,
-            "Open a chat with a phone number the upstream finds on WhatsApp (200 if it exists)",
-            Some(Scope::Send),
-            Some("OpenChat"),
-            (201, Some("Chat")),
-            post(open_chat),
-        )
-        .also_answering(200, Some("Chat"), "the chat existed already"),
-        endpoint(
-            Method::GET,
-            chat,
-            "One chat",
-            Some(Scope::Read),
-            None,
-            (200, Some("Chat")),
-            get(show_chat),
-        ),
-        endpoint(
-            Method::PATCH,
-            chat,
-            "Archive or unarchive, mute or unmute a chat",
-            Some(Scope::Send),
-            Some("ChatFlags"),
-            (200, Some("Chat")),
-            patch(set_chat_flags),
-        ),
-        endpoint(
-            Method::GET,
-            messages,
-            "A chat's messages, newest first (`?before&limit`)",
-            Some(Scope::Read),
-            None,
-            (200, Some("MessagePage")),
-            get(list_messages),
-        )
-        .reading([
-            query_param("before", "string", "a message id: the page ends before it"),
-            query_param("limit", "integer", "page size, 1-200 (default 50)"),
-        ]),
-        endpoint(
-            Method::POST,
-            messages,
-            "Send a message; `Idempotency-Key` makes retries safe for 24 h",
-            Some(Scope::Send),
-            Some("NewMessage"),
-            (202, Some("Message")),
-            post(send),
-        )
-        .reading([request_header(
-            "Idempotency-Key",
-            "visible ASCII; the same key within 24 h answers the message it made, sent once",
-        )])
-        .answering_headers([(
-            "Idempotent-Replayed",
-            "`true` when the answer is the message an earlier request with the same \
-             `Idempotency-Key` made",
-        )]),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/chats/{chatId}/read",
-            "Mark a chat read up to a message (all if none)",
-            Some(Scope::Send),
-            Some("ReadUpTo"),
-            (200, Some("ReadResult")),
-            post(read),
-        )
-        .body_optional(),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/messages/{messageId}",
-            "One message with its current ack",
-            Some(Scope::Read),
-            None,
-            (200, Some("Message")),
-            get(show_message),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/contacts",
-            "Contacts with their presence",
-            Some(Scope::Read),
-            None,
-            (200, Some("ContactList")),
-            get(contacts),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/simulator/inbox",
-            "What a simulated phone received, in arrival order",
-            Some(Scope::Read),
-            None,
-            (200, Some("SimulatorInbox")),
-            get(simulator_inbox),
-        ),
-    ]
+/// What a route about one chat (or a message in it) can meet besides its device: a chat id
+/// that is no id (`bad_request`), a chat the device does not have.
+const CHAT: Codes = CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::ChatNotFound]);
+
+/// What a message sent, or a chat marked read, can meet besides its chat: a device that is
+/// not linked yet, and a message named that the chat does not have.
+const WRITE: Codes =
+    CHAT | JSON_BODY | codes(&[ErrorCode::DeviceNotReady, ErrorCode::MessageNotFound]);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_chats, open_chat))
+        .routes(routes!(show_chat, set_chat_flags))
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(mark_read))
+        .routes(routes!(show_message))
+        .routes(routes!(list_contacts))
+        .routes(routes!(simulator_inbox))
 }
 
 /// `{id}` and a second segment (a chat or message id, opaque upstream strings).
@@ -159,6 +65,12 @@ fn query<T>(
         .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))
 }
 
+/// Chats by last activity, newest first
+#[utoipa::path(get, path = "/api/v1/devices/{id}/chats", tag = "chats",
+    params(DevicePath, ChatsQuery),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "a page of chats", body = Page<Chat>),
+        Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::BadRequest) }>))]
 async fn list_chats(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,6 +81,11 @@ async fn list_chats(
     Ok(Json(state.messaging.chats(&id, query(q)?).await?))
 }
 
+/// One chat
+#[utoipa::path(get, path = "/api/v1/devices/{id}/chats/{chatId}", tag = "chats",
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the chat", body = Chat), Refused<CHAT>))]
 async fn show_chat(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,6 +96,17 @@ async fn show_chat(
     Ok(Json(state.messaging.chat(&id, chat).await?))
 }
 
+/// Open a chat with a phone number the upstream finds on WhatsApp
+///
+/// A number without a WhatsApp account is `chat_not_found`.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/chats", tag = "chats",
+    params(DevicePath),
+    request_body = OpenChat,
+    security(("apiKey" = ["send"]), ("bearer" = ["send"])),
+    responses(
+        (status = CREATED, description = "the chat, new", body = Chat),
+        (status = OK, description = "the chat existed already", body = Chat),
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UpstreamError]) }>))]
 async fn open_chat(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,6 +123,12 @@ async fn open_chat(
     Ok((status, Json(chat)))
 }
 
+/// Archive or unarchive, mute or unmute a chat
+#[utoipa::path(patch, path = "/api/v1/devices/{id}/chats/{chatId}", tag = "chats",
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    request_body = ChatFlags,
+    security(("apiKey" = ["send"]), ("bearer" = ["send"])),
+    responses((status = OK, description = "the chat as it now is", body = Chat), Refused<{ CHAT | JSON_BODY }>))]
 async fn set_chat_flags(
     State(state): State<AppState>,
     caller: Caller,
@@ -208,6 +142,12 @@ async fn set_chat_flags(
     ))
 }
 
+/// A chat's messages, newest first
+#[utoipa::path(get, path = "/api/v1/devices/{id}/chats/{chatId}/messages", tag = "chats",
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us"), MessagesQuery),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "a page of messages", body = Page<Message>),
+        Refused<{ CHAT | code(ErrorCode::MessageNotFound) }>))]
 async fn list_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -220,20 +160,39 @@ async fn list_messages(
 }
 
 /// The REST body of a send: the chat is in the path.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({ "text": "Hello!" }))]
 struct NewMessage {
+    /// The text, or the caption of `media`.
     #[serde(default)]
     text: String,
+    /// A file to send, by link: the `media` an upload answered, or any URL the upstream can
+    /// fetch.
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     media: Option<Media>,
+    /// The id of the message this one answers, in the same chat.
     #[serde(default)]
     reply_to: Option<String>,
+    /// A template approved by Meta (Cloud API devices only); it may open a chat with a new
+    /// number.
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     template: Option<Template>,
 }
 
-async fn send(
+/// Send a message
+///
+/// Answered once the message is stored, before it reaches the upstream: its acks follow as
+/// events. `Idempotency-Key` makes retries safe for 24 h.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/chats/{chatId}/messages", tag = "chats",
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us"),
+        ("Idempotency-Key" = Option<String>, Header, description = "visible ASCII; the same key within 24 h answers the message it made, sent once")),
+    request_body = NewMessage,
+    security(("apiKey" = ["send"]), ("bearer" = ["send"])),
+    responses((status = ACCEPTED, description = "the message, stored at ack `pending`", body = Message, headers(
+            ("Idempotent-Replayed" = String, description = "`true` when the answer is the message an earlier request with the same `Idempotency-Key` made"))),
+        Refused<WRITE>))]
+async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -271,19 +230,27 @@ async fn send(
     Ok(response)
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How far a chat is read; no body reads all of it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ReadUpTo {
+    /// Read up to and including this message; all if absent.
     #[serde(default)]
     message_id: Option<String>,
 }
 
-async fn read(
+/// Mark a chat read up to a message (all if none)
+#[utoipa::path(post, path = "/api/v1/devices/{id}/chats/{chatId}/read", tag = "chats",
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    request_body = Option<ReadUpTo>,
+    security(("apiKey" = ["send"]), ("bearer" = ["send"])),
+    responses((status = OK, description = "the messages newly read", body = ReadReceipt), Refused<WRITE>))]
+async fn mark_read(
     State(state): State<AppState>,
     caller: Caller,
     path: IdsPath,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReadReceipt>, ApiError> {
     let Ids(id, chat_id) = ids(path)?;
     caller.authorize(Scope::Send, Some(&id))?;
     // The body is optional: no body reads the whole chat.
@@ -291,6 +258,12 @@ async fn read(
     Ok(Json(state.messaging.read(&id, chat_id, up_to).await?))
 }
 
+/// One message with its current ack
+#[utoipa::path(get, path = "/api/v1/devices/{id}/messages/{messageId}", tag = "chats",
+    params(DevicePath, ("messageId" = String, Path, description = "the message's id (`msg_…`)")),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the message", body = Message),
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MessageNotFound]) }>))]
 async fn show_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,23 +274,34 @@ async fn show_message(
     Ok(Json(state.messaging.message(&id, message_id).await?))
 }
 
-async fn contacts(
+/// Contacts with their presence
+#[utoipa::path(get, path = "/api/v1/devices/{id}/contacts", tag = "chats",
+    params(DevicePath),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the contacts", body = List<Contact>), Refused<{ CREDENTIALS | DEVICE }>))]
+async fn list_contacts(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<Contact>>, ApiError> {
     caller.authorize(Scope::Read, Some(&id))?;
-    let items: Vec<Contact> = state.messaging.contacts(&id).await?;
-    Ok(Json(json!({ "items": items })))
+    let items = state.messaging.contacts(&id).await?;
+    Ok(Json(List { items }))
 }
 
+/// What a simulated phone received, in arrival order
+#[utoipa::path(get, path = "/api/v1/devices/{id}/simulator/inbox", tag = "chats",
+    params(DevicePath),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "what the phone received", body = List<InboxEntry>), Refused<{ CREDENTIALS | DEVICE }>))]
 async fn simulator_inbox(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<List<InboxEntry>>, ApiError> {
     caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.messaging.simulator_inbox(&id).await?))
+    let items = state.messaging.simulator_inbox(&id).await?;
+    Ok(Json(List { items }))
 }
 
 #[cfg(test)]

@@ -1,153 +1,58 @@
 //! `/api/v1/devices`: the fleet, each device's lifecycle and its QR code.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, Endpoint};
+use super::List;
 use crate::api::accept;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
+use crate::api::openapi::{code, codes, Codes, File, Refused, CREDENTIALS, DEVICE, JSON_BODY};
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
-use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId, StateName};
+use crate::model::spec::DeviceSpec;
+use crate::model::upstream::Fault;
+use crate::model::{rfc3339, DeviceId, StateName};
 use crate::{qr, store};
-
-/// What creating or changing a device answers a credential without `admin` that gives a
-/// connector table, for the OpenAPI document.
-const CONNECTOR_SETTINGS_REFUSED: (u16, &str) = (
-    403,
-    "a connector table (`waha`, `cloud_api`) was given without the `admin` scope (`forbidden`)",
-);
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
 const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub fn endpoints() -> Vec<Endpoint> {
-    let d = "/api/v1/devices/{id}";
-    vec![
-        endpoint(
-            Method::GET,
-            "/api/v1/devices",
-            "List the devices this credential sees",
-            Some(Scope::Read),
-            None,
-            (200, Some("DeviceList")),
-            get(list),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices",
-            "Create a device; a connector table (`waha`, `cloud_api`) needs the `admin` scope",
-            Some(Scope::Control),
-            Some("NewDevice"),
-            (201, Some("Device")),
-            post(create),
-        )
-        .failing_with(CONNECTOR_SETTINGS_REFUSED),
-        endpoint(
-            Method::GET,
-            d,
-            "One device",
-            Some(Scope::Read),
-            None,
-            (200, Some("Device")),
-            get(show),
-        ),
-        endpoint(
-            Method::PATCH,
-            d,
-            "Change a device's name, autostart or connector settings; connector settings need \
-             the `admin` scope",
-            Some(Scope::Control),
-            Some("DevicePatch"),
-            (200, Some("Device")),
-            patch(update),
-        )
-        .failing_with(CONNECTOR_SETTINGS_REFUSED),
-        endpoint(
-            Method::DELETE,
-            d,
-            "Delete a device and its journal",
-            Some(Scope::Control),
-            None,
-            (204, None),
-            delete(remove),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/start",
-            "Start the device",
-            Some(Scope::Control),
-            None,
-            (200, Some("Device")),
-            lifecycle(Lifecycle::Start),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/stop",
-            "Stop the device, keeping its link",
-            Some(Scope::Control),
-            None,
-            (200, Some("Device")),
-            lifecycle(Lifecycle::Stop),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/restart",
-            "Stop (if running) and start the device",
-            Some(Scope::Control),
-            None,
-            (200, Some("Device")),
-            lifecycle(Lifecycle::Restart),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/logout",
-            "Log the device out and forget its link",
-            Some(Scope::Control),
-            None,
-            (200, Some("Device")),
-            lifecycle(Lifecycle::Logout),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/qr",
-            "The QR code on show: JSON, or the picture with `Accept: image/png` or `image/svg+xml`",
-            Some(Scope::Control),
-            None,
-            (200, Some("Qr")),
-            get(qr_code),
-        )
-        .also_as([PNG, SVG]),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/simulator/drop",
-            "Simulator: drop the connection (optionally failing the next reconnects)",
-            Some(Scope::Control),
-            Some("SimulatorDrop"),
-            (200, Some("Device")),
-            post(simulator_drop),
-        )
-        .body_optional(),
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/simulator/logout",
-            "Simulator: the phone logs the device out",
-            Some(Scope::Control),
-            None,
-            (200, Some("Device")),
-            post(simulator_logout),
-        ),
-    ]
+/// What a command to a device can meet: a state that does not allow it, or a connector that
+/// does not support it (`invalid_state`), and an upstream that fails (`upstream_error`).
+const COMMAND_REFUSED: Codes =
+    CREDENTIALS | DEVICE | codes(&[ErrorCode::InvalidState, ErrorCode::UpstreamError]);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_devices, create_device))
+        .routes(routes!(show_device, update_device, delete_device))
+        .routes(routes!(start_device))
+        .routes(routes!(stop_device))
+        .routes(routes!(restart_device))
+        .routes(routes!(logout_device))
+        .routes(routes!(show_qr))
+        .routes(routes!(simulator_drop))
+        .routes(routes!(simulator_logout))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// List the devices this credential sees
+#[utoipa::path(get, path = "/api/v1/devices", tag = "devices",
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the devices", body = List<DeviceView>), Refused<CREDENTIALS>))]
+async fn list_devices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<List<DeviceView>>, ApiError> {
     caller.authorize(Scope::Read, None)?;
     let records = state.store.read(store::devices::list).await?;
     let items: Vec<DeviceView> = records
@@ -155,41 +60,87 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Valu
         .filter(|record| caller.sees(&record.id))
         .map(DeviceView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(List { items }))
 }
 
-async fn create(
+/// A new device: its id, and its definition as a device file gives it.
+struct NewDevice {
+    id: DeviceId,
+    spec: DeviceSpec,
+}
+
+/// Described as the definition's object with `id` added: composed with `allOf` instead, the
+/// definition's refusal of fields it does not know would refuse `id` too.
+impl PartialSchema for NewDevice {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = DeviceSpec::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            let id = Ref::from_schema_name(DeviceId::name()).into();
+            object.properties = std::iter::once(("id".to_owned(), id))
+                .chain(std::mem::take(&mut object.properties))
+                .collect();
+            object.required.insert(0, "id".to_owned());
+            object.description =
+                Some("A new device: its id, and its definition as a device file gives it.".into());
+            object.example =
+                Some(json!({ "id": "shop-1", "name": "Shop", "connector": "simulator" }));
+        }
+        schema
+    }
+}
+
+impl ToSchema for NewDevice {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((DeviceId::name().into(), DeviceId::schema()));
+        <DeviceSpec as ToSchema>::schemas(schemas);
+    }
+}
+
+impl NewDevice {
+    /// Reads a creation body. The id is read first, so that a bad id is named as such, not as
+    /// a body error, and then passed to `admit` (the caller's access to it) before the rest of
+    /// the body is read.
+    fn read(
+        mut body: Value,
+        admit: impl FnOnce(&DeviceId) -> Result<(), ApiError>,
+    ) -> Result<NewDevice, ApiError> {
+        let raw_id = body
+            .as_object_mut()
+            .and_then(|fields| fields.remove("id"))
+            .ok_or_else(|| ApiError::bad_request("`id` is required"))?;
+        let raw_id = raw_id
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request("`id` must be a string"))?;
+        let id = DeviceId::parse(raw_id)?;
+        admit(&id)?;
+        let spec = serde_json::from_value(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))?;
+        Ok(NewDevice { id, spec })
+    }
+}
+
+/// Create a device
+///
+/// A connector table (`waha`, `cloud_api`) needs the `admin` scope: without it the answer is
+/// `forbidden`.
+#[utoipa::path(post, path = "/api/v1/devices", tag = "devices",
+    request_body = NewDevice,
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = CREATED, description = "the device, created", body = DeviceView),
+        Refused<{ CREDENTIALS | JSON_BODY | codes(&[ErrorCode::InvalidDeviceId, ErrorCode::DeviceExists]) }>))]
+async fn create_device(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(mut body): ApiJson<Value>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
-    let id = take_id(&mut body)?;
-    caller.authorize(Scope::Control, Some(&id))?;
-    let spec = device_spec(body)?;
+    let NewDevice { id, spec } =
+        NewDevice::read(body, |id| Ok(caller.authorize(Scope::Control, Some(id))?))?;
     authorize_connector_settings(&caller, &id, &spec.connector_tables())?;
     let device = state.devices.create(id.clone(), spec).await?;
     // The namespace opens before the answer, so a client may connect as soon as it has it;
     // dashboards hear of the new device from the device layer.
     state.sockets.add_device(&id);
     Ok((StatusCode::CREATED, Json(device)).into_response())
-}
-
-/// Takes the id out of a creation body. It is checked first, so that a bad id is named as
-/// such, not as a body error, and before the caller's access to it.
-fn take_id(body: &mut Value) -> Result<DeviceId, ApiError> {
-    let raw_id = body
-        .as_object_mut()
-        .and_then(|fields| fields.remove("id"))
-        .ok_or_else(|| ApiError::bad_request("`id` is required"))?;
-    let raw_id = raw_id
-        .as_str()
-        .ok_or_else(|| ApiError::bad_request("`id` must be a string"))?;
-    Ok(DeviceId::parse(raw_id)?)
-}
-
-/// The rest of a creation body: the device's definition.
-fn device_spec(body: Value) -> Result<DeviceSpec, ApiError> {
-    serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("invalid device: {e}")))
 }
 
 /// Connector settings say which URLs the daemon calls and with which credentials: whoever
@@ -235,7 +186,12 @@ fn handle(
     Ok(state.devices.handle(id).ok_or(DeviceError::NotFound)?)
 }
 
-async fn show(
+/// One device
+#[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the device", body = DeviceView), Refused<{ CREDENTIALS | DEVICE }>))]
+async fn show_device(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
@@ -244,7 +200,17 @@ async fn show(
     view(&state, id).await
 }
 
-async fn update(
+/// Change a device's name, autostart or connector settings
+///
+/// Connector settings need the `admin` scope: without it the answer is `forbidden`. A device
+/// declared by a file is changed in its file (`invalid_state`).
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices",
+    params(DevicePath),
+    request_body = DevicePatch,
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as changed", body = DeviceView),
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | code(ErrorCode::InvalidState) }>))]
+async fn update_device(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
@@ -255,7 +221,15 @@ async fn update(
     Ok(Json(state.devices.update(&id, patch).await?))
 }
 
-async fn remove(
+/// Delete a device and its journal
+///
+/// A device declared by a file is removed with its file (`invalid_state`).
+#[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = NO_CONTENT, description = "deleted"),
+        Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::InvalidState) }>))]
+async fn delete_device(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
@@ -266,27 +240,95 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A route that takes the device through `step` and answers with the device as it is then.
-fn lifecycle(step: Lifecycle) -> MethodRouter<AppState> {
-    post(
-        move |State(state): State<AppState>, caller: Caller, DevicePath(id): DevicePath| async move {
-            handle(&state, &caller, Scope::Control, &id)?
-                .lifecycle(step)
-                .await?;
-            view(&state, id).await
-        },
-    )
+/// What a route asks of a device before answering with it.
+enum Ask {
+    Step(Lifecycle),
+    Fault(Fault),
 }
 
-async fn simulator_logout(
+/// Asks the device to take a lifecycle step or to misbehave, and answers with the device as it
+/// is then.
+async fn drive(
+    state: &AppState,
+    caller: &Caller,
+    id: DeviceId,
+    ask: Ask,
+) -> Result<Json<DeviceView>, ApiError> {
+    let device = handle(state, caller, Scope::Control, &id)?;
+    match ask {
+        Ask::Step(step) => device.lifecycle(step).await?,
+        Ask::Fault(fault) => device.inject_fault(fault).await?,
+    }
+    view(state, id).await
+}
+
+/// Start the device
+#[utoipa::path(post, path = "/api/v1/devices/{id}/start", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn start_device(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
 ) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?
-        .inject_fault(Fault::RemoteLogout)
-        .await?;
-    view(&state, id).await
+    drive(&state, &caller, id, Ask::Step(Lifecycle::Start)).await
+}
+
+/// Stop the device, keeping its link
+#[utoipa::path(post, path = "/api/v1/devices/{id}/stop", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn stop_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    drive(&state, &caller, id, Ask::Step(Lifecycle::Stop)).await
+}
+
+/// Stop (if running) and start the device
+#[utoipa::path(post, path = "/api/v1/devices/{id}/restart", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn restart_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    drive(&state, &caller, id, Ask::Step(Lifecycle::Restart)).await
+}
+
+/// Log the device out and forget its link
+#[utoipa::path(post, path = "/api/v1/devices/{id}/logout", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn logout_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    drive(&state, &caller, id, Ask::Step(Lifecycle::Logout)).await
+}
+
+/// The QR code on show, as `GET …/qr` answers in JSON.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct QrView {
+    /// The text the code encodes.
+    qr: String,
+    /// The code as a picture: a `data:image/png;base64,` URL.
+    image: String,
+    /// When the code is replaced by the next one.
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// Which code this is since the device entered state `qr`, from 1.
+    attempt: u32,
+    /// How many codes are shown before the device gives up.
+    max_attempts: u32,
 }
 
 const PNG: &str = "image/png";
@@ -294,7 +336,19 @@ const SVG: &str = "image/svg+xml";
 /// What `GET .../qr` answers with, JSON by default.
 const QR_TYPES: [&str; 3] = ["application/json", PNG, SVG];
 
-async fn qr_code(
+/// The QR code on show
+///
+/// JSON, or the picture with `Accept: image/png` or `image/svg+xml`. A device that is not in
+/// state `qr` shows none (`invalid_state`).
+#[utoipa::path(get, path = "/api/v1/devices/{id}/qr", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the code on show", content(
+            (QrView = "application/json"),
+            (File = "image/png"),
+            (String = "image/svg+xml"))),
+        Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::InvalidState) }>))]
+async fn show_qr(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
@@ -330,23 +384,34 @@ async fn qr_code(
         }
         _ => {}
     }
-    Ok(Json(json!({
-        "qr": current.qr,
-        "image": current.image,
-        "expiresAt": rfc3339(current.expires_at),
-        "attempt": current.attempt,
-        "maxAttempts": current.max_attempts,
-    }))
+    Ok(Json(QrView {
+        qr: current.qr,
+        image: current.image,
+        expires_at: rfc3339(current.expires_at),
+        attempt: current.attempt,
+        max_attempts: current.max_attempts,
+    })
     .into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// What `…/simulator/drop` may ask; no body is a plain drop.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({ "failReconnects": 2 }))]
 struct DropBody {
+    /// How many of the reconnects that follow fail.
     #[serde(default)]
     fail_reconnects: u32,
 }
 
+/// Simulator: drop the connection (optionally failing the next reconnects)
+///
+/// A device of another connector has no such fault (`invalid_state`).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/drop", tag = "devices",
+    params(DevicePath),
+    request_body = Option<DropBody>,
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<{ COMMAND_REFUSED | JSON_BODY }>))]
 async fn simulator_drop(
     State(state): State<AppState>,
     caller: Caller,
@@ -355,10 +420,23 @@ async fn simulator_drop(
 ) -> Result<Json<DeviceView>, ApiError> {
     // The body is optional: an empty one means a plain drop.
     let DropBody { fail_reconnects } = optional_body(&body)?;
-    handle(&state, &caller, Scope::Control, &id)?
-        .inject_fault(Fault::Drop { fail_reconnects })
-        .await?;
-    view(&state, id).await
+    let fault = Fault::Drop { fail_reconnects };
+    drive(&state, &caller, id, Ask::Fault(fault)).await
+}
+
+/// Simulator: the phone logs the device out
+///
+/// A device of another connector has no such fault (`invalid_state`).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/logout", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn simulator_logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    drive(&state, &caller, id, Ask::Fault(Fault::RemoteLogout)).await
 }
 
 #[cfg(test)]

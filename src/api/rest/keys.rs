@@ -1,17 +1,19 @@
 //! `/api/v1/keys` and `/api/v1/tokens`: credentials.
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, Endpoint};
+use super::List;
 use crate::api::auth::{Caller, Grant, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
+use crate::api::openapi::{code, Refused, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
 use crate::model::{check_selection, rfc3339};
 use crate::store::{self, KeyRecord};
@@ -19,74 +21,78 @@ use crate::store::{self, KeyRecord};
 /// Longest access token lifetime: tokens are meant to be short-lived.
 const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint(
-            Method::GET,
-            "/api/v1/keys",
-            "List API keys (never their secrets)",
-            Some(Scope::Admin),
-            None,
-            (200, Some("KeyList")),
-            get(list),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/keys",
-            "Create an API key; the key is in this response only",
-            Some(Scope::Admin),
-            Some("NewKey"),
-            (201, Some("CreatedKey")),
-            post(create),
-        ),
-        endpoint(
-            Method::DELETE,
-            "/api/v1/keys/{id}",
-            "Revoke an API key",
-            Some(Scope::Admin),
-            None,
-            (204, None),
-            delete(revoke),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/tokens",
-            "Issue an access token with at most the caller's own rights",
-            None,
-            Some("NewToken"),
-            (201, Some("Token")),
-            post(token),
-        )
-        .for_any_credential(),
-    ]
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+        .routes(routes!(issue_token))
 }
 
-fn key_json(record: &KeyRecord) -> Value {
-    json!({
-        "id": record.id,
-        "name": record.name,
-        "devices": record.devices,
-        "scopes": record.scopes,
-        "createdAt": rfc3339(record.created_at),
-    })
+/// An API key as the API shows it: never its secret.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct KeyView {
+    #[schema(example = "key_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
+    id: String,
+    name: String,
+    /// Device ids, or `*` for all.
+    devices: Vec<String>,
+    #[schema(value_type = Vec<Scope>)]
+    scopes: Vec<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+impl From<&KeyRecord> for KeyView {
+    fn from(record: &KeyRecord) -> Self {
+        KeyView {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            devices: record.devices.clone(),
+            scopes: record.scopes.clone(),
+            created_at: rfc3339(record.created_at),
+        }
+    }
+}
+
+/// A key just made: the only answer that carries its secret.
+#[derive(Serialize, ToSchema)]
+struct CreatedKey {
+    #[serde(flatten)]
+    shown: KeyView,
+    /// The key to present as `X-Api-Key`; shown only in this answer.
+    #[schema(example = "dbk_…")]
+    key: String,
+}
+
+/// List API keys (never their secrets)
+#[utoipa::path(get, path = "/api/v1/keys", tag = "credentials",
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = OK, description = "the keys", body = List<KeyView>), Refused<CREDENTIALS>))]
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<List<KeyView>>, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     let keys = state.store.read(store::keys::list).await?;
-    let shown: Vec<Value> = keys
+    let items = keys
         .iter()
         .filter(|key| caller.administers(&key.devices))
-        .map(key_json)
+        .map(KeyView::from)
         .collect();
-    Ok(Json(json!({ "items": shown })))
+    Ok(Json(List { items }))
 }
 
-#[derive(Deserialize)]
+/// What a new API key may do.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "name": "shop dashboard", "devices": ["shop-1"], "scopes": ["read", "send"] }))]
 struct NewKey {
+    /// Tells the keys apart.
     name: String,
+    /// Device ids, or `*` for all.
     #[serde(default = "everything")]
+    #[schema(default = json!(["*"]))]
     devices: Vec<String>,
     scopes: Vec<Scope>,
 }
@@ -100,7 +106,15 @@ fn check_devices(devices: &[String]) -> Result<(), ApiError> {
     check_selection(devices).map_err(ApiError::from)
 }
 
-async fn create(
+/// Create an API key; the key is in this answer only
+///
+/// Only an API key makes keys: a token ends, a key it made would not (`forbidden`).
+#[utoipa::path(post, path = "/api/v1/keys", tag = "credentials",
+    request_body = NewKey,
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = CREATED, description = "the key, with its secret", body = CreatedKey),
+        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::InvalidDeviceId) }>))]
+async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewKey>,
@@ -118,8 +132,10 @@ async fn create(
         .auth
         .create_key(body.name, body.devices, scopes)
         .await?;
-    let mut shown = key_json(&created.record);
-    shown["key"] = Value::String(created.secret);
+    let shown = CreatedKey {
+        shown: KeyView::from(&created.record),
+        key: created.secret,
+    };
     Ok((StatusCode::CREATED, Json(shown)).into_response())
 }
 
@@ -136,7 +152,15 @@ fn distinct_scopes(mut scopes: Vec<Scope>) -> Result<Vec<Scope>, ApiError> {
     Ok(scopes)
 }
 
-async fn revoke(
+/// Revoke an API key
+///
+/// Connections made with it, or with tokens it issued, are closed.
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "credentials",
+    params(("id" = String, Path, description = "the key's id (`key_…`)")),
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = NO_CONTENT, description = "revoked"),
+        Refused<{ CREDENTIALS | code(ErrorCode::KeyNotFound) }>))]
+async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -161,21 +185,47 @@ async fn revoke(
     }
 }
 
-#[derive(Deserialize)]
+/// What an access token may do, and for how long.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({ "sub": "dashboard-user-7", "devices": ["shop-1"], "scopes": ["read"], "ttlSecs": 600 }))]
 struct NewToken {
+    /// Whom the token is for (its `sub` claim).
     sub: String,
+    /// Device ids, or `*` for all.
     devices: Vec<String>,
     scopes: Vec<Scope>,
+    /// Seconds until it ends.
     #[serde(default = "hour")]
+    #[schema(default = 3600, minimum = 1, maximum = 2592000)]
     ttl_secs: u64,
+}
+
+/// An access token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct IssuedToken {
+    /// To present as `Authorization: Bearer <token>`.
+    token: String,
+    /// Refused from this instant; no later than the end of a token that asked for it.
+    #[schema(format = DateTime)]
+    expires_at: String,
 }
 
 fn hour() -> u64 {
     3600
 }
 
-async fn token(
+/// Issue an access token with at most the caller's own rights
+///
+/// Any credential may ask, whatever its scopes; a token that would grant more than the
+/// credential that asks for it is `forbidden`.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "credentials",
+    request_body = NewToken,
+    security(("apiKey" = []), ("bearer" = [])),
+    responses((status = CREATED, description = "the token", body = IssuedToken),
+        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::InvalidDeviceId) }>))]
+async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewToken>,
@@ -203,11 +253,11 @@ async fn token(
     wanted.expires = issuer.expires;
     let (token, expires) = state.auth.issue_token(&wanted, body.ttl_secs);
     let expires_at = chrono::DateTime::from_timestamp(expires as i64, 0).unwrap_or_default();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "token": token, "expiresAt": rfc3339(expires_at) })),
-    )
-        .into_response())
+    let issued = IssuedToken {
+        token,
+        expires_at: rfc3339(expires_at),
+    };
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
 #[cfg(test)]

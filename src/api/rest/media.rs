@@ -5,64 +5,54 @@
 use axum::body::Body;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::chats::{ids, Ids, IdsPath};
-use super::{endpoint, query_param, Endpoint, FILE_BODY};
 use crate::api::auth::{Caller, Scope};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
+use crate::api::openapi::{codes, File, Refused, CREDENTIALS, DEVICE};
 use crate::api::AppState;
 use crate::model::{DeviceId, Media};
 
 /// The type of a file that says none.
 const BYTES: &str = "application/octet-stream";
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint(
-            Method::POST,
-            "/api/v1/devices/{id}/media",
-            "Upload a file to send: the body is the file (`Content-Type` its type, `?name` its \
-             name) or a multipart form with one file field; answers the `media` to send it with",
-            Some(Scope::Send),
-            Some(FILE_BODY),
-            (201, Some("Media")),
-            // The upload's own limit applies (see `device::uploads`), not the JSON bodies'.
-            post(upload).layer(DefaultBodyLimit::disable()),
-        )
-        .reading([query_param(
-            "name",
-            "string",
-            "the file's name, for a body that is the file itself",
-        )])
-        .answering_headers([("Location", "the file's URL, the `url` of the answer")]),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/media/{mediaId}",
-            "A file a message's `media.url` points at: one uploaded, or one the upstream keeps, \
-             streamed from it",
-            Some(Scope::Read),
-            None,
-            (200, None),
-            get(media),
-        ),
-    ]
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        // The upload's own limit applies (see `device::uploads`), not the JSON bodies'.
+        .routes(routes!(upload_media).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(download_media))
 }
 
 /// `?name=` of an upload.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
+    /// The file's name, for a body that is the file itself.
     name: Option<String>,
 }
 
-/// Stores the file as it arrives, so a large one costs the daemon a buffer, not its size.
-/// A browser's form (`multipart/form-data`) sends the file in a field with its name and type.
-async fn upload(
+/// Upload a file to send
+///
+/// The body is the file (`Content-Type` its type, `?name` its name) or a
+/// `multipart/form-data` form with one file field, as a browser's form sends it. The answer
+/// is the `media` to send it with. The file is stored as it arrives, so a large one costs the
+/// daemon a buffer, not its size.
+#[utoipa::path(post, path = "/api/v1/devices/{id}/media", tag = "media",
+    params(DevicePath, UploadQuery),
+    request_body(content = File, content_type = "*/*", description = "the file, or a form with one file field"),
+    security(("apiKey" = ["send"]), ("bearer" = ["send"])),
+    responses((status = CREATED, description = "the `media` to send the file with", body = Media, headers(
+            ("Location" = String, description = "the file's URL, the `url` of the answer"))),
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::PayloadTooLarge]) }>))]
+async fn upload_media(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
@@ -135,8 +125,16 @@ async fn save<E: std::fmt::Display>(
     Ok(library.uploads().save(id, mime, name, body).await?)
 }
 
-/// Streams the file as it arrives, so a large video costs the daemon a buffer, not its size.
-async fn media(
+/// A file a message's `media.url` points at
+///
+/// One uploaded, or one the upstream keeps, streamed from it as it arrives. Pictures, sound
+/// and video are shown inline; anything else is a download.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/media/{mediaId}", tag = "media",
+    params(DevicePath, ("mediaId" = String, Path, description = "the file's id, the last segment of its `url`")),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the file, with its type", content_type = "*/*", body = File),
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError]) }>))]
+async fn download_media(
     State(state): State<AppState>,
     caller: Caller,
     path: IdsPath,

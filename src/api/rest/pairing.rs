@@ -5,72 +5,70 @@
 //! short-lived code is the credential.
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, Endpoint};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
+use crate::api::openapi::{code, Refused, ANY_REQUEST, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
 use crate::device::pairings::PairingError;
+use crate::model::DeviceId;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint(
-            Method::POST,
-            "/api/v1/pairings",
-            "Scan a simulator QR code (its text or bare code) and link its device",
-            Some(Scope::Control),
-            Some("Pairing"),
-            (200, Some("Paired")),
-            post(pair),
-        ),
-        endpoint(
-            Method::GET,
-            "/pair/{code}",
-            "Confirmation page a phone opens from the QR code",
-            None,
-            None,
-            (200, None),
-            get(confirm_page),
-        ),
-        endpoint(
-            Method::POST,
-            "/pair/{code}",
-            "Confirm the link from the page",
-            None,
-            None,
-            (200, None),
-            post(confirm),
-        ),
-    ]
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pair))
+        .routes(routes!(confirm_page, confirm))
 }
 
-#[derive(Deserialize)]
+/// A scanned simulator QR code.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "qr": "http://localhost:3000/pair/3f9c2a7d" }))]
 struct Pairing {
+    /// The QR code's text, or its bare code.
     qr: String,
+}
+
+/// What scanning a QR code linked.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Paired {
+    device_id: DeviceId,
+    linked: bool,
 }
 
 fn expired(error: PairingError) -> ApiError {
     ApiError::new(ErrorCode::QrExpired, error.to_string())
 }
 
+/// Scan a simulator QR code and link its device
+///
+/// A code that expired, or was used, is `qr_expired`.
+#[utoipa::path(post, path = "/api/v1/pairings", tag = "pairing",
+    request_body = Pairing,
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device, linked", body = Paired),
+        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::QrExpired) }>))]
 async fn pair(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Pairing>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Paired>, ApiError> {
     caller.authorize(Scope::Control, None)?;
     let device = state.pairings.peek(&body.qr).map_err(expired)?;
     caller.authorize(Scope::Control, Some(&device))?;
     let device = state.pairings.claim(&body.qr).await.map_err(expired)?;
-    Ok(Json(json!({ "deviceId": device, "linked": true })))
+    Ok(Json(Paired {
+        device_id: device,
+        linked: true,
+    }))
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -81,6 +79,13 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// Confirmation page a phone opens from the QR code
+#[utoipa::path(get, path = "/pair/{code}", tag = "pairing",
+    params(("code" = String, Path, description = "the code in the QR code's URL")),
+    responses(
+        (status = OK, description = "a page that asks to link the device", content_type = "text/html", body = String),
+        (status = GONE, description = "a page that says the code expired or was used", content_type = "text/html", body = String),
+        Refused<ANY_REQUEST>))]
 async fn confirm_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
     match state.pairings.peek(&code) {
         Ok(device) => Html(page(
@@ -92,6 +97,13 @@ async fn confirm_page(State(state): State<AppState>, Path(code): Path<String>) -
     }
 }
 
+/// Confirm the link from the page
+#[utoipa::path(post, path = "/pair/{code}", tag = "pairing",
+    params(("code" = String, Path, description = "the code in the QR code's URL")),
+    responses(
+        (status = OK, description = "a page that says the device is linked", content_type = "text/html", body = String),
+        (status = GONE, description = "a page that says the code expired or was used", content_type = "text/html", body = String),
+        Refused<ANY_REQUEST>))]
 async fn confirm(State(state): State<AppState>, Path(code): Path<String>) -> Response {
     match state.pairings.claim(&code).await {
         Ok(device) => Html(page(

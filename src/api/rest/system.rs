@@ -1,101 +1,72 @@
 //! Health, metrics, the OpenAPI document and its browser, stats and the event journal.
 
 use axum::extract::{Query, State};
-use axum::http::{header, Method};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, query_param, Endpoint};
 use crate::api::auth::{Caller, Scope};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{page_limit, DevicePath};
-use crate::api::{openapi, AppState};
+use crate::api::openapi::{code, Refused, Served, ANY_REQUEST, CREDENTIALS, DEVICE};
+use crate::api::socket::Stats;
+use crate::api::AppState;
 use crate::metrics::Backlog;
-use crate::model::{event::JournaledEvent, fitting};
+use crate::model::event::{Envelope, JournaledEvent};
+use crate::model::fitting;
 use crate::store;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint(
-            Method::GET,
-            "/health",
-            "Liveness: answers while the daemon runs",
-            None,
-            None,
-            (200, Some("Health")),
-            get(health),
-        ),
-        endpoint(
-            Method::GET,
-            "/metrics",
-            "Prometheus metrics of the hooks (text format)",
-            None,
-            None,
-            (200, None),
-            get(metrics),
-        ),
-        endpoint(
-            Method::GET,
-            "/docs-json",
-            "This OpenAPI document",
-            None,
-            None,
-            (200, None),
-            get(docs_json),
-        ),
-        endpoint(
-            Method::GET,
-            "/docs",
-            "An API browser for this document (HTML, works offline)",
-            None,
-            None,
-            (200, None),
-            get(docs),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/stats",
-            "Fleet counters",
-            Some(Scope::Read),
-            None,
-            (200, Some("Stats")),
-            get(stats),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/devices/{id}/events",
-            "The device's event journal after `after`, oldest first, for pull consumers and resync",
-            Some(Scope::Read),
-            None,
-            (200, Some("EventPage")),
-            get(events),
-        )
-        .reading([
-            query_param("after", "integer", "the last seq already seen (default 0)"),
-            query_param(
-                "limit",
-                "integer",
-                "most events in the page, 1-1000 (default 100)",
-            ),
-        ]),
-    ]
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(metrics))
+        .routes(routes!(docs_json))
+        .routes(routes!(docs))
+        .routes(routes!(stats))
+        .routes(routes!(events))
 }
 
-/// The API browser: one self-contained page that reads `/docs-json`, so it needs no network
-/// beyond the daemon.
-async fn docs() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../../../assets/docs.html"))
+/// An API browser for this document (HTML, works offline)
+///
+/// One self-contained page that reads `/docs-json`, so it needs no network beyond the daemon.
+#[utoipa::path(get, path = "/docs", tag = "system",
+    responses((status = OK, description = "the page", content_type = "text/html", body = String),
+        Refused<ANY_REQUEST>))]
+async fn docs() -> Html<&'static str> {
+    Html(include_str!("../../../assets/docs.html"))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// What `/health` answers.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// The daemon's version.
+    #[schema(example = "0.1.0")]
+    version: &'static str,
 }
 
-/// The Prometheus text exposition. Like `/health` it needs no credential: it carries counts,
-/// never ids, names or payloads, and scrapers rarely hold API keys.
+/// Liveness: answers while the daemon runs
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = OK, description = "the daemon runs", body = Health), Refused<ANY_REQUEST>))]
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Prometheus metrics of the hooks (text format)
+///
+/// Like `/health` it needs no credential: it carries counts, never ids, names or payloads,
+/// and scrapers rarely hold API keys.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = OK, description = "the Prometheus text exposition, version 0.0.4",
+        content_type = "text/plain", body = String), Refused<ANY_REQUEST>))]
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (depth, oldest) = state.store.read(store::webhooks::backlog).await?;
     let oldest_age_secs = oldest
@@ -115,33 +86,68 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-async fn docs_json() -> Json<Value> {
-    Json(openapi::document())
+/// This OpenAPI document
+#[utoipa::path(get, path = "/docs-json", tag = "system",
+    responses((status = OK, description = "OpenAPI 3.1", content_type = "application/json",
+        body = Object), Refused<ANY_REQUEST>))]
+async fn docs_json(Extension(document): Extension<Served>) -> Served {
+    document
 }
 
-async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// Fleet counters
+///
+/// The devices this credential sees, as the root namespace's `stats` event answers.
+#[utoipa::path(get, path = "/api/v1/stats", tag = "system",
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "the counters", body = Stats), Refused<CREDENTIALS>))]
+async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Stats>, ApiError> {
     caller.authorize(Scope::Read, None)?;
     Ok(Json(state.sockets.stats(&caller).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
+    /// The last `seq` already seen.
     #[serde(default)]
     after: u64,
+    /// The most events in the page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
+}
+
+/// A page of a device's journal.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EventPage<'a> {
+    items: Vec<Envelope<'a>>,
+    /// The device's last `seq`.
+    head: u64,
+    /// False when entries after `after` were already pruned.
+    recovered: bool,
+    /// The `after` of the next page: the page may end early to stay within
+    /// `limits.max_reply_bytes`, and `qr` entries are left out for credentials without the
+    /// `control` scope.
+    next_after: Option<u64>,
 }
 
 const DEFAULT_EVENTS_PAGE: u64 = 100;
 
 const MAX_EVENTS_PAGE: u64 = 1000;
 
+/// The device's event journal after `after`, oldest first, for pull consumers and resync
+#[utoipa::path(get, path = "/api/v1/devices/{id}/events", tag = "system",
+    params(DevicePath, EventsQuery),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "a page of the journal", body = EventPage),
+        Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::BadRequest) }>))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     caller.authorize(Scope::Read, Some(&id))?;
     state
@@ -159,7 +165,7 @@ async fn events(
         .iter()
         .filter(|event| caller.may_see(&event.name, &id))
         .collect();
-    let envelopes: Vec<_> = visible.iter().map(|event| event.envelope()).collect();
+    let mut envelopes: Vec<_> = visible.iter().map(|event| event.envelope()).collect();
     // Cut to the reply budget; `nextAfter` is where the next page starts: the last event
     // given, or the last one read when the rest of the page was not for this caller.
     let fit = fitting(&envelopes, state.settings.limits.max_reply_bytes);
@@ -167,11 +173,12 @@ async fn events(
         true => visible.get(fit.saturating_sub(1)).map(|event| event.seq),
         false => read.events.last().map(|event| event.seq),
     };
-    let items = &envelopes[..fit];
-    Ok(Json(json!({
-        "items": items,
-        "head": read.head,
-        "recovered": read.complete,
-        "nextAfter": next_after,
-    })))
+    envelopes.truncate(fit);
+    let page = EventPage {
+        items: envelopes,
+        head: read.head,
+        recovered: read.complete,
+        next_after,
+    };
+    Ok(Json(page).into_response())
 }

@@ -12,77 +12,67 @@ use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::routing::{get, post};
+use axum::http::{header, HeaderMap, StatusCode};
 use futures_util::StreamExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, query_param, request_header, Endpoint};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
+use crate::api::openapi::{code, codes, Codes, Refused, DEVICE};
 use crate::api::AppState;
 use crate::model::spec::ConnectorKind;
 
-/// What the receivers answer besides success, for the OpenAPI document.
-const NO_DEVICE: (u16, &str) = (404, "no device with this id (`device_not_found`)");
-const OTHER_CONNECTOR: (u16, &str) = (409, "the device uses another connector (`invalid_state`)");
-const TOO_LARGE: (u16, &str) = (
-    413,
-    "the body is larger than `limits.max_upstream_body_bytes` (`payload_too_large`)",
-);
+/// What every receiver can answer besides success: no such device, or one that uses another
+/// connector (`invalid_state`).
+const NOT_THIS_DEVICE: Codes = DEVICE | code(ErrorCode::InvalidState);
 
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        endpoint(
-            Method::POST,
-            "/upstream/waha/{id}",
-            "WAHA webhook receiver, signed with `X-Webhook-Hmac` (HMAC-SHA512 of the body)",
-            None,
-            None,
-            (200, None),
-            post(|state, id, headers, body| deliver(ConnectorKind::Waha, state, id, headers, body)),
-        )
-        .failing_with(NO_DEVICE)
-        .failing_with(OTHER_CONNECTOR)
-        .failing_with(TOO_LARGE)
-        .reading([request_header(
-            "X-Webhook-Hmac",
-            "hex HMAC-SHA512 of the body with the device's `webhook_secret`",
-        )]),
-        endpoint(
-            Method::GET,
-            "/upstream/cloud/{id}",
-            "Cloud API callback check: answers `hub.challenge` when `hub.verify_token` matches",
-            None,
-            None,
-            (200, None),
-            get(cloud_subscription),
-        )
-        .failing_with(NO_DEVICE)
-        .failing_with(OTHER_CONNECTOR)
-        .reading([
-            query_param("hub.mode", "string", "`subscribe`"),
-            query_param("hub.verify_token", "string", "the device's `verify_token`"),
-            query_param("hub.challenge", "string", "answered back as the body"),
-        ]),
-        endpoint(
-            Method::POST,
-            "/upstream/cloud/{id}",
-            "Cloud API webhook receiver, signed with `X-Hub-Signature-256` (HMAC-SHA256 of the body)",
-            None,
-            None,
-            (200, None),
-            post(|state, id, headers, body| {
-                deliver(ConnectorKind::CloudApi, state, id, headers, body)
-            }),
-        )
-        .failing_with(NO_DEVICE)
-        .failing_with(OTHER_CONNECTOR)
-        .failing_with(TOO_LARGE)
-        .reading([request_header(
-            "X-Hub-Signature-256",
-            "`sha256=` and the hex HMAC-SHA256 of the body with the device's `app_secret`",
-        )]),
-    ]
+/// What a delivery can meet besides [`NOT_THIS_DEVICE`]: a signature that does not match
+/// (`unauthorized`), a body that is not the upstream's JSON (`bad_request`) or that is larger
+/// than `limits.max_upstream_body_bytes`.
+const DELIVERY_REFUSED: Codes = NOT_THIS_DEVICE
+    | codes(&[
+        ErrorCode::Unauthorized,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+    ]);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(waha_webhook))
+        .routes(routes!(cloud_subscription, cloud_webhook))
+}
+
+/// WAHA webhook receiver, signed with `X-Webhook-Hmac` (HMAC-SHA512 of the body)
+#[utoipa::path(post, path = "/upstream/waha/{id}", tag = "upstream",
+    params(DevicePath,
+        ("X-Webhook-Hmac" = String, Header, description = "hex HMAC-SHA512 of the body with the device's `webhook_secret`")),
+    request_body(content = Object, description = "the event, as WAHA sends it"),
+    responses((status = OK, description = "stored; a repeat changes nothing"),
+        Refused<DELIVERY_REFUSED>))]
+async fn waha_webhook(
+    state: State<AppState>,
+    id: DevicePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    deliver(ConnectorKind::Waha, state, id, headers, body).await
+}
+
+/// Cloud API webhook receiver, signed with `X-Hub-Signature-256` (HMAC-SHA256 of the body)
+#[utoipa::path(post, path = "/upstream/cloud/{id}", tag = "upstream",
+    params(DevicePath,
+        ("X-Hub-Signature-256" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of the body with the device's `app_secret`")),
+    request_body(content = Object, description = "the notification, as Meta sends it"),
+    responses((status = OK, description = "stored; a repeat changes nothing"),
+        Refused<DELIVERY_REFUSED>))]
+async fn cloud_webhook(
+    state: State<AppState>,
+    id: DevicePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    deliver(ConnectorKind::CloudApi, state, id, headers, body).await
 }
 
 async fn deliver(
@@ -130,6 +120,14 @@ async fn read_at_most(headers: &HeaderMap, body: Body, limit: usize) -> Result<B
     Ok(read.into())
 }
 
+/// Cloud API callback check: answers `hub.challenge` when `hub.verify_token` matches
+#[utoipa::path(get, path = "/upstream/cloud/{id}", tag = "upstream",
+    params(DevicePath,
+        ("hub.mode" = Option<String>, Query, description = "`subscribe`"),
+        ("hub.verify_token" = Option<String>, Query, description = "the device's `verify_token`"),
+        ("hub.challenge" = Option<String>, Query, description = "answered back as the body")),
+    responses((status = OK, description = "`hub.challenge`", content_type = "text/plain", body = String),
+        Refused<{ NOT_THIS_DEVICE | code(ErrorCode::Forbidden) }>))]
 async fn cloud_subscription(
     State(state): State<AppState>,
     DevicePath(id): DevicePath,

@@ -1,146 +1,162 @@
 //! `/api/v1/webhooks`: subscriptions, their delivery log and replays (scope `admin`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
 use axum::Json;
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{endpoint, query_param, Endpoint};
+use super::List;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{page_limit, ApiJson};
+use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, check_events};
-use crate::model::{check_selection, fitting, rfc3339};
-use crate::store::webhooks::{self as outbox, DeliveryRecord, WebhookRecord, WebhookSource};
+use crate::model::{check_selection, rfc3339};
+use crate::model::{fitting, Page};
+use crate::store::webhooks::{
+    self as outbox, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookSource,
+};
 
 /// Deliveries listed per page by default, and at most.
 const PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-pub fn endpoints() -> Vec<Endpoint> {
-    let one = "/api/v1/webhooks/{id}";
-    let admin = Some(Scope::Admin);
-    vec![
-        endpoint(
-            Method::GET,
-            "/api/v1/webhooks",
-            "List webhook subscriptions (never their secrets)",
-            admin,
-            None,
-            (200, Some("WebhookList")),
-            get(list),
-        ),
-        endpoint(
-            Method::POST,
-            "/api/v1/webhooks",
-            "Subscribe a URL to events; the signing secret is in this response only",
-            admin,
-            Some("NewWebhook"),
-            (201, Some("CreatedWebhook")),
-            post(create),
-        ),
-        endpoint(
-            Method::GET,
-            one,
-            "One webhook subscription",
-            admin,
-            None,
-            (200, Some("Webhook")),
-            get(show),
-        ),
-        endpoint(
-            Method::PATCH,
-            one,
-            "Change a subscription; `enabled: true` resumes one that was disabled",
-            admin,
-            Some("WebhookPatch"),
-            (200, Some("Webhook")),
-            patch(update),
-        ),
-        endpoint(
-            Method::DELETE,
-            one,
-            "Delete a subscription and its delivery log",
-            admin,
-            None,
-            (204, None),
-            delete(remove),
-        ),
-        endpoint(
-            Method::GET,
-            "/api/v1/webhooks/{id}/deliveries",
-            "The subscription's deliveries, newest first (`?before=<delivery id>&limit`)",
-            admin,
-            None,
-            (200, Some("DeliveryPage")),
-            get(deliveries),
-        )
-        .reading([
-            query_param("before", "string", "a delivery id: the page ends before it"),
-            query_param("limit", "integer", "page size, 1-200 (default 50)"),
-        ]),
-        endpoint(
-            Method::POST,
-            "/api/v1/webhooks/deliveries/{id}/replay",
-            "Send a delivery again, with the same `webhook-id`",
-            admin,
-            None,
-            (202, Some("Delivery")),
-            post(replay),
-        ),
-    ]
+/// A subscription named by the path, that the caller administers.
+const WEBHOOK: Codes = CREDENTIALS | code(ErrorCode::WebhookNotFound);
+
+/// What a subscription's definition can meet: a bad field (`bad_request`), a device id that is
+/// none.
+const DEFINITION: Codes = JSON_BODY | code(ErrorCode::InvalidDeviceId);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(show_webhook, update_webhook, delete_webhook))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(replay_delivery))
 }
 
-fn webhook_json(webhook: &WebhookRecord) -> Value {
-    json!({
-        "id": webhook.id,
-        "url": webhook.url,
-        "events": webhook.events,
-        "devices": webhook.devices,
-        "enabled": webhook.enabled,
-        "source": webhook.source.as_str(),
-        "disabledReason": webhook.disabled_reason,
-        "createdAt": rfc3339(webhook.created_at),
-        "updatedAt": rfc3339(webhook.updated_at),
-    })
+/// A subscription as the API shows it: never its secret.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct WebhookView {
+    #[schema(example = "wh_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
+    id: String,
+    #[schema(format = "uri")]
+    url: String,
+    /// Event names, as on Socket.IO, or `*` for all.
+    events: Vec<String>,
+    /// Device ids, or `*` for all.
+    devices: Vec<String>,
+    enabled: bool,
+    /// Where it was declared: over the API, or in the configuration, which owns it.
+    #[schema(value_type = WebhookSource)]
+    source: &'static str,
+    /// Why the daemon disabled it (a `410 Gone`), if it did.
+    disabled_reason: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
 }
 
-fn delivery_json(delivery: &DeliveryRecord) -> Value {
-    json!({
-        "id": delivery.id,
-        "webhookId": delivery.webhook_id,
-        "deviceId": delivery.device_id,
-        "seq": delivery.seq,
-        "type": delivery.event,
-        "status": delivery.status.as_str(),
-        "attempts": delivery.attempts,
-        "lastStatusCode": delivery.last_status_code,
-        "lastError": delivery.last_error,
-        "nextAttemptAt": rfc3339(delivery.next_attempt_at),
-        "deliveredAt": delivery.delivered_at.map(rfc3339),
-        "createdAt": rfc3339(delivery.created_at),
-    })
+impl From<&WebhookRecord> for WebhookView {
+    fn from(webhook: &WebhookRecord) -> Self {
+        WebhookView {
+            id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            events: webhook.events.clone(),
+            devices: webhook.devices.clone(),
+            enabled: webhook.enabled,
+            source: webhook.source.as_str(),
+            disabled_reason: webhook.disabled_reason.clone(),
+            created_at: rfc3339(webhook.created_at),
+            updated_at: rfc3339(webhook.updated_at),
+        }
+    }
+}
+
+/// A subscription just made: the only answer that carries its secret.
+#[derive(Serialize, ToSchema)]
+struct CreatedWebhook {
+    #[serde(flatten)]
+    shown: WebhookView,
+    /// The signing secret (`whsec_…`); shown only in this answer.
+    secret: String,
+}
+
+/// One event for one subscription, as the delivery log shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryView {
+    /// The `webhook-id` header of every attempt.
+    id: String,
+    webhook_id: String,
+    device_id: String,
+    seq: u64,
+    /// The event's name.
+    #[serde(rename = "type")]
+    #[schema(example = "message")]
+    event: String,
+    #[schema(value_type = DeliveryStatus)]
+    status: &'static str,
+    attempts: u32,
+    last_status_code: Option<u16>,
+    last_error: Option<String>,
+    #[schema(format = DateTime)]
+    next_attempt_at: String,
+    #[schema(format = DateTime)]
+    delivered_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
+impl From<&DeliveryRecord> for DeliveryView {
+    fn from(delivery: &DeliveryRecord) -> Self {
+        DeliveryView {
+            id: delivery.id.clone(),
+            webhook_id: delivery.webhook_id.clone(),
+            device_id: delivery.device_id.clone(),
+            seq: delivery.seq,
+            event: delivery.event.clone(),
+            status: delivery.status.as_str(),
+            attempts: delivery.attempts,
+            last_status_code: delivery.last_status_code,
+            last_error: delivery.last_error.clone(),
+            next_attempt_at: rfc3339(delivery.next_attempt_at),
+            delivered_at: delivery.delivered_at.map(rfc3339),
+            created_at: rfc3339(delivery.created_at),
+        }
+    }
 }
 
 fn not_found() -> ApiError {
     ApiError::new(ErrorCode::WebhookNotFound, "no webhook with this id")
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// List webhook subscriptions (never their secrets)
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = OK, description = "the subscriptions", body = List<WebhookView>), Refused<CREDENTIALS>))]
+async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<List<WebhookView>>, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     let webhooks = state.store.read(outbox::list).await?;
-    let shown: Vec<Value> = webhooks
+    let items = webhooks
         .iter()
         .filter(|webhook| caller.administers(&webhook.devices))
-        .map(webhook_json)
+        .map(WebhookView::from)
         .collect();
-    Ok(Json(json!({ "items": shown })))
+    Ok(Json(List { items }))
 }
 
 /// Subscription `id`, if the caller administers its devices: one beyond them is one it does
@@ -155,25 +171,40 @@ async fn find(state: &AppState, caller: &Caller, id: String) -> Result<WebhookRe
         .ok_or_else(not_found)
 }
 
-async fn show(
+/// One webhook subscription
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "the subscription's id (`wh_…`)")),
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = OK, description = "the subscription", body = WebhookView), Refused<WEBHOOK>))]
+async fn show_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(webhook_json(&find(&state, &caller, id).await?)))
+) -> Result<Json<WebhookView>, ApiError> {
+    Ok(Json(WebhookView::from(&find(&state, &caller, id).await?)))
 }
 
-#[derive(Deserialize)]
+/// A new subscription.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "url": "https://example.com/hooks/devicebridge", "events": ["message", "message:ack"] }))]
 struct NewWebhook {
+    /// http(s); private and loopback addresses are refused unless `webhooks.allow_private`.
+    #[schema(format = "uri")]
     url: String,
+    /// Event names, as on Socket.IO, or `*` for all.
     #[serde(default = "everything")]
+    #[schema(default = json!(["*"]))]
     events: Vec<String>,
+    /// Device ids, or `*` for all.
     #[serde(default = "everything")]
+    #[schema(default = json!(["*"]))]
     devices: Vec<String>,
-    /// A `whsec_…` secret of the caller's choosing; generated when absent.
+    /// A `whsec_…` secret of the caller's choosing (base64 of 24 to 64 bytes); generated when
+    /// absent.
     secret: Option<String>,
     #[serde(default = "yes")]
+    #[schema(default = true)]
     enabled: bool,
 }
 
@@ -203,7 +234,12 @@ async fn check(
         .map_err(|why| ApiError::bad_request(format!("`url` is refused: {why}")))
 }
 
-async fn create(
+/// Subscribe a URL to events; the signing secret is in this answer only
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
+    request_body = NewWebhook,
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = CREATED, description = "the subscription, with its secret", body = CreatedWebhook), Refused<{ CREDENTIALS | DEFINITION }>))]
+async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewWebhook>,
@@ -241,13 +277,17 @@ async fn create(
         })
         .await?;
     state.webhooks.wake();
-    let mut shown = webhook_json(&created);
-    shown["secret"] = Value::String(secret);
+    let shown = CreatedWebhook {
+        shown: WebhookView::from(&created),
+        secret,
+    };
     Ok((StatusCode::CREATED, Json(shown)).into_response())
 }
 
-#[derive(Deserialize)]
+/// Changes to a subscription; a field left out stays as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({ "enabled": true }))]
 struct WebhookPatch {
     url: Option<String>,
     events: Option<Vec<String>>,
@@ -256,12 +296,22 @@ struct WebhookPatch {
     enabled: Option<bool>,
 }
 
-async fn update(
+/// Change a subscription
+///
+/// `enabled: true` resumes one that was disabled. One declared in the configuration can only
+/// be enabled or disabled here (`invalid_state`).
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "the subscription's id (`wh_…`)")),
+    request_body = WebhookPatch,
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = OK, description = "the subscription as changed", body = WebhookView),
+        Refused<{ WEBHOOK | DEFINITION | code(ErrorCode::InvalidState) }>))]
+async fn update_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<WebhookPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WebhookView>, ApiError> {
     let mut webhook = find(&state, &caller, id).await?;
     let redefines = patch.url.is_some()
         || patch.events.is_some()
@@ -303,10 +353,18 @@ async fn update(
         .await?
         .ok_or_else(not_found)?;
     state.webhooks.wake();
-    Ok(Json(webhook_json(&updated)))
+    Ok(Json(WebhookView::from(&updated)))
 }
 
-async fn remove(
+/// Delete a subscription and its delivery log
+///
+/// One declared in the configuration is removed there (`invalid_state`).
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "the subscription's id (`wh_…`)")),
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = NO_CONTENT, description = "deleted"),
+        Refused<{ WEBHOOK | code(ErrorCode::InvalidState) }>))]
+async fn delete_webhook(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -327,19 +385,29 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DeliveriesQuery {
+    /// A delivery id: the page ends before it (the `nextCursor` of the previous page).
     before: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-async fn deliveries(
+/// The subscription's deliveries, newest first
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "the subscription's id (`wh_…`)"), DeliveriesQuery),
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = OK, description = "a page of deliveries", body = Page<DeliveryView>),
+        Refused<{ WEBHOOK | code(ErrorCode::BadRequest) }>))]
+async fn list_deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<DeliveryView>>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let webhook = find(&state, &caller, id).await?;
     let limit = page_limit(query.limit, PAGE, MAX_PAGE)?;
@@ -349,19 +417,24 @@ async fn deliveries(
             outbox::list_deliveries(conn, &webhook.id, query.before.as_deref(), limit)
         })
         .await?;
-    let items: Vec<Value> = page.items.iter().map(delivery_json).collect();
+    let mut items: Vec<DeliveryView> = page.items.iter().map(DeliveryView::from).collect();
     // Each delivery carries its event's payload: the page is cut to the reply budget too.
     let fit = fitting(&items, state.settings.limits.max_reply_bytes);
     let next_cursor = match fit < items.len() {
         true => page.items.get(fit.saturating_sub(1)).map(|d| d.id.clone()),
         false => page.next_cursor,
     };
-    Ok(Json(
-        json!({ "items": &items[..fit], "nextCursor": next_cursor }),
-    ))
+    items.truncate(fit);
+    Ok(Json(Page { items, next_cursor }))
 }
 
-async fn replay(
+/// Send a delivery again, with the same `webhook-id`
+#[utoipa::path(post, path = "/api/v1/webhooks/deliveries/{id}/replay", tag = "webhooks",
+    params(("id" = String, Path, description = "the delivery's id, its `webhook-id`")),
+    security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
+    responses((status = ACCEPTED, description = "the delivery, pending again", body = DeliveryView),
+        Refused<{ CREDENTIALS | code(ErrorCode::DeliveryNotFound) }>))]
+async fn replay_delivery(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -387,7 +460,7 @@ async fn replay(
         .await?
         .ok_or_else(not_found)?;
     state.webhooks.wake();
-    Ok((StatusCode::ACCEPTED, Json(delivery_json(&replayed))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&replayed))).into_response())
 }
 
 #[cfg(test)]

@@ -332,9 +332,8 @@ async fn dispatch(
     match event {
         "message:read" => {
             let r: ReadRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            Ok(Answer::Json(
-                c.messaging.read(&d, r.chat_id, r.message_id).await?,
-            ))
+            let receipt = c.messaging.read(&d, r.chat_id, r.message_id).await?;
+            Ok(Answer::Json(json!(receipt)))
         }
         "message:react" => {
             let r: ReactRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;

@@ -39,6 +39,19 @@ use client_events::NoFields;
 pub use client_events::{Context as ClientContext, PacketLimits};
 pub use session::{attach_session, Edge};
 
+/// Fleet counters over the devices a credential sees (`stats`, `GET /api/v1/stats`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub devices: usize,
+    /// Devices that are running (not stopped, logged out or failed).
+    pub active_devices: usize,
+    /// Messages stored for them.
+    pub messages: u64,
+    /// Socket.IO connections to their namespaces.
+    pub connections: usize,
+}
+
 /// Largest replay read from the journal in one go.
 const REPLAY_PAGE: u64 = 1000;
 
@@ -217,7 +230,7 @@ impl SocketHub {
 
     /// `{ devices, activeDevices, messages, connections }` over the devices `caller` sees:
     /// their stored messages, and the connections to their namespaces.
-    pub async fn stats(&self, caller: &Caller) -> Result<Value, ApiError> {
+    pub async fn stats(&self, caller: &Caller) -> Result<Stats, ApiError> {
         let (records, messages) = self
             .inner
             .store
@@ -234,12 +247,12 @@ impl SocketHub {
             .filter_map(|r| self.inner.io.of(r.id.namespace()))
             .map(|ns| ns.sockets().len())
             .sum();
-        Ok(json!({
-            "devices": visible.len(),
-            "activeDevices": active,
-            "messages": stored,
-            "connections": connections,
-        }))
+        Ok(Stats {
+            devices: visible.len(),
+            active_devices: active,
+            messages: stored,
+            connections,
+        })
     }
 
     fn send(&self, device: &DeviceId, message: Fanout) {
@@ -438,7 +451,7 @@ impl SocketHub {
             }
             "stats" => {
                 client_events::parse::<NoFields>(event, payload)?;
-                self.stats(&caller).await
+                Ok(json!(self.stats(&caller).await?))
             }
             unknown => Err(client_events::unknown_event(unknown)),
         }

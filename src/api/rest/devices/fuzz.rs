@@ -29,9 +29,7 @@ fn a_new_device() {
         "hooks": { "sound": false }
     });
     fuzz::object_decoder(valid, FIELDS, |body| {
-        let mut body: Value = decode(body)?;
-        let id = take_id(&mut body)?;
-        let spec = device_spec(body)?;
+        let NewDevice { id, spec } = NewDevice::read(decode(body)?, |_| Ok(()))?;
         spec.validate().map_err(ApiError::bad_request)?;
         Ok::<_, ApiError>((id, spec))
     });
@@ -65,9 +63,9 @@ fn a_simulated_drop() {
 #[test]
 fn a_connector_table_given_as_a_list_is_refused() {
     let new = json!({ "id": "sales", "name": "Sales phone", "simulator": [] });
-    let mut body: Value = decode(new.to_string().as_bytes()).unwrap();
-    take_id(&mut body).unwrap();
-    assert!(device_spec(body).is_err());
+    let body: Value = decode(new.to_string().as_bytes()).unwrap();
+    let refused = NewDevice::read(body, |_| Ok(())).err().unwrap();
+    assert!(refused.message.starts_with("invalid device"), "{refused:?}");
     let patch = json!({ "name": "Support", "simulator": [] });
     assert!(decode::<DevicePatch>(patch.to_string().as_bytes()).is_err());
 }
