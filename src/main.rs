@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    ignore_file_size_signal();
     let shutdown = shutdown_signal();
     let mut sources = Sources::from_process();
     // `--api-key` and `DEVICEBRIDGE_API_KEY` are one argument: given either way, it adds the
@@ -79,6 +80,19 @@ async fn main() -> anyhow::Result<()> {
     };
     devicebridge::run(settings, listener, shutdown, options).await?;
     Ok(())
+}
+
+/// Writing past the process's file size limit (`ulimit -f`, `RLIMIT_FSIZE`) raises SIGXFSZ,
+/// which by default kills the process on the spot, with writes in flight and clients
+/// unanswered. Ignored, the write fails with `EFBIG` instead, as on a full disk: the store
+/// answers `storage_unavailable`, `/ready` fails, and both recover once the limit is lifted.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: sets the process's disposition of one signal to "ignore"; no handler of ours
+    // runs, so nothing has to be async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

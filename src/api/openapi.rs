@@ -147,6 +147,10 @@ fn schemas() -> Value {
         "items": { "type": "array", "items": schema_ref(item) },
         "nextCursor": { "type": ["string", "null"], "description": "pass as `cursor` (chats) or `before` (messages) for the next page" } } })
     };
+    let readiness = json!({ "type": "object", "properties": { "status": { "const": "ready" }, "checks": {
+        "type": "object",
+        "description": "each check's verdict, \"ok\" or why not (a 503 carries them beside `error`)",
+        "properties": { "storage": { "type": "string" }, "devices": { "type": "string" }, "running": { "type": "string" } } } } });
     let mut schemas = json!({
         "Message": message,
         "MessagePage": page("Message"),
@@ -220,6 +224,7 @@ fn schemas() -> Value {
     });
     // In a second part: one `json!` of every schema exceeds the macro's recursion limit.
     let more = json!({
+        "Readiness": readiness,
         "Webhook": webhook,
         "WebhookList": { "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Webhook") } } },
         "NewWebhook": { "type": "object", "required": ["url"], "properties": {

@@ -180,6 +180,16 @@ impl Daemon {
         kib * 1024
     }
 
+    /// The lines it printed that the test has read so far (through [`Daemon::wait_for`]).
+    pub fn lines_read(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("devicebridge is running")
+    }
+
     /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("cannot kill devicebridge");
@@ -219,5 +229,33 @@ impl Drop for Daemon {
                 tail.join("\n")
             );
         }
+    }
+}
+
+/// Sets the file size limit (`RLIMIT_FSIZE`, what `ulimit -f` and `prlimit --fsize` set) of
+/// the running process `pid`: with `Some(0)` every write it makes to a file fails (`EFBIG`), as
+/// on a full disk; `None` lifts it. Only the soft limit changes, which needs no privilege.
+#[cfg(target_os = "linux")]
+pub fn limit_file_size(pid: u32, bytes: Option<u64>) {
+    let pid = pid as libc::pid_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` to read into, then to read from.
+    unsafe {
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut limit),
+            0,
+            "cannot read the file size limit: {}",
+            std::io::Error::last_os_error()
+        );
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |bytes| bytes.min(limit.rlim_max));
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()),
+            0,
+            "cannot set the file size limit: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }

@@ -6,6 +6,7 @@ mod devices;
 mod keys;
 mod media;
 mod pairing;
+pub mod readiness;
 mod system;
 mod upstream;
 mod webhooks;
@@ -183,6 +184,7 @@ impl Endpoint {
 /// Every route of the daemon except Socket.IO.
 pub fn endpoints() -> Vec<Endpoint> {
     let mut all = system::endpoints();
+    all.extend(readiness::endpoints());
     all.extend(devices::endpoints());
     all.extend(chats::endpoints());
     all.extend(media::endpoints());
