@@ -27,8 +27,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `muzzy_decay_ms:0` (jemalloc's default, pinned here) gives them back with `MADV_DONTNEED`
 /// at once rather than `MADV_FREE`, whose pages count in the resident set until the kernel
 /// needs them. The daemon is then back within 15 MiB of its baseline a few seconds after
-/// the clients leave, and send, fanout and idle measure the same as without (see the
-/// README's load tool section).
+/// the clients leave, and send, fanout and idle measure the same as without (see
+/// `docs/performance.md`).
 #[cfg(not(target_env = "msvc"))]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: Option<&'static std::ffi::c_char> =
