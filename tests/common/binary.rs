@@ -19,11 +19,16 @@ const STOP: Duration = Duration::from_secs(10);
 /// Daemon output lines shown when the test fails.
 const OUTPUT_TAIL: usize = 60;
 
-/// A command for the binary, isolated from the caller's environment: it runs in `dir`, sees no
+/// A command for the binary, isolated from the caller's environment (see [`isolated`]).
+pub fn command(dir: &Path) -> Command {
+    isolated(BIN, dir)
+}
+
+/// A command for `program`, isolated from the caller's environment: it runs in `dir`, sees no
 /// `DEVICEBRIDGE*` variables and no proxy settings, and prints no colours. It is killed if the
 /// test drops it (a timeout, a failed assertion) while it runs.
-pub fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
+pub fn isolated(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let mut command = Command::new(program);
     command
         .current_dir(dir)
         .env("NO_COLOR", "1")
