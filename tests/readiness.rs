@@ -10,29 +10,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::binary::{limit_file_size, Daemon};
+use common::binary::{limit_file_size, Daemon, ADMIN_KEY};
 use common::receiver::Receiver;
 use common::{TestDaemon, WAIT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const CHAT: &str = "15550000002@c.us";
-/// An admin key the daemon process is given through `DEVICEBRIDGE_API_KEY`.
-const ADMIN_KEY: &str = "readiness-test-admin-key-0123456789abcdef";
 /// The line the daemon logs when an outage begins, and when it ends.
-const OUTAGE_BEGINS: &str = "the database cannot be written";
+const OUTAGE_BEGINS: &str = "the database cannot be written (disk full, read-only or failing)";
 const OUTAGE_ENDS: &str = "the database can be written again";
-
-/// The daemon binary with `env`, and a handle on it with [`ADMIN_KEY`].
-async fn spawn_daemon(dir: &std::path::Path, env: &[(&str, String)]) -> (Daemon, TestDaemon) {
-    let mut env = env.to_vec();
-    env.push(("DEVICEBRIDGE_API_KEY", ADMIN_KEY.to_owned()));
-    env.push(("RUST_LOG", "warn,devicebridge=info".to_owned()));
-    let mut daemon = Daemon::spawn(dir, &env);
-    let base = daemon.base_url().await;
-    let api = TestDaemon::remote(base, ADMIN_KEY.to_owned(), dir.to_path_buf());
-    (daemon, api)
-}
 
 /// A simulated phone whose one contact never reads nor replies.
 fn silent_phone() -> Value {
@@ -54,7 +41,7 @@ async fn get(api: &TestDaemon, path: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_again() {
     let temp = tempfile::tempdir().unwrap();
-    let (mut daemon, api) = spawn_daemon(temp.path(), &[]).await;
+    let (mut daemon, api) = Daemon::spawn_with_admin_key(temp.path(), &[]).await;
     api.ready_device("phone", silent_phone()).await;
     let mut dashboard = api.socket("phone", json!({})).await;
     let messages = format!("/api/v1/devices/phone/chats/{CHAT}/messages");
@@ -150,7 +137,7 @@ async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_aga
 async fn a_webhook_attempt_whose_outcome_cannot_be_stored_is_not_sent_again_at_once() {
     const RETRY: Duration = Duration::from_millis(500);
     let temp = tempfile::tempdir().unwrap();
-    let (daemon, api) = spawn_daemon(
+    let (daemon, api) = Daemon::spawn_with_admin_key(
         temp.path(),
         &[
             ("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),

@@ -18,6 +18,8 @@ const STARTUP: Duration = Duration::from_secs(30);
 const STOP: Duration = Duration::from_secs(10);
 /// Daemon output lines shown when the test fails.
 const OUTPUT_TAIL: usize = 60;
+/// The admin key of a daemon started with [`Daemon::spawn_with_admin_key`].
+pub const ADMIN_KEY: &str = "binary-test-admin-key-0123456789abcdef";
 
 /// A command for the binary, isolated from the caller's environment (see [`isolated`]).
 pub fn command(dir: &Path) -> Command {
@@ -127,6 +129,22 @@ impl Daemon {
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// Starts the daemon as [`Daemon::spawn`] does, with [`ADMIN_KEY`] as its admin key
+    /// (`DEVICEBRIDGE_API_KEY`) and its own log lines at `info`; returns it and a handle on
+    /// it for the HTTP and Socket.IO helpers.
+    pub async fn spawn_with_admin_key(
+        dir: &Path,
+        env: &[(&str, String)],
+    ) -> (Daemon, super::TestDaemon) {
+        let mut env = env.to_vec();
+        env.push(("DEVICEBRIDGE_API_KEY", ADMIN_KEY.to_owned()));
+        env.push(("RUST_LOG", "warn,devicebridge=info".to_owned()));
+        let mut daemon = Daemon::spawn(dir, &env);
+        let base = daemon.base_url().await;
+        let api = super::TestDaemon::remote(base, ADMIN_KEY.to_owned(), dir.to_path_buf());
+        (daemon, api)
     }
 
     /// The first line printed so far or within `timeout` from which `find` extracts something.
