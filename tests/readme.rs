@@ -101,6 +101,7 @@ fn examples(readme: &str) -> Vec<Example> {
                         .shown
                         .push(shown.to_owned());
                 } else if text.is_empty() || text.starts_with('#') {
+                    // A blank line or a comment for the reader.
                 } else if let Some(command) = text.strip_suffix('\\') {
                     pending = Some((number, command.trim().to_owned()));
                 } else {
