@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
+use crate::api::rest::readiness::Readiness;
 use crate::api::socket::{attach_session, ClientContext, Edge, PacketLimits, SocketHub};
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
@@ -147,6 +148,8 @@ pub async fn run(
     for id in devices.ids() {
         sockets.add_device(&id);
     }
+    let readiness = Readiness::default();
+    readiness.devices_loaded();
     let uploads = devices.library().uploads().clone();
     match uploads.sweep().await {
         Ok(0) => {}
@@ -193,6 +196,7 @@ pub async fn run(
         messaging,
         webhooks,
         metrics: metrics.clone(),
+        readiness: readiness.clone(),
     };
     let router = rest::router(state)
         .layer(socket_layer)
@@ -216,6 +220,7 @@ pub async fn run(
     crate::api::serve::serve(listener, router, &settings.limits, async move {
         shutdown.await;
         tracing::info!("shutting down");
+        readiness.stopping();
         // Long-lived Socket.IO connections would keep the server open: close them first.
         closing_sockets.close().await;
     })

@@ -28,8 +28,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// `muzzy_decay_ms:0` (jemalloc's default, pinned here) gives them back with `MADV_DONTNEED`
 /// at once rather than `MADV_FREE`, whose pages count in the resident set until the kernel
 /// needs them. The daemon is then back within 15 MiB of its baseline a few seconds after
-/// the clients leave, and send, fanout and idle measure the same as without (see the
-/// README's load tool section).
+/// the clients leave, and send, fanout and idle measure the same as without (see
+/// `docs/performance.md`).
 #[cfg(not(target_env = "msvc"))]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: Option<&'static std::ffi::c_char> =
@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
+    ignore_file_size_signal();
     let shutdown = shutdown_signal();
     let mut sources = Sources::from_process();
     // `--api-key` and `DEVICEBRIDGE_API_KEY` are one argument: given either way, it adds the
@@ -80,6 +81,19 @@ async fn main() -> anyhow::Result<()> {
     };
     devicebridge::run(settings, listener, shutdown, options).await?;
     Ok(())
+}
+
+/// Writing past the process's file size limit (`ulimit -f`, `RLIMIT_FSIZE`) raises SIGXFSZ,
+/// which by default kills the process on the spot, with writes in flight and clients
+/// unanswered. Ignored, the write fails with `EFBIG` instead, as on a full disk: the store
+/// answers `storage_unavailable`, `/ready` fails, and both recover once the limit is lifted.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: sets the process's disposition of one signal to "ignore"; no handler of ours
+    // runs, so nothing has to be async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::binary::Daemon;
+use common::binary::{Daemon, ADMIN_KEY};
 use common::stalled::Stalled;
 use common::{wait_state, TestDaemon, WAIT};
 use futures_util::SinkExt;
@@ -20,8 +20,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 const MIB: u64 = 1024 * 1024;
 const CHAT: &str = "15550000002@c.us";
-/// An admin key the daemon process is given through `DEVICEBRIDGE_API_KEY`.
-const ADMIN_KEY: &str = "limits-test-admin-key-0123456789abcdef";
 
 /// A simulated phone with one contact that never reads nor replies, so what is stored is
 /// what the test sends.
@@ -41,17 +39,6 @@ async fn fill_chat(daemon: &TestDaemon, device: &str, count: usize, bytes: usize
             .send_message(device, CHAT, json!({ "text": text }))
             .await;
     }
-}
-
-/// The daemon binary on a free port with `env`, and a handle on it with [`ADMIN_KEY`].
-async fn spawn_daemon(dir: &std::path::Path, env: &[(&str, String)]) -> (Daemon, TestDaemon) {
-    let mut env = env.to_vec();
-    env.push(("DEVICEBRIDGE_API_KEY", ADMIN_KEY.to_owned()));
-    env.push(("RUST_LOG", "warn,devicebridge=info".to_owned()));
-    let mut daemon = Daemon::spawn(dir, &env);
-    let base = daemon.base_url().await;
-    let api = TestDaemon::remote(base, ADMIN_KEY.to_owned(), dir.to_path_buf());
-    (daemon, api)
 }
 
 /// The value of a Prometheus sample line `name` (with its labels) in `text`.
@@ -131,7 +118,7 @@ async fn list_replies_are_cut_to_the_reply_budget_and_walk_to_the_end() {
 #[tokio::test]
 async fn a_client_that_asks_and_never_reads_is_cut_off_and_memory_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, api) = spawn_daemon(dir.path(), &[]).await;
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &[]).await;
     api.ready_device("big", silent_phone()).await;
     // ~200 messages of 60 KB: each `messages:list` of 200 answers a megabyte (the reply
     // budget), and a client that never reads would otherwise have hundreds of them queued.
@@ -162,7 +149,7 @@ async fn a_client_that_asks_and_never_reads_is_cut_off_and_memory_stays_bounded(
 #[tokio::test]
 async fn stalled_subscribers_of_large_messages_are_cut_off_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, api) = spawn_daemon(dir.path(), &[]).await;
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &[]).await;
     api.ready_device("big", silent_phone()).await;
     let mut stalled = Vec::new();
     for _ in 0..8 {
@@ -191,7 +178,7 @@ async fn stalled_subscribers_of_large_messages_are_cut_off_within_seconds() {
 #[tokio::test]
 async fn binary_attachments_before_authentication_cost_about_the_message_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let (daemon, api) = spawn_daemon(dir.path(), &[]).await;
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &[]).await;
     let baseline = daemon.rss_bytes();
     let mut connections = Vec::new();
     for _ in 0..20 {
@@ -305,7 +292,7 @@ async fn half_open_connections_are_closed_after_the_header_timeout_and_cost_litt
     raise_open_files(3 * CONNECTIONS as u64);
     let dir = tempfile::tempdir().unwrap();
     let env = [("DEVICEBRIDGE__LIMITS__HEADER_TIMEOUT_SECS", "2".to_owned())];
-    let (daemon, api) = spawn_daemon(dir.path(), &env).await;
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &env).await;
     let address = api.base.trim_start_matches("http://").to_owned();
     let baseline = daemon.rss_bytes();
     let mut half_open = Vec::new();

@@ -712,6 +712,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/v1/devices/{id}/events", "get"),
         ("/api/v1/tokens", "post"),
         ("/health", "get"),
+        ("/ready", "get"),
     ] {
         assert!(
             document["paths"][path][method].is_object(),

@@ -15,7 +15,7 @@ use crate::device::uploads::UploadError;
 use crate::device::DeviceError;
 use crate::messaging::MessagingError;
 use crate::model::{upstream::WebhookError, InvalidDeviceId, InvalidSelection};
-use crate::store::StoreError;
+use crate::store::{self, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -42,12 +42,14 @@ pub enum ErrorCode {
     UpstreamError,
     DeviceNotReady,
     OverCapacity,
+    StorageUnavailable,
+    NotReady,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -70,6 +72,8 @@ impl ErrorCode {
         ErrorCode::UpstreamError,
         ErrorCode::DeviceNotReady,
         ErrorCode::OverCapacity,
+        ErrorCode::StorageUnavailable,
+        ErrorCode::NotReady,
         ErrorCode::Internal,
     ];
 
@@ -93,7 +97,10 @@ impl ErrorCode {
             ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
-            ErrorCode::DeviceNotReady | ErrorCode::OverCapacity => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DeviceNotReady
+            | ErrorCode::OverCapacity
+            | ErrorCode::StorageUnavailable
+            | ErrorCode::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +129,8 @@ impl ErrorCode {
             ErrorCode::UpstreamError => "upstream_error",
             ErrorCode::DeviceNotReady => "device_not_ready",
             ErrorCode::OverCapacity => "over_capacity",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::NotReady => "not_ready",
             ErrorCode::Internal => "internal",
         }
     }
@@ -160,6 +169,16 @@ impl ApiError {
         Self::new(
             ErrorCode::Internal,
             "something went wrong on our side; it has been logged",
+        )
+    }
+
+    /// A write refused because the daemon's storage cannot be written: the caller may try
+    /// again later, as nothing of it was kept. The cause is logged by the store, once per
+    /// outage, and never returned.
+    pub fn storage_unavailable() -> Self {
+        Self::new(
+            ErrorCode::StorageUnavailable,
+            "the daemon cannot write to its storage (the disk may be full); nothing was stored, try again later",
         )
     }
 
@@ -215,7 +234,7 @@ impl From<DeviceError> for ApiError {
                 };
                 ApiError::new(code, refused.to_string())
             }
-            DeviceError::Store(store) => ApiError::internal(store),
+            DeviceError::Store(store) => store.into(),
             DeviceError::NotReady => ApiError::new(ErrorCode::DeviceNotReady, error.to_string()),
             DeviceError::Gone => ApiError::new(
                 ErrorCode::DeviceNotFound,
@@ -233,6 +252,10 @@ impl From<UploadError> for ApiError {
         match error {
             UploadError::Empty | UploadError::CutOff(_) => ApiError::bad_request(error.to_string()),
             UploadError::TooLarge => ApiError::new(ErrorCode::PayloadTooLarge, error.to_string()),
+            // Logged once per outage by the store (see `Uploads::save`).
+            UploadError::Disk(cause) if store::is_unwritable_file(&cause) => {
+                ApiError::storage_unavailable()
+            }
             UploadError::Disk(cause) => ApiError::internal(cause),
             UploadError::Device(device) => device.into(),
         }
@@ -241,13 +264,13 @@ impl From<UploadError> for ApiError {
 
 impl From<MessagingError> for ApiError {
     fn from(error: MessagingError) -> Self {
-        let code = match &error {
+        let code = match error {
             MessagingError::DeviceNotFound => ErrorCode::DeviceNotFound,
             MessagingError::DeviceNotReady => ErrorCode::DeviceNotReady,
             MessagingError::ChatNotFound(_) => ErrorCode::ChatNotFound,
             MessagingError::MessageNotFound(_) => ErrorCode::MessageNotFound,
             MessagingError::Invalid(_) => ErrorCode::BadRequest,
-            MessagingError::Store(store) => return ApiError::internal(store),
+            MessagingError::Store(store) => return store.into(),
         };
         ApiError::new(code, error.to_string())
     }
@@ -255,7 +278,11 @@ impl From<MessagingError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::internal(error)
+        match error.is_unwritable() {
+            // The store logs an outage once, not once per write that meets it.
+            true => ApiError::storage_unavailable(),
+            false => ApiError::internal(error),
+        }
     }
 }
 
@@ -282,7 +309,7 @@ impl From<AuthError> for ApiError {
                 "a valid API key or access token is required",
             ),
             AuthError::Forbidden(why) => ApiError::new(ErrorCode::Forbidden, why),
-            AuthError::Store(store) => ApiError::internal(store),
+            AuthError::Store(store) => store.into(),
         }
     }
 }

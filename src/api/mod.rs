@@ -35,4 +35,5 @@ pub struct AppState {
     pub messaging: messaging::Messaging,
     pub webhooks: Webhooks,
     pub metrics: Arc<Metrics>,
+    pub readiness: rest::readiness::Readiness,
 }

@@ -74,20 +74,13 @@ impl Uploads {
     ) -> Result<Media, UploadError> {
         stored(&self.store, id).await?;
         let upload_id = format!("{ID_PREFIX}{}", ulid::Ulid::new());
-        let dir = self.dir.join(id.as_str());
-        tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(&upload_id);
-        let partial = dir.join(format!("{upload_id}.part"));
-        let size = match write_whole(&partial, body).await {
-            Ok(size) => size,
-            Err(error) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(error);
+        let size = match self.write_file(id, &upload_id, body).await {
+            Err(UploadError::Disk(cause)) if crate::store::is_unwritable_file(&cause) => {
+                self.store.file_unwritable(&cause);
+                return Err(UploadError::Disk(cause));
             }
+            written => written?,
         };
-        tokio::fs::rename(&partial, &path).await?;
-        // The rename is durable only once the directory is synced.
-        tokio::fs::File::open(&dir).await?.sync_all().await?;
         let upload = Upload {
             id: upload_id,
             mime,
@@ -105,6 +98,31 @@ impl Uploads {
             name: upload.name,
             size: Some(upload.size),
         })
+    }
+
+    /// Writes `body` whole to the file of upload `upload_id` of device `id`, synced with its
+    /// directory; returns its size. Nothing is left behind when it fails.
+    async fn write_file<E: std::fmt::Display>(
+        &self,
+        id: &DeviceId,
+        upload_id: &str,
+        body: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    ) -> Result<u64, UploadError> {
+        let dir = self.dir.join(id.as_str());
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(upload_id);
+        let partial = dir.join(format!("{upload_id}.part"));
+        let size = match write_whole(&partial, body).await {
+            Ok(size) => size,
+            Err(error) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(error);
+            }
+        };
+        tokio::fs::rename(&partial, &path).await?;
+        // The rename is durable only once the directory is synced.
+        tokio::fs::File::open(&dir).await?.sync_all().await?;
+        Ok(size)
     }
 
     /// Opens upload `media_id` of device `id`; `None` when it is none of its uploads.

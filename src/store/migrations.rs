@@ -249,6 +249,11 @@ const MIGRATIONS: &[&str] = &[
             SELECT MAX(key) FROM events
             WHERE key > (d.num << 40) AND key < ((d.num + 1) << 40) AND name = k.name
         );",
+    // 13: the row readiness rewrites to learn whether the database can be written.
+    "CREATE TABLE writable_check (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        checked_at TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

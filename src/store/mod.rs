@@ -24,6 +24,7 @@ pub mod keys;
 pub mod linked_ids;
 pub mod messages;
 mod migrations;
+mod outage;
 pub mod turn;
 pub mod uploads;
 pub mod webhooks;
@@ -40,10 +41,12 @@ use tokio::sync::{mpsc, oneshot};
 pub use devices::{DeviceRecord, DeviceSource};
 pub use journal::JournalRead;
 pub use keys::KeyRecord;
+pub use outage::is_unwritable_file;
 
 use crate::bus::{Changes, DeviceChange, EventBus};
 use crate::config::{StorageSettings, Synchronous};
 use crate::model::{event::JournaledEvent, Chat, DeviceId};
+use outage::Outage;
 
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -69,6 +72,9 @@ pub enum StoreError {
     Commit(String),
     #[error("rolled back with another write of the same group commit that failed; nothing of it was stored")]
     RolledBack,
+    /// The database cannot be written (see [`outage`]); nothing of the write was stored.
+    #[error("the database cannot be written: {0}")]
+    Unwritable(String),
     #[error("cannot open the database at {path}: {source}")]
     Open {
         path: PathBuf,
@@ -164,7 +170,16 @@ impl<'c> Tx<'c> {
 }
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (Ran, Completion) + Send>;
+
+/// How a write ran, as the writer needs to know it.
+enum Ran {
+    Done,
+    /// The write failed; the transaction ends with it.
+    Failed,
+    /// The write failed because the database cannot be written (see [`outage`]), with why.
+    Unwritable(String),
+}
 
 enum Command {
     Write(Job),
@@ -177,7 +192,12 @@ enum Command {
 pub struct Store {
     writer: mpsc::Sender<Command>,
     readers: Arc<ReaderPool>,
+    outage: Outage,
 }
+
+/// The one row [`Store::check_writable`] rewrites.
+const WRITABLE_CHECK: &str = "INSERT INTO writable_check (id, checked_at) VALUES (1, ?1)
+    ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
 
 struct ReaderPool {
     path: PathBuf,
@@ -230,13 +250,22 @@ impl Store {
         let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
         let copied = LogCopied::default();
         let writer_copied = copied.clone();
+        let outage = Outage::default();
+        let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         spawn_thread("writer", move || {
-            run_writer(conn, queue, bus, writer_copied);
+            run_writer(conn, queue, bus, writer_copied, writer_outage);
             drop(writer_alive);
         })?;
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.
         spawn_thread("checkpoint", move || {
-            run_checkpointer(checkpointer, writer_gone, copied, log_limit, changes)
+            run_checkpointer(
+                checkpointer,
+                writer_gone,
+                copied,
+                log_limit,
+                changes,
+                checkpoint_outage,
+            )
         })?;
         Ok(Store {
             writer,
@@ -244,6 +273,7 @@ impl Store {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            outage,
         })
     }
 
@@ -282,17 +312,39 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |tx| {
             let result = op(tx);
-            let ok = result.is_ok();
+            let ran = match &result {
+                Ok(_) => Ran::Done,
+                Err(error) if error.is_unwritable() => Ran::Unwritable(error.to_string()),
+                Err(_) => Ran::Failed,
+            };
             let completion: Completion = Box::new(move |committed| {
                 let _ = reply.send(committed.and(result));
             });
-            (ok, completion)
+            (ran, completion)
         });
         self.writer
             .send(Command::Write(job))
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(answer)
+    }
+
+    /// Rewrites one row and commits it, as any write does: whether the database can be written
+    /// now. Readiness asks this rather than remembering how the last write went, so that it
+    /// sees an outage before a client's write fails and its end without waiting for one.
+    pub async fn check_writable(&self) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.execute(WRITABLE_CHECK, [chrono::Utc::now().to_rfc3339()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reports a file of the data directory that could not be written for want of room (see
+    /// [`is_unwritable_file`]): the same disk as the database's, so the same outage, logged
+    /// once with it and over at the next commit.
+    pub fn file_unwritable(&self, cause: &std::io::Error) {
+        self.outage.failed(cause);
     }
 
     /// Runs a query on a read connection, off the async runtime.
@@ -383,6 +435,7 @@ fn run_writer(
     mut queue: mpsc::Receiver<Command>,
     bus: EventBus,
     copied: LogCopied,
+    outage: Outage,
 ) {
     let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
@@ -406,11 +459,11 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus);
+        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
         if copied.take() {
             // What was committed since the checkpointer's last copy is copied with no write in
             // between, so the next write starts the log over (see `run_checkpointer`).
-            checkpoint(&conn, "PASSIVE");
+            checkpoint(&conn, "PASSIVE", &outage);
         }
     }
     if let Some(done) = closing {
@@ -440,14 +493,19 @@ impl LogCopied {
 
 /// Runs a checkpoint of the write-ahead log and returns how many frames the log holds
 /// afterwards; `None` if it failed or could not finish (a mode that waits for readers gave
-/// up), which the next one retries.
-fn checkpoint(conn: &Connection, mode: &str) -> Option<i64> {
+/// up), which the next one retries. One that fails because the database file cannot be
+/// written is part of an outage, logged once with it.
+fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Option<i64> {
     let pragma = format!("PRAGMA wal_checkpoint({mode})");
     match conn.query_row(&pragma, [], |row| {
         Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
     }) {
         Ok((0, frames)) => Some(frames),
         Ok(_busy) => None,
+        Err(error) if outage::is_unwritable(&error) => {
+            outage.failed(&error);
+            None
+        }
         Err(error) => {
             tracing::warn!(%error, mode, "a WAL checkpoint failed; the next one retries");
             None
@@ -481,6 +539,7 @@ fn run_checkpointer(
     copied: LogCopied,
     log_limit: i64,
     changes: Changes,
+    outage: Outage,
 ) {
     let page_size: i64 = conn
         .pragma_query_value(None, "page_size", |row| row.get(0))
@@ -489,30 +548,37 @@ fn run_checkpointer(
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         writer_gone.recv_timeout(CHECKPOINT_EVERY)
     {
-        let frames = checkpoint(&conn, "PASSIVE").unwrap_or(0);
+        let frames = checkpoint(&conn, "PASSIVE", &outage).unwrap_or(0);
         if frames * page_size > log_limit {
-            checkpoint(&conn, "PASSIVE");
+            checkpoint(&conn, "PASSIVE", &outage);
             copied.set();
-        } else if frames > 0 && frames == previous && checkpoint(&conn, "TRUNCATE") == Some(0) {
+        } else if frames > 0
+            && frames == previous
+            && checkpoint(&conn, "TRUNCATE", &outage) == Some(0)
+        {
             changes.bump();
         }
         previous = frames;
     }
-    checkpoint(&conn, "TRUNCATE");
+    checkpoint(&conn, "TRUNCATE", &outage);
 }
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails
 /// ends the transaction there: it is rolled back with the writes before it, and the writes
-/// after it stay queued for the next one.
+/// after it stay queued for the next one. When the database cannot be written, the writes
+/// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
+/// the same reason, and succeed once the outage is over.
 fn commit_batch(
     conn: &mut Connection,
     jobs: &mut VecDeque<Job>,
     ids: &mut ulid::Generator,
     routes: &mut webhooks::Routes,
     bus: &EventBus,
+    outage: &Outage,
 ) {
     let mut completions = Vec::new();
-    let outcome = (|| -> StoreResult<Option<(Vec<JournaledEvent>, Vec<DeviceChange>)>> {
+    let changes_before = conn.total_changes();
+    let outcome = (|| -> StoreResult<Result<(Vec<JournaledEvent>, Vec<DeviceChange>), Ran>> {
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut tx = Tx {
             conn: &txn,
@@ -524,11 +590,11 @@ fn commit_batch(
             routes: &mut *routes,
         };
         while let Some(job) = jobs.pop_front() {
-            let (ok, completion) = job(&mut tx);
+            let (ran, completion) = job(&mut tx);
             completions.push(completion);
-            if !ok {
+            if !matches!(ran, Ran::Done) {
                 // Dropping the transaction rolls it back.
-                return Ok(None);
+                return Ok(Err(ran));
             }
         }
         tx.journal_changed_chats()?;
@@ -536,10 +602,14 @@ fn commit_batch(
         let events = std::mem::take(&mut tx.events);
         let device_changes = std::mem::take(&mut tx.device_changes);
         txn.commit()?;
-        Ok(Some((events, device_changes)))
+        Ok(Ok((events, device_changes)))
     })();
     match outcome {
-        Ok(Some((events, device_changes))) => {
+        Ok(Ok((events, device_changes))) => {
+            // A commit that changed no row wrote nothing, and proves nothing about the disk.
+            if conn.total_changes() > changes_before {
+                outage.committed();
+            }
             for event in events {
                 bus.publish(event);
             }
@@ -551,23 +621,41 @@ fn commit_batch(
                 completion(Ok(()));
             }
         }
-        Ok(None) => {
+        Ok(Err(ran)) => {
             // The failing write is the last one run: it answers its own error.
             routes.invalidate();
+            let unwritable = match ran {
+                Ran::Unwritable(cause) => {
+                    outage.failed(&cause);
+                    Some(cause)
+                }
+                Ran::Done | Ran::Failed => None,
+            };
             let failed = completions.pop();
             for completion in completions {
-                completion(Err(StoreError::RolledBack));
+                completion(Err(match &unwritable {
+                    Some(cause) => StoreError::Unwritable(cause.clone()),
+                    None => StoreError::RolledBack,
+                }));
             }
             if let Some(failed) = failed {
                 failed(Ok(()));
             }
         }
         Err(error) => {
-            tracing::error!(%error, "a group commit failed; its writes are rolled back");
             routes.invalidate();
             let reason = error.to_string();
+            let unwritable = error.is_unwritable();
+            if unwritable {
+                outage.failed(&error);
+            } else {
+                tracing::error!(%error, "a group commit failed; its writes are rolled back");
+            }
             for completion in completions {
-                completion(Err(StoreError::Commit(reason.clone())));
+                completion(Err(match unwritable {
+                    true => StoreError::Unwritable(reason.clone()),
+                    false => StoreError::Commit(reason.clone()),
+                }));
             }
             // Left only when the transaction could not even begin: dropped unrun, their
             // callers get an error instead of the writer retrying them forever.

@@ -18,12 +18,19 @@ const STARTUP: Duration = Duration::from_secs(30);
 const STOP: Duration = Duration::from_secs(10);
 /// Daemon output lines shown when the test fails.
 const OUTPUT_TAIL: usize = 60;
+/// The admin key of a daemon started with [`Daemon::spawn_with_admin_key`].
+pub const ADMIN_KEY: &str = "binary-test-admin-key-0123456789abcdef";
 
-/// A command for the binary, isolated from the caller's environment: it runs in `dir`, sees no
+/// A command for the binary, isolated from the caller's environment (see [`isolated`]).
+pub fn command(dir: &Path) -> Command {
+    isolated(BIN, dir)
+}
+
+/// A command for `program`, isolated from the caller's environment: it runs in `dir`, sees no
 /// `DEVICEBRIDGE*` variables and no proxy settings, and prints no colours. It is killed if the
 /// test drops it (a timeout, a failed assertion) while it runs.
-pub fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
+pub fn isolated(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+    let mut command = Command::new(program);
     command
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -124,6 +131,22 @@ impl Daemon {
         }
     }
 
+    /// Starts the daemon as [`Daemon::spawn`] does, with [`ADMIN_KEY`] as its admin key
+    /// (`DEVICEBRIDGE_API_KEY`) and its own log lines at `info`; returns it and a handle on
+    /// it for the HTTP and Socket.IO helpers.
+    pub async fn spawn_with_admin_key(
+        dir: &Path,
+        env: &[(&str, String)],
+    ) -> (Daemon, super::TestDaemon) {
+        let mut env = env.to_vec();
+        env.push(("DEVICEBRIDGE_API_KEY", ADMIN_KEY.to_owned()));
+        env.push(("RUST_LOG", "warn,devicebridge=info".to_owned()));
+        let mut daemon = Daemon::spawn(dir, &env);
+        let base = daemon.base_url().await;
+        let api = super::TestDaemon::remote(base, ADMIN_KEY.to_owned(), dir.to_path_buf());
+        (daemon, api)
+    }
+
     /// The first line printed so far or within `timeout` from which `find` extracts something.
     /// A daemon that exits first fails the wait at once.
     pub async fn wait_for<T>(
@@ -180,6 +203,16 @@ impl Daemon {
         kib * 1024
     }
 
+    /// The lines it printed that the test has read so far (through [`Daemon::wait_for`]).
+    pub fn lines_read(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("devicebridge is running")
+    }
+
     /// `kill -9`: SIGKILL (what `Child::kill` sends on Unix), then reaps the process.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("cannot kill devicebridge");
@@ -219,5 +252,33 @@ impl Drop for Daemon {
                 tail.join("\n")
             );
         }
+    }
+}
+
+/// Sets the file size limit (`RLIMIT_FSIZE`, what `ulimit -f` and `prlimit --fsize` set) of
+/// the running process `pid`: with `Some(0)` every write it makes to a file fails (`EFBIG`), as
+/// on a full disk; `None` lifts it. Only the soft limit changes, which needs no privilege.
+#[cfg(target_os = "linux")]
+pub fn limit_file_size(pid: u32, bytes: Option<u64>) {
+    let pid = pid as libc::pid_t;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` to read into, then to read from.
+    unsafe {
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut limit),
+            0,
+            "cannot read the file size limit: {}",
+            std::io::Error::last_os_error()
+        );
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |bytes| bytes.min(limit.rlim_max));
+        assert_eq!(
+            libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()),
+            0,
+            "cannot set the file size limit: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }

@@ -14,6 +14,7 @@ mod devices;
 mod keys;
 mod media;
 mod pairing;
+pub mod readiness;
 mod system;
 mod upstream;
 mod webhooks;
@@ -45,6 +46,7 @@ pub struct List<T> {
 pub fn routes() -> OpenApiRouter<AppState> {
     let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
+        .merge(readiness::routes())
         .merge(devices::routes())
         .merge(chats::routes())
         .merge(media::routes())

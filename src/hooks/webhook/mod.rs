@@ -331,7 +331,14 @@ impl Inner {
             })
             .await;
         if let Err(error) = recorded {
-            tracing::error!(%error, "cannot record a webhook attempt");
+            // An outage of the storage is logged once, by the store.
+            if !error.is_unwritable() {
+                tracing::error!(%error, "cannot record a webhook attempt");
+            }
+            // The outbox still has the delivery due: ending the attempt now would have it sent
+            // again at once, and again, as fast as the receiver answers, for as long as the
+            // store cannot write. Its line waits the first retry's delay instead.
+            tokio::time::sleep(Duration::from_millis(config.retry_initial_ms)).await;
         }
     }
 

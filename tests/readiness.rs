@@ -1,0 +1,189 @@
+//! Readiness (`GET /ready`) and writes the storage cannot take (SPEC §6 `storage_unavailable`),
+//! against the daemon binary whose writes really fail: the test lowers the running process's
+//! file size limit to nothing (`RLIMIT_FSIZE`, as `prlimit --fsize=0 --pid` would), so that
+//! every write to its database file, its log and its uploads fails with `EFBIG`, as they
+//! would on a full disk, and then lifts it.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::binary::{limit_file_size, Daemon, ADMIN_KEY};
+use common::receiver::Receiver;
+use common::{TestDaemon, WAIT};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const CHAT: &str = "15550000002@c.us";
+/// The line the daemon logs when an outage begins, and when it ends.
+const OUTAGE_BEGINS: &str = "the database cannot be written (disk full, read-only or failing)";
+const OUTAGE_ENDS: &str = "the database can be written again";
+
+/// A simulated phone whose one contact never reads nor replies.
+fn silent_phone() -> Value {
+    json!({ "phone": "15550000001", "contacts": [{ "id": CHAT, "name": "Alice", "behaviour": "silent" }] })
+}
+
+/// `GET path` without credentials: status and JSON body.
+async fn get(api: &TestDaemon, path: &str) -> (StatusCode, Value) {
+    let response = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_again() {
+    let temp = tempfile::tempdir().unwrap();
+    let (mut daemon, api) = Daemon::spawn_with_admin_key(temp.path(), &[]).await;
+    api.ready_device("phone", silent_phone()).await;
+    let mut dashboard = api.socket("phone", json!({})).await;
+    let messages = format!("/api/v1/devices/phone/chats/{CHAT}/messages");
+
+    let (status, ready) = get(&api, "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        ready,
+        json!({ "status": "ready", "checks": { "storage": "ok", "devices": "ok", "running": "ok" } })
+    );
+
+    limit_file_size(daemon.pid(), Some(0));
+
+    // A send over REST, over Socket.IO, an upload: refused, nothing stored.
+    let (status, refused) = api.post(&messages, json!({ "text": "lost?" })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(refused["error"]["code"], "storage_unavailable", "{refused}");
+    let ack = dashboard
+        .emit_with_ack(
+            "message:send",
+            json!({ "chatId": CHAT, "text": "lost too?", "tempId": "t-1" }),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert_eq!(ack["error"]["code"], "storage_unavailable", "{ack}");
+    let (status, _, upload) = api
+        .upload_as(
+            ADMIN_KEY,
+            "phone",
+            b"minutes".to_vec(),
+            Some("text/plain"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{upload}");
+    assert_eq!(upload["error"]["code"], "storage_unavailable", "{upload}");
+    let (status, page) = api.get(&messages).await;
+    assert_eq!(status, StatusCode::OK, "reads still work: {page}");
+    assert_eq!(page["items"], json!([]), "nothing was stored");
+
+    // Not ready, and says why; alive all the same.
+    let (status, ready) = get(&api, "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["error"]["code"], "storage_unavailable", "{ready}");
+    assert_ne!(ready["checks"]["storage"], "ok", "{ready}");
+    assert_eq!(ready["checks"]["devices"], "ok", "{ready}");
+    assert_eq!(ready["checks"]["running"], "ok", "{ready}");
+    let (status, health) = get(&api, "/health").await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+
+    // Once the disk takes writes again, so does the daemon, by itself.
+    limit_file_size(daemon.pid(), None);
+    let (status, ready) = get(&api, "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    let sent = api
+        .send_message("phone", CHAT, json!({ "text": "kept" }))
+        .await;
+    assert_eq!(sent["body"], "kept");
+    let ack = dashboard
+        .emit_with_ack(
+            "message:send",
+            json!({ "chatId": CHAT, "text": "kept too", "tempId": "t-1" }),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+
+    // One error for the whole outage, however many writes met it.
+    daemon
+        .wait_for("the end of the outage", WAIT, |line| {
+            line.contains(OUTAGE_ENDS).then_some(())
+        })
+        .await;
+    let begun: Vec<&String> = daemon
+        .lines_read()
+        .iter()
+        .filter(|line| line.contains(OUTAGE_BEGINS))
+        .collect();
+    assert_eq!(begun.len(), 1, "{begun:#?}");
+    assert!(begun[0].contains("ERROR"), "{}", begun[0]);
+    let internal = daemon
+        .lines_read()
+        .iter()
+        .filter(|line| line.contains("internal error"))
+        .count();
+    assert_eq!(internal, 0, "no write was answered `internal`");
+}
+
+#[tokio::test]
+async fn a_webhook_attempt_whose_outcome_cannot_be_stored_is_not_sent_again_at_once() {
+    const RETRY: Duration = Duration::from_millis(500);
+    let temp = tempfile::tempdir().unwrap();
+    let (daemon, api) = Daemon::spawn_with_admin_key(
+        temp.path(),
+        &[
+            ("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
+            (
+                "DEVICEBRIDGE__WEBHOOKS__RETRY_INITIAL_MS",
+                RETRY.as_millis().to_string(),
+            ),
+        ],
+    )
+    .await;
+    api.ready_device("phone", silent_phone()).await;
+    // The receiver takes the daemon's disk away as the first attempt reaches it, so that the
+    // attempt's outcome cannot be stored, and gives it back at the next attempt.
+    let pid = daemon.pid();
+    let arrivals = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let seen = arrivals.clone();
+    let mut receiver = Receiver::answering(Arc::new(move |_| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Instant::now());
+        let first = seen.len() == 1;
+        limit_file_size(pid, first.then_some(0));
+        if first {
+            500
+        } else {
+            200
+        }
+    }))
+    .await;
+    let (status, subscription) = api
+        .post(
+            "/api/v1/webhooks",
+            json!({ "url": receiver.url, "events": ["message"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{subscription}");
+    api.send_message("phone", CHAT, json!({ "text": "hello" }))
+        .await;
+
+    let first = receiver.next().await;
+    let again = receiver.next().await;
+    assert_eq!(again.webhook_id(), first.webhook_id(), "the same delivery");
+    assert_eq!(again.answered, 200);
+    let arrivals = arrivals.lock().unwrap();
+    assert!(
+        arrivals[1] - arrivals[0] >= RETRY,
+        "sent again after {:?}, before the first retry's delay",
+        arrivals[1] - arrivals[0]
+    );
+}
