@@ -24,7 +24,7 @@ use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
 use crate::hooks::desktop::Desktop;
 use crate::hooks::sound::{self, Sound};
-use crate::hooks::webhook::{WebhookError, Webhooks};
+use crate::hooks::webhook::{SenderError, Webhooks};
 use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
 use crate::metrics::Metrics;
@@ -51,7 +51,7 @@ pub enum AppError {
     #[error(transparent)]
     Devices(#[from] DeviceError),
     #[error(transparent)]
-    Webhooks(#[from] WebhookError),
+    Webhooks(#[from] SenderError),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }

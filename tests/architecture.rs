@@ -38,6 +38,9 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What only the store may write: the database driver and SQL.
+const STORE_ONLY: &[&str] = &["rusqlite", "\"SELECT ", "\"INSERT ", "\"UPDATE ", "\"DELETE "];
+
 /// Calls that only the layer owning an event may make, with why.
 const FORBIDDEN_CALLS: &[(&str, &str, &str)] = &[(
     "api",
@@ -188,6 +191,12 @@ fn layers_import_downward_only() {
         let Some(from) = module_of(&src, file) else {
             continue;
         };
+        if from != "store" && STORE_ONLY.iter().any(|sql| code.contains(sql)) {
+            broken.push(format!(
+                "{}:{line}: SQL and the database driver live in store, behind its functions",
+                file.display()
+            ));
+        }
         for (layer, call, why) in FORBIDDEN_CALLS {
             if from == *layer && code.contains(call) {
                 broken.push(format!("{}:{line}: {why}", file.display()));

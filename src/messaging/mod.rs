@@ -352,10 +352,7 @@ pub async fn send(
         let key = match &dedup {
             Dedup::IdempotencyKey(key) => {
                 // A key older than the window may be reused: forget its old message's claim.
-                tx.execute(
-                    "UPDATE messages SET idempotency_key = NULL WHERE device_id = ?1 AND idempotency_key = ?2",
-                    rusqlite::params![device.as_str(), key],
-                )?;
+                tx.release_idempotency_key(&device, key)?;
                 Some(key.as_str())
             }
             Dedup::TempId => None,

@@ -2,12 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::{StoreResult, Tx};
 use crate::model::{
     event::{EventData, JournaledEvent},
-    rfc3339, DeviceId,
+    rfc3339, DeviceId, StateName,
 };
 
 impl Tx<'_> {
@@ -343,4 +344,41 @@ fn stored(
         name,
         payload: RawValue::from_string(data)?,
     })
+}
+/// The latest `state` event, and the latest `qr` event if the device is showing one.
+pub fn current_view(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
+    let Some(state) = latest_named(conn, device, "state")? else {
+        return Ok(never_changed(conn, device)?.into_iter().collect());
+    };
+    let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
+    let qr = match showing_qr {
+        true => latest_named(conn, device, "qr")?,
+        false => None,
+    };
+    Ok(std::iter::once(state).chain(qr).collect())
+}
+
+/// The `state` of a device that has never changed state (created and not started yet), which
+/// the journal has no event for: `seq` 0, before any event, and no `previous`. A dashboard
+/// that keeps it as its `lastSeq` resumes from the journal's start.
+fn never_changed(conn: &Connection, device: &DeviceId) -> StoreResult<Option<JournaledEvent>> {
+    let Some(record) = super::devices::get(conn, device)? else {
+        return Ok(None);
+    };
+    let at = rfc3339(record.updated_at);
+    let payload = serde_json::value::to_raw_value(&json!({
+        "state": record.state.as_str(),
+        "previous": null,
+        "reason": record.state_reason,
+        "deviceId": device,
+        "seq": 0,
+        "at": at,
+    }))?;
+    Ok(Some(JournaledEvent {
+        device_id: device.clone(),
+        seq: 0,
+        at,
+        name: "state".to_owned(),
+        payload,
+    }))
 }

@@ -390,6 +390,15 @@ pub struct RelayUpdate<'a> {
 }
 
 impl Tx<'_> {
+    /// Forgets which message an `Idempotency-Key` named, so that the key names the next one.
+    pub fn release_idempotency_key(&self, device: &DeviceId, key: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE messages SET idempotency_key = NULL WHERE device_id = ?1 AND idempotency_key = ?2",
+            params![device.as_str(), key],
+        )?;
+        Ok(())
+    }
+
     pub fn insert_message(
         &mut self,
         device: &DeviceId,

@@ -29,7 +29,7 @@ use super::auth::{header_credentials, Authenticator, Caller, Scope};
 use super::error::ApiError;
 use crate::bus::{DeviceChange, EventBus};
 use crate::device::{DeviceManager, DeviceView};
-use crate::model::{event::JournaledEvent, rfc3339, DeviceId, StateName};
+use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
 use crate::store::{self, Store};
 use client_events::Packet;
 use expiry::Expiries;
@@ -875,7 +875,10 @@ fn synced(device: &DeviceId, socket: &SocketRef, from: u64, to: u64, recovered: 
 /// showing) so a dashboard can draw at once, then `sync`. Returns whether it stays attached.
 async fn snapshot(store: &Store, device: &DeviceId, socket: &SocketRef, emitted: u64) -> bool {
     let id = device.clone();
-    let Ok(events) = store.read(move |conn| current_view(conn, &id)).await else {
+    let Ok(events) = store
+        .read(move |conn| store::journal::current_view(conn, &id))
+        .await
+    else {
         return false;
     };
     let sees_qr = sees_qr(socket);
@@ -888,48 +891,4 @@ async fn snapshot(store: &Store, device: &DeviceId, socket: &SocketRef, emitted:
         }
     }
     synced(device, socket, emitted + 1, emitted, true)
-}
-
-/// The latest `state` event, and the latest `qr` event if the device is showing one.
-fn current_view(
-    conn: &rusqlite::Connection,
-    device: &DeviceId,
-) -> store::StoreResult<Vec<JournaledEvent>> {
-    let Some(state) = store::journal::latest_named(conn, device, "state")? else {
-        return Ok(never_changed(conn, device)?.into_iter().collect());
-    };
-    let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
-    let qr = match showing_qr {
-        true => store::journal::latest_named(conn, device, "qr")?,
-        false => None,
-    };
-    Ok(std::iter::once(state).chain(qr).collect())
-}
-
-/// The `state` of a device that has never changed state (created and not started yet), which
-/// the journal has no event for: `seq` 0, before any event, and no `previous`. A dashboard
-/// that keeps it as its `lastSeq` resumes from the journal's start.
-fn never_changed(
-    conn: &rusqlite::Connection,
-    device: &DeviceId,
-) -> store::StoreResult<Option<JournaledEvent>> {
-    let Some(record) = store::devices::get(conn, device)? else {
-        return Ok(None);
-    };
-    let at = rfc3339(record.updated_at);
-    let payload = serde_json::value::to_raw_value(&json!({
-        "state": record.state.as_str(),
-        "previous": null,
-        "reason": record.state_reason,
-        "deviceId": device,
-        "seq": 0,
-        "at": at,
-    }))?;
-    Ok(Some(JournaledEvent {
-        device_id: device.clone(),
-        seq: 0,
-        at,
-        name: "state".to_owned(),
-        payload,
-    }))
 }

@@ -72,7 +72,7 @@ struct Inner {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
+pub enum SenderError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot build the webhook HTTP client: {0}")]
@@ -84,7 +84,7 @@ impl Webhooks {
         store: Store,
         settings: Arc<Settings>,
         metrics: Arc<Metrics>,
-    ) -> Result<Self, WebhookError> {
+    ) -> Result<Self, SenderError> {
         let config = &settings.webhooks;
         let mut client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.timeout_secs))
