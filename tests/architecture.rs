@@ -39,7 +39,13 @@ const FORBIDDEN: &[(&str, &str, &str)] = &[
 ];
 
 /// What only the store may write: the database driver and SQL.
-const STORE_ONLY: &[&str] = &["rusqlite", "\"SELECT ", "\"INSERT ", "\"UPDATE ", "\"DELETE "];
+const STORE_ONLY: &[&str] = &[
+    "rusqlite",
+    "\"SELECT ",
+    "\"INSERT ",
+    "\"UPDATE ",
+    "\"DELETE ",
+];
 
 /// Calls that only the layer owning an event may make, with why.
 const FORBIDDEN_CALLS: &[(&str, &str, &str)] = &[(

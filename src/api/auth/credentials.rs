@@ -1,0 +1,70 @@
+//! Where credentials come from: the `X-Api-Key` and `Authorization: Bearer` headers, the
+//! claims an access token carries, and new API keys.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::*;
+use crate::store::{self};
+
+/// Credentials found in HTTP headers: `X-Api-Key` and `Authorization: Bearer`.
+pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, Option<String>) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let token = header("authorization").and_then(|v| bearer_token(&v).map(str::to_owned));
+    (header("x-api-key"), token)
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
+/// (RFC 7235), so `bearer` and `BEARER` are read too.
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Claims {
+    pub(super) sub: String,
+    /// The issuing key (see [`Grant::key`]). A token without one (signed by an earlier
+    /// version) cannot be checked against revocations and is refused.
+    pub(super) key: String,
+    pub(super) devices: Vec<String>,
+    pub(super) scopes: Vec<Scope>,
+    pub(super) exp: u64,
+    pub(super) iat: u64,
+}
+
+/// A newly created API key: the secret is only ever available here.
+pub struct NewKey {
+    pub record: store::KeyRecord,
+    pub secret: String,
+}
+
+impl NewKey {
+    /// A new key with its secret, not stored yet.
+    pub fn generate(name: String, devices: Vec<String>, scopes: Vec<Scope>) -> Self {
+        let secret = format!("dbk_{}", random_secret(40));
+        let record = store::KeyRecord {
+            id: format!("key_{}", ulid::Ulid::new()),
+            name,
+            key_sha256: hex::encode(digest(&secret)),
+            devices,
+            scopes: scopes
+                .iter()
+                .map(|s| {
+                    serde_json::to_value(s)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .collect(),
+            created_at: chrono::Utc::now(),
+        };
+        Self { record, secret }
+    }
+}
