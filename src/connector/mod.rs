@@ -23,7 +23,7 @@ use crate::event::Me;
 use crate::messaging::inbound::{Directory, Inbound};
 use crate::messaging::{Ack, Message};
 
-pub use http::{Download, Timeouts};
+pub use http::{Download, Http, Timeouts};
 
 /// Where the upstream session stands, as the upstream reports it.
 #[derive(Debug, Clone, PartialEq)]

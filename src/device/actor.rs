@@ -34,11 +34,12 @@ use crate::connector::cloud_api::CloudApi;
 use crate::connector::simulator::{Pairings, Simulator, SimulatorContext};
 use crate::connector::waha::Waha;
 use crate::connector::{
-    media_base, ConnectorError, Fault, Outbound, Reported, Session, Timeouts, Upstream,
+    media_base, ConnectorError, Fault, Http, Outbound, Reported, Session, Timeouts, Upstream,
     UpstreamEvent,
 };
 use crate::event::{rfc3339, EventData, Me};
 use crate::messaging::inbound::{self, Inbound, TypingChange};
+use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::qr;
 use crate::store::{self, Store};
 
@@ -81,6 +82,7 @@ pub type CommandQueue = Arc<Mutex<mpsc::Receiver<(Command, Reply)>>>;
 pub struct ActorContext {
     pub store: Store,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
     pub pairings: Pairings,
     /// Print each new QR code on the daemon's terminal.
     pub print_qr: bool,
@@ -89,7 +91,11 @@ pub struct ActorContext {
 impl ActorContext {
     /// The files the daemon serves for its devices.
     pub fn library(&self) -> Library {
-        Library::new(self.store.clone(), self.settings.clone())
+        Library::new(
+            self.store.clone(),
+            self.settings.clone(),
+            self.metrics.clone(),
+        )
     }
 }
 
@@ -121,6 +127,8 @@ pub struct Actor {
     linked_ids: LinkedIds,
     /// Which groups have a chat, and the names of those that do not yet.
     group_names: GroupNames,
+    /// The series of the device's connector.
+    metrics: Arc<ConnectorMetrics>,
 }
 
 impl Actor {
@@ -145,12 +153,14 @@ impl Actor {
             reconnect_max_attempts: context.settings.reconnect.max_attempts,
         };
         let messages = &context.settings.messages;
+        let metrics = context.metrics.connector(definition(&record)?.connector);
         let relay = Relay::new(
             id.clone(),
             context.store.clone(),
             Duration::from_secs(messages.ack_timeout_secs),
             messages.max_send_attempts,
             outbox.clone(),
+            metrics.clone(),
         );
         let actor = Actor {
             relay,
@@ -172,6 +182,7 @@ impl Actor {
             check_deadline: None,
             latency: Latency::default(),
             qr,
+            metrics,
             context,
         };
         Ok(Some((actor, record.autostart && record.wants_running)))
@@ -470,11 +481,11 @@ impl Actor {
         self.group_names
             .name_new_groups(&mut batch, self.upstream.as_deref_mut())
             .await;
-        let id = self.id.clone();
+        let (id, metrics) = (self.id.clone(), self.metrics.clone());
         let changes = self
             .context
             .store
-            .write(move |tx| inbound::apply(tx, &id, &batch))
+            .write(move |tx| inbound::apply(tx, &id, &batch, &metrics))
             .await?;
         self.track_typing(changes);
         Ok(())
@@ -836,11 +847,11 @@ impl Actor {
                     self.linked_ids
                         .resolve(&mut directory, self.upstream.as_deref_mut())
                         .await;
-                    let id = self.id.clone();
+                    let (id, metrics) = (self.id.clone(), self.metrics.clone());
                     let stored = self
                         .context
                         .store
-                        .write(move |tx| inbound::apply_directory(tx, &id, &directory))
+                        .write(move |tx| inbound::apply_directory(tx, &id, &directory, &metrics))
                         .await;
                     match stored {
                         Ok(()) => Some(Input::Synced),
@@ -889,11 +900,14 @@ impl Actor {
         let library = self.context.library();
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {
-                Box::new(Waha::new(&self.id, waha, public_url, timeouts, library)?)
+                let requests = self.context.metrics.waha_requests.clone();
+                let http = Http::new(timeouts, requests)?;
+                Box::new(Waha::new(&self.id, waha, public_url, http, library)?)
             }
             (ConnectorKind::CloudApi, _, Some(cloud)) => {
                 let media = media_base(public_url, &self.id);
-                Box::new(CloudApi::new(cloud, spec.name, media, timeouts, library)?)
+                let http = Http::new(timeouts, self.context.metrics.cloud_api_requests.clone())?;
+                Box::new(CloudApi::new(cloud, spec.name, media, http, library))
             }
             (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
                 return Err(DeviceError::Definition(format!(

@@ -17,8 +17,9 @@ use percent_encoding::percent_decode_str;
 use super::uploads::Uploads;
 use super::{definition, stored, DeviceError, DeviceId};
 use crate::config::Settings;
-use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Timeouts};
+use crate::connector::{cloud_api, media_base, waha, ConnectorError, Download, Http, Timeouts};
 use crate::device::spec::ConnectorKind;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// The largest file forwarded between devices: it is held whole while it is sent (WAHA takes
@@ -37,15 +38,18 @@ pub struct File {
 pub struct Library {
     store: Store,
     settings: Arc<Settings>,
+    /// Where the requests to upstreams for their files are measured.
+    metrics: Arc<Metrics>,
     uploads: Uploads,
 }
 
 impl Library {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+    pub fn new(store: Store, settings: Arc<Settings>, metrics: Arc<Metrics>) -> Self {
         let uploads = Uploads::new(store.clone(), &settings);
         Self {
             store,
             settings,
+            metrics,
             uploads,
         }
     }
@@ -64,10 +68,14 @@ impl Library {
         let timeouts = Timeouts::of(&self.settings.upstream);
         let opened = match (spec.connector, &spec.cloud_api, &spec.waha) {
             (ConnectorKind::CloudApi, Some(cloud), _) => {
-                cloud_api::media::download(cloud, timeouts, media_id).await
+                let requests = self.metrics.cloud_api_requests.clone();
+                let http = Http::for_downloads(timeouts, requests)?;
+                cloud_api::media::download(cloud, &http, media_id).await
             }
             (ConnectorKind::Waha, _, Some(waha)) => {
-                waha::media::download(waha, timeouts, media_id).await
+                let requests = self.metrics.waha_requests.clone();
+                let http = Http::for_downloads(timeouts, requests)?;
+                waha::media::download(waha, &http, media_id).await
             }
             _ => {
                 return Err(DeviceError::MediaNotFound(format!(

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use super::{Ack, Media, Message};
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
+use crate::metrics::ConnectorMetrics;
 use crate::store::messages::{AckSubject, NewMessage};
 use crate::store::{self, StoreResult, Tx};
 
@@ -151,11 +152,13 @@ fn chat_kind(group: bool) -> &'static str {
 }
 
 /// Stores the upstream's contacts, chats and recent messages, journaling what is new or
-/// renamed: one `chat:update` per chat that changed.
+/// renamed: one `chat:update` per chat that changed. Messages missed in chats that had some
+/// arrive like new ones, and are counted in `metrics`; history is not.
 pub fn apply_directory(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     directory: &Directory,
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
     for contact in &directory.contacts {
@@ -186,7 +189,7 @@ pub fn apply_directory(
     }
     for incoming in &directory.history {
         if !quiet.contains(incoming.chat_id.as_str()) {
-            receive(tx, device, incoming)?;
+            receive(tx, device, incoming, metrics)?;
         } else if store_once(tx, device, incoming, true)?.is_some() {
             changed.insert(&incoming.chat_id);
         }
@@ -199,11 +202,14 @@ pub fn apply_directory(
     Ok(())
 }
 
-/// Applies a batch of upstream reports in order. Returns the typing indicators that changed.
+/// Applies a batch of upstream reports in order, counting the messages received and timing
+/// the acks in the series of the device's connector. Returns the typing indicators that
+/// changed.
 pub fn apply(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     batch: &[Inbound],
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<Vec<TypingChange>> {
     let mut typing = Vec::new();
     // Read receipts are gathered per (chat, reader), like one receipt for several messages.
@@ -211,7 +217,7 @@ pub fn apply(
     let now = rfc3339(Utc::now());
     for item in batch {
         match item {
-            Inbound::Message(incoming) => receive(tx, device, incoming)?,
+            Inbound::Message(incoming) => receive(tx, device, incoming, metrics)?,
             Inbound::Ack {
                 upstream_id,
                 ack,
@@ -227,6 +233,7 @@ pub fn apply(
                 if !tx.merge_ack(device, &mut subject, *ack)? {
                     continue;
                 }
+                time_acks(&subject, before, metrics);
                 journal_ack(tx, device, &subject)?;
                 if *ack >= Ack::Read && before < Ack::Read {
                     let reader = by.clone().unwrap_or_else(|| subject.chat_id.clone());
@@ -363,6 +370,24 @@ fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> Store
     Ok(())
 }
 
+/// Times the acks one of our messages reached as its ack went from `before` to what `subject`
+/// has now, from the moment it was accepted for sending: its server ack, its device ack, or
+/// both at once when the upstream reports the device ack first.
+pub fn time_acks(subject: &AckSubject, before: Ack, metrics: &ConnectorMetrics) {
+    let Some(accepted_at) = subject.accepted_at else {
+        return;
+    };
+    let taken = (Utc::now() - accepted_at).to_std().unwrap_or_default();
+    for (level, series) in [
+        (Ack::Server, &metrics.server_ack),
+        (Ack::Device, &metrics.device_ack),
+    ] {
+        if before < level && level <= subject.ack {
+            series.observe_duration(taken);
+        }
+    }
+}
+
 /// `message:ack` for a message whose ack just changed.
 pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> StoreResult<()> {
     tx.journal(
@@ -378,11 +403,17 @@ pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> 
     Ok(())
 }
 
-/// Stores an incoming message once, updates its chat and raises a notification.
-fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResult<()> {
+/// Stores an incoming message once (counting it), updates its chat and raises a notification.
+fn receive(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    incoming: &Incoming,
+    metrics: &ConnectorMetrics,
+) -> StoreResult<()> {
     let Some(message) = store_once(tx, device, incoming, false)? else {
         return Ok(());
     };
+    metrics.received.inc();
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
     if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {

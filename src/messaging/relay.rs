@@ -9,10 +9,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::inbound::journal_ack;
+use super::inbound::{journal_ack, time_acks};
 use super::{Ack, Message, RelayStatus};
 use crate::device::DeviceId;
 use crate::event::{rfc3339, EventData};
+use crate::metrics::ConnectorMetrics;
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};
 
@@ -73,11 +74,13 @@ pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> S
     Ok(())
 }
 
-/// Records how each attempt ended. A failure for good also sets ack `error`.
+/// Records how each attempt ended. A failure for good also sets ack `error`. An ack that
+/// came with the upstream's answer is timed in `metrics`.
 pub fn record_outcomes(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     outcomes: &[(Queued, Outcome)],
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
     for (queued, outcome) in outcomes {
@@ -89,6 +92,9 @@ pub fn record_outcomes(
                 // by its upstream id, which it gets only now.
                 let mut sent = AckSubject {
                     upstream_id: upstream_id.clone(),
+                    accepted_at: DateTime::parse_from_rfc3339(&queued.message.timestamp)
+                        .ok()
+                        .map(Into::into),
                     ..AckSubject::of(&queued.message)
                 };
                 let acked = sent.ack.merge(*ack);
@@ -102,7 +108,8 @@ pub fn record_outcomes(
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
-                    sent.ack = acked;
+                    let before = std::mem::replace(&mut sent.ack, acked);
+                    time_acks(&sent, before, metrics);
                     journal_ack(tx, device, &sent)?;
                 }
             }

@@ -512,6 +512,7 @@ fn commit_batch(
     bus: &EventBus,
 ) {
     let mut completions = Vec::new();
+    let started = std::time::Instant::now();
     let outcome = (|| -> StoreResult<Option<Vec<JournaledEvent>>> {
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut tx = Tx {
@@ -538,10 +539,11 @@ fn commit_batch(
     })();
     match outcome {
         Ok(Some(events)) => {
+            let (taken, journaled) = (started.elapsed(), events.len());
             for event in events {
                 bus.publish(event);
             }
-            bus.committed();
+            bus.committed(completions.len(), journaled, taken);
             for completion in completions {
                 completion(Ok(()));
             }

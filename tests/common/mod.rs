@@ -371,16 +371,16 @@ impl TestDaemon {
         message
     }
 
-    /// The Prometheus text of `GET /metrics` (which needs no credential).
+    /// The OpenMetrics text of `GET /metrics` (which needs no credential).
     pub async fn metrics(&self) -> String {
         let response = reqwest::get(format!("{}/metrics", self.base))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
         response.text().await.unwrap()
     }
 

@@ -15,7 +15,7 @@ use crate::api::extract::{page_limit, DevicePath};
 use crate::api::{openapi, AppState};
 use crate::event::JournaledEvent;
 use crate::messaging::fitting;
-use crate::metrics::Backlog;
+use crate::metrics::{self, Snapshot};
 use crate::store;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -32,7 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(
             Method::GET,
             "/metrics",
-            "Prometheus metrics of the hooks (text format)",
+            "Prometheus metrics (OpenMetrics text format; see docs/metrics.md)",
             None,
             None,
             (200, None),
@@ -95,25 +95,30 @@ async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// The Prometheus text exposition. Like `/health` it needs no credential: it carries counts,
+/// The OpenMetrics text exposition. Like `/health` it needs no credential: it carries counts,
 /// never ids, names or payloads, and scrapers rarely hold API keys.
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (depth, oldest) = state.store.read(store::webhooks::backlog).await?;
-    let oldest_age_secs = oldest
-        .map(|oldest| (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0)
-        .unwrap_or(0.0);
-    let text = state.metrics.render(&Backlog {
-        depth,
-        oldest_age_secs,
-    });
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+    let mut now = state
+        .store
+        .read(|conn| {
+            let (webhook_queue, oldest) = store::webhooks::backlog(conn)?;
+            let webhook_oldest_age_secs = oldest
+                .map(|oldest| {
+                    (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+                })
+                .unwrap_or(0.0);
+            Ok(Snapshot {
+                devices: store::devices::count_by_state(conn)?,
+                relay_queue: store::messages::relay_depth(conn)?,
+                webhook_queue,
+                webhook_oldest_age_secs,
+                ..Snapshot::default()
+            })
+        })
+        .await?;
+    now.socket_connections = state.sockets.connections() as u64;
+    let text = state.metrics.render(&now);
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn docs_json() -> Json<Value> {

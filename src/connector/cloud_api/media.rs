@@ -5,7 +5,7 @@
 //! URL, whose content is streamed through with the token. Nothing is kept on disk: Meta keeps
 //! media for 30 days, and a file nobody opens costs nothing.
 
-use crate::connector::http::{self, Download, Timeouts};
+use crate::connector::http::{Download, Http};
 use crate::connector::ConnectorError;
 use crate::device::spec::CloudApiSpec;
 
@@ -19,7 +19,7 @@ pub fn is_media_id(id: &str) -> bool {
 /// this token) is [`ConnectorError::Rejected`].
 pub async fn download(
     spec: &CloudApiSpec,
-    timeouts: Timeouts,
+    http: &Http,
     id: &str,
 ) -> Result<Download, ConnectorError> {
     if !is_media_id(id) {
@@ -27,14 +27,15 @@ pub async fn download(
             "{id:?} is not a Cloud API media id"
         )));
     }
-    let client = http::download_client(timeouts)?;
     let token = spec.access_token.expose();
     let graph = spec.graph_url.trim_end_matches('/');
-    let found = http::call(client.get(format!("{graph}/{id}")).bearer_auth(token)).await?;
+    let found = http
+        .call(http.get(format!("{graph}/{id}")).bearer_auth(token))
+        .await?;
     let url = found["url"].as_str().ok_or_else(|| {
         ConnectorError::Failing("Meta's answer about the media has no download URL".into())
     })?;
-    let body = http::open(client.get(url).bearer_auth(token)).await?;
+    let body = http.open(http.get(url).bearer_auth(token)).await?;
     Ok(Download::new(body, found["mime_type"].as_str()))
 }
 
