@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod cloud_stub;
+pub mod exposition;
 pub mod receiver;
 pub mod sio;
 pub mod stalled;
