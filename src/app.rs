@@ -53,8 +53,8 @@ pub enum AppError {
 pub struct RunOptions {
     /// Draw QR codes and the first-run banner on the terminal.
     pub terminal: bool,
-    /// Bumped after every store commit and every metric count, for an embedder that waits for
-    /// an effect no event announces (see [`Changes`]).
+    /// Bumped after every store commit and every count no commit follows, for an embedder
+    /// that waits for an effect no event announces (see [`Changes`]).
     pub changes: Changes,
 }
 

@@ -161,11 +161,12 @@ impl UpstreamRequests {
     /// A request was answered with `status` after `taken`.
     pub fn answered(&self, status: u16, taken: Duration) {
         self.taken.observe_duration(taken);
-        match status {
-            400..=499 => self.client_errors.inc(),
-            500..=599 => self.server_errors.inc(),
-            _ => 0,
+        let errors = match status {
+            400..=499 => &self.client_errors,
+            500..=599 => &self.server_errors,
+            _ => return,
         };
+        errors.inc();
     }
 
     /// A request got no answer (no connection, a timeout) after `taken`.
@@ -250,40 +251,6 @@ const CONNECTORS: [ConnectorKind; 3] = [
     ConnectorKind::CloudApi,
 ];
 
-/// A family of one unlabelled-kind metric per value of `label`, registered in `registry`;
-/// returns each value's series.
-fn per_value<M, C>(
-    registry: &mut Registry,
-    family: Family<OneLabel, M, C>,
-    (name, help, unit): (&'static str, &'static str, Option<Unit>),
-    label: &'static str,
-    values: &[&'static str],
-) -> Vec<M>
-where
-    M: prometheus_client::encoding::EncodeMetric
-        + prometheus_client::metrics::TypedMetric
-        + Clone
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    C: prometheus_client::metrics::family::MetricConstructor<M>
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let series = values
-        .iter()
-        .map(|value| family.get_or_create_owned(&[(label, *value)]))
-        .collect();
-    match unit {
-        Some(unit) => registry.register_with_unit(name, help, unit, family),
-        None => registry.register(name, help, family),
-    }
-    series
-}
-
 impl Metrics {
     /// Every family at zero; counts bump `changes` (see [`Counters`]).
     pub fn new(changes: Changes) -> Self {
@@ -361,7 +328,7 @@ impl Metrics {
             &changes,
         );
         let connectors = Self::register_connectors(registry);
-        let [waha_requests, cloud_api_requests] = Self::register_requests(registry);
+        let (waha_requests, cloud_api_requests) = Self::register_requests(registry);
         let commits = Self::register_commits(registry);
         let gauges = Self::register_gauges(registry);
         Self {
@@ -384,56 +351,49 @@ impl Metrics {
     }
 
     fn register_connectors(registry: &mut Registry) -> Vec<(ConnectorKind, Arc<ConnectorMetrics>)> {
-        let names = CONNECTORS.map(ConnectorKind::as_str);
-        let mut counter = |name, help| {
-            per_value(
-                registry,
-                Family::<OneLabel, Counter>::default(),
-                (name, help, None),
-                "connector",
-                &names,
-            )
-        };
-        let received = counter(
-            "messages_received",
-            "New messages the upstream reported, by connector",
-        );
-        let sent = counter(
-            "messages_sent",
-            "Messages the upstream took from the relay, by connector",
-        );
-        let attempts = counter(
-            "relay_attempts",
-            "Messages handed to the upstream, each try counted, by connector",
-        );
-        let failures = counter(
-            "relay_failures",
-            "Tries to hand a message to the upstream that failed, by connector",
-        );
+        let received = Family::<OneLabel, Counter>::default();
+        let sent = Family::<OneLabel, Counter>::default();
+        let attempts = Family::<OneLabel, Counter>::default();
+        let failures = Family::<OneLabel, Counter>::default();
         let acks = Family::<TwoLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
             Histogram::seconds(histogram::ACK_SECONDS)
         });
-        let ack_series = |connector: &'static str, ack: &'static str| {
-            acks.get_or_create_owned(&[("connector", connector), ("ack", ack)])
-        };
         let connectors = CONNECTORS
-            .iter()
-            .zip(received.into_iter().zip(sent))
-            .zip(attempts.into_iter().zip(failures))
-            .map(
-                |((kind, (received, sent)), (relay_attempts, relay_failures))| {
-                    let metrics = ConnectorMetrics {
-                        received,
-                        sent,
-                        relay_attempts,
-                        relay_failures,
-                        server_ack: ack_series(kind.as_str(), "server"),
-                        device_ack: ack_series(kind.as_str(), "device"),
-                    };
-                    (*kind, Arc::new(metrics))
-                },
-            )
+            .into_iter()
+            .map(|kind| {
+                let connector = [("connector", kind.as_str())];
+                let ack = |ack| acks.get_or_create_owned(&[connector[0], ("ack", ack)]);
+                let metrics = ConnectorMetrics {
+                    received: received.get_or_create_owned(&connector),
+                    sent: sent.get_or_create_owned(&connector),
+                    relay_attempts: attempts.get_or_create_owned(&connector),
+                    relay_failures: failures.get_or_create_owned(&connector),
+                    server_ack: ack("server"),
+                    device_ack: ack("device"),
+                };
+                (kind, Arc::new(metrics))
+            })
             .collect();
+        registry.register(
+            "messages_received",
+            "New messages the upstream reported, by connector",
+            received,
+        );
+        registry.register(
+            "messages_sent",
+            "Messages the upstream took from the relay, by connector",
+            sent,
+        );
+        registry.register(
+            "relay_attempts",
+            "Messages handed to the upstream, each try counted, by connector",
+            attempts,
+        );
+        registry.register(
+            "relay_failures",
+            "Tries to hand a message to the upstream that failed, by connector",
+            failures,
+        );
         registry.register_with_unit(
             "message_ack_latency",
             "Time from a send's acceptance to its server or device ack, by connector",
@@ -445,40 +405,37 @@ impl Metrics {
 
     /// The upstream request families, with the series of WAHA and of the Cloud API (the
     /// simulator makes no requests).
-    fn register_requests(registry: &mut Registry) -> [UpstreamRequests; 2] {
-        let names = [ConnectorKind::Waha, ConnectorKind::CloudApi].map(ConnectorKind::as_str);
-        let taken = per_value(
-            registry,
-            Family::<OneLabel, Histogram, fn() -> Histogram>::new_with_constructor(|| {
-                Histogram::seconds(histogram::REQUEST_SECONDS)
-            }),
-            (
-                "upstream_request_duration",
-                "Time an upstream HTTP request took, answered or not, by connector",
-                Some(Unit::Seconds),
-            ),
-            "connector",
-            &names,
-        );
+    fn register_requests(registry: &mut Registry) -> (UpstreamRequests, UpstreamRequests) {
+        let taken = Family::<OneLabel, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+            Histogram::seconds(histogram::REQUEST_SECONDS)
+        });
         let errors = Family::<TwoLabels, Counter>::default();
-        let requests = names.into_iter().zip(taken).map(|(connector, taken)| {
-            let error =
-                |kind| errors.get_or_create_owned(&[("connector", connector), ("kind", kind)]);
+        let requests = |kind: ConnectorKind| {
+            let connector = ("connector", kind.as_str());
+            let error = |kind| errors.get_or_create_owned(&[connector, ("kind", kind)]);
             UpstreamRequests {
-                taken,
+                taken: taken.get_or_create_owned(&[connector]),
                 unanswered: error("no_answer"),
                 client_errors: error("4xx"),
                 server_errors: error("5xx"),
             }
-        });
-        let [waha, cloud_api] = <[UpstreamRequests; 2]>::try_from(requests.collect::<Vec<_>>())
-            .expect("two HTTP connectors");
+        };
+        let both = (
+            requests(ConnectorKind::Waha),
+            requests(ConnectorKind::CloudApi),
+        );
+        registry.register_with_unit(
+            "upstream_request_duration",
+            "Time an upstream HTTP request took, answered or not, by connector",
+            Unit::Seconds,
+            taken,
+        );
         registry.register(
             "upstream_request_errors",
             "Upstream HTTP requests that got no answer, or an error status, by connector",
             errors,
         );
-        [waha, cloud_api]
+        both
     }
 
     fn register_commits(registry: &mut Registry) -> Commits {
@@ -513,23 +470,29 @@ impl Metrics {
             "Socket.IO connections open, one per namespace a client joined",
             socket_connections.clone(),
         );
-        let devices = per_value(
-            registry,
-            Family::<OneLabel, Gauge>::default(),
-            ("devices", "Devices by state", None),
-            "state",
-            &StateName::ALL.map(StateName::as_str),
-        );
-        let relay_queue = per_value(
-            registry,
-            Family::<OneLabel, Gauge>::default(),
-            (
-                "relay_queue_depth",
-                "Messages waiting to be handed to the upstream, or to be tried again, by connector",
-                None,
-            ),
-            "connector",
-            &CONNECTORS.map(ConnectorKind::as_str),
+        let devices = Family::<OneLabel, Gauge>::default();
+        let per_state = StateName::ALL
+            .into_iter()
+            .map(|state| {
+                (
+                    state,
+                    devices.get_or_create_owned(&[("state", state.as_str())]),
+                )
+            })
+            .collect();
+        registry.register("devices", "Devices by state", devices);
+        let relay_queue = Family::<OneLabel, Gauge>::default();
+        let per_connector = CONNECTORS
+            .into_iter()
+            .map(|kind| {
+                let series = relay_queue.get_or_create_owned(&[("connector", kind.as_str())]);
+                (kind, series)
+            })
+            .collect();
+        registry.register(
+            "relay_queue_depth",
+            "Messages waiting to be handed to the upstream, or to be tried again, by connector",
+            relay_queue,
         );
         let webhook_queue = Gauge::default();
         registry.register(
@@ -546,8 +509,8 @@ impl Metrics {
         );
         Gauges {
             socket_connections,
-            devices: StateName::ALL.into_iter().zip(devices).collect(),
-            relay_queue: CONNECTORS.into_iter().zip(relay_queue).collect(),
+            devices: per_state,
+            relay_queue: per_connector,
             webhook_queue,
             webhook_oldest,
         }

@@ -6,6 +6,9 @@
 
 use std::collections::BTreeMap;
 
+/// A sample's labels.
+pub type Labels = BTreeMap<String, String>;
+
 /// One family: its type, help, unit and samples.
 #[derive(Debug, Default)]
 pub struct Family {
@@ -20,7 +23,7 @@ pub struct Family {
 pub struct Sample {
     /// The sample's own name: the family's and its suffix (`_total`, `_bucket`…).
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -46,7 +49,7 @@ fn suffixes(kind: &str) -> &'static [&'static str] {
 
 /// Reads the labels after a sample's `{`, up to and including its `}`; returns them and what
 /// follows.
-fn parse_labels(mut rest: &str) -> Result<(BTreeMap<String, String>, &str), String> {
+fn parse_labels(mut rest: &str) -> Result<(Labels, &str), String> {
     let mut labels = BTreeMap::new();
     loop {
         if let Some(after) = rest.strip_prefix('}') {
@@ -115,8 +118,9 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
 
 /// Checks that each histogram's buckets grow, end with `+Inf`, and agree with its count.
 fn check_histogram(name: &str, family: &Family) -> Result<(), String> {
-    let mut series: BTreeMap<BTreeMap<String, String>, (Vec<(f64, f64)>, Option<f64>)> =
-        BTreeMap::new();
+    // Per label set (less `le`): the buckets' bounds and counts, and the count.
+    type Series = (Vec<(f64, f64)>, Option<f64>);
+    let mut series: BTreeMap<Labels, Series> = BTreeMap::new();
     for sample in &family.samples {
         let mut labels = sample.labels.clone();
         if sample.name.ends_with("_bucket") {
@@ -230,7 +234,7 @@ impl Exposition {
 
     /// The sample `name` of family `family` with exactly these labels.
     fn sample(&self, family: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let wanted: BTreeMap<String, String> = labels
+        let wanted: Labels = labels
             .iter()
             .map(|(key, value)| (key.to_string(), value.to_string()))
             .collect();
