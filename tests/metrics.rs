@@ -177,21 +177,31 @@ async fn a_session_moves_the_families_it_touches_and_every_family_is_exposed() {
         })
         .await;
 
-    let (head_before, _) = journal(&daemon, "demo").await;
-    let (wa_head_before, _) = journal(&daemon, "wa").await;
-    let text = daemon.metrics().await;
-    let (head_after, oldest) = journal(&daemon, "demo").await;
-    let (wa_head_after, _) = journal(&daemon, "wa").await;
-    let metrics = Exposition::parse(&text).unwrap();
+    // Read at a quiet moment, between two commits: every event the journals hold was counted
+    // as appended, and the two histograms of the commits saw the same ones.
+    let (metrics, appended, oldest) = daemon
+        .wait_until("a scrape between two commits", || async {
+            let (demo_before, _) = journal(&daemon, "demo").await;
+            let (wa_before, _) = journal(&daemon, "wa").await;
+            let metrics = Exposition::parse(&daemon.metrics().await).unwrap();
+            let (demo_after, oldest) = journal(&daemon, "demo").await;
+            let (wa_after, _) = journal(&daemon, "wa").await;
+            let appended = metrics.value("devicebridge_journal_events_appended", &[]) as u64;
+            let (commits, _) = metrics.observed("devicebridge_store_commit_duration_seconds", &[]);
+            let (batches, _) = metrics.observed("devicebridge_store_commit_batch_size", &[]);
+            let quiet = (demo_before, wa_before) == (demo_after, wa_after) && commits == batches;
+            (quiet && appended == demo_after + wa_after).then_some((metrics, appended, oldest))
+        })
+        .await;
 
     for (name, kind) in FAMILIES {
         assert_eq!(metrics.family(name).kind, *kind, "{name}");
     }
 
-    // Connections: the demo client, the WAHA device's client, and perhaps the revoked one
-    // on its way out.
+    // Connections: the demo client, the WAHA device's client, and perhaps clients that left
+    // and are still on their way out.
     let open = metrics.value("devicebridge_socket_connections", &[]);
-    assert!((2.0..=3.0).contains(&open), "{open} connections");
+    assert!((2.0..=4.0).contains(&open), "{open} connections");
     let handshakes =
         |outcome| metrics.value("devicebridge_socket_handshakes", &[("outcome", outcome)]);
     assert_eq!(
@@ -267,26 +277,18 @@ async fn a_session_moves_the_families_it_touches_and_every_family_is_exposed() {
         );
     }
 
-    // The store and the journal: every event journaled was counted as its commit went by.
+    // The store and the journal (their counts of events were checked as they were read).
     let (commits, _) = metrics.observed("devicebridge_store_commit_duration_seconds", &[]);
-    let (batches, writes) = metrics.observed("devicebridge_store_commit_batch_size", &[]);
+    let (_, writes) = metrics.observed("devicebridge_store_commit_batch_size", &[]);
     assert!(
-        commits > 0 && commits == batches,
-        "{commits} commits, {batches} batches"
-    );
-    assert!(
-        writes >= commits as f64,
+        writes >= commits as f64 && commits > 0,
         "{writes} writes in {commits} commits"
     );
-    let appended = metrics.value("devicebridge_journal_events_appended", &[]) as u64;
-    assert!(
-        (head_before + wa_head_before..=head_after + wa_head_after).contains(&appended),
-        "{appended} appended, journals at {head_before}+{wa_head_before}..{head_after}+{wa_head_after}"
-    );
     let pruned = metrics.value("devicebridge_journal_events_pruned", &[]) as u64;
+    // The demo device's journal starts after what was pruned of it; WAHA's may be pruned too.
     assert!(
-        pruned > 0 && pruned < oldest.max(1) + wa_head_after,
-        "{pruned} pruned"
+        pruned >= oldest - 1 && pruned < appended,
+        "{pruned} pruned of {appended}, the demo device's journal starting at {oldest}"
     );
 
     // The WAHA device's requests: timed, and the 404 for its session counted.

@@ -193,7 +193,7 @@ struct Gauges {
 }
 
 /// What is read rather than counted, at the moment of a scrape.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Snapshot {
     /// Socket.IO connections open, one per namespace a client joined.
     pub socket_connections: u64,

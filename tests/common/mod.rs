@@ -29,7 +29,7 @@ pub struct TestDaemon {
     pub key: String,
     pub settings: Settings,
     pub http: reqwest::Client,
-    /// Bumped by the daemon after every store commit and metric count (see
+    /// Bumped by the daemon after every store commit and every count no commit follows (see
     /// [`TestDaemon::wait_until`]); kept across restarts.
     changes: Changes,
     dir: PathBuf,
