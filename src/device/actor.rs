@@ -153,7 +153,11 @@ impl Actor {
             reconnect_max_attempts: context.settings.reconnect.max_attempts,
         };
         let messages = &context.settings.messages;
-        let metrics = context.metrics.connector(definition(&record)?.connector);
+        // A definition that cannot be read fails the device when it starts, before any
+        // upstream is reached: any connector's series do until then.
+        let connector =
+            definition(&record).map_or_else(|_| Default::default(), |spec| spec.connector);
+        let metrics = context.metrics.connector(connector);
         let relay = Relay::new(
             id.clone(),
             context.store.clone(),
