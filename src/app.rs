@@ -61,8 +61,8 @@ pub enum AppError {
 pub struct RunOptions {
     /// Draw QR codes and the first-run banner on the terminal.
     pub terminal: bool,
-    /// Bumped after every store commit and every metric count, for an embedder that waits for
-    /// an effect no event announces (see [`Changes`]).
+    /// Bumped after every store commit and every count no commit follows, for an embedder
+    /// that waits for an effect no event announces (see [`Changes`]).
     pub changes: Changes,
 }
 
@@ -81,13 +81,13 @@ pub async fn run(
         path: data_dir.display().to_string(),
         source,
     })?;
-    let bus = EventBus::with_changes(options.changes.clone());
+    let metrics = Arc::new(Metrics::new(options.changes.clone()));
+    let bus = EventBus::with_metrics(metrics.clone());
     let store = Store::open(&settings.storage, bus.clone())?;
     let _store_closes = store.close_on_drop();
     let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 
-    let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let pairings = Pairings::default();
     let devices = DeviceManager::new(ActorContext {
         store: store.clone(),
@@ -96,7 +96,9 @@ pub async fn run(
             settings.clone(),
             store.clone(),
             pairings.clone(),
+            metrics.clone(),
         )),
+        metrics: metrics.clone(),
         print_qr: options.terminal,
     });
     let max_bytes = settings.limits.max_message_bytes;
@@ -160,6 +162,7 @@ pub async fn run(
         store.clone(),
         settings.clone(),
         uploads,
+        metrics.clone(),
     ))];
     let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
     webhooks.sync_configured().await?;
@@ -198,15 +201,16 @@ pub async fn run(
         metrics: metrics.clone(),
         readiness: readiness.clone(),
     };
+    let edge = Edge::new(
+        settings.server.socket_path.clone(),
+        settings.limits.events_per_minute,
+        settings.limits.client_queue_bytes,
+        metrics,
+    );
     let router = rest::router(state)
         .layer(socket_layer)
         .layer(axum::middleware::from_fn_with_state(
-            Edge::new(
-                settings.server.socket_path.clone(),
-                settings.limits.events_per_minute,
-                settings.limits.client_queue_bytes,
-                metrics.clone(),
-            ),
+            edge.clone(),
             attach_session,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -217,7 +221,7 @@ pub async fn run(
         .layer(axum::middleware::map_request(detach_request_head));
     announce_address(address);
     let closing_sockets = sockets.clone();
-    crate::api::serve::serve(listener, router, &settings.limits, async move {
+    crate::api::serve::serve(listener, router, &settings.limits, edge, async move {
         shutdown.await;
         tracing::info!("shutting down");
         readiness.stopping();
@@ -322,10 +326,10 @@ async fn ensure_admin_key(
     Ok(())
 }
 
-/// Keeps each device's journal within `journal.retention_*`, the webhook delivery log of
-/// finished deliveries within `journal.retention_secs` too, and uploads within
-/// `storage.upload_retention_days`.
-async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads) {
+/// Keeps each device's journal within `journal.retention_*` (counting the events removed),
+/// the webhook delivery log of finished deliveries within `journal.retention_secs` too, and
+/// uploads within `storage.upload_retention_days`.
+async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads, metrics: Arc<Metrics>) {
     let mut every =
         tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
     loop {
@@ -334,9 +338,9 @@ async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads) {
         let now = chrono::Utc::now();
         let cutoff = now - chrono::Duration::seconds(settings.journal.retention_secs as i64);
         let pruned = async {
-            Ok::<_, StoreError>(
-                store.prune_journal(keep, cutoff).await? + store.prune_deliveries(cutoff).await?,
-            )
+            let events = store.prune_journal(keep, cutoff).await?;
+            metrics.journal_pruned.add(events as u64);
+            Ok::<_, StoreError>(events + store.prune_deliveries(cutoff).await?)
         };
         match pruned.await {
             Ok(0) => {}

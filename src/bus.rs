@@ -5,15 +5,16 @@
 //! channel's capacity is told how many it missed and refills the gap from the journal.
 //!
 //! Beside the events, the bus carries [`DeviceChange`]s (a device defined or removed, which
-//! its journal does not record) and [`Changes`]: a count of every commit, including those that
-//! journal no event.
+//! its journal does not record), and takes the measure of every commit, including those that
+//! journal no event, into the daemon's [`Metrics`], counting it in their [`Changes`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::model::event::JournaledEvent;
-use crate::model::DeviceId;
+use crate::metrics::Metrics;
+use crate::model::{event::JournaledEvent, DeviceId};
 
 const CAPACITY: usize = 16_384;
 /// Devices are created, edited and removed by hand: a few changes at a time.
@@ -32,22 +33,22 @@ pub enum DeviceChange {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<JournaledEvent>>,
     devices: broadcast::Sender<DeviceChange>,
-    changes: Changes,
+    metrics: Arc<Metrics>,
 }
 
 impl EventBus {
     pub fn new() -> Self {
-        Self::with_changes(Changes::default())
+        Self::with_metrics(Arc::new(Metrics::default()))
     }
 
-    /// A bus whose commits are counted in `changes`.
-    pub fn with_changes(changes: Changes) -> Self {
+    /// A bus whose commits are measured in `metrics`, and counted in its [`Changes`].
+    pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
         let (devices, _) = broadcast::channel(DEVICE_CHANGES_CAPACITY);
         Self {
             sender,
             devices,
-            changes,
+            metrics,
         }
     }
 
@@ -68,14 +69,16 @@ impl EventBus {
         self.devices.subscribe()
     }
 
-    /// Called by the store's writer after each commit, whether it journaled events or not.
-    pub fn committed(&self) {
-        self.changes.bump();
+    /// Called by the store's writer after each commit, whether it journaled events or not:
+    /// `writes` writes journaling `events` events, `taken` from the first write to the commit.
+    pub fn committed(&self, writes: usize, events: usize, taken: Duration) {
+        self.metrics.committed(writes, events, taken);
+        self.metrics.changes().bump();
     }
 
     /// The counter behind [`EventBus::committed`], for the store's other changes.
     pub fn changes(&self) -> Changes {
-        self.changes.clone()
+        self.metrics.changes().clone()
     }
 }
 
@@ -86,7 +89,8 @@ impl Default for EventBus {
 }
 
 /// A counter bumped after every store commit, every time the store cuts its write-ahead log
-/// back, and every count in [`crate::metrics::Metrics`].
+/// back, and by every count of [`Metrics`] that no commit follows (see
+/// [`crate::metrics::Counters`]).
 ///
 /// Some effects raise no event: a commit that prunes the journal or records a webhook attempt,
 /// the log's file cut back once writes stop, a hook's count of what it did. An embedder that

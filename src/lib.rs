@@ -22,7 +22,9 @@
 //!   journaled with a gap-free per-device `seq` in the same transaction as the change it
 //!   describes, and published only after that commit.
 //! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
-//!   event, desktop notifications and sounds on the host; [`metrics`] counts what they do.
+//!   event, desktop notifications and sounds on the host.
+//! - [`metrics`] counts and times what every layer does (connections, devices, messages and
+//!   their acks, commits, upstream requests, webhooks) for `GET /metrics`.
 //! - [`api`] serves REST, the OpenAPI document and Socket.IO; handlers call device handles or
 //!   the store and never emit to sockets themselves.
 //! - [`app`] wires the components together and shuts them down in order.

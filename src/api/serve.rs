@@ -8,7 +8,8 @@
 //! - every TCP connection (HTTP, long-polling or WebSocket) takes a place under
 //!   `limits.max_connections` for its whole life; past it a new connection is answered
 //!   `503 over_capacity` and closed, and when even those answers are too many at once it is
-//!   closed unanswered;
+//!   closed unanswered (each counted, and a refused request that opens a Socket.IO session
+//!   counted as a refused handshake too);
 //! - a connection must send a whole request head within `limits.header_timeout_secs`, and may
 //!   sit idle between requests no longer than that (hyper runs the same timer while it waits
 //!   for the next head);
@@ -34,6 +35,7 @@ use tower::ServiceExt;
 
 use super::connection::{ConnectionMeter, Metered};
 use super::error::{ApiError, ErrorCode};
+use super::socket::Edge;
 use crate::config::LimitSettings;
 
 /// Most headers one request may carry; more get `431 headers_too_large`.
@@ -48,17 +50,20 @@ const PARSED_HEADERS: usize = 4 * MAX_HEADERS;
 const MAX_REFUSALS: usize = 64;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets the
-/// requests in flight finish and returns once every connection has closed.
+/// requests in flight finish and returns once every connection has closed. Refusals are
+/// counted in the metrics of the socket `edge`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &LimitSettings,
+    edge: Arc<Edge>,
     shutdown: impl Future<Output = ()>,
 ) {
     let server = Server {
         router,
         header_timeout: Duration::from_secs(limits.header_timeout_secs),
         stopping: CancellationToken::new(),
+        edge,
     };
     let places = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
@@ -82,7 +87,10 @@ pub async fn serve(
         }
         if let Ok(place) = places.clone().try_acquire_owned() {
             connections.spawn(server.clone().connection(stream, place));
-        } else if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+            continue;
+        }
+        server.edge.metrics.http_connections_refused.inc();
+        if let Ok(refusal) = refusals.clone().try_acquire_owned() {
             tracing::debug!("refusing a connection over `limits.max_connections`");
             connections.spawn(server.clone().refuse(stream, refusal));
         } else {
@@ -99,6 +107,7 @@ struct Server {
     router: Router,
     header_timeout: Duration,
     stopping: CancellationToken,
+    edge: Arc<Edge>,
 }
 
 impl Server {
@@ -145,12 +154,18 @@ impl Server {
             Arc::new(ConnectionMeter::default()),
             None,
         ));
-        let service = hyper::service::service_fn(|_: hyper::Request<Incoming>| async {
-            let refused = ApiError::new(
-                ErrorCode::OverCapacity,
-                "the server has as many connections as `limits.max_connections` allows; try again shortly",
-            );
-            Ok::<_, std::convert::Infallible>(refused.into_response())
+        let edge = self.edge.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            if edge.opens_session(request.uri()) {
+                edge.metrics.socket_handshakes.inc("over_capacity");
+            }
+            async {
+                let refused = ApiError::new(
+                    ErrorCode::OverCapacity,
+                    "the server has as many connections as `limits.max_connections` allows; try again shortly",
+                );
+                Ok::<_, std::convert::Infallible>(refused.into_response())
+            }
         });
         let http = self.http(false);
         let connection = http.serve_connection(io, service);

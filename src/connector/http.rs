@@ -1,42 +1,135 @@
-//! What the HTTP connectors share: a client with timeouts, the sorting of failures into
-//! [`ConnectorError`]s, and webhook signature checks.
+//! What the HTTP connectors share: a client with timeouts that measures its requests, the
+//! sorting of failures into [`ConnectorError`]s, and webhook signature checks.
 
 use std::error::Error as _;
 
 use futures_util::stream::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::{IntoUrl, RequestBuilder, StatusCode};
 use serde_json::Value;
 
 use crate::config::Timeouts;
+use crate::metrics::UpstreamRequests;
 use crate::model::upstream::{ConnectorError, Download, WebhookError};
 
 /// The most of an upstream's error answer written to the log: enough for its reason, not a
 /// whole HTML page.
 const LOGGED_BODY_BYTES: usize = 512;
 
-/// One client per connector: it keeps its connections alive between requests, and every
-/// request it makes is bounded by `timeouts`.
-pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorError> {
-    builder(timeouts)
-        .timeout(timeouts.total)
-        .build()
-        .map_err(|error| ConnectorError::Unreachable(describe(&error)))
+/// A connector's HTTP client: it keeps its connections alive between requests, bounds each
+/// by `upstream.*`'s timeouts, and measures each in its connector's [`UpstreamRequests`].
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    requests: UpstreamRequests,
+}
+
+impl Http {
+    /// A client each of whose requests, connection included, is bounded by `timeouts.total`.
+    pub fn new(timeouts: Timeouts, requests: UpstreamRequests) -> Result<Self, ConnectorError> {
+        let client = builder(timeouts).timeout(timeouts.total);
+        Self::build(client, requests)
+    }
+
+    /// A client for downloads that may take longer than any one request should: each read
+    /// must come within `timeouts.total`, however long the whole transfer lasts.
+    pub fn for_downloads(
+        timeouts: Timeouts,
+        requests: UpstreamRequests,
+    ) -> Result<Self, ConnectorError> {
+        Self::build(builder(timeouts).read_timeout(timeouts.total), requests)
+    }
+
+    fn build(
+        client: reqwest::ClientBuilder,
+        requests: UpstreamRequests,
+    ) -> Result<Self, ConnectorError> {
+        let client = client
+            .build()
+            .map_err(|error| ConnectorError::Unreachable(describe(&error)))?;
+        Ok(Self { client, requests })
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: impl IntoUrl) -> RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.client.get(url)
+    }
+
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.client.post(url)
+    }
+
+    /// Sends a request and expects success, leaving the body unread (to be streamed); any
+    /// other answer becomes the error its status means, as with [`Http::call`]. The request
+    /// is timed until the answer's head.
+    pub async fn open(&self, request: RequestBuilder) -> Result<reqwest::Response, ConnectorError> {
+        let (status, response) = self
+            .timed(async {
+                let response = request.send().await?;
+                Ok((response.status(), response))
+            })
+            .await?;
+        if status.is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.map_err(unreachable)?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Err(success(status, body).expect_err("the status is not a success"))
+    }
+
+    /// Sends a request; returns the status and the JSON body (`Null` when there is none). Only
+    /// a request that got no answer is an error here.
+    pub async fn exchange(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Value), ConnectorError> {
+        let (status, text) = self
+            .timed(async {
+                let response = request.send().await?;
+                let status = response.status();
+                Ok((status, response.text().await?))
+            })
+            .await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    /// Sends a request and expects success: any other answer becomes the error its status
+    /// means.
+    pub async fn call(&self, request: RequestBuilder) -> Result<Value, ConnectorError> {
+        let (status, body) = self.exchange(request).await?;
+        success(status, body)
+    }
+
+    /// Runs one request's `exchange` with the upstream, and counts how long it took and how
+    /// it ended.
+    async fn timed<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<(StatusCode, T), reqwest::Error>>,
+    ) -> Result<(StatusCode, T), ConnectorError> {
+        let started = std::time::Instant::now();
+        match exchange.await {
+            Ok((status, answer)) => {
+                self.requests.answered(status.as_u16(), started.elapsed());
+                Ok((status, answer))
+            }
+            Err(error) => {
+                self.requests.unanswered(started.elapsed());
+                Err(unreachable(error))
+            }
+        }
+    }
 }
 
 fn builder(timeouts: Timeouts) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
         .user_agent(concat!("devicebridge/", env!("CARGO_PKG_VERSION")))
-}
-
-/// A client for downloads that may take longer than any one request should: each read must
-/// come within `timeouts.total`, however long the whole transfer lasts.
-pub fn download_client(timeouts: Timeouts) -> Result<reqwest::Client, ConnectorError> {
-    builder(timeouts)
-        .read_timeout(timeouts.total)
-        .build()
-        .map_err(|error| ConnectorError::Unreachable(describe(&error)))
 }
 
 /// The file an upstream's answer carries, of type `mime` if the upstream said so elsewhere,
@@ -57,37 +150,6 @@ pub fn download(answer: reqwest::Response, mime: Option<&str>) -> Download {
         length: answer.content_length(),
         body: answer.bytes_stream().map_err(std::io::Error::other).boxed(),
     }
-}
-
-/// Sends a request and expects success, leaving the body unread (to be streamed); any other
-/// answer becomes the error its status means, as with [`call`].
-pub async fn open(request: RequestBuilder) -> Result<reqwest::Response, ConnectorError> {
-    let response = request.send().await.map_err(unreachable)?;
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    let text = response.text().await.map_err(unreachable)?;
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Err(success(status, body).expect_err("the status is not a success"))
-}
-
-/// Sends a request; returns the status and the JSON body (`Null` when there is none). Only a
-/// request that got no answer is an error here.
-pub async fn exchange(request: RequestBuilder) -> Result<(StatusCode, Value), ConnectorError> {
-    let response = request.send().await.map_err(unreachable)?;
-    let status = response.status();
-    let text = response.text().await.map_err(unreachable)?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
-}
-
-/// Sends a request and expects success: any other answer becomes the error its status means.
-pub async fn call(request: RequestBuilder) -> Result<Value, ConnectorError> {
-    let (status, body) = exchange(request).await?;
-    success(status, body)
 }
 
 /// The body of a successful answer, or the error its status means.

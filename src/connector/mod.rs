@@ -20,6 +20,7 @@ use reqwest::header::HeaderMap;
 use tokio::sync::mpsc;
 
 use self::cloud_api::CloudApi;
+use self::http::Http;
 use self::simulator::{Simulator, SimulatorContext};
 use self::waha::Waha;
 use crate::config::{Settings, Timeouts};
@@ -27,6 +28,7 @@ use crate::device::media::Library;
 use crate::device::pairings::Pairings;
 use crate::device::upstream::{Connectors, Upstream, UpstreamEvent};
 use crate::device::DeviceError;
+use crate::metrics::Metrics;
 use crate::model::{
     spec::{ConnectorKind, DeviceSpec},
     upstream::{media_base, Accepted, ConnectorError, Download, Outgoing, Reported, WebhookError},
@@ -66,14 +68,22 @@ pub struct Builtin {
     settings: Arc<Settings>,
     store: Store,
     pairings: Pairings,
+    /// Where each connector's upstream requests are measured.
+    metrics: Arc<Metrics>,
 }
 
 impl Builtin {
-    pub fn new(settings: Arc<Settings>, store: Store, pairings: Pairings) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        pairings: Pairings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             settings,
             store,
             pairings,
+            metrics,
         }
     }
 }
@@ -91,11 +101,13 @@ impl Connectors for Builtin {
         let public_url = &self.settings.server.public_url;
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {
-                Box::new(Waha::new(id, waha, public_url, timeouts, library)?)
+                let http = Http::new(timeouts, self.metrics.waha_requests.clone())?;
+                Box::new(Waha::new(id, waha, public_url, http, library)?)
             }
             (ConnectorKind::CloudApi, _, Some(cloud)) => {
                 let media = media_base(public_url, id);
-                Box::new(CloudApi::new(cloud, spec.name, media, timeouts, library)?)
+                let http = Http::new(timeouts, self.metrics.cloud_api_requests.clone())?;
+                Box::new(CloudApi::new(cloud, spec.name, media, http, library))
             }
             (ConnectorKind::Waha | ConnectorKind::CloudApi, ..) => {
                 return Err(DeviceError::Definition(format!(
@@ -155,10 +167,18 @@ impl Connectors for Builtin {
     ) -> Option<Result<Download, ConnectorError>> {
         Some(match (spec.connector, &spec.cloud_api, &spec.waha) {
             (ConnectorKind::CloudApi, Some(cloud), _) => {
-                cloud_api::media::download(cloud, timeouts, media_id).await
+                let requests = self.metrics.cloud_api_requests.clone();
+                match Http::for_downloads(timeouts, requests) {
+                    Ok(http) => cloud_api::media::download(cloud, &http, media_id).await,
+                    Err(error) => Err(error),
+                }
             }
             (ConnectorKind::Waha, _, Some(waha)) => {
-                waha::media::download(waha, timeouts, media_id).await
+                let requests = self.metrics.waha_requests.clone();
+                match Http::for_downloads(timeouts, requests) {
+                    Ok(http) => waha::media::download(waha, &http, media_id).await,
+                    Err(error) => Err(error),
+                }
             }
             _ => return None,
         })

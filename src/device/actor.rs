@@ -31,6 +31,7 @@ use super::{definition, stored, CurrentQr, DeviceError};
 use crate::backoff;
 use crate::config::Settings;
 use crate::messaging::inbound;
+use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
     inbound::{Inbound, TypingChange},
@@ -82,6 +83,8 @@ pub struct ActorContext {
     pub settings: Arc<Settings>,
     /// Builds each device's upstream.
     pub connectors: Arc<dyn Connectors>,
+    /// Where the daemon's devices are measured.
+    pub metrics: Arc<Metrics>,
     /// Print each new QR code on the daemon's terminal.
     pub print_qr: bool,
 }
@@ -125,6 +128,8 @@ pub struct Actor {
     linked_ids: LinkedIds,
     /// Which groups have a chat, and the names of those that do not yet.
     group_names: GroupNames,
+    /// The series of the device's connector.
+    metrics: Arc<ConnectorMetrics>,
 }
 
 impl Actor {
@@ -149,12 +154,18 @@ impl Actor {
             reconnect_max_attempts: context.settings.reconnect.max_attempts,
         };
         let messages = &context.settings.messages;
+        // A definition that cannot be read fails the device when it starts, before any
+        // upstream is reached: any connector's series do until then.
+        let connector =
+            definition(&record).map_or_else(|_| Default::default(), |spec| spec.connector);
+        let metrics = context.metrics.connector(connector);
         let relay = Relay::new(
             id.clone(),
             context.store.clone(),
             Duration::from_secs(messages.ack_timeout_secs),
             messages.max_send_attempts,
             outbox.clone(),
+            metrics.clone(),
         );
         let actor = Actor {
             relay,
@@ -176,6 +187,7 @@ impl Actor {
             check_deadline: None,
             latency: Latency::default(),
             qr,
+            metrics,
             context,
         };
         Ok(Some((actor, record.autostart && record.wants_running)))
@@ -474,11 +486,11 @@ impl Actor {
         self.group_names
             .name_new_groups(&mut batch, self.upstream.as_deref_mut())
             .await;
-        let id = self.id.clone();
+        let (id, metrics) = (self.id.clone(), self.metrics.clone());
         let changes = self
             .context
             .store
-            .write(move |tx| inbound::apply(tx, &id, &batch))
+            .write(move |tx| inbound::apply(tx, &id, &batch, &metrics))
             .await?;
         self.track_typing(changes);
         Ok(())
@@ -840,11 +852,11 @@ impl Actor {
                     self.linked_ids
                         .resolve(&mut directory, self.upstream.as_deref_mut())
                         .await;
-                    let id = self.id.clone();
+                    let (id, metrics) = (self.id.clone(), self.metrics.clone());
                     let stored = self
                         .context
                         .store
-                        .write(move |tx| inbound::apply_directory(tx, &id, &directory))
+                        .write(move |tx| inbound::apply_directory(tx, &id, &directory, &metrics))
                         .await;
                     match stored {
                         Ok(()) => Some(Input::Synced),

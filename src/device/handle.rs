@@ -7,8 +7,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::actor::{Command, Reply};
 use super::outbox::Outbox;
 use super::{CurrentQr, DeviceError};
-use crate::model::upstream::{Fault, Outbound};
-use crate::model::DeviceId;
+use crate::model::{
+    upstream::{Fault, Outbound},
+    DeviceId,
+};
 
 /// The lifecycle steps a caller can ask of a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,6 +31,7 @@ use super::outbox::Outbox;
 use crate::backoff;
 use crate::device::upstream::Upstream;
 use crate::messaging::relay::{self, Outcome};
+use crate::metrics::ConnectorMetrics;
 use crate::model::{
     upstream::{Accepted, ConnectorError, Outgoing},
     DeviceId,
@@ -125,6 +126,8 @@ pub struct Relay {
     /// batches let it catch up; when it keeps up, smaller ones keep each commit short for the
     /// sends waiting behind it.
     batch: u32,
+    /// The series of the device's connector: attempts, failures, sends and their acks.
+    metrics: Arc<ConnectorMetrics>,
 }
 
 impl Relay {
@@ -134,8 +137,10 @@ impl Relay {
         ack_timeout: Duration,
         max_attempts: u32,
         outbox: Arc<Outbox>,
+        metrics: Arc<ConnectorMetrics>,
     ) -> Self {
         Self {
+            metrics,
             actions: ActionQueue::new(device.clone(), store.clone(), max_attempts, outbox),
             device,
             store,
@@ -248,10 +253,10 @@ impl Relay {
             let must_wait = outcomes
                 .iter()
                 .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
-            let device = self.device.clone();
+            let (device, metrics) = (self.device.clone(), self.metrics.clone());
             if let Err(error) = self
                 .store
-                .write(move |tx| relay::record_outcomes(tx, &device, &outcomes))
+                .write(move |tx| relay::record_outcomes(tx, &device, &outcomes, &metrics))
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
@@ -286,6 +291,10 @@ impl Relay {
             })
             .collect();
         let results = upstream.send(&batch).await;
+        let failed = results.iter().filter(|result| result.is_err()).count() as u64;
+        self.metrics.relay_attempts.inc_by(results.len() as u64);
+        self.metrics.relay_failures.inc_by(failed);
+        self.metrics.sent.inc_by(results.len() as u64 - failed);
         let trouble = results.iter().find_map(|result| match result {
             Err(error) if error.concerns_device() => Some(error.clone()),
             _ => None,

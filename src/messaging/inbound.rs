@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
+use crate::metrics::ConnectorMetrics;
 use crate::model::{
     event::EventData,
     inbound::{Directory, Inbound, Incoming, TypingChange},
@@ -27,11 +28,13 @@ fn chat_kind(group: bool) -> &'static str {
 }
 
 /// Stores the upstream's contacts, chats and recent messages, journaling what is new or
-/// renamed: one `chat:update` per chat that changed.
+/// renamed: one `chat:update` per chat that changed. Messages missed in chats that had some
+/// arrive like new ones, and are counted in `metrics`; history is not.
 pub fn apply_directory(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     directory: &Directory,
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
     for contact in &directory.contacts {
@@ -62,7 +65,7 @@ pub fn apply_directory(
     }
     for incoming in &directory.history {
         if !quiet.contains(incoming.chat_id.as_str()) {
-            receive(tx, device, incoming)?;
+            receive(tx, device, incoming, metrics)?;
         } else if store_once(tx, device, incoming, true)?.is_some() {
             changed.insert(&incoming.chat_id);
         }
@@ -75,11 +78,14 @@ pub fn apply_directory(
     Ok(())
 }
 
-/// Applies a batch of upstream reports in order. Returns the typing indicators that changed.
+/// Applies a batch of upstream reports in order, counting the messages received and timing
+/// the acks in the series of the device's connector. Returns the typing indicators that
+/// changed.
 pub fn apply(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     batch: &[Inbound],
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<Vec<TypingChange>> {
     let mut typing = Vec::new();
     // Read receipts are gathered per (chat, reader), like one receipt for several messages.
@@ -87,7 +93,7 @@ pub fn apply(
     let now = rfc3339(Utc::now());
     for item in batch {
         match item {
-            Inbound::Message(incoming) => receive(tx, device, incoming)?,
+            Inbound::Message(incoming) => receive(tx, device, incoming, metrics)?,
             Inbound::Ack {
                 upstream_id,
                 ack,
@@ -103,6 +109,7 @@ pub fn apply(
                 if !tx.merge_ack(device, &mut subject, *ack)? {
                     continue;
                 }
+                time_acks(&subject, before, metrics);
                 journal_ack(tx, device, &subject)?;
                 if *ack >= Ack::Read && before < Ack::Read {
                     let reader = by.clone().unwrap_or_else(|| subject.chat_id.clone());
@@ -239,6 +246,24 @@ fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> Store
     Ok(())
 }
 
+/// Times the acks one of our messages reached as its ack went from `before` to what `subject`
+/// has now, from the moment it was accepted for sending: its server ack, its device ack, or
+/// both at once when the upstream reports the device ack first.
+pub fn time_acks(subject: &AckSubject, before: Ack, metrics: &ConnectorMetrics) {
+    let Some(accepted_at) = subject.accepted_at else {
+        return;
+    };
+    let taken = (Utc::now() - accepted_at).to_std().unwrap_or_default();
+    for (level, series) in [
+        (Ack::Server, &metrics.server_ack),
+        (Ack::Device, &metrics.device_ack),
+    ] {
+        if before < level && level <= subject.ack {
+            series.observe_duration(taken);
+        }
+    }
+}
+
 /// `message:ack` for a message whose ack just changed.
 pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> StoreResult<()> {
     tx.journal(
@@ -254,11 +279,17 @@ pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> 
     Ok(())
 }
 
-/// Stores an incoming message once, updates its chat and raises a notification.
-fn receive(tx: &mut Tx<'_>, device: &DeviceId, incoming: &Incoming) -> StoreResult<()> {
+/// Stores an incoming message once (counting it), updates its chat and raises a notification.
+fn receive(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    incoming: &Incoming,
+    metrics: &ConnectorMetrics,
+) -> StoreResult<()> {
     let Some(message) = store_once(tx, device, incoming, false)? else {
         return Ok(());
     };
+    metrics.received.inc();
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
     if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {

@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::inbound::journal_ack;
+use super::inbound::{journal_ack, time_acks};
+use crate::metrics::ConnectorMetrics;
 use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};
@@ -71,11 +72,13 @@ pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> S
     Ok(())
 }
 
-/// Records how each attempt ended. A failure for good also sets ack `error`.
+/// Records how each attempt ended. A failure for good also sets ack `error`. An ack that
+/// came with the upstream's answer is timed in `metrics`.
 pub fn record_outcomes(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     outcomes: &[(Queued, Outcome)],
+    metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
     for (queued, outcome) in outcomes {
@@ -87,6 +90,9 @@ pub fn record_outcomes(
                 // by its upstream id, which it gets only now.
                 let mut sent = AckSubject {
                     upstream_id: upstream_id.clone(),
+                    accepted_at: DateTime::parse_from_rfc3339(&queued.message.timestamp)
+                        .ok()
+                        .map(Into::into),
                     ..AckSubject::of(&queued.message)
                 };
                 let acked = sent.ack.merge(*ack);
@@ -100,7 +106,8 @@ pub fn record_outcomes(
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
                 status(tx, device, id, RelayStatus::Sent, attempt, None)?;
                 if let Some(acked) = acked {
-                    sent.ack = acked;
+                    let before = std::mem::replace(&mut sent.ack, acked);
+                    time_acks(&sent, before, metrics);
                     journal_ack(tx, device, &sent)?;
                 }
             }

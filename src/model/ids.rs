@@ -84,6 +84,21 @@ impl fmt::Display for DeviceId {
     }
 }
 
+/// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
+/// when they chose a username over showing their number. A two-letter country code, a dot,
+/// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and
+/// digits: `US.13491208655302741918`.
+pub fn is_business_scoped_id(id: &str) -> bool {
+    let Some((country, rest)) = id.split_once('.') else {
+        return false;
+    };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=128).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,19 +130,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
-/// when they chose a username over showing their number. A two-letter country code, a dot,
-/// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and
-/// digits: `US.13491208655302741918`.
-pub fn is_business_scoped_id(id: &str) -> bool {
-    let Some((country, rest)) = id.split_once('.') else {
-        return false;
-    };
-    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
-    country.len() == 2
-        && country.bytes().all(|b| b.is_ascii_uppercase())
-        && (1..=128).contains(&rest.len())
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
 }

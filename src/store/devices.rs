@@ -107,6 +107,13 @@ pub fn list(conn: &Connection) -> StoreResult<Vec<DeviceRecord>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// How many devices are in each state (only the states that have some), for the metrics.
+pub fn count_by_state(conn: &Connection) -> StoreResult<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM devices GROUP BY state")?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 pub fn get(conn: &Connection, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"))?;
     Ok(stmt.query_row([id.as_str()], from_row).optional()?)

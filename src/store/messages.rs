@@ -119,6 +119,9 @@ pub struct AckSubject {
     pub upstream_id: Option<String>,
     pub chat_id: String,
     pub ack: Ack,
+    /// When the daemon accepted the message for sending, to time its acks; `None` for a
+    /// message it did not send (or one it does not need to time).
+    pub accepted_at: Option<DateTime<Utc>>,
 }
 
 impl AckSubject {
@@ -128,6 +131,7 @@ impl AckSubject {
             upstream_id: message.upstream_id.clone(),
             chat_id: message.chat_id.clone(),
             ack: Ack::from_level(message.ack).unwrap_or(Ack::Pending),
+            accepted_at: None,
         }
     }
 }
@@ -138,9 +142,13 @@ pub fn ack_subject(
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<AckSubject>> {
+    // The time a message we sent was accepted, read as a number: parsing it here costs no
+    // allocation on the writer's most frequent path.
     Ok(conn
         .prepare_cached(
-            "SELECT id, chat_id, ack FROM messages WHERE device_id = ?1 AND upstream_id = ?2",
+            "SELECT id, chat_id, ack,
+                CASE WHEN relay_status IS NOT NULL THEN unixepoch(created_at, 'subsec') END
+             FROM messages WHERE device_id = ?1 AND upstream_id = ?2",
         )?
         .query_row(params![device.as_str(), upstream_id], |row| {
             Ok(AckSubject {
@@ -148,6 +156,9 @@ pub fn ack_subject(
                 upstream_id: Some(upstream_id.to_owned()),
                 chat_id: row.get(1)?,
                 ack: Ack::from_level(row.get(2)?).unwrap_or(Ack::Pending),
+                accepted_at: row
+                    .get::<_, Option<f64>>(3)?
+                    .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
             })
         })
         .optional()?)
@@ -206,6 +217,17 @@ pub fn list_messages(
         |message| budget.take(message),
         |message| message.id.clone(),
     )
+}
+
+/// How many messages wait in the relay queues of the devices of each connector (only the
+/// connectors that have some), for the metrics. It reads the queue's own index.
+pub fn relay_depth(conn: &Connection) -> StoreResult<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.connector, COUNT(*) FROM messages m JOIN devices d ON d.id = m.device_id
+         WHERE m.relay_status IN ('queued', 'retrying') GROUP BY d.connector",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// A message waiting in the relay queue.

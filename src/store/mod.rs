@@ -563,6 +563,10 @@ fn run_checkpointer(
     checkpoint(&conn, "TRUNCATE", &outage);
 }
 
+/// What a batch publishes once it has committed: the events it journaled and the devices it
+/// defined or removed.
+type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
+
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails
 /// ends the transaction there: it is rolled back with the writes before it, and the writes
 /// after it stay queued for the next one. When the database cannot be written, the writes
@@ -577,8 +581,9 @@ fn commit_batch(
     outage: &Outage,
 ) {
     let mut completions = Vec::new();
+    let started = std::time::Instant::now();
     let changes_before = conn.total_changes();
-    let outcome = (|| -> StoreResult<Result<(Vec<JournaledEvent>, Vec<DeviceChange>), Ran>> {
+    let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
         let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut tx = Tx {
             conn: &txn,
@@ -610,13 +615,14 @@ fn commit_batch(
             if conn.total_changes() > changes_before {
                 outage.committed();
             }
+            let (taken, journaled) = (started.elapsed(), events.len());
             for event in events {
                 bus.publish(event);
             }
             for change in device_changes {
                 bus.publish_device_change(change);
             }
-            bus.committed();
+            bus.committed(completions.len(), journaled, taken);
             for completion in completions {
                 completion(Ok(()));
             }

@@ -423,12 +423,9 @@ async fn under_steady_writes_the_log_starts_over_once_past_its_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_writes_stop_the_log_is_cut_back_to_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let changes = crate::bus::Changes::default();
-    let store = Store::open(
-        &settings(dir.path()),
-        EventBus::with_changes(changes.clone()),
-    )
-    .unwrap();
+    let bus = EventBus::new();
+    let changes = bus.changes();
+    let store = Store::open(&settings(dir.path()), bus).unwrap();
     for n in 0..8 {
         journal_disconnect(&store, format!("{n}").repeat(64 * 1024)).await;
     }

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod cloud_stub;
+pub mod exposition;
 pub mod receiver;
 pub mod sio;
 pub mod stalled;
@@ -28,7 +29,7 @@ pub struct TestDaemon {
     pub key: String,
     pub settings: Settings,
     pub http: reqwest::Client,
-    /// Bumped by the daemon after every store commit and metric count (see
+    /// Bumped by the daemon after every store commit and every count no commit follows (see
     /// [`TestDaemon::wait_until`]); kept across restarts.
     changes: Changes,
     dir: PathBuf,
@@ -371,16 +372,16 @@ impl TestDaemon {
         message
     }
 
-    /// The Prometheus text of `GET /metrics` (which needs no credential).
+    /// The OpenMetrics text of `GET /metrics` (which needs no credential).
     pub async fn metrics(&self) -> String {
         let response = reqwest::get(format!("{}/metrics", self.base))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"));
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
         response.text().await.unwrap()
     }
 

@@ -2,7 +2,6 @@
 //! claims an access token carries, and new API keys.
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use super::*;
 use crate::store::{self};

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use super::*;
 use crate::model::DeviceId;

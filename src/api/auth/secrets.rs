@@ -5,7 +5,6 @@ use std::path::Path;
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use sha2::Digest;
 
 /// The wall clock in unix seconds, the unit of a token's `exp`.
 pub fn unix_now() -> u64 {

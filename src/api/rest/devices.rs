@@ -19,9 +19,7 @@ use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::openapi::{code, codes, Codes, File, Refused, CREDENTIALS, DEVICE, JSON_BODY};
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
-use crate::model::spec::DeviceSpec;
-use crate::model::upstream::Fault;
-use crate::model::{rfc3339, DeviceId, StateName};
+use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId, StateName};
 use crate::{qr, store};
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.

@@ -15,9 +15,11 @@ use crate::api::extract::{page_limit, DevicePath};
 use crate::api::openapi::{code, Refused, Served, ANY_REQUEST, CREDENTIALS, DEVICE};
 use crate::api::socket::Stats;
 use crate::api::AppState;
-use crate::metrics::Backlog;
-use crate::model::event::{Envelope, JournaledEvent};
-use crate::model::fitting;
+use crate::metrics::{self, Snapshot};
+use crate::model::{
+    event::{Envelope, JournaledEvent},
+    fitting,
+};
 use crate::store;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -60,30 +62,35 @@ async fn health() -> Json<Health> {
     })
 }
 
-/// Prometheus metrics of the hooks (text format)
+/// The daemon's metrics (OpenMetrics text format; see docs/metrics.md)
 ///
 /// Like `/health` it needs no credential: it carries counts, never ids, names or payloads,
 /// and scrapers rarely hold API keys.
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = OK, description = "the Prometheus text exposition, version 0.0.4",
-        content_type = "text/plain", body = String), Refused<ANY_REQUEST>))]
+    responses((status = OK, description = "the OpenMetrics text exposition",
+        content_type = "application/openmetrics-text", body = String), Refused<ANY_REQUEST>))]
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (depth, oldest) = state.store.read(store::webhooks::backlog).await?;
-    let oldest_age_secs = oldest
-        .map(|oldest| (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0)
-        .unwrap_or(0.0);
-    let text = state.metrics.render(&Backlog {
-        depth,
-        oldest_age_secs,
-    });
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+    let mut now = state
+        .store
+        .read(|conn| {
+            let (webhook_queue, oldest) = store::webhooks::backlog(conn)?;
+            let webhook_oldest_age_secs = oldest
+                .map(|oldest| {
+                    (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+                })
+                .unwrap_or(0.0);
+            Ok(Snapshot {
+                devices: store::devices::count_by_state(conn)?,
+                relay_queue: store::messages::relay_depth(conn)?,
+                webhook_queue,
+                webhook_oldest_age_secs,
+                ..Snapshot::default()
+            })
+        })
+        .await?;
+    now.socket_connections = state.sockets.connections() as u64;
+    let text = state.metrics.render(&now);
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 /// This OpenAPI document

@@ -18,8 +18,7 @@ use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, check_events};
-use crate::model::{check_selection, rfc3339};
-use crate::model::{fitting, Page};
+use crate::model::{check_selection, fitting, rfc3339, Page};
 use crate::store::webhooks::{
     self as outbox, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookSource,
 };

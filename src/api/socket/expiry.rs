@@ -86,7 +86,7 @@ async fn disconnect_when_due(io: SocketIo, mut changes: mpsc::UnboundedReceiver<
                     let ((_, sid), namespace) = entry.remove_entry();
                     if let Some(socket) = io.of(namespace).and_then(|ns| ns.get_socket(sid)) {
                         tracing::debug!(%sid, "access token ended; disconnecting its socket");
-                        let _ = socket.disconnect();
+                        super::session::disconnect(socket, "token_expired");
                     }
                 }
             }

@@ -64,6 +64,17 @@ enum Refusal {
     BadLastSeq,
 }
 
+impl Refusal {
+    /// The refusal's `outcome` in `devicebridge_socket_handshakes_total`.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::Forbidden => "forbidden",
+            Refusal::BadLastSeq => "bad_request",
+        }
+    }
+}
+
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -188,7 +199,7 @@ impl SocketHub {
         self.inner.fanouts.lock().expect("fanouts lock").remove(id);
         if let Some(namespace) = self.inner.io.of(id.namespace()) {
             for socket in namespace.sockets() {
-                let _ = socket.disconnect();
+                session::disconnect(socket, "device_removed");
             }
         }
         self.inner.io.delete_ns(id.namespace());
@@ -197,17 +208,7 @@ impl SocketHub {
     /// Disconnects every socket that connected with the API key `key` (see
     /// [`crate::api::auth::Grant::key`]), or with a token issued from it: the key was revoked.
     pub fn disconnect_key(&self, key: &str) {
-        let devices: Vec<DeviceId> = self
-            .inner
-            .fanouts
-            .lock()
-            .expect("fanouts lock")
-            .keys()
-            .cloned()
-            .collect();
-        let namespaces =
-            std::iter::once("/".to_owned()).chain(devices.iter().map(DeviceId::namespace));
-        for namespace in namespaces {
+        for namespace in self.namespaces() {
             let Some(operators) = self.inner.io.of(namespace) else {
                 continue;
             };
@@ -217,10 +218,27 @@ impl SocketHub {
                     .get::<Caller>()
                     .is_some_and(|caller| caller.grants.iter().any(|grant| grant.key == key));
                 if revoked {
-                    let _ = socket.disconnect();
+                    session::disconnect(socket, "key_revoked");
                 }
             }
         }
+    }
+
+    /// The root namespace and every device's.
+    fn namespaces(&self) -> Vec<String> {
+        let fanouts = self.inner.fanouts.lock().expect("fanouts lock");
+        let devices = fanouts.keys().map(DeviceId::namespace);
+        std::iter::once("/".to_owned()).chain(devices).collect()
+    }
+
+    /// Sockets connected now, over every namespace: a client on the root and on two devices
+    /// counts three.
+    pub fn connections(&self) -> usize {
+        self.namespaces()
+            .into_iter()
+            .filter_map(|namespace| self.inner.io.of(namespace))
+            .map(|namespace| namespace.sockets().len())
+            .sum()
     }
 
     /// Closes every connection.
@@ -411,13 +429,27 @@ impl SocketHub {
 
     /// Checks a handshake for device `device`'s namespace (or the root's): the credentials
     /// must grant reading it. They are kept on the socket for its events, and the socket is
-    /// disconnected when they end.
+    /// disconnected when they end. Each handshake is counted by its outcome.
     ///
     /// The namespaces' middlewares register a socket's event handlers right after this, not
     /// in the connect handler: socketioxide sends the connect packet before it starts that
     /// handler as a task, and an event a client emits as soon as it is connected could
     /// otherwise arrive with no handler to take it, and go unanswered.
     async fn handshake(
+        &self,
+        socket: &SocketRef,
+        data: Option<&Value>,
+        device: Option<&DeviceId>,
+    ) -> Result<(), Refusal> {
+        let admitted = self.admit(socket, data, device).await;
+        let outcome = admitted
+            .as_ref()
+            .map_or_else(Refusal::outcome, |()| "accepted");
+        session::count_handshake(socket, outcome);
+        admitted
+    }
+
+    async fn admit(
         &self,
         socket: &SocketRef,
         data: Option<&Value>,
@@ -643,9 +675,7 @@ async fn fanout(
                                     sockets.attach(socket);
                                 }
                             }
-                            None => {
-                                let _ = socket.disconnect();
-                            }
+                            None => session::disconnect(socket, "journal_unreadable"),
                         }
                     }
                     // Ahead of the journal: the client saw another one (the data was reset), so
@@ -827,7 +857,7 @@ async fn replay(
             // Pruned past this socket while it replayed: it resumes again, and is then told
             // that its view cannot be recovered.
             tracing::debug!(sid = %socket.id, "the journal was pruned during a replay");
-            let _ = socket.clone().disconnect();
+            session::disconnect(socket.clone(), "journal_pruned");
             return None;
         }
         let sees_qr = sees_qr(socket);

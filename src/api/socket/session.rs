@@ -69,6 +69,13 @@ impl Edge {
             .upgrade()
     }
 
+    /// Whether a request to `uri` opens a new session: one for the socket path without a
+    /// session id, whatever its transport.
+    pub fn opens_session(&self, uri: &axum::http::Uri) -> bool {
+        uri.path().starts_with(&self.socket_path)
+            && engine_query(uri.query().unwrap_or_default()).0.is_none()
+    }
+
     fn register(self: &Arc<Self>, sid: Sid, session: &Arc<Session>) {
         if session.id.set(sid).is_ok() {
             self.sessions
@@ -331,6 +338,22 @@ fn queue(
         return Err(Refused::Full);
     }
     send().inspect_err(|_| session.outbound.unadmit(bytes))
+}
+
+/// Disconnects `socket`, counting it in `devicebridge_socket_disconnects_total` under
+/// `reason`.
+pub fn disconnect(socket: SocketRef, reason: &str) {
+    if let Some(session) = session_of(&socket) {
+        session.edge.metrics.socket_disconnects.inc(reason);
+    }
+    let _ = socket.disconnect();
+}
+
+/// Counts a handshake of `socket` in `devicebridge_socket_handshakes_total` under `outcome`.
+pub fn count_handshake(socket: &SocketRef, outcome: &str) {
+    if let Some(session) = session_of(socket) {
+        session.edge.metrics.socket_handshakes.inc(outcome);
+    }
 }
 
 /// Closes the connection of `socket`'s session because it does not keep up with what it is

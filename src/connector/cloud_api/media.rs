@@ -5,8 +5,7 @@
 //! URL, whose content is streamed through with the token. Nothing is kept on disk: Meta keeps
 //! media for 30 days, and a file nobody opens costs nothing.
 
-use crate::config::Timeouts;
-use crate::connector::http;
+use crate::connector::http::{self, Http};
 use crate::model::{spec::CloudApiSpec, upstream::ConnectorError, upstream::Download};
 
 /// Whether `id` can be a Graph API media id (Meta issues digits): anything else is refused
@@ -19,7 +18,7 @@ pub fn is_media_id(id: &str) -> bool {
 /// this token) is [`ConnectorError::Rejected`].
 pub async fn download(
     spec: &CloudApiSpec,
-    timeouts: Timeouts,
+    http: &Http,
     id: &str,
 ) -> Result<Download, ConnectorError> {
     if !is_media_id(id) {
@@ -27,14 +26,15 @@ pub async fn download(
             "{id:?} is not a Cloud API media id"
         )));
     }
-    let client = http::download_client(timeouts)?;
     let token = spec.access_token.expose();
     let graph = spec.graph_url.trim_end_matches('/');
-    let found = http::call(client.get(format!("{graph}/{id}")).bearer_auth(token)).await?;
+    let found = http
+        .call(http.get(format!("{graph}/{id}")).bearer_auth(token))
+        .await?;
     let url = found["url"].as_str().ok_or_else(|| {
         ConnectorError::Failing("Meta's answer about the media has no download URL".into())
     })?;
-    let body = http::open(client.get(url).bearer_auth(token)).await?;
+    let body = http.open(http.get(url).bearer_auth(token)).await?;
     Ok(http::download(body, found["mime_type"].as_str()))
 }
 

@@ -20,9 +20,8 @@ use async_trait::async_trait;
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
-use super::http;
+use super::http::Http;
 use super::{send_in_order, SendOne};
-use crate::config::Timeouts;
 use crate::device::media::{File, Library};
 use crate::device::upstream::Upstream;
 use crate::model::{
@@ -44,7 +43,7 @@ pub struct CloudApi {
     media_base: String,
     /// Files the daemon serves for other devices, read whole to be uploaded.
     library: Library,
-    http: reqwest::Client,
+    http: Http,
 }
 
 impl CloudApi {
@@ -52,16 +51,16 @@ impl CloudApi {
         spec: CloudApiSpec,
         device_name: String,
         media_base: String,
-        timeouts: Timeouts,
+        http: Http,
         library: Library,
-    ) -> Result<Self, ConnectorError> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             spec,
             device_name,
             media_base,
             library,
-            http: http::client(timeouts)?,
-        })
+            http,
+        }
     }
 
     /// How Meta is told where a file to send is. A file Meta sent this device goes by its
@@ -91,11 +90,13 @@ impl CloudApi {
             .text("messaging_product", "whatsapp")
             .text("type", file.mime)
             .part("file", part);
-        let answer = http::call(
-            self.authorized(self.http.post(self.endpoint("/media")))
-                .multipart(form),
-        )
-        .await?;
+        let answer = self
+            .http
+            .call(
+                self.authorized(self.http.post(self.endpoint("/media")))
+                    .multipart(form),
+            )
+            .await?;
         answer["id"]
             .as_str()
             .map(str::to_owned)
@@ -116,20 +117,22 @@ impl CloudApi {
 
     /// Reads the phone number: what proves the token works.
     async fn phone_number(&self) -> Result<Value, ConnectorError> {
-        http::call(
-            self.authorized(self.http.get(self.endpoint("")))
-                .query(&[("fields", "display_phone_number,verified_name")]),
-        )
-        .await
+        self.http
+            .call(
+                self.authorized(self.http.get(self.endpoint("")))
+                    .query(&[("fields", "display_phone_number,verified_name")]),
+            )
+            .await
     }
 
     /// `POST …/messages`, the one endpoint for sending, read receipts and typing.
     async fn post_message(&self, body: &Value) -> Result<Value, ConnectorError> {
-        http::call(
-            self.authorized(self.http.post(self.endpoint("/messages")))
-                .json(body),
-        )
-        .await
+        self.http
+            .call(
+                self.authorized(self.http.post(self.endpoint("/messages")))
+                    .json(body),
+            )
+            .await
     }
 }
 

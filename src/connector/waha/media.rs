@@ -7,8 +7,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
-use crate::config::Timeouts;
-use crate::connector::http;
+use crate::connector::http::{self, Http};
 use crate::model::{spec::WahaSpec, upstream::ConnectorError, upstream::Download};
 
 /// What a file's path is encoded with to make one segment of the daemon's URL: all but
@@ -63,7 +62,7 @@ fn path<'f>(session: &str, file: &'f str) -> Option<Vec<&'f str>> {
 /// `/api/files/` is [`ConnectorError::Rejected`] before any request.
 pub async fn download(
     spec: &WahaSpec,
-    timeouts: Timeouts,
+    http: &Http,
     file: &str,
 ) -> Result<Download, ConnectorError> {
     let segments = path(&spec.session, file)
@@ -75,11 +74,11 @@ pub async fn download(
             .extend(["api", "files"])
             .extend(segments);
     }
-    let mut request = http::download_client(timeouts)?.get(url);
+    let mut request = http.get(url);
     if let Some(key) = &spec.api_key {
         request = request.header("X-Api-Key", key.expose());
     }
-    Ok(http::download(http::open(request).await?, None))
+    Ok(http::download(http.open(request).await?, None))
 }
 
 #[cfg(test)]

@@ -28,9 +28,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::http;
+use super::http::{self, Http};
 use super::{send_in_order, SendOne};
-use crate::config::Timeouts;
 use crate::device::media::Library;
 use crate::device::upstream::Upstream;
 use crate::model::{
@@ -97,7 +96,7 @@ pub struct Waha {
     files: Files,
     /// Files the daemon serves, read whole to be sent inline.
     library: Library,
-    http: reqwest::Client,
+    http: Http,
     /// Our account, once WAHA reported it: messages from it are ours.
     me: Option<Me>,
     /// The last status reported to the device, so a repeated report is no news.
@@ -114,7 +113,7 @@ impl Waha {
         device: &DeviceId,
         spec: WahaSpec,
         public_url: &str,
-        timeouts: Timeouts,
+        http: Http,
         library: Library,
     ) -> Result<Self, ConnectorError> {
         let base = Url::parse(&spec.base_url)
@@ -125,7 +124,7 @@ impl Waha {
                 public_url.trim_end_matches('/')
             ),
             files: Files::new(&spec, &super::media_base(public_url, device)),
-            http: http::client(timeouts)?,
+            http,
             library,
             base,
             spec,
@@ -170,19 +169,22 @@ impl Waha {
 
     /// Makes the session exist with our webhook, and running.
     async fn prepare_session(&self) -> Result<(), ConnectorError> {
-        let (status, info) =
-            http::exchange(self.request(Method::GET, &self.session_path(&[]))).await?;
+        let (status, info) = self
+            .http
+            .exchange(self.request(Method::GET, &self.session_path(&[])))
+            .await?;
         if status == StatusCode::NOT_FOUND {
             let create = json!({
                 "name": self.spec.session,
                 "start": true,
                 "config": { "webhooks": [self.webhook()] },
             });
-            http::call(
-                self.request(Method::POST, &["api", "sessions"])
-                    .json(&create),
-            )
-            .await?;
+            self.http
+                .call(
+                    self.request(Method::POST, &["api", "sessions"])
+                        .json(&create),
+                )
+                .await?;
             return Ok(());
         }
         let info = http::success(status, info)?;
@@ -198,29 +200,36 @@ impl Waha {
             .partition(|hook| hook["url"] == ours["url"]);
         if mine != [ours.clone()] {
             config["webhooks"] = others.into_iter().chain([ours]).collect();
-            http::call(
-                self.request(Method::PUT, &self.session_path(&[]))
-                    .json(&json!({ "config": config })),
-            )
-            .await?;
+            self.http
+                .call(
+                    self.request(Method::PUT, &self.session_path(&[]))
+                        .json(&json!({ "config": config })),
+                )
+                .await?;
         }
         if matches!(Status::of(&info), Status::Stopped | Status::Failed) {
-            http::call(self.request(Method::POST, &self.session_path(&["start"]))).await?;
+            self.http
+                .call(self.request(Method::POST, &self.session_path(&["start"])))
+                .await?;
         }
         Ok(())
     }
 
     async fn session_info(&self) -> Result<Value, ConnectorError> {
-        http::call(self.request(Method::GET, &self.session_path(&[]))).await
+        self.http
+            .call(self.request(Method::GET, &self.session_path(&[])))
+            .await
     }
 
     async fn fetch_qr(&self) -> Result<String, ConnectorError> {
         let session = self.spec.session.as_str();
-        let answer = http::call(
-            self.request(Method::GET, &["api", session, "auth", "qr"])
-                .query(&[("format", "raw")]),
-        )
-        .await?;
+        let answer = self
+            .http
+            .call(
+                self.request(Method::GET, &["api", session, "auth", "qr"])
+                    .query(&[("format", "raw")]),
+            )
+            .await?;
         answer["value"]
             .as_str()
             .map(str::to_owned)
@@ -265,15 +274,17 @@ impl Waha {
     async fn backfill(&self) -> Result<Directory, ConnectorError> {
         let session = self.spec.session.as_str();
         let limit = BACKFILL_CHATS.to_string();
-        let listed = http::call(
-            self.request(Method::GET, &["api", session, "chats"])
-                .query(&[
-                    ("limit", limit.as_str()),
-                    ("sortBy", "conversationTimestamp"),
-                    ("sortOrder", "desc"),
-                ]),
-        )
-        .await;
+        let listed = self
+            .http
+            .call(
+                self.request(Method::GET, &["api", session, "chats"])
+                    .query(&[
+                        ("limit", limit.as_str()),
+                        ("sortBy", "conversationTimestamp"),
+                        ("sortOrder", "desc"),
+                    ]),
+            )
+            .await;
         let chats = match listed {
             Ok(chats) => chats.as_array().cloned().unwrap_or_default(),
             Err(error) => return best_effort(error, "chats").map(|()| Directory::default()),
@@ -298,11 +309,13 @@ impl Waha {
                     push_name: None,
                 });
             }
-            let messages = http::call(
-                self.request(Method::GET, &["api", session, "chats", &id, "messages"])
-                    .query(&[("limit", limit.as_str()), ("downloadMedia", "false")]),
-            )
-            .await;
+            let messages = self
+                .http
+                .call(
+                    self.request(Method::GET, &["api", session, "chats", &id, "messages"])
+                        .query(&[("limit", limit.as_str()), ("downloadMedia", "false")]),
+                )
+                .await;
             match messages {
                 Ok(messages) => {
                     let messages = messages.as_array().into_iter().flatten();
@@ -337,7 +350,9 @@ impl Waha {
             if let Some(participant) = participant {
                 body["participant"] = json!(participant);
             }
-            http::call(self.request(Method::POST, &["api", "sendSeen"]).json(&body)).await?;
+            self.http
+                .call(self.request(Method::POST, &["api", "sendSeen"]).json(&body))
+                .await?;
         }
         Ok(())
     }
@@ -449,7 +464,10 @@ impl SendOne for Waha {
         if let Some(quoted) = &outgoing.reply_to {
             body["reply_to"] = json!(quoted);
         }
-        let answer = http::call(self.request(Method::POST, &["api", endpoint]).json(&body)).await?;
+        let answer = self
+            .http
+            .call(self.request(Method::POST, &["api", endpoint]).json(&body))
+            .await?;
         let upstream_id = sent_id(&answer);
         if upstream_id.is_none() {
             tracing::warn!(
@@ -580,7 +598,7 @@ impl Upstream for Waha {
                 )
             }
         };
-        http::call(request).await.map(drop)
+        self.http.call(request).await.map(drop)
     }
 
     /// WAHA asks WhatsApp, and answers with the chat id to write to: for some countries it
@@ -590,7 +608,7 @@ impl Upstream for Waha {
         let request = self
             .request(Method::GET, &["api", "contacts", "check-exists"])
             .query(&[("phone", number), ("session", self.spec.session.as_str())]);
-        let found = http::call(request).await?;
+        let found = self.http.call(request).await?;
         if found["numberExists"] != true {
             return Ok(None);
         }
@@ -605,8 +623,10 @@ impl Upstream for Waha {
     /// older, the endpoint).
     async fn number_behind(&mut self, lid: &str) -> Result<Option<String>, ConnectorError> {
         let session = self.spec.session.as_str();
-        let (status, answer) =
-            http::exchange(self.request(Method::GET, &["api", session, "lids", lid])).await?;
+        let (status, answer) = self
+            .http
+            .exchange(self.request(Method::GET, &["api", session, "lids", lid]))
+            .await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -619,9 +639,10 @@ impl Upstream for Waha {
     /// (GOWS).
     async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
         let session = self.spec.session.as_str();
-        let (status, group) =
-            http::exchange(self.request(Method::GET, &["api", session, "groups", group_id]))
-                .await?;
+        let (status, group) = self
+            .http
+            .exchange(self.request(Method::GET, &["api", session, "groups", group_id]))
+            .await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -630,8 +651,10 @@ impl Upstream for Waha {
 
     async fn close(&mut self) {
         self.reported = None;
-        if let Err(error) =
-            http::call(self.request(Method::POST, &self.session_path(&["stop"]))).await
+        if let Err(error) = self
+            .http
+            .call(self.request(Method::POST, &self.session_path(&["stop"])))
+            .await
         {
             tracing::debug!(%error, "WAHA did not stop the session");
         }
@@ -639,8 +662,10 @@ impl Upstream for Waha {
 
     async fn logout(&mut self) {
         self.reported = None;
-        if let Err(error) =
-            http::call(self.request(Method::POST, &self.session_path(&["logout"]))).await
+        if let Err(error) = self
+            .http
+            .call(self.request(Method::POST, &self.session_path(&["logout"])))
+            .await
         {
             tracing::warn!(%error, "WAHA did not log the session out");
         }

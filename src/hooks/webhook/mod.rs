@@ -265,6 +265,9 @@ impl Inner {
         let config = &self.settings.webhooks;
         let (attempt, disable) = match self.send(&head).await {
             Ok(status_code) => {
+                let taken = Utc::now() - delivery.scheduled_at;
+                let latency = &self.metrics.webhook_delivery_latency;
+                latency.observe_duration(taken.to_std().unwrap_or_default());
                 self.metrics.webhook_deliveries.inc("ok");
                 let attempt = Attempt {
                     status: DeliveryStatus::Delivered,
