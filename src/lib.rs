@@ -11,9 +11,21 @@
 //!                      through a DeviceHandle                     (bounded queues, never block)
 //! ```
 //!
+//! # The layers
+//!
+//! Each layer imports only from the ones below it, lowest first: [`model`] (the shared
+//! vocabulary, importing nothing of the crate) → [`config`] → [`store`] with [`bus`] and
+//! [`metrics`] → [`messaging`] → [`device`] → [`connector`] → [`hooks`] → [`api`] → [`app`] and
+//! [`cli`]. `backoff` and `qr` are leaf helpers. `tests/architecture.rs` holds the order and
+//! three rules: the API never names a connector or the actor's commands (it calls a device
+//! handle), handlers never publish domain events (the store's writer does, after commit), and
+//! SQL lives in the store. `docs/architecture.md` has the table.
+//!
+//! - [`model`] holds ids, messages, chats, events, device definitions, what connectors report
+//!   and what devices ask of them.
 //! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
-//!   Business Cloud API) in its own vocabulary; upstream webhooks come in through the API,
-//!   verified by signature, and reach the device actor as commands.
+//!   Business Cloud API) in its own vocabulary; the device layer reaches it only through the
+//!   `device::upstream::Connectors` trait, which `app` hands it.
 //! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
 //!   Before an actor stores what its upstream reports, the ids that name a person without
 //!   their number (WhatsApp's linked ids, Meta's user ids) become that number's chat id where
@@ -22,11 +34,9 @@
 //!   journaled with a gap-free per-device `seq` in the same transaction as the change it
 //!   describes, and published only after that commit.
 //! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
-//!   event, desktop notifications and sounds on the host.
-//! - [`metrics`] counts and times what every layer does (connections, devices, messages and
-//!   their acks, commits, upstream requests, webhooks) for `GET /metrics`.
+//!   event, desktop notifications and sounds on the host; [`metrics`] measures the daemon.
 //! - [`api`] serves REST, the OpenAPI document and Socket.IO; handlers call device handles or
-//!   the store and never emit to sockets themselves.
+//!   the store and never emit events to sockets themselves.
 //! - [`app`] wires the components together and shuts them down in order.
 
 pub mod api;
