@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -133,10 +134,12 @@ impl Desktop {
         settings: DesktopSettings,
         metrics: Arc<Metrics>,
         bus: &EventBus,
+        stop: CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let wanted = settings.events.clone();
         let (queue, listener) = listen(
             bus,
+            stop,
             metrics.clone(),
             |metrics| &metrics.desktop_notifications,
             move |event| {

@@ -15,6 +15,7 @@ pub mod sound;
 pub mod webhook;
 
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 use chrono::NaiveTime;
 use serde_json::Value;
@@ -182,11 +183,13 @@ pub fn local_now() -> NaiveTime {
     chrono::Local::now().time()
 }
 
-/// Feeds the events `wanted` selects into a bounded queue, on a task of its own. An event that
-/// finds the queue full — or that the bus could not keep for this reader — is counted as
-/// `dropped` in `counters`.
+/// Feeds the events `wanted` selects into a bounded queue, on a task of its own, until `stop`
+/// fires; the queue's reader then takes what is left and ends. An event that finds the queue
+/// full — or that the bus could not keep for this reader — is counted as `dropped` in
+/// `counters`.
 pub fn listen(
     bus: &EventBus,
+    stop: CancellationToken,
     counters: Arc<crate::metrics::Metrics>,
     family: fn(&crate::metrics::Metrics) -> &Counters,
     wanted: impl Fn(&JournaledEvent) -> bool + Send + 'static,
@@ -198,7 +201,11 @@ pub fn listen(
     let (queue, receiver) = mpsc::channel(QUEUE);
     let task = tokio::spawn(async move {
         loop {
-            match events.recv().await {
+            let received = tokio::select! {
+                _ = stop.cancelled() => return,
+                received = events.recv() => received,
+            };
+            match received {
                 Ok(event) if wanted(&event) => {
                     if queue.try_send(event).is_err() {
                         if queue.is_closed() {

@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use rodio::buffer::SamplesBuffer;
 use rodio::source::Amplify;
@@ -201,6 +202,7 @@ impl Sound {
         metrics: Arc<Metrics>,
         bus: &EventBus,
         make_speaker: MakeSpeaker,
+        stop: CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut clips = HashMap::new();
         for name in settings.events.values().filter(|file| !file.is_empty()) {
@@ -228,6 +230,7 @@ impl Sound {
         let events = settings.events.clone();
         let (queue, listener) = listen(
             bus,
+            stop,
             metrics.clone(),
             |metrics| &metrics.sounds,
             move |event| file_for(&events, event).is_some(),

@@ -122,6 +122,7 @@ async fn rig(hooks: HookSettings, sound: SoundSettings) -> Rig {
         metrics.clone(),
         &bus,
         Box::new(move || Box::new(Recorder(heard_tx))),
+        tokio_util::sync::CancellationToken::new(),
     );
     Rig {
         _dir: dir,

@@ -14,6 +14,7 @@ pub mod signing;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, Notify};
@@ -148,18 +149,23 @@ impl Webhooks {
         self.inner.wake.notify_one();
     }
 
-    /// Runs the sender until the task is aborted. Attempts in flight then are abandoned and
-    /// sent again after the next start.
-    pub async fn run(self, bus: &EventBus) {
+    /// Runs the sender until `stop` fires; it then starts no attempt and waits for those in
+    /// flight. An attempt cut short (the daemon gives up waiting) is sent again after the next
+    /// start.
+    pub async fn run(self, bus: &EventBus, stop: CancellationToken) {
         let events = bus.subscribe();
-        self.dispatch(events).await
+        self.dispatch(events, stop).await
     }
 
     /// The sender's loop. It looks at the outbox when something may have changed there: an
     /// event that an enabled subscription selects, an attempt that ended, a wake-up (replay,
     /// subscription change), or the time of the earliest retry. Events no subscription wants
     /// cost no read at all.
-    async fn dispatch(self, mut events: broadcast::Receiver<Arc<JournaledEvent>>) {
+    async fn dispatch(
+        self,
+        mut events: broadcast::Receiver<Arc<JournaledEvent>>,
+        stop: CancellationToken,
+    ) {
         let concurrency = self.inner.settings.webhooks.concurrency;
         let mut in_flight: HashSet<(String, String)> = HashSet::new();
         let mut attempts: JoinSet<(String, String)> = JoinSet::new();
@@ -210,6 +216,10 @@ impl Webhooks {
                 .unwrap_or(IDLE)
                 .min(IDLE);
             tokio::select! {
+                _ = stop.cancelled() => {
+                    while attempts.join_next().await.is_some() {}
+                    return;
+                }
                 _ = self.inner.wake.notified() => {
                     (look, stale) = (true, true);
                 }

@@ -2,6 +2,8 @@
 //! down in reverse order (sockets, then device actors, then the hooks, then the store's last
 //! commit).
 
+mod background;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,7 @@ use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+use background::Background;
 
 /// How many times `limits.max_message_bytes` the transport still reads (see `run`).
 const OVERSIZE_READ_FACTOR: usize = 4;
@@ -158,34 +161,37 @@ pub async fn run(
         Ok(removed) => tracing::info!(removed, "removed files of unfinished or deleted uploads"),
         Err(error) => tracing::warn!(%error, "could not look for unfinished uploads"),
     }
-    let mut background = vec![tokio::spawn(prune(
+    let mut background = Background::default();
+    background.spawn(prune(
         store.clone(),
         settings.clone(),
         uploads,
         metrics.clone(),
-    ))];
+    ));
     let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
     webhooks.sync_configured().await?;
-    background.push(tokio::spawn({
-        let (webhooks, bus) = (webhooks.clone(), bus.clone());
-        async move { webhooks.run(&bus).await }
-    }));
+    background.adopt([tokio::spawn({
+        let (webhooks, bus, stop) = (webhooks.clone(), bus.clone(), background.stop_signal());
+        async move { webhooks.run(&bus, stop).await }
+    })]);
     let rules = HookRules::new(store.clone(), &settings.hooks);
     if settings.hooks.desktop.enabled {
-        background.extend(Desktop::start(
+        background.adopt(Desktop::start(
             rules.clone(),
             settings.hooks.desktop.clone(),
             metrics.clone(),
             &bus,
+            background.stop_signal(),
         ));
     }
     if settings.hooks.sound.enabled {
-        background.extend(Sound::start(
+        background.adopt(Sound::start(
             rules,
             settings.hooks.sound.clone(),
             metrics.clone(),
             &bus,
             sound::default_speaker(),
+            background.stop_signal(),
         ));
     }
 
@@ -230,11 +236,8 @@ pub async fn run(
     })
     .await;
     devices.shutdown().await;
-    // The hooks stop after the devices' last events; a webhook attempt cut short here is sent
-    // again after the next start.
-    for task in background {
-        task.abort();
-    }
+    // The hooks stop after the devices' last events, and before the store closes.
+    background.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

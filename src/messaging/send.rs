@@ -1,0 +1,263 @@
+//! Accepting a message for sending: the request, its checks, and the write that stores it
+//! and journals its events before the relay hands it to the upstream.
+
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+
+use crate::model::{
+    event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, Template,
+};
+use crate::store::messages::NewMessage;
+use crate::store::turn::Turn;
+use crate::store::{self, Store, Tx};
+
+use super::{
+    chat_must_exist, check_id, check_key, invalid, is_number, me_of, message_of, new_chat_name,
+    write_in_turn, Result, IDEMPOTENCY_WINDOW_HOURS,
+};
+
+/// `message:send` and `POST …/chats/{chatId}/messages`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendRequest {
+    pub chat_id: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub media: Option<Media>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub temp_id: Option<String>,
+    /// Sent as this template instead of as text (Cloud API devices only).
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub template: Option<Template>,
+}
+
+/// What makes a repeated send the same message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dedup {
+    /// The request's own `tempId`, if any: forever.
+    TempId,
+    /// An `Idempotency-Key` header: for 24 hours.
+    IdempotencyKey(String),
+}
+
+impl SendRequest {
+    /// Whether this asks for what `original` holds: a retry of the same send. (A revoked
+    /// message no longer holds its text, so it is not asked.)
+    fn repeats(&self, original: &Message) -> bool {
+        self.text == original.body
+            && self.reply_to == original.reply_to
+            && self.media.as_ref().map(|media| &media.url)
+                == original.media.as_ref().map(|media| &media.url)
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_id("chatId", &self.chat_id)?;
+        if self.text.trim().is_empty() && self.media.is_none() && self.template.is_none() {
+            return Err(invalid(
+                "a message needs a non-empty `text`, a `media` link or a `template`",
+            ));
+        }
+        if let Some(template) = &self.template {
+            check_template(template)?;
+            if self.media.is_some() {
+                return Err(invalid(
+                    "a `template` carries its own media: send it without `media`",
+                ));
+            }
+        }
+        if let Some(media) = &self.media {
+            let url = url::Url::parse(&media.url)
+                .map_err(|_| invalid("`media.url` must be an absolute http(s) URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "`media.url` must be an http(s) link; attachments are not carried inline",
+                ));
+            }
+            if !Media::is_mime_type(&media.mime) {
+                return Err(invalid(
+                    "`media.mime` must be a mime type such as image/png",
+                ));
+            }
+        }
+        if let Some(temp_id) = &self.temp_id {
+            check_key("tempId", temp_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// Meta's rules for a template reference: a name of lowercase letters, digits and `_`, a
+/// language code such as `en_US`, and `components` as a list.
+fn check_template(template: &Template) -> Result<()> {
+    let name_ok = (1..=512).contains(&template.name.len())
+        && template
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(invalid(
+            "`template.name` must be a template's name: lowercase letters, digits and `_`",
+        ));
+    }
+    let language_ok = (2..=15).contains(&template.language.len())
+        && template
+            .language
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'_');
+    if !language_ok {
+        return Err(invalid(
+            "`template.language` must be a language code such as `en_US`",
+        ));
+    }
+    if template
+        .components
+        .as_ref()
+        .is_some_and(|components| !components.is_array())
+    {
+        return Err(invalid("`template.components` must be a list"));
+    }
+    Ok(())
+}
+
+/// A template opens a conversation: on a Cloud API device it may go to a number that has no
+/// chat yet (`<digits>@c.us`). Other connectors send no templates. Returns the name of the
+/// chat to create, if it is new: the send creates it once every check has passed.
+fn template_chat(tx: &Tx<'_>, device: &DeviceId, chat_id: &str) -> Result<Option<String>> {
+    let on_cloud_api = tx
+        .device(device)?
+        .is_some_and(|record| record.connector == ConnectorKind::CloudApi.as_str());
+    if !on_cloud_api {
+        return Err(invalid(
+            "only Cloud API devices send templates; send `text` instead",
+        ));
+    }
+    if store::chats::exists(tx.conn(), device, chat_id)? {
+        return Ok(None);
+    }
+    let digits = chat_id.strip_suffix("@c.us").unwrap_or_default();
+    if !is_number(digits) {
+        return Err(invalid(
+            "a template to a new chat needs a number's chat id, `<digits>@c.us`",
+        ));
+    }
+    Ok(Some(new_chat_name(tx, device, chat_id, digits)?))
+}
+
+/// Accepts a message for sending: stores it at ack `pending` and journals `message`,
+/// `message:status queued` and `chat:update`. Returns the message and whether it is new (a
+/// repeated `tempId` or `Idempotency-Key` returns the original). With a `turn`, the message
+/// is stored after the requests that arrived before it on the same connection.
+pub async fn send(
+    store: &Store,
+    device: &DeviceId,
+    request: SendRequest,
+    dedup: Dedup,
+    turn: Option<Turn>,
+) -> Result<(Message, bool)> {
+    request.validate()?;
+    if let Dedup::IdempotencyKey(key) = &dedup {
+        check_key("Idempotency-Key", key)?;
+    }
+    let device = device.clone();
+    write_in_turn(store, turn, move |tx| {
+        let me = me_of(tx, &device)?;
+        let now = Utc::now();
+        let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
+        let original = match (&dedup, &request.temp_id) {
+            (Dedup::IdempotencyKey(key), _) => {
+                store::messages::by_idempotency_key(tx.conn(), &device, key, &since)?
+            }
+            (Dedup::TempId, Some(temp_id)) => {
+                store::messages::by_temp_id(tx.conn(), &device, temp_id)?
+            }
+            (Dedup::TempId, None) => None,
+        };
+        if let Some(original) = original {
+            let key = match dedup {
+                Dedup::IdempotencyKey(_) => "Idempotency-Key",
+                Dedup::TempId => "tempId",
+            };
+            // A key names one send: reused for another chat, it is a client's mistake, and
+            // answering the first chat's message would put it in the wrong conversation.
+            if original.chat_id != request.chat_id {
+                return Err(invalid(format!(
+                    "this `{key}` was used for a message of another chat; use a new one for each message"
+                )));
+            }
+            // Reused for another text, answering the first message would drop the second
+            // without a word (and show the first to a caller who may not have sent it).
+            if !original.revoked && !request.repeats(&original) {
+                return Err(invalid(format!(
+                    "this `{key}` was used for another message; use a new one for each message"
+                )));
+            }
+            return Ok((original, false));
+        }
+        let new_chat = match &request.template {
+            Some(_) => template_chat(tx, &device, &request.chat_id)?,
+            None => {
+                chat_must_exist(tx, &device, &request.chat_id)?;
+                None
+            }
+        };
+        if let Some(reply_to) = &request.reply_to {
+            let quoted = message_of(tx, &device, reply_to)?;
+            if quoted.chat_id != request.chat_id {
+                return Err(invalid("`replyTo` must be a message of the same chat"));
+            }
+        }
+        let at = rfc3339(now);
+        if let Some(name) = new_chat {
+            tx.upsert_chat(&device, &request.chat_id, &name, "direct", &at)?;
+        }
+        let key = match &dedup {
+            Dedup::IdempotencyKey(key) => {
+                // A key older than the window may be reused: forget its old message's claim.
+                tx.release_idempotency_key(&device, key)?;
+                Some(key.as_str())
+            }
+            Dedup::TempId => None,
+        };
+        let id = tx.new_id("msg_");
+        let kind = request.media.as_ref().map_or("text", Media::message_type);
+        let message = tx.insert_message(
+            &device,
+            &NewMessage {
+                id: &id,
+                chat_id: &request.chat_id,
+                upstream_id: None,
+                from: &me,
+                from_me: true,
+                kind,
+                body: &request.text,
+                media: request.media.as_ref(),
+                template: request.template.as_ref(),
+                reply_to: request.reply_to.as_deref(),
+                timestamp: &at,
+                temp_id: request.temp_id.as_deref(),
+                idempotency_key: key,
+                relay: Some(RelayStatus::Queued),
+                seen: true,
+                now: &at,
+            },
+        )?;
+        tx.journal(&device, EventData::Message(message.clone()))?;
+        tx.journal(
+            &device,
+            EventData::MessageStatus {
+                message_id: id.clone(),
+                status: RelayStatus::Queued.as_str(),
+                attempt: 0,
+                error: None,
+            },
+        )?;
+        if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
+            tx.chat_changed(&device, chat);
+        }
+        Ok((message, true))
+    })
+    .await
+}
