@@ -1,0 +1,244 @@
+//! The root namespace: the fleet as a dashboard sees it. A root socket is greeted with every
+//! device its credential sees, told of each device's changes (`device:update`,
+//! `device:removed`) and answers `devices:list` and `stats`. Separate from a device's
+//! namespace, whose events are journaled and replayed: these are announcements of the
+//! present, with nothing to resume.
+
+use serde_json::{json, Value};
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use tokio::sync::broadcast;
+
+use super::client_events::{self, NoFields, Packet};
+use super::handshake::Refusal;
+use super::{tell, SocketHub};
+use crate::api::auth::{Caller, Scope};
+use crate::api::error::ApiError;
+use crate::bus::DeviceChange;
+use crate::device::DeviceView;
+use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
+use crate::store;
+
+/// Fleet counters over the devices a credential sees (`stats`, `GET /api/v1/stats`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub devices: usize,
+    /// Devices that are running (not stopped, logged out or failed).
+    pub active_devices: usize,
+    /// Messages stored for them.
+    pub messages: u64,
+    /// Socket.IO connections to their namespaces.
+    pub connections: usize,
+}
+
+impl SocketHub {
+    /// `{ devices, activeDevices, messages, connections }` over the devices `caller` sees:
+    /// their stored messages, and the connections to their namespaces.
+    pub async fn stats(&self, caller: &Caller) -> Result<Stats, ApiError> {
+        let (records, messages) = self
+            .inner
+            .store
+            .read(|conn| Ok((store::devices::list(conn)?, store::messages::counts(conn)?)))
+            .await?;
+        let visible: Vec<_> = records.iter().filter(|r| caller.sees(&r.id)).collect();
+        let active = visible.iter().filter(|r| r.state.is_running()).count();
+        let stored: u64 = visible
+            .iter()
+            .filter_map(|r| messages.get(r.id.as_str()))
+            .sum();
+        let connections: usize = visible
+            .iter()
+            .filter_map(|r| self.inner.io.of(r.id.namespace()))
+            .map(|ns| ns.sockets().len())
+            .sum();
+        Ok(Stats {
+            devices: visible.len(),
+            active_devices: active,
+            messages: stored,
+            connections,
+        })
+    }
+
+    /// `device:update` when a device is created or its definition edited, `device:removed`
+    /// when it is removed: the device layer's changes, heard on the bus after they commit.
+    pub(super) async fn announce_definitions(self, mut changes: broadcast::Receiver<DeviceChange>) {
+        loop {
+            match changes.recv().await {
+                Ok(DeviceChange::Defined(id)) => self.announce_device(&id, None).await,
+                Ok(DeviceChange::Removed(id)) => self.device_removed(&id),
+                // Hundreds of definitions changed at once (a directory of device files
+                // synced at startup): the missed ones are not announced, and a dashboard
+                // sees them in `GET /api/v1/devices` and their next state change.
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "device changes came faster than they were announced"
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// `device:update` to every root socket whose credential sees the device, after a state
+    /// change.
+    pub(super) async fn announce(&self, event: &JournaledEvent) {
+        let at = Some((event.seq, event.at.clone()));
+        self.announce_device(&event.device_id, at).await;
+    }
+
+    /// `device:update` with the device as it is now, after it was created or changed.
+    /// `device:update` for the event `(seq, at)`, or, for a change of the device's definition
+    /// (which journals nothing), for where its journal stands now: the same read gives the
+    /// device and that `seq`, so a dashboard that keeps the update with the highest `seq`
+    /// keeps the latest device.
+    async fn announce_device(&self, id: &DeviceId, event: Option<(u64, String)>) {
+        let lookup = id.clone();
+        let Ok(Some((record, (seq, at)))) = self
+            .inner
+            .store
+            .read(move |conn| {
+                let event = match event {
+                    Some(event) => event,
+                    None => (
+                        store::journal::head(conn, &lookup)?,
+                        rfc3339(chrono::Utc::now()),
+                    ),
+                };
+                Ok(store::devices::get(conn, &lookup)?.map(|record| (record, event)))
+            })
+            .await
+        else {
+            return;
+        };
+        self.tell_root(id, "device:update", &device_update(&record, seq, &at));
+    }
+
+    /// `device:update` for every device `socket`'s credential sees, as it connects to the
+    /// root: a fleet dashboard draws at once, as a device's dashboard gets its `state`. Each
+    /// `seq` is where the device's journal stands, so a later update supersedes it.
+    async fn greet_root(&self, socket: &SocketRef) {
+        let Ok(caller) = client_events::caller_of(socket) else {
+            return;
+        };
+        let Ok(devices) = self.visible_devices(caller).await else {
+            return;
+        };
+        let at = rfc3339(chrono::Utc::now());
+        for (seq, record) in devices {
+            if !tell(socket, "device:update", &device_update(&record, seq, &at)) {
+                return;
+            }
+        }
+    }
+
+    /// `device:removed { deviceId, at }` to the root sockets that saw the device: it was
+    /// deleted, with its journal (so there is no `seq` to give).
+    fn device_removed(&self, id: &DeviceId) {
+        let payload = json!({ "deviceId": id, "at": rfc3339(chrono::Utc::now()) });
+        self.tell_root(id, "device:removed", &payload);
+    }
+
+    /// Emits `event` to every root socket whose credential sees device `id`.
+    fn tell_root(&self, id: &DeviceId, event: &str, payload: &Value) {
+        let Some(root) = self.inner.io.of("/") else {
+            return;
+        };
+        for socket in root.sockets() {
+            let sees = socket
+                .extensions
+                .get::<Caller>()
+                .is_some_and(|caller| caller.sees(id));
+            if sees {
+                tell(&socket, event, payload);
+            }
+        }
+    }
+
+    pub(super) fn register_root(&self) {
+        let hub = self.clone();
+        let on_connect = move |socket: SocketRef| async move {
+            let forget_hub = hub.clone();
+            socket.on_disconnect(move |socket: SocketRef| async move {
+                forget_hub.inner.expiries.forget(&socket);
+            });
+            hub.greet_root(&socket).await;
+        };
+        let hub = self.clone();
+        let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
+            hub.handshake(&socket, data.as_ref().ok(), None).await?;
+            let events_hub = hub.clone();
+            socket.on_fallback(
+                move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
+                    let hub = events_hub.clone();
+                    async move {
+                        let reply = hub.root_event(&socket, &event, packet).await;
+                        client_events::answer_with(&socket, ack, reply);
+                    }
+                },
+            );
+            Ok::<(), Refusal>(())
+        };
+        self.inner.io.ns("/", on_connect.with(middleware));
+    }
+
+    /// Runs one event of the root namespace, through the same gate as a device's events.
+    async fn root_event(
+        &self,
+        socket: &SocketRef,
+        event: &str,
+        packet: Packet,
+    ) -> Result<Value, ApiError> {
+        let payload = client_events::admit(socket, &self.inner.clients, packet, None, Scope::Read)?;
+        let caller = client_events::caller_of(socket)?;
+        match event {
+            "devices:list" => {
+                client_events::parse::<NoFields>(event, payload)?;
+                self.devices_list(&caller).await
+            }
+            "stats" => {
+                client_events::parse::<NoFields>(event, payload)?;
+                Ok(json!(self.stats(&caller).await?))
+            }
+            unknown => Err(client_events::unknown_event(unknown)),
+        }
+    }
+
+    async fn devices_list(&self, caller: &Caller) -> Result<Value, ApiError> {
+        let devices = self.visible_devices(caller.clone()).await?;
+        let items: Vec<DeviceView> = devices
+            .iter()
+            .map(|(_, record)| DeviceView::from(record))
+            .collect();
+        Ok(json!({ "items": items }))
+    }
+
+    /// The devices `caller` sees, of those the daemon has, each with where its journal stands.
+    async fn visible_devices(
+        &self,
+        caller: Caller,
+    ) -> store::StoreResult<Vec<(u64, store::DeviceRecord)>> {
+        let known = self.inner.devices.ids();
+        self.inner
+            .store
+            .read(move |conn| {
+                store::devices::list(conn)?
+                    .into_iter()
+                    .filter(|record| caller.sees(&record.id) && known.contains(&record.id))
+                    .map(|record| Ok((store::journal::head(conn, &record.id)?, record)))
+                    .collect()
+            })
+            .await
+    }
+}
+
+/// `device:update`'s payload: the device as `record` has it, at journal position `seq`.
+fn device_update(record: &store::DeviceRecord, seq: u64, at: &str) -> Value {
+    json!({
+        "device": DeviceView::from(record),
+        "deviceId": record.id,
+        "seq": seq,
+        "at": at,
+    })
+}

@@ -1,0 +1,129 @@
+//! Bringing a socket up to date as it attaches to a device: the replay of the journal after
+//! its `lastSeq`, or a snapshot of the device's current view when it has none, then `sync`.
+//! A replay runs in a task of its own and waits for a slow reader, where live delivery
+//! ([`super::fanout`]) never waits; that difference is why the two are apart.
+
+use serde_json::json;
+use socketioxide::extract::SocketRef;
+
+use super::fanout::sees_qr;
+use super::session::{self, Refused};
+use super::tell;
+use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
+use crate::store::{self, Store};
+
+/// Largest replay read from the journal in one go.
+pub(super) const REPLAY_PAGE: u64 = 1000;
+
+/// Whether the journal still holds everything after `last` (`None` if it cannot be read).
+pub(super) async fn recoverable(store: &Store, device: &DeviceId, last: u64) -> Option<bool> {
+    let id = device.clone();
+    store
+        .read(move |conn| store::journal::read_after(conn, &id, last, 1))
+        .await
+        .ok()
+        .map(|read| read.complete)
+}
+
+/// How long a replay waits for a socket that takes nothing from its queue.
+const REPLAY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Emits the journal after `after` up to `until` to one socket, waiting for room in its queue.
+/// Returns the last seq emitted, or `None` if the socket went away or stalled (it is then
+/// disconnected, and resumes later with `lastSeq`).
+pub(super) async fn replay(
+    store: &Store,
+    device: &DeviceId,
+    socket: &SocketRef,
+    mut after: u64,
+    until: u64,
+) -> Option<u64> {
+    while after < until {
+        let id = device.clone();
+        let page = store
+            .read(move |conn| store::journal::read_after(conn, &id, after, REPLAY_PAGE))
+            .await
+            .ok()?;
+        if page.events.is_empty() {
+            break;
+        }
+        if !page.complete {
+            // Pruned past this socket while it replayed: it resumes again, and is then told
+            // that its view cannot be recovered.
+            tracing::debug!(sid = %socket.id, "the journal was pruned during a replay");
+            session::disconnect(socket.clone(), "journal_pruned");
+            return None;
+        }
+        let sees_qr = sees_qr(socket);
+        for event in page.events.iter().filter(|e| e.seq <= until) {
+            if event.name != "qr" || sees_qr {
+                emit_patiently(socket, event).await?;
+            }
+            after = event.seq;
+        }
+    }
+    Some(after)
+}
+
+async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
+    let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
+    loop {
+        match session::emit(socket, &event.name, &event.payload) {
+            Ok(()) => return Some(()),
+            Err(Refused::Full) if tokio::time::Instant::now() < stalled_at => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(Refused::Full) => {
+                tracing::debug!(sid = %socket.id, "a socket took nothing of its replay");
+                session::cut_off(socket);
+                return None;
+            }
+            Err(Refused::Gone) => return None,
+        }
+    }
+}
+
+/// Tells a socket it is up to date (`sync`); returns whether it is still there.
+pub(super) fn synced(
+    device: &DeviceId,
+    socket: &SocketRef,
+    from: u64,
+    to: u64,
+    recovered: bool,
+) -> bool {
+    let sync = json!({
+        "fromSeq": from,
+        "toSeq": to,
+        "recovered": recovered,
+        "deviceId": device,
+        "at": rfc3339(chrono::Utc::now()),
+    });
+    tell(socket, "sync", &sync)
+}
+
+/// A socket without `lastSeq` gets the device's current `state` (and `qr`, when one is
+/// showing) so a dashboard can draw at once, then `sync`. Returns whether it stays attached.
+pub(super) async fn snapshot(
+    store: &Store,
+    device: &DeviceId,
+    socket: &SocketRef,
+    emitted: u64,
+) -> bool {
+    let id = device.clone();
+    let Ok(events) = store
+        .read(move |conn| store::journal::current_view(conn, &id))
+        .await
+    else {
+        return false;
+    };
+    let sees_qr = sees_qr(socket);
+    let visible = events
+        .iter()
+        .filter(|e| e.seq <= emitted && (e.name != "qr" || sees_qr));
+    for event in visible {
+        if !tell(socket, &event.name, &event.payload) {
+            return false;
+        }
+    }
+    synced(device, socket, emitted + 1, emitted, true)
+}
