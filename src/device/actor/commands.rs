@@ -1,0 +1,101 @@
+//! What callers ask of a device through its handle: start, stop, restart, log out, pass a hint
+//! or a question on to the upstream, and shut down with the daemon. Kept apart from the run
+//! loop so that the loop reads as the list of what an actor waits for.
+
+use super::{failure_input, Actor, Command};
+use crate::device::state::{DeviceState, Input, InvalidTransition};
+use crate::device::DeviceError;
+use crate::model::{
+    upstream::{ConnectorError, Outbound},
+    StateName,
+};
+
+impl Actor {
+    pub(super) async fn command(&mut self, command: Command) -> Result<(), DeviceError> {
+        match command {
+            Command::Start => self.feed(Input::Start).await?,
+            Command::Stop => self.feed(Input::Stop).await?,
+            Command::Logout => self.feed(Input::Logout).await?,
+            Command::Restart => {
+                if self.state.name().is_running() {
+                    self.feed(Input::Stop).await?;
+                }
+                self.feed(Input::Start).await?;
+            }
+            Command::InjectFault(fault) => {
+                let upstream = match (&mut self.upstream, self.state.name().is_running()) {
+                    (Some(upstream), true) => upstream,
+                    _ => {
+                        return Err(DeviceError::InvalidState(InvalidTransition {
+                            state: self.state.name(),
+                            input: "inject_fault",
+                        }))
+                    }
+                };
+                upstream.inject_fault(fault).await?;
+            }
+            Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
+            Command::Tell(action) => self.tell(&action).await?,
+            Command::FindNumber { number, found } => {
+                let _ = found.send(self.find_number(&number).await?);
+            }
+            Command::Webhook(reports) => self.webhook(reports).await?,
+            Command::Shutdown => unreachable!("handled by the run loop"),
+        }
+        Ok(())
+    }
+
+    /// Passes an action to the upstream of a ready device. A failure that concerns the whole
+    /// device (unreachable, credentials refused) also moves the device.
+    pub(super) async fn tell(&mut self, action: &Outbound) -> Result<(), DeviceError> {
+        let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
+            return Ok(());
+        };
+        match upstream.tell(action).await {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.answered_with(error).await),
+        }
+    }
+
+    async fn find_number(&mut self, number: &str) -> Result<Option<String>, DeviceError> {
+        let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
+            return Err(DeviceError::NotReady);
+        };
+        match upstream.find_number(number).await {
+            Ok(Some(mut chat_id)) => {
+                // A number WhatsApp answers with a linked id for is that number's chat.
+                self.linked_ids
+                    .resolve(&mut chat_id, self.upstream.as_deref_mut())
+                    .await;
+                Ok(Some(chat_id))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(self.answered_with(error).await),
+        }
+    }
+
+    /// An upstream that failed a request made for a caller: one that stopped answering or
+    /// refuses our credentials also moves the device on (`disconnected`, `failed`), as the
+    /// same failure in the relay would.
+    async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
+        if error.concerns_device() {
+            let _ = self.feed(failure_input(error.clone())).await;
+        }
+        error.into()
+    }
+
+    pub(super) async fn shut_down(&mut self) {
+        if self.state.name().is_running() {
+            if let Some(upstream) = self.upstream.as_mut() {
+                upstream.close().await;
+            }
+            self.enter(
+                DeviceState::Stopped {
+                    reason: Some("shutdown".into()),
+                },
+                true,
+            )
+            .await;
+        }
+    }
+}

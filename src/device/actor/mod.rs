@@ -1,0 +1,316 @@
+//! One task per device: the only place that does a device's I/O.
+//!
+//! The actor owns the device's [`DeviceState`] and its connector. Commands (from REST, the CLI
+//! or Socket.IO, through a [`DeviceHandle`](super::DeviceHandle)), upstream events and timers
+//! all become state machine inputs; it applies them one at a time, so there is never a race on
+//! a device's state. Every transition is persisted and journaled in one write before anything
+//! is emitted, then its effects are carried out, which may feed further inputs.
+//!
+//! While the device is up, the actor also checks on the upstream session every
+//! `upstream.check_interval_secs` (and at once when a webhook says it changed): that is how
+//! an upstream that stopped answering, or a status change whose webhook was lost, is noticed.
+//!
+//! The actor's work is split by concern: `commands` answers what callers ask, `reports`
+//! stores what the upstream reports, `session_checks` follows the upstream session,
+//! `typing` keeps the typing indicators, `transitions` moves the device from state to state,
+//! `effects` carries out what a move asks for, and `qr_codes` shows the pairing codes.
+
+mod commands;
+mod effects;
+mod qr_codes;
+mod reports;
+mod session_checks;
+mod transitions;
+mod typing;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::time::{sleep_until, Instant};
+
+use super::group_names::GroupNames;
+use super::latency::Latency;
+use super::linked_ids::LinkedIds;
+use super::media::Library;
+use super::outbox::Outbox;
+use super::relay::{Pumped, Relay};
+use super::state::{DeviceState, Input, Limits};
+use super::upstream::{Connectors, Upstream, UpstreamEvent};
+use super::{definition, CurrentQr, DeviceError};
+use crate::config::Settings;
+use crate::metrics::{ConnectorMetrics, Metrics};
+use crate::model::{
+    event::{EventData, Me},
+    upstream::{ConnectorError, Fault, Outbound, Reported},
+    DeviceId, StateName,
+};
+use crate::store::{self, Store};
+
+/// What a command asks of the device.
+#[derive(Debug)]
+pub enum Command {
+    Start,
+    Stop,
+    Restart,
+    Logout,
+    InjectFault(Fault),
+    /// Our side starts or stops typing in a chat.
+    Typing {
+        chat_id: String,
+        typing: bool,
+    },
+    /// Pass a hint that matters only now on to the upstream (see [`Outbound::WatchPresence`]).
+    Tell(Outbound),
+    /// Ask the upstream for the chat id of a phone number (see [`Upstream::find_number`]).
+    FindNumber {
+        number: String,
+        found: oneshot::Sender<Option<String>>,
+    },
+    /// A verified webhook delivery: its chats and messages are stored before the answer.
+    Webhook(Vec<Reported>),
+    /// The daemon is stopping: close the upstream, remember that the device should run again.
+    Shutdown,
+}
+
+pub type Reply = oneshot::Sender<Result<(), DeviceError>>;
+pub type CommandQueue = Arc<Mutex<mpsc::Receiver<(Command, Reply)>>>;
+
+/// Everything an actor needs from the daemon, shared by all devices.
+#[derive(Clone)]
+pub struct ActorContext {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    /// Builds each device's upstream.
+    pub connectors: Arc<dyn Connectors>,
+    /// Where the daemon's devices are measured.
+    pub metrics: Arc<Metrics>,
+    /// Print each new QR code on the daemon's terminal.
+    pub print_qr: bool,
+}
+
+impl ActorContext {
+    /// The files the daemon serves for its devices.
+    pub fn library(&self) -> Library {
+        Library::new(
+            self.store.clone(),
+            self.settings.clone(),
+            self.connectors.clone(),
+        )
+    }
+}
+
+pub struct Actor {
+    id: DeviceId,
+    context: ActorContext,
+    state: DeviceState,
+    limits: Limits,
+    upstream: Option<Box<dyn Upstream>>,
+    upstream_events: mpsc::Receiver<UpstreamEvent>,
+    upstream_sender: mpsc::Sender<UpstreamEvent>,
+    session: Option<Value>,
+    me: Option<Me>,
+    /// Credentials from a scan, saved by the `SaveSession` effect.
+    pending_link: Option<(Value, Me)>,
+    qr_deadline: Option<Instant>,
+    reconnect_deadline: Option<Instant>,
+    /// When to check on the upstream session next, while the device is up.
+    check_deadline: Option<Instant>,
+    /// The upstream's round trips, for `connection:status`.
+    latency: Latency,
+    qr: watch::Sender<Option<CurrentQr>>,
+    relay: Relay,
+    /// Rung when a message is accepted for sending.
+    outbox: Arc<Outbox>,
+    /// Who is typing where, and when the indicator expires without a stop.
+    typing: HashMap<(String, String), Instant>,
+    /// The numbers behind the linked ids the upstream reports.
+    linked_ids: LinkedIds,
+    /// Which groups have a chat, and the names of those that do not yet.
+    group_names: GroupNames,
+    /// The series of the device's connector.
+    metrics: Arc<ConnectorMetrics>,
+}
+
+impl Actor {
+    /// Loads the device from the store; `None` if it no longer exists.
+    pub async fn load(
+        context: ActorContext,
+        id: DeviceId,
+        qr: watch::Sender<Option<CurrentQr>>,
+        outbox: Arc<Outbox>,
+    ) -> Result<Option<(Actor, bool)>, DeviceError> {
+        let lookup = id.clone();
+        let Some(record) = context
+            .store
+            .read(move |conn| store::devices::get(conn, &lookup))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (upstream_sender, upstream_events) = mpsc::channel(1024);
+        let limits = Limits {
+            qr_max_attempts: context.settings.qr.max_attempts,
+            reconnect_max_attempts: context.settings.reconnect.max_attempts,
+        };
+        let messages = &context.settings.messages;
+        // A definition that cannot be read fails the device when it starts, before any
+        // upstream is reached: any connector's series do until then.
+        let connector =
+            definition(&record).map_or_else(|_| Default::default(), |spec| spec.connector);
+        let metrics = context.metrics.connector(connector);
+        let relay = Relay::new(
+            id.clone(),
+            context.store.clone(),
+            Duration::from_secs(messages.ack_timeout_secs),
+            messages.max_send_attempts,
+            outbox.clone(),
+            metrics.clone(),
+        );
+        let actor = Actor {
+            relay,
+            linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
+            group_names: GroupNames::new(id.clone(), context.store.clone()),
+            outbox,
+            typing: HashMap::new(),
+            id,
+            state: DeviceState::from_persisted(record.state, record.state_reason.clone()),
+            limits,
+            upstream: None,
+            upstream_events,
+            upstream_sender,
+            session: record.session.clone(),
+            me: record.me.clone(),
+            pending_link: None,
+            qr_deadline: None,
+            reconnect_deadline: None,
+            check_deadline: None,
+            latency: Latency::default(),
+            qr,
+            metrics,
+            context,
+        };
+        Ok(Some((actor, record.autostart && record.wants_running)))
+    }
+
+    /// Runs until the command queue closes or a shutdown command arrives.
+    pub async fn run(mut self, commands: CommandQueue, autostart: bool, boot_reason: &'static str) {
+        let mut commands = commands.lock_owned().await;
+        if self.state.name().is_running() {
+            // The daemon (or this actor) stopped without recording it: say so, then carry on.
+            self.enter(
+                DeviceState::Stopped {
+                    reason: Some(boot_reason.into()),
+                },
+                true,
+            )
+            .await;
+        }
+        if autostart {
+            let _ = self.feed(Input::Start).await;
+        }
+        loop {
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some((command, reply)) = command else { break };
+                    if matches!(command, Command::Shutdown) {
+                        self.shut_down().await;
+                        let _ = reply.send(Ok(()));
+                        break;
+                    }
+                    let result = self.command(command).await;
+                    let _ = reply.send(result);
+                }
+                Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
+                _ = self.outbox.rung() => {
+                    if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
+                        let pumped = self.relay.pump(upstream.as_mut()).await;
+                        self.pumped(pumped).await;
+                    }
+                }
+                _ = at(self.relay.deadline()) => {
+                    match (self.state.name(), self.upstream.as_mut()) {
+                        (StateName::Ready, Some(upstream)) => {
+                            let pumped = self.relay.on_deadline(upstream.as_mut()).await;
+                            self.pumped(pumped).await;
+                        }
+                        _ => self.relay.pause(),
+                    }
+                }
+                _ = at(self.check_deadline) => {
+                    self.check_deadline = None;
+                    self.check_upstream().await;
+                }
+                _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
+                _ = at(self.qr_deadline) => {
+                    self.qr_deadline = None;
+                    let input = match self.rotates_qr() {
+                        true => Input::LinkingTimedOut,
+                        false => Input::QrExpired,
+                    };
+                    let _ = self.feed(input).await;
+                }
+                _ = at(self.reconnect_deadline) => {
+                    self.reconnect_deadline = None;
+                    let _ = self.feed(Input::BackoffElapsed).await;
+                }
+            }
+        }
+    }
+
+    /// Follows up a turn of the relay: more to send, or trouble with the upstream.
+    async fn pumped(&mut self, pumped: Pumped) {
+        if pumped.more {
+            self.outbox.ring();
+        }
+        if let Some(error) = pumped.trouble {
+            let _ = self.feed(failure_input(error)).await;
+        }
+    }
+
+    /// Journals one event of the device in a write of its own.
+    async fn journal(&self, data: EventData) {
+        let (id, name) = (self.id.clone(), data.name());
+        let written = self
+            .context
+            .store
+            .write(move |tx| tx.journal(&id, data).map(drop))
+            .await;
+        if let Err(error) = written {
+            tracing::error!(device_id = %self.id, %error, event = name, "cannot journal an event");
+        }
+    }
+}
+
+/// Whether the device has (or is opening) a session with its upstream, which it checks on.
+fn is_up(state: StateName) -> bool {
+    matches!(
+        state,
+        StateName::Starting | StateName::Qr | StateName::Authenticated | StateName::Ready
+    )
+}
+
+/// What an upstream failure means for the device: one that may pass (no answer, a server
+/// error, throttling, a session restarting) is a lost connection, reconnected with backoff;
+/// anything else needs a person.
+fn failure_input(error: ConnectorError) -> Input {
+    match error {
+        ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },
+        ConnectorError::Failing(_) => Input::ConnectionLost {
+            reason: error.to_string(),
+        },
+        other => Input::Fatal {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Waits for a deadline, or forever if there is none.
+async fn at(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,118 @@
+//! What the upstream reports: its events (a scan, a lost connection, a logout, chats and
+//! messages) and the verified webhook deliveries that carry the same. Reports that arrive
+//! together are stored in one write, which is why they have a place of their own.
+
+use super::Actor;
+use crate::device::state::Input;
+use crate::device::upstream::UpstreamEvent;
+use crate::device::DeviceError;
+use crate::messaging::inbound;
+use crate::model::{inbound::Inbound, upstream::Reported};
+
+/// Most upstream reports applied in one write.
+const INBOUND_BATCH: usize = 512;
+
+impl Actor {
+    pub(super) async fn upstream_event(&mut self, event: UpstreamEvent) {
+        let input = match event {
+            UpstreamEvent::Scanned {
+                session,
+                me,
+                linked,
+            } => {
+                self.pending_link = Some((session, me));
+                let accepted = self.feed(Input::Scanned).await.is_ok();
+                if !accepted {
+                    self.pending_link = None;
+                }
+                let _ = linked.send(accepted);
+                return;
+            }
+            UpstreamEvent::ConnectionLost { reason } => Input::ConnectionLost { reason },
+            UpstreamEvent::RemoteLogout => Input::RemoteLogout,
+            UpstreamEvent::SessionChanged => {
+                self.check_upstream().await;
+                return;
+            }
+            UpstreamEvent::Inbound(first) => {
+                let deferred = self.apply_inbound(first).await;
+                if let Some(other) = deferred {
+                    Box::pin(self.upstream_event(other)).await;
+                }
+                return;
+            }
+        };
+        if let Err(ignored) = self.feed(input).await {
+            tracing::debug!(device_id = %self.id, %ignored, "upstream event ignored");
+        }
+    }
+
+    /// A verified webhook delivery: what it says about chats and messages is stored (in
+    /// whatever state the device is, so nothing the upstream reported is lost), and a session
+    /// change is looked into once the delivery has been answered.
+    pub(super) async fn webhook(&mut self, reports: Vec<Reported>) -> Result<(), DeviceError> {
+        let mut inbound = Vec::new();
+        let mut session_changed = false;
+        for report in reports {
+            match report {
+                Reported::Inbound(item) => inbound.push(item),
+                Reported::SessionChanged => session_changed = true,
+            }
+        }
+        if !inbound.is_empty() {
+            self.store_inbound(inbound).await?;
+        }
+        if session_changed
+            && self
+                .upstream_sender
+                .try_send(UpstreamEvent::SessionChanged)
+                .is_err()
+        {
+            // The regular check catches up with the change.
+            tracing::warn!(device_id = %self.id, "upstream events are backed up; a session change waits for the next check");
+        }
+        Ok(())
+    }
+
+    /// Applies a report from the upstream together with every other one already waiting, in
+    /// one write. Returns the first waiting event that is not a report, to handle next.
+    async fn apply_inbound(&mut self, first: Inbound) -> Option<UpstreamEvent> {
+        let mut batch = vec![first];
+        let mut deferred = None;
+        while batch.len() < INBOUND_BATCH {
+            match self.upstream_events.try_recv() {
+                Ok(UpstreamEvent::Inbound(item)) => batch.push(item),
+                Ok(other) => {
+                    deferred = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = self.store_inbound(batch).await {
+            tracing::error!(device_id = %self.id, %error, "cannot store what the upstream reported");
+        }
+        deferred
+    }
+
+    /// Stores upstream reports in one write and follows the typing indicators they change.
+    pub(super) async fn store_inbound(
+        &mut self,
+        mut batch: Vec<Inbound>,
+    ) -> Result<(), DeviceError> {
+        self.linked_ids
+            .resolve(batch.as_mut_slice(), self.upstream.as_deref_mut())
+            .await;
+        self.group_names
+            .name_new_groups(&mut batch, self.upstream.as_deref_mut())
+            .await;
+        let (id, metrics) = (self.id.clone(), self.metrics.clone());
+        let changes = self
+            .context
+            .store
+            .write(move |tx| inbound::apply(tx, &id, &batch, &metrics))
+            .await?;
+        self.track_typing(changes);
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! The checks on the upstream session while the device is up: every
+//! `upstream.check_interval_secs`, and at once when a webhook says it changed. They notice an
+//! upstream that stopped answering or a status change whose webhook was lost, and they measure
+//! the upstream's round trips for `connection:status`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{failure_input, is_up, Actor};
+use crate::device::state::Input;
+use crate::model::{event::EventData, upstream::Session, StateName};
+
+impl Actor {
+    /// Checks where the upstream session stands, and follows it if that changed. Only while
+    /// the device is up: a disconnected device is reconnecting anyway.
+    pub(super) async fn check_upstream(&mut self) {
+        let up = is_up(self.state.name());
+        let Some(upstream) = self.upstream.as_mut().filter(|_| up) else {
+            return;
+        };
+        let started = Instant::now();
+        let input = match upstream.check().await {
+            Ok(None) => {
+                self.latency.measure(started);
+                if self.state.name() == StateName::Ready {
+                    if let Some(latency_ms) = self.latency.notable_change() {
+                        self.journal(EventData::ConnectionStatus {
+                            upstream: "connected",
+                            latency_ms: Some(latency_ms),
+                        })
+                        .await;
+                    }
+                }
+                None
+            }
+            Ok(Some(session)) => Some(self.session_input(session)),
+            Err(error) => Some(failure_input(error)),
+        };
+        if let Some(input) = input {
+            if let Err(ignored) = self.feed(input).await {
+                tracing::debug!(device_id = %self.id, %ignored, "upstream session report ignored");
+            }
+        }
+        if self.check_deadline.is_none() && is_up(self.state.name()) {
+            self.arm_check();
+        }
+    }
+
+    pub(super) fn arm_check(&mut self) {
+        let every = Duration::from_secs(self.context.settings.upstream.check_interval_secs);
+        self.check_deadline = Some(Instant::now() + every);
+    }
+
+    /// The input a report of the upstream session means. A link is kept for the
+    /// `SaveSession` effect that follows it.
+    pub(super) fn session_input(&mut self, session: Session) -> Input {
+        match session {
+            Session::Starting => Input::UpstreamStarting,
+            Session::NeedsLinking => Input::NeedsLinking,
+            Session::Linked { session, me } => {
+                self.pending_link = Some((session, me));
+                Input::SessionRestored
+            }
+            Session::Stopped => Input::UpstreamStopped,
+            Session::Failed { reason } => Input::Fatal { reason },
+        }
+    }
+}
