@@ -3,7 +3,7 @@
 //! One dedicated writer thread owns the only writing connection. Callers hand it closures
 //! ([`Store::write`]); it runs everything queued in one transaction (group commit: one fsync for
 //! many writes) and answers the callers only after the commit. Events journaled inside a write
-//! are published on the [`EventBus`] after that same commit — so an event is never seen
+//! are published on the [`EventBus`](crate::bus::EventBus) after that same commit — so an event is never seen
 //! anywhere before it is durable, and a write and its events are atomic.
 //!
 //! A write that fails rolls back the transaction it ran in, so the writes that ran before it in
@@ -15,27 +15,33 @@
 //!
 //! Reads go through a small pool of read-only connections on blocking threads; WAL mode lets them
 //! run while the writer commits.
+//!
+//! Here: the [`Store`] handle, its errors and the [`Tx`] a write sees. Opening the database is in
+//! `open`, the writer thread and group commit in `writer`, the WAL checkpoints in
+//! `checkpointer`, the read connections in `readers`; the other modules are the tables.
 
 pub mod actions;
 pub mod chats;
+mod checkpointer;
 pub mod devices;
 pub mod journal;
 pub mod keys;
 pub mod linked_ids;
 pub mod messages;
 mod migrations;
+mod open;
 mod outage;
+mod readers;
 pub mod turn;
 pub mod uploads;
 pub mod webhooks;
+mod writer;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::Arc;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use devices::{DeviceRecord, DeviceSource};
@@ -43,15 +49,11 @@ pub use journal::JournalRead;
 pub use keys::KeyRecord;
 pub use outage::is_unwritable_file;
 
-use crate::bus::{Changes, DeviceChange, EventBus};
-use crate::config::{StorageSettings, Synchronous};
+use crate::bus::DeviceChange;
 use crate::model::{event::JournaledEvent, Chat, DeviceId};
 use outage::Outage;
-
-/// Most writes committed together in one transaction.
-const MAX_BATCH: usize = 512;
-/// Writes waiting for the writer before callers are slowed down.
-const QUEUE_DEPTH: usize = 8192;
+use readers::ReaderPool;
+use writer::Command;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -88,34 +90,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Creates the database file with mode 0600 before SQLite opens it, and brings an existing
-/// one (and its `-wal` and `-shm` files) to that mode: it holds webhook secrets and
-/// connector tokens, as private as `jwt-secret`. SQLite creates `-wal` and `-shm` with the
-/// database file's mode, so they follow.
-fn make_private(path: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-                _ => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
 
 /// Reads a timestamp the store wrote (RFC 3339); an unreadable one becomes the epoch rather
 /// than failing the whole read.
@@ -169,24 +143,6 @@ impl<'c> Tx<'c> {
     }
 }
 
-type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
-type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (Ran, Completion) + Send>;
-
-/// How a write ran, as the writer needs to know it.
-enum Ran {
-    Done,
-    /// The write failed; the transaction ends with it.
-    Failed,
-    /// The write failed because the database cannot be written (see [`outage`]), with why.
-    Unwritable(String),
-}
-
-enum Command {
-    Write(Job),
-    /// Commit everything queued before this, then stop.
-    Close(oneshot::Sender<()>),
-}
-
 /// A cheap-to-clone handle on the database.
 #[derive(Clone)]
 pub struct Store {
@@ -199,84 +155,7 @@ pub struct Store {
 const WRITABLE_CHECK: &str = "INSERT INTO writable_check (id, checked_at) VALUES (1, ?1)
     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
 
-struct ReaderPool {
-    path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-}
-
 impl Store {
-    /// Opens (creating if needed) `devicebridge.db` in the data directory, migrates it and
-    /// starts the writer.
-    pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
-        let path = settings.database_path();
-        make_private(&path).map_err(|source| StoreError::Private {
-            path: path.clone(),
-            source,
-        })?;
-        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            match settings.synchronous {
-                Synchronous::Full => "FULL",
-                Synchronous::Normal => "NORMAL",
-            },
-        )?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Sorts and temporary indexes of the write path stay off the disk.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // Room for every statement of the write path (see `Tx::execute`).
-        conn.set_prepared_statement_cache_capacity(128);
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations::migrate(&mut conn)?;
-        // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let log_limit =
-            i64::try_from(settings.wal_limit_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
-        let checkpointer = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        // Cutting the log back waits for readers and holds up writes meanwhile (see
-        // `run_checkpointer`): it gives up soon and tries again in the next idle round.
-        checkpointer.busy_timeout(TRUNCATE_PATIENCE)?;
-        let changes = bus.changes();
-
-        let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
-        let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
-        let copied = LogCopied::default();
-        let writer_copied = copied.clone();
-        let outage = Outage::default();
-        let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
-        spawn_thread("writer", move || {
-            run_writer(conn, queue, bus, writer_copied, writer_outage);
-            drop(writer_alive);
-        })?;
-        // Should this fail, `writer` is dropped on the way out and the writer thread ends.
-        spawn_thread("checkpoint", move || {
-            run_checkpointer(
-                checkpointer,
-                writer_gone,
-                copied,
-                log_limit,
-                changes,
-                checkpoint_outage,
-            )
-        })?;
-        Ok(Store {
-            writer,
-            readers: Arc::new(ReaderPool {
-                path,
-                idle: Mutex::new(Vec::new()),
-            }),
-            outage,
-        })
-    }
-
     /// Runs `op` in the next group commit and returns its result once it is durable.
     ///
     /// If `op` fails, its changes and events are rolled back with those of the writes that ran
@@ -301,32 +180,6 @@ impl Store {
         let answer = self.queue(op).await?;
         drop(turn);
         answer.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Hands `op` to the writer; the answer comes once its group commit is durable.
-    async fn queue<R, F>(&self, op: F) -> StoreResult<oneshot::Receiver<StoreResult<R>>>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |tx| {
-            let result = op(tx);
-            let ran = match &result {
-                Ok(_) => Ran::Done,
-                Err(error) if error.is_unwritable() => Ran::Unwritable(error.to_string()),
-                Err(_) => Ran::Failed,
-            };
-            let completion: Completion = Box::new(move |committed| {
-                let _ = reply.send(committed.and(result));
-            });
-            (ran, completion)
-        });
-        self.writer
-            .send(Command::Write(job))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        Ok(answer)
     }
 
     /// Rewrites one row and commits it, as any write does: whether the database can be written
@@ -381,16 +234,6 @@ impl Store {
     }
 }
 
-/// Starts one of the store's threads, `store-{name}`. The process may be out of threads or
-/// memory: the caller, opening the store, reports that rather than panicking.
-fn spawn_thread(name: &'static str, run: impl FnOnce() + Send + 'static) -> StoreResult<()> {
-    thread::Builder::new()
-        .name(format!("store-{name}"))
-        .spawn(run)
-        .map(drop)
-        .map_err(|source| StoreError::Thread { name, source })
-}
-
 /// See [`Store::close_on_drop`].
 pub struct CloseOnDrop(Store);
 
@@ -407,266 +250,6 @@ impl Drop for CloseOnDrop {
             .lock()
             .expect("reader pool lock")
             .clear();
-    }
-}
-
-impl ReaderPool {
-    fn with<R>(&self, op: impl FnOnce(&Connection) -> StoreResult<R>) -> StoreResult<R> {
-        let pooled = self.idle.lock().expect("reader pool lock").pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                conn
-            }
-        };
-        let result = op(&conn);
-        self.idle.lock().expect("reader pool lock").push(conn);
-        result
-    }
-}
-
-fn run_writer(
-    mut conn: Connection,
-    mut queue: mpsc::Receiver<Command>,
-    bus: EventBus,
-    copied: LogCopied,
-    outage: Outage,
-) {
-    let mut batch = VecDeque::with_capacity(MAX_BATCH);
-    let mut ids = ulid::Generator::new();
-    let mut routes = webhooks::Routes::unloaded();
-    let mut closing = None;
-    loop {
-        if batch.is_empty() {
-            if closing.is_some() {
-                break;
-            }
-            match queue.blocking_recv() {
-                Some(Command::Write(job)) => batch.push_back(job),
-                Some(Command::Close(done)) => closing = Some(done),
-                None => break,
-            }
-        }
-        while closing.is_none() && batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(Command::Write(job)) => batch.push_back(job),
-                Ok(Command::Close(done)) => closing = Some(done),
-                Err(_) => break,
-            }
-        }
-        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
-        if copied.take() {
-            // What was committed since the checkpointer's last copy is copied with no write in
-            // between, so the next write starts the log over (see `run_checkpointer`).
-            checkpoint(&conn, "PASSIVE", &outage);
-        }
-    }
-    if let Some(done) = closing {
-        let _ = done.send(());
-    }
-}
-
-/// How often the write-ahead log is copied back into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-/// How long cutting the log back waits for readers to finish before it gives up.
-const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Set by the checkpointer when it has copied the log into the database file, for the writer
-/// to copy the rest (see [`run_checkpointer`]).
-#[derive(Clone, Default)]
-struct LogCopied(Arc<AtomicBool>);
-
-impl LogCopied {
-    fn set(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    fn take(&self) -> bool {
-        self.0.swap(false, Ordering::Acquire)
-    }
-}
-
-/// Runs a checkpoint of the write-ahead log and returns how many frames the log holds
-/// afterwards; `None` if it failed or could not finish (a mode that waits for readers gave
-/// up), which the next one retries. One that fails because the database file cannot be
-/// written is part of an outage, logged once with it.
-fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Option<i64> {
-    let pragma = format!("PRAGMA wal_checkpoint({mode})");
-    match conn.query_row(&pragma, [], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
-    }) {
-        Ok((0, frames)) => Some(frames),
-        Ok(_busy) => None,
-        Err(error) if outage::is_unwritable(&error) => {
-            outage.failed(&error);
-            None
-        }
-        Err(error) => {
-            tracing::warn!(%error, mode, "a WAL checkpoint failed; the next one retries");
-            None
-        }
-    }
-}
-
-/// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`] until the
-/// writer stops. SQLite would otherwise do it inside whichever commit crosses its threshold,
-/// and that commit (and every write waiting behind it) would pay for copying and syncing
-/// thousands of pages. A passive checkpoint never blocks the writer or the readers.
-///
-/// SQLite writes the log from its beginning again only when a write starts with all of it
-/// copied, which a steady stream of writes never allows: frames are appended while a
-/// checkpoint copies. At the load tool's send rate the log grew by 70–100 MB a second for as
-/// long as the load lasted, and a crash left all of it to replay at the next start. So once
-/// the log is past `log_limit` bytes (`storage.wal_limit_mb`), a round copies a second time
-/// (only what was appended during the first) and the writer, between two of its commits,
-/// copies the little that is left ([`run_writer`]). That stalls the writer for a few
-/// milliseconds, which is why it waits for the limit instead of happening every round.
-///
-/// When the log starts over, its file keeps its size and new frames overwrite the old ones:
-/// having SQLite cut the file back there (`journal_size_limit`) made the first commit after
-/// each restart take 15–40 ms, the largest stalls a steady load saw. The file is cut back to
-/// nothing instead once writes stop: a round that finds the log as the previous round left
-/// it, all copied, truncates it. That blocks writes while it runs, so it runs only then, and
-/// gives up after [`TRUNCATE_PATIENCE`] if a reader is still on the log.
-fn run_checkpointer(
-    conn: Connection,
-    writer_gone: std::sync::mpsc::Receiver<()>,
-    copied: LogCopied,
-    log_limit: i64,
-    changes: Changes,
-    outage: Outage,
-) {
-    let page_size: i64 = conn
-        .pragma_query_value(None, "page_size", |row| row.get(0))
-        .unwrap_or(4096);
-    let mut previous = 0;
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        writer_gone.recv_timeout(CHECKPOINT_EVERY)
-    {
-        let frames = checkpoint(&conn, "PASSIVE", &outage).unwrap_or(0);
-        if frames * page_size > log_limit {
-            checkpoint(&conn, "PASSIVE", &outage);
-            copied.set();
-        } else if frames > 0
-            && frames == previous
-            && checkpoint(&conn, "TRUNCATE", &outage) == Some(0)
-        {
-            changes.bump();
-        }
-        previous = frames;
-    }
-    checkpoint(&conn, "TRUNCATE", &outage);
-}
-
-/// What a batch publishes once it has committed: the events it journaled and the devices it
-/// defined or removed.
-type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
-
-/// Runs the queued writes in one transaction, then answers and publishes. A write that fails
-/// ends the transaction there: it is rolled back with the writes before it, and the writes
-/// after it stay queued for the next one. When the database cannot be written, the writes
-/// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
-/// the same reason, and succeed once the outage is over.
-fn commit_batch(
-    conn: &mut Connection,
-    jobs: &mut VecDeque<Job>,
-    ids: &mut ulid::Generator,
-    routes: &mut webhooks::Routes,
-    bus: &EventBus,
-    outage: &Outage,
-) {
-    let mut completions = Vec::new();
-    let started = std::time::Instant::now();
-    let changes_before = conn.total_changes();
-    let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
-        let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut tx = Tx {
-            conn: &txn,
-            events: Vec::new(),
-            device_changes: Vec::new(),
-            heads: HashMap::new(),
-            changed_chats: Vec::new(),
-            ids,
-            routes: &mut *routes,
-        };
-        while let Some(job) = jobs.pop_front() {
-            let (ran, completion) = job(&mut tx);
-            completions.push(completion);
-            if !matches!(ran, Ran::Done) {
-                // Dropping the transaction rolls it back.
-                return Ok(Err(ran));
-            }
-        }
-        tx.journal_changed_chats()?;
-        tx.store_heads()?;
-        let events = std::mem::take(&mut tx.events);
-        let device_changes = std::mem::take(&mut tx.device_changes);
-        txn.commit()?;
-        Ok(Ok((events, device_changes)))
-    })();
-    match outcome {
-        Ok(Ok((events, device_changes))) => {
-            // A commit that changed no row wrote nothing, and proves nothing about the disk.
-            if conn.total_changes() > changes_before {
-                outage.committed();
-            }
-            let (taken, journaled) = (started.elapsed(), events.len());
-            for event in events {
-                bus.publish(event);
-            }
-            for change in device_changes {
-                bus.publish_device_change(change);
-            }
-            bus.committed(completions.len(), journaled, taken);
-            for completion in completions {
-                completion(Ok(()));
-            }
-        }
-        Ok(Err(ran)) => {
-            // The failing write is the last one run: it answers its own error.
-            routes.invalidate();
-            let unwritable = match ran {
-                Ran::Unwritable(cause) => {
-                    outage.failed(&cause);
-                    Some(cause)
-                }
-                Ran::Done | Ran::Failed => None,
-            };
-            let failed = completions.pop();
-            for completion in completions {
-                completion(Err(match &unwritable {
-                    Some(cause) => StoreError::Unwritable(cause.clone()),
-                    None => StoreError::RolledBack,
-                }));
-            }
-            if let Some(failed) = failed {
-                failed(Ok(()));
-            }
-        }
-        Err(error) => {
-            routes.invalidate();
-            let reason = error.to_string();
-            let unwritable = error.is_unwritable();
-            if unwritable {
-                outage.failed(&error);
-            } else {
-                tracing::error!(%error, "a group commit failed; its writes are rolled back");
-            }
-            for completion in completions {
-                completion(Err(match unwritable {
-                    true => StoreError::Unwritable(reason.clone()),
-                    false => StoreError::Commit(reason.clone()),
-                }));
-            }
-            // Left only when the transaction could not even begin: dropped unrun, their
-            // callers get an error instead of the writer retrying them forever.
-            jobs.clear();
-        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The store against a real SQLite file.
 
 use super::*;
+use crate::bus::EventBus;
+use crate::config::{StorageSettings, Synchronous};
 use crate::model::{event::EventData, DeviceId};
 
 /// Storage in `dir`, synced as in production.

@@ -15,78 +15,42 @@
 //! | `WORKING` | `authenticated`, then `ready` once chats are backfilled |
 //! | `FAILED` | `failed` |
 //! | `STOPPED` | `stopped` (reason `upstream_stopped`) |
+//!
+//! Here: the connector's state, its requests to WAHA and the [`Upstream`] it implements. The
+//! session and its status are in `session`, the backfill in `backfill`, sending in `send`, the
+//! engines' differing answers in `engines`, incoming webhooks in `webhook`, files in [`media`].
 
+mod backfill;
+mod engines;
 pub mod media;
+mod send;
+mod session;
 mod webhook;
 
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use base64::Engine;
 use reqwest::header::ACCEPT;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use url::Url;
 
 use super::http::{self, Http};
-use super::{send_in_order, SendOne};
+use super::send_in_order;
 use crate::device::media::Library;
 use crate::device::upstream::Upstream;
 use crate::model::{
     event::Me,
-    inbound::{Directory, DirectoryChat, DirectoryContact},
+    inbound::Directory,
     spec::WahaSpec,
     upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
-    Ack, DeviceId,
+    DeviceId,
 };
+use engines::{number_chat_id, subject_of};
 use media::Files;
+use session::Status;
 
 pub use webhook::read as read_webhook;
-
-/// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 12] = [
-    "session.status",
-    "message",
-    "message.any",
-    "message.ack",
-    "message.ack.group",
-    "message.revoked",
-    "message.reaction",
-    "presence.update",
-    "chat.archive",
-    "group.v2.join",
-    "group.v2.update",
-    "call.received",
-];
-/// How many chats, newest first, are backfilled when the device becomes ready...
-const BACKFILL_CHATS: u32 = 50;
-/// ...and how many recent messages of each.
-const BACKFILL_MESSAGES: u32 = 20;
-
-/// A WAHA session status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Status {
-    Starting,
-    ScanQrCode,
-    Working,
-    Failed,
-    Stopped,
-    /// A status devicebridge does not follow (passkey linking): treated as still starting.
-    Other(String),
-}
-
-impl Status {
-    fn of(info: &Value) -> Status {
-        match info["status"].as_str().unwrap_or_default() {
-            "STARTING" => Status::Starting,
-            "SCAN_QR_CODE" => Status::ScanQrCode,
-            "WORKING" => Status::Working,
-            "FAILED" => Status::Failed,
-            "STOPPED" => Status::Stopped,
-            other => Status::Other(other.to_owned()),
-        }
-    }
-}
 
 pub struct Waha {
     spec: WahaSpec,
@@ -158,179 +122,6 @@ impl Waha {
         segments
     }
 
-    /// Our webhook, as WAHA's session config holds it.
-    fn webhook(&self) -> Value {
-        json!({
-            "url": self.webhook_url,
-            "events": EVENTS,
-            "hmac": { "key": self.spec.webhook_secret.expose() },
-        })
-    }
-
-    /// Makes the session exist with our webhook, and running.
-    async fn prepare_session(&self) -> Result<(), ConnectorError> {
-        let (status, info) = self
-            .http
-            .exchange(self.request(Method::GET, &self.session_path(&[])))
-            .await?;
-        if status == StatusCode::NOT_FOUND {
-            let create = json!({
-                "name": self.spec.session,
-                "start": true,
-                "config": { "webhooks": [self.webhook()] },
-            });
-            self.http
-                .call(
-                    self.request(Method::POST, &["api", "sessions"])
-                        .json(&create),
-                )
-                .await?;
-            return Ok(());
-        }
-        let info = http::success(status, info)?;
-        // Other settings and other webhooks of the session are kept; ours is replaced.
-        let ours = self.webhook();
-        let mut config = match &info["config"] {
-            config @ Value::Object(_) => config.clone(),
-            _ => json!({}),
-        };
-        let hooks: Vec<Value> = config["webhooks"].as_array().cloned().unwrap_or_default();
-        let (mine, others): (Vec<Value>, Vec<Value>) = hooks
-            .into_iter()
-            .partition(|hook| hook["url"] == ours["url"]);
-        if mine != [ours.clone()] {
-            config["webhooks"] = others.into_iter().chain([ours]).collect();
-            self.http
-                .call(
-                    self.request(Method::PUT, &self.session_path(&[]))
-                        .json(&json!({ "config": config })),
-                )
-                .await?;
-        }
-        if matches!(Status::of(&info), Status::Stopped | Status::Failed) {
-            self.http
-                .call(self.request(Method::POST, &self.session_path(&["start"])))
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn session_info(&self) -> Result<Value, ConnectorError> {
-        self.http
-            .call(self.request(Method::GET, &self.session_path(&[])))
-            .await
-    }
-
-    async fn fetch_qr(&self) -> Result<String, ConnectorError> {
-        let session = self.spec.session.as_str();
-        let answer = self
-            .http
-            .call(
-                self.request(Method::GET, &["api", session, "auth", "qr"])
-                    .query(&[("format", "raw")]),
-            )
-            .await?;
-        answer["value"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a QR code".into()))
-    }
-
-    /// What a status means for the device; `None` while it cannot be followed yet (working,
-    /// but without its account).
-    fn session_of(&mut self, status: &Status, info: &Value) -> Option<Session> {
-        Some(match status {
-            Status::Starting => Session::Starting,
-            Status::ScanQrCode => Session::NeedsLinking,
-            Status::Working => {
-                let id = info["me"]["id"].as_str().filter(|id| !id.is_empty())?;
-                let name = info["me"]["pushName"].as_str().unwrap_or(id);
-                let me = Me {
-                    id: id.to_owned(),
-                    name: name.to_owned(),
-                };
-                self.me = Some(me.clone());
-                Session::Linked {
-                    session: json!({ "session": self.spec.session }),
-                    me,
-                }
-            }
-            Status::Failed => Session::Failed {
-                reason: "WAHA reports the session as FAILED".into(),
-            },
-            Status::Stopped => Session::Stopped,
-            Status::Other(status) => {
-                tracing::warn!(
-                    status,
-                    "WAHA session status not followed; waiting for another"
-                );
-                return None;
-            }
-        })
-    }
-
-    /// Chats, newest first, and their recent messages. Backfill is best effort: only an
-    /// unreachable WAHA or refused credentials keep the device from becoming ready.
-    async fn backfill(&self) -> Result<Directory, ConnectorError> {
-        let session = self.spec.session.as_str();
-        let limit = BACKFILL_CHATS.to_string();
-        let listed = self
-            .http
-            .call(
-                self.request(Method::GET, &["api", session, "chats"])
-                    .query(&[
-                        ("limit", limit.as_str()),
-                        ("sortBy", "conversationTimestamp"),
-                        ("sortOrder", "desc"),
-                    ]),
-            )
-            .await;
-        let chats = match listed {
-            Ok(chats) => chats.as_array().cloned().unwrap_or_default(),
-            Err(error) => return best_effort(error, "chats").map(|()| Directory::default()),
-        };
-        let me = self.me.as_ref().map(|me| me.id.as_str());
-        let mut directory = Directory::default();
-        let limit = BACKFILL_MESSAGES.to_string();
-        for chat in chats {
-            let Some(id) = webhook::id_of(&chat["id"]) else {
-                continue;
-            };
-            let group = id.ends_with("@g.us");
-            let name = chat["name"]
-                .as_str()
-                .filter(|name| !name.is_empty())
-                .unwrap_or(&id)
-                .to_owned();
-            if !group {
-                directory.contacts.push(DirectoryContact {
-                    id: id.clone(),
-                    name: name.clone(),
-                    push_name: None,
-                });
-            }
-            let messages = self
-                .http
-                .call(
-                    self.request(Method::GET, &["api", session, "chats", &id, "messages"])
-                        .query(&[("limit", limit.as_str()), ("downloadMedia", "false")]),
-                )
-                .await;
-            match messages {
-                Ok(messages) => {
-                    let messages = messages.as_array().into_iter().flatten();
-                    directory.history.extend(messages.filter_map(|message| {
-                        webhook::incoming(message, me, Some(&name), &self.files)
-                    }));
-                }
-                Err(error) => best_effort(error, "messages")?,
-            }
-            directory.chats.push(DirectoryChat { id, name, group });
-        }
-        directory.history.sort_by_key(|message| message.timestamp);
-        Ok(directory)
-    }
-
     /// Read receipts, `POST /api/sendSeen`. In a group WAHA needs the sender of the messages
     /// (`participant`), which a group message's id ends with: one call per sender.
     async fn mark_read(
@@ -360,126 +151,6 @@ impl Waha {
     /// A body for the chat endpoints (`sendSeen`, typing).
     fn chat_body(&self, chat_id: &str) -> Value {
         json!({ "session": self.spec.session, "chatId": chat_id })
-    }
-}
-
-/// A number's chat id as WAHA's own ids write it (`15550001111@c.us`), from the forms engines
-/// give: `@c.us`, or the protocol's `@s.whatsapp.net`, either possibly with a device suffix
-/// (`15550001111:3@s.whatsapp.net`). Anything else is no number.
-fn number_chat_id(jid: &str) -> Option<String> {
-    let (user, server) = jid.split_once('@')?;
-    let number = user.split(':').next().unwrap_or_default();
-    let is_number = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| format!("{number}@c.us"))
-}
-
-/// The id of the message a send answer describes, in the serialized form WAHA's webhooks
-/// name it by (`true_{chatId}_{id}`), so its acks and its echo find it. Engines answer
-/// differently: a string `id` or WEBJS's object with `_serialized`, or NOWEB's raw message
-/// whose `key` holds the parts. `None` when the answer names no id (some versions answer
-/// with an empty body).
-fn sent_id(answer: &Value) -> Option<String> {
-    if let Some(id) = webhook::id_of(&answer["id"]) {
-        return Some(id);
-    }
-    let key = &answer["key"];
-    let id = key["id"].as_str().filter(|id| !id.is_empty())?;
-    let chat = key["remoteJid"].as_str().filter(|chat| !chat.is_empty())?;
-    let from_me = key["fromMe"].as_bool().unwrap_or(true);
-    let mut serialized = format!("{from_me}_{}_{id}", waha_jid(chat));
-    if let Some(participant) = key["participant"].as_str().filter(|p| !p.is_empty()) {
-        serialized = format!("{serialized}_{}", waha_jid(participant));
-    }
-    Some(serialized)
-}
-
-/// A protocol jid as WAHA writes ids: a number's `@s.whatsapp.net` is `@c.us`; groups and
-/// linked ids stay as they are.
-fn waha_jid(jid: &str) -> String {
-    number_chat_id(jid).unwrap_or_else(|| jid.to_owned())
-}
-
-/// A group's subject in whichever engine's shape WAHA gives it.
-fn subject_of(group: &Value) -> Option<String> {
-    [
-        &group["subject"],
-        &group["name"],
-        &group["groupMetadata"]["subject"],
-        &group["Name"],
-    ]
-    .into_iter()
-    .find_map(|name| name.as_str().filter(|name| !name.is_empty()))
-    .map(str::to_owned)
-}
-
-/// A backfill request that failed: given up on with a warning, unless WAHA is unreachable or
-/// refused our credentials.
-fn best_effort(error: ConnectorError, what: &str) -> Result<(), ConnectorError> {
-    match error {
-        error if error.concerns_device() => Err(error),
-        other => {
-            tracing::warn!(error = %other, "WAHA did not list its {what}; backfill skips them");
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl SendOne for Waha {
-    async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
-        let message = &outgoing.message;
-        if message.template.is_some() {
-            return Err(ConnectorError::Rejected(
-                "WhatsApp templates are sent by Cloud API devices only".into(),
-            ));
-        }
-        let mut body = self.chat_body(&message.chat_id);
-        let endpoint = match &message.media {
-            None => {
-                body["text"] = json!(message.body);
-                "sendText"
-            }
-            Some(media) => {
-                // A file the daemon serves (received on this device or another) goes inline:
-                // WAHA can fetch neither the daemon's URL nor, behind its key, its own.
-                body["file"] = match self.library.read(&media.url).await {
-                    Some(file) => json!({
-                        "data": base64::engine::general_purpose::STANDARD.encode(file?.bytes),
-                        "mimetype": media.mime,
-                    }),
-                    None => json!({ "url": media.url, "mimetype": media.mime }),
-                };
-                if let Some(name) = &media.name {
-                    body["file"]["filename"] = json!(name);
-                }
-                if !message.body.is_empty() {
-                    body["caption"] = json!(message.body);
-                }
-                match media.message_type() {
-                    "image" => "sendImage",
-                    _ => "sendFile",
-                }
-            }
-        };
-        if let Some(quoted) = &outgoing.reply_to {
-            body["reply_to"] = json!(quoted);
-        }
-        let answer = self
-            .http
-            .call(self.request(Method::POST, &["api", endpoint]).json(&body))
-            .await?;
-        let upstream_id = sent_id(&answer);
-        if upstream_id.is_none() {
-            tracing::warn!(
-                endpoint,
-                "WAHA took a message without naming its id; its acks cannot be followed"
-            );
-        }
-        // WAHA answers with the message once WhatsApp's servers have it.
-        Ok(Accepted {
-            upstream_id,
-            ack: Ack::Server,
-        })
     }
 }
 
@@ -668,71 +339,6 @@ impl Upstream for Waha {
             .await
         {
             tracing::warn!(%error, "WAHA did not log the session out");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{number_chat_id, sent_id, subject_of};
-    use serde_json::json;
-
-    #[test]
-    fn a_sent_messages_id_is_read_from_every_engines_answer() {
-        let serialized = "true_15550002222@c.us_3EB0AAAA";
-        let plain = json!({ "id": serialized, "body": "hi" });
-        let webjs = json!({ "id": { "fromMe": true, "remote": "15550002222@c.us",
-            "id": "3EB0AAAA", "_serialized": serialized } });
-        let noweb = json!({ "key": { "remoteJid": "15550002222@s.whatsapp.net",
-            "fromMe": true, "id": "3EB0AAAA" }, "message": {}, "status": "PENDING" });
-        for answer in [plain, webjs, noweb] {
-            assert_eq!(sent_id(&answer).as_deref(), Some(serialized), "{answer}");
-        }
-        let group =
-            json!({ "key": { "remoteJid": "120363@g.us", "fromMe": true, "id": "3EB0BBBB" } });
-        assert_eq!(
-            sent_id(&group).as_deref(),
-            Some("true_120363@g.us_3EB0BBBB")
-        );
-        for nameless in [
-            json!(null),
-            json!({}),
-            json!({ "key": { "remoteJid": "1@c.us" } }),
-        ] {
-            assert_eq!(sent_id(&nameless), None, "{nameless}");
-        }
-    }
-
-    #[test]
-    fn a_groups_subject_is_read_from_every_engines_shape() {
-        let noweb = json!({ "id": "120363@g.us", "subject": "Family" });
-        let webjs = json!({ "id": { "_serialized": "120363@g.us" }, "name": "Family",
-            "groupMetadata": { "subject": "Family" } });
-        let webjs_unnamed = json!({ "name": "", "groupMetadata": { "subject": "Family" } });
-        let gows = json!({ "JID": "120363@g.us", "Name": "Family" });
-        for group in [noweb, webjs, webjs_unnamed, gows] {
-            assert_eq!(subject_of(&group).as_deref(), Some("Family"), "{group}");
-        }
-        assert_eq!(subject_of(&json!({ "id": "120363@g.us" })), None);
-    }
-
-    #[test]
-    fn numbers_behind_linked_ids_read_as_chat_ids_in_every_form_engines_give() {
-        let read = |jid| number_chat_id(jid);
-        assert_eq!(
-            read("15550002222@c.us").as_deref(),
-            Some("15550002222@c.us")
-        );
-        assert_eq!(
-            read("15550002222@s.whatsapp.net").as_deref(),
-            Some("15550002222@c.us")
-        );
-        assert_eq!(
-            read("15550002222:3@s.whatsapp.net").as_deref(),
-            Some("15550002222@c.us")
-        );
-        for not_a_number in ["123@lid", "120363@g.us", "@c.us", "abc@c.us", "15550002222"] {
-            assert_eq!(read(not_a_number), None, "{not_a_number}");
         }
     }
 }

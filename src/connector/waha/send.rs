@@ -1,0 +1,75 @@
+//! Sending one message through WAHA: text, or a file with its caption, by the endpoint that
+//! fits it. Separate from the rest of the connector because it is where a message's media is
+//! read from the daemon's library and carried inline.
+
+use async_trait::async_trait;
+use base64::Engine;
+use reqwest::Method;
+use serde_json::json;
+
+use super::engines::sent_id;
+use super::Waha;
+use crate::connector::SendOne;
+use crate::model::{
+    upstream::{Accepted, ConnectorError, Outgoing},
+    Ack,
+};
+
+#[async_trait]
+impl SendOne for Waha {
+    async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
+        let message = &outgoing.message;
+        if message.template.is_some() {
+            return Err(ConnectorError::Rejected(
+                "WhatsApp templates are sent by Cloud API devices only".into(),
+            ));
+        }
+        let mut body = self.chat_body(&message.chat_id);
+        let endpoint = match &message.media {
+            None => {
+                body["text"] = json!(message.body);
+                "sendText"
+            }
+            Some(media) => {
+                // A file the daemon serves (received on this device or another) goes inline:
+                // WAHA can fetch neither the daemon's URL nor, behind its key, its own.
+                body["file"] = match self.library.read(&media.url).await {
+                    Some(file) => json!({
+                        "data": base64::engine::general_purpose::STANDARD.encode(file?.bytes),
+                        "mimetype": media.mime,
+                    }),
+                    None => json!({ "url": media.url, "mimetype": media.mime }),
+                };
+                if let Some(name) = &media.name {
+                    body["file"]["filename"] = json!(name);
+                }
+                if !message.body.is_empty() {
+                    body["caption"] = json!(message.body);
+                }
+                match media.message_type() {
+                    "image" => "sendImage",
+                    _ => "sendFile",
+                }
+            }
+        };
+        if let Some(quoted) = &outgoing.reply_to {
+            body["reply_to"] = json!(quoted);
+        }
+        let answer = self
+            .http
+            .call(self.request(Method::POST, &["api", endpoint]).json(&body))
+            .await?;
+        let upstream_id = sent_id(&answer);
+        if upstream_id.is_none() {
+            tracing::warn!(
+                endpoint,
+                "WAHA took a message without naming its id; its acks cannot be followed"
+            );
+        }
+        // WAHA answers with the message once WhatsApp's servers have it.
+        Ok(Accepted {
+            upstream_id,
+            ack: Ack::Server,
+        })
+    }
+}

@@ -1,0 +1,169 @@
+//! The WAHA session: made to exist with our webhook and running, asked where it stands, and
+//! its status read as the device's. Separate from the connector's other requests because this
+//! is what the status table of the connector's documentation describes, and what
+//! [`Upstream::open`](crate::device::upstream::Upstream::open) and
+//! [`Upstream::check`](crate::device::upstream::Upstream::check) rest on.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::Waha;
+use crate::connector::http;
+use crate::model::{
+    event::Me,
+    upstream::{ConnectorError, Session},
+};
+
+/// The webhook events a WAHA session is subscribed to.
+const EVENTS: [&str; 12] = [
+    "session.status",
+    "message",
+    "message.any",
+    "message.ack",
+    "message.ack.group",
+    "message.revoked",
+    "message.reaction",
+    "presence.update",
+    "chat.archive",
+    "group.v2.join",
+    "group.v2.update",
+    "call.received",
+];
+
+/// A WAHA session status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Status {
+    Starting,
+    ScanQrCode,
+    Working,
+    Failed,
+    Stopped,
+    /// A status devicebridge does not follow (passkey linking): treated as still starting.
+    Other(String),
+}
+
+impl Status {
+    pub(super) fn of(info: &Value) -> Status {
+        match info["status"].as_str().unwrap_or_default() {
+            "STARTING" => Status::Starting,
+            "SCAN_QR_CODE" => Status::ScanQrCode,
+            "WORKING" => Status::Working,
+            "FAILED" => Status::Failed,
+            "STOPPED" => Status::Stopped,
+            other => Status::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Waha {
+    /// Our webhook, as WAHA's session config holds it.
+    fn webhook(&self) -> Value {
+        json!({
+            "url": self.webhook_url,
+            "events": EVENTS,
+            "hmac": { "key": self.spec.webhook_secret.expose() },
+        })
+    }
+
+    /// Makes the session exist with our webhook, and running.
+    pub(super) async fn prepare_session(&self) -> Result<(), ConnectorError> {
+        let (status, info) = self
+            .http
+            .exchange(self.request(Method::GET, &self.session_path(&[])))
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            let create = json!({
+                "name": self.spec.session,
+                "start": true,
+                "config": { "webhooks": [self.webhook()] },
+            });
+            self.http
+                .call(
+                    self.request(Method::POST, &["api", "sessions"])
+                        .json(&create),
+                )
+                .await?;
+            return Ok(());
+        }
+        let info = http::success(status, info)?;
+        // Other settings and other webhooks of the session are kept; ours is replaced.
+        let ours = self.webhook();
+        let mut config = match &info["config"] {
+            config @ Value::Object(_) => config.clone(),
+            _ => json!({}),
+        };
+        let hooks: Vec<Value> = config["webhooks"].as_array().cloned().unwrap_or_default();
+        let (mine, others): (Vec<Value>, Vec<Value>) = hooks
+            .into_iter()
+            .partition(|hook| hook["url"] == ours["url"]);
+        if mine != [ours.clone()] {
+            config["webhooks"] = others.into_iter().chain([ours]).collect();
+            self.http
+                .call(
+                    self.request(Method::PUT, &self.session_path(&[]))
+                        .json(&json!({ "config": config })),
+                )
+                .await?;
+        }
+        if matches!(Status::of(&info), Status::Stopped | Status::Failed) {
+            self.http
+                .call(self.request(Method::POST, &self.session_path(&["start"])))
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn session_info(&self) -> Result<Value, ConnectorError> {
+        self.http
+            .call(self.request(Method::GET, &self.session_path(&[])))
+            .await
+    }
+
+    pub(super) async fn fetch_qr(&self) -> Result<String, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let answer = self
+            .http
+            .call(
+                self.request(Method::GET, &["api", session, "auth", "qr"])
+                    .query(&[("format", "raw")]),
+            )
+            .await?;
+        answer["value"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a QR code".into()))
+    }
+
+    /// What a status means for the device; `None` while it cannot be followed yet (working,
+    /// but without its account).
+    pub(super) fn session_of(&mut self, status: &Status, info: &Value) -> Option<Session> {
+        Some(match status {
+            Status::Starting => Session::Starting,
+            Status::ScanQrCode => Session::NeedsLinking,
+            Status::Working => {
+                let id = info["me"]["id"].as_str().filter(|id| !id.is_empty())?;
+                let name = info["me"]["pushName"].as_str().unwrap_or(id);
+                let me = Me {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                };
+                self.me = Some(me.clone());
+                Session::Linked {
+                    session: json!({ "session": self.spec.session }),
+                    me,
+                }
+            }
+            Status::Failed => Session::Failed {
+                reason: "WAHA reports the session as FAILED".into(),
+            },
+            Status::Stopped => Session::Stopped,
+            Status::Other(status) => {
+                tracing::warn!(
+                    status,
+                    "WAHA session status not followed; waiting for another"
+                );
+                return None;
+            }
+        })
+    }
+}

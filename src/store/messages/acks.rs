@@ -1,0 +1,83 @@
+//! Acks: what an ack needs of the message it names, read without the whole message, and how an
+//! incoming ack is merged into it. Separate because acks are the most frequent upstream report
+//! and their path is kept lean.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::model::{Ack, DeviceId, Message};
+use crate::store::{StoreResult, Tx};
+
+/// What an ack needs of a message: which one it is, its chat, and how far it got. Acks are the
+/// most frequent upstream report, and reading whole messages for them was a visible part of
+/// the writer's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckSubject {
+    pub id: String,
+    pub upstream_id: Option<String>,
+    pub chat_id: String,
+    pub ack: Ack,
+    /// When the daemon accepted the message for sending, to time its acks; `None` for a
+    /// message it did not send (or one it does not need to time).
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+impl AckSubject {
+    pub fn of(message: &Message) -> Self {
+        AckSubject {
+            id: message.id.clone(),
+            upstream_id: message.upstream_id.clone(),
+            chat_id: message.chat_id.clone(),
+            ack: Ack::from_level(message.ack).unwrap_or(Ack::Pending),
+            accepted_at: None,
+        }
+    }
+}
+
+/// The message an upstream acknowledges by its id.
+pub fn ack_subject(
+    conn: &Connection,
+    device: &DeviceId,
+    upstream_id: &str,
+) -> StoreResult<Option<AckSubject>> {
+    // The time a message we sent was accepted, read as a number: parsing it here costs no
+    // allocation on the writer's most frequent path.
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, chat_id, ack,
+                CASE WHEN relay_status IS NOT NULL THEN unixepoch(created_at, 'subsec') END
+             FROM messages WHERE device_id = ?1 AND upstream_id = ?2",
+        )?
+        .query_row(params![device.as_str(), upstream_id], |row| {
+            Ok(AckSubject {
+                id: row.get(0)?,
+                upstream_id: Some(upstream_id.to_owned()),
+                chat_id: row.get(1)?,
+                ack: Ack::from_level(row.get(2)?).unwrap_or(Ack::Pending),
+                accepted_at: row
+                    .get::<_, Option<f64>>(3)?
+                    .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
+            })
+        })
+        .optional()?)
+}
+
+impl Tx<'_> {
+    /// Merges an ack into a message: updates `subject` and returns whether its ack changed.
+    pub fn merge_ack(
+        &mut self,
+        device: &DeviceId,
+        subject: &mut AckSubject,
+        incoming: Ack,
+    ) -> StoreResult<bool> {
+        let Some(next) = subject.ack.merge(incoming) else {
+            return Ok(false);
+        };
+        self.execute(
+            "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), subject.id, next.level()],
+        )?;
+        subject.ack = next;
+        Ok(true)
+    }
+}

@@ -1,0 +1,152 @@
+//! Finding stored messages: one by any of its ids, a chat's messages page by page, and what
+//! is known of a chat from them. Reads only; the writer's changes live beside them.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{message_row, MESSAGE_COLUMNS};
+use crate::model::{DeviceId, Message, Page, ReplyBudget};
+use crate::store::chats::page;
+use crate::store::StoreResult;
+
+/// A column a single message is looked up by.
+#[derive(Clone, Copy)]
+enum Key {
+    Id,
+    UpstreamId,
+    TempId,
+}
+
+fn find_one(
+    conn: &Connection,
+    device: &DeviceId,
+    key: Key,
+    value: &str,
+) -> StoreResult<Option<Message>> {
+    static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
+        ["id", "upstream_id", "temp_id"].map(|column| {
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2")
+        })
+    });
+    Ok(conn
+        .prepare_cached(&QUERIES[key as usize])?
+        .query_row(params![device.as_str(), value], message_row)
+        .optional()?)
+}
+
+pub fn get_message(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<Option<Message>> {
+    find_one(conn, device, Key::Id, id)
+}
+
+pub fn by_upstream_id(
+    conn: &Connection,
+    device: &DeviceId,
+    upstream_id: &str,
+) -> StoreResult<Option<Message>> {
+    find_one(conn, device, Key::UpstreamId, upstream_id)
+}
+
+/// The message of a chat whose upstream id has `message_id` as one of its `_`-separated
+/// parts, as WhatsApp's ids do (`{fromMe}_{chatId}_{messageId}[_{participant}]`): for
+/// upstreams that report a message by that part alone. The newest if several have it. Only the
+/// chat's messages are looked at (`messages_by_chat`).
+pub fn by_short_id_in_chat(
+    conn: &Connection,
+    device: &DeviceId,
+    chat_id: &str,
+    message_id: &str,
+) -> StoreResult<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2
+                AND instr(upstream_id || '_', '_' || ?3 || '_') > 0
+             ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row(params![device.as_str(), chat_id, message_id], message_row)
+        .optional()?)
+}
+
+pub fn by_temp_id(
+    conn: &Connection,
+    device: &DeviceId,
+    temp_id: &str,
+) -> StoreResult<Option<Message>> {
+    find_one(conn, device, Key::TempId, temp_id)
+}
+
+/// Whether `message` is one of the chat's messages.
+pub fn in_chat(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+    message: &str,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3")?
+        .exists(params![device.as_str(), chat, message])?)
+}
+
+/// A chat's messages, newest first; `before` is the id of the last message already seen.
+pub fn list_messages(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+    before: Option<&str>,
+    limit: u32,
+    max_bytes: usize,
+) -> StoreResult<Page<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE device_id = ?1 AND chat_id = ?2 AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![device.as_str(), chat, before, limit + 1],
+        message_row,
+    )?;
+    let mut budget = ReplyBudget::new(max_bytes);
+    page(
+        rows,
+        limit,
+        |message| budget.take(message),
+        |message| message.id.clone(),
+    )
+}
+
+/// How many messages each device has stored.
+pub fn counts(conn: &Connection) -> StoreResult<HashMap<String, u64>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT device_id, COUNT(*) FROM messages GROUP BY device_id")?;
+    let counts = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(counts)
+}
+
+/// Whether a chat has any message stored.
+pub fn chat_has_messages(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1")?
+        .query_row(params![device.as_str(), chat], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The upstream id of the newest message the other side sent in a chat.
+pub fn latest_incoming(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+) -> StoreResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT upstream_id FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND upstream_id IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![device.as_str(), chat], |row| row.get(0))
+        .optional()?)
+}

@@ -1,0 +1,66 @@
+//! The simulated phones' inboxes: what the built-in simulator's other side received, once per
+//! message, so that tests and the dashboard can see what a device really delivered.
+
+use rusqlite::{params, Connection};
+
+use crate::model::{DeviceId, Message};
+use crate::store::{StoreResult, Tx};
+
+/// One message as the simulated phone received it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxEntry {
+    pub message_id: String,
+    pub upstream_id: String,
+    pub chat_id: String,
+    pub body: String,
+    #[schema(format = DateTime)]
+    pub received_at: String,
+}
+
+/// Everything a simulated phone received, in the order it arrived.
+pub fn simulator_inbox(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, upstream_id, chat_id, body, received_at FROM simulator_inbox
+         WHERE device_id = ?1 ORDER BY rowid",
+    )?;
+    let entries = stmt
+        .query_map([device.as_str()], |row| {
+            Ok(InboxEntry {
+                message_id: row.get(0)?,
+                upstream_id: row.get(1)?,
+                chat_id: row.get(2)?,
+                body: row.get(3)?,
+                received_at: row.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(entries)
+}
+
+impl Tx<'_> {
+    /// The simulated phone receives a message: once per message id, so a resend after a crash
+    /// or an ack timeout is recognised. Returns its upstream id and whether it is new.
+    pub fn simulator_receive(
+        &mut self,
+        device: &DeviceId,
+        message: &Message,
+        upstream_id: &str,
+        now: &str,
+    ) -> StoreResult<(String, bool)> {
+        let new = self.execute(
+            "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, message_id) DO NOTHING",
+            params![device.as_str(), message.id, upstream_id, message.chat_id, message.body, now],
+        )? > 0;
+        if new {
+            return Ok((upstream_id.to_owned(), true));
+        }
+        let received = self.query_row(
+            "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
+            params![device.as_str(), message.id],
+            |row| row.get(0),
+        )?;
+        Ok((received, false))
+    }
+}

@@ -1,0 +1,135 @@
+//! Storing a message and what later happens to it in the writer: marked read, revoked. The
+//! relay queue's and the acks' changes to a message live with the relay and the acks.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, Template};
+use crate::store::chats::get_chat;
+use crate::store::{StoreResult, Tx};
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub id: &'a str,
+    pub chat_id: &'a str,
+    pub upstream_id: Option<&'a str>,
+    pub from: &'a str,
+    pub from_me: bool,
+    pub kind: &'a str,
+    pub body: &'a str,
+    pub media: Option<&'a Media>,
+    pub template: Option<&'a Template>,
+    pub reply_to: Option<&'a str>,
+    pub timestamp: &'a str,
+    pub temp_id: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// `Queued` for messages we send; `None` for messages we receive.
+    pub relay: Option<RelayStatus>,
+    /// Already read: our own messages, and history imported from the upstream.
+    pub seen: bool,
+    pub now: &'a str,
+}
+
+impl Tx<'_> {
+    pub fn insert_message(
+        &mut self,
+        device: &DeviceId,
+        new: &NewMessage<'_>,
+    ) -> StoreResult<Message> {
+        let media = new.media.map(serde_json::to_string).transpose()?;
+        let template = new.template.map(serde_json::to_string).transpose()?;
+        self.execute(
+            "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
+                media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at,
+                template)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16, ?17)",
+            params![
+                new.id,
+                device.as_str(),
+                new.chat_id,
+                new.upstream_id,
+                new.from,
+                new.from_me,
+                new.kind,
+                new.body,
+                media,
+                new.reply_to,
+                new.timestamp,
+                new.temp_id,
+                new.idempotency_key,
+                new.seen,
+                new.relay.map(RelayStatus::as_str),
+                new.now,
+                template,
+            ],
+        )?;
+        // Built from what was inserted rather than read back: sending is the hottest write.
+        Ok(Message {
+            id: new.id.to_owned(),
+            upstream_id: new.upstream_id.map(str::to_owned),
+            device_id: device.to_string(),
+            chat_id: new.chat_id.to_owned(),
+            from: new.from.to_owned(),
+            from_me: new.from_me,
+            kind: new.kind.to_owned(),
+            body: new.body.to_owned(),
+            media: new.media.cloned(),
+            reply_to: new.reply_to.map(str::to_owned),
+            timestamp: new.timestamp.to_owned(),
+            ack: Ack::Pending.level(),
+            ack_name: Ack::Pending.name(),
+            temp_id: new.temp_id.map(str::to_owned),
+            revoked: false,
+            template: new.template.cloned(),
+        })
+    }
+
+    /// Marks a chat's incoming messages as read, up to and including `up_to` (all if `None`).
+    /// Returns the ids and upstream ids of those that were unread.
+    pub fn mark_seen(
+        &mut self,
+        device: &DeviceId,
+        chat: &str,
+        up_to: Option<&str>,
+    ) -> StoreResult<Vec<(String, Option<String>)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "UPDATE messages SET seen = 1
+             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND seen = 0
+                AND (?3 IS NULL OR id <= ?3)
+             RETURNING id, upstream_id",
+        )?;
+        let mut seen = stmt
+            .query_map(params![device.as_str(), chat, up_to], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        seen.sort();
+        Ok(seen)
+    }
+
+    /// Deletes a message's content for everyone; returns whether it was not already revoked.
+    /// A chat whose last message it was changes with it (its `chat:update` shows the message
+    /// revoked, as the chat list does).
+    pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
+        let chat_id: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "UPDATE messages SET revoked = 1, body = '', media = NULL
+                 WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
+            )?
+            .query_row(params![device.as_str(), message_id], |row| row.get(0))
+            .optional()?;
+        let Some(chat_id) = chat_id else {
+            return Ok(false);
+        };
+        let chat = get_chat(self.conn(), device, &chat_id)?;
+        if let Some(chat) = chat.filter(|chat| {
+            chat.last_message
+                .as_ref()
+                .is_some_and(|last| last.id == message_id)
+        }) {
+            self.chat_changed(device, chat);
+        }
+        Ok(true)
+    }
+}

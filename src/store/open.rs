@@ -1,0 +1,129 @@
+//! Opening the database: its file made private, the connection settings, the migrations, and
+//! the writer and checkpointer threads started. Separate from the handle's everyday methods
+//! because it runs once, and is where every setting of `storage.*` takes effect.
+
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use rusqlite::Connection;
+use tokio::sync::mpsc;
+
+use super::checkpointer::{run_checkpointer, LogCopied, TRUNCATE_PATIENCE};
+use super::outage::Outage;
+use super::readers::ReaderPool;
+use super::writer::{run_writer, QUEUE_DEPTH};
+use super::{migrations, Store, StoreError, StoreResult};
+use crate::bus::EventBus;
+use crate::config::{StorageSettings, Synchronous};
+
+/// Creates the database file with mode 0600 before SQLite opens it, and brings an existing
+/// one (and its `-wal` and `-shm` files) to that mode: it holds webhook secrets and
+/// connector tokens, as private as `jwt-secret`. SQLite creates `-wal` and `-shm` with the
+/// database file's mode, so they follow.
+fn make_private(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) `devicebridge.db` in the data directory, migrates it and
+    /// starts the writer.
+    pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
+        let path = settings.database_path();
+        make_private(&path).map_err(|source| StoreError::Private {
+            path: path.clone(),
+            source,
+        })?;
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            match settings.synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            },
+        )?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Sorts and temporary indexes of the write path stay off the disk.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Room for every statement of the write path (see `Tx::execute`).
+        conn.set_prepared_statement_cache_capacity(128);
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrate(&mut conn)?;
+        // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let log_limit =
+            i64::try_from(settings.wal_limit_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX);
+        let checkpointer = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        // Cutting the log back waits for readers and holds up writes meanwhile (see
+        // `run_checkpointer`): it gives up soon and tries again in the next idle round.
+        checkpointer.busy_timeout(TRUNCATE_PATIENCE)?;
+        let changes = bus.changes();
+
+        let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
+        let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let copied = LogCopied::default();
+        let writer_copied = copied.clone();
+        let outage = Outage::default();
+        let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
+        spawn_thread("writer", move || {
+            run_writer(conn, queue, bus, writer_copied, writer_outage);
+            drop(writer_alive);
+        })?;
+        // Should this fail, `writer` is dropped on the way out and the writer thread ends.
+        spawn_thread("checkpoint", move || {
+            run_checkpointer(
+                checkpointer,
+                writer_gone,
+                copied,
+                log_limit,
+                changes,
+                checkpoint_outage,
+            )
+        })?;
+        Ok(Store {
+            writer,
+            readers: Arc::new(ReaderPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+            outage,
+        })
+    }
+}
+
+/// Starts one of the store's threads, `store-{name}`. The process may be out of threads or
+/// memory: the caller, opening the store, reports that rather than panicking.
+fn spawn_thread(name: &'static str, run: impl FnOnce() + Send + 'static) -> StoreResult<()> {
+    thread::Builder::new()
+        .name(format!("store-{name}"))
+        .spawn(run)
+        .map(drop)
+        .map_err(|source| StoreError::Thread { name, source })
+}

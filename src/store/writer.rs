@@ -1,0 +1,215 @@
+//! The writer thread: it takes the writes queued on the [`Store`], runs as many as are waiting
+//! in one transaction (group commit), and answers and publishes only after that commit. Kept
+//! apart from the handle because it is the one place where a write's fate is decided: which
+//! writes share a transaction, what a failure rolls back, and when events reach the bus.
+
+use std::collections::{HashMap, VecDeque};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::checkpointer::{checkpoint, LogCopied};
+use super::outage::Outage;
+use super::{webhooks, Store, StoreError, StoreResult, Tx};
+use crate::bus::{DeviceChange, EventBus};
+use crate::model::event::JournaledEvent;
+
+/// Most writes committed together in one transaction.
+const MAX_BATCH: usize = 512;
+/// Writes waiting for the writer before callers are slowed down.
+pub(super) const QUEUE_DEPTH: usize = 8192;
+
+type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (Ran, Completion) + Send>;
+
+/// How a write ran, as the writer needs to know it.
+pub(super) enum Ran {
+    Done,
+    /// The write failed; the transaction ends with it.
+    Failed,
+    /// The write failed because the database cannot be written (see
+    /// [`outage`](super::outage)), with why.
+    Unwritable(String),
+}
+
+pub(super) enum Command {
+    Write(Job),
+    /// Commit everything queued before this, then stop.
+    Close(oneshot::Sender<()>),
+}
+
+impl Store {
+    /// Hands `op` to the writer; the answer comes once its group commit is durable.
+    pub(super) async fn queue<R, F>(&self, op: F) -> StoreResult<oneshot::Receiver<StoreResult<R>>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |tx| {
+            let result = op(tx);
+            let ran = match &result {
+                Ok(_) => Ran::Done,
+                Err(error) if error.is_unwritable() => Ran::Unwritable(error.to_string()),
+                Err(_) => Ran::Failed,
+            };
+            let completion: Completion = Box::new(move |committed| {
+                let _ = reply.send(committed.and(result));
+            });
+            (ran, completion)
+        });
+        self.writer
+            .send(Command::Write(job))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(answer)
+    }
+}
+
+pub(super) fn run_writer(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<Command>,
+    bus: EventBus,
+    copied: LogCopied,
+    outage: Outage,
+) {
+    let mut batch = VecDeque::with_capacity(MAX_BATCH);
+    let mut ids = ulid::Generator::new();
+    let mut routes = webhooks::Routes::unloaded();
+    let mut closing = None;
+    loop {
+        if batch.is_empty() {
+            if closing.is_some() {
+                break;
+            }
+            match queue.blocking_recv() {
+                Some(Command::Write(job)) => batch.push_back(job),
+                Some(Command::Close(done)) => closing = Some(done),
+                None => break,
+            }
+        }
+        while closing.is_none() && batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(Command::Write(job)) => batch.push_back(job),
+                Ok(Command::Close(done)) => closing = Some(done),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
+        if copied.take() {
+            // What was committed since the checkpointer's last copy is copied with no write in
+            // between, so the next write starts the log over (see `run_checkpointer`).
+            checkpoint(&conn, "PASSIVE", &outage);
+        }
+    }
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+/// What a batch publishes once it has committed: the events it journaled and the devices it
+/// defined or removed.
+type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
+
+/// Runs the queued writes in one transaction, then answers and publishes. A write that fails
+/// ends the transaction there: it is rolled back with the writes before it, and the writes
+/// after it stay queued for the next one. When the database cannot be written, the writes
+/// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
+/// the same reason, and succeed once the outage is over.
+fn commit_batch(
+    conn: &mut Connection,
+    jobs: &mut VecDeque<Job>,
+    ids: &mut ulid::Generator,
+    routes: &mut webhooks::Routes,
+    bus: &EventBus,
+    outage: &Outage,
+) {
+    let mut completions = Vec::new();
+    let started = std::time::Instant::now();
+    let changes_before = conn.total_changes();
+    let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
+        let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut tx = Tx {
+            conn: &txn,
+            events: Vec::new(),
+            device_changes: Vec::new(),
+            heads: HashMap::new(),
+            changed_chats: Vec::new(),
+            ids,
+            routes: &mut *routes,
+        };
+        while let Some(job) = jobs.pop_front() {
+            let (ran, completion) = job(&mut tx);
+            completions.push(completion);
+            if !matches!(ran, Ran::Done) {
+                // Dropping the transaction rolls it back.
+                return Ok(Err(ran));
+            }
+        }
+        tx.journal_changed_chats()?;
+        tx.store_heads()?;
+        let events = std::mem::take(&mut tx.events);
+        let device_changes = std::mem::take(&mut tx.device_changes);
+        txn.commit()?;
+        Ok(Ok((events, device_changes)))
+    })();
+    match outcome {
+        Ok(Ok((events, device_changes))) => {
+            // A commit that changed no row wrote nothing, and proves nothing about the disk.
+            if conn.total_changes() > changes_before {
+                outage.committed();
+            }
+            let (taken, journaled) = (started.elapsed(), events.len());
+            for event in events {
+                bus.publish(event);
+            }
+            for change in device_changes {
+                bus.publish_device_change(change);
+            }
+            bus.committed(completions.len(), journaled, taken);
+            for completion in completions {
+                completion(Ok(()));
+            }
+        }
+        Ok(Err(ran)) => {
+            // The failing write is the last one run: it answers its own error.
+            routes.invalidate();
+            let unwritable = match ran {
+                Ran::Unwritable(cause) => {
+                    outage.failed(&cause);
+                    Some(cause)
+                }
+                Ran::Done | Ran::Failed => None,
+            };
+            let failed = completions.pop();
+            for completion in completions {
+                completion(Err(match &unwritable {
+                    Some(cause) => StoreError::Unwritable(cause.clone()),
+                    None => StoreError::RolledBack,
+                }));
+            }
+            if let Some(failed) = failed {
+                failed(Ok(()));
+            }
+        }
+        Err(error) => {
+            routes.invalidate();
+            let reason = error.to_string();
+            let unwritable = error.is_unwritable();
+            if unwritable {
+                outage.failed(&error);
+            } else {
+                tracing::error!(%error, "a group commit failed; its writes are rolled back");
+            }
+            for completion in completions {
+                completion(Err(match unwritable {
+                    true => StoreError::Unwritable(reason.clone()),
+                    false => StoreError::Commit(reason.clone()),
+                }));
+            }
+            // Left only when the transaction could not even begin: dropped unrun, their
+            // callers get an error instead of the writer retrying them forever.
+            jobs.clear();
+        }
+    }
+}
