@@ -18,8 +18,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::outbox::Outbox;
 use super::relay::{after_failure, wake_by, AfterFailure, Pumped};
+use super::relay_bell::RelayBell;
 use crate::device::upstream::Upstream;
 use crate::model::{
     upstream::{ConnectorError, Outbound},
@@ -77,7 +77,7 @@ pub struct ActionQueue {
     store: Store,
     max_attempts: u32,
     /// Says when actions were stored.
-    outbox: Arc<Outbox>,
+    bell: Arc<RelayBell>,
     /// Actions were left in the store by the last turn (or by an earlier run of the daemon,
     /// before the first turn).
     left_over: bool,
@@ -86,12 +86,12 @@ pub struct ActionQueue {
 }
 
 impl ActionQueue {
-    pub fn new(device: DeviceId, store: Store, max_attempts: u32, outbox: Arc<Outbox>) -> Self {
+    pub fn new(device: DeviceId, store: Store, max_attempts: u32, bell: Arc<RelayBell>) -> Self {
         Self {
             device,
             store,
             max_attempts: max_attempts.max(1),
-            outbox,
+            bell,
             left_over: true,
             retry_deadline: None,
         }
@@ -111,7 +111,7 @@ impl ActionQueue {
             self.retry_deadline = None;
         }
         // Taken before the read, so actions stored during it ring for the next turn.
-        if !self.outbox.take_actions() && !self.left_over {
+        if !self.bell.take_actions() && !self.left_over {
             return Pumped::default();
         }
         let device = self.device.clone();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::actor::{Command, Reply};
-use super::outbox::Outbox;
+use super::relay_bell::RelayBell;
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     upstream::{Fault, Outbound},
@@ -29,7 +29,7 @@ pub struct DeviceHandle {
     pub id: DeviceId,
     commands: mpsc::Sender<(Command, Reply)>,
     qr: watch::Receiver<Option<CurrentQr>>,
-    outbox: Arc<Outbox>,
+    bell: Arc<RelayBell>,
 }
 
 impl DeviceHandle {
@@ -37,26 +37,26 @@ impl DeviceHandle {
         id: DeviceId,
         commands: mpsc::Sender<(Command, Reply)>,
         qr: watch::Receiver<Option<CurrentQr>>,
-        outbox: Arc<Outbox>,
+        bell: Arc<RelayBell>,
     ) -> Self {
         Self {
             id,
             commands,
             qr,
-            outbox,
+            bell,
         }
     }
 
     /// Tells the device that messages were queued for sending. Never waits: many sends ring
     /// once, and the relay takes everything queued when it runs.
     pub fn wake_relay(&self) {
-        self.outbox.ring();
+        self.bell.ring();
     }
 
     /// Tells the device that actions were stored for the upstream (see
     /// [`crate::store::actions`]), as [`Self::wake_relay`] does for messages.
     pub fn wake_for_actions(&self) {
-        self.outbox.ring_for_actions();
+        self.bell.ring_for_actions();
     }
 
     /// Starts, stops, restarts or logs out the device, and waits until it has.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
-use super::outbox::Outbox;
+use super::relay_bell::RelayBell;
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
 use crate::model::{
@@ -336,16 +336,16 @@ impl DeviceManager {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
-        let outbox = Arc::new(Outbox::default());
-        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver, outbox.clone());
+        let bell = Arc::new(RelayBell::default());
+        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver, bell.clone());
         let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
-            let (context, id, qr_sender, queue, outbox) = (
+            let (context, id, qr_sender, queue, bell) = (
                 context.clone(),
                 id.clone(),
                 qr_sender.clone(),
                 queue.clone(),
-                outbox.clone(),
+                bell.clone(),
             );
             async move {
                 let boot_reason = if after_crash {
@@ -353,7 +353,7 @@ impl DeviceManager {
                 } else {
                     "daemon_restart"
                 };
-                match Actor::load(context, id.clone(), qr_sender, outbox).await {
+                match Actor::load(context, id.clone(), qr_sender, bell).await {
                     Ok(Some((actor, autostart))) => actor.run(queue, autostart, boot_reason).await,
                     Ok(None) => {}
                     Err(error) => {

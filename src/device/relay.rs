@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::actions::ActionQueue;
-use super::outbox::Outbox;
+use super::relay_bell::RelayBell;
 use crate::backoff;
 use crate::device::upstream::Upstream;
 use crate::messaging::relay::{self, Outcome};
@@ -136,12 +136,12 @@ impl Relay {
         store: Store,
         ack_timeout: Duration,
         max_attempts: u32,
-        outbox: Arc<Outbox>,
+        bell: Arc<RelayBell>,
         metrics: Arc<ConnectorMetrics>,
     ) -> Self {
         Self {
             metrics,
-            actions: ActionQueue::new(device.clone(), store.clone(), max_attempts, outbox),
+            actions: ActionQueue::new(device.clone(), store.clone(), max_attempts, bell),
             device,
             store,
             ack_timeout,

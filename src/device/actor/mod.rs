@@ -35,8 +35,8 @@ use super::group_names::GroupNames;
 use super::latency::Latency;
 use super::linked_ids::LinkedIds;
 use super::media::Library;
-use super::outbox::Outbox;
 use super::relay::{Pumped, Relay};
+use super::relay_bell::RelayBell;
 use super::state::{DeviceState, Input, Limits};
 use super::upstream::{Connectors, Upstream, UpstreamEvent};
 use super::{definition, CurrentQr, DeviceError};
@@ -123,7 +123,7 @@ pub struct Actor {
     qr: watch::Sender<Option<CurrentQr>>,
     relay: Relay,
     /// Rung when a message is accepted for sending.
-    outbox: Arc<Outbox>,
+    bell: Arc<RelayBell>,
     /// Who is typing where, and when the indicator expires without a stop.
     typing: HashMap<(String, String), Instant>,
     /// The numbers behind the linked ids the upstream reports.
@@ -140,7 +140,7 @@ impl Actor {
         context: ActorContext,
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
-        outbox: Arc<Outbox>,
+        bell: Arc<RelayBell>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
         let Some(record) = context
@@ -166,14 +166,14 @@ impl Actor {
             context.store.clone(),
             Duration::from_secs(messages.ack_timeout_secs),
             messages.max_send_attempts,
-            outbox.clone(),
+            bell.clone(),
             metrics.clone(),
         );
         let actor = Actor {
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             group_names: GroupNames::new(id.clone(), context.store.clone()),
-            outbox,
+            bell,
             typing: HashMap::new(),
             id,
             state: DeviceState::from_persisted(record.state, record.state_reason.clone()),
@@ -224,7 +224,7 @@ impl Actor {
                     let _ = reply.send(result);
                 }
                 Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
-                _ = self.outbox.rung() => {
+                _ = self.bell.rung() => {
                     if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
                         let pumped = self.relay.pump(upstream.as_mut()).await;
                         self.pumped(pumped).await;
@@ -263,7 +263,7 @@ impl Actor {
     /// Follows up a turn of the relay: more to send, or trouble with the upstream.
     async fn pumped(&mut self, pumped: Pumped) {
         if pumped.more {
-            self.outbox.ring();
+            self.bell.ring();
         }
         if let Some(error) = pumped.trouble {
             let _ = self.feed(failure_input(error)).await;

@@ -64,7 +64,7 @@ impl Actor {
         }
         let pumped = self.relay.resume(self.upstream.as_mut()?.as_mut()).await;
         if pumped.more {
-            self.outbox.ring();
+            self.bell.ring();
         }
         pumped.trouble.map(failure_input)
     }

@@ -8,14 +8,14 @@ use tokio::sync::Notify;
 /// for the upstream. Many rings before the relay runs count as one; it takes everything
 /// stored when it does.
 #[derive(Default)]
-pub struct Outbox {
+pub struct RelayBell {
     bell: Notify,
     /// Actions were stored since the relay last looked, so a relay turn reads them only then
     /// (or while some wait): most turns, under a stream of messages, have none to read.
     actions: AtomicBool,
 }
 
-impl Outbox {
+impl RelayBell {
     /// Messages were queued.
     pub fn ring(&self) {
         self.bell.notify_one();
