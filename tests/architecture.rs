@@ -66,7 +66,7 @@ fn rank(module: &str) -> Option<usize> {
     LAYERS.iter().position(|layer| layer.contains(&module))
 }
 
-/// The top-level module a file belongs to: `src/device/actor.rs` → `device`.
+/// The top-level module a file belongs to: `src/device/handle.rs` → `device`.
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let relative = file.strip_prefix(src).ok()?;
     let first = relative.components().next()?.as_os_str().to_str()?;
