@@ -23,7 +23,7 @@ use self::cloud_api::CloudApi;
 use self::http::Http;
 use self::simulator::{Simulator, SimulatorContext};
 use self::waha::Waha;
-use crate::config::{Settings, Timeouts};
+use crate::config::Settings;
 use crate::device::media::Library;
 use crate::device::pairings::Pairings;
 use crate::device::upstream::{Connectors, Upstream, UpstreamEvent};
@@ -162,25 +162,19 @@ impl Connectors for Builtin {
     async fn download(
         &self,
         spec: &DeviceSpec,
-        timeouts: Timeouts,
         media_id: &str,
-    ) -> Option<Result<Download, ConnectorError>> {
-        Some(match (spec.connector, &spec.cloud_api, &spec.waha) {
+    ) -> Result<Option<Download>, ConnectorError> {
+        let timeouts = self.settings.upstream.timeouts();
+        Ok(Some(match (spec.connector, &spec.cloud_api, &spec.waha) {
             (ConnectorKind::CloudApi, Some(cloud), _) => {
-                let requests = self.metrics.cloud_api_requests.clone();
-                match Http::for_downloads(timeouts, requests) {
-                    Ok(http) => cloud_api::media::download(cloud, &http, media_id).await,
-                    Err(error) => Err(error),
-                }
+                let http = Http::for_downloads(timeouts, self.metrics.cloud_api_requests.clone())?;
+                cloud_api::media::download(cloud, &http, media_id).await?
             }
             (ConnectorKind::Waha, _, Some(waha)) => {
-                let requests = self.metrics.waha_requests.clone();
-                match Http::for_downloads(timeouts, requests) {
-                    Ok(http) => waha::media::download(waha, &http, media_id).await,
-                    Err(error) => Err(error),
-                }
+                let http = Http::for_downloads(timeouts, self.metrics.waha_requests.clone())?;
+                waha::media::download(waha, &http, media_id).await?
             }
-            _ => return None,
-        })
+            _ => return Ok(None),
+        }))
     }
 }

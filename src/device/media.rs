@@ -66,15 +66,13 @@ impl Library {
             return Ok(upload);
         }
         let spec = definition(&stored(&self.store, id).await?)?;
-        let timeouts = self.settings.upstream.timeouts();
-        let Some(opened) = self.connectors.download(&spec, timeouts, media_id).await else {
-            return Err(DeviceError::MediaNotFound(format!(
+        match self.connectors.download(&spec, media_id).await {
+            Ok(Some(file)) => Ok(file),
+            Ok(None) => Err(DeviceError::MediaNotFound(format!(
                 "device {id} has no such file: only the files uploaded to it are served"
-            )));
-        };
-        match opened {
+            ))),
             Err(ConnectorError::Rejected(reason)) => Err(DeviceError::MediaNotFound(reason)),
-            other => Ok(other?),
+            Err(error) => Err(error.into()),
         }
     }
 

@@ -9,7 +9,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::media::Library;
 use super::DeviceError;
-use crate::config::Timeouts;
 use crate::model::{
     event::Me,
     inbound::{Directory, Inbound},
@@ -140,7 +139,6 @@ pub trait Connectors: Send + Sync {
     async fn download(
         &self,
         spec: &DeviceSpec,
-        timeouts: Timeouts,
         media_id: &str,
-    ) -> Option<Result<Download, ConnectorError>>;
+    ) -> Result<Option<Download>, ConnectorError>;
 }

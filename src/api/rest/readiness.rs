@@ -49,7 +49,7 @@ struct Ready {
     #[schema(example = "ready")]
     status: &'static str,
     /// Each check's verdict, `ok` or why not: `storage`, `devices`, `running`.
-    checks: BTreeMap<&'static str, String>,
+    checks: BTreeMap<&'static str, &'static str>,
 }
 
 /// The parts of readiness that are not asked of the store: set by the daemon as it starts
@@ -186,11 +186,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         devices_loaded: readiness.0.devices_loaded.load(Ordering::Acquire),
         storage: readiness.storage(&state.store).await,
     };
-    let verdicts: BTreeMap<&'static str, String> = checks
-        .verdicts()
-        .into_iter()
-        .map(|(name, verdict)| (name, verdict.to_string()))
-        .collect();
+    let verdicts = BTreeMap::from(checks.verdicts());
     match checks.error() {
         None => Json(Ready {
             status: "ready",
