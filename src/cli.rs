@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::config::Overrides;
+use crate::model::Media;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,6 +114,9 @@ pub enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        /// The protocol profile the token's connections speak (see `GET /api/v1/profiles`).
+        #[arg(long)]
+        profile: Option<String>,
     },
 }
 
@@ -256,7 +260,7 @@ impl Client {
                 path: path.display().to_string(),
                 source,
             })?;
-        let mime = mime.unwrap_or_else(|| mime_of(path).to_owned());
+        let mime = mime.unwrap_or_else(|| Media::mime_for(&path.to_string_lossy()).to_owned());
         let mut request = self
             .request(Method::POST, &device_path(id, "/media")?)
             .header(reqwest::header::CONTENT_TYPE, mime)
@@ -303,35 +307,6 @@ impl Client {
                 .map(str::to_owned)
                 .unwrap_or_else(|| format!("HTTP {status}")),
         })
-    }
-}
-
-/// The MIME type a file's extension says, for the files messages commonly carry; any other
-/// is bytes (`application/octet-stream`), sent as a document.
-fn mime_of(path: &Path) -> &'static str {
-    let extension = path
-        .extension()
-        .map(|extension| extension.to_string_lossy().to_lowercase());
-    match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("mp4") => "video/mp4",
-        Some("3gp") => "video/3gpp",
-        Some("mov") => "video/quicktime",
-        Some("mp3") => "audio/mpeg",
-        Some("ogg" | "opus") => "audio/ogg",
-        Some("m4a") => "audio/mp4",
-        Some("aac") => "audio/aac",
-        Some("wav") => "audio/wav",
-        Some("pdf") => "application/pdf",
-        Some("txt") => "text/plain",
-        Some("csv") => "text/csv",
-        Some("zip") => "application/zip",
-        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        _ => "application/octet-stream",
     }
 }
 
@@ -521,9 +496,12 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             devices,
             scopes,
             ttl,
+            profile,
         } => {
-            let body =
-                json!({ "sub": subject, "devices": devices, "scopes": scopes, "ttlSecs": ttl });
+            let body = json!({
+                "sub": subject, "devices": devices, "scopes": scopes, "ttlSecs": ttl,
+                "profile": profile,
+            });
             print(
                 &client
                     .call(Method::POST, "/api/v1/tokens", Some(body))

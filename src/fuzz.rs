@@ -96,6 +96,8 @@ pub fn broken(text: String) -> BoxedStrategy<Vec<u8>> {
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     String,
+    /// A string or a number (a `tempId`).
+    StringOrNumber,
     Bool,
     /// An unsigned integer up to this value.
     Unsigned(u64),
@@ -109,6 +111,7 @@ impl Kind {
     fn takes(self, value: &Value) -> bool {
         match self {
             Kind::String => value.is_string(),
+            Kind::StringOrNumber => value.is_string() || value.is_number(),
             Kind::Bool => value.is_boolean(),
             Kind::Unsigned(max) => value.as_u64().is_some_and(|n| n <= max),
             Kind::Array => value.is_array(),

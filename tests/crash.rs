@@ -27,10 +27,10 @@ const CHATS: [&str; 3] = ["15550000002@c.us", "15550000003@c.us", "15550000004@c
 /// Acknowledged messages, over all chats, after which the daemon is killed. Large enough that
 /// the relay is busy and requests of every chat are in flight at that moment.
 const KILL_AFTER: usize = 150;
-/// `messages.ack_timeout_secs`. The simulated phone's acks are in-memory timers, so those not
-/// yet stored when the daemon is killed are gone; the daemon recovers them by sending the
-/// message again once this timeout passes (the phone recognises it and acks again). The default
-/// of 60 s would make the test wait that long, hence a short one.
+/// `messages.ack_timeout_secs`. The simulated phone does what it still owed after the restart
+/// (its acks included), and a message whose server ack is still missing after this timeout is
+/// sent again (the phone recognises it). The default of 60 s would make the test wait that long
+/// whenever that happens, hence a short one.
 const ACK_TIMEOUT_SECS: u64 = 2;
 /// How long any other awaited event (a device state, the relay of every message, the acks)
 /// may take.
@@ -418,7 +418,8 @@ async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
     let delivery_time = delivering.elapsed();
     let acks_lost = outstanding.unacked.len();
     check_inbox(&logs, &api.inbox().await);
-    // Lost acks are recovered by sending again: the phone must still hold each message once.
+    // Acks lost in the kill come back (the phone owed them, or the message is sent again): the
+    // phone must still hold each message once.
     let acking = Instant::now();
     outstanding
         .follow(

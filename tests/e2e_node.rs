@@ -1,78 +1,15 @@
 //! Runs the Node scenarios in `tests/e2e/` (official socket.io-client) against an in-process
 //! daemon: `foundation.js` (linking, handshake authentication and resume), `messaging.js`
-//! (sending, acks, echoing contacts, read receipts and typing), `limits.js` (one inbound
-//! rate budget per connection) and `docs.js` (the API browser's script).
+//! (sending, acks, echoing contacts, read receipts and typing), `native.js` (the `session`
+//! greeting, rooms, numeric tempIds), `limits.js` (one inbound rate budget per connection)
+//! and `docs.js` (the API browser's script).
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
-
+use common::node::run_scenario;
 use common::TestDaemon;
 use reqwest::StatusCode;
 use serde_json::json;
-
-const NODE_TIMEOUT: Duration = Duration::from_secs(60);
-fn e2e_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("e2e")
-}
-
-/// Installs the scenario's dependencies from the lockfile if they are missing.
-async fn ensure_node_modules(dir: &Path) {
-    if dir.join("node_modules").is_dir() {
-        return;
-    }
-    let output = tokio::process::Command::new("npm")
-        .arg("ci")
-        .current_dir(dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run `npm ci` in {}: {e}", dir.display()));
-    assert!(
-        output.status.success(),
-        "`npm ci` in {} failed ({}):\n{}\n{}",
-        dir.display(),
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Runs `tests/e2e/<script>` with node against `daemon`: `E2E_URL`, `E2E_ADMIN_KEY` and
-/// `E2E_TIMEOUT_MS` are set for every scenario, `env` adds its own. Panics with the scenario's
-/// output unless it exits 0 and prints `OK`.
-async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)]) {
-    let dir = e2e_dir();
-    ensure_node_modules(&dir).await;
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join(script))
-        .current_dir(&dir)
-        .env("E2E_URL", &daemon.base)
-        .env("E2E_ADMIN_KEY", &daemon.key)
-        .env("E2E_TIMEOUT_MS", "30000")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs (is Node.js installed?)");
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("the node scenario {script} finishes within 60 s"))
-        .expect("node's output is readable");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.contains("OK"),
-        "node scenario {script} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
-}
 
 #[tokio::test]
 async fn official_client_links_authenticates_and_resumes() {
@@ -127,6 +64,41 @@ async fn official_client_sends_acks_reads_and_types() {
         .await;
 
     run_scenario(&daemon, "messaging.js", &[("E2E_DEVICE", "chat")]).await;
+
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn official_client_is_greeted_joins_chats_and_sends_numeric_temp_ids() {
+    let daemon = TestDaemon::start().await;
+    daemon
+        .ready_device(
+            "rooms",
+            json!({
+                "server_ack_ms": 20,
+                "delivered_ms": 60,
+                "contacts": [
+                    { "id": "15550000002@c.us", "name": "Alice", "behaviour": "silent" },
+                    { "id": "15550000003@c.us", "name": "Bob", "behaviour": "silent" },
+                ],
+            }),
+        )
+        .await;
+    let (status, body) = daemon
+        .post(
+            "/api/v1/tokens",
+            json!({ "sub": "e2e", "devices": ["rooms"], "scopes": ["read"], "ttlSecs": 600 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().expect("a token").to_owned();
+
+    run_scenario(
+        &daemon,
+        "native.js",
+        &[("E2E_DEVICE", "rooms"), ("E2E_TOKEN", &token)],
+    )
+    .await;
 
     daemon.stop().await;
 }

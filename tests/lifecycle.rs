@@ -245,6 +245,7 @@ async fn a_daemon_restart_keeps_a_linked_device_linked() {
     let mut client = daemon
         .socket("keeper", json!({ "lastSeq": last_seq }))
         .await;
+    common::greeting(&mut client).await;
     let first = client.next_event(WAIT).await.unwrap();
     assert_eq!(
         first.data["seq"].as_u64(),

@@ -323,6 +323,134 @@ async fn the_same_temp_id_or_idempotency_key_is_one_message() {
     assert_eq!(inbox.len(), 2, "{inbox:?}");
 }
 
+#[tokio::test]
+async fn a_numeric_temp_id_comes_back_a_number_and_names_one_message() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("numbered", contacts()).await;
+    let mut a = daemon.socket("numbered", json!({})).await;
+    let mut b = daemon.socket("numbered", json!({})).await;
+    let stamp = 1_732_000_000_000_u64;
+    let numbered = json!({ "chatId": BOB, "text": "by number", "tempId": stamp });
+    let first = ok(send(&mut a, numbered.clone()).await);
+    assert_eq!(first["tempId"], json!(stamp));
+    assert!(first["tempId"].is_u64(), "{first}");
+    let seen = wait_about(&mut b, "message", first["id"].as_str().unwrap(), |_| true).await;
+    assert!(seen.data["tempId"].is_u64(), "{}", seen.data);
+    assert_eq!(seen.data["tempId"], json!(stamp));
+    // The same number again is the same message; its digits as a string are another key.
+    let again = ok(send(&mut a, numbered).await);
+    assert_eq!(
+        (&again["id"], &again["tempId"]),
+        (&first["id"], &json!(stamp))
+    );
+    let digits = json!({ "chatId": BOB, "text": "by number", "tempId": stamp.to_string() });
+    let by_digits = ok(send(&mut a, digits).await);
+    assert_ne!(by_digits["id"], first["id"]);
+    assert_eq!(by_digits["tempId"], json!(stamp.to_string()));
+    // As stored: the history gives each back with its type.
+    let history = ok(a
+        .emit_with_ack("messages:list", json!({ "chatId": BOB }), WAIT)
+        .await
+        .unwrap());
+    let temp_ids: Vec<&Value> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["tempId"])
+        .collect();
+    assert_eq!(temp_ids, [&json!(stamp.to_string()), &json!(stamp)]);
+    for wrong in [json!(true), json!({ "n": 1 }), json!([1])] {
+        let payload = json!({ "chatId": BOB, "text": "x", "tempId": wrong });
+        assert_eq!(
+            refused(&send(&mut a, payload).await),
+            "bad_request",
+            "{wrong}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn presence_is_answered_for_ids_a_chat_both_or_every_contact() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("presence", contacts()).await;
+    let mut a = daemon.socket("presence", json!({})).await;
+    let group = "12036315550000001@g.us";
+    // In the group, Alice answers and comes online; Bob never does anything.
+    ok(send(&mut a, json!({ "chatId": group, "text": "anyone?" })).await);
+    let online = a
+        .wait_until(WAIT, |e| {
+            e.name == "contact:update" && e.data["id"] == ALICE && e.data["presence"] == "online"
+        })
+        .await
+        .unwrap();
+    assert_eq!(online.data["lastSeenAt"], Value::Null);
+    a.wait_until(WAIT, |e| e.name == "message" && e.data["from"] == ALICE)
+        .await
+        .unwrap();
+    // She goes offline a while after answering, last seen then: from there nothing changes.
+    let offline = a
+        .wait_until(WAIT, |e| {
+            e.name == "contact:update" && e.data["id"] == ALICE && e.data["presence"] == "offline"
+        })
+        .await
+        .unwrap();
+    let last_seen = offline.data["lastSeenAt"].clone();
+    assert!(last_seen.is_string(), "{}", offline.data);
+    let alice = json!({ "id": ALICE, "presence": "offline", "lastSeenAt": last_seen });
+    let bob = json!({ "id": BOB, "presence": "offline", "lastSeenAt": null });
+    let stranger = json!({ "id": "15559999999@c.us", "presence": "offline", "lastSeenAt": null });
+
+    let by_ids = json!({ "ids": [BOB, "15559999999@c.us", ALICE, BOB] });
+    assert_eq!(
+        ok(presence(&mut a, by_ids).await),
+        json!([bob, stranger, alice])
+    );
+    assert_eq!(ok(presence(&mut a, json!({})).await), json!([alice, bob]));
+    let direct = presence(&mut a, json!({ "chatId": BOB })).await;
+    assert_eq!(ok(direct), json!([bob]));
+    let in_group = presence(&mut a, json!({ "chatId": group })).await;
+    assert_eq!(ok(in_group), json!([alice]));
+    let both = json!({ "ids": ["15559999999@c.us", ALICE], "chatId": BOB });
+    assert_eq!(
+        ok(presence(&mut a, both).await),
+        json!([stranger, alice, bob])
+    );
+    let ghost = presence(&mut a, json!({ "chatId": "ghost@c.us" })).await;
+    assert_eq!(refused(&ghost), "chat_not_found");
+    let typo = presence(&mut a, json!({ "chatID": BOB })).await;
+    assert_eq!(refused(&typo), "bad_request");
+}
+
+async fn presence(client: &mut SioClient, query: Value) -> Value {
+    client
+        .emit_with_ack("presence:get", query, WAIT)
+        .await
+        .expect("an ack")
+}
+
+#[tokio::test]
+async fn one_notification_is_read_by_its_id() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("one", contacts()).await;
+    let mut a = daemon.socket("one", json!({})).await;
+    let mut b = daemon.socket("one", json!({})).await;
+    ok(send(&mut a, json!({ "chatId": ALICE, "text": "ping" })).await);
+    let notification = a.wait_for("notification", WAIT).await.unwrap();
+    let id = notification.data["id"].clone();
+    let read = a
+        .emit_with_ack("notification:read", json!({ "id": id }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ok(read), json!({}));
+    let cleared = b.wait_for("notification:read", WAIT).await.unwrap();
+    assert_eq!(cleared.data["ids"], json!([id]));
+    let both = a
+        .emit_with_ack("notification:read", json!({ "id": id, "all": true }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(refused(&both), "bad_request");
+}
+
 /// What the simulated phone received. A message's `message:status sent` comes after the phone
 /// recorded it, so wait for that first.
 async fn inbox(daemon: &TestDaemon, device: &str) -> Vec<Value> {

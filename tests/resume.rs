@@ -34,8 +34,7 @@ async fn head(daemon: &TestDaemon, device: &str) -> u64 {
 async fn resume(daemon: &TestDaemon, device: &str, last_seq: Value) -> (Vec<u64>, Value) {
     let mut client = daemon.socket(device, json!({ "lastSeq": last_seq })).await;
     let sync = client.wait_for("sync", WAIT).await.expect("a sync");
-    let replayed = client
-        .history()
+    let replayed = common::after_greeting(&client)
         .iter()
         .take_while(|e| e.name != "sync")
         .map(|e| e.data["seq"].as_u64().unwrap())
@@ -239,8 +238,7 @@ async fn past_the_retention_sync_says_not_recovered() {
         "a client without lastSeq starts from now"
     );
     // It still learns where the device stands, though its `state` event was pruned.
-    let drawn: Vec<_> = reloaded
-        .history()
+    let drawn: Vec<_> = common::after_greeting(&reloaded)
         .iter()
         .map(|event| (event.name.as_str(), event.data["state"].clone()))
         .collect();

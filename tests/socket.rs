@@ -51,6 +51,9 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
         connect(&daemon, ns, &[("apiKey", &key)], &[], Value::Null).await,
         connect(&daemon, ns, &[], &[("x-api-key", &key)], Value::Null).await,
         connect(&daemon, ns, &[], &[], json!({ "token": token })).await,
+        // The header's value as it is, scheme and all, in any case.
+        connect(&daemon, ns, &[], &[], json!({ "token": bearer })).await,
+        connect(&daemon, ns, &[], &[], json!({ "token": lower_bearer })).await,
         connect(&daemon, ns, &[("access-token", &token)], &[], Value::Null).await,
         connect(&daemon, ns, &[], &[("authorization", &bearer)], Value::Null).await,
         connect(
@@ -100,6 +103,17 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
         (
             connect(
                 &daemon,
+                ns,
+                &[],
+                &[],
+                json!({ "token": format!("Basic {token}") }),
+            )
+            .await,
+            "unauthorized",
+        ),
+        (
+            connect(
+                &daemon,
                 "/device/other",
                 &[],
                 &[],
@@ -120,6 +134,53 @@ async fn every_credential_place_is_accepted_and_failures_say_why() {
         matches!(outcome, ConnectOutcome::Rejected(_)),
         "an unknown device is refused"
     );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_is_greeted_with_its_session_before_anything_else() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("demo", json!({})).await;
+    let key = daemon.key_for(&["demo"], &["read", "send"]).await;
+    let token = token(&daemon, &["demo"]).await;
+    for (auth, sub, scopes) in [
+        (
+            json!({ "apiKey": key, "lastSeq": 0 }),
+            "test",
+            json!(["read", "send"]),
+        ),
+        (json!({ "token": token }), "dash", json!(["read"])),
+    ] {
+        let mut client = connect(&daemon, "/device/demo", &[], &[], auth)
+            .await
+            .unwrap_connected();
+        client.wait_for("sync", WAIT).await.unwrap();
+        let history = client.history();
+        let mut session = history[0].clone();
+        assert_eq!(session.name, "session", "{history:?}");
+        let at = session.data["at"].take();
+        assert!(at.as_str().is_some_and(|at| at.ends_with('Z')), "{at}");
+        assert_eq!(
+            session.data,
+            json!({ "sub": sub, "deviceId": "demo", "socketId": client.sid(), "scopes": scopes, "at": null })
+        );
+        // Not an event of the journal: the replay or snapshot, then `sync`, follow it.
+        let rest: Vec<&str> = history[1..].iter().map(|e| e.name.as_str()).collect();
+        assert!(rest.len() >= 2 && rest.ends_with(&["sync"]), "{rest:?}");
+        assert!(
+            history[1..history.len() - 1]
+                .iter()
+                .all(|e| e.data["seq"].is_u64()),
+            "{history:?}"
+        );
+        client.close().await;
+    }
+    // The root namespace has no device to greet for.
+    let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    root.wait_for("device:update", WAIT).await.unwrap();
+    assert!(root.history().iter().all(|e| e.name != "session"));
     daemon.stop().await;
 }
 
@@ -163,8 +224,7 @@ async fn a_reconnect_with_last_seq_gets_exactly_what_it_missed_then_sync() {
     assert_eq!(sync.data["fromSeq"].as_u64(), Some(seen + 1));
     assert_eq!(sync.data["toSeq"].as_u64(), Some(head));
     assert_eq!(sync.data["recovered"], true);
-    let replayed: Vec<(String, u64)> = back
-        .history()
+    let replayed: Vec<(String, u64)> = common::after_greeting(&back)
         .iter()
         .filter(|e| e.name != "sync")
         .map(|e| (e.name.clone(), e.data["seq"].as_u64().unwrap()))
@@ -181,6 +241,7 @@ async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr_even_of_a_de
     let mut early = daemon.socket("demo", json!({ "lastSeq": 0 })).await;
     let qr = early.wait_for("qr", WAIT).await.unwrap();
     let mut late = daemon.socket("demo", json!({})).await;
+    common::greeting(&mut late).await;
     let state = late.next_event(WAIT).await.unwrap();
     assert_eq!(
         (state.name.as_str(), &state.data["state"]),
@@ -204,6 +265,7 @@ async fn without_last_seq_a_dashboard_gets_the_current_state_and_qr_even_of_a_de
         .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
     let mut fresh = daemon.socket("idle", json!({})).await;
+    common::greeting(&mut fresh).await;
     let state = fresh.next_event(WAIT).await.unwrap();
     assert_eq!(state.name, "state");
     assert_eq!(

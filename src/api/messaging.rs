@@ -3,6 +3,8 @@
 //! which keeps the upstream's part in the store, and then wakes the device's relay to pass it
 //! on: the answer never waits for the upstream.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,7 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
 use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, ChatFlags, Dedup, NotificationsRead, SendRequest};
-use crate::model::{upstream::Outbound, Chat, Contact, DeviceId, Message, Page};
+use crate::model::{fitting, upstream::Outbound, Chat, Contact, DeviceId, Message, Page};
 use crate::store::chats::ChatCursor;
 use crate::store::messages::InboxEntry;
 use crate::store::turn::Turn;
@@ -62,6 +64,48 @@ pub struct ReadReceipt {
     pub message_ids: Vec<String>,
 }
 
+/// `presence:get`: whose presence, by contact ids, by chat, both (their union), or neither
+/// (every contact of the device).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresenceQuery {
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub chat_id: Option<String>,
+}
+
+/// One contact's presence, as `presence:get` answers it.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    pub id: String,
+    pub presence: String,
+    pub last_seen_at: Option<String>,
+}
+
+impl Presence {
+    /// Someone the device knows nothing of: offline, never seen. A client asking about
+    /// anyone gets an answer, as a phone shows no presence for a stranger.
+    fn unknown(id: String) -> Self {
+        Presence {
+            id,
+            presence: "offline".into(),
+            last_seen_at: None,
+        }
+    }
+}
+
+impl From<Contact> for Presence {
+    fn from(contact: Contact) -> Self {
+        Presence {
+            id: contact.id,
+            presence: contact.presence,
+            last_seen_at: contact.last_seen_at,
+        }
+    }
+}
+
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
     page_limit(limit, DEFAULT_PAGE, MAX_PAGE)
 }
@@ -87,6 +131,11 @@ impl Messaging {
         self.devices
             .handle(device)
             .ok_or_else(|| ApiError::new(ErrorCode::DeviceNotFound, "no device with this id"))
+    }
+
+    /// The id of the account `device` is linked to, if it exists and is linked.
+    pub fn me(&self, device: &DeviceId) -> Option<String> {
+        self.devices.handle(device)?.me()
     }
 
     /// Passes a hint that matters only now (which chat's presence to watch) to the upstream
@@ -141,6 +190,15 @@ impl Messaging {
             handle.wake_for_actions();
         }
         Ok(ReadReceipt { message_ids })
+    }
+
+    /// Marks a chat read because its messages were listed, for clients whose own server did
+    /// so (a profile's `mark_read_on_list`). The listing stands whatever happens here: a chat
+    /// that cannot be marked now is logged, not refused.
+    pub async fn mark_read_on_list(&self, device: &DeviceId, chat_id: String) {
+        if let Err(error) = self.read(device, chat_id, None).await {
+            tracing::debug!(device_id = %device, %error.message, "could not mark a listed chat read");
+        }
     }
 
     pub async fn react(
@@ -330,6 +388,59 @@ impl Messaging {
             .store
             .read(move |conn| store::chats::list_contacts(conn, &device))
             .await?)
+    }
+
+    /// The presence of the contacts `query` names, from what the store knows of them: the
+    /// given `ids` in their order, then the participants of `chatId` not among them.
+    ///
+    /// A chat's participants are [`store::chats::participants`]. With neither, every
+    /// contact of the device, by name.
+    ///
+    /// The answer is held to `limits.max_reply_bytes` like a page of a list: a device with
+    /// more contacts than fit is answered the first that fit, and the rest are asked for by
+    /// `ids`.
+    pub async fn presence(
+        &self,
+        device: &DeviceId,
+        query: PresenceQuery,
+    ) -> Result<Vec<Presence>, ApiError> {
+        self.handle(device)?;
+        let PresenceQuery { ids, chat_id } = query;
+        if let Some(chat_id) = &chat_id {
+            messaging::check_id("chatId", chat_id)?;
+        }
+        let (lookup, chat) = (device.clone(), chat_id.clone());
+        let mut answer: Vec<Presence> = self
+            .store
+            .read(move |conn| {
+                if ids.is_none() && chat.is_none() {
+                    let contacts = store::chats::list_contacts(conn, &lookup)?;
+                    return Ok(Some(contacts.into_iter().map(Presence::from).collect()));
+                }
+                let mut wanted = ids.unwrap_or_default();
+                if let Some(chat) = &chat {
+                    match store::chats::participants(conn, &lookup, chat)? {
+                        Some(participants) => wanted.extend(participants),
+                        None => return Ok(None),
+                    }
+                }
+                let mut asked = HashSet::new();
+                wanted.retain(|id| asked.insert(id.clone()));
+                let answer = wanted.into_iter().map(|id| {
+                    let contact = store::chats::get_contact(conn, &lookup, &id)?;
+                    Ok(contact.map_or_else(|| Presence::unknown(id), Presence::from))
+                });
+                answer.collect::<store::StoreResult<_>>().map(Some)
+            })
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ChatNotFound,
+                    format!("no chat {} on this device", chat_id.unwrap_or_default()),
+                )
+            })?;
+        answer.truncate(fitting(&answer, self.max_reply_bytes));
+        Ok(answer)
     }
 
     /// What the simulated phone received, in order (simulator devices only).

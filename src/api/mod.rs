@@ -10,6 +10,7 @@ mod extract;
 pub mod messaging;
 pub mod openapi;
 pub mod origins;
+pub mod profile;
 pub mod rest;
 pub mod serve;
 pub mod socket;
@@ -36,4 +37,5 @@ pub struct AppState {
     pub webhooks: Webhooks,
     pub metrics: Arc<Metrics>,
     pub readiness: rest::readiness::Readiness,
+    pub profiles: profile::Profiles,
 }

@@ -13,8 +13,11 @@ use tokio::net::TcpListener;
 
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
+use crate::api::profile::Profiles;
 use crate::api::rest::readiness::Readiness;
-use crate::api::socket::{attach_session, ClientContext, Edge, PacketLimits, SocketHub};
+use crate::api::socket::{
+    attach_session, route_profile_paths, ClientContext, Edge, PacketLimits, ProfilePaths, SocketHub,
+};
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::SectionCheck;
@@ -55,6 +58,8 @@ pub enum AppError {
     Devices(#[from] DeviceError),
     #[error(transparent)]
     Webhooks(#[from] SenderError),
+    #[error("protocol profiles:\n  {}", .0.join("\n  "))]
+    Profiles(Vec<String>),
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -84,6 +89,7 @@ pub async fn run(
         path: data_dir.display().to_string(),
         source,
     })?;
+    let profiles = load_profiles(&settings)?;
     let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let bus = EventBus::with_metrics(metrics.clone());
     let store = Store::open(&settings.storage, bus.clone())?;
@@ -140,6 +146,7 @@ pub async fn run(
             max_bytes,
             events_per_minute: settings.limits.events_per_minute,
         },
+        profiles: profiles.clone(),
     };
     let sockets = SocketHub::new(
         io,
@@ -206,6 +213,7 @@ pub async fn run(
         webhooks,
         metrics: metrics.clone(),
         readiness: readiness.clone(),
+        profiles,
     };
     let edge = Edge::new(
         settings.server.socket_path.clone(),
@@ -224,6 +232,10 @@ pub async fn run(
             origins::guard_sockets,
         ))
         .layer(origins::cors(&settings))
+        .layer(axum::middleware::map_request_with_state(
+            ProfilePaths::new(&settings),
+            route_profile_paths,
+        ))
         .layer(axum::middleware::map_request(detach_request_head));
     announce_address(address);
     let closing_sockets = sockets.clone();
@@ -241,6 +253,24 @@ pub async fn run(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The shipped profiles and the users' own; every socket path of `server.profiles` must name
+/// one of them (or `native`).
+fn load_profiles(settings: &Settings) -> Result<Profiles, AppError> {
+    let profiles = Profiles::load(&settings.profiles.dir).map_err(AppError::Profiles)?;
+    let unknown: Vec<String> = settings
+        .server
+        .profiles
+        .iter()
+        .filter(|(_, name)| !profiles.contains(name))
+        .map(|(path, name)| format!("server.profiles.{path:?}: no profile is named `{name}`"))
+        .collect();
+    if unknown.is_empty() {
+        Ok(profiles)
+    } else {
+        Err(AppError::Profiles(unknown))
+    }
 }
 
 /// Copies a request's URI and headers into allocations of their own.

@@ -108,6 +108,17 @@ impl Settings {
                 format!("must start with '/', got {:?}", server.socket_path),
             ));
         }
+        for path in server.profiles.keys() {
+            if !path.starts_with('/')
+                || path.len() < 2
+                || path.trim_end_matches('/') == server.socket_path.trim_end_matches('/')
+            {
+                out.push(Problem::new(
+                    format!("server.profiles.{path:?}"),
+                    "a socket path starts with '/' and differs from server.socket_path",
+                ));
+            }
+        }
         if let Some(why) = url_problem(&server.public_url) {
             out.push(Problem::new(
                 "server.public_url",

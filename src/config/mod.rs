@@ -43,6 +43,7 @@
 //! at the first. Finally [`Settings::validate`] checks values that are
 //! well-typed but unusable.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,7 +70,7 @@ const ENV_SEPARATOR: &str = "__";
 /// never be read as a configuration key.
 pub const ENV_API_KEY: &str = "DEVICEBRIDGE_API_KEY";
 /// Keys whose tables are free-form maps of strings rather than sections of known keys.
-const MAP_KEYS: [&str; 1] = ["hooks.sound.events"];
+const MAP_KEYS: [&str; 2] = ["hooks.sound.events", "server.profiles"];
 /// The scopes an API key may grant.
 const KNOWN_SCOPES: [&str; 4] = ["read", "send", "control", "admin"];
 
@@ -80,6 +81,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
     pub devices: DevicesSettings,
+    pub profiles: ProfilesSettings,
     pub auth: AuthSettings,
     pub qr: QrSettings,
     pub reconnect: ReconnectSettings,
@@ -107,6 +109,9 @@ pub struct ServerSettings {
     /// Exact-match origin allowlist for REST and Socket.IO. Exact matching
     /// (no wildcards) keeps the check simple enough to audit.
     pub cors_origins: Vec<String>,
+    /// More Socket.IO paths, each with the protocol profile its connections speak, so a
+    /// client written for another server keeps its own path.
+    pub profiles: BTreeMap<String, String>,
 }
 
 impl Default for ServerSettings {
@@ -116,6 +121,7 @@ impl Default for ServerSettings {
             public_url: "http://localhost:3000".to_owned(),
             socket_path: "/ws".to_owned(),
             cors_origins: vec!["http://localhost:4000".to_owned()],
+            profiles: BTreeMap::new(),
         }
     }
 }
@@ -171,6 +177,22 @@ pub enum Synchronous {
 pub struct DevicesSettings {
     /// Directory of device files.
     pub dir: PathBuf,
+}
+
+/// Users' own protocol profiles, beside the shipped ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfilesSettings {
+    /// Directory of profile files (`<name>.toml`); a missing directory holds none.
+    pub dir: PathBuf,
+}
+
+impl Default for ProfilesSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("profiles"),
+        }
+    }
 }
 
 impl Default for DevicesSettings {

@@ -42,6 +42,7 @@ pub(super) fn probe_for(path: &str) -> Option<Probe> {
         "server" => probe_field::<ServerSettings>,
         "storage" => probe_field::<StorageSettings>,
         "devices" => probe_field::<DevicesSettings>,
+        "profiles" => probe_field::<ProfilesSettings>,
         "auth" => probe_field::<AuthSettings>,
         "qr" => probe_field::<QrSettings>,
         "reconnect" => probe_field::<ReconnectSettings>,

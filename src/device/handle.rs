@@ -8,6 +8,7 @@ use super::actor::{Command, Reply};
 use super::relay_bell::RelayBell;
 use super::{CurrentQr, DeviceError};
 use crate::model::{
+    event::Me,
     upstream::{Fault, Outbound},
     DeviceId,
 };
@@ -29,6 +30,7 @@ pub struct DeviceHandle {
     pub id: DeviceId,
     commands: mpsc::Sender<(Command, Reply)>,
     qr: watch::Receiver<Option<CurrentQr>>,
+    me: watch::Receiver<Option<Me>>,
     bell: Arc<RelayBell>,
 }
 
@@ -37,12 +39,14 @@ impl DeviceHandle {
         id: DeviceId,
         commands: mpsc::Sender<(Command, Reply)>,
         qr: watch::Receiver<Option<CurrentQr>>,
+        me: watch::Receiver<Option<Me>>,
         bell: Arc<RelayBell>,
     ) -> Self {
         Self {
             id,
             commands,
             qr,
+            me,
             bell,
         }
     }
@@ -105,6 +109,11 @@ impl DeviceHandle {
     }
 
     /// The QR code on show, if the device is in state `qr`.
+    /// The id of the account the device is linked to, if it is.
+    pub fn me(&self) -> Option<String> {
+        self.me.borrow().as_ref().map(|me| me.id.clone())
+    }
+
     pub fn current_qr(&self) -> Option<CurrentQr> {
         self.qr.borrow().clone()
     }

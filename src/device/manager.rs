@@ -336,14 +336,17 @@ impl DeviceManager {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
+        let (me_sender, me_receiver) = watch::channel(None);
         let bell = Arc::new(RelayBell::default());
-        let handle = DeviceHandle::new(id.clone(), commands, qr_receiver, bell.clone());
+        let handle =
+            DeviceHandle::new(id.clone(), commands, qr_receiver, me_receiver, bell.clone());
         let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
-            let (context, id, qr_sender, queue, bell) = (
+            let (context, id, qr_sender, me_sender, queue, bell) = (
                 context.clone(),
                 id.clone(),
                 qr_sender.clone(),
+                me_sender.clone(),
                 queue.clone(),
                 bell.clone(),
             );
@@ -353,7 +356,7 @@ impl DeviceManager {
                 } else {
                     "daemon_restart"
                 };
-                match Actor::load(context, id.clone(), qr_sender, bell).await {
+                match Actor::load(context, id.clone(), qr_sender, me_sender, bell).await {
                     Ok(Some((actor, autostart))) => actor.run(queue, autostart, boot_reason).await,
                     Ok(None) => {}
                     Err(error) => {

@@ -19,6 +19,7 @@ use crate::model::{
     },
     DeviceId,
 };
+use crate::store::{StoreResult, Tx};
 
 /// What the upstream did by itself.
 #[derive(Debug)]
@@ -39,6 +40,39 @@ pub enum UpstreamEvent {
     SessionChanged,
     /// Chats and messages: new messages, acks, typing, presence, reactions, revocations.
     Inbound(Inbound),
+    /// A report the connector owes and keeps in the store until it is stored, so that it can
+    /// make it again after the daemon stopped (the simulated phone's acks and replies):
+    /// `settle`, run in the transaction that stores the report, marks it made and says whether
+    /// it was still owed. One that was not (a copy of it was stored already) is dropped, so a
+    /// report made again is stored once.
+    Owed {
+        report: Inbound,
+        settle: Settle,
+    },
+}
+
+/// Marks an owed report made, in the store transaction that stores it (see
+/// [`UpstreamEvent::Owed`]); answers whether it was still owed.
+pub struct Settle(Box<SettleFn>);
+
+/// What [`Settle`] runs.
+type SettleFn = dyn FnOnce(&mut Tx<'_>) -> StoreResult<bool> + Send;
+
+impl Settle {
+    pub fn new(settle: impl FnOnce(&mut Tx<'_>) -> StoreResult<bool> + Send + 'static) -> Self {
+        Self(Box::new(settle))
+    }
+
+    /// Runs in the write that stores the report; true if the report is to be stored.
+    pub fn run(self, tx: &mut Tx<'_>) -> StoreResult<bool> {
+        (self.0)(tx)
+    }
+}
+
+impl std::fmt::Debug for Settle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Settle")
+    }
 }
 
 #[async_trait]

@@ -76,7 +76,8 @@ fn new_chat_name(tx: &Tx<'_>, device: &DeviceId, chat_id: &str, digits: &str) ->
         .map_or_else(|| format!("+{digits}"), |contact| contact.name))
 }
 
-fn check_id(field: &str, value: &str) -> Result<()> {
+/// Checks the form of a chat or message id: what an upstream could have given.
+pub fn check_id(field: &str, value: &str) -> Result<()> {
     if value.is_empty() || value.len() > MAX_ID_LEN {
         return Err(invalid(format!(
             "`{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes"

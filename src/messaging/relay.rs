@@ -39,7 +39,7 @@ const WITHDRAWN: &str = "revoked before it was sent";
 fn status(
     tx: &mut Tx<'_>,
     device: &DeviceId,
-    message_id: &str,
+    message: &Message,
     status: RelayStatus,
     attempt: u32,
     error: Option<String>,
@@ -47,7 +47,8 @@ fn status(
     tx.journal(
         device,
         EventData::MessageStatus {
-            message_id: message_id.to_owned(),
+            message_id: message.id.clone(),
+            chat_id: message.chat_id.clone(),
             status: status.as_str(),
             attempt,
             error,
@@ -63,7 +64,7 @@ pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> S
         status(
             tx,
             device,
-            &queued.message.id,
+            &queued.message,
             RelayStatus::Sending,
             queued.attempts + 1,
             None,
@@ -104,7 +105,14 @@ pub fn record_outcomes(
                     ack: acked.map(Ack::level),
                 };
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
-                status(tx, device, id, RelayStatus::Sent, attempt, None)?;
+                status(
+                    tx,
+                    device,
+                    &queued.message,
+                    RelayStatus::Sent,
+                    attempt,
+                    None,
+                )?;
                 if let Some(acked) = acked {
                     let before = std::mem::replace(&mut sent.ack, acked);
                     time_acks(&sent, before, metrics);
@@ -122,13 +130,13 @@ pub fn record_outcomes(
                 status(
                     tx,
                     device,
-                    id,
+                    &queued.message,
                     RelayStatus::Retrying,
                     attempt,
                     Some(error.clone()),
                 )?;
             }
-            Outcome::Failed { error } => fail(tx, device, id, attempt, error)?,
+            Outcome::Failed { error } => fail(tx, device, &queued.message, attempt, error)?,
             Outcome::NotAttempted => {
                 let not_before = queued.next_attempt_at.map(rfc3339);
                 let update = RelayUpdate {
@@ -137,7 +145,14 @@ pub fn record_outcomes(
                     ..RelayUpdate::default()
                 };
                 tx.set_relay_status(device, id, RelayStatus::Queued, &update)?;
-                status(tx, device, id, RelayStatus::Queued, queued.attempts, None)?;
+                status(
+                    tx,
+                    device,
+                    &queued.message,
+                    RelayStatus::Queued,
+                    queued.attempts,
+                    None,
+                )?;
             }
             // No ack `error`: nothing went wrong, the message is gone as its sender wanted.
             Outcome::Withdrawn => {
@@ -147,17 +162,25 @@ pub fn record_outcomes(
                 };
                 tx.set_relay_status(device, id, RelayStatus::Failed, &update)?;
                 let error = Some(WITHDRAWN.to_owned());
-                status(tx, device, id, RelayStatus::Failed, queued.attempts, error)?;
+                status(
+                    tx,
+                    device,
+                    &queued.message,
+                    RelayStatus::Failed,
+                    queued.attempts,
+                    error,
+                )?;
             }
         }
     }
     Ok(())
 }
 
+/// Fails `message` for good. Its ack is read again: the one it was read with may be older.
 fn fail(
     tx: &mut Tx<'_>,
     device: &DeviceId,
-    id: &str,
+    message: &Message,
     attempt: u32,
     error: &str,
 ) -> StoreResult<()> {
@@ -165,16 +188,16 @@ fn fail(
         attempts: attempt,
         ..RelayUpdate::default()
     };
-    tx.set_relay_status(device, id, RelayStatus::Failed, &update)?;
+    tx.set_relay_status(device, &message.id, RelayStatus::Failed, &update)?;
     status(
         tx,
         device,
-        id,
+        message,
         RelayStatus::Failed,
         attempt,
         Some(error.to_owned()),
     )?;
-    if let Some(message) = store::messages::get_message(tx.conn(), device, id)? {
+    if let Some(message) = store::messages::get_message(tx.conn(), device, &message.id)? {
         let mut subject = AckSubject::of(&message);
         if tx.merge_ack(device, &mut subject, Ack::Error)? {
             journal_ack(tx, device, &subject)?;
@@ -197,7 +220,7 @@ pub fn upstream_failed(
         return Ok(());
     }
     let attempts = store::messages::relay_attempts(tx.conn(), device, &message.id)?;
-    fail(tx, device, &message.id, attempts, error)
+    fail(tx, device, message, attempts, error)
 }
 
 /// Messages sent before `sent_before` and still without a server ack are sent again, or fail
@@ -214,7 +237,7 @@ pub fn expire_acks(
     let error = format!("no server ack within {timeout_secs} s");
     for (message, attempts) in overdue {
         if attempts >= max_attempts {
-            fail(tx, device, &message.id, attempts, &error)?;
+            fail(tx, device, &message, attempts, &error)?;
             continue;
         }
         let update = RelayUpdate {
@@ -225,7 +248,7 @@ pub fn expire_acks(
         status(
             tx,
             device,
-            &message.id,
+            &message,
             RelayStatus::Retrying,
             attempts,
             Some(error.clone()),

@@ -5,7 +5,8 @@ use chrono::{Duration, Utc};
 use serde::Deserialize;
 
 use crate::model::{
-    event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, Template,
+    event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, TempId,
+    Template,
 };
 use crate::store::messages::NewMessage;
 use crate::store::turn::Turn;
@@ -27,8 +28,9 @@ pub struct SendRequest {
     pub media: Option<Media>,
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// A string or a number, given back as it came (see [`TempId`]).
     #[serde(default)]
-    pub temp_id: Option<String>,
+    pub temp_id: Option<TempId>,
     /// Sent as this template instead of as text (Cloud API devices only).
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub template: Option<Template>,
@@ -82,7 +84,7 @@ impl SendRequest {
                 ));
             }
         }
-        if let Some(temp_id) = &self.temp_id {
+        if let Some(TempId::Text(temp_id)) = &self.temp_id {
             check_key("tempId", temp_id)?;
         }
         Ok(())
@@ -157,6 +159,11 @@ pub async fn send(
     dedup: Dedup,
     turn: Option<Turn>,
 ) -> Result<(Message, bool)> {
+    let mut request = request;
+    if let Some(media) = request.media.as_mut().filter(|media| media.mime.is_empty()) {
+        let named = media.name.as_deref().unwrap_or(media.url.as_str());
+        media.mime = Media::mime_for(named.split(['?', '#']).next().unwrap_or_default()).to_owned();
+    }
     request.validate()?;
     if let Dedup::IdempotencyKey(key) = &dedup {
         check_key("Idempotency-Key", key)?;
@@ -171,7 +178,7 @@ pub async fn send(
                 store::messages::by_idempotency_key(tx.conn(), &device, key, &since)?
             }
             (Dedup::TempId, Some(temp_id)) => {
-                store::messages::by_temp_id(tx.conn(), &device, temp_id)?
+                store::messages::by_temp_id(tx.conn(), &device, &temp_id.key())?
             }
             (Dedup::TempId, None) => None,
         };
@@ -237,7 +244,7 @@ pub async fn send(
                 template: request.template.as_ref(),
                 reply_to: request.reply_to.as_deref(),
                 timestamp: &at,
-                temp_id: request.temp_id.as_deref(),
+                temp_id: request.temp_id.as_ref(),
                 idempotency_key: key,
                 relay: Some(RelayStatus::Queued),
                 seen: true,
@@ -249,6 +256,7 @@ pub async fn send(
             &device,
             EventData::MessageStatus {
                 message_id: id.clone(),
+                chat_id: request.chat_id.clone(),
                 status: RelayStatus::Queued.as_str(),
                 attempt: 0,
                 error: None,

@@ -311,6 +311,7 @@ impl Metrics {
                 "unauthorized",
                 "forbidden",
                 "bad_request",
+                "unknown_profile",
                 "over_capacity",
             ],
         );

@@ -82,8 +82,11 @@ pub enum EventData {
         ack: i64,
         ack_name: &'static str,
     },
+    /// `chatId` is more than the contract's fields: a socket that joined chats is sent the
+    /// statuses of their messages only, and finds the chat here.
     MessageStatus {
         message_id: String,
+        chat_id: String,
         status: &'static str,
         attempt: u32,
         error: Option<String>,

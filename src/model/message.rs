@@ -87,7 +87,9 @@ impl RelayStatus {
 pub struct Media {
     #[schema(format = "uri")]
     pub url: String,
+    /// When a send leaves it out, the type of `name` (or of the link's file name) is taken.
     #[schema(example = "image/jpeg")]
+    #[serde(default)]
     pub mime: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -96,6 +98,38 @@ pub struct Media {
 }
 
 impl Media {
+    /// The MIME type a file name's extension says, for the files messages commonly carry; any
+    /// other is bytes (`application/octet-stream`), sent as a document. A client that sends a
+    /// link with only a name (`attachmentUrl`, `attachmentName`) gets its type from here.
+    pub fn mime_for(name: &str) -> &'static str {
+        let extension = name
+            .rsplit_once('.')
+            .map(|(_, extension)| extension.to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
+            Some("mp4") => "video/mp4",
+            Some("3gp") => "video/3gpp",
+            Some("mov") => "video/quicktime",
+            Some("mp3") => "audio/mpeg",
+            Some("ogg" | "opus") => "audio/ogg",
+            Some("m4a") => "audio/mp4",
+            Some("aac") => "audio/aac",
+            Some("wav") => "audio/wav",
+            Some("pdf") => "application/pdf",
+            Some("txt") => "text/plain",
+            Some("csv") => "text/csv",
+            Some("zip") => "application/zip",
+            Some("docx") => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+            Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            _ => "application/octet-stream",
+        }
+    }
+
     /// Whether `text` is a MIME type: `type/subtype`, parameters allowed (`audio/ogg;
     /// codecs=opus`).
     pub fn is_mime_type(text: &str) -> bool {
@@ -138,6 +172,85 @@ pub struct Template {
     pub components: Option<serde_json::Value>,
 }
 
+/// A client's own id for a message it sends (`tempId`), given back exactly as it came: a
+/// string, or a number (a client that numbers its sends, say with `Date.now()`, matches its
+/// pending messages with `===` and needs the number back, not its digits).
+///
+/// It is also the send's deduplication key, and the string `"5"` and the number `5` are two
+/// keys: each is answered with the type it was sent as, which one shared key could not do for
+/// the second. A number is kept by its value: a float with no fraction that an `f64` holds
+/// exactly (`5.0`, `1e3`) is that integer, as JavaScript, which has one number type, sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum TempId {
+    Text(String),
+    #[schema(value_type = f64)]
+    Number(serde_json::Number),
+}
+
+impl TempId {
+    /// The largest integer below which every integer is exactly an `f64` (2^53).
+    const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+    /// A number as a key: an integral float within `f64`'s exact integers is that integer.
+    fn number(value: f64) -> Option<TempId> {
+        let integral = value.fract() == 0.0 && value.abs() < Self::EXACT_INTEGERS;
+        let number = match integral {
+            true => serde_json::Number::from(value as i64),
+            false => serde_json::Number::from_f64(value)?,
+        };
+        Some(TempId::Number(number))
+    }
+
+    /// The stored form, and what deduplication compares: the id's JSON text (`"t-1"`, `5`),
+    /// so the type is kept with the value.
+    pub fn key(&self) -> String {
+        match self {
+            TempId::Text(text) => serde_json::Value::from(text.as_str()).to_string(),
+            TempId::Number(number) => number.to_string(),
+        }
+    }
+
+    /// Reads a stored [`TempId::key`] back.
+    pub fn from_key(key: &str) -> Option<TempId> {
+        serde_json::from_str(key).ok()
+    }
+}
+
+impl<'de> Deserialize<'de> for TempId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = TempId;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<TempId, E> {
+                Ok(TempId::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<TempId, E> {
+                Ok(TempId::Text(text))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, number: u64) -> Result<TempId, E> {
+                Ok(TempId::Number(number.into()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, number: i64) -> Result<TempId, E> {
+                Ok(TempId::Number(number.into()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, number: f64) -> Result<TempId, E> {
+                TempId::number(number).ok_or_else(|| E::custom("a `tempId` number must be finite"))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// SPEC's `Message`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -162,7 +275,7 @@ pub struct Message {
     pub ack: i64,
     #[schema(example = "pending")]
     pub ack_name: &'static str,
-    pub temp_id: Option<String>,
+    pub temp_id: Option<TempId>,
     /// Deleted for everyone: the body is gone, the message keeps its place in the chat.
     pub revoked: bool,
     /// The template it was sent as, if any (then `body` is what the sender gave to show).
@@ -257,6 +370,36 @@ pub fn fitting<T: Serialize>(items: &[T], max_bytes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::Ack::*;
+    use super::TempId;
+
+    #[test]
+    fn a_temp_id_keeps_its_type_and_a_number_its_value() {
+        let read = |json: &str| serde_json::from_str::<TempId>(json).unwrap();
+        for (sent, key) in [
+            (r#""t-1""#, r#""t-1""#),
+            (r#""5""#, r#""5""#),
+            ("5", "5"),
+            ("5.0", "5"),
+            ("1e3", "1000"),
+            ("-7", "-7"),
+            ("1732000000000", "1732000000000"),
+            ("0.25", "0.25"),
+            ("18446744073709551615", "18446744073709551615"),
+        ] {
+            let temp_id = read(sent);
+            assert_eq!(temp_id.key(), key, "{sent}");
+            assert_eq!(TempId::from_key(key), Some(temp_id.clone()), "{sent}");
+            assert_eq!(serde_json::to_string(&temp_id).unwrap(), key, "{sent}");
+        }
+        assert_ne!(read(r#""5""#).key(), read("5").key());
+        for refused in ["true", "null", "[1]", r#"{"a":1}"#] {
+            let error = serde_json::from_str::<TempId>(refused).unwrap_err();
+            assert!(
+                error.to_string().contains("a string or a number"),
+                "{refused}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn acks_merge_by_maximum_and_error_only_early() {

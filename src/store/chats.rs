@@ -184,6 +184,26 @@ pub fn list_contacts(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<Co
     Ok(contacts)
 }
 
+/// Who is in a chat besides us, as far as the store knows (`None` when there is no such
+/// chat): a direct chat's contact, whose id is the chat's; a group's members who wrote in it,
+/// since the store keeps no group membership. In the simulator's group, which every contact
+/// is in, those are the contacts who answer; one who never writes has no presence to show.
+pub fn participants(
+    conn: &Connection,
+    device: &DeviceId,
+    chat: &str,
+) -> StoreResult<Option<Vec<String>>> {
+    let kind: Option<String> = conn
+        .prepare_cached("SELECT kind FROM chats WHERE device_id = ?1 AND id = ?2")?
+        .query_row(params![device.as_str(), chat], |row| row.get(0))
+        .optional()?;
+    Ok(match kind.as_deref() {
+        None => None,
+        Some("group") => Some(messages::senders(conn, device, chat)?),
+        Some(_) => Some(vec![chat.to_owned()]),
+    })
+}
+
 impl Tx<'_> {
     /// Records that a chat changed. Its `chat:update` is journaled when the batch ends, once,
     /// with the chat as the batch left it: a batch's events reach clients together, so the

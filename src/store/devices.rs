@@ -165,6 +165,7 @@ impl Tx<'_> {
             "contacts",
             "notifications",
             "simulator_inbox",
+            "simulator_duties",
             "linked_ids",
             "uploads",
             "outbound_actions",

@@ -254,6 +254,20 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         checked_at TEXT NOT NULL
     );",
+    // 14: what each simulated phone still owes for a message it received (its acks, read
+    // receipts and replies, as the simulator planned them), so a restart does not lose it.
+    "CREATE TABLE simulator_duties (
+        device_id TEXT NOT NULL,
+        upstream_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, upstream_id)
+    ) WITHOUT ROWID;",
+    // 15: a `tempId` may be a string or a number and goes back to the client as it came, so
+    // it is stored as its JSON text (`"t-1"`, `5`): the type is kept with the value, and the
+    // unique index tells the string "5" from the number 5. The ids stored so far were strings.
+    "UPDATE messages SET temp_id = json_quote(temp_id) WHERE temp_id IS NOT NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
@@ -364,6 +378,32 @@ mod tests {
             Some((2, r#"{"attempt":1}"#.into(), "t2".into()))
         );
         assert_eq!(latest("b", "state"), None);
+    }
+
+    #[test]
+    fn temp_ids_stored_as_text_become_json_strings() {
+        let mut conn = at_version(13);
+        conn.execute_batch(
+            "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
+                ack, temp_id, created_at)
+             VALUES ('msg_1', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, 't-1', 't'),
+                    ('msg_2', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, '5', 't'),
+                    ('msg_3', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, NULL, 't')",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let device = crate::model::DeviceId::parse("demo").unwrap();
+        let found = |key: &str| {
+            crate::store::messages::by_temp_id(&conn, &device, key)
+                .unwrap()
+                .map(|message| (message.id, message.temp_id))
+        };
+        let text = |id: &str| Some(crate::model::TempId::Text(id.into()));
+        assert_eq!(found(r#""t-1""#), Some(("msg_1".into(), text("t-1"))));
+        assert_eq!(found(r#""5""#), Some(("msg_2".into(), text("5"))));
+        assert_eq!(found("5"), None, "the string \"5\" is not the number 5");
+        let untouched = crate::store::messages::get_message(&conn, &device, "msg_3").unwrap();
+        assert_eq!(untouched.unwrap().temp_id, None);
     }
 
     #[test]

@@ -701,3 +701,80 @@ fn a_read_during_the_runtimes_shutdown_is_an_error() {
         other => panic!("expected the store to answer closed, got {other:?}"),
     }
 }
+
+/// Stores one of our messages, known to the upstream as `upstream_id`.
+fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> StoreResult<()> {
+    let now = crate::model::rfc3339(chrono::Utc::now());
+    tx.insert_message(
+        device,
+        &messages::NewMessage {
+            id: "msg_1",
+            chat_id: "15550000002@c.us",
+            upstream_id: Some(upstream_id),
+            from: "15550000001@c.us",
+            from_me: true,
+            kind: "text",
+            body: "hello",
+            media: None,
+            template: None,
+            reply_to: None,
+            timestamp: &now,
+            temp_id: None,
+            idempotency_key: None,
+            relay: None,
+            seen: true,
+            now: &now,
+        },
+    )
+    .map(drop)
+}
+
+#[tokio::test]
+async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_message() {
+    let (_dir, store, _bus) = open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let duties = messages::PhoneDuties {
+        upstream_id: "true_a".into(),
+        received_at: parse_time("2026-01-02T03:04:05.678Z"),
+        plan: "[\"the simulator's own\"]".into(),
+        done: 0,
+    };
+    let step = |step: u32, last: bool| {
+        let (store, demo) = (store.clone(), demo.clone());
+        async move {
+            store
+                .write(move |tx| tx.simulator_step_done(&demo, "true_a", step, last))
+                .await
+                .unwrap()
+        }
+    };
+    let (device, owed) = (demo.clone(), duties.clone());
+    store
+        .write(move |tx| tx.simulator_owe(&device, &owed))
+        .await
+        .unwrap();
+    // Until the relay records the message's upstream id, nothing counts.
+    assert!(!step(0, false).await);
+    let device = demo.clone();
+    store
+        .write(move |tx| known_message(tx, &device, "true_a"))
+        .await
+        .unwrap();
+    assert!(!step(1, false).await, "a step before its turn");
+    assert!(step(0, false).await);
+    assert!(!step(0, false).await, "a step made twice");
+    let device = demo.clone();
+    let owed = store
+        .read(move |conn| messages::simulator_duties(conn, &device))
+        .await
+        .unwrap();
+    assert_eq!(owed, [messages::PhoneDuties { done: 1, ..duties }]);
+    assert!(step(1, true).await);
+    let device = demo.clone();
+    let owed = store
+        .read(move |conn| messages::simulator_duties(conn, &device))
+        .await
+        .unwrap();
+    assert_eq!(owed, [], "the last step leaves nothing owed");
+    assert!(!step(1, true).await);
+}

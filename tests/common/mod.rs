@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod cloud_stub;
 pub mod exposition;
+pub mod node;
 pub mod receiver;
 pub mod sio;
 pub mod stalled;
@@ -552,6 +553,23 @@ pub async fn wait_message_ack(client: &mut sio::SioClient, id: &Value, ack: &str
     wait_about(client, "message:ack", id, |d| d["ackName"] == ack)
         .await
         .data
+}
+
+/// What a device's socket received after its `session` greeting, which comes first, before
+/// any replay, snapshot or `sync`.
+#[track_caller]
+pub fn after_greeting(client: &sio::SioClient) -> &[sio::SioEvent] {
+    let history = client.history();
+    let first = history.first().map(|event| event.name.as_str());
+    assert_eq!(first, Some("session"), "the greeting first: {history:?}");
+    &history[1..]
+}
+
+/// Waits for the next event and checks that it is the `session` greeting.
+pub async fn greeting(client: &mut sio::SioClient) -> sio::SioEvent {
+    let greeting = client.next_event(WAIT).await.expect("the greeting");
+    assert_eq!(greeting.name, "session", "the greeting first: {greeting:?}");
+    greeting
 }
 
 /// Waits for a `state` event with the given state.

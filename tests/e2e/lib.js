@@ -85,6 +85,19 @@ class Client {
     return this._wait(matches, `event "${event}"`, timeoutMs, LIFECYCLE.has(event)).then((entry) => entry.payload);
   }
 
+  /**
+   * Like waitFor, for the first not-yet-consumed event named in `events` (matching
+   * `predicate(payload, event)`, if given); resolves with { event, payload }. For a client
+   * that accepts one of several events as the same news, or to tell "connect" from
+   * "connect_error".
+   */
+  waitForAny(events, timeoutMs, predicate) {
+    const matches = (entry) => events.includes(entry.event) && (!predicate || predicate(entry.payload, entry.event));
+    const label = `one of ${events.map((e) => `"${e}"`).join(", ")}`;
+    const lifecycle = events.some((e) => LIFECYCLE.has(e));
+    return this._wait(matches, label, timeoutMs, lifecycle).then(({ event, payload }) => ({ event, payload }));
+  }
+
   /** Resolves once the namespace is connected; rejects with the connect_error message otherwise. */
   async connected(timeoutMs) {
     if (this.socket.connected) return;
@@ -224,6 +237,17 @@ function connect(url, opts = {}) {
   return client;
 }
 
+/**
+ * Watches a socket opened by the scenario itself with `io()` (a client's own connection code,
+ * with its own options): the socket gets the same mailbox and waits as `connect`'s, and is
+ * closed before exiting.
+ */
+function watch(socket) {
+  const client = new Client(socket);
+  clients.add(client);
+  return client;
+}
+
 /** Throws, failing the scenario. */
 function fail(msg) {
   throw new Error(msg);
@@ -268,8 +292,17 @@ function sameJson(a, b) {
  * resolves with the body and fails the scenario unless the status is `status`.
  */
 function rest(base, key) {
+  return restWith(base, { "x-api-key": key });
+}
+
+/** Like `rest`, sending `Authorization: Bearer token` (an access token) instead of a key. */
+function restBearer(base, token) {
+  return restWith(base, { authorization: `Bearer ${token}` });
+}
+
+function restWith(base, credential) {
   async function call(method, path, body) {
-    const init = { method, headers: { "x-api-key": key } };
+    const init = { method, headers: { ...credential } };
     if (body !== undefined) {
       init.headers["content-type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -330,4 +363,4 @@ function main(fn) {
     );
 }
 
-module.exports = { connect, fail, main, env, show, canonical, sameJson, rest, Client };
+module.exports = { connect, watch, fail, main, env, show, canonical, sameJson, rest, restBearer, Client };

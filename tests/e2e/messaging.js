@@ -249,8 +249,9 @@ main(async () => {
   }
 
   // 8. B's stream: every journaled event carries deviceId, seq and at, seqs run 1, 2, 3, … with
-  //    no gap or duplicate. `sync` is the one control event, not journaled, so it has no seq.
-  const streamed = b.events.filter((e) => e.event !== "sync");
+  //    no gap or duplicate. `session` and `sync` are the socket's own, not journaled, so they
+  //    have no seq.
+  const streamed = b.events.filter((e) => e.event !== "session" && e.event !== "sync");
   for (const { event, payload } of b.events) {
     if (!payload || payload.deviceId !== device) {
       fail(`B: "${event}" without deviceId ${show(device)}: ${show(payload)}`);

@@ -18,6 +18,12 @@ pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, O
     (header("x-api-key"), token)
 }
 
+/// A token given with or without its `Bearer ` scheme: a bare token has no space, so a value
+/// that reads as `Bearer <token>` is one with its scheme.
+pub fn bare_token(value: &str) -> &str {
+    bearer_token(value).unwrap_or(value)
+}
+
 /// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
 /// (RFC 7235), so `bearer` and `BEARER` are read too.
 pub(super) fn bearer_token(value: &str) -> Option<&str> {
@@ -36,6 +42,8 @@ pub(super) struct Claims {
     pub(super) scopes: Vec<Scope>,
     pub(super) exp: u64,
     pub(super) iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) profile: Option<String>,
 }
 
 /// A newly created API key: the secret is only ever available here.

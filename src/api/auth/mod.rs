@@ -21,7 +21,7 @@ use crate::config::{ApiKeySetting, Settings};
 use crate::store::{self, Store, StoreError};
 
 use credentials::Claims;
-pub use credentials::{header_credentials, NewKey};
+pub use credentials::{bare_token, header_credentials, NewKey};
 pub use scope::{Caller, Grant, Scope};
 pub use secrets::{random_secret, read_or_create_secret, unix_now, write_private};
 
@@ -134,6 +134,7 @@ impl Authenticator {
                     .filter_map(|s| Scope::parse(s))
                     .collect(),
                 expires: None,
+                profile: None,
             }))
     }
 
@@ -156,6 +157,7 @@ impl Authenticator {
             devices: claims.devices.into_iter().collect(),
             scopes: claims.scopes.into_iter().collect(),
             expires: Some(claims.exp),
+            profile: claims.profile,
         }))
     }
 
@@ -194,6 +196,7 @@ impl Authenticator {
             scopes: grant.scopes.iter().copied().collect(),
             iat: now,
             exp,
+            profile: grant.profile.clone(),
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -244,6 +247,7 @@ pub(super) fn configured_grant(setting: &ApiKeySetting) -> Option<([u8; 32], Gra
                 .filter_map(|s| Scope::parse(s))
                 .collect(),
             expires: None,
+            profile: None,
         },
     ))
 }

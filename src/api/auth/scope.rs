@@ -52,6 +52,9 @@ pub struct Grant {
     pub scopes: BTreeSet<Scope>,
     /// When the grant ends (unix seconds): a token's `exp`. An API key has no end of its own.
     pub expires: Option<u64>,
+    /// The protocol profile a token was issued for: its connections and REST bodies are
+    /// translated by it. API keys carry none.
+    pub profile: Option<String>,
 }
 
 impl Grant {
@@ -85,6 +88,13 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The protocol profile the caller's token was issued for, if any.
+    pub fn profile(&self) -> Option<&str> {
+        self.grants
+            .iter()
+            .find_map(|grant| grant.profile.as_deref())
+    }
+
     /// Checks a scope, and a device if the action concerns one.
     pub fn authorize(&self, scope: Scope, device: Option<&DeviceId>) -> Result<(), AuthError> {
         let ok = self

@@ -72,6 +72,7 @@ fn grant(devices: &[&str], scopes: &[Scope]) -> Grant {
         devices: devices.iter().map(|d| d.to_string()).collect(),
         scopes: scopes.iter().copied().collect(),
         expires: None,
+        profile: None,
     }
 }
 

@@ -14,6 +14,7 @@ use crate::api::auth::{Caller, Grant, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
 use crate::api::openapi::{code, Refused, CREDENTIALS, JSON_BODY};
+use crate::api::profile::NATIVE;
 use crate::api::AppState;
 use crate::model::{check_selection, rfc3339};
 use crate::store::{self, KeyRecord};
@@ -199,6 +200,10 @@ struct NewToken {
     #[serde(default = "hour")]
     #[schema(default = 3600, minimum = 1, maximum = 2592000)]
     ttl_secs: u64,
+    /// The protocol profile the token's connections speak (see `GET /api/v1/profiles`); its
+    /// REST requests and answers are translated by it too.
+    #[serde(default)]
+    profile: Option<String>,
 }
 
 /// An access token.
@@ -236,12 +241,22 @@ async fn issue_token(
             "`ttlSecs` must be between 1 and {MAX_TOKEN_TTL_SECS}"
         )));
     }
+    let profile = body.profile.filter(|name| name != NATIVE);
+    if let Some(name) = profile
+        .as_deref()
+        .filter(|name| !state.profiles.contains(name))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown profile `{name}`: GET /api/v1/profiles lists them"
+        )));
+    }
     let mut wanted = Grant {
         subject: body.sub,
         key: String::new(),
         devices: body.devices.into_iter().collect(),
         scopes: distinct_scopes(body.scopes)?.into_iter().collect(),
         expires: None,
+        profile,
     };
     let Some(issuer) = caller.issuer_of(&wanted) else {
         return Err(ApiError::new(

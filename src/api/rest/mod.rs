@@ -14,6 +14,7 @@ mod devices;
 mod keys;
 mod media;
 mod pairing;
+mod profiles;
 pub mod readiness;
 mod system;
 mod upstream;
@@ -51,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(chats::routes())
         .merge(media::routes())
         .merge(pairing::routes())
+        .merge(profiles::routes())
         .merge(keys::routes())
         .merge(upstream::routes())
         .merge(webhooks::routes());
@@ -69,6 +71,10 @@ pub fn router(state: AppState) -> Router {
                 "this route does not take this method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            profiles::translate_bodies,
+        ))
         .layer(axum::middleware::map_response(envelope_rejections))
         .layer(DefaultBodyLimit::max(
             state.settings.limits.max_message_bytes,

@@ -20,11 +20,13 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 
 use super::envelope;
+use super::rooms::Rooms;
 use super::session::{self, session_of};
 use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
-use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat};
+use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat, PresenceQuery};
+use crate::api::profile::{Profile, Profiles};
 use crate::messaging::{ChatFlags, Dedup, NotificationsRead, SendRequest};
 use crate::model::{Chat, DeviceId, Message, Page};
 use crate::store::turn::Turn;
@@ -75,6 +77,33 @@ impl<A: Adapter> FromMessageParts<A> for Packet {
     }
 }
 
+impl Packet {
+    /// The payload as JSON, for a profile to translate (`None` when absent or unusable).
+    fn json(&self) -> Option<Value> {
+        let payload = self.payload.as_ref().ok()?.as_deref()?;
+        serde_json::from_str(payload.get()).ok()
+    }
+
+    /// The packet in native terms, by `profile`: its native event and payload. A packet the
+    /// gate will refuse (binary, malformed) stays as it is, for the gate to say why.
+    fn translate(self, profile: &Profile, event: &str) -> Result<(String, Packet), ApiError> {
+        if self.payload.is_err() {
+            return Ok((event.to_owned(), self));
+        }
+        let native = profile.inbound(event, self.json())?;
+        let payload = serde_json::value::to_raw_value(&native.payload).map_err(|error| {
+            ApiError::bad_request(format!("invalid `{event}` payload: {error}"))
+        })?;
+        Ok((
+            native.event,
+            Packet {
+                payload: Ok(Some(payload)),
+                bytes: self.bytes,
+            },
+        ))
+    }
+}
+
 /// The packet text is `["event", arg, …]`; handlers take one argument.
 fn first_argument(text: &str) -> Result<Option<Box<RawValue>>, PacketProblem> {
     match serde_json::from_str::<Vec<Box<RawValue>>>(text) {
@@ -91,6 +120,7 @@ fn first_argument(text: &str) -> Result<Option<Box<RawValue>>, PacketProblem> {
 pub struct Context {
     pub messaging: Messaging,
     pub limits: PacketLimits,
+    pub profiles: Profiles,
 }
 
 /// The gate every packet passes, in order: rate, size, binary, JSON, scope (on `device`, or
@@ -234,16 +264,22 @@ struct NotificationsRequest {
     #[serde(default)]
     ids: Option<Vec<String>>,
     #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
     all: bool,
 }
 
 impl NotificationsRequest {
-    /// Which notifications: `ids`, or `all: true`, never both nor neither.
+    /// Which notifications: `ids`, one `id` (a client that reads the one it shows), or
+    /// `all: true`; exactly one of them.
     fn which(self) -> Result<NotificationsRead, ApiError> {
-        match (self.all, self.ids) {
-            (true, None) => Ok(NotificationsRead::All),
-            (false, Some(ids)) => Ok(NotificationsRead::Ids(ids)),
-            _ => Err(ApiError::bad_request("send either `ids` or `all: true`")),
+        match (self.all, self.ids, self.id) {
+            (true, None, None) => Ok(NotificationsRead::All),
+            (false, Some(ids), None) => Ok(NotificationsRead::Ids(ids)),
+            (false, None, Some(id)) => Ok(NotificationsRead::Ids(vec![id])),
+            _ => Err(ApiError::bad_request(
+                "send one of `ids`, `id` or `all: true`",
+            )),
         }
     }
 }
@@ -279,17 +315,64 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             // handler below runs as a task of its own.
             let turn = session_of(&socket).map(|session| session.line.take_turn());
             async move {
-                let answer = dispatch(&socket, context, device, &event, packet, turn).await;
-                answer_with(&socket, ack, answer);
+                match socket.extensions.get::<Arc<Profile>>() {
+                    None => {
+                        let answer =
+                            dispatch(&socket, context, device, &event, packet, turn, false).await;
+                        answer_with(&socket, ack, answer);
+                    }
+                    Some(profile) => {
+                        speak(
+                            &socket, &profile, context, device, &event, packet, turn, ack,
+                        )
+                        .await;
+                    }
+                }
             }
         },
     );
 }
 
+/// Runs a client event of a socket that speaks `profile`: translated into a native event,
+/// dispatched as any other, and answered as the profile says (the acknowledgement, an event,
+/// or both).
+#[allow(clippy::too_many_arguments)]
+async fn speak(
+    socket: &SocketRef,
+    profile: &Profile,
+    context: Context,
+    device: DeviceId,
+    event: &str,
+    packet: Packet,
+    turn: Option<Turn>,
+    ack: AckSender,
+) {
+    let request = packet.json().unwrap_or(Value::Null);
+    let answer = match packet.translate(profile, event) {
+        Ok((native, packet)) => {
+            let mark_read = profile.mark_read_on_list;
+            dispatch(socket, context, device, &native, packet, turn, mark_read)
+                .await
+                .map(|answer| serde_json::to_value(answer).unwrap_or(Value::Null))
+        }
+        Err(refused) => Err(refused),
+    };
+    let me = super::speech::me_of(socket);
+    let routed = profile.reply(event, &request, answer, me.as_deref());
+    if let Some((name, payload)) = &routed.event {
+        super::tell_as_is(socket, name, payload);
+    }
+    acknowledge(socket, ack, &routed.ack);
+}
+
 /// Sends the acknowledgement of an event: a reply that does not fit in what the connection
 /// may have queued closes it (a client that asks and does not read cannot pile up replies).
 pub fn answer_with<T: Serialize>(socket: &SocketRef, ack: AckSender, answer: Result<T, ApiError>) {
-    let reply = match serde_json::value::to_raw_value(&envelope(answer)) {
+    acknowledge(socket, ack, &envelope(answer));
+}
+
+fn acknowledge(socket: &SocketRef, ack: AckSender, reply: &impl Serialize) {
+    let reply = match serde_json::value::to_raw_value(reply) {
         Ok(reply) => reply,
         Err(error) => {
             tracing::error!(%error, "cannot serialize an acknowledgement");
@@ -317,6 +400,7 @@ async fn dispatch(
     event: &str,
     packet: Packet,
     mut turn: Option<Turn>,
+    mark_read_on_list: bool,
 ) -> Result<Answer, ApiError> {
     if event == "message:send" {
         let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
@@ -384,9 +468,24 @@ async fn dispatch(
                 before: r.before,
                 limit: r.limit,
             };
-            Ok(Answer::Messages(
-                c.messaging.messages(&d, r.chat_id, query).await?,
-            ))
+            let page = c.messaging.messages(&d, r.chat_id.clone(), query).await?;
+            if mark_read_on_list {
+                c.messaging.mark_read_on_list(&d, r.chat_id).await;
+            }
+            Ok(Answer::Messages(page))
+        }
+        "chat:join" | "chat:leave" => {
+            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let rooms = Rooms::of(socket);
+            let room = match event {
+                "chat:join" => rooms.join(r.chat_id)?,
+                _ => rooms.leave(r.chat_id)?,
+            };
+            Ok(Answer::Json(json!(room)))
+        }
+        "presence:get" => {
+            let query: PresenceQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            Ok(Answer::Json(json!(c.messaging.presence(&d, query).await?)))
         }
         "notification:read" => {
             let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;

@@ -12,8 +12,11 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
 use super::replay::{recoverable, replay, snapshot, synced, REPLAY_PAGE};
+use super::rooms::{Rooms, Subject};
 use super::session::{self, Refused};
+use super::speech::{self, Translations};
 use crate::api::auth::Caller;
+use crate::api::profile::Profile;
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::{self, Store};
 
@@ -187,15 +190,38 @@ struct Attached {
 /// A socket attached to a device's live events.
 struct Listener {
     socket: SocketRef,
+    sight: Sight,
+}
+
+/// What one socket is shown of its device's events, live and replayed alike.
+pub(super) struct Sight {
     /// Whether its credential may see the device's QR codes (decided once, as it attaches).
     sees_qr: bool,
+    /// The protocol profile it speaks, if any.
+    profile: Option<Arc<Profile>>,
+    /// The chats it joined, which it may change at any time.
+    rooms: Rooms,
+}
+
+impl Sight {
+    pub(super) fn of(socket: &SocketRef) -> Self {
+        Sight {
+            sees_qr: sees_qr(socket),
+            rooms: Rooms::of(socket),
+            profile: speech::profile_of(socket),
+        }
+    }
+
+    pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
+        (event.event().name != "qr" || self.sees_qr) && self.rooms.admit(event)
+    }
 }
 
 impl Attached {
     fn attach(&mut self, socket: SocketRef) {
         if socket.connected() {
-            let sees_qr = sees_qr(&socket);
-            self.live.insert(socket.id, Listener { socket, sees_qr });
+            let sight = Sight::of(&socket);
+            self.live.insert(socket.id, Listener { socket, sight });
         }
     }
 
@@ -205,14 +231,22 @@ impl Attached {
 
     /// Sends one event to every socket that may see it; a socket that cannot take it is cut
     /// off, to resume later with `lastSeq`. The payload is serialized once and the same JSON
-    /// text goes to every socket.
+    /// text goes to every socket (once per profile, for sockets that speak one).
     fn deliver(&mut self, event: &JournaledEvent) {
-        let qr = event.name == "qr";
+        let subject = Subject::new(event);
+        let mut translations = Translations::default();
         self.live.retain(|_, listener| {
-            if qr && !listener.sees_qr {
+            if !listener.sight.shows(&subject) {
                 return true;
             }
-            match session::emit(&listener.socket, &event.name, &event.payload) {
+            let emitted = match &listener.sight.profile {
+                None => session::emit(&listener.socket, &event.name, &event.payload),
+                Some(profile) => speech::emit_all(
+                    &listener.socket,
+                    translations.of(profile, &event.name, &event.payload, &listener.socket),
+                ),
+            };
+            match emitted {
                 Ok(()) => true,
                 Err(Refused::Full) => {
                     session::cut_off(&listener.socket);
@@ -225,7 +259,7 @@ impl Attached {
 }
 
 /// Whether `socket`'s credential may see QR codes of the device whose namespace it is on.
-pub(super) fn sees_qr(socket: &SocketRef) -> bool {
+fn sees_qr(socket: &SocketRef) -> bool {
     let device = socket
         .ns()
         .strip_prefix("/device/")

@@ -1,15 +1,19 @@
 //! The handshake: who a socket is and what it may read, decided in a connect middleware
 //! before the socket joins anything. Kept apart from the hub because it is the one gate every
-//! namespace shares, and its rules (where credentials and `lastSeq` may come from, and what is
-//! refused) are read on their own.
+//! namespace shares, and its rules (where credentials, `lastSeq` and `chats` may come from,
+//! and what is refused) are read on their own.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use socketioxide::extract::SocketRef;
 
+use super::paths::PathProfile;
+use super::rooms::Rooms;
 use super::{session, SocketHub};
-use crate::api::auth::{header_credentials, Authenticator, Caller, Scope};
+use crate::api::auth::{bare_token, header_credentials, Authenticator, Caller, Scope};
+use crate::api::profile::{Profile, NATIVE};
 use crate::model::DeviceId;
 
 /// Why a handshake was refused; its text is the client's `connect_error` message.
@@ -19,6 +23,11 @@ pub(super) enum Refusal {
     Forbidden,
     /// A `lastSeq` that is not a seq: resuming from a guess could skip events unnoticed.
     BadLastSeq,
+    /// A profile (by `auth.profile`, the token or the path) this daemon does not know.
+    UnknownProfile(String),
+    /// `chats` that are not a list of chat ids, or too many: taken as none, the socket would
+    /// be sent every chat's events, and its replay would be all of them.
+    BadChats(String),
 }
 
 impl Refusal {
@@ -27,18 +36,26 @@ impl Refusal {
         match self {
             Refusal::Unauthorized => "unauthorized",
             Refusal::Forbidden => "forbidden",
-            Refusal::BadLastSeq => "bad_request",
+            Refusal::BadLastSeq | Refusal::BadChats(_) => "bad_request",
+            Refusal::UnknownProfile(_) => "unknown_profile",
         }
     }
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Refusal::Unauthorized => "unauthorized",
-            Refusal::Forbidden => "forbidden",
-            Refusal::BadLastSeq => "bad_request: lastSeq must be a whole number, 0 or more",
-        })
+        match self {
+            Refusal::Unauthorized => f.write_str("unauthorized"),
+            Refusal::Forbidden => f.write_str("forbidden"),
+            Refusal::BadLastSeq => {
+                f.write_str("bad_request: lastSeq must be a whole number, 0 or more")
+            }
+            Refusal::BadChats(why) => write!(f, "bad_request: chats: {why}"),
+            Refusal::UnknownProfile(name) => write!(
+                f,
+                "unknown_profile: no profile is named `{name}`; GET /api/v1/profiles lists them"
+            ),
+        }
     }
 }
 
@@ -81,10 +98,41 @@ impl SocketHub {
             .map_err(|_| Refusal::Forbidden)?;
         if device.is_some() {
             socket.extensions.insert(LastSeq(last_seq(socket, data)?));
+            if let Some(profile) = self.profile_of(socket, data, &caller)? {
+                socket.extensions.insert(profile);
+            }
+            let budget = self.inner.clients.limits.max_bytes;
+            let rooms = Rooms::new(chats(data)?, budget).map_err(Refusal::BadChats)?;
+            socket.extensions.insert(rooms);
         }
         self.inner.expiries.watch(socket, &caller);
         socket.extensions.insert(caller);
         Ok(())
+    }
+}
+
+impl SocketHub {
+    /// The profile a device socket speaks: `auth.profile`, else its token's, else its socket
+    /// path's — the most specific choice wins; `native`, or none, is the native protocol.
+    fn profile_of(
+        &self,
+        socket: &SocketRef,
+        data: Option<&Value>,
+        caller: &Caller,
+    ) -> Result<Option<Arc<Profile>>, Refusal> {
+        let asked = data.and_then(|d| d.get("profile")).and_then(Value::as_str);
+        let by_path = socket.req_parts().extensions.get::<PathProfile>();
+        let Some(name) = asked
+            .or(caller.profile())
+            .or(by_path.map(|path| &*path.0))
+            .filter(|name| *name != NATIVE)
+        else {
+            return Ok(None);
+        };
+        match self.inner.clients.profiles.get(name) {
+            Some(profile) => Ok(Some(profile)),
+            None => Err(Refusal::UnknownProfile(name.to_owned())),
+        }
     }
 }
 
@@ -109,7 +157,9 @@ async fn authenticate(
     let api_key = from_auth("apiKey")
         .or_else(|| query.get("apiKey").cloned())
         .or(header_key);
+    // Some clients put the header's value in `auth.token`, scheme and all.
     let token = from_auth("token")
+        .map(|token| bare_token(&token).to_owned())
         .or_else(|| query.get("access-token").cloned())
         .or(header_token);
     auth.identify(api_key.as_deref(), token.as_deref())
@@ -134,6 +184,20 @@ fn last_seq(socket: &SocketRef, auth: Option<&Value>) -> Result<Option<u64>, Ref
         Some(Value::Number(number)) => number.as_u64().map(Some).ok_or(Refusal::BadLastSeq),
         Some(Value::String(text)) => text.parse().map(Some).map_err(|_| Refusal::BadLastSeq),
         Some(_) => Err(Refusal::BadLastSeq),
+    }
+}
+
+/// The chats a socket starts joined to: `auth.chats`, a list of chat ids, so that its replay
+/// is filtered from the start (a `chat:join` would come after it).
+fn chats(auth: Option<&Value>) -> Result<Vec<String>, Refusal> {
+    let not_a_list = || Refusal::BadChats("must be a list of chat ids".into());
+    match auth.and_then(|a| a.get("chats")) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).ok_or_else(not_a_list))
+            .collect(),
+        Some(_) => Err(not_a_list()),
     }
 }
 

@@ -11,18 +11,22 @@
 //! rather than silently skipped: it resumes with `lastSeq` and loses nothing.
 //!
 //! The hub here owns the namespaces and routes the bus; its parts live beside it:
-//! `handshake` admits a socket, `fleet` is the root namespace, `fanout` delivers a
-//! device's events, `replay` brings a resuming socket up to date, and `reply` shapes an
-//! acknowledgement.
+//! `handshake` admits a socket, `greeting` tells it who it is, `fleet` is the root namespace,
+//! `fanout` delivers a device's events, `rooms` keeps the chats a socket joined, `replay`
+//! brings a resuming socket up to date, and `reply` shapes an acknowledgement.
 
 mod client_events;
 mod expiry;
 mod fanout;
 mod fleet;
+mod greeting;
 mod handshake;
+mod paths;
 mod replay;
 mod reply;
+mod rooms;
 mod session;
+mod speech;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,6 +50,7 @@ use session::Refused;
 
 pub use client_events::{Context as ClientContext, PacketLimits};
 pub use fleet::Stats;
+pub use paths::{route_profile_paths, ProfilePaths};
 pub use reply::{envelope, Reply};
 pub use session::{attach_session, Edge};
 
@@ -117,13 +122,24 @@ impl SocketHub {
                 detach_hub.inner.expiries.forget(&socket);
                 detach_hub.send(&detach_device, Fanout::Detach(socket.id));
             });
-            hub.send(&device, Fanout::Attach { socket, last_seq });
+            // Greeted here, before the fanout has the socket: what it sends (replay,
+            // snapshot, `sync`, live events) is queued after the greeting.
+            if greeting::greet(&socket, &device) {
+                hub.send(&device, Fanout::Attach { socket, last_seq });
+            }
         };
         let hub = self.clone();
         let device = id.clone();
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
             hub.handshake(&socket, data.as_ref().ok(), Some(&device))
                 .await?;
+            // A profile may speak of the device's account (`$me`); native sockets never do,
+            // and do not carry the handle.
+            if speech::profile_of(&socket).is_some() {
+                if let Some(handle) = hub.inner.devices.handle(&device) {
+                    socket.extensions.insert(handle);
+                }
+            }
             client_events::register(&socket, &hub.inner.clients, &device);
             Ok::<(), Refusal>(())
         };
@@ -220,13 +236,30 @@ impl SocketHub {
     }
 }
 
-/// Queues `payload` as `event` for `socket`; a socket that cannot take it is cut off.
-/// Returns whether it was queued.
+/// Queues the native event `event` for `socket`, in the protocol the socket speaks; a socket
+/// that cannot take it is cut off. Returns whether it was queued.
 fn tell(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
     let Ok(payload) = serde_json::value::to_raw_value(payload) else {
         return false;
     };
-    match session::emit(socket, event, &payload) {
+    let profile = speech::profile_of(socket);
+    queued(
+        socket,
+        speech::emit(socket, profile.as_deref(), event, &payload),
+    )
+}
+
+/// Queues an event already in the client's own terms (a profile's reply event).
+fn tell_as_is(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
+    let Ok(payload) = serde_json::value::to_raw_value(payload) else {
+        return false;
+    };
+    queued(socket, session::emit(socket, event, &payload))
+}
+
+/// Whether an emit was queued; a socket whose queue is full is cut off.
+fn queued(socket: &SocketRef, emitted: Result<(), Refused>) -> bool {
+    match emitted {
         Ok(()) => true,
         Err(Refused::Full) => {
             session::cut_off(socket);

@@ -1,13 +1,17 @@
 //! Bringing a socket up to date as it attaches to a device: the replay of the journal after
 //! its `lastSeq`, or a snapshot of the device's current view when it has none, then `sync`.
+//! Both show the socket what live delivery would (its [`Sight`]): a client that named its
+//! chats in the handshake is replayed those chats' events only.
 //! A replay runs in a task of its own and waits for a slow reader, where live delivery
 //! ([`super::fanout`]) never waits; that difference is why the two are apart.
 
 use serde_json::json;
 use socketioxide::extract::SocketRef;
 
-use super::fanout::sees_qr;
+use super::fanout::Sight;
+use super::rooms::Subject;
 use super::session::{self, Refused};
+use super::speech;
 use super::tell;
 use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
 use crate::store::{self, Store};
@@ -54,9 +58,9 @@ pub(super) async fn replay(
             session::disconnect(socket.clone(), "journal_pruned");
             return None;
         }
-        let sees_qr = sees_qr(socket);
+        let sight = Sight::of(socket);
         for event in page.events.iter().filter(|e| e.seq <= until) {
-            if event.name != "qr" || sees_qr {
+            if sight.shows(&Subject::new(event)) {
                 emit_patiently(socket, event).await?;
             }
             after = event.seq;
@@ -67,8 +71,9 @@ pub(super) async fn replay(
 
 async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
+    let profile = speech::profile_of(socket);
     loop {
-        match session::emit(socket, &event.name, &event.payload) {
+        match speech::emit(socket, profile.as_deref(), &event.name, &event.payload) {
             Ok(()) => return Some(()),
             Err(Refused::Full) if tokio::time::Instant::now() < stalled_at => {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -116,10 +121,10 @@ pub(super) async fn snapshot(
     else {
         return false;
     };
-    let sees_qr = sees_qr(socket);
+    let sight = Sight::of(socket);
     let visible = events
         .iter()
-        .filter(|e| e.seq <= emitted && (e.name != "qr" || sees_qr));
+        .filter(|e| e.seq <= emitted && sight.shows(&Subject::new(e)));
     for event in visible {
         if !tell(socket, &event.name, &event.payload) {
             return false;

@@ -7,7 +7,10 @@
 //!
 //! Once linked, the phone's contacts answer what we send ([`phone`]). What the phone receives
 //! is kept in the store (`simulator_inbox`, shown at `…/simulator/inbox`), keyed by our message
-//! id: like a real upstream given an idempotency key, it recognises a message sent twice.
+//! id: like a real upstream given an idempotency key, it recognises a message sent twice. What
+//! its contacts still owe for each message (acks, read receipts, replies) is kept there too, and
+//! taken up again each time the device connects (at [`Upstream::sync`], after linking or
+//! restoring the session), so it survives a dropped connection and a restart of the daemon.
 
 mod phone;
 
@@ -18,17 +21,16 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::device::pairings::{random_token, Pairings};
+use crate::device::pairings::Pairings;
 use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
     inbound::Directory,
-    rfc3339,
     spec::SimulatorSpec,
     upstream::{Accepted, ConnectorError, Fault, Outbound, Outgoing, Session},
     Ack, DeviceId,
 };
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// One simulated phone.
 pub struct Simulator {
@@ -40,7 +42,8 @@ pub struct Simulator {
     events: mpsc::Sender<UpstreamEvent>,
     failing_reconnects: u32,
     store: Store,
-    /// The contacts' replies in progress; they end with the connection.
+    /// The contacts at work on what the phone owes, one task per message. They end with the
+    /// connection; what they had not done yet is still owed in the store.
     contacts_at_work: JoinSet<()>,
 }
 
@@ -76,6 +79,35 @@ impl Simulator {
             name: self.device_name.clone(),
         }
     }
+
+    /// Sets a contact to work on what the phone owes for one message.
+    fn play(&mut self, duties: phone::Duties) {
+        self.contacts_at_work.spawn(phone::play(
+            self.device.clone(),
+            duties,
+            self.events.clone(),
+        ));
+    }
+
+    /// Takes up what the phone still owes, as the store has it: what fell due while the daemon
+    /// was stopped or the connection down is done at once, the rest on time. The work of an
+    /// earlier connection is dropped first; a step it reported that is still on its way to the
+    /// store is stored once all the same (see [`phone`]).
+    async fn resume_duties(&mut self) -> Result<(), ConnectorError> {
+        let device = self.device.clone();
+        let owed = self
+            .store
+            .read(move |conn| store::messages::simulator_duties(conn, &device))
+            .await
+            .map_err(|error| ConnectorError::Unreachable(error.to_string()))?;
+        self.contacts_at_work.abort_all();
+        for stored in owed {
+            if let Some(duties) = phone::Duties::read(&self.device, stored) {
+                self.play(duties);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -103,7 +135,9 @@ impl Upstream for Simulator {
         Ok(format!("{}/pair/{code}", self.public_url))
     }
 
+    /// The phone's address book; its contacts take up what they still owe.
     async fn sync(&mut self) -> Result<Directory, ConnectorError> {
+        self.resume_duties().await?;
         Ok(phone::directory(&self.spec))
     }
 
@@ -113,38 +147,30 @@ impl Upstream for Simulator {
     }
 
     async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
-        let device = self.device.clone();
+        let (device, spec) = (self.device.clone(), self.spec.clone());
         let messages: Vec<_> = batch.iter().map(|o| o.message.clone()).collect();
         let received = self
             .store
             .write(move |tx| {
-                let now = rfc3339(chrono::Utc::now());
+                let now = chrono::Utc::now();
                 messages
                     .iter()
-                    .map(|message| {
-                        let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
-                        tx.simulator_receive(&device, message, &candidate, &now)
-                    })
+                    .map(|message| phone::receive(tx, &device, &spec, message, now))
                     .collect::<Result<Vec<_>, _>>()
             })
             .await;
-        // Finished replies are collected here, so the set only holds the ones still running.
+        // Finished contacts are collected here, so the set only holds the ones still at work.
         while self.contacts_at_work.try_join_next().is_some() {}
         let received = match received {
             Ok(received) => received,
             Err(error) => return vec![Err(ConnectorError::Unreachable(error.to_string()))],
         };
-        batch
-            .iter()
-            .zip(received)
-            .map(|(outgoing, (upstream_id, first_delivery))| {
-                self.contacts_at_work.spawn(phone::play(
-                    self.spec.clone(),
-                    outgoing.message.clone(),
-                    upstream_id.clone(),
-                    first_delivery,
-                    self.events.clone(),
-                ));
+        received
+            .into_iter()
+            .map(|(upstream_id, owed)| {
+                if let Some(duties) = owed {
+                    self.play(duties);
+                }
                 // The phone's server ack follows after `server_ack_ms`.
                 Ok(Accepted {
                     upstream_id: Some(upstream_id),

@@ -1,24 +1,40 @@
 //! The simulated phone's contacts: how they acknowledge, read and answer what we send.
 //!
-//! Each message we send gets one small task that plays its recipients' part on the device
-//! file's clock: the server ack after `server_ack_ms`, delivery after `delivered_ms`, then each
-//! recipient (the contact, or every member of the group) by its own behaviour: the read receipt
-//! after `read_ms` (ten times that for a slow reader, never for a silent one) and, for an
-//! echoing contact, presence, typing and a reply.
+//! When the phone receives a message it plans its recipients' part on the device file's clock:
+//! the server ack after `server_ack_ms`, delivery after `delivered_ms`, then each recipient (the
+//! contact, or every member of the group) by its own behaviour: the read receipt after
+//! `read_ms` (ten times that for a slow reader, never for a silent one) and, for an echoing
+//! contact, presence, typing and a reply.
+//!
+//! The plan is stored (`simulator_duties`) in the write in which the phone receives the
+//! message, and one small task per message plays it, reporting each step as owed
+//! ([`UpstreamEvent::Owed`]): the step is marked done in the transaction that stores what it
+//! reported. So whatever is not stored when the daemon stops (SIGTERM or `kill -9`) is still
+//! owed, and the phone does it when the device connects again, at once if it is overdue: every
+//! message still gets its acks and receipts, and every echoing contact replies once. A step
+//! played twice (by the task of the earlier connection, whose reports were still on their way,
+//! and by the one that took over) is stored once, since only the first marks it done.
+//!
+//! The whole plan is kept rather than worked out again from the device file: an edited file
+//! does not change what is owed for messages already received, the count of steps done keeps
+//! its meaning, and a reply made again has the upstream id chosen for it at first.
 
 use std::time::Duration;
 
-use chrono::Utc;
-use futures_util::future::join_all;
-use tokio::sync::{mpsc, Mutex};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio::time::sleep;
 
-use crate::device::upstream::UpstreamEvent;
+use crate::device::pairings::random_token;
+use crate::device::upstream::{Settle, UpstreamEvent};
 use crate::model::{
     inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming},
+    rfc3339,
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
-    Ack, Message,
+    Ack, DeviceId, Media, Message,
 };
+use crate::store::{messages::PhoneDuties, StoreResult, Tx};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;
@@ -75,168 +91,300 @@ fn recipients<'s>(spec: &'s SimulatorSpec, chat_id: &str) -> Vec<&'s SimulatedCo
     }
 }
 
-/// When a contact reads what it receives, if ever.
-fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<Duration> {
+/// When a contact reads what it receives, in milliseconds, if ever.
+fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<u64> {
     match contact.behaviour {
-        Behaviour::Echo => Some(Duration::from_millis(spec.read_ms)),
-        Behaviour::SlowReader => Some(Duration::from_millis(spec.read_ms * SLOW_READER_FACTOR)),
+        Behaviour::Echo => Some(spec.read_ms),
+        Behaviour::SlowReader => Some(spec.read_ms.saturating_mul(SLOW_READER_FACTOR)),
         Behaviour::Silent => None,
     }
 }
 
-/// Plays the recipients' part for one message we sent. `first_delivery` is false for a resend
-/// the phone already had: acks and receipts come again (they may have been lost), replies do
-/// not.
-///
-/// The server and delivery acks are the message's own. After them each recipient acts on its
-/// own clock, as the members of a real group do: one that reads sends its receipt, and an
-/// echoing one replies, whatever the others do. The message's ack becomes `read` with the
-/// receipt of the last recipient to read it, so a group with a silent member never gets there.
-pub async fn play(
-    spec: SimulatorSpec,
-    message: Message,
-    upstream_id: String,
-    first_delivery: bool,
-    events: mpsc::Sender<UpstreamEvent>,
-) {
-    let emit = |item: Inbound| {
-        let events = events.clone();
-        async move { events.send(UpstreamEvent::Inbound(item)).await.is_ok() }
-    };
-    let ack = |ack: Ack| Inbound::Ack {
+/// The phone receives `message` in the write `tx`, once per message id (see
+/// [`Tx::simulator_receive`]): the first time, it plans its recipients' part and stores the
+/// plan. Returns the message's upstream id and what the phone still owes for it, to play; a
+/// message sent again gets what is left of its plan (its acks may not have been stored), and
+/// nothing once all of it is done.
+pub fn receive(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    spec: &SimulatorSpec,
+    message: &Message,
+    now: DateTime<Utc>,
+) -> StoreResult<(String, Option<Duties>)> {
+    let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
+    let (upstream_id, first_delivery) =
+        tx.simulator_receive(device, message, &candidate, &rfc3339(now))?;
+    if !first_delivery {
+        let left = tx.simulator_duties_of(device, &upstream_id)?;
+        return Ok((
+            upstream_id,
+            left.and_then(|left| Duties::read(device, left)),
+        ));
+    }
+    let duties = Duties {
         upstream_id: upstream_id.clone(),
-        ack,
-        by: None,
+        received_at: now,
+        plan: Plan::new(spec, message),
+        done: 0,
     };
-    let recipients = recipients(&spec, &message.chat_id);
-    let server = Duration::from_millis(spec.server_ack_ms);
-    let delivered = Duration::from_millis(spec.delivered_ms.max(spec.server_ack_ms));
-    sleep(server).await;
-    if !emit(ack(Ack::Server)).await || recipients.is_empty() {
-        return;
-    }
-    sleep(delivered - server).await;
-    if !emit(ack(Ack::Device)).await {
-        return;
-    }
-    let delivery = Delivery {
-        spec: &spec,
-        message: &message,
-        upstream_id: &upstream_id,
-        group: recipients.len() > 1 || message.chat_id == group_id(&spec),
-        first_delivery,
-        unread: Mutex::new(recipients.len()),
-    };
-    join_all(
-        recipients
-            .iter()
-            .map(|contact| delivery.recipient(contact, delivered, &emit)),
-    )
-    .await;
+    tx.simulator_owe(device, &duties.to_stored()?)?;
+    Ok((upstream_id, Some(duties)))
 }
 
-/// One message as its recipients have it: what they share.
-struct Delivery<'a> {
-    spec: &'a SimulatorSpec,
-    message: &'a Message,
-    upstream_id: &'a str,
+/// What the recipients of one message do about it, in the order they do it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    chat_id: String,
+    /// A group's replies and receipts name their sender.
     group: bool,
-    first_delivery: bool,
-    /// How many recipients have not read the message yet. Held while a receipt is sent, so
-    /// receipts leave in the order they were counted and the one that reaches zero is last.
-    unread: Mutex<usize>,
+    steps: Vec<Step>,
 }
 
-impl Delivery<'_> {
-    /// One recipient's part once the message was delivered (at `delivered`): it comes online,
-    /// reads, replies if it echoes, and goes offline a while later. A silent one does nothing.
-    async fn recipient<F, Fut>(&self, contact: &SimulatedContact, delivered: Duration, emit: &F)
-    where
-        F: Fn(Inbound) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let Some(read_at) = read_after(self.spec, contact) else {
-            return;
-        };
-        sleep(read_at.saturating_sub(delivered)).await;
-        let presence = |online: bool| Inbound::Presence {
-            contact_id: contact.id.clone(),
-            online,
-        };
-        emit(presence(true)).await;
-        {
-            let mut unread = self.unread.lock().await;
-            *unread -= 1;
-            let (upstream_id, reader) = (self.upstream_id.to_owned(), contact.id.clone());
-            let receipt = if *unread == 0 {
-                Inbound::Ack {
-                    upstream_id,
-                    ack: Ack::Read,
-                    by: Some(reader),
-                }
-            } else {
-                Inbound::ReadBy {
-                    upstream_id,
-                    reader,
-                }
-            };
-            if !emit(receipt).await {
-                return;
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Step {
+    /// When, after the phone received the message.
+    after_ms: u64,
+    act: Act,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Act {
+    /// The server has the message.
+    Server,
+    /// The recipients' phones have it.
+    Delivered,
+    /// A group member read it, while others have not.
+    ReadBy {
+        reader: String,
+    },
+    /// The last recipient read it: the message is read.
+    Read {
+        reader: String,
+    },
+    Presence {
+        contact: String,
+        online: bool,
+    },
+    Typing {
+        contact: String,
+        typing: bool,
+    },
+    /// An echoing contact sends the message back, quoting it.
+    Reply(Box<Reply>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Reply {
+    /// Chosen with the plan, so that a reply is the same message however often it is made.
+    upstream_id: String,
+    from: String,
+    from_name: String,
+    kind: String,
+    body: String,
+    media: Option<Media>,
+}
+
+impl Plan {
+    /// The recipients' part for `message`. After the server and delivery acks (the message's
+    /// own), each recipient acts on its own clock, as the members of a real group do: one that
+    /// reads comes online and sends its receipt, an echoing one types and replies, and each
+    /// goes offline a while later. The message becomes read with the receipt of the last
+    /// recipient to read it, so a group with a silent member never gets there.
+    pub fn new(spec: &SimulatorSpec, message: &Message) -> Plan {
+        let recipients = recipients(spec, &message.chat_id);
+        let group = recipients.len() > 1 || message.chat_id == group_id(spec);
+        let server = spec.server_ack_ms;
+        let mut steps = vec![Step {
+            after_ms: server,
+            act: Act::Server,
+        }];
+        if !recipients.is_empty() {
+            let delivered = spec.delivered_ms.max(server);
+            steps.push(Step {
+                after_ms: delivered,
+                act: Act::Delivered,
+            });
+            let readers: Vec<(u64, &SimulatedContact)> = recipients
+                .iter()
+                .filter_map(|contact| Some((read_after(spec, contact)?.max(delivered), *contact)))
+                .collect();
+            // Receipts leave in time order, the earlier listed first at the same time; the
+            // message is read with the last, if every recipient reads.
+            let last_reader = readers
+                .iter()
+                .enumerate()
+                .max_by_key(|(index, (read_at, _))| (*read_at, *index))
+                .map(|(index, _)| index)
+                .filter(|_| readers.len() == recipients.len());
+            for (index, (read_at, contact)) in readers.into_iter().enumerate() {
+                let read = Some(index) == last_reader;
+                steps.extend(reader_steps(spec, message, contact, read_at, read));
             }
         }
-        if self.first_delivery && contact.behaviour == Behaviour::Echo {
-            reply(
-                self.spec,
-                contact,
-                self.message,
-                self.group,
-                self.upstream_id,
-                emit,
-            )
-            .await;
+        // Stable: steps at the same time keep the order they were planned in.
+        steps.sort_by_key(|step| step.after_ms);
+        Plan {
+            chat_id: message.chat_id.clone(),
+            group,
+            steps,
         }
-        sleep(ONLINE_AFTER_REPLY).await;
-        emit(presence(false)).await;
+    }
+
+    /// What `act` reports about the message `upstream_id`.
+    fn report(&self, act: &Act, upstream_id: &str) -> Inbound {
+        let ack = |ack: Ack, by: Option<&String>| Inbound::Ack {
+            upstream_id: upstream_id.to_owned(),
+            ack,
+            by: by.cloned(),
+        };
+        match act {
+            Act::Server => ack(Ack::Server, None),
+            Act::Delivered => ack(Ack::Device, None),
+            Act::Read { reader } => ack(Ack::Read, Some(reader)),
+            Act::ReadBy { reader } => Inbound::ReadBy {
+                upstream_id: upstream_id.to_owned(),
+                reader: reader.clone(),
+            },
+            Act::Presence { contact, online } => Inbound::Presence {
+                contact_id: contact.clone(),
+                online: *online,
+            },
+            Act::Typing { contact, typing } => Inbound::Typing {
+                chat_id: self.chat_id.clone(),
+                contact_id: contact.clone(),
+                typing: *typing,
+            },
+            Act::Reply(reply) => Inbound::Message(Box::new(Incoming {
+                upstream_id: reply.upstream_id.clone(),
+                chat_id: self.chat_id.clone(),
+                chat_name: self.group.then(|| GROUP_NAME.to_owned()),
+                group: self.group,
+                from: reply.from.clone(),
+                from_name: Some(reply.from_name.clone()),
+                from_me: false,
+                kind: reply.kind.clone(),
+                body: reply.body.clone(),
+                media: reply.media.clone(),
+                reply_to: Some(upstream_id.to_owned()),
+                timestamp: Utc::now(),
+            })),
+        }
     }
 }
 
-/// An echoing contact types for `typing_ms`, then sends the text back, quoting it.
-async fn reply<F, Fut>(
+/// One recipient's part once it reads `message` at `read_at`: it comes online and sends its
+/// receipt (the one that makes the message `read` if `read`), replies if it echoes (typing for
+/// `typing_ms` first), and goes offline a while later.
+fn reader_steps(
     spec: &SimulatorSpec,
-    contact: &SimulatedContact,
     message: &Message,
-    group: bool,
-    quoted: &str,
-    emit: &F,
-) where
-    F: Fn(Inbound) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let typing = |typing: bool| Inbound::Typing {
-        chat_id: message.chat_id.clone(),
-        contact_id: contact.id.clone(),
-        typing,
+    contact: &SimulatedContact,
+    read_at: u64,
+    read: bool,
+) -> Vec<Step> {
+    let at = |after_ms: u64, act: Act| Step { after_ms, act };
+    let (presence, typing) = (
+        |online| Act::Presence {
+            contact: contact.id.clone(),
+            online,
+        },
+        |typing| Act::Typing {
+            contact: contact.id.clone(),
+            typing,
+        },
+    );
+    let reader = contact.id.clone();
+    let receipt = match read {
+        true => Act::Read { reader },
+        false => Act::ReadBy { reader },
     };
-    emit(typing(true)).await;
-    sleep(Duration::from_millis(spec.typing_ms)).await;
-    emit(typing(false)).await;
-    emit(Inbound::Message(Box::new(Incoming {
-        upstream_id: format!(
-            "false_{}_{}",
-            message.chat_id,
-            crate::device::pairings::random_token(20)
-        ),
-        chat_id: message.chat_id.clone(),
-        chat_name: group.then(|| GROUP_NAME.to_owned()),
-        group,
-        from: contact.id.clone(),
-        from_name: Some(contact.name.clone()),
-        from_me: false,
-        kind: message.kind.clone(),
-        body: message.body.clone(),
-        media: message.media.clone(),
-        reply_to: Some(quoted.to_owned()),
-        timestamp: Utc::now(),
-    })))
-    .await;
+    let mut steps = vec![at(read_at, presence(true)), at(read_at, receipt)];
+    let mut done_at = read_at;
+    if contact.behaviour == Behaviour::Echo {
+        let replied_at = read_at.saturating_add(spec.typing_ms);
+        let reply = Reply {
+            upstream_id: format!("false_{}_{}", message.chat_id, random_token(20)),
+            from: contact.id.clone(),
+            from_name: contact.name.clone(),
+            kind: message.kind.clone(),
+            body: message.body.clone(),
+            media: message.media.clone(),
+        };
+        steps.extend([
+            at(read_at, typing(true)),
+            at(replied_at, typing(false)),
+            at(replied_at, Act::Reply(Box::new(reply))),
+        ]);
+        done_at = replied_at;
+    }
+    let offline_at = done_at.saturating_add(ONLINE_AFTER_REPLY.as_millis() as u64);
+    steps.push(at(offline_at, presence(false)));
+    steps
 }
+
+/// What the phone still owes for one message: its plan, and how many steps of it are done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duties {
+    upstream_id: String,
+    received_at: DateTime<Utc>,
+    plan: Plan,
+    done: u32,
+}
+
+impl Duties {
+    /// The duties as the store keeps them; `None` (and a warning) for a plan this build
+    /// cannot read, which is left alone.
+    pub fn read(device: &DeviceId, stored: PhoneDuties) -> Option<Duties> {
+        match serde_json::from_str(&stored.plan) {
+            Ok(plan) => Some(Duties {
+                upstream_id: stored.upstream_id,
+                received_at: stored.received_at,
+                plan,
+                done: stored.done,
+            }),
+            Err(error) => {
+                tracing::warn!(device_id = %device, upstream_id = %stored.upstream_id, %error, "the simulated phone cannot read what it owes for a message");
+                None
+            }
+        }
+    }
+
+    fn to_stored(&self) -> serde_json::Result<PhoneDuties> {
+        Ok(PhoneDuties {
+            upstream_id: self.upstream_id.clone(),
+            received_at: self.received_at,
+            plan: serde_json::to_string(&self.plan)?,
+            done: self.done,
+        })
+    }
+}
+
+/// Plays what the phone owes for one message, from the first step not done: each step at its
+/// time after the message was received (at once if that is past), reported as owed, so that it
+/// is marked done in the write that stores it. Ends with the plan, or when the device's events
+/// are closed.
+pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<UpstreamEvent>) {
+    let steps = &duties.plan.steps;
+    for (index, step) in steps.iter().enumerate().skip(duties.done as usize) {
+        let due = duties.received_at + TimeDelta::milliseconds(step.after_ms as i64);
+        sleep((due - Utc::now()).to_std().unwrap_or_default()).await;
+        let report = duties.plan.report(&step.act, &duties.upstream_id);
+        let (device, upstream_id) = (device.clone(), duties.upstream_id.clone());
+        let last = index + 1 == steps.len();
+        let settle = Settle::new(move |tx| {
+            tx.simulator_step_done(&device, &upstream_id, index as u32, last)
+        });
+        if events
+            .send(UpstreamEvent::Owed { report, settle })
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

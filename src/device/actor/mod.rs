@@ -111,7 +111,8 @@ pub struct Actor {
     upstream_events: mpsc::Receiver<UpstreamEvent>,
     upstream_sender: mpsc::Sender<UpstreamEvent>,
     session: Option<Value>,
-    me: Option<Me>,
+    /// The linked account, published so the edge can say "me" in a client's own words.
+    me: watch::Sender<Option<Me>>,
     /// Credentials from a scan, saved by the `SaveSession` effect.
     pending_link: Option<(Value, Me)>,
     qr_deadline: Option<Instant>,
@@ -140,6 +141,7 @@ impl Actor {
         context: ActorContext,
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
+        me: watch::Sender<Option<Me>>,
         bell: Arc<RelayBell>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
@@ -169,6 +171,7 @@ impl Actor {
             bell.clone(),
             metrics.clone(),
         );
+        me.send_replace(record.me.clone());
         let actor = Actor {
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
@@ -182,7 +185,7 @@ impl Actor {
             upstream_events,
             upstream_sender,
             session: record.session.clone(),
-            me: record.me.clone(),
+            me,
             pending_link: None,
             qr_deadline: None,
             reconnect_deadline: None,

@@ -4,10 +4,11 @@
 
 use super::Actor;
 use crate::device::state::Input;
-use crate::device::upstream::UpstreamEvent;
+use crate::device::upstream::{Settle, UpstreamEvent};
 use crate::device::DeviceError;
 use crate::messaging::inbound;
 use crate::model::{inbound::Inbound, upstream::Reported};
+use crate::store::{StoreResult, Tx};
 
 /// Most upstream reports applied in one write.
 const INBOUND_BATCH: usize = 512;
@@ -34,12 +35,9 @@ impl Actor {
                 self.check_upstream().await;
                 return;
             }
-            UpstreamEvent::Inbound(first) => {
-                let deferred = self.apply_inbound(first).await;
-                if let Some(other) = deferred {
-                    Box::pin(self.upstream_event(other)).await;
-                }
-                return;
+            UpstreamEvent::Inbound(first) => return self.report(first, None).await,
+            UpstreamEvent::Owed { report, settle } => {
+                return self.report(report, Some(settle)).await
             }
         };
         if let Err(ignored) = self.feed(input).await {
@@ -74,14 +72,29 @@ impl Actor {
         Ok(())
     }
 
+    /// Applies a report from the upstream (with what settles it, if it was owed) and handles
+    /// the event that came after the reports waiting with it.
+    async fn report(&mut self, first: Inbound, settle: Option<Settle>) {
+        let deferred = self.apply_inbound(first, settle).await;
+        if let Some(other) = deferred {
+            Box::pin(self.upstream_event(other)).await;
+        }
+    }
+
     /// Applies a report from the upstream together with every other one already waiting, in
     /// one write. Returns the first waiting event that is not a report, to handle next.
-    async fn apply_inbound(&mut self, first: Inbound) -> Option<UpstreamEvent> {
-        let mut batch = vec![first];
+    async fn apply_inbound(
+        &mut self,
+        first: Inbound,
+        settle: Option<Settle>,
+    ) -> Option<UpstreamEvent> {
+        let mut batch = Reports::default();
+        batch.push(first, settle);
         let mut deferred = None;
-        while batch.len() < INBOUND_BATCH {
+        while batch.items.len() < INBOUND_BATCH {
             match self.upstream_events.try_recv() {
-                Ok(UpstreamEvent::Inbound(item)) => batch.push(item),
+                Ok(UpstreamEvent::Inbound(item)) => batch.push(item, None),
+                Ok(UpstreamEvent::Owed { report, settle }) => batch.push(report, Some(settle)),
                 Ok(other) => {
                     deferred = Some(other);
                     break;
@@ -98,21 +111,66 @@ impl Actor {
     /// Stores upstream reports in one write and follows the typing indicators they change.
     pub(super) async fn store_inbound(
         &mut self,
-        mut batch: Vec<Inbound>,
+        batch: impl Into<Reports>,
     ) -> Result<(), DeviceError> {
+        let mut batch = batch.into();
         self.linked_ids
-            .resolve(batch.as_mut_slice(), self.upstream.as_deref_mut())
+            .resolve(batch.items.as_mut_slice(), self.upstream.as_deref_mut())
             .await;
         self.group_names
-            .name_new_groups(&mut batch, self.upstream.as_deref_mut())
+            .name_new_groups(&mut batch.items, self.upstream.as_deref_mut())
             .await;
         let (id, metrics) = (self.id.clone(), self.metrics.clone());
         let changes = self
             .context
             .store
-            .write(move |tx| inbound::apply(tx, &id, &batch, &metrics))
+            .write(move |tx| {
+                let items = batch.still_owed(tx)?;
+                inbound::apply(tx, &id, &items, &metrics)
+            })
             .await?;
         self.track_typing(changes);
         Ok(())
+    }
+}
+
+/// Upstream reports stored together, with what settles those the upstream owed.
+#[derive(Default)]
+pub(super) struct Reports {
+    items: Vec<Inbound>,
+    /// Each owed report's place in `items`, and what settles it.
+    settles: Vec<(usize, Settle)>,
+}
+
+impl From<Vec<Inbound>> for Reports {
+    fn from(items: Vec<Inbound>) -> Self {
+        Self {
+            items,
+            settles: Vec::new(),
+        }
+    }
+}
+
+impl Reports {
+    fn push(&mut self, item: Inbound, settle: Option<Settle>) {
+        if let Some(settle) = settle {
+            self.settles.push((self.items.len(), settle));
+        }
+        self.items.push(item);
+    }
+
+    /// Settles the owed reports in the write that stores them, in the order they came, and
+    /// returns the reports to store: all but the owed ones that were no longer owed.
+    fn still_owed(self, tx: &mut Tx<'_>) -> StoreResult<Vec<Inbound>> {
+        let mut keep = vec![true; self.items.len()];
+        for (index, settle) in self.settles {
+            keep[index] = settle.run(tx)?;
+        }
+        Ok(self
+            .items
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(item, keep)| keep.then_some(item))
+            .collect())
     }
 }

@@ -81,13 +81,13 @@ impl Actor {
     fn link_change(&mut self, effects: &[Effect]) -> Option<Option<(Value, Me)>> {
         if effects.contains(&Effect::WipeSession) {
             self.session = None;
-            self.me = None;
+            self.me.send_replace(None);
             return Some(None);
         }
         if effects.contains(&Effect::SaveSession) {
             let (session, me) = self.pending_link.take()?;
             self.session = Some(session.clone());
-            self.me = Some(me.clone());
+            self.me.send_replace(Some(me.clone()));
             return Some(Some((session, me)));
         }
         None
@@ -112,7 +112,7 @@ impl Actor {
             false => self.check_deadline = None,
         }
         let id = self.id.clone();
-        let me = self.me.clone();
+        let me = self.me.borrow().clone();
         let entering_ready = next.name() == StateName::Ready;
         let leaving_ready = previous.name() == StateName::Ready && !entering_ready;
         let latency_ms = entering_ready.then(|| self.latency.report()).flatten();

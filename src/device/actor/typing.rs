@@ -40,7 +40,7 @@ impl Actor {
         chat_id: String,
         typing: bool,
     ) -> Result<(), DeviceError> {
-        let Some(me) = self.me.as_ref().map(|me| me.id.clone()) else {
+        let Some(me) = self.me.borrow().as_ref().map(|me| me.id.clone()) else {
             return Err(DeviceError::InvalidState(InvalidTransition {
                 state: self.state.name(),
                 input: "typing",
@@ -107,7 +107,7 @@ impl Actor {
         for key in &expired {
             self.typing.remove(key);
         }
-        let ours = self.me.as_ref().map(|me| me.id.clone());
+        let ours = self.me.borrow().as_ref().map(|me| me.id.clone());
         let (ours, theirs): (Vec<_>, Vec<_>) = expired
             .into_iter()
             .partition(|(_, contact_id)| ours.as_deref() == Some(contact_id.as_str()));

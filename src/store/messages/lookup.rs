@@ -69,12 +69,26 @@ pub fn by_short_id_in_chat(
         .optional()?)
 }
 
+/// The message sent with the `tempId` whose [`crate::model::TempId::key`] is `temp_id`.
 pub fn by_temp_id(
     conn: &Connection,
     device: &DeviceId,
     temp_id: &str,
 ) -> StoreResult<Option<Message>> {
     find_one(conn, device, Key::TempId, temp_id)
+}
+
+/// Who wrote in a chat, apart from us, in order of id: the members of a group as far as its
+/// messages tell (the store keeps no membership).
+pub fn senders(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT from_id FROM messages
+         WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 ORDER BY from_id",
+    )?;
+    let senders = stmt
+        .query_map(params![device.as_str(), chat], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(senders)
 }
 
 /// Whether `message` is one of the chat's messages.

@@ -1,4 +1,5 @@
-//! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes.
+//! Message rows, the relay queue they carry, notifications, and the simulated phones' inboxes
+//! and what they still owe.
 //!
 //! This module holds the row's columns and how a message is read from them, which every
 //! submodule and the chats' queries share; each submodule is one use of the rows.
@@ -8,23 +9,25 @@ mod idempotency;
 mod lookup;
 mod notifications;
 mod relay;
+mod simulator_duties;
 mod simulator_inbox;
 mod writes;
 
 use rusqlite::Row;
 
-use crate::model::{Ack, Media, Message};
+use crate::model::{Ack, Media, Message, TempId};
 
 pub use acks::{ack_subject, AckSubject};
 pub use idempotency::by_idempotency_key;
 pub use lookup::{
     by_short_id_in_chat, by_temp_id, by_upstream_id, chat_has_messages, counts, get_message,
-    in_chat, latest_incoming, list_messages,
+    in_chat, latest_incoming, list_messages, senders,
 };
 pub use notifications::NotificationSet;
 pub use relay::{
     oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued, RelayUpdate,
 };
+pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_inbox::{simulator_inbox, InboxEntry};
 pub use writes::NewMessage;
 
@@ -50,7 +53,9 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> 
         timestamp: row.get(at + 10)?,
         ack: ack.level(),
         ack_name: ack.name(),
-        temp_id: row.get(at + 12)?,
+        temp_id: row
+            .get::<_, Option<String>>(at + 12)?
+            .and_then(|key| TempId::from_key(&key)),
         revoked: row.get(at + 13)?,
         template: row
             .get::<_, Option<String>>(at + 14)?

@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, Template};
+use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, TempId, Template};
 use crate::store::chats::get_chat;
 use crate::store::{StoreResult, Tx};
 
@@ -21,7 +21,7 @@ pub struct NewMessage<'a> {
     pub template: Option<&'a Template>,
     pub reply_to: Option<&'a str>,
     pub timestamp: &'a str,
-    pub temp_id: Option<&'a str>,
+    pub temp_id: Option<&'a TempId>,
     pub idempotency_key: Option<&'a str>,
     /// `Queued` for messages we send; `None` for messages we receive.
     pub relay: Option<RelayStatus>,
@@ -55,7 +55,7 @@ impl Tx<'_> {
                 media,
                 new.reply_to,
                 new.timestamp,
-                new.temp_id,
+                new.temp_id.map(TempId::key),
                 new.idempotency_key,
                 new.seen,
                 new.relay.map(RelayStatus::as_str),
@@ -78,7 +78,7 @@ impl Tx<'_> {
             timestamp: new.timestamp.to_owned(),
             ack: Ack::Pending.level(),
             ack_name: Ack::Pending.name(),
-            temp_id: new.temp_id.map(str::to_owned),
+            temp_id: new.temp_id.cloned(),
             revoked: false,
             template: new.template.cloned(),
         })

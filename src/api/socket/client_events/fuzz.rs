@@ -47,7 +47,7 @@ fn message_send() {
         Field::defaulted("text", Kind::String),
         Field::optional("media", Kind::Object),
         Field::optional("replyTo", Kind::String),
-        Field::optional("tempId", Kind::String),
+        Field::optional("tempId", Kind::StringOrNumber),
         Field::optional("template", Kind::Object),
     ];
     let valid = json!({
@@ -55,6 +55,9 @@ fn message_send() {
         "media": { "url": "http://files.test/a.png", "mime": "image/png" }
     });
     payload::<SendRequest>("message:send", valid, FIELDS);
+    let numbered =
+        json!({ "chatId": "15550000002@c.us", "text": "hi", "tempId": 1732000000000u64 });
+    payload::<SendRequest>("message:send", numbered, FIELDS);
 }
 
 #[test]
@@ -116,6 +119,7 @@ fn messages_list() {
 fn notification_read() {
     const FIELDS: &[Field] = &[
         Field::optional("ids", Kind::Array),
+        Field::optional("id", Kind::String),
         Field::defaulted("all", Kind::Bool),
     ];
     let which = |payload: &[u8]| {
@@ -124,16 +128,36 @@ fn notification_read() {
     };
     fuzz::object_decoder(json!({ "ids": ["n1", "n2"] }), FIELDS, which);
     fuzz::object_decoder(json!({ "all": true }), FIELDS, which);
+    fuzz::object_decoder(json!({ "id": "n1" }), FIELDS, which);
     for neither_or_both in [
         json!({}),
         json!({ "all": false }),
         json!({ "ids": ["n1"], "all": true }),
+        json!({ "ids": ["n1"], "id": "n2" }),
+        json!({ "id": "n1", "all": true }),
     ] {
         assert!(
             which(neither_or_both.to_string().as_bytes()).is_err(),
             "{neither_or_both}"
         );
     }
+}
+
+#[test]
+fn chat_join_and_leave() {
+    for event in ["chat:join", "chat:leave"] {
+        payload::<ChatRef>(event, json!({ "chatId": "15550000002@c.us" }), &[CHAT_ID]);
+    }
+}
+
+#[test]
+fn presence_get() {
+    const FIELDS: &[Field] = &[
+        Field::optional("ids", Kind::Array),
+        Field::optional("chatId", Kind::String),
+    ];
+    let valid = json!({ "ids": ["15550000002@c.us"], "chatId": "15550000003@c.us" });
+    payload::<PresenceQuery>("presence:get", valid, FIELDS);
 }
 
 #[test]

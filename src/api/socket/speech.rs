@@ -1,0 +1,107 @@
+//! What a socket is sent, in the protocol it speaks: native events as they are, or as its
+//! profile has them (renamed, reshaped, several or none). Live delivery, replays, snapshots
+//! and the edge's own events (`session`, `sync`) all go through here, so a profile's client
+//! never receives a native name its profile renames.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
+use socketioxide::extract::SocketRef;
+
+use super::session::{self, Refused};
+use crate::api::profile::Profile;
+use crate::device::DeviceHandle;
+
+/// Events as a profile's client receives them: its names, and JSON text ready to queue.
+pub(super) type Events = Vec<(String, Box<RawValue>)>;
+
+/// The profile a socket speaks, if any (set by the handshake).
+pub(super) fn profile_of(socket: &SocketRef) -> Option<Arc<Profile>> {
+    socket.extensions.get::<Arc<Profile>>()
+}
+
+/// The account the device of a socket's namespace is linked to: what a profile's `$me`
+/// reads, so a client told "who received this" in its own words hears its own id.
+pub(super) fn me_of(socket: &SocketRef) -> Option<String> {
+    socket.extensions.get::<DeviceHandle>()?.me()
+}
+
+/// A native event as `profile` has it, each as JSON text ready to queue.
+pub(super) fn translate(
+    profile: &Profile,
+    name: &str,
+    payload: &RawValue,
+    me: Option<&str>,
+) -> Events {
+    let Ok(native) = serde_json::from_str::<Value>(payload.get()) else {
+        return Vec::new();
+    };
+    profile
+        .outbound(name, &native, me)
+        .into_iter()
+        .filter_map(|(name, payload)| Some((name, serde_json::value::to_raw_value(&payload).ok()?)))
+        .collect()
+}
+
+/// Queues a native event for `socket` in its protocol. A profile that turns it into several
+/// events queues them all, stopping at the first refusal.
+pub(super) fn emit(
+    socket: &SocketRef,
+    profile: Option<&Profile>,
+    name: &str,
+    payload: &RawValue,
+) -> Result<(), Refused> {
+    match profile {
+        None => session::emit(socket, name, payload),
+        Some(profile) => emit_all(
+            socket,
+            &translate(profile, name, payload, me_of(socket).as_deref()),
+        ),
+    }
+}
+
+pub(super) fn emit_all(
+    socket: &SocketRef,
+    events: &[(String, Box<RawValue>)],
+) -> Result<(), Refused> {
+    events
+        .iter()
+        .try_for_each(|(name, payload)| session::emit(socket, name, payload))
+}
+
+/// One event's translations for the profiles of the sockets it goes to, each made once: a
+/// fan-out to a thousand sockets of one profile translates the event once.
+#[derive(Default)]
+pub(super) struct Translations {
+    made: Vec<(Arc<Profile>, Events)>,
+}
+
+impl Translations {
+    /// The translation for `profile`, made the first time it is asked for; `socket` is one of
+    /// the device's sockets, which tells who the device's account is.
+    pub(super) fn of(
+        &mut self,
+        profile: &Arc<Profile>,
+        name: &str,
+        payload: &RawValue,
+        socket: &SocketRef,
+    ) -> &[(String, Box<RawValue>)] {
+        let at = match self
+            .made
+            .iter()
+            .position(|(made, _)| Arc::ptr_eq(made, profile))
+        {
+            Some(at) => at,
+            None => {
+                let me = me_of(socket);
+                self.made.push((
+                    profile.clone(),
+                    translate(profile, name, payload, me.as_deref()),
+                ));
+                self.made.len() - 1
+            }
+        };
+        &self.made[at].1
+    }
+}

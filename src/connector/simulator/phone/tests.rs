@@ -1,0 +1,221 @@
+//! The phone's plans, and how one is played from where it stopped.
+
+use super::*;
+
+const ALICE: &str = "15550000002@c.us";
+const BOB: &str = "15550000003@c.us";
+const CAROL: &str = "15550000004@c.us";
+
+fn contact(id: &str, name: &str, behaviour: Behaviour) -> SimulatedContact {
+    SimulatedContact {
+        id: id.into(),
+        name: name.into(),
+        behaviour,
+    }
+}
+
+/// A phone with Alice (echo), Bob (slow reader) and, if `silent_carol`, Carol (silent).
+fn spec(silent_carol: bool) -> SimulatorSpec {
+    let mut contacts = vec![
+        contact(ALICE, "Alice", Behaviour::Echo),
+        contact(BOB, "Bob", Behaviour::SlowReader),
+    ];
+    if silent_carol {
+        contacts.push(contact(CAROL, "Carol", Behaviour::Silent));
+    }
+    SimulatorSpec {
+        server_ack_ms: 10,
+        delivered_ms: 20,
+        read_ms: 100,
+        typing_ms: 50,
+        contacts,
+        ..SimulatorSpec::default()
+    }
+}
+
+fn message(chat_id: &str) -> Message {
+    Message {
+        id: "msg_1".into(),
+        upstream_id: None,
+        device_id: "demo".into(),
+        chat_id: chat_id.into(),
+        from: "15550000001@c.us".into(),
+        from_me: true,
+        kind: "text".into(),
+        body: "hello".into(),
+        media: None,
+        reply_to: None,
+        timestamp: "2026-01-02T03:04:05.678Z".into(),
+        ack: 0,
+        ack_name: "pending",
+        temp_id: None,
+        revoked: false,
+        template: None,
+    }
+}
+
+/// A plan's steps as (time, act), the reply's random upstream id left out.
+fn timeline(plan: &Plan) -> Vec<(u64, String)> {
+    plan.steps
+        .iter()
+        .map(|step| {
+            let act = match &step.act {
+                Act::Server => "server".to_owned(),
+                Act::Delivered => "delivered".to_owned(),
+                Act::ReadBy { reader } => format!("read by {reader}"),
+                Act::Read { reader } => format!("read, last by {reader}"),
+                Act::Presence { contact, online } => format!("{contact} online {online}"),
+                Act::Typing { contact, typing } => format!("{contact} typing {typing}"),
+                Act::Reply(reply) => format!("{} replies {:?}", reply.from, reply.body),
+            };
+            (step.after_ms, act)
+        })
+        .collect()
+}
+
+fn expected(steps: &[(u64, &str)]) -> Vec<(u64, String)> {
+    steps
+        .iter()
+        .map(|(at, act)| (*at, act.to_string()))
+        .collect()
+}
+
+#[test]
+fn an_echoing_contact_reads_types_replies_and_goes_offline_on_the_device_files_clock() {
+    let plan = Plan::new(&spec(false), &message(ALICE));
+    assert_eq!(
+        timeline(&plan),
+        expected(&[
+            (10, "server"),
+            (20, "delivered"),
+            (100, "15550000002@c.us online true"),
+            (100, "read, last by 15550000002@c.us"),
+            (100, "15550000002@c.us typing true"),
+            (150, "15550000002@c.us typing false"),
+            (150, "15550000002@c.us replies \"hello\""),
+            (5150, "15550000002@c.us online false"),
+        ])
+    );
+    assert!(!plan.group);
+}
+
+#[test]
+fn in_a_group_the_last_reader_makes_the_message_read_and_only_echoing_members_reply() {
+    let plan = Plan::new(&spec(false), &message(&group_id(&spec(false))));
+    assert_eq!(
+        timeline(&plan),
+        expected(&[
+            (10, "server"),
+            (20, "delivered"),
+            (100, "15550000002@c.us online true"),
+            (100, "read by 15550000002@c.us"),
+            (100, "15550000002@c.us typing true"),
+            (150, "15550000002@c.us typing false"),
+            (150, "15550000002@c.us replies \"hello\""),
+            (1000, "15550000003@c.us online true"),
+            (1000, "read, last by 15550000003@c.us"),
+            (5150, "15550000002@c.us online false"),
+            (6000, "15550000003@c.us online false"),
+        ])
+    );
+    assert!(plan.group);
+}
+
+#[test]
+fn a_group_with_a_silent_member_gets_every_receipt_but_is_never_read() {
+    let spec = spec(true);
+    let plan = Plan::new(&spec, &message(&group_id(&spec)));
+    let acts: Vec<String> = timeline(&plan).into_iter().map(|(_, act)| act).collect();
+    assert!(acts.contains(&"read by 15550000003@c.us".to_owned()));
+    assert!(acts.contains(&"read by 15550000002@c.us".to_owned()));
+    assert!(
+        !acts.iter().any(|act| act.starts_with("read, last")),
+        "{acts:?}"
+    );
+    assert!(!acts.iter().any(|act| act.contains(CAROL)), "{acts:?}");
+}
+
+#[test]
+fn a_message_to_someone_not_in_the_address_book_gets_the_servers_tick_alone() {
+    let plan = Plan::new(&spec(false), &message("15559999999@c.us"));
+    assert_eq!(timeline(&plan), expected(&[(10, "server")]));
+}
+
+#[test]
+fn a_plan_reads_back_as_it_was_stored() {
+    let device = DeviceId::parse("demo").unwrap();
+    let duties = Duties {
+        upstream_id: "true_15550000002@c.us_abc".into(),
+        received_at: Utc::now(),
+        plan: Plan::new(&spec(false), &message(ALICE)),
+        done: 3,
+    };
+    let stored = duties.to_stored().unwrap();
+    assert_eq!(Duties::read(&device, stored), Some(duties));
+    let unreadable = PhoneDuties {
+        upstream_id: "true_x".into(),
+        received_at: Utc::now(),
+        plan: "{\"steps\": 7}".into(),
+        done: 0,
+    };
+    assert_eq!(Duties::read(&device, unreadable), None);
+}
+
+/// The reports `play` makes, in order, until it ends.
+async fn played(duties: Duties) -> Vec<Inbound> {
+    let (events, mut reports) = mpsc::channel(64);
+    play(DeviceId::parse("demo").unwrap(), duties, events).await;
+    let mut made = Vec::new();
+    while let Ok(event) = reports.try_recv() {
+        match event {
+            UpstreamEvent::Owed { report, .. } => made.push(report),
+            other => panic!("not an owed report: {other:?}"),
+        }
+    }
+    made
+}
+
+#[tokio::test]
+async fn an_overdue_plan_is_played_at_once_from_its_first_step_not_done() {
+    let plan = Plan::new(&spec(false), &message(ALICE));
+    let upstream_id = "true_15550000002@c.us_abc".to_owned();
+    let reply_id = match &plan.steps[6].act {
+        Act::Reply(reply) => reply.upstream_id.clone(),
+        other => panic!("step 6 is {other:?}"),
+    };
+    let duties = Duties {
+        upstream_id: upstream_id.clone(),
+        // Everything fell due an hour ago: the test would wait 5 s for the last step otherwise.
+        received_at: Utc::now() - TimeDelta::hours(1),
+        plan,
+        done: 5,
+    };
+    let reports = tokio::time::timeout(Duration::from_secs(1), played(duties))
+        .await
+        .expect("overdue steps are played at once");
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(
+        reports[0],
+        Inbound::Typing {
+            chat_id: ALICE.into(),
+            contact_id: ALICE.into(),
+            typing: false
+        }
+    );
+    match &reports[1] {
+        Inbound::Message(reply) => {
+            assert_eq!(reply.upstream_id, reply_id);
+            assert_eq!(reply.reply_to.as_deref(), Some(upstream_id.as_str()));
+            assert_eq!((reply.from.as_str(), reply.body.as_str()), (ALICE, "hello"));
+            assert!(!reply.from_me && !reply.group);
+        }
+        other => panic!("not the reply: {other:?}"),
+    }
+    assert_eq!(
+        reports[2],
+        Inbound::Presence {
+            contact_id: ALICE.into(),
+            online: false
+        }
+    );
+}

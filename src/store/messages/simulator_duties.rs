@@ -1,0 +1,106 @@
+//! What each simulated phone still owes for the messages it received: its acks, read receipts
+//! and replies, planned when the message arrived (`connector::simulator`), kept here so that a
+//! daemon that stops (SIGTERM or `kill -9`) does them after it starts again instead of never.
+//!
+//! A plan is a list of steps, done in order; `done` counts those already stored. A step is
+//! marked done by [`Tx::simulator_step_done`] in the transaction that stores what it reported,
+//! so a step is either stored and marked, or neither, and one made twice (before and after a
+//! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::model::DeviceId;
+use crate::store::{parse_time, StoreResult, Tx};
+
+/// What the phone still owes for one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhoneDuties {
+    /// The message's upstream id, as the phone gave it.
+    pub upstream_id: String,
+    /// When the phone received it: the plan's steps are timed from here.
+    pub received_at: DateTime<Utc>,
+    /// The simulator's plan, as it wrote it.
+    pub plan: String,
+    /// How many of the plan's steps are done.
+    pub done: u32,
+}
+
+fn duties_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PhoneDuties> {
+    Ok(PhoneDuties {
+        upstream_id: row.get(0)?,
+        received_at: parse_time(&row.get::<_, String>(1)?),
+        plan: row.get(2)?,
+        done: row.get(3)?,
+    })
+}
+
+/// Everything a simulated phone still owes, oldest message first.
+pub fn simulator_duties(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT upstream_id, received_at, plan, done FROM simulator_duties
+         WHERE device_id = ?1 ORDER BY received_at, upstream_id",
+    )?;
+    let duties = stmt
+        .query_map([device.as_str()], duties_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(duties)
+}
+
+impl Tx<'_> {
+    /// Records what the phone owes for a message it has just received.
+    pub fn simulator_owe(&mut self, device: &DeviceId, duties: &PhoneDuties) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                device.as_str(),
+                duties.upstream_id,
+                crate::model::rfc3339(duties.received_at),
+                duties.plan,
+                duties.done
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// What the phone still owes for the message `upstream_id`, if anything.
+    pub fn simulator_duties_of(
+        &self,
+        device: &DeviceId,
+        upstream_id: &str,
+    ) -> StoreResult<Option<PhoneDuties>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT upstream_id, received_at, plan, done FROM simulator_duties
+                 WHERE device_id = ?1 AND upstream_id = ?2",
+            )?
+            .query_row(params![device.as_str(), upstream_id], duties_row)
+            .optional()?)
+    }
+
+    /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id` done, and with
+    /// the `last` step forgets the plan. Returns whether the step was owed: not if it is done
+    /// already, or an earlier one is not, or the device does not know the message by that
+    /// upstream id yet (the daemon stopped between the phone receiving it and the relay
+    /// recording so; the relay sends it again after the restart, and the step then counts).
+    pub fn simulator_step_done(
+        &mut self,
+        device: &DeviceId,
+        upstream_id: &str,
+        step: u32,
+        last: bool,
+    ) -> StoreResult<bool> {
+        let sql = if last {
+            "DELETE FROM simulator_duties
+             WHERE device_id = ?1 AND upstream_id = ?2 AND done = ?3
+               AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
+        } else {
+            "UPDATE simulator_duties SET done = done + 1
+             WHERE device_id = ?1 AND upstream_id = ?2 AND done = ?3
+               AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
+        };
+        Ok(self.execute(sql, params![device.as_str(), upstream_id, step])? > 0)
+    }
+}
