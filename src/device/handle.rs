@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 
-use super::actor::{Command, Reply};
 use super::relay_bell::RelayBell;
+use super::route::{Answer, CommandRoute, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
-    upstream::{Fault, Outbound},
+    upstream::{Fault, Outbound, Reported},
     DeviceId,
 };
 
@@ -28,7 +28,8 @@ pub enum Lifecycle {
 #[derive(Clone)]
 pub struct DeviceHandle {
     pub id: DeviceId,
-    commands: mpsc::Sender<(Command, Reply)>,
+    /// Where its requests go: its actor here, or the node that runs it.
+    route: Arc<dyn CommandRoute>,
     qr: watch::Receiver<Option<CurrentQr>>,
     me: watch::Receiver<Option<Me>>,
     bell: Arc<RelayBell>,
@@ -37,14 +38,14 @@ pub struct DeviceHandle {
 impl DeviceHandle {
     pub(super) fn new(
         id: DeviceId,
-        commands: mpsc::Sender<(Command, Reply)>,
+        route: Arc<dyn CommandRoute>,
         qr: watch::Receiver<Option<CurrentQr>>,
         me: watch::Receiver<Option<Me>>,
         bell: Arc<RelayBell>,
     ) -> Self {
         Self {
             id,
-            commands,
+            route,
             qr,
             me,
             bell,
@@ -65,55 +66,50 @@ impl DeviceHandle {
 
     /// Starts, stops, restarts or logs out the device, and waits until it has.
     pub async fn lifecycle(&self, step: Lifecycle) -> Result<(), DeviceError> {
-        self.command(match step {
-            Lifecycle::Start => Command::Start,
-            Lifecycle::Stop => Command::Stop,
-            Lifecycle::Restart => Command::Restart,
-            Lifecycle::Logout => Command::Logout,
-        })
-        .await
+        self.ask(Request::Lifecycle(step)).await
     }
 
     /// Makes a simulated upstream misbehave (see [`Fault`]).
     pub async fn inject_fault(&self, fault: Fault) -> Result<(), DeviceError> {
-        self.command(Command::InjectFault(fault)).await
+        self.ask(Request::InjectFault(fault)).await
     }
 
     /// Our side starts or stops typing in a chat.
     pub async fn typing(&self, chat_id: String, typing: bool) -> Result<(), DeviceError> {
-        self.command(Command::Typing { chat_id, typing }).await
+        self.ask(Request::Typing { chat_id, typing }).await
     }
 
     /// Passes a hint that matters only now on to the upstream (see
     /// [`Outbound::WatchPresence`]).
     pub async fn tell(&self, action: Outbound) -> Result<(), DeviceError> {
-        self.command(Command::Tell(action)).await
+        self.ask(Request::Tell(action)).await
     }
 
-    /// Sends a command and waits for the actor's answer.
-    pub(super) async fn command(&self, command: Command) -> Result<(), DeviceError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send((command, reply))
-            .await
-            .map_err(|_| DeviceError::Gone)?;
-        answer.await.map_err(|_| DeviceError::Gone)?
+    /// Hands a verified webhook delivery to the device, which stores what it reports first.
+    pub async fn deliver(&self, reports: Vec<Reported>) -> Result<(), DeviceError> {
+        self.ask(Request::Webhook(reports)).await
     }
 
     /// The chat id of a phone number, if it has a WhatsApp account (see
     /// [`crate::device::upstream::Upstream::find_number`]).
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
-        let (found, answer) = oneshot::channel();
-        self.command(Command::FindNumber { number, found }).await?;
-        answer.await.map_err(|_| DeviceError::Gone)
+        match self.route.carry(Request::FindNumber(number)).await? {
+            Answer::Found(chat_id) => Ok(chat_id),
+            Answer::Done => Ok(None),
+        }
     }
 
-    /// The QR code on show, if the device is in state `qr`.
+    /// Carries a request that is answered with nothing but its success.
+    async fn ask(&self, request: Request) -> Result<(), DeviceError> {
+        self.route.carry(request).await.map(drop)
+    }
+
     /// The id of the account the device is linked to, if it is.
     pub fn me(&self) -> Option<String> {
         self.me.borrow().as_ref().map(|me| me.id.clone())
     }
 
+    /// The QR code on show, if the device is in state `qr`.
     pub fn current_qr(&self) -> Option<CurrentQr> {
         self.qr.borrow().clone()
     }

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::media::Library;
 use super::relay_bell::RelayBell;
+use super::route::ToActor;
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
 use crate::model::{
@@ -27,6 +28,8 @@ use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {
     handle: DeviceHandle,
+    /// The actor's own queue, for what only this node asks of it (to shut down).
+    actor: ToActor,
     task: JoinHandle<()>,
 }
 
@@ -213,7 +216,7 @@ impl DeviceManager {
         }
         let supervised = self.devices.lock().expect("devices lock").remove(id);
         if let Some(supervised) = supervised {
-            let _ = supervised.handle.command(Command::Shutdown).await;
+            let _ = supervised.actor.command(Command::Shutdown).await;
             let _ = supervised.task.await;
         }
         let deleted = id.clone();
@@ -264,7 +267,7 @@ impl DeviceManager {
         }
         self.handle(&id)
             .ok_or(DeviceError::NotFound)?
-            .command(Command::Webhook(reports))
+            .deliver(reports)
             .await
     }
 
@@ -324,7 +327,7 @@ impl DeviceManager {
             .map(|(_, s)| s)
             .collect();
         for supervised in &all {
-            let _ = supervised.handle.command(Command::Shutdown).await;
+            let _ = supervised.actor.command(Command::Shutdown).await;
         }
         for supervised in all {
             let _ = supervised.task.await;
@@ -338,8 +341,14 @@ impl DeviceManager {
         let (qr_sender, qr_receiver) = watch::channel(None);
         let (me_sender, me_receiver) = watch::channel(None);
         let bell = Arc::new(RelayBell::default());
-        let handle =
-            DeviceHandle::new(id.clone(), commands, qr_receiver, me_receiver, bell.clone());
+        let actor = ToActor::new(commands);
+        let handle = DeviceHandle::new(
+            id.clone(),
+            Arc::new(actor.clone()),
+            qr_receiver,
+            me_receiver,
+            bell.clone(),
+        );
         let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
             let (context, id, qr_sender, me_sender, queue, bell) = (
@@ -365,10 +374,14 @@ impl DeviceManager {
                 }
             }
         }));
-        self.devices
-            .lock()
-            .expect("devices lock")
-            .insert(handle.id.clone(), Supervised { handle, task });
+        self.devices.lock().expect("devices lock").insert(
+            handle.id.clone(),
+            Supervised {
+                handle,
+                actor,
+                task,
+            },
+        );
     }
 }
 

@@ -11,6 +11,7 @@ pub mod media;
 pub mod pairings;
 mod relay;
 mod relay_bell;
+pub mod route;
 pub mod spec;
 pub mod state;
 pub mod uploads;

@@ -1,0 +1,89 @@
+//! How a caller's request reaches a device. Callers (the API, webhook receivers) hold a
+//! [`DeviceHandle`](super::DeviceHandle), and the handle carries each request along its
+//! [`CommandRoute`]: on one node, straight to the device's actor ([`ToActor`]). A cluster
+//! swaps in a route that carries the request to the node holding the device's lease and
+//! brings its answer back, and no caller changes.
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use super::actor::{Command, Reply};
+use super::handle::Lifecycle;
+use super::DeviceError;
+use crate::model::upstream::{Fault, Outbound, Reported};
+
+/// What a caller may ask of a device: plain data, so a route may carry it anywhere.
+#[derive(Debug)]
+pub enum Request {
+    Lifecycle(Lifecycle),
+    /// Make a simulated upstream misbehave (see [`Fault`]).
+    InjectFault(Fault),
+    /// Our side starts or stops typing in a chat.
+    Typing {
+        chat_id: String,
+        typing: bool,
+    },
+    /// A hint that matters only now, for the upstream (see [`Outbound::WatchPresence`]).
+    Tell(Outbound),
+    /// The chat id of a phone number, if it has an account.
+    FindNumber(String),
+    /// A verified webhook delivery: what it reports is stored before the answer.
+    Webhook(Vec<Reported>),
+}
+
+/// A device's answer: done, or what was asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    Done,
+    Found(Option<String>),
+}
+
+/// Carries requests to a device wherever it runs, and their answers back.
+#[async_trait]
+pub trait CommandRoute: Send + Sync {
+    async fn carry(&self, request: Request) -> Result<Answer, DeviceError>;
+}
+
+/// The route to a device's actor on this node: its command queue.
+#[derive(Clone)]
+pub struct ToActor {
+    commands: mpsc::Sender<(Command, Reply)>,
+}
+
+impl ToActor {
+    pub(super) fn new(commands: mpsc::Sender<(Command, Reply)>) -> Self {
+        Self { commands }
+    }
+
+    /// Sends a command and waits for the actor's answer.
+    pub(super) async fn command(&self, command: Command) -> Result<(), DeviceError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send((command, reply))
+            .await
+            .map_err(|_| DeviceError::Gone)?;
+        answer.await.map_err(|_| DeviceError::Gone)?
+    }
+}
+
+#[async_trait]
+impl CommandRoute for ToActor {
+    async fn carry(&self, request: Request) -> Result<Answer, DeviceError> {
+        let command = match request {
+            Request::FindNumber(number) => {
+                let (found, answer) = oneshot::channel();
+                self.command(Command::FindNumber { number, found }).await?;
+                return Ok(Answer::Found(answer.await.map_err(|_| DeviceError::Gone)?));
+            }
+            Request::Lifecycle(Lifecycle::Start) => Command::Start,
+            Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
+            Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
+            Request::Lifecycle(Lifecycle::Logout) => Command::Logout,
+            Request::InjectFault(fault) => Command::InjectFault(fault),
+            Request::Typing { chat_id, typing } => Command::Typing { chat_id, typing },
+            Request::Tell(action) => Command::Tell(action),
+            Request::Webhook(reports) => Command::Webhook(reports),
+        };
+        self.command(command).await.map(|()| Answer::Done)
+    }
+}
