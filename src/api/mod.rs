@@ -5,6 +5,7 @@
 mod accept;
 pub mod auth;
 mod connection;
+pub mod dashboard;
 pub mod error;
 mod extract;
 pub mod messaging;

@@ -63,6 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let (router, document) = routes().split_for_parts();
     router
+        .merge(super::dashboard::router())
         .layer(Extension(Served::new(&document)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {

@@ -1,0 +1,136 @@
+//! The dashboard at `/`: a single-page app built from web/ by build.rs and embedded in the
+//! binary, so it works with no network beyond the daemon. Its own views' paths (`/devices/…`,
+//! `/events`, `/admin`) answer its page too, so a deep link reloads to the same view.
+//!
+//! Files are served precompressed (gzip, made at build time) to clients that take it. Bundle
+//! files carry a content hash in their names, so they are cached for a year; the page itself
+//! is revalidated, so a new daemon's dashboard is seen at the next load. Every answer carries
+//! a Content-Security-Policy that allows nothing but the daemon itself: the page talks only to
+//! the daemon's REST and Socket.IO interfaces, and shows QR codes and media as `data:`/`blob:`
+//! images.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/dashboard.rs"));
+}
+
+/// What the page may load and connect to: the daemon, and images it makes itself.
+const POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; \
+    style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; \
+    frame-ancestors 'none'; form-action 'self'";
+
+/// The page a build without the dashboard serves, saying how to get it.
+const MISSING: &str = include_str!("../../assets/dashboard/missing.html");
+
+/// The dashboard's routes; they need no state and no credential (the page signs in itself).
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(page))
+        .route("/devices", get(page))
+        .route("/devices/{*view}", get(page))
+        .route("/events", get(page))
+        .route("/admin", get(page))
+        .route("/assets/{*file}", get(asset))
+}
+
+/// Whether this build embeds the dashboard (it was built with the feature and npm).
+pub fn is_embedded() -> bool {
+    find("/index.html").is_some()
+}
+
+async fn page(headers: HeaderMap) -> Response {
+    match find("/index.html") {
+        Some(file) => serve(file, "text/html; charset=utf-8", "no-cache", &headers),
+        None => with_policy(
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                MISSING,
+            )
+                .into_response(),
+        ),
+    }
+}
+
+async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    match find(&format!("/assets/{file}")) {
+        Some(found) => serve(
+            found,
+            content_type(&file),
+            "public, max-age=31536000, immutable",
+            &headers,
+        ),
+        None => with_policy(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+type File = (&'static [u8], &'static [u8]);
+
+fn find(path: &str) -> Option<File> {
+    embedded::FILES
+        .iter()
+        .find(|(name, _, _)| *name == path)
+        .map(|(_, raw, gzipped)| (*raw, *gzipped))
+}
+
+fn serve(
+    (raw, gzipped): File,
+    kind: &'static str,
+    cache: &'static str,
+    headers: &HeaderMap,
+) -> Response {
+    let takes_gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| coding.split(';').next().is_some_and(|c| c.trim() == "gzip"));
+    let mut response = if takes_gzip {
+        ([(header::CONTENT_ENCODING, "gzip")], gzipped).into_response()
+    } else {
+        raw.into_response()
+    };
+    let set = response.headers_mut();
+    set.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    set.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    set.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    with_policy(response)
+}
+
+fn with_policy(mut response: Response) -> Response {
+    let set = response.headers_mut();
+    set.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(POLICY),
+    );
+    set.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    set.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit('.').next() {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("json") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,91 @@
+//! The dashboard as the daemon serves it: its page at `/` and at its own views' paths, its
+//! bundle precompressed and cached for good, and a Content-Security-Policy on every answer
+//! that lets the page reach nothing but the daemon. The bundle must be in this build: the
+//! test command runs where npm is (`.ci/run` installs it), so a build that left the dashboard
+//! out fails here instead of shipping a page that says "install Node.js".
+
+mod common;
+
+use std::io::Read;
+
+use common::TestDaemon;
+use reqwest::header::{
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+};
+use reqwest::StatusCode;
+
+async fn fetch(daemon: &TestDaemon, path: &str, gzip: bool) -> reqwest::Response {
+    let mut request = daemon.http.get(format!("{}{path}", daemon.base));
+    if gzip {
+        request = request.header(ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8");
+    }
+    request.send().await.unwrap()
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> &str {
+    response
+        .headers()
+        .get(&name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary_at_its_views_paths() {
+    assert!(
+        devicebridge::api::dashboard::is_embedded(),
+        "this build has no dashboard: build.rs could not bundle web/ (is npm installed?)"
+    );
+    let daemon = TestDaemon::start().await;
+    let home = fetch(&daemon, "/", false).await;
+    assert_eq!(home.status(), StatusCode::OK);
+    assert!(header(&home, CONTENT_TYPE).starts_with("text/html"));
+    let policy = header(&home, CONTENT_SECURITY_POLICY).to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert_eq!(header(&home, CACHE_CONTROL), "no-cache");
+    let page = home.text().await.unwrap();
+
+    // A deep link reloads to the same page, which routes itself.
+    for view in [
+        "/devices/demo",
+        "/devices/demo/chats/15550000002@c.us",
+        "/events",
+        "/admin",
+    ] {
+        let deep = fetch(&daemon, view, false).await;
+        assert_eq!(deep.status(), StatusCode::OK, "{view}");
+        assert_eq!(deep.text().await.unwrap(), page, "{view}");
+    }
+
+    // Its scripts come from the daemon, precompressed and cached for good (their names change
+    // with their content).
+    let script = page
+        .split("src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|src| src.starts_with("/assets/") && src.ends_with(".js"))
+        .unwrap_or_else(|| panic!("no bundled script in the page: {page}"));
+    let plain = fetch(&daemon, script, false).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert!(header(&plain, CONTENT_TYPE).starts_with("text/javascript"));
+    assert!(header(&plain, CACHE_CONTROL).contains("immutable"));
+    assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+    let plain = plain.bytes().await.unwrap();
+    let packed = fetch(&daemon, script, true).await;
+    assert_eq!(header(&packed, CONTENT_ENCODING), "gzip");
+    let packed = packed.bytes().await.unwrap();
+    assert!(packed.len() < plain.len(), "gzip makes it smaller");
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&packed[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, plain, "the gzipped file is the same file");
+
+    let missing = fetch(&daemon, "/assets/no-such-file.js", false).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // The API's own answers are unchanged beside it.
+    let (status, _) = daemon.get("/api/v1/no-such-route").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
