@@ -106,6 +106,57 @@ async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
     daemon.stop().await;
 }
 
+/// A page shows a picture with `<img src>`, which sends no header: the URL may carry an access
+/// token for the device, never an API key, and a token for another device is refused.
+#[tokio::test]
+async fn a_media_url_takes_an_access_token_in_its_query_for_links_that_send_no_header() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("phone", contacts()).await;
+    let (_, _, media) = daemon
+        .upload_as(
+            &daemon.key,
+            "phone",
+            PICTURE.to_vec(),
+            Some("image/png"),
+            Some("dot.png"),
+        )
+        .await;
+    let url = media["url"].as_str().unwrap();
+    let token_for = |device: &'static str| {
+        let daemon = &daemon;
+        async move {
+            let (status, body) = daemon
+                .post(
+                    "/api/v1/tokens",
+                    json!({ "sub": "page", "devices": [device], "scopes": ["read"], "ttlSecs": 600 }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let plain = reqwest::Client::new();
+    let fetch = |query: String| plain.get(format!("{url}?{query}")).send();
+
+    let token = token_for("phone").await;
+    let served = fetch(format!("access_token={token}")).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+
+    let elsewhere = token_for("other").await;
+    let refused = fetch(format!("access_token={elsewhere}")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let key = fetch(format!("access_token={}", daemon.key)).await.unwrap();
+    assert_eq!(
+        key.status(),
+        StatusCode::UNAUTHORIZED,
+        "an API key is no token"
+    );
+    let bare = plain.get(url).send().await.unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn bad_uploads_are_refused_and_leave_no_file() {
     let daemon = TestDaemon::start().await;

@@ -89,6 +89,37 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of a route a browser opens by link, as `<img src>` does, which can send no
+/// header: the headers' credentials, or else an access token in the `access_token` query
+/// parameter (RFC 6750 §2.3). A token only, never an API key: what may sit in a URL, a proxy's
+/// log or a browser's history is a credential that expires within the hour, not one that
+/// lasts until it is revoked.
+pub struct LinkCaller(pub Caller);
+
+impl FromRequestParts<AppState> for LinkCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (api_key, mut token) = header_credentials(&parts.headers);
+        if api_key.is_none() && token.is_none() {
+            token = query_token(parts.uri.query().unwrap_or_default());
+        }
+        Ok(LinkCaller(
+            state
+                .auth
+                .identify(api_key.as_deref(), token.as_deref())
+                .await?,
+        ))
+    }
+}
+
+/// The `access_token` of a query string, decoded.
+fn query_token(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, token)| token.into_owned())
+}
+
 /// A `{id}` path segment that must be a valid device id.
 #[derive(utoipa::IntoParams)]
 #[into_params(names("id"), parameter_in = Path)]

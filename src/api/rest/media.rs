@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::chats::{ids, Ids, IdsPath};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::DevicePath;
+use crate::api::extract::{DevicePath, LinkCaller};
 use crate::api::openapi::{codes, File, Refused, CREDENTIALS, DEVICE};
 use crate::api::AppState;
 use crate::model::{DeviceId, Media};
@@ -130,13 +130,14 @@ async fn save<E: std::fmt::Display>(
 /// One uploaded, or one the upstream keeps, streamed from it as it arrives. Pictures, sound
 /// and video are shown inline; anything else is a download.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/media/{mediaId}", tag = "media",
-    params(DevicePath, ("mediaId" = String, Path, description = "the file's id, the last segment of its `url`")),
+    params(DevicePath, ("mediaId" = String, Path, description = "the file's id, the last segment of its `url`"),
+        ("access_token" = Option<String>, Query, description = "an access token, for a link that can send no header (`<img src>`); API keys are not taken here")),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "the file, with its type", content_type = "*/*", body = File),
         Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError]) }>))]
 async fn download_media(
     State(state): State<AppState>,
-    caller: Caller,
+    LinkCaller(caller): LinkCaller,
     path: IdsPath,
 ) -> Result<Response, ApiError> {
     let Ids(id, media_id) = ids(path)?;
