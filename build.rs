@@ -24,6 +24,19 @@ fn main() {
     println!("cargo:rerun-if-changed=assets/dashboard/missing.html");
     println!("cargo:rerun-if-env-changed=DEVICEBRIDGE_NPM");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    // OUT_DIR is target/<profile>/build/<crate>-<hash>/out: the bundle goes beside the
+    // profiles, shared by all of them.
+    let target = out
+        .ancestors()
+        .nth(4)
+        .expect("OUT_DIR is inside a target directory");
+    let dashboard = std::path::absolute(target.join("dashboard")).expect("an absolute path");
+    // Where the sources are built, with their packages installed: the tests run web/'s own
+    // unit tests there.
+    println!(
+        "cargo:rustc-env=DEVICEBRIDGE_DASHBOARD_WORK={}",
+        dashboard.join("work").display()
+    );
     let web = Path::new("web");
     let bundle = if std::env::var_os("CARGO_FEATURE_DASHBOARD").is_none() {
         None
@@ -31,7 +44,7 @@ fn main() {
         println!("cargo:warning=web/ has no package.json: the dashboard is left out");
         None
     } else {
-        match bundle(web, &out) {
+        match bundle(web, &dashboard) {
             Ok(dir) => Some(dir),
             Err(why) => {
                 println!("cargo:warning=the dashboard is left out: {why}");
@@ -58,7 +71,7 @@ fn main() {
 }
 
 /// Bundles web/ unless a bundle of the same sources exists; answers its directory.
-fn bundle(web: &Path, out: &Path) -> Result<PathBuf, String> {
+fn bundle(web: &Path, dashboard: &Path) -> Result<PathBuf, String> {
     let npm = std::env::var("DEVICEBRIDGE_NPM").unwrap_or_else(|_| "npm".into());
     let found = Command::new(&npm).arg("--version").output();
     if !found.is_ok_and(|output| output.status.success()) {
@@ -67,20 +80,16 @@ fn bundle(web: &Path, out: &Path) -> Result<PathBuf, String> {
         ));
     }
     let hash = sources_hash(web)?;
-    // OUT_DIR is target/<profile>/build/<crate>-<hash>/out: the bundle goes beside the
-    // profiles, shared by all of them.
-    let target = out
-        .ancestors()
-        .nth(4)
-        .ok_or("OUT_DIR is not inside a target directory")?;
-    let dashboard = target.join("dashboard");
     let dir = dashboard.join(&hash[..16]);
-    if dir.join("index.html").exists() {
+    let work = dashboard.join("work");
+    let copied = work.join(".sources-hash");
+    if dir.join("index.html").exists()
+        && std::fs::read_to_string(&copied).is_ok_and(|copied| copied == hash)
+    {
         return Ok(dir);
     }
     // npm works on a copy: web/ stays as its author left it, and its own node_modules (for
     // `npm run dev`) is not a source of the build.
-    let work = dashboard.join("work");
     copy_sources(web, &work).map_err(|e| format!("cannot copy web/: {e}"))?;
     let lock = std::fs::read(web.join("package-lock.json")).unwrap_or_default();
     let lock_hash = format!("{:x}", Sha256::digest(&lock));
@@ -90,6 +99,10 @@ fn bundle(web: &Path, out: &Path) -> Result<PathBuf, String> {
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&work))?;
         std::fs::write(&installed, &lock_hash).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&copied, &hash).map_err(|e| e.to_string())?;
+    if dir.join("index.html").exists() {
+        return Ok(dir);
     }
     let staging = dir.with_extension("partial");
     run(Command::new(&npm)

@@ -89,3 +89,23 @@ async fn the_dashboard_is_served_from_the_binary_at_its_views_paths() {
     let (status, _) = daemon.get("/api/v1/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The dashboard's own unit tests (Vitest: ticks, resume, optimistic sends), run where the
+/// build installed its packages.
+#[tokio::test]
+async fn the_dashboards_client_logic_passes_its_unit_tests() {
+    let work = env!("DEVICEBRIDGE_DASHBOARD_WORK");
+    let output = tokio::process::Command::new("npm")
+        .args(["test", "--silent"])
+        .current_dir(work)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run `npm test` in {work}: {e}"));
+    assert!(
+        output.status.success(),
+        "`npm test` in {work} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

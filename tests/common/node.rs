@@ -41,6 +41,20 @@ async fn ensure_node_modules(dir: &Path) {
 /// `E2E_TIMEOUT_MS` are set for every scenario, `env` adds its own. Panics with the scenario's
 /// output unless it exits 0 and prints `OK`.
 pub async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)]) {
+    run_scenario_within(daemon, script, env, NODE_TIMEOUT).await;
+}
+
+/// [`run_scenario`] for a scenario that may take longer (a browser's), within `limit`.
+pub async fn run_scenario_within(
+    daemon: &TestDaemon,
+    script: &str,
+    env: &[(&str, &str)],
+    limit: Duration,
+) {
+    let scenario_ms = limit
+        .saturating_sub(Duration::from_secs(5))
+        .as_millis()
+        .to_string();
     let dir = e2e_dir();
     ensure_node_modules(&dir).await;
     let child = tokio::process::Command::new("node")
@@ -48,7 +62,14 @@ pub async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)
         .current_dir(&dir)
         .env("E2E_URL", &daemon.base)
         .env("E2E_ADMIN_KEY", &daemon.key)
-        .env("E2E_TIMEOUT_MS", "30000")
+        .env(
+            "E2E_TIMEOUT_MS",
+            if limit == NODE_TIMEOUT {
+                "30000"
+            } else {
+                &scenario_ms
+            },
+        )
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -56,9 +77,9 @@ pub async fn run_scenario(daemon: &TestDaemon, script: &str, env: &[(&str, &str)
         .kill_on_drop(true)
         .spawn()
         .expect("node runs (is Node.js installed?)");
-    let output = tokio::time::timeout(NODE_TIMEOUT, child.wait_with_output())
+    let output = tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("the node scenario {script} finishes within 60 s"))
+        .unwrap_or_else(|_| panic!("the node scenario {script} finishes within {limit:?}"))
         .expect("node's output is readable");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -1,0 +1,47 @@
+//! The dashboard in a real browser: Debian's Chromium driven by playwright-core
+//! (`tests/e2e/browser/`), against the real daemon with simulator devices. `.ci/run` installs
+//! Chromium from Debian; the scenario fails, never skips, without it. Screenshots of the main
+//! views are written to `target/screenshots/`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::node::run_scenario_within;
+use common::TestDaemon;
+use serde_json::json;
+
+const ALICE: &str = "15550000002@c.us";
+const BOB: &str = "15550000003@c.us";
+
+#[tokio::test]
+async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
+    let daemon = TestDaemon::start().await;
+    // Contacts that read and answer quickly, typing long enough to be seen.
+    let contact = |id: &str, name: &str| json!({ "id": id, "name": name, "behaviour": "echo" });
+    daemon
+        .ready_device(
+            "phone",
+            json!({
+                "phone": "15550000001",
+                "server_ack_ms": 20, "delivered_ms": 60, "read_ms": 300, "typing_ms": 1500,
+                "contacts": [contact(ALICE, "Alice"), contact(BOB, "Bob")],
+            }),
+        )
+        .await;
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    run_scenario_within(
+        &daemon,
+        "browser/dashboard.js",
+        &[
+            ("E2E_DEVICE", "phone"),
+            ("E2E_ALICE", ALICE),
+            ("E2E_BOB", BOB),
+            ("E2E_SCREENSHOTS", shots.to_str().unwrap()),
+        ],
+        Duration::from_secs(180),
+    )
+    .await;
+    daemon.stop().await;
+}

@@ -1,0 +1,205 @@
+// The dashboard in a real browser: Debian's Chromium, driven by playwright-core, against the
+// real daemon with a simulator device. Every page is watched: a console error, an uncaught
+// exception or a request that leaves the daemon fails the scenario. Screenshots of the main
+// views are written to E2E_SCREENSHOTS for review.
+//
+// E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
+// are sent (typing first); the scenario creates a second device itself to link it.
+
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+const { main, env, fail, rest } = require("../lib");
+
+const BASE = env("E2E_URL");
+const KEY = env("E2E_ADMIN_KEY");
+const DEVICE = env("E2E_DEVICE");
+const ALICE = env("E2E_ALICE");
+const BOB = env("E2E_BOB");
+const SHOTS = env("E2E_SCREENSHOTS");
+const WAIT_MS = 15000;
+
+// Debian's Chromium as root in a sandbox-less container, with nothing that phones home: the
+// machine has no network beyond the daemon, and a request elsewhere would fail the scenario.
+const LAUNCH = {
+  executablePath: process.env.E2E_CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+  ],
+};
+
+const api = rest(BASE, KEY);
+const problems = [];
+// While true, the browser's own line about a refused request (the wrong key) is expected.
+let refusalExpected = false;
+
+function watchPage(page, who) {
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    if (refusalExpected && text.includes("401")) return;
+    problems.push(`${who}: console error: ${text}`);
+  });
+  page.on("pageerror", (error) => problems.push(`${who}: uncaught: ${error.message}`));
+  page.on("request", (request) => {
+    const url = request.url();
+    const own = url.startsWith(`${BASE}/`) || url.startsWith("data:") || url.startsWith("blob:");
+    if (!own) problems.push(`${who}: a request left the daemon: ${url}`);
+  });
+}
+
+async function openBrowserTab(browser, who, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  watchPage(page, who);
+  return { context, page };
+}
+
+async function signIn(page, key) {
+  await page.goto(`${BASE}/`);
+  await page.getByTestId("signin-key").fill(key);
+  await page.getByTestId("signin-submit").click();
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+const byTestId = (id, attributes = {}) =>
+  `[data-testid="${id}"]` +
+  Object.entries(attributes)
+    .map(([name, value]) => `[data-${name}="${value}"]`)
+    .join("");
+
+/** The messages of the open chat whose text is `text`, going `direction`. */
+function messages(page, text, direction) {
+  return page
+    .locator(byTestId("message", { direction }))
+    .filter({ has: page.getByTestId("message-text").getByText(text, { exact: true }) });
+}
+
+async function expectCount(locator, count, what) {
+  const deadline = Date.now() + WAIT_MS;
+  let seen;
+  while (Date.now() < deadline) {
+    seen = await locator.count();
+    if (seen === count) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  fail(`${what}: expected ${count}, saw ${seen}`);
+}
+
+async function connected(page) {
+  await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
+}
+
+main(async () => {
+  const browser = await chromium.launch(LAUNCH);
+  try {
+    const first = await openBrowserTab(browser, "first");
+    const page = first.page;
+
+    // A wrong key is refused, with the form still there to try again.
+    refusalExpected = true;
+    await signIn(page, "db_not_a_key");
+    await page.getByTestId("signin-error").waitFor();
+    refusalExpected = false;
+
+    // The right one signs in; the key stays out of localStorage and cookies.
+    await page.getByTestId("signin-key").fill(KEY);
+    await page.getByTestId("signin-submit").click();
+    await connected(page);
+    await page.locator(byTestId("device-row", { "device-id": DEVICE, state: "ready" })).waitFor();
+    const kept = await page.evaluate(() => ({
+      local: JSON.stringify({ ...localStorage }),
+      cookies: document.cookie,
+    }));
+    if (kept.local.includes(KEY.slice(-12)) || kept.cookies.includes(KEY.slice(-12))) {
+      fail(`the key reached localStorage or a cookie: ${JSON.stringify(kept)}`);
+    }
+
+    // The fleet is live: a device created elsewhere appears without a reload.
+    await api.expect(201, "POST", "/api/v1/devices", { id: "fresh", name: "Fresh phone" });
+    const fresh = page.locator(byTestId("device-row", { "device-id": "fresh" }));
+    await fresh.waitFor();
+    await screenshot(page, "fleet");
+
+    // Linking: the live QR with its countdown, scanned by the simulated phone.
+    await fresh.click();
+    await page.waitForURL(`${BASE}/devices/fresh`);
+    await page.getByTestId("qr-code").waitFor();
+    const left = Number((await page.getByTestId("qr-countdown").textContent()).replace(/\D+/g, ""));
+    if (!(left > 0)) fail(`the QR countdown shows no seconds left: ${left}`);
+    await screenshot(page, "linking");
+    await page.getByTestId("qr-simulate-scan").click();
+    await page.locator(byTestId("device-state", { state: "ready" })).waitFor();
+
+    // A chat, as in WhatsApp Web: send, watch the ticks reach `read`, the contact type and
+    // answer.
+    await page.goto(`${BASE}/devices/${DEVICE}/chats/${encodeURIComponent(ALICE)}`);
+    await connected(page);
+    await page.getByTestId("composer-input").fill("hello from the browser");
+    await page.getByTestId("composer-send").click();
+    const ours = messages(page, "hello from the browser", "out");
+    await ours.first().waitFor();
+    await page.getByTestId("typing-indicator").waitFor({ state: "visible" });
+    await page
+      .locator(`${byTestId("message", { direction: "out", ack: "read" })}`)
+      .filter({ hasText: "hello from the browser" })
+      .first()
+      .waitFor();
+    await messages(page, "hello from the browser", "in").first().waitFor();
+    await screenshot(page, "chat");
+
+    // A second browser sees what the first sends, live.
+    const second = await openBrowserTab(browser, "second", { width: 375, height: 740 });
+    await signIn(second.page, KEY);
+    await connected(second.page);
+    await second.page.goto(`${BASE}/devices/${DEVICE}/chats/${encodeURIComponent(ALICE)}`);
+    await connected(second.page);
+    await page.getByTestId("composer-input").fill("seen by both");
+    await page.getByTestId("composer-send").click();
+    await messages(second.page, "seen by both", "out").first().waitFor();
+
+    // A message in another chat raises its unread badge beside the open one.
+    await api.expect(202, "POST", `/api/v1/devices/${DEVICE}/chats/${encodeURIComponent(BOB)}/messages`, {
+      text: "ping bob",
+    });
+    const bob = page.locator(byTestId("chat-row", { "chat-id": BOB }));
+    await bob.getByTestId("chat-unread").waitFor();
+    const unread = Number(await bob.getByTestId("chat-unread").textContent());
+    if (!(unread >= 1)) fail(`Bob's unread badge shows ${unread}`);
+
+    // A reload of a deep link shows the same chat, each message once.
+    await page.reload();
+    await connected(page);
+    await expectCount(messages(page, "hello from the browser", "out"), 1, "our message after a reload");
+    await expectCount(messages(page, "seen by both", "out"), 1, "the second message after a reload");
+
+    // Offline, then online again: what was missed arrives, once.
+    await second.context.setOffline(true);
+    await second.page
+      .locator(`${byTestId("connection-status", { status: "reconnecting" })}, ${byTestId("connection-status", { status: "offline" })}`)
+      .waitFor();
+    await api.expect(202, "POST", `/api/v1/devices/${DEVICE}/chats/${encodeURIComponent(ALICE)}/messages`, {
+      text: "while you were away",
+    });
+    await second.context.setOffline(false);
+    await connected(second.page);
+    await messages(second.page, "while you were away", "out").first().waitFor();
+    await expectCount(messages(second.page, "while you were away", "out"), 1, "the missed message");
+    await expectCount(messages(second.page, "seen by both", "out"), 1, "a message seen before the drop");
+    await screenshot(second.page, "chat-narrow");
+
+    if (problems.length > 0) fail(problems.join("\n"));
+  } finally {
+    await browser.close();
+  }
+});
