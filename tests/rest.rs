@@ -471,6 +471,28 @@ async fn credentials_and_scopes() {
         (status, code(&body)),
         (StatusCode::FORBIDDEN, Some("forbidden"))
     );
+    // Left out, the devices and scopes are the asking key's own, and the answer says which.
+    let (status, own) = daemon
+        .call_as(
+            &reader,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({ "sub": "ui", "ttlSecs": 60 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    assert_eq!(
+        (&own["devices"], &own["scopes"]),
+        (&json!(["mine"]), &json!(["read"]))
+    );
+    let response = daemon
+        .http
+        .get(format!("{}/api/v1/devices/mine", daemon.base))
+        .bearer_auth(own["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     // A token, even an admin one, cannot mint an API key: the key would outlive it.
     let (status, token) = daemon
         .post(

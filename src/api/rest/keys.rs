@@ -193,9 +193,13 @@ async fn revoke_key(
 struct NewToken {
     /// Whom the token is for (its `sub` claim).
     sub: String,
-    /// Device ids, or `*` for all.
-    devices: Vec<String>,
-    scopes: Vec<Scope>,
+    /// Device ids, or `*` for all; left out, the asking credential's own.
+    #[serde(default)]
+    devices: Option<Vec<String>>,
+    /// Left out, the asking credential's own: a dashboard signed in with a key it knows
+    /// nothing of gets a token with all of that key's rights, and reads them in the answer.
+    #[serde(default)]
+    scopes: Option<Vec<Scope>>,
     /// Seconds until it ends.
     #[serde(default = "hour")]
     #[schema(default = 3600, minimum = 1, maximum = 2592000)]
@@ -215,6 +219,10 @@ struct IssuedToken {
     /// Refused from this instant; no later than the end of a token that asked for it.
     #[schema(format = DateTime)]
     expires_at: String,
+    /// What it grants: device ids (or `*`)…
+    devices: Vec<String>,
+    /// …and scopes.
+    scopes: Vec<Scope>,
 }
 
 fn hour() -> u64 {
@@ -235,7 +243,22 @@ async fn issue_token(
     caller: Caller,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<Response, ApiError> {
-    check_devices(&body.devices)?;
+    // What is left out is the asking credential's own (its first grant: a request carries
+    // one credential, or a key and a token that both must allow what is asked).
+    let own = caller.grants.first();
+    let devices = match body.devices {
+        Some(devices) => devices,
+        None => own
+            .map(|g| g.devices.iter().cloned().collect())
+            .unwrap_or_default(),
+    };
+    let scopes = match body.scopes {
+        Some(scopes) => scopes,
+        None => own
+            .map(|g| g.scopes.iter().copied().collect())
+            .unwrap_or_default(),
+    };
+    check_devices(&devices)?;
     if !(1..=MAX_TOKEN_TTL_SECS).contains(&body.ttl_secs) {
         return Err(ApiError::bad_request(format!(
             "`ttlSecs` must be between 1 and {MAX_TOKEN_TTL_SECS}"
@@ -253,8 +276,8 @@ async fn issue_token(
     let mut wanted = Grant {
         subject: body.sub,
         key: String::new(),
-        devices: body.devices.into_iter().collect(),
-        scopes: distinct_scopes(body.scopes)?.into_iter().collect(),
+        devices: devices.into_iter().collect(),
+        scopes: distinct_scopes(scopes)?.into_iter().collect(),
         expires: None,
         profile,
     };
@@ -271,6 +294,8 @@ async fn issue_token(
     let issued = IssuedToken {
         token,
         expires_at: rfc3339(expires_at),
+        devices: wanted.devices.into_iter().collect(),
+        scopes: wanted.scopes.into_iter().collect(),
     };
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }

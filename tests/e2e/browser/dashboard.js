@@ -132,7 +132,7 @@ main(async () => {
     await screenshot(page, "fleet");
 
     // Linking: the live QR with its countdown, scanned by the simulated phone.
-    await fresh.click();
+    await fresh.locator("a").first().click();
     await page.waitForURL(`${BASE}/devices/fresh`);
     await page.getByTestId("qr-code").waitFor();
     const left = Number((await page.getByTestId("qr-countdown").textContent()).replace(/\D+/g, ""));
