@@ -38,7 +38,9 @@ export default defineConfig({
     },
   },
   test: {
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "src/**/*.test.tsx"],
     environment: "node",
+    // Bundled through Vite so that the React aliases above apply to it too.
+    server: { deps: { inline: ["virtua"] } },
   },
 });
