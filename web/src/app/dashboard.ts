@@ -16,6 +16,10 @@ export class Dashboard {
   constructor(readonly session: AuthSession) {
     this.hub = new SocketHub(session);
     this.fleet = new FleetFeed(this.hub);
+    // A device deleted elsewhere takes its namespace with it: close its session too.
+    this.fleet.fleet.subscribe((fleet) => {
+      for (const deviceId of this.#devices.keys()) if (!fleet[deviceId]) this.forget(deviceId);
+    });
   }
 
   device(deviceId: string): DeviceSession {
@@ -29,8 +33,9 @@ export class Dashboard {
 
   /** A device was deleted: its namespace is gone. */
   forget(deviceId: string): void {
-    this.#devices.get(deviceId)?.close();
+    const device = this.#devices.get(deviceId);
     this.#devices.delete(deviceId);
+    device?.close();
     this.fleet.removed(deviceId);
   }
 

@@ -68,8 +68,11 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
           ) : (
             <div class="device-detail">
               <LinkingPanel dashboard={dashboard} device={device} view={view} />
-              {state === "ready" && <p class="hint center">Linked. Pick a chat to read and write.</p>}
-              {view.stateReason && state !== "ready" && <p class="hint center">Reason: {view.stateReason}</p>}
+              <p class="hint center">
+                {state === "ready"
+                  ? "Linked. Pick a chat to read and write."
+                  : `${STATE_LABELS[state]}${view.stateReason ? ` (${view.stateReason})` : ""}`}
+              </p>
             </div>
           )}
         </section>
