@@ -109,10 +109,6 @@ export interface QrCode {
   maxAttempts: number;
 }
 
-export interface ReadyEvent extends Journaled {
-  me: Account;
-}
-
 export interface AckEvent extends Journaled {
   messageId: string;
   upstreamId: string | null;

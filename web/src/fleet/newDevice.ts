@@ -37,7 +37,7 @@ export const emptyDeviceForm: DeviceForm = {
   cloudGraphUrl: "",
 };
 
-export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 const BEHAVIOURS = ["echo", "silent", "slow_reader"] as const;
 

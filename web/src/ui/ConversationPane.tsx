@@ -52,6 +52,7 @@ export function ConversationPane({
         </div>
       </header>
       <MessageList
+        key={chatId}
         conversation={conversationOf(view, chatId)}
         pending={pendingInChat(view.outbox, chatId)}
         isGroup={isGroup}
