@@ -1,0 +1,52 @@
+import type { AuthSession } from "../auth/session";
+import type { ConnectorKind, Device } from "./types";
+
+// The REST calls that manage devices. Everything else the dashboard does goes
+// over the device's Socket.IO namespace.
+
+export type DeviceAction = "start" | "stop" | "restart" | "logout";
+
+/** A simulated contact, as a simulator device's settings list them. */
+export interface SimulatedContact {
+  id: string;
+  name: string;
+  behaviour: "echo" | "silent" | "slow_reader";
+}
+
+/** `POST /api/v1/devices`: the id and name, and the settings of its connector. */
+export interface NewDevice {
+  id: string;
+  name: string;
+  connector: ConnectorKind;
+  simulator?: { phone?: string; contacts?: SimulatedContact[] };
+  waha?: { base_url: string; api_key?: string; session?: string; webhook_secret: string };
+  cloud_api?: {
+    phone_number_id: string;
+    access_token: string;
+    app_secret: string;
+    verify_token: string;
+    graph_url?: string;
+  };
+}
+
+const path = (id: string) => `/devices/${encodeURIComponent(id)}`;
+
+export function createDevice(session: AuthSession, device: NewDevice): Promise<Device> {
+  return session.request<Device>("/devices", { method: "POST", body: device });
+}
+
+export function driveDevice(session: AuthSession, id: string, action: DeviceAction): Promise<Device> {
+  return session.request<Device>(`${path(id)}/${action}`, { method: "POST" });
+}
+
+export function deleteDevice(session: AuthSession, id: string): Promise<void> {
+  return session.request<void>(path(id), { method: "DELETE" });
+}
+
+/**
+ * Acts as the simulated phone scanning the code: the simulator links when its
+ * pairing link (the QR's text) is confirmed, which `POST /pairings` does.
+ */
+export function scanQr(session: AuthSession, qr: string): Promise<{ deviceId: string; linked: boolean }> {
+  return session.request("/pairings", { method: "POST", body: { qr } });
+}

@@ -1,0 +1,162 @@
+// The shapes devicebridge sends and takes, as docs/protocol.md and docs/rest.md
+// describe them. Written by hand for now; only what the dashboard reads is typed.
+
+export type Scope = "read" | "send" | "control" | "admin";
+
+export type ConnectorKind = "simulator" | "waha" | "cloud_api";
+
+export type DeviceStateName =
+  | "stopped"
+  | "starting"
+  | "qr"
+  | "authenticated"
+  | "ready"
+  | "disconnected"
+  | "logged_out"
+  | "failed";
+
+/** The account a linked device speaks as. */
+export interface Account {
+  id: string;
+  name: string;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  connector: ConnectorKind;
+  state: DeviceStateName;
+  stateReason: string | null;
+  me: Account | null;
+  autostart: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type AckName = "error" | "pending" | "server" | "device" | "read" | "played";
+
+/** A client's own id for a send; comes back exactly as given (string or number). */
+export type TempId = string | number;
+
+export interface Media {
+  url: string;
+  mime: string;
+  name: string | null;
+  size: number | null;
+}
+
+export interface Message {
+  id: string;
+  upstreamId: string | null;
+  deviceId: string;
+  chatId: string;
+  from: string;
+  fromMe: boolean;
+  type: string;
+  body: string;
+  media: Media | null;
+  replyTo: string | null;
+  timestamp: string;
+  ack: number;
+  ackName: AckName;
+  tempId?: TempId | null;
+  revoked: boolean;
+}
+
+export interface Chat {
+  id: string;
+  deviceId: string;
+  name: string;
+  kind: "direct" | "group";
+  unreadCount: number;
+  lastMessage: Message | null;
+  updatedAt: string;
+  archived: boolean;
+  muted: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string | null;
+}
+
+export interface ApiError {
+  code: string;
+  message: string;
+}
+
+/** Every answer to a client event: `{ ok: true, data }` or `{ ok: false, error }`. */
+export type Reply<T> = { ok: true; data: T } | { ok: false; error: ApiError };
+
+/** What every journaled event carries besides its own fields. */
+export interface Journaled {
+  deviceId: string;
+  seq: number;
+  at: string;
+}
+
+export interface StateEvent extends Journaled {
+  state: DeviceStateName;
+  previous: DeviceStateName | null;
+  reason: string | null;
+}
+
+export interface QrCode {
+  qr: string;
+  image: string;
+  expiresAt: string;
+  attempt: number;
+  maxAttempts: number;
+}
+
+export interface AckEvent extends Journaled {
+  messageId: string;
+  upstreamId: string | null;
+  chatId: string;
+  ack: number;
+  ackName: AckName;
+}
+
+export interface TypingEvent extends Journaled {
+  chatId: string;
+  contactId: string;
+}
+
+export interface RevokedEvent extends Journaled {
+  chatId: string;
+  messageId: string;
+}
+
+/** Sent after a resume's replay (or a fresh socket's snapshot); not journaled, no seq. */
+export interface SyncEvent {
+  deviceId: string;
+  at: string;
+  fromSeq: number;
+  toSeq: number;
+  recovered: boolean;
+}
+
+/** The first event on a device namespace: who is signed in and what they may do there. */
+export interface SessionEvent {
+  sub: string;
+  deviceId: string;
+  socketId: string;
+  scopes: Scope[];
+}
+
+export interface DeviceUpdate {
+  device: Device;
+  deviceId: string;
+  seq: number;
+  at: string;
+}
+
+export interface DeviceRemoved {
+  deviceId: string;
+  at: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: string;
+}

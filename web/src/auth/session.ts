@@ -1,0 +1,171 @@
+import { ApiRequestError, callApi, type RequestOptions } from "../api/rest";
+import type { Device, IssuedToken, Scope } from "../api/types";
+import { type Grant, SCOPE_LADDER, allows } from "./grant";
+import { TOKEN_TTL_SECS, renewalDelay } from "./renewal";
+
+/** The token's subject, as the daemon's logs and `session` events show it. */
+const SUBJECT = "dashboard";
+
+/** A token this close to its end is renewed before use rather than sent. */
+const MIN_REMAINING_MS = 5_000;
+
+interface HeldToken {
+  token: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+async function issue(origin: string, apiKey: string, grant: Grant): Promise<HeldToken> {
+  const issuedAt = Date.now();
+  const issued = await callApi<IssuedToken>(origin, "/tokens", { apiKey }, {
+    method: "POST",
+    body: { sub: SUBJECT, devices: grant.devices, scopes: grant.scopes, ttlSecs: TOKEN_TTL_SECS },
+  });
+  return { token: issued.token, issuedAt, expiresAt: Date.parse(issued.expiresAt) };
+}
+
+/**
+ * Finds the widest grant the key allows, trying all devices before the ones
+ * the key lists, and the scopes widest first (see SCOPE_LADDER). A wrong key
+ * fails the first request with 401, which is passed on.
+ */
+async function negotiate(origin: string, apiKey: string): Promise<{ grant: Grant; held: HeldToken }> {
+  let devices: readonly string[] = ["*"];
+  for (let round = 0; round < 2; round++) {
+    for (const scopes of SCOPE_LADDER) {
+      const grant = { devices, scopes };
+      try {
+        return { grant, held: await issue(origin, apiKey, grant) };
+      } catch (error) {
+        if (!(error instanceof ApiRequestError && error.code === "forbidden")) throw error;
+      }
+    }
+    // Not every device: a key limited to some sees exactly those in the list.
+    const listed = await callApi<{ items: Device[] }>(origin, "/devices", { apiKey });
+    devices = listed.items.map((d) => d.id);
+    if (devices.length === 0) break;
+  }
+  throw new ApiRequestError(403, "forbidden", "this API key may not read any device");
+}
+
+/**
+ * A signed-in dashboard: the API key (in sessionStorage, never anywhere
+ * else) and the short-lived access token minted from it, which every request
+ * and socket uses. The token is renewed ahead of its end; listeners then move
+ * their sockets over to it. If the key stops working (revoked), the session
+ * ends and the dashboard asks to sign in again.
+ */
+export class AuthSession {
+  #held: HeldToken;
+  #grant: Grant;
+  #renewing: Promise<void> | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #renewed = new Set<() => void>();
+  #ended = new Set<(reason: string) => void>();
+  #closed = false;
+
+  private constructor(
+    readonly origin: string,
+    readonly apiKey: string,
+    grant: Grant,
+    held: HeldToken,
+  ) {
+    this.#grant = grant;
+    this.#held = held;
+    this.#schedule();
+  }
+
+  /** Signs in with an API key; rejects with a 401 ApiRequestError for a wrong key. */
+  static async signIn(origin: string, apiKey: string): Promise<AuthSession> {
+    const { grant, held } = await negotiate(origin, apiKey);
+    return new AuthSession(origin, apiKey, grant, held);
+  }
+
+  get scopes(): readonly Scope[] {
+    return this.#grant.scopes;
+  }
+
+  can(scope: Scope): boolean {
+    return allows(this.#grant.scopes, scope);
+  }
+
+  /** The current token, for a socket handshake made right now. */
+  get token(): string {
+    return this.#held.token;
+  }
+
+  /** A token that is good for a while yet, renewing first if needed. */
+  async freshToken(): Promise<string> {
+    if (this.#held.expiresAt - Date.now() < MIN_REMAINING_MS) await this.renew();
+    return this.#held.token;
+  }
+
+  /** Mints a new token (one at a time, however many callers ask). */
+  renew(): Promise<void> {
+    this.#renewing ??= this.#mint().finally(() => {
+      this.#renewing = null;
+    });
+    return this.#renewing;
+  }
+
+  async #mint(): Promise<void> {
+    try {
+      try {
+        this.#held = await issue(this.origin, this.apiKey, this.#grant);
+      } catch (error) {
+        // The key's rights changed since sign-in: ask again from the top.
+        if (!(error instanceof ApiRequestError && error.code === "forbidden")) throw error;
+        const negotiated = await negotiate(this.origin, this.apiKey);
+        this.#grant = negotiated.grant;
+        this.#held = negotiated.held;
+      }
+    } catch (error) {
+      if (error instanceof ApiRequestError && (error.status === 401 || error.status === 403)) {
+        this.end("The API key no longer works. Sign in again.");
+      } else {
+        // The daemon is unreachable: try again soon; sockets wait meanwhile.
+        this.#schedule(5_000);
+      }
+      throw error;
+    }
+    if (this.#closed) return;
+    this.#schedule();
+    for (const listener of [...this.#renewed]) listener();
+  }
+
+  #schedule(delay?: number): void {
+    clearTimeout(this.#timer);
+    if (this.#closed) return;
+    const wait = delay ?? renewalDelay(this.#held.issuedAt, this.#held.expiresAt, Date.now());
+    this.#timer = setTimeout(() => void this.renew().catch(() => {}), wait);
+  }
+
+  /** A REST call with the token; a 401 (the token ended meanwhile) renews and retries once. */
+  async request<T>(path: string, options?: RequestOptions): Promise<T> {
+    try {
+      return await callApi<T>(this.origin, path, { token: await this.freshToken() }, options);
+    } catch (error) {
+      if (!(error instanceof ApiRequestError && error.status === 401)) throw error;
+      await this.renew();
+      return callApi<T>(this.origin, path, { token: this.#held.token }, options);
+    }
+  }
+
+  onRenewed(listener: () => void): () => void {
+    this.#renewed.add(listener);
+    return () => this.#renewed.delete(listener);
+  }
+
+  onEnded(listener: (reason: string) => void): () => void {
+    this.#ended.add(listener);
+    return () => this.#ended.delete(listener);
+  }
+
+  /** Ends the session (signing out, or the key was revoked). */
+  end(reason = ""): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const listener of [...this.#ended]) listener(reason);
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import type { Message } from "../api/types";
+import { withMessage, emptyConversation } from "./conversation";
+import {
+  type Outbox,
+  dueForSending,
+  enqueue,
+  markFailed,
+  markSending,
+  pendingInChat,
+  requeueInFlight,
+  retry,
+  settle,
+} from "./outbox";
+
+const chatId = "15550000002@c.us";
+
+function written(tempId: string, text = "hi"): Outbox {
+  return enqueue([], { tempId, chatId, text, createdAt: "2026-01-01T10:00:00Z" });
+}
+
+function stored(tempId: string | number | null, id = "msg_1"): Message {
+  return {
+    id,
+    upstreamId: null,
+    deviceId: "demo",
+    chatId,
+    from: "me",
+    fromMe: true,
+    type: "text",
+    body: "hi",
+    media: null,
+    replyTo: null,
+    timestamp: "2026-01-01T10:00:01Z",
+    ack: 0,
+    ackName: "pending",
+    tempId,
+    revoked: false,
+  };
+}
+
+describe("optimistic sends", () => {
+  it("queue a written message for sending", () => {
+    const outbox = written("t-1");
+    expect(dueForSending(outbox).map((p) => p.tempId)).toEqual(["t-1"]);
+    expect(dueForSending(markSending(outbox, "t-1"))).toEqual([]);
+  });
+
+  it("replace the pending entry with the server's message exactly once", () => {
+    let outbox = markSending(written("t-1"), "t-1");
+    let conversation = emptyConversation;
+    const settledEach: boolean[] = [];
+    // The `message` event and then the send's answer both carry the message.
+    for (const message of [stored("t-1"), stored("t-1")]) {
+      const result = settle(outbox, message);
+      settledEach.push(result.settled);
+      outbox = result.outbox;
+      conversation = withMessage(conversation, message);
+    }
+    expect(settledEach).toEqual([true, false]);
+    expect(outbox).toEqual([]);
+    expect(conversation.messages.map((m) => m.id)).toEqual(["msg_1"]);
+  });
+
+  it("match tempIds by value and type", () => {
+    const outbox = written("5");
+    expect(settle(outbox, stored(5)).settled).toBe(false);
+    expect(settle(outbox, stored(null)).settled).toBe(false);
+    expect(settle(outbox, stored("5")).settled).toBe(true);
+  });
+
+  it("survive a reconnect: in-flight sends are queued again with the same tempId", () => {
+    let outbox = enqueue(markSending(written("t-1"), "t-1"), {
+      tempId: "t-2",
+      chatId,
+      text: "second",
+      createdAt: "2026-01-01T10:00:02Z",
+    });
+    outbox = markSending(outbox, "t-2");
+    outbox = requeueInFlight(outbox);
+    expect(dueForSending(outbox).map((p) => p.tempId)).toEqual(["t-1", "t-2"]);
+    // The resume's replay shows t-1 was stored before the drop: only t-2 is sent again.
+    outbox = settle(outbox, stored("t-1")).outbox;
+    expect(dueForSending(outbox).map((p) => p.tempId)).toEqual(["t-2"]);
+  });
+
+  it("keep a refused send visible until it is retried", () => {
+    let outbox = markFailed(markSending(written("t-1"), "t-1"), "t-1", "device_not_ready");
+    expect(pendingInChat(outbox, chatId)[0]).toMatchObject({ status: "failed", error: "device_not_ready" });
+    expect(dueForSending(outbox)).toEqual([]);
+    outbox = retry(outbox, "t-1");
+    expect(dueForSending(outbox)[0]).toMatchObject({ tempId: "t-1", status: "queued" });
+    expect(dueForSending(outbox)[0]?.error).toBeUndefined();
+  });
+});

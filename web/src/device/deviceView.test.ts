@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import type { Message } from "../api/types";
+import { enqueue, markSending } from "../chat/outbox";
+import { applyDeviceEvent, conversationOf, forReload, initialDeviceView, withStoredMessage } from "./deviceView";
+
+const chatId = "15550000002@c.us";
+
+const sent: Message = {
+  id: "msg_1", upstreamId: null, deviceId: "demo", chatId, from: "me", fromMe: true, type: "text", body: "hi",
+  media: null, replyTo: null, timestamp: "2026-01-01T10:00:01Z", ack: 0, ackName: "pending", tempId: "t-1", revoked: false,
+};
+
+const written = () => ({
+  ...initialDeviceView,
+  outbox: markSending(enqueue([], { tempId: "t-1", chatId, text: "hi", createdAt: "2026-01-01T10:00:00Z" }), "t-1"),
+});
+
+describe("device view", () => {
+  it("shows a written message once, whichever of event and answer comes first", () => {
+    let view = applyDeviceEvent(written(), "message", { ...sent, seq: 4, at: "" });
+    view = withStoredMessage(view, sent);
+    expect(view.outbox).toEqual([]);
+    expect(conversationOf(view, chatId).messages).toHaveLength(1);
+  });
+
+  it("moves ticks on message:ack, in the conversation and the chat list", () => {
+    let view = applyDeviceEvent(initialDeviceView, "chat:update", {
+      id: chatId, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 0, lastMessage: sent,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false,
+    });
+    view = withStoredMessage(view, sent);
+    view = applyDeviceEvent(view, "message:ack", { messageId: "msg_1", upstreamId: "u", chatId, ack: 2, ackName: "device" });
+    expect(conversationOf(view, chatId).messages[0]?.ackName).toBe("device");
+    expect(view.chats[chatId]?.lastMessage?.ackName).toBe("device");
+  });
+
+  it("forgets the QR code once the device leaves state qr", () => {
+    let view = applyDeviceEvent(initialDeviceView, "state", { state: "qr", previous: "starting", reason: null });
+    view = applyDeviceEvent(view, "qr", { qr: "q", image: "data:", expiresAt: "", attempt: 1, maxAttempts: 6, seq: 3 });
+    expect(view.qr?.attempt).toBe(1);
+    view = applyDeviceEvent(view, "state", { state: "authenticated", previous: "qr", reason: null });
+    expect(view.qr).toBeNull();
+  });
+
+  it("keeps pending sends through a reload", () => {
+    const view = forReload(applyDeviceEvent(written(), "typing:start", { chatId, contactId: "x" }));
+    expect(view.outbox).toHaveLength(1);
+    expect(view.typing).toEqual({});
+  });
+});

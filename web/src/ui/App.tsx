@@ -1,0 +1,65 @@
+import type { Dashboard } from "../app/dashboard";
+import { currentRoute } from "../app/navigation";
+import { signInState, signOut } from "../app/signIn";
+import { useStore } from "../lib/store";
+import type { Route } from "../router";
+import { AppLink } from "./AppLink";
+import { ComingSoon } from "./ComingSoon";
+import { ConnectionStatus } from "./ConnectionStatus";
+import { DeviceScreen } from "./DeviceScreen";
+import { FleetView } from "./FleetView";
+import { SignIn } from "./SignIn";
+
+function HubStatus({ dashboard }: { dashboard: Dashboard }) {
+  return <ConnectionStatus status={useStore(dashboard.hub.status)} />;
+}
+
+function Page({ dashboard, route }: { dashboard: Dashboard; route: Route }) {
+  switch (route.view) {
+    case "fleet":
+      return <FleetView dashboard={dashboard} />;
+    case "device":
+      return <DeviceScreen dashboard={dashboard} deviceId={route.deviceId} chatId={null} />;
+    case "chat":
+      return <DeviceScreen dashboard={dashboard} deviceId={route.deviceId} chatId={route.chatId} />;
+    case "events":
+      return <ComingSoon title="Events" />;
+    case "admin":
+      return <ComingSoon title="Admin" />;
+    case "not-found":
+      return <ComingSoon title="Not found" />;
+  }
+}
+
+export function App() {
+  const auth = useStore(signInState);
+  const route = useStore(currentRoute);
+  return (
+    <div class="app">
+      <header class="top-bar">
+        <AppLink href="/" class="brand">
+          devicebridge
+        </AppLink>
+        {auth.phase === "signed-in" && (
+          <nav class="top-nav" aria-label="Sections">
+            <AppLink href="/">Devices</AppLink>
+            <AppLink href="/events">Events</AppLink>
+            <AppLink href="/admin">Admin</AppLink>
+          </nav>
+        )}
+        <span class="spacer" />
+        {auth.phase === "signed-in" ? <HubStatus dashboard={auth.dashboard} /> : <ConnectionStatus status="offline" />}
+        {auth.phase === "signed-in" && (
+          <button type="button" class="link" onClick={() => signOut()}>
+            Sign out
+          </button>
+        )}
+      </header>
+      {auth.phase === "signed-in" ? (
+        <Page dashboard={auth.dashboard} route={route} />
+      ) : (
+        <SignIn problem={auth.phase === "signed-out" ? auth.problem : null} busy={auth.phase === "signing-in"} />
+      )}
+    </div>
+  );
+}

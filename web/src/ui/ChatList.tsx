@@ -1,0 +1,98 @@
+import { useState } from "preact/hooks";
+import type { Chat } from "../api/types";
+import { followLink, navigate } from "../app/navigation";
+import { searchChats, sortedChats } from "../chat/chatList";
+import type { DeviceSession } from "../device/deviceSession";
+import type { DeviceView } from "../device/deviceView";
+import { chatPath } from "../router";
+import { activityTime } from "./format";
+import { onRowKey } from "./keyboard";
+import { Ticks } from "./Ticks";
+
+function preview(chat: Chat, typing: boolean) {
+  if (typing) return <span class="typing">typing…</span>;
+  const last = chat.lastMessage;
+  if (!last) return <span class="muted">No messages yet</span>;
+  return (
+    <>
+      {last.fromMe && <Ticks ack={last.ackName} />}
+      <span>{last.revoked ? "This message was deleted" : last.body || last.type}</span>
+    </>
+  );
+}
+
+/** The device's chats, newest activity first, with a search; the open one highlighted. */
+export function ChatList({
+  session,
+  view,
+  openChatId,
+  meId,
+}: {
+  session: DeviceSession;
+  view: DeviceView;
+  openChatId: string | null;
+  meId: string | null;
+}) {
+  const [query, setQuery] = useState("");
+  const chats = searchChats(sortedChats(view.chats), query);
+  const open = (chat: Chat) => navigate(chatPath(session.deviceId, chat.id));
+
+  return (
+    <nav class="chat-list" aria-label="Chats">
+      <input
+        class="chat-search"
+        data-testid="chat-search"
+        type="search"
+        placeholder="Search chats"
+        aria-label="Search chats"
+        value={query}
+        onInput={(event) => setQuery(event.currentTarget.value)}
+      />
+      {view.chatsLoaded && chats.length === 0 && (
+        <p class="empty">{query ? "No chat matches." : "No chats yet."}</p>
+      )}
+      <ul>
+        {chats.map((chat) => {
+          const typing = (view.typing[chat.id] ?? []).some((id) => id !== meId);
+          const time = chat.lastMessage?.timestamp ?? chat.updatedAt;
+          return (
+            <li key={chat.id}>
+              <a
+                class={`chat-row${chat.id === openChatId ? " open" : ""}`}
+                data-testid="chat-row"
+                data-chat-id={chat.id}
+                href={chatPath(session.deviceId, chat.id)}
+                aria-current={chat.id === openChatId ? "page" : undefined}
+                onClick={(event) => followLink(event, chatPath(session.deviceId, chat.id))}
+                onKeyDown={(event) => onRowKey(event, () => open(chat))}
+              >
+                <span class="avatar" aria-hidden="true">
+                  {(chat.name || chat.id).slice(0, 1).toUpperCase()}
+                </span>
+                <span class="chat-text">
+                  <span class="chat-top">
+                    <span class="chat-name">{chat.name || chat.id}</span>
+                    <time dateTime={time}>{activityTime(time)}</time>
+                  </span>
+                  <span class="chat-bottom">
+                    <span class="chat-preview">{preview(chat, typing)}</span>
+                    {chat.unreadCount > 0 && (
+                      <span class="chat-unread" data-testid="chat-unread" aria-label={`${chat.unreadCount} unread`}>
+                        {chat.unreadCount}
+                      </span>
+                    )}
+                  </span>
+                </span>
+              </a>
+            </li>
+          );
+        })}
+      </ul>
+      {view.chatsCursor && (
+        <button type="button" class="more" onClick={() => void session.loadChats(true)}>
+          More chats
+        </button>
+      )}
+    </nav>
+  );
+}

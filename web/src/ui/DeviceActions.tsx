@@ -1,0 +1,91 @@
+import { useState } from "preact/hooks";
+import { type DeviceAction, deleteDevice, driveDevice } from "../api/devices";
+import { describeError } from "../api/rest";
+import type { Device } from "../api/types";
+import type { Dashboard } from "../app/dashboard";
+import { RUNNING, STARTABLE } from "./format";
+
+/**
+ * Start, stop, log out and (with `withDelete`) delete a device. Each button is
+ * offered only in the states the device's state machine allows it in.
+ */
+export function DeviceActions({
+  dashboard,
+  device,
+  withDelete = false,
+  onDeleted,
+}: {
+  dashboard: Dashboard;
+  device: Device;
+  withDelete?: boolean;
+  onDeleted?: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  if (!dashboard.session.can("control")) return null;
+
+  const run = async (work: () => Promise<unknown>) => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (error) {
+      setProblem(describeError(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const drive = (action: DeviceAction) => run(() => driveDevice(dashboard.session, device.id, action));
+  const remove = () =>
+    run(async () => {
+      await deleteDevice(dashboard.session, device.id);
+      dashboard.forget(device.id);
+      onDeleted?.();
+    });
+
+  if (confirming) {
+    return (
+      <div class="device-actions confirm" role="group" aria-label={`Delete ${device.id}?`}>
+        <span>Delete {device.id} and its messages?</span>
+        <button type="button" class="danger" data-testid="device-delete-confirm" disabled={busy} onClick={remove}>
+          Delete
+        </button>
+        <button type="button" onClick={() => setConfirming(false)}>
+          Cancel
+        </button>
+        {problem && <span class="error">{problem}</span>}
+      </div>
+    );
+  }
+
+  return (
+    <div class="device-actions">
+      {STARTABLE.includes(device.state) && (
+        <button type="button" data-testid="device-start" disabled={busy} onClick={() => drive("start")}>
+          Start
+        </button>
+      )}
+      {RUNNING.includes(device.state) && (
+        <button type="button" data-testid="device-stop" disabled={busy} onClick={() => drive("stop")}>
+          Stop
+        </button>
+      )}
+      {RUNNING.includes(device.state) && (
+        <button type="button" data-testid="device-logout" disabled={busy} onClick={() => drive("logout")}>
+          Log out
+        </button>
+      )}
+      {withDelete && (
+        <button type="button" class="danger" data-testid="device-delete" disabled={busy} onClick={() => setConfirming(true)}>
+          Delete
+        </button>
+      )}
+      {problem && (
+        <span class="error" role="alert">
+          {problem}
+        </span>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+import type { Dashboard } from "../app/dashboard";
+import { navigate } from "../app/navigation";
+import { useStore } from "../lib/store";
+import { ChatList } from "./ChatList";
+import { ConversationPane } from "./ConversationPane";
+import { DeviceActions } from "./DeviceActions";
+import { CONNECTOR_LABELS, STATE_LABELS } from "./format";
+import { LinkingPanel } from "./LinkingPanel";
+import { AppLink } from "./AppLink";
+
+/**
+ * `/devices/<id>` and `/devices/<id>/chats/<chatId>`: the device's state and
+ * actions on top; below, as in WhatsApp Web, its chats beside either the open
+ * chat or, with none open, the device's linking and status.
+ */
+export function DeviceScreen({ dashboard, deviceId, chatId }: { dashboard: Dashboard; deviceId: string; chatId: string | null }) {
+  const fleet = useStore(dashboard.fleet.fleet);
+  const fleetLoaded = useStore(dashboard.fleet.loaded);
+  // A device's namespace exists only while the device does: connect once it is known.
+  if (!fleet[deviceId]) {
+    return (
+      <main class="coming-soon">
+        <h1>{deviceId}</h1>
+        <p>{fleetLoaded ? "There is no such device, or this credential may not see it." : "Loading…"}</p>
+        <AppLink href="/">All devices</AppLink>
+      </main>
+    );
+  }
+  return <DeviceWithSession dashboard={dashboard} deviceId={deviceId} chatId={chatId} />;
+}
+
+function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboard; deviceId: string; chatId: string | null }) {
+  const session = dashboard.device(deviceId);
+  const view = useStore(session.view);
+  const linkState = useStore(session.link.state);
+  const device = useStore(dashboard.fleet.fleet)[deviceId]?.device;
+  if (!device) return null;
+  // The namespace's own state is the freshest; the fleet's until it arrives.
+  const state = view.state ?? device.state;
+  const meId = device.me?.id ?? null;
+
+  return (
+    <main class={`device-screen${chatId ? " chat-open" : ""}`}>
+      <header class="device-head">
+        <AppLink href="/" class="back" title="All devices">
+          ←
+        </AppLink>
+        <div class="device-title">
+          <h1>{device.name}</h1>
+          <span class="muted">
+            {device.id} · {CONNECTOR_LABELS[device.connector]}
+            {device.me && ` · ${device.me.name} (${device.me.id})`}
+          </span>
+        </div>
+        <span class={`state-badge ${state}`} data-testid="device-state" data-state={state} title={view.stateReason ?? undefined}>
+          {STATE_LABELS[state]}
+        </span>
+        <DeviceActions dashboard={dashboard} device={{ ...device, state }} withDelete onDeleted={() => navigate("/")} />
+      </header>
+      {linkState === "refused" && <p class="error banner">{session.link.refusal}</p>}
+      <div class="panes">
+        <aside class="chat-pane">
+          <ChatList session={session} view={view} openChatId={chatId} meId={meId} />
+        </aside>
+        <section class="detail-pane">
+          {chatId ? (
+            <ConversationPane session={session} view={view} chatId={chatId} meId={meId} />
+          ) : (
+            <div class="device-detail">
+              <LinkingPanel dashboard={dashboard} device={device} view={view} />
+              <p class="hint center">
+                {state === "ready"
+                  ? "Linked. Pick a chat to read and write."
+                  : `${STATE_LABELS[state]}${view.stateReason ? ` (${view.stateReason})` : ""}`}
+              </p>
+            </div>
+          )}
+        </section>
+      </div>
+    </main>
+  );
+}

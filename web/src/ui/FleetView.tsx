@@ -1,0 +1,67 @@
+import { useState } from "preact/hooks";
+import type { Dashboard } from "../app/dashboard";
+import { navigate } from "../app/navigation";
+import { sortedDevices } from "../fleet/fleet";
+import { useStore } from "../lib/store";
+import { devicePath } from "../router";
+import { AppLink } from "./AppLink";
+import { DeviceActions } from "./DeviceActions";
+import { DeviceForm } from "./DeviceForm";
+import { CONNECTOR_LABELS, STATE_LABELS, activityTime } from "./format";
+import { onRowKey } from "./keyboard";
+
+/** `/`: every device the credential sees, live. */
+export function FleetView({ dashboard }: { dashboard: Dashboard }) {
+  const devices = sortedDevices(useStore(dashboard.fleet.fleet));
+  const loaded = useStore(dashboard.fleet.loaded);
+  const [adding, setAdding] = useState(false);
+
+  return (
+    <main class="fleet">
+      <div class="fleet-head">
+        <h1>Devices</h1>
+        {dashboard.session.can("control") && !adding && (
+          <button type="button" class="primary" data-testid="device-add" onClick={() => setAdding(true)}>
+            Add device
+          </button>
+        )}
+      </div>
+      {adding && <DeviceForm dashboard={dashboard} onDone={() => setAdding(false)} />}
+      {loaded && devices.length === 0 && <p class="empty">No devices yet.</p>}
+      <ul class="device-list">
+        {devices.map((device) => (
+          <li
+            key={device.id}
+            class="device-row"
+            data-testid="device-row"
+            data-device-id={device.id}
+            data-state={device.state}
+            tabIndex={0}
+            onKeyDown={(event) => onRowKey(event, () => navigate(devicePath(device.id)))}
+          >
+            <div class="device-main">
+              <AppLink href={devicePath(device.id)} class="device-name" tabIndex={-1}>
+                {device.name}
+              </AppLink>
+              <span class="muted">{device.id}</span>
+            </div>
+            <span class={`state-badge ${device.state}`} title={device.stateReason ?? undefined}>
+              {STATE_LABELS[device.state]}
+            </span>
+            <dl class="device-facts">
+              <dt>Connector</dt>
+              <dd>{CONNECTOR_LABELS[device.connector]}</dd>
+              <dt>Account</dt>
+              <dd>{device.me ? `${device.me.name} (${device.me.id})` : "not linked"}</dd>
+              <dt>Last activity</dt>
+              <dd>
+                <time dateTime={device.updatedAt}>{activityTime(device.updatedAt)}</time>
+              </dd>
+            </dl>
+            <DeviceActions dashboard={dashboard} device={device} withDelete />
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}

@@ -1,0 +1,92 @@
+import { useState } from "preact/hooks";
+import { driveDevice, scanQr } from "../api/devices";
+import { describeError } from "../api/rest";
+import type { Device } from "../api/types";
+import type { Dashboard } from "../app/dashboard";
+import type { DeviceView } from "../device/deviceView";
+import { codesRanOut, secondsLeft } from "../device/qr";
+import { useNow } from "../lib/useNow";
+
+/**
+ * Linking: the live QR code, replaced in place as it rotates, with the
+ * seconds it has left and which attempt it is; a new round of codes once they
+ * ran out; and, for the simulator, a button that plays the phone scanning it.
+ */
+export function LinkingPanel({ dashboard, device, view }: { dashboard: Dashboard; device: Device; view: DeviceView }) {
+  const now = useNow(1000);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+  const mayControl = dashboard.session.can("control");
+
+  const run = async (work: () => Promise<unknown>) => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (error) {
+      setProblem(describeError(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (codesRanOut(view.state, view.stateReason)) {
+    return (
+      <section class="linking card">
+        <h2>Link this device</h2>
+        <p>Nobody scanned the codes in time.</p>
+        {mayControl && (
+          <button
+            type="button"
+            class="primary"
+            disabled={busy}
+            onClick={() => run(() => driveDevice(dashboard.session, device.id, "restart"))}
+          >
+            Show a new code
+          </button>
+        )}
+        {problem && <p class="error">{problem}</p>}
+      </section>
+    );
+  }
+
+  if (view.state !== "qr") return null;
+  const qr = view.qr;
+  return (
+    <section class="linking card">
+      <h2>Link this device</h2>
+      {!qr ? (
+        <p>{mayControl ? "Waiting for the code…" : "A QR code is on show; seeing it needs the control scope."}</p>
+      ) : (
+        <>
+          <p class="hint">
+            {device.connector === "simulator"
+              ? "Scan with the simulated phone, or open the code's link."
+              : "Open WhatsApp on the phone, go to Linked devices, and scan this code."}
+          </p>
+          <img class="qr-code" data-testid="qr-code" src={qr.image} alt="QR code that links the device" width={264} height={264} />
+          <p class="qr-meta">
+            <span>
+              Expires in <span data-testid="qr-countdown">{secondsLeft(qr.expiresAt, now)}</span> s
+            </span>
+            <span>
+              attempt {qr.attempt}/{qr.maxAttempts}
+            </span>
+          </p>
+          {device.connector === "simulator" && mayControl && (
+            <button
+              type="button"
+              class="primary"
+              data-testid="qr-simulate-scan"
+              disabled={busy}
+              onClick={() => run(() => scanQr(dashboard.session, qr.qr))}
+            >
+              Scan with the simulated phone
+            </button>
+          )}
+        </>
+      )}
+      {problem && <p class="error">{problem}</p>}
+    </section>
+  );
+}
