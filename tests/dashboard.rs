@@ -13,6 +13,7 @@ use reqwest::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
 };
 use reqwest::StatusCode;
+use serde_json::json;
 
 async fn fetch(daemon: &TestDaemon, path: &str, gzip: bool) -> reqwest::Response {
     let mut request = daemon.http.get(format!("{}{path}", daemon.base));
@@ -90,22 +91,52 @@ async fn the_dashboard_is_served_from_the_binary_at_its_views_paths() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-/// The dashboard's own unit tests (Vitest: ticks, resume, optimistic sends), run where the
-/// build installed its packages.
-#[tokio::test]
-async fn the_dashboards_client_logic_passes_its_unit_tests() {
+/// Runs one of web/'s npm scripts where the build installed its packages, with `env`.
+async fn npm(script: &str, env: &[(&str, &str)]) {
     let work = env!("DEVICEBRIDGE_DASHBOARD_WORK");
     let output = tokio::process::Command::new("npm")
-        .args(["test", "--silent"])
+        .args(["run", script, "--silent"])
         .current_dir(work)
+        .envs(env.iter().copied())
         .kill_on_drop(true)
         .output()
         .await
-        .unwrap_or_else(|e| panic!("cannot run `npm test` in {work}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run `npm run {script}` in {work}: {e}"));
     assert!(
         output.status.success(),
-        "`npm test` in {work} failed:\n{}\n{}",
+        "`npm run {script}` in {work} failed:\n{}\n{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The dashboard's own unit tests (Vitest: ticks, resume, optimistic sends).
+#[tokio::test]
+async fn the_dashboards_client_logic_passes_its_unit_tests() {
+    npm("test", &[]).await;
+}
+
+/// The dashboard's client (sign-in, token renewal, the fleet, a device's session, sends) and
+/// its views in a simulated DOM, against this daemon with a linked simulator device `demo`.
+#[tokio::test]
+async fn the_dashboards_client_works_against_the_daemon() {
+    let daemon = TestDaemon::start().await;
+    daemon
+        .ready_device(
+            "demo",
+            json!({
+                "phone": "15550000001", "read_ms": 200, "typing_ms": 300,
+                "contacts": [{ "id": "15550000002@c.us", "name": "Alice", "behaviour": "echo" }],
+            }),
+        )
+        .await;
+    npm(
+        "test:daemon",
+        &[
+            ("DEVICEBRIDGE_URL", daemon.base.as_str()),
+            ("DEVICEBRIDGE_API_KEY", daemon.key.as_str()),
+        ],
+    )
+    .await;
+    daemon.stop().await;
 }

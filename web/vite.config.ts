@@ -38,7 +38,12 @@ export default defineConfig({
     },
   },
   test: {
-    include: ["src/**/*.test.ts", "src/**/*.test.tsx"],
+    // `npm test` runs the unit tests; `npm run test:daemon` the tests against a running
+    // daemon (`*.daemon.test.*`), which the daemon's own test suite starts for them.
+    include: process.env.DEVICEBRIDGE_URL
+      ? ["src/**/*.daemon.test.ts", "src/**/*.daemon.test.tsx"]
+      : ["src/**/*.test.ts", "src/**/*.test.tsx"],
+    exclude: process.env.DEVICEBRIDGE_URL ? [] : ["src/**/*.daemon.test.*"],
     environment: "node",
     // Bundled through Vite so that the React aliases above apply to it too.
     server: { deps: { inline: ["virtua"] } },

@@ -159,4 +159,7 @@ export interface DeviceRemoved {
 export interface IssuedToken {
   token: string;
   expiresAt: string;
+  /** What it grants: device ids (or `*`) and scopes. */
+  devices: string[];
+  scopes: Scope[];
 }

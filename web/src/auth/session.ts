@@ -1,6 +1,6 @@
 import { ApiRequestError, callApi, type RequestOptions } from "../api/rest";
-import type { Device, IssuedToken, Scope } from "../api/types";
-import { type Grant, SCOPE_LADDER, allows } from "./grant";
+import type { IssuedToken, Scope } from "../api/types";
+import { type Grant, allows } from "./grant";
 import { TOKEN_TTL_SECS, renewalDelay } from "./renewal";
 
 /** The token's subject, as the daemon's logs and `session` events show it. */
@@ -15,37 +15,21 @@ interface HeldToken {
   expiresAt: number;
 }
 
-async function issue(origin: string, apiKey: string, grant: Grant): Promise<HeldToken> {
+/**
+ * Mints a token with all of the key's own rights: the daemon fills in the
+ * devices and scopes a request leaves out with the asking key's, and says in
+ * its answer what it granted. A wrong key fails with 401, which is passed on.
+ */
+async function issue(origin: string, apiKey: string): Promise<{ grant: Grant; held: HeldToken }> {
   const issuedAt = Date.now();
   const issued = await callApi<IssuedToken>(origin, "/tokens", { apiKey }, {
     method: "POST",
-    body: { sub: SUBJECT, devices: grant.devices, scopes: grant.scopes, ttlSecs: TOKEN_TTL_SECS },
+    body: { sub: SUBJECT, ttlSecs: TOKEN_TTL_SECS },
   });
-  return { token: issued.token, issuedAt, expiresAt: Date.parse(issued.expiresAt) };
-}
-
-/**
- * Finds the widest grant the key allows, trying all devices before the ones
- * the key lists, and the scopes widest first (see SCOPE_LADDER). A wrong key
- * fails the first request with 401, which is passed on.
- */
-async function negotiate(origin: string, apiKey: string): Promise<{ grant: Grant; held: HeldToken }> {
-  let devices: readonly string[] = ["*"];
-  for (let round = 0; round < 2; round++) {
-    for (const scopes of SCOPE_LADDER) {
-      const grant = { devices, scopes };
-      try {
-        return { grant, held: await issue(origin, apiKey, grant) };
-      } catch (error) {
-        if (!(error instanceof ApiRequestError && error.code === "forbidden")) throw error;
-      }
-    }
-    // Not every device: a key limited to some sees exactly those in the list.
-    const listed = await callApi<{ items: Device[] }>(origin, "/devices", { apiKey });
-    devices = listed.items.map((d) => d.id);
-    if (devices.length === 0) break;
-  }
-  throw new ApiRequestError(403, "forbidden", "this API key may not read any device");
+  return {
+    grant: { devices: issued.devices, scopes: issued.scopes },
+    held: { token: issued.token, issuedAt, expiresAt: Date.parse(issued.expiresAt) },
+  };
 }
 
 /**
@@ -77,7 +61,7 @@ export class AuthSession {
 
   /** Signs in with an API key; rejects with a 401 ApiRequestError for a wrong key. */
   static async signIn(origin: string, apiKey: string): Promise<AuthSession> {
-    const { grant, held } = await negotiate(origin, apiKey);
+    const { grant, held } = await issue(origin, apiKey);
     return new AuthSession(origin, apiKey, grant, held);
   }
 
@@ -110,15 +94,10 @@ export class AuthSession {
 
   async #mint(): Promise<void> {
     try {
-      try {
-        this.#held = await issue(this.origin, this.apiKey, this.#grant);
-      } catch (error) {
-        // The key's rights changed since sign-in: ask again from the top.
-        if (!(error instanceof ApiRequestError && error.code === "forbidden")) throw error;
-        const negotiated = await negotiate(this.origin, this.apiKey);
-        this.#grant = negotiated.grant;
-        this.#held = negotiated.held;
-      }
+      // The key's rights may have changed since sign-in: the new token says.
+      const issued = await issue(this.origin, this.apiKey);
+      this.#grant = issued.grant;
+      this.#held = issued.held;
     } catch (error) {
       if (error instanceof ApiRequestError && (error.status === 401 || error.status === 403)) {
         this.end("The API key no longer works. Sign in again.");
