@@ -16,10 +16,12 @@
 //! Each layer imports only from the ones below it, lowest first: [`model`] (the shared
 //! vocabulary, importing nothing of the crate) → [`config`] → [`store`] with [`bus`] and
 //! [`metrics`] → [`messaging`] → [`device`] → [`connector`] → [`hooks`] → [`api`] → [`app`] and
-//! [`cli`]. `backoff` and `qr` are leaf helpers. `tests/architecture.rs` holds the order and
-//! three rules: the API never names a connector or the actor's commands (it calls a device
-//! handle), handlers never publish domain events (the store's writer does, after commit), and
-//! SQL lives in the store. `docs/architecture.md` has the table.
+//! [`cli`]. `backoff`, `qr` and [`envelope`] (the error envelope) are leaf helpers.
+//! `tests/architecture.rs` holds the order and four rules: the API never names a connector or
+//! the actor's commands (it calls a device handle), handlers never publish domain events (the
+//! store's writer does, after commit), SQL lives in the store, and an upstream's webhook
+//! receiver is its connector's own route, which [`app`] mounts. `docs/architecture.md` has the
+//! table.
 //!
 //! - [`model`] holds ids, messages, chats, events, device definitions, what connectors report
 //!   and what devices ask of them.
@@ -47,6 +49,7 @@ pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod device;
+pub mod envelope;
 #[cfg(test)]
 mod fuzz;
 pub mod hooks;

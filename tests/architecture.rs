@@ -18,8 +18,10 @@ const LAYERS: &[&[&str]] = &[
     &["app", "cli"],
 ];
 
-/// Small helpers that import nothing of the crate, so that any layer may use them.
-const LEAVES: &[&str] = &["backoff", "qr"];
+/// Small helpers that import nothing of the crate, so that any layer may use them: backoff
+/// timing, QR drawing, and the error envelope every answer (the API's and the connectors'
+/// webhook receivers') is written in.
+const LEAVES: &[&str] = &["backoff", "envelope", "qr"];
 
 /// Test support (`#[cfg(test)]`), usable by any layer's tests: it may use `model` only.
 const TEST_SUPPORT: &[&str] = &["fuzz"];
@@ -48,11 +50,18 @@ const STORE_ONLY: &[&str] = &[
 ];
 
 /// Calls that only the layer owning an event may make, with why.
-const FORBIDDEN_CALLS: &[(&str, &str, &str)] = &[(
-    "api",
-    ".publish(",
-    "REST and socket handlers never publish domain events: the store's writer does, after commit",
-)];
+const FORBIDDEN_CALLS: &[(&str, &str, &str)] = &[
+    (
+        "api",
+        ".publish(",
+        "REST and socket handlers never publish domain events: the store's writer does, after commit",
+    ),
+    (
+        "api",
+        "path = \"/upstream/",
+        "an upstream's webhook receiver is its connector's own route, which app mounts",
+    ),
+];
 
 #[derive(Debug)]
 struct Use {

@@ -133,7 +133,7 @@ impl Route {
 /// The routes the router serves, from the route table the daemon builds its router from, each
 /// with its operation in `document` (the served one). Panics on a route the document lacks.
 fn routes(document: &Value) -> Vec<Route> {
-    let table = serde_json::to_value(devicebridge::api::rest::routes().into_openapi()).unwrap();
+    let table = serde_json::to_value(devicebridge::app::routes().into_openapi()).unwrap();
     let mut routes = Vec::new();
     for (path, item) in table["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {

@@ -40,3 +40,11 @@ pub struct AppState {
     pub readiness: rest::readiness::Readiness,
     pub profiles: profile::Profiles,
 }
+
+/// The connectors' webhook receivers, which `app` mounts beside the API, reach devices through
+/// the device manager.
+impl axum::extract::FromRef<AppState> for DeviceManager {
+    fn from_ref(state: &AppState) -> Self {
+        state.devices.clone()
+    }
+}

@@ -8,26 +8,21 @@
 //!
 //! # Error answers
 //!
-//! A route names the error codes it can answer with [`Refused`], in its `responses(...)`:
-//! `Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::InvalidState) }>`. They come out grouped
-//! by HTTP status (each code has one, [`ErrorCode::status`]), each status as the error
-//! envelope whose `code` is narrowed to the codes of that route, so a client generated from
-//! the document knows which codes to expect where. Codes that any request may meet, whatever
-//! its route, are added to every route ([`ANY_REQUEST`]).
-
-use std::collections::BTreeMap;
+//! A route names the error codes it can answer with [`Refused`], in its `responses(...)`; see
+//! [`crate::envelope::documented`], which the connectors' webhook receivers use too.
 
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::schema::{
-    AllOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
-};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
-use utoipa::{IntoResponses, Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::openapi::{RefOr, Required};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use super::error::{ErrorCode, ErrorEnvelope};
+use super::error::ErrorEnvelope;
+pub use crate::envelope::documented::{
+    code, codes, Codes, Refused, ANY_REQUEST, CREDENTIALS, DEVICE, JSON_BODY,
+};
 
 /// The name of the `X-Api-Key` security scheme, as routes' `security(...)` name it.
 pub const API_KEY: &str = "apiKey";
@@ -90,93 +85,6 @@ impl Modify for Credentials {
             ),
         );
     }
-}
-
-/// A set of error codes, one bit per code, as [`Refused`] takes it.
-pub type Codes = u32;
-
-/// The set of the codes `list`.
-pub const fn codes(list: &[ErrorCode]) -> Codes {
-    let mut set = 0;
-    let mut at = 0;
-    while at < list.len() {
-        set |= code(list[at]);
-        at += 1;
-    }
-    set
-}
-
-/// The set of one code.
-pub const fn code(code: ErrorCode) -> Codes {
-    1 << code as u32
-}
-
-/// A route that takes credentials: none or a bad one (`unauthorized`), or one without the
-/// route's scope or without the device (`forbidden`).
-pub const CREDENTIALS: Codes = codes(&[ErrorCode::Unauthorized, ErrorCode::Forbidden]);
-
-/// A device named by the path: an id outside the alphabet, or no such device.
-pub const DEVICE: Codes = codes(&[ErrorCode::InvalidDeviceId, ErrorCode::DeviceNotFound]);
-
-/// A JSON body: malformed, of the wrong shape or type, or larger than
-/// `limits.max_message_bytes`.
-pub const JSON_BODY: Codes = codes(&[ErrorCode::BadRequest, ErrorCode::PayloadTooLarge]);
-
-/// What any request may meet, whatever its route: a head too large, a daemon at its
-/// connection budget, a fault of ours.
-pub const ANY_REQUEST: Codes = codes(&[
-    ErrorCode::HeadersTooLarge,
-    ErrorCode::OverCapacity,
-    ErrorCode::Internal,
-]);
-
-/// The error answers of a route: the codes of `CODES` and [`ANY_REQUEST`], as responses of the
-/// error envelope by status. See the module's documentation.
-pub struct Refused<const CODES: Codes>;
-
-impl<const CODES: Codes> IntoResponses for Refused<CODES> {
-    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        let set = CODES | ANY_REQUEST;
-        let mut by_status: BTreeMap<u16, Vec<ErrorCode>> = BTreeMap::new();
-        for code in ErrorCode::ALL
-            .into_iter()
-            .filter(|c| set & self::code(*c) != 0)
-        {
-            by_status
-                .entry(code.status().as_u16())
-                .or_default()
-                .push(code);
-        }
-        by_status
-            .into_iter()
-            .map(|(status, codes)| (status.to_string(), error_response(&codes).into()))
-            .collect()
-    }
-}
-
-/// The error envelope with `code` narrowed to `codes`, all of one status.
-fn error_response(codes: &[ErrorCode]) -> utoipa::openapi::Response {
-    let names: Vec<&str> = codes.iter().map(|code| code.as_str()).collect();
-    let narrowed = ObjectBuilder::new().property(
-        "error",
-        ObjectBuilder::new().property(
-            "code",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(names.clone())),
-        ),
-    );
-    let schema = AllOfBuilder::new()
-        .item(Ref::from_schema_name(ErrorEnvelope::name()))
-        .item(narrowed);
-    let reason = codes[0].status().canonical_reason().unwrap_or("Error");
-    ResponseBuilder::new()
-        .description(format!("{reason}: `{}`", names.join("`, `")))
-        .content(
-            "application/json",
-            ContentBuilder::new().schema(Some(schema)).build(),
-        )
-        .build()
 }
 
 /// Describes the bodies a route may go without (`request_body = Option<T>`) as `T`.
@@ -254,10 +162,13 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::envelope::ErrorCode;
 
-    /// The document as served, as JSON.
+    /// The API's part of the document as served, as JSON.
     fn document() -> Value {
-        serde_json::to_value(crate::api::rest::routes().into_openapi()).unwrap()
+        let mut routes = crate::api::rest::routes();
+        without_null_bodies(routes.get_openapi_mut());
+        serde_json::to_value(routes.into_openapi()).unwrap()
     }
 
     #[test]

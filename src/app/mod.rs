@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::messaging::Messaging;
@@ -22,7 +23,7 @@ use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
 use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
-use crate::connector::Builtin;
+use crate::connector::{self, Builtin};
 use crate::device::actor::ActorContext;
 use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
@@ -221,7 +222,7 @@ pub async fn run(
         settings.limits.client_queue_bytes,
         metrics,
     );
-    let router = rest::router(state)
+    let router = rest::router(state, routes())
         .layer(socket_layer)
         .layer(axum::middleware::from_fn_with_state(
             edge.clone(),
@@ -253,6 +254,12 @@ pub async fn run(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every route the daemon documents: the API's, and the webhook receivers the connectors
+/// contribute for their upstreams.
+pub fn routes() -> OpenApiRouter<AppState> {
+    rest::routes().merge(connector::receiver::routes())
 }
 
 /// The shipped profiles and the users' own; every socket path of `server.profiles` must name

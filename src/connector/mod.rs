@@ -10,6 +10,7 @@
 
 pub mod cloud_api;
 mod http;
+pub mod receiver;
 pub mod simulator;
 pub mod waha;
 

@@ -228,6 +228,11 @@ impl DeviceManager {
         Ok(())
     }
 
+    /// The largest upstream webhook body a receiver reads (`limits.max_upstream_body_bytes`).
+    pub fn webhook_body_limit(&self) -> usize {
+        self.context.settings.limits.max_upstream_body_bytes
+    }
+
     /// The device a webhook delivery from upstream `from` is for, checked before the
     /// delivery's body is read: the device must exist and be relayed to that upstream, so
     /// that a post for any other id costs nothing.

@@ -9,6 +9,7 @@ mod linked_ids;
 mod manager;
 pub mod media;
 pub mod pairings;
+mod refusal;
 mod relay;
 mod relay_bell;
 pub mod route;

@@ -50,6 +50,7 @@ pub use keys::KeyRecord;
 pub use outage::is_unwritable_file;
 
 use crate::bus::DeviceChange;
+use crate::envelope::ApiError;
 use crate::model::{event::JournaledEvent, Chat, DeviceId};
 use outage::Outage;
 use readers::ReaderPool;
@@ -90,6 +91,18 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How a store error reads on the wire: a write the storage could not take is
+/// `storage_unavailable` (the caller may try again); anything else is a fault of ours.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error.is_unwritable() {
+            // The store logs an outage once, not once per write that meets it.
+            true => ApiError::storage_unavailable(),
+            false => ApiError::internal(error),
+        }
+    }
+}
 
 /// Reads a timestamp the store wrote (RFC 3339); an unreadable one becomes the epoch rather
 /// than failing the whole read.

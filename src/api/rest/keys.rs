@@ -194,11 +194,13 @@ struct NewToken {
     /// Whom the token is for (its `sub` claim).
     sub: String,
     /// Device ids, or `*` for all; left out, the asking credential's own.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "given")]
+    #[schema(nullable = false)]
     devices: Option<Vec<String>>,
     /// Left out, the asking credential's own: a dashboard signed in with a key it knows
     /// nothing of gets a token with all of that key's rights, and reads them in the answer.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "given")]
+    #[schema(nullable = false)]
     scopes: Option<Vec<Scope>>,
     /// Seconds until it ends.
     #[serde(default = "hour")]
@@ -223,6 +225,15 @@ struct IssuedToken {
     devices: Vec<String>,
     /// …and scopes.
     scopes: Vec<Scope>,
+}
+
+/// A field that may be left out, but is not `null` when given.
+fn given<'de, D, T>(value: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(value).map(Some)
 }
 
 fn hour() -> u64 {

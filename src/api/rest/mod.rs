@@ -17,7 +17,6 @@ mod pairing;
 mod profiles;
 pub mod readiness;
 mod system;
-mod upstream;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -42,10 +41,10 @@ pub struct List<T> {
     pub items: Vec<T>,
 }
 
-/// Every route of the daemon except Socket.IO and the dashboard, with its documentation: the
-/// route table, and the document's paths.
+/// Every route of the API (the connectors' webhook receivers are theirs, and `app` adds them),
+/// with its documentation: the route table, and the document's paths.
 pub fn routes() -> OpenApiRouter<AppState> {
-    let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
         .merge(readiness::routes())
         .merge(devices::routes())
@@ -54,14 +53,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(pairing::routes())
         .merge(profiles::routes())
         .merge(keys::routes())
-        .merge(upstream::routes())
-        .merge(webhooks::routes());
-    without_null_bodies(routes.get_openapi_mut());
-    routes
+        .merge(webhooks::routes())
 }
 
-pub fn router(state: AppState) -> Router {
-    let (router, document) = routes().split_for_parts();
+/// The daemon's HTTP router: `routes` (the API's, with whatever `app` adds: the connectors'
+/// webhook receivers), the document they make at `/docs-json`, and the dashboard.
+pub fn router(state: AppState, mut routes: OpenApiRouter<AppState>) -> Router {
+    without_null_bodies(routes.get_openapi_mut());
+    let (router, document) = routes.split_for_parts();
     router
         .merge(super::dashboard::router())
         .layer(Extension(Served::new(&document)))

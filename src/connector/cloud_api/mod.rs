@@ -14,6 +14,7 @@
 //! `device::linked_ids`), and messages to it are addressed by `recipient` instead of `to`.
 
 pub mod media;
+pub mod receiver;
 mod webhook;
 
 use async_trait::async_trait;

@@ -23,6 +23,7 @@
 mod backfill;
 mod engines;
 pub mod media;
+pub mod receiver;
 mod send;
 mod session;
 mod webhook;

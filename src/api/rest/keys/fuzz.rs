@@ -21,8 +21,8 @@ fn a_new_key() {
 fn a_new_token() {
     const FIELDS: &[Field] = &[
         Field::required("sub", Kind::String),
-        Field::required("devices", Kind::Array),
-        Field::required("scopes", Kind::Array),
+        Field::defaulted("devices", Kind::Array),
+        Field::defaulted("scopes", Kind::Array),
         Field::defaulted("ttlSecs", Kind::Unsigned(u64::MAX)),
     ];
     let valid = json!({ "sub": "agent-7", "devices": ["*"], "scopes": ["read"], "ttlSecs": 600 });
