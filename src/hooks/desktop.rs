@@ -290,14 +290,14 @@ mod tests {
         let call = JournaledEvent::new(
             crate::model::DeviceId::parse("demo").unwrap(),
             7,
-            &crate::model::event::EventData::Notification {
+            &crate::model::event::EventData::Notification(crate::model::event::Notification {
                 id: "ntf_1".into(),
                 kind: "call",
                 title: "Alice".into(),
                 body: "Incoming video call".into(),
                 chat_id: Some("15550002222@c.us".into()),
                 message_id: None,
-            },
+            }),
         )
         .unwrap();
         assert_eq!(describe("Demo phone", &call), "Alice: Incoming video call");

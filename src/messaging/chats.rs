@@ -4,6 +4,7 @@
 use chrono::Utc;
 use serde::Deserialize;
 
+use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, NotificationRead};
 use crate::model::{event::EventData, rfc3339, Chat, DeviceId};
 use crate::store::actions::Action;
 use crate::store::messages::NotificationSet;
@@ -45,18 +46,18 @@ pub async fn mark_read(
         }
         tx.journal(
             &device,
-            EventData::MessageRead {
+            EventData::MessageRead(MessageRead {
                 chat_id: chat_id.clone(),
                 message_ids: message_ids.clone(),
                 read_by: me,
-            },
+            }),
         )?;
         if let Some(chat) = tx.recount_unread(&device, &chat_id)? {
             tx.chat_changed(&device, chat);
         }
         let cleared = tx.read_notifications(&device, NotificationSet::Chat(&chat_id))?;
         if !cleared.is_empty() {
-            tx.journal(&device, EventData::NotificationRead { ids: cleared })?;
+            tx.journal(&device, EventData::NotificationRead(NotificationRead { ids: cleared }))?;
         }
         Ok(message_ids)
     })
@@ -87,12 +88,12 @@ pub async fn react(
         tx.queue_action(&device, &message.chat_id, &action)?;
         tx.journal(
             &device,
-            EventData::MessageReaction {
+            EventData::MessageReaction(MessageReaction {
                 chat_id: message.chat_id,
                 message_id,
                 from: me,
                 emoji,
-            },
+            }),
         )?;
         Ok(())
     })
@@ -119,10 +120,10 @@ pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Res
             tx.queue_action(&device, &message.chat_id, &action)?;
             tx.journal(
                 &device,
-                EventData::MessageRevoked {
+                EventData::MessageRevoked(MessageRevoked {
                     chat_id: message.chat_id,
                     message_id,
-                },
+                }),
             )?;
         }
         Ok(())
@@ -156,7 +157,7 @@ pub async fn read_notifications(
         };
         let ids = tx.read_notifications(&device, set)?;
         if !ids.is_empty() {
-            tx.journal(&device, EventData::NotificationRead { ids: ids.clone() })?;
+            tx.journal(&device, EventData::NotificationRead(NotificationRead { ids: ids.clone() }))?;
         }
         Ok(ids)
     })

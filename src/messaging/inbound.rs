@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
+use crate::model::event::{MessageAck, MessageReaction, MessageRead, MessageRevoked, Notification};
 use crate::metrics::ConnectorMetrics;
 use crate::model::{
     event::EventData,
@@ -176,12 +177,12 @@ pub fn apply(
                 {
                     tx.journal(
                         device,
-                        EventData::MessageReaction {
+                        EventData::MessageReaction(MessageReaction {
                             chat_id: message.chat_id,
                             message_id: message.id,
                             from: from.clone(),
                             emoji: emoji.clone(),
-                        },
+                        }),
                     )?;
                 }
             }
@@ -218,11 +219,11 @@ pub fn apply(
     for ((chat_id, read_by), message_ids) in reads {
         tx.journal(
             device,
-            EventData::MessageRead {
+            EventData::MessageRead(MessageRead {
                 chat_id,
                 message_ids,
                 read_by,
-            },
+            }),
         )?;
     }
     Ok(typing)
@@ -237,10 +238,10 @@ fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> Store
     if tx.revoke_message(device, &message.id)? {
         tx.journal(
             device,
-            EventData::MessageRevoked {
+            EventData::MessageRevoked(MessageRevoked {
                 chat_id: message.chat_id,
                 message_id: message.id,
-            },
+            }),
         )?;
     }
     Ok(())
@@ -268,13 +269,13 @@ pub fn time_acks(subject: &AckSubject, before: Ack, metrics: &ConnectorMetrics) 
 pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> StoreResult<()> {
     tx.journal(
         device,
-        EventData::MessageAck {
+        EventData::MessageAck(MessageAck {
             message_id: subject.id.clone(),
             upstream_id: subject.upstream_id.clone(),
             chat_id: subject.chat_id.clone(),
             ack: subject.ack.level(),
             ack_name: subject.ack.name(),
-        },
+        }),
     )?;
     Ok(())
 }
@@ -430,14 +431,14 @@ impl Notice {
         tx.insert_notification(device, &id, Some(chat_id))?;
         tx.journal(
             device,
-            EventData::Notification {
+            EventData::Notification(Notification {
                 id,
                 kind: self.kind,
                 title: self.title,
                 body: self.body,
                 chat_id: Some(chat_id.to_owned()),
                 message_id,
-            },
+            }),
         )?;
         Ok(())
     }

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::inbound::{journal_ack, time_acks};
+use crate::model::event::{MessageStatus};
 use crate::metrics::ConnectorMetrics;
 use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
@@ -46,13 +47,13 @@ fn status(
 ) -> StoreResult<()> {
     tx.journal(
         device,
-        EventData::MessageStatus {
+        EventData::MessageStatus(MessageStatus {
             message_id: message.id.clone(),
             chat_id: message.chat_id.clone(),
             status: status.as_str(),
             attempt,
             error,
-        },
+        }),
     )?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
+use crate::model::event::{MessageStatus};
 use crate::model::{
     event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, TempId,
     Template,
@@ -254,13 +255,13 @@ pub async fn send(
         tx.journal(&device, EventData::Message(message.clone()))?;
         tx.journal(
             &device,
-            EventData::MessageStatus {
+            EventData::MessageStatus(MessageStatus {
                 message_id: id.clone(),
                 chat_id: request.chat_id.clone(),
                 status: RelayStatus::Queued.as_str(),
                 attempt: 0,
                 error: None,
-            },
+            }),
         )?;
         if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
             tx.chat_changed(&device, chat);

@@ -16,6 +16,7 @@ use super::time::rfc3339;
 
 /// The account a linked device speaks as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Me {
     pub id: String,
     pub name: String,
@@ -49,123 +50,207 @@ pub const EVENT_NAMES: [&str; 18] = [
 ///
 /// Its serialized form is the payload's own fields; its wire name is [`EventData::name`].
 #[derive(Debug, Clone, Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+#[serde(untagged)]
 pub enum EventData {
-    State {
-        state: &'static str,
-        previous: &'static str,
-        reason: Option<String>,
-    },
-    Qr {
-        qr: String,
-        image: String,
-        expires_at: String,
-        attempt: u32,
-        max_attempts: u32,
-    },
-    Authenticated {},
-    Ready {
-        me: Me,
-    },
-    Disconnected {
-        reason: String,
-    },
-    ConnectionStatus {
-        upstream: &'static str,
-        latency_ms: Option<u64>,
-    },
+    State(StateChange),
+    Qr(QrCode),
+    Authenticated(Authenticated),
+    Ready(Ready),
+    Disconnected(Disconnected),
+    ConnectionStatus(ConnectionStatus),
     Message(Message),
-    MessageAck {
-        message_id: String,
-        upstream_id: Option<String>,
-        chat_id: String,
-        ack: i64,
-        ack_name: &'static str,
-    },
-    /// `chatId` is more than the contract's fields: a socket that joined chats is sent the
-    /// statuses of their messages only, and finds the chat here.
-    MessageStatus {
-        message_id: String,
-        chat_id: String,
-        status: &'static str,
-        attempt: u32,
-        error: Option<String>,
-    },
-    MessageRead {
-        chat_id: String,
-        message_ids: Vec<String>,
-        read_by: String,
-    },
-    MessageRevoked {
-        chat_id: String,
-        message_id: String,
-    },
-    MessageReaction {
-        chat_id: String,
-        message_id: String,
-        from: String,
-        emoji: String,
-    },
-    TypingStart {
-        chat_id: String,
-        contact_id: String,
-    },
-    TypingStop {
-        chat_id: String,
-        contact_id: String,
-    },
+    MessageAck(MessageAck),
+    MessageStatus(MessageStatus),
+    MessageRead(MessageRead),
+    MessageRevoked(MessageRevoked),
+    MessageReaction(MessageReaction),
+    TypingStart(Typing),
+    TypingStop(Typing),
     ChatUpdate(Chat),
     ContactUpdate(Contact),
-    Notification {
-        id: String,
-        kind: &'static str,
-        title: String,
-        body: String,
-        chat_id: Option<String>,
-        message_id: Option<String>,
-    },
-    NotificationRead {
-        ids: Vec<String>,
-    },
+    Notification(Notification),
+    NotificationRead(NotificationRead),
+}
+
+// Each event's own fields, one type per event so that clients get a name for each payload
+// (see `clients/typescript`).
+
+/// `state`: the device's state machine moved.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct StateChange {
+    #[cfg_attr(test, ts(type = "StateName"))]
+    pub state: &'static str,
+    #[cfg_attr(test, ts(type = "StateName"))]
+    pub previous: &'static str,
+    pub reason: Option<String>,
+}
+
+/// `qr`: a code to scan, until `expiresAt`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QrCode {
+    pub qr: String,
+    /// A `data:image/png;base64,…` picture of the code.
+    pub image: String,
+    pub expires_at: String,
+    pub attempt: u32,
+    pub max_attempts: u32,
+}
+
+/// `authenticated`: the code was scanned.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Authenticated {}
+
+/// `ready`: linked to the account `me`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Ready {
+    pub me: Me,
+}
+
+/// `disconnected`: the upstream connection was lost.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Disconnected {
+    pub reason: String,
+}
+
+/// `connection:status`: how the upstream answers.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
+    pub upstream: &'static str,
+    pub latency_ms: Option<u64>,
+}
+
+/// `message:ack`: a message moved up the ack levels.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAck {
+    pub message_id: String,
+    pub upstream_id: Option<String>,
+    pub chat_id: String,
+    pub ack: i64,
+    #[cfg_attr(test, ts(type = "AckName"))]
+    pub ack_name: &'static str,
+}
+
+/// `message:status`: what the relay did with a message we send. `chatId` is more than the
+/// contract's fields: a socket that joined chats is sent the statuses of their messages only,
+/// and finds the chat here.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStatus {
+    pub message_id: String,
+    pub chat_id: String,
+    pub status: &'static str,
+    pub attempt: u32,
+    pub error: Option<String>,
+}
+
+/// `message:read`: messages of a chat were read, by `readBy`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRead {
+    pub chat_id: String,
+    pub message_ids: Vec<String>,
+    pub read_by: String,
+}
+
+/// `message:revoked`: a message was deleted for everyone.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRevoked {
+    pub chat_id: String,
+    pub message_id: String,
+}
+
+/// `message:reaction`: someone reacted to a message (an empty `emoji` takes it back).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct MessageReaction {
+    pub chat_id: String,
+    pub message_id: String,
+    pub from: String,
+    pub emoji: String,
+}
+
+/// `typing:start` and `typing:stop`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub chat_id: String,
+    pub contact_id: String,
+}
+
+/// `notification`: something a person should see.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: String,
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    pub chat_id: Option<String>,
+    pub message_id: Option<String>,
+}
+
+/// `notification:read`: notifications were seen.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct NotificationRead {
+    pub ids: Vec<String>,
 }
 
 impl EventData {
     /// `typing:start` or `typing:stop`.
     pub fn typing(chat_id: String, contact_id: String, typing: bool) -> Self {
         if typing {
-            EventData::TypingStart {
+            EventData::TypingStart(Typing {
                 chat_id,
                 contact_id,
-            }
+            })
         } else {
-            EventData::TypingStop {
+            EventData::TypingStop(Typing {
                 chat_id,
                 contact_id,
-            }
+            })
         }
     }
 
     /// The wire name: Socket.IO event, webhook `type` and journal `name`.
     pub fn name(&self) -> &'static str {
         match self {
-            EventData::State { .. } => "state",
-            EventData::Qr { .. } => "qr",
-            EventData::Authenticated {} => "authenticated",
-            EventData::Ready { .. } => "ready",
-            EventData::Disconnected { .. } => "disconnected",
-            EventData::ConnectionStatus { .. } => "connection:status",
+            EventData::State(_) => "state",
+            EventData::Qr(_) => "qr",
+            EventData::Authenticated(_) => "authenticated",
+            EventData::Ready(_) => "ready",
+            EventData::Disconnected(_) => "disconnected",
+            EventData::ConnectionStatus(_) => "connection:status",
             EventData::Message(_) => "message",
-            EventData::MessageAck { .. } => "message:ack",
-            EventData::MessageStatus { .. } => "message:status",
-            EventData::MessageRead { .. } => "message:read",
-            EventData::MessageRevoked { .. } => "message:revoked",
-            EventData::MessageReaction { .. } => "message:reaction",
-            EventData::TypingStart { .. } => "typing:start",
-            EventData::TypingStop { .. } => "typing:stop",
+            EventData::MessageAck(_) => "message:ack",
+            EventData::MessageStatus(_) => "message:status",
+            EventData::MessageRead(_) => "message:read",
+            EventData::MessageRevoked(_) => "message:revoked",
+            EventData::MessageReaction(_) => "message:reaction",
+            EventData::TypingStart(_) => "typing:start",
+            EventData::TypingStop(_) => "typing:stop",
             EventData::ChatUpdate(_) => "chat:update",
             EventData::ContactUpdate(_) => "contact:update",
-            EventData::Notification { .. } => "notification",
-            EventData::NotificationRead { .. } => "notification:read",
+            EventData::Notification(_) => "notification",
+            EventData::NotificationRead(_) => "notification:read",
         }
     }
 
@@ -274,17 +359,17 @@ mod tests {
 
     #[test]
     fn wire_names_and_camel_case_fields() {
-        let status = EventData::ConnectionStatus {
+        let status = EventData::ConnectionStatus(ConnectionStatus {
             upstream: "connected",
             latency_ms: Some(3),
-        };
+        });
         assert_eq!(status.name(), "connection:status");
         assert_eq!(
             journaled(&status),
             serde_json::json!({"upstream": "connected", "latencyMs": 3, "deviceId": "demo", "seq": 7})
         );
         assert_eq!(
-            journaled(&EventData::Authenticated {}),
+            journaled(&EventData::Authenticated(Authenticated {})),
             serde_json::json!({"deviceId": "demo", "seq": 7})
         );
     }
@@ -292,20 +377,20 @@ mod tests {
     #[test]
     fn every_wire_name_is_listed() {
         let samples = [
-            EventData::State {
+            EventData::State(StateChange {
                 state: "ready",
                 previous: "authenticated",
                 reason: None,
-            },
-            EventData::Authenticated {},
-            EventData::Disconnected { reason: "x".into() },
-            EventData::MessageRevoked {
+            }),
+            EventData::Authenticated(Authenticated {}),
+            EventData::Disconnected(Disconnected { reason: "x".into() }),
+            EventData::MessageRevoked(MessageRevoked {
                 chat_id: "c".into(),
                 message_id: "m".into(),
-            },
+            }),
             EventData::typing("c".into(), "k".into(), true),
             EventData::typing("c".into(), "k".into(), false),
-            EventData::NotificationRead { ids: vec![] },
+            EventData::NotificationRead(NotificationRead { ids: vec![] }),
         ];
         for sample in samples {
             let name = sample.name();
@@ -353,9 +438,9 @@ mod tests {
         let event = JournaledEvent::new(
             DeviceId::parse("demo").unwrap(),
             7,
-            &EventData::Disconnected {
+            &EventData::Disconnected(Disconnected {
                 reason: "connection_lost".into(),
-            },
+            }),
         )
         .unwrap();
         let envelope = serde_json::to_value(event.envelope()).unwrap();

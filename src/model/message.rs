@@ -83,6 +83,7 @@ impl RelayStatus {
 /// A media reference (SPEC `media`). Only links are accepted: attachments are never carried
 /// inside Socket.IO packets or REST bodies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Media {
     #[schema(format = "uri")]
@@ -161,6 +162,7 @@ impl Media {
 /// business writes first, or again after the 24 hours Meta allows after a customer's message.
 /// `components` (header, body and button parameters) goes to Meta as given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Template {
     #[schema(pattern = "^[a-z0-9_]+$", example = "order_update")]
@@ -169,6 +171,7 @@ pub struct Template {
     pub language: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
+    #[cfg_attr(test, ts(type = "Array<Record<string, unknown>>", optional))]
     pub components: Option<serde_json::Value>,
 }
 
@@ -181,6 +184,7 @@ pub struct Template {
 /// the second. A number is kept by its value: a float with no fraction that an `f64` holds
 /// exactly (`5.0`, `1e3`) is that integer, as JavaScript, which has one number type, sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum TempId {
     Text(String),
@@ -253,6 +257,7 @@ impl<'de> Deserialize<'de> for TempId {
 
 /// SPEC's `Message`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     #[schema(example = "msg_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
@@ -274,17 +279,20 @@ pub struct Message {
     #[schema(minimum = -1, maximum = 4)]
     pub ack: i64,
     #[schema(example = "pending")]
+    #[cfg_attr(test, ts(type = "AckName"))]
     pub ack_name: &'static str,
     pub temp_id: Option<TempId>,
     /// Deleted for everyone: the body is gone, the message keeps its place in the chat.
     pub revoked: bool,
     /// The template it was sent as, if any (then `body` is what the sender gave to show).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub template: Option<Template>,
 }
 
 /// SPEC's `Chat`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
     #[schema(example = "15551234567@c.us")]
@@ -303,6 +311,7 @@ pub struct Chat {
 
 /// SPEC's `Contact`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
     #[schema(example = "15551234567@c.us")]
@@ -318,6 +327,7 @@ pub struct Contact {
 
 /// One page of a cursor-paginated list.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,

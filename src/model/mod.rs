@@ -13,6 +13,8 @@ pub mod nested;
 pub mod spec;
 pub mod state;
 pub mod time;
+#[cfg(test)]
+mod typescript;
 pub mod upstream;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};

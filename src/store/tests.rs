@@ -1,6 +1,7 @@
 //! The store against a real SQLite file.
 
 use super::*;
+use crate::model::event::{Disconnected};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
 use crate::model::{event::EventData, DeviceId};
@@ -22,9 +23,9 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
 }
 
 fn disconnected(reason: &str) -> EventData {
-    EventData::Disconnected {
+    EventData::Disconnected(Disconnected {
         reason: reason.into(),
-    }
+    })
 }
 
 /// Keeps the writer busy inside a write until released, so that the writes queued meanwhile

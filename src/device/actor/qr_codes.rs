@@ -7,6 +7,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use super::Actor;
+use crate::model::event::{QrCode};
 use crate::device::CurrentQr;
 use crate::model::{event::EventData, rfc3339};
 use crate::qr;
@@ -32,13 +33,13 @@ impl Actor {
         // hearing the event gets this code and not the one before.
         self.qr.send_replace(Some(current.clone()));
         let max_attempts = self.limits.qr_max_attempts;
-        self.journal(EventData::Qr {
+        self.journal(EventData::Qr(QrCode {
             qr: text,
             image,
             expires_at: rfc3339(expires_at),
             attempt,
             max_attempts,
-        })
+        }))
         .await;
         if self.context.print_qr {
             if let Ok(art) = qr::terminal(&current.qr) {

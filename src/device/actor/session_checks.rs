@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{failure_input, is_up, Actor};
+use crate::model::event::{ConnectionStatus};
 use crate::device::state::Input;
 use crate::model::{event::EventData, upstream::Session, StateName};
 
@@ -25,10 +26,10 @@ impl Actor {
                 self.latency.measure(started);
                 if self.state.name() == StateName::Ready {
                     if let Some(latency_ms) = self.latency.notable_change() {
-                        self.journal(EventData::ConnectionStatus {
+                        self.journal(EventData::ConnectionStatus(ConnectionStatus {
                             upstream: "connected",
                             latency_ms: Some(latency_ms),
-                        })
+                        }))
                         .await;
                     }
                 }

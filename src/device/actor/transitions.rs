@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use super::{failure_input, is_up, Actor};
+use crate::model::event::{Authenticated, ConnectionStatus, Disconnected, Ready, StateChange};
 use crate::device::state::{transition, DeviceState, Effect, Input, InvalidTransition};
 use crate::model::{
     event::{EventData, Me},
@@ -128,41 +129,41 @@ impl Actor {
                 }
                 tx.journal(
                     &id,
-                    EventData::State {
+                    EventData::State(StateChange {
                         state: next.name().as_str(),
                         previous: previous.name().as_str(),
                         reason: reason.clone(),
-                    },
+                    }),
                 )?;
                 match &next {
                     DeviceState::Authenticated => {
-                        tx.journal(&id, EventData::Authenticated {})?;
+                        tx.journal(&id, EventData::Authenticated(Authenticated {}))?;
                     }
                     DeviceState::Ready => {
                         if let Some(me) = me {
-                            tx.journal(&id, EventData::Ready { me })?;
+                            tx.journal(&id, EventData::Ready(Ready { me }))?;
                         }
                     }
                     DeviceState::Disconnected { reason, .. } => {
                         tx.journal(
                             &id,
-                            EventData::Disconnected {
+                            EventData::Disconnected(Disconnected {
                                 reason: reason.clone(),
-                            },
+                            }),
                         )?;
                     }
                     _ => {}
                 }
                 // The upstream connection is up exactly while the device is ready.
                 if entering_ready || leaving_ready {
-                    let status = EventData::ConnectionStatus {
+                    let status = EventData::ConnectionStatus(ConnectionStatus {
                         upstream: if entering_ready {
                             "connected"
                         } else {
                             "disconnected"
                         },
                         latency_ms,
-                    };
+                    });
                     tx.journal(&id, status)?;
                 }
                 Ok(())

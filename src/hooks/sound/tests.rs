@@ -9,6 +9,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::tones::{samples, wav, Note, SAMPLE_RATE, SOUNDS};
 use super::*;
+use crate::model::event::{QrCode, Ready, StateChange};
 use crate::config::{HookSettings, StorageSettings, Synchronous};
 use crate::model::{
     event::{EventData, Me},
@@ -152,13 +153,13 @@ fn sound_settings(min_interval_ms: u64) -> SoundSettings {
 }
 
 fn qr(attempt: u32) -> EventData {
-    EventData::Qr {
+    EventData::Qr(QrCode {
         qr: "code".into(),
         image: String::new(),
         expires_at: String::new(),
         attempt,
         max_attempts: 6,
-    }
+    })
 }
 
 fn message(device: &str, from_me: bool) -> EventData {
@@ -214,12 +215,12 @@ async fn the_event_picks_the_sound_at_the_volume_and_bursts_are_throttled() {
     rig.journal("loud", qr(2)).await; // a rotation: no sound
     rig.journal(
         "loud",
-        EventData::Ready {
+        EventData::Ready(Ready {
             me: Me {
                 id: "me".into(),
                 name: "Me".into(),
             },
-        },
+        }),
     )
     .await; // not configured
     rig.journal("loud", qr(1)).await;
@@ -244,11 +245,11 @@ async fn own_messages_and_silenced_devices_are_muted() {
     rig.journal("quiet", message("quiet", false)).await;
     rig.journal(
         "loud",
-        EventData::State {
+        EventData::State(StateChange {
             state: "failed",
             previous: "disconnected",
             reason: Some("reconnect_exhausted".into()),
-        },
+        }),
     )
     .await;
     // Events are handled in order: once this sound is heard, the two before it were decided.
@@ -335,11 +336,11 @@ async fn files_in_the_sound_directory_play_and_stand_in_for_shipped_ones() {
     // The shipped sounds still play for names the directory has no file of.
     rig.journal(
         "loud",
-        EventData::State {
+        EventData::State(StateChange {
             state: "failed",
             previous: "disconnected",
             reason: None,
-        },
+        }),
     )
     .await;
     assert_eq!(rig.next_heard().await.file, "alert.wav");
