@@ -1,5 +1,6 @@
 import { ApiRequestError, callApi, type RequestOptions } from "../api/rest";
 import type { IssuedToken, Scope } from "../api/types";
+import { issuingKeyOf } from "./claims";
 import { type Grant, allows } from "./grant";
 import { TOKEN_TTL_SECS, renewalDelay } from "./renewal";
 
@@ -76,6 +77,11 @@ export class AuthSession {
 
   can(scope: Scope): boolean {
     return allows(this.#grant.scopes, scope);
+  }
+
+  /** The id of the API key signed in with, as its tokens name it (null if unreadable). */
+  get keyId(): string | null {
+    return issuingKeyOf(this.#held.token);
   }
 
   /** The current token, for a socket handshake made right now. */

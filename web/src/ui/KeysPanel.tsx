@@ -81,7 +81,10 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
           <li key={key.id} class="admin-row" data-testid="key-row" data-key-id={key.id}>
             <div class="admin-main">
               <strong>{key.name}</strong>
-              <span class="muted">{key.id}</span>
+              <span class="muted">
+                {key.id}
+                {key.id === session.keyId && " · this dashboard is signed in with it"}
+              </span>
             </div>
             <dl class="facts">
               <dt>Devices</dt>
@@ -95,7 +98,10 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
             </dl>
             {confirming === key.id ? (
               <div class="row-actions" role="group" aria-label={`Revoke ${key.name}?`}>
-                <span>Revoke {key.name}? Its connections close at once.</span>
+                <span>
+                  Revoke {key.name}? Its connections close at once
+                  {key.id === session.keyId ? ", this dashboard's too: it signs out." : "."}
+                </span>
                 <button type="button" class="danger" data-testid="key-revoke-confirm" disabled={busy} onClick={() => void revoke(key.id)}>
                   Revoke
                 </button>
