@@ -22,6 +22,7 @@ export default defineConfig({
     proxy: {
       "/api": daemon,
       "/docs-json": daemon,
+      "/metrics": daemon,
       "/ws": { target: daemon, ws: true },
     },
   },

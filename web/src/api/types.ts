@@ -163,3 +163,121 @@ export interface IssuedToken {
   devices: string[];
   scopes: Scope[];
 }
+
+/**
+ * Every journaled event's name, as on Socket.IO: what the event monitor shows
+ * and webhook subscriptions may name (besides `*`, all of them).
+ */
+export const EVENT_NAMES = [
+  "state",
+  "qr",
+  "authenticated",
+  "ready",
+  "disconnected",
+  "connection:status",
+  "message",
+  "message:ack",
+  "message:status",
+  "message:read",
+  "message:revoked",
+  "message:reaction",
+  "typing:start",
+  "typing:stop",
+  "chat:update",
+  "contact:update",
+  "notification",
+  "notification:read",
+] as const;
+
+/** One event of a device's journal, as `GET …/events` and webhooks carry it: `data` is its payload. */
+export interface JournalEnvelope {
+  type: string;
+  deviceId: string;
+  seq: number;
+  at: string;
+  data: unknown;
+}
+
+/** A page of a device's journal, oldest first. */
+export interface JournalPage {
+  items: JournalEnvelope[];
+  /** The device's last seq. */
+  head: number;
+  /** False when events after `after` were pruned, or `after` is beyond `head`. */
+  recovered: boolean;
+  /** The `after` of the next page (a page ends early to stay within the reply budget). */
+  nextAfter?: number | null;
+}
+
+/** An API key as the API lists it: never its secret. */
+export interface ApiKey {
+  id: string;
+  name: string;
+  /** Device ids, or `*` for all. */
+  devices: string[];
+  scopes: Scope[];
+  createdAt: string;
+}
+
+/** A key just made: the only answer that carries its secret (`key`). */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event names, or `*` for all. */
+  events: string[];
+  /** Device ids, or `*` for all. */
+  devices: string[];
+  enabled: boolean;
+  /** Made over the API, or declared in the configuration (which owns it). */
+  source: "api" | "config";
+  /** Why the daemon disabled it (its URL answered `410 Gone`). */
+  disabledReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A subscription just made: the only answer that carries its signing secret. */
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export type DeliveryStatus = "pending" | "retrying" | "delivered" | "failed";
+
+/** One event for one subscription, as the delivery log shows it. */
+export interface Delivery {
+  /** Also the `webhook-id` header of every attempt. */
+  id: string;
+  webhookId: string;
+  deviceId: string;
+  seq: number;
+  /** The event's name. */
+  type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  nextAttemptAt: string;
+  deliveredAt: string | null;
+  createdAt: string;
+}
+
+/** `GET /api/v1/stats`, over the devices the credential sees. */
+export interface Stats {
+  devices: number;
+  activeDevices: number;
+  messages: number;
+  connections: number;
+}
+
+/** A Socket.IO protocol profile, as `GET /api/v1/profiles` lists it. */
+export interface ProfileSummary {
+  name: string;
+  description: string;
+  source: "shipped" | "user";
+  events: Record<string, string>;
+  emits: Record<string, string>;
+}

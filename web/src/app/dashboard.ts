@@ -12,6 +12,7 @@ export class Dashboard {
   readonly hub: SocketHub;
   readonly fleet: FleetFeed;
   #devices = new Map<string, DeviceSession>();
+  #closers: (() => void)[] = [];
 
   constructor(readonly session: AuthSession) {
     this.hub = new SocketHub(session);
@@ -39,7 +40,13 @@ export class Dashboard {
     this.fleet.removed(deviceId);
   }
 
+  /** Work to end with the dashboard (a view's feed kept while signed in). */
+  whenClosed(close: () => void): void {
+    this.#closers.push(close);
+  }
+
   close(): void {
+    this.#closers.splice(0).forEach((close) => close());
     this.#devices.forEach((device) => device.close());
     this.#devices.clear();
     this.hub.close();

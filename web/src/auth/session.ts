@@ -1,5 +1,6 @@
 import { ApiRequestError, callApi, type RequestOptions } from "../api/rest";
 import type { IssuedToken, Scope } from "../api/types";
+import { issuingKeyOf } from "./claims";
 import { type Grant, allows } from "./grant";
 import { TOKEN_TTL_SECS, renewalDelay } from "./renewal";
 
@@ -69,8 +70,18 @@ export class AuthSession {
     return this.#grant.scopes;
   }
 
+  /** The devices the key reaches: ids, or `*` for all. */
+  get devices(): readonly string[] {
+    return this.#grant.devices;
+  }
+
   can(scope: Scope): boolean {
     return allows(this.#grant.scopes, scope);
+  }
+
+  /** The id of the API key signed in with, as its tokens name it (null if unreadable). */
+  get keyId(): string | null {
+    return issuingKeyOf(this.#held.token);
   }
 
   /** The current token, for a socket handshake made right now. */
@@ -128,6 +139,15 @@ export class AuthSession {
       await this.renew();
       return callApi<T>(this.origin, path, { token: this.#held.token }, options);
     }
+  }
+
+  /**
+   * A REST call with the API key itself, for the little only a key may do:
+   * create API keys (a key made by a token would outlive it), and issue tokens
+   * for others (a token asked for with a token ends no later than it).
+   */
+  requestWithKey<T>(path: string, options?: RequestOptions): Promise<T> {
+    return callApi<T>(this.origin, path, { apiKey: this.apiKey }, options);
   }
 
   onRenewed(listener: () => void): () => void {

@@ -45,6 +45,7 @@ export class DeviceSession {
   #contactTyping = new Map<string, ReturnType<typeof setTimeout>>();
   #ownTyping: { chatId: string; timer: ReturnType<typeof setTimeout> } | null = null;
   #resendTimer: ReturnType<typeof setTimeout> | undefined;
+  #listeners = new Set<(event: string, payload: unknown) => void>();
 
   constructor(
     hub: SocketHub,
@@ -74,6 +75,7 @@ export class DeviceSession {
   #receive(event: string, payload: unknown): void {
     const seq = (payload as { seq?: unknown } | null)?.seq;
     if (typeof seq === "number" && !this.#resume.admit(seq)) return;
+    for (const listener of [...this.#listeners]) listener(event, payload);
     if (event === "sync") {
       this.#synced(payload as SyncEvent);
       return;
@@ -82,6 +84,15 @@ export class DeviceSession {
     if (event === "typing:start") this.#lapseTyping(payload as TypingEvent);
     if (event === "typing:stop") this.#clearLapse(payload as TypingEvent);
     if (event === "message") this.#seen(payload as Message);
+  }
+
+  /**
+   * Every event the namespace delivers once repeats are dropped by seq, `sync`
+   * and `session` included: the event monitor's live feed.
+   */
+  onEvent(listener: (event: string, payload: unknown) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   #synced(event: SyncEvent): void {
@@ -260,6 +271,7 @@ export class DeviceSession {
   }
 
   close(): void {
+    this.#listeners.clear();
     this.stopOwnTyping();
     this.#contactTyping.forEach((timer) => clearTimeout(timer));
     clearTimeout(this.#resendTimer);

@@ -9,6 +9,11 @@ import { ConnectionStatus } from "./ConnectionStatus";
 import { DeviceScreen } from "./DeviceScreen";
 import { FleetView } from "./FleetView";
 import { SignIn } from "./SignIn";
+import { lazyView } from "./LazyView";
+
+// Pages few visits open, loaded when first shown, so the first view stays small.
+const EventsView = lazyView(() => import("./EventsView").then((m) => m.default));
+const AdminView = lazyView(() => import("./AdminView").then((m) => m.default));
 
 function HubStatus({ dashboard }: { dashboard: Dashboard }) {
   return <ConnectionStatus status={useStore(dashboard.hub.status)} />;
@@ -23,9 +28,9 @@ function Page({ dashboard, route }: { dashboard: Dashboard; route: Route }) {
     case "chat":
       return <DeviceScreen dashboard={dashboard} deviceId={route.deviceId} chatId={route.chatId} />;
     case "events":
-      return <ComingSoon title="Events" />;
+      return <EventsView dashboard={dashboard} />;
     case "admin":
-      return <ComingSoon title="Admin" />;
+      return <AdminView dashboard={dashboard} />;
     case "not-found":
       return <ComingSoon title="Not found" />;
   }
@@ -44,7 +49,7 @@ export function App() {
           <nav class="top-nav" aria-label="Sections">
             <AppLink href="/">Devices</AppLink>
             <AppLink href="/events">Events</AppLink>
-            <AppLink href="/admin">Admin</AppLink>
+            {auth.dashboard.session.can("admin") && <AppLink href="/admin">Admin</AppLink>}
           </nav>
         )}
         <span class="spacer" />
