@@ -14,10 +14,9 @@ use serde_json::json;
 const ALICE: &str = "15550000002@c.us";
 const BOB: &str = "15550000003@c.us";
 
-#[tokio::test]
-async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
-    let daemon = TestDaemon::start().await;
-    // Contacts that read and answer quickly, typing long enough to be seen.
+/// Runs `tests/e2e/browser/<scenario>` against a daemon with a linked simulator device `phone`
+/// whose contacts Alice and Bob read and answer quickly, typing long enough to be seen.
+async fn run_browser_scenario(scenario: &str, daemon: TestDaemon) {
     let contact = |id: &str, name: &str| json!({ "id": id, "name": name, "behaviour": "echo" });
     daemon
         .ready_device(
@@ -33,7 +32,7 @@ async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
     std::fs::create_dir_all(&shots).unwrap();
     run_scenario_within(
         &daemon,
-        "browser/dashboard.js",
+        &format!("browser/{scenario}"),
         &[
             ("E2E_DEVICE", "phone"),
             ("E2E_ALICE", ALICE),
@@ -44,4 +43,18 @@ async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
     )
     .await;
     daemon.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
+    run_browser_scenario("dashboard.js", TestDaemon::start().await).await;
+}
+
+/// The event monitor (history then live, filter, pause) and the admin pages (a key made, used
+/// and revoked; a webhook and its delivery log).
+#[tokio::test]
+async fn the_operator_tools_work_in_a_real_browser() {
+    // The scenario's webhook posts to a local address, refused by default.
+    let daemon = TestDaemon::start_with(|settings, _| settings.webhooks.allow_private = true).await;
+    run_browser_scenario("operator.js", daemon).await;
 }

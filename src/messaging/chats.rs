@@ -57,7 +57,10 @@ pub async fn mark_read(
         }
         let cleared = tx.read_notifications(&device, NotificationSet::Chat(&chat_id))?;
         if !cleared.is_empty() {
-            tx.journal(&device, EventData::NotificationRead(NotificationRead { ids: cleared }))?;
+            tx.journal(
+                &device,
+                EventData::NotificationRead(NotificationRead { ids: cleared }),
+            )?;
         }
         Ok(message_ids)
     })
@@ -157,7 +160,10 @@ pub async fn read_notifications(
         };
         let ids = tx.read_notifications(&device, set)?;
         if !ids.is_empty() {
-            tx.journal(&device, EventData::NotificationRead(NotificationRead { ids: ids.clone() }))?;
+            tx.journal(
+                &device,
+                EventData::NotificationRead(NotificationRead { ids: ids.clone() }),
+            )?;
         }
         Ok(ids)
     })

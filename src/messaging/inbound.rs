@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use crate::model::event::{MessageAck, MessageReaction, MessageRead, MessageRevoked, Notification};
 use crate::metrics::ConnectorMetrics;
+use crate::model::event::{MessageAck, MessageReaction, MessageRead, MessageRevoked, Notification};
 use crate::model::{
     event::EventData,
     inbound::{Directory, Inbound, Incoming, TypingChange},

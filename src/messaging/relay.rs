@@ -10,8 +10,8 @@
 use chrono::{DateTime, Utc};
 
 use super::inbound::{journal_ack, time_acks};
-use crate::model::event::{MessageStatus};
 use crate::metrics::ConnectorMetrics;
+use crate::model::event::MessageStatus;
 use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};

@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-use crate::model::event::{MessageStatus};
+use crate::model::event::MessageStatus;
 use crate::model::{
     event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, TempId,
     Template,

@@ -9,7 +9,7 @@ use std::path::Path;
 use ts_rs::{Config, TS};
 
 use super::event::{
-    Authenticated, ConnectionStatus, Disconnected, Me, MessageAck, MessageRead, MessageReaction,
+    Authenticated, ConnectionStatus, Disconnected, Me, MessageAck, MessageReaction, MessageRead,
     MessageRevoked, MessageStatus, Notification, NotificationRead, QrCode, Ready, StateChange,
     Typing, EVENT_NAMES,
 };
@@ -106,7 +106,8 @@ fn generated() -> String {
     for declaration in declarations {
         out += &format!("export {declaration}\n\n");
     }
-    out += "/** Every journaled event of a device namespace, by name: its payload's own fields. */\n\
+    out +=
+        "/** Every journaled event of a device namespace, by name: its payload's own fields. */\n\
             export interface DeviceEvents {\n";
     for (name, payload) in event_payloads() {
         out += &format!("  {name:?}: {payload};\n");

@@ -1,9 +1,9 @@
 //! The store against a real SQLite file.
 
 use super::*;
-use crate::model::event::{Disconnected};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
+use crate::model::event::Disconnected;
 use crate::model::{event::EventData, DeviceId};
 
 /// Storage in `dir`, synced as in production.

@@ -7,8 +7,8 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use super::Actor;
-use crate::model::event::{QrCode};
 use crate::device::CurrentQr;
+use crate::model::event::QrCode;
 use crate::model::{event::EventData, rfc3339};
 use crate::qr;
 

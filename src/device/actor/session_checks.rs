@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{failure_input, is_up, Actor};
-use crate::model::event::{ConnectionStatus};
 use crate::device::state::Input;
+use crate::model::event::ConnectionStatus;
 use crate::model::{event::EventData, upstream::Session, StateName};
 
 impl Actor {

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use super::{failure_input, is_up, Actor};
-use crate::model::event::{Authenticated, ConnectionStatus, Disconnected, Ready, StateChange};
 use crate::device::state::{transition, DeviceState, Effect, Input, InvalidTransition};
+use crate::model::event::{Authenticated, ConnectionStatus, Disconnected, Ready, StateChange};
 use crate::model::{
     event::{EventData, Me},
     StateName,

@@ -9,8 +9,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::tones::{samples, wav, Note, SAMPLE_RATE, SOUNDS};
 use super::*;
-use crate::model::event::{QrCode, Ready, StateChange};
 use crate::config::{HookSettings, StorageSettings, Synchronous};
+use crate::model::event::{QrCode, Ready, StateChange};
 use crate::model::{
     event::{EventData, Me},
     DeviceId, Message,
