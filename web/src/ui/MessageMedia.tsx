@@ -39,9 +39,9 @@ export function MessageMedia({ media, token }: { media: Media; token: string }) 
       href={signed ?? media.url}
       {...(signed ? { download: name } : { target: "_blank", rel: "noopener noreferrer" })}
     >
-      <span class="file-icon" aria-hidden="true">
-        📄
-      </span>
+      <svg class="file-icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
+        <path d="M6 2.75h8l4.25 4.25v14.25H6z M14 2.75V7h4.25" />
+      </svg>
       <span class="file-name">{name}</span>
       {size && <span class="file-size">{size}</span>}
     </a>
