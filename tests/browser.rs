@@ -50,6 +50,12 @@ async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
     run_browser_scenario("dashboard.js", TestDaemon::start().await).await;
 }
 
+/// Replies, reactions, revoking, a picture sent and shown, notifications from one tab only.
+#[tokio::test]
+async fn chat_actions_files_and_notifications_work_in_a_real_browser() {
+    run_browser_scenario("chat.js", TestDaemon::start().await).await;
+}
+
 /// The event monitor (history then live, filter, pause) and the admin pages (a key made, used
 /// and revoked; a webhook and its delivery log).
 #[tokio::test]

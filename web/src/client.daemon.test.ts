@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Dashboard } from "./app/dashboard";
 import { ApiRequestError, callApi } from "./api/rest";
 import { AuthSession } from "./auth/session";
+import type { Message } from "./api/types";
 import { conversationOf } from "./device/deviceView";
 import type { Store } from "./lib/store";
 
@@ -89,5 +90,33 @@ describe("against a running daemon", () => {
     await until(demo.view, (v) => echo(v).length === 1, 15_000);
     expect(mine(demo.view.get())).toHaveLength(1);
     expect(dashboard.hub.status.get()).toBe("connected");
+  }, 40_000);
+
+  it("replies with a quote, reacts and deletes for everyone", async () => {
+    const demo = dashboard!.device("demo");
+    const me = dashboard!.fleet.fleet.get().demo?.device.me?.id ?? null;
+    type View = typeof demo.view extends Store<infer V> ? V : never;
+    const find = (v: View, match: (m: Message) => boolean) => conversationOf(v, alice).messages.find(match);
+
+    const text = `quote me ${Date.now()}`;
+    demo.send(alice, text);
+    await until(demo.view, (v) => find(v, (m) => !m.fromMe && m.body === text) !== undefined, 15_000);
+    const echo = find(demo.view.get(), (m) => !m.fromMe && m.body === text)!;
+
+    demo.replyTo(alice, echo.id);
+    const answer = `an answer ${Date.now()}`;
+    demo.send(alice, answer);
+    expect(demo.view.get().replies).toEqual({});
+    await until(demo.view, (v) => find(v, (m) => m.fromMe && m.body === answer)?.replyTo === echo.id);
+
+    demo.react(echo.id, "👍");
+    await until(demo.view, (v) => me !== null && v.reactions[echo.id]?.[me] === "👍");
+    demo.react(echo.id, "");
+    await until(demo.view, (v) => v.reactions[echo.id] === undefined);
+
+    const ours = find(demo.view.get(), (m) => m.fromMe && m.body === answer)!;
+    demo.revoke(ours.id);
+    await until(demo.view, (v) => find(v, (m) => m.id === ours.id)?.revoked === true);
+    expect(demo.view.get().problem).toBeNull();
   }, 40_000);
 });

@@ -127,6 +127,38 @@ export interface RevokedEvent extends Journaled {
   messageId: string;
 }
 
+/** A reaction to a message; `emoji` is `""` when `from` took theirs back. */
+export interface ReactionEvent extends Journaled {
+  chatId: string;
+  messageId: string;
+  from: string;
+  emoji: string;
+}
+
+/** Something to tell the person at the dashboard: a message (`kind` `message`) or a call. */
+export interface NotificationEvent extends Journaled {
+  id: string;
+  kind: string;
+  title: string;
+  body: string;
+  chatId: string | null;
+  messageId: string | null;
+}
+
+/** Notifications read on some client (reading their chat clears them too). */
+export interface NotificationReadEvent extends Journaled {
+  ids: string[];
+}
+
+/** `message:send`: a text, a file (uploaded first) or both, perhaps quoting a message of the chat. */
+export interface SendRequest {
+  chatId: string;
+  text: string;
+  tempId: TempId;
+  media?: Media;
+  replyTo?: string;
+}
+
 /** Sent after a resume's replay (or a fresh socket's snapshot); not journaled, no seq. */
 export interface SyncEvent {
   deviceId: string;

@@ -1,7 +1,14 @@
 import type { AuthSession } from "../auth/session";
 import { DeviceSession } from "../device/deviceSession";
 import { FleetFeed } from "../fleet/fleetFeed";
+import { Notifier } from "../notify/notifier";
 import { SocketHub } from "../realtime/hub";
+import { chatPath } from "../router";
+
+export interface DashboardOptions {
+  /** Shows a view of the app (a notification clicked opens its chat). */
+  show?: (path: string) => void;
+}
 
 /**
  * A signed-in dashboard: the session, its sockets, the fleet, and a session
@@ -11,11 +18,25 @@ import { SocketHub } from "../realtime/hub";
 export class Dashboard {
   readonly hub: SocketHub;
   readonly fleet: FleetFeed;
+  /** Desktop notifications and their sound, in a browser; none elsewhere. */
+  readonly notifier: Notifier | null;
   #devices = new Map<string, DeviceSession>();
   #closers: (() => void)[] = [];
 
-  constructor(readonly session: AuthSession) {
+  constructor(
+    readonly session: AuthSession,
+    { show = () => {} }: DashboardOptions = {},
+  ) {
     this.hub = new SocketHub(session);
+    this.notifier =
+      typeof window === "undefined"
+        ? null
+        : new Notifier((deviceId, event) => {
+            // Opening the chat reads it, which clears its notifications everywhere;
+            // one without a chat (a call) is read as such.
+            if (event.chatId) show(chatPath(deviceId, event.chatId));
+            else this.device(deviceId).readNotifications([event.id]);
+          });
     this.fleet = new FleetFeed(this.hub);
     // A device deleted elsewhere takes its namespace with it: close its session too.
     this.fleet.fleet.subscribe((fleet) => {
@@ -26,7 +47,7 @@ export class Dashboard {
   device(deviceId: string): DeviceSession {
     let device = this.#devices.get(deviceId);
     if (!device) {
-      device = new DeviceSession(this.hub, deviceId);
+      device = new DeviceSession(this.hub, deviceId, this.notifier);
       this.#devices.set(deviceId, device);
     }
     return device;
@@ -49,6 +70,7 @@ export class Dashboard {
     this.#closers.splice(0).forEach((close) => close());
     this.#devices.forEach((device) => device.close());
     this.#devices.clear();
+    this.notifier?.close();
     this.hub.close();
   }
 }

@@ -2,6 +2,7 @@ import { ApiRequestError, describeError } from "../api/rest";
 import { AuthSession } from "../auth/session";
 import { createStore } from "../lib/store";
 import { Dashboard } from "./dashboard";
+import { navigate } from "./navigation";
 
 /**
  * The API key lives in sessionStorage only: it survives a reload of this tab
@@ -27,7 +28,7 @@ export async function signIn(apiKey: string): Promise<void> {
     const session = await AuthSession.signIn(window.location.origin, apiKey.trim());
     sessionStorage.setItem(KEY_ITEM, apiKey.trim());
     session.onEnded((reason) => signOut(reason || null));
-    signInState.set({ phase: "signed-in", dashboard: new Dashboard(session) });
+    signInState.set({ phase: "signed-in", dashboard: new Dashboard(session, { show: navigate }) });
   } catch (error) {
     sessionStorage.removeItem(KEY_ITEM);
     signInState.set({ phase: "signed-out", problem: problemOf(error) });

@@ -1,4 +1,4 @@
-import type { AckEvent, Chat } from "../api/types";
+import type { AckEvent, Chat, RevokedEvent } from "../api/types";
 import { ackName, mergeAck } from "./acks";
 
 /** A device's chats by id. */
@@ -29,6 +29,14 @@ export function withLastMessageAck(chats: ChatMap, event: AckEvent): ChatMap {
   const ack = mergeAck(last.ack, event.ack);
   if (ack === last.ack) return chats;
   return { ...chats, [chat.id]: { ...chat, lastMessage: { ...last, ack, ackName: ackName(ack) } } };
+}
+
+/** The chat's last message was deleted for everyone: its preview says so. */
+export function withLastMessageRevoked(chats: ChatMap, event: Pick<RevokedEvent, "chatId" | "messageId">): ChatMap {
+  const chat = chats[event.chatId];
+  const last = chat?.lastMessage;
+  if (!chat || !last || last.id !== event.messageId || last.revoked) return chats;
+  return { ...chats, [chat.id]: { ...chat, lastMessage: { ...last, body: "", media: null, revoked: true } } };
 }
 
 function activity(chat: Chat): string {

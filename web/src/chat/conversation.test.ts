@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { AckEvent, Message } from "../api/types";
-import { emptyConversation, newestIncoming, withAck, withMessage, withPage, withRevoked } from "./conversation";
+import {
+  emptyConversation,
+  messageActions,
+  newestIncoming,
+  withAck,
+  withMessage,
+  withPage,
+  withRevoked,
+} from "./conversation";
 
 function message(id: string, timestamp: string, fields: Partial<Message> = {}): Message {
   return {
@@ -60,6 +68,22 @@ describe("conversation", () => {
     let conversation = withMessage(emptyConversation, message("msg_1", "T1"));
     conversation = withRevoked(conversation, { chatId: "c", messageId: "msg_1", deviceId: "demo", seq: 2, at: "" });
     expect(conversation.messages[0]).toMatchObject({ body: "", revoked: true });
+  });
+
+  it("takes a repeated or unknown revocation as nothing new", () => {
+    let conversation = withMessage(emptyConversation, message("msg_1", "T1", { fromMe: true }));
+    conversation = withRevoked(conversation, { messageId: "msg_1" });
+    expect(withRevoked(conversation, { messageId: "msg_1" })).toBe(conversation);
+    expect(withRevoked(conversation, { messageId: "msg_9" })).toBe(conversation);
+  });
+
+  it("offers reply and react on any live message, deletion on ours, nothing on a deleted one", () => {
+    expect(messageActions(message("m", "T"), true)).toEqual({ reply: true, react: true, revoke: false });
+    expect(messageActions(message("m", "T", { fromMe: true }), true)).toEqual({ reply: true, react: true, revoke: true });
+    expect(messageActions(message("m", "T", { fromMe: true, revoked: true }), true)).toEqual({
+      reply: false, react: false, revoke: false,
+    });
+    expect(messageActions(message("m", "T", { fromMe: true }), false)).toEqual({ reply: false, react: false, revoke: false });
   });
 
   it("finds the newest incoming message for a read receipt", () => {

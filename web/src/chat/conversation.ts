@@ -62,11 +62,26 @@ export function withAck(conversation: Conversation, event: AckEvent): Conversati
 }
 
 /** Deleted for everyone: the message keeps its place, without its body. */
-export function withRevoked(conversation: Conversation, event: RevokedEvent): Conversation {
+export function withRevoked(conversation: Conversation, event: Pick<RevokedEvent, "messageId"> & Partial<RevokedEvent>): Conversation {
+  if (!conversation.messages.some((m) => m.id === event.messageId && !m.revoked)) return conversation;
   const messages = conversation.messages.map((m) =>
     m.id === event.messageId ? { ...m, body: "", media: null, revoked: true } : m,
   );
   return { ...conversation, messages };
+}
+
+/** What the user may do with a message from its menu. */
+export interface MessageActions {
+  reply: boolean;
+  react: boolean;
+  /** Delete for everyone: our own messages only. */
+  revoke: boolean;
+}
+
+/** A deleted message offers nothing; without the `send` scope nothing is offered either. */
+export function messageActions(message: Message, canSend: boolean): MessageActions {
+  const live = canSend && !message.revoked;
+  return { reply: live, react: live, revoke: live && message.fromMe };
 }
 
 /** The newest incoming message, which a read receipt names. */

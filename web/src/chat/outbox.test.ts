@@ -3,13 +3,17 @@ import type { Message } from "../api/types";
 import { withMessage, emptyConversation } from "./conversation";
 import {
   type Outbox,
+  canResend,
   dueForSending,
   enqueue,
   markFailed,
   markSending,
   pendingInChat,
   requeueInFlight,
+  resend,
+  resendOf,
   retry,
+  sendRequest,
   settle,
 } from "./outbox";
 
@@ -91,5 +95,47 @@ describe("optimistic sends", () => {
     outbox = retry(outbox, "t-1");
     expect(dueForSending(outbox)[0]).toMatchObject({ tempId: "t-1", status: "queued" });
     expect(dueForSending(outbox)[0]?.error).toBeUndefined();
+  });
+});
+
+describe("sending again", () => {
+  const photo = { url: "http://localhost:3000/api/v1/devices/demo/media/up_1", mime: "image/png", name: "a.png", size: 9 };
+
+  it("sends a refused message again as a new send: same text, file and quote, a new tempId", () => {
+    let outbox = enqueue([], { tempId: "t-1", chatId, text: "hi", media: photo, replyTo: "msg_0", createdAt: "T1" });
+    outbox = enqueue(outbox, { tempId: "t-2", chatId, text: "next", createdAt: "T2" });
+    outbox = markFailed(markSending(outbox, "t-1"), "t-1", "device_not_ready");
+    outbox = resend(outbox, "t-1", "t-3", "T3");
+    expect(outbox.map((p) => p.tempId)).toEqual(["t-2", "t-3"]);
+    expect(outbox[1]).toEqual({ tempId: "t-3", chatId, text: "hi", media: photo, replyTo: "msg_0", createdAt: "T3", status: "queued" });
+    expect(sendRequest(outbox[1]!)).toEqual({ chatId, text: "hi", tempId: "t-3", media: photo, replyTo: "msg_0" });
+  });
+
+  it("does not resend a send that has not failed", () => {
+    const outbox = written("t-1");
+    expect(resend(outbox, "t-1", "t-2", "T2")).toBe(outbox);
+    expect(resend(outbox, "t-9", "t-2", "T2")).toBe(outbox);
+  });
+
+  it("offers to send again a message of ours whose ack is error, not one delivered or deleted", () => {
+    const failed = { ...stored("t-1"), ack: -1, ackName: "error" as const };
+    expect(canResend(failed)).toBe(true);
+    expect(canResend({ ...failed, revoked: true })).toBe(false);
+    expect(canResend({ ...failed, fromMe: false })).toBe(false);
+    expect(canResend(stored("t-1"))).toBe(false);
+  });
+
+  it("makes a failed message a new send with a new tempId, remembering which it sends again", () => {
+    const failed = { ...stored("t-1"), ack: -1, ackName: "error" as const, media: photo, replyTo: "msg_0" };
+    const again = resendOf(failed, "t-2", "T2");
+    expect(again).toEqual({ tempId: "t-2", chatId, text: "hi", media: photo, replyTo: "msg_0", resends: "msg_1", createdAt: "T2" });
+    const outbox = enqueue([], again);
+    expect(sendRequest(dueForSending(outbox)[0]!)).toEqual({ chatId, text: "hi", tempId: "t-2", media: photo, replyTo: "msg_0" });
+    // The server's copy of the new send settles it like any other.
+    expect(settle(outbox, stored("t-2", "msg_2")).settled).toBe(true);
+  });
+
+  it("sends a plain text without media or replyTo fields", () => {
+    expect(sendRequest(written("t-1")[0]!)).toEqual({ chatId, text: "hi", tempId: "t-1" });
   });
 });

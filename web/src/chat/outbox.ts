@@ -1,4 +1,4 @@
-import type { Message } from "../api/types";
+import type { Media, Message, SendRequest } from "../api/types";
 
 /**
  * Messages written here that the server has not confirmed yet (optimistic
@@ -12,6 +12,12 @@ export interface PendingSend {
   tempId: string;
   chatId: string;
   text: string;
+  /** A file uploaded to the device, sent with the text (which may then be empty). */
+  media?: Media;
+  /** The message of the chat it answers. */
+  replyTo?: string;
+  /** The id of the failed message (ack `error`) this sends again. */
+  resends?: string;
   /** When it was written, to order it in the conversation. */
   createdAt: string;
   /**
@@ -40,7 +46,7 @@ export function markFailed(outbox: Outbox, tempId: string, error: string): Outbo
   return update(outbox, tempId, { status: "failed", error });
 }
 
-/** To be sent again: the user asked to retry a failed send. */
+/** To be sent again with the same tempId: its answer never came, so it may have been stored. */
 export function retry(outbox: Outbox, tempId: string): Outbox {
   return outbox.map((p) => {
     if (p.tempId !== tempId) return p;
@@ -76,4 +82,52 @@ export function dueForSending(outbox: Outbox): PendingSend[] {
 
 export function pendingInChat(outbox: Outbox, chatId: string): PendingSend[] {
   return outbox.filter((p) => p.chatId === chatId);
+}
+
+/** The `message:send` payload for a pending send. */
+export function sendRequest(send: PendingSend): SendRequest {
+  return {
+    chatId: send.chatId,
+    text: send.text,
+    tempId: send.tempId,
+    ...(send.media ? { media: send.media } : {}),
+    ...(send.replyTo ? { replyTo: send.replyTo } : {}),
+  };
+}
+
+/**
+ * The user asked to send a refused message again: it goes to the end of the
+ * queue as a new send, with a new tempId (the server refused the old one, so
+ * nothing was stored under it) and the same text, file and quote.
+ */
+export function resend(outbox: Outbox, tempId: string, newTempId: string, createdAt: string): Outbox {
+  const failed = outbox.find((p) => p.tempId === tempId && p.status === "failed");
+  if (!failed) return outbox;
+  const { error: _error, status: _status, ...send } = failed;
+  return enqueue(
+    outbox.filter((p) => p !== failed),
+    { ...send, tempId: newTempId, createdAt },
+  );
+}
+
+/** Whether a stored message failed for good (ack `error`), so it may be sent again. */
+export function canResend(message: Message): boolean {
+  return message.fromMe && message.ackName === "error" && !message.revoked;
+}
+
+/**
+ * A new send with the content of a stored message that failed (ack `error`):
+ * same text, file and quote, a new tempId (the old one names the failed message,
+ * which sending it again would only return).
+ */
+export function resendOf(message: Message, tempId: string, createdAt: string): Omit<PendingSend, "status"> {
+  return {
+    tempId,
+    chatId: message.chatId,
+    text: message.body,
+    ...(message.media ? { media: message.media } : {}),
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    resends: message.id,
+    createdAt,
+  };
 }

@@ -1,10 +1,37 @@
-import type { Chat, Message, Page, SyncEvent, TypingEvent } from "../api/types";
+import { uploadMedia } from "../api/media";
+import { describeError } from "../api/rest";
+import type {
+  Chat,
+  Media,
+  Message,
+  NotificationEvent,
+  NotificationReadEvent,
+  Page,
+  SyncEvent,
+  TypingEvent,
+} from "../api/types";
 import { allows } from "../auth/grant";
-import { newestIncoming, withPage } from "../chat/conversation";
+import { withPage } from "../chat/conversation";
 import { upsertChat } from "../chat/chatList";
-import { dueForSending, enqueue, markFailed, markSending, requeueInFlight, retry } from "../chat/outbox";
+import { refusedFile, startUpload, uploadDone, uploadFailed, uploadProgress } from "../chat/media";
+import {
+  canResend,
+  dueForSending,
+  enqueue,
+  markFailed,
+  markSending,
+  requeueInFlight,
+  resend,
+  resendOf,
+  retry,
+  sendRequest,
+} from "../chat/outbox";
+import { cancelReply, missingQuotes, replyingTo, startReply } from "../chat/quote";
+import { markedBy, readReceiptDue } from "../chat/readReceipts";
 import { stopTyping } from "../chat/typing";
 import { type Store, createStore } from "../lib/store";
+import { pageVisible } from "../lib/visibility";
+import type { NotificationSink } from "../notify/notifier";
 import { type Link, ReplyError, type SocketHub } from "../realtime/hub";
 import { ResumePoint } from "../realtime/resume";
 import {
@@ -13,6 +40,7 @@ import {
   conversationOf,
   forReload,
   initialDeviceView,
+  findMessage,
   withStoredMessage,
 } from "./deviceView";
 
@@ -28,6 +56,9 @@ const RESEND_AFTER_MS = 3_000;
 function newTempId(): string {
   return `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** Notifications held while a resume replays: most were read meanwhile. */
+const HELD_NOTIFICATIONS = 20;
 
 /**
  * One device's namespace, `/device/<id>`, and what it has told us: state, QR
@@ -46,20 +77,36 @@ export class DeviceSession {
   #ownTyping: { chatId: string; timer: ReturnType<typeof setTimeout> } | null = null;
   #resendTimer: ReturnType<typeof setTimeout> | undefined;
   #listeners = new Set<(event: string, payload: unknown) => void>();
+  /** Per chat, what this tab last marked read (see readReceipts.ts). */
+  #lastMarked = new Map<string, string>();
+  /** Between a connect and its `sync`: events are a replay of what was missed. */
+  #replaying = false;
+  #held: NotificationEvent[] = [];
+  #files = new Map<string, { file: File; abort: AbortController }>();
+  #fetchingQuotes = new Set<string>();
+  #stopWatchingVisibility: () => void;
 
   constructor(
-    hub: SocketHub,
+    readonly hub: SocketHub,
     readonly deviceId: string,
+    private readonly notifications: NotificationSink | null = null,
   ) {
     this.link = hub.open(`/device/${deviceId}`, {
       handshake: () => (this.#resume.lastSeq === undefined ? {} : { lastSeq: this.#resume.lastSeq }),
       onEvent: (event, payload) => this.#receive(event, payload),
+      onConnect: () => {
+        this.#replaying = true;
+      },
       onDisconnect: () => {
         // The server ends a socket's typing with it; nothing to send.
         clearTimeout(this.#ownTyping?.timer);
         this.#ownTyping = null;
         this.#update((v) => ({ ...v, outbox: requeueInFlight(v.outbox) }));
       },
+    });
+    // Back on screen with a chat open: what arrived meanwhile is read now.
+    this.#stopWatchingVisibility = pageVisible.subscribe((visible) => {
+      if (visible && this.#openChatId) this.#markRead(this.#openChatId);
     });
   }
 
@@ -84,6 +131,8 @@ export class DeviceSession {
     if (event === "typing:start") this.#lapseTyping(payload as TypingEvent);
     if (event === "typing:stop") this.#clearLapse(payload as TypingEvent);
     if (event === "message") this.#seen(payload as Message);
+    if (event === "notification") this.#notify(payload as NotificationEvent);
+    if (event === "notification:read") this.#notificationsRead((payload as NotificationReadEvent).ids);
   }
 
   /**
@@ -96,6 +145,12 @@ export class DeviceSession {
   }
 
   #synced(event: SyncEvent): void {
+    this.#replaying = false;
+    // What a resume replayed and nobody read meanwhile: the newest of each chat.
+    const held = this.#held;
+    this.#held = [];
+    const newestPerChat = new Map(held.map((n) => [n.chatId ?? n.id, n]));
+    for (const notification of newestPerChat.values()) this.#notify(notification);
     const whole = this.#resume.sync(event);
     if (!whole || !this.#loaded) {
       this.#loaded = true;
@@ -167,6 +222,7 @@ export class DeviceSession {
         ...v,
         conversations: { ...v.conversations, [chatId]: withPage(conversationOf(v, chatId), page, older) },
       }));
+      this.#fetchQuotes(chatId, page.items);
     } catch {
       // Dropped meanwhile, or the chat is unknown: the view shows what it has.
     } finally {
@@ -174,35 +230,223 @@ export class DeviceSession {
     }
   }
 
-  /** Read receipts for the chat on screen, up to its newest incoming message. */
+  /**
+   * Read receipts for the chat, up to its newest incoming message, while it
+   * is open here and the page is visible; a hidden tab leaves it unread.
+   */
   #markRead(chatId: string): void {
     if (!this.#may("send") || !this.link.connected) return;
-    const newest = newestIncoming(conversationOf(this.view.get(), chatId));
-    void this.link
-      .request("message:read", newest ? { chatId, messageId: newest.id } : { chatId })
-      .catch(() => {});
+    const view = this.view.get();
+    const receipt = readReceiptDue(conversationOf(view, chatId), {
+      open: this.#openChatId === chatId,
+      visible: pageVisible.get(),
+      unread: view.chats[chatId]?.unreadCount ?? null,
+      lastMarked: this.#lastMarked.get(chatId),
+    });
+    if (!receipt) return;
+    this.#lastMarked.set(chatId, markedBy(receipt));
+    void this.link.request("message:read", { chatId, ...receipt }).catch(() => this.#lastMarked.delete(chatId));
   }
 
   #seen(message: Message): void {
-    const onScreen = typeof document === "undefined" || document.visibilityState === "visible";
-    if (!message.fromMe && message.chatId === this.#openChatId && onScreen) this.#markRead(message.chatId);
+    if (!message.fromMe && message.chatId === this.#openChatId) this.#markRead(message.chatId);
+    if (message.replyTo) this.#fetchQuotes(message.chatId, [message]);
+  }
+
+  /** Whether the chat is in front of the person in this tab. */
+  #onScreen(chatId: string | null): boolean {
+    return chatId !== null && chatId === this.#openChatId && pageVisible.get();
+  }
+
+  // -- quotes ---------------------------------------------------------------
+
+  /**
+   * Quoted messages older than what is loaded are fetched one by one, once
+   * each, for the conversations on show (others fetch theirs when opened).
+   */
+  #fetchQuotes(chatId: string, messages: readonly Message[]): void {
+    const view = this.view.get();
+    if (!conversationOf(view, chatId).loaded) return;
+    const known = (id: string) => this.#fetchingQuotes.has(id) || findMessage(view, chatId, id) !== undefined;
+    for (const id of missingQuotes(messages, known)) {
+      this.#fetchingQuotes.add(id);
+      this.hub.session
+        .request<Message>(`/devices/${encodeURIComponent(this.deviceId)}/messages/${encodeURIComponent(id)}`)
+        .then(
+          (quoted) => this.#update((v) => ({ ...v, quotes: { ...v.quotes, [quoted.id]: quoted } })),
+          () => {
+            // Gone, or unreachable now: the reply shows "Quoted message"; a later page may bring it.
+            this.#fetchingQuotes.delete(id);
+          },
+        );
+    }
+  }
+
+  // -- replies, reactions, deletion ----------------------------------------
+
+  /** The composer of `chatId` quotes `messageId`; the next message sent answers it. */
+  replyTo(chatId: string, messageId: string): void {
+    this.#update((v) => ({ ...v, replies: startReply(v.replies, chatId, messageId) }));
+  }
+
+  cancelReply(chatId: string): void {
+    this.#update((v) => ({ ...v, replies: cancelReply(v.replies, chatId) }));
+  }
+
+  /** Our reaction to a message (`""` takes it back); the `message:reaction` event shows it. */
+  react(messageId: string, emoji: string): void {
+    this.#act("message:react", { messageId, emoji }, "react");
+  }
+
+  /** Deletes one of our messages for everyone; the `message:revoked` event shows it. */
+  revoke(messageId: string): void {
+    this.#act("message:revoke", { messageId }, "delete the message");
+  }
+
+  #act(event: string, payload: object, what: string): void {
+    if (!this.link.connected) {
+      this.#update((v) => ({ ...v, problem: `Could not ${what}: not connected.` }));
+      return;
+    }
+    this.link.request(event, payload).then(
+      () => {},
+      (error: unknown) => this.#update((v) => ({ ...v, problem: `Could not ${what}: ${describeError(error)}` })),
+    );
+  }
+
+  dismissProblem(): void {
+    this.#update((v) => (v.problem === null ? v : { ...v, problem: null }));
+  }
+
+  // -- notifications --------------------------------------------------------
+
+  #notify(event: NotificationEvent): void {
+    if (!this.notifications) return;
+    if (this.#replaying) {
+      this.#held = [...this.#held, event].slice(-HELD_NOTIFICATIONS);
+      return;
+    }
+    this.notifications.received(this.deviceId, event, this.#onScreen(event.chatId));
+  }
+
+  #notificationsRead(ids: readonly string[]): void {
+    this.#held = this.#held.filter((n) => !ids.includes(n.id));
+    this.notifications?.read([...ids]);
+  }
+
+  /** The person saw these notifications (clicked one): every client clears them. */
+  readNotifications(ids: string[]): void {
+    if (ids.length === 0 || !this.#may("send") || !this.link.connected) return;
+    void this.link.request("notification:read", { ids }).catch(() => {});
   }
 
   // -- sending --------------------------------------------------------------
 
-  /** Shows the message at once and sends it; the server's copy replaces it when it comes. */
-  send(chatId: string, text: string): void {
+  /**
+   * Shows the message at once and sends it; the server's copy replaces it
+   * when it comes. It answers the message the composer quotes, if any.
+   */
+  send(chatId: string, text: string, media?: Media, replyTo?: string | null): void {
     this.stopOwnTyping();
+    this.#update((v) => {
+      const quoted = replyTo === undefined ? replyingTo(v.replies, chatId) : replyTo;
+      return {
+        ...v,
+        replies: replyTo === undefined ? cancelReply(v.replies, chatId) : v.replies,
+        outbox: enqueue(v.outbox, {
+          tempId: newTempId(),
+          chatId,
+          text,
+          ...(media ? { media } : {}),
+          ...(quoted ? { replyTo: quoted } : {}),
+          createdAt: new Date().toISOString(),
+        }),
+      };
+    });
+    this.#flush();
+  }
+
+  /** A send the server refused, sent again as a new message (a new tempId). */
+  retrySend(tempId: string): void {
+    this.#update((v) => ({ ...v, outbox: resend(v.outbox, tempId, newTempId(), new Date().toISOString()) }));
+    this.#flush();
+  }
+
+  /** A stored message that failed (ack `error`), sent again as a new message. */
+  resendMessage(chatId: string, messageId: string): void {
+    const message = findMessage(this.view.get(), chatId, messageId);
+    if (!message || !canResend(message) || this.view.get().resent.includes(messageId)) return;
     this.#update((v) => ({
       ...v,
-      outbox: enqueue(v.outbox, { tempId: newTempId(), chatId, text, createdAt: new Date().toISOString() }),
+      resent: [...v.resent, messageId],
+      outbox: enqueue(v.outbox, resendOf(message, newTempId(), new Date().toISOString())),
     }));
     this.#flush();
   }
 
-  retrySend(tempId: string): void {
-    this.#update((v) => ({ ...v, outbox: retry(v.outbox, tempId) }));
-    this.#flush();
+  // -- files ----------------------------------------------------------------
+
+  /**
+   * Uploads a file to the device, showing its progress, then sends it as a
+   * message (answering the quoted message, if the composer quotes one).
+   */
+  sendFile(chatId: string, file: File): void {
+    const refused = refusedFile(file);
+    const id = newTempId();
+    const replyTo = replyingTo(this.view.get().replies, chatId);
+    this.#update((v) => ({
+      ...v,
+      replies: cancelReply(v.replies, chatId),
+      uploads: startUpload(v.uploads, { id, chatId, name: file.name, size: file.size, ...(replyTo ? { replyTo } : {}) }),
+    }));
+    if (refused) {
+      this.#update((v) => ({ ...v, uploads: uploadFailed(v.uploads, id, refused) }));
+      return;
+    }
+    this.#files.set(id, { file, abort: new AbortController() });
+    this.#upload(id);
+  }
+
+  #upload(id: string): void {
+    const entry = this.#files.get(id);
+    const upload = this.view.get().uploads.find((u) => u.id === id);
+    if (!entry || !upload) return;
+    uploadMedia(
+      this.hub.session,
+      this.deviceId,
+      entry.file,
+      (loaded) => this.#update((v) => ({ ...v, uploads: uploadProgress(v.uploads, id, loaded) })),
+      entry.abort.signal,
+    ).then(
+      (media) => {
+        this.#files.delete(id);
+        this.#update((v) => ({ ...v, uploads: uploadDone(v.uploads, id) }));
+        this.send(upload.chatId, "", media, upload.replyTo ?? null);
+      },
+      (error: unknown) => {
+        if (entry.abort.signal.aborted) return;
+        this.#update((v) => ({ ...v, uploads: uploadFailed(v.uploads, id, describeError(error)) }));
+      },
+    );
+  }
+
+  /** Uploads a file again after a failure. */
+  retryUpload(id: string): void {
+    const entry = this.#files.get(id);
+    if (!entry) return;
+    entry.abort = new AbortController();
+    this.#update((v) => ({
+      ...v,
+      uploads: v.uploads.map((u) => (u.id === id ? { ...u, status: "uploading" as const, loaded: 0, error: undefined } : u)),
+    }));
+    this.#upload(id);
+  }
+
+  /** Stops an upload, or forgets a failed one. */
+  cancelUpload(id: string): void {
+    this.#files.get(id)?.abort.abort();
+    this.#files.delete(id);
+    this.#update((v) => ({ ...v, uploads: uploadDone(v.uploads, id) }));
   }
 
   /**
@@ -213,9 +457,9 @@ export class DeviceSession {
   #flush(): void {
     if (!this.link.connected) return;
     for (const pending of dueForSending(this.view.get().outbox)) {
-      const { tempId, chatId, text } = pending;
+      const { tempId } = pending;
       this.#update((v) => ({ ...v, outbox: markSending(v.outbox, tempId) }));
-      this.link.request<Message>("message:send", { chatId, text, tempId }).then(
+      this.link.request<Message>("message:send", sendRequest(pending)).then(
         (message) => this.#update((v) => withStoredMessage(v, message)),
         (error: unknown) => {
           if (error instanceof ReplyError) {
@@ -272,6 +516,9 @@ export class DeviceSession {
 
   close(): void {
     this.#listeners.clear();
+    this.#stopWatchingVisibility();
+    this.#files.forEach(({ abort }) => abort.abort());
+    this.#files.clear();
     this.stopOwnTyping();
     this.#contactTyping.forEach((timer) => clearTimeout(timer));
     clearTimeout(this.#resendTimer);

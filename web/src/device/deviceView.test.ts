@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { Message } from "../api/types";
 import { enqueue, markSending } from "../chat/outbox";
-import { applyDeviceEvent, conversationOf, forReload, initialDeviceView, withStoredMessage } from "./deviceView";
+import { startReply } from "../chat/quote";
+import {
+  type DeviceView,
+  applyDeviceEvent,
+  conversationOf,
+  findMessage,
+  forReload,
+  initialDeviceView,
+  withStoredMessage,
+} from "./deviceView";
 
 const chatId = "15550000002@c.us";
 
@@ -46,5 +55,47 @@ describe("device view", () => {
     const view = forReload(applyDeviceEvent(written(), "typing:start", { chatId, contactId: "x" }));
     expect(view.outbox).toHaveLength(1);
     expect(view.typing).toEqual({});
+  });
+
+  it("shows reactions live from message:reaction, and takes them back", () => {
+    let view = withStoredMessage(initialDeviceView, sent);
+    view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "👍", seq: 5 });
+    expect(view.reactions).toEqual({ msg_1: { [chatId]: "👍" } });
+    view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "", seq: 6 });
+    expect(view.reactions).toEqual({});
+  });
+
+  it("deletes a message for everyone: its text, reactions, the reply being written to it and its chat preview", () => {
+    let view = applyDeviceEvent(initialDeviceView, "chat:update", {
+      id: chatId, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 0, lastMessage: sent,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false,
+    });
+    view = withStoredMessage(view, sent);
+    view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "👍", seq: 5 });
+    view = { ...view, replies: startReply(view.replies, chatId, "msg_1") };
+    view = applyDeviceEvent(view, "message:revoked", { chatId, messageId: "msg_1", seq: 6 });
+    expect(conversationOf(view, chatId).messages[0]).toMatchObject({ body: "", revoked: true, media: null });
+    expect(view.chats[chatId]?.lastMessage).toMatchObject({ revoked: true, body: "" });
+    expect(view.reactions).toEqual({});
+    expect(view.replies).toEqual({});
+  });
+
+  it("deletes a quoted message fetched on its own too", () => {
+    let view: DeviceView = { ...initialDeviceView, quotes: { msg_1: sent } };
+    expect(findMessage(view, chatId, "msg_1")).toBe(sent);
+    view = applyDeviceEvent(view, "message:revoked", { chatId, messageId: "msg_1", seq: 6 });
+    expect(findMessage(view, chatId, "msg_1")).toMatchObject({ revoked: true, body: "" });
+  });
+
+  it("keeps replies being written, uploads and reactions through a reload", () => {
+    let view = withStoredMessage(initialDeviceView, sent);
+    view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "👍", seq: 5 });
+    view = { ...view, replies: startReply(view.replies, chatId, "msg_1") };
+    view = { ...view, uploads: [{ id: "u1", chatId, name: "a.png", size: 3, loaded: 1, status: "uploading" }] };
+    const reloaded = forReload(view);
+    expect(conversationOf(reloaded, chatId).messages).toEqual([]);
+    expect(reloaded.replies).toEqual(view.replies);
+    expect(reloaded.uploads).toEqual(view.uploads);
+    expect(reloaded.reactions).toEqual(view.reactions);
   });
 });

@@ -4,15 +4,19 @@ import type {
   DeviceStateName,
   Message,
   QrCode,
+  ReactionEvent,
   RevokedEvent,
   Scope,
   SessionEvent,
   StateEvent,
   TypingEvent,
 } from "../api/types";
-import { type ChatMap, upsertChat, withLastMessageAck } from "../chat/chatList";
+import { type ChatMap, upsertChat, withLastMessageAck, withLastMessageRevoked } from "../chat/chatList";
 import { type Conversation, emptyConversation, withAck, withMessage, withRevoked } from "../chat/conversation";
+import type { Uploads } from "../chat/media";
 import { type Outbox, settle } from "../chat/outbox";
+import { type ReplyDrafts, withoutRevokedQuote } from "../chat/quote";
+import { type ReactionMap, withReaction, withoutReactions } from "../chat/reactions";
 import { type TypingMap, startTyping, stopTyping } from "../chat/typing";
 
 /** Everything a device's namespace has told the dashboard, as the views read it. */
@@ -30,6 +34,18 @@ export interface DeviceView {
   conversations: Readonly<Record<string, Conversation>>;
   typing: TypingMap;
   outbox: Outbox;
+  /** The reply being written in each chat (the quoted message's id). */
+  replies: ReplyDrafts;
+  /** Reactions heard since connecting, by message. */
+  reactions: ReactionMap;
+  /** Quoted messages fetched one by one because they are older than what is loaded. */
+  quotes: Readonly<Record<string, Message>>;
+  /** Files being uploaded before they are sent. */
+  uploads: Uploads;
+  /** Failed messages (ack `error`) already sent again, so they offer no second retry. */
+  resent: readonly string[];
+  /** The last action the server refused (a reaction, a deletion), to show once. */
+  problem: string | null;
 }
 
 export const initialDeviceView: DeviceView = {
@@ -43,6 +59,12 @@ export const initialDeviceView: DeviceView = {
   conversations: {},
   typing: {},
   outbox: [],
+  replies: {},
+  reactions: {},
+  quotes: {},
+  uploads: [],
+  resent: [],
+  problem: null,
 };
 
 export function conversationOf(view: DeviceView, chatId: string): Conversation {
@@ -51,6 +73,27 @@ export function conversationOf(view: DeviceView, chatId: string): Conversation {
 
 function withConversation(view: DeviceView, chatId: string, change: (c: Conversation) => Conversation): DeviceView {
   return { ...view, conversations: { ...view.conversations, [chatId]: change(conversationOf(view, chatId)) } };
+}
+
+/** A message of the chat, loaded or fetched as a quote. */
+export function findMessage(view: DeviceView, chatId: string, messageId: string): Message | undefined {
+  return conversationOf(view, chatId).messages.find((m) => m.id === messageId) ?? view.quotes[messageId];
+}
+
+/**
+ * Deleted for everyone: it keeps its place in its conversation, without its
+ * text, file or reactions, and a reply being written to it is dropped.
+ */
+export function withRevokedMessage(view: DeviceView, event: Pick<RevokedEvent, "chatId" | "messageId">): DeviceView {
+  const { chatId, messageId } = event;
+  const quoted = view.quotes[messageId];
+  return {
+    ...withConversation(view, chatId, (c) => withRevoked(c, event)),
+    chats: withLastMessageRevoked(view.chats, event),
+    reactions: withoutReactions(view.reactions, messageId),
+    replies: withoutRevokedQuote(view.replies, chatId, messageId),
+    quotes: quoted ? { ...view.quotes, [messageId]: { ...quoted, body: "", media: null, revoked: true } } : view.quotes,
+  };
 }
 
 /**
@@ -83,10 +126,10 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
       const next = view.conversations[ack.chatId] ? withConversation(view, ack.chatId, (c) => withAck(c, ack)) : view;
       return { ...next, chats: withLastMessageAck(next.chats, ack) };
     }
-    case "message:revoked": {
-      const revoked = payload as RevokedEvent;
-      return withConversation(view, revoked.chatId, (c) => withRevoked(c, revoked));
-    }
+    case "message:revoked":
+      return withRevokedMessage(view, payload as RevokedEvent);
+    case "message:reaction":
+      return { ...view, reactions: withReaction(view.reactions, payload as ReactionEvent) };
     case "chat:update":
       return { ...view, chats: upsertChat(view.chats, payload as Chat) };
     case "typing:start": {
@@ -106,7 +149,10 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
  * The server could not resume (its journal was pruned or reset): what was
  * loaded may have missed events, so it is dropped and read again. Sends still
  * waiting for the server are kept; they are sent again with their tempIds.
+ * So are what the user is doing (replies being written, uploads) and the
+ * reactions, which no reload brings back.
  */
 export function forReload(view: DeviceView): DeviceView {
-  return { ...initialDeviceView, scopes: view.scopes, state: view.state, stateReason: view.stateReason, qr: view.qr, outbox: view.outbox };
+  const { scopes, state, stateReason, qr, outbox, replies, uploads, reactions, resent } = view;
+  return { ...initialDeviceView, scopes, state, stateReason, qr, outbox, replies, uploads, reactions, resent };
 }

@@ -198,7 +198,7 @@ export class SocketHub {
   #links = new Map<Link, () => void>();
   #cleanups: (() => void)[] = [];
 
-  constructor(private readonly session: AuthSession) {
+  constructor(readonly session: AuthSession) {
     this.#manager = this.#connection();
     this.#cleanups.push(
       session.onRenewed(() => {

@@ -8,6 +8,7 @@ import { ComingSoon } from "./ComingSoon";
 import { ConnectionStatus } from "./ConnectionStatus";
 import { DeviceScreen } from "./DeviceScreen";
 import { FleetView } from "./FleetView";
+import { NotificationToggle } from "./NotificationToggle";
 import { SignIn } from "./SignIn";
 import { lazyView } from "./LazyView";
 
@@ -53,6 +54,7 @@ export function App() {
           </nav>
         )}
         <span class="spacer" />
+        {auth.phase === "signed-in" && auth.dashboard.notifier && <NotificationToggle notifier={auth.dashboard.notifier} />}
         {auth.phase === "signed-in" ? <HubStatus dashboard={auth.dashboard} /> : <ConnectionStatus status="offline" />}
         {auth.phase === "signed-in" && (
           <button type="button" class="link" onClick={() => signOut()}>

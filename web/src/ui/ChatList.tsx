@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { Chat } from "../api/types";
 import { followLink, navigate } from "../app/navigation";
 import { searchChats, sortedChats } from "../chat/chatList";
+import { messagePreview } from "../chat/quote";
 import type { DeviceSession } from "../device/deviceSession";
 import type { DeviceView } from "../device/deviceView";
 import { chatPath } from "../router";
@@ -16,7 +17,7 @@ function preview(chat: Chat, typing: boolean) {
   return (
     <>
       {last.fromMe && <Ticks ack={last.ackName} />}
-      <span>{last.revoked ? "This message was deleted" : last.body || last.type}</span>
+      <span>{messagePreview(last)}</span>
     </>
   );
 }

@@ -1,12 +1,16 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useMemo } from "preact/hooks";
+import type { Message } from "../api/types";
 import { allows } from "../auth/grant";
+import { uploadsInChat } from "../chat/media";
 import { pendingInChat } from "../chat/outbox";
+import { quoteOf, replyingTo } from "../chat/quote";
 import type { DeviceSession } from "../device/deviceSession";
-import { type DeviceView, conversationOf } from "../device/deviceView";
+import { type DeviceView, conversationOf, findMessage } from "../device/deviceView";
 import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
+import { useAccessToken } from "./useAccessToken";
 
 /** The open chat: who it is with, whether they are typing, its messages and the composer. */
 export function ConversationPane({
@@ -30,6 +34,22 @@ export function ConversationPane({
   const typers = (view.typing[chatId] ?? []).filter((id) => id !== meId);
   const canSend = view.scopes !== null && allows(view.scopes, "send");
   const isGroup = chat?.kind === "group";
+  const chatName = chat?.name || chatId;
+  const token = useAccessToken(session.hub.session);
+  const handlers = useMemo(
+    () => ({
+      reply: (messageId: string) => session.replyTo(chatId, messageId),
+      react: (messageId: string, emoji: string) => session.react(messageId, emoji),
+      revoke: (messageId: string) => session.revoke(messageId),
+      resend: (messageId: string) => session.resendMessage(chatId, messageId),
+      retry: (tempId: string) => session.retrySend(tempId),
+    }),
+    [session, chatId],
+  );
+  const replyId = replyingTo(view.replies, chatId);
+  const replyQuote = replyId
+    ? quoteOf(replyId, findMessage(view, chatId, replyId), (m: Message) => (isGroup ? m.from : chatName))
+    : null;
 
   return (
     <section class="conversation" aria-label={`Chat with ${chat?.name ?? chatId}`}>
@@ -51,15 +71,37 @@ export function ConversationPane({
           )}
         </div>
       </header>
+      {view.problem && (
+        <p class="error banner action-problem" role="alert">
+          {view.problem}{" "}
+          <button type="button" class="link" onClick={() => session.dismissProblem()}>
+            Dismiss
+          </button>
+        </p>
+      )}
       <MessageList
         key={chatId}
         conversation={conversationOf(view, chatId)}
         pending={pendingInChat(view.outbox, chatId)}
         isGroup={isGroup}
+        chatName={chatName}
+        meId={meId}
+        canSend={canSend}
+        reactions={view.reactions}
+        quotes={view.quotes}
+        resent={view.resent}
+        token={token}
+        handlers={handlers}
         onLoadOlder={() => session.loadOlder(chatId)}
-        onRetry={(tempId) => session.retrySend(tempId)}
       />
-      <Composer key={chatId} session={session} chatId={chatId} canSend={canSend} />
+      <Composer
+        key={chatId}
+        session={session}
+        chatId={chatId}
+        canSend={canSend}
+        replyQuote={replyQuote}
+        uploads={uploadsInChat(view.uploads, chatId)}
+      />
     </section>
   );
 }

@@ -1,33 +1,225 @@
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../api/types";
+import type { MessageActions } from "../chat/conversation";
 import type { PendingSend } from "../chat/outbox";
+import type { Quote } from "../chat/quote";
+import { REACTION_CHOICES, type ReactionCount, reactionToSend } from "../chat/reactions";
 import { clockTime } from "./format";
+import { MessageMedia } from "./MessageMedia";
 import { Ticks } from "./Ticks";
 
-/** One message of the open chat, as WhatsApp draws it. */
-export function MessageBubble({ message, showSender }: { message: Message; showSender: boolean }) {
-  const direction = message.fromMe ? "out" : "in";
+/** What a message's menu and retry button do. */
+export interface MessageHandlers {
+  reply(messageId: string): void;
+  react(messageId: string, emoji: string): void;
+  revoke(messageId: string): void;
+  /** A stored message that failed (ack `error`): send it again. */
+  resend(messageId: string): void;
+  /** A send the server refused: send it again. */
+  retry(tempId: string): void;
+  /** Opens this message's menu, or closes it (null). */
+  toggleMenu(messageId: string | null): void;
+}
+
+/** The message a reply quotes, above its text (and above the composer while writing one). */
+export function QuoteBlock({ quote, testId, onCancel }: { quote: Quote; testId: string; onCancel?: () => void }) {
+  return (
+    <div class={`quote${quote.fromMe ? " mine" : ""}`} data-testid={testId} data-quoted-id={quote.id}>
+      <span class="quote-text">
+        {quote.author && <span class="quote-author">{quote.author}</span>}
+        <span class={`quote-body${quote.missing ? " muted" : ""}`}>{quote.preview}</span>
+      </span>
+      {onCancel && (
+        <button type="button" class="icon" data-testid="composer-reply-cancel" aria-label="Do not reply" onClick={onCancel}>
+          ✕
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Reactions({ reactions }: { reactions: readonly ReactionCount[] }) {
+  if (reactions.length === 0) return null;
+  return (
+    <div class="reactions" data-testid="message-reactions">
+      {reactions.map((r) => (
+        <span
+          key={r.emoji}
+          class={`reaction${r.mine ? " mine" : ""}`}
+          data-emoji={r.emoji}
+          title={r.from.join(", ")}
+        >
+          {r.emoji}
+          {r.count > 1 && <span class="reaction-count">{r.count}</span>}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+function MessageMenu({
+  message,
+  actions,
+  ownReaction,
+  handlers,
+}: {
+  message: Message;
+  actions: MessageActions;
+  ownReaction: string | null;
+  handlers: MessageHandlers;
+}) {
+  const [choosing, setChoosing] = useState(false);
+  const menu = useRef<HTMLDivElement>(null);
+  // The menu opens under the bubble: near the bottom of the list it is scrolled into view.
+  useEffect(() => menu.current?.scrollIntoView?.({ block: "nearest" }), [choosing]);
+  const done = () => handlers.toggleMenu(null);
   return (
     <div
-      class={`message ${direction}`}
+      ref={menu}
+      class="message-actions"
+      role="menu"
+      aria-label="Message actions"
+      onKeyDown={(event) => {
+        if (event.key === "Escape") done();
+      }}
+    >
+      {actions.reply && (
+        <button
+          type="button"
+          role="menuitem"
+          data-testid="message-reply"
+          onClick={() => {
+            handlers.reply(message.id);
+            done();
+          }}
+        >
+          Reply
+        </button>
+      )}
+      {actions.react && (
+        <button
+          type="button"
+          role="menuitem"
+          data-testid="message-react"
+          aria-expanded={choosing}
+          onClick={() => setChoosing(!choosing)}
+        >
+          React
+        </button>
+      )}
+      {actions.revoke && (
+        <button
+          type="button"
+          role="menuitem"
+          class="danger"
+          data-testid="message-revoke"
+          onClick={() => {
+            handlers.revoke(message.id);
+            done();
+          }}
+        >
+          Delete for everyone
+        </button>
+      )}
+      {choosing && (
+        <div class="reaction-choices" role="group" aria-label="Reactions">
+          {REACTION_CHOICES.map((emoji) => (
+            <button
+              key={emoji}
+              type="button"
+              class={`icon${ownReaction === emoji ? " chosen" : ""}`}
+              data-testid="reaction-choice"
+              data-emoji={emoji}
+              aria-pressed={ownReaction === emoji}
+              aria-label={ownReaction === emoji ? `Remove ${emoji}` : `React ${emoji}`}
+              onClick={() => {
+                handlers.react(message.id, reactionToSend(ownReaction, emoji));
+                done();
+              }}
+            >
+              {emoji}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** One message of the open chat, as WhatsApp draws it, with its menu, quote and reactions. */
+export function MessageBubble({
+  message,
+  showSender,
+  quote,
+  reactions,
+  ownReaction,
+  actions,
+  canResend,
+  menuOpen,
+  token,
+  handlers,
+}: {
+  message: Message;
+  showSender: boolean;
+  /** The message it answers, if it is a reply. */
+  quote: Quote | null;
+  reactions: readonly ReactionCount[];
+  ownReaction: string | null;
+  actions: MessageActions;
+  /** Failed for good (ack `error`) and not sent again yet. */
+  canResend: boolean;
+  menuOpen: boolean;
+  token: string;
+  handlers: MessageHandlers;
+}) {
+  const direction = message.fromMe ? "out" : "in";
+  const hasMenu = actions.reply || actions.react || actions.revoke;
+  return (
+    <div
+      class={`message ${direction}${message.revoked ? " revoked" : ""}`}
       data-testid="message"
       data-message-id={message.id}
       data-direction={direction}
       data-ack={message.ackName}
     >
-      <div class="bubble">
-        {showSender && !message.fromMe && <span class="sender">{message.from}</span>}
-        {message.media && !message.revoked && (
-          <a class="media" href={message.media.url} target="_blank" rel="noopener noreferrer">
-            {message.media.name ?? message.media.mime}
-          </a>
+      <div class="message-column">
+        <div class="bubble">
+          {hasMenu && (
+            <button
+              type="button"
+              class="menu-toggle"
+              data-testid="message-menu"
+              aria-label="Message actions"
+              aria-haspopup="menu"
+              aria-expanded={menuOpen}
+              onClick={() => handlers.toggleMenu(menuOpen ? null : message.id)}
+            >
+              ⌄
+            </button>
+          )}
+          {showSender && !message.fromMe && <span class="sender">{message.from}</span>}
+          {quote && !message.revoked && <QuoteBlock quote={quote} testId="message-quote" />}
+          {message.media && !message.revoked && <MessageMedia media={message.media} token={token} />}
+          <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
+            {message.revoked ? "This message was deleted" : message.body}
+          </span>
+          <span class="meta">
+            <time dateTime={message.timestamp}>{clockTime(message.timestamp)}</time>
+            {message.fromMe && !message.revoked && <Ticks ack={message.ackName} />}
+          </span>
+          {canResend && (
+            <span class="send-failed">
+              Not sent.{" "}
+              <button type="button" class="link" data-testid="message-retry" onClick={() => handlers.resend(message.id)}>
+                Send again
+              </button>
+            </span>
+          )}
+        </div>
+        <Reactions reactions={reactions} />
+        {menuOpen && hasMenu && (
+          <MessageMenu message={message} actions={actions} ownReaction={ownReaction} handlers={handlers} />
         )}
-        <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
-          {message.revoked ? "This message was deleted" : message.body}
-        </span>
-        <span class="meta">
-          <time dateTime={message.timestamp}>{clockTime(message.timestamp)}</time>
-          {message.fromMe && <Ticks ack={message.ackName} />}
-        </span>
       </div>
     </div>
   );
@@ -37,7 +229,17 @@ export function MessageBubble({ message, showSender }: { message: Message; showS
  * A message written here that the server has not confirmed yet. It carries
  * its tempId as its id until the server's copy, with the real id, replaces it.
  */
-export function PendingBubble({ send, onRetry }: { send: PendingSend; onRetry: () => void }) {
+export function PendingBubble({
+  send,
+  quote,
+  token,
+  onRetry,
+}: {
+  send: PendingSend;
+  quote: Quote | null;
+  token: string;
+  onRetry: () => void;
+}) {
   const failed = send.status === "failed";
   return (
     <div
@@ -47,22 +249,26 @@ export function PendingBubble({ send, onRetry }: { send: PendingSend; onRetry: (
       data-direction="out"
       data-ack={failed ? "error" : "pending"}
     >
-      <div class="bubble">
-        <span class="message-text" data-testid="message-text">
-          {send.text}
-        </span>
-        <span class="meta">
-          <time dateTime={send.createdAt}>{clockTime(send.createdAt)}</time>
-          <Ticks ack={failed ? "error" : "pending"} />
-        </span>
-        {failed && (
-          <span class="send-failed">
-            Not sent: {send.error}{" "}
-            <button type="button" class="link" onClick={onRetry}>
-              Try again
-            </button>
+      <div class="message-column">
+        <div class="bubble">
+          {quote && <QuoteBlock quote={quote} testId="message-quote" />}
+          {send.media && <MessageMedia media={send.media} token={token} />}
+          <span class="message-text" data-testid="message-text">
+            {send.text}
           </span>
-        )}
+          <span class="meta">
+            <time dateTime={send.createdAt}>{clockTime(send.createdAt)}</time>
+            <Ticks ack={failed ? "error" : "pending"} />
+          </span>
+          {failed && (
+            <span class="send-failed">
+              Not sent: {send.error}{" "}
+              <button type="button" class="link" data-testid="message-retry" onClick={onRetry}>
+                Try again
+              </button>
+            </span>
+          )}
+        </div>
       </div>
     </div>
   );

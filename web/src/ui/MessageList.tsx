@@ -1,9 +1,12 @@
-import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Virtualizer, type VirtualizerHandle } from "virtua";
-import type { Conversation } from "../chat/conversation";
-import type { PendingSend } from "../chat/outbox";
+import type { Message } from "../api/types";
+import { type Conversation, messageActions } from "../chat/conversation";
+import { type PendingSend, canResend } from "../chat/outbox";
+import { quoteOf } from "../chat/quote";
+import { type ReactionMap, ownReaction, reactionSummary } from "../chat/reactions";
 import { timeline } from "../chat/timeline";
-import { MessageBubble, PendingBubble } from "./MessageBubble";
+import { MessageBubble, type MessageHandlers, PendingBubble } from "./MessageBubble";
 
 /** How close to the top (px) the list loads the previous page. */
 const LOAD_OLDER_WITHIN = 300;
@@ -20,14 +23,30 @@ export function MessageList({
   conversation,
   pending,
   isGroup,
+  chatName,
+  meId,
+  canSend,
+  reactions,
+  quotes,
+  resent,
+  token,
+  handlers,
   onLoadOlder,
-  onRetry,
 }: {
   conversation: Conversation;
   pending: readonly PendingSend[];
   isGroup: boolean;
+  /** Who a direct chat is with, as quotes of their messages name them. */
+  chatName: string;
+  meId: string | null;
+  canSend: boolean;
+  reactions: ReactionMap;
+  /** Quoted messages fetched because they are older than the loaded ones. */
+  quotes: Readonly<Record<string, Message>>;
+  resent: readonly string[];
+  token: string;
+  handlers: Omit<MessageHandlers, "toggleMenu">;
   onLoadOlder: () => Promise<void>;
-  onRetry: (tempId: string) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const list = useRef<VirtualizerHandle>(null);
@@ -40,11 +59,37 @@ export function MessageList({
     () => timeline(conversation.messages, pending, new Date()),
     [conversation.messages, pending],
   );
+  const byId = useMemo(() => new Map(conversation.messages.map((m) => [m.id, m])), [conversation.messages]);
+  const quote = (id: string | null | undefined) => {
+    if (!id) return null;
+    const authorOf = (m: Message) => (isGroup ? m.from : chatName);
+    return quoteOf(id, byId.get(id) ?? quotes[id], authorOf);
+  };
+
+  // One message's menu at a time; a click elsewhere or Escape closes it.
+  const [menuFor, setMenuFor] = useState<string | null>(null);
+  useEffect(() => {
+    if (!menuFor) return;
+    const outside = (event: Event) => {
+      const row = (event.target as Element | null)?.closest?.('[data-testid="message"]');
+      if (!row || (row as HTMLElement).dataset.messageId !== menuFor) setMenuFor(null);
+    };
+    const escape = (event: KeyboardEvent) => {
+      if (event.key === "Escape") setMenuFor(null);
+    };
+    document.addEventListener("pointerdown", outside);
+    document.addEventListener("keydown", escape);
+    return () => {
+      document.removeEventListener("pointerdown", outside);
+      document.removeEventListener("keydown", escape);
+    };
+  }, [menuFor]);
+  const withMenu: MessageHandlers = { ...handlers, toggleMenu: setMenuFor };
 
   useLayoutEffect(() => {
     if (shifting) return;
     if (atBottom.current && items.length > 0) list.current?.scrollToIndex(items.length - 1, { align: "end" });
-  }, [items, shifting]);
+  }, [items, shifting, reactions]);
 
   const onScroll = (offset: number) => {
     const el = scroller.current;
@@ -74,9 +119,27 @@ export function MessageList({
                 <span>{item.label}</span>
               </div>
             ) : item.kind === "message" ? (
-              <MessageBubble key={item.key} message={item.message} showSender={isGroup} />
+              <MessageBubble
+                key={item.key}
+                message={item.message}
+                showSender={isGroup}
+                quote={quote(item.message.replyTo)}
+                reactions={reactionSummary(reactions, item.message.id, meId)}
+                ownReaction={ownReaction(reactions, item.message.id, meId)}
+                actions={messageActions(item.message, canSend)}
+                canResend={canSend && canResend(item.message) && !resent.includes(item.message.id)}
+                menuOpen={menuFor === item.message.id}
+                token={token}
+                handlers={withMenu}
+              />
             ) : (
-              <PendingBubble key={item.key} send={item.send} onRetry={() => onRetry(item.send.tempId)} />
+              <PendingBubble
+                key={item.key}
+                send={item.send}
+                quote={quote(item.send.replyTo)}
+                token={token}
+                onRetry={() => handlers.retry(item.send.tempId)}
+              />
             )
           }
         </Virtualizer>

@@ -1,0 +1,49 @@
+import { useState } from "preact/hooks";
+import type { Media } from "../api/types";
+import { formatSize, isImage, signedMediaUrl } from "../chat/media";
+
+/**
+ * A message's file: a picture inline, anything else as a link with its name
+ * and size. The daemon's files are loaded with the current access token in
+ * their URL; a renewed token gives new URLs, which a picture takes only if it
+ * has not loaded yet (or failed), since one on screen needs nothing more.
+ */
+export function MessageMedia({ media, token }: { media: Media; token: string }) {
+  const signed = signedMediaUrl(media.url, token);
+  const [loadedSrc, setLoadedSrc] = useState<string | null>(null);
+  const [failedSrc, setFailedSrc] = useState<string | null>(null);
+  const name = media.name ?? (isImage(media) ? "Photo" : "File");
+
+  if (signed && isImage(media) && failedSrc !== signed) {
+    const src = loadedSrc ?? signed;
+    return (
+      <a class="media media-image" href={signed} target="_blank" rel="noopener noreferrer" title={name}>
+        <img
+          src={src}
+          alt={name}
+          data-testid="message-media"
+          onLoad={() => setLoadedSrc(src)}
+          onError={() => {
+            setLoadedSrc(null);
+            setFailedSrc(src);
+          }}
+        />
+      </a>
+    );
+  }
+  const size = formatSize(media.size);
+  return (
+    <a
+      class="media media-file"
+      data-testid="message-media"
+      href={signed ?? media.url}
+      {...(signed ? { download: name } : { target: "_blank", rel: "noopener noreferrer" })}
+    >
+      <svg class="file-icon" viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
+        <path d="M6 2.75h8l4.25 4.25v14.25H6z M14 2.75V7h4.25" />
+      </svg>
+      <span class="file-name">{name}</span>
+      {size && <span class="file-size">{size}</span>}
+    </a>
+  );
+}
