@@ -2,8 +2,9 @@
 //!
 //! With the `dashboard` feature (on by default) and npm on the PATH, web/ is bundled with
 //! `npm ci` and `npm run build` into `target/dashboard/<hash>/`, where the hash covers every
-//! source file of web/ and its lockfile: a second cargo profile or feature set finds the bundle
-//! already made and does not run npm again. Each file is embedded as it is and gzipped, so
+//! source file of web/ (its lockfile too) and of clients/typescript (the generated types it
+//! imports): a second cargo profile or feature set finds the bundle already made and does not
+//! run npm again. Each file is embedded as it is and gzipped, so
 //! the daemon serves it precompressed.
 //!
 //! Without npm the build still succeeds, with a warning, and embeds a page that says how to
@@ -16,11 +17,17 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-/// What web/ holds that is not a source of the bundle.
+/// The trees the bundle is built from, copied with their relative places kept (web/ imports
+/// the generated types of clients/typescript by a relative path).
+const SOURCES: &[&str] = &["web", "clients/typescript"];
+
+/// What those trees hold that is not a source of the bundle.
 const NOT_SOURCES: &[&str] = &["node_modules", "dist"];
 
 fn main() {
-    println!("cargo:rerun-if-changed=web");
+    for tree in SOURCES {
+        println!("cargo:rerun-if-changed={tree}");
+    }
     println!("cargo:rerun-if-changed=assets/dashboard/missing.html");
     println!("cargo:rerun-if-env-changed=DEVICEBRIDGE_NPM");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
@@ -35,7 +42,7 @@ fn main() {
     // unit tests there.
     println!(
         "cargo:rustc-env=DEVICEBRIDGE_DASHBOARD_WORK={}",
-        dashboard.join("work").display()
+        dashboard.join("work").join("web").display()
     );
     let web = Path::new("web");
     let bundle = if std::env::var_os("CARGO_FEATURE_DASHBOARD").is_none() {
@@ -53,7 +60,11 @@ fn main() {
         }
     };
     let files = match &bundle {
-        Some(dir) => listed(dir),
+        Some(dir) => {
+            // Embedded from there: a bundle that went away (`cargo clean` of it) is made again.
+            println!("cargo:rerun-if-changed={}", dir.display());
+            listed(dir)
+        }
         None => Vec::new(),
     };
     let mut code = String::from("/// The dashboard's files: path, raw bytes, gzipped bytes.\n");
@@ -79,10 +90,11 @@ fn bundle(web: &Path, dashboard: &Path) -> Result<PathBuf, String> {
             "`{npm}` was not found; install Node.js (with npm) and rebuild to get it"
         ));
     }
-    let hash = sources_hash(web)?;
+    let hash = sources_hash()?;
     let dir = dashboard.join(&hash[..16]);
-    let work = dashboard.join("work");
-    let copied = work.join(".sources-hash");
+    let root = dashboard.join("work");
+    let work = root.join("web");
+    let copied = root.join(".sources-hash");
     if dir.join("index.html").exists()
         && std::fs::read_to_string(&copied).is_ok_and(|copied| copied == hash)
     {
@@ -90,7 +102,10 @@ fn bundle(web: &Path, dashboard: &Path) -> Result<PathBuf, String> {
     }
     // npm works on a copy: web/ stays as its author left it, and its own node_modules (for
     // `npm run dev`) is not a source of the build.
-    copy_sources(web, &work).map_err(|e| format!("cannot copy web/: {e}"))?;
+    for tree in SOURCES {
+        copy_sources(Path::new(tree), &root.join(tree))
+            .map_err(|e| format!("cannot copy {tree}/: {e}"))?;
+    }
     let lock = std::fs::read(web.join("package-lock.json")).unwrap_or_default();
     let lock_hash = format!("{:x}", Sha256::digest(&lock));
     let installed = work.join("node_modules/.installed-from");
@@ -115,10 +130,11 @@ fn bundle(web: &Path, dashboard: &Path) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Makes `work` hold web/'s sources and nothing else, keeping its installed packages.
-fn copy_sources(web: &Path, work: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(work)?;
-    for entry in std::fs::read_dir(work)? {
+/// Makes `copy` hold the sources of `tree` and nothing else, keeping its installed
+/// packages.
+fn copy_sources(tree: &Path, copy: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(copy)?;
+    for entry in std::fs::read_dir(copy)? {
         let path = entry?.path();
         if path.file_name().is_some_and(|name| name == "node_modules") {
             continue;
@@ -130,9 +146,9 @@ fn copy_sources(web: &Path, work: &Path) -> std::io::Result<()> {
         }
     }
     let mut files = Vec::new();
-    walk(web, &mut files, true)?;
+    walk(tree, &mut files, true)?;
     for file in files {
-        let to = work.join(file.strip_prefix(web).expect("inside web/"));
+        let to = copy.join(file.strip_prefix(tree).expect("inside the tree"));
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -154,10 +170,12 @@ fn run(command: &mut Command) -> Result<(), String> {
     Err(format!("{command:?} failed: {}", said.join(" | ")))
 }
 
-/// A hash of every source file of web/: names and contents, in a fixed order.
-fn sources_hash(web: &Path) -> Result<String, String> {
+/// A hash of every source file of the [`SOURCES`]: names and contents, in a fixed order.
+fn sources_hash() -> Result<String, String> {
     let mut files = Vec::new();
-    walk(web, &mut files, true).map_err(|e| format!("cannot read web/: {e}"))?;
+    for tree in SOURCES {
+        walk(Path::new(tree), &mut files, true).map_err(|e| format!("cannot read {tree}/: {e}"))?;
+    }
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {

@@ -46,7 +46,7 @@ describe("the delivery log", () => {
   });
 
   it("shows a replayed delivery as answered", () => {
-    const log = withNewestPage(emptyDeliveryLog, { items: [delivery(1, { status: "failed" })] });
+    const log = withNewestPage(emptyDeliveryLog, { items: [delivery(1, { status: "failed" })], nextCursor: null });
     expect(withDelivery(log, delivery(1, { status: "pending" })).items[0]?.status).toBe("pending");
   });
 

@@ -1,25 +1,43 @@
-// The shapes devicebridge sends and takes, as docs/protocol.md and docs/rest.md
-// describe them. Written by hand for now; only what the dashboard reads is typed.
+// The shapes devicebridge sends and takes, as docs/protocol.md and docs/rest.md describe
+// them. The models and the events' payloads come from clients/typescript, generated from the
+// daemon's Rust types; the REST bodies below are written by hand, only what the dashboard reads.
+
+import type {
+  Journaled,
+  Me,
+  Media,
+  MessageAck,
+  MessageReaction,
+  MessageRevoked,
+  Notification,
+  NotificationRead,
+  StateChange,
+  StateName,
+  TempId,
+  Typing,
+} from "../../../clients/typescript/src";
+
+export type {
+  AckName,
+  Chat,
+  Contact,
+  Journaled,
+  Media,
+  Message,
+  Page,
+  QrCode,
+  TempId,
+} from "../../../clients/typescript/src";
 
 export type Scope = "read" | "send" | "control" | "admin";
 
 export type ConnectorKind = "simulator" | "waha" | "cloud_api";
 
-export type DeviceStateName =
-  | "stopped"
-  | "starting"
-  | "qr"
-  | "authenticated"
-  | "ready"
-  | "disconnected"
-  | "logged_out"
-  | "failed";
+/** A device's state. */
+export type DeviceStateName = StateName;
 
 /** The account a linked device speaks as. */
-export interface Account {
-  id: string;
-  name: string;
-}
+export type Account = Me;
 
 export interface Device {
   id: string;
@@ -33,53 +51,6 @@ export interface Device {
   updatedAt: string;
 }
 
-export type AckName = "error" | "pending" | "server" | "device" | "read" | "played";
-
-/** A client's own id for a send; comes back exactly as given (string or number). */
-export type TempId = string | number;
-
-export interface Media {
-  url: string;
-  mime: string;
-  name: string | null;
-  size: number | null;
-}
-
-export interface Message {
-  id: string;
-  upstreamId: string | null;
-  deviceId: string;
-  chatId: string;
-  from: string;
-  fromMe: boolean;
-  type: string;
-  body: string;
-  media: Media | null;
-  replyTo: string | null;
-  timestamp: string;
-  ack: number;
-  ackName: AckName;
-  tempId?: TempId | null;
-  revoked: boolean;
-}
-
-export interface Chat {
-  id: string;
-  deviceId: string;
-  name: string;
-  kind: "direct" | "group";
-  unreadCount: number;
-  lastMessage: Message | null;
-  updatedAt: string;
-  archived: boolean;
-  muted: boolean;
-}
-
-export interface Page<T> {
-  items: T[];
-  nextCursor?: string | null;
-}
-
 export interface ApiError {
   code: string;
   message: string;
@@ -88,67 +59,19 @@ export interface ApiError {
 /** Every answer to a client event: `{ ok: true, data }` or `{ ok: false, error }`. */
 export type Reply<T> = { ok: true; data: T } | { ok: false; error: ApiError };
 
-/** What every journaled event carries besides its own fields. */
-export interface Journaled {
-  deviceId: string;
-  seq: number;
-  at: string;
-}
-
-export interface StateEvent extends Journaled {
-  state: DeviceStateName;
-  previous: DeviceStateName | null;
-  reason: string | null;
-}
-
-export interface QrCode {
-  qr: string;
-  image: string;
-  expiresAt: string;
-  attempt: number;
-  maxAttempts: number;
-}
-
-export interface AckEvent extends Journaled {
-  messageId: string;
-  upstreamId: string | null;
-  chatId: string;
-  ack: number;
-  ackName: AckName;
-}
-
-export interface TypingEvent extends Journaled {
-  chatId: string;
-  contactId: string;
-}
-
-export interface RevokedEvent extends Journaled {
-  chatId: string;
-  messageId: string;
-}
-
+// The journaled events the dashboard reads, as the daemon sends them: the payload types are
+// generated from the daemon's Rust types (clients/typescript), with the fields every journaled
+// event carries.
+export type StateEvent = Journaled<StateChange>;
+export type AckEvent = Journaled<MessageAck>;
+export type TypingEvent = Journaled<Typing>;
+export type RevokedEvent = Journaled<MessageRevoked>;
 /** A reaction to a message; `emoji` is `""` when `from` took theirs back. */
-export interface ReactionEvent extends Journaled {
-  chatId: string;
-  messageId: string;
-  from: string;
-  emoji: string;
-}
-
+export type ReactionEvent = Journaled<MessageReaction>;
 /** Something to tell the person at the dashboard: a message (`kind` `message`) or a call. */
-export interface NotificationEvent extends Journaled {
-  id: string;
-  kind: string;
-  title: string;
-  body: string;
-  chatId: string | null;
-  messageId: string | null;
-}
-
+export type NotificationEvent = Journaled<Notification>;
 /** Notifications read on some client (reading their chat clears them too). */
-export interface NotificationReadEvent extends Journaled {
-  ids: string[];
-}
+export type NotificationReadEvent = Journaled<NotificationRead>;
 
 /** `message:send`: a text, a file (uploaded first) or both, perhaps quoting a message of the chat. */
 export interface SendRequest {

@@ -31,6 +31,7 @@ const last = (ack: number): Message => ({
   timestamp: "T5",
   ack,
   ackName: "pending",
+  tempId: null,
   revoked: false,
 });
 

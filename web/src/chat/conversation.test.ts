@@ -26,6 +26,7 @@ function message(id: string, timestamp: string, fields: Partial<Message> = {}): 
     ack: 0,
     ackName: "pending",
     revoked: false,
+    tempId: null,
     ...fields,
   };
 }
@@ -47,7 +48,7 @@ describe("conversation", () => {
 
   it("holds one copy of a message seen live and in a page", () => {
     let conversation = withMessage(emptyConversation, message("msg_1", "T1"));
-    conversation = withPage(conversation, { items: [message("msg_1", "T1")] }, false);
+    conversation = withPage(conversation, { items: [message("msg_1", "T1")], nextCursor: null }, false);
     expect(conversation.messages).toHaveLength(1);
   });
 

@@ -16,6 +16,7 @@ export function aMessage(id: string, fields: Partial<Message> = {}): Message {
     timestamp: "2026-01-01T10:00:00Z",
     ack: 0,
     ackName: "pending",
+    tempId: null,
     revoked: false,
     ...fields,
   };
