@@ -56,6 +56,13 @@ async fn chat_actions_files_and_notifications_work_in_a_real_browser() {
     run_browser_scenario("chat.js", TestDaemon::start().await).await;
 }
 
+/// The API reference at `/docs`, without signing in: every operation, a search, and a request
+/// tried with a key typed into it.
+#[tokio::test]
+async fn the_api_reference_renders_and_tries_a_request_in_a_real_browser() {
+    run_browser_scenario("docs.js", TestDaemon::start().await).await;
+}
+
 /// The event monitor (history then live, filter, pause) and the admin pages (a key made, used
 /// and revoked; a webhook and its delivery log).
 #[tokio::test]

@@ -1,8 +1,7 @@
 //! Runs the Node scenarios in `tests/e2e/` (official socket.io-client) against an in-process
 //! daemon: `foundation.js` (linking, handshake authentication and resume), `messaging.js`
 //! (sending, acks, echoing contacts, read receipts and typing), `native.js` (the `session`
-//! greeting, rooms, numeric tempIds), `limits.js` (one inbound rate budget per connection)
-//! and `docs.js` (the API browser's script).
+//! greeting, rooms, numeric tempIds) and `limits.js` (one inbound rate budget per connection).
 
 mod common;
 
@@ -122,12 +121,5 @@ async fn official_client_shares_one_rate_budget_across_the_namespaces_of_a_conne
     )
     .await;
 
-    daemon.stop().await;
-}
-
-#[tokio::test]
-async fn the_api_browser_draws_every_operation_and_sends_with_the_typed_key() {
-    let daemon = TestDaemon::start().await;
-    run_scenario(&daemon, "docs.js", &[]).await;
     daemon.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The dashboard at `/`: a single-page app built from web/ by build.rs and embedded in the
 //! binary, so it works with no network beyond the daemon. Its own views' paths (`/devices/…`,
-//! `/events`, `/admin`) answer its page too, so a deep link reloads to the same view.
+//! `/events`, `/admin`, and `/docs`, the API reference, which needs no sign-in) answer its
+//! page too, so a deep link reloads to the same view.
 //!
 //! Files are served precompressed (gzip, made at build time) to clients that take it. Bundle
 //! files carry a content hash in their names, so they are cached for a year; the page itself
@@ -35,6 +36,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/devices/{*view}", get(page))
         .route("/events", get(page))
         .route("/admin", get(page))
+        .route("/docs", get(page))
         .route("/assets/{*file}", get(asset))
 }
 

@@ -13,6 +13,9 @@ describe("routes", () => {
     expect(parseRoute("/devices/demo/chats/15550000002%40c.us/")).toMatchObject({ chatId: "15550000002@c.us" });
     expect(parseRoute("/events")).toEqual({ view: "events" });
     expect(parseRoute("/admin")).toEqual({ view: "admin" });
+    expect(parseRoute("/docs")).toEqual({ view: "docs" });
+    expect(parseRoute("/docs/")).toEqual({ view: "docs" });
+    expect(parseRoute("/docs/extra")).toEqual({ view: "not-found" });
     expect(parseRoute("/devices")).toEqual({ view: "not-found" });
     expect(parseRoute("/devices/%E0%A4%A")).toEqual({ view: "not-found" });
   });

@@ -5,6 +5,7 @@ export type Route =
   | { view: "chat"; deviceId: string; chatId: string }
   | { view: "events" }
   | { view: "admin" }
+  | { view: "docs" }
   | { view: "not-found" };
 
 function decode(segment: string): string | null {
@@ -22,6 +23,7 @@ export function parseRoute(pathname: string): Route {
   if (first === undefined) return { view: "fleet" };
   if (first === "events" && deviceId === undefined) return { view: "events" };
   if (first === "admin" && deviceId === undefined) return { view: "admin" };
+  if (first === "docs" && deviceId === undefined) return { view: "docs" };
   if (first === "devices" && deviceId !== undefined) {
     if (third === undefined) return { view: "device", deviceId };
     if (third === "chats" && chatId !== undefined && rest.length === 0) return { view: "chat", deviceId, chatId };

@@ -2,7 +2,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,19 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(metrics))
         .routes(routes!(docs_json))
-        .routes(routes!(docs))
         .routes(routes!(stats))
         .routes(routes!(events))
-}
-
-/// An API browser for this document (HTML, works offline)
-///
-/// One self-contained page that reads `/docs-json`, so it needs no network beyond the daemon.
-#[utoipa::path(get, path = "/docs", tag = "system",
-    responses((status = OK, description = "the page", content_type = "text/html", body = String),
-        Refused<ANY_REQUEST>))]
-async fn docs() -> Html<&'static str> {
-    Html(include_str!("../../../assets/docs.html"))
 }
 
 /// What `/health` answers.

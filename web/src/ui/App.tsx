@@ -3,6 +3,7 @@ import { currentRoute } from "../app/navigation";
 import { signInState, signOut } from "../app/signIn";
 import { useStore } from "../lib/store";
 import type { Route } from "../router";
+import { ApiReference } from "./ApiReference";
 import { AppLink } from "./AppLink";
 import { ComingSoon } from "./ComingSoon";
 import { ConnectionStatus } from "./ConnectionStatus";
@@ -32,6 +33,8 @@ function Page({ dashboard, route }: { dashboard: Dashboard; route: Route }) {
       return <EventsView dashboard={dashboard} />;
     case "admin":
       return <AdminView dashboard={dashboard} />;
+    case "docs":
+      return <ApiReference />;
     case "not-found":
       return <ComingSoon title="Not found" />;
   }
@@ -46,13 +49,16 @@ export function App() {
         <AppLink href="/" class="brand">
           devicebridge
         </AppLink>
-        {auth.phase === "signed-in" && (
-          <nav class="top-nav" aria-label="Sections">
-            <AppLink href="/">Devices</AppLink>
-            <AppLink href="/events">Events</AppLink>
-            {auth.dashboard.session.can("admin") && <AppLink href="/admin">Admin</AppLink>}
-          </nav>
-        )}
+        <nav class="top-nav" aria-label="Sections">
+          {auth.phase === "signed-in" && (
+            <>
+              <AppLink href="/">Devices</AppLink>
+              <AppLink href="/events">Events</AppLink>
+              {auth.dashboard.session.can("admin") && <AppLink href="/admin">Admin</AppLink>}
+            </>
+          )}
+          <AppLink href="/docs">API</AppLink>
+        </nav>
         <span class="spacer" />
         {auth.phase === "signed-in" && auth.dashboard.notifier && <NotificationToggle notifier={auth.dashboard.notifier} />}
         {auth.phase === "signed-in" ? <HubStatus dashboard={auth.dashboard} /> : <ConnectionStatus status="offline" />}
@@ -64,6 +70,9 @@ export function App() {
       </header>
       {auth.phase === "signed-in" ? (
         <Page dashboard={auth.dashboard} route={route} />
+      ) : route.view === "docs" ? (
+        // The API reference is public: it is shown without signing in.
+        <ApiReference />
       ) : (
         <SignIn problem={auth.phase === "signed-out" ? auth.problem : null} busy={auth.phase === "signing-in"} />
       )}
