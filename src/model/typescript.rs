@@ -106,6 +106,12 @@ fn generated() -> String {
     for declaration in declarations {
         out += &format!("export {declaration}\n\n");
     }
+    let names: Vec<String> = EVENT_NAMES.iter().map(|name| format!("{name:?}")).collect();
+    out += &format!(
+        "/** Every journaled event's name: what webhook subscriptions and hooks may name. */\n\
+         export const EVENT_NAMES = [{}] as const;\n\n",
+        names.join(", ")
+    );
     out +=
         "/** Every journaled event of a device namespace, by name: its payload's own fields. */\n\
             export interface DeviceEvents {\n";

@@ -71,6 +71,9 @@ export type Notification = { id: string, kind: string, title: string, body: stri
 
 export type NotificationRead = { ids: Array<string>, };
 
+/** Every journaled event's name: what webhook subscriptions and hooks may name. */
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read"] as const;
+
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
   "state": StateChange;

@@ -10,32 +10,17 @@
 // are sent (quoting it). A screenshot of the chat with its actions is written to
 // E2E_SCREENSHOTS as chat-actions.png.
 
-const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
+const { BASE, KEY, WAIT_MS, LAUNCH, screenshot, byTestId, until, connected, PageWatch } = require("./support");
 
-const BASE = env("E2E_URL");
-const KEY = env("E2E_ADMIN_KEY");
+const pages = new PageWatch();
+
 const DEVICE = env("E2E_DEVICE");
 const ALICE = env("E2E_ALICE");
 const BOB = env("E2E_BOB");
-const SHOTS = env("E2E_SCREENSHOTS");
-const WAIT_MS = 15000;
 
 // As in dashboard.js: Debian's Chromium, sandbox-less, with nothing that phones home.
-const LAUNCH = {
-  executablePath: process.env.E2E_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-  ],
-};
 
 // A 16×16 PNG (a green and white checkerboard), small enough to upload in one go.
 const PNG = Buffer.from(
@@ -44,34 +29,12 @@ const PNG = Buffer.from(
 );
 
 const api = rest(BASE, KEY);
-const problems = [];
-/** Every request the pages made: method, URL and whether it carried a bearer token. */
-const requests = [];
 // Texts unique to this run, so a daemon that ran the scenario before does not confuse it.
 const run = Date.now().toString(36);
 
-function watchPage(page, who) {
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`${who}: console error: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`${who}: uncaught: ${error.message}`));
-  page.on("request", (request) => {
-    const url = request.url();
-    const own = url.startsWith(`${BASE}/`) || url.startsWith("data:") || url.startsWith("blob:");
-    if (!own) problems.push(`${who}: a request left the daemon: ${url}`);
-    requests.push({
-      who,
-      method: request.method(),
-      url,
-      bearer: /^bearer /i.test(request.headers().authorization || ""),
-    });
-  });
-}
-
 async function openBrowserTab(context, who) {
   const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  watchPage(page, who);
+  pages.watch(page, who);
   return page;
 }
 
@@ -82,27 +45,6 @@ async function signIn(page) {
   await connected(page);
 }
 
-async function screenshot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-const byTestId = (id, attributes = {}) =>
-  `[data-testid="${id}"]` +
-  Object.entries(attributes)
-    .map(([name, value]) => `[data-${name}="${value}"]`)
-    .join("");
-
-/** The messages of the open chat whose text is `text`, going `direction`, stored by the server. */
-function messages(page, text, direction) {
-  return page
-    .locator(`${byTestId("message", { direction })}[data-message-id^="msg_"]`)
-    .filter({ has: page.getByTestId("message-text").getByText(text, { exact: true }) });
-}
-
-async function connected(page) {
-  await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
-}
-
 async function send(page, text) {
   await page.getByTestId("composer-input").fill(text);
   await page.getByTestId("composer-send").click();
@@ -111,22 +53,17 @@ async function send(page, text) {
   return sent;
 }
 
+/** The messages of the open chat whose text is `text`, going `direction`, stored by the server. */
+function messages(page, text, direction) {
+  return page
+    .locator(`${byTestId("message", { direction })}[data-message-id^="msg_"]`)
+    .filter({ has: page.getByTestId("message-text").getByText(text, { exact: true }) });
+}
+
 /** Opens a message's menu and picks one of its actions. */
 async function act(message, action) {
   await message.getByTestId("message-menu").click();
   await message.getByTestId(action).click();
-}
-
-/** Waits until `check()` holds, failing with `what` and the last value seen. */
-async function until(check, what) {
-  const deadline = Date.now() + WAIT_MS;
-  let seen;
-  while (Date.now() < deadline) {
-    seen = await check();
-    if (seen === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  fail(`${what} (last seen: ${JSON.stringify(seen)})`);
 }
 
 // In the tabs that test notifications: a stand-in for the Notification API that records what
@@ -212,7 +149,7 @@ main(async () => {
     if (!src.startsWith(`${BASE}/api/v1/devices/`) || !src.includes("access_token=")) {
       fail(`the picture loads from ${src}, not the daemon's media URL with an access token`);
     }
-    const upload = requests.find((r) => r.method === "POST" && /\/api\/v1\/devices\/[^/]+\/media\?/.test(r.url));
+    const upload = pages.requests.find((r) => r.method === "POST" && /\/api\/v1\/devices\/[^/]+\/media\?/.test(r.url));
     if (!upload) fail("no upload request was seen");
     if (!upload.bearer) fail(`the upload carried no bearer token: ${upload.url}`);
     // Alice echoes the picture too, quoting it. Its menu, open on the reactions, is the screenshot.
@@ -264,10 +201,10 @@ main(async () => {
     if (shownSeen.length !== 0) fail(`a message in the chat on screen was notified: ${JSON.stringify(shownSeen)}`);
 
     // The API key never travels in a URL: media and sockets use the access token.
-    const leaked = requests.filter((r) => r.url.includes(KEY) || /[?&](apiKey|api_key|x-api-key)=/i.test(r.url));
+    const leaked = pages.requests.filter((r) => r.url.includes(KEY) || /[?&](apiKey|api_key|x-api-key)=/i.test(r.url));
     if (leaked.length > 0) fail(`the API key appeared in request URLs: ${leaked.map((r) => r.url).join(", ")}`);
 
-    if (problems.length > 0) fail(problems.join("\n"));
+    pages.check();
   } finally {
     await browser.close();
   }

@@ -6,59 +6,23 @@
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
 // are sent (typing first); the scenario creates a second device itself to link it.
 
-const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, expectCount, connected, PageWatch } = require("./support");
 
-const BASE = env("E2E_URL");
-const KEY = env("E2E_ADMIN_KEY");
+const pages = new PageWatch();
+
 const DEVICE = env("E2E_DEVICE");
 const ALICE = env("E2E_ALICE");
 const BOB = env("E2E_BOB");
-const SHOTS = env("E2E_SCREENSHOTS");
-const WAIT_MS = 15000;
-
-// Debian's Chromium as root in a sandbox-less container, with nothing that phones home: the
-// machine has no network beyond the daemon, and a request elsewhere would fail the scenario.
-const LAUNCH = {
-  executablePath: process.env.E2E_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-  ],
-};
 
 const api = rest(BASE, KEY);
-const problems = [];
 // While true, the browser's own line about a refused request (the wrong key) is expected.
-let refusalExpected = false;
-
-function watchPage(page, who) {
-  page.on("console", (message) => {
-    if (message.type() !== "error") return;
-    const text = message.text();
-    if (refusalExpected && text.includes("401")) return;
-    problems.push(`${who}: console error: ${text}`);
-  });
-  page.on("pageerror", (error) => problems.push(`${who}: uncaught: ${error.message}`));
-  page.on("request", (request) => {
-    const url = request.url();
-    const own = url.startsWith(`${BASE}/`) || url.startsWith("data:") || url.startsWith("blob:");
-    if (!own) problems.push(`${who}: a request left the daemon: ${url}`);
-  });
-}
 
 async function openBrowserTab(browser, who, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  watchPage(page, who);
+  pages.watch(page, who);
   return { context, page };
 }
 
@@ -68,36 +32,11 @@ async function signIn(page, key) {
   await page.getByTestId("signin-submit").click();
 }
 
-async function screenshot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-const byTestId = (id, attributes = {}) =>
-  `[data-testid="${id}"]` +
-  Object.entries(attributes)
-    .map(([name, value]) => `[data-${name}="${value}"]`)
-    .join("");
-
 /** The messages of the open chat whose text is `text`, going `direction`. */
 function messages(page, text, direction) {
   return page
     .locator(byTestId("message", { direction }))
     .filter({ has: page.getByTestId("message-text").getByText(text, { exact: true }) });
-}
-
-async function expectCount(locator, count, what) {
-  const deadline = Date.now() + WAIT_MS;
-  let seen;
-  while (Date.now() < deadline) {
-    seen = await locator.count();
-    if (seen === count) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  fail(`${what}: expected ${count}, saw ${seen}`);
-}
-
-async function connected(page) {
-  await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
 }
 
 main(async () => {
@@ -107,10 +46,10 @@ main(async () => {
     const page = first.page;
 
     // A wrong key is refused, with the form still there to try again.
-    refusalExpected = true;
+    pages.expected = /401/;
     await signIn(page, "db_not_a_key");
     await page.getByTestId("signin-error").waitFor();
-    refusalExpected = false;
+    pages.expected = null;
 
     // The right one signs in; the key stays out of localStorage and cookies.
     await page.getByTestId("signin-key").fill(KEY);
@@ -198,7 +137,7 @@ main(async () => {
     await expectCount(messages(second.page, "seen by both", "out"), 1, "a message seen before the drop");
     await screenshot(second.page, "chat-narrow");
 
-    if (problems.length > 0) fail(problems.join("\n"));
+    pages.check();
   } finally {
     await browser.close();
   }

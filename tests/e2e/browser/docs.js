@@ -9,44 +9,12 @@
 const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { main, env, fail } = require("../lib");
+const { BASE, KEY, SHOTS, LAUNCH, screenshot, expectCount, connected, PageWatch } = require("./support");
 
-const BASE = env("E2E_URL");
-const KEY = env("E2E_ADMIN_KEY");
-const SHOTS = env("E2E_SCREENSHOTS");
-const WAIT_MS = 15000;
-
-// Debian's Chromium as root in a sandbox-less container, with nothing that phones home: the
-// machine has no network beyond the daemon, and a request elsewhere would fail the scenario.
-const LAUNCH = {
-  executablePath: process.env.E2E_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-  ],
-};
+const pages = new PageWatch();
 
 // Operations the reference must show, by path.
 const KNOWN_PATHS = ["/api/v1/devices", "/api/v1/tokens", "/upstream/waha/{id}"];
-
-const problems = [];
-
-function watchPage(page, who) {
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`${who}: console error: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`${who}: uncaught: ${error.message}`));
-  page.on("request", (request) => {
-    const url = request.url();
-    const own = url.startsWith(`${BASE}/`) || url.startsWith("data:") || url.startsWith("blob:");
-    if (!own) problems.push(`${who}: a request left the daemon: ${url}`);
-  });
-}
 
 /** The CSP violations the page has seen (Chromium logs them too, but this names each one). */
 function violations(page) {
@@ -62,24 +30,12 @@ function operation(page, method, opPath) {
 
 const summaryPath = (page, opPath) => page.locator(`.opblock-summary-path[data-path="${opPath}"]`);
 
-async function expectCount(locator, count, what) {
-  const deadline = Date.now() + WAIT_MS;
-  let seen;
-  while (Date.now() < deadline) {
-    seen = await locator.count();
-    if (seen === count) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  fail(`${what}: expected ${count}, saw ${seen}`);
-}
-
 main(async () => {
   const browser = await chromium.launch(LAUNCH);
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    watchPage(page, "docs");
+    pages.watch(page, "docs");
     await page.addInitScript(() => {
       window.__cspViolations = [];
       document.addEventListener("securitypolicyviolation", (event) =>
@@ -168,8 +124,8 @@ main(async () => {
     await expectCount(summaryPath(page, "/api/v1/devices"), 0, "/api/v1/devices back on the kept search");
 
     const seen = await violations(page);
-    if (seen.length > 0) problems.push(...seen.map((v) => `docs: CSP violation: ${v}`));
-    if (problems.length > 0) fail(problems.join("\n"));
+    if (seen.length > 0) pages.problems.push(...seen.map((v) => `docs: CSP violation: ${v}`));
+    pages.check();
     await context.close();
   } finally {
     await browser.close();

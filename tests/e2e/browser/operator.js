@@ -12,85 +12,19 @@
 // 127.0.0.1, which refuses every delivery, so each waits for its retry.
 
 const fs = require("node:fs");
-const path = require("node:path");
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest, restBearer, show } = require("../lib");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, expectCount, until, connected, PageWatch } = require("./support");
 
-const BASE = env("E2E_URL");
-const KEY = env("E2E_ADMIN_KEY");
+const pages = new PageWatch();
+
 const DEVICE = env("E2E_DEVICE");
 const ALICE = env("E2E_ALICE");
-const SHOTS = env("E2E_SCREENSHOTS");
-const WAIT_MS = 15000;
 const HOOK_URL = "http://127.0.0.1:9/hook";
 
-// Debian's Chromium as root in a sandbox-less container, with nothing that phones home: the
-// machine has no network beyond the daemon, and a request elsewhere would fail the scenario.
-const LAUNCH = {
-  executablePath: process.env.E2E_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-  ],
-};
-
 const api = rest(BASE, KEY);
-const problems = [];
 // Each run's own texts and names, so that a daemon used before shows nothing that matches.
 const RUN = Date.now().toString(36);
-
-function watchPage(page, who) {
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`${who}: console error: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`${who}: uncaught: ${error.message}`));
-  page.on("request", (request) => {
-    const url = request.url();
-    const own = url.startsWith(`${BASE}/`) || url.startsWith("data:") || url.startsWith("blob:");
-    if (!own) problems.push(`${who}: a request left the daemon: ${url}`);
-  });
-}
-
-async function screenshot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-const byTestId = (id, attributes = {}) =>
-  `[data-testid="${id}"]` +
-  Object.entries(attributes)
-    .map(([name, value]) => `[data-${name}="${value}"]`)
-    .join("");
-
-async function expectCount(locator, count, what) {
-  const deadline = Date.now() + WAIT_MS;
-  let seen;
-  while (Date.now() < deadline) {
-    seen = await locator.count();
-    if (seen === count) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  fail(`${what}: expected ${count}, saw ${seen}`);
-}
-
-/** Waits until `check` resolves true. */
-async function until(check, what) {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  fail(`timed out waiting for ${what}`);
-}
-
-async function connected(page) {
-  await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
-}
 
 /** Sends a text to Alice over REST; resolves with the accepted message. */
 function sendToAlice(text) {
@@ -107,8 +41,7 @@ main(async () => {
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    watchPage(page, "operator");
+    pages.watch(page, "operator");
 
     await page.goto(`${BASE}/`);
     await page.getByTestId("signin-key").fill(KEY);
@@ -295,7 +228,7 @@ main(async () => {
     await expectCount(page.locator(byTestId("webhook-row", { "webhook-id": hook.id })), 0, "the deleted webhook's row");
     await api.expect(404, "GET", `/api/v1/webhooks/${hook.id}`);
 
-    if (problems.length > 0) fail(problems.join("\n"));
+    pages.check();
   } finally {
     await browser.close();
   }

@@ -120,29 +120,10 @@ export interface IssuedToken {
 }
 
 /**
- * Every journaled event's name, as on Socket.IO: what the event monitor shows
- * and webhook subscriptions may name (besides `*`, all of them).
+ * Every journaled event's name, as on Socket.IO: what the event monitor shows and webhook
+ * subscriptions may name (besides `*`, all of them).
  */
-export const EVENT_NAMES = [
-  "state",
-  "qr",
-  "authenticated",
-  "ready",
-  "disconnected",
-  "connection:status",
-  "message",
-  "message:ack",
-  "message:status",
-  "message:read",
-  "message:revoked",
-  "message:reaction",
-  "typing:start",
-  "typing:stop",
-  "chat:update",
-  "contact:update",
-  "notification",
-  "notification:read",
-] as const;
+export { EVENT_NAMES } from "../../../clients/typescript/src";
 
 /** One event of a device's journal, as `GET …/events` and webhooks carry it: `data` is its payload. */
 export interface JournalEnvelope {
