@@ -54,6 +54,7 @@ async fn the_dashboard_is_served_from_the_binary_at_its_views_paths() {
         "/devices/demo/chats/15550000002@c.us",
         "/events",
         "/admin",
+        "/docs",
     ] {
         let deep = fetch(&daemon, view, false).await;
         assert_eq!(deep.status(), StatusCode::OK, "{view}");
