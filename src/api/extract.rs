@@ -76,11 +76,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// The authenticated caller, from `X-Api-Key` and/or `Authorization: Bearer`.
+/// The authenticated caller, from `X-Api-Key` and/or `Authorization: Bearer`; or as a
+/// middleware already found it from the same headers (the profiles' body translation).
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let (api_key, token) = header_credentials(&parts.headers);
         Ok(state
             .auth

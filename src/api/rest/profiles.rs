@@ -83,22 +83,25 @@ fn percent_decoded(segment: &str) -> Option<String> {
 /// Translates the bodies of a request made with an access token that carries a profile: the
 /// request in (a send, a read receipt), the answer out (messages and chats as the profile's
 /// clients receive them), and marks a listed chat read when the profile says so. Requests
-/// without such a token pass untouched, at the cost of one header lookup.
+/// without such a token pass untouched, at the cost of one header lookup. The caller found
+/// here is left in the request's extensions, where the handler's [`Caller`] is taken from, so
+/// a request is authenticated once.
 pub async fn translate_bodies(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let (_, token) = header_credentials(request.headers());
+    let (api_key, token) = header_credentials(request.headers());
     let Some(token) = token else {
         return next.run(request).await;
     };
     let Some((device, route)) = Route::of(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let Ok(caller) = state.auth.identify(None, Some(&token)).await else {
+    let Ok(caller) = state.auth.identify(api_key.as_deref(), Some(&token)).await else {
         return next.run(request).await;
     };
+    request.extensions_mut().insert(caller.clone());
     let Some(profile) = caller.profile().and_then(|name| state.profiles.get(name)) else {
         return next.run(request).await;
     };

@@ -242,11 +242,10 @@ fn tell(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
     let Ok(payload) = serde_json::value::to_raw_value(payload) else {
         return false;
     };
-    let profile = speech::profile_of(socket);
-    queued(
-        socket,
-        speech::emit(socket, profile.as_deref(), event, &payload),
-    )
+    let said = speech::Voice::of(socket)
+        .words(event, &payload)
+        .emit(socket);
+    queued(socket, said)
 }
 
 /// Queues an event already in the client's own terms (a profile's reply event).

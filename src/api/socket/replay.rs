@@ -13,7 +13,7 @@ use super::rooms::Subject;
 use super::session::{self, Refused};
 use super::speech;
 use super::tell;
-use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
+use crate::model::{rfc3339, DeviceId};
 use crate::store::{self, Store};
 
 /// Largest replay read from the journal in one go.
@@ -58,10 +58,10 @@ pub(super) async fn replay(
             session::disconnect(socket.clone(), "journal_pruned");
             return None;
         }
-        let sight = Sight::of(socket);
+        let (sight, voice) = (Sight::of(socket), speech::Voice::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
             if sight.shows(&Subject::new(event)) {
-                emit_patiently(socket, event).await?;
+                emit_patiently(socket, voice.words(&event.name, &event.payload)).await?;
             }
             after = event.seq;
         }
@@ -69,11 +69,11 @@ pub(super) async fn replay(
     Some(after)
 }
 
-async fn emit_patiently(socket: &SocketRef, event: &JournaledEvent) -> Option<()> {
+/// Queues `words` for `socket`, made once and queued again while its queue is full.
+async fn emit_patiently(socket: &SocketRef, words: speech::Words<'_>) -> Option<()> {
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
-    let profile = speech::profile_of(socket);
     loop {
-        match speech::emit(socket, profile.as_deref(), &event.name, &event.payload) {
+        match words.emit(socket) {
             Ok(()) => return Some(()),
             Err(Refused::Full) if tokio::time::Instant::now() < stalled_at => {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -44,20 +44,45 @@ pub(super) fn translate(
         .collect()
 }
 
-/// Queues a native event for `socket` in its protocol. A profile that turns it into several
-/// events queues them all, stopping at the first refusal.
-pub(super) fn emit(
-    socket: &SocketRef,
-    profile: Option<&Profile>,
-    name: &str,
-    payload: &RawValue,
-) -> Result<(), Refused> {
-    match profile {
-        None => session::emit(socket, name, payload),
-        Some(profile) => emit_all(
-            socket,
-            &translate(profile, name, payload, me_of(socket).as_deref()),
-        ),
+/// How one socket is spoken to: natively, or in its profile's words with the device's account
+/// as `$me`. Read once from the socket for a run of events (a replay's), not once per event.
+pub(super) struct Voice {
+    profile: Option<Arc<Profile>>,
+    me: Option<String>,
+}
+
+impl Voice {
+    pub(super) fn of(socket: &SocketRef) -> Voice {
+        let profile = profile_of(socket);
+        let me = profile.as_ref().and_then(|_| me_of(socket));
+        Voice { profile, me }
+    }
+
+    /// A native event in this voice, ready to queue (and to queue again, after a refusal).
+    pub(super) fn words<'e>(&self, name: &'e str, payload: &'e RawValue) -> Words<'e> {
+        match &self.profile {
+            None => Words::Native(name, payload),
+            Some(profile) => {
+                Words::Translated(translate(profile, name, payload, self.me.as_deref()))
+            }
+        }
+    }
+}
+
+/// A native event as one socket is sent it.
+pub(super) enum Words<'e> {
+    Native(&'e str, &'e RawValue),
+    Translated(Events),
+}
+
+impl Words<'_> {
+    /// Queues them for `socket`. A profile that turned the event into several queues them
+    /// all, stopping at the first refusal.
+    pub(super) fn emit(&self, socket: &SocketRef) -> Result<(), Refused> {
+        match self {
+            Words::Native(name, payload) => session::emit(socket, name, payload),
+            Words::Translated(events) => emit_all(socket, events),
+        }
     }
 }
 
