@@ -50,6 +50,35 @@ export function SelectionChoices({
   );
 }
 
+/** The devices a key, token or webhook reaches: all of them (`*`), or those picked by id. */
+export function DeviceChoices({
+  known,
+  selection,
+  onChange,
+  allowAll,
+  testId,
+}: {
+  known: readonly string[];
+  selection: Selection;
+  onChange: (selection: Selection) => void;
+  /** Whether "all" may be picked: only by a credential that reaches every device itself. */
+  allowAll: boolean;
+  testId: string;
+}) {
+  return (
+    <SelectionChoices
+      legend="Devices"
+      allLabel="All devices, those added later too (*)"
+      known={known}
+      selection={selection}
+      onChange={onChange}
+      allowAll={allowAll}
+      testId={testId}
+      attribute="data-device-id"
+    />
+  );
+}
+
 /** A checkbox for each scope, with what it allows. */
 export function ScopeChoices({
   scopes,

@@ -1,9 +1,9 @@
 import { useState } from "preact/hooks";
 import { type DeviceAction, deleteDevice, driveDevice } from "../api/devices";
-import { describeError } from "../api/rest";
 import type { Device } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import { RUNNING, STARTABLE } from "./format";
+import { useAction } from "./useAction";
 
 /**
  * Start, stop, log out and (with `withDelete`) delete a device. Each button is
@@ -20,22 +20,10 @@ export function DeviceActions({
   withDelete?: boolean;
   onDeleted?: () => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { busy, problem, run } = useAction();
   const [confirming, setConfirming] = useState(false);
   if (!dashboard.session.can("control")) return null;
 
-  const run = async (work: () => Promise<unknown>) => {
-    setBusy(true);
-    setProblem(null);
-    try {
-      await work();
-    } catch (error) {
-      setProblem(describeError(error));
-    } finally {
-      setBusy(false);
-    }
-  };
   const drive = (action: DeviceAction) => run(() => driveDevice(dashboard.session, device.id, action));
   const remove = () =>
     run(async () => {

@@ -6,6 +6,7 @@ import type { Dashboard } from "../app/dashboard";
 import { navigate } from "../app/navigation";
 import { type DeviceForm as Form, emptyDeviceForm, formProblems, newDeviceBody } from "../fleet/newDevice";
 import { devicePath } from "../router";
+import { Problems } from "./Problems";
 
 type TextField = Exclude<keyof Form, "connector">;
 
@@ -111,13 +112,7 @@ export function DeviceForm({ dashboard, onDone }: { dashboard: Dashboard; onDone
           {field("cloudGraphUrl", "Graph API URL (optional)", { placeholder: "https://graph.facebook.com/v21.0" })}
         </fieldset>
       )}
-      {problems.length > 0 && (
-        <ul class="error" role="alert">
-          {problems.map((p) => (
-            <li key={p}>{p}</li>
-          ))}
-        </ul>
-      )}
+      <Problems problems={problems} />
       <div class="actions">
         <button type="submit" class="primary" data-testid="device-form-submit" disabled={busy}>
           {busy ? "Adding…" : "Add device"}

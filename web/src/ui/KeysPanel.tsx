@@ -6,9 +6,10 @@ import type { Dashboard } from "../app/dashboard";
 import { type KeyForm, emptyKeyForm, keyFormProblems, newKeyBody } from "../admin/keyForm";
 import { sortedDevices } from "../fleet/fleet";
 import { useStore } from "../lib/store";
-import { ScopeChoices, SelectionChoices, listLabel } from "./Choices";
+import { DeviceChoices, ScopeChoices, listLabel } from "./Choices";
 import { activityTime } from "./format";
 import { SecretOnce } from "./SecretOnce";
+import { Problems } from "./Problems";
 
 /** API keys: the list, a new key (its secret shown once), and revoking one. */
 export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
@@ -139,24 +140,15 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
             onInput={(event) => setForm({ ...form, name: event.currentTarget.value })}
           />
         </div>
-        <SelectionChoices
-          legend="Devices"
-          allLabel="All devices, those added later too (*)"
+        <DeviceChoices
           known={devices}
           selection={form.devices}
           onChange={(selection) => setForm({ ...form, devices: selection })}
           allowAll={session.devices.includes("*")}
           testId="key-form-device"
-          attribute="data-device-id"
         />
         <ScopeChoices scopes={form.scopes} onChange={(scopes) => setForm({ ...form, scopes })} testId="key-form-scope" />
-        {formProblems.length > 0 && (
-          <ul class="error" role="alert">
-            {formProblems.map((p) => (
-              <li key={p}>{p}</li>
-            ))}
-          </ul>
-        )}
+        <Problems problems={formProblems} />
         <div class="actions">
           <button type="submit" class="primary" data-testid="key-create" disabled={busy}>
             Create key

@@ -1,11 +1,10 @@
-import { useState } from "preact/hooks";
 import { driveDevice, scanQr } from "../api/devices";
-import { describeError } from "../api/rest";
 import type { Device } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import type { DeviceView } from "../device/deviceView";
 import { codesRanOut, secondsLeft } from "../device/qr";
 import { useNow } from "../lib/useNow";
+import { useAction } from "./useAction";
 
 /**
  * Linking: the live QR code, replaced in place as it rotates, with the
@@ -14,21 +13,8 @@ import { useNow } from "../lib/useNow";
  */
 export function LinkingPanel({ dashboard, device, view }: { dashboard: Dashboard; device: Device; view: DeviceView }) {
   const now = useNow(1000);
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { busy, problem, run } = useAction();
   const mayControl = dashboard.session.can("control");
-
-  const run = async (work: () => Promise<unknown>) => {
-    setBusy(true);
-    setProblem(null);
-    try {
-      await work();
-    } catch (error) {
-      setProblem(describeError(error));
-    } finally {
-      setBusy(false);
-    }
-  };
 
   if (codesRanOut(view.state, view.stateReason)) {
     return (

@@ -6,8 +6,9 @@ import type { Dashboard } from "../app/dashboard";
 import { TOKEN_LIFETIMES, type TokenForm, emptyTokenForm, newTokenBody, tokenFormProblems } from "../admin/tokenForm";
 import { sortedDevices } from "../fleet/fleet";
 import { useStore } from "../lib/store";
-import { ScopeChoices, SelectionChoices, listLabel } from "./Choices";
+import { DeviceChoices, ScopeChoices, listLabel } from "./Choices";
 import { SecretOnce } from "./SecretOnce";
+import { Problems } from "./Problems";
 
 /** Issues an access token (`POST /api/v1/tokens`) for someone else, shown once. */
 export function TokenPanel({ dashboard }: { dashboard: Dashboard }) {
@@ -69,15 +70,12 @@ export function TokenPanel({ dashboard }: { dashboard: Dashboard }) {
             onInput={(event) => setForm({ ...form, sub: event.currentTarget.value })}
           />
         </div>
-        <SelectionChoices
-          legend="Devices"
-          allLabel="All devices (*)"
+        <DeviceChoices
           known={devices}
           selection={form.devices}
           onChange={(selection) => setForm({ ...form, devices: selection })}
           allowAll={session.devices.includes("*")}
           testId="token-form-device"
-          attribute="data-device-id"
         />
         <ScopeChoices scopes={form.scopes} onChange={(scopes) => setForm({ ...form, scopes })} testId="token-form-scope" />
         <div class="field-row">
@@ -117,13 +115,7 @@ export function TokenPanel({ dashboard }: { dashboard: Dashboard }) {
           </div>
         </div>
         {chosenProfile && <p class="muted">{chosenProfile.description}</p>}
-        {problems.length > 0 && (
-          <ul class="error" role="alert">
-            {problems.map((p) => (
-              <li key={p}>{p}</li>
-            ))}
-          </ul>
-        )}
+        <Problems problems={problems} />
         <div class="actions">
           <button type="submit" class="primary" data-testid="token-issue" disabled={busy}>
             Issue token

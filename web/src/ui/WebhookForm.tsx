@@ -15,7 +15,8 @@ import {
 } from "../admin/webhookForm";
 import { sortedDevices } from "../fleet/fleet";
 import { useStore } from "../lib/store";
-import { SelectionChoices } from "./Choices";
+import { DeviceChoices, SelectionChoices } from "./Choices";
+import { Problems } from "./Problems";
 
 const SECRET_CHOICES: Record<"new" | "edit", [SecretChoice, string][]> = {
   new: [
@@ -101,15 +102,12 @@ export function WebhookForm({
         testId="webhook-form-event"
         attribute="data-event"
       />
-      <SelectionChoices
-        legend="Devices"
-        allLabel="All devices, those added later too (*)"
+      <DeviceChoices
         known={devices}
         selection={form.devices}
         onChange={(selection) => setForm({ ...form, devices: selection })}
         allowAll={session.devices.includes("*")}
         testId="webhook-form-device"
-        attribute="data-device-id"
       />
       <fieldset class="choices">
         <legend>Signing secret</legend>
@@ -145,13 +143,7 @@ export function WebhookForm({
           Send deliveries from now on (enabled)
         </label>
       )}
-      {problems.length > 0 && (
-        <ul class="error" role="alert">
-          {problems.map((p) => (
-            <li key={p}>{p}</li>
-          ))}
-        </ul>
-      )}
+      <Problems problems={problems} />
       <div class="actions">
         <button type="submit" class="primary" data-testid="webhook-form-submit" disabled={busy}>
           {webhook ? "Save" : "Create webhook"}
