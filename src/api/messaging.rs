@@ -25,6 +25,7 @@ const MAX_PAGE: u32 = 200;
 
 /// `?limit&cursor` for chats.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ChatsQuery {
@@ -49,6 +50,7 @@ pub struct MessagesQuery {
 
 /// `{ phone }`: the number a chat is opened with.
 #[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "phone": "+1 555 000 0003" }))]
 pub struct OpenChat {
@@ -59,6 +61,7 @@ pub struct OpenChat {
 
 /// What marking a chat read answers: the messages that were newly read.
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReceipt {
     pub message_ids: Vec<String>,
@@ -67,6 +70,7 @@ pub struct ReadReceipt {
 /// `presence:get`: whose presence, by contact ids, by chat, both (their union), or neither
 /// (every contact of the device).
 #[derive(Debug, Default, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PresenceQuery {
     #[serde(default)]
@@ -77,6 +81,7 @@ pub struct PresenceQuery {
 
 /// One contact's presence, as `presence:get` answers it.
 #[derive(Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Presence {
     pub id: String,

@@ -15,6 +15,8 @@ pub mod profile;
 pub mod rest;
 pub mod serve;
 pub mod socket;
+#[cfg(test)]
+mod typescript;
 
 use std::sync::Arc;
 

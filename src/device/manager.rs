@@ -36,6 +36,7 @@ struct Supervised {
 /// Changes a PATCH may make. Connector settings apply from the next start; a connector
 /// table is replaced as a whole.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "name": "Shop (front desk)", "autostart": false }))]
 pub struct DevicePatch {

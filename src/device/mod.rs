@@ -73,14 +73,18 @@ pub enum DeviceError {
 
 /// A device as the API shows it (SPEC's `Device`).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Device"))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceView {
+    #[cfg_attr(test, ts(type = "string"))]
     pub id: DeviceId,
     #[schema(example = "Shop")]
     pub name: String,
     #[schema(value_type = crate::model::spec::ConnectorKind)]
+    #[cfg_attr(test, ts(as = "crate::model::spec::ConnectorKind"))]
     pub connector: String,
     #[schema(value_type = crate::model::StateName)]
+    #[cfg_attr(test, ts(type = "StateName"))]
     pub state: &'static str,
     pub state_reason: Option<String>,
     pub me: Option<Me>,

@@ -16,6 +16,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -136,6 +137,7 @@ impl ErrorCode {
 
 /// The `error` object of the envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ApiError {
     pub code: ErrorCode,
     /// A sentence for a person; it may change between versions, the code does not.
@@ -145,6 +147,7 @@ pub struct ApiError {
 
 /// Every error answer's body: `{"error": {"code", "message"}}`.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorEnvelope {
     pub error: ApiError,
 }

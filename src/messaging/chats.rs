@@ -173,6 +173,7 @@ pub async fn read_notifications(
 /// How a chat is to be shown: archived or not, muted or not (`chat:archive`, `chat:mute`,
 /// `PATCH …/chats/{chatId}`). A flag left out stays as it is.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "archived": true }))]
 pub struct ChatFlags {

@@ -20,10 +20,12 @@ use super::{
 
 /// `message:send` and `POST …/chats/{chatId}/messages`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendRequest {
     pub chat_id: String,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub text: String,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub media: Option<Media>,

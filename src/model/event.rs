@@ -329,6 +329,7 @@ impl JournaledEvent {
 
 /// See [`JournaledEvent::envelope`].
 #[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "JournalEnvelope"))]
 #[serde(rename_all = "camelCase")]
 #[schema(
     description = "An event as pull consumers and webhooks receive it: `data` is its payload, as on Socket.IO."
@@ -337,11 +338,13 @@ pub struct Envelope<'a> {
     #[schema(example = "message")]
     r#type: &'a str,
     #[schema(value_type = DeviceId)]
+    #[cfg_attr(test, ts(type = "string"))]
     device_id: &'a str,
     seq: u64,
     #[schema(format = DateTime)]
     at: &'a str,
     #[schema(value_type = Object)]
+    #[cfg_attr(test, ts(type = "unknown"))]
     data: &'a RawValue,
 }
 

@@ -14,7 +14,7 @@ pub mod spec;
 pub mod state;
 pub mod time;
 #[cfg(test)]
-mod typescript;
+pub(crate) mod typescript;
 pub mod upstream;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The upstreams a device can be relayed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorKind {
     #[default]
@@ -24,28 +25,35 @@ impl ConnectorKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSpec {
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub connector: ConnectorKind,
     #[serde(default = "yes")]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub autostart: bool,
     #[serde(default, deserialize_with = "crate::model::nested::object")]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub simulator: SimulatorSpec,
     #[serde(
         default,
         deserialize_with = "crate::model::nested::optional_object",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(test, ts(optional))]
     pub waha: Option<WahaSpec>,
     #[serde(
         default,
         deserialize_with = "crate::model::nested::optional_object",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(test, ts(optional))]
     pub cloud_api: Option<CloudApiSpec>,
     #[serde(default, deserialize_with = "crate::model::nested::object")]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub hooks: DeviceHooks,
 }
 
@@ -89,6 +97,7 @@ impl DeviceSpec {
 /// A credential from a device file. It is stored with the device, but its `Debug` form is
 /// redacted so it never reaches a log line, and the API never shows device settings.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(type = "string"))]
 #[serde(transparent)]
 #[schema(format = Password, description = "A credential the daemon sends or checks; never shown back.")]
 pub struct Secret(String);
@@ -116,16 +125,21 @@ impl std::fmt::Debug for Secret {
 
 /// A WAHA server relaying one of its sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct WahaSpec {
     /// Where WAHA's REST API is, e.g. `http://localhost:3001`.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub base_url: String,
     /// Sent as `X-Api-Key`; WAHA may run without one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub api_key: Option<Secret>,
     /// The WAHA session this device is (WAHA Core has only `default`).
+    #[cfg_attr(test, ts(optional = nullable))]
     pub session: String,
     /// The HMAC key WAHA signs its webhooks with; devicebridge sets it on the session.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub webhook_secret: Secret,
 }
 
@@ -143,9 +157,12 @@ impl Default for WahaSpec {
 /// Whether the host's hooks act on this device's events (`[hooks]` in a device file): a
 /// device that chats a lot can be kept quiet without muting the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct DeviceHooks {
+    #[cfg_attr(test, ts(optional = nullable))]
     pub sound: bool,
+    #[cfg_attr(test, ts(optional = nullable))]
     pub desktop: bool,
 }
 
@@ -173,16 +190,22 @@ pub const GRAPH_URL: &str = "https://graph.facebook.com/v21.0";
 
 /// A phone number on the WhatsApp Business Cloud API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct CloudApiSpec {
+    #[cfg_attr(test, ts(optional = nullable))]
     pub phone_number_id: String,
     /// The bearer token for the Graph API.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub access_token: Secret,
     /// Signs Meta's webhooks (`X-Hub-Signature-256`).
+    #[cfg_attr(test, ts(optional = nullable))]
     pub app_secret: Secret,
     /// What Meta must echo when it verifies the callback URL.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub verify_token: Secret,
     /// The Graph API base, version included.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub graph_url: String,
 }
 
@@ -233,15 +256,22 @@ fn required_secret(key: &str, value: &Secret) -> Result<(), String> {
 
 /// The simulated phone: its number, its contacts and how fast acks come back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorSpec {
+    #[cfg_attr(test, ts(optional = nullable))]
     pub phone: String,
+    #[cfg_attr(test, ts(optional = nullable))]
     pub server_ack_ms: u64,
+    #[cfg_attr(test, ts(optional = nullable))]
     pub delivered_ms: u64,
+    #[cfg_attr(test, ts(optional = nullable))]
     pub read_ms: u64,
     /// How long an echoing contact types before its reply arrives.
+    #[cfg_attr(test, ts(optional = nullable))]
     pub typing_ms: u64,
     #[serde(deserialize_with = "crate::model::nested::objects")]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub contacts: Vec<SimulatedContact>,
 }
 
@@ -259,15 +289,18 @@ impl Default for SimulatorSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct SimulatedContact {
     pub id: String,
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     pub behaviour: Behaviour,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Behaviour {
     #[default]

@@ -1,29 +1,27 @@
-//! The TypeScript types of what clients receive, generated from these Rust types: the model
-//! (messages, chats, contacts, media, pages), every event's payload, and the map from each
-//! event's name to its payload. They are kept in `clients/typescript/src/generated.ts`, the
-//! package dashboard authors import; this test fails when that file no longer matches the
-//! types, and writes it anew when `DEVICEBRIDGE_WRITE_TYPES=1` is set.
-
-use std::path::Path;
+//! The model's part of the TypeScript clients' types (`clients/typescript`): messages, chats,
+//! contacts, media, pages, device definitions, every journaled event's payload and the map
+//! from each event's name to it, generated from these Rust types; and the helpers the other
+//! layers' parts are written with. `crate::api::typescript` puts the parts together.
 
 use ts_rs::{Config, TS};
 
 use super::event::{
-    Authenticated, ConnectionStatus, Disconnected, Me, MessageAck, MessageReaction, MessageRead,
-    MessageRevoked, MessageStatus, Notification, NotificationRead, QrCode, Ready, StateChange,
-    Typing, EVENT_NAMES,
+    Authenticated, ConnectionStatus, Disconnected, Envelope, Me, MessageAck, MessageReaction,
+    MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead, QrCode, Ready,
+    StateChange, Typing, EVENT_NAMES,
 };
 use super::message::{Ack, Chat, Contact, Media, Message, Page, TempId, Template};
+use super::spec::{
+    Behaviour, CloudApiSpec, ConnectorKind, DeviceHooks, DeviceSpec, Secret, SimulatedContact,
+    SimulatorSpec, WahaSpec,
+};
 use super::StateName;
 
 /// How the types are written: integers as `number` (every integer the daemon sends is within
 /// what a JavaScript number holds exactly: counts, seqs, milliseconds).
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::new().with_large_int("number")
 }
-
-/// Where the generated file lives, from the crate's root.
-const GENERATED: &str = "clients/typescript/src/generated.ts";
 
 /// Each event's payload type, in the order of [`EVENT_NAMES`].
 fn event_payloads() -> [(&'static str, String); 18] {
@@ -50,7 +48,7 @@ fn event_payloads() -> [(&'static str, String); 18] {
 }
 
 /// A union of string literals.
-fn literals(names: impl IntoIterator<Item = &'static str>) -> String {
+pub(crate) fn literals(names: impl IntoIterator<Item = &'static str>) -> String {
     names
         .into_iter()
         .map(|name| format!("{name:?}"))
@@ -58,12 +56,10 @@ fn literals(names: impl IntoIterator<Item = &'static str>) -> String {
         .join(" | ")
 }
 
-fn generated() -> String {
-    let mut out = String::from(
-        "// Generated from devicebridge's Rust types by `cargo test` (src/model/typescript.rs).\n\
-         // Do not edit: change the types, then run `DEVICEBRIDGE_WRITE_TYPES=1 cargo test --lib typescript`.\n\n",
-    );
-    out += &format!(
+/// The model's declarations: states and ack names, messages, chats, contacts, media, pages,
+/// every journaled event's payload and the map from each event's name to it.
+pub(crate) fn declarations() -> String {
+    let mut out = format!(
         "/** A device's state. */\nexport type StateName = {};\n\n",
         literals(StateName::ALL.map(StateName::as_str))
     );
@@ -79,7 +75,7 @@ fn generated() -> String {
         "/** How far a message got: `ack` -1 to 4, by name. */\nexport type AckName = {};\n\n",
         literals(acks.map(Ack::name))
     );
-    let declarations = [
+    out += &exported([
         Me::decl(&config()),
         Media::decl(&config()),
         Template::decl(&config()),
@@ -102,43 +98,54 @@ fn generated() -> String {
         Typing::decl(&config()),
         Notification::decl(&config()),
         NotificationRead::decl(&config()),
-    ];
-    for declaration in declarations {
-        out += &format!("export {declaration}\n\n");
-    }
+        Envelope::decl(&config()),
+        Secret::decl(&config()),
+        ConnectorKind::decl(&config()),
+        Behaviour::decl(&config()),
+        SimulatedContact::decl(&config()),
+        SimulatorSpec::decl(&config()),
+        WahaSpec::decl(&config()),
+        CloudApiSpec::decl(&config()),
+        DeviceHooks::decl(&config()),
+        DeviceSpec::decl(&config()),
+    ]);
     let names: Vec<String> = EVENT_NAMES.iter().map(|name| format!("{name:?}")).collect();
     out += &format!(
         "/** Every journaled event's name: what webhook subscriptions and hooks may name. */\n\
          export const EVENT_NAMES = [{}] as const;\n\n",
         names.join(", ")
     );
-    out +=
-        "/** Every journaled event of a device namespace, by name: its payload's own fields. */\n\
-            export interface DeviceEvents {\n";
-    for (name, payload) in event_payloads() {
-        out += &format!("  {name:?}: {payload};\n");
-    }
-    out += "}\n";
+    out += &map(
+        "Every journaled event of a device namespace, by name: its payload's own fields.",
+        "DeviceEvents",
+        event_payloads(),
+    );
     out
+}
+
+/// `export` before each declaration, a blank line after.
+pub(crate) fn exported(declarations: impl IntoIterator<Item = String>) -> String {
+    declarations
+        .into_iter()
+        .map(|declaration| format!("export {declaration}\n\n"))
+        .collect()
+}
+
+/// An interface from names to types, as socket.io-client's event maps are written.
+pub(crate) fn map(
+    doc: &str,
+    name: &str,
+    entries: impl IntoIterator<Item = (&'static str, String)>,
+) -> String {
+    let mut out = format!("/** {doc} */\nexport interface {name} {{\n");
+    for (key, value) in entries {
+        out += &format!("  {key:?}: {value};\n");
+    }
+    out + "}\n\n"
 }
 
 #[test]
 fn every_event_has_its_payload_type() {
     let named: Vec<&str> = event_payloads().iter().map(|(name, _)| *name).collect();
     assert_eq!(named, EVENT_NAMES);
-}
-
-#[test]
-fn the_typescript_types_match_the_rust_types() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(GENERATED);
-    let wanted = generated();
-    if std::env::var_os("DEVICEBRIDGE_WRITE_TYPES").is_some() {
-        std::fs::write(&path, &wanted).expect("write the generated types");
-        return;
-    }
-    let kept = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        kept == wanted,
-        "{GENERATED} is stale: run `DEVICEBRIDGE_WRITE_TYPES=1 cargo test --lib typescript` and commit it"
-    );
 }

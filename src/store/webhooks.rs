@@ -14,6 +14,7 @@ use crate::model::{event::JournaledEvent, rfc3339, Page};
 
 /// Where a subscription was declared: the configuration owns its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename_all = "lowercase"))]
 #[schema(rename_all = "lowercase")]
 pub enum WebhookSource {
     Config,
@@ -127,6 +128,7 @@ impl Routes {
 
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename_all = "lowercase"))]
 #[schema(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Not tried yet (or replayed).

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Dashboard } from "./app/dashboard";
 import { ApiRequestError, callApi } from "./api/rest";
 import { AuthSession } from "./auth/session";
-import type { Message } from "./api/types";
+import { io } from "socket.io-client";
+import type { DeviceSocket, Message, Reply, SyncEvent } from "./api/types";
 import { conversationOf } from "./device/deviceView";
 import type { Store } from "./lib/store";
 
@@ -119,4 +120,42 @@ describe("against a running daemon", () => {
     await until(demo.view, (v) => find(v, (m) => m.id === ours.id)?.revoked === true);
     expect(demo.view.get().problem).toBeNull();
   }, 40_000);
+
+  it("speaks the protocol through the client package's typed socket", async () => {
+    const session = await AuthSession.signIn(origin!, apiKey!);
+    const socket: DeviceSocket = io(`${origin}/device/demo`, {
+      path: "/ws",
+      auth: { token: session.token },
+      transports: ["websocket"],
+    });
+    try {
+      const synced = new Promise<SyncEvent>((resolve) => socket.once("sync", resolve));
+      const scopes = await new Promise<string[]>((resolve) => socket.once("session", (s) => resolve(s.scopes)));
+      expect(scopes).toEqual(session.scopes);
+      expect((await synced).toSeq).toBeGreaterThan(0);
+
+      const ask = <T>(emit: (answer: (reply: Reply<T>) => void) => void) =>
+        new Promise<T>((resolve, reject) =>
+          emit((reply) => (reply.ok ? resolve(reply.data) : reject(new Error(reply.error.code)))),
+        );
+      const chats = await ask<{ items: { id: string; unreadCount: number }[] }>((answer) =>
+        socket.emit("chats:list", { limit: 10 }, answer),
+      );
+      expect(chats.items.map((chat) => chat.id)).toContain(alice);
+      const presence = await ask<{ id: string; presence: string }[]>((answer) =>
+        socket.emit("presence:get", { chatId: alice }, answer),
+      );
+      expect(presence.map((p) => p.id)).toEqual([alice]);
+      const room = await ask<{ chatId: string; room: string }>((answer) =>
+        socket.emit("chat:join", { chatId: alice }, answer),
+      );
+      expect(room.chatId).toBe(alice);
+      await expect(
+        ask((answer) => socket.emit("message:send", { chatId: alice, text: "" }, answer)),
+      ).rejects.toThrow("bad_request");
+    } finally {
+      socket.disconnect();
+      session.end();
+    }
+  }, 20_000);
 });

@@ -1,4 +1,4 @@
-// Generated from devicebridge's Rust types by `cargo test` (src/model/typescript.rs).
+// Generated from devicebridge's Rust types by `cargo test` (src/api/typescript.rs).
 // Do not edit: change the types, then run `DEVICEBRIDGE_WRITE_TYPES=1 cargo test --lib typescript`.
 
 /** A device's state. */
@@ -71,6 +71,62 @@ export type Notification = { id: string, kind: string, title: string, body: stri
 
 export type NotificationRead = { ids: Array<string>, };
 
+export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
+
+export type Secret = string;
+
+export type ConnectorKind = "simulator" | "waha" | "cloud_api";
+
+export type Behaviour = "echo" | "silent" | "slow_reader";
+
+export type SimulatedContact = { id: string, name: string, behaviour?: Behaviour, };
+
+export type SimulatorSpec = { phone?: string, server_ack_ms?: number, delivered_ms?: number, read_ms?: number, 
+/**
+ * How long an echoing contact types before its reply arrives.
+ */
+typing_ms?: number, contacts?: Array<SimulatedContact>, };
+
+export type WahaSpec = { 
+/**
+ * Where WAHA's REST API is, e.g. `http://localhost:3001`.
+ */
+base_url?: string, 
+/**
+ * Sent as `X-Api-Key`; WAHA may run without one.
+ */
+api_key?: Secret, 
+/**
+ * The WAHA session this device is (WAHA Core has only `default`).
+ */
+session?: string, 
+/**
+ * The HMAC key WAHA signs its webhooks with; devicebridge sets it on the session.
+ */
+webhook_secret?: Secret, };
+
+export type CloudApiSpec = { phone_number_id?: string, 
+/**
+ * The bearer token for the Graph API.
+ */
+access_token?: Secret, 
+/**
+ * Signs Meta's webhooks (`X-Hub-Signature-256`).
+ */
+app_secret?: Secret, 
+/**
+ * What Meta must echo when it verifies the callback URL.
+ */
+verify_token?: Secret, 
+/**
+ * The Graph API base, version included.
+ */
+graph_url?: string, };
+
+export type DeviceHooks = { sound?: boolean, desktop?: boolean, };
+
+export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, };
+
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
 export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read"] as const;
 
@@ -94,4 +150,411 @@ export interface DeviceEvents {
   "contact:update": Contact;
   "notification": Notification;
   "notification:read": NotificationRead;
+}
+
+export type List<T> = { items: Array<T>, };
+
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+
+export type ApiError = { code: ErrorCode, 
+/**
+ * A sentence for a person; it may change between versions, the code does not.
+ */
+message: string, };
+
+export type ErrorEnvelope = { error: ApiError, };
+
+export type Scope = "read" | "send" | "control" | "admin";
+
+export type Device = { id: string, name: string, connector: ConnectorKind, state: StateName, stateReason: string | null, me: Me | null, autostart: boolean, createdAt: string, updatedAt: string, };
+
+export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, };
+
+export type Qr = { 
+/**
+ * The text the code encodes.
+ */
+qr: string, 
+/**
+ * The code as a picture: a `data:image/png;base64,` URL.
+ */
+image: string, 
+/**
+ * When the code is replaced by the next one.
+ */
+expiresAt: string, 
+/**
+ * Which code this is since the device entered state `qr`, from 1.
+ */
+attempt: number, 
+/**
+ * How many codes are shown before the device gives up.
+ */
+maxAttempts: number, };
+
+export type DropBody = { 
+/**
+ * How many of the reconnects that follow fail.
+ */
+failReconnects?: number, };
+
+export type Pairing = { 
+/**
+ * The QR code's text, or its bare code.
+ */
+qr: string, };
+
+export type Paired = { deviceId: string, linked: boolean, };
+
+export type OpenChat = { 
+/**
+ * Country code first, with or without `+`; spaces, dashes, dots and parentheses are
+ * ignored.
+ */
+phone: string, };
+
+export type ChatFlags = { archived?: boolean, muted?: boolean, };
+
+export type NewMessage = { 
+/**
+ * The text, or the caption of `media`.
+ */
+text?: string, 
+/**
+ * A file to send, by link: the `media` an upload answered, or any URL the upstream can
+ * fetch.
+ */
+media?: Media, 
+/**
+ * The id of the message this one answers, in the same chat.
+ */
+replyTo?: string, 
+/**
+ * A template approved by Meta (Cloud API devices only); it may open a chat with a new
+ * number.
+ */
+template?: Template, };
+
+export type ReadUpTo = { 
+/**
+ * Read up to and including this message; all if absent.
+ */
+messageId?: string, };
+
+export type ReadReceipt = { messageIds: Array<string>, };
+
+export type InboxEntry = { messageId: string, upstreamId: string, chatId: string, body: string, receivedAt: string, };
+
+export type ApiKey = { id: string, name: string, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices: Array<string>, scopes: Array<Scope>, createdAt: string, };
+
+export type CreatedApiKey = { 
+/**
+ * The key to present as `X-Api-Key`; shown only in this answer.
+ */
+key: string, id: string, name: string, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices: Array<string>, scopes: Array<Scope>, createdAt: string, };
+
+export type NewApiKey = { 
+/**
+ * Tells the keys apart.
+ */
+name: string, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices?: Array<string>, scopes: Array<Scope>, };
+
+export type NewToken = { 
+/**
+ * Whom the token is for (its `sub` claim).
+ */
+sub: string, 
+/**
+ * Device ids, or `*` for all; left out, the asking credential's own.
+ */
+devices?: Array<string>, 
+/**
+ * Left out, the asking credential's own: a dashboard signed in with a key it knows
+ * nothing of gets a token with all of that key's rights, and reads them in the answer.
+ */
+scopes?: Array<Scope>, 
+/**
+ * Seconds until it ends.
+ */
+ttlSecs?: number, 
+/**
+ * The protocol profile the token's connections speak (see `GET /api/v1/profiles`); its
+ * REST requests and answers are translated by it too.
+ */
+profile?: string, };
+
+export type IssuedToken = { 
+/**
+ * To present as `Authorization: Bearer <token>`.
+ */
+token: string, 
+/**
+ * Refused from this instant; no later than the end of a token that asked for it.
+ */
+expiresAt: string, 
+/**
+ * What it grants: device ids (or `*`)…
+ */
+devices: Array<string>, 
+/**
+ * …and scopes.
+ */
+scopes: Array<Scope>, };
+
+export type WebhookSource = "config" | "api";
+
+export type Webhook = { id: string, url: string, 
+/**
+ * Event names, as on Socket.IO, or `*` for all.
+ */
+events: Array<string>, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices: Array<string>, enabled: boolean, 
+/**
+ * Where it was declared: over the API, or in the configuration, which owns it.
+ */
+source: WebhookSource, 
+/**
+ * Why the daemon disabled it (a `410 Gone`), if it did.
+ */
+disabledReason: string | null, createdAt: string, updatedAt: string, };
+
+export type CreatedWebhook = { 
+/**
+ * The signing secret (`whsec_…`); shown only in this answer.
+ */
+secret: string, id: string, url: string, 
+/**
+ * Event names, as on Socket.IO, or `*` for all.
+ */
+events: Array<string>, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices: Array<string>, enabled: boolean, 
+/**
+ * Where it was declared: over the API, or in the configuration, which owns it.
+ */
+source: WebhookSource, 
+/**
+ * Why the daemon disabled it (a `410 Gone`), if it did.
+ */
+disabledReason: string | null, createdAt: string, updatedAt: string, };
+
+export type NewWebhook = { 
+/**
+ * http(s); private and loopback addresses are refused unless `webhooks.allow_private`.
+ */
+url: string, 
+/**
+ * Event names, as on Socket.IO, or `*` for all.
+ */
+events?: Array<string>, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices?: Array<string>, 
+/**
+ * A `whsec_…` secret of the caller's choosing (base64 of 24 to 64 bytes); generated when
+ * absent.
+ */
+secret?: string, enabled?: boolean, };
+
+export type WebhookPatch = { url?: string, events?: Array<string>, devices?: Array<string>, secret?: string, enabled?: boolean, };
+
+export type DeliveryStatus = "pending" | "retrying" | "delivered" | "failed";
+
+export type Delivery = { 
+/**
+ * The `webhook-id` header of every attempt.
+ */
+id: string, webhookId: string, deviceId: string, seq: number, 
+/**
+ * The event's name.
+ */
+type: string, status: DeliveryStatus, attempts: number, lastStatusCode: number | null, lastError: string | null, nextAttemptAt: string, deliveredAt: string | null, createdAt: string, };
+
+export type JournalPage = { items: Array<JournalEnvelope>, 
+/**
+ * The device's last `seq`.
+ */
+head: number, 
+/**
+ * False when entries after `after` were already pruned.
+ */
+recovered: boolean, 
+/**
+ * The `after` of the next page: the page may end early to stay within
+ * `limits.max_reply_bytes`, and `qr` entries are left out for credentials without the
+ * `control` scope.
+ */
+nextAfter: number | null, };
+
+export type Stats = { devices: number, 
+/**
+ * Devices that are running (not stopped, logged out or failed).
+ */
+activeDevices: number, 
+/**
+ * Messages stored for them.
+ */
+messages: number, 
+/**
+ * Socket.IO connections to their namespaces.
+ */
+connections: number, };
+
+export type ProfileSummary = { name: string, description: string, 
+/**
+ * `shipped` or `user`.
+ */
+source: "shipped" | "user", 
+/**
+ * Client event → the native event it becomes (`a|b` when a field's value chooses).
+ */
+events: { [key in string]: string }, 
+/**
+ * Native event → the client's name for it.
+ */
+emits: { [key in string]: string }, };
+
+export type Health = { status: string, 
+/**
+ * The daemon's version.
+ */
+version: string, };
+
+export type Readiness = { status: string, 
+/**
+ * Each check's verdict, `ok` or why not: `storage`, `devices`, `running`.
+ */
+checks: { [key in string]: string }, };
+
+/** `POST /api/v1/devices`: a new device's id, and its definition as a device file gives it. */
+export type NewDevice = { id: string } & DeviceSpec;
+
+export type Greeting = { 
+/**
+ * Who the socket speaks for: the token's subject, or the API key's name.
+ */
+sub: string, deviceId: string, socketId: string, scopes: Array<Scope>, at: string, };
+
+export type Synced = { 
+/**
+ * The replay covered the events after this seq…
+ */
+fromSeq: number, 
+/**
+ * …up to this one, the device's last when the socket attached.
+ */
+toSeq: number, 
+/**
+ * False when events after the client's `lastSeq` were pruned: reload from REST.
+ */
+recovered: boolean, deviceId: string, at: string, };
+
+export type DeviceUpdate = { device: Device, deviceId: string, 
+/**
+ * Where the device's journal stood: of two updates of a device, keep the higher.
+ */
+seq: number, at: string, };
+
+export type DeviceRemoved = { deviceId: string, at: string, };
+
+export type NoFields = Record<symbol, never>;
+
+export type SendRequest = { chatId: string, text?: string, media?: Media, replyTo?: string, 
+/**
+ * A string or a number, given back as it came (see [`TempId`]).
+ */
+tempId?: TempId, 
+/**
+ * Sent as this template instead of as text (Cloud API devices only).
+ */
+template?: Template, };
+
+export type ReadRequest = { chatId: string, messageId?: string, };
+
+export type ReactRequest = { messageId: string, emoji: string, };
+
+export type MessageRef = { messageId: string, };
+
+export type ChatRef = { chatId: string, };
+
+export type ArchiveRequest = { chatId: string, archived: boolean, };
+
+export type MuteRequest = { chatId: string, muted: boolean, };
+
+export type ChatsQuery = { 
+/**
+ * Page size (default 50).
+ */
+limit?: number, 
+/**
+ * The `nextCursor` of the previous page.
+ */
+cursor?: string, };
+
+export type MessagesRequest = { chatId: string, before?: string, limit?: number, };
+
+export type PresenceQuery = { ids?: Array<string>, chatId?: string, };
+
+export type NotificationsRequest = { ids?: Array<string>, id?: string, all?: boolean, };
+
+export type Presence = { id: string, presence: string, lastSeenAt: string | null, };
+
+export type Room = { chatId: string, room: string, };
+
+/** What an event that only does something answers with. */
+export type Done = Record<string, never>;
+
+/** What a device namespace's socket is told of its own: not journaled, no `seq`. */
+export interface SocketEvents {
+  "session": Greeting;
+  "sync": Synced;
+}
+
+/** The root namespace's announcements of the fleet. */
+export interface FleetEvents {
+  "device:update": DeviceUpdate;
+  "device:removed": DeviceRemoved;
+}
+
+/** Each client event of a device namespace: what it takes, and the `data` of its answer. */
+export interface DeviceRequests {
+  "message:send": [SendRequest, Message];
+  "message:read": [ReadRequest, ReadReceipt];
+  "message:react": [ReactRequest, Done];
+  "message:revoke": [MessageRef, Done];
+  "typing:start": [ChatRef, Done];
+  "typing:stop": [ChatRef, Done];
+  "chat:open": [OpenChat, Chat];
+  "chat:archive": [ArchiveRequest, Chat];
+  "chat:mute": [MuteRequest, Chat];
+  "chats:list": [ChatsQuery, Page<Chat>];
+  "messages:list": [MessagesRequest, Page<Message>];
+  "chat:join": [ChatRef, Room];
+  "chat:leave": [ChatRef, Room];
+  "presence:get": [PresenceQuery, Array<Presence>];
+  "notification:read": [NotificationsRequest, Done];
+}
+
+/** Each client event of the root namespace: what it takes, and the `data` of its answer. */
+export interface FleetRequests {
+  "devices:list": [NoFields, List<Device>];
+  "stats": [NoFields, Stats];
 }

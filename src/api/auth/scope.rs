@@ -21,6 +21,7 @@ use crate::model::DeviceId;
     Deserialize,
     utoipa::ToSchema,
 )]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// GET requests and receiving events.

@@ -37,10 +37,12 @@ pub struct Profiles {
 
 /// One profile as `GET /api/v1/profiles` lists it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ProfileSummary"))]
 pub struct Summary {
     pub name: String,
     pub description: String,
     /// `shipped` or `user`.
+    #[cfg_attr(test, ts(type = "\"shipped\" | \"user\""))]
     pub source: String,
     /// Client event → the native event it becomes (`a|b` when a field's value chooses).
     pub events: BTreeMap<String, String>,

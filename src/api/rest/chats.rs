@@ -161,11 +161,13 @@ async fn list_messages(
 
 /// The REST body of a send: the chat is in the path.
 #[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({ "text": "Hello!" }))]
-struct NewMessage {
+pub(super) struct NewMessage {
     /// The text, or the caption of `media`.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     text: String,
     /// A file to send, by link: the `media` an upload answered, or any URL the upstream can
     /// fetch.
@@ -232,8 +234,9 @@ async fn send_message(
 
 /// How far a chat is read; no body reads all of it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReadUpTo {
+pub(super) struct ReadUpTo {
     /// Read up to and including this message; all if absent.
     #[serde(default)]
     message_id: Option<String>,

@@ -314,8 +314,9 @@ async fn logout_device(
 
 /// The QR code on show, as `GET …/qr` answers in JSON.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Qr"))]
 #[serde(rename_all = "camelCase")]
-struct QrView {
+pub(super) struct QrView {
     /// The text the code encodes.
     qr: String,
     /// The code as a picture: a `data:image/png;base64,` URL.
@@ -394,11 +395,13 @@ async fn show_qr(
 
 /// What `…/simulator/drop` may ask; no body is a plain drop.
 #[derive(Deserialize, Default, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({ "failReconnects": 2 }))]
-struct DropBody {
+pub(super) struct DropBody {
     /// How many of the reconnects that follow fail.
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     fail_reconnects: u32,
 }
 

@@ -31,14 +31,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// An API key as the API shows it: never its secret.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ApiKey"))]
 #[serde(rename_all = "camelCase")]
-struct KeyView {
+pub(super) struct KeyView {
     #[schema(example = "key_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
     id: String,
     name: String,
     /// Device ids, or `*` for all.
     devices: Vec<String>,
     #[schema(value_type = Vec<Scope>)]
+    #[cfg_attr(test, ts(as = "Vec<Scope>"))]
     scopes: Vec<String>,
     #[schema(format = DateTime)]
     created_at: String,
@@ -58,7 +60,8 @@ impl From<&KeyRecord> for KeyView {
 
 /// A key just made: the only answer that carries its secret.
 #[derive(Serialize, ToSchema)]
-struct CreatedKey {
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "CreatedApiKey"))]
+pub(super) struct CreatedKey {
     #[serde(flatten)]
     shown: KeyView,
     /// The key to present as `X-Api-Key`; shown only in this answer.
@@ -86,14 +89,16 @@ async fn list_keys(
 
 /// What a new API key may do.
 #[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "NewApiKey"))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "name": "shop dashboard", "devices": ["shop-1"], "scopes": ["read", "send"] }))]
-struct NewKey {
+pub(super) struct NewKey {
     /// Tells the keys apart.
     name: String,
     /// Device ids, or `*` for all.
     #[serde(default = "everything")]
     #[schema(default = json!(["*"]))]
+    #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
     scopes: Vec<Scope>,
 }
@@ -188,9 +193,10 @@ async fn revoke_key(
 
 /// What an access token may do, and for how long.
 #[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schema(example = json!({ "sub": "dashboard-user-7", "devices": ["shop-1"], "scopes": ["read"], "ttlSecs": 600 }))]
-struct NewToken {
+pub(super) struct NewToken {
     /// Whom the token is for (its `sub` claim).
     sub: String,
     /// Device ids, or `*` for all; left out, the asking credential's own.
@@ -205,6 +211,7 @@ struct NewToken {
     /// Seconds until it ends.
     #[serde(default = "hour")]
     #[schema(default = 3600, minimum = 1, maximum = 2592000)]
+    #[cfg_attr(test, ts(optional = nullable))]
     ttl_secs: u64,
     /// The protocol profile the token's connections speak (see `GET /api/v1/profiles`); its
     /// REST requests and answers are translated by it too.
@@ -214,8 +221,9 @@ struct NewToken {
 
 /// An access token.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
-struct IssuedToken {
+pub(super) struct IssuedToken {
     /// To present as `Authorization: Bearer <token>`.
     token: String,
     /// Refused from this instant; no later than the end of a token that asked for it.

@@ -17,6 +17,8 @@ mod pairing;
 mod profiles;
 pub mod readiness;
 mod system;
+#[cfg(test)]
+pub(crate) mod typescript;
 mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -37,6 +39,7 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 /// A whole list (lists that can be long are paged instead, with a `nextCursor`).
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct List<T> {
     pub items: Vec<T>,
 }

@@ -29,17 +29,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// A scanned simulator QR code.
 #[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "qr": "http://localhost:3000/pair/3f9c2a7d" }))]
-struct Pairing {
+pub(super) struct Pairing {
     /// The QR code's text, or its bare code.
     qr: String,
 }
 
 /// What scanning a QR code linked.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
-struct Paired {
+pub(super) struct Paired {
+    #[cfg_attr(test, ts(type = "string"))]
     device_id: DeviceId,
     linked: bool,
 }

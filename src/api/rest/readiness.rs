@@ -45,7 +45,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// What `/ready` answers when every check passes; a 503 carries the same `checks` beside
 /// `error`.
 #[derive(Serialize, ToSchema)]
-struct Ready {
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Readiness"))]
+pub(super) struct Ready {
     #[schema(example = "ready")]
     status: &'static str,
     /// Each check's verdict, `ok` or why not: `storage`, `devices`, `running`.

@@ -33,7 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// What `/health` answers.
 #[derive(Serialize, ToSchema)]
-struct Health {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(super) struct Health {
     #[schema(example = "ok")]
     status: &'static str,
     /// The daemon's version.
@@ -115,8 +116,9 @@ struct EventsQuery {
 
 /// A page of a device's journal.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "JournalPage"))]
 #[serde(rename_all = "camelCase")]
-struct EventPage<'a> {
+pub(super) struct EventPage<'a> {
     items: Vec<Envelope<'a>>,
     /// The device's last `seq`.
     head: u64,

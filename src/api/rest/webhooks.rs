@@ -44,8 +44,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// A subscription as the API shows it: never its secret.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Webhook"))]
 #[serde(rename_all = "camelCase")]
-struct WebhookView {
+pub(super) struct WebhookView {
     #[schema(example = "wh_01JD8W4S5XK0M7Y9B3C2E1F0GH")]
     id: String,
     #[schema(format = "uri")]
@@ -57,6 +58,7 @@ struct WebhookView {
     enabled: bool,
     /// Where it was declared: over the API, or in the configuration, which owns it.
     #[schema(value_type = WebhookSource)]
+    #[cfg_attr(test, ts(as = "crate::store::webhooks::WebhookSource"))]
     source: &'static str,
     /// Why the daemon disabled it (a `410 Gone`), if it did.
     disabled_reason: Option<String>,
@@ -84,7 +86,8 @@ impl From<&WebhookRecord> for WebhookView {
 
 /// A subscription just made: the only answer that carries its secret.
 #[derive(Serialize, ToSchema)]
-struct CreatedWebhook {
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub(super) struct CreatedWebhook {
     #[serde(flatten)]
     shown: WebhookView,
     /// The signing secret (`whsec_…`); shown only in this answer.
@@ -93,8 +96,9 @@ struct CreatedWebhook {
 
 /// One event for one subscription, as the delivery log shows it.
 #[derive(Serialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Delivery"))]
 #[serde(rename_all = "camelCase")]
-struct DeliveryView {
+pub(super) struct DeliveryView {
     /// The `webhook-id` header of every attempt.
     id: String,
     webhook_id: String,
@@ -105,6 +109,7 @@ struct DeliveryView {
     #[schema(example = "message")]
     event: String,
     #[schema(value_type = DeliveryStatus)]
+    #[cfg_attr(test, ts(as = "crate::store::webhooks::DeliveryStatus"))]
     status: &'static str,
     attempts: u32,
     last_status_code: Option<u16>,
@@ -185,25 +190,29 @@ async fn show_webhook(
 
 /// A new subscription.
 #[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "url": "https://example.com/hooks/devicebridge", "events": ["message", "message:ack"] }))]
-struct NewWebhook {
+pub(super) struct NewWebhook {
     /// http(s); private and loopback addresses are refused unless `webhooks.allow_private`.
     #[schema(format = "uri")]
     url: String,
     /// Event names, as on Socket.IO, or `*` for all.
     #[serde(default = "everything")]
     #[schema(default = json!(["*"]))]
+    #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
     /// Device ids, or `*` for all.
     #[serde(default = "everything")]
     #[schema(default = json!(["*"]))]
+    #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
     /// A `whsec_…` secret of the caller's choosing (base64 of 24 to 64 bytes); generated when
     /// absent.
     secret: Option<String>,
     #[serde(default = "yes")]
     #[schema(default = true)]
+    #[cfg_attr(test, ts(optional = nullable))]
     enabled: bool,
 }
 
@@ -285,9 +294,10 @@ async fn create_webhook(
 
 /// Changes to a subscription; a field left out stays as it is.
 #[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "enabled": true }))]
-struct WebhookPatch {
+pub(super) struct WebhookPatch {
     url: Option<String>,
     events: Option<Vec<String>>,
     devices: Option<Vec<String>>,

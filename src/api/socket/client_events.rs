@@ -204,53 +204,61 @@ fn admit_as<T: DeserializeOwned>(
 
 /// The payload of an event that takes none: `{}`, `null` or nothing.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReadRequest {
+pub(super) struct ReadRequest {
     chat_id: String,
     #[serde(default)]
     message_id: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReactRequest {
+pub(super) struct ReactRequest {
     message_id: String,
     emoji: String,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MessageRef {
+pub(super) struct MessageRef {
     message_id: String,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ChatRef {
+pub(super) struct ChatRef {
     chat_id: String,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ArchiveRequest {
+pub(super) struct ArchiveRequest {
     chat_id: String,
     archived: bool,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MuteRequest {
+pub(super) struct MuteRequest {
     chat_id: String,
     muted: bool,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MessagesRequest {
+pub(super) struct MessagesRequest {
     chat_id: String,
     #[serde(default)]
     before: Option<String>,
@@ -259,13 +267,15 @@ struct MessagesRequest {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
-struct NotificationsRequest {
+pub(super) struct NotificationsRequest {
     #[serde(default)]
     ids: Option<Vec<String>>,
     #[serde(default)]
     id: Option<String>,
     #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
     all: bool,
 }
 

@@ -4,6 +4,7 @@
 //! namespace, whose events are journaled and replayed: these are announcements of the
 //! present, with nothing to resume.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -20,7 +21,8 @@ use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
 use crate::store;
 
 /// Fleet counters over the devices a credential sees (`stats`, `GET /api/v1/stats`).
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub devices: usize,
@@ -136,12 +138,15 @@ impl SocketHub {
     /// `device:removed { deviceId, at }` to the root sockets that saw the device: it was
     /// deleted, with its journal (so there is no `seq` to give).
     fn device_removed(&self, id: &DeviceId) {
-        let payload = json!({ "deviceId": id, "at": rfc3339(chrono::Utc::now()) });
+        let payload = DeviceRemoved {
+            device_id: id,
+            at: rfc3339(chrono::Utc::now()),
+        };
         self.tell_root(id, "device:removed", &payload);
     }
 
     /// Emits `event` to every root socket whose credential sees device `id`.
-    fn tell_root(&self, id: &DeviceId, event: &str, payload: &Value) {
+    fn tell_root(&self, id: &DeviceId, event: &str, payload: &impl Serialize) {
         let Some(root) = self.inner.io.of("/") else {
             return;
         };
@@ -233,12 +238,35 @@ impl SocketHub {
     }
 }
 
+/// `device:update`: a device as it is now, at a position of its journal.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeviceUpdate<'a> {
+    device: DeviceView,
+    #[cfg_attr(test, ts(type = "string"))]
+    device_id: &'a DeviceId,
+    /// Where the device's journal stood: of two updates of a device, keep the higher.
+    seq: u64,
+    at: &'a str,
+}
+
+/// `device:removed`: the device was deleted, with its journal (so there is no `seq`).
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeviceRemoved<'a> {
+    #[cfg_attr(test, ts(type = "string"))]
+    device_id: &'a DeviceId,
+    at: String,
+}
+
 /// `device:update`'s payload: the device as `record` has it, at journal position `seq`.
-fn device_update(record: &store::DeviceRecord, seq: u64, at: &str) -> Value {
-    json!({
-        "device": DeviceView::from(record),
-        "deviceId": record.id,
-        "seq": seq,
-        "at": at,
-    })
+fn device_update<'a>(record: &'a store::DeviceRecord, seq: u64, at: &'a str) -> DeviceUpdate<'a> {
+    DeviceUpdate {
+        device: DeviceView::from(record),
+        device_id: &record.id,
+        seq,
+        at,
+    }
 }

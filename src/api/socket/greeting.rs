@@ -16,9 +16,12 @@ use crate::model::{rfc3339, DeviceId};
 /// `session` `{ sub, deviceId, socketId, scopes, at }`: `at`, as `sync` has it, because every
 /// payload on a device's namespace says when it was sent.
 #[derive(Debug, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
-struct Greeting<'a> {
+pub(super) struct Greeting<'a> {
+    /// Who the socket speaks for: the token's subject, or the API key's name.
     sub: &'a str,
+    #[cfg_attr(test, ts(type = "string"))]
     device_id: &'a DeviceId,
     socket_id: String,
     scopes: BTreeSet<Scope>,

@@ -27,6 +27,8 @@ mod reply;
 mod rooms;
 mod session;
 mod speech;
+#[cfg(test)]
+pub(crate) mod typescript;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,7 @@
 //! A replay runs in a task of its own and waits for a slow reader, where live delivery
 //! ([`super::fanout`]) never waits; that difference is why the two are apart.
 
-use serde_json::json;
+use serde::Serialize;
 use socketioxide::extract::SocketRef;
 
 use super::fanout::Sight;
@@ -88,6 +88,23 @@ async fn emit_patiently(socket: &SocketRef, words: speech::Words<'_>) -> Option<
     }
 }
 
+/// `sync`: the socket is up to date. Sent after a resume's replay (or a fresh socket's
+/// snapshot); the socket's own, not journaled, with no `seq`.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Synced<'a> {
+    /// The replay covered the events after this seq…
+    from_seq: u64,
+    /// …up to this one, the device's last when the socket attached.
+    to_seq: u64,
+    /// False when events after the client's `lastSeq` were pruned: reload from REST.
+    recovered: bool,
+    #[cfg_attr(test, ts(type = "string"))]
+    device_id: &'a DeviceId,
+    at: String,
+}
+
 /// Tells a socket it is up to date (`sync`); returns whether it is still there.
 pub(super) fn synced(
     device: &DeviceId,
@@ -96,13 +113,13 @@ pub(super) fn synced(
     to: u64,
     recovered: bool,
 ) -> bool {
-    let sync = json!({
-        "fromSeq": from,
-        "toSeq": to,
-        "recovered": recovered,
-        "deviceId": device,
-        "at": rfc3339(chrono::Utc::now()),
-    });
+    let sync = Synced {
+        from_seq: from,
+        to_seq: to,
+        recovered,
+        device_id: device,
+        at: rfc3339(chrono::Utc::now()),
+    };
     tell(socket, "sync", &sync)
 }
 

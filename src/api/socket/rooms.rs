@@ -51,6 +51,7 @@ struct Chats {
 
 /// What joining or leaving a chat answers.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Room {
     chat_id: String,

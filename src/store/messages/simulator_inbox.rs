@@ -8,6 +8,7 @@ use crate::store::{StoreResult, Tx};
 
 /// One message as the simulated phone received it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct InboxEntry {
     pub message_id: String,

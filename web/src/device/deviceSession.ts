@@ -1,12 +1,11 @@
 import { uploadMedia } from "../api/media";
 import { describeError } from "../api/rest";
 import type {
-  Chat,
+  DeviceRequests,
   Media,
   Message,
   NotificationEvent,
   NotificationReadEvent,
-  Page,
   SyncEvent,
   TypingEvent,
 } from "../api/types";
@@ -68,7 +67,7 @@ const HELD_NOTIFICATIONS = 20;
  */
 export class DeviceSession {
   readonly view: Store<DeviceView> = createStore(initialDeviceView);
-  readonly link: Link;
+  readonly link: Link<DeviceRequests>;
   #resume = new ResumePoint();
   #loaded = false;
   #openChatId: string | null = null;
@@ -91,7 +90,7 @@ export class DeviceSession {
     readonly deviceId: string,
     private readonly notifications: NotificationSink | null = null,
   ) {
-    this.link = hub.open(`/device/${deviceId}`, {
+    this.link = hub.open<DeviceRequests>(`/device/${deviceId}`, {
       handshake: () => (this.#resume.lastSeq === undefined ? {} : { lastSeq: this.#resume.lastSeq }),
       onEvent: (event, payload) => this.#receive(event, payload),
       onConnect: () => {
@@ -170,7 +169,7 @@ export class DeviceSession {
     if (this.#loading.has("chats")) return;
     this.#loading.add("chats");
     try {
-      const page = await this.link.request<Page<Chat>>("chats:list", {
+      const page = await this.link.request("chats:list", {
         limit: CHATS_PAGE,
         ...(more && cursor ? { cursor } : {}),
       });
@@ -213,7 +212,7 @@ export class DeviceSession {
     if (this.#loading.has(key)) return;
     this.#loading.add(key);
     try {
-      const page = await this.link.request<Page<Message>>("messages:list", {
+      const page = await this.link.request("messages:list", {
         chatId,
         limit: MESSAGES_PAGE,
         ...(older && before ? { before } : {}),
@@ -303,7 +302,11 @@ export class DeviceSession {
     this.#act("message:revoke", { messageId }, "delete the message");
   }
 
-  #act(event: string, payload: object, what: string): void {
+  #act<Event extends "message:react" | "message:revoke">(
+    event: Event,
+    payload: DeviceRequests[Event][0],
+    what: string,
+  ): void {
     if (!this.link.connected) {
       this.#update((v) => ({ ...v, problem: `Could not ${what}: not connected.` }));
       return;
@@ -459,7 +462,7 @@ export class DeviceSession {
     for (const pending of dueForSending(this.view.get().outbox)) {
       const { tempId } = pending;
       this.#update((v) => ({ ...v, outbox: markSending(v.outbox, tempId) }));
-      this.link.request<Message>("message:send", sendRequest(pending)).then(
+      this.link.request("message:send", sendRequest(pending)).then(
         (message) => this.#update((v) => withStoredMessage(v, message)),
         (error: unknown) => {
           if (error instanceof ReplyError) {

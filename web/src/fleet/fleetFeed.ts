@@ -1,4 +1,4 @@
-import type { Device, DeviceRemoved, DeviceUpdate } from "../api/types";
+import type { Device, DeviceRemoved, DeviceUpdate, FleetRequests } from "../api/types";
 import { type Store, createStore } from "../lib/store";
 import type { Link, SocketHub } from "../realtime/hub";
 import { type Fleet, applyRestCopy, applyUpdate, removeDevice, retainListed } from "./fleet";
@@ -11,10 +11,10 @@ export class FleetFeed {
   readonly fleet: Store<Fleet> = createStore<Fleet>({});
   /** Whether the device list has been read at least once. */
   readonly loaded: Store<boolean> = createStore(false);
-  #link: Link;
+  #link: Link<FleetRequests>;
 
   constructor(hub: SocketHub) {
-    this.#link = hub.open("/", {
+    this.#link = hub.open<FleetRequests>("/", {
       onEvent: (event, payload) => this.#apply(event, payload),
       onConnect: () => void this.#reconcile(),
     });
@@ -28,7 +28,7 @@ export class FleetFeed {
   /** Devices removed while the socket was away are not announced again. */
   async #reconcile(): Promise<void> {
     try {
-      const { items } = await this.#link.request<{ items: Device[] }>("devices:list");
+      const { items } = await this.#link.request("devices:list");
       this.fleet.update((f) => retainListed(f, items));
       this.loaded.set(true);
     } catch {

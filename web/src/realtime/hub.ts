@@ -23,6 +23,17 @@ export class NoReplyError extends Error {
   }
 }
 
+/**
+ * A namespace's client events by name: what each takes and what its answer's `data` holds
+ * (the generated `DeviceRequests` and `FleetRequests`).
+ */
+export type RequestMap<Requests> = { [Event in keyof Requests]: [unknown, unknown] };
+
+/** A request's payload: left out where the event needs none of its fields. */
+type PayloadOf<Request extends [unknown, unknown]> = {} extends Request[0]
+  ? [payload?: Request[0]]
+  : [payload: Request[0]];
+
 export interface LinkOptions {
   /** Handshake fields besides the token, read on every (re)connect: `lastSeq`. */
   handshake?: () => Record<string, unknown>;
@@ -39,7 +50,7 @@ export interface LinkOptions {
  * (`unauthorized`: renew the token and try again; `forbidden` or an unknown
  * namespace: give up, that is the view's error to show).
  */
-export class Link {
+export class Link<Requests extends RequestMap<Requests>> {
   readonly state: Store<LinkState> = createStore<LinkState>("connecting");
   /** Why the server refused this socket for good, when it did. */
   refusal: string | null = null;
@@ -55,7 +66,7 @@ export class Link {
     private readonly session: AuthSession,
     private readonly namespace: string,
     private readonly options: LinkOptions,
-    private readonly release: (link: Link) => void,
+    private readonly release: (link: OpenLink) => void,
   ) {
     this.#socket = this.#attach(manager);
   }
@@ -159,12 +170,17 @@ export class Link {
   }
 
   /**
-   * Emits a client event and resolves with its answer's `data`. Events that
-   * take no payload (`devices:list`) are sent without one.
+   * Emits a client event and resolves with its answer's `data`, both typed by
+   * the namespace's generated request map. Events that take no payload
+   * (`devices:list`) are sent without one.
    */
-  request<T>(event: string, payload?: object): Promise<T> {
+  request<Event extends keyof Requests & string>(
+    event: Event,
+    ...[payload]: PayloadOf<Requests[Event]>
+  ): Promise<Requests[Event][1]> {
+    type Data = Requests[Event][1];
     return new Promise((resolve, reject) => {
-      const answered = (error: Error | null, reply: Reply<T>) => {
+      const answered = (error: Error | null, reply: Reply<Data>) => {
         if (error) reject(new NoReplyError(`no answer to ${event}: ${error.message}`));
         else if (reply.ok) resolve(reply.data);
         else reject(new ReplyError(reply.error.code, reply.error.message));
@@ -186,6 +202,9 @@ export class Link {
   }
 }
 
+/** What the hub does with a link, whatever its namespace's requests. */
+type OpenLink = Pick<Link<never>, "state" | "handOver" | "close">;
+
 /**
  * The dashboard's sockets: one Socket.IO connection (path `/ws`), with a
  * namespace multiplexed over it for the fleet and for each device opened.
@@ -195,7 +214,7 @@ export class Link {
 export class SocketHub {
   readonly status: Store<ConnectionStatus> = createStore<ConnectionStatus>("offline");
   #manager: Manager;
-  #links = new Map<Link, () => void>();
+  #links = new Map<OpenLink, () => void>();
   #cleanups: (() => void)[] = [];
 
   constructor(readonly session: AuthSession) {
@@ -222,8 +241,8 @@ export class SocketHub {
     return new Manager(this.session.origin, { path: "/ws", autoConnect: false });
   }
 
-  open(namespace: string, options: LinkOptions): Link {
-    const link = new Link(this.#manager, this.session, namespace, options, (closed) => {
+  open<Requests extends RequestMap<Requests>>(namespace: string, options: LinkOptions): Link<Requests> {
+    const link = new Link<Requests>(this.#manager, this.session, namespace, options, (closed) => {
       this.#links.get(closed)?.();
       this.#links.delete(closed);
       this.#recount();

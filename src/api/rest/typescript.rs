@@ -1,0 +1,69 @@
+//! The REST API's part of the TypeScript clients' types: every request and answer body under
+//! `/api/v1`, generated from the same types the handlers read and write (and the OpenAPI
+//! document describes), so a dashboard's requests cannot drift from what the daemon accepts.
+
+use ts_rs::TS;
+
+use super::chats::{NewMessage, ReadUpTo};
+use super::devices::{DropBody, QrView};
+use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
+use super::pairing::{Paired, Pairing};
+use super::readiness::Ready;
+use super::system::{EventPage, Health};
+use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
+use super::List;
+use crate::api::auth::Scope;
+use crate::api::messaging::{OpenChat, ReadReceipt};
+use crate::api::profile::Summary;
+use crate::api::socket::Stats;
+use crate::device::{DevicePatch, DeviceView};
+use crate::envelope::{ApiError, ErrorCode, ErrorEnvelope};
+use crate::messaging::ChatFlags;
+use crate::model::typescript::{config, exported};
+use crate::store::messages::InboxEntry;
+use crate::store::webhooks::{DeliveryStatus, WebhookSource};
+
+/// Every body the REST API takes or answers with.
+pub(crate) fn declarations() -> String {
+    let mut out = exported([
+        List::<()>::decl(&config()),
+        ErrorCode::decl(&config()),
+        ApiError::decl(&config()),
+        ErrorEnvelope::decl(&config()),
+        Scope::decl(&config()),
+        DeviceView::decl(&config()),
+        DevicePatch::decl(&config()),
+        QrView::decl(&config()),
+        DropBody::decl(&config()),
+        Pairing::decl(&config()),
+        Paired::decl(&config()),
+        OpenChat::decl(&config()),
+        ChatFlags::decl(&config()),
+        NewMessage::decl(&config()),
+        ReadUpTo::decl(&config()),
+        ReadReceipt::decl(&config()),
+        InboxEntry::decl(&config()),
+        KeyView::decl(&config()),
+        CreatedKey::decl(&config()),
+        NewKey::decl(&config()),
+        NewToken::decl(&config()),
+        IssuedToken::decl(&config()),
+        WebhookSource::decl(&config()),
+        WebhookView::decl(&config()),
+        CreatedWebhook::decl(&config()),
+        NewWebhook::decl(&config()),
+        WebhookPatch::decl(&config()),
+        DeliveryStatus::decl(&config()),
+        DeliveryView::decl(&config()),
+        EventPage::decl(&config()),
+        Stats::decl(&config()),
+        Summary::decl(&config()),
+        Health::decl(&config()),
+        Ready::decl(&config()),
+    ]);
+    // The creation body is read in two steps (its id first), so it has no Rust type of its
+    // own: it is a definition with the new device's id.
+    out += "/** `POST /api/v1/devices`: a new device's id, and its definition as a device file gives it. */\n\
+            export type NewDevice = { id: string } & DeviceSpec;\n\n";
+    out
+}

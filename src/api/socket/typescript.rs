@@ -1,0 +1,200 @@
+//! The Socket.IO edge's part of the TypeScript clients' types: what a socket is told of its
+//! own (`session`, `sync`), the fleet's announcements on the root namespace, and every client
+//! event with what it takes and what its acknowledgement holds, so that a typed
+//! `socket.io-client` socket checks a dashboard's emits as well as its listeners.
+
+use std::collections::BTreeSet;
+
+use ts_rs::TS;
+
+use super::client_events::{
+    ArchiveRequest, ChatRef, MessageRef, MessagesRequest, MuteRequest, NoFields,
+    NotificationsRequest, ReactRequest, ReadRequest,
+};
+use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
+use super::greeting::Greeting;
+use super::replay::Synced;
+use super::rooms::Room;
+use crate::api::messaging::{ChatsQuery, OpenChat, Presence, PresenceQuery, ReadReceipt};
+use crate::api::rest::List;
+use crate::device::DeviceView;
+use crate::messaging::SendRequest;
+use crate::model::typescript::{config, exported, map};
+use crate::model::{Chat, Message, Page};
+
+/// The answer of an event that only says it was done.
+const DONE: &str = "Done";
+
+/// Each client event of a device namespace: `[what it takes, the `data` of its answer]`.
+fn device_requests() -> Vec<(&'static str, String)> {
+    let pair = |payload: String, answer: String| format!("[{payload}, {answer}]");
+    let done = || DONE.to_owned();
+    vec![
+        (
+            "message:send",
+            pair(SendRequest::name(&config()), Message::name(&config())),
+        ),
+        (
+            "message:read",
+            pair(ReadRequest::name(&config()), ReadReceipt::name(&config())),
+        ),
+        ("message:react", pair(ReactRequest::name(&config()), done())),
+        ("message:revoke", pair(MessageRef::name(&config()), done())),
+        ("typing:start", pair(ChatRef::name(&config()), done())),
+        ("typing:stop", pair(ChatRef::name(&config()), done())),
+        (
+            "chat:open",
+            pair(OpenChat::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "chat:archive",
+            pair(ArchiveRequest::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "chat:mute",
+            pair(MuteRequest::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "chats:list",
+            pair(ChatsQuery::name(&config()), Page::<Chat>::name(&config())),
+        ),
+        (
+            "messages:list",
+            pair(
+                MessagesRequest::name(&config()),
+                Page::<Message>::name(&config()),
+            ),
+        ),
+        (
+            "chat:join",
+            pair(ChatRef::name(&config()), Room::name(&config())),
+        ),
+        (
+            "chat:leave",
+            pair(ChatRef::name(&config()), Room::name(&config())),
+        ),
+        (
+            "presence:get",
+            pair(
+                PresenceQuery::name(&config()),
+                Vec::<Presence>::name(&config()),
+            ),
+        ),
+        (
+            "notification:read",
+            pair(NotificationsRequest::name(&config()), done()),
+        ),
+    ]
+}
+
+/// Each client event of the root namespace, as [`device_requests`].
+fn fleet_requests() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "devices:list",
+            format!(
+                "[{}, {}]",
+                NoFields::name(&config()),
+                List::<DeviceView>::name(&config())
+            ),
+        ),
+        (
+            "stats",
+            format!(
+                "[{}, {}]",
+                NoFields::name(&config()),
+                Stats::name(&config())
+            ),
+        ),
+    ]
+}
+
+/// The socket edge's payloads, client events and event maps.
+pub(crate) fn declarations() -> String {
+    let mut out = exported([
+        Greeting::decl(&config()),
+        Synced::decl(&config()),
+        DeviceUpdate::decl(&config()),
+        DeviceRemoved::decl(&config()),
+        NoFields::decl(&config()),
+        SendRequest::decl(&config()),
+        ReadRequest::decl(&config()),
+        ReactRequest::decl(&config()),
+        MessageRef::decl(&config()),
+        ChatRef::decl(&config()),
+        ArchiveRequest::decl(&config()),
+        MuteRequest::decl(&config()),
+        ChatsQuery::decl(&config()),
+        MessagesRequest::decl(&config()),
+        PresenceQuery::decl(&config()),
+        NotificationsRequest::decl(&config()),
+        Presence::decl(&config()),
+        Room::decl(&config()),
+    ]);
+    out += &format!(
+        "/** What an event that only does something answers with. */\nexport type {DONE} = Record<string, never>;\n\n"
+    );
+    out += &map(
+        "What a device namespace's socket is told of its own: not journaled, no `seq`.",
+        "SocketEvents",
+        [
+            ("session", Greeting::name(&config())),
+            ("sync", Synced::name(&config())),
+        ],
+    );
+    out += &map(
+        "The root namespace's announcements of the fleet.",
+        "FleetEvents",
+        [
+            ("device:update", DeviceUpdate::name(&config())),
+            ("device:removed", DeviceRemoved::name(&config())),
+        ],
+    );
+    out += &map(
+        "Each client event of a device namespace: what it takes, and the `data` of its answer.",
+        "DeviceRequests",
+        device_requests(),
+    );
+    out += &map(
+        "Each client event of the root namespace: what it takes, and the `data` of its answer.",
+        "FleetRequests",
+        fleet_requests(),
+    );
+    out
+}
+
+/// The event names a handler's source matches on: each `"name" =>` arm (and `"a" | "b" =>`),
+/// and an `event == "name"` test.
+fn dispatched(source: &str) -> BTreeSet<String> {
+    let literal = |text: &str| {
+        let text = text.trim();
+        (text.len() > 2 && text.starts_with('"') && text.ends_with('"'))
+            .then(|| text[1..text.len() - 1].to_owned())
+    };
+    let mut names = BTreeSet::new();
+    for line in source.lines() {
+        if let Some((arm, _)) = line.split_once("=>") {
+            let alternatives: Option<Vec<String>> = arm.split('|').map(literal).collect();
+            names.extend(alternatives.into_iter().flatten());
+        }
+        if let Some((_, tested)) = line.split_once("event == ") {
+            names.extend(literal(tested.trim_end_matches(" {")));
+        }
+    }
+    names
+}
+
+#[test]
+fn every_client_event_handled_has_its_types_and_no_other() {
+    let typed = |requests: Vec<(&str, String)>| -> BTreeSet<String> {
+        requests.into_iter().map(|(name, _)| name.into()).collect()
+    };
+    assert_eq!(
+        typed(device_requests()),
+        dispatched(include_str!("client_events.rs"))
+    );
+    assert_eq!(
+        typed(fleet_requests()),
+        dispatched(include_str!("fleet.rs"))
+    );
+}
