@@ -5,13 +5,15 @@
 //! inbound rate limit raised out of the way, warnings-only logs — creates a simulator device
 //! over REST, links it the way a phone would, and drives it over Socket.IO with the test client
 //! (`tests/common/sio.rs`). `--url` and `--api-key` target a daemon that is already running
-//! instead (add `--pid` to get its memory and CPU figures).
+//! instead (add `--pid` to get its memory and CPU figures); `--peer` starts the Node socket.io
+//! peer (`benches/peer`) in its place, for side-by-side figures (`benches/side-by-side`).
 //!
 //! - `send`: N clients on one device namespace keep M `message:send` requests in flight in
 //!   total; acknowledged messages per second and send→ack latency.
-//! - `fanout`: K subscribers on one device namespace, one publisher at a steady rate; every
-//!   subscriber checks every journal `seq` arrives once and in order; deliveries per second and
-//!   delivery latency of `message` events (the send instant travels in the text).
+//! - `fanout` (or `fanrate`): K subscribers on one device namespace, one publisher at a fixed
+//!   offered rate; every subscriber checks every journal `seq` arrives once and in order;
+//!   deliveries per second, delivery latency of `message` events (the send instant travels in
+//!   the text), events per message and the server's CPU per delivered event.
 //! - `idle`: C idle connections; the daemon's RSS before and after, per connection.
 //! - `churn`: cycles of C idle connections that open and then all close; the daemon's RSS
 //!   before the first cycle, right after each close and `--wait` seconds later: whether the
@@ -76,7 +78,9 @@ struct Cli {
 enum Scenario {
     /// N clients on one device send `message:send`, M requests in flight in total.
     Send(SendArgs),
-    /// K subscribers on one device; a publisher sends messages at a steady rate.
+    /// K subscribers on one device; a publisher sends messages at a fixed offered rate
+    /// (`fanrate`): latency, events per message and server CPU per delivered event.
+    #[command(visible_alias = "fanrate")]
     Fanout(FanoutArgs),
     /// C idle connections; the daemon's resident memory before and after.
     Idle(IdleArgs),

@@ -96,13 +96,7 @@ async fn a_socket_in_a_chat_gets_that_chats_events_and_the_devices_until_it_leav
     wait_message(&mut everyone, &marker).await;
 
     let alices = about(everyone.history(), ALICE);
-    for name in [
-        "message",
-        "message:ack",
-        "message:status",
-        "typing:start",
-        "chat:update",
-    ] {
+    for name in ["message", "message:ack", "typing:start", "chat:update"] {
         assert!(alices.iter().any(|n| n == name), "no {name} in {alices:?}");
     }
     assert_eq!(about(bob_only.history(), ALICE), Vec::<String>::new());
@@ -110,10 +104,10 @@ async fn a_socket_in_a_chat_gets_that_chats_events_and_the_devices_until_it_leav
     for name in ["notification", "contact:update"] {
         assert!(kept.contains(&name), "no {name} in {kept:?}");
     }
-    // The statuses of the chat's messages name it.
+    // The acks of the chat's messages name it.
     bob_only
         .wait_until(WAIT, |e| {
-            e.name == "message:status" && e.data["messageId"] == marker && e.data["chatId"] == BOB
+            e.name == "message:ack" && e.data["messageId"] == marker && e.data["chatId"] == BOB
         })
         .await
         .unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{wait_message_status, TestDaemon};
+use common::{wait_relayed, TestDaemon};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -92,7 +92,7 @@ async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
         )
         .await;
     assert_eq!((&sent["type"], &sent["media"]), (&json!("image"), &media));
-    wait_message_status(&mut client, &sent["id"], "sent").await;
+    wait_relayed(&mut client, &sent["id"]).await;
 
     // Reading it needs a credential for the device, as every media URL does.
     let stranger = daemon.key_for(&["other"], &["read"]).await;

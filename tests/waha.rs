@@ -8,8 +8,8 @@ use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
 use common::waha_stub::{WahaStub, API_KEY, FILE, FILE_BYTES};
 use common::{
-    assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_state,
-    TestDaemon, WAIT,
+    assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_relayed,
+    wait_state, TestDaemon, WAIT,
 };
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -285,7 +285,6 @@ async fn sends_and_follows_every_ack_level() {
         request.body,
         json!({ "session": "default", "chatId": ALICE, "text": "hello waha" })
     );
-    wait_message_status(&mut client, &sent["id"], "sent").await;
     let server = wait_message_ack(&mut client, &sent["id"], "server").await;
     let upstream_id = format!("true_{ALICE}_STUB1");
     assert_eq!(server["upstreamId"], upstream_id.as_str());
@@ -379,7 +378,7 @@ async fn every_engines_send_answer_is_taken_once_and_its_acks_follow() {
         );
     }
     for message in &sent {
-        wait_message_status(&mut client, &message["id"], "sent").await;
+        wait_relayed(&mut client, &message["id"]).await;
     }
     assert_eq!(
         sent_texts(&mut stub),
@@ -1262,8 +1261,8 @@ async fn a_failing_send_is_retried_in_order_and_a_rejected_one_fails_with_the_re
         retrying["error"],
         "upstream error: upstream answered 500 Internal Server Error"
     );
-    wait_message_status(&mut client, &first["id"], "sent").await;
-    wait_message_status(&mut client, &second["id"], "sent").await;
+    wait_relayed(&mut client, &first["id"]).await;
+    wait_relayed(&mut client, &second["id"]).await;
     let mut texts = Vec::new();
     for _ in 0..3 {
         let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
@@ -1326,7 +1325,7 @@ async fn a_waha_that_is_down_for_a_while_gets_the_queue_in_order_when_back() {
     stub.server.restart().await;
     wait_state(&mut client, "ready").await;
     for message in [&one, &two, &three] {
-        wait_message_status(&mut client, &message["id"], "sent").await;
+        wait_relayed(&mut client, &message["id"]).await;
     }
     let mut texts = Vec::new();
     while texts.len() < 3 {
@@ -1379,7 +1378,7 @@ async fn each_message_handed_to_waha_is_stored_as_sent_before_the_next() {
 
     stub.release();
     for message in &queued {
-        wait_message_status(&mut client, &message["id"], "sent").await;
+        wait_relayed(&mut client, &message["id"]).await;
     }
     let request = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
     assert_eq!(request.body["text"], "three");
@@ -1443,7 +1442,7 @@ async fn what_our_side_did_while_waha_was_down_reaches_it_in_order_once_back() {
     let mine = daemon
         .send_message("wa", ALICE, json!({ "text": "mine" }))
         .await;
-    wait_message_status(&mut client, &mine["id"], "sent").await;
+    wait_relayed(&mut client, &mine["id"]).await;
     stub.requests.wait_line(WAIT, "POST /api/sendText").await;
 
     stub.server.stop().await;

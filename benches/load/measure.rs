@@ -48,7 +48,7 @@ impl Latencies {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ProcSample {
     pub(crate) rss_kib: u64,
-    cpu: Duration,
+    pub(crate) cpu: Duration,
 }
 
 impl ProcSample {
@@ -242,6 +242,14 @@ impl Summary {
         let mut head = Summary::new(self.scenario);
         head.row("command", command_line());
         match &target.daemon {
+            Some(daemon) if daemon.peer => head.row(
+                "server",
+                format!(
+                    "the Node socket.io peer {} (pid {}), started by the tool",
+                    daemon.bin.display(),
+                    daemon.child.id()
+                ),
+            ),
             Some(daemon) => {
                 let extra: String = daemon
                     .extra_env

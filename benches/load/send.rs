@@ -97,8 +97,8 @@ pub(crate) struct SendReport {
     pub(crate) first_failure: Option<String>,
     pub(crate) latencies: Latencies,
     last_ack: Option<Instant>,
-    /// Messages the relay handed to the upstream (`message:status` `sent`), as one client
-    /// saw them: the rate the daemon sustains, as opposed to acks of a growing queue.
+    /// Messages the upstream took (their `message:ack` `server`), as one client saw them: the
+    /// rate the daemon sustains, as opposed to acks of a growing queue.
     relayed: u64,
     relayed_in_window: u64,
     last_relayed: Option<Instant>,
@@ -128,11 +128,11 @@ impl SendReport {
         }
     }
 
-    /// Counts the `sent` statuses among the device events a client received.
+    /// Counts the server acks among the device events a client received.
     fn note_relayed(&mut self, events: Vec<SioEvent>, received: Instant, window: SendWindow) {
         let relayed = events
             .iter()
-            .filter(|e| e.name == "message:status" && e.data["status"] == "sent")
+            .filter(|e| e.name == "message:ack" && e.data["ack"] == 1)
             .count() as u64;
         if relayed == 0 {
             return;
@@ -288,7 +288,7 @@ fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> S
     };
     summary.row(
         "relayed msgs/s",
-        format!("{relay_rate:.0} (`sent` statuses in the window; {drained})",),
+        format!("{relay_rate:.0} (server acks in the window; {drained})",),
     );
     summary
 }

@@ -40,6 +40,10 @@ pub(crate) struct TargetArgs {
     /// Daemon binary to start [default: the release `devicebridge` built with this tool].
     #[arg(long, global = true)]
     daemon_bin: Option<PathBuf>,
+    /// Start the Node socket.io peer (`benches/peer`, after `npm ci` there) instead of
+    /// devicebridge: the same scenarios against the stack users compare it with.
+    #[arg(long, global = true, conflicts_with_all = ["url", "daemon_bin"])]
+    peer: bool,
     /// Extra environment for the started daemon, `KEY=VALUE`, repeatable
     /// (e.g. `MALLOC_ARENA_MAX=2`, `DEVICEBRIDGE__STORAGE__SYNCHRONOUS=normal`).
     #[arg(long = "daemon-env", global = true, value_parser = parse_env_pair)]
@@ -187,16 +191,19 @@ pub(crate) struct Daemon {
     dir: Option<tempfile::TempDir>,
     kept: Option<PathBuf>,
     pub(crate) bin: PathBuf,
+    /// It is the Node peer, not devicebridge: the daemon's settings mean nothing to it.
+    pub(crate) peer: bool,
     /// `--daemon-env` settings, named in the summary since they change the conditions.
     pub(crate) extra_env: Vec<(String, String)>,
 }
 
 impl Daemon {
     fn start(args: &TargetArgs) -> Result<Daemon> {
-        let bin = args
-            .daemon_bin
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_devicebridge")));
+        let bin = match (&args.daemon_bin, args.peer) {
+            (Some(bin), _) => bin.clone(),
+            (None, true) => peer_script()?,
+            (None, false) => PathBuf::from(env!("CARGO_BIN_EXE_devicebridge")),
+        };
         let dir = tempfile::Builder::new()
             .prefix("devicebridge-load-")
             .tempdir()?;
@@ -253,6 +260,7 @@ impl Daemon {
             dir,
             kept,
             bin,
+            peer: args.peer,
             extra_env: args.daemon_env.clone(),
         })
     }
@@ -331,6 +339,19 @@ impl Drop for Daemon {
             eprintln!("load: daemon data and log kept in {}", kept.display());
         }
     }
+}
+
+/// The Node peer's server script, once its dependencies are installed. The script takes the
+/// daemon's command line, so it is started the same way.
+fn peer_script() -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer");
+    if !dir.join("node_modules/socket.io").is_dir() {
+        bail!(
+            "the peer's dependencies are not installed: run `npm ci` in {}",
+            dir.display()
+        );
+    }
+    Ok(dir.join("server.js"))
 }
 
 fn is_zombie(pid: libc::pid_t) -> bool {

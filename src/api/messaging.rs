@@ -175,7 +175,9 @@ impl Messaging {
         if let Some((owner, _)) = owner.filter(|(owner, _)| owner != device) {
             caller.authorize(Scope::Read, Some(&owner))?;
         }
-        let (message, created) = messaging::send(&self.store, device, request, dedup, turn).await?;
+        let waits = !handle.is_sending();
+        let (message, created) =
+            messaging::send(&self.store, device, request, dedup, turn, waits).await?;
         if created {
             handle.wake_relay();
         }

@@ -147,7 +147,7 @@ impl Default for StorageSettings {
         Self {
             data_dir: PathBuf::from("data"),
             synchronous: Synchronous::Full,
-            wal_limit_mb: 256,
+            wal_limit_mb: 16,
             upload_retention_days: 30,
         }
     }

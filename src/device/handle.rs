@@ -52,6 +52,12 @@ impl DeviceHandle {
         }
     }
 
+    /// Whether a message queued now is sent at once: false while the device is not ready,
+    /// and its messages wait for the upstream.
+    pub fn is_sending(&self) -> bool {
+        self.bell.is_sending()
+    }
+
     /// Tells the device that messages were queued for sending. Never waits: many sends ring
     /// once, and the relay takes everything queued when it runs.
     pub fn wake_relay(&self) {

@@ -244,9 +244,7 @@ impl Relay {
                 .collect();
             let mut trouble = None;
             if !due.is_empty() {
-                let Some(sent) = self.attempt(upstream, due).await else {
-                    return Pumped::default();
-                };
+                let sent = self.attempt(upstream, due).await;
                 trouble = sent.trouble;
                 outcomes.extend(sent.outcomes);
             }
@@ -271,18 +269,8 @@ impl Relay {
         }
     }
 
-    /// Hands `due` to the upstream, its attempts journaled first; `None` if the store failed.
-    async fn attempt(&mut self, upstream: &mut dyn Upstream, due: Vec<Queued>) -> Option<Attempt> {
-        let device = self.device.clone();
-        let batch = due.clone();
-        if let Err(error) = self
-            .store
-            .write(move |tx| relay::start_attempts(tx, &device, &batch))
-            .await
-        {
-            tracing::error!(device_id = %self.device, %error, "cannot record sending");
-            return None;
-        }
+    /// Hands `due` to the upstream.
+    async fn attempt(&mut self, upstream: &mut dyn Upstream, due: Vec<Queued>) -> Attempt {
         let batch: Vec<_> = due
             .iter()
             .map(|q| Outgoing {
@@ -312,7 +300,7 @@ impl Relay {
         {
             self.ack_deadline = Some(Instant::now() + self.ack_timeout);
         }
-        Some(Attempt { outcomes, trouble })
+        Attempt { outcomes, trouble }
     }
 
     /// The queued messages that may go now, keeping each chat's order; arms the retry timer

@@ -13,6 +13,9 @@ pub struct RelayBell {
     /// Actions were stored since the relay last looked, so a relay turn reads them only then
     /// (or while some wait): most turns, under a stream of messages, have none to read.
     actions: AtomicBool,
+    /// The relay is sending: the device is ready. A message accepted while it is not waits
+    /// for the upstream, which is worth telling clients (`message:status queued`).
+    sending: AtomicBool,
 }
 
 impl RelayBell {
@@ -29,6 +32,16 @@ impl RelayBell {
 
     pub async fn rung(&self) {
         self.bell.notified().await;
+    }
+
+    /// The relay starts or stops sending (the device became ready, or stopped being so).
+    pub fn set_sending(&self, sending: bool) {
+        self.sending.store(sending, Ordering::Release);
+    }
+
+    /// Whether a message queued now goes out at once, or waits for the device to be ready.
+    pub fn is_sending(&self) -> bool {
+        self.sending.load(Ordering::Acquire)
     }
 
     /// Whether actions were stored since the last call.

@@ -1,5 +1,11 @@
-//! The relay queue's bookkeeping: every step of an outgoing message through the queue is
-//! journaled, with its `message:status` event, before the next step happens.
+//! The relay queue's bookkeeping: how each attempt to hand an outgoing message to the upstream
+//! ended, written (with the events it means) before the next step happens.
+//!
+//! Clients hear of an attempt only through what the acks do not tell: a message back in the
+//! queue to wait for the upstream (`message:status queued`), a retry (`retrying`) or a failure
+//! for good (`failed`). A message the upstream took
+//! is told by its `message:ack`; saying `sending` and `sent` as well cost every subscriber two
+//! events per message, and the writer a commit before each attempt.
 //!
 //! A message's row stays `queued` (or `retrying`) while it is being sent, and changes with the
 //! attempt's outcome: recording `sending` in the row as well cost the writer an update of the
@@ -58,22 +64,6 @@ fn status(
     Ok(())
 }
 
-/// Journals that each message of the batch is now being sent (attempt + 1); the attempt is
-/// counted in its row with the outcome.
-pub fn start_attempts(tx: &mut Tx<'_>, device: &DeviceId, batch: &[Queued]) -> StoreResult<()> {
-    for queued in batch {
-        status(
-            tx,
-            device,
-            &queued.message,
-            RelayStatus::Sending,
-            queued.attempts + 1,
-            None,
-        )?;
-    }
-    Ok(())
-}
-
 /// Records how each attempt ended. A failure for good also sets ack `error`. An ack that
 /// came with the upstream's answer is timed in `metrics`.
 pub fn record_outcomes(
@@ -106,14 +96,6 @@ pub fn record_outcomes(
                     ack: acked.map(Ack::level),
                 };
                 tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
-                status(
-                    tx,
-                    device,
-                    &queued.message,
-                    RelayStatus::Sent,
-                    attempt,
-                    None,
-                )?;
                 if let Some(acked) = acked {
                     let before = std::mem::replace(&mut sent.ack, acked);
                     time_acks(&sent, before, metrics);
@@ -138,6 +120,8 @@ pub fn record_outcomes(
                 )?;
             }
             Outcome::Failed { error } => fail(tx, device, &queued.message, attempt, error)?,
+            // Back in the queue, waiting for the upstream (it failed the device, or took
+            // none of the batch after an earlier message failed): that is worth telling.
             Outcome::NotAttempted => {
                 let not_before = queued.next_attempt_at.map(rfc3339);
                 let update = RelayUpdate {

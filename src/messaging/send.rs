@@ -151,16 +151,19 @@ fn template_chat(tx: &Tx<'_>, device: &DeviceId, chat_id: &str) -> Result<Option
     Ok(Some(new_chat_name(tx, device, chat_id, digits)?))
 }
 
-/// Accepts a message for sending: stores it at ack `pending` and journals `message`,
-/// `message:status queued` and `chat:update`. Returns the message and whether it is new (a
-/// repeated `tempId` or `Idempotency-Key` returns the original). With a `turn`, the message
-/// is stored after the requests that arrived before it on the same connection.
+/// Accepts a message for sending: stores it at ack `pending` and journals `message` and
+/// `chat:update`, and `message:status queued` when the message `waits` for the upstream (the
+/// device is not ready); a message that goes at once is told by its acks alone. Returns the
+/// message and whether it is new (a repeated `tempId` or `Idempotency-Key` returns the
+/// original). With a `turn`, the message is stored after the requests that arrived before it
+/// on the same connection.
 pub async fn send(
     store: &Store,
     device: &DeviceId,
     request: SendRequest,
     dedup: Dedup,
     turn: Option<Turn>,
+    waits: bool,
 ) -> Result<(Message, bool)> {
     let mut request = request;
     if let Some(media) = request.media.as_mut().filter(|media| media.mime.is_empty()) {
@@ -255,16 +258,18 @@ pub async fn send(
             },
         )?;
         tx.journal(&device, EventData::Message(message.clone()))?;
-        tx.journal(
-            &device,
-            EventData::MessageStatus(MessageStatus {
-                message_id: id.clone(),
-                chat_id: request.chat_id.clone(),
-                status: RelayStatus::Queued.as_str(),
-                attempt: 0,
-                error: None,
-            }),
-        )?;
+        if waits {
+            tx.journal(
+                &device,
+                EventData::MessageStatus(MessageStatus {
+                    message_id: id.clone(),
+                    chat_id: request.chat_id.clone(),
+                    status: RelayStatus::Queued.as_str(),
+                    attempt: 0,
+                    error: None,
+                }),
+            )?;
+        }
         if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
             tx.chat_changed(&device, chat);
         }

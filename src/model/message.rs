@@ -62,7 +62,6 @@ impl Ack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayStatus {
     Queued,
-    Sending,
     Retrying,
     Sent,
     Failed,
@@ -72,7 +71,6 @@ impl RelayStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RelayStatus::Queued => "queued",
-            RelayStatus::Sending => "sending",
             RelayStatus::Retrying => "retrying",
             RelayStatus::Sent => "sent",
             RelayStatus::Failed => "failed",

@@ -356,7 +356,7 @@ mod tests {
             "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 4, 1), ('b', 1, 2);
              INSERT INTO events (key, name, data, at) VALUES
                 ((1 << 40) + 1, 'state', '{\"state\":\"qr\"}', 't1'),
-                ((1 << 40) + 2, 'qr', '{\"attempt\":1}', 't2'),
+                ((1 << 40) + 2, 'qr', '{\"attempt\":1,\"image\":\"data:,\"}', 't2'),
                 ((1 << 40) + 3, 'state', '{\"state\":\"ready\"}', 't3'),
                 ((1 << 40) + 4, 'message', '{}', 't4'),
                 ((2 << 40) + 1, 'message', '{}', 't5');",
@@ -375,7 +375,7 @@ mod tests {
         );
         assert_eq!(
             latest("a", "qr"),
-            Some((2, r#"{"attempt":1}"#.into(), "t2".into()))
+            Some((2, r#"{"attempt":1,"image":"data:,"}"#.into(), "t2".into()))
         );
         assert_eq!(latest("b", "state"), None);
     }

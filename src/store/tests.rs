@@ -249,6 +249,54 @@ async fn a_deleted_device_takes_its_journal_and_no_other_with_it() {
 }
 
 #[tokio::test]
+async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it() {
+    let (_dir, store, bus) = open();
+    let mut live = bus.subscribe();
+    let demo = DeviceId::parse("demo").unwrap();
+    let text = "http://localhost:3000/pair/3f9c2a7d";
+    let code = EventData::Qr(crate::model::event::QrCode {
+        qr: text.into(),
+        image: crate::qr::png_data_url(text).unwrap(),
+        expires_at: "2026-11-23T12:00:00Z".into(),
+        attempt: 1,
+        max_attempts: 6,
+    });
+    store
+        .write({
+            let demo = demo.clone();
+            move |tx| tx.journal(&demo, code).map(drop)
+        })
+        .await
+        .unwrap();
+    let sent = live.recv().await.unwrap().fields();
+
+    let rows: Vec<String> = store
+        .read(|conn| {
+            let mut rows = Vec::new();
+            for table in ["events", "latest_events"] {
+                rows.push(
+                    conn.query_row(&format!("SELECT data FROM {table}"), [], |row| row.get(0))?,
+                );
+            }
+            Ok(rows)
+        })
+        .await
+        .unwrap();
+    for row in &rows {
+        assert!(!row.contains("image") && row.contains(text), "{row}");
+        assert!(row.len() < 300, "{} bytes kept", row.len());
+    }
+    let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
+    assert_eq!(replayed, sent, "read back as it was sent, picture and all");
+    let view = store
+        .read(move |conn| journal::latest_named(conn, &demo, "qr"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.fields(), sent);
+}
+
+#[tokio::test]
 async fn pruned_journals_report_incomplete_reads() {
     let (_dir, store, _bus) = open();
     let demo = DeviceId::parse("demo").unwrap();

@@ -547,12 +547,37 @@ pub async fn wait_message_status(client: &mut sio::SioClient, id: &Value, status
         .data
 }
 
+/// Waits until the upstream has message `id`: its first `message:ack` at `server` or beyond
+/// (a smooth send has no `message:status`; its acks tell it). Returns that `message:ack`.
+pub async fn wait_relayed(client: &mut sio::SioClient, id: &Value) -> Value {
+    wait_ack_where(client, id, |d| {
+        d["ack"].as_i64().is_some_and(|ack| ack >= 1)
+    })
+    .await
+}
+
 /// Waits until message `id` reaches ack `ack`; returns the `message:ack`.
 pub async fn wait_message_ack(client: &mut sio::SioClient, id: &Value, ack: &str) -> Value {
+    wait_ack_where(client, id, |d| d["ackName"] == ack).await
+}
+
+/// The first `message:ack` of message `id` for which `check` holds: one already received
+/// counts (acks of several messages come in any order, and a wait for one reads past others),
+/// else the next one.
+async fn wait_ack_where(
+    client: &mut sio::SioClient,
+    id: &Value,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let id = id.as_str().expect("message ids are strings");
-    wait_about(client, "message:ack", id, |d| d["ackName"] == ack)
-        .await
-        .data
+    let seen = client
+        .history()
+        .iter()
+        .find(|e| e.name == "message:ack" && e.data["messageId"] == id && check(&e.data));
+    match seen {
+        Some(event) => event.data.clone(),
+        None => wait_about(client, "message:ack", id, check).await.data,
+    }
 }
 
 /// What a device's socket received after its `session` greeting, which comes first, before

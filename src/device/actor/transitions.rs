@@ -57,6 +57,7 @@ impl Actor {
     /// becomes ready. Returns the input an upstream found unusable on that first send means.
     async fn relay_after(&mut self, was_ready: bool) -> Option<Input> {
         let ready = self.state.name() == StateName::Ready;
+        self.bell.set_sending(ready);
         if was_ready && !ready {
             self.relay.pause();
         }
