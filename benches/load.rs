@@ -1,4 +1,4 @@
-//! The load tool: `cargo bench --bench load -- <send|fanout|idle|churn> [options]`.
+//! The load tool: `cargo bench --bench load -- <send|fanout|fanrate|idle|churn|fleet> [options]`.
 //!
 //! It starts the release daemon as a child process — a fresh temporary data directory,
 //! `storage.synchronous = full` (the measurement condition of the targets), the per-connection
@@ -18,6 +18,9 @@
 //! - `churn`: cycles of C idle connections that open and then all close; the daemon's RSS
 //!   before the first cycle, right after each close and `--wait` seconds later: whether the
 //!   memory clients took comes back when they leave.
+//! - `fleet`: N simulator devices linked, one exchange each with a contact who answers, then
+//!   a restart: how long each step takes, the daemon's RSS and the store's bytes per device
+//!   and per exchange, and the largest the write-ahead log grew.
 //!
 //! Progress goes to stderr; the summary block (with the exact command) goes to stdout.
 //! Run `cargo bench --bench load -- --help` for every option.
@@ -29,6 +32,8 @@ mod sio;
 mod churn;
 #[path = "load/fanout.rs"]
 mod fanout;
+#[path = "load/fleet.rs"]
+mod fleet;
 #[path = "load/idle.rs"]
 mod idle;
 #[path = "load/measure.rs"]
@@ -51,6 +56,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use churn::ChurnArgs;
 use fanout::FanoutArgs;
+use fleet::FleetArgs;
 use idle::IdleArgs;
 use measure::Summary;
 use send::SendArgs;
@@ -63,7 +69,8 @@ use target::{Target, TargetArgs};
     after_help = "Examples:\n  cargo bench --bench load -- idle --connections 10000\n  \
                   cargo bench --bench load -- send --clients 10 --in-flight 100 --duration 10\n  \
                   cargo bench --bench load -- fanout --subscribers 1000 --rate 20\n  \
-                  cargo bench --bench load -- churn --connections 5000 --cycles 3 --wait 30"
+                  cargo bench --bench load -- churn --connections 5000 --cycles 3 --wait 30\n  \
+                  cargo bench --bench load -- fleet --devices 1000"
 )]
 struct Cli {
     /// None when run bare (`cargo bench` with no arguments, `cargo test --all-targets`): the
@@ -86,6 +93,8 @@ enum Scenario {
     Idle(IdleArgs),
     /// Cycles of C idle connections that open and all close; resident memory after each.
     Churn(ChurnArgs),
+    /// N devices linked, one exchange each, then a restart: time, memory and store weight.
+    Fleet(FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,9 +124,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(scenario: &Scenario, args: &TargetArgs, nofile: u64) -> Result<Summary> {
-    let target = Target::open(args).await?;
+    let mut target = Target::open(args).await?;
     let outcome = tokio::select! {
-        result = run_scenario(&target, scenario) => result,
+        result = run_scenario(&mut target, scenario) => result,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
     target.finish().await;
@@ -126,8 +135,9 @@ async fn run(scenario: &Scenario, args: &TargetArgs, nofile: u64) -> Result<Summ
     Ok(summary)
 }
 
-async fn run_scenario(target: &Target, scenario: &Scenario) -> Result<Summary> {
+async fn run_scenario(target: &mut Target, scenario: &Scenario) -> Result<Summary> {
     match scenario {
+        Scenario::Fleet(args) => fleet::run(target, args).await,
         Scenario::Send(args) => send::run(target, args).await,
         Scenario::Fanout(args) => fanout::run(target, args).await,
         Scenario::Idle(args) => idle::run(target, args).await,

@@ -123,6 +123,18 @@ impl Target {
         })
     }
 
+    /// Restarts the daemon this tool started (a clean stop, then a start on the same data) and
+    /// waits for its `/health`.
+    pub(crate) async fn restart(&mut self) -> Result<()> {
+        let daemon = self
+            .daemon
+            .as_mut()
+            .ok_or_else(|| anyhow!("only a daemon the tool started can be restarted"))?;
+        self.pid = Some(daemon.restart()?);
+        let http = reqwest::Client::new();
+        daemon.wait_ready(&http).await.map(drop)
+    }
+
     /// The daemon's resident memory and CPU time, when its pid is known.
     pub(crate) fn sample(&self) -> Option<ProcSample> {
         self.pid
@@ -187,6 +199,7 @@ impl Target {
 /// (and by the kernel if the tool itself is killed).
 pub(crate) struct Daemon {
     pub(crate) child: Child,
+    port: u16,
     base: String,
     dir: Option<tempfile::TempDir>,
     kept: Option<PathBuf>,
@@ -207,48 +220,8 @@ impl Daemon {
         let dir = tempfile::Builder::new()
             .prefix("devicebridge-load-")
             .tempdir()?;
-        let log = File::create(dir.path().join("daemon.log"))?;
         let port = free_port()?;
-        let mut command = Command::new(&bin);
-        command
-            .arg("serve")
-            .args(["--bind", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--devices-dir")
-            .arg(dir.path().join("devices"))
-            // No config/local.toml from wherever the tool was started.
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("DEVICEBRIDGE") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
-            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
-            .env("DEVICEBRIDGE__LIMITS__EVENTS_PER_MINUTE", "1000000000")
-            .env("DEVICEBRIDGE__LOG__LEVEL", "warn")
-            .envs(args.daemon_env.iter().map(|(k, v)| (k, v)));
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {} (cargo build --release?)", bin.display()))?;
-        progress(format_args!(
-            "started {} (pid {}) on 127.0.0.1:{port}, data in {}",
-            bin.display(),
-            child.id(),
-            dir.path().display()
-        ));
+        let child = spawn(&bin, dir.path(), port, &args.daemon_env)?;
         let (dir, kept) = if args.keep {
             (None, Some(dir.keep()))
         } else {
@@ -256,6 +229,7 @@ impl Daemon {
         };
         Ok(Daemon {
             child,
+            port,
             base: format!("http://127.0.0.1:{port}"),
             dir,
             kept,
@@ -290,6 +264,20 @@ impl Daemon {
         let key = std::fs::read_to_string(&path)
             .with_context(|| format!("no admin key at {}", path.display()))?;
         Ok(key.trim().to_owned())
+    }
+
+    /// Stops the daemon cleanly and starts it again on the same data and port; returns its
+    /// new pid.
+    fn restart(&mut self) -> Result<u32> {
+        self.terminate();
+        let _ = self.child.wait();
+        self.child = spawn(&self.bin, self.dir(), self.port, &self.extra_env)?;
+        Ok(self.child.id())
+    }
+
+    /// Where its database and write-ahead log are.
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir().join("data")
     }
 
     /// SIGTERM (a clean shutdown), then SIGKILL if it is still there after a few seconds.
@@ -339,6 +327,57 @@ impl Drop for Daemon {
             eprintln!("load: daemon data and log kept in {}", kept.display());
         }
     }
+}
+
+/// Starts the daemon at `bin` on 127.0.0.1:`port` with its data, devices and log in `dir`, as
+/// the measurements want it: `storage.synchronous = full`, the inbound rate limit out of the
+/// way, warnings-only logs, then `extra_env`.
+fn spawn(bin: &Path, dir: &Path, port: u16, extra_env: &[(String, String)]) -> Result<Child> {
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("daemon.log"))?;
+    let mut command = Command::new(bin);
+    command
+        .arg("serve")
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--devices-dir")
+        .arg(dir.join("devices"))
+        // No config/local.toml from wherever the tool was started.
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("DEVICEBRIDGE") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
+        .env("DEVICEBRIDGE__LIMITS__EVENTS_PER_MINUTE", "1000000000")
+        .env("DEVICEBRIDGE__LOG__LEVEL", "warn")
+        .envs(extra_env.iter().map(|(k, v)| (k, v)));
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {} (cargo build --release?)", bin.display()))?;
+    progress(format_args!(
+        "started {} (pid {}) on 127.0.0.1:{port}, data in {}",
+        bin.display(),
+        child.id(),
+        dir.display()
+    ));
+    Ok(child)
 }
 
 /// The Node peer's server script, once its dependencies are installed. The script takes the
@@ -404,11 +443,11 @@ impl Api {
         Ok(body)
     }
 
-    async fn get(&self, path: &str) -> Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Result<Value> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
@@ -446,6 +485,25 @@ impl Api {
                 Err(_) => sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+
+    /// Creates simulator device `id` with `contacts` and links it as the phone would: its QR
+    /// code over REST, then `POST /pairings`; returns once it is `ready`.
+    pub(crate) async fn link_simulator(&self, id: &str, contacts: Value) -> Result<()> {
+        self.post(
+            "/api/v1/devices",
+            json!({
+                "id": id,
+                "name": "Load test",
+                "connector": "simulator",
+                "simulator": { "phone": "15550000001", "contacts": contacts },
+            }),
+        )
+        .await?;
+        self.wait_state(id, "qr").await?;
+        let qr = self.current_qr(id).await?;
+        self.post("/api/v1/pairings", json!({ "qr": qr })).await?;
+        self.wait_state(id, "ready").await
     }
 
     async fn wait_state(&self, device: &str, wanted: &str) -> Result<()> {
@@ -487,21 +545,10 @@ pub(crate) async fn linked_device(target: &Target, contacts: usize) -> Result<De
         .enumerate()
         .map(|(i, chat)| json!({ "id": chat, "name": format!("Contact {i}"), "behaviour": "silent" }))
         .collect();
-    let api = &target.api;
-    api.post(
-        "/api/v1/devices",
-        json!({
-            "id": id,
-            "name": "Load test",
-            "connector": "simulator",
-            "simulator": { "phone": "15550000001", "contacts": contacts },
-        }),
-    )
-    .await?;
-    api.wait_state(&id, "qr").await?;
-    let qr = api.current_qr(&id).await?;
-    api.post("/api/v1/pairings", json!({ "qr": qr })).await?;
-    api.wait_state(&id, "ready").await?;
+    target
+        .api
+        .link_simulator(&id, Value::Array(contacts))
+        .await?;
     progress(format_args!(
         "device {id} is ready with {} chats",
         chats.len()
