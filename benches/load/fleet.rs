@@ -1,8 +1,9 @@
 //! `fleet`: N simulator devices, each linked through the simulated phone and exchanging one
 //! message with a contact who reads it and answers, then the daemon restarted. How long each
-//! step takes for the whole fleet, the daemon's memory after it, and what the store weighs:
-//! the database and its write-ahead log per linked device and per exchange, and the largest
-//! the log grew to at any moment (sampled every 50 ms).
+//! step takes for the whole fleet, the daemon's memory after it, and what the store weighs per
+//! linked device and per exchange (the database after a clean restart, which copies the
+//! write-ahead log into it and cuts the log back), and the largest the log grew to at any
+//! moment (sampled every 50 ms).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,10 +52,17 @@ impl StoreFiles {
         std::fs::metadata(&self.log).map_or(0, |m| m.len())
     }
 
-    /// Database and log, in bytes.
-    fn bytes(&self) -> (u64, u64) {
-        let database = std::fs::metadata(&self.database).map_or(0, |m| m.len());
-        (database, self.log_bytes())
+    /// The bytes the database's pages hold, free pages left out: the file keeps the size it
+    /// once reached, and the pages a checkpoint freed would otherwise count.
+    fn used_bytes(&self) -> Result<u64> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let pragma = |name: &str| -> Result<u64> {
+            Ok(conn.pragma_query_value(None, name, |row| row.get::<_, i64>(0))? as u64)
+        };
+        Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
     }
 }
 
@@ -92,8 +100,8 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
     let Some(data_dir) = target.daemon.as_ref().map(|d| d.data_dir()) else {
         bail!("fleet measures the store's files: let the tool start the daemon (no --url)");
     };
-    let files = || StoreFiles::of(&data_dir);
-    let watch = LogWatch::start(files());
+    let files = StoreFiles::of(&data_dir);
+    let watch = LogWatch::start(StoreFiles::of(&data_dir));
     let ids: Vec<String> = (0..args.devices)
         .map(|n| format!("fleet-{}-{n}", target.run_id))
         .collect();
@@ -102,12 +110,14 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
     summary.row(
         "load",
         format!(
-            "{} simulator devices, {concurrency} requests at a time; one exchange each with a contact who reads and answers",
+            "{} simulator devices, {concurrency} requests at a time; one exchange each with a \
+             contact who reads and answers. Store weights are read after a clean restart, when \
+             the log was copied into the database and cut back",
             args.devices
         ),
     );
-    let before = files().bytes();
-    summary.row("store before", describe(before));
+    let (empty, _) = restarted(target, &files, 0).await?;
+    summary.row("store empty", mib(empty / 1024));
 
     let api = target.api.clone();
     let linking = Instant::now();
@@ -117,48 +127,56 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
         async move { api.link_simulator(&id, contacts).await }
     })
     .await?;
-    let linked = files().bytes();
+    let link_time = linking.elapsed();
+    let linked_rss = rss(target);
+    let (linked, _) = restarted(target, &files, args.devices).await?;
     summary.row(
         "linked",
         format!(
-            "all {} ready in {:.1} s; rss {}; store {}, {} per device",
+            "all {} ready in {:.1} s; rss {linked_rss}; store {}, {} per device",
             args.devices,
-            linking.elapsed().as_secs_f64(),
-            rss(target),
-            describe(linked),
-            kib_per(total(linked).saturating_sub(total(before)), args.devices)
+            link_time.as_secs_f64(),
+            mib(linked / 1024),
+            kib_per(linked.saturating_sub(empty), args.devices)
         ),
     );
 
+    // Every device sends first, then the answers are awaited: the contacts take seconds to
+    // read and type, and the fleet's exchanges overlap as they would in use.
     let exchanging = Instant::now();
-    for_each(&ids, concurrency, "answered", |id| {
+    for_each(&ids, concurrency, "sent", |id| {
         let api = api.clone();
-        async move { exchange(&api, &id).await }
+        async move {
+            api.post(&messages_path(&id), json!({ "text": "hello" }))
+                .await
+                .map(drop)
+        }
     })
     .await?;
-    let exchanged = files().bytes();
+    for_each(&ids, concurrency, "answered", |id| {
+        let api = api.clone();
+        async move { answered(&api, &id).await }
+    })
+    .await?;
+    let exchange_time = exchanging.elapsed();
+    let exchanged_rss = rss(target);
+    let (exchanged, ready_after) = restarted(target, &files, args.devices).await?;
     summary.row(
         "exchanged",
         format!(
-            "every device's message answered in {:.1} s; rss {}; store {}, {} per exchange",
-            exchanging.elapsed().as_secs_f64(),
-            rss(target),
-            describe(exchanged),
-            kib_per(total(exchanged).saturating_sub(total(linked)), args.devices)
+            "every device's message answered in {:.1} s; rss {exchanged_rss}; store {}, {} per exchange",
+            exchange_time.as_secs_f64(),
+            mib(exchanged / 1024),
+            kib_per(exchanged.saturating_sub(linked), args.devices)
         ),
     );
-
-    let restarting = Instant::now();
-    target.restart().await?;
-    all_ready(&target.api, args.devices).await?;
     summary.row(
         "restarted",
         format!(
-            "all {} ready {:.1} s after the stop began; rss {}; store {}",
+            "all {} ready {:.1} s after the stop began; rss {}",
             args.devices,
-            restarting.elapsed().as_secs_f64(),
-            rss(target),
-            describe(files().bytes())
+            ready_after.as_secs_f64(),
+            rss(target)
         ),
     );
     summary.row(
@@ -169,6 +187,21 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
         ),
     );
     Ok(summary)
+}
+
+/// Restarts the daemon and waits for its `devices` to be ready again; returns the bytes the
+/// database's pages hold then (a clean stop copies the whole log into it) and how long the
+/// restart took.
+async fn restarted(
+    target: &mut Target,
+    files: &StoreFiles,
+    devices: usize,
+) -> Result<(u64, Duration)> {
+    let restarting = Instant::now();
+    target.restart().await?;
+    all_ready(&target.api, devices).await?;
+    let ready = restarting.elapsed();
+    Ok((files.used_bytes()?, ready))
 }
 
 /// Runs `step` for every id, `concurrency` at a time, printing progress.
@@ -191,10 +224,14 @@ where
         .await
 }
 
-/// Sends one message to the contact and waits for its answer.
-async fn exchange(api: &Api, id: &str) -> Result<()> {
-    let path = format!("/api/v1/devices/{id}/chats/{CONTACT}/messages");
-    api.post(&path, json!({ "text": "hello" })).await?;
+/// The device's chat with the contact, its messages.
+fn messages_path(id: &str) -> String {
+    format!("/api/v1/devices/{id}/chats/{CONTACT}/messages")
+}
+
+/// Waits until the contact answered the device's message.
+async fn answered(api: &Api, id: &str) -> Result<()> {
+    let path = messages_path(id);
     let deadline = Instant::now() + STEP_TIMEOUT;
     loop {
         let page = api.get(&format!("{path}?limit=5")).await?;
@@ -230,19 +267,6 @@ async fn all_ready(api: &Api, count: usize) -> Result<()> {
         }
         sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn total((database, log): (u64, u64)) -> u64 {
-    database + log
-}
-
-fn describe((database, log): (u64, u64)) -> String {
-    format!(
-        "{} (database {}, log {})",
-        mib((database + log) / 1024),
-        mib(database / 1024),
-        mib(log / 1024)
-    )
 }
 
 fn kib_per(bytes: u64, count: usize) -> String {
