@@ -141,15 +141,17 @@ pub struct MessageAck {
     pub ack_name: &'static str,
 }
 
-/// `message:status`: what the relay did with a message we send. `chatId` is more than the
-/// contract's fields: a socket that joined chats is sent the statuses of their messages only,
-/// and finds the chat here.
+/// `message:status`: what the relay did with a message we send, when the acks do not say it:
+/// it waits for the upstream (`queued`), will be tried again (`retrying`) or failed for good
+/// (`failed`). `chatId` is more than the contract's fields: a socket that joined chats is sent
+/// the statuses of their messages only, and finds the chat here.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct MessageStatus {
     pub message_id: String,
     pub chat_id: String,
+    #[cfg_attr(test, ts(type = "\"queued\" | \"retrying\" | \"failed\""))]
     pub status: &'static str,
     pub attempt: u32,
     pub error: Option<String>,

@@ -57,7 +57,7 @@ export type ConnectionStatus = { upstream: string, latencyMs: number | null, };
 
 export type MessageAck = { messageId: string, upstreamId: string | null, chatId: string, ack: number, ackName: AckName, };
 
-export type MessageStatus = { messageId: string, chatId: string, status: string, attempt: number, error: string | null, };
+export type MessageStatus = { messageId: string, chatId: string, status: "queued" | "retrying" | "failed", attempt: number, error: string | null, };
 
 export type MessageRead = { chatId: string, messageIds: Array<string>, readBy: string, };
 
