@@ -3,10 +3,12 @@
 //! under a steady load. Separate from the writer because it runs beside it, on its own
 //! connection, and only hands it the little work that must happen between two commits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 
 use super::outage::{self, Outage};
 use crate::bus::Changes;
@@ -15,6 +17,46 @@ use crate::bus::Changes;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long cutting the log back waits for readers to finish before it gives up.
 pub(super) const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What the writer does about the log's length after each batch: past half its limit it wakes
+/// the checkpointer (a wake already pending is enough); past the limit itself, which happens
+/// only when writes outrun the checkpointer, it copies the log on its own thread, stalling
+/// the writes behind it, so that the log never grows much past its limit.
+#[derive(Clone)]
+pub(super) struct WakeCheckpointer {
+    wake: SyncSender<()>,
+    limit_frames: i64,
+}
+
+/// What the writer must do about the log after a batch.
+#[derive(Debug, PartialEq)]
+pub(super) enum LogDue {
+    Nothing,
+    /// Copy it now: it passed its limit.
+    CopyNow,
+}
+
+impl WakeCheckpointer {
+    /// Wakes the checkpointer when the log holds more than half its limit of `frames`, and
+    /// says whether the writer must copy it itself.
+    pub(super) fn after_commit(&self, frames: i64) -> LogDue {
+        if frames > self.limit_frames {
+            return LogDue::CopyNow;
+        }
+        if frames > self.limit_frames / 2 {
+            let _ = self.wake.try_send(());
+        }
+        LogDue::Nothing
+    }
+}
+
+/// The channel that wakes the checkpointer, with the log's limit in frames of `page_size`
+/// bytes; the checkpointer ends when the sender is dropped.
+pub(super) fn wake_channel(log_limit: i64, page_size: i64) -> (WakeCheckpointer, Receiver<()>) {
+    let (wake, woken) = std::sync::mpsc::sync_channel(1);
+    let limit_frames = log_limit / page_size.max(1);
+    (WakeCheckpointer { wake, limit_frames }, woken)
+}
 
 /// Set by the checkpointer when it has copied the log into the database file, for the writer
 /// to copy the rest (see [`run_checkpointer`]).
@@ -28,6 +70,63 @@ impl LogCopied {
 
     pub(super) fn take(&self) -> bool {
         self.0.swap(false, Ordering::Acquire)
+    }
+}
+
+/// How many frames the write-ahead log held after the writer's last commit, as SQLite tells
+/// the writer connection's WAL hook: the writer reads it after each batch, for nothing, to
+/// wake the checkpointer as soon as the log passes its limit instead of at its next round.
+#[derive(Clone, Default)]
+pub(super) struct LogLength(Arc<AtomicI64>);
+
+impl LogLength {
+    pub(super) fn frames(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Has SQLite report the log's length after each commit of `conn`, until the returned
+    /// hook is dropped, which must happen before `conn` closes. (The connection's automatic
+    /// checkpoints, which use the same hook, are off: see [`run_checkpointer`].)
+    pub(super) fn follow(&self, conn: &Connection) -> LogHook {
+        // SAFETY: the handle is the open connection's; the counter the hook is given stays
+        // alive in the returned `LogHook`, which takes the hook off before it lets go of it.
+        unsafe {
+            let db = conn.handle();
+            let counter = Arc::as_ptr(&self.0).cast_mut().cast::<c_void>();
+            ffi::sqlite3_wal_hook(db, Some(committed), counter);
+            LogHook {
+                db,
+                _counter: self.0.clone(),
+            }
+        }
+    }
+}
+
+/// SQLite's call after each commit of the writer: `frames` is the log's length.
+unsafe extern "C" fn committed(
+    counter: *mut c_void,
+    _db: *mut ffi::sqlite3,
+    _database: *const c_char,
+    frames: c_int,
+) -> c_int {
+    // SAFETY: `counter` is the `AtomicI64` that `LogLength::follow` registered, kept alive
+    // by its `LogHook` for as long as the hook is set.
+    unsafe { &*counter.cast::<AtomicI64>() }.store(i64::from(frames), Ordering::Release);
+    ffi::SQLITE_OK
+}
+
+/// The WAL hook of the writer's connection, taken off when dropped.
+pub(super) struct LogHook {
+    db: *mut ffi::sqlite3,
+    _counter: Arc<AtomicI64>,
+}
+
+impl Drop for LogHook {
+    fn drop(&mut self) {
+        // SAFETY: `db` is still open: the hook is dropped before its connection.
+        unsafe {
+            ffi::sqlite3_wal_hook(self.db, None, std::ptr::null_mut());
+        }
     }
 }
 
@@ -53,8 +152,9 @@ pub(super) fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Opti
     }
 }
 
-/// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`] until the
-/// writer stops. SQLite would otherwise do it inside whichever commit crosses its threshold,
+/// Copies the write-ahead log into the database file every [`CHECKPOINT_EVERY`], or as soon as
+/// the writer finds the log past `log_limit` (a message on `wake`), until the writer stops
+/// (`wake` closes). SQLite would otherwise do it inside whichever commit crosses its threshold,
 /// and that commit (and every write waiting behind it) would pay for copying and syncing
 /// thousands of pages. A passive checkpoint never blocks the writer or the readers.
 ///
@@ -62,11 +162,14 @@ pub(super) fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Opti
 /// copied, which a steady stream of writes never allows: frames are appended while a
 /// checkpoint copies. At the load tool's send rate the log grew by 70–100 MB a second for as
 /// long as the load lasted, and a crash left all of it to replay at the next start. So once
-/// the log is past `log_limit` bytes (`storage.wal_limit_mb`), a round copies a second time
+/// the log is past half of `log_limit` bytes (`storage.wal_limit_mb`), a round copies a second time
 /// (only what was appended during the first) and the writer, between two of its commits,
 /// copies the little that is left ([`run_writer`](super::writer::run_writer)). That stalls the
 /// writer for a few milliseconds, which is why it waits for the limit instead of happening
-/// every round.
+/// every round. A thousand devices linking at once appended 70 MB within one round's second,
+/// so the writer, which learns the log's length from each commit, wakes this thread as soon as
+/// the log passes half its limit, and copies the log itself should it pass the limit before
+/// this thread is done ([`WakeCheckpointer`]): the log stays within its limit and a batch.
 ///
 /// When the log starts over, its file keeps its size and new frames overwrite the old ones:
 /// having SQLite cut the file back there (`journal_size_limit`) made the first commit after
@@ -76,7 +179,7 @@ pub(super) fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Opti
 /// gives up after [`TRUNCATE_PATIENCE`] if a reader is still on the log.
 pub(super) fn run_checkpointer(
     conn: Connection,
-    writer_gone: std::sync::mpsc::Receiver<()>,
+    wake: Receiver<()>,
     copied: LogCopied,
     log_limit: i64,
     changes: Changes,
@@ -86,11 +189,9 @@ pub(super) fn run_checkpointer(
         .pragma_query_value(None, "page_size", |row| row.get(0))
         .unwrap_or(4096);
     let mut previous = 0;
-    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-        writer_gone.recv_timeout(CHECKPOINT_EVERY)
-    {
+    while let Ok(()) | Err(RecvTimeoutError::Timeout) = wake.recv_timeout(CHECKPOINT_EVERY) {
         let frames = checkpoint(&conn, "PASSIVE", &outage).unwrap_or(0);
-        if frames * page_size > log_limit {
+        if frames * page_size > log_limit / 2 {
             checkpoint(&conn, "PASSIVE", &outage);
             copied.set();
         } else if frames > 0

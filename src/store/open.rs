@@ -8,7 +8,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::mpsc;
 
-use super::checkpointer::{run_checkpointer, LogCopied, TRUNCATE_PATIENCE};
+use super::checkpointer::{run_checkpointer, wake_channel, LogCopied, TRUNCATE_PATIENCE};
 use super::outage::Outage;
 use super::readers::ReaderPool;
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -87,20 +87,20 @@ impl Store {
         let changes = bus.changes();
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
-        let (writer_alive, writer_gone) = std::sync::mpsc::channel::<()>();
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        let (wake, woken) = wake_channel(log_limit, page_size);
         let copied = LogCopied::default();
         let writer_copied = copied.clone();
         let outage = Outage::default();
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         spawn_thread("writer", move || {
-            run_writer(conn, queue, bus, writer_copied, writer_outage);
-            drop(writer_alive);
+            run_writer(conn, queue, bus, writer_copied, wake, writer_outage);
         })?;
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.
         spawn_thread("checkpoint", move || {
             run_checkpointer(
                 checkpointer,
-                writer_gone,
+                woken,
                 copied,
                 log_limit,
                 changes,

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpointer::{checkpoint, LogCopied};
+use super::checkpointer::{checkpoint, LogCopied, LogDue, LogLength, WakeCheckpointer};
 use super::outage::Outage;
 use super::{webhooks, Store, StoreError, StoreResult, Tx};
 use crate::bus::{DeviceChange, EventBus};
@@ -71,8 +71,11 @@ pub(super) fn run_writer(
     mut queue: mpsc::Receiver<Command>,
     bus: EventBus,
     copied: LogCopied,
+    wake: WakeCheckpointer,
     outage: Outage,
 ) {
+    let log = LogLength::default();
+    let hook = log.follow(&conn);
     let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
@@ -96,12 +99,15 @@ pub(super) fn run_writer(
             }
         }
         commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
-        if copied.take() {
-            // What was committed since the checkpointer's last copy is copied with no write in
-            // between, so the next write starts the log over (see `run_checkpointer`).
+        let due = wake.after_commit(log.frames());
+        if copied.take() || due == LogDue::CopyNow {
+            // What was committed since the checkpointer's last copy (or all of the log, if it
+            // passed its limit first) is copied with no write in between, so the next write
+            // starts the log over (see `run_checkpointer`).
             checkpoint(&conn, "PASSIVE", &outage);
         }
     }
+    drop(hook);
     if let Some(done) = closing {
         let _ = done.send(());
     }
