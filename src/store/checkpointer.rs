@@ -169,7 +169,7 @@ pub(super) fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Opti
 /// every round. A thousand devices linking at once appended 70 MB within one round's second,
 /// so the writer, which learns the log's length from each commit, wakes this thread as soon as
 /// the log passes half its limit, and copies the log itself should it pass the limit before
-/// this thread is done ([`WakeCheckpointer`]): the log stays within its limit and a batch.
+/// this thread is done ([`WakeCheckpointer`]): the log stays near its limit.
 ///
 /// When the log starts over, its file keeps its size and new frames overwrite the old ones:
 /// having SQLite cut the file back there (`journal_size_limit`) made the first commit after
