@@ -25,9 +25,13 @@ use crate::model::{Chat, Message, Page};
 /// The answer of an event that only says it was done.
 const DONE: &str = "Done";
 
-/// Each client event of a device namespace: `[what it takes, the `data` of its answer]`.
+/// A client event's entry in a request map: `[what it takes, the `data` of its answer]`.
+fn pair(payload: String, answer: String) -> String {
+    format!("[{payload}, {answer}]")
+}
+
+/// Each client event of a device namespace, as [`pair`]s.
 fn device_requests() -> Vec<(&'static str, String)> {
-    let pair = |payload: String, answer: String| format!("[{payload}, {answer}]");
     let done = || DONE.to_owned();
     vec![
         (
@@ -92,19 +96,14 @@ fn fleet_requests() -> Vec<(&'static str, String)> {
     vec![
         (
             "devices:list",
-            format!(
-                "[{}, {}]",
+            pair(
                 NoFields::name(&config()),
-                List::<DeviceView>::name(&config())
+                List::<DeviceView>::name(&config()),
             ),
         ),
         (
             "stats",
-            format!(
-                "[{}, {}]",
-                NoFields::name(&config()),
-                Stats::name(&config())
-            ),
+            pair(NoFields::name(&config()), Stats::name(&config())),
         ),
     ]
 }

@@ -1,20 +1,18 @@
 import { useState } from "preact/hooks";
 import { createDevice } from "../api/devices";
-import { describeError } from "../api/rest";
 import type { ConnectorKind } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import { navigate } from "../app/navigation";
 import { type DeviceForm as Form, emptyDeviceForm, formProblems, newDeviceBody } from "../fleet/newDevice";
 import { devicePath } from "../router";
 import { Problems } from "./Problems";
+import { useFormSubmit } from "./useFormSubmit";
 
 type TextField = Exclude<keyof Form, "connector">;
 
 /** Creates a device: the simulator for anyone with `control`, WAHA and Cloud API with `admin`. */
 export function DeviceForm({ dashboard, onDone }: { dashboard: Dashboard; onDone: () => void }) {
   const [form, setForm] = useState<Form>(emptyDeviceForm);
-  const [problems, setProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
   const admin = dashboard.session.can("admin");
 
   const field = (name: TextField, label: string, options: { secret?: boolean; placeholder?: string; multiline?: boolean } = {}) => {
@@ -36,23 +34,15 @@ export function DeviceForm({ dashboard, onDone }: { dashboard: Dashboard; onDone
     );
   };
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const found = formProblems(form);
-    setProblems(found);
-    if (found.length) return;
-    setBusy(true);
-    try {
+  const { problems, busy, submit } = useFormSubmit(
+    () => formProblems(form),
+    async () => {
       const device = await createDevice(dashboard.session, newDeviceBody(form));
       dashboard.fleet.added(device);
       onDone();
       navigate(devicePath(device.id));
-    } catch (error) {
-      setProblems([describeError(error)]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  );
 
   return (
     <form class="card device-form" onSubmit={submit}>

@@ -1,7 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { createKey, listKeys, revokeKey } from "../api/admin";
 import { describeError } from "../api/rest";
-import type { ApiKey, CreatedApiKey } from "../api/types";
+import type { CreatedApiKey } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import { type KeyForm, emptyKeyForm, keyFormProblems, newKeyBody } from "../admin/keyForm";
 import { sortedDevices } from "../fleet/fleet";
@@ -10,50 +10,33 @@ import { DeviceChoices, ScopeChoices, listLabel } from "./Choices";
 import { activityTime } from "./format";
 import { SecretOnce } from "./SecretOnce";
 import { Problems } from "./Problems";
+import { useFormSubmit } from "./useFormSubmit";
+import { useLoaded } from "./useLoaded";
 
 /** API keys: the list, a new key (its secret shown once), and revoking one. */
 export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
   const session = dashboard.session;
   const devices = sortedDevices(useStore(dashboard.fleet.fleet)).map((d) => d.id);
-  const [keys, setKeys] = useState<ApiKey[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { value: keys, setValue: setKeys, problem, setProblem } = useLoaded(() => listKeys(session));
   const [form, setForm] = useState<KeyForm>(emptyKeyForm);
-  const [formProblems, setFormProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
+  const [revoking, setRevoking] = useState(false);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
 
-  const load = async () => {
-    try {
-      setKeys(await listKeys(session));
-      setProblem(null);
-    } catch (error) {
-      setProblem(describeError(error));
-    }
-  };
-  useEffect(() => void load(), []);
-
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const found = keyFormProblems(form);
-    setFormProblems(found);
-    if (found.length) return;
-    setBusy(true);
-    try {
+  const creation = useFormSubmit(
+    () => keyFormProblems(form),
+    async () => {
       const key = await createKey(session, newKeyBody(form));
       setCreated(key);
       setForm(emptyKeyForm);
       const { key: _secret, ...shown } = key;
       setKeys((all) => [...(all ?? []).filter((k) => k.id !== shown.id), shown]);
-    } catch (error) {
-      setFormProblems([describeError(error)]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  );
+  const busy = creation.busy || revoking;
 
   const revoke = async (id: string) => {
-    setBusy(true);
+    setRevoking(true);
     try {
       await revokeKey(session, id);
       setKeys((all) => (all ?? []).filter((k) => k.id !== id));
@@ -62,7 +45,7 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
     } catch (error) {
       setProblem(describeError(error));
     } finally {
-      setBusy(false);
+      setRevoking(false);
     }
   };
 
@@ -127,7 +110,7 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
           </p>
         </SecretOnce>
       )}
-      <form class="admin-form" onSubmit={submit}>
+      <form class="admin-form" onSubmit={creation.submit}>
         <h3>New key</h3>
         <div class="field">
           <label for="key-form-name">Name</label>
@@ -148,7 +131,7 @@ export function KeysPanel({ dashboard }: { dashboard: Dashboard }) {
           testId="key-form-device"
         />
         <ScopeChoices scopes={form.scopes} onChange={(scopes) => setForm({ ...form, scopes })} testId="key-form-scope" />
-        <Problems problems={formProblems} />
+        <Problems problems={creation.problems} />
         <div class="actions">
           <button type="submit" class="primary" data-testid="key-create" disabled={busy}>
             Create key

@@ -1,26 +1,16 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { fetchStats } from "../api/admin";
-import { describeError } from "../api/rest";
 import type { Stats } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import { count } from "./format";
+import { useLoaded } from "./useLoaded";
 
 const REFRESH_MS = 10_000;
 
 /** The fleet's counters (`GET /api/v1/stats`), refreshed while shown, and the daemon's metrics. */
 export function StatsPanel({ dashboard }: { dashboard: Dashboard }) {
-  const [stats, setStats] = useState<Stats | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  const load = async () => {
-    try {
-      setStats(await fetchStats(dashboard.session));
-      setProblem(null);
-    } catch (error) {
-      setProblem(describeError(error));
-    }
-  };
+  const { value: stats, problem, reload: load } = useLoaded(() => fetchStats(dashboard.session));
   useEffect(() => {
-    void load();
     const timer = setInterval(() => document.visibilityState === "visible" && void load(), REFRESH_MS);
     return () => clearInterval(timer);
   }, []);

@@ -1,6 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
 import { issueToken, listProfiles } from "../api/admin";
-import { describeError } from "../api/rest";
 import type { IssuedToken, ProfileSummary } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import { TOKEN_LIFETIMES, type TokenForm, emptyTokenForm, newTokenBody, tokenFormProblems } from "../admin/tokenForm";
@@ -9,6 +8,7 @@ import { useStore } from "../lib/store";
 import { DeviceChoices, ScopeChoices, listLabel } from "./Choices";
 import { SecretOnce } from "./SecretOnce";
 import { Problems } from "./Problems";
+import { useFormSubmit } from "./useFormSubmit";
 
 /** Issues an access token (`POST /api/v1/tokens`) for someone else, shown once. */
 export function TokenPanel({ dashboard }: { dashboard: Dashboard }) {
@@ -16,28 +16,16 @@ export function TokenPanel({ dashboard }: { dashboard: Dashboard }) {
   const devices = sortedDevices(useStore(dashboard.fleet.fleet)).map((d) => d.id);
   const [profiles, setProfiles] = useState<ProfileSummary[]>([]);
   const [form, setForm] = useState<TokenForm>(emptyTokenForm);
-  const [problems, setProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
   const [issued, setIssued] = useState<IssuedToken | null>(null);
 
   useEffect(() => {
     listProfiles(session).then(setProfiles, () => setProfiles([]));
   }, []);
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const found = tokenFormProblems(form);
-    setProblems(found);
-    if (found.length) return;
-    setBusy(true);
-    try {
-      setIssued(await issueToken(session, newTokenBody(form)));
-    } catch (error) {
-      setProblems([describeError(error)]);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { problems, busy, submit } = useFormSubmit(
+    () => tokenFormProblems(form),
+    async () => setIssued(await issueToken(session, newTokenBody(form))),
+  );
 
   const chosenProfile = profiles.find((p) => p.name === form.profile);
   return (

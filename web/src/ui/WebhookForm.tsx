@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
 import { createWebhook, updateWebhook } from "../api/admin";
-import { describeError } from "../api/rest";
 import { EVENT_NAMES, type Webhook } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import {
@@ -17,6 +16,7 @@ import { sortedDevices } from "../fleet/fleet";
 import { useStore } from "../lib/store";
 import { DeviceChoices, SelectionChoices } from "./Choices";
 import { Problems } from "./Problems";
+import { useFormSubmit } from "./useFormSubmit";
 
 const SECRET_CHOICES: Record<"new" | "edit", [SecretChoice, string][]> = {
   new: [
@@ -49,17 +49,11 @@ export function WebhookForm({
   const session = dashboard.session;
   const devices = sortedDevices(useStore(dashboard.fleet.fleet)).map((d) => d.id);
   const [form, setForm] = useState<Form>(() => (webhook ? webhookFormOf(webhook) : emptyWebhookForm));
-  const [problems, setProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
   const mode = webhook ? "edit" : "new";
 
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const found = webhookFormProblems(form);
-    setProblems(found);
-    if (found.length) return;
-    setBusy(true);
-    try {
+  const { problems, busy, submit } = useFormSubmit(
+    () => webhookFormProblems(form),
+    async () => {
       if (!webhook) {
         const created = await createWebhook(session, newWebhookBody(form));
         const { secret, ...shown } = created;
@@ -70,12 +64,8 @@ export function WebhookForm({
         if (Object.keys(change).length === 0) return onCancel();
         onSaved(await updateWebhook(session, webhook.id, change), rotated ?? null);
       }
-    } catch (error) {
-      setProblems([describeError(error)]);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+  );
 
   return (
     <form class="admin-form webhook-form" data-testid="webhook-form" onSubmit={submit}>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { deleteWebhook, listWebhooks, updateWebhook } from "../api/admin";
 import { describeError } from "../api/rest";
 import type { Webhook } from "../api/types";
@@ -7,28 +7,18 @@ import { listLabel } from "./Choices";
 import { DeliveryLog } from "./DeliveryLog";
 import { SecretOnce } from "./SecretOnce";
 import { WebhookForm } from "./WebhookForm";
+import { useLoaded } from "./useLoaded";
 
 /** Webhook subscriptions: list, create, edit, enable or disable, delete, and each one's deliveries. */
 export function WebhooksPanel({ dashboard }: { dashboard: Dashboard }) {
   const session = dashboard.session;
-  const [webhooks, setWebhooks] = useState<Webhook[] | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  const { value: webhooks, setValue: setWebhooks, problem, setProblem } = useLoaded(() => listWebhooks(session));
   /** The form open: a new subscription, or the one being edited. */
   const [editing, setEditing] = useState<"new" | string | null>(null);
   const [secret, setSecret] = useState<{ webhookId: string; secret: string } | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [logs, setLogs] = useState<ReadonlySet<string>>(new Set());
   const [busy, setBusy] = useState<string | null>(null);
-
-  const load = async () => {
-    try {
-      setWebhooks(await listWebhooks(session));
-      setProblem(null);
-    } catch (error) {
-      setProblem(describeError(error));
-    }
-  };
-  useEffect(() => void load(), []);
 
   const put = (webhook: Webhook) =>
     setWebhooks((all) => {
