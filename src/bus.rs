@@ -76,6 +76,17 @@ impl EventBus {
         self.metrics.changes().bump();
     }
 
+    /// Called by the store's writer as it takes a write into a group commit, `waited` after
+    /// the write was queued.
+    pub fn write_waited(&self, waited: Duration) {
+        self.metrics.write_waited(waited);
+    }
+
+    /// The daemon's metrics, for the sinks that measure their own share of an event's path.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The counter behind [`EventBus::committed`], for the store's other changes.
     pub fn changes(&self) -> Changes {
         self.metrics.changes().clone()

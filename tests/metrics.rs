@@ -31,6 +31,11 @@ const FAMILIES: &[(&str, &str)] = &[
     ("devicebridge_message_ack_latency_seconds", "histogram"),
     ("devicebridge_store_commit_duration_seconds", "histogram"),
     ("devicebridge_store_commit_batch_size", "histogram"),
+    (
+        "devicebridge_store_write_wait_duration_seconds",
+        "histogram",
+    ),
+    ("devicebridge_socket_fanout_duration_seconds", "histogram"),
     ("devicebridge_journal_events_appended", "counter"),
     ("devicebridge_journal_events_pruned", "counter"),
     ("devicebridge_relay_queue_depth", "gauge"),
@@ -283,6 +288,15 @@ async fn a_session_moves_the_families_it_touches_and_every_family_is_exposed() {
     assert!(
         writes >= commits as f64 && commits > 0,
         "{writes} writes in {commits} commits"
+    );
+    // Each write's wait for the writer was measured as the writer took it.
+    let (waits, _) = metrics.observed("devicebridge_store_write_wait_duration_seconds", &[]);
+    assert_eq!(waits as f64, writes, "a wait measured for each write");
+    // Each device's fanout times the events it delivers live, at most every one journaled.
+    let (fanned, _) = metrics.observed("devicebridge_socket_fanout_duration_seconds", &[]);
+    assert!(
+        fanned > 0 && fanned <= appended,
+        "{fanned} events fanned out of {appended}"
     );
     let pruned = metrics.value("devicebridge_journal_events_pruned", &[]) as u64;
     // The demo device's journal starts after what was pruned of it; WAHA's may be pruned too.

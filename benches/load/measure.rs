@@ -162,6 +162,7 @@ pub(crate) struct RunCost {
     daemon: Option<ProcSample>,
     tool: Option<ProcSample>,
     host: Option<HostCpu>,
+    steps: Option<Steps>,
     head: u64,
     at: Instant,
 }
@@ -172,6 +173,7 @@ impl RunCost {
             daemon: target.sample(),
             tool: ProcSample::of_self(),
             host: HostCpu::read(),
+            steps: Steps::scrape(target).await,
             head: target.api.journal_head(device).await?,
             at: Instant::now(),
         })
@@ -203,7 +205,101 @@ impl RunCost {
         summary.row("daemon CPU", cpu_share(self.daemon, daemon, wall));
         summary.row("tool CPU", cpu_share(self.tool, tool, wall));
         summary.row("host CPU", host_share(self.host, host));
+        if let (Some(before), Some(after)) = (self.steps, Steps::scrape(target).await) {
+            summary.row("daemon steps", after.since(&before));
+        }
         Ok(summary)
+    }
+}
+
+/// The daemon's own timing of the steps of an event's path, read from its metrics: how long
+/// writes waited for the store's writer, how long its commits took, and how long a device's
+/// fanout took to queue an event for all its sockets. With the latencies the tool measures,
+/// they tell where a message's time goes.
+struct Steps(Vec<Timing>);
+
+/// One step's histogram, as scraped: the bucket counts by upper bound, their sum and count.
+#[derive(Default)]
+struct Timing {
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+const STEPS: [(&str, &str); 3] = [
+    (
+        "write wait",
+        "devicebridge_store_write_wait_duration_seconds",
+    ),
+    ("commit", "devicebridge_store_commit_duration_seconds"),
+    (
+        "fan-out per event",
+        "devicebridge_socket_fanout_duration_seconds",
+    ),
+];
+
+impl Steps {
+    async fn scrape(target: &Target) -> Option<Steps> {
+        let text = target.api.metrics().await?;
+        Some(Steps(
+            STEPS
+                .iter()
+                .map(|(_, family)| Timing::read(&text, family))
+                .collect(),
+        ))
+    }
+
+    /// Each step over the window: its mean and the bucket its 99th percentile falls in.
+    fn since(&self, before: &Steps) -> String {
+        let described: Vec<String> = STEPS
+            .iter()
+            .zip(self.0.iter().zip(&before.0))
+            .map(|((name, _), (after, before))| {
+                let count = after.count - before.count;
+                if count <= 0.0 {
+                    return format!("{name} -");
+                }
+                let mean = (after.sum - before.sum) / count * 1e3;
+                let p99 = after
+                    .buckets
+                    .iter()
+                    .zip(&before.buckets)
+                    .find(|((_, a), (_, b))| a - b >= 0.99 * count)
+                    .map_or("> 1 s".to_owned(), |((le, _), _)| {
+                        format!("≤ {} ms", le * 1e3)
+                    });
+                format!("{name} mean {mean:.2} ms, p99 {p99} ({count} timed)")
+            })
+            .collect();
+        described.join("; ")
+    }
+}
+
+impl Timing {
+    /// Reads `family`'s histogram out of an OpenMetrics text; zeros when it is not there.
+    fn read(text: &str, family: &str) -> Timing {
+        let mut timing = Timing::default();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(family) else {
+                continue;
+            };
+            let Some((name, value)) = rest.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            if let Some(labels) = name.strip_prefix("_bucket{le=\"") {
+                if let Ok(le) = labels.trim_end_matches("\"}").parse::<f64>() {
+                    timing.buckets.push((le, value));
+                }
+            } else if name == "_sum" {
+                timing.sum = value;
+            } else if name == "_count" {
+                timing.count = value;
+            }
+        }
+        timing
     }
 }
 

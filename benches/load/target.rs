@@ -451,6 +451,21 @@ impl Api {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// The daemon's metrics, as text; `None` from a server that has none (the Node peer).
+    pub(crate) async fn metrics(&self) -> Option<String> {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .header("x-api-key", &self.key)
+            .send()
+            .await
+            .ok()?;
+        match response.status().is_success() {
+            true => response.text().await.ok(),
+            false => None,
+        }
+    }
+
     /// The newest `seq` in the device's journal.
     pub(crate) async fn journal_head(&self, device: &str) -> Result<u64> {
         let page = self

@@ -27,6 +27,11 @@ pub const ACK_SECONDS: &[f64] = &[
 pub const COMMIT_SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
+/// Upper bounds for the steps of an event's path inside the daemon (a write's wait for the
+/// store's writer, a fan-out to a device's sockets): tenths of a millisecond to a second.
+pub const STEP_SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 /// Upper bounds for the writes of one group commit (at most 512).
 pub const COMMIT_WRITES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
 /// Upper bounds for an upstream's HTTP request.

@@ -177,6 +177,7 @@ impl UpstreamRequests {
 
 /// What the store's writer measures of each group commit.
 struct Commits {
+    waited: Histogram,
     taken: Histogram,
     writes: Histogram,
     events: Counter,
@@ -236,6 +237,9 @@ pub struct Metrics {
     pub waha_requests: UpstreamRequests,
     /// The WhatsApp Cloud API's HTTP requests.
     pub cloud_api_requests: UpstreamRequests,
+    /// Time a device's fanout took to queue one live event for every socket that sees it: with
+    /// a write's wait and its commit, the daemon's share of a message's way to its readers.
+    pub socket_fanout: Histogram,
     connectors: Vec<(ConnectorKind, Arc<ConnectorMetrics>)>,
     commits: Commits,
     gauges: Gauges,
@@ -330,6 +334,13 @@ impl Metrics {
         let connectors = Self::register_connectors(registry);
         let (waha_requests, cloud_api_requests) = Self::register_requests(registry);
         let commits = Self::register_commits(registry);
+        let socket_fanout = Histogram::seconds(histogram::STEP_SECONDS);
+        registry.register_with_unit(
+            "socket_fanout_duration",
+            "Time a device's fanout took to queue one live event for every socket that sees it",
+            Unit::Seconds,
+            socket_fanout.clone(),
+        );
         let gauges = Self::register_gauges(registry);
         Self {
             webhook_deliveries,
@@ -342,6 +353,7 @@ impl Metrics {
             journal_pruned,
             waha_requests,
             cloud_api_requests,
+            socket_fanout,
             connectors,
             commits,
             gauges,
@@ -440,6 +452,7 @@ impl Metrics {
 
     fn register_commits(registry: &mut Registry) -> Commits {
         let commits = Commits {
+            waited: Histogram::seconds(histogram::STEP_SECONDS),
             taken: Histogram::seconds(histogram::COMMIT_SECONDS),
             writes: Histogram::counts(histogram::COMMIT_WRITES),
             events: Counter::default(),
@@ -449,6 +462,12 @@ impl Metrics {
             "Time a group commit of the store took, from its first write to its commit",
             Unit::Seconds,
             commits.taken.clone(),
+        );
+        registry.register_with_unit(
+            "store_write_wait_duration",
+            "Time a write waited in the store's queue before the writer took it into a group commit",
+            Unit::Seconds,
+            commits.waited.clone(),
         );
         registry.register(
             "store_commit_batch_size",
@@ -531,6 +550,11 @@ impl Metrics {
         self.commits.taken.observe_duration(taken);
         self.commits.writes.observe_count(writes as u64);
         self.commits.events.inc_by(events as u64);
+    }
+
+    /// A write waited `waited` in the store's queue before the writer took it.
+    pub fn write_waited(&self, waited: Duration) {
+        self.commits.waited.observe_duration(waited);
     }
 
     /// The counter every count of a [`Counters`] or a [`Tally`] bumps.

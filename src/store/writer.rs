@@ -4,6 +4,7 @@
 //! writes share a transaction, what a failure rolls back, and when events reach the bus.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -33,7 +34,8 @@ pub(super) enum Ran {
 }
 
 pub(super) enum Command {
-    Write(Job),
+    /// A write, with when it was queued: the writer measures how long writes wait for it.
+    Write(Job, Instant),
     /// Commit everything queued before this, then stop.
     Close(oneshot::Sender<()>),
 }
@@ -59,7 +61,7 @@ impl Store {
             (ran, completion)
         });
         self.writer
-            .send(Command::Write(job))
+            .send(Command::Write(job, Instant::now()))
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(answer)
@@ -86,14 +88,20 @@ pub(super) fn run_writer(
                 break;
             }
             match queue.blocking_recv() {
-                Some(Command::Write(job)) => batch.push_back(job),
+                Some(Command::Write(job, queued)) => {
+                    bus.write_waited(queued.elapsed());
+                    batch.push_back(job);
+                }
                 Some(Command::Close(done)) => closing = Some(done),
                 None => break,
             }
         }
         while closing.is_none() && batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(Command::Write(job)) => batch.push_back(job),
+                Ok(Command::Write(job, queued)) => {
+                    bus.write_waited(queued.elapsed());
+                    batch.push_back(job);
+                }
                 Ok(Command::Close(done)) => closing = Some(done),
                 Err(_) => break,
             }

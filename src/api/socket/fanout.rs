@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
@@ -17,6 +18,7 @@ use super::session::{self, Refused};
 use super::speech::{self, Translations};
 use crate::api::auth::Caller;
 use crate::api::profile::Profile;
+use crate::metrics::Histogram;
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::{self, Store};
 
@@ -51,6 +53,7 @@ pub(super) async fn fanout(
     device: DeviceId,
     mut inbox: mpsc::UnboundedReceiver<Fanout>,
     me: mpsc::WeakUnboundedSender<Fanout>,
+    taken: Histogram,
 ) {
     let head_of = device.clone();
     let mut emitted = match store
@@ -87,7 +90,9 @@ pub(super) async fn fanout(
                 if event.seq > emitted + 1 {
                     catch_up(&store, &device, &mut emitted, event.seq - 1, &mut sockets).await;
                 }
+                let started = Instant::now();
                 sockets.deliver(&event);
+                taken.observe_duration(started.elapsed());
                 emitted = event.seq;
             }
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,

@@ -43,6 +43,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::auth::{Authenticator, Caller};
 use crate::bus::EventBus;
 use crate::device::DeviceManager;
+use crate::metrics::Histogram;
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::Store;
 use expiry::Expiries;
@@ -69,6 +70,8 @@ struct Inner {
     clients: ClientContext,
     fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
     expiries: Expiries,
+    /// Where each fanout records how long one live event took it.
+    fanout_taken: Histogram,
 }
 
 impl SocketHub {
@@ -90,6 +93,7 @@ impl SocketHub {
                 devices,
                 clients,
                 fanouts: Mutex::default(),
+                fanout_taken: bus.metrics().socket_fanout.clone(),
             }),
         };
         hub.register_root();
@@ -114,6 +118,7 @@ impl SocketHub {
             id.clone(),
             receiver,
             sender.downgrade(),
+            self.inner.fanout_taken.clone(),
         ));
         let hub = self.clone();
         let device = id.clone();
