@@ -99,6 +99,9 @@ pub enum Command {
         #[arg(long, requires = "file")]
         mime: Option<String>,
     },
+    /// Copy this daemon's SQLite database into an empty PostgreSQL database, to move the
+    /// daemon to `storage.url = "postgres://…"`. Stop the daemon first.
+    Migrate(MigrateArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -149,6 +152,16 @@ impl ServeArgs {
             devices_dir: self.devices_dir.clone(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database to copy into: `postgres://user:password@host:port/database`.
+    #[arg(long)]
+    pub to: String,
+    /// Where the SQLite database is, as `serve` finds it.
+    #[command(flatten)]
+    pub from: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,7 +386,7 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
         key,
     };
     match command {
-        Command::Serve(_) => unreachable!("serve is handled by main"),
+        Command::Serve(_) | Command::Migrate(_) => unreachable!("handled by main"),
         Command::Devices(DevicesCommand::List) => {
             let list = client.call(Method::GET, "/api/v1/devices", None).await?;
             println!("{:<24} {:<14} {:<12} NAME", "ID", "STATE", "CONNECTOR");

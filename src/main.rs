@@ -41,6 +41,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::from_process();
     let serve = match cli.command.unwrap_or_default() {
         Command::Serve(serve) => serve,
+        Command::Migrate(migrate) => {
+            let code = copy_to_postgres(migrate).await;
+            std::process::exit(code);
+        }
         client => {
             // A client mistake is one line on stderr, not a backtrace.
             if let Err(error) = devicebridge::cli::run_client(client, &cli.client).await {
@@ -81,6 +85,60 @@ async fn main() -> anyhow::Result<()> {
     };
     devicebridge::run(settings, listener, shutdown, options).await?;
     Ok(())
+}
+
+/// `devicebridge migrate --to postgres://…`: copies the SQLite database `serve` would open
+/// into PostgreSQL, a line per table; the exit code says how it went (2: the arguments or
+/// the configuration are wrong, 1: the copy failed and nothing was written).
+async fn copy_to_postgres(migrate: devicebridge::cli::MigrateArgs) -> i32 {
+    let settings = match config::load(
+        &Sources::from_process(),
+        &migrate.from.overrides(),
+        app::SETTINGS_CHECKS,
+    ) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            eprintln!(
+                "devicebridge: the configuration has problems:
+{problems}"
+            );
+            return 2;
+        }
+    };
+    let target = config::StorageSettings {
+        url: migrate.to.clone(),
+        ..settings.storage.clone()
+    };
+    let Some(url) = target.postgres_url().map(str::to_owned) else {
+        eprintln!("devicebridge: --to must be a PostgreSQL URL (postgres://user:password@host:port/database)");
+        return 2;
+    };
+    let sqlite = settings.storage.database_path();
+    println!("copying {} into PostgreSQL", sqlite.display());
+    // The `postgres` client blocks on a runtime of its own, which it may not do on this one.
+    let copied = tokio::task::spawn_blocking(move || {
+        devicebridge::store::copy::sqlite_to_postgres(&sqlite, &url, |table| {
+            println!("  {:<24} {} rows", table.table, table.rows);
+        })
+    })
+    .await;
+    match copied {
+        Ok(Ok(tables)) => {
+            let rows: u64 = tables.iter().map(|table| table.rows).sum();
+            println!(
+                "copied {rows} rows in {} tables; start the daemon with storage.url set to the \
+                 database (it keeps using {} for its secrets and uploads)",
+                tables.len(),
+                settings.storage.data_dir.display()
+            );
+            0
+        }
+        Ok(Err(error)) => {
+            eprintln!("devicebridge: the copy failed, nothing was written: {error}");
+            1
+        }
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+    }
 }
 
 /// Writing past the process's file size limit (`ulimit -f`, `RLIMIT_FSIZE`) raises SIGXFSZ,

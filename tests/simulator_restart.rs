@@ -68,8 +68,13 @@ enum Stop {
 }
 
 /// Starts the binary on `dir`'s data (the same on every run) with the tests' admin key.
-async fn start(dir: &Path) -> (Daemon, TestDaemon) {
-    Daemon::spawn_with_admin_key(dir, &[]).await
+/// The daemon on `dir`'s data, and on the PostgreSQL database at `database` if there is one.
+async fn start(dir: &Path, database: Option<&str>) -> (Daemon, TestDaemon) {
+    let env: Vec<(&str, String)> = database
+        .map(|url| ("DEVICEBRIDGE__STORAGE__URL", url.to_owned()))
+        .into_iter()
+        .collect();
+    Daemon::spawn_with_admin_key(dir, &env).await
 }
 
 /// Sends to `chat` one message after another until a request fails, counting each `202` in
@@ -388,13 +393,24 @@ async fn journal(api: &TestDaemon) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owed_acks_and_replies_are_done_once_after_sigterm_and_kill_9() {
+    owed_work_is_done_once_after_each_stop(None).await;
+}
+
+/// The same with the store on PostgreSQL: nothing acknowledged is lost, nothing done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_owed_acks_and_replies_are_done_once_after_sigterm_and_kill_9() {
+    let database = common::postgres::database();
+    owed_work_is_done_once_after_each_stop(Some(&database)).await;
+}
+
+async fn owed_work_is_done_once_after_each_stop(database: Option<&str>) {
     let started = Instant::now();
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     std::fs::create_dir_all(dir.join("devices")).unwrap();
 
     // 1. The device linked, and a client following its journal from the start.
-    let (mut daemon, api) = start(dir).await;
+    let (mut daemon, api) = start(dir, database).await;
     api.ready_device(DEVICE, simulator()).await;
     let mut follower = Follower {
         client: Follower::connect(&api, 0).await,
@@ -406,7 +422,7 @@ async fn owed_acks_and_replies_are_done_once_after_sigterm_and_kill_9() {
     follower.until_gone().await;
     let at_term = AtStop::of(&sent, &follower.seen);
     at_term.assert_mid_work(Stop::Term);
-    let (mut daemon, api) = start(dir).await;
+    let (mut daemon, api) = start(dir, database).await;
     follower.resume(&api).await;
 
     // 3. `kill -9` while clients send, and a restart on the same data.
@@ -415,7 +431,7 @@ async fn owed_acks_and_replies_are_done_once_after_sigterm_and_kill_9() {
     let at_kill = AtStop::of(&second, &follower.seen);
     at_kill.assert_mid_work(Stop::Kill);
     sent.extend(second);
-    let (mut daemon, api) = start(dir).await;
+    let (mut daemon, api) = start(dir, database).await;
     follower.resume(&api).await;
 
     // 4. Everything owed is done: checked in the store each time the follower hears more.

@@ -134,6 +134,17 @@ impl Settings {
             }
         }
 
+        let storage = &self.storage;
+        if storage.url != "sqlite:" && storage.postgres_url().is_none() {
+            out.push(Problem::new(
+                "storage.url",
+                format!(
+                    "{:?} is neither \"sqlite:\" nor a PostgreSQL URL \
+                     (postgres://user:password@host:port/database)",
+                    storage.url
+                ),
+            ));
+        }
         for (key, dir) in [
             ("storage.data_dir", &self.storage.data_dir),
             ("devices.dir", &self.devices.dir),

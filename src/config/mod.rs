@@ -133,6 +133,10 @@ pub struct StorageSettings {
     /// Holds the SQLite file `devicebridge.db` and generated secrets, so a
     /// single directory is all that needs backing up.
     pub data_dir: PathBuf,
+    /// Where the database is: `sqlite:` (the file `devicebridge.db` in `data_dir`) or a
+    /// PostgreSQL URL, `postgres://user:password@host:port/database`, shared by every node of
+    /// a cluster.
+    pub url: String,
     /// SQLite durability/speed trade-off.
     pub synchronous: Synchronous,
     /// How large SQLite's write-ahead log may grow under a sustained load before the writer
@@ -146,6 +150,7 @@ impl Default for StorageSettings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
+            url: "sqlite:".into(),
             synchronous: Synchronous::Full,
             wal_limit_mb: 16,
             upload_retention_days: 30,
@@ -153,7 +158,18 @@ impl Default for StorageSettings {
     }
 }
 
+/// How a PostgreSQL URL starts.
+pub const POSTGRES_SCHEMES: [&str; 2] = ["postgres://", "postgresql://"];
+
 impl StorageSettings {
+    /// The PostgreSQL URL of [`url`](Self::url), if it names one rather than SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        POSTGRES_SCHEMES
+            .iter()
+            .any(|scheme| self.url.starts_with(scheme))
+            .then_some(self.url.as_str())
+    }
+
     /// Path of the SQLite database inside [`data_dir`](Self::data_dir).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("devicebridge.db")

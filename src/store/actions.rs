@@ -7,9 +7,9 @@
 //! in order, after its messages.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
+use super::sql::{params, Conn};
 use super::{parse_time, StoreResult, Tx};
 use crate::model::{rfc3339, DeviceId};
 
@@ -83,7 +83,7 @@ impl Tx<'_> {
 
     /// The upstream was told, or never will be: the action is done.
     pub fn finish_action(&mut self, id: i64) -> StoreResult<()> {
-        self.execute("DELETE FROM outbound_actions WHERE id = ?1", [id])?;
+        self.execute("DELETE FROM outbound_actions WHERE id = ?1", params![id])?;
         Ok(())
     }
 
@@ -91,23 +91,21 @@ impl Tx<'_> {
     pub fn retry_action(&mut self, id: i64, attempts: u32, at: DateTime<Utc>) -> StoreResult<()> {
         self.execute(
             "UPDATE outbound_actions SET attempts = ?2, next_attempt_at = ?3 WHERE id = ?1",
-            params![id, attempts, rfc3339(at)],
+            params![id, i64::from(attempts), rfc3339(at)],
         )?;
         Ok(())
     }
 }
 
 /// The oldest `limit` actions of a device, in the order they were taken.
-pub fn pending(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Pending>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.id, a.chat_id, a.action, a.attempts, a.next_attempt_at,
-                a.message_id IS NULL, m.upstream_id, m.relay_status
+pub fn pending(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Pending>> {
+    let sql = "SELECT a.id, a.chat_id, a.action, a.attempts, a.next_attempt_at,
+                CASE WHEN a.message_id IS NULL THEN 1 ELSE 0 END, m.upstream_id, m.relay_status
          FROM outbound_actions a
          LEFT JOIN messages m ON m.id = a.message_id AND m.device_id = a.device_id
-         WHERE a.device_id = ?1 ORDER BY a.id LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![device.as_str(), limit], |row| {
-        let about_chat: bool = row.get(5)?;
+         WHERE a.device_id = ?1 ORDER BY a.id LIMIT ?2";
+    conn.query_all(sql, params![device.as_str(), i64::from(limit)], |row| {
+        let about_chat = row.get::<i64>(5)? != 0;
         let upstream_id: Option<String> = row.get(6)?;
         let relay_status: Option<String> = row.get(7)?;
         let subject = match (about_chat, upstream_id, relay_status.as_deref()) {
@@ -116,26 +114,15 @@ pub fn pending(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<
             (false, None, Some("queued" | "retrying")) => Subject::Queued,
             (false, None, _) => Subject::Lost,
         };
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, u32>(3)?,
-            row.get::<_, Option<String>>(4)?,
-            subject,
-        ))
-    })?;
-    let mut pending = Vec::new();
-    for row in rows {
-        let (id, chat_id, action, attempts, next_attempt_at, subject) = row?;
-        pending.push(Pending {
-            id,
-            chat_id,
+        let action: String = row.get(2)?;
+        let next_attempt_at: Option<String> = row.get(4)?;
+        Ok(Pending {
+            id: row.get(0)?,
+            chat_id: row.get(1)?,
             action: serde_json::from_str(&action)?,
             subject,
-            attempts,
+            attempts: row.get::<i64>(3)?.try_into().unwrap_or(u32::MAX),
             next_attempt_at: next_attempt_at.as_deref().map(parse_time),
-        });
-    }
-    Ok(pending)
+        })
+    })
 }

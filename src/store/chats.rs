@@ -2,9 +2,8 @@
 
 use std::sync::LazyLock;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
 use super::messages::{self, MESSAGE_COLUMNS};
+use super::sql::{params, Conn, Param, Row};
 use super::{StoreResult, Tx};
 use crate::model::{event::EventData, Chat, Contact, DeviceId, Message, Page, ReplyBudget};
 
@@ -25,21 +24,21 @@ fn chat_query(filter: &str) -> String {
 }
 
 /// Reads a chat's own columns (in `CHAT_COLUMNS` order), without its last message.
-fn chat_at(row: &Row<'_>) -> rusqlite::Result<Chat> {
+fn chat_at(row: &Row<'_>) -> StoreResult<Chat> {
     Ok(Chat {
         id: row.get(0)?,
         device_id: row.get(1)?,
         name: row.get(2)?,
         kind: row.get(3)?,
-        unread_count: row.get(4)?,
+        unread_count: row.get::<i64>(4)?.try_into().unwrap_or_default(),
         updated_at: row.get(5)?,
-        archived: row.get(6)?,
-        muted: row.get(7)?,
+        archived: row.get::<i64>(6)? != 0,
+        muted: row.get::<i64>(7)? != 0,
         last_message: None,
     })
 }
 
-fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
+fn chat_from_row(row: &Row<'_>) -> StoreResult<Chat> {
     let has_last: Option<String> = row.get(8)?;
     Ok(Chat {
         last_message: match has_last {
@@ -50,29 +49,30 @@ fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<Chat> {
     })
 }
 
-pub fn get_chat(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
+pub fn get_chat(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
     static ONE_CHAT: LazyLock<String> =
         LazyLock::new(|| chat_query("c.device_id = ?1 AND c.id = ?2"));
-    Ok(conn
-        .prepare_cached(&ONE_CHAT)?
-        .query_row(params![device.as_str(), chat], chat_from_row)
-        .optional()?)
+    conn.query_opt(&ONE_CHAT, params![device.as_str(), chat], chat_from_row)
 }
 
 /// Whether the chat is muted: its messages raise no notification and no host hook.
-pub fn is_muted(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT muted FROM chats WHERE device_id = ?1 AND id = ?2")?
-        .query_row(params![device.as_str(), chat], |row| row.get(0))
-        .optional()?
-        .unwrap_or(false))
+pub fn is_muted(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    let muted: Option<i64> = conn.query_opt(
+        "SELECT muted FROM chats WHERE device_id = ?1 AND id = ?2",
+        params![device.as_str(), chat],
+        |row| row.get(0),
+    )?;
+    Ok(muted.is_some_and(|muted| muted != 0))
 }
 
 /// Whether the device has the chat.
-pub fn exists(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM chats WHERE device_id = ?1 AND id = ?2")?
-        .exists(params![device.as_str(), chat])?)
+pub fn exists(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    let found = conn.query_opt(
+        "SELECT id FROM chats WHERE device_id = ?1 AND id = ?2",
+        params![device.as_str(), chat],
+        |_| Ok(()),
+    )?;
+    Ok(found.is_some())
 }
 
 /// Where a page of chats starts: after the chat a previous page ended with, named by its
@@ -99,7 +99,7 @@ impl ChatCursor {
 
 /// Chats by last activity, newest first, after `cursor` if given.
 pub fn list_chats(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     cursor: Option<&ChatCursor>,
     limit: u32,
@@ -108,17 +108,17 @@ pub fn list_chats(
     let after_time = cursor.map(|c| c.updated_at.as_str());
     let after_id = cursor.map_or("", |c| c.id.as_str());
     let sql = chat_query(
-        "c.device_id = ?1 AND (?2 IS NULL OR c.updated_at < ?2 OR (c.updated_at = ?2 AND c.id < ?3))
+        "c.device_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR c.updated_at < ?2 OR (c.updated_at = ?2 AND c.id < ?3))
          ORDER BY c.updated_at DESC, c.id DESC LIMIT ?4",
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![device.as_str(), after_time, after_id, limit + 1],
-        chat_from_row,
-    )?;
     let mut budget = ReplyBudget::new(max_bytes);
     page(
-        rows,
+        conn,
+        (
+            &sql,
+            params![device.as_str(), after_time, after_id, i64::from(limit) + 1],
+        ),
+        chat_from_row,
         limit,
         |chat| budget.take(chat),
         |chat| format!("{}|{}", chat.updated_at, chat.id),
@@ -129,28 +129,31 @@ pub fn list_chats(
 /// if it `fits`, and the cursor of the last one when more follow. Rows past the page are not
 /// read, so a page cut by its size does not hold the rest of the query in memory.
 pub(super) fn page<T>(
-    rows: impl Iterator<Item = rusqlite::Result<T>>,
+    conn: &Conn,
+    (sql, params): (&str, &[&dyn Param]),
+    item: impl Fn(&Row<'_>) -> StoreResult<T>,
     limit: u32,
     mut fits: impl FnMut(&T) -> bool,
     cursor: impl Fn(&T) -> String,
 ) -> StoreResult<Page<T>> {
     let mut items = Vec::new();
     let mut more = false;
-    for row in rows {
-        let item = row?;
+    conn.query_each(sql, params, |row| {
+        let item = item(row)?;
         if items.len() == limit as usize || !fits(&item) {
             more = true;
-            break;
+            return Ok(false);
         }
         items.push(item);
-    }
+        Ok(true)
+    })?;
     let next_cursor = if more { items.last().map(cursor) } else { None };
     Ok(Page { items, next_cursor })
 }
 
 const CONTACT_COLUMNS: &str = "id, device_id, name, push_name, presence, last_seen_at";
 
-fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
+fn contact_from_row(row: &Row<'_>) -> StoreResult<Contact> {
     Ok(Contact {
         id: row.get(0)?,
         device_id: row.get(1)?,
@@ -161,27 +164,20 @@ fn contact_from_row(row: &Row<'_>) -> rusqlite::Result<Contact> {
     })
 }
 
-pub fn get_contact(
-    conn: &Connection,
-    device: &DeviceId,
-    contact: &str,
-) -> StoreResult<Option<Contact>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 AND id = ?2"
-        ))?
-        .query_row(params![device.as_str(), contact], contact_from_row)
-        .optional()?)
+pub fn get_contact(conn: &Conn, device: &DeviceId, contact: &str) -> StoreResult<Option<Contact>> {
+    conn.query_opt(
+        &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 AND id = ?2"),
+        params![device.as_str(), contact],
+        contact_from_row,
+    )
 }
 
-pub fn list_contacts(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<Contact>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 ORDER BY name, id"
-    ))?;
-    let contacts = stmt
-        .query_map([device.as_str()], contact_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(contacts)
+pub fn list_contacts(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<Contact>> {
+    conn.query_all(
+        &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 ORDER BY name, id"),
+        params![device.as_str()],
+        contact_from_row,
+    )
 }
 
 /// Who is in a chat besides us, as far as the store knows (`None` when there is no such
@@ -189,14 +185,15 @@ pub fn list_contacts(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<Co
 /// since the store keeps no group membership. In the simulator's group, which every contact
 /// is in, those are the contacts who answer; one who never writes has no presence to show.
 pub fn participants(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     chat: &str,
 ) -> StoreResult<Option<Vec<String>>> {
-    let kind: Option<String> = conn
-        .prepare_cached("SELECT kind FROM chats WHERE device_id = ?1 AND id = ?2")?
-        .query_row(params![device.as_str(), chat], |row| row.get(0))
-        .optional()?;
+    let kind: Option<String> = conn.query_opt(
+        "SELECT kind FROM chats WHERE device_id = ?1 AND id = ?2",
+        params![device.as_str(), chat],
+        |row| row.get(0),
+    )?;
     Ok(match kind.as_deref() {
         None => None,
         Some("group") => Some(messages::senders(conn, device, chat)?),
@@ -241,7 +238,7 @@ impl Tx<'_> {
         let changed = self.execute(
             "INSERT INTO chats (device_id, id, name, kind, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, kind = excluded.kind
-             WHERE name != excluded.name OR kind != excluded.kind",
+             WHERE chats.name <> excluded.name OR chats.kind <> excluded.kind",
             params![device.as_str(), id, name, kind, now],
         )?;
         if changed == 0 {
@@ -261,30 +258,27 @@ impl Tx<'_> {
         at: &str,
         unread: bool,
     ) -> StoreResult<Option<Chat>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "UPDATE chats SET last_message_id = ?3, updated_at = MAX(updated_at, ?4),
-                    unread_count = unread_count + ?5, archived = archived AND ?5 = 0
-                 WHERE device_id = ?1 AND id = ?2
-                 RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted",
-            )?
-            .query_row(
-                params![
-                    device.as_str(),
-                    message.chat_id,
-                    message.id,
-                    at,
-                    unread as i64
-                ],
-                |row| {
-                    Ok(Chat {
-                        last_message: Some(message.clone()),
-                        ..chat_at(row)?
-                    })
-                },
-            )
-            .optional()?)
+        self.conn().query_opt(
+            "UPDATE chats SET last_message_id = ?3,
+                updated_at = CASE WHEN updated_at > ?4 THEN updated_at ELSE ?4 END,
+                unread_count = unread_count + ?5,
+                archived = CASE WHEN ?5 = 0 THEN archived ELSE 0 END
+             WHERE device_id = ?1 AND id = ?2
+             RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted",
+            params![
+                device.as_str(),
+                message.chat_id,
+                message.id,
+                at,
+                i64::from(unread)
+            ],
+            |row| {
+                Ok(Chat {
+                    last_message: Some(message.clone()),
+                    ..chat_at(row)?
+                })
+            },
+        )
     }
 
     /// Archives or unarchives, mutes or unmutes a chat (`None` leaves a flag as it is).
@@ -299,8 +293,13 @@ impl Tx<'_> {
         let changed = self.execute(
             "UPDATE chats SET archived = COALESCE(?3, archived), muted = COALESCE(?4, muted)
              WHERE device_id = ?1 AND id = ?2
-                AND (archived IS NOT COALESCE(?3, archived) OR muted IS NOT COALESCE(?4, muted))",
-            params![device.as_str(), chat, archived, muted],
+                AND (archived <> COALESCE(?3, archived) OR muted <> COALESCE(?4, muted))",
+            params![
+                device.as_str(),
+                chat,
+                archived.map(i64::from),
+                muted.map(i64::from)
+            ],
         )?;
         if changed == 0 {
             return Ok(None);
@@ -331,7 +330,8 @@ impl Tx<'_> {
         let changed = self.execute(
             "INSERT INTO contacts (device_id, id, name, push_name) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, push_name = excluded.push_name
-             WHERE name != excluded.name OR push_name IS NOT excluded.push_name",
+             WHERE contacts.name <> excluded.name
+                OR contacts.push_name IS DISTINCT FROM excluded.push_name",
             params![device.as_str(), id, name, push_name],
         )?;
         if changed == 0 {

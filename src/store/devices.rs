@@ -1,10 +1,10 @@
 //! Device rows: definition, last state and linked session.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::{StoreResult, Tx};
+use super::sql::{params, Conn, Row};
+use super::{StoreError, StoreResult, Tx};
 use crate::bus::DeviceChange;
 use crate::model::{event::Me, rfc3339, spec::DeviceSpec, DeviceId, StateName};
 
@@ -69,29 +69,29 @@ impl DeviceRecord {
 
 const COLUMNS: &str = "id, name, connector, settings, source, autostart, wants_running, state, state_reason, session, me, created_at, updated_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
-    let json = |index: usize| -> rusqlite::Result<Option<Value>> {
+fn from_row(row: &Row<'_>) -> StoreResult<DeviceRecord> {
+    let json = |index: usize| -> StoreResult<Option<Value>> {
         let text: Option<String> = row.get(index)?;
         Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
     };
-    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
+    let time = |index: usize| -> StoreResult<DateTime<Utc>> {
         let text: String = row.get(index)?;
         Ok(super::parse_time(&text))
     };
     let id: String = row.get(0)?;
     let state: String = row.get(7)?;
     Ok(DeviceRecord {
-        id: DeviceId::parse(&id).map_err(|e| rusqlite::Error::InvalidColumnName(e.to_string()))?,
+        id: DeviceId::parse(&id).map_err(|e| StoreError::Unreadable(e.to_string()))?,
         name: row.get(1)?,
         connector: row.get(2)?,
         settings: json(3)?.unwrap_or(Value::Null),
-        source: if row.get::<_, String>(4)? == "file" {
+        source: if row.get::<String>(4)? == "file" {
             DeviceSource::File
         } else {
             DeviceSource::Api
         },
-        autostart: row.get(5)?,
-        wants_running: row.get(6)?,
+        autostart: row.get::<i64>(5)? != 0,
+        wants_running: row.get::<i64>(6)? != 0,
         state: StateName::parse(&state).unwrap_or(StateName::Stopped),
         state_reason: row.get(8)?,
         session: json(9)?,
@@ -101,29 +101,39 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     })
 }
 
-pub fn list(conn: &Connection) -> StoreResult<Vec<DeviceRecord>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices ORDER BY id"))?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Conn) -> StoreResult<Vec<DeviceRecord>> {
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM devices ORDER BY id"),
+        params![],
+        from_row,
+    )
 }
 
 /// How many devices are in each state (only the states that have some), for the metrics.
-pub fn count_by_state(conn: &Connection) -> StoreResult<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare_cached("SELECT state, COUNT(*) FROM devices GROUP BY state")?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn count_by_state(conn: &Conn) -> StoreResult<Vec<(String, u64)>> {
+    conn.query_all(
+        "SELECT state, COUNT(*) FROM devices GROUP BY state",
+        params![],
+        |row| Ok((row.get(0)?, row.get::<i64>(1)? as u64)),
+    )
 }
 
-pub fn get(conn: &Connection, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"))?;
-    Ok(stmt.query_row([id.as_str()], from_row).optional()?)
+pub fn get(conn: &Conn, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"),
+        params![id.as_str()],
+        from_row,
+    )
 }
 
 /// Who the device is linked as: `None` if the device does not exist, `Some(None)` if it is
 /// not linked. Sending asks this for every message, so it reads one column only.
-pub fn me(conn: &Connection, id: &DeviceId) -> StoreResult<Option<Option<Me>>> {
-    let mut stmt = conn.prepare_cached("SELECT me FROM devices WHERE id = ?1")?;
-    let me: Option<Option<String>> = stmt.query_row([id.as_str()], |row| row.get(0)).optional()?;
+pub fn me(conn: &Conn, id: &DeviceId) -> StoreResult<Option<Option<Me>>> {
+    let me: Option<Option<String>> = conn.query_opt(
+        "SELECT me FROM devices WHERE id = ?1",
+        params![id.as_str()],
+        |row| row.get(0),
+    )?;
     Ok(me.map(|me| me.and_then(|text| serde_json::from_str(&text).ok())))
 }
 
@@ -146,7 +156,7 @@ impl Tx<'_> {
                 record.connector,
                 record.settings.to_string(),
                 record.source.as_str(),
-                record.autostart,
+                i64::from(record.autostart),
                 record.state.as_str(),
                 record.state_reason,
                 rfc3339(record.updated_at),
@@ -172,10 +182,10 @@ impl Tx<'_> {
         ] {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),
-                [id.as_str()],
+                params![id.as_str()],
             )?;
         }
-        let removed = self.execute("DELETE FROM devices WHERE id = ?1", [id.as_str()])? > 0;
+        let removed = self.execute("DELETE FROM devices WHERE id = ?1", params![id.as_str()])? > 0;
         if removed {
             self.device_changes.push(DeviceChange::Removed(id.clone()));
         }
@@ -197,7 +207,9 @@ impl Tx<'_> {
                 id.as_str(),
                 state.as_str(),
                 reason,
-                keep_wanting || !matches!(state, StateName::Stopped | StateName::LoggedOut),
+                i64::from(
+                    keep_wanting || !matches!(state, StateName::Stopped | StateName::LoggedOut)
+                ),
                 rfc3339(Utc::now())
             ],
         )?;

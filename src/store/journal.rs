@@ -1,10 +1,11 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use super::sql::{params, Conn};
 use super::{StoreResult, Tx};
 use crate::model::{
     event::{EventData, JournaledEvent},
@@ -30,13 +31,15 @@ impl Tx<'_> {
         let kept = kept_form(&event)?;
         self.execute(
             "INSERT INTO events (key, name, data, at) VALUES (?1, ?2, ?3, ?4)",
-            params![head.key(seq), event.name, kept, event.at],
+            params![head.key(seq), event.name, &*kept, event.at],
         )?;
         if LATEST_KEPT.contains(&event.name.as_str()) {
             self.execute(
-                "INSERT OR REPLACE INTO latest_events (device_id, name, seq, data, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![device.as_str(), event.name, seq, kept, event.at],
+                "INSERT INTO latest_events (device_id, name, seq, data, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (device_id, name) DO UPDATE
+                 SET seq = excluded.seq, data = excluded.data, at = excluded.at",
+                params![device.as_str(), event.name, seq as i64, &*kept, event.at],
             )?;
         }
         self.enqueue_deliveries(&event)?;
@@ -58,9 +61,9 @@ impl Tx<'_> {
         }
         let num = self.query_row(
             "INSERT INTO device_seq (device_id, last_seq, num)
-             VALUES (?1, 0, (SELECT IFNULL(MAX(num), 0) + 1 FROM device_seq))
+             VALUES (?1, 0, (SELECT COALESCE(MAX(num), 0) + 1 FROM device_seq))
              RETURNING num",
-            [device.as_str()],
+            params![device.as_str()],
             |row| row.get(0),
         )?;
         Ok(Head { num, last: 0 })
@@ -71,7 +74,7 @@ impl Tx<'_> {
     pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
         self.execute(
             "DELETE FROM latest_events WHERE device_id = ?1",
-            [device.as_str()],
+            params![device.as_str()],
         )?;
         if let Some(head) = position(self.conn(), device)? {
             self.execute(
@@ -87,7 +90,7 @@ impl Tx<'_> {
         for (device, head) in std::mem::take(&mut self.heads) {
             self.execute(
                 "UPDATE device_seq SET last_seq = ?2 WHERE device_id = ?1",
-                params![device.as_str(), head.last],
+                params![device.as_str(), head.last as i64],
             )?;
         }
         Ok(())
@@ -120,23 +123,19 @@ struct Stale {
 /// newest `keep_events`, and those journaled before `older_than`. Both are a prefix of the
 /// device's journal (seqs and times grow together), so the journal stays gap-free.
 fn stale_events(
-    conn: &Connection,
+    conn: &Conn,
     keep_events: u64,
     older_than: DateTime<Utc>,
 ) -> StoreResult<Vec<Stale>> {
-    let heads: Vec<Head> = conn
-        .prepare("SELECT num, last_seq FROM device_seq")?
-        .query_map([], |row| {
-            Ok(Head {
-                num: row.get(0)?,
-                last: row.get(1)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let heads = conn.query_all(
+        "SELECT num, last_seq FROM device_seq",
+        params![],
+        Head::of_row,
+    )?;
     let older_than = rfc3339(older_than);
     let mut stale = Vec::new();
     for head in heads {
-        let oldest: Option<i64> = conn.query_row(
+        let oldest: Option<i64> = conn.query_one(
             "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
             params![head.key(0), head.end()],
             |row| row.get(0),
@@ -147,14 +146,12 @@ fn stale_events(
             _ => oldest,
         };
         // The scan passes only over events the count keeps and the age drops.
-        let kept: Option<i64> = conn
-            .query_row(
-                "SELECT key FROM events WHERE key >= ?1 AND key < ?2 AND at >= ?3
-                 ORDER BY key LIMIT 1",
-                params![kept_by_count, head.end(), older_than],
-                |row| row.get(0),
-            )
-            .optional()?;
+        let kept: Option<i64> = conn.query_opt(
+            "SELECT key FROM events WHERE key >= ?1 AND key < ?2 AND at >= ?3
+             ORDER BY key LIMIT 1",
+            params![kept_by_count, head.end(), older_than],
+            |row| row.get(0),
+        )?;
         // Nothing young enough: every event goes, up to the newest.
         let to = kept.unwrap_or(head.key(head.last) + 1);
         if to > oldest {
@@ -200,6 +197,13 @@ pub(super) struct Head {
 }
 
 impl Head {
+    fn of_row(row: &super::sql::Row<'_>) -> StoreResult<Head> {
+        Ok(Head {
+            num: row.get(0)?,
+            last: row.get::<i64>(1)? as u64,
+        })
+    }
+
     /// The key of the device's event `seq`; seqs past the key's 40 bits are clamped to the
     /// device's range.
     fn key(self, seq: u64) -> i64 {
@@ -221,16 +225,12 @@ impl Head {
 const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
 
 /// Where the device's journal stands, if it was ever journaled to.
-fn position(conn: &Connection, device: &DeviceId) -> StoreResult<Option<Head>> {
-    Ok(conn
-        .prepare_cached("SELECT num, last_seq FROM device_seq WHERE device_id = ?1")?
-        .query_row([device.as_str()], |row| {
-            Ok(Head {
-                num: row.get(0)?,
-                last: row.get(1)?,
-            })
-        })
-        .optional()?)
+fn position(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Head>> {
+    conn.query_opt(
+        "SELECT num, last_seq FROM device_seq WHERE device_id = ?1",
+        params![device.as_str()],
+        Head::of_row,
+    )
 }
 
 /// What the journal holds for one device after a given seq.
@@ -244,7 +244,7 @@ pub struct JournalRead {
 }
 
 /// The newest seq allocated for the device (0 if none).
-pub fn head(conn: &Connection, device: &DeviceId) -> StoreResult<u64> {
+pub fn head(conn: &Conn, device: &DeviceId) -> StoreResult<u64> {
     Ok(position(conn, device)?.map_or(0, |head| head.last))
 }
 
@@ -252,7 +252,7 @@ pub fn head(conn: &Connection, device: &DeviceId) -> StoreResult<u64> {
 /// after `after` is missing; an `after` beyond the newest seq is a seq of another journal (the
 /// reader saw one before the data was reset), so its reader cannot be caught up: incomplete.
 pub fn read_after(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     after: u64,
     limit: u64,
@@ -264,30 +264,31 @@ pub fn read_after(
             complete: after == 0,
         });
     };
-    let oldest: Option<i64> = conn
-        .prepare_cached("SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2")?
-        .query_row(params![position.key(0), position.end()], |row| row.get(0))?;
+    let oldest: Option<i64> = conn.query_one(
+        "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
+        params![position.key(0), position.end()],
+        |row| row.get(0),
+    )?;
     // Complete if nothing after `after` is missing: either there is nothing newer at all, or
     // the next seq is still stored.
     let complete = after == position.last
         || (after < position.last
             && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
-    let mut stmt = conn.prepare_cached(
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let events = conn.query_all(
         "SELECT key, name, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
+        params![position.key(after), position.end(), limit],
+        |row| {
+            let key: i64 = row.get(0)?;
+            stored(
+                device,
+                position.seq(key),
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+            )
+        },
     )?;
-    let rows = stmt.query_map(params![position.key(after), position.end(), limit], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, String>(3)?,
-        ))
-    })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (key, name, data, at) = row?;
-        events.push(stored(device, position.seq(key), name, data, at)?);
-    }
     Ok(JournalRead {
         events,
         head: position.last,
@@ -302,26 +303,25 @@ const LATEST_KEPT: [&str; 2] = ["state", "qr"];
 
 /// The newest event named `name`, one of [`LATEST_KEPT`], even if the journal was pruned past it.
 pub fn latest_named(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     name: &str,
 ) -> StoreResult<Option<JournaledEvent>> {
     debug_assert!(LATEST_KEPT.contains(&name), "`{name}` is not kept");
-    let found = conn
-        .prepare_cached(
-            "SELECT seq, data, at FROM latest_events WHERE device_id = ?1 AND name = ?2",
-        )?
-        .query_row(params![device.as_str(), name], |row| {
-            Ok((
-                row.get::<_, u64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-            ))
-        })
-        .optional()?;
-    found
-        .map(|(seq, data, at)| stored(device, seq, name.to_owned(), data, at))
-        .transpose()
+    conn.query_opt(
+        "SELECT seq, data, at FROM latest_events WHERE device_id = ?1 AND name = ?2",
+        params![device.as_str(), name],
+        |row| {
+            let seq: i64 = row.get(0)?;
+            stored(
+                device,
+                seq as u64,
+                name.to_owned(),
+                row.get(1)?,
+                row.get(2)?,
+            )
+        },
+    )
 }
 
 /// What of a `qr` event's payload is stored without its picture: the `image` is the code's
@@ -376,7 +376,7 @@ fn with_qr_image(data: String) -> StoreResult<String> {
     Ok(serde_json::to_string(&fields)?)
 }
 /// The latest `state` event, and the latest `qr` event if the device is showing one.
-pub fn current_view(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
+pub fn current_view(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
     let Some(state) = latest_named(conn, device, "state")? else {
         return Ok(never_changed(conn, device)?.into_iter().collect());
     };
@@ -391,7 +391,7 @@ pub fn current_view(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<Jou
 /// The `state` of a device that has never changed state (created and not started yet), which
 /// the journal has no event for: `seq` 0, before any event, and no `previous`. A dashboard
 /// that keeps it as its `lastSeq` resumes from the journal's start.
-fn never_changed(conn: &Connection, device: &DeviceId) -> StoreResult<Option<JournaledEvent>> {
+fn never_changed(conn: &Conn, device: &DeviceId) -> StoreResult<Option<JournaledEvent>> {
     let Some(record) = super::devices::get(conn, device)? else {
         return Ok(None);
     };

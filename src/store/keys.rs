@@ -1,10 +1,9 @@
 //! API keys, stored as SHA-256 digests only.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
+use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
 use crate::model::rfc3339;
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRecord {
@@ -16,8 +15,8 @@ pub struct KeyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
-    let list = |index: usize| -> rusqlite::Result<Vec<String>> {
+fn from_row(row: &Row<'_>) -> StoreResult<KeyRecord> {
+    let list = |index: usize| -> StoreResult<Vec<String>> {
         let text: String = row.get(index)?;
         Ok(serde_json::from_str(&text).unwrap_or_default())
     };
@@ -35,32 +34,36 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
 const COLUMNS: &str = "id, name, key_sha256, devices, scopes, created_at";
 
 /// Keys that are not revoked.
-pub fn list(conn: &Connection) -> StoreResult<Vec<KeyRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Conn) -> StoreResult<Vec<KeyRecord>> {
+    conn.query_all(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id"),
+        params![],
+        from_row,
+    )
 }
 
 /// An active key by its id.
-pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<KeyRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"
-    ))?;
-    Ok(stmt.query_row([id], from_row).optional()?)
+pub fn get(conn: &Conn, id: &str) -> StoreResult<Option<KeyRecord>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND revoked_at IS NULL"),
+        params![id],
+        from_row,
+    )
 }
 
-pub fn find_by_digest(conn: &Connection, key_sha256: &str) -> StoreResult<Option<KeyRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL"
-    ))?;
-    Ok(stmt.query_row([key_sha256], from_row).optional()?)
+pub fn find_by_digest(conn: &Conn, key_sha256: &str) -> StoreResult<Option<KeyRecord>> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM api_keys WHERE key_sha256 = ?1 AND revoked_at IS NULL"),
+        params![key_sha256],
+        from_row,
+    )
 }
 
 /// Every key ever created, revoked ones included (a revoked admin key is no first run).
-pub fn count(conn: &Connection) -> StoreResult<u64> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM api_keys", [], |row| row.get(0))?)
+pub fn count(conn: &Conn) -> StoreResult<u64> {
+    let count: i64 =
+        conn.query_one("SELECT COUNT(*) FROM api_keys", params![], |row| row.get(0))?;
+    Ok(count as u64)
 }
 
 impl Tx<'_> {

@@ -3,24 +3,25 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, Connection};
-
+use super::sql::{params, Conn};
 use super::{StoreResult, Tx};
 use crate::model::DeviceId;
 
 /// The known numbers among `lids`, by linked id.
 pub fn numbers_behind(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     lids: &[String],
 ) -> StoreResult<HashMap<String, String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT number FROM linked_ids WHERE device_id = ?1 AND lid = ?2")?;
     let mut found = HashMap::new();
     for lid in lids {
-        let mut rows = stmt.query(params![device.as_str(), lid])?;
-        if let Some(row) = rows.next()? {
-            found.insert(lid.clone(), row.get(0)?);
+        let number = conn.query_opt(
+            "SELECT number FROM linked_ids WHERE device_id = ?1 AND lid = ?2",
+            params![device.as_str(), lid],
+            |row| row.get(0),
+        )?;
+        if let Some(number) = number {
+            found.insert(lid.clone(), number);
         }
     }
     Ok(found)

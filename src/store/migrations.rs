@@ -334,6 +334,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
+        let conn = crate::store::Conn::sqlite(conn);
         let read = |device: &str| {
             let device = crate::model::DeviceId::parse(device).unwrap();
             let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
@@ -363,6 +364,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
+        let conn = crate::store::Conn::sqlite(conn);
         let latest = |device: &str, name: &str| {
             let device = crate::model::DeviceId::parse(device).unwrap();
             crate::store::journal::latest_named(&conn, &device, name)
@@ -392,6 +394,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
+        let conn = crate::store::Conn::sqlite(conn);
         let device = crate::model::DeviceId::parse("demo").unwrap();
         let found = |key: &str| {
             crate::store::messages::by_temp_id(&conn, &device, key)
@@ -417,6 +420,7 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn).unwrap();
+        let conn = crate::store::Conn::sqlite(conn);
         let device = crate::model::DeviceId::parse("demo").unwrap();
         let queue = crate::store::messages::relay_queue(&conn, &device, 10).unwrap();
         let queued: Vec<_> = queue
@@ -425,6 +429,8 @@ mod tests {
             .collect();
         assert_eq!(queued, [("msg_1", 1)]);
         let plan: String = conn
+            .as_sqlite()
+            .unwrap()
             .query_row(
                 "EXPLAIN QUERY PLAN SELECT id FROM messages
                  WHERE device_id = 'demo' AND relay_status IN ('queued', 'retrying') ORDER BY id",

@@ -3,7 +3,6 @@
 //! because it runs once, and is where every setting of `storage.*` takes effect.
 
 use std::sync::{Arc, Mutex};
-use std::thread;
 
 use rusqlite::Connection;
 use tokio::sync::mpsc;
@@ -11,8 +10,8 @@ use tokio::sync::mpsc;
 use super::checkpointer::{run_checkpointer, wake_channel, LogCopied, TRUNCATE_PATIENCE};
 use super::outage::Outage;
 use super::readers::ReaderPool;
-use super::writer::{run_writer, QUEUE_DEPTH};
-use super::{migrations, Store, StoreError, StoreResult};
+use super::writer::{run_writer, LogKeeping, QUEUE_DEPTH};
+use super::{migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
 
@@ -45,9 +44,17 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 impl Store {
+    /// Opens the database `storage.url` names: SQLite's file, or a PostgreSQL server.
+    pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
+        match settings.postgres_url() {
+            Some(url) => Store::open_postgres(url, bus),
+            None => Store::open_sqlite(settings, bus),
+        }
+    }
+
     /// Opens (creating if needed) `devicebridge.db` in the data directory, migrates it and
     /// starts the writer.
-    pub fn open(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
+    pub fn open_sqlite(settings: &StorageSettings, bus: EventBus) -> StoreResult<Store> {
         let path = settings.database_path();
         make_private(&path).map_err(|source| StoreError::Private {
             path: path.clone(),
@@ -94,7 +101,11 @@ impl Store {
         let outage = Outage::default();
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         spawn_thread("writer", move || {
-            run_writer(conn, queue, bus, writer_copied, wake, writer_outage);
+            let keeping = LogKeeping {
+                copied: writer_copied,
+                wake,
+            };
+            run_writer(Conn::sqlite(conn), queue, bus, Some(keeping), writer_outage);
         })?;
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.
         spawn_thread("checkpoint", move || {
@@ -110,20 +121,10 @@ impl Store {
         Ok(Store {
             writer,
             readers: Arc::new(ReaderPool {
-                path,
+                open: Box::new(move || super::readers::open_sqlite(&path)),
                 idle: Mutex::new(Vec::new()),
             }),
             outage,
         })
     }
-}
-
-/// Starts one of the store's threads, `store-{name}`. The process may be out of threads or
-/// memory: the caller, opening the store, reports that rather than panicking.
-fn spawn_thread(name: &'static str, run: impl FnOnce() + Send + 'static) -> StoreResult<()> {
-    thread::Builder::new()
-        .name(format!("store-{name}"))
-        .spawn(run)
-        .map(drop)
-        .map_err(|source| StoreError::Thread { name, source })
 }

@@ -1,5 +1,6 @@
 //! Storage outages: stretches of time in which the database cannot be written, because the
-//! disk is full, the file or its directory went read-only, or writing fails with an I/O error.
+//! disk is full, the file or its directory went read-only, writing fails with an I/O error, or
+//! the PostgreSQL server cannot be reached or refuses writes.
 //!
 //! Such a failure is the storage's, not the write's: the same write succeeds once the disk has
 //! room again, so callers are answered `storage_unavailable` (try again later) rather than
@@ -23,6 +24,8 @@ impl StoreError {
         match self {
             StoreError::Unwritable(_) => true,
             StoreError::Sqlite(error) => is_unwritable(error),
+            StoreError::Postgres(error) => is_unreachable(error),
+            StoreError::Connect(..) => true,
             _ => false,
         }
     }
@@ -41,6 +44,25 @@ pub(super) fn is_unwritable(error: &rusqlite::Error) -> bool {
                 | ErrorCode::CannotOpen
         )
     )
+}
+
+/// Whether PostgreSQL failed as a server rather than for one statement: the connection is
+/// gone (the server stopped, the network failed), or the server is out of room, shutting down
+/// or read-only (a standby).
+fn is_unreachable(error: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    let refused = [
+        SqlState::DISK_FULL,
+        SqlState::INSUFFICIENT_RESOURCES,
+        SqlState::OUT_OF_MEMORY,
+        SqlState::READ_ONLY_SQL_TRANSACTION,
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+    ];
+    error.is_closed()
+        || error.code().is_some_and(|code| refused.contains(code))
+        || std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
 }
 
 /// Whether writing a file of the data directory (an upload) failed because the disk cannot

@@ -1,4 +1,6 @@
-//! The store against a real SQLite file.
+//! The store against a real SQLite file and a real PostgreSQL server. The tests of what both
+//! must do alike are written once ([`on_both`]) and run on each; the tests of SQLite's own
+//! files (its log, its permissions) run on SQLite alone.
 
 use super::*;
 use crate::bus::EventBus;
@@ -20,6 +22,64 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
     let bus = EventBus::new();
     let store = Store::open(&settings(dir.path()), bus.clone()).unwrap();
     (dir, store, bus)
+}
+
+#[path = "../../tests/common/postgres.rs"]
+mod test_postgres;
+
+/// The databases the store runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's database: a SQLite file in a directory of its own, or a database of its own on
+/// the tests' PostgreSQL server.
+struct Db {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Db {
+    fn new(backend: Backend) -> Db {
+        Db {
+            dir: tempfile::tempdir().unwrap(),
+            url: match backend {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(test_postgres::database()),
+            },
+        }
+    }
+
+    /// The store on this database, as a daemon would open it (again).
+    fn open(&self) -> (Store, EventBus) {
+        let mut settings = settings(self.dir.path());
+        if let Some(url) = &self.url {
+            settings.url = url.clone();
+        }
+        let bus = EventBus::new();
+        (Store::open(&settings, bus.clone()).unwrap(), bus)
+    }
+}
+
+/// Runs each test once on SQLite (`on_sqlite::…`) and once on PostgreSQL (`on_postgres::…`).
+macro_rules! on_both {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {
+        $(async fn $name($backend: Backend) $body)*
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Sqlite).await
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Postgres).await
+            })*
+        }
+    };
 }
 
 fn disconnected(reason: &str) -> EventData {
@@ -72,75 +132,6 @@ async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
     assert!(futures_util::poll!(write).is_pending());
 }
 
-#[tokio::test]
-async fn a_dropped_close_guard_commits_what_was_queued_and_stops_the_writer() {
-    let (dir, store, _bus) = open();
-    let demo = DeviceId::parse("demo").unwrap();
-    let (a, b) = (demo.clone(), demo.clone());
-    let held = HeldWriter::hold(&store).await;
-    let mut before = Box::pin(store.write(move |tx| tx.journal(&a, disconnected("before"))));
-    queue(&mut before).await;
-    drop(store.close_on_drop());
-    let mut after = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("after"))));
-    queue(&mut after).await;
-    held.release().await;
-    assert_eq!(
-        before.await.unwrap(),
-        1,
-        "the write queued before the close commits"
-    );
-    assert!(
-        matches!(after.await, Err(StoreError::Closed)),
-        "the writer stopped at the close"
-    );
-    let reopened = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
-    let read = journal_from_start(&reopened, demo).await;
-    assert_eq!(read.events.len(), 1, "{:?}", read.events);
-}
-
-#[tokio::test]
-async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free() {
-    let (_dir, store, bus) = open();
-    let mut events = bus.subscribe();
-    let demo = DeviceId::parse("demo").unwrap();
-    let (a, b, c, d) = (demo.clone(), demo.clone(), demo.clone(), demo.clone());
-    store
-        .write(move |tx| tx.journal(&a, disconnected("before")))
-        .await
-        .unwrap();
-    // One batch: the second write fails after journaling; the third is queued behind it.
-    let held = HeldWriter::hold(&store).await;
-    let mut alongside = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("alongside"))));
-    let mut failing = Box::pin(store.write(move |tx| {
-        tx.journal(&c, disconnected("failing"))?;
-        Err::<(), _>(StoreError::Closed)
-    }));
-    let mut after = Box::pin(store.write(move |tx| tx.journal(&d, disconnected("after"))));
-    queue(&mut alongside).await;
-    queue(&mut failing).await;
-    queue(&mut after).await;
-    held.release().await;
-    assert!(matches!(failing.await, Err(StoreError::Closed)));
-    assert!(matches!(alongside.await, Err(StoreError::RolledBack)));
-    assert_eq!(after.await.unwrap(), 2);
-
-    let read = journal_from_start(&store, demo).await;
-    let reasons: Vec<_> = read
-        .events
-        .iter()
-        .map(|e| e.fields()["reason"].clone())
-        .collect();
-    assert_eq!(reasons, ["before", "after"]);
-    assert_eq!((read.head, read.complete), (2, true));
-    // Published after commit, in order, without the rolled-back ones.
-    assert_eq!(events.recv().await.unwrap().seq, 1);
-    let after = events.recv().await.unwrap();
-    assert_eq!(
-        (after.seq, after.fields()["reason"].as_str()),
-        (2, Some("after"))
-    );
-}
-
 /// Chat `id` of the demo device with `unread_count` unread messages.
 fn chat(id: &str, unread_count: u64) -> crate::model::Chat {
     crate::model::Chat {
@@ -154,257 +145,6 @@ fn chat(id: &str, unread_count: u64) -> crate::model::Chat {
         archived: false,
         muted: false,
     }
-}
-
-#[tokio::test]
-async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end() {
-    let (_dir, store, _bus) = open();
-    let demo = DeviceId::parse("demo").unwrap();
-    let held = HeldWriter::hold(&store).await;
-    let mut writes: Vec<_> = [("alice", 1), ("bob", 1), ("alice", 2)]
-        .into_iter()
-        .map(|(id, unread)| {
-            let demo = demo.clone();
-            Box::pin(store.write(move |tx| {
-                tx.journal(&demo, disconnected(id))?;
-                tx.chat_changed(&demo, chat(id, unread));
-                Ok(())
-            }))
-        })
-        .collect();
-    for write in &mut writes {
-        queue(write).await;
-    }
-    held.release().await;
-    for write in writes {
-        write.await.unwrap();
-    }
-    let read = journal_from_start(&store, demo).await;
-    let journaled: Vec<_> = read
-        .events
-        .iter()
-        .map(|e| {
-            let fields = e.fields();
-            (
-                e.name.to_owned(),
-                fields["reason"].clone(),
-                fields["id"].clone(),
-                fields["unreadCount"].clone(),
-            )
-        })
-        .collect();
-    let disconnect = |reason: &str| {
-        (
-            "disconnected".to_owned(),
-            serde_json::json!(reason),
-            serde_json::Value::Null,
-            serde_json::Value::Null,
-        )
-    };
-    let update = |id: &str, unread: u64| {
-        (
-            "chat:update".to_owned(),
-            serde_json::Value::Null,
-            serde_json::json!(id),
-            serde_json::json!(unread),
-        )
-    };
-    assert_eq!(
-        journaled,
-        [
-            disconnect("alice"),
-            disconnect("bob"),
-            disconnect("alice"),
-            update("alice", 2),
-            update("bob", 1),
-        ]
-    );
-}
-
-#[tokio::test]
-async fn a_deleted_device_takes_its_journal_and_no_other_with_it() {
-    let (_dir, store, _bus) = open();
-    let [a, b, c] = ["a", "b", "c"].map(|id| DeviceId::parse(id).unwrap());
-    store
-        .write({
-            let (a, b, c) = (a.clone(), b.clone(), c.clone());
-            move |tx| {
-                for device in [&a, &b, &c, &b] {
-                    tx.journal(device, disconnected(device.as_str()))?;
-                }
-                tx.delete_journal(&b)
-            }
-        })
-        .await
-        .unwrap();
-    let seqs = |read: JournalRead| {
-        (
-            read.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            read.head,
-        )
-    };
-    assert_eq!(seqs(journal_from_start(&store, a).await), (vec![1], 1));
-    assert_eq!(seqs(journal_from_start(&store, b).await), (vec![], 2));
-    assert_eq!(seqs(journal_from_start(&store, c).await), (vec![1], 1));
-}
-
-#[tokio::test]
-async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it() {
-    let (_dir, store, bus) = open();
-    let mut live = bus.subscribe();
-    let demo = DeviceId::parse("demo").unwrap();
-    let text = "http://localhost:3000/pair/3f9c2a7d";
-    let code = EventData::Qr(crate::model::event::QrCode {
-        qr: text.into(),
-        image: crate::qr::png_data_url(text).unwrap(),
-        expires_at: "2026-11-23T12:00:00Z".into(),
-        attempt: 1,
-        max_attempts: 6,
-    });
-    store
-        .write({
-            let demo = demo.clone();
-            move |tx| tx.journal(&demo, code).map(drop)
-        })
-        .await
-        .unwrap();
-    let sent = live.recv().await.unwrap().fields();
-
-    let rows: Vec<String> = store
-        .read(|conn| {
-            let mut rows = Vec::new();
-            for table in ["events", "latest_events"] {
-                rows.push(
-                    conn.query_row(&format!("SELECT data FROM {table}"), [], |row| row.get(0))?,
-                );
-            }
-            Ok(rows)
-        })
-        .await
-        .unwrap();
-    for row in &rows {
-        assert!(!row.contains("image") && row.contains(text), "{row}");
-        assert!(row.len() < 300, "{} bytes kept", row.len());
-    }
-    let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
-    assert_eq!(replayed, sent, "read back as it was sent, picture and all");
-    let view = store
-        .read(move |conn| journal::latest_named(conn, &demo, "qr"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(view.fields(), sent);
-}
-
-#[tokio::test]
-async fn pruned_journals_report_incomplete_reads() {
-    let (_dir, store, _bus) = open();
-    let demo = DeviceId::parse("demo").unwrap();
-    for n in 0..5 {
-        let id = demo.clone();
-        store
-            .write(move |tx| tx.journal(&id, disconnected(&n.to_string())))
-            .await
-            .unwrap();
-    }
-    let removed = store
-        .prune_journal(2, chrono::Utc::now() - chrono::Duration::days(1))
-        .await
-        .unwrap();
-    assert_eq!(removed, 3);
-    let (a, b) = (demo.clone(), demo.clone());
-    let from_start = store
-        .read(move |conn| journal::read_after(conn, &a, 0, 10))
-        .await
-        .unwrap();
-    assert!(!from_start.complete);
-    let recent = store
-        .read(move |conn| journal::read_after(conn, &b, 3, 10))
-        .await
-        .unwrap();
-    assert!(recent.complete);
-    assert_eq!(
-        recent.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [4, 5]
-    );
-}
-
-#[tokio::test]
-async fn pruning_drops_each_devices_oldest_events_in_batches_and_leaves_no_gap() {
-    let (_dir, store, _bus) = open();
-    let (busy, quiet) = (
-        DeviceId::parse("busy").unwrap(),
-        DeviceId::parse("quiet").unwrap(),
-    );
-    // More events than several pruning writes delete.
-    for _ in 0..9 {
-        let (busy, quiet) = (busy.clone(), quiet.clone());
-        store
-            .write(move |tx| {
-                for n in 0..500 {
-                    tx.journal(&busy, disconnected(&n.to_string()))?;
-                }
-                tx.journal(&quiet, disconnected("now and then"))?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-    }
-    let a_day_ago = chrono::Utc::now() - chrono::Duration::days(1);
-    let removed = store.prune_journal(1_000, a_day_ago).await.unwrap();
-    assert_eq!(removed, 4_500 - 1_000, "the quiet device keeps its nine");
-    let seqs_of = |device: &DeviceId, after: u64| {
-        let device = device.clone();
-        let store = store.clone();
-        async move {
-            let read = store
-                .read(move |conn| journal::read_after(conn, &device, after, 5_000))
-                .await
-                .unwrap();
-            let seqs: Vec<u64> = read.events.iter().map(|e| e.seq).collect();
-            (seqs, read.complete)
-        }
-    };
-    let (kept, complete) = seqs_of(&busy, 0).await;
-    assert!(!complete);
-    assert_eq!(kept, (3_501..=4_500).collect::<Vec<_>>());
-    assert_eq!(seqs_of(&quiet, 0).await, ((1..=9).collect(), true));
-
-    // By age: everything journaled before the cutoff goes, whatever the count allows.
-    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
-    assert_eq!(store.prune_journal(1_000, later).await.unwrap(), 1_009);
-    assert_eq!(seqs_of(&busy, 4_500).await, (vec![], true));
-    assert!(!seqs_of(&quiet, 0).await.1, "its nine went by age");
-    // The seqs go on where they were.
-    let id = busy.clone();
-    let next = store
-        .write(move |tx| tx.journal(&id, disconnected("after")))
-        .await
-        .unwrap();
-    assert_eq!(next, 4_501);
-}
-
-#[tokio::test]
-async fn close_commits_what_was_queued_and_data_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = DeviceId::parse("demo").unwrap();
-    {
-        let store = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
-        let id = demo.clone();
-        let pending = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .write(move |tx| tx.journal(&id, disconnected("kept")))
-                    .await
-            }
-        });
-        pending.await.unwrap().unwrap();
-        store.close().await;
-    }
-    let store = Store::open(&settings(dir.path()), EventBus::new()).unwrap();
-    let read = journal_from_start(&store, demo).await;
-    assert_eq!(read.events.len(), 1);
 }
 
 /// The salt in the write-ahead log's header, which SQLite changes each time it starts the
@@ -595,8 +335,449 @@ async fn outbox(store: &Store) -> Vec<(String, String, u64)> {
 }
 
 #[tokio::test]
-async fn events_get_their_deliveries_in_their_own_write() {
+async fn old_finished_deliveries_are_found_through_their_index() {
     let (_dir, store, _bus) = open();
+    let plan: String = store
+        .read(|conn| {
+            let sql = format!("EXPLAIN QUERY PLAN {}", webhooks::OLD_FINISHED);
+            conn.query_one(
+                &sql,
+                sql::params!["2026-01-01T00:00:00.000Z", 10_i64],
+                |row| row.get(3),
+            )
+        })
+        .await
+        .unwrap();
+    assert!(plan.contains("webhook_deliveries_finished"), "{plan}");
+}
+
+/// The newest delivery of the `wh_all` subscription.
+async fn newest_delivery(store: &Store) -> webhooks::DeliveryRecord {
+    store
+        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+}
+
+fn succeeded() -> webhooks::Attempt {
+    webhooks::Attempt {
+        status: webhooks::DeliveryStatus::Delivered,
+        status_code: Some(200),
+        error: None,
+        next_attempt_at: chrono::Utc::now(),
+    }
+}
+
+/// The database holds webhook secrets and connector tokens: it, its log and its shared memory
+/// are readable by their owner only, whether the store creates the file or finds it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let existing = settings(dir.path());
+    let db = existing.database_path();
+    std::fs::write(&db, b"").unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(&existing, EventBus::new()).unwrap();
+    store
+        .write(|tx| {
+            tx.execute("CREATE TABLE probe (x)", sql::params![])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        assert_eq!(mode(std::path::Path::new(&path)), 0o600, "{suffix}");
+    }
+    store.close().await;
+
+    let fresh = tempfile::tempdir().unwrap();
+    let created = settings(fresh.path());
+    let store = Store::open(&created, EventBus::new()).unwrap();
+    assert_eq!(mode(&created.database_path()), 0o600);
+    store.close().await;
+}
+
+/// A read asked for while the runtime shuts down (a task being dropped, a guard's drop) is
+/// never run; whoever waits for it gets an error instead of a panic.
+#[test]
+fn a_read_during_the_runtimes_shutdown_is_an_error() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let (_dir, store, _bus) = open();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    runtime.shutdown_background();
+    let _inside = handle.enter();
+    let mut read = std::pin::pin!(store.read(|_| Ok(())));
+    match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Err(StoreError::Closed)) => {}
+        other => panic!("expected the store to answer closed, got {other:?}"),
+    }
+}
+
+/// Stores one of our messages, known to the upstream as `upstream_id`.
+fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> StoreResult<()> {
+    let now = crate::model::rfc3339(chrono::Utc::now());
+    tx.insert_message(
+        device,
+        &messages::NewMessage {
+            id: "msg_1",
+            chat_id: "15550000002@c.us",
+            upstream_id: Some(upstream_id),
+            from: "15550000001@c.us",
+            from_me: true,
+            kind: "text",
+            body: "hello",
+            media: None,
+            template: None,
+            reply_to: None,
+            timestamp: &now,
+            temp_id: None,
+            idempotency_key: None,
+            relay: None,
+            seen: true,
+            now: &now,
+        },
+    )
+    .map(drop)
+}
+
+on_both! {
+async fn a_dropped_close_guard_commits_what_was_queued_and_stops_the_writer(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let (a, b) = (demo.clone(), demo.clone());
+    let held = HeldWriter::hold(&store).await;
+    let mut before = Box::pin(store.write(move |tx| tx.journal(&a, disconnected("before"))));
+    queue(&mut before).await;
+    drop(store.close_on_drop());
+    let mut after = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("after"))));
+    queue(&mut after).await;
+    held.release().await;
+    assert_eq!(
+        before.await.unwrap(),
+        1,
+        "the write queued before the close commits"
+    );
+    assert!(
+        matches!(after.await, Err(StoreError::Closed)),
+        "the writer stopped at the close"
+    );
+    let reopened = db.open().0;
+    let read = journal_from_start(&reopened, demo).await;
+    assert_eq!(read.events.len(), 1, "{:?}", read.events);
+}
+
+async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let mut events = bus.subscribe();
+    let demo = DeviceId::parse("demo").unwrap();
+    let (a, b, c, d) = (demo.clone(), demo.clone(), demo.clone(), demo.clone());
+    store
+        .write(move |tx| tx.journal(&a, disconnected("before")))
+        .await
+        .unwrap();
+    // One batch: the second write fails after journaling; the third is queued behind it.
+    let held = HeldWriter::hold(&store).await;
+    let mut alongside = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("alongside"))));
+    let mut failing = Box::pin(store.write(move |tx| {
+        tx.journal(&c, disconnected("failing"))?;
+        Err::<(), _>(StoreError::Closed)
+    }));
+    let mut after = Box::pin(store.write(move |tx| tx.journal(&d, disconnected("after"))));
+    queue(&mut alongside).await;
+    queue(&mut failing).await;
+    queue(&mut after).await;
+    held.release().await;
+    assert!(matches!(failing.await, Err(StoreError::Closed)));
+    assert!(matches!(alongside.await, Err(StoreError::RolledBack)));
+    assert_eq!(after.await.unwrap(), 2);
+
+    let read = journal_from_start(&store, demo).await;
+    let reasons: Vec<_> = read
+        .events
+        .iter()
+        .map(|e| e.fields()["reason"].clone())
+        .collect();
+    assert_eq!(reasons, ["before", "after"]);
+    assert_eq!((read.head, read.complete), (2, true));
+    // Published after commit, in order, without the rolled-back ones.
+    assert_eq!(events.recv().await.unwrap().seq, 1);
+    let after = events.recv().await.unwrap();
+    assert_eq!(
+        (after.seq, after.fields()["reason"].as_str()),
+        (2, Some("after"))
+    );
+}
+
+async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let held = HeldWriter::hold(&store).await;
+    let mut writes: Vec<_> = [("alice", 1), ("bob", 1), ("alice", 2)]
+        .into_iter()
+        .map(|(id, unread)| {
+            let demo = demo.clone();
+            Box::pin(store.write(move |tx| {
+                tx.journal(&demo, disconnected(id))?;
+                tx.chat_changed(&demo, chat(id, unread));
+                Ok(())
+            }))
+        })
+        .collect();
+    for write in &mut writes {
+        queue(write).await;
+    }
+    held.release().await;
+    for write in writes {
+        write.await.unwrap();
+    }
+    let read = journal_from_start(&store, demo).await;
+    let journaled: Vec<_> = read
+        .events
+        .iter()
+        .map(|e| {
+            let fields = e.fields();
+            (
+                e.name.to_owned(),
+                fields["reason"].clone(),
+                fields["id"].clone(),
+                fields["unreadCount"].clone(),
+            )
+        })
+        .collect();
+    let disconnect = |reason: &str| {
+        (
+            "disconnected".to_owned(),
+            serde_json::json!(reason),
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        )
+    };
+    let update = |id: &str, unread: u64| {
+        (
+            "chat:update".to_owned(),
+            serde_json::Value::Null,
+            serde_json::json!(id),
+            serde_json::json!(unread),
+        )
+    };
+    assert_eq!(
+        journaled,
+        [
+            disconnect("alice"),
+            disconnect("bob"),
+            disconnect("alice"),
+            update("alice", 2),
+            update("bob", 1),
+        ]
+    );
+}
+
+async fn a_deleted_device_takes_its_journal_and_no_other_with_it(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let [a, b, c] = ["a", "b", "c"].map(|id| DeviceId::parse(id).unwrap());
+    store
+        .write({
+            let (a, b, c) = (a.clone(), b.clone(), c.clone());
+            move |tx| {
+                for device in [&a, &b, &c, &b] {
+                    tx.journal(device, disconnected(device.as_str()))?;
+                }
+                tx.delete_journal(&b)
+            }
+        })
+        .await
+        .unwrap();
+    let seqs = |read: JournalRead| {
+        (
+            read.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            read.head,
+        )
+    };
+    assert_eq!(seqs(journal_from_start(&store, a).await), (vec![1], 1));
+    assert_eq!(seqs(journal_from_start(&store, b).await), (vec![], 2));
+    assert_eq!(seqs(journal_from_start(&store, c).await), (vec![1], 1));
+}
+
+async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    let demo = DeviceId::parse("demo").unwrap();
+    let text = "http://localhost:3000/pair/3f9c2a7d";
+    let code = EventData::Qr(crate::model::event::QrCode {
+        qr: text.into(),
+        image: crate::qr::png_data_url(text).unwrap(),
+        expires_at: "2026-11-23T12:00:00Z".into(),
+        attempt: 1,
+        max_attempts: 6,
+    });
+    store
+        .write({
+            let demo = demo.clone();
+            move |tx| tx.journal(&demo, code).map(drop)
+        })
+        .await
+        .unwrap();
+    let sent = live.recv().await.unwrap().fields();
+
+    let rows: Vec<String> = store
+        .read(|conn| {
+            let mut rows = Vec::new();
+            for table in ["events", "latest_events"] {
+                rows.push(
+                    conn.query_one(&format!("SELECT data FROM {table}"), sql::params![], |row| {
+                        row.get(0)
+                    })?,
+                );
+            }
+            Ok(rows)
+        })
+        .await
+        .unwrap();
+    for row in &rows {
+        assert!(!row.contains("image") && row.contains(text), "{row}");
+        assert!(row.len() < 300, "{} bytes kept", row.len());
+    }
+    let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
+    assert_eq!(replayed, sent, "read back as it was sent, picture and all");
+    let view = store
+        .read(move |conn| journal::latest_named(conn, &demo, "qr"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.fields(), sent);
+}
+
+async fn pruned_journals_report_incomplete_reads(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    for n in 0..5 {
+        let id = demo.clone();
+        store
+            .write(move |tx| tx.journal(&id, disconnected(&n.to_string())))
+            .await
+            .unwrap();
+    }
+    let removed = store
+        .prune_journal(2, chrono::Utc::now() - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let (a, b) = (demo.clone(), demo.clone());
+    let from_start = store
+        .read(move |conn| journal::read_after(conn, &a, 0, 10))
+        .await
+        .unwrap();
+    assert!(!from_start.complete);
+    let recent = store
+        .read(move |conn| journal::read_after(conn, &b, 3, 10))
+        .await
+        .unwrap();
+    assert!(recent.complete);
+    assert_eq!(
+        recent.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [4, 5]
+    );
+}
+
+async fn pruning_drops_each_devices_oldest_events_in_batches_and_leaves_no_gap(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let (busy, quiet) = (
+        DeviceId::parse("busy").unwrap(),
+        DeviceId::parse("quiet").unwrap(),
+    );
+    // More events than several pruning writes delete.
+    for _ in 0..9 {
+        let (busy, quiet) = (busy.clone(), quiet.clone());
+        store
+            .write(move |tx| {
+                for n in 0..500 {
+                    tx.journal(&busy, disconnected(&n.to_string()))?;
+                }
+                tx.journal(&quiet, disconnected("now and then"))?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let a_day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    let removed = store.prune_journal(1_000, a_day_ago).await.unwrap();
+    assert_eq!(removed, 4_500 - 1_000, "the quiet device keeps its nine");
+    let seqs_of = |device: &DeviceId, after: u64| {
+        let device = device.clone();
+        let store = store.clone();
+        async move {
+            let read = store
+                .read(move |conn| journal::read_after(conn, &device, after, 5_000))
+                .await
+                .unwrap();
+            let seqs: Vec<u64> = read.events.iter().map(|e| e.seq).collect();
+            (seqs, read.complete)
+        }
+    };
+    let (kept, complete) = seqs_of(&busy, 0).await;
+    assert!(!complete);
+    assert_eq!(kept, (3_501..=4_500).collect::<Vec<_>>());
+    assert_eq!(seqs_of(&quiet, 0).await, ((1..=9).collect(), true));
+
+    // By age: everything journaled before the cutoff goes, whatever the count allows.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.prune_journal(1_000, later).await.unwrap(), 1_009);
+    assert_eq!(seqs_of(&busy, 4_500).await, (vec![], true));
+    assert!(!seqs_of(&quiet, 0).await.1, "its nine went by age");
+    // The seqs go on where they were.
+    let id = busy.clone();
+    let next = store
+        .write(move |tx| tx.journal(&id, disconnected("after")))
+        .await
+        .unwrap();
+    assert_eq!(next, 4_501);
+}
+
+async fn close_commits_what_was_queued_and_data_survives_reopening(backend) {
+    let db = Db::new(backend);
+    let demo = DeviceId::parse("demo").unwrap();
+    {
+        let store = db.open().0;
+        let id = demo.clone();
+        let pending = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| tx.journal(&id, disconnected("kept")))
+                    .await
+            }
+        });
+        pending.await.unwrap().unwrap();
+        store.close().await;
+    }
+    let store = db.open().0;
+    let read = journal_from_start(&store, demo).await;
+    assert_eq!(read.events.len(), 1);
+}
+
+async fn events_get_their_deliveries_in_their_own_write(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
     let (a, b, c) = (demo.clone(), demo.clone(), demo.clone());
     // One batch: subscriptions are created, then an event journaled by a later write of the
@@ -664,45 +845,9 @@ async fn events_get_their_deliveries_in_their_own_write() {
     assert_eq!(outbox(&store).await, [("wh_all".to_string(), demo_id, 1)]);
 }
 
-#[tokio::test]
-async fn old_finished_deliveries_are_found_through_their_index() {
-    let (_dir, store, _bus) = open();
-    let plan: String = store
-        .read(|conn| {
-            let sql = format!("EXPLAIN QUERY PLAN {}", webhooks::OLD_FINISHED);
-            Ok(conn.query_row(
-                &sql,
-                rusqlite::params!["2026-01-01T00:00:00.000Z", 10],
-                |row| row.get(3),
-            )?)
-        })
-        .await
-        .unwrap();
-    assert!(plan.contains("webhook_deliveries_finished"), "{plan}");
-}
-
-/// The newest delivery of the `wh_all` subscription.
-async fn newest_delivery(store: &Store) -> webhooks::DeliveryRecord {
-    store
-        .read(|conn| webhooks::list_deliveries(conn, "wh_all", None, 1))
-        .await
-        .unwrap()
-        .items
-        .remove(0)
-}
-
-fn succeeded() -> webhooks::Attempt {
-    webhooks::Attempt {
-        status: webhooks::DeliveryStatus::Delivered,
-        status_code: Some(200),
-        error: None,
-        next_attempt_at: chrono::Utc::now(),
-    }
-}
-
-#[tokio::test]
-async fn a_replay_during_an_attempt_outlives_the_attempt() {
-    let (_dir, store, _bus) = open();
+async fn a_replay_during_an_attempt_outlives_the_attempt(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
     store
         .write(move |tx| {
@@ -728,92 +873,9 @@ async fn a_replay_during_an_attempt_outlives_the_attempt() {
     assert_eq!(after.attempts, 0);
 }
 
-/// The database holds webhook secrets and connector tokens: it, its log and its shared memory
-/// are readable by their owner only, whether the store creates the file or finds it.
-#[cfg(unix)]
-#[tokio::test]
-async fn the_database_files_are_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let mode =
-        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-    let dir = tempfile::tempdir().unwrap();
-    let existing = settings(dir.path());
-    let db = existing.database_path();
-    std::fs::write(&db, b"").unwrap();
-    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let store = Store::open(&existing, EventBus::new()).unwrap();
-    store
-        .write(|tx| {
-            tx.execute("CREATE TABLE probe (x)", [])?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut path = db.as_os_str().to_owned();
-        path.push(suffix);
-        assert_eq!(mode(std::path::Path::new(&path)), 0o600, "{suffix}");
-    }
-    store.close().await;
-
-    let fresh = tempfile::tempdir().unwrap();
-    let created = settings(fresh.path());
-    let store = Store::open(&created, EventBus::new()).unwrap();
-    assert_eq!(mode(&created.database_path()), 0o600);
-    store.close().await;
-}
-
-/// A read asked for while the runtime shuts down (a task being dropped, a guard's drop) is
-/// never run; whoever waits for it gets an error instead of a panic.
-#[test]
-fn a_read_during_the_runtimes_shutdown_is_an_error() {
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
-
-    let (_dir, store, _bus) = open();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let handle = runtime.handle().clone();
-    runtime.shutdown_background();
-    let _inside = handle.enter();
-    let mut read = std::pin::pin!(store.read(|_| Ok(())));
-    match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Err(StoreError::Closed)) => {}
-        other => panic!("expected the store to answer closed, got {other:?}"),
-    }
-}
-
-/// Stores one of our messages, known to the upstream as `upstream_id`.
-fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> StoreResult<()> {
-    let now = crate::model::rfc3339(chrono::Utc::now());
-    tx.insert_message(
-        device,
-        &messages::NewMessage {
-            id: "msg_1",
-            chat_id: "15550000002@c.us",
-            upstream_id: Some(upstream_id),
-            from: "15550000001@c.us",
-            from_me: true,
-            kind: "text",
-            body: "hello",
-            media: None,
-            template: None,
-            reply_to: None,
-            timestamp: &now,
-            temp_id: None,
-            idempotency_key: None,
-            relay: None,
-            seen: true,
-            now: &now,
-        },
-    )
-    .map(drop)
-}
-
-#[tokio::test]
-async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_message() {
-    let (_dir, store, _bus) = open();
+async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_message(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
     let duties = messages::PhoneDuties {
         upstream_id: "true_a".into(),
@@ -859,4 +921,5 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         .unwrap();
     assert_eq!(owed, [], "the last step leaves nothing owed");
     assert!(!step(1, true).await);
+}
 }

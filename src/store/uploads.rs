@@ -3,11 +3,10 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-
+use super::sql::{params, Conn};
 use super::{StoreResult, Tx};
 use crate::model::{rfc3339, DeviceId};
+use chrono::{DateTime, Utc};
 
 /// One uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,25 +18,27 @@ pub struct Upload {
 }
 
 /// Upload `id` of `device`, if it exists.
-pub fn find(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<Option<Upload>> {
-    Ok(conn
-        .prepare_cached("SELECT mime, name, size FROM uploads WHERE device_id = ?1 AND id = ?2")?
-        .query_row(params![device.as_str(), id], |row| {
+pub fn find(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<Option<Upload>> {
+    conn.query_opt(
+        "SELECT mime, name, size FROM uploads WHERE device_id = ?1 AND id = ?2",
+        params![device.as_str(), id],
+        |row| {
             Ok(Upload {
                 id: id.to_owned(),
                 mime: row.get(0)?,
                 name: row.get(1)?,
-                size: row.get(2)?,
+                size: row.get::<i64>(2)? as u64,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Every upload, as (device, id): what the files on disk are checked against.
-pub fn all(conn: &Connection) -> StoreResult<HashSet<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT device_id, id FROM uploads")?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn all(conn: &Conn) -> StoreResult<HashSet<(String, String)>> {
+    let all = conn.query_all("SELECT device_id, id FROM uploads", params![], |row| {
+        Ok((row.get(0)?, row.get(1)?))
+    })?;
+    Ok(all.into_iter().collect())
 }
 
 impl Tx<'_> {
@@ -51,7 +52,7 @@ impl Tx<'_> {
                 upload.id,
                 upload.mime,
                 upload.name,
-                upload.size,
+                i64::try_from(upload.size).unwrap_or(i64::MAX),
                 rfc3339(Utc::now())
             ],
         )?;
@@ -64,10 +65,10 @@ impl Tx<'_> {
         &mut self,
         cutoff: DateTime<Utc>,
     ) -> StoreResult<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn()
-            .prepare_cached("DELETE FROM uploads WHERE created_at < ?1 RETURNING device_id, id")?;
-        let rows = stmt.query_map([rfc3339(cutoff)], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.conn().query_all(
+            "DELETE FROM uploads WHERE created_at < ?1 RETURNING device_id, id",
+            params![rfc3339(cutoff)],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
     }
 }

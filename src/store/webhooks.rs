@@ -5,12 +5,11 @@
 //! and `kill -9` cannot fall between the two. The writer keeps the subscriptions it routes by in
 //! memory ([`Routes`]) and reloads them after any write that changed them.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
-
 use super::chats::page;
+use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
 use crate::model::{event::JournaledEvent, rfc3339, Page};
+use chrono::{DateTime, Utc};
 
 /// Where a subscription was declared: the configuration owns its definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
@@ -63,13 +62,13 @@ impl WebhookRecord {
 const WEBHOOK_COLUMNS: &str =
     "id, url, events, devices, secret, enabled, source, disabled_reason, created_at, updated_at";
 
-fn webhook_row(row: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
-    let list = |index: usize| -> rusqlite::Result<Vec<String>> {
+fn webhook_row(row: &Row<'_>) -> StoreResult<WebhookRecord> {
+    let list = |index: usize| -> StoreResult<Vec<String>> {
         let text: String = row.get(index)?;
         Ok(serde_json::from_str(&text).unwrap_or_default())
     };
-    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
-        Ok(super::parse_time(&row.get::<_, String>(index)?))
+    let time = |index: usize| -> StoreResult<DateTime<Utc>> {
+        Ok(super::parse_time(&row.get::<String>(index)?))
     };
     Ok(WebhookRecord {
         id: row.get(0)?,
@@ -77,8 +76,8 @@ fn webhook_row(row: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
         events: list(2)?,
         devices: list(3)?,
         secret: row.get(4)?,
-        enabled: row.get(5)?,
-        source: if row.get::<_, String>(6)? == "config" {
+        enabled: row.get::<i64>(5)? != 0,
+        source: if row.get::<String>(6)? == "config" {
             WebhookSource::Config
         } else {
             WebhookSource::Api
@@ -89,19 +88,20 @@ fn webhook_row(row: &Row<'_>) -> rusqlite::Result<WebhookRecord> {
     })
 }
 
-pub fn list(conn: &Connection) -> StoreResult<Vec<WebhookRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([], webhook_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &Conn) -> StoreResult<Vec<WebhookRecord>> {
+    conn.query_all(
+        &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks ORDER BY id"),
+        params![],
+        webhook_row,
+    )
 }
 
-pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<WebhookRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1"
-    ))?;
-    Ok(stmt.query_row([id], webhook_row).optional()?)
+pub fn get(conn: &Conn, id: &str) -> StoreResult<Option<WebhookRecord>> {
+    conn.query_opt(
+        &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1"),
+        params![id],
+        webhook_row,
+    )
 }
 
 /// The subscriptions, as the writer routes events by them.
@@ -183,23 +183,25 @@ pub struct DeliveryRecord {
 
 const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.device_id, d.seq, d.type, d.body, d.status, d.attempts, d.next_attempt_at, d.scheduled_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at";
 
-fn delivery_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
-    let time = |index: usize| -> rusqlite::Result<DateTime<Utc>> {
-        Ok(super::parse_time(&row.get::<_, String>(index)?))
+fn delivery_row(row: &Row<'_>) -> StoreResult<DeliveryRecord> {
+    let time = |index: usize| -> StoreResult<DateTime<Utc>> {
+        Ok(super::parse_time(&row.get::<String>(index)?))
     };
     let delivered: Option<String> = row.get(12)?;
     Ok(DeliveryRecord {
         id: row.get(0)?,
         webhook_id: row.get(1)?,
         device_id: row.get(2)?,
-        seq: row.get(3)?,
+        seq: row.get::<i64>(3)? as u64,
         event: row.get(4)?,
         body: row.get(5)?,
-        status: DeliveryStatus::parse(&row.get::<_, String>(6)?),
-        attempts: row.get(7)?,
+        status: DeliveryStatus::parse(&row.get::<String>(6)?),
+        attempts: row.get::<i64>(7)?.try_into().unwrap_or(u32::MAX),
         next_attempt_at: time(8)?,
         scheduled_at: time(9)?,
-        last_status_code: row.get(10)?,
+        last_status_code: row
+            .get::<Option<i64>>(10)?
+            .and_then(|code| u16::try_from(code).ok()),
         last_error: row.get(11)?,
         delivered_at: delivered.as_deref().map(super::parse_time),
         created_at: time(13)?,
@@ -208,25 +210,32 @@ fn delivery_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRecord> {
 
 /// A subscription's deliveries, newest first; `before` is the id of the last one already seen.
 pub fn list_deliveries(
-    conn: &Connection,
+    conn: &Conn,
     webhook: &str,
     before: Option<&str>,
     limit: u32,
 ) -> StoreResult<Page<DeliveryRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d
-         WHERE d.webhook_id = ?1 AND (?2 IS NULL OR d.id < ?2)
+         WHERE d.webhook_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR d.id < ?2)
          ORDER BY d.id DESC LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(params![webhook, before, limit + 1], delivery_row)?;
-    page(rows, limit, |_| true, |delivery| delivery.id.clone())
+    );
+    page(
+        conn,
+        (&sql, params![webhook, before, i64::from(limit) + 1]),
+        delivery_row,
+        limit,
+        |_| true,
+        |delivery| delivery.id.clone(),
+    )
 }
 
-pub fn get_delivery(conn: &Connection, id: &str) -> StoreResult<Option<DeliveryRecord>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = ?1"
-    ))?;
-    Ok(stmt.query_row([id], delivery_row).optional()?)
+pub fn get_delivery(conn: &Conn, id: &str) -> StoreResult<Option<DeliveryRecord>> {
+    conn.query_opt(
+        &format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = ?1"),
+        params![id],
+        delivery_row,
+    )
 }
 
 /// A delivery at the head of its (subscription, device) line, with where to send it.
@@ -241,8 +250,8 @@ pub struct Head {
 ///
 /// Only heads are ever sent, so a delivery waiting for its retry holds back the later ones of
 /// its pair, and no other: that is the per-subscription, per-device order.
-pub fn heads(conn: &Connection) -> StoreResult<Vec<Head>> {
-    let mut stmt = conn.prepare_cached(&format!(
+pub fn heads(conn: &Conn) -> StoreResult<Vec<Head>> {
+    let sql = format!(
         "SELECT {DELIVERY_COLUMNS}, w.url, w.secret
          FROM (SELECT MIN(id) AS id FROM webhook_deliveries
                WHERE status IN ('pending', 'retrying') GROUP BY webhook_id, device_id) h
@@ -250,28 +259,27 @@ pub fn heads(conn: &Connection) -> StoreResult<Vec<Head>> {
          JOIN webhooks w ON w.id = d.webhook_id
          WHERE w.enabled = 1
          ORDER BY d.next_attempt_at"
-    ))?;
-    let rows = stmt.query_map([], |row| {
+    );
+    conn.query_all(&sql, params![], |row| {
         Ok(Head {
             delivery: delivery_row(row)?,
             url: row.get(14)?,
             secret: row.get(15)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 /// How much is waiting to be delivered: outstanding deliveries of enabled subscriptions, and
 /// when the oldest of them was created.
-pub fn backlog(conn: &Connection) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
-    let (count, oldest): (u64, Option<String>) = conn.query_row(
+pub fn backlog(conn: &Conn) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+    let (count, oldest): (i64, Option<String>) = conn.query_one(
         "SELECT COUNT(*), MIN(d.created_at) FROM webhook_deliveries d
          JOIN webhooks w ON w.id = d.webhook_id
          WHERE w.enabled = 1 AND d.status IN ('pending', 'retrying')",
-        [],
+        params![],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
-    Ok((count, oldest.as_deref().map(super::parse_time)))
+    Ok((count as u64, oldest.as_deref().map(super::parse_time)))
 }
 
 /// What one attempt came to.
@@ -312,7 +320,7 @@ impl Tx<'_> {
                     id,
                     webhook,
                     event.device_id.as_str(),
-                    event.seq,
+                    event.seq as i64,
                     event.name,
                     body,
                     now
@@ -336,7 +344,7 @@ impl Tx<'_> {
                 serde_json::to_string(&webhook.events)?,
                 serde_json::to_string(&webhook.devices)?,
                 webhook.secret,
-                webhook.enabled,
+                i64::from(webhook.enabled),
                 webhook.source.as_str(),
                 webhook.disabled_reason,
                 rfc3339(webhook.created_at),
@@ -356,7 +364,7 @@ impl Tx<'_> {
     ) -> StoreResult<bool> {
         let changed = self.execute(
             "UPDATE webhooks SET enabled = ?2, disabled_reason = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, enabled, reason, rfc3339(Utc::now())],
+            params![id, i64::from(enabled), reason, rfc3339(Utc::now())],
         )?;
         self.routes.invalidate();
         Ok(changed > 0)
@@ -364,8 +372,11 @@ impl Tx<'_> {
 
     /// Deletes a subscription and its delivery log; false if there was none.
     pub fn delete_webhook(&mut self, id: &str) -> StoreResult<bool> {
-        self.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1", [id])?;
-        let removed = self.execute("DELETE FROM webhooks WHERE id = ?1", [id])?;
+        self.execute(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ?1",
+            params![id],
+        )?;
+        let removed = self.execute("DELETE FROM webhooks WHERE id = ?1", params![id])?;
         self.routes.invalidate();
         Ok(removed > 0)
     }
@@ -389,10 +400,10 @@ impl Tx<'_> {
             params![
                 delivery.id,
                 attempt.status.as_str(),
-                attempt.status_code,
+                attempt.status_code.map(i64::from),
                 attempt.error,
                 rfc3339(attempt.next_attempt_at),
-                delivered,
+                delivered.cloned(),
                 now,
                 rfc3339(delivery.scheduled_at)
             ],
@@ -409,8 +420,11 @@ impl Tx<'_> {
         limit: usize,
     ) -> StoreResult<usize> {
         self.execute(
-            &format!("DELETE FROM webhook_deliveries WHERE rowid IN ({OLD_FINISHED})"),
-            params![rfc3339(older_than), limit],
+            &format!("DELETE FROM webhook_deliveries WHERE id IN ({OLD_FINISHED})"),
+            params![
+                rfc3339(older_than),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
         )
     }
 
@@ -435,7 +449,7 @@ impl Tx<'_> {
 
 /// The oldest `?2` finished deliveries created before `?1`, found through the index of
 /// finished deliveries by age.
-pub(super) const OLD_FINISHED: &str = "SELECT rowid FROM webhook_deliveries
+pub(super) const OLD_FINISHED: &str = "SELECT id FROM webhook_deliveries
     WHERE status IN ('delivered', 'failed') AND created_at < ?1 ORDER BY created_at LIMIT ?2";
 
 /// The most finished deliveries one pruning write forgets, so that pruning a busy day's log

@@ -6,12 +6,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpointer::{checkpoint, LogCopied, LogDue, LogLength, WakeCheckpointer};
 use super::outage::Outage;
-use super::{webhooks, Store, StoreError, StoreResult, Tx};
+use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::{DeviceChange, EventBus};
 use crate::model::event::JournaledEvent;
 
@@ -68,16 +67,22 @@ impl Store {
     }
 }
 
+/// What the writer does for SQLite's write-ahead log after its commits (see `checkpointer`).
+pub(super) struct LogKeeping {
+    pub(super) copied: LogCopied,
+    pub(super) wake: WakeCheckpointer,
+}
+
 pub(super) fn run_writer(
-    mut conn: Connection,
+    conn: Conn,
     mut queue: mpsc::Receiver<Command>,
     bus: EventBus,
-    copied: LogCopied,
-    wake: WakeCheckpointer,
+    keeping: Option<LogKeeping>,
     outage: Outage,
 ) {
     let log = LogLength::default();
-    let hook = log.follow(&conn);
+    let sqlite = keeping.as_ref().and(conn.as_sqlite());
+    let hook = sqlite.map(|sqlite| log.follow(sqlite));
     let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
@@ -106,13 +111,16 @@ pub(super) fn run_writer(
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
-        let due = wake.after_commit(log.frames());
-        if copied.take() || due == LogDue::CopyNow {
+        commit_batch(&conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
+        let (Some(keeping), Some(sqlite)) = (&keeping, sqlite) else {
+            continue;
+        };
+        let due = keeping.wake.after_commit(log.frames());
+        if keeping.copied.take() || due == LogDue::CopyNow {
             // What was committed since the checkpointer's last copy (or all of the log, if it
             // passed its limit first) is copied with no write in between, so the next write
             // starts the log over (see `run_checkpointer`).
-            checkpoint(&conn, "PASSIVE", &outage);
+            checkpoint(sqlite, "PASSIVE", &outage);
         }
     }
     drop(hook);
@@ -131,7 +139,7 @@ type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
 /// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
 /// the same reason, and succeed once the outage is over.
 fn commit_batch(
-    conn: &mut Connection,
+    conn: &Conn,
     jobs: &mut VecDeque<Job>,
     ids: &mut ulid::Generator,
     routes: &mut webhooks::Routes,
@@ -140,11 +148,12 @@ fn commit_batch(
 ) {
     let mut completions = Vec::new();
     let started = std::time::Instant::now();
-    let changes_before = conn.total_changes();
+    let changes = || conn.as_sqlite().map(rusqlite::Connection::total_changes);
+    let changes_before = changes();
     let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
-        let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        conn.begin()?;
         let mut tx = Tx {
-            conn: &txn,
+            conn,
             events: Vec::new(),
             device_changes: Vec::new(),
             heads: HashMap::new(),
@@ -156,7 +165,6 @@ fn commit_batch(
             let (ran, completion) = job(&mut tx);
             completions.push(completion);
             if !matches!(ran, Ran::Done) {
-                // Dropping the transaction rolls it back.
                 return Ok(Err(ran));
             }
         }
@@ -164,13 +172,18 @@ fn commit_batch(
         tx.store_heads()?;
         let events = std::mem::take(&mut tx.events);
         let device_changes = std::mem::take(&mut tx.device_changes);
-        txn.commit()?;
+        conn.commit()?;
         Ok(Ok((events, device_changes)))
     })();
+    if !matches!(outcome, Ok(Ok(_))) {
+        // Whatever the batch wrote goes with the write that failed.
+        conn.rollback();
+    }
     match outcome {
         Ok(Ok((events, device_changes))) => {
             // A commit that changed no row wrote nothing, and proves nothing about the disk.
-            if conn.total_changes() > changes_before {
+            // (PostgreSQL does not count changed rows: each of its commits counts.)
+            if changes() > changes_before || changes_before.is_none() {
                 outage.committed();
             }
             let (taken, journaled) = (started.elapsed(), events.len());

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod cloud_stub;
 pub mod exposition;
 pub mod node;
+pub mod postgres;
 pub mod receiver;
 pub mod sio;
 pub mod stalled;

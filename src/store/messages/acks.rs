@@ -3,9 +3,11 @@
 //! and their path is kept lean.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::LazyLock;
 
+use super::ack_at;
 use crate::model::{Ack, DeviceId, Message};
+use crate::store::sql::{params, Conn};
 use crate::store::{StoreResult, Tx};
 
 /// What an ack needs of a message: which one it is, its chat, and how far it got. Acks are the
@@ -36,30 +38,39 @@ impl AckSubject {
 
 /// The message an upstream acknowledges by its id.
 pub fn ack_subject(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<AckSubject>> {
     // The time a message we sent was accepted, read as a number: parsing it here costs no
-    // allocation on the writer's most frequent path.
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, chat_id, ack,
-                CASE WHEN relay_status IS NOT NULL THEN unixepoch(created_at, 'subsec') END
-             FROM messages WHERE device_id = ?1 AND upstream_id = ?2",
-        )?
-        .query_row(params![device.as_str(), upstream_id], |row| {
+    // allocation on the writer's most frequent path. Each database has its own way to read it.
+    static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
+        [
+            "unixepoch(created_at, 'subsec')",
+            "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
+        ]
+        .map(|seconds| {
+            format!(
+                "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END
+                 FROM messages WHERE device_id = ?1 AND upstream_id = ?2"
+            )
+        })
+    });
+    conn.query_opt(
+        &QUERIES[usize::from(conn.is_postgres())],
+        params![device.as_str(), upstream_id],
+        |row| {
             Ok(AckSubject {
                 id: row.get(0)?,
                 upstream_id: Some(upstream_id.to_owned()),
                 chat_id: row.get(1)?,
-                ack: Ack::from_level(row.get(2)?).unwrap_or(Ack::Pending),
+                ack: ack_at(row, 2)?,
                 accepted_at: row
-                    .get::<_, Option<f64>>(3)?
+                    .get::<Option<f64>>(3)?
                     .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 impl Tx<'_> {

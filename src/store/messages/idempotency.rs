@@ -1,26 +1,26 @@
 //! The `Idempotency-Key` a message was sent with: finding the message it names, and releasing
 //! it so that the key names the next one.
 
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::{message_row, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message};
+use crate::store::sql::{params, Conn};
 use crate::store::{StoreResult, Tx};
 
 /// The message sent with this `Idempotency-Key`, if it was sent after `since`.
 pub fn by_idempotency_key(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     key: &str,
     since: &str,
 ) -> StoreResult<Option<Message>> {
-    Ok(conn
-        .prepare_cached(&format!(
+    conn.query_opt(
+        &format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages
              WHERE device_id = ?1 AND idempotency_key = ?2 AND created_at >= ?3"
-        ))?
-        .query_row(params![device.as_str(), key, since], message_row)
-        .optional()?)
+        ),
+        params![device.as_str(), key, since],
+        message_row,
+    )
 }
 
 impl Tx<'_> {

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::{message_row, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::chats::page;
+use crate::store::sql::{params, Conn};
 use crate::store::StoreResult;
 
 /// A column a single message is looked up by.
@@ -19,29 +18,25 @@ enum Key {
     TempId,
 }
 
-fn find_one(
-    conn: &Connection,
-    device: &DeviceId,
-    key: Key,
-    value: &str,
-) -> StoreResult<Option<Message>> {
+fn find_one(conn: &Conn, device: &DeviceId, key: Key, value: &str) -> StoreResult<Option<Message>> {
     static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
         ["id", "upstream_id", "temp_id"].map(|column| {
             format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2")
         })
     });
-    Ok(conn
-        .prepare_cached(&QUERIES[key as usize])?
-        .query_row(params![device.as_str(), value], message_row)
-        .optional()?)
+    conn.query_opt(
+        &QUERIES[key as usize],
+        params![device.as_str(), value],
+        message_row,
+    )
 }
 
-pub fn get_message(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<Option<Message>> {
+pub fn get_message(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<Option<Message>> {
     find_one(conn, device, Key::Id, id)
 }
 
 pub fn by_upstream_id(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<Message>> {
@@ -53,77 +48,82 @@ pub fn by_upstream_id(
 /// upstreams that report a message by that part alone. The newest if several have it. Only the
 /// chat's messages are looked at (`messages_by_chat`).
 pub fn by_short_id_in_chat(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     chat_id: &str,
     message_id: &str,
 ) -> StoreResult<Option<Message>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE device_id = ?1 AND chat_id = ?2
-                AND instr(upstream_id || '_', '_' || ?3 || '_') > 0
-             ORDER BY id DESC LIMIT 1"
-        ))?
-        .query_row(params![device.as_str(), chat_id, message_id], message_row)
-        .optional()?)
+    static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
+        // SQLite and PostgreSQL name the function that finds a text in another differently.
+        [
+            "instr(upstream_id || '_', '_' || ?3 || '_')",
+            "strpos(upstream_id || '_', '_' || ?3 || '_')",
+        ]
+        .map(|position| {
+            format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE device_id = ?1 AND chat_id = ?2 AND {position} > 0
+                     ORDER BY id DESC LIMIT 1"
+            )
+        })
+    });
+    conn.query_opt(
+        &QUERIES[usize::from(conn.is_postgres())],
+        params![device.as_str(), chat_id, message_id],
+        message_row,
+    )
 }
 
 /// The message sent with the `tempId` whose [`crate::model::TempId::key`] is `temp_id`.
-pub fn by_temp_id(
-    conn: &Connection,
-    device: &DeviceId,
-    temp_id: &str,
-) -> StoreResult<Option<Message>> {
+pub fn by_temp_id(conn: &Conn, device: &DeviceId, temp_id: &str) -> StoreResult<Option<Message>> {
     find_one(conn, device, Key::TempId, temp_id)
 }
 
 /// Who wrote in a chat, apart from us, in order of id: the members of a group as far as its
 /// messages tell (the store keeps no membership).
-pub fn senders(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+pub fn senders(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Vec<String>> {
+    conn.query_all(
         "SELECT DISTINCT from_id FROM messages
          WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 ORDER BY from_id",
-    )?;
-    let senders = stmt
-        .query_map(params![device.as_str(), chat], |row| row.get(0))?
-        .collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(senders)
+        params![device.as_str(), chat],
+        |row| row.get(0),
+    )
 }
 
 /// Whether `message` is one of the chat's messages.
-pub fn in_chat(
-    conn: &Connection,
-    device: &DeviceId,
-    chat: &str,
-    message: &str,
-) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3")?
-        .exists(params![device.as_str(), chat, message])?)
+pub fn in_chat(conn: &Conn, device: &DeviceId, chat: &str, message: &str) -> StoreResult<bool> {
+    let found = conn.query_opt(
+        "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3",
+        params![device.as_str(), chat, message],
+        |_| Ok(()),
+    )?;
+    Ok(found.is_some())
 }
 
 /// A chat's messages, newest first; `before` is the id of the last message already seen.
 pub fn list_messages(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     chat: &str,
     before: Option<&str>,
     limit: u32,
     max_bytes: usize,
 ) -> StoreResult<Page<Message>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages
-         WHERE device_id = ?1 AND chat_id = ?2 AND (?3 IS NULL OR id < ?3)
-         ORDER BY id DESC LIMIT ?4"
-    ))?;
-    let rows = stmt.query_map(
-        params![device.as_str(), chat, before, limit + 1],
-        message_row,
-    )?;
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR id < ?3)
+             ORDER BY id DESC LIMIT ?4"
+        )
+    });
     let mut budget = ReplyBudget::new(max_bytes);
     page(
-        rows,
+        conn,
+        (
+            &QUERY,
+            params![device.as_str(), chat, before, i64::from(limit) + 1],
+        ),
+        message_row,
         limit,
         |message| budget.take(message),
         |message| message.id.clone(),
@@ -131,36 +131,32 @@ pub fn list_messages(
 }
 
 /// How many messages each device has stored.
-pub fn counts(conn: &Connection) -> StoreResult<HashMap<String, u64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT device_id, COUNT(*) FROM messages GROUP BY device_id")?;
-    let counts = stmt
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(counts)
+pub fn counts(conn: &Conn) -> StoreResult<HashMap<String, u64>> {
+    let counts = conn.query_all(
+        "SELECT device_id, COUNT(*) FROM messages GROUP BY device_id",
+        params![],
+        |row| Ok((row.get(0)?, row.get::<i64>(1)? as u64)),
+    )?;
+    Ok(counts.into_iter().collect())
 }
 
 /// Whether a chat has any message stored.
-pub fn chat_has_messages(conn: &Connection, device: &DeviceId, chat: &str) -> StoreResult<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1")?
-        .query_row(params![device.as_str(), chat], |_| Ok(()))
-        .optional()?
-        .is_some())
+pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
+    let found = conn.query_opt(
+        "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1",
+        params![device.as_str(), chat],
+        |_| Ok(()),
+    )?;
+    Ok(found.is_some())
 }
 
 /// The upstream id of the newest message the other side sent in a chat.
-pub fn latest_incoming(
-    conn: &Connection,
-    device: &DeviceId,
-    chat: &str,
-) -> StoreResult<Option<String>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT upstream_id FROM messages
-             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND upstream_id IS NOT NULL
-             ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![device.as_str(), chat], |row| row.get(0))
-        .optional()?)
+pub fn latest_incoming(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<String>> {
+    conn.query_opt(
+        "SELECT upstream_id FROM messages
+         WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND upstream_id IS NOT NULL
+         ORDER BY id DESC LIMIT 1",
+        params![device.as_str(), chat],
+        |row| row.get(0),
+    )
 }

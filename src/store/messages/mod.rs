@@ -13,8 +13,8 @@ mod simulator_duties;
 mod simulator_inbox;
 mod writes;
 
-use rusqlite::Row;
-
+use super::sql::Row;
+use super::StoreResult;
 use crate::model::{Ack, Media, Message, TempId};
 
 pub use acks::{ack_subject, AckSubject};
@@ -36,16 +36,16 @@ pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, f
 const MESSAGE_COLUMN_COUNT: usize = 15;
 
 /// Reads a message whose columns (in `MESSAGE_COLUMNS` order) start at `at`.
-pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> {
+pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
     let media: Option<String> = row.get(at + 8)?;
-    let ack = Ack::from_level(row.get(at + 11)?).unwrap_or(Ack::Pending);
+    let ack = ack_at(row, at + 11)?;
     Ok(Message {
         id: row.get(at)?,
         upstream_id: row.get(at + 1)?,
         device_id: row.get(at + 2)?,
         chat_id: row.get(at + 3)?,
         from: row.get(at + 4)?,
-        from_me: row.get(at + 5)?,
+        from_me: row.get::<i64>(at + 5)? != 0,
         kind: row.get(at + 6)?,
         body: row.get(at + 7)?,
         media: media.and_then(|m| serde_json::from_str::<Media>(&m).ok()),
@@ -54,15 +54,20 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> 
         ack: ack.level(),
         ack_name: ack.name(),
         temp_id: row
-            .get::<_, Option<String>>(at + 12)?
+            .get::<Option<String>>(at + 12)?
             .and_then(|key| TempId::from_key(&key)),
-        revoked: row.get(at + 13)?,
+        revoked: row.get::<i64>(at + 13)? != 0,
         template: row
-            .get::<_, Option<String>>(at + 14)?
+            .get::<Option<String>>(at + 14)?
             .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
-fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+fn message_row(row: &Row<'_>) -> StoreResult<Message> {
     message_at(row, 0)
+}
+
+/// The ack level stored at `index`; an unknown level reads as pending.
+fn ack_at(row: &Row<'_>, index: usize) -> StoreResult<Ack> {
+    Ok(Ack::from_level(row.get(index)?).unwrap_or(Ack::Pending))
 }

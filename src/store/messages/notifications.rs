@@ -1,9 +1,8 @@
 //! Notifications and their read state, apart from the messages': a notification may name no
 //! chat, and is read by id, by chat or all at once.
 
-use rusqlite::params;
-
 use crate::model::DeviceId;
+use crate::store::sql::params;
 use crate::store::{StoreResult, Tx};
 
 impl Tx<'_> {
@@ -27,22 +26,33 @@ impl Tx<'_> {
         device: &DeviceId,
         which: NotificationSet<'_>,
     ) -> StoreResult<Vec<String>> {
-        let (filter, value) = match which {
-            NotificationSet::All => ("?2 IS NULL", None),
-            NotificationSet::Chat(chat) => ("chat_id = ?2", Some(chat.to_owned())),
-            NotificationSet::Ids(ids) => (
-                "id IN (SELECT value FROM json_each(?2))",
-                Some(serde_json::to_string(ids)?),
-            ),
+        const READ: &str = "UPDATE notifications SET read = 1 WHERE device_id = ?1 AND read = 0";
+        let id = |row: &crate::store::sql::Row<'_>| row.get::<String>(0);
+        let mut ids = match which {
+            NotificationSet::All => self.conn().query_all(
+                &format!("{READ} RETURNING id"),
+                params![device.as_str()],
+                id,
+            )?,
+            NotificationSet::Chat(chat) => self.conn().query_all(
+                &format!("{READ} AND chat_id = ?2 RETURNING id"),
+                params![device.as_str(), chat],
+                id,
+            )?,
+            NotificationSet::Ids(wanted) => {
+                let mut read = Vec::new();
+                for wanted in wanted {
+                    read.extend(self.conn().query_opt(
+                        &format!("{READ} AND id = ?2 RETURNING id"),
+                        params![device.as_str(), wanted],
+                        id,
+                    )?);
+                }
+                read
+            }
         };
-        let mut stmt = self.conn().prepare_cached(&format!(
-            "UPDATE notifications SET read = 1 WHERE device_id = ?1 AND read = 0 AND ({filter})
-             RETURNING id"
-        ))?;
-        let mut ids = stmt
-            .query_map(params![device.as_str(), value], |row| row.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
         ids.sort();
+        ids.dedup();
         Ok(ids)
     }
 }

@@ -2,22 +2,26 @@
 //! the server acks them. It lives in the message rows (`relay_status`, `attempts`,
 //! `next_attempt_at`, `sent_at`), so a message and its place in the queue change together.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::{message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
 use crate::model::{DeviceId, Message, RelayStatus};
+use crate::store::sql::{params, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
+use chrono::{DateTime, Utc};
 
 /// How many messages wait in the relay queues of the devices of each connector (only the
 /// connectors that have some), for the metrics. It reads the queue's own index.
-pub fn relay_depth(conn: &Connection) -> StoreResult<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare_cached(
+pub fn relay_depth(conn: &Conn) -> StoreResult<Vec<(String, u64)>> {
+    conn.query_all(
         "SELECT d.connector, COUNT(*) FROM messages m JOIN devices d ON d.id = m.device_id
          WHERE m.relay_status IN ('queued', 'retrying') GROUP BY d.connector",
-    )?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![],
+        |row| Ok((row.get(0)?, row.get::<i64>(1)? as u64)),
+    )
+}
+
+/// The attempts stored at `index`.
+fn attempts_at(row: &Row<'_>, index: usize) -> StoreResult<u32> {
+    Ok(row.get::<i64>(index)?.try_into().unwrap_or(u32::MAX))
 }
 
 /// A message waiting in the relay queue.
@@ -34,67 +38,67 @@ pub struct Queued {
 
 /// The relay queue of a device in acceptance order: messages never tried (or in flight when
 /// the daemon stopped), and messages waiting to retry.
-pub fn relay_queue(conn: &Connection, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
+pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = MESSAGE_COLUMNS
         .split(", ")
         .map(|column| format!("m.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {columns}, m.attempts, m.next_attempt_at, q.upstream_id
-         FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
-         WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'retrying')
-         ORDER BY m.id LIMIT ?2"
-    ))?;
-    let queued = stmt
-        .query_map(params![device.as_str(), limit], |row| {
+    conn.query_all(
+        &format!(
+            "SELECT {columns}, m.attempts, m.next_attempt_at, q.upstream_id
+             FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
+             WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'retrying')
+             ORDER BY m.id LIMIT ?2"
+        ),
+        params![device.as_str(), i64::from(limit)],
+        |row| {
             Ok(Queued {
                 message: message_row(row)?,
-                attempts: row.get(MESSAGE_COLUMN_COUNT)?,
+                attempts: attempts_at(row, MESSAGE_COLUMN_COUNT)?,
                 next_attempt_at: row
-                    .get::<_, Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
+                    .get::<Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
                     .map(|at| parse_time(&at)),
                 reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(queued)
+        },
+    )
 }
 
 /// Sent messages still without a server ack, sent before `sent_before`, with their attempts.
 pub fn overdue_acks(
-    conn: &Connection,
+    conn: &Conn,
     device: &DeviceId,
     sent_before: &str,
 ) -> StoreResult<Vec<(Message, u32)>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
-         WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0 AND sent_at < ?2
-         ORDER BY id"
-    ))?;
-    let overdue = stmt
-        .query_map(params![device.as_str(), sent_before], |row| {
-            Ok((message_row(row)?, row.get(MESSAGE_COLUMN_COUNT)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(overdue)
+    conn.query_all(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
+             WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0 AND sent_at < ?2
+             ORDER BY id"
+        ),
+        params![device.as_str(), sent_before],
+        |row| Ok((message_row(row)?, attempts_at(row, MESSAGE_COLUMN_COUNT)?)),
+    )
 }
 
 /// Attempts made to send a message so far.
-pub fn relay_attempts(conn: &Connection, device: &DeviceId, id: &str) -> StoreResult<u32> {
+pub fn relay_attempts(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<u32> {
     Ok(conn
-        .prepare_cached("SELECT attempts FROM messages WHERE device_id = ?1 AND id = ?2")?
-        .query_row(params![device.as_str(), id], |row| row.get(0))
-        .optional()?
+        .query_opt(
+            "SELECT attempts FROM messages WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), id],
+            |row| attempts_at(row, 0),
+        )?
         .unwrap_or(0))
 }
 
 /// When the oldest message still waiting for its server ack was sent.
-pub fn oldest_unacked(conn: &Connection, device: &DeviceId) -> StoreResult<Option<DateTime<Utc>>> {
-    let oldest: Option<String> = conn.query_row(
+pub fn oldest_unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Option<DateTime<Utc>>> {
+    let oldest: Option<String> = conn.query_one(
         "SELECT MIN(sent_at) FROM messages
          WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
-        [device.as_str()],
+        params![device.as_str()],
         |row| row.get(0),
     )?;
     Ok(oldest.map(|at| parse_time(&at)))
@@ -128,7 +132,7 @@ impl Tx<'_> {
                 device.as_str(),
                 message_id,
                 status.as_str(),
-                update.attempts,
+                i64::from(update.attempts),
                 update.next_attempt_at,
                 update.sent_at,
                 update.upstream_id,

@@ -7,11 +7,10 @@
 //! so a step is either stored and marked, or neither, and one made twice (before and after a
 //! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-
 use crate::model::DeviceId;
+use crate::store::sql::{params, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
+use chrono::{DateTime, Utc};
 
 /// What the phone still owes for one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,25 +25,23 @@ pub struct PhoneDuties {
     pub done: u32,
 }
 
-fn duties_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PhoneDuties> {
+fn duties_row(row: &Row<'_>) -> StoreResult<PhoneDuties> {
     Ok(PhoneDuties {
         upstream_id: row.get(0)?,
-        received_at: parse_time(&row.get::<_, String>(1)?),
+        received_at: parse_time(&row.get::<String>(1)?),
         plan: row.get(2)?,
-        done: row.get(3)?,
+        done: row.get::<i64>(3)?.try_into().unwrap_or(u32::MAX),
     })
 }
 
 /// Everything a simulated phone still owes, oldest message first.
-pub fn simulator_duties(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
-    let mut stmt = conn.prepare_cached(
+pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
+    conn.query_all(
         "SELECT upstream_id, received_at, plan, done FROM simulator_duties
          WHERE device_id = ?1 ORDER BY received_at, upstream_id",
-    )?;
-    let duties = stmt
-        .query_map([device.as_str()], duties_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(duties)
+        params![device.as_str()],
+        duties_row,
+    )
 }
 
 impl Tx<'_> {
@@ -58,7 +55,7 @@ impl Tx<'_> {
                 duties.upstream_id,
                 crate::model::rfc3339(duties.received_at),
                 duties.plan,
-                duties.done
+                i64::from(duties.done)
             ],
         )?;
         Ok(())
@@ -70,14 +67,12 @@ impl Tx<'_> {
         device: &DeviceId,
         upstream_id: &str,
     ) -> StoreResult<Option<PhoneDuties>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT upstream_id, received_at, plan, done FROM simulator_duties
-                 WHERE device_id = ?1 AND upstream_id = ?2",
-            )?
-            .query_row(params![device.as_str(), upstream_id], duties_row)
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT upstream_id, received_at, plan, done FROM simulator_duties
+             WHERE device_id = ?1 AND upstream_id = ?2",
+            params![device.as_str(), upstream_id],
+            duties_row,
+        )
     }
 
     /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id` done, and with
@@ -101,6 +96,6 @@ impl Tx<'_> {
              WHERE device_id = ?1 AND upstream_id = ?2 AND done = ?3
                AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
         };
-        Ok(self.execute(sql, params![device.as_str(), upstream_id, step])? > 0)
+        Ok(self.execute(sql, params![device.as_str(), upstream_id, i64::from(step)])? > 0)
     }
 }

@@ -1,9 +1,8 @@
 //! The simulated phones' inboxes: what the built-in simulator's other side received, once per
 //! message, so that tests and the dashboard can see what a device really delivered.
 
-use rusqlite::{params, Connection};
-
 use crate::model::{DeviceId, Message};
+use crate::store::sql::{params, Conn};
 use crate::store::{StoreResult, Tx};
 
 /// One message as the simulated phone received it.
@@ -20,13 +19,13 @@ pub struct InboxEntry {
 }
 
 /// Everything a simulated phone received, in the order it arrived.
-pub fn simulator_inbox(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
-    let mut stmt = conn.prepare_cached(
+pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
+    // `rowid` is SQLite's own row number; PostgreSQL's table has a column of that name.
+    conn.query_all(
         "SELECT message_id, upstream_id, chat_id, body, received_at FROM simulator_inbox
          WHERE device_id = ?1 ORDER BY rowid",
-    )?;
-    let entries = stmt
-        .query_map([device.as_str()], |row| {
+        params![device.as_str()],
+        |row| {
             Ok(InboxEntry {
                 message_id: row.get(0)?,
                 upstream_id: row.get(1)?,
@@ -34,9 +33,8 @@ pub fn simulator_inbox(conn: &Connection, device: &DeviceId) -> StoreResult<Vec<
                 body: row.get(3)?,
                 received_at: row.get(4)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(entries)
+        },
+    )
 }
 
 impl Tx<'_> {

@@ -1,10 +1,9 @@
 //! Storing a message and what later happens to it in the writer: marked read, revoked. The
 //! relay queue's and the acks' changes to a message live with the relay and the acks.
 
-use rusqlite::{params, OptionalExtension};
-
 use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, TempId, Template};
 use crate::store::chats::get_chat;
+use crate::store::sql::params;
 use crate::store::{StoreResult, Tx};
 
 /// A message to store.
@@ -49,7 +48,7 @@ impl Tx<'_> {
                 new.chat_id,
                 new.upstream_id,
                 new.from,
-                new.from_me,
+                i64::from(new.from_me),
                 new.kind,
                 new.body,
                 media,
@@ -57,7 +56,7 @@ impl Tx<'_> {
                 new.timestamp,
                 new.temp_id.map(TempId::key),
                 new.idempotency_key,
-                new.seen,
+                i64::from(new.seen),
                 new.relay.map(RelayStatus::as_str),
                 new.now,
                 template,
@@ -92,17 +91,14 @@ impl Tx<'_> {
         chat: &str,
         up_to: Option<&str>,
     ) -> StoreResult<Vec<(String, Option<String>)>> {
-        let mut stmt = self.conn().prepare_cached(
+        let mut seen = self.conn().query_all(
             "UPDATE messages SET seen = 1
              WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND seen = 0
-                AND (?3 IS NULL OR id <= ?3)
+                AND (CAST(?3 AS TEXT) IS NULL OR id <= ?3)
              RETURNING id, upstream_id",
+            params![device.as_str(), chat, up_to],
+            |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let mut seen = stmt
-            .query_map(params![device.as_str(), chat, up_to], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         seen.sort();
         Ok(seen)
     }
@@ -111,14 +107,12 @@ impl Tx<'_> {
     /// A chat whose last message it was changes with it (its `chat:update` shows the message
     /// revoked, as the chat list does).
     pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
-        let chat_id: Option<String> = self
-            .conn()
-            .prepare_cached(
-                "UPDATE messages SET revoked = 1, body = '', media = NULL
-                 WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
-            )?
-            .query_row(params![device.as_str(), message_id], |row| row.get(0))
-            .optional()?;
+        let chat_id: Option<String> = self.conn().query_opt(
+            "UPDATE messages SET revoked = 1, body = '', media = NULL
+             WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
+            params![device.as_str(), message_id],
+            |row| row.get(0),
+        )?;
         let Some(chat_id) = chat_id else {
             return Ok(false);
         };

@@ -1,0 +1,156 @@
+//! Moving a daemon from SQLite to PostgreSQL (`devicebridge migrate --to postgres://…`): every
+//! row of the SQLite database copied into an empty PostgreSQL one, table by table, in one
+//! transaction, each table checked by its count of rows.
+//!
+//! The daemon is stopped meanwhile (what it would write during the copy would not be in it).
+//! The SQLite database is first brought to this build's schema, as the daemon would at its
+//! start, and read in one transaction, so the copy is of one moment. The rows go through
+//! PostgreSQL's `COPY`, streamed from SQLite's, so a large journal is never held in memory.
+
+use std::io::Write;
+use std::path::Path;
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+
+use super::{migrations, postgresql, StoreError, StoreResult};
+
+/// One table copied: its name and its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub table: String,
+    pub rows: u64,
+}
+
+/// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
+/// telling `progress` of each table as it is done.
+pub fn sqlite_to_postgres(
+    sqlite: &Path,
+    url: &str,
+    mut progress: impl FnMut(&Copied),
+) -> StoreResult<Vec<Copied>> {
+    if !sqlite.exists() {
+        return Err(StoreError::Unreadable(format!(
+            "there is no database at {}",
+            sqlite.display()
+        )));
+    }
+    let mut source = Connection::open(sqlite).map_err(|source| StoreError::Open {
+        path: sqlite.to_owned(),
+        source,
+    })?;
+    migrations::migrate(&mut source)?;
+    let mut target = postgres::Client::connect(url, postgres::NoTls)
+        .map_err(|error| StoreError::Connect(postgresql::redacted(url), error))?;
+    postgresql::migrate(&postgresql::connect(url)?)?;
+    let tables = tables(&mut target)?;
+    let reading = source.transaction()?;
+    let mut writing = target.transaction()?;
+    let mut copied = Vec::new();
+    for (table, columns) in &tables {
+        let rows = count(&mut writing, table)?;
+        if rows > 0 {
+            return Err(StoreError::Unreadable(format!(
+                "the database at {} is not empty: table {table} has {rows} rows",
+                postgresql::redacted(url)
+            )));
+        }
+        let done = Copied {
+            table: table.clone(),
+            rows: copy_table(&reading, &mut writing, table, columns)?,
+        };
+        let landed = count(&mut writing, table)?;
+        if landed != done.rows {
+            return Err(StoreError::Unreadable(format!(
+                "{table}: {} rows read, {landed} written",
+                done.rows
+            )));
+        }
+        progress(&done);
+        copied.push(done);
+    }
+    // Identity columns go on after the rows copied with their values.
+    for (table, column) in [("outbound_actions", "id"), ("simulator_inbox", "rowid")] {
+        writing.batch_execute(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'),
+                COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+        ))?;
+    }
+    writing.commit()?;
+    Ok(copied)
+}
+
+/// The tables of the PostgreSQL schema with their columns, in order; the migrations' own
+/// bookkeeping left out.
+fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<String>)>> {
+    let rows = client.query(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name <> 'schema_version'
+         ORDER BY table_name, ordinal_position",
+        &[],
+    )?;
+    let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+    for row in rows {
+        let (table, column): (String, String) = (row.get(0), row.get(1));
+        match tables.last_mut() {
+            Some((last, columns)) if *last == table => columns.push(column),
+            _ => tables.push((table, vec![column])),
+        }
+    }
+    Ok(tables)
+}
+
+fn count(client: &mut postgres::Transaction<'_>, table: &str) -> StoreResult<u64> {
+    let count: i64 = client
+        .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])?
+        .get(0);
+    Ok(count as u64)
+}
+
+/// Streams `table`'s rows from SQLite into PostgreSQL's `COPY`, as CSV.
+fn copy_table(
+    source: &Connection,
+    target: &mut postgres::Transaction<'_>,
+    table: &str,
+    columns: &[String],
+) -> StoreResult<u64> {
+    let list = columns.join(", ");
+    let mut select = source.prepare(&format!("SELECT {list} FROM {table}"))?;
+    let mut rows = select.query([])?;
+    let mut writer = target.copy_in(&format!(
+        "COPY {table} ({list}) FROM STDIN WITH (FORMAT csv)"
+    ))?;
+    let mut copied = 0;
+    let mut line = String::new();
+    while let Some(row) = rows.next()? {
+        line.clear();
+        for index in 0..columns.len() {
+            if index > 0 {
+                line.push(',');
+            }
+            csv_field(&mut line, row.get_ref(index)?);
+        }
+        line.push('\n');
+        writer
+            .write_all(line.as_bytes())
+            .map_err(|error| StoreError::Unreadable(format!("copying {table}: {error}")))?;
+        copied += 1;
+    }
+    writer.finish()?;
+    Ok(copied)
+}
+
+/// One value as a CSV field: `NULL` is an empty field, text is always quoted (so an empty
+/// text is not taken for `NULL`).
+fn csv_field(line: &mut String, value: ValueRef<'_>) {
+    match value {
+        ValueRef::Null => {}
+        ValueRef::Integer(number) => line.push_str(&number.to_string()),
+        ValueRef::Real(number) => line.push_str(&number.to_string()),
+        ValueRef::Text(text) | ValueRef::Blob(text) => {
+            line.push('"');
+            line.push_str(&String::from_utf8_lossy(text).replace('"', "\"\""));
+            line.push('"');
+        }
+    }
+}

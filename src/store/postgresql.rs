@@ -1,0 +1,353 @@
+//! The store on PostgreSQL, which many daemons share (SPEC §10).
+//!
+//! Everything above the connection is the same as on SQLite: one writer thread per daemon with
+//! its group commit, events published only after their commit, reads on a small pool of
+//! connections. What differs is here: connecting, and the schema, which is PostgreSQL's own
+//! (numbered like SQLite's, kept in `schema_version`) and migrated under an advisory lock, so
+//! that nodes started together migrate once.
+//!
+//! Every text column sorts by bytes (`COLLATE "C"`), as SQLite's do: ids, cursors and times
+//! are compared as text, and a language's collation would order them otherwise.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::outage::Outage;
+use super::readers::ReaderPool;
+use super::writer::{run_writer, QUEUE_DEPTH};
+use super::{spawn_thread, Conn, Store, StoreError, StoreResult};
+use crate::bus::EventBus;
+
+/// Connects to the database at `url` (`postgres://user:password@host:port/database`).
+pub(super) fn connect(url: &str) -> StoreResult<Conn> {
+    Conn::postgres(url).map_err(|source| StoreError::Connect(redacted(url), source))
+}
+
+/// `url` without its password, to name the database in a message.
+pub(super) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Connects to the PostgreSQL database at `url`, migrates it and starts the writer.
+    ///
+    /// The `postgres` client blocks on a runtime of its own, which it cannot do on the
+    /// daemon's: the connections are made on a thread of their own.
+    pub fn open_postgres(url: &str, bus: EventBus) -> StoreResult<Store> {
+        let url = url.to_owned();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| Store::connect_postgres(url, bus))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn connect_postgres(url: String, bus: EventBus) -> StoreResult<Store> {
+        let url = url.as_str();
+        let writer_conn = connect(url)?;
+        migrate(&writer_conn)?;
+        let only_node = connect(url)?;
+        // A daemon restarted after `kill -9` may come back before the server has noticed that
+        // the old one's connection, and its lock, are gone: it waits a moment for the lock.
+        only_node.execute_batch(&format!("SET lock_timeout = '{ONE_NODE_PATIENCE}'"))?;
+        let locked = only_node.execute_batch(&format!("SELECT pg_advisory_lock({ONE_NODE_LOCK})"));
+        match locked {
+            Err(StoreError::Postgres(error))
+                if error.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+            {
+                return Err(StoreError::Shared(redacted(url)));
+            }
+            locked => locked?,
+        }
+        let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
+        let outage = Outage::default();
+        let writer_outage = outage.clone();
+        spawn_thread("writer", move || {
+            run_writer(writer_conn, queue, bus, None, writer_outage);
+            // The database is this daemon's for as long as its writer runs.
+            drop(only_node);
+        })?;
+        let url = url.to_owned();
+        Ok(Store {
+            writer,
+            readers: Arc::new(ReaderPool {
+                open: Box::new(move || connect(&url)),
+                idle: Mutex::new(Vec::new()),
+            }),
+            outage,
+        })
+    }
+}
+
+/// The advisory lock a daemon holds while its writer runs, on a connection of its own: devices
+/// run on one daemon only, and until daemons share them out (cluster mode), a second daemon on
+/// the same database is refused.
+const ONE_NODE_LOCK: i64 = 0x6465_7669_6365_6273; // "devicebs"
+/// How long a daemon waits for another to let go of the database.
+const ONE_NODE_PATIENCE: &str = "5s";
+
+/// A number of its own for the advisory lock the migrations take.
+const MIGRATION_LOCK: i64 = 0x6465_7669_6365_6272; // "devicebr"
+
+/// Brings the schema to this build's version, refusing a newer one.
+pub(super) fn migrate(conn: &Conn) -> StoreResult<()> {
+    conn.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let migrated = apply(conn);
+    conn.execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+    migrated
+}
+
+fn apply(conn: &Conn) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+         INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+    )?;
+    let found: i64 = conn.query_one(
+        "SELECT version FROM schema_version",
+        super::sql::params![],
+        |row| row.get(0),
+    )?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        conn.begin()?;
+        let step = conn.execute_batch(sql).and_then(|()| {
+            conn.execute(
+                "UPDATE schema_version SET version = ?1",
+                super::sql::params![index as i64 + 1],
+            )
+        });
+        match step.and_then(|_| conn.commit()) {
+            Ok(()) => {}
+            Err(error) => {
+                conn.rollback();
+                return Err(error);
+            }
+        }
+    }
+    if found < known {
+        tracing::info!(from = found, to = known, "migrated the database");
+    }
+    Ok(())
+}
+
+/// The schema, one step per entry: the first is the whole of SQLite's as it stands when
+/// PostgreSQL came, written in PostgreSQL's types (integers are `BIGINT`, flags 0 or 1).
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE devices (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL,
+        connector TEXT COLLATE "C" NOT NULL,
+        settings TEXT NOT NULL,
+        source TEXT COLLATE "C" NOT NULL,
+        autostart BIGINT NOT NULL,
+        wants_running BIGINT NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        state_reason TEXT COLLATE "C",
+        session TEXT,
+        me TEXT,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE device_seq (
+        device_id TEXT COLLATE "C" PRIMARY KEY,
+        last_seq BIGINT NOT NULL,
+        num BIGINT NOT NULL UNIQUE
+    );
+    CREATE TABLE events (
+        key BIGINT PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL,
+        data TEXT NOT NULL,
+        at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE latest_events (
+        device_id TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        data TEXT NOT NULL,
+        at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (device_id, name)
+    );
+    CREATE TABLE api_keys (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL,
+        key_sha256 TEXT COLLATE "C" NOT NULL UNIQUE,
+        devices TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        revoked_at TEXT COLLATE "C"
+    );
+    CREATE TABLE contacts (
+        device_id TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        push_name TEXT COLLATE "C",
+        presence TEXT COLLATE "C" NOT NULL DEFAULT 'offline',
+        last_seen_at TEXT COLLATE "C",
+        PRIMARY KEY (device_id, id)
+    );
+    CREATE TABLE chats (
+        device_id TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        unread_count BIGINT NOT NULL DEFAULT 0,
+        last_message_id TEXT COLLATE "C",
+        updated_at TEXT COLLATE "C" NOT NULL,
+        archived BIGINT NOT NULL DEFAULT 0,
+        muted BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, id)
+    );
+    CREATE INDEX chats_by_activity ON chats (device_id, updated_at DESC, id DESC);
+    CREATE TABLE messages (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        device_id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C" NOT NULL,
+        upstream_id TEXT COLLATE "C",
+        from_id TEXT COLLATE "C" NOT NULL,
+        from_me BIGINT NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        media TEXT,
+        reply_to TEXT COLLATE "C",
+        timestamp TEXT COLLATE "C" NOT NULL,
+        ack BIGINT NOT NULL,
+        temp_id TEXT COLLATE "C",
+        idempotency_key TEXT COLLATE "C",
+        revoked BIGINT NOT NULL DEFAULT 0,
+        seen BIGINT NOT NULL DEFAULT 0,
+        relay_status TEXT COLLATE "C",
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at TEXT COLLATE "C",
+        sent_at TEXT COLLATE "C",
+        created_at TEXT COLLATE "C" NOT NULL,
+        template TEXT
+    );
+    CREATE INDEX messages_by_chat ON messages (device_id, chat_id, id);
+    CREATE UNIQUE INDEX messages_by_upstream_id ON messages (device_id, upstream_id)
+        WHERE upstream_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_by_temp_id ON messages (device_id, temp_id)
+        WHERE temp_id IS NOT NULL;
+    CREATE UNIQUE INDEX messages_by_idempotency_key ON messages (device_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE INDEX messages_in_relay ON messages (device_id, id)
+        WHERE relay_status IN ('queued', 'retrying');
+    CREATE INDEX messages_awaiting_ack ON messages (device_id, sent_at)
+        WHERE relay_status = 'sent' AND ack = 0;
+    CREATE TABLE notifications (
+        device_id TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C",
+        read BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, id)
+    );
+    CREATE INDEX notifications_unread ON notifications (device_id, chat_id) WHERE read = 0;
+    CREATE TABLE simulator_inbox (
+        rowid BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        device_id TEXT COLLATE "C" NOT NULL,
+        message_id TEXT COLLATE "C" NOT NULL,
+        upstream_id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL,
+        UNIQUE (device_id, message_id)
+    );
+    CREATE TABLE simulator_duties (
+        device_id TEXT COLLATE "C" NOT NULL,
+        upstream_id TEXT COLLATE "C" NOT NULL,
+        received_at TEXT COLLATE "C" NOT NULL,
+        plan TEXT NOT NULL,
+        done BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, upstream_id)
+    );
+    CREATE TABLE webhooks (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        devices TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        enabled BIGINT NOT NULL,
+        source TEXT COLLATE "C" NOT NULL,
+        disabled_reason TEXT,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        webhook_id TEXT COLLATE "C" NOT NULL,
+        device_id TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at TEXT COLLATE "C" NOT NULL,
+        scheduled_at TEXT COLLATE "C" NOT NULL,
+        last_status_code BIGINT,
+        last_error TEXT,
+        delivered_at TEXT COLLATE "C",
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+    CREATE INDEX webhook_deliveries_outstanding ON webhook_deliveries (webhook_id, device_id, id)
+        WHERE status IN ('pending', 'retrying');
+    CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (created_at)
+        WHERE status IN ('delivered', 'failed');
+    CREATE TABLE linked_ids (
+        device_id TEXT COLLATE "C" NOT NULL,
+        lid TEXT COLLATE "C" NOT NULL,
+        number TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (device_id, lid)
+    );
+    CREATE TABLE uploads (
+        device_id TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        mime TEXT NOT NULL,
+        name TEXT,
+        size BIGINT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (device_id, id)
+    );
+    CREATE INDEX uploads_by_age ON uploads (created_at);
+    CREATE TABLE outbound_actions (
+        id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        device_id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C" NOT NULL,
+        message_id TEXT COLLATE "C",
+        action TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at TEXT COLLATE "C",
+        created_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX outbound_actions_by_device ON outbound_actions (device_id, id);
+    CREATE TABLE writable_check (
+        id BIGINT PRIMARY KEY CHECK (id = 1),
+        checked_at TEXT NOT NULL
+    );
+"#];
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_database_is_named_without_its_password() {
+        assert_eq!(
+            redacted("postgres://bridge:s3cret@db.local:5432/devicebridge"),
+            "postgres://bridge@db.local:5432/devicebridge"
+        );
+        assert_eq!(redacted("postgres://db.local/x"), "postgres://db.local/x");
+    }
+}

@@ -1,0 +1,502 @@
+//! The one way the store speaks SQL, to SQLite and to PostgreSQL alike.
+//!
+//! The tables' modules write each statement once, in what both databases share: numbered
+//! parameters (`?1`), `ON CONFLICT … DO …`, `RETURNING`, `COALESCE`, times and JSON as text,
+//! 64-bit integers. A [`Conn`] runs it on either: on SQLite through rusqlite's statement cache,
+//! on PostgreSQL through statements it prepares once per connection, with each `?N` written
+//! `$N`. Parameters and columns are limited to the types both drivers read and write the same
+//! way ([`Param`], [`Column`]): 64-bit integers and text. An unsigned or 32-bit integer, or a
+//! `bool`, which PostgreSQL would refuse at run time against a `BIGINT` column, does not
+//! compile.
+//!
+//! What only SQLite has (pragmas, checkpoints, its write-ahead log hook) stays in the modules
+//! that open and run it, through [`Conn::sqlite`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+
+use super::{StoreError, StoreResult};
+
+/// A connection to the store's database.
+pub struct Conn(Backend);
+
+enum Backend {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<RefCell<Postgres>>),
+}
+
+/// A PostgreSQL client with the statements it prepared, by their text as written here.
+struct Postgres {
+    client: Client,
+    prepared: HashMap<String, postgres::Statement>,
+    /// Where it connected, to connect again when the server went away.
+    url: String,
+}
+
+/// The `postgres` client, which runs a runtime of its own and blocks on it, even to say goodbye
+/// to the server as it is dropped: a store handle may be dropped on the daemon's runtime, where
+/// blocking on another panics, so a client is dropped on a thread of its own.
+struct Client(ManuallyDrop<postgres::Client>);
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and never used again.
+        let client = unsafe { ManuallyDrop::take(&mut self.0) };
+        let dropped = std::thread::Builder::new()
+            .name("store-disconnect".into())
+            .spawn(move || drop(client));
+        if let Err(error) = dropped {
+            tracing::warn!(%error, "no thread to close a database connection on; it is left open");
+        }
+    }
+}
+
+impl Deref for Client {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.0
+    }
+}
+
+impl DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.0
+    }
+}
+
+/// A value a statement takes: one of the types both databases store the same way.
+pub trait Param: Sync {
+    fn sqlite(&self) -> &dyn rusqlite::ToSql;
+    fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync);
+}
+
+/// A column's value as read back: one of the types both databases give back the same way.
+pub trait Column: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self>;
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, postgres::Error>;
+}
+
+macro_rules! shared_types {
+    ($($param:ty),* ; $($column:ty),*) => {
+        $(impl Param for $param {
+            fn sqlite(&self) -> &dyn rusqlite::ToSql {
+                self
+            }
+            fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync) {
+                self
+            }
+        })*
+        $(impl Column for $column {
+            fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+                row.get(index)
+            }
+            fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, postgres::Error> {
+                row.try_get(index)
+            }
+        })*
+    };
+}
+
+// Flags are integers (0 or 1) in both databases, so that a statement may compare them with a
+// number: PostgreSQL's `BOOLEAN` would refuse `read = 0`.
+shared_types!(
+    String, &str, &String, Option<String>, Option<&str>;
+    String, Option<String>, Option<f64>
+);
+
+/// An integer parameter as PostgreSQL takes it: as whichever of its integer types the
+/// statement has there (a literal such as `0` beside a parameter makes it an `INTEGER`),
+/// refused if out of that type's range.
+#[derive(Debug)]
+#[repr(transparent)]
+struct Integer(i64);
+
+/// [`Integer`], or `NULL`.
+#[derive(Debug)]
+#[repr(transparent)]
+struct MaybeInteger(Option<i64>);
+
+type PgResult = Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>;
+
+fn integer_to_sql(value: i64, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> PgResult {
+    use postgres::types::{ToSql, Type};
+    match *ty {
+        Type::INT2 => i16::try_from(value)?.to_sql(ty, out),
+        Type::INT4 => i32::try_from(value)?.to_sql(ty, out),
+        _ => value.to_sql(ty, out),
+    }
+}
+
+fn accepts_integer(ty: &postgres::types::Type) -> bool {
+    use postgres::types::Type;
+    matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+}
+
+impl postgres::types::ToSql for Integer {
+    fn to_sql(&self, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> PgResult {
+        integer_to_sql(self.0, ty, out)
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        accepts_integer(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl postgres::types::ToSql for MaybeInteger {
+    fn to_sql(&self, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> PgResult {
+        match self.0 {
+            Some(value) => integer_to_sql(value, ty, out),
+            None => Ok(postgres::types::IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        accepts_integer(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl Param for i64 {
+    fn sqlite(&self) -> &dyn rusqlite::ToSql {
+        self
+    }
+    fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        // SAFETY: `Integer` is a transparent wrapper of an `i64`.
+        unsafe { &*(self as *const i64 as *const Integer) }
+    }
+}
+
+impl Param for Option<i64> {
+    fn sqlite(&self) -> &dyn rusqlite::ToSql {
+        self
+    }
+    fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        // SAFETY: `MaybeInteger` is a transparent wrapper of an `Option<i64>`.
+        unsafe { &*(self as *const Option<i64> as *const MaybeInteger) }
+    }
+}
+
+impl Column for Option<i64> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+        row.get(index)
+    }
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, postgres::Error> {
+        use postgres::types::Type;
+        match *row.columns()[index].type_() {
+            Type::INT2 => Ok(row.try_get::<_, Option<i16>>(index)?.map(i64::from)),
+            Type::INT4 => Ok(row.try_get::<_, Option<i32>>(index)?.map(i64::from)),
+            _ => row.try_get(index),
+        }
+    }
+}
+
+impl Column for i64 {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+        row.get(index)
+    }
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, postgres::Error> {
+        use postgres::types::Type;
+        match *row.columns()[index].type_() {
+            Type::INT2 => Ok(i64::from(row.try_get::<_, i16>(index)?)),
+            Type::INT4 => Ok(i64::from(row.try_get::<_, i32>(index)?)),
+            _ => row.try_get(index),
+        }
+    }
+}
+
+/// The parameters of a statement, in order: `params![a, b]`.
+macro_rules! params {
+    ($($param:expr),* $(,)?) => {
+        &[$(&$param as &dyn $crate::store::sql::Param),*] as &[&dyn $crate::store::sql::Param]
+    };
+}
+pub(crate) use params;
+
+/// One row of a query's answer.
+pub enum Row<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r postgres::Row),
+}
+
+impl Row<'_> {
+    /// The value of the column at `index` (0-based, in the order the query selects them).
+    pub fn get<T: Column>(&self, index: usize) -> StoreResult<T> {
+        match self {
+            Row::Sqlite(row) => Ok(T::from_sqlite(row, index)?),
+            Row::Postgres(row) => Ok(T::from_postgres(row, index)?),
+        }
+    }
+}
+
+impl Conn {
+    pub fn sqlite(conn: rusqlite::Connection) -> Conn {
+        Conn(Backend::Sqlite(conn))
+    }
+
+    /// Connects to the PostgreSQL database at `url`.
+    pub fn postgres(url: &str) -> Result<Conn, postgres::Error> {
+        Ok(Conn(Backend::Postgres(Box::new(RefCell::new(Postgres {
+            client: Client(ManuallyDrop::new(postgres::Client::connect(
+                url,
+                postgres::NoTls,
+            )?)),
+            prepared: HashMap::new(),
+            url: url.to_owned(),
+        })))))
+    }
+
+    /// The SQLite connection, for what only SQLite has; `None` on PostgreSQL.
+    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.0 {
+            Backend::Sqlite(conn) => Some(conn),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// Whether the connection is lost for good (PostgreSQL's, when the server went away): it
+    /// is replaced rather than used again.
+    pub fn is_lost(&self) -> bool {
+        match &self.0 {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(pg) => pg.borrow().client.is_closed(),
+        }
+    }
+
+    /// Whether this is a PostgreSQL connection.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.0, Backend::Postgres(_))
+    }
+
+    /// Starts the transaction of a group commit. SQLite takes its write lock at once, so that
+    /// no reader's lock can stand in the way of the commit. A PostgreSQL connection the server
+    /// closed is opened again first.
+    pub fn begin(&self) -> StoreResult<()> {
+        match &self.0 {
+            Backend::Sqlite(conn) => Ok(conn.execute_batch("BEGIN IMMEDIATE")?),
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                if pg.client.is_closed() {
+                    // The server went away since the last transaction, which ended: a new
+                    // connection loses nothing.
+                    let client = postgres::Client::connect(&pg.url, postgres::NoTls)?;
+                    pg.client = Client(ManuallyDrop::new(client));
+                    pg.prepared.clear();
+                }
+                Ok(pg.client.batch_execute("BEGIN")?)
+            }
+        }
+    }
+
+    pub fn commit(&self) -> StoreResult<()> {
+        self.execute_batch("COMMIT")
+    }
+
+    /// Rolls back the transaction under way, if there is one: after a failed write, whose
+    /// error is what the callers hear of.
+    pub fn rollback(&self) {
+        let rolled_back = match &self.0 {
+            Backend::Sqlite(conn) => match conn.is_autocommit() {
+                true => return,
+                false => conn.execute_batch("ROLLBACK").map_err(StoreError::from),
+            },
+            Backend::Postgres(pg) => pg
+                .borrow_mut()
+                .client
+                .batch_execute("ROLLBACK")
+                .map_err(StoreError::from),
+        };
+        if let Err(error) = rolled_back {
+            tracing::warn!(%error, "a failed group commit could not be rolled back");
+        }
+    }
+
+    /// Runs one statement; the rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<usize> {
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                Ok(conn
+                    .prepare_cached(sql)?
+                    .execute(rusqlite::params_from_iter(
+                        params.iter().map(|p| p.sqlite()),
+                    ))?)
+            }
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let changed = pg.client.execute(&statement, &pg_params(params))?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
+    /// Runs statements separated by `;`, without parameters (schema changes, transaction
+    /// control).
+    pub fn execute_batch(&self, sql: &str) -> StoreResult<()> {
+        match &self.0 {
+            Backend::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Backend::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+        }
+    }
+
+    /// Every row of a query, each mapped by `map`.
+    pub fn query_all<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut map: impl FnMut(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(rusqlite::params_from_iter(
+                    params.iter().map(|p| p.sqlite()),
+                ))?;
+                let mut all = Vec::new();
+                while let Some(row) = rows.next()? {
+                    all.push(map(&Row::Sqlite(row))?);
+                }
+                Ok(all)
+            }
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let rows = pg.client.query(&statement, &pg_params(params))?;
+                rows.iter().map(|row| map(&Row::Postgres(row))).collect()
+            }
+        }
+    }
+
+    /// Hands the rows of a query to `each` one at a time, until it answers `false`: the rows
+    /// after that are not read.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        mut each: impl FnMut(&Row<'_>) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(rusqlite::params_from_iter(
+                    params.iter().map(|p| p.sqlite()),
+                ))?;
+                while let Some(row) = rows.next()? {
+                    if !each(&Row::Sqlite(row))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            Backend::Postgres(pg) => {
+                use postgres::fallible_iterator::FallibleIterator;
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let mut rows = pg.client.query_raw(&statement, pg_params(params))?;
+                while let Some(row) = rows.next()? {
+                    if !each(&Row::Postgres(&row))? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The first row of a query, mapped by `map`, if there is one.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        map: impl FnOnce(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        match &self.0 {
+            Backend::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(rusqlite::params_from_iter(
+                    params.iter().map(|p| p.sqlite()),
+                ))?;
+                match rows.next()? {
+                    Some(row) => Ok(Some(map(&Row::Sqlite(row))?)),
+                    None => Ok(None),
+                }
+            }
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let rows = pg.client.query(&statement, &pg_params(params))?;
+                rows.first().map(|row| map(&Row::Postgres(row))).transpose()
+            }
+        }
+    }
+
+    /// The first row of a query that always answers one (an aggregate, `RETURNING`).
+    pub fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        map: impl FnOnce(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.query_opt(sql, params, map)?
+            .ok_or_else(|| StoreError::NoRow(first_line(sql).to_owned()))
+    }
+}
+
+impl Postgres {
+    /// The statement for `sql`, prepared on its first use.
+    fn prepare(&mut self, sql: &str) -> StoreResult<postgres::Statement> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(&numbered_for_postgres(sql))?;
+        self.prepared.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
+
+fn pg_params<'p>(params: &'p [&'p dyn Param]) -> Vec<&'p (dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|param| param.postgres()).collect()
+}
+
+/// `sql` with each parameter `?N` written `$N`, as PostgreSQL numbers them; a `?` inside a
+/// quoted string or name is left as it is.
+fn numbered_for_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(open), _) if c == open => quote = None,
+            (None, '?') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                out.push('$');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The first line of a statement, to name it in an error.
+fn first_line(sql: &str) -> &str {
+    sql.trim_start().lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered_for_postgres;
+
+    #[test]
+    fn parameters_are_numbered_the_postgres_way_outside_quotes() {
+        assert_eq!(
+            numbered_for_postgres("SELECT a FROM t WHERE b = ?1 AND c = '?2' AND d IN (?2, ?10)"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?2' AND d IN ($2, $10)"
+        );
+    }
+}
