@@ -114,10 +114,16 @@ async fn copy_to_postgres(migrate: devicebridge::cli::MigrateArgs) -> i32 {
         return 2;
     };
     let sqlite = settings.storage.database_path();
+    let secret = match &settings.auth.jwt_secret {
+        Some(_) => None,
+        None => std::fs::read_to_string(settings.storage.data_dir.join("jwt-secret"))
+            .ok()
+            .map(|secret| secret.trim().to_owned()),
+    };
     println!("copying {} into PostgreSQL", sqlite.display());
     // The `postgres` client blocks on a runtime of its own, which it may not do on this one.
     let copied = tokio::task::spawn_blocking(move || {
-        devicebridge::store::copy::sqlite_to_postgres(&sqlite, &url, |table| {
+        devicebridge::store::copy::sqlite_to_postgres(&sqlite, &url, secret.as_deref(), |table| {
             println!("  {:<24} {} rows", table.table, table.rows);
         })
     })

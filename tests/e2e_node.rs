@@ -20,14 +20,7 @@ async fn official_client_links_authenticates_and_resumes() {
     daemon.create_device("e2e").await;
     daemon.create_device("other").await;
     let other_key = daemon.key_for(&["other"], &["read"]).await;
-    let (status, body) = daemon
-        .post(
-            "/api/v1/tokens",
-            json!({ "sub": "e2e", "devices": ["e2e"], "scopes": ["read"], "ttlSecs": 600 }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let token = body["token"].as_str().expect("a token").to_owned();
+    let token = daemon.read_token_for("e2e", &["e2e"]).await;
 
     run_scenario(
         &daemon,

@@ -92,6 +92,7 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let token = api.read_token_for("dashboard", &["*"]).await;
     follower.close().await;
     let before = seen(&api).await;
     assert!(daemon.terminate().await.success());
@@ -126,6 +127,18 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
         assert_eq!(after[index], before[index], "{what}");
     }
     assert_eq!(after[3]["items"], before[3]["items"], "the journal");
+    let with_token = api
+        .http
+        .get(format!("{}/api/v1/devices", api.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_token.status(),
+        StatusCode::OK,
+        "a token issued before the move"
+    );
     let sent = api
         .send_message(DEVICE, ALICE, json!({ "text": "after the move" }))
         .await;

@@ -95,7 +95,8 @@ pub async fn run(
     let bus = EventBus::with_metrics(metrics.clone());
     let store = Store::open(&settings.storage, bus.clone())?;
     let _store_closes = store.close_on_drop();
-    let auth = Authenticator::new(&settings, store.clone()).map_err(AppError::Secrets)?;
+    let secret = token_secret(&settings, &store).await?;
+    let auth = Authenticator::new(&settings, store.clone(), &secret);
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 
     let pairings = Pairings::default();
@@ -333,6 +334,22 @@ fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
     } else {
         format!("http://{bound}")
     }
+}
+
+/// The secret access tokens are signed with: `auth.jwt_secret` if it is set; else, on
+/// PostgreSQL, the one kept in the database, so that every daemon sharing it accepts the
+/// tokens the others issue; else `<data dir>/jwt-secret`, generated on first use.
+async fn token_secret(settings: &Settings, store: &Store) -> Result<String, AppError> {
+    if let Some(secret) = &settings.auth.jwt_secret {
+        return Ok(secret.clone());
+    }
+    if settings.storage.postgres_url().is_some() {
+        return Ok(store
+            .write(|tx| tx.shared_secret("jwt", || auth::random_secret(64)))
+            .await?);
+    }
+    let path = settings.storage.data_dir.join("jwt-secret");
+    auth::read_or_create_secret(&path, || auth::random_secret(64)).map_err(AppError::Secrets)
 }
 
 /// On first start with no key anywhere, creates an admin key, shows it once and writes it to

@@ -23,10 +23,13 @@ pub struct Copied {
 }
 
 /// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
-/// telling `progress` of each table as it is done.
+/// telling `progress` of each table as it is done. The daemon's token signing secret, which
+/// on SQLite it keeps in a file, goes into the database with the rows, so the tokens it
+/// issued stay good.
 pub fn sqlite_to_postgres(
     sqlite: &Path,
     url: &str,
+    token_secret: Option<&str>,
     mut progress: impl FnMut(&Copied),
 ) -> StoreResult<Vec<Copied>> {
     if !sqlite.exists() {
@@ -68,6 +71,12 @@ pub fn sqlite_to_postgres(
         }
         progress(&done);
         copied.push(done);
+    }
+    if let Some(secret) = token_secret {
+        writing.execute(
+            "INSERT INTO secrets (name, value) VALUES ('jwt', $1) ON CONFLICT (name) DO NOTHING",
+            &[&secret],
+        )?;
     }
     // Identity columns go on after the rows copied with their values.
     for (table, column) in [("outbound_actions", "id"), ("simulator_inbox", "rowid")] {

@@ -268,6 +268,10 @@ const MIGRATIONS: &[&str] = &[
     // it is stored as its JSON text (`"t-1"`, `5`): the type is kept with the value, and the
     // unique index tells the string "5" from the number 5. The ids stored so far were strings.
     "UPDATE messages SET temp_id = json_quote(temp_id) WHERE temp_id IS NOT NULL;",
+    "CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {

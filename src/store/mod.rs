@@ -34,6 +34,7 @@ mod open;
 mod outage;
 mod postgresql;
 mod readers;
+pub mod secrets;
 pub mod sql;
 pub mod turn;
 pub mod uploads;

@@ -144,7 +144,8 @@ fn apply(conn: &Conn) -> StoreResult<()> {
 
 /// The schema, one step per entry: the first is the whole of SQLite's as it stands when
 /// PostgreSQL came, written in PostgreSQL's types (integers are `BIGINT`, flags 0 or 1).
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE devices (
         id TEXT COLLATE "C" PRIMARY KEY,
         name TEXT COLLATE "C" NOT NULL,
@@ -336,7 +337,14 @@ const MIGRATIONS: &[&str] = &[r#"
         id BIGINT PRIMARY KEY CHECK (id = 1),
         checked_at TEXT NOT NULL
     );
-"#];
+"#,
+    r#"
+    CREATE TABLE secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+"#,
+];
 
 #[cfg(test)]
 mod tests {

@@ -922,4 +922,22 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
     assert_eq!(owed, [], "the last step leaves nothing owed");
     assert!(!step(1, true).await);
 }
+
+async fn a_shared_secret_is_made_once_and_kept(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let first = store
+        .write(|tx| tx.shared_secret("jwt", || "first".into()))
+        .await
+        .unwrap();
+    let (reopened, _bus) = {
+        store.close().await;
+        db.open()
+    };
+    let second = reopened
+        .write(|tx| tx.shared_secret("jwt", || "second".into()))
+        .await
+        .unwrap();
+    assert_eq!((first.as_str(), second.as_str()), ("first", "first"));
+}
 }

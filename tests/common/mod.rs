@@ -467,6 +467,18 @@ impl TestDaemon {
         body["key"].as_str().unwrap().to_owned()
     }
 
+    /// Issues an access token for `sub` to read `devices` for ten minutes, returning it.
+    pub async fn read_token_for(&self, sub: &str, devices: &[&str]) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/tokens",
+                json!({ "sub": sub, "devices": devices, "scopes": ["read"], "ttlSecs": 600 }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
     /// Connects a Socket.IO client to a device namespace with the admin key.
     pub async fn socket(&self, device: &str, extra_auth: Value) -> sio::SioClient {
         let mut auth = json!({ "apiKey": self.key });

@@ -53,29 +53,22 @@ pub fn digest(key: &str) -> [u8; 32] {
 }
 
 impl Authenticator {
-    /// Builds the authenticator; the token secret comes from the settings or from
-    /// `<data dir>/jwt-secret`, generated on first use.
-    pub fn new(settings: &Settings, store: Store) -> std::io::Result<Self> {
-        let secret = match &settings.auth.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => read_or_create_secret(&settings.storage.data_dir.join("jwt-secret"), || {
-                random_secret(64)
-            })?,
-        };
+    /// Builds the authenticator, signing tokens with `secret` (see [`token_secret`]).
+    pub fn new(settings: &Settings, store: Store, secret: &str) -> Self {
         let configured = settings
             .auth
             .api_keys
             .iter()
             .filter_map(configured_grant)
             .collect();
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
                 store,
                 configured,
                 encoding: EncodingKey::from_secret(secret.as_bytes()),
                 decoding: DecodingKey::from_secret(secret.as_bytes()),
             }),
-        })
+        }
     }
 
     pub fn has_configured_keys(&self) -> bool {

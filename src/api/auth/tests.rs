@@ -37,7 +37,7 @@ async fn a_token_ends_with_the_configured_key_it_came_from() {
     let authenticator = |keys: Vec<ApiKeySetting>| {
         let mut settings = settings.clone();
         settings.auth.api_keys = keys;
-        Authenticator::new(&settings, store.clone()).unwrap()
+        Authenticator::new(&settings, store.clone(), &random_secret(64))
     };
     let configured = ApiKeySetting {
         name: "ops".into(),

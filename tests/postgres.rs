@@ -1,0 +1,60 @@
+//! Daemons that share a PostgreSQL database agree on what a credential is: an access token
+//! issued by one is accepted by another started on another data directory, as are the API
+//! keys created through either, and a second daemon is refused while one runs.
+
+mod common;
+
+use common::TestDaemon;
+use reqwest::StatusCode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_and_a_key_from_one_daemon_work_on_another_of_the_same_database() {
+    let database = common::postgres::database();
+    let on_database = |database: String| {
+        move |settings: &mut devicebridge::config::Settings, _: &std::path::Path| {
+            settings.storage.url = database;
+        }
+    };
+    let first = TestDaemon::start_with(on_database(database.clone())).await;
+    let token = first.read_token_for("dashboard", &["*"]).await;
+    let key = first.key_for(&["*"], &["read"]).await;
+    let admin = first.key.clone();
+
+    // While it runs, another daemon on the database is refused, and says why.
+    let other = tempfile::tempdir().unwrap();
+    let refused = tokio::time::timeout(
+        common::WAIT,
+        common::binary::command(other.path())
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(other.path().join("data"))
+            .env("DEVICEBRIDGE__STORAGE__URL", &database)
+            .output(),
+    )
+    .await
+    .expect("the second daemon gives up within the wait")
+    .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("another devicebridge daemon uses the database"),
+        "{said}"
+    );
+    first.stop().await;
+
+    // Another daemon, on a data directory of its own.
+    let second = TestDaemon::start_with(on_database(database)).await;
+    for (what, header, value) in [
+        ("the token", "authorization", format!("Bearer {token}")),
+        ("the key", "x-api-key", key),
+        ("the first daemon's admin key", "x-api-key", admin),
+    ] {
+        let answer = second
+            .http
+            .get(format!("{}/api/v1/devices", second.base))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{what}");
+    }
+}
