@@ -24,7 +24,9 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
     (dir, store, bus)
 }
 
+/// The integration tests' PostgreSQL harness; the store's tests use only its shared server.
 #[path = "../../tests/common/postgres.rs"]
+#[allow(dead_code)]
 mod test_postgres;
 
 /// The databases the store runs on.

@@ -14,46 +14,89 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long the server may take to start.
 const START: Duration = Duration::from_secs(60);
 
-struct Server {
+/// A PostgreSQL server run by the tests.
+pub struct Server {
     port: u16,
+    dir: PathBuf,
+    /// The running postmaster's process id, 0 while it is stopped.
+    pid: AtomicU32,
+    /// Told when the running postmaster has exited.
+    exited: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
-static SERVER: OnceLock<Server> = OnceLock::new();
+static SHARED: OnceLock<Server> = OnceLock::new();
 
-/// The URL of a new, empty database on the tests' server, started on first use.
+/// The URL of a new, empty database on the server the tests share, started on first use.
 ///
 /// The `postgres` client blocks on a runtime of its own, which it cannot do inside a test's:
 /// the work is done on a thread of its own.
 pub fn database() -> String {
-    std::thread::spawn(create_database)
+    std::thread::spawn(|| SHARED.get_or_init(Server::start).create_database())
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-fn create_database() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(1);
-    let server = SERVER.get_or_init(start);
-    let name = format!(
-        "test_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
-    let mut client = postgres::Client::connect(&admin, postgres::NoTls)
-        .unwrap_or_else(|error| panic!("cannot connect to the tests' PostgreSQL: {error}"));
-    // Copied as files rather than through the log, where PostgreSQL 15 and later would write
-    // the whole template each time; older versions know only that way.
-    client
-        .batch_execute(&format!("CREATE DATABASE {name} STRATEGY FILE_COPY"))
-        .or_else(|_| client.batch_execute(&format!("CREATE DATABASE {name}")))
-        .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
-    format!("postgres://postgres@127.0.0.1:{}/{name}", server.port)
+/// A server of the calling test's own, which it may stop and start again.
+pub fn own_server() -> Server {
+    std::thread::spawn(Server::start)
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+impl Server {
+    /// A new, empty database on this server; its URL.
+    pub fn create_database(&self) -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let name = format!(
+            "test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let create = move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+                .unwrap_or_else(|error| panic!("cannot connect to the tests' PostgreSQL: {error}"));
+            // Copied as files rather than through the log, where PostgreSQL 15 and later
+            // would write the whole template each time; older versions know only that way.
+            client
+                .batch_execute(&format!("CREATE DATABASE {name} STRATEGY FILE_COPY"))
+                .or_else(|_| client.batch_execute(&format!("CREATE DATABASE {name}")))
+                .unwrap_or_else(|error| panic!("cannot create database {name}: {error}"));
+            format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+        };
+        std::thread::scope(|scope| scope.spawn(create).join())
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// Stops the server (PostgreSQL's fast shutdown: its clients are disconnected) and waits
+    /// until it has exited.
+    pub fn stop(&self) {
+        let pid = self.pid.swap(0, Ordering::SeqCst);
+        assert_ne!(pid, 0, "the server is not running");
+        // SAFETY: sends a signal to the postmaster this harness started.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+        let exited = self
+            .exited
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a running server");
+        exited
+            .recv_timeout(START)
+            .expect("the server exits within the wait");
+    }
+
+    /// Starts the server again on its data, at the same port.
+    pub fn restart(&self) {
+        std::thread::scope(|scope| scope.spawn(|| self.run()).join())
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }
 
 /// Where Debian keeps PostgreSQL's programs: on the PATH if an administrator put them there,
@@ -140,99 +183,126 @@ fn sweep_stopped_servers() {
     }
 }
 
-fn start() -> Server {
-    sweep_stopped_servers();
-    let dir = tempfile::Builder::new()
-        .prefix(DIR_PREFIX)
-        .tempdir()
-        .expect("a temporary directory")
-        .keep();
-    give_to_server(&dir);
-    let data = dir.join("data");
-    let initdb = as_server(
-        Command::new(program("initdb")).arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ]),
-        false,
-    )
-    .output()
-    .expect("initdb runs");
-    assert!(
-        initdb.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&initdb.stderr)
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let (ready, started) = mpsc::channel();
-    let postgres = program("postgres");
-    // The thread that starts the server reads its log for as long as it runs.
-    std::thread::Builder::new()
-        .name("test-postgres".into())
-        .spawn(move || {
-            let child = as_server(
-                Command::new(postgres)
-                    .arg("-D")
-                    .arg(&data)
-                    .args(["-p", &port.to_string(), "-k"])
-                    .arg(&dir)
-                    .args([
-                        "-c",
-                        "listen_addresses=127.0.0.1",
-                        "-c",
-                        "fsync=off",
-                        "-c",
-                        "full_page_writes=off",
-                        "-c",
-                        "wal_level=minimal",
-                        "-c",
-                        "max_wal_senders=0",
-                        "-c",
-                        "max_connections=300",
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::piped()),
-                true,
-            )
-            .spawn();
-            let mut child = match child {
-                Ok(child) => child,
-                Err(error) => {
-                    let _ = ready.send(Err(format!("cannot start postgres: {error}")));
-                    return;
-                }
-            };
-            let log = BufReader::new(child.stderr.take().expect("piped stderr"));
-            let mut told = false;
-            let mut seen = Vec::new();
-            for line in log.lines().map_while(Result::ok) {
-                if !told {
-                    if line.contains("ready to accept connections") {
-                        told = ready.send(Ok(())).is_ok();
-                    } else {
-                        seen.push(line);
+impl Server {
+    fn start() -> Server {
+        sweep_stopped_servers();
+        let dir = tempfile::Builder::new()
+            .prefix(DIR_PREFIX)
+            .tempdir()
+            .expect("a temporary directory")
+            .keep();
+        give_to_server(&dir);
+        let initdb = as_server(
+            Command::new(program("initdb"))
+                .arg("-D")
+                .arg(dir.join("data"))
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ]),
+            false,
+        )
+        .output()
+        .expect("initdb runs");
+        assert!(
+            initdb.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let server = Server {
+            port,
+            dir,
+            pid: AtomicU32::new(0),
+            exited: Mutex::new(None),
+        };
+        server.run();
+        server
+    }
+
+    /// Starts the postmaster and waits until it accepts connections. The thread that starts
+    /// it reads its log for as long as it runs, and says when it has exited.
+    fn run(&self) {
+        let (ready, started) = mpsc::channel();
+        let (exited, exit) = mpsc::channel();
+        let (postgres, data, dir, port) = (
+            program("postgres"),
+            self.dir.join("data"),
+            self.dir.clone(),
+            self.port,
+        );
+        std::thread::Builder::new()
+            .name("test-postgres".into())
+            .spawn(move || {
+                let child = as_server(
+                    Command::new(postgres)
+                        .arg("-D")
+                        .arg(&data)
+                        .args(["-p", &port.to_string(), "-k"])
+                        .arg(&dir)
+                        .args([
+                            "-c",
+                            "listen_addresses=127.0.0.1",
+                            "-c",
+                            "fsync=off",
+                            "-c",
+                            "full_page_writes=off",
+                            "-c",
+                            "wal_level=minimal",
+                            "-c",
+                            "max_wal_senders=0",
+                            "-c",
+                            "max_connections=300",
+                        ])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped()),
+                    true,
+                )
+                .spawn();
+                let mut child = match child {
+                    Ok(child) => child,
+                    Err(error) => {
+                        let _ = ready.send(Err(format!("cannot start postgres: {error}")));
+                        return;
+                    }
+                };
+                let pid = child.id();
+                let log = BufReader::new(child.stderr.take().expect("piped stderr"));
+                let mut told = false;
+                let mut seen = Vec::new();
+                for line in log.lines().map_while(Result::ok) {
+                    if !told {
+                        if line.contains("ready to accept connections") {
+                            told = ready.send(Ok(pid)).is_ok();
+                        } else {
+                            seen.push(line);
+                        }
                     }
                 }
+                if !told {
+                    let _ = ready.send(Err(seen.join("\n")));
+                }
+                let _ = child.wait();
+                let _ = exited.send(());
+            })
+            .expect("a thread for the server");
+        match started.recv_timeout(START) {
+            Ok(Ok(pid)) => {
+                self.pid.store(pid, Ordering::SeqCst);
+                *self.exited.lock().unwrap() = Some(exit);
             }
-            if !told {
-                let _ = ready.send(Err(seen.join("\n")));
-            }
-            let _ = child.wait();
-        })
-        .expect("a thread for the server");
-    match started.recv_timeout(START) {
-        Ok(Ok(())) => Server { port },
-        Ok(Err(log)) => panic!("postgres did not start:\n{log}"),
-        Err(_) => panic!("postgres did not start within {START:?}"),
+            Ok(Err(log)) => panic!("postgres did not start:\n{log}"),
+            Err(_) => panic!("postgres did not start within {START:?}"),
+        }
     }
 }
