@@ -10,7 +10,7 @@
 //! compile.
 //!
 //! What only SQLite has (pragmas, checkpoints, its write-ahead log hook) stays in the modules
-//! that open and run it, through [`Conn::sqlite`].
+//! that open and run it, through [`Conn::as_sqlite`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;

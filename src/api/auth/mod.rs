@@ -53,7 +53,8 @@ pub fn digest(key: &str) -> [u8; 32] {
 }
 
 impl Authenticator {
-    /// Builds the authenticator, signing tokens with `secret` (see [`token_secret`]).
+    /// Builds the authenticator, signing tokens with `secret` (the daemon finds it in
+    /// `auth.jwt_secret`, the shared database or `<data dir>/jwt-secret`).
     pub fn new(settings: &Settings, store: Store, secret: &str) -> Self {
         let configured = settings
             .auth
