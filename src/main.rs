@@ -124,7 +124,8 @@ async fn copy_to_postgres(migrate: devicebridge::cli::MigrateArgs) -> i32 {
     // The `postgres` client blocks on a runtime of its own, which it may not do on this one.
     let copied = tokio::task::spawn_blocking(move || {
         devicebridge::store::copy::sqlite_to_postgres(&sqlite, &url, secret.as_deref(), |table| {
-            println!("  {:<24} {} rows", table.table, table.rows);
+            let so_far = if table.done { "" } else { " so far" };
+            println!("  {:<24} {} rows{so_far}", table.table, table.rows);
         })
     })
     .await;

@@ -15,15 +15,20 @@ use rusqlite::Connection;
 
 use super::{migrations, postgresql, StoreError, StoreResult};
 
-/// One table copied: its name and its rows.
+/// One table copied, or being copied: its name and its rows so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
     pub table: String,
     pub rows: u64,
+    /// Whether the table is done; a long one is reported every [`PROGRESS_ROWS`] rows.
+    pub done: bool,
 }
 
+/// How often a long table's copy is reported, in rows.
+pub const PROGRESS_ROWS: u64 = 100_000;
+
 /// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
-/// telling `progress` of each table as it is done. The daemon's token signing secret, which
+/// telling `progress` of each table as it goes and when it is done. The daemon's token signing secret, which
 /// on SQLite it keeps in a file, goes into the database with the rows, so the tokens it
 /// issued stay good.
 pub fn sqlite_to_postgres(
@@ -60,7 +65,8 @@ pub fn sqlite_to_postgres(
         }
         let done = Copied {
             table: table.clone(),
-            rows: copy_table(&reading, &mut writing, table, columns)?,
+            rows: copy_table(&reading, &mut writing, table, columns, &mut progress)?,
+            done: true,
         };
         let landed = count(&mut writing, table)?;
         if landed != done.rows {
@@ -122,6 +128,7 @@ fn copy_table(
     target: &mut postgres::Transaction<'_>,
     table: &str,
     columns: &[String],
+    progress: &mut impl FnMut(&Copied),
 ) -> StoreResult<u64> {
     let list = columns.join(", ");
     let mut select = source.prepare(&format!("SELECT {list} FROM {table}"))?;
@@ -144,6 +151,13 @@ fn copy_table(
             .write_all(line.as_bytes())
             .map_err(|error| StoreError::Unreadable(format!("copying {table}: {error}")))?;
         copied += 1;
+        if copied % PROGRESS_ROWS == 0 {
+            progress(&Copied {
+                table: table.to_owned(),
+                rows: copied,
+                done: false,
+            });
+        }
     }
     writer.finish()?;
     Ok(copied)

@@ -29,6 +29,41 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
 #[allow(dead_code)]
 mod test_postgres;
 
+/// `migrate --to`'s copy reports a long table as it goes, every [`copy::PROGRESS_ROWS`] rows,
+/// then once done, and lands every row.
+#[test]
+fn a_long_table_is_copied_into_postgresql_with_progress_and_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devicebridge.db");
+    let mut sqlite = rusqlite::Connection::open(&path).unwrap();
+    migrations::migrate(&mut sqlite).unwrap();
+    let rows = copy::PROGRESS_ROWS + copy::PROGRESS_ROWS / 2;
+    sqlite
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO events (key, name, data, at) SELECT i, 'message', '{}', 't' FROM n",
+            [rows as i64],
+        )
+        .unwrap();
+    drop(sqlite);
+    let url = test_postgres::database();
+    let mut reports = Vec::new();
+    let copied = std::thread::spawn(move || {
+        copy::sqlite_to_postgres(&path, &url, None, |table| {
+            if table.table == "events" {
+                reports.push((table.rows, table.done));
+            }
+        })
+        .map(|tables| (tables, reports))
+    })
+    .join()
+    .unwrap();
+    let (tables, reports) = copied.unwrap();
+    assert_eq!(reports, [(copy::PROGRESS_ROWS, false), (rows, true)]);
+    let events = tables.iter().find(|table| table.table == "events").unwrap();
+    assert_eq!(events.rows, rows);
+}
+
 /// The databases the store runs on.
 #[derive(Debug, Clone, Copy)]
 enum Backend {
