@@ -248,7 +248,22 @@ impl Store {
         F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
     {
         let readers = self.readers.clone();
-        match tokio::task::spawn_blocking(move || readers.with(op)).await {
+        let turn = match &readers.turns {
+            Some(turns) => Some(
+                turns
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Closed)?,
+            ),
+            None => None,
+        };
+        let read = move || {
+            let result = readers.with(op);
+            drop(turn);
+            result
+        };
+        match tokio::task::spawn_blocking(read).await {
             Ok(result) => result,
             Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
             // The runtime is shutting down and dropped the read before it ran: the caller is

@@ -123,6 +123,7 @@ impl Store {
             readers: Arc::new(ReaderPool {
                 open: Box::new(move || super::readers::open_sqlite(&path)),
                 idle: Mutex::new(Vec::new()),
+                turns: None,
             }),
             outage,
         })

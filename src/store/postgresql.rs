@@ -11,10 +11,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::outage::Outage;
-use super::readers::ReaderPool;
+use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
 use super::{spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
@@ -82,6 +82,7 @@ impl Store {
             readers: Arc::new(ReaderPool {
                 open: Box::new(move || connect(&url)),
                 idle: Mutex::new(Vec::new()),
+                turns: Some(Arc::new(Semaphore::new(POSTGRES_READERS))),
             }),
             outage,
         })

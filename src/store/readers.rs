@@ -1,18 +1,30 @@
 //! The read connections: a small pool of connections, opened as reads need them and kept for
 //! the next. Separate from the writer's single connection because reads go on while the writer
 //! commits (on SQLite, thanks to WAL mode).
+//!
+//! A PostgreSQL server takes a bounded number of connections (100 by default), each a process
+//! of its own, shared by every daemon of a database: reads there go through at most
+//! [`POSTGRES_READERS`] connections, and wait for one beyond that. SQLite's connections are
+//! files opened in the daemon and need no bound but the runtime's blocking threads.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
 
 use rusqlite::{Connection, OpenFlags};
 
 use super::{Conn, StoreResult};
 
+/// The most read connections a daemon opens to PostgreSQL.
+pub const POSTGRES_READERS: usize = 16;
+
 pub(super) struct ReaderPool {
     /// Opens one more read connection.
     pub(super) open: Box<dyn Fn() -> StoreResult<Conn> + Send + Sync>,
     pub(super) idle: Mutex<Vec<Conn>>,
+    /// Turns to read, when the connections are bounded.
+    pub(super) turns: Option<Arc<Semaphore>>,
 }
 
 /// A read-only connection to the SQLite database at `path`.

@@ -64,6 +64,70 @@ fn a_long_table_is_copied_into_postgresql_with_progress_and_whole() {
     assert_eq!(events.rows, rows);
 }
 
+/// On PostgreSQL, reads share at most [`readers::POSTGRES_READERS`] connections: with every
+/// one of them busy, one more read waits for a turn instead of opening another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_on_postgresql_share_a_bounded_number_of_connections() {
+    use std::sync::{Arc, Barrier};
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let bound = readers::POSTGRES_READERS;
+    // Every reader holds its connection until the test has counted them.
+    let (arrived, counted) = (
+        Arc::new(Barrier::new(bound + 1)),
+        Arc::new(Barrier::new(bound + 1)),
+    );
+    let busy: Vec<_> = (0..bound)
+        .map(|_| {
+            let (store, arrived, counted) = (store.clone(), arrived.clone(), counted.clone());
+            tokio::spawn(async move {
+                store
+                    .read(move |_| {
+                        arrived.wait();
+                        counted.wait();
+                        Ok(())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .read(|conn| journal::head(conn, &DeviceId::parse("demo").unwrap()))
+                .await
+        }
+    });
+    let url = db.url.clone().unwrap();
+    let connections = tokio::task::spawn_blocking(move || {
+        arrived.wait();
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let count: i64 = admin
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        counted.wait();
+        count
+    })
+    .await
+    .unwrap();
+    // The busy readers' connections, the writer's and the one that holds the database.
+    assert_eq!(connections, bound as i64 + 2);
+    for read in busy {
+        read.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        waiting.await.unwrap().unwrap(),
+        0,
+        "the waiting read had its turn"
+    );
+}
+
 /// The databases the store runs on.
 #[derive(Debug, Clone, Copy)]
 enum Backend {
