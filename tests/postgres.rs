@@ -84,7 +84,7 @@ async fn while_the_database_server_is_down_writes_wait_for_it_and_the_daemon_rec
     assert_eq!(refused["error"]["code"], "storage_unavailable", "{refused}");
 
     // The writer connects again for the first write after the server is back.
-    server.restart();
+    server.run();
     let (status, ready) = daemon.get("/ready").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
     daemon.create_device("after").await;

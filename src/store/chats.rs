@@ -67,12 +67,10 @@ pub fn is_muted(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool>
 
 /// Whether the device has the chat.
 pub fn exists(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
-    let found = conn.query_opt(
+    conn.exists(
         "SELECT id FROM chats WHERE device_id = ?1 AND id = ?2",
         params![device.as_str(), chat],
-        |_| Ok(()),
-    )?;
-    Ok(found.is_some())
+    )
 }
 
 /// Where a page of chats starts: after the chat a previous page ended with, named by its

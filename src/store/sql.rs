@@ -350,29 +350,16 @@ impl Conn {
         params: &[&dyn Param],
         mut map: impl FnMut(&Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
-        match &self.0 {
-            Backend::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(sql)?;
-                let mut rows = statement.query(rusqlite::params_from_iter(
-                    params.iter().map(|p| p.sqlite()),
-                ))?;
-                let mut all = Vec::new();
-                while let Some(row) = rows.next()? {
-                    all.push(map(&Row::Sqlite(row))?);
-                }
-                Ok(all)
-            }
-            Backend::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let statement = pg.prepare(sql)?;
-                let rows = pg.client.query(&statement, &pg_params(params))?;
-                rows.iter().map(|row| map(&Row::Postgres(row))).collect()
-            }
-        }
+        let mut all = Vec::new();
+        self.query_each(sql, params, |row| {
+            all.push(map(row)?);
+            Ok(true)
+        })?;
+        Ok(all)
     }
 
     /// Hands the rows of a query to `each` one at a time, until it answers `false`: the rows
-    /// after that are not read.
+    /// after that are not read. The other queries are made of this one.
     pub fn query_each(
         &self,
         sql: &str,
@@ -414,24 +401,19 @@ impl Conn {
         params: &[&dyn Param],
         map: impl FnOnce(&Row<'_>) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        match &self.0 {
-            Backend::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(sql)?;
-                let mut rows = statement.query(rusqlite::params_from_iter(
-                    params.iter().map(|p| p.sqlite()),
-                ))?;
-                match rows.next()? {
-                    Some(row) => Ok(Some(map(&Row::Sqlite(row))?)),
-                    None => Ok(None),
-                }
+        let (mut map, mut first) = (Some(map), None);
+        self.query_each(sql, params, |row| {
+            if let Some(map) = map.take() {
+                first = Some(map(row)?);
             }
-            Backend::Postgres(pg) => {
-                let mut pg = pg.borrow_mut();
-                let statement = pg.prepare(sql)?;
-                let rows = pg.client.query(&statement, &pg_params(params))?;
-                rows.first().map(|row| map(&Row::Postgres(row))).transpose()
-            }
-        }
+            Ok(false)
+        })?;
+        Ok(first)
+    }
+
+    /// Whether a query answers any row.
+    pub fn exists(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<bool> {
+        Ok(self.query_opt(sql, params, |_| Ok(()))?.is_some())
     }
 
     /// The first row of a query that always answers one (an aggregate, `RETURNING`).

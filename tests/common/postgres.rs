@@ -33,24 +33,20 @@ pub struct Server {
 static SHARED: OnceLock<Server> = OnceLock::new();
 
 /// The URL of a new, empty database on the server the tests share, started on first use.
-///
-/// The `postgres` client blocks on a runtime of its own, which it cannot do inside a test's:
-/// the work is done on a thread of its own.
 pub fn database() -> String {
-    std::thread::spawn(|| SHARED.get_or_init(Server::start).create_database())
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    SHARED.get_or_init(Server::start).create_database()
 }
 
 /// A server of the calling test's own, which it may stop and start again.
 pub fn own_server() -> Server {
-    std::thread::spawn(Server::start)
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    Server::start()
 }
 
 impl Server {
     /// A new, empty database on this server; its URL.
+    ///
+    /// The `postgres` client blocks on a runtime of its own, which it cannot do inside a
+    /// test's: it is used on a thread of its own.
     pub fn create_database(&self) -> String {
         static NEXT: AtomicU32 = AtomicU32::new(1);
         let name = format!(
@@ -90,12 +86,6 @@ impl Server {
         exited
             .recv_timeout(START)
             .expect("the server exits within the wait");
-    }
-
-    /// Starts the server again on its data, at the same port.
-    pub fn restart(&self) {
-        std::thread::scope(|scope| scope.spawn(|| self.run()).join())
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
 
@@ -229,9 +219,10 @@ impl Server {
         server
     }
 
-    /// Starts the postmaster and waits until it accepts connections. The thread that starts
-    /// it reads its log for as long as it runs, and says when it has exited.
-    fn run(&self) {
+    /// Starts the server on its data, at its port (again, after [`Server::stop`]), and waits
+    /// until it accepts connections. The thread that starts the postmaster reads its log for
+    /// as long as it runs, and says when it has exited.
+    pub fn run(&self) {
         let (ready, started) = mpsc::channel();
         let (exited, exit) = mpsc::channel();
         let (postgres, data, dir, port) = (

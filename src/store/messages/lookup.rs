@@ -92,12 +92,10 @@ pub fn senders(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Vec<St
 
 /// Whether `message` is one of the chat's messages.
 pub fn in_chat(conn: &Conn, device: &DeviceId, chat: &str, message: &str) -> StoreResult<bool> {
-    let found = conn.query_opt(
+    conn.exists(
         "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3",
         params![device.as_str(), chat, message],
-        |_| Ok(()),
-    )?;
-    Ok(found.is_some())
+    )
 }
 
 /// A chat's messages, newest first; `before` is the id of the last message already seen.
@@ -142,12 +140,10 @@ pub fn counts(conn: &Conn) -> StoreResult<HashMap<String, u64>> {
 
 /// Whether a chat has any message stored.
 pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
-    let found = conn.query_opt(
+    conn.exists(
         "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1",
         params![device.as_str(), chat],
-        |_| Ok(()),
-    )?;
-    Ok(found.is_some())
+    )
 }
 
 /// The upstream id of the newest message the other side sent in a chat.
