@@ -3,6 +3,7 @@
 //! commit).
 
 mod background;
+mod cluster;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
 use crate::connector::{self, Builtin};
 use crate::device::actor::ActorContext;
+use crate::device::ownership::Ownership;
 use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
@@ -100,7 +102,7 @@ pub async fn run(
     ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
 
     let pairings = Pairings::default();
-    let devices = DeviceManager::new(ActorContext {
+    let context = ActorContext {
         store: store.clone(),
         settings: settings.clone(),
         connectors: Arc::new(Builtin::new(
@@ -111,7 +113,21 @@ pub async fn run(
         )),
         metrics: metrics.clone(),
         print_qr: options.terminal,
-    });
+    };
+    let devices = match settings.storage.postgres_url() {
+        None => DeviceManager::new(context),
+        Some(_) => {
+            let cluster = &settings.cluster;
+            let ownership = Ownership::new(
+                cluster.node_id(),
+                cluster.advertise_url(&settings.server.public_url),
+                cluster.lease(),
+                store.clone(),
+            );
+            tracing::info!(node_id = ownership.node(), "joining the cluster");
+            DeviceManager::in_cluster(context, ownership, &cluster::key(&secret))
+        }
+    };
     let max_bytes = settings.limits.max_message_bytes;
     // The transport takes packets up to a few times the limit, so that an oversized packet
     // still reaches the handler and gets a `payload_too_large` answer; past that, the
@@ -162,6 +178,7 @@ pub async fn run(
     for id in devices.ids() {
         sockets.add_device(&id);
     }
+    let node = cluster::Node::start(&devices, &sockets, &bus);
     let readiness = Readiness::default();
     readiness.devices_loaded();
     let uploads = devices.library().uploads().clone();
@@ -249,6 +266,9 @@ pub async fn run(
         closing_sockets.close().await;
     })
     .await;
+    if let Some(node) = node {
+        node.leave().await;
+    }
     devices.shutdown().await;
     // The hooks stop after the devices' last events, and before the store closes.
     background.stop().await;

@@ -6,7 +6,7 @@ use std::fmt;
 
 impl Settings {
     /// Every duration setting: its key, its value, and how many milliseconds a unit of it is.
-    fn durations(&self) -> [(&'static str, u64, u64); 19] {
+    fn durations(&self) -> [(&'static str, u64, u64); 20] {
         const MS: u64 = 1;
         const SECS: u64 = 1_000;
         const DAYS: u64 = 86_400_000;
@@ -16,6 +16,7 @@ impl Settings {
                 self.storage.upload_retention_days,
                 DAYS,
             ),
+            ("cluster.lease_secs", self.cluster.lease_secs, SECS),
             ("qr.first_ttl_secs", self.qr.first_ttl_secs, SECS),
             ("qr.ttl_secs", self.qr.ttl_secs, SECS),
             ("reconnect.initial_ms", self.reconnect.initial_ms, MS),
@@ -145,6 +146,15 @@ impl Settings {
                 ),
             ));
         }
+        let advertised = &self.cluster.advertise_url;
+        if !advertised.is_empty() {
+            if let Some(why) = url_problem(advertised) {
+                out.push(Problem::new(
+                    "cluster.advertise_url",
+                    format!("{advertised:?} {why}"),
+                ));
+            }
+        }
         for (key, dir) in [
             ("storage.data_dir", &self.storage.data_dir),
             ("devices.dir", &self.devices.dir),
@@ -161,6 +171,7 @@ impl Settings {
         // that fires at once, a backoff stuck at zero (a busy reconnect
         // loop), or a feature that gives up before trying.
         for (key, value) in [
+            ("cluster.lease_secs", self.cluster.lease_secs),
             ("qr.first_ttl_secs", self.qr.first_ttl_secs),
             ("qr.ttl_secs", self.qr.ttl_secs),
             ("qr.max_attempts", u64::from(self.qr.max_attempts)),

@@ -41,6 +41,7 @@ pub(super) fn probe_for(path: &str) -> Option<Probe> {
     let probe: Probe = match path {
         "server" => probe_field::<ServerSettings>,
         "storage" => probe_field::<StorageSettings>,
+        "cluster" => probe_field::<ClusterSettings>,
         "devices" => probe_field::<DevicesSettings>,
         "profiles" => probe_field::<ProfilesSettings>,
         "auth" => probe_field::<AuthSettings>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::relay_bell::RelayBell;
-use super::route::{Answer, CommandRoute, Request};
+use super::route::{Answer, Carried, CommandRoute, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
@@ -14,7 +14,8 @@ use crate::model::{
 };
 
 /// The lifecycle steps a caller can ask of a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Lifecycle {
     Start,
     /// Stops the device, keeping its link.
@@ -103,6 +104,11 @@ impl DeviceHandle {
             Answer::Found(chat_id) => Ok(chat_id),
             Answer::Done => Ok(None),
         }
+    }
+
+    /// Answers a request another node of the cluster carried here.
+    pub async fn answer(&self, carried: Carried) -> Result<Answer, DeviceError> {
+        self.route.carry(carried.into()).await
     }
 
     /// Carries a request that is answered with nothing but its success.

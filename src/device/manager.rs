@@ -2,6 +2,12 @@
 //!
 //! The manager also owns the fleet's definition: devices declared in `devices/*.toml` are synced
 //! into the store at boot, and devices created over the API are stored directly.
+//!
+//! In a cluster the manager runs actors only for the devices whose lease this node holds
+//! ([`Ownership`] tells it which, through [`DeviceManager::take`] and
+//! [`DeviceManager::let_go`]); every other device has a handle that carries its requests to
+//! the owner ([`ToOwner`]) and follows the owner's events for its QR code, account and
+//! readiness ([`DeviceManager::follow_events`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,11 +19,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
+use super::leased::{Claim, LeasedConnectors};
 use super::media::Library;
+use super::ownership::Ownership;
+use super::pairings::code_of;
 use super::relay_bell::RelayBell;
-use super::route::ToActor;
+use super::route::{Owners, ToActor, ToOwner, SCAN_PATH};
 use super::spec::{self, DeclaredDevices, DeviceFileError};
+use super::CurrentQr;
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
+use crate::bus::EventBus;
+use crate::model::event::{JournaledEvent, Me};
 use crate::model::{
     spec::{connector_tables, CloudApiSpec, ConnectorKind, DeviceSpec, SimulatorSpec, WahaSpec},
     upstream::media_base,
@@ -28,9 +40,29 @@ use crate::store::{self, DeviceRecord, DeviceSource};
 
 struct Supervised {
     handle: DeviceHandle,
-    /// The actor's own queue, for what only this node asks of it (to shut down).
-    actor: ToActor,
-    task: JoinHandle<()>,
+    runs: Runs,
+}
+
+/// Where a device's actor runs.
+enum Runs {
+    Here {
+        /// The actor's own queue, for what only this node asks of it (to shut down).
+        actor: ToActor,
+        task: JoinHandle<()>,
+    },
+    /// On another node of the cluster; the handle's view of it follows that node's events.
+    Elsewhere {
+        qr: watch::Sender<Option<CurrentQr>>,
+        me: watch::Sender<Option<Me>>,
+        bell: Arc<RelayBell>,
+    },
+}
+
+/// A cluster node's part in the manager: its leases, and how it reaches the other nodes.
+#[derive(Clone)]
+struct Cluster {
+    ownership: Ownership,
+    owners: Owners,
 }
 
 /// Changes a PATCH may make. Connector settings apply from the next start; a connector
@@ -69,6 +101,7 @@ pub struct WebhookReceiver {
 pub struct DeviceManager {
     context: ActorContext,
     devices: Arc<Mutex<HashMap<DeviceId, Supervised>>>,
+    cluster: Option<Cluster>,
 }
 
 impl DeviceManager {
@@ -76,7 +109,72 @@ impl DeviceManager {
         Self {
             context,
             devices: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// A manager for one node of a cluster: it runs the devices `ownership` holds, and
+    /// carries requests for the others to their owners, authenticated with `key`.
+    pub fn in_cluster(context: ActorContext, ownership: Ownership, key: &str) -> Self {
+        let owners = Owners {
+            store: context.store.clone(),
+            node: ownership.node().to_owned(),
+            key: key.into(),
+            http: reqwest::Client::new(),
+        };
+        Self {
+            cluster: Some(Cluster { ownership, owners }),
+            ..Self::new(context)
+        }
+    }
+
+    /// This node's leases, in a cluster.
+    pub fn ownership(&self) -> Option<&Ownership> {
+        self.cluster.as_ref().map(|cluster| &cluster.ownership)
+    }
+
+    /// Whether `key` is the cluster's shared key, which requests carried from another node
+    /// present.
+    pub fn is_cluster_key(&self, key: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.cluster
+            .as_ref()
+            .is_some_and(|cluster| bool::from(cluster.owners.key.as_bytes().ct_eq(key.as_bytes())))
+    }
+
+    /// The device that runs on another node and shows the pairing code `qr`, if one does.
+    pub fn showing(&self, qr: &str) -> Option<DeviceId> {
+        let devices = self.devices.lock().expect("devices lock");
+        devices
+            .values()
+            .find_map(|supervised| match &supervised.runs {
+                Runs::Elsewhere { qr: shown, .. } => shown
+                    .borrow()
+                    .as_ref()
+                    .filter(|shown| code_of(&shown.qr) == code_of(qr))
+                    .map(|_| supervised.handle.id.clone()),
+                Runs::Here { .. } => None,
+            })
+    }
+
+    /// Has the node that runs `device` claim its pairing code `qr`: a phone scanned it through
+    /// this node.
+    pub async fn scan_on_owner(&self, device: &DeviceId, qr: &str) -> Result<(), DeviceError> {
+        let cluster = self.cluster.as_ref().ok_or(DeviceError::NotFound)?;
+        let _: serde_json::Value = cluster
+            .owners
+            .call(device, SCAN_PATH, &serde_json::json!({ "qr": qr }))
+            .await?;
+        Ok(())
+    }
+
+    /// The handle of a device whose actor runs on this node.
+    pub fn local_handle(&self, id: &DeviceId) -> Option<DeviceHandle> {
+        let devices = self.devices.lock().expect("devices lock");
+        devices
+            .get(id)
+            .filter(|supervised| matches!(supervised.runs, Runs::Here { .. }))
+            .map(|supervised| supervised.handle.clone())
     }
 
     /// Syncs `dir` into the store (file devices that disappeared are removed), then starts an
@@ -215,11 +313,7 @@ impl DeviceManager {
         if record.source == DeviceSource::File {
             return Err(DeviceError::DeclaredInFile(format!("devices/{id}.toml")));
         }
-        let supervised = self.devices.lock().expect("devices lock").remove(id);
-        if let Some(supervised) = supervised {
-            let _ = supervised.actor.command(Command::Shutdown).await;
-            let _ = supervised.task.await;
-        }
+        self.forget(id).await;
         let deleted = id.clone();
         self.context
             .store
@@ -332,16 +426,167 @@ impl DeviceManager {
             .drain()
             .map(|(_, s)| s)
             .collect();
-        for supervised in &all {
-            let _ = supervised.actor.command(Command::Shutdown).await;
+        let running: Vec<(ToActor, JoinHandle<()>)> = all
+            .into_iter()
+            .filter_map(|supervised| match supervised.runs {
+                Runs::Here { actor, task } => Some((actor, task)),
+                Runs::Elsewhere { .. } => None,
+            })
+            .collect();
+        for (actor, _) in &running {
+            let _ = actor.command(Command::Shutdown).await;
         }
-        for supervised in all {
-            let _ = supervised.task.await;
+        for (_, task) in running {
+            let _ = task.await;
         }
     }
 
-    /// Starts the supervisor of one device: it runs the actor and runs it again if it panics.
+    /// Stops the device's actor, if it runs here, and forgets the device.
+    pub async fn forget(&self, id: &DeviceId) {
+        let supervised = self.devices.lock().expect("devices lock").remove(id);
+        if let Some(Supervised {
+            runs: Runs::Here { actor, task },
+            ..
+        }) = supervised
+        {
+            let _ = actor.command(Command::Shutdown).await;
+            let _ = task.await;
+        }
+    }
+
+    /// Runs the device here: this node took its lease. Its handle is replaced, so callers
+    /// that ask for it from now on reach the new actor.
+    pub async fn take(&self, id: &DeviceId) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let Some((fence, clock)) = cluster.ownership.held(id) else {
+            return;
+        };
+        let store = self.context.store.fenced(fence);
+        let context = ActorContext {
+            connectors: Arc::new(LeasedConnectors {
+                inner: self.context.connectors.clone(),
+                claim: Claim {
+                    clock,
+                    store: store.clone(),
+                },
+            }),
+            store,
+            ..self.context.clone()
+        };
+        self.forget(id).await;
+        self.run_here(id.clone(), context);
+    }
+
+    /// Stops the device's actor here, if it runs here, and follows it on its next owner: this
+    /// node lost or gave up its lease.
+    pub async fn let_go(&self, id: &DeviceId) {
+        if self.local_handle(id).is_none() {
+            return;
+        }
+        self.forget(id).await;
+        self.follow(id.clone());
+    }
+
+    /// Starts the supervisor of one device: on one node, it runs the actor and runs it again
+    /// if it panics; in a cluster, the device is followed until this node takes its lease.
     fn supervise(&self, id: DeviceId) {
+        match &self.cluster {
+            None => self.run_here(id, self.context.clone()),
+            Some(cluster) => {
+                self.follow(id);
+                cluster.ownership.wake();
+            }
+        }
+    }
+
+    /// Learns of a device defined on another node of the cluster.
+    pub fn adopt(&self, id: &DeviceId) {
+        let known = self.devices.lock().expect("devices lock").contains_key(id);
+        if !known {
+            self.supervise(id.clone());
+        }
+    }
+
+    /// Gives a device that runs on another node a handle that carries requests to it, and
+    /// reads where it stands (QR code, account, readiness) from the store; its events keep
+    /// that up to date from then on ([`Self::follow_events`]).
+    fn follow(&self, id: DeviceId) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let (qr, qr_receiver) = watch::channel(None);
+        let (me, me_receiver) = watch::channel(None);
+        let bell = Arc::new(RelayBell::default());
+        let route = ToOwner {
+            device: id.clone(),
+            owners: cluster.owners.clone(),
+        };
+        let handle = DeviceHandle::new(
+            id.clone(),
+            Arc::new(route),
+            qr_receiver,
+            me_receiver,
+            bell.clone(),
+        );
+        let store = self.context.store.clone();
+        let (seen_me, seen_qr, seen_bell, device) =
+            (me.clone(), qr.clone(), bell.clone(), id.clone());
+        tokio::spawn(async move {
+            let read = store
+                .read(move |conn| {
+                    let record = store::devices::get(conn, &device)?;
+                    let qr = store::journal::latest_named(conn, &device, "qr")?;
+                    Ok((record, qr))
+                })
+                .await;
+            if let Ok((Some(record), qr)) = read {
+                seen_me.send_replace(record.me.clone());
+                seen_bell.set_sending(record.state.as_str() == "ready");
+                if record.state.as_str() == "qr" {
+                    seen_qr.send_replace(qr.as_ref().and_then(current_qr));
+                }
+            }
+        });
+        self.devices.lock().expect("devices lock").insert(
+            id,
+            Supervised {
+                handle,
+                runs: Runs::Elsewhere { qr, me, bell },
+            },
+        );
+    }
+
+    /// Keeps the cluster's view of its devices up to date from the bus, until it closes:
+    /// another node's events ring the relay of a device that runs here (a message was queued
+    /// there), and update the QR code, account and readiness of a device that runs elsewhere.
+    pub async fn follow_events(self, bus: &EventBus) {
+        let mut events = bus.subscribe();
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let devices = self.devices.lock().expect("devices lock");
+            match devices
+                .get(&event.device_id)
+                .map(|supervised| &supervised.runs)
+            {
+                Some(Runs::Here { .. }) if event.remote => {
+                    let handle = &devices[&event.device_id].handle;
+                    handle.wake_relay();
+                    handle.wake_for_actions();
+                }
+                Some(Runs::Elsewhere { qr, me, bell }) => follow_event(&event, qr, me, bell),
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts the supervisor of a device whose actor runs here.
+    fn run_here(&self, id: DeviceId, context: ActorContext) {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
@@ -355,7 +600,6 @@ impl DeviceManager {
             me_receiver,
             bell.clone(),
         );
-        let context = self.context.clone();
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
             let (context, id, qr_sender, me_sender, queue, bell) = (
                 context.clone(),
@@ -384,11 +628,59 @@ impl DeviceManager {
             handle.id.clone(),
             Supervised {
                 handle,
-                actor,
-                task,
+                runs: Runs::Here { actor, task },
             },
         );
     }
+}
+
+/// What one event of a device running elsewhere changes in its handle's view.
+fn follow_event(
+    event: &JournaledEvent,
+    qr: &watch::Sender<Option<CurrentQr>>,
+    me: &watch::Sender<Option<Me>>,
+    bell: &RelayBell,
+) {
+    match event.name.as_str() {
+        "qr" => {
+            qr.send_replace(current_qr(event));
+        }
+        "ready" => {
+            let fields = event.fields();
+            if let (Some(id), Some(name)) =
+                (fields["me"]["id"].as_str(), fields["me"]["name"].as_str())
+            {
+                me.send_replace(Some(Me {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                }));
+            }
+        }
+        "state" => {
+            let fields = event.fields();
+            let state = fields["state"].as_str().unwrap_or_default();
+            bell.set_sending(state == "ready");
+            if state != "qr" {
+                qr.send_replace(None);
+            }
+            if state == "logged_out" {
+                me.send_replace(None);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The QR code a `qr` event shows.
+fn current_qr(event: &JournaledEvent) -> Option<CurrentQr> {
+    let fields = event.fields();
+    Some(CurrentQr {
+        qr: fields["qr"].as_str()?.to_owned(),
+        image: fields["image"].as_str()?.to_owned(),
+        expires_at: fields["expiresAt"].as_str()?.parse().ok()?,
+        attempt: fields["attempt"].as_u64()? as u32,
+        max_attempts: fields["maxAttempts"].as_u64()? as u32,
+    })
 }
 
 /// Runs the task that `attempt` makes until it ends without panicking. After a panic it makes

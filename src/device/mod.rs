@@ -5,9 +5,11 @@ pub mod actor;
 mod group_names;
 mod handle;
 mod latency;
+mod leased;
 mod linked_ids;
 mod manager;
 pub mod media;
+pub mod ownership;
 pub mod pairings;
 mod refusal;
 mod relay;
@@ -69,6 +71,9 @@ pub enum DeviceError {
     NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
+    /// The device's owner, another node, refused the request with this error.
+    #[error("{}", .0.message)]
+    Owner(crate::envelope::ApiError),
 }
 
 /// A device as the API shows it (SPEC's `Device`).
@@ -89,6 +94,11 @@ pub struct DeviceView {
     pub state_reason: Option<String>,
     pub me: Option<Me>,
     pub autostart: bool,
+    /// In a cluster, the node that runs the device; none while no node does (its owner died
+    /// and its lease has not run out yet). Absent on one node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub owner: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -120,6 +130,7 @@ impl From<&DeviceRecord> for DeviceView {
             state_reason: record.state_reason.clone(),
             me: record.me.clone(),
             autostart: record.autostart,
+            owner: None,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
         }

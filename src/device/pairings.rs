@@ -133,7 +133,8 @@ impl Pairings {
 }
 
 /// The code in a QR text: the last path segment of `…/pair/{code}`, or the text itself.
-fn code_of(qr: &str) -> &str {
+/// The code in a QR code's text (the last segment of its URL), or the bare code itself.
+pub(super) fn code_of(qr: &str) -> &str {
     qr.trim().rsplit('/').next().unwrap_or_default()
 }
 

@@ -43,6 +43,7 @@ impl From<DeviceError> for ApiError {
                 ApiError::new(code, refused.to_string())
             }
             DeviceError::Store(store) => store.into(),
+            DeviceError::Owner(refused) => refused,
             DeviceError::NotReady => ApiError::new(ErrorCode::DeviceNotReady, error.to_string()),
             DeviceError::Gone => ApiError::new(
                 ErrorCode::DeviceNotFound,

@@ -1,16 +1,23 @@
 //! How a caller's request reaches a device. Callers (the API, webhook receivers) hold a
 //! [`DeviceHandle`](super::DeviceHandle), and the handle carries each request along its
-//! [`CommandRoute`]: on one node, straight to the device's actor ([`ToActor`]). A cluster
-//! swaps in a route that carries the request to the node holding the device's lease and
-//! brings its answer back, and no caller changes.
+//! [`CommandRoute`]: straight to the device's actor when it runs on this node ([`ToActor`]),
+//! or, in a cluster, to the node holding the device's lease, over an internal HTTP call
+//! ([`ToOwner`]), which brings the answer back. No caller knows which.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::handle::Lifecycle;
 use super::DeviceError;
+use crate::envelope::ErrorEnvelope;
 use crate::model::upstream::{Fault, Outbound, Reported};
+use crate::model::DeviceId;
+use crate::store::{cluster, Store};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
 #[derive(Debug)]
@@ -32,7 +39,8 @@ pub enum Request {
 }
 
 /// A device's answer: done, or what was asked for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Answer {
     Done,
     Found(Option<String>),
@@ -85,5 +93,118 @@ impl CommandRoute for ToActor {
             Request::Webhook(reports) => Command::Webhook(reports),
         };
         self.command(command).await.map(|()| Answer::Done)
+    }
+}
+
+/// A request as it crosses from one node to another: what a caller may ask of a device on
+/// another node. A webhook delivery is not carried: the upstream's receiver reads it on the
+/// node it reached.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "camelCase")]
+pub enum Carried {
+    Lifecycle { step: Lifecycle },
+    InjectFault { fault: Fault },
+    Typing { chat_id: String, typing: bool },
+    Tell { action: Outbound },
+    FindNumber { number: String },
+}
+
+impl From<Carried> for Request {
+    fn from(carried: Carried) -> Self {
+        match carried {
+            Carried::Lifecycle { step } => Request::Lifecycle(step),
+            Carried::InjectFault { fault } => Request::InjectFault(fault),
+            Carried::Typing { chat_id, typing } => Request::Typing { chat_id, typing },
+            Carried::Tell { action } => Request::Tell(action),
+            Carried::FindNumber { number } => Request::FindNumber(number),
+        }
+    }
+}
+
+/// Where a node answers the requests carried to it: `{owner url}/internal/v1/devices/{id}/requests`.
+pub fn carried_path(device: &DeviceId) -> String {
+    format!("/internal/v1/devices/{device}/requests")
+}
+
+/// Where a node claims a pairing code one of its devices shows, for a phone that scanned it
+/// through another node.
+pub const SCAN_PATH: &str = "/internal/v1/pairings";
+
+/// How long a node waits for another's answer: a lifecycle step may wait for the upstream.
+const OWNER_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How a node reaches the owner of a device: the owner's address from its lease, and the key
+/// the nodes share.
+#[derive(Clone)]
+pub struct Owners {
+    pub(super) store: Store,
+    /// This node's id: a lease found on it was taken a moment ago, and its actor is starting.
+    pub(super) node: String,
+    /// The cluster's shared key, which the owner checks.
+    pub(super) key: Arc<str>,
+    pub(super) http: reqwest::Client,
+}
+
+impl Owners {
+    /// Posts `body` to `path` on the node that runs `device`, and reads its answer. No live
+    /// owner (it died, and its lease has not run out yet), an owner that does not answer, or
+    /// this node having taken the device a moment ago, is `NotReady`: the caller may try
+    /// again shortly. An error the owner answers with comes back as it is.
+    pub(super) async fn call<A: serde::de::DeserializeOwned>(
+        &self,
+        device: &DeviceId,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<A, DeviceError> {
+        let asked = device.clone();
+        let owner = self
+            .store
+            .coordinate(move |conn| cluster::owner(conn, &asked))
+            .await?;
+        let owner = owner
+            .filter(|owner| owner.node != self.node)
+            .ok_or(DeviceError::NotReady)?;
+        let answer = self
+            .http
+            .post(format!("{}{path}", owner.url))
+            .bearer_auth(&*self.key)
+            .json(body)
+            .timeout(OWNER_PATIENCE)
+            .send()
+            .await
+            .map_err(|error| {
+                tracing::warn!(device_id = %device, owner = %owner.node, %error, "the device's owner did not answer");
+                DeviceError::NotReady
+            })?;
+        if answer.status().is_success() {
+            return answer.json().await.map_err(|_| DeviceError::NotReady);
+        }
+        match answer.json::<ErrorEnvelope>().await {
+            Ok(refused) => Err(DeviceError::Owner(refused.error)),
+            Err(_) => Err(DeviceError::NotReady),
+        }
+    }
+}
+
+/// The route to a device that runs on another node of the cluster.
+pub struct ToOwner {
+    pub(super) device: DeviceId,
+    pub(super) owners: Owners,
+}
+
+#[async_trait]
+impl CommandRoute for ToOwner {
+    async fn carry(&self, request: Request) -> Result<Answer, DeviceError> {
+        let carried = match request {
+            Request::Lifecycle(step) => Carried::Lifecycle { step },
+            Request::InjectFault(fault) => Carried::InjectFault { fault },
+            Request::Typing { chat_id, typing } => Carried::Typing { chat_id, typing },
+            Request::Tell(action) => Carried::Tell { action },
+            Request::FindNumber(number) => Carried::FindNumber { number },
+            Request::Webhook(_) => return Err(DeviceError::NotReady),
+        };
+        self.owners
+            .call(&self.device, &carried_path(&self.device), &carried)
+            .await
     }
 }

@@ -206,6 +206,8 @@ pub fn listen(
                 received = events.recv() => received,
             };
             match received {
+                // Another node of the cluster journaled it, and its own hooks play it.
+                Ok(event) if event.remote => {}
                 Ok(event) if wanted(&event) => {
                     if queue.try_send(event).is_err() {
                         if queue.is_closed() {
@@ -259,6 +261,7 @@ mod tests {
             at: crate::model::rfc3339(chrono::Utc::now()),
             name: name.into(),
             payload: serde_json::value::to_raw_value(&data).unwrap(),
+            remote: false,
         }
     }
 

@@ -290,6 +290,9 @@ pub struct JournaledEvent {
     pub name: String,
     /// The payload as clients see it: the event's fields plus `deviceId`, `seq` and `at`.
     pub payload: Box<RawValue>,
+    /// Journaled by another node of a cluster, and read here from the journal: the host's
+    /// hooks (sounds, desktop notifications) leave it to the node that journaled it.
+    pub remote: bool,
 }
 
 impl JournaledEvent {
@@ -308,6 +311,7 @@ impl JournaledEvent {
             at,
             name: data.name().to_owned(),
             payload,
+            remote: false,
         })
     }
 

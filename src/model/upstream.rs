@@ -92,7 +92,8 @@ pub enum Reported {
 }
 
 /// Something our side asks the upstream to show, beyond sending messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Outbound {
     /// Read receipts for these messages of a chat.
     MarkRead {
@@ -124,7 +125,8 @@ pub enum Outbound {
 }
 
 /// Faults a test or a demo can inject into a simulated upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Fault {
     /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
     Drop { fail_reconnects: u32 },

@@ -169,6 +169,7 @@ impl Tx<'_> {
 
     pub fn delete_device(&mut self, id: &DeviceId) -> StoreResult<bool> {
         self.delete_journal(id)?;
+        self.delete_lease(id)?;
         for table in [
             "messages",
             "chats",

@@ -55,8 +55,20 @@ impl Tx<'_> {
     }
 
     /// Where the device's journal stands, numbering the device first if it has none yet.
+    ///
+    /// On PostgreSQL, which several nodes may write, the head row stays locked until the
+    /// commit: a node that journals for the same device waits for it, and goes on from the
+    /// seq it reached, so seqs stay gap-free and are committed in order.
     fn open_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
-        if let Some(head) = position(self.conn(), device)? {
+        let head = match self.conn.is_postgres() {
+            true => self.conn.query_opt(
+                "SELECT num, last_seq FROM device_seq WHERE device_id = ?1 FOR UPDATE",
+                params![device.as_str()],
+                Head::of_row,
+            )?,
+            false => position(self.conn(), device)?,
+        };
+        if let Some(head) = head {
             return Ok(head);
         }
         let num = self.query_row(
@@ -359,6 +371,7 @@ fn stored(
         at,
         name,
         payload: RawValue::from_string(data)?,
+        remote: false,
     })
 }
 
@@ -410,5 +423,6 @@ fn never_changed(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Journaled
         at,
         name: "state".to_owned(),
         payload,
+        remote: false,
     }))
 }

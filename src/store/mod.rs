@@ -23,6 +23,7 @@
 pub mod actions;
 pub mod chats;
 mod checkpointer;
+pub mod cluster;
 pub mod copy;
 pub mod devices;
 pub mod journal;
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod linked_ids;
 pub mod messages;
 mod migrations;
+mod notices;
 mod open;
 mod outage;
 mod postgresql;
@@ -69,8 +71,6 @@ pub enum StoreError {
     Postgres(#[from] postgres::Error),
     #[error("a query that always answers one row answered none: {0}")]
     NoRow(String),
-    #[error("another devicebridge daemon uses the database at {0}; daemons cannot share one yet")]
-    Shared(String),
     #[error("cannot connect to the database at {0}: {1}")]
     Connect(String, postgres::Error),
     #[error("a stored value cannot be read: {0}")]
@@ -88,6 +88,9 @@ pub enum StoreError {
     },
     #[error("the group commit failed: {0}")]
     Commit(String),
+    /// A write made for a device under a lease this node no longer holds (SPEC §10).
+    #[error("device {0} runs on another node now; this node's lease on it lapsed")]
+    Fenced(String),
     #[error("rolled back with another write of the same group commit that failed; nothing of it was stored")]
     RolledBack,
     /// The database cannot be written (see [`outage`]); nothing of the write was stored.
@@ -137,6 +140,8 @@ pub struct Tx<'c> {
     heads: HashMap<DeviceId, journal::Head>,
     /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).
     changed_chats: Vec<(DeviceId, Chat)>,
+    /// Device leases this batch has checked, and holds locked until it commits.
+    fences_checked: std::collections::HashSet<cluster::Fence>,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }
@@ -187,6 +192,9 @@ pub struct Store {
     writer: mpsc::Sender<Command>,
     readers: Arc<ReaderPool>,
     outage: Outage,
+    /// Set on the store a device's actor writes through in a cluster: each of its writes is
+    /// refused once the lease it names has lapsed.
+    fence: Option<Arc<cluster::Fence>>,
 }
 
 /// The one row [`Store::check_writable`] rewrites.
@@ -269,6 +277,16 @@ impl Store {
             // The runtime is shutting down and dropped the read before it ran: the caller is
             // being stopped too, and takes it as a store that is closing.
             Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// This store, for a device's actor holding the device's lease under `fence`: each of its
+    /// writes is refused ([`StoreError::Fenced`]) once the lease has lapsed, and nothing of it
+    /// is stored.
+    pub fn fenced(&self, fence: cluster::Fence) -> Store {
+        Store {
+            fence: Some(Arc::new(fence)),
+            ..self.clone()
         }
     }
 

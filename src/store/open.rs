@@ -105,7 +105,14 @@ impl Store {
                 copied: writer_copied,
                 wake,
             };
-            run_writer(Conn::sqlite(conn), queue, bus, Some(keeping), writer_outage);
+            run_writer(
+                Conn::sqlite(conn),
+                queue,
+                bus,
+                Some(keeping),
+                writer_outage,
+                None,
+            );
         })?;
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.
         spawn_thread("checkpoint", move || {
@@ -126,6 +133,7 @@ impl Store {
                 turns: None,
             }),
             outage,
+            fence: None,
         })
     }
 }

@@ -9,10 +9,12 @@
 //! Every text column sorts by bytes (`COLLATE "C"`), as SQLite's do: ids, cursors and times
 //! are compared as text, and a language's collation would order them otherwise.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Semaphore};
 
+use super::notices::{listen, Origin};
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -55,26 +57,24 @@ impl Store {
         let url = url.as_str();
         let writer_conn = connect(url)?;
         migrate(&writer_conn)?;
-        let only_node = connect(url)?;
-        // A daemon restarted after `kill -9` may come back before the server has noticed that
-        // the old one's connection, and its lock, are gone: it waits a moment for the lock.
-        only_node.execute_batch(&format!("SET lock_timeout = '{ONE_NODE_PATIENCE}'"))?;
-        let locked = only_node.execute_batch(&format!("SELECT pg_advisory_lock({ONE_NODE_LOCK})"));
-        match locked {
-            Err(StoreError::Postgres(error))
-                if error.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
-            {
-                return Err(StoreError::Shared(redacted(url)));
-            }
-            locked => locked?,
-        }
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
         let outage = Outage::default();
         let writer_outage = outage.clone();
+        let origin = Origin::new();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (listener_url, listener_origin, listener_bus, listener_closed) =
+            (url.to_owned(), origin.clone(), bus.clone(), closed.clone());
+        spawn_thread("notices", move || {
+            listen(
+                &listener_url,
+                &listener_origin,
+                &listener_bus,
+                &listener_closed,
+            )
+        })?;
         spawn_thread("writer", move || {
-            run_writer(writer_conn, queue, bus, None, writer_outage);
-            // The database is this daemon's for as long as its writer runs.
-            drop(only_node);
+            run_writer(writer_conn, queue, bus, None, writer_outage, Some(origin));
+            closed.store(true, Ordering::Relaxed);
         })?;
         let url = url.to_owned();
         Ok(Store {
@@ -85,16 +85,10 @@ impl Store {
                 turns: Some(Arc::new(Semaphore::new(POSTGRES_READERS))),
             }),
             outage,
+            fence: None,
         })
     }
 }
-
-/// The advisory lock a daemon holds while its writer runs, on a connection of its own: devices
-/// run on one daemon only, and until daemons share them out (cluster mode), a second daemon on
-/// the same database is refused.
-const ONE_NODE_LOCK: i64 = 0x6465_7669_6365_6273; // "devicebs"
-/// How long a daemon waits for another to let go of the database.
-const ONE_NODE_PATIENCE: &str = "5s";
 
 /// A number of its own for the advisory lock the migrations take.
 const MIGRATION_LOCK: i64 = 0x6465_7669_6365_6272; // "devicebr"
@@ -345,6 +339,7 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
 "#,
+    super::cluster::SCHEMA,
 ];
 
 #[cfg(test)]

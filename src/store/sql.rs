@@ -292,6 +292,26 @@ impl Conn {
         }
     }
 
+    /// The payloads of the notifications this PostgreSQL connection listens to (`LISTEN`):
+    /// waits up to `wait` for the first, then takes every one already there. None on SQLite.
+    pub fn notifications(&self, wait: std::time::Duration) -> StoreResult<Vec<String>> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let Backend::Postgres(pg) = &self.0 else {
+            return Ok(Vec::new());
+        };
+        let mut pg = pg.borrow_mut();
+        let mut notifications = pg.client.notifications();
+        let Some(first) = notifications.timeout_iter(wait).next()? else {
+            return Ok(Vec::new());
+        };
+        let mut payloads = vec![first.payload().to_owned()];
+        let mut waiting = notifications.iter();
+        while let Some(next) = waiting.next()? {
+            payloads.push(next.payload().to_owned());
+        }
+        Ok(payloads)
+    }
+
     pub fn commit(&self) -> StoreResult<()> {
         self.execute_batch("COMMIT")
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpointer::{checkpoint, LogCopied, LogDue, LogLength, WakeCheckpointer};
+use super::notices::{announce, Origin};
 use super::outage::Outage;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::{DeviceChange, EventBus};
@@ -47,10 +48,15 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> StoreResult<R> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let fence = self.fence.clone();
         let job: Job = Box::new(move |tx| {
-            let result = op(tx);
+            let result = match fence.as_deref().map(|fence| tx.check_fence(fence)) {
+                Some(Err(refused)) => Err(refused),
+                _ => op(tx),
+            };
             let ran = match &result {
-                Ok(_) => Ran::Done,
+                // Refused before it wrote anything: the transaction goes on without it.
+                Ok(_) | Err(StoreError::Fenced(_)) => Ran::Done,
                 Err(error) if error.is_unwritable() => Ran::Unwritable(error.to_string()),
                 Err(_) => Ran::Failed,
             };
@@ -79,6 +85,7 @@ pub(super) fn run_writer(
     bus: EventBus,
     keeping: Option<LogKeeping>,
     outage: Outage,
+    origin: Option<Origin>,
 ) {
     let log = LogLength::default();
     let sqlite = keeping.as_ref().and(conn.as_sqlite());
@@ -111,7 +118,13 @@ pub(super) fn run_writer(
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, &mut batch, &mut ids, &mut routes, &bus, &outage);
+        let commit = Commit {
+            conn: &conn,
+            bus: &bus,
+            outage: &outage,
+            origin: origin.as_ref(),
+        };
+        commit.batch(&mut batch, &mut ids, &mut routes);
         let (Some(keeping), Some(sqlite)) = (&keeping, sqlite) else {
             continue;
         };
@@ -129,6 +142,16 @@ pub(super) fn run_writer(
     }
 }
 
+/// Where a batch commits, and whom it tells: the bus, the outage watch and, on PostgreSQL,
+/// the other nodes (see [`super::notices`]).
+#[derive(Clone, Copy)]
+struct Commit<'w> {
+    conn: &'w Conn,
+    bus: &'w EventBus,
+    outage: &'w Outage,
+    origin: Option<&'w Origin>,
+}
+
 /// What a batch publishes once it has committed: the events it journaled and the devices it
 /// defined or removed.
 type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
@@ -138,105 +161,115 @@ type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
 /// after it stay queued for the next one. When the database cannot be written, the writes
 /// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
 /// the same reason, and succeed once the outage is over.
-fn commit_batch(
-    conn: &Conn,
-    jobs: &mut VecDeque<Job>,
-    ids: &mut ulid::Generator,
-    routes: &mut webhooks::Routes,
-    bus: &EventBus,
-    outage: &Outage,
-) {
-    let mut completions = Vec::new();
-    let started = std::time::Instant::now();
-    let changes = || conn.as_sqlite().map(rusqlite::Connection::total_changes);
-    let changes_before = changes();
-    let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
-        conn.begin()?;
-        let mut tx = Tx {
+impl Commit<'_> {
+    fn batch(
+        &self,
+        jobs: &mut VecDeque<Job>,
+        ids: &mut ulid::Generator,
+        routes: &mut webhooks::Routes,
+    ) {
+        let Commit {
             conn,
-            events: Vec::new(),
-            device_changes: Vec::new(),
-            heads: HashMap::new(),
-            changed_chats: Vec::new(),
-            ids,
-            routes: &mut *routes,
-        };
-        while let Some(job) = jobs.pop_front() {
-            let (ran, completion) = job(&mut tx);
-            completions.push(completion);
-            if !matches!(ran, Ran::Done) {
-                return Ok(Err(ran));
-            }
-        }
-        tx.journal_changed_chats()?;
-        tx.store_heads()?;
-        let events = std::mem::take(&mut tx.events);
-        let device_changes = std::mem::take(&mut tx.device_changes);
-        conn.commit()?;
-        Ok(Ok((events, device_changes)))
-    })();
-    if !matches!(outcome, Ok(Ok(_))) {
-        // Whatever the batch wrote goes with the write that failed.
-        conn.rollback();
-    }
-    match outcome {
-        Ok(Ok((events, device_changes))) => {
-            // A commit that changed no row wrote nothing, and proves nothing about the disk.
-            // (PostgreSQL does not count changed rows: each of its commits counts.)
-            if changes() > changes_before || changes_before.is_none() {
-                outage.committed();
-            }
-            let (taken, journaled) = (started.elapsed(), events.len());
-            for event in events {
-                bus.publish(event);
-            }
-            for change in device_changes {
-                bus.publish_device_change(change);
-            }
-            bus.committed(completions.len(), journaled, taken);
-            for completion in completions {
-                completion(Ok(()));
-            }
-        }
-        Ok(Err(ran)) => {
-            // The failing write is the last one run: it answers its own error.
-            routes.invalidate();
-            let unwritable = match ran {
-                Ran::Unwritable(cause) => {
-                    outage.failed(&cause);
-                    Some(cause)
-                }
-                Ran::Done | Ran::Failed => None,
+            bus,
+            outage,
+            origin,
+        } = *self;
+        let mut completions = Vec::new();
+        let started = std::time::Instant::now();
+        let changes = || conn.as_sqlite().map(rusqlite::Connection::total_changes);
+        let changes_before = changes();
+        let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
+            conn.begin()?;
+            let mut tx = Tx {
+                conn,
+                events: Vec::new(),
+                device_changes: Vec::new(),
+                heads: HashMap::new(),
+                changed_chats: Vec::new(),
+                fences_checked: Default::default(),
+                ids,
+                routes: &mut *routes,
             };
-            let failed = completions.pop();
-            for completion in completions {
-                completion(Err(match &unwritable {
-                    Some(cause) => StoreError::Unwritable(cause.clone()),
-                    None => StoreError::RolledBack,
-                }));
+            while let Some(job) = jobs.pop_front() {
+                let (ran, completion) = job(&mut tx);
+                completions.push(completion);
+                if !matches!(ran, Ran::Done) {
+                    return Ok(Err(ran));
+                }
             }
-            if let Some(failed) = failed {
-                failed(Ok(()));
+            tx.journal_changed_chats()?;
+            tx.store_heads()?;
+            let events = std::mem::take(&mut tx.events);
+            let device_changes = std::mem::take(&mut tx.device_changes);
+            if let Some(origin) = origin {
+                announce(conn, origin, &events, &device_changes)?;
             }
+            conn.commit()?;
+            Ok(Ok((events, device_changes)))
+        })();
+        if !matches!(outcome, Ok(Ok(_))) {
+            // Whatever the batch wrote goes with the write that failed.
+            conn.rollback();
         }
-        Err(error) => {
-            routes.invalidate();
-            let reason = error.to_string();
-            let unwritable = error.is_unwritable();
-            if unwritable {
-                outage.failed(&error);
-            } else {
-                tracing::error!(%error, "a group commit failed; its writes are rolled back");
+        match outcome {
+            Ok(Ok((events, device_changes))) => {
+                // A commit that changed no row wrote nothing, and proves nothing about the disk.
+                // (PostgreSQL does not count changed rows: each of its commits counts.)
+                if changes() > changes_before || changes_before.is_none() {
+                    outage.committed();
+                }
+                let (taken, journaled) = (started.elapsed(), events.len());
+                for event in events {
+                    bus.publish(event);
+                }
+                for change in device_changes {
+                    bus.publish_device_change(change);
+                }
+                bus.committed(completions.len(), journaled, taken);
+                for completion in completions {
+                    completion(Ok(()));
+                }
             }
-            for completion in completions {
-                completion(Err(match unwritable {
-                    true => StoreError::Unwritable(reason.clone()),
-                    false => StoreError::Commit(reason.clone()),
-                }));
+            Ok(Err(ran)) => {
+                // The failing write is the last one run: it answers its own error.
+                routes.invalidate();
+                let unwritable = match ran {
+                    Ran::Unwritable(cause) => {
+                        outage.failed(&cause);
+                        Some(cause)
+                    }
+                    Ran::Done | Ran::Failed => None,
+                };
+                let failed = completions.pop();
+                for completion in completions {
+                    completion(Err(match &unwritable {
+                        Some(cause) => StoreError::Unwritable(cause.clone()),
+                        None => StoreError::RolledBack,
+                    }));
+                }
+                if let Some(failed) = failed {
+                    failed(Ok(()));
+                }
             }
-            // Left only when the transaction could not even begin: dropped unrun, their
-            // callers get an error instead of the writer retrying them forever.
-            jobs.clear();
+            Err(error) => {
+                routes.invalidate();
+                let reason = error.to_string();
+                let unwritable = error.is_unwritable();
+                if unwritable {
+                    outage.failed(&error);
+                } else {
+                    tracing::error!(%error, "a group commit failed; its writes are rolled back");
+                }
+                for completion in completions {
+                    completion(Err(match unwritable {
+                        true => StoreError::Unwritable(reason.clone()),
+                        false => StoreError::Commit(reason.clone()),
+                    }));
+                }
+                // Left only when the transaction could not even begin: dropped unrun, their
+                // callers get an error instead of the writer retrying them forever.
+                jobs.clear();
+            }
         }
     }
 }

@@ -166,12 +166,22 @@ fn authorize_connector_settings(
 
 /// Loads the device view after checking access.
 async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiError> {
-    let record = state
+    let in_cluster = state.devices.ownership().is_some();
+    let (record, owner) = state
         .store
-        .read(move |conn| store::devices::get(conn, &id))
-        .await?
-        .ok_or(DeviceError::NotFound)?;
-    Ok(Json(DeviceView::from(&record)))
+        .read(move |conn| {
+            let owner = match in_cluster {
+                true => store::cluster::owner(conn, &id)?.map(|owner| owner.node),
+                false => None,
+            };
+            Ok((store::devices::get(conn, &id)?, owner))
+        })
+        .await?;
+    let record = record.ok_or(DeviceError::NotFound)?;
+    Ok(Json(DeviceView {
+        owner,
+        ..DeviceView::from(&record)
+    }))
 }
 
 fn handle(

@@ -10,6 +10,7 @@
 //! their names), and handlers that share a path are listed in one `routes!`.
 
 mod chats;
+mod cluster;
 mod devices;
 mod keys;
 mod media;
@@ -49,6 +50,7 @@ pub struct List<T> {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::routes())
+        .merge(cluster::routes())
         .merge(readiness::routes())
         .merge(devices::routes())
         .merge(chats::routes())
@@ -66,6 +68,7 @@ pub fn router(state: AppState, mut routes: OpenApiRouter<AppState>) -> Router {
     let (router, document) = routes.split_for_parts();
     router
         .merge(super::dashboard::router())
+        .merge(cluster::internal())
         .layer(Extension(Served::new(&document)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {

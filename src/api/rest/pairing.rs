@@ -47,13 +47,24 @@ pub(super) struct Paired {
     linked: bool,
 }
 
+/// A scan carried here from another node of the cluster, for a code a device of this node
+/// shows (see `DeviceManager::scan_on_owner`).
+pub(super) async fn scan_carried(state: &AppState, qr: &str) -> Result<Paired, ApiError> {
+    let device = state.pairings.claim(qr).await.map_err(expired)?;
+    Ok(Paired {
+        device_id: device,
+        linked: true,
+    })
+}
+
 fn expired(error: PairingError) -> ApiError {
     ApiError::new(ErrorCode::QrExpired, error.to_string())
 }
 
 /// Scan a simulator QR code and link its device
 ///
-/// A code that expired, or was used, is `qr_expired`.
+/// A code that expired, or was used, is `qr_expired`. In a cluster any node takes the scan of
+/// any device's code.
 #[utoipa::path(post, path = "/api/v1/pairings", tag = "pairing",
     request_body = Pairing,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
@@ -65,9 +76,21 @@ async fn pair(
     ApiJson(body): ApiJson<Pairing>,
 ) -> Result<Json<Paired>, ApiError> {
     caller.authorize(Scope::Control, None)?;
-    let device = state.pairings.peek(&body.qr).map_err(expired)?;
-    caller.authorize(Scope::Control, Some(&device))?;
-    let device = state.pairings.claim(&body.qr).await.map_err(expired)?;
+    let device = match state.pairings.peek(&body.qr) {
+        Ok(device) => {
+            caller.authorize(Scope::Control, Some(&device))?;
+            state.pairings.claim(&body.qr).await.map_err(expired)?
+        }
+        Err(unknown) => {
+            let device = state
+                .devices
+                .showing(&body.qr)
+                .ok_or_else(|| expired(unknown))?;
+            caller.authorize(Scope::Control, Some(&device))?;
+            state.devices.scan_on_owner(&device, &body.qr).await?;
+            device
+        }
+    };
     Ok(Json(Paired {
         device_id: device,
         linked: true,

@@ -108,11 +108,14 @@ impl SocketHub {
     /// Opens `/device/<id>` and starts its fanout.
     pub fn add_device(&self, id: &DeviceId) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.inner
-            .fanouts
-            .lock()
-            .expect("fanouts lock")
-            .insert(id.clone(), sender.clone());
+        {
+            let mut fanouts = self.inner.fanouts.lock().expect("fanouts lock");
+            // In a cluster a device's creation is heard from the bus too.
+            if fanouts.contains_key(id) {
+                return;
+            }
+            fanouts.insert(id.clone(), sender.clone());
+        }
         tokio::spawn(fanout(
             self.inner.store.clone(),
             id.clone(),

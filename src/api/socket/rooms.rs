@@ -241,6 +241,7 @@ mod tests {
             at: "2026-01-02T03:04:05.678Z".into(),
             name: name.into(),
             payload: serde_json::value::RawValue::from_string(payload.into()).unwrap(),
+            remote: false,
         }
     }
 

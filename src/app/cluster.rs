@@ -1,0 +1,77 @@
+//! A node of a cluster, wired (SPEC §10): the lease keeper, and what the node does when another
+//! node's commits reach its bus.
+
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::socket::SocketHub;
+use crate::bus::{DeviceChange, EventBus};
+use crate::device::DeviceManager;
+
+/// The key the nodes present to each other when one carries a device's request to its owner:
+/// derived from the token signing key they share in the database, so it needs no setting and
+/// no node without the database knows it.
+pub(super) fn key(token_secret: &str) -> String {
+    let digest = Sha256::digest(format!("devicebridge cluster\n{token_secret}"));
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The node's part in the cluster while it runs.
+pub(super) struct Node {
+    keeper: JoinHandle<()>,
+    stop: CancellationToken,
+    followers: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts keeping the node's leases, following the other nodes' events, and giving a
+    /// device defined or removed on another node its handle and namespace here, or taking
+    /// them away.
+    pub(super) fn start(
+        devices: &DeviceManager,
+        sockets: &SocketHub,
+        bus: &EventBus,
+    ) -> Option<Self> {
+        let ownership = devices.ownership()?.clone();
+        let stop = CancellationToken::new();
+        let keeper = tokio::spawn(ownership.keep(devices.clone(), stop.clone()));
+        let events = tokio::spawn({
+            let (devices, bus) = (devices.clone(), bus.clone());
+            async move { devices.follow_events(&bus).await }
+        });
+        let mut changes = bus.subscribe_device_changes();
+        let (devices, sockets) = (devices.clone(), sockets.clone());
+        let definitions = tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match changes.recv().await {
+                    Ok(DeviceChange::Defined(id)) => {
+                        devices.adopt(&id);
+                        sockets.add_device(&id);
+                    }
+                    Ok(DeviceChange::Removed(id)) => {
+                        devices.forget(&id).await;
+                        sockets.remove_device(&id);
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        Some(Self {
+            keeper,
+            stop,
+            followers: vec![events, definitions],
+        })
+    }
+
+    /// Hands the node's devices over to the others and stops following them.
+    pub(super) async fn leave(self) {
+        self.stop.cancel();
+        let _ = self.keeper.await;
+        for follower in self.followers {
+            follower.abort();
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Cluster mode with real daemon processes sharing one PostgreSQL database (SPEC §10): the
+//! nodes share the devices out, every node serves every device's events in `seq` order, a
+//! device whose owner is killed is taken over within `lease_secs + 5 s` with no accepted
+//! message lost and no `seq` gap, a frozen owner whose lease lapsed makes no upstream call
+//! once it wakes, and a rolling restart under load loses nothing.
+#![cfg(unix)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::binary::Daemon;
+use common::sio::{SioClient, SioEvent};
+use common::waha_stub::{WahaStub, API_KEY};
+use common::{wait_state, TestDaemon};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// The nodes' lease, short so that takeovers play out in a test's time.
+const LEASE_SECS: u64 = 2;
+/// How long anything awaited may take.
+const WAIT: Duration = Duration::from_secs(30);
+const ALICE: &str = "15550000002@c.us";
+
+/// One node: the daemon process, and the HTTP and Socket.IO helpers on it.
+struct Node {
+    id: &'static str,
+    daemon: Daemon,
+    api: TestDaemon,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts node `id` of the cluster on `database`.
+async fn node(id: &'static str, database: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DEVICEBRIDGE__STORAGE__URL", database.to_owned()),
+        ("DEVICEBRIDGE__CLUSTER__NODE_ID", id.to_owned()),
+        ("DEVICEBRIDGE__CLUSTER__LEASE_SECS", LEASE_SECS.to_string()),
+        // Webhooks from a WAHA stand-in on 127.0.0.1.
+        ("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
+    ];
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &env).await;
+    Node {
+        id,
+        daemon,
+        api,
+        _dir: dir,
+    }
+}
+
+/// A simulated phone with quick acks and Alice, who reads within a fifth of a second and never replies.
+fn quick_phone() -> Value {
+    json!({
+        "phone": "15550000001",
+        "server_ack_ms": 5,
+        "delivered_ms": 10,
+        "read_ms": 20,
+        "contacts": [{ "id": ALICE, "name": "Alice", "behaviour": "slow_reader" }],
+    })
+}
+
+/// Creates simulator device `id` through `creator`, watches it on `watcher` and scans its QR
+/// code through `scanner`, then waits until it is `ready`.
+async fn ready_device(id: &str, creator: &Node, watcher: &Node, scanner: &Node) {
+    let (status, body) = creator
+        .api
+        .post(
+            "/api/v1/devices",
+            json!({ "id": id, "name": id, "simulator": quick_phone() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut watching = watcher.api.socket(id, json!({})).await;
+    wait_state(&mut watching, "qr").await;
+    scanner.api.link(id).await;
+    wait_state(&mut watching, "ready").await;
+    watching.close().await;
+}
+
+/// The device's owner and lease epoch as `asked` sees the cluster.
+async fn owner(asked: &Node, device: &str) -> (Option<String>, i64) {
+    let (status, cluster) = asked.api.get("/api/v1/cluster").await;
+    assert_eq!(status, StatusCode::OK, "{cluster}");
+    let lease = cluster["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|lease| lease["id"] == device)
+        .unwrap_or_else(|| panic!("{device} in {cluster}"))
+        .clone();
+    (
+        lease["owner"].as_str().map(str::to_owned),
+        lease["epoch"].as_i64().unwrap(),
+    )
+}
+
+/// Waits until `node` prints that it took `device` over, under which epoch.
+async fn took_over(node: &mut Node, device: &str, within: Duration) -> i64 {
+    let wanted = format!("device_id={device}");
+    node.daemon
+        .wait_for("a takeover", within, |line| {
+            let rest = &line[line.find("took the device over")?..];
+            rest.contains(&wanted).then_some(())?;
+            rest.split("epoch=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .await
+}
+
+/// Sends `count` texts to Alice through `node`, returning the accepted messages' ids.
+async fn send(node: &Node, device: &str, from: usize, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in from..from + count {
+        let message = node
+            .api
+            .send_message(device, ALICE, json!({ "text": format!("hello #{n}") }))
+            .await;
+        ids.push(message["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+/// The events carrying a `seq`, with it.
+fn journaled(client: &SioClient) -> Vec<(u64, String)> {
+    client
+        .history()
+        .iter()
+        .filter_map(|event| Some((event.data["seq"].as_u64()?, event.name.clone())))
+        .collect()
+}
+
+/// Waits until `client` saw the ack `level` of every message in `ids`.
+async fn wait_acks(client: &mut SioClient, ids: &[String], level: &str) {
+    let mut waiting: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let acked = |event: &SioEvent| event.name == "message:ack" && event.data["ackName"] == level;
+    for event in client.history() {
+        if acked(event) {
+            waiting.remove(event.data["messageId"].as_str().unwrap_or_default());
+        }
+    }
+    while !waiting.is_empty() {
+        let event = client
+            .wait_until(WAIT, |event| acked(event))
+            .await
+            .unwrap_or_else(|error| panic!("{} not {level}: {error}", waiting.len()));
+        waiting.remove(event.data["messageId"].as_str().unwrap_or_default());
+    }
+}
+
+/// Waits until `client` saw the event `seq`.
+async fn wait_seq(client: &mut SioClient, seq: u64) {
+    if journaled(client).iter().any(|(seen, _)| *seen >= seq) {
+        return;
+    }
+    client
+        .wait_until(WAIT, |event| event.data["seq"].as_u64() >= Some(seq))
+        .await
+        .unwrap_or_else(|error| panic!("no event {seq}: {error}"));
+}
+
+/// The device's journal head as `node` reads it.
+async fn head(node: &Node, device: &str) -> u64 {
+    let (status, page) = node
+        .api
+        .get(&format!("/api/v1/devices/{device}/events?after=0&limit=1"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["head"].as_u64().unwrap()
+}
+
+/// Asserts that `seqs` are exactly `1..=last`, in order.
+#[track_caller]
+fn assert_gap_free(seqs: &[u64], last: u64, what: &str) {
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(seqs, expected, "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_share_the_devices_and_every_node_serves_every_device_in_seq_order() {
+    let database = common::postgres::database();
+    let mut a = node("node-a", &database).await;
+    let mut b = node("node-b", &database).await;
+    let mut c = node("node-c", &database).await;
+
+    // Three devices, defined through one node, run one on each.
+    for (device, creator) in [("one", &a), ("two", &b), ("three", &c)] {
+        creator.api.create_device(device).await;
+    }
+    for node in [&mut a, &mut b, &mut c] {
+        node.daemon
+            .wait_for("a device taken", WAIT, |line| {
+                line.contains("took the device over").then_some(())
+            })
+            .await;
+    }
+    let (status, cluster) = b.api.get("/api/v1/cluster").await;
+    assert_eq!(status, StatusCode::OK, "{cluster}");
+    assert_eq!(cluster["nodeId"], "node-b", "{cluster}");
+    let nodes = cluster["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{cluster}");
+    for node in nodes {
+        assert_eq!(node["alive"], true, "{cluster}");
+        assert_eq!(node["devices"], 1, "one device each: {cluster}");
+    }
+    let (status, one) = c.api.get("/api/v1/devices/one").await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert!(one["owner"].as_str().unwrap().starts_with("node-"), "{one}");
+
+    // A device created on one node, watched on another and linked through the third.
+    ready_device("shop", &a, &b, &c).await;
+
+    // Clients on two nodes, resuming from the start, see the same journal in the same order,
+    // whichever node accepted the messages.
+    let mut on_b = b.api.socket("shop", json!({ "lastSeq": 0 })).await;
+    let mut on_c = c.api.socket("shop", json!({ "lastSeq": 0 })).await;
+    let mut ids = send(&a, "shop", 0, 10).await;
+    ids.extend(send(&c, "shop", 10, 10).await);
+    wait_acks(&mut on_b, &ids, "read").await;
+    wait_acks(&mut on_c, &ids, "read").await;
+    let last = head(&a, "shop").await;
+    wait_seq(&mut on_b, last).await;
+    wait_seq(&mut on_c, last).await;
+    let upto = |client: &SioClient| -> Vec<(u64, String)> {
+        journaled(client)
+            .into_iter()
+            .filter(|(seq, _)| *seq <= last)
+            .collect()
+    };
+    let (seen_b, seen_c) = (upto(&on_b), upto(&on_c));
+    assert_eq!(
+        seen_b, seen_c,
+        "the same events in the same order on both nodes"
+    );
+    let seqs: Vec<u64> = seen_b.iter().map(|(seq, _)| *seq).collect();
+    assert_gap_free(&seqs, last, "every event once, in seq order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_owner_is_replaced_within_the_lease_and_no_accepted_message_is_lost() {
+    let database = common::postgres::database();
+    let mut nodes = vec![
+        node("node-a", &database).await,
+        node("node-b", &database).await,
+        node("node-c", &database).await,
+    ];
+    ready_device("shop", &nodes[0], &nodes[1], &nodes[2]).await;
+    let (Some(dead), epoch) = owner(&nodes[0], "shop").await else {
+        panic!("the device has an owner once ready");
+    };
+    let dead = nodes.iter().position(|node| node.id == dead).unwrap();
+    let mut owner_node = nodes.remove(dead);
+    let (sender, follower) = (&nodes[0], &nodes[1]);
+    let mut client = follower.api.socket("shop", json!({ "lastSeq": 0 })).await;
+
+    // Messages accepted before, while and after the owner dies.
+    let mut ids = send(sender, "shop", 0, 10).await;
+    wait_acks(&mut client, &ids, "server").await;
+    ids.extend(send(sender, "shop", 10, 5).await);
+    owner_node.daemon.kill().await;
+    let killed = Instant::now();
+    ids.extend(send(sender, "shop", 15, 10).await);
+
+    // One of the others takes the device over, under a new epoch, within the lease + 5 s.
+    let within = Duration::from_secs(LEASE_SECS + 5);
+    let new_epoch = {
+        let [first, second] = &mut nodes[..] else {
+            unreachable!()
+        };
+        tokio::select! {
+            epoch = took_over(first, "shop", within) => epoch,
+            epoch = took_over(second, "shop", within) => epoch,
+        }
+    };
+    eprintln!("taken over {:?} after the kill", killed.elapsed());
+    assert!(new_epoch > epoch, "epoch {new_epoch} after {epoch}");
+    let (now_owner, seen_epoch) = owner(&nodes[0], "shop").await;
+    assert_ne!(now_owner.as_deref(), Some(owner_node.id));
+    assert_eq!(seen_epoch, new_epoch);
+
+    // Every accepted message reaches the phone and is read, and the journal has no gap.
+    ids.extend(send(&nodes[1], "shop", 25, 5).await);
+    wait_acks(&mut client, &ids, "read").await;
+    let last = head(&nodes[0], "shop").await;
+    wait_seq(&mut client, last).await;
+    let seqs: Vec<u64> = journaled(&client)
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .filter(|seq| *seq <= last)
+        .collect();
+    assert_gap_free(&seqs, last, "no seq lost or repeated across the takeover");
+}
+
+/// A WAHA device on the stand-in `stub`, whose session is linked already.
+fn waha_device(stub: &WahaStub) -> Value {
+    json!({
+        "id": "wa",
+        "name": "WAHA phone",
+        "connector": "waha",
+        "waha": {
+            "base_url": stub.base(),
+            "api_key": API_KEY,
+            "session": "default",
+            "webhook_secret": "waha-hmac-secret",
+        },
+    })
+}
+
+/// How many times the stand-in was asked to send each text.
+fn sends_by_text(stub: &mut WahaStub) -> std::collections::HashMap<String, usize> {
+    let mut sent = std::collections::HashMap::new();
+    for request in stub.requests.drain() {
+        if request.line() == "POST /api/sendText" {
+            let text = request.body["text"].as_str().unwrap_or_default().to_owned();
+            *sent.entry(text).or_default() += 1;
+        }
+    }
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_whose_lease_lapsed_makes_no_upstream_call_when_it_wakes() {
+    let mut stub = WahaStub::start("unused").await;
+    stub.with(|waha| {
+        waha.status_after_start = "WORKING".into();
+        waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
+    });
+    let database = common::postgres::database();
+    let mut nodes = vec![
+        node("node-a", &database).await,
+        node("node-b", &database).await,
+    ];
+    let (status, body) = nodes[0]
+        .api
+        .post("/api/v1/devices", waha_device(&stub))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut watching = nodes[1].api.socket("wa", json!({})).await;
+    wait_state(&mut watching, "ready").await;
+    let (Some(frozen), _) = owner(&nodes[0], "wa").await else {
+        panic!("the device has an owner once ready");
+    };
+    let frozen = nodes.iter().position(|node| node.id == frozen).unwrap();
+    let mut frozen = nodes.remove(frozen);
+    let mut other = nodes.remove(0);
+
+    // The owner freezes; the other node takes the device over, and its sends are held at the
+    // stand-in, so that they are still queued in the store when the frozen node wakes.
+    stub.hold("/api/sendText", 0);
+    signal(&frozen.daemon, "-STOP");
+    took_over(&mut other, "wa", Duration::from_secs(LEASE_SECS + 5)).await;
+    let ids = send(&other, "wa", 0, 3).await;
+    let first = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+
+    // Woken, it learns from its own clock and the database that the device is not its own,
+    // and lets it go without calling the upstream.
+    signal(&frozen.daemon, "-CONT");
+    frozen
+        .daemon
+        .wait_for("the lease lost", WAIT, |line| {
+            (line.contains("lease") && line.contains("device_id=wa")).then_some(())
+        })
+        .await;
+    stub.release();
+    let mut client = other.api.socket("wa", json!({ "lastSeq": 0 })).await;
+    for id in &ids {
+        common::wait_relayed(&mut client, &json!(id)).await;
+    }
+    let mut sent = sends_by_text(&mut stub);
+    *sent
+        .entry(first.body["text"].as_str().unwrap().to_owned())
+        .or_default() += 1;
+    for text in ["hello #0", "hello #1", "hello #2"] {
+        assert_eq!(sent.get(text), Some(&1), "{text} sent once: {sent:?}");
+    }
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to the daemon's process.
+fn signal(daemon: &Daemon, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .arg(signal)
+        .arg(daemon.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal}");
+}
