@@ -31,14 +31,24 @@ struct Node {
     _dir: tempfile::TempDir,
 }
 
-/// Starts node `id` of the cluster on `database`.
+/// Starts node `id` of the cluster on `database`, with the tests' short lease.
 async fn node(id: &'static str, database: &str) -> Node {
-    let dir = tempfile::tempdir().unwrap();
+    node_leasing(id, database, LEASE_SECS, tempfile::tempdir().unwrap()).await
+}
+
+/// Starts node `id` of the cluster on `database` and the data directory in `dir`, holding
+/// devices for `lease_secs`.
+async fn node_leasing(
+    id: &'static str,
+    database: &str,
+    lease_secs: u64,
+    dir: tempfile::TempDir,
+) -> Node {
     let env = [
         ("DEVICEBRIDGE__STORAGE__URL", database.to_owned()),
         ("DEVICEBRIDGE__CLUSTER__NODE_ID", id.to_owned()),
-        ("DEVICEBRIDGE__CLUSTER__LEASE_SECS", LEASE_SECS.to_string()),
-        // Webhooks from a WAHA stand-in on 127.0.0.1.
+        ("DEVICEBRIDGE__CLUSTER__LEASE_SECS", lease_secs.to_string()),
+        // A WAHA stand-in on 127.0.0.1 as an upstream.
         ("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
     ];
     let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &env).await;
@@ -377,6 +387,143 @@ async fn a_frozen_owner_whose_lease_lapsed_makes_no_upstream_call_when_it_wakes(
         .or_default() += 1;
     for text in ["hello #0", "hello #1", "hello #2"] {
         assert_eq!(sent.get(text), Some(&1), "{text} sent once: {sent:?}");
+    }
+}
+
+/// The nodes' addresses as a load balancer knows them: a restarted node has a new port.
+type Bases = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// The ids of every message of Alice's chat, as `node` lists them page by page.
+async fn all_messages(node: &Node) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = node
+            .api
+            .get(&format!(
+                "/api/v1/devices/shop/chats/{ALICE}/messages?limit=200{cursor}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for message in page["items"].as_array().unwrap() {
+            ids.insert(message["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&before={next}"),
+            None => return ids,
+        }
+    }
+}
+
+/// Sends texts to Alice one after another, each with an idempotency key, through the first
+/// of `bases` that takes it, as a load balancer in front of the nodes would, until `stop`;
+/// returns the accepted messages' ids. A node that is stopping refuses or drops the request,
+/// and the same request goes to the next node: the key makes the retry safe.
+async fn send_through_any(bases: Bases, stop: tokio::sync::watch::Receiver<bool>) -> Vec<String> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut accepted = Vec::new();
+    while !*stop.borrow() {
+        let n = accepted.len();
+        let mut tried = 0;
+        loop {
+            let base = {
+                let bases = bases.lock().unwrap();
+                bases[(n + tried) % bases.len()].clone()
+            };
+            let answer = http
+                .post(format!("{base}/api/v1/devices/shop/chats/{ALICE}/messages"))
+                .header("x-api-key", common::binary::ADMIN_KEY)
+                .header("idempotency-key", format!("rolling-{n}"))
+                .json(&json!({ "text": format!("rolling #{n}") }))
+                .send()
+                .await;
+            match answer {
+                Ok(response) if response.status() == StatusCode::ACCEPTED => {
+                    let message: Value = response.json().await.unwrap();
+                    accepted.push(message["id"].as_str().unwrap().to_owned());
+                    break;
+                }
+                _ => tried += 1,
+            }
+            assert!(tried < 100, "no node took message {n}");
+        }
+    }
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
+    let database = common::postgres::database();
+    // A lease longer than the test's waits: a device is taken within them only if its owner
+    // handed it over on SIGTERM, not once its lease ran out.
+    const LONG_LEASE: u64 = 30;
+    let mut nodes = Vec::new();
+    for id in ["node-a", "node-b", "node-c"] {
+        let dir = tempfile::tempdir().unwrap();
+        nodes.push(node_leasing(id, &database, LONG_LEASE, dir).await);
+    }
+    ready_device("shop", &nodes[0], &nodes[1], &nodes[2]).await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let bases: Bases = std::sync::Arc::new(std::sync::Mutex::new(
+        nodes.iter().map(|node| node.api.base.clone()).collect(),
+    ));
+    let sender = tokio::spawn(send_through_any(bases.clone(), stopping));
+
+    for restarted in 0..nodes.len() {
+        let (Some(owner_id), epoch) = owner(&nodes[(restarted + 1) % 3], "shop").await else {
+            panic!("the device has an owner");
+        };
+        let mut node = nodes.remove(restarted);
+        let id = node.id;
+        let status = node.daemon.terminate().await;
+        assert!(status.success(), "{id} stopped cleanly: {status}");
+        if owner_id == id {
+            // Its devices were handed over before it exited: another node runs them at once.
+            let handover = Duration::from_secs(3);
+            let [first, second] = &mut nodes[..] else {
+                unreachable!()
+            };
+            let taken = tokio::select! {
+                epoch = took_over(first, "shop", handover) => epoch,
+                epoch = took_over(second, "shop", handover) => epoch,
+            };
+            assert!(taken > epoch, "a new epoch: {taken} after {epoch}");
+        }
+        let dir = node._dir;
+        let again = node_leasing(id, &database, LONG_LEASE, dir).await;
+        bases.lock().unwrap()[restarted] = again.api.base.clone();
+        nodes.insert(restarted, again);
+    }
+    stop.send_replace(true);
+    let accepted = sender.await.unwrap();
+    assert!(
+        accepted.len() > 3,
+        "sent through the restarts: {}",
+        accepted.len()
+    );
+
+    // Every accepted message is read on the phone, once, and every node has all of it.
+    let mut client = nodes[0].api.socket("shop", json!({ "lastSeq": 0 })).await;
+    wait_acks(&mut client, &accepted, "read").await;
+    let last = head(&nodes[1], "shop").await;
+    wait_seq(&mut client, last).await;
+    let seqs: Vec<u64> = journaled(&client)
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .filter(|seq| *seq <= last)
+        .collect();
+    assert_gap_free(&seqs, last, "no seq lost or repeated across the restarts");
+    for node in &nodes {
+        let stored = all_messages(node).await;
+        for id in &accepted {
+            assert!(stored.contains(id), "{id} on {}", node.id);
+        }
+        let (_, device) = node.api.get("/api/v1/devices/shop").await;
+        assert_eq!(device["state"], "ready", "{device}");
     }
 }
 

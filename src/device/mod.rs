@@ -94,11 +94,12 @@ pub struct DeviceView {
     pub state_reason: Option<String>,
     pub me: Option<Me>,
     pub autostart: bool,
-    /// In a cluster, the node that runs the device; none while no node does (its owner died
-    /// and its lease has not run out yet). Absent on one node.
+    /// In a cluster, the node that runs the device; `null` while no node does (its owner
+    /// died and its lease has not run out yet). Absent on one node.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(test, ts(optional))]
-    pub owner: Option<String>,
+    #[schema(value_type = Option<String>)]
+    #[cfg_attr(test, ts(optional, type = "string | null"))]
+    pub owner: Option<Option<String>>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]

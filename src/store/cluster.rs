@@ -64,7 +64,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
     {
-        self.read(op).await
+        super::run_on(self.coordination.clone(), op).await
     }
 }
 
@@ -242,6 +242,29 @@ pub fn owner(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Owner>> {
     )
 }
 
+/// Claims webhook delivery `delivery` for `node` for `hold_ms`, unless another node holds a
+/// live claim on it: each delivery is attempted by one node at a time, and by another once a
+/// claim runs out (its node died mid-attempt). Whether this node has it.
+pub fn claim_delivery(conn: &Conn, delivery: &str, node: &str, hold_ms: i64) -> StoreResult<bool> {
+    let claimed = conn.query_opt(
+        concat!(
+            "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ",
+            now_ms!(),
+            " + ?3 WHERE id IN (
+                 SELECT id FROM webhook_deliveries
+                 WHERE id = ?1 AND status IN ('pending', 'retrying')
+                 AND (claimed_until IS NULL OR claimed_until < ",
+            now_ms!(),
+            " OR claimed_by = ?2)
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id"
+        ),
+        params![delivery, node, hold_ms],
+        |row| row.get::<String>(0),
+    )?;
+    Ok(claimed.is_some())
+}
+
 /// The owner of a device's writes: the node and the epoch of its lease.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Fence {
@@ -297,7 +320,8 @@ fn device_id(text: String) -> StoreResult<DeviceId> {
     DeviceId::parse(&text).map_err(|_| StoreError::Unreadable(format!("device id {text:?}")))
 }
 
-/// The cluster's tables, the third step of PostgreSQL's schema.
+/// The cluster's tables, and the claims on webhook deliveries: the third step of PostgreSQL's
+/// schema.
 pub(super) const SCHEMA: &str = r#"
     CREATE TABLE nodes (
         id TEXT COLLATE "C" PRIMARY KEY,
@@ -313,4 +337,6 @@ pub(super) const SCHEMA: &str = r#"
         expires_at BIGINT NOT NULL
     );
     CREATE INDEX leases_by_owner ON leases (owner);
+    ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT COLLATE "C";
+    ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;
 "#;

@@ -63,9 +63,14 @@ pub fn sqlite_to_postgres(
                 postgresql::redacted(url)
             )));
         }
+        // The cluster's own tables and columns (nodes, leases, delivery claims) start empty.
+        let columns = sqlite_columns(&reading, table, columns)?;
+        if columns.is_empty() {
+            continue;
+        }
         let done = Copied {
             table: table.clone(),
-            rows: copy_table(&reading, &mut writing, table, columns, &mut progress)?,
+            rows: copy_table(&reading, &mut writing, table, &columns, &mut progress)?,
             done: true,
         };
         let landed = count(&mut writing, table)?;
@@ -113,6 +118,23 @@ fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<String>
         }
     }
     Ok(tables)
+}
+
+/// Those of `columns` that SQLite's `table` has (none when it has no such table).
+fn sqlite_columns(
+    sqlite: &Connection,
+    table: &str,
+    columns: &[String],
+) -> StoreResult<Vec<String>> {
+    let mut statement = sqlite.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let known: Vec<String> = statement
+        .query_map([table], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(columns
+        .iter()
+        .filter(|column| known.contains(column))
+        .cloned()
+        .collect())
 }
 
 fn count(client: &mut postgres::Transaction<'_>, table: &str) -> StoreResult<u64> {

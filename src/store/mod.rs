@@ -191,6 +191,10 @@ fn spawn_thread(name: &'static str, run: impl FnOnce() + Send + 'static) -> Stor
 pub struct Store {
     writer: mpsc::Sender<Command>,
     readers: Arc<ReaderPool>,
+    /// The connections the cluster's coordination runs on (see [`Store::coordinate`]): on
+    /// PostgreSQL a pool of their own, so that a node busy reading still renews its leases in
+    /// time; on SQLite, which has no cluster, the readers'.
+    coordination: Arc<ReaderPool>,
     outage: Outage,
     /// Set on the store a device's actor writes through in a cluster: each of its writes is
     /// refused once the lease it names has lapsed.
@@ -255,29 +259,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
     {
-        let readers = self.readers.clone();
-        let turn = match &readers.turns {
-            Some(turns) => Some(
-                turns
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| StoreError::Closed)?,
-            ),
-            None => None,
-        };
-        let read = move || {
-            let result = readers.with(op);
-            drop(turn);
-            result
-        };
-        match tokio::task::spawn_blocking(read).await {
-            Ok(result) => result,
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            // The runtime is shutting down and dropped the read before it ran: the caller is
-            // being stopped too, and takes it as a store that is closing.
-            Err(_) => Err(StoreError::Closed),
-        }
+        run_on(self.readers.clone(), op).await
     }
 
     /// This store, for a device's actor holding the device's lease under `fence`: each of its
@@ -308,6 +290,37 @@ impl Store {
     }
 }
 
+/// Runs `op` on a connection of `readers`, off the async runtime, waiting for a turn when
+/// their connections are bounded.
+async fn run_on<R, F>(readers: Arc<ReaderPool>, op: F) -> StoreResult<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
+{
+    let turn = match &readers.turns {
+        Some(turns) => Some(
+            turns
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| StoreError::Closed)?,
+        ),
+        None => None,
+    };
+    let read = move || {
+        let result = readers.with(op);
+        drop(turn);
+        result
+    };
+    match tokio::task::spawn_blocking(read).await {
+        Ok(result) => result,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // The runtime is shutting down and dropped the read before it ran: the caller is
+        // being stopped too, and takes it as a store that is closing.
+        Err(_) => Err(StoreError::Closed),
+    }
+}
+
 /// See [`Store::close_on_drop`].
 pub struct CloseOnDrop(Store);
 
@@ -318,12 +331,9 @@ impl Drop for CloseOnDrop {
         // does nothing.
         let (done, _) = oneshot::channel();
         let _ = self.0.writer.try_send(Command::Close(done));
-        self.0
-            .readers
-            .idle
-            .lock()
-            .expect("reader pool lock")
-            .clear();
+        for pool in [&self.0.readers, &self.0.coordination] {
+            pool.idle.lock().expect("reader pool lock").clear();
+        }
     }
 }
 

@@ -125,13 +125,15 @@ impl Store {
                 checkpoint_outage,
             )
         })?;
+        let readers = Arc::new(ReaderPool {
+            open: Box::new(move || super::readers::open_sqlite(&path)),
+            idle: Mutex::new(Vec::new()),
+            turns: None,
+        });
         Ok(Store {
             writer,
-            readers: Arc::new(ReaderPool {
-                open: Box::new(move || super::readers::open_sqlite(&path)),
-                idle: Mutex::new(Vec::new()),
-                turns: None,
-            }),
+            coordination: readers.clone(),
+            readers,
             outage,
             fence: None,
         })

@@ -76,19 +76,27 @@ impl Store {
             run_writer(writer_conn, queue, bus, None, writer_outage, Some(origin));
             closed.store(true, Ordering::Relaxed);
         })?;
-        let url = url.to_owned();
-        Ok(Store {
-            writer,
-            readers: Arc::new(ReaderPool {
+        let pool = |connections: usize| {
+            let url = url.to_owned();
+            Arc::new(ReaderPool {
                 open: Box::new(move || connect(&url)),
                 idle: Mutex::new(Vec::new()),
-                turns: Some(Arc::new(Semaphore::new(POSTGRES_READERS))),
-            }),
+                turns: Some(Arc::new(Semaphore::new(connections))),
+            })
+        };
+        Ok(Store {
+            writer,
+            readers: pool(POSTGRES_READERS),
+            coordination: pool(COORDINATION_CONNECTIONS),
             outage,
             fence: None,
         })
     }
 }
+
+/// The connections the cluster's coordination (leases, the owners of devices, claims on
+/// webhook deliveries) runs on, beside the readers'.
+const COORDINATION_CONNECTIONS: usize = 2;
 
 /// A number of its own for the advisory lock the migrations take.
 const MIGRATION_LOCK: i64 = 0x6465_7669_6365_6272; // "devicebr"

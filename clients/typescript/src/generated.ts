@@ -166,7 +166,12 @@ export type ErrorEnvelope = { error: ApiError, };
 
 export type Scope = "read" | "send" | "control" | "admin";
 
-export type Device = { id: string, name: string, connector: ConnectorKind, state: StateName, stateReason: string | null, me: Me | null, autostart: boolean, createdAt: string, updatedAt: string, };
+export type Device = { id: string, name: string, connector: ConnectorKind, state: StateName, stateReason: string | null, me: Me | null, autostart: boolean, 
+/**
+ * In a cluster, the node that runs the device; `null` while no node does (its owner
+ * died and its lease has not run out yet). Absent on one node.
+ */
+owner?: string | null, createdAt: string, updatedAt: string, };
 
 export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, };
 
@@ -437,6 +442,32 @@ export type Health = { status: string,
  * The daemon's version.
  */
 version: string, };
+
+export type Cluster = { 
+/**
+ * The node that answered.
+ */
+nodeId: string, nodes: Array<ClusterNode>, devices: Array<DeviceOwner>, };
+
+export type ClusterNode = { id: string, 
+/**
+ * Where the other nodes reach it.
+ */
+url: string, 
+/**
+ * It renewed its place within a lease's length, and is not shutting down.
+ */
+alive: boolean, lastSeen: string, 
+/**
+ * How many devices it runs.
+ */
+devices: number, };
+
+export type DeviceOwner = { id: string, 
+/**
+ * None while no node runs it (its owner died, and its lease has not run out yet).
+ */
+owner: string | null, epoch: number, };
 
 export type Readiness = { status: string, 
 /**

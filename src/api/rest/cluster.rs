@@ -67,7 +67,7 @@ struct Scan {
 #[derive(Serialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Cluster"))]
 #[serde(rename_all = "camelCase")]
-struct ClusterView {
+pub(super) struct ClusterView {
     /// The node that answered.
     #[schema(example = "node-a")]
     node_id: String,
@@ -79,7 +79,7 @@ struct ClusterView {
 #[derive(Serialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "ClusterNode"))]
 #[serde(rename_all = "camelCase")]
-struct NodeView {
+pub(super) struct NodeView {
     #[schema(example = "node-a")]
     id: String,
     /// Where the other nodes reach it.
@@ -97,7 +97,7 @@ struct NodeView {
 #[derive(Serialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "DeviceOwner"))]
 #[serde(rename_all = "camelCase")]
-struct LeaseView {
+pub(super) struct LeaseView {
     #[schema(example = "shop")]
     id: String,
     /// None while no node runs it (its owner died, and its lease has not run out yet).

@@ -171,7 +171,7 @@ async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiErr
         .store
         .read(move |conn| {
             let owner = match in_cluster {
-                true => store::cluster::owner(conn, &id)?.map(|owner| owner.node),
+                true => Some(store::cluster::owner(conn, &id)?.map(|owner| owner.node)),
                 false => None,
             };
             Ok((store::devices::get(conn, &id)?, owner))

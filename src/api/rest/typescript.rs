@@ -5,6 +5,7 @@
 use ts_rs::TS;
 
 use super::chats::{NewMessage, ReadUpTo};
+use super::cluster::{ClusterView, LeaseView, NodeView};
 use super::devices::{DropBody, QrView};
 use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::pairing::{Paired, Pairing};
@@ -59,6 +60,9 @@ pub(crate) fn declarations() -> String {
         Stats::decl(&config()),
         Summary::decl(&config()),
         Health::decl(&config()),
+        ClusterView::decl(&config()),
+        NodeView::decl(&config()),
+        LeaseView::decl(&config()),
         Ready::decl(&config()),
     ]);
     // The creation body is read in two steps (its id first), so it has no Rust type of its

@@ -29,12 +29,15 @@ use crate::model::event::{JournaledEvent, EVENT_NAMES};
 use crate::store::webhooks::{
     self as outbox, Attempt, DeliveryStatus, Head, WebhookRecord, WebhookSource,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{cluster, Store, StoreError};
 use signing::Secret;
 
 /// How long the worker sleeps when nothing is due: it is woken earlier by any event, replay or
 /// subscription change.
 const IDLE: Duration = Duration::from_secs(60);
+/// How much longer than an attempt's timeout a node's claim on a delivery lasts: time to
+/// record the attempt's outcome.
+const CLAIM_MARGIN_MS: u64 = 30_000;
 
 /// Checks an `events` list: `*` or known event names, at least one.
 pub fn check_events(events: &[String]) -> Result<(), String> {
@@ -70,6 +73,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     client: reqwest::Client,
     wake: Notify,
+    /// In a cluster, this node's id: each node's sender claims a delivery before its attempt.
+    node: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +100,10 @@ impl Webhooks {
         if !config.allow_private {
             client = client.dns_resolver(address::PublicOnly::resolver());
         }
+        let node = settings
+            .storage
+            .postgres_url()
+            .map(|_| settings.cluster.node_id());
         Ok(Webhooks {
             inner: Arc::new(Inner {
                 store,
@@ -102,6 +111,7 @@ impl Webhooks {
                 settings,
                 metrics,
                 wake: Notify::new(),
+                node,
             }),
         })
     }
@@ -198,6 +208,9 @@ impl Webhooks {
                                 next_due = Some(next_due.map_or(due, |next| next.min(due)));
                                 continue;
                             }
+                            if !self.inner.claim(&head).await {
+                                continue;
+                            }
                             in_flight.insert(line.clone());
                             let inner = self.inner.clone();
                             attempts.spawn(async move {
@@ -267,6 +280,26 @@ enum Failure {
 }
 
 impl Inner {
+    /// In a cluster, claims the delivery for this node (see [`cluster::claim_delivery`]) for
+    /// as long as an attempt and its record may take; whether this node may attempt it. The
+    /// nodes' senders all look at the same heads: one attempts each, and the order per
+    /// subscription and device holds, as only the oldest outstanding delivery is a head.
+    async fn claim(&self, head: &Head) -> bool {
+        let Some(node) = self.node.clone() else {
+            return true;
+        };
+        let delivery = head.delivery.id.clone();
+        let hold_ms = (self.settings.webhooks.timeout_secs * 1_000 + CLAIM_MARGIN_MS) as i64;
+        let claimed = self
+            .store
+            .coordinate(move |conn| cluster::claim_delivery(conn, &delivery, &node, hold_ms))
+            .await;
+        claimed.unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot claim a webhook delivery");
+            false
+        })
+    }
+
     /// Sends one delivery and records what came of it.
     async fn attempt(&self, head: Head) {
         let delivery = &head.delivery;
