@@ -116,7 +116,7 @@ async fn reads_on_postgresql_share_a_bounded_number_of_connections() {
     })
     .await
     .unwrap();
-    // The busy readers' connections, the writer's and the one that holds the database.
+    // The busy readers' connections, the writer's and the one that hears the other nodes.
     assert_eq!(connections, bound as i64 + 2);
     for read in busy {
         read.await.unwrap().unwrap();
@@ -1041,4 +1041,158 @@ async fn a_shared_secret_is_made_once_and_kept(backend) {
         .unwrap();
     assert_eq!((first.as_str(), second.as_str()), ("first", "first"));
 }
+}
+
+/// A device stored in `store`, for the cluster's leases (which cover stored devices only).
+async fn stored_device(store: &Store, id: &str) -> DeviceId {
+    let id = DeviceId::parse(id).unwrap();
+    let spec: crate::model::spec::DeviceSpec =
+        serde_json::from_value(serde_json::json!({ "name": id.as_str() })).unwrap();
+    let record = DeviceRecord::new(id.clone(), &spec, DeviceSource::Api);
+    store
+        .write(move |tx| tx.upsert_device(&record))
+        .await
+        .unwrap();
+    id
+}
+
+/// A device is leased to one node at a time: a second node claims nothing while the lease is
+/// live, takes it over under a new epoch once it lapsed, and the first node's renewal no
+/// longer returns it.
+#[tokio::test]
+async fn a_device_is_leased_to_one_node_and_a_lapsed_lease_is_taken_under_a_new_epoch() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let shop = stored_device(&store, "shop").await;
+    let claim = |node: &'static str, lease_ms: i64| {
+        store.coordinate(move |conn| cluster::claim(conn, node, lease_ms, 5))
+    };
+    let taken = claim("a", 60_000).await.unwrap();
+    assert_eq!(
+        taken,
+        [cluster::Held {
+            device: shop.clone(),
+            epoch: 1
+        }]
+    );
+    assert_eq!(
+        claim("b", 60_000).await.unwrap(),
+        [],
+        "live: not b's to take"
+    );
+    // a's lease runs out (renewed for no time at all).
+    let renewed = store
+        .coordinate(|conn| cluster::renew(conn, "a", -1))
+        .await
+        .unwrap();
+    assert_eq!(renewed.len(), 1);
+    let taken = claim("b", 60_000).await.unwrap();
+    assert_eq!(
+        taken,
+        [cluster::Held {
+            device: shop.clone(),
+            epoch: 2
+        }]
+    );
+    let renewed = store
+        .coordinate(|conn| cluster::renew(conn, "a", 60_000))
+        .await
+        .unwrap();
+    assert_eq!(renewed, [], "a's lease is gone");
+    let owner = store
+        .coordinate(move |conn| {
+            cluster::heartbeat(conn, "b", "http://b.example", false)?;
+            cluster::owner(conn, &shop)
+        })
+        .await
+        .unwrap()
+        .expect("b owns it");
+    assert_eq!(
+        (owner.node.as_str(), owner.url.as_str(), owner.epoch),
+        ("b", "http://b.example", 2)
+    );
+}
+
+/// A write fenced by a lease that another node took over is refused, stores nothing, and
+/// leaves the other writes of its group commit alone.
+#[tokio::test]
+async fn a_write_under_a_lapsed_lease_is_refused_alone() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let shop = stored_device(&store, "shop").await;
+    store
+        .coordinate(|conn| cluster::claim(conn, "a", 60_000, 1))
+        .await
+        .unwrap();
+    let fenced = store.fenced(cluster::Fence {
+        device: shop.clone(),
+        node: "a".into(),
+        epoch: 1,
+    });
+    let id = shop.clone();
+    let seq = fenced
+        .write(move |tx| tx.journal(&id, disconnected("held")))
+        .await
+        .unwrap();
+    assert_eq!(seq, 1, "a holds the lease: its write lands");
+
+    store
+        .coordinate(|conn| cluster::renew(conn, "a", -1))
+        .await
+        .unwrap();
+    store
+        .coordinate(|conn| cluster::claim(conn, "b", 60_000, 1))
+        .await
+        .unwrap();
+    let held = HeldWriter::hold(&store).await;
+    let id = shop.clone();
+    let mut refused = Box::pin(fenced.write(move |tx| tx.journal(&id, disconnected("late"))));
+    let id = shop.clone();
+    let mut beside = Box::pin(store.write(move |tx| tx.journal(&id, disconnected("beside"))));
+    queue(&mut refused).await;
+    queue(&mut beside).await;
+    held.release().await;
+    assert!(
+        matches!(refused.await, Err(StoreError::Fenced(_))),
+        "the lapsed lease's write is refused"
+    );
+    assert_eq!(
+        beside.await.unwrap(),
+        2,
+        "the write beside it lands, next in seq"
+    );
+    let read = journal_from_start(&store, shop).await;
+    assert_eq!(read.events.len(), 2);
+}
+
+/// A webhook delivery is claimed by one node at a time: another node's claim fails while the
+/// first one's lasts, and succeeds once it ran out.
+#[tokio::test]
+async fn a_webhook_delivery_is_claimed_by_one_node_at_a_time() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    store
+        .write(|tx| tx.upsert_webhook(&subscription("wh_all", &["*"], &["*"], true)))
+        .await
+        .unwrap();
+    store
+        .write(move |tx| tx.journal(&demo, disconnected("one")))
+        .await
+        .unwrap();
+    let delivery = newest_delivery(&store).await.id;
+    let claim = |node: &'static str, hold_ms: i64| {
+        let delivery = delivery.clone();
+        store.coordinate(move |conn| cluster::claim_delivery(conn, &delivery, node, hold_ms))
+    };
+    assert!(
+        claim("a", -1).await.unwrap(),
+        "a claims it, for no time at all"
+    );
+    assert!(
+        claim("b", 60_000).await.unwrap(),
+        "a's claim ran out: b's turn"
+    );
+    assert!(!claim("a", 60_000).await.unwrap(), "b's claim lasts");
+    assert!(claim("b", 60_000).await.unwrap(), "b holds it still");
 }
