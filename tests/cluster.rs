@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::Daemon;
 use common::sio::{SioClient, SioEvent};
-use common::waha_stub::{WahaStub, API_KEY};
+use common::waha_stub::{self, WahaStub, API_KEY};
 use common::{wait_state, TestDaemon};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -335,29 +335,7 @@ fn sends_by_text(stub: &mut WahaStub) -> std::collections::HashMap<String, usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_owner_whose_lease_lapsed_makes_no_upstream_call_when_it_wakes() {
-    let mut stub = WahaStub::start("unused").await;
-    stub.with(|waha| {
-        waha.status_after_start = "WORKING".into();
-        waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
-    });
-    let database = common::postgres::database();
-    let mut nodes = vec![
-        node("node-a", &database).await,
-        node("node-b", &database).await,
-    ];
-    let (status, body) = nodes[0]
-        .api
-        .post("/api/v1/devices", waha_device(&stub))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mut watching = nodes[1].api.socket("wa", json!({})).await;
-    wait_state(&mut watching, "ready").await;
-    let (Some(frozen), _) = owner(&nodes[0], "wa").await else {
-        panic!("the device has an owner once ready");
-    };
-    let frozen = nodes.iter().position(|node| node.id == frozen).unwrap();
-    let mut frozen = nodes.remove(frozen);
-    let mut other = nodes.remove(0);
+    let (mut stub, mut frozen, mut other) = waha_on_two_nodes().await;
 
     // The owner freezes; the other node takes the device over, and its sends are held at the
     // stand-in, so that they are still queued in the store when the frozen node wakes.
@@ -525,6 +503,75 @@ async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
         let (_, device) = node.api.get("/api/v1/devices/shop").await;
         assert_eq!(device["state"], "ready", "{device}");
     }
+}
+
+/// A WAHA device ready on two nodes; returns the stand-in, the node that runs the device and
+/// the other one.
+async fn waha_on_two_nodes() -> (WahaStub, Node, Node) {
+    let stub = WahaStub::start("unused").await;
+    stub.with(|waha| {
+        waha.status_after_start = "WORKING".into();
+        waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
+    });
+    let database = common::postgres::database();
+    let mut nodes = vec![
+        node("node-a", &database).await,
+        node("node-b", &database).await,
+    ];
+    let (status, body) = nodes[0]
+        .api
+        .post("/api/v1/devices", waha_device(&stub))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut watching = nodes[1].api.socket("wa", json!({})).await;
+    wait_state(&mut watching, "ready").await;
+    let (Some(owner_id), _) = owner(&nodes[0], "wa").await else {
+        panic!("the device has an owner once ready");
+    };
+    let at = nodes.iter().position(|node| node.id == owner_id).unwrap();
+    let owner = nodes.remove(at);
+    (stub, owner, nodes.remove(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_webhook_reaching_another_node_is_handed_to_the_owner() {
+    let (_stub, owner, other) = waha_on_two_nodes().await;
+    let mut client = owner.api.socket("wa", json!({})).await;
+    let incoming = json!({
+        "id": "false_15550000002@c.us_IN1", "timestamp": 1_700_000_600, "from": ALICE,
+        "fromMe": false, "to": "15550001111@c.us", "body": "through the other node",
+        "hasMedia": false, "ack": 1, "ackName": "SERVER", "_data": { "notifyName": "Alice" }
+    });
+    let body = waha_stub::envelope("message", incoming, "15550001111@c.us");
+    let signed = waha_stub::signature_headers("waha-hmac-secret", &body);
+    let headers: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, text) = other
+        .api
+        .deliver(
+            reqwest::Method::POST,
+            "/upstream/waha/wa",
+            body.clone(),
+            &headers,
+        )
+        .await;
+    assert!(status.is_success(), "{status} {text}");
+    client
+        .wait_until(WAIT, |event| {
+            event.name == "message" && event.data["body"] == "through the other node"
+        })
+        .await
+        .unwrap();
+
+    // A delivery that is not signed is refused by the node it reaches, and not handed on.
+    let unsigned = [
+        ("x-webhook-hmac", "00"),
+        ("x-webhook-hmac-algorithm", "sha512"),
+    ];
+    let (status, text) = other
+        .api
+        .deliver(reqwest::Method::POST, "/upstream/waha/wa", body, &unsigned)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
 }
 
 /// Sends `signal` (`-STOP`, `-CONT`) to the daemon's process.

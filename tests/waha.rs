@@ -6,7 +6,7 @@ mod common;
 use base64::Engine;
 use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
-use common::waha_stub::{WahaStub, API_KEY, FILE, FILE_BYTES};
+use common::waha_stub::{self, WahaStub, API_KEY, FILE, FILE_BYTES};
 use common::{
     assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_relayed,
     wait_state, TestDaemon, WAIT,
@@ -80,25 +80,14 @@ fn message(id: &str, from_me: bool, body: &str, timestamp: i64) -> Value {
 
 /// The whole envelope WAHA posts for an event of session `default`.
 fn envelope(event: &str, payload: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": "evt_01hx0000000000000000000000", "timestamp": 1_700_000_500_000u64,
-        "session": "default", "engine": "WEBJS", "event": event, "payload": payload,
-        "me": { "id": ME, "pushName": "Waha Phone" },
-        "environment": { "version": "2026.7.1", "engine": "WEBJS", "tier": "CORE", "browser": "", "platform": "linux/x64", "worker": { "id": null } }
-    }))
-    .unwrap()
+    waha_stub::envelope(event, payload, ME)
 }
 
 /// Posts an event as WAHA does, signed with the session's HMAC key.
 async fn webhook(daemon: &TestDaemon, event: &str, payload: Value) -> StatusCode {
     let body = envelope(event, payload);
-    let signature = hmac_sha512_hex(SECRET, &body);
-    let headers = [
-        ("x-webhook-hmac", signature.as_str()),
-        ("x-webhook-hmac-algorithm", "sha512"),
-        ("x-webhook-request-id", "req-1"),
-        ("x-webhook-timestamp", "1700000500000"),
-    ];
+    let signed = waha_stub::signature_headers(SECRET, &body);
+    let headers: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let (status, text) = daemon
         .deliver(Method::POST, "/upstream/waha/wa", body, &headers)
         .await;

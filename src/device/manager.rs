@@ -24,7 +24,7 @@ use super::media::Library;
 use super::ownership::Ownership;
 use super::pairings::code_of;
 use super::relay_bell::RelayBell;
-use super::route::{Owners, ToActor, ToOwner, SCAN_PATH};
+use super::route::{webhook_path, Answer, ForwardedWebhook, Owners, ToActor, ToOwner, SCAN_PATH};
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::CurrentQr;
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
@@ -363,6 +363,15 @@ impl DeviceManager {
                 .connectors
                 .read_webhook(&spec, from, &media_base, headers, body)?;
         if reports.is_empty() {
+            return Ok(());
+        }
+        if let (Some(cluster), None) = (&self.cluster, self.local_handle(&id)) {
+            // Verified here, read again by the node that runs the device.
+            let forwarded = ForwardedWebhook::new(from, headers, body);
+            let _: Answer = cluster
+                .owners
+                .call(&id, &webhook_path(&id), &forwarded)
+                .await?;
             return Ok(());
         }
         self.handle(&id)

@@ -121,9 +121,65 @@ impl From<Carried> for Request {
     }
 }
 
-/// Where a node answers the requests carried to it: `{owner url}/internal/v1/devices/{id}/requests`.
-pub fn carried_path(device: &DeviceId) -> String {
-    format!("/internal/v1/devices/{device}/requests")
+/// Where a node answers the requests carried to it, on its `advertise_url`.
+pub const CARRIED_ROUTE: &str = "/internal/v1/devices/{id}/requests";
+/// Where a node takes an upstream's webhook delivery for a device it runs, which reached
+/// another node.
+pub const WEBHOOK_ROUTE: &str = "/internal/v1/devices/{id}/webhooks";
+
+/// `route` for `device`.
+fn path_for(route: &str, device: &DeviceId) -> String {
+    route.replace("{id}", device.as_str())
+}
+
+/// [`WEBHOOK_ROUTE`] for `device`.
+pub fn webhook_path(device: &DeviceId) -> String {
+    path_for(WEBHOOK_ROUTE, device)
+}
+
+/// An upstream's webhook delivery as one node hands it to the device's owner: the request as
+/// it came (the owner verifies its signature again), its body in base64.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ForwardedWebhook {
+    pub from: crate::model::spec::ConnectorKind,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl ForwardedWebhook {
+    pub fn new(
+        from: crate::model::spec::ConnectorKind,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        use base64::Engine;
+        Self {
+            from,
+            headers: headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.to_string(), value.to_str().ok()?.to_owned()))
+                })
+                .collect(),
+            body: base64::engine::general_purpose::STANDARD.encode(body),
+        }
+    }
+
+    /// The headers and body as they came.
+    pub fn request(&self) -> Option<(reqwest::header::HeaderMap, Vec<u8>)> {
+        use base64::Engine;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &self.headers {
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                reqwest::header::HeaderValue::from_str(value).ok()?,
+            );
+        }
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(&self.body)
+            .ok()?;
+        Some((headers, body))
+    }
 }
 
 /// Where a node claims a pairing code one of its devices shows, for a phone that scanned it
@@ -204,7 +260,11 @@ impl CommandRoute for ToOwner {
             Request::Webhook(_) => return Err(DeviceError::NotReady),
         };
         self.owners
-            .call(&self.device, &carried_path(&self.device), &carried)
+            .call(
+                &self.device,
+                &path_for(CARRIED_ROUTE, &self.device),
+                &carried,
+            )
             .await
     }
 }

@@ -51,6 +51,27 @@ pub struct WahaState {
 
 pub type WahaStub = Stub<WahaState>;
 
+/// The whole envelope WAHA posts for an event of session `default` whose account is `me`.
+pub fn envelope(event: &str, payload: Value, me: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": "evt_01hx0000000000000000000000", "timestamp": 1_700_000_500_000u64,
+        "session": "default", "engine": "WEBJS", "event": event, "payload": payload,
+        "me": { "id": me, "pushName": "Waha Phone" },
+        "environment": { "version": "2026.7.1", "engine": "WEBJS", "tier": "CORE", "browser": "", "platform": "linux/x64", "worker": { "id": null } }
+    }))
+    .unwrap()
+}
+
+/// The headers WAHA signs `body` with, under the session's HMAC key `secret`.
+pub fn signature_headers(secret: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    vec![
+        ("x-webhook-hmac", super::stub::hmac_sha512_hex(secret, body)),
+        ("x-webhook-hmac-algorithm", "sha512".into()),
+        ("x-webhook-request-id", "req-1".into()),
+        ("x-webhook-timestamp", "1700000500000".into()),
+    ]
+}
+
 impl WahaStub {
     /// A WAHA whose session `default` does not exist yet; once started it shows `qr`.
     pub async fn start(qr: &str) -> Self {

@@ -16,7 +16,9 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
 use crate::api::openapi::{Refused, CREDENTIALS};
 use crate::api::AppState;
-use crate::device::route::{Answer, Carried, SCAN_PATH};
+use crate::device::route::{
+    Answer, Carried, ForwardedWebhook, CARRIED_ROUTE, SCAN_PATH, WEBHOOK_ROUTE,
+};
 use crate::model::rfc3339;
 use crate::store::cluster;
 
@@ -28,8 +30,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// only with the cluster's key.
 pub fn internal() -> Router<AppState> {
     Router::new()
-        .route("/internal/v1/devices/{id}/requests", post(answer_carried))
+        .route(CARRIED_ROUTE, post(answer_carried))
         .route(SCAN_PATH, post(answer_scan))
+        .route(WEBHOOK_ROUTE, post(answer_webhook))
+}
+
+/// An upstream's webhook delivery that reached another node, for a device this node runs.
+async fn answer_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    DevicePath(id): DevicePath,
+    Json(forwarded): Json<ForwardedWebhook>,
+) -> Result<Json<Answer>, ApiError> {
+    from_a_node(&state, &headers)?;
+    if state.devices.local_handle(&id).is_none() {
+        return Err(not_here());
+    }
+    let (headers, body) = forwarded
+        .request()
+        .ok_or_else(|| ApiError::bad_request("the forwarded delivery cannot be read"))?;
+    let receiver = state.devices.webhook_receiver(&id, forwarded.from).await?;
+    state
+        .devices
+        .receive_webhook(receiver, &headers, &body)
+        .await?;
+    Ok(Json(Answer::Done))
+}
+
+/// The answer to a request for a device this node does not run (any more).
+fn not_here() -> ApiError {
+    ApiError::new(
+        ErrorCode::DeviceNotReady,
+        "the device does not run on this node (any more)",
+    )
 }
 
 /// Whether a call comes from a node of the cluster: it presents the cluster's key.
@@ -185,11 +218,6 @@ async fn answer_carried(
     Json(carried): Json<Carried>,
 ) -> Result<Json<Answer>, ApiError> {
     from_a_node(&state, &headers)?;
-    let handle = state.devices.local_handle(&id).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::DeviceNotReady,
-            "the device does not run on this node (any more)",
-        )
-    })?;
+    let handle = state.devices.local_handle(&id).ok_or_else(not_here)?;
     Ok(Json(handle.answer(carried).await?))
 }
