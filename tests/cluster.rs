@@ -218,6 +218,15 @@ async fn the_nodes_share_the_devices_and_every_node_serves_every_device_in_seq_o
         assert_eq!(node["alive"], true, "{cluster}");
         assert_eq!(node["devices"], 1, "one device each: {cluster}");
     }
+    for node in [&a, &b, &c] {
+        let metrics = node.api.metrics().await;
+        let taken = r#"devicebridge_cluster_leases_total{event="taken"} 1"#;
+        assert!(
+            metrics.lines().any(|line| line == taken),
+            "{}: {metrics}",
+            node.id
+        );
+    }
     let (status, one) = c.api.get("/api/v1/devices/one").await;
     assert_eq!(status, StatusCode::OK, "{one}");
     assert!(one["owner"].as_str().unwrap().starts_with("node-"), "{one}");

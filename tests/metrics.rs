@@ -52,6 +52,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("devicebridge_webhook_delivery_latency_seconds", "histogram"),
     ("devicebridge_desktop_notifications", "counter"),
     ("devicebridge_sounds", "counter"),
+    ("devicebridge_cluster_leases", "counter"),
     ("process_cpu_seconds", "counter"),
     ("process_resident_memory_bytes", "gauge"),
     ("process_virtual_memory_bytes", "gauge"),

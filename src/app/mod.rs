@@ -123,6 +123,7 @@ pub async fn run(
                 cluster.advertise_url(&settings.server.public_url),
                 cluster.lease(),
                 store.clone(),
+                metrics.clone(),
             );
             tracing::info!(node_id = ownership.node(), "joining the cluster");
             DeviceManager::in_cluster(context, ownership, &cluster::key(&secret))

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::DeviceManager;
+use crate::metrics::Metrics;
 use crate::model::DeviceId;
 use crate::store::cluster::{self, Fence, Held};
 use crate::store::{Store, StoreResult};
@@ -60,6 +61,7 @@ pub struct Ownership {
 
 struct Inner {
     node: String,
+    metrics: Arc<Metrics>,
     url: String,
     lease: Duration,
     store: Store,
@@ -69,10 +71,17 @@ struct Inner {
 }
 
 impl Ownership {
-    pub fn new(node: String, url: String, lease: Duration, store: Store) -> Self {
+    pub fn new(
+        node: String,
+        url: String,
+        lease: Duration,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 node,
+                metrics,
                 url,
                 lease,
                 store,
@@ -188,6 +197,7 @@ impl Ownership {
         };
         for device in lost {
             tracing::warn!(device_id = %device, "lost the device's lease; it runs on another node now");
+            self.inner.metrics.cluster_leases.inc("lost");
             devices.let_go(&device).await;
         }
         if leaving {
@@ -215,6 +225,7 @@ impl Ownership {
         for Held { device, epoch } in claimed {
             let clock = LeaseClock::until(deadline);
             tracing::info!(device_id = %device, epoch, "took the device over");
+            self.inner.metrics.cluster_leases.inc("taken");
             self.inner.held.lock().expect("leases lock").insert(
                 device.clone(),
                 Lease {
@@ -242,6 +253,7 @@ impl Ownership {
         };
         for device in lapsed {
             tracing::warn!(device_id = %device, "the device's lease lapsed");
+            self.inner.metrics.cluster_leases.inc("lost");
             devices.let_go(&device).await;
         }
     }
@@ -266,6 +278,7 @@ impl Ownership {
         for device in giving {
             devices.let_go(&device).await;
             self.inner.held.lock().expect("leases lock").remove(&device);
+            self.inner.metrics.cluster_leases.inc("handed_over");
             let (node, released) = (self.inner.node.clone(), device.clone());
             let outcome = self
                 .inner

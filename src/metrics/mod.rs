@@ -240,6 +240,10 @@ pub struct Metrics {
     /// Time a device's fanout took to queue one live event for every socket that sees it: with
     /// a write's wait and its commit, the daemon's share of a message's way to its readers.
     pub socket_fanout: Histogram,
+    /// In a cluster, this node's device leases: `taken` (a device it did not run, taken over or
+    /// never run before), `handed_over` (given up: on shutdown, or to a node that joined),
+    /// `lost` (it lapsed: the node froze or lost the database, and another may run the device).
+    pub cluster_leases: Counters,
     connectors: Vec<(ConnectorKind, Arc<ConnectorMetrics>)>,
     commits: Commits,
     gauges: Gauges,
@@ -331,6 +335,13 @@ impl Metrics {
             "Journal events removed by the retention settings",
             &changes,
         );
+        let cluster_leases = counters(
+            registry,
+            "cluster_leases",
+            "This node's device leases, by what became of them",
+            "event",
+            &["taken", "handed_over", "lost"],
+        );
         let connectors = Self::register_connectors(registry);
         let (waha_requests, cloud_api_requests) = Self::register_requests(registry);
         let commits = Self::register_commits(registry);
@@ -354,6 +365,7 @@ impl Metrics {
             waha_requests,
             cloud_api_requests,
             socket_fanout,
+            cluster_leases,
             connectors,
             commits,
             gauges,
