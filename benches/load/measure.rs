@@ -352,6 +352,15 @@ impl Summary {
                     .iter()
                     .map(|(k, v)| format!(", then {k}={v}"))
                     .collect();
+                if !target.others.is_empty() {
+                    head.row(
+                        "cluster",
+                        format!(
+                            "{} nodes on one database; clients connect to each in turn, memory and CPU are their sums",
+                            target.others.len() + 1
+                        ),
+                    );
+                }
                 head.row(
                     "daemon",
                     format!(

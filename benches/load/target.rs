@@ -48,6 +48,11 @@ pub(crate) struct TargetArgs {
     /// (e.g. `MALLOC_ARENA_MAX=2`, `DEVICEBRIDGE__STORAGE__SYNCHRONOUS=normal`).
     #[arg(long = "daemon-env", global = true, value_parser = parse_env_pair)]
     daemon_env: Vec<(String, String)>,
+    /// Start this many daemons as one cluster (each with its own data directory and port;
+    /// needs `--daemon-env DEVICEBRIDGE__STORAGE__URL=postgres://…`): the device is created
+    /// through the first, and clients connect to each in turn.
+    #[arg(long, global = true, default_value_t = 1, conflicts_with_all = ["url", "peer"])]
+    nodes: usize,
     /// Keep the started daemon's data directory and log instead of deleting them.
     #[arg(long, global = true)]
     keep: bool,
@@ -90,6 +95,10 @@ pub(crate) struct Target {
     socket_path: String,
     pid: Option<u32>,
     pub(crate) daemon: Option<Daemon>,
+    /// The cluster's other nodes, with `--nodes`.
+    pub(crate) others: Vec<Daemon>,
+    /// Which node the next client connects to.
+    turn: std::sync::atomic::AtomicUsize,
     connect_concurrency: usize,
     /// A prefix that keeps device ids and `tempId`s of this run apart from earlier runs.
     pub(crate) run_id: String,
@@ -101,15 +110,29 @@ impl Target {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
+        let postgres = args
+            .daemon_env
+            .iter()
+            .any(|(name, url)| name == "DEVICEBRIDGE__STORAGE__URL" && url.starts_with("postgres"));
+        if args.nodes > 1 && !postgres {
+            bail!("--nodes needs a shared database: --daemon-env DEVICEBRIDGE__STORAGE__URL=postgres://…");
+        }
+        let mut others = Vec::new();
         let (api, daemon) = match (&args.url, &args.api_key) {
             (Some(url), Some(key)) => {
                 let api = Api::new(http, url.trim_end_matches('/').to_owned(), key.clone());
                 (api, None)
             }
             _ => {
-                let daemon = Daemon::start(args)?;
+                let daemon = Daemon::start(args, 0)?;
                 let base = daemon.base.clone();
                 let key = daemon.wait_ready(&http).await?;
+                // The first node made the admin key, in the database the others share.
+                for node in 1..args.nodes {
+                    let other = Daemon::start(args, node)?;
+                    other.wait_healthy(&http).await?;
+                    others.push(other);
+                }
                 (Api::new(http, base, key), Some(daemon))
             }
         };
@@ -118,6 +141,8 @@ impl Target {
             api,
             socket_path: args.socket_path.clone(),
             daemon,
+            others,
+            turn: Default::default(),
             connect_concurrency: args.connect_concurrency.max(1),
             run_id,
         })
@@ -135,10 +160,19 @@ impl Target {
         daemon.wait_ready(&http).await.map(drop)
     }
 
-    /// The daemon's resident memory and CPU time, when its pid is known.
+    /// The daemon's resident memory and CPU time, when its pid is known; a cluster's summed
+    /// over its nodes.
     pub(crate) fn sample(&self) -> Option<ProcSample> {
-        self.pid
-            .and_then(|pid| ProcSample::read(&format!("/proc/{pid}")).ok())
+        let first = self
+            .pid
+            .and_then(|pid| ProcSample::read(&format!("/proc/{pid}")).ok())?;
+        self.others.iter().try_fold(first, |sum, other| {
+            let sample = ProcSample::read(&format!("/proc/{}", other.child.id())).ok()?;
+            Some(ProcSample {
+                rss_kib: sum.rss_kib + sample.rss_kib,
+                cpu: sum.cpu + sample.cpu,
+            })
+        })
     }
 
     /// Adds the daemon log's tail to an error, since the cause is often there.
@@ -151,6 +185,9 @@ impl Target {
 
     /// Stops the daemon this tool started, or removes the test device from a daemon it did not.
     pub(crate) async fn finish(&self) {
+        for other in &self.others {
+            other.terminate();
+        }
         match &self.daemon {
             Some(daemon) => daemon.terminate(),
             None => {
@@ -167,8 +204,14 @@ impl Target {
         format!("load-{}", self.run_id)
     }
 
+    /// A client of the device, on the cluster's nodes in turn.
     pub(crate) async fn connect(&self, device: &str) -> Result<Subscriber> {
-        Subscriber::connect(&self.api.base, &self.socket_path, device, &self.api.key).await
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = match turn % (self.others.len() + 1) {
+            0 => &self.api.base,
+            node => &self.others[node - 1].base,
+        };
+        Subscriber::connect(base, &self.socket_path, device, &self.api.key).await
     }
 
     /// Opens `count` connections to the device, a few at a time, printing progress.
@@ -211,7 +254,8 @@ pub(crate) struct Daemon {
 }
 
 impl Daemon {
-    fn start(args: &TargetArgs) -> Result<Daemon> {
+    /// Starts the daemon, node `node` of the cluster with `--nodes`.
+    fn start(args: &TargetArgs, node: usize) -> Result<Daemon> {
         let bin = match (&args.daemon_bin, args.peer) {
             (Some(bin), _) => bin.clone(),
             (None, true) => peer_script()?,
@@ -221,7 +265,14 @@ impl Daemon {
             .prefix("devicebridge-load-")
             .tempdir()?;
         let port = free_port()?;
-        let child = spawn(&bin, dir.path(), port, &args.daemon_env)?;
+        let mut extra_env = args.daemon_env.clone();
+        if args.nodes > 1 {
+            extra_env.push((
+                "DEVICEBRIDGE__CLUSTER__NODE_ID".into(),
+                format!("load-{node}"),
+            ));
+        }
+        let child = spawn(&bin, dir.path(), port, &extra_env)?;
         let (dir, kept) = if args.keep {
             (None, Some(dir.keep()))
         } else {
@@ -235,7 +286,7 @@ impl Daemon {
             kept,
             bin,
             peer: args.peer,
-            extra_env: args.daemon_env.clone(),
+            extra_env,
         })
     }
 
@@ -249,6 +300,15 @@ impl Daemon {
 
     /// Waits for `/health`, then reads the first-run admin key the daemon wrote.
     async fn wait_ready(&self, http: &reqwest::Client) -> Result<String> {
+        self.wait_healthy(http).await?;
+        let path = self.dir().join("data").join("admin-api-key");
+        let key = std::fs::read_to_string(&path)
+            .with_context(|| format!("no admin key at {}", path.display()))?;
+        Ok(key.trim().to_owned())
+    }
+
+    /// Waits until it answers `/health`.
+    async fn wait_healthy(&self, http: &reqwest::Client) -> Result<()> {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             let health = http.get(format!("{}/health", self.base)).send().await;
@@ -260,10 +320,7 @@ impl Daemon {
             }
             sleep(Duration::from_millis(50)).await;
         }
-        let path = self.dir().join("data").join("admin-api-key");
-        let key = std::fs::read_to_string(&path)
-            .with_context(|| format!("no admin key at {}", path.display()))?;
-        Ok(key.trim().to_owned())
+        Ok(())
     }
 
     /// Stops the daemon cleanly and starts it again on the same data and port; returns its
