@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::model::{event::JournaledEvent, DeviceId};
 
 const CAPACITY: usize = 16_384;
-/// Devices are created, edited and removed by hand: a few changes at a time.
+/// Devices are created, edited and removed by hand, as keys are revoked: a few at a time.
 const DEVICE_CHANGES_CAPACITY: usize = 256;
 
 /// A device was created or its definition edited, or it was removed. Neither is journaled (a
@@ -33,6 +33,8 @@ pub enum DeviceChange {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<JournaledEvent>>,
     devices: broadcast::Sender<DeviceChange>,
+    /// The ids of API keys revoked, after the commit: the connections made with them close.
+    revocations: broadcast::Sender<String>,
     metrics: Arc<Metrics>,
 }
 
@@ -45,9 +47,11 @@ impl EventBus {
     pub fn with_metrics(metrics: Arc<Metrics>) -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
         let (devices, _) = broadcast::channel(DEVICE_CHANGES_CAPACITY);
+        let (revocations, _) = broadcast::channel(DEVICE_CHANGES_CAPACITY);
         Self {
             sender,
             devices,
+            revocations,
             metrics,
         }
     }
@@ -67,6 +71,15 @@ impl EventBus {
 
     pub fn subscribe_device_changes(&self) -> broadcast::Receiver<DeviceChange> {
         self.devices.subscribe()
+    }
+
+    /// API key `key` was revoked (on this node or, in a cluster, another).
+    pub fn publish_key_revoked(&self, key: String) {
+        let _ = self.revocations.send(key);
+    }
+
+    pub fn subscribe_key_revocations(&self) -> broadcast::Receiver<String> {
+        self.revocations.subscribe()
     }
 
     /// Called by the store's writer after each commit, whether it journaled events or not:

@@ -71,17 +71,41 @@ fn quick_phone() -> Value {
     })
 }
 
+/// Creates the device `definition` describes through `creator`, and waits until `watcher`'s
+/// node announced it to a fleet dashboard (`device:update` on the root namespace), which it
+/// does once the device's namespace is open there: a node hears of a device created through
+/// another a moment after its creation.
+async fn create_announced(creator: &Node, watcher: &Node, definition: Value) {
+    let mut fleet = SioClient::connect(
+        &watcher.api.base,
+        "/ws",
+        "/",
+        &[],
+        &[],
+        json!({ "apiKey": watcher.api.key }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected();
+    let (status, body) = creator
+        .api
+        .post("/api/v1/devices", definition.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    fleet
+        .wait_until(WAIT, |event| {
+            event.name == "device:update" && event.data["deviceId"] == definition["id"]
+        })
+        .await
+        .unwrap();
+    fleet.close().await;
+}
+
 /// Creates simulator device `id` through `creator`, watches it on `watcher` and scans its QR
 /// code through `scanner`, then waits until it is `ready`.
 async fn ready_device(id: &str, creator: &Node, watcher: &Node, scanner: &Node) {
-    let (status, body) = creator
-        .api
-        .post(
-            "/api/v1/devices",
-            json!({ "id": id, "name": id, "simulator": quick_phone() }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let definition = json!({ "id": id, "name": id, "simulator": quick_phone() });
+    create_announced(creator, watcher, definition).await;
     let mut watching = watcher.api.socket(id, json!({})).await;
     wait_state(&mut watching, "qr").await;
     scanner.api.link(id).await;
@@ -527,11 +551,7 @@ async fn waha_on_two_nodes() -> (WahaStub, Node, Node) {
         node("node-a", &database).await,
         node("node-b", &database).await,
     ];
-    let (status, body) = nodes[0]
-        .api
-        .post("/api/v1/devices", waha_device(&stub))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    create_announced(&nodes[0], &nodes[1], waha_device(&stub)).await;
     let mut watching = nodes[1].api.socket("wa", json!({})).await;
     wait_state(&mut watching, "ready").await;
     let (Some(owner_id), _) = owner(&nodes[0], "wa").await else {
@@ -581,6 +601,51 @@ async fn an_upstream_webhook_reaching_another_node_is_handed_to_the_owner() {
         .deliver(reqwest::Method::POST, "/upstream/waha/wa", body, &unsigned)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
+    let database = common::postgres::database();
+    let a = node("node-a", &database).await;
+    let b = node("node-b", &database).await;
+    create_announced(&a, &b, json!({ "id": "shop", "name": "Shop" })).await;
+    let (status, created) = a
+        .api
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "dashboard", "devices": ["*"], "scopes": ["read"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["key"].as_str().unwrap();
+    let mut on_b = SioClient::connect(
+        &b.api.base,
+        "/ws",
+        "/device/shop",
+        &[],
+        &[],
+        json!({ "apiKey": secret }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected();
+    let mut admin_on_b = b.api.socket("shop", json!({})).await;
+
+    let path = format!("/api/v1/keys/{}", created["id"].as_str().unwrap());
+    let (status, _) = a.api.call(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    on_b.wait_disconnected(WAIT).await.unwrap();
+    let (status, refused) = b
+        .api
+        .call_as(secret, reqwest::Method::GET, "/api/v1/devices", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    // The admin's connection, made with another key, stays.
+    let listed = admin_on_b
+        .emit_with_ack("chats:list", json!({}), WAIT)
+        .await
+        .expect("still connected");
+    assert_eq!(listed["ok"], true, "{listed}");
 }
 
 /// Sends `signal` (`-STOP`, `-CONT`) to the daemon's process.

@@ -5,7 +5,6 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::socket::SocketHub;
 use crate::bus::{DeviceChange, EventBus};
 use crate::device::DeviceManager;
 
@@ -26,13 +25,9 @@ pub(super) struct Node {
 
 impl Node {
     /// Starts keeping the node's leases, following the other nodes' events, and giving a
-    /// device defined or removed on another node its handle and namespace here, or taking
-    /// them away.
-    pub(super) fn start(
-        devices: &DeviceManager,
-        sockets: &SocketHub,
-        bus: &EventBus,
-    ) -> Option<Self> {
+    /// device defined or removed on another node its handle here, or taking it away (the
+    /// socket hub opens and closes its namespace as it hears of it).
+    pub(super) fn start(devices: &DeviceManager, bus: &EventBus) -> Option<Self> {
         let ownership = devices.ownership()?.clone();
         let stop = CancellationToken::new();
         let keeper = tokio::spawn(ownership.keep(devices.clone(), stop.clone()));
@@ -41,19 +36,13 @@ impl Node {
             async move { devices.follow_events(&bus).await }
         });
         let mut changes = bus.subscribe_device_changes();
-        let (devices, sockets) = (devices.clone(), sockets.clone());
+        let devices = devices.clone();
         let definitions = tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match changes.recv().await {
-                    Ok(DeviceChange::Defined(id)) => {
-                        devices.adopt(&id);
-                        sockets.add_device(&id);
-                    }
-                    Ok(DeviceChange::Removed(id)) => {
-                        devices.forget(&id).await;
-                        sockets.remove_device(&id);
-                    }
+                    Ok(DeviceChange::Defined(id)) => devices.adopt(&id),
+                    Ok(DeviceChange::Removed(id)) => devices.forget(&id).await,
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 }

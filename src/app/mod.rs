@@ -120,7 +120,7 @@ pub async fn run(
             let cluster = &settings.cluster;
             let ownership = Ownership::new(
                 cluster.node_id(),
-                cluster.advertise_url(&settings.server.public_url),
+                cluster.advertise_url(&settings.server.public_url, address),
                 cluster.lease(),
                 store.clone(),
                 metrics.clone(),
@@ -179,7 +179,7 @@ pub async fn run(
     for id in devices.ids() {
         sockets.add_device(&id);
     }
-    let node = cluster::Node::start(&devices, &sockets, &bus);
+    let node = cluster::Node::start(&devices, &bus);
     let readiness = Readiness::default();
     readiness.devices_loaded();
     let uploads = devices.library().uploads().clone();

@@ -216,11 +216,16 @@ impl ClusterSettings {
         format!("{host}-{}", std::process::id())
     }
 
-    /// [`advertise_url`](Self::advertise_url), or `public_url` when it is empty.
-    pub fn advertise_url(&self, public_url: &str) -> String {
-        match self.advertise_url.is_empty() {
-            true => public_url.trim_end_matches('/').to_owned(),
-            false => self.advertise_url.trim_end_matches('/').to_owned(),
+    /// [`advertise_url`](Self::advertise_url); when it is empty, the address the node is
+    /// `bound` to if that is a loopback one (the only way to reach it, without the doubt of a
+    /// `localhost` that may name IPv6's loopback first), else `public_url`.
+    pub fn advertise_url(&self, public_url: &str, bound: SocketAddr) -> String {
+        if !self.advertise_url.is_empty() {
+            return self.advertise_url.trim_end_matches('/').to_owned();
+        }
+        match bound.ip().is_loopback() {
+            true => format!("http://{bound}"),
+            false => public_url.trim_end_matches('/').to_owned(),
         }
     }
 

@@ -120,7 +120,7 @@ impl DeviceManager {
             store: context.store.clone(),
             node: ownership.node().to_owned(),
             key: key.into(),
-            http: reqwest::Client::new(),
+            http: nodes_client(),
         };
         Self {
             cluster: Some(Cluster { ownership, owners }),
@@ -453,14 +453,7 @@ impl DeviceManager {
     /// Stops the device's actor, if it runs here, and forgets the device.
     pub async fn forget(&self, id: &DeviceId) {
         let supervised = self.devices.lock().expect("devices lock").remove(id);
-        if let Some(Supervised {
-            runs: Runs::Here { actor, task },
-            ..
-        }) = supervised
-        {
-            let _ = actor.command(Command::Shutdown).await;
-            let _ = task.await;
-        }
+        stop_actor(supervised).await;
     }
 
     /// Runs the device here: this node took its lease. Its handle is replaced, so callers
@@ -491,11 +484,16 @@ impl DeviceManager {
     /// Stops the device's actor here, if it runs here, and follows it on its next owner: this
     /// node lost or gave up its lease.
     pub async fn let_go(&self, id: &DeviceId) {
-        if self.local_handle(id).is_none() {
-            return;
-        }
-        self.forget(id).await;
+        let running = {
+            let mut devices = self.devices.lock().expect("devices lock");
+            match devices.get(id).map(|supervised| &supervised.runs) {
+                Some(Runs::Here { .. }) => devices.remove(id),
+                _ => return,
+            }
+        };
+        // Callers reach the device's next owner from now on, while its actor here stops.
         self.follow(id.clone());
+        stop_actor(running).await;
     }
 
     /// Starts the supervisor of one device: on one node, it runs the actor and runs it again
@@ -640,6 +638,28 @@ impl DeviceManager {
                 runs: Runs::Here { actor, task },
             },
         );
+    }
+}
+
+/// The HTTP client a node calls the others with: straight to them, never through a proxy the
+/// environment names, and giving up on a node that does not take the connection in a moment.
+fn nodes_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Stops the actor of `supervised`, if it runs here, and waits until it has.
+async fn stop_actor(supervised: Option<Supervised>) {
+    if let Some(Supervised {
+        runs: Runs::Here { actor, task },
+        ..
+    }) = supervised
+    {
+        let _ = actor.command(Command::Shutdown).await;
+        let _ = task.await;
     }
 }
 

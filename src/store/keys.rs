@@ -88,6 +88,9 @@ impl Tx<'_> {
             "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, rfc3339(Utc::now())],
         )?;
+        if changed > 0 {
+            self.revoked_keys.push(id.to_owned());
+        }
         Ok(changed > 0)
     }
 }

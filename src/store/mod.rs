@@ -136,6 +136,8 @@ pub struct Tx<'c> {
     events: Vec<JournaledEvent>,
     /// Devices defined or removed in this batch, announced after it commits.
     device_changes: Vec<DeviceChange>,
+    /// API keys revoked in this batch, announced after it commits.
+    revoked_keys: Vec<String>,
     /// Where each device's journal stands in this batch, stored once before it commits.
     heads: HashMap<DeviceId, journal::Head>,
     /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).

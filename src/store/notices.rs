@@ -1,5 +1,5 @@
 //! How the nodes of a cluster hear of each other's commits: every commit on PostgreSQL that
-//! journals events, or defines or removes a device, notifies the channel [`CHANNEL`] within its
+//! journals events, defines or removes a device, or revokes an API key, notifies the channel [`CHANNEL`] within its
 //! transaction (a notification is delivered only if, and once, the transaction commits), and
 //! every node listens to it on a connection of its own.
 //!
@@ -17,9 +17,10 @@ use std::time::Duration;
 use super::journal::read_after;
 use super::postgresql::connect;
 use super::sql::{params, Conn};
+use super::writer::Announced;
 use super::StoreResult;
 use crate::bus::{DeviceChange, EventBus};
-use crate::model::{event::JournaledEvent, DeviceId};
+use crate::model::DeviceId;
 
 /// The notification channel every node listens to.
 const CHANNEL: &str = "devicebridge";
@@ -42,17 +43,12 @@ impl Origin {
     }
 }
 
-/// Notifies, within the transaction under way, what it journaled and which devices it
-/// defined or removed.
-pub(super) fn announce(
-    conn: &Conn,
-    origin: &Origin,
-    events: &[JournaledEvent],
-    changes: &[DeviceChange],
-) -> StoreResult<()> {
+/// Notifies, within the transaction under way, what it journaled, which devices it defined
+/// or removed and which API keys it revoked.
+pub(super) fn announce(conn: &Conn, origin: &Origin, announced: &Announced) -> StoreResult<()> {
     let mut lines: Vec<String> = Vec::new();
     let mut run: Option<(&DeviceId, u64, u64)> = None;
-    for event in events {
+    for event in &announced.events {
         run = match run {
             Some((device, first, _)) if *device == event.device_id => {
                 Some((device, first, event.seq))
@@ -67,11 +63,14 @@ pub(super) fn announce(
     if let Some((device, first, last)) = run {
         lines.push(format!("e {device} {first} {last}"));
     }
-    for change in changes {
+    for change in &announced.device_changes {
         lines.push(match change {
             DeviceChange::Defined(device) => format!("d {device}"),
             DeviceChange::Removed(device) => format!("r {device}"),
         });
+    }
+    for key in &announced.revoked_keys {
+        lines.push(format!("k {key}"));
     }
     let mut payload = String::new();
     for line in lines {
@@ -128,10 +127,14 @@ fn hear(conn: &Conn, origin: &Origin, bus: &EventBus, payload: &str) -> StoreRes
     }
     for line in lines {
         let mut words = line.split(' ');
-        let (Some(kind), Some(device)) = (words.next(), words.next()) else {
+        let (Some(kind), Some(named)) = (words.next(), words.next()) else {
             continue;
         };
-        let Ok(device) = DeviceId::parse(device) else {
+        if kind == "k" {
+            bus.publish_key_revoked(named.to_owned());
+            continue;
+        }
+        let Ok(device) = DeviceId::parse(named) else {
             continue;
         };
         match kind {

@@ -152,9 +152,14 @@ struct Commit<'w> {
     origin: Option<&'w Origin>,
 }
 
-/// What a batch publishes once it has committed: the events it journaled and the devices it
-/// defined or removed.
-type Announced = (Vec<JournaledEvent>, Vec<DeviceChange>);
+/// What a batch publishes once it has committed: the events it journaled, the devices it
+/// defined or removed and the API keys it revoked.
+#[derive(Default)]
+pub(super) struct Announced {
+    pub(super) events: Vec<JournaledEvent>,
+    pub(super) device_changes: Vec<DeviceChange>,
+    pub(super) revoked_keys: Vec<String>,
+}
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails
 /// ends the transaction there: it is rolled back with the writes before it, and the writes
@@ -184,6 +189,7 @@ impl Commit<'_> {
                 conn,
                 events: Vec::new(),
                 device_changes: Vec::new(),
+                revoked_keys: Vec::new(),
                 heads: HashMap::new(),
                 changed_chats: Vec::new(),
                 fences_checked: Default::default(),
@@ -199,20 +205,27 @@ impl Commit<'_> {
             }
             tx.journal_changed_chats()?;
             tx.store_heads()?;
-            let events = std::mem::take(&mut tx.events);
-            let device_changes = std::mem::take(&mut tx.device_changes);
+            let announced = Announced {
+                events: std::mem::take(&mut tx.events),
+                device_changes: std::mem::take(&mut tx.device_changes),
+                revoked_keys: std::mem::take(&mut tx.revoked_keys),
+            };
             if let Some(origin) = origin {
-                announce(conn, origin, &events, &device_changes)?;
+                announce(conn, origin, &announced)?;
             }
             conn.commit()?;
-            Ok(Ok((events, device_changes)))
+            Ok(Ok(announced))
         })();
         if !matches!(outcome, Ok(Ok(_))) {
             // Whatever the batch wrote goes with the write that failed.
             conn.rollback();
         }
         match outcome {
-            Ok(Ok((events, device_changes))) => {
+            Ok(Ok(Announced {
+                events,
+                device_changes,
+                revoked_keys,
+            })) => {
                 // A commit that changed no row wrote nothing, and proves nothing about the disk.
                 // (PostgreSQL does not count changed rows: each of its commits counts.)
                 if changes() > changes_before || changes_before.is_none() {
@@ -224,6 +237,9 @@ impl Commit<'_> {
                 }
                 for change in device_changes {
                     bus.publish_device_change(change);
+                }
+                for key in revoked_keys {
+                    bus.publish_key_revoked(key);
                 }
                 bus.committed(completions.len(), journaled, taken);
                 for completion in completions {

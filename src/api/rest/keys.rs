@@ -183,8 +183,9 @@ async fn revoke_key(
     if !caller.administers(&key.devices) {
         return Err(not_found());
     }
+    // Its connections close once the revocation is committed, on every node (see
+    // `SocketHub::new`).
     if state.store.write(move |tx| tx.revoke_key(&key.id)).await? {
-        state.sockets.disconnect_key(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())

@@ -64,11 +64,20 @@ impl SocketHub {
 
     /// `device:update` when a device is created or its definition edited, `device:removed`
     /// when it is removed: the device layer's changes, heard on the bus after they commit.
+    /// A device is announced only once its namespace is open here, and its namespace closed
+    /// before its removal is, so a dashboard that connects to a device it was told of is not
+    /// refused, whichever node of a cluster created it.
     pub(super) async fn announce_definitions(self, mut changes: broadcast::Receiver<DeviceChange>) {
         loop {
             match changes.recv().await {
-                Ok(DeviceChange::Defined(id)) => self.announce_device(&id, None).await,
-                Ok(DeviceChange::Removed(id)) => self.device_removed(&id),
+                Ok(DeviceChange::Defined(id)) => {
+                    self.add_device(&id);
+                    self.announce_device(&id, None).await
+                }
+                Ok(DeviceChange::Removed(id)) => {
+                    self.remove_device(&id);
+                    self.device_removed(&id)
+                }
                 // Hundreds of definitions changed at once (a directory of device files
                 // synced at startup): the missed ones are not announced, and a dashboard
                 // sees them in `GET /api/v1/devices` and their next state change.

@@ -102,7 +102,23 @@ impl SocketHub {
             hub.clone()
                 .announce_definitions(bus.subscribe_device_changes()),
         );
+        tokio::spawn(hub.clone().close_revoked(bus.subscribe_key_revocations()));
         hub
+    }
+
+    /// Disconnects the sockets of each API key revoked, as the bus tells of it: a revocation
+    /// made through another node of a cluster closes this node's connections too.
+    async fn close_revoked(self, mut revocations: tokio::sync::broadcast::Receiver<String>) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match revocations.recv().await {
+                Ok(key) => self.disconnect_key(&key),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "revocations came faster than they were applied; restart to close their connections");
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 
     /// Opens `/device/<id>` and starts its fanout.
@@ -175,7 +191,7 @@ impl SocketHub {
 
     /// Disconnects every socket that connected with the API key `key` (see
     /// [`crate::api::auth::Grant::key`]), or with a token issued from it: the key was revoked.
-    pub fn disconnect_key(&self, key: &str) {
+    fn disconnect_key(&self, key: &str) {
         for namespace in self.namespaces() {
             let Some(operators) = self.inner.io.of(namespace) else {
                 continue;
