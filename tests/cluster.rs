@@ -208,6 +208,19 @@ async fn head(node: &Node, device: &str) -> u64 {
     page["head"].as_u64().unwrap()
 }
 
+/// Waits until `client`, which resumed from the start, saw the journal of `shop` up to where
+/// `node` reads its head, and asserts that it saw every event of it once, in order.
+async fn assert_whole_journal(client: &mut SioClient, node: &Node, across: &str) {
+    let last = head(node, "shop").await;
+    wait_seq(client, last).await;
+    let seqs: Vec<u64> = journaled(client)
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .filter(|seq| *seq <= last)
+        .collect();
+    assert_gap_free(&seqs, last, &format!("no seq lost or repeated {across}"));
+}
+
 /// Asserts that `seqs` are exactly `1..=last`, in order.
 #[track_caller]
 fn assert_gap_free(seqs: &[u64], last: u64, what: &str) {
@@ -329,14 +342,7 @@ async fn a_killed_owner_is_replaced_within_the_lease_and_no_accepted_message_is_
     // Every accepted message reaches the phone and is read, and the journal has no gap.
     ids.extend(send(&nodes[1], "shop", 25, 5).await);
     wait_acks(&mut client, &ids, "read").await;
-    let last = head(&nodes[0], "shop").await;
-    wait_seq(&mut client, last).await;
-    let seqs: Vec<u64> = journaled(&client)
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .filter(|seq| *seq <= last)
-        .collect();
-    assert_gap_free(&seqs, last, "no seq lost or repeated across the takeover");
+    assert_whole_journal(&mut client, &nodes[0], "across the takeover").await;
 }
 
 /// A WAHA device on the stand-in `stub`, whose session is linked already.
@@ -520,14 +526,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
     // Every accepted message is read on the phone, once, and every node has all of it.
     let mut client = nodes[0].api.socket("shop", json!({ "lastSeq": 0 })).await;
     wait_acks(&mut client, &accepted, "read").await;
-    let last = head(&nodes[1], "shop").await;
-    wait_seq(&mut client, last).await;
-    let seqs: Vec<u64> = journaled(&client)
-        .into_iter()
-        .map(|(seq, _)| seq)
-        .filter(|seq| *seq <= last)
-        .collect();
-    assert_gap_free(&seqs, last, "no seq lost or repeated across the restarts");
+    assert_whole_journal(&mut client, &nodes[1], "across the restarts").await;
     for node in &nodes {
         let stored = all_messages(node).await;
         for id in &accepted {

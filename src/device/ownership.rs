@@ -258,17 +258,17 @@ impl Ownership {
         }
     }
 
+    /// The devices this node holds, by id.
+    fn holding(&self) -> Vec<DeviceId> {
+        let held = self.inner.held.lock().expect("leases lock");
+        let mut devices: Vec<DeviceId> = held.keys().cloned().collect();
+        devices.sort();
+        devices
+    }
+
     /// Hands `count` of this node's devices over to the others.
     async fn give_up(&self, devices: &DeviceManager, count: usize) {
-        let mut giving: Vec<DeviceId> = self
-            .inner
-            .held
-            .lock()
-            .expect("leases lock")
-            .keys()
-            .cloned()
-            .collect();
-        giving.sort();
+        let mut giving = self.holding();
         giving.truncate(count);
         self.release(devices, giving).await;
     }
@@ -299,14 +299,6 @@ impl Ownership {
     /// counting it) and releases every device it holds.
     async fn hand_over(&self, devices: &DeviceManager) {
         self.round(devices, true).await;
-        let all: Vec<DeviceId> = self
-            .inner
-            .held
-            .lock()
-            .expect("leases lock")
-            .keys()
-            .cloned()
-            .collect();
-        self.release(devices, all).await;
+        self.release(devices, self.holding()).await;
     }
 }
