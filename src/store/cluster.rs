@@ -320,8 +320,8 @@ fn device_id(text: String) -> StoreResult<DeviceId> {
     DeviceId::parse(&text).map_err(|_| StoreError::Unreadable(format!("device id {text:?}")))
 }
 
-/// The cluster's tables, and the claims on webhook deliveries: the third step of PostgreSQL's
-/// schema.
+/// The cluster's tables, the claims on webhook deliveries, and the devices' journal numbers
+/// drawn from a sequence: the third step of PostgreSQL's schema.
 pub(super) const SCHEMA: &str = r#"
     CREATE TABLE nodes (
         id TEXT COLLATE "C" PRIMARY KEY,
@@ -339,4 +339,7 @@ pub(super) const SCHEMA: &str = r#"
     CREATE INDEX leases_by_owner ON leases (owner);
     ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT COLLATE "C";
     ALTER TABLE webhook_deliveries ADD COLUMN claimed_until BIGINT;
+    CREATE SEQUENCE device_nums OWNED BY device_seq.num;
+    SELECT setval('device_nums', COALESCE((SELECT MAX(num) FROM device_seq), 0) + 1, false);
+    ALTER TABLE device_seq ALTER COLUMN num SET DEFAULT nextval('device_nums');
 "#;

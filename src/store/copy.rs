@@ -90,7 +90,11 @@ pub fn sqlite_to_postgres(
         )?;
     }
     // Identity columns go on after the rows copied with their values.
-    for (table, column) in [("outbound_actions", "id"), ("simulator_inbox", "rowid")] {
+    for (table, column) in [
+        ("outbound_actions", "id"),
+        ("simulator_inbox", "rowid"),
+        ("device_seq", "num"),
+    ] {
         writing.batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', '{column}'),
                 COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"

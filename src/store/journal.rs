@@ -55,20 +55,11 @@ impl Tx<'_> {
     }
 
     /// Where the device's journal stands, numbering the device first if it has none yet.
-    ///
-    /// On PostgreSQL, which several nodes may write, the head row stays locked until the
-    /// commit: a node that journals for the same device waits for it, and goes on from the
-    /// seq it reached, so seqs stay gap-free and are committed in order.
     fn open_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
-        let head = match self.conn.is_postgres() {
-            true => self.conn.query_opt(
-                "SELECT num, last_seq FROM device_seq WHERE device_id = ?1 FOR UPDATE",
-                params![device.as_str()],
-                Head::of_row,
-            )?,
-            false => position(self.conn(), device)?,
-        };
-        if let Some(head) = head {
+        if self.conn.is_postgres() {
+            return self.open_shared_journal(device);
+        }
+        if let Some(head) = position(self.conn(), device)? {
             return Ok(head);
         }
         let num = self.query_row(
@@ -79,6 +70,25 @@ impl Tx<'_> {
             |row| row.get(0),
         )?;
         Ok(Head { num, last: 0 })
+    }
+
+    /// [`Tx::open_journal`] on PostgreSQL, which several nodes may write: the head row stays
+    /// locked until the commit, so a node that journals for the same device waits for it and
+    /// goes on from the seq it reached (seqs stay gap-free and are committed in order), and a
+    /// device's number comes from a sequence, so two nodes numbering two new devices at once
+    /// do not both take the next one. Two nodes numbering the same device: the second waits
+    /// for the first's row and takes it.
+    fn open_shared_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
+        self.execute(
+            "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 0)
+             ON CONFLICT (device_id) DO NOTHING",
+            params![device.as_str()],
+        )?;
+        self.query_row(
+            "SELECT num, last_seq FROM device_seq WHERE device_id = ?1 FOR UPDATE",
+            params![device.as_str()],
+            Head::of_row,
+        )
     }
 
     /// Deletes the device's events. Its head stays, so a device created again under the same
