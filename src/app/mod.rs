@@ -195,7 +195,10 @@ pub async fn run(
         uploads,
         metrics.clone(),
     ));
-    let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone())?;
+    let node_id = devices
+        .ownership()
+        .map(|ownership| ownership.node().to_owned());
+    let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone(), node_id)?;
     webhooks.sync_configured().await?;
     background.adopt([tokio::spawn({
         let (webhooks, bus, stop) = (webhooks.clone(), bus.clone(), background.stop_signal());

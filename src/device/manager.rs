@@ -477,8 +477,10 @@ impl DeviceManager {
             store,
             ..self.context.clone()
         };
-        self.forget(id).await;
-        self.run_here(id.clone(), context);
+        // Replaced in one step: a device's definition heard meanwhile (`adopt`) cannot slip
+        // a handle of its own in between.
+        let replaced = self.run_here(id.clone(), context);
+        stop_actor(replaced).await;
     }
 
     /// Stops the device's actor here, if it runs here, and follows it on its next owner: this
@@ -500,7 +502,8 @@ impl DeviceManager {
     /// if it panics; in a cluster, the device is followed until this node takes its lease.
     fn supervise(&self, id: DeviceId) {
         match &self.cluster {
-            None => self.run_here(id, self.context.clone()),
+            // A device new to the manager: there is nothing before it to stop.
+            None => drop(self.run_here(id, self.context.clone())),
             Some(cluster) => {
                 self.follow(id);
                 cluster.ownership.wake();
@@ -518,7 +521,8 @@ impl DeviceManager {
 
     /// Gives a device that runs on another node a handle that carries requests to it, and
     /// reads where it stands (QR code, account, readiness) from the store; its events keep
-    /// that up to date from then on ([`Self::follow_events`]).
+    /// that up to date from then on ([`Self::follow_events`]). A device whose actor runs here
+    /// keeps its handle.
     fn follow(&self, id: DeviceId) {
         let Some(cluster) = &self.cluster else {
             return;
@@ -537,9 +541,26 @@ impl DeviceManager {
             me_receiver,
             bell.clone(),
         );
-        let store = self.context.store.clone();
         let (seen_me, seen_qr, seen_bell, device) =
             (me.clone(), qr.clone(), bell.clone(), id.clone());
+        {
+            let mut devices = self.devices.lock().expect("devices lock");
+            if let Some(Supervised {
+                runs: Runs::Here { .. },
+                ..
+            }) = devices.get(&id)
+            {
+                return;
+            }
+            devices.insert(
+                id,
+                Supervised {
+                    handle,
+                    runs: Runs::Elsewhere { qr, me, bell },
+                },
+            );
+        }
+        let store = self.context.store.clone();
         tokio::spawn(async move {
             let read = store
                 .read(move |conn| {
@@ -556,13 +577,6 @@ impl DeviceManager {
                 }
             }
         });
-        self.devices.lock().expect("devices lock").insert(
-            id,
-            Supervised {
-                handle,
-                runs: Runs::Elsewhere { qr, me, bell },
-            },
-        );
     }
 
     /// Keeps the cluster's view of its devices up to date from the bus, until it closes:
@@ -592,8 +606,10 @@ impl DeviceManager {
         }
     }
 
-    /// Starts the supervisor of a device whose actor runs here.
-    fn run_here(&self, id: DeviceId, context: ActorContext) {
+    /// Starts the supervisor of a device whose actor runs here; returns what the device had
+    /// before, for the caller to stop.
+    #[must_use]
+    fn run_here(&self, id: DeviceId, context: ActorContext) -> Option<Supervised> {
         let (commands, queue) = mpsc::channel(32);
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
@@ -637,7 +653,7 @@ impl DeviceManager {
                 handle,
                 runs: Runs::Here { actor, task },
             },
-        );
+        )
     }
 }
 

@@ -79,16 +79,21 @@ impl Tx<'_> {
     /// do not both take the next one. Two nodes numbering the same device: the second waits
     /// for the first's row and takes it.
     fn open_shared_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
+        const LOCKED_HEAD: &str =
+            "SELECT num, last_seq FROM device_seq WHERE device_id = ?1 FOR UPDATE";
+        let head = self
+            .conn
+            .query_opt(LOCKED_HEAD, params![device.as_str()], Head::of_row)?;
+        if let Some(head) = head {
+            return Ok(head);
+        }
+        // A device's first event: its row is made, by this node or the one it waits for.
         self.execute(
             "INSERT INTO device_seq (device_id, last_seq) VALUES (?1, 0)
              ON CONFLICT (device_id) DO NOTHING",
             params![device.as_str()],
         )?;
-        self.query_row(
-            "SELECT num, last_seq FROM device_seq WHERE device_id = ?1 FOR UPDATE",
-            params![device.as_str()],
-            Head::of_row,
-        )
+        self.query_row(LOCKED_HEAD, params![device.as_str()], Head::of_row)
     }
 
     /// Deletes the device's events. Its head stays, so a device created again under the same

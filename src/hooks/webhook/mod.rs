@@ -86,10 +86,12 @@ pub enum SenderError {
 }
 
 impl Webhooks {
+    /// The sender; `node` is this node's id in a cluster, whose senders claim each delivery.
     pub fn new(
         store: Store,
         settings: Arc<Settings>,
         metrics: Arc<Metrics>,
+        node: Option<String>,
     ) -> Result<Self, SenderError> {
         let config = &settings.webhooks;
         let mut client = reqwest::Client::builder()
@@ -100,10 +102,6 @@ impl Webhooks {
         if !config.allow_private {
             client = client.dns_resolver(address::PublicOnly::resolver());
         }
-        let node = settings
-            .storage
-            .postgres_url()
-            .map(|_| settings.cluster.node_id());
         Ok(Webhooks {
             inner: Arc::new(Inner {
                 store,
