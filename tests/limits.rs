@@ -146,6 +146,42 @@ async fn a_client_that_asks_and_never_reads_is_cut_off_and_memory_stays_bounded(
     assert_eq!(sample(&api.metrics().await, SLOW_CONSUMERS), 1);
 }
 
+/// Reads from many clients at once share a bounded pool of database connections, whose page
+/// caches are the read path's memory: however many ask together, the daemon opens no more
+/// connections than the pool's bound, and its memory grows by little.
+#[tokio::test]
+async fn reads_from_many_clients_at_once_share_a_bounded_pool_of_connections() {
+    /// The store's read connections, and its writer's and checkpointer's.
+    const MOST_CONNECTIONS: usize = 8 + 2;
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &[]).await;
+    api.ready_device("big", silent_phone()).await;
+    // 4 MB of messages, so that each list read fills a connection's page cache.
+    fill_chat(&api, "big", 200, 20_000).await;
+    let baseline = daemon.rss_bytes();
+
+    let path = format!("/api/v1/devices/big/chats/{CHAT}/messages?limit=200");
+    for _ in 0..3 {
+        let answers = futures_util::future::join_all((0..400).map(|_| api.get(&path))).await;
+        assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+    }
+    let connections = daemon.open_files_ending("devicebridge.db");
+    let grown = daemon.rss_bytes().saturating_sub(baseline);
+    eprintln!(
+        "1,200 reads, 400 at a time: {connections} connections, +{} KiB",
+        grown / 1024
+    );
+    assert!(
+        connections <= MOST_CONNECTIONS,
+        "{connections} connections to the database"
+    );
+    assert!(
+        grown < 64 * MIB,
+        "the daemon grew by {} MiB for reads",
+        grown / MIB
+    );
+}
+
 #[tokio::test]
 async fn stalled_subscribers_of_large_messages_are_cut_off_within_seconds() {
     let dir = tempfile::tempdir().unwrap();

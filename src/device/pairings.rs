@@ -20,12 +20,18 @@ use crate::model::{event::Me, DeviceId};
 
 /// How long a used or replaced code is remembered, so reusing it gets a clear "expired".
 const REMEMBER_FOR: Duration = Duration::from_secs(3600);
+/// How long a scan waits for its device to take the link. A device answers in moments; one
+/// that does not is stuck on something the phone cannot help with, and the phone is told so
+/// rather than kept waiting.
+const DEVICE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Why a pairing code could not be claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PairingError {
     #[error("this QR code is expired, was already used, or was never issued")]
     Expired,
+    #[error("the device did not answer the scan in time; see its state before scanning its current code")]
+    Unanswered,
 }
 
 enum CodeState {
@@ -41,9 +47,20 @@ enum CodeState {
 }
 
 /// Every pairing code issued by this daemon's simulated devices.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Pairings {
     codes: Arc<Mutex<HashMap<String, CodeState>>>,
+    /// How long a scan waits for its device: [`DEVICE_PATIENCE`], shorter in tests.
+    patience: Duration,
+}
+
+impl Default for Pairings {
+    fn default() -> Self {
+        Self {
+            codes: Arc::default(),
+            patience: DEVICE_PATIENCE,
+        }
+    }
 }
 
 impl Pairings {
@@ -84,16 +101,26 @@ impl Pairings {
         let (device, events, me) = claimed;
         let (linked, accepted) = oneshot::channel();
         let session = json!({ "token": random_token(32), "me": me });
-        let sent = events
-            .send(UpstreamEvent::Scanned {
+        let answered = tokio::time::timeout(self.patience, async {
+            let scanned = UpstreamEvent::Scanned {
                 session,
                 me,
                 linked,
-            })
-            .await;
-        match (sent, accepted.await) {
-            (Ok(()), Ok(true)) => Ok(device),
-            _ => Err(PairingError::Expired),
+            };
+            match events.send(scanned).await {
+                Ok(()) => accepted.await.unwrap_or(false),
+                // The device stopped since it showed the code.
+                Err(_) => false,
+            }
+        })
+        .await;
+        match answered {
+            Ok(true) => Ok(device),
+            Ok(false) => Err(PairingError::Expired),
+            Err(_) => {
+                tracing::warn!(device_id = %device, "the device did not answer the scan of its pairing code");
+                Err(PairingError::Unanswered)
+            }
         }
     }
 
@@ -132,7 +159,6 @@ impl Pairings {
     }
 }
 
-/// The code in a QR text: the last path segment of `…/pair/{code}`, or the text itself.
 /// The code in a QR code's text (the last segment of its URL), or the bare code itself.
 pub(super) fn code_of(qr: &str) -> &str {
     qr.trim().rsplit('/').next().unwrap_or_default()
@@ -153,4 +179,56 @@ pub fn random_token(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> Me {
+        Me {
+            id: "15550000001@c.us".into(),
+            name: "Phone".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scan_its_device_does_not_answer_is_refused_in_time() {
+        let pairings = Pairings {
+            patience: Duration::from_millis(50),
+            ..Pairings::default()
+        };
+        let device = DeviceId::parse("shop").unwrap();
+        // A device that holds its events but never reads them.
+        let (events, _unread) = mpsc::channel(8);
+        let code = pairings.issue(&device, Duration::from_secs(60), events, me());
+        assert_eq!(pairings.claim(&code).await, Err(PairingError::Unanswered));
+        assert_eq!(
+            pairings.claim(&code).await,
+            Err(PairingError::Expired),
+            "the code was used"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scan_its_device_takes_links_it_and_uses_the_code_up() {
+        let pairings = Pairings::default();
+        let device = DeviceId::parse("shop").unwrap();
+        let (events, mut device_side) = mpsc::channel(8);
+        let code = pairings.issue(&device, Duration::from_secs(60), events, me());
+        let answering = tokio::spawn(async move {
+            match device_side.recv().await {
+                Some(UpstreamEvent::Scanned { linked, .. }) => linked.send(true).unwrap(),
+                _ => panic!("the device heard no scan"),
+            }
+        });
+        assert_eq!(
+            pairings
+                .claim(&format!("http://localhost:3000/pair/{code}"))
+                .await,
+            Ok(device)
+        );
+        answering.await.unwrap();
+        assert_eq!(pairings.peek(&code), Err(PairingError::Expired));
+    }
 }

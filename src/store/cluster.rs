@@ -104,7 +104,8 @@ pub fn renew(conn: &Conn, node: &str, lease_ms: i64) -> StoreResult<Vec<Held>> {
 
 /// Takes up to `most` devices that no node holds (never leased, released, or whose owner's
 /// lease lapsed) for `node`, each under a new epoch. Nodes claiming together take different
-/// devices: a lease row one of them is taking is skipped by the others.
+/// devices: a lease row one of them is taking is skipped by the others, and so is one that a
+/// write of its owner is checking (see `Tx::check_fence`), until that write commits.
 pub fn claim(conn: &Conn, node: &str, lease_ms: i64, most: i64) -> StoreResult<Vec<Held>> {
     if most <= 0 {
         return Ok(Vec::new());
@@ -277,6 +278,12 @@ impl Tx<'_> {
     /// Refuses the write unless `fence` still names the device's live lease. The lease row
     /// stays locked until the commit, so no node takes the device over in between; a device is
     /// checked once per group commit.
+    ///
+    /// The lock is `FOR KEY SHARE`, the weakest: it holds off a takeover, whose claim locks the
+    /// rows it takes `FOR UPDATE` (and skips this one), but not the owner's own renewal, which
+    /// updates every lease of the node in one statement. With `FOR SHARE` a renewal that had
+    /// locked one lease and waited for another would deadlock with a group commit that
+    /// checked the second and then wanted the first.
     pub(super) fn check_fence(&mut self, fence: &Fence) -> StoreResult<()> {
         if self.fences_checked.contains(fence) {
             return Ok(());
@@ -286,7 +293,7 @@ impl Tx<'_> {
                 "SELECT 1 FROM leases WHERE device_id = ?1 AND owner = ?2 AND epoch = ?3
                  AND expires_at > ",
                 now_ms!(),
-                " FOR SHARE"
+                " FOR KEY SHARE"
             ),
             params![fence.device.as_str(), fence.node, fence.epoch],
         )?;

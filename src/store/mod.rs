@@ -299,16 +299,12 @@ where
     R: Send + 'static,
     F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
 {
-    let turn = match &readers.turns {
-        Some(turns) => Some(
-            turns
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| StoreError::Closed)?,
-        ),
-        None => None,
-    };
+    let turn = readers
+        .turns
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| StoreError::Closed)?;
     let read = move || {
         let result = readers.with(op);
         drop(turn);

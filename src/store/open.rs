@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::checkpointer::{run_checkpointer, wake_channel, LogCopied, TRUNCATE_PATIENCE};
 use super::outage::Outage;
-use super::readers::ReaderPool;
+use super::readers::{ReaderPool, SQLITE_READERS};
 use super::writer::{run_writer, LogKeeping, QUEUE_DEPTH};
 use super::{migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
@@ -128,7 +128,7 @@ impl Store {
         let readers = Arc::new(ReaderPool {
             open: Box::new(move || super::readers::open_sqlite(&path)),
             idle: Mutex::new(Vec::new()),
-            turns: None,
+            turns: Arc::new(Semaphore::new(SQLITE_READERS)),
         });
         Ok(Store {
             writer,

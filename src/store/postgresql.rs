@@ -81,7 +81,7 @@ impl Store {
             Arc::new(ReaderPool {
                 open: Box::new(move || connect(&url)),
                 idle: Mutex::new(Vec::new()),
-                turns: Some(Arc::new(Semaphore::new(connections))),
+                turns: Arc::new(Semaphore::new(connections)),
             })
         };
         Ok(Store {

@@ -2,10 +2,16 @@
 //! the next. Separate from the writer's single connection because reads go on while the writer
 //! commits (on SQLite, thanks to WAL mode).
 //!
-//! A PostgreSQL server takes a bounded number of connections (100 by default), each a process
-//! of its own, shared by every daemon of a database: reads there go through at most
-//! [`POSTGRES_READERS`] connections, and wait for one beyond that. SQLite's connections are
-//! files opened in the daemon and need no bound but the runtime's blocking threads.
+//! Reads go through at most so many connections, and wait for one beyond that:
+//!
+//! - a PostgreSQL server takes a bounded number of connections (100 by default), each a process
+//!   of its own, shared by every daemon of a database: [`POSTGRES_READERS`];
+//! - a SQLite connection lives in the daemon, with a page cache of its own that fills up to
+//!   2 MiB with what it read (SQLite's default `cache_size`), and the pool keeps every
+//!   connection it opened: bounded only by the runtime's 512 blocking threads, clients
+//!   reading together would leave as many connections, and caches, behind. Reads on SQLite
+//!   are CPU work on a file in the system's page cache, which more connections than cores do
+//!   not speed up: [`SQLITE_READERS`], whose caches hold at most 16 MiB together.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,13 +24,15 @@ use super::{Conn, StoreResult};
 
 /// The most read connections a daemon opens to PostgreSQL.
 pub const POSTGRES_READERS: usize = 16;
+/// The most read connections a daemon opens to its SQLite database.
+pub const SQLITE_READERS: usize = 8;
 
 pub(super) struct ReaderPool {
     /// Opens one more read connection.
     pub(super) open: Box<dyn Fn() -> StoreResult<Conn> + Send + Sync>,
     pub(super) idle: Mutex<Vec<Conn>>,
-    /// Turns to read, when the connections are bounded.
-    pub(super) turns: Option<Arc<Semaphore>>,
+    /// Turns to read: one for each connection the pool may open.
+    pub(super) turns: Arc<Semaphore>,
 }
 
 /// A read-only connection to the SQLite database at `path`.

@@ -1056,6 +1056,20 @@ async fn stored_device(store: &Store, id: &str) -> DeviceId {
     id
 }
 
+/// `device` leased to node "a" for a minute (its first lease: epoch 1), and the store as a's
+/// actor of the device writes through it.
+async fn leased_to_a(store: &Store, device: &DeviceId) -> Store {
+    store
+        .coordinate(|conn| cluster::claim(conn, "a", 60_000, 1))
+        .await
+        .unwrap();
+    store.fenced(cluster::Fence {
+        device: device.clone(),
+        node: "a".into(),
+        epoch: 1,
+    })
+}
+
 /// A device is leased to one node at a time: a second node claims nothing while the lease is
 /// live, takes it over under a new epoch once it lapsed, and the first node's renewal no
 /// longer returns it.
@@ -1120,15 +1134,7 @@ async fn a_write_under_a_lapsed_lease_is_refused_alone() {
     let db = Db::new(Backend::Postgres);
     let (store, _bus) = db.open();
     let shop = stored_device(&store, "shop").await;
-    store
-        .coordinate(|conn| cluster::claim(conn, "a", 60_000, 1))
-        .await
-        .unwrap();
-    let fenced = store.fenced(cluster::Fence {
-        device: shop.clone(),
-        node: "a".into(),
-        epoch: 1,
-    });
+    let fenced = leased_to_a(&store, &shop).await;
     let id = shop.clone();
     let seq = fenced
         .write(move |tx| tx.journal(&id, disconnected("held")))
@@ -1163,6 +1169,43 @@ async fn a_write_under_a_lapsed_lease_is_refused_alone() {
     );
     let read = journal_from_start(&store, shop).await;
     assert_eq!(read.events.len(), 2);
+}
+
+/// The lease a group commit checked holds off a takeover until the commit, but not its
+/// owner's renewal: the renewal, which locks every lease of the node, cannot end up waiting
+/// for a commit that waits for it.
+#[tokio::test]
+async fn a_fenced_write_holds_off_a_takeover_but_not_the_renewal() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let shop = stored_device(&store, "shop").await;
+    let fenced = leased_to_a(&store, &shop).await;
+    // The writer is inside a's write, with the lease checked and locked.
+    let held = HeldWriter::hold(&fenced).await;
+    let renewal = store.coordinate(|conn| cluster::renew(conn, "a", -1));
+    let renewed = tokio::time::timeout(std::time::Duration::from_secs(10), renewal)
+        .await
+        .expect("the renewal does not wait for the write")
+        .unwrap();
+    assert_eq!(renewed.len(), 1, "renewed, for no time at all");
+    let taken = store
+        .coordinate(|conn| cluster::claim(conn, "b", 60_000, 1))
+        .await
+        .unwrap();
+    assert_eq!(taken, [], "the lapsed lease is still being written under");
+    held.release().await;
+    let taken = store
+        .coordinate(|conn| cluster::claim(conn, "b", 60_000, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        taken,
+        [cluster::Held {
+            device: shop,
+            epoch: 2
+        }],
+        "taken once the write committed"
+    );
 }
 
 /// A webhook delivery is claimed by one node at a time: another node's claim fails while the

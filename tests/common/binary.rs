@@ -140,7 +140,10 @@ impl Daemon {
     ) -> (Daemon, super::TestDaemon) {
         let mut env = env.to_vec();
         env.push(("DEVICEBRIDGE_API_KEY", ADMIN_KEY.to_owned()));
-        env.push(("RUST_LOG", "warn,devicebridge=info".to_owned()));
+        env.push((
+            "RUST_LOG",
+            std::env::var("DEVICEBRIDGE_TEST_LOG").unwrap_or("warn,devicebridge=info".to_owned()),
+        ));
         let mut daemon = Daemon::spawn(dir, &env);
         let base = daemon.base_url().await;
         let api = super::TestDaemon::remote(base, ADMIN_KEY.to_owned(), dir.to_path_buf());
@@ -201,6 +204,17 @@ impl Daemon {
             .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
             .expect("VmRSS in /proc/<pid>/status");
         kib * 1024
+    }
+
+    /// How many of its open file descriptors are on a file whose path ends with `suffix`, from
+    /// `/proc/<pid>/fd`.
+    pub fn open_files_ending(&self, suffix: &str) -> usize {
+        let pid = self.child.id().expect("devicebridge is running");
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().ends_with(suffix))
+            .count()
     }
 
     /// The lines it printed that the test has read so far (through [`Daemon::wait_for`]).

@@ -50,26 +50,33 @@ pub(super) struct Paired {
 /// A scan carried here from another node of the cluster, for a code a device of this node
 /// shows (see `DeviceManager::scan_on_owner`).
 pub(super) async fn scan_carried(state: &AppState, qr: &str) -> Result<Paired, ApiError> {
-    let device = state.pairings.claim(qr).await.map_err(expired)?;
+    let device = state.pairings.claim(qr).await.map_err(refused)?;
     Ok(Paired {
         device_id: device,
         linked: true,
     })
 }
 
-fn expired(error: PairingError) -> ApiError {
-    ApiError::new(ErrorCode::QrExpired, error.to_string())
+/// A scan refused: the code is no longer good (`qr_expired`), or its device did not answer
+/// (`device_not_ready`), which a later scan of its current code may fix.
+fn refused(error: PairingError) -> ApiError {
+    let code = match error {
+        PairingError::Expired => ErrorCode::QrExpired,
+        PairingError::Unanswered => ErrorCode::DeviceNotReady,
+    };
+    ApiError::new(code, error.to_string())
 }
 
 /// Scan a simulator QR code and link its device
 ///
-/// A code that expired, or was used, is `qr_expired`. In a cluster any node takes the scan of
-/// any device's code.
+/// A code that expired, or was used, is `qr_expired`; a device that did not answer the scan
+/// in time (or, in a cluster, whose node could not be reached) is `device_not_ready`. In a
+/// cluster any node takes the scan of any device's code.
 #[utoipa::path(post, path = "/api/v1/pairings", tag = "pairing",
     request_body = Pairing,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
     responses((status = OK, description = "the device, linked", body = Paired),
-        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::QrExpired) }>))]
+        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::QrExpired) | code(ErrorCode::DeviceNotReady) }>))]
 async fn pair(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,13 +86,13 @@ async fn pair(
     let device = match state.pairings.peek(&body.qr) {
         Ok(device) => {
             caller.authorize(Scope::Control, Some(&device))?;
-            state.pairings.claim(&body.qr).await.map_err(expired)?
+            state.pairings.claim(&body.qr).await.map_err(refused)?
         }
         Err(unknown) => {
             let device = state
                 .devices
                 .showing(&body.qr)
-                .ok_or_else(|| expired(unknown))?;
+                .ok_or_else(|| refused(unknown))?;
             caller.authorize(Scope::Control, Some(&device))?;
             state.devices.scan_on_owner(&device, &body.qr).await?;
             device
@@ -124,6 +131,8 @@ async fn confirm_page(State(state): State<AppState>, Path(code): Path<String>) -
 }
 
 /// Confirm the link from the page
+///
+/// A device that does not answer the scan in time gets a page saying so, with status 503.
 #[utoipa::path(post, path = "/pair/{code}", tag = "pairing",
     params(("code" = String, Path, description = "the code in the QR code's URL")),
     responses(
@@ -137,11 +146,19 @@ async fn confirm(State(state): State<AppState>, Path(code): Path<String>) -> Res
             &format!("<p>Device <b>{device}</b> is linked. You can close this page.</p>"),
         ))
         .into_response(),
-        Err(error) => (
+        Err(error @ PairingError::Expired) => (
             StatusCode::GONE,
             Html(page(
                 "QR code expired",
                 &format!("<p>{error}. Scan the current code.</p>"),
+            )),
+        )
+            .into_response(),
+        Err(error @ PairingError::Unanswered) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(page(
+                "The device did not answer",
+                &format!("<p>{error}.</p>"),
             )),
         )
             .into_response(),

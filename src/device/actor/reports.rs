@@ -23,6 +23,7 @@ impl Actor {
             } => {
                 self.pending_link = Some((session, me));
                 let accepted = self.feed(Input::Scanned).await.is_ok();
+                tracing::debug!(device_id = %self.id, accepted, "the scan of a pairing code is answered");
                 if !accepted {
                     self.pending_link = None;
                 }
