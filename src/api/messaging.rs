@@ -424,7 +424,7 @@ impl Messaging {
                     let contacts = store::chats::list_contacts(conn, &lookup)?;
                     return Ok(Some(contacts.into_iter().map(Presence::from).collect()));
                 }
-                let mut wanted = ids.unwrap_or_default();
+                let mut wanted = ids.clone().unwrap_or_default();
                 if let Some(chat) = &chat {
                     match store::chats::participants(conn, &lookup, chat)? {
                         Some(participants) => wanted.extend(participants),

@@ -57,7 +57,8 @@ impl GroupNames {
             .store
             .read(move |conn| {
                 lookup
-                    .into_iter()
+                    .iter()
+                    .cloned()
                     .filter_map(
                         |chat_id| match store::chats::get_chat(conn, &device, &chat_id) {
                             Ok(Some(_)) => Some(Ok(chat_id)),

@@ -62,7 +62,7 @@ impl Store {
     pub async fn coordinate<R, F>(&self, op: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
+        F: Fn(&Conn) -> StoreResult<R> + Send + 'static,
     {
         super::run_on(self.coordination.clone(), op).await
     }

@@ -259,7 +259,7 @@ impl Store {
     pub async fn read<R, F>(&self, op: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
+        F: Fn(&Conn) -> StoreResult<R> + Send + 'static,
     {
         run_on(self.readers.clone(), op).await
     }
@@ -297,7 +297,7 @@ impl Store {
 async fn run_on<R, F>(readers: Arc<ReaderPool>, op: F) -> StoreResult<R>
 where
     R: Send + 'static,
-    F: FnOnce(&Conn) -> StoreResult<R> + Send + 'static,
+    F: Fn(&Conn) -> StoreResult<R> + Send + 'static,
 {
     let turn = readers
         .turns

@@ -47,12 +47,22 @@ pub(super) fn open_sqlite(path: &Path) -> StoreResult<Conn> {
 }
 
 impl ReaderPool {
-    pub(super) fn with<R>(&self, op: impl FnOnce(&Conn) -> StoreResult<R>) -> StoreResult<R> {
+    /// Runs `op` on an idle connection, or a new one. A PostgreSQL connection learns that the
+    /// server closed it (a restart, an idle timeout) only when it is next used: `op` failing on
+    /// a kept connection that turns out lost runs again, once, on a new one.
+    pub(super) fn with<R>(&self, op: impl Fn(&Conn) -> StoreResult<R>) -> StoreResult<R> {
         let pooled = self.idle.lock().expect("reader pool lock").pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => (self.open)()?,
-        };
+        if let Some(conn) = pooled {
+            let result = op(&conn);
+            if !conn.is_lost() {
+                self.idle.lock().expect("reader pool lock").push(conn);
+                return result;
+            }
+            if result.is_ok() {
+                return result;
+            }
+        }
+        let conn = (self.open)()?;
         let result = op(&conn);
         if !conn.is_lost() {
             self.idle.lock().expect("reader pool lock").push(conn);

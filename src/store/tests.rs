@@ -24,7 +24,7 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
     (dir, store, bus)
 }
 
-/// The integration tests' PostgreSQL harness; the store's tests use only its shared server.
+/// The integration tests' PostgreSQL harness: its shared server, and a server of a test's own.
 #[path = "../../tests/common/postgres.rs"]
 #[allow(dead_code)]
 mod test_postgres;
@@ -1068,6 +1068,24 @@ async fn leased_to_a(store: &Store, device: &DeviceId) -> Store {
         node: "a".into(),
         epoch: 1,
     })
+}
+
+/// A read connection kept in the pool learns that the server closed it (a restart, an idle
+/// timeout) only when it is next used: the read that meets it runs again on a new connection,
+/// and its caller sees nothing of it.
+#[tokio::test]
+async fn a_read_on_a_connection_the_server_closed_runs_again_on_a_new_one() {
+    let server = test_postgres::own_server();
+    let url = server.create_database();
+    let store = Store::open_postgres(&url, EventBus::new()).unwrap();
+    stored_device(&store, "shop").await;
+    let count = || store.read(|conn| devices::list(conn).map(|list| list.len()));
+    assert_eq!(count().await.unwrap(), 1, "a connection is kept");
+    server.stop();
+    server.run();
+    assert_eq!(count().await.unwrap(), 1, "read again on a new connection");
+    assert_eq!(count().await.unwrap(), 1);
+    store.close().await;
 }
 
 /// A device is leased to one node at a time: a second node claims nothing while the lease is

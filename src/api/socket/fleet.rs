@@ -110,7 +110,7 @@ impl SocketHub {
             .inner
             .store
             .read(move |conn| {
-                let event = match event {
+                let event = match event.clone() {
                     Some(event) => event,
                     None => (
                         store::journal::head(conn, &lookup)?,
