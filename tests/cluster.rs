@@ -617,17 +617,7 @@ async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["key"].as_str().unwrap();
-    let mut on_b = SioClient::connect(
-        &b.api.base,
-        "/ws",
-        "/device/shop",
-        &[],
-        &[],
-        json!({ "apiKey": secret }),
-    )
-    .await
-    .unwrap()
-    .unwrap_connected();
+    let mut on_b = b.api.socket("shop", json!({ "apiKey": secret })).await;
     let mut admin_on_b = b.api.socket("shop", json!({})).await;
 
     let path = format!("/api/v1/keys/{}", created["id"].as_str().unwrap());

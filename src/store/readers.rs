@@ -53,20 +53,22 @@ impl ReaderPool {
     pub(super) fn with<R>(&self, op: impl Fn(&Conn) -> StoreResult<R>) -> StoreResult<R> {
         let pooled = self.idle.lock().expect("reader pool lock").pop();
         if let Some(conn) = pooled {
-            let result = op(&conn);
-            if !conn.is_lost() {
-                self.idle.lock().expect("reader pool lock").push(conn);
-                return result;
-            }
-            if result.is_ok() {
+            let (result, lost) = self.run(conn, &op);
+            if result.is_ok() || !lost {
                 return result;
             }
         }
-        let conn = (self.open)()?;
+        self.run((self.open)()?, &op).0
+    }
+
+    /// Runs `op` on `conn`, then keeps `conn` for the next read unless it turned out lost;
+    /// says which.
+    fn run<R>(&self, conn: Conn, op: &impl Fn(&Conn) -> StoreResult<R>) -> (StoreResult<R>, bool) {
         let result = op(&conn);
-        if !conn.is_lost() {
+        let lost = conn.is_lost();
+        if !lost {
             self.idle.lock().expect("reader pool lock").push(conn);
         }
-        result
+        (result, lost)
     }
 }
