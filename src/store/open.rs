@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::checkpointer::{run_checkpointer, wake_channel, LogCopied, TRUNCATE_PATIENCE};
+use super::checkpointer::{
+    log_keeping, run_checkpointer, Checkpoints, LogCopied, TRUNCATE_PATIENCE,
+};
 use super::outage::Outage;
 use super::readers::{ReaderPool, SQLITE_READERS};
-use super::writer::{run_writer, LogKeeping, QUEUE_DEPTH};
+use super::writer::{run_writer, QUEUE_DEPTH};
 use super::{migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
@@ -88,23 +90,20 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        // Cutting the log back waits for readers and holds up writes meanwhile (see
-        // `run_checkpointer`): it gives up soon and tries again in the next idle round.
+        // Cutting the log back or starting it over waits for readers and holds up writes
+        // meanwhile (see `run_checkpointer`): it gives up soon and tries again later.
         checkpointer.busy_timeout(TRUNCATE_PATIENCE)?;
+        let checkpoints = Checkpoints::new(checkpointer);
         let changes = bus.changes();
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
-        let (wake, woken) = wake_channel(log_limit, page_size);
         let copied = LogCopied::default();
-        let writer_copied = copied.clone();
+        let (keeping, woken) =
+            log_keeping(checkpoints.clone(), copied.clone(), log_limit, page_size);
         let outage = Outage::default();
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         spawn_thread("writer", move || {
-            let keeping = LogKeeping {
-                copied: writer_copied,
-                wake,
-            };
             run_writer(
                 Conn::sqlite(conn),
                 queue,
@@ -117,7 +116,7 @@ impl Store {
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.
         spawn_thread("checkpoint", move || {
             run_checkpointer(
-                checkpointer,
+                checkpoints,
                 woken,
                 copied,
                 log_limit,

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpointer::{checkpoint, LogCopied, LogDue, LogLength, WakeCheckpointer};
+use super::checkpointer::{LogKeeping, LogLength};
 use super::notices::{announce, Origin};
 use super::outage::Outage;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
@@ -73,17 +73,11 @@ impl Store {
     }
 }
 
-/// What the writer does for SQLite's write-ahead log after its commits (see `checkpointer`).
-pub(super) struct LogKeeping {
-    pub(super) copied: LogCopied,
-    pub(super) wake: WakeCheckpointer,
-}
-
 pub(super) fn run_writer(
     conn: Conn,
     mut queue: mpsc::Receiver<Command>,
     bus: EventBus,
-    keeping: Option<LogKeeping>,
+    mut keeping: Option<LogKeeping>,
     outage: Outage,
     origin: Option<Origin>,
 ) {
@@ -125,15 +119,8 @@ pub(super) fn run_writer(
             origin: origin.as_ref(),
         };
         commit.batch(&mut batch, &mut ids, &mut routes);
-        let (Some(keeping), Some(sqlite)) = (&keeping, sqlite) else {
-            continue;
-        };
-        let due = keeping.wake.after_commit(log.frames());
-        if keeping.copied.take() || due == LogDue::CopyNow {
-            // What was committed since the checkpointer's last copy (or all of the log, if it
-            // passed its limit first) is copied with no write in between, so the next write
-            // starts the log over (see `run_checkpointer`).
-            checkpoint(sqlite, "PASSIVE", &outage);
+        if let Some(keeping) = keeping.as_mut() {
+            keeping.after_commit(log.frames(), &outage);
         }
     }
     drop(hook);
