@@ -23,7 +23,7 @@ pub(super) const TRUNCATE_PATIENCE: Duration = Duration::from_millis(100);
 const WRITER_PATIENCE: Duration = Duration::from_secs(1);
 
 /// The checkpointer's connection, shared with the writer, which runs a checkpoint on it when
-/// the checkpointer falls behind (see [`WakeCheckpointer`]). Sharing it has the two take turns:
+/// the checkpointer falls behind (see [`LogKeeping`]). Sharing it has the two take turns:
 /// SQLite answers a checkpoint that meets another one under way "busy" at once, and in the
 /// 5,000-device fleet of the load tool, three in four of the writer's own checkpoints met the
 /// checkpointer's next round that way and did nothing.
@@ -100,9 +100,18 @@ impl LogKeeping {
     }
 }
 
+/// How many frames of `page_size` bytes a log of `bytes` holds. Each frame carries a 24-byte
+/// header before its page, and the file a 32-byte one: counting pages alone let a 16 MiB limit
+/// hold a log of 16.1 MiB.
+fn frames_within(bytes: i64, page_size: i64) -> i64 {
+    const LOG_HEADER: i64 = 32;
+    const FRAME_HEADER: i64 = 24;
+    (bytes - LOG_HEADER).max(0) / (page_size.max(1) + FRAME_HEADER)
+}
+
 /// The writer's part in keeping the log and the channel that wakes the checkpointer, with the
-/// log's limit in frames of `page_size` bytes; the checkpointer ends when the writer's part is
-/// dropped.
+/// log's limit in bytes, its frames of `page_size` bytes each; the checkpointer ends when the
+/// writer's part is dropped.
 pub(super) fn log_keeping(
     checkpoints: Checkpoints,
     copied: LogCopied,
@@ -114,7 +123,7 @@ pub(super) fn log_keeping(
         wake,
         copied,
         checkpoints,
-        limit_frames: log_limit / page_size.max(1),
+        limit_frames: frames_within(log_limit, page_size),
         frames: 0,
     };
     (keeping, woken)
@@ -252,11 +261,12 @@ pub(super) fn run_checkpointer(
         .connection()
         .pragma_query_value(None, "page_size", |row| row.get(0))
         .unwrap_or(4096);
+    let limit_frames = frames_within(log_limit, page_size);
     let mut previous = 0;
     while let Ok(()) | Err(RecvTimeoutError::Timeout) = wake.recv_timeout(CHECKPOINT_EVERY) {
         let conn = checkpoints.connection();
         let frames = checkpoint(&conn, "PASSIVE", &outage).unwrap_or(0);
-        if frames * page_size > log_limit / 2 {
+        if frames > limit_frames / 2 {
             checkpoint(&conn, "PASSIVE", &outage);
             copied.set();
         } else if frames > 0
@@ -268,4 +278,21 @@ pub(super) fn run_checkpointer(
         previous = frames;
     }
     checkpoint(&checkpoints.connection(), "TRUNCATE", &outage);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_of_the_frames_within_a_limit_fits_in_it_and_one_more_does_not() {
+        // SQLite's log: a 32-byte header, then each frame's 24-byte header and its page.
+        for (limit, page_size) in [(16 << 20, 4096), (1 << 20, 4096), (16 << 20, 65536)] {
+            let file = |frames: i64| 32 + frames * (24 + page_size);
+            let frames = frames_within(limit, page_size);
+            assert!(file(frames) <= limit, "{frames} frames of {page_size}");
+            assert!(file(frames + 1) > limit, "{frames} frames of {page_size}");
+        }
+        assert_eq!(frames_within(16, 4096), 0);
+    }
 }
