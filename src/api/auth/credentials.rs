@@ -6,16 +6,23 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::store::{self};
 
+/// The headers credentials come from: an API key and an `Authorization: Bearer` token.
+pub const CREDENTIAL_HEADERS: [axum::http::HeaderName; 2] = [
+    axum::http::HeaderName::from_static("x-api-key"),
+    axum::http::header::AUTHORIZATION,
+];
+
 /// Credentials found in HTTP headers: `X-Api-Key` and `Authorization: Bearer`.
 pub fn header_credentials(headers: &axum::http::HeaderMap) -> (Option<String>, Option<String>) {
-    let header = |name: &str| {
+    let [key, authorization] = &CREDENTIAL_HEADERS;
+    let header = |name| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let token = header("authorization").and_then(|v| bearer_token(&v).map(str::to_owned));
-    (header("x-api-key"), token)
+    let token = header(authorization).and_then(|v| bearer_token(&v).map(str::to_owned));
+    (header(key), token)
 }
 
 /// A token given with or without its `Bearer ` scheme: a bare token has no space, so a value
