@@ -61,10 +61,12 @@ fn restart(conn: &Connection, patience: Duration, outage: &Outage) -> Option<i64
 /// What the writer does for the log after each batch, between two commits, when no write
 /// holds it up: past half its limit it wakes the checkpointer (a wake already pending is
 /// enough); once the checkpointer has copied the log ([`LogCopied`]), it copies the little
-/// appended since and starts the log over; and should another batch like the last take the
-/// log past its limit, which happens only when writes outrun the checkpointer, it does so at
-/// once, stalling the writes behind it. (Looking at the limit alone let a 5,000-device fleet's
-/// log pass it by one batch, ~3.5 MiB: a batch of many devices' writes touches as many pages.)
+/// appended since and starts the log over; and should another batch half as large again as
+/// the largest of late take it past its limit, which happens only when writes outrun the checkpointer, it
+/// does so at once, stalling the writes behind it. A batch of many devices' writes touches as
+/// many pages: in the load tool's 10,000-device fleet one batch appended up to 2,000 frames
+/// (8 MiB), and looking at the limit alone, at the last batch, at the largest since the log
+/// last started over, or at the largest of late, each let the log pass its limit by a batch.
 pub(super) struct LogKeeping {
     wake: SyncSender<()>,
     copied: LogCopied,
@@ -72,19 +74,26 @@ pub(super) struct LogKeeping {
     limit_frames: i64,
     /// The log's length after the previous batch.
     frames: i64,
+    /// The most frames one batch appended of late: the largest since the log started over, or
+    /// a part of the largest before that, which each start over lowers by an eighth.
+    largest_batch: i64,
 }
 
 impl LogKeeping {
     /// Called by the writer after each batch, with the log's length in frames.
     pub(super) fn after_commit(&mut self, frames: i64, outage: &Outage) {
-        // A log shorter than before started over during the batch, which wrote all of it.
         let batch = if frames >= self.frames {
             frames - self.frames
         } else {
+            // The log started over during the batch, which wrote all of it.
+            self.started_over();
             frames
         };
+        self.largest_batch = self.largest_batch.max(batch);
         self.frames = frames;
-        let patience = if frames + batch > self.limit_frames {
+        // Half as much again: a batch may be larger than any of late (in the fleet, by 10 %).
+        let headroom = self.largest_batch + self.largest_batch / 2;
+        let patience = if frames + headroom > self.limit_frames {
             WRITER_PATIENCE
         } else if self.copied.take() {
             TRUNCATE_PATIENCE
@@ -96,7 +105,12 @@ impl LogKeeping {
         };
         if restart(&self.checkpoints.connection(), patience, outage).is_some() {
             self.frames = 0;
+            self.started_over();
         }
+    }
+
+    fn started_over(&mut self) {
+        self.largest_batch -= self.largest_batch / 8;
     }
 }
 
@@ -125,6 +139,7 @@ pub(super) fn log_keeping(
         checkpoints,
         limit_frames: frames_within(log_limit, page_size),
         frames: 0,
+        largest_batch: 0,
     };
     (keeping, woken)
 }
@@ -150,9 +165,15 @@ impl LogCopied {
 #[derive(Clone, Default)]
 pub(super) struct LogLength(Arc<AtomicI64>);
 
+/// What [`LogLength`] holds once looked at, until the next commit.
+const NOT_COMMITTED: i64 = -1;
+
 impl LogLength {
-    pub(super) fn frames(&self) -> i64 {
-        self.0.load(Ordering::Acquire)
+    /// The log's length after the commits since the last look, if any wrote to it: a batch
+    /// that wrote nothing (its writes all failed, or changed nothing) leaves the length as an
+    /// earlier batch left it, which [`LogKeeping`] would take for a batch of as many frames.
+    pub(super) fn since_last_look(&self) -> Option<i64> {
+        Some(self.0.swap(NOT_COMMITTED, Ordering::AcqRel)).filter(|&frames| frames >= 0)
     }
 
     /// Has SQLite report the log's length after each commit of `conn`, until the returned

@@ -119,8 +119,8 @@ pub(super) fn run_writer(
             origin: origin.as_ref(),
         };
         commit.batch(&mut batch, &mut ids, &mut routes);
-        if let Some(keeping) = keeping.as_mut() {
-            keeping.after_commit(log.frames(), &outage);
+        if let (Some(keeping), Some(frames)) = (keeping.as_mut(), log.since_last_look()) {
+            keeping.after_commit(frames, &outage);
         }
     }
     drop(hook);
