@@ -1,9 +1,9 @@
 //! `fleet`: N simulator devices, each linked through the simulated phone and exchanging one
 //! message with a contact who reads it and answers, then the daemon restarted. How long each
 //! step takes for the whole fleet, the daemon's memory after it, and what the store weighs per
-//! linked device and per exchange (the database after a clean restart, which copies the
-//! write-ahead log into it and cuts the log back), and the largest the log grew to at any
-//! moment (sampled every 50 ms).
+//! linked device, per restart and per exchange (the pages the database holds, read through
+//! SQLite with its write-ahead log, free pages left out), and the largest the log grew to at
+//! any moment (sampled every 50 ms).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,12 +111,12 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
         "load",
         format!(
             "{} simulator devices, {concurrency} requests at a time; one exchange each with a \
-             contact who reads and answers. Store weights are read after a clean restart, when \
-             the log was copied into the database and cut back",
+             contact who reads, answers and goes offline again. Store weights are the pages \
+             the database holds (its log read with it), free pages left out",
             args.devices
         ),
     );
-    let (empty, _) = restarted(target, &files, 0).await?;
+    let empty = files.used_bytes()?;
     summary.row("store empty", mib(empty / 1024));
 
     let api = target.api.clone();
@@ -128,18 +128,20 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
     })
     .await?;
     let link_time = linking.elapsed();
-    let linked_rss = rss(target);
-    let (linked, _) = restarted(target, &files, args.devices).await?;
+    let linked = files.used_bytes()?;
     summary.row(
         "linked",
         format!(
-            "all {} ready in {:.1} s; rss {linked_rss}; store {}, {} per device",
+            "all {} ready in {:.1} s; rss {}; store {}, {} per device",
             args.devices,
             link_time.as_secs_f64(),
+            rss(target),
             mib(linked / 1024),
             kib_per(linked.saturating_sub(empty), args.devices)
         ),
     );
+    restarted(target, "restart after linking", &mut summary, &files, linked, args.devices).await?;
+    let before_exchanges = files.used_bytes()?;
 
     // Every device sends first, then the answers are awaited: the contacts take seconds to
     // read and type, and the fleet's exchanges overlap as they would in use.
@@ -153,32 +155,25 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
         }
     })
     .await?;
-    for_each(&ids, concurrency, "answered", |id| {
+    for_each(&ids, concurrency, "exchanged", |id| {
         let api = api.clone();
-        async move { answered(&api, &id).await }
+        async move { exchanged(&api, &id).await }
     })
     .await?;
     let exchange_time = exchanging.elapsed();
-    let exchanged_rss = rss(target);
-    let (exchanged, ready_after) = restarted(target, &files, args.devices).await?;
+    let exchanged = files.used_bytes()?;
     summary.row(
         "exchanged",
         format!(
-            "every device's message answered in {:.1} s; rss {exchanged_rss}; store {}, {} per exchange",
+            "every device's message answered and the contact offline again in {:.1} s; rss {}; \
+             store {}, {} per exchange",
             exchange_time.as_secs_f64(),
+            rss(target),
             mib(exchanged / 1024),
-            kib_per(exchanged.saturating_sub(linked), args.devices)
+            kib_per(exchanged.saturating_sub(before_exchanges), args.devices)
         ),
     );
-    summary.row(
-        "restarted",
-        format!(
-            "all {} ready {:.1} s after the stop began; rss {}",
-            args.devices,
-            ready_after.as_secs_f64(),
-            rss(target)
-        ),
-    );
+    restarted(target, "restarted", &mut summary, &files, exchanged, args.devices).await?;
     summary.row(
         "largest log",
         format!(
@@ -189,19 +184,32 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
     Ok(summary)
 }
 
-/// Restarts the daemon and waits for its `devices` to be ready again; returns the bytes the
-/// database's pages hold then (a clean stop copies the whole log into it) and how long the
-/// restart took.
+/// Restarts the daemon, waits for its `devices` to be ready again and reports under `label`
+/// how long that took, its memory then, and what the restart added to the store's `before`
+/// bytes (each device journals its starting and connecting again).
 async fn restarted(
     target: &mut Target,
+    label: &str,
+    summary: &mut Summary,
     files: &StoreFiles,
+    before: u64,
     devices: usize,
-) -> Result<(u64, Duration)> {
+) -> Result<()> {
     let restarting = Instant::now();
     target.restart().await?;
     all_ready(&target.api, devices).await?;
-    let ready = restarting.elapsed();
-    Ok((files.used_bytes()?, ready))
+    let added = files.used_bytes()?.saturating_sub(before);
+    summary.row(
+        label,
+        format!(
+            "all {devices} ready {:.1} s after the stop began; rss {}; store {} more, {} per device",
+            restarting.elapsed().as_secs_f64(),
+            rss(target),
+            mib(added / 1024),
+            kib_per(added, devices)
+        ),
+    );
+    Ok(())
 }
 
 /// Runs `step` for every id, `concurrency` at a time, printing progress.
@@ -229,8 +237,10 @@ fn messages_path(id: &str) -> String {
     format!("/api/v1/devices/{id}/chats/{CONTACT}/messages")
 }
 
-/// Waits until the contact answered the device's message.
-async fn answered(api: &Api, id: &str) -> Result<()> {
+/// Waits until the exchange is over: the contact answered the device's message and went
+/// offline again, the last thing the simulated phone does for it (until then the phone keeps
+/// what it still owes in the store).
+async fn exchanged(api: &Api, id: &str) -> Result<()> {
     let path = messages_path(id);
     let deadline = Instant::now() + STEP_TIMEOUT;
     loop {
@@ -239,10 +249,18 @@ async fn answered(api: &Api, id: &str) -> Result<()> {
             .as_array()
             .is_some_and(|items| items.iter().any(|m| m["fromMe"] == false));
         if answered {
-            return Ok(());
+            let contacts = api.get(&format!("/api/v1/devices/{id}/contacts")).await?;
+            let online = contacts["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|c| c["id"] == CONTACT && c["presence"] == "online")
+            });
+            if !online {
+                return Ok(());
+            }
         }
         if Instant::now() > deadline {
-            bail!("device {id}: no answer within {STEP_TIMEOUT:?}");
+            bail!("device {id}: no answer, or the contact still online, after {STEP_TIMEOUT:?}");
         }
         sleep(Duration::from_millis(200)).await;
     }

@@ -258,10 +258,61 @@ impl EventData {
 
     /// Whether the payload's own fields already hold `deviceId` (the models do).
     fn carries_device_id(&self) -> bool {
-        matches!(
-            self,
-            EventData::Message(_) | EventData::ChatUpdate(_) | EventData::ContactUpdate(_)
-        )
+        carries_device_id(self.name())
+    }
+}
+
+/// Whether the event named `name` holds `deviceId` among its own fields: its model does.
+fn carries_device_id(name: &str) -> bool {
+    matches!(name, "message" | "chat:update" | "contact:update")
+}
+
+/// What journaling adds to an event's own fields to make its payload: `deviceId` (unless the
+/// fields hold it), `seq` and `at`, as its last members. The journal keeps the fields without
+/// it, since the row's key and columns hold the same, and stamps them again when they are
+/// read back.
+struct Stamp<'a> {
+    device_id: Option<&'a str>,
+    seq: u64,
+    at: &'a str,
+}
+
+impl<'a> Stamp<'a> {
+    fn new(name: &str, device_id: &'a DeviceId, seq: u64, at: &'a str) -> Self {
+        Stamp {
+            device_id: (!carries_device_id(name)).then_some(device_id.as_str()),
+            seq,
+            at,
+        }
+    }
+
+    /// The stamp's members as JSON text, as [`Payload`] serializes them. Device ids and RFC
+    /// 3339 times are made of characters JSON strings hold unescaped.
+    fn members(&self) -> String {
+        let device_id = match self.device_id {
+            Some(id) => format!("\"deviceId\":\"{id}\","),
+            None => String::new(),
+        };
+        format!("{device_id}\"seq\":{},\"at\":\"{}\"", self.seq, self.at)
+    }
+
+    /// `fields` (a JSON object) with the stamp as its last members.
+    fn onto(&self, fields: &str) -> String {
+        let open = fields.trim_end().strip_suffix('}').unwrap_or(fields);
+        let separator = match open.trim_end().ends_with('{') {
+            true => "",
+            false => ",",
+        };
+        format!("{open}{separator}{}}}", self.members())
+    }
+
+    /// `payload` without the stamp: the event's own fields; `None` if it does not end with it.
+    fn off<'p>(&self, payload: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+        let members = payload.strip_suffix('}')?.strip_suffix(&self.members())?;
+        Some(match members.strip_suffix(',') {
+            Some(fields) => format!("{fields}}}").into(),
+            None => format!("{members}}}").into(),
+        })
     }
 }
 
@@ -313,6 +364,41 @@ impl JournaledEvent {
             payload,
             remote: false,
         })
+    }
+
+    /// The event named `name` as its journal row keeps it: `fields`, its own fields (a JSON
+    /// object), stamped again as event `seq` of `device_id`, journaled `at`. A row written
+    /// before the journal left the stamp out holds the whole payload, and is taken as it is.
+    pub fn from_fields(
+        device_id: DeviceId,
+        seq: u64,
+        name: String,
+        fields: String,
+        at: String,
+    ) -> serde_json::Result<Self> {
+        let stamp = Stamp::new(&name, &device_id, seq, &at);
+        let payload = match stamp.off(&fields) {
+            Some(_) => fields,
+            None => stamp.onto(&fields),
+        };
+        Ok(JournaledEvent {
+            payload: RawValue::from_string(payload)?,
+            device_id,
+            seq,
+            at,
+            name,
+            remote: false,
+        })
+    }
+
+    /// The event's own fields, as its journal row keeps them: the payload without `deviceId`
+    /// (unless the fields hold it), `seq` and `at`.
+    pub fn own_fields(&self) -> std::borrow::Cow<'_, str> {
+        let stamp = Stamp::new(&self.name, &self.device_id, self.seq, &self.at);
+        // Every payload is stamped when it is journaled: one that is not is kept whole.
+        stamp
+            .off(self.payload.get())
+            .unwrap_or(self.payload.get().into())
     }
 
     /// The payload parsed, for sinks that look into an event's fields.
@@ -440,6 +526,46 @@ mod tests {
             (&event.fields()["deviceId"], &event.fields()["seq"]),
             (&Value::from("demo"), &Value::from(3))
         );
+    }
+
+    #[test]
+    fn own_fields_stamped_again_are_the_payload_as_sent() {
+        let demo = DeviceId::parse("demo").unwrap();
+        let samples = [
+            EventData::Authenticated(Authenticated {}),
+            EventData::Disconnected(Disconnected {
+                reason: "connection_lost".into(),
+            }),
+            EventData::typing("c".into(), "k".into(), true),
+        ];
+        for sample in &samples {
+            let event = JournaledEvent::new(demo.clone(), 12, sample).unwrap();
+            let own = event.own_fields();
+            assert_eq!(own, serde_json::to_string(sample).unwrap());
+            let again = JournaledEvent::from_fields(
+                demo.clone(),
+                12,
+                event.name.clone(),
+                own.into_owned(),
+                event.at.clone(),
+            )
+            .unwrap();
+            assert_eq!(again.payload.get(), event.payload.get());
+        }
+    }
+
+    #[test]
+    fn a_row_that_holds_the_whole_payload_is_read_as_it_is() {
+        let demo = DeviceId::parse("demo").unwrap();
+        let event = JournaledEvent::new(
+            demo.clone(),
+            4,
+            &EventData::Disconnected(Disconnected { reason: "x".into() }),
+        )
+        .unwrap();
+        let whole = event.payload.get().to_owned();
+        let read = JournaledEvent::from_fields(demo, 4, event.name, whole.clone(), event.at);
+        assert_eq!(read.unwrap().payload.get(), whole);
     }
 
     #[test]

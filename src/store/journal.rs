@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::sql::{params, Conn};
@@ -356,19 +355,20 @@ pub fn latest_named(
 /// the newest-event table), and is drawn again from the text when the event is read back.
 const DERIVED_QR_FIELD: &str = "image";
 
-/// The form of `event`'s payload its rows keep: as sent, but a `qr` event without its image.
+/// The form of `event`'s payload its rows keep: its own fields, without `deviceId`, `seq` and
+/// `at` (the row's key and columns hold them; ~70 bytes of each row), and a `qr` event without
+/// its image.
 fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
+    let fields = event.own_fields();
     if event.name != "qr" {
-        return Ok(event.payload.get().into());
+        return Ok(fields);
     }
-    let mut fields = event.fields();
-    if let Some(fields) = fields.as_object_mut() {
-        fields.remove(DERIVED_QR_FIELD);
-    }
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_str(&fields)?;
+    fields.remove(DERIVED_QR_FIELD);
     Ok(serde_json::to_string(&fields)?.into())
 }
 
-/// An event as read back from its row (a `qr` event with its image drawn again).
+/// An event as read back from its row: stamped again, a `qr` event with its image drawn again.
 fn stored(
     device: &DeviceId,
     seq: u64,
@@ -376,33 +376,28 @@ fn stored(
     data: String,
     at: String,
 ) -> StoreResult<JournaledEvent> {
-    let data = match name.as_str() {
-        "qr" => with_qr_image(data)?,
-        _ => data,
-    };
-    Ok(JournaledEvent {
-        device_id: device.clone(),
-        seq,
-        at,
-        name,
-        payload: RawValue::from_string(data)?,
-        remote: false,
-    })
+    let event = JournaledEvent::from_fields(device.clone(), seq, name, data, at)?;
+    match event.name.as_str() {
+        "qr" => with_qr_image(event),
+        _ => Ok(event),
+    }
 }
 
-/// A stored `qr` payload with its picture drawn from its text, as it was sent. Rows written
+/// A stored `qr` event with its picture drawn from its text, as it was sent. Rows written
 /// before pictures were left out have one already.
-fn with_qr_image(data: String) -> StoreResult<String> {
-    let mut fields: serde_json::Map<String, Value> = serde_json::from_str(&data)?;
+fn with_qr_image(mut event: JournaledEvent) -> StoreResult<JournaledEvent> {
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_str(event.payload.get())?;
     if fields.contains_key(DERIVED_QR_FIELD) {
-        return Ok(data);
+        return Ok(event);
     }
     let text = fields.get("qr").and_then(Value::as_str).unwrap_or_default();
     // A text that cannot be drawn was never journaled: the device renders each code first.
     let image = crate::qr::png_data_url(text).unwrap_or_default();
     fields.insert(DERIVED_QR_FIELD.to_owned(), Value::String(image));
-    Ok(serde_json::to_string(&fields)?)
+    event.payload = serde_json::value::to_raw_value(&fields)?;
+    Ok(event)
 }
+
 /// The latest `state` event, and the latest `qr` event if the device is showing one.
 pub fn current_view(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
     let Some(state) = latest_named(conn, device, "state")? else {

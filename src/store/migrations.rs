@@ -373,15 +373,26 @@ mod tests {
             let device = crate::model::DeviceId::parse(device).unwrap();
             crate::store::journal::latest_named(&conn, &device, name)
                 .unwrap()
-                .map(|event| (event.seq, event.payload.get().to_owned(), event.at))
+                .map(|event| (event.seq, event.fields()))
+        };
+        let stamped = |fields: serde_json::Value, seq: u64, at: &str| {
+            let mut fields = fields;
+            fields["deviceId"] = "a".into();
+            fields["seq"] = seq.into();
+            fields["at"] = at.into();
+            Some((seq, fields))
         };
         assert_eq!(
             latest("a", "state"),
-            Some((3, r#"{"state":"ready"}"#.into(), "t3".into()))
+            stamped(serde_json::json!({"state": "ready"}), 3, "t3")
         );
         assert_eq!(
             latest("a", "qr"),
-            Some((2, r#"{"attempt":1,"image":"data:,"}"#.into(), "t2".into()))
+            stamped(
+                serde_json::json!({"attempt": 1, "image": "data:,"}),
+                2,
+                "t2"
+            )
         );
         assert_eq!(latest("b", "state"), None);
     }

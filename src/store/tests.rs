@@ -801,6 +801,66 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
     assert_eq!(view.fields(), sent);
 }
 
+async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    let demo = DeviceId::parse("demo").unwrap();
+    let events = [
+        EventData::State(crate::model::event::StateChange {
+            state: "starting",
+            previous: "stopped",
+            reason: None,
+        }),
+        EventData::Authenticated(crate::model::event::Authenticated {}),
+        EventData::ChatUpdate(chat("15550001@c.us", 2)),
+    ];
+    store
+        .write({
+            let demo = demo.clone();
+            move |tx| events.into_iter().try_for_each(|e| tx.journal(&demo, e).map(drop))
+        })
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        sent.push(live.recv().await.unwrap().payload.get().to_owned());
+    }
+
+    let rows: Vec<String> = store
+        .read(|conn| {
+            conn.query_all(
+                "SELECT data FROM events UNION ALL SELECT data FROM latest_events",
+                sql::params![],
+                |row| row.get(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4, "three events and the newest state");
+    for row in &rows {
+        assert!(!row.contains("\"seq\"") && !row.contains("\"at\""), "{row}");
+    }
+    assert_eq!(
+        rows.iter().filter(|row| row.contains("\"deviceId\"")).count(),
+        1,
+        "only the chat, whose model holds it"
+    );
+    let replayed: Vec<_> = journal_from_start(&store, demo.clone())
+        .await
+        .events
+        .iter()
+        .map(|event| event.payload.get().to_owned())
+        .collect();
+    assert_eq!(replayed, sent, "read back byte for byte as sent");
+    let state = store
+        .read(move |conn| journal::latest_named(conn, &demo, "state"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.payload.get(), sent[0]);
+}
+
 async fn pruned_journals_report_incomplete_reads(backend) {
     let db = Db::new(backend);
     let (store, _bus) = db.open();
