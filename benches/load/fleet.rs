@@ -140,7 +140,15 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
             kib_per(linked.saturating_sub(empty), args.devices)
         ),
     );
-    restarted(target, "restart after linking", &mut summary, &files, linked, args.devices).await?;
+    restarted(
+        target,
+        "restart after linking",
+        &mut summary,
+        &files,
+        linked,
+        args.devices,
+    )
+    .await?;
     let before_exchanges = files.used_bytes()?;
 
     // Every device sends first, then the answers are awaited: the contacts take seconds to
@@ -173,7 +181,15 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
             kib_per(exchanged.saturating_sub(before_exchanges), args.devices)
         ),
     );
-    restarted(target, "restarted", &mut summary, &files, exchanged, args.devices).await?;
+    restarted(
+        target,
+        "restarted",
+        &mut summary,
+        &files,
+        exchanged,
+        args.devices,
+    )
+    .await?;
     summary.row(
         "largest log",
         format!(
