@@ -272,7 +272,17 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 17: see JOURNAL_ROWS_OWN_FIELDS.
+    JOURNAL_ROWS_OWN_FIELDS,
 ];
+
+/// The step after which a journal row may hold an event's own fields only, without the
+/// `deviceId`, `seq` and `at` its key and columns hold (rows written before hold the whole
+/// payload and are read as they are). No table changes: the version is there for an older
+/// build, which would read such a row as the whole payload and send its events without their
+/// `seq`, to refuse the database instead. The same step on PostgreSQL.
+pub(super) const JOURNAL_ROWS_OWN_FIELDS: &str =
+    "-- journal rows may hold an event's own fields only";
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
@@ -395,6 +405,32 @@ mod tests {
             )
         );
         assert_eq!(latest("b", "state"), None);
+    }
+
+    #[test]
+    fn journal_rows_written_with_their_whole_payload_read_as_before() {
+        let mut conn = at_version(16);
+        let whole = r#"{"reason":"x","deviceId":"a","seq":1,"at":"2026-11-23T10:00:00.000Z"}"#;
+        conn.execute(
+            "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 1, 1)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO events (key, name, data, at)
+             VALUES ((1 << 40) + 1, 'disconnected', ?1, '2026-11-23T10:00:00.000Z')",
+            [whole],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let conn = crate::store::Conn::sqlite(conn);
+        let device = crate::model::DeviceId::parse("a").unwrap();
+        let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
+        assert_eq!(read.events[0].payload.get(), whole);
     }
 
     #[test]

@@ -348,6 +348,7 @@ const MIGRATIONS: &[&str] = &[
     );
 "#,
     super::cluster::SCHEMA,
+    super::migrations::JOURNAL_ROWS_OWN_FIELDS,
 ];
 
 #[cfg(test)]
