@@ -268,32 +268,27 @@ fn carries_device_id(name: &str) -> bool {
 }
 
 /// What journaling adds to an event's own fields to make its payload: `deviceId` (unless the
-/// fields hold it), `seq` and `at`, as its last members. The journal keeps the fields without
-/// it, since the row's key and columns hold the same, and stamps them again when they are
-/// read back.
-struct Stamp<'a> {
-    device_id: Option<&'a str>,
-    seq: u64,
-    at: &'a str,
-}
+/// fields hold it), `seq` and `at`, as its last members, held as their JSON text. The journal
+/// keeps the fields without it, since the row's key and columns hold the same, and stamps
+/// them again when they are read back.
+struct Stamp(String);
 
-impl<'a> Stamp<'a> {
-    fn new(name: &str, device_id: &'a DeviceId, seq: u64, at: &'a str) -> Self {
-        Stamp {
-            device_id: (!carries_device_id(name)).then_some(device_id.as_str()),
-            seq,
-            at,
-        }
+impl Stamp {
+    /// The members as [`Payload`] serializes them. Device ids and RFC 3339 times are made of
+    /// characters JSON strings hold unescaped.
+    fn new(name: &str, device_id: &DeviceId, seq: u64, at: &str) -> Self {
+        let device_id = match carries_device_id(name) {
+            true => String::new(),
+            false => format!("\"deviceId\":\"{device_id}\","),
+        };
+        Stamp(format!("{device_id}\"seq\":{seq},\"at\":\"{at}\""))
     }
 
-    /// The stamp's members as JSON text, as [`Payload`] serializes them. Device ids and RFC
-    /// 3339 times are made of characters JSON strings hold unescaped.
-    fn members(&self) -> String {
-        let device_id = match self.device_id {
-            Some(id) => format!("\"deviceId\":\"{id}\","),
-            None => String::new(),
-        };
-        format!("{device_id}\"seq\":{},\"at\":\"{}\"", self.seq, self.at)
+    /// Whether `payload` ends with the stamp.
+    fn is_on(&self, payload: &str) -> bool {
+        payload
+            .strip_suffix('}')
+            .is_some_and(|members| members.ends_with(&self.0))
     }
 
     /// `fields` (a JSON object) with the stamp as its last members.
@@ -303,16 +298,14 @@ impl<'a> Stamp<'a> {
             true => "",
             false => ",",
         };
-        format!("{open}{separator}{}}}", self.members())
+        format!("{open}{separator}{}}}", self.0)
     }
 
     /// `payload` without the stamp: the event's own fields; `None` if it does not end with it.
-    fn off<'p>(&self, payload: &'p str) -> Option<std::borrow::Cow<'p, str>> {
-        let members = payload.strip_suffix('}')?.strip_suffix(&self.members())?;
-        Some(match members.strip_suffix(',') {
-            Some(fields) => format!("{fields}}}").into(),
-            None => format!("{members}}}").into(),
-        })
+    fn off(&self, payload: &str) -> Option<String> {
+        let members = payload.strip_suffix('}')?.strip_suffix(&self.0)?;
+        let fields = members.strip_suffix(',').unwrap_or(members);
+        Some(format!("{fields}}}"))
     }
 }
 
@@ -377,9 +370,9 @@ impl JournaledEvent {
         at: String,
     ) -> serde_json::Result<Self> {
         let stamp = Stamp::new(&name, &device_id, seq, &at);
-        let payload = match stamp.off(&fields) {
-            Some(_) => fields,
-            None => stamp.onto(&fields),
+        let payload = match stamp.is_on(&fields) {
+            true => fields,
+            false => stamp.onto(&fields),
         };
         Ok(JournaledEvent {
             payload: RawValue::from_string(payload)?,
@@ -396,9 +389,10 @@ impl JournaledEvent {
     pub fn own_fields(&self) -> std::borrow::Cow<'_, str> {
         let stamp = Stamp::new(&self.name, &self.device_id, self.seq, &self.at);
         // Every payload is stamped when it is journaled: one that is not is kept whole.
-        stamp
-            .off(self.payload.get())
-            .unwrap_or(self.payload.get().into())
+        match stamp.off(self.payload.get()) {
+            Some(fields) => fields.into(),
+            None => self.payload.get().into(),
+        }
     }
 
     /// The payload parsed, for sinks that look into an event's fields.
