@@ -4,7 +4,9 @@
 //! Separate from the hub, which only starts the task and feeds it, and from [`super::replay`],
 //! which brings one socket up to date before it joins.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::replay::{recoverable, replay, snapshot, synced, REPLAY_PAGE};
 use super::rooms::{Rooms, Subject};
-use super::session::{self, Refused};
+use super::session::{self, Refused, Session};
 use super::speech::{self, Translations};
 use crate::api::auth::Caller;
 use crate::api::profile::Profile;
@@ -81,19 +83,30 @@ pub(super) async fn fanout(
             }
         });
     };
-    while let Some(message) = inbox.recv().await {
+    // A message taken from the inbox while gathering a batch of events, handled next.
+    let mut held = None;
+    loop {
+        let message = match held.take() {
+            Some(message) => message,
+            None => match inbox.recv().await {
+                Some(message) => message,
+                None => break,
+            },
+        };
         match message {
             Fanout::Event(event) => {
-                if event.seq <= emitted {
-                    continue;
+                let mut batch = vec![event];
+                while batch.len() < BATCH_EVENTS {
+                    match inbox.try_recv() {
+                        Ok(Fanout::Event(event)) => batch.push(event),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                if event.seq > emitted + 1 {
-                    catch_up(&store, &device, &mut emitted, event.seq - 1, &mut sockets).await;
-                }
-                let started = Instant::now();
-                sockets.deliver(&event);
-                taken.observe_duration(started.elapsed());
-                emitted = event.seq;
+                live(&store, &device, &mut emitted, &batch, &mut sockets, &taken).await;
             }
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
             Fanout::Attach { socket, last_seq } => {
@@ -152,6 +165,76 @@ pub(super) async fn fanout(
     }
 }
 
+/// The most live events delivered in one pass over the sockets: what one group commit of a
+/// busy device publishes, bounded so that an attachment waiting behind them is not held long.
+const BATCH_EVENTS: usize = 64;
+
+/// Delivers a batch of live events in `seq` order, skipping those already emitted and
+/// reading from the journal any the bus skipped.
+///
+/// The events that follow one another are delivered in one pass: each socket is queued all
+/// of them at once, so its connection wakes once and writes them together (a message and
+/// its chat's update, committed together, leave in one TCP segment), and the sockets' state
+/// is visited once per batch rather than once per event.
+async fn live(
+    store: &Store,
+    device: &DeviceId,
+    emitted: &mut u64,
+    batch: &[Arc<JournaledEvent>],
+    sockets: &mut Attached,
+    taken: &Histogram,
+) {
+    let seqs: Vec<u64> = batch.iter().map(|event| event.seq).collect();
+    for step in plan(*emitted, &seqs) {
+        match step {
+            Step::Deliver(run) => {
+                let started = Instant::now();
+                sockets.deliver(&batch[run.clone()]);
+                let share = started.elapsed() / run.len() as u32;
+                *emitted = batch[run.end - 1].seq;
+                run.for_each(|_| taken.observe_duration(share));
+            }
+            Step::CatchUp(until) => catch_up(store, device, emitted, until, sockets).await,
+        }
+    }
+}
+
+/// One step of delivering a batch of live events.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Deliver these events of the batch: they follow one another and what was emitted.
+    Deliver(Range<usize>),
+    /// Read the journal through this seq first: the bus did not bring those events.
+    CatchUp(u64),
+}
+
+/// The steps that deliver a batch whose events have `seqs`, after `emitted`: an event at or
+/// before what was emitted is skipped, and one past the next seq is preceded by a catch-up.
+fn plan(emitted: u64, seqs: &[u64]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut last = emitted;
+    let mut run: Option<usize> = None;
+    for (at, &seq) in seqs.iter().enumerate() {
+        if seq <= last || seq > last + 1 {
+            if let Some(start) = run.take() {
+                steps.push(Step::Deliver(start..at));
+            }
+        }
+        if seq <= last {
+            continue;
+        }
+        if seq > last + 1 {
+            steps.push(Step::CatchUp(seq - 1));
+        }
+        run.get_or_insert(at);
+        last = seq;
+    }
+    if let Some(start) = run {
+        steps.push(Step::Deliver(start..seqs.len()));
+    }
+    steps
+}
+
 /// Emits journaled events after `emitted` up to `until` to every socket.
 async fn catch_up(
     store: &Store,
@@ -171,14 +254,17 @@ async fn catch_up(
         if read.events.is_empty() {
             return;
         }
-        for event in &read.events {
-            if event.seq > until {
-                // The events up to `until` were pruned before they could be delivered.
-                *emitted = until;
-                return;
-            }
-            sockets.deliver(event);
-            *emitted = event.seq;
+        let through = read.events.partition_point(|event| event.seq <= until);
+        let page = &read.events[..through];
+        let pruned = through < read.events.len();
+        sockets.deliver(page);
+        if let Some(last) = page.last() {
+            *emitted = last.seq;
+        }
+        if pruned {
+            // The events up to `until` were pruned before they could be delivered.
+            *emitted = until;
+            return;
         }
     }
 }
@@ -195,6 +281,8 @@ struct Attached {
 /// A socket attached to a device's live events.
 struct Listener {
     socket: SocketRef,
+    /// Its connection's session, looked up once rather than for every event.
+    session: Option<Arc<Session>>,
     sight: Sight,
 }
 
@@ -226,7 +314,15 @@ impl Attached {
     fn attach(&mut self, socket: SocketRef) {
         if socket.connected() {
             let sight = Sight::of(&socket);
-            self.live.insert(socket.id, Listener { socket, sight });
+            let session = session::session_of(&socket).cloned();
+            self.live.insert(
+                socket.id,
+                Listener {
+                    socket,
+                    session,
+                    sight,
+                },
+            );
         }
     }
 
@@ -234,31 +330,47 @@ impl Attached {
         self.live.remove(&sid);
     }
 
-    /// Sends one event to every socket that may see it; a socket that cannot take it is cut
-    /// off, to resume later with `lastSeq`. The payload is serialized once and the same JSON
-    /// text goes to every socket (once per profile, for sockets that speak one).
-    fn deliver(&mut self, event: &JournaledEvent) {
-        let subject = Subject::new(event);
-        let mut translations = Translations::default();
+    /// Sends events to every socket that may see them, each socket all of them in turn; a
+    /// socket that cannot take one is cut off, to resume later with `lastSeq`. Each payload
+    /// is serialized once and the same JSON text goes to every socket (once per profile, for
+    /// sockets that speak one).
+    fn deliver<E: Borrow<JournaledEvent>>(&mut self, events: &[E]) {
+        let subjects: Vec<Subject> = events
+            .iter()
+            .map(|event| Subject::new(event.borrow()))
+            .collect();
+        let mut translations: Vec<Translations> =
+            events.iter().map(|_| Translations::default()).collect();
         self.live.retain(|_, listener| {
-            if !listener.sight.shows(&subject) {
-                return true;
-            }
-            let emitted = match &listener.sight.profile {
-                None => session::emit(&listener.socket, &event.name, &event.payload),
-                Some(profile) => speech::emit_all(
-                    &listener.socket,
-                    translations.of(profile, &event.name, &event.payload, &listener.socket),
-                ),
-            };
-            match emitted {
-                Ok(()) => true,
-                Err(Refused::Full) => {
-                    session::cut_off(&listener.socket);
-                    false
+            for ((event, subject), translations) in
+                events.iter().zip(&subjects).zip(&mut translations)
+            {
+                let event = event.borrow();
+                if !listener.sight.shows(subject) {
+                    continue;
                 }
-                Err(Refused::Gone) => false,
+                let emitted = match &listener.sight.profile {
+                    None => session::emit_in(
+                        listener.session.as_ref(),
+                        &listener.socket,
+                        &event.name,
+                        &event.payload,
+                    ),
+                    Some(profile) => speech::emit_all(
+                        &listener.socket,
+                        translations.of(profile, &event.name, &event.payload, &listener.socket),
+                    ),
+                };
+                match emitted {
+                    Ok(()) => {}
+                    Err(Refused::Full) => {
+                        session::cut_off(&listener.socket);
+                        return false;
+                    }
+                    Err(Refused::Gone) => return false,
+                }
             }
+            true
         });
     }
 }
@@ -271,4 +383,37 @@ fn sees_qr(socket: &SocketRef) -> bool {
         .and_then(|id| DeviceId::parse(id).ok());
     let caller = socket.extensions.get::<Caller>();
     matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plan, Step};
+
+    #[test]
+    fn a_batch_that_follows_what_was_emitted_is_delivered_in_one_step() {
+        assert_eq!(plan(5, &[6, 7, 8]), [Step::Deliver(0..3)]);
+    }
+
+    #[test]
+    fn events_already_emitted_are_skipped() {
+        assert_eq!(plan(7, &[6, 7, 8, 9]), [Step::Deliver(2..4)]);
+        assert_eq!(plan(9, &[8, 9]), []);
+    }
+
+    #[test]
+    fn a_gap_is_read_from_the_journal_before_what_follows_it() {
+        assert_eq!(
+            plan(5, &[6, 7, 10, 11]),
+            [Step::Deliver(0..2), Step::CatchUp(9), Step::Deliver(2..4)]
+        );
+        assert_eq!(plan(5, &[8]), [Step::CatchUp(7), Step::Deliver(0..1)]);
+    }
+
+    #[test]
+    fn a_repeated_event_inside_a_batch_ends_its_run() {
+        assert_eq!(
+            plan(5, &[6, 7, 7, 8]),
+            [Step::Deliver(0..2), Step::Deliver(3..4)]
+        );
+    }
 }

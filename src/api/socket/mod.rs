@@ -5,7 +5,8 @@
 //! in a connect middleware, before the socket joins anything.
 //!
 //! Delivery is done by one *fanout* task per device. It receives the device's committed events
-//! in `seq` order and emits each to the attached sockets; attaching a socket (with its
+//! in `seq` order and emits them to the attached sockets, the events already waiting in one
+//! pass over the sockets (so each connection writes them together); attaching a socket (with its
 //! `lastSeq`) is a message to the same task, so the replay of missed events and the live stream
 //! meet without a gap or a duplicate. A socket whose outgoing queue is full is disconnected
 //! rather than silently skipped: it resumes with `lastSeq` and loses nothing.

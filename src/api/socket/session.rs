@@ -315,8 +315,19 @@ fn namespace_bytes(socket: &SocketRef) -> usize {
 
 /// Queues `event` for `socket` within the session's byte budget.
 pub fn emit(socket: &SocketRef, event: &str, payload: &RawValue) -> Result<(), Refused> {
+    emit_in(session_of(socket), socket, event, payload)
+}
+
+/// [`emit`] for a socket whose session the caller already holds: a fan-out to many sockets
+/// looks each one's session up once, not once per event.
+pub fn emit_in(
+    session: Option<&Arc<Session>>,
+    socket: &SocketRef,
+    event: &str,
+    payload: &RawValue,
+) -> Result<(), Refused> {
     let bytes = event_bytes(socket, event, payload);
-    queue(socket, bytes, || {
+    queue(session, bytes, || {
         socket.emit(event, payload).map_err(refusal)
     })
 }
@@ -329,7 +340,9 @@ pub fn reply(
     answer: &RawValue,
 ) -> Result<(), Refused> {
     let bytes = namespace_bytes(socket) + 2 + 1 + 2 + answer.get().len();
-    queue(socket, bytes, move || ack.send(answer).map_err(refusal))
+    queue(session_of(socket), bytes, move || {
+        ack.send(answer).map_err(refusal)
+    })
 }
 
 /// What socketioxide's refusal to queue a packet means here: its packet queue is full, or
@@ -346,11 +359,11 @@ fn refusal(error: SendError) -> Refused {
 /// after it has sent the connect packet, and a client may answer that packet with an event
 /// whose reply is due before then.
 fn queue(
-    socket: &SocketRef,
+    session: Option<&Arc<Session>>,
     bytes: usize,
     send: impl FnOnce() -> Result<(), Refused>,
 ) -> Result<(), Refused> {
-    let Some(session) = session_of(socket) else {
+    let Some(session) = session else {
         return send();
     };
     if session.outbound.is_cut_off() {
