@@ -215,15 +215,13 @@ fn plan(emitted: u64, seqs: &[u64]) -> Vec<Step> {
     let mut last = emitted;
     let mut run: Option<usize> = None;
     for (at, &seq) in seqs.iter().enumerate() {
-        if seq <= last || seq > last + 1 {
+        if seq != last + 1 {
             if let Some(start) = run.take() {
                 steps.push(Step::Deliver(start..at));
             }
-        }
-        if seq <= last {
-            continue;
-        }
-        if seq > last + 1 {
+            if seq <= last {
+                continue;
+            }
             steps.push(Step::CatchUp(seq - 1));
         }
         run.get_or_insert(at);
@@ -357,6 +355,7 @@ impl Attached {
                         &event.payload,
                     ),
                     Some(profile) => speech::emit_all(
+                        listener.session.as_ref(),
                         &listener.socket,
                         translations.of(profile, &event.name, &event.payload, &listener.socket),
                     ),

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use socketioxide::extract::SocketRef;
 
-use super::session::{self, Refused};
+use super::session::{self, Refused, Session};
 use crate::api::profile::Profile;
 use crate::device::DeviceHandle;
 
@@ -81,18 +81,21 @@ impl Words<'_> {
     pub(super) fn emit(&self, socket: &SocketRef) -> Result<(), Refused> {
         match self {
             Words::Native(name, payload) => session::emit(socket, name, payload),
-            Words::Translated(events) => emit_all(socket, events),
+            Words::Translated(events) => emit_all(session::session_of(socket), socket, events),
         }
     }
 }
 
+/// Queues a profile's events for `socket`, whose session the caller holds, stopping at the
+/// first refusal.
 pub(super) fn emit_all(
+    session: Option<&Arc<Session>>,
     socket: &SocketRef,
     events: &[(String, Box<RawValue>)],
 ) -> Result<(), Refused> {
     events
         .iter()
-        .try_for_each(|(name, payload)| session::emit(socket, name, payload))
+        .try_for_each(|(name, payload)| session::emit_in(session, socket, name, payload))
 }
 
 /// One event's translations for the profiles of the sockets it goes to, each made once: a
