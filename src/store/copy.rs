@@ -52,6 +52,7 @@ pub fn sqlite_to_postgres(
         .map_err(|error| StoreError::Connect(postgresql::redacted(url), error))?;
     postgresql::migrate(&postgresql::connect(url)?)?;
     let tables = tables(&mut target)?;
+    let bytes = bytes_columns(&mut target)?;
     let reading = source.transaction()?;
     let mut writing = target.transaction()?;
     let mut copied = Vec::new();
@@ -68,6 +69,13 @@ pub fn sqlite_to_postgres(
         if columns.is_empty() {
             continue;
         }
+        let columns: Vec<(String, bool)> = columns
+            .into_iter()
+            .map(|column| {
+                let is_bytes = bytes.contains(&(table.clone(), column.clone()));
+                (column, is_bytes)
+            })
+            .collect();
         let done = Copied {
             table: table.clone(),
             rows: copy_table(&reading, &mut writing, table, &columns, &mut progress)?,
@@ -124,6 +132,18 @@ fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<String>
     Ok(tables)
 }
 
+/// The `(table, column)`s of the PostgreSQL schema that hold bytes (`BYTEA`).
+fn bytes_columns(
+    client: &mut postgres::Client,
+) -> StoreResult<std::collections::HashSet<(String, String)>> {
+    let rows = client.query(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND data_type = 'bytea'",
+        &[],
+    )?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
 /// Those of `columns` that SQLite's `table` has (none when it has no such table).
 fn sqlite_columns(
     sqlite: &Connection,
@@ -148,15 +168,20 @@ fn count(client: &mut postgres::Transaction<'_>, table: &str) -> StoreResult<u64
     Ok(count as u64)
 }
 
-/// Streams `table`'s rows from SQLite into PostgreSQL's `COPY`, as CSV.
+/// Streams `table`'s rows from SQLite into PostgreSQL's `COPY`, as CSV. Each column comes
+/// with whether PostgreSQL holds it as bytes.
 fn copy_table(
     source: &Connection,
     target: &mut postgres::Transaction<'_>,
     table: &str,
-    columns: &[String],
+    columns: &[(String, bool)],
     progress: &mut impl FnMut(&Copied),
 ) -> StoreResult<u64> {
-    let list = columns.join(", ");
+    let list = columns
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut select = source.prepare(&format!("SELECT {list} FROM {table}"))?;
     let mut rows = select.query([])?;
     let mut writer = target.copy_in(&format!(
@@ -166,11 +191,11 @@ fn copy_table(
     let mut line = String::new();
     while let Some(row) = rows.next()? {
         line.clear();
-        for index in 0..columns.len() {
+        for (index, (_, is_bytes)) in columns.iter().enumerate() {
             if index > 0 {
                 line.push(',');
             }
-            csv_field(&mut line, row.get_ref(index)?);
+            csv_field(&mut line, row.get_ref(index)?, *is_bytes);
         }
         line.push('\n');
         writer
@@ -190,12 +215,18 @@ fn copy_table(
 }
 
 /// One value as a CSV field: `NULL` is an empty field, text is always quoted (so an empty
-/// text is not taken for `NULL`).
-fn csv_field(line: &mut String, value: ValueRef<'_>) {
+/// text is not taken for `NULL`). A value PostgreSQL holds as bytes goes in its hex form
+/// (`\x…`), whether SQLite held it as bytes or as text (a journal row written before rows
+/// were packed): as text, PostgreSQL would read its backslashes as escapes.
+fn csv_field(line: &mut String, value: ValueRef<'_>, is_bytes: bool) {
     match value {
         ValueRef::Null => {}
         ValueRef::Integer(number) => line.push_str(&number.to_string()),
         ValueRef::Real(number) => line.push_str(&number.to_string()),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) if is_bytes => {
+            line.push_str("\\x");
+            line.push_str(&hex::encode(bytes));
+        }
         ValueRef::Text(text) | ValueRef::Blob(text) => {
             line.push('"');
             line.push_str(&String::from_utf8_lossy(text).replace('"', "\"\""));

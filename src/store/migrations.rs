@@ -274,6 +274,11 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 17: see JOURNAL_ROWS_OWN_FIELDS.
     JOURNAL_ROWS_OWN_FIELDS,
+    // 18: journal rows packed (src/store/journal/packing.rs). A SQLite column holds bytes
+    // beside the texts of the rows written before, so no table changes; the version is there
+    // for an older build, which would take a packed row for text it cannot read, to refuse
+    // the database instead.
+    "-- journal rows may be packed",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

@@ -349,6 +349,12 @@ const MIGRATIONS: &[&str] = &[
 "#,
     super::cluster::SCHEMA,
     super::migrations::JOURNAL_ROWS_OWN_FIELDS,
+    // Journal rows packed (src/store/journal/packing.rs): the rows' fields are bytes, and the
+    // texts of the rows written before stay as their UTF-8 bytes, read as they are.
+    r#"
+    ALTER TABLE events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+    ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+"#,
 ];
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! `$N`. Parameters and columns are limited to the types both drivers read and write the same
 //! way ([`Param`], [`Column`]): 64-bit integers and text. An unsigned or 32-bit integer, or a
 //! `bool`, which PostgreSQL would refuse at run time against a `BIGINT` column, does not
-//! compile.
+//! compile. Bytes (a journal row's packed fields) are a `BLOB` on SQLite and a `BYTEA` on
+//! PostgreSQL.
 //!
 //! What only SQLite has (pragmas, checkpoints, its write-ahead log hook) stays in the modules
 //! that open and run it, through [`Conn::as_sqlite`].
@@ -97,6 +98,35 @@ macro_rules! shared_types {
             }
         })*
     };
+}
+
+impl Param for Vec<u8> {
+    fn sqlite(&self) -> &dyn rusqlite::ToSql {
+        self
+    }
+    fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
+/// Bytes as read back. A SQLite column holds whatever each row was given, so one that once
+/// held text and now holds bytes (the journal's rows, packed since) gives a text as its UTF-8
+/// bytes.
+impl Column for Vec<u8> {
+    fn from_sqlite(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Self> {
+        use rusqlite::types::{FromSqlError, ValueRef};
+        match row.get_ref(index)? {
+            ValueRef::Blob(bytes) | ValueRef::Text(bytes) => Ok(bytes.to_vec()),
+            other => Err(rusqlite::Error::FromSqlConversionFailure(
+                index,
+                other.data_type(),
+                Box::new(FromSqlError::InvalidType),
+            )),
+        }
+    }
+    fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, postgres::Error> {
+        row.try_get(index)
+    }
 }
 
 // Flags are integers (0 or 1) in both databases, so that a statement may compare them with a

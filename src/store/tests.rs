@@ -259,6 +259,17 @@ fn log_salt(dir: &std::path::Path) -> Option<[u8; 8]> {
     header[16..].try_into().ok()
 }
 
+/// `bytes` of text that packs to nearly as much: journal rows are packed
+/// ([`journal::packing`]), and a test that fills the log needs rows that stay large.
+fn noise(bytes: usize) -> String {
+    use rand::{distributions::Alphanumeric, Rng};
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(bytes)
+        .map(char::from)
+        .collect()
+}
+
 async fn journal_disconnect(store: &Store, reason: String) {
     let demo = DeviceId::parse("demo").unwrap();
     store
@@ -286,11 +297,11 @@ async fn under_steady_writes_the_log_starts_over() {
     // Four writers keep the store's writer busy, so the checkpointer never finds it idle,
     // which is when SQLite starts the log over by itself.
     let writers: Vec<_> = (0..4)
-        .map(|n| {
+        .map(|_| {
             let store = store.clone();
             let dir = dir.path().to_owned();
             tokio::spawn(async move {
-                let reason = format!("{n}").repeat(16 * 1024);
+                let reason = noise(16 * 1024);
                 let mut written = 0;
                 loop {
                     journal_disconnect(&store, reason.clone()).await;
@@ -319,10 +330,10 @@ async fn under_steady_writes_the_log_starts_over() {
 /// keep up with, and returns the size of the log's file: the most the log ever held.
 async fn largest_log_under_steady_writes(dir: &std::path::Path, store: &Store) -> u64 {
     let writers: Vec<_> = (0..4)
-        .map(|n| {
+        .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                let reason = format!("{n}").repeat(16 * 1024);
+                let reason = noise(16 * 1024);
                 for _ in 0..192 {
                     journal_disconnect(&store, reason.clone()).await;
                 }
@@ -386,8 +397,8 @@ async fn once_writes_stop_the_log_is_cut_back_to_nothing() {
     let bus = EventBus::new();
     let changes = bus.changes();
     let store = Store::open(&settings(dir.path()), bus).unwrap();
-    for n in 0..8 {
-        journal_disconnect(&store, format!("{n}").repeat(64 * 1024)).await;
+    for _ in 0..8 {
+        journal_disconnect(&store, noise(128 * 1024)).await;
     }
     let log = dir.path().join("devicebridge.db-wal");
     let log_size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
@@ -773,7 +784,7 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
         .unwrap();
     let sent = live.recv().await.unwrap().fields();
 
-    let rows: Vec<String> = store
+    let rows: Vec<Vec<u8>> = store
         .read(|conn| {
             let mut rows = Vec::new();
             for table in ["events", "latest_events"] {
@@ -787,9 +798,10 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
         })
         .await
         .unwrap();
-    for row in &rows {
-        assert!(!row.contains("image") && row.contains(text), "{row}");
+    for row in rows {
         assert!(row.len() < 300, "{} bytes kept", row.len());
+        let fields = journal::packing::unpack(row).unwrap();
+        assert!(!fields.contains("image") && fields.contains(text), "{fields}");
     }
     let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
     assert_eq!(replayed, sent, "read back as it was sent, picture and all");
@@ -832,7 +844,7 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
             conn.query_all(
                 "SELECT data FROM events UNION ALL SELECT data FROM latest_events",
                 sql::params![],
-                |row| row.get(0),
+                |row| journal::packing::unpack(row.get(0)?),
             )
         })
         .await
@@ -859,6 +871,57 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
         .unwrap()
         .unwrap();
     assert_eq!(state.payload.get(), sent[0]);
+}
+
+async fn journal_rows_are_packed_and_rows_kept_as_text_are_read_as_they_are(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    let demo = DeviceId::parse("demo").unwrap();
+    let events = [disconnected("connection_lost"), EventData::ChatUpdate(chat("15550001@c.us", 2))];
+    store
+        .write({
+            let demo = demo.clone();
+            move |tx| events.into_iter().try_for_each(|e| tx.journal(&demo, e).map(drop))
+        })
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        sent.push(live.recv().await.unwrap().payload.get().to_owned());
+    }
+
+    let rows: Vec<Vec<u8>> = store
+        .read(|conn| conn.query_all("SELECT data FROM events ORDER BY key", sql::params![], |row| row.get(0)))
+        .await
+        .unwrap();
+    let chat_fields = journal::packing::unpack(rows[1].clone()).unwrap();
+    assert_ne!(rows[1][0], b'{', "packed, not text");
+    assert!(
+        rows[1].len() * 2 < chat_fields.len(),
+        "{} bytes kept for {} of fields",
+        rows[1].len(),
+        chat_fields.len()
+    );
+
+    // The chat's row as a build before packing wrote it: its fields as text.
+    store
+        .write(move |tx| {
+            let sql = match tx.conn().is_postgres() {
+                true => "UPDATE events SET data = convert_to(?1, 'UTF8') WHERE key = (SELECT MAX(key) FROM events)",
+                false => "UPDATE events SET data = CAST(?1 AS TEXT) WHERE key = (SELECT MAX(key) FROM events)",
+            };
+            tx.execute(sql, sql::params![chat_fields]).map(drop)
+        })
+        .await
+        .unwrap();
+    let replayed: Vec<_> = journal_from_start(&store, demo)
+        .await
+        .events
+        .iter()
+        .map(|event| event.payload.get().to_owned())
+        .collect();
+    assert_eq!(replayed, sent, "packed rows and rows of text alike read back as sent");
 }
 
 async fn pruned_journals_report_incomplete_reads(backend) {

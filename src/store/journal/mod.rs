@@ -1,5 +1,7 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
+pub(super) mod packing;
+
 use chrono::{DateTime, Utc};
 
 use serde_json::{json, Value};
@@ -27,10 +29,10 @@ impl Tx<'_> {
         };
         let seq = head.last + 1;
         let event = JournaledEvent::new(device.clone(), seq, &data)?;
-        let kept = kept_form(&event)?;
+        let kept = packing::pack(&kept_form(&event)?);
         self.execute(
             "INSERT INTO events (key, name, data, at) VALUES (?1, ?2, ?3, ?4)",
-            params![head.key(seq), event.name, &*kept, event.at],
+            params![head.key(seq), event.name, kept, event.at],
         )?;
         if LATEST_KEPT.contains(&event.name.as_str()) {
             self.execute(
@@ -38,7 +40,7 @@ impl Tx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (device_id, name) DO UPDATE
                  SET seq = excluded.seq, data = excluded.data, at = excluded.at",
-                params![device.as_str(), event.name, seq as i64, &*kept, event.at],
+                params![device.as_str(), event.name, seq as i64, kept, event.at],
             )?;
         }
         self.enqueue_deliveries(&event)?;
@@ -355,9 +357,9 @@ pub fn latest_named(
 /// the newest-event table), and is drawn again from the text when the event is read back.
 const DERIVED_QR_FIELD: &str = "image";
 
-/// The form of `event`'s payload its rows keep: its own fields, without `deviceId`, `seq` and
-/// `at` (the row's key and columns hold them; ~70 bytes of each row), and a `qr` event without
-/// its image.
+/// The form of `event`'s payload its rows keep, before they pack it ([`packing`]): its own
+/// fields, without `deviceId`, `seq` and `at` (the row's key and columns hold them; ~70 bytes
+/// of each row), and a `qr` event without its image.
 fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
     let fields = event.own_fields();
     if event.name != "qr" {
@@ -368,15 +370,17 @@ fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
     Ok(serde_json::to_string(&fields)?.into())
 }
 
-/// An event as read back from its row: stamped again, a `qr` event with its image drawn again.
+/// An event as read back from its row: unpacked, stamped again, a `qr` event with its image
+/// drawn again.
 fn stored(
     device: &DeviceId,
     seq: u64,
     name: String,
-    data: String,
+    data: Vec<u8>,
     at: String,
 ) -> StoreResult<JournaledEvent> {
-    let event = JournaledEvent::from_fields(device.clone(), seq, name, data, at)?;
+    let fields = packing::unpack(data)?;
+    let event = JournaledEvent::from_fields(device.clone(), seq, name, fields, at)?;
     match event.name.as_str() {
         "qr" => with_qr_image(event),
         _ => Ok(event),
