@@ -88,15 +88,15 @@ thread_local! {
 /// `fields` (an event's own fields, JSON) as its journal row keeps them.
 pub fn pack(fields: &str) -> Vec<u8> {
     let input = fields.as_bytes();
-    let mut row = Vec::with_capacity(1 + zstd::zstd_safe::compress_bound(input.len()));
-    row.push(NUMBER);
-    CODEC.with_borrow_mut(|codec| {
-        let frame = codec
+    let mut row = vec![0; 1 + zstd::zstd_safe::compress_bound(input.len())];
+    row[0] = NUMBER;
+    let written = CODEC.with_borrow_mut(|codec| {
+        codec
             .packer
-            .compress(input)
-            .expect("zstd compresses into a buffer of its bound");
-        row.extend_from_slice(&frame);
+            .compress_to_buffer(input, &mut row[1..])
+            .expect("zstd compresses into a buffer of its bound")
     });
+    row.truncate(1 + written);
     row
 }
 
