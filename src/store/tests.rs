@@ -228,6 +228,30 @@ async fn journal_from_start(store: &Store, device: DeviceId) -> JournalRead {
         .unwrap()
 }
 
+/// Journals `events` for `device` in one write; their payloads as they were published.
+async fn journal_in_one_write<const N: usize>(
+    store: &Store,
+    bus: &EventBus,
+    device: &DeviceId,
+    events: [EventData; N],
+) -> Vec<String> {
+    let mut live = bus.subscribe();
+    let device = device.clone();
+    store
+        .write(move |tx| {
+            events
+                .into_iter()
+                .try_for_each(|e| tx.journal(&device, e).map(drop))
+        })
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for _ in 0..N {
+        sent.push(live.recv().await.unwrap().payload.get().to_owned());
+    }
+    sent
+}
+
 /// Polls a write once: it is queued for the writer and now waits for its answer.
 async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
     assert!(futures_util::poll!(write).is_pending());
@@ -816,7 +840,6 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
 async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
     let db = Db::new(backend);
     let (store, bus) = db.open();
-    let mut live = bus.subscribe();
     let demo = DeviceId::parse("demo").unwrap();
     let events = [
         EventData::State(crate::model::event::StateChange {
@@ -827,17 +850,7 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
         EventData::Authenticated(crate::model::event::Authenticated {}),
         EventData::ChatUpdate(chat("15550001@c.us", 2)),
     ];
-    store
-        .write({
-            let demo = demo.clone();
-            move |tx| events.into_iter().try_for_each(|e| tx.journal(&demo, e).map(drop))
-        })
-        .await
-        .unwrap();
-    let mut sent = Vec::new();
-    for _ in 0..3 {
-        sent.push(live.recv().await.unwrap().payload.get().to_owned());
-    }
+    let sent = journal_in_one_write(&store, &bus, &demo, events).await;
 
     let rows: Vec<String> = store
         .read(|conn| {
@@ -876,23 +889,18 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
 async fn journal_rows_are_packed_and_rows_kept_as_text_are_read_as_they_are(backend) {
     let db = Db::new(backend);
     let (store, bus) = db.open();
-    let mut live = bus.subscribe();
     let demo = DeviceId::parse("demo").unwrap();
-    let events = [disconnected("connection_lost"), EventData::ChatUpdate(chat("15550001@c.us", 2))];
-    store
-        .write({
-            let demo = demo.clone();
-            move |tx| events.into_iter().try_for_each(|e| tx.journal(&demo, e).map(drop))
-        })
-        .await
-        .unwrap();
-    let mut sent = Vec::new();
-    for _ in 0..2 {
-        sent.push(live.recv().await.unwrap().payload.get().to_owned());
-    }
+    let events = [
+        disconnected("connection_lost"),
+        EventData::ChatUpdate(chat("15550001@c.us", 2)),
+    ];
+    let sent = journal_in_one_write(&store, &bus, &demo, events).await;
 
     let rows: Vec<Vec<u8>> = store
-        .read(|conn| conn.query_all("SELECT data FROM events ORDER BY key", sql::params![], |row| row.get(0)))
+        .read(|conn| {
+            let sql = "SELECT data FROM events ORDER BY key";
+            conn.query_all(sql, sql::params![], |row| row.get(0))
+        })
         .await
         .unwrap();
     let chat_fields = journal::packing::unpack(rows[1].clone()).unwrap();
@@ -907,11 +915,13 @@ async fn journal_rows_are_packed_and_rows_kept_as_text_are_read_as_they_are(back
     // The chat's row as a build before packing wrote it: its fields as text.
     store
         .write(move |tx| {
-            let sql = match tx.conn().is_postgres() {
-                true => "UPDATE events SET data = convert_to(?1, 'UTF8') WHERE key = (SELECT MAX(key) FROM events)",
-                false => "UPDATE events SET data = CAST(?1 AS TEXT) WHERE key = (SELECT MAX(key) FROM events)",
+            let text = match tx.conn().is_postgres() {
+                true => "convert_to(?1, 'UTF8')",
+                false => "CAST(?1 AS TEXT)",
             };
-            tx.execute(sql, sql::params![chat_fields]).map(drop)
+            let newest = "(SELECT MAX(key) FROM events)";
+            let sql = format!("UPDATE events SET data = {text} WHERE key = {newest}");
+            tx.execute(&sql, sql::params![chat_fields]).map(drop)
         })
         .await
         .unwrap();

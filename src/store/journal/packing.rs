@@ -14,8 +14,9 @@
 //! thread, whose time bounds how many messages a second the daemon accepts.
 //!
 //! A packed row starts with the number of the dictionary it was packed against, then a zstd
-//! frame without its magic number. Rows written before the journal was packed hold the
-//! fields as text, which starts with `{`, and are read as they are. A dictionary is never
+//! frame without its magic number. Rows written before the journal was packed, and rows of
+//! a few bytes that packing would make larger, hold the fields as text, which starts with
+//! `{`, and are read as they are. A dictionary is never
 //! changed once rows use it: a better one gets the next number, and the old one stays to
 //! read the rows made with it.
 
@@ -85,7 +86,8 @@ thread_local! {
     static CODEC: RefCell<Codec> = RefCell::new(Codec::new());
 }
 
-/// `fields` (an event's own fields, JSON) as its journal row keeps them.
+/// `fields` (an event's own fields, JSON) as its journal row keeps them: packed, or as text
+/// where packing would not make them smaller.
 pub fn pack(fields: &str) -> Vec<u8> {
     let input = fields.as_bytes();
     let mut row = vec![0; 1 + zstd::zstd_safe::compress_bound(input.len())];
@@ -97,6 +99,10 @@ pub fn pack(fields: &str) -> Vec<u8> {
             .expect("zstd compresses into a buffer of its bound")
     });
     row.truncate(1 + written);
+    // A row of a few bytes (`{}`) would grow by the frame's header: it stays text.
+    if row.len() >= input.len() {
+        return input.to_vec();
+    }
     row
 }
 
@@ -175,6 +181,12 @@ mod tests {
             .collect();
         let fields = format!(r#"{{"body":"{text}"}}"#);
         assert_eq!(unpack(pack(&fields)).unwrap(), fields);
+    }
+
+    #[test]
+    fn fields_that_packing_would_not_shrink_stay_text() {
+        assert_eq!(pack("{}"), b"{}");
+        assert_eq!(unpack(pack("{}")).unwrap(), "{}");
     }
 
     #[test]
