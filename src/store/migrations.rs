@@ -5,6 +5,7 @@
 
 use rusqlite::Connection;
 
+use super::journal::kinds::number_of_name_sql;
 use super::{StoreError, StoreResult};
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a released one.
@@ -274,11 +275,24 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 17: see JOURNAL_ROWS_OWN_FIELDS.
     JOURNAL_ROWS_OWN_FIELDS,
-    // 18: journal rows packed (src/store/journal/packing.rs). A SQLite column holds bytes
-    // beside the texts of the rows written before, so no table changes; the version is there
-    // for an older build, which would take a packed row for text it cannot read, to refuse
-    // the database instead.
-    "-- journal rows may be packed",
+    // 18: journal rows packed (src/store/journal/packing.rs), with their kind as a number
+    // (journal/kinds.rs) and their time as milliseconds since the epoch, ~35 bytes fewer a
+    // row than the name and the time as text. The rows written before keep their fields as
+    // text, read as they are; their names and times are numbered here.
+    concat!(
+        "CREATE TABLE journal (
+        key INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        at INTEGER NOT NULL
+    );
+    INSERT INTO journal (key, kind, data, at)
+        SELECT key, ",
+        number_of_name_sql!(),
+        ", data, CAST(round(unixepoch(at, 'subsec') * 1000) AS INTEGER) FROM events;
+    DROP TABLE events;
+    ALTER TABLE journal RENAME TO events;"
+    ),
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the
@@ -347,9 +361,9 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO device_seq (device_id, last_seq) VALUES ('a', 2), ('b', 7);
              INSERT INTO events (device_id, seq, name, data, at) VALUES
-                ('a', 1, 'authenticated', '{\"seq\":1}', 't1'),
-                ('a', 2, 'authenticated', '{\"seq\":2}', 't2'),
-                ('b', 7, 'authenticated', '{\"seq\":7}', 't7');",
+                ('a', 1, 'authenticated', '{\"seq\":1}', '2026-01-01T00:00:01.000Z'),
+                ('a', 2, 'authenticated', '{\"seq\":2}', '2026-01-01T00:00:02.000Z'),
+                ('b', 7, 'authenticated', '{\"seq\":7}', '2026-01-01T00:00:07.000Z');",
         )
         .unwrap();
         migrate(&mut conn).unwrap();
@@ -360,12 +374,10 @@ mod tests {
             let seqs: Vec<_> = read.events.iter().map(|e| (e.seq, e.at.clone())).collect();
             (seqs, read.head, read.complete)
         };
-        assert_eq!(
-            read("a"),
-            (vec![(1, "t1".into()), (2, "t2".into())], 2, true)
-        );
+        let at = |second: u32| format!("2026-01-01T00:00:0{second}.000Z");
+        assert_eq!(read("a"), (vec![(1, at(1)), (2, at(2))], 2, true));
         // b's first six events were pruned before the migration.
-        assert_eq!(read("b"), (vec![(7, "t7".into())], 7, false));
+        assert_eq!(read("b"), (vec![(7, at(7))], 7, false));
         assert_eq!(read("c"), (vec![], 0, true));
     }
 
@@ -375,11 +387,11 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 4, 1), ('b', 1, 2);
              INSERT INTO events (key, name, data, at) VALUES
-                ((1 << 40) + 1, 'state', '{\"state\":\"qr\"}', 't1'),
-                ((1 << 40) + 2, 'qr', '{\"attempt\":1,\"image\":\"data:,\"}', 't2'),
-                ((1 << 40) + 3, 'state', '{\"state\":\"ready\"}', 't3'),
-                ((1 << 40) + 4, 'message', '{}', 't4'),
-                ((2 << 40) + 1, 'message', '{}', 't5');",
+                ((1 << 40) + 1, 'state', '{\"state\":\"qr\"}', '2026-01-01T00:00:01.000Z'),
+                ((1 << 40) + 2, 'qr', '{\"attempt\":1,\"image\":\"data:,\"}', '2026-01-01T00:00:02.000Z'),
+                ((1 << 40) + 3, 'state', '{\"state\":\"ready\"}', '2026-01-01T00:00:03.000Z'),
+                ((1 << 40) + 4, 'message', '{}', '2026-01-01T00:00:04.000Z'),
+                ((2 << 40) + 1, 'message', '{}', '2026-01-01T00:00:05.000Z');",
         )
         .unwrap();
         migrate(&mut conn).unwrap();
@@ -399,14 +411,18 @@ mod tests {
         };
         assert_eq!(
             latest("a", "state"),
-            stamped(serde_json::json!({"state": "ready"}), 3, "t3")
+            stamped(
+                serde_json::json!({"state": "ready"}),
+                3,
+                "2026-01-01T00:00:03.000Z"
+            )
         );
         assert_eq!(
             latest("a", "qr"),
             stamped(
                 serde_json::json!({"attempt": 1, "image": "data:,"}),
                 2,
-                "t2"
+                "2026-01-01T00:00:02.000Z"
             )
         );
         assert_eq!(latest("b", "state"), None);
@@ -432,6 +448,16 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+        let (kind, at): (i64, i64) = conn
+            .query_row("SELECT kind, at FROM events", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (kind, at),
+            (5, 1_795_428_000_000),
+            "the name and the time as numbers"
+        );
         let conn = crate::store::Conn::sqlite(conn);
         let device = crate::model::DeviceId::parse("a").unwrap();
         let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Semaphore};
 
+use super::journal::kinds::number_of_name_sql;
 use super::notices::{listen, Origin};
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
@@ -349,12 +350,20 @@ const MIGRATIONS: &[&str] = &[
 "#,
     super::cluster::SCHEMA,
     super::migrations::JOURNAL_ROWS_OWN_FIELDS,
-    // Journal rows packed (src/store/journal/packing.rs): the rows' fields are bytes, and the
-    // texts of the rows written before stay as their UTF-8 bytes, read as they are.
-    r#"
-    ALTER TABLE events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
-    ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
-"#,
+    // Journal rows packed (src/store/journal/packing.rs), with their kind as a number and
+    // their time as milliseconds since the epoch (SQLite's step 18): the rows' fields are
+    // bytes, and the texts of the rows written before stay as their UTF-8 bytes, read as
+    // they are.
+    concat!(
+        "ALTER TABLE events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+    ALTER TABLE events ALTER COLUMN at TYPE BIGINT
+        USING round(extract(epoch FROM at::timestamptz) * 1000)::bigint;
+    ALTER TABLE events ALTER COLUMN name TYPE BIGINT USING ",
+        number_of_name_sql!(),
+        ";
+    ALTER TABLE events RENAME COLUMN name TO kind;
+    ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');"
+    ),
 ];
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
+pub(super) mod kinds;
 pub(super) mod packing;
 
 use chrono::{DateTime, Utc};
@@ -7,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::sql::{params, Conn};
-use super::{StoreResult, Tx};
+use super::{StoreError, StoreResult, Tx};
 use crate::model::{
     event::{EventData, JournaledEvent},
-    rfc3339, DeviceId, StateName,
+    rfc3339, time, DeviceId, StateName,
 };
 
 impl Tx<'_> {
@@ -30,9 +31,13 @@ impl Tx<'_> {
         let seq = head.last + 1;
         let event = JournaledEvent::new(device.clone(), seq, &data)?;
         let kept = packing::pack(&kept_form(&event)?);
+        let kind = kinds::number(&event.name)
+            .ok_or_else(|| StoreError::Unreadable(format!("an event named {}", event.name)))?;
+        let at = time::millis(&event.at)
+            .ok_or_else(|| StoreError::Unreadable(format!("an event at {}", event.at)))?;
         self.execute(
-            "INSERT INTO events (key, name, data, at) VALUES (?1, ?2, ?3, ?4)",
-            params![head.key(seq), event.name, kept, event.at],
+            "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
+            params![head.key(seq), kind, kept, at],
         )?;
         if LATEST_KEPT.contains(&event.name.as_str()) {
             self.execute(
@@ -160,7 +165,7 @@ fn stale_events(
         params![],
         Head::of_row,
     )?;
-    let older_than = rfc3339(older_than);
+    let older_than = older_than.timestamp_millis();
     let mut stale = Vec::new();
     for head in heads {
         let oldest: Option<i64> = conn.query_one(
@@ -304,17 +309,17 @@ pub fn read_after(
             && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let events = conn.query_all(
-        "SELECT key, name, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
+        "SELECT key, kind, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
         params![position.key(after), position.end(), limit],
         |row| {
             let key: i64 = row.get(0)?;
-            stored(
-                device,
-                position.seq(key),
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-            )
+            let kind: i64 = row.get(1)?;
+            let name = kinds::name(kind)
+                .ok_or_else(|| StoreError::Unreadable(format!("an event of kind {kind}")))?;
+            let at: i64 = row.get(3)?;
+            let at = time::rfc3339_of_millis(at)
+                .ok_or_else(|| StoreError::Unreadable(format!("an event at {at} ms")))?;
+            stored(device, position.seq(key), name.to_owned(), row.get(2)?, at)
         },
     )?;
     Ok(JournalRead {
