@@ -71,41 +71,47 @@ fn quick_phone() -> Value {
     })
 }
 
-/// Creates the device `definition` describes through `creator`, and waits until `watcher`'s
-/// node announced it to a fleet dashboard (`device:update` on the root namespace), which it
-/// does once the device's namespace is open there: a node hears of a device created through
-/// another a moment after its creation.
-async fn create_announced(creator: &Node, watcher: &Node, definition: Value) {
-    let mut fleet = SioClient::connect(
-        &watcher.api.base,
-        "/ws",
-        "/",
-        &[],
-        &[],
-        json!({ "apiKey": watcher.api.key }),
-    )
-    .await
-    .unwrap()
-    .unwrap_connected();
+/// Creates the device `definition` describes through `creator`, and waits until each of
+/// `watchers`' nodes announced it to a fleet dashboard (`device:update` on the root
+/// namespace), which it does once the device's namespace is open there: a node hears of a
+/// device created through another a moment after its creation.
+async fn create_announced(creator: &Node, watchers: &[&Node], definition: Value) {
+    let mut fleets = Vec::new();
+    for watcher in watchers {
+        let fleet = SioClient::connect(
+            &watcher.api.base,
+            "/ws",
+            "/",
+            &[],
+            &[],
+            json!({ "apiKey": watcher.api.key }),
+        )
+        .await
+        .unwrap()
+        .unwrap_connected();
+        fleets.push(fleet);
+    }
     let (status, body) = creator
         .api
         .post("/api/v1/devices", definition.clone())
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    fleet
-        .wait_until(WAIT, |event| {
-            event.name == "device:update" && event.data["deviceId"] == definition["id"]
-        })
-        .await
-        .unwrap();
-    fleet.close().await;
+    for mut fleet in fleets {
+        fleet
+            .wait_until(WAIT, |event| {
+                event.name == "device:update" && event.data["deviceId"] == definition["id"]
+            })
+            .await
+            .unwrap();
+        fleet.close().await;
+    }
 }
 
 /// Creates simulator device `id` through `creator`, watches it on `watcher` and scans its QR
-/// code through `scanner`, then waits until it is `ready`.
+/// code through `scanner` once both nodes know it, then waits until it is `ready`.
 async fn ready_device(id: &str, creator: &Node, watcher: &Node, scanner: &Node) {
     let definition = json!({ "id": id, "name": id, "simulator": quick_phone() });
-    create_announced(creator, watcher, definition).await;
+    create_announced(creator, &[watcher, scanner], definition).await;
     let mut watching = watcher.api.socket(id, json!({})).await;
     wait_state(&mut watching, "qr").await;
     scanner.api.link(id).await;
@@ -550,7 +556,7 @@ async fn waha_on_two_nodes() -> (WahaStub, Node, Node) {
         node("node-a", &database).await,
         node("node-b", &database).await,
     ];
-    create_announced(&nodes[0], &nodes[1], waha_device(&stub)).await;
+    create_announced(&nodes[0], &[&nodes[1]], waha_device(&stub)).await;
     let mut watching = nodes[1].api.socket("wa", json!({})).await;
     wait_state(&mut watching, "ready").await;
     let (Some(owner_id), _) = owner(&nodes[0], "wa").await else {
@@ -607,7 +613,7 @@ async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
     let database = common::postgres::database();
     let a = node("node-a", &database).await;
     let b = node("node-b", &database).await;
-    create_announced(&a, &b, json!({ "id": "shop", "name": "Shop" })).await;
+    create_announced(&a, &[&b], json!({ "id": "shop", "name": "Shop" })).await;
     let (status, created) = a
         .api
         .post(
