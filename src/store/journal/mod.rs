@@ -31,10 +31,10 @@ impl Tx<'_> {
         let seq = head.last + 1;
         let event = JournaledEvent::new(device.clone(), seq, &data)?;
         let kept = packing::pack(&kept_form(&event)?);
-        let kind = kinds::number(&event.name)
-            .ok_or_else(|| StoreError::Unreadable(format!("an event named {}", event.name)))?;
-        let at = time::millis(&event.at)
-            .ok_or_else(|| StoreError::Unreadable(format!("an event at {}", event.at)))?;
+        // Every event's name has a number (the kinds' tests hold every name to it), and every
+        // event's time is `rfc3339`'s, made just now.
+        let kind = kinds::number(&event.name).expect("every event's name has a number");
+        let at = time::millis(&event.at).expect("an event's time is RFC 3339");
         self.execute(
             "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
             params![head.key(seq), kind, kept, at],
