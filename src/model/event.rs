@@ -23,7 +23,8 @@ pub struct Me {
 }
 
 /// Every event's wire name, in the order of [`EventData`]'s variants: what webhook
-/// subscriptions and hook triggers may name.
+/// subscriptions and hook triggers may name. A new name goes at the end: the journal keeps an
+/// event's kind as its place here (`store/journal/kinds.rs`).
 pub const EVENT_NAMES: [&str; 18] = [
     "state",
     "qr",

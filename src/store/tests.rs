@@ -252,6 +252,16 @@ async fn journal_in_one_write<const N: usize>(
     sent
 }
 
+/// The payloads of the device's journal from its start, as a resuming client receives them.
+async fn replayed_payloads(store: &Store, device: DeviceId) -> Vec<String> {
+    journal_from_start(store, device)
+        .await
+        .events
+        .iter()
+        .map(|event| event.payload.get().to_owned())
+        .collect()
+}
+
 /// Polls a write once: it is queued for the writer and now waits for its answer.
 async fn queue<F: std::future::Future + Unpin>(write: &mut F) {
     assert!(futures_util::poll!(write).is_pending());
@@ -881,12 +891,7 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
         1,
         "only the chat, whose model holds it"
     );
-    let replayed: Vec<_> = journal_from_start(&store, demo.clone())
-        .await
-        .events
-        .iter()
-        .map(|event| event.payload.get().to_owned())
-        .collect();
+    let replayed = replayed_payloads(&store, demo.clone()).await;
     assert_eq!(replayed, sent, "read back byte for byte as sent");
     let state = store
         .read(move |conn| journal::latest_named(conn, &demo, "state"))
@@ -935,12 +940,7 @@ async fn journal_rows_are_packed_and_rows_kept_as_text_are_read_as_they_are(back
         })
         .await
         .unwrap();
-    let replayed: Vec<_> = journal_from_start(&store, demo)
-        .await
-        .events
-        .iter()
-        .map(|event| event.payload.get().to_owned())
-        .collect();
+    let replayed = replayed_payloads(&store, demo).await;
     assert_eq!(replayed, sent, "packed rows and rows of text alike read back as sent");
 }
 
