@@ -5,7 +5,7 @@
 //! Producers build a typed [`EventData`]; once journaled it becomes a [`JournaledEvent`] (name +
 //! JSON), which is all the sinks need.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -343,7 +343,18 @@ pub struct JournaledEvent {
 impl JournaledEvent {
     /// Journals `data` as event `seq` of `device`, now.
     pub fn new(device_id: DeviceId, seq: u64, data: &EventData) -> serde_json::Result<Self> {
-        let at = rfc3339(Utc::now());
+        Self::journaled_at(device_id, seq, data, Utc::now())
+    }
+
+    /// Journals `data` as event `seq` of `device`, at `at`: the journal keeps the same time
+    /// as a number, without reading it back from the text.
+    pub fn journaled_at(
+        device_id: DeviceId,
+        seq: u64,
+        data: &EventData,
+        at: DateTime<Utc>,
+    ) -> serde_json::Result<Self> {
+        let at = rfc3339(at);
         let payload = serde_json::value::to_raw_value(&Payload {
             fields: data,
             device_id: (!data.carries_device_id()).then_some(device_id.as_str()),

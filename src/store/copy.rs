@@ -52,7 +52,6 @@ pub fn sqlite_to_postgres(
         .map_err(|error| StoreError::Connect(postgresql::redacted(url), error))?;
     postgresql::migrate(&postgresql::connect(url)?)?;
     let tables = tables(&mut target)?;
-    let bytes = bytes_columns(&mut target)?;
     let reading = source.transaction()?;
     let mut writing = target.transaction()?;
     let mut copied = Vec::new();
@@ -69,13 +68,6 @@ pub fn sqlite_to_postgres(
         if columns.is_empty() {
             continue;
         }
-        let columns: Vec<(String, bool)> = columns
-            .into_iter()
-            .map(|column| {
-                let is_bytes = bytes.contains(&(table.clone(), column.clone()));
-                (column, is_bytes)
-            })
-            .collect();
         let done = Copied {
             table: table.clone(),
             rows: copy_table(&reading, &mut writing, table, &columns, &mut progress)?,
@@ -112,18 +104,31 @@ pub fn sqlite_to_postgres(
     Ok(copied)
 }
 
+/// A column of the PostgreSQL schema.
+#[derive(Debug, Clone)]
+struct Column {
+    name: String,
+    /// Whether PostgreSQL holds it as bytes (`BYTEA`).
+    is_bytes: bool,
+}
+
 /// The tables of the PostgreSQL schema with their columns, in order; the migrations' own
 /// bookkeeping left out.
-fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<String>)>> {
+fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<Column>)>> {
     let rows = client.query(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns
+        "SELECT table_name::text, column_name::text, data_type = 'bytea'
+         FROM information_schema.columns
          WHERE table_schema = current_schema() AND table_name <> 'schema_version'
          ORDER BY table_name, ordinal_position",
         &[],
     )?;
-    let mut tables: Vec<(String, Vec<String>)> = Vec::new();
+    let mut tables: Vec<(String, Vec<Column>)> = Vec::new();
     for row in rows {
-        let (table, column): (String, String) = (row.get(0), row.get(1));
+        let table: String = row.get(0);
+        let column = Column {
+            name: row.get(1),
+            is_bytes: row.get(2),
+        };
         match tables.last_mut() {
             Some((last, columns)) if *last == table => columns.push(column),
             _ => tables.push((table, vec![column])),
@@ -132,31 +137,19 @@ fn tables(client: &mut postgres::Client) -> StoreResult<Vec<(String, Vec<String>
     Ok(tables)
 }
 
-/// The `(table, column)`s of the PostgreSQL schema that hold bytes (`BYTEA`).
-fn bytes_columns(
-    client: &mut postgres::Client,
-) -> StoreResult<std::collections::HashSet<(String, String)>> {
-    let rows = client.query(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns
-         WHERE table_schema = current_schema() AND data_type = 'bytea'",
-        &[],
-    )?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-}
-
 /// Those of `columns` that SQLite's `table` has (none when it has no such table).
 fn sqlite_columns(
     sqlite: &Connection,
     table: &str,
-    columns: &[String],
-) -> StoreResult<Vec<String>> {
+    columns: &[Column],
+) -> StoreResult<Vec<Column>> {
     let mut statement = sqlite.prepare("SELECT name FROM pragma_table_info(?1)")?;
     let known: Vec<String> = statement
         .query_map([table], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(columns
         .iter()
-        .filter(|column| known.contains(column))
+        .filter(|column| known.contains(&column.name))
         .cloned()
         .collect())
 }
@@ -168,18 +161,17 @@ fn count(client: &mut postgres::Transaction<'_>, table: &str) -> StoreResult<u64
     Ok(count as u64)
 }
 
-/// Streams `table`'s rows from SQLite into PostgreSQL's `COPY`, as CSV. Each column comes
-/// with whether PostgreSQL holds it as bytes.
+/// Streams `table`'s rows from SQLite into PostgreSQL's `COPY`, as CSV.
 fn copy_table(
     source: &Connection,
     target: &mut postgres::Transaction<'_>,
     table: &str,
-    columns: &[(String, bool)],
+    columns: &[Column],
     progress: &mut impl FnMut(&Copied),
 ) -> StoreResult<u64> {
     let list = columns
         .iter()
-        .map(|(name, _)| name.as_str())
+        .map(|column| column.name.as_str())
         .collect::<Vec<_>>()
         .join(", ");
     let mut select = source.prepare(&format!("SELECT {list} FROM {table}"))?;
@@ -191,11 +183,11 @@ fn copy_table(
     let mut line = String::new();
     while let Some(row) = rows.next()? {
         line.clear();
-        for (index, (_, is_bytes)) in columns.iter().enumerate() {
+        for (index, column) in columns.iter().enumerate() {
             if index > 0 {
                 line.push(',');
             }
-            csv_field(&mut line, row.get_ref(index)?, *is_bytes);
+            csv_field(&mut line, row.get_ref(index)?, column.is_bytes);
         }
         line.push('\n');
         writer

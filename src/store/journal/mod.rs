@@ -29,12 +29,13 @@ impl Tx<'_> {
             None => self.open_journal(device)?,
         };
         let seq = head.last + 1;
-        let event = JournaledEvent::new(device.clone(), seq, &data)?;
+        let now = Utc::now();
+        let event = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
         let kept = packing::pack(&kept_form(&event)?);
-        // Every event's name has a number (the kinds' tests hold every name to it), and every
-        // event's time is `rfc3339`'s, made just now.
+        // Every event's name has a number: the kinds' tests hold every name to it.
         let kind = kinds::number(&event.name).expect("every event's name has a number");
-        let at = time::millis(&event.at).expect("an event's time is RFC 3339");
+        // The payload's time is this one to the millisecond.
+        let at = now.timestamp_millis();
         self.execute(
             "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
             params![head.key(seq), kind, kept, at],
