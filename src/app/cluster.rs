@@ -28,12 +28,17 @@ impl Node {
     /// device defined or removed on another node its handle here, or taking it away (the
     /// socket hub opens and closes its namespace as it hears of it).
     pub(super) fn start(devices: &DeviceManager, bus: &EventBus) -> Option<Self> {
-        let ownership = devices.ownership()?.clone();
+        let remote = devices.remote()?.clone();
         let stop = CancellationToken::new();
-        let keeper = tokio::spawn(ownership.keep(devices.clone(), stop.clone()));
+        let keeper = tokio::spawn(
+            remote
+                .ownership()
+                .clone()
+                .keep(remote.clone(), stop.clone()),
+        );
         let events = tokio::spawn({
-            let (devices, bus) = (devices.clone(), bus.clone());
-            async move { devices.follow_events(&bus).await }
+            let bus = bus.clone();
+            async move { remote.follow_events(&bus).await }
         });
         let mut changes = bus.subscribe_device_changes();
         let devices = devices.clone();

@@ -26,7 +26,7 @@ use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
 use crate::connector::{self, Builtin};
 use crate::device::actor::ActorContext;
-use crate::device::ownership::Ownership;
+use crate::device::cluster::Ownership;
 use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
@@ -284,7 +284,7 @@ pub async fn run(
 /// Every route the daemon documents: the API's, and the webhook receivers the connectors
 /// contribute for their upstreams.
 pub fn routes() -> OpenApiRouter<AppState> {
-    rest::routes().merge(connector::receiver::routes())
+    rest::routes().merge(connector::webhook_routes())
 }
 
 /// The shipped profiles and the users' own; every socket path of `server.profiles` must name

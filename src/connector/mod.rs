@@ -9,26 +9,28 @@
 //! only through the [`Connectors`] trait, which [`Builtin`] implements.
 
 pub mod cloud_api;
+pub mod delivery;
 mod http;
-pub mod receiver;
 pub mod simulator;
 pub mod waha;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::extract::FromRef;
 use reqwest::header::HeaderMap;
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
 
 use self::cloud_api::CloudApi;
 use self::http::Http;
 use self::simulator::{Simulator, SimulatorContext};
 use self::waha::Waha;
 use crate::config::Settings;
-use crate::device::media::Library;
+use crate::device::media::{Downloads, Library};
 use crate::device::pairings::Pairings;
 use crate::device::upstream::{Connectors, Upstream, UpstreamEvent};
-use crate::device::DeviceError;
+use crate::device::{DeviceError, DeviceManager};
 use crate::metrics::Metrics;
 use crate::model::{
     spec::{ConnectorKind, DeviceSpec},
@@ -36,6 +38,18 @@ use crate::model::{
     DeviceId,
 };
 use crate::store::Store;
+
+/// Every connector's webhook routes, for `app` to mount; they need the device manager from the
+/// state they are mounted in.
+pub fn webhook_routes<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    DeviceManager: FromRef<S>,
+{
+    OpenApiRouter::new()
+        .merge(waha::receiver::routes())
+        .merge(cloud_api::receiver::routes())
+}
 
 /// Sends one message; connectors that talk to an upstream one request per message implement
 /// this and get [`send_in_order`].
@@ -159,7 +173,10 @@ impl Connectors for Builtin {
             .ok_or(WebhookError::NotThisConnector("cloud_api"))?;
         cloud_api::verify_subscription(cloud, mode, token)
     }
+}
 
+#[async_trait]
+impl Downloads for Builtin {
     async fn download(
         &self,
         spec: &DeviceSpec,

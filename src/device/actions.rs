@@ -18,8 +18,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::relay::{after_failure, wake_by, AfterFailure, Pumped};
 use super::relay_bell::RelayBell;
+use super::retry::{after_failure, wake_by, AfterFailure, Pumped};
 use crate::device::upstream::Upstream;
 use crate::model::{
     upstream::{ConnectorError, Outbound},

@@ -5,26 +5,13 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::relay_bell::RelayBell;
-use super::route::{Answer, Carried, CommandRoute, Request};
+use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
     upstream::{Fault, Outbound, Reported},
     DeviceId,
 };
-
-/// The lifecycle steps a caller can ask of a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Lifecycle {
-    Start,
-    /// Stops the device, keeping its link.
-    Stop,
-    /// Stops the device if it runs, then starts it.
-    Restart,
-    /// Logs the device out and forgets its link.
-    Logout,
-}
 
 #[derive(Clone)]
 pub struct DeviceHandle {

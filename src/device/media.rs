@@ -11,22 +11,32 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use percent_encoding::percent_decode_str;
 
-use super::uploads::Uploads;
-use super::upstream::Connectors;
+use super::uploads::{Uploads, MAX_FORWARD_BYTES};
 use super::{definition, stored, DeviceError};
 use crate::config::Settings;
 use crate::model::{
+    spec::DeviceSpec,
     upstream::{media_base, ConnectorError, Download},
     DeviceId,
 };
 use crate::store::Store;
 
-/// The largest file forwarded between devices: it is held whole while it is sent (WAHA takes
-/// it inline in base64; WhatsApp's own limit for images and videos is 16 MB).
-pub const MAX_FORWARD_BYTES: usize = 16 << 20;
+/// Opens the files upstreams keep behind their credentials: what the library needs of the
+/// connectors.
+#[async_trait]
+pub trait Downloads: Send + Sync {
+    /// Opens file `media_id` that the device's upstream keeps behind its credentials, or
+    /// `None` when its connector keeps no files.
+    async fn download(
+        &self,
+        spec: &DeviceSpec,
+        media_id: &str,
+    ) -> Result<Option<Download>, ConnectorError>;
+}
 
 /// A whole file, read to be handed to another upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,11 +51,11 @@ pub struct Library {
     store: Store,
     settings: Arc<Settings>,
     uploads: Uploads,
-    connectors: Arc<dyn Connectors>,
+    connectors: Arc<dyn Downloads>,
 }
 
 impl Library {
-    pub fn new(store: Store, settings: Arc<Settings>, connectors: Arc<dyn Connectors>) -> Self {
+    pub fn new(store: Store, settings: Arc<Settings>, connectors: Arc<dyn Downloads>) -> Self {
         let uploads = Uploads::new(store.clone(), &settings);
         Self {
             store,

@@ -2,23 +2,27 @@
 
 mod actions;
 pub mod actor;
+pub mod cluster;
+mod fleet;
 mod group_names;
 mod handle;
 mod latency;
-mod leased;
 mod linked_ids;
 mod manager;
 pub mod media;
-pub mod ownership;
+mod mirror;
 pub mod pairings;
 mod refusal;
 mod relay;
 mod relay_bell;
+mod retry;
 pub mod route;
 pub mod spec;
 pub mod state;
+mod supervisor;
 pub mod uploads;
 pub mod upstream;
+mod webhooks;
 
 use chrono::{DateTime, Utc};
 
@@ -31,9 +35,12 @@ use crate::model::{
 };
 use serde::Serialize;
 
-pub use handle::{DeviceHandle, Lifecycle};
-pub use manager::{DeviceManager, DevicePatch, WebhookReceiver};
+pub use fleet::DevicePatch;
+pub use handle::DeviceHandle;
+pub use manager::DeviceManager;
+pub use route::Lifecycle;
 pub use state::InvalidTransition;
+pub use webhooks::WebhookReceiver;
 
 use crate::store::{DeviceRecord, Store, StoreError};
 

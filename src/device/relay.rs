@@ -28,9 +28,9 @@ use tokio::time::Instant;
 
 use super::actions::ActionQueue;
 use super::relay_bell::RelayBell;
-use crate::backoff;
+use super::retry::{after_failure, wake_by, AfterFailure, Pumped};
 use crate::device::upstream::Upstream;
-use crate::messaging::relay::{self, Outcome};
+use crate::messaging::attempts::{self, Outcome};
 use crate::metrics::ConnectorMetrics;
 use crate::model::{
     upstream::{Accepted, ConnectorError, Outgoing},
@@ -43,37 +43,6 @@ use crate::store::{self, Store};
 const BATCH: u32 = 256;
 /// The most at once, while it does not (see [`Relay::batch`]).
 const BATCH_MAX: u32 = 1024;
-/// Backoff between attempts after a transient failure.
-const RETRY_INITIAL: Duration = Duration::from_secs(1);
-const RETRY_MAX: Duration = Duration::from_secs(60);
-
-/// What a failed attempt to tell the upstream something (a message, an action) means for it.
-pub(super) enum AfterFailure {
-    /// Refused credentials are not its fault: it waits for the device, attempts uncounted.
-    Wait,
-    /// A transient failure with attempts left: again at this time.
-    RetryAt(DateTime<Utc>),
-    /// Rejected, or out of attempts.
-    GiveUp,
-}
-
-/// The one policy for failed attempts: an unreachable or failing upstream is retried with
-/// backoff until `max_attempts`; refused credentials wait; anything else is given up.
-pub(super) fn after_failure(
-    error: &ConnectorError,
-    attempt: u32,
-    max_attempts: u32,
-) -> AfterFailure {
-    match error {
-        ConnectorError::Refused(_) => AfterFailure::Wait,
-        ConnectorError::Unreachable(_) | ConnectorError::Failing(_) if attempt < max_attempts => {
-            let delay = backoff::delay(attempt, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
-            AfterFailure::RetryAt(Utc::now() + delay)
-        }
-        _ => AfterFailure::GiveUp,
-    }
-}
-
 /// How a batch handed to the upstream went.
 struct Attempt {
     outcomes: Vec<(Queued, Outcome)>,
@@ -89,24 +58,6 @@ fn next_batch(batch: u32, read: usize) -> u32 {
     } else {
         BATCH
     }
-}
-
-/// What one turn of the relay found.
-#[derive(Debug, Default)]
-pub struct Pumped {
-    /// More may be waiting: the actor rings itself again, so acks and commands are handled
-    /// between batches instead of waiting behind a long queue.
-    pub more: bool,
-    /// A failure that concerns the device rather than one message: the upstream is
-    /// unreachable, or refused our credentials.
-    pub trouble: Option<ConnectorError>,
-}
-
-/// Brings `deadline` forward to the wall-clock time `at`, if that comes sooner.
-pub(super) fn wake_by(deadline: &mut Option<Instant>, at: DateTime<Utc>) {
-    let wait = (at - Utc::now()).to_std().unwrap_or_default();
-    let at = Instant::now() + wait;
-    *deadline = Some(deadline.map_or(at, |d| d.min(at)));
 }
 
 pub struct Relay {
@@ -187,7 +138,7 @@ impl Relay {
             let expired = self
                 .store
                 .write(move |tx| {
-                    relay::expire_acks(tx, &device, sent_before, timeout.as_secs(), max_attempts)
+                    attempts::expire_acks(tx, &device, sent_before, timeout.as_secs(), max_attempts)
                 })
                 .await;
             if let Err(error) = expired {
@@ -254,7 +205,7 @@ impl Relay {
             let (device, metrics) = (self.device.clone(), self.metrics.clone());
             if let Err(error) = self
                 .store
-                .write(move |tx| relay::record_outcomes(tx, &device, &outcomes, &metrics))
+                .write(move |tx| attempts::record_outcomes(tx, &device, &outcomes, &metrics))
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");

@@ -18,7 +18,6 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::media::MAX_FORWARD_BYTES;
 use super::{stored, DeviceError};
 use crate::config::Settings;
 use crate::model::{
@@ -27,6 +26,10 @@ use crate::model::{
 };
 use crate::store::uploads::{self, Upload};
 use crate::store::Store;
+
+/// The largest file a device sends or forwards: it is held whole while it is sent (WAHA takes
+/// it inline in base64; WhatsApp's own limit for images and videos is 16 MB).
+pub const MAX_FORWARD_BYTES: usize = 16 << 20;
 
 /// What every upload id starts with.
 const ID_PREFIX: &str = "up_";

@@ -7,15 +7,14 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::media::Library;
+use super::media::{Downloads, Library};
 use super::DeviceError;
 use crate::model::{
     event::Me,
     inbound::{Directory, Inbound},
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Download, Fault, Outbound, Outgoing, Reported, Session,
-        WebhookError,
+        Accepted, ConnectorError, Fault, Outbound, Outgoing, Reported, Session, WebhookError,
     },
     DeviceId,
 };
@@ -136,11 +135,12 @@ pub trait Upstream: Send + Sync {
 }
 
 /// What the device layer asks of the connectors as a whole: an upstream for a device, and what
-/// only a device's connector can read (its webhooks, the files its upstream keeps). `app`
+/// only a device's connector can read (its webhooks, and through [`Downloads`] the files its
+/// upstream keeps). `app`
 /// hands the daemon's connectors to the device manager behind this trait, so this layer names
 /// no connector and the connectors can build on it.
 #[async_trait]
-pub trait Connectors: Send + Sync {
+pub trait Connectors: Downloads + Send + Sync {
     /// The upstream of device `id` as `spec` (already checked) defines it; what it does on its
     /// own arrives on `events`.
     fn upstream(
@@ -168,11 +168,4 @@ pub trait Connectors: Send + Sync {
         mode: Option<&str>,
         token: Option<&str>,
     ) -> Result<(), WebhookError>;
-    /// Opens file `media_id` that the device's upstream keeps behind its credentials, or
-    /// `None` when its connector keeps no files.
-    async fn download(
-        &self,
-        spec: &DeviceSpec,
-        media_id: &str,
-    ) -> Result<Option<Download>, ConnectorError>;
 }

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
+use super::acks::{journal_ack, time_acks};
 use crate::metrics::ConnectorMetrics;
-use crate::model::event::{MessageAck, MessageReaction, MessageRead, MessageRevoked, Notification};
+use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, Notification};
 use crate::model::{
     event::EventData,
     inbound::{Directory, Inbound, Incoming, TypingChange},
@@ -136,7 +137,7 @@ pub fn apply(
             }
             Inbound::Failed { upstream_id, error } => {
                 match store::messages::by_upstream_id(tx.conn(), device, upstream_id)? {
-                    Some(message) => super::relay::upstream_failed(tx, device, &message, error)?,
+                    Some(message) => super::attempts::upstream_failed(tx, device, &message, error)?,
                     None => {
                         tracing::debug!(device_id = %device, %upstream_id, "failure of an unknown message")
                     }
@@ -244,39 +245,6 @@ fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> Store
             }),
         )?;
     }
-    Ok(())
-}
-
-/// Times the acks one of our messages reached as its ack went from `before` to what `subject`
-/// has now, from the moment it was accepted for sending: its server ack, its device ack, or
-/// both at once when the upstream reports the device ack first.
-pub fn time_acks(subject: &AckSubject, before: Ack, metrics: &ConnectorMetrics) {
-    let Some(accepted_at) = subject.accepted_at else {
-        return;
-    };
-    let taken = (Utc::now() - accepted_at).to_std().unwrap_or_default();
-    for (level, series) in [
-        (Ack::Server, &metrics.server_ack),
-        (Ack::Device, &metrics.device_ack),
-    ] {
-        if before < level && level <= subject.ack {
-            series.observe_duration(taken);
-        }
-    }
-}
-
-/// `message:ack` for a message whose ack just changed.
-pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> StoreResult<()> {
-    tx.journal(
-        device,
-        EventData::MessageAck(MessageAck {
-            message_id: subject.id.clone(),
-            upstream_id: subject.upstream_id.clone(),
-            chat_id: subject.chat_id.clone(),
-            ack: subject.ack.level(),
-            ack_name: subject.ack.name(),
-        }),
-    )?;
     Ok(())
 }
 

@@ -5,9 +5,10 @@
 //! every other client sees can never disagree. Talking to the upstream is the device actor's
 //! job; callers hand it the follow-up (relay a message, send a read receipt) after the commit.
 
+mod acks;
+pub mod attempts;
 mod chats;
 pub mod inbound;
-pub mod relay;
 mod send;
 
 use crate::model::{DeviceId, Message};

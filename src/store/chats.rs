@@ -3,7 +3,8 @@
 use std::sync::LazyLock;
 
 use super::messages::{self, MESSAGE_COLUMNS};
-use super::sql::{params, Conn, Param, Row};
+use super::page::page;
+use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
 use crate::model::{event::EventData, Chat, Contact, DeviceId, Message, Page, ReplyBudget};
 
@@ -123,32 +124,6 @@ pub fn list_chats(
     )
 }
 
-/// Reads a page from the rows of a `limit + 1` query: at most `limit` items, each taken only
-/// if it `fits`, and the cursor of the last one when more follow. Rows past the page are not
-/// read, so a page cut by its size does not hold the rest of the query in memory.
-pub(super) fn page<T>(
-    conn: &Conn,
-    (sql, params): (&str, &[&dyn Param]),
-    item: impl Fn(&Row<'_>) -> StoreResult<T>,
-    limit: u32,
-    mut fits: impl FnMut(&T) -> bool,
-    cursor: impl Fn(&T) -> String,
-) -> StoreResult<Page<T>> {
-    let mut items = Vec::new();
-    let mut more = false;
-    conn.query_each(sql, params, |row| {
-        let item = item(row)?;
-        if items.len() == limit as usize || !fits(&item) {
-            more = true;
-            return Ok(false);
-        }
-        items.push(item);
-        Ok(true)
-    })?;
-    let next_cursor = if more { items.last().map(cursor) } else { None };
-    Ok(Page { items, next_cursor })
-}
-
 const CONTACT_COLUMNS: &str = "id, device_id, name, push_name, presence, last_seen_at";
 
 fn contact_from_row(row: &Row<'_>) -> StoreResult<Contact> {
@@ -214,6 +189,25 @@ impl Tx<'_> {
             Some((_, changed)) => *changed = chat,
             None => self.changed_chats.push((device.clone(), chat)),
         }
+    }
+
+    /// Records that the chat of `message_id` changed if that message is the chat's last (its
+    /// `chat:update` shows the message as the chat list does).
+    pub fn last_message_changed(
+        &mut self,
+        device: &DeviceId,
+        chat_id: &str,
+        message_id: &str,
+    ) -> StoreResult<()> {
+        let chat = get_chat(self.conn(), device, chat_id)?;
+        if let Some(chat) = chat.filter(|chat| {
+            chat.last_message
+                .as_ref()
+                .is_some_and(|last| last.id == message_id)
+        }) {
+            self.chat_changed(device, chat);
+        }
+        Ok(())
     }
 
     /// Journals a `chat:update` for each chat that changed in this batch.

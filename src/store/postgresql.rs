@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, Semaphore};
 
+use super::cluster::notices::{listen, Origin};
 use super::journal::kinds::number_of_name_sql;
-use super::notices::{listen, Origin};
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -67,7 +67,7 @@ impl Store {
             (url.to_owned(), origin.clone(), bus.clone(), closed.clone());
         spawn_thread("notices", move || {
             listen(
-                &listener_url,
+                || connect(&listener_url),
                 &listener_origin,
                 &listener_bus,
                 &listener_closed,

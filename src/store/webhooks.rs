@@ -5,7 +5,7 @@
 //! and `kill -9` cannot fall between the two. The writer keeps the subscriptions it routes by in
 //! memory ([`Routes`]) and reloads them after any write that changed them.
 
-use super::chats::page;
+use super::page::page;
 use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
 use crate::model::{event::JournaledEvent, rfc3339, Page};

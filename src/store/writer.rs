@@ -9,11 +9,10 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpointer::{LogKeeping, LogLength};
-use super::notices::{announce, Origin};
+use super::cluster::notices::{announce, Announced, Origin};
 use super::outage::Outage;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
-use crate::bus::{DeviceChange, EventBus};
-use crate::model::event::JournaledEvent;
+use crate::bus::EventBus;
 
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -130,22 +129,13 @@ pub(super) fn run_writer(
 }
 
 /// Where a batch commits, and whom it tells: the bus, the outage watch and, on PostgreSQL,
-/// the other nodes (see [`super::notices`]).
+/// the other nodes (see [`super::cluster::notices`]).
 #[derive(Clone, Copy)]
 struct Commit<'w> {
     conn: &'w Conn,
     bus: &'w EventBus,
     outage: &'w Outage,
     origin: Option<&'w Origin>,
-}
-
-/// What a batch publishes once it has committed: the events it journaled, the devices it
-/// defined or removed and the API keys it revoked.
-#[derive(Default)]
-pub(super) struct Announced {
-    pub(super) events: Vec<JournaledEvent>,
-    pub(super) device_changes: Vec<DeviceChange>,
-    pub(super) revoked_keys: Vec<String>,
 }
 
 /// Runs the queued writes in one transaction, then answers and publishes. A write that fails

@@ -16,9 +16,8 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::DevicePath;
 use crate::api::openapi::{Refused, CREDENTIALS};
 use crate::api::AppState;
-use crate::device::route::{
-    Answer, Carried, ForwardedWebhook, CARRIED_ROUTE, SCAN_PATH, WEBHOOK_ROUTE,
-};
+use crate::device::cluster::{ForwardedWebhook, CARRIED_ROUTE, SCAN_PATH, WEBHOOK_ROUTE};
+use crate::device::route::{Answer, Carried};
 use crate::model::rfc3339;
 use crate::store::cluster;
 
@@ -72,7 +71,8 @@ fn from_a_node(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    match state.devices.is_cluster_key(key) {
+    let remote = state.devices.remote();
+    match remote.is_some_and(|remote| remote.is_cluster_key(key)) {
         true => Ok(()),
         false => Err(ApiError::new(
             ErrorCode::Unauthorized,

@@ -48,7 +48,7 @@ pub(super) struct Paired {
 }
 
 /// A scan carried here from another node of the cluster, for a code a device of this node
-/// shows (see `DeviceManager::scan_on_owner`).
+/// shows (see `Remote::scan_on_owner`).
 pub(super) async fn scan_carried(state: &AppState, qr: &str) -> Result<Paired, ApiError> {
     let device = state.pairings.claim(qr).await.map_err(refused)?;
     Ok(Paired {
@@ -89,12 +89,14 @@ async fn pair(
             state.pairings.claim(&body.qr).await.map_err(refused)?
         }
         Err(unknown) => {
-            let device = state
-                .devices
-                .showing(&body.qr)
+            let remote = state.devices.remote();
+            let device = remote
+                .and_then(|remote| remote.showing(&body.qr))
                 .ok_or_else(|| refused(unknown))?;
             caller.authorize(Scope::Control, Some(&device))?;
-            state.devices.scan_on_owner(&device, &body.qr).await?;
+            if let Some(remote) = remote {
+                remote.scan_on_owner(&device, &body.qr).await?;
+            }
             device
         }
     };

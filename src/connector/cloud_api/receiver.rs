@@ -1,7 +1,7 @@
 //! The Cloud API's webhook receiver, `/upstream/cloud/{id}`: Meta checks the callback URL with
 //! a GET carrying the device's `verify_token`, then signs each notification with
 //! `X-Hub-Signature-256`, the HMAC-SHA256 of the body with the device's `app_secret` (see
-//! [`super::webhook`] for how it is read, and [`crate::connector::receiver`] for what every
+//! [`super::webhook`] for how it is read, and [`crate::connector::delivery`] for what every
 //! receiver does).
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::connector::receiver::{deliver, DELIVERY_REFUSED, NOT_THIS_DEVICE};
+use crate::connector::delivery::{deliver, DELIVERY_REFUSED, NOT_THIS_DEVICE};
 use crate::device::DeviceManager;
 use crate::envelope::documented::{code, Refused};
 use crate::envelope::{ApiError, ErrorCode};

@@ -1,6 +1,6 @@
 //! WAHA's webhook receiver, `POST /upstream/waha/{id}`: WAHA signs each event with
 //! `X-Webhook-Hmac`, the hex HMAC-SHA512 of the body with the device's `webhook_secret` (see
-//! [`super::webhook`] for how it is read, and [`crate::connector::receiver`] for what every
+//! [`super::webhook`] for how it is read, and [`crate::connector::delivery`] for what every
 //! receiver does).
 
 use axum::body::Body;
@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::connector::receiver::{deliver, DELIVERY_REFUSED};
+use crate::connector::delivery::{deliver, DELIVERY_REFUSED};
 use crate::device::DeviceManager;
 use crate::envelope::documented::Refused;
 use crate::envelope::ApiError;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::{message_row, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
-use crate::store::chats::page;
+use crate::store::page::page;
 use crate::store::sql::{params, Conn};
 use crate::store::StoreResult;
 

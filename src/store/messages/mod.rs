@@ -8,7 +8,7 @@ mod acks;
 mod idempotency;
 mod lookup;
 mod notifications;
-mod relay;
+mod queue;
 mod simulator_duties;
 mod simulator_inbox;
 mod writes;
@@ -24,7 +24,7 @@ pub use lookup::{
     in_chat, latest_incoming, list_messages, senders,
 };
 pub use notifications::NotificationSet;
-pub use relay::{
+pub use queue::{
     oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued, RelayUpdate,
 };
 pub use simulator_duties::{simulator_duties, PhoneDuties};

@@ -2,7 +2,6 @@
 //! relay queue's and the acks' changes to a message live with the relay and the acks.
 
 use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, TempId, Template};
-use crate::store::chats::get_chat;
 use crate::store::sql::params;
 use crate::store::{StoreResult, Tx};
 
@@ -116,14 +115,7 @@ impl Tx<'_> {
         let Some(chat_id) = chat_id else {
             return Ok(false);
         };
-        let chat = get_chat(self.conn(), device, &chat_id)?;
-        if let Some(chat) = chat.filter(|chat| {
-            chat.last_message
-                .as_ref()
-                .is_some_and(|last| last.id == message_id)
-        }) {
-            self.chat_changed(device, chat);
-        }
+        self.last_message_changed(device, &chat_id, message_id)?;
         Ok(true)
     }
 }

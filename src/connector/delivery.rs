@@ -1,6 +1,7 @@
-//! What the connectors' webhook receivers share. Each connector that takes webhooks from its
-//! upstream contributes its own routes (`waha::receiver`, `cloud_api::receiver`), outside
-//! `/api/v1`, and `app` mounts them beside the API ([`routes`]). They take no API key: each
+//! What the connectors' webhook receivers share: a delivery checked, read and handed to its
+//! device. Each connector that takes webhooks from its upstream contributes its own routes
+//! (`waha::receiver`, `cloud_api::receiver`), outside `/api/v1`, and `app` mounts them beside
+//! the API ([`super::webhook_routes`]). They take no API key: each
 //! delivery is authenticated by its upstream's signature over the raw body, checked against
 //! the device's own secret, and a bad or missing signature gets 401 and changes nothing. A
 //! delivery is answered 200 once the device has stored what it reports, so an upstream that
@@ -11,10 +12,8 @@
 //! or one larger than any upstream sends, costs the daemon no memory and no wait.
 
 use axum::body::{Body, Bytes};
-use axum::extract::FromRef;
 use axum::http::{header, HeaderMap, StatusCode};
 use futures_util::StreamExt;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::device::DeviceManager;
 use crate::envelope::documented::{code, codes, Codes};
@@ -36,18 +35,6 @@ pub const DELIVERY_REFUSED: Codes = NOT_THIS_DEVICE
     | code(ErrorCode::Unauthorized)
     | code(ErrorCode::BadRequest)
     | code(ErrorCode::PayloadTooLarge);
-
-/// Every connector's webhook routes, for `app` to mount; they need the device manager from the
-/// state they are mounted in.
-pub fn routes<S>() -> OpenApiRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-    DeviceManager: FromRef<S>,
-{
-    OpenApiRouter::new()
-        .merge(super::waha::receiver::routes())
-        .merge(super::cloud_api::receiver::routes())
-}
 
 /// Hands a delivery from upstream `from` to device `id`, once its signature is verified.
 pub async fn deliver(

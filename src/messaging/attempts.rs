@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::inbound::{journal_ack, time_acks};
+use super::acks::{journal_ack, time_acks};
 use crate::metrics::ConnectorMetrics;
 use crate::model::event::MessageStatus;
 use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};

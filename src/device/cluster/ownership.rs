@@ -4,7 +4,7 @@
 //! `cluster.lease_secs`, at most a second), takes over devices no live node holds, up to its
 //! fair share of them, and gives up what it held beyond that share. A device it takes gets an
 //! actor here, whose writes are fenced by the lease's epoch and whose upstream calls are first
-//! claimed under it (see [`super::leased`]); a device it loses or gives up has its actor stopped
+//! claimed under it (see `super::leased`); a device it loses or gives up has its actor stopped
 //! and is followed from the others' events instead.
 //!
 //! A lease lasts, as this node sees it, from the moment the round that renewed it began, by
@@ -16,10 +16,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::DeviceManager;
 use crate::metrics::Metrics;
 use crate::model::DeviceId;
 use crate::store::cluster::{self, Fence, Held};
@@ -27,6 +27,16 @@ use crate::store::{Store, StoreResult};
 
 /// The longest time between two rounds.
 const LONGEST_ROUND: Duration = Duration::from_secs(1);
+
+/// Whoever runs the devices whose leases this node holds: told when the node takes a
+/// device's lease, and when it loses or gives one up.
+#[async_trait]
+pub trait Runner: Send + Sync {
+    /// Runs the device here; its lease's fence and clock are in [`Ownership::held`].
+    async fn take(&self, id: &DeviceId);
+    /// Stops running the device here, once its actor has recorded its state.
+    async fn let_go(&self, id: &DeviceId);
+}
 
 /// How long a device's lease lasts, as this node counts it.
 #[derive(Clone, Debug)]
@@ -124,7 +134,7 @@ impl Ownership {
     /// Keeps this node's leases until `stop`, then hands its devices over: each actor stops
     /// (recording its state) before its lease is released, and the node says it is leaving,
     /// so that the others take the devices at their next round.
-    pub async fn keep(self, devices: DeviceManager, stop: CancellationToken) {
+    pub async fn keep(self, devices: impl Runner, stop: CancellationToken) {
         let node = self.inner.node.clone();
         // Leases left by an earlier run under the same node id belong to a process that is
         // gone: let go of them, so they are taken again under a new epoch.
@@ -150,7 +160,7 @@ impl Ownership {
 
     /// One round: says the node is alive, renews its leases, lets go of those it lost,
     /// gives up what it holds beyond its share and takes devices nobody holds.
-    async fn round(&self, devices: &DeviceManager, leaving: bool) {
+    async fn round(&self, devices: &impl Runner, leaving: bool) {
         let started = Instant::now();
         let (node, url, lease_ms) = (
             self.inner.node.clone(),
@@ -238,7 +248,7 @@ impl Ownership {
     }
 
     /// Stops the actors of leases whose clock ran out while the database could not be asked.
-    async fn let_go_lapsed(&self, devices: &DeviceManager) {
+    async fn let_go_lapsed(&self, devices: &impl Runner) {
         let lapsed: Vec<DeviceId> = {
             let mut held = self.inner.held.lock().expect("leases lock");
             let lapsed: Vec<DeviceId> = held
@@ -267,14 +277,14 @@ impl Ownership {
     }
 
     /// Hands `count` of this node's devices over to the others.
-    async fn give_up(&self, devices: &DeviceManager, count: usize) {
+    async fn give_up(&self, devices: &impl Runner, count: usize) {
         let mut giving = self.holding();
         giving.truncate(count);
         self.release(devices, giving).await;
     }
 
     /// Stops the devices' actors, then releases their leases.
-    async fn release(&self, devices: &DeviceManager, giving: Vec<DeviceId>) {
+    async fn release(&self, devices: &impl Runner, giving: Vec<DeviceId>) {
         for device in giving {
             devices.let_go(&device).await;
             self.inner.held.lock().expect("leases lock").remove(&device);
@@ -297,7 +307,7 @@ impl Ownership {
 
     /// On shutdown: says the node is leaving (it takes no more devices, and the others stop
     /// counting it) and releases every device it holds.
-    async fn hand_over(&self, devices: &DeviceManager) {
+    async fn hand_over(&self, devices: &impl Runner) {
         self.round(devices, true).await;
         self.release(devices, self.holding()).await;
     }

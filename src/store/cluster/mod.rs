@@ -9,6 +9,8 @@
 //! These statements run outside the group commit ([`Store::coordinate`]): a renewal must not
 //! wait behind a queue of writes, or a busy node would lose its devices.
 
+pub(super) mod notices;
+
 use super::sql::{params, Conn};
 use super::{Store, StoreError, StoreResult, Tx};
 use crate::model::DeviceId;

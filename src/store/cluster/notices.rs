@@ -14,13 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::journal::read_after;
-use super::postgresql::connect;
-use super::sql::{params, Conn};
-use super::writer::Announced;
-use super::StoreResult;
 use crate::bus::{DeviceChange, EventBus};
-use crate::model::DeviceId;
+use crate::model::{event::JournaledEvent, DeviceId};
+use crate::store::journal::read_after;
+use crate::store::sql::{params, Conn};
+use crate::store::StoreResult;
 
 /// The notification channel every node listens to.
 const CHANNEL: &str = "devicebridge";
@@ -35,17 +33,31 @@ const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// A name of this daemon's own, new at each start, that its notices carry: the listener
 /// ignores what its own writer committed, which its bus had at the commit.
 #[derive(Clone)]
-pub(super) struct Origin(Arc<str>);
+pub(in crate::store) struct Origin(Arc<str>);
 
 impl Origin {
-    pub(super) fn new() -> Self {
+    pub(in crate::store) fn new() -> Self {
         Self(ulid::Ulid::new().to_string().into())
     }
 }
 
+/// What a batch publishes once it has committed, and announces to the other nodes within its
+/// transaction: the events it journaled, the devices it defined or removed and the API keys it
+/// revoked.
+#[derive(Default)]
+pub(in crate::store) struct Announced {
+    pub(in crate::store) events: Vec<JournaledEvent>,
+    pub(in crate::store) device_changes: Vec<DeviceChange>,
+    pub(in crate::store) revoked_keys: Vec<String>,
+}
+
 /// Notifies, within the transaction under way, what it journaled, which devices it defined
 /// or removed and which API keys it revoked.
-pub(super) fn announce(conn: &Conn, origin: &Origin, announced: &Announced) -> StoreResult<()> {
+pub(in crate::store) fn announce(
+    conn: &Conn,
+    origin: &Origin,
+    announced: &Announced,
+) -> StoreResult<()> {
     let mut lines: Vec<String> = Vec::new();
     let mut run: Option<(&DeviceId, u64, u64)> = None;
     for event in &announced.events {
@@ -98,12 +110,18 @@ fn notify(conn: &Conn, payload: &str) -> StoreResult<()> {
     )
 }
 
-/// Listens for the other nodes' notices until `closed`, publishing what they committed on
-/// `bus`. A lost connection is made again; what was committed meanwhile reaches the sockets
-/// with the next event of each device, whose fanout refills the gap from the journal.
-pub(super) fn listen(url: &str, origin: &Origin, bus: &EventBus, closed: &AtomicBool) {
+/// Listens for the other nodes' notices until `closed`, on connections made by `connect`,
+/// publishing what they committed on `bus`. A lost connection is made again; what was
+/// committed meanwhile reaches the sockets with the next event of each device, whose fanout
+/// refills the gap from the journal.
+pub(in crate::store) fn listen(
+    connect: impl Fn() -> StoreResult<Conn>,
+    origin: &Origin,
+    bus: &EventBus,
+    closed: &AtomicBool,
+) {
     while !closed.load(Ordering::Relaxed) {
-        let heard = connect(url).and_then(|conn| {
+        let heard = connect().and_then(|conn| {
             conn.execute_batch(&format!("LISTEN {CHANNEL}"))?;
             while !closed.load(Ordering::Relaxed) {
                 for payload in conn.notifications(LISTEN_TURN)? {

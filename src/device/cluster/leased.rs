@@ -13,10 +13,10 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::media::Library;
 use super::ownership::LeaseClock;
-use super::upstream::{Connectors, Upstream, UpstreamEvent};
-use super::DeviceError;
+use crate::device::media::{Downloads, Library};
+use crate::device::upstream::{Connectors, Upstream, UpstreamEvent};
+use crate::device::DeviceError;
 use crate::model::{
     inbound::Directory,
     spec::{ConnectorKind, DeviceSpec},
@@ -92,7 +92,10 @@ impl Connectors for LeasedConnectors {
     ) -> Result<(), WebhookError> {
         self.inner.verify_subscription(spec, mode, token)
     }
+}
 
+#[async_trait]
+impl Downloads for LeasedConnectors {
     async fn download(
         &self,
         spec: &DeviceSpec,

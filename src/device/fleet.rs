@@ -1,0 +1,183 @@
+//! The fleet's definitions: the devices declared in `devices/*.toml`, synced into the store at
+//! boot, and those created, edited and removed over the API, stored directly. Each function is
+//! one store write; running the devices it defines is the supervisor's.
+
+use std::path::Path;
+
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::spec::{self, DeclaredDevices, DeviceFileError};
+use super::{definition, stored, DeviceError};
+use crate::model::{
+    spec::{connector_tables, CloudApiSpec, DeviceSpec, SimulatorSpec, WahaSpec},
+    DeviceId,
+};
+use crate::store::{self, DeviceRecord, DeviceSource, Store};
+
+/// Changes a PATCH may make. Connector settings apply from the next start; a connector
+/// table is replaced as a whole.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "name": "Shop (front desk)", "autostart": false }))]
+pub struct DevicePatch {
+    pub name: Option<String>,
+    pub autostart: Option<bool>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub simulator: Option<SimulatorSpec>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub waha: Option<WahaSpec>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub cloud_api: Option<CloudApiSpec>,
+}
+
+impl DevicePatch {
+    /// The connector tables this change replaces (see [`spec::connector_tables`]).
+    pub fn connector_tables(&self) -> Vec<&'static str> {
+        connector_tables(&self.waha, &self.cloud_api)
+    }
+}
+
+/// Syncs `dir` into the store: file devices that disappeared are removed. Returns the files
+/// that could not be used. When `dir` cannot be read, the devices of files are kept as
+/// stored: a wrong working directory or a typo in `--devices-dir` must not delete them and
+/// their messages.
+pub(super) async fn sync_dir(
+    store: &Store,
+    dir: &Path,
+) -> Result<Vec<DeviceFileError>, DeviceError> {
+    match spec::load_dir(dir) {
+        Ok(declared) => sync_files(store, declared).await,
+        Err(error) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                %error,
+                "devices directory unreadable: the devices of its files are kept as stored"
+            );
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Stores the devices `dir` declares and removes the file devices it no longer does (a
+/// file that fails to parse keeps its device).
+async fn sync_files(
+    store: &Store,
+    (declared, errors): DeclaredDevices,
+) -> Result<Vec<DeviceFileError>, DeviceError> {
+    for error in &errors {
+        tracing::error!(%error, "device file skipped");
+    }
+    let broken: Vec<String> = errors
+        .iter()
+        .filter_map(|e| {
+            e.path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    store
+        .write(move |tx| {
+            for existing in store::devices::list(tx.conn())? {
+                let still_declared = declared.iter().any(|(id, _)| *id == existing.id)
+                    || broken.contains(&existing.id.to_string());
+                if existing.source == DeviceSource::File && !still_declared {
+                    tx.delete_device(&existing.id)?;
+                }
+            }
+            for (id, spec) in declared {
+                tx.upsert_device(&DeviceRecord::new(id, &spec, DeviceSource::File))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(errors)
+}
+
+/// Stores a device created over the API; it must not exist yet.
+pub(super) async fn create(
+    store: &Store,
+    id: DeviceId,
+    spec: DeviceSpec,
+) -> Result<DeviceRecord, DeviceError> {
+    spec.validate().map_err(DeviceError::Definition)?;
+    let record = DeviceRecord::new(id, &spec, DeviceSource::Api);
+    store
+        .write(move |tx| {
+            if tx.device(&record.id)?.is_some() {
+                return Ok(None);
+            }
+            tx.upsert_device(&record)?;
+            tx.device(&record.id)
+        })
+        .await?
+        .ok_or(DeviceError::Exists)
+}
+
+/// Changes a device created over the API as `patch` says.
+pub(super) async fn update(
+    store: &Store,
+    id: &DeviceId,
+    patch: DevicePatch,
+) -> Result<DeviceRecord, DeviceError> {
+    let id = id.clone();
+    store
+        .write(move |tx| {
+            let Some(mut record) = tx.device(&id)? else {
+                return Ok(Err(DeviceError::NotFound));
+            };
+            if record.source == DeviceSource::File {
+                return Ok(Err(DeviceError::DeclaredInFile(format!(
+                    "devices/{id}.toml"
+                ))));
+            }
+            let mut spec = match definition(&record) {
+                Ok(spec) => spec,
+                Err(error) => return Ok(Err(error)),
+            };
+            if let Some(name) = patch.name {
+                spec.name = name;
+            }
+            if let Some(autostart) = patch.autostart {
+                spec.autostart = autostart;
+            }
+            if let Some(simulator) = patch.simulator {
+                spec.simulator = simulator;
+            }
+            if let Some(waha) = patch.waha {
+                spec.waha = Some(waha);
+            }
+            if let Some(cloud_api) = patch.cloud_api {
+                spec.cloud_api = Some(cloud_api);
+            }
+            if let Err(problem) = spec.validate() {
+                return Ok(Err(DeviceError::Definition(problem)));
+            }
+            record.name = spec.name.clone();
+            record.autostart = spec.autostart;
+            record.settings = serde_json::to_value(&spec)?;
+            record.updated_at = Utc::now();
+            tx.upsert_device(&record)?;
+            Ok(tx.device(&id)?.ok_or(DeviceError::NotFound))
+        })
+        .await?
+}
+
+/// Deletes a device created over the API, with its journal; its actor must be stopped first
+/// ([`check_removable`] tells whether it may be).
+pub(super) async fn delete(store: &Store, id: &DeviceId) -> Result<(), DeviceError> {
+    let deleted = id.clone();
+    store.write(move |tx| tx.delete_device(&deleted)).await?;
+    Ok(())
+}
+
+/// Refuses to remove a device declared in a file: the file would declare it again.
+pub(super) async fn check_removable(store: &Store, id: &DeviceId) -> Result<(), DeviceError> {
+    let record = stored(store, id).await?;
+    if record.source == DeviceSource::File {
+        return Err(DeviceError::DeclaredInFile(format!("devices/{id}.toml")));
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! What this node knows of a device whose actor runs on another node of the cluster: the QR
+//! code it shows, the account it is linked to and whether it sends. Callers read them from the
+//! device's handle as they would for a device that runs here; the owner's events, which reach
+//! this node's bus from the journal, keep them up to date.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use super::relay_bell::RelayBell;
+use super::CurrentQr;
+use crate::model::event::{JournaledEvent, Me};
+use crate::model::{DeviceId, StateName};
+use crate::store::DeviceRecord;
+
+/// The handle's view of a device that runs elsewhere, written here.
+#[derive(Clone)]
+pub(super) struct Mirror {
+    pub(super) qr: watch::Sender<Option<CurrentQr>>,
+    pub(super) me: watch::Sender<Option<Me>>,
+    pub(super) bell: Arc<RelayBell>,
+}
+
+/// A `ready` event's fields, as far as the mirror reads them.
+#[derive(Deserialize)]
+struct ReadyFields {
+    me: Me,
+}
+
+/// A `state` event's fields, as far as the mirror reads them.
+#[derive(Deserialize)]
+struct StateFields {
+    state: String,
+}
+
+/// A `qr` event's fields.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QrFields {
+    qr: String,
+    image: String,
+    expires_at: String,
+    attempt: u32,
+    max_attempts: u32,
+}
+
+impl Mirror {
+    /// Where the device stood when this node began to follow it: as stored, with the code
+    /// its last `qr` event showed if it is still showing one.
+    pub(super) fn start_from(&self, record: &DeviceRecord, latest_qr: Option<&JournaledEvent>) {
+        self.me.send_replace(record.me.clone());
+        self.bell.set_sending(record.state == StateName::Ready);
+        if record.state == StateName::Qr {
+            self.qr.send_replace(latest_qr.and_then(current_qr));
+        }
+    }
+
+    /// What one event of the device changes in the view.
+    pub(super) fn follow(&self, device: &DeviceId, event: &JournaledEvent) {
+        match event.name.as_str() {
+            "qr" => {
+                self.qr.send_replace(current_qr(event));
+            }
+            "ready" => match fields::<ReadyFields>(event) {
+                Some(ready) => {
+                    self.me.send_replace(Some(ready.me));
+                }
+                None => unreadable(device, event),
+            },
+            "state" => {
+                match fields::<StateFields>(event).map(|fields| StateName::parse(&fields.state)) {
+                    Some(Some(state)) => {
+                        self.bell.set_sending(state == StateName::Ready);
+                        if state != StateName::Qr {
+                            self.qr.send_replace(None);
+                        }
+                        if state == StateName::LoggedOut {
+                            self.me.send_replace(None);
+                        }
+                    }
+                    _ => unreadable(device, event),
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The event's fields as `T`, if they read as one.
+fn fields<T: for<'de> Deserialize<'de>>(event: &JournaledEvent) -> Option<T> {
+    serde_json::from_str(event.payload.get()).ok()
+}
+
+/// An event of a known kind whose fields do not read: only a newer build's journal could
+/// hold one, and the view keeps what it had.
+fn unreadable(device: &DeviceId, event: &JournaledEvent) {
+    tracing::warn!(device_id = %device, seq = event.seq, event = %event.name, "an event another node journaled does not read");
+}
+
+/// The QR code a `qr` event shows.
+fn current_qr(event: &JournaledEvent) -> Option<CurrentQr> {
+    let fields = fields::<QrFields>(event)?;
+    Some(CurrentQr {
+        qr: fields.qr,
+        image: fields.image,
+        expires_at: fields.expires_at.parse().ok()?,
+        attempt: fields.attempt,
+        max_attempts: fields.max_attempts,
+    })
+}
