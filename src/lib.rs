@@ -58,5 +58,6 @@ pub mod metrics;
 pub mod model;
 pub mod qr;
 pub mod store;
+pub mod tasks;
 
 pub use app::{run, RunOptions};

@@ -5,13 +5,14 @@
 mod accept;
 pub mod auth;
 mod connection;
+pub mod conversations;
 pub mod dashboard;
 pub mod error;
 mod extract;
-pub mod messaging;
 pub mod openapi;
 pub mod origins;
 pub mod profile;
+mod reply;
 pub mod rest;
 pub mod serve;
 pub mod socket;
@@ -36,7 +37,7 @@ pub struct AppState {
     pub auth: auth::Authenticator,
     pub sockets: socket::SocketHub,
     pub pairings: Pairings,
-    pub messaging: messaging::Messaging,
+    pub conversations: conversations::Conversations,
     pub webhooks: Webhooks,
     pub metrics: Arc<Metrics>,
     pub readiness: rest::readiness::Readiness,

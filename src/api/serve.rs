@@ -35,7 +35,7 @@ use tower::ServiceExt;
 
 use super::connection::{ConnectionMeter, Metered};
 use super::error::{ApiError, ErrorCode};
-use super::socket::Edge;
+use super::socket::Sessions;
 use crate::config::LimitSettings;
 
 /// Most headers one request may carry; more get `431 headers_too_large`.
@@ -56,14 +56,14 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: &LimitSettings,
-    edge: Arc<Edge>,
+    sessions: Arc<Sessions>,
     shutdown: impl Future<Output = ()>,
 ) {
     let server = Server {
         router,
         header_timeout: Duration::from_secs(limits.header_timeout_secs),
         stopping: CancellationToken::new(),
-        edge,
+        sessions,
     };
     let places = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
@@ -89,7 +89,7 @@ pub async fn serve(
             connections.spawn(server.clone().connection(stream, place));
             continue;
         }
-        server.edge.metrics.http_connections_refused.inc();
+        server.sessions.metrics.http_connections_refused.inc();
         if let Ok(refusal) = refusals.clone().try_acquire_owned() {
             tracing::debug!("refusing a connection over `limits.max_connections`");
             connections.spawn(server.clone().refuse(stream, refusal));
@@ -107,7 +107,7 @@ struct Server {
     router: Router,
     header_timeout: Duration,
     stopping: CancellationToken,
-    edge: Arc<Edge>,
+    sessions: Arc<Sessions>,
 }
 
 impl Server {
@@ -154,10 +154,10 @@ impl Server {
             Arc::new(ConnectionMeter::default()),
             None,
         ));
-        let edge = self.edge.clone();
+        let sessions = self.sessions.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            if edge.opens_session(request.uri()) {
-                edge.metrics.socket_handshakes.inc("over_capacity");
+            if sessions.opens_session(request.uri()) {
+                sessions.metrics.socket_handshakes.inc("over_capacity");
             }
             async {
                 let refused = ApiError::new(

@@ -2,7 +2,6 @@
 //! down in reverse order (sockets, then device actors, then the hooks, then the store's last
 //! commit).
 
-mod background;
 mod cluster;
 
 use std::future::Future;
@@ -14,11 +13,12 @@ use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::auth::{self, Authenticator, Scope};
-use crate::api::messaging::Messaging;
+use crate::api::conversations::Conversations;
 use crate::api::profile::Profiles;
 use crate::api::rest::readiness::Readiness;
 use crate::api::socket::{
-    attach_session, route_profile_paths, ClientContext, Edge, PacketLimits, ProfilePaths, SocketHub,
+    attach_session, route_profile_paths, ClientContext, PacketLimits, ProfilePaths, Sessions,
+    SocketHub,
 };
 use crate::api::{origins, rest, AppState};
 use crate::bus::{Changes, EventBus};
@@ -37,7 +37,7 @@ use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
-use background::Background;
+use crate::tasks::Tasks;
 
 /// How many times `limits.max_message_bytes` the transport still reads (see `run`).
 const OVERSIZE_READ_FACTOR: usize = 4;
@@ -154,13 +154,13 @@ pub async fn run(
         // the buffer as needed. Measured with `cargo bench --bench load -- idle`.
         .ws_read_buffer_size(1024)
         .build_layer();
-    let messaging = Messaging::new(
+    let conversations = Conversations::new(
         store.clone(),
         devices.clone(),
         settings.limits.max_reply_bytes,
     );
     let clients = ClientContext {
-        messaging: messaging.clone(),
+        conversations: conversations.clone(),
         limits: PacketLimits {
             max_bytes,
             events_per_minute: settings.limits.events_per_minute,
@@ -176,9 +176,7 @@ pub async fn run(
         &bus,
     );
     devices.boot(&settings.devices.dir).await?;
-    for id in devices.ids() {
-        sockets.add_device(&id);
-    }
+    sockets.open_stored(&devices.ids());
     let node = cluster::Node::start(&devices, &bus);
     let readiness = Readiness::default();
     readiness.devices_loaded();
@@ -188,7 +186,7 @@ pub async fn run(
         Ok(removed) => tracing::info!(removed, "removed files of unfinished or deleted uploads"),
         Err(error) => tracing::warn!(%error, "could not look for unfinished uploads"),
     }
-    let mut background = Background::default();
+    let background = Tasks::default();
     background.spawn(prune(
         store.clone(),
         settings.clone(),
@@ -232,13 +230,13 @@ pub async fn run(
         auth,
         sockets: sockets.clone(),
         pairings,
-        messaging,
+        conversations,
         webhooks,
         metrics: metrics.clone(),
         readiness: readiness.clone(),
         profiles,
     };
-    let edge = Edge::new(
+    let sessions = Sessions::new(
         settings.server.socket_path.clone(),
         settings.limits.events_per_minute,
         settings.limits.client_queue_bytes,
@@ -247,7 +245,7 @@ pub async fn run(
     let router = rest::router(state, routes())
         .layer(socket_layer)
         .layer(axum::middleware::from_fn_with_state(
-            edge.clone(),
+            sessions.clone(),
             attach_session,
         ))
         .layer(axum::middleware::from_fn_with_state(
@@ -262,7 +260,7 @@ pub async fn run(
         .layer(axum::middleware::map_request(detach_request_head));
     announce_address(address);
     let closing_sockets = sockets.clone();
-    crate::api::serve::serve(listener, router, &settings.limits, edge, async move {
+    crate::api::serve::serve(listener, router, &settings.limits, sessions, async move {
         shutdown.await;
         tracing::info!("shutting down");
         readiness.stopping();
@@ -274,8 +272,9 @@ pub async fn run(
         node.leave().await;
     }
     devices.shutdown().await;
+    sockets.stop().await;
     // The hooks stop after the devices' last events, and before the store closes.
-    background.stop().await;
+    background.stop("background work").await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

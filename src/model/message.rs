@@ -323,6 +323,13 @@ pub struct Contact {
     pub last_seen_at: Option<String>,
 }
 
+/// A whole list (lists that can be long are paged instead, with a `nextCursor`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct List<T> {
+    pub items: Vec<T>,
+}
+
 /// One page of a cursor-paginated list.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]

@@ -19,7 +19,8 @@ pub mod upstream;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use message::{
-    fitting, Ack, Chat, Contact, Media, Message, Page, RelayStatus, ReplyBudget, TempId, Template,
+    fitting, Ack, Chat, Contact, List, Media, Message, Page, RelayStatus, ReplyBudget, TempId,
+    Template,
 };
 pub use state::StateName;
 pub use time::rfc3339;

@@ -306,7 +306,7 @@ impl Profile {
 
 /// The native acknowledgement envelope, as a value.
 fn envelope(answer: Result<Value, ApiError>) -> Value {
-    serde_json::to_value(crate::api::socket::envelope(answer)).unwrap_or(Value::Null)
+    serde_json::to_value(crate::api::reply::envelope(answer)).unwrap_or(Value::Null)
 }
 
 /// Compiles a profile file; every problem is reported, each with where it is.

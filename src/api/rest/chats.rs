@@ -1,5 +1,5 @@
 //! `/api/v1/devices/{id}/chats`, `…/messages/{messageId}` and `…/contacts`: the same operations
-//! as the Socket.IO events (see [`crate::api::messaging`]).
+//! as the Socket.IO events (see [`crate::api::conversations`]).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -12,9 +12,9 @@ use utoipa_axum::routes;
 
 use super::{List, IDEMPOTENT_REPLAYED};
 use crate::api::auth::{Caller, Scope};
+use crate::api::conversations::{ChatsQuery, MessagesQuery, OpenChat, ReadReceipt};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
-use crate::api::messaging::{ChatsQuery, MessagesQuery, OpenChat, ReadReceipt};
 use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY};
 use crate::api::AppState;
 use crate::messaging::{ChatFlags, Dedup, SendRequest};
@@ -78,7 +78,7 @@ async fn list_chats(
     q: Result<Query<ChatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page<Chat>>, ApiError> {
     caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.messaging.chats(&id, query(q)?).await?))
+    Ok(Json(state.conversations.chats(&id, query(q)?).await?))
 }
 
 /// One chat
@@ -93,7 +93,7 @@ async fn show_chat(
 ) -> Result<Json<Chat>, ApiError> {
     let Ids(id, chat) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.messaging.chat(&id, chat).await?))
+    Ok(Json(state.conversations.chat(&id, chat).await?))
 }
 
 /// Open a chat with a phone number the upstream finds on WhatsApp
@@ -114,7 +114,7 @@ async fn open_chat(
     ApiJson(body): ApiJson<OpenChat>,
 ) -> Result<(StatusCode, Json<Chat>), ApiError> {
     caller.authorize(Scope::Send, Some(&id))?;
-    let (chat, created) = state.messaging.open_chat(&id, &body.phone).await?;
+    let (chat, created) = state.conversations.open_chat(&id, &body.phone).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -138,7 +138,7 @@ async fn set_chat_flags(
     let Ids(id, chat) = ids(path)?;
     caller.authorize(Scope::Send, Some(&id))?;
     Ok(Json(
-        state.messaging.set_chat_flags(&id, chat, flags).await?,
+        state.conversations.set_chat_flags(&id, chat, flags).await?,
     ))
 }
 
@@ -156,7 +156,9 @@ async fn list_messages(
 ) -> Result<Json<Page<Message>>, ApiError> {
     let Ids(id, chat) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.messaging.messages(&id, chat, query(q)?).await?))
+    Ok(Json(
+        state.conversations.messages(&id, chat, query(q)?).await?,
+    ))
 }
 
 /// The REST body of a send: the chat is in the path.
@@ -220,7 +222,7 @@ async fn send_message(
         template: body.template,
     };
     let (message, created) = state
-        .messaging
+        .conversations
         .send(&caller, &id, request, dedup, None)
         .await?;
     let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();
@@ -258,7 +260,7 @@ async fn mark_read(
     caller.authorize(Scope::Send, Some(&id))?;
     // The body is optional: no body reads the whole chat.
     let up_to = optional_body::<ReadUpTo>(&body)?.message_id;
-    Ok(Json(state.messaging.read(&id, chat_id, up_to).await?))
+    Ok(Json(state.conversations.read(&id, chat_id, up_to).await?))
 }
 
 /// One message with its current ack
@@ -274,7 +276,7 @@ async fn show_message(
 ) -> Result<Json<Message>, ApiError> {
     let Ids(id, message_id) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.messaging.message(&id, message_id).await?))
+    Ok(Json(state.conversations.message(&id, message_id).await?))
 }
 
 /// Contacts with their presence
@@ -288,7 +290,7 @@ async fn list_contacts(
     DevicePath(id): DevicePath,
 ) -> Result<Json<List<Contact>>, ApiError> {
     caller.authorize(Scope::Read, Some(&id))?;
-    let items = state.messaging.contacts(&id).await?;
+    let items = state.conversations.contacts(&id).await?;
     Ok(Json(List { items }))
 }
 
@@ -303,7 +305,7 @@ async fn simulator_inbox(
     DevicePath(id): DevicePath,
 ) -> Result<Json<List<InboxEntry>>, ApiError> {
     caller.authorize(Scope::Read, Some(&id))?;
-    let items = state.messaging.simulator_inbox(&id).await?;
+    let items = state.conversations.simulator_inbox(&id).await?;
     Ok(Json(List { items }))
 }
 

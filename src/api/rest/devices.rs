@@ -135,9 +135,11 @@ async fn create_device(
         NewDevice::read(body, |id| Ok(caller.authorize(Scope::Control, Some(id))?))?;
     authorize_connector_settings(&caller, &id, &spec.connector_tables())?;
     let device = state.devices.create(id.clone(), spec).await?;
-    // The namespace opens before the answer, so a client may connect as soon as it has it;
-    // dashboards hear of the new device from the device layer.
-    state.sockets.add_device(&id);
+    // The hub opens the namespace as the bus tells of the device; the answer waits for it,
+    // so a client may connect as soon as it has it.
+    if !state.sockets.namespace_settled(&id, true).await {
+        tracing::warn!(device_id = %id, "the device's namespace did not open in time");
+    }
     Ok((StatusCode::CREATED, Json(device)).into_response())
 }
 
@@ -244,7 +246,9 @@ async fn delete_device(
 ) -> Result<StatusCode, ApiError> {
     handle(&state, &caller, Scope::Control, &id)?;
     state.devices.delete(&id).await?;
-    state.sockets.remove_device(&id);
+    if !state.sockets.namespace_settled(&id, false).await {
+        tracing::warn!(device_id = %id, "the device's namespace did not close in time");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,8 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::error::{ApiError, ErrorCode};
@@ -38,12 +37,7 @@ use super::AppState;
 /// `Idempotency-Key`) and answers with that message.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// A whole list (lists that can be long are paged instead, with a `nextCursor`).
-#[derive(Serialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct List<T> {
-    pub items: Vec<T>,
-}
+pub use crate::model::List;
 
 /// Every route of the API (the connectors' webhook receivers are theirs, and `app` adds them),
 /// with its documentation: the route table, and the document's paths.

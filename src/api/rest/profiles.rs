@@ -132,13 +132,13 @@ pub async fn translate_bodies(
     if let Route::Messages { chat } = &route {
         if profile.mark_read_on_list && caller.authorize(Scope::Send, Some(&device)).is_ok() {
             state
-                .messaging
+                .conversations
                 .mark_read_on_list(&device, chat.clone())
                 .await;
         }
     }
     let reply_limit = state.settings.limits.max_reply_bytes;
-    let me = state.messaging.me(&device);
+    let me = state.conversations.me(&device);
     reshape_answer(response, reply_limit, |body| {
         shape_answer(&profile, &route, body, me.as_deref())
     })

@@ -14,7 +14,7 @@ use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
 use crate::api::auth::Scope;
-use crate::api::messaging::{OpenChat, ReadReceipt};
+use crate::api::conversations::{OpenChat, ReadReceipt};
 use crate::api::profile::Summary;
 use crate::api::socket::Stats;
 use crate::device::{DevicePatch, DeviceView};

@@ -19,14 +19,16 @@ use socketioxide::extract::{AckSender, Event, SocketRef};
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 
-use super::envelope;
 use super::rooms::Rooms;
 use super::session::{self, session_of};
 use crate::api::auth::{unix_now, AuthError, Caller, Scope};
+use crate::api::conversations::{
+    ChatsQuery, Conversations, MessagesQuery, OpenChat, PresenceQuery,
+};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
-use crate::api::messaging::{ChatsQuery, MessagesQuery, Messaging, OpenChat, PresenceQuery};
 use crate::api::profile::{Profile, Profiles};
+use crate::api::reply::envelope;
 use crate::messaging::{ChatFlags, Dedup, NotificationsRead, SendRequest};
 use crate::model::{Chat, DeviceId, Message, Page};
 use crate::store::turn::Turn;
@@ -118,7 +120,7 @@ fn first_argument(text: &str) -> Result<Option<Box<RawValue>>, PacketProblem> {
 /// What every handler gets.
 #[derive(Clone)]
 pub struct Context {
-    pub messaging: Messaging,
+    pub conversations: Conversations,
     pub limits: PacketLimits,
     pub profiles: Profiles,
 }
@@ -323,7 +325,7 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             let (context, device) = (context.clone(), device.clone());
             // Taken here, as the packet is read, so turns follow the client's order; the
             // handler below runs as a task of its own.
-            let turn = session_of(&socket).map(|session| session.line.take_turn());
+            let turn = session_of(&socket).map(|session| session.arrivals.take_turn());
             async move {
                 match socket.extensions.get::<Arc<Profile>>() {
                     None => {
@@ -367,7 +369,7 @@ async fn speak(
         }
         Err(refused) => Err(refused),
     };
-    let me = super::speech::me_of(socket);
+    let me = super::protocol::me_of(socket);
     let routed = profile.reply(event, &request, answer, me.as_deref());
     if let Some((name, payload)) = &routed.event {
         super::tell_as_is(socket, name, payload);
@@ -415,7 +417,7 @@ async fn dispatch(
     if event == "message:send" {
         let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
         let (message, _) = c
-            .messaging
+            .conversations
             .send(&caller_of(socket)?, &d, request, Dedup::TempId, turn)
             .await?;
         return Ok(Answer::Message(Box::new(message)));
@@ -426,28 +428,28 @@ async fn dispatch(
     match event {
         "message:read" => {
             let r: ReadRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let receipt = c.messaging.read(&d, r.chat_id, r.message_id).await?;
+            let receipt = c.conversations.read(&d, r.chat_id, r.message_id).await?;
             Ok(Answer::Json(json!(receipt)))
         }
         "message:react" => {
             let r: ReactRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.messaging.react(&d, r.message_id, r.emoji).await?;
+            c.conversations.react(&d, r.message_id, r.emoji).await?;
             Ok(Answer::done())
         }
         "message:revoke" => {
             let r: MessageRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.messaging.revoke(&d, r.message_id).await?;
+            c.conversations.revoke(&d, r.message_id).await?;
             Ok(Answer::done())
         }
         "typing:start" | "typing:stop" => {
             let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             let typing = event == "typing:start";
-            c.messaging.typing(&d, r.chat_id, typing).await?;
+            c.conversations.typing(&d, r.chat_id, typing).await?;
             Ok(Answer::done())
         }
         "chat:open" => {
             let r: OpenChat = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let (chat, _) = c.messaging.open_chat(&d, &r.phone).await?;
+            let (chat, _) = c.conversations.open_chat(&d, &r.phone).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:archive" => {
@@ -456,7 +458,7 @@ async fn dispatch(
                 archived: Some(r.archived),
                 muted: None,
             };
-            let chat = c.messaging.set_chat_flags(&d, r.chat_id, flags).await?;
+            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:mute" => {
@@ -465,12 +467,12 @@ async fn dispatch(
                 archived: None,
                 muted: Some(r.muted),
             };
-            let chat = c.messaging.set_chat_flags(&d, r.chat_id, flags).await?;
+            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chats:list" => {
             let query: ChatsQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
-            Ok(Answer::Chats(c.messaging.chats(&d, query).await?))
+            Ok(Answer::Chats(c.conversations.chats(&d, query).await?))
         }
         "messages:list" => {
             let r: MessagesRequest = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
@@ -478,9 +480,12 @@ async fn dispatch(
                 before: r.before,
                 limit: r.limit,
             };
-            let page = c.messaging.messages(&d, r.chat_id.clone(), query).await?;
+            let page = c
+                .conversations
+                .messages(&d, r.chat_id.clone(), query)
+                .await?;
             if mark_read_on_list {
-                c.messaging.mark_read_on_list(&d, r.chat_id).await;
+                c.conversations.mark_read_on_list(&d, r.chat_id).await;
             }
             Ok(Answer::Messages(page))
         }
@@ -495,11 +500,13 @@ async fn dispatch(
         }
         "presence:get" => {
             let query: PresenceQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
-            Ok(Answer::Json(json!(c.messaging.presence(&d, query).await?)))
+            Ok(Answer::Json(json!(
+                c.conversations.presence(&d, query).await?
+            )))
         }
         "notification:read" => {
             let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.messaging.read_notifications(&d, r.which()?).await?;
+            c.conversations.read_notifications(&d, r.which()?).await?;
             Ok(Answer::done())
         }
         unknown => {

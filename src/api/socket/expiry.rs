@@ -14,6 +14,7 @@ use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
 use crate::api::auth::{unix_now, Caller};
+use crate::tasks::Tasks;
 
 enum Change {
     Watch {
@@ -33,10 +34,11 @@ pub struct Expiries {
 }
 
 impl Expiries {
-    /// Starts the task that disconnects sockets of `io` whose credentials have ended.
-    pub fn start(io: SocketIo) -> Self {
+    /// Starts the task, one of `tasks`, that disconnects sockets of `io` whose credentials
+    /// have ended.
+    pub fn start(io: SocketIo, tasks: &Tasks) -> Self {
         let (changes, received) = mpsc::unbounded_channel();
-        tokio::spawn(disconnect_when_due(io, received));
+        tasks.spawn(disconnect_when_due(io, received));
         Self { changes }
     }
 

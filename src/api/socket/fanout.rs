@@ -14,12 +14,11 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
+use super::protocol::{self, Translations};
 use super::replay::{recoverable, replay, snapshot, synced, REPLAY_PAGE};
-use super::rooms::{Rooms, Subject};
+use super::rooms::Subject;
 use super::session::{self, Refused, Session};
-use super::speech::{self, Translations};
-use crate::api::auth::Caller;
-use crate::api::profile::Profile;
+use super::visibility::Visibility;
 use crate::metrics::Histogram;
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::{self, Store};
@@ -281,44 +280,20 @@ struct Listener {
     socket: SocketRef,
     /// Its connection's session, looked up once rather than for every event.
     session: Option<Arc<Session>>,
-    sight: Sight,
-}
-
-/// What one socket is shown of its device's events, live and replayed alike.
-pub(super) struct Sight {
-    /// Whether its credential may see the device's QR codes (decided once, as it attaches).
-    sees_qr: bool,
-    /// The protocol profile it speaks, if any.
-    profile: Option<Arc<Profile>>,
-    /// The chats it joined, which it may change at any time.
-    rooms: Rooms,
-}
-
-impl Sight {
-    pub(super) fn of(socket: &SocketRef) -> Self {
-        Sight {
-            sees_qr: sees_qr(socket),
-            rooms: Rooms::of(socket),
-            profile: speech::profile_of(socket),
-        }
-    }
-
-    pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
-        (event.event().name != "qr" || self.sees_qr) && self.rooms.admit(event)
-    }
+    visibility: Visibility,
 }
 
 impl Attached {
     fn attach(&mut self, socket: SocketRef) {
         if socket.connected() {
-            let sight = Sight::of(&socket);
+            let visibility = Visibility::of(&socket);
             let session = session::session_of(&socket).cloned();
             self.live.insert(
                 socket.id,
                 Listener {
                     socket,
                     session,
-                    sight,
+                    visibility,
                 },
             );
         }
@@ -344,17 +319,17 @@ impl Attached {
                 events.iter().zip(&subjects).zip(&mut translations)
             {
                 let event = event.borrow();
-                if !listener.sight.shows(subject) {
+                if !listener.visibility.shows(subject) {
                     continue;
                 }
-                let emitted = match &listener.sight.profile {
+                let emitted = match &listener.visibility.profile {
                     None => session::emit_in(
                         listener.session.as_ref(),
                         &listener.socket,
                         &event.name,
                         &event.payload,
                     ),
-                    Some(profile) => speech::emit_all(
+                    Some(profile) => protocol::emit_all(
                         listener.session.as_ref(),
                         &listener.socket,
                         translations.of(profile, &event.name, &event.payload, &listener.socket),
@@ -372,16 +347,6 @@ impl Attached {
             true
         });
     }
-}
-
-/// Whether `socket`'s credential may see QR codes of the device whose namespace it is on.
-fn sees_qr(socket: &SocketRef) -> bool {
-    let device = socket
-        .ns()
-        .strip_prefix("/device/")
-        .and_then(|id| DeviceId::parse(id).ok());
-    let caller = socket.extensions.get::<Caller>();
-    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! The hub here owns the namespaces and routes the bus; its parts live beside it:
 //! `handshake` admits a socket, `greeting` tells it who it is, `fleet` is the root namespace,
 //! `fanout` delivers a device's events, `rooms` keeps the chats a socket joined, `replay`
-//! brings a resuming socket up to date, and `reply` shapes an acknowledgement.
+//! brings a resuming socket up to date; an acknowledgement is shaped in [`crate::api::reply`].
 
 mod client_events;
 mod expiry;
@@ -23,15 +23,15 @@ mod fleet;
 mod greeting;
 mod handshake;
 mod paths;
+mod protocol;
 mod replay;
-mod reply;
 mod rooms;
 mod session;
-mod speech;
 #[cfg(test)]
 pub(crate) mod typescript;
+mod visibility;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -39,7 +39,7 @@ use serde_json::Value;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::auth::{Authenticator, Caller};
 use crate::bus::EventBus;
@@ -47,6 +47,7 @@ use crate::device::DeviceManager;
 use crate::metrics::Histogram;
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::Store;
+use crate::tasks::Tasks;
 use expiry::Expiries;
 use fanout::{fanout, Fanout};
 use handshake::{LastSeq, Refusal};
@@ -55,8 +56,11 @@ use session::Refused;
 pub use client_events::{Context as ClientContext, PacketLimits};
 pub use fleet::Stats;
 pub use paths::{route_profile_paths, ProfilePaths};
-pub use reply::{envelope, Reply};
-pub use session::{attach_session, Edge};
+pub use session::{attach_session, Sessions};
+
+/// How long a handler waits for a device's namespace to follow its commit: the hub opens it
+/// as soon as the bus tells of the device, within the same moment unless the host is stalled.
+const NAMESPACE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct SocketHub {
@@ -73,6 +77,11 @@ struct Inner {
     expiries: Expiries,
     /// Where each fanout records how long one live event took it.
     fanout_taken: Histogram,
+    /// The hub's tasks (routing the bus, each device's fanout), stopped with it.
+    tasks: Tasks,
+    /// The devices whose namespace is open, watched by those waiting for one to open or
+    /// close.
+    namespaces: watch::Sender<HashSet<DeviceId>>,
 }
 
 impl SocketHub {
@@ -85,9 +94,10 @@ impl SocketHub {
         clients: ClientContext,
         bus: &EventBus,
     ) -> Self {
+        let tasks = Tasks::default();
         let hub = SocketHub {
             inner: Arc::new(Inner {
-                expiries: Expiries::start(io.clone()),
+                expiries: Expiries::start(io.clone(), &tasks),
                 io,
                 store,
                 auth,
@@ -95,15 +105,18 @@ impl SocketHub {
                 clients,
                 fanouts: Mutex::default(),
                 fanout_taken: bus.metrics().socket_fanout.clone(),
+                tasks,
+                namespaces: watch::Sender::new(HashSet::new()),
             }),
         };
         hub.register_root();
-        tokio::spawn(hub.clone().route(bus.subscribe()));
-        tokio::spawn(
+        let tasks = &hub.inner.tasks;
+        tasks.spawn(hub.clone().route(bus.subscribe()));
+        tasks.spawn(
             hub.clone()
                 .announce_definitions(bus.subscribe_device_changes()),
         );
-        tokio::spawn(hub.clone().close_revoked(bus.subscribe_key_revocations()));
+        tasks.spawn(hub.clone().close_revoked(bus.subscribe_key_revocations()));
         hub
     }
 
@@ -122,8 +135,16 @@ impl SocketHub {
         }
     }
 
+    /// Opens the namespaces of the devices stored when the daemon starts; from then on they
+    /// open and close as the bus tells of devices defined and removed.
+    pub fn open_stored(&self, ids: &[DeviceId]) {
+        for id in ids {
+            self.add_device(id);
+        }
+    }
+
     /// Opens `/device/<id>` and starts its fanout.
-    pub fn add_device(&self, id: &DeviceId) {
+    fn add_device(&self, id: &DeviceId) {
         let (sender, receiver) = mpsc::unbounded_channel();
         {
             let mut fanouts = self.inner.fanouts.lock().expect("fanouts lock");
@@ -133,7 +154,7 @@ impl SocketHub {
             }
             fanouts.insert(id.clone(), sender.clone());
         }
-        tokio::spawn(fanout(
+        self.inner.tasks.spawn(fanout(
             self.inner.store.clone(),
             id.clone(),
             receiver,
@@ -162,7 +183,7 @@ impl SocketHub {
                 .await?;
             // A profile may speak of the device's account (`$me`); native sockets never do,
             // and do not carry the handle.
-            if speech::profile_of(&socket).is_some() {
+            if protocol::profile_of(&socket).is_some() {
                 if let Some(handle) = hub.inner.devices.handle(&device) {
                     socket.extensions.insert(handle);
                 }
@@ -173,6 +194,9 @@ impl SocketHub {
         self.inner
             .io
             .ns(id.namespace(), on_connect.with(middleware));
+        self.inner.namespaces.send_modify(|opened| {
+            opened.insert(id.clone());
+        });
     }
 
     /// Disconnects the sockets of `/device/<id>`, closes the namespace and stops its fanout.
@@ -180,7 +204,7 @@ impl SocketHub {
     /// Each socket is told (a disconnect packet) before the namespace goes: closing the
     /// namespace alone drops its sockets without a word, and a dashboard would stay
     /// "connected" to a device that no longer exists, its events unanswered.
-    pub fn remove_device(&self, id: &DeviceId) {
+    fn remove_device(&self, id: &DeviceId) {
         self.inner.fanouts.lock().expect("fanouts lock").remove(id);
         if let Some(namespace) = self.inner.io.of(id.namespace()) {
             for socket in namespace.sockets() {
@@ -188,6 +212,9 @@ impl SocketHub {
             }
         }
         self.inner.io.delete_ns(id.namespace());
+        self.inner.namespaces.send_modify(|opened| {
+            opened.remove(id);
+        });
     }
 
     /// Disconnects every socket that connected with the API key `key` (see
@@ -231,6 +258,24 @@ impl SocketHub {
         self.inner.io.close().await;
     }
 
+    /// Stops the hub's tasks once its connections are closed ([`Self::close`]), waiting for
+    /// them within [`crate::tasks::STOP_PATIENCE`].
+    pub async fn stop(&self) {
+        self.inner.fanouts.lock().expect("fanouts lock").clear();
+        self.inner.tasks.stop("socket hub").await;
+    }
+
+    /// Waits until `/device/<id>` is open (`open`) or closed, as the bus's device changes
+    /// make it, for at most [`NAMESPACE_PATIENCE`]; returns whether it is. A handler that
+    /// created a device answers once a client can connect to it.
+    pub async fn namespace_settled(&self, id: &DeviceId, open: bool) -> bool {
+        let mut changes = self.inner.namespaces.subscribe();
+        let settled = |opened: &HashSet<DeviceId>| opened.contains(id) == open;
+        tokio::time::timeout(NAMESPACE_PATIENCE, changes.wait_for(settled))
+            .await
+            .is_ok_and(|waited| waited.is_ok())
+    }
+
     fn send(&self, device: &DeviceId, message: Fanout) {
         if let Some(fanout) = self.inner.fanouts.lock().expect("fanouts lock").get(device) {
             let _ = fanout.send(message);
@@ -269,8 +314,8 @@ fn tell(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
     let Ok(payload) = serde_json::value::to_raw_value(payload) else {
         return false;
     };
-    let said = speech::Voice::of(socket)
-        .words(event, &payload)
+    let said = protocol::SocketProtocol::of(socket)
+        .outgoing(event, &payload)
         .emit(socket);
     queued(socket, said)
 }

@@ -1,6 +1,6 @@
 //! Bringing a socket up to date as it attaches to a device: the replay of the journal after
 //! its `lastSeq`, or a snapshot of the device's current view when it has none, then `sync`.
-//! Both show the socket what live delivery would (its [`Sight`]): a client that named its
+//! Both show the socket what live delivery would (its [`Visibility`]): a client that named its
 //! chats in the handshake is replayed those chats' events only.
 //! A replay runs in a task of its own and waits for a slow reader, where live delivery
 //! ([`super::fanout`]) never waits; that difference is why the two are apart.
@@ -8,11 +8,11 @@
 use serde::Serialize;
 use socketioxide::extract::SocketRef;
 
-use super::fanout::Sight;
+use super::protocol;
 use super::rooms::Subject;
 use super::session::{self, Refused};
-use super::speech;
 use super::tell;
+use super::visibility::Visibility;
 use crate::model::{rfc3339, DeviceId};
 use crate::store::{self, Store};
 
@@ -58,10 +58,10 @@ pub(super) async fn replay(
             session::disconnect(socket.clone(), "journal_pruned");
             return None;
         }
-        let (sight, voice) = (Sight::of(socket), speech::Voice::of(socket));
+        let (visibility, protocol) = (Visibility::of(socket), protocol::SocketProtocol::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
-            if sight.shows(&Subject::new(event)) {
-                emit_patiently(socket, voice.words(&event.name, &event.payload)).await?;
+            if visibility.shows(&Subject::new(event)) {
+                emit_patiently(socket, protocol.outgoing(&event.name, &event.payload)).await?;
             }
             after = event.seq;
         }
@@ -70,7 +70,7 @@ pub(super) async fn replay(
 }
 
 /// Queues `words` for `socket`, made once and queued again while its queue is full.
-async fn emit_patiently(socket: &SocketRef, words: speech::Words<'_>) -> Option<()> {
+async fn emit_patiently(socket: &SocketRef, words: protocol::Outgoing<'_>) -> Option<()> {
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
     loop {
         match words.emit(socket) {
@@ -138,10 +138,10 @@ pub(super) async fn snapshot(
     else {
         return false;
     };
-    let sight = Sight::of(socket);
+    let visibility = Visibility::of(socket);
     let visible = events
         .iter()
-        .filter(|e| e.seq <= emitted && sight.shows(&Subject::new(e)));
+        .filter(|e| e.seq <= emitted && visibility.shows(&Subject::new(e)));
     for event in visible {
         if !tell(socket, &event.name, &event.payload) {
             return false;

@@ -36,19 +36,19 @@ use socketioxide::{SendError, SocketError};
 use crate::api::auth::CREDENTIAL_HEADERS;
 use crate::api::connection::ConnectionMeter;
 use crate::metrics::Metrics;
-use crate::store::turn::Line;
+use crate::store::turn::Arrivals;
 
 /// What every session is held to, and where sessions are found by id.
-pub struct Edge {
+pub struct Sessions {
     pub socket_path: String,
     pub events_per_minute: u32,
     /// `limits.client_queue_bytes`.
     pub queue_bytes: usize,
     pub metrics: Arc<Metrics>,
-    sessions: Mutex<HashMap<Sid, Weak<Session>>>,
+    by_id: Mutex<HashMap<Sid, Weak<Session>>>,
 }
 
-impl Edge {
+impl Sessions {
     pub fn new(
         socket_path: String,
         events_per_minute: u32,
@@ -60,12 +60,12 @@ impl Edge {
             events_per_minute,
             queue_bytes,
             metrics,
-            sessions: Mutex::default(),
+            by_id: Mutex::default(),
         })
     }
 
     fn find(&self, sid: Sid) -> Option<Arc<Session>> {
-        self.sessions
+        self.by_id
             .lock()
             .expect("sessions lock")
             .get(&sid)?
@@ -81,7 +81,7 @@ impl Edge {
 
     fn register(self: &Arc<Self>, sid: Sid, session: &Arc<Session>) {
         if session.id.set(sid).is_ok() {
-            self.sessions
+            self.by_id
                 .lock()
                 .expect("sessions lock")
                 .insert(sid, Arc::downgrade(session));
@@ -92,9 +92,9 @@ impl Edge {
 /// What the namespaces of one client connection share.
 pub struct Session {
     pub rate: RateLimiter,
-    pub line: Line,
+    pub arrivals: Arrivals,
     pub outbound: Outbound,
-    edge: Arc<Edge>,
+    sessions: Arc<Sessions>,
     /// The Engine.IO session id, once known: polling requests and the WebSocket upgrade of
     /// the session carry it.
     id: OnceLock<Sid>,
@@ -103,8 +103,8 @@ pub struct Session {
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(sid) = self.id.get() {
-            self.edge
-                .sessions
+            self.sessions
+                .by_id
                 .lock()
                 .expect("sessions lock")
                 .remove(sid);
@@ -139,11 +139,11 @@ fn keep_session_headers(headers: &mut HeaderMap) {
 /// socketioxide keeps for the session's life, and credits the session with what its later
 /// requests carry to the client: the polling responses, or the WebSocket that takes over.
 pub async fn attach_session(
-    State(edge): State<Arc<Edge>>,
+    State(sessions): State<Arc<Sessions>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if !request.uri().path().starts_with(&edge.socket_path) {
+    if !request.uri().path().starts_with(&sessions.socket_path) {
         return next.run(request).await;
     }
     let (sid, websocket) = engine_query(request.uri().query().unwrap_or_default());
@@ -151,10 +151,10 @@ pub async fn attach_session(
     let Some(sid) = sid else {
         keep_session_headers(request.headers_mut());
         let session = Arc::new(Session {
-            rate: RateLimiter::new(edge.events_per_minute),
-            line: Line::default(),
+            rate: RateLimiter::new(sessions.events_per_minute),
+            arrivals: Arrivals::default(),
             outbound: Outbound::default(),
-            edge: edge.clone(),
+            sessions: sessions.clone(),
             id: OnceLock::new(),
         });
         if websocket {
@@ -167,9 +167,9 @@ pub async fn attach_session(
         }
         request.extensions_mut().insert(session.clone());
         let response = next.run(request).await;
-        return learn_sid(response, &edge, &session).await;
+        return learn_sid(response, &sessions, &session).await;
     };
-    let session = edge.find(sid);
+    let session = sessions.find(sid);
     let poll = request.method() == axum::http::Method::GET;
     if websocket {
         if let (Some(session), Some(meter)) = (&session, meter) {
@@ -200,7 +200,11 @@ fn engine_query(query: &str) -> (Option<Sid>, bool) {
 
 /// Reads the session id from a polling handshake's answer (`0{"sid":…}`, a few hundred
 /// bytes), so that the session's later requests can be credited to it.
-async fn learn_sid(response: Response, edge: &Arc<Edge>, session: &Arc<Session>) -> Response {
+async fn learn_sid(
+    response: Response,
+    sessions: &Arc<Sessions>,
+    session: &Arc<Session>,
+) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return Response::from_parts(parts, Body::empty());
@@ -213,7 +217,7 @@ async fn learn_sid(response: Response, edge: &Arc<Edge>, session: &Arc<Session>)
         .strip_prefix(b"0")
         .and_then(|json| serde_json::from_slice::<Open>(json).ok());
     if let Some(sid) = open.and_then(|open| Sid::from_str(&open.sid).ok()) {
-        edge.register(sid, session);
+        sessions.register(sid, session);
     }
     Response::from_parts(parts, Body::from(bytes))
 }
@@ -369,7 +373,7 @@ fn queue(
     if session.outbound.is_cut_off() {
         return Err(Refused::Gone);
     }
-    if !session.outbound.admit(bytes, session.edge.queue_bytes) {
+    if !session.outbound.admit(bytes, session.sessions.queue_bytes) {
         return Err(Refused::Full);
     }
     send().inspect_err(|_| session.outbound.unadmit(bytes))
@@ -379,7 +383,7 @@ fn queue(
 /// `reason`.
 pub fn disconnect(socket: SocketRef, reason: &str) {
     if let Some(session) = session_of(&socket) {
-        session.edge.metrics.socket_disconnects.inc(reason);
+        session.sessions.metrics.socket_disconnects.inc(reason);
     }
     let _ = socket.disconnect();
 }
@@ -387,7 +391,7 @@ pub fn disconnect(socket: SocketRef, reason: &str) {
 /// Counts a handshake of `socket` in `devicebridge_socket_handshakes_total` under `outcome`.
 pub fn count_handshake(socket: &SocketRef, outcome: &str) {
     if let Some(session) = session_of(socket) {
-        session.edge.metrics.socket_handshakes.inc(outcome);
+        session.sessions.metrics.socket_handshakes.inc(outcome);
     }
 }
 
@@ -408,7 +412,11 @@ pub fn cut_off(socket: &SocketRef) {
         reason = "slow_consumer",
         "closing a Socket.IO connection that does not keep up"
     );
-    session.edge.metrics.socket_disconnects.inc("slow_consumer");
+    session
+        .sessions
+        .metrics
+        .socket_disconnects
+        .inc("slow_consumer");
     match &*session.outbound.carrier.lock().expect("carrier lock") {
         Some((meter, _)) => meter.close(),
         // Long-polling: no connection to close while the client does not poll. A disconnect

@@ -15,11 +15,11 @@ use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
 use super::greeting::Greeting;
 use super::replay::Synced;
 use super::rooms::Room;
-use crate::api::messaging::{ChatsQuery, OpenChat, Presence, PresenceQuery, ReadReceipt};
-use crate::api::rest::List;
+use crate::api::conversations::{ChatsQuery, OpenChat, Presence, PresenceQuery, ReadReceipt};
 use crate::device::DeviceView;
 use crate::messaging::SendRequest;
 use crate::model::typescript::{config, exported, map};
+use crate::model::List;
 use crate::model::{Chat, Message, Page};
 
 /// The answer of an event that only says it was done.

@@ -116,14 +116,14 @@ fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 #[derive(Clone)]
-pub struct Messaging {
+pub struct Conversations {
     store: Store,
     devices: DeviceManager,
     /// `limits.max_reply_bytes`: the most JSON one page of chats or messages may take.
     max_reply_bytes: usize,
 }
 
-impl Messaging {
+impl Conversations {
     pub fn new(store: Store, devices: DeviceManager, max_reply_bytes: usize) -> Self {
         Self {
             store,

@@ -1,5 +1,5 @@
-//! The acknowledgement a client's event is answered with. Its own module because every
-//! namespace answers with it, and its serialization is on the hot path of `message:send`.
+//! The acknowledgement a client's event is answered with: every namespace answers with it,
+//! natively or through a profile, and its serialization is on the hot path of `message:send`.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 

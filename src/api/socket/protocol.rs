@@ -46,42 +46,42 @@ pub(super) fn translate(
 
 /// How one socket is spoken to: natively, or in its profile's words with the device's account
 /// as `$me`. Read once from the socket for a run of events (a replay's), not once per event.
-pub(super) struct Voice {
+pub(super) struct SocketProtocol {
     profile: Option<Arc<Profile>>,
     me: Option<String>,
 }
 
-impl Voice {
-    pub(super) fn of(socket: &SocketRef) -> Voice {
+impl SocketProtocol {
+    pub(super) fn of(socket: &SocketRef) -> SocketProtocol {
         let profile = profile_of(socket);
         let me = profile.as_ref().and_then(|_| me_of(socket));
-        Voice { profile, me }
+        SocketProtocol { profile, me }
     }
 
-    /// A native event in this voice, ready to queue (and to queue again, after a refusal).
-    pub(super) fn words<'e>(&self, name: &'e str, payload: &'e RawValue) -> Words<'e> {
+    /// A native event in this protocol, ready to queue (and to queue again, after a refusal).
+    pub(super) fn outgoing<'e>(&self, name: &'e str, payload: &'e RawValue) -> Outgoing<'e> {
         match &self.profile {
-            None => Words::Native(name, payload),
+            None => Outgoing::Native(name, payload),
             Some(profile) => {
-                Words::Translated(translate(profile, name, payload, self.me.as_deref()))
+                Outgoing::Translated(translate(profile, name, payload, self.me.as_deref()))
             }
         }
     }
 }
 
 /// A native event as one socket is sent it.
-pub(super) enum Words<'e> {
+pub(super) enum Outgoing<'e> {
     Native(&'e str, &'e RawValue),
     Translated(Events),
 }
 
-impl Words<'_> {
+impl Outgoing<'_> {
     /// Queues them for `socket`. A profile that turned the event into several queues them
     /// all, stopping at the first refusal.
     pub(super) fn emit(&self, socket: &SocketRef) -> Result<(), Refused> {
         match self {
-            Words::Native(name, payload) => session::emit(socket, name, payload),
-            Words::Translated(events) => emit_all(session::session_of(socket), socket, events),
+            Outgoing::Native(name, payload) => session::emit(socket, name, payload),
+            Outgoing::Translated(events) => emit_all(session::session_of(socket), socket, events),
         }
     }
 }

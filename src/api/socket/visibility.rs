@@ -1,0 +1,46 @@
+//! What one socket is shown of its device's events, live and replayed alike: QR codes only
+//! with a credential that may see them, and only the chats it joined, if it joined any.
+
+use std::sync::Arc;
+
+use socketioxide::extract::SocketRef;
+
+use super::protocol;
+use super::rooms::{Rooms, Subject};
+use crate::api::auth::Caller;
+use crate::api::profile::Profile;
+use crate::model::DeviceId;
+
+/// What one socket is shown of its device's events, live and replayed alike.
+pub(super) struct Visibility {
+    /// Whether its credential may see the device's QR codes (decided once, as it attaches).
+    sees_qr: bool,
+    /// The protocol profile it speaks, if any.
+    pub(super) profile: Option<Arc<Profile>>,
+    /// The chats it joined, which it may change at any time.
+    rooms: Rooms,
+}
+
+impl Visibility {
+    pub(super) fn of(socket: &SocketRef) -> Self {
+        Visibility {
+            sees_qr: sees_qr(socket),
+            rooms: Rooms::of(socket),
+            profile: protocol::profile_of(socket),
+        }
+    }
+
+    pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
+        (event.event().name != "qr" || self.sees_qr) && self.rooms.admit(event)
+    }
+}
+
+/// Whether `socket`'s credential may see QR codes of the device whose namespace it is on.
+fn sees_qr(socket: &SocketRef) -> bool {
+    let device = socket
+        .ns()
+        .strip_prefix("/device/")
+        .and_then(|id| DeviceId::parse(id).ok());
+    let caller = socket.extensions.get::<Caller>();
+    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
+}

@@ -1,0 +1,109 @@
+//! Tasks that stop together: the daemon's background work (journal pruning, the webhook
+//! sender, the host's hooks) and the socket hub's (routing the bus, each device's fanout).
+//!
+//! On shutdown each is told to stop and then awaited, so that none of it still runs when the
+//! store closes: a hook drains the events it already took, the webhook sender lets its
+//! attempts in flight end (an attempt cut short is sent again after the next start). Work that
+//! has not stopped after [`STOP_PATIENCE`] is aborted, so a stuck upstream or sound card
+//! cannot hold the daemon up.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long stopping a set of tasks may take before what is left is aborted.
+pub const STOP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// A set of tasks told to stop at once, and awaited.
+#[derive(Default)]
+pub struct Tasks {
+    stop: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Tasks {
+    /// What work that must finish something before it ends watches to know it must stop.
+    pub fn stop_signal(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Runs `work` until it ends or the set stops, whichever comes first.
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.clone();
+        self.adopt([tokio::spawn(async move {
+            stop.run_until_cancelled(work).await;
+        })]);
+    }
+
+    /// Takes on tasks that end by themselves once [`Tasks::stop_signal`] fires. Those that
+    /// ended already are let go of, so a long-lived set does not keep every task it ran.
+    pub fn adopt(&self, tasks: impl IntoIterator<Item = JoinHandle<()>>) {
+        let mut held = self.tasks.lock().expect("tasks lock");
+        held.retain(|task| !task.is_finished());
+        held.extend(tasks);
+    }
+
+    /// Tells every task to stop and waits for them all, aborting those still running after
+    /// [`STOP_PATIENCE`]. `what` names the set in the log.
+    pub async fn stop(&self, what: &str) {
+        self.stop_within(STOP_PATIENCE, what).await;
+    }
+
+    async fn stop_within(&self, patience: Duration, what: &str) {
+        self.stop.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        let all_ended = join_all(tasks.iter_mut());
+        if tokio::time::timeout(patience, all_ended)
+            .await
+            .is_err()
+        {
+            let left = tasks.iter().filter(|task| !task.is_finished()).count();
+            tracing::warn!(left, what, "tasks did not stop in time; aborting them");
+            for task in &tasks {
+                task.abort();
+            }
+            join_all(tasks.iter_mut()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A patience short enough for a test, long enough for tasks that stop at once.
+    const PATIENCE: Duration = Duration::from_millis(200);
+
+    #[tokio::test]
+    async fn a_task_that_does_not_stop_is_aborted_after_the_patience() {
+        let tasks = Tasks::default();
+        let (dropped, was_dropped) = tokio::sync::oneshot::channel::<()>();
+        // Never watches the stop signal: only the abort ends it (dropping its sender).
+        tasks.adopt([tokio::spawn(async move {
+            let _dropped = dropped;
+            std::future::pending::<()>().await;
+        })]);
+        let polite = tasks.stop_signal();
+        tasks.adopt([tokio::spawn(async move { polite.cancelled().await })]);
+        let started = std::time::Instant::now();
+        tasks.stop_within(PATIENCE, "test").await;
+        assert!(started.elapsed() >= PATIENCE, "it waited its patience");
+        assert!(was_dropped.await.is_err(), "the stuck task was aborted");
+    }
+
+    #[tokio::test]
+    async fn work_is_cut_at_the_stop_signal_and_awaited() {
+        let tasks = Tasks::default();
+        let (ended, has_ended) = tokio::sync::oneshot::channel();
+        tasks.spawn(async move {
+            std::future::pending::<()>().await;
+            let _ = ended.send(());
+        });
+        tasks.stop_within(Duration::from_secs(60), "test").await;
+        assert!(has_ended.await.is_err(), "the work was cut at the stop signal");
+    }
+}
