@@ -57,16 +57,22 @@ impl Tasks {
         self.stop.cancel();
         let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
         let all_ended = join_all(tasks.iter_mut());
-        if tokio::time::timeout(patience, all_ended)
-            .await
-            .is_err()
-        {
-            let left = tasks.iter().filter(|task| !task.is_finished()).count();
-            tracing::warn!(left, what, "tasks did not stop in time; aborting them");
-            for task in &tasks {
+        if tokio::time::timeout(patience, all_ended).await.is_err() {
+            // A handle awaited to its end must not be awaited again: only those still
+            // running are aborted and awaited.
+            let left: Vec<_> = tasks
+                .into_iter()
+                .filter(|task| !task.is_finished())
+                .collect();
+            tracing::warn!(
+                left = left.len(),
+                what,
+                "tasks did not stop in time; aborting them"
+            );
+            for task in &left {
                 task.abort();
             }
-            join_all(tasks.iter_mut()).await;
+            join_all(left).await;
         }
     }
 }
@@ -104,6 +110,9 @@ mod tests {
             let _ = ended.send(());
         });
         tasks.stop_within(Duration::from_secs(60), "test").await;
-        assert!(has_ended.await.is_err(), "the work was cut at the stop signal");
+        assert!(
+            has_ended.await.is_err(),
+            "the work was cut at the stop signal"
+        );
     }
 }
