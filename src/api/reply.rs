@@ -12,7 +12,8 @@ pub fn envelope<T: Serialize>(result: Result<T, ApiError>) -> Reply<T> {
 
 /// An acknowledgement, serialized straight from the answer's own type: `message:send` is
 /// answered thousands of times a second, and building a JSON value of the message first, to
-/// print it right after, was an eighth of the socket tasks' work.
+/// print it right after, was work the socket tasks did for nothing (see docs/performance.md,
+/// "send").
 pub struct Reply<T>(Result<T, ApiError>);
 
 impl<T: Serialize> Serialize for Reply<T> {

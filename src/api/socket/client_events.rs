@@ -316,8 +316,8 @@ impl Answer {
 /// Registers the client events of a device namespace on a new socket.
 ///
 /// One handler takes every event and dispatches on its name: a socket then holds one boxed
-/// handler instead of a table of ten, which is ~1.5 KB of every idle connection (measured
-/// with heaptrack and `cargo bench --bench load -- idle`).
+/// handler instead of a table of ten, which every idle connection would carry (see
+/// docs/performance.md, "idle").
 pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
     let (context, device) = (context.clone(), device.clone());
     socket.on_fallback(
