@@ -29,7 +29,7 @@ use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::CurrentQr;
 use super::{definition, stored, DeviceError, DeviceHandle, DeviceView};
 use crate::bus::EventBus;
-use crate::model::event::{JournaledEvent, Me};
+use crate::model::event::{EventKind, JournaledEvent, Me};
 use crate::model::{
     spec::{connector_tables, CloudApiSpec, ConnectorKind, DeviceSpec, SimulatorSpec, WahaSpec},
     upstream::media_base,
@@ -565,7 +565,7 @@ impl DeviceManager {
             let read = store
                 .read(move |conn| {
                     let record = store::devices::get(conn, &device)?;
-                    let qr = store::journal::latest_named(conn, &device, "qr")?;
+                    let qr = store::journal::latest(conn, &device, EventKind::Qr)?;
                     Ok((record, qr))
                 })
                 .await;
@@ -686,11 +686,11 @@ fn follow_event(
     me: &watch::Sender<Option<Me>>,
     bell: &RelayBell,
 ) {
-    match event.name.as_str() {
-        "qr" => {
+    match event.kind {
+        EventKind::Qr => {
             qr.send_replace(current_qr(event));
         }
-        "ready" => {
+        EventKind::Ready => {
             let fields = event.fields();
             if let (Some(id), Some(name)) =
                 (fields["me"]["id"].as_str(), fields["me"]["name"].as_str())
@@ -701,7 +701,7 @@ fn follow_event(
                 }));
             }
         }
-        "state" => {
+        EventKind::State => {
             let fields = event.fields();
             let state = fields["state"].as_str().unwrap_or_default();
             bell.set_sending(state == "ready");

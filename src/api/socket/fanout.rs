@@ -21,7 +21,8 @@ use super::speech::{self, Translations};
 use crate::api::auth::Caller;
 use crate::api::profile::Profile;
 use crate::metrics::Histogram;
-use crate::model::{event::JournaledEvent, DeviceId};
+use crate::model::event::{EventKind, JournaledEvent};
+use crate::model::DeviceId;
 use crate::store::{self, Store};
 
 /// What a device's fanout task is told: an event to deliver, and the comings and goings of
@@ -304,7 +305,7 @@ impl Sight {
     }
 
     pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
-        (event.event().name != "qr" || self.sees_qr) && self.rooms.admit(event)
+        (event.event().kind != EventKind::Qr || self.sees_qr) && self.rooms.admit(event)
     }
 }
 
@@ -351,13 +352,18 @@ impl Attached {
                     None => session::emit_in(
                         listener.session.as_ref(),
                         &listener.socket,
-                        &event.name,
+                        event.kind.as_str(),
                         &event.payload,
                     ),
                     Some(profile) => speech::emit_all(
                         listener.session.as_ref(),
                         &listener.socket,
-                        translations.of(profile, &event.name, &event.payload, &listener.socket),
+                        translations.of(
+                            profile,
+                            event.kind.as_str(),
+                            &event.payload,
+                            &listener.socket,
+                        ),
                     ),
                 };
                 match emitted {
@@ -381,7 +387,10 @@ fn sees_qr(socket: &SocketRef) -> bool {
         .strip_prefix("/device/")
         .and_then(|id| DeviceId::parse(id).ok());
     let caller = socket.extensions.get::<Caller>();
-    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
+    matches!(
+        (caller, device),
+        (Some(caller), Some(device)) if caller.may_see(EventKind::Qr, &device)
+    )
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ pub(super) async fn replay(
         let (sight, voice) = (Sight::of(socket), speech::Voice::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
             if sight.shows(&Subject::new(event)) {
-                emit_patiently(socket, voice.words(&event.name, &event.payload)).await?;
+                emit_patiently(socket, voice.words(event.kind.as_str(), &event.payload)).await?;
             }
             after = event.seq;
         }
@@ -143,7 +143,7 @@ pub(super) async fn snapshot(
         .iter()
         .filter(|e| e.seq <= emitted && sight.shows(&Subject::new(e)));
     for event in visible {
-        if !tell(socket, &event.name, &event.payload) {
+        if !tell(socket, event.kind.as_str(), &event.payload) {
             return false;
         }
     }
