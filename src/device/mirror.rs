@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::relay_bell::RelayBell;
 use super::CurrentQr;
-use crate::model::event::{JournaledEvent, Me};
+use crate::model::event::{EventKind, JournaledEvent, Me};
 use crate::model::{DeviceId, StateName};
 use crate::store::DeviceRecord;
 
@@ -58,17 +58,17 @@ impl Mirror {
 
     /// What one event of the device changes in the view.
     pub(super) fn follow(&self, device: &DeviceId, event: &JournaledEvent) {
-        match event.name.as_str() {
-            "qr" => {
+        match event.kind {
+            EventKind::Qr => {
                 self.qr.send_replace(current_qr(event));
             }
-            "ready" => match fields::<ReadyFields>(event) {
+            EventKind::Ready => match fields::<ReadyFields>(event) {
                 Some(ready) => {
                     self.me.send_replace(Some(ready.me));
                 }
                 None => unreadable(device, event),
             },
-            "state" => {
+            EventKind::State => {
                 match fields::<StateFields>(event).map(|fields| StateName::parse(&fields.state)) {
                     Some(Some(state)) => {
                         self.bell.set_sending(state == StateName::Ready);
@@ -95,7 +95,7 @@ fn fields<T: for<'de> Deserialize<'de>>(event: &JournaledEvent) -> Option<T> {
 /// An event of a known kind whose fields do not read: only a newer build's journal could
 /// hold one, and the view keeps what it had.
 fn unreadable(device: &DeviceId, event: &JournaledEvent) {
-    tracing::warn!(device_id = %device, seq = event.seq, event = %event.name, "an event another node journaled does not read");
+    tracing::warn!(device_id = %device, seq = event.seq, event = %event.kind, "an event another node journaled does not read");
 }
 
 /// The QR code a `qr` event shows.

@@ -4,8 +4,9 @@
 
 use crate::config::{Problem, SectionCheck, Settings};
 
-use super::webhook::{address, check_events, signing::Secret};
-use super::{is_trigger, sound, QuietHours, STATE_TRIGGERS};
+use super::webhook::{address, parse_events, signing::Secret};
+use super::{sound, QuietHours, Trigger, STATE_TRIGGERS};
+use crate::model::StateName;
 
 /// The check `app` passes to `config::load` for the hooks' sections.
 pub struct HookSettingsCheck;
@@ -30,7 +31,7 @@ fn webhook_problems(settings: &Settings, out: &mut Vec<Problem>) {
                 out.push(Problem::new(format!("{base}.url"), why));
             }
         }
-        if let Err(why) = check_events(&entry.events) {
+        if let Err(why) = parse_events(&entry.events) {
             out.push(Problem::new(format!("{base}.events"), why));
         }
         if let Err(why) = Secret::parse(&entry.secret) {
@@ -47,12 +48,12 @@ fn hook_problems(settings: &Settings, out: &mut Vec<Problem>) {
     let unknown_trigger = |name: &str| {
         format!(
             "unknown event {name:?}; use an event name (message, qr, disconnected, …) or a device state without an event of its own ({})",
-            STATE_TRIGGERS.join(", ")
+            STATE_TRIGGERS.map(StateName::as_str).join(", ")
         )
     };
     for (event, file) in &hooks.sound.events {
         let key = format!("hooks.sound.events.{event}");
-        if !is_trigger(event) {
+        if Trigger::parse(event).is_none() {
             out.push(Problem::new(&key, unknown_trigger(event)));
         }
         // A hook that is off reads no files.
@@ -63,7 +64,7 @@ fn hook_problems(settings: &Settings, out: &mut Vec<Problem>) {
         }
     }
     for (i, event) in hooks.desktop.events.iter().enumerate() {
-        if !is_trigger(event) {
+        if Trigger::parse(event).is_none() {
             out.push(Problem::new(
                 format!("hooks.desktop.events[{i}]"),
                 unknown_trigger(event),

@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, local_now, triggers, HookRules, OneWarning};
+use super::{listen, local_now, triggers, HookRules, OneWarning, Trigger};
 use crate::bus::EventBus;
 use crate::config::DesktopSettings;
 use crate::metrics::Metrics;
-use crate::model::event::JournaledEvent;
+use crate::model::event::{EventKind, JournaledEvent};
+use crate::model::StateName;
 use crate::store;
 
 /// One notification to show.
@@ -101,21 +102,22 @@ fn describe(device: &str, event: &JournaledEvent) -> String {
         .as_str()
         .map(|reason| format!(" ({reason})"))
         .unwrap_or_default();
-    match triggers(event).first().copied().unwrap_or_default() {
-        "qr" => format!("Scan the QR code to link {device}"),
-        "authenticated" => format!("{device} is linked"),
-        "ready" => format!("{device} is ready"),
-        "disconnected" => format!("{device} disconnected{reason}"),
-        "failed" => format!("{device} failed{reason}"),
-        "logged_out" => format!("{device} was logged out{reason}"),
-        "stopped" => format!("{device} stopped{reason}"),
-        "starting" => format!("{device} is starting"),
-        "call" | "notification" => format!(
+    let trigger = triggers(event).first().copied();
+    match trigger.unwrap_or(Trigger::Event(event.kind)) {
+        Trigger::Event(EventKind::Qr) => format!("Scan the QR code to link {device}"),
+        Trigger::Event(EventKind::Authenticated) => format!("{device} is linked"),
+        Trigger::Event(EventKind::Ready) => format!("{device} is ready"),
+        Trigger::Event(EventKind::Disconnected) => format!("{device} disconnected{reason}"),
+        Trigger::State(StateName::Failed) => format!("{device} failed{reason}"),
+        Trigger::State(StateName::LoggedOut) => format!("{device} was logged out{reason}"),
+        Trigger::State(StateName::Stopped) => format!("{device} stopped{reason}"),
+        Trigger::State(StateName::Starting) => format!("{device} is starting"),
+        Trigger::Call | Trigger::Event(EventKind::Notification) => format!(
             "{}: {}",
             fields["title"].as_str().unwrap_or_default(),
             fields["body"].as_str().unwrap_or_default()
         ),
-        other => format!("{device}: {other}"),
+        other => format!("{device}: {}", other.as_str()),
     }
 }
 
@@ -136,7 +138,12 @@ impl Desktop {
         bus: &EventBus,
         stop: CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let wanted = settings.events.clone();
+        // Checked with the rest of the configuration at load time.
+        let wanted: Vec<Trigger> = settings
+            .events
+            .iter()
+            .filter_map(|name| Trigger::parse(name))
+            .collect();
         let (queue, listener) = listen(
             bus,
             stop,
@@ -145,7 +152,7 @@ impl Desktop {
             move |event| {
                 triggers(event)
                     .iter()
-                    .any(|name| wanted.iter().any(|w| w == name))
+                    .any(|trigger| wanted.contains(trigger))
             },
         );
         let desktop = Desktop {
@@ -192,7 +199,7 @@ impl Desktop {
         if !device.hooks.desktop {
             return Ok(None);
         }
-        if event.name != "message" {
+        if event.kind != EventKind::Message {
             return Ok(Some(Alert::Other {
                 body: describe(&device.name, event),
                 device: device.name,

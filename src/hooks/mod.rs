@@ -25,56 +25,83 @@ use crate::bus::EventBus;
 use crate::config::HookSettings;
 use crate::metrics::Counters;
 use crate::model::{
-    event::{JournaledEvent, EVENT_NAMES},
+    event::{EventKind, JournaledEvent},
     spec::DeviceHooks,
-    DeviceId,
+    DeviceId, StateName,
 };
 use crate::store::{self, Store, StoreError};
 
 /// Device states that have no event of their own (their `state` event carries them); hooks may
 /// name them like events: `failed`, `logged_out`, …
-pub const STATE_TRIGGERS: [&str; 4] = ["stopped", "starting", "logged_out", "failed"];
+pub const STATE_TRIGGERS: [StateName; 4] = [
+    StateName::Stopped,
+    StateName::Starting,
+    StateName::LoggedOut,
+    StateName::Failed,
+];
 
-/// Notifications hooks may name by their kind: an incoming call is `call` as well as
+/// The kind of notification hooks may name by itself: an incoming call is `call` as well as
 /// `notification`, so it can ring without every message doing so.
-pub const NOTIFICATION_TRIGGERS: [&str; 1] = ["call"];
+const CALL: &str = "call";
 
 /// Events a hook's queue holds before further ones are dropped.
 const QUEUE: usize = 256;
 
-/// Whether a hook may be configured for `name`.
-pub fn is_trigger(name: &str) -> bool {
-    EVENT_NAMES.contains(&name)
-        || STATE_TRIGGERS.contains(&name)
-        || NOTIFICATION_TRIGGERS.contains(&name)
+/// What a hook may be configured for (`hooks.sound.events`, `hooks.desktop.events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    /// Every event of a kind.
+    Event(EventKind),
+    /// A `state` event into one of [`STATE_TRIGGERS`].
+    State(StateName),
+    /// A `notification` of an incoming call.
+    Call,
 }
 
-/// The names a hook may know this event by, the most specific first: a `state` event into
-/// `failed` is both `failed` and `state`. A `qr` event fires only for the first code of a
-/// linking attempt: the rotations that follow every 20 s are no news to the person scanning.
-pub fn triggers(event: &JournaledEvent) -> Vec<&str> {
-    let mut names = Vec::with_capacity(2);
-    // Events a field of which names them more specifically, and the names it may give.
-    let specific: Option<(&str, &[&'static str])> = match event.name.as_str() {
-        "state" => Some(("state", &STATE_TRIGGERS)),
-        "notification" => Some(("kind", &NOTIFICATION_TRIGGERS)),
-        "qr" if event.fields()["attempt"].as_u64().unwrap_or(1) > 1 => return names,
-        _ => None,
-    };
-    if let Some((field, known)) = specific {
-        let fields = event.fields();
-        let value = fields[field].as_str().unwrap_or_default();
-        if let Some(trigger) = known.iter().find(|trigger| **trigger == value) {
-            names.push(*trigger);
+impl Trigger {
+    /// The trigger named `name`, as a hook's settings name it; an event's name is the event,
+    /// even where a state has the same name (`qr`, `ready`).
+    pub fn parse(name: &str) -> Option<Trigger> {
+        if let Ok(kind) = name.parse() {
+            return Some(Trigger::Event(kind));
+        }
+        match StateName::parse(name) {
+            Some(state) if STATE_TRIGGERS.contains(&state) => Some(Trigger::State(state)),
+            _ => (name == CALL).then_some(Trigger::Call),
         }
     }
-    names.push(event.name.as_str());
-    names
+
+    /// The name hooks' settings give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Event(kind) => kind.as_str(),
+            Trigger::State(state) => state.as_str(),
+            Trigger::Call => CALL,
+        }
+    }
+}
+
+/// The triggers this event fires, the most specific first: a `state` event into `failed` is
+/// both `failed` and `state`. A `qr` event fires only for the first code of a linking
+/// attempt: the rotations that follow every 20 s are no news to the person scanning.
+pub fn triggers(event: &JournaledEvent) -> Vec<Trigger> {
+    let mut fired = Vec::with_capacity(2);
+    let specific = match event.kind {
+        EventKind::State => StateName::parse(event.fields()["state"].as_str().unwrap_or_default())
+            .filter(|state| STATE_TRIGGERS.contains(state))
+            .map(Trigger::State),
+        EventKind::Notification => (event.fields()["kind"] == CALL).then_some(Trigger::Call),
+        EventKind::Qr if event.fields()["attempt"].as_u64().unwrap_or(1) > 1 => return fired,
+        _ => None,
+    };
+    fired.extend(specific);
+    fired.push(Trigger::Event(event.kind));
+    fired
 }
 
 /// A message sent from this side (devicebridge or the phone itself), not received.
 pub fn is_own_message(event: &JournaledEvent) -> bool {
-    event.name == "message" && event.fields()["fromMe"] == Value::Bool(true)
+    event.kind == EventKind::Message && event.fields()["fromMe"] == Value::Bool(true)
 }
 
 /// `HH:MM-HH:MM` in local time; the range may wrap past midnight.
@@ -161,7 +188,7 @@ impl HookRules {
 
     /// Whether `event` is a message of a chat muted on the device (`chat:mute`).
     pub async fn in_muted_chat(&self, event: &JournaledEvent) -> Result<bool, StoreError> {
-        if event.name != "message" {
+        if event.kind != EventKind::Message {
             return Ok(false);
         }
         let Some(chat) = event.fields()["chatId"].as_str().map(str::to_owned) else {
@@ -259,7 +286,7 @@ mod tests {
             device_id: DeviceId::parse("demo").unwrap(),
             seq: 1,
             at: crate::model::rfc3339(chrono::Utc::now()),
-            name: name.into(),
+            kind: name.parse().unwrap(),
             payload: serde_json::value::to_raw_value(&data).unwrap(),
             remote: false,
         }
@@ -288,20 +315,29 @@ mod tests {
 
     #[test]
     fn triggers_name_states_and_calls_without_events_and_only_the_first_qr() {
+        let named = |event: JournaledEvent| -> Vec<&str> {
+            triggers(&event).into_iter().map(Trigger::as_str).collect()
+        };
+        let is_trigger = |name: &str| Trigger::parse(name).is_some();
         let failed = event(
             "state",
             json!({ "state": "failed", "previous": "disconnected" }),
         );
-        assert_eq!(triggers(&failed), ["failed", "state"]);
+        assert_eq!(named(failed), ["failed", "state"]);
         let ready = event("state", json!({ "state": "ready" }));
-        assert_eq!(triggers(&ready), ["state"]);
-        assert_eq!(triggers(&event("qr", json!({ "attempt": 1 }))), ["qr"]);
-        assert!(triggers(&event("qr", json!({ "attempt": 2 }))).is_empty());
+        assert_eq!(named(ready), ["state"]);
+        assert_eq!(named(event("qr", json!({ "attempt": 1 }))), ["qr"]);
+        assert!(named(event("qr", json!({ "attempt": 2 }))).is_empty());
         assert!(is_trigger("logged_out") && is_trigger("message:ack") && !is_trigger("mesage"));
         let call = event("notification", json!({ "kind": "call", "title": "Alice" }));
-        assert_eq!(triggers(&call), ["call", "notification"]);
+        assert_eq!(named(call), ["call", "notification"]);
         let message = event("notification", json!({ "kind": "message" }));
-        assert_eq!(triggers(&message), ["notification"]);
+        assert_eq!(named(message), ["notification"]);
         assert!(is_trigger("call"));
+        assert_eq!(Trigger::parse("qr"), Some(Trigger::Event(EventKind::Qr)));
+        assert_eq!(
+            Trigger::parse("ready"),
+            Some(Trigger::Event(EventKind::Ready))
+        );
     }
 }

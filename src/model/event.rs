@@ -1,9 +1,9 @@
 //! The one vocabulary of things that happen to a device.
 //!
-//! Every variant's wire name is at once its Socket.IO event name, its webhook `type` and its
-//! journal `name`, so a dashboard, an integration and a resyncing client all read the same words.
-//! Producers build a typed [`EventData`]; once journaled it becomes a [`JournaledEvent`] (name +
-//! JSON), which is all the sinks need.
+//! Every variant's kind ([`EventKind`]) has one wire name, at once its Socket.IO event name,
+//! its webhook `type` and its journal `name`, so a dashboard, an integration and a resyncing
+//! client all read the same words. Producers build a typed [`EventData`]; once journaled it
+//! becomes a [`JournaledEvent`] (kind + JSON), which is all the sinks need.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -14,6 +14,9 @@ use super::ids::DeviceId;
 use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
+mod kind;
+pub use kind::{EventKind, EventPattern, UnknownEvent};
+
 /// The account a linked device speaks as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -22,34 +25,10 @@ pub struct Me {
     pub name: String,
 }
 
-/// Every event's wire name, in the order of [`EventData`]'s variants: what webhook
-/// subscriptions and hook triggers may name. A new name goes at the end: the journal keeps an
-/// event's kind as its place here (`store/journal/kinds.rs`).
-pub const EVENT_NAMES: [&str; 18] = [
-    "state",
-    "qr",
-    "authenticated",
-    "ready",
-    "disconnected",
-    "connection:status",
-    "message",
-    "message:ack",
-    "message:status",
-    "message:read",
-    "message:revoked",
-    "message:reaction",
-    "typing:start",
-    "typing:stop",
-    "chat:update",
-    "contact:update",
-    "notification",
-    "notification:read",
-];
-
 /// What happened, with the payload fields clients rely on (`deviceId`, `seq` and `at` are added
 /// when the event is journaled).
 ///
-/// Its serialized form is the payload's own fields; its wire name is [`EventData::name`].
+/// Its serialized form is the payload's own fields; its kind is [`EventData::kind`].
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum EventData {
@@ -233,39 +212,42 @@ impl EventData {
         }
     }
 
-    /// The wire name: Socket.IO event, webhook `type` and journal `name`.
-    pub fn name(&self) -> &'static str {
+    /// What kind of event it is, which gives its wire name and journal number.
+    pub fn kind(&self) -> EventKind {
         match self {
-            EventData::State(_) => "state",
-            EventData::Qr(_) => "qr",
-            EventData::Authenticated(_) => "authenticated",
-            EventData::Ready(_) => "ready",
-            EventData::Disconnected(_) => "disconnected",
-            EventData::ConnectionStatus(_) => "connection:status",
-            EventData::Message(_) => "message",
-            EventData::MessageAck(_) => "message:ack",
-            EventData::MessageStatus(_) => "message:status",
-            EventData::MessageRead(_) => "message:read",
-            EventData::MessageRevoked(_) => "message:revoked",
-            EventData::MessageReaction(_) => "message:reaction",
-            EventData::TypingStart(_) => "typing:start",
-            EventData::TypingStop(_) => "typing:stop",
-            EventData::ChatUpdate(_) => "chat:update",
-            EventData::ContactUpdate(_) => "contact:update",
-            EventData::Notification(_) => "notification",
-            EventData::NotificationRead(_) => "notification:read",
+            EventData::State(_) => EventKind::State,
+            EventData::Qr(_) => EventKind::Qr,
+            EventData::Authenticated(_) => EventKind::Authenticated,
+            EventData::Ready(_) => EventKind::Ready,
+            EventData::Disconnected(_) => EventKind::Disconnected,
+            EventData::ConnectionStatus(_) => EventKind::ConnectionStatus,
+            EventData::Message(_) => EventKind::Message,
+            EventData::MessageAck(_) => EventKind::MessageAck,
+            EventData::MessageStatus(_) => EventKind::MessageStatus,
+            EventData::MessageRead(_) => EventKind::MessageRead,
+            EventData::MessageRevoked(_) => EventKind::MessageRevoked,
+            EventData::MessageReaction(_) => EventKind::MessageReaction,
+            EventData::TypingStart(_) => EventKind::TypingStart,
+            EventData::TypingStop(_) => EventKind::TypingStop,
+            EventData::ChatUpdate(_) => EventKind::ChatUpdate,
+            EventData::ContactUpdate(_) => EventKind::ContactUpdate,
+            EventData::Notification(_) => EventKind::Notification,
+            EventData::NotificationRead(_) => EventKind::NotificationRead,
         }
     }
 
     /// Whether the payload's own fields already hold `deviceId` (the models do).
     fn carries_device_id(&self) -> bool {
-        carries_device_id(self.name())
+        carries_device_id(self.kind())
     }
 }
 
-/// Whether the event named `name` holds `deviceId` among its own fields: its model does.
-fn carries_device_id(name: &str) -> bool {
-    matches!(name, "message" | "chat:update" | "contact:update")
+/// Whether an event of `kind` holds `deviceId` among its own fields: its model does.
+fn carries_device_id(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Message | EventKind::ChatUpdate | EventKind::ContactUpdate
+    )
 }
 
 /// What journaling adds to an event's own fields to make its payload: `deviceId` (unless the
@@ -277,8 +259,8 @@ struct Stamp(String);
 impl Stamp {
     /// The members as [`Payload`] serializes them. Device ids and RFC 3339 times are made of
     /// characters JSON strings hold unescaped.
-    fn new(name: &str, device_id: &DeviceId, seq: u64, at: &str) -> Self {
-        let device_id = match carries_device_id(name) {
+    fn new(kind: EventKind, device_id: &DeviceId, seq: u64, at: &str) -> Self {
+        let device_id = match carries_device_id(kind) {
             true => String::new(),
             false => format!("\"deviceId\":\"{device_id}\","),
         };
@@ -332,7 +314,7 @@ pub struct JournaledEvent {
     pub seq: u64,
     /// When it was journaled, in RFC 3339 as on the wire: every sink only ever prints it.
     pub at: String,
-    pub name: String,
+    pub kind: EventKind,
     /// The payload as clients see it: the event's fields plus `deviceId`, `seq` and `at`.
     pub payload: Box<RawValue>,
     /// Journaled by another node of a cluster, and read here from the journal: the host's
@@ -365,23 +347,23 @@ impl JournaledEvent {
             device_id,
             seq,
             at,
-            name: data.name().to_owned(),
+            kind: data.kind(),
             payload,
             remote: false,
         })
     }
 
-    /// The event named `name` as its journal row keeps it: `fields`, its own fields (a JSON
+    /// The event of `kind` as its journal row keeps it: `fields`, its own fields (a JSON
     /// object), stamped again as event `seq` of `device_id`, journaled `at`. A row written
     /// before the journal left the stamp out holds the whole payload, and is taken as it is.
     pub fn from_fields(
         device_id: DeviceId,
         seq: u64,
-        name: String,
+        kind: EventKind,
         fields: String,
         at: String,
     ) -> serde_json::Result<Self> {
-        let stamp = Stamp::new(&name, &device_id, seq, &at);
+        let stamp = Stamp::new(kind, &device_id, seq, &at);
         let payload = match stamp.is_on(&fields) {
             true => fields,
             false => stamp.onto(&fields),
@@ -391,7 +373,7 @@ impl JournaledEvent {
             device_id,
             seq,
             at,
-            name,
+            kind,
             remote: false,
         })
     }
@@ -399,7 +381,7 @@ impl JournaledEvent {
     /// The event's own fields, as its journal row keeps them: the payload without `deviceId`
     /// (unless the fields hold it), `seq` and `at`.
     pub fn own_fields(&self) -> std::borrow::Cow<'_, str> {
-        let stamp = Stamp::new(&self.name, &self.device_id, self.seq, &self.at);
+        let stamp = Stamp::new(self.kind, &self.device_id, self.seq, &self.at);
         // Every payload is stamped when it is journaled: one that is not is kept whole.
         match stamp.off(self.payload.get()) {
             Some(fields) => fields.into(),
@@ -416,7 +398,7 @@ impl JournaledEvent {
     /// `data` being the payload.
     pub fn envelope(&self) -> Envelope<'_> {
         Envelope {
-            r#type: &self.name,
+            r#type: self.kind.as_str(),
             device_id: self.device_id.as_str(),
             seq: self.seq,
             at: &self.at,
@@ -464,7 +446,7 @@ mod tests {
             upstream: "connected",
             latency_ms: Some(3),
         });
-        assert_eq!(status.name(), "connection:status");
+        assert_eq!(status.kind().as_str(), "connection:status");
         assert_eq!(
             journaled(&status),
             serde_json::json!({"upstream": "connected", "latencyMs": 3, "deviceId": "demo", "seq": 7})
@@ -494,11 +476,12 @@ mod tests {
             EventData::NotificationRead(NotificationRead { ids: vec![] }),
         ];
         for sample in samples {
-            let name = sample.name();
-            assert!(EVENT_NAMES.contains(&name), "{name} is not listed");
+            let kind = sample.kind();
+            assert!(EventKind::ALL.contains(&kind), "{kind} is not listed");
         }
-        let unique: std::collections::HashSet<_> = EVENT_NAMES.iter().collect();
-        assert_eq!(unique.len(), EVENT_NAMES.len());
+        let unique: std::collections::HashSet<_> =
+            EventKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(unique.len(), EventKind::ALL.len());
     }
 
     #[test]
@@ -551,7 +534,7 @@ mod tests {
             let again = JournaledEvent::from_fields(
                 demo.clone(),
                 12,
-                event.name.clone(),
+                event.kind,
                 own.into_owned(),
                 event.at.clone(),
             )
@@ -570,7 +553,7 @@ mod tests {
         )
         .unwrap();
         let whole = event.payload.get().to_owned();
-        let read = JournaledEvent::from_fields(demo, 4, event.name, whole.clone(), event.at);
+        let read = JournaledEvent::from_fields(demo, 4, event.kind, whole.clone(), event.at);
         assert_eq!(read.unwrap().payload.get(), whole);
     }
 

@@ -6,9 +6,9 @@
 use ts_rs::{Config, TS};
 
 use super::event::{
-    Authenticated, ConnectionStatus, Disconnected, Envelope, Me, MessageAck, MessageReaction,
-    MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead, QrCode, Ready,
-    StateChange, Typing, EVENT_NAMES,
+    Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
+    MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead,
+    QrCode, Ready, StateChange, Typing,
 };
 use super::message::{Ack, Chat, Contact, Media, Message, Page, TempId, Template};
 use super::spec::{
@@ -23,27 +23,33 @@ pub(crate) fn config() -> Config {
     Config::new().with_large_int("number")
 }
 
-/// Each event's payload type, in the order of [`EVENT_NAMES`].
-fn event_payloads() -> [(&'static str, String); 18] {
+/// Each kind of event's payload type, in the order of [`EventKind::ALL`].
+fn event_payloads() -> [(EventKind, String); 18] {
     [
-        ("state", StateChange::name(&config())),
-        ("qr", QrCode::name(&config())),
-        ("authenticated", Authenticated::name(&config())),
-        ("ready", Ready::name(&config())),
-        ("disconnected", Disconnected::name(&config())),
-        ("connection:status", ConnectionStatus::name(&config())),
-        ("message", Message::name(&config())),
-        ("message:ack", MessageAck::name(&config())),
-        ("message:status", MessageStatus::name(&config())),
-        ("message:read", MessageRead::name(&config())),
-        ("message:revoked", MessageRevoked::name(&config())),
-        ("message:reaction", MessageReaction::name(&config())),
-        ("typing:start", Typing::name(&config())),
-        ("typing:stop", Typing::name(&config())),
-        ("chat:update", Chat::name(&config())),
-        ("contact:update", Contact::name(&config())),
-        ("notification", Notification::name(&config())),
-        ("notification:read", NotificationRead::name(&config())),
+        (EventKind::State, StateChange::name(&config())),
+        (EventKind::Qr, QrCode::name(&config())),
+        (EventKind::Authenticated, Authenticated::name(&config())),
+        (EventKind::Ready, Ready::name(&config())),
+        (EventKind::Disconnected, Disconnected::name(&config())),
+        (
+            EventKind::ConnectionStatus,
+            ConnectionStatus::name(&config()),
+        ),
+        (EventKind::Message, Message::name(&config())),
+        (EventKind::MessageAck, MessageAck::name(&config())),
+        (EventKind::MessageStatus, MessageStatus::name(&config())),
+        (EventKind::MessageRead, MessageRead::name(&config())),
+        (EventKind::MessageRevoked, MessageRevoked::name(&config())),
+        (EventKind::MessageReaction, MessageReaction::name(&config())),
+        (EventKind::TypingStart, Typing::name(&config())),
+        (EventKind::TypingStop, Typing::name(&config())),
+        (EventKind::ChatUpdate, Chat::name(&config())),
+        (EventKind::ContactUpdate, Contact::name(&config())),
+        (EventKind::Notification, Notification::name(&config())),
+        (
+            EventKind::NotificationRead,
+            NotificationRead::name(&config()),
+        ),
     ]
 }
 
@@ -109,7 +115,7 @@ pub(crate) fn declarations() -> String {
         DeviceHooks::decl(&config()),
         DeviceSpec::decl(&config()),
     ]);
-    let names: Vec<String> = EVENT_NAMES.iter().map(|name| format!("{name:?}")).collect();
+    let names = EventKind::ALL.map(|kind| format!("{:?}", kind.as_str()));
     out += &format!(
         "/** Every journaled event's name: what webhook subscriptions and hooks may name. */\n\
          export const EVENT_NAMES = [{}] as const;\n\n",
@@ -118,7 +124,7 @@ pub(crate) fn declarations() -> String {
     out += &map(
         "Every journaled event of a device namespace, by name: its payload's own fields.",
         "DeviceEvents",
-        event_payloads(),
+        event_payloads().map(|(kind, payload)| (kind.as_str(), payload)),
     );
     out
 }
@@ -146,6 +152,5 @@ pub(crate) fn map(
 
 #[test]
 fn every_event_has_its_payload_type() {
-    let named: Vec<&str> = event_payloads().iter().map(|(name, _)| *name).collect();
-    assert_eq!(named, EVENT_NAMES);
+    assert_eq!(event_payloads().map(|(kind, _)| kind), EventKind::ALL);
 }

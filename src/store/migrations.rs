@@ -5,10 +5,12 @@
 
 use rusqlite::Connection;
 
-use super::journal::kinds::number_of_name_sql;
+use super::journal::kinds::with_numbers_of_names;
 use super::{StoreError, StoreResult};
 
 /// Migration `n` (1-based) is `MIGRATIONS[n - 1]`. Append only; never edit a released one.
+/// `{number_of_name}` in a step numbers the event names of a column `name`
+/// (`journal/kinds.rs`).
 const MIGRATIONS: &[&str] = &[
     // 1: devices, their journal, API keys.
     "CREATE TABLE devices (
@@ -279,20 +281,17 @@ const MIGRATIONS: &[&str] = &[
     // (journal/kinds.rs) and their time as milliseconds since the epoch, ~35 bytes fewer a
     // row than the name and the time as text. The rows written before keep their fields as
     // text, read as they are; their names and times are numbered here.
-    concat!(
-        "CREATE TABLE journal (
+    "CREATE TABLE journal (
         key INTEGER PRIMARY KEY,
         kind INTEGER NOT NULL,
         data BLOB NOT NULL,
         at INTEGER NOT NULL
     );
     INSERT INTO journal (key, kind, data, at)
-        SELECT key, ",
-        number_of_name_sql!(),
-        ", data, CAST(round(unixepoch(at, 'subsec') * 1000) AS INTEGER) FROM events;
+        SELECT key, {number_of_name}, data,
+            CAST(round(unixepoch(at, 'subsec') * 1000) AS INTEGER) FROM events;
     DROP TABLE events;
-    ALTER TABLE journal RENAME TO events;"
-    ),
+    ALTER TABLE journal RENAME TO events;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the
@@ -311,7 +310,7 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        tx.execute_batch(&with_numbers_of_names(sql))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
@@ -325,12 +324,13 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::event::EventKind;
 
     /// A database as a build that knew only the first `version` migrations left it.
     fn at_version(version: usize) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
-            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&with_numbers_of_names(sql)).unwrap();
             conn.pragma_update(None, "user_version", index + 1).unwrap();
         }
         conn
@@ -396,9 +396,9 @@ mod tests {
         .unwrap();
         migrate(&mut conn).unwrap();
         let conn = crate::store::Conn::sqlite(conn);
-        let latest = |device: &str, name: &str| {
+        let latest = |device: &str, kind: EventKind| {
             let device = crate::model::DeviceId::parse(device).unwrap();
-            crate::store::journal::latest_named(&conn, &device, name)
+            crate::store::journal::latest(&conn, &device, kind)
                 .unwrap()
                 .map(|event| (event.seq, event.fields()))
         };
@@ -410,7 +410,7 @@ mod tests {
             Some((seq, fields))
         };
         assert_eq!(
-            latest("a", "state"),
+            latest("a", EventKind::State),
             stamped(
                 serde_json::json!({"state": "ready"}),
                 3,
@@ -418,14 +418,14 @@ mod tests {
             )
         );
         assert_eq!(
-            latest("a", "qr"),
+            latest("a", EventKind::Qr),
             stamped(
                 serde_json::json!({"attempt": 1, "image": "data:,"}),
                 2,
                 "2026-01-01T00:00:02.000Z"
             )
         );
-        assert_eq!(latest("b", "state"), None);
+        assert_eq!(latest("b", EventKind::State), None);
     }
 
     #[test]

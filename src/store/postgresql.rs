@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::cluster::notices::{listen, Origin};
-use super::journal::kinds::number_of_name_sql;
+use super::journal::kinds::with_numbers_of_names;
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -126,12 +126,14 @@ fn apply(conn: &Conn) -> StoreResult<()> {
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         conn.begin()?;
-        let step = conn.execute_batch(sql).and_then(|()| {
-            conn.execute(
-                "UPDATE schema_version SET version = ?1",
-                super::sql::params![index as i64 + 1],
-            )
-        });
+        let step = conn
+            .execute_batch(&with_numbers_of_names(sql))
+            .and_then(|()| {
+                conn.execute(
+                    "UPDATE schema_version SET version = ?1",
+                    super::sql::params![index as i64 + 1],
+                )
+            });
         match step.and_then(|_| conn.commit()) {
             Ok(()) => {}
             Err(error) => {
@@ -148,6 +150,7 @@ fn apply(conn: &Conn) -> StoreResult<()> {
 
 /// The schema, one step per entry: the first is the whole of SQLite's as it stands when
 /// PostgreSQL came, written in PostgreSQL's types (integers are `BIGINT`, flags 0 or 1).
+/// `{number_of_name}` in a step numbers event names, as in SQLite's steps.
 const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE devices (
@@ -354,16 +357,12 @@ const MIGRATIONS: &[&str] = &[
     // their time as milliseconds since the epoch (SQLite's step 18): the rows' fields are
     // bytes, and the texts of the rows written before stay as their UTF-8 bytes, read as
     // they are.
-    concat!(
-        "ALTER TABLE events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
+    "ALTER TABLE events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');
     ALTER TABLE events ALTER COLUMN at TYPE BIGINT
         USING round(extract(epoch FROM at::timestamptz) * 1000)::bigint;
-    ALTER TABLE events ALTER COLUMN name TYPE BIGINT USING ",
-        number_of_name_sql!(),
-        ";
+    ALTER TABLE events ALTER COLUMN name TYPE BIGINT USING {number_of_name};
     ALTER TABLE events RENAME COLUMN name TO kind;
-    ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');"
-    ),
+    ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');",
 ];
 
 #[cfg(test)]

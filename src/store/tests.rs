@@ -6,7 +6,8 @@ use super::*;
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
 use crate::model::event::Disconnected;
-use crate::model::{event::EventData, DeviceId};
+use crate::model::event::{EventData, EventKind, EventPattern};
+use crate::model::DeviceId;
 
 /// Storage in `dir`, synced as in production.
 fn settings(dir: &std::path::Path) -> StorageSettings {
@@ -494,7 +495,10 @@ fn subscription(
     webhooks::WebhookRecord {
         id: id.into(),
         url: "https://example.com/hooks".into(),
-        events: events.iter().map(|e| e.to_string()).collect(),
+        events: events
+            .iter()
+            .map(|e| EventPattern::parse(e).unwrap())
+            .collect(),
         devices: devices.iter().map(|d| d.to_string()).collect(),
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         enabled,
@@ -744,7 +748,7 @@ async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(
         .map(|e| {
             let fields = e.fields();
             (
-                e.name.to_owned(),
+                e.kind.as_str().to_owned(),
                 fields["reason"].clone(),
                 fields["id"].clone(),
                 fields["unreadCount"].clone(),
@@ -850,7 +854,7 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
     let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
     assert_eq!(replayed, sent, "read back as it was sent, picture and all");
     let view = store
-        .read(move |conn| journal::latest_named(conn, &demo, "qr"))
+        .read(move |conn| journal::latest(conn, &demo, EventKind::Qr))
         .await
         .unwrap()
         .unwrap();
@@ -894,7 +898,7 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
     let replayed = replayed_payloads(&store, demo.clone()).await;
     assert_eq!(replayed, sent, "read back byte for byte as sent");
     let state = store
-        .read(move |conn| journal::latest_named(conn, &demo, "state"))
+        .read(move |conn| journal::latest(conn, &demo, EventKind::State))
         .await
         .unwrap()
         .unwrap();

@@ -8,7 +8,10 @@
 use super::page::page;
 use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
-use crate::model::{event::JournaledEvent, rfc3339, Page};
+use crate::model::{
+    event::{EventPattern, JournaledEvent},
+    rfc3339, Page,
+};
 use chrono::{DateTime, Utc};
 
 /// Where a subscription was declared: the configuration owns its definition.
@@ -35,7 +38,7 @@ pub struct WebhookRecord {
     pub id: String,
     pub url: String,
     /// Event names, or `*` for all.
-    pub events: Vec<String>,
+    pub events: Vec<EventPattern>,
     /// Device ids, or `*` for all.
     pub devices: Vec<String>,
     /// `whsec_` + base64 of the signing key.
@@ -51,11 +54,16 @@ pub struct WebhookRecord {
 impl WebhookRecord {
     /// Whether this subscription wants `event`.
     pub fn selects(&self, event: &JournaledEvent) -> bool {
-        let picks =
-            |list: &[String], name: &str| list.iter().any(|item| item == "*" || item == name);
+        let device = event.device_id.as_str();
         self.enabled
-            && picks(&self.events, &event.name)
-            && picks(&self.devices, event.device_id.as_str())
+            && self
+                .events
+                .iter()
+                .any(|pattern| pattern.matches(event.kind))
+            && self
+                .devices
+                .iter()
+                .any(|item| item == "*" || item == device)
     }
 }
 
@@ -73,7 +81,7 @@ fn webhook_row(row: &Row<'_>) -> StoreResult<WebhookRecord> {
     Ok(WebhookRecord {
         id: row.get(0)?,
         url: row.get(1)?,
-        events: list(2)?,
+        events: list(2)?.into_iter().map(EventPattern::stored).collect(),
         devices: list(3)?,
         secret: row.get(4)?,
         enabled: row.get::<i64>(5)? != 0,
@@ -321,7 +329,7 @@ impl Tx<'_> {
                     webhook,
                     event.device_id.as_str(),
                     event.seq as i64,
-                    event.name,
+                    event.kind.as_str(),
                     body,
                     now
                 ],

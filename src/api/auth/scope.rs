@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::model::DeviceId;
+use crate::model::{event::EventKind, DeviceId};
 
 #[derive(
     Debug,
@@ -121,11 +121,11 @@ impl Caller {
         self.grants.iter().any(|grant| grant.sees(device))
     }
 
-    /// Whether device `device`'s journaled event `event` may reach this caller. A `qr` event
+    /// Whether device `device`'s journaled events of `kind` may reach this caller. A `qr` event
     /// carries a live pairing code, which links a phone to the device: only a credential that
     /// may control the device sees it; others follow linking through `state`.
-    pub fn may_see(&self, event: &str, device: &DeviceId) -> bool {
-        event != "qr" || self.authorize(Scope::Control, Some(device)).is_ok()
+    pub fn may_see(&self, kind: EventKind, device: &DeviceId) -> bool {
+        kind != EventKind::Qr || self.authorize(Scope::Control, Some(device)).is_ok()
     }
 
     /// When the credentials stop being valid together (unix seconds): the earliest end among

@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::api::error::ApiError;
+use crate::model::event::EventKind;
 use definition::{ChooseFile, EmitFile, EventFile, ProfileFile, ReplyMode, ShapeFile};
 use path::Path;
 use rebuild::{value_key, Direction, Each, Move, Rebuild, Source};
@@ -52,7 +53,7 @@ pub const NATIVE_CLIENT_EVENTS: &[&str] = &[
 /// Events the server emits on a device namespace: the journaled ones, and the two the socket
 /// edge says itself.
 fn is_native_emit(name: &str) -> bool {
-    crate::model::event::EVENT_NAMES.contains(&name) || name == "session" || name == "sync"
+    name.parse::<EventKind>().is_ok() || name == "session" || name == "sync"
 }
 
 /// Where a profile came from.
@@ -290,9 +291,9 @@ impl Profile {
     /// Native event → the client's name(s), for the listing: every native event a client of
     /// this profile receives, under the name it receives it by.
     fn emit_names(&self) -> BTreeMap<String, String> {
-        let natives = crate::model::event::EVENT_NAMES
-            .iter()
-            .copied()
+        let natives = EventKind::ALL
+            .map(EventKind::as_str)
+            .into_iter()
             .chain(["session", "sync"]);
         natives
             .filter_map(|native| match self.emits.get(native) {

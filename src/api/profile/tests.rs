@@ -394,8 +394,8 @@ proptest! {
             prop_assert!(native.payload.is_object() || passed_through);
         }
         let _ = profile.reply(event, &payload, Ok(payload.clone()), None);
-        for native in crate::model::event::EVENT_NAMES {
-            let _ = profile.outbound(native, &payload, None);
+        for native in crate::model::event::EventKind::ALL {
+            let _ = profile.outbound(native.as_str(), &payload, None);
         }
     }
 

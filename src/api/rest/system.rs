@@ -161,7 +161,7 @@ async fn events(
     let visible: Vec<&JournaledEvent> = read
         .events
         .iter()
-        .filter(|event| caller.may_see(&event.name, &id))
+        .filter(|event| caller.may_see(event.kind, &id))
         .collect();
     let mut envelopes: Vec<_> = visible.iter().map(|event| event.envelope()).collect();
     // Cut to the reply budget; `nextAfter` is where the next page starts: the last event

@@ -17,7 +17,8 @@ use crate::api::extract::{page_limit, ApiJson};
 use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
 use crate::hooks::webhook::signing::Secret;
-use crate::hooks::webhook::{address, check_events};
+use crate::hooks::webhook::{address, parse_events};
+use crate::model::event::EventPattern;
 use crate::model::{check_selection, fitting, rfc3339, Page};
 use crate::store::webhooks::{
     self as outbox, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookSource,
@@ -73,7 +74,11 @@ impl From<&WebhookRecord> for WebhookView {
         WebhookView {
             id: webhook.id.clone(),
             url: webhook.url.clone(),
-            events: webhook.events.clone(),
+            events: webhook
+                .events
+                .iter()
+                .map(|pattern| pattern.as_str().to_owned())
+                .collect(),
             devices: webhook.devices.clone(),
             enabled: webhook.enabled,
             source: webhook.source.as_str(),
@@ -224,15 +229,19 @@ fn yes() -> bool {
     true
 }
 
-/// Checks what a subscription would send where, naming the field at fault.
+/// Reads a subscription's `events`.
+fn events_of(names: &[String]) -> Result<Vec<EventPattern>, ApiError> {
+    parse_events(names).map_err(|why| ApiError::bad_request(format!("`events` {why}")))
+}
+
+/// Checks where a subscription would send what, naming the field at fault (its `events` are
+/// read first, by [`events_of`]).
 async fn check(
     state: &AppState,
     url: &str,
-    events: &[String],
     devices: &[String],
     secret: Option<&str>,
 ) -> Result<(), ApiError> {
-    check_events(events).map_err(|why| ApiError::bad_request(format!("`events` {why}")))?;
     check_selection(devices)?;
     if let Some(secret) = secret {
         Secret::parse(secret).map_err(|why| ApiError::bad_request(format!("`secret` {why}")))?;
@@ -254,20 +263,14 @@ async fn create_webhook(
 ) -> Result<Response, ApiError> {
     caller.authorize(Scope::Admin, None)?;
     caller.authorize_selection(&body.devices)?;
-    check(
-        &state,
-        &body.url,
-        &body.events,
-        &body.devices,
-        body.secret.as_deref(),
-    )
-    .await?;
+    let events = events_of(&body.events)?;
+    check(&state, &body.url, &body.devices, body.secret.as_deref()).await?;
     let secret = body.secret.unwrap_or_else(Secret::generate);
     let now = Utc::now();
     let mut webhook = WebhookRecord {
         id: String::new(),
         url: body.url,
-        events: body.events,
+        events,
         devices: body.devices,
         secret: secret.clone(),
         enabled: body.enabled,
@@ -334,15 +337,16 @@ async fn update_webhook(
         ));
     }
     webhook.url = patch.url.unwrap_or(webhook.url);
-    webhook.events = patch.events.unwrap_or(webhook.events);
     webhook.devices = patch.devices.unwrap_or(webhook.devices);
     webhook.secret = patch.secret.unwrap_or(webhook.secret);
     caller.authorize_selection(&webhook.devices)?;
+    if let Some(events) = patch.events {
+        webhook.events = events_of(&events)?;
+    }
     if redefines {
         check(
             &state,
             &webhook.url,
-            &webhook.events,
             &webhook.devices,
             Some(&webhook.secret),
         )

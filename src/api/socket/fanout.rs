@@ -20,7 +20,8 @@ use super::rooms::Subject;
 use super::session::{self, Refused, Session};
 use super::visibility::Visibility;
 use crate::metrics::Histogram;
-use crate::model::{event::JournaledEvent, DeviceId};
+use crate::model::event::JournaledEvent;
+use crate::model::DeviceId;
 use crate::store::{self, Store};
 
 /// What a device's fanout task is told: an event to deliver, and the comings and goings of
@@ -326,13 +327,18 @@ impl Attached {
                     None => session::emit_in(
                         listener.session.as_ref(),
                         &listener.socket,
-                        &event.name,
+                        event.kind.as_str(),
                         &event.payload,
                     ),
                     Some(profile) => protocol::emit_all(
                         listener.session.as_ref(),
                         &listener.socket,
-                        translations.of(profile, &event.name, &event.payload, &listener.socket),
+                        translations.of(
+                            profile,
+                            event.kind.as_str(),
+                            &event.payload,
+                            &listener.socket,
+                        ),
                     ),
                 };
                 match emitted {

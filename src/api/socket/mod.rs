@@ -45,7 +45,8 @@ use super::auth::{Authenticator, Caller};
 use crate::bus::EventBus;
 use crate::device::DeviceManager;
 use crate::metrics::Histogram;
-use crate::model::{event::JournaledEvent, DeviceId};
+use crate::model::event::{EventKind, JournaledEvent};
+use crate::model::DeviceId;
 use crate::store::Store;
 use crate::tasks::Tasks;
 use expiry::Expiries;
@@ -287,7 +288,7 @@ impl SocketHub {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    if event.name == "state" {
+                    if event.kind == EventKind::State {
                         self.announce(&event).await;
                     }
                     let device = event.device_id.clone();

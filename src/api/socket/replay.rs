@@ -61,7 +61,11 @@ pub(super) async fn replay(
         let (visibility, protocol) = (Visibility::of(socket), protocol::SocketProtocol::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
             if visibility.shows(&Subject::new(event)) {
-                emit_patiently(socket, protocol.outgoing(&event.name, &event.payload)).await?;
+                emit_patiently(
+                    socket,
+                    protocol.outgoing(event.kind.as_str(), &event.payload),
+                )
+                .await?;
             }
             after = event.seq;
         }
@@ -143,7 +147,7 @@ pub(super) async fn snapshot(
         .iter()
         .filter(|e| e.seq <= emitted && visibility.shows(&Subject::new(e)));
     for event in visible {
-        if !tell(socket, &event.name, &event.payload) {
+        if !tell(socket, event.kind.as_str(), &event.payload) {
             return false;
         }
     }

@@ -26,7 +26,7 @@ use socketioxide::extract::SocketRef;
 
 use crate::api::error::ApiError;
 use crate::messaging::check_id;
-use crate::model::event::JournaledEvent;
+use crate::model::event::{EventKind, JournaledEvent};
 
 /// The chats one socket joined. Cloning shares them.
 #[derive(Clone, Default)]
@@ -136,15 +136,29 @@ enum ChatField {
     Id,
 }
 
-/// Which field names the chat of event `name`, or `None` for an event about the device as a
+/// Which field names the chat of events of `kind`, or `None` for events about the device as a
 /// whole. A notification names a chat too, but it is the device's alert, and a dashboard
 /// that shows one chat still shows that another one has news.
-fn chat_field(name: &str) -> Option<ChatField> {
-    match name {
-        "message" | "message:ack" | "message:status" | "message:read" | "message:revoked"
-        | "message:reaction" | "typing:start" | "typing:stop" => Some(ChatField::ChatId),
-        "chat:update" => Some(ChatField::Id),
-        _ => None,
+fn chat_field(kind: EventKind) -> Option<ChatField> {
+    match kind {
+        EventKind::Message
+        | EventKind::MessageAck
+        | EventKind::MessageStatus
+        | EventKind::MessageRead
+        | EventKind::MessageRevoked
+        | EventKind::MessageReaction
+        | EventKind::TypingStart
+        | EventKind::TypingStop => Some(ChatField::ChatId),
+        EventKind::ChatUpdate => Some(ChatField::Id),
+        EventKind::State
+        | EventKind::Qr
+        | EventKind::Authenticated
+        | EventKind::Ready
+        | EventKind::Disconnected
+        | EventKind::ConnectionStatus
+        | EventKind::ContactUpdate
+        | EventKind::Notification
+        | EventKind::NotificationRead => None,
     }
 }
 
@@ -170,7 +184,7 @@ impl<'e> Subject<'e> {
     pub(super) fn new(event: &'e JournaledEvent) -> Self {
         Subject {
             event,
-            field: chat_field(&event.name),
+            field: chat_field(event.kind),
             chat: OnceLock::new(),
         }
     }
@@ -197,7 +211,6 @@ impl<'e> Subject<'e> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::event::EVENT_NAMES;
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
@@ -225,11 +238,12 @@ mod tests {
     #[test]
     fn each_event_is_about_a_chat_or_about_the_device() {
         for (name, field) in SCOPES {
-            assert_eq!(chat_field(name), field, "{name}");
+            assert_eq!(chat_field(name.parse().unwrap()), field, "{name}");
         }
         let table: Vec<&str> = SCOPES.iter().map(|(name, _)| *name).collect();
         assert_eq!(
-            table, EVENT_NAMES,
+            table,
+            EventKind::ALL.map(EventKind::as_str),
             "a new event needs its scope decided here"
         );
     }
@@ -239,7 +253,7 @@ mod tests {
             device_id: DeviceId::parse("demo").unwrap(),
             seq: 1,
             at: "2026-01-02T03:04:05.678Z".into(),
-            name: name.into(),
+            kind: name.parse().unwrap(),
             payload: serde_json::value::RawValue::from_string(payload.into()).unwrap(),
             remote: false,
         }

@@ -9,6 +9,7 @@ use super::protocol;
 use super::rooms::{Rooms, Subject};
 use crate::api::auth::Caller;
 use crate::api::profile::Profile;
+use crate::model::event::EventKind;
 use crate::model::DeviceId;
 
 /// What one socket is shown of its device's events, live and replayed alike.
@@ -31,7 +32,7 @@ impl Visibility {
     }
 
     pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
-        (event.event().name != "qr" || self.sees_qr) && self.rooms.admit(event)
+        (event.event().kind != EventKind::Qr || self.sees_qr) && self.rooms.admit(event)
     }
 }
 
@@ -42,5 +43,5 @@ fn sees_qr(socket: &SocketRef) -> bool {
         .strip_prefix("/device/")
         .and_then(|id| DeviceId::parse(id).ok());
     let caller = socket.extensions.get::<Caller>();
-    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see("qr", &device))
+    matches!((caller, device), (Some(caller), Some(device)) if caller.may_see(EventKind::Qr, &device))
 }

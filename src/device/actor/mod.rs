@@ -276,14 +276,14 @@ impl Actor {
 
     /// Journals one event of the device in a write of its own.
     async fn journal(&self, data: EventData) {
-        let (id, name) = (self.id.clone(), data.name());
+        let (id, kind) = (self.id.clone(), data.kind());
         let written = self
             .context
             .store
             .write(move |tx| tx.journal(&id, data).map(drop))
             .await;
         if let Err(error) = written {
-            tracing::error!(device_id = %self.id, %error, event = name, "cannot journal an event");
+            tracing::error!(device_id = %self.id, %error, event = %kind, "cannot journal an event");
         }
     }
 }

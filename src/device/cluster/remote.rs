@@ -18,6 +18,7 @@ use crate::device::relay_bell::RelayBell;
 use crate::device::route::Answer;
 use crate::device::supervisor::{self, Supervisor};
 use crate::device::{DeviceError, DeviceHandle};
+use crate::model::event::EventKind;
 use crate::model::spec::ConnectorKind;
 use crate::model::DeviceId;
 use crate::store;
@@ -128,7 +129,7 @@ impl Remote {
             let read = store
                 .read(move |conn| {
                     let record = store::devices::get(conn, &id)?;
-                    let qr = store::journal::latest_named(conn, &id, "qr")?;
+                    let qr = store::journal::latest(conn, &id, EventKind::Qr)?;
                     Ok((record, qr))
                 })
                 .await;

@@ -31,7 +31,7 @@ use rodio::{Decoder, Source};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, local_now, triggers, HookRules, OneWarning};
+use super::{listen, local_now, triggers, HookRules, OneWarning, Trigger};
 use crate::bus::EventBus;
 use crate::config::SoundSettings;
 use crate::metrics::Metrics;
@@ -186,6 +186,8 @@ pub fn default_speaker() -> MakeSpeaker {
 pub struct Sound {
     rules: HookRules,
     settings: SoundSettings,
+    /// The file each trigger plays, from `settings.events`.
+    files: Files,
     metrics: Arc<Metrics>,
     clips: HashMap<String, SamplesBuffer>,
     last_played: Option<Instant>,
@@ -227,17 +229,24 @@ impl Sound {
             tracing::error!(%error, "cannot start the sound thread");
             return Vec::new();
         }
-        let events = settings.events.clone();
+        // Checked with the rest of the configuration at load time.
+        let files: Files = settings
+            .events
+            .iter()
+            .filter_map(|(name, file)| Some((Trigger::parse(name)?, file.clone())))
+            .collect();
+        let wanted = files.clone();
         let (queue, listener) = listen(
             bus,
             stop,
             metrics.clone(),
             |metrics| &metrics.sounds,
-            move |event| file_for(&events, event).is_some(),
+            move |event| file_for(&wanted, event).is_some(),
         );
         let sound = Sound {
             rules,
             settings,
+            files,
             metrics,
             clips,
             last_played: None,
@@ -258,7 +267,7 @@ impl Sound {
     /// Returns the outcome to count, or `None` once the sound is with the speaker thread, which
     /// alone knows whether it `played` or `failed`.
     async fn consider(&mut self, event: &JournaledEvent) -> Option<&'static str> {
-        let file = file_for(&self.settings.events, event)?.to_owned();
+        let file = file_for(&self.files, event)?.to_owned();
         if self.rules.muted(event, local_now()) {
             return Some("muted");
         }
@@ -299,14 +308,14 @@ impl Sound {
     }
 }
 
+/// The sound file of each trigger that has one configured.
+type Files = HashMap<Trigger, String>;
+
 /// The sound configured for `event`, if any (an empty file name turns a default off).
-fn file_for<'s>(
-    events: &'s std::collections::BTreeMap<String, String>,
-    event: &JournaledEvent,
-) -> Option<&'s str> {
+fn file_for<'s>(files: &'s Files, event: &JournaledEvent) -> Option<&'s str> {
     triggers(event)
         .into_iter()
-        .find_map(|name| events.get(name))
+        .find_map(|trigger| files.get(&trigger))
         .map(String::as_str)
         .filter(|file| !file.is_empty())
 }

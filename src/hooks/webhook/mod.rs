@@ -25,7 +25,7 @@ use crate::backoff;
 use crate::bus::EventBus;
 use crate::config::{Settings, WebhookSubscriptionSetting};
 use crate::metrics::Metrics;
-use crate::model::event::{JournaledEvent, EVENT_NAMES};
+use crate::model::event::{EventPattern, JournaledEvent};
 use crate::store::webhooks::{
     self as outbox, Attempt, DeliveryStatus, Head, WebhookRecord, WebhookSource,
 };
@@ -39,21 +39,15 @@ const IDLE: Duration = Duration::from_secs(60);
 /// record the attempt's outcome.
 const CLAIM_MARGIN_MS: u64 = 30_000;
 
-/// Checks an `events` list: `*` or known event names, at least one.
-pub fn check_events(events: &[String]) -> Result<(), String> {
+/// Reads an `events` list: `*` or known event names, at least one.
+pub fn parse_events(events: &[String]) -> Result<Vec<EventPattern>, String> {
     if events.is_empty() {
         return Err("must list event names or \"*\"".into());
     }
-    match events
+    events
         .iter()
-        .find(|name| name.as_str() != "*" && !EVENT_NAMES.contains(&name.as_str()))
-    {
-        Some(unknown) => Err(format!(
-            "unknown event {unknown:?}; known events: {}",
-            EVENT_NAMES.join(", ")
-        )),
-        None => Ok(()),
-    }
+        .map(|name| EventPattern::parse(name).map_err(|unknown| unknown.to_string()))
+        .collect()
 }
 
 /// The id of a subscription declared in the configuration.
@@ -136,7 +130,8 @@ impl Webhooks {
                     tx.upsert_webhook(&WebhookRecord {
                         id: configured_id(&entry.name),
                         url: entry.url,
-                        events: entry.events,
+                        // Checked with the rest of the configuration at load time.
+                        events: entry.events.into_iter().map(EventPattern::stored).collect(),
                         devices: entry.devices,
                         secret: entry.secret,
                         enabled: true,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::sql::{params, Conn};
 use super::{StoreError, StoreResult, Tx};
 use crate::model::{
-    event::{EventData, JournaledEvent},
+    event::{EventData, EventKind, JournaledEvent},
     rfc3339, time, DeviceId, StateName,
 };
 
@@ -32,21 +32,25 @@ impl Tx<'_> {
         let now = Utc::now();
         let event = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
         let kept = packing::pack(&kept_form(&event)?);
-        // Every event's name has a number: the kinds' tests hold every name to it.
-        let kind = kinds::number(&event.name).expect("every event's name has a number");
         // The payload's time is this one to the millisecond.
         let at = now.timestamp_millis();
         self.execute(
             "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
-            params![head.key(seq), kind, kept, at],
+            params![head.key(seq), i64::from(event.kind.number()), kept, at],
         )?;
-        if LATEST_KEPT.contains(&event.name.as_str()) {
+        if LATEST_KEPT.contains(&event.kind) {
             self.execute(
                 "INSERT INTO latest_events (device_id, name, seq, data, at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (device_id, name) DO UPDATE
                  SET seq = excluded.seq, data = excluded.data, at = excluded.at",
-                params![device.as_str(), event.name, seq as i64, kept, event.at],
+                params![
+                    device.as_str(),
+                    event.kind.as_str(),
+                    seq as i64,
+                    kept,
+                    event.at
+                ],
             )?;
         }
         self.enqueue_deliveries(&event)?;
@@ -314,13 +318,13 @@ pub fn read_after(
         params![position.key(after), position.end(), limit],
         |row| {
             let key: i64 = row.get(0)?;
-            let kind: i64 = row.get(1)?;
-            let name = kinds::name(kind)
-                .ok_or_else(|| StoreError::Unreadable(format!("an event of kind {kind}")))?;
+            let number: i64 = row.get(1)?;
+            let kind = EventKind::from_number(number)
+                .ok_or_else(|| StoreError::Unreadable(format!("an event of kind {number}")))?;
             let at: i64 = row.get(3)?;
             let at = time::rfc3339_of_millis(at)
                 .ok_or_else(|| StoreError::Unreadable(format!("an event at {at} ms")))?;
-            stored(device, position.seq(key), name.to_owned(), row.get(2)?, at)
+            stored(device, position.seq(key), kind, row.get(2)?, at)
         },
     )?;
     Ok(JournalRead {
@@ -333,27 +337,21 @@ pub fn read_after(
 /// The events of which each device's newest is kept whatever the journal's retention: a
 /// dashboard connecting without `lastSeq` draws the device from them however long ago it last
 /// changed, and finds them without scanning the journal for them.
-const LATEST_KEPT: [&str; 2] = ["state", "qr"];
+const LATEST_KEPT: [EventKind; 2] = [EventKind::State, EventKind::Qr];
 
-/// The newest event named `name`, one of [`LATEST_KEPT`], even if the journal was pruned past it.
-pub fn latest_named(
+/// The newest event of `kind`, one of [`LATEST_KEPT`], even if the journal was pruned past it.
+pub fn latest(
     conn: &Conn,
     device: &DeviceId,
-    name: &str,
+    kind: EventKind,
 ) -> StoreResult<Option<JournaledEvent>> {
-    debug_assert!(LATEST_KEPT.contains(&name), "`{name}` is not kept");
+    debug_assert!(LATEST_KEPT.contains(&kind), "`{kind}` is not kept");
     conn.query_opt(
         "SELECT seq, data, at FROM latest_events WHERE device_id = ?1 AND name = ?2",
-        params![device.as_str(), name],
+        params![device.as_str(), kind.as_str()],
         |row| {
             let seq: i64 = row.get(0)?;
-            stored(
-                device,
-                seq as u64,
-                name.to_owned(),
-                row.get(1)?,
-                row.get(2)?,
-            )
+            stored(device, seq as u64, kind, row.get(1)?, row.get(2)?)
         },
     )
 }
@@ -368,7 +366,7 @@ const DERIVED_QR_FIELD: &str = "image";
 /// of each row), and a `qr` event without its image.
 fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
     let fields = event.own_fields();
-    if event.name != "qr" {
+    if event.kind != EventKind::Qr {
         return Ok(fields);
     }
     let mut fields: serde_json::Map<String, Value> = serde_json::from_str(&fields)?;
@@ -381,14 +379,14 @@ fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
 fn stored(
     device: &DeviceId,
     seq: u64,
-    name: String,
+    kind: EventKind,
     data: Vec<u8>,
     at: String,
 ) -> StoreResult<JournaledEvent> {
     let fields = packing::unpack(data)?;
-    let event = JournaledEvent::from_fields(device.clone(), seq, name, fields, at)?;
-    match event.name.as_str() {
-        "qr" => with_qr_image(event),
+    let event = JournaledEvent::from_fields(device.clone(), seq, kind, fields, at)?;
+    match kind {
+        EventKind::Qr => with_qr_image(event),
         _ => Ok(event),
     }
 }
@@ -410,12 +408,12 @@ fn with_qr_image(mut event: JournaledEvent) -> StoreResult<JournaledEvent> {
 
 /// The latest `state` event, and the latest `qr` event if the device is showing one.
 pub fn current_view(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
-    let Some(state) = latest_named(conn, device, "state")? else {
+    let Some(state) = latest(conn, device, EventKind::State)? else {
         return Ok(never_changed(conn, device)?.into_iter().collect());
     };
     let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
     let qr = match showing_qr {
-        true => latest_named(conn, device, "qr")?,
+        true => latest(conn, device, EventKind::Qr)?,
         false => None,
     };
     Ok(std::iter::once(state).chain(qr).collect())
@@ -441,7 +439,7 @@ fn never_changed(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Journaled
         device_id: device.clone(),
         seq: 0,
         at,
-        name: "state".to_owned(),
+        kind: EventKind::State,
         payload,
         remote: false,
     }))
