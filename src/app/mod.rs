@@ -21,7 +21,7 @@ use crate::api::socket::{
     attach_session, route_profile_paths, ClientContext, Edge, PacketLimits, ProfilePaths, SocketHub,
 };
 use crate::api::{origins, rest, AppState};
-use crate::bus::{Changes, EventBus};
+use crate::bus::EventBus;
 use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
 use crate::connector::{self, Builtin};
@@ -35,7 +35,7 @@ use crate::hooks::sound::{self, Sound};
 use crate::hooks::webhook::{SenderError, Webhooks};
 use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
-use crate::metrics::Metrics;
+use crate::metrics::{Changes, Metrics};
 use crate::store::{Store, StoreError};
 use background::Background;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{ffi, Connection};
 
 use super::outage::{self, Outage};
-use crate::bus::Changes;
+use crate::metrics::Changes;
 
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
