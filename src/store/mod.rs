@@ -12,7 +12,8 @@
 //! queued after it go on in the next transaction. Writes fail only on errors of the database
 //! itself (the messaging operations check everything before they change anything), and giving
 //! each write a savepoint of its own so that it could fail alone made SQLite copy every page a
-//! write touched: a fifth of the writer's work, for a case that does not happen in practice.
+//! write touched, a large share of the writer's work (`docs/performance.md`, send), for a case
+//! that does not happen in practice.
 //!
 //! Reads go through a small pool of read-only connections on blocking threads; on SQLite, WAL
 //! mode lets them run while the writer commits.
