@@ -333,7 +333,7 @@ fn facts(schema: &Schema) -> BTreeSet<String> {
 async fn fresh(backend: Backend) -> Schema {
     let db = Db::new(backend);
     let (store, _bus) = db.open();
-    store.read(|conn| schema(conn)).await.unwrap()
+    store.read(schema).await.unwrap()
 }
 
 #[tokio::test]
