@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Changes, Metrics};
 use crate::model::{event::JournaledEvent, DeviceId};
 
 const CAPACITY: usize = 16_384;
@@ -109,33 +109,5 @@ impl EventBus {
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// A counter bumped after every store commit, every time the store cuts its write-ahead log
-/// back, and by every count of [`Metrics`] that no commit follows (see
-/// [`crate::metrics::Counters`]).
-///
-/// Some effects raise no event: a commit that prunes the journal or records a webhook attempt,
-/// the log's file cut back once writes stop, a hook's count of what it did. An embedder that
-/// must wait for one (the integration tests) subscribes here and checks again each time
-/// something changed, rather than checking on a timer. Nothing in the daemon reads it.
-#[derive(Debug, Clone)]
-pub struct Changes(watch::Sender<u64>);
-
-impl Changes {
-    pub fn bump(&self) {
-        self.0.send_modify(|count| *count = count.wrapping_add(1));
-    }
-
-    /// A receiver that sees every bump from now on.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.0.subscribe()
-    }
-}
-
-impl Default for Changes {
-    fn default() -> Self {
-        Self(watch::Sender::new(0))
     }
 }

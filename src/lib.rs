@@ -17,29 +17,43 @@
 //! vocabulary, importing nothing of the crate) → [`config`] → [`store`] with [`bus`] and
 //! [`metrics`] → [`messaging`] → [`device`] → [`connector`] → [`hooks`] → [`api`] → [`app`] and
 //! [`cli`]. `backoff`, `qr` and [`envelope`] (the error envelope) are leaf helpers.
-//! `tests/architecture.rs` holds the order and four rules: the API never names a connector or
+//! `tests/architecture.rs` holds the order and its rules: the API never names a connector or
 //! the actor's commands (it calls a device handle), handlers never publish domain events (the
-//! store's writer does, after commit), SQL lives in the store, and an upstream's webhook
-//! receiver is its connector's own route, which [`app`] mounts. `docs/architecture.md` has the
-//! table.
+//! store's writer does, after commit), SQL lives in the store, an upstream's webhook receiver
+//! is its connector's own route, which [`app`] mounts; no two modules of a layer, nor two files
+//! of a folder, use each other; no source file but a test is over 600 lines, and `main.rs`
+//! only wires. `docs/architecture.md` has the table.
+//!
+//! # The map
 //!
 //! - [`model`] holds ids, messages, chats, events, device definitions, what connectors report
 //!   and what devices ask of them.
-//! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
-//!   Business Cloud API) in its own vocabulary; the device layer reaches it only through the
-//!   `device::upstream::Connectors` trait, which `app` hands it.
+//! - [`config`] reads the settings from their layers (defaults, files, the environment, the
+//!   command line) and reports every problem at once.
+//! - [`store`] keeps everything on SQLite (a file in the data directory) or PostgreSQL (shared
+//!   by the nodes of a cluster), the same statements on both: one writer thread committing in
+//!   batches; an event is journaled with a gap-free per-device `seq` in the same transaction as
+//!   the change it describes, and published on the [`bus`] only after that commit. On
+//!   PostgreSQL it also holds the cluster's nodes and device leases, and hears the other
+//!   nodes' commits. [`metrics`] measures the daemon.
+//! - [`messaging`] is what clients may do to chats and messages, each one store write that
+//!   journals its events.
 //! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
 //!   Before an actor stores what its upstream reports, the ids that name a person without
 //!   their number (WhatsApp's linked ids, Meta's user ids) become that number's chat id where
-//!   it is known, so one person is one chat.
-//! - [`store`] is embedded SQLite: one writer thread committing in batches; an event is
-//!   journaled with a gap-free per-device `seq` in the same transaction as the change it
-//!   describes, and published only after that commit.
+//!   it is known, so one person is one chat. In a cluster a node runs the devices whose lease
+//!   it holds, and a device's handle carries requests to the node that runs it.
+//! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
+//!   Business Cloud API) in its own vocabulary; the device layer reaches it only through the
+//!   `device::upstream::Connectors` trait, which `app` hands it.
 //! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
-//!   event, desktop notifications and sounds on the host; [`metrics`] measures the daemon.
-//! - [`api`] serves REST, the OpenAPI document and Socket.IO; handlers call device handles or
-//!   the store and never emit events to sockets themselves.
-//! - [`app`] wires the components together and shuts them down in order.
+//!   event, desktop notifications and sounds on the host.
+//! - [`api`] serves REST, the OpenAPI document, Socket.IO with its protocol profiles, and the
+//!   dashboard; handlers call device handles or the store and never emit events to sockets
+//!   themselves.
+//! - [`app`] wires the components together, a cluster's node included, and shuts them down in
+//!   order; [`cli`] is the command line: `serve`, the REST client's subcommands, and `migrate`,
+//!   which copies a SQLite database into PostgreSQL.
 
 pub mod api;
 pub mod app;

@@ -3,7 +3,8 @@
 //!
 //! axum's own `serve` configures neither a header read timeout nor a connection limit, so a
 //! client that opens thousands of connections and sends half a request line on each holds
-//! every descriptor and ~100 KiB per connection for as long as it likes. Here:
+//! every descriptor and each connection's buffers for as long as it likes (what that came to
+//! is in `docs/performance.md`, "The byte budgets and the allocator"). Here:
 //!
 //! - every TCP connection (HTTP, long-polling or WebSocket) takes a place under
 //!   `limits.max_connections` for its whole life; past it a new connection is answered

@@ -21,7 +21,7 @@ use crate::api::socket::{
     SocketHub,
 };
 use crate::api::{origins, rest, AppState};
-use crate::bus::{Changes, EventBus};
+use crate::bus::EventBus;
 use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
 use crate::connector::{self, Builtin};
@@ -35,7 +35,7 @@ use crate::hooks::sound::{self, Sound};
 use crate::hooks::webhook::{SenderError, Webhooks};
 use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
-use crate::metrics::Metrics;
+use crate::metrics::{Changes, Metrics};
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
 
@@ -307,8 +307,8 @@ fn load_profiles(settings: &Settings) -> Result<Profiles, AppError> {
 /// Copies a request's URI and headers into allocations of their own.
 ///
 /// Parsed request heads point into hyper's 8–16 KiB connection read buffer. A Socket.IO
-/// connection keeps its handshake request for its whole life, and with it that buffer: about
-/// 8 KiB per idle connection (measured with `cargo bench --bench load -- idle`). The copy
+/// connection keeps its handshake request for its whole life, and with it that buffer, which
+/// is most of what an idle connection would hold (`docs/performance.md`, idle). The copy
 /// costs a few hundred bytes, once per request.
 async fn detach_request_head(mut request: axum::extract::Request) -> axum::extract::Request {
     if let Ok(uri) = request.uri().to_string().parse::<axum::http::Uri>() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{ffi, Connection};
 
 use super::outage::{self, Outage};
-use crate::bus::Changes;
+use crate::metrics::Changes;
 
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -25,8 +25,8 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(1);
 /// The checkpointer's connection, shared with the writer, which runs a checkpoint on it when
 /// the checkpointer falls behind (see [`LogKeeping`]). Sharing it has the two take turns:
 /// SQLite answers a checkpoint that meets another one under way "busy" at once, and in the
-/// 5,000-device fleet of the load tool, three in four of the writer's own checkpoints met the
-/// checkpointer's next round that way and did nothing.
+/// load tool's large fleets most of the writer's own checkpoints met the checkpointer's next
+/// round that way and did nothing (`docs/performance.md`, fleet: the log).
 #[derive(Clone)]
 pub(super) struct Checkpoints(Arc<Mutex<Connection>>);
 
@@ -46,8 +46,8 @@ impl Checkpoints {
 /// on the log. Returns the log's length if it will start over. A checkpoint that does not wait
 /// can copy no further than the oldest snapshot a reader is still on, and SQLite starts the
 /// log over only when no reader is on any of it: with reads one after another (a fleet's
-/// clients polling the REST API) there nearly always is one, and the log grew to 12–17 times
-/// its limit in the store's test of it. Readers that start while this one waits read the
+/// clients polling the REST API) there nearly always is one, and the log grew to many times
+/// its limit in the store's test of it (`docs/performance.md`, fleet: the log). Readers that start while this one waits read the
 /// database file only and do not hold it up; writes wait for it.
 fn restart(conn: &Connection, patience: Duration, outage: &Outage) -> Option<i64> {
     conn.busy_timeout(patience).ok()?;
@@ -64,9 +64,10 @@ fn restart(conn: &Connection, patience: Duration, outage: &Outage) -> Option<i64
 /// appended since and starts the log over; and should another batch half as large again as
 /// the largest of late take it past its limit, which happens only when writes outrun the checkpointer, it
 /// does so at once, stalling the writes behind it. A batch of many devices' writes touches as
-/// many pages: in the load tool's 10,000-device fleet one batch appended up to 2,000 frames
-/// (8 MiB), and looking at the limit alone, at the last batch, at the largest since the log
-/// last started over, or at the largest of late, each let the log pass its limit by a batch.
+/// many pages, half a limit's worth in the load tool's large fleets (`docs/performance.md`,
+/// fleet: the log), and looking at the limit alone, at the last batch, at the largest since
+/// the log last started over, or at the largest of late, each let the log pass its limit by a
+/// batch.
 pub(super) struct LogKeeping {
     wake: SyncSender<()>,
     copied: LogCopied,
@@ -115,8 +116,8 @@ impl LogKeeping {
 }
 
 /// How many frames of `page_size` bytes a log of `bytes` holds. Each frame carries a 24-byte
-/// header before its page, and the file a 32-byte one: counting pages alone let a 16 MiB limit
-/// hold a log of 16.1 MiB.
+/// header before its page, and the file a 32-byte one: counting pages alone let the log pass
+/// its limit (`docs/performance.md`, fleet: the log).
 fn frames_within(bytes: i64, page_size: i64) -> i64 {
     const LOG_HEADER: i64 = 32;
     const FRAME_HEADER: i64 = 24;
@@ -253,20 +254,20 @@ pub(super) fn checkpoint(conn: &Connection, mode: &str, outage: &Outage) -> Opti
 /// SQLite writes the log from its beginning again only when a write starts with all of it
 /// copied and no reader on it, which a steady stream of writes and reads never allows: frames
 /// are appended while a checkpoint copies, and a reader is nearly always on some of them. At
-/// the load tool's send rate the log grew by 70–100 MB a second for as long as the load
-/// lasted, and a crash left all of it to replay at the next start. So once the log is past
+/// the load tool's send rate the log grew for as long as the load lasted (`docs/performance.md`,
+/// send), and a crash left all of it to replay at the next start. So once the log is past
 /// half of `log_limit` bytes (`storage.wal_limit_mb`), a round copies a second time (only what
 /// was appended during the first) and the writer, between two of its commits, copies the
 /// little that is left and waits for the readers on the log ([`LogKeeping`]). That stalls the
 /// writer for a few milliseconds, which is why it waits for half the limit instead of
-/// happening every round. A thousand devices linking at once appended 70 MB within one round's
-/// second, so the writer, which learns the log's length from each commit, wakes this thread as
+/// happening every round. A thousand devices linking at once appended several limits' worth
+/// within one round's second (`docs/performance.md`, fleet: the log), so the writer, which learns the log's length from each commit, wakes this thread as
 /// soon as the log passes half its limit, and starts the log over by itself should it be about
 /// to pass the limit before this thread is done.
 ///
 /// When the log starts over, its file keeps its size and new frames overwrite the old ones:
 /// having SQLite cut the file back there (`journal_size_limit`) made the first commit after
-/// each restart take 15–40 ms, the largest stalls a steady load saw. The file is cut back to
+/// each restart the longest stall a steady load saw (`docs/performance.md`, send). The file is cut back to
 /// nothing instead once writes stop: a round that finds the log as the previous round left
 /// it, all copied, truncates it. That blocks writes while it runs, so it runs only then, and
 /// gives up after [`TRUNCATE_PATIENCE`] if a reader is still on the log.

@@ -292,6 +292,21 @@ const MIGRATIONS: &[&str] = &[
             CAST(round(unixepoch(at, 'subsec') * 1000) AS INTEGER) FROM events;
     DROP TABLE events;
     ALTER TABLE journal RENAME TO events;",
+    // 19: each device's newest `state` and `qr` rows are packed like the journal's since step
+    // 18, and their column is declared as bytes, as PostgreSQL's is. A SQLite column keeps
+    // whatever each row was given, so the rows copied over are as they were.
+    "CREATE TABLE latest_kept (
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (device_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO latest_kept (device_id, name, seq, data, at)
+        SELECT device_id, name, seq, data, at FROM latest_events;
+    DROP TABLE latest_events;
+    ALTER TABLE latest_kept RENAME TO latest_events;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

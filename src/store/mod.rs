@@ -1,4 +1,5 @@
-//! Embedded SQLite storage.
+//! Storage, on SQLite (a file in the data directory) or PostgreSQL (shared by the nodes of a
+//! cluster), with the same statements on both (`sql`).
 //!
 //! One dedicated writer thread owns the only writing connection. Callers hand it closures
 //! ([`Store::write`]); it runs everything queued in one transaction (group commit: one fsync for
@@ -11,14 +12,19 @@
 //! queued after it go on in the next transaction. Writes fail only on errors of the database
 //! itself (the messaging operations check everything before they change anything), and giving
 //! each write a savepoint of its own so that it could fail alone made SQLite copy every page a
-//! write touched: a fifth of the writer's work, for a case that does not happen in practice.
+//! write touched, a large share of the writer's work (`docs/performance.md`, send), for a case
+//! that does not happen in practice.
 //!
-//! Reads go through a small pool of read-only connections on blocking threads; WAL mode lets them
-//! run while the writer commits.
+//! Reads go through a small pool of read-only connections on blocking threads; on SQLite, WAL
+//! mode lets them run while the writer commits.
 //!
-//! Here: the [`Store`] handle, its errors and the [`Tx`] a write sees. Opening the database is in
-//! `open`, the writer thread and group commit in `writer`, the WAL checkpoints in
-//! `checkpointer`, the read connections in `readers`; the other modules are the tables.
+//! Here: the [`Store`] handle, its errors and the [`Tx`] a write sees. Opening a SQLite
+//! database is in `open` and its schema in `migrations`, PostgreSQL's connection and schema in
+//! `postgresql`; the writer thread and group commit are in `writer`, SQLite's WAL checkpoints
+//! in `checkpointer`, the read connections in `readers`, what makes the database unwritable in
+//! `outage`. A cluster's nodes and leases are in `cluster`, the notices by which nodes hear of
+//! each other's commits in `notices`, the copy of a SQLite database into PostgreSQL in `copy`;
+//! the other modules are the tables.
 
 pub mod actions;
 pub mod chats;

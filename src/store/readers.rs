@@ -9,8 +9,8 @@
 //! - a SQLite connection lives in the daemon, with a page cache of its own that fills up to
 //!   2 MiB with what it read (SQLite's default `cache_size`), and the pool keeps every
 //!   connection it opened: bounded only by the runtime's 512 blocking threads, a restart
-//!   that loaded 5,000 devices at once left 510 connections and ~280 MiB of caches behind
-//!   (docs/performance.md, fleet). Reads on SQLite
+//!   that loaded a large fleet at once left hundreds of connections and their caches behind
+//!   (`docs/performance.md`, fleet: RSS). Reads on SQLite
 //!   are CPU work on a file in the system's page cache, which more connections than cores do
 //!   not speed up: [`SQLITE_READERS`], whose caches hold at most 16 MiB together.
 

@@ -30,6 +30,8 @@ fn open() -> (tempfile::TempDir, Store, EventBus) {
 #[allow(dead_code)]
 mod test_postgres;
 
+mod schema;
+
 /// `migrate --to`'s copy reports a long table as it goes, every [`copy::PROGRESS_ROWS`] rows,
 /// then once done, and lands every row.
 #[test]

@@ -17,8 +17,8 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use devicebridge::bus::Changes;
 use devicebridge::config::Settings;
+use devicebridge::metrics::Changes;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;

@@ -144,10 +144,10 @@ impl Tx<'_> {
     }
 }
 
-/// The most journal events one pruning write deletes. Under a sustained load a device
-/// journals tens of thousands of events a second, and deleting a minute of them in one
-/// statement held the writer, and every send behind it, for seconds; a batch this size takes
-/// a few milliseconds, and sends go on between batches.
+/// The most journal events one pruning write deletes. Under a sustained load the journal
+/// grows fast, and deleting a minute of it in one statement held the writer, and every send
+/// behind it, for as long as that took; a batch this size is short, and sends go on between
+/// batches (`docs/performance.md`, send: pruning in batches).
 const PRUNE_BATCH: i64 = 2_000;
 
 /// A device's oldest events that the retention limits leave out: keys `from..to`.
@@ -357,13 +357,15 @@ pub fn latest(
 }
 
 /// What of a `qr` event's payload is stored without its picture: the `image` is the code's
-/// text drawn as a PNG data URL (~14 KB, ~70% of a linking fleet's journal, kept twice with
-/// the newest-event table), and is drawn again from the text when the event is read back.
+/// text drawn as a PNG data URL, most of what a linking fleet journals (kept twice, with the
+/// newest-event table; `docs/performance.md`, fleet), and is drawn again from the text when
+/// the event is read back.
 const DERIVED_QR_FIELD: &str = "image";
 
 /// The form of `event`'s payload its rows keep, before they pack it ([`packing`]): its own
-/// fields, without `deviceId`, `seq` and `at` (the row's key and columns hold them; ~70 bytes
-/// of each row), and a `qr` event without its image.
+/// fields, without `deviceId`, `seq` and `at` (the row's key and columns hold them, and
+/// writing them again weighed on every row: `docs/performance.md`, fleet), and a `qr` event
+/// without its image.
 fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
     let fields = event.own_fields();
     if event.kind != EventKind::Qr {

@@ -6,12 +6,13 @@
 //! of what the store weighs (an exchange of two messages journals ~15 events). Each row is
 //! compressed on its own, so any row can be read without its neighbours, with zstd against a
 //! dictionary (`dictionary-1.json` beside this file) that holds those shapes and nothing of
-//! any device: rows come out at about two fifths of their text.
+//! any device, which takes a row to a fraction of its text (`docs/performance.md`, fleet: what
+//! packing does to a row).
 //!
 //! zstd rather than deflate: deflate packs these rows a little smaller, but it has to take in
-//! its dictionary again for every row (~7 µs a row against ~2 for the whole of zstd's work,
-//! whose dictionary is digested once), and every row is packed on the store's one writer
-//! thread, whose time bounds how many messages a second the daemon accepts.
+//! its dictionary again for every row, which takes several times zstd's whole work (whose
+//! dictionary is digested once), and every row is packed on the store's one writer thread,
+//! whose time bounds how many messages a second the daemon accepts.
 //!
 //! A packed row starts with the number of the dictionary it was packed against, then a zstd
 //! frame without its magic number. Rows written before the journal was packed, and rows of
@@ -33,8 +34,9 @@ use crate::store::{StoreError, StoreResult};
 const NUMBER: u8 = 1;
 const DICTIONARY: &[u8] = include_bytes!("dictionary-1.json");
 
-/// zstd's level: 4 packs the journal's rows ~10 % smaller than 1 to 3 for ~20 % more time,
-/// and levels past it gain nothing on rows this small.
+/// zstd's level: 4 packs the journal's rows smaller than 1 to 3 for a little more time
+/// (`docs/performance.md`, fleet: what packing costs), and levels past it gain nothing on rows
+/// this small.
 const LEVEL: i32 = 4;
 
 /// The dictionary digested for packing and for unpacking, once for the process: it is a

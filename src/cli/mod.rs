@@ -1,0 +1,214 @@
+//! The command line: `serve` runs the daemon; the other subcommands drive a running daemon
+//! over its REST API, so anything the CLI does, an integration can do too; `migrate` copies
+//! the database into PostgreSQL.
+//!
+//! Here: the arguments. The REST client is in `client`, the copy in `migrate`.
+
+mod client;
+pub mod migrate;
+
+use std::path::PathBuf;
+
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::config::Overrides;
+pub use client::{run_client, ClientError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devicebridge",
+    version,
+    about = "Multi-device messaging bridge"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+impl Cli {
+    /// The command line of this process. `--url` names the daemon a client subcommand talks
+    /// to: given to `serve` (the default subcommand), it would be silently ignored, so it is
+    /// refused.
+    pub fn from_process() -> Cli {
+        let matches = Cli::command().get_matches();
+        let serving = matches.subcommand_name().is_none_or(|name| name == "serve");
+        let url_given = matches
+            .subcommand_matches("serve")
+            .unwrap_or(&matches)
+            .value_source("url")
+            == Some(ValueSource::CommandLine);
+        if serving && url_given {
+            Cli::command()
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    "`--url` is for the client subcommands; `serve` listens on `--bind` \
+                     (or `server.bind`)",
+                )
+                .exit();
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+    }
+}
+
+/// Where the client subcommands find the daemon.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The daemon's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVICEBRIDGE_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub url: String,
+    /// An API key; defaults to the first-run admin key in `data/admin-api-key`. Given to
+    /// `serve`, it adds one admin key, as `DEVICEBRIDGE_API_KEY` does.
+    #[arg(
+        long,
+        global = true,
+        env = "DEVICEBRIDGE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Serve(ServeArgs),
+    /// Manage devices.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+    /// Show a device's current QR code in the terminal.
+    Qr { device: String },
+    /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
+    Pair { qr: String },
+    /// Send a message to a chat of a device: a text, a file with its caption, or both;
+    /// prints the accepted message.
+    Send {
+        device: String,
+        /// The chat id, e.g. `15550000002@c.us`.
+        chat: String,
+        /// The text (a file's caption).
+        #[arg(default_value = "")]
+        text: String,
+        /// A file to send: uploaded to the device first.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The file's MIME type; by default guessed from its extension.
+        #[arg(long, requires = "file")]
+        mime: Option<String>,
+    },
+    /// Copy this daemon's SQLite database into an empty PostgreSQL database, to move the
+    /// daemon to `storage.url = "postgres://…"`. Stop the daemon first.
+    Migrate(MigrateArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Issue an access token.
+    Token {
+        subject: String,
+        /// Device ids the token may see (repeatable), or `*`.
+        #[arg(long = "device", required = true)]
+        devices: Vec<String>,
+        /// Scopes (repeatable): read, send, control, admin.
+        #[arg(long = "scope", default_value = "read")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// The protocol profile the token's connections speak (see `GET /api/v1/profiles`).
+        #[arg(long)]
+        profile: Option<String>,
+    },
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Command::Serve(ServeArgs::default())
+    }
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// A configuration file layered over the defaults and `config/local.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Listen address (port 0 picks a free port).
+    #[arg(long)]
+    pub bind: Option<std::net::SocketAddr>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub devices_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            bind: self.bind,
+            data_dir: self.data_dir.clone(),
+            devices_dir: self.devices_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database to copy into: `postgres://user:password@host:port/database`.
+    #[arg(long)]
+    pub to: String,
+    /// Where the SQLite database is, as `serve` finds it.
+    #[command(flatten)]
+    pub from: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Create a simulator device.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Do not start it now or with the daemon.
+        #[arg(long)]
+        no_autostart: bool,
+    },
+    Remove {
+        id: String,
+    },
+    Start {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Logout {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "device", default_value = "*")]
+        devices: Vec<String>,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
+}
