@@ -16,7 +16,8 @@
 //! Each layer imports only from the ones below it, lowest first: [`model`] (the shared
 //! vocabulary, importing nothing of the crate) → [`config`] → [`store`] with [`bus`] and
 //! [`metrics`] → [`messaging`] → [`device`] → [`connector`] → [`hooks`] → [`api`] → [`app`] and
-//! [`cli`]. `backoff`, `qr` and [`envelope`] (the error envelope) are leaf helpers.
+//! [`cli`]. `backoff`, `qr`, [`tasks`] (tasks stopped together within a deadline) and
+//! [`envelope`] (the error envelope) are leaf helpers.
 //! `tests/architecture.rs` holds the order and its rules: the API never names a connector or
 //! the actor's commands (it calls a device handle), handlers never publish domain events (the
 //! store's writer does, after commit), SQL lives in the store, an upstream's webhook receiver
@@ -35,14 +36,16 @@
 //!   batches; an event is journaled with a gap-free per-device `seq` in the same transaction as
 //!   the change it describes, and published on the [`bus`] only after that commit. On
 //!   PostgreSQL it also holds the cluster's nodes and device leases, and hears the other
-//!   nodes' commits. [`metrics`] measures the daemon.
+//!   nodes' commits (`store::cluster`). [`metrics`] measures the daemon.
 //! - [`messaging`] is what clients may do to chats and messages, each one store write that
 //!   journals its events.
 //! - [`device`] runs one actor per device around a pure state machine, under a supervisor.
 //!   Before an actor stores what its upstream reports, the ids that name a person without
 //!   their number (WhatsApp's linked ids, Meta's user ids) become that number's chat id where
-//!   it is known, so one person is one chat. In a cluster a node runs the devices whose lease
-//!   it holds, and a device's handle carries requests to the node that runs it.
+//!   it is known, so one person is one chat. The manager is a front over the fleet's
+//!   definitions, the supervisor and the upstreams' webhooks; in a cluster (`device::cluster`)
+//!   a node runs the devices whose lease it holds, and a device's handle carries requests to
+//!   the node that runs it.
 //! - [`connector`] speaks to the upstream (the built-in simulator, a WAHA server, the WhatsApp
 //!   Business Cloud API) in its own vocabulary; the device layer reaches it only through the
 //!   `device::upstream::Connectors` trait, which `app` hands it.

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::event::EventKind;
+
 /// Webhook delivery (SPEC §7.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -115,9 +117,9 @@ impl Default for SoundSettings {
             min_interval_ms: 2_000,
             dir: PathBuf::from("assets/sounds"),
             events: [
-                ("message", "message.wav"),
-                ("qr", "qr.wav"),
-                ("disconnected", "alert.wav"),
+                (EventKind::Message.as_str(), "message.wav"),
+                (EventKind::Qr.as_str(), "qr.wav"),
+                (EventKind::Disconnected.as_str(), "alert.wav"),
             ]
             .into_iter()
             .map(|(event, file)| (event.to_owned(), file.to_owned()))
@@ -143,10 +145,17 @@ impl Default for DesktopSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            events: ["message", "call", "qr", "disconnected", "failed"]
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            // Besides events, a notification's kind (`call`) and a state (`failed`).
+            events: [
+                EventKind::Message.as_str(),
+                "call",
+                EventKind::Qr.as_str(),
+                EventKind::Disconnected.as_str(),
+                "failed",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
             coalesce_ms: 1_500,
             timeout_ms: 5_000,
         }

@@ -12,6 +12,8 @@
 mod chats;
 mod cluster;
 mod devices;
+#[cfg(test)]
+mod document;
 mod keys;
 mod media;
 mod pairing;

@@ -18,6 +18,7 @@ use crate::api::error::ApiError;
 use crate::api::openapi::{Refused, CREDENTIALS};
 use crate::api::profile::{Profile, Summary};
 use crate::api::AppState;
+use crate::model::event::EventKind;
 use crate::model::DeviceId;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -148,8 +149,8 @@ pub async fn translate_bodies(
 /// A message or chat answer, or a page or list of them, as the profile shapes them.
 fn shape_answer(profile: &Profile, route: &Route, mut body: Value, me: Option<&str>) -> Value {
     let native = match route {
-        Route::Send | Route::Message | Route::Messages { .. } => "message",
-        Route::Chats => "chat:update",
+        Route::Send | Route::Message | Route::Messages { .. } => EventKind::Message.as_str(),
+        Route::Chats => EventKind::ChatUpdate.as_str(),
         Route::Read => return body,
     };
     match body.get_mut("items").and_then(Value::as_array_mut) {
