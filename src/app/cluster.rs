@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{DeviceChange, EventBus};
 use crate::device::DeviceManager;
+use crate::tasks::Tasks;
 
 /// The key the nodes present to each other when one carries a device's request to its owner:
 /// derived from the token signing key they share in the database, so it needs no setting and
@@ -20,7 +21,7 @@ pub(super) fn key(token_secret: &str) -> String {
 pub(super) struct Node {
     keeper: JoinHandle<()>,
     stop: CancellationToken,
-    followers: Vec<JoinHandle<()>>,
+    followers: Tasks,
 }
 
 impl Node {
@@ -36,13 +37,14 @@ impl Node {
                 .clone()
                 .keep(remote.clone(), stop.clone()),
         );
-        let events = tokio::spawn({
+        let followers = Tasks::default();
+        followers.spawn({
             let bus = bus.clone();
             async move { remote.follow_events(&bus).await }
         });
         let mut changes = bus.subscribe_device_changes();
         let devices = devices.clone();
-        let definitions = tokio::spawn(async move {
+        followers.spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match changes.recv().await {
@@ -56,7 +58,7 @@ impl Node {
         Some(Self {
             keeper,
             stop,
-            followers: vec![events, definitions],
+            followers,
         })
     }
 
@@ -64,8 +66,6 @@ impl Node {
     pub(super) async fn leave(self) {
         self.stop.cancel();
         let _ = self.keeper.await;
-        for follower in self.followers {
-            follower.abort();
-        }
+        self.followers.stop("cluster followers").await;
     }
 }
