@@ -33,7 +33,7 @@ pub struct DevicePatch {
 }
 
 impl DevicePatch {
-    /// The connector tables this change replaces (see [`spec::connector_tables`]).
+    /// The connector tables this change replaces (see [`connector_tables`]).
     pub fn connector_tables(&self) -> Vec<&'static str> {
         connector_tables(&self.waha, &self.cloud_api)
     }

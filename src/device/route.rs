@@ -2,7 +2,7 @@
 //! [`DeviceHandle`](super::DeviceHandle), and the handle carries each request along its
 //! [`CommandRoute`]: straight to the device's actor when it runs on this node ([`ToActor`]),
 //! or, in a cluster, to the node holding the device's lease, over an internal HTTP call
-//! ([`super::cluster::ToOwner`]), which brings the answer back. No caller knows which.
+//! (`cluster::ToOwner`), which brings the answer back. No caller knows which.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

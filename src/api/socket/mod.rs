@@ -14,7 +14,7 @@
 //! The hub here owns the namespaces and routes the bus; its parts live beside it:
 //! `handshake` admits a socket, `greeting` tells it who it is, `fleet` is the root namespace,
 //! `fanout` delivers a device's events, `rooms` keeps the chats a socket joined, `replay`
-//! brings a resuming socket up to date; an acknowledgement is shaped in [`crate::api::reply`].
+//! brings a resuming socket up to date; an acknowledgement is shaped in `api::reply`.
 
 mod client_events;
 mod expiry;
@@ -267,7 +267,7 @@ impl SocketHub {
     }
 
     /// Waits until `/device/<id>` is open (`open`) or closed, as the bus's device changes
-    /// make it, for at most [`NAMESPACE_PATIENCE`]; returns whether it is. A handler that
+    /// make it, for at most `NAMESPACE_PATIENCE`; returns whether it is. A handler that
     /// created a device answers once a client can connect to it.
     pub async fn namespace_settled(&self, id: &DeviceId, open: bool) -> bool {
         let mut changes = self.inner.namespaces.subscribe();
