@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -41,6 +41,22 @@ struct UploadQuery {
     name: Option<String>,
 }
 
+/// A file uploaded to send: its bytes, at least one (an empty file is refused, `bad_request`).
+struct Upload;
+
+impl PartialSchema for Upload {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .description(Some("The file's bytes; not empty."))
+            .into()
+    }
+}
+
+impl ToSchema for Upload {}
+
 /// A browser's form with a file: the first field that carries one (with a file name) is the
 /// file, whatever its name; a form with none is refused (`bad_request`).
 struct UploadForm;
@@ -52,7 +68,7 @@ impl PartialSchema for UploadForm {
             .description(Some(
                 "A form with a file field (`file` here; any name does), sent with its file name.",
             ))
-            .property("file", File::schema())
+            .property("file", Upload::schema())
             .required("file")
             .into()
     }
@@ -68,8 +84,9 @@ impl ToSchema for UploadForm {}
 /// daemon a buffer, not its size.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/media", tag = "media",
     params(DevicePath, UploadQuery),
-    request_body(content((File = "*/*"), (UploadForm = "multipart/form-data")),
-        description = "the file, or a form with a file field"),
+    request_body(content((Upload = "application/octet-stream"), (UploadForm = "multipart/form-data")),
+        description = "the file, with its own type as `Content-Type` (any type: \
+            `application/octet-stream` stands for them all), or a form with a file field"),
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
     responses((status = CREATED, description = "the `media` to send the file with", body = Media, headers(
             ("Location" = String, description = "the file's URL, the `url` of the answer"))),

@@ -194,12 +194,15 @@ async fn show_webhook(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "url": "https://crm.example/hooks/devicebridge", "events": ["message", "message:ack"] }))]
 pub(super) struct NewWebhook {
+    /// http(s); private and loopback addresses are refused unless `webhooks.allow_private`.
     #[schema(schema_with = constraints::webhook_url)]
     url: String,
+    /// Event names, as on Socket.IO, or `*` for all.
     #[serde(default = "everything")]
     #[schema(schema_with = constraints::all_events)]
     #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
+    /// Device ids, or `*` for all.
     #[serde(default = "everything")]
     #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
