@@ -263,6 +263,18 @@ mod tests {
     }
 
     #[test]
+    fn a_selected_device_is_named_as_a_device_id_is() {
+        use utoipa::PartialSchema;
+        let id = serde_json::to_value(super::super::DeviceId::schema()).unwrap();
+        assert_eq!(id["pattern"], format!("^{DEVICE_ID}$"));
+        let devices = serde_json::to_value(devices()).unwrap();
+        assert_eq!(
+            devices["items"]["pattern"],
+            format!("^(?:\\*|{DEVICE_ID})$")
+        );
+    }
+
+    #[test]
     fn the_event_selection_lists_every_event_and_the_wildcard() {
         let events = serde_json::to_value(events()).unwrap();
         let listed = events["items"]["enum"].as_array().unwrap();
