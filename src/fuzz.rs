@@ -99,7 +99,8 @@ pub enum Kind {
     /// A string or a number (a `tempId`).
     StringOrNumber,
     Bool,
-    /// An unsigned integer up to this value.
+    /// An unsigned integer up to this value, written with a fraction part or without (`2.0`
+    /// is `2`, as JSON Schema's `integer` has it).
     Unsigned(u64),
     Array,
     Object,
@@ -113,11 +114,21 @@ impl Kind {
             Kind::String => value.is_string(),
             Kind::StringOrNumber => value.is_string() || value.is_number(),
             Kind::Bool => value.is_boolean(),
-            Kind::Unsigned(max) => value.as_u64().is_some_and(|n| n <= max),
+            Kind::Unsigned(max) => whole(value).is_some_and(|n| n <= max),
             Kind::Array => value.is_array(),
             Kind::Object => value.is_object(),
         }
     }
+}
+
+/// The whole number `value` is, if it is one not below zero.
+fn whole(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        let float = value.as_f64()?;
+        // 2^64, the first float past `u64`.
+        let fits = float.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&float);
+        fits.then_some(float as u64)
+    })
 }
 
 /// One field of a JSON object shape, as far as its property tests need it.

@@ -1,9 +1,11 @@
 //! The OpenAPI document at `/docs-json`, read from the real daemon: valid by the standard
-//! validator, and true to the routes the router serves, their credentials and their scopes.
+//! validator, true to the routes the router serves, their credentials and their scopes, and
+//! to what the server takes and answers, by Schemathesis.
 
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -15,6 +17,13 @@ use serde_json::Value;
 const VALIDATOR_INSTALL: &str = "python3 -m pip install openapi-spec-validator";
 
 const VALIDATOR_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How Schemathesis is installed where it is missing: the version `.ci/run` installs.
+const SCHEMATHESIS_INSTALL: &str = "python3 -m pip install schemathesis==4.32.5";
+
+/// Longest a Schemathesis run may take; its examples are bounded so that it takes a minute or
+/// two on two cores (see `tests/schemathesis/schemathesis.toml`).
+const SCHEMATHESIS_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A value for every path parameter: a valid device id that names no device.
 const PROBE: &str = "probe";
@@ -166,9 +175,14 @@ async fn probe(
         request = request.header("x-api-key", key);
     }
     // A route refuses a body it takes in a wrong shape before it looks at the caller's
-    // scopes: the example is a body of the right shape.
-    let schema = &route.operation["requestBody"]["content"]["application/json"]["schema"];
-    if let Some(example) = resolve(document, schema).get("example") {
+    // scopes: the example is a body of the right shape (`examples`' first, for a schema of
+    // alternatives).
+    let schema = resolve(
+        document,
+        &route.operation["requestBody"]["content"]["application/json"]["schema"],
+    );
+    let example = schema.get("example").or_else(|| schema["examples"].get(0));
+    if let Some(example) = example {
         request = request.json(example);
     }
     let response = request.send().await.unwrap();
@@ -336,5 +350,44 @@ async fn each_route_asks_for_the_scope_it_documents() {
         checked += 1;
     }
     assert!(checked > 0, "no route with a scope");
+    daemon.stop().await;
+}
+
+/// Schemathesis (`schemathesis run`) against the real daemon's `/docs-json`, with its admin
+/// key: every request the document allows is one the server takes (or answers as documented),
+/// every request it refuses the server refuses too, and every answer is one the document lists,
+/// by status, code and schema. Only the checks that need no data set up beforehand run; what
+/// they are told to expect beyond the document, and why, is in
+/// `tests/schemathesis/schemathesis.toml`.
+#[tokio::test]
+async fn schemathesis_finds_nothing_the_document_and_the_server_disagree_on() {
+    let daemon = TestDaemon::start().await;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
+    // Schemathesis runs where it may leave files of its own.
+    let work = tempfile::tempdir().unwrap();
+    let run = tokio::process::Command::new("schemathesis")
+        .arg("--config-file")
+        .arg(fixtures.join("schemathesis.toml"))
+        .args(["run", "--no-color", "--url", &daemon.base])
+        .arg(format!("{}/docs-json", daemon.base))
+        .env("DEVICEBRIDGE_API_KEY", &daemon.key)
+        .env("DEVICEBRIDGE_SCHEMATHESIS_HOOKS", fixtures.join("hooks.py"))
+        .current_dir(work.path())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(SCHEMATHESIS_TIMEOUT, run)
+        .await
+        .expect("Schemathesis finishes within its time")
+        .unwrap_or_else(|error| {
+            panic!(
+                "schemathesis cannot be run ({error}): install it with `{SCHEMATHESIS_INSTALL}` \
+                 (`.ci/run` installs it in a virtual environment)"
+            )
+        });
+    assert!(
+        output.status.success(),
+        "Schemathesis found requests or answers the document and the server disagree on:\n{}",
+        printed(&output)
+    );
     daemon.stop().await;
 }

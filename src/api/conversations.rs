@@ -32,7 +32,10 @@ pub struct ChatsQuery {
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// The `nextCursor` of the previous page.
+    /// The `nextCursor` of the previous page: its time (RFC 3339), `|`, a chat id.
+    #[param(
+        pattern = r"^[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\|[\s\S]+$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -56,6 +59,7 @@ pub struct MessagesQuery {
 pub struct OpenChat {
     /// Country code first, with or without `+`; spaces, dashes, dots and parentheses are
     /// ignored.
+    #[schema(schema_with = crate::model::constraints::phone)]
     pub phone: String,
 }
 

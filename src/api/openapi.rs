@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::error::ErrorEnvelope;
 pub use crate::envelope::documented::{
-    code, codes, Codes, Refused, ANY_REQUEST, CREDENTIALS, DEVICE, JSON_BODY,
+    code, codes, Codes, Refused, ANY_REQUEST, CREDENTIALS, DEVICE, JSON_BODY, STORES,
 };
 
 /// The name of the `X-Api-Key` security scheme, as routes' `security(...)` name it.

@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use futures_util::StreamExt;
 
 use crate::device::DeviceManager;
-use crate::envelope::documented::{code, codes, Codes};
+use crate::envelope::documented::{codes, Codes};
 use crate::envelope::{ApiError, ErrorCode};
 use crate::model::{spec::ConnectorKind, DeviceId};
 
@@ -30,11 +30,16 @@ pub const NOT_THIS_DEVICE: Codes = codes(&[
 
 /// What a delivery can meet besides [`NOT_THIS_DEVICE`]: a signature that does not match
 /// (`unauthorized`), a body that is not the upstream's JSON (`bad_request`) or that is larger
-/// than `limits.max_upstream_body_bytes`.
+/// than `limits.max_upstream_body_bytes`, a device whose node of the cluster cannot be reached
+/// (`device_not_ready`), a store that cannot keep what it reports (`storage_unavailable`).
 pub const DELIVERY_REFUSED: Codes = NOT_THIS_DEVICE
-    | code(ErrorCode::Unauthorized)
-    | code(ErrorCode::BadRequest)
-    | code(ErrorCode::PayloadTooLarge);
+    | codes(&[
+        ErrorCode::Unauthorized,
+        ErrorCode::BadRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::DeviceNotReady,
+        ErrorCode::StorageUnavailable,
+    ]);
 
 /// Hands a delivery from upstream `from` to device `id`, once its signature is verified.
 pub async fn deliver(

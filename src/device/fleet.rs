@@ -22,6 +22,7 @@ use crate::store::{self, DeviceRecord, DeviceSource, Store};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "name": "Shop (front desk)", "autostart": false }))]
 pub struct DevicePatch {
+    #[schema(schema_with = crate::model::constraints::optional_name)]
     pub name: Option<String>,
     pub autostart: Option<bool>,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]

@@ -44,6 +44,10 @@ pub const DEVICE: Codes = codes(&[ErrorCode::InvalidDeviceId, ErrorCode::DeviceN
 /// `limits.max_message_bytes`.
 pub const JSON_BODY: Codes = codes(&[ErrorCode::BadRequest, ErrorCode::PayloadTooLarge]);
 
+/// A route that writes: a store that cannot be written now (`storage_unavailable`), which keeps
+/// nothing of the request.
+pub const STORES: Codes = code(ErrorCode::StorageUnavailable);
+
 /// What any request may meet, whatever its route: a head too large, a daemon at its
 /// connection budget, a fault of ours.
 pub const ANY_REQUEST: Codes = codes(&[

@@ -3,6 +3,10 @@
 
 use chrono::Utc;
 use serde::Deserialize;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ObjectBuilder, SchemaType, Type,
+};
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, NotificationRead};
 use crate::model::{event::EventData, rfc3339, Chat, DeviceId};
@@ -172,16 +176,47 @@ pub async fn read_notifications(
 
 /// How a chat is to be shown: archived or not, muted or not (`chat:archive`, `chat:mute`,
 /// `PATCH …/chats/{chatId}`). A flag left out stays as it is.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({ "archived": true }))]
 pub struct ChatFlags {
     #[serde(default)]
     pub archived: Option<bool>,
     #[serde(default)]
     pub muted: Option<bool>,
 }
+
+/// Described as the flags with one of them given, which [`set_chat_flags`] checks: a change
+/// of nothing (no flag, or both `null`) is refused as the mistake it is.
+impl utoipa::PartialSchema for ChatFlags {
+    fn schema() -> RefOr<Schema> {
+        let flags = ["archived", "muted"];
+        let one_given = flags.map(|given| {
+            let mut object = ObjectBuilder::new().schema_type(Type::Object);
+            for flag in flags {
+                let kind = match flag == given {
+                    true => SchemaType::Type(Type::Boolean),
+                    false => SchemaType::from_iter([Type::Boolean, Type::Null]),
+                };
+                object = object.property(flag, ObjectBuilder::new().schema_type(kind));
+            }
+            object
+                .required(given)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        });
+        one_given
+            .into_iter()
+            .fold(AnyOfBuilder::new(), AnyOfBuilder::item)
+            .description(Some(
+                "How a chat is to be shown: `archived`, `muted`, or both. A flag left out (or \
+                 `null`) stays as it is; one of them must be given.",
+            ))
+            .examples([serde_json::json!({ "archived": true })])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChatFlags {}
 
 /// Archives, unarchives, mutes or unmutes a chat, for every client of the device (one
 /// `chat:update` when something changed), and keeps an archive for the upstream. Returns the

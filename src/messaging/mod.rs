@@ -17,9 +17,10 @@ use crate::store::{self, Store, StoreError, StoreResult, Tx};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
-/// Longest `tempId` or `Idempotency-Key` accepted.
+/// Longest `tempId` or `Idempotency-Key` accepted, in characters (as JSON Schema's
+/// `maxLength` counts, so that the OpenAPI document can say it).
 const MAX_KEY_LEN: usize = 128;
-/// Longest chat or message id accepted.
+/// Longest chat or message id accepted, in characters.
 const MAX_ID_LEN: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
@@ -79,18 +80,18 @@ fn new_chat_name(tx: &Tx<'_>, device: &DeviceId, chat_id: &str, digits: &str) ->
 
 /// Checks the form of a chat or message id: what an upstream could have given.
 pub fn check_id(field: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value.len() > MAX_ID_LEN {
+    if value.is_empty() || value.chars().count() > MAX_ID_LEN {
         return Err(invalid(format!(
-            "`{field}` must be a non-empty string of at most {MAX_ID_LEN} bytes"
+            "`{field}` must be a non-empty string of at most {MAX_ID_LEN} characters"
         )));
     }
     Ok(())
 }
 
 pub fn check_key(field: &str, value: &str) -> Result<()> {
-    if value.is_empty() || value.len() > MAX_KEY_LEN {
+    if value.is_empty() || value.chars().count() > MAX_KEY_LEN {
         return Err(invalid(format!(
-            "`{field}` must be a non-empty string of at most {MAX_KEY_LEN} bytes"
+            "`{field}` must be a non-empty string of at most {MAX_KEY_LEN} characters"
         )));
     }
     Ok(())

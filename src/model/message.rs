@@ -84,15 +84,16 @@ impl RelayStatus {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Media {
-    #[schema(format = "uri")]
+    #[schema(schema_with = super::constraints::media_url)]
     pub url: String,
     /// When a send leaves it out, the type of `name` (or of the link's file name) is taken.
-    #[schema(example = "image/jpeg")]
+    #[schema(schema_with = super::constraints::media_type)]
     #[serde(default)]
     pub mime: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::optional_number")]
+    #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub size: Option<u64>,
 }
 
@@ -163,12 +164,13 @@ impl Media {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Template {
-    #[schema(pattern = "^[a-z0-9_]+$", example = "order_update")]
+    #[schema(pattern = "^[a-z0-9_]{1,512}$", example = "order_update")]
     pub name: String,
-    #[schema(example = "en_US")]
+    #[schema(pattern = "^[A-Za-z_]{2,15}$", example = "en_US")]
     pub language: String,
+    /// Header, body and button parameters, as Meta takes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<serde_json::Value>>)]
     #[cfg_attr(test, ts(type = "Array<Record<string, unknown>>", optional))]
     pub components: Option<serde_json::Value>,
 }

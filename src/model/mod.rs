@@ -5,6 +5,7 @@
 //! type that two layers both need belongs here, and a type that needs the store, a device or
 //! a connector to mean anything does not.
 
+pub mod constraints;
 pub mod event;
 pub mod ids;
 pub mod inbound;
@@ -16,6 +17,7 @@ pub mod time;
 #[cfg(test)]
 pub(crate) mod typescript;
 pub mod upstream;
+pub mod whole;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use message::{

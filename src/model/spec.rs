@@ -2,6 +2,10 @@
 //! what the store keeps of it.
 
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::{KnownFormat, Object, SchemaFormat};
+
+use super::constraints;
 
 /// The upstreams a device can be relayed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -28,6 +32,7 @@ impl ConnectorKind {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSpec {
+    #[schema(schema_with = constraints::name)]
     pub name: String,
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
@@ -176,6 +181,38 @@ impl Default for DeviceHooks {
 }
 
 impl WahaSpec {
+    /// The table as a `waha` device needs it, which [`WahaSpec::validate`] checks: a device of
+    /// another connector keeps a table it is given unread.
+    pub fn required_schema() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("The WAHA server a `waha` device is relayed to."))
+            .property(
+                "base_url",
+                constraints::http_url("Where WAHA's REST API is, e.g. `http://localhost:3001`."),
+            )
+            .required("base_url")
+            .property(
+                "api_key",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+                    .description(Some("Sent as `X-Api-Key`; WAHA may run without one.")),
+            )
+            .property(
+                "session",
+                constraints::path_segment("The WAHA session (WAHA Core has only `default`).")
+                    .default(Some("default".into())),
+            )
+            .property(
+                "webhook_secret",
+                secret("The HMAC key WAHA signs its webhooks with; devicebridge sets it on the session."),
+            )
+            .required("webhook_secret")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    }
+
     fn validate(&self) -> Result<(), String> {
         required_url("waha.base_url", &self.base_url)?;
         if self.session.trim().is_empty() || self.session.contains('/') {
@@ -222,6 +259,41 @@ impl Default for CloudApiSpec {
 }
 
 impl CloudApiSpec {
+    /// The table as a `cloud_api` device needs it, which [`CloudApiSpec::validate`] checks: a
+    /// device of another connector keeps a table it is given unread.
+    pub fn required_schema() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("The phone number a `cloud_api` device is."))
+            .property(
+                "phone_number_id",
+                constraints::alphanumeric("The phone number's id from the WhatsApp Manager."),
+            )
+            .required("phone_number_id")
+            .property(
+                "access_token",
+                secret("The bearer token for the Graph API."),
+            )
+            .required("access_token")
+            .property(
+                "app_secret",
+                secret("Signs Meta's webhooks (`X-Hub-Signature-256`)."),
+            )
+            .required("app_secret")
+            .property(
+                "verify_token",
+                secret("What Meta must echo when it verifies the callback URL."),
+            )
+            .required("verify_token")
+            .property(
+                "graph_url",
+                constraints::http_url("The Graph API base, version included.")
+                    .default(Some(GRAPH_URL.into())),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    }
+
     fn validate(&self) -> Result<(), String> {
         let id = self.phone_number_id.trim();
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -235,6 +307,12 @@ impl CloudApiSpec {
         required_secret("cloud_api.verify_token", &self.verify_token)?;
         required_url("cloud_api.graph_url", &self.graph_url)
     }
+}
+
+/// A credential a connector table must give: not blank ([`Secret::is_empty`]).
+fn secret(description: &str) -> ObjectBuilder {
+    constraints::not_blank(description)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
 }
 
 fn required_url(key: &str, value: &str) -> Result<(), String> {
@@ -262,13 +340,21 @@ pub struct SimulatorSpec {
     #[cfg_attr(test, ts(optional = nullable))]
     pub phone: String,
     #[cfg_attr(test, ts(optional = nullable))]
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub server_ack_ms: u64,
     #[cfg_attr(test, ts(optional = nullable))]
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub delivered_ms: u64,
     #[cfg_attr(test, ts(optional = nullable))]
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub read_ms: u64,
     /// How long an echoing contact types before its reply arrives.
     #[cfg_attr(test, ts(optional = nullable))]
+    #[serde(deserialize_with = "super::whole::number")]
+    #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub typing_ms: u64,
     #[serde(deserialize_with = "crate::model::nested::objects")]
     #[cfg_attr(test, ts(optional = nullable))]

@@ -15,7 +15,11 @@ export type Media = { url: string,
  */
 mime: string, name: string | null, size: number | null, };
 
-export type Template = { name: string, language: string, components?: Array<Record<string, unknown>>, };
+export type Template = { name: string, language: string, 
+/**
+ * Header, body and button parameters, as Meta takes them.
+ */
+components?: Array<Record<string, unknown>>, };
 
 export type TempId = string | number;
 
@@ -274,7 +278,11 @@ name: string,
 /**
  * Device ids, or `*` for all.
  */
-devices?: Array<string>, scopes: Array<Scope>, };
+devices?: Array<string>, 
+/**
+ * At least one.
+ */
+scopes: Array<Scope>, };
 
 export type NewToken = { 
 /**
@@ -379,7 +387,11 @@ devices?: Array<string>,
  */
 secret?: string, enabled?: boolean, };
 
-export type WebhookPatch = { url?: string, events?: Array<string>, devices?: Array<string>, secret?: string, enabled?: boolean, };
+export type WebhookPatch = { url?: string, events?: Array<string>, devices?: Array<string>, 
+/**
+ * A new `whsec_…` secret (base64 of 24 to 64 bytes).
+ */
+secret?: string, enabled?: boolean, };
 
 export type DeliveryStatus = "pending" | "retrying" | "delivered" | "failed";
 
@@ -536,7 +548,7 @@ export type ChatsQuery = {
  */
 limit?: number, 
 /**
- * The `nextCursor` of the previous page.
+ * The `nextCursor` of the previous page: its time (RFC 3339), `|`, a chat id.
  */
 cursor?: string, };
 

@@ -6,7 +6,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use serde_json::json;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+};
+use utoipa::openapi::{Object, Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,10 +20,10 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::conversations::{ChatsQuery, MessagesQuery, OpenChat, ReadReceipt};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
-use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY};
+use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY, STORES};
 use crate::api::AppState;
 use crate::messaging::{ChatFlags, Dedup, SendRequest};
-use crate::model::{Chat, Contact, DeviceId, Media, Message, Page, Template};
+use crate::model::{constraints, Chat, Contact, DeviceId, Media, Message, Page, Template};
 use crate::store::messages::InboxEntry;
 
 /// What a route about one chat (or a message in it) can meet besides its device: a chat id
@@ -26,9 +31,9 @@ use crate::store::messages::InboxEntry;
 const CHAT: Codes = CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::ChatNotFound]);
 
 /// What a message sent, or a chat marked read, can meet besides its chat: a device that is
-/// not linked yet, and a message named that the chat does not have.
+/// not linked yet, a message named that the chat does not have, a store that cannot keep it.
 const WRITE: Codes =
-    CHAT | JSON_BODY | codes(&[ErrorCode::DeviceNotReady, ErrorCode::MessageNotFound]);
+    CHAT | JSON_BODY | STORES | codes(&[ErrorCode::DeviceNotReady, ErrorCode::MessageNotFound]);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -83,7 +88,7 @@ async fn list_chats(
 
 /// One chat
 #[utoipa::path(get, path = "/api/v1/devices/{id}/chats/{chatId}", tag = "chats",
-    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it: 1 to 256 characters", min_length = 1, max_length = 256, example = "15551234567@c.us")),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "the chat", body = Chat), Refused<CHAT>))]
 async fn show_chat(
@@ -106,7 +111,7 @@ async fn show_chat(
     responses(
         (status = CREATED, description = "the chat, new", body = Chat),
         (status = OK, description = "the chat existed already", body = Chat),
-        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UpstreamError]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
 async fn open_chat(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,10 +130,10 @@ async fn open_chat(
 
 /// Archive or unarchive, mute or unmute a chat
 #[utoipa::path(patch, path = "/api/v1/devices/{id}/chats/{chatId}", tag = "chats",
-    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it: 1 to 256 characters", min_length = 1, max_length = 256, example = "15551234567@c.us")),
     request_body = ChatFlags,
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
-    responses((status = OK, description = "the chat as it now is", body = Chat), Refused<{ CHAT | JSON_BODY }>))]
+    responses((status = OK, description = "the chat as it now is", body = Chat), Refused<{ CHAT | JSON_BODY | STORES }>))]
 async fn set_chat_flags(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,7 +149,7 @@ async fn set_chat_flags(
 
 /// A chat's messages, newest first
 #[utoipa::path(get, path = "/api/v1/devices/{id}/chats/{chatId}/messages", tag = "chats",
-    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us"), MessagesQuery),
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it: 1 to 256 characters", min_length = 1, max_length = 256, example = "15551234567@c.us"), MessagesQuery),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "a page of messages", body = Page<Message>),
         Refused<{ CHAT | code(ErrorCode::MessageNotFound) }>))]
@@ -162,10 +167,9 @@ async fn list_messages(
 }
 
 /// The REST body of a send: the chat is in the path.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({ "text": "Hello!" }))]
 pub(super) struct NewMessage {
     /// The text, or the caption of `media`.
     #[serde(default)]
@@ -184,13 +188,78 @@ pub(super) struct NewMessage {
     template: Option<Template>,
 }
 
+/// Described as one object per kind of message, so that the document refuses what a send
+/// refuses (`SendRequest::validate`): a message of nothing (no `media`, no `template`, a
+/// `text` of whitespace only), and a `template` beside a `media`, which carries its own. A
+/// `media` or `template` of `null` is one left out.
+impl PartialSchema for NewMessage {
+    fn schema() -> RefOr<Schema> {
+        let media = || Ref::from_schema_name(Media::name()).into();
+        let template = || Ref::from_schema_name(Template::name()).into();
+        let caption = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("The caption."))
+                .into()
+        };
+        let text = constraints::not_blank("The text.").build().into();
+        OneOfBuilder::new()
+            .item(message_kind("A text.", ("text", text), None))
+            .item(message_kind("A file, with a caption if `text` is given.", ("media", media()), Some(("text", caption()))))
+            .item(message_kind("A template (Cloud API devices only).", ("template", template()), Some(("text", caption()))))
+            .description(Some("A message to send: a `text`, a `media` (with `text` as its caption) or a `template`, not both of the last two."))
+            .examples([json!({ "text": "Hello!" })])
+            .into()
+    }
+}
+
+impl ToSchema for NewMessage {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Media::name().into(), Media::schema()));
+        schemas.push((Template::name().into(), Template::schema()));
+    }
+}
+
+/// One kind of send body: its `content` field, required, beside what every kind may carry
+/// (`replyTo`, and `text` if `optional` says how). The content fields of the other kinds may
+/// only be `null`.
+fn message_kind(
+    description: &str,
+    (field, content): (&str, RefOr<Schema>),
+    optional: Option<(&str, RefOr<Schema>)>,
+) -> Object {
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    let reply_to = ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(
+            "The id of the message this one answers, in the same chat.",
+        ));
+    let mut kind = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .property(field, content)
+        .required(field);
+    if let Some((name, schema)) = optional {
+        kind = kind.property(name, schema);
+    }
+    for other in ["media", "template"]
+        .into_iter()
+        .filter(|other| *other != field)
+    {
+        kind = kind.property(other, null());
+    }
+    kind.property("replyTo", reply_to)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build()
+}
+
 /// Send a message
 ///
 /// Answered once the message is stored, before it reaches the upstream: its acks follow as
 /// events. `Idempotency-Key` makes retries safe for 24 h.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/chats/{chatId}/messages", tag = "chats",
-    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us"),
-        ("Idempotency-Key" = Option<String>, Header, description = "visible ASCII; the same key within 24 h answers the message it made, sent once")),
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it: 1 to 256 characters", min_length = 1, max_length = 256, example = "15551234567@c.us"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 128 characters of visible ASCII; the same key within 24 h answers the message it made, sent once", max_length = 128, pattern = "^[!-~](?:[\\t -~]*[!-~])?$")),
     request_body = NewMessage,
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
     responses((status = ACCEPTED, description = "the message, stored at ack `pending`", body = Message, headers(
@@ -246,7 +315,7 @@ pub(super) struct ReadUpTo {
 
 /// Mark a chat read up to a message (all if none)
 #[utoipa::path(post, path = "/api/v1/devices/{id}/chats/{chatId}/read", tag = "chats",
-    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it", example = "15551234567@c.us")),
+    params(DevicePath, ("chatId" = String, Path, description = "the chat's id, as the upstream names it: 1 to 256 characters", min_length = 1, max_length = 256, example = "15551234567@c.us")),
     request_body = Option<ReadUpTo>,
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
     responses((status = OK, description = "the messages newly read", body = ReadReceipt), Refused<WRITE>))]

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::{Object, Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,19 +17,30 @@ use crate::api::accept;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
-use crate::api::openapi::{code, codes, Codes, File, Refused, CREDENTIALS, DEVICE, JSON_BODY};
+use crate::api::openapi::{
+    code, codes, Codes, File, Refused, CREDENTIALS, DEVICE, JSON_BODY, STORES,
+};
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
-use crate::model::{rfc3339, spec::DeviceSpec, upstream::Fault, DeviceId, StateName};
+use crate::model::spec::{CloudApiSpec, ConnectorKind, DeviceSpec, WahaSpec};
+use crate::model::{rfc3339, upstream::Fault, DeviceId, StateName};
 use crate::{qr, store};
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
 const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a command to a device can meet: a state that does not allow it, or a connector that
-/// does not support it (`invalid_state`), and an upstream that fails (`upstream_error`).
-const COMMAND_REFUSED: Codes =
-    CREDENTIALS | DEVICE | codes(&[ErrorCode::InvalidState, ErrorCode::UpstreamError]);
+/// does not support it (`invalid_state`), an upstream that fails (`upstream_error`), a device
+/// whose node of the cluster cannot be reached (`device_not_ready`), and a store that cannot
+/// keep the step.
+const COMMAND_REFUSED: Codes = CREDENTIALS
+    | DEVICE
+    | STORES
+    | codes(&[
+        ErrorCode::InvalidState,
+        ErrorCode::UpstreamError,
+        ErrorCode::DeviceNotReady,
+    ]);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -67,24 +79,61 @@ struct NewDevice {
     spec: DeviceSpec,
 }
 
-/// Described as the definition's object with `id` added: composed with `allOf` instead, the
-/// definition's refusal of fields it does not know would refuse `id` too.
+/// Described as one definition's object per connector, with `id` added: composed with `allOf`
+/// instead, the definition's refusal of fields it does not know would refuse `id` too. The
+/// connector decides which table the definition needs, and checks only that one (see
+/// `DeviceSpec::validate`).
 impl PartialSchema for NewDevice {
     fn schema() -> RefOr<Schema> {
-        let mut schema = DeviceSpec::schema();
-        if let RefOr::T(Schema::Object(object)) = &mut schema {
-            let id = Ref::from_schema_name(DeviceId::name()).into();
-            object.properties = std::iter::once(("id".to_owned(), id))
-                .chain(std::mem::take(&mut object.properties))
-                .collect();
-            object.required.insert(0, "id".to_owned());
-            object.description =
-                Some("A new device: its id, and its definition as a device file gives it.".into());
-            object.example =
-                Some(json!({ "id": "shop-1", "name": "Shop", "connector": "simulator" }));
-        }
-        schema
+        let variants = [
+            definition(ConnectorKind::Simulator, None),
+            definition(
+                ConnectorKind::Waha,
+                Some(("waha", WahaSpec::required_schema())),
+            ),
+            definition(
+                ConnectorKind::CloudApi,
+                Some(("cloud_api", CloudApiSpec::required_schema())),
+            ),
+        ];
+        variants
+            .into_iter()
+            .fold(OneOfBuilder::new(), OneOfBuilder::item)
+            .description(Some(
+                "A new device: its id, and its definition as a device file gives it. A `waha` \
+                 or `cloud_api` device needs its connector's table, complete; a table of \
+                 another connector is kept unread.",
+            ))
+            .examples([json!({ "id": "shop-1", "name": "Shop", "connector": "simulator" })])
+            .into()
     }
+}
+
+/// The creation body of a device of `connector`, which needs `table` (its name and schema) if
+/// it has one.
+fn definition(connector: ConnectorKind, table: Option<(&str, Object)>) -> Object {
+    let RefOr::T(Schema::Object(mut object)) = DeviceSpec::schema() else {
+        return Object::new();
+    };
+    let id = Ref::from_schema_name(DeviceId::name()).into();
+    object.properties = std::iter::once(("id".to_owned(), id))
+        .chain(std::mem::take(&mut object.properties))
+        .collect();
+    object.required.insert(0, "id".to_owned());
+    let kind = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([connector.as_str()]));
+    object
+        .properties
+        .insert("connector".to_owned(), kind.into());
+    if let Some((name, schema)) = table {
+        object.properties.insert(name.to_owned(), schema.into());
+        object
+            .required
+            .extend(["connector".to_owned(), name.to_owned()]);
+    }
+    object.description = None;
+    object
 }
 
 impl ToSchema for NewDevice {
@@ -125,7 +174,7 @@ impl NewDevice {
     request_body = NewDevice,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
     responses((status = CREATED, description = "the device, created", body = DeviceView),
-        Refused<{ CREDENTIALS | JSON_BODY | codes(&[ErrorCode::InvalidDeviceId, ErrorCode::DeviceExists]) }>))]
+        Refused<{ CREDENTIALS | JSON_BODY | STORES | codes(&[ErrorCode::InvalidDeviceId, ErrorCode::DeviceExists]) }>))]
 async fn create_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -219,7 +268,7 @@ async fn show_device(
     request_body = DevicePatch,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
     responses((status = OK, description = "the device as changed", body = DeviceView),
-        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | code(ErrorCode::InvalidState) }>))]
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | code(ErrorCode::InvalidState) }>))]
 async fn update_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -238,7 +287,7 @@ async fn update_device(
     params(DevicePath),
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
     responses((status = NO_CONTENT, description = "deleted"),
-        Refused<{ CREDENTIALS | DEVICE | code(ErrorCode::InvalidState) }>))]
+        Refused<{ CREDENTIALS | DEVICE | STORES | code(ErrorCode::InvalidState) }>))]
 async fn delete_device(
     State(state): State<AppState>,
     caller: Caller,
@@ -414,7 +463,8 @@ async fn show_qr(
 #[schema(example = json!({ "failReconnects": 2 }))]
 pub(super) struct DropBody {
     /// How many of the reconnects that follow fail.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::whole::number")]
+    #[schema(format = "uint32", maximum = 4_294_967_295_u32)]
     #[cfg_attr(test, ts(optional = nullable))]
     fail_reconnects: u32,
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,10 +14,10 @@ use super::List;
 use crate::api::auth::{Caller, Grant, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
-use crate::api::openapi::{code, Refused, CREDENTIALS, JSON_BODY};
+use crate::api::openapi::{code, Refused, CREDENTIALS, JSON_BODY, STORES};
 use crate::api::profile::NATIVE;
 use crate::api::AppState;
-use crate::model::{check_selection, rfc3339};
+use crate::model::{check_selection, constraints, rfc3339};
 use crate::store::{self, KeyRecord};
 
 /// Longest access token lifetime: tokens are meant to be short-lived.
@@ -94,12 +95,15 @@ async fn list_keys(
 #[schema(example = json!({ "name": "shop dashboard", "devices": ["shop-1"], "scopes": ["read", "send"] }))]
 pub(super) struct NewKey {
     /// Tells the keys apart.
+    #[schema(schema_with = constraints::name)]
     name: String,
     /// Device ids, or `*` for all.
     #[serde(default = "everything")]
-    #[schema(default = json!(["*"]))]
+    #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
+    /// At least one.
+    #[schema(min_items = 1)]
     scopes: Vec<Scope>,
 }
 
@@ -119,7 +123,7 @@ fn check_devices(devices: &[String]) -> Result<(), ApiError> {
     request_body = NewKey,
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = CREATED, description = "the key, with its secret", body = CreatedKey),
-        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::InvalidDeviceId) }>))]
+        Refused<{ CREDENTIALS | JSON_BODY | STORES | code(ErrorCode::InvalidDeviceId) }>))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,7 +169,7 @@ fn distinct_scopes(mut scopes: Vec<Scope>) -> Result<Vec<Scope>, ApiError> {
     params(("id" = String, Path, description = "the key's id (`key_…`)")),
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = NO_CONTENT, description = "revoked"),
-        Refused<{ CREDENTIALS | code(ErrorCode::KeyNotFound) }>))]
+        Refused<{ CREDENTIALS | STORES | code(ErrorCode::KeyNotFound) }>))]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -202,15 +206,15 @@ pub(super) struct NewToken {
     sub: String,
     /// Device ids, or `*` for all; left out, the asking credential's own.
     #[serde(default, deserialize_with = "given")]
-    #[schema(nullable = false)]
+    #[schema(schema_with = constraints::devices)]
     devices: Option<Vec<String>>,
     /// Left out, the asking credential's own: a dashboard signed in with a key it knows
     /// nothing of gets a token with all of that key's rights, and reads them in the answer.
     #[serde(default, deserialize_with = "given")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, min_items = 1)]
     scopes: Option<Vec<Scope>>,
     /// Seconds until it ends.
-    #[serde(default = "hour")]
+    #[serde(default = "hour", deserialize_with = "crate::model::whole::number")]
     #[schema(default = 3600, minimum = 1, maximum = 2592000)]
     #[cfg_attr(test, ts(optional = nullable))]
     ttl_secs: u64,
@@ -218,6 +222,24 @@ pub(super) struct NewToken {
     /// REST requests and answers are translated by it too.
     #[serde(default)]
     profile: Option<String>,
+}
+
+/// Names the profiles a token may speak in `document`'s `NewToken`: `native` and `names`,
+/// this daemon's, which its configuration decides (`profiles.dir`), so the served document
+/// lists them rather than any text.
+pub(super) fn document_profiles(
+    document: &mut utoipa::openapi::OpenApi,
+    names: impl IntoIterator<Item = String>,
+) {
+    let schemas = document.components.as_mut().map(|c| &mut c.schemas);
+    let Some(RefOr::T(Schema::Object(token))) = schemas.and_then(|s| s.get_mut("NewToken")) else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(profile))) = token.properties.get_mut("profile") {
+        let names = names.into_iter().map(serde_json::Value::from);
+        let given = std::iter::once(NATIVE.into()).chain(names);
+        profile.enum_values = Some(given.chain([serde_json::Value::Null]).collect());
+    }
 }
 
 /// An access token.

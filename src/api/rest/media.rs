@@ -9,7 +9,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -17,7 +19,7 @@ use super::chats::{ids, Ids, IdsPath};
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{DevicePath, LinkCaller};
-use crate::api::openapi::{codes, File, Refused, CREDENTIALS, DEVICE};
+use crate::api::openapi::{codes, File, Refused, CREDENTIALS, DEVICE, STORES};
 use crate::api::AppState;
 use crate::model::{DeviceId, Media};
 
@@ -39,6 +41,41 @@ struct UploadQuery {
     name: Option<String>,
 }
 
+/// A file uploaded to send: its bytes, at least one (an empty file is refused, `bad_request`).
+struct Upload;
+
+impl PartialSchema for Upload {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .min_length(Some(1))
+            .description(Some("The file's bytes; not empty."))
+            .into()
+    }
+}
+
+impl ToSchema for Upload {}
+
+/// A browser's form with a file: the first field that carries one (with a file name) is the
+/// file, whatever its name; a form with none is refused (`bad_request`).
+struct UploadForm;
+
+impl PartialSchema for UploadForm {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A form with a file field (`file` here; any name does), sent with its file name.",
+            ))
+            .property("file", Upload::schema())
+            .required("file")
+            .into()
+    }
+}
+
+impl ToSchema for UploadForm {}
+
 /// Upload a file to send
 ///
 /// The body is the file (`Content-Type` its type, `?name` its name) or a
@@ -47,11 +84,13 @@ struct UploadQuery {
 /// daemon a buffer, not its size.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/media", tag = "media",
     params(DevicePath, UploadQuery),
-    request_body(content = File, content_type = "*/*", description = "the file, or a form with one file field"),
+    request_body(content((Upload = "application/octet-stream"), (UploadForm = "multipart/form-data")),
+        description = "the file, with its own type as `Content-Type` (any type: \
+            `application/octet-stream` stands for them all), or a form with a file field"),
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
     responses((status = CREATED, description = "the `media` to send the file with", body = Media, headers(
             ("Location" = String, description = "the file's URL, the `url` of the answer"))),
-        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::PayloadTooLarge]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | STORES | codes(&[ErrorCode::BadRequest, ErrorCode::PayloadTooLarge]) }>))]
 async fn upload_media(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,7 +173,7 @@ async fn save<E: std::fmt::Display>(
         ("access_token" = Option<String>, Query, description = "an access token, for a link that can send no header (`<img src>`); API keys are not taken here")),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "the file, with its type", content_type = "*/*", body = File),
-        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
 async fn download_media(
     State(state): State<AppState>,
     LinkCaller(caller): LinkCaller,

@@ -61,6 +61,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// webhook receivers), the document they make at `/docs-json`, and the dashboard.
 pub fn router(state: AppState, mut routes: OpenApiRouter<AppState>) -> Router {
     without_null_bodies(routes.get_openapi_mut());
+    let profiles = state
+        .profiles
+        .list()
+        .into_iter()
+        .map(|profile| profile.name);
+    keys::document_profiles(routes.get_openapi_mut(), profiles);
     let (router, document) = routes.split_for_parts();
     router
         .merge(super::dashboard::router())

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::ApiJson;
-use crate::api::openapi::{code, Refused, ANY_REQUEST, CREDENTIALS, JSON_BODY};
+use crate::api::openapi::{code, Refused, ANY_REQUEST, CREDENTIALS, JSON_BODY, STORES};
 use crate::api::AppState;
 use crate::device::pairings::PairingError;
 use crate::model::DeviceId;
@@ -76,7 +76,7 @@ fn refused(error: PairingError) -> ApiError {
     request_body = Pairing,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
     responses((status = OK, description = "the device, linked", body = Paired),
-        Refused<{ CREDENTIALS | JSON_BODY | code(ErrorCode::QrExpired) | code(ErrorCode::DeviceNotReady) }>))]
+        Refused<{ CREDENTIALS | JSON_BODY | STORES | code(ErrorCode::QrExpired) | code(ErrorCode::DeviceNotReady) }>))]
 async fn pair(
     State(state): State<AppState>,
     caller: Caller,

@@ -108,6 +108,7 @@ async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Sta
 struct EventsQuery {
     /// The last `seq` already seen.
     #[serde(default)]
+    #[param(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     after: u64,
     /// The most events in the page (default 100).
     #[param(minimum = 1, maximum = 1000)]

@@ -14,12 +14,12 @@ use super::List;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{page_limit, ApiJson};
-use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY};
+use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY, STORES};
 use crate::api::AppState;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, parse_events};
 use crate::model::event::EventPattern;
-use crate::model::{check_selection, fitting, rfc3339, Page};
+use crate::model::{check_selection, constraints, fitting, rfc3339, Page};
 use crate::store::webhooks::{
     self as outbox, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookSource,
 };
@@ -197,23 +197,26 @@ async fn show_webhook(
 #[derive(Deserialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({ "url": "https://example.com/hooks/devicebridge", "events": ["message", "message:ack"] }))]
+#[schema(example = json!({ "url": "https://crm.example/hooks/devicebridge", "events": ["message", "message:ack"] }))]
 pub(super) struct NewWebhook {
     /// http(s); private and loopback addresses are refused unless `webhooks.allow_private`.
-    #[schema(format = "uri")]
+    #[schema(schema_with = constraints::webhook_url)]
     url: String,
     /// Event names, as on Socket.IO, or `*` for all.
     #[serde(default = "everything")]
-    #[schema(default = json!(["*"]))]
+    #[schema(schema_with = constraints::all_events)]
     #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
     /// Device ids, or `*` for all.
     #[serde(default = "everything")]
-    #[schema(default = json!(["*"]))]
+    #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
     /// A `whsec_…` secret of the caller's choosing (base64 of 24 to 64 bytes); generated when
     /// absent.
+    #[schema(
+        pattern = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$"
+    )]
     secret: Option<String>,
     #[serde(default = "yes")]
     #[schema(default = true)]
@@ -255,7 +258,7 @@ async fn check(
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
     request_body = NewWebhook,
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
-    responses((status = CREATED, description = "the subscription, with its secret", body = CreatedWebhook), Refused<{ CREDENTIALS | DEFINITION }>))]
+    responses((status = CREATED, description = "the subscription, with its secret", body = CreatedWebhook), Refused<{ CREDENTIALS | DEFINITION | STORES }>))]
 async fn create_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,9 +304,16 @@ async fn create_webhook(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "enabled": true }))]
 pub(super) struct WebhookPatch {
+    #[schema(schema_with = constraints::optional_webhook_url)]
     url: Option<String>,
+    #[schema(schema_with = constraints::optional_events)]
     events: Option<Vec<String>>,
+    #[schema(schema_with = constraints::optional_devices)]
     devices: Option<Vec<String>>,
+    /// A new `whsec_…` secret (base64 of 24 to 64 bytes).
+    #[schema(
+        pattern = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$"
+    )]
     secret: Option<String>,
     enabled: Option<bool>,
 }
@@ -317,7 +327,7 @@ pub(super) struct WebhookPatch {
     request_body = WebhookPatch,
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = OK, description = "the subscription as changed", body = WebhookView),
-        Refused<{ WEBHOOK | DEFINITION | code(ErrorCode::InvalidState) }>))]
+        Refused<{ WEBHOOK | DEFINITION | STORES | code(ErrorCode::InvalidState) }>))]
 async fn update_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -376,7 +386,7 @@ async fn update_webhook(
     params(("id" = String, Path, description = "the subscription's id (`wh_…`)")),
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = NO_CONTENT, description = "deleted"),
-        Refused<{ WEBHOOK | code(ErrorCode::InvalidState) }>))]
+        Refused<{ WEBHOOK | STORES | code(ErrorCode::InvalidState) }>))]
 async fn delete_webhook(
     State(state): State<AppState>,
     caller: Caller,
@@ -446,7 +456,7 @@ async fn list_deliveries(
     params(("id" = String, Path, description = "the delivery's id, its `webhook-id`")),
     security(("apiKey" = ["admin"]), ("bearer" = ["admin"])),
     responses((status = ACCEPTED, description = "the delivery, pending again", body = DeliveryView),
-        Refused<{ CREDENTIALS | code(ErrorCode::DeliveryNotFound) }>))]
+        Refused<{ CREDENTIALS | STORES | code(ErrorCode::DeliveryNotFound) }>))]
 async fn replay_delivery(
     State(state): State<AppState>,
     caller: Caller,

@@ -28,7 +28,7 @@ where
 
 /// Cloud API webhook receiver, signed with `X-Hub-Signature-256` (HMAC-SHA256 of the body)
 #[utoipa::path(post, path = "/upstream/cloud/{id}", tag = "upstream",
-    params(("id" = String, Path, description = "The device's id."),
+    params(("id" = DeviceId, Path, description = "The device's id."),
         ("X-Hub-Signature-256" = String, Header, description = "`sha256=` and the hex HMAC-SHA256 of the body with the device's `app_secret`")),
     request_body(content = Object, description = "the notification, as Meta sends it"),
     responses((status = OK, description = "stored; a repeat changes nothing"),
@@ -44,7 +44,7 @@ async fn cloud_webhook(
 
 /// Cloud API callback check: answers `hub.challenge` when `hub.verify_token` matches
 #[utoipa::path(get, path = "/upstream/cloud/{id}", tag = "upstream",
-    params(("id" = String, Path, description = "The device's id."),
+    params(("id" = DeviceId, Path, description = "The device's id."),
         ("hub.mode" = Option<String>, Query, description = "`subscribe`"),
         ("hub.verify_token" = Option<String>, Query, description = "the device's `verify_token`"),
         ("hub.challenge" = Option<String>, Query, description = "answered back as the body")),

@@ -13,7 +13,7 @@ use crate::connector::delivery::{deliver, DELIVERY_REFUSED};
 use crate::device::DeviceManager;
 use crate::envelope::documented::Refused;
 use crate::envelope::ApiError;
-use crate::model::spec::ConnectorKind;
+use crate::model::{spec::ConnectorKind, DeviceId};
 
 pub fn routes<S>() -> OpenApiRouter<S>
 where
@@ -25,7 +25,7 @@ where
 
 /// WAHA webhook receiver, signed with `X-Webhook-Hmac` (HMAC-SHA512 of the body)
 #[utoipa::path(post, path = "/upstream/waha/{id}", tag = "upstream",
-    params(("id" = String, Path, description = "The device's id."),
+    params(("id" = DeviceId, Path, description = "The device's id."),
         ("X-Webhook-Hmac" = String, Header, description = "hex HMAC-SHA512 of the body with the device's `webhook_secret`")),
     request_body(content = Object, description = "the event, as WAHA sends it"),
     responses((status = OK, description = "stored; a repeat changes nothing"),
