@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Read;
 
-use common::TestDaemon;
+use common::{TestDaemon, WAIT};
 use reqwest::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
 };
@@ -90,6 +90,51 @@ async fn the_dashboard_is_served_from_the_binary_at_its_views_paths() {
     // The API's own answers are unchanged beside it.
     let (status, _) = daemon.get("/api/v1/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The daemon's own files, whatever the build: the icon browsers ask for by themselves and the
+/// one its pages link to, and the stylesheet of the pages a phone opens from a simulator QR
+/// code, which are under the same policy (no inline style) and link it.
+#[tokio::test]
+async fn the_icon_and_the_pairing_pages_stylesheet_are_served() {
+    let daemon = TestDaemon::start().await;
+    for (path, kind) in [
+        ("/favicon.ico", "image/"),
+        ("/favicon.svg", "image/svg+xml"),
+        ("/pair.css", "text/css"),
+    ] {
+        let file = fetch(&daemon, path, false).await;
+        assert_eq!(file.status(), StatusCode::OK, "{path}");
+        assert!(header(&file, CONTENT_TYPE).starts_with(kind), "{path}");
+        assert!(header(&file, CONTENT_SECURITY_POLICY).contains("default-src 'self'"));
+        assert!(!file.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    let page = fetch(&daemon, "/", false).await.text().await.unwrap();
+    assert!(page.contains("href=\"/favicon.svg\""), "{page}");
+
+    daemon.create_device("pairing").await;
+    let mut client = daemon.socket("pairing", json!({})).await;
+    let qr = client.wait_for("qr", WAIT).await.unwrap();
+    let pairing = daemon
+        .http
+        .get(qr.data["qr"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pairing.status(), StatusCode::OK);
+    let policy = header(&pairing, CONTENT_SECURITY_POLICY).to_owned();
+    assert!(policy.contains("style-src 'self'"), "{policy}");
+    let html = pairing.text().await.unwrap();
+    assert!(
+        html.contains("<link rel=\"stylesheet\" href=\"/pair.css\">"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<style") && !html.contains("style="),
+        "{html}"
+    );
+    assert!(html.contains("<form method=\"post\">"), "{html}");
+    daemon.stop().await;
 }
 
 /// Runs one of web/'s npm scripts where the build installed its packages, with `env`.

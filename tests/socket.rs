@@ -472,6 +472,49 @@ async fn stats_count_the_messages_and_connections_of_the_devices_a_key_sees() {
     daemon.stop().await;
 }
 
+/// A dashboard's connection to the root namespace counts among the connections, for a caller
+/// who sees every device its credential sees (so a dashboard's admin page counts itself), and
+/// not for one who sees fewer.
+#[tokio::test]
+async fn stats_count_the_root_connections_of_credentials_within_the_callers_devices() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("seen").await;
+    daemon.create_device("unseen").await;
+    let limited = daemon.key_for(&["seen"], &["read"]).await;
+    let connections = |key: String| {
+        let daemon = &daemon;
+        async move {
+            let (status, stats) = daemon
+                .call_as(&key, reqwest::Method::GET, "/api/v1/stats", None)
+                .await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{stats}");
+            stats["connections"].as_u64().unwrap()
+        }
+    };
+    assert_eq!(connections(daemon.key.clone()).await, 0);
+
+    // Each is greeted once it is among the root's sockets.
+    let mut everything = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    everything.wait_for("device:update", WAIT).await.unwrap();
+    let mut one = connect(&daemon, "/", &[], &[], json!({ "apiKey": limited }))
+        .await
+        .unwrap_connected();
+    one.wait_for("device:update", WAIT).await.unwrap();
+
+    assert_eq!(connections(daemon.key.clone()).await, 2);
+    assert_eq!(
+        connections(limited.clone()).await,
+        1,
+        "its own, not the one that sees the device it does not"
+    );
+    let _on_seen = daemon.socket("seen", json!({})).await;
+    assert_eq!(connections(limited).await, 2);
+    assert_eq!(connections(daemon.key.clone()).await, 3);
+    daemon.stop().await;
+}
+
 /// Revoking a key disconnects the sockets that connected with it or with a token issued from
 /// it, on the root namespace too, and refuses that token from then on; other sockets stay.
 #[tokio::test]

@@ -40,6 +40,7 @@ export default defineConfig({
       "/api": daemon,
       "/docs-json": daemon,
       "/metrics": daemon,
+      "/favicon.svg": daemon,
       "/ws": { target: daemon, ws: true },
     },
   },

@@ -9,6 +9,10 @@
 //! a Content-Security-Policy that allows nothing but the daemon itself: the page talks only to
 //! the daemon's REST and Socket.IO interfaces, and shows QR codes and media as `data:`/`blob:`
 //! images.
+//!
+//! Beside the bundle, a few files of the daemon's own are served whatever the build: its icon,
+//! and the stylesheet of the pages a phone opens to link a simulator device (`/pair/{code}`),
+//! which live under the same policy and so may not carry their styles inline.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -28,16 +32,45 @@ const POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; connect-sr
 /// The page a build without the dashboard serves, saying how to get it.
 const MISSING: &str = include_str!("../../assets/dashboard/missing.html");
 
-/// The dashboard's routes; they need no state and no credential (the page signs in itself).
+/// The daemon's own files: path, contents, type. The icon is an ICO at the address browsers
+/// ask for by themselves (16, 32 and 48 px drawings of the SVG), and the SVG the pages link to.
+const DAEMON_FILES: &[(&str, &[u8], &str)] = &[
+    (
+        "/favicon.ico",
+        include_bytes!("../../assets/dashboard/favicon.ico"),
+        "image/x-icon",
+    ),
+    (
+        "/favicon.svg",
+        include_bytes!("../../assets/dashboard/favicon.svg"),
+        "image/svg+xml",
+    ),
+    (
+        "/pair.css",
+        include_bytes!("../../assets/pairing/page.css"),
+        "text/css; charset=utf-8",
+    ),
+];
+
+/// The dashboard's routes and the daemon's own files; they need no state and no credential
+/// (the page signs in itself).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(page))
         .route("/devices", get(page))
         .route("/devices/{*view}", get(page))
         .route("/events", get(page))
         .route("/admin", get(page))
         .route("/docs", get(page))
-        .route("/assets/{*file}", get(asset))
+        .route("/assets/{*file}", get(asset));
+    DAEMON_FILES
+        .iter()
+        .fold(pages, |router, &(path, contents, kind)| {
+            router.route(
+                path,
+                get(move || async move { daemon_file(contents, kind) }),
+            )
+        })
 }
 
 /// Whether this build embeds the dashboard (it was built with the feature and npm).
@@ -73,6 +106,20 @@ async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     }
 }
 
+/// One of [`DAEMON_FILES`]. Revalidated like the page, so a new daemon's are seen at once.
+fn daemon_file(contents: &'static [u8], kind: &'static str) -> Response {
+    with_policy(
+        (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            contents,
+        )
+            .into_response(),
+    )
+}
+
 type File = (&'static [u8], &'static [u8]);
 
 fn find(path: &str) -> Option<File> {
@@ -106,7 +153,9 @@ fn serve(
     with_policy(response)
 }
 
-fn with_policy(mut response: Response) -> Response {
+/// The headers every page and file of the daemon's carries: the policy, no type sniffing, no
+/// referrer.
+pub(super) fn with_policy(mut response: Response) -> Response {
     let set = response.headers_mut();
     set.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -431,7 +431,8 @@ activeDevices: number,
  */
 messages: number, 
 /**
- * Socket.IO connections to their namespaces.
+ * Socket.IO connections to their namespaces, and to the root namespace by credentials
+ * that see none but them (a dashboard's own connection is counted).
  */
 connections: number, };
 

@@ -121,6 +121,24 @@ impl Caller {
         self.grants.iter().any(|grant| grant.sees(device))
     }
 
+    /// Whether every device `other` sees is one this caller sees (all of them, for an `other`
+    /// that sees `*`): what `other` does on the fleet is within this caller's view.
+    pub fn sees_all_that(&self, other: &Caller) -> bool {
+        let sees_every_device = self.grants.iter().any(|grant| grant.devices.contains("*"));
+        sees_every_device
+            || other
+                .grants
+                .iter()
+                .flat_map(|grant| grant.devices.iter())
+                .all(|device| {
+                    device != "*"
+                        && self
+                            .grants
+                            .iter()
+                            .any(|grant| grant.devices.contains(device))
+                })
+    }
+
     /// Whether device `device`'s journaled events of `kind` may reach this caller. A `qr` event
     /// carries a live pairing code, which links a phone to the device: only a credential that
     /// may control the device sees it; others follow linking through `state`.

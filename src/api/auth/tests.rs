@@ -112,3 +112,22 @@ fn tokens_only_narrow() {
     assert!(!one.covers(&grant(&["*"], &[Scope::Read])));
     assert!(one.covers(&grant(&["demo"], &[Scope::Control])));
 }
+
+#[test]
+fn a_caller_sees_all_that_another_sees_only_within_its_own_devices() {
+    let caller = |grants: &[&[&str]]| Caller {
+        grants: grants
+            .iter()
+            .map(|devices| grant(devices, &[Scope::Read]))
+            .collect(),
+    };
+    let everything = caller(&[&["*"]]);
+    let a_and_b = caller(&[&["a"], &["b"]]);
+    let a = caller(&[&["a"]]);
+    assert!(everything.sees_all_that(&everything));
+    assert!(everything.sees_all_that(&a_and_b));
+    assert!(a_and_b.sees_all_that(&caller(&[&["a", "b"]])));
+    assert!(a_and_b.sees_all_that(&a));
+    assert!(!a.sees_all_that(&a_and_b));
+    assert!(!a_and_b.sees_all_that(&everything));
+}

@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +20,7 @@ use crate::api::openapi::{code, Refused, ANY_REQUEST, CREDENTIALS, JSON_BODY, ST
 use crate::api::AppState;
 use crate::device::pairings::PairingError;
 use crate::model::DeviceId;
+use page::{page, Outcome};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -106,14 +107,6 @@ async fn pair(
     }))
 }
 
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title}</title><style>body{{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}}\
-         button{{font-size:1.2rem;padding:.6rem 1.4rem}}</style></head><body><h1>{title}</h1>{body}</body></html>"
-    )
-}
-
 /// Confirmation page a phone opens from the QR code
 #[utoipa::path(get, path = "/pair/{code}", tag = "pairing",
     params(("code" = String, Path, description = "the code in the QR code's URL")),
@@ -123,13 +116,28 @@ fn page(title: &str, body: &str) -> String {
         Refused<ANY_REQUEST>))]
 async fn confirm_page(State(state): State<AppState>, Path(code): Path<String>) -> Response {
     match state.pairings.peek(&code) {
-        Ok(device) => Html(page(
+        Ok(device) => page(
+            StatusCode::OK,
+            Outcome::Ask,
             "Link this device?",
-            &format!("<p>Device <b>{device}</b> asks to be linked to this phone.</p><form method=\"post\"><button>Link device</button></form>"),
-        ))
-        .into_response(),
-        Err(error) => (StatusCode::GONE, Html(page("QR code expired", &format!("<p>{error}. Scan the current code.</p>")))).into_response(),
+            &format!(
+                "<p>Device <b>{device}</b> asks to be linked to this phone. It will send and \
+                 receive this phone's messages.</p><form method=\"post\"><button>Link device</button></form>\
+                 <p class=\"fine\">Only link a device you set up yourself.</p>"
+            ),
+        ),
+        Err(error) => expired(error),
     }
+}
+
+/// The page for a code that expired or was used.
+fn expired(error: PairingError) -> Response {
+    page(
+        StatusCode::GONE,
+        Outcome::Refused,
+        "QR code expired",
+        &format!("<p>{error}. Scan the current code.</p>"),
+    )
 }
 
 /// Confirm the link from the page
@@ -143,29 +151,22 @@ async fn confirm_page(State(state): State<AppState>, Path(code): Path<String>) -
         Refused<ANY_REQUEST>))]
 async fn confirm(State(state): State<AppState>, Path(code): Path<String>) -> Response {
     match state.pairings.claim(&code).await {
-        Ok(device) => Html(page(
+        Ok(device) => page(
+            StatusCode::OK,
+            Outcome::Done,
             "Linked",
             &format!("<p>Device <b>{device}</b> is linked. You can close this page.</p>"),
-        ))
-        .into_response(),
-        Err(error @ PairingError::Expired) => (
-            StatusCode::GONE,
-            Html(page(
-                "QR code expired",
-                &format!("<p>{error}. Scan the current code.</p>"),
-            )),
-        )
-            .into_response(),
-        Err(error @ PairingError::Unanswered) => (
+        ),
+        Err(error @ PairingError::Expired) => expired(error),
+        Err(error @ PairingError::Unanswered) => page(
             StatusCode::SERVICE_UNAVAILABLE,
-            Html(page(
-                "The device did not answer",
-                &format!("<p>{error}.</p>"),
-            )),
-        )
-            .into_response(),
+            Outcome::Refused,
+            "The device did not answer",
+            &format!("<p>{error}. Scan its current code to try again.</p>"),
+        ),
     }
 }
 
 #[cfg(test)]
 mod fuzz;
+mod page;

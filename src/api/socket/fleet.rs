@@ -30,13 +30,17 @@ pub struct Stats {
     pub active_devices: usize,
     /// Messages stored for them.
     pub messages: u64,
-    /// Socket.IO connections to their namespaces.
+    /// Socket.IO connections to their namespaces, and to the root namespace by credentials
+    /// that see none but them (a dashboard's own connection is counted).
     pub connections: usize,
 }
 
 impl SocketHub {
     /// `{ devices, activeDevices, messages, connections }` over the devices `caller` sees:
-    /// their stored messages, and the connections to their namespaces.
+    /// their stored messages, and the connections to their namespaces and to the root. A root
+    /// connection is a dashboard watching the fleet its credential sees: it counts for a
+    /// caller who sees that whole fleet (one that sees every device counts them all, as
+    /// `/metrics` does), and is none of the business of a caller limited to fewer devices.
     pub async fn stats(&self, caller: &Caller) -> Result<Stats, ApiError> {
         let (records, messages) = self
             .inner
@@ -49,16 +53,27 @@ impl SocketHub {
             .iter()
             .filter_map(|r| messages.get(r.id.as_str()))
             .sum();
-        let connections: usize = visible
+        let on_devices: usize = visible
             .iter()
             .filter_map(|r| self.inner.io.of(r.id.namespace()))
             .map(|ns| ns.sockets().len())
             .sum();
+        let on_root = self.inner.io.of("/").map_or(0, |root| {
+            root.sockets()
+                .iter()
+                .filter(|socket| {
+                    socket
+                        .extensions
+                        .get::<Caller>()
+                        .is_some_and(|theirs| caller.sees_all_that(&theirs))
+                })
+                .count()
+        });
         Ok(Stats {
             devices: visible.len(),
             active_devices: active,
             messages: stored,
-            connections,
+            connections: on_devices + on_root,
         })
     }
 

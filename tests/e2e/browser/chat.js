@@ -1,14 +1,15 @@
 // The chat's message actions in a real browser: Debian's Chromium, driven by playwright-core,
 // against the real daemon with a simulator device. It replies to a message (the reply shows
-// the quote), reacts, deletes one of our messages for everyone, sends a picture through the
-// file picker and sees it load, and has two tabs agree on which of them shows a desktop
-// notification. Every page is watched as in dashboard.js: a console error, an uncaught
-// exception or a request that leaves the daemon fails the scenario, and so does the API key
-// in any request's URL (pictures load with the access token, never the key).
+// the quote), reacts, deletes one of our messages for everyone, sends a picture with a caption
+// through the file picker's preview, sees it load and opens it in the page's viewer, and has
+// two tabs agree on which of them shows a desktop notification. Every page is watched as in
+// dashboard.js: a console error, an uncaught exception or a request that leaves the daemon
+// fails the scenario, and so does the API key in any request's URL (pictures load with the
+// access token, never the key).
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
 // are sent (quoting it). A screenshot of the chat with its actions is written to
-// E2E_SCREENSHOTS as chat-actions.png.
+// E2E_SCREENSHOTS as chat-actions.png, with upload-preview.png and image-viewer.png.
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
@@ -134,12 +135,34 @@ main(async () => {
     await deleted.getByTestId("message-text").getByText("This message was deleted", { exact: true }).waitFor();
     if ((await deleted.getByTestId("message-menu").count()) !== 0) fail("a deleted message still has its menu");
 
-    // A picture through the file picker: uploaded with the token in a header, sent, and shown
-    // inline from a URL signed with the token; it must actually load.
+    // A picture through the file picker: previewed first, and nothing is sent if that is
+    // cancelled.
     const fileName = `dot-${run}.png`;
-    await page.getByTestId("composer-attach").setInputFiles({ name: fileName, mimeType: "image/png", buffer: PNG });
+    const attach = () => page.getByTestId("composer-attach").setInputFiles({ name: fileName, mimeType: "image/png", buffer: PNG });
+    const preview = page.getByTestId("upload-preview");
+    await attach();
+    await preview.waitFor();
+    await until(
+      () => preview.locator("img").evaluate((img) => (img.src.startsWith("blob:") && img.complete && img.naturalWidth > 0) || img.src),
+      "the picked picture shows in the preview",
+    );
+    await page.getByTestId("upload-cancel").click();
+    await preview.waitFor({ state: "hidden" });
+    const uploads = () => pages.requests.filter((r) => r.method === "POST" && /\/api\/v1\/devices\/[^/]+\/media\?/.test(r.url));
+    if (uploads().length !== 0) fail("a cancelled preview uploaded its file");
+
+    // Picked again with a caption: uploaded with the token in a header, sent with its caption,
+    // and shown inline from a URL signed with the token; it must actually load.
+    await attach();
+    await preview.waitFor();
+    await screenshot(page, "upload-preview");
+    const caption = `a caption ${run}`;
+    await page.getByTestId("upload-caption").fill(caption);
+    await page.getByTestId("upload-send").click();
+    await preview.waitFor({ state: "hidden" });
     const ourPicture = `img${byTestId("message-media")}[alt="${fileName}"]`;
-    const picture = page.locator(`${byTestId("message", { direction: "out" })}[data-message-id^="msg_"] ${ourPicture}`);
+    const sentPicture = messages(page, caption, "out").filter({ has: page.locator(ourPicture) });
+    const picture = sentPicture.locator(ourPicture);
     await picture.waitFor();
     await until(
       () => picture.evaluate((img) => img.complete && img.naturalWidth > 0 || `${img.complete} ${img.naturalWidth}`),
@@ -149,8 +172,29 @@ main(async () => {
     if (!src.startsWith(`${BASE}/api/v1/devices/`) || !src.includes("access_token=")) {
       fail(`the picture loads from ${src}, not the daemon's media URL with an access token`);
     }
-    const upload = pages.requests.find((r) => r.method === "POST" && /\/api\/v1\/devices\/[^/]+\/media\?/.test(r.url));
+    const [upload] = uploads();
     if (!upload) fail("no upload request was seen");
+    const stored = await api.expect(200, "GET", `/api/v1/devices/${DEVICE}/messages/${await sentPicture.getAttribute("data-message-id")}`);
+    if (stored.body !== caption || !stored.media) fail(`the picture was not stored with its caption: ${JSON.stringify(stored)}`);
+
+    // Clicked, the picture opens in the page's viewer, which Escape closes, and so does its
+    // close button.
+    const viewer = page.getByTestId("image-viewer");
+    await picture.click();
+    await viewer.waitFor();
+    await until(
+      () => viewer.locator("img").evaluate((img) => (img.complete && img.naturalWidth > 0) || img.src),
+      "the picture shows in the viewer",
+    );
+    await viewer.getByText(caption).waitFor();
+    if (context.pages().length !== 1) fail("the picture opened a tab");
+    await screenshot(page, "image-viewer");
+    await page.keyboard.press("Escape");
+    await viewer.waitFor({ state: "hidden" });
+    await picture.click();
+    await viewer.waitFor();
+    await page.getByTestId("image-viewer-close").click();
+    await viewer.waitFor({ state: "hidden" });
     if (!upload.bearer) fail(`the upload carried no bearer token: ${upload.url}`);
     // Alice echoes the picture too, quoting it. Its menu, open on the reactions, is the screenshot.
     const echoedPicture = page.locator(byTestId("message", { direction: "in" })).filter({ has: page.locator(ourPicture) });

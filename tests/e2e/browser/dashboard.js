@@ -1,14 +1,17 @@
 // The dashboard in a real browser: Debian's Chromium, driven by playwright-core, against the
 // real daemon with a simulator device. Every page is watched: a console error, an uncaught
-// exception or a request that leaves the daemon fails the scenario. Screenshots of the main
-// views are written to E2E_SCREENSHOTS for review.
+// exception or a request that leaves the daemon fails the scenario. Besides signing in, the
+// live fleet, linking and chatting, it checks what a new user notices first: no connection
+// status before signing in, the QR code's link, read ticks that stand out, a long message that
+// keeps its chat row in the pane, and the simulator group's explanation. Screenshots of the
+// main views are written to E2E_SCREENSHOTS for review.
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
 // are sent (typing first); the scenario creates a second device itself to link it.
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
-const { BASE, KEY, LAUNCH, screenshot, byTestId, expectCount, connected, PageWatch } = require("./support");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, expectCount, until, connected, PageWatch } = require("./support");
 
 const pages = new PageWatch();
 
@@ -32,6 +35,26 @@ async function signIn(page, key) {
   await page.getByTestId("signin-submit").click();
 }
 
+/**
+ * WCAG's contrast ratio of the text colour of the first element `selector` matches in
+ * `message` against its bubble's background, both as computed.
+ */
+function contrastInBubble(message, selector) {
+  return message.evaluate((element, selector) => {
+    const channels = (colour) => colour.match(/[\d.]+/g).slice(0, 3).map(Number);
+    const luminance = (colour) => {
+      const [r, g, b] = channels(colour).map((c) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const text = luminance(getComputedStyle(element.querySelector(selector)).color);
+    const bubble = luminance(getComputedStyle(element.querySelector(".bubble")).backgroundColor);
+    return (Math.max(text, bubble) + 0.05) / (Math.min(text, bubble) + 0.05);
+  }, selector);
+}
+
 /** The messages of the open chat whose text is `text`, going `direction`. */
 function messages(page, text, direction) {
   return page
@@ -44,6 +67,11 @@ main(async () => {
   try {
     const first = await openBrowserTab(browser, "first");
     const page = first.page;
+
+    // Signed out there is no connection to speak of: no status, certainly not "Offline".
+    await page.goto(`${BASE}/`);
+    await page.getByTestId("signin-key").waitFor();
+    await expectCount(page.getByTestId("connection-status"), 0, "connection statuses before signing in");
 
     // A wrong key is refused, with the form still there to try again.
     pages.expected = /401/;
@@ -76,6 +104,10 @@ main(async () => {
     await page.getByTestId("qr-code").waitFor();
     const left = Number((await page.getByTestId("qr-countdown").textContent()).replace(/\D+/g, ""));
     if (!(left > 0)) fail(`the QR countdown shows no seconds left: ${left}`);
+    // It offers the code's link, and says once that it waits for a scan.
+    const { qr } = await api.expect(200, "GET", "/api/v1/devices/fresh/qr");
+    if ((await page.getByTestId("qr-link").getAttribute("href")) !== qr) fail("the QR link is not the code's");
+    await expectCount(page.getByText("Waiting for a scan", { exact: true }), 1, "“Waiting for a scan” on the page");
     await screenshot(page, "linking");
     await page.getByTestId("qr-simulate-scan").click();
     await page.locator(byTestId("device-state", { state: "ready" })).waitFor();
@@ -95,7 +127,40 @@ main(async () => {
       .first()
       .waitFor();
     await messages(page, "hello from the browser", "in").first().waitFor();
+    // Read ticks stand out on our green bubble (WCAG AA: 4.5:1), and so does the time beside them.
+    const read = page.locator(byTestId("message", { direction: "out", ack: "read" })).first();
+    for (const [what, selector] of [["read ticks", ".ticks.read"], ["time", "time"]]) {
+      const ratio = await contrastInBubble(read, selector);
+      if (!(ratio >= 4.5)) fail(`the ${what} on our bubble have a contrast of ${ratio.toFixed(2)}:1`);
+    }
     await screenshot(page, "chat");
+
+    // A long message: the chat list cuts its preview short, keeping the row (and its time) in
+    // the pane.
+    const long = `a long message ${"that goes on and on ".repeat(20)}until it ends`;
+    await page.getByTestId("composer-input").fill(long);
+    await page.getByTestId("composer-send").click();
+    await messages(page, long, "out").first().waitFor();
+    const alice = page.locator(byTestId("chat-row", { "chat-id": ALICE }));
+    await alice.getByText(long).waitFor();
+    await until(
+      () =>
+        alice.evaluate((row) => {
+          const time = row.querySelector("time").getBoundingClientRect();
+          const box = row.getBoundingClientRect();
+          const preview = row.querySelector(".chat-preview");
+          return (row.scrollWidth <= row.clientWidth && time.right <= box.right && preview.scrollWidth > preview.clientWidth) ||
+            { scrollWidth: row.scrollWidth, clientWidth: row.clientWidth, time: time.right, row: box.right };
+        }),
+      "the chat row of a long message fits its pane, the preview cut short",
+    );
+
+    // The simulated phone's own group says what it is.
+    await page.locator(byTestId("chat-row")).filter({ hasText: "Simulator group" }).click();
+    await page.getByTestId("chat-info").getByText("simulated phone's own group").waitFor();
+    await screenshot(page, "chat-group");
+    await page.goto(`${BASE}/devices/${DEVICE}/chats/${encodeURIComponent(ALICE)}`);
+    await connected(page);
 
     // A second browser sees what the first sends, live.
     const second = await openBrowserTab(browser, "second", { width: 375, height: 740 });

@@ -4,7 +4,8 @@
 // `GET /api/v1/devices` with the admin key typed into "Authorize"; signed in, it is a section of
 // the dashboard, kept as it was left while another one is visited. The page is watched as in
 // dashboard.js: a console error (a CSP violation is one), an uncaught exception or a request
-// that leaves the daemon fails the scenario. A screenshot, docs.png, goes to E2E_SCREENSHOTS.
+// that leaves the daemon fails the scenario. Signed in, "Try it out" sends the session's own
+// token with no "Authorize". A screenshot, docs.png, goes to E2E_SCREENSHOTS.
 
 const path = require("node:path");
 const { chromium } = require("playwright-core");
@@ -122,6 +123,23 @@ main(async () => {
     await summaryPath(page, "/api/v1/tokens").first().waitFor();
     if ((await search.inputValue()) !== "tokens") fail(`the search was not kept: ${await search.inputValue()}`);
     await expectCount(summaryPath(page, "/api/v1/devices"), 0, "/api/v1/devices back on the kept search");
+
+    // Signed in, "Try it out" needs no "Authorize": the session's own access token goes with it.
+    await search.fill("");
+    const signedIn = operation(page, "get", "/api/v1/devices");
+    await signedIn.locator(".opblock-summary-control").click();
+    await signedIn.locator("button.try-out__btn").click();
+    const asSession = page.waitForRequest((request) => request.url() === `${BASE}/api/v1/devices` && request.method() === "GET");
+    await signedIn.locator("button.execute").click();
+    const sessionHeaders = (await asSession).headers();
+    if (!/^Bearer \S+$/.test(sessionHeaders.authorization || "") || sessionHeaders["x-api-key"]) {
+      fail(`signed in, the request did not carry the session's token alone: ${JSON.stringify(sessionHeaders)}`);
+    }
+    const signedInStatus = signedIn.locator(".live-responses-table .response .response-col_status").first();
+    await signedInStatus.waitFor();
+    if ((await signedInStatus.textContent()).trim() !== "200") {
+      fail(`signed in, GET /api/v1/devices answered ${await signedInStatus.textContent()} in the reference`);
+    }
 
     const seen = await violations(page);
     if (seen.length > 0) pages.problems.push(...seen.map((v) => `docs: CSP violation: ${v}`));

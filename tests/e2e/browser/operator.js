@@ -1,8 +1,9 @@
 // The operator's pages in a real browser: Debian's Chromium, driven by playwright-core, against
 // the real daemon with a simulator device. The event monitor (/events) shows the journal's
 // history, then live events, filters them, pauses without losing any and exports them; the
-// admin page (/admin) creates an API key that works until it is revoked, and a webhook whose
-// deliveries it lists and replays. As in dashboard.js every page is watched: a console error,
+// admin page (/admin) counts the connections, this page's own among them, creates an API key
+// that works until it is revoked, and a webhook whose deliveries it lists and replays. As in
+// dashboard.js every page is watched: a console error,
 // an uncaught exception or a request that leaves the daemon fails the scenario. Screenshots
 // (events.png, admin.png) are written to E2E_SCREENSHOTS.
 //
@@ -48,6 +49,22 @@ main(async () => {
     await page.getByTestId("signin-submit").click();
     await connected(page);
     await page.locator(byTestId("device-row", { "device-id": DEVICE, state: "ready" })).waitFor();
+
+    // ---- The admin's counters, before any device is opened -----------------------------------
+
+    // The page's own connection (to the root namespace) counts: the admin sees every device, so
+    // every connection, as many as /metrics tells.
+    await page.getByRole("link", { name: "Admin", exact: true }).click();
+    await page.waitForURL(`${BASE}/admin`);
+    const connections = page.locator(`${byTestId("stats")} [data-stat="connections"]`);
+    await until(async () => {
+      const shown = Number((await connections.textContent()).replace(/\D+/g, ""));
+      const metrics = await (await fetch(`${BASE}/metrics`)).text();
+      const open = Number(/^devicebridge_socket_connections (\d+)$/m.exec(metrics)?.[1]);
+      if (shown >= 1 && shown === open) return true;
+      await page.getByTestId("stats-refresh").click();
+      return { shown, open };
+    }, "the admin's count of Socket.IO connections, this page's own among them");
 
     // ---- The event monitor -----------------------------------------------------------------
 

@@ -57,7 +57,7 @@ describe("media URLs", () => {
 });
 
 describe("uploads", () => {
-  const started = () => startUpload([], { id: "u1", chatId: "c", name: "a.png", size: 200 });
+  const started = () => startUpload([], { id: "u1", chatId: "c", name: "a.png", size: 200, caption: "" });
 
   it("report their progress in whole percent", () => {
     let uploads = started();
@@ -79,7 +79,7 @@ describe("uploads", () => {
   });
 
   it("belong to their chat", () => {
-    const uploads = startUpload(started(), { id: "u2", chatId: "d", name: "b.pdf", size: 5 });
+    const uploads = startUpload(started(), { id: "u2", chatId: "d", name: "b.pdf", size: 5, caption: "" });
     expect(uploadsInChat(uploads, "d").map((u) => u.id)).toEqual(["u2"]);
   });
 

@@ -69,6 +69,8 @@ export interface Upload {
   loaded: number;
   status: "uploading" | "failed";
   error?: string;
+  /** The text sent with the file once it is uploaded (`""` for none). */
+  caption: string;
   /** The message it answers, when it was attached while replying. */
   replyTo?: string;
 }

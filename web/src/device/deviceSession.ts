@@ -391,16 +391,24 @@ export class DeviceSession {
 
   /**
    * Uploads a file to the device, showing its progress, then sends it as a
-   * message (answering the quoted message, if the composer quotes one).
+   * message with `caption` as its text (answering the quoted message, if the
+   * composer quotes one).
    */
-  sendFile(chatId: string, file: File): void {
+  sendFile(chatId: string, file: File, caption = ""): void {
     const refused = refusedFile(file);
     const id = newTempId();
     const replyTo = replyingTo(this.view.get().replies, chatId);
     this.#update((v) => ({
       ...v,
       replies: cancelReply(v.replies, chatId),
-      uploads: startUpload(v.uploads, { id, chatId, name: file.name, size: file.size, ...(replyTo ? { replyTo } : {}) }),
+      uploads: startUpload(v.uploads, {
+        id,
+        chatId,
+        name: file.name,
+        size: file.size,
+        caption,
+        ...(replyTo ? { replyTo } : {}),
+      }),
     }));
     if (refused) {
       this.#update((v) => ({ ...v, uploads: uploadFailed(v.uploads, id, refused) }));
@@ -424,7 +432,7 @@ export class DeviceSession {
       (media) => {
         this.#files.delete(id);
         this.#update((v) => ({ ...v, uploads: uploadDone(v.uploads, id) }));
-        this.send(upload.chatId, "", media, upload.replyTo ?? null);
+        this.send(upload.chatId, upload.caption, media, upload.replyTo ?? null);
       },
       (error: unknown) => {
         if (entry.abort.signal.aborted) return;

@@ -91,7 +91,7 @@ describe("device view", () => {
     let view = withStoredMessage(initialDeviceView, sent);
     view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "👍", seq: 5 });
     view = { ...view, replies: startReply(view.replies, chatId, "msg_1") };
-    view = { ...view, uploads: [{ id: "u1", chatId, name: "a.png", size: 3, loaded: 1, status: "uploading" }] };
+    view = { ...view, uploads: [{ id: "u1", chatId, name: "a.png", size: 3, loaded: 1, status: "uploading", caption: "" }] };
     const reloaded = forReload(view);
     expect(conversationOf(reloaded, chatId).messages).toEqual([]);
     expect(reloaded.replies).toEqual(view.replies);

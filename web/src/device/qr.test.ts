@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { codesRanOut, secondsLeft } from "./qr";
+import { codesRanOut, linksWithQr, pairingLink, secondsLeft } from "./qr";
 
 describe("QR countdown", () => {
   const expiresAt = "2026-01-01T10:01:00.000Z";
@@ -15,5 +15,18 @@ describe("QR countdown", () => {
     expect(codesRanOut("stopped", "qr_timeout")).toBe(true);
     expect(codesRanOut("stopped", null)).toBe(false);
     expect(codesRanOut("qr", null)).toBe(false);
+  });
+
+  it("links to a simulator code's pairing page, and to nothing else", () => {
+    expect(pairingLink("simulator", "http://localhost:3000/pair/3f9c2a7d")).toBe("http://localhost:3000/pair/3f9c2a7d");
+    expect(pairingLink("waha", "2@AbC,dEf==,gHi=")).toBeNull();
+    expect(pairingLink("simulator", "javascript:alert(1)")).toBeNull();
+    expect(pairingLink("simulator", "not a url")).toBeNull();
+  });
+
+  it("starts again after a logout the devices that link with a QR code", () => {
+    expect(linksWithQr("simulator")).toBe(true);
+    expect(linksWithQr("waha")).toBe(true);
+    expect(linksWithQr("cloud_api")).toBe(false);
   });
 });

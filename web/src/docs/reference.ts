@@ -6,7 +6,7 @@
 // styles are one stylesheet file, React sets element styles through the DOM rather than as
 // style="…" markup, and it neither evaluates code nor loads anything but the document and the
 // requests "Try it out" sends, which go to the page's own origin (the document names no server).
-import SwaggerUI, { type OperationEntry, type Plugin, type TaggedOperations } from "swagger-ui";
+import SwaggerUI, { type OperationEntry, type Plugin, type Request, type TaggedOperations } from "swagger-ui";
 import "swagger-ui/dist/swagger-ui.css";
 import { operationMatches, searchWords } from "./search";
 
@@ -15,7 +15,18 @@ export interface ApiReference {
   element: HTMLElement;
   /** Shows only the operations that answer `phrase` (all for a blank one). */
   search(phrase: string): void;
+  /**
+   * The dashboard's session, while signed in: a token good for a while yet.
+   * "Try it out" then sends it with each request that carries no credential
+   * of its own (none was given in "Authorize"), so a signed-in person need
+   * not authorize again. Null when signed out.
+   */
+  setSession(freshToken: (() => Promise<string>) | null): void;
 }
+
+/** Whether a request names a credential already (a key or token given in "Authorize"). */
+const hasCredential = (request: Request) =>
+  Object.keys(request.headers ?? {}).some((name) => /^(x-api-key|authorization)$/i.test(name));
 
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
@@ -52,6 +63,7 @@ export function apiReference(): ApiReference {
   if (reference) return reference;
   const element = document.createElement("div");
   element.className = "api-reference-ui";
+  let freshToken: (() => Promise<string>) | null = null;
   const system = SwaggerUI({
     domNode: element,
     url: "/docs-json",
@@ -66,7 +78,20 @@ export function apiReference(): ApiReference {
     docExpansion: "list",
     defaultModelsExpandDepth: 0,
     plugins: [search],
+    // The token is asked for as the request leaves, so a renewed one is sent; never to
+    // another origin.
+    requestInterceptor: async (request) => {
+      const sameOrigin = new URL(request.url, window.location.href).origin === window.location.origin;
+      if (!freshToken || !sameOrigin || hasCredential(request)) return request;
+      return { ...request, headers: { ...request.headers, Authorization: `Bearer ${await freshToken()}` } };
+    },
   });
-  reference = { element, search: (phrase) => system.layoutActions.updateFilter(phrase.trim()) };
+  reference = {
+    element,
+    search: (phrase) => system.layoutActions.updateFilter(phrase.trim()),
+    setSession: (session) => {
+      freshToken = session;
+    },
+  };
   return reference;
 }

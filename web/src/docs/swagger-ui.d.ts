@@ -34,6 +34,13 @@ declare module "swagger-ui" {
     wrapComponents?: Record<string, (original: unknown, system: System) => (props: unknown) => null>;
   }
 
+  /** A request swagger-ui is about to send: the document's, or one of "Try it out". */
+  export interface Request {
+    url: string;
+    method?: string;
+    headers?: Record<string, string>;
+  }
+
   // https://swagger.io/docs/open-source-tools/swagger-ui/usage/configuration/
   export interface Options {
     domNode: HTMLElement;
@@ -49,6 +56,8 @@ declare module "swagger-ui" {
     tryItOutEnabled?: boolean;
     withCredentials?: boolean;
     plugins?: Plugin[];
+    /** May change the request, and answer it or a promise of it. */
+    requestInterceptor?: (request: Request) => Request | Promise<Request>;
     onComplete?: () => void;
   }
 

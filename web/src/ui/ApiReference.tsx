@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { AuthSession } from "../auth/session";
 import type { ApiReference as Reference } from "../docs/reference";
 import { createStore, useStore } from "../lib/store";
 
@@ -9,14 +10,21 @@ type Loading = { phase: "loading" } | { phase: "shown"; reference: Reference } |
 
 /**
  * `/docs`: the daemon's OpenAPI document (`/docs-json`) as a reference whose operations can be
- * tried with an API key typed into "Authorize". Public: the document needs no credential, so
- * the view is shown signed in or not. Its renderer is loaded on first use, apart from the
- * dashboard's own code.
+ * tried with an API key typed into "Authorize", or, signed in (`session`), with the session's
+ * own access token. Public: the document needs no credential, so the view is shown signed in
+ * or not. Its renderer is loaded on first use, apart from the dashboard's own code.
  */
-export function ApiReference() {
+export function ApiReference({ session }: { session?: AuthSession }) {
   const host = useRef<HTMLDivElement>(null);
   const [loading, setLoading] = useState<Loading>({ phase: "loading" });
   const phrase = useStore(searchPhrase);
+  const shown = loading.phase === "shown" ? loading.reference : null;
+
+  useEffect(() => {
+    if (!shown) return;
+    shown.setSession(session ? () => session.freshToken() : null);
+    return () => shown.setSession(null);
+  }, [shown, session]);
 
   useEffect(() => {
     let left = false;
@@ -59,10 +67,17 @@ export function ApiReference() {
           }}
         />
       </div>
-      <p class="hint">
-        The daemon's OpenAPI document, <a href="/docs-json">/docs-json</a>. To try an operation, give an API key in
-        “Authorize”: it is kept in this page's memory only, and sent as <code>X-Api-Key</code>.
-      </p>
+      {session ? (
+        <p class="hint">
+          The daemon's OpenAPI document, <a href="/docs-json">/docs-json</a>. “Try it out” sends this session's
+          access token; a key given in “Authorize” is sent instead.
+        </p>
+      ) : (
+        <p class="hint">
+          The daemon's OpenAPI document, <a href="/docs-json">/docs-json</a>. To try an operation, give an API key in
+          “Authorize”: it is kept in this page's memory only, and sent as <code>X-Api-Key</code>.
+        </p>
+      )}
       {loading.phase === "loading" && (
         <p class="empty" data-testid="api-docs-loading">
           Loading the reference…

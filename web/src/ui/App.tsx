@@ -34,7 +34,7 @@ function Page({ dashboard, route }: { dashboard: Dashboard; route: Route }) {
     case "admin":
       return <AdminView dashboard={dashboard} />;
     case "docs":
-      return <ApiReference />;
+      return <ApiReference session={dashboard.session} />;
     case "not-found":
       return <ComingSoon title="Not found" />;
   }
@@ -61,11 +61,14 @@ export function App() {
         </nav>
         <span class="spacer" />
         {auth.phase === "signed-in" && auth.dashboard.notifier && <NotificationToggle notifier={auth.dashboard.notifier} />}
-        {auth.phase === "signed-in" ? <HubStatus dashboard={auth.dashboard} /> : <ConnectionStatus status="offline" />}
+        {/* Signed out there is no socket to tell of: no status rather than a false "Offline". */}
         {auth.phase === "signed-in" && (
-          <button type="button" class="link" onClick={() => signOut()}>
-            Sign out
-          </button>
+          <>
+            <HubStatus dashboard={auth.dashboard} />
+            <button type="button" class="link" onClick={() => signOut()}>
+              Sign out
+            </button>
+          </>
         )}
       </header>
       {auth.phase === "signed-in" ? (

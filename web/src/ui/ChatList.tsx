@@ -22,19 +22,32 @@ function preview(chat: Chat, typing: boolean) {
   );
 }
 
-/** The device's chats, newest activity first, with a search; the open one highlighted. */
+/**
+ * The device's chats, newest activity first, with a search; the open one
+ * highlighted. A device without a link (not linked yet, or logged out) lists
+ * none until it is linked again: a logout leaves no chats on screen.
+ */
 export function ChatList({
   session,
   view,
   openChatId,
   meId,
+  linked,
 }: {
   session: DeviceSession;
   view: DeviceView;
   openChatId: string | null;
   meId: string | null;
+  linked: boolean;
 }) {
   const [query, setQuery] = useState("");
+  if (!linked) {
+    return (
+      <nav class="chat-list" aria-label="Chats">
+        <p class="empty">Link the device to see its chats.</p>
+      </nav>
+    );
+  }
   const chats = searchChats(sortedChats(view.chats), query);
   const open = (chat: Chat) => navigate(chatPath(session.deviceId, chat.id));
 

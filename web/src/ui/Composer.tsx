@@ -3,6 +3,7 @@ import { type Upload, formatSize, uploadPercent } from "../chat/media";
 import type { Quote } from "../chat/quote";
 import type { DeviceSession } from "../device/deviceSession";
 import { QuoteBlock } from "./MessageBubble";
+import { UploadPreview } from "./UploadPreview";
 
 function UploadRow({ upload, session }: { upload: Upload; session: DeviceSession }) {
   const percent = uploadPercent(upload);
@@ -38,7 +39,8 @@ function UploadRow({ upload, session }: { upload: Upload; session: DeviceSession
 /**
  * Writes to the open chat: Enter sends, Shift+Enter starts a new line. Above
  * it, the message being answered and the files being uploaded; beside it,
- * the file picker, which uploads a file and sends it.
+ * the file picker, whose files are previewed with a caption before they are
+ * uploaded and sent.
  */
 export function Composer({
   session,
@@ -55,6 +57,7 @@ export function Composer({
   uploads: readonly Upload[];
 }) {
   const [text, setText] = useState("");
+  const [picked, setPicked] = useState<readonly File[]>([]);
   const input = useRef<HTMLTextAreaElement>(null);
   // Choosing Reply puts the cursor here, to write the answer.
   useEffect(() => {
@@ -78,6 +81,16 @@ export function Composer({
           ))}
         </div>
       )}
+      {picked.length > 0 && (
+        <UploadPreview
+          files={picked}
+          onSend={(caption) => {
+            picked.forEach((file, i) => session.sendFile(chatId, file, i === 0 ? caption : ""));
+            setPicked([]);
+          }}
+          onCancel={() => setPicked([])}
+        />
+      )}
       <form
         class="composer"
         onSubmit={(event) => {
@@ -99,7 +112,7 @@ export function Composer({
             onChange={(event) => {
               const files = [...(event.currentTarget.files ?? [])];
               event.currentTarget.value = "";
-              for (const file of files) session.sendFile(chatId, file);
+              if (files.length > 0) setPicked(files);
             }}
           />
         </label>

@@ -1,5 +1,5 @@
 import { useEffect, useMemo } from "preact/hooks";
-import type { Message } from "../api/types";
+import type { ConnectorKind, Message } from "../api/types";
 import { allows } from "../auth/grant";
 import { uploadsInChat } from "../chat/media";
 import { pendingInChat } from "../chat/outbox";
@@ -12,17 +12,23 @@ import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
 import { useAccessToken } from "./useAccessToken";
 
-/** The open chat: who it is with, whether they are typing, its messages and the composer. */
+/**
+ * The open chat: who it is with, whether they are typing, its messages and the composer. A
+ * simulator device's group is the simulated phone's own (docs/connectors.md), which nobody
+ * created: its header says what it is.
+ */
 export function ConversationPane({
   session,
   view,
   chatId,
   meId,
+  connector,
 }: {
   session: DeviceSession;
   view: DeviceView;
   chatId: string;
   meId: string | null;
+  connector: ConnectorKind;
 }) {
   // Opening a chat loads its newest messages and marks it read on the server.
   useEffect(() => {
@@ -71,6 +77,12 @@ export function ConversationPane({
           )}
         </div>
       </header>
+      {isGroup && connector === "simulator" && (
+        <p class="chat-info" data-testid="chat-info">
+          The simulated phone's own group, with all of its contacts. Each member reads and answers here as in its own
+          chat; a message shows as read once every member has read it.
+        </p>
+      )}
       {view.problem && (
         <p class="error banner action-problem" role="alert">
           {view.problem}{" "}

@@ -2,29 +2,43 @@ import { useState } from "preact/hooks";
 import { type DeviceAction, deleteDevice, driveDevice } from "../api/devices";
 import type { Device } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
+import { linksWithQr } from "../device/qr";
+import { ConfirmDialog } from "./Dialog";
 import { RUNNING, STARTABLE } from "./format";
 import { useAction } from "./useAction";
 
 /**
  * Start, stop, log out and (with `withDelete`) delete a device. Each button is
- * offered only in the states the device's state machine allows it in.
+ * offered only in the states the device's state machine allows it in. Logging
+ * out forgets the link, so it asks first; a device that links with a QR code
+ * is then started again, to show a new code to link it with.
  */
 export function DeviceActions({
   dashboard,
   device,
   withDelete = false,
   onDeleted,
+  onLoggedOut,
 }: {
   dashboard: Dashboard;
   device: Device;
   withDelete?: boolean;
   onDeleted?: () => void;
+  onLoggedOut?: () => void;
 }) {
   const { busy, problem, run } = useAction();
   const [confirming, setConfirming] = useState(false);
+  const [loggingOut, setLoggingOut] = useState(false);
   if (!dashboard.session.can("control")) return null;
 
   const drive = (action: DeviceAction) => run(() => driveDevice(dashboard.session, device.id, action));
+  const logOut = () =>
+    run(async () => {
+      await driveDevice(dashboard.session, device.id, "logout");
+      setLoggingOut(false);
+      if (linksWithQr(device.connector)) await driveDevice(dashboard.session, device.id, "start");
+      onLoggedOut?.();
+    });
   const remove = () =>
     run(async () => {
       await deleteDevice(dashboard.session, device.id);
@@ -60,16 +74,31 @@ export function DeviceActions({
         </button>
       )}
       {RUNNING.includes(device.state) && (
-        <button type="button" data-testid="device-logout" disabled={busy} onClick={() => drive("logout")}>
+        <button type="button" data-testid="device-logout" disabled={busy} onClick={() => setLoggingOut(true)}>
           Log out
         </button>
+      )}
+      {loggingOut && (
+        <ConfirmDialog
+          title={`Log out ${device.name}?`}
+          confirm="Log out"
+          busy={busy}
+          problem={problem}
+          onConfirm={logOut}
+          onCancel={() => setLoggingOut(false)}
+        >
+          <p>
+            The link with its phone is forgotten and its chats are no longer shown.
+            {linksWithQr(device.connector) && " A new QR code is shown to link it again."}
+          </p>
+        </ConfirmDialog>
       )}
       {withDelete && (
         <button type="button" class="danger" data-testid="device-delete" disabled={busy} onClick={() => setConfirming(true)}>
           Delete
         </button>
       )}
-      {problem && (
+      {problem && !loggingOut && (
         <span class="error" role="alert">
           {problem}
         </span>

@@ -1,6 +1,7 @@
 import type { Dashboard } from "../app/dashboard";
 import { navigate } from "../app/navigation";
 import { useStore } from "../lib/store";
+import { devicePath } from "../router";
 import { ChatList } from "./ChatList";
 import { ConversationPane } from "./ConversationPane";
 import { DeviceActions } from "./DeviceActions";
@@ -55,24 +56,33 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
         <span class={`state-badge ${state}`} data-testid="device-state" data-state={state} title={view.stateReason ?? undefined}>
           {STATE_LABELS[state]}
         </span>
-        <DeviceActions dashboard={dashboard} device={{ ...device, state }} withDelete onDeleted={() => navigate("/")} />
+        <DeviceActions
+          dashboard={dashboard}
+          device={{ ...device, state }}
+          withDelete
+          onDeleted={() => navigate("/")}
+          onLoggedOut={() => navigate(devicePath(deviceId))}
+        />
       </header>
       {linkState === "refused" && <p class="error banner">{session.link.refusal}</p>}
       <div class="panes">
         <aside class="chat-pane">
-          <ChatList session={session} view={view} openChatId={chatId} meId={meId} />
+          <ChatList session={session} view={view} openChatId={chatId} meId={meId} linked={device.me !== null} />
         </aside>
         <section class="detail-pane">
           {chatId ? (
-            <ConversationPane session={session} view={view} chatId={chatId} meId={meId} />
+            <ConversationPane session={session} view={view} chatId={chatId} meId={meId} connector={device.connector} />
           ) : (
             <div class="device-detail">
               <LinkingPanel dashboard={dashboard} device={device} view={view} />
-              <p class="hint center">
-                {state === "ready"
-                  ? "Linked. Pick a chat to read and write."
-                  : `${STATE_LABELS[state]}${view.stateReason ? ` (${view.stateReason})` : ""}`}
-              </p>
+              {/* In state `qr` the linking panel says it all, and the badge above says the state. */}
+              {state !== "qr" && (
+                <p class="hint center">
+                  {state === "ready"
+                    ? "Linked. Pick a chat to read and write."
+                    : `${STATE_LABELS[state]}${view.stateReason ? ` (${view.stateReason})` : ""}`}
+                </p>
+              )}
             </div>
           )}
         </section>

@@ -21,13 +21,15 @@ export function lazyView<P extends object>(load: () => Promise<ComponentType<P>>
   };
 
   return function LazyView(props: P) {
-    const [, setReady] = useState(loaded);
+    // Re-renders once the code is in. (Not the component itself as state: useState would call
+    // a function it is given, here the component, as its initializer.)
+    const [, setReady] = useState(false);
     const [problem, setProblem] = useState<string | null>(null);
     useEffect(() => {
       if (loaded) return;
       let live = true;
       start().then(
-        (component) => live && setReady(() => component),
+        () => live && setReady(true),
         (error: unknown) => live && setProblem(error instanceof Error ? error.message : String(error)),
       );
       return () => {

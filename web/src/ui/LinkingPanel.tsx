@@ -2,14 +2,15 @@ import { driveDevice, scanQr } from "../api/devices";
 import type { Device } from "../api/types";
 import type { Dashboard } from "../app/dashboard";
 import type { DeviceView } from "../device/deviceView";
-import { codesRanOut, secondsLeft } from "../device/qr";
+import { codesRanOut, pairingLink, secondsLeft } from "../device/qr";
 import { useNow } from "../lib/useNow";
 import { useAction } from "./useAction";
 
 /**
  * Linking: the live QR code, replaced in place as it rotates, with the
  * seconds it has left and which attempt it is; a new round of codes once they
- * ran out; and, for the simulator, a button that plays the phone scanning it.
+ * ran out; and, for the simulator, the code's link (what a phone opens when it
+ * scans it) and a button that plays the phone scanning it.
  */
 export function LinkingPanel({ dashboard, device, view }: { dashboard: Dashboard; device: Device; view: DeviceView }) {
   const now = useNow(1000);
@@ -38,6 +39,7 @@ export function LinkingPanel({ dashboard, device, view }: { dashboard: Dashboard
 
   if (view.state !== "qr") return null;
   const qr = view.qr;
+  const link = qr && pairingLink(device.connector, qr.qr);
   return (
     <section class="linking card">
       <h2>Link this device</h2>
@@ -45,11 +47,16 @@ export function LinkingPanel({ dashboard, device, view }: { dashboard: Dashboard
         <p>{mayControl ? "Waiting for the code…" : "A QR code is on show; seeing it needs the control scope."}</p>
       ) : (
         <>
-          <p class="hint">
-            {device.connector === "simulator"
-              ? "Scan with the simulated phone, or open the code's link."
-              : "Open WhatsApp on the phone, go to Linked devices, and scan this code."}
-          </p>
+          {link ? (
+            <p class="hint">
+              Scan it with a phone, or open its link:{" "}
+              <a class="qr-link" data-testid="qr-link" href={link} target="_blank" rel="noopener noreferrer">
+                {link}
+              </a>
+            </p>
+          ) : (
+            <p class="hint">Open WhatsApp on the phone, go to Linked devices, and scan this code.</p>
+          )}
           <img class="qr-code" data-testid="qr-code" src={qr.image} alt="QR code that links the device" width={264} height={264} />
           <p class="qr-meta">
             <span>

@@ -199,7 +199,7 @@ export function MessageBubble({
           )}
           {showSender && !message.fromMe && <span class="sender">{message.from}</span>}
           {quote && !message.revoked && <QuoteBlock quote={quote} testId="message-quote" />}
-          {message.media && !message.revoked && <MessageMedia media={message.media} token={token} />}
+          {message.media && !message.revoked && <MessageMedia media={message.media} token={token} caption={message.body} />}
           <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
             {message.revoked ? "This message was deleted" : message.body}
           </span>
@@ -252,7 +252,7 @@ export function PendingBubble({
       <div class="message-column">
         <div class="bubble">
           {quote && <QuoteBlock quote={quote} testId="message-quote" />}
-          {send.media && <MessageMedia media={send.media} token={token} />}
+          {send.media && <MessageMedia media={send.media} token={token} caption={send.text} />}
           <span class="message-text" data-testid="message-text">
             {send.text}
           </span>

@@ -1,34 +1,40 @@
 import { useState } from "preact/hooks";
 import type { Media } from "../api/types";
 import { formatSize, isImage, signedMediaUrl } from "../chat/media";
+import { ImageViewer } from "./ImageViewer";
 
 /**
- * A message's file: a picture inline, anything else as a link with its name
- * and size. The daemon's files are loaded with the current access token in
- * their URL; a renewed token gives new URLs, which a picture takes only if it
- * has not loaded yet (or failed), since one on screen needs nothing more.
+ * A message's file: a picture inline, which opens in the page's viewer,
+ * anything else as a link with its name and size. The daemon's files are
+ * loaded with the current access token in their URL; a renewed token gives
+ * new URLs, which a picture takes only if it has not loaded yet (or failed),
+ * since one on screen needs nothing more.
  */
-export function MessageMedia({ media, token }: { media: Media; token: string }) {
+export function MessageMedia({ media, token, caption }: { media: Media; token: string; caption: string }) {
   const signed = signedMediaUrl(media.url, token);
   const [loadedSrc, setLoadedSrc] = useState<string | null>(null);
   const [failedSrc, setFailedSrc] = useState<string | null>(null);
+  const [viewing, setViewing] = useState(false);
   const name = media.name ?? (isImage(media) ? "Photo" : "File");
 
   if (signed && isImage(media) && failedSrc !== signed) {
     const src = loadedSrc ?? signed;
     return (
-      <a class="media media-image" href={signed} target="_blank" rel="noopener noreferrer" title={name}>
-        <img
-          src={src}
-          alt={name}
-          data-testid="message-media"
-          onLoad={() => setLoadedSrc(src)}
-          onError={() => {
-            setLoadedSrc(null);
-            setFailedSrc(src);
-          }}
-        />
-      </a>
+      <>
+        <button type="button" class="media media-image" title={`View ${name}`} onClick={() => setViewing(true)}>
+          <img
+            src={src}
+            alt={name}
+            data-testid="message-media"
+            onLoad={() => setLoadedSrc(src)}
+            onError={() => {
+              setLoadedSrc(null);
+              setFailedSrc(src);
+            }}
+          />
+        </button>
+        {viewing && <ImageViewer src={src} name={name} caption={caption} onClose={() => setViewing(false)} />}
+      </>
     );
   }
   const size = formatSize(media.size);
