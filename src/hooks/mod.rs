@@ -254,25 +254,35 @@ pub fn listen(
     (receiver, task)
 }
 
-/// Logs a hook's failure as a warning the first time, and at debug level after that until the
-/// hook works again: a host without a session bus or sound card gets one line, not one per event.
+/// Logs a hook's failure once, and at debug level after that until the hook works again: a
+/// host without a session bus or sound card gets one line, not one per event. A hook that has
+/// never worked cannot run on this host (a server, a build without sound): that is how the host
+/// is, not a fault, so it is told at info level with what would make the hook work. A hook that
+/// worked and then fails (the session bus went away) is warned about.
 #[derive(Debug, Default)]
-pub struct OneWarning {
-    warned: bool,
+pub struct OneReport {
+    reported: bool,
+    worked_once: bool,
 }
 
-impl OneWarning {
-    pub fn failed(&mut self, hook: &str, error: &dyn std::fmt::Display) {
-        if self.warned {
+impl OneReport {
+    /// `hook` failed with `error`; `to_enable` says what makes it work on this host.
+    pub fn failed(&mut self, hook: &str, error: &dyn std::fmt::Display, to_enable: &str) {
+        if self.reported {
             tracing::debug!(hook, %error, "hook failed again");
-        } else {
-            self.warned = true;
+            return;
+        }
+        self.reported = true;
+        if self.worked_once {
             tracing::warn!(hook, %error, "hook cannot run; further failures are logged at debug level");
+        } else {
+            tracing::info!(hook, %error, to_enable, "hook cannot run on this host, so it is off");
         }
     }
 
     pub fn worked(&mut self) {
-        self.warned = false;
+        self.reported = false;
+        self.worked_once = true;
     }
 }
 
