@@ -185,7 +185,7 @@ impl Actor {
     fn log_state(&self, previous: StateName) {
         let (id, state) = (&self.id, self.state.name());
         match (self.state.reason(), previous == state) {
-            (Some(reason), _) => tracing::info!(device_id = %id, %state, reason, "device state"),
+            (Some(reason), _) => tracing::info!(device_id = %id, %state, %reason, "device state"),
             (None, false) => tracing::info!(device_id = %id, %state, "device state"),
             (None, true) => tracing::debug!(device_id = %id, %state, "device state"),
         }
