@@ -262,3 +262,6 @@ pub enum KeysCommand {
         id: String,
     },
 }
+
+#[cfg(test)]
+mod tests;
