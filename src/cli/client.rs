@@ -34,24 +34,6 @@ pub enum ClientError {
     TimedOut { url: String, source: reqwest::Error },
 }
 
-/// A client subcommand's error, with the command that fixes it when there is one.
-#[derive(Debug)]
-pub struct Refusal {
-    pub error: ClientError,
-    pub fix: Option<String>,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.fix {
-            Some(fix) => write!(f, "{}; {fix}", self.error),
-            None => write!(f, "{}", self.error),
-        }
-    }
-}
-
-impl std::error::Error for Refusal {}
-
 /// How long the client waits to connect to the daemon.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long one request may take in all, an upload included.
@@ -181,40 +163,31 @@ pub(super) fn device_path(id: &str, action: &str) -> Result<String, ClientError>
     ))
 }
 
-/// Runs a client subcommand against the daemon. A refusal says what to run to fix it.
-pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Refusal> {
-    let refused = |error| Refusal { error, fix: None };
+/// A client of the daemon that `args` name, with the key they give or the first-run admin key.
+pub(super) fn connect(args: &ClientArgs) -> Result<Client, ClientError> {
     let key = match &args.api_key {
         Some(key) => key.clone(),
         None => std::fs::read_to_string("data/admin-api-key")
             .map(|key| key.trim().to_owned())
-            .map_err(|_| refused(ClientError::NoKey))?,
+            .map_err(|_| ClientError::NoKey)?,
     };
     let http = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .build()
-        .map_err(|source| {
-            refused(ClientError::Unreachable {
-                url: args.url.clone(),
-                source,
-            })
+        .map_err(|source| ClientError::Unreachable {
+            url: args.url.clone(),
+            source,
         })?;
-    let client = Client {
+    Ok(Client {
         http,
         url: args.url.clone(),
         key,
-    };
-    match execute(&client, &command).await {
-        Ok(()) => Ok(()),
-        Err(error) => Err(Refusal {
-            fix: super::remedy::fix(&client, &command, &error).await,
-            error,
-        }),
-    }
+    })
 }
 
-async fn execute(client: &Client, command: &Command) -> Result<(), ClientError> {
+/// Runs a client subcommand against the daemon.
+pub(super) async fn execute(client: &Client, command: &Command) -> Result<(), ClientError> {
     match command {
         Command::Serve(_) | Command::Migrate(_) => unreachable!("handled by main"),
         Command::Devices(DevicesCommand::List) => {

@@ -16,7 +16,8 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Overrides;
-pub use client::{run_client, ClientError, Refusal};
+pub use client::ClientError;
+pub use remedy::Refusal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,6 +88,18 @@ impl Cli {
 
 /// The ids of [`ServeArgs`]' flags.
 const SERVE_FLAGS: [&str; 4] = ["config", "bind", "data_dir", "devices_dir"];
+
+/// Runs a client subcommand against the daemon. A refusal says what to run to fix it.
+pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Refusal> {
+    let client = client::connect(args).map_err(|error| Refusal { error, fix: None })?;
+    match client::execute(&client, &command).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(Refusal {
+            fix: remedy::fix(&client, &command, &error).await,
+            error,
+        }),
+    }
+}
 
 /// Where the client subcommands find the daemon.
 #[derive(Debug, Args)]

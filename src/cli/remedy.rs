@@ -8,6 +8,24 @@ use reqwest::Method;
 use super::client::{device_path, Client, ClientError};
 use super::{Command, DevicesCommand, KeysCommand};
 
+/// A client subcommand's error, with the command that fixes it when there is one.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ClientError,
+    pub fix: Option<String>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.fix {
+            Some(fix) => write!(f, "{}; {fix}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
 /// The fix for `error`, which `command` ended with, if there is one to give.
 pub(super) async fn fix(client: &Client, command: &Command, error: &ClientError) -> Option<String> {
     let code = match error {
