@@ -7,6 +7,13 @@
 //! run npm again. Each file is embedded as it is and gzipped, so
 //! the daemon serves it precompressed.
 //!
+//! Cargo runs this script again when a path it was told to watch is newer than the script's
+//! last run, and every run rebuilds the crate. So it watches the sources only, never what npm
+//! and the bundle write: not web/'s own `node_modules` and `dist` (where `npm ci`, `npm run
+//! dev` and `npm run build` write when someone works on the dashboard in web/), and not the
+//! bundle, which it makes during its own run. The files it embeds are linked into `OUT_DIR`,
+//! so that the crate never depends on a bundle this script does not watch.
+//!
 //! Without npm the build still succeeds, with a warning, and embeds a page that says how to
 //! get the dashboard: the daemon must build and run on a machine without Node.js.
 
@@ -26,9 +33,8 @@ const NOT_SOURCES: &[&str] = &["node_modules", "dist"];
 
 fn main() {
     for tree in SOURCES {
-        println!("cargo:rerun-if-changed={tree}");
+        watch_sources(Path::new(tree));
     }
-    println!("cargo:rerun-if-changed=assets/dashboard/missing.html");
     println!("cargo:rerun-if-env-changed=DEVICEBRIDGE_NPM");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     // OUT_DIR is target/<profile>/build/<crate>-<hash>/out: the bundle goes beside the
@@ -60,17 +66,12 @@ fn main() {
         }
     };
     let files = match &bundle {
-        Some(dir) => {
-            // Embedded from there: a bundle that went away (`cargo clean` of it) is made again.
-            println!("cargo:rerun-if-changed={}", dir.display());
-            listed(dir)
-        }
+        Some(dir) => embed(dir, &out.join("dashboard")),
         None => Vec::new(),
     };
     let mut code = String::from("/// The dashboard's files: path, raw bytes, gzipped bytes.\n");
     code.push_str("pub static FILES: &[(&str, &[u8], &[u8])] = &[\n");
-    for (path, file) in &files {
-        let gzipped = gzip(file);
+    for (path, file, gzipped) in &files {
         writeln!(
             code,
             "    ({path:?}, include_bytes!({file:?}), include_bytes!({gzipped:?})),"
@@ -79,6 +80,44 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("dashboard.rs"), code).expect("write dashboard.rs");
+}
+
+/// Tells cargo to run this script again when a source of `tree` changes: each of its entries
+/// but [`NOT_SOURCES`], which tools write to while the sources stay as they are. (Watching
+/// `tree` itself would watch everything under it.) A new entry at the top of `tree` is
+/// noticed with the next change of another source.
+fn watch_sources(tree: &Path) {
+    let entries = std::fs::read_dir(tree).expect("read a source tree");
+    for entry in entries {
+        let path = entry.expect("read a source tree").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !NOT_SOURCES.contains(&name) {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+}
+
+/// Puts the files of the bundle in `dir`, each with its gzipped copy, in `embedded` (under
+/// `OUT_DIR`, emptied first), by hard links where the file system allows them; answers each
+/// file's URL path and where its raw and gzipped bytes now are.
+fn embed(dir: &Path, embedded: &Path) -> Vec<(String, PathBuf, PathBuf)> {
+    let _ = std::fs::remove_dir_all(embedded);
+    let place = |file: &Path| {
+        let to = embedded.join(file.strip_prefix(dir).expect("inside the bundle"));
+        std::fs::create_dir_all(to.parent().expect("a file in a directory"))
+            .expect("create a directory in OUT_DIR");
+        if std::fs::hard_link(file, &to).is_err() {
+            std::fs::copy(file, &to).expect("copy a bundle file into OUT_DIR");
+        }
+        to
+    };
+    listed(dir)
+        .into_iter()
+        .map(|(path, file)| {
+            let gzipped = gzip(&file);
+            (path, place(&file), place(&gzipped))
+        })
+        .collect()
 }
 
 /// Bundles web/ unless a bundle of the same sources exists; answers its directory.

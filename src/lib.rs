@@ -16,8 +16,9 @@
 //! Each layer imports only from the ones below it, lowest first: [`model`] (the shared
 //! vocabulary, importing nothing of the crate) → [`config`] → [`store`] with [`bus`] and
 //! [`metrics`] → [`messaging`] → [`device`] → [`connector`] → [`hooks`] → [`api`] → [`app`] and
-//! [`cli`]. `backoff`, `qr`, [`tasks`] (tasks stopped together within a deadline) and
-//! [`envelope`] (the error envelope) are leaf helpers.
+//! [`cli`]. `backoff`, [`console`] (standard output, shared by the log lines and the QR codes
+//! drawn there), `qr`, [`tasks`] (tasks stopped together within a deadline) and [`envelope`]
+//! (the error envelope) are leaf helpers.
 //! `tests/architecture.rs` holds the order and its rules: the API never names a connector or
 //! the actor's commands (it calls a device handle), handlers never publish domain events (the
 //! store's writer does, after commit), SQL lives in the store, an upstream's webhook receiver
@@ -65,6 +66,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod console;
 pub mod device;
 pub mod envelope;
 #[cfg(test)]

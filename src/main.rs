@@ -9,6 +9,7 @@ use anyhow::Context;
 use devicebridge::app;
 use devicebridge::cli::{self, Cli, Command};
 use devicebridge::config::{self, LogFormat, Sources};
+use devicebridge::console::Console;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -44,7 +45,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // The logs share standard output with the QR codes; colours only for a terminal.
+    let console = Console::stdout();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(console.is_terminal())
+        .with_writer(console.clone());
     match settings.log.format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Human => logs.init(),
@@ -53,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.bind))?;
     let options = devicebridge::RunOptions {
-        terminal: true,
+        console: Some(console),
         ..Default::default()
     };
     devicebridge::run(settings, listener, shutdown, options).await?;

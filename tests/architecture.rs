@@ -42,9 +42,10 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 /// Small helpers that import nothing of the crate, so that any layer may use them: backoff
-/// timing, QR drawing, the error envelope every answer (the API's and the connectors'
-/// webhook receivers') is written in, and a set of tasks stopped together within a deadline.
-const LEAVES: &[&str] = &["backoff", "envelope", "qr", "tasks"];
+/// timing, the console (standard output, shared by the log lines and the QR codes drawn on
+/// it), QR drawing, the error envelope every answer (the API's and the connectors' webhook
+/// receivers') is written in, and a set of tasks stopped together within a deadline.
+const LEAVES: &[&str] = &["backoff", "console", "envelope", "qr", "tasks"];
 
 /// Test support (`#[cfg(test)]`), usable by any layer's tests: it may use `model` only.
 const TEST_SUPPORT: &[&str] = &["fuzz"];

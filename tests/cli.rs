@@ -269,6 +269,146 @@ async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
         .await;
 }
 
+/// The first start of a fresh checkout, as the README has it: `devicebridge` with no
+/// subcommand (`serve`'s `--bind` given without it, to get a free port), on a host without a
+/// desktop session, in a build without sounds, its output going to a file or a pipe.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_first_start_shows_the_key_and_one_code_with_its_link_under_it_and_no_warning() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    std::fs::create_dir_all(dir.join("devices")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("devices/demo.toml"),
+        dir.join("devices/demo.toml"),
+    )
+    .unwrap();
+    let no_bus = format!("unix:path={}", dir.join("no-session-bus").display());
+    let mut daemon = Daemon::spawn_as_user(
+        dir,
+        &["--bind", "127.0.0.1:0"],
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", no_bus),
+            // At any time of day: in quiet hours the hooks would not try.
+            ("DEVICEBRIDGE__HOOKS__QUIET_HOURS", String::new()),
+        ],
+    );
+    daemon.base_url().await;
+    // The code is drawn, and each hook has tried it and found it cannot run here.
+    daemon
+        .wait_for("the pairing command under the code", STARTUP, |line| {
+            line.starts_with("or run: devicebridge pair ").then_some(())
+        })
+        .await;
+    for hook in ["sound", "desktop"] {
+        daemon
+            .wait_for("a hook reported as off on this host", STARTUP, |line| {
+                let off = line.contains("hook cannot run on this host") && line.contains(hook);
+                off.then_some(())
+            })
+            .await;
+    }
+    let status = daemon.terminate().await;
+    assert_eq!(status.code(), Some(0), "devicebridge exited with {status}");
+
+    let lines = daemon.lines_read();
+    let shown = lines.join("\n");
+    assert!(
+        !shown.contains("WARN"),
+        "a warning on a first start:\n{shown}"
+    );
+    assert!(
+        !shown.contains('\x1b'),
+        "escape codes in output that is not a terminal:\n{shown}"
+    );
+    let key = std::fs::read_to_string(dir.join("data/admin-api-key")).unwrap();
+    let at = |what: &str, found: &dyn Fn(&str) -> bool| {
+        let found: Vec<_> = (0..lines.len()).filter(|i| found(&lines[*i])).collect();
+        assert!(!found.is_empty(), "no {what}:\n{shown}");
+        found
+    };
+    at("admin key", &|line| line.trim() == key.trim());
+    let headers = at("QR code", &|line| {
+        line.starts_with("Scan to link device `demo`")
+    });
+    assert_eq!(headers.len(), 1, "one code, drawn once:\n{shown}");
+    let drawn = at("QR drawing", &|line| line.contains('█'));
+    let link = at("pairing link", &|line| {
+        line.starts_with("http://localhost:") && line.contains("/pair/")
+    });
+    let command = at("pairing command", &|line| {
+        line.starts_with("or run: devicebridge pair http://localhost:")
+    });
+    assert!(
+        headers[0] < drawn[0] && drawn[drawn.len() - 1] < link[0] && link[0] < command[0],
+        "the link is not under the code:\n{shown}"
+    );
+    assert!(lines[command[0]].ends_with(&lines[link[0]]), "{shown}");
+}
+
+#[tokio::test]
+async fn a_refusal_names_the_command_that_fixes_it() {
+    let daemon = common::TestDaemon::start().await;
+    daemon.create_device("demo").await;
+    let (status, body) = daemon.post("/api/v1/devices/demo/stop", json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["qr", "demo"],
+            "invalid_state: the device is not showing a QR code",
+        ),
+        (&["devices", "stop", "demo"], "invalid_state"),
+        (&["devices", "show", "nope"], "device_not_found"),
+        (&["devices", "show", "Nope"], "invalid_device_id"),
+    ];
+    let fixes = [
+        "start it with: devicebridge devices start demo",
+        "start it with: devicebridge devices start demo",
+        "see the devices with: devicebridge devices list",
+        "see the devices with: devicebridge devices list",
+    ];
+    for ((args, refusal), fix) in cases.into_iter().zip(fixes) {
+        let mut client = command(daemon.dir());
+        client
+            .args(args)
+            .args(["--url", &daemon.base, "--api-key", &daemon.key]);
+        let output = run(&mut client).await;
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.code() == Some(1) && said.contains(refusal) && said.contains(fix),
+            "{args:?}: {}",
+            describe(&output)
+        );
+    }
+    // A daemon that is not there: the command that starts it.
+    let mut client = command(daemon.dir());
+    client.args([
+        "devices",
+        "list",
+        "--url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "k",
+    ]);
+    let output = run(&mut client).await;
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Start it with: devicebridge"),
+        "{}",
+        describe(&output)
+    );
+    // `serve`'s flags belong to `serve`.
+    let mut client = command(daemon.dir());
+    client.args(["--bind", "127.0.0.1:0", "devices", "list"]);
+    let output = run(&mut client).await;
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("`--bind` is for `serve`"),
+        "{}",
+        describe(&output)
+    );
+    daemon.stop().await;
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn the_listening_line_is_printed_when_the_log_level_hides_info() {

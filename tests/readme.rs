@@ -1,16 +1,19 @@
-//! The README's commands, run for real: every `curl` and `devicebridge` command of its shell
-//! blocks, and the `curl` of its container health check, in the order the README gives them,
-//! against the daemon binary started as the README starts it (its first run, the shipped demo
-//! device, and `webhooks.allow_private` as the README asks for a local receiver). They run
-//! under `sh` with the real `curl` and the built `devicebridge` on the `PATH`; the only
-//! changes are the address (`http://localhost:3000` becomes the test daemon's, and the CLI
-//! gets it as `DEVICEBRIDGE_URL`) and the variables the README tells the reader to fill in:
-//! `$DB_KEY`, `$DB_TOKEN` and `$DB_PAIR_LINK`. Each must exit 0, and where the README shows
-//! the answer (`# → …` under the command) the output must have what it shows.
+//! The README's commands, run for real, one after the other in the order the README gives
+//! them, as a reader runs them: every `curl`, `devicebridge` and `export` line of its shell
+//! blocks, and the `curl` of its container health check. The line that starts the daemon
+//! (`devicebridge`, which is `serve`) starts the built binary there, in a fresh directory
+//! holding the shipped demo device (its first run), with `webhooks.allow_private` as the
+//! README asks for a local receiver. They run under `sh -u` (a variable no command before set
+//! fails the line) with the real `curl` and the built `devicebridge` on the `PATH`; the only
+//! change is the address: `http://localhost:3000` becomes the test daemon's, on a free port
+//! (`--bind 127.0.0.1:0` for the daemon, `DEVICEBRIDGE_URL` for the CLI). Each variable the
+//! README uses is set by an `export` line before it, and kept for the lines after. Each line
+//! must exit 0, and where the README shows the answer (`# → …` under the command) the output
+//! must have what it shows.
 //!
 //! A shell line the test does not know how to run fails it, so the README cannot show a
-//! command that is not tried here. `cargo …` commands are the exception: they build and run
-//! the daemon this test already runs.
+//! command that is not tried here. `cargo …` commands are the exception: they build the binary
+//! this test runs, and run the tests.
 #![cfg(unix)]
 
 mod common;
@@ -21,9 +24,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::binary::Daemon;
-use common::{wait_state, TestDaemon, WAIT};
+use common::{wait_state, TestDaemon};
 use devicebridge::config;
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// The address the README's examples use.
@@ -221,13 +223,15 @@ fn check_shown(shown: &[String], output: &str) -> Result<(), String> {
 struct Shell {
     /// The daemon's directory: `data/admin-api-key` is under it, as the README expects.
     dir: PathBuf,
+    /// The daemon's address, once the README has started it.
     base: String,
-    /// The variables the README uses, with their values.
+    /// The variables the README's commands set so far, with their values.
     variables: BTreeMap<String, String>,
 }
 
 impl Shell {
-    /// Runs `command` under `sh` with the address replaced; returns stdout, or why it failed.
+    /// Runs `command` under `sh -u` with the address replaced; returns stdout, or why it
+    /// failed.
     async fn run(&self, command: &str) -> Result<String, String> {
         let command = command.replace(README_ADDRESS, &self.base);
         let bin = Path::new(env!("CARGO_BIN_EXE_devicebridge"))
@@ -239,7 +243,7 @@ impl Shell {
         .unwrap();
         let mut shell = common::binary::isolated("sh", &self.dir);
         shell
-            .arg("-c")
+            .args(["-u", "-c"])
             .arg(&command)
             .env("PATH", path)
             .env("DEVICEBRIDGE_URL", &self.base)
@@ -262,13 +266,59 @@ impl Shell {
     }
 }
 
+/// The words of a command, without its comment.
+fn words(command: &str) -> impl Iterator<Item = &str> {
+    command
+        .split_whitespace()
+        .take_while(|word| !word.starts_with('#'))
+}
+
+/// Whether `command` (a `devicebridge` line) runs the daemon: `serve`, given or by default.
+/// Its words are taken as they are, without the shell's quoting, which a daemon's line has no
+/// need of: a line they are not a command line of is a client's.
+fn starts_the_daemon(command: &str) -> bool {
+    devicebridge::cli::Cli::from_args(words(command))
+        .is_ok_and(|cli| matches!(cli.command, Some(devicebridge::cli::Command::Serve(_))))
+}
+
+/// The daemon the README started, and what the test watches it with.
+struct Started {
+    /// Kept so that the daemon runs until the test ends (it is killed when dropped).
+    _daemon: Daemon,
+    /// A client of the demo device's namespace, which sees it become `ready`.
+    watcher: common::sio::SioClient,
+}
+
+/// Starts the daemon as `command` does, in `dir`, on a free port; answers it and its address.
+async fn start(command: &str, dir: &Path) -> (Started, String) {
+    let mut args: Vec<&str> = words(command).skip(1).collect();
+    args.extend(["--bind", "127.0.0.1:0"]);
+    let mut daemon = Daemon::spawn_as_user(
+        dir,
+        &args,
+        &[("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned())],
+    );
+    let base = daemon.base_url().await;
+    let key = std::fs::read_to_string(dir.join("data/admin-api-key"))
+        .expect("the first run writes the admin key")
+        .trim()
+        .to_owned();
+    let api = TestDaemon::remote(base.clone(), key, dir.to_path_buf());
+    let watcher = api.socket("demo", json!({})).await;
+    let started = Started {
+        _daemon: daemon,
+        watcher,
+    };
+    (started, base)
+}
+
 #[tokio::test]
-async fn every_command_of_the_readme_runs_and_answers_what_it_shows() {
+async fn every_command_of_the_readme_runs_in_order_and_answers_what_it_shows() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
     let examples = examples(&readme);
 
-    // The daemon as the README starts it: a first run, with the shipped demo device.
+    // A fresh checkout's directory: the shipped demo device, no data yet.
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().to_path_buf();
     std::fs::create_dir_all(dir.join("devices")).unwrap();
@@ -277,64 +327,45 @@ async fn every_command_of_the_readme_runs_and_answers_what_it_shows() {
         dir.join("devices/demo.toml"),
     )
     .unwrap();
-    let mut daemon = Daemon::spawn(
-        &dir,
-        &[("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned())],
-    );
-    let base = daemon.base_url().await;
-    let pair_link = daemon
-        .wait_for("the pairing link under the QR code", WAIT, |line| {
-            let start = line.find("devicebridge pair ")? + "devicebridge pair ".len();
-            Some(line[start..].split(['`', ' ']).next()?.to_owned())
-        })
-        .await;
-    let key = std::fs::read_to_string(dir.join("data/admin-api-key"))
-        .expect("the first run writes the admin key")
-        .trim()
-        .to_owned();
-    let api = TestDaemon::remote(base.clone(), key.clone(), dir.clone());
-    let (status, token) = api
-        .post(
-            "/api/v1/tokens",
-            json!({ "sub": "readme", "devices": ["demo"], "scopes": ["read", "send"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{token}");
-    let mut watcher = api.socket("demo", json!({})).await;
-
     let mut shell = Shell {
         dir,
-        base,
-        variables: BTreeMap::from([
-            ("DB_KEY".to_owned(), key),
-            (
-                "DB_TOKEN".to_owned(),
-                token["token"].as_str().unwrap().to_owned(),
-            ),
-            ("DB_PAIR_LINK".to_owned(), pair_link),
-        ]),
+        base: String::new(),
+        variables: BTreeMap::new(),
     };
+    let mut started: Option<Started> = None;
     let mut ran: BTreeMap<String, usize> = BTreeMap::new();
     for example in &examples {
         let at = format!("README:{}: `{}`", example.line, example.command);
-        match example.program() {
-            // They build and run the daemon, which this test runs already.
+        let program = example.program();
+        if !matches!(program, "cargo") {
+            assert!(
+                started.is_some() || starts_the_daemon(&example.command),
+                "{at}: runs before the README starts the daemon"
+            );
+        }
+        match program {
+            // They build the binary this test runs, and run the tests.
             "cargo" => continue,
+            "devicebridge" if starts_the_daemon(&example.command) => {
+                assert!(
+                    started.is_none(),
+                    "{at}: the README starts the daemon twice"
+                );
+                let (daemon, base) = start(&example.command, &shell.dir).await;
+                started = Some(daemon);
+                shell.base = base;
+                *ran.entry("daemon".to_owned()).or_default() += 1;
+            }
             "export" => {
-                // The README sets a variable it uses: the value it gets must be the one the
-                // commands here are given.
+                // The value is what the command gives; the lines after it use it.
                 let assignment = example.command["export".len()..].trim();
                 let (name, _) = assignment.split_once('=').expect("export NAME=value");
                 let value = shell
                     .run(&format!("{} && printf %s \"${name}\"", example.command))
                     .await
                     .unwrap_or_else(|error| panic!("{at}: {error}"));
-                let given = shell.variables.entry(name.to_owned()).or_default();
-                assert!(
-                    given.is_empty() || *given == value,
-                    "{at}: sets {name} to something else than the test gives it"
-                );
-                *given = value;
+                assert!(!value.trim().is_empty(), "{at}: sets {name} to nothing");
+                shell.variables.insert(name.to_owned(), value);
             }
             program @ ("curl" | "devicebridge") => {
                 assert!(
@@ -356,15 +387,20 @@ async fn every_command_of_the_readme_runs_and_answers_what_it_shows() {
                 // The README: the device goes to `ready` as its code is scanned, and what
                 // follows it relies on that.
                 if example.command.starts_with("devicebridge pair") {
-                    wait_state(&mut watcher, "ready").await;
+                    let watcher = &mut started.as_mut().expect("the daemon runs").watcher;
+                    wait_state(watcher, "ready").await;
                 }
             }
             other => panic!("{at}: the test cannot run `{other}`; show it another way"),
         }
     }
-    // The README shows calls with curl, the CLI, and a container health check.
+    // The README starts the daemon, and shows calls with curl, the CLI, and a container
+    // health check; the variables it uses are set by its own commands.
+    assert_eq!(ran.get("daemon"), Some(&1), "{ran:?}");
     assert!(ran.get("curl").is_some_and(|n| *n >= 5), "{ran:?}");
     assert!(ran.get("devicebridge").is_some_and(|n| *n >= 5), "{ran:?}");
+    let set: Vec<_> = shell.variables.keys().map(String::as_str).collect();
+    assert_eq!(set, ["DB_KEY", "DB_PAIR_LINK", "DB_TOKEN"]);
     assert!(
         examples
             .iter()

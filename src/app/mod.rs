@@ -25,6 +25,7 @@ use crate::bus::EventBus;
 use crate::config::SectionCheck;
 use crate::config::{ServerSettings, Settings};
 use crate::connector::{self, Builtin};
+use crate::console::Console;
 use crate::device::actor::ActorContext;
 use crate::device::cluster::Ownership;
 use crate::device::pairings::Pairings;
@@ -70,8 +71,9 @@ pub enum AppError {
 /// Choices that differ between the `serve` command and an embedded daemon (tests).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// Draw QR codes and the first-run banner on the terminal.
-    pub terminal: bool,
+    /// Where to draw QR codes and the first-run banner: the daemon's standard output (which
+    /// its log lines go through too), or nowhere.
+    pub console: Option<Console>,
     /// Bumped after every store commit and every count no commit follows, for an embedder
     /// that waits for an effect no event announces (see [`Changes`]).
     pub changes: Changes,
@@ -99,7 +101,7 @@ pub async fn run(
     let _store_closes = store.close_on_drop();
     let secret = token_secret(&settings, &store).await?;
     let auth = Authenticator::new(&settings, store.clone(), &secret);
-    ensure_admin_key(&settings, &store, &auth, options.terminal).await?;
+    ensure_admin_key(&settings, &store, &auth, options.console.as_ref()).await?;
 
     let pairings = Pairings::default();
     let context = ActorContext {
@@ -112,7 +114,7 @@ pub async fn run(
             metrics.clone(),
         )),
         metrics: metrics.clone(),
-        print_qr: options.terminal,
+        console: options.console.clone(),
     };
     let devices = match settings.storage.postgres_url() {
         None => DeviceManager::new(context),
@@ -258,7 +260,7 @@ pub async fn run(
             route_profile_paths,
         ))
         .layer(axum::middleware::map_request(detach_request_head));
-    announce_address(address);
+    announce_address(address, options.console.as_ref());
     let closing_sockets = sockets.clone();
     crate::api::serve::serve(listener, router, &settings.limits, sessions, async move {
         shutdown.await;
@@ -337,11 +339,15 @@ async fn detach_request_head(mut request: axum::extract::Request) -> axum::extra
 /// Tells where the daemon listens: with port 0 it is the only place that says which port was
 /// picked, and scripts wait for this line. So it is printed on stdout when the log filter
 /// hides it.
-fn announce_address(address: std::net::SocketAddr) {
+fn announce_address(address: std::net::SocketAddr, console: Option<&Console>) {
     if tracing::enabled!(tracing::Level::INFO) {
         tracing::info!("listening on http://{address}");
     } else {
-        println!("listening on http://{address}");
+        let line = format!("listening on http://{address}\n");
+        match console {
+            Some(console) => console.print(&line),
+            None => print!("{line}"),
+        }
     }
 }
 
@@ -381,7 +387,7 @@ async fn ensure_admin_key(
     settings: &Settings,
     store: &Store,
     auth: &Authenticator,
-    terminal: bool,
+    console: Option<&Console>,
 ) -> Result<(), AppError> {
     if auth.has_configured_keys() || store.read(crate::store::keys::count).await? > 0 {
         return Ok(());
@@ -393,15 +399,15 @@ async fn ensure_admin_key(
     auth::write_private(&path, &created.secret).map_err(AppError::Secrets)?;
     auth.store_key(&created).await?;
     tracing::info!(path = %path.display(), "generated the first admin API key");
-    if terminal {
-        println!(
+    if let Some(console) = console {
+        console.print(&format!(
             "\n  ┌──────────────────────────────────────────────────────────────┐\n  \
              │ First run: an admin API key was generated (shown only once). │\n  \
              └──────────────────────────────────────────────────────────────┘\n  \
-             {}\n  It is also in {} (readable by you only).\n",
+             {}\n  It is also in {} (readable by you only).\n\n",
             created.secret,
             path.display()
-        );
+        ));
     }
     Ok(())
 }

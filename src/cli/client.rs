@@ -14,7 +14,7 @@ pub enum ClientError {
     Unreachable { url: String, source: reqwest::Error },
     #[error("{code}: {message}")]
     Api { code: String, message: String },
-    #[error("no API key: pass --api-key, set DEVICEBRIDGE_API_KEY, or run from the directory holding data/admin-api-key")]
+    #[error("no API key: run this from the daemon's directory (it reads data/admin-api-key), or pass one: --api-key KEY (or export DEVICEBRIDGE_API_KEY=KEY)")]
     NoKey,
     #[error(transparent)]
     Qr(#[from] crate::qr::QrError),
@@ -39,14 +39,14 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long one request may take in all, an upload included.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     url: String,
     key: String,
 }
 
 impl Client {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -155,7 +155,7 @@ fn path_segment(id: &str) -> Result<String, ClientError> {
 
 /// The path of device `id`'s resource `action` (`""` for the device itself); the id is
 /// checked as the daemon checks it, so a mistyped id is refused before any request.
-fn device_path(id: &str, action: &str) -> Result<String, ClientError> {
+pub(super) fn device_path(id: &str, action: &str) -> Result<String, ClientError> {
     let id = crate::model::DeviceId::parse(id)?;
     Ok(format!(
         "/api/v1/devices/{}{action}",
@@ -163,8 +163,8 @@ fn device_path(id: &str, action: &str) -> Result<String, ClientError> {
     ))
 }
 
-/// Runs a client subcommand against the daemon.
-pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), ClientError> {
+/// A client of the daemon that `args` name, with the key they give or the first-run admin key.
+pub(super) fn connect(args: &ClientArgs) -> Result<Client, ClientError> {
     let key = match &args.api_key {
         Some(key) => key.clone(),
         None => std::fs::read_to_string("data/admin-api-key")
@@ -179,11 +179,15 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             url: args.url.clone(),
             source,
         })?;
-    let client = Client {
+    Ok(Client {
         http,
         url: args.url.clone(),
         key,
-    };
+    })
+}
+
+/// Runs a client subcommand against the daemon.
+pub(super) async fn execute(client: &Client, command: &Command) -> Result<(), ClientError> {
     match command {
         Command::Serve(_) | Command::Migrate(_) => unreachable!("handled by main"),
         Command::Devices(DevicesCommand::List) => {
@@ -201,7 +205,7 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
         }
         Command::Devices(DevicesCommand::Show { id }) => print(
             &client
-                .call(Method::GET, &device_path(&id, "")?, None)
+                .call(Method::GET, &device_path(id, "")?, None)
                 .await?,
         ),
         Command::Devices(DevicesCommand::Add {
@@ -218,30 +222,34 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
         }
         Command::Devices(DevicesCommand::Remove { id }) => {
             client
-                .call(Method::DELETE, &device_path(&id, "")?, None)
+                .call(Method::DELETE, &device_path(id, "")?, None)
                 .await?;
             println!("removed {id}");
         }
         Command::Devices(DevicesCommand::Start { id }) => print(
             &client
-                .call(Method::POST, &device_path(&id, "/start")?, None)
+                .call(Method::POST, &device_path(id, "/start")?, None)
                 .await?,
         ),
         Command::Devices(DevicesCommand::Stop { id }) => print(
             &client
-                .call(Method::POST, &device_path(&id, "/stop")?, None)
+                .call(Method::POST, &device_path(id, "/stop")?, None)
                 .await?,
         ),
         Command::Devices(DevicesCommand::Logout { id }) => print(
             &client
-                .call(Method::POST, &device_path(&id, "/logout")?, None)
+                .call(Method::POST, &device_path(id, "/logout")?, None)
                 .await?,
         ),
-        Command::Qr { device: id } => {
+        Command::Qr { device: id, raw } => {
             let qr = client
-                .call(Method::GET, &device_path(&id, "/qr")?, None)
+                .call(Method::GET, &device_path(id, "/qr")?, None)
                 .await?;
             let text = qr["qr"].as_str().unwrap_or_default();
+            if *raw {
+                println!("{text}");
+                return Ok(());
+            }
             println!("{}", crate::qr::terminal(text)?);
             println!(
                 "{text}\ncode {}/{}, expires at {}",
@@ -268,11 +276,11 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
         } => {
             let mut body = json!({ "text": text });
             match file {
-                Some(file) => body["media"] = client.upload(&id, &file, mime).await?,
+                Some(file) => body["media"] = client.upload(id, file, mime.clone()).await?,
                 None if text.is_empty() => return Err(ClientError::Nothing),
                 None => {}
             }
-            let path = device_path(&id, &format!("/chats/{}/messages", path_segment(&chat)?))?;
+            let path = device_path(id, &format!("/chats/{}/messages", path_segment(chat)?))?;
             print(&client.call(Method::POST, &path, Some(body)).await?);
         }
         Command::Keys(KeysCommand::Create {
@@ -297,7 +305,7 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             client
                 .call(
                     Method::DELETE,
-                    &format!("/api/v1/keys/{}", path_segment(&id)?),
+                    &format!("/api/v1/keys/{}", path_segment(id)?),
                     None,
                 )
                 .await?;
@@ -309,16 +317,19 @@ pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Clien
             scopes,
             ttl,
             profile,
+            raw,
         } => {
             let body = json!({
                 "sub": subject, "devices": devices, "scopes": scopes, "ttlSecs": ttl,
                 "profile": profile,
             });
-            print(
-                &client
-                    .call(Method::POST, "/api/v1/tokens", Some(body))
-                    .await?,
-            );
+            let issued = client
+                .call(Method::POST, "/api/v1/tokens", Some(body))
+                .await?;
+            match raw {
+                true => println!("{}", issued["token"].as_str().unwrap_or_default()),
+                false => print(&issued),
+            }
         }
     }
     Ok(())

@@ -2,10 +2,12 @@
 //! over its REST API, so anything the CLI does, an integration can do too; `migrate` copies
 //! the database into PostgreSQL.
 //!
-//! Here: the arguments. The REST client is in `client`, the copy in `migrate`.
+//! Here: the arguments. The REST client is in `client`, what to do about its refusals in
+//! `remedy`, the copy in `migrate`.
 
 mod client;
 pub mod migrate;
+mod remedy;
 
 use std::path::PathBuf;
 
@@ -14,7 +16,8 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Overrides;
-pub use client::{run_client, ClientError};
+pub use client::ClientError;
+pub use remedy::Refusal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +28,10 @@ pub use client::{run_client, ClientError};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `serve`'s flags, taken without the subcommand too: `devicebridge --bind ADDR` is
+    /// `devicebridge serve --bind ADDR`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -32,25 +39,65 @@ pub struct Cli {
 impl Cli {
     /// The command line of this process. `--url` names the daemon a client subcommand talks
     /// to: given to `serve` (the default subcommand), it would be silently ignored, so it is
-    /// refused.
+    /// refused; so are `serve`'s flags before another subcommand.
     pub fn from_process() -> Cli {
-        let matches = Cli::command().get_matches();
+        Cli::from_args(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// [`Cli::from_process`] for any command line (the program's name first).
+    pub fn from_args(
+        args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+    ) -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches_from(args)?;
         let serving = matches.subcommand_name().is_none_or(|name| name == "serve");
-        let url_given = matches
-            .subcommand_matches("serve")
-            .unwrap_or(&matches)
-            .value_source("url")
-            == Some(ValueSource::CommandLine);
+        let given = |matches: &clap::ArgMatches, id: &str| {
+            matches.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        let url_given = given(
+            matches.subcommand_matches("serve").unwrap_or(&matches),
+            "url",
+        );
         if serving && url_given {
-            Cli::command()
-                .error(
-                    ErrorKind::ArgumentConflict,
-                    "`--url` is for the client subcommands; `serve` listens on `--bind` \
-                     (or `server.bind`)",
-                )
-                .exit();
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "`--url` is for the client subcommands; `serve` listens on `--bind` \
+                 (or `server.bind`)",
+            ));
         }
-        Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+        let serve_flag = SERVE_FLAGS.iter().find(|id| given(&matches, id));
+        if let (false, Some(flag)) = (serving, serve_flag) {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "`--{}` is for `serve`, not a client subcommand",
+                    flag.replace('_', "-")
+                ),
+            ));
+        }
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        // `serve`'s flags end up with `serve`, the command when none is given.
+        let before = std::mem::take(&mut cli.serve);
+        match &mut cli.command {
+            None => cli.command = Some(Command::Serve(before)),
+            Some(Command::Serve(serve)) => serve.fill_from(before),
+            Some(_) => {}
+        }
+        Ok(cli)
+    }
+}
+
+/// The ids of [`ServeArgs`]' flags.
+const SERVE_FLAGS: [&str; 4] = ["config", "bind", "data_dir", "devices_dir"];
+
+/// Runs a client subcommand against the daemon. A refusal says what to run to fix it.
+pub async fn run_client(command: Command, args: &ClientArgs) -> Result<(), Refusal> {
+    let client = client::connect(args).map_err(|error| Refusal { error, fix: None })?;
+    match client::execute(&client, &command).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(Refusal {
+            fix: remedy::fix(&client, &command, &error).await,
+            error,
+        }),
     }
 }
 
@@ -83,8 +130,13 @@ pub enum Command {
     /// Manage devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
-    /// Show a device's current QR code in the terminal.
-    Qr { device: String },
+    /// Show a device's current QR code in the terminal, with the link it encodes under it.
+    Qr {
+        device: String,
+        /// Print the link alone, for `$(…)` in a shell.
+        #[arg(long)]
+        raw: bool,
+    },
     /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
     Pair { qr: String },
     /// Send a message to a chat of a device: a text, a file with its caption, or both;
@@ -124,6 +176,9 @@ pub enum Command {
         /// The protocol profile the token's connections speak (see `GET /api/v1/profiles`).
         #[arg(long)]
         profile: Option<String>,
+        /// Print the token alone, for `$(…)` in a shell.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -133,7 +188,7 @@ impl Default for Command {
     }
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, PartialEq)]
 pub struct ServeArgs {
     /// A configuration file layered over the defaults and `config/local.toml`.
     #[arg(long)]
@@ -148,6 +203,14 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// Takes the flags given before `serve` that were not given after it.
+    fn fill_from(&mut self, before: ServeArgs) {
+        self.config = self.config.take().or(before.config);
+        self.bind = self.bind.or(before.bind);
+        self.data_dir = self.data_dir.take().or(before.data_dir);
+        self.devices_dir = self.devices_dir.take().or(before.devices_dir);
+    }
+
     pub fn overrides(&self) -> Overrides {
         Overrides {
             config_file: self.config.clone(),
@@ -212,3 +275,6 @@ pub enum KeysCommand {
         id: String,
     },
 }
+
+#[cfg(test)]
+mod tests;

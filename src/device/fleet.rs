@@ -7,16 +7,17 @@ use std::path::Path;
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::phone_numbers;
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError};
 use crate::model::{
-    spec::{connector_tables, CloudApiSpec, DeviceSpec, SimulatorSpec, WahaSpec},
+    spec::{connector_tables, CloudApiSpec, DeviceQr, DeviceSpec, SimulatorSpec, WahaSpec},
     DeviceId,
 };
 use crate::store::{self, DeviceRecord, DeviceSource, Store};
 
-/// Changes a PATCH may make. Connector settings apply from the next start; a connector
-/// table is replaced as a whole.
+/// Changes a PATCH may make. Connector and `qr` settings apply from the next start; a table
+/// is replaced as a whole, but for the simulated phone's number, which stays unless given.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(deny_unknown_fields)]
@@ -31,6 +32,8 @@ pub struct DevicePatch {
     pub waha: Option<WahaSpec>,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub cloud_api: Option<CloudApiSpec>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub qr: Option<DeviceQr>,
 }
 
 impl DevicePatch {
@@ -81,14 +84,29 @@ async fn sync_files(
         .collect();
     store
         .write(move |tx| {
-            for existing in store::devices::list(tx.conn())? {
+            let stored = store::devices::list(tx.conn())?;
+            for existing in &stored {
                 let still_declared = declared.iter().any(|(id, _)| *id == existing.id)
                     || broken.contains(&existing.id.to_string());
                 if existing.source == DeviceSource::File && !still_declared {
                     tx.delete_device(&existing.id)?;
                 }
             }
-            for (id, spec) in declared {
+            let definitions: Vec<_> = stored.iter().filter_map(|r| definition(r).ok()).collect();
+            let mut numbers = phone_numbers::in_use(
+                definitions
+                    .iter()
+                    .chain(declared.iter().map(|(_, spec)| spec)),
+            );
+            for (id, mut spec) in declared {
+                // A file that gives no number keeps the one its device was given before.
+                let before = stored.iter().find(|record| record.id == id);
+                if spec.simulator.phone.is_none() {
+                    spec.simulator.phone = before
+                        .and_then(|record| definition(record).ok())
+                        .and_then(|stored| stored.simulator.phone);
+                }
+                phone_numbers::assign(&mut spec, &mut numbers);
                 tx.upsert_device(&DeviceRecord::new(id, &spec, DeviceSource::File))?;
             }
             Ok(())
@@ -104,14 +122,17 @@ pub(super) async fn create(
     spec: DeviceSpec,
 ) -> Result<DeviceRecord, DeviceError> {
     spec.validate().map_err(DeviceError::Definition)?;
-    let record = DeviceRecord::new(id, &spec, DeviceSource::Api);
     store
         .write(move |tx| {
-            if tx.device(&record.id)?.is_some() {
+            if tx.device(&id)?.is_some() {
                 return Ok(None);
             }
-            tx.upsert_device(&record)?;
-            tx.device(&record.id)
+            let mut spec = spec;
+            let stored = store::devices::list(tx.conn())?;
+            let definitions: Vec<_> = stored.iter().filter_map(|r| definition(r).ok()).collect();
+            phone_numbers::assign(&mut spec, &mut phone_numbers::in_use(&definitions));
+            tx.upsert_device(&DeviceRecord::new(id.clone(), &spec, DeviceSource::Api))?;
+            tx.device(&id)
         })
         .await?
         .ok_or(DeviceError::Exists)
@@ -144,8 +165,15 @@ pub(super) async fn update(
             if let Some(autostart) = patch.autostart {
                 spec.autostart = autostart;
             }
-            if let Some(simulator) = patch.simulator {
+            if let Some(mut simulator) = patch.simulator {
+                // Its number stays unless the change gives another.
+                if simulator.phone.is_none() {
+                    simulator.phone = spec.simulator.phone.take();
+                }
                 spec.simulator = simulator;
+            }
+            if let Some(qr) = patch.qr {
+                spec.qr = qr;
             }
             if let Some(waha) = patch.waha {
                 spec.waha = Some(waha);

@@ -12,6 +12,7 @@ mod manager;
 pub mod media;
 mod mirror;
 pub mod pairings;
+mod phone_numbers;
 mod refusal;
 mod relay;
 mod relay_bell;

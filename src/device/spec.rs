@@ -180,6 +180,7 @@ mod tests {
                 graph_url: GRAPH_URL.into(),
             }),
             hooks: DeviceHooks::default(),
+            qr: DeviceQr::default(),
         };
         let shown = format!("{spec:?} {spec:#?}");
         for secret in ["waha-key-1", "waha-hmac-2", "token-3", "app-4", "verify-5"] {
@@ -206,10 +207,24 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_demo_device_parses() {
+    fn keeping_to_offer_codes_is_read_from_the_file_and_off_by_default() {
+        let spec: DeviceSpec =
+            toml::from_str("name = \"Kiosk\"\n[qr]\nkeep_offering = true\n").unwrap();
+        assert!(spec.qr.keep_offering);
+        let spec: DeviceSpec = toml::from_str("name = \"Plain\"\n").unwrap();
+        assert!(!spec.qr.keep_offering);
+        assert!(toml::from_str::<DeviceSpec>("name = \"x\"\n[qr]\nkeep = true\n").is_err());
+    }
+
+    #[test]
+    fn the_shipped_demo_device_parses_and_keeps_offering_codes() {
         let (devices, errors) =
             load_dir(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/devices"))).unwrap();
         assert!(errors.is_empty(), "{errors:?}");
-        assert!(devices.iter().any(|(id, _)| id.as_str() == "demo"));
+        let (_, demo) = devices
+            .iter()
+            .find(|(id, _)| id.as_str() == "demo")
+            .expect("the demo device");
+        assert!(demo.qr.keep_offering, "the demo waits for its user");
     }
 }

@@ -206,8 +206,12 @@ pub enum Effect {
 /// any values and the function stays pure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// How many pairing codes to issue before giving up with `qr_timeout`.
+    /// How many pairing codes to issue before giving up with `qr_timeout`: one round.
     pub qr_max_attempts: u32,
+    /// Start a new round of codes after the last one instead of giving up (a device file's
+    /// `[qr] keep_offering`): a device meant to be linked whenever someone gets to it, such as
+    /// the shipped demo, never stops on its own while nobody scans.
+    pub qr_keep_offering: bool,
     /// How many reconnect attempts to make before failing with `reconnect_exhausted`.
     pub reconnect_max_attempts: u32,
 }
@@ -311,7 +315,8 @@ pub fn transition(
         ),
 
         // Pairing codes rotate, on our timer or when the upstream shows a new code, until the
-        // limit; then the device stops rather than keep a QR session open with nobody watching.
+        // limit; then the device stops rather than keep a QR session open with nobody watching,
+        // unless its file asks it to keep offering codes.
         (S::Qr { attempt }, Input::QrExpired | Input::NeedsLinking)
             if *attempt < limits.qr_max_attempts =>
         {
@@ -324,6 +329,24 @@ pub fn transition(
                 }],
             )
         }
+        // A device that keeps offering codes starts a new round, at attempt 1 again so that
+        // `attempt` never passes `maxAttempts`. Its first code is as short as the others:
+        // nobody is known to be looking for their phone this time.
+        (S::Qr { .. }, Input::QrExpired | Input::NeedsLinking) if limits.qr_keep_offering => (
+            S::Qr { attempt: 1 },
+            vec![E::IssueQr {
+                attempt: 1,
+                first: false,
+            }],
+        ),
+        // An upstream that rotates its own codes stopped showing them: a device that keeps
+        // offering codes opens a new session, which shows new ones.
+        (S::Qr { .. }, Input::LinkingTimedOut) if limits.qr_keep_offering => (
+            S::Starting {
+                reconnect_attempt: 0,
+            },
+            vec![E::CloseUpstream, E::OpenUpstream],
+        ),
         (S::Qr { .. }, Input::QrExpired | Input::NeedsLinking | Input::LinkingTimedOut) => (
             S::Stopped {
                 reason: Some(QR_TIMEOUT.to_owned()),

@@ -83,7 +83,8 @@ impl Trigger {
 
 /// The triggers this event fires, the most specific first: a `state` event into `failed` is
 /// both `failed` and `state`. A `qr` event fires only for the first code of a linking
-/// attempt: the rotations that follow every 20 s are no news to the person scanning.
+/// attempt: the rotations that follow every 20 s are no news to the person scanning (nor are
+/// later rounds of codes, which `listen` leaves out).
 pub fn triggers(event: &JournaledEvent) -> Vec<Trigger> {
     let mut fired = Vec::with_capacity(2);
     let specific = match event.kind {
@@ -227,6 +228,7 @@ pub fn listen(
     let mut events = bus.subscribe();
     let (queue, receiver) = mpsc::channel(QUEUE);
     let task = tokio::spawn(async move {
+        let mut rounds = CodeRounds::default();
         loop {
             let received = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -235,7 +237,7 @@ pub fn listen(
             match received {
                 // Another node of the cluster journaled it, and its own hooks play it.
                 Ok(event) if event.remote => {}
-                Ok(event) if wanted(&event) => {
+                Ok(event) if rounds.is_news(&event) && wanted(&event) => {
                     if queue.try_send(event).is_err() {
                         if queue.is_closed() {
                             return;
@@ -254,25 +256,65 @@ pub fn listen(
     (receiver, task)
 }
 
-/// Logs a hook's failure as a warning the first time, and at debug level after that until the
-/// hook works again: a host without a session bus or sound card gets one line, not one per event.
+/// Which devices are in a round of pairing codes after the first, from their `state` events.
+/// A device that keeps offering codes starts a new round, from attempt 1, every few minutes
+/// while nobody links it: that is no new linking attempt to tell the host about. The first
+/// code of an attempt follows a `state` event into `qr` from another state; the first code of
+/// a later round follows one from `qr` itself.
 #[derive(Debug, Default)]
-pub struct OneWarning {
-    warned: bool,
+struct CodeRounds {
+    later_round: std::collections::HashSet<DeviceId>,
 }
 
-impl OneWarning {
-    pub fn failed(&mut self, hook: &str, error: &dyn std::fmt::Display) {
-        if self.warned {
+impl CodeRounds {
+    /// Follows `event`, and answers whether the host's hooks should hear of it: every event
+    /// but a code that does not begin a linking attempt (a rotation, which [`triggers`] names
+    /// nothing for either, or the first code of a later round).
+    fn is_news(&mut self, event: &JournaledEvent) -> bool {
+        match event.kind {
+            EventKind::State => {
+                let fields = event.fields();
+                match fields["state"] == "qr" && fields["previous"] == "qr" {
+                    true => self.later_round.insert(event.device_id.clone()),
+                    false => self.later_round.remove(&event.device_id),
+                };
+                true
+            }
+            EventKind::Qr => !self.later_round.contains(&event.device_id),
+            _ => true,
+        }
+    }
+}
+
+/// Logs a hook's failure once, and at debug level after that until the hook works again: a
+/// host without a session bus or sound card gets one line, not one per event. A hook that has
+/// never worked cannot run on this host (a server, a build without sound): that is how the host
+/// is, not a fault, so it is told at info level with what would make the hook work. A hook that
+/// worked and then fails (the session bus went away) is warned about.
+#[derive(Debug, Default)]
+pub struct OneReport {
+    reported: bool,
+    worked_once: bool,
+}
+
+impl OneReport {
+    /// `hook` failed with `error`; `to_enable` says what makes it work on this host.
+    pub fn failed(&mut self, hook: &str, error: &dyn std::fmt::Display, to_enable: &str) {
+        if self.reported {
             tracing::debug!(hook, %error, "hook failed again");
-        } else {
-            self.warned = true;
+            return;
+        }
+        self.reported = true;
+        if self.worked_once {
             tracing::warn!(hook, %error, "hook cannot run; further failures are logged at debug level");
+        } else {
+            tracing::info!(hook, %error, to_enable, "hook cannot run on this host; further tries are logged at debug level");
         }
     }
 
     pub fn worked(&mut self) {
-        self.warned = false;
+        self.reported = false;
+        self.worked_once = true;
     }
 }
 
@@ -294,6 +336,33 @@ mod tests {
 
     fn at(text: &str) -> NaiveTime {
         NaiveTime::parse_from_str(text, "%H:%M").unwrap()
+    }
+
+    #[test]
+    fn the_first_code_of_a_later_round_is_no_news_for_the_host() {
+        let mut rounds = CodeRounds::default();
+        let state = |from: &str, to: &str| event("state", json!({ "state": to, "previous": from }));
+        let code = |attempt: u32| event("qr", json!({ "attempt": attempt }));
+        let heard: Vec<bool> = [
+            state("starting", "qr"),
+            code(1),
+            state("qr", "qr"),
+            code(2),
+            // The next round.
+            state("qr", "qr"),
+            code(1),
+            state("qr", "stopped"),
+            state("stopped", "starting"),
+            state("starting", "qr"),
+            code(1),
+        ]
+        .iter()
+        .map(|event| rounds.is_news(event))
+        .collect();
+        assert_eq!(
+            heard,
+            [true, true, true, false, true, false, true, true, true, true]
+        );
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct DeviceSpec {
     #[serde(default, deserialize_with = "crate::model::nested::object")]
     #[cfg_attr(test, ts(optional = nullable))]
     pub hooks: DeviceHooks,
+    #[serde(default, deserialize_with = "crate::model::nested::object")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub qr: DeviceQr,
 }
 
 fn yes() -> bool {
@@ -178,6 +181,19 @@ impl Default for DeviceHooks {
             desktop: true,
         }
     }
+}
+
+/// How the device offers pairing codes (`[qr]` in a device file); the daemon's `qr.*`
+/// settings time them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceQr {
+    /// Keep offering new codes, a round of `qr.max_attempts` after another, until the device
+    /// is linked or stopped, instead of stopping with `qr_timeout` after one round: for a
+    /// device someone may get to link at any time, such as the shipped demo.
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub keep_offering: bool,
 }
 
 impl WahaSpec {
@@ -337,8 +353,12 @@ fn required_secret(key: &str, value: &Secret) -> Result<(), String> {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulatorSpec {
+    /// The simulated phone's own number. Left out, the device is given one of its own when it
+    /// is created: the first from 15550000001 up that no other simulated phone holds or has as
+    /// a contact. It is kept in the device's definition from then on.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional = nullable))]
-    pub phone: String,
+    pub phone: Option<String>,
     #[cfg_attr(test, ts(optional = nullable))]
     #[serde(deserialize_with = "super::whole::number")]
     #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
@@ -364,7 +384,7 @@ pub struct SimulatorSpec {
 impl Default for SimulatorSpec {
     fn default() -> Self {
         Self {
-            phone: "15550000001".into(),
+            phone: None,
             server_ack_ms: 30,
             delivered_ms: 150,
             read_ms: 1500,
@@ -373,6 +393,18 @@ impl Default for SimulatorSpec {
         }
     }
 }
+
+impl SimulatorSpec {
+    /// The phone's number: its own, or, for a definition never stored (which has none yet),
+    /// the first of the simulated numbers.
+    pub fn number(&self) -> &str {
+        self.phone.as_deref().unwrap_or(FIRST_SIMULATED_PHONE)
+    }
+}
+
+/// The first number simulated phones are given (the shipped demo's); the next ones count up
+/// from it.
+pub const FIRST_SIMULATED_PHONE: &str = "15550000001";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]

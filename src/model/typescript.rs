@@ -12,8 +12,8 @@ use super::event::{
 };
 use super::message::{Ack, Chat, Contact, Media, Message, Page, TempId, Template};
 use super::spec::{
-    Behaviour, CloudApiSpec, ConnectorKind, DeviceHooks, DeviceSpec, Secret, SimulatedContact,
-    SimulatorSpec, WahaSpec,
+    Behaviour, CloudApiSpec, ConnectorKind, DeviceHooks, DeviceQr, DeviceSpec, Secret,
+    SimulatedContact, SimulatorSpec, WahaSpec,
 };
 use super::StateName;
 
@@ -113,6 +113,7 @@ pub(crate) fn declarations() -> String {
         WahaSpec::decl(&config()),
         CloudApiSpec::decl(&config()),
         DeviceHooks::decl(&config()),
+        DeviceQr::decl(&config()),
         DeviceSpec::decl(&config()),
     ]);
     let names = EventKind::ALL.map(|kind| format!("{:?}", kind.as_str()));

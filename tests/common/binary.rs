@@ -69,9 +69,14 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
-/// Sends each line of `stream`, without ANSI escapes, until it ends: the pipe never fills up
-/// and blocks the daemon, and the test waits for the lines it expects as they come.
-fn forward(stream: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::UnboundedSender<String>) {
+/// Sends each line of `stream`, without ANSI escapes unless `raw`, until it ends: the pipe
+/// never fills up and blocks the daemon, and the test waits for the lines it expects as they
+/// come.
+fn forward(
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    lines: mpsc::UnboundedSender<String>,
+    raw: bool,
+) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(stream);
         let mut line = Vec::new();
@@ -82,7 +87,11 @@ fn forward(stream: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::Unbound
             .is_ok_and(|read| read > 0)
         {
             let text = String::from_utf8_lossy(&line);
-            let _ = lines.send(strip_ansi(text.trim_end()));
+            let text = match raw {
+                true => text.trim_end_matches(['\n', '\r']).to_owned(),
+                false => strip_ansi(text.trim_end()),
+            };
+            let _ = lines.send(text);
             line.clear();
         }
     });
@@ -117,13 +126,33 @@ impl Daemon {
             .arg(dir.join("devices"))
             .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
             .env("RUST_LOG", "info")
-            .envs(env.iter().map(|(name, value)| (name, value)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = serve.spawn().expect("cannot start devicebridge serve");
+            .envs(env.iter().map(|(name, value)| (name, value)));
+        Self::run(serve, false)
+    }
+
+    /// The daemon as a user starts it in `dir`: `devicebridge` with `args` only, the log level
+    /// and colours left to the daemon (no `RUST_LOG`, no `NO_COLOR`), and the variables of
+    /// `env`; its lines are kept as written, escape codes included.
+    pub fn spawn_as_user(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Daemon {
+        let mut daemon = command(dir);
+        daemon
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().map(|(name, value)| (name, value)));
+        Self::run(daemon, true)
+    }
+
+    fn run(mut daemon: Command, raw: bool) -> Daemon {
+        daemon.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = daemon.spawn().expect("cannot start devicebridge");
         let (sender, lines) = mpsc::unbounded_channel();
-        forward(child.stdout.take().expect("piped stdout"), sender.clone());
-        forward(child.stderr.take().expect("piped stderr"), sender);
+        forward(
+            child.stdout.take().expect("piped stdout"),
+            sender.clone(),
+            raw,
+        );
+        forward(child.stderr.take().expect("piped stderr"), sender, raw);
         Daemon {
             child,
             lines,

@@ -114,7 +114,7 @@ impl TestDaemon {
                 let _ = signal.await;
             },
             devicebridge::RunOptions {
-                terminal: false,
+                console: None,
                 changes: changes.clone(),
             },
         ));

@@ -85,7 +85,13 @@ export type Behaviour = "echo" | "silent" | "slow_reader";
 
 export type SimulatedContact = { id: string, name: string, behaviour?: Behaviour, };
 
-export type SimulatorSpec = { phone?: string, server_ack_ms?: number, delivered_ms?: number, read_ms?: number, 
+export type SimulatorSpec = { 
+/**
+ * The simulated phone's own number. Left out, the device is given one of its own when it
+ * is created: the first from 15550000001 up that no other simulated phone holds or has as
+ * a contact. It is kept in the device's definition from then on.
+ */
+phone?: string | null, server_ack_ms?: number, delivered_ms?: number, read_ms?: number, 
 /**
  * How long an echoing contact types before its reply arrives.
  */
@@ -129,7 +135,15 @@ graph_url?: string, };
 
 export type DeviceHooks = { sound?: boolean, desktop?: boolean, };
 
-export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, };
+export type DeviceQr = { 
+/**
+ * Keep offering new codes, a round of `qr.max_attempts` after another, until the device
+ * is linked or stopped, instead of stopping with `qr_timeout` after one round: for a
+ * device someone may get to link at any time, such as the shipped demo.
+ */
+keep_offering?: boolean, };
+
+export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
 export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read"] as const;
@@ -177,7 +191,7 @@ export type Device = { id: string, name: string, connector: ConnectorKind, state
  */
 owner?: string | null, createdAt: string, updatedAt: string, };
 
-export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, };
+export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, };
 
 export type Qr = { 
 /**

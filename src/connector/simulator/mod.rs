@@ -75,7 +75,7 @@ impl Simulator {
 
     fn me(&self) -> Me {
         Me {
-            id: format!("{}@c.us", self.spec.phone),
+            id: format!("{}@c.us", self.spec.number()),
             name: self.device_name.clone(),
         }
     }

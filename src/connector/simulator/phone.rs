@@ -43,7 +43,7 @@ const ONLINE_AFTER_REPLY: Duration = Duration::from_secs(5);
 
 /// The group every simulated phone is in with all its contacts.
 pub fn group_id(spec: &SimulatorSpec) -> String {
-    format!("120363{}@g.us", spec.phone)
+    format!("120363{}@g.us", spec.number())
 }
 
 pub const GROUP_NAME: &str = "Simulator group";

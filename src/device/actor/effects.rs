@@ -116,9 +116,12 @@ impl Actor {
         }
     }
 
-    async fn build_upstream(&self) -> Result<Box<dyn Upstream>, DeviceError> {
+    /// Builds the upstream from the device's definition as stored now, and takes the
+    /// definition's linking settings with it: a change made since the last start applies.
+    async fn build_upstream(&mut self) -> Result<Box<dyn Upstream>, DeviceError> {
         let spec = definition(&stored(&self.context.store, &self.id).await?)?;
         spec.validate().map_err(DeviceError::Definition)?;
+        self.limits.qr_keep_offering = spec.qr.keep_offering;
         self.context.connectors.upstream(
             &self.id,
             spec,

@@ -42,6 +42,7 @@ use super::state::{DeviceState, Input, Limits};
 use super::upstream::{Connectors, Upstream, UpstreamEvent};
 use super::{definition, CurrentQr, DeviceError};
 use crate::config::Settings;
+use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
@@ -88,8 +89,8 @@ pub struct ActorContext {
     pub connectors: Arc<dyn Connectors>,
     /// Where the daemon's devices are measured.
     pub metrics: Arc<Metrics>,
-    /// Print each new QR code on the daemon's terminal.
-    pub print_qr: bool,
+    /// Where each new QR code is drawn for whoever runs the daemon, if anywhere.
+    pub console: Option<Console>,
 }
 
 impl ActorContext {
@@ -156,6 +157,8 @@ impl Actor {
         let (upstream_sender, upstream_events) = mpsc::channel(1024);
         let limits = Limits {
             qr_max_attempts: context.settings.qr.max_attempts,
+            // The device's own, read from its definition at each fresh start.
+            qr_keep_offering: false,
             reconnect_max_attempts: context.settings.reconnect.max_attempts,
         };
         let messages = &context.settings.messages;

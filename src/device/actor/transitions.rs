@@ -102,6 +102,7 @@ impl Actor {
         link: Option<Option<(Value, Me)>>,
     ) {
         let previous = std::mem::replace(&mut self.state, next.clone());
+        let previous_name = previous.name();
         if next.name() != StateName::Qr {
             self.qr_deadline = None;
             self.qr.send_replace(None);
@@ -173,6 +174,20 @@ impl Actor {
         if let Err(error) = written {
             tracing::error!(device_id = %self.id, %error, "could not record a state change");
         }
-        tracing::info!(device_id = %self.id, state = %self.state.name(), "device state");
+        self.log_state(previous_name);
+    }
+
+    /// Logs the state entered, with the reason it carries (why a device stopped, failed or
+    /// lost its connection) so that the line alone says it. A new code shown in state `qr` is
+    /// no change of state for a reader of the log, and is logged at debug level: a device that
+    /// keeps offering codes would otherwise write a line every few seconds, between the codes
+    /// drawn on the console.
+    fn log_state(&self, previous: StateName) {
+        let (id, state) = (&self.id, self.state.name());
+        match (self.state.reason(), previous == state) {
+            (Some(reason), _) => tracing::info!(device_id = %id, %state, %reason, "device state"),
+            (None, false) => tracing::info!(device_id = %id, %state, "device state"),
+            (None, true) => tracing::debug!(device_id = %id, %state, "device state"),
+        }
     }
 }

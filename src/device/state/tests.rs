@@ -9,7 +9,14 @@ use Effect as E;
 
 const LIMITS: Limits = Limits {
     qr_max_attempts: 6,
+    qr_keep_offering: false,
     reconnect_max_attempts: 3,
+};
+
+/// [`LIMITS`] for a device that keeps offering pairing codes until it is linked.
+const KEEP_OFFERING: Limits = Limits {
+    qr_keep_offering: true,
+    ..LIMITS
 };
 
 /// Every input, one value each. The exhaustive match in `input_index` makes adding an
@@ -118,9 +125,10 @@ fn qr(attempt: u32, first: bool) -> Effect {
 /// and listed in `all_inputs` order (the test checks both).
 type Row = (DeviceState, [(&'static str, Outcome); 16]);
 
-/// The contract, written out in full for `LIMITS` (6 QR codes, 3 reconnects): one
-/// representative per state, plus the edges where a counter meets its limit.
-fn table() -> Vec<Row> {
+/// The contract, written out in full for `limits` ([`LIMITS`] or [`KEEP_OFFERING`]: 6 QR
+/// codes, 3 reconnects, and whether the codes keep coming after the sixth): one representative
+/// per state, plus the edges where a counter meets its limit.
+fn table(limits: &Limits) -> Vec<Row> {
     // Outcomes that several states share, named so the rows below stay readable.
     let start = || ok(starting(0), &[E::OpenUpstream]);
     let stop = || ok(stopped(None), &[E::CloseUpstream]);
@@ -139,6 +147,16 @@ fn table() -> Vec<Row> {
     let scanned = || ok(S::Authenticated, &[E::SaveSession, E::SyncUpstream]);
     let sched = |n| ok(disconnected(n), &[E::ScheduleReconnect { attempt: n }]);
     let exhausted = || ok(failed("reconnect_exhausted"), &[E::CloseUpstream]);
+    // What ends a round of codes: a new round, or a stop with `qr_timeout`.
+    let last_code_out = || match limits.qr_keep_offering {
+        true => ok(S::Qr { attempt: 1 }, &[qr(1, false)]),
+        false => ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
+    };
+    // An upstream that rotates its own codes stopped showing them: a new session, or a stop.
+    let linking_timed_out = || match limits.qr_keep_offering {
+        true => ok(starting(0), &[E::CloseUpstream, E::OpenUpstream]),
+        false => ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
+    };
 
     vec![
         (
@@ -246,29 +264,20 @@ fn table() -> Vec<Row> {
                 ("fatal", fatal()),
                 ("upstream_starting", NO),
                 ("upstream_stopped", upstream_stop()),
-                (
-                    "linking_timed_out",
-                    ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
-                ),
+                ("linking_timed_out", linking_timed_out()),
             ],
         ),
         (
-            // The last QR code: expiry stops the device.
+            // The last QR code: expiry ends the round.
             S::Qr { attempt: 6 },
             [
                 ("start", NO),
                 ("stop", stop()),
                 ("logout", logout()),
                 ("remote_logout", remote()),
-                (
-                    "needs_linking",
-                    ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
-                ),
+                ("needs_linking", last_code_out()),
                 ("session_restored", restored()),
-                (
-                    "qr_expired",
-                    ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
-                ),
+                ("qr_expired", last_code_out()),
                 ("scanned", scanned()),
                 ("synced", NO),
                 ("connection_lost", sched(1)),
@@ -277,10 +286,7 @@ fn table() -> Vec<Row> {
                 ("fatal", fatal()),
                 ("upstream_starting", NO),
                 ("upstream_stopped", upstream_stop()),
-                (
-                    "linking_timed_out",
-                    ok(stopped(Some("qr_timeout")), &[E::CloseUpstream]),
-                ),
+                ("linking_timed_out", linking_timed_out()),
             ],
         ),
         (
@@ -432,8 +438,14 @@ fn run(
 
 #[test]
 fn every_state_and_input_matches_the_table() {
+    for limits in [LIMITS, KEEP_OFFERING] {
+        matches_the_table(&limits);
+    }
+}
+
+fn matches_the_table(limits: &Limits) {
     let inputs = all_inputs();
-    let table = table();
+    let table = table(limits);
 
     // Every state name has at least one representative row.
     for name in StateName::ALL {
@@ -447,11 +459,13 @@ fn every_state_and_input_matches_the_table() {
     for (state, outcomes) in &table {
         for (input, (label, expected)) in inputs.iter().zip(outcomes) {
             assert_eq!(*label, input.name(), "table row for {state:?} out of order");
-            let actual = transition(state, input, &LIMITS);
+            let actual = transition(state, input, limits);
             match expected {
-                Some(expected) => {
-                    assert_eq!(actual.as_ref(), Ok(expected), "{:?} on {:?}", state, input)
-                }
+                Some(expected) => assert_eq!(
+                    actual.as_ref(),
+                    Ok(expected),
+                    "{state:?} on {input:?} with {limits:?}"
+                ),
                 None => assert_eq!(
                     actual,
                     Err(InvalidTransition {
@@ -470,7 +484,7 @@ fn every_state_and_input_matches_the_table() {
 #[test]
 fn running_commands_are_accepted_exactly_in_running_states() {
     // Cross-checks the table against `is_running`, which the API uses on its own.
-    for (state, outcomes) in table() {
+    for (state, outcomes) in [LIMITS, KEEP_OFFERING].iter().flat_map(table) {
         let running = state.name().is_running();
         for (input, outcome) in outcomes {
             match input {
@@ -487,8 +501,8 @@ fn running_commands_are_accepted_exactly_in_running_states() {
 #[test]
 fn without_reconnects_a_lost_connection_gives_up_at_once() {
     let limits = Limits {
-        qr_max_attempts: 6,
         reconnect_max_attempts: 0,
+        ..LIMITS
     };
     for state in [
         starting(0),
@@ -560,6 +574,26 @@ fn qr_rotates_until_the_limit_then_times_out() {
     assert_eq!(state, stopped(Some("qr_timeout")));
     assert_eq!(state.reason(), Some("qr_timeout"));
     assert_eq!(effects, vec![E::CloseUpstream]);
+}
+
+#[test]
+fn a_device_that_keeps_offering_codes_starts_a_new_round_until_scanned() {
+    let mut inputs = vec![Input::Start, Input::NeedsLinking];
+    inputs.extend(std::iter::repeat_n(Input::QrExpired, 13));
+    let (state, effects) = run(stopped(None), &inputs, &KEEP_OFFERING);
+    // Two rounds of six codes, then the third round's second code.
+    assert_eq!(state, S::Qr { attempt: 2 });
+    let issued: Vec<_> = effects[1..].iter().flatten().cloned().collect();
+    let round = |first| (1..=6).map(move |n| qr(n, n == 1 && first));
+    let expected: Vec<_> = round(true)
+        .chain(round(false))
+        .chain(round(false).take(2))
+        .collect();
+    assert_eq!(issued, expected);
+
+    // It never stops on its own, and links as any device does.
+    let (state, _) = run(state, &[Input::Scanned, Input::Synced], &KEEP_OFFERING);
+    assert_eq!(state, S::Ready);
 }
 
 #[test]

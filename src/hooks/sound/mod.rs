@@ -13,7 +13,7 @@
 //! Decoding and scaling are always built; sending the result to the audio device is the cargo
 //! feature `sound`, since the audio backend needs the system's ALSA headers to build. The device
 //! is driven by a [`Speaker`] on a thread of its own; without an audio device (or without the
-//! feature) each sound counts as `failed` and one warning is logged.
+//! feature) each sound counts as `failed`, and one line at info level says how to get sounds.
 
 pub mod tones;
 
@@ -31,7 +31,7 @@ use rodio::{Decoder, Source};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, local_now, triggers, HookRules, OneWarning, Trigger};
+use super::{listen, local_now, triggers, HookRules, OneReport, Trigger};
 use crate::bus::EventBus;
 use crate::config::SoundSettings;
 use crate::metrics::Metrics;
@@ -322,20 +322,28 @@ fn file_for<'s>(files: &'s Files, event: &JournaledEvent) -> Option<&'s str> {
 
 /// The sound thread: plays clips until the hook stops.
 fn play(mut speaker: Box<dyn Speaker>, clips: std_mpsc::Receiver<Clip>, metrics: &Metrics) {
-    let mut warning = OneWarning::default();
+    let mut report = OneReport::default();
     while let Ok(clip) = clips.recv() {
         match speaker.play(clip) {
             Ok(()) => {
                 metrics.sounds.inc("played");
-                warning.worked();
+                report.worked();
             }
             Err(error) => {
                 metrics.sounds.inc("failed");
-                warning.failed("sound", &error);
+                report.failed("sound", &error, TO_ENABLE);
             }
         }
     }
 }
+
+/// What makes sounds play on a host where they cannot.
+#[cfg(feature = "sound")]
+const TO_ENABLE: &str =
+    "give the host an audio output, or turn sounds off: hooks.sound.enabled = false";
+#[cfg(not(feature = "sound"))]
+const TO_ENABLE: &str = "build with the `sound` feature (cargo install --path . --features sound, \
+     which needs ALSA's headers: libasound2-dev), or turn sounds off: hooks.sound.enabled = false";
 
 #[cfg(test)]
 mod tests;
