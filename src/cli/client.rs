@@ -46,6 +46,11 @@ pub(super) struct Client {
 }
 
 impl Client {
+    /// The daemon's base URL.
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
     pub(super) async fn call(
         &self,
         method: Method,

@@ -68,6 +68,13 @@ pub(super) async fn fix(client: &Client, command: &Command, error: &ClientError)
             "invalid_state",
             Command::Devices(DevicesCommand::Stop { id } | DevicesCommand::Logout { id }),
         ) => format!("it is not running; start it with: devicebridge devices start {id}"),
+        ("invalid_state", Command::Devices(DevicesCommand::Remove { id })) => {
+            format!("remove it with: rm devices/{id}.toml (the daemon forgets it at its next start)")
+        }
+        ("chat_not_found", Command::Send { device, .. }) => format!(
+            "see its chats with: curl -s {}/api/v1/devices/{device}/chats -H \"x-api-key: $(cat data/admin-api-key)\"",
+            client.url().trim_end_matches('/')
+        ),
         ("device_not_ready", _) => format!(
             "it is not linked and ready; see its state with: devicebridge devices show {}",
             device?
