@@ -10,8 +10,6 @@
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Array, Object};
 
-use super::event::EventKind;
-
 /// A device id, as [`super::DeviceId::parse`] takes it, without its anchors.
 const DEVICE_ID: &str = "[a-z0-9][a-z0-9_-]{0,63}";
 
@@ -62,7 +60,7 @@ fn class_of(member: fn(char) -> bool) -> String {
     class
 }
 
-fn text(description: &str) -> ObjectBuilder {
+pub(super) fn text(description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))
@@ -120,39 +118,15 @@ fn device_selection() -> ArrayBuilder {
     selection(entry, "Device ids, or `*` for all.")
 }
 
-/// An event selection, as webhook subscriptions take it: `*` or event names, at least one.
-pub fn events() -> Array {
-    event_selection().build()
-}
-
-/// An event selection that may be left out for every event (`["*"]`).
-pub fn all_events() -> Array {
-    event_selection()
-        .default(Some(serde_json::json!(["*"])))
-        .build()
-}
-
-/// An event selection a change may leave out or give as `null`, both leaving it as it is.
-pub fn optional_events() -> Array {
-    or_null(event_selection())
-}
-
-fn event_selection() -> ArrayBuilder {
-    let names = std::iter::once("*").chain(EventKind::ALL.map(EventKind::as_str));
-    let entry =
-        text("An event's name, as on Socket.IO, or `*` for every event.").enum_values(Some(names));
-    selection(entry, "Event names, as on Socket.IO, or `*` for all.")
-}
-
 /// A list that names at least one thing: a list of nothing selects nothing, a mistake.
-fn selection(entry: ObjectBuilder, description: &str) -> ArrayBuilder {
+pub(super) fn selection(entry: ObjectBuilder, description: &str) -> ArrayBuilder {
     ArrayBuilder::new()
         .items(entry)
         .min_items(Some(1))
         .description(Some(description))
 }
 
-fn or_null(array: ArrayBuilder) -> Array {
+pub(super) fn or_null(array: ArrayBuilder) -> Array {
     array
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
         .build()
@@ -272,13 +246,5 @@ mod tests {
             devices["items"]["pattern"],
             format!("^(?:\\*|{DEVICE_ID})$")
         );
-    }
-
-    #[test]
-    fn the_event_selection_lists_every_event_and_the_wildcard() {
-        let events = serde_json::to_value(events()).unwrap();
-        let listed = events["items"]["enum"].as_array().unwrap();
-        assert_eq!(listed.len(), EventKind::ALL.len() + 1);
-        assert_eq!(listed[0], "*");
     }
 }

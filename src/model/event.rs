@@ -15,6 +15,7 @@ use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
 mod kind;
+pub mod selection;
 pub use kind::{EventKind, EventPattern, UnknownEvent};
 
 /// The account a linked device speaks as.

@@ -18,7 +18,7 @@ use crate::api::openapi::{code, Codes, Refused, CREDENTIALS, JSON_BODY, STORES};
 use crate::api::AppState;
 use crate::hooks::webhook::signing::Secret;
 use crate::hooks::webhook::{address, parse_events};
-use crate::model::event::EventPattern;
+use crate::model::event::{selection, EventPattern};
 use crate::model::{check_selection, constraints, fitting, rfc3339, Page};
 use crate::store::webhooks::{
     self as outbox, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookSource,
@@ -204,7 +204,7 @@ pub(super) struct NewWebhook {
     url: String,
     /// Event names, as on Socket.IO, or `*` for all.
     #[serde(default = "everything")]
-    #[schema(schema_with = constraints::all_events)]
+    #[schema(schema_with = selection::all_events)]
     #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
     /// Device ids, or `*` for all.
@@ -306,7 +306,7 @@ async fn create_webhook(
 pub(super) struct WebhookPatch {
     #[schema(schema_with = constraints::optional_webhook_url)]
     url: Option<String>,
-    #[schema(schema_with = constraints::optional_events)]
+    #[schema(schema_with = selection::optional_events)]
     events: Option<Vec<String>>,
     #[schema(schema_with = constraints::optional_devices)]
     devices: Option<Vec<String>>,
