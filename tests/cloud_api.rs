@@ -561,7 +561,10 @@ async fn a_template_opens_a_chat_with_a_new_number_and_reaches_meta_by_name() {
             json!({ "phone": "15550000008" }),
         )
         .await;
-    assert_eq!(answer["error"]["code"], "invalid_state", "{answer}");
+    assert_eq!(
+        answer["error"]["code"], "unsupported_by_connector",
+        "{answer}"
+    );
     assert!(
         answer["error"]["message"]
             .as_str()
@@ -827,4 +830,40 @@ async fn a_customers_call_rings_as_a_notification_and_its_end_does_not() {
     );
     stub.server.stop().await;
     daemon.stop().await;
+}
+
+#[tokio::test]
+async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
+    let (_stub, daemon, mut client) = ready().await;
+    let (_, device) = daemon.get("/api/v1/devices/cl").await;
+    assert_eq!(
+        device["capabilities"],
+        json!(["send.text", "send.image", "send.document", "message.react"])
+    );
+    customer_writes(&daemon, &mut client, "wamid.IN9", "can you delete it?").await;
+    let sent = daemon
+        .send_message("cl", CHAT, json!({ "text": "oops, wrong chat" }))
+        .await;
+    wait_relayed(&mut client, &sent["id"]).await;
+    let (_, before) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+
+    let ack = client
+        .emit_with_ack("message:revoke", json!({ "messageId": sent["id"] }), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert_eq!(ack["error"]["code"], "unsupported_by_connector", "{ack}");
+    assert_eq!(
+        ack["error"]["message"],
+        "a cloud_api device cannot do message.revoke"
+    );
+    let (_, message) = daemon
+        .get(&format!(
+            "/api/v1/devices/cl/messages/{}",
+            sent["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(message["revoked"], false, "{message}");
+    let (_, after) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+    assert_eq!(after["head"], before["head"], "nothing was journaled");
 }

@@ -173,7 +173,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
             "url": format!("{}/upstream/waha/wa", daemon.base),
             "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
-        }] } })
+        }], "ignore": { "status": true, "channels": true } } })
     );
     assert_eq!(
         stub.requests.next(WAIT).await.line(),
@@ -1785,4 +1785,121 @@ async fn devices_are_created_over_rest_and_never_show_their_secrets() {
         assert!(!text.contains(API_KEY) && !text.contains(SECRET), "{text}");
     }
     daemon.stop().await;
+}
+
+/// A WAHA message in a story (`status@broadcast`, by Alice) or a channel's post.
+fn posted(id: &str, chat: &str, body: &str) -> Value {
+    json!({
+        "id": format!("false_{chat}_{id}"), "timestamp": 1_700_000_400, "from": chat,
+        "participant": if chat == "status@broadcast" { ALICE } else { chat },
+        "fromMe": false, "to": ME, "body": body, "hasMedia": false,
+        "_data": { "notifyName": "Alice" }
+    })
+}
+
+const CHANNEL: &str = "120363000000000001@newsletter";
+
+/// A story, a channel's post and then a message from Alice, delivered as WAHA posts them;
+/// waits for the notification of Alice's message, journaled after whatever the two made.
+async fn story_post_and_message(daemon: &TestDaemon, client: &mut SioClient) {
+    for payload in [
+        posted("ST1", "status@broadcast", "At the beach"),
+        posted("CP1", CHANNEL, "Today's news"),
+        message(
+            "false_15550002222@c.us_AFTER",
+            false,
+            "after the story",
+            1_700_000_401,
+        ),
+    ] {
+        assert_eq!(webhook(daemon, "message", payload).await, StatusCode::OK);
+    }
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "after the story"
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stories_and_channel_posts_open_no_chat_and_waha_is_told_to_leave_them_out() {
+    let (stub, daemon, mut client) = ready().await;
+    let config = stub.with(|waha| waha.config.clone());
+    assert_eq!(
+        config["ignore"],
+        json!({ "status": true, "channels": true })
+    );
+    // A WAHA that sends them all the same (one of an older version) changes nothing.
+    story_post_and_message(&daemon, &mut client).await;
+    let (_, chats) = daemon.get("/api/v1/devices/wa/chats").await;
+    let ids = common::ids(&chats);
+    assert!(
+        ids.iter()
+            .all(|id| id != "status@broadcast" && id != CHANNEL),
+        "{ids:?}"
+    );
+    let notified: Vec<Value> = daemon
+        .journaled("wa", "notification")
+        .await
+        .into_iter()
+        .map(|event| event["data"]["body"].clone())
+        .collect();
+    assert_eq!(notified, [json!("after the story")]);
+    assert!(daemon.journaled("wa", "status:new").await.is_empty());
+    assert_unseen(&daemon, &client, "wa", "At the beach").await;
+    assert_unseen(&daemon, &client, "wa", "Today's news").await;
+}
+
+#[tokio::test]
+async fn kept_stories_are_journaled_by_their_author_and_waha_is_told_so() {
+    let mut stub = WahaStub::start("unused").await;
+    stub.with(|waha| {
+        // The session exists, set by someone to ignore groups and stories.
+        waha.exists = true;
+        waha.status = "WORKING".into();
+        waha.config = json!({ "ignore": { "status": true, "groups": true } });
+    });
+    let file = format!("{}[filters]\nstatuses = \"event\"\n", device_file(&stub));
+    let (daemon, mut client) = TestDaemon::start_with_device("wa", &file, fast).await;
+    wait_state(&mut client, "ready").await;
+    let put = stub
+        .requests
+        .wait_line(WAIT, "PUT /api/sessions/default")
+        .await;
+    assert_eq!(
+        put.body["config"]["ignore"],
+        json!({ "status": false, "groups": true, "channels": true }),
+        "ours changed, the rest kept"
+    );
+    story_post_and_message(&daemon, &mut client).await;
+    let stories: Vec<Value> = daemon
+        .journaled("wa", "status:new")
+        .await
+        .into_iter()
+        .map(|event| event["data"].clone())
+        .collect();
+    assert_eq!(
+        stories.len(),
+        1,
+        "the channel's post is dropped: {stories:?}"
+    );
+    assert_eq!(
+        (
+            stories[0]["from"].as_str(),
+            stories[0]["message"]["from"].as_str(),
+            stories[0]["message"]["chatId"].as_str(),
+            stories[0]["message"]["body"].as_str(),
+        ),
+        (
+            Some(ALICE),
+            Some(ALICE),
+            Some("status@broadcast"),
+            Some("At the beach")
+        )
+    );
+    let (status, _) = daemon
+        .get("/api/v1/devices/wa/chats/status@broadcast")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

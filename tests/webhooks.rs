@@ -65,23 +65,6 @@ async fn wait_delivery(daemon: &TestDaemon, webhook: &str, id: &str, status: &st
         .await
 }
 
-/// The device's journaled events of type `name`, as pull consumers see them.
-async fn journaled(daemon: &TestDaemon, device: &str, name: &str) -> Vec<Value> {
-    let (status, page) = daemon
-        .get(&format!(
-            "/api/v1/devices/{device}/events?after=0&limit=1000"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|item| item["type"] == name)
-        .cloned()
-        .collect()
-}
-
 #[tokio::test]
 async fn deliveries_carry_the_journaled_event_and_a_valid_signature() {
     let daemon = daemon(|_| {}).await;
@@ -115,7 +98,7 @@ async fn deliveries_carry_the_journaled_event_and_a_valid_signature() {
     assert_signed(&second, secret);
     assert_ne!(first.webhook_id(), second.webhook_id());
     // Exactly the journal's events of that type, in order, with the same bodies.
-    let states = journaled(&daemon, "demo", "state").await;
+    let states = daemon.journaled("demo", "state").await;
     assert_eq!(first.json, states[0]);
     assert_eq!(second.json, states[1]);
 
@@ -204,7 +187,7 @@ async fn order_holds_per_device_and_a_retrying_delivery_holds_back_only_its_devi
         requests.push(request);
     }
     for device in ["alpha", "beta"] {
-        let states = journaled(&daemon, device, "state").await;
+        let states = daemon.journaled(device, "state").await;
         let bodies: Vec<&Value> = delivered[device].iter().map(|r| &r.json).collect();
         assert_eq!(
             bodies,
@@ -380,7 +363,7 @@ async fn gone_disables_the_subscription_until_it_is_enabled_again() {
         .await;
     let (status, _) = daemon.post("/api/v1/devices/demo/stop", json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let stopped = journaled(&daemon, "demo", "state").await;
+    let stopped = daemon.journaled("demo", "state").await;
     assert_eq!(stopped.last().unwrap()["data"]["state"], "stopped");
     let (_, after) = daemon
         .get(&format!("/api/v1/webhooks/{id}/deliveries"))

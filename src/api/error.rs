@@ -33,6 +33,7 @@ impl From<MessagingError> for ApiError {
             MessagingError::ChatNotFound(_) => ErrorCode::ChatNotFound,
             MessagingError::MessageNotFound(_) => ErrorCode::MessageNotFound,
             MessagingError::Invalid(_) => ErrorCode::BadRequest,
+            MessagingError::Unsupported { .. } => ErrorCode::UnsupportedByConnector,
             MessagingError::Store(store) => return store.into(),
         };
         ApiError::new(code, error.to_string())

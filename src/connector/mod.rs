@@ -117,7 +117,14 @@ impl Connectors for Builtin {
         Ok(match (spec.connector, spec.waha, spec.cloud_api) {
             (ConnectorKind::Waha, Some(waha), _) => {
                 let http = Http::new(timeouts, self.metrics.waha_requests.clone())?;
-                Box::new(Waha::new(id, waha, public_url, http, library)?)
+                Box::new(Waha::new(
+                    id,
+                    waha,
+                    spec.filters,
+                    public_url,
+                    http,
+                    library,
+                )?)
             }
             (ConnectorKind::CloudApi, _, Some(cloud)) => {
                 let media = media_base(public_url, id);

@@ -11,7 +11,10 @@ use super::phone_numbers;
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError};
 use crate::model::{
-    spec::{connector_tables, CloudApiSpec, DeviceQr, DeviceSpec, SimulatorSpec, WahaSpec},
+    spec::{
+        connector_tables, CloudApiSpec, DeviceFilters, DeviceQr, DeviceSpec, SimulatorSpec,
+        WahaSpec,
+    },
     DeviceId,
 };
 use crate::store::{self, DeviceRecord, DeviceSource, Store};
@@ -34,6 +37,8 @@ pub struct DevicePatch {
     pub cloud_api: Option<CloudApiSpec>,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub qr: Option<DeviceQr>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub filters: Option<DeviceFilters>,
 }
 
 impl DevicePatch {
@@ -174,6 +179,9 @@ pub(super) async fn update(
             }
             if let Some(qr) = patch.qr {
                 spec.qr = qr;
+            }
+            if let Some(filters) = patch.filters {
+                spec.filters = filters;
             }
             if let Some(waha) = patch.waha {
                 spec.waha = Some(waha);

@@ -9,7 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
-    upstream::{Fault, Outbound, Reported},
+    upstream::{Cue, Outbound, Reported},
     DeviceId,
 };
 
@@ -63,9 +63,9 @@ impl DeviceHandle {
         self.ask(Request::Lifecycle(step)).await
     }
 
-    /// Makes a simulated upstream misbehave (see [`Fault`]).
-    pub async fn inject_fault(&self, fault: Fault) -> Result<(), DeviceError> {
-        self.ask(Request::InjectFault(fault)).await
+    /// Makes the simulated world act: misbehave, or someone in it post (see [`Cue`]).
+    pub async fn cue(&self, cue: Cue) -> Result<(), DeviceError> {
+        self.ask(Request::Cue(cue)).await
     }
 
     /// Our side starts or stops typing in a chat.

@@ -28,9 +28,10 @@ mod webhooks;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
+    capability::Capability,
     event::Me,
     rfc3339,
-    spec::DeviceSpec,
+    spec::{ConnectorKind, DeviceSpec},
     upstream::{ConnectorError, WebhookError},
     DeviceId,
 };
@@ -108,6 +109,8 @@ pub struct DeviceView {
     #[schema(value_type = Option<String>)]
     #[cfg_attr(test, ts(optional, type = "string | null"))]
     pub owner: Option<Option<String>>,
+    /// What its connector can do; anything else is refused with `unsupported_by_connector`.
+    pub capabilities: &'static [Capability],
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -140,6 +143,8 @@ impl From<&DeviceRecord> for DeviceView {
             me: record.me.clone(),
             autostart: record.autostart,
             owner: None,
+            capabilities: ConnectorKind::named(&record.connector)
+                .map_or(&[], ConnectorKind::capabilities),
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
         }

@@ -25,7 +25,7 @@ impl From<DeviceError> for ApiError {
             DeviceError::Definition(_) => ApiError::bad_request(error.to_string()),
             DeviceError::Connector(crate::model::upstream::ConnectorError::Unsupported(what)) => {
                 ApiError::new(
-                    ErrorCode::InvalidState,
+                    ErrorCode::UnsupportedByConnector,
                     format!("this device's connector does not support {what}"),
                 )
             }

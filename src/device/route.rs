@@ -10,14 +10,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
-use crate::model::upstream::{Fault, Outbound, Reported};
+use crate::model::upstream::{Cue, Outbound, Reported};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
 #[derive(Debug)]
 pub enum Request {
     Lifecycle(Lifecycle),
-    /// Make a simulated upstream misbehave (see [`Fault`]).
-    InjectFault(Fault),
+    /// Make the simulated world act (see [`Cue`]).
+    Cue(Cue),
     /// Our side starts or stops typing in a chat.
     Typing {
         chat_id: String,
@@ -93,7 +93,7 @@ impl CommandRoute for ToActor {
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
             Request::Lifecycle(Lifecycle::Logout) => Command::Logout,
-            Request::InjectFault(fault) => Command::InjectFault(fault),
+            Request::Cue(cue) => Command::Cue(cue),
             Request::Typing { chat_id, typing } => Command::Typing { chat_id, typing },
             Request::Tell(action) => Command::Tell(action),
             Request::Webhook(reports) => Command::Webhook(reports),
@@ -109,7 +109,7 @@ impl CommandRoute for ToActor {
 #[serde(tag = "request", rename_all = "camelCase")]
 pub enum Carried {
     Lifecycle { step: Lifecycle },
-    InjectFault { fault: Fault },
+    Cue { cue: Cue },
     Typing { chat_id: String, typing: bool },
     Tell { action: Outbound },
     FindNumber { number: String },
@@ -119,7 +119,7 @@ impl From<Carried> for Request {
     fn from(carried: Carried) -> Self {
         match carried {
             Carried::Lifecycle { step } => Request::Lifecycle(step),
-            Carried::InjectFault { fault } => Request::InjectFault(fault),
+            Carried::Cue { cue } => Request::Cue(cue),
             Carried::Typing { chat_id, typing } => Request::Typing { chat_id, typing },
             Carried::Tell { action } => Request::Tell(action),
             Carried::FindNumber { number } => Request::FindNumber(number),

@@ -14,7 +14,7 @@ use crate::model::{
     inbound::{Directory, Inbound},
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Fault, Outbound, Outgoing, Reported, Session, WebhookError,
+        Accepted, ConnectorError, Cue, Outbound, Outgoing, Reported, Session, WebhookError,
     },
     DeviceId,
 };
@@ -128,9 +128,9 @@ pub trait Upstream: Send + Sync {
     async fn close(&mut self);
     /// Tells the upstream to forget this device.
     async fn logout(&mut self);
-    async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
-        let _ = fault;
-        Err(ConnectorError::Unsupported("fault injection"))
+    async fn cue(&mut self, cue: Cue) -> Result<(), ConnectorError> {
+        let _ = cue;
+        Err(ConnectorError::Unsupported("the simulated world's cues"))
     }
 }
 

@@ -34,6 +34,7 @@ pub enum ErrorCode {
     InvalidState,
     DeviceExists,
     QrExpired,
+    UnsupportedByConnector,
     MethodNotAllowed,
     PayloadTooLarge,
     HeadersTooLarge,
@@ -48,7 +49,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -64,6 +65,7 @@ impl ErrorCode {
         ErrorCode::InvalidState,
         ErrorCode::DeviceExists,
         ErrorCode::QrExpired,
+        ErrorCode::UnsupportedByConnector,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -91,6 +93,7 @@ impl ErrorCode {
             | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
             ErrorCode::QrExpired => StatusCode::GONE,
+            ErrorCode::UnsupportedByConnector => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -121,6 +124,7 @@ impl ErrorCode {
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
+            ErrorCode::UnsupportedByConnector => "unsupported_by_connector",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",

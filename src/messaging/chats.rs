@@ -9,14 +9,14 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, NotificationRead};
-use crate::model::{event::EventData, rfc3339, Chat, DeviceId};
+use crate::model::{capability::Capability, event::EventData, rfc3339, Chat, DeviceId};
 use crate::store::actions::Action;
 use crate::store::messages::NotificationSet;
 use crate::store::{self, Store};
 
 use super::{
-    chat_must_exist, check_id, invalid, me_of, message_of, new_chat_name, write, MessagingError,
-    Result,
+    chat_must_exist, check_id, invalid, me_for, me_of, message_of, new_chat_name, write,
+    MessagingError, Result,
 };
 
 /// Our side read a chat up to `up_to` (everything if `None`): journals `message:read`, the
@@ -86,7 +86,7 @@ pub async fn react(
     }
     let device = device.clone();
     write(store, move |tx| {
-        let me = me_of(tx, &device)?;
+        let me = me_for(tx, &device, Capability::MessageReact)?;
         let message = message_of(tx, &device, &message_id)?;
         let action = Action::React {
             message_id: message_id.clone(),
@@ -113,7 +113,7 @@ pub async fn revoke(store: &Store, device: &DeviceId, message_id: String) -> Res
     check_id("messageId", &message_id)?;
     let device = device.clone();
     write(store, move |tx| {
-        me_of(tx, &device)?;
+        me_for(tx, &device, Capability::MessageRevoke)?;
         let message = message_of(tx, &device, &message_id)?;
         if !message.from_me {
             return Err(invalid(

@@ -12,11 +12,13 @@ use chrono::Utc;
 
 use super::acks::{journal_ack, time_acks};
 use crate::metrics::ConnectorMetrics;
-use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, Notification};
+use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, Notification, StatusNew};
 use crate::model::{
     event::EventData,
     inbound::{Directory, Inbound, Incoming, TypingChange},
-    rfc3339, Ack, DeviceId, Message,
+    rfc3339,
+    spec::{Broadcast, DeviceFilters, Filtered},
+    Ack, DeviceId, Message,
 };
 use crate::store::messages::{AckSubject, NewMessage};
 use crate::store::{self, StoreResult, Tx};
@@ -31,13 +33,15 @@ fn chat_kind(group: bool) -> &'static str {
 
 /// Stores the upstream's contacts, chats and recent messages, journaling what is new or
 /// renamed: one `chat:update` per chat that changed. Messages missed in chats that had some
-/// arrive like new ones, and are counted in `metrics`; history is not.
+/// arrive like new ones, and are counted in `metrics`; history is not. Stories and channels
+/// are no chats: the upstream's list of them and their past posts are left out.
 pub fn apply_directory(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     directory: &Directory,
     metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
+    let is_chat = |chat_id: &str| Broadcast::of(chat_id).is_none();
     let now = rfc3339(Utc::now());
     for contact in &directory.contacts {
         if let Some(changed) = tx.upsert_contact(
@@ -51,13 +55,18 @@ pub fn apply_directory(
     }
     // Chats without messages before this sync take the history silently.
     let mut quiet: BTreeSet<&str> = BTreeSet::new();
-    for incoming in &directory.history {
+    let history: Vec<&Incoming> = directory
+        .history
+        .iter()
+        .filter(|incoming| is_chat(&incoming.chat_id))
+        .collect();
+    for incoming in &history {
         if !store::messages::chat_has_messages(tx.conn(), device, &incoming.chat_id)? {
             quiet.insert(&incoming.chat_id);
         }
     }
     let mut changed = BTreeSet::new();
-    for chat in &directory.chats {
+    for chat in directory.chats.iter().filter(|chat| is_chat(&chat.id)) {
         if tx
             .upsert_chat(device, &chat.id, &chat.name, chat_kind(chat.group), &now)?
             .is_some()
@@ -65,7 +74,7 @@ pub fn apply_directory(
             changed.insert(chat.id.as_str());
         }
     }
-    for incoming in &directory.history {
+    for incoming in history {
         if !quiet.contains(incoming.chat_id.as_str()) {
             receive(tx, device, incoming, metrics)?;
         } else if store_once(tx, device, incoming, true)?.is_some() {
@@ -81,12 +90,14 @@ pub fn apply_directory(
 }
 
 /// Applies a batch of upstream reports in order, counting the messages received and timing
-/// the acks in the series of the device's connector. Returns the typing indicators that
+/// the acks in the series of the device's connector. Stories and channels' posts go where
+/// the device's `filters` send them, never into a chat. Returns the typing indicators that
 /// changed.
 pub fn apply(
     tx: &mut Tx<'_>,
     device: &DeviceId,
     batch: &[Inbound],
+    filters: &DeviceFilters,
     metrics: &ConnectorMetrics,
 ) -> StoreResult<Vec<TypingChange>> {
     let mut typing = Vec::new();
@@ -95,7 +106,10 @@ pub fn apply(
     let now = rfc3339(Utc::now());
     for item in batch {
         match item {
-            Inbound::Message(incoming) => receive(tx, device, incoming, metrics)?,
+            Inbound::Message(incoming) => match Broadcast::of(&incoming.chat_id) {
+                None => receive(tx, device, incoming, metrics)?,
+                Some(broadcast) => posted(tx, device, incoming, filters.of(broadcast))?,
+            },
             Inbound::Ack {
                 upstream_id,
                 ack,
@@ -245,6 +259,45 @@ fn revoke(tx: &mut Tx<'_>, device: &DeviceId, message: Option<Message>) -> Store
             }),
         )?;
     }
+    Ok(())
+}
+
+/// A story or a channel's post: journaled as `status:new` if the filter says so, and nothing
+/// else, so it never opens a chat, counts as unread or rings. Upstreams repeat themselves, but
+/// a post is not stored, so a repeated one is journaled again: a sink keys them by
+/// `message.upstreamId`.
+fn posted(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    incoming: &Incoming,
+    filtered: Filtered,
+) -> StoreResult<()> {
+    if filtered == Filtered::Drop {
+        return Ok(());
+    }
+    let from = match Broadcast::of(&incoming.chat_id) {
+        Some(Broadcast::Channel) => incoming.chat_id.clone(),
+        _ => incoming.from.clone(),
+    };
+    let message = Message {
+        id: tx.new_id("msg_"),
+        upstream_id: Some(incoming.upstream_id.clone()),
+        device_id: device.to_string(),
+        chat_id: incoming.chat_id.clone(),
+        from: incoming.from.clone(),
+        from_me: incoming.from_me,
+        kind: incoming.kind.clone(),
+        body: incoming.body.clone(),
+        media: incoming.media.clone(),
+        reply_to: None,
+        timestamp: rfc3339(incoming.timestamp),
+        ack: Ack::Server.level(),
+        ack_name: Ack::Server.name(),
+        temp_id: None,
+        revoked: false,
+        template: None,
+    };
+    tx.journal(device, EventData::StatusNew(StatusNew { from, message }))?;
     Ok(())
 }
 

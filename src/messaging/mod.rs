@@ -11,7 +11,7 @@ mod chats;
 pub mod inbound;
 mod send;
 
-use crate::model::{DeviceId, Message};
+use crate::model::{capability::Capability, spec::ConnectorKind, DeviceId, Message};
 use crate::store::turn::Turn;
 use crate::store::{self, Store, StoreError, StoreResult, Tx};
 
@@ -35,6 +35,11 @@ pub enum MessagingError {
     MessageNotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("a {connector} device cannot do {}", .operation.as_str())]
+    Unsupported {
+        connector: &'static str,
+        operation: Capability,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -97,12 +102,30 @@ pub fn check_key(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// The account a linked device speaks as; sending needs one.
+/// The account a linked device speaks as; anything a client asks of the upstream needs one.
 fn me_of(tx: &Tx<'_>, device: &DeviceId) -> Result<String> {
-    store::devices::me(tx.conn(), device)?
-        .ok_or(MessagingError::DeviceNotFound)?
-        .map(|me| me.id)
-        .ok_or(MessagingError::DeviceNotReady)
+    speaker(tx, device, None)
+}
+
+/// [`me_of`], for an operation the device's connector must be able to do: one it cannot is
+/// refused before anything is stored.
+fn me_for(tx: &Tx<'_>, device: &DeviceId, operation: Capability) -> Result<String> {
+    speaker(tx, device, Some(operation))
+}
+
+fn speaker(tx: &Tx<'_>, device: &DeviceId, operation: Option<Capability>) -> Result<String> {
+    let (me, connector) =
+        store::devices::speaker(tx.conn(), device)?.ok_or(MessagingError::DeviceNotFound)?;
+    let kind = ConnectorKind::named(&connector);
+    if let (Some(kind), Some(operation)) = (kind, operation) {
+        if !kind.can(operation) {
+            return Err(MessagingError::Unsupported {
+                connector: kind.as_str(),
+                operation,
+            });
+        }
+    }
+    me.map(|me| me.id).ok_or(MessagingError::DeviceNotReady)
 }
 
 fn chat_must_exist(tx: &Tx<'_>, device: &DeviceId, chat: &str) -> Result<()> {

@@ -6,15 +6,15 @@ use serde::Deserialize;
 
 use crate::model::event::MessageStatus;
 use crate::model::{
-    event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media, Message, RelayStatus, TempId,
-    Template,
+    capability::Capability, event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media,
+    Message, RelayStatus, TempId, Template,
 };
 use crate::store::messages::NewMessage;
 use crate::store::turn::Turn;
 use crate::store::{self, Store, Tx};
 
 use super::{
-    chat_must_exist, check_id, check_key, invalid, is_number, me_of, message_of, new_chat_name,
+    chat_must_exist, check_id, check_key, invalid, is_number, me_for, message_of, new_chat_name,
     write_in_turn, Result, IDEMPOTENCY_WINDOW_HOURS,
 };
 
@@ -175,8 +175,13 @@ pub async fn send(
         check_key("Idempotency-Key", key)?;
     }
     let device = device.clone();
+    let operation = match request.media.as_ref().map(Media::message_type) {
+        None => Capability::SendText,
+        Some("image") => Capability::SendImage,
+        Some(_) => Capability::SendDocument,
+    };
     write_in_turn(store, turn, move |tx| {
-        let me = me_of(tx, &device)?;
+        let me = me_for(tx, &device, operation)?;
         let now = Utc::now();
         let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
         let original = match (&dedup, &request.temp_id) {

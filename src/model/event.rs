@@ -51,6 +51,7 @@ pub enum EventData {
     ContactUpdate(Contact),
     Notification(Notification),
     NotificationRead(NotificationRead),
+    StatusNew(StatusNew),
 }
 
 // Each event's own fields, one type per event so that clients get a name for each payload
@@ -197,6 +198,19 @@ pub struct NotificationRead {
     pub ids: Vec<String>,
 }
 
+/// `status:new`: a story (`status@broadcast`) or a channel's post (`…@newsletter`), which is
+/// not a chat's message: it is journaled only, when the device's `[filters]` ask for it, and
+/// never stored among messages, counted unread or notified. `message` is the post as a
+/// [`Message`] would show it: its `chatId` is `status@broadcast` or the channel's id, and its
+/// `id` names this event's post only (no message has it).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct StatusNew {
+    /// Who posted it: the contact for a story, the channel for a channel's post.
+    pub from: String,
+    pub message: Message,
+}
+
 impl EventData {
     /// `typing:start` or `typing:stop`.
     pub fn typing(chat_id: String, contact_id: String, typing: bool) -> Self {
@@ -234,6 +248,7 @@ impl EventData {
             EventData::ContactUpdate(_) => EventKind::ContactUpdate,
             EventData::Notification(_) => EventKind::Notification,
             EventData::NotificationRead(_) => EventKind::NotificationRead,
+            EventData::StatusNew(_) => EventKind::StatusNew,
         }
     }
 

@@ -5,6 +5,7 @@
 //! type that two layers both need belongs here, and a type that needs the store, a device or
 //! a connector to mean anything does not.
 
+pub mod capability;
 pub mod constraints;
 pub mod event;
 pub mod ids;

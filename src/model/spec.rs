@@ -63,6 +63,9 @@ pub struct DeviceSpec {
     #[serde(default, deserialize_with = "crate::model::nested::object")]
     #[cfg_attr(test, ts(optional = nullable))]
     pub qr: DeviceQr,
+    #[serde(default, deserialize_with = "crate::model::nested::object")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub filters: DeviceFilters,
 }
 
 fn yes() -> bool {
@@ -194,6 +197,70 @@ pub struct DeviceQr {
     /// device someone may get to link at any time, such as the shipped demo.
     #[cfg_attr(test, ts(optional = nullable))]
     pub keep_offering: bool,
+}
+
+/// What becomes of what is posted to many at once rather than said in a chat (`[filters]` in
+/// a device file): stories (`status@broadcast`) and channels' posts (`…@newsletter`). Neither
+/// is ever a chat, a notification, a sound or a desktop notification; this only decides
+/// whether they are journaled as `status:new` for the integrations that want them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceFilters {
+    /// Contacts' stories.
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub statuses: Filtered,
+    /// Posts of the channels the account follows.
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub channels: Filtered,
+}
+
+/// What a filter does with what it catches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Filtered {
+    /// Dropped as it arrives; an upstream that can be told (WAHA's session `ignore`) does not
+    /// even send it.
+    #[default]
+    Drop,
+    /// Journaled as a `status:new` event, and nothing else.
+    Event,
+}
+
+/// Where a chat id says something was posted, when it is not a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broadcast {
+    /// A story: `status@broadcast`.
+    Status,
+    /// A channel's post: `…@newsletter`.
+    Channel,
+}
+
+/// The chat id WhatsApp gives stories.
+pub const STATUS_CHAT: &str = "status@broadcast";
+
+impl Broadcast {
+    /// What `chat_id` is, if it is no chat.
+    pub fn of(chat_id: &str) -> Option<Broadcast> {
+        if chat_id == STATUS_CHAT {
+            Some(Broadcast::Status)
+        } else if chat_id.ends_with("@newsletter") {
+            Some(Broadcast::Channel)
+        } else {
+            None
+        }
+    }
+}
+
+impl DeviceFilters {
+    /// What to do with what was posted to `broadcast`.
+    pub fn of(&self, broadcast: Broadcast) -> Filtered {
+        match broadcast {
+            Broadcast::Status => self.statuses,
+            Broadcast::Channel => self.channels,
+        }
+    }
 }
 
 impl WahaSpec {

@@ -5,15 +5,16 @@
 
 use ts_rs::{Config, TS};
 
+use super::capability::Capability;
 use super::event::{
     Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
     MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead,
-    QrCode, Ready, StateChange, Typing,
+    QrCode, Ready, StateChange, StatusNew, Typing,
 };
 use super::message::{Ack, Chat, Contact, Media, Message, Page, TempId, Template};
 use super::spec::{
-    Behaviour, CloudApiSpec, ConnectorKind, DeviceHooks, DeviceQr, DeviceSpec, Secret,
-    SimulatedContact, SimulatorSpec, WahaSpec,
+    Behaviour, CloudApiSpec, ConnectorKind, DeviceFilters, DeviceHooks, DeviceQr, DeviceSpec,
+    Filtered, Secret, SimulatedContact, SimulatorSpec, WahaSpec,
 };
 use super::StateName;
 
@@ -24,7 +25,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 18] {
+fn event_payloads() -> [(EventKind, String); 19] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -50,6 +51,7 @@ fn event_payloads() -> [(EventKind, String); 18] {
             EventKind::NotificationRead,
             NotificationRead::name(&config()),
         ),
+        (EventKind::StatusNew, StatusNew::name(&config())),
     ]
 }
 
@@ -83,6 +85,7 @@ pub(crate) fn declarations() -> String {
     );
     out += &exported([
         Me::decl(&config()),
+        Capability::decl(&config()),
         Media::decl(&config()),
         Template::decl(&config()),
         TempId::decl(&config()),
@@ -104,6 +107,7 @@ pub(crate) fn declarations() -> String {
         Typing::decl(&config()),
         Notification::decl(&config()),
         NotificationRead::decl(&config()),
+        StatusNew::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),
@@ -114,6 +118,8 @@ pub(crate) fn declarations() -> String {
         CloudApiSpec::decl(&config()),
         DeviceHooks::decl(&config()),
         DeviceQr::decl(&config()),
+        Filtered::decl(&config()),
+        DeviceFilters::decl(&config()),
         DeviceSpec::decl(&config()),
     ]);
     let names = EventKind::ALL.map(|kind| format!("{:?}", kind.as_str()));

@@ -124,14 +124,43 @@ pub enum Outbound {
     WatchPresence { chat_id: String },
 }
 
-/// Faults a test or a demo can inject into a simulated upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// What a test, a demo or a dashboard makes the simulated world do: fail, or someone in it
+/// act as the upstream would then report. An act that results in a message names it with
+/// `upstream_id`, chosen by whoever gave the cue, so that the answer can name it at once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Fault {
+pub enum Cue {
     /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
     Drop { fail_reconnects: u32 },
     /// The phone logs the device out.
     RemoteLogout,
+    /// Someone in the simulated world acts.
+    Act(Act),
+}
+
+/// What someone in the simulated world does on cue (see [`Cue::Act`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "act", rename_all = "camelCase")]
+pub enum Act {
+    /// A contact writes: in their own chat, or in the group `chat_id`.
+    Message {
+        upstream_id: String,
+        from: String,
+        chat_id: Option<String>,
+        text: String,
+    },
+    /// A contact posts a story (`status@broadcast`).
+    Status {
+        upstream_id: String,
+        from: String,
+        text: String,
+    },
+    /// A channel the account follows posts (`<channel>@newsletter`).
+    ChannelPost {
+        upstream_id: String,
+        channel: String,
+        text: String,
+    },
 }
 
 /// Why a webhook delivery was not taken.

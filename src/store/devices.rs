@@ -128,13 +128,18 @@ pub fn get(conn: &Conn, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
 
 /// Who the device is linked as: `None` if the device does not exist, `Some(None)` if it is
 /// not linked. Sending asks this for every message, so it reads one column only.
-pub fn me(conn: &Conn, id: &DeviceId) -> StoreResult<Option<Option<Me>>> {
-    let me: Option<Option<String>> = conn.query_opt(
-        "SELECT me FROM devices WHERE id = ?1",
+/// The account a device speaks as (`None` until linked) and its connector's name; `None`
+/// for no such device. What a client's write reads before it acts as the device.
+pub fn speaker(conn: &Conn, id: &DeviceId) -> StoreResult<Option<(Option<Me>, String)>> {
+    let row: Option<(Option<String>, String)> = conn.query_opt(
+        "SELECT me, connector FROM devices WHERE id = ?1",
         params![id.as_str()],
-        |row| row.get(0),
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
-    Ok(me.map(|me| me.and_then(|text| serde_json::from_str(&text).ok())))
+    Ok(row.map(|(me, connector)| {
+        let me = me.and_then(|text| serde_json::from_str(&text).ok());
+        (me, connector)
+    }))
 }
 
 impl Tx<'_> {

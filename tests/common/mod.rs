@@ -366,6 +366,24 @@ impl TestDaemon {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// The device's journaled events of type `name` (`*`: all), as pull consumers see them:
+    /// `{ type, deviceId, seq, at, data }`.
+    pub async fn journaled(&self, device: &str, name: &str) -> Vec<Value> {
+        let (status, page) = self
+            .get(&format!(
+                "/api/v1/devices/{device}/events?after=0&limit=1000"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| name == "*" || item["type"] == name)
+            .cloned()
+            .collect()
+    }
+
     /// Sends a message over REST; returns the accepted message.
     pub async fn send_message(&self, device: &str, chat: &str, body: Value) -> Value {
         let path = format!("/api/v1/devices/{device}/chats/{chat}/messages");

@@ -9,6 +9,8 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
+export type Capability = "send.text" | "send.image" | "send.document" | "message.react" | "message.revoke";
+
 export type Media = { url: string, 
 /**
  * When a send leaves it out, the type of `name` (or of the link's file name) is taken.
@@ -74,6 +76,12 @@ export type Typing = { chatId: string, contactId: string, };
 export type Notification = { id: string, kind: string, title: string, body: string, chatId: string | null, messageId: string | null, };
 
 export type NotificationRead = { ids: Array<string>, };
+
+export type StatusNew = { 
+/**
+ * Who posted it: the contact for a story, the channel for a channel's post.
+ */
+from: string, message: Message, };
 
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
@@ -143,10 +151,22 @@ export type DeviceQr = {
  */
 keep_offering?: boolean, };
 
-export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, };
+export type Filtered = "drop" | "event";
+
+export type DeviceFilters = { 
+/**
+ * Contacts' stories.
+ */
+statuses?: Filtered, 
+/**
+ * Posts of the channels the account follows.
+ */
+channels?: Filtered, };
+
+export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -168,11 +188,12 @@ export interface DeviceEvents {
   "contact:update": Contact;
   "notification": Notification;
   "notification:read": NotificationRead;
+  "status:new": StatusNew;
 }
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "unsupported_by_connector" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -189,9 +210,13 @@ export type Device = { id: string, name: string, connector: ConnectorKind, state
  * In a cluster, the node that runs the device; `null` while no node does (its owner
  * died and its lease has not run out yet). Absent on one node.
  */
-owner?: string | null, createdAt: string, updatedAt: string, };
+owner?: string | null, 
+/**
+ * What its connector can do; anything else is refused with `unsupported_by_connector`.
+ */
+capabilities: Array<Capability>, createdAt: string, updatedAt: string, };
 
-export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, };
+export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, filters?: DeviceFilters, };
 
 export type Qr = { 
 /**
@@ -220,6 +245,10 @@ export type DropBody = {
  * How many of the reconnects that follow fail.
  */
 failReconnects?: number, };
+
+export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text: string, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, };
+
+export type SimulatorActed = { upstreamId: string, };
 
 export type Pairing = { 
 /**

@@ -111,7 +111,7 @@ async fn show_chat(
     responses(
         (status = CREATED, description = "the chat, new", body = Chat),
         (status = OK, description = "the chat existed already", body = Chat),
-        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UnsupportedByConnector, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
 async fn open_chat(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,7 +264,7 @@ fn message_kind(
     security(("apiKey" = ["send"]), ("bearer" = ["send"])),
     responses((status = ACCEPTED, description = "the message, stored at ack `pending`", body = Message, headers(
             ("Idempotent-Replayed" = String, description = "`true` when the answer is the message an earlier request with the same `Idempotency-Key` made"))),
-        Refused<WRITE>))]
+        Refused<{ WRITE | code(ErrorCode::UnsupportedByConnector) }>))]
 async fn send_message(
     State(state): State<AppState>,
     caller: Caller,

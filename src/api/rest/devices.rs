@@ -23,21 +23,22 @@ use crate::api::openapi::{
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
 use crate::model::spec::{CloudApiSpec, ConnectorKind, DeviceSpec, WahaSpec};
-use crate::model::{rfc3339, upstream::Fault, DeviceId, StateName};
+use crate::model::{rfc3339, upstream::Cue, DeviceId, StateName};
 use crate::{qr, store};
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
 const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// What a command to a device can meet: a state that does not allow it, or a connector that
-/// does not support it (`invalid_state`), an upstream that fails (`upstream_error`), a device
+/// What a command to a device can meet: a state that does not allow it (`invalid_state`), a
+/// connector that cannot do it (`unsupported_by_connector`), an upstream that fails (`upstream_error`), a device
 /// whose node of the cluster cannot be reached (`device_not_ready`), and a store that cannot
 /// keep the step.
-const COMMAND_REFUSED: Codes = CREDENTIALS
+pub(super) const COMMAND_REFUSED: Codes = CREDENTIALS
     | DEVICE
     | STORES
     | codes(&[
         ErrorCode::InvalidState,
+        ErrorCode::UnsupportedByConnector,
         ErrorCode::UpstreamError,
         ErrorCode::DeviceNotReady,
     ]);
@@ -235,7 +236,7 @@ async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiErr
     }))
 }
 
-fn handle(
+pub(super) fn handle(
     state: &AppState,
     caller: &Caller,
     scope: Scope,
@@ -304,7 +305,7 @@ async fn delete_device(
 /// What a route asks of a device before answering with it.
 enum Ask {
     Step(Lifecycle),
-    Fault(Fault),
+    Cue(Cue),
 }
 
 /// Asks the device to take a lifecycle step or to misbehave, and answers with the device as it
@@ -318,7 +319,7 @@ async fn drive(
     let device = handle(state, caller, Scope::Control, &id)?;
     match ask {
         Ask::Step(step) => device.lifecycle(step).await?,
-        Ask::Fault(fault) => device.inject_fault(fault).await?,
+        Ask::Cue(cue) => device.cue(cue).await?,
     }
     view(state, id).await
 }
@@ -471,7 +472,7 @@ pub(super) struct DropBody {
 
 /// Simulator: drop the connection (optionally failing the next reconnects)
 ///
-/// A device of another connector has no such fault (`invalid_state`).
+/// A device of another connector has no such fault (`unsupported_by_connector`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/drop", tag = "devices",
     params(DevicePath),
     request_body = Option<DropBody>,
@@ -485,13 +486,13 @@ async fn simulator_drop(
 ) -> Result<Json<DeviceView>, ApiError> {
     // The body is optional: an empty one means a plain drop.
     let DropBody { fail_reconnects } = optional_body(&body)?;
-    let fault = Fault::Drop { fail_reconnects };
-    drive(&state, &caller, id, Ask::Fault(fault)).await
+    let cue = Cue::Drop { fail_reconnects };
+    drive(&state, &caller, id, Ask::Cue(cue)).await
 }
 
 /// Simulator: the phone logs the device out
 ///
-/// A device of another connector has no such fault (`invalid_state`).
+/// A device of another connector has no such fault (`unsupported_by_connector`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/logout", tag = "devices",
     params(DevicePath),
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
@@ -501,7 +502,7 @@ async fn simulator_logout(
     caller: Caller,
     DevicePath(id): DevicePath,
 ) -> Result<Json<DeviceView>, ApiError> {
-    drive(&state, &caller, id, Ask::Fault(Fault::RemoteLogout)).await
+    drive(&state, &caller, id, Ask::Cue(Cue::RemoteLogout)).await
 }
 
 #[cfg(test)]

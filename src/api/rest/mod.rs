@@ -19,6 +19,7 @@ mod media;
 mod pairing;
 mod profiles;
 pub mod readiness;
+mod simulator;
 mod system;
 #[cfg(test)]
 pub(crate) mod typescript;
@@ -49,6 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(cluster::routes())
         .merge(readiness::routes())
         .merge(devices::routes())
+        .merge(simulator::routes())
         .merge(chats::routes())
         .merge(media::routes())
         .merge(pairing::routes())

@@ -10,6 +10,7 @@ use super::devices::{DropBody, QrView};
 use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::pairing::{Paired, Pairing};
 use super::readiness::Ready;
+use super::simulator::{ActBody, Acted};
 use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
@@ -36,6 +37,8 @@ pub(crate) fn declarations() -> String {
         DevicePatch::decl(&config()),
         QrView::decl(&config()),
         DropBody::decl(&config()),
+        ActBody::decl(&config()),
+        Acted::decl(&config()),
         Pairing::decl(&config()),
         Paired::decl(&config()),
         OpenChat::decl(&config()),

@@ -158,7 +158,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::ConnectionStatus
         | EventKind::ContactUpdate
         | EventKind::Notification
-        | EventKind::NotificationRead => None,
+        | EventKind::NotificationRead
+        | EventKind::StatusNew => None,
     }
 }
 
@@ -214,7 +215,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 18] = [
+    const SCOPES: [(&str, Option<ChatField>); 19] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -233,6 +234,7 @@ mod tests {
         ("contact:update", None),
         ("notification", None),
         ("notification:read", None),
+        ("status:new", None),
     ];
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! It links like WhatsApp Web: each pairing code is single-use and registered in the shared
 //! [`Pairings`] book (`device::pairings`), where the "phone side" (`POST /api/v1/pairings`, `/pair/{code}` or
-//! `devicebridge pair`) claims it. Fault injection lets tests and demos drop the connection or
+//! `devicebridge pair`) claims it. Cue injection lets tests and demos drop the connection or
 //! log the device out remotely.
 //!
 //! Once linked, the phone's contacts answer what we send ([`phone`]). What the phone receives
@@ -13,6 +13,7 @@
 //! restoring the session), so it survives a dropped connection and a restart of the daemon.
 
 mod phone;
+mod world;
 
 use std::time::Duration;
 
@@ -25,9 +26,9 @@ use crate::device::pairings::Pairings;
 use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
-    inbound::Directory,
+    inbound::{Directory, Inbound},
     spec::SimulatorSpec,
-    upstream::{Accepted, ConnectorError, Fault, Outbound, Outgoing, Session},
+    upstream::{Accepted, ConnectorError, Cue, Outbound, Outgoing, Session},
     Ack, DeviceId,
 };
 use crate::store::{self, Store};
@@ -202,15 +203,18 @@ impl Upstream for Simulator {
         self.contacts_at_work.abort_all();
     }
 
-    async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
-        let event = match fault {
-            Fault::Drop { fail_reconnects } => {
+    async fn cue(&mut self, cue: Cue) -> Result<(), ConnectorError> {
+        let event = match cue {
+            Cue::Drop { fail_reconnects } => {
                 self.failing_reconnects = fail_reconnects;
                 UpstreamEvent::ConnectionLost {
                     reason: "connection_lost".into(),
                 }
             }
-            Fault::RemoteLogout => UpstreamEvent::RemoteLogout,
+            Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
+            Cue::Act(act) => UpstreamEvent::Inbound(Inbound::Message(Box::new(world::incoming(
+                &self.spec, &act,
+            )))),
         };
         self.events
             .send(event)

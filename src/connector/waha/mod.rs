@@ -43,7 +43,7 @@ use crate::device::upstream::Upstream;
 use crate::model::{
     event::Me,
     inbound::Directory,
-    spec::WahaSpec,
+    spec::{DeviceFilters, WahaSpec},
     upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
     DeviceId,
 };
@@ -55,6 +55,8 @@ pub use webhook::read as read_webhook;
 
 pub struct Waha {
     spec: WahaSpec,
+    /// Which stories and channels' posts the device wants: WAHA is told not to send the rest.
+    filters: DeviceFilters,
     base: Url,
     webhook_url: String,
     /// Where received files are served (see [`media`]).
@@ -77,6 +79,7 @@ impl Waha {
     pub fn new(
         device: &DeviceId,
         spec: WahaSpec,
+        filters: DeviceFilters,
         public_url: &str,
         http: Http,
         library: Library,
@@ -93,6 +96,7 @@ impl Waha {
             library,
             base,
             spec,
+            filters,
             me: None,
             reported: None,
             shown_qr: None,

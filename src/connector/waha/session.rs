@@ -11,6 +11,7 @@ use super::Waha;
 use crate::connector::http;
 use crate::model::{
     event::Me,
+    spec::Filtered,
     upstream::{ConnectorError, Session},
 };
 
@@ -65,7 +66,16 @@ impl Waha {
         })
     }
 
-    /// Makes the session exist with our webhook, and running.
+    /// What WAHA is to leave out, as its session config's `ignore` says it: the stories and
+    /// channels' posts the device's filters drop. Groups and broadcast lists are chats.
+    fn ignore(&self) -> Value {
+        json!({
+            "status": self.filters.statuses == Filtered::Drop,
+            "channels": self.filters.channels == Filtered::Drop,
+        })
+    }
+
+    /// Makes the session exist with our webhook and our `ignore`, and running.
     pub(super) async fn prepare_session(&self) -> Result<(), ConnectorError> {
         let (status, info) = self
             .http
@@ -75,7 +85,7 @@ impl Waha {
             let create = json!({
                 "name": self.spec.session,
                 "start": true,
-                "config": { "webhooks": [self.webhook()] },
+                "config": { "webhooks": [self.webhook()], "ignore": self.ignore() },
             });
             self.http
                 .call(
@@ -86,7 +96,8 @@ impl Waha {
             return Ok(());
         }
         let info = http::success(status, info)?;
-        // Other settings and other webhooks of the session are kept; ours is replaced.
+        // Other settings and other webhooks of the session are kept; ours is replaced, and
+        // what `ignore` says of stories and channels is ours to say.
         let ours = self.webhook();
         let mut config = match &info["config"] {
             config @ Value::Object(_) => config.clone(),
@@ -96,8 +107,20 @@ impl Waha {
         let (mine, others): (Vec<Value>, Vec<Value>) = hooks
             .into_iter()
             .partition(|hook| hook["url"] == ours["url"]);
-        if mine != [ours.clone()] {
+        let mut ignore = match &config["ignore"] {
+            ignore @ Value::Object(_) => ignore.clone(),
+            _ => json!({}),
+        };
+        let wanted = self.ignore();
+        let ignore_kept = ["status", "channels"]
+            .iter()
+            .all(|key| ignore[key] == wanted[key]);
+        if mine != [ours.clone()] || !ignore_kept {
             config["webhooks"] = others.into_iter().chain([ours]).collect();
+            for key in ["status", "channels"] {
+                ignore[key] = wanted[key].clone();
+            }
+            config["ignore"] = ignore;
             self.http
                 .call(
                     self.request(Method::PUT, &self.session_path(&[]))

@@ -10,7 +10,7 @@ use super::media::Files;
 use crate::connector::http::{verify_hmac, HmacSha512};
 use crate::model::{
     inbound::{Inbound, Incoming},
-    spec::WahaSpec,
+    spec::{WahaSpec, STATUS_CHAT},
     upstream::{Reported, WebhookError},
     Ack, Media,
 };
@@ -88,7 +88,9 @@ pub(super) fn incoming(
     let from_me = message["fromMe"].as_bool().unwrap_or(false);
     let chat_id = text(&message[if from_me { "to" } else { "from" }])?.to_owned();
     let group = chat_id.ends_with("@g.us");
-    let from = match (from_me, group) {
+    // In a group and among stories, the sender is the participant, not the chat.
+    let many = group || chat_id == STATUS_CHAT;
+    let from = match (from_me, many) {
         (true, _) => me.or_else(|| text(&message["from"])).unwrap_or(&chat_id),
         (false, true) => text(&message["participant"])
             .or_else(|| text(&message["author"]))

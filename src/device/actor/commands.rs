@@ -22,17 +22,17 @@ impl Actor {
                 }
                 self.feed(Input::Start).await?;
             }
-            Command::InjectFault(fault) => {
+            Command::Cue(cue) => {
                 let upstream = match (&mut self.upstream, self.state.name().is_running()) {
                     (Some(upstream), true) => upstream,
                     _ => {
                         return Err(DeviceError::InvalidState(InvalidTransition {
                             state: self.state.name(),
-                            input: "inject_fault",
+                            input: "simulator cue",
                         }))
                     }
                 };
-                upstream.inject_fault(fault).await?;
+                upstream.cue(cue).await?;
             }
             Command::Typing { chat_id, typing } => self.our_typing(chat_id, typing).await?,
             Command::Tell(action) => self.tell(&action).await?,

@@ -122,6 +122,7 @@ impl Actor {
         let spec = definition(&stored(&self.context.store, &self.id).await?)?;
         spec.validate().map_err(DeviceError::Definition)?;
         self.limits.qr_keep_offering = spec.qr.keep_offering;
+        self.filters = spec.filters;
         self.context.connectors.upstream(
             &self.id,
             spec,

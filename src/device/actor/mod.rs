@@ -46,7 +46,8 @@ use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
-    upstream::{ConnectorError, Fault, Outbound, Reported},
+    spec::DeviceFilters,
+    upstream::{ConnectorError, Cue, Outbound, Reported},
     DeviceId, StateName,
 };
 use crate::store::{self, Store};
@@ -58,7 +59,7 @@ pub enum Command {
     Stop,
     Restart,
     Logout,
-    InjectFault(Fault),
+    Cue(Cue),
     /// Our side starts or stops typing in a chat.
     Typing {
         chat_id: String,
@@ -135,6 +136,9 @@ pub struct Actor {
     group_names: GroupNames,
     /// The series of the device's connector.
     metrics: Arc<ConnectorMetrics>,
+    /// What becomes of stories and channels' posts: the definition's, read at each fresh
+    /// start as the linking settings are.
+    filters: DeviceFilters,
 }
 
 impl Actor {
@@ -164,8 +168,10 @@ impl Actor {
         let messages = &context.settings.messages;
         // A definition that cannot be read fails the device when it starts, before any
         // upstream is reached: any connector's series do until then.
-        let connector =
-            definition(&record).map_or_else(|_| Default::default(), |spec| spec.connector);
+        let (connector, filters) = definition(&record).map_or_else(
+            |_| Default::default(),
+            |spec| (spec.connector, spec.filters),
+        );
         let metrics = context.metrics.connector(connector);
         let relay = Relay::new(
             id.clone(),
@@ -197,6 +203,7 @@ impl Actor {
             latency: Latency::default(),
             qr,
             metrics,
+            filters,
             context,
         };
         Ok(Some((actor, record.autostart && record.wants_running)))

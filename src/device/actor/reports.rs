@@ -121,13 +121,13 @@ impl Actor {
         self.group_names
             .name_new_groups(&mut batch.items, self.upstream.as_deref_mut())
             .await;
-        let (id, metrics) = (self.id.clone(), self.metrics.clone());
+        let (id, metrics, filters) = (self.id.clone(), self.metrics.clone(), self.filters);
         let changes = self
             .context
             .store
             .write(move |tx| {
                 let items = batch.still_owed(tx)?;
-                inbound::apply(tx, &id, &items, &metrics)
+                inbound::apply(tx, &id, &items, &filters, &metrics)
             })
             .await?;
         self.track_typing(changes);

@@ -21,7 +21,7 @@ use crate::model::{
     inbound::Directory,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Download, Fault, Outbound, Outgoing, Reported, Session,
+        Accepted, ConnectorError, Cue, Download, Outbound, Outgoing, Reported, Session,
         WebhookError,
     },
     DeviceId,
@@ -183,8 +183,8 @@ impl Upstream for LeasedUpstream {
         }
     }
 
-    async fn inject_fault(&mut self, fault: Fault) -> Result<(), ConnectorError> {
+    async fn cue(&mut self, cue: Cue) -> Result<(), ConnectorError> {
         self.claim.take().await?;
-        self.inner.inject_fault(fault).await
+        self.inner.cue(cue).await
     }
 }

@@ -159,7 +159,7 @@ impl CommandRoute for ToOwner {
     async fn carry(&self, request: Request) -> Result<Answer, DeviceError> {
         let carried = match request {
             Request::Lifecycle(step) => Carried::Lifecycle { step },
-            Request::InjectFault(fault) => Carried::InjectFault { fault },
+            Request::Cue(cue) => Carried::Cue { cue },
             Request::Typing { chat_id, typing } => Carried::Typing { chat_id, typing },
             Request::Tell(action) => Carried::Tell { action },
             Request::FindNumber(number) => Carried::FindNumber { number },

@@ -32,11 +32,12 @@ pub enum EventKind {
     ContactUpdate,
     Notification,
     NotificationRead,
+    StatusNew,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -55,6 +56,7 @@ impl EventKind {
         EventKind::ContactUpdate,
         EventKind::Notification,
         EventKind::NotificationRead,
+        EventKind::StatusNew,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -78,6 +80,7 @@ impl EventKind {
             EventKind::ContactUpdate => "contact:update",
             EventKind::Notification => "notification",
             EventKind::NotificationRead => "notification:read",
+            EventKind::StatusNew => "status:new",
         }
     }
 
@@ -180,7 +183,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 18] = [
+    const KINDS: [(EventKind, u8, &str); 19] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -199,6 +202,7 @@ mod tests {
         (EventKind::ContactUpdate, 16, "contact:update"),
         (EventKind::Notification, 17, "notification"),
         (EventKind::NotificationRead, 18, "notification:read"),
+        (EventKind::StatusNew, 19, "status:new"),
     ];
 
     #[test]

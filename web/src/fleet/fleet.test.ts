@@ -11,6 +11,7 @@ function device(id: string, state: DeviceStateName = "stopped"): Device {
     stateReason: null,
     me: null,
     autostart: true,
+    capabilities: ["send.text"],
     createdAt: "",
     updatedAt: "",
   };
