@@ -838,7 +838,16 @@ async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
     let (_, device) = daemon.get("/api/v1/devices/cl").await;
     assert_eq!(
         device["capabilities"],
-        json!(["send.text", "send.image", "send.document", "message.react"])
+        json!([
+            "send.text",
+            "send.image",
+            "send.document",
+            "send.voice",
+            "send.video",
+            "send.location",
+            "send.contact",
+            "message.react"
+        ])
     );
     customer_writes(&daemon, &mut client, "wamid.IN9", "can you delete it?").await;
     let sent = daemon
@@ -864,6 +873,64 @@ async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
         ))
         .await;
     assert_eq!(message["revoked"], false, "{message}");
+    let (status, refused) = daemon
+        .post(
+            &format!("/api/v1/devices/cl/chats/{CHAT}/messages"),
+            json!({ "poll": { "question": "Lunch?", "options": ["Yes", "No"] } }),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("unsupported_by_connector")
+        )
+    );
     let (_, after) = daemon.get("/api/v1/devices/cl/events?after=0").await;
     assert_eq!(after["head"], before["head"], "nothing was journaled");
+}
+
+#[tokio::test]
+async fn places_cards_voice_notes_and_videos_reach_meta_in_its_shapes() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.IN7", "where are you?").await;
+    let path = format!("POST {}", CloudStub::messages_path());
+    let sent = |body: Value| {
+        let daemon = &daemon;
+        async move { daemon.send_message("cl", CHAT, body).await }
+    };
+    sent(json!({ "location": { "latitude": 52.37, "longitude": 4.89, "name": "Dam", "address": "Dam 1" } })).await;
+    let place = stub.requests.wait_line(WAIT, &path).await;
+    assert_eq!(place.body["type"], "location");
+    assert_eq!(
+        place.body["location"],
+        json!({ "latitude": 52.37, "longitude": 4.89, "name": "Dam", "address": "Dam 1" })
+    );
+    sent(json!({ "contacts": [{ "name": "Carol Jones", "phones": ["+1 555 000 0009"] }] })).await;
+    let card = stub.requests.wait_line(WAIT, &path).await;
+    assert_eq!(card.body["type"], "contacts");
+    assert_eq!(
+        card.body["contacts"],
+        json!([{ "name": { "formatted_name": "Carol Jones", "first_name": "Carol Jones" },
+            "phones": [{ "phone": "+1 555 000 0009", "type": "CELL", "wa_id": "15550000009" }] }])
+    );
+    let note =
+        json!({ "url": "https://files.example/note.ogg", "mime": "audio/ogg", "type": "voice" });
+    sent(json!({ "media": note })).await;
+    let voice = stub.requests.wait_line(WAIT, &path).await;
+    assert_eq!(voice.body["type"], "audio");
+    assert_eq!(
+        voice.body["audio"],
+        json!({ "link": "https://files.example/note.ogg", "voice": true })
+    );
+    let clip = json!({ "url": "https://files.example/clip.mp4", "mime": "video/mp4" });
+    sent(json!({ "media": clip, "text": "look" })).await;
+    let video = stub.requests.wait_line(WAIT, &path).await;
+    assert_eq!(
+        (video.body["type"].as_str(), &video.body["video"]),
+        (
+            Some("video"),
+            &json!({ "link": "https://files.example/clip.mp4", "caption": "look" })
+        )
+    );
 }

@@ -1903,3 +1903,116 @@ async fn kept_stories_are_journaled_by_their_author_and_waha_is_told_so() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_kind_is_sent_by_its_endpoint_and_read_from_wahas_shapes() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.requests.drain();
+    let sent = |body: Value| {
+        let daemon = &daemon;
+        async move { daemon.send_message("wa", ALICE, body).await }
+    };
+    sent(json!({ "location": { "latitude": 52.37, "longitude": 4.89, "name": "Dam" } })).await;
+    let place = stub
+        .requests
+        .wait_line(WAIT, "POST /api/sendLocation")
+        .await;
+    assert_eq!(
+        place.body,
+        json!({ "session": "default", "chatId": ALICE, "latitude": 52.37, "longitude": 4.89, "title": "Dam" })
+    );
+    sent(json!({ "contacts": [{ "name": "Carol Jones", "phones": ["+1 555 000 0009"] }] })).await;
+    let card = stub
+        .requests
+        .wait_line(WAIT, "POST /api/sendContactVcard")
+        .await;
+    let vcard = card.body["contacts"][0]["vcard"].as_str().unwrap();
+    assert!(
+        vcard.starts_with("BEGIN:VCARD") && vcard.contains("waid=15550000009"),
+        "{vcard}"
+    );
+    sent(json!({ "poll": { "question": "Lunch?", "options": ["Yes", "No"], "multiple": true } }))
+        .await;
+    let poll = stub.requests.wait_line(WAIT, "POST /api/sendPoll").await;
+    assert_eq!(
+        poll.body["poll"],
+        json!({ "name": "Lunch?", "options": ["Yes", "No"], "multipleAnswers": true })
+    );
+    let note =
+        json!({ "url": "https://files.example/note.mp3", "mime": "audio/mpeg", "type": "voice" });
+    sent(json!({ "media": note })).await;
+    let voice = stub.requests.wait_line(WAIT, "POST /api/sendVoice").await;
+    assert_eq!(
+        (&voice.body["file"]["url"], &voice.body["convert"]),
+        (&json!("https://files.example/note.mp3"), &json!(true)),
+        "an MP3 is converted to the Opus a voice note is"
+    );
+    let clip = json!({ "url": "https://files.example/clip.mp4", "mime": "video/mp4" });
+    sent(json!({ "media": clip, "text": "look" })).await;
+    let video = stub.requests.wait_line(WAIT, "POST /api/sendVideo").await;
+    assert_eq!(
+        (&video.body["caption"], &video.body["convert"]),
+        (&json!("look"), &json!(false))
+    );
+
+    // What WAHA reports of each kind becomes the message of our type.
+    let mut incoming = message("false_15550002222@c.us_LOC", false, "Dam", 1_700_000_500);
+    incoming["location"] =
+        json!({ "latitude": "52.37", "longitude": "4.89", "description": "Dam" });
+    webhook(&daemon, "message", incoming).await;
+    let mut incoming = message(
+        "false_15550002222@c.us_VC",
+        false,
+        "BEGIN:VCARD",
+        1_700_000_501,
+    );
+    incoming["vCards"] = json!(["BEGIN:VCARD\nVERSION:3.0\nFN:Bob Lee\nTEL;type=CELL;waid=15550000003:+1 555 000 0003\nEND:VCARD"]);
+    webhook(&daemon, "message", incoming).await;
+    let mut incoming = message("false_15550002222@c.us_PTT", false, "", 1_700_000_502);
+    incoming["hasMedia"] = json!(true);
+    incoming["media"] = json!({ "url": format!("{}/api/files/default/{FILE}", stub.base()), "mimetype": "audio/ogg; codecs=opus" });
+    incoming["_data"]["type"] = json!("ptt");
+    incoming["_data"]["duration"] = json!("7");
+    webhook(&daemon, "message", incoming).await;
+    let mut incoming = message("false_15550002222@c.us_POLL", false, "", 1_700_000_503);
+    incoming["_data"]["type"] = json!("poll_creation");
+    incoming["_data"]["pollName"] = json!("Tea?");
+    incoming["_data"]["pollOptions"] =
+        json!([{ "name": "Green", "localId": 0 }, { "name": "Black", "localId": 1 }]);
+    incoming["_data"]["pollSelectableOptionsCount"] = json!(1);
+    webhook(&daemon, "message", incoming).await;
+    let mut arrived = Vec::new();
+    while arrived.len() < 4 {
+        let event = client
+            .wait_until(WAIT, |e| e.name == "message" && e.data["fromMe"] == false)
+            .await
+            .unwrap();
+        arrived.push(event.data);
+    }
+    assert_eq!(
+        (arrived[0]["type"].as_str(), arrived[0]["body"].as_str()),
+        (Some("location"), Some(""))
+    );
+    assert_eq!(
+        arrived[0]["location"],
+        json!({ "latitude": 52.37, "longitude": 4.89, "name": "Dam" })
+    );
+    assert_eq!(arrived[1]["type"], "contact");
+    assert_eq!(arrived[1]["contacts"][0]["name"], "Bob Lee");
+    assert_eq!(
+        arrived[1]["contacts"][0]["phones"],
+        json!(["+1 555 000 0003"])
+    );
+    assert_eq!(
+        (
+            arrived[2]["type"].as_str(),
+            arrived[2]["durationSecs"].as_u64()
+        ),
+        (Some("voice"), Some(7))
+    );
+    assert_eq!(
+        arrived[3]["poll"],
+        json!({ "question": "Tea?", "options": ["Green", "Black"], "multiple": false,
+            "votes": [{ "option": "Green", "voters": [] }, { "option": "Black", "voters": [] }] })
+    );
+}

@@ -100,6 +100,7 @@ impl Uploads {
             mime: upload.mime,
             name: upload.name,
             size: Some(upload.size),
+            kind: None,
         })
     }
 

@@ -296,6 +296,8 @@ fn posted(
         temp_id: None,
         revoked: false,
         template: None,
+        content: incoming.content.clone(),
+        edited_at: None,
     };
     tx.journal(device, EventData::StatusNew(StatusNew { from, message }))?;
     Ok(())
@@ -379,6 +381,7 @@ fn store_once(
             body: &incoming.body,
             media: incoming.media.as_ref(),
             template: None,
+            content: &incoming.content,
             reply_to: reply_to.as_deref(),
             timestamp: &timestamp,
             temp_id: None,
@@ -485,10 +488,10 @@ fn notify(
     let notice = Notice {
         kind: "message",
         title: titled(sender, incoming.group.then_some(chat_name)),
-        body: if message.body.is_empty() {
-            format!("sent a {} message", message.kind)
-        } else {
-            message.body.clone()
+        body: match (message.body.is_empty(), message.content.summary()) {
+            (false, _) => message.body.clone(),
+            (true, Some(summary)) => format!("{}: {summary}", message.kind),
+            (true, None) => format!("sent a {} message", message.kind),
         },
     };
     notice.raise(tx, device, &message.chat_id, Some(message.id.clone()))

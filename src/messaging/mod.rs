@@ -176,4 +176,4 @@ pub use chats::{
     mark_read, open_chat, react, read_notifications, require_chat, revoke, set_chat_flags,
     ChatFlags, NotificationsRead,
 };
-pub use send::{send, Dedup, SendRequest};
+pub use send::{send, Dedup, NewPoll, SendRequest};

@@ -4,6 +4,10 @@
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
+use crate::model::content::{
+    ContactCard, Content, Location, Poll, MAX_CONTACT_CARDS, MAX_LABEL_CHARS, MAX_VCARD_BYTES,
+    POLL_OPTIONS,
+};
 use crate::model::event::MessageStatus;
 use crate::model::{
     capability::Capability, event::EventData, rfc3339, spec::ConnectorKind, DeviceId, Media,
@@ -29,6 +33,12 @@ pub struct SendRequest {
     pub text: String,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub media: Option<Media>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub location: Option<Location>,
+    #[serde(default)]
+    pub contacts: Option<Vec<ContactCard>>,
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub poll: Option<NewPoll>,
     #[serde(default)]
     pub reply_to: Option<String>,
     /// A string or a number, given back as it came (see [`TempId`]).
@@ -37,6 +47,20 @@ pub struct SendRequest {
     /// Sent as this template instead of as text (Cloud API devices only).
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub template: Option<Template>,
+}
+
+/// A poll to send: its question, 2 to 12 distinct options, and whether one may pick several.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewPoll {
+    #[schema(min_length = 1, max_length = 256, example = "Lunch at one?")]
+    pub question: String,
+    #[schema(min_items = 2, max_items = 12, example = json!(["Yes", "No"]))]
+    pub options: Vec<String>,
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub multiple: bool,
 }
 
 /// What makes a repeated send the same message.
@@ -56,24 +80,108 @@ impl SendRequest {
             && self.reply_to == original.reply_to
             && self.media.as_ref().map(|media| &media.url)
                 == original.media.as_ref().map(|media| &media.url)
+            && self.content() == original.content
+    }
+
+    /// The message's type and content once the request is checked as a send is: what the
+    /// simulated world's contacts send is made with it, so they send what users can.
+    pub fn composed(&self) -> Result<(&'static str, Content)> {
+        self.validate()?;
+        Ok((self.kind().0, self.content()))
+    }
+
+    /// What the message carries beside its text and file, as it is kept.
+    fn content(&self) -> Content {
+        Content {
+            location: self.location.clone(),
+            contacts: self.contacts.as_ref().map(|cards| {
+                cards
+                    .iter()
+                    .map(|card| ContactCard {
+                        vcard: Some(card.vcard.clone().unwrap_or_else(|| card.to_vcard())),
+                        ..card.clone()
+                    })
+                    .collect()
+            }),
+            poll: self
+                .poll
+                .as_ref()
+                .map(|poll| Poll::new(poll.question.clone(), poll.options.clone(), poll.multiple)),
+            ..Content::default()
+        }
+    }
+
+    /// The message's `type`, and what the device's connector must be able to do to send it.
+    fn kind(&self) -> (&'static str, Capability) {
+        if let Some(media) = &self.media {
+            let kind = media.message_type();
+            let operation = match kind {
+                "image" => Capability::SendImage,
+                "voice" => Capability::SendVoice,
+                "video" => Capability::SendVideo,
+                _ => Capability::SendDocument,
+            };
+            return (kind, operation);
+        }
+        match (&self.location, &self.contacts, &self.poll) {
+            (Some(_), _, _) => ("location", Capability::SendLocation),
+            (_, Some(_), _) => ("contact", Capability::SendContact),
+            (_, _, Some(_)) => ("poll", Capability::SendPoll),
+            _ => ("text", Capability::SendText),
+        }
     }
 
     fn validate(&self) -> Result<()> {
         check_id("chatId", &self.chat_id)?;
-        if self.text.trim().is_empty() && self.media.is_none() && self.template.is_none() {
-            return Err(invalid(
-                "a message needs a non-empty `text`, a `media` link or a `template`",
-            ));
+        let given: Vec<&str> = [
+            ("media", self.media.is_some()),
+            ("location", self.location.is_some()),
+            ("contacts", self.contacts.is_some()),
+            ("poll", self.poll.is_some()),
+            ("template", self.template.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect();
+        match given.as_slice() {
+            [] if self.text.trim().is_empty() => {
+                return Err(invalid(
+                    "a message needs one content: a non-empty `text`, a `media` link, a `location`, `contacts`, a `poll` or a `template`",
+                ))
+            }
+            [] | [_] => {}
+            [first, second, ..] => {
+                return Err(invalid(format!(
+                    "a message carries one content: `{first}` or `{second}`, not both"
+                )))
+            }
+        }
+        if matches!(given.as_slice(), ["location" | "contacts" | "poll"]) && !self.text.is_empty() {
+            return Err(invalid(format!(
+                "`text` is a caption, for a `media`: a `{}` is sent without it",
+                given[0]
+            )));
+        }
+        if let Some(location) = &self.location {
+            check_location(location)?;
+        }
+        if let Some(cards) = &self.contacts {
+            check_cards(cards)?;
+        }
+        if let Some(poll) = &self.poll {
+            check_poll(poll)?;
         }
         if let Some(template) = &self.template {
             check_template(template)?;
-            if self.media.is_some() {
-                return Err(invalid(
-                    "a `template` carries its own media: send it without `media`",
-                ));
-            }
         }
         if let Some(media) = &self.media {
+            if let Some(kind) = media.kind.filter(|kind| !kind.takes(&media.mime)) {
+                return Err(invalid(format!(
+                    "a `{}` cannot be a file of type {}",
+                    kind.as_str(),
+                    media.mime
+                )));
+            }
             let url = url::Url::parse(&media.url)
                 .map_err(|_| invalid("`media.url` must be an absolute http(s) URL"))?;
             if !matches!(url.scheme(), "http" | "https") {
@@ -92,6 +200,83 @@ impl SendRequest {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is at most [`MAX_LABEL_CHARS`] characters, and not blank unless `optional`.
+fn label(field: &str, text: &str, optional: bool) -> Result<()> {
+    if (!optional && text.trim().is_empty()) || text.chars().count() > MAX_LABEL_CHARS {
+        return Err(invalid(format!(
+            "`{field}` must be a text of 1 to {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn check_location(location: &Location) -> Result<()> {
+    if !(-90.0..=90.0).contains(&location.latitude)
+        || !(-180.0..=180.0).contains(&location.longitude)
+    {
+        return Err(invalid(
+            "`location` is out of range: `latitude` -90 to 90, `longitude` -180 to 180",
+        ));
+    }
+    for (field, text) in [
+        ("location.name", &location.name),
+        ("location.address", &location.address),
+    ] {
+        if let Some(text) = text {
+            label(field, text, false)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_cards(cards: &[ContactCard]) -> Result<()> {
+    if cards.is_empty() || cards.len() > MAX_CONTACT_CARDS {
+        return Err(invalid(format!(
+            "`contacts` must hold 1 to {MAX_CONTACT_CARDS} cards"
+        )));
+    }
+    for card in cards {
+        label("contacts[].name", &card.name, false)?;
+        if card.phones.is_empty() && card.vcard.is_none() {
+            return Err(invalid(
+                "a contact card needs `phones` (or its own `vcard`)",
+            ));
+        }
+        for phone in &card.phones {
+            super::phone_digits(phone)?;
+        }
+        if card.vcard.as_ref().is_some_and(|vcard| {
+            vcard.len() > MAX_VCARD_BYTES || !vcard.trim_start().starts_with("BEGIN:VCARD")
+        }) {
+            return Err(invalid(format!(
+                "`contacts[].vcard` must be a vCard (BEGIN:VCARD …) of at most {MAX_VCARD_BYTES} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_poll(poll: &NewPoll) -> Result<()> {
+    label("poll.question", &poll.question, false)?;
+    if !POLL_OPTIONS.contains(&poll.options.len()) {
+        return Err(invalid(format!(
+            "a poll has {} to {} options",
+            POLL_OPTIONS.start(),
+            POLL_OPTIONS.end()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for option in &poll.options {
+        label("poll.options[]", option, false)?;
+        if !seen.insert(option.trim()) {
+            return Err(invalid(format!(
+                "a poll's options are distinct: {option:?} is given twice"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Meta's rules for a template reference: a name of lowercase letters, digits and `_`, a
@@ -175,11 +360,8 @@ pub async fn send(
         check_key("Idempotency-Key", key)?;
     }
     let device = device.clone();
-    let operation = match request.media.as_ref().map(Media::message_type) {
-        None => Capability::SendText,
-        Some("image") => Capability::SendImage,
-        Some(_) => Capability::SendDocument,
-    };
+    let (kind, operation) = request.kind();
+    let content = request.content();
     write_in_turn(store, turn, move |tx| {
         let me = me_for(tx, &device, operation)?;
         let now = Utc::now();
@@ -240,7 +422,6 @@ pub async fn send(
             Dedup::TempId => None,
         };
         let id = tx.new_id("msg_");
-        let kind = request.media.as_ref().map_or("text", Media::message_type);
         let message = tx.insert_message(
             &device,
             &NewMessage {
@@ -253,6 +434,7 @@ pub async fn send(
                 body: &request.text,
                 media: request.media.as_ref(),
                 template: request.template.as_ref(),
+                content: &content,
                 reply_to: request.reply_to.as_deref(),
                 timestamp: &at,
                 temp_id: request.temp_id.as_ref(),

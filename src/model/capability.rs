@@ -21,6 +21,16 @@ pub enum Capability {
     SendImage,
     #[serde(rename = "send.document")]
     SendDocument,
+    #[serde(rename = "send.voice")]
+    SendVoice,
+    #[serde(rename = "send.video")]
+    SendVideo,
+    #[serde(rename = "send.location")]
+    SendLocation,
+    #[serde(rename = "send.contact")]
+    SendContact,
+    #[serde(rename = "send.poll")]
+    SendPoll,
     #[serde(rename = "message.react")]
     MessageReact,
     #[serde(rename = "message.revoke")]
@@ -29,10 +39,15 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 10] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
+        Capability::SendVoice,
+        Capability::SendVideo,
+        Capability::SendLocation,
+        Capability::SendContact,
+        Capability::SendPoll,
         Capability::MessageReact,
         Capability::MessageRevoke,
     ];
@@ -43,6 +58,11 @@ impl Capability {
             Capability::SendText => "send.text",
             Capability::SendImage => "send.image",
             Capability::SendDocument => "send.document",
+            Capability::SendVoice => "send.voice",
+            Capability::SendVideo => "send.video",
+            Capability::SendLocation => "send.location",
+            Capability::SendContact => "send.contact",
+            Capability::SendPoll => "send.poll",
             Capability::MessageReact => "message.react",
             Capability::MessageRevoke => "message.revoke",
         }
@@ -54,15 +74,18 @@ impl ConnectorKind {
     pub fn capabilities(self) -> &'static [Capability] {
         use Capability::*;
         match self {
-            ConnectorKind::Simulator | ConnectorKind::Waha => &[
+            ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
+            // Meta's API has no polls for businesses, and deletes nothing once sent.
+            ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,
                 SendDocument,
+                SendVoice,
+                SendVideo,
+                SendLocation,
+                SendContact,
                 MessageReact,
-                MessageRevoke,
             ],
-            // Meta's API deletes nothing once sent.
-            ConnectorKind::CloudApi => &[SendText, SendImage, SendDocument, MessageReact],
         }
     }
 

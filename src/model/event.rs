@@ -519,6 +519,8 @@ mod tests {
             temp_id: None,
             revoked: false,
             template: None,
+            content: Default::default(),
+            edited_at: None,
         };
         let event = JournaledEvent::new(
             DeviceId::parse("demo").unwrap(),

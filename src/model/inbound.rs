@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::content::Content;
 use super::{Ack, Media};
 
 /// A message that arrived from the upstream (sent to us, or sent from the phone itself).
@@ -22,6 +23,8 @@ pub struct Incoming {
     pub kind: String,
     pub body: String,
     pub media: Option<Media>,
+    /// A place, contact cards, a poll, a length, a forward (see [`Content`]).
+    pub content: Content,
     /// The upstream id of the quoted message.
     pub reply_to: Option<String>,
     pub timestamp: DateTime<Utc>,

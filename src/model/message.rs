@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::content::Content;
+
 /// How far a message has got, whatsapp-web.js / WAHA compatible.
 ///
 /// Levels only go up; `Error` is reachable only from `Pending` or `Server`, because once the
@@ -95,6 +97,61 @@ pub struct Media {
     #[serde(default, deserialize_with = "super::whole::optional_number")]
     #[schema(format = "uint64", maximum = 18_446_744_073_709_551_615_u64)]
     pub size: Option<u64>,
+    /// On a send, what to send the file as; by default what its type says (an `audio/*`
+    /// file is a plain audio file: `voice` makes it a voice note). Not kept: the message's
+    /// `type` says it.
+    #[serde(default, rename = "type", skip_serializing)]
+    #[cfg_attr(test, ts(optional))]
+    pub kind: Option<MediaKind>,
+}
+
+/// What a file is sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Image,
+    Document,
+    /// A voice note (push-to-talk): played in the chat, not opened as a file.
+    Voice,
+    Video,
+    Audio,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Document => "document",
+            MediaKind::Voice => "voice",
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+        }
+    }
+
+    /// The kind a message `type` names, for a message that carries a file.
+    pub fn of_type(kind: &str) -> Option<MediaKind> {
+        Some(match kind {
+            "image" | "sticker" => MediaKind::Image,
+            "document" => MediaKind::Document,
+            "voice" => MediaKind::Voice,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            _ => return None,
+        })
+    }
+
+    /// Whether a file of MIME type `mime` can be sent as this kind: a voice note or audio
+    /// must be audio, a video a video, a picture a picture; anything is a document.
+    pub fn takes(self, mime: &str) -> bool {
+        let family = mime.split('/').next().unwrap_or_default();
+        match self {
+            MediaKind::Document => true,
+            MediaKind::Image => family == "image",
+            MediaKind::Voice | MediaKind::Audio => family == "audio",
+            MediaKind::Video => family == "video",
+        }
+    }
 }
 
 impl Media {
@@ -146,8 +203,12 @@ impl Media {
                 .is_some_and(|(kind, subtype)| token(kind) && token(subtype))
     }
 
-    /// The message type its mime type implies.
+    /// The message type it is sent as: the kind a send asked for, or else what its MIME
+    /// type implies.
     pub fn message_type(&self) -> &'static str {
+        if let Some(kind) = self.kind {
+            return kind.as_str();
+        }
         match self.mime.split('/').next() {
             Some("image") => "image",
             Some("audio") => "audio",
@@ -288,6 +349,14 @@ pub struct Message {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, ts(optional))]
     pub template: Option<Template>,
+    /// What a location, a contact card or a poll carries, a voice note's length, and whether
+    /// it was forwarded.
+    #[serde(flatten)]
+    #[cfg_attr(test, ts(flatten))]
+    pub content: Content,
+    /// When its text was last edited, by either side; `null` if never.
+    #[schema(format = DateTime)]
+    pub edited_at: Option<String>,
 }
 
 /// SPEC's `Chat`.

@@ -6,12 +6,13 @@
 use ts_rs::{Config, TS};
 
 use super::capability::Capability;
+use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
     MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead,
     QrCode, Ready, StateChange, StatusNew, Typing,
 };
-use super::message::{Ack, Chat, Contact, Media, Message, Page, TempId, Template};
+use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
 use super::spec::{
     Behaviour, CloudApiSpec, ConnectorKind, DeviceFilters, DeviceHooks, DeviceQr, DeviceSpec,
     Filtered, Secret, SimulatedContact, SimulatorSpec, WahaSpec,
@@ -87,6 +88,11 @@ pub(crate) fn declarations() -> String {
         Me::decl(&config()),
         Capability::decl(&config()),
         Media::decl(&config()),
+        MediaKind::decl(&config()),
+        Location::decl(&config()),
+        ContactCard::decl(&config()),
+        PollVotes::decl(&config()),
+        Poll::decl(&config()),
         Template::decl(&config()),
         TempId::decl(&config()),
         Message::decl(&config()),

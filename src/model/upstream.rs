@@ -7,6 +7,7 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use serde_json::Value;
 
+use super::content::Content;
 use super::event::Me;
 use super::inbound::Inbound;
 use super::{Ack, DeviceId, Message};
@@ -127,7 +128,7 @@ pub enum Outbound {
 /// What a test, a demo or a dashboard makes the simulated world do: fail, or someone in it
 /// act as the upstream would then report. An act that results in a message names it with
 /// `upstream_id`, chosen by whoever gave the cue, so that the answer can name it at once.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Cue {
     /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
@@ -135,11 +136,11 @@ pub enum Cue {
     /// The phone logs the device out.
     RemoteLogout,
     /// Someone in the simulated world acts.
-    Act(Act),
+    Act(Box<Act>),
 }
 
 /// What someone in the simulated world does on cue (see [`Cue::Act`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "act", rename_all = "camelCase")]
 pub enum Act {
     /// A contact writes: in their own chat, or in the group `chat_id`.
@@ -147,7 +148,10 @@ pub enum Act {
         upstream_id: String,
         from: String,
         chat_id: Option<String>,
+        /// The message's type: `text`, `location`, `contact`, `poll`.
+        kind: String,
         text: String,
+        content: Box<Content>,
     },
     /// A contact posts a story (`status@broadcast`).
     Status {

@@ -307,6 +307,13 @@ const MIGRATIONS: &[&str] = &[
         SELECT device_id, name, seq, data, at FROM latest_events;
     DROP TABLE latest_events;
     ALTER TABLE latest_kept RENAME TO latest_events;",
+    // 20: what a message carries beside its text and file (a place, contact cards, a poll,
+    // a length, whether it was forwarded: `model::content`), as JSON, and when it was edited;
+    // what a simulated phone received, with its type and content.
+    "ALTER TABLE messages ADD COLUMN content TEXT;
+    ALTER TABLE messages ADD COLUMN edited_at TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN kind TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN content TEXT;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

@@ -363,6 +363,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ALTER COLUMN name TYPE BIGINT USING {number_of_name};
     ALTER TABLE events RENAME COLUMN name TO kind;
     ALTER TABLE latest_events ALTER COLUMN data TYPE BYTEA USING convert_to(data, 'UTF8');",
+    // A message's content beside its text and file, and when it was edited (SQLite's 20).
+    "ALTER TABLE messages ADD COLUMN content TEXT;
+    ALTER TABLE messages ADD COLUMN edited_at TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN kind TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN content TEXT;",
 ];
 
 #[cfg(test)]

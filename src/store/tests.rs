@@ -638,6 +638,7 @@ fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> Store
             body: "hello",
             media: None,
             template: None,
+            content: &Default::default(),
             reply_to: None,
             timestamp: &now,
             temp_id: None,

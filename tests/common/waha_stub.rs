@@ -1,4 +1,4 @@
-//! A stub WAHA server: the documented session, pairing, sending, chat (archive included),
+//! A stub WAHA server: the documented session, pairing, sending (every kind), chat (archive included),
 //! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
@@ -148,7 +148,11 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         ("GET", ["api", name, "auth", "qr"]) if *name == session => {
             answer(200, json!({ "value": state.qr }))
         }
-        ("POST", ["api", "sendText" | "sendImage" | "sendFile"]) => {
+        (
+            "POST",
+            ["api", "sendText" | "sendImage" | "sendFile" | "sendVoice" | "sendVideo" | "sendLocation"
+            | "sendContactVcard" | "sendPoll"],
+        ) => {
             match state.send_answers.pop_front() {
                 Some((status, Value::Null)) => {
                     return axum::http::StatusCode::from_u16(status)

@@ -9,13 +9,45 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
-export type Capability = "send.text" | "send.image" | "send.document" | "message.react" | "message.revoke";
+export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.react" | "message.revoke";
 
 export type Media = { url: string, 
 /**
  * When a send leaves it out, the type of `name` (or of the link's file name) is taken.
  */
-mime: string, name: string | null, size: number | null, };
+mime: string, name: string | null, size: number | null, 
+/**
+ * On a send, what to send the file as; by default what its type says (an `audio/*`
+ * file is a plain audio file: `voice` makes it a voice note). Not kept: the message's
+ * `type` says it.
+ */
+type?: MediaKind, };
+
+export type MediaKind = "image" | "document" | "voice" | "video" | "audio";
+
+export type Location = { latitude: number, longitude: number, 
+/**
+ * What the place is called.
+ */
+name?: string, address?: string, };
+
+export type ContactCard = { name: string, 
+/**
+ * Numbers with their country code, as people write them.
+ */
+phones: Array<string>, 
+/**
+ * The vCard itself; built from `name` and `phones` when a send leaves it out.
+ */
+vcard?: string, };
+
+export type PollVotes = { option: string, voters: Array<string>, };
+
+export type Poll = { question: string, options: Array<string>, multiple: boolean, 
+/**
+ * Who picks each option now, one entry per option in `options`' order.
+ */
+votes: Array<PollVotes>, };
 
 export type Template = { name: string, language: string, 
 /**
@@ -33,7 +65,19 @@ revoked: boolean,
 /**
  * The template it was sent as, if any (then `body` is what the sender gave to show).
  */
-template?: Template, };
+template?: Template, 
+/**
+ * When its text was last edited, by either side; `null` if never.
+ */
+editedAt: string | null, location?: Location, contacts?: Array<ContactCard>, poll?: Poll, 
+/**
+ * A voice note's, audio's or video's length.
+ */
+durationSecs?: number, 
+/**
+ * Sent on from another chat.
+ */
+forwarded: boolean, };
 
 export type Chat = { id: string, deviceId: string, name: string, kind: string, unreadCount: number, lastMessage: Message | null, updatedAt: string, archived: boolean, muted: boolean, };
 
@@ -246,7 +290,7 @@ export type DropBody = {
  */
 failReconnects?: number, };
 
-export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text: string, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, };
+export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, };
 
 export type SimulatorActed = { upstreamId: string, };
 
@@ -278,6 +322,18 @@ text?: string,
  */
 media?: Media, 
 /**
+ * A place.
+ */
+location?: Location, 
+/**
+ * Contact cards.
+ */
+contacts?: Array<ContactCard>, 
+/**
+ * A poll.
+ */
+poll?: NewPoll, 
+/**
  * The id of the message this one answers, in the same chat.
  */
 replyTo?: string, 
@@ -287,6 +343,8 @@ replyTo?: string,
  */
 template?: Template, };
 
+export type NewPoll = { question: string, options: Array<string>, multiple?: boolean, };
+
 export type ReadUpTo = { 
 /**
  * Read up to and including this message; all if absent.
@@ -295,7 +353,19 @@ messageId?: string, };
 
 export type ReadReceipt = { messageIds: Array<string>, };
 
-export type InboxEntry = { messageId: string, upstreamId: string, chatId: string, body: string, receivedAt: string, };
+export type InboxEntry = { messageId: string, upstreamId: string, chatId: string, 
+/**
+ * The message's type: `text`, `voice`, `location`, `poll`, ….
+ */
+type: string, body: string, receivedAt: string, location?: Location, contacts?: Array<ContactCard>, poll?: Poll, 
+/**
+ * A voice note's, audio's or video's length.
+ */
+durationSecs?: number, 
+/**
+ * Sent on from another chat.
+ */
+forwarded: boolean, };
 
 export type ApiKey = { id: string, name: string, 
 /**
@@ -564,7 +634,7 @@ export type DeviceRemoved = { deviceId: string, at: string, };
 
 export type NoFields = Record<symbol, never>;
 
-export type SendRequest = { chatId: string, text?: string, media?: Media, replyTo?: string, 
+export type SendRequest = { chatId: string, text?: string, media?: Media, location?: Location, contacts?: Array<ContactCard>, poll?: NewPoll, replyTo?: string, 
 /**
  * A string or a number, given back as it came (see [`TempId`]).
  */

@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type,
 };
 use utoipa::openapi::{Object, Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -22,8 +22,11 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY, STORES};
 use crate::api::AppState;
-use crate::messaging::{ChatFlags, Dedup, SendRequest};
-use crate::model::{constraints, Chat, Contact, DeviceId, Media, Message, Page, Template};
+use crate::messaging::{ChatFlags, Dedup, NewPoll, SendRequest};
+use crate::model::content::{ContactCard, Location, MAX_CONTACT_CARDS};
+use crate::model::{
+    constraints, Chat, Contact, DeviceId, Media, MediaKind, Message, Page, Template,
+};
 use crate::store::messages::InboxEntry;
 
 /// What a route about one chat (or a message in it) can meet besides its device: a chat id
@@ -179,6 +182,15 @@ pub(super) struct NewMessage {
     /// fetch.
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     media: Option<Media>,
+    /// A place.
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    location: Option<Location>,
+    /// Contact cards.
+    #[serde(default)]
+    contacts: Option<Vec<ContactCard>>,
+    /// A poll.
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    poll: Option<NewPoll>,
     /// The id of the message this one answers, in the same chat.
     #[serde(default)]
     reply_to: Option<String>,
@@ -196,6 +208,13 @@ impl PartialSchema for NewMessage {
     fn schema() -> RefOr<Schema> {
         let media = || Ref::from_schema_name(Media::name()).into();
         let template = || Ref::from_schema_name(Template::name()).into();
+        let location = Ref::from_schema_name(Location::name()).into();
+        let poll = Ref::from_schema_name(NewPoll::name()).into();
+        let contacts = ArrayBuilder::new()
+            .items(Ref::from_schema_name(ContactCard::name()))
+            .min_items(Some(1))
+            .max_items(Some(MAX_CONTACT_CARDS))
+            .into();
         let caption = || {
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -207,7 +226,10 @@ impl PartialSchema for NewMessage {
             .item(message_kind("A text.", ("text", text), None))
             .item(message_kind("A file, with a caption if `text` is given.", ("media", media()), Some(("text", caption()))))
             .item(message_kind("A template (Cloud API devices only).", ("template", template()), Some(("text", caption()))))
-            .description(Some("A message to send: a `text`, a `media` (with `text` as its caption) or a `template`, not both of the last two."))
+            .item(message_kind("A place.", ("location", location), None))
+            .item(message_kind("Contact cards.", ("contacts", contacts), None))
+            .item(message_kind("A poll: 2 to 12 distinct options.", ("poll", poll), None))
+            .description(Some("A message to send, of one content: a `text`, a `media` (with `text` as its caption), a `template`, a `location`, `contacts` or a `poll`."))
             .examples([json!({ "text": "Hello!" })])
             .into()
     }
@@ -217,6 +239,10 @@ impl ToSchema for NewMessage {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push((Media::name().into(), Media::schema()));
         schemas.push((Template::name().into(), Template::schema()));
+        schemas.push((MediaKind::name().into(), MediaKind::schema()));
+        schemas.push((Location::name().into(), Location::schema()));
+        schemas.push((ContactCard::name().into(), ContactCard::schema()));
+        schemas.push((NewPoll::name().into(), NewPoll::schema()));
     }
 }
 
@@ -242,7 +268,7 @@ fn message_kind(
     if let Some((name, schema)) = optional {
         kind = kind.property(name, schema);
     }
-    for other in ["media", "template"]
+    for other in ["media", "template", "location", "contacts", "poll"]
         .into_iter()
         .filter(|other| *other != field)
     {
@@ -286,6 +312,9 @@ async fn send_message(
         chat_id,
         text: body.text,
         media: body.media,
+        location: body.location,
+        contacts: body.contacts,
+        poll: body.poll,
         reply_to: body.reply_to,
         temp_id: None,
         template: body.template,

@@ -14,7 +14,8 @@ use crate::api::error::ApiError;
 use crate::api::extract::{ApiJson, DevicePath};
 use crate::api::openapi::{Refused, JSON_BODY};
 use crate::api::AppState;
-use crate::messaging::check_id;
+use crate::messaging::{check_id, NewPoll, SendRequest};
+use crate::model::content::{ContactCard, Location};
 use crate::model::upstream::{Act, Cue};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -27,14 +28,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 #[schema(example = json!({ "do": "status", "from": "15550000002@c.us", "text": "At the beach" }))]
 pub(super) enum ActBody {
-    /// A contact writes, in their own chat or in the group `chatId`.
+    /// A contact writes, in their own chat or in the group `chatId`: a `text`, or a
+    /// `location`, `contacts` or a `poll`, checked as a send is.
     Message {
         from: String,
         #[serde(rename = "chatId", default)]
         #[cfg_attr(test, ts(optional = nullable))]
         chat_id: Option<String>,
-        #[schema(min_length = 1)]
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional = nullable))]
         text: String,
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional = nullable))]
+        location: Option<Location>,
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional = nullable))]
+        contacts: Option<Vec<ContactCard>>,
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional = nullable))]
+        poll: Option<NewPoll>,
     },
     /// A contact posts a story (`status@broadcast`).
     Status {
@@ -60,26 +72,24 @@ pub(super) struct Acted {
 
 impl ActBody {
     /// The act, named `upstream_id`, once its fields are checked: ids an upstream could have
-    /// given, and something said.
+    /// given, and something said (a message's content is checked as a send's is).
     fn act(self, upstream_id: String) -> Result<Act, ApiError> {
         let (ids, text) = match &self {
-            ActBody::Message {
-                from,
-                chat_id,
-                text,
-            } => (
+            ActBody::Message { from, chat_id, .. } => (
                 vec![("from", Some(from)), ("chatId", chat_id.as_ref())],
-                text,
+                None,
             ),
-            ActBody::Status { from, text } => (vec![("from", Some(from))], text),
-            ActBody::ChannelPost { channel, text } => (vec![("channel", Some(channel))], text),
+            ActBody::Status { from, text } => (vec![("from", Some(from))], Some(text)),
+            ActBody::ChannelPost { channel, text } => {
+                (vec![("channel", Some(channel))], Some(text))
+            }
         };
         for (field, id) in ids {
             if let Some(id) = id {
                 check_id(field, id)?;
             }
         }
-        if text.is_empty() {
+        if text.is_some_and(String::is_empty) {
             return Err(ApiError::bad_request("`text` must not be empty"));
         }
         Ok(match self {
@@ -87,12 +97,31 @@ impl ActBody {
                 from,
                 chat_id,
                 text,
-            } => Act::Message {
-                upstream_id,
-                from,
-                chat_id,
-                text,
-            },
+                location,
+                contacts,
+                poll,
+            } => {
+                let written = SendRequest {
+                    chat_id: from.clone(),
+                    text,
+                    media: None,
+                    location,
+                    contacts,
+                    poll,
+                    reply_to: None,
+                    temp_id: None,
+                    template: None,
+                };
+                let (kind, content) = written.composed()?;
+                Act::Message {
+                    upstream_id,
+                    from,
+                    chat_id,
+                    kind: kind.to_owned(),
+                    text: written.text,
+                    content: Box::new(content),
+                }
+            }
             ActBody::Status { from, text } => Act::Status {
                 upstream_id,
                 from,
@@ -126,6 +155,6 @@ async fn simulator_act(
     let device = handle(&state, &caller, Scope::Control, &id)?;
     let upstream_id = format!("sim_{}", ulid::Ulid::new());
     let act = body.act(upstream_id.clone())?;
-    device.cue(Cue::Act(act)).await?;
+    device.cue(Cue::Act(Box::new(act))).await?;
     Ok(Json(Acted { upstream_id }))
 }

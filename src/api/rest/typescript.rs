@@ -20,7 +20,7 @@ use crate::api::profile::Summary;
 use crate::api::socket::Stats;
 use crate::device::{DevicePatch, DeviceView};
 use crate::envelope::{ApiError, ErrorCode, ErrorEnvelope};
-use crate::messaging::ChatFlags;
+use crate::messaging::{ChatFlags, NewPoll};
 use crate::model::typescript::{config, exported};
 use crate::store::messages::InboxEntry;
 use crate::store::webhooks::{DeliveryStatus, WebhookSource};
@@ -44,6 +44,7 @@ pub(crate) fn declarations() -> String {
         OpenChat::decl(&config()),
         ChatFlags::decl(&config()),
         NewMessage::decl(&config()),
+        NewPoll::decl(&config()),
         ReadUpTo::decl(&config()),
         ReadReceipt::decl(&config()),
         InboxEntry::decl(&config()),

@@ -14,6 +14,7 @@
 //! `device::linked_ids`), and messages to it are addressed by `recipient` instead of `to`.
 
 pub mod media;
+mod message_kinds;
 pub mod receiver;
 mod webhook;
 
@@ -26,6 +27,7 @@ use super::{send_in_order, SendOne};
 use crate::device::media::{File, Library};
 use crate::device::upstream::Upstream;
 use crate::model::{
+    content::ContactCard,
     event::Me,
     ids::is_business_scoped_id,
     inbound::Directory,
@@ -160,6 +162,23 @@ fn read_receipt(upstream_id: &str) -> Value {
     json!({ "messaging_product": "whatsapp", "status": "read", "message_id": upstream_id })
 }
 
+/// A contact card as Meta's `contacts[]` takes it: a formatted name, and each number with the
+/// WhatsApp id its digits make, so the card opens a chat.
+fn contact_card(card: &ContactCard) -> Value {
+    let phones: Vec<Value> = card
+        .phones
+        .iter()
+        .map(|phone| {
+            let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+            json!({ "phone": phone, "type": "CELL", "wa_id": digits })
+        })
+        .collect();
+    json!({
+        "name": { "formatted_name": card.name, "first_name": card.name },
+        "phones": phones,
+    })
+}
+
 #[async_trait]
 impl SendOne for CloudApi {
     async fn send_one(&self, outgoing: &Outgoing) -> Result<Accepted, ConnectorError> {
@@ -176,19 +195,39 @@ impl SendOne for CloudApi {
                     body["template"]["components"] = components.clone();
                 }
             }
-            (None, None) => {
-                body["type"] = json!("text");
-                body["text"] = json!({ "preview_url": false, "body": message.body });
-            }
+            (None, None) => match (&message.content.location, &message.content.contacts) {
+                (Some(location), _) => {
+                    body["type"] = json!("location");
+                    body["location"] = json!(location);
+                }
+                (_, Some(cards)) => {
+                    body["type"] = json!("contacts");
+                    body["contacts"] = cards.iter().map(contact_card).collect();
+                }
+                _ => {
+                    body["type"] = json!("text");
+                    body["text"] = json!({ "preview_url": false, "body": message.body });
+                }
+            },
             (None, Some(media)) => {
-                let kind = media.message_type();
+                // Meta's kinds of file: a voice note is an audio marked `voice`, a
+                // sticker is sent as the picture it is.
+                let kind = match message.kind.as_str() {
+                    "voice" | "audio" => "audio",
+                    "video" => "video",
+                    "image" | "sticker" => "image",
+                    _ => "document",
+                };
                 let mut object = self.media_source(&media.url).await?;
-                // Voice notes take no caption; documents keep their file name.
+                // Audio takes no caption; documents keep their file name.
                 if kind != "audio" && !message.body.is_empty() {
                     object["caption"] = json!(message.body);
                 }
                 if let (Some(name), "document") = (&media.name, kind) {
                     object["filename"] = json!(name);
+                }
+                if message.kind == "voice" {
+                    object["voice"] = json!(true);
                 }
                 body["type"] = json!(kind);
                 body[kind] = object;

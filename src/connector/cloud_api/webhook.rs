@@ -11,14 +11,14 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::media;
+use super::message_kinds;
 use crate::connector::http::{verify_hmac, HmacSha256};
 use crate::model::{
     ids::is_business_scoped_id,
     inbound::{Inbound, Incoming},
     spec::CloudApiSpec,
     upstream::{Reported, WebhookError},
-    Ack, Media,
+    Ack,
 };
 
 /// Meta's check of the callback URL: it must send `hub.mode=subscribe` and our verify token.
@@ -164,65 +164,20 @@ fn timestamp(value: &Value) -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// The media a message's `image`, `video`, … object announces, served under `media_base`.
-fn media_of(object: &Value, media_base: &str) -> Option<Media> {
-    let id = object["id"].as_str().filter(|id| media::is_media_id(id))?;
-    Some(Media {
-        url: format!("{media_base}{id}"),
-        mime: object["mime_type"]
-            .as_str()
-            .unwrap_or("application/octet-stream")
-            .to_owned(),
-        name: object["filename"].as_str().map(str::to_owned),
-        size: None,
-    })
-}
-
 /// One of `messages[]`: a message to us, or a reaction to one of ours.
 fn inbound_message(message: &Value, contacts: &Contacts, media_base: &str) -> Option<Reported> {
     let from = contacts.sender(message)?;
     let upstream_id = message["id"].as_str()?.to_owned();
     let kind = message["type"].as_str().unwrap_or_default();
-    let text = |path: &[&str]| {
-        let found = path.iter().fold(message, |value, key| &value[*key]);
-        found.as_str().unwrap_or_default().to_owned()
-    };
-    let mut media = None;
-    let (kind, body) = match kind {
-        "reaction" => {
-            return Some(Reported::Inbound(Inbound::Reaction {
-                upstream_id: message["reaction"]["message_id"].as_str()?.to_owned(),
-                from: chat_of(from),
-                emoji: text(&["reaction", "emoji"]),
-            }))
-        }
-        "text" => ("text", text(&["text", "body"])),
-        // Media comes as an id to download from the Graph API; the caption is the body.
-        "image" | "sticker" | "video" | "audio" | "document" => {
-            media = media_of(&message[kind], media_base);
-            let shown = if kind == "sticker" { "image" } else { kind };
-            (shown, text(&[kind, "caption"]))
-        }
-        "location" => {
-            let place = &message["location"];
-            let at = format!("{}, {}", place["latitude"], place["longitude"]);
-            let body = match place["name"].as_str() {
-                Some(name) => format!("{name} ({at})"),
-                None => at,
-            };
-            ("location", body)
-        }
-        "button" => ("text", text(&["button", "text"])),
-        "interactive" => {
-            let reply = &message["interactive"];
-            let title = reply["button_reply"]["title"]
-                .as_str()
-                .or_else(|| reply["list_reply"]["title"].as_str())
-                .unwrap_or_default();
-            ("text", title.to_owned())
-        }
-        other => ("system", format!("unsupported message type: {other}")),
-    };
+    if kind == "reaction" {
+        let reaction = &message["reaction"];
+        return Some(Reported::Inbound(Inbound::Reaction {
+            upstream_id: reaction["message_id"].as_str()?.to_owned(),
+            from: chat_of(from),
+            emoji: reaction["emoji"].as_str().unwrap_or_default().to_owned(),
+        }));
+    }
+    let read = message_kinds::read(message, media_base);
     Some(Reported::Inbound(Inbound::Message(Box::new(Incoming {
         upstream_id,
         chat_id: chat_of(from),
@@ -231,9 +186,10 @@ fn inbound_message(message: &Value, contacts: &Contacts, media_base: &str) -> Op
         from: chat_of(from),
         from_name: contacts.name(from).map(str::to_owned),
         from_me: false,
-        kind: kind.to_owned(),
-        body,
-        media,
+        kind: read.kind.to_owned(),
+        body: read.body,
+        media: read.media,
+        content: read.content,
         reply_to: message["context"]["id"].as_str().map(str::to_owned),
         timestamp: timestamp(&message["timestamp"]),
     }))))
@@ -296,6 +252,7 @@ fn status(status: &Value) -> Option<Inbound> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Media;
     use serde_json::json;
 
     #[test]
@@ -346,7 +303,7 @@ mod tests {
         let (kind, body, sticker) =
             media(json!({ "from": "1555", "id": "wamid.S", "type": "sticker",
             "sticker": { "id": "4321", "mime_type": "image/webp", "animated": false } }));
-        assert_eq!((kind.as_str(), body.as_str()), ("image", ""));
+        assert_eq!((kind.as_str(), body.as_str()), ("sticker", ""));
         assert_eq!(
             sticker,
             Some(Media {
@@ -354,11 +311,12 @@ mod tests {
                 mime: "image/webp".into(),
                 name: None,
                 size: None,
+                kind: None,
             })
         );
         let (kind, _, voice) = media(json!({ "from": "1555", "id": "wamid.V", "type": "audio",
             "audio": { "id": "8765", "mime_type": "audio/ogg; codecs=opus", "voice": true } }));
-        assert_eq!(kind, "audio");
+        assert_eq!(kind, "voice");
         assert_eq!(voice.unwrap().mime, "audio/ogg; codecs=opus");
         // An id that is not Meta's shape gets no URL rather than a broken one.
         let (kind, body, none) = media(json!({ "from": "1555", "id": "wamid.B", "type": "video",

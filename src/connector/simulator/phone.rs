@@ -29,6 +29,7 @@ use tokio::time::sleep;
 use crate::device::pairings::random_token;
 use crate::device::upstream::{Settle, UpstreamEvent};
 use crate::model::{
+    content::Content,
     inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming},
     rfc3339,
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
@@ -184,6 +185,9 @@ struct Reply {
     kind: String,
     body: String,
     media: Option<Media>,
+    /// A place or cards sent back as they came (plans stored before kept none).
+    #[serde(default)]
+    content: Content,
 }
 
 impl Plan {
@@ -267,6 +271,7 @@ impl Plan {
                 kind: reply.kind.clone(),
                 body: reply.body.clone(),
                 media: reply.media.clone(),
+                content: reply.content.clone(),
                 reply_to: Some(upstream_id.to_owned()),
                 timestamp: Utc::now(),
             })),
@@ -302,7 +307,8 @@ fn reader_steps(
     };
     let mut steps = vec![at(read_at, presence(true)), at(read_at, receipt)];
     let mut done_at = read_at;
-    if contact.behaviour == Behaviour::Echo {
+    // A poll is answered by a vote, not sent back.
+    if contact.behaviour == Behaviour::Echo && message.content.poll.is_none() {
         let replied_at = read_at.saturating_add(spec.typing_ms);
         let reply = Reply {
             upstream_id: format!("false_{}_{}", message.chat_id, random_token(20)),
@@ -311,6 +317,10 @@ fn reader_steps(
             kind: message.kind.clone(),
             body: message.body.clone(),
             media: message.media.clone(),
+            content: Content {
+                forwarded: false,
+                ..message.content.clone()
+            },
         };
         steps.extend([
             at(read_at, typing(true)),

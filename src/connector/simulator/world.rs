@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use super::phone;
 use crate::model::{
+    content::Content,
     inbound::Incoming,
     spec::{SimulatorSpec, STATUS_CHAT},
     upstream::Act,
@@ -19,44 +20,59 @@ pub fn incoming(spec: &SimulatorSpec, act: &Act) -> Incoming {
             .find(|contact| contact.id == id)
             .map(|contact| contact.name.clone())
     };
-    let (upstream_id, chat_id, from, text) = match act {
+    let text = |upstream_id: &String, chat_id: String, from: String, body: &String| {
+        (
+            upstream_id.clone(),
+            chat_id,
+            from,
+            "text".to_owned(),
+            body.clone(),
+            Content::default(),
+        )
+    };
+    let (upstream_id, chat_id, from, kind, body, content) = match act {
         Act::Message {
             upstream_id,
             from,
             chat_id,
+            kind,
             text,
+            content,
         } => (
-            upstream_id,
+            upstream_id.clone(),
             chat_id.clone().unwrap_or_else(|| from.clone()),
             from.clone(),
-            text,
+            kind.clone(),
+            text.clone(),
+            Content::clone(content),
         ),
         Act::Status {
             upstream_id,
             from,
-            text,
-        } => (upstream_id, STATUS_CHAT.to_owned(), from.clone(), text),
+            text: body,
+        } => text(upstream_id, STATUS_CHAT.to_owned(), from.clone(), body),
         Act::ChannelPost {
             upstream_id,
             channel,
-            text,
+            text: body,
         } => {
             let channel = format!("{channel}@newsletter");
-            (upstream_id, channel.clone(), channel, text)
+            text(upstream_id, channel.clone(), channel, body)
         }
     };
     let group = chat_id.ends_with("@g.us");
     Incoming {
-        upstream_id: upstream_id.clone(),
+        upstream_id,
         chat_name: (chat_id == phone::group_id(spec)).then(|| phone::GROUP_NAME.to_owned()),
         group,
         from_name: name_of(&from),
         from,
         chat_id,
         from_me: false,
-        kind: "text".into(),
-        body: text.clone(),
+        kind,
+        body,
         media: None,
+        content,
         reply_to: None,
         timestamp: Utc::now(),
     }

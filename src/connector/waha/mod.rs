@@ -23,6 +23,7 @@
 mod backfill;
 mod engines;
 pub mod media;
+mod message_kinds;
 pub mod receiver;
 mod send;
 mod session;

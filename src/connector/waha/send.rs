@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use base64::Engine;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::engines::sent_id;
 use super::Waha;
@@ -25,11 +25,38 @@ impl SendOne for Waha {
             ));
         }
         let mut body = self.chat_body(&message.chat_id);
+        let content = &message.content;
         let endpoint = match &message.media {
-            None => {
-                body["text"] = json!(message.body);
-                "sendText"
-            }
+            None => match (&content.location, &content.contacts, &content.poll) {
+                (Some(location), _, _) => {
+                    body["latitude"] = json!(location.latitude);
+                    body["longitude"] = json!(location.longitude);
+                    body["title"] = json!(location.name.as_deref().unwrap_or_default());
+                    "sendLocation"
+                }
+                (_, Some(cards), _) => {
+                    let vcards: Vec<Value> = cards
+                        .iter()
+                        .map(|card| {
+                            json!({ "vcard": card.vcard.clone().unwrap_or_else(|| card.to_vcard()) })
+                        })
+                        .collect();
+                    body["contacts"] = json!(vcards);
+                    "sendContactVcard"
+                }
+                (_, _, Some(poll)) => {
+                    body["poll"] = json!({
+                        "name": poll.question,
+                        "options": poll.options,
+                        "multipleAnswers": poll.multiple,
+                    });
+                    "sendPoll"
+                }
+                _ => {
+                    body["text"] = json!(message.body);
+                    "sendText"
+                }
+            },
             Some(media) => {
                 // A file the daemon serves (received on this device or another) goes inline:
                 // WAHA can fetch neither the daemon's URL nor, behind its key, its own.
@@ -43,12 +70,27 @@ impl SendOne for Waha {
                 if let Some(name) = &media.name {
                     body["file"]["filename"] = json!(name);
                 }
-                if !message.body.is_empty() {
-                    body["caption"] = json!(message.body);
-                }
-                match media.message_type() {
-                    "image" => "sendImage",
-                    _ => "sendFile",
+                // WAHA turns other audio into the Opus a voice note is, and other video into
+                // the MP4 WhatsApp plays, when asked to.
+                let convert = |native: &str| !media.mime.starts_with(native);
+                match message.kind.as_str() {
+                    "voice" => {
+                        body["convert"] = json!(convert("audio/ogg"));
+                        "sendVoice"
+                    }
+                    kind => {
+                        if !message.body.is_empty() {
+                            body["caption"] = json!(message.body);
+                        }
+                        match kind {
+                            "image" | "sticker" => "sendImage",
+                            "video" => {
+                                body["convert"] = json!(convert("video/mp4"));
+                                "sendVideo"
+                            }
+                            _ => "sendFile",
+                        }
+                    }
                 }
             }
         };

@@ -7,6 +7,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::media::Files;
+use super::message_kinds::{content_of, text};
 use crate::connector::http::{verify_hmac, HmacSha512};
 use crate::model::{
     inbound::{Inbound, Incoming},
@@ -71,10 +72,6 @@ pub(super) fn id_of(value: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn text(value: &Value) -> Option<&str> {
-    value.as_str().filter(|text| !text.is_empty())
-}
-
 /// A WAHA message (`WAMessage`) as one that arrived: sent to us, or from our phone. `me` is
 /// our own id, `chat_name` the chat's name when known (backfill); `files` gives its media's
 /// URL.
@@ -115,14 +112,11 @@ pub(super) fn incoming(
                 .to_owned(),
             name: text(&message["media"]["filename"]).map(str::to_owned),
             size: None,
+            kind: None,
         }),
         _ => None,
     };
-    let kind = match (&media, message["location"].is_object()) {
-        (Some(media), _) => media.message_type(),
-        (None, true) => "location",
-        (None, false) => "text",
-    };
+    let (kind, content) = content_of(message, media.as_ref());
     let timestamp = message["timestamp"]
         .as_i64()
         .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
@@ -140,8 +134,13 @@ pub(super) fn incoming(
         from_name,
         from_me,
         kind: kind.to_owned(),
-        body: message["body"].as_str().unwrap_or_default().to_owned(),
+        body: match kind {
+            // WAHA repeats a place's description and a card's vCard as the body.
+            "location" | "contact" => String::new(),
+            _ => message["body"].as_str().unwrap_or_default().to_owned(),
+        },
         media,
+        content,
         reply_to: id_of(&message["replyTo"]["id"]),
         timestamp,
     })

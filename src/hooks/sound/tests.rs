@@ -180,6 +180,8 @@ fn message(device: &str, from_me: bool) -> EventData {
         temp_id: None,
         revoked: false,
         template: None,
+        content: Default::default(),
+        edited_at: None,
     })
 }
 

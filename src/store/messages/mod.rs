@@ -31,9 +31,9 @@ pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_inbox::{simulator_inbox, InboxEntry};
 pub use writes::NewMessage;
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template";
+pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template, content, edited_at";
 /// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.
-const MESSAGE_COLUMN_COUNT: usize = 15;
+const MESSAGE_COLUMN_COUNT: usize = 17;
 
 /// Reads a message whose columns (in `MESSAGE_COLUMNS` order) start at `at`.
 pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
@@ -60,6 +60,11 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
         template: row
             .get::<Option<String>>(at + 14)?
             .and_then(|t| serde_json::from_str(&t).ok()),
+        content: row
+            .get::<Option<String>>(at + 15)?
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
+        edited_at: row.get(at + 16)?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The simulated phones' inboxes: what the built-in simulator's other side received, once per
 //! message, so that tests and the dashboard can see what a device really delivered.
 
-use crate::model::{DeviceId, Message};
+use crate::model::{content::Content, DeviceId, Message};
 use crate::store::sql::{params, Conn};
 use crate::store::{StoreResult, Tx};
 
@@ -13,7 +13,14 @@ pub struct InboxEntry {
     pub message_id: String,
     pub upstream_id: String,
     pub chat_id: String,
+    /// The message's type: `text`, `voice`, `location`, `poll`, ….
+    #[serde(rename = "type")]
+    pub kind: String,
     pub body: String,
+    /// A place, cards or a poll, as the phone received them.
+    #[serde(flatten)]
+    #[cfg_attr(test, ts(flatten))]
+    pub content: Content,
     #[schema(format = DateTime)]
     pub received_at: String,
 }
@@ -22,7 +29,7 @@ pub struct InboxEntry {
 pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
     // `rowid` is SQLite's own row number; PostgreSQL's table has a column of that name.
     conn.query_all(
-        "SELECT message_id, upstream_id, chat_id, body, received_at FROM simulator_inbox
+        "SELECT message_id, upstream_id, chat_id, body, received_at, kind, content FROM simulator_inbox
          WHERE device_id = ?1 ORDER BY rowid",
         params![device.as_str()],
         |row| {
@@ -32,6 +39,13 @@ pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxE
                 chat_id: row.get(2)?,
                 body: row.get(3)?,
                 received_at: row.get(4)?,
+                kind: row
+                    .get::<Option<String>>(5)?
+                    .unwrap_or_else(|| "text".into()),
+                content: row
+                    .get::<Option<String>>(6)?
+                    .and_then(|content| serde_json::from_str(&content).ok())
+                    .unwrap_or_default(),
             })
         },
     )
@@ -47,10 +61,24 @@ impl Tx<'_> {
         upstream_id: &str,
         now: &str,
     ) -> StoreResult<(String, bool)> {
+        let content = match message.content.is_plain() {
+            true => None,
+            false => Some(serde_json::to_string(&message.content)?),
+        };
         let new = self.execute(
-            "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id, message_id) DO NOTHING",
-            params![device.as_str(), message.id, upstream_id, message.chat_id, message.body, now],
+            "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
+                received_at, kind, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING",
+            params![
+                device.as_str(),
+                message.id,
+                upstream_id,
+                message.chat_id,
+                message.body,
+                now,
+                message.kind,
+                content
+            ],
         )? > 0;
         if new {
             return Ok((upstream_id.to_owned(), true));

@@ -1,7 +1,9 @@
 //! Storing a message and what later happens to it in the writer: marked read, revoked. The
 //! relay queue's and the acks' changes to a message live with the relay and the acks.
 
-use crate::model::{Ack, DeviceId, Media, Message, RelayStatus, TempId, Template};
+use crate::model::{
+    content::Content, Ack, DeviceId, Media, Message, RelayStatus, TempId, Template,
+};
 use crate::store::sql::params;
 use crate::store::{StoreResult, Tx};
 
@@ -17,6 +19,7 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     pub media: Option<&'a Media>,
     pub template: Option<&'a Template>,
+    pub content: &'a Content,
     pub reply_to: Option<&'a str>,
     pub timestamp: &'a str,
     pub temp_id: Option<&'a TempId>,
@@ -36,11 +39,16 @@ impl Tx<'_> {
     ) -> StoreResult<Message> {
         let media = new.media.map(serde_json::to_string).transpose()?;
         let template = new.template.map(serde_json::to_string).transpose()?;
+        let content = match new.content.is_plain() {
+            true => None,
+            false => Some(serde_json::to_string(new.content)?),
+        };
         self.execute(
             "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at,
-                template)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16, ?17)",
+                template, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18)",
             params![
                 new.id,
                 device.as_str(),
@@ -59,6 +67,7 @@ impl Tx<'_> {
                 new.relay.map(RelayStatus::as_str),
                 new.now,
                 template,
+                content,
             ],
         )?;
         // Built from what was inserted rather than read back: sending is the hottest write.
@@ -79,6 +88,8 @@ impl Tx<'_> {
             temp_id: new.temp_id.cloned(),
             revoked: false,
             template: new.template.cloned(),
+            content: new.content.clone(),
+            edited_at: None,
         })
     }
 

@@ -32,7 +32,7 @@ const last = (ack: number): Message => ({
   ack,
   ackName: "pending",
   tempId: null,
-  revoked: false,
+  revoked: false, editedAt: null, forwarded: false,
 });
 
 describe("chat list", () => {

@@ -16,7 +16,7 @@ const chatId = "15550000002@c.us";
 
 const sent: Message = {
   id: "msg_1", upstreamId: null, deviceId: "demo", chatId, from: "me", fromMe: true, type: "text", body: "hi",
-  media: null, replyTo: null, timestamp: "2026-01-01T10:00:01Z", ack: 0, ackName: "pending", tempId: "t-1", revoked: false,
+  media: null, replyTo: null, timestamp: "2026-01-01T10:00:01Z", ack: 0, ackName: "pending", tempId: "t-1", revoked: false, editedAt: null, forwarded: false,
 };
 
 const written = () => ({

@@ -51,6 +51,8 @@ fn message(chat_id: &str) -> Message {
         temp_id: None,
         revoked: false,
         template: None,
+        content: Default::default(),
+        edited_at: None,
     }
 }
 
