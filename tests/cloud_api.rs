@@ -846,6 +846,7 @@ async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
             "send.video",
             "send.location",
             "send.contact",
+            "message.forward",
             "message.react"
         ])
     );
@@ -884,6 +885,20 @@ async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
             Some("unsupported_by_connector")
+        )
+    );
+    let path = format!(
+        "/api/v1/devices/cl/messages/{}",
+        sent["id"].as_str().unwrap()
+    );
+    let (status, refused) = daemon
+        .call(Method::PATCH, &path, Some(json!({ "text": "oops, fixed" })))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["message"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("a cloud_api device cannot do message.edit")
         )
     );
     let (_, after) = daemon.get("/api/v1/devices/cl/events?after=0").await;

@@ -171,7 +171,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.edited", "poll.vote", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
         }], "ignore": { "status": true, "channels": true } } })
     );
@@ -2014,5 +2014,126 @@ async fn every_kind_is_sent_by_its_endpoint_and_read_from_wahas_shapes() {
         arrived[3]["poll"],
         json!({ "question": "Tea?", "options": ["Green", "Black"], "multiple": false,
             "votes": [{ "option": "Green", "voters": [] }, { "option": "Black", "voters": [] }] })
+    );
+}
+
+#[tokio::test]
+async fn edits_and_votes_reach_waha_and_wahas_edits_and_votes_arrive() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let sent = daemon
+        .send_message("wa", ALICE, json!({ "text": "see you at 5" }))
+        .await;
+    wait_relayed(&mut client, &sent["id"]).await;
+    let upstream = stored_message(&daemon, &sent["id"]).await["upstreamId"].clone();
+    let path = format!(
+        "/api/v1/devices/wa/messages/{}",
+        sent["id"].as_str().unwrap()
+    );
+    let (status, edited) = daemon
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({ "text": "see you at 6" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let put = stub
+        .requests
+        .wait_for(WAIT, |r| r.method == "PUT" && r.path.contains("/messages/"))
+        .await;
+    assert_eq!(
+        put.path,
+        format!(
+            "/api/default/chats/{ALICE}/messages/{}",
+            upstream.as_str().unwrap()
+        )
+    );
+    assert_eq!(put.body, json!({ "text": "see you at 6" }));
+
+    let poll = daemon
+        .send_message(
+            "wa",
+            ALICE,
+            json!({ "poll": { "question": "Lunch?", "options": ["Yes", "No"] } }),
+        )
+        .await;
+    wait_relayed(&mut client, &poll["id"]).await;
+    let poll_id = stored_message(&daemon, &poll["id"]).await["upstreamId"].clone();
+    let ack = client
+        .emit_with_ack(
+            "poll:vote",
+            json!({ "messageId": poll["id"], "options": ["Yes"] }),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+    let vote = stub
+        .requests
+        .wait_line(WAIT, "POST /api/sendPollVote")
+        .await;
+    assert_eq!(
+        vote.body,
+        json!({ "session": "default", "chatId": ALICE, "pollMessageId": poll_id, "votes": ["Yes"] })
+    );
+
+    // Alice edits her old message, and votes.
+    let mut edit = message(
+        "false_15550002222@c.us_EDIT1",
+        false,
+        "from before, fixed",
+        1_700_000_600,
+    );
+    edit["editedMessageId"] = json!("OLD1");
+    assert_eq!(
+        webhook(&daemon, "message.edited", edit).await,
+        StatusCode::OK
+    );
+    let theirs = client
+        .wait_until(WAIT, |e| {
+            e.name == "message:edited" && e.data["body"] == "from before, fixed"
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_message(&daemon, &theirs.data["messageId"]).await["upstreamId"],
+        "false_15550002222@c.us_OLD1"
+    );
+    let voted = json!({
+        "vote": { "id": "false_15550002222@c.us_V1", "from": ALICE, "to": ME, "fromMe": false,
+            "selectedOptions": ["No"], "timestamp": 1_700_000_700 },
+        "poll": { "id": poll_id, "from": ME, "to": ALICE, "fromMe": true }
+    });
+    assert_eq!(webhook(&daemon, "poll.vote", voted).await, StatusCode::OK);
+    let vote = client
+        .wait_until(WAIT, |e| e.name == "poll:vote" && e.data["voter"] == ALICE)
+        .await
+        .unwrap();
+    assert_eq!(vote.data["options"], json!(["No"]));
+
+    // A message our phone sent long ago is past WhatsApp's window.
+    let old = message(
+        "true_15550002222@c.us_MINE1",
+        true,
+        "long ago",
+        1_700_000_000,
+    );
+    assert_eq!(webhook(&daemon, "message.any", old).await, StatusCode::OK);
+    let mine = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["body"] == "long ago"
+        })
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/devices/wa/messages/{}",
+        mine.data["id"].as_str().unwrap()
+    );
+    let (status, refused) = daemon
+        .call(Method::PATCH, &path, Some(json!({ "text": "too late" })))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("edit_window_closed"))
     );
 }

@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
 use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, ChatFlags, Dedup, NotificationsRead, SendRequest};
-use crate::model::{fitting, upstream::Outbound, Chat, Contact, DeviceId, Message, Page};
+use crate::model::{fitting, upstream::Outbound, Chat, Contact, DeviceId, Message, Page, TempId};
 use crate::store::chats::ChatCursor;
 use crate::store::messages::InboxEntry;
 use crate::store::turn::Turn;
@@ -224,6 +224,51 @@ impl Conversations {
         Ok(())
     }
 
+    /// Edits the text of one of our messages; answers it as edited.
+    pub async fn edit(
+        &self,
+        device: &DeviceId,
+        message_id: String,
+        text: String,
+    ) -> Result<Message, ApiError> {
+        let handle = self.handle(device)?;
+        let message = messaging::edit(&self.store, device, message_id, text).await?;
+        handle.wake_for_actions();
+        Ok(message)
+    }
+
+    /// Votes on a poll as this account.
+    pub async fn vote(
+        &self,
+        device: &DeviceId,
+        message_id: String,
+        options: Vec<String>,
+    ) -> Result<(), ApiError> {
+        let handle = self.handle(device)?;
+        messaging::vote(&self.store, device, message_id, options).await?;
+        handle.wake_for_actions();
+        Ok(())
+    }
+
+    /// Sends a copy of a message to `chat_id`, marked forwarded: a new message of its own,
+    /// with its own id and acks. The `dedup` key (a `tempId` or an `Idempotency-Key`) makes a
+    /// repeated forward the same message.
+    pub async fn forward(
+        &self,
+        caller: &Caller,
+        device: &DeviceId,
+        message_id: String,
+        chat_id: String,
+        temp_id: Option<TempId>,
+        dedup: Dedup,
+    ) -> Result<(Message, bool), ApiError> {
+        messaging::check_id("chatId", &chat_id)?;
+        let original = self.message(device, message_id).await?;
+        let mut copy = messaging::forwarded_copy(&original, chat_id)?;
+        copy.temp_id = temp_id;
+        self.send(caller, device, copy, dedup, None).await
+    }
+
     pub async fn revoke(&self, device: &DeviceId, message_id: String) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
         messaging::revoke(&self.store, device, message_id).await?;
@@ -371,6 +416,21 @@ impl Conversations {
                 ),
             )
         })
+    }
+
+    /// The message `name` names: its id, or the id the upstream gave it.
+    pub async fn message_named(&self, device: &DeviceId, name: &str) -> Result<Message, ApiError> {
+        self.handle(device)?;
+        let (lookup, name) = (device.clone(), name.to_owned());
+        self.store
+            .read(move |conn| {
+                Ok(match store::messages::get_message(conn, &lookup, &name)? {
+                    Some(message) => Some(message),
+                    None => store::messages::by_upstream_id(conn, &lookup, &name)?,
+                })
+            })
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::MessageNotFound, "no such message"))
     }
 
     pub async fn message(

@@ -34,6 +34,7 @@ impl From<MessagingError> for ApiError {
             MessagingError::MessageNotFound(_) => ErrorCode::MessageNotFound,
             MessagingError::Invalid(_) => ErrorCode::BadRequest,
             MessagingError::Unsupported { .. } => ErrorCode::UnsupportedByConnector,
+            MessagingError::EditWindowClosed => ErrorCode::EditWindowClosed,
             MessagingError::Store(store) => return store.into(),
         };
         ApiError::new(code, error.to_string())

@@ -61,7 +61,23 @@ fn next(pending: &Pending) -> Next {
             chat_id,
             upstream_id: upstream_id.clone(),
         }),
-        (Action::React { .. } | Action::Revoke { .. }, _) => Next::Drop,
+        (Action::Edit { text, .. }, Subject::Known(upstream_id)) => Next::Tell(Outbound::Edit {
+            chat_id,
+            upstream_id: upstream_id.clone(),
+            text: text.clone(),
+        }),
+        (Action::Vote { options, .. }, Subject::Known(upstream_id)) => Next::Tell(Outbound::Vote {
+            chat_id,
+            upstream_id: upstream_id.clone(),
+            options: options.clone(),
+        }),
+        (
+            Action::React { .. }
+            | Action::Revoke { .. }
+            | Action::Edit { .. }
+            | Action::Vote { .. },
+            _,
+        ) => Next::Drop,
     }
 }
 

@@ -84,10 +84,14 @@ impl Names for Inbound {
                 visit(from);
             }
             Inbound::Reaction { from, .. } => visit(from),
+            Inbound::Voted { voter, .. } => visit(voter),
             Inbound::Archived { chat_id, .. }
             | Inbound::GroupNamed { chat_id, .. }
             | Inbound::RevokedInChat { chat_id, .. } => visit(chat_id),
-            Inbound::Failed { .. } | Inbound::Revoked { .. } | Inbound::Linked { .. } => {}
+            Inbound::Failed { .. }
+            | Inbound::Revoked { .. }
+            | Inbound::Edited { .. }
+            | Inbound::Linked { .. } => {}
         }
     }
 

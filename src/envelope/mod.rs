@@ -35,6 +35,7 @@ pub enum ErrorCode {
     DeviceExists,
     QrExpired,
     UnsupportedByConnector,
+    EditWindowClosed,
     MethodNotAllowed,
     PayloadTooLarge,
     HeadersTooLarge,
@@ -49,7 +50,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -66,6 +67,7 @@ impl ErrorCode {
         ErrorCode::DeviceExists,
         ErrorCode::QrExpired,
         ErrorCode::UnsupportedByConnector,
+        ErrorCode::EditWindowClosed,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -91,7 +93,9 @@ impl ErrorCode {
             | ErrorCode::KeyNotFound
             | ErrorCode::WebhookNotFound
             | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidState | ErrorCode::DeviceExists => StatusCode::CONFLICT,
+            ErrorCode::InvalidState | ErrorCode::DeviceExists | ErrorCode::EditWindowClosed => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::QrExpired => StatusCode::GONE,
             ErrorCode::UnsupportedByConnector => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -125,6 +129,7 @@ impl ErrorCode {
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
             ErrorCode::UnsupportedByConnector => "unsupported_by_connector",
+            ErrorCode::EditWindowClosed => "edit_window_closed",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",

@@ -201,6 +201,30 @@ pub fn apply(
                     )?;
                 }
             }
+            Inbound::Edited {
+                upstream_id,
+                body,
+                at,
+            } => {
+                if let Some(message) =
+                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                {
+                    if message.body != *body && !message.revoked {
+                        super::changes::edited(tx, device, &message, body, &rfc3339(*at))?;
+                    }
+                }
+            }
+            Inbound::Voted {
+                upstream_id,
+                voter,
+                options,
+            } => {
+                if let Some(message) =
+                    store::messages::by_upstream_id(tx.conn(), device, upstream_id)?
+                {
+                    super::changes::voted(tx, device, &message, voter, options)?;
+                }
+            }
             Inbound::Revoked { upstream_id } => {
                 let message = store::messages::by_upstream_id(tx.conn(), device, upstream_id)?;
                 revoke(tx, device, message)?;

@@ -7,6 +7,7 @@
 
 mod acks;
 pub mod attempts;
+mod changes;
 mod chats;
 pub mod inbound;
 mod send;
@@ -35,6 +36,11 @@ pub enum MessagingError {
     MessageNotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "a message can be edited for {} minutes after it was sent",
+        changes::EDIT_WINDOW_MINUTES
+    )]
+    EditWindowClosed,
     #[error("a {connector} device cannot do {}", .operation.as_str())]
     Unsupported {
         connector: &'static str,
@@ -172,6 +178,7 @@ fn answering<R>(
     }
 }
 
+pub use changes::{edit, forwarded_copy, vote};
 pub use chats::{
     mark_read, open_chat, react, read_notifications, require_chat, revoke, set_chat_flags,
     ChatFlags, NotificationsRead,

@@ -47,6 +47,10 @@ pub struct SendRequest {
     /// Sent as this template instead of as text (Cloud API devices only).
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub template: Option<Template>,
+    /// A copy of another message (see [`super::forwarded_copy`]); never given by a client.
+    #[serde(skip)]
+    #[cfg_attr(test, ts(skip))]
+    pub forwarded: bool,
 }
 
 /// A poll to send: its question, 2 to 12 distinct options, and whether one may pick several.
@@ -107,6 +111,7 @@ impl SendRequest {
                 .poll
                 .as_ref()
                 .map(|poll| Poll::new(poll.question.clone(), poll.options.clone(), poll.multiple)),
+            forwarded: self.forwarded,
             ..Content::default()
         }
     }
@@ -361,6 +366,11 @@ pub async fn send(
     }
     let device = device.clone();
     let (kind, operation) = request.kind();
+    // A forward is the connector's to make, whatever the copy holds.
+    let operation = match request.forwarded {
+        true => Capability::MessageForward,
+        false => operation,
+    };
     let content = request.content();
     write_in_turn(store, turn, move |tx| {
         let me = me_for(tx, &device, operation)?;

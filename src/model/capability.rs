@@ -31,6 +31,10 @@ pub enum Capability {
     SendContact,
     #[serde(rename = "send.poll")]
     SendPoll,
+    #[serde(rename = "message.edit")]
+    MessageEdit,
+    #[serde(rename = "message.forward")]
+    MessageForward,
     #[serde(rename = "message.react")]
     MessageReact,
     #[serde(rename = "message.revoke")]
@@ -39,7 +43,7 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 12] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
@@ -48,6 +52,8 @@ impl Capability {
         Capability::SendLocation,
         Capability::SendContact,
         Capability::SendPoll,
+        Capability::MessageEdit,
+        Capability::MessageForward,
         Capability::MessageReact,
         Capability::MessageRevoke,
     ];
@@ -63,6 +69,8 @@ impl Capability {
             Capability::SendLocation => "send.location",
             Capability::SendContact => "send.contact",
             Capability::SendPoll => "send.poll",
+            Capability::MessageEdit => "message.edit",
+            Capability::MessageForward => "message.forward",
             Capability::MessageReact => "message.react",
             Capability::MessageRevoke => "message.revoke",
         }
@@ -75,7 +83,7 @@ impl ConnectorKind {
         use Capability::*;
         match self {
             ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
-            // Meta's API has no polls for businesses, and deletes nothing once sent.
+            // Meta's API has no polls for businesses, and edits and deletes nothing once sent.
             ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,
@@ -84,6 +92,7 @@ impl ConnectorKind {
                 SendVideo,
                 SendLocation,
                 SendContact,
+                MessageForward,
                 MessageReact,
             ],
         }

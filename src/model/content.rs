@@ -132,6 +132,36 @@ impl Poll {
     }
 }
 
+impl Poll {
+    /// Records that `voter` now picks `options` (none: takes their vote back), replacing
+    /// their earlier vote. Returns whether the tally changed.
+    pub fn vote(&mut self, voter: &str, options: &[String]) -> bool {
+        let before = self.votes.clone();
+        for tally in &mut self.votes {
+            tally.voters.retain(|who| who != voter);
+            if options.contains(&tally.option) {
+                tally.voters.push(voter.to_owned());
+            }
+        }
+        self.votes != before
+    }
+
+    /// Checks a vote of ours: options of the poll, each once, one unless it takes several.
+    pub fn check_vote(&self, options: &[String]) -> Result<(), String> {
+        if let Some(unknown) = options.iter().find(|option| !self.options.contains(option)) {
+            return Err(format!("{unknown:?} is not an option of this poll"));
+        }
+        let distinct: std::collections::HashSet<&String> = options.iter().collect();
+        if distinct.len() != options.len() {
+            return Err("each option is picked once".into());
+        }
+        if !self.multiple && options.len() > 1 {
+            return Err("this poll takes one option".into());
+        }
+        Ok(())
+    }
+}
+
 /// The voters of one option.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]

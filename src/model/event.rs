@@ -15,8 +15,10 @@ use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
 mod kind;
+mod payloads;
 pub mod selection;
 pub use kind::{EventKind, EventPattern, UnknownEvent};
+pub use payloads::*;
 
 /// The account a linked device speaks as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -52,163 +54,8 @@ pub enum EventData {
     Notification(Notification),
     NotificationRead(NotificationRead),
     StatusNew(StatusNew),
-}
-
-// Each event's own fields, one type per event so that clients get a name for each payload
-// (see `clients/typescript`).
-
-/// `state`: the device's state machine moved.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct StateChange {
-    #[cfg_attr(test, ts(type = "StateName"))]
-    pub state: &'static str,
-    #[cfg_attr(test, ts(type = "StateName"))]
-    pub previous: &'static str,
-    pub reason: Option<String>,
-}
-
-/// `qr`: a code to scan, until `expiresAt`.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct QrCode {
-    pub qr: String,
-    /// A `data:image/png;base64,…` picture of the code.
-    pub image: String,
-    pub expires_at: String,
-    pub attempt: u32,
-    pub max_attempts: u32,
-}
-
-/// `authenticated`: the code was scanned.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Authenticated {}
-
-/// `ready`: linked to the account `me`.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Ready {
-    pub me: Me,
-}
-
-/// `disconnected`: the upstream connection was lost.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Disconnected {
-    pub reason: String,
-}
-
-/// `connection:status`: how the upstream answers.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionStatus {
-    pub upstream: &'static str,
-    pub latency_ms: Option<u64>,
-}
-
-/// `message:ack`: a message moved up the ack levels.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct MessageAck {
-    pub message_id: String,
-    pub upstream_id: Option<String>,
-    pub chat_id: String,
-    pub ack: i64,
-    #[cfg_attr(test, ts(type = "AckName"))]
-    pub ack_name: &'static str,
-}
-
-/// `message:status`: what the relay did with a message we send, when the acks do not say it:
-/// it waits for the upstream (`queued`), will be tried again (`retrying`) or failed for good
-/// (`failed`). `chatId` is more than the contract's fields: a socket that joined chats is sent
-/// the statuses of their messages only, and finds the chat here.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct MessageStatus {
-    pub message_id: String,
-    pub chat_id: String,
-    #[cfg_attr(test, ts(type = "\"queued\" | \"retrying\" | \"failed\""))]
-    pub status: &'static str,
-    pub attempt: u32,
-    pub error: Option<String>,
-}
-
-/// `message:read`: messages of a chat were read, by `readBy`.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct MessageRead {
-    pub chat_id: String,
-    pub message_ids: Vec<String>,
-    pub read_by: String,
-}
-
-/// `message:revoked`: a message was deleted for everyone.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct MessageRevoked {
-    pub chat_id: String,
-    pub message_id: String,
-}
-
-/// `message:reaction`: someone reacted to a message (an empty `emoji` takes it back).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct MessageReaction {
-    pub chat_id: String,
-    pub message_id: String,
-    pub from: String,
-    pub emoji: String,
-}
-
-/// `typing:start` and `typing:stop`.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct Typing {
-    pub chat_id: String,
-    pub contact_id: String,
-}
-
-/// `notification`: something a person should see.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct Notification {
-    pub id: String,
-    pub kind: &'static str,
-    pub title: String,
-    pub body: String,
-    pub chat_id: Option<String>,
-    pub message_id: Option<String>,
-}
-
-/// `notification:read`: notifications were seen.
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct NotificationRead {
-    pub ids: Vec<String>,
-}
-
-/// `status:new`: a story (`status@broadcast`) or a channel's post (`…@newsletter`), which is
-/// not a chat's message: it is journaled only, when the device's `[filters]` ask for it, and
-/// never stored among messages, counted unread or notified. `message` is the post as a
-/// [`Message`] would show it: its `chatId` is `status@broadcast` or the channel's id, and its
-/// `id` names this event's post only (no message has it).
-#[derive(Debug, Clone, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct StatusNew {
-    /// Who posted it: the contact for a story, the channel for a channel's post.
-    pub from: String,
-    pub message: Message,
+    PollVote(PollVote),
+    MessageEdited(MessageEdited),
 }
 
 impl EventData {
@@ -249,6 +96,8 @@ impl EventData {
             EventData::Notification(_) => EventKind::Notification,
             EventData::NotificationRead(_) => EventKind::NotificationRead,
             EventData::StatusNew(_) => EventKind::StatusNew,
+            EventData::PollVote(_) => EventKind::PollVote,
+            EventData::MessageEdited(_) => EventKind::MessageEdited,
         }
     }
 

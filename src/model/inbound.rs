@@ -70,6 +70,18 @@ pub enum Inbound {
     Revoked {
         upstream_id: String,
     },
+    /// A message's text (or caption) was edited, by either side, to `body`.
+    Edited {
+        upstream_id: String,
+        body: String,
+        at: DateTime<Utc>,
+    },
+    /// `voter` now picks `options` on the poll `upstream_id` (none: took their vote back).
+    Voted {
+        upstream_id: String,
+        voter: String,
+        options: Vec<String>,
+    },
     /// A message was revoked, named only by the upstream's own short id within a chat (not
     /// the whole upstream id): the chat's message whose upstream id has it as its id part.
     RevokedInChat {

@@ -9,8 +9,8 @@ use super::capability::Capability;
 use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
-    MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification, NotificationRead,
-    QrCode, Ready, StateChange, StatusNew, Typing,
+    MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
+    NotificationRead, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
 use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
 use super::spec::{
@@ -26,7 +26,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 19] {
+fn event_payloads() -> [(EventKind, String); 21] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -53,6 +53,8 @@ fn event_payloads() -> [(EventKind, String); 19] {
             NotificationRead::name(&config()),
         ),
         (EventKind::StatusNew, StatusNew::name(&config())),
+        (EventKind::PollVote, PollVote::name(&config())),
+        (EventKind::MessageEdited, MessageEdited::name(&config())),
     ]
 }
 
@@ -114,6 +116,8 @@ pub(crate) fn declarations() -> String {
         Notification::decl(&config()),
         NotificationRead::decl(&config()),
         StatusNew::decl(&config()),
+        PollVote::decl(&config()),
+        MessageEdited::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

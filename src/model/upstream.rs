@@ -117,6 +117,18 @@ pub enum Outbound {
         chat_id: String,
         upstream_id: String,
     },
+    /// One of our messages has a new text (or caption).
+    Edit {
+        chat_id: String,
+        upstream_id: String,
+        text: String,
+    },
+    /// Our vote on a poll: these options now (none: the vote taken back).
+    Vote {
+        chat_id: String,
+        upstream_id: String,
+        options: Vec<String>,
+    },
     /// The chat was archived (or brought back) here; the phone's chat list follows where the
     /// upstream has one.
     Archive { chat_id: String, archived: bool },
@@ -152,6 +164,14 @@ pub enum Act {
         kind: String,
         text: String,
         content: Box<Content>,
+    },
+    /// A contact edits one of their messages, known upstream as `upstream_id`.
+    Edit { upstream_id: String, text: String },
+    /// A contact votes on the poll known upstream as `upstream_id`.
+    Vote {
+        upstream_id: String,
+        from: String,
+        options: Vec<String>,
     },
     /// A contact posts a story (`status@broadcast`).
     Status {

@@ -18,16 +18,36 @@ use crate::model::{rfc3339, DeviceId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
-    MarkRead { upstream_ids: Vec<String> },
-    React { message_id: String, emoji: String },
-    Revoke { message_id: String },
-    Archive { archived: bool },
+    MarkRead {
+        upstream_ids: Vec<String>,
+    },
+    React {
+        message_id: String,
+        emoji: String,
+    },
+    Revoke {
+        message_id: String,
+    },
+    Archive {
+        archived: bool,
+    },
+    Edit {
+        message_id: String,
+        text: String,
+    },
+    Vote {
+        message_id: String,
+        options: Vec<String>,
+    },
 }
 
 impl Action {
     fn message_id(&self) -> Option<&str> {
         match self {
-            Action::React { message_id, .. } | Action::Revoke { message_id } => Some(message_id),
+            Action::React { message_id, .. }
+            | Action::Revoke { message_id }
+            | Action::Edit { message_id, .. }
+            | Action::Vote { message_id, .. } => Some(message_id),
             Action::MarkRead { .. } | Action::Archive { .. } => None,
         }
     }

@@ -173,12 +173,12 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                 json!({ "id": id, "fromMe": true, "to": body["chatId"], "body": body["text"], "ack": 1 }),
             )
         }
-        ("POST", ["api", "sendSeen"]) | ("PUT", ["api", "reaction"]) => {
-            match state.tell_failures.pop_front() {
-                Some((status, failure)) => answer(status, failure),
-                None => answer(201, json!({})),
-            }
-        }
+        ("POST", ["api", "sendSeen" | "sendPollVote"])
+        | ("PUT", ["api", "reaction"])
+        | ("PUT", ["api", _, "chats", _, "messages", _]) => match state.tell_failures.pop_front() {
+            Some((status, failure)) => answer(status, failure),
+            None => answer(201, json!({})),
+        },
         ("POST", ["api", "startTyping" | "stopTyping"]) => answer(201, json!({})),
         ("POST", ["api", name, "presence", _, "subscribe"]) if *name == session => {
             answer(201, json!({}))

@@ -9,7 +9,7 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
-export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.react" | "message.revoke";
+export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke";
 
 export type Media = { url: string, 
 /**
@@ -127,6 +127,10 @@ export type StatusNew = {
  */
 from: string, message: Message, };
 
+export type PollVote = { chatId: string, messageId: string, voter: string, options: Array<string>, };
+
+export type MessageEdited = { chatId: string, messageId: string, body: string, editedAt: string, };
+
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
 export type Secret = string;
@@ -210,7 +214,7 @@ channels?: Filtered, };
 export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -233,11 +237,13 @@ export interface DeviceEvents {
   "notification": Notification;
   "notification:read": NotificationRead;
   "status:new": StatusNew;
+  "poll:vote": PollVote;
+  "message:edited": MessageEdited;
 }
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "unsupported_by_connector" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "unsupported_by_connector" | "edit_window_closed" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -290,7 +296,7 @@ export type DropBody = {
  */
 failReconnects?: number, };
 
-export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, };
+export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
 
 export type SimulatorActed = { upstreamId: string, };
 
@@ -350,6 +356,16 @@ export type ReadUpTo = {
  * Read up to and including this message; all if absent.
  */
 messageId?: string, };
+
+export type EditBody = { 
+/**
+ * As long as a send's: the body is held to `limits.max_message_bytes`.
+ */
+text: string, };
+
+export type VoteBody = { options: Array<string>, };
+
+export type ForwardBody = { chatId: string, };
 
 export type ReadReceipt = { messageIds: Array<string>, };
 
@@ -650,6 +666,12 @@ export type ReactRequest = { messageId: string, emoji: string, };
 
 export type MessageRef = { messageId: string, };
 
+export type EditRequest = { messageId: string, text: string, };
+
+export type ForwardRequest = { messageId: string, chatId: string, tempId?: TempId, };
+
+export type VoteRequest = { messageId: string, options: Array<string>, };
+
 export type ChatRef = { chatId: string, };
 
 export type ArchiveRequest = { chatId: string, archived: boolean, };
@@ -697,6 +719,9 @@ export interface DeviceRequests {
   "message:read": [ReadRequest, ReadReceipt];
   "message:react": [ReactRequest, Done];
   "message:revoke": [MessageRef, Done];
+  "message:edit": [EditRequest, Message];
+  "message:forward": [ForwardRequest, Message];
+  "poll:vote": [VoteRequest, Done];
   "typing:start": [ChatRef, Done];
   "typing:stop": [ChatRef, Done];
   "chat:open": [OpenChat, Chat];

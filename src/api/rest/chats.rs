@@ -31,11 +31,12 @@ use crate::store::messages::InboxEntry;
 
 /// What a route about one chat (or a message in it) can meet besides its device: a chat id
 /// that is no id (`bad_request`), a chat the device does not have.
-const CHAT: Codes = CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::ChatNotFound]);
+pub(super) const CHAT: Codes =
+    CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::ChatNotFound]);
 
 /// What a message sent, or a chat marked read, can meet besides its chat: a device that is
 /// not linked yet, a message named that the chat does not have, a store that cannot keep it.
-const WRITE: Codes =
+pub(super) const WRITE: Codes =
     CHAT | JSON_BODY | STORES | codes(&[ErrorCode::DeviceNotReady, ErrorCode::MessageNotFound]);
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -44,7 +45,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(show_chat, set_chat_flags))
         .routes(routes!(list_messages, send_message))
         .routes(routes!(mark_read))
-        .routes(routes!(show_message))
         .routes(routes!(list_contacts))
         .routes(routes!(simulator_inbox))
 }
@@ -300,14 +300,7 @@ async fn send_message(
 ) -> Result<Response, ApiError> {
     let Ids(id, chat_id) = ids(path)?;
     caller.authorize(Scope::Send, Some(&id))?;
-    let dedup = match headers.get("idempotency-key") {
-        Some(key) => Dedup::IdempotencyKey(
-            key.to_str()
-                .map_err(|_| ApiError::bad_request("`Idempotency-Key` must be visible ASCII"))?
-                .to_owned(),
-        ),
-        None => Dedup::TempId,
-    };
+    let dedup = dedup_of(&headers)?;
     let request = SendRequest {
         chat_id,
         text: body.text,
@@ -318,18 +311,37 @@ async fn send_message(
         reply_to: body.reply_to,
         temp_id: None,
         template: body.template,
+        forwarded: false,
     };
-    let (message, created) = state
+    let sent = state
         .conversations
         .send(&caller, &id, request, dedup, None)
         .await?;
+    Ok(accepted(sent))
+}
+
+/// What makes a REST send the same as an earlier one: its `Idempotency-Key`, if it has one.
+pub(super) fn dedup_of(headers: &HeaderMap) -> Result<Dedup, ApiError> {
+    Ok(match headers.get("idempotency-key") {
+        Some(key) => Dedup::IdempotencyKey(
+            key.to_str()
+                .map_err(|_| ApiError::bad_request("`Idempotency-Key` must be visible ASCII"))?
+                .to_owned(),
+        ),
+        None => Dedup::TempId,
+    })
+}
+
+/// `202` with the message accepted for sending, marked `Idempotent-Replayed` when it is the
+/// one an earlier request with the same key made.
+pub(super) fn accepted((message, created): (Message, bool)) -> Response {
     let mut response = (StatusCode::ACCEPTED, Json(message)).into_response();
     if !created {
         response
             .headers_mut()
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
 }
 
 /// How far a chat is read; no body reads all of it.
@@ -359,22 +371,6 @@ async fn mark_read(
     // The body is optional: no body reads the whole chat.
     let up_to = optional_body::<ReadUpTo>(&body)?.message_id;
     Ok(Json(state.conversations.read(&id, chat_id, up_to).await?))
-}
-
-/// One message with its current ack
-#[utoipa::path(get, path = "/api/v1/devices/{id}/messages/{messageId}", tag = "chats",
-    params(DevicePath, ("messageId" = String, Path, description = "the message's id (`msg_…`)")),
-    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
-    responses((status = OK, description = "the message", body = Message),
-        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MessageNotFound]) }>))]
-async fn show_message(
-    State(state): State<AppState>,
-    caller: Caller,
-    path: IdsPath,
-) -> Result<Json<Message>, ApiError> {
-    let Ids(id, message_id) = ids(path)?;
-    caller.authorize(Scope::Read, Some(&id))?;
-    Ok(Json(state.conversations.message(&id, message_id).await?))
 }
 
 /// Contacts with their presence

@@ -16,6 +16,7 @@ mod devices;
 mod document;
 mod keys;
 mod media;
+mod messages;
 mod pairing;
 mod profiles;
 pub mod readiness;
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(devices::routes())
         .merge(simulator::routes())
         .merge(chats::routes())
+        .merge(messages::routes())
         .merge(media::routes())
         .merge(pairing::routes())
         .merge(profiles::routes())

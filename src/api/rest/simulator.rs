@@ -10,13 +10,14 @@ use utoipa_axum::routes;
 
 use super::devices::{handle, COMMAND_REFUSED};
 use crate::api::auth::{Caller, Scope};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{ApiJson, DevicePath};
-use crate::api::openapi::{Refused, JSON_BODY};
+use crate::api::openapi::{code, Refused, JSON_BODY};
 use crate::api::AppState;
 use crate::messaging::{check_id, NewPoll, SendRequest};
 use crate::model::content::{ContactCard, Location};
 use crate::model::upstream::{Act, Cue};
+use crate::model::Message;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(simulator_act))
@@ -60,6 +61,21 @@ pub(super) enum ActBody {
         #[schema(min_length = 1)]
         text: String,
     },
+    /// A contact edits one of their messages (`messageId`: its `id` or `upstreamId`).
+    Edit {
+        from: String,
+        #[serde(rename = "messageId")]
+        message_id: String,
+        text: String,
+    },
+    /// A contact votes on a poll (`messageId`: its `id` or `upstreamId`); no options take
+    /// their vote back.
+    Vote {
+        from: String,
+        #[serde(rename = "messageId")]
+        message_id: String,
+        options: Vec<String>,
+    },
 }
 
 /// The message the act made, by the id the upstream gave it.
@@ -72,9 +88,12 @@ pub(super) struct Acted {
 
 impl ActBody {
     /// The act, named `upstream_id`, once its fields are checked: ids an upstream could have
-    /// given, and something said (a message's content is checked as a send's is).
-    fn act(self, upstream_id: String) -> Result<Act, ApiError> {
+    /// given, and something said (a message's content is checked as a send's is). An act on a
+    /// message (`edit`, `vote`) is checked against `target`, the message it names.
+    fn act(self, upstream_id: String, target: Option<&Message>) -> Result<Act, ApiError> {
         let (ids, text) = match &self {
+            ActBody::Edit { from, text, .. } => (vec![("from", Some(from))], Some(text)),
+            ActBody::Vote { from, .. } => (vec![("from", Some(from))], None),
             ActBody::Message { from, chat_id, .. } => (
                 vec![("from", Some(from)), ("chatId", chat_id.as_ref())],
                 None,
@@ -111,6 +130,7 @@ impl ActBody {
                     reply_to: None,
                     temp_id: None,
                     template: None,
+                    forwarded: false,
                 };
                 let (kind, content) = written.composed()?;
                 Act::Message {
@@ -132,8 +152,42 @@ impl ActBody {
                 channel: channel.trim_end_matches("@newsletter").to_owned(),
                 text,
             },
+            ActBody::Edit { from, text, .. } => {
+                let target = target.filter(|target| target.from == from && !target.from_me);
+                let Some(target) = target else {
+                    return Err(ApiError::bad_request(format!(
+                        "{from} can edit only a message they sent"
+                    )));
+                };
+                Act::Edit {
+                    upstream_id: upstream_of(target)?,
+                    text,
+                }
+            }
+            ActBody::Vote { from, options, .. } => {
+                let poll = target.and_then(|target| target.content.poll.as_ref());
+                let (Some(target), Some(poll)) = (target, poll) else {
+                    return Err(ApiError::bad_request("only a poll takes votes"));
+                };
+                poll.check_vote(&options).map_err(ApiError::bad_request)?;
+                Act::Vote {
+                    upstream_id: upstream_of(target)?,
+                    from,
+                    options,
+                }
+            }
         })
     }
+}
+
+/// The id the simulated phone knows a message by: one it has not been sent yet has none.
+fn upstream_of(message: &Message) -> Result<String, ApiError> {
+    message.upstream_id.clone().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidState,
+            "the simulated phone has not received this message yet",
+        )
+    })
 }
 
 /// Simulator: someone in the simulated world acts
@@ -145,7 +199,7 @@ impl ActBody {
     params(DevicePath),
     request_body = ActBody,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
-    responses((status = OK, description = "the act was reported", body = Acted), Refused<{ COMMAND_REFUSED | JSON_BODY }>))]
+    responses((status = OK, description = "the act was reported", body = Acted), Refused<{ COMMAND_REFUSED | JSON_BODY | code(ErrorCode::MessageNotFound) }>))]
 async fn simulator_act(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,8 +207,20 @@ async fn simulator_act(
     ApiJson(body): ApiJson<ActBody>,
 ) -> Result<Json<Acted>, ApiError> {
     let device = handle(&state, &caller, Scope::Control, &id)?;
-    let upstream_id = format!("sim_{}", ulid::Ulid::new());
-    let act = body.act(upstream_id.clone())?;
+    let target = match &body {
+        ActBody::Edit { message_id, .. } | ActBody::Vote { message_id, .. } => {
+            check_id("messageId", message_id)?;
+            Some(state.conversations.message_named(&id, message_id).await?)
+        }
+        _ => None,
+    };
+    let made = format!("sim_{}", ulid::Ulid::new());
+    let act = body.act(made.clone(), target.as_ref())?;
+    // An act on a message is known by that message's id; any other made a message.
+    let upstream_id = match target.and_then(|target| target.upstream_id) {
+        Some(known) => known,
+        None => made,
+    };
     device.cue(Cue::Act(Box::new(act))).await?;
     Ok(Json(Acted { upstream_id }))
 }

@@ -8,6 +8,7 @@ use super::chats::{NewMessage, ReadUpTo};
 use super::cluster::{ClusterView, LeaseView, NodeView};
 use super::devices::{DropBody, QrView};
 use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
+use super::messages::{EditBody, ForwardBody, VoteBody};
 use super::pairing::{Paired, Pairing};
 use super::readiness::Ready;
 use super::simulator::{ActBody, Acted};
@@ -46,6 +47,9 @@ pub(crate) fn declarations() -> String {
         NewMessage::decl(&config()),
         NewPoll::decl(&config()),
         ReadUpTo::decl(&config()),
+        EditBody::decl(&config()),
+        VoteBody::decl(&config()),
+        ForwardBody::decl(&config()),
         ReadReceipt::decl(&config()),
         InboxEntry::decl(&config()),
         KeyView::decl(&config()),

@@ -30,7 +30,7 @@ use crate::api::extract::is_object;
 use crate::api::profile::{Profile, Profiles};
 use crate::api::reply::envelope;
 use crate::messaging::{ChatFlags, Dedup, NotificationsRead, SendRequest};
-use crate::model::{Chat, DeviceId, Message, Page};
+use crate::model::{Chat, DeviceId, Message, Page, TempId};
 use crate::store::turn::Turn;
 
 /// The limits every connection is held to.
@@ -225,6 +225,35 @@ pub(super) struct ReadRequest {
 pub(super) struct ReactRequest {
     message_id: String,
     emoji: String,
+}
+
+/// `message:edit`: a new text for one of our messages.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct EditRequest {
+    message_id: String,
+    text: String,
+}
+
+/// `poll:vote`: this account's options on a poll (none: the vote taken back).
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct VoteRequest {
+    message_id: String,
+    options: Vec<String>,
+}
+
+/// `message:forward`: a copy of a message to another chat; the same `tempId` is the same
+/// forward.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct ForwardRequest {
+    message_id: String,
+    chat_id: String,
+    temp_id: Option<TempId>,
 }
 
 #[derive(Deserialize)]
@@ -434,6 +463,32 @@ async fn dispatch(
         "message:react" => {
             let r: ReactRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             c.conversations.react(&d, r.message_id, r.emoji).await?;
+            Ok(Answer::done())
+        }
+        "message:edit" => {
+            let r: EditRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let message = c.conversations.edit(&d, r.message_id, r.text).await?;
+            Ok(Answer::Message(Box::new(message)))
+        }
+        "message:forward" => {
+            let r: ForwardRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let caller = caller_of(socket)?;
+            let (message, _) = c
+                .conversations
+                .forward(
+                    &caller,
+                    &d,
+                    r.message_id,
+                    r.chat_id,
+                    r.temp_id,
+                    Dedup::TempId,
+                )
+                .await?;
+            Ok(Answer::Message(Box::new(message)))
+        }
+        "poll:vote" => {
+            let r: VoteRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            c.conversations.vote(&d, r.message_id, r.options).await?;
             Ok(Answer::done())
         }
         "message:revoke" => {

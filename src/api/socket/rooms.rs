@@ -148,7 +148,9 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::MessageRevoked
         | EventKind::MessageReaction
         | EventKind::TypingStart
-        | EventKind::TypingStop => Some(ChatField::ChatId),
+        | EventKind::TypingStop
+        | EventKind::PollVote
+        | EventKind::MessageEdited => Some(ChatField::ChatId),
         EventKind::ChatUpdate => Some(ChatField::Id),
         EventKind::State
         | EventKind::Qr
@@ -215,7 +217,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 19] = [
+    const SCOPES: [(&str, Option<ChatField>); 21] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -235,6 +237,8 @@ mod tests {
         ("notification", None),
         ("notification:read", None),
         ("status:new", None),
+        ("poll:vote", Some(ChatField::ChatId)),
+        ("message:edited", Some(ChatField::ChatId)),
     ];
 
     #[test]

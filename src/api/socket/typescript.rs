@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use ts_rs::TS;
 
 use super::client_events::{
-    ArchiveRequest, ChatRef, MessageRef, MessagesRequest, MuteRequest, NoFields,
-    NotificationsRequest, ReactRequest, ReadRequest,
+    ArchiveRequest, ChatRef, EditRequest, ForwardRequest, MessageRef, MessagesRequest, MuteRequest,
+    NoFields, NotificationsRequest, ReactRequest, ReadRequest, VoteRequest,
 };
 use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
 use super::greeting::Greeting;
@@ -44,6 +44,15 @@ fn device_requests() -> Vec<(&'static str, String)> {
         ),
         ("message:react", pair(ReactRequest::name(&config()), done())),
         ("message:revoke", pair(MessageRef::name(&config()), done())),
+        (
+            "message:edit",
+            pair(EditRequest::name(&config()), Message::name(&config())),
+        ),
+        (
+            "message:forward",
+            pair(ForwardRequest::name(&config()), Message::name(&config())),
+        ),
+        ("poll:vote", pair(VoteRequest::name(&config()), done())),
         ("typing:start", pair(ChatRef::name(&config()), done())),
         ("typing:stop", pair(ChatRef::name(&config()), done())),
         (
@@ -120,6 +129,9 @@ pub(crate) fn declarations() -> String {
         ReadRequest::decl(&config()),
         ReactRequest::decl(&config()),
         MessageRef::decl(&config()),
+        EditRequest::decl(&config()),
+        ForwardRequest::decl(&config()),
+        VoteRequest::decl(&config()),
         ChatRef::decl(&config()),
         ArchiveRequest::decl(&config()),
         MuteRequest::decl(&config()),

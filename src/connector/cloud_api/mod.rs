@@ -324,6 +324,8 @@ impl Upstream for CloudApi {
             Outbound::Revoke { .. } => {
                 return Err(ConnectorError::Unsupported("revoking messages"))
             }
+            Outbound::Edit { .. } => return Err(ConnectorError::Unsupported("editing messages")),
+            Outbound::Vote { .. } => return Err(ConnectorError::Unsupported("polls")),
             // A business number has no chat list on Meta's side to archive in.
             Outbound::Archive { .. } => return Ok(()),
             // Meta reports no presence for customers.

@@ -26,7 +26,7 @@ use crate::device::pairings::Pairings;
 use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
-    inbound::{Directory, Inbound},
+    inbound::Directory,
     spec::SimulatorSpec,
     upstream::{Accepted, ConnectorError, Cue, Outbound, Outgoing, Session},
     Ack, DeviceId,
@@ -212,9 +212,7 @@ impl Upstream for Simulator {
                 }
             }
             Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
-            Cue::Act(act) => UpstreamEvent::Inbound(Inbound::Message(Box::new(world::incoming(
-                &self.spec, &act,
-            )))),
+            Cue::Act(act) => UpstreamEvent::Inbound(world::report(&self.spec, &act)),
         };
         self.events
             .send(event)

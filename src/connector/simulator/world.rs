@@ -1,36 +1,21 @@
-//! What the simulated world does on cue (`POST …/simulator/act`): a contact writes, posts a
-//! story, or a channel posts. Each becomes what a real upstream would report, so everything
-//! after it (filters, chats, notifications, events) runs as for WhatsApp.
+//! What the simulated world does on cue (`POST …/simulator/act`): a contact writes, edits,
+//! votes, posts a story, or a channel posts. Each becomes what a real upstream would report,
+//! so everything after it (filters, chats, notifications, events) runs as for WhatsApp.
 
 use chrono::Utc;
 
 use super::phone;
 use crate::model::{
     content::Content,
-    inbound::Incoming,
+    inbound::{Inbound, Incoming},
     spec::{SimulatorSpec, STATUS_CHAT},
     upstream::Act,
 };
 
-/// The message an act makes, as the upstream reports it.
-pub fn incoming(spec: &SimulatorSpec, act: &Act) -> Incoming {
-    let name_of = |id: &str| {
-        spec.contacts
-            .iter()
-            .find(|contact| contact.id == id)
-            .map(|contact| contact.name.clone())
-    };
-    let text = |upstream_id: &String, chat_id: String, from: String, body: &String| {
-        (
-            upstream_id.clone(),
-            chat_id,
-            from,
-            "text".to_owned(),
-            body.clone(),
-            Content::default(),
-        )
-    };
-    let (upstream_id, chat_id, from, kind, body, content) = match act {
+/// What the upstream reports of an act.
+pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
+    let said = |said: Said| Inbound::Message(Box::new(said.incoming(spec)));
+    match act {
         Act::Message {
             upstream_id,
             from,
@@ -38,42 +23,92 @@ pub fn incoming(spec: &SimulatorSpec, act: &Act) -> Incoming {
             kind,
             text,
             content,
-        } => (
-            upstream_id.clone(),
-            chat_id.clone().unwrap_or_else(|| from.clone()),
-            from.clone(),
-            kind.clone(),
-            text.clone(),
-            Content::clone(content),
-        ),
+        } => said(Said {
+            upstream_id,
+            chat_id: chat_id.clone().unwrap_or_else(|| from.clone()),
+            from: from.clone(),
+            kind,
+            body: text,
+            content: Content::clone(content),
+        }),
         Act::Status {
             upstream_id,
             from,
-            text: body,
-        } => text(upstream_id, STATUS_CHAT.to_owned(), from.clone(), body),
+            text,
+        } => said(Said::text(
+            upstream_id,
+            STATUS_CHAT.to_owned(),
+            from.clone(),
+            text,
+        )),
         Act::ChannelPost {
             upstream_id,
             channel,
-            text: body,
+            text,
         } => {
             let channel = format!("{channel}@newsletter");
-            text(upstream_id, channel.clone(), channel, body)
+            said(Said::text(upstream_id, channel.clone(), channel, text))
         }
-    };
-    let group = chat_id.ends_with("@g.us");
-    Incoming {
-        upstream_id,
-        chat_name: (chat_id == phone::group_id(spec)).then(|| phone::GROUP_NAME.to_owned()),
-        group,
-        from_name: name_of(&from),
-        from,
-        chat_id,
-        from_me: false,
-        kind,
-        body,
-        media: None,
-        content,
-        reply_to: None,
-        timestamp: Utc::now(),
+        Act::Edit { upstream_id, text } => Inbound::Edited {
+            upstream_id: upstream_id.clone(),
+            body: text.clone(),
+            at: Utc::now(),
+        },
+        Act::Vote {
+            upstream_id,
+            from,
+            options,
+        } => Inbound::Voted {
+            upstream_id: upstream_id.clone(),
+            voter: from.clone(),
+            options: options.clone(),
+        },
+    }
+}
+
+/// A message someone in the simulated world sends.
+struct Said<'a> {
+    upstream_id: &'a str,
+    chat_id: String,
+    from: String,
+    kind: &'a str,
+    body: &'a str,
+    content: Content,
+}
+
+impl<'a> Said<'a> {
+    fn text(upstream_id: &'a str, chat_id: String, from: String, body: &'a str) -> Self {
+        Said {
+            upstream_id,
+            chat_id,
+            from,
+            kind: "text",
+            body,
+            content: Content::default(),
+        }
+    }
+
+    fn incoming(self, spec: &SimulatorSpec) -> Incoming {
+        let from_name = spec
+            .contacts
+            .iter()
+            .find(|contact| contact.id == self.from)
+            .map(|contact| contact.name.clone());
+        Incoming {
+            upstream_id: self.upstream_id.to_owned(),
+            chat_name: (self.chat_id == phone::group_id(spec))
+                .then(|| phone::GROUP_NAME.to_owned()),
+            group: self.chat_id.ends_with("@g.us"),
+            from_name,
+            from: self.from,
+            chat_id: self.chat_id,
+            from_me: false,
+            kind: self.kind.to_owned(),
+            body: self.body.to_owned(),
+            media: None,
+            content: self.content,
+            reply_to: None,
+            timestamp: Utc::now(),
+        }
     }
 }

@@ -256,6 +256,29 @@ impl Upstream for Waha {
                     &["api", session, "chats", chat_id, "messages", upstream_id],
                 )
             }
+            Outbound::Edit {
+                chat_id,
+                upstream_id,
+                text,
+            } => {
+                let session = self.spec.session.as_str();
+                self.request(
+                    Method::PUT,
+                    &["api", session, "chats", chat_id, "messages", upstream_id],
+                )
+                .json(&json!({ "text": text }))
+            }
+            Outbound::Vote {
+                chat_id,
+                upstream_id,
+                options,
+            } => {
+                let mut body = self.chat_body(chat_id);
+                body["pollMessageId"] = json!(upstream_id);
+                body["votes"] = json!(options);
+                self.request(Method::POST, &["api", "sendPollVote"])
+                    .json(&body)
+            }
             Outbound::Archive { chat_id, archived } => {
                 let action = if *archived { "archive" } else { "unarchive" };
                 let session = self.spec.session.as_str();

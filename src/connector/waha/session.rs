@@ -16,13 +16,15 @@ use crate::model::{
 };
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 12] = [
+const EVENTS: [&str; 14] = [
     "session.status",
     "message",
     "message.any",
     "message.ack",
     "message.ack.group",
     "message.revoked",
+    "message.edited",
+    "poll.vote",
     "message.reaction",
     "presence.update",
     "chat.archive",

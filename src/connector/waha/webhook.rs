@@ -50,6 +50,8 @@ pub fn read(
             .collect(),
         "message.ack" | "message.ack.group" => ack(payload).into_iter().collect(),
         "message.revoked" => revoked(payload).into_iter().collect(),
+        "message.edited" => edited(payload).into_iter().collect(),
+        "poll.vote" => voted(payload).into_iter().collect(),
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
@@ -61,6 +63,48 @@ pub fn read(
         }
     };
     Ok(inbound.into_iter().map(Reported::Inbound).collect())
+}
+
+/// `message.edited`: the message as it is now, naming the edited one by
+/// `editedMessageId` (its id, or the whole WAHA id).
+fn edited(payload: &Value) -> Option<Inbound> {
+    let edited = id_of(&payload["editedMessageId"])?;
+    let upstream_id = match edited.contains('_') {
+        true => edited,
+        // A bare id: the edited message is in the same chat, from the same side.
+        false => {
+            let from_me = payload["fromMe"].as_bool().unwrap_or(false);
+            let chat = text(&payload[if from_me { "to" } else { "from" }])?;
+            format!("{from_me}_{chat}_{edited}")
+        }
+    };
+    Some(Inbound::Edited {
+        upstream_id,
+        body: payload["body"].as_str().unwrap_or_default().to_owned(),
+        at: payload["timestamp"]
+            .as_i64()
+            .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
+            .unwrap_or_else(Utc::now),
+    })
+}
+
+/// `poll.vote`: a vote (`vote.selectedOptions`, by `vote.participant` in a group, else
+/// `vote.from`) on the poll `poll.id`.
+fn voted(payload: &Value) -> Option<Inbound> {
+    let vote = &payload["vote"];
+    let options = vote["selectedOptions"]
+        .as_array()?
+        .iter()
+        .filter_map(|option| option.as_str().or_else(|| option["name"].as_str()))
+        .map(str::to_owned)
+        .collect();
+    Some(Inbound::Voted {
+        upstream_id: id_of(&payload["poll"]["id"])?,
+        voter: text(&vote["participant"])
+            .or_else(|| text(&vote["from"]))?
+            .to_owned(),
+        options,
+    })
 }
 
 /// A message id: a string, or (WEBJS engine) an object with `_serialized`.

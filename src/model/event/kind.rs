@@ -33,11 +33,13 @@ pub enum EventKind {
     Notification,
     NotificationRead,
     StatusNew,
+    PollVote,
+    MessageEdited,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 21] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -57,6 +59,8 @@ impl EventKind {
         EventKind::Notification,
         EventKind::NotificationRead,
         EventKind::StatusNew,
+        EventKind::PollVote,
+        EventKind::MessageEdited,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -81,6 +85,8 @@ impl EventKind {
             EventKind::Notification => "notification",
             EventKind::NotificationRead => "notification:read",
             EventKind::StatusNew => "status:new",
+            EventKind::PollVote => "poll:vote",
+            EventKind::MessageEdited => "message:edited",
         }
     }
 
@@ -183,7 +189,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 19] = [
+    const KINDS: [(EventKind, u8, &str); 21] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -203,6 +209,8 @@ mod tests {
         (EventKind::Notification, 17, "notification"),
         (EventKind::NotificationRead, 18, "notification:read"),
         (EventKind::StatusNew, 19, "status:new"),
+        (EventKind::PollVote, 20, "poll:vote"),
+        (EventKind::MessageEdited, 21, "message:edited"),
     ];
 
     #[test]
@@ -237,10 +245,10 @@ mod tests {
         assert!(ack.matches(EventKind::MessageAck) && !ack.matches(EventKind::Message));
         let every = EventPattern::parse("*").unwrap();
         assert!(EventKind::ALL.into_iter().all(|kind| every.matches(kind)));
-        assert!(EventPattern::parse("poll:vote").is_err());
-        let newer = EventPattern::stored("poll:vote".into());
+        assert!(EventPattern::parse("group:update").is_err());
+        let newer = EventPattern::stored("group:update".into());
         assert!(!EventKind::ALL.into_iter().any(|kind| newer.matches(kind)));
-        for name in ["*", "message:ack", "poll:vote"] {
+        for name in ["*", "message:ack", "group:update"] {
             assert_eq!(EventPattern::stored(name.into()).as_str(), name);
         }
     }

@@ -113,6 +113,37 @@ impl Tx<'_> {
         Ok(seen)
     }
 
+    /// Replaces a message's text (or caption) with `body`, edited at `edited_at`. A chat
+    /// whose last message it was changes with it.
+    pub fn edit_message(
+        &mut self,
+        device: &DeviceId,
+        message: &Message,
+        body: &str,
+        edited_at: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE messages SET body = ?3, edited_at = ?4 WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), message.id, body, edited_at],
+        )?;
+        self.last_message_changed(device, &message.chat_id, &message.id)
+    }
+
+    /// Keeps what a message carries as `content` now (a poll's new tally). A chat whose last
+    /// message it was changes with it.
+    pub fn set_content(
+        &mut self,
+        device: &DeviceId,
+        message: &Message,
+        content: &Content,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE messages SET content = ?3 WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), message.id, serde_json::to_string(content)?],
+        )?;
+        self.last_message_changed(device, &message.chat_id, &message.id)
+    }
+
     /// Deletes a message's content for everyone; returns whether it was not already revoked.
     /// A chat whose last message it was changes with it (its `chat:update` shows the message
     /// revoked, as the chat list does).
