@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: Debian's Chromium driven by playwright-core
 //! (`tests/e2e/browser/`), against the real daemon with simulator devices. `.ci/run` installs
-//! Chromium from Debian; the scenario fails, never skips, without it. Screenshots of the main
-//! views are written to `target/screenshots/`.
+//! Chromium from Debian; the scenario fails, never skips, without it. Each scenario audits its
+//! views with axe-core, in the light and the dark scheme, and fails on a `serious` or `critical`
+//! finding. Screenshots of the main views are written to `target/screenshots/`.
 
 mod common;
 

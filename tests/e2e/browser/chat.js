@@ -5,7 +5,8 @@
 // two tabs agree on which of them shows a desktop notification. Every page is watched as in
 // dashboard.js: a console error, an uncaught exception or a request that leaves the daemon
 // fails the scenario, and so does the API key in any request's URL (pictures load with the
-// access token, never the key).
+// access token, never the key), or a serious accessibility finding (axe-core) with the preview,
+// the viewer or a message's menu open.
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
 // are sent (quoting it). A screenshot of the chat with its actions is written to
@@ -156,6 +157,7 @@ main(async () => {
     await attach();
     await preview.waitFor();
     await screenshot(page, "upload-preview");
+    await pages.audit(page, "a chat, files to send previewed");
     const caption = `a caption ${run}`;
     await page.getByTestId("upload-caption").fill(caption);
     await page.getByTestId("upload-send").click();
@@ -189,6 +191,7 @@ main(async () => {
     await viewer.getByText(caption).waitFor();
     if (context.pages().length !== 1) fail("the picture opened a tab");
     await screenshot(page, "image-viewer");
+    await pages.audit(page, "a chat, a picture in the viewer");
     await page.keyboard.press("Escape");
     await viewer.waitFor({ state: "hidden" });
     await picture.click();
@@ -202,6 +205,7 @@ main(async () => {
     await act(echoedPicture, "message-react");
     await echoedPicture.getByTestId("reaction-choice").first().waitFor();
     await screenshot(page, "chat-actions");
+    await pages.audit(page, "a chat, a message's menu open on its reactions");
     await page.keyboard.press("Escape");
     await echoedPicture.getByTestId("message-react").waitFor({ state: "detached" });
 

@@ -1,10 +1,12 @@
 // The dashboard in a real browser: Debian's Chromium, driven by playwright-core, against the
 // real daemon with a simulator device. Every page is watched: a console error, an uncaught
-// exception or a request that leaves the daemon fails the scenario. Besides signing in, the
+// exception or a request that leaves the daemon fails the scenario, and so does a serious
+// accessibility finding (axe-core) on the fleet, linking or chat view. Besides signing in, the
 // live fleet, linking and chatting, it checks what a new user notices first: no connection
-// status before signing in, the QR code's link, read ticks that stand out, a long message that
-// keeps its chat row in the pane, and the simulator group's explanation. Screenshots of the
-// main views are written to E2E_SCREENSHOTS for review.
+// status before signing in, a device's whole card opening it, the QR code's link, read ticks
+// that stand out, links in messages, a long message that keeps its chat row in the pane, and
+// the simulator group's explanation. Screenshots of the main views are written to
+// E2E_SCREENSHOTS for review.
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
 // are sent (typing first); the scenario creates a second device itself to link it.
@@ -97,9 +99,24 @@ main(async () => {
     const fresh = page.locator(byTestId("device-row", { "device-id": "fresh" }));
     await fresh.waitFor();
     await screenshot(page, "fleet");
+    await pages.audit(page, "the fleet");
+
+    // A device's card: its buttons only do what they say…
+    await fresh.getByTestId("device-delete").click();
+    await fresh.getByRole("button", { name: "Cancel" }).click();
+    await fresh.getByTestId("device-delete").waitFor();
+    if (page.url() !== `${BASE}/`) fail(`the card's buttons opened ${page.url()}`);
+    // …and the rest of it opens the device: Enter or Space once it has the focus, a click anywhere.
+    const card = page.getByRole("link", { name: "Open Fresh phone" });
+    for (const key of ["Enter", "Space"]) {
+      await card.press(key);
+      await page.waitForURL(`${BASE}/devices/fresh`);
+      await page.goBack();
+      await page.waitForURL(`${BASE}/`);
+    }
 
     // Linking: the live QR with its countdown, scanned by the simulated phone.
-    await fresh.locator("a").first().click();
+    await card.getByText("Connector").click();
     await page.waitForURL(`${BASE}/devices/fresh`);
     await page.getByTestId("qr-code").waitFor();
     const left = Number((await page.getByTestId("qr-countdown").textContent()).replace(/\D+/g, ""));
@@ -109,6 +126,7 @@ main(async () => {
     if ((await page.getByTestId("qr-link").getAttribute("href")) !== qr) fail("the QR link is not the code's");
     await expectCount(page.getByText("Waiting for a scan", { exact: true }), 1, "“Waiting for a scan” on the page");
     await screenshot(page, "linking");
+    await pages.audit(page, "a device's linking view");
     await page.getByTestId("qr-simulate-scan").click();
     await page.locator(byTestId("device-state", { state: "ready" })).waitFor();
 
@@ -134,6 +152,7 @@ main(async () => {
       if (!(ratio >= 4.5)) fail(`the ${what} on our bubble have a contrast of ${ratio.toFixed(2)}:1`);
     }
     await screenshot(page, "chat");
+    await pages.audit(page, "a chat");
 
     // A long message: the chat list cuts its preview short, keeping the row (and its time) in
     // the pane.
@@ -201,6 +220,46 @@ main(async () => {
     await expectCount(messages(second.page, "while you were away", "out"), 1, "the missed message");
     await expectCount(messages(second.page, "seen by both", "out"), 1, "a message seen before the drop");
     await screenshot(second.page, "chat-narrow");
+
+    // Web addresses in a message are links that open in a new tab, with no hold on this page;
+    // everything else in it stays text, markup and other schemes included.
+    const linked =
+      "see https://example.com/a?b=1, www.example.org/page. <script>window.__injected = true</script> " +
+      '<img src=x onerror="window.__injected = true"> javascript:alert(1) (https://example.net)!';
+    await page.getByTestId("composer-input").fill(linked);
+    await page.getByTestId("composer-send").click();
+    for (const direction of ["out", "in"]) {
+      const message = messages(page, linked, direction).first();
+      await message.waitFor();
+      const links = await message.getByTestId("message-link").evaluateAll((anchors) =>
+        anchors.map((a) => ({ href: a.getAttribute("href"), text: a.textContent, target: a.target, rel: a.rel })),
+      );
+      const expected = [
+        ["https://example.com/a?b=1", "https://example.com/a?b=1"],
+        ["https://www.example.org/page", "www.example.org/page"],
+        ["https://example.net", "https://example.net"],
+      ].map(([href, text]) => ({ href, text, target: "_blank", rel: "noopener noreferrer" }));
+      if (JSON.stringify(links) !== JSON.stringify(expected)) fail(`the links of our ${direction} message: ${JSON.stringify(links)}`);
+      const markup = await message.getByTestId("message-text").evaluate((text) => text.querySelectorAll("script, img").length);
+      if (markup !== 0) fail(`the message's text was read as markup (${markup} elements)`);
+    }
+    if (await page.evaluate(() => window.__injected === true)) fail("the message's markup ran");
+    // Opened, a link gets a tab of its own that cannot reach this one, and no referrer; the
+    // address is answered here, never by the network.
+    await first.context.route("https://example.com/**", (route) => route.fulfill({ contentType: "text/html", body: "elsewhere" }));
+    const chatUrl = page.url();
+    const [tab] = await Promise.all([
+      first.context.waitForEvent("page"),
+      messages(page, linked, "out").first().getByTestId("message-link").first().click(),
+    ]);
+    await tab.waitForLoadState();
+    const opened = await tab.evaluate(() => ({ url: location.href, noOpener: window.opener === null, referrer: document.referrer }));
+    if (opened.url !== "https://example.com/a?b=1" || !opened.noOpener || opened.referrer !== "") {
+      fail(`the link opened ${JSON.stringify(opened)}`);
+    }
+    await tab.close();
+    if (page.url() !== chatUrl) fail(`the link moved the page from ${chatUrl} to ${page.url()}`);
+    await pages.audit(page, "a chat with links");
 
     pages.check();
   } finally {

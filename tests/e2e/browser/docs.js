@@ -4,8 +4,9 @@
 // `GET /api/v1/devices` with the admin key typed into "Authorize"; signed in, it is a section of
 // the dashboard, kept as it was left while another one is visited. The page is watched as in
 // dashboard.js: a console error (a CSP violation is one), an uncaught exception or a request
-// that leaves the daemon fails the scenario. Signed in, "Try it out" sends the session's own
-// token with no "Authorize". A screenshot, docs.png, goes to E2E_SCREENSHOTS.
+// that leaves the daemon fails the scenario, and so does a serious accessibility finding
+// (axe-core), signed in or not. Signed in, "Try it out" sends the session's own token with no
+// "Authorize". A screenshot, docs.png, goes to E2E_SCREENSHOTS.
 
 const path = require("node:path");
 const { chromium } = require("playwright-core");
@@ -74,6 +75,7 @@ main(async () => {
     await apiKeyScheme.locator("input").fill(KEY);
     await apiKeyScheme.locator("button.authorize").click();
     await apiKeyScheme.getByText("Logout").waitFor();
+    await pages.audit(page, "/docs, Authorize");
     await dialog.locator("button.close-modal").click();
 
     const listDevices = operation(page, "get", "/api/v1/devices");
@@ -103,6 +105,7 @@ main(async () => {
 
     await listDevices.locator(".live-responses-table").first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(SHOTS, "docs.png") });
+    await pages.audit(page, "/docs");
 
     // Signed in, the reference is one of the dashboard's sections, and is found as it was left
     // after visiting another one.
@@ -140,6 +143,8 @@ main(async () => {
     if ((await signedInStatus.textContent()).trim() !== "200") {
       fail(`signed in, GET /api/v1/devices answered ${await signedInStatus.textContent()} in the reference`);
     }
+
+    await pages.audit(page, "/docs, signed in");
 
     const seen = await violations(page);
     if (seen.length > 0) pages.problems.push(...seen.map((v) => `docs: CSP violation: ${v}`));

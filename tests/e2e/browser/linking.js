@@ -4,7 +4,8 @@
 // policy, and links the device. Logging out asks first, then the device shows a new QR code
 // and none of its chats, and links again. Every page is watched as in dashboard.js: a console
 // error (a CSP violation is one), an uncaught exception or a request that leaves the daemon
-// fails the scenario. Screenshots (pair.png, logout.png) are written to E2E_SCREENSHOTS.
+// fails the scenario, and so does a serious accessibility finding (axe-core) with the logout
+// dialog open. Screenshots (pair.png, logout.png) are written to E2E_SCREENSHOTS.
 
 const { chromium } = require("playwright-core");
 const { main, fail, rest } = require("../lib");
@@ -97,6 +98,7 @@ main(async () => {
     await page.getByTestId("device-logout").click();
     await dialog.waitFor();
     await screenshot(page, "logout");
+    await pages.audit(page, "a device's logout dialog");
     await page.getByTestId("confirm-yes").click();
     await dialog.waitFor({ state: "hidden" });
     await page.waitForURL(`${BASE}/devices/${DEVICE}`);

@@ -4,8 +4,9 @@
 // admin page (/admin) counts the connections, this page's own among them, creates an API key
 // that works until it is revoked, and a webhook whose deliveries it lists and replays. As in
 // dashboard.js every page is watched: a console error,
-// an uncaught exception or a request that leaves the daemon fails the scenario. Screenshots
-// (events.png, admin.png) are written to E2E_SCREENSHOTS.
+// an uncaught exception or a request that leaves the daemon fails the scenario, and so does a
+// serious accessibility finding on either page (axe-core). Screenshots (events.png, admin.png)
+// are written to E2E_SCREENSHOTS.
 //
 // E2E_DEVICE is a linked simulator device whose contact E2E_ALICE echoes what it is sent. The
 // daemon must take webhook URLs on private addresses (`webhooks.allow_private`, e.g.
@@ -131,6 +132,7 @@ main(async () => {
     await page.getByTestId("event-row").first().click();
     await page.getByTestId("event-detail").waitFor();
     await screenshot(page, "events");
+    await pages.audit(page, "/events");
 
     // ---- Admin: API keys ---------------------------------------------------------------------
 
@@ -237,6 +239,7 @@ main(async () => {
     const height = await page.locator("main.admin").evaluate((main) => main.scrollHeight + main.offsetTop);
     await page.setViewportSize({ width: 1280, height: Math.min(4000, height) });
     await screenshot(page, "admin");
+    await pages.audit(page, "/admin");
     await page.setViewportSize({ width: 1280, height: 900 });
 
     // Deleted, with its log.

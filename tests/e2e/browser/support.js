@@ -1,11 +1,13 @@
 // What the browser scenarios share: Debian's Chromium launched with nothing that phones home,
 // the watch every page is under (a console error, an uncaught exception or a request that
-// leaves the daemon fails the scenario), and the few helpers every scenario waits with.
+// leaves the daemon fails the scenario), an accessibility audit, and the few helpers every
+// scenario waits with.
 //
 // E2E_URL is the daemon (or a server of the dashboard's build in front of it), E2E_ADMIN_KEY
 // its admin key, E2E_SCREENSHOTS where screenshots go.
 
 const path = require("node:path");
+const { AxeBuilder } = require("@axe-core/playwright");
 const { env, fail } = require("../lib");
 
 const BASE = env("E2E_URL");
@@ -66,10 +68,34 @@ class PageWatch {
     return page;
   }
 
+  /**
+   * Audits the page as it is with axe-core, in the light and the dark scheme: each violation of
+   * impact `serious` or `critical` (text below WCAG AA contrast, a control without a name…) is a
+   * problem, named with its rule, impact and the elements that fail it.
+   */
+  async audit(page, where) {
+    const dark = "(prefers-color-scheme: dark)";
+    const shown = (await page.evaluate((query) => matchMedia(query).matches, dark)) ? "dark" : "light";
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      const { violations } = await new AxeBuilder({ page }).analyze();
+      for (const violation of violations.filter((v) => SERIOUS.includes(v.impact))) {
+        const targets = violation.nodes.map((node) => node.target.join(" >> "));
+        this.problems.push(
+          `${where} (${colorScheme}): ${violation.id} (${violation.impact}) on ${targets.length}: ${targets.join(", ")}`,
+        );
+      }
+    }
+    await page.emulateMedia({ colorScheme: shown });
+  }
+
   check() {
     if (this.problems.length > 0) fail(this.problems.join("\n"));
   }
 }
+
+/** The impacts of axe-core's findings that fail a scenario. */
+const SERIOUS = ["serious", "critical"];
 
 async function screenshot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });

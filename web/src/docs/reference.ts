@@ -8,6 +8,7 @@
 // requests "Try it out" sends, which go to the page's own origin (the document names no server).
 import SwaggerUI, { type OperationEntry, type Plugin, type Request, type TaggedOperations } from "swagger-ui";
 import "swagger-ui/dist/swagger-ui.css";
+import "./reference.css";
 import { operationMatches, searchWords } from "./search";
 
 export interface ApiReference {
@@ -86,6 +87,13 @@ export function apiReference(): ApiReference {
       return { ...request, headers: { ...request.headers, Authorization: `Bearer ${await freshToken()}` } };
     },
   });
+  // What swagger-ui draws is given what it lacks for the keyboard and screen readers: code blocks
+  // (an answer, a curl command, an example), which scroll past 400 px, take the focus, so that
+  // they scroll with the keyboard too; a dialog's close button, an icon, is named.
+  new MutationObserver(() => {
+    for (const block of element.querySelectorAll<HTMLElement>(".microlight:not([tabindex])")) block.tabIndex = 0;
+    for (const close of element.querySelectorAll("button.close-modal:not([aria-label])")) close.setAttribute("aria-label", "Close");
+  }).observe(element, { childList: true, subtree: true });
   reference = {
     element,
     search: (phrase) => system.layoutActions.updateFilter(phrase.trim()),

@@ -174,7 +174,10 @@ function EventDetail({ entry, onClose }: { entry: EventEntry; onClose: () => voi
           Close
         </button>
       </header>
-      <pre data-testid="event-detail">{JSON.stringify(envelopeOf(entry), null, 2)}</pre>
+      {/* Focusable, so that a long event scrolls with the keyboard too. */}
+      <pre data-testid="event-detail" tabIndex={0}>
+        {JSON.stringify(envelopeOf(entry), null, 2)}
+      </pre>
     </section>
   );
 }

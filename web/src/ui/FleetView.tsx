@@ -8,9 +8,12 @@ import { AppLink } from "./AppLink";
 import { DeviceActions } from "./DeviceActions";
 import { DeviceForm } from "./DeviceForm";
 import { CONNECTOR_LABELS, STATE_LABELS, activityTime } from "./format";
-import { onRowKey } from "./keyboard";
+import { onCardClick, onRowKey } from "./keyboard";
 
-/** `/`: every device the credential sees, live. */
+/**
+ * `/`: every device the credential sees, live. A device's whole card opens it (a click, or
+ * Enter or Space once focused), except its own buttons.
+ */
 export function FleetView({ dashboard }: { dashboard: Dashboard }) {
   const devices = sortedDevices(useStore(dashboard.fleet.fleet));
   const loaded = useStore(dashboard.fleet.loaded);
@@ -29,38 +32,45 @@ export function FleetView({ dashboard }: { dashboard: Dashboard }) {
       {adding && <DeviceForm dashboard={dashboard} onDone={() => setAdding(false)} />}
       {loaded && devices.length === 0 && <p class="empty">No devices yet.</p>}
       <ul class="device-list">
-        {devices.map((device) => (
-          <li
-            key={device.id}
-            class="device-row"
-            data-testid="device-row"
-            data-device-id={device.id}
-            data-state={device.state}
-            tabIndex={0}
-            onKeyDown={(event) => onRowKey(event, () => navigate(devicePath(device.id)))}
-          >
-            <div class="device-main">
-              <AppLink href={devicePath(device.id)} class="device-name" tabIndex={-1}>
-                {device.name}
-              </AppLink>
-              <span class="muted">{device.id}</span>
-            </div>
-            <span class={`state-badge ${device.state}`} title={device.stateReason ?? undefined}>
-              {STATE_LABELS[device.state]}
-            </span>
-            <dl class="device-facts">
-              <dt>Connector</dt>
-              <dd>{CONNECTOR_LABELS[device.connector]}</dd>
-              <dt>Account</dt>
-              <dd>{device.me ? `${device.me.name} (${device.me.id})` : "not linked"}</dd>
-              <dt>Last activity</dt>
-              <dd>
-                <time dateTime={device.updatedAt}>{activityTime(device.updatedAt)}</time>
-              </dd>
-            </dl>
-            <DeviceActions dashboard={dashboard} device={device} withDelete />
-          </li>
-        ))}
+        {devices.map((device) => {
+          const open = () => navigate(devicePath(device.id));
+          return (
+            <li key={device.id}>
+              <div
+                class="device-row"
+                role="link"
+                aria-label={`Open ${device.name}`}
+                data-testid="device-row"
+                data-device-id={device.id}
+                data-state={device.state}
+                tabIndex={0}
+                onClick={(event) => onCardClick(event, open)}
+                onKeyDown={(event) => onRowKey(event, open)}
+              >
+                <div class="device-main">
+                  <AppLink href={devicePath(device.id)} class="device-name" tabIndex={-1}>
+                    {device.name}
+                  </AppLink>
+                  <span class="muted">{device.id}</span>
+                </div>
+                <span class={`state-badge ${device.state}`} title={device.stateReason ?? undefined}>
+                  {STATE_LABELS[device.state]}
+                </span>
+                <dl class="device-facts">
+                  <dt>Connector</dt>
+                  <dd>{CONNECTOR_LABELS[device.connector]}</dd>
+                  <dt>Account</dt>
+                  <dd>{device.me ? `${device.me.name} (${device.me.id})` : "not linked"}</dd>
+                  <dt>Last activity</dt>
+                  <dd>
+                    <time dateTime={device.updatedAt}>{activityTime(device.updatedAt)}</time>
+                  </dd>
+                </dl>
+                <DeviceActions dashboard={dashboard} device={device} withDelete />
+              </div>
+            </li>
+          );
+        })}
       </ul>
     </main>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Message } from "../api/types";
 import type { MessageActions } from "../chat/conversation";
+import { splitLinks } from "../chat/links";
 import type { PendingSend } from "../chat/outbox";
 import type { Quote } from "../chat/quote";
 import { REACTION_CHOICES, type ReactionCount, reactionToSend } from "../chat/reactions";
@@ -19,6 +20,27 @@ export interface MessageHandlers {
   retry(tempId: string): void;
   /** Opens this message's menu, or closes it (null). */
   toggleMenu(messageId: string | null): void;
+}
+
+/**
+ * A message's text, its web addresses as links that open in a new tab with no hold on this page
+ * (no opener, no referrer). Each part is a text node or an `<a>` made by Preact: the text is
+ * never read as markup.
+ */
+function LinkedText({ text }: { text: string }) {
+  return (
+    <>
+      {splitLinks(text).map((part, index) =>
+        part.kind === "link" ? (
+          <a key={index} href={part.href} target="_blank" rel="noopener noreferrer" data-testid="message-link">
+            {part.text}
+          </a>
+        ) : (
+          part.text
+        ),
+      )}
+    </>
+  );
 }
 
 /** The message a reply quotes, above its text (and above the composer while writing one). */
@@ -130,7 +152,8 @@ function MessageMenu({
               class={`icon${ownReaction === emoji ? " chosen" : ""}`}
               data-testid="reaction-choice"
               data-emoji={emoji}
-              aria-pressed={ownReaction === emoji}
+              role="menuitemradio"
+              aria-checked={ownReaction === emoji}
               aria-label={ownReaction === emoji ? `Remove ${emoji}` : `React ${emoji}`}
               onClick={() => {
                 handlers.react(message.id, reactionToSend(ownReaction, emoji));
@@ -201,7 +224,7 @@ export function MessageBubble({
           {quote && !message.revoked && <QuoteBlock quote={quote} testId="message-quote" />}
           {message.media && !message.revoked && <MessageMedia media={message.media} token={token} caption={message.body} />}
           <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
-            {message.revoked ? "This message was deleted" : message.body}
+            {message.revoked ? "This message was deleted" : <LinkedText text={message.body} />}
           </span>
           <span class="meta">
             <time dateTime={message.timestamp}>{clockTime(message.timestamp)}</time>
@@ -254,7 +277,7 @@ export function PendingBubble({
           {quote && <QuoteBlock quote={quote} testId="message-quote" />}
           {send.media && <MessageMedia media={send.media} token={token} caption={send.text} />}
           <span class="message-text" data-testid="message-text">
-            {send.text}
+            <LinkedText text={send.text} />
           </span>
           <span class="meta">
             <time dateTime={send.createdAt}>{clockTime(send.createdAt)}</time>
