@@ -883,7 +883,7 @@ async fn archiving_and_muting_reach_every_client_and_a_muted_chat_raises_no_noti
     }
     for (body, status) in [
         (json!({}), StatusCode::BAD_REQUEST),
-        (json!({ "pinned": true }), StatusCode::BAD_REQUEST),
+        (json!({ "starred": true }), StatusCode::BAD_REQUEST),
     ] {
         let (got, answer) = daemon.call(Method::PATCH, &path, Some(body)).await;
         assert_eq!(got, status, "{answer}");

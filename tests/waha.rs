@@ -2137,3 +2137,29 @@ async fn edits_and_votes_reach_waha_and_wahas_edits_and_votes_arrive() {
         (StatusCode::CONFLICT, Some("edit_window_closed"))
     );
 }
+
+#[tokio::test]
+async fn marking_a_chat_unread_marks_it_on_the_phone_and_pinning_stays_here() {
+    let (mut stub, daemon, _client) = ready().await;
+    let path = format!("/api/v1/devices/wa/chats/{ALICE}");
+    let (status, chat) = daemon
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({ "unread": true, "pinned": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{chat}");
+    assert_eq!(
+        (&chat["markedUnread"], &chat["pinned"]),
+        (&json!(true), &json!(true))
+    );
+    stub.requests
+        .wait_line(WAIT, &format!("POST /api/default/chats/{ALICE}/unread"))
+        .await;
+    daemon
+        .send_message("wa", ALICE, json!({ "text": "after the mark" }))
+        .await;
+    stub.requests.wait_line(WAIT, "POST /api/sendText").await;
+    stub.requests.assert_none_reached(&["pin"]);
+}

@@ -52,6 +52,10 @@ fn next(pending: &Pending) -> Next {
             chat_id,
             archived: *archived,
         }),
+        (Action::MarkUnread { unread }, _) => Next::Tell(Outbound::MarkUnread {
+            chat_id,
+            unread: *unread,
+        }),
         (Action::React { emoji, .. }, Subject::Known(upstream_id)) => Next::Tell(Outbound::React {
             chat_id,
             upstream_id: upstream_id.clone(),

@@ -2,14 +2,13 @@
 //! revoking, flags, notifications, and opening a chat with a phone number.
 
 use chrono::Utc;
-use serde::Deserialize;
 use utoipa::openapi::schema::{
     AdditionalProperties, AnyOfBuilder, ObjectBuilder, SchemaType, Type,
 };
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, NotificationRead};
-use crate::model::{capability::Capability, event::EventData, rfc3339, Chat, DeviceId};
+use crate::model::{capability::Capability, event::EventData, rfc3339, Chat, ChatFlags, DeviceId};
 use crate::store::actions::Action;
 use crate::store::messages::NotificationSet;
 use crate::store::{self, Store};
@@ -41,6 +40,14 @@ pub async fn mark_read(
         }
         let seen = tx.mark_seen(&device, &chat_id, up_to.as_deref())?;
         if seen.is_empty() {
+            // Nothing new to read, but a chat marked unread by hand is read now.
+            let unmark = ChatFlags {
+                unread: Some(false),
+                ..ChatFlags::default()
+            };
+            if let Some(chat) = tx.set_chat_flags(&device, &chat_id, &unmark)? {
+                tx.chat_changed(&device, chat);
+            }
             return Ok(Vec::new());
         }
         let (message_ids, upstream_ids): (Vec<_>, Vec<_>) = seen.into_iter().unzip();
@@ -174,23 +181,11 @@ pub async fn read_notifications(
     .await
 }
 
-/// How a chat is to be shown: archived or not, muted or not (`chat:archive`, `chat:mute`,
-/// `PATCH …/chats/{chatId}`). A flag left out stays as it is.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(deny_unknown_fields)]
-pub struct ChatFlags {
-    #[serde(default)]
-    pub archived: Option<bool>,
-    #[serde(default)]
-    pub muted: Option<bool>,
-}
-
 /// Described as the flags with one of them given, which [`set_chat_flags`] checks: a change
 /// of nothing (no flag, or both `null`) is refused as the mistake it is.
 impl utoipa::PartialSchema for ChatFlags {
     fn schema() -> RefOr<Schema> {
-        let flags = ["archived", "muted"];
+        let flags = ["archived", "muted", "pinned", "unread"];
         let one_given = flags.map(|given| {
             let mut object = ObjectBuilder::new().schema_type(Type::Object);
             for flag in flags {
@@ -208,8 +203,8 @@ impl utoipa::PartialSchema for ChatFlags {
             .into_iter()
             .fold(AnyOfBuilder::new(), AnyOfBuilder::item)
             .description(Some(
-                "How a chat is to be shown: `archived`, `muted`, or both. A flag left out (or \
-                 `null`) stays as it is; one of them must be given.",
+                "How a chat is to be shown: `archived`, `muted`, `pinned`, marked `unread` by \
+                 hand. A flag left out (or `null`) stays as it is; one of them must be given.",
             ))
             .examples([serde_json::json!({ "archived": true })])
             .into()
@@ -218,9 +213,9 @@ impl utoipa::PartialSchema for ChatFlags {
 
 impl utoipa::ToSchema for ChatFlags {}
 
-/// Archives, unarchives, mutes or unmutes a chat, for every client of the device (one
-/// `chat:update` when something changed), and keeps an archive for the upstream. Returns the
-/// chat as it now is.
+/// Archives, mutes, pins or marks a chat unread (or undoes it), for every client of the device
+/// (one `chat:update` when something changed), and keeps what the upstream follows (archiving,
+/// marking unread) for it. Returns the chat as it now is.
 pub async fn set_chat_flags(
     store: &Store,
     device: &DeviceId,
@@ -228,15 +223,20 @@ pub async fn set_chat_flags(
     flags: ChatFlags,
 ) -> Result<Chat> {
     check_id("chatId", &chat_id)?;
-    if flags.archived.is_none() && flags.muted.is_none() {
-        return Err(invalid("nothing to change: give `archived` and/or `muted`"));
+    if flags.is_empty() {
+        return Err(invalid(
+            "nothing to change: give `archived`, `muted`, `pinned` and/or `unread`",
+        ));
     }
     let device = device.clone();
     write(store, move |tx| {
-        match tx.set_chat_flags(&device, &chat_id, flags.archived, flags.muted)? {
+        match tx.set_chat_flags(&device, &chat_id, &flags)? {
             Some(chat) => {
                 if let Some(archived) = flags.archived {
                     tx.queue_action(&device, &chat_id, &Action::Archive { archived })?;
+                }
+                if let Some(unread) = flags.unread {
+                    tx.queue_action(&device, &chat_id, &Action::MarkUnread { unread })?;
                 }
                 tx.chat_changed(&device, chat.clone());
                 Ok(chat)

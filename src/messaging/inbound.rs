@@ -18,7 +18,7 @@ use crate::model::{
     inbound::{Directory, Inbound, Incoming, TypingChange},
     rfc3339,
     spec::{Broadcast, DeviceFilters, Filtered},
-    Ack, DeviceId, Message,
+    Ack, ChatFlags, DeviceId, Message,
 };
 use crate::store::messages::{AckSubject, NewMessage};
 use crate::store::{self, StoreResult, Tx};
@@ -238,7 +238,11 @@ pub fn apply(
                 revoke(tx, device, message)?;
             }
             Inbound::Archived { chat_id, archived } => {
-                if let Some(chat) = tx.set_chat_flags(device, chat_id, Some(*archived), None)? {
+                let flags = ChatFlags {
+                    archived: Some(*archived),
+                    ..ChatFlags::default()
+                };
+                if let Some(chat) = tx.set_chat_flags(device, chat_id, &flags)? {
                     tx.chat_changed(device, chat);
                 }
             }

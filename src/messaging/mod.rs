@@ -181,6 +181,6 @@ fn answering<R>(
 pub use changes::{edit, forwarded_copy, vote};
 pub use chats::{
     mark_read, open_chat, react, read_notifications, require_chat, revoke, set_chat_flags,
-    ChatFlags, NotificationsRead,
+    NotificationsRead,
 };
 pub use send::{send, Dedup, NewPoll, SendRequest};

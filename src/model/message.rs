@@ -359,6 +359,32 @@ pub struct Message {
     pub edited_at: Option<String>,
 }
 
+/// How a chat is to be shown: archived, muted, pinned, marked unread by hand, or not
+/// (`chat:update`, `chat:archive`, `chat:mute`, `PATCH …/chats/{chatId}`). A flag left out
+/// stays as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(deny_unknown_fields)]
+pub struct ChatFlags {
+    #[serde(default)]
+    pub archived: Option<bool>,
+    #[serde(default)]
+    pub muted: Option<bool>,
+    #[serde(default)]
+    pub pinned: Option<bool>,
+    #[serde(default)]
+    pub unread: Option<bool>,
+}
+
+impl ChatFlags {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        [self.archived, self.muted, self.pinned, self.unread]
+            .iter()
+            .all(Option::is_none)
+    }
+}
+
 /// SPEC's `Chat`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -376,6 +402,10 @@ pub struct Chat {
     pub updated_at: String,
     pub archived: bool,
     pub muted: bool,
+    /// Kept at the top of the chat list.
+    pub pinned: bool,
+    /// Marked unread by hand ("mark as unread"), whatever `unreadCount` says, until read.
+    pub marked_unread: bool,
 }
 
 /// SPEC's `Contact`.

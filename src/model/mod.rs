@@ -23,8 +23,8 @@ pub mod whole;
 
 pub use ids::{check_selection, DeviceId, InvalidDeviceId, InvalidSelection};
 pub use message::{
-    fitting, Ack, Chat, Contact, List, Media, MediaKind, Message, Page, RelayStatus, ReplyBudget,
-    TempId, Template,
+    fitting, Ack, Chat, ChatFlags, Contact, List, Media, MediaKind, Message, Page, RelayStatus,
+    ReplyBudget, TempId, Template,
 };
 pub use state::StateName;
 pub use time::rfc3339;

@@ -132,6 +132,8 @@ pub enum Outbound {
     /// The chat was archived (or brought back) here; the phone's chat list follows where the
     /// upstream has one.
     Archive { chat_id: String, archived: bool },
+    /// The chat was marked unread here (or the mark taken off), as the phone's list shows.
+    MarkUnread { chat_id: String, unread: bool },
     /// A client opened the chat (listed its newest messages): the upstream should report who
     /// in it is typing or online, which WhatsApp tells only for chats one watches.
     WatchPresence { chat_id: String },

@@ -31,6 +31,9 @@ pub enum Action {
     Archive {
         archived: bool,
     },
+    MarkUnread {
+        unread: bool,
+    },
     Edit {
         message_id: String,
         text: String,
@@ -48,7 +51,7 @@ impl Action {
             | Action::Revoke { message_id }
             | Action::Edit { message_id, .. }
             | Action::Vote { message_id, .. } => Some(message_id),
-            Action::MarkRead { .. } | Action::Archive { .. } => None,
+            Action::MarkRead { .. } | Action::Archive { .. } | Action::MarkUnread { .. } => None,
         }
     }
 }

@@ -6,10 +6,14 @@ use super::messages::{self, MESSAGE_COLUMNS};
 use super::page::page;
 use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
-use crate::model::{event::EventData, Chat, Contact, DeviceId, Message, Page, ReplyBudget};
+use crate::model::{
+    event::EventData, Chat, ChatFlags, Contact, DeviceId, Message, Page, ReplyBudget,
+};
 
-const CHAT_COLUMNS: &str =
-    "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, c.archived, c.muted";
+const CHAT_COLUMNS: &str = "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, \
+    c.archived, c.muted, c.pinned, c.marked_unread";
+/// How many columns `CHAT_COLUMNS` names: the last message's start after them.
+const CHAT_COLUMN_COUNT: usize = 10;
 
 /// Chats joined with their last message, whose columns follow the chat's.
 fn chat_query(filter: &str) -> String {
@@ -35,15 +39,17 @@ fn chat_at(row: &Row<'_>) -> StoreResult<Chat> {
         updated_at: row.get(5)?,
         archived: row.get::<i64>(6)? != 0,
         muted: row.get::<i64>(7)? != 0,
+        pinned: row.get::<i64>(8)? != 0,
+        marked_unread: row.get::<i64>(9)? != 0,
         last_message: None,
     })
 }
 
 fn chat_from_row(row: &Row<'_>) -> StoreResult<Chat> {
-    let has_last: Option<String> = row.get(8)?;
+    let has_last: Option<String> = row.get(CHAT_COLUMN_COUNT)?;
     Ok(Chat {
         last_message: match has_last {
-            Some(_) => Some(messages::message_at(row, 8)?),
+            Some(_) => Some(messages::message_at(row, CHAT_COLUMN_COUNT)?),
             None => None,
         },
         ..chat_at(row)?
@@ -256,7 +262,8 @@ impl Tx<'_> {
                 unread_count = unread_count + ?5,
                 archived = CASE WHEN ?5 = 0 THEN archived ELSE 0 END
              WHERE device_id = ?1 AND id = ?2
-             RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted",
+             RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted,
+                pinned, marked_unread",
             params![
                 device.as_str(),
                 message.chat_id,
@@ -279,18 +286,23 @@ impl Tx<'_> {
         &mut self,
         device: &DeviceId,
         chat: &str,
-        archived: Option<bool>,
-        muted: Option<bool>,
+        flags: &ChatFlags,
     ) -> StoreResult<Option<Chat>> {
+        let flag = |value: Option<bool>| value.map(i64::from);
         let changed = self.execute(
-            "UPDATE chats SET archived = COALESCE(?3, archived), muted = COALESCE(?4, muted)
+            "UPDATE chats SET archived = COALESCE(?3, archived), muted = COALESCE(?4, muted),
+                pinned = COALESCE(?5, pinned), marked_unread = COALESCE(?6, marked_unread)
              WHERE device_id = ?1 AND id = ?2
-                AND (archived <> COALESCE(?3, archived) OR muted <> COALESCE(?4, muted))",
+                AND (archived <> COALESCE(?3, archived) OR muted <> COALESCE(?4, muted)
+                    OR pinned <> COALESCE(?5, pinned)
+                    OR marked_unread <> COALESCE(?6, marked_unread))",
             params![
                 device.as_str(),
                 chat,
-                archived.map(i64::from),
-                muted.map(i64::from)
+                flag(flags.archived),
+                flag(flags.muted),
+                flag(flags.pinned),
+                flag(flags.unread)
             ],
         )?;
         if changed == 0 {
@@ -299,12 +311,14 @@ impl Tx<'_> {
         get_chat(self.conn(), device, chat)
     }
 
-    /// Recounts a chat's unread messages after some were read.
+    /// Recounts a chat's unread messages after some were read; reading a chat marked unread
+    /// by hand clears the mark.
     pub fn recount_unread(&mut self, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
         self.execute(
             "UPDATE chats SET unread_count = (
                 SELECT COUNT(*) FROM messages m
-                WHERE m.device_id = ?1 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0)
+                WHERE m.device_id = ?1 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0),
+                marked_unread = 0
              WHERE device_id = ?1 AND id = ?2",
             params![device.as_str(), chat],
         )?;

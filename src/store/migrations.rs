@@ -314,6 +314,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN edited_at TEXT;
     ALTER TABLE simulator_inbox ADD COLUMN kind TEXT;
     ALTER TABLE simulator_inbox ADD COLUMN content TEXT;",
+    // 21: a chat pinned to the top of the list, and one marked unread by hand.
+    "ALTER TABLE chats ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

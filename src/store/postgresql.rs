@@ -368,6 +368,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN edited_at TEXT;
     ALTER TABLE simulator_inbox ADD COLUMN kind TEXT;
     ALTER TABLE simulator_inbox ADD COLUMN content TEXT;",
+    // Pinned and marked-unread chats (SQLite's 21).
+    "ALTER TABLE chats ADD COLUMN pinned BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE chats ADD COLUMN marked_unread BIGINT NOT NULL DEFAULT 0;",
 ];
 
 #[cfg(test)]

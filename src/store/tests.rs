@@ -278,6 +278,8 @@ fn chat(id: &str, unread_count: u64) -> crate::model::Chat {
         name: id.into(),
         kind: "direct".into(),
         unread_count,
+        pinned: false,
+        marked_unread: false,
         last_message: None,
         updated_at: "2026-01-02T03:04:05.678Z".into(),
         archived: false,

@@ -222,7 +222,9 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             FILE_BYTES,
         )
             .into_response(),
-        ("POST", ["api", name, "chats", _, "archive" | "unarchive"]) if *name == session => {
+        ("POST", ["api", name, "chats", _, "archive" | "unarchive" | "unread"])
+            if *name == session =>
+        {
             answer(200, json!({}))
         }
         ("GET", ["api", name, "chats"]) if *name == session => answer(200, json!(state.chats)),

@@ -79,7 +79,15 @@ durationSecs?: number,
  */
 forwarded: boolean, };
 
-export type Chat = { id: string, deviceId: string, name: string, kind: string, unreadCount: number, lastMessage: Message | null, updatedAt: string, archived: boolean, muted: boolean, };
+export type Chat = { id: string, deviceId: string, name: string, kind: string, unreadCount: number, lastMessage: Message | null, updatedAt: string, archived: boolean, muted: boolean, 
+/**
+ * Kept at the top of the chat list.
+ */
+pinned: boolean, 
+/**
+ * Marked unread by hand ("mark as unread"), whatever `unreadCount` says, until read.
+ */
+markedUnread: boolean, };
 
 export type Contact = { id: string, deviceId: string, name: string, pushName: string | null, presence: string, lastSeenAt: string | null, };
 
@@ -315,7 +323,7 @@ export type OpenChat = {
  */
 phone: string, };
 
-export type ChatFlags = { archived?: boolean, muted?: boolean, };
+export type ChatFlags = { archived?: boolean, muted?: boolean, pinned?: boolean, unread?: boolean, };
 
 export type NewMessage = { 
 /**
@@ -678,6 +686,8 @@ export type ArchiveRequest = { chatId: string, archived: boolean, };
 
 export type MuteRequest = { chatId: string, muted: boolean, };
 
+export type ChatUpdateRequest = { chatId: string, archived?: boolean, muted?: boolean, pinned?: boolean, unread?: boolean, };
+
 export type ChatsQuery = { 
 /**
  * Page size (default 50).
@@ -726,6 +736,7 @@ export interface DeviceRequests {
   "typing:stop": [ChatRef, Done];
   "chat:open": [OpenChat, Chat];
   "chat:archive": [ArchiveRequest, Chat];
+  "chat:update": [ChatUpdateRequest, Chat];
   "chat:mute": [MuteRequest, Chat];
   "chats:list": [ChatsQuery, Page<Chat>];
   "messages:list": [MessagesRequest, Page<Message>];

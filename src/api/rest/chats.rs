@@ -22,8 +22,9 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
 use crate::api::openapi::{code, codes, Codes, Refused, CREDENTIALS, DEVICE, JSON_BODY, STORES};
 use crate::api::AppState;
-use crate::messaging::{ChatFlags, Dedup, NewPoll, SendRequest};
+use crate::messaging::{Dedup, NewPoll, SendRequest};
 use crate::model::content::{ContactCard, Location, MAX_CONTACT_CARDS};
+use crate::model::ChatFlags;
 use crate::model::{
     constraints, Chat, Contact, DeviceId, Media, MediaKind, Message, Page, Template,
 };

@@ -21,8 +21,9 @@ use crate::api::profile::Summary;
 use crate::api::socket::Stats;
 use crate::device::{DevicePatch, DeviceView};
 use crate::envelope::{ApiError, ErrorCode, ErrorEnvelope};
-use crate::messaging::{ChatFlags, NewPoll};
+use crate::messaging::NewPoll;
 use crate::model::typescript::{config, exported};
+use crate::model::ChatFlags;
 use crate::store::messages::InboxEntry;
 use crate::store::webhooks::{DeliveryStatus, WebhookSource};
 

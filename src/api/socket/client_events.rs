@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use socketioxide::adapter::Adapter;
@@ -29,9 +29,13 @@ use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
 use crate::api::profile::{Profile, Profiles};
 use crate::api::reply::envelope;
-use crate::messaging::{ChatFlags, Dedup, NotificationsRead, SendRequest};
-use crate::model::{Chat, DeviceId, Message, Page, TempId};
+use crate::messaging::{Dedup, SendRequest};
+use crate::model::ChatFlags;
+use crate::model::{Chat, DeviceId, Message, Page};
 use crate::store::turn::Turn;
+
+mod requests;
+pub(super) use requests::*;
 
 /// The limits every connection is held to.
 #[derive(Debug, Clone, Copy)]
@@ -202,127 +206,6 @@ fn admit_as<T: DeserializeOwned>(
     scope: Scope,
 ) -> Result<T, ApiError> {
     admit(socket, context, packet, Some(device), scope).and_then(|payload| parse(event, payload))
-}
-
-/// The payload of an event that takes none: `{}`, `null` or nothing.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-pub struct NoFields {}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ReadRequest {
-    chat_id: String,
-    #[serde(default)]
-    message_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ReactRequest {
-    message_id: String,
-    emoji: String,
-}
-
-/// `message:edit`: a new text for one of our messages.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct EditRequest {
-    message_id: String,
-    text: String,
-}
-
-/// `poll:vote`: this account's options on a poll (none: the vote taken back).
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct VoteRequest {
-    message_id: String,
-    options: Vec<String>,
-}
-
-/// `message:forward`: a copy of a message to another chat; the same `tempId` is the same
-/// forward.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ForwardRequest {
-    message_id: String,
-    chat_id: String,
-    temp_id: Option<TempId>,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct MessageRef {
-    message_id: String,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ChatRef {
-    chat_id: String,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct ArchiveRequest {
-    chat_id: String,
-    archived: bool,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct MuteRequest {
-    chat_id: String,
-    muted: bool,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct MessagesRequest {
-    chat_id: String,
-    #[serde(default)]
-    before: Option<String>,
-    #[serde(default)]
-    limit: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(deny_unknown_fields)]
-pub(super) struct NotificationsRequest {
-    #[serde(default)]
-    ids: Option<Vec<String>>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    #[cfg_attr(test, ts(optional = nullable))]
-    all: bool,
-}
-
-impl NotificationsRequest {
-    /// Which notifications: `ids`, one `id` (a client that reads the one it shows), or
-    /// `all: true`; exactly one of them.
-    fn which(self) -> Result<NotificationsRead, ApiError> {
-        match (self.all, self.ids, self.id) {
-            (true, None, None) => Ok(NotificationsRead::All),
-            (false, Some(ids), None) => Ok(NotificationsRead::Ids(ids)),
-            (false, None, Some(id)) => Ok(NotificationsRead::Ids(vec![id])),
-            _ => Err(ApiError::bad_request(
-                "send one of `ids`, `id` or `all: true`",
-            )),
-        }
-    }
 }
 
 /// What a client event answers with.
@@ -511,7 +394,18 @@ async fn dispatch(
             let r: ArchiveRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             let flags = ChatFlags {
                 archived: Some(r.archived),
-                muted: None,
+                ..ChatFlags::default()
+            };
+            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
+            Ok(Answer::Chat(Box::new(chat)))
+        }
+        "chat:update" => {
+            let r: ChatUpdateRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let flags = ChatFlags {
+                archived: r.archived,
+                muted: r.muted,
+                pinned: r.pinned,
+                unread: r.unread,
             };
             let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
@@ -519,8 +413,8 @@ async fn dispatch(
         "chat:mute" => {
             let r: MuteRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             let flags = ChatFlags {
-                archived: None,
                 muted: Some(r.muted),
+                ..ChatFlags::default()
             };
             let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use ts_rs::TS;
 
 use super::client_events::{
-    ArchiveRequest, ChatRef, EditRequest, ForwardRequest, MessageRef, MessagesRequest, MuteRequest,
-    NoFields, NotificationsRequest, ReactRequest, ReadRequest, VoteRequest,
+    ArchiveRequest, ChatRef, ChatUpdateRequest, EditRequest, ForwardRequest, MessageRef,
+    MessagesRequest, MuteRequest, NoFields, NotificationsRequest, ReactRequest, ReadRequest,
+    VoteRequest,
 };
 use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
 use super::greeting::Greeting;
@@ -62,6 +63,10 @@ fn device_requests() -> Vec<(&'static str, String)> {
         (
             "chat:archive",
             pair(ArchiveRequest::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "chat:update",
+            pair(ChatUpdateRequest::name(&config()), Chat::name(&config())),
         ),
         (
             "chat:mute",
@@ -135,6 +140,7 @@ pub(crate) fn declarations() -> String {
         ChatRef::decl(&config()),
         ArchiveRequest::decl(&config()),
         MuteRequest::decl(&config()),
+        ChatUpdateRequest::decl(&config()),
         ChatsQuery::decl(&config()),
         MessagesRequest::decl(&config()),
         PresenceQuery::decl(&config()),

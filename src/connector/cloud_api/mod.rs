@@ -327,7 +327,7 @@ impl Upstream for CloudApi {
             Outbound::Edit { .. } => return Err(ConnectorError::Unsupported("editing messages")),
             Outbound::Vote { .. } => return Err(ConnectorError::Unsupported("polls")),
             // A business number has no chat list on Meta's side to archive in.
-            Outbound::Archive { .. } => return Ok(()),
+            Outbound::Archive { .. } | Outbound::MarkUnread { .. } => return Ok(()),
             // Meta reports no presence for customers.
             Outbound::WatchPresence { .. } => return Ok(()),
         };

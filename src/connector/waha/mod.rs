@@ -279,6 +279,15 @@ impl Upstream for Waha {
                 self.request(Method::POST, &["api", "sendPollVote"])
                     .json(&body)
             }
+            // Taking the mark off is reading the chat, which its read receipts tell.
+            Outbound::MarkUnread { unread: false, .. } => return Ok(()),
+            Outbound::MarkUnread {
+                chat_id,
+                unread: true,
+            } => {
+                let session = self.spec.session.as_str();
+                self.request(Method::POST, &["api", session, "chats", chat_id, "unread"])
+            }
             Outbound::Archive { chat_id, archived } => {
                 let action = if *archived { "archive" } else { "unarchive" };
                 let session = self.spec.session.as_str();

@@ -269,7 +269,11 @@ async fn messages_of_a_muted_chat_make_no_sound() {
         move |tx: &mut crate::store::Tx<'_>| {
             let alice = "15550000002@c.us";
             tx.upsert_chat(&loud, alice, "Alice", "direct", "2026-01-01T00:00:00Z")?;
-            tx.set_chat_flags(&loud, alice, None, Some(muted))
+            let flags = crate::model::ChatFlags {
+                muted: Some(muted),
+                ..Default::default()
+            };
+            tx.set_chat_flags(&loud, alice, &flags)
         }
     };
     rig.store.write(mute(true)).await.unwrap();
