@@ -13,6 +13,8 @@ function chat(id: string, updatedAt: string, fields: Partial<Chat> = {}): Chat {
     updatedAt,
     archived: false,
     muted: false,
+    pinned: false,
+    markedUnread: false,
     ...fields,
   };
 }

@@ -35,7 +35,7 @@ describe("device view", () => {
   it("moves ticks on message:ack, in the conversation and the chat list", () => {
     let view = applyDeviceEvent(initialDeviceView, "chat:update", {
       id: chatId, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 0, lastMessage: sent,
-      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false, pinned: false, markedUnread: false,
     });
     view = withStoredMessage(view, sent);
     view = applyDeviceEvent(view, "message:ack", { messageId: "msg_1", upstreamId: "u", chatId, ack: 2, ackName: "device" });
@@ -68,7 +68,7 @@ describe("device view", () => {
   it("deletes a message for everyone: its text, reactions, the reply being written to it and its chat preview", () => {
     let view = applyDeviceEvent(initialDeviceView, "chat:update", {
       id: chatId, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 0, lastMessage: sent,
-      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false, pinned: false, markedUnread: false,
     });
     view = withStoredMessage(view, sent);
     view = applyDeviceEvent(view, "message:reaction", { chatId, messageId: "msg_1", from: chatId, emoji: "👍", seq: 5 });
