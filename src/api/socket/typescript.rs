@@ -215,3 +215,18 @@ fn every_client_event_handled_has_its_types_and_no_other() {
         dispatched(include_str!("fleet.rs"))
     );
 }
+
+/// A profile's client speaks every native client event the profile does not rename, so the
+/// profiles' list of them is the device namespace's.
+#[test]
+fn profiles_pass_every_native_client_event() {
+    let native: BTreeSet<&str> = crate::api::profile::NATIVE_CLIENT_EVENTS
+        .iter()
+        .copied()
+        .collect();
+    let handled: BTreeSet<&str> = device_requests()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(native, handled);
+}
