@@ -288,3 +288,67 @@ async fn bad_contents_are_refused_and_store_nothing() {
     let (_, after) = daemon.get("/api/v1/devices/kinds/events?after=0").await;
     assert_eq!(after["head"], before["head"], "nothing was journaled");
 }
+
+#[tokio::test]
+async fn contacts_in_the_simulated_world_send_voice_notes_and_files_made_up_to_size() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("kinds", contacts()).await;
+    let mut client = daemon.socket("kinds", json!({})).await;
+    let act = |media: Value| {
+        let daemon = &daemon;
+        async move {
+            daemon
+                .post(
+                    "/api/v1/devices/kinds/simulator/act",
+                    json!({ "do": "message", "from": ALICE, "media": media }),
+                )
+                .await
+        }
+    };
+    let (status, acted) =
+        act(json!({ "type": "voice", "mime": "audio/ogg", "size": 200_000 })).await;
+    assert_eq!(status, StatusCode::OK, "{acted}");
+    let note = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["upstreamId"] == acted["upstreamId"]
+        })
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(
+        (
+            note["type"].as_str(),
+            note["media"]["mime"].as_str(),
+            note["media"]["size"].as_u64()
+        ),
+        (Some("voice"), Some("audio/ogg"), Some(200_000))
+    );
+    let file = daemon
+        .download(note["media"]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(file.status(), StatusCode::OK);
+    let bytes = file.bytes().await.unwrap();
+    assert_eq!((bytes.len(), &bytes[..4]), (200_000, &b"OggS"[..]));
+
+    for (media, why) in [
+        (
+            json!({ "type": "voice", "mime": "image/png", "size": 10 }),
+            "voice",
+        ),
+        (
+            json!({ "type": "document", "mime": "application/pdf", "size": 0 }),
+            "media.size",
+        ),
+        (
+            json!({ "type": "video", "mime": "video/mp4", "size": 16_777_217u64 }),
+            "media.size",
+        ),
+    ] {
+        let (status, refused) = act(media).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["error"]["message"].as_str().unwrap().contains(why),
+            "{refused}"
+        );
+    }
+}

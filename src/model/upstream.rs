@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::content::Content;
 use super::event::Me;
 use super::inbound::Inbound;
-use super::{Ack, DeviceId, Message};
+use super::{Ack, DeviceId, Media, Message};
 
 /// Where the upstream session stands, as the upstream reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,9 +162,10 @@ pub enum Act {
         upstream_id: String,
         from: String,
         chat_id: Option<String>,
-        /// The message's type: `text`, `location`, `contact`, `poll`.
+        /// The message's type: `text`, `voice`, `location`, `contact`, `poll`, ….
         kind: String,
         text: String,
+        media: Option<Media>,
         content: Box<Content>,
     },
     /// A contact edits one of their messages, known upstream as `upstream_id`.

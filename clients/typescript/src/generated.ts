@@ -304,9 +304,15 @@ export type DropBody = {
  */
 failReconnects?: number, };
 
-export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
+export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, 
+/**
+ * A file the simulated phone makes up: bytes of this size and type.
+ */
+media?: SimulatedFile | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
 
 export type SimulatorActed = { upstreamId: string, };
+
+export type SimulatedFile = { type: MediaKind, mime: string, name?: string | null, size: number, };
 
 export type Pairing = { 
 /**

@@ -17,7 +17,7 @@ use crate::api::AppState;
 use crate::messaging::{check_id, NewPoll, SendRequest};
 use crate::model::content::{ContactCard, Location};
 use crate::model::upstream::{Act, Cue};
-use crate::model::Message;
+use crate::model::{Media, MediaKind, Message};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(simulator_act))
@@ -41,13 +41,17 @@ pub(super) enum ActBody {
         text: String,
         #[serde(default)]
         #[cfg_attr(test, ts(optional = nullable))]
-        location: Option<Location>,
+        location: Option<Box<Location>>,
         #[serde(default)]
         #[cfg_attr(test, ts(optional = nullable))]
         contacts: Option<Vec<ContactCard>>,
         #[serde(default)]
         #[cfg_attr(test, ts(optional = nullable))]
-        poll: Option<NewPoll>,
+        poll: Option<Box<NewPoll>>,
+        /// A file the simulated phone makes up: bytes of this size and type.
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional = nullable))]
+        media: Option<Box<SimulatedFile>>,
     },
     /// A contact posts a story (`status@broadcast`).
     Status {
@@ -78,6 +82,73 @@ pub(super) enum ActBody {
     },
 }
 
+/// A file a contact sends in the simulated world: what it is sent as, its type, name and
+/// size. Its bytes are made up (the type's signature, then zeros) and kept like an upload, so
+/// the message's `media.url` serves them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "type": "voice", "mime": "audio/ogg", "size": 4096 }))]
+pub(super) struct SimulatedFile {
+    #[serde(rename = "type")]
+    kind: MediaKind,
+    #[schema(schema_with = crate::model::constraints::media_type)]
+    mime: String,
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    name: Option<String>,
+    #[schema(minimum = 1, maximum = 16_777_216)]
+    size: u64,
+}
+
+/// The largest file the simulated phone makes up: what WAHA takes inline.
+const MAX_SIMULATED_FILE: u64 = 16 * 1024 * 1024;
+
+impl SimulatedFile {
+    /// Makes the file up and keeps it for device `id`; answers the `media` to send it with.
+    async fn make(self, state: &AppState, id: &crate::model::DeviceId) -> Result<Media, ApiError> {
+        if !Media::is_mime_type(&self.mime) || !self.kind.takes(&self.mime) {
+            return Err(ApiError::bad_request(format!(
+                "`media.mime` must be a MIME type a {} can have",
+                self.kind.as_str()
+            )));
+        }
+        if !(1..=MAX_SIMULATED_FILE).contains(&self.size) {
+            return Err(ApiError::bad_request(format!(
+                "`media.size` must be 1 to {MAX_SIMULATED_FILE} bytes"
+            )));
+        }
+        let signature: &[u8] = match self.mime.split(';').next().unwrap_or_default() {
+            "image/png" => b"\x89PNG\r\n\x1a\n",
+            "image/jpeg" => b"\xff\xd8\xff",
+            "audio/ogg" => b"OggS",
+            "video/mp4" => b"\0\0\0\x18ftypmp42",
+            _ => b"",
+        };
+        // Written in chunks, so a large file never sits whole in memory.
+        const CHUNK: u64 = 64 * 1024;
+        let size = self.size;
+        let chunks = (0..size.div_ceil(CHUNK)).map(move |index| {
+            let length = CHUNK.min(size - index * CHUNK) as usize;
+            let mut chunk = vec![0u8; length];
+            if index == 0 {
+                let head = signature.len().min(length);
+                chunk[..head].copy_from_slice(&signature[..head]);
+            }
+            Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk))
+        });
+        let library = state.devices.library();
+        let media = library
+            .uploads()
+            .save(id, self.mime, self.name, futures_util::stream::iter(chunks))
+            .await?;
+        Ok(Media {
+            kind: Some(self.kind),
+            ..media
+        })
+    }
+}
+
 /// The message the act made, by the id the upstream gave it.
 #[derive(Serialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "SimulatorActed"))]
@@ -90,7 +161,12 @@ impl ActBody {
     /// The act, named `upstream_id`, once its fields are checked: ids an upstream could have
     /// given, and something said (a message's content is checked as a send's is). An act on a
     /// message (`edit`, `vote`) is checked against `target`, the message it names.
-    fn act(self, upstream_id: String, target: Option<&Message>) -> Result<Act, ApiError> {
+    fn act(
+        self,
+        upstream_id: String,
+        target: Option<&Message>,
+        file: Option<Media>,
+    ) -> Result<Act, ApiError> {
         let (ids, text) = match &self {
             ActBody::Edit { from, text, .. } => (vec![("from", Some(from))], Some(text)),
             ActBody::Vote { from, .. } => (vec![("from", Some(from))], None),
@@ -119,14 +195,15 @@ impl ActBody {
                 location,
                 contacts,
                 poll,
+                ..
             } => {
                 let written = SendRequest {
                     chat_id: from.clone(),
                     text,
-                    media: None,
-                    location,
+                    media: file,
+                    location: location.map(|location| *location),
                     contacts,
-                    poll,
+                    poll: poll.map(|poll| *poll),
                     reply_to: None,
                     temp_id: None,
                     template: None,
@@ -139,6 +216,7 @@ impl ActBody {
                     chat_id,
                     kind: kind.to_owned(),
                     text: written.text,
+                    media: written.media,
                     content: Box::new(content),
                 }
             }
@@ -214,8 +292,16 @@ async fn simulator_act(
         }
         _ => None,
     };
+    let mut body = body;
+    let file = match &mut body {
+        ActBody::Message { media, .. } => match media.take() {
+            Some(file) => Some(file.make(&state, &id).await?),
+            None => None,
+        },
+        _ => None,
+    };
     let made = format!("sim_{}", ulid::Ulid::new());
-    let act = body.act(made.clone(), target.as_ref())?;
+    let act = body.act(made.clone(), target.as_ref(), file)?;
     // An act on a message is known by that message's id; any other made a message.
     let upstream_id = match target.and_then(|target| target.upstream_id) {
         Some(known) => known,

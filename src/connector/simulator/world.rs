@@ -10,6 +10,7 @@ use crate::model::{
     inbound::{Inbound, Incoming},
     spec::{SimulatorSpec, STATUS_CHAT},
     upstream::Act,
+    Media,
 };
 
 /// What the upstream reports of an act.
@@ -22,6 +23,7 @@ pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
             chat_id,
             kind,
             text,
+            media,
             content,
         } => said(Said {
             upstream_id,
@@ -29,6 +31,7 @@ pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
             from: from.clone(),
             kind,
             body: text,
+            media: media.clone(),
             content: Content::clone(content),
         }),
         Act::Status {
@@ -73,6 +76,7 @@ struct Said<'a> {
     from: String,
     kind: &'a str,
     body: &'a str,
+    media: Option<Media>,
     content: Content,
 }
 
@@ -84,6 +88,7 @@ impl<'a> Said<'a> {
             from,
             kind: "text",
             body,
+            media: None,
             content: Content::default(),
         }
     }
@@ -105,7 +110,7 @@ impl<'a> Said<'a> {
             from_me: false,
             kind: self.kind.to_owned(),
             body: self.body.to_owned(),
-            media: None,
+            media: self.media,
             content: self.content,
             reply_to: None,
             timestamp: Utc::now(),
