@@ -339,9 +339,10 @@ impl Conversations {
         flags: ChatFlags,
     ) -> Result<Chat, ApiError> {
         let handle = self.handle(device)?;
-        let archived = flags.archived;
+        // Archiving and marking unread are told upstream; muting and pinning stay here.
+        let told = flags.archived.is_some() || flags.unread.is_some();
         let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
-        if archived.is_some() {
+        if told {
             handle.wake_for_actions();
         }
         Ok(chat)
