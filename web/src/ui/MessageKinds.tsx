@@ -175,8 +175,9 @@ export function PollCard({
                 {t.mine ? "✓" : ""}
               </span>
               <span class="poll-label">{t.option}</span>
-              <span class="poll-count" aria-label={`${t.votes} ${t.votes === 1 ? "vote" : "votes"}`}>
+              <span class="poll-count">
                 {t.votes}
+                <span class="visually-hidden">{t.votes === 1 ? " vote" : " votes"}</span>
               </span>
               <span class="poll-bar" aria-hidden="true">
                 <progress max={Math.max(total, 1)} value={t.votes} />
