@@ -154,12 +154,12 @@ main(async () => {
     const ours = withText(page, typo, "out");
     await ours.waitFor();
     const oursId = await ours.getAttribute("data-message-id");
-    await ours.getByTestId("message-menu").click();
-    await ours.getByTestId("message-edit").click();
-    const fixed = `hello ${run}`;
-    await ours.getByTestId("message-edit-input").fill(fixed);
-    await ours.getByTestId("message-edit-save").click();
     const edited = page.locator(byTestId("message", { "message-id": oursId }));
+    await edited.getByTestId("message-menu").click();
+    await edited.getByTestId("message-edit").click();
+    const fixed = `hello ${run}`;
+    await edited.getByTestId("message-edit-input").fill(fixed);
+    await edited.getByTestId("message-edit-save").click();
     await edited.getByTestId("message-text").getByText(fixed, { exact: true }).waitFor();
     await edited.getByTestId("message-edited").waitFor();
     if ((await stored(oursId)).body !== fixed) fail("the edit was not stored");
