@@ -3,6 +3,7 @@ import { type Upload, formatSize, uploadPercent } from "../chat/media";
 import type { Quote } from "../chat/quote";
 import type { DeviceSession } from "../device/deviceSession";
 import { LocationForm, PollForm, VoiceRecorder } from "./ComposerTools";
+import { Icon } from "./Icon";
 import { QuoteBlock } from "./MessageBubble";
 import { UploadPreview } from "./UploadPreview";
 
@@ -146,7 +147,7 @@ export function Composer({
           disabled={!canSend}
           onClick={() => setForm("location")}
         >
-          📍
+          <Icon name="pin" />
         </button>
         <button
           type="button"
@@ -157,7 +158,7 @@ export function Composer({
           disabled={!canSend}
           onClick={() => setForm("poll")}
         >
-          📊
+          <Icon name="poll" />
         </button>
         <textarea
           ref={input}

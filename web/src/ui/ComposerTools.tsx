@@ -4,6 +4,7 @@ import { POLL_MAX_OPTIONS, POLL_MIN_OPTIONS, formatDuration, parseLocation, poll
 import { recordingFile } from "../chat/recording";
 import { useNow } from "../lib/useNow";
 import { Dialog } from "./Dialog";
+import { Icon } from "./Icon";
 
 /** Why this page cannot record, or null when it can (MediaRecorder and a microphone API). */
 function recordingUnavailable(): string | null {
@@ -83,7 +84,7 @@ export function VoiceRecorder({ disabled, onRecorded }: { disabled: boolean; onR
           title="Stop and send"
           onClick={() => stop(true)}
         >
-          ■
+          <Icon name="stop" />
         </button>
       </span>
     );
@@ -99,7 +100,7 @@ export function VoiceRecorder({ disabled, onRecorded }: { disabled: boolean; onR
       disabled={disabled || unavailable !== null}
       onClick={() => void start()}
     >
-      🎤
+      <Icon name="mic" />
     </button>
   );
 }

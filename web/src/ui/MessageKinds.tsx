@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { ContactCard, Location, Media, Poll } from "../api/types";
 import { formatCoordinates, formatDuration, mapUrl, pollTally, toggledVote, votesOf } from "../chat/kinds";
 import { signedMediaUrl } from "../chat/media";
+import { Icon } from "./Icon";
 
 /**
  * How long a recording lasts, as the element learnt it. A recording made by a browser
@@ -46,8 +47,8 @@ export function VoicePlayer({
   const what = voice ? "Voice message" : (media.name ?? "Audio");
   return (
     <div class="media media-voice" data-testid="message-voice" data-duration={seconds ?? ""}>
-      <span class="voice-icon" aria-hidden="true">
-        {voice ? "🎤" : "🎵"}
+      <span class="voice-icon">
+        <Icon name={voice ? "mic" : "note"} />
       </span>
       {src ? (
         <audio
@@ -99,8 +100,8 @@ export function LocationCard({ location }: { location: Location }) {
   const coordinates = formatCoordinates(location);
   return (
     <div class="location" data-testid="message-location" data-latitude={location.latitude} data-longitude={location.longitude}>
-      <span class="location-pin" aria-hidden="true">
-        📍
+      <span class="location-pin">
+        <Icon name="pin" size={28} />
       </span>
       <span class="location-text">
         {location.name && <span class="location-name">{location.name}</span>}
