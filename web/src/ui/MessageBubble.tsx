@@ -429,7 +429,7 @@ export function PendingBubble({
           {send.location && <LocationCard location={send.location} />}
           {send.contacts && <ContactCards contacts={send.contacts} />}
           {send.poll && (
-            <PollCard poll={{ multiple: false, ...send.poll, votes: [] }} me={null} onVote={null} />
+            <PollCard poll={{ ...send.poll, multiple: send.poll.multiple ?? false, votes: [] }} me={null} onVote={null} />
           )}
           <span class="message-text" data-testid="message-text">
             <LinkedText text={send.text} />
