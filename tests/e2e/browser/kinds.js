@@ -4,7 +4,8 @@
 // place (its coordinates from the page's geolocation) and a poll; Alice votes on the poll
 // through the simulated world and the count moves live, then our own click votes; a text of
 // ours is edited in place, Alice edits one of hers, and a message is forwarded to Bob's chat,
-// where it shows marked forwarded; Alice sends a place and a contact card, shown as such. The
+// where it shows marked forwarded; Alice sends a place and a contact card, shown as such; a
+// video picked with the file picker plays in its bubble from the daemon. The
 // conversation with all of these is audited with axe-core, and every page is watched as in
 // dashboard.js (a console error, an uncaught exception or a request that leaves the daemon
 // fails the scenario). Screenshot: kinds.png.
@@ -188,6 +189,19 @@ main(async () => {
     const receivedCard = withKind(page, "in", "message-contact").filter({ hasText: card });
     await receivedCard.waitFor();
     await receivedCard.getByText("+1 555 0100").waitFor();
+
+    // A video picked with the file picker is sent as one, and plays in the bubble from the
+    // daemon with the access token.
+    const clip = `clip-${run}.mp4`;
+    await page.getByTestId("composer-attach").setInputFiles({ name: clip, mimeType: "video/mp4", buffer: Buffer.alloc(2048) });
+    await page.getByTestId("upload-send").click();
+    const video = withKind(page, "out", "message-video").filter({ has: page.locator(`video[aria-label="${clip}"]`) });
+    await video.waitFor();
+    const videoSrc = await video.locator("video").evaluate((el) => el.src);
+    if (!videoSrc.startsWith(`${BASE}/api/v1/devices/`) || !videoSrc.includes("access_token=")) {
+      fail(`the video plays from ${videoSrc}`);
+    }
+    if ((await stored(await video.getAttribute("data-message-id"))).type !== "video") fail("the video was not stored as one");
 
     await screenshot(page, "kinds");
     await pages.audit(page, "a chat with a voice note, places, a poll, a contact card and an edit");
