@@ -79,3 +79,11 @@ async fn the_operator_tools_work_in_a_real_browser() {
     let daemon = TestDaemon::start_with(|settings, _| settings.webhooks.allow_private = true).await;
     run_browser_scenario("operator.js", daemon).await;
 }
+
+/// Every kind of message: a voice note recorded in the browser, a place and a poll sent from
+/// the composer, votes from both sides counted live, an edit, a forward, and a place and a
+/// contact card received.
+#[tokio::test]
+async fn every_kind_of_message_is_sent_and_shown_in_a_real_browser() {
+    run_browser_scenario("kinds.js", TestDaemon::start().await).await;
+}

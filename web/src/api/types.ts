@@ -7,10 +7,12 @@ import type {
   Journaled,
   Me,
   MessageAck,
+  MessageEdited,
   MessageReaction,
   MessageRevoked,
   Notification,
   NotificationRead,
+  PollVote,
   StateChange,
   StateName,
   Synced,
@@ -24,6 +26,7 @@ export type {
   Chat,
   ConnectorKind,
   Contact,
+  ContactCard,
   CreatedApiKey,
   CreatedWebhook,
   Delivery,
@@ -39,9 +42,13 @@ export type {
   Journaled,
   JournalEnvelope,
   JournalPage,
+  Location,
   Media,
+  MediaKind,
   Message,
+  NewPoll,
   Page,
+  Poll,
   ProfileSummary,
   QrCode,
   Reply,
@@ -74,6 +81,11 @@ export type ReactionEvent = Journaled<MessageReaction>;
 export type NotificationEvent = Journaled<Notification>;
 /** Notifications read on some client (reading their chat clears them too). */
 export type NotificationReadEvent = Journaled<NotificationRead>;
+
+/** A message's text (or caption) edited, by us or by the other side. */
+export type EditedEvent = Journaled<MessageEdited>;
+/** Someone's vote on a poll, replacing their earlier one (none: taken back). */
+export type VoteEvent = Journaled<PollVote>;
 
 /** Sent after a resume's replay (or a fresh socket's snapshot); not journaled, no seq. */
 export type SyncEvent = Synced;

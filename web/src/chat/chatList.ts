@@ -1,4 +1,4 @@
-import type { AckEvent, Chat, RevokedEvent } from "../api/types";
+import type { AckEvent, Chat, Message, RevokedEvent } from "../api/types";
 import { ackName, mergeAck } from "./acks";
 
 /** A device's chats by id. */
@@ -37,6 +37,19 @@ export function withLastMessageRevoked(chats: ChatMap, event: Pick<RevokedEvent,
   const last = chat?.lastMessage;
   if (!chat || !last || last.id !== event.messageId || last.revoked) return chats;
   return { ...chats, [chat.id]: { ...chat, lastMessage: { ...last, body: "", media: null, revoked: true } } };
+}
+
+/** The chat's last message changed in place (an edit, a vote): its preview follows. */
+export function withLastMessageChanged(
+  chats: ChatMap,
+  chatId: string,
+  messageId: string,
+  change: (message: Message) => Message,
+): ChatMap {
+  const chat = chats[chatId];
+  const last = chat?.lastMessage;
+  if (!chat || !last || last.id !== messageId) return chats;
+  return { ...chats, [chat.id]: { ...chat, lastMessage: change(last) } };
 }
 
 function activity(chat: Chat): string {

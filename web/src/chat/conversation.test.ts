@@ -78,13 +78,19 @@ describe("conversation", () => {
     expect(withRevoked(conversation, { messageId: "msg_9" })).toBe(conversation);
   });
 
-  it("offers reply and react on any live message, deletion on ours, nothing on a deleted one", () => {
-    expect(messageActions(message("m", "T"), true)).toEqual({ reply: true, react: true, revoke: false });
-    expect(messageActions(message("m", "T", { fromMe: true }), true)).toEqual({ reply: true, react: true, revoke: true });
-    expect(messageActions(message("m", "T", { fromMe: true, revoked: true }), true)).toEqual({
-      reply: false, react: false, revoke: false,
+  it("offers reply and react on any live message, deletion and edits on ours, nothing on a deleted one", () => {
+    const at = Date.parse("2026-01-01T10:01:00Z");
+    const none = { reply: false, react: false, revoke: false, edit: false, forward: false };
+    expect(messageActions(message("m", "2026-01-01T10:00:00Z"), true, at)).toEqual({
+      reply: true, react: true, revoke: false, edit: false, forward: true,
     });
-    expect(messageActions(message("m", "T", { fromMe: true }), false)).toEqual({ reply: false, react: false, revoke: false });
+    expect(messageActions(message("m", "2026-01-01T10:00:00Z", { fromMe: true }), true, at)).toEqual({
+      reply: true, react: true, revoke: true, edit: true, forward: true,
+    });
+    expect(messageActions(message("m", "2026-01-01T09:00:00Z", { fromMe: true }), true, at).edit).toBe(false);
+    expect(messageActions(message("m", "2026-01-01T10:00:00Z", { fromMe: true, revoked: true }), true, at)).toEqual(none);
+    expect(messageActions(message("m", "2026-01-01T10:00:00Z", { fromMe: true }), false, at)).toEqual(none);
+    expect(messageActions(message("m", "2026-01-01T10:00:00Z", { type: "system" }), true, at)).toEqual(none);
   });
 
   it("finds the newest incoming message for a read receipt", () => {

@@ -1,5 +1,6 @@
 import type { AckEvent, Message, Page, RevokedEvent } from "../api/types";
 import { ackName, mergeAck } from "./acks";
+import { canEdit, canForward } from "./kinds";
 
 /** One chat's messages as far as they are loaded, oldest first. */
 export interface Conversation {
@@ -70,18 +71,39 @@ export function withRevoked(conversation: Conversation, event: Pick<RevokedEvent
   return { ...conversation, messages };
 }
 
+/** One message changed in place (an edit, a vote); the same conversation if it is not loaded. */
+export function withChangedMessage(
+  conversation: Conversation,
+  messageId: string,
+  change: (message: Message) => Message,
+): Conversation {
+  if (!conversation.messages.some((m) => m.id === messageId)) return conversation;
+  return { ...conversation, messages: conversation.messages.map((m) => (m.id === messageId ? change(m) : m)) };
+}
+
 /** What the user may do with a message from its menu. */
 export interface MessageActions {
   reply: boolean;
   react: boolean;
   /** Delete for everyone: our own messages only. */
   revoke: boolean;
+  /** Our own text or caption, within 15 minutes of sending. */
+  edit: boolean;
+  /** Send a copy to another chat. */
+  forward: boolean;
 }
 
 /** A deleted message offers nothing; without the `send` scope nothing is offered either. */
-export function messageActions(message: Message, canSend: boolean): MessageActions {
+export function messageActions(message: Message, canSend: boolean, now = Date.now()): MessageActions {
   const live = canSend && !message.revoked;
-  return { reply: live, react: live, revoke: live && message.fromMe };
+  const system = message.type === "system";
+  return {
+    reply: live && !system,
+    react: live && !system,
+    revoke: live && message.fromMe,
+    edit: live && canEdit(message, now),
+    forward: live && canForward(message),
+  };
 }
 
 /** The newest incoming message, which a read receipt names. */

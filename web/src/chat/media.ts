@@ -1,4 +1,4 @@
-import type { Media } from "../api/types";
+import type { Media, MediaKind } from "../api/types";
 
 /**
  * Files in messages. A file the daemon serves (an upload, or a received file
@@ -73,6 +73,8 @@ export interface Upload {
   caption: string;
   /** The message it answers, when it was attached while replying. */
   replyTo?: string;
+  /** What to send it as, when not what its type says (a recording sent as a voice note). */
+  kind?: MediaKind;
 }
 
 export type Uploads = readonly Upload[];

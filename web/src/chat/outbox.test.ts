@@ -138,4 +138,13 @@ describe("sending again", () => {
   it("sends a plain text without media or replyTo fields", () => {
     expect(sendRequest(written("t-1")[0]!)).toEqual({ chatId, text: "hi", tempId: "t-1" });
   });
+  it("sends a place or a poll as the only content, with no text beside it", () => {
+    const location = { latitude: 52.37, longitude: 4.89, name: "Dam" };
+    const poll = { question: "Lunch?", options: ["Pizza", "Sushi"], multiple: true };
+    const outbox = enqueue(enqueue([], { tempId: "t-1", chatId: "c", text: "", location, createdAt: "T" }), {
+      tempId: "t-2", chatId: "c", text: "", poll, createdAt: "T",
+    });
+    expect(sendRequest(outbox[0]!)).toEqual({ chatId: "c", tempId: "t-1", location });
+    expect(sendRequest(outbox[1]!)).toEqual({ chatId: "c", tempId: "t-2", poll });
+  });
 });

@@ -1,4 +1,4 @@
-import type { Media, Message, SendRequest } from "../api/types";
+import type { ContactCard, Location, Media, Message, NewPoll, SendRequest } from "../api/types";
 
 /**
  * Messages written here that the server has not confirmed yet (optimistic
@@ -14,6 +14,12 @@ export interface PendingSend {
   text: string;
   /** A file uploaded to the device, sent with the text (which may then be empty). */
   media?: Media;
+  /** A place, sent instead of a text. */
+  location?: Location;
+  /** Contact cards, sent instead of a text. */
+  contacts?: ContactCard[];
+  /** A poll, sent instead of a text. */
+  poll?: NewPoll;
   /** The message of the chat it answers. */
   replyTo?: string;
   /** The id of the failed message (ack `error`) this sends again. */
@@ -84,13 +90,20 @@ export function pendingInChat(outbox: Outbox, chatId: string): PendingSend[] {
   return outbox.filter((p) => p.chatId === chatId);
 }
 
-/** The `message:send` payload for a pending send. */
+/**
+ * The `message:send` payload for a pending send: one content, a text (with a file, its caption),
+ * a place, cards or a poll, which take no text beside them.
+ */
 export function sendRequest(send: PendingSend): SendRequest {
+  const { location, contacts, poll } = send;
   return {
     chatId: send.chatId,
-    text: send.text,
+    ...(location || contacts || poll ? {} : { text: send.text }),
     tempId: send.tempId,
     ...(send.media ? { media: send.media } : {}),
+    ...(location ? { location } : {}),
+    ...(contacts ? { contacts } : {}),
+    ...(poll ? { poll } : {}),
     ...(send.replyTo ? { replyTo: send.replyTo } : {}),
   };
 }
@@ -115,6 +128,15 @@ export function canResend(message: Message): boolean {
   return message.fromMe && message.ackName === "error" && !message.revoked;
 }
 
+/** A stored message's file, sent again as what it was (a voice note stays one). */
+function resentMedia(message: Message): Media {
+  const media = message.media as Media;
+  const kind = message.type;
+  return kind === "voice" || kind === "video" || kind === "audio" || kind === "image" || kind === "document"
+    ? { ...media, type: kind }
+    : media;
+}
+
 /**
  * A new send with the content of a stored message that failed (ack `error`):
  * same text, file and quote, a new tempId (the old one names the failed message,
@@ -125,7 +147,12 @@ export function resendOf(message: Message, tempId: string, createdAt: string): O
     tempId,
     chatId: message.chatId,
     text: message.body,
-    ...(message.media ? { media: message.media } : {}),
+    ...(message.media ? { media: resentMedia(message) } : {}),
+    ...(message.location ? { location: message.location } : {}),
+    ...(message.contacts ? { contacts: message.contacts } : {}),
+    ...(message.poll
+      ? { poll: { question: message.poll.question, options: message.poll.options, multiple: message.poll.multiple } }
+      : {}),
     ...(message.replyTo ? { replyTo: message.replyTo } : {}),
     resends: message.id,
     createdAt,

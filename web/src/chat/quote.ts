@@ -1,4 +1,5 @@
 import type { Message } from "../api/types";
+import { kindPreview } from "./kinds";
 import { isImage } from "./media";
 
 /**
@@ -12,6 +13,8 @@ import { isImage } from "./media";
 export function messagePreview(message: Message): string {
   if (message.revoked) return "This message was deleted";
   if (message.body.trim()) return message.body;
+  const kind = kindPreview(message);
+  if (kind) return kind;
   if (message.media) return isImage(message.media) ? "📷 Photo" : `📄 ${message.media.name ?? "File"}`;
   return message.type;
 }

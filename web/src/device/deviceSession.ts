@@ -1,9 +1,13 @@
 import { uploadMedia } from "../api/media";
 import { describeError } from "../api/rest";
 import type {
+  ContactCard,
   DeviceRequests,
+  Location,
   Media,
+  MediaKind,
   Message,
+  NewPoll,
   NotificationEvent,
   NotificationReadEvent,
   SyncEvent,
@@ -40,6 +44,7 @@ import {
   forReload,
   initialDeviceView,
   findMessage,
+  withEditedMessage,
   withStoredMessage,
 } from "./deviceView";
 
@@ -302,18 +307,39 @@ export class DeviceSession {
     this.#act("message:revoke", { messageId }, "delete the message");
   }
 
-  #act<Event extends "message:react" | "message:revoke">(
+  /** Our vote on a poll, replacing our earlier one (none takes it back); `poll:vote` shows it. */
+  vote(messageId: string, options: string[]): void {
+    this.#act("poll:vote", { messageId, options }, "vote");
+  }
+
+  /** New text for one of our messages; the answer (and `message:edited`) shows it. */
+  edit(chatId: string, messageId: string, text: string): void {
+    this.#act("message:edit", { messageId, text }, "edit the message", (edited) =>
+      this.#update((v) =>
+        withEditedMessage(v, { chatId, messageId, body: edited.body, editedAt: edited.editedAt ?? new Date().toISOString() }),
+      ),
+    );
+  }
+
+  /** Sends a copy of a message to another chat of the device, marked forwarded. */
+  forward(messageId: string, chatId: string): void {
+    this.#act("message:forward", { messageId, chatId, tempId: newTempId() }, "forward the message", (copy) =>
+      this.#update((v) => withStoredMessage(v, copy)),
+    );
+  }
+
+  #act<Event extends "message:react" | "message:revoke" | "message:edit" | "message:forward" | "poll:vote">(
     event: Event,
     payload: DeviceRequests[Event][0],
     what: string,
+    done: (answer: DeviceRequests[Event][1]) => void = () => {},
   ): void {
     if (!this.link.connected) {
       this.#update((v) => ({ ...v, problem: `Could not ${what}: not connected.` }));
       return;
     }
-    this.link.request(event, payload).then(
-      () => {},
-      (error: unknown) => this.#update((v) => ({ ...v, problem: `Could not ${what}: ${describeError(error)}` })),
+    this.link.request(event, payload).then(done, (error: unknown) =>
+      this.#update((v) => ({ ...v, problem: `Could not ${what}: ${describeError(error)}` })),
     );
   }
 
@@ -369,6 +395,16 @@ export class DeviceSession {
     this.#flush();
   }
 
+  /** A place, contact cards or a poll: a message of its own, with no text. */
+  sendContent(chatId: string, content: { location: Location } | { contacts: ContactCard[] } | { poll: NewPoll }): void {
+    this.stopOwnTyping();
+    this.#update((v) => ({
+      ...v,
+      outbox: enqueue(v.outbox, { tempId: newTempId(), chatId, text: "", ...content, createdAt: new Date().toISOString() }),
+    }));
+    this.#flush();
+  }
+
   /** A send the server refused, sent again as a new message (a new tempId). */
   retrySend(tempId: string): void {
     this.#update((v) => ({ ...v, outbox: resend(v.outbox, tempId, newTempId(), new Date().toISOString()) }));
@@ -394,7 +430,7 @@ export class DeviceSession {
    * message with `caption` as its text (answering the quoted message, if the
    * composer quotes one).
    */
-  sendFile(chatId: string, file: File, caption = ""): void {
+  sendFile(chatId: string, file: File, caption = "", kind?: MediaKind): void {
     const refused = refusedFile(file);
     const id = newTempId();
     const replyTo = replyingTo(this.view.get().replies, chatId);
@@ -407,6 +443,7 @@ export class DeviceSession {
         name: file.name,
         size: file.size,
         caption,
+        ...(kind ? { kind } : {}),
         ...(replyTo ? { replyTo } : {}),
       }),
     }));
@@ -432,7 +469,8 @@ export class DeviceSession {
       (media) => {
         this.#files.delete(id);
         this.#update((v) => ({ ...v, uploads: uploadDone(v.uploads, id) }));
-        this.send(upload.chatId, upload.caption, media, upload.replyTo ?? null);
+        const sent = upload.kind ? { ...media, type: upload.kind } : media;
+        this.send(upload.chatId, upload.caption, sent, upload.replyTo ?? null);
       },
       (error: unknown) => {
         if (entry.abort.signal.aborted) return;

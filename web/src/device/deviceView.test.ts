@@ -98,4 +98,24 @@ describe("device view", () => {
     expect(reloaded.uploads).toEqual(view.uploads);
     expect(reloaded.reactions).toEqual(view.reactions);
   });
+  it("applies edits and votes to the conversation and the chat list's preview", () => {
+    const poll = {
+      question: "Lunch?", options: ["Pizza", "Sushi"], multiple: false,
+      votes: [{ option: "Pizza", voters: [] }, { option: "Sushi", voters: [] }],
+    };
+    const asked: Message = { ...sent, id: "msg_2", type: "poll", body: "", poll, tempId: null };
+    let view = applyDeviceEvent(initialDeviceView, "chat:update", {
+      id: chatId, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 0, lastMessage: asked,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false,
+    });
+    view = withStoredMessage(withStoredMessage(view, sent), asked);
+    view = applyDeviceEvent(view, "poll:vote", { chatId, messageId: "msg_2", voter: "alice", options: ["Sushi"], seq: 5, at: "" });
+    expect(findMessage(view, chatId, "msg_2")?.poll?.votes[1]?.voters).toEqual(["alice"]);
+    expect(view.chats[chatId]?.lastMessage?.poll?.votes[1]?.voters).toEqual(["alice"]);
+    const editedAt = "2026-01-01T10:02:00Z";
+    view = applyDeviceEvent(view, "message:edited", { chatId, messageId: "msg_1", body: "hello", editedAt, seq: 6, at: "" });
+    expect(findMessage(view, chatId, "msg_1")).toMatchObject({ body: "hello", editedAt });
+    const unknown = applyDeviceEvent(view, "message:edited", { chatId, messageId: "msg_9", body: "x", editedAt, seq: 7, at: "" });
+    expect(unknown.conversations).toEqual(view.conversations);
+  });
 });

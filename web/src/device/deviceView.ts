@@ -2,6 +2,7 @@ import type {
   AckEvent,
   Chat,
   DeviceStateName,
+  EditedEvent,
   Message,
   QrCode,
   ReactionEvent,
@@ -10,9 +11,24 @@ import type {
   SessionEvent,
   StateEvent,
   TypingEvent,
+  VoteEvent,
 } from "../api/types";
-import { type ChatMap, upsertChat, withLastMessageAck, withLastMessageRevoked } from "../chat/chatList";
-import { type Conversation, emptyConversation, withAck, withMessage, withRevoked } from "../chat/conversation";
+import {
+  type ChatMap,
+  upsertChat,
+  withLastMessageAck,
+  withLastMessageChanged,
+  withLastMessageRevoked,
+} from "../chat/chatList";
+import {
+  type Conversation,
+  emptyConversation,
+  withAck,
+  withChangedMessage,
+  withMessage,
+  withRevoked,
+} from "../chat/conversation";
+import { withVote } from "../chat/kinds";
 import type { Uploads } from "../chat/media";
 import { type Outbox, settle } from "../chat/outbox";
 import { type ReplyDrafts, withoutRevokedQuote } from "../chat/quote";
@@ -106,6 +122,34 @@ export function withStoredMessage(view: DeviceView, message: Message): DeviceVie
   return { ...withConversation(view, message.chatId, (c) => withMessage(c, message)), outbox };
 }
 
+/**
+ * A message changed in place, wherever it shows: its conversation, its chat's preview, a
+ * quote fetched for a reply.
+ */
+function withChanged(view: DeviceView, chatId: string, messageId: string, change: (m: Message) => Message): DeviceView {
+  const quoted = view.quotes[messageId];
+  const next = view.conversations[chatId]
+    ? withConversation(view, chatId, (c) => withChangedMessage(c, messageId, change))
+    : view;
+  return {
+    ...next,
+    chats: withLastMessageChanged(next.chats, chatId, messageId, change),
+    quotes: quoted ? { ...next.quotes, [messageId]: change(quoted) } : next.quotes,
+  };
+}
+
+/** `message:edited`: the new text and when it was edited. */
+export function withEditedMessage(view: DeviceView, event: Pick<EditedEvent, "chatId" | "messageId" | "body" | "editedAt">): DeviceView {
+  return withChanged(view, event.chatId, event.messageId, (m) => ({ ...m, body: event.body, editedAt: event.editedAt }));
+}
+
+/** `poll:vote`: the voter's new choice replaces their old one in the poll's tally. */
+export function withPollVote(view: DeviceView, event: Pick<VoteEvent, "chatId" | "messageId" | "voter" | "options">): DeviceView {
+  return withChanged(view, event.chatId, event.messageId, (m) =>
+    m.poll ? { ...m, poll: withVote(m.poll, event.voter, event.options) } : m,
+  );
+}
+
 /** Applies one event of the device's namespace. Events it does not show change nothing. */
 export function applyDeviceEvent(view: DeviceView, event: string, payload: unknown): DeviceView {
   switch (event) {
@@ -128,6 +172,10 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
     }
     case "message:revoked":
       return withRevokedMessage(view, payload as RevokedEvent);
+    case "message:edited":
+      return withEditedMessage(view, payload as EditedEvent);
+    case "poll:vote":
+      return withPollVote(view, payload as VoteEvent);
     case "message:reaction":
       return { ...view, reactions: withReaction(view.reactions, payload as ReactionEvent) };
     case "chat:update":

@@ -2,6 +2,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { type Upload, formatSize, uploadPercent } from "../chat/media";
 import type { Quote } from "../chat/quote";
 import type { DeviceSession } from "../device/deviceSession";
+import { LocationForm, PollForm, VoiceRecorder } from "./ComposerTools";
+import { Icon } from "./Icon";
 import { QuoteBlock } from "./MessageBubble";
 import { UploadPreview } from "./UploadPreview";
 
@@ -40,7 +42,8 @@ function UploadRow({ upload, session }: { upload: Upload; session: DeviceSession
  * Writes to the open chat: Enter sends, Shift+Enter starts a new line. Above
  * it, the message being answered and the files being uploaded; beside it,
  * the file picker, whose files are previewed with a caption before they are
- * uploaded and sent.
+ * uploaded and sent, a place and a poll to send (each a small form), and
+ * the voice recorder.
  */
 export function Composer({
   session,
@@ -58,6 +61,7 @@ export function Composer({
 }) {
   const [text, setText] = useState("");
   const [picked, setPicked] = useState<readonly File[]>([]);
+  const [form, setForm] = useState<"location" | "poll" | null>(null);
   const input = useRef<HTMLTextAreaElement>(null);
   // Choosing Reply puts the cursor here, to write the answer.
   useEffect(() => {
@@ -91,6 +95,24 @@ export function Composer({
           onCancel={() => setPicked([])}
         />
       )}
+      {form === "location" && (
+        <LocationForm
+          onSend={(location) => {
+            session.sendContent(chatId, { location });
+            setForm(null);
+          }}
+          onClose={() => setForm(null)}
+        />
+      )}
+      {form === "poll" && (
+        <PollForm
+          onSend={(poll) => {
+            session.sendContent(chatId, { poll });
+            setForm(null);
+          }}
+          onClose={() => setForm(null)}
+        />
+      )}
       <form
         class="composer"
         onSubmit={(event) => {
@@ -116,6 +138,28 @@ export function Composer({
             }}
           />
         </label>
+        <button
+          type="button"
+          class="icon-button"
+          data-testid="composer-location"
+          aria-label="Send a location"
+          title="Send a location"
+          disabled={!canSend}
+          onClick={() => setForm("location")}
+        >
+          <Icon name="pin" />
+        </button>
+        <button
+          type="button"
+          class="icon-button"
+          data-testid="composer-poll"
+          aria-label="Create a poll"
+          title="Create a poll"
+          disabled={!canSend}
+          onClick={() => setForm("poll")}
+        >
+          <Icon name="poll" />
+        </button>
         <textarea
           ref={input}
           data-testid="composer-input"
@@ -139,6 +183,7 @@ export function Composer({
             }
           }}
         />
+        <VoiceRecorder disabled={!canSend} onRecorded={(file) => session.sendFile(chatId, file, "", "voice")} />
         <button type="submit" class="primary send" data-testid="composer-send" disabled={!canSend || !text.trim()} aria-label="Send">
           ➤
         </button>

@@ -1,4 +1,4 @@
-import { useEffect, useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import type { ConnectorKind, Message } from "../api/types";
 import { allows } from "../auth/grant";
 import { uploadsInChat } from "../chat/media";
@@ -9,6 +9,7 @@ import { type DeviceView, conversationOf, findMessage } from "../device/deviceVi
 import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { Composer } from "./Composer";
+import { ForwardPicker } from "./ForwardPicker";
 import { MessageList } from "./MessageList";
 import { useAccessToken } from "./useAccessToken";
 
@@ -49,9 +50,13 @@ export function ConversationPane({
       revoke: (messageId: string) => session.revoke(messageId),
       resend: (messageId: string) => session.resendMessage(chatId, messageId),
       retry: (tempId: string) => session.retrySend(tempId),
+      edit: (messageId: string, text: string) => session.edit(chatId, messageId, text),
+      forward: (messageId: string) => setForwarding(messageId),
+      vote: (messageId: string, options: string[]) => session.vote(messageId, options),
     }),
     [session, chatId],
   );
+  const [forwarding, setForwarding] = useState<string | null>(null);
   const replyId = replyingTo(view.replies, chatId);
   const replyQuote = replyId
     ? quoteOf(replyId, findMessage(view, chatId, replyId), (m: Message) => (isGroup ? m.from : chatName))
@@ -114,6 +119,16 @@ export function ConversationPane({
         replyQuote={replyQuote}
         uploads={uploadsInChat(view.uploads, chatId)}
       />
+      {forwarding && (
+        <ForwardPicker
+          chats={view.chats}
+          onPick={(to) => {
+            session.forward(forwarding, to);
+            setForwarding(null);
+          }}
+          onClose={() => setForwarding(null)}
+        />
+      )}
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Message } from "../api/types";
+import type { Media, Message } from "../api/types";
 import type { MessageActions } from "../chat/conversation";
 import { splitLinks } from "../chat/links";
 import type { PendingSend } from "../chat/outbox";
@@ -7,6 +7,7 @@ import type { Quote } from "../chat/quote";
 import { REACTION_CHOICES, type ReactionCount, reactionToSend } from "../chat/reactions";
 import { clockTime } from "./format";
 import { MessageMedia } from "./MessageMedia";
+import { ContactCards, LocationCard, PollCard, VideoPlayer, VoicePlayer } from "./MessageKinds";
 import { Ticks } from "./Ticks";
 
 /** What a message's menu and retry button do. */
@@ -18,6 +19,12 @@ export interface MessageHandlers {
   resend(messageId: string): void;
   /** A send the server refused: send it again. */
   retry(tempId: string): void;
+  /** New text for one of our messages. */
+  edit(messageId: string, text: string): void;
+  /** Asks which chat to send a copy of the message to. */
+  forward(messageId: string): void;
+  /** Our vote on a poll (none takes it back). */
+  vote(messageId: string, options: string[]): void;
   /** Opens this message's menu, or closes it (null). */
   toggleMenu(messageId: string | null): void;
 }
@@ -84,11 +91,13 @@ function MessageMenu({
   actions,
   ownReaction,
   handlers,
+  onEdit,
 }: {
   message: Message;
   actions: MessageActions;
   ownReaction: string | null;
   handlers: MessageHandlers;
+  onEdit: () => void;
 }) {
   const [choosing, setChoosing] = useState(false);
   const menu = useRef<HTMLDivElement>(null);
@@ -127,6 +136,32 @@ function MessageMenu({
           onClick={() => setChoosing(!choosing)}
         >
           React
+        </button>
+      )}
+      {actions.edit && (
+        <button
+          type="button"
+          role="menuitem"
+          data-testid="message-edit"
+          onClick={() => {
+            onEdit();
+            done();
+          }}
+        >
+          Edit
+        </button>
+      )}
+      {actions.forward && (
+        <button
+          type="button"
+          role="menuitem"
+          data-testid="message-forward"
+          onClick={() => {
+            handlers.forward(message.id);
+            done();
+          }}
+        >
+          Forward
         </button>
       )}
       {actions.revoke && (
@@ -169,6 +204,61 @@ function MessageMenu({
   );
 }
 
+/** A message's file as its kind draws it: a player for a recording or a video, else a picture or a link. */
+function MessageContentMedia({ message, media, token }: { message: Pick<Message, "type" | "body" | "durationSecs">; media: Media; token: string }) {
+  const kind = message.type === "text" ? media.type : message.type;
+  if (kind === "voice" || kind === "audio") {
+    return <VoicePlayer media={media} token={token} durationSecs={message.durationSecs} voice={kind === "voice"} />;
+  }
+  if (kind === "video") return <VideoPlayer media={media} token={token} durationSecs={message.durationSecs} />;
+  return <MessageMedia media={media} token={token} caption={message.body} />;
+}
+
+/** Our own message's text, edited in place: Enter or Save sends it, Escape or Cancel leaves it. */
+function EditForm({ text, onSave, onCancel }: { text: string; onSave: (text: string) => void; onCancel: () => void }) {
+  const [draft, setDraft] = useState(text);
+  const save = () => {
+    if (draft.trim() && draft !== text) onSave(draft);
+    else onCancel();
+  };
+  return (
+    <form
+      class="edit-form"
+      onSubmit={(event) => {
+        event.preventDefault();
+        save();
+      }}
+    >
+      <textarea
+        data-testid="message-edit-input"
+        aria-label="Edited message"
+        rows={2}
+        value={draft}
+        autofocus
+        onInput={(event) => setDraft(event.currentTarget.value)}
+        onKeyDown={(event) => {
+          if (event.key === "Escape") {
+            event.preventDefault();
+            event.stopPropagation();
+            onCancel();
+          } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+            event.preventDefault();
+            save();
+          }
+        }}
+      />
+      <span class="edit-actions">
+        <button type="button" data-testid="message-edit-cancel" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" class="primary" data-testid="message-edit-save">
+          Save
+        </button>
+      </span>
+    </form>
+  );
+}
+
 /** One message of the open chat, as WhatsApp draws it, with its menu, quote and reactions. */
 export function MessageBubble({
   message,
@@ -180,6 +270,7 @@ export function MessageBubble({
   canResend,
   menuOpen,
   token,
+  meId,
   handlers,
 }: {
   message: Message;
@@ -193,10 +284,29 @@ export function MessageBubble({
   canResend: boolean;
   menuOpen: boolean;
   token: string;
+  /** Our own id, which marks our vote on a poll. */
+  meId: string | null;
   handlers: MessageHandlers;
 }) {
   const direction = message.fromMe ? "out" : "in";
-  const hasMenu = actions.reply || actions.react || actions.revoke;
+  const hasMenu = actions.reply || actions.react || actions.revoke || actions.edit || actions.forward;
+  const [editing, setEditing] = useState(false);
+  if (message.type === "system") {
+    return (
+      <div
+        class="message system"
+        data-testid="message"
+        data-message-id={message.id}
+        data-direction={direction}
+        data-ack={message.ackName}
+      >
+        <span class="system-line" data-testid="message-text">
+          {message.body}
+        </span>
+      </div>
+    );
+  }
+  const live = !message.revoked;
   return (
     <div
       class={`message ${direction}${message.revoked ? " revoked" : ""}`}
@@ -221,12 +331,44 @@ export function MessageBubble({
             </button>
           )}
           {showSender && !message.fromMe && <span class="sender">{message.from}</span>}
-          {quote && !message.revoked && <QuoteBlock quote={quote} testId="message-quote" />}
-          {message.media && !message.revoked && <MessageMedia media={message.media} token={token} caption={message.body} />}
-          <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
-            {message.revoked ? "This message was deleted" : <LinkedText text={message.body} />}
-          </span>
+          {message.forwarded && live && (
+            <span class="forwarded" data-testid="message-forwarded">
+              <span aria-hidden="true">↪ </span>Forwarded
+            </span>
+          )}
+          {quote && live && <QuoteBlock quote={quote} testId="message-quote" />}
+          {message.media && live && (
+            <MessageContentMedia message={message} media={message.media} token={token} />
+          )}
+          {message.location && live && <LocationCard location={message.location} />}
+          {message.contacts && live && <ContactCards contacts={message.contacts} />}
+          {message.poll && live && (
+            <PollCard
+              poll={message.poll}
+              me={meId}
+              onVote={actions.react ? (options) => handlers.vote(message.id, options) : null}
+            />
+          )}
+          {editing && live ? (
+            <EditForm
+              text={message.body}
+              onSave={(text) => {
+                handlers.edit(message.id, text);
+                setEditing(false);
+              }}
+              onCancel={() => setEditing(false)}
+            />
+          ) : (
+            <span class={`message-text${message.revoked ? " revoked" : ""}`} data-testid="message-text">
+              {message.revoked ? "This message was deleted" : <LinkedText text={message.body} />}
+            </span>
+          )}
           <span class="meta">
+            {message.editedAt && live && (
+              <span class="edited" data-testid="message-edited" title={`Edited ${clockTime(message.editedAt)}`}>
+                edited
+              </span>
+            )}
             <time dateTime={message.timestamp}>{clockTime(message.timestamp)}</time>
             {message.fromMe && !message.revoked && <Ticks ack={message.ackName} />}
           </span>
@@ -241,7 +383,13 @@ export function MessageBubble({
         </div>
         <Reactions reactions={reactions} />
         {menuOpen && hasMenu && (
-          <MessageMenu message={message} actions={actions} ownReaction={ownReaction} handlers={handlers} />
+          <MessageMenu
+            message={message}
+            actions={actions}
+            ownReaction={ownReaction}
+            handlers={handlers}
+            onEdit={() => setEditing(true)}
+          />
         )}
       </div>
     </div>
@@ -275,7 +423,14 @@ export function PendingBubble({
       <div class="message-column">
         <div class="bubble">
           {quote && <QuoteBlock quote={quote} testId="message-quote" />}
-          {send.media && <MessageMedia media={send.media} token={token} caption={send.text} />}
+          {send.media && (
+            <MessageContentMedia message={{ type: send.media.type ?? "text", body: send.text }} media={send.media} token={token} />
+          )}
+          {send.location && <LocationCard location={send.location} />}
+          {send.contacts && <ContactCards contacts={send.contacts} />}
+          {send.poll && (
+            <PollCard poll={{ ...send.poll, multiple: send.poll.multiple ?? false, votes: [] }} me={null} onVote={null} />
+          )}
           <span class="message-text" data-testid="message-text">
             <LinkedText text={send.text} />
           </span>

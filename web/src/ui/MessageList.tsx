@@ -130,6 +130,7 @@ export function MessageList({
                 canResend={canSend && canResend(item.message) && !resent.includes(item.message.id)}
                 menuOpen={menuFor === item.message.id}
                 token={token}
+                meId={meId}
                 handlers={withMenu}
               />
             ) : (
