@@ -60,4 +60,11 @@ describe("chat list", () => {
     expect(searchChats(list, "AT 5").map((c) => c.id)).toEqual(["a"]);
     expect(searchChats(list, "  ")).toHaveLength(2);
   });
+
+  it("lists pinned chats first, each group by newest activity", () => {
+    let chats = upsertChat({}, chat("old-pinned", "T1", { pinned: true }));
+    chats = upsertChat(chats, chat("new", "T3"));
+    chats = upsertChat(chats, chat("new-pinned", "T2", { pinned: true }));
+    expect(sortedChats(chats).map((c) => c.id)).toEqual(["new-pinned", "old-pinned", "new"]);
+  });
 });

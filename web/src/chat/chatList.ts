@@ -56,9 +56,12 @@ function activity(chat: Chat): string {
   return chat.lastMessage?.timestamp ?? chat.updatedAt;
 }
 
-/** Newest activity first, as WhatsApp lists them. */
+/** Pinned chats first, then newest activity first, as WhatsApp lists them. */
 export function sortedChats(chats: ChatMap): Chat[] {
-  return Object.values(chats).sort((a, b) => (activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : 0));
+  return Object.values(chats).sort((a, b) => {
+    if (a.pinned !== b.pinned) return a.pinned ? -1 : 1;
+    return activity(a) < activity(b) ? 1 : activity(a) > activity(b) ? -1 : 0;
+  });
 }
 
 /** The chats whose name, id or last message contains the search text. */

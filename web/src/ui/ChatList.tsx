@@ -86,6 +86,11 @@ export function ChatList({
                 <span class="chat-text">
                   <span class="chat-top">
                     <span class="chat-name">{chat.name || chat.id}</span>
+                    {chat.pinned && (
+                      <span class="chat-pinned" data-testid="chat-pinned">
+                        Pinned
+                      </span>
+                    )}
                     <time dateTime={time}>{activityTime(time)}</time>
                   </span>
                   <span class="chat-bottom">
@@ -94,6 +99,13 @@ export function ChatList({
                       <span class="chat-unread" data-testid="chat-unread" aria-label={`${chat.unreadCount} unread`}>
                         {chat.unreadCount}
                       </span>
+                    )}
+                    {chat.unreadCount === 0 && chat.markedUnread && (
+                      <span
+                        class="chat-unread marked"
+                        data-testid="chat-marked-unread"
+                        aria-label="Marked unread"
+                      />
                     )}
                   </span>
                 </span>
