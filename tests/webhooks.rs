@@ -558,3 +558,74 @@ async fn configured_subscriptions_keep_their_id_and_belong_to_the_configuration(
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Every kind of message and the events about them reach a webhook as they are journaled: a
+/// place, a poll and its votes, an edit, and a story kept by the device's filters.
+#[tokio::test]
+async fn new_kinds_and_their_events_reach_webhooks_as_journaled() {
+    let daemon = daemon(|_| {}).await;
+    let mut receiver = Receiver::start().await;
+    let alice = "15550000002@c.us";
+    let kinds = subscribe(
+        &daemon,
+        &receiver.url,
+        &["message", "poll:vote", "message:edited", "status:new"],
+    )
+    .await;
+    let (status, created) = daemon
+        .post(
+            "/api/v1/devices",
+            json!({ "id": "kinds", "name": "Kinds", "filters": { "statuses": "event" },
+                "simulator": { "contacts": [{ "id": alice, "name": "Alice", "behaviour": "silent" }] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let mut watcher = daemon.socket("kinds", json!({})).await;
+    common::wait_state(&mut watcher, "qr").await;
+    daemon.link("kinds").await;
+    common::wait_state(&mut watcher, "ready").await;
+    let act = |body: Value| {
+        let daemon = &daemon;
+        async move {
+            let (status, acted) = daemon
+                .post("/api/v1/devices/kinds/simulator/act", body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{acted}");
+            acted
+        }
+    };
+    let place = json!({ "latitude": 52.37, "longitude": 4.89, "name": "Dam" });
+    act(json!({ "do": "message", "from": alice, "location": place })).await;
+    let poll = act(json!({ "do": "message", "from": alice,
+        "poll": { "question": "Tea?", "options": ["Yes", "No"] } }))
+    .await;
+    let said = act(json!({ "do": "message", "from": alice, "text": "helo" })).await;
+    act(json!({ "do": "status", "from": alice, "text": "At the beach" })).await;
+    let got = receiver.until(|r| r.json["type"] == "status:new").await;
+    // The acts on messages need the messages stored: they are, once their webhooks arrived.
+    act(json!({ "do": "vote", "from": alice, "messageId": poll["upstreamId"], "options": ["No"] }))
+        .await;
+    act(json!({ "do": "edit", "from": alice, "messageId": said["upstreamId"], "text": "hello" }))
+        .await;
+    let mut got = got;
+    got.extend(receiver.until(|r| r.json["type"] == "message:edited").await);
+    for delivery in &got {
+        assert_signed(delivery, &kinds.secret);
+    }
+    let of = |kind: &str| -> Vec<&Value> {
+        got.iter()
+            .filter(|delivery| delivery.json["type"] == kind)
+            .map(|delivery| &delivery.json["data"])
+            .collect()
+    };
+    let messages = of("message");
+    assert_eq!(messages[0]["location"], place);
+    assert_eq!(messages[1]["poll"]["question"], "Tea?");
+    assert_eq!(of("status:new")[0]["message"]["body"], "At the beach");
+    assert_eq!(of("poll:vote")[0]["options"], json!(["No"]));
+    assert_eq!(of("message:edited")[0]["body"], "hello");
+    // Each is the journal's own event.
+    let journaled = daemon.journaled("kinds", "poll:vote").await;
+    let vote = got.iter().find(|d| d.json["type"] == "poll:vote").unwrap();
+    assert_eq!(vote.json, journaled[0]);
+}
