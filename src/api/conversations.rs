@@ -339,12 +339,9 @@ impl Conversations {
         flags: ChatFlags,
     ) -> Result<Chat, ApiError> {
         let handle = self.handle(device)?;
-        // Archiving and marking unread are told upstream; muting and pinning stay here.
-        let told = flags.archived.is_some() || flags.unread.is_some();
         let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
-        if told {
-            handle.wake_for_actions();
-        }
+        // Whatever of the change the upstream follows was queued with it.
+        handle.wake_for_actions();
         Ok(chat)
     }
 

@@ -105,6 +105,27 @@ export function VoiceRecorder({ disabled, onRecorded }: { disabled: boolean; onR
   );
 }
 
+/** A composer form's end: why its input was refused, if it was, then Cancel and Send. */
+function FormFooter({ problem, onClose, sendTestId }: { problem: string | null; onClose: () => void; sendTestId: string }) {
+  return (
+    <>
+      {problem && (
+        <p class="error" role="alert">
+          {problem}
+        </p>
+      )}
+      <div class="dialog-actions">
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+        <button type="submit" class="primary" data-testid={sendTestId}>
+          Send
+        </button>
+      </div>
+    </>
+  );
+}
+
 function RecordingClock({ startedAt }: { startedAt: number }) {
   const now = useNow(500);
   return (
@@ -184,19 +205,7 @@ export function LocationForm({ onSend, onClose }: { onSend: (location: Location)
         >
           {locating ? "Locating…" : "Use my position"}
         </button>
-        {problem && (
-          <p class="error" role="alert">
-            {problem}
-          </p>
-        )}
-        <div class="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" data-testid="location-form-send">
-            Send
-          </button>
-        </div>
+        <FormFooter problem={problem} onClose={onClose} sendTestId="location-form-send" />
       </form>
     </Dialog>
   );
@@ -270,19 +279,7 @@ export function PollForm({ onSend, onClose }: { onSend: (poll: NewPoll) => void;
           />
           Allow multiple answers
         </label>
-        {problem && (
-          <p class="error" role="alert">
-            {problem}
-          </p>
-        )}
-        <div class="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" data-testid="poll-form-send">
-            Send
-          </button>
-        </div>
+        <FormFooter problem={problem} onClose={onClose} sendTestId="poll-form-send" />
       </form>
     </Dialog>
   );

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { ComponentChildren } from "preact";
 import type { Media, Message } from "../api/types";
 import type { MessageActions } from "../chat/conversation";
 import { splitLinks } from "../chat/links";
@@ -86,6 +87,36 @@ function Reactions({ reactions }: { reactions: readonly ReactionCount[] }) {
   );
 }
 
+/** One action of the message menu: it acts, then the menu closes. */
+function MenuItem({
+  testId,
+  danger = false,
+  onPick,
+  done,
+  children,
+}: {
+  testId: string;
+  danger?: boolean;
+  onPick: () => void;
+  done: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <button
+      type="button"
+      role="menuitem"
+      class={danger ? "danger" : undefined}
+      data-testid={testId}
+      onClick={() => {
+        onPick();
+        done();
+      }}
+    >
+      {children}
+    </button>
+  );
+}
+
 function MessageMenu({
   message,
   actions,
@@ -115,17 +146,9 @@ function MessageMenu({
       }}
     >
       {actions.reply && (
-        <button
-          type="button"
-          role="menuitem"
-          data-testid="message-reply"
-          onClick={() => {
-            handlers.reply(message.id);
-            done();
-          }}
-        >
+        <MenuItem testId="message-reply" onPick={() => handlers.reply(message.id)} done={done}>
           Reply
-        </button>
+        </MenuItem>
       )}
       {actions.react && (
         <button
@@ -139,44 +162,19 @@ function MessageMenu({
         </button>
       )}
       {actions.edit && (
-        <button
-          type="button"
-          role="menuitem"
-          data-testid="message-edit"
-          onClick={() => {
-            onEdit();
-            done();
-          }}
-        >
+        <MenuItem testId="message-edit" onPick={() => onEdit()} done={done}>
           Edit
-        </button>
+        </MenuItem>
       )}
       {actions.forward && (
-        <button
-          type="button"
-          role="menuitem"
-          data-testid="message-forward"
-          onClick={() => {
-            handlers.forward(message.id);
-            done();
-          }}
-        >
+        <MenuItem testId="message-forward" onPick={() => handlers.forward(message.id)} done={done}>
           Forward
-        </button>
+        </MenuItem>
       )}
       {actions.revoke && (
-        <button
-          type="button"
-          role="menuitem"
-          class="danger"
-          data-testid="message-revoke"
-          onClick={() => {
-            handlers.revoke(message.id);
-            done();
-          }}
-        >
+        <MenuItem testId="message-revoke" danger onPick={() => handlers.revoke(message.id)} done={done}>
           Delete for everyone
-        </button>
+        </MenuItem>
       )}
       {choosing && (
         <div class="reaction-choices" role="group" aria-label="Reactions">
