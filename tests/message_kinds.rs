@@ -330,10 +330,30 @@ async fn contacts_in_the_simulated_world_send_voice_notes_and_files_made_up_to_s
     let bytes = file.bytes().await.unwrap();
     assert_eq!((bytes.len(), &bytes[..4]), (200_000, &b"OggS"[..]));
 
+    // A sticker: received only, a WebP picture of its own type.
+    let (status, acted) =
+        act(json!({ "type": "sticker", "mime": "image/webp", "size": 2048 })).await;
+    assert_eq!(status, StatusCode::OK, "{acted}");
+    let sticker = client
+        .wait_until(WAIT, |e| {
+            e.name == "message" && e.data["upstreamId"] == acted["upstreamId"]
+        })
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(
+        (sticker["type"].as_str(), sticker["media"]["mime"].as_str()),
+        (Some("sticker"), Some("image/webp"))
+    );
+
     for (media, why) in [
         (
             json!({ "type": "voice", "mime": "image/png", "size": 10 }),
             "voice",
+        ),
+        (
+            json!({ "type": "sticker", "mime": "image/png", "size": 10 }),
+            "sticker",
         ),
         (
             json!({ "type": "document", "mime": "application/pdf", "size": 0 }),

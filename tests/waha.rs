@@ -2163,3 +2163,119 @@ async fn marking_a_chat_unread_marks_it_on_the_phone_and_pinning_stays_here() {
     stub.requests.wait_line(WAIT, "POST /api/sendText").await;
     stub.requests.assert_none_reached(&["pin"]);
 }
+
+#[tokio::test]
+async fn a_send_whose_answer_was_lost_is_found_at_waha_and_not_sent_twice() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| waha.lose_answers = 1);
+    let sent = daemon
+        .send_message("wa", ALICE, json!({ "text": "exactly once" }))
+        .await;
+    wait_relayed(&mut client, &sent["id"]).await;
+    let lookup = stub
+        .requests
+        .wait_line(WAIT, &format!("GET /api/default/chats/{ALICE}/messages"))
+        .await;
+    assert!(lookup.query.as_deref().unwrap().contains("limit="));
+    let stored = stored_message(&daemon, &sent["id"]).await;
+    assert_eq!(stored["upstreamId"], format!("true_{ALICE}_STUB1"));
+
+    // The same text again, on purpose: a new message, sent, not taken for the first.
+    let again = daemon
+        .send_message("wa", ALICE, json!({ "text": "exactly once" }))
+        .await;
+    wait_relayed(&mut client, &again["id"]).await;
+    assert_eq!(
+        stored_message(&daemon, &again["id"]).await["upstreamId"],
+        format!("true_{ALICE}_STUB2")
+    );
+    assert_eq!(
+        sent_texts(&mut stub),
+        ["exactly once", "exactly once"],
+        "one send per message, though the first answer was lost"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_known_at_waha_is_forwarded_by_wahas_forward_endpoint() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let (_, history) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    let original = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"] == "from before")
+        .unwrap()
+        .clone();
+    let (status, copy) = daemon
+        .post(
+            &format!(
+                "/api/v1/devices/wa/messages/{}/forward",
+                original["id"].as_str().unwrap()
+            ),
+            json!({ "chatId": ALICE }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{copy}");
+    assert_eq!(copy["forwarded"], true);
+    assert_eq!(copy["forwardOf"], "false_15550002222@c.us_OLD1");
+    let forward = stub
+        .requests
+        .wait_line(WAIT, "POST /api/forwardMessage")
+        .await;
+    assert_eq!(
+        forward.body,
+        json!({ "session": "default", "chatId": ALICE, "messageId": "false_15550002222@c.us_OLD1" })
+    );
+    wait_relayed(&mut client, &copy["id"]).await;
+    assert!(
+        sent_texts(&mut stub).is_empty(),
+        "no copy is sent beside it"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn wahas_report_of_a_send_whose_answer_was_lost_settles_it_without_a_resend() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| {
+        waha.lose_answers = 1;
+        // The connector cannot look for the message itself: only WAHA's report can tell.
+        waha.listing_fails = true;
+    });
+    let sent = daemon
+        .send_message("wa", ALICE, json!({ "text": "reported back" }))
+        .await;
+    wait_message_status(&mut client, &sent["id"], "retrying").await;
+    let echo = stub.with(|waha| waha.messages[ALICE].last().unwrap().clone());
+    let mut payload = message(echo["id"].as_str().unwrap(), true, "reported back", 0);
+    payload["timestamp"] = echo["timestamp"].clone();
+    assert_eq!(
+        webhook(&daemon, "message.any", payload).await,
+        StatusCode::OK
+    );
+    wait_relayed(&mut client, &sent["id"]).await;
+    assert_eq!(
+        stored_message(&daemon, &sent["id"]).await["upstreamId"],
+        echo["id"]
+    );
+    let (_, history) = daemon
+        .get(&format!("/api/v1/devices/wa/chats/{ALICE}/messages"))
+        .await;
+    let copies = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"] == "reported back")
+        .count();
+    assert_eq!(copies, 1, "WAHA's report is our message, not a new one");
+    stub.with(|waha| waha.listing_fails = false);
+    assert_eq!(sent_texts(&mut stub), ["reported back"]);
+    stub.server.stop().await;
+    daemon.stop().await;
+}

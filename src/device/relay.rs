@@ -227,6 +227,7 @@ impl Relay {
             .map(|q| Outgoing {
                 message: q.message.clone(),
                 reply_to: q.reply_to_upstream.clone(),
+                attempts: q.attempts,
             })
             .collect();
         let results = upstream.send(&batch).await;

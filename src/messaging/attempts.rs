@@ -77,31 +77,15 @@ pub fn record_outcomes(
         let id = queued.message.id.as_str();
         let attempt = queued.attempts + 1;
         match outcome {
-            Outcome::Sent { upstream_id, ack } => {
-                // The message's ack is still the one read with the queue: acks find a message
-                // by its upstream id, which it gets only now.
-                let mut sent = AckSubject {
-                    upstream_id: upstream_id.clone(),
-                    accepted_at: DateTime::parse_from_rfc3339(&queued.message.timestamp)
-                        .ok()
-                        .map(Into::into),
-                    ..AckSubject::of(&queued.message)
-                };
-                let acked = sent.ack.merge(*ack);
-                let update = RelayUpdate {
-                    attempts: attempt,
-                    next_attempt_at: None,
-                    sent_at: Some(&now),
-                    upstream_id: upstream_id.as_deref(),
-                    ack: acked.map(Ack::level),
-                };
-                tx.set_relay_status(device, id, RelayStatus::Sent, &update)?;
-                if let Some(acked) = acked {
-                    let before = std::mem::replace(&mut sent.ack, acked);
-                    time_acks(&sent, before, metrics);
-                    journal_ack(tx, device, &sent)?;
-                }
-            }
+            Outcome::Sent { upstream_id, ack } => sent(
+                tx,
+                device,
+                queued,
+                attempt,
+                (upstream_id.as_deref(), *ack),
+                &now,
+                Some(metrics),
+            )?,
             Outcome::Retry { error, at } => {
                 let at = rfc3339(*at);
                 let update = RelayUpdate {
@@ -159,6 +143,72 @@ pub fn record_outcomes(
         }
     }
     Ok(())
+}
+
+/// Records that the upstream has `queued`, after `attempts`: its answer named `upstream_id`
+/// and means `ack`, which is timed in `metrics` when given.
+fn sent(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    queued: &Queued,
+    attempts: u32,
+    (upstream_id, ack): (Option<&str>, Ack),
+    now: &str,
+    metrics: Option<&ConnectorMetrics>,
+) -> StoreResult<()> {
+    // The message's ack is still the one read with the queue: acks find a message by its
+    // upstream id, which it gets only now.
+    let mut subject = AckSubject {
+        upstream_id: upstream_id.map(str::to_owned),
+        accepted_at: DateTime::parse_from_rfc3339(&queued.message.timestamp)
+            .ok()
+            .map(Into::into),
+        ..AckSubject::of(&queued.message)
+    };
+    let acked = subject.ack.merge(ack);
+    let update = RelayUpdate {
+        attempts,
+        next_attempt_at: None,
+        sent_at: Some(now),
+        upstream_id,
+        ack: acked.map(Ack::level),
+    };
+    tx.set_relay_status(device, &queued.message.id, RelayStatus::Sent, &update)?;
+    if let Some(acked) = acked {
+        let before = std::mem::replace(&mut subject.ack, acked);
+        if let Some(metrics) = metrics {
+            time_acks(&subject, before, metrics);
+        }
+        journal_ack(tx, device, &subject)?;
+    }
+    Ok(())
+}
+
+/// The upstream reports a message from us that it took, which we have not heard it take:
+/// if it is one of ours whose sending is in doubt (tried, its answer lost), that message is
+/// sent, under the reported id, and is not sent again. Returns whether it was.
+pub fn recognise_echo(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    chat_id: &str,
+    body: &str,
+    with_media: bool,
+    upstream_id: &str,
+) -> StoreResult<bool> {
+    let Some(queued) = store::messages::in_doubt(tx.conn(), device, chat_id, body, with_media)?
+    else {
+        return Ok(false);
+    };
+    tracing::info!(
+        device_id = %device,
+        message_id = %queued.message.id,
+        %upstream_id,
+        "the upstream had a message whose answer was lost; it is not sent again"
+    );
+    let now = rfc3339(Utc::now());
+    let answer = (Some(upstream_id), Ack::Server);
+    sent(tx, device, &queued, queued.attempts, answer, &now, None)?;
+    Ok(true)
 }
 
 /// Fails `message` for good. Its ack is read again: the one it was read with may be older.

@@ -187,5 +187,6 @@ pub fn forwarded_copy(message: &Message, chat_id: String) -> Result<SendRequest>
         temp_id: None,
         template: None,
         forwarded: true,
+        forward_of: message.upstream_id.clone(),
     })
 }

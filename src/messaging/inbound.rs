@@ -365,6 +365,18 @@ fn store_once(
     if store::messages::by_upstream_id(tx.conn(), device, &incoming.upstream_id)?.is_some() {
         return Ok(None);
     }
+    if incoming.from_me
+        && super::attempts::recognise_echo(
+            tx,
+            device,
+            &incoming.chat_id,
+            &incoming.body,
+            incoming.media.is_some(),
+            &incoming.upstream_id,
+        )?
+    {
+        return Ok(None);
+    }
     let now = rfc3339(Utc::now());
     let chat_name = incoming
         .chat_name

@@ -51,6 +51,10 @@ pub struct SendRequest {
     #[serde(skip)]
     #[cfg_attr(test, ts(skip))]
     pub forwarded: bool,
+    /// The original's upstream id, on a forwarded copy (see [`Content::forward_of`]).
+    #[serde(skip)]
+    #[cfg_attr(test, ts(skip))]
+    pub forward_of: Option<String>,
 }
 
 /// A poll to send: its question, 2 to 12 distinct options, and whether one may pick several.
@@ -112,6 +116,7 @@ impl SendRequest {
                 .as_ref()
                 .map(|poll| Poll::new(poll.question.clone(), poll.options.clone(), poll.multiple)),
             forwarded: self.forwarded,
+            forward_of: self.forward_of.clone(),
             ..Content::default()
         }
     }

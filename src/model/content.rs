@@ -192,6 +192,12 @@ pub struct Content {
     /// Sent on from another chat.
     #[serde(default)]
     pub forwarded: bool,
+    /// On a message this account forwarded: the upstream id of the original, which a
+    /// connector that forwards natively (WAHA's `forwardMessage`) names instead of sending a
+    /// copy. Absent when the original was never known upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub forward_of: Option<String>,
 }
 
 impl Content {

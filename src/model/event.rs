@@ -351,26 +351,7 @@ mod tests {
 
     #[test]
     fn a_model_keeps_its_own_device_id_once() {
-        let message = Message {
-            id: "msg_1".into(),
-            upstream_id: None,
-            device_id: "demo".into(),
-            chat_id: "c".into(),
-            from: "me".into(),
-            from_me: true,
-            kind: "text".into(),
-            body: "hi".into(),
-            media: None,
-            reply_to: None,
-            timestamp: "2026-01-02T03:04:05.678Z".into(),
-            ack: 0,
-            ack_name: "pending",
-            temp_id: None,
-            revoked: false,
-            template: None,
-            content: Default::default(),
-            edited_at: None,
-        };
+        let message = Message::sample("c", "hi");
         let event = JournaledEvent::new(
             DeviceId::parse("demo").unwrap(),
             3,

@@ -484,6 +484,33 @@ pub fn fitting<T: Serialize>(items: &[T], max_bytes: usize) -> usize {
 }
 
 #[cfg(test)]
+impl Message {
+    /// A text we sent, `msg_1` of device `demo`, for tests to change what they look at.
+    pub fn sample(chat_id: &str, body: &str) -> Message {
+        Message {
+            id: "msg_1".into(),
+            upstream_id: None,
+            device_id: "demo".into(),
+            chat_id: chat_id.into(),
+            from: "15550000001@c.us".into(),
+            from_me: true,
+            kind: "text".into(),
+            body: body.into(),
+            media: None,
+            reply_to: None,
+            timestamp: "2026-01-02T03:04:05.678Z".into(),
+            ack: 0,
+            ack_name: "pending",
+            temp_id: None,
+            revoked: false,
+            template: None,
+            content: Default::default(),
+            edited_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::Ack::*;
     use super::TempId;

@@ -69,6 +69,9 @@ pub struct Outgoing {
     pub message: Message,
     /// The upstream id of the message it replies to, once that one is known upstream.
     pub reply_to: Option<String>,
+    /// How many times it was handed to the upstream before. A try that got no answer may
+    /// still have been sent, so a connector that can look for it does so before trying again.
+    pub attempts: u32,
 }
 
 /// The upstream took a message.

@@ -1,4 +1,5 @@
-//! A stub WAHA server: the documented session, pairing, sending (every kind), chat (archive included),
+//! A stub WAHA server: the documented session, pairing, sending (every kind, forwards, sends
+//! whose answer is lost), chat (archive included),
 //! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
@@ -46,6 +47,11 @@ pub struct WahaState {
     pub lids_failing: Vec<String>,
     /// Groups WAHA knows, as the engine's group object; others get 404.
     pub groups: HashMap<String, Value>,
+    /// How many of the next sends WAHA takes, then loses the answer of: the connection
+    /// breaks mid-answer, as when a proxy or the network drops it.
+    pub lose_answers: u32,
+    /// Whether listing a chat's messages fails with a server error.
+    pub listing_fails: bool,
     sent: u32,
 }
 
@@ -92,6 +98,8 @@ impl WahaStub {
             lids: HashMap::new(),
             lids_failing: Vec::new(),
             groups: HashMap::new(),
+            lose_answers: 0,
+            listing_fails: false,
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -151,7 +159,7 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         (
             "POST",
             ["api", "sendText" | "sendImage" | "sendFile" | "sendVoice" | "sendVideo" | "sendLocation"
-            | "sendContactVcard" | "sendPoll"],
+            | "sendContactVcard" | "sendPoll" | "forwardMessage"],
         ) => {
             match state.send_answers.pop_front() {
                 Some((status, Value::Null)) => {
@@ -163,15 +171,29 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                 None => {}
             }
             state.sent += 1;
-            let id = format!(
-                "true_{}_STUB{}",
-                body["chatId"].as_str().unwrap_or(""),
-                state.sent
-            );
-            answer(
-                201,
-                json!({ "id": id, "fromMe": true, "to": body["chatId"], "body": body["text"], "ack": 1 }),
-            )
+            let chat = body["chatId"].as_str().unwrap_or("").to_owned();
+            let id = format!("true_{chat}_STUB{}", state.sent);
+            let text = body["text"].as_str().or(body["caption"].as_str());
+            let mut message = json!({
+                "id": id, "fromMe": true, "to": chat, "body": text.unwrap_or(""),
+                "hasMedia": !body["file"].is_null(), "ack": 1,
+                "timestamp": std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            });
+            if !body["latitude"].is_null() {
+                message["location"] =
+                    json!({ "latitude": body["latitude"], "longitude": body["longitude"] });
+            }
+            state
+                .messages
+                .entry(chat)
+                .or_default()
+                .push(message.clone());
+            if state.lose_answers > 0 {
+                state.lose_answers -= 1;
+                return lost_answer();
+            }
+            answer(201, message)
         }
         ("POST", ["api", "sendSeen" | "sendPollVote"])
         | ("PUT", ["api", "reaction"])
@@ -228,6 +250,9 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             answer(200, json!({}))
         }
         ("GET", ["api", name, "chats"]) if *name == session => answer(200, json!(state.chats)),
+        ("GET", ["api", name, "chats", _, "messages"]) if state.listing_fails => {
+            answer(500, json!({ "message": "engine busy" }))
+        }
         ("GET", ["api", name, "chats", chat, "messages"]) if *name == session => {
             let messages = state.messages.get(*chat).cloned().unwrap_or_default();
             answer(200, json!(messages))
@@ -237,4 +262,18 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
             json!({ "statusCode": 404, "message": format!("no route {method} {path}") }),
         ),
     }
+}
+
+/// An answer cut short: its body breaks off, and with it the connection, before the client
+/// has it.
+fn lost_answer() -> Response {
+    let cut = futures_util::stream::iter([
+        Ok(axum::body::Bytes::from_static(b"{\"id\":")),
+        Err(std::io::Error::other("the connection broke")),
+    ]);
+    Response::builder()
+        .status(201)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(cut))
+        .unwrap()
 }

@@ -77,7 +77,13 @@ durationSecs?: number,
 /**
  * Sent on from another chat.
  */
-forwarded: boolean, };
+forwarded: boolean, 
+/**
+ * On a message this account forwarded: the upstream id of the original, which a
+ * connector that forwards natively (WAHA's `forwardMessage`) names instead of sending a
+ * copy. Absent when the original was never known upstream.
+ */
+forwardOf?: string, };
 
 export type Chat = { id: string, deviceId: string, name: string, kind: string, unreadCount: number, lastMessage: Message | null, updatedAt: string, archived: boolean, muted: boolean, 
 /**
@@ -312,7 +318,9 @@ media?: SimulatedFile | null, } | { "do": "status", from: string, text: string, 
 
 export type SimulatorActed = { upstreamId: string, };
 
-export type SimulatedFile = { type: MediaKind, mime: string, name?: string | null, size: number, };
+export type SimulatedFile = { type: SimulatedKind, mime: string, name?: string | null, size: number, };
+
+export type SimulatedKind = "image" | "document" | "voice" | "video" | "audio" | "sticker";
 
 export type Pairing = { 
 /**
@@ -395,7 +403,13 @@ durationSecs?: number,
 /**
  * Sent on from another chat.
  */
-forwarded: boolean, };
+forwarded: boolean, 
+/**
+ * On a message this account forwarded: the upstream id of the original, which a
+ * connector that forwards natively (WAHA's `forwardMessage`) names instead of sending a
+ * copy. Absent when the original was never known upstream.
+ */
+forwardOf?: string, };
 
 export type ApiKey = { id: string, name: string, 
 /**

@@ -313,6 +313,7 @@ async fn send_message(
         temp_id: None,
         template: body.template,
         forwarded: false,
+        forward_of: None,
     };
     let sent = state
         .conversations

@@ -91,7 +91,7 @@ pub(super) enum ActBody {
 #[schema(example = json!({ "type": "voice", "mime": "audio/ogg", "size": 4096 }))]
 pub(super) struct SimulatedFile {
     #[serde(rename = "type")]
-    kind: MediaKind,
+    kind: SimulatedKind,
     #[schema(schema_with = crate::model::constraints::media_type)]
     mime: String,
     #[serde(default)]
@@ -99,6 +99,41 @@ pub(super) struct SimulatedFile {
     name: Option<String>,
     #[schema(minimum = 1, maximum = 16_777_216)]
     size: u64,
+}
+
+/// What a contact's file is sent as: what a user can send, or a sticker, which users only
+/// receive (a `image/webp` picture shown small and without a caption).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub(super) enum SimulatedKind {
+    Image,
+    Document,
+    Voice,
+    Video,
+    Audio,
+    Sticker,
+}
+
+impl SimulatedKind {
+    /// The kind of file the message is composed with: a sticker is a picture.
+    fn media_kind(self) -> MediaKind {
+        match self {
+            SimulatedKind::Image | SimulatedKind::Sticker => MediaKind::Image,
+            SimulatedKind::Document => MediaKind::Document,
+            SimulatedKind::Voice => MediaKind::Voice,
+            SimulatedKind::Video => MediaKind::Video,
+            SimulatedKind::Audio => MediaKind::Audio,
+        }
+    }
+
+    /// Whether a file of MIME type `mime` can be sent as this.
+    fn takes(self, mime: &str) -> bool {
+        match self {
+            SimulatedKind::Sticker => mime == "image/webp",
+            other => other.media_kind().takes(mime),
+        }
+    }
 }
 
 /// The largest file the simulated phone makes up: what WAHA takes inline.
@@ -110,7 +145,7 @@ impl SimulatedFile {
         if !Media::is_mime_type(&self.mime) || !self.kind.takes(&self.mime) {
             return Err(ApiError::bad_request(format!(
                 "`media.mime` must be a MIME type a {} can have",
-                self.kind.as_str()
+                serde_json::to_value(self.kind).unwrap_or_default()
             )));
         }
         if !(1..=MAX_SIMULATED_FILE).contains(&self.size) {
@@ -123,6 +158,7 @@ impl SimulatedFile {
             "image/jpeg" => b"\xff\xd8\xff",
             "audio/ogg" => b"OggS",
             "video/mp4" => b"\0\0\0\x18ftypmp42",
+            "image/webp" => b"RIFF\0\0\0\0WEBP",
             _ => b"",
         };
         // Written in chunks, so a large file never sits whole in memory.
@@ -143,7 +179,7 @@ impl SimulatedFile {
             .save(id, self.mime, self.name, futures_util::stream::iter(chunks))
             .await?;
         Ok(Media {
-            kind: Some(self.kind),
+            kind: Some(self.kind.media_kind()),
             ..media
         })
     }
@@ -208,6 +244,7 @@ impl ActBody {
                     temp_id: None,
                     template: None,
                     forwarded: false,
+                    forward_of: None,
                 };
                 let (kind, content) = written.composed()?;
                 Act::Message {
@@ -293,15 +330,21 @@ async fn simulator_act(
         _ => None,
     };
     let mut body = body;
-    let file = match &mut body {
+    let (file, sticker) = match &mut body {
         ActBody::Message { media, .. } => match media.take() {
-            Some(file) => Some(file.make(&state, &id).await?),
-            None => None,
+            Some(file) => {
+                let sticker = file.kind == SimulatedKind::Sticker;
+                (Some(file.make(&state, &id).await?), sticker)
+            }
+            None => (None, false),
         },
-        _ => None,
+        _ => (None, false),
     };
     let made = format!("sim_{}", ulid::Ulid::new());
-    let act = body.act(made.clone(), target.as_ref(), file)?;
+    let mut act = body.act(made.clone(), target.as_ref(), file)?;
+    if let (true, Act::Message { kind, .. }) = (sticker, &mut act) {
+        "sticker".clone_into(kind);
+    }
     // An act on a message is known by that message's id; any other made a message.
     let upstream_id = match target.and_then(|target| target.upstream_id) {
         Some(known) => known,

@@ -18,13 +18,14 @@
 //!
 //! Here: the connector's state, its requests to WAHA and the [`Upstream`] it implements. The
 //! session and its status are in `session`, the backfill in `backfill`, sending in `send`, the
-//! engines' differing answers in `engines`, incoming webhooks in `webhook`, files in [`media`].
+//! engines' differing answers in `engines`, sending once whatever answers are lost in `resend`, incoming webhooks in `webhook`, files in [`media`].
 
 mod backfill;
 mod engines;
 pub mod media;
 mod message_kinds;
 pub mod receiver;
+mod resend;
 mod send;
 mod session;
 mod webhook;
@@ -32,6 +33,7 @@ mod webhook;
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::header::ACCEPT;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -74,6 +76,11 @@ pub struct Waha {
     fresh_qr: Option<String>,
     /// Chats whose presence this session of WAHA was asked to report.
     watched: HashSet<String>,
+    /// When the session was last opened: a message accepted before may have been in hand
+    /// when the daemon stopped (see [`resend`]).
+    opened_at: DateTime<Utc>,
+    /// The ids WAHA named for our sends, so a lost answer's message is not taken for another.
+    sent_ids: resend::SentIds,
 }
 
 impl Waha {
@@ -103,6 +110,8 @@ impl Waha {
             shown_qr: None,
             fresh_qr: None,
             watched: HashSet::new(),
+            opened_at: Utc::now(),
+            sent_ids: resend::SentIds::default(),
         })
     }
 
@@ -167,6 +176,7 @@ impl Upstream for Waha {
         self.shown_qr = None;
         self.fresh_qr = None;
         self.watched.clear();
+        self.opened_at = Utc::now();
         self.prepare_session().await?;
         let info = self.session_info().await?;
         let status = Status::of(&info);

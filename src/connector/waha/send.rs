@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::engines::sent_id;
+use super::resend::may_have_been_sent;
 use super::Waha;
 use crate::connector::SendOne;
 use crate::model::{
@@ -24,10 +25,26 @@ impl SendOne for Waha {
                 "WhatsApp templates are sent by Cloud API devices only".into(),
             ));
         }
+        if may_have_been_sent(outgoing, self.opened_at) {
+            match self.already_sent(outgoing).await {
+                Ok(Some(id)) => return Ok(self.accepted(Some(id))),
+                Ok(None) => {}
+                // A WAHA that cannot list the chat is asked to send: as before, at worst twice.
+                Err(ConnectorError::Rejected(reason)) => {
+                    tracing::warn!(%reason, "WAHA did not list the chat; the message is sent again");
+                }
+                Err(error) => return Err(error),
+            }
+        }
         let mut body = self.chat_body(&message.chat_id);
         let content = &message.content;
-        let endpoint = match &message.media {
-            None => match (&content.location, &content.contacts, &content.poll) {
+        let endpoint = match (&content.forward_of, &message.media) {
+            // The phone shows WhatsApp's own "Forwarded" mark on a message forwarded natively.
+            (Some(original), _) => {
+                body["messageId"] = json!(original);
+                "forwardMessage"
+            }
+            (None, None) => match (&content.location, &content.contacts, &content.poll) {
                 (Some(location), _, _) => {
                     body["latitude"] = json!(location.latitude);
                     body["longitude"] = json!(location.longitude);
@@ -57,7 +74,7 @@ impl SendOne for Waha {
                     "sendText"
                 }
             },
-            Some(media) => {
+            (None, Some(media)) => {
                 // A file the daemon serves (received on this device or another) goes inline:
                 // WAHA can fetch neither the daemon's URL nor, behind its key, its own.
                 body["file"] = match self.library.read(&media.url).await {
@@ -108,10 +125,20 @@ impl SendOne for Waha {
                 "WAHA took a message without naming its id; its acks cannot be followed"
             );
         }
-        // WAHA answers with the message once WhatsApp's servers have it.
-        Ok(Accepted {
+        Ok(self.accepted(upstream_id))
+    }
+}
+
+impl Waha {
+    /// A message WAHA has, by the id it gave; WAHA answers with the message once WhatsApp's
+    /// servers have it.
+    fn accepted(&self, upstream_id: Option<String>) -> Accepted {
+        if let Some(id) = &upstream_id {
+            self.sent_ids.remember(id);
+        }
+        Accepted {
             upstream_id,
             ack: Ack::Server,
-        })
+        }
     }
 }

@@ -164,24 +164,10 @@ fn qr(attempt: u32) -> EventData {
 
 fn message(device: &str, from_me: bool) -> EventData {
     EventData::Message(Message {
-        id: "msg_1".into(),
-        upstream_id: None,
         device_id: device.into(),
-        chat_id: "15550000002@c.us".into(),
         from: "15550000002@c.us".into(),
         from_me,
-        kind: "text".into(),
-        body: "see you at 5".into(),
-        media: None,
-        reply_to: None,
-        timestamp: String::new(),
-        ack: 0,
-        ack_name: "pending",
-        temp_id: None,
-        revoked: false,
-        template: None,
-        content: Default::default(),
-        edited_at: None,
+        ..Message::sample("15550000002@c.us", "see you at 5")
     })
 }
 

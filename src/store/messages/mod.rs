@@ -25,7 +25,8 @@ pub use lookup::{
 };
 pub use notifications::NotificationSet;
 pub use queue::{
-    oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued, RelayUpdate,
+    in_doubt, oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued,
+    RelayUpdate,
 };
 pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_inbox::{simulator_inbox, InboxEntry};

@@ -52,16 +52,44 @@ pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Ve
              ORDER BY m.id LIMIT ?2"
         ),
         params![device.as_str(), i64::from(limit)],
-        |row| {
-            Ok(Queued {
-                message: message_row(row)?,
-                attempts: attempts_at(row, MESSAGE_COLUMN_COUNT)?,
-                next_attempt_at: row
-                    .get::<Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
-                    .map(|at| parse_time(&at)),
-                reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
-            })
-        },
+        queued_row,
+    )
+}
+
+/// A [`Queued`] from a row of the message's columns, then its `attempts`, `next_attempt_at`
+/// and the upstream id of the message it replies to.
+fn queued_row(row: &Row<'_>) -> StoreResult<Queued> {
+    Ok(Queued {
+        message: message_row(row)?,
+        attempts: attempts_at(row, MESSAGE_COLUMN_COUNT)?,
+        next_attempt_at: row
+            .get::<Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
+            .map(|at| parse_time(&at)),
+        reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
+    })
+}
+
+/// Our oldest message of `chat_id` with this text (and a file or none) whose sending is in
+/// doubt: tried at least once, no upstream id yet, back in the queue. The upstream's own
+/// report of a message from us that matches it is that message, whose answer was lost.
+pub fn in_doubt(
+    conn: &Conn,
+    device: &DeviceId,
+    chat_id: &str,
+    body: &str,
+    with_media: bool,
+) -> StoreResult<Option<Queued>> {
+    let media = if with_media { "IS NOT NULL" } else { "IS NULL" };
+    conn.query_opt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS}, attempts, next_attempt_at, CAST(NULL AS TEXT) FROM messages
+             WHERE device_id = ?1 AND chat_id = ?2 AND relay_status IN ('queued', 'retrying')
+               AND attempts > 0 AND upstream_id IS NULL AND from_me = 1 AND body = ?3
+               AND media {media}
+             ORDER BY id LIMIT 1"
+        ),
+        params![device.as_str(), chat_id, body],
+        queued_row,
     )
 }
 

@@ -34,26 +34,7 @@ fn spec(silent_carol: bool) -> SimulatorSpec {
 }
 
 fn message(chat_id: &str) -> Message {
-    Message {
-        id: "msg_1".into(),
-        upstream_id: None,
-        device_id: "demo".into(),
-        chat_id: chat_id.into(),
-        from: "15550000001@c.us".into(),
-        from_me: true,
-        kind: "text".into(),
-        body: "hello".into(),
-        media: None,
-        reply_to: None,
-        timestamp: "2026-01-02T03:04:05.678Z".into(),
-        ack: 0,
-        ack_name: "pending",
-        temp_id: None,
-        revoked: false,
-        template: None,
-        content: Default::default(),
-        edited_at: None,
-    }
+    Message::sample(chat_id, "hello")
 }
 
 /// A plan's steps as (time, act), the reply's random upstream id left out.
