@@ -173,6 +173,8 @@ impl Conversations {
         turn: Option<Turn>,
     ) -> Result<(Message, bool), ApiError> {
         let handle = self.handle(device)?;
+        let mut request = request;
+        request.chat_id = self.current_chat_id(device, request.chat_id).await?;
         let owner = request
             .media
             .as_ref()
@@ -197,6 +199,7 @@ impl Conversations {
         up_to: Option<String>,
     ) -> Result<ReadReceipt, ApiError> {
         let handle = self.handle(device)?;
+        let chat_id = self.current_chat_id(device, chat_id).await?;
         let message_ids = messaging::mark_read(&self.store, device, chat_id, up_to).await?;
         if !message_ids.is_empty() {
             handle.wake_for_actions();
@@ -284,6 +287,7 @@ impl Conversations {
         typing: bool,
     ) -> Result<(), ApiError> {
         let handle = self.handle(device)?;
+        let chat_id = self.current_chat_id(device, chat_id).await?;
         messaging::require_chat(&self.store, device, &chat_id).await?;
         handle
             .typing(chat_id, typing)
@@ -339,6 +343,7 @@ impl Conversations {
         flags: ChatFlags,
     ) -> Result<Chat, ApiError> {
         let handle = self.handle(device)?;
+        let chat_id = self.current_chat_id(device, chat_id).await?;
         let chat = messaging::set_chat_flags(&self.store, device, chat_id, flags).await?;
         // Whatever of the change the upstream follows was queued with it.
         handle.wake_for_actions();
@@ -365,7 +370,27 @@ impl Conversations {
 
     pub async fn chat(&self, device: &DeviceId, chat_id: String) -> Result<Chat, ApiError> {
         self.handle(device)?;
+        let chat_id = self.current_chat_id(device, chat_id).await?;
         Ok(messaging::require_chat(&self.store, device, &chat_id).await?)
+    }
+
+    /// The chat `chat_id` names now: a linked id (`…@lid`) whose number became known names
+    /// the number's chat, into which its own was merged (`chat:merged`), so an id a client
+    /// kept from before still answers.
+    async fn current_chat_id(
+        &self,
+        device: &DeviceId,
+        chat_id: String,
+    ) -> Result<String, ApiError> {
+        if !chat_id.ends_with("@lid") {
+            return Ok(chat_id);
+        }
+        let (lookup, lid) = (device.clone(), [chat_id.clone()]);
+        let numbers = self
+            .store
+            .read(move |conn| store::linked_ids::numbers_behind(conn, &lookup, &lid))
+            .await?;
+        Ok(numbers.into_values().next().unwrap_or(chat_id))
     }
 
     pub async fn messages(
@@ -375,7 +400,7 @@ impl Conversations {
         query: MessagesQuery,
     ) -> Result<Page<Message>, ApiError> {
         let limit = page_size(query.limit)?;
-        self.chat(device, chat_id.clone()).await?;
+        let chat_id = self.chat(device, chat_id).await?.id;
         if query.before.is_none() {
             // The chat's newest messages: a client is opening it.
             if let Ok(handle) = self.handle(device) {

@@ -9,7 +9,9 @@
 //! delivery tells the pair ([`Inbound::Linked`]), which is remembered the same way.
 //!
 //! What was learned is kept in the store, so a contact's linked id is asked about once, not
-//! after every restart. An id whose number the upstream cannot tell (the contact has not
+//! after every restart. A number learned after something was stored under the linked id
+//! (the upstream could not tell it then) makes that the number's: one person, one chat
+//! (`messaging::inbound::merge_person`). An id whose number the upstream cannot tell (the contact has not
 //! shared it) stays as given and is asked about again after [`ASK_AGAIN_AFTER`]: a contact's
 //! number can become known later. Asking never holds a report back for longer than the
 //! upstream's timeout, and a report whose ids could not be looked up is stored with them as
@@ -21,6 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::device::upstream::Upstream;
+use crate::messaging;
 use crate::model::{
     ids::is_business_scoped_id,
     inbound::{Directory, Inbound, Incoming},
@@ -274,13 +277,20 @@ impl LinkedIds {
         }
     }
 
-    /// Keeps numbers learned, in memory and in the store.
+    /// Keeps numbers learned, in memory and in the store, and makes what was stored under
+    /// each linked id its number's: one person, one chat.
     async fn remember(&mut self, learned: Vec<(String, String)>) {
         let device = self.device.clone();
         let numbers = learned.clone();
         if let Err(error) = self
             .store
-            .write(move |tx| tx.remember_numbers(&device, &numbers))
+            .write(move |tx| {
+                tx.remember_numbers(&device, &numbers)?;
+                for (lid, number) in &numbers {
+                    messaging::inbound::merge_person(tx, &device, lid, number)?;
+                }
+                Ok(())
+            })
             .await
         {
             tracing::warn!(device_id = %self.device, %error, "cannot store the numbers behind linked ids");

@@ -55,6 +55,7 @@ mod tests {
             .map(|id| SimulatedContact {
                 id: (*id).to_owned(),
                 name: "c".into(),
+                lid: None,
                 behaviour: Default::default(),
             })
             .collect();

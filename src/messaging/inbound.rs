@@ -12,9 +12,12 @@ use chrono::Utc;
 
 use super::acks::{journal_ack, time_acks};
 use crate::metrics::ConnectorMetrics;
-use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, Notification, StatusNew};
+use crate::model::event::{
+    ChatMerged, MessageReaction, MessageRead, MessageRevoked, Notification, StatusNew,
+};
 use crate::model::{
     event::EventData,
+    ids::phone_of,
     inbound::{Directory, Inbound, Incoming, TypingChange},
     rfc3339,
     spec::{Broadcast, DeviceFilters, Filtered},
@@ -313,6 +316,7 @@ fn posted(
         device_id: device.to_string(),
         chat_id: incoming.chat_id.clone(),
         from: incoming.from.clone(),
+        from_phone: phone_of(&incoming.from),
         from_me: incoming.from_me,
         kind: incoming.kind.clone(),
         body: incoming.body.clone(),
@@ -535,4 +539,28 @@ fn notify(
         },
     };
     notice.raise(tx, device, &message.chat_id, Some(message.id.clone()))
+}
+
+/// The upstream told that the linked id `lid` is the person whose number's chat id is
+/// `number`: what was stored under the linked id becomes theirs (see
+/// [`Tx::merge_person`]), and a chat that was two is journaled as `chat:merged`, then as the
+/// one chat it now is.
+pub fn merge_person(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    lid: &str,
+    number: &str,
+) -> StoreResult<()> {
+    if let Some(chat) = tx.merge_person(device, lid, number)? {
+        tracing::info!(device_id = %device, lid, number, "two chats are one person's: merged");
+        tx.journal(
+            device,
+            EventData::ChatMerged(ChatMerged {
+                into: number.to_owned(),
+                from: lid.to_owned(),
+            }),
+        )?;
+        tx.chat_changed(device, chat);
+    }
+    Ok(())
 }

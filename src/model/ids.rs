@@ -84,6 +84,16 @@ impl fmt::Display for DeviceId {
     }
 }
 
+/// The phone number (digits, country code first) a WhatsApp id names, when it is a number's
+/// id (`15550001111@c.us`, `15550001111@s.whatsapp.net`, with or without a device suffix
+/// `:3`); `None` for a linked id (`…@lid`), a group, or anything else.
+pub fn phone_of(id: &str) -> Option<String> {
+    let (user, server) = id.split_once('@')?;
+    let number = user.split(':').next().unwrap_or_default();
+    let is_number = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| number.to_owned())
+}
+
 /// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
 /// when they chose a username over showing their number. A two-letter country code, a dot,
 /// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and

@@ -328,6 +328,10 @@ pub struct Message {
     #[schema(example = "15551234567@c.us")]
     pub chat_id: String,
     pub from: String,
+    /// The sender's phone number (digits, country code first), when known: `from` may be a
+    /// linked id (`…@lid`) whose number WhatsApp has not told yet.
+    #[schema(example = "15550001111")]
+    pub from_phone: Option<String>,
     pub from_me: bool,
     #[serde(rename = "type")]
     #[schema(example = "text")]
@@ -493,6 +497,7 @@ impl Message {
             device_id: "demo".into(),
             chat_id: chat_id.into(),
             from: "15550000001@c.us".into(),
+            from_phone: Some("15550000001".into()),
             from_me: true,
             kind: "text".into(),
             body: body.into(),

@@ -479,9 +479,37 @@ pub const FIRST_SIMULATED_PHONE: &str = "15550000001";
 pub struct SimulatedContact {
     pub id: String,
     pub name: String,
+    /// The contact's linked id (`<digits>@lid`), by which WhatsApp may name them before it
+    /// tells their number (`simulator/act` with `asLid`, then `reveal_lid`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "linked_id"
+    )]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub lid: Option<String>,
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub behaviour: Behaviour,
+}
+
+/// A linked id as WhatsApp writes one: digits, then `@lid`.
+fn linked_id<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let lid: Option<String> = Option::deserialize(deserializer)?;
+    match lid {
+        Some(lid)
+            if !lid.strip_suffix("@lid").is_some_and(|digits| {
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            }) =>
+        {
+            Err(serde::de::Error::custom(format!(
+                "`lid` must be digits then `@lid`, not {lid:?}"
+            )))
+        }
+        lid => Ok(lid),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]

@@ -8,7 +8,7 @@ use ts_rs::{Config, TS};
 use super::capability::Capability;
 use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
-    Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
+    Authenticated, ChatMerged, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
     MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
     NotificationRead, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
@@ -26,7 +26,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 21] {
+fn event_payloads() -> [(EventKind, String); 22] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -55,6 +55,7 @@ fn event_payloads() -> [(EventKind, String); 21] {
         (EventKind::StatusNew, StatusNew::name(&config())),
         (EventKind::PollVote, PollVote::name(&config())),
         (EventKind::MessageEdited, MessageEdited::name(&config())),
+        (EventKind::ChatMerged, ChatMerged::name(&config())),
     ]
 }
 
@@ -118,6 +119,7 @@ pub(crate) fn declarations() -> String {
         StatusNew::decl(&config()),
         PollVote::decl(&config()),
         MessageEdited::decl(&config()),
+        ChatMerged::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

@@ -165,6 +165,9 @@ pub enum Act {
         upstream_id: String,
         from: String,
         chat_id: Option<String>,
+        /// From the contact's linked id rather than their number.
+        #[serde(default)]
+        as_lid: bool,
         /// The message's type: `text`, `voice`, `location`, `contact`, `poll`, ….
         kind: String,
         text: String,
@@ -179,6 +182,8 @@ pub enum Act {
         from: String,
         options: Vec<String>,
     },
+    /// The upstream tells which linked id is the contact `contact`'s.
+    RevealLid { contact: String },
     /// A contact posts a story (`status@broadcast`).
     Status {
         upstream_id: String,

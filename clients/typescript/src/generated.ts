@@ -57,7 +57,12 @@ components?: Array<Record<string, unknown>>, };
 
 export type TempId = string | number;
 
-export type Message = { id: string, upstreamId: string | null, deviceId: string, chatId: string, from: string, fromMe: boolean, type: string, body: string, media: Media | null, replyTo: string | null, timestamp: string, ack: number, ackName: AckName, tempId: TempId | null, 
+export type Message = { id: string, upstreamId: string | null, deviceId: string, chatId: string, from: string, 
+/**
+ * The sender's phone number (digits, country code first), when known: `from` may be a
+ * linked id (`…@lid`) whose number WhatsApp has not told yet.
+ */
+fromPhone: string | null, fromMe: boolean, type: string, body: string, media: Media | null, replyTo: string | null, timestamp: string, ack: number, ackName: AckName, tempId: TempId | null, 
 /**
  * Deleted for everyone: the body is gone, the message keeps its place in the chat.
  */
@@ -145,6 +150,8 @@ export type PollVote = { chatId: string, messageId: string, voter: string, optio
 
 export type MessageEdited = { chatId: string, messageId: string, body: string, editedAt: string, };
 
+export type ChatMerged = { into: string, from: string, };
+
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
 export type Secret = string;
@@ -153,7 +160,12 @@ export type ConnectorKind = "simulator" | "waha" | "cloud_api";
 
 export type Behaviour = "echo" | "silent" | "slow_reader";
 
-export type SimulatedContact = { id: string, name: string, behaviour?: Behaviour, };
+export type SimulatedContact = { id: string, name: string, 
+/**
+ * The contact's linked id (`<digits>@lid`), by which WhatsApp may name them before it
+ * tells their number (`simulator/act` with `asLid`, then `reveal_lid`).
+ */
+lid?: string | null, behaviour?: Behaviour, };
 
 export type SimulatorSpec = { 
 /**
@@ -228,7 +240,7 @@ channels?: Filtered, };
 export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -253,6 +265,7 @@ export interface DeviceEvents {
   "status:new": StatusNew;
   "poll:vote": PollVote;
   "message:edited": MessageEdited;
+  "chat:merged": ChatMerged;
 }
 
 export type List<T> = { items: Array<T>, };
@@ -310,11 +323,16 @@ export type DropBody = {
  */
 failReconnects?: number, };
 
-export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, 
+export type SimulatorAct = { "do": "message", from: string, chatId?: string | null, 
+/**
+ * Written from the contact's linked id (its `lid` in the device file), as WhatsApp
+ * names people whose number it has not told yet.
+ */
+asLid?: boolean, text?: string, location?: Location | null, contacts?: Array<ContactCard> | null, poll?: NewPoll | null, 
 /**
  * A file the simulated phone makes up: bytes of this size and type.
  */
-media?: SimulatedFile | null, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
+media?: SimulatedFile | null, } | { "do": "reveal_lid", contact: string, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
 
 export type SimulatorActed = { upstreamId: string, };
 

@@ -36,6 +36,11 @@ pub(super) enum ActBody {
         #[serde(rename = "chatId", default)]
         #[cfg_attr(test, ts(optional = nullable))]
         chat_id: Option<String>,
+        /// Written from the contact's linked id (its `lid` in the device file), as WhatsApp
+        /// names people whose number it has not told yet.
+        #[serde(rename = "asLid", default)]
+        #[cfg_attr(test, ts(optional = nullable))]
+        as_lid: bool,
         #[serde(default)]
         #[cfg_attr(test, ts(optional = nullable))]
         text: String,
@@ -53,6 +58,9 @@ pub(super) enum ActBody {
         #[cfg_attr(test, ts(optional = nullable))]
         media: Option<Box<SimulatedFile>>,
     },
+    /// The upstream tells which linked id is `contact`'s (its `lid` in the device file):
+    /// what came from that linked id becomes the contact's, in one chat.
+    RevealLid { contact: String },
     /// A contact posts a story (`status@broadcast`).
     Status {
         from: String,
@@ -211,6 +219,7 @@ impl ActBody {
                 None,
             ),
             ActBody::Status { from, text } => (vec![("from", Some(from))], Some(text)),
+            ActBody::RevealLid { contact } => (vec![("contact", Some(contact))], None),
             ActBody::ChannelPost { channel, text } => {
                 (vec![("channel", Some(channel))], Some(text))
             }
@@ -227,6 +236,7 @@ impl ActBody {
             ActBody::Message {
                 from,
                 chat_id,
+                as_lid,
                 text,
                 location,
                 contacts,
@@ -251,12 +261,14 @@ impl ActBody {
                     upstream_id,
                     from,
                     chat_id,
+                    as_lid,
                     kind: kind.to_owned(),
                     text: written.text,
                     media: written.media,
                     content: Box::new(content),
                 }
             }
+            ActBody::RevealLid { contact } => Act::RevealLid { contact },
             ActBody::Status { from, text } => Act::Status {
                 upstream_id,
                 from,

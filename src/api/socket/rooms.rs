@@ -161,7 +161,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::ContactUpdate
         | EventKind::Notification
         | EventKind::NotificationRead
-        | EventKind::StatusNew => None,
+        | EventKind::StatusNew
+        | EventKind::ChatMerged => None,
     }
 }
 

@@ -212,7 +212,7 @@ impl Upstream for Simulator {
                 }
             }
             Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
-            Cue::Act(act) => UpstreamEvent::Inbound(world::report(&self.spec, &act)),
+            Cue::Act(act) => UpstreamEvent::Inbound(world::report(&self.spec, &act)?),
         };
         self.events
             .send(event)

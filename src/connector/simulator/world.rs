@@ -1,5 +1,6 @@
-//! What the simulated world does on cue (`POST …/simulator/act`): a contact writes, edits,
-//! votes, posts a story, or a channel posts. Each becomes what a real upstream would report,
+//! What the simulated world does on cue (`POST …/simulator/act`): a contact writes (from their
+//! number, or from their linked id), edits, votes, posts a story, or a channel posts; or the
+//! upstream tells whose a linked id is. Each becomes what a real upstream would report,
 //! so everything after it (filters, chats, notifications, events) runs as for WhatsApp.
 
 use chrono::Utc;
@@ -9,31 +10,56 @@ use crate::model::{
     content::Content,
     inbound::{Inbound, Incoming},
     spec::{SimulatorSpec, STATUS_CHAT},
-    upstream::Act,
+    upstream::{Act, ConnectorError},
     Media,
 };
 
+/// The linked id the device file gives contact `contact`.
+fn lid_of<'s>(spec: &'s SimulatorSpec, contact: &str) -> Result<&'s str, ConnectorError> {
+    spec.contacts
+        .iter()
+        .find(|known| known.id == contact)
+        .and_then(|known| known.lid.as_deref())
+        .ok_or_else(|| {
+            ConnectorError::Rejected(format!(
+                "{contact} has no `lid` among the device file's contacts"
+            ))
+        })
+}
+
 /// What the upstream reports of an act.
-pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
+pub fn report(spec: &SimulatorSpec, act: &Act) -> Result<Inbound, ConnectorError> {
     let said = |said: Said| Inbound::Message(Box::new(said.incoming(spec)));
-    match act {
+    Ok(match act {
         Act::Message {
             upstream_id,
             from,
             chat_id,
+            as_lid,
             kind,
             text,
             media,
             content,
-        } => said(Said {
-            upstream_id,
-            chat_id: chat_id.clone().unwrap_or_else(|| from.clone()),
-            from: from.clone(),
-            kind,
-            body: text,
-            media: media.clone(),
-            content: Content::clone(content),
-        }),
+        } => {
+            // WhatsApp names the sender, and their own chat, by the linked id alone.
+            let from = match as_lid {
+                true => lid_of(spec, from)?.to_owned(),
+                false => from.clone(),
+            };
+            said(Said {
+                upstream_id,
+                chat_id: chat_id.clone().unwrap_or_else(|| from.clone()),
+                from,
+                kind,
+                body: text,
+                media: media.clone(),
+                content: Content::clone(content),
+            })
+        }
+        Act::RevealLid { contact } => Inbound::Linked {
+            id: lid_of(spec, contact)?.to_owned(),
+            number: contact.clone(),
+        },
         Act::Status {
             upstream_id,
             from,
@@ -66,7 +92,7 @@ pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
             voter: from.clone(),
             options: options.clone(),
         },
-    }
+    })
 }
 
 /// A message someone in the simulated world sends.

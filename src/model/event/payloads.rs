@@ -172,6 +172,17 @@ pub struct PollVote {
     pub options: Vec<String>,
 }
 
+/// `chat:merged`: two chats turned out to be one person's — one named by their linked id
+/// (`…@lid`), one by their number — and are one chat now, `into`, with the history of both.
+/// `from` still answers (REST, sends) as the merged chat.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMerged {
+    pub into: String,
+    pub from: String,
+}
+
 /// `message:edited`: a message's text (or caption) was changed, by either side.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

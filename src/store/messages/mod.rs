@@ -15,7 +15,7 @@ mod writes;
 
 use super::sql::Row;
 use super::StoreResult;
-use crate::model::{Ack, Media, Message, TempId};
+use crate::model::{ids::phone_of, Ack, Media, Message, TempId};
 
 pub use acks::{ack_subject, AckSubject};
 pub use idempotency::by_idempotency_key;
@@ -40,12 +40,14 @@ const MESSAGE_COLUMN_COUNT: usize = 17;
 pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
     let media: Option<String> = row.get(at + 8)?;
     let ack = ack_at(row, at + 11)?;
+    let from: String = row.get(at + 4)?;
     Ok(Message {
         id: row.get(at)?,
         upstream_id: row.get(at + 1)?,
         device_id: row.get(at + 2)?,
         chat_id: row.get(at + 3)?,
-        from: row.get(at + 4)?,
+        from_phone: phone_of(&from),
+        from,
         from_me: row.get::<i64>(at + 5)? != 0,
         kind: row.get(at + 6)?,
         body: row.get(at + 7)?,

@@ -2,7 +2,7 @@
 //! relay queue's and the acks' changes to a message live with the relay and the acks.
 
 use crate::model::{
-    content::Content, Ack, DeviceId, Media, Message, RelayStatus, TempId, Template,
+    content::Content, ids::phone_of, Ack, DeviceId, Media, Message, RelayStatus, TempId, Template,
 };
 use crate::store::sql::params;
 use crate::store::{StoreResult, Tx};
@@ -77,6 +77,7 @@ impl Tx<'_> {
             device_id: device.to_string(),
             chat_id: new.chat_id.to_owned(),
             from: new.from.to_owned(),
+            from_phone: phone_of(new.from),
             from_me: new.from_me,
             kind: new.kind.to_owned(),
             body: new.body.to_owned(),

@@ -8,6 +8,7 @@ import type {
   Me,
   MessageAck,
   MessageEdited,
+  ChatMerged,
   MessageReaction,
   MessageRevoked,
   Notification,
@@ -84,6 +85,8 @@ export type NotificationReadEvent = Journaled<NotificationRead>;
 
 /** A message's text (or caption) edited, by us or by the other side. */
 export type EditedEvent = Journaled<MessageEdited>;
+/** Two chats found to be one person's: `from` (a linked id's) is now part of `into`. */
+export type MergedEvent = Journaled<ChatMerged>;
 /** Someone's vote on a poll, replacing their earlier one (none: taken back). */
 export type VoteEvent = Journaled<PollVote>;
 

@@ -34,7 +34,7 @@ const last = (ack: number): Message => ({
   ack,
   ackName: "pending",
   tempId: null,
-  revoked: false, editedAt: null, forwarded: false,
+  revoked: false, editedAt: null, forwarded: false, fromPhone: null,
 });
 
 describe("chat list", () => {

@@ -25,7 +25,7 @@ function message(id: string, timestamp: string, fields: Partial<Message> = {}): 
     timestamp,
     ack: 0,
     ackName: "pending",
-    revoked: false, editedAt: null, forwarded: false,
+    revoked: false, editedAt: null, forwarded: false, fromPhone: null,
     tempId: null,
     ...fields,
   };

@@ -39,7 +39,7 @@ function stored(tempId: string | number | null, id = "msg_1"): Message {
     ack: 0,
     ackName: "pending",
     tempId,
-    revoked: false, editedAt: null, forwarded: false,
+    revoked: false, editedAt: null, forwarded: false, fromPhone: null,
   };
 }
 

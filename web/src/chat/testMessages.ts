@@ -17,7 +17,7 @@ export function aMessage(id: string, fields: Partial<Message> = {}): Message {
     ack: 0,
     ackName: "pending",
     tempId: null,
-    revoked: false, editedAt: null, forwarded: false,
+    revoked: false, editedAt: null, forwarded: false, fromPhone: null,
     ...fields,
   };
 }

@@ -7,7 +7,7 @@ const now = new Date(2026, 10, 23, 12, 0);
 function at(date: Date, id: string): Message {
   return {
     id, upstreamId: null, deviceId: "d", chatId: "c", from: "x", fromMe: false, type: "text", body: id,
-    media: null, replyTo: null, timestamp: date.toISOString(), ack: 0, ackName: "pending", tempId: null, revoked: false, editedAt: null, forwarded: false,
+    media: null, replyTo: null, timestamp: date.toISOString(), ack: 0, ackName: "pending", tempId: null, revoked: false, editedAt: null, forwarded: false, fromPhone: null,
   };
 }
 

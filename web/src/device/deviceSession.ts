@@ -6,6 +6,7 @@ import type {
   Location,
   Media,
   MediaKind,
+  MergedEvent,
   Message,
   NewPoll,
   NotificationEvent,
@@ -135,6 +136,7 @@ export class DeviceSession {
     if (event === "typing:start") this.#lapseTyping(payload as TypingEvent);
     if (event === "typing:stop") this.#clearLapse(payload as TypingEvent);
     if (event === "message") this.#seen(payload as Message);
+    if (event === "chat:merged") this.#merged(payload as MergedEvent);
     if (event === "notification") this.#notify(payload as NotificationEvent);
     if (event === "notification:read") this.#notificationsRead((payload as NotificationReadEvent).ids);
   }
@@ -189,6 +191,11 @@ export class DeviceSession {
     } finally {
       this.#loading.delete("chats");
     }
+  }
+
+  /** The chat on screen took another's history in: it is read again whole. */
+  #merged({ into }: MergedEvent): void {
+    if (this.#openChatId === into) void this.#loadNewest(into);
   }
 
   /** The chat on screen: its newest messages are loaded and it is marked read. */

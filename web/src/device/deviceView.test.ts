@@ -16,7 +16,7 @@ const chatId = "15550000002@c.us";
 
 const sent: Message = {
   id: "msg_1", upstreamId: null, deviceId: "demo", chatId, from: "me", fromMe: true, type: "text", body: "hi",
-  media: null, replyTo: null, timestamp: "2026-01-01T10:00:01Z", ack: 0, ackName: "pending", tempId: "t-1", revoked: false, editedAt: null, forwarded: false,
+  media: null, replyTo: null, timestamp: "2026-01-01T10:00:01Z", ack: 0, ackName: "pending", tempId: "t-1", revoked: false, editedAt: null, forwarded: false, fromPhone: null,
 };
 
 const written = () => ({
@@ -25,6 +25,21 @@ const written = () => ({
 });
 
 describe("device view", () => {
+  it("merges a linked id's chat into the number's: one row, both histories read again, the old id pointing on", () => {
+    const lid = "207700000002@lid";
+    const row = (id: string) => ({
+      id, deviceId: "demo", name: "Alice", kind: "direct", unreadCount: 1, lastMessage: null,
+      updatedAt: "2026-01-01T10:00:01Z", archived: false, muted: false, pinned: false, markedUnread: false,
+    });
+    let view = applyDeviceEvent(initialDeviceView, "chat:update", row(chatId));
+    view = applyDeviceEvent(view, "chat:update", row(lid));
+    view = withStoredMessage(view, sent);
+    view = applyDeviceEvent(view, "chat:merged", { into: chatId, from: lid, seq: 9, at: "" });
+    expect(Object.keys(view.chats)).toEqual([chatId]);
+    expect(conversationOf(view, chatId).loaded).toBe(false);
+    expect(view.mergedInto).toEqual({ [lid]: chatId });
+  });
+
   it("shows a written message once, whichever of event and answer comes first", () => {
     let view = applyDeviceEvent(written(), "message", { ...sent, seq: 4, at: "" });
     view = withStoredMessage(view, sent);

@@ -3,6 +3,7 @@ import type {
   Chat,
   DeviceStateName,
   EditedEvent,
+  MergedEvent,
   Message,
   QrCode,
   ReactionEvent,
@@ -62,6 +63,8 @@ export interface DeviceView {
   resent: readonly string[];
   /** The last action the server refused (a reaction, a deletion), to show once. */
   problem: string | null;
+  /** Chats merged into another (`chat:merged`): where each one's history now is. */
+  mergedInto: Readonly<Record<string, string>>;
 }
 
 export const initialDeviceView: DeviceView = {
@@ -81,6 +84,7 @@ export const initialDeviceView: DeviceView = {
   uploads: [],
   resent: [],
   problem: null,
+  mergedInto: {},
 };
 
 export function conversationOf(view: DeviceView, chatId: string): Conversation {
@@ -150,6 +154,18 @@ export function withPollVote(view: DeviceView, event: Pick<VoteEvent, "chatId" |
   );
 }
 
+/**
+ * Two chats are one person's now: the merged-away chat leaves the list (a
+ * screen showing it moves to the merged one), and both conversations are
+ * dropped, to be read again whole (the history of both, in order) when
+ * opened. The merged chat's `chat:update` follows.
+ */
+export function withMergedChats(view: DeviceView, event: Pick<MergedEvent, "into" | "from">): DeviceView {
+  const { [event.from]: _gone, ...chats } = view.chats;
+  const { [event.from]: _from, [event.into]: _into, ...conversations } = view.conversations;
+  return { ...view, chats, conversations, mergedInto: { ...view.mergedInto, [event.from]: event.into } };
+}
+
 /** Applies one event of the device's namespace. Events it does not show change nothing. */
 export function applyDeviceEvent(view: DeviceView, event: string, payload: unknown): DeviceView {
   switch (event) {
@@ -180,6 +196,8 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
       return { ...view, reactions: withReaction(view.reactions, payload as ReactionEvent) };
     case "chat:update":
       return { ...view, chats: upsertChat(view.chats, payload as Chat) };
+    case "chat:merged":
+      return withMergedChats(view, payload as MergedEvent);
     case "typing:start": {
       const { chatId, contactId } = payload as TypingEvent;
       return { ...view, typing: startTyping(view.typing, chatId, contactId) };

@@ -1,7 +1,8 @@
 import type { Dashboard } from "../app/dashboard";
 import { navigate } from "../app/navigation";
 import { useStore } from "../lib/store";
-import { devicePath } from "../router";
+import { useEffect } from "preact/hooks";
+import { chatPath, devicePath } from "../router";
 import { ChatList } from "./ChatList";
 import { ConversationPane } from "./ConversationPane";
 import { DeviceActions } from "./DeviceActions";
@@ -35,6 +36,11 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
   const view = useStore(session.view);
   const linkState = useStore(session.link.state);
   const device = useStore(dashboard.fleet.fleet)[deviceId]?.device;
+  // The open chat was merged into another (one person's two chats): that one is shown.
+  const mergedInto = chatId ? view.mergedInto[chatId] : undefined;
+  useEffect(() => {
+    if (mergedInto) navigate(chatPath(deviceId, mergedInto));
+  }, [deviceId, mergedInto]);
   if (!device) return null;
   // The namespace's own state is the freshest; the fleet's until it arrives.
   const state = view.state ?? device.state;

@@ -10,6 +10,7 @@ fn contact(id: &str, name: &str, behaviour: Behaviour) -> SimulatedContact {
     SimulatedContact {
         id: id.into(),
         name: name.into(),
+        lid: None,
         behaviour,
     }
 }
