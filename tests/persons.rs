@@ -178,11 +178,41 @@ async fn a_contact_who_wrote_from_a_linked_id_ends_as_one_chat_once_it_is_told()
         hooks.iter().map(|h| h.json.to_string()).collect::<Vec<_>>()
     );
 
+    // An event about the person carries their number too: a vote on our poll.
+    let poll = daemon
+        .send_message(
+            "p",
+            ALICE,
+            json!({ "poll": { "question": "Lunch?", "options": ["Yes", "No"] } }),
+        )
+        .await;
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "message:ack" && e.data["messageId"] == poll["id"]
+        })
+        .await
+        .expect("the poll is sent");
+    let (status, voted) = act(
+        &daemon,
+        json!({ "do": "vote", "from": ALICE, "messageId": poll["id"], "options": ["Yes"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{voted}");
+    let vote = client
+        .wait_until(WAIT, |e| e.name == "poll:vote")
+        .await
+        .expect("the vote")
+        .data;
+    assert_eq!(
+        (&vote["voter"], &vote["fromPhone"]),
+        (&json!(ALICE), &json!("15550000002"))
+    );
+
     // Kept: after a restart the chat is still one, and a client resuming from the start
     // replays the merge.
     let daemon = daemon.restart().await;
     assert_eq!(chat_ids(&daemon).await, [ALICE]);
-    assert_eq!(messages(&daemon, ALICE).await.len(), 4);
+    assert_eq!(messages(&daemon, ALICE).await.len(), 5);
     let mut resumed = daemon.socket("p", json!({ "lastSeq": 0 })).await;
     resumed
         .wait_until(WAIT, |e| {

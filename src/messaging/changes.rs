@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::model::event::{EventData, MessageEdited, PollVote};
-use crate::model::{capability::Capability, rfc3339, DeviceId, Message};
+use crate::model::{capability::Capability, ids::phone_of, rfc3339, DeviceId, Message};
 use crate::store::actions::Action;
 use crate::store::{Store, Tx};
 
@@ -146,6 +146,7 @@ pub(super) fn voted(
             chat_id: message.chat_id.clone(),
             message_id: message.id.clone(),
             voter: voter.to_owned(),
+            from_phone: phone_of(voter),
             options,
         }),
     )?;

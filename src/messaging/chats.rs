@@ -8,7 +8,9 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{RefOr, Schema};
 
 use crate::model::event::{MessageReaction, MessageRead, MessageRevoked, NotificationRead};
-use crate::model::{capability::Capability, event::EventData, rfc3339, Chat, ChatFlags, DeviceId};
+use crate::model::{
+    capability::Capability, event::EventData, ids::phone_of, rfc3339, Chat, ChatFlags, DeviceId,
+};
 use crate::store::actions::Action;
 use crate::store::messages::NotificationSet;
 use crate::store::{self, Store};
@@ -105,6 +107,7 @@ pub async fn react(
             EventData::MessageReaction(MessageReaction {
                 chat_id: message.chat_id,
                 message_id,
+                from_phone: phone_of(&me),
                 from: me,
                 emoji,
             }),

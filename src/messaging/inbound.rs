@@ -199,6 +199,7 @@ pub fn apply(
                             chat_id: message.chat_id,
                             message_id: message.id,
                             from: from.clone(),
+                            from_phone: phone_of(from),
                             emoji: emoji.clone(),
                         }),
                     )?;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::ids::DeviceId;
+use super::ids::{phone_of, DeviceId};
 use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
@@ -62,16 +62,15 @@ pub enum EventData {
 impl EventData {
     /// `typing:start` or `typing:stop`.
     pub fn typing(chat_id: String, contact_id: String, typing: bool) -> Self {
+        let typing_event = Typing {
+            from_phone: phone_of(&contact_id),
+            chat_id,
+            contact_id,
+        };
         if typing {
-            EventData::TypingStart(Typing {
-                chat_id,
-                contact_id,
-            })
+            EventData::TypingStart(typing_event)
         } else {
-            EventData::TypingStop(Typing {
-                chat_id,
-                contact_id,
-            })
+            EventData::TypingStop(typing_event)
         }
     }
 

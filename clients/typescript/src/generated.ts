@@ -132,9 +132,17 @@ export type MessageRead = { chatId: string, messageIds: Array<string>, readBy: s
 
 export type MessageRevoked = { chatId: string, messageId: string, };
 
-export type MessageReaction = { chatId: string, messageId: string, from: string, emoji: string, };
+export type MessageReaction = { chatId: string, messageId: string, from: string, 
+/**
+ * Their phone number (digits, country code first) when known (see `Message::from_phone`).
+ */
+fromPhone: string | null, emoji: string, };
 
-export type Typing = { chatId: string, contactId: string, };
+export type Typing = { chatId: string, contactId: string, 
+/**
+ * Their phone number (digits, country code first) when known (see `Message::from_phone`).
+ */
+fromPhone: string | null, };
 
 export type Notification = { id: string, kind: string, title: string, body: string, chatId: string | null, messageId: string | null, };
 
@@ -146,7 +154,11 @@ export type StatusNew = {
  */
 from: string, message: Message, };
 
-export type PollVote = { chatId: string, messageId: string, voter: string, options: Array<string>, };
+export type PollVote = { chatId: string, messageId: string, voter: string, 
+/**
+ * Their phone number (digits, country code first) when known (see `Message::from_phone`).
+ */
+fromPhone: string | null, options: Array<string>, };
 
 export type MessageEdited = { chatId: string, messageId: string, body: string, editedAt: string, };
 

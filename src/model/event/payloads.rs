@@ -115,6 +115,8 @@ pub struct MessageReaction {
     pub chat_id: String,
     pub message_id: String,
     pub from: String,
+    /// Their phone number (digits, country code first) when known (see `Message::from_phone`).
+    pub from_phone: Option<String>,
     pub emoji: String,
 }
 
@@ -125,6 +127,8 @@ pub struct MessageReaction {
 pub struct Typing {
     pub chat_id: String,
     pub contact_id: String,
+    /// Their phone number (digits, country code first) when known (see `Message::from_phone`).
+    pub from_phone: Option<String>,
 }
 
 /// `notification`: something a person should see.
@@ -169,6 +173,8 @@ pub struct PollVote {
     pub chat_id: String,
     pub message_id: String,
     pub voter: String,
+    /// Their phone number (digits, country code first) when known (see `Message::from_phone`).
+    pub from_phone: Option<String>,
     pub options: Vec<String>,
 }
 
