@@ -14,18 +14,22 @@ use serde_json::json;
 
 const ALICE: &str = "15550000002@c.us";
 const BOB: &str = "15550000003@c.us";
+/// Bob's linked id, which the simulated upstream tells only on cue (`reveal_lid`).
+const BOB_LID: &str = "207700000003@lid";
 
 /// Runs `tests/e2e/browser/<scenario>` against a daemon with a linked simulator device `phone`
 /// whose contacts Alice and Bob read and answer quickly, typing long enough to be seen.
 async fn run_browser_scenario(scenario: &str, daemon: TestDaemon) {
     let contact = |id: &str, name: &str| json!({ "id": id, "name": name, "behaviour": "echo" });
+    let mut bob = contact(BOB, "Bob");
+    bob["lid"] = json!(BOB_LID);
     daemon
         .ready_device(
             "phone",
             json!({
                 "phone": "15550000001",
                 "server_ack_ms": 20, "delivered_ms": 60, "read_ms": 300, "typing_ms": 1500,
-                "contacts": [contact(ALICE, "Alice"), contact(BOB, "Bob")],
+                "contacts": [contact(ALICE, "Alice"), bob],
             }),
         )
         .await;
@@ -38,6 +42,7 @@ async fn run_browser_scenario(scenario: &str, daemon: TestDaemon) {
             ("E2E_DEVICE", "phone"),
             ("E2E_ALICE", ALICE),
             ("E2E_BOB", BOB),
+            ("E2E_BOB_LID", BOB_LID),
             ("E2E_SCREENSHOTS", shots.to_str().unwrap()),
         ],
         Duration::from_secs(180),
@@ -82,7 +87,7 @@ async fn the_operator_tools_work_in_a_real_browser() {
 
 /// Every kind of message: a voice note recorded in the browser, a place and a poll sent from
 /// the composer, votes from both sides counted live, an edit, a forward, and a place and a
-/// contact card received.
+/// contact card received; a chat of a linked id merged into its number's.
 #[tokio::test]
 async fn every_kind_of_message_is_sent_and_shown_in_a_real_browser() {
     run_browser_scenario("kinds.js", TestDaemon::start().await).await;

@@ -5,13 +5,14 @@
 // through the simulated world and the count moves live, then our own click votes; a text of
 // ours is edited in place, Alice edits one of hers, and a message is forwarded to Bob's chat,
 // where it shows marked forwarded; Alice sends a place and a contact card, shown as such; a
-// video picked with the file picker plays in its bubble from the daemon. The
+// video picked with the file picker plays in its bubble from the daemon; Bob writes from his
+// linked id, and once it is revealed his two chats show as one. The
 // conversation with all of these is audited with axe-core, and every page is watched as in
 // dashboard.js (a console error, an uncaught exception or a request that leaves the daemon
 // fails the scenario). Screenshot: kinds.png.
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
-// are sent.
+// are sent; E2E_BOB_LID is Bob's linked id.
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
@@ -22,6 +23,7 @@ const pages = new PageWatch();
 const DEVICE = env("E2E_DEVICE");
 const ALICE = env("E2E_ALICE");
 const BOB = env("E2E_BOB");
+const BOB_LID = env("E2E_BOB_LID");
 
 const api = rest(BASE, KEY);
 const run = Date.now().toString(36);
@@ -219,6 +221,18 @@ main(async () => {
     await forwarded.getByTestId("message-forwarded").waitFor();
     const copy = await stored(await forwarded.getAttribute("data-message-id"));
     if (!copy.forwarded || copy.chatId !== BOB) fail(`the forwarded copy is ${JSON.stringify(copy)}`);
+
+    // One person, one chat: Bob writes from his linked id, which opens a chat of its own
+    // until WhatsApp tells whose it is; then the list shows Bob once, and his open chat has
+    // the message.
+    const fromLid = `from my linked id ${run}`;
+    await act({ do: "message", from: BOB, text: fromLid, asLid: true });
+    const lidRow = page.locator(byTestId("chat-row", { "chat-id": BOB_LID }));
+    await lidRow.waitFor();
+    await act({ do: "reveal_lid", contact: BOB });
+    await lidRow.waitFor({ state: "detached" });
+    await withText(page, fromLid, "in").waitFor();
+    if ((await page.locator(byTestId("chat-row", { "chat-id": BOB })).count()) !== 1) fail("Bob is not one chat");
 
     pages.check();
   } finally {
