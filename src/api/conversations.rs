@@ -52,6 +52,25 @@ pub struct MessagesQuery {
     pub limit: Option<u32>,
 }
 
+/// `?q&chatId&before&limit`: a search of a device's messages.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The words to find, each the start of a word of the text, all of them in the message;
+    /// letters and digits make words, anything else separates them.
+    #[param(min_length = 1, max_length = 256, example = "lunch tomorrow")]
+    pub q: String,
+    /// Only this chat's messages.
+    #[param(min_length = 1, max_length = 256)]
+    pub chat_id: Option<String>,
+    /// A message id: the page ends before it (the `nextCursor` of the previous page).
+    pub before: Option<String>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
 /// `{ phone }`: the number a chat is opened with.
 #[derive(Debug, Deserialize, ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -440,6 +459,39 @@ impl Conversations {
                 ),
             )
         })
+    }
+
+    /// The device's messages whose text has the words searched for, newest first.
+    pub async fn search(
+        &self,
+        device: &DeviceId,
+        query: SearchQuery,
+    ) -> Result<Page<Message>, ApiError> {
+        self.handle(device)?;
+        let limit = page_size(query.limit)?;
+        if query.q.len() > 256 {
+            return Err(ApiError::bad_request("`q` is at most 256 bytes"));
+        }
+        let chat = match query.chat_id {
+            Some(chat) => Some(self.chat(device, chat).await?.id),
+            None => None,
+        };
+        let (device, max_bytes) = (device.clone(), self.max_reply_bytes);
+        let found = self
+            .store
+            .read(move |conn| {
+                let (q, before) = (&query.q, query.before.as_deref());
+                store::messages::search(
+                    conn,
+                    &device,
+                    q,
+                    chat.as_deref(),
+                    before,
+                    (limit, max_bytes),
+                )
+            })
+            .await?;
+        found.ok_or_else(|| ApiError::bad_request("`q` must have a word: letters or digits"))
     }
 
     /// The message `name` names: its id, or the id the upstream gave it.

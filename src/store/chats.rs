@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use super::messages::{self, MESSAGE_COLUMNS};
+use super::messages;
 use super::page::page;
 use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
@@ -17,11 +17,7 @@ const CHAT_COLUMN_COUNT: usize = 10;
 
 /// Chats joined with their last message, whose columns follow the chat's.
 fn chat_query(filter: &str) -> String {
-    let message_columns = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|column| format!("m.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let message_columns = messages::message_columns_of("m");
     format!(
         "SELECT {CHAT_COLUMNS}, {message_columns} FROM chats c
          LEFT JOIN messages m ON m.id = c.last_message_id WHERE {filter}"

@@ -317,6 +317,27 @@ const MIGRATIONS: &[&str] = &[
     // 21: a chat pinned to the top of the list, and one marked unread by hand.
     "ALTER TABLE chats ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;",
+    // 22: the words of messages' texts, for search (`store::messages::search`): an FTS5
+    // index over the message rows themselves (nothing stored twice), kept by triggers in the
+    // same commit as the message, an edit or a revocation; the messages there are indexed.
+    "CREATE VIRTUAL TABLE message_words USING fts5(
+        body, content = 'messages', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER message_words_added AFTER INSERT ON messages BEGIN
+        INSERT INTO message_words (rowid, body) VALUES (new.rowid, new.body);
+    END;
+    CREATE TRIGGER message_words_removed AFTER DELETE ON messages BEGIN
+        INSERT INTO message_words (message_words, rowid, body)
+            VALUES ('delete', old.rowid, old.body);
+    END;
+    CREATE TRIGGER message_words_changed AFTER UPDATE OF body ON messages
+        WHEN old.body <> new.body BEGIN
+        INSERT INTO message_words (message_words, rowid, body)
+            VALUES ('delete', old.rowid, old.body);
+        INSERT INTO message_words (rowid, body) VALUES (new.rowid, new.body);
+    END;
+    INSERT INTO message_words (message_words) VALUES ('rebuild');",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the
@@ -347,204 +368,4 @@ pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::event::EventKind;
-
-    /// A database as a build that knew only the first `version` migrations left it.
-    fn at_version(version: usize) -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        for (index, sql) in MIGRATIONS.iter().enumerate().take(version) {
-            conn.execute_batch(&with_numbers_of_names(sql)).unwrap();
-            conn.pragma_update(None, "user_version", index + 1).unwrap();
-        }
-        conn
-    }
-
-    #[test]
-    fn journal_rows_of_an_older_schema_get_their_whole_payload() {
-        let mut conn = at_version(3);
-        conn.execute(
-            "INSERT INTO events (device_id, seq, name, data, at) VALUES
-                ('demo', 4, 'disconnected', '{\"reason\":\"connection_lost\"}', '2026-01-02T03:04:05.678Z')",
-            [],
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let data: String = conn
-            .query_row("SELECT data FROM events", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&data).unwrap(),
-            serde_json::json!({"reason": "connection_lost", "deviceId": "demo", "seq": 4, "at": "2026-01-02T03:04:05.678Z"})
-        );
-    }
-
-    #[test]
-    fn journals_keep_their_events_and_seqs_under_the_new_keys() {
-        let mut conn = at_version(5);
-        conn.execute_batch(
-            "INSERT INTO device_seq (device_id, last_seq) VALUES ('a', 2), ('b', 7);
-             INSERT INTO events (device_id, seq, name, data, at) VALUES
-                ('a', 1, 'authenticated', '{\"seq\":1}', '2026-01-01T00:00:01.000Z'),
-                ('a', 2, 'authenticated', '{\"seq\":2}', '2026-01-01T00:00:02.000Z'),
-                ('b', 7, 'authenticated', '{\"seq\":7}', '2026-01-01T00:00:07.000Z');",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let conn = crate::store::Conn::sqlite(conn);
-        let read = |device: &str| {
-            let device = crate::model::DeviceId::parse(device).unwrap();
-            let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
-            let seqs: Vec<_> = read.events.iter().map(|e| (e.seq, e.at.clone())).collect();
-            (seqs, read.head, read.complete)
-        };
-        let at = |second: u32| format!("2026-01-01T00:00:0{second}.000Z");
-        assert_eq!(read("a"), (vec![(1, at(1)), (2, at(2))], 2, true));
-        // b's first six events were pruned before the migration.
-        assert_eq!(read("b"), (vec![(7, at(7))], 7, false));
-        assert_eq!(read("c"), (vec![], 0, true));
-    }
-
-    #[test]
-    fn each_devices_newest_state_and_qr_are_kept_apart_from_the_journal() {
-        let mut conn = at_version(11);
-        conn.execute_batch(
-            "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 4, 1), ('b', 1, 2);
-             INSERT INTO events (key, name, data, at) VALUES
-                ((1 << 40) + 1, 'state', '{\"state\":\"qr\"}', '2026-01-01T00:00:01.000Z'),
-                ((1 << 40) + 2, 'qr', '{\"attempt\":1,\"image\":\"data:,\"}', '2026-01-01T00:00:02.000Z'),
-                ((1 << 40) + 3, 'state', '{\"state\":\"ready\"}', '2026-01-01T00:00:03.000Z'),
-                ((1 << 40) + 4, 'message', '{}', '2026-01-01T00:00:04.000Z'),
-                ((2 << 40) + 1, 'message', '{}', '2026-01-01T00:00:05.000Z');",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let conn = crate::store::Conn::sqlite(conn);
-        let latest = |device: &str, kind: EventKind| {
-            let device = crate::model::DeviceId::parse(device).unwrap();
-            crate::store::journal::latest(&conn, &device, kind)
-                .unwrap()
-                .map(|event| (event.seq, event.fields()))
-        };
-        let stamped = |fields: serde_json::Value, seq: u64, at: &str| {
-            let mut fields = fields;
-            fields["deviceId"] = "a".into();
-            fields["seq"] = seq.into();
-            fields["at"] = at.into();
-            Some((seq, fields))
-        };
-        assert_eq!(
-            latest("a", EventKind::State),
-            stamped(
-                serde_json::json!({"state": "ready"}),
-                3,
-                "2026-01-01T00:00:03.000Z"
-            )
-        );
-        assert_eq!(
-            latest("a", EventKind::Qr),
-            stamped(
-                serde_json::json!({"attempt": 1, "image": "data:,"}),
-                2,
-                "2026-01-01T00:00:02.000Z"
-            )
-        );
-        assert_eq!(latest("b", EventKind::State), None);
-    }
-
-    #[test]
-    fn journal_rows_written_with_their_whole_payload_read_as_before() {
-        let mut conn = at_version(16);
-        let whole = r#"{"reason":"x","deviceId":"a","seq":1,"at":"2026-11-23T10:00:00.000Z"}"#;
-        conn.execute(
-            "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('a', 1, 1)",
-            [],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO events (key, name, data, at)
-             VALUES ((1 << 40) + 1, 'disconnected', ?1, '2026-11-23T10:00:00.000Z')",
-            [whole],
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, MIGRATIONS.len() as i64);
-        let (kind, at): (i64, i64) = conn
-            .query_row("SELECT kind, at FROM events", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .unwrap();
-        assert_eq!(
-            (kind, at),
-            (5, 1_795_428_000_000),
-            "the name and the time as numbers"
-        );
-        let conn = crate::store::Conn::sqlite(conn);
-        let device = crate::model::DeviceId::parse("a").unwrap();
-        let read = crate::store::journal::read_after(&conn, &device, 0, 10).unwrap();
-        assert_eq!(read.events[0].payload.get(), whole);
-    }
-
-    #[test]
-    fn temp_ids_stored_as_text_become_json_strings() {
-        let mut conn = at_version(13);
-        conn.execute_batch(
-            "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
-                ack, temp_id, created_at)
-             VALUES ('msg_1', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, 't-1', 't'),
-                    ('msg_2', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, '5', 't'),
-                    ('msg_3', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, NULL, 't')",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let conn = crate::store::Conn::sqlite(conn);
-        let device = crate::model::DeviceId::parse("demo").unwrap();
-        let found = |key: &str| {
-            crate::store::messages::by_temp_id(&conn, &device, key)
-                .unwrap()
-                .map(|message| (message.id, message.temp_id))
-        };
-        let text = |id: &str| Some(crate::model::TempId::Text(id.into()));
-        assert_eq!(found(r#""t-1""#), Some(("msg_1".into(), text("t-1"))));
-        assert_eq!(found(r#""5""#), Some(("msg_2".into(), text("5"))));
-        assert_eq!(found("5"), None, "the string \"5\" is not the number 5");
-        let untouched = crate::store::messages::get_message(&conn, &device, "msg_3").unwrap();
-        assert_eq!(untouched.unwrap().temp_id, None);
-    }
-
-    #[test]
-    fn messages_left_sending_go_back_to_the_queue_and_its_index() {
-        let mut conn = at_version(4);
-        conn.execute_batch(
-            "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
-                ack, relay_status, attempts, created_at)
-             VALUES ('msg_1', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 0, 'sending', 1, 't'),
-                    ('msg_2', 'demo', 'c1', 'me', 1, 'text', 'hi', 't', 1, 'sent', 1, 't')",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
-        let conn = crate::store::Conn::sqlite(conn);
-        let device = crate::model::DeviceId::parse("demo").unwrap();
-        let queue = crate::store::messages::relay_queue(&conn, &device, 10).unwrap();
-        let queued: Vec<_> = queue
-            .iter()
-            .map(|q| (q.message.id.as_str(), q.attempts))
-            .collect();
-        assert_eq!(queued, [("msg_1", 1)]);
-        let plan: String = conn
-            .as_sqlite()
-            .unwrap()
-            .query_row(
-                "EXPLAIN QUERY PLAN SELECT id FROM messages
-                 WHERE device_id = 'demo' AND relay_status IN ('queued', 'retrying') ORDER BY id",
-                [],
-                |row| row.get(3),
-            )
-            .unwrap();
-        assert!(plan.contains("messages_in_relay"), "{plan}");
-    }
-}
+mod tests;

@@ -371,6 +371,11 @@ const MIGRATIONS: &[&str] = &[
     // Pinned and marked-unread chats (SQLite's 21).
     "ALTER TABLE chats ADD COLUMN pinned BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN marked_unread BIGINT NOT NULL DEFAULT 0;",
+    // The words of messages' texts, for search (SQLite's 22): a column PostgreSQL keeps from
+    // the text itself, with its index, so it changes in the same commit as the message.
+    "ALTER TABLE messages ADD COLUMN words tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
+    CREATE INDEX messages_by_words ON messages USING GIN (words);",
 ];
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub(super) fn ids(path: IdsPath) -> Result<Ids, ApiError> {
     Ids::parse(raw)
 }
 
-fn query<T>(
+pub(super) fn query<T>(
     query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {
     query

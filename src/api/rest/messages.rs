@@ -1,7 +1,9 @@
-//! `/api/v1/devices/{id}/messages/{messageId}`: one message, and what a client does to it
-//! once it is sent: edit it, vote on its poll, forward it to another chat.
+//! `/api/v1/devices/{id}/messages`: a search of a device's messages; and
+//! `…/messages/{messageId}`: one message, and what a client does to it once it is sent: edit
+//! it, vote on its poll, forward it to another chat.
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
@@ -10,16 +12,18 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::chats::{accepted, dedup_of, ids, Ids, IdsPath, WRITE};
+use super::chats::{accepted, dedup_of, ids, query, Ids, IdsPath, WRITE};
 use crate::api::auth::{Caller, Scope};
+use crate::api::conversations::SearchQuery;
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::ApiJson;
+use crate::api::extract::{ApiJson, DevicePath};
 use crate::api::openapi::{code, codes, Refused, CREDENTIALS, DEVICE};
 use crate::api::AppState;
-use crate::model::Message;
+use crate::model::{Message, Page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(search_messages))
         .routes(routes!(show_message, edit_message))
         .routes(routes!(vote))
         .routes(routes!(forward))
@@ -53,6 +57,25 @@ pub(super) struct VoteBody {
 pub(super) struct ForwardBody {
     #[schema(min_length = 1, max_length = 256)]
     chat_id: String,
+}
+
+/// Search a device's messages
+///
+/// By the words of their text (SQLite's FTS5, PostgreSQL's full-text search), newest first,
+/// paged like a chat's messages; in one chat with `chatId`. Revoked messages are not found.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/messages", tag = "chats",
+    params(crate::api::extract::DevicePath, SearchQuery),
+    security(("apiKey" = ["read"]), ("bearer" = ["read"])),
+    responses((status = OK, description = "a page of the messages found", body = Page<Message>),
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::ChatNotFound]) }>))]
+async fn search_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Page<Message>>, ApiError> {
+    caller.authorize(Scope::Read, Some(&id))?;
+    Ok(Json(state.conversations.search(&id, query(q)?).await?))
 }
 
 /// One message with its current ack

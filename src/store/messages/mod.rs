@@ -9,6 +9,7 @@ mod idempotency;
 mod lookup;
 mod notifications;
 mod queue;
+mod search;
 mod simulator_duties;
 mod simulator_inbox;
 mod writes;
@@ -28,11 +29,21 @@ pub use queue::{
     in_doubt, oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued,
     RelayUpdate,
 };
+pub use search::search;
 pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_inbox::{simulator_inbox, InboxEntry};
 pub use writes::NewMessage;
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template, content, edited_at";
+/// `MESSAGE_COLUMNS` of the table named `alias` in a query that joins others.
+pub(super) fn message_columns_of(alias: &str) -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.
 const MESSAGE_COLUMN_COUNT: usize = 17;
 

@@ -2,7 +2,7 @@
 //! the server acks them. It lives in the message rows (`relay_status`, `attempts`,
 //! `next_attempt_at`, `sent_at`), so a message and its place in the queue change together.
 
-use super::{message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
+use super::{message_columns_of, message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
 use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
@@ -39,11 +39,7 @@ pub struct Queued {
 /// The relay queue of a device in acceptance order: messages never tried (or in flight when
 /// the daemon stopped), and messages waiting to retry.
 pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
-    let columns = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|column| format!("m.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = message_columns_of("m");
     conn.query_all(
         &format!(
             "SELECT {columns}, m.attempts, m.next_attempt_at, q.upstream_id

@@ -1,0 +1,100 @@
+//! Finding a device's messages by the words of their text: SQLite's FTS5 index
+//! (`message_words`) or PostgreSQL's full-text column (`messages.words`), both kept in the
+//! commit that stores, edits or revokes the message, so a message is found as soon as it is
+//! acknowledged.
+//!
+//! A search is a list of words, each matched as the start of a word of the text (`hel` finds
+//! "Hello"), all of them in the message; letters and digits make a word, anything else
+//! separates words, so what a user types can never be read as the engines' query syntax.
+//! Revoked messages, whose text is gone, are not found.
+
+use super::{message_columns_of, message_row};
+use crate::model::{DeviceId, Message, Page, ReplyBudget};
+use crate::store::page::page;
+use crate::store::sql::{params, Conn};
+use crate::store::StoreResult;
+
+/// The most words a search looks for; more are left out.
+const MOST_WORDS: usize = 16;
+
+/// The words of `text`, as a search matches them.
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .take(MOST_WORDS)
+        .collect()
+}
+
+/// The newest of `device`'s messages (in `chat`, if given) whose text has every word of
+/// `text`, older than `before` if given; `None` when `text` has no word at all.
+pub fn search(
+    conn: &Conn,
+    device: &DeviceId,
+    text: &str,
+    chat: Option<&str>,
+    before: Option<&str>,
+    (limit, max_bytes): (u32, usize),
+) -> StoreResult<Option<Page<Message>>> {
+    let words = words(text);
+    if words.is_empty() {
+        return Ok(None);
+    }
+    let columns = message_columns_of("m");
+    let (sql, query) = if conn.is_postgres() {
+        (
+            format!(
+                "SELECT {columns} FROM messages m
+                 WHERE m.words @@ to_tsquery('simple', ?5) AND m.device_id = ?1"
+            ),
+            words
+                .iter()
+                .map(|word| format!("{}:*", word.to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(" & "),
+        )
+    } else {
+        (
+            format!(
+                "SELECT {columns} FROM message_words w JOIN messages m ON m.rowid = w.rowid
+                 WHERE message_words MATCH ?5 AND m.device_id = ?1"
+            ),
+            words
+                .iter()
+                .map(|word| format!("\"{word}\"*"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    };
+    let sql = format!(
+        "{sql} AND m.revoked = 0 AND (CAST(?2 AS TEXT) IS NULL OR m.chat_id = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR m.id < ?3)
+         ORDER BY m.id DESC LIMIT ?4"
+    );
+    let mut budget = ReplyBudget::new(max_bytes);
+    page(
+        conn,
+        (
+            &sql,
+            params![device.as_str(), chat, before, i64::from(limit) + 1, query],
+        ),
+        message_row,
+        limit,
+        |message| budget.take(message),
+        |message| message.id.clone(),
+    )
+    .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn only_letters_and_digits_make_words_so_no_query_syntax_passes() {
+        assert_eq!(
+            words("\"hello\" OR world* -x NEAR(a b) déjà-vu 42"),
+            ["hello", "OR", "world", "x", "NEAR", "a", "b", "déjà", "vu", "42"]
+        );
+        assert!(words("  ** \" ").is_empty());
+    }
+}
