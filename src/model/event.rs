@@ -56,6 +56,7 @@ pub enum EventData {
     StatusNew(StatusNew),
     PollVote(PollVote),
     MessageEdited(MessageEdited),
+    PairingCode(PairingCode),
 }
 
 impl EventData {
@@ -98,6 +99,7 @@ impl EventData {
             EventData::StatusNew(_) => EventKind::StatusNew,
             EventData::PollVote(_) => EventKind::PollVote,
             EventData::MessageEdited(_) => EventKind::MessageEdited,
+            EventData::PairingCode(_) => EventKind::PairingCode,
         }
     }
 

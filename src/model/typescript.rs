@@ -10,9 +10,10 @@ use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
     MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
-    NotificationRead, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
+    NotificationRead, PairingCode, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
 use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
+use super::pairing::IssuedCode;
 use super::spec::{
     Behaviour, CloudApiSpec, ConnectorKind, DeviceFilters, DeviceHooks, DeviceQr, DeviceSpec,
     Filtered, Secret, SimulatedContact, SimulatorSpec, WahaSpec,
@@ -26,7 +27,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 21] {
+fn event_payloads() -> [(EventKind, String); 22] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -55,6 +56,7 @@ fn event_payloads() -> [(EventKind, String); 21] {
         (EventKind::StatusNew, StatusNew::name(&config())),
         (EventKind::PollVote, PollVote::name(&config())),
         (EventKind::MessageEdited, MessageEdited::name(&config())),
+        (EventKind::PairingCode, PairingCode::name(&config())),
     ]
 }
 
@@ -118,6 +120,8 @@ pub(crate) fn declarations() -> String {
         StatusNew::decl(&config()),
         PollVote::decl(&config()),
         MessageEdited::decl(&config()),
+        PairingCode::decl(&config()),
+        IssuedCode::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

@@ -9,7 +9,7 @@ use super::cluster::{ClusterView, LeaseView, NodeView};
 use super::devices::{DropBody, QrView};
 use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::messages::{EditBody, ForwardBody, VoteBody};
-use super::pairing::{Paired, Pairing};
+use super::pairing::{Paired, Pairing, ScannedQr, TypedCode};
 use super::readiness::Ready;
 use super::simulator::{ActBody, Acted, SimulatedFile};
 use super::system::{EventPage, Health};
@@ -42,6 +42,8 @@ pub(crate) fn declarations() -> String {
         ActBody::decl(&config()),
         Acted::decl(&config()),
         SimulatedFile::decl(&config()),
+        ScannedQr::decl(&config()),
+        TypedCode::decl(&config()),
         Pairing::decl(&config()),
         Paired::decl(&config()),
         OpenChat::decl(&config()),

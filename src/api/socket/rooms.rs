@@ -161,7 +161,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::ContactUpdate
         | EventKind::Notification
         | EventKind::NotificationRead
-        | EventKind::StatusNew => None,
+        | EventKind::StatusNew
+        | EventKind::PairingCode => None,
     }
 }
 
@@ -217,7 +218,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 21] = [
+    const SCOPES: [(&str, Option<ChatField>); 22] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -239,6 +240,7 @@ mod tests {
         ("status:new", None),
         ("poll:vote", Some(ChatField::ChatId)),
         ("message:edited", Some(ChatField::ChatId)),
+        ("pairing:code", None),
     ];
 
     #[test]
