@@ -1,4 +1,4 @@
-//! A stub WAHA server: the documented session, pairing, sending (every kind), chat (archive included),
+//! A stub WAHA server: the documented session, pairing (QR codes and codes for a phone number), sending (every kind), chat (archive included),
 //! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
@@ -25,6 +25,9 @@ pub struct WahaState {
     /// The status a start (or a create with `start: true`) leads to.
     pub status_after_start: String,
     pub qr: String,
+    /// The code `POST /api/{session}/auth/request-code` answers while the session shows QR
+    /// codes.
+    pub pairing_code: String,
     /// `{ id, pushName }`, reported while WORKING.
     pub me: Value,
     pub config: Value,
@@ -81,6 +84,7 @@ impl WahaStub {
             status: "STOPPED".into(),
             status_after_start: "SCAN_QR_CODE".into(),
             qr: qr.into(),
+            pairing_code: "K7QM-WX42".into(),
             me: json!({ "id": "15550001111@c.us", "pushName": "Waha Phone" }),
             config: json!({}),
             chats: Vec::new(),
@@ -147,6 +151,15 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         }
         ("GET", ["api", name, "auth", "qr"]) if *name == session => {
             answer(200, json!({ "value": state.qr }))
+        }
+        ("POST", ["api", name, "auth", "request-code"]) if *name == session => {
+            match (state.status.as_str(), body["phoneNumber"].as_str()) {
+                ("SCAN_QR_CODE", Some(_)) => answer(201, json!({ "code": state.pairing_code })),
+                _ => answer(
+                    422,
+                    json!({ "statusCode": 422, "message": "the session is not waiting for a link" }),
+                ),
+            }
         }
         (
             "POST",

@@ -66,6 +66,10 @@ async fn pairing_code(
     untagged,
     expecting = "a pairing is `{ qr }` (a scanned QR code) or `{ code, phone }` (a code typed on that phone), with string values and no other field"
 )]
+#[schema(examples(
+    json!({ "qr": "http://localhost:3000/pair/3f9c2a7d" }),
+    json!({ "code": "K7QM-WX42", "phone": "+15550000009" })
+))]
 pub(super) enum Pairing {
     Scanned(ScannedQr),
     Typed(TypedCode),

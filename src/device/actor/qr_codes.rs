@@ -91,8 +91,10 @@ impl Actor {
             Ok(code) => code,
             Err(error) => return Err(self.answered_with(error).await),
         };
-        self.linking_hold = Some(Instant::now() + ttl);
+        // Stated before the hold is set, so the device waits at least until the time it
+        // states.
         let expires_at = rfc3339(Utc::now() + ttl);
+        self.linking_hold = Some(Instant::now() + ttl);
         self.journal(EventData::PairingCode(PairingCode {
             code: code.clone(),
             phone: phone.digits().to_owned(),
