@@ -12,6 +12,7 @@ import type {
   MessageRevoked,
   Notification,
   NotificationRead,
+  PairingCode,
   PollVote,
   StateChange,
   StateName,
@@ -38,6 +39,7 @@ export type {
   DeviceUpdate,
   FleetRequests,
   FleetSocket,
+  IssuedCode,
   IssuedToken,
   Journaled,
   JournalEnvelope,
@@ -48,6 +50,7 @@ export type {
   Message,
   NewPoll,
   Page,
+  PairingCode,
   Poll,
   ProfileSummary,
   QrCode,
@@ -86,6 +89,8 @@ export type NotificationReadEvent = Journaled<NotificationRead>;
 export type EditedEvent = Journaled<MessageEdited>;
 /** Someone's vote on a poll, replacing their earlier one (none: taken back). */
 export type VoteEvent = Journaled<PollVote>;
+/** A code to type on a phone, given for its number while the device shows QR codes. */
+export type PairingCodeEvent = Journaled<PairingCode>;
 
 /** Sent after a resume's replay (or a fresh socket's snapshot); not journaled, no seq. */
 export type SyncEvent = Synced;
