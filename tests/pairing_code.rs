@@ -34,6 +34,12 @@ async fn ask_code(daemon: &TestDaemon, device: &str, phone: &str) -> (StatusCode
     daemon.post(&path, json!({ "phone": phone })).await
 }
 
+/// Types `code` on the simulated phone whose number is `phone`.
+async fn type_code(daemon: &TestDaemon, code: &Value, phone: &str) -> (StatusCode, Value) {
+    let typed = json!({ "code": code, "phone": phone });
+    daemon.post("/api/v1/pairings", typed).await
+}
+
 /// The error code of a refusal, after checking its status.
 #[track_caller]
 fn refused(answer: (StatusCode, Value), status: StatusCode) -> String {
@@ -81,21 +87,12 @@ async fn a_simulator_device_links_by_a_code_typed_on_a_phone_and_stays_linked() 
     assert_eq!(event.data["deviceId"], "shop");
 
     // From another phone the code links nothing, and stays good for its own.
-    let other = daemon
-        .post(
-            "/api/v1/pairings",
-            json!({ "code": code, "phone": "15550000008" }),
-        )
-        .await;
+    let other = type_code(&daemon, &json!(code), "15550000008").await;
     assert_eq!(refused(other, StatusCode::CONFLICT), "phone_mismatch");
     // It is no QR code either.
-    let as_qr = daemon
-        .post("/api/v1/pairings", json!({ "qr": code }))
-        .await;
+    let as_qr = daemon.post("/api/v1/pairings", json!({ "qr": code })).await;
     assert_eq!(refused(as_qr, StatusCode::GONE), "qr_expired");
-    let bad_phone = daemon
-        .post("/api/v1/pairings", json!({ "code": code, "phone": "555" }))
-        .await;
+    let bad_phone = type_code(&daemon, &json!(code), "555").await;
     assert_eq!(refused(bad_phone, StatusCode::BAD_REQUEST), "bad_request");
     let (_, device) = daemon.get("/api/v1/devices/shop").await;
     assert_eq!(device["state"], "qr");
@@ -103,9 +100,7 @@ async fn a_simulator_device_links_by_a_code_typed_on_a_phone_and_stays_linked() 
     // Typed on its phone (in any case, with or without the dash), it links the device as
     // that phone's account, as a scanned QR code would.
     let typed = code.to_lowercase().replace('-', "");
-    let (status, paired) = daemon
-        .post("/api/v1/pairings", json!({ "code": typed, "phone": PHONE }))
-        .await;
+    let (status, paired) = type_code(&daemon, &json!(typed), PHONE).await;
     assert_eq!(status, StatusCode::OK, "{paired}");
     assert_eq!(paired, json!({ "deviceId": "shop", "linked": true }));
     wait_state(&mut client, "authenticated").await;
@@ -114,9 +109,7 @@ async fn a_simulator_device_links_by_a_code_typed_on_a_phone_and_stays_linked() 
     assert_eq!(ready.data["me"]["id"], "15550000009@c.us");
 
     // The code is single-use.
-    let again = daemon
-        .post("/api/v1/pairings", json!({ "code": code, "phone": PHONE }))
-        .await;
+    let again = type_code(&daemon, &json!(code), PHONE).await;
     assert_eq!(refused(again, StatusCode::GONE), "qr_expired");
     client.close().await;
 
@@ -144,16 +137,20 @@ async fn a_code_is_given_only_while_the_device_shows_qr_codes_and_for_a_number()
 
     // Linked already: refused, and nothing is journaled.
     let linked = ask_code(&daemon, "linked", PHONE).await;
-    assert_eq!(refused(linked.clone(), StatusCode::CONFLICT), "invalid_state");
+    assert_eq!(
+        refused(linked.clone(), StatusCode::CONFLICT),
+        "invalid_state"
+    );
     let message = linked.1["error"]["message"].as_str().unwrap();
     assert!(message.contains("while ready"), "{message}");
     let journal = journal_as(&daemon, "linked", &daemon.key).await;
-    assert!(!journal.iter().any(|name| name == "pairing:code"), "{journal:?}");
+    assert!(
+        !journal.iter().any(|name| name == "pairing:code"),
+        "{journal:?}"
+    );
 
     // Stopped: the same.
-    let (status, _) = daemon
-        .post("/api/v1/devices/linked/stop", json!({}))
-        .await;
+    let (status, _) = daemon.post("/api/v1/devices/linked/stop", json!({})).await;
     assert_eq!(status, StatusCode::OK);
     let stopped = ask_code(&daemon, "linked", PHONE).await;
     assert_eq!(refused(stopped, StatusCode::CONFLICT), "invalid_state");
@@ -167,21 +164,19 @@ async fn a_code_is_given_only_while_the_device_shows_qr_codes_and_for_a_number()
             "{phone:?}"
         );
     }
-    let no_phone = daemon
-        .post("/api/v1/devices/linked/pairing-code", json!({}))
-        .await;
-    assert_eq!(refused(no_phone, StatusCode::BAD_REQUEST), "bad_request");
-    let unknown_field = daemon
-        .post(
-            "/api/v1/devices/linked/pairing-code",
-            json!({ "phone": PHONE, "name": "x" }),
-        )
-        .await;
-    assert_eq!(refused(unknown_field, StatusCode::BAD_REQUEST), "bad_request");
+    for body in [json!({}), json!({ "phone": PHONE, "name": "x" })] {
+        let answer = daemon
+            .post("/api/v1/devices/linked/pairing-code", body)
+            .await;
+        assert_eq!(refused(answer, StatusCode::BAD_REQUEST), "bad_request");
+    }
     let missing = ask_code(&daemon, "nobody", PHONE).await;
     assert_eq!(refused(missing, StatusCode::NOT_FOUND), "device_not_found");
     let journal = journal_as(&daemon, "linked", &daemon.key).await;
-    assert!(!journal.iter().any(|name| name == "pairing:code"), "{journal:?}");
+    assert!(
+        !journal.iter().any(|name| name == "pairing:code"),
+        "{journal:?}"
+    );
     daemon.stop().await;
 }
 
@@ -207,12 +202,18 @@ async fn a_business_number_links_nothing() {
         .unwrap()
         .contains(&json!("pairing.code")));
     let answer = ask_code(&daemon, "biz", PHONE).await;
-    let message = answer.1["error"]["message"].as_str().unwrap_or_default().to_owned();
+    let message = answer.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(
         refused(answer, StatusCode::UNPROCESSABLE_ENTITY),
         "unsupported_by_connector"
     );
-    assert!(message.contains("cloud_api") && message.contains("pairing.code"), "{message}");
+    assert!(
+        message.contains("cloud_api") && message.contains("pairing.code"),
+        "{message}"
+    );
     let mut client = daemon.socket("biz", json!({})).await;
     let ack = client
         .emit_with_ack("pairing:code", json!({ "phone": PHONE }), WAIT)
@@ -268,9 +269,7 @@ async fn the_code_reaches_control_credentials_only() {
     // The phone types it: every socket hears the device link, and only the controller heard
     // the code before. Each socket's events come in the journal's order, so the ones that
     // hear `ready` would have heard the code first.
-    let (status, body) = daemon
-        .post("/api/v1/pairings", json!({ "code": code, "phone": PHONE }))
-        .await;
+    let (status, body) = type_code(&daemon, &json!(code), PHONE).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for client in [&mut controller, &mut reader, &mut sender] {
         wait_state(client, "ready").await;
@@ -302,7 +301,7 @@ async fn the_code_reaches_control_credentials_only() {
 
 #[tokio::test]
 async fn linking_waits_for_a_code_being_typed() {
-    // Two codes of a second, then one of one: linking would end three seconds in.
+    // A first code of two seconds, then one of one: linking would end three seconds in.
     let daemon = TestDaemon::start_with(|settings, _| {
         settings.qr.first_ttl_secs = 2;
         settings.qr.ttl_secs = 1;
@@ -323,16 +322,17 @@ async fn linking_waits_for_a_code_being_typed() {
     let stopped = wait_state(&mut client, "stopped").await;
     assert_eq!(stopped.data["reason"], "qr_timeout");
     let at = |value: &Value| chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
-    assert!(at(&last_qr["expiresAt"]) < at(&issued["expiresAt"]), "{last_qr} {issued}");
+    assert!(
+        at(&last_qr["expiresAt"]) < at(&issued["expiresAt"]),
+        "{last_qr} {issued}"
+    );
     assert!(
         at(&stopped.data["at"]) >= at(&issued["expiresAt"]),
         "stopped at {} before the code expired at {}",
         stopped.data["at"],
         issued["expiresAt"]
     );
-    let late = daemon
-        .post("/api/v1/pairings", json!({ "code": issued["code"], "phone": PHONE }))
-        .await;
+    let late = type_code(&daemon, &issued["code"], PHONE).await;
     assert_eq!(refused(late, StatusCode::GONE), "qr_expired");
     daemon.stop().await;
 }

@@ -344,25 +344,47 @@ mod tests {
         })
     }
 
+    /// The device `shop`, where its events go, and what it hears on them.
+    fn shop() -> (
+        DeviceId,
+        mpsc::Sender<UpstreamEvent>,
+        mpsc::Receiver<UpstreamEvent>,
+    ) {
+        let (events, device_side) = mpsc::channel(8);
+        (DeviceId::parse("shop").unwrap(), events, device_side)
+    }
+
+    /// A code `shop` gives for `phone`, good for a minute.
+    fn code_for(
+        pairings: &Pairings,
+        events: &mpsc::Sender<UpstreamEvent>,
+        phone: &LinkingPhone,
+    ) -> String {
+        let shop = DeviceId::parse("shop").unwrap();
+        let minute = Duration::from_secs(60);
+        pairings.issue_for_phone(&shop, phone, minute, events.clone(), "Shop".into())
+    }
+
+    fn typed<'a>(code: &'a str, phone: &LinkingPhone) -> Scan<'a> {
+        Scan::Code {
+            code,
+            phone: phone.clone(),
+        }
+    }
+
     #[tokio::test]
     async fn a_code_for_a_phone_links_from_that_phone_only_as_its_account() {
         let pairings = Pairings::default();
-        let device = DeviceId::parse("shop").unwrap();
-        let (events, device_side) = mpsc::channel(8);
+        let (device, events, device_side) = shop();
         let phone = LinkingPhone::parse("+15550000009").unwrap();
         let other = LinkingPhone::parse("15550000008").unwrap();
-        let ttl = Duration::from_secs(60);
-        let code = pairings.issue_for_phone(&device, &phone, ttl, events.clone(), "Shop".into());
+        let code = code_for(&pairings, &events, &phone);
         assert_eq!(code.len(), 9, "{code}");
         assert_eq!(&code[4..5], "-");
         // Its QR codes rotate beside it without retiring it.
-        let qr = pairings.issue(&device, ttl, events, me());
-        let typed = |phone: &LinkingPhone| Scan::Code {
-            code: &code,
-            phone: phone.clone(),
-        };
+        let qr = pairings.issue(&device, Duration::from_secs(60), events, me());
         assert_eq!(
-            pairings.claim(&typed(&other)).await,
+            pairings.claim(&typed(&code, &other)).await,
             Err(PairingError::WrongPhone)
         );
         assert_eq!(
@@ -372,14 +394,10 @@ mod tests {
         );
         let answering = device_answering(device_side, true);
         let lower = code.to_lowercase().replace('-', " ");
-        let typed_loosely = Scan::Code {
-            code: &lower,
-            phone: phone.clone(),
-        };
-        assert_eq!(pairings.claim(&typed_loosely).await, Ok(device));
+        assert_eq!(pairings.claim(&typed(&lower, &phone)).await, Ok(device));
         assert_eq!(answering.await.unwrap().id, "15550000009@c.us");
         assert_eq!(
-            pairings.claim(&typed(&phone)).await,
+            pairings.claim(&typed(&code, &phone)).await,
             Err(PairingError::Expired),
             "the code was used"
         );
@@ -389,23 +407,18 @@ mod tests {
     #[tokio::test]
     async fn a_new_code_for_a_phone_or_a_stop_retires_the_one_before() {
         let pairings = Pairings::default();
-        let device = DeviceId::parse("shop").unwrap();
-        let (events, _device_side) = mpsc::channel(8);
+        let (device, events, _device_side) = shop();
         let phone = LinkingPhone::parse("15550000009").unwrap();
-        let ttl = Duration::from_secs(60);
-        let issue = || pairings.issue_for_phone(&device, &phone, ttl, events.clone(), "S".into());
-        let (first, second) = (issue(), issue());
-        let typed = |code: &str| {
-            pairings.peek(&Scan::Code {
-                code,
-                phone: phone.clone(),
-            })
-        };
-        assert_eq!(typed(&first), Err(PairingError::Expired));
-        assert_eq!(typed(&second), Ok(device.clone()));
+        let (first, second) = (
+            code_for(&pairings, &events, &phone),
+            code_for(&pairings, &events, &phone),
+        );
+        let peek = |code: &str| pairings.peek(&typed(code, &phone));
+        assert_eq!(peek(&first), Err(PairingError::Expired));
+        assert_eq!(peek(&second), Ok(device.clone()));
         pairings.retire_device(&device);
-        assert_eq!(typed(&second), Err(PairingError::Expired));
+        assert_eq!(peek(&second), Err(PairingError::Expired));
         let expired = pairings.issue_for_phone(&device, &phone, Duration::ZERO, events, "S".into());
-        assert_eq!(typed(&expired), Err(PairingError::Expired));
+        assert_eq!(peek(&expired), Err(PairingError::Expired));
     }
 }
