@@ -170,6 +170,13 @@ async fn a_code_is_given_only_while_the_device_shows_qr_codes_and_for_a_number()
             .await;
         assert_eq!(refused(answer, StatusCode::BAD_REQUEST), "bad_request");
     }
+    // A typed code without its number is neither body the phone side takes.
+    let (status, half) = daemon
+        .post("/api/v1/pairings", json!({ "code": "K7QM-WX42" }))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{half}");
+    let message = half["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`{ code, phone }`"), "{message}");
     let missing = ask_code(&daemon, "nobody", PHONE).await;
     assert_eq!(refused(missing, StatusCode::NOT_FOUND), "device_not_found");
     let journal = journal_as(&daemon, "linked", &daemon.key).await;
