@@ -58,6 +58,15 @@ impl Scan<'_> {
         }
     }
 
+    /// The scan as the phone side's body (`POST /api/v1/pairings`) writes it: how a node
+    /// carries it to the node that runs its device.
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            Scan::Qr(qr) => json!({ "qr": qr }),
+            Scan::Code { code, phone } => json!({ "code": code, "phone": phone.digits() }),
+        }
+    }
+
     /// Whether the code may be claimed from here: a code for a phone number only from that
     /// phone. A QR code was shown to whoever looks at the screen.
     fn fits(&self, bound: Option<&LinkingPhone>) -> bool {

@@ -101,7 +101,7 @@ pub(super) struct TypedCode {
 impl Pairing {
     /// What the body presents to the pairing book; a typed code's `phone` that is no number
     /// to link is `bad_request`.
-    fn scan(&self) -> Result<Scan<'_>, ApiError> {
+    pub(super) fn scan(&self) -> Result<Scan<'_>, ApiError> {
         Ok(match self {
             Pairing::Scanned(scanned) => Scan::Qr(&scanned.qr),
             Pairing::Typed(typed) => Scan::Code {
@@ -125,8 +125,8 @@ pub(super) struct Paired {
 
 /// A scan carried here from another node of the cluster, for a code a device of this node
 /// shows (see `Remote::scan_on_owner`).
-pub(super) async fn scan_carried(state: &AppState, qr: &str) -> Result<Paired, ApiError> {
-    let device = state.pairings.claim(&Scan::Qr(qr)).await.map_err(refused)?;
+pub(super) async fn scan_carried(state: &AppState, scan: &Scan<'_>) -> Result<Paired, ApiError> {
+    let device = state.pairings.claim(scan).await.map_err(refused)?;
     Ok(Paired {
         device_id: device,
         linked: true,
@@ -152,8 +152,7 @@ fn refused(error: PairingError) -> ApiError {
 /// account. A code that expired, was used, or belongs to a device that stopped showing codes is
 /// `qr_expired`; a typed code given for another number is `phone_mismatch`, and stays good for
 /// its own; a device that did not answer in time (or, in a cluster, whose node could not be
-/// reached) is `device_not_ready`. In a cluster any node takes the scan of any device's QR
-/// code; a typed code is taken by the node that runs its device.
+/// reached) is `device_not_ready`. In a cluster any node takes any device's code.
 #[utoipa::path(post, path = "/api/v1/pairings", tag = "pairing",
     request_body = Pairing,
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
@@ -172,16 +171,13 @@ async fn pair(
             state.pairings.claim(&scan).await.map_err(refused)?
         }
         Err(unknown) => {
-            let Scan::Qr(qr) = scan else {
-                return Err(refused(unknown));
-            };
             let remote = state.devices.remote();
             let device = remote
-                .and_then(|remote| remote.showing(qr))
+                .and_then(|remote| remote.showing(&scan))
                 .ok_or_else(|| refused(unknown))?;
             caller.authorize(Scope::Control, Some(&device))?;
             if let Some(remote) = remote {
-                remote.scan_on_owner(&device, qr).await?;
+                remote.scan_on_owner(&device, &scan).await?;
             }
             device
         }
