@@ -57,7 +57,7 @@ async fn the_dashboard_signs_in_links_and_chats_in_a_real_browser() {
 }
 
 /// A device linked from its QR code's link on a phone without JavaScript, logged out after a
-/// confirmation, shown a new code and none of its chats, and linked again.
+/// confirmation, shown a new code and none of its chats, and linked again by phone number.
 #[tokio::test]
 async fn a_device_links_from_its_pairing_page_and_logs_out_in_a_real_browser() {
     run_browser_scenario("linking.js", TestDaemon::start().await).await;

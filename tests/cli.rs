@@ -1,6 +1,7 @@
 //! The real `devicebridge` binary, run as a separate process: `serve` with its first-run banner,
-//! terminal QR code and clean SIGTERM shutdown, the client subcommands driving it over REST, and
-//! the errors a user sees for a bad configuration or a missing API key.
+//! terminal QR code and clean SIGTERM shutdown, the client subcommands driving it over REST (a
+//! typed code's `pair --phone` among them), and the errors a user sees for a bad configuration
+//! or a missing API key.
 
 mod common;
 
@@ -150,6 +151,27 @@ async fn the_binary_serves_links_the_demo_device_and_stops_on_sigterm() {
         shown.contains('█'),
         "qr demo draws no QR: {}",
         describe(&qr)
+    );
+
+    // A code for a phone number is typed with its number: from another number it links
+    // nothing, and the refusal says why.
+    let issued: Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/devices/demo/pairing-code"))
+        .header("x-api-key", key.as_str())
+        .json(&json!({ "phone": "+15550000009" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = issued["code"].as_str().expect("a code").to_owned();
+    let elsewhere = run(&mut client(&["pair", &code, "--phone", "15550000008"])).await;
+    assert!(
+        !elsewhere.status.success()
+            && String::from_utf8_lossy(&elsewhere.stderr).contains("phone_mismatch"),
+        "pair --phone with another number: {}",
+        describe(&elsewhere)
     );
 
     let pair = run(&mut client(&["pair", pair_url.as_str()])).await;

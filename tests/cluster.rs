@@ -1,7 +1,8 @@
 //! Cluster mode with real daemon processes sharing one PostgreSQL database (SPEC §10): the
 //! nodes share the devices out, every node serves every device's events in `seq` order, a
-//! device whose owner is killed is taken over within `lease_secs + 5 s` with no accepted
-//! message lost and no `seq` gap, a frozen owner whose lease lapsed makes no upstream call
+//! device is linked by phone number through the nodes that do not run it, a device whose
+//! owner is killed is taken over within `lease_secs + 5 s` with no accepted message lost and
+//! no `seq` gap, a frozen owner whose lease lapsed makes no upstream call
 //! once it wakes, and a rolling restart under load loses nothing.
 #![cfg(unix)]
 
@@ -301,6 +302,36 @@ async fn the_nodes_share_the_devices_and_every_node_serves_every_device_in_seq_o
     );
     let seqs: Vec<u64> = seen_b.iter().map(|(seq, _)| *seq).collect();
     assert_gap_free(&seqs, last, "every event once, in seq order");
+
+    // Linked by phone number through the two nodes that do not run it: the code asked for
+    // through one, typed through the other once it heard of the code, each carried to the
+    // node that runs the device.
+    let definition =
+        json!({ "id": "kiosk", "name": "kiosk", "simulator": { "phone": "15550000011" } });
+    create_announced(&a, &[&b, &c], definition).await;
+    let mut on_a = a.api.socket("kiosk", json!({})).await;
+    wait_state(&mut on_a, "qr").await;
+    let (Some(runner), _) = owner(&a, "kiosk").await else {
+        panic!("no node runs the device in state qr");
+    };
+    let others: Vec<&Node> = [&a, &b, &c]
+        .into_iter()
+        .filter(|node| node.id != runner)
+        .collect();
+    let (asker, typist) = (others[0], others[1]);
+    let mut on_typist = typist.api.socket("kiosk", json!({})).await;
+    let phone = json!({ "phone": "+15550000019" });
+    let (status, issued) = asker
+        .api
+        .post("/api/v1/devices/kiosk/pairing-code", phone.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    on_typist.wait_for("pairing:code", WAIT).await.unwrap();
+    let typed = json!({ "code": issued["code"], "phone": phone["phone"] });
+    let (status, paired) = typist.api.post("/api/v1/pairings", typed).await;
+    assert_eq!(status, StatusCode::OK, "{paired}");
+    let ready = on_a.wait_for("ready", WAIT).await.unwrap();
+    assert_eq!(ready.data["me"]["id"], "15550000019@c.us");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
-//! Chats and messages as both REST and Socket.IO offer them: one implementation per operation,
-//! so the two faces cannot drift apart. Each operation commits through [`crate::messaging`],
-//! which keeps the upstream's part in the store, and then wakes the device's relay to pass it
-//! on: the answer never waits for the upstream.
+//! Chats and messages (and a pairing code for a phone number) as both REST and Socket.IO offer
+//! them: one implementation per operation, so the two faces cannot drift apart. Each operation
+//! on chats and messages commits through [`crate::messaging`], which keeps the upstream's part
+//! in the store, and then wakes the device's relay to pass it on: the answer never waits for
+//! the upstream.
 
 use std::collections::HashSet;
 
@@ -13,6 +14,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
 use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, Dedup, NotificationsRead, SendRequest};
+use crate::model::pairing::{IssuedCode, LinkingPhone};
 use crate::model::ChatFlags;
 use crate::model::{fitting, upstream::Outbound, Chat, Contact, DeviceId, Message, Page, TempId};
 use crate::store::chats::ChatCursor;
@@ -80,6 +82,16 @@ pub struct OpenChat {
     /// Country code first, with or without `+`; spaces, dashes, dots and parentheses are
     /// ignored.
     #[schema(schema_with = crate::model::constraints::phone)]
+    pub phone: String,
+}
+
+/// `{ phone }`: the number of the phone a pairing code is asked for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "phone": "+15550000009" }))]
+pub struct PairingCodeRequest {
+    #[schema(schema_with = crate::model::constraints::linking_phone)]
     pub phone: String,
 }
 
@@ -367,6 +379,18 @@ impl Conversations {
         // Whatever of the change the upstream follows was queued with it.
         handle.wake_for_actions();
         Ok(chat)
+    }
+
+    /// A code that links `device` when typed on the phone of the request's number, while the
+    /// device shows its QR codes. Not about chats, but offered by REST and Socket.IO alike.
+    pub async fn pairing_code(
+        &self,
+        device: &DeviceId,
+        request: PairingCodeRequest,
+    ) -> Result<IssuedCode, ApiError> {
+        let phone = LinkingPhone::parse(&request.phone)
+            .map_err(|invalid| ApiError::bad_request(invalid.to_string()))?;
+        Ok(self.handle(device)?.pairing_code(phone).await?)
     }
 
     /// Opens a chat with a phone number once the upstream has found it on WhatsApp; returns

@@ -263,9 +263,13 @@ pub(super) async fn execute(client: &Client, command: &Command) -> Result<(), Cl
                 qr["expiresAt"].as_str().unwrap_or_default()
             );
         }
-        Command::Pair { qr } => {
+        Command::Pair { qr, phone } => {
+            let body = match phone {
+                Some(phone) => json!({ "code": qr, "phone": phone }),
+                None => json!({ "qr": qr }),
+            };
             let paired = client
-                .call(Method::POST, "/api/v1/pairings", Some(json!({ "qr": qr })))
+                .call(Method::POST, "/api/v1/pairings", Some(body))
                 .await?;
             println!(
                 "linked device {}",

@@ -137,8 +137,14 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Act as the phone: scan a simulator QR code (its text or code) and link its device.
-    Pair { qr: String },
+    /// Act as the phone: scan a simulator QR code (its text or code) and link its device;
+    /// with `--phone`, type a code the device gave for that number instead.
+    Pair {
+        qr: String,
+        /// The number the code was given for (`POST /api/v1/devices/{id}/pairing-code`).
+        #[arg(long)]
+        phone: Option<String>,
+    },
     /// Send a message to a chat of a device: a text, a file with its caption, or both;
     /// prints the accepted message.
     Send {

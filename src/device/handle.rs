@@ -9,6 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
+    pairing::{IssuedCode, LinkingPhone},
     upstream::{Cue, Outbound, Reported},
     DeviceId,
 };
@@ -89,7 +90,18 @@ impl DeviceHandle {
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         match self.route.carry(Request::FindNumber(number)).await? {
             Answer::Found(chat_id) => Ok(chat_id),
-            Answer::Done => Ok(None),
+            Answer::Done | Answer::PairingCode(_) => Ok(None),
+        }
+    }
+
+    /// A code that links the device when typed on the phone `phone`, while it shows its QR
+    /// codes (see [`crate::device::upstream::Upstream::request_pairing_code`]).
+    pub async fn pairing_code(&self, phone: LinkingPhone) -> Result<IssuedCode, DeviceError> {
+        match self.route.carry(Request::PairingCode(phone)).await? {
+            Answer::PairingCode(issued) => Ok(issued),
+            // Only an owner of another build could answer otherwise: as an answer that does
+            // not read.
+            Answer::Done | Answer::Found(_) => Err(DeviceError::NotReady),
         }
     }
 

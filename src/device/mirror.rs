@@ -1,5 +1,6 @@
 //! What this node knows of a device whose actor runs on another node of the cluster: the QR
-//! code it shows, the account it is linked to and whether it sends. Callers read them from the
+//! code it shows (and the code it gave for a phone number), the account it is linked to and
+//! whether it sends. Callers read them from the
 //! device's handle as they would for a device that runs here; the owner's events, which reach
 //! this node's bus from the journal, keep them up to date.
 
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use super::pairings::{code_of, Scan};
 use super::relay_bell::RelayBell;
 use super::CurrentQr;
 use crate::model::event::{EventKind, JournaledEvent, Me};
+use crate::model::pairing::typed_code;
 use crate::model::{DeviceId, StateName};
 use crate::store::DeviceRecord;
 
@@ -18,6 +21,8 @@ use crate::store::DeviceRecord;
 #[derive(Clone)]
 pub(super) struct Mirror {
     pub(super) qr: watch::Sender<Option<CurrentQr>>,
+    /// The code the device last gave for a phone number, as typed, while it shows QR codes.
+    pub(super) phone_code: watch::Sender<Option<String>>,
     pub(super) me: watch::Sender<Option<Me>>,
     pub(super) bell: Arc<RelayBell>,
 }
@@ -26,6 +31,12 @@ pub(super) struct Mirror {
 #[derive(Deserialize)]
 struct ReadyFields {
     me: Me,
+}
+
+/// A `pairing:code` event's fields, as far as the mirror reads them.
+#[derive(Deserialize)]
+struct PairingCodeFields {
+    code: String,
 }
 
 /// A `state` event's fields, as far as the mirror reads them.
@@ -62,6 +73,12 @@ impl Mirror {
             EventKind::Qr => {
                 self.qr.send_replace(current_qr(event));
             }
+            EventKind::PairingCode => match fields::<PairingCodeFields>(event) {
+                Some(given) => {
+                    self.phone_code.send_replace(Some(typed_code(&given.code)));
+                }
+                None => unreadable(device, event),
+            },
             EventKind::Ready => match fields::<ReadyFields>(event) {
                 Some(ready) => {
                     self.me.send_replace(Some(ready.me));
@@ -74,6 +91,7 @@ impl Mirror {
                         self.bell.set_sending(state == StateName::Ready);
                         if state != StateName::Qr {
                             self.qr.send_replace(None);
+                            self.phone_code.send_replace(None);
                         }
                         if state == StateName::LoggedOut {
                             self.me.send_replace(None);
@@ -83,6 +101,23 @@ impl Mirror {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl Mirror {
+    /// Whether the device shows the code `scan` presents: its QR code on show, or the code it
+    /// gave for a phone number (whose number the owner checks).
+    pub(super) fn shows(&self, scan: &Scan<'_>) -> bool {
+        match scan {
+            Scan::Qr(qr) => self
+                .qr
+                .borrow()
+                .as_ref()
+                .is_some_and(|shown| code_of(&shown.qr) == code_of(qr)),
+            Scan::Code { code, .. } => {
+                self.phone_code.borrow().as_deref() == Some(typed_code(code).as_str())
+            }
         }
     }
 }

@@ -80,6 +80,12 @@ pub enum DeviceError {
     NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
+    /// The device's connector cannot do the operation: refused before the upstream is asked.
+    #[error("a {connector} device cannot do {}", .operation.as_str())]
+    Unsupported {
+        connector: &'static str,
+        operation: Capability,
+    },
     /// The device's owner, another node, refused the request with this error.
     #[error("{}", .0.message)]
     Owner(crate::envelope::ApiError),

@@ -52,6 +52,9 @@ impl From<DeviceError> for ApiError {
             DeviceError::MediaNotFound(_) => {
                 ApiError::new(ErrorCode::MediaNotFound, error.to_string())
             }
+            DeviceError::Unsupported { .. } => {
+                ApiError::new(ErrorCode::UnsupportedByConnector, error.to_string())
+            }
         }
     }
 }

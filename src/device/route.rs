@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
+use crate::model::pairing::{IssuedCode, LinkingPhone};
 use crate::model::upstream::{Cue, Outbound, Reported};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
@@ -27,6 +28,8 @@ pub enum Request {
     Tell(Outbound),
     /// The chat id of a phone number, if it has an account.
     FindNumber(String),
+    /// A code that links the device when typed on the phone with this number.
+    PairingCode(LinkingPhone),
     /// A verified webhook delivery: what it reports is stored before the answer.
     Webhook(Vec<Reported>),
 }
@@ -50,6 +53,7 @@ pub enum Lifecycle {
 pub enum Answer {
     Done,
     Found(Option<String>),
+    PairingCode(IssuedCode),
 }
 
 /// Carries requests to a device wherever it runs, and their answers back.
@@ -89,6 +93,13 @@ impl CommandRoute for ToActor {
                 self.command(Command::FindNumber { number, found }).await?;
                 return Ok(Answer::Found(answer.await.map_err(|_| DeviceError::Gone)?));
             }
+            Request::PairingCode(phone) => {
+                let (issued, answer) = oneshot::channel();
+                self.command(Command::PairingCode { phone, issued }).await?;
+                return Ok(Answer::PairingCode(
+                    answer.await.map_err(|_| DeviceError::Gone)?,
+                ));
+            }
             Request::Lifecycle(Lifecycle::Start) => Command::Start,
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
@@ -113,6 +124,7 @@ pub enum Carried {
     Typing { chat_id: String, typing: bool },
     Tell { action: Outbound },
     FindNumber { number: String },
+    PairingCode { phone: LinkingPhone },
 }
 
 impl From<Carried> for Request {
@@ -123,6 +135,7 @@ impl From<Carried> for Request {
             Carried::Typing { chat_id, typing } => Request::Typing { chat_id, typing },
             Carried::Tell { action } => Request::Tell(action),
             Carried::FindNumber { number } => Request::FindNumber(number),
+            Carried::PairingCode { phone } => Request::PairingCode(phone),
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::actor::{Actor, ActorContext, Command, CommandQueue};
 use super::mirror::Mirror;
+use super::pairings::Scan;
 use super::relay_bell::RelayBell;
 use super::route::ToActor;
 use super::DeviceHandle;
@@ -109,18 +110,13 @@ impl Supervisor {
         true
     }
 
-    /// The device that runs elsewhere and shows a code `matches` accepts, if one does.
-    pub(super) fn showing(&self, matches: impl Fn(&str) -> bool) -> Option<DeviceId> {
+    /// The device that runs elsewhere and shows the code `scan` presents, if one does.
+    pub(super) fn showing(&self, scan: &Scan<'_>) -> Option<DeviceId> {
         self.devices()
             .values()
             .find_map(|supervised| match &supervised.runs {
-                Runs::Elsewhere(mirror) => mirror
-                    .qr
-                    .borrow()
-                    .as_ref()
-                    .filter(|shown| matches(&shown.qr))
-                    .map(|_| supervised.handle.id.clone()),
-                Runs::Here { .. } => None,
+                Runs::Elsewhere(mirror) if mirror.shows(scan) => Some(supervised.handle.id.clone()),
+                Runs::Elsewhere(_) | Runs::Here { .. } => None,
             })
     }
 

@@ -12,6 +12,7 @@ use super::DeviceError;
 use crate::model::{
     event::Me,
     inbound::{Directory, Inbound},
+    pairing::LinkingPhone,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
         Accepted, ConnectorError, Cue, Outbound, Outgoing, Reported, Session, WebhookError,
@@ -80,6 +81,17 @@ pub trait Upstream: Send + Sync {
     async fn open(&mut self, session: Option<&Value>) -> Result<Session, ConnectorError>;
     /// A pairing code valid for `ttl`; returns the QR text. Earlier codes stop working.
     async fn issue_qr(&mut self, ttl: std::time::Duration) -> Result<String, ConnectorError>;
+    /// A code that links the device when typed on the phone whose number is `phone`, valid
+    /// for `ttl` beside the QR codes; returns it as shown (`ABCD-EFGH`). Asked only while the
+    /// device shows its QR codes, and only of a connector that lists `pairing.code`.
+    async fn request_pairing_code(
+        &mut self,
+        phone: &LinkingPhone,
+        ttl: std::time::Duration,
+    ) -> Result<String, ConnectorError> {
+        let _ = (phone, ttl);
+        Err(ConnectorError::Unsupported("pairing by phone number"))
+    }
     /// Whether the upstream rotates its pairing codes itself (and says so with
     /// [`Session::NeedsLinking`]) rather than on the device's QR timer.
     fn rotates_qr(&self) -> bool {

@@ -15,7 +15,7 @@ use utoipa::{IntoResponses, ToSchema};
 use super::{ErrorCode, ErrorEnvelope};
 
 /// A set of error codes, one bit per code, as [`Refused`] takes it.
-pub type Codes = u32;
+pub type Codes = u64;
 
 /// The set of the codes `list`.
 pub const fn codes(list: &[ErrorCode]) -> Codes {

@@ -34,6 +34,7 @@ pub enum ErrorCode {
     InvalidState,
     DeviceExists,
     QrExpired,
+    PhoneMismatch,
     UnsupportedByConnector,
     EditWindowClosed,
     MethodNotAllowed,
@@ -50,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -66,6 +67,7 @@ impl ErrorCode {
         ErrorCode::InvalidState,
         ErrorCode::DeviceExists,
         ErrorCode::QrExpired,
+        ErrorCode::PhoneMismatch,
         ErrorCode::UnsupportedByConnector,
         ErrorCode::EditWindowClosed,
         ErrorCode::MethodNotAllowed,
@@ -93,9 +95,10 @@ impl ErrorCode {
             | ErrorCode::KeyNotFound
             | ErrorCode::WebhookNotFound
             | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::InvalidState | ErrorCode::DeviceExists | ErrorCode::EditWindowClosed => {
-                StatusCode::CONFLICT
-            }
+            ErrorCode::InvalidState
+            | ErrorCode::DeviceExists
+            | ErrorCode::EditWindowClosed
+            | ErrorCode::PhoneMismatch => StatusCode::CONFLICT,
             ErrorCode::QrExpired => StatusCode::GONE,
             ErrorCode::UnsupportedByConnector => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -128,6 +131,7 @@ impl ErrorCode {
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",
+            ErrorCode::PhoneMismatch => "phone_mismatch",
             ErrorCode::UnsupportedByConnector => "unsupported_by_connector",
             ErrorCode::EditWindowClosed => "edit_window_closed",
             ErrorCode::MethodNotAllowed => "method_not_allowed",

@@ -147,6 +147,21 @@ pub fn phone() -> Object {
     .build()
 }
 
+/// The number of a phone to link, as [`super::pairing::LinkingPhone::parse`] takes it:
+/// digits only, with or without a leading `+`.
+pub fn linking_phone() -> Object {
+    let (fewest, most) = (
+        super::pairing::PHONE_DIGITS.start(),
+        super::pairing::PHONE_DIGITS.end(),
+    );
+    text(&format!(
+        "The phone's number, country code first: {fewest} to {most} digits, with or without a \
+         leading `+`, and nothing else."
+    ))
+    .pattern(Some(format!("^\\+?[0-9]{{{fewest},{most}}}$")))
+    .build()
+}
+
 /// A file's MIME type, `type/subtype` and parameters; empty, the type of its name.
 pub fn media_type() -> Object {
     let around = format!("[{}]*", whitespace());

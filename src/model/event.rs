@@ -57,6 +57,7 @@ pub enum EventData {
     PollVote(PollVote),
     MessageEdited(MessageEdited),
     ChatMerged(ChatMerged),
+    PairingCode(PairingCode),
 }
 
 impl EventData {
@@ -99,6 +100,7 @@ impl EventData {
             EventData::PollVote(_) => EventKind::PollVote,
             EventData::MessageEdited(_) => EventKind::MessageEdited,
             EventData::ChatMerged(_) => EventKind::ChatMerged,
+            EventData::PairingCode(_) => EventKind::PairingCode,
         }
     }
 

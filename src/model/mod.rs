@@ -13,6 +13,7 @@ pub mod ids;
 pub mod inbound;
 pub mod message;
 pub mod nested;
+pub mod pairing;
 pub mod spec;
 pub mod state;
 pub mod time;

@@ -10,9 +10,10 @@ use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ChatMerged, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
     MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
-    NotificationRead, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
+    NotificationRead, PairingCode, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
 use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
+use super::pairing::IssuedCode;
 use super::spec::{
     Behaviour, CloudApiSpec, ConnectorKind, DeviceFilters, DeviceHooks, DeviceQr, DeviceSpec,
     Filtered, Secret, SimulatedContact, SimulatorSpec, WahaSpec,
@@ -26,7 +27,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 22] {
+fn event_payloads() -> [(EventKind, String); 23] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -56,6 +57,7 @@ fn event_payloads() -> [(EventKind, String); 22] {
         (EventKind::PollVote, PollVote::name(&config())),
         (EventKind::MessageEdited, MessageEdited::name(&config())),
         (EventKind::ChatMerged, ChatMerged::name(&config())),
+        (EventKind::PairingCode, PairingCode::name(&config())),
     ]
 }
 
@@ -120,6 +122,8 @@ pub(crate) fn declarations() -> String {
         PollVote::decl(&config()),
         MessageEdited::decl(&config()),
         ChatMerged::decl(&config()),
+        PairingCode::decl(&config()),
+        IssuedCode::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

@@ -1,5 +1,5 @@
-//! A stub WAHA server: the documented session, pairing, sending (every kind, forwards, sends
-//! whose answer is lost), chat (archive included),
+//! A stub WAHA server: the documented session, pairing (QR codes and codes for a phone number),
+//! sending (every kind, forwards, sends whose answer is lost), chat (archive included),
 //! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
 //! every request it gets.
 #![allow(dead_code)]
@@ -26,6 +26,9 @@ pub struct WahaState {
     /// The status a start (or a create with `start: true`) leads to.
     pub status_after_start: String,
     pub qr: String,
+    /// The code `POST /api/{session}/auth/request-code` answers while the session shows QR
+    /// codes.
+    pub pairing_code: String,
     /// `{ id, pushName }`, reported while WORKING.
     pub me: Value,
     pub config: Value,
@@ -87,6 +90,7 @@ impl WahaStub {
             status: "STOPPED".into(),
             status_after_start: "SCAN_QR_CODE".into(),
             qr: qr.into(),
+            pairing_code: "K7QM-WX42".into(),
             me: json!({ "id": "15550001111@c.us", "pushName": "Waha Phone" }),
             config: json!({}),
             chats: Vec::new(),
@@ -155,6 +159,15 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         }
         ("GET", ["api", name, "auth", "qr"]) if *name == session => {
             answer(200, json!({ "value": state.qr }))
+        }
+        ("POST", ["api", name, "auth", "request-code"]) if *name == session => {
+            match (state.status.as_str(), body["phoneNumber"].as_str()) {
+                ("SCAN_QR_CODE", Some(_)) => answer(201, json!({ "code": state.pairing_code })),
+                _ => answer(
+                    422,
+                    json!({ "statusCode": 422, "message": "the session is not waiting for a link" }),
+                ),
+            }
         }
         (
             "POST",

@@ -9,7 +9,7 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
-export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke";
+export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke" | "pairing.code";
 
 export type Media = { url: string, 
 /**
@@ -164,6 +164,18 @@ export type MessageEdited = { chatId: string, messageId: string, body: string, e
 
 export type ChatMerged = { into: string, from: string, };
 
+export type PairingCode = { code: string, phone: string, expiresAt: string, };
+
+export type IssuedCode = { 
+/**
+ * The code to type on the phone, as `ABCD-EFGH`.
+ */
+code: string, 
+/**
+ * When the code stops linking; the device leaving state `qr` ends it sooner.
+ */
+expiresAt: string, };
+
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
 export type Secret = string;
@@ -252,7 +264,7 @@ channels?: Filtered, };
 export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -278,11 +290,12 @@ export interface DeviceEvents {
   "poll:vote": PollVote;
   "message:edited": MessageEdited;
   "chat:merged": ChatMerged;
+  "pairing:code": PairingCode;
 }
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "unsupported_by_connector" | "edit_window_closed" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -352,11 +365,23 @@ export type SimulatedFile = { type: SimulatedKind, mime: string, name?: string |
 
 export type SimulatedKind = "image" | "document" | "voice" | "video" | "audio" | "sticker";
 
-export type Pairing = { 
+export type ScannedQr = { 
 /**
  * The QR code's text, or its bare code.
  */
 qr: string, };
+
+export type TypedCode = { 
+/**
+ * The code as `POST …/pairing-code` gave it; case, spaces and the dash do not matter.
+ */
+code: string, 
+/**
+ * The number the code was given for.
+ */
+phone: string, };
+
+export type Pairing = ScannedQr | TypedCode;
 
 export type Paired = { deviceId: string, linked: boolean, };
 
@@ -754,6 +779,8 @@ export type PresenceQuery = { ids?: Array<string>, chatId?: string, };
 
 export type NotificationsRequest = { ids?: Array<string>, id?: string, all?: boolean, };
 
+export type PairingCodeRequest = { phone: string, };
+
 export type Presence = { id: string, presence: string, lastSeenAt: string | null, };
 
 export type Room = { chatId: string, room: string, };
@@ -794,6 +821,7 @@ export interface DeviceRequests {
   "chat:leave": [ChatRef, Room];
   "presence:get": [PresenceQuery, Array<Presence>];
   "notification:read": [NotificationsRequest, Done];
+  "pairing:code": [PairingCodeRequest, IssuedCode];
 }
 
 /** Each client event of the root namespace: what it takes, and the `data` of its answer. */

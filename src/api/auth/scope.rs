@@ -139,11 +139,12 @@ impl Caller {
                 })
     }
 
-    /// Whether device `device`'s journaled events of `kind` may reach this caller. A `qr` event
-    /// carries a live pairing code, which links a phone to the device: only a credential that
-    /// may control the device sees it; others follow linking through `state`.
+    /// Whether device `device`'s journaled events of `kind` may reach this caller. A `qr` or
+    /// `pairing:code` event carries a live code that links a phone to the device
+    /// ([`EventKind::carries_linking_code`]): only a credential that may control the device
+    /// sees it; others follow linking through `state`.
     pub fn may_see(&self, kind: EventKind, device: &DeviceId) -> bool {
-        kind != EventKind::Qr || self.authorize(Scope::Control, Some(device)).is_ok()
+        !kind.carries_linking_code() || self.authorize(Scope::Control, Some(device)).is_ok()
     }
 
     /// When the credentials stop being valid together (unix seconds): the earliest end among

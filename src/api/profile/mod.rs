@@ -52,6 +52,7 @@ pub const NATIVE_CLIENT_EVENTS: &[&str] = &[
     "messages:list",
     "notification:read",
     "presence:get",
+    "pairing:code",
 ];
 
 /// Events the server emits on a device namespace: the journaled ones, and the two the socket

@@ -81,19 +81,16 @@ fn from_a_node(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// A pairing code scanned through another node, for a device this node runs.
+/// A pairing code scanned or typed through another node, for a device this node runs: the
+/// phone side's body, as that node took it.
 async fn answer_scan(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Json(scan): Json<Scan>,
+    Json(pairing): Json<super::pairing::Pairing>,
 ) -> Result<Json<super::pairing::Paired>, ApiError> {
     from_a_node(&state, &headers)?;
-    Ok(Json(super::pairing::scan_carried(&state, &scan.qr).await?))
-}
-
-#[derive(serde::Deserialize)]
-struct Scan {
-    qr: String,
+    let scan = pairing.scan()?;
+    Ok(Json(super::pairing::scan_carried(&state, &scan).await?))
 }
 
 /// The cluster: its nodes, and which runs each device.

@@ -9,7 +9,7 @@ use super::cluster::{ClusterView, LeaseView, NodeView};
 use super::devices::{DropBody, QrView};
 use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::messages::{EditBody, ForwardBody, VoteBody};
-use super::pairing::{Paired, Pairing};
+use super::pairing::{Paired, Pairing, ScannedQr, TypedCode};
 use super::readiness::Ready;
 use super::simulator::{ActBody, Acted, SimulatedFile, SimulatedKind};
 use super::system::{EventPage, Health};
@@ -43,6 +43,8 @@ pub(crate) fn declarations() -> String {
         Acted::decl(&config()),
         SimulatedFile::decl(&config()),
         SimulatedKind::decl(&config()),
+        ScannedQr::decl(&config()),
+        TypedCode::decl(&config()),
         Pairing::decl(&config()),
         Paired::decl(&config()),
         OpenChat::decl(&config()),

@@ -23,7 +23,7 @@ use super::rooms::Rooms;
 use super::session::{self, session_of};
 use crate::api::auth::{unix_now, AuthError, Caller, Scope};
 use crate::api::conversations::{
-    ChatsQuery, Conversations, MessagesQuery, OpenChat, PresenceQuery,
+    ChatsQuery, Conversations, MessagesQuery, OpenChat, PairingCodeRequest, PresenceQuery,
 };
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
@@ -457,6 +457,12 @@ async fn dispatch(
             let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
             c.conversations.read_notifications(&d, r.which()?).await?;
             Ok(Answer::done())
+        }
+        "pairing:code" => {
+            let r: PairingCodeRequest = admit_as(socket, &c, packet, &d, event, Scope::Control)?;
+            Ok(Answer::Json(json!(
+                c.conversations.pairing_code(&d, r).await?
+            )))
         }
         unknown => {
             admit(socket, &c, packet, Some(&d), Scope::Read)?;

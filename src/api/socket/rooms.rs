@@ -162,7 +162,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::Notification
         | EventKind::NotificationRead
         | EventKind::StatusNew
-        | EventKind::ChatMerged => None,
+        | EventKind::ChatMerged
+        | EventKind::PairingCode => None,
     }
 }
 
@@ -218,7 +219,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 22] = [
+    const SCOPES: [(&str, Option<ChatField>); 23] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -241,6 +242,7 @@ mod tests {
         ("poll:vote", Some(ChatField::ChatId)),
         ("message:edited", Some(ChatField::ChatId)),
         ("chat:merged", None),
+        ("pairing:code", None),
     ];
 
     #[test]

@@ -16,9 +16,12 @@ use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
 use super::greeting::Greeting;
 use super::replay::Synced;
 use super::rooms::Room;
-use crate::api::conversations::{ChatsQuery, OpenChat, Presence, PresenceQuery, ReadReceipt};
+use crate::api::conversations::{
+    ChatsQuery, OpenChat, PairingCodeRequest, Presence, PresenceQuery, ReadReceipt,
+};
 use crate::device::DeviceView;
 use crate::messaging::SendRequest;
+use crate::model::pairing::IssuedCode;
 use crate::model::typescript::{config, exported, map};
 use crate::model::List;
 use crate::model::{Chat, Message, Page};
@@ -102,6 +105,13 @@ fn device_requests() -> Vec<(&'static str, String)> {
             "notification:read",
             pair(NotificationsRequest::name(&config()), done()),
         ),
+        (
+            "pairing:code",
+            pair(
+                PairingCodeRequest::name(&config()),
+                IssuedCode::name(&config()),
+            ),
+        ),
     ]
 }
 
@@ -145,6 +155,7 @@ pub(crate) fn declarations() -> String {
         MessagesRequest::decl(&config()),
         PresenceQuery::decl(&config()),
         NotificationsRequest::decl(&config()),
+        PairingCodeRequest::decl(&config()),
         Presence::decl(&config()),
         Room::decl(&config()),
     ]);

@@ -1,5 +1,6 @@
-//! What one socket is shown of its device's events, live and replayed alike: QR codes only
-//! with a credential that may see them, and only the chats it joined, if it joined any.
+//! What one socket is shown of its device's events, live and replayed alike: linking codes
+//! (`qr`, `pairing:code`) only with a credential that may see them, and only the chats it
+//! joined, if it joined any.
 
 use std::sync::Arc;
 
@@ -14,8 +15,9 @@ use crate::model::DeviceId;
 
 /// What one socket is shown of its device's events, live and replayed alike.
 pub(super) struct Visibility {
-    /// Whether its credential may see the device's QR codes (decided once, as it attaches).
-    sees_qr: bool,
+    /// Whether its credential may see the device's linking codes (decided once, as it
+    /// attaches).
+    sees_linking_codes: bool,
     /// The protocol profile it speaks, if any.
     pub(super) profile: Option<Arc<Profile>>,
     /// The chats it joined, which it may change at any time.
@@ -25,19 +27,21 @@ pub(super) struct Visibility {
 impl Visibility {
     pub(super) fn of(socket: &SocketRef) -> Self {
         Visibility {
-            sees_qr: sees_qr(socket),
+            sees_linking_codes: sees_linking_codes(socket),
             rooms: Rooms::of(socket),
             profile: protocol::profile_of(socket),
         }
     }
 
     pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
-        (event.event().kind != EventKind::Qr || self.sees_qr) && self.rooms.admit(event)
+        (!event.event().kind.carries_linking_code() || self.sees_linking_codes)
+            && self.rooms.admit(event)
     }
 }
 
-/// Whether `socket`'s credential may see QR codes of the device whose namespace it is on.
-fn sees_qr(socket: &SocketRef) -> bool {
+/// Whether `socket`'s credential may see the linking codes of the device whose namespace it
+/// is on: [`Caller::may_see`] decides for every kind that carries one alike.
+fn sees_linking_codes(socket: &SocketRef) -> bool {
     let device = socket
         .ns()
         .strip_prefix("/device/")

@@ -27,6 +27,7 @@ use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
     inbound::Directory,
+    pairing::LinkingPhone,
     spec::SimulatorSpec,
     upstream::{Accepted, ConnectorError, Cue, Outbound, Outgoing, Session},
     Ack, DeviceId,
@@ -111,6 +112,13 @@ impl Simulator {
     }
 }
 
+/// The account a saved link was made for, as the pairing book wrote it into the session: a
+/// device linked by a code typed on another phone speaks as that phone's number, also after a
+/// restart. A session without one is the simulated phone's own.
+fn linked_account(session: &Value) -> Option<String> {
+    Some(session.get("me")?.get("id")?.as_str()?.to_owned())
+}
+
 #[async_trait]
 impl Upstream for Simulator {
     async fn open(&mut self, session: Option<&Value>) -> Result<Session, ConnectorError> {
@@ -121,10 +129,14 @@ impl Upstream for Simulator {
             ));
         }
         Ok(match session {
-            Some(session) => Session::Linked {
-                session: session.clone(),
-                me: self.me(),
-            },
+            Some(session) => {
+                let mut me = self.me();
+                me.id = linked_account(session).unwrap_or(me.id);
+                Session::Linked {
+                    session: session.clone(),
+                    me,
+                }
+            }
             None => Session::NeedsLinking,
         })
     }
@@ -134,6 +146,20 @@ impl Upstream for Simulator {
             .pairings
             .issue(&self.device, ttl, self.events.clone(), self.me());
         Ok(format!("{}/pair/{code}", self.public_url))
+    }
+
+    /// The code is filed in the pairing book, where the phone side claims it with the same
+    /// number; it links the device as that number's account.
+    async fn request_pairing_code(
+        &mut self,
+        phone: &LinkingPhone,
+        ttl: Duration,
+    ) -> Result<String, ConnectorError> {
+        let name = self.device_name.clone();
+        let events = self.events.clone();
+        Ok(self
+            .pairings
+            .issue_for_phone(&self.device, phone, ttl, events, name))
     }
 
     /// The phone's address book; its contacts take up what they still owe.

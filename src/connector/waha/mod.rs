@@ -11,7 +11,7 @@
 //! | WAHA status | devicebridge |
 //! |---|---|
 //! | `STARTING` | `starting` (a linked device that starts over goes back to `starting`) |
-//! | `SCAN_QR_CODE` | `qr`, with the code from `GET /api/{session}/auth/qr?format=raw`; each new code is a new `qr` event |
+//! | `SCAN_QR_CODE` | `qr`, with the code from `GET /api/{session}/auth/qr?format=raw`; each new code is a new `qr` event; a code for a phone number from `POST /api/{session}/auth/request-code` |
 //! | `WORKING` | `authenticated`, then `ready` once chats are backfilled |
 //! | `FAILED` | `failed` |
 //! | `STOPPED` | `stopped` (reason `upstream_stopped`) |
@@ -46,6 +46,7 @@ use crate::device::upstream::Upstream;
 use crate::model::{
     event::Me,
     inbound::Directory,
+    pairing::LinkingPhone,
     spec::{DeviceFilters, WahaSpec},
     upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
     DeviceId,
@@ -202,6 +203,15 @@ impl Upstream for Waha {
 
     fn rotates_qr(&self) -> bool {
         true
+    }
+
+    /// WhatsApp decides how long WAHA's code lasts; it is shown for `ttl`, as the simulator's.
+    async fn request_pairing_code(
+        &mut self,
+        phone: &LinkingPhone,
+        _ttl: std::time::Duration,
+    ) -> Result<String, ConnectorError> {
+        self.request_code(phone).await
     }
 
     async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {

@@ -11,6 +11,7 @@ use super::Waha;
 use crate::connector::http;
 use crate::model::{
     event::Me,
+    pairing::{shown_code, LinkingPhone},
     spec::Filtered,
     upstream::{ConnectorError, Session},
 };
@@ -157,6 +158,28 @@ impl Waha {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| ConnectorError::Failing("WAHA answered without a QR code".into()))
+    }
+
+    /// WAHA's `POST /api/{session}/auth/request-code` with `{ phoneNumber }` (digits, country
+    /// code first), taken while the session is in `SCAN_QR_CODE`: it answers `{ code }`, as
+    /// `ABCD-EFGH`, which WhatsApp links the session with when it is typed on that phone.
+    pub(super) async fn request_code(
+        &self,
+        phone: &LinkingPhone,
+    ) -> Result<String, ConnectorError> {
+        let session = self.spec.session.as_str();
+        let answer = self
+            .http
+            .call(
+                self.request(Method::POST, &["api", session, "auth", "request-code"])
+                    .json(&json!({ "phoneNumber": phone.digits() })),
+            )
+            .await?;
+        answer["code"]
+            .as_str()
+            .filter(|code| !code.trim().is_empty())
+            .map(shown_code)
+            .ok_or_else(|| ConnectorError::Failing("WAHA answered without a pairing code".into()))
     }
 
     /// What a status means for the device; `None` while it cannot be followed yet (working,

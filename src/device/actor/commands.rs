@@ -1,6 +1,6 @@
 //! What callers ask of a device through its handle: start, stop, restart, log out, pass a hint
-//! or a question on to the upstream, and shut down with the daemon. Kept apart from the run
-//! loop so that the loop reads as the list of what an actor waits for.
+//! or a question on to the upstream, ask for a pairing code, and shut down with the daemon.
+//! Kept apart from the run loop so that the loop reads as the list of what an actor waits for.
 
 use super::{failure_input, Actor, Command};
 use crate::device::state::{DeviceState, Input, InvalidTransition};
@@ -38,6 +38,9 @@ impl Actor {
             Command::Tell(action) => self.tell(&action).await?,
             Command::FindNumber { number, found } => {
                 let _ = found.send(self.find_number(&number).await?);
+            }
+            Command::PairingCode { phone, issued } => {
+                let _ = issued.send(self.pairing_code(phone).await?);
             }
             Command::Webhook(reports) => self.webhook(reports).await?,
             Command::Shutdown => unreachable!("handled by the run loop"),
@@ -77,7 +80,7 @@ impl Actor {
     /// An upstream that failed a request made for a caller: one that stopped answering or
     /// refuses our credentials also moves the device on (`disconnected`, `failed`), as the
     /// same failure in the relay would.
-    async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
+    pub(super) async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
         if error.concerns_device() {
             let _ = self.feed(failure_input(error.clone())).await;
         }

@@ -13,7 +13,8 @@
 //! The actor's work is split by concern: `commands` answers what callers ask, `reports`
 //! stores what the upstream reports, `session_checks` follows the upstream session,
 //! `typing` keeps the typing indicators, `transitions` moves the device from state to state,
-//! `effects` carries out what a move asks for, and `qr_codes` shows the pairing codes.
+//! `effects` carries out what a move asks for, and `qr_codes` shows the pairing codes (and
+//! gives codes for phone numbers).
 
 mod commands;
 mod effects;
@@ -46,7 +47,8 @@ use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
-    spec::DeviceFilters,
+    pairing::{IssuedCode, LinkingPhone},
+    spec::{ConnectorKind, DeviceFilters},
     upstream::{ConnectorError, Cue, Outbound, Reported},
     DeviceId, StateName,
 };
@@ -71,6 +73,12 @@ pub enum Command {
     FindNumber {
         number: String,
         found: oneshot::Sender<Option<String>>,
+    },
+    /// Ask the upstream for a code that links the device when typed on the phone `phone`
+    /// (see [`Upstream::request_pairing_code`]).
+    PairingCode {
+        phone: LinkingPhone,
+        issued: oneshot::Sender<IssuedCode>,
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
@@ -107,6 +115,8 @@ impl ActorContext {
 
 pub struct Actor {
     id: DeviceId,
+    /// The device's connector, which says what the device can do.
+    connector: ConnectorKind,
     context: ActorContext,
     state: DeviceState,
     limits: Limits,
@@ -119,6 +129,9 @@ pub struct Actor {
     /// Credentials from a scan, saved by the `SaveSession` effect.
     pending_link: Option<(Value, Me)>,
     qr_deadline: Option<Instant>,
+    /// Until when a code given for a phone number links the device: linking is not given up
+    /// before then (see `qr_codes`).
+    linking_hold: Option<Instant>,
     reconnect_deadline: Option<Instant>,
     /// When to check on the upstream session next, while the device is up.
     check_deadline: Option<Instant>,
@@ -189,6 +202,7 @@ impl Actor {
             bell,
             typing: HashMap::new(),
             id,
+            connector,
             state: DeviceState::from_persisted(record.state, record.state_reason.clone()),
             limits,
             upstream: None,
@@ -198,6 +212,7 @@ impl Actor {
             me,
             pending_link: None,
             qr_deadline: None,
+            linking_hold: None,
             reconnect_deadline: None,
             check_deadline: None,
             latency: Latency::default(),
@@ -264,7 +279,9 @@ impl Actor {
                         true => Input::LinkingTimedOut,
                         false => Input::QrExpired,
                     };
-                    let _ = self.feed(input).await;
+                    if !self.holds_linking(&input) {
+                        let _ = self.feed(input).await;
+                    }
                 }
                 _ = at(self.reconnect_deadline) => {
                     self.reconnect_deadline = None;

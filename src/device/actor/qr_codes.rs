@@ -1,6 +1,6 @@
 //! Pairing codes on show: each code the upstream issues is rendered, published to the device's
 //! watchers before its event is journaled, drawn on the console when there is one, and timed
-//! out.
+//! out. Beside them, codes for phone numbers: asked for, journaled, and waited for.
 
 use std::time::Duration;
 
@@ -8,9 +8,12 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use super::Actor;
-use crate::device::CurrentQr;
-use crate::model::event::QrCode;
-use crate::model::{event::EventData, rfc3339, DeviceId};
+use crate::device::state::{transition, Input, InvalidTransition};
+use crate::device::{CurrentQr, DeviceError};
+use crate::model::capability::Capability;
+use crate::model::event::{PairingCode, QrCode};
+use crate::model::pairing::{IssuedCode, LinkingPhone};
+use crate::model::{event::EventData, rfc3339, DeviceId, StateName};
 use crate::qr;
 
 impl Actor {
@@ -59,6 +62,62 @@ impl Actor {
             (true, true) => Some(Instant::now() + window),
             (true, false) => self.qr_deadline.or_else(|| Some(Instant::now() + window)),
         };
+    }
+
+    /// A code that links the device when typed on the phone `phone`, journaled as
+    /// `pairing:code`. Only while the device shows its QR codes, which go on rotating beside
+    /// it; the code lasts as long as a first QR code does (`qr.first_ttl_secs`): the time to
+    /// pick up the phone and type it.
+    pub(super) async fn pairing_code(
+        &mut self,
+        phone: LinkingPhone,
+    ) -> Result<IssuedCode, DeviceError> {
+        let operation = Capability::PairingCode;
+        if !self.connector.can(operation) {
+            let connector = self.connector.as_str();
+            return Err(DeviceError::Unsupported {
+                connector,
+                operation,
+            });
+        }
+        let (StateName::Qr, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
+            return Err(DeviceError::InvalidState(InvalidTransition {
+                state: self.state.name(),
+                input: "give a pairing code",
+            }));
+        };
+        let ttl = Duration::from_secs(self.context.settings.qr.first_ttl_secs);
+        let code = match upstream.request_pairing_code(&phone, ttl).await {
+            Ok(code) => code,
+            Err(error) => return Err(self.answered_with(error).await),
+        };
+        // Stated before the hold is set, so the device waits at least until the time it
+        // states.
+        let expires_at = rfc3339(Utc::now() + ttl);
+        self.linking_hold = Some(Instant::now() + ttl);
+        self.journal(EventData::PairingCode(PairingCode {
+            code: code.clone(),
+            phone: phone.digits().to_owned(),
+            expires_at: expires_at.clone(),
+        }))
+        .await;
+        Ok(IssuedCode { code, expires_at })
+    }
+
+    /// Whether linking waits for a code given for a phone number rather than end on `input`,
+    /// the QR timer's: someone may be typing the code, and it links until it expires. The
+    /// timer is then set for that moment, when `input` comes again. An input that keeps the
+    /// device showing codes (the next one of the round) is not held.
+    pub(super) fn holds_linking(&mut self, input: &Input) -> bool {
+        let Some(until) = self.linking_hold.filter(|until| *until > Instant::now()) else {
+            return false;
+        };
+        let ends_linking = transition(&self.state, input, &self.limits)
+            .is_ok_and(|(next, _)| next.name() != StateName::Qr);
+        if ends_linking {
+            self.qr_deadline = Some(until);
+        }
+        ends_linking
     }
 
     /// Whether the upstream rotates its pairing codes itself

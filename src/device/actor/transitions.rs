@@ -105,6 +105,7 @@ impl Actor {
         let previous_name = previous.name();
         if next.name() != StateName::Qr {
             self.qr_deadline = None;
+            self.linking_hold = None;
             self.qr.send_replace(None);
         }
         if next.name() != StateName::Disconnected {

@@ -19,6 +19,7 @@ use crate::device::upstream::{Connectors, Upstream, UpstreamEvent};
 use crate::device::DeviceError;
 use crate::model::{
     inbound::Directory,
+    pairing::LinkingPhone,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
         Accepted, ConnectorError, Cue, Download, Outbound, Outgoing, Reported, Session,
@@ -121,6 +122,15 @@ impl Upstream for LeasedUpstream {
     async fn issue_qr(&mut self, ttl: std::time::Duration) -> Result<String, ConnectorError> {
         self.claim.take().await?;
         self.inner.issue_qr(ttl).await
+    }
+
+    async fn request_pairing_code(
+        &mut self,
+        phone: &LinkingPhone,
+        ttl: std::time::Duration,
+    ) -> Result<String, ConnectorError> {
+        self.claim.take().await?;
+        self.inner.request_pairing_code(phone, ttl).await
     }
 
     fn rotates_qr(&self) -> bool {

@@ -13,7 +13,7 @@ use super::ownership::{Ownership, Runner};
 use crate::bus::EventBus;
 use crate::device::actor::ActorContext;
 use crate::device::mirror::Mirror;
-use crate::device::pairings::code_of;
+use crate::device::pairings::Scan;
 use crate::device::relay_bell::RelayBell;
 use crate::device::route::Answer;
 use crate::device::supervisor::{self, Supervisor};
@@ -68,19 +68,20 @@ impl Remote {
         self.ownership.wake();
     }
 
-    /// The device that runs on another node and shows the pairing code `qr`, if one does.
-    pub fn showing(&self, qr: &str) -> Option<DeviceId> {
-        self.supervisor
-            .showing(|shown| code_of(shown) == code_of(qr))
+    /// The device that runs on another node and shows the pairing code `scan` presents, if
+    /// one does.
+    pub fn showing(&self, scan: &Scan<'_>) -> Option<DeviceId> {
+        self.supervisor.showing(scan)
     }
 
-    /// Has the node that runs `device` claim its pairing code `qr`: a phone scanned it through
-    /// this node.
-    pub async fn scan_on_owner(&self, device: &DeviceId, qr: &str) -> Result<(), DeviceError> {
-        let _: serde_json::Value = self
-            .owners
-            .call(device, SCAN_PATH, &serde_json::json!({ "qr": qr }))
-            .await?;
+    /// Has the node that runs `device` claim the pairing code `scan` presents: a phone scanned
+    /// it, or typed it, through this node.
+    pub async fn scan_on_owner(
+        &self,
+        device: &DeviceId,
+        scan: &Scan<'_>,
+    ) -> Result<(), DeviceError> {
+        let _: serde_json::Value = self.owners.call(device, SCAN_PATH, &scan.body()).await?;
         Ok(())
     }
 
@@ -120,7 +121,12 @@ impl Remote {
             me_receiver,
             bell.clone(),
         );
-        let mirror = Mirror { qr, me, bell };
+        let mirror = Mirror {
+            qr,
+            phone_code: watch::channel(None).0,
+            me,
+            bell,
+        };
         if !self.supervisor.mirror(handle, mirror.clone()) {
             return;
         }

@@ -36,11 +36,12 @@ pub enum EventKind {
     PollVote,
     MessageEdited,
     ChatMerged,
+    PairingCode,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -63,6 +64,7 @@ impl EventKind {
         EventKind::PollVote,
         EventKind::MessageEdited,
         EventKind::ChatMerged,
+        EventKind::PairingCode,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -90,7 +92,15 @@ impl EventKind {
             EventKind::PollVote => "poll:vote",
             EventKind::MessageEdited => "message:edited",
             EventKind::ChatMerged => "chat:merged",
+            EventKind::PairingCode => "pairing:code",
         }
+    }
+
+    /// Whether events of this kind carry a live code that links a phone to the device (a QR
+    /// code, a code to type on a phone): whoever sees one can take the device over, so only
+    /// a credential that may control the device is shown them.
+    pub const fn carries_linking_code(self) -> bool {
+        matches!(self, EventKind::Qr | EventKind::PairingCode)
     }
 
     /// The number a journal row keeps for this kind: one byte where the name was ~10.
@@ -192,7 +202,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 22] = [
+    const KINDS: [(EventKind, u8, &str); 23] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -215,6 +225,7 @@ mod tests {
         (EventKind::PollVote, 20, "poll:vote"),
         (EventKind::MessageEdited, 21, "message:edited"),
         (EventKind::ChatMerged, 22, "chat:merged"),
+        (EventKind::PairingCode, 23, "pairing:code"),
     ];
 
     #[test]
@@ -227,6 +238,16 @@ mod tests {
             assert_eq!(EventKind::from_number(number.into()), Some(kind));
             assert_eq!(name.parse(), Ok(kind));
         }
+    }
+
+    #[test]
+    fn only_qr_codes_and_codes_for_phones_carry_a_linking_code() {
+        let carrying: Vec<&str> = EventKind::ALL
+            .into_iter()
+            .filter(|kind| kind.carries_linking_code())
+            .map(EventKind::as_str)
+            .collect();
+        assert_eq!(carrying, ["qr", "pairing:code"]);
     }
 
     #[test]

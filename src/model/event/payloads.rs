@@ -199,3 +199,15 @@ pub struct MessageEdited {
     pub body: String,
     pub edited_at: String,
 }
+
+/// `pairing:code`: a code to type on the phone whose number is `phone` (digits, country code
+/// first), shown as `ABCD-EFGH`, which links the device until `expiresAt` as scanning its QR
+/// code would. Like a `qr` event, it reaches only credentials that may control the device.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct PairingCode {
+    pub code: String,
+    pub phone: String,
+    pub expires_at: String,
+}

@@ -2,10 +2,12 @@
 // against the real daemon. A new simulator device shows its QR code with the link it carries;
 // a phone without JavaScript opens that link, gets the pairing page styled under the daemon's
 // policy, and links the device. Logging out asks first, then the device shows a new QR code
-// and none of its chats, and links again. Every page is watched as in dashboard.js: a console
-// error (a CSP violation is one), an uncaught exception or a request that leaves the daemon
-// fails the scenario, and so does a serious accessibility finding (axe-core) with the logout
-// dialog open. Screenshots (pair.png, logout.png) are written to E2E_SCREENSHOTS.
+// and none of its chats, and links again, by phone number: a code asked for a number, shown
+// with its countdown, typed by the simulated phone. Every page is watched as in dashboard.js:
+// a console error (a CSP violation is one), an uncaught exception or a request that leaves the
+// daemon fails the scenario, and so does a serious accessibility finding (axe-core) with the
+// logout dialog open, and with the code for a phone number on show. Screenshots (pair.png,
+// logout.png, pair-phone.png) are written to E2E_SCREENSHOTS.
 
 const { chromium } = require("playwright-core");
 const { main, fail, rest } = require("../lib");
@@ -113,10 +115,30 @@ main(async () => {
     const states = journal.items.filter((e) => e.type === "state").map((e) => e.data.state);
     if (!states.includes("logged_out")) fail(`the device was not logged out: ${states.join(", ")}`);
 
-    // Linked again, its chats are back.
-    await page.getByTestId("qr-simulate-scan").click();
+    // Linked again, this time by phone number: the QR card offers it instead, the number asked
+    // for gets a code shown big with its countdown, and the simulated phone types it.
+    await page.getByTestId("pairing-phone-toggle").click();
+    await page.getByTestId("qr-code").waitFor({ state: "hidden" });
+    await page.getByTestId("pairing-phone-input").fill("+1 555 000 0009");
+    await page.getByTestId("pairing-phone-submit").click();
+    const code = page.getByTestId("pairing-code");
+    await code.waitFor();
+    const shown = (await code.textContent()).trim();
+    if (!/^[A-Z0-9]{4}-[A-Z0-9]{4}$/.test(shown)) fail(`the code is shown as ${JSON.stringify(shown)}`);
+    const left = Number(await page.getByTestId("pairing-code-countdown").textContent());
+    if (!(left > 0)) fail(`the code's countdown says ${left}`);
+    const given = await api.expect(200, "GET", `/api/v1/devices/${DEVICE}/events?after=0&limit=500`);
+    const told = given.items.filter((e) => e.type === "pairing:code").map((e) => e.data);
+    if (told.length !== 1 || told[0].code !== shown || told[0].phone !== "15550000009") {
+      fail(`the journal tells another code: ${JSON.stringify(told)}`);
+    }
+    await screenshot(page, "pair-phone");
+    await pages.audit(page, "linking by phone number");
+    await page.getByTestId("pairing-simulate-entry").click();
     await page.locator(byTestId("device-state", { state: "ready" })).waitFor();
     await carol.waitFor();
+    const linked = await api.expect(200, "GET", `/api/v1/devices/${DEVICE}`);
+    if (linked.me?.id !== "15550000009@c.us") fail(`linked by phone as ${JSON.stringify(linked.me)}`);
 
     pages.check();
   } finally {

@@ -1,5 +1,5 @@
 import type { AuthSession } from "../auth/session";
-import type { ConnectorKind, Device } from "./types";
+import type { ConnectorKind, Device, IssuedCode } from "./types";
 
 // The REST calls that manage devices. Everything else the dashboard does goes
 // over the device's Socket.IO namespace.
@@ -49,4 +49,17 @@ export function deleteDevice(session: AuthSession, id: string): Promise<void> {
  */
 export function scanQr(session: AuthSession, qr: string): Promise<{ deviceId: string; linked: boolean }> {
   return session.request("/pairings", { method: "POST", body: { qr } });
+}
+
+/**
+ * Asks a device showing its QR code for a code that links it when typed on the
+ * phone whose number is `phone`; the `pairing:code` event tells it too.
+ */
+export function requestPairingCode(session: AuthSession, id: string, phone: string): Promise<IssuedCode> {
+  return session.request<IssuedCode>(`${path(id)}/pairing-code`, { method: "POST", body: { phone } });
+}
+
+/** Acts as the simulated phone typing a code it was given for its number. */
+export function typePairingCode(session: AuthSession, code: string, phone: string): Promise<{ deviceId: string; linked: boolean }> {
+  return session.request("/pairings", { method: "POST", body: { code, phone } });
 }

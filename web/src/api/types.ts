@@ -13,6 +13,7 @@ import type {
   MessageRevoked,
   Notification,
   NotificationRead,
+  PairingCode,
   PollVote,
   StateChange,
   StateName,
@@ -39,6 +40,7 @@ export type {
   DeviceUpdate,
   FleetRequests,
   FleetSocket,
+  IssuedCode,
   IssuedToken,
   Journaled,
   JournalEnvelope,
@@ -49,6 +51,7 @@ export type {
   Message,
   NewPoll,
   Page,
+  PairingCode,
   Poll,
   ProfileSummary,
   QrCode,
@@ -89,6 +92,8 @@ export type EditedEvent = Journaled<MessageEdited>;
 export type MergedEvent = Journaled<ChatMerged>;
 /** Someone's vote on a poll, replacing their earlier one (none: taken back). */
 export type VoteEvent = Journaled<PollVote>;
+/** A code to type on a phone, given for its number while the device shows QR codes. */
+export type PairingCodeEvent = Journaled<PairingCode>;
 
 /** Sent after a resume's replay (or a fresh socket's snapshot); not journaled, no seq. */
 export type SyncEvent = Synced;

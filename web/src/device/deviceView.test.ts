@@ -66,6 +66,17 @@ describe("device view", () => {
     expect(view.qr).toBeNull();
   });
 
+  it("shows the code given for a phone number until the device leaves state qr", () => {
+    let view = applyDeviceEvent(initialDeviceView, "state", { state: "qr", previous: "starting", reason: null });
+    const code = { code: "K7QM-WX42", phone: "15550000009", expiresAt: "2026-01-01T10:01:00.000Z" };
+    view = applyDeviceEvent(view, "pairing:code", { ...code, deviceId: "demo", seq: 4, at: "" });
+    expect(view.pairingCode).toEqual(code);
+    view = applyDeviceEvent(view, "qr", { qr: "q2", image: "data:", expiresAt: "", attempt: 2, maxAttempts: 6, seq: 5 });
+    expect(forReload(view).pairingCode).toEqual(code);
+    view = applyDeviceEvent(view, "state", { state: "authenticated", previous: "qr", reason: null });
+    expect(view.pairingCode).toBeNull();
+  });
+
   it("keeps pending sends through a reload", () => {
     const view = forReload(applyDeviceEvent(written(), "typing:start", { chatId, contactId: "x" }));
     expect(view.outbox).toHaveLength(1);

@@ -5,6 +5,8 @@ import type {
   EditedEvent,
   MergedEvent,
   Message,
+  PairingCode,
+  PairingCodeEvent,
   QrCode,
   ReactionEvent,
   RevokedEvent,
@@ -44,6 +46,8 @@ export interface DeviceView {
   stateReason: string | null;
   /** The code on show while the device is in state `qr` (control scope only). */
   qr: QrCode | null;
+  /** The last code given for a phone number while in state `qr` (control scope only). */
+  pairingCode: PairingCode | null;
   chats: ChatMap;
   /** Where the next page of chats starts, null when all are loaded. */
   chatsCursor: string | null;
@@ -72,6 +76,7 @@ export const initialDeviceView: DeviceView = {
   state: null,
   stateReason: null,
   qr: null,
+  pairingCode: null,
   chats: {},
   chatsCursor: null,
   chatsLoaded: false,
@@ -173,11 +178,17 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
       return { ...view, scopes: (payload as SessionEvent).scopes };
     case "state": {
       const { state, reason } = payload as StateEvent;
-      return { ...view, state, stateReason: reason, qr: state === "qr" ? view.qr : null };
+      // Linking's codes end with linking.
+      const linking = state === "qr";
+      return { ...view, state, stateReason: reason, qr: linking ? view.qr : null, pairingCode: linking ? view.pairingCode : null };
     }
     case "qr": {
       const { qr, image, expiresAt, attempt, maxAttempts } = payload as QrCode;
       return { ...view, qr: { qr, image, expiresAt, attempt, maxAttempts } };
+    }
+    case "pairing:code": {
+      const { code, phone, expiresAt } = payload as PairingCodeEvent;
+      return { ...view, pairingCode: { code, phone, expiresAt } };
     }
     case "message":
       return withStoredMessage(view, payload as Message);
@@ -219,6 +230,6 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
  * reactions, which no reload brings back.
  */
 export function forReload(view: DeviceView): DeviceView {
-  const { scopes, state, stateReason, qr, outbox, replies, uploads, reactions, resent } = view;
-  return { ...initialDeviceView, scopes, state, stateReason, qr, outbox, replies, uploads, reactions, resent };
+  const { scopes, state, stateReason, qr, pairingCode, outbox, replies, uploads, reactions, resent } = view;
+  return { ...initialDeviceView, scopes, state, stateReason, qr, pairingCode, outbox, replies, uploads, reactions, resent };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { codesRanOut, linksWithQr, pairingLink, secondsLeft } from "./qr";
+import { codesRanOut, linksWithQr, pairingLink, pairsByPhone, phoneProblem, secondsLeft, typedPhone } from "./qr";
 
 describe("QR countdown", () => {
   const expiresAt = "2026-01-01T10:01:00.000Z";
@@ -28,5 +28,19 @@ describe("QR countdown", () => {
     expect(linksWithQr("simulator")).toBe(true);
     expect(linksWithQr("waha")).toBe(true);
     expect(linksWithQr("cloud_api")).toBe(false);
+  });
+
+  it("asks a code for a number the daemon takes, as people write it", () => {
+    expect(phoneProblem("+15550000009")).toBeNull();
+    expect(phoneProblem("+1 (555) 000-0009")).toBeNull();
+    expect(typedPhone("+1 (555) 000-0009")).toBe("+15550000009");
+    expect(phoneProblem("555")).toMatch(/7 to 15 digits/);
+    expect(phoneProblem("1555000000912345")).not.toBeNull();
+    expect(phoneProblem("phone")).not.toBeNull();
+  });
+
+  it("offers the phone number only to connectors that link from one", () => {
+    expect(pairsByPhone(["send.text", "pairing.code"])).toBe(true);
+    expect(pairsByPhone(["send.text"])).toBe(false);
   });
 });

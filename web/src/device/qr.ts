@@ -36,3 +36,25 @@ export function pairingLink(connector: ConnectorKind, qr: string): string | null
 export function linksWithQr(connector: ConnectorKind): boolean {
   return connector !== "cloud_api";
 }
+
+/**
+ * What is wrong with a phone number a pairing code is asked for, as the daemon
+ * would say it, or null: digits only, country code first, with or without a
+ * leading `+`, 7 to 15 of them. Spaces and dashes people type are taken out
+ * first, so a number pasted as written still works.
+ */
+export function phoneProblem(phone: string): string | null {
+  return /^\+?[0-9]{7,15}$/.test(typedPhone(phone))
+    ? null
+    : "Type the phone's number with its country code: 7 to 15 digits, with or without a leading +.";
+}
+
+/** The number as the daemon takes it: without the spaces, dashes, dots and brackets people write. */
+export function typedPhone(phone: string): string {
+  return phone.replace(/[\s().-]/g, "");
+}
+
+/** Whether a device of these capabilities links from a code typed on a phone. */
+export function pairsByPhone(capabilities: readonly string[]): boolean {
+  return capabilities.includes("pairing.code");
+}
