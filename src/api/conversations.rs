@@ -6,9 +6,6 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
 use super::auth::{Caller, Scope};
 use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
@@ -26,116 +23,12 @@ use crate::store::{self, Store};
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
-/// `?limit&cursor` for chats.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ChatsQuery {
-    /// Page size (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-    /// The `nextCursor` of the previous page: its time (RFC 3339), `|`, a chat id.
-    #[param(
-        pattern = r"^[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\|[\s\S]+$"
-    )]
-    pub cursor: Option<String>,
-}
+mod requests;
 
-/// `?before&limit` for a chat's messages.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct MessagesQuery {
-    /// A message id: the page ends before it (the `nextCursor` of the previous page).
-    pub before: Option<String>,
-    /// Page size (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-}
-
-/// `?q&chatId&before&limit`: a search of a device's messages.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SearchQuery {
-    /// The words to find, each the start of a word of the text, all of them in the message;
-    /// letters and digits make words, anything else separates them.
-    #[param(min_length = 1, max_length = 256, example = "lunch tomorrow")]
-    pub q: String,
-    /// Only this chat's messages.
-    #[param(min_length = 1, max_length = 256)]
-    pub chat_id: Option<String>,
-    /// A message id: the page ends before it (the `nextCursor` of the previous page).
-    pub before: Option<String>,
-    /// Page size (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<u32>,
-}
-
-/// `{ phone }`: the number a chat is opened with.
-#[derive(Debug, Deserialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({ "phone": "+1 555 000 0003" }))]
-pub struct OpenChat {
-    /// Country code first, with or without `+`; spaces, dashes, dots and parentheses are
-    /// ignored.
-    #[schema(schema_with = crate::model::constraints::phone)]
-    pub phone: String,
-}
-
-/// `{ phone }`: the number of the phone a pairing code is asked for.
-#[derive(Debug, Deserialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({ "phone": "+15550000009" }))]
-pub struct PairingCodeRequest {
-    #[schema(schema_with = crate::model::constraints::linking_phone)]
-    pub phone: String,
-}
-
-/// What marking a chat read answers: the messages that were newly read.
-#[derive(Debug, Serialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct ReadReceipt {
-    pub message_ids: Vec<String>,
-}
-
-/// `presence:get`: whose presence, by contact ids, by chat, both (their union), or neither
-/// (every contact of the device).
-#[derive(Debug, Default, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PresenceQuery {
-    #[serde(default)]
-    pub ids: Option<Vec<String>>,
-    #[serde(default)]
-    pub chat_id: Option<String>,
-}
-
-/// One contact's presence, as `presence:get` answers it.
-#[derive(Debug, PartialEq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct Presence {
-    pub id: String,
-    pub presence: String,
-    pub last_seen_at: Option<String>,
-}
-
-impl Presence {
-    /// Someone the device knows nothing of: offline, never seen. A client asking about
-    /// anyone gets an answer, as a phone shows no presence for a stranger.
-    fn unknown(id: String) -> Self {
-        Presence {
-            id,
-            presence: "offline".into(),
-            last_seen_at: None,
-        }
-    }
-}
+pub use requests::{
+    ChatsQuery, MessagesQuery, OpenChat, PairingCodeRequest, Presence, PresenceQuery, ReadReceipt,
+    SearchQuery,
+};
 
 impl From<Contact> for Presence {
     fn from(contact: Contact) -> Self {
@@ -493,15 +386,15 @@ impl Conversations {
     ) -> Result<Page<Message>, ApiError> {
         self.handle(device)?;
         let limit = page_size(query.limit)?;
-        if query.q.len() > 256 {
-            return Err(ApiError::bad_request("`q` is at most 256 bytes"));
+        if query.q.is_empty() || query.q.chars().count() > 256 {
+            return Err(ApiError::bad_request("`q` is 1 to 256 characters"));
         }
         let chat = match query.chat_id {
             Some(chat) => Some(self.chat(device, chat).await?.id),
             None => None,
         };
         let (device, max_bytes) = (device.clone(), self.max_reply_bytes);
-        let found = self
+        Ok(self
             .store
             .read(move |conn| {
                 let (q, before) = (&query.q, query.before.as_deref());
@@ -514,8 +407,7 @@ impl Conversations {
                     (limit, max_bytes),
                 )
             })
-            .await?;
-        found.ok_or_else(|| ApiError::bad_request("`q` must have a word: letters or digits"))
+            .await?)
     }
 
     /// The message `name` names: its id, or the id the upstream gave it.

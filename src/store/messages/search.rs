@@ -5,7 +5,8 @@
 //!
 //! A search is a list of words, each matched as the start of a word of the text (`hel` finds
 //! "Hello"), all of them in the message; letters and digits make a word, anything else
-//! separates words, so what a user types can never be read as the engines' query syntax.
+//! separates words, so what a user types can never be read as the engines' query syntax; a
+//! search with no word at all finds nothing.
 //! Revoked messages, whose text is gone, are not found.
 
 use super::{message_columns_of, message_row};
@@ -26,7 +27,7 @@ fn words(text: &str) -> Vec<&str> {
 }
 
 /// The newest of `device`'s messages (in `chat`, if given) whose text has every word of
-/// `text`, older than `before` if given; `None` when `text` has no word at all.
+/// `text`, older than `before` if given; none when `text` has no word at all.
 pub fn search(
     conn: &Conn,
     device: &DeviceId,
@@ -34,10 +35,13 @@ pub fn search(
     chat: Option<&str>,
     before: Option<&str>,
     (limit, max_bytes): (u32, usize),
-) -> StoreResult<Option<Page<Message>>> {
+) -> StoreResult<Page<Message>> {
     let words = words(text);
     if words.is_empty() {
-        return Ok(None);
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
     }
     let columns = message_columns_of("m");
     let (sql, query) = if conn.is_postgres() {
@@ -82,7 +86,6 @@ pub fn search(
         |message| budget.take(message),
         |message| message.id.clone(),
     )
-    .map(Some)
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ const POSTGRES_ONLY: &[(&str, &str)] = &[
         "how long that claim holds, in a cluster",
     ),
     (
+        "messages.words",
+        "the words of a message's text, for search, with their GIN index; SQLite keeps them in \
+         its FTS5 table `message_words` (a virtual table, whose tables are not compared)",
+    ),
+    (
         "simulator_inbox.rowid",
         "SQLite gives the table a row number of its own, which the inbox is read in order of; \
          PostgreSQL has none, so it is declared",
@@ -87,7 +92,9 @@ type Schema = BTreeMap<String, Table>;
 fn schema(conn: &Conn) -> StoreResult<Schema> {
     let names = match conn.is_postgres() {
         false => conn.query_all(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            // Virtual tables (the FTS5 search index) and their shadow tables are left out.
+            "SELECT name FROM pragma_table_list
+             WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%'",
             params![],
             |row| row.get::<String>(0),
         )?,
@@ -255,9 +262,12 @@ fn postgres_table(conn: &Conn, table: &str) -> StoreResult<Table> {
 /// The columns of PostgreSQL's definition of an index:
 /// `CREATE INDEX chats_by_activity ON public.chats USING btree (device_id, updated_at DESC, id DESC)`.
 fn indexed_columns(definition: &str) -> Vec<String> {
-    let (_, listed) = definition
-        .split_once(" USING btree (")
-        .unwrap_or_else(|| panic!("a b-tree index: {definition}"));
+    let (_, method_and_list) = definition
+        .split_once(" USING ")
+        .unwrap_or_else(|| panic!("an index's method: {definition}"));
+    let (_, listed) = method_and_list
+        .split_once(" (")
+        .unwrap_or_else(|| panic!("an index's columns: {definition}"));
     let listed = &listed[..listed.find(')').expect("the list's end")];
     listed.split(", ").map(str::to_owned).collect()
 }
@@ -317,7 +327,13 @@ fn facts(schema: &Schema) -> BTreeSet<String> {
             }
             facts.insert(fact);
         }
-        for index in &table.indexes {
+        let on_compared_columns = |index: &&Index| {
+            !index
+                .columns
+                .iter()
+                .any(|column| postgres_only(&format!("{name}.{column}")))
+        };
+        for index in table.indexes.iter().filter(on_compared_columns) {
             let unique = if index.unique { "unique " } else { "" };
             let mut fact = format!("{name}: {unique}index ({})", index.columns.join(", "));
             if let Some(covers) = &index.covers {
