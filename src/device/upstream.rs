@@ -11,6 +11,7 @@ use super::media::{Downloads, Library};
 use super::DeviceError;
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome, GroupRefusal},
     inbound::{Directory, Inbound},
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
@@ -123,6 +124,11 @@ pub trait Upstream: Send + Sync {
     async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
         let _ = group_id;
         Ok(None)
+    }
+    /// Makes, reads or changes a group (`groups.manage`), as this account.
+    async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
+        let _ = op;
+        Err(ConnectorError::Unsupported("groups").into())
     }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);

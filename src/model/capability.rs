@@ -39,11 +39,13 @@ pub enum Capability {
     MessageReact,
     #[serde(rename = "message.revoke")]
     MessageRevoke,
+    #[serde(rename = "groups.manage")]
+    GroupsManage,
 }
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
@@ -56,6 +58,7 @@ impl Capability {
         Capability::MessageForward,
         Capability::MessageReact,
         Capability::MessageRevoke,
+        Capability::GroupsManage,
     ];
 
     /// Its name, as listed and as a refusal names it.
@@ -73,6 +76,7 @@ impl Capability {
             Capability::MessageForward => "message.forward",
             Capability::MessageReact => "message.react",
             Capability::MessageRevoke => "message.revoke",
+            Capability::GroupsManage => "groups.manage",
         }
     }
 }
@@ -83,7 +87,8 @@ impl ConnectorKind {
         use Capability::*;
         match self {
             ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
-            // Meta's API has no polls for businesses, and edits and deletes nothing once sent.
+            // Meta's API has no polls for businesses, edits and deletes nothing once sent, and
+            // runs no groups.
             ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::group::GroupUpdate;
 use super::ids::DeviceId;
 use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
@@ -56,6 +57,7 @@ pub enum EventData {
     StatusNew(StatusNew),
     PollVote(PollVote),
     MessageEdited(MessageEdited),
+    GroupUpdate(GroupUpdate),
 }
 
 impl EventData {
@@ -98,6 +100,7 @@ impl EventData {
             EventData::StatusNew(_) => EventKind::StatusNew,
             EventData::PollVote(_) => EventKind::PollVote,
             EventData::MessageEdited(_) => EventKind::MessageEdited,
+            EventData::GroupUpdate(_) => EventKind::GroupUpdate,
         }
     }
 

@@ -317,6 +317,14 @@ const MIGRATIONS: &[&str] = &[
     // 21: a chat pinned to the top of the list, and one marked unread by hand.
     "ALTER TABLE chats ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN marked_unread INTEGER NOT NULL DEFAULT 0;",
+    // 22: the groups of each simulated phone's world, with their members and roles, as the
+    // simulator writes them (JSON), so they are the same after a restart.
+    "CREATE TABLE simulator_groups (
+        device_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (device_id, chat_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

@@ -371,6 +371,13 @@ const MIGRATIONS: &[&str] = &[
     // Pinned and marked-unread chats (SQLite's 21).
     "ALTER TABLE chats ADD COLUMN pinned BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN marked_unread BIGINT NOT NULL DEFAULT 0;",
+    // The simulated worlds' groups (SQLite's 22).
+    r#"CREATE TABLE simulator_groups (
+        device_id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C" NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (device_id, chat_id)
+    );"#,
 ];
 
 #[cfg(test)]

@@ -150,7 +150,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::TypingStart
         | EventKind::TypingStop
         | EventKind::PollVote
-        | EventKind::MessageEdited => Some(ChatField::ChatId),
+        | EventKind::MessageEdited
+        | EventKind::GroupUpdate => Some(ChatField::ChatId),
         EventKind::ChatUpdate => Some(ChatField::Id),
         EventKind::State
         | EventKind::Qr

@@ -35,11 +35,12 @@ pub enum EventKind {
     StatusNew,
     PollVote,
     MessageEdited,
+    GroupUpdate,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -61,6 +62,7 @@ impl EventKind {
         EventKind::StatusNew,
         EventKind::PollVote,
         EventKind::MessageEdited,
+        EventKind::GroupUpdate,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -87,6 +89,7 @@ impl EventKind {
             EventKind::StatusNew => "status:new",
             EventKind::PollVote => "poll:vote",
             EventKind::MessageEdited => "message:edited",
+            EventKind::GroupUpdate => "group:update",
         }
     }
 
@@ -189,7 +192,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 21] = [
+    const KINDS: [(EventKind, u8, &str); 22] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -211,6 +214,7 @@ mod tests {
         (EventKind::StatusNew, 19, "status:new"),
         (EventKind::PollVote, 20, "poll:vote"),
         (EventKind::MessageEdited, 21, "message:edited"),
+        (EventKind::GroupUpdate, 22, "group:update"),
     ];
 
     #[test]
@@ -245,10 +249,10 @@ mod tests {
         assert!(ack.matches(EventKind::MessageAck) && !ack.matches(EventKind::Message));
         let every = EventPattern::parse("*").unwrap();
         assert!(EventKind::ALL.into_iter().all(|kind| every.matches(kind)));
-        assert!(EventPattern::parse("group:update").is_err());
-        let newer = EventPattern::stored("group:update".into());
+        assert!(EventPattern::parse("call:missed").is_err());
+        let newer = EventPattern::stored("call:missed".into());
         assert!(!EventKind::ALL.into_iter().any(|kind| newer.matches(kind)));
-        for name in ["*", "message:ack", "group:update"] {
+        for name in ["*", "message:ack", "call:missed"] {
             assert_eq!(EventPattern::stored(name.into()).as_str(), name);
         }
     }

@@ -10,6 +10,7 @@ mod lookup;
 mod notifications;
 mod queue;
 mod simulator_duties;
+mod simulator_groups;
 mod simulator_inbox;
 mod writes;
 
@@ -28,6 +29,7 @@ pub use queue::{
     oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued, RelayUpdate,
 };
 pub use simulator_duties::{simulator_duties, PhoneDuties};
+pub use simulator_groups::simulator_group;
 pub use simulator_inbox::{simulator_inbox, InboxEntry};
 pub use writes::NewMessage;
 
