@@ -9,6 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome},
     upstream::{Cue, Outbound, Reported},
     DeviceId,
 };
@@ -89,7 +90,16 @@ impl DeviceHandle {
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         match self.route.carry(Request::FindNumber(number)).await? {
             Answer::Found(chat_id) => Ok(chat_id),
-            Answer::Done => Ok(None),
+            Answer::Done | Answer::Group(_) => Ok(None),
+        }
+    }
+
+    /// Makes, reads or changes a group as this account, and stores what changed (see
+    /// [`crate::device::upstream::Upstream::group`]).
+    pub async fn group(&self, op: GroupOp) -> Result<GroupOutcome, DeviceError> {
+        match self.route.carry(Request::Group(op)).await? {
+            Answer::Group(outcome) => Ok(outcome),
+            Answer::Done | Answer::Found(_) => Ok(GroupOutcome::Done),
         }
     }
 

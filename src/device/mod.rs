@@ -4,6 +4,7 @@ mod actions;
 pub mod actor;
 pub mod cluster;
 mod fleet;
+mod group_echoes;
 mod group_names;
 mod handle;
 mod latency;
@@ -30,6 +31,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{
     capability::Capability,
     event::Me,
+    group::GroupRefusal,
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{ConnectorError, WebhookError},
@@ -80,6 +82,15 @@ pub enum DeviceError {
     NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
+    /// The upstream refused what was asked of a group, or the request was not one to ask.
+    #[error(transparent)]
+    Group(#[from] GroupRefusal),
+    /// The device's connector cannot do the operation; nothing was asked or stored.
+    #[error("a {connector} device cannot do {}", .operation.as_str())]
+    Unsupported {
+        connector: &'static str,
+        operation: Capability,
+    },
     /// The device's owner, another node, refused the request with this error.
     #[error("{}", .0.message)]
     Owner(crate::envelope::ApiError),

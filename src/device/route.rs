@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
+use crate::model::group::{GroupOp, GroupOutcome};
 use crate::model::upstream::{Cue, Outbound, Reported};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
@@ -29,6 +30,8 @@ pub enum Request {
     FindNumber(String),
     /// A verified webhook delivery: what it reports is stored before the answer.
     Webhook(Vec<Reported>),
+    /// Make, read or change a group, as this account.
+    Group(GroupOp),
 }
 
 /// The lifecycle steps a caller can ask of a device.
@@ -50,6 +53,7 @@ pub enum Lifecycle {
 pub enum Answer {
     Done,
     Found(Option<String>),
+    Group(GroupOutcome),
 }
 
 /// Carries requests to a device wherever it runs, and their answers back.
@@ -89,6 +93,11 @@ impl CommandRoute for ToActor {
                 self.command(Command::FindNumber { number, found }).await?;
                 return Ok(Answer::Found(answer.await.map_err(|_| DeviceError::Gone)?));
             }
+            Request::Group(op) => {
+                let (done, answer) = oneshot::channel();
+                self.command(Command::Group { op, done }).await?;
+                return Ok(Answer::Group(answer.await.map_err(|_| DeviceError::Gone)?));
+            }
             Request::Lifecycle(Lifecycle::Start) => Command::Start,
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
@@ -113,6 +122,7 @@ pub enum Carried {
     Typing { chat_id: String, typing: bool },
     Tell { action: Outbound },
     FindNumber { number: String },
+    Group { op: GroupOp },
 }
 
 impl From<Carried> for Request {
@@ -123,6 +133,7 @@ impl From<Carried> for Request {
             Carried::Typing { chat_id, typing } => Request::Typing { chat_id, typing },
             Carried::Tell { action } => Request::Tell(action),
             Carried::FindNumber { number } => Request::FindNumber(number),
+            Carried::Group { op } => Request::Group(op),
         }
     }
 }

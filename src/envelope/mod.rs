@@ -36,6 +36,7 @@ pub enum ErrorCode {
     QrExpired,
     UnsupportedByConnector,
     EditWindowClosed,
+    NotGroupAdmin,
     MethodNotAllowed,
     PayloadTooLarge,
     HeadersTooLarge,
@@ -50,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -68,6 +69,7 @@ impl ErrorCode {
         ErrorCode::QrExpired,
         ErrorCode::UnsupportedByConnector,
         ErrorCode::EditWindowClosed,
+        ErrorCode::NotGroupAdmin,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -84,7 +86,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::InvalidDeviceId => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::NotGroupAdmin => StatusCode::FORBIDDEN,
             ErrorCode::NotFound
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
@@ -130,6 +132,7 @@ impl ErrorCode {
             ErrorCode::QrExpired => "qr_expired",
             ErrorCode::UnsupportedByConnector => "unsupported_by_connector",
             ErrorCode::EditWindowClosed => "edit_window_closed",
+            ErrorCode::NotGroupAdmin => "not_group_admin",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",

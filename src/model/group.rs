@@ -49,7 +49,7 @@ pub struct Participant {
 }
 
 /// A group as its upstream describes it now (`GET …/groups/{chatId}`, `group:get`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Group"))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupInfo {
@@ -370,7 +370,7 @@ impl GroupOp {
 }
 
 /// What the upstream answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum GroupOutcome {
     /// The group as it is (made, or asked for).

@@ -40,6 +40,9 @@ impl Actor {
                 let _ = found.send(self.find_number(&number).await?);
             }
             Command::Webhook(reports) => self.webhook(reports).await?,
+            Command::Group { op, done } => {
+                let _ = done.send(self.group(op).await?);
+            }
             Command::Shutdown => unreachable!("handled by the run loop"),
         }
         Ok(())
@@ -77,7 +80,7 @@ impl Actor {
     /// An upstream that failed a request made for a caller: one that stopped answering or
     /// refuses our credentials also moves the device on (`disconnected`, `failed`), as the
     /// same failure in the relay would.
-    async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
+    pub(super) async fn answered_with(&mut self, error: ConnectorError) -> DeviceError {
         if error.concerns_device() {
             let _ = self.feed(failure_input(error.clone())).await;
         }

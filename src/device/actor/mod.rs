@@ -17,6 +17,7 @@
 
 mod commands;
 mod effects;
+mod groups;
 mod qr_codes;
 mod reports;
 mod session_checks;
@@ -31,6 +32,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
 
+use super::group_echoes::GroupEchoes;
 use super::group_names::GroupNames;
 use super::latency::Latency;
 use super::linked_ids::LinkedIds;
@@ -46,7 +48,8 @@ use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
-    spec::DeviceFilters,
+    group::{GroupOp, GroupOutcome},
+    spec::{ConnectorKind, DeviceFilters},
     upstream::{ConnectorError, Cue, Outbound, Reported},
     DeviceId, StateName,
 };
@@ -74,6 +77,12 @@ pub enum Command {
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
+    /// Make, read or change a group (see [`Upstream::group`]); what changed is stored before
+    /// the answer.
+    Group {
+        op: GroupOp,
+        done: oneshot::Sender<GroupOutcome>,
+    },
     /// The daemon is stopping: close the upstream, remember that the device should run again.
     Shutdown,
 }
@@ -134,6 +143,10 @@ pub struct Actor {
     linked_ids: LinkedIds,
     /// Which groups have a chat, and the names of those that do not yet.
     group_names: GroupNames,
+    /// Changes to groups made here, which the upstream may report back.
+    group_echoes: GroupEchoes,
+    /// What the device's connector can do is its kind's.
+    connector: ConnectorKind,
     /// The series of the device's connector.
     metrics: Arc<ConnectorMetrics>,
     /// What becomes of stories and channels' posts: the definition's, read at each fresh
@@ -186,6 +199,8 @@ impl Actor {
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             group_names: GroupNames::new(id.clone(), context.store.clone()),
+            group_echoes: GroupEchoes::default(),
+            connector,
             bell,
             typing: HashMap::new(),
             id,
