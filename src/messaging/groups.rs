@@ -33,6 +33,12 @@ pub fn changed(
     }
     let now = rfc3339(Utc::now());
     let chat = store::chats::get_chat(tx.conn(), device, &update.chat_id)?;
+    // A group renamed to the name it has is no news (an upstream's report of our own rename,
+    // or of a settings change that repeats the subject).
+    let unchanged = |chat: &crate::model::Chat| Some(&chat.name) == update.name.as_ref();
+    if update.change == GroupChange::Name && chat.as_ref().is_some_and(unchanged) {
+        return Ok(());
+    }
     let renamed = update
         .name
         .as_deref()

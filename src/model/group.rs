@@ -471,6 +471,36 @@ impl GroupUpdate {
     }
 }
 
+impl GroupUpdate {
+    /// What an upstream says of participants changed by `by` (`None`: it does not say who):
+    /// this account's (`me`) removal is its leaving the group (`left`), told apart from the
+    /// others' changes.
+    pub fn of_participants(
+        chat_id: &str,
+        by: Option<&str>,
+        me: &str,
+        changed: Vec<ParticipantChange>,
+    ) -> Vec<GroupUpdate> {
+        let (mine, others): (Vec<_>, Vec<_>) = changed
+            .into_iter()
+            .partition(|change| change.id == me && change.action == ParticipantAction::Remove);
+        let mut updates = Vec::new();
+        if !others.is_empty() {
+            updates.push(GroupUpdate {
+                participants: Some(others),
+                ..GroupUpdate::new(chat_id, GroupChange::Participants, by)
+            });
+        }
+        if !mine.is_empty() {
+            updates.push(GroupUpdate {
+                participants: Some(mine),
+                ..GroupUpdate::new(chat_id, GroupChange::Left, by)
+            });
+        }
+        updates
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

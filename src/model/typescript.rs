@@ -12,6 +12,10 @@ use super::event::{
     MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
     NotificationRead, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
+use super::group::{
+    GroupChange, GroupInfo, GroupPatch, GroupUpdate, Invite, NewGroup, Participant,
+    ParticipantAction, ParticipantChange, ParticipantOutcome, ParticipantsChange, Role,
+};
 use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
 use super::spec::{
     Behaviour, CloudApiSpec, ConnectorKind, DeviceFilters, DeviceHooks, DeviceQr, DeviceSpec,
@@ -26,7 +30,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 21] {
+fn event_payloads() -> [(EventKind, String); 22] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -55,6 +59,7 @@ fn event_payloads() -> [(EventKind, String); 21] {
         (EventKind::StatusNew, StatusNew::name(&config())),
         (EventKind::PollVote, PollVote::name(&config())),
         (EventKind::MessageEdited, MessageEdited::name(&config())),
+        (EventKind::GroupUpdate, GroupUpdate::name(&config())),
     ]
 }
 
@@ -118,6 +123,18 @@ pub(crate) fn declarations() -> String {
         StatusNew::decl(&config()),
         PollVote::decl(&config()),
         MessageEdited::decl(&config()),
+        Role::decl(&config()),
+        Participant::decl(&config()),
+        GroupInfo::decl(&config()),
+        ParticipantAction::decl(&config()),
+        ParticipantsChange::decl(&config()),
+        ParticipantOutcome::decl(&config()),
+        NewGroup::decl(&config()),
+        GroupPatch::decl(&config()),
+        Invite::decl(&config()),
+        GroupChange::decl(&config()),
+        ParticipantChange::decl(&config()),
+        GroupUpdate::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

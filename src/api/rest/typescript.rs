@@ -11,7 +11,7 @@ use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::messages::{EditBody, ForwardBody, VoteBody};
 use super::pairing::{Paired, Pairing};
 use super::readiness::Ready;
-use super::simulator::{ActBody, Acted, SimulatedFile};
+use super::simulator::{ActBody, Acted, GroupMember, GroupMembers, SimulatedFile};
 use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
@@ -42,6 +42,8 @@ pub(crate) fn declarations() -> String {
         ActBody::decl(&config()),
         Acted::decl(&config()),
         SimulatedFile::decl(&config()),
+        GroupMembers::decl(&config()),
+        GroupMember::decl(&config()),
         Pairing::decl(&config()),
         Paired::decl(&config()),
         OpenChat::decl(&config()),

@@ -218,7 +218,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 21] = [
+    const SCOPES: [(&str, Option<ChatField>); 22] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -240,6 +240,7 @@ mod tests {
         ("status:new", None),
         ("poll:vote", Some(ChatField::ChatId)),
         ("message:edited", Some(ChatField::ChatId)),
+        ("group:update", Some(ChatField::ChatId)),
     ];
 
     #[test]

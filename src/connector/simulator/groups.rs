@@ -339,7 +339,7 @@ pub fn act(
                     .collect();
                 return Ok(Err(GroupRefusal::Invalid(why.join(", "))));
             }
-            participant_updates(&cue.chat_id, by, me, changed)
+            GroupUpdate::of_participants(&cue.chat_id, by, me, changed)
         }
         GroupAct::Leave => match group.leave(&cue.from) {
             Ok(()) => vec![GroupUpdate::participants(
@@ -381,33 +381,6 @@ pub fn act(
             at,
         })
         .collect()))
-}
-
-/// What the upstream says of participants changed by `by`: this account's removal is its
-/// leaving the group (`left`), said apart from the others'.
-fn participant_updates(
-    chat_id: &str,
-    by: Option<&str>,
-    me: &str,
-    changed: Vec<ParticipantChange>,
-) -> Vec<GroupUpdate> {
-    let (mine, others): (Vec<_>, Vec<_>) = changed
-        .into_iter()
-        .partition(|change| change.id == me && change.action == ParticipantAction::Remove);
-    let mut updates = Vec::new();
-    if !others.is_empty() {
-        updates.push(GroupUpdate {
-            participants: Some(others),
-            ..GroupUpdate::new(chat_id, GroupChange::Participants, by)
-        });
-    }
-    if !mine.is_empty() {
-        updates.push(GroupUpdate {
-            participants: Some(mine),
-            ..GroupUpdate::new(chat_id, GroupChange::Left, by)
-        });
-    }
-    updates
 }
 
 #[cfg(test)]

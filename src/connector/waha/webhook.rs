@@ -55,7 +55,10 @@ pub fn read(
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
-        "group.v2.join" | "group.v2.update" => group_named(payload).into_iter().collect(),
+        event @ ("group.v2.join"
+        | "group.v2.leave"
+        | "group.v2.participants"
+        | "group.v2.update") => super::group_events::read(event, payload, me),
         "call.received" => call(payload).into_iter().collect(),
         other => {
             tracing::debug!(event = other, "WAHA webhook event not followed");
@@ -311,22 +314,6 @@ fn archive(payload: &Value) -> Option<Inbound> {
     })
 }
 
-/// `group.v2.join` (we are in a new group) and `group.v2.update` (its settings changed): the
-/// group's name, when the event carries its subject (in whichever engine's shape, as
-/// [`super::subject_of`] reads it). The group is `payload.group` (or, in some WAHA versions,
-/// the payload itself, its id as `id` or `chatId`).
-fn group_named(payload: &Value) -> Option<Inbound> {
-    let group = if payload["group"].is_object() {
-        &payload["group"]
-    } else {
-        payload
-    };
-    Some(Inbound::GroupNamed {
-        chat_id: id_of(&group["id"]).or_else(|| text(&group["chatId"]).map(str::to_owned))?,
-        name: super::subject_of(group)?,
-    })
-}
-
 /// `call.received`: someone calls us (`from`; in a group call the group, with the caller as
 /// `participant`).
 fn call(payload: &Value) -> Option<Inbound> {
@@ -498,23 +485,6 @@ mod tests {
             0,
             "nothing told, nothing linked"
         );
-    }
-
-    #[test]
-    fn group_events_name_the_group_when_they_carry_its_subject() {
-        let named = |payload: Value| match group_named(&payload) {
-            Some(Inbound::GroupNamed { chat_id, name }) => Some((chat_id, name)),
-            _ => None,
-        };
-        let expected = Some(("120363@g.us".to_owned(), "Family".to_owned()));
-        let nested =
-            json!({ "group": { "id": "120363@g.us", "subject": "Family" }, "timestamp": 1 });
-        let flat = json!({ "chatId": "120363@g.us", "subject": "Family" });
-        assert_eq!(named(nested), expected);
-        assert_eq!(named(flat), expected);
-        let description_only =
-            json!({ "group": { "id": "120363@g.us", "description": "new rules" } });
-        assert_eq!(named(description_only), None);
     }
 
     #[test]
