@@ -1,0 +1,248 @@
+import { useEffect, useState } from "preact/hooks";
+import type { DeviceRequests, Group, GroupParticipant, ParticipantAction } from "../api/types";
+import { describeError } from "../api/rest";
+import type { DeviceSession } from "../device/deviceSession";
+import { Dialog } from "./Dialog";
+
+/** A group event the panel asks, with what it takes and answers. */
+type GroupEvent = Extract<keyof DeviceRequests, `group:${string}`>;
+
+/** What WhatsApp calls each role. */
+const ROLE_NAMES: Record<GroupParticipant["role"], string> = {
+  superadmin: "Group creator",
+  admin: "Admin",
+  member: "Member",
+};
+
+/** A participant id from what a person types: a chat id as it is, a phone number's digits as `…@c.us`. */
+export function participantId(typed: string): string | null {
+  const text = typed.trim();
+  if (/^[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)$/.test(text)) return text;
+  const digits = text.replace(/[\s\-.()+]/g, "");
+  return /^[0-9]{5,15}$/.test(digits) ? `${digits}@c.us` : null;
+}
+
+/**
+ * A group's information, opened from the chat's header: its name and description (editable),
+ * its participants with their roles, what an admin may do to each, adding someone, the
+ * invite link (copy, revoke) and leaving. Everything is asked of the device over its socket;
+ * the group is read again after each change (and whenever the chat gets a new line, which
+ * is how another member's change shows), so it shows what the upstream has.
+ */
+export function GroupPanel({
+  session,
+  chatId,
+  meId,
+  names,
+  revision,
+  onClose,
+}: {
+  session: DeviceSession;
+  chatId: string;
+  meId: string | null;
+  /** Contacts' names by id. */
+  names: Record<string, string>;
+  /** Changes when the chat gets a new message: the group is read again. */
+  revision: string | null;
+  onClose: () => void;
+}) {
+  const [group, setGroup] = useState<Group | null>(null);
+  const [invite, setInvite] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [adding, setAdding] = useState("");
+  const [copied, setCopied] = useState(false);
+  const [left, setLeft] = useState(false);
+
+  const ask = async <Event extends GroupEvent>(
+    event: Event,
+    payload: DeviceRequests[Event][0],
+  ): Promise<DeviceRequests[Event][1] | null> => {
+    try {
+      setProblem(null);
+      return await session.link.request(event, payload);
+    } catch (error) {
+      setProblem(describeError(error));
+      return null;
+    }
+  };
+  const load = async () => {
+    const found = await ask("group:get", { chatId });
+    if (!found) return;
+    setGroup(found);
+    setName(found.name);
+    setDescription(found.description ?? "");
+  };
+  useEffect(() => {
+    if (!left) void load();
+  }, [chatId, revision, left]);
+
+  const mine = group?.participants.find((p) => p.id === meId);
+  const isAdmin = mine !== undefined && mine.role !== "member";
+  useEffect(() => {
+    if (!isAdmin) return setInvite(null);
+    void ask("group:invite", { chatId }).then((answer) => answer && setInvite(answer.url));
+  }, [chatId, isAdmin]);
+
+  const change = async (action: ParticipantAction, id: string) => {
+    const request = { chatId, [action]: [id] } as DeviceRequests["group:participants"][0];
+    const results = await ask("group:participants", request);
+    const refused = results?.find((result) => !result.ok);
+    if (refused) setProblem(`Could not ${action} ${refused.id}: ${refused.error}`);
+    await load();
+  };
+  const update = async (patch: { name?: string; description?: string }) => {
+    if (await ask("group:update", { chatId, ...patch })) await load();
+  };
+  const add = async (event: Event) => {
+    event.preventDefault();
+    const id = participantId(adding);
+    if (!id) return setProblem("Type a phone number with its country code, or a chat id.");
+    setAdding("");
+    await change("add", id);
+  };
+  const revoke = async () => {
+    const answer = await ask("group:invite", { chatId, revoke: true });
+    if (answer) setInvite(answer.url);
+  };
+  const copy = async () => {
+    if (!invite) return;
+    await navigator.clipboard?.writeText(invite).catch(() => {});
+    setCopied(true);
+  };
+  const leave = async () => {
+    if (await ask("group:leave", { chatId })) {
+      setLeft(true);
+      setGroup(null);
+    }
+  };
+  const named = (id: string) => (id === meId ? "You" : (names[id] ?? id));
+
+  return (
+    <Dialog testId="group-info" label="Group info" class="group-info" onClose={onClose}>
+      <h2>Group info</h2>
+      {problem && (
+        <p class="error" role="alert" data-testid="group-info-error">
+          {problem}
+        </p>
+      )}
+      {left && <p data-testid="group-left">You left this group.</p>}
+      {group && (
+        <div class="group-info-body">
+          <form
+            class="group-field"
+            onSubmit={(event) => {
+              event.preventDefault();
+              void update({ name });
+            }}
+          >
+            <label for="group-name">Name</label>
+            <input
+              id="group-name"
+              data-testid="group-name-input"
+              value={name}
+              maxLength={100}
+              onInput={(event) => setName(event.currentTarget.value)}
+            />
+            <button type="submit" data-testid="group-name-save" disabled={!name.trim() || name === group.name}>
+              Rename
+            </button>
+          </form>
+          <form
+            class="group-field"
+            onSubmit={(event) => {
+              event.preventDefault();
+              void update({ description });
+            }}
+          >
+            <label for="group-description">Description</label>
+            <textarea
+              id="group-description"
+              data-testid="group-description-input"
+              value={description}
+              maxLength={2048}
+              rows={2}
+              onInput={(event) => setDescription(event.currentTarget.value)}
+            />
+            <button
+              type="submit"
+              data-testid="group-description-save"
+              disabled={description === (group.description ?? "")}
+            >
+              Save description
+            </button>
+          </form>
+          <h3>{group.participants.length} participants</h3>
+          <ul class="group-participants">
+            {group.participants.map((participant) => (
+              <li key={participant.id} data-testid="group-participant" data-participant-id={participant.id} data-role={participant.role}>
+                <span class="avatar" aria-hidden="true">
+                  {named(participant.id).slice(0, 1).toUpperCase()}
+                </span>
+                <span class="group-participant-name">
+                  {named(participant.id)}
+                  <span class="muted"> {ROLE_NAMES[participant.role]}</span>
+                </span>
+                {isAdmin && participant.id !== meId && (
+                  <span class="group-participant-actions">
+                    {participant.role === "member" ? (
+                      <button type="button" data-testid="group-participant-promote" onClick={() => change("promote", participant.id)}>
+                        Make admin
+                      </button>
+                    ) : (
+                      <button type="button" data-testid="group-participant-demote" onClick={() => change("demote", participant.id)}>
+                        Dismiss as admin
+                      </button>
+                    )}
+                    <button type="button" data-testid="group-participant-remove" onClick={() => change("remove", participant.id)}>
+                      Remove
+                    </button>
+                  </span>
+                )}
+              </li>
+            ))}
+          </ul>
+          {isAdmin && (
+            <form class="group-field" onSubmit={add}>
+              <label for="group-add">Add participant</label>
+              <input
+                id="group-add"
+                data-testid="group-add-input"
+                placeholder="+1 555 000 0003"
+                value={adding}
+                onInput={(event) => setAdding(event.currentTarget.value)}
+              />
+              <button type="submit" data-testid="group-add-submit" disabled={!adding.trim()}>
+                Add
+              </button>
+            </form>
+          )}
+          {invite && (
+            <div class="group-invite">
+              <a href={invite} target="_blank" rel="noopener noreferrer" data-testid="group-invite-link">
+                {invite}
+              </a>
+              <button type="button" data-testid="group-invite-copy" onClick={copy}>
+                {copied ? "Copied" : "Copy link"}
+              </button>
+              <button type="button" data-testid="group-invite-revoke" onClick={revoke}>
+                Reset link
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+      <div class="dialog-actions">
+        {group && mine && (
+          <button type="button" class="danger" data-testid="group-leave" onClick={leave}>
+            Exit group
+          </button>
+        )}
+        <button type="button" data-testid="group-info-close" onClick={onClose}>
+          Close
+        </button>
+      </div>
+    </Dialog>
+  );
+}
