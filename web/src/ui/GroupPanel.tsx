@@ -22,6 +22,51 @@ export function participantId(typed: string): string | null {
   return /^[0-9]{5,15}$/.test(digits) ? `${digits}@c.us` : null;
 }
 
+/** One of a group's texts (its name, its description), edited in place and saved with its button. */
+function GroupText({
+  field,
+  label,
+  value,
+  max,
+  save,
+  canSave,
+  onInput,
+  onSave,
+}: {
+  field: "name" | "description";
+  label: string;
+  value: string;
+  max: number;
+  save: string;
+  canSave: boolean;
+  onInput: (value: string) => void;
+  onSave: () => void;
+}) {
+  const id = `group-${field}`;
+  const input = {
+    id,
+    "data-testid": `${id}-input`,
+    value,
+    maxLength: max,
+    onInput: (event: { currentTarget: { value: string } }) => onInput(event.currentTarget.value),
+  };
+  return (
+    <form
+      class="group-field"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSave();
+      }}
+    >
+      <label for={id}>{label}</label>
+      {field === "description" ? <textarea rows={2} {...input} /> : <input {...input} />}
+      <button type="submit" data-testid={`${id}-save`} disabled={!canSave}>
+        {save}
+      </button>
+    </form>
+  );
+}
+
 /**
  * A group's information, opened from the chat's header: its name and description (editable),
  * its participants with their roles, what an admin may do to each, adding someone, the
@@ -130,49 +175,26 @@ export function GroupPanel({
       {left && <p data-testid="group-left">You left this group.</p>}
       {group && (
         <div class="group-info-body">
-          <form
-            class="group-field"
-            onSubmit={(event) => {
-              event.preventDefault();
-              void update({ name });
-            }}
-          >
-            <label for="group-name">Name</label>
-            <input
-              id="group-name"
-              data-testid="group-name-input"
-              value={name}
-              maxLength={100}
-              onInput={(event) => setName(event.currentTarget.value)}
-            />
-            <button type="submit" data-testid="group-name-save" disabled={!name.trim() || name === group.name}>
-              Rename
-            </button>
-          </form>
-          <form
-            class="group-field"
-            onSubmit={(event) => {
-              event.preventDefault();
-              void update({ description });
-            }}
-          >
-            <label for="group-description">Description</label>
-            <textarea
-              id="group-description"
-              data-testid="group-description-input"
-              value={description}
-              maxLength={2048}
-              rows={2}
-              onInput={(event) => setDescription(event.currentTarget.value)}
-            />
-            <button
-              type="submit"
-              data-testid="group-description-save"
-              disabled={description === (group.description ?? "")}
-            >
-              Save description
-            </button>
-          </form>
+          <GroupText
+            field="name"
+            label="Name"
+            value={name}
+            max={100}
+            save="Rename"
+            canSave={name.trim() !== "" && name !== group.name}
+            onInput={setName}
+            onSave={() => update({ name })}
+          />
+          <GroupText
+            field="description"
+            label="Description"
+            value={description}
+            max={2048}
+            save="Save description"
+            canSave={description !== (group.description ?? "")}
+            onInput={setDescription}
+            onSave={() => update({ description })}
+          />
           <h3>{group.participants.length} participants</h3>
           <ul class="group-participants">
             {group.participants.map((participant) => (
