@@ -31,9 +31,9 @@ use chrono::{DateTime, Utc};
 use crate::model::{
     capability::Capability,
     event::Me,
-    group::GroupRefusal,
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
+    upstream::GroupRefusal,
     upstream::{ConnectorError, WebhookError},
     DeviceId,
 };

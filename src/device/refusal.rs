@@ -2,7 +2,7 @@
 //! connectors' webhook receivers answer them in the same words.
 
 use crate::envelope::{ApiError, ErrorCode};
-use crate::model::{group::GroupRefusal, upstream::WebhookError, InvalidDeviceId};
+use crate::model::{upstream::GroupRefusal, upstream::WebhookError, InvalidDeviceId};
 
 use super::DeviceError;
 

@@ -11,11 +11,12 @@ use super::media::{Downloads, Library};
 use super::DeviceError;
 use crate::model::{
     event::Me,
-    group::{GroupOp, GroupOutcome, GroupRefusal},
+    group::{GroupOp, GroupOutcome},
     inbound::{Directory, Inbound},
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Cue, Outbound, Outgoing, Reported, Session, WebhookError,
+        Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Reported, Session,
+        WebhookError,
     },
     DeviceId,
 };

@@ -8,8 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::upstream::ConnectorError;
-
 /// The longest group name WhatsApp takes (its "subject"), in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 /// The longest group description WhatsApp takes, in characters.
@@ -382,19 +380,6 @@ pub enum GroupOutcome {
         code: String,
     },
     Done,
-}
-
-/// Why the upstream did not do what was asked of a group.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum GroupRefusal {
-    #[error("no group {0} on this account")]
-    NoSuchGroup(String),
-    #[error("only the group's admins can do that")]
-    NotAdmin,
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Upstream(#[from] ConnectorError),
 }
 
 /// What kind of change a `group:update` tells.

@@ -64,6 +64,19 @@ impl ConnectorError {
     }
 }
 
+/// Why the upstream did not do what was asked of a group.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GroupRefusal {
+    #[error("no group {0} on this account")]
+    NoSuchGroup(String),
+    #[error("only the group's admins can do that")]
+    NotAdmin,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Upstream(#[from] ConnectorError),
+}
+
 /// A message to hand to the upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outgoing {

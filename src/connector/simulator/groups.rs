@@ -4,20 +4,20 @@
 //! the invite link; the group's creator (its `superadmin`) cannot be demoted or removed by
 //! another admin; any member may rename it or change its description, and leave it.
 //!
-//! The group every simulated phone is in with all its contacts (`phone::group_id`) exists from
+//! The group every simulated phone is in with all its contacts ([`group_id`]) exists from
 //! the start, made by the first contact: there the device is a plain member, so a test or a
 //! demo sees an admin's refusal as readily as its own groups.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::phone::{group_id, GROUP_NAME};
 use crate::device::pairings::random_token;
+use crate::model::upstream::GroupRefusal;
 use crate::model::{
     group::{
-        GroupChange, GroupInfo, GroupOp, GroupOutcome, GroupPatch, GroupRefusal, GroupUpdate,
-        NewGroup, Participant, ParticipantAction, ParticipantChange, ParticipantOutcome,
-        ParticipantsChange, Role,
+        GroupChange, GroupInfo, GroupOp, GroupOutcome, GroupPatch, GroupUpdate, NewGroup,
+        Participant, ParticipantAction, ParticipantChange, ParticipantOutcome, ParticipantsChange,
+        Role,
     },
     inbound::Inbound,
     rfc3339,
@@ -26,6 +26,13 @@ use crate::model::{
     DeviceId,
 };
 use crate::store::{messages::simulator_group, sql::Conn, StoreResult, Tx};
+
+/// The group every simulated phone is in with all its contacts.
+pub fn group_id(spec: &SimulatorSpec) -> String {
+    format!("120363{}@g.us", spec.number())
+}
+
+pub const GROUP_NAME: &str = "Simulator group";
 
 /// Length of a simulated invite code (WhatsApp's are 22 characters).
 const INVITE_CODE_CHARS: usize = 22;

@@ -27,10 +27,10 @@ use crate::device::pairings::Pairings;
 use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
-    group::{GroupOp, GroupOutcome, GroupRefusal},
+    group::{GroupOp, GroupOutcome},
     inbound::Directory,
     spec::SimulatorSpec,
-    upstream::{Accepted, ConnectorError, Cue, Outbound, Outgoing, Session},
+    upstream::{Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Session},
     Ack, DeviceId,
 };
 use crate::store::{self, Store, StoreResult, Tx};

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 
+use super::groups::{group_id, GROUP_NAME};
 use crate::device::pairings::random_token;
 use crate::device::upstream::{Settle, UpstreamEvent};
 use crate::model::{
@@ -41,13 +42,6 @@ use crate::store::{messages::PhoneDuties, StoreResult, Tx};
 const SLOW_READER_FACTOR: u64 = 10;
 /// How long a contact stays online after replying.
 const ONLINE_AFTER_REPLY: Duration = Duration::from_secs(5);
-
-/// The group every simulated phone is in with all its contacts.
-pub fn group_id(spec: &SimulatorSpec) -> String {
-    format!("120363{}@g.us", spec.number())
-}
-
-pub const GROUP_NAME: &str = "Simulator group";
 
 /// The phone's address book: one direct chat per contact, and the group when there are contacts.
 pub fn directory(spec: &SimulatorSpec) -> Directory {

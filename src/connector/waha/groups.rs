@@ -13,15 +13,16 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::engines::subject_of;
+use super::engines::{id_of, subject_of};
 use super::message_kinds::text;
 use super::Waha;
 use crate::connector::http;
 use crate::model::group::{
-    GroupInfo, GroupOp, GroupOutcome, GroupRefusal, NewGroup, Participant, ParticipantAction,
-    ParticipantOutcome, Role,
+    GroupInfo, GroupOp, GroupOutcome, NewGroup, Participant, ParticipantAction, ParticipantOutcome,
+    Role,
 };
 use crate::model::upstream::ConnectorError;
+use crate::model::upstream::GroupRefusal;
 
 impl Waha {
     /// Does `op` on WAHA (see the module's documentation).
@@ -162,13 +163,6 @@ fn made_with(me: Option<&str>, others: &[String]) -> Vec<Participant> {
         .collect()
 }
 
-/// An id in any engine's shape: a string, or `{ _serialized }`.
-fn id_text(value: &Value) -> Option<String> {
-    text(value)
-        .or_else(|| text(&value["_serialized"]))
-        .map(str::to_owned)
-}
-
 /// A group as WAHA answers it, in any engine's shape; `None` without an id.
 pub(super) fn group_of(answer: &Value) -> Option<GroupInfo> {
     let group = match &answer["groupMetadata"] {
@@ -183,7 +177,7 @@ pub(super) fn group_of(answer: &Value) -> Option<GroupInfo> {
         &group["JID"],
     ]
     .into_iter()
-    .find_map(id_text)?;
+    .find_map(id_of)?;
     let participants = [&group["participants"], &group["Participants"]]
         .into_iter()
         .find_map(Value::as_array)
@@ -205,7 +199,7 @@ pub(super) fn group_of(answer: &Value) -> Option<GroupInfo> {
         description: described.filter(|text| !text.is_empty()),
         owner: [&group["owner"], &group["OwnerJID"]]
             .into_iter()
-            .find_map(id_text),
+            .find_map(id_of),
         created_at: created,
         participants,
     })
@@ -216,7 +210,7 @@ pub(super) fn group_of(answer: &Value) -> Option<GroupInfo> {
 pub(super) fn participant_of(member: &Value) -> Option<Participant> {
     let id = [&member["id"], &member["JID"], &member["jid"]]
         .into_iter()
-        .find_map(id_text)?;
+        .find_map(id_of)?;
     let flag = |names: [&str; 2]| {
         names
             .iter()
@@ -239,7 +233,7 @@ fn outcome_of(answer: &Value, action: ParticipantAction, id: &str) -> Participan
     let listed = answer.as_array().into_iter().flatten().find(|entry| {
         [&entry["id"], &entry["jid"], &entry["JID"]]
             .into_iter()
-            .find_map(id_text)
+            .find_map(id_of)
             .is_some_and(|listed| listed == id)
     });
     let status = listed.and_then(|entry| {

@@ -45,10 +45,10 @@ use crate::device::media::Library;
 use crate::device::upstream::Upstream;
 use crate::model::{
     event::Me,
-    group::{GroupOp, GroupOutcome, GroupRefusal},
+    group::{GroupOp, GroupOutcome},
     inbound::Directory,
     spec::{DeviceFilters, WahaSpec},
-    upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
+    upstream::{Accepted, ConnectorError, GroupRefusal, Outbound, Outgoing, Session},
     DeviceId,
 };
 use engines::{number_chat_id, subject_of};

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use super::engines::id_of;
 use super::media::Files;
 use super::message_kinds::{content_of, text};
 use crate::connector::http::{verify_hmac, HmacSha512};
@@ -108,15 +109,6 @@ fn voted(payload: &Value) -> Option<Inbound> {
             .to_owned(),
         options,
     })
-}
-
-/// A message id: a string, or (WEBJS engine) an object with `_serialized`.
-pub(super) fn id_of(value: &Value) -> Option<String> {
-    value
-        .as_str()
-        .or_else(|| value["_serialized"].as_str())
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
 }
 
 /// A WAHA message (`WAMessage`) as one that arrived: sent to us, or from our phone. `me` is

@@ -9,11 +9,11 @@ use chrono::Utc;
 
 use super::Actor;
 use crate::device::DeviceError;
+use crate::model::upstream::GroupRefusal;
 use crate::model::{
     capability::Capability,
     group::{
-        GroupChange, GroupOp, GroupOutcome, GroupRefusal, GroupUpdate, ParticipantAction,
-        ParticipantChange,
+        GroupChange, GroupOp, GroupOutcome, GroupUpdate, ParticipantAction, ParticipantChange,
     },
     inbound::Inbound,
     StateName,
