@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { DeviceRequests, Group, GroupParticipant, ParticipantAction } from "../api/types";
 import { describeError } from "../api/rest";
+import { participantId } from "../chat/participants";
 import type { DeviceSession } from "../device/deviceSession";
 import { Dialog } from "./Dialog";
 
@@ -13,14 +14,6 @@ const ROLE_NAMES: Record<GroupParticipant["role"], string> = {
   admin: "Admin",
   member: "Member",
 };
-
-/** A participant id from what a person types: a chat id as it is, a phone number's digits as `…@c.us`. */
-export function participantId(typed: string): string | null {
-  const text = typed.trim();
-  if (/^[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)$/.test(text)) return text;
-  const digits = text.replace(/[\s\-.()+]/g, "");
-  return /^[0-9]{5,15}$/.test(digits) ? `${digits}@c.us` : null;
-}
 
 /** One of a group's texts (its name, its description), edited in place and saved with its button. */
 function GroupText({
