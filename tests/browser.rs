@@ -92,3 +92,11 @@ async fn the_operator_tools_work_in_a_real_browser() {
 async fn every_kind_of_message_is_sent_and_shown_in_a_real_browser() {
     run_browser_scenario("kinds.js", TestDaemon::start().await).await;
 }
+
+/// A group's information panel: participants with their roles, added, promoted, removed, the
+/// group renamed, its invite link copied and reset, and the group left, each change shown as
+/// its system line.
+#[tokio::test]
+async fn a_group_is_run_from_its_information_panel_in_a_real_browser() {
+    run_browser_scenario("groups.js", TestDaemon::start().await).await;
+}

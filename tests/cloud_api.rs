@@ -876,6 +876,19 @@ async fn what_meta_cannot_do_is_refused_before_anything_is_stored() {
     assert_eq!(message["revoked"], false, "{message}");
     let (status, refused) = daemon
         .post(
+            "/api/v1/devices/cl/groups",
+            json!({ "name": "Customers", "participants": [CHAT] }),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["message"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("a cloud_api device cannot do groups.manage")
+        )
+    );
+    let (status, refused) = daemon
+        .post(
             &format!("/api/v1/devices/cl/chats/{CHAT}/messages"),
             json!({ "poll": { "question": "Lunch?", "options": ["Yes", "No"] } }),
         )

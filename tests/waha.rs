@@ -171,7 +171,7 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
         create.body,
         json!({ "name": "default", "start": true, "config": { "webhooks": [{
             "url": format!("{}/upstream/waha/wa", daemon.base),
-            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.edited", "poll.vote", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.update", "call.received"],
+            "events": ["session.status", "message", "message.any", "message.ack", "message.ack.group", "message.revoked", "message.edited", "poll.vote", "message.reaction", "presence.update", "chat.archive", "group.v2.join", "group.v2.leave", "group.v2.participants", "group.v2.update", "call.received"],
             "hmac": { "key": SECRET },
         }], "ignore": { "status": true, "channels": true } } })
     );
@@ -938,6 +938,204 @@ async fn groups_are_named_by_their_subject_when_first_seen_joined_or_renamed() {
         .get(&format!("/api/v1/devices/wa/chats/{UNKNOWN}"))
         .await;
     assert_eq!((status, &chat["name"]), (StatusCode::OK, &json!(UNKNOWN)));
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// The group changes journaled so far, as `(change, system line)`.
+async fn group_lines(daemon: &TestDaemon) -> Vec<(String, String)> {
+    let updates = daemon.journaled("wa", "group:update").await;
+    let lines: Vec<Value> = daemon
+        .journaled("wa", "message")
+        .await
+        .into_iter()
+        .filter(|event| event["data"]["type"] == "system")
+        .collect();
+    assert_eq!(updates.len(), lines.len(), "one line per change");
+    updates
+        .iter()
+        .zip(&lines)
+        .map(|(update, line)| {
+            assert_eq!(line["seq"], update["seq"].as_u64().unwrap() + 1);
+            (
+                update["data"]["change"].as_str().unwrap().to_owned(),
+                line["data"]["body"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn line(change: &str, body: &str) -> (String, String) {
+    (change.to_owned(), body.to_owned())
+}
+
+#[tokio::test]
+async fn groups_are_run_through_wahas_group_endpoints_and_its_group_events() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert!(device["capabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("groups.manage")));
+    stub.requests.drain();
+    let (status, chat) = daemon
+        .post(
+            "/api/v1/devices/wa/groups",
+            json!({ "name": "Team", "participants": [ALICE] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{chat}");
+    let group = chat["id"].as_str().unwrap().to_owned();
+    let made = stub
+        .requests
+        .drain()
+        .into_iter()
+        .find(|r| r.path == "/api/default/groups")
+        .expect("the group is made on WAHA");
+    assert_eq!(made.method.as_str(), "POST");
+    assert_eq!(
+        made.body,
+        json!({ "name": "Team", "participants": [{ "id": ALICE }] })
+    );
+    let at = |rest: &str| format!("/api/v1/devices/wa/groups/{group}{rest}");
+    let (_, info) = daemon.get(&at("")).await;
+    assert_eq!(
+        info["participants"],
+        json!([{ "id": ME, "role": "superadmin" }, { "id": ALICE, "role": "member" }])
+    );
+
+    // WAHA tells of the group we made: not told twice.
+    let joined = json!({ "group": { "id": group, "subject": "Team" }, "timestamp": 1_700_001_000 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.join", joined).await,
+        StatusCode::OK
+    );
+
+    let (status, outcomes) = daemon
+        .post(
+            &at("/participants"),
+            json!({ "add": [ALICE, CAROL], "promote": [ALICE] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outcomes}");
+    assert_eq!(
+        outcomes,
+        json!([
+            { "id": ALICE, "action": "add", "ok": false, "error": "already_a_participant" },
+            { "id": CAROL, "action": "add", "ok": true },
+            { "id": ALICE, "action": "promote", "ok": true }
+        ])
+    );
+    let (status, _) = daemon
+        .call(
+            Method::PATCH,
+            &at(""),
+            Some(json!({ "name": "Team A", "description": "Fridays" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The new subject reported back changes nothing more.
+    let renamed =
+        json!({ "group": { "id": group, "subject": "Team A" }, "timestamp": 1_700_001_100 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.update", renamed).await,
+        StatusCode::OK
+    );
+    let (_, invite) = daemon.get(&at("/invite")).await;
+    assert_eq!(
+        invite,
+        json!({ "code": "FIRSTCODE", "url": "https://chat.whatsapp.com/FIRSTCODE" })
+    );
+    let (_, invite) = daemon.call(Method::DELETE, &at("/invite"), None).await;
+    assert_eq!(invite["code"], "SECONDCODE");
+
+    // Someone else's changes, as WAHA reports them (who did it, it does not say); a delivery
+    // made again is stored once.
+    let left = json!({ "group": { "id": group }, "type": "leave", "timestamp": 1_700_001_200,
+                       "participants": [{ "id": CAROL, "role": "participant" }] });
+    for _ in 0..2 {
+        assert_eq!(
+            webhook(&daemon, "group.v2.participants", left.clone()).await,
+            StatusCode::OK
+        );
+    }
+    let (status, _) = daemon.post(&at("/leave"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let gone = json!({ "group": { "id": group }, "timestamp": 1_700_001_300 });
+    assert_eq!(
+        webhook(&daemon, "group.v2.leave", gone).await,
+        StatusCode::OK
+    );
+    client
+        .wait_until(WAIT, |e| {
+            e.name == "group:update" && e.data["change"] == "left"
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        group_lines(&daemon).await,
+        [
+            line("created", "You created group “Team”"),
+            line(
+                "participants",
+                "You added +15550003333; You made Alice an admin"
+            ),
+            line("name", "You changed the group name to “Team A”"),
+            line("description", "You changed the group description"),
+            line("participants", "+15550003333 left"),
+            line("left", "You left"),
+        ]
+    );
+    let paths: Vec<String> = stub
+        .requests
+        .drain()
+        .iter()
+        .filter(|r| r.path.contains("/groups/"))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.method,
+                r.path.split(&group).nth(1).unwrap_or(&r.path)
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "GET ",
+            "POST /participants/add",
+            "POST /admin/promote",
+            "PUT /subject",
+            "PUT /description",
+            "GET /invite-code",
+            "POST /invite-code/revoke",
+            "POST /leave"
+        ]
+    );
+
+    // WAHA's refusals: no admin, no such group; nothing journaled.
+    let before = daemon.journaled("wa", "*").await.len();
+    stub.with(|waha| waha.groups_refusing.push(group.clone()));
+    let (status, refused) = daemon
+        .post(&at("/participants"), json!({ "remove": [ALICE] }))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_group_admin"))
+    );
+    let (status, refused) = daemon
+        .get("/api/v1/devices/wa/groups/120363999999999999@g.us")
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("chat_not_found"))
+    );
+    assert_eq!(daemon.journaled("wa", "*").await.len(), before);
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(
+        device["state"], "ready",
+        "a refusal is no trouble with the session"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -11,6 +11,7 @@ use super::error::{ApiError, ErrorCode};
 use super::extract::page_limit;
 use crate::device::{DeviceHandle, DeviceManager};
 use crate::messaging::{self, Dedup, NotificationsRead, SendRequest};
+use crate::model::group::{GroupOp, GroupOutcome};
 use crate::model::pairing::{IssuedCode, LinkingPhone};
 use crate::model::ChatFlags;
 use crate::model::{fitting, upstream::Outbound, Chat, Contact, DeviceId, Message, Page, TempId};
@@ -65,6 +66,11 @@ impl Conversations {
         self.devices
             .handle(device)
             .ok_or_else(|| ApiError::new(ErrorCode::DeviceNotFound, "no device with this id"))
+    }
+
+    /// Asks device `device` to make, read or change a group (see [`super::groups`]).
+    pub async fn group(&self, device: &DeviceId, op: GroupOp) -> Result<GroupOutcome, ApiError> {
+        Ok(self.handle(device)?.group(op).await?)
     }
 
     /// The id of the account `device` is linked to, if it exists and is linked.

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod dashboard;
 pub mod error;
 mod extract;
+pub mod groups;
 pub mod openapi;
 pub mod origins;
 pub mod profile;

@@ -46,6 +46,7 @@ pub const BEARER: &str = "bearer";
         (name = "system", description = "Health, metrics, this document, fleet counters and the event journal"),
         (name = "devices", description = "The fleet, each device's lifecycle and its QR code"),
         (name = "chats", description = "Chats, messages and contacts: the same operations as the Socket.IO events"),
+        (name = "groups", description = "Groups: made, read, renamed, their participants, invite links, left"),
         (name = "media", description = "Files to send, and the files messages point at"),
         (name = "pairing", description = "The phone side of simulator linking"),
         (name = "credentials", description = "API keys and access tokens"),

@@ -9,6 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     upstream::{Cue, Outbound, Reported},
     DeviceId,
@@ -90,7 +91,7 @@ impl DeviceHandle {
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         match self.route.carry(Request::FindNumber(number)).await? {
             Answer::Found(chat_id) => Ok(chat_id),
-            Answer::Done | Answer::PairingCode(_) => Ok(None),
+            Answer::Done | Answer::PairingCode(_) | Answer::Group(_) => Ok(None),
         }
     }
 
@@ -101,7 +102,16 @@ impl DeviceHandle {
             Answer::PairingCode(issued) => Ok(issued),
             // Only an owner of another build could answer otherwise: as an answer that does
             // not read.
-            Answer::Done | Answer::Found(_) => Err(DeviceError::NotReady),
+            Answer::Done | Answer::Found(_) | Answer::Group(_) => Err(DeviceError::NotReady),
+        }
+    }
+
+    /// Makes, reads or changes a group as this account, and stores what changed (see
+    /// [`crate::device::upstream::Upstream::group`]).
+    pub async fn group(&self, op: GroupOp) -> Result<GroupOutcome, DeviceError> {
+        match self.route.carry(Request::Group(op)).await? {
+            Answer::Group(outcome) => Ok(outcome),
+            Answer::Done | Answer::Found(_) | Answer::PairingCode(_) => Ok(GroupOutcome::Done),
         }
     }
 

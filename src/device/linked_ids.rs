@@ -87,6 +87,12 @@ impl Names for Inbound {
                 visit(from);
             }
             Inbound::Reaction { from, .. } => visit(from),
+            Inbound::Group { update, .. } => {
+                update.by.iter_mut().for_each(&mut *visit);
+                for participant in update.participants.iter_mut().flatten() {
+                    visit(&mut participant.id);
+                }
+            }
             Inbound::Voted { voter, .. } => visit(voter),
             Inbound::Archived { chat_id, .. }
             | Inbound::GroupNamed { chat_id, .. }

@@ -4,6 +4,7 @@ mod actions;
 pub mod actor;
 pub mod cluster;
 mod fleet;
+mod group_echoes;
 mod group_names;
 mod handle;
 mod latency;
@@ -32,6 +33,7 @@ use crate::model::{
     event::Me,
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
+    upstream::GroupRefusal,
     upstream::{ConnectorError, WebhookError},
     DeviceId,
 };
@@ -80,7 +82,10 @@ pub enum DeviceError {
     NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
-    /// The device's connector cannot do the operation: refused before the upstream is asked.
+    /// The upstream refused what was asked of a group, or the request was not one to ask.
+    #[error(transparent)]
+    Group(#[from] GroupRefusal),
+    /// The device's connector cannot do the operation; nothing was asked or stored.
     #[error("a {connector} device cannot do {}", .operation.as_str())]
     Unsupported {
         connector: &'static str,

@@ -2,7 +2,7 @@
 //! connectors' webhook receivers answer them in the same words.
 
 use crate::envelope::{ApiError, ErrorCode};
-use crate::model::{upstream::WebhookError, InvalidDeviceId};
+use crate::model::{upstream::GroupRefusal, upstream::WebhookError, InvalidDeviceId};
 
 use super::DeviceError;
 
@@ -42,6 +42,20 @@ impl From<DeviceError> for ApiError {
                 };
                 ApiError::new(code, refused.to_string())
             }
+            DeviceError::Group(refused) => {
+                let code = match refused {
+                    GroupRefusal::NoSuchGroup(_) => ErrorCode::ChatNotFound,
+                    GroupRefusal::NotAdmin => ErrorCode::NotGroupAdmin,
+                    GroupRefusal::Invalid(_) => ErrorCode::BadRequest,
+                    GroupRefusal::Upstream(upstream) => {
+                        return DeviceError::Connector(upstream).into()
+                    }
+                };
+                ApiError::new(code, refused.to_string())
+            }
+            DeviceError::Unsupported { .. } => {
+                ApiError::new(ErrorCode::UnsupportedByConnector, error.to_string())
+            }
             DeviceError::Store(store) => store.into(),
             DeviceError::Owner(refused) => refused,
             DeviceError::NotReady => ApiError::new(ErrorCode::DeviceNotReady, error.to_string()),
@@ -51,9 +65,6 @@ impl From<DeviceError> for ApiError {
             ),
             DeviceError::MediaNotFound(_) => {
                 ApiError::new(ErrorCode::MediaNotFound, error.to_string())
-            }
-            DeviceError::Unsupported { .. } => {
-                ApiError::new(ErrorCode::UnsupportedByConnector, error.to_string())
             }
         }
     }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
+use crate::model::group::{GroupOp, GroupOutcome};
 use crate::model::pairing::{IssuedCode, LinkingPhone};
 use crate::model::upstream::{Cue, Outbound, Reported};
 
@@ -32,6 +33,8 @@ pub enum Request {
     PairingCode(LinkingPhone),
     /// A verified webhook delivery: what it reports is stored before the answer.
     Webhook(Vec<Reported>),
+    /// Make, read or change a group, as this account.
+    Group(GroupOp),
 }
 
 /// The lifecycle steps a caller can ask of a device.
@@ -54,6 +57,7 @@ pub enum Answer {
     Done,
     Found(Option<String>),
     PairingCode(IssuedCode),
+    Group(GroupOutcome),
 }
 
 /// Carries requests to a device wherever it runs, and their answers back.
@@ -100,6 +104,11 @@ impl CommandRoute for ToActor {
                     answer.await.map_err(|_| DeviceError::Gone)?,
                 ));
             }
+            Request::Group(op) => {
+                let (done, answer) = oneshot::channel();
+                self.command(Command::Group { op, done }).await?;
+                return Ok(Answer::Group(answer.await.map_err(|_| DeviceError::Gone)?));
+            }
             Request::Lifecycle(Lifecycle::Start) => Command::Start,
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
@@ -125,6 +134,7 @@ pub enum Carried {
     Tell { action: Outbound },
     FindNumber { number: String },
     PairingCode { phone: LinkingPhone },
+    Group { op: GroupOp },
 }
 
 impl From<Carried> for Request {
@@ -136,6 +146,7 @@ impl From<Carried> for Request {
             Carried::Tell { action } => Request::Tell(action),
             Carried::FindNumber { number } => Request::FindNumber(number),
             Carried::PairingCode { phone } => Request::PairingCode(phone),
+            Carried::Group { op } => Request::Group(op),
         }
     }
 }

@@ -11,11 +11,13 @@ use super::media::{Downloads, Library};
 use super::DeviceError;
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome},
     inbound::{Directory, Inbound},
     pairing::LinkingPhone,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Cue, Outbound, Outgoing, Reported, Session, WebhookError,
+        Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Reported, Session,
+        WebhookError,
     },
     DeviceId,
 };
@@ -135,6 +137,11 @@ pub trait Upstream: Send + Sync {
     async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
         let _ = group_id;
         Ok(None)
+    }
+    /// Makes, reads or changes a group (`groups.manage`), as this account.
+    async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
+        let _ = op;
+        Err(ConnectorError::Unsupported("groups").into())
     }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);

@@ -37,6 +37,7 @@ pub enum ErrorCode {
     PhoneMismatch,
     UnsupportedByConnector,
     EditWindowClosed,
+    NotGroupAdmin,
     MethodNotAllowed,
     PayloadTooLarge,
     HeadersTooLarge,
@@ -51,7 +52,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 29] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -70,6 +71,7 @@ impl ErrorCode {
         ErrorCode::PhoneMismatch,
         ErrorCode::UnsupportedByConnector,
         ErrorCode::EditWindowClosed,
+        ErrorCode::NotGroupAdmin,
         ErrorCode::MethodNotAllowed,
         ErrorCode::PayloadTooLarge,
         ErrorCode::HeadersTooLarge,
@@ -86,7 +88,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::InvalidDeviceId => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::NotGroupAdmin => StatusCode::FORBIDDEN,
             ErrorCode::NotFound
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
@@ -134,6 +136,7 @@ impl ErrorCode {
             ErrorCode::PhoneMismatch => "phone_mismatch",
             ErrorCode::UnsupportedByConnector => "unsupported_by_connector",
             ErrorCode::EditWindowClosed => "edit_window_closed",
+            ErrorCode::NotGroupAdmin => "not_group_admin",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::HeadersTooLarge => "headers_too_large",

@@ -260,6 +260,11 @@ pub fn apply(
                     tx.chat_changed(device, chat);
                 }
             }
+            Inbound::Group {
+                update,
+                upstream_id,
+                at,
+            } => super::groups::changed(tx, device, update, upstream_id.as_deref(), *at)?,
             Inbound::Linked { .. } => {}
         }
     }

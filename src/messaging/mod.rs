@@ -9,6 +9,7 @@ mod acks;
 pub mod attempts;
 mod changes;
 mod chats;
+mod groups;
 pub mod inbound;
 mod send;
 

@@ -41,11 +41,13 @@ pub enum Capability {
     MessageRevoke,
     #[serde(rename = "pairing.code")]
     PairingCode,
+    #[serde(rename = "groups.manage")]
+    GroupsManage,
 }
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 14] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
@@ -59,6 +61,7 @@ impl Capability {
         Capability::MessageReact,
         Capability::MessageRevoke,
         Capability::PairingCode,
+        Capability::GroupsManage,
     ];
 
     /// Its name, as listed and as a refusal names it.
@@ -77,6 +80,7 @@ impl Capability {
             Capability::MessageReact => "message.react",
             Capability::MessageRevoke => "message.revoke",
             Capability::PairingCode => "pairing.code",
+            Capability::GroupsManage => "groups.manage",
         }
     }
 }
@@ -87,8 +91,8 @@ impl ConnectorKind {
         use Capability::*;
         match self {
             ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
-            // Meta's API has no polls for businesses, edits and deletes nothing once sent, and
-            // links nothing: a business number is not a phone to link.
+            // Meta's API has no polls for businesses, edits and deletes nothing once sent, runs
+            // no groups, and links nothing: a business number is not a phone to link.
             ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::group::GroupUpdate;
 use super::ids::{phone_of, DeviceId};
 use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
@@ -58,6 +59,7 @@ pub enum EventData {
     MessageEdited(MessageEdited),
     ChatMerged(ChatMerged),
     PairingCode(PairingCode),
+    GroupUpdate(GroupUpdate),
 }
 
 impl EventData {
@@ -101,6 +103,7 @@ impl EventData {
             EventData::MessageEdited(_) => EventKind::MessageEdited,
             EventData::ChatMerged(_) => EventKind::ChatMerged,
             EventData::PairingCode(_) => EventKind::PairingCode,
+            EventData::GroupUpdate(_) => EventKind::GroupUpdate,
         }
     }
 

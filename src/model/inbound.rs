@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::content::Content;
+use super::group::GroupUpdate;
 use super::{Ack, Media};
 
 /// A message that arrived from the upstream (sent to us, or sent from the phone itself).
@@ -104,6 +105,14 @@ pub enum Inbound {
     GroupNamed {
         chat_id: String,
         name: String,
+    },
+    /// A group changed: someone joined, left, was made an admin, or the group was renamed,
+    /// made or left (see [`GroupUpdate`]). Stored once per `upstream_id` when the upstream
+    /// names the change, with the `system` line that says it in the group's chat.
+    Group {
+        update: Box<GroupUpdate>,
+        upstream_id: Option<String>,
+        at: DateTime<Utc>,
     },
     /// The upstream named a contact by a linked id and their number's chat id together. The
     /// device remembers it before the batch is applied (`LinkedIds`), so a report that names

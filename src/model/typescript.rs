@@ -12,6 +12,10 @@ use super::event::{
     MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
     NotificationRead, PairingCode, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
 };
+use super::group::{
+    GroupChange, GroupInfo, GroupPatch, GroupUpdate, Invite, NewGroup, Participant,
+    ParticipantAction, ParticipantChange, ParticipantOutcome, ParticipantsChange, Role,
+};
 use super::message::{Ack, Chat, Contact, Media, MediaKind, Message, Page, TempId, Template};
 use super::pairing::IssuedCode;
 use super::spec::{
@@ -27,7 +31,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 23] {
+fn event_payloads() -> [(EventKind, String); 24] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -58,6 +62,7 @@ fn event_payloads() -> [(EventKind, String); 23] {
         (EventKind::MessageEdited, MessageEdited::name(&config())),
         (EventKind::ChatMerged, ChatMerged::name(&config())),
         (EventKind::PairingCode, PairingCode::name(&config())),
+        (EventKind::GroupUpdate, GroupUpdate::name(&config())),
     ]
 }
 
@@ -124,6 +129,18 @@ pub(crate) fn declarations() -> String {
         ChatMerged::decl(&config()),
         PairingCode::decl(&config()),
         IssuedCode::decl(&config()),
+        Role::decl(&config()),
+        Participant::decl(&config()),
+        GroupInfo::decl(&config()),
+        ParticipantAction::decl(&config()),
+        ParticipantsChange::decl(&config()),
+        ParticipantOutcome::decl(&config()),
+        NewGroup::decl(&config()),
+        GroupPatch::decl(&config()),
+        Invite::decl(&config()),
+        GroupChange::decl(&config()),
+        ParticipantChange::decl(&config()),
+        GroupUpdate::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::content::Content;
 use super::event::Me;
+use super::group::ParticipantAction;
 use super::inbound::Inbound;
 use super::{Ack, DeviceId, Media, Message};
 
@@ -61,6 +62,19 @@ impl ConnectorError {
             ConnectorError::Unreachable(_) | ConnectorError::Refused(_)
         )
     }
+}
+
+/// Why the upstream did not do what was asked of a group.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GroupRefusal {
+    #[error("no group {0} on this account")]
+    NoSuchGroup(String),
+    #[error("only the group's admins can do that")]
+    NotAdmin,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Upstream(#[from] ConnectorError),
 }
 
 /// A message to hand to the upstream.
@@ -154,6 +168,8 @@ pub enum Cue {
     RemoteLogout,
     /// Someone in the simulated world acts.
     Act(Box<Act>),
+    /// A member of one of the simulated world's groups changes it.
+    Group(Box<GroupCue>),
 }
 
 /// What someone in the simulated world does on cue (see [`Cue::Act`]).
@@ -195,6 +211,31 @@ pub enum Act {
         upstream_id: String,
         channel: String,
         text: String,
+    },
+}
+
+/// A member of a group of the simulated world changes it on cue: adds, removes, promotes or
+/// demotes `participants`, leaves it, or renames it. `upstream_id` names the `system` line.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupCue {
+    pub upstream_id: String,
+    pub from: String,
+    pub chat_id: String,
+    pub change: GroupAct,
+}
+
+/// What a member does to a group on cue (see [`GroupCue`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "change", rename_all = "camelCase")]
+pub enum GroupAct {
+    Participants {
+        action: ParticipantAction,
+        participants: Vec<String>,
+    },
+    Leave,
+    Rename {
+        name: String,
     },
 }
 

@@ -182,6 +182,7 @@ impl Tx<'_> {
             "notifications",
             "simulator_inbox",
             "simulator_duties",
+            "simulator_groups",
             "linked_ids",
             "uploads",
             "outbound_actions",

@@ -338,6 +338,14 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO message_words (rowid, body) VALUES (new.rowid, new.body);
     END;
     INSERT INTO message_words (message_words) VALUES ('rebuild');",
+    // 23: the groups of each simulated phone's world, with their members and roles, as the
+    // simulator writes them (JSON), so they are the same after a restart.
+    "CREATE TABLE simulator_groups (
+        device_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (device_id, chat_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

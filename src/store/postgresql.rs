@@ -376,6 +376,13 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE messages ADD COLUMN words tsvector
         GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
     CREATE INDEX messages_by_words ON messages USING GIN (words);",
+    // The simulated worlds' groups (SQLite's 23).
+    r#"CREATE TABLE simulator_groups (
+        device_id TEXT COLLATE "C" NOT NULL,
+        chat_id TEXT COLLATE "C" NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (device_id, chat_id)
+    );"#,
 ];
 
 #[cfg(test)]

@@ -48,13 +48,16 @@ pub struct WahaState {
     /// Others get 404, and those in `lids_failing` a server error.
     pub lids: HashMap<String, Option<String>>,
     pub lids_failing: Vec<String>,
-    /// Groups WAHA knows, as the engine's group object; others get 404.
+    /// Groups WAHA knows, as the engine's group object (NOWEB's shape for the groups it
+    /// makes); others get 404.
     pub groups: HashMap<String, Value>,
     /// How many of the next sends WAHA takes, then loses the answer of: the connection
     /// breaks mid-answer, as when a proxy or the network drops it.
     pub lose_answers: u32,
     /// Whether listing a chat's messages fails with a server error.
     pub listing_fails: bool,
+    /// Groups whose changes WAHA refuses with 403, as it does a member who is no admin.
+    pub groups_refusing: Vec<String>,
     sent: u32,
 }
 
@@ -104,6 +107,7 @@ impl WahaStub {
             groups: HashMap::new(),
             lose_answers: 0,
             listing_fails: false,
+            groups_refusing: Vec::new(),
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -237,11 +241,37 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         ("DELETE", ["api", name, "chats", _, "messages", _]) if *name == session => {
             answer(200, json!({}))
         }
+        ("POST", ["api", name, "groups"]) if *name == session => {
+            state.sent += 1;
+            let id = format!("1203639{:011}@g.us", state.sent);
+            let mut members = vec![json!({ "id": state.me["id"], "admin": "superadmin" })];
+            for member in body["participants"].as_array().into_iter().flatten() {
+                members.push(json!({ "id": member["id"], "admin": null }));
+            }
+            let group = json!({ "id": id, "subject": body["name"], "owner": state.me["id"],
+                "creation": 1_700_000_000, "participants": members, "invite": "FIRSTCODE" });
+            state.groups.insert(id, group.clone());
+            answer(201, group)
+        }
         ("GET", ["api", name, "groups", group]) if *name == session => {
             match state.groups.get(*group) {
                 Some(info) => answer(200, info.clone()),
                 None => answer(404, json!({ "message": "unknown group" })),
             }
+        }
+        (_, ["api", name, "groups", group, rest @ ..]) if *name == session => {
+            let me = state.me["id"].clone();
+            if state
+                .groups_refusing
+                .iter()
+                .any(|refusing| refusing == group)
+            {
+                return answer(403, json!({ "message": "not an admin" }));
+            }
+            let Some(info) = state.groups.get_mut(*group) else {
+                return answer(404, json!({ "message": "unknown group" }));
+            };
+            change_group(info, method.as_str(), rest, body, &me)
         }
         ("GET", ["api", name, "lids", lid]) if *name == session => {
             if state.lids_failing.iter().any(|failing| failing == lid) {
@@ -289,4 +319,63 @@ fn lost_answer() -> Response {
         .header(axum::http::header::CONTENT_TYPE, "application/json")
         .body(axum::body::Body::from_stream(cut))
         .unwrap()
+}
+
+/// A change to a group the stub knows, as WAHA's group endpoints make it. Adding answers per
+/// participant, as NOWEB does (`409` for one already in).
+fn change_group(
+    group: &mut Value,
+    method: &str,
+    rest: &[&str],
+    body: &Value,
+    me: &Value,
+) -> Response {
+    let ids: Vec<Value> = body["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|member| member["id"].clone())
+        .collect();
+    let members = group["participants"].as_array_mut().unwrap();
+    match (method, rest) {
+        ("PUT", ["subject"]) => group["subject"] = body["subject"].clone(),
+        ("PUT", ["description"]) => group["desc"] = body["description"].clone(),
+        ("POST", ["participants", "add"]) => {
+            let statuses: Vec<Value> = ids
+                .iter()
+                .map(|id| {
+                    let known = members.iter().any(|member| member["id"] == *id);
+                    if !known {
+                        members.push(json!({ "id": id, "admin": null }));
+                    }
+                    json!({ "jid": id, "status": if known { "409" } else { "200" } })
+                })
+                .collect();
+            return answer(200, json!(statuses));
+        }
+        ("POST", ["participants", "remove"]) => {
+            members.retain(|member| !ids.contains(&member["id"]))
+        }
+        ("POST", ["admin", action @ ("promote" | "demote")]) => {
+            let role = if *action == "promote" {
+                json!("admin")
+            } else {
+                Value::Null
+            };
+            for member in members
+                .iter_mut()
+                .filter(|member| ids.contains(&member["id"]))
+            {
+                member["admin"] = role.clone();
+            }
+        }
+        ("GET", ["invite-code"]) => return answer(200, group["invite"].clone()),
+        ("POST", ["invite-code", "revoke"]) => {
+            group["invite"] = json!("SECONDCODE");
+            return answer(201, group["invite"].clone());
+        }
+        ("POST", ["leave"]) => members.retain(|member| member["id"] != *me),
+        _ => return answer(404, json!({ "message": "no such group route" })),
+    }
+    answer(200, json!({}))
 }

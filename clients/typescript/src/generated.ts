@@ -9,7 +9,7 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
-export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke" | "pairing.code";
+export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke" | "pairing.code" | "groups.manage";
 
 export type Media = { url: string, 
 /**
@@ -176,6 +176,42 @@ code: string,
  */
 expiresAt: string, };
 
+export type GroupRole = "member" | "admin" | "superadmin";
+
+export type GroupParticipant = { id: string, role: GroupRole, };
+
+export type Group = { id: string, name: string, description: string | null, 
+/**
+ * Who made it, when the upstream says.
+ */
+owner: string | null, createdAt: string | null, participants: Array<GroupParticipant>, };
+
+export type ParticipantAction = "add" | "remove" | "promote" | "demote";
+
+export type ParticipantsChange = { add: Array<string>, remove: Array<string>, promote: Array<string>, demote: Array<string>, };
+
+export type ParticipantOutcome = { id: string, action: ParticipantAction, ok: boolean, 
+/**
+ * Why not, when not `ok`.
+ */
+error?: string, };
+
+export type NewGroup = { name: string, participants: Array<string>, };
+
+export type GroupPatch = { name?: string, 
+/**
+ * Empty takes the description away.
+ */
+description?: string, };
+
+export type Invite = { code: string, url: string, };
+
+export type GroupChange = "created" | "name" | "description" | "participants" | "left";
+
+export type ParticipantChange = { id: string, action: ParticipantAction, };
+
+export type GroupUpdate = { chatId: string, change: GroupChange, by: string | null, participants?: Array<ParticipantChange>, name?: string, description?: string, };
+
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
 export type Secret = string;
@@ -264,7 +300,7 @@ channels?: Filtered, };
 export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code", "group:update"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -291,11 +327,12 @@ export interface DeviceEvents {
   "message:edited": MessageEdited;
   "chat:merged": ChatMerged;
   "pairing:code": PairingCode;
+  "group:update": GroupUpdate;
 }
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "not_group_admin" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -357,7 +394,7 @@ asLid?: boolean, text?: string, location?: Location | null, contacts?: Array<Con
 /**
  * A file the simulated phone makes up: bytes of this size and type.
  */
-media?: SimulatedFile | null, } | { "do": "reveal_lid", contact: string, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, };
+media?: SimulatedFile | null, } | { "do": "reveal_lid", contact: string, } | { "do": "status", from: string, text: string, } | { "do": "channel_post", channel: string, text: string, } | { "do": "edit", from: string, messageId: string, text: string, } | { "do": "vote", from: string, messageId: string, options: Array<string>, } | { "do": "group_add" } & GroupMembers | { "do": "group_remove" } & GroupMembers | { "do": "group_promote" } & GroupMembers | { "do": "group_demote" } & GroupMembers | { "do": "group_leave" } & GroupMember | { "do": "group_rename" } & GroupMember;
 
 export type SimulatorActed = { upstreamId: string, };
 
@@ -380,6 +417,10 @@ code: string,
  * The number the code was given for.
  */
 phone: string, };
+
+export type GroupMembers = { from: string, chatId: string, participants: Array<string>, };
+
+export type GroupMember = { from: string, chatId: string, name?: string | null, };
 
 export type Pairing = ScannedQr | TypedCode;
 
@@ -763,6 +804,12 @@ export type MuteRequest = { chatId: string, muted: boolean, };
 
 export type ChatUpdateRequest = { chatId: string, archived?: boolean, muted?: boolean, pinned?: boolean, unread?: boolean, };
 
+export type GroupUpdateRequest = { chatId: string, name?: string, description?: string, };
+
+export type GroupParticipantsRequest = { chatId: string, add: Array<string>, remove: Array<string>, promote: Array<string>, demote: Array<string>, };
+
+export type GroupInviteRequest = { chatId: string, revoke?: boolean, };
+
 export type ChatsQuery = { 
 /**
  * Page size (default 50).
@@ -815,6 +862,12 @@ export interface DeviceRequests {
   "chat:archive": [ArchiveRequest, Chat];
   "chat:update": [ChatUpdateRequest, Chat];
   "chat:mute": [MuteRequest, Chat];
+  "group:create": [NewGroup, Chat];
+  "group:get": [ChatRef, Group];
+  "group:update": [GroupUpdateRequest, Chat];
+  "group:participants": [GroupParticipantsRequest, Array<ParticipantOutcome>];
+  "group:invite": [GroupInviteRequest, Invite];
+  "group:leave": [ChatRef, Done];
   "chats:list": [ChatsQuery, Page<Chat>];
   "messages:list": [MessagesRequest, Page<Message>];
   "chat:join": [ChatRef, Room];

@@ -14,6 +14,7 @@ mod cluster;
 mod devices;
 #[cfg(test)]
 mod document;
+mod groups;
 mod keys;
 mod media;
 mod messages;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(simulator::routes())
         .merge(chats::routes())
         .merge(messages::routes())
+        .merge(groups::routes())
         .merge(media::routes())
         .merge(pairing::routes())
         .merge(profiles::routes())

@@ -16,7 +16,8 @@ use crate::api::openapi::{code, Refused, JSON_BODY};
 use crate::api::AppState;
 use crate::messaging::{check_id, NewPoll, SendRequest};
 use crate::model::content::{ContactCard, Location};
-use crate::model::upstream::{Act, Cue};
+use crate::model::group::{check_name, check_participant, ParticipantAction, MAX_PARTICIPANTS};
+use crate::model::upstream::{Act, Cue, GroupAct, GroupCue};
 use crate::model::{Media, MediaKind, Message};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -88,6 +89,105 @@ pub(super) enum ActBody {
         message_id: String,
         options: Vec<String>,
     },
+    /// An admin of the group `chatId` adds `participants`.
+    GroupAdd(GroupMembers),
+    /// An admin of the group removes `participants` (the device's own id removes it).
+    GroupRemove(GroupMembers),
+    /// An admin of the group makes `participants` admins.
+    GroupPromote(GroupMembers),
+    /// An admin of the group makes `participants` plain members again.
+    GroupDemote(GroupMembers),
+    /// A member leaves the group.
+    GroupLeave(GroupMember),
+    /// A member renames the group to `name`.
+    GroupRename(GroupMember),
+}
+
+/// Who in a group of the simulated world changes whom (`group_add`, …).
+#[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct GroupMembers {
+    from: String,
+    #[schema(example = "120363025246125888@g.us")]
+    chat_id: String,
+    #[schema(min_items = 1, max_items = 256)]
+    participants: Vec<String>,
+}
+
+/// A member of a group of the simulated world, leaving it or renaming it (`name`).
+#[derive(Deserialize, ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct GroupMember {
+    from: String,
+    #[schema(example = "120363025246125888@g.us")]
+    chat_id: String,
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    #[schema(max_length = 100)]
+    name: Option<String>,
+}
+
+impl GroupMembers {
+    /// The cue of `action` on the participants, named `upstream_id`, once checked.
+    fn cue(self, upstream_id: String, action: ParticipantAction) -> Result<Cue, ApiError> {
+        let change = GroupAct::Participants {
+            action,
+            participants: self.participants,
+        };
+        group_cue(upstream_id, self.from, self.chat_id, change)
+    }
+}
+
+impl GroupMember {
+    /// The cue of leaving the group, or renaming it, named `upstream_id`, once checked.
+    fn cue(self, upstream_id: String, rename: bool) -> Result<Cue, ApiError> {
+        let change = match rename {
+            true => GroupAct::Rename {
+                name: self.name.unwrap_or_default(),
+            },
+            false => GroupAct::Leave,
+        };
+        group_cue(upstream_id, self.from, self.chat_id, change)
+    }
+}
+
+/// A group act's cue, its ids and name checked as a client's group request is checked.
+fn group_cue(
+    upstream_id: String,
+    from: String,
+    chat_id: String,
+    change: GroupAct,
+) -> Result<Cue, ApiError> {
+    group_checked(&from, &chat_id, &change)?;
+    Ok(Cue::Group(Box::new(GroupCue {
+        upstream_id,
+        from,
+        chat_id,
+        change,
+    })))
+}
+
+/// Checks a group act's ids and name as a client's group request is checked.
+fn group_checked(from: &str, chat_id: &str, change: &GroupAct) -> Result<(), ApiError> {
+    check_participant(from).map_err(ApiError::bad_request)?;
+    check_id("chatId", chat_id)?;
+    match change {
+        GroupAct::Participants { participants, .. } => {
+            if participants.is_empty() || participants.len() > MAX_PARTICIPANTS {
+                return Err(ApiError::bad_request(format!(
+                    "`participants` must name 1 to {MAX_PARTICIPANTS} people"
+                )));
+            }
+            participants
+                .iter()
+                .try_for_each(|id| check_participant(id))
+                .map_err(ApiError::bad_request)
+        }
+        GroupAct::Rename { name } => check_name(name).map_err(ApiError::bad_request),
+        GroupAct::Leave => Ok(()),
+    }
 }
 
 /// A file a contact sends in the simulated world: what it is sent as, its type, name and
@@ -210,7 +310,7 @@ impl ActBody {
         upstream_id: String,
         target: Option<&Message>,
         file: Option<Media>,
-    ) -> Result<Act, ApiError> {
+    ) -> Result<Cue, ApiError> {
         let (ids, text) = match &self {
             ActBody::Edit { from, text, .. } => (vec![("from", Some(from))], Some(text)),
             ActBody::Vote { from, .. } => (vec![("from", Some(from))], None),
@@ -223,6 +323,13 @@ impl ActBody {
             ActBody::ChannelPost { channel, text } => {
                 (vec![("channel", Some(channel))], Some(text))
             }
+            // Checked with their cue, below.
+            ActBody::GroupAdd(_)
+            | ActBody::GroupRemove(_)
+            | ActBody::GroupPromote(_)
+            | ActBody::GroupDemote(_)
+            | ActBody::GroupLeave(_)
+            | ActBody::GroupRename(_) => (Vec::new(), None),
         };
         for (field, id) in ids {
             if let Some(id) = id {
@@ -232,7 +339,15 @@ impl ActBody {
         if text.is_some_and(String::is_empty) {
             return Err(ApiError::bad_request("`text` must not be empty"));
         }
-        Ok(match self {
+        let act = match self {
+            ActBody::GroupAdd(body) => return body.cue(upstream_id, ParticipantAction::Add),
+            ActBody::GroupRemove(body) => return body.cue(upstream_id, ParticipantAction::Remove),
+            ActBody::GroupPromote(body) => {
+                return body.cue(upstream_id, ParticipantAction::Promote)
+            }
+            ActBody::GroupDemote(body) => return body.cue(upstream_id, ParticipantAction::Demote),
+            ActBody::GroupLeave(body) => return body.cue(upstream_id, false),
+            ActBody::GroupRename(body) => return body.cue(upstream_id, true),
             ActBody::Message {
                 from,
                 chat_id,
@@ -303,7 +418,8 @@ impl ActBody {
                     options,
                 }
             }
-        })
+        };
+        Ok(Cue::Act(Box::new(act)))
     }
 }
 
@@ -319,9 +435,12 @@ fn upstream_of(message: &Message) -> Result<String, ApiError> {
 
 /// Simulator: someone in the simulated world acts
 ///
-/// As if the upstream reported it: a contact writes (`message`), posts a story (`status`), or a
-/// channel posts (`channel_post`). Answers with the upstream id of the message it made. A
-/// device of another connector has no simulated world (`unsupported_by_connector`).
+/// As if the upstream reported it: a contact writes (`message`), posts a story (`status`), a
+/// channel posts (`channel_post`), or a member changes a group (`group_add`, `group_remove`,
+/// `group_promote`, `group_demote`, `group_leave`, `group_rename`: `group:update` and a
+/// `system` line follow; the simulated upstream refuses, `upstream_error`, what WhatsApp would
+/// refuse that member). Answers with the upstream id of the message it made. A device of
+/// another connector has no simulated world (`unsupported_by_connector`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/act", tag = "devices",
     params(DevicePath),
     request_body = ActBody,
@@ -354,14 +473,16 @@ async fn simulator_act(
     };
     let made = format!("sim_{}", ulid::Ulid::new());
     let mut act = body.act(made.clone(), target.as_ref(), file)?;
-    if let (true, Act::Message { kind, .. }) = (sticker, &mut act) {
-        "sticker".clone_into(kind);
+    if let (true, Cue::Act(act)) = (sticker, &mut act) {
+        if let Act::Message { kind, .. } = act.as_mut() {
+            "sticker".clone_into(kind);
+        }
     }
     // An act on a message is known by that message's id; any other made a message.
     let upstream_id = match target.and_then(|target| target.upstream_id) {
         Some(known) => known,
         None => made,
     };
-    device.cue(Cue::Act(Box::new(act))).await?;
+    device.cue(act).await?;
     Ok(Json(Acted { upstream_id }))
 }

@@ -11,7 +11,7 @@ use super::keys::{CreatedKey, IssuedToken, KeyView, NewKey, NewToken};
 use super::messages::{EditBody, ForwardBody, VoteBody};
 use super::pairing::{Paired, Pairing, ScannedQr, TypedCode};
 use super::readiness::Ready;
-use super::simulator::{ActBody, Acted, SimulatedFile, SimulatedKind};
+use super::simulator::{ActBody, Acted, GroupMember, GroupMembers, SimulatedFile, SimulatedKind};
 use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
@@ -45,6 +45,8 @@ pub(crate) fn declarations() -> String {
         SimulatedKind::decl(&config()),
         ScannedQr::decl(&config()),
         TypedCode::decl(&config()),
+        GroupMembers::decl(&config()),
+        GroupMember::decl(&config()),
         Pairing::decl(&config()),
         Paired::decl(&config()),
         OpenChat::decl(&config()),

@@ -27,9 +27,11 @@ use crate::api::conversations::{
 };
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::is_object;
+use crate::api::groups;
 use crate::api::profile::{Profile, Profiles};
 use crate::api::reply::envelope;
 use crate::messaging::{Dedup, SendRequest};
+use crate::model::group::{GroupPatch, NewGroup, ParticipantsChange};
 use crate::model::ChatFlags;
 use crate::model::{Chat, DeviceId, Message, Page};
 use crate::store::turn::Turn;
@@ -418,6 +420,50 @@ async fn dispatch(
             };
             let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
+        }
+        "group:create" => {
+            let r: NewGroup = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let chat = groups::create(&c.conversations, &d, r).await?;
+            Ok(Answer::Chat(Box::new(chat)))
+        }
+        "group:get" => {
+            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            Ok(Answer::Json(json!(
+                groups::get(&c.conversations, &d, r.chat_id).await?
+            )))
+        }
+        "group:update" => {
+            let r: GroupUpdateRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let patch = GroupPatch {
+                name: r.name,
+                description: r.description,
+            };
+            let chat = groups::update(&c.conversations, &d, r.chat_id, patch).await?;
+            Ok(Answer::Chat(Box::new(chat)))
+        }
+        "group:participants" => {
+            let r: GroupParticipantsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let change = ParticipantsChange {
+                add: r.add,
+                remove: r.remove,
+                promote: r.promote,
+                demote: r.demote,
+            };
+            let outcomes = groups::participants(&c.conversations, &d, r.chat_id, change).await?;
+            Ok(Answer::Json(json!(outcomes)))
+        }
+        "group:invite" => {
+            let r: GroupInviteRequest = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            if r.revoke {
+                caller_of(socket)?.authorize(Scope::Send, Some(&d))?;
+            }
+            let invite = groups::invite(&c.conversations, &d, r.chat_id, r.revoke).await?;
+            Ok(Answer::Json(json!(invite)))
+        }
+        "group:leave" => {
+            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            groups::leave(&c.conversations, &d, r.chat_id).await?;
+            Ok(Answer::done())
         }
         "chats:list" => {
             let query: ChatsQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;

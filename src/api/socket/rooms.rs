@@ -150,7 +150,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::TypingStart
         | EventKind::TypingStop
         | EventKind::PollVote
-        | EventKind::MessageEdited => Some(ChatField::ChatId),
+        | EventKind::MessageEdited
+        | EventKind::GroupUpdate => Some(ChatField::ChatId),
         EventKind::ChatUpdate => Some(ChatField::Id),
         EventKind::State
         | EventKind::Qr
@@ -219,7 +220,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 23] = [
+    const SCOPES: [(&str, Option<ChatField>); 24] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -243,6 +244,7 @@ mod tests {
         ("message:edited", Some(ChatField::ChatId)),
         ("chat:merged", None),
         ("pairing:code", None),
+        ("group:update", Some(ChatField::ChatId)),
     ];
 
     #[test]

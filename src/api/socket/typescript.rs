@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use ts_rs::TS;
 
 use super::client_events::{
-    ArchiveRequest, ChatRef, ChatUpdateRequest, EditRequest, ForwardRequest, MessageRef,
-    MessagesRequest, MuteRequest, NoFields, NotificationsRequest, ReactRequest, ReadRequest,
-    VoteRequest,
+    ArchiveRequest, ChatRef, ChatUpdateRequest, EditRequest, ForwardRequest, GroupInviteRequest,
+    GroupParticipantsRequest, GroupUpdateRequest, MessageRef, MessagesRequest, MuteRequest,
+    NoFields, NotificationsRequest, ReactRequest, ReadRequest, VoteRequest,
 };
 use super::fleet::{DeviceRemoved, DeviceUpdate, Stats};
 use super::greeting::Greeting;
@@ -21,6 +21,7 @@ use crate::api::conversations::{
 };
 use crate::device::DeviceView;
 use crate::messaging::SendRequest;
+use crate::model::group::{GroupInfo, Invite, NewGroup, ParticipantOutcome};
 use crate::model::pairing::IssuedCode;
 use crate::model::typescript::{config, exported, map};
 use crate::model::List;
@@ -75,6 +76,30 @@ fn device_requests() -> Vec<(&'static str, String)> {
             "chat:mute",
             pair(MuteRequest::name(&config()), Chat::name(&config())),
         ),
+        (
+            "group:create",
+            pair(NewGroup::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "group:get",
+            pair(ChatRef::name(&config()), GroupInfo::name(&config())),
+        ),
+        (
+            "group:update",
+            pair(GroupUpdateRequest::name(&config()), Chat::name(&config())),
+        ),
+        (
+            "group:participants",
+            pair(
+                GroupParticipantsRequest::name(&config()),
+                Vec::<ParticipantOutcome>::name(&config()),
+            ),
+        ),
+        (
+            "group:invite",
+            pair(GroupInviteRequest::name(&config()), Invite::name(&config())),
+        ),
+        ("group:leave", pair(ChatRef::name(&config()), done())),
         (
             "chats:list",
             pair(ChatsQuery::name(&config()), Page::<Chat>::name(&config())),
@@ -151,6 +176,9 @@ pub(crate) fn declarations() -> String {
         ArchiveRequest::decl(&config()),
         MuteRequest::decl(&config()),
         ChatUpdateRequest::decl(&config()),
+        GroupUpdateRequest::decl(&config()),
+        GroupParticipantsRequest::decl(&config()),
+        GroupInviteRequest::decl(&config()),
         ChatsQuery::decl(&config()),
         MessagesRequest::decl(&config()),
         PresenceQuery::decl(&config()),

@@ -12,6 +12,7 @@
 //! taken up again each time the device connects (at [`Upstream::sync`], after linking or
 //! restoring the session), so it survives a dropped connection and a restart of the daemon.
 
+mod groups;
 mod phone;
 mod world;
 
@@ -26,13 +27,14 @@ use crate::device::pairings::Pairings;
 use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome},
     inbound::Directory,
     pairing::LinkingPhone,
     spec::SimulatorSpec,
-    upstream::{Accepted, ConnectorError, Cue, Outbound, Outgoing, Session},
+    upstream::{Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Session},
     Ack, DeviceId,
 };
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreResult, Tx};
 
 /// One simulated phone.
 pub struct Simulator {
@@ -239,7 +241,62 @@ impl Upstream for Simulator {
             }
             Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
             Cue::Act(act) => UpstreamEvent::Inbound(world::report(&self.spec, &act)?),
+            Cue::Group(cue) => {
+                let reports = self
+                    .in_world(move |tx, device, spec, me| groups::act(tx, device, spec, me, &cue))
+                    .await
+                    .map_err(|refused| ConnectorError::Rejected(refused.to_string()))?;
+                for report in reports {
+                    self.report(UpstreamEvent::Inbound(report)).await?;
+                }
+                return Ok(());
+            }
         };
+        self.report(event).await
+    }
+
+    /// Reads a group's name from the simulated world.
+    async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
+        let chat_id = group_id.to_owned();
+        let (device, spec, me) = (self.device.clone(), self.spec.clone(), self.me().id);
+        let group = self
+            .store
+            .read(move |conn| groups::load(conn, &device, &spec, &me, &chat_id))
+            .await
+            .map_err(|error| ConnectorError::Unreachable(error.to_string()))?;
+        Ok(group.map(|group| group.name().to_owned()))
+    }
+
+    /// The simulated world's groups, as WhatsApp runs them (see [`groups`]).
+    async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
+        let op = op.clone();
+        self.in_world(move |tx, device, spec, me| groups::apply(tx, device, spec, me, &op))
+            .await
+    }
+}
+
+impl Simulator {
+    /// Runs `change` on the simulated world in a write of the store, as this phone's account.
+    async fn in_world<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(
+                &mut Tx<'_>,
+                &DeviceId,
+                &SimulatorSpec,
+                &str,
+            ) -> StoreResult<Result<T, GroupRefusal>>
+            + Send
+            + 'static,
+    ) -> Result<T, GroupRefusal> {
+        let (device, spec, me) = (self.device.clone(), self.spec.clone(), self.me().id);
+        self.store
+            .write(move |tx| change(tx, &device, &spec, &me))
+            .await
+            .map_err(|error| ConnectorError::Unreachable(error.to_string()))?
+    }
+
+    /// Passes what the simulated upstream did on to the device.
+    async fn report(&self, event: UpstreamEvent) -> Result<(), ConnectorError> {
         self.events
             .send(event)
             .await

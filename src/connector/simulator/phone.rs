@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::time::sleep;
 
+use super::groups::{group_id, GROUP_NAME};
 use crate::device::pairings::random_token;
 use crate::device::upstream::{Settle, UpstreamEvent};
 use crate::model::{
@@ -41,13 +42,6 @@ use crate::store::{messages::PhoneDuties, StoreResult, Tx};
 const SLOW_READER_FACTOR: u64 = 10;
 /// How long a contact stays online after replying.
 const ONLINE_AFTER_REPLY: Duration = Duration::from_secs(5);
-
-/// The group every simulated phone is in with all its contacts.
-pub fn group_id(spec: &SimulatorSpec) -> String {
-    format!("120363{}@g.us", spec.number())
-}
-
-pub const GROUP_NAME: &str = "Simulator group";
 
 /// The phone's address book: one direct chat per contact, and the group when there are contacts.
 pub fn directory(spec: &SimulatorSpec) -> Directory {
@@ -83,12 +77,21 @@ pub fn directory(spec: &SimulatorSpec) -> Directory {
     }
 }
 
-/// The contacts who receive a message sent to `chat_id`.
-fn recipients<'s>(spec: &'s SimulatorSpec, chat_id: &str) -> Vec<&'s SimulatedContact> {
-    if chat_id == group_id(spec) {
-        spec.contacts.iter().collect()
-    } else {
-        spec.contacts.iter().filter(|c| c.id == chat_id).collect()
+/// The contacts who receive a message sent to `chat_id`: the contact, or a group's members
+/// (`members`, as the simulated world has them; all contacts in the phone's first group).
+fn recipients<'s>(
+    spec: &'s SimulatorSpec,
+    chat_id: &str,
+    members: Option<&[String]>,
+) -> Vec<&'s SimulatedContact> {
+    match members {
+        Some(members) => spec
+            .contacts
+            .iter()
+            .filter(|c| members.contains(&c.id))
+            .collect(),
+        None if chat_id == group_id(spec) => spec.contacts.iter().collect(),
+        None => spec.contacts.iter().filter(|c| c.id == chat_id).collect(),
     }
 }
 
@@ -123,10 +126,13 @@ pub fn receive(
             left.and_then(|left| Duties::read(device, left)),
         ));
     }
+    let me = format!("{}@c.us", spec.number());
+    let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
+        .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
     let duties = Duties {
         upstream_id: upstream_id.clone(),
         received_at: now,
-        plan: Plan::new(spec, message),
+        plan: Plan::with_members(spec, message, members.as_deref()),
         done: 0,
     };
     tx.simulator_owe(device, &duties.to_stored()?)?;
@@ -191,14 +197,25 @@ struct Reply {
 }
 
 impl Plan {
-    /// The recipients' part for `message`. After the server and delivery acks (the message's
-    /// own), each recipient acts on its own clock, as the members of a real group do: one that
-    /// reads comes online and sends its receipt, an echoing one types and replies, and each
-    /// goes offline a while later. The message becomes read with the receipt of the last
-    /// recipient to read it, so a group with a silent member never gets there.
+    /// [`Plan::with_members`] for a chat that is no group of the simulated world's store.
+    #[cfg(test)]
     pub fn new(spec: &SimulatorSpec, message: &Message) -> Plan {
-        let recipients = recipients(spec, &message.chat_id);
-        let group = recipients.len() > 1 || message.chat_id == group_id(spec);
+        Plan::with_members(spec, message, None)
+    }
+
+    /// The recipients' part for `message`, sent to the contact or to a group whose members
+    /// are `members`. After the server and delivery acks (the message's own), each recipient
+    /// acts on its own clock, as the members of a real group do: one that reads comes online
+    /// and sends its receipt, an echoing one types and replies, and each goes offline a while
+    /// later. The message becomes read with the receipt of the last recipient to read it, so a
+    /// group with a silent member never gets there.
+    pub fn with_members(
+        spec: &SimulatorSpec,
+        message: &Message,
+        members: Option<&[String]>,
+    ) -> Plan {
+        let recipients = recipients(spec, &message.chat_id, members);
+        let group = recipients.len() > 1 || message.chat_id.ends_with("@g.us");
         let server = spec.server_ack_ms;
         let mut steps = vec![Step {
             after_ms: server,

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 
-use super::phone;
+use super::groups::{group_id, GROUP_NAME};
 use crate::model::{
     content::Content,
     inbound::{Inbound, Incoming},
@@ -127,8 +127,7 @@ impl<'a> Said<'a> {
             .map(|contact| contact.name.clone());
         Incoming {
             upstream_id: self.upstream_id.to_owned(),
-            chat_name: (self.chat_id == phone::group_id(spec))
-                .then(|| phone::GROUP_NAME.to_owned()),
+            chat_name: (self.chat_id == group_id(spec)).then(|| GROUP_NAME.to_owned()),
             group: self.chat_id.ends_with("@g.us"),
             from_name,
             from: self.from,

@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 
-use super::{webhook, Waha};
+use super::{engines, webhook, Waha};
 use crate::model::{
     inbound::{Directory, DirectoryChat, DirectoryContact},
     upstream::ConnectorError,
@@ -40,7 +40,7 @@ impl Waha {
         let mut directory = Directory::default();
         let limit = BACKFILL_MESSAGES.to_string();
         for chat in chats {
-            let Some(id) = webhook::id_of(&chat["id"]) else {
+            let Some(id) = engines::id_of(&chat["id"]) else {
                 continue;
             };
             let group = id.ends_with("@g.us");

@@ -1,10 +1,18 @@
 //! WAHA's answers read alike whichever engine (WEBJS, NOWEB, GOWS) gave them: the id of a sent
-//! message, a group's subject, a number's chat id. Separate because each engine shapes its
+//! message or any id, a group's subject, a number's chat id. Separate because each engine shapes its
 //! answers its own way, and these readers are where that knowledge lives, with its tests.
 
 use serde_json::Value;
 
-use super::webhook;
+/// An id (of a message, a chat, a group, a member): a string, or (WEBJS engine) an object
+/// with `_serialized`.
+pub(super) fn id_of(value: &Value) -> Option<String> {
+    value
+        .as_str()
+        .or_else(|| value["_serialized"].as_str())
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
 
 /// A number's chat id as WAHA's own ids write it (`15550001111@c.us`), from the forms engines
 /// give: `@c.us`, or the protocol's `@s.whatsapp.net`, either possibly with a device suffix
@@ -22,7 +30,7 @@ pub(super) fn number_chat_id(jid: &str) -> Option<String> {
 /// whose `key` holds the parts. `None` when the answer names no id (some versions answer
 /// with an empty body).
 pub(super) fn sent_id(answer: &Value) -> Option<String> {
-    if let Some(id) = webhook::id_of(&answer["id"]) {
+    if let Some(id) = id_of(&answer["id"]) {
         return Some(id);
     }
     let key = &answer["key"];

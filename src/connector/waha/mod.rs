@@ -22,6 +22,8 @@
 
 mod backfill;
 mod engines;
+mod group_events;
+mod groups;
 pub mod media;
 mod message_kinds;
 pub mod receiver;
@@ -45,10 +47,11 @@ use crate::device::media::Library;
 use crate::device::upstream::Upstream;
 use crate::model::{
     event::Me,
+    group::{GroupOp, GroupOutcome},
     inbound::Directory,
     pairing::LinkingPhone,
     spec::{DeviceFilters, WahaSpec},
-    upstream::{Accepted, ConnectorError, Outbound, Outgoing, Session},
+    upstream::{Accepted, ConnectorError, GroupRefusal, Outbound, Outgoing, Session},
     DeviceId,
 };
 use engines::{number_chat_id, subject_of};
@@ -376,6 +379,11 @@ impl Upstream for Waha {
             return Ok(None);
         }
         Ok(subject_of(&http::success(status, group)?))
+    }
+
+    /// WAHA's group endpoints (see [`groups`]).
+    async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
+        self.group_op(op).await
     }
 
     async fn close(&mut self) {

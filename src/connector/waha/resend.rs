@@ -23,7 +23,8 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{webhook, Waha};
+use super::engines::id_of;
+use super::Waha;
 use crate::model::{
     upstream::{ConnectorError, Outgoing},
     Message,
@@ -113,7 +114,7 @@ impl Waha {
                     .is_some_and(|secs| secs >= accepted.timestamp() - CLOCK_SKEW_SECS)
             })
             .filter(|listed| same_content(message, listed))
-            .filter_map(|listed| webhook::id_of(&listed["id"]))
+            .filter_map(|listed| id_of(&listed["id"]))
             .filter(|id| !self.sent_ids.knows(id))
             .min_by_key(|id| id.clone());
         if let Some(id) = &found {

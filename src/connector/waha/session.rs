@@ -17,7 +17,7 @@ use crate::model::{
 };
 
 /// The webhook events a WAHA session is subscribed to.
-const EVENTS: [&str; 14] = [
+const EVENTS: [&str; 16] = [
     "session.status",
     "message",
     "message.any",
@@ -30,6 +30,8 @@ const EVENTS: [&str; 14] = [
     "presence.update",
     "chat.archive",
     "group.v2.join",
+    "group.v2.leave",
+    "group.v2.participants",
     "group.v2.update",
     "call.received",
 ];

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use super::engines::id_of;
 use super::media::Files;
 use super::message_kinds::{content_of, text};
 use crate::connector::http::{verify_hmac, HmacSha512};
@@ -55,7 +56,10 @@ pub fn read(
         "message.reaction" => reaction(payload, me).into_iter().collect(),
         "presence.update" => presence(payload),
         "chat.archive" => archive(payload).into_iter().collect(),
-        "group.v2.join" | "group.v2.update" => group_named(payload).into_iter().collect(),
+        event @ ("group.v2.join"
+        | "group.v2.leave"
+        | "group.v2.participants"
+        | "group.v2.update") => super::group_events::read(event, payload, me),
         "call.received" => call(payload).into_iter().collect(),
         other => {
             tracing::debug!(event = other, "WAHA webhook event not followed");
@@ -105,15 +109,6 @@ fn voted(payload: &Value) -> Option<Inbound> {
             .to_owned(),
         options,
     })
-}
-
-/// A message id: a string, or (WEBJS engine) an object with `_serialized`.
-pub(super) fn id_of(value: &Value) -> Option<String> {
-    value
-        .as_str()
-        .or_else(|| value["_serialized"].as_str())
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
 }
 
 /// A WAHA message (`WAMessage`) as one that arrived: sent to us, or from our phone. `me` is
@@ -311,22 +306,6 @@ fn archive(payload: &Value) -> Option<Inbound> {
     })
 }
 
-/// `group.v2.join` (we are in a new group) and `group.v2.update` (its settings changed): the
-/// group's name, when the event carries its subject (in whichever engine's shape, as
-/// [`super::subject_of`] reads it). The group is `payload.group` (or, in some WAHA versions,
-/// the payload itself, its id as `id` or `chatId`).
-fn group_named(payload: &Value) -> Option<Inbound> {
-    let group = if payload["group"].is_object() {
-        &payload["group"]
-    } else {
-        payload
-    };
-    Some(Inbound::GroupNamed {
-        chat_id: id_of(&group["id"]).or_else(|| text(&group["chatId"]).map(str::to_owned))?,
-        name: super::subject_of(group)?,
-    })
-}
-
 /// `call.received`: someone calls us (`from`; in a group call the group, with the caller as
 /// `participant`).
 fn call(payload: &Value) -> Option<Inbound> {
@@ -498,23 +477,6 @@ mod tests {
             0,
             "nothing told, nothing linked"
         );
-    }
-
-    #[test]
-    fn group_events_name_the_group_when_they_carry_its_subject() {
-        let named = |payload: Value| match group_named(&payload) {
-            Some(Inbound::GroupNamed { chat_id, name }) => Some((chat_id, name)),
-            _ => None,
-        };
-        let expected = Some(("120363@g.us".to_owned(), "Family".to_owned()));
-        let nested =
-            json!({ "group": { "id": "120363@g.us", "subject": "Family" }, "timestamp": 1 });
-        let flat = json!({ "chatId": "120363@g.us", "subject": "Family" });
-        assert_eq!(named(nested), expected);
-        assert_eq!(named(flat), expected);
-        let description_only =
-            json!({ "group": { "id": "120363@g.us", "description": "new rules" } });
-        assert_eq!(named(description_only), None);
     }
 
     #[test]

@@ -43,6 +43,9 @@ impl Actor {
                 let _ = issued.send(self.pairing_code(phone).await?);
             }
             Command::Webhook(reports) => self.webhook(reports).await?,
+            Command::Group { op, done } => {
+                let _ = done.send(self.group(op).await?);
+            }
             Command::Shutdown => unreachable!("handled by the run loop"),
         }
         Ok(())

@@ -18,6 +18,7 @@
 
 mod commands;
 mod effects;
+mod groups;
 mod qr_codes;
 mod reports;
 mod session_checks;
@@ -32,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
 
+use super::group_echoes::GroupEchoes;
 use super::group_names::GroupNames;
 use super::latency::Latency;
 use super::linked_ids::LinkedIds;
@@ -47,6 +49,7 @@ use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
+    group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     spec::{ConnectorKind, DeviceFilters},
     upstream::{ConnectorError, Cue, Outbound, Reported},
@@ -82,6 +85,12 @@ pub enum Command {
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
+    /// Make, read or change a group (see [`Upstream::group`]); what changed is stored before
+    /// the answer.
+    Group {
+        op: GroupOp,
+        done: oneshot::Sender<GroupOutcome>,
+    },
     /// The daemon is stopping: close the upstream, remember that the device should run again.
     Shutdown,
 }
@@ -147,6 +156,8 @@ pub struct Actor {
     linked_ids: LinkedIds,
     /// Which groups have a chat, and the names of those that do not yet.
     group_names: GroupNames,
+    /// Changes to groups made here, which the upstream may report back.
+    group_echoes: GroupEchoes,
     /// The series of the device's connector.
     metrics: Arc<ConnectorMetrics>,
     /// What becomes of stories and channels' posts: the definition's, read at each fresh
@@ -199,6 +210,7 @@ impl Actor {
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             group_names: GroupNames::new(id.clone(), context.store.clone()),
+            group_echoes: GroupEchoes::default(),
             bell,
             typing: HashMap::new(),
             id,

@@ -58,6 +58,7 @@ impl Actor {
                 Reported::SessionChanged => session_changed = true,
             }
         }
+        self.group_echoes.drop_echoes(&mut inbound);
         if !inbound.is_empty() {
             self.store_inbound(inbound).await?;
         }

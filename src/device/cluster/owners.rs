@@ -164,6 +164,7 @@ impl CommandRoute for ToOwner {
             Request::Tell(action) => Carried::Tell { action },
             Request::FindNumber(number) => Carried::FindNumber { number },
             Request::PairingCode(phone) => Carried::PairingCode { phone },
+            Request::Group(op) => Carried::Group { op },
             Request::Webhook(_) => return Err(DeviceError::NotReady),
         };
         self.owners

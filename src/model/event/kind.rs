@@ -37,11 +37,12 @@ pub enum EventKind {
     MessageEdited,
     ChatMerged,
     PairingCode,
+    GroupUpdate,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -65,6 +66,7 @@ impl EventKind {
         EventKind::MessageEdited,
         EventKind::ChatMerged,
         EventKind::PairingCode,
+        EventKind::GroupUpdate,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -93,6 +95,7 @@ impl EventKind {
             EventKind::MessageEdited => "message:edited",
             EventKind::ChatMerged => "chat:merged",
             EventKind::PairingCode => "pairing:code",
+            EventKind::GroupUpdate => "group:update",
         }
     }
 
@@ -202,7 +205,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 23] = [
+    const KINDS: [(EventKind, u8, &str); 24] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -226,6 +229,7 @@ mod tests {
         (EventKind::MessageEdited, 21, "message:edited"),
         (EventKind::ChatMerged, 22, "chat:merged"),
         (EventKind::PairingCode, 23, "pairing:code"),
+        (EventKind::GroupUpdate, 24, "group:update"),
     ];
 
     #[test]
@@ -270,10 +274,10 @@ mod tests {
         assert!(ack.matches(EventKind::MessageAck) && !ack.matches(EventKind::Message));
         let every = EventPattern::parse("*").unwrap();
         assert!(EventKind::ALL.into_iter().all(|kind| every.matches(kind)));
-        assert!(EventPattern::parse("group:update").is_err());
-        let newer = EventPattern::stored("group:update".into());
+        assert!(EventPattern::parse("call:missed").is_err());
+        let newer = EventPattern::stored("call:missed".into());
         assert!(!EventKind::ALL.into_iter().any(|kind| newer.matches(kind)));
-        for name in ["*", "message:ack", "group:update"] {
+        for name in ["*", "message:ack", "call:missed"] {
             assert_eq!(EventPattern::stored(name.into()).as_str(), name);
         }
     }

@@ -11,6 +11,7 @@ mod notifications;
 mod queue;
 mod search;
 mod simulator_duties;
+mod simulator_groups;
 mod simulator_inbox;
 mod writes;
 
@@ -31,6 +32,7 @@ pub use queue::{
 };
 pub use search::search;
 pub use simulator_duties::{simulator_duties, PhoneDuties};
+pub use simulator_groups::simulator_group;
 pub use simulator_inbox::{simulator_inbox, InboxEntry};
 pub use writes::NewMessage;
 

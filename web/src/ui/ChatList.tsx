@@ -16,7 +16,7 @@ function preview(chat: Chat, typing: boolean) {
   if (!last) return <span class="muted">No messages yet</span>;
   return (
     <>
-      {last.fromMe && <Ticks ack={last.ackName} />}
+      {last.fromMe && last.type !== "system" && <Ticks ack={last.ackName} />}
       <span>{messagePreview(last)}</span>
     </>
   );

@@ -10,14 +10,20 @@ import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { Composer } from "./Composer";
 import { ForwardPicker } from "./ForwardPicker";
+import { GroupPanel } from "./GroupPanel";
 import { MessageList } from "./MessageList";
 import { useAccessToken } from "./useAccessToken";
 
 /**
  * The open chat: who it is with, whether they are typing, its messages and the composer. A
- * simulator device's group is the simulated phone's own (docs/connectors.md), which nobody
- * created: its header says what it is.
+ * simulator device's own group (docs/connectors.md), which its first contact made, says what
+ * it is; a group's header opens its information.
  */
+/** The simulated phone's own group, `120363<phone>@g.us`, of the account `meId`. */
+function phonesOwnGroup(meId: string | null): string | null {
+  return meId ? `120363${meId.split("@")[0]}@g.us` : null;
+}
+
 export function ConversationPane({
   session,
   view,
@@ -57,6 +63,17 @@ export function ConversationPane({
     [session, chatId],
   );
   const [forwarding, setForwarding] = useState<string | null>(null);
+  const [groupInfo, setGroupInfo] = useState(false);
+  // A group names its members as the device's direct chats name them.
+  const names = useMemo(
+    () =>
+      Object.fromEntries(
+        Object.values(view.chats)
+          .filter((other) => other.kind === "direct")
+          .map((other) => [other.id, other.name]),
+      ),
+    [view.chats],
+  );
   const replyId = replyingTo(view.replies, chatId);
   const replyQuote = replyId
     ? quoteOf(replyId, findMessage(view, chatId, replyId), (m: Message) => (isGroup ? m.from : chatName))
@@ -81,11 +98,22 @@ export function ConversationPane({
             <span class="muted">{chatId}</span>
           )}
         </div>
+        {isGroup && (
+          <button
+            type="button"
+            class="group-info-open"
+            data-testid="group-info-open"
+            aria-haspopup="dialog"
+            onClick={() => setGroupInfo(true)}
+          >
+            Group info
+          </button>
+        )}
       </header>
-      {isGroup && connector === "simulator" && (
+      {connector === "simulator" && chatId === phonesOwnGroup(meId) && (
         <p class="chat-info" data-testid="chat-info">
-          The simulated phone's own group, with all of its contacts. Each member reads and answers here as in its own
-          chat; a message shows as read once every member has read it.
+          The simulated phone's own group, with all of its contacts, made by the first of them. Each member reads and
+          answers here as in its own chat; a message shows as read once every member has read it.
         </p>
       )}
       {view.problem && (
@@ -119,6 +147,16 @@ export function ConversationPane({
         replyQuote={replyQuote}
         uploads={uploadsInChat(view.uploads, chatId)}
       />
+      {groupInfo && (
+        <GroupPanel
+          session={session}
+          chatId={chatId}
+          meId={meId}
+          names={names}
+          revision={chat?.lastMessage?.id ?? null}
+          onClose={() => setGroupInfo(false)}
+        />
+      )}
       {forwarding && (
         <ForwardPicker
           chats={view.chats}

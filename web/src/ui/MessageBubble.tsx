@@ -294,6 +294,7 @@ export function MessageBubble({
       <div
         class="message system"
         data-testid="message"
+        data-type="system"
         data-message-id={message.id}
         data-direction={direction}
         data-ack={message.ackName}

@@ -85,6 +85,45 @@ pub(in crate::api::socket) struct ChatRef {
     pub(super) chat_id: String,
 }
 
+/// `group:update`: a group's new name or description, as `PATCH …/groups/{chatId}` takes
+/// them.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(in crate::api::socket) struct GroupUpdateRequest {
+    pub(super) chat_id: String,
+    pub(super) name: Option<String>,
+    pub(super) description: Option<String>,
+}
+
+/// `group:participants`: who to add, remove, promote and demote, as `POST
+/// …/groups/{chatId}/participants` takes them.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(in crate::api::socket) struct GroupParticipantsRequest {
+    pub(super) chat_id: String,
+    #[serde(default)]
+    pub(super) add: Vec<String>,
+    #[serde(default)]
+    pub(super) remove: Vec<String>,
+    #[serde(default)]
+    pub(super) promote: Vec<String>,
+    #[serde(default)]
+    pub(super) demote: Vec<String>,
+}
+
+/// `group:invite`: a group's invite link; `revoke: true` makes a new one.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(in crate::api::socket) struct GroupInviteRequest {
+    pub(super) chat_id: String,
+    #[serde(default)]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub(super) revoke: bool,
+}
+
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(optional_fields))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,0 +1,12 @@
+/**
+ * A group participant's id from what a person types: a person's chat id as it is, or a phone
+ * number as people write it (country code first, with or without `+`, spaces, dashes, dots
+ * and parentheses) as that number's `…@c.us`; `null` for anything else, which the daemon
+ * would refuse.
+ */
+export function participantId(typed: string): string | null {
+  const text = typed.trim();
+  if (/^[0-9]{5,20}@(c\.us|s\.whatsapp\.net|lid)$/.test(text)) return text;
+  const digits = text.replace(/[\s\-.()+]/g, "");
+  return /^[0-9]{5,15}$/.test(digits) ? `${digits}@c.us` : null;
+}
