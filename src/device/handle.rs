@@ -9,7 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::Me,
-    upstream::{Cue, Outbound, Reported},
+    upstream::{Cue, Found, LookUp, Outbound, Picture, Profile, Reported},
     DeviceId,
 };
 
@@ -89,7 +89,32 @@ impl DeviceHandle {
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         match self.route.carry(Request::FindNumber(number)).await? {
             Answer::Found(chat_id) => Ok(chat_id),
-            Answer::Done => Ok(None),
+            Answer::Done | Answer::LookedUp(_) => Ok(None),
+        }
+    }
+
+    /// What the upstream's profile of a contact says; `None` if it knows no such contact.
+    pub async fn profile(&self, contact_id: String) -> Result<Option<Profile>, DeviceError> {
+        match self.look_up(LookUp::Profile { contact_id }).await? {
+            Found::Profile(profile) => Ok(profile),
+            Found::Picture(_) => Err(DeviceError::NotReady),
+        }
+    }
+
+    /// A contact's profile picture from the upstream; `None` if they have none.
+    pub async fn picture(&self, contact_id: String) -> Result<Option<Picture>, DeviceError> {
+        match self.look_up(LookUp::Picture { contact_id }).await? {
+            Found::Picture(picture) => Ok(picture),
+            Found::Profile(_) => Err(DeviceError::NotReady),
+        }
+    }
+
+    /// Asks the upstream; an answer of another kind (from an owner node that misread the
+    /// request) is no answer.
+    async fn look_up(&self, look_up: LookUp) -> Result<Found, DeviceError> {
+        match self.route.carry(Request::LookUp(look_up)).await? {
+            Answer::LookedUp(found) => Ok(found),
+            Answer::Done | Answer::Found(_) => Err(DeviceError::NotReady),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod media;
 mod mirror;
 pub mod pairings;
 mod phone_numbers;
+pub mod pictures;
 mod refusal;
 mod relay;
 mod relay_bell;

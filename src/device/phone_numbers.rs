@@ -56,6 +56,8 @@ mod tests {
                 id: (*id).to_owned(),
                 name: "c".into(),
                 behaviour: Default::default(),
+                about: None,
+                picture: true,
             })
             .collect();
         spec

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
-use crate::model::upstream::{Cue, Outbound, Reported};
+use crate::model::upstream::{Cue, Found, LookUp, Outbound, Reported};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
 #[derive(Debug)]
@@ -27,6 +27,8 @@ pub enum Request {
     Tell(Outbound),
     /// The chat id of a phone number, if it has an account.
     FindNumber(String),
+    /// What the upstream says of a contact.
+    LookUp(LookUp),
     /// A verified webhook delivery: what it reports is stored before the answer.
     Webhook(Vec<Reported>),
 }
@@ -50,6 +52,7 @@ pub enum Lifecycle {
 pub enum Answer {
     Done,
     Found(Option<String>),
+    LookedUp(Found),
 }
 
 /// Carries requests to a device wherever it runs, and their answers back.
@@ -89,6 +92,13 @@ impl CommandRoute for ToActor {
                 self.command(Command::FindNumber { number, found }).await?;
                 return Ok(Answer::Found(answer.await.map_err(|_| DeviceError::Gone)?));
             }
+            Request::LookUp(look_up) => {
+                let (found, answer) = oneshot::channel();
+                self.command(Command::LookUp { look_up, found }).await?;
+                return Ok(Answer::LookedUp(
+                    answer.await.map_err(|_| DeviceError::Gone)?,
+                ));
+            }
             Request::Lifecycle(Lifecycle::Start) => Command::Start,
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
@@ -113,6 +123,7 @@ pub enum Carried {
     Typing { chat_id: String, typing: bool },
     Tell { action: Outbound },
     FindNumber { number: String },
+    LookUp { look_up: LookUp },
 }
 
 impl From<Carried> for Request {
@@ -123,6 +134,7 @@ impl From<Carried> for Request {
             Carried::Typing { chat_id, typing } => Request::Typing { chat_id, typing },
             Carried::Tell { action } => Request::Tell(action),
             Carried::FindNumber { number } => Request::FindNumber(number),
+            Carried::LookUp { look_up } => Request::LookUp(look_up),
         }
     }
 }

@@ -14,7 +14,8 @@ use crate::model::{
     inbound::{Directory, Inbound},
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Cue, Outbound, Outgoing, Reported, Session, WebhookError,
+        Accepted, ConnectorError, Cue, Outbound, Outgoing, Picture, Profile, Reported, Session,
+        WebhookError,
     },
     DeviceId,
 };
@@ -123,6 +124,21 @@ pub trait Upstream: Send + Sync {
     async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
         let _ = group_id;
         Ok(None)
+    }
+    /// What the upstream's profile of contact `contact_id` says (their names, their
+    /// "about"); `None` if the upstream knows no such contact. Blocking them is an action
+    /// told like the others ([`Outbound::Block`]).
+    async fn profile(&mut self, contact_id: &str) -> Result<Option<Profile>, ConnectorError> {
+        let _ = contact_id;
+        Err(ConnectorError::Unsupported("contact lookups"))
+    }
+    /// The profile picture of contact `contact_id`, whole; `None` if they have none, or show
+    /// it to nobody. At most
+    /// [`MAX_PICTURE_BYTES`](crate::model::upstream::MAX_PICTURE_BYTES): a larger one is
+    /// rejected.
+    async fn picture(&mut self, contact_id: &str) -> Result<Option<Picture>, ConnectorError> {
+        let _ = contact_id;
+        Err(ConnectorError::Unsupported("profile pictures"))
     }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);

@@ -26,6 +26,7 @@ pub enum ErrorCode {
     NotFound,
     DeviceNotFound,
     ChatNotFound,
+    ContactNotFound,
     MessageNotFound,
     MediaNotFound,
     KeyNotFound,
@@ -50,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -58,6 +59,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::DeviceNotFound,
         ErrorCode::ChatNotFound,
+        ErrorCode::ContactNotFound,
         ErrorCode::MessageNotFound,
         ErrorCode::MediaNotFound,
         ErrorCode::KeyNotFound,
@@ -88,6 +90,7 @@ impl ErrorCode {
             ErrorCode::NotFound
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
+            | ErrorCode::ContactNotFound
             | ErrorCode::MessageNotFound
             | ErrorCode::MediaNotFound
             | ErrorCode::KeyNotFound
@@ -120,6 +123,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::DeviceNotFound => "device_not_found",
             ErrorCode::ChatNotFound => "chat_not_found",
+            ErrorCode::ContactNotFound => "contact_not_found",
             ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::KeyNotFound => "key_not_found",

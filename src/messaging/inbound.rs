@@ -385,7 +385,7 @@ fn store_once(
         )?;
     }
     if let (false, Some(name)) = (incoming.from_me, &incoming.from_name) {
-        if store::chats::get_contact(tx.conn(), device, &incoming.from)?.is_none() {
+        if store::contacts::get_contact(tx.conn(), device, &incoming.from)?.is_none() {
             if let Some(contact) = tx.upsert_contact(device, &incoming.from, name, Some(name))? {
                 tx.journal(device, EventData::ContactUpdate(contact))?;
             }
@@ -451,7 +451,7 @@ fn ring(
     if chat.as_ref().is_some_and(|chat| chat.muted) {
         return Ok(());
     }
-    let caller = store::chats::get_contact(tx.conn(), device, from)?
+    let caller = store::contacts::get_contact(tx.conn(), device, from)?
         .map_or_else(|| from.to_owned(), |contact| contact.name);
     let group = chat.filter(|chat| chat.kind == "group");
     let notice = Notice {

@@ -39,11 +39,19 @@ pub enum Capability {
     MessageReact,
     #[serde(rename = "message.revoke")]
     MessageRevoke,
+    #[serde(rename = "contacts.lookup")]
+    ContactsLookup,
+    #[serde(rename = "contacts.picture")]
+    ContactsPicture,
+    #[serde(rename = "contacts.block")]
+    ContactsBlock,
+    #[serde(rename = "numbers.check")]
+    NumbersCheck,
 }
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 16] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
@@ -56,6 +64,10 @@ impl Capability {
         Capability::MessageForward,
         Capability::MessageReact,
         Capability::MessageRevoke,
+        Capability::ContactsLookup,
+        Capability::ContactsPicture,
+        Capability::ContactsBlock,
+        Capability::NumbersCheck,
     ];
 
     /// Its name, as listed and as a refusal names it.
@@ -73,6 +85,10 @@ impl Capability {
             Capability::MessageForward => "message.forward",
             Capability::MessageReact => "message.react",
             Capability::MessageRevoke => "message.revoke",
+            Capability::ContactsLookup => "contacts.lookup",
+            Capability::ContactsPicture => "contacts.picture",
+            Capability::ContactsBlock => "contacts.block",
+            Capability::NumbersCheck => "numbers.check",
         }
     }
 }
@@ -84,6 +100,9 @@ impl ConnectorKind {
         match self {
             ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
             // Meta's API has no polls for businesses, and edits and deletes nothing once sent.
+            // It shows a business no profile (about, picture) of its customers and answers no
+            // number check (a template to a number without WhatsApp fails instead); its block
+            // list is not relayed.
             ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,

@@ -69,6 +69,22 @@ pub fn report(spec: &SimulatorSpec, act: &Act) -> Inbound {
     }
 }
 
+/// The contact who does `act` towards this account alone, if one does: a message in their own
+/// chat, or a story. What a blocked contact does so never arrives; what they do in a group
+/// does, as on WhatsApp.
+pub fn towards_us(act: &Act) -> Option<&str> {
+    match act {
+        Act::Message {
+            from,
+            chat_id: None,
+            ..
+        }
+        | Act::Status { from, .. } => Some(from),
+        Act::Message { from, chat_id, .. } => (chat_id.as_deref() == Some(from)).then_some(from),
+        Act::Vote { .. } | Act::Edit { .. } | Act::ChannelPost { .. } => None,
+    }
+}
+
 /// A message someone in the simulated world sends.
 struct Said<'a> {
     upstream_id: &'a str,

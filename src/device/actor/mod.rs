@@ -47,7 +47,7 @@ use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, Me},
     spec::DeviceFilters,
-    upstream::{ConnectorError, Cue, Outbound, Reported},
+    upstream::{ConnectorError, Cue, Found, LookUp, Outbound, Reported},
     DeviceId, StateName,
 };
 use crate::store::{self, Store};
@@ -71,6 +71,11 @@ pub enum Command {
     FindNumber {
         number: String,
         found: oneshot::Sender<Option<String>>,
+    },
+    /// Ask the upstream about a contact (see [`Upstream::profile`], [`Upstream::picture`]).
+    LookUp {
+        look_up: LookUp,
+        found: oneshot::Sender<Found>,
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),

@@ -163,6 +163,7 @@ impl CommandRoute for ToOwner {
             Request::Typing { chat_id, typing } => Carried::Typing { chat_id, typing },
             Request::Tell(action) => Carried::Tell { action },
             Request::FindNumber(number) => Carried::FindNumber { number },
+            Request::LookUp(look_up) => Carried::LookUp { look_up },
             Request::Webhook(_) => return Err(DeviceError::NotReady),
         };
         self.owners

@@ -11,6 +11,8 @@ fn contact(id: &str, name: &str, behaviour: Behaviour) -> SimulatedContact {
         id: id.into(),
         name: name.into(),
         behaviour,
+        about: None,
+        picture: true,
     }
 }
 
