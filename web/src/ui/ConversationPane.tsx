@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { ConnectorKind, Message } from "../api/types";
+import type { Capability, ConnectorKind, Message } from "../api/types";
 import { allows } from "../auth/grant";
 import { uploadsInChat } from "../chat/media";
 import { pendingInChat } from "../chat/outbox";
@@ -9,6 +9,7 @@ import { type DeviceView, conversationOf, findMessage } from "../device/deviceVi
 import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { Composer } from "./Composer";
+import { ContactPanel } from "./ContactPanel";
 import { ForwardPicker } from "./ForwardPicker";
 import { MessageList } from "./MessageList";
 import { useAccessToken } from "./useAccessToken";
@@ -16,7 +17,8 @@ import { useAccessToken } from "./useAccessToken";
 /**
  * The open chat: who it is with, whether they are typing, its messages and the composer. A
  * simulator device's group is the simulated phone's own (docs/connectors.md), which nobody
- * created: its header says what it is.
+ * created: its header says what it is. A direct chat's header opens its contact's panel, where
+ * the device's connector can look contacts up.
  */
 export function ConversationPane({
   session,
@@ -24,12 +26,14 @@ export function ConversationPane({
   chatId,
   meId,
   connector,
+  capabilities,
 }: {
   session: DeviceSession;
   view: DeviceView;
   chatId: string;
   meId: string | null;
   connector: ConnectorKind;
+  capabilities: readonly Capability[];
 }) {
   // Opening a chat loads its newest messages and marks it read on the server.
   useEffect(() => {
@@ -57,6 +61,8 @@ export function ConversationPane({
     [session, chatId],
   );
   const [forwarding, setForwarding] = useState<string | null>(null);
+  const [showingContact, setShowingContact] = useState(false);
+  const hasContact = chat?.kind === "direct" && capabilities.includes("contacts.lookup");
   const replyId = replyingTo(view.replies, chatId);
   const replyQuote = replyId
     ? quoteOf(replyId, findMessage(view, chatId, replyId), (m: Message) => (isGroup ? m.from : chatName))
@@ -81,7 +87,20 @@ export function ConversationPane({
             <span class="muted">{chatId}</span>
           )}
         </div>
+        {hasContact && (
+          <button type="button" class="contact-open" data-testid="contact-open" onClick={() => setShowingContact(true)}>
+            Contact info
+          </button>
+        )}
       </header>
+      {showingContact && (
+        <ContactPanel
+          session={session}
+          contactId={chatId}
+          canBlock={canSend && capabilities.includes("contacts.block")}
+          onClose={() => setShowingContact(false)}
+        />
+      )}
       {isGroup && connector === "simulator" && (
         <p class="chat-info" data-testid="chat-info">
           The simulated phone's own group, with all of its contacts. Each member reads and answers here as in its own
