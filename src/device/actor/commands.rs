@@ -1,6 +1,6 @@
 //! What callers ask of a device through its handle: start, stop, restart, log out, pass a hint
-//! or a question (a number, a contact) on to the upstream, and shut down with the daemon. Kept apart from the run
-//! loop so that the loop reads as the list of what an actor waits for.
+//! or a question (a number, a contact) on to the upstream, and shut down with the daemon. Kept
+//! apart from the run loop so that the loop reads as the list of what an actor waits for.
 
 use super::{failure_input, Actor, Command};
 use crate::device::state::{DeviceState, Input, InvalidTransition};
