@@ -100,3 +100,10 @@ async fn every_kind_of_message_is_sent_and_shown_in_a_real_browser() {
 async fn a_group_is_run_from_its_information_panel_in_a_real_browser() {
     run_browser_scenario("groups.js", TestDaemon::start().await).await;
 }
+
+/// A direct chat's contact panel (picture, number, about, blocking) and a new chat started
+/// with a number checked first.
+#[tokio::test]
+async fn contacts_and_number_checks_work_in_a_real_browser() {
+    run_browser_scenario("contacts.js", TestDaemon::start().await).await;
+}

@@ -962,3 +962,64 @@ async fn places_cards_voice_notes_and_videos_reach_meta_in_its_shapes() {
         )
     );
 }
+
+/// Meta shows a business no profile, no picture and no number check, and its block list is
+/// not relayed: each is `unsupported_by_connector` before the store or Meta is touched.
+#[tokio::test]
+async fn contacts_and_numbers_are_refused_before_anything_is_stored() {
+    let (mut stub, daemon, mut client) = ready().await;
+    customer_writes(&daemon, &mut client, "wamid.HELLO", "hello").await;
+    let (_, contacts) = daemon.get("/api/v1/devices/cl/contacts").await;
+    let maria = &contacts["items"][0];
+    assert_eq!(
+        (
+            &maria["id"],
+            &maria["phone"],
+            &maria["pictureUrl"],
+            &maria["blocked"]
+        ),
+        (&json!(CHAT), &json!(CUSTOMER), &Value::Null, &json!(false)),
+        "{contacts}"
+    );
+    let (_, before) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+    stub.requests.drain();
+
+    let contact = format!("/api/v1/devices/cl/contacts/{CHAT}");
+    for (method, path, operation) in [
+        (Method::GET, contact.clone(), "contacts.lookup"),
+        (
+            Method::GET,
+            format!("{contact}/picture"),
+            "contacts.picture",
+        ),
+        (Method::POST, format!("{contact}/block"), "contacts.block"),
+        (Method::POST, format!("{contact}/unblock"), "contacts.block"),
+        (
+            Method::GET,
+            format!("/api/v1/devices/cl/numbers/{CUSTOMER}"),
+            "numbers.check",
+        ),
+    ] {
+        let (status, refused) = daemon.call(method, &path, None).await;
+        assert_eq!(
+            (
+                status,
+                &refused["error"]["code"],
+                &refused["error"]["message"]
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!("unsupported_by_connector"),
+                &json!(format!("a cloud_api device cannot do {operation}"))
+            ),
+            "{path}"
+        );
+    }
+    let (_, after) = daemon.get("/api/v1/devices/cl/events?after=0").await;
+    assert_eq!(after["head"], before["head"], "nothing journaled");
+    let (_, maria) = daemon.get("/api/v1/devices/cl/contacts").await;
+    assert_eq!(maria["items"][0]["blocked"], false);
+    stub.requests
+        .assert_none_reached(&["block", "contacts", "profile", "picture"]);
+    daemon.stop().await;
+}

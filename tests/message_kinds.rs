@@ -68,7 +68,7 @@ async fn voice_video_places_cards_and_polls_are_sent_received_and_kept() {
     let device = daemon.ready_device("kinds", contacts()).await;
     assert_eq!(
         device["capabilities"].as_array().unwrap().len(),
-        14,
+        18,
         "{device}"
     );
     let mut client = daemon.socket("kinds", json!({})).await;

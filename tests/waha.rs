@@ -2478,3 +2478,217 @@ async fn wahas_report_of_a_send_whose_answer_was_lost_settles_it_without_a_resen
     stub.server.stop().await;
     daemon.stop().await;
 }
+
+/// A picture as WhatsApp's CDN serves it.
+const PICTURE: &[u8] = b"\xff\xd8\xff\xe0 Alice's profile picture";
+
+/// Makes every picture kept for `contact` of device `wa` a day and an hour old, as if fetched
+/// then: the daemon's own database, written beside it as another process would.
+fn age_kept_picture(daemon: &TestDaemon, contact: &str) {
+    let db = rusqlite::Connection::open(daemon.dir().join("data/devicebridge.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let then = (chrono::Utc::now() - chrono::TimeDelta::hours(25)).to_rfc3339();
+    let aged = db
+        .execute(
+            "UPDATE contact_pictures SET fetched_at = ?1 WHERE device_id = 'wa' AND contact_id = ?2",
+            rusqlite::params![then, contact],
+        )
+        .unwrap();
+    assert_eq!(aged, 1, "a picture was kept for {contact}");
+}
+
+/// The query of a request the stub recorded, by name.
+fn query_of(request: &common::stub::Recorded) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn contacts_are_looked_up_pictured_and_blocked_through_waha() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let bob = "15550003333@c.us";
+    stub.with(|waha| {
+        waha.contacts.insert(
+            ALICE.into(),
+            waha_stub::WahaContact {
+                contact: json!({ "id": ALICE, "number": "15550002222", "name": "Alice Smith",
+                    "pushname": "Alice", "isMe": false, "isGroup": false, "isWAContact": true }),
+                about: Some("Out hiking".into()),
+                picture: Some(("image/jpeg".into(), PICTURE.to_vec())),
+            },
+        );
+        // NOWEB names a contact's own name `notify`; Bob shows no picture.
+        waha.contacts.insert(
+            bob.into(),
+            waha_stub::WahaContact {
+                contact: json!({ "id": bob, "notify": "Bobby" }),
+                about: None,
+                picture: None,
+            },
+        );
+    });
+    stub.requests.drain();
+
+    // The lookup: the contact, their about and their picture, each by contactId and session.
+    let (status, alice) = daemon
+        .get(&format!("/api/v1/devices/wa/contacts/{ALICE}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{alice}");
+    let shown = |contact: &Value, field: &str| contact[field].clone();
+    assert_eq!(
+        [
+            "name",
+            "pushName",
+            "about",
+            "phone",
+            "lid",
+            "blocked",
+            "pictureUrl"
+        ]
+        .map(|f| shown(&alice, f)),
+        [
+            json!("Alice Smith"),
+            json!("Alice"),
+            json!("Out hiking"),
+            json!("15550002222"),
+            Value::Null,
+            json!(false),
+            json!(format!("/api/v1/devices/wa/contacts/{ALICE}/picture")),
+        ]
+    );
+    for (line, what) in [
+        ("GET /api/contacts", "the contact"),
+        ("GET /api/contacts/about", "their about"),
+        (
+            "GET /api/contacts/profile-picture",
+            "their picture's address",
+        ),
+    ] {
+        let request = stub.requests.wait_line(WAIT, line).await;
+        let query = query_of(&request);
+        assert_eq!(
+            (
+                query.get("contactId").map(String::as_str),
+                query.get("session").map(String::as_str)
+            ),
+            (Some(ALICE), Some("default")),
+            "{what}: {request:?}"
+        );
+    }
+    let fetched = stub
+        .requests
+        .wait_for(WAIT, |r| r.path.starts_with("/cdn/pictures/"))
+        .await;
+    assert_eq!(
+        fetched.header("x-api-key"),
+        None,
+        "WAHA's key stays with WAHA"
+    );
+    let updated = client
+        .wait_until(WAIT, |e| {
+            e.name == "contact:update" && e.data["id"] == ALICE && e.data["about"] == "Out hiking"
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.data["name"], "Alice Smith");
+
+    // The picture is served by the daemon from what it kept: WAHA is not asked again.
+    let picture_path = format!("/api/v1/devices/wa/contacts/{ALICE}/picture");
+    let response = daemon
+        .download(&format!("{}{picture_path}", daemon.base))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PICTURE);
+    stub.requests
+        .assert_none_reached(&["profile-picture", "/cdn/"]);
+    // A day later it is fetched anew.
+    age_kept_picture(&daemon, ALICE);
+    let response = daemon
+        .download(&format!("{}{picture_path}", daemon.base))
+        .await;
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PICTURE);
+    stub.requests
+        .wait_line(WAIT, "GET /api/contacts/profile-picture")
+        .await;
+
+    // Bob has no picture and shows no about; someone WAHA does not know is nobody.
+    let (_, bob_shown) = daemon
+        .get(&format!("/api/v1/devices/wa/contacts/{bob}"))
+        .await;
+    assert_eq!(
+        (
+            &bob_shown["name"],
+            &bob_shown["pushName"],
+            &bob_shown["about"],
+            &bob_shown["pictureUrl"]
+        ),
+        (&json!("Bobby"), &json!("Bobby"), &Value::Null, &Value::Null)
+    );
+    let (status, none) = daemon
+        .get(&format!("/api/v1/devices/wa/contacts/{bob}/picture"))
+        .await;
+    assert_eq!(
+        (status, &none["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("media_not_found"))
+    );
+    let (status, nobody) = daemon
+        .get("/api/v1/devices/wa/contacts/15550009999@c.us")
+        .await;
+    assert_eq!(
+        (status, &nobody["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("contact_not_found"))
+    );
+
+    // Blocking and unblocking reach WAHA with the contact and the session.
+    for (action, blocked) in [("block", true), ("unblock", false)] {
+        let (status, contact) = daemon
+            .post(
+                &format!("/api/v1/devices/wa/contacts/{ALICE}/{action}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &contact["blocked"]),
+            (StatusCode::OK, &json!(blocked)),
+            "{contact}"
+        );
+        let told = stub
+            .requests
+            .wait_line(WAIT, &format!("POST /api/contacts/{action}"))
+            .await;
+        assert_eq!(
+            told.body,
+            json!({ "contactId": ALICE, "session": "default" })
+        );
+    }
+
+    // A number check is WAHA's check-exists.
+    stub.with(|waha| {
+        waha.on_whatsapp
+            .insert("5511987654321".into(), "551187654321@c.us".into())
+    });
+    let (status, found) = daemon
+        .get("/api/v1/devices/wa/numbers/+55 11 98765-4321")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(
+        found,
+        json!({ "phone": "5511987654321", "exists": true, "chatId": "551187654321@c.us" })
+    );
+    let (_, missing) = daemon.get("/api/v1/devices/wa/numbers/15550004444").await;
+    assert_eq!(
+        missing,
+        json!({ "phone": "15550004444", "exists": false, "chatId": null })
+    );
+    let checked = stub
+        .requests
+        .wait_line(WAIT, "GET /api/contacts/check-exists")
+        .await;
+    assert_eq!(
+        query_of(&checked).get("phone").map(String::as_str),
+        Some("5511987654321")
+    );
+    daemon.stop().await;
+}

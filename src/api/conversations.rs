@@ -455,7 +455,7 @@ impl Conversations {
         let device = device.clone();
         Ok(self
             .store
-            .read(move |conn| store::chats::list_contacts(conn, &device))
+            .read(move |conn| store::contacts::list_contacts(conn, &device))
             .await?)
     }
 
@@ -483,7 +483,7 @@ impl Conversations {
             .store
             .read(move |conn| {
                 if ids.is_none() && chat.is_none() {
-                    let contacts = store::chats::list_contacts(conn, &lookup)?;
+                    let contacts = store::contacts::list_contacts(conn, &lookup)?;
                     return Ok(Some(contacts.into_iter().map(Presence::from).collect()));
                 }
                 let mut wanted = ids.clone().unwrap_or_default();
@@ -496,7 +496,7 @@ impl Conversations {
                 let mut asked = HashSet::new();
                 wanted.retain(|id| asked.insert(id.clone()));
                 let answer = wanted.into_iter().map(|id| {
-                    let contact = store::chats::get_contact(conn, &lookup, &id)?;
+                    let contact = store::contacts::get_contact(conn, &lookup, &id)?;
                     Ok(contact.map_or_else(|| Presence::unknown(id), Presence::from))
                 });
                 answer.collect::<store::StoreResult<_>>().map(Some)

@@ -31,6 +31,7 @@ impl From<MessagingError> for ApiError {
             MessagingError::DeviceNotFound => ErrorCode::DeviceNotFound,
             MessagingError::DeviceNotReady => ErrorCode::DeviceNotReady,
             MessagingError::ChatNotFound(_) => ErrorCode::ChatNotFound,
+            MessagingError::ContactNotFound(_) => ErrorCode::ContactNotFound,
             MessagingError::MessageNotFound(_) => ErrorCode::MessageNotFound,
             MessagingError::Invalid(_) => ErrorCode::BadRequest,
             MessagingError::Unsupported { .. } => ErrorCode::UnsupportedByConnector,

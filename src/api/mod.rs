@@ -5,6 +5,7 @@
 mod accept;
 pub mod auth;
 mod connection;
+pub mod contacts;
 pub mod conversations;
 pub mod dashboard;
 pub mod error;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub sockets: socket::SocketHub,
     pub pairings: Pairings,
     pub conversations: conversations::Conversations,
+    pub contacts: contacts::ContactBook,
     pub webhooks: Webhooks,
     pub metrics: Arc<Metrics>,
     pub readiness: rest::readiness::Readiness,

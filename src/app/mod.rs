@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::api::auth::{self, Authenticator, Scope};
+use crate::api::contacts::ContactBook;
 use crate::api::conversations::Conversations;
 use crate::api::profile::Profiles;
 use crate::api::rest::readiness::Readiness;
@@ -233,6 +234,7 @@ pub async fn run(
         sockets: sockets.clone(),
         pairings,
         conversations,
+        contacts: ContactBook::new(store.clone(), devices.clone()),
         webhooks,
         metrics: metrics.clone(),
         readiness: readiness.clone(),

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{ClientArgs, Command, DevicesCommand, KeysCommand};
-use crate::model::Media;
+use crate::model::{ids::PATH_SEGMENT, Media};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -134,20 +134,6 @@ fn print(value: &Value) {
     );
 }
 
-/// Characters a path segment cannot carry as they are (RFC 3986 `pchar` keeps the rest).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
 /// An id (a chat's, a key's, a device's), made safe to put in a URL path: encoded so that a
 /// `/` or `?` in it cannot reach another route. `.` and `..` are refused, since URL parsers
 /// resolve them (encoded or not) against the path before it is sent.
@@ -155,7 +141,7 @@ fn path_segment(id: &str) -> Result<String, ClientError> {
     if matches!(id, "" | "." | "..") {
         return Err(ClientError::DotSegment(id.to_owned()));
     }
-    Ok(percent_encoding::utf8_percent_encode(id, SEGMENT).to_string())
+    Ok(percent_encoding::utf8_percent_encode(id, PATH_SEGMENT).to_string())
 }
 
 /// The path of device `id`'s resource `action` (`""` for the device itself); the id is

@@ -87,6 +87,10 @@ pub struct LimitSettings {
     /// Largest body an `/upstream/...` webhook receiver reads, after it has checked that the
     /// device exists and uses that connector.
     pub max_upstream_body_bytes: usize,
+    /// Bytes of contacts' profile pictures the daemon keeps to serve them, over all devices:
+    /// past it the oldest go, and a picture larger than all of it is served but not kept.
+    /// Contacts come from outside, and a device with many would otherwise fill the disk.
+    pub picture_cache_bytes: u64,
 }
 
 impl Default for LimitSettings {
@@ -100,6 +104,7 @@ impl Default for LimitSettings {
             max_connections: 50_000,
             header_timeout_secs: 10,
             max_upstream_body_bytes: 1024 * 1024,
+            picture_cache_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Tells the upstream what our side did (read receipts, reactions, revocations, archiving),
-//! from the actions the store keeps until then (see [`crate::store::actions`]).
+//! Tells the upstream what our side did (read receipts, reactions, revocations, archiving,
+//! blocking), from the actions the store keeps until then (see [`crate::store::actions`]).
 //!
 //! Runs in the relay's turn, after the messages: an action about one of our messages waits
 //! until the upstream has that message, and a message handed over in this turn is known by
@@ -55,6 +55,10 @@ fn next(pending: &Pending) -> Next {
         (Action::MarkUnread { unread }, _) => Next::Tell(Outbound::MarkUnread {
             chat_id,
             unread: *unread,
+        }),
+        (Action::Block { blocked }, _) => Next::Tell(Outbound::Block {
+            contact_id: chat_id,
+            blocked: *blocked,
         }),
         (Action::React { emoji, .. }, Subject::Known(upstream_id)) => Next::Tell(Outbound::React {
             chat_id,

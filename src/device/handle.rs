@@ -11,7 +11,7 @@ use crate::model::{
     event::Me,
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
-    upstream::{Cue, Outbound, Reported},
+    upstream::{Cue, Found, LookUp, Outbound, Picture, Profile, Reported},
     DeviceId,
 };
 
@@ -91,7 +91,9 @@ impl DeviceHandle {
     pub async fn find_number(&self, number: String) -> Result<Option<String>, DeviceError> {
         match self.route.carry(Request::FindNumber(number)).await? {
             Answer::Found(chat_id) => Ok(chat_id),
-            Answer::Done | Answer::PairingCode(_) | Answer::Group(_) => Ok(None),
+            Answer::Done | Answer::PairingCode(_) | Answer::Group(_) | Answer::LookedUp(_) => {
+                Ok(None)
+            }
         }
     }
 
@@ -102,7 +104,9 @@ impl DeviceHandle {
             Answer::PairingCode(issued) => Ok(issued),
             // Only an owner of another build could answer otherwise: as an answer that does
             // not read.
-            Answer::Done | Answer::Found(_) | Answer::Group(_) => Err(DeviceError::NotReady),
+            Answer::Done | Answer::Found(_) | Answer::Group(_) | Answer::LookedUp(_) => {
+                Err(DeviceError::NotReady)
+            }
         }
     }
 
@@ -111,7 +115,36 @@ impl DeviceHandle {
     pub async fn group(&self, op: GroupOp) -> Result<GroupOutcome, DeviceError> {
         match self.route.carry(Request::Group(op)).await? {
             Answer::Group(outcome) => Ok(outcome),
-            Answer::Done | Answer::Found(_) | Answer::PairingCode(_) => Ok(GroupOutcome::Done),
+            Answer::Done | Answer::Found(_) | Answer::PairingCode(_) | Answer::LookedUp(_) => {
+                Ok(GroupOutcome::Done)
+            }
+        }
+    }
+
+    /// What the upstream's profile of a contact says; `None` if it knows no such contact.
+    pub async fn profile(&self, contact_id: String) -> Result<Option<Profile>, DeviceError> {
+        match self.look_up(LookUp::Profile { contact_id }).await? {
+            Found::Profile(profile) => Ok(profile),
+            Found::Picture(_) => Err(DeviceError::NotReady),
+        }
+    }
+
+    /// A contact's profile picture from the upstream; `None` if they have none.
+    pub async fn picture(&self, contact_id: String) -> Result<Option<Picture>, DeviceError> {
+        match self.look_up(LookUp::Picture { contact_id }).await? {
+            Found::Picture(picture) => Ok(picture),
+            Found::Profile(_) => Err(DeviceError::NotReady),
+        }
+    }
+
+    /// Asks the upstream; an answer of another kind (from an owner node that misread the
+    /// request) is no answer.
+    async fn look_up(&self, look_up: LookUp) -> Result<Found, DeviceError> {
+        match self.route.carry(Request::LookUp(look_up)).await? {
+            Answer::LookedUp(found) => Ok(found),
+            Answer::Done | Answer::Found(_) | Answer::PairingCode(_) | Answer::Group(_) => {
+                Err(DeviceError::NotReady)
+            }
         }
     }
 

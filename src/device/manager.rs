@@ -9,6 +9,7 @@ use super::actor::ActorContext;
 use super::cluster::{Ownership, Remote};
 use super::fleet::{self, DevicePatch};
 use super::media::Library;
+use super::pictures::Pictures;
 use super::spec::DeviceFileError;
 use super::supervisor::{self, Supervisor};
 use super::webhooks::{self, WebhookReceiver};
@@ -202,5 +203,11 @@ impl DeviceManager {
     /// The files the daemon serves for its devices.
     pub fn library(&self) -> Library {
         self.context.library()
+    }
+
+    /// The contacts' profile pictures the daemon serves.
+    pub fn pictures(&self) -> Pictures {
+        let budget = self.context.settings.limits.picture_cache_bytes;
+        Pictures::new(self.context.store.clone(), budget)
     }
 }

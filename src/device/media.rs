@@ -95,7 +95,7 @@ impl Library {
     pub async fn read(&self, url: &str) -> Option<Result<File, ConnectorError>> {
         let (device, media_id) = self.locate(url)?;
         Some(match self.open(&device, &media_id).await {
-            Ok(download) => read_whole(download, url).await,
+            Ok(download) => read_whole(download, url, MAX_FORWARD_BYTES).await,
             Err(DeviceError::Connector(error)) => Err(error),
             Err(error) => Err(ConnectorError::Rejected(format!(
                 "cannot forward {url}: {error}"
@@ -117,8 +117,13 @@ fn locate(public_url: &str, url: &str) -> Option<(DeviceId, String)> {
     (!media_id.is_empty()).then(|| (device, media_id.into_owned()))
 }
 
-/// Reads a download into memory, refusing one over [`MAX_FORWARD_BYTES`].
-async fn read_whole(download: Download, name: &str) -> Result<File, ConnectorError> {
+/// Reads a download into memory, refusing one over `limit` bytes as it arrives: an upstream
+/// that says nothing of a file's size, or says wrong, cannot make the daemon hold more.
+pub async fn read_whole(
+    download: Download,
+    name: &str,
+    limit: usize,
+) -> Result<File, ConnectorError> {
     let mut body = download.body;
     let mut bytes = Vec::new();
     while let Some(chunk) = body
@@ -126,10 +131,10 @@ async fn read_whole(download: Download, name: &str) -> Result<File, ConnectorErr
         .await
         .map_err(|error| ConnectorError::Unreachable(error.to_string()))?
     {
-        if bytes.len() + chunk.len() > MAX_FORWARD_BYTES {
+        if bytes.len() + chunk.len() > limit {
             return Err(ConnectorError::Rejected(format!(
-                "{name} is over {} MiB, too large to forward",
-                MAX_FORWARD_BYTES >> 20
+                "{name} is over {} MiB, too large to take",
+                limit >> 20
             )));
         }
         bytes.extend_from_slice(&chunk);

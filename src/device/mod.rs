@@ -14,6 +14,7 @@ pub mod media;
 mod mirror;
 pub mod pairings;
 mod phone_numbers;
+pub mod pictures;
 mod refusal;
 mod relay;
 mod relay_bell;

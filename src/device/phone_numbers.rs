@@ -57,6 +57,8 @@ mod tests {
                 name: "c".into(),
                 lid: None,
                 behaviour: Default::default(),
+                about: None,
+                picture: true,
             })
             .collect();
         spec

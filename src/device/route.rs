@@ -12,7 +12,7 @@ use super::actor::{Command, Reply};
 use super::DeviceError;
 use crate::model::group::{GroupOp, GroupOutcome};
 use crate::model::pairing::{IssuedCode, LinkingPhone};
-use crate::model::upstream::{Cue, Outbound, Reported};
+use crate::model::upstream::{Cue, Found, LookUp, Outbound, Reported};
 
 /// What a caller may ask of a device: plain data, so a route may carry it anywhere.
 #[derive(Debug)]
@@ -31,6 +31,8 @@ pub enum Request {
     FindNumber(String),
     /// A code that links the device when typed on the phone with this number.
     PairingCode(LinkingPhone),
+    /// What the upstream says of a contact.
+    LookUp(LookUp),
     /// A verified webhook delivery: what it reports is stored before the answer.
     Webhook(Vec<Reported>),
     /// Make, read or change a group, as this account.
@@ -58,6 +60,7 @@ pub enum Answer {
     Found(Option<String>),
     PairingCode(IssuedCode),
     Group(GroupOutcome),
+    LookedUp(Found),
 }
 
 /// Carries requests to a device wherever it runs, and their answers back.
@@ -109,6 +112,13 @@ impl CommandRoute for ToActor {
                 self.command(Command::Group { op, done }).await?;
                 return Ok(Answer::Group(answer.await.map_err(|_| DeviceError::Gone)?));
             }
+            Request::LookUp(look_up) => {
+                let (found, answer) = oneshot::channel();
+                self.command(Command::LookUp { look_up, found }).await?;
+                return Ok(Answer::LookedUp(
+                    answer.await.map_err(|_| DeviceError::Gone)?,
+                ));
+            }
             Request::Lifecycle(Lifecycle::Start) => Command::Start,
             Request::Lifecycle(Lifecycle::Stop) => Command::Stop,
             Request::Lifecycle(Lifecycle::Restart) => Command::Restart,
@@ -135,6 +145,7 @@ pub enum Carried {
     FindNumber { number: String },
     PairingCode { phone: LinkingPhone },
     Group { op: GroupOp },
+    LookUp { look_up: LookUp },
 }
 
 impl From<Carried> for Request {
@@ -147,6 +158,7 @@ impl From<Carried> for Request {
             Carried::FindNumber { number } => Request::FindNumber(number),
             Carried::PairingCode { phone } => Request::PairingCode(phone),
             Carried::Group { op } => Request::Group(op),
+            Carried::LookUp { look_up } => Request::LookUp(look_up),
         }
     }
 }

@@ -16,8 +16,8 @@ use crate::model::{
     pairing::LinkingPhone,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Reported, Session,
-        WebhookError,
+        Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Picture, Profile,
+        Reported, Session, WebhookError,
     },
     DeviceId,
 };
@@ -142,6 +142,21 @@ pub trait Upstream: Send + Sync {
     async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
         let _ = op;
         Err(ConnectorError::Unsupported("groups").into())
+    }
+    /// What the upstream's profile of contact `contact_id` says (their names, their
+    /// "about"); `None` if the upstream knows no such contact. Blocking them is an action
+    /// told like the others ([`Outbound::Block`]).
+    async fn profile(&mut self, contact_id: &str) -> Result<Option<Profile>, ConnectorError> {
+        let _ = contact_id;
+        Err(ConnectorError::Unsupported("contact lookups"))
+    }
+    /// The profile picture of contact `contact_id`, whole; `None` if they have none, or show
+    /// it to nobody. At most
+    /// [`MAX_PICTURE_BYTES`](crate::model::upstream::MAX_PICTURE_BYTES): a larger one is
+    /// rejected.
+    async fn picture(&mut self, contact_id: &str) -> Result<Option<Picture>, ConnectorError> {
+        let _ = contact_id;
+        Err(ConnectorError::Unsupported("profile pictures"))
     }
     /// Ends the session, keeping the credentials.
     async fn close(&mut self);

@@ -26,6 +26,7 @@ pub enum ErrorCode {
     NotFound,
     DeviceNotFound,
     ChatNotFound,
+    ContactNotFound,
     MessageNotFound,
     MediaNotFound,
     KeyNotFound,
@@ -52,7 +53,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -60,6 +61,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::DeviceNotFound,
         ErrorCode::ChatNotFound,
+        ErrorCode::ContactNotFound,
         ErrorCode::MessageNotFound,
         ErrorCode::MediaNotFound,
         ErrorCode::KeyNotFound,
@@ -92,6 +94,7 @@ impl ErrorCode {
             ErrorCode::NotFound
             | ErrorCode::DeviceNotFound
             | ErrorCode::ChatNotFound
+            | ErrorCode::ContactNotFound
             | ErrorCode::MessageNotFound
             | ErrorCode::MediaNotFound
             | ErrorCode::KeyNotFound
@@ -125,6 +128,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::DeviceNotFound => "device_not_found",
             ErrorCode::ChatNotFound => "chat_not_found",
+            ErrorCode::ContactNotFound => "contact_not_found",
             ErrorCode::MessageNotFound => "message_not_found",
             ErrorCode::MediaNotFound => "media_not_found",
             ErrorCode::KeyNotFound => "key_not_found",

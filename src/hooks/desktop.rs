@@ -221,7 +221,7 @@ impl Desktop {
             .read(move |conn| {
                 Ok((
                     store::chats::get_chat(conn, &id, &lookup_chat)?,
-                    store::chats::get_contact(conn, &id, &lookup_from)?,
+                    store::contacts::get_contact(conn, &id, &lookup_from)?,
                 ))
             })
             .await?;

@@ -146,7 +146,7 @@ pub(super) fn voted(
             chat_id: message.chat_id.clone(),
             message_id: message.id.clone(),
             voter: voter.to_owned(),
-            from_phone: phone_of(voter),
+            from_phone: phone_of(voter).map(str::to_owned),
             options,
         }),
     )?;

@@ -107,7 +107,7 @@ pub async fn react(
             EventData::MessageReaction(MessageReaction {
                 chat_id: message.chat_id,
                 message_id,
-                from_phone: phone_of(&me),
+                from_phone: phone_of(&me).map(str::to_owned),
                 from: me,
                 emoji,
             }),

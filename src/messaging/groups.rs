@@ -241,7 +241,7 @@ impl Line<'_, '_> {
             return Ok(if first { "You" } else { "you" }.into());
         }
         Ok(
-            match store::chats::get_contact(self.tx.conn(), self.device, id)? {
+            match store::contacts::get_contact(self.tx.conn(), self.device, id)? {
                 Some(contact) if !contact.name.is_empty() => contact.name,
                 _ => match id.split_once('@') {
                     Some((number, "c.us" | "s.whatsapp.net")) => format!("+{number}"),

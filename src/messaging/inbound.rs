@@ -199,7 +199,7 @@ pub fn apply(
                             chat_id: message.chat_id,
                             message_id: message.id,
                             from: from.clone(),
-                            from_phone: phone_of(from),
+                            from_phone: phone_of(from).map(str::to_owned),
                             emoji: emoji.clone(),
                         }),
                     )?;
@@ -322,7 +322,7 @@ fn posted(
         device_id: device.to_string(),
         chat_id: incoming.chat_id.clone(),
         from: incoming.from.clone(),
-        from_phone: phone_of(&incoming.from),
+        from_phone: phone_of(&incoming.from).map(str::to_owned),
         from_me: incoming.from_me,
         kind: incoming.kind.clone(),
         body: incoming.body.clone(),
@@ -407,7 +407,7 @@ fn store_once(
         )?;
     }
     if let (false, Some(name)) = (incoming.from_me, &incoming.from_name) {
-        if store::chats::get_contact(tx.conn(), device, &incoming.from)?.is_none() {
+        if store::contacts::get_contact(tx.conn(), device, &incoming.from)?.is_none() {
             if let Some(contact) = tx.upsert_contact(device, &incoming.from, name, Some(name))? {
                 tx.journal(device, EventData::ContactUpdate(contact))?;
             }
@@ -473,7 +473,7 @@ fn ring(
     if chat.as_ref().is_some_and(|chat| chat.muted) {
         return Ok(());
     }
-    let caller = store::chats::get_contact(tx.conn(), device, from)?
+    let caller = store::contacts::get_contact(tx.conn(), device, from)?
         .map_or_else(|| from.to_owned(), |contact| contact.name);
     let group = chat.filter(|chat| chat.kind == "group");
     let notice = Notice {

@@ -9,11 +9,13 @@ mod acks;
 pub mod attempts;
 mod changes;
 mod chats;
+mod contacts;
 mod groups;
 pub mod inbound;
 mod send;
 
-use crate::model::{capability::Capability, spec::ConnectorKind, DeviceId, Message};
+use crate::model::{capability::Capability, event::Me, spec::ConnectorKind, DeviceId, Message};
+use crate::store::sql::Conn;
 use crate::store::turn::Turn;
 use crate::store::{self, Store, StoreError, StoreResult, Tx};
 
@@ -33,6 +35,8 @@ pub enum MessagingError {
     DeviceNotReady,
     #[error("no chat {0} on this device")]
     ChatNotFound(String),
+    #[error("no contact {0} on this device")]
+    ContactNotFound(String),
     #[error("no message {0} on this device")]
     MessageNotFound(String),
     #[error("{0}")]
@@ -86,7 +90,7 @@ pub fn phone_digits(raw: &str) -> Result<String> {
 /// The name a chat opened with a number gets: the contact's, if the upstream reported one
 /// under that id, or else the number.
 fn new_chat_name(tx: &Tx<'_>, device: &DeviceId, chat_id: &str, digits: &str) -> Result<String> {
-    Ok(store::chats::get_contact(tx.conn(), device, chat_id)?
+    Ok(store::contacts::get_contact(tx.conn(), device, chat_id)?
         .map_or_else(|| format!("+{digits}"), |contact| contact.name))
 }
 
@@ -121,8 +125,16 @@ fn me_for(tx: &Tx<'_>, device: &DeviceId, operation: Capability) -> Result<Strin
 }
 
 fn speaker(tx: &Tx<'_>, device: &DeviceId, operation: Option<Capability>) -> Result<String> {
+    able(tx.conn(), device, operation)?
+        .map(|me| me.id)
+        .ok_or(MessagingError::DeviceNotReady)
+}
+
+/// The account device `device` is linked to, if it is, once it is known that the device
+/// exists and that its connector can do `operation`.
+fn able(conn: &Conn, device: &DeviceId, operation: Option<Capability>) -> Result<Option<Me>> {
     let (me, connector) =
-        store::devices::speaker(tx.conn(), device)?.ok_or(MessagingError::DeviceNotFound)?;
+        store::devices::speaker(conn, device)?.ok_or(MessagingError::DeviceNotFound)?;
     let kind = ConnectorKind::named(&connector);
     if let (Some(kind), Some(operation)) = (kind, operation) {
         if !kind.can(operation) {
@@ -132,7 +144,17 @@ fn speaker(tx: &Tx<'_>, device: &DeviceId, operation: Option<Capability>) -> Res
             });
         }
     }
-    me.map(|me| me.id).ok_or(MessagingError::DeviceNotReady)
+    Ok(me)
+}
+
+/// Checks, before the upstream is asked anything, that device `device` exists and that its
+/// connector can do `operation`: what is only looked up is refused as a write would be.
+pub async fn require(store: &Store, device: &DeviceId, operation: Capability) -> Result<()> {
+    let device = device.clone();
+    store
+        .read(move |conn| Ok(able(conn, &device, Some(operation))))
+        .await?
+        .map(drop)
 }
 
 fn chat_must_exist(tx: &Tx<'_>, device: &DeviceId, chat: &str) -> Result<()> {
@@ -184,4 +206,5 @@ pub use chats::{
     mark_read, open_chat, react, read_notifications, require_chat, revoke, set_chat_flags,
     NotificationsRead,
 };
+pub use contacts::{keep_profile, set_blocked};
 pub use send::{send, Dedup, NewPoll, SendRequest};

@@ -43,11 +43,19 @@ pub enum Capability {
     PairingCode,
     #[serde(rename = "groups.manage")]
     GroupsManage,
+    #[serde(rename = "contacts.lookup")]
+    ContactsLookup,
+    #[serde(rename = "contacts.picture")]
+    ContactsPicture,
+    #[serde(rename = "contacts.block")]
+    ContactsBlock,
+    #[serde(rename = "numbers.check")]
+    NumbersCheck,
 }
 
 impl Capability {
     /// Every capability, in the order they are listed.
-    pub const ALL: [Capability; 14] = [
+    pub const ALL: [Capability; 18] = [
         Capability::SendText,
         Capability::SendImage,
         Capability::SendDocument,
@@ -62,6 +70,10 @@ impl Capability {
         Capability::MessageRevoke,
         Capability::PairingCode,
         Capability::GroupsManage,
+        Capability::ContactsLookup,
+        Capability::ContactsPicture,
+        Capability::ContactsBlock,
+        Capability::NumbersCheck,
     ];
 
     /// Its name, as listed and as a refusal names it.
@@ -81,6 +93,10 @@ impl Capability {
             Capability::MessageRevoke => "message.revoke",
             Capability::PairingCode => "pairing.code",
             Capability::GroupsManage => "groups.manage",
+            Capability::ContactsLookup => "contacts.lookup",
+            Capability::ContactsPicture => "contacts.picture",
+            Capability::ContactsBlock => "contacts.block",
+            Capability::NumbersCheck => "numbers.check",
         }
     }
 }
@@ -91,8 +107,11 @@ impl ConnectorKind {
         use Capability::*;
         match self {
             ConnectorKind::Simulator | ConnectorKind::Waha => &Capability::ALL,
-            // Meta's API has no polls for businesses, edits and deletes nothing once sent, runs
-            // no groups, and links nothing: a business number is not a phone to link.
+            // Meta's API has no polls for businesses, edits and deletes nothing once sent, and
+            // runs no groups. It shows a business no profile (about, picture) of its customers
+            // and answers no number check (a template to a number without WhatsApp fails
+            // instead); its block list is not relayed; and it links nothing: a business number
+            // is not a phone to link.
             ConnectorKind::CloudApi => &[
                 SendText,
                 SendImage,

@@ -66,7 +66,7 @@ impl EventData {
     /// `typing:start` or `typing:stop`.
     pub fn typing(chat_id: String, contact_id: String, typing: bool) -> Self {
         let typing_event = Typing {
-            from_phone: phone_of(&contact_id),
+            from_phone: phone_of(&contact_id).map(str::to_owned),
             chat_id,
             contact_id,
         };

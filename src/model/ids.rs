@@ -84,16 +84,6 @@ impl fmt::Display for DeviceId {
     }
 }
 
-/// The phone number (digits, country code first) a WhatsApp id names, when it is a number's
-/// id (`15550001111@c.us`, `15550001111@s.whatsapp.net`, with or without a device suffix
-/// `:3`); `None` for a linked id (`…@lid`), a group, or anything else.
-pub fn phone_of(id: &str) -> Option<String> {
-    let (user, server) = id.split_once('@')?;
-    let number = user.split(':').next().unwrap_or_default();
-    let is_number = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then(|| number.to_owned())
-}
-
 /// Whether `id` is a business-scoped user id (BSUID): what Meta names a customer by, alone
 /// when they chose a username over showing their number. A two-letter country code, a dot,
 /// `ENT.` for the parent id shared across a company's portfolios, then up to 128 letters and
@@ -109,9 +99,53 @@ pub fn is_business_scoped_id(id: &str) -> bool {
         && rest.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// What an id (a chat's, a contact's, a key's) cannot carry as it is in one segment of a URL's
+/// path: RFC 3986's `pchar` keeps the rest, so `@`, `.` and `:`, which upstream ids are made
+/// of, stay as they are, and a `/` or `?` in an id cannot reach another route.
+pub const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// The phone number a person's id names, as digits (`15551234567` of `15551234567@c.us`, of
+/// `15551234567@s.whatsapp.net`, and of a companion device's `15551234567:12@s.whatsapp.net`);
+/// `None` for a linked id, a group or anything else.
+pub fn phone_of(id: &str) -> Option<&str> {
+    let (user, server) = id.split_once('@')?;
+    let number = user.split(':').next().unwrap_or_default();
+    let is_number = (5..=15).contains(&number.len()) && number.bytes().all(|b| b.is_ascii_digit());
+    (is_number && matches!(server, "c.us" | "s.whatsapp.net")).then_some(number)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_is_read_from_a_persons_id_only() {
+        assert_eq!(phone_of("15551234567@c.us"), Some("15551234567"));
+        assert_eq!(
+            phone_of("15551234567:12@s.whatsapp.net"),
+            Some("15551234567")
+        );
+        for none in [
+            "123456789012345@lid",
+            "120363000000@g.us",
+            "1234@c.us",
+            "x@c.us",
+            "15551234567",
+        ] {
+            assert_eq!(phone_of(none), None, "{none}");
+        }
+    }
 
     #[test]
     fn accepts_the_documented_alphabet() {

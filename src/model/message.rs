@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::content::Content;
+use super::ids::PATH_SEGMENT;
 
 /// How far a message has got, whatsapp-web.js / WAHA compatible.
 ///
@@ -426,6 +427,33 @@ pub struct Contact {
     pub presence: String,
     #[schema(format = DateTime)]
     pub last_seen_at: Option<String>,
+    /// Their phone number, as digits with the country code first (E.164 without the `+`),
+    /// when known: from a phone id, or from the number the upstream told behind a linked id.
+    #[schema(pattern = r"^[0-9]{5,15}$", example = "15551234567")]
+    pub phone: Option<String>,
+    /// Their linked id (`…@lid`), when known: WhatsApp names some people by one instead of
+    /// their number.
+    #[schema(pattern = r"^[0-9]+@lid$", example = "123456789012345@lid")]
+    pub lid: Option<String>,
+    /// What their profile says about them, as last looked up; null until then, or when they
+    /// show it to nobody.
+    pub about: Option<String>,
+    /// Blocked by this account: WhatsApp delivers nothing of theirs.
+    pub blocked: bool,
+    /// Where the daemon serves their profile picture (never the upstream's own address, which
+    /// expires and carries credentials); null when their connector has no pictures or the
+    /// upstream said they have none.
+    #[schema(example = "/api/v1/devices/demo/contacts/15551234567@c.us/picture")]
+    pub picture_url: Option<String>,
+}
+
+impl Contact {
+    /// Where the daemon serves the profile picture of contact `id` of `device`: its
+    /// `pictureUrl`, a path on the daemon's own origin.
+    pub fn picture_path(device: &str, id: &str) -> String {
+        let id = percent_encoding::utf8_percent_encode(id, PATH_SEGMENT);
+        format!("/api/v1/devices/{device}/contacts/{id}/picture")
+    }
 }
 
 /// A whole list (lists that can be long are paged instead, with a `nextCursor`).

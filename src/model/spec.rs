@@ -491,6 +491,33 @@ pub struct SimulatedContact {
     #[serde(default)]
     #[cfg_attr(test, ts(optional = nullable))]
     pub behaviour: Behaviour,
+    /// What their profile says about them. Left out, WhatsApp's own default line; empty,
+    /// they show it to nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub about: Option<String>,
+    /// Whether they have a profile picture (a drawing of their own, the same every time).
+    #[serde(default = "has_picture")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub picture: bool,
+}
+
+fn has_picture() -> bool {
+    true
+}
+
+/// What WhatsApp puts in a new account's "about".
+pub const DEFAULT_ABOUT: &str = "Hey there! I am using WhatsApp.";
+
+impl SimulatedContact {
+    /// What their profile says about them, if they show it.
+    pub fn about(&self) -> Option<&str> {
+        match self.about.as_deref() {
+            None => Some(DEFAULT_ABOUT),
+            Some("") => None,
+            Some(about) => Some(about),
+        }
+    }
 }
 
 /// A linked id as WhatsApp writes one: digits, then `@lid`.

@@ -154,6 +154,72 @@ pub enum Outbound {
     /// A client opened the chat (listed its newest messages): the upstream should report who
     /// in it is typing or online, which WhatsApp tells only for chats one watches.
     WatchPresence { chat_id: String },
+    /// The contact was blocked here (or unblocked): WhatsApp is to deliver nothing of theirs.
+    Block { contact_id: String, blocked: bool },
+}
+
+/// What a caller may ask a device to look up at its upstream.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "what", rename_all = "camelCase")]
+pub enum LookUp {
+    Profile {
+        #[serde(rename = "contactId")]
+        contact_id: String,
+    },
+    Picture {
+        #[serde(rename = "contactId")]
+        contact_id: String,
+    },
+}
+
+/// What the upstream answered a [`LookUp`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Found {
+    Profile(Option<Profile>),
+    Picture(Option<Picture>),
+}
+
+/// What the upstream tells of a contact when asked (see `Upstream::profile`). A field it does
+/// not tell is `None`: `about` for someone who shows it to nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The name this account saved them under.
+    pub name: Option<String>,
+    /// The name they gave themselves.
+    pub push_name: Option<String>,
+    pub about: Option<String>,
+}
+
+/// A contact's profile picture as the upstream gave it, whole: pictures are small (WhatsApp
+/// keeps them at 640 pixels a side), and the daemon keeps them to serve them itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Picture {
+    pub mime: String,
+    /// Base64 between the nodes of a cluster, which carry it as JSON.
+    #[serde(with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// The largest profile picture taken from an upstream. WhatsApp's are JPEGs of 640 pixels a
+/// side, tens of kilobytes; anything much larger is not a profile picture.
+pub const MAX_PICTURE_BYTES: usize = 2 << 20;
+
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// What a test, a demo or a dashboard makes the simulated world do: fail, or someone in it

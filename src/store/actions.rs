@@ -1,5 +1,5 @@
 //! What our side did that the upstream must be told (read receipts, reactions, revocations,
-//! archiving), kept until it has been told.
+//! archiving, blocking), kept until it has been told.
 //!
 //! An action is stored in the same write as the change it reports, before the client's
 //! answer, so an answered action reaches the upstream even if the device was not ready then,
@@ -42,6 +42,10 @@ pub enum Action {
         message_id: String,
         options: Vec<String>,
     },
+    /// The chat's contact was blocked (or unblocked).
+    Block {
+        blocked: bool,
+    },
 }
 
 impl Action {
@@ -51,7 +55,10 @@ impl Action {
             | Action::Revoke { message_id }
             | Action::Edit { message_id, .. }
             | Action::Vote { message_id, .. } => Some(message_id),
-            Action::MarkRead { .. } | Action::Archive { .. } | Action::MarkUnread { .. } => None,
+            Action::MarkRead { .. }
+            | Action::Archive { .. }
+            | Action::MarkUnread { .. }
+            | Action::Block { .. } => None,
         }
     }
 }

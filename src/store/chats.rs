@@ -1,4 +1,4 @@
-//! Chat and contact rows. Chats are listed by last activity, newest first.
+//! Chat rows, listed by last activity, newest first (contacts are in [`super::contacts`]).
 
 use std::sync::LazyLock;
 
@@ -6,9 +6,7 @@ use super::messages;
 use super::page::page;
 use super::sql::{params, Conn, Row};
 use super::{StoreResult, Tx};
-use crate::model::{
-    event::EventData, Chat, ChatFlags, Contact, DeviceId, Message, Page, ReplyBudget,
-};
+use crate::model::{event::EventData, Chat, ChatFlags, DeviceId, Message, Page, ReplyBudget};
 
 const CHAT_COLUMNS: &str = "c.id, c.device_id, c.name, c.kind, c.unread_count, c.updated_at, \
     c.archived, c.muted, c.pinned, c.marked_unread";
@@ -123,35 +121,6 @@ pub fn list_chats(
         limit,
         |chat| budget.take(chat),
         |chat| format!("{}|{}", chat.updated_at, chat.id),
-    )
-}
-
-const CONTACT_COLUMNS: &str = "id, device_id, name, push_name, presence, last_seen_at";
-
-fn contact_from_row(row: &Row<'_>) -> StoreResult<Contact> {
-    Ok(Contact {
-        id: row.get(0)?,
-        device_id: row.get(1)?,
-        name: row.get(2)?,
-        push_name: row.get(3)?,
-        presence: row.get(4)?,
-        last_seen_at: row.get(5)?,
-    })
-}
-
-pub fn get_contact(conn: &Conn, device: &DeviceId, contact: &str) -> StoreResult<Option<Contact>> {
-    conn.query_opt(
-        &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 AND id = ?2"),
-        params![device.as_str(), contact],
-        contact_from_row,
-    )
-}
-
-pub fn list_contacts(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<Contact>> {
-    conn.query_all(
-        &format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE device_id = ?1 ORDER BY name, id"),
-        params![device.as_str()],
-        contact_from_row,
     )
 }
 
@@ -319,47 +288,5 @@ impl Tx<'_> {
             params![device.as_str(), chat],
         )?;
         get_chat(self.conn(), device, chat)
-    }
-
-    /// Adds or renames a contact. Returns it if it changed.
-    pub fn upsert_contact(
-        &mut self,
-        device: &DeviceId,
-        id: &str,
-        name: &str,
-        push_name: Option<&str>,
-    ) -> StoreResult<Option<Contact>> {
-        let changed = self.execute(
-            "INSERT INTO contacts (device_id, id, name, push_name) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (device_id, id) DO UPDATE SET name = excluded.name, push_name = excluded.push_name
-             WHERE contacts.name <> excluded.name
-                OR contacts.push_name IS DISTINCT FROM excluded.push_name",
-            params![device.as_str(), id, name, push_name],
-        )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        get_contact(self.conn(), device, id)
-    }
-
-    /// Records a contact's presence; going offline records when it was last seen. Returns the
-    /// contact if its presence changed.
-    pub fn set_presence(
-        &mut self,
-        device: &DeviceId,
-        contact: &str,
-        presence: &str,
-        now: &str,
-    ) -> StoreResult<Option<Contact>> {
-        let changed = self.execute(
-            "UPDATE contacts SET presence = ?3,
-                last_seen_at = CASE WHEN ?3 = 'offline' THEN ?4 ELSE last_seen_at END
-             WHERE device_id = ?1 AND id = ?2 AND presence != ?3",
-            params![device.as_str(), contact, presence, now],
-        )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        get_contact(self.conn(), device, contact)
     }
 }

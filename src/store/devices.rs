@@ -179,6 +179,7 @@ impl Tx<'_> {
             "messages",
             "chats",
             "contacts",
+            "contact_pictures",
             "notifications",
             "simulator_inbox",
             "simulator_duties",

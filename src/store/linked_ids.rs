@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::chats::{get_chat, get_contact};
+use super::chats::get_chat;
+use super::contacts::get_contact;
 use super::sql::{params, Conn};
 use super::{StoreResult, Tx};
 use crate::model::{Chat, DeviceId};

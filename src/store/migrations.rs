@@ -346,6 +346,23 @@ const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL,
         PRIMARY KEY (device_id, chat_id)
     ) WITHOUT ROWID;",
+    // 24: what a contact's profile said when last looked up, whether this account blocked
+    // them, and their profile pictures, kept to be served by the daemon (`size` is what the
+    // budget `limits.picture_cache_bytes` counts; no `mime` and empty `data`: they have none);
+    // linked ids found by their number, for a contact's `lid`.
+    "ALTER TABLE contacts ADD COLUMN about TEXT;
+    ALTER TABLE contacts ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE contact_pictures (
+        device_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        mime TEXT,
+        data BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, contact_id)
+    );
+    CREATE INDEX contact_pictures_by_age ON contact_pictures (fetched_at);
+    CREATE INDEX linked_ids_by_number ON linked_ids (device_id, number);",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

@@ -383,6 +383,20 @@ const MIGRATIONS: &[&str] = &[
         state TEXT NOT NULL,
         PRIMARY KEY (device_id, chat_id)
     );"#,
+    // Contacts' profiles, blocks and pictures; linked ids by number (SQLite's 24).
+    r#"ALTER TABLE contacts ADD COLUMN about TEXT;
+    ALTER TABLE contacts ADD COLUMN blocked BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE contact_pictures (
+        device_id TEXT COLLATE "C" NOT NULL,
+        contact_id TEXT COLLATE "C" NOT NULL,
+        mime TEXT,
+        data BYTEA NOT NULL,
+        size BIGINT NOT NULL,
+        fetched_at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (device_id, contact_id)
+    );
+    CREATE INDEX contact_pictures_by_age ON contact_pictures (fetched_at);
+    CREATE INDEX linked_ids_by_number ON linked_ids (device_id, number);"#,
 ];
 
 #[cfg(test)]

@@ -109,6 +109,16 @@ impl Param for Vec<u8> {
     }
 }
 
+/// Bytes written as they are held, not copied first (a picture kept is up to megabytes).
+impl Param for &[u8] {
+    fn sqlite(&self) -> &dyn rusqlite::ToSql {
+        self
+    }
+    fn postgres(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        self
+    }
+}
+
 /// Bytes as read back. A SQLite column holds whatever each row was given, so one that once
 /// held text and now holds bytes (the journal's rows, packed since) gives a text as its UTF-8
 /// bytes.

@@ -186,6 +186,8 @@ macro_rules! on_both {
     };
 }
 
+mod contacts;
+
 fn disconnected(reason: &str) -> EventData {
     EventData::Disconnected(Disconnected {
         reason: reason.into(),

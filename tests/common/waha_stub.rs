@@ -1,7 +1,9 @@
 //! A stub WAHA server: the documented session, pairing (QR codes and codes for a phone number),
-//! sending (every kind, forwards, sends whose answer is lost), chat (archive included),
-//! number, linked id and group lookup, presence and file endpoints over one session whose status the test sets, recording
-//! every request it gets.
+//! sending (every kind, forwards, sends whose answer is lost), chat (archive included), number,
+//! linked id, group and contact lookup (profile pictures and blocking included), presence and
+//! file endpoints over one session whose status the test sets, recording every request it
+//! gets. Profile pictures are served at an address of their own, as WhatsApp's CDN serves them
+//! (`/cdn/…`, which takes no API key).
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -58,7 +60,20 @@ pub struct WahaState {
     pub listing_fails: bool,
     /// Groups whose changes WAHA refuses with 403, as it does a member who is no admin.
     pub groups_refusing: Vec<String>,
+    /// Contacts WAHA knows, by id; others get 404.
+    pub contacts: HashMap<String, WahaContact>,
     sent: u32,
+}
+
+/// A contact as WAHA tells of them.
+#[derive(Debug, Clone, Default)]
+pub struct WahaContact {
+    /// `GET /api/contacts`: the engine's contact object.
+    pub contact: Value,
+    /// `GET /api/contacts/about`'s `about`.
+    pub about: Option<String>,
+    /// The picture `profilePictureURL` points at, with its type; `None`: a null URL.
+    pub picture: Option<(String, Vec<u8>)>,
 }
 
 pub type WahaStub = Stub<WahaState>;
@@ -108,14 +123,68 @@ impl WahaStub {
             lose_answers: 0,
             listing_fails: false,
             groups_refusing: Vec::new(),
+            contacts: HashMap::new(),
             sent: 0,
         };
         Stub::launch(state, handle).await
     }
 }
 
+/// The query of a request, by name.
+fn query(request: &Recorded) -> HashMap<String, String> {
+    url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// `GET /api/contacts[/about|/profile-picture]?contactId=&session=`.
+fn contact_lookup(state: &WahaState, request: &Recorded, what: Option<&str>) -> Response {
+    let query = query(request);
+    if query.get("session") != Some(&state.session) {
+        return answer(422, json!({ "message": "unknown session" }));
+    }
+    let id = query.get("contactId").cloned().unwrap_or_default();
+    let Some(known) = state.contacts.get(&id) else {
+        return answer(404, json!({ "message": "unknown contact" }));
+    };
+    match what {
+        None => answer(200, known.contact.clone()),
+        Some("about") => answer(200, json!({ "about": known.about })),
+        _ => {
+            // WhatsApp's CDN address: another host in truth, signed, and expiring.
+            let host = request.header("host").unwrap_or_default();
+            let url = known
+                .picture
+                .as_ref()
+                .map(|_| format!("http://{host}/cdn/pictures/{id}?oe=6A0B1C2D&oh=signature"));
+            answer(200, json!({ "profilePictureURL": url }))
+        }
+    }
+}
+
+/// The CDN's picture of contact `id`; WAHA's key must never reach it.
+fn cdn_picture(state: &WahaState, request: &Recorded, id: &str) -> Response {
+    if request.header("x-api-key").is_some() {
+        return answer(
+            400,
+            json!({ "message": "WAHA's API key was sent to the CDN" }),
+        );
+    }
+    match state
+        .contacts
+        .get(id)
+        .and_then(|known| known.picture.clone())
+    {
+        Some((mime, bytes)) => ([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response(),
+        None => answer(404, json!({ "message": "no picture" })),
+    }
+}
+
 fn handle(state: &mut WahaState, request: &Recorded) -> Response {
     let (method, path, body) = (&request.method, &request.path, &request.body);
+    if let Some(id) = path.strip_prefix("/cdn/pictures/") {
+        return cdn_picture(state, request, id);
+    }
     if request.header("x-api-key") != Some(API_KEY) {
         return answer(401, json!({ "statusCode": 401, "message": "Unauthorized" }));
     }
@@ -222,11 +291,17 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
         ("POST", ["api", name, "presence", _, "subscribe"]) if *name == session => {
             answer(201, json!({}))
         }
+        ("GET", ["api", "contacts"]) => contact_lookup(state, request, None),
+        ("GET", ["api", "contacts", what @ ("about" | "profile-picture")]) => {
+            contact_lookup(state, request, Some(what))
+        }
+        ("POST", ["api", "contacts", "block" | "unblock"]) => match state.tell_failures.pop_front()
+        {
+            Some((status, failure)) => answer(status, failure),
+            None => answer(201, json!({})),
+        },
         ("GET", ["api", "contacts", "check-exists"]) => {
-            let query: HashMap<String, String> =
-                url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
-                    .into_owned()
-                    .collect();
+            let query = query(request);
             if query.get("session") != Some(&session) {
                 return answer(422, json!({ "message": "unknown session" }));
             }

@@ -9,7 +9,7 @@ export type AckName = "error" | "pending" | "server" | "device" | "read" | "play
 
 export type Me = { id: string, name: string, };
 
-export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke" | "pairing.code" | "groups.manage";
+export type Capability = "send.text" | "send.image" | "send.document" | "send.voice" | "send.video" | "send.location" | "send.contact" | "send.poll" | "message.edit" | "message.forward" | "message.react" | "message.revoke" | "pairing.code" | "groups.manage" | "contacts.lookup" | "contacts.picture" | "contacts.block" | "numbers.check";
 
 export type Media = { url: string, 
 /**
@@ -100,7 +100,32 @@ pinned: boolean,
  */
 markedUnread: boolean, };
 
-export type Contact = { id: string, deviceId: string, name: string, pushName: string | null, presence: string, lastSeenAt: string | null, };
+export type Contact = { id: string, deviceId: string, name: string, pushName: string | null, presence: string, lastSeenAt: string | null, 
+/**
+ * Their phone number, as digits with the country code first (E.164 without the `+`),
+ * when known: from a phone id, or from the number the upstream told behind a linked id.
+ */
+phone: string | null, 
+/**
+ * Their linked id (`…@lid`), when known: WhatsApp names some people by one instead of
+ * their number.
+ */
+lid: string | null, 
+/**
+ * What their profile says about them, as last looked up; null until then, or when they
+ * show it to nobody.
+ */
+about: string | null, 
+/**
+ * Blocked by this account: WhatsApp delivers nothing of theirs.
+ */
+blocked: boolean, 
+/**
+ * Where the daemon serves their profile picture (never the upstream's own address, which
+ * expires and carries credentials); null when their connector has no pictures or the
+ * upstream said they have none.
+ */
+pictureUrl: string | null, };
 
 export type Page<T> = { items: Array<T>, 
 /**
@@ -225,7 +250,16 @@ export type SimulatedContact = { id: string, name: string,
  * The contact's linked id (`<digits>@lid`), by which WhatsApp may name them before it
  * tells their number (`simulator/act` with `asLid`, then `reveal_lid`).
  */
-lid?: string | null, behaviour?: Behaviour, };
+lid?: string | null, behaviour?: Behaviour, 
+/**
+ * What their profile says about them. Left out, WhatsApp's own default line; empty,
+ * they show it to nobody.
+ */
+about?: string | null, 
+/**
+ * Whether they have a profile picture (a drawing of their own, the same every time).
+ */
+picture?: boolean, };
 
 export type SimulatorSpec = { 
 /**
@@ -332,7 +366,7 @@ export interface DeviceEvents {
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "not_group_admin" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "contact_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "not_group_admin" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -486,6 +520,22 @@ export type VoteBody = { options: Array<string>, };
 export type ForwardBody = { chatId: string, };
 
 export type ReadReceipt = { messageIds: Array<string>, };
+
+export type NumberCheck = { 
+/**
+ * The number's digits, country code first, as it was asked for without `+`, spaces or
+ * dashes.
+ */
+phone: string, 
+/**
+ * Whether it has a WhatsApp account.
+ */
+exists: boolean, 
+/**
+ * The chat to write to it in, as the upstream names it (for some countries it differs
+ * from the number as dialled); null when it has no account.
+ */
+chatId: string | null, };
 
 export type InboxEntry = { messageId: string, upstreamId: string, chatId: string, 
 /**

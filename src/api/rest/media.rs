@@ -182,12 +182,22 @@ async fn download_media(
     let Ids(id, media_id) = ids(path)?;
     caller.authorize(Scope::Read, Some(&id))?;
     let download = state.devices.media(&id, &media_id).await?;
-    let mime = HeaderValue::from_str(&download.mime).unwrap_or(HeaderValue::from_static(BYTES));
-    let length = download.length;
-    let mut response = Body::from_stream(download.body).into_response();
+    Ok(served(
+        &download.mime,
+        download.length,
+        Body::from_stream(download.body),
+    ))
+}
+
+/// A file the daemon serves, of type `mime`, for a browser to show or save but never to run.
+pub(super) fn served(mime: &str, length: Option<u64>, body: Body) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_DISPOSITION, disposition(&download.mime));
-    headers.insert(header::CONTENT_TYPE, mime);
+    headers.insert(header::CONTENT_DISPOSITION, disposition(mime));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static(BYTES)),
+    );
     if let Some(length) = length {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     }
@@ -204,7 +214,7 @@ async fn download_media(
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
-    Ok(response)
+    response
 }
 
 /// Pictures, sound and video are shown in the browser; anything else is downloaded rather

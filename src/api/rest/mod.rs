@@ -11,6 +11,7 @@
 
 mod chats;
 mod cluster;
+mod contacts;
 mod devices;
 #[cfg(test)]
 mod document;
@@ -54,6 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(devices::routes())
         .merge(simulator::routes())
         .merge(chats::routes())
+        .merge(contacts::routes())
         .merge(messages::routes())
         .merge(groups::routes())
         .merge(media::routes())

@@ -16,6 +16,7 @@ use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
 use crate::api::auth::Scope;
+use crate::api::contacts::NumberCheck;
 use crate::api::conversations::{OpenChat, ReadReceipt};
 use crate::api::profile::Summary;
 use crate::api::socket::Stats;
@@ -58,6 +59,7 @@ pub(crate) fn declarations() -> String {
         VoteBody::decl(&config()),
         ForwardBody::decl(&config()),
         ReadReceipt::decl(&config()),
+        NumberCheck::decl(&config()),
         InboxEntry::decl(&config()),
         KeyView::decl(&config()),
         CreatedKey::decl(&config()),

@@ -326,6 +326,7 @@ impl Upstream for CloudApi {
             }
             Outbound::Edit { .. } => return Err(ConnectorError::Unsupported("editing messages")),
             Outbound::Vote { .. } => return Err(ConnectorError::Unsupported("polls")),
+            Outbound::Block { .. } => return Err(ConnectorError::Unsupported("blocking")),
             // A business number has no chat list on Meta's side to archive in.
             Outbound::Archive { .. } | Outbound::MarkUnread { .. } => return Ok(()),
             // Meta reports no presence for customers.

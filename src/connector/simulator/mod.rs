@@ -5,7 +5,10 @@
 //! `devicebridge pair`) claims it. Cue injection lets tests and demos drop the connection or
 //! log the device out remotely.
 //!
-//! Once linked, the phone's contacts answer what we send ([`phone`]). What the phone receives
+//! Once linked, the phone's contacts answer what we send ([`phone`]), and have profiles: an
+//! "about" and a picture drawn for each ([`picture`]). A contact this account blocked is heard
+//! no more in their own chat, nor in stories: what they do so on cue is dropped, and they get
+//! nothing sent to them there. What the phone receives
 //! is kept in the store (`simulator_inbox`, shown at `…/simulator/inbox`), keyed by our message
 //! id: like a real upstream given an idempotency key, it recognises a message sent twice. What
 //! its contacts still owe for each message (acks, read receipts, replies) is kept there too, and
@@ -14,6 +17,7 @@
 
 mod groups;
 mod phone;
+mod picture;
 mod world;
 
 use std::time::Duration;
@@ -28,10 +32,13 @@ use crate::device::upstream::{Upstream, UpstreamEvent};
 use crate::model::{
     event::Me,
     group::{GroupOp, GroupOutcome},
+    ids::phone_of,
     inbound::Directory,
     pairing::LinkingPhone,
-    spec::SimulatorSpec,
-    upstream::{Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Session},
+    spec::{SimulatedContact, SimulatorSpec},
+    upstream::{
+        Accepted, ConnectorError, Cue, GroupRefusal, Outbound, Outgoing, Picture, Profile, Session,
+    },
     Ack, DeviceId,
 };
 use crate::store::{self, Store, StoreResult, Tx};
@@ -91,6 +98,22 @@ impl Simulator {
             duties,
             self.events.clone(),
         ));
+    }
+
+    /// The contact of the device file with id `id`.
+    fn contact(&self, id: &str) -> Option<&SimulatedContact> {
+        self.spec.contacts.iter().find(|contact| contact.id == id)
+    }
+
+    /// Whether this account blocked `contact`. The simulated phone keeps no block list of
+    /// its own: it reads the device's, where a block is stored in the write that queues it
+    /// for the upstream, so it holds from the moment the block is answered.
+    async fn blocked(&self, contact: &str) -> Result<bool, ConnectorError> {
+        let (device, contact) = (self.device.clone(), contact.to_owned());
+        self.store
+            .read(move |conn| store::contacts::is_blocked(conn, &device, &contact))
+            .await
+            .map_err(|error| ConnectorError::Unreachable(error.to_string()))
     }
 
     /// Takes up what the phone still owes, as the store has it: what fell due while the daemon
@@ -209,16 +232,41 @@ impl Upstream for Simulator {
             .collect()
     }
 
-    /// The simulated contacts do not react to receipts, typing, reactions or revocations.
+    /// The simulated contacts do not react to receipts, typing, reactions or revocations; a
+    /// block is read from the store (see [`Simulator::blocked`]).
     async fn tell(&mut self, _action: &Outbound) -> Result<(), ConnectorError> {
         Ok(())
     }
 
-    /// Every number is on the simulated network. Only the device file's contacts receive
-    /// what is sent to them; a message to anyone else gets the server's tick alone, like one
-    /// to a phone that is switched off.
+    /// The device file's contacts are on the simulated network, and so is every other number
+    /// but those ending in `0000`, which have no account: a test or a demo can show a number
+    /// without WhatsApp (`+1 555 123 0000`). Only the contacts receive what is sent to them;
+    /// a message to anyone else gets the server's tick alone, like one to a phone that is
+    /// switched off.
     async fn find_number(&mut self, number: &str) -> Result<Option<String>, ConnectorError> {
-        Ok(Some(format!("{number}@c.us")))
+        let contact = self
+            .spec
+            .contacts
+            .iter()
+            .any(|contact| phone_of(&contact.id) == Some(number));
+        Ok((contact || !number.ends_with("0000")).then(|| format!("{number}@c.us")))
+    }
+
+    /// The device file's contacts, with their name and "about"; nobody else has a profile.
+    async fn profile(&mut self, contact_id: &str) -> Result<Option<Profile>, ConnectorError> {
+        Ok(self.contact(contact_id).map(|contact| Profile {
+            name: Some(contact.name.clone()),
+            push_name: Some(contact.name.clone()),
+            about: contact.about().map(str::to_owned),
+        }))
+    }
+
+    /// A drawing of the contact's own, for the device file's contacts that have a picture.
+    async fn picture(&mut self, contact_id: &str) -> Result<Option<Picture>, ConnectorError> {
+        Ok(self
+            .contact(contact_id)
+            .filter(|contact| contact.picture)
+            .map(|contact| picture::draw(&contact.id)))
     }
 
     async fn close(&mut self) {
@@ -240,7 +288,15 @@ impl Upstream for Simulator {
                 }
             }
             Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
-            Cue::Act(act) => UpstreamEvent::Inbound(world::report(&self.spec, &act)?),
+            Cue::Act(act) => {
+                // WhatsApp delivers nothing someone this account blocked sends it.
+                if let Some(by) = world::towards_us(&act) {
+                    if self.blocked(by).await? {
+                        return Ok(());
+                    }
+                }
+                UpstreamEvent::Inbound(world::report(&self.spec, &act)?)
+            }
             Cue::Group(cue) => {
                 let reports = self
                     .in_world(move |tx, device, spec, me| groups::act(tx, device, spec, me, &cue))

@@ -15,6 +15,10 @@
 //! played twice (by the task of the earlier connection, whose reports were still on their way,
 //! and by the one that took over) is stored once, since only the first marks it done.
 //!
+//! A contact this account blocked gets nothing in their own chat: a message to them gets the
+//! server's ack alone, and a reply there they had planned before the block is settled without
+//! being reported. In the group they go on as before, as blocked members do on WhatsApp.
+//!
 //! The whole plan is kept rather than worked out again from the device file: an edited file
 //! does not change what is owed for messages already received, the count of steps done keeps
 //! its meaning, and a reply made again has the upstream id chosen for it at first.
@@ -36,7 +40,7 @@ use crate::model::{
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
     Ack, DeviceId, Media, Message,
 };
-use crate::store::{messages::PhoneDuties, StoreResult, Tx};
+use crate::store::{self, messages::PhoneDuties, StoreResult, Tx};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;
@@ -129,10 +133,25 @@ pub fn receive(
     let me = format!("{}@c.us", spec.number());
     let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
         .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
+    // In their own chat, a contact this account blocked gets nothing, as one whose phone is
+    // off; in a group, blocking changes nothing, as on WhatsApp.
+    let plan = match members.is_none()
+        && store::contacts::is_blocked(tx.conn(), device, &message.chat_id)?
+    {
+        true => Plan::with_members(
+            &SimulatorSpec {
+                contacts: Vec::new(),
+                ..spec.clone()
+            },
+            message,
+            None,
+        ),
+        false => Plan::with_members(spec, message, members.as_deref()),
+    };
     let duties = Duties {
         upstream_id: upstream_id.clone(),
         received_at: now,
-        plan: Plan::with_members(spec, message, members.as_deref()),
+        plan,
         done: 0,
     };
     tx.simulator_owe(device, &duties.to_stored()?)?;
@@ -400,8 +419,18 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
         let report = duties.plan.report(&step.act, &duties.upstream_id);
         let (device, upstream_id) = (device.clone(), duties.upstream_id.clone());
         let last = index + 1 == steps.len();
+        let replier = match &step.act {
+            Act::Reply(reply) if !duties.plan.group => Some(reply.from.clone()),
+            _ => None,
+        };
         let settle = Settle::new(move |tx| {
-            tx.simulator_step_done(&device, &upstream_id, index as u32, last)
+            let owed = tx.simulator_step_done(&device, &upstream_id, index as u32, last)?;
+            // A reply in their chat planned before its sender was blocked is done, and never
+            // arrives.
+            match replier {
+                Some(from) if owed => Ok(!store::contacts::is_blocked(tx.conn(), &device, &from)?),
+                _ => Ok(owed),
+            }
         });
         if events
             .send(UpstreamEvent::Owed { report, settle })

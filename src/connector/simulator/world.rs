@@ -95,6 +95,24 @@ pub fn report(spec: &SimulatorSpec, act: &Act) -> Result<Inbound, ConnectorError
     })
 }
 
+/// The contact who does `act` towards this account alone, if one does: a message in their own
+/// chat, or a story. What a blocked contact does so never arrives; what they do in a group
+/// does, as on WhatsApp.
+pub fn towards_us(act: &Act) -> Option<&str> {
+    match act {
+        Act::Message {
+            from,
+            chat_id: None,
+            ..
+        }
+        | Act::Status { from, .. } => Some(from),
+        Act::Message { from, chat_id, .. } => (chat_id.as_deref() == Some(from)).then_some(from),
+        Act::Vote { .. } | Act::Edit { .. } | Act::ChannelPost { .. } | Act::RevealLid { .. } => {
+            None
+        }
+    }
+}
+
 /// A message someone in the simulated world sends.
 struct Said<'a> {
     upstream_id: &'a str,

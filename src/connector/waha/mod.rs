@@ -18,9 +18,12 @@
 //!
 //! Here: the connector's state, its requests to WAHA and the [`Upstream`] it implements. The
 //! session and its status are in `session`, the backfill in `backfill`, sending in `send`, the
-//! engines' differing answers in `engines`, sending once whatever answers are lost in `resend`, incoming webhooks in `webhook`, files in [`media`].
+//! engines' differing answers in `engines`, sending once whatever answers are lost in
+//! `resend`, incoming webhooks in `webhook`, files in [`media`], contacts' profiles, pictures
+//! and blocks in `contacts`.
 
 mod backfill;
+mod contacts;
 mod engines;
 mod group_events;
 mod groups;
@@ -51,7 +54,9 @@ use crate::model::{
     inbound::Directory,
     pairing::LinkingPhone,
     spec::{DeviceFilters, WahaSpec},
-    upstream::{Accepted, ConnectorError, GroupRefusal, Outbound, Outgoing, Session},
+    upstream::{
+        Accepted, ConnectorError, GroupRefusal, Outbound, Outgoing, Picture, Profile, Session,
+    },
     DeviceId,
 };
 use engines::{number_chat_id, subject_of};
@@ -316,6 +321,10 @@ impl Upstream for Waha {
                 let session = self.spec.session.as_str();
                 self.request(Method::POST, &["api", session, "chats", chat_id, action])
             }
+            Outbound::Block {
+                contact_id,
+                blocked,
+            } => self.block(contact_id, *blocked),
             // Once per chat while the session runs, whatever the answer: the engine keeps the
             // subscription (NOWEB renews it when it reconnects), and presence is best effort,
             // so an engine that cannot subscribe is not asked at every look at the chat.
@@ -384,6 +393,14 @@ impl Upstream for Waha {
     /// WAHA's group endpoints (see [`groups`]).
     async fn group(&mut self, op: &GroupOp) -> Result<GroupOutcome, GroupRefusal> {
         self.group_op(op).await
+    }
+
+    async fn profile(&mut self, contact_id: &str) -> Result<Option<Profile>, ConnectorError> {
+        self.profile_of(contact_id).await
+    }
+
+    async fn picture(&mut self, contact_id: &str) -> Result<Option<Picture>, ConnectorError> {
+        self.picture_of(contact_id).await
     }
 
     async fn close(&mut self) {

@@ -1,12 +1,14 @@
 //! What callers ask of a device through its handle: start, stop, restart, log out, pass a hint
-//! or a question on to the upstream, ask for a pairing code, and shut down with the daemon.
-//! Kept apart from the run loop so that the loop reads as the list of what an actor waits for.
+//! or a question (a number, a contact) on to the upstream, ask for a pairing code, and shut
+//! down with the daemon. Kept apart from the run loop so that the loop reads as the list of
+//! what an actor waits for.
 
 use super::{failure_input, Actor, Command};
 use crate::device::state::{DeviceState, Input, InvalidTransition};
+use crate::device::upstream::Upstream;
 use crate::device::DeviceError;
 use crate::model::{
-    upstream::{ConnectorError, Outbound},
+    upstream::{ConnectorError, Found, LookUp, Outbound},
     StateName,
 };
 
@@ -42,6 +44,9 @@ impl Actor {
             Command::PairingCode { phone, issued } => {
                 let _ = issued.send(self.pairing_code(phone).await?);
             }
+            Command::LookUp { look_up, found } => {
+                let _ = found.send(self.look_up(look_up).await?);
+            }
             Command::Webhook(reports) => self.webhook(reports).await?,
             Command::Group { op, done } => {
                 let _ = done.send(self.group(op).await?);
@@ -63,11 +68,16 @@ impl Actor {
         }
     }
 
+    /// The upstream of a ready device, to ask something of for a caller.
+    fn ready_upstream(&mut self) -> Result<&mut (dyn Upstream + 'static), DeviceError> {
+        match (self.state.name(), self.upstream.as_deref_mut()) {
+            (StateName::Ready, Some(upstream)) => Ok(upstream),
+            _ => Err(DeviceError::NotReady),
+        }
+    }
+
     async fn find_number(&mut self, number: &str) -> Result<Option<String>, DeviceError> {
-        let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) else {
-            return Err(DeviceError::NotReady);
-        };
-        match upstream.find_number(number).await {
+        match self.ready_upstream()?.find_number(number).await {
             Ok(Some(mut chat_id)) => {
                 // A number WhatsApp answers with a linked id for is that number's chat.
                 self.linked_ids
@@ -76,6 +86,22 @@ impl Actor {
                 Ok(Some(chat_id))
             }
             Ok(None) => Ok(None),
+            Err(error) => Err(self.answered_with(error).await),
+        }
+    }
+
+    async fn look_up(&mut self, look_up: LookUp) -> Result<Found, DeviceError> {
+        let upstream = self.ready_upstream()?;
+        let found = match look_up {
+            LookUp::Profile { contact_id } => {
+                upstream.profile(&contact_id).await.map(Found::Profile)
+            }
+            LookUp::Picture { contact_id } => {
+                upstream.picture(&contact_id).await.map(Found::Picture)
+            }
+        };
+        match found {
+            Ok(found) => Ok(found),
             Err(error) => Err(self.answered_with(error).await),
         }
     }

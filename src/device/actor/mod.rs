@@ -52,7 +52,7 @@ use crate::model::{
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     spec::{ConnectorKind, DeviceFilters},
-    upstream::{ConnectorError, Cue, Outbound, Reported},
+    upstream::{ConnectorError, Cue, Found, LookUp, Outbound, Reported},
     DeviceId, StateName,
 };
 use crate::store::{self, Store};
@@ -82,6 +82,11 @@ pub enum Command {
     PairingCode {
         phone: LinkingPhone,
         issued: oneshot::Sender<IssuedCode>,
+    },
+    /// Ask the upstream about a contact (see [`Upstream::profile`], [`Upstream::picture`]).
+    LookUp {
+        look_up: LookUp,
+        found: oneshot::Sender<Found>,
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),

@@ -22,8 +22,8 @@ use crate::model::{
     pairing::LinkingPhone,
     spec::{ConnectorKind, DeviceSpec},
     upstream::{
-        Accepted, ConnectorError, Cue, Download, Outbound, Outgoing, Reported, Session,
-        WebhookError,
+        Accepted, ConnectorError, Cue, Download, Outbound, Outgoing, Picture, Profile, Reported,
+        Session, WebhookError,
     },
     DeviceId,
 };
@@ -177,6 +177,16 @@ impl Upstream for LeasedUpstream {
     async fn group_name(&mut self, group_id: &str) -> Result<Option<String>, ConnectorError> {
         self.claim.take().await?;
         self.inner.group_name(group_id).await
+    }
+
+    async fn profile(&mut self, contact_id: &str) -> Result<Option<Profile>, ConnectorError> {
+        self.claim.take().await?;
+        self.inner.profile(contact_id).await
+    }
+
+    async fn picture(&mut self, contact_id: &str) -> Result<Option<Picture>, ConnectorError> {
+        self.claim.take().await?;
+        self.inner.picture(contact_id).await
     }
 
     async fn close(&mut self) {

@@ -165,6 +165,7 @@ impl CommandRoute for ToOwner {
             Request::FindNumber(number) => Carried::FindNumber { number },
             Request::PairingCode(phone) => Carried::PairingCode { phone },
             Request::Group(op) => Carried::Group { op },
+            Request::LookUp(look_up) => Carried::LookUp { look_up },
             Request::Webhook(_) => return Err(DeviceError::NotReady),
         };
         self.owners

@@ -59,7 +59,7 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
         upstream_id: row.get(at + 1)?,
         device_id: row.get(at + 2)?,
         chat_id: row.get(at + 3)?,
-        from_phone: phone_of(&from),
+        from_phone: phone_of(&from).map(str::to_owned),
         from,
         from_me: row.get::<i64>(at + 5)? != 0,
         kind: row.get(at + 6)?,

@@ -77,7 +77,7 @@ impl Tx<'_> {
             device_id: device.to_string(),
             chat_id: new.chat_id.to_owned(),
             from: new.from.to_owned(),
-            from_phone: phone_of(new.from),
+            from_phone: phone_of(new.from).map(str::to_owned),
             from_me: new.from_me,
             kind: new.kind.to_owned(),
             body: new.body.to_owned(),

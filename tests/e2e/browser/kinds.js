@@ -16,7 +16,7 @@
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
-const { BASE, KEY, LAUNCH, screenshot, byTestId, until, connected, PageWatch } = require("./support");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, until, signInToChat, PageWatch } = require("./support");
 
 const pages = new PageWatch();
 
@@ -71,12 +71,7 @@ main(async () => {
       geolocation: HERE,
     });
     const page = pages.watch(await context.newPage(), "kinds");
-    await page.goto(`${BASE}/`);
-    await page.getByTestId("signin-key").fill(KEY);
-    await page.getByTestId("signin-submit").click();
-    await connected(page);
-    await page.goto(`${BASE}/devices/${DEVICE}/chats/${encodeURIComponent(ALICE)}`);
-    await connected(page);
+    await signInToChat(page, DEVICE, ALICE);
 
     // A voice note: recorded from the fake microphone, uploaded, sent as `voice`, and played
     // from the daemon with the access token, its length shown.

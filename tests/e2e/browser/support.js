@@ -137,4 +137,14 @@ async function connected(page) {
   await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
 }
 
-module.exports = { BASE, KEY, SHOTS, WAIT_MS, LAUNCH, PageWatch, screenshot, byTestId, expectCount, until, connected };
+/** Signs in with the admin key, then opens chat `chatId` of device `deviceId`. */
+async function signInToChat(page, deviceId, chatId) {
+  await page.goto(`${BASE}/`);
+  await page.getByTestId("signin-key").fill(KEY);
+  await page.getByTestId("signin-submit").click();
+  await connected(page);
+  await page.goto(`${BASE}/devices/${deviceId}/chats/${encodeURIComponent(chatId)}`);
+  await connected(page);
+}
+
+module.exports = { BASE, KEY, SHOTS, WAIT_MS, LAUNCH, PageWatch, screenshot, byTestId, expectCount, until, connected, signInToChat };

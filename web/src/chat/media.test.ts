@@ -25,6 +25,13 @@ describe("media URLs", () => {
     expect(signedMediaUrl("/api/v1/devices/demo/media/up_1", "t")).toBe("/api/v1/devices/demo/media/up_1?access_token=t");
   });
 
+  it("load a contact's profile picture from the daemon the same way", () => {
+    expect(signedMediaUrl("/api/v1/devices/demo/contacts/15550000002@c.us/picture", "t")).toBe(
+      "/api/v1/devices/demo/contacts/15550000002@c.us/picture?access_token=t",
+    );
+    expect(signedMediaUrl("/api/v1/devices/demo/contacts/15550000002@c.us", "t")).toBeNull();
+  });
+
   it("a renewed token gives a new URL", () => {
     expect(signedMediaUrl(upload, "old")).not.toBe(signedMediaUrl(upload, "new"));
     expect(signedMediaUrl(upload, "new")).toMatch(/access_token=new$/);

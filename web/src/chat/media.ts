@@ -10,7 +10,8 @@ import type { Media, MediaKind } from "../api/types";
  * the query, `?access_token=` (never the API key).
  */
 
-const DAEMON_MEDIA = /^\/api\/v1\/devices\/[^/]+\/media\/[^/]+$/;
+/** A message's file, or a contact's profile picture (`pictureUrl`), as the daemon serves them. */
+const DAEMON_MEDIA = /^\/api\/v1\/devices\/[^/]+\/(?:media\/[^/]+|contacts\/[^/]+\/picture)$/;
 
 /** The path of a file the daemon serves, or null for a link elsewhere. */
 export function daemonMediaPath(url: string): string | null {

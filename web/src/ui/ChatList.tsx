@@ -8,6 +8,7 @@ import type { DeviceView } from "../device/deviceView";
 import { chatPath } from "../router";
 import { activityTime } from "./format";
 import { onRowKey } from "./keyboard";
+import { NewChat } from "./NewChat";
 import { Ticks } from "./Ticks";
 
 function preview(chat: Chat, typing: boolean) {
@@ -25,7 +26,9 @@ function preview(chat: Chat, typing: boolean) {
 /**
  * The device's chats, newest activity first, with a search; the open one
  * highlighted. A device without a link (not linked yet, or logged out) lists
- * none until it is linked again: a logout leaves no chats on screen.
+ * none until it is linked again: a logout leaves no chats on screen. Where the
+ * device can check numbers and the credential may send, a new chat can be
+ * started with a number.
  */
 export function ChatList({
   session,
@@ -33,14 +36,17 @@ export function ChatList({
   openChatId,
   meId,
   linked,
+  canStartChats,
 }: {
   session: DeviceSession;
   view: DeviceView;
   openChatId: string | null;
   meId: string | null;
   linked: boolean;
+  canStartChats: boolean;
 }) {
   const [query, setQuery] = useState("");
+  const [starting, setStarting] = useState(false);
   if (!linked) {
     return (
       <nav class="chat-list" aria-label="Chats">
@@ -53,15 +59,23 @@ export function ChatList({
 
   return (
     <nav class="chat-list" aria-label="Chats">
-      <input
-        class="chat-search"
-        data-testid="chat-search"
-        type="search"
-        placeholder="Search chats"
-        aria-label="Search chats"
-        value={query}
-        onInput={(event) => setQuery(event.currentTarget.value)}
-      />
+      <div class="chat-list-head">
+        <input
+          class="chat-search"
+          data-testid="chat-search"
+          type="search"
+          placeholder="Search chats"
+          aria-label="Search chats"
+          value={query}
+          onInput={(event) => setQuery(event.currentTarget.value)}
+        />
+        {canStartChats && (
+          <button type="button" class="new-chat-open" data-testid="new-chat-open" onClick={() => setStarting(true)}>
+            New chat
+          </button>
+        )}
+      </div>
+      {starting && <NewChat session={session} onClose={() => setStarting(false)} />}
       {view.chatsLoaded && chats.length === 0 && (
         <p class="empty">{query ? "No chat matches." : "No chats yet."}</p>
       )}

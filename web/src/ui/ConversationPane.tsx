@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { ConnectorKind, Message } from "../api/types";
+import type { Capability, ConnectorKind, Message } from "../api/types";
 import { allows } from "../auth/grant";
 import { uploadsInChat } from "../chat/media";
 import { pendingInChat } from "../chat/outbox";
@@ -9,6 +9,7 @@ import { type DeviceView, conversationOf, findMessage } from "../device/deviceVi
 import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { Composer } from "./Composer";
+import { ContactPanel } from "./ContactPanel";
 import { ForwardPicker } from "./ForwardPicker";
 import { GroupPanel } from "./GroupPanel";
 import { MessageList } from "./MessageList";
@@ -17,7 +18,8 @@ import { useAccessToken } from "./useAccessToken";
 /**
  * The open chat: who it is with, whether they are typing, its messages and the composer. A
  * simulator device's own group (docs/connectors.md), which its first contact made, says what
- * it is; a group's header opens its information.
+ * it is; a group's header opens its information, a direct chat's its contact's panel, where
+ * the device's connector can look contacts up.
  */
 /** The simulated phone's own group, `120363<phone>@g.us`, of the account `meId`. */
 function phonesOwnGroup(meId: string | null): string | null {
@@ -30,12 +32,14 @@ export function ConversationPane({
   chatId,
   meId,
   connector,
+  capabilities,
 }: {
   session: DeviceSession;
   view: DeviceView;
   chatId: string;
   meId: string | null;
   connector: ConnectorKind;
+  capabilities: readonly Capability[];
 }) {
   // Opening a chat loads its newest messages and marks it read on the server.
   useEffect(() => {
@@ -74,6 +78,8 @@ export function ConversationPane({
       ),
     [view.chats],
   );
+  const [showingContact, setShowingContact] = useState(false);
+  const hasContact = chat?.kind === "direct" && capabilities.includes("contacts.lookup");
   const replyId = replyingTo(view.replies, chatId);
   const replyQuote = replyId
     ? quoteOf(replyId, findMessage(view, chatId, replyId), (m: Message) => (isGroup ? m.from : chatName))
@@ -109,7 +115,20 @@ export function ConversationPane({
             Group info
           </button>
         )}
+        {hasContact && (
+          <button type="button" class="contact-open" data-testid="contact-open" onClick={() => setShowingContact(true)}>
+            Contact info
+          </button>
+        )}
       </header>
+      {showingContact && (
+        <ContactPanel
+          session={session}
+          contactId={chatId}
+          canBlock={canSend && capabilities.includes("contacts.block")}
+          onClose={() => setShowingContact(false)}
+        />
+      )}
       {connector === "simulator" && chatId === phonesOwnGroup(meId) && (
         <p class="chat-info" data-testid="chat-info">
           The simulated phone's own group, with all of its contacts, made by the first of them. Each member reads and

@@ -1,4 +1,5 @@
 import type { Dashboard } from "../app/dashboard";
+import { allows } from "../auth/grant";
 import { navigate } from "../app/navigation";
 import { useStore } from "../lib/store";
 import { useEffect } from "preact/hooks";
@@ -45,6 +46,7 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
   // The namespace's own state is the freshest; the fleet's until it arrives.
   const state = view.state ?? device.state;
   const meId = device.me?.id ?? null;
+  const canSend = view.scopes !== null && allows(view.scopes, "send");
 
   return (
     <main class={`device-screen${chatId ? " chat-open" : ""}`}>
@@ -73,11 +75,25 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
       {linkState === "refused" && <p class="error banner">{session.link.refusal}</p>}
       <div class="panes">
         <aside class="chat-pane">
-          <ChatList session={session} view={view} openChatId={chatId} meId={meId} linked={device.me !== null} />
+          <ChatList
+            session={session}
+            view={view}
+            openChatId={chatId}
+            meId={meId}
+            linked={device.me !== null}
+            canStartChats={canSend && device.capabilities.includes("numbers.check")}
+          />
         </aside>
         <section class="detail-pane">
           {chatId ? (
-            <ConversationPane session={session} view={view} chatId={chatId} meId={meId} connector={device.connector} />
+            <ConversationPane
+              session={session}
+              view={view}
+              chatId={chatId}
+              meId={meId}
+              connector={device.connector}
+              capabilities={device.capabilities}
+            />
           ) : (
             <div class="device-detail">
               <LinkingPanel dashboard={dashboard} device={device} view={view} />

@@ -12,6 +12,8 @@ fn contact(id: &str, name: &str, behaviour: Behaviour) -> SimulatedContact {
         name: name.into(),
         lid: None,
         behaviour,
+        about: None,
+        picture: true,
     }
 }
 
