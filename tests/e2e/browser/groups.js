@@ -1,6 +1,6 @@
 // A group run from the dashboard in a real browser: Debian's Chromium, driven by
-// playwright-core, against the real daemon with a simulator device. A group made over the API
-// shows in the chat list live, its `system` line centred in the chat; its information panel,
+// playwright-core, against the real daemon with a simulator device. A group made from the chat
+// list (its name, and a member by number) opens, its `system` line centred in the chat; its information panel,
 // opened from the chat's header, lists the participants with their roles, adds Bob by his
 // number, makes Alice an admin, removes Bob, renames the group (the header follows), shows the
 // invite link, copies it and resets it, and leaves the group. Each change shows as its system
@@ -50,11 +50,23 @@ main(async () => {
     await page.goto(`${BASE}/devices/${DEVICE}`);
     await connected(page);
 
-    // Made over the API: the chat list shows it at once.
+    // Made from the chat list: a name, and Alice by her number; a word that is no number is
+    // refused before anything is asked.
     const name = `Trip ${run}`;
-    const chat = await api.expect(201, "POST", `/api/v1/devices/${DEVICE}/groups`, { name, participants: [ALICE] });
-    await page.locator(byTestId("chat-row", { "chat-id": chat.id })).click();
+    await page.getByTestId("new-group-open").click();
+    await page.getByTestId("new-group").waitFor();
+    await pages.audit(page, "the new group form");
+    await page.getByTestId("new-group-name").fill(name);
+    await page.getByTestId("new-group-people").fill("Alice");
+    await page.getByTestId("new-group-create").click();
+    await page.getByTestId("new-group").getByText("Not a phone number: Alice").waitFor();
+    await page.getByTestId("new-group-people").fill("+1 555 000 0002");
+    await page.getByTestId("new-group-create").click();
+    await page.getByTestId("new-group").waitFor({ state: "detached" });
     await systemLine(page, `You created group “${name}”`).waitFor();
+    const groups = await api.expect(200, "GET", `/api/v1/devices/${DEVICE}/chats`);
+    const chat = groups.items.find((one) => one.name === name);
+    if (!chat || !page.url().endsWith(chat.id)) fail(`the new group's chat is not the one open: ${page.url()}`);
 
     await page.getByTestId("group-info-open").click();
     await page.getByTestId("group-info").waitFor();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { participantId } from "./participants";
+import { participantId, typedParticipants } from "./participants";
 
 describe("participantId", () => {
   it("takes a person's chat id as it is", () => {
@@ -17,5 +17,16 @@ describe("participantId", () => {
     for (const typed of ["", "bob", "120363@g.us", "+1 555", "1555000000300000000"]) {
       expect(participantId(typed)).toBeNull();
     }
+  });
+
+});
+
+describe("typedParticipants", () => {
+  it("reads the people of a new group one a line or comma, once each, naming what is no number", () => {
+    expect(typedParticipants("+1 555 000 0002\n15550000003, +1 (555) 000-0002; 15550000004@c.us")).toEqual({
+      ids: ["15550000002@c.us", "15550000003@c.us", "15550000004@c.us"],
+      unreadable: [],
+    });
+    expect(typedParticipants("Alice, 12").unreadable).toEqual(["Alice", "12"]);
   });
 });

@@ -9,6 +9,7 @@ import { chatPath } from "../router";
 import { activityTime } from "./format";
 import { onRowKey } from "./keyboard";
 import { NewChat } from "./NewChat";
+import { NewGroup } from "./NewGroup";
 import { Ticks } from "./Ticks";
 
 function preview(chat: Chat, typing: boolean) {
@@ -28,7 +29,7 @@ function preview(chat: Chat, typing: boolean) {
  * highlighted. A device without a link (not linked yet, or logged out) lists
  * none until it is linked again: a logout leaves no chats on screen. Where the
  * device can check numbers and the credential may send, a new chat can be
- * started with a number.
+ * started with a number; where it runs groups, a group can be made.
  */
 export function ChatList({
   session,
@@ -37,6 +38,7 @@ export function ChatList({
   meId,
   linked,
   canStartChats,
+  canMakeGroups,
 }: {
   session: DeviceSession;
   view: DeviceView;
@@ -44,9 +46,11 @@ export function ChatList({
   meId: string | null;
   linked: boolean;
   canStartChats: boolean;
+  canMakeGroups: boolean;
 }) {
   const [query, setQuery] = useState("");
   const [starting, setStarting] = useState(false);
+  const [grouping, setGrouping] = useState(false);
   if (!linked) {
     return (
       <nav class="chat-list" aria-label="Chats">
@@ -74,8 +78,14 @@ export function ChatList({
             New chat
           </button>
         )}
+        {canMakeGroups && (
+          <button type="button" class="new-chat-open" data-testid="new-group-open" onClick={() => setGrouping(true)}>
+            New group
+          </button>
+        )}
       </div>
       {starting && <NewChat session={session} onClose={() => setStarting(false)} />}
+      {grouping && <NewGroup session={session} onClose={() => setGrouping(false)} />}
       {view.chatsLoaded && chats.length === 0 && (
         <p class="empty">{query ? "No chat matches." : "No chats yet."}</p>
       )}

@@ -82,6 +82,7 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
             meId={meId}
             linked={device.me !== null}
             canStartChats={canSend && device.capabilities.includes("numbers.check")}
+            canMakeGroups={canSend && device.capabilities.includes("groups.manage")}
           />
         </aside>
         <section class="detail-pane">
