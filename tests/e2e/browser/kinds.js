@@ -6,7 +6,8 @@
 // ours is edited in place, Alice edits one of hers, and a message is forwarded to Bob's chat,
 // where it shows marked forwarded; Alice sends a place and a contact card, shown as such; a
 // video picked with the file picker plays in its bubble from the daemon; Bob writes from his
-// linked id, and once it is revealed his two chats show as one. The
+// linked id, and once it is revealed his two chats show as one; the chat search finds
+// Alice's edited message by its new words. The
 // conversation with all of these is audited with axe-core, and every page is watched as in
 // dashboard.js (a console error, an uncaught exception or a request that leaves the daemon
 // fails the scenario). Screenshot: kinds.png.
@@ -228,6 +229,19 @@ main(async () => {
     await lidRow.waitFor({ state: "detached" });
     await withText(page, fromLid, "in").waitFor();
     if ((await page.locator(byTestId("chat-row", { "chat-id": BOB })).count()) !== 1) fail("Bob is not one chat");
+
+    // The chat search finds messages by their words, not only chats by name: Alice's edited
+    // text, by its new words, opens her chat.
+    await page.getByTestId("chat-search").fill(`see you at 6 ${run}`);
+    const result = page.getByTestId("message-result");
+    await result.first().waitFor();
+    await pages.audit(page, "messages found by the chat search");
+    if ((await result.count()) !== 1) fail(`the search found ${await result.count()} messages, not Alice's one`);
+    if ((await result.getAttribute("data-chat-id")) !== ALICE) fail("the message found is not Alice's");
+    await result.click();
+    await until(async () => page.url().endsWith(ALICE), "Alice's chat opens from the search");
+    await page.getByTestId("chat-search").fill("");
+    await page.getByTestId("message-results").waitFor({ state: "detached" });
 
     pages.check();
   } finally {

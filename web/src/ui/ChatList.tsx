@@ -11,6 +11,7 @@ import { onRowKey } from "./keyboard";
 import { NewChat } from "./NewChat";
 import { NewGroup } from "./NewGroup";
 import { Ticks } from "./Ticks";
+import { useMessageSearch } from "./useMessageSearch";
 
 function preview(chat: Chat, typing: boolean) {
   if (typing) return <span class="typing">typing…</span>;
@@ -29,7 +30,8 @@ function preview(chat: Chat, typing: boolean) {
  * highlighted. A device without a link (not linked yet, or logged out) lists
  * none until it is linked again: a logout leaves no chats on screen. Where the
  * device can check numbers and the credential may send, a new chat can be
- * started with a number; where it runs groups, a group can be made.
+ * started with a number; where it runs groups, a group can be made. The search finds
+ * chats by name and, below them, messages by the words of their text.
  */
 export function ChatList({
   session,
@@ -51,6 +53,7 @@ export function ChatList({
   const [query, setQuery] = useState("");
   const [starting, setStarting] = useState(false);
   const [grouping, setGrouping] = useState(false);
+  const messages = useMessageSearch(session, query);
   if (!linked) {
     return (
       <nav class="chat-list" aria-label="Chats">
@@ -68,8 +71,8 @@ export function ChatList({
           class="chat-search"
           data-testid="chat-search"
           type="search"
-          placeholder="Search chats"
-          aria-label="Search chats"
+          placeholder="Search chats and messages"
+          aria-label="Search chats and messages"
           value={query}
           onInput={(event) => setQuery(event.currentTarget.value)}
         />
@@ -138,6 +141,41 @@ export function ChatList({
           );
         })}
       </ul>
+      {(messages.found || messages.problem) && (
+        <section class="message-results" data-testid="message-results" aria-label="Messages found">
+          <h2>Messages</h2>
+          {messages.problem && <p class="error">{messages.problem}</p>}
+          {messages.found?.length === 0 && <p class="empty">No message has these words.</p>}
+          <ul>
+            {messages.found?.map((message) => {
+              const path = chatPath(session.deviceId, message.chatId);
+              const name = view.chats[message.chatId]?.name || message.chatId;
+              return (
+                <li key={message.id}>
+                  <a
+                    class="chat-row"
+                    data-testid="message-result"
+                    data-message-id={message.id}
+                    data-chat-id={message.chatId}
+                    href={path}
+                    onClick={(event) => followLink(event, path)}
+                  >
+                    <span class="chat-text">
+                      <span class="chat-top">
+                        <span class="chat-name">{name}</span>
+                        <time dateTime={message.timestamp}>{activityTime(message.timestamp)}</time>
+                      </span>
+                      <span class="chat-bottom">
+                        <span class="chat-preview">{messagePreview(message)}</span>
+                      </span>
+                    </span>
+                  </a>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+      )}
       {view.chatsCursor && (
         <button type="button" class="more" onClick={() => void session.loadChats(true)}>
           More chats
