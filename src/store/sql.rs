@@ -273,6 +273,28 @@ impl Row<'_> {
     }
 }
 
+/// How long PostgreSQL lets a transaction of ours sit idle, waiting on us, before it ends the
+/// session. Our transactions never wait on anything but their own statements, a few
+/// milliseconds apart; one idle for seconds belongs to a process that froze mid-write (a
+/// `SIGSTOP`, a stalled VM). Its row locks would hold off the takeover of its devices for as
+/// long as it stayed frozen (a claim skips the lease rows a write holds), so the server ends it
+/// well inside a lease (`cluster.lease_secs`, 10 s by default); the frozen node's write then
+/// fails when it wakes, and its later writes are refused by their epoch.
+const IDLE_TRANSACTION_MS: u32 = 3_000;
+
+/// A connection to `url` whose idle transactions the server ends (see [`IDLE_TRANSACTION_MS`]).
+fn connect_postgres(url: &str) -> Result<postgres::Client, postgres::Error> {
+    let mut config: postgres::Config = url.parse()?;
+    let ours = format!("-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_MS}");
+    // Options the URL gives (`?options=…`) are kept, ours after them.
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {ours}"),
+        None => ours,
+    };
+    config.options(&options);
+    config.connect(postgres::NoTls)
+}
+
 impl Conn {
     pub fn sqlite(conn: rusqlite::Connection) -> Conn {
         Conn(Backend::Sqlite(conn))
@@ -281,10 +303,7 @@ impl Conn {
     /// Connects to the PostgreSQL database at `url`.
     pub fn postgres(url: &str) -> Result<Conn, postgres::Error> {
         Ok(Conn(Backend::Postgres(Box::new(RefCell::new(Postgres {
-            client: Client(ManuallyDrop::new(postgres::Client::connect(
-                url,
-                postgres::NoTls,
-            )?)),
+            client: Client(ManuallyDrop::new(connect_postgres(url)?)),
             prepared: HashMap::new(),
             url: url.to_owned(),
         })))))
@@ -323,7 +342,7 @@ impl Conn {
                 if pg.client.is_closed() {
                     // The server went away since the last transaction, which ended: a new
                     // connection loses nothing.
-                    let client = postgres::Client::connect(&pg.url, postgres::NoTls)?;
+                    let client = connect_postgres(&pg.url)?;
                     pg.client = Client(ManuallyDrop::new(client));
                     pg.prepared.clear();
                 }

@@ -220,8 +220,13 @@ impl HeldWriter {
     }
 
     async fn release(self) {
+        self.wake().await.unwrap();
+    }
+
+    /// Lets the held write go on, as a frozen process that wakes; how it ended.
+    async fn wake(self) -> StoreResult<()> {
         self.release.send(()).unwrap();
-        self.write.await.unwrap().unwrap();
+        self.write.await.unwrap()
     }
 }
 
@@ -1332,6 +1337,53 @@ async fn a_device_is_leased_to_one_node_and_a_lapsed_lease_is_taken_under_a_new_
         (owner.node.as_str(), owner.url.as_str(), owner.epoch),
         ("b", "http://b.example", 2)
     );
+}
+
+/// A node frozen in the middle of a write keeps its transaction open and, with it, the lock on
+/// its lease row that a takeover's claim skips. The server ends such an idle transaction well
+/// inside a lease, so another node takes the lapsed lease over under a new epoch while the
+/// first is still frozen; the frozen write fails when it wakes, and the writer goes on with a
+/// new connection.
+#[tokio::test]
+async fn a_node_frozen_mid_write_loses_its_lapsed_lease_to_another() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let shop = stored_device(&store, "shop").await;
+    let fenced = leased_to_a(&store, &shop).await;
+    let frozen = HeldWriter::hold(&fenced).await;
+    store
+        .coordinate(|conn| cluster::renew(conn, "a", -1))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut tries = tokio::time::interval(std::time::Duration::from_millis(100));
+    let taken = loop {
+        tries.tick().await;
+        let taken = store
+            .coordinate(|conn| cluster::claim(conn, "b", 60_000, 1))
+            .await
+            .unwrap();
+        if !taken.is_empty() {
+            break taken;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the frozen node's write kept its lease from being taken over"
+        );
+    };
+    assert_eq!(
+        taken,
+        [cluster::Held {
+            device: shop.clone(),
+            epoch: 2
+        }]
+    );
+    assert!(frozen.wake().await.is_err(), "the frozen write is ended");
+    let id = shop.clone();
+    let written = store
+        .write(move |tx| tx.journal(&id, disconnected("after")))
+        .await;
+    assert!(written.is_ok(), "the writer goes on: {written:?}");
 }
 
 /// A write fenced by a lease that another node took over is refused, stores nothing, and
