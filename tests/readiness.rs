@@ -2,7 +2,8 @@
 //! against the daemon binary whose writes really fail: the test lowers the running process's
 //! file size limit to nothing (`RLIMIT_FSIZE`, as `prlimit --fsize=0 --pid` would), so that
 //! every write to its database file, its log and its uploads fails with `EFBIG`, as they
-//! would on a full disk, and then lifts it.
+//! would on a full disk, and then lifts it. The log is on that disk too where a test writes
+//! it to a file, as a daemon run with `> daemon.log` does.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -131,6 +132,70 @@ async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_aga
         .filter(|line| line.contains("internal error"))
         .count();
     assert_eq!(internal, 0, "no write was answered `internal`");
+}
+
+/// With its log on the disk that fills, as a container's or a `> daemon.log` one is, every
+/// request still gets an answer: the log's failing writes never break one, sends are refused
+/// `storage_unavailable` rather than dropped, and everything acknowledged before is there once
+/// the disk takes writes again.
+#[tokio::test]
+async fn a_log_on_the_full_disk_breaks_no_request_and_loses_nothing_acknowledged() {
+    let temp = tempfile::tempdir().unwrap();
+    let log = temp.path().join("daemon.log");
+    let (daemon, api) = Daemon::spawn_logging_to(temp.path(), &log).await;
+    api.ready_device("phone", silent_phone()).await;
+    let messages = format!("/api/v1/devices/phone/chats/{CHAT}/messages");
+    let mut acknowledged = Vec::new();
+    for n in 0..5 {
+        let sent = api
+            .send_message("phone", CHAT, json!({ "text": format!("before {n}") }))
+            .await;
+        acknowledged.push(sent["id"].clone());
+    }
+
+    limit_file_size(daemon.pid(), Some(0));
+    for n in 0..20 {
+        // An error here is a connection closed without an answer: what must never happen.
+        let answer = api
+            .http
+            .post(format!("{}{messages}", api.base))
+            .header("x-api-key", ADMIN_KEY)
+            .json(&json!({ "text": format!("during {n}") }))
+            .send()
+            .await
+            .expect("every send gets an answer");
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "send {n}");
+        let (status, ready) = get(&api, "/ready").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    }
+    let (status, _) = get(&api, "/health").await;
+    assert_eq!(status, StatusCode::OK);
+
+    limit_file_size(daemon.pid(), None);
+    let (status, ready) = get(&api, "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    let after = api
+        .send_message("phone", CHAT, json!({ "text": "after" }))
+        .await;
+    acknowledged.push(after["id"].clone());
+    let (_, page) = api.get(&messages).await;
+    let mut stored: Vec<Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["id"].clone())
+        .collect();
+    stored.reverse();
+    assert_eq!(
+        stored, acknowledged,
+        "every acknowledged message, and only those"
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("listening on"),
+        "the log was written to the disk before it filled"
+    );
 }
 
 #[tokio::test]

@@ -143,6 +143,51 @@ impl Daemon {
         Self::run(daemon, true)
     }
 
+    /// Starts the daemon as [`Daemon::spawn_with_admin_key`] does, but with its output (the
+    /// log) going to the file `log` rather than to the test, as a daemon run with
+    /// `> daemon.log 2>&1` does; returns it and a handle on it, once the log says where it
+    /// listens.
+    pub async fn spawn_logging_to(dir: &Path, log: &Path) -> (Daemon, super::TestDaemon) {
+        let file = std::fs::File::create(log).unwrap();
+        let mut serve = command(dir);
+        serve
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--devices-dir")
+            .arg(dir.join("devices"))
+            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
+            .env("DEVICEBRIDGE_API_KEY", ADMIN_KEY)
+            .env("RUST_LOG", "info")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file);
+        let child = serve.spawn().expect("cannot start devicebridge");
+        let deadline = Instant::now() + STARTUP;
+        let mut ticks = tokio::time::interval(Duration::from_millis(50));
+        let address = loop {
+            ticks.tick().await;
+            let written = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(at) = written.find("listening on http://") {
+                let rest = &written[at + "listening on http://".len()..];
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `listening on` in {log:?}: {written}"
+            );
+        };
+        let daemon = Daemon {
+            child,
+            lines: mpsc::unbounded_channel().1,
+            seen: Vec::new(),
+        };
+        let api = super::TestDaemon::remote(
+            format!("http://{address}"),
+            ADMIN_KEY.to_owned(),
+            dir.to_path_buf(),
+        );
+        (daemon, api)
+    }
+
     fn run(mut daemon: Command, raw: bool) -> Daemon {
         daemon.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = daemon.spawn().expect("cannot start devicebridge");
