@@ -36,6 +36,8 @@ pub struct ConnectorMetrics {
     pub server_ack: Histogram,
     /// From the moment a send was accepted to its device ack.
     pub device_ack: Histogram,
+    /// Upstream sessions the watchdog found stalled and restarted.
+    pub stalls: Counter,
 }
 
 /// An upstream's HTTP requests: how long each took, and those that failed.
@@ -74,6 +76,7 @@ pub(super) fn register_connectors(
     let sent = Family::<OneLabel, Counter>::default();
     let attempts = Family::<OneLabel, Counter>::default();
     let failures = Family::<OneLabel, Counter>::default();
+    let stalls = Family::<OneLabel, Counter>::default();
     let acks = Family::<TwoLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
         Histogram::seconds(histogram::ACK_SECONDS)
     });
@@ -89,6 +92,7 @@ pub(super) fn register_connectors(
                 relay_failures: failures.get_or_create_owned(&connector),
                 server_ack: ack("server"),
                 device_ack: ack("device"),
+                stalls: stalls.get_or_create_owned(&connector),
             };
             (kind, Arc::new(metrics))
         })
@@ -112,6 +116,11 @@ pub(super) fn register_connectors(
         "relay_failures",
         "Tries to hand a message to the upstream that failed, by connector",
         failures,
+    );
+    registry.register(
+        "device_stalls",
+        "Upstream sessions the watchdog found stalled and restarted, by connector",
+        stalls,
     );
     registry.register_with_unit(
         "message_ack_latency",

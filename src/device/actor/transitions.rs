@@ -64,6 +64,7 @@ impl Actor {
         if was_ready || !ready {
             return None;
         }
+        self.back_up().await;
         let pumped = self.relay.resume(self.upstream.as_mut()?.as_mut()).await;
         if pumped.more {
             self.bell.ring();
