@@ -43,6 +43,8 @@ impl Actor {
             return;
         }
         let now = now_ms();
+        let silence = self.watchdog.silence(now);
+        self.metrics.silence.set(self.id.as_str(), Some(silence));
         if self.watchdog.health() == Health::Flapping && !self.watchdog.flapping(now) {
             self.settle_health(Health::Healthy, None).await;
         }
@@ -68,6 +70,11 @@ impl Actor {
         if let Err(ignored) = self.feed(lost).await {
             tracing::debug!(device_id = %self.id, %ignored, "the restart of a stalled session was refused");
         }
+    }
+
+    /// The device is no longer `ready`: its silence is no longer shown.
+    pub(super) fn left_ready(&self) {
+        self.metrics.silence.set(self.id.as_str(), None);
     }
 
     /// The device is `ready` again: after a stall, what the stalled session took without

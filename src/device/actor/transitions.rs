@@ -59,6 +59,7 @@ impl Actor {
         let ready = self.state.name() == StateName::Ready;
         self.bell.set_sending(ready);
         if was_ready && !ready {
+            self.left_ready();
             self.relay.pause();
         }
         if was_ready || !ready {
