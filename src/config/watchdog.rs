@@ -84,3 +84,47 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{load, Overrides, Sources};
+
+    fn loaded(file: &str) -> Result<Settings, Vec<String>> {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("devicebridge.toml");
+        std::fs::write(&path, file).unwrap();
+        let overrides = Overrides {
+            config_file: Some(path),
+            ..Overrides::default()
+        };
+        load(&Sources::default(), &overrides, &[]).map_err(|errors| errors.0)
+    }
+
+    #[test]
+    fn the_former_name_of_the_probe_interval_still_sets_it() {
+        let settings = loaded("[upstream]\ncheck_interval_secs = 7\n").unwrap();
+        assert_eq!(settings.watchdog.probe_secs, 7);
+        assert_eq!(settings.upstream.check_interval_secs, None);
+        let agreeing = "[upstream]\ncheck_interval_secs = 7\n[watchdog]\nprobe_secs = 7\n";
+        assert_eq!(loaded(agreeing).unwrap().watchdog.probe_secs, 7);
+    }
+
+    #[test]
+    fn both_names_of_the_probe_interval_at_odds_are_refused() {
+        let file = "[upstream]\ncheck_interval_secs = 7\n[watchdog]\nprobe_secs = 9\n";
+        let errors = loaded(file).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("former name")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn zero_durations_are_refused() {
+        let errors = loaded("[watchdog]\nsilence_secs = 0\nprobe_secs = 0\n").unwrap_err();
+        for key in ["watchdog.silence_secs", "watchdog.probe_secs"] {
+            assert!(errors.iter().any(|e| e.contains(key)), "{key}: {errors:?}");
+        }
+    }
+}
