@@ -70,7 +70,9 @@ async fn a_stalled_session_is_restarted_and_every_message_reaches_the_phone_once
 
     // Found within silence_secs + probe_secs of the silence, with a margin for the machine.
     let stalled = client
-        .wait_until(Duration::from_secs(2 + 1 + 3), |e| e.name == "device:health")
+        .wait_until(Duration::from_secs(2 + 1 + 3), |e| {
+            e.name == "device:health"
+        })
         .await
         .expect("the stall is found");
     assert_eq!(stalled.data["status"], "stalled", "{}", stalled.data);

@@ -8,7 +8,7 @@ use super::relay_bell::RelayBell;
 use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
-    event::{Health, Me},
+    event::{HealthStatus, Me},
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     upstream::{Cue, Found, LookUp, Outbound, Picture, Profile, Reported},
@@ -22,7 +22,7 @@ pub struct DeviceHandle {
     route: Arc<dyn CommandRoute>,
     qr: watch::Receiver<Option<CurrentQr>>,
     me: watch::Receiver<Option<Me>>,
-    health: watch::Receiver<Health>,
+    health: watch::Receiver<HealthStatus>,
     bell: Arc<RelayBell>,
 }
 
@@ -32,7 +32,7 @@ impl DeviceHandle {
         route: Arc<dyn CommandRoute>,
         qr: watch::Receiver<Option<CurrentQr>>,
         me: watch::Receiver<Option<Me>>,
-        health: watch::Receiver<Health>,
+        health: watch::Receiver<HealthStatus>,
         bell: Arc<RelayBell>,
     ) -> Self {
         Self {
@@ -162,7 +162,7 @@ impl DeviceHandle {
     }
 
     /// How its upstream session is doing, as the watchdog last said.
-    pub fn health(&self) -> Health {
+    pub fn health(&self) -> HealthStatus {
         *self.health.borrow()
     }
 

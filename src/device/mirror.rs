@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::pairings::{code_of, Scan};
 use super::relay_bell::RelayBell;
 use super::CurrentQr;
-use crate::model::event::{EventKind, Health, JournaledEvent, Me};
+use crate::model::event::{EventKind, HealthStatus, JournaledEvent, Me};
 use crate::model::pairing::typed_code;
 use crate::model::{DeviceId, StateName};
 use crate::store::DeviceRecord;
@@ -24,14 +24,14 @@ pub(super) struct Mirror {
     /// The code the device last gave for a phone number, as typed, while it shows QR codes.
     pub(super) phone_code: watch::Sender<Option<String>>,
     pub(super) me: watch::Sender<Option<Me>>,
-    pub(super) health: watch::Sender<Health>,
+    pub(super) health: watch::Sender<HealthStatus>,
     pub(super) bell: Arc<RelayBell>,
 }
 
 /// A `device:health` event's fields, as far as the mirror reads them.
 #[derive(Deserialize)]
 struct HealthFields {
-    status: Health,
+    status: HealthStatus,
 }
 
 /// A `ready` event's fields, as far as the mirror reads them.

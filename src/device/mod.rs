@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     capability::Capability,
-    event::{Health, Me},
+    event::{HealthStatus, Me},
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
     upstream::GroupRefusal,
@@ -127,7 +127,7 @@ pub struct DeviceView {
     /// How its upstream session is doing: `stalled` while the watchdog restarts a session
     /// that said it worked and did nothing, `flapping` while its reconnects are spaced out
     /// (see `device:health`).
-    pub health: Health,
+    pub health: HealthStatus,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -162,7 +162,7 @@ impl From<&DeviceRecord> for DeviceView {
             owner: None,
             capabilities: ConnectorKind::named(&record.connector)
                 .map_or(&[], ConnectorKind::capabilities),
-            health: Health::Healthy,
+            health: HealthStatus::Healthy,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
         }

@@ -16,7 +16,7 @@ use super::pairings::Scan;
 use super::relay_bell::RelayBell;
 use super::route::ToActor;
 use super::DeviceHandle;
-use crate::model::event::Health;
+use crate::model::event::HealthStatus;
 use crate::model::event::JournaledEvent;
 use crate::model::DeviceId;
 
@@ -149,7 +149,7 @@ impl Supervisor {
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
         let (me_sender, me_receiver) = watch::channel(None);
-        let (health_sender, health_receiver) = watch::channel(Health::Healthy);
+        let (health_sender, health_receiver) = watch::channel(HealthStatus::Healthy);
         let bell = Arc::new(RelayBell::default());
         let actor = ToActor::new(commands);
         let handle = DeviceHandle::new(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::config::WatchdogSettings;
-use crate::model::event::Health;
+use crate::model::event::HealthStatus;
 
 /// The longest a flapping device waits before reconnecting.
 const LONGEST_DAMPED_WAIT: Duration = Duration::from_secs(600);
@@ -51,7 +51,7 @@ pub struct Watchdog {
     failed_probes: u32,
     /// When the connection dropped, within the flap window.
     drops: VecDeque<i64>,
-    health: Health,
+    health: HealthStatus,
 }
 
 impl Watchdog {
@@ -65,7 +65,7 @@ impl Watchdog {
             last_heard_ms: now_ms,
             failed_probes: 0,
             drops: VecDeque::new(),
-            health: Health::Healthy,
+            health: HealthStatus::Healthy,
         }
     }
 
@@ -142,14 +142,14 @@ impl Watchdog {
 
     /// Moves to `health`, and says so only when that is a change: the journal holds real
     /// transitions, not one event per check or per flap.
-    pub fn settle(&mut self, health: Health) -> Option<Health> {
+    pub fn settle(&mut self, health: HealthStatus) -> Option<HealthStatus> {
         (self.health != health).then(|| {
             self.health = health;
             health
         })
     }
 
-    pub fn health(&self) -> Health {
+    pub fn health(&self) -> HealthStatus {
         self.health
     }
 }
@@ -223,11 +223,17 @@ mod tests {
     #[test]
     fn health_is_reported_only_when_it_changes() {
         let mut dog = watchdog();
-        assert_eq!(dog.settle(Health::Healthy), None);
-        assert_eq!(dog.settle(Health::Stalled), Some(Health::Stalled));
-        assert_eq!(dog.settle(Health::Stalled), None);
-        assert_eq!(dog.settle(Health::Healthy), Some(Health::Healthy));
-        assert_eq!(dog.health(), Health::Healthy);
+        assert_eq!(dog.settle(HealthStatus::Healthy), None);
+        assert_eq!(
+            dog.settle(HealthStatus::Stalled),
+            Some(HealthStatus::Stalled)
+        );
+        assert_eq!(dog.settle(HealthStatus::Stalled), None);
+        assert_eq!(
+            dog.settle(HealthStatus::Healthy),
+            Some(HealthStatus::Healthy)
+        );
+        assert_eq!(dog.health(), HealthStatus::Healthy);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::capability::Capability;
 use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ChatMerged, ConnectionStatus, DeviceHealth, Disconnected, Envelope, EventKind,
-    Health, Me, MessageAck, MessageEdited, MessageReaction, MessageRead, MessageRevoked,
+    HealthStatus, Me, MessageAck, MessageEdited, MessageReaction, MessageRead, MessageRevoked,
     MessageStatus, Notification, NotificationRead, PairingCode, PollVote, QrCode, Ready,
     StateChange, StatusNew, Typing,
 };
@@ -143,7 +143,7 @@ pub(crate) fn declarations() -> String {
         GroupChange::decl(&config()),
         ParticipantChange::decl(&config()),
         GroupUpdate::decl(&config()),
-        Health::decl(&config()),
+        HealthStatus::decl(&config()),
         DeviceHealth::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),

@@ -237,9 +237,9 @@ export type ParticipantChange = { id: string, action: ParticipantAction, };
 
 export type GroupUpdate = { chatId: string, change: GroupChange, by: string | null, participants?: Array<ParticipantChange>, name?: string, description?: string, };
 
-export type Health = "healthy" | "stalled" | "flapping";
+export type HealthStatus = "healthy" | "stalled" | "flapping";
 
-export type DeviceHealth = { status: Health, reason: "silent_with_waiting_acks" | "probe_failed" | null, lastUpstreamEventAt: string | null, waitingAcks: number | null, };
+export type DeviceHealth = { status: HealthStatus, reason: "silent_with_waiting_acks" | "probe_failed" | null, lastUpstreamEventAt: string | null, waitingAcks: number | null, };
 
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
@@ -398,7 +398,7 @@ capabilities: Array<Capability>,
  * that said it worked and did nothing, `flapping` while its reconnects are spaced out
  * (see `device:health`).
  */
-health: Health, createdAt: string, updatedAt: string, };
+health: HealthStatus, createdAt: string, updatedAt: string, };
 
 export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, filters?: DeviceFilters, };
 

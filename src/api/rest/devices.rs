@@ -23,7 +23,7 @@ use crate::api::openapi::{
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
 use crate::model::spec::{CloudApiSpec, ConnectorKind, DeviceSpec, WahaSpec};
-use crate::model::{event::Health, rfc3339, upstream::Cue, DeviceId, StateName};
+use crate::model::{event::HealthStatus, rfc3339, upstream::Cue, DeviceId, StateName};
 use crate::{qr, store};
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
@@ -222,11 +222,11 @@ fn authorize_connector_settings(
 
 /// How a device's upstream session is doing, as its handle knows; a device this node has no
 /// handle for (being removed) is shown `healthy`, as it was stored.
-fn health(state: &AppState, id: &DeviceId) -> Health {
+fn health(state: &AppState, id: &DeviceId) -> HealthStatus {
     state
         .devices
         .handle(id)
-        .map_or(Health::Healthy, |handle| handle.health())
+        .map_or(HealthStatus::Healthy, |handle| handle.health())
 }
 
 /// Loads the device view after checking access.

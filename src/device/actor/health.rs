@@ -16,7 +16,7 @@ use super::Actor;
 use crate::backoff;
 use crate::device::state::Input;
 use crate::device::watchdog::StallReason;
-use crate::model::event::{DeviceHealth, EventData, Health};
+use crate::model::event::{DeviceHealth, EventData, HealthStatus};
 use crate::model::{rfc3339, StateName};
 
 /// The `reason` a stalled session's restart gives its `disconnected` event.
@@ -45,8 +45,8 @@ impl Actor {
         let now = now_ms();
         let silence = self.watchdog.silence(now);
         self.metrics.silence.set(self.id.as_str(), Some(silence));
-        if self.watchdog.health() == Health::Flapping && !self.watchdog.flapping(now) {
-            self.settle_health(Health::Healthy, None).await;
+        if self.watchdog.health() == HealthStatus::Flapping && !self.watchdog.flapping(now) {
+            self.settle_health(HealthStatus::Healthy, None).await;
         }
         let unacked = self.relay.unacked().await;
         let oldest = unacked.oldest.map(|at| at.timestamp_millis());
@@ -60,7 +60,7 @@ impl Actor {
     async fn stall(&mut self, reason: StallReason, waiting_acks: u64) {
         tracing::warn!(device_id = %self.id, reason = reason.as_str(), waiting_acks, "the upstream session stalled; restarting it");
         self.metrics.stalls.inc();
-        self.settle_health(Health::Stalled, Some((reason, waiting_acks)))
+        self.settle_health(HealthStatus::Stalled, Some((reason, waiting_acks)))
             .await;
         self.watchdog.restarting(now_ms());
         self.resend_when_back = true;
@@ -84,8 +84,8 @@ impl Actor {
         if std::mem::take(&mut self.resend_when_back) {
             self.relay.resend_unacked().await;
         }
-        if self.watchdog.health() == Health::Stalled {
-            self.settle_health(Health::Healthy, None).await;
+        if self.watchdog.health() == HealthStatus::Stalled {
+            self.settle_health(HealthStatus::Healthy, None).await;
         }
     }
 
@@ -104,14 +104,14 @@ impl Actor {
         if !flapping {
             return backoff::delay(attempt, initial, max, &mut rand::thread_rng());
         }
-        if self.watchdog.health() != Health::Stalled {
-            self.settle_health(Health::Flapping, None).await;
+        if self.watchdog.health() != HealthStatus::Stalled {
+            self.settle_health(HealthStatus::Flapping, None).await;
         }
         self.watchdog.damped_wait(initial, &mut rand::thread_rng())
     }
 
     /// Moves to `health`, journaling `device:health` only if it changed.
-    async fn settle_health(&mut self, health: Health, stall: Option<(StallReason, u64)>) {
+    async fn settle_health(&mut self, health: HealthStatus, stall: Option<(StallReason, u64)>) {
         if self.watchdog.settle(health).is_none() {
             return;
         }

@@ -50,7 +50,7 @@ use crate::config::Settings;
 use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
-    event::{EventData, Health, Me},
+    event::{EventData, HealthStatus, Me},
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     spec::{ConnectorKind, DeviceFilters},
@@ -173,7 +173,7 @@ pub struct Actor {
     /// Whether the upstream session stalled or flaps (see `health`).
     watchdog: Watchdog,
     /// The device's health, published for its view.
-    health: watch::Sender<Health>,
+    health: watch::Sender<HealthStatus>,
     /// Whether what a stalled session took without acknowledging is sent again once the
     /// device is ready.
     resend_when_back: bool,
@@ -186,7 +186,7 @@ impl Actor {
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
         me: watch::Sender<Option<Me>>,
-        health: watch::Sender<Health>,
+        health: watch::Sender<HealthStatus>,
         bell: Arc<RelayBell>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
@@ -221,7 +221,7 @@ impl Actor {
             metrics.clone(),
         );
         me.send_replace(record.me.clone());
-        health.send_replace(Health::Healthy);
+        health.send_replace(HealthStatus::Healthy);
         let watchdog = Watchdog::new(
             &context.settings.watchdog,
             chrono::Utc::now().timestamp_millis(),

@@ -19,7 +19,7 @@ use crate::device::route::Answer;
 use crate::device::supervisor::{self, Supervisor};
 use crate::device::{DeviceError, DeviceHandle};
 use crate::model::event::EventKind;
-use crate::model::event::Health;
+use crate::model::event::HealthStatus;
 use crate::model::spec::ConnectorKind;
 use crate::model::DeviceId;
 use crate::store;
@@ -110,7 +110,7 @@ impl Remote {
     fn follow(&self, id: DeviceId) {
         let (qr, qr_receiver) = watch::channel(None);
         let (me, me_receiver) = watch::channel(None);
-        let (health, health_receiver) = watch::channel(Health::Healthy);
+        let (health, health_receiver) = watch::channel(HealthStatus::Healthy);
         let bell = Arc::new(RelayBell::default());
         let route = ToOwner {
             device: id.clone(),

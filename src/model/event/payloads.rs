@@ -220,7 +220,7 @@ pub struct PairingCode {
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceHealth {
-    pub status: Health,
+    pub status: HealthStatus,
     #[cfg_attr(
         test,
         ts(type = "\"silent_with_waiting_acks\" | \"probe_failed\" | null")
@@ -235,7 +235,7 @@ pub struct DeviceHealth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
-pub enum Health {
+pub enum HealthStatus {
     Healthy,
     /// It says it works and does nothing; its session is being restarted.
     Stalled,
