@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
-use super::Actor;
+use super::{Actor, Resend};
 use crate::backoff;
 use crate::device::state::Input;
 use crate::device::watchdog::StallReason;
@@ -63,7 +63,7 @@ impl Actor {
         self.settle_health(HealthStatus::Stalled, Some((reason, waiting_acks)))
             .await;
         self.watchdog.restarting(now_ms());
-        self.resend_when_back = true;
+        self.resend_when_back = Resend::Always;
         let lost = Input::ConnectionLost {
             reason: STALLED.into(),
         };
@@ -77,11 +77,21 @@ impl Actor {
         self.metrics.silence.set(self.id.as_str(), None);
     }
 
-    /// The device is `ready` again: after a stall, what the stalled session took without
-    /// acknowledging goes back to the relay, sent again once, and the device is healthy.
+    /// The device is `ready` again: after a stall (or the daemon's start, see [`Resend`]),
+    /// what the earlier session took without acknowledging goes back to the relay, sent again
+    /// once, and the device is healthy.
     pub(super) async fn back_up(&mut self) {
         self.watchdog.restarting(now_ms());
-        if std::mem::take(&mut self.resend_when_back) {
+        let recognised = self
+            .upstream
+            .as_ref()
+            .is_some_and(|upstream| upstream.recognises_resends());
+        let resend = match std::mem::replace(&mut self.resend_when_back, Resend::Nothing) {
+            Resend::Always => true,
+            Resend::IfRecognised => recognised,
+            Resend::Nothing => false,
+        };
+        if resend {
             self.relay.resend_unacked().await;
         }
         if self.watchdog.health() == HealthStatus::Stalled {

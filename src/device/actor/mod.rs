@@ -174,9 +174,24 @@ pub struct Actor {
     watchdog: Watchdog,
     /// The device's health, published for its view.
     health: watch::Sender<HealthStatus>,
-    /// Whether what a stalled session took without acknowledging is sent again once the
-    /// device is ready.
-    resend_when_back: bool,
+    /// What a session left without a server ack is sent again when the device is next ready
+    /// (see `health`).
+    resend_when_back: Resend,
+}
+
+/// Which messages still waiting for their server ack are sent again when the device is next
+/// `ready`, rather than once their ack is overdue: sent again at once, they keep their place in
+/// their chat ahead of the messages queued behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// None: the session that took them is still the one that may ack them.
+    Nothing,
+    /// After the daemon started: a session of an earlier run may have stalled with them, but
+    /// may also have delivered them, so only an upstream that recognises a message handed to
+    /// it again gets them at once.
+    IfRecognised,
+    /// After a stall: the stalled session never delivered them.
+    Always,
 }
 
 impl Actor {
@@ -229,7 +244,7 @@ impl Actor {
         let actor = Actor {
             watchdog,
             health,
-            resend_when_back: false,
+            resend_when_back: Resend::IfRecognised,
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             group_names: GroupNames::new(id.clone(), context.store.clone()),
