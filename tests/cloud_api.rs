@@ -681,7 +681,7 @@ async fn a_send_meta_throttles_is_retried_and_then_sent() {
 async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
     let mut stub = CloudStub::start().await;
     let (daemon, mut client) = start_with(&stub, TOKEN, |settings| {
-        settings.upstream.check_interval_secs = 1;
+        settings.watchdog.probe_secs = 1;
         settings.reconnect.initial_ms = 50;
         settings.reconnect.max_ms = 200;
         settings.reconnect.max_attempts = 1000;

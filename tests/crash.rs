@@ -3,7 +3,8 @@
 //! the upstream (the simulated phone's inbox) exactly once, in its chat's acceptance order.
 //!
 //! The daemon is a separate process so that it can really be killed with SIGKILL while three
-//! clients send as fast as they can, one per chat, with requests and relay batches in flight.
+//! clients send as fast as they can, one per chat, with requests and relay batches in flight;
+//! or while its session is stalled (SPEC §12), holding messages taken and never acknowledged.
 #![cfg(unix)]
 
 mod common;
@@ -166,6 +167,18 @@ async fn send_until_killed(
             }
         }
     }
+}
+
+/// Writes the device file into a fresh `dir`; returns where the first run writes its admin
+/// key.
+fn prepare(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("devices")).unwrap();
+    std::fs::write(
+        dir.join("devices").join(format!("{DEVICE}.toml")),
+        device_file(),
+    )
+    .unwrap();
+    dir.join("data").join("admin-api-key")
 }
 
 /// Starts the daemon on `dir` and waits until it listens; returns it with its API.
@@ -337,14 +350,7 @@ async fn check_messages(api: &Api, logs: &[ChatLog]) {
 async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
     let started = Instant::now();
     let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path();
-    std::fs::create_dir_all(dir.join("devices")).unwrap();
-    std::fs::write(
-        dir.join("devices").join(format!("{DEVICE}.toml")),
-        device_file(),
-    )
-    .unwrap();
-    let key_file: PathBuf = dir.join("data").join("admin-api-key");
+    let (dir, key_file) = (temp.path(), prepare(temp.path()));
 
     // 1. A fresh daemon, its device linked.
     let (mut first, api) = start(dir, &key_file).await;
@@ -434,4 +440,73 @@ async fn acknowledged_messages_survive_kill_9_and_are_relayed_once_in_order() {
         inbox.len() - acked,
         started.elapsed()
     );
+}
+
+impl Api {
+    /// Sends the next message of `log`'s chat, which must be accepted.
+    async fn send_next(&self, log: &mut ChatLog) {
+        let body = json!({ "text": text(log.chat, log.acked.len()) });
+        let path = format!("/devices/{DEVICE}/chats/{}/messages", log.chat);
+        let (status, message) = self.post(&path, body).await.expect("the daemon is up");
+        assert_eq!(status, StatusCode::ACCEPTED, "{message}");
+        log.acked
+            .push(message["id"].as_str().expect("an id").to_owned());
+    }
+}
+
+/// Messages a stalled session took and never acknowledged are not lost when the daemon is
+/// killed before the watchdog restarts the session: after the restart every message accepted
+/// before the stall, during it and after the restart reaches the phone once, in chat order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_taken_by_a_stalled_session_survive_kill_9() {
+    let temp = tempfile::tempdir().unwrap();
+    let (dir, key_file) = (temp.path(), prepare(temp.path()));
+    let (mut first, api) = start(dir, &key_file).await;
+    link(&api).await;
+
+    let mut log = ChatLog {
+        chat: CHATS[0],
+        acked: Vec::new(),
+    };
+    let mut watcher = api.socket(None).await;
+    for _ in 0..3 {
+        api.send_next(&mut log).await;
+    }
+    let mut before = Outstanding::new(std::slice::from_ref(&log));
+    before
+        .follow(&mut watcher, "the server acks before the stall", |o| {
+            o.unacked.is_empty()
+        })
+        .await;
+    watcher.close().await;
+    let stall = format!("/devices/{DEVICE}/simulator/stall");
+    let (status, answer) = api.post(&stall, json!({})).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for _ in 0..3 {
+        api.send_next(&mut log).await;
+    }
+    first.kill().await;
+    drop(first);
+
+    // Restarted on the same data, the device restores its session and sends what the stalled
+    // session took again as it becomes ready, ahead of what is accepted after.
+    let (mut second, api) = start(dir, &key_file).await;
+    let mut watcher = api.socket(None).await;
+    wait_for_state(&mut watcher, "ready", "qr").await;
+    watcher.close().await;
+    for _ in 0..2 {
+        api.send_next(&mut log).await;
+    }
+    let mut journal = api.socket(Some(0)).await;
+    let logs = [log];
+    let mut outstanding = Outstanding::new(&logs);
+    outstanding
+        .follow(&mut journal, "a server ack for every message", |o| {
+            o.unacked.is_empty()
+        })
+        .await;
+    journal.close().await;
+    check_messages(&api, &logs).await;
+    check_inbox(&logs, &api.inbox().await);
+    assert!(second.terminate().await.success());
 }

@@ -1581,7 +1581,7 @@ async fn each_message_handed_to_waha_is_stored_as_sent_before_the_next() {
 async fn a_markedly_slower_waha_is_reported_in_connection_status() {
     let (mut stub, daemon, mut client) = ready_with(|settings| {
         fast(settings);
-        settings.upstream.check_interval_secs = 1;
+        settings.watchdog.probe_secs = 1;
     })
     .await;
     let connected = client.wait_for("connection:status", WAIT).await.unwrap();

@@ -6,7 +6,7 @@ use std::fmt;
 
 impl Settings {
     /// Every duration setting: its key, its value, and how many milliseconds a unit of it is.
-    fn durations(&self) -> [(&'static str, u64, u64); 20] {
+    fn durations(&self) -> [(&'static str, u64, u64); 19] {
         const MS: u64 = 1;
         const SECS: u64 = 1_000;
         const DAYS: u64 = 86_400_000;
@@ -31,11 +31,6 @@ impl Settings {
                 "upstream.connect_timeout_ms",
                 self.upstream.connect_timeout_ms,
                 MS,
-            ),
-            (
-                "upstream.check_interval_secs",
-                self.upstream.check_interval_secs,
-                SECS,
             ),
             ("journal.retention_secs", self.journal.retention_secs, SECS),
             (
@@ -101,6 +96,7 @@ impl Settings {
 
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
+        self.watchdog_problems(&mut out);
 
         let server = &self.server;
         if !server.socket_path.starts_with('/') {
@@ -189,10 +185,6 @@ impl Settings {
             (
                 "upstream.connect_timeout_ms",
                 self.upstream.connect_timeout_ms,
-            ),
-            (
-                "upstream.check_interval_secs",
-                self.upstream.check_interval_secs,
             ),
             (
                 "limits.events_per_minute",

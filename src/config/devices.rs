@@ -104,9 +104,10 @@ pub struct UpstreamSettings {
     pub timeout_ms: u64,
     /// Longest to wait for a connection to the upstream.
     pub connect_timeout_ms: u64,
-    /// How often a running device checks on its upstream session: this notices an upstream
-    /// that stopped answering, and a status change whose webhook never arrived.
-    pub check_interval_secs: u64,
+    /// The former name of `watchdog.probe_secs`, still read so that older files keep their
+    /// pace; loading carries it over, so it is never set afterwards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_interval_secs: Option<u64>,
 }
 
 /// Bounds on every upstream request.
@@ -133,7 +134,7 @@ impl Default for UpstreamSettings {
         Self {
             timeout_ms: 10_000,
             connect_timeout_ms: 5_000,
-            check_interval_secs: 30,
+            check_interval_secs: None,
         }
     }
 }

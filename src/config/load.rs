@@ -144,7 +144,9 @@ pub fn load(
 
     // A key that already failed its type check was replaced by its default;
     // judging that default would only add confusing noise.
-    let mut found = settings.problems();
+    let mut found = Vec::new();
+    settings.carry_former_names(&mut found);
+    found.append(&mut settings.problems());
     for check in checks {
         check.problems(&settings, &mut found);
     }

@@ -46,7 +46,7 @@
 //! Here: [`Settings`], the constants the layers share, and the sections' modules, each named
 //! for what its sections set: `server` (the listener, profiles, limits), `storage` (the
 //! database and the journal), `cluster`, `devices` (definitions, pairing, reconnection,
-//! sending, upstreams), `auth`, `hooks` (webhooks, sounds, desktop notifications) and `log`.
+//! sending, upstreams), `watchdog` (stalled sessions, flapping connections), `auth`, `hooks` (webhooks, sounds, desktop notifications) and `log`.
 //! Reading the layers is in `load` and `typecheck`, judging values in `check`.
 
 mod auth;
@@ -63,6 +63,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 mod typecheck;
+mod watchdog;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,7 @@ pub use load::{load, ConfigErrors, Overrides, Sources};
 pub use log::{LogFormat, LogSettings};
 pub use server::{LimitSettings, ProfilesSettings, ServerSettings};
 pub use storage::{JournalSettings, StorageSettings, Synchronous, POSTGRES_SCHEMES};
+pub use watchdog::WatchdogSettings;
 
 /// The built-in defaults: every key with a comment explaining it.
 ///
@@ -117,6 +119,7 @@ pub struct Settings {
     pub reconnect: ReconnectSettings,
     pub messages: MessageSettings,
     pub upstream: UpstreamSettings,
+    pub watchdog: WatchdogSettings,
     pub limits: LimitSettings,
     pub journal: JournalSettings,
     pub webhooks: WebhookSettings,

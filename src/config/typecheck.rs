@@ -20,6 +20,7 @@ pub(super) fn schema() -> Json {
         ..ApiKeySetting::default()
     }];
     sample.webhooks.subscriptions = vec![WebhookSubscriptionSetting::default()];
+    sample.upstream.check_interval_secs = Some(0);
     serde_json::to_value(sample).expect("plain data structs always serialize to JSON")
 }
 
@@ -49,6 +50,7 @@ pub(super) fn probe_for(path: &str) -> Option<Probe> {
         "reconnect" => probe_field::<ReconnectSettings>,
         "messages" => probe_field::<MessageSettings>,
         "upstream" => probe_field::<UpstreamSettings>,
+        "watchdog" => probe_field::<WatchdogSettings>,
         "limits" => probe_field::<LimitSettings>,
         "journal" => probe_field::<JournalSettings>,
         "webhooks" => probe_field::<WebhookSettings>,

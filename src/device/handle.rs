@@ -8,7 +8,7 @@ use super::relay_bell::RelayBell;
 use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
-    event::Me,
+    event::{HealthStatus, Me},
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     upstream::{Cue, Found, LookUp, Outbound, Picture, Profile, Reported},
@@ -22,6 +22,7 @@ pub struct DeviceHandle {
     route: Arc<dyn CommandRoute>,
     qr: watch::Receiver<Option<CurrentQr>>,
     me: watch::Receiver<Option<Me>>,
+    health: watch::Receiver<HealthStatus>,
     bell: Arc<RelayBell>,
 }
 
@@ -31,6 +32,7 @@ impl DeviceHandle {
         route: Arc<dyn CommandRoute>,
         qr: watch::Receiver<Option<CurrentQr>>,
         me: watch::Receiver<Option<Me>>,
+        health: watch::Receiver<HealthStatus>,
         bell: Arc<RelayBell>,
     ) -> Self {
         Self {
@@ -38,6 +40,7 @@ impl DeviceHandle {
             route,
             qr,
             me,
+            health,
             bell,
         }
     }
@@ -156,6 +159,11 @@ impl DeviceHandle {
     /// Carries a request that is answered with nothing but its success.
     async fn ask(&self, request: Request) -> Result<(), DeviceError> {
         self.route.carry(request).await.map(drop)
+    }
+
+    /// How its upstream session is doing, as the watchdog last said.
+    pub fn health(&self) -> HealthStatus {
+        *self.health.borrow()
     }
 
     /// The id of the account the device is linked to, if it is.

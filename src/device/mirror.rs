@@ -1,6 +1,6 @@
 //! What this node knows of a device whose actor runs on another node of the cluster: the QR
-//! code it shows (and the code it gave for a phone number), the account it is linked to and
-//! whether it sends. Callers read them from the
+//! code it shows (and the code it gave for a phone number), the account it is linked to, its
+//! health and whether it sends. Callers read them from the
 //! device's handle as they would for a device that runs here; the owner's events, which reach
 //! this node's bus from the journal, keep them up to date.
 
@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::pairings::{code_of, Scan};
 use super::relay_bell::RelayBell;
 use super::CurrentQr;
-use crate::model::event::{EventKind, JournaledEvent, Me};
+use crate::model::event::{EventKind, HealthStatus, JournaledEvent, Me};
 use crate::model::pairing::typed_code;
 use crate::model::{DeviceId, StateName};
 use crate::store::DeviceRecord;
@@ -24,7 +24,14 @@ pub(super) struct Mirror {
     /// The code the device last gave for a phone number, as typed, while it shows QR codes.
     pub(super) phone_code: watch::Sender<Option<String>>,
     pub(super) me: watch::Sender<Option<Me>>,
+    pub(super) health: watch::Sender<HealthStatus>,
     pub(super) bell: Arc<RelayBell>,
+}
+
+/// A `device:health` event's fields, as far as the mirror reads them.
+#[derive(Deserialize)]
+struct HealthFields {
+    status: HealthStatus,
 }
 
 /// A `ready` event's fields, as far as the mirror reads them.
@@ -76,6 +83,12 @@ impl Mirror {
             EventKind::PairingCode => match fields::<PairingCodeFields>(event) {
                 Some(given) => {
                     self.phone_code.send_replace(Some(typed_code(&given.code)));
+                }
+                None => unreadable(device, event),
+            },
+            EventKind::DeviceHealth => match fields::<HealthFields>(event) {
+                Some(health) => {
+                    self.health.send_replace(health.status);
                 }
                 None => unreadable(device, event),
             },

@@ -25,13 +25,14 @@ pub mod state;
 mod supervisor;
 pub mod uploads;
 pub mod upstream;
+mod watchdog;
 mod webhooks;
 
 use chrono::{DateTime, Utc};
 
 use crate::model::{
     capability::Capability,
-    event::Me,
+    event::{HealthStatus, Me},
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
     upstream::GroupRefusal,
@@ -123,6 +124,10 @@ pub struct DeviceView {
     pub owner: Option<Option<String>>,
     /// What its connector can do; anything else is refused with `unsupported_by_connector`.
     pub capabilities: &'static [Capability],
+    /// How its upstream session is doing: `stalled` while the watchdog restarts a session
+    /// that said it worked and did nothing, `flapping` while its reconnects are spaced out
+    /// (see `device:health`).
+    pub health: HealthStatus,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -157,6 +162,7 @@ impl From<&DeviceRecord> for DeviceView {
             owner: None,
             capabilities: ConnectorKind::named(&record.connector)
                 .map_or(&[], ConnectorKind::capabilities),
+            health: HealthStatus::Healthy,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
         }

@@ -132,22 +132,47 @@ impl Relay {
     /// what is due is sent.
     pub async fn on_deadline(&mut self, upstream: &mut dyn Upstream) -> Pumped {
         if self.ack_deadline.is_some_and(|at| at <= Instant::now()) {
-            let (device, timeout) = (self.device.clone(), self.ack_timeout);
-            let max_attempts = self.max_attempts;
-            let sent_before = Utc::now() - timeout;
-            let expired = self
-                .store
-                .write(move |tx| {
-                    attempts::expire_acks(tx, &device, sent_before, timeout.as_secs(), max_attempts)
-                })
-                .await;
-            if let Err(error) = expired {
-                tracing::error!(device_id = %self.device, %error, "cannot expire unacknowledged messages");
-            }
-            self.arm_ack_deadline().await;
+            self.expire_acks(Utc::now() - self.ack_timeout).await;
         }
         self.retry_deadline = None;
         self.pump(upstream).await
+    }
+
+    /// A stalled session was restarted: whatever it took and never acknowledged goes back to
+    /// the queue at once, to be sent again once (an attempt like any other), instead of
+    /// waiting out its ack timeout on the new session.
+    pub async fn resend_unacked(&mut self) {
+        self.expire_acks(Utc::now()).await;
+    }
+
+    /// Messages sent before `sent_before` without a server ack are sent again, or fail.
+    async fn expire_acks(&mut self, sent_before: DateTime<Utc>) {
+        let (device, timeout) = (self.device.clone(), self.ack_timeout);
+        let max_attempts = self.max_attempts;
+        let expired = self
+            .store
+            .write(move |tx| {
+                attempts::expire_acks(tx, &device, sent_before, timeout.as_secs(), max_attempts)
+            })
+            .await;
+        if let Err(error) = expired {
+            tracing::error!(device_id = %self.device, %error, "cannot expire unacknowledged messages");
+        }
+        self.arm_ack_deadline().await;
+    }
+
+    /// The messages still waiting for their server ack, for the watchdog; none if the store
+    /// cannot say.
+    pub async fn unacked(&self) -> store::messages::Unacked {
+        let device = self.device.clone();
+        let unacked = self
+            .store
+            .read(move |conn| store::messages::unacked(conn, &device))
+            .await;
+        unacked.unwrap_or_else(|error| {
+            tracing::warn!(device_id = %self.device, %error, "cannot read the messages waiting for acks");
+            Default::default()
+        })
     }
 
     /// Sends one batch of the messages due, then tells the upstream the actions due.
@@ -315,13 +340,7 @@ impl Relay {
 
     /// Times out the oldest message still waiting for its server ack.
     async fn arm_ack_deadline(&mut self) {
-        let device = self.device.clone();
-        let oldest = self
-            .store
-            .read(move |conn| store::messages::oldest_unacked(conn, &device))
-            .await
-            .ok()
-            .flatten();
+        let oldest = self.unacked().await.oldest;
         self.ack_deadline = oldest.map(|sent_at| {
             let due = sent_at + self.ack_timeout;
             Instant::now() + (due - Utc::now()).to_std().unwrap_or_default()

@@ -16,6 +16,7 @@ use super::pairings::Scan;
 use super::relay_bell::RelayBell;
 use super::route::ToActor;
 use super::DeviceHandle;
+use crate::model::event::HealthStatus;
 use crate::model::event::JournaledEvent;
 use crate::model::DeviceId;
 
@@ -148,6 +149,7 @@ impl Supervisor {
         let queue: CommandQueue = Arc::new(tokio::sync::Mutex::new(queue));
         let (qr_sender, qr_receiver) = watch::channel(None);
         let (me_sender, me_receiver) = watch::channel(None);
+        let (health_sender, health_receiver) = watch::channel(HealthStatus::Healthy);
         let bell = Arc::new(RelayBell::default());
         let actor = ToActor::new(commands);
         let handle = DeviceHandle::new(
@@ -155,14 +157,16 @@ impl Supervisor {
             Arc::new(actor.clone()),
             qr_receiver,
             me_receiver,
+            health_receiver,
             bell.clone(),
         );
         let task = tokio::spawn(restart_on_panic(id.clone(), move |after_crash| {
-            let (context, id, qr_sender, me_sender, queue, bell) = (
+            let (context, id, qr_sender, me_sender, health_sender, queue, bell) = (
                 context.clone(),
                 id.clone(),
                 qr_sender.clone(),
                 me_sender.clone(),
+                health_sender.clone(),
                 queue.clone(),
                 bell.clone(),
             );
@@ -172,7 +176,16 @@ impl Supervisor {
                 } else {
                     "daemon_restart"
                 };
-                match Actor::load(context, id.clone(), qr_sender, me_sender, bell).await {
+                match Actor::load(
+                    context,
+                    id.clone(),
+                    qr_sender,
+                    me_sender,
+                    health_sender,
+                    bell,
+                )
+                .await
+                {
                     Ok(Some((actor, autostart))) => actor.run(queue, autostart, boot_reason).await,
                     Ok(None) => {}
                     Err(error) => {

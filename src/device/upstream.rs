@@ -100,7 +100,7 @@ pub trait Upstream: Send + Sync {
         false
     }
     /// Where the session stands, when that changed since it was last reported. Called when
-    /// the upstream says so and every `upstream.check_interval_secs`, which also notices an
+    /// the upstream says so and every `watchdog.probe_secs`, which also notices an
     /// upstream that stopped answering.
     async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
         Ok(None)

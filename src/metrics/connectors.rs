@@ -1,11 +1,14 @@
 //! What the devices of each connector did, and the HTTP requests of the connectors that make
 //! them.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::histogram::{self, Histogram};
@@ -36,6 +39,32 @@ pub struct ConnectorMetrics {
     pub server_ack: Histogram,
     /// From the moment a send was accepted to its device ack.
     pub device_ack: Histogram,
+    /// Upstream sessions the watchdog found stalled and restarted.
+    pub stalls: Counter,
+    /// How long the ready devices' upstreams have been silent.
+    pub silence: Silences,
+}
+
+/// How long each ready device's upstream has been silent, as of its last probe, shown as the
+/// longest: one series per connector rather than per device, like every other family, and the
+/// longest is the one an alert is about.
+#[derive(Debug, Default)]
+pub struct Silences {
+    gauge: Gauge<f64, AtomicU64>,
+    by_device: Mutex<HashMap<String, f64>>,
+}
+
+impl Silences {
+    /// The device's upstream has been silent for `silence`; `None` once it is not ready.
+    pub fn set(&self, device: &str, silence: Option<Duration>) {
+        let mut by_device = self.by_device.lock().unwrap_or_else(|e| e.into_inner());
+        match silence {
+            Some(silence) => by_device.insert(device.to_owned(), silence.as_secs_f64()),
+            None => by_device.remove(device),
+        };
+        let longest = by_device.values().copied().fold(0.0, f64::max);
+        self.gauge.set(longest);
+    }
 }
 
 /// An upstream's HTTP requests: how long each took, and those that failed.
@@ -74,6 +103,8 @@ pub(super) fn register_connectors(
     let sent = Family::<OneLabel, Counter>::default();
     let attempts = Family::<OneLabel, Counter>::default();
     let failures = Family::<OneLabel, Counter>::default();
+    let stalls = Family::<OneLabel, Counter>::default();
+    let silences = Family::<OneLabel, Gauge<f64, AtomicU64>>::default();
     let acks = Family::<TwoLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
         Histogram::seconds(histogram::ACK_SECONDS)
     });
@@ -89,6 +120,11 @@ pub(super) fn register_connectors(
                 relay_failures: failures.get_or_create_owned(&connector),
                 server_ack: ack("server"),
                 device_ack: ack("device"),
+                stalls: stalls.get_or_create_owned(&connector),
+                silence: Silences {
+                    gauge: silences.get_or_create_owned(&connector),
+                    by_device: Mutex::default(),
+                },
             };
             (kind, Arc::new(metrics))
         })
@@ -112,6 +148,17 @@ pub(super) fn register_connectors(
         "relay_failures",
         "Tries to hand a message to the upstream that failed, by connector",
         failures,
+    );
+    registry.register(
+        "device_stalls",
+        "Upstream sessions the watchdog found stalled and restarted, by connector",
+        stalls,
+    );
+    registry.register_with_unit(
+        "device_upstream_silence",
+        "Longest time a ready device's upstream has said nothing on its own, as of its last probe, by connector",
+        Unit::Seconds,
+        silences,
     );
     registry.register_with_unit(
         "message_ack_latency",

@@ -60,6 +60,7 @@ pub enum EventData {
     ChatMerged(ChatMerged),
     PairingCode(PairingCode),
     GroupUpdate(GroupUpdate),
+    DeviceHealth(DeviceHealth),
 }
 
 impl EventData {
@@ -104,6 +105,7 @@ impl EventData {
             EventData::ChatMerged(_) => EventKind::ChatMerged,
             EventData::PairingCode(_) => EventKind::PairingCode,
             EventData::GroupUpdate(_) => EventKind::GroupUpdate,
+            EventData::DeviceHealth(_) => EventKind::DeviceHealth,
         }
     }
 

@@ -8,9 +8,10 @@ use ts_rs::{Config, TS};
 use super::capability::Capability;
 use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
-    Authenticated, ChatMerged, ConnectionStatus, Disconnected, Envelope, EventKind, Me, MessageAck,
-    MessageEdited, MessageReaction, MessageRead, MessageRevoked, MessageStatus, Notification,
-    NotificationRead, PairingCode, PollVote, QrCode, Ready, StateChange, StatusNew, Typing,
+    Authenticated, ChatMerged, ConnectionStatus, DeviceHealth, Disconnected, Envelope, EventKind,
+    HealthStatus, Me, MessageAck, MessageEdited, MessageReaction, MessageRead, MessageRevoked,
+    MessageStatus, Notification, NotificationRead, PairingCode, PollVote, QrCode, Ready,
+    StateChange, StatusNew, Typing,
 };
 use super::group::{
     GroupChange, GroupInfo, GroupPatch, GroupUpdate, Invite, NewGroup, Participant,
@@ -31,7 +32,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 24] {
+fn event_payloads() -> [(EventKind, String); 25] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -63,6 +64,7 @@ fn event_payloads() -> [(EventKind, String); 24] {
         (EventKind::ChatMerged, ChatMerged::name(&config())),
         (EventKind::PairingCode, PairingCode::name(&config())),
         (EventKind::GroupUpdate, GroupUpdate::name(&config())),
+        (EventKind::DeviceHealth, DeviceHealth::name(&config())),
     ]
 }
 
@@ -141,6 +143,8 @@ pub(crate) fn declarations() -> String {
         GroupChange::decl(&config()),
         ParticipantChange::decl(&config()),
         GroupUpdate::decl(&config()),
+        HealthStatus::decl(&config()),
+        DeviceHealth::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

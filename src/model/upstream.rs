@@ -230,6 +230,10 @@ mod base64_bytes {
 pub enum Cue {
     /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
     Drop { fail_reconnects: u32 },
+    /// The session says it works and does nothing: the connection stays up and its checks
+    /// answer, while every send is taken and never acknowledged and every event is swallowed,
+    /// until the session is opened again.
+    Stall,
     /// The phone logs the device out.
     RemoteLogout,
     /// Someone in the simulated world acts.

@@ -237,6 +237,10 @@ export type ParticipantChange = { id: string, action: ParticipantAction, };
 
 export type GroupUpdate = { chatId: string, change: GroupChange, by: string | null, participants?: Array<ParticipantChange>, name?: string, description?: string, };
 
+export type HealthStatus = "healthy" | "stalled" | "flapping";
+
+export type DeviceHealth = { status: HealthStatus, reason: "silent_with_waiting_acks" | "probe_failed" | null, lastUpstreamEventAt: string | null, waitingAcks: number | null, };
+
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
 export type Secret = string;
@@ -334,7 +338,7 @@ channels?: Filtered, };
 export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code", "group:update"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code", "group:update", "device:health"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -362,6 +366,7 @@ export interface DeviceEvents {
   "chat:merged": ChatMerged;
   "pairing:code": PairingCode;
   "group:update": GroupUpdate;
+  "device:health": DeviceHealth;
 }
 
 export type List<T> = { items: Array<T>, };
@@ -387,7 +392,13 @@ owner?: string | null,
 /**
  * What its connector can do; anything else is refused with `unsupported_by_connector`.
  */
-capabilities: Array<Capability>, createdAt: string, updatedAt: string, };
+capabilities: Array<Capability>, 
+/**
+ * How its upstream session is doing: `stalled` while the watchdog restarts a session
+ * that said it worked and did nothing, `flapping` while its reconnects are spaced out
+ * (see `device:health`).
+ */
+health: HealthStatus, createdAt: string, updatedAt: string, };
 
 export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, filters?: DeviceFilters, };
 

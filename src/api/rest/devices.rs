@@ -23,7 +23,7 @@ use crate::api::openapi::{
 use crate::api::AppState;
 use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
 use crate::model::spec::{CloudApiSpec, ConnectorKind, DeviceSpec, WahaSpec};
-use crate::model::{rfc3339, upstream::Cue, DeviceId, StateName};
+use crate::model::{event::HealthStatus, rfc3339, upstream::Cue, DeviceId, StateName};
 use crate::{qr, store};
 
 /// Longest a QR request waits for a device that has just entered state `qr` to show its code.
@@ -54,6 +54,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(show_qr))
         .routes(routes!(simulator_drop))
         .routes(routes!(simulator_logout))
+        .routes(routes!(simulator_stall))
 }
 
 /// List the devices this credential sees
@@ -69,7 +70,10 @@ async fn list_devices(
     let items: Vec<DeviceView> = records
         .iter()
         .filter(|record| caller.sees(&record.id))
-        .map(DeviceView::from)
+        .map(|record| DeviceView {
+            health: health(&state, &record.id),
+            ..DeviceView::from(record)
+        })
         .collect();
     Ok(Json(List { items }))
 }
@@ -216,6 +220,15 @@ fn authorize_connector_settings(
     })
 }
 
+/// How a device's upstream session is doing, as its handle knows; a device this node has no
+/// handle for (being removed) is shown `healthy`, as it was stored.
+fn health(state: &AppState, id: &DeviceId) -> HealthStatus {
+    state
+        .devices
+        .handle(id)
+        .map_or(HealthStatus::Healthy, |handle| handle.health())
+}
+
 /// Loads the device view after checking access.
 async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiError> {
     let in_cluster = state.devices.ownership().is_some();
@@ -232,6 +245,7 @@ async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiErr
     let record = record.ok_or(DeviceError::NotFound)?;
     Ok(Json(DeviceView {
         owner,
+        health: health(state, &record.id),
         ..DeviceView::from(&record)
     }))
 }
@@ -503,6 +517,24 @@ async fn simulator_logout(
     DevicePath(id): DevicePath,
 ) -> Result<Json<DeviceView>, ApiError> {
     drive(&state, &caller, id, Ask::Cue(Cue::RemoteLogout)).await
+}
+
+/// Simulator: the session stalls
+///
+/// The connection stays up and its checks answer, while every send is taken and never
+/// acknowledged and every event is swallowed, until the upstream session is opened again (the
+/// watchdog restarts a stalled session, see `device:health`). A device of another connector
+/// has no such fault (`unsupported_by_connector`).
+#[utoipa::path(post, path = "/api/v1/devices/{id}/simulator/stall", tag = "devices",
+    params(DevicePath),
+    security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    responses((status = OK, description = "the device as it is then", body = DeviceView), Refused<COMMAND_REFUSED>))]
+async fn simulator_stall(
+    State(state): State<AppState>,
+    caller: Caller,
+    DevicePath(id): DevicePath,
+) -> Result<Json<DeviceView>, ApiError> {
+    drive(&state, &caller, id, Ask::Cue(Cue::Stall)).await
 }
 
 #[cfg(test)]

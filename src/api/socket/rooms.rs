@@ -164,7 +164,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::NotificationRead
         | EventKind::StatusNew
         | EventKind::ChatMerged
-        | EventKind::PairingCode => None,
+        | EventKind::PairingCode
+        | EventKind::DeviceHealth => None,
     }
 }
 
@@ -220,7 +221,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 24] = [
+    const SCOPES: [(&str, Option<ChatField>); 25] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -245,6 +246,7 @@ mod tests {
         ("chat:merged", None),
         ("pairing:code", None),
         ("group:update", Some(ChatField::ChatId)),
+        ("device:health", None),
     ];
 
     #[test]

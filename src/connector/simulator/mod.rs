@@ -52,6 +52,8 @@ pub struct Simulator {
     pairings: Pairings,
     events: mpsc::Sender<UpstreamEvent>,
     failing_reconnects: u32,
+    /// Whether the session stalled (see [`Cue::Stall`]); opening it again ends that.
+    stalled: bool,
     store: Store,
     /// The contacts at work on what the phone owes, one task per message. They end with the
     /// connection; what they had not done yet is still owed in the store.
@@ -79,6 +81,7 @@ impl Simulator {
             pairings: context.pairings,
             events: context.events,
             failing_reconnects: 0,
+            stalled: false,
             store: context.store,
             contacts_at_work: JoinSet::new(),
         }
@@ -153,6 +156,7 @@ impl Upstream for Simulator {
                 "simulated network outage".into(),
             ));
         }
+        self.stalled = false;
         Ok(match session {
             Some(session) => {
                 let mut me = self.me();
@@ -199,6 +203,14 @@ impl Upstream for Simulator {
     }
 
     async fn send(&mut self, batch: &[Outgoing]) -> Vec<Result<Accepted, ConnectorError>> {
+        if self.stalled {
+            // Taken, as a stalled session takes it, and never delivered nor acknowledged.
+            let taken = Accepted {
+                upstream_id: None,
+                ack: Ack::Pending,
+            };
+            return vec![Ok(taken); batch.len()];
+        }
         let (device, spec) = (self.device.clone(), self.spec.clone());
         let messages: Vec<_> = batch.iter().map(|o| o.message.clone()).collect();
         let received = self
@@ -287,6 +299,13 @@ impl Upstream for Simulator {
                     reason: "connection_lost".into(),
                 }
             }
+            Cue::Stall => {
+                // What the contacts were doing is swallowed too; it stays owed in the store
+                // and is taken up again when the session is opened and synced.
+                self.stalled = true;
+                self.contacts_at_work.abort_all();
+                return Ok(());
+            }
             Cue::RemoteLogout => UpstreamEvent::RemoteLogout,
             Cue::Act(act) => {
                 // WhatsApp delivers nothing someone this account blocked sends it.
@@ -352,7 +371,11 @@ impl Simulator {
     }
 
     /// Passes what the simulated upstream did on to the device.
+    /// Reports an event to the device, unless the session stalled and swallows it.
     async fn report(&self, event: UpstreamEvent) -> Result<(), ConnectorError> {
+        if self.stalled {
+            return Ok(());
+        }
         self.events
             .send(event)
             .await

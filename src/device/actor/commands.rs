@@ -47,7 +47,10 @@ impl Actor {
             Command::LookUp { look_up, found } => {
                 let _ = found.send(self.look_up(look_up).await?);
             }
-            Command::Webhook(reports) => self.webhook(reports).await?,
+            Command::Webhook(reports) => {
+                self.heard_upstream();
+                self.webhook(reports).await?
+            }
             Command::Group { op, done } => {
                 let _ = done.send(self.group(op).await?);
             }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{failure_input, Actor};
-use crate::backoff;
 use crate::device::state::{DeviceState, Effect, Input};
 use crate::device::upstream::Upstream;
 use crate::device::{definition, stored, DeviceError};
@@ -89,13 +88,7 @@ impl Actor {
             // The reconnect attempt count lives in the state, which `ready` has already reset.
             Effect::ResetBackoff => None,
             Effect::ScheduleReconnect { attempt } => {
-                let reconnect = &self.context.settings.reconnect;
-                let delay = backoff::delay(
-                    attempt,
-                    Duration::from_millis(reconnect.initial_ms),
-                    Duration::from_millis(reconnect.max_ms),
-                    &mut rand::thread_rng(),
-                );
+                let delay = self.reconnect_wait(attempt).await;
                 tracing::info!(device_id = %self.id, attempt, ?delay, "reconnecting after a delay");
                 self.reconnect_deadline = Some(Instant::now() + delay);
                 None

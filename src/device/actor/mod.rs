@@ -7,7 +7,7 @@
 //! is emitted, then its effects are carried out, which may feed further inputs.
 //!
 //! While the device is up, the actor also checks on the upstream session every
-//! `upstream.check_interval_secs` (and at once when a webhook says it changed): that is how
+//! `watchdog.probe_secs` (and at once when a webhook says it changed): that is how
 //! an upstream that stopped answering, or a status change whose webhook was lost, is noticed.
 //!
 //! The actor's work is split by concern: `commands` answers what callers ask, `reports`
@@ -19,6 +19,7 @@
 mod commands;
 mod effects;
 mod groups;
+mod health;
 mod qr_codes;
 mod reports;
 mod session_checks;
@@ -43,12 +44,13 @@ use super::relay_bell::RelayBell;
 use super::retry::Pumped;
 use super::state::{DeviceState, Input, Limits};
 use super::upstream::{Connectors, Upstream, UpstreamEvent};
+use super::watchdog::Watchdog;
 use super::{definition, CurrentQr, DeviceError};
 use crate::config::Settings;
 use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
-    event::{EventData, Me},
+    event::{EventData, HealthStatus, Me},
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     spec::{ConnectorKind, DeviceFilters},
@@ -168,6 +170,28 @@ pub struct Actor {
     /// What becomes of stories and channels' posts: the definition's, read at each fresh
     /// start as the linking settings are.
     filters: DeviceFilters,
+    /// Whether the upstream session stalled or flaps (see `health`).
+    watchdog: Watchdog,
+    /// The device's health, published for its view.
+    health: watch::Sender<HealthStatus>,
+    /// What a session left without a server ack is sent again when the device is next ready
+    /// (see `health`).
+    resend_when_back: Resend,
+}
+
+/// Which messages still waiting for their server ack are sent again when the device is next
+/// `ready`, rather than once their ack is overdue: sent again at once, they keep their place in
+/// their chat ahead of the messages queued behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// None: the session that took them is still the one that may ack them.
+    Nothing,
+    /// After the daemon started: a session of an earlier run may have stalled with them, but
+    /// may also have delivered them, so only an upstream that recognises a message handed to
+    /// it again gets them at once.
+    IfRecognised,
+    /// After a stall: the stalled session never delivered them.
+    Always,
 }
 
 impl Actor {
@@ -177,6 +201,7 @@ impl Actor {
         id: DeviceId,
         qr: watch::Sender<Option<CurrentQr>>,
         me: watch::Sender<Option<Me>>,
+        health: watch::Sender<HealthStatus>,
         bell: Arc<RelayBell>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
@@ -211,7 +236,15 @@ impl Actor {
             metrics.clone(),
         );
         me.send_replace(record.me.clone());
+        health.send_replace(HealthStatus::Healthy);
+        let watchdog = Watchdog::new(
+            &context.settings.watchdog,
+            chrono::Utc::now().timestamp_millis(),
+        );
         let actor = Actor {
+            watchdog,
+            health,
+            resend_when_back: Resend::IfRecognised,
             relay,
             linked_ids: LinkedIds::new(id.clone(), context.store.clone()),
             group_names: GroupNames::new(id.clone(), context.store.clone()),

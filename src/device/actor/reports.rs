@@ -15,6 +15,7 @@ const INBOUND_BATCH: usize = 512;
 
 impl Actor {
     pub(super) async fn upstream_event(&mut self, event: UpstreamEvent) {
+        self.heard_upstream();
         let input = match event {
             UpstreamEvent::Scanned {
                 session,

@@ -1,5 +1,5 @@
 //! The checks on the upstream session while the device is up: every
-//! `upstream.check_interval_secs`, and at once when a webhook says it changed. They notice an
+//! `watchdog.probe_secs`, and at once when a webhook says it changed. They notice an
 //! upstream that stopped answering or a status change whose webhook was lost, and they measure
 //! the upstream's round trips for `connection:status`.
 
@@ -21,7 +21,9 @@ impl Actor {
             return;
         };
         let started = Instant::now();
-        let input = match upstream.check().await {
+        let checked = upstream.check().await;
+        let answered = checked.is_ok();
+        let input = match checked {
             Ok(None) => {
                 self.latency.measure(started);
                 if self.state.name() == StateName::Ready {
@@ -43,13 +45,14 @@ impl Actor {
                 tracing::debug!(device_id = %self.id, %ignored, "upstream session report ignored");
             }
         }
+        self.watch(answered).await;
         if self.check_deadline.is_none() && is_up(self.state.name()) {
             self.arm_check();
         }
     }
 
     pub(super) fn arm_check(&mut self) {
-        let every = Duration::from_secs(self.context.settings.upstream.check_interval_secs);
+        let every = Duration::from_secs(self.context.settings.watchdog.probe_secs);
         self.check_deadline = Some(Instant::now() + every);
     }
 

@@ -59,11 +59,13 @@ impl Actor {
         let ready = self.state.name() == StateName::Ready;
         self.bell.set_sending(ready);
         if was_ready && !ready {
+            self.left_ready();
             self.relay.pause();
         }
         if was_ready || !ready {
             return None;
         }
+        self.back_up().await;
         let pumped = self.relay.resume(self.upstream.as_mut()?.as_mut()).await;
         if pumped.more {
             self.bell.ring();

@@ -19,6 +19,7 @@ use crate::device::route::Answer;
 use crate::device::supervisor::{self, Supervisor};
 use crate::device::{DeviceError, DeviceHandle};
 use crate::model::event::EventKind;
+use crate::model::event::HealthStatus;
 use crate::model::spec::ConnectorKind;
 use crate::model::DeviceId;
 use crate::store;
@@ -109,6 +110,7 @@ impl Remote {
     fn follow(&self, id: DeviceId) {
         let (qr, qr_receiver) = watch::channel(None);
         let (me, me_receiver) = watch::channel(None);
+        let (health, health_receiver) = watch::channel(HealthStatus::Healthy);
         let bell = Arc::new(RelayBell::default());
         let route = ToOwner {
             device: id.clone(),
@@ -119,12 +121,14 @@ impl Remote {
             Arc::new(route),
             qr_receiver,
             me_receiver,
+            health_receiver,
             bell.clone(),
         );
         let mirror = Mirror {
             qr,
             phone_code: watch::channel(None).0,
             me,
+            health,
             bell,
         };
         if !self.supervisor.mirror(handle, mirror.clone()) {

@@ -38,11 +38,12 @@ pub enum EventKind {
     ChatMerged,
     PairingCode,
     GroupUpdate,
+    DeviceHealth,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -67,6 +68,7 @@ impl EventKind {
         EventKind::ChatMerged,
         EventKind::PairingCode,
         EventKind::GroupUpdate,
+        EventKind::DeviceHealth,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -96,6 +98,7 @@ impl EventKind {
             EventKind::ChatMerged => "chat:merged",
             EventKind::PairingCode => "pairing:code",
             EventKind::GroupUpdate => "group:update",
+            EventKind::DeviceHealth => "device:health",
         }
     }
 
@@ -205,7 +208,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 24] = [
+    const KINDS: [(EventKind, u8, &str); 25] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -230,6 +233,7 @@ mod tests {
         (EventKind::ChatMerged, 22, "chat:merged"),
         (EventKind::PairingCode, 23, "pairing:code"),
         (EventKind::GroupUpdate, 24, "group:update"),
+        (EventKind::DeviceHealth, 25, "device:health"),
     ];
 
     #[test]

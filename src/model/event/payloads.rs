@@ -211,3 +211,34 @@ pub struct PairingCode {
     pub phone: String,
     pub expires_at: String,
 }
+
+/// `device:health`: the watchdog's verdict on the upstream session, journaled only when it
+/// changes (a session that says it works and does nothing is `stalled`; a connection that keeps
+/// dropping is `flapping`). `reason`, `lastUpstreamEventAt` and `waitingAcks` say why a device
+/// stalled, so that whoever reads the journal need not guess; they are null otherwise.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceHealth {
+    pub status: HealthStatus,
+    #[cfg_attr(
+        test,
+        ts(type = "\"silent_with_waiting_acks\" | \"probe_failed\" | null")
+    )]
+    pub reason: Option<&'static str>,
+    pub last_upstream_event_at: Option<String>,
+    pub waiting_acks: Option<u64>,
+}
+
+/// How a device's upstream session is doing: `device:health`'s `status` and a device's
+/// `health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    /// It says it works and does nothing; its session is being restarted.
+    Stalled,
+    /// Its connection keeps dropping; its reconnects are spaced out.
+    Flapping,
+}

@@ -27,8 +27,8 @@ pub use lookup::{
 };
 pub use notifications::NotificationSet;
 pub use queue::{
-    in_doubt, oldest_unacked, overdue_acks, relay_attempts, relay_depth, relay_queue, Queued,
-    RelayUpdate,
+    in_doubt, overdue_acks, relay_attempts, relay_depth, relay_queue, unacked, Queued, RelayUpdate,
+    Unacked,
 };
 pub use search::search;
 pub use simulator_duties::{simulator_duties, PhoneDuties};

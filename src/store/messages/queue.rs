@@ -117,15 +117,25 @@ pub fn relay_attempts(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<u
         .unwrap_or(0))
 }
 
-/// When the oldest message still waiting for its server ack was sent.
-pub fn oldest_unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Option<DateTime<Utc>>> {
-    let oldest: Option<String> = conn.query_one(
-        "SELECT MIN(sent_at) FROM messages
+/// The messages sent and still waiting for their server ack: when the oldest was sent, and
+/// how many there are. The relay times out the oldest; the watchdog weighs both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unacked {
+    pub oldest: Option<DateTime<Utc>>,
+    pub count: u64,
+}
+
+pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
+    let (oldest, count): (Option<String>, i64) = conn.query_one(
+        "SELECT MIN(sent_at), COUNT(*) FROM messages
          WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
         params![device.as_str()],
-        |row| row.get(0),
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
-    Ok(oldest.map(|at| parse_time(&at)))
+    Ok(Unacked {
+        oldest: oldest.map(|at| parse_time(&at)),
+        count: u64::try_from(count).unwrap_or(0),
+    })
 }
 
 /// How a relay attempt changes a queued message.

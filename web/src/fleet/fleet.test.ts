@@ -12,6 +12,7 @@ function device(id: string, state: DeviceStateName = "stopped"): Device {
     me: null,
     autostart: true,
     capabilities: ["send.text"],
+    health: "healthy",
     createdAt: "",
     updatedAt: "",
   };
