@@ -45,6 +45,28 @@ pub fn isolated(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
     command
 }
 
+/// `devicebridge serve` with `args`, on a free port with `dir`'s `data` and `devices`
+/// directories, fully synchronous SQLite and logs at `info`.
+fn serve_command(dir: &Path, args: &[&str]) -> Command {
+    let mut serve = command(dir);
+    serve
+        .arg("serve")
+        .args(args)
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--devices-dir")
+        .arg(dir.join("devices"))
+        .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
+        .env("RUST_LOG", "info");
+    serve
+}
+
+/// The address in the daemon's `listening on http://ADDR` line, if `text` has it.
+fn listening_address(text: &str) -> Option<String> {
+    let rest = &text[text.find("listening on http://")? + "listening on http://".len()..];
+    Some(rest.split_whitespace().next()?.to_owned())
+}
+
 /// Removes ANSI escape sequences (colours, cursor moves) from a line.
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
@@ -116,17 +138,8 @@ impl Daemon {
 
     /// [`Daemon::spawn`] with more `serve` arguments.
     pub fn spawn_with(dir: &Path, args: &[&str], env: &[(&str, String)]) -> Daemon {
-        let mut serve = command(dir);
-        serve
-            .arg("serve")
-            .args(args)
-            .args(["--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--devices-dir")
-            .arg(dir.join("devices"))
-            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().map(|(name, value)| (name, value)));
+        let mut serve = serve_command(dir, args);
+        serve.envs(env.iter().map(|(name, value)| (name, value)));
         Self::run(serve, false)
     }
 
@@ -149,15 +162,9 @@ impl Daemon {
     /// listens.
     pub async fn spawn_logging_to(dir: &Path, log: &Path) -> (Daemon, super::TestDaemon) {
         let file = std::fs::File::create(log).unwrap();
-        let mut serve = command(dir);
+        let mut serve = serve_command(dir, &[]);
         serve
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--devices-dir")
-            .arg(dir.join("devices"))
-            .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
             .env("DEVICEBRIDGE_API_KEY", ADMIN_KEY)
-            .env("RUST_LOG", "info")
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         let child = serve.spawn().expect("cannot start devicebridge");
@@ -166,9 +173,8 @@ impl Daemon {
         let address = loop {
             ticks.tick().await;
             let written = std::fs::read_to_string(log).unwrap_or_default();
-            if let Some(at) = written.find("listening on http://") {
-                let rest = &written[at + "listening on http://".len()..];
-                break rest.split_whitespace().next().unwrap().to_owned();
+            if let Some(address) = listening_address(&written) {
+                break address;
             }
             assert!(
                 Instant::now() < deadline,
@@ -258,11 +264,7 @@ impl Daemon {
     /// only place that tells which port was picked.
     pub async fn base_url(&mut self) -> String {
         let address = self
-            .wait_for("`listening on http://ADDR`", STARTUP, |line| {
-                let rest =
-                    &line[line.find("listening on http://")? + "listening on http://".len()..];
-                Some(rest.split_whitespace().next()?.to_owned())
-            })
+            .wait_for("`listening on http://ADDR`", STARTUP, listening_address)
             .await;
         format!("http://{address}")
     }
