@@ -90,6 +90,8 @@ pub struct Waha {
     opened_at: DateTime<Utc>,
     /// The ids WAHA named for our sends, so a lost answer's message is not taken for another.
     sent_ids: resend::SentIds,
+    /// The chats WAHA listed since the session opened, looking for such messages.
+    listings: resend::Listings,
 }
 
 impl Waha {
@@ -121,6 +123,7 @@ impl Waha {
             watched: HashSet::new(),
             opened_at: Utc::now(),
             sent_ids: resend::SentIds::default(),
+            listings: resend::Listings::default(),
         })
     }
 
@@ -186,6 +189,7 @@ impl Upstream for Waha {
         self.fresh_qr = None;
         self.watched.clear();
         self.opened_at = Utc::now();
+        self.listings.clear();
         self.prepare_session().await?;
         let info = self.session_info().await?;
         let status = Status::of(&info);

@@ -8,6 +8,10 @@
 //! newest messages (`GET /api/{session}/chats/{chatId}/messages`) and, if one of ours there
 //! is this message, takes its id instead of sending.
 //!
+//! A chat is listed once per session for the messages that were waiting when it opened (after
+//! an outage they are many, and what WAHA had then does not change by our listing it again);
+//! a retry, whose earlier try may have just reached WAHA, lists it afresh.
+//!
 //! "Is this message" means: from us, no older than the message's acceptance (less
 //! [`CLOCK_SKEW`]), the same content (text, caption and file, or place), and not an id
 //! WAHA already named for another of our sends. That last test is what keeps two identical
@@ -16,7 +20,7 @@
 //! between. Contact cards and polls are not recognised (WAHA's listing of them differs by
 //! engine) and are sent again, as before.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -69,6 +73,36 @@ impl SentIds {
     }
 }
 
+/// The chats' newest messages as WAHA listed them since the session opened, by chat.
+#[derive(Debug, Default)]
+pub(super) struct Listings(Mutex<HashMap<String, Value>>);
+
+impl Listings {
+    /// Forgets every listing: a session opened again may have sent more meanwhile.
+    pub(super) fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    fn get(&self, chat_id: &str) -> Option<Value> {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.get(chat_id).cloned()
+    }
+
+    fn keep(&self, chat_id: &str, listed: &Value) {
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.insert(chat_id.to_owned(), listed.clone());
+    }
+}
+
 /// Whether `outgoing` may already have reached WAHA: it was tried before, or it was accepted
 /// before the session opened (and so may have been in hand when the daemon stopped).
 pub(super) fn may_have_been_sent(outgoing: &Outgoing, opened_at: DateTime<Utc>) -> bool {
@@ -92,17 +126,24 @@ impl Waha {
         let Some(accepted) = accepted_at(message).filter(|_| recognisable) else {
             return Ok(None);
         };
-        let session = self.spec.session.as_str();
-        let listed = self
-            .http
-            .call(
-                self.request(
-                    Method::GET,
-                    &["api", session, "chats", &message.chat_id, "messages"],
-                )
-                .query(&[("limit", LOOK_BACK), ("downloadMedia", "false")]),
-            )
-            .await?;
+        let listed = match self.listings.get(&message.chat_id) {
+            Some(listed) if outgoing.attempts == 0 => listed,
+            _ => {
+                let session = self.spec.session.as_str();
+                let listed = self
+                    .http
+                    .call(
+                        self.request(
+                            Method::GET,
+                            &["api", session, "chats", &message.chat_id, "messages"],
+                        )
+                        .query(&[("limit", LOOK_BACK), ("downloadMedia", "false")]),
+                    )
+                    .await?;
+                self.listings.keep(&message.chat_id, &listed);
+                listed
+            }
+        };
         let found = listed
             .as_array()
             .into_iter()
