@@ -97,6 +97,9 @@ impl Settings {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         self.watchdog_problems(&mut out);
+        if let Some((key, detail)) = self.governor.problem() {
+            out.push(Problem::new(format!("governor.{key}"), detail));
+        }
 
         let server = &self.server;
         if !server.socket_path.starts_with('/') {

@@ -67,6 +67,7 @@ mod watchdog;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::governor::GovernorChanges;
 use auth::KNOWN_SCOPES;
 pub use auth::{ApiKeySetting, AuthSettings};
 pub use check::{Problem, SectionCheck};
@@ -120,6 +121,9 @@ pub struct Settings {
     pub messages: MessageSettings,
     pub upstream: UpstreamSettings,
     pub watchdog: WatchdogSettings,
+    /// The send governor's limits over SPEC §12's defaults, for every device; a device file's
+    /// `[governor]` and an admin's changes go over these.
+    pub governor: GovernorChanges,
     pub limits: LimitSettings,
     pub journal: JournalSettings,
     pub webhooks: WebhookSettings,

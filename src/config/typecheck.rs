@@ -21,6 +21,16 @@ pub(super) fn schema() -> Json {
     }];
     sample.webhooks.subscriptions = vec![WebhookSubscriptionSetting::default()];
     sample.upstream.check_interval_secs = Some(0);
+    sample.governor = GovernorChanges {
+        enabled: Some(false),
+        per_minute: Some(0),
+        burst: Some(0),
+        jitter: Some(0.0),
+        new_chats_per_day: Some(0),
+        warmup_days: Some(0),
+        number_checks_per_minute: Some(0),
+        typing: Some(false),
+    };
     serde_json::to_value(sample).expect("plain data structs always serialize to JSON")
 }
 
@@ -51,6 +61,7 @@ pub(super) fn probe_for(path: &str) -> Option<Probe> {
         "messages" => probe_field::<MessageSettings>,
         "upstream" => probe_field::<UpstreamSettings>,
         "watchdog" => probe_field::<WatchdogSettings>,
+        "governor" => probe_field::<GovernorChanges>,
         "limits" => probe_field::<LimitSettings>,
         "journal" => probe_field::<JournalSettings>,
         "webhooks" => probe_field::<WebhookSettings>,

@@ -2,9 +2,11 @@
 //! sorting of failures into [`ConnectorError`]s, and webhook signature checks.
 
 use std::error::Error as _;
+use std::time::Duration;
 
 use futures_util::stream::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{IntoUrl, RequestBuilder, StatusCode};
 use serde_json::Value;
 
@@ -75,24 +77,32 @@ impl Http {
         if status.is_success() {
             return Ok(response);
         }
+        if let Some(throttled) = throttled(status, response.headers()) {
+            return Err(throttled);
+        }
         let text = response.text().await.map_err(unreachable)?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Err(success(status, body).expect_err("the status is not a success"))
     }
 
     /// Sends a request; returns the status and the JSON body (`Null` when there is none). Only
-    /// a request that got no answer is an error here.
+    /// a request that got no answer, or a rate limit that says until when, is an error here.
     pub async fn exchange(
         &self,
         request: RequestBuilder,
     ) -> Result<(StatusCode, Value), ConnectorError> {
-        let (status, text) = self
+        let (status, (text, throttled)) = self
             .timed(async {
                 let response = request.send().await?;
                 let status = response.status();
-                Ok((status, response.text().await?))
+                let throttled = throttled(status, response.headers());
+                Ok((status, (response.text().await?, throttled)))
             })
             .await?;
+        if let Some(throttled) = throttled {
+            tracing::warn!(%throttled, "the upstream asked to slow down");
+            return Err(throttled);
+        }
         Ok((
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -170,6 +180,12 @@ pub fn success(status: StatusCode, body: Value) -> Result<Value, ConnectorError>
         body = %logged_body(&body),
         "upstream answered an error"
     );
+    if body["error"]["code"].as_i64() == Some(GRAPH_PAIR_RATE) {
+        return Err(ConnectorError::Throttled {
+            retry_after: PAIR_RATE_WAIT,
+            one_chat: true,
+        });
+    }
     let reason = format!("upstream answered {status}");
     Err(match kind_of(status, &body) {
         Kind::Refused => ConnectorError::Refused(reason),
@@ -211,8 +227,11 @@ fn graph_refuses(code: i64) -> bool {
 /// number) and "try again later" (1 unknown, 2 service unavailable, 131000 something went
 /// wrong).
 fn graph_transient(code: i64) -> bool {
-    matches!(code, 1 | 2 | 4 | 80007 | 130429 | 131000 | 131056)
+    matches!(code, 1 | 2 | 4 | 80007 | 130429 | 131000 | GRAPH_PAIR_RATE)
 }
+
+/// The Graph API's code for too many messages to one number in a short time.
+const GRAPH_PAIR_RATE: i64 = 131056;
 
 /// WAHA's 422 for a request that needs the session in another status than it is in now (it is
 /// starting or restarting): `{"error": "Session status is not as expected…", "status":
@@ -247,6 +266,36 @@ fn kind_of(status: StatusCode, body: &Value) -> Kind {
         status if status.is_client_error() => Kind::Rejected,
         _ => Kind::Transient,
     }
+}
+
+/// The longest an upstream's `Retry-After` is obeyed: past it (a typo, a broken proxy) the
+/// device would stop sending for good, which a person should decide.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(3_600);
+/// How long the Cloud API's pair rate limit (131056) holds a chat: Meta documents it as about
+/// one message every six seconds to the same number.
+const PAIR_RATE_WAIT: Duration = Duration::from_secs(6);
+
+/// A 429 answer that says when to come back (`Retry-After`, seconds or an HTTP date): the
+/// device takes nothing to the upstream until then. Without one, throttling is retried with
+/// backoff like any passing failure.
+fn throttled(status: StatusCode, headers: &HeaderMap) -> Option<ConnectorError> {
+    if status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let retry_after = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(ConnectorError::Throttled {
+        retry_after: retry_after.min(LONGEST_RETRY_AFTER),
+        one_chat: false,
+    })
 }
 
 /// A request that got no answer. The URL is left out: the reason ends up in events.
@@ -335,6 +384,46 @@ mod tests {
         assert_eq!(
             success(StatusCode::CREATED, Value::String(String::new())),
             Ok(Value::Null)
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_that_says_when_is_obeyed_until_then() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(throttled(StatusCode::TOO_MANY_REQUESTS, &headers), None);
+        headers.insert(RETRY_AFTER, "30".parse().unwrap());
+        assert_eq!(
+            throttled(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Some(ConnectorError::Throttled {
+                retry_after: Duration::from_secs(30),
+                one_chat: false
+            })
+        );
+        assert_eq!(throttled(StatusCode::SERVICE_UNAVAILABLE, &headers), None);
+        let in_a_minute = chrono::Utc::now() + chrono::Duration::seconds(61);
+        let date = in_a_minute.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        headers.insert(RETRY_AFTER, date.parse().unwrap());
+        let Some(ConnectorError::Throttled { retry_after, .. }) =
+            throttled(StatusCode::TOO_MANY_REQUESTS, &headers)
+        else {
+            panic!("an HTTP date is read too");
+        };
+        assert!(
+            (55..=61).contains(&retry_after.as_secs()),
+            "{retry_after:?}"
+        );
+        headers.insert(RETRY_AFTER, "999999999".parse().unwrap());
+        assert!(matches!(
+            throttled(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Some(ConnectorError::Throttled { retry_after, .. }) if retry_after == LONGEST_RETRY_AFTER
+        ));
+        let pair_rate = json!({ "error": { "message": "pair rate", "code": 131056 } });
+        assert_eq!(
+            success(StatusCode::BAD_REQUEST, pair_rate),
+            Err(ConnectorError::Throttled {
+                retry_after: PAIR_RATE_WAIT,
+                one_chat: true
+            })
         );
     }
 

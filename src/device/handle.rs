@@ -9,6 +9,7 @@ use super::route::{Answer, Carried, CommandRoute, Lifecycle, Request};
 use super::{CurrentQr, DeviceError};
 use crate::model::{
     event::{HealthStatus, Me},
+    governor::GovernorChanges,
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     upstream::{Cue, Found, LookUp, Outbound, Picture, Profile, Reported},
@@ -82,6 +83,12 @@ impl DeviceHandle {
     /// [`Outbound::WatchPresence`]).
     pub async fn tell(&self, action: Outbound) -> Result<(), DeviceError> {
         self.ask(Request::Tell(action)).await
+    }
+
+    /// Changes the device's send governor's limits, as an admin asked; stored before the
+    /// answer.
+    pub async fn govern(&self, changes: GovernorChanges) -> Result<(), DeviceError> {
+        self.ask(Request::Govern(changes)).await
     }
 
     /// Hands a verified webhook delivery to the device, which stores what it reports first.

@@ -4,6 +4,7 @@ mod actions;
 pub mod actor;
 pub mod cluster;
 mod fleet;
+pub mod governor;
 mod group_echoes;
 mod group_names;
 mod handle;
@@ -93,6 +94,9 @@ pub enum DeviceError {
         connector: &'static str,
         operation: Capability,
     },
+    /// The device's governor paces the request: one more may go after `retry_after`.
+    #[error("too many number checks on this device for now; try again in {} s", crate::device::actor::seconds_until(*.retry_after))]
+    Paced { retry_after: std::time::Duration },
     /// The device's owner, another node, refused the request with this error.
     #[error("{}", .0.message)]
     Owner(crate::envelope::ApiError),

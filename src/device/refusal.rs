@@ -59,6 +59,7 @@ impl From<DeviceError> for ApiError {
             DeviceError::Store(store) => store.into(),
             DeviceError::Owner(refused) => refused,
             DeviceError::NotReady => ApiError::new(ErrorCode::DeviceNotReady, error.to_string()),
+            DeviceError::Paced { .. } => ApiError::new(ErrorCode::RateLimited, error.to_string()),
             DeviceError::Gone => ApiError::new(
                 ErrorCode::DeviceNotFound,
                 "the device was removed or the daemon is stopping",

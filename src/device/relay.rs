@@ -19,7 +19,7 @@
 //!
 //! Each turn then tells the upstream what our side did meanwhile (see [`super::actions`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,13 +27,16 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::actions::ActionQueue;
+use super::governor::{self, Candidate, Governor, HoldReason, Verdict};
 use super::relay_bell::RelayBell;
 use super::retry::{after_failure, wake_by, AfterFailure, Pumped};
 use crate::device::upstream::Upstream;
 use crate::messaging::attempts::{self, Outcome};
 use crate::metrics::ConnectorMetrics;
 use crate::model::{
-    upstream::{Accepted, ConnectorError, Outgoing},
+    event::LimitWarning,
+    time::rfc3339_of_millis,
+    upstream::{Accepted, ConnectorError, Outbound, Outgoing},
     DeviceId,
 };
 use crate::store::messages::Queued;
@@ -43,6 +46,18 @@ use crate::store::{self, Store};
 const BATCH: u32 = 256;
 /// The most at once, while it does not (see [`Relay::batch`]).
 const BATCH_MAX: u32 = 1024;
+/// What the governor made of a turn's due messages.
+#[derive(Default)]
+struct Governed {
+    /// To hand to the upstream now.
+    go: Vec<Queued>,
+    /// Held, and not yet told why: told now.
+    held: Vec<(Queued, Outcome)>,
+    /// Something waits for a later turn.
+    waiting: bool,
+    warnings: Vec<LimitWarning>,
+}
+
 /// How a batch handed to the upstream went.
 struct Attempt {
     outcomes: Vec<(Queued, Outcome)>,
@@ -79,6 +94,13 @@ pub struct Relay {
     batch: u32,
     /// The series of the device's connector: attempts, failures, sends and their acks.
     metrics: Arc<ConnectorMetrics>,
+    /// Decides when each message may go (SPEC §12).
+    governor: Governor,
+    /// The held messages whose clients were told why they wait, and that reason: each is told
+    /// once, and again only if the reason changes.
+    told: HashMap<String, HoldReason>,
+    /// When the first held message may go, or the typing shown before one ends.
+    governor_deadline: Option<Instant>,
 }
 
 impl Relay {
@@ -89,9 +111,13 @@ impl Relay {
         max_attempts: u32,
         bell: Arc<RelayBell>,
         metrics: Arc<ConnectorMetrics>,
+        governor: Governor,
     ) -> Self {
         Self {
             metrics,
+            governor,
+            told: HashMap::new(),
+            governor_deadline: None,
             actions: ActionQueue::new(device.clone(), store.clone(), max_attempts, bell),
             device,
             store,
@@ -108,6 +134,7 @@ impl Relay {
         [
             self.ack_deadline,
             self.retry_deadline,
+            self.governor_deadline,
             self.actions.deadline(),
         ]
         .into_iter()
@@ -119,6 +146,7 @@ impl Relay {
     pub fn pause(&mut self) {
         self.ack_deadline = None;
         self.retry_deadline = None;
+        self.governor_deadline = None;
         self.actions.pause();
     }
 
@@ -204,33 +232,43 @@ impl Relay {
                 }
             };
             self.batch = next_batch(batch, queue.len());
+            self.governor_deadline = None;
             let due = self.due(queue);
             if due.is_empty() {
                 return Pumped::default();
             }
             // A message revoked while it waited is not sent, and holds up nothing behind it.
-            let (withdrawn, mut due): (Vec<_>, Vec<_>) =
+            let (withdrawn, due): (Vec<_>, Vec<_>) =
                 due.into_iter().partition(|queued| queued.message.revoked);
-            if !upstream.recognises_resends() {
-                due.truncate(1);
-            }
+            let max_go = match upstream.recognises_resends() {
+                true => usize::MAX,
+                false => 1,
+            };
+            let governed = self.govern(upstream, due, max_go).await;
             let mut outcomes: Vec<_> = withdrawn
                 .into_iter()
                 .map(|queued| (queued, Outcome::Withdrawn))
+                .chain(governed.held)
                 .collect();
             let mut trouble = None;
-            if !due.is_empty() {
-                let sent = self.attempt(upstream, due).await;
+            let went = !governed.go.is_empty();
+            if went {
+                let sent = self.attempt(upstream, governed.go).await;
                 trouble = sent.trouble;
                 outcomes.extend(sent.outcomes);
             }
-            let must_wait = outcomes
-                .iter()
-                .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
+            let must_wait = (governed.waiting && !went)
+                || outcomes
+                    .iter()
+                    .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
             let (device, metrics) = (self.device.clone(), self.metrics.clone());
+            let (ledger, warnings) = (self.governor.take_changed(), governed.warnings);
             if let Err(error) = self
                 .store
-                .write(move |tx| attempts::record_outcomes(tx, &device, &outcomes, &metrics))
+                .write(move |tx| {
+                    attempts::record_outcomes(tx, &device, &outcomes, &metrics)?;
+                    governor::record(tx, &device, ledger.as_ref(), warnings)
+                })
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
@@ -243,6 +281,130 @@ impl Relay {
                 trouble,
             }
         }
+    }
+
+    /// Asks the governor which of `due` may go now, at most `max_go` of them; tells the
+    /// clients of those it holds why (once), shows typing where it asks, and wakes the relay
+    /// when the first held message may go. An ungoverned device's messages all go.
+    async fn govern(
+        &mut self,
+        upstream: &mut dyn Upstream,
+        mut due: Vec<Queued>,
+        max_go: usize,
+    ) -> Governed {
+        let now = Utc::now().timestamp_millis();
+        if !self.governor.governs(now) {
+            due.truncate(max_go);
+            return Governed {
+                go: due,
+                ..Governed::default()
+            };
+        }
+        let new_chats = self.new_chats(&due, now).await;
+        let admission = {
+            let candidates: Vec<Candidate> = due
+                .iter()
+                .zip(&new_chats)
+                .map(|(queued, new_chat)| Candidate {
+                    message_id: &queued.message.id,
+                    chat_id: &queued.message.chat_id,
+                    new_chat: *new_chat,
+                    text_chars: (queued.message.kind == "text")
+                        .then(|| queued.message.body.chars().count()),
+                })
+                .collect();
+            self.governor
+                .admit(now, &candidates, max_go, &mut rand::thread_rng())
+        };
+        let mut governed = Governed {
+            warnings: admission.warnings,
+            ..Governed::default()
+        };
+        for (queued, verdict) in due.into_iter().zip(admission.verdicts) {
+            match verdict {
+                Verdict::Go => {
+                    self.told.remove(&queued.message.id);
+                    governed.go.push(queued);
+                }
+                Verdict::TypeFirst { until } => {
+                    governed.waiting = true;
+                    self.wake_at(until, now);
+                    let typing = Outbound::Typing {
+                        chat_id: queued.message.chat_id.clone(),
+                        typing: true,
+                        latest_incoming: None,
+                    };
+                    if let Err(error) = upstream.tell(&typing).await {
+                        tracing::debug!(device_id = %self.device, %error, "typing before a message was not shown");
+                    }
+                }
+                Verdict::Hold { reason, until } => {
+                    governed.waiting = true;
+                    if let Some(until) = until {
+                        self.wake_at(until, now);
+                    }
+                    if self.told.insert(queued.message.id.clone(), reason) != Some(reason) {
+                        let send_at = until.and_then(rfc3339_of_millis);
+                        let reason = reason.as_str();
+                        governed
+                            .held
+                            .push((queued, Outcome::Held { reason, send_at }));
+                    }
+                }
+                Verdict::Wait => governed.waiting = true,
+            }
+        }
+        governed
+    }
+
+    /// Whether each message's chat never wrote to the account, asked of the store only for
+    /// the chats the governor does not know yet, and only while it cares.
+    async fn new_chats(&mut self, due: &[Queued], now: i64) -> Vec<bool> {
+        if !self.governor.asks_about_new_chats(now) {
+            return vec![false; due.len()];
+        }
+        let mut unknown: Vec<String> = due
+            .iter()
+            .map(|queued| &queued.message.chat_id)
+            .filter(|chat| governor::is_person(chat) && !self.governor.knows_written(chat))
+            .cloned()
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if !unknown.is_empty() {
+            let device = self.device.clone();
+            let wrote = self
+                .store
+                .read(move |conn| {
+                    let chats: Vec<&str> = unknown.iter().map(String::as_str).collect();
+                    store::governors::chats_that_wrote(conn, &device, &chats)
+                })
+                .await;
+            match wrote {
+                Ok(wrote) => self.governor.learn_written(wrote),
+                Err(error) => {
+                    tracing::warn!(device_id = %self.device, %error, "cannot tell which chats wrote to the account; counting them as new")
+                }
+            }
+        }
+        due.iter()
+            .map(|queued| {
+                let chat = &queued.message.chat_id;
+                governor::is_person(chat) && !self.governor.knows_written(chat)
+            })
+            .collect()
+    }
+
+    /// Makes sure the relay wakes up at `at` (milliseconds since the epoch; it is `now`).
+    fn wake_at(&mut self, at: i64, now: i64) {
+        let at = Instant::now() + Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+        self.governor_deadline = Some(self.governor_deadline.map_or(at, |d| d.min(at)));
+    }
+
+    /// The device's governor, which the actor tells of what the upstream reports and an
+    /// admin changes.
+    pub fn governor(&mut self) -> &mut Governor {
+        &mut self.governor
     }
 
     /// Hands `due` to the upstream.
@@ -264,6 +426,17 @@ impl Relay {
             Err(error) if error.concerns_device() => Some(error.clone()),
             _ => None,
         });
+        // The upstream asked for no requests for a while: nothing goes until then.
+        for result in &results {
+            if let Err(ConnectorError::Throttled {
+                retry_after,
+                one_chat: false,
+            }) = result
+            {
+                let until = Utc::now() + *retry_after;
+                self.governor.throttle(until.timestamp_millis());
+            }
+        }
         let outcomes = self.outcomes(due, results);
         for (_, outcome) in &outcomes {
             if let Outcome::Retry { at, .. } = outcome {

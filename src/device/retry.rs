@@ -24,7 +24,8 @@ pub(super) enum AfterFailure {
 }
 
 /// The one policy for failed attempts: an unreachable or failing upstream is retried with
-/// backoff until `max_attempts`; refused credentials wait; anything else is given up.
+/// backoff until `max_attempts`, a rate-limited one when it said; refused credentials wait;
+/// anything else is given up.
 pub(super) fn after_failure(
     error: &ConnectorError,
     attempt: u32,
@@ -32,6 +33,9 @@ pub(super) fn after_failure(
 ) -> AfterFailure {
     match error {
         ConnectorError::Refused(_) => AfterFailure::Wait,
+        ConnectorError::Throttled { retry_after, .. } if attempt < max_attempts => {
+            AfterFailure::RetryAt(Utc::now() + *retry_after)
+        }
         ConnectorError::Unreachable(_) | ConnectorError::Failing(_) if attempt < max_attempts => {
             let delay = backoff::delay(attempt, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
             AfterFailure::RetryAt(Utc::now() + delay)

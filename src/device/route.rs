@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Command, Reply};
 use super::DeviceError;
+use crate::model::governor::GovernorChanges;
 use crate::model::group::{GroupOp, GroupOutcome};
 use crate::model::pairing::{IssuedCode, LinkingPhone};
 use crate::model::upstream::{Cue, Found, LookUp, Outbound, Reported};
@@ -37,6 +38,8 @@ pub enum Request {
     Webhook(Vec<Reported>),
     /// Make, read or change a group, as this account.
     Group(GroupOp),
+    /// An admin's changes to the device's send governor.
+    Govern(GovernorChanges),
 }
 
 /// The lifecycle steps a caller can ask of a device.
@@ -127,6 +130,7 @@ impl CommandRoute for ToActor {
             Request::Typing { chat_id, typing } => Command::Typing { chat_id, typing },
             Request::Tell(action) => Command::Tell(action),
             Request::Webhook(reports) => Command::Webhook(reports),
+            Request::Govern(changes) => Command::Govern(changes),
         };
         self.command(command).await.map(|()| Answer::Done)
     }
@@ -146,6 +150,7 @@ pub enum Carried {
     PairingCode { phone: LinkingPhone },
     Group { op: GroupOp },
     LookUp { look_up: LookUp },
+    Govern { changes: GovernorChanges },
 }
 
 impl From<Carried> for Request {
@@ -159,6 +164,7 @@ impl From<Carried> for Request {
             Carried::PairingCode { phone } => Request::PairingCode(phone),
             Carried::Group { op } => Request::Group(op),
             Carried::LookUp { look_up } => Request::LookUp(look_up),
+            Carried::Govern { changes } => Request::Govern(changes),
         }
     }
 }

@@ -182,6 +182,7 @@ mod tests {
             hooks: DeviceHooks::default(),
             qr: DeviceQr::default(),
             filters: Default::default(),
+            governor: Default::default(),
         };
         let shown = format!("{spec:?} {spec:#?}");
         for secret in ["waha-key-1", "waha-hmac-2", "token-3", "app-4", "verify-5"] {

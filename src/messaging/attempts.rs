@@ -38,6 +38,12 @@ pub enum Outcome {
     NotAttempted,
     /// Revoked by a client before the upstream had it: it is not sent at all.
     Withdrawn,
+    /// Held back by the device's governor for `reason` (`paced`, `restricted`) until about
+    /// `send_at`: it stays queued as it is, and its clients are told why it waits.
+    Held {
+        reason: &'static str,
+        send_at: Option<String>,
+    },
 }
 
 /// The error a withdrawn message's `message:status` `failed` gives.
@@ -51,16 +57,23 @@ fn status(
     attempt: u32,
     error: Option<String>,
 ) -> StoreResult<()> {
-    tx.journal(
+    journal_status(
+        tx,
         device,
-        EventData::MessageStatus(MessageStatus {
+        MessageStatus {
             message_id: message.id.clone(),
             chat_id: message.chat_id.clone(),
             status: status.as_str(),
             attempt,
             error,
-        }),
-    )?;
+            reason: None,
+            send_at: None,
+        },
+    )
+}
+
+fn journal_status(tx: &mut Tx<'_>, device: &DeviceId, status: MessageStatus) -> StoreResult<()> {
+    tx.journal(device, EventData::MessageStatus(status))?;
     Ok(())
 }
 
@@ -123,6 +136,20 @@ pub fn record_outcomes(
                     None,
                 )?;
             }
+            // The row stays as it is: only the reason it waits is news.
+            Outcome::Held { reason, send_at } => journal_status(
+                tx,
+                device,
+                MessageStatus {
+                    message_id: queued.message.id.clone(),
+                    chat_id: queued.message.chat_id.clone(),
+                    status: RelayStatus::Queued.as_str(),
+                    attempt: queued.attempts,
+                    error: None,
+                    reason: Some(reason),
+                    send_at: send_at.clone(),
+                },
+            )?,
             // No ack `error`: nothing went wrong, the message is gone as its sender wanted.
             Outcome::Withdrawn => {
                 let update = RelayUpdate {

@@ -469,6 +469,8 @@ pub async fn send(
                     status: RelayStatus::Queued.as_str(),
                     attempt: 0,
                     error: None,
+                    reason: None,
+                    send_at: None,
                 }),
             )?;
         }

@@ -61,6 +61,7 @@ pub enum EventData {
     PairingCode(PairingCode),
     GroupUpdate(GroupUpdate),
     DeviceHealth(DeviceHealth),
+    LimitWarning(LimitWarning),
 }
 
 impl EventData {
@@ -106,6 +107,7 @@ impl EventData {
             EventData::PairingCode(_) => EventKind::PairingCode,
             EventData::GroupUpdate(_) => EventKind::GroupUpdate,
             EventData::DeviceHealth(_) => EventKind::DeviceHealth,
+            EventData::LimitWarning(_) => EventKind::LimitWarning,
         }
     }
 

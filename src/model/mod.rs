@@ -9,6 +9,7 @@ pub mod capability;
 pub mod constraints;
 pub mod content;
 pub mod event;
+pub mod governor;
 pub mod group;
 pub mod ids;
 pub mod inbound;

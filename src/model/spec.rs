@@ -6,6 +6,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, T
 use utoipa::openapi::{KnownFormat, Object, SchemaFormat};
 
 use super::constraints;
+use super::governor::GovernorChanges;
 
 /// The upstreams a device can be relayed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
@@ -66,6 +67,10 @@ pub struct DeviceSpec {
     #[serde(default, deserialize_with = "crate::model::nested::object")]
     #[cfg_attr(test, ts(optional = nullable))]
     pub filters: DeviceFilters,
+    /// The send governor's limits for this device, over the daemon's `[governor]`.
+    #[serde(default, deserialize_with = "crate::model::nested::object")]
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub governor: GovernorChanges,
 }
 
 fn yes() -> bool {
@@ -97,6 +102,7 @@ impl DeviceSpec {
         if self.name.trim().is_empty() {
             return Err("`name` must not be empty; it is what dashboards show".into());
         }
+        self.governor.validate()?;
         match self.connector {
             ConnectorKind::Simulator => Ok(()),
             ConnectorKind::Waha => self.waha.clone().unwrap_or_default().validate(),

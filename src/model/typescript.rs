@@ -9,9 +9,12 @@ use super::capability::Capability;
 use super::content::{ContactCard, Location, Poll, PollVotes};
 use super::event::{
     Authenticated, ChatMerged, ConnectionStatus, DeviceHealth, Disconnected, Envelope, EventKind,
-    HealthStatus, Me, MessageAck, MessageEdited, MessageReaction, MessageRead, MessageRevoked,
-    MessageStatus, Notification, NotificationRead, PairingCode, PollVote, QrCode, Ready,
-    StateChange, StatusNew, Typing,
+    HealthStatus, LimitWarning, Me, MessageAck, MessageEdited, MessageReaction, MessageRead,
+    MessageRevoked, MessageStatus, Notification, NotificationRead, PairingCode, PollVote, QrCode,
+    Ready, StateChange, StatusNew, Typing,
+};
+use super::governor::{
+    GovernorChanges, GovernorLimits, GovernorView, MessageCapping, ReachoutTimelock, Restrictions,
 };
 use super::group::{
     GroupChange, GroupInfo, GroupPatch, GroupUpdate, Invite, NewGroup, Participant,
@@ -32,7 +35,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Each kind of event's payload type, in the order of [`EventKind::ALL`].
-fn event_payloads() -> [(EventKind, String); 25] {
+fn event_payloads() -> [(EventKind, String); 26] {
     [
         (EventKind::State, StateChange::name(&config())),
         (EventKind::Qr, QrCode::name(&config())),
@@ -65,6 +68,7 @@ fn event_payloads() -> [(EventKind, String); 25] {
         (EventKind::PairingCode, PairingCode::name(&config())),
         (EventKind::GroupUpdate, GroupUpdate::name(&config())),
         (EventKind::DeviceHealth, DeviceHealth::name(&config())),
+        (EventKind::LimitWarning, LimitWarning::name(&config())),
     ]
 }
 
@@ -145,6 +149,13 @@ pub(crate) fn declarations() -> String {
         GroupUpdate::decl(&config()),
         HealthStatus::decl(&config()),
         DeviceHealth::decl(&config()),
+        LimitWarning::decl(&config()),
+        GovernorLimits::decl(&config()),
+        GovernorChanges::decl(&config()),
+        GovernorView::decl(&config()),
+        Restrictions::decl(&config()),
+        ReachoutTimelock::decl(&config()),
+        MessageCapping::decl(&config()),
         Envelope::decl(&config()),
         Secret::decl(&config()),
         ConnectorKind::decl(&config()),

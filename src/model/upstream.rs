@@ -41,6 +41,15 @@ pub enum ConnectorError {
     /// Retried with backoff; for the device, a lost connection.
     #[error("upstream error: {0}")]
     Failing(String),
+    /// Transient, and the upstream said for how long: no requests for `retry_after` (HTTP 429
+    /// with `Retry-After`), or, with `one_chat`, no more messages to that chat for a while
+    /// (the Cloud API's pair rate limit). The device's governor holds what would be sent
+    /// until then instead of retrying into the same answer.
+    #[error("upstream rate limit: again in {} s", .retry_after.as_secs())]
+    Throttled {
+        retry_after: std::time::Duration,
+        one_chat: bool,
+    },
     /// Permanent for this request (any other 4xx): a message fails with the reason.
     #[error("upstream rejected the request: {0}")]
     Rejected(String),
@@ -107,6 +116,9 @@ pub enum Reported {
     Inbound(Inbound),
     /// The session changed (see [`UpstreamEvent::SessionChanged`]).
     SessionChanged,
+    /// WhatsApp's restrictions on the account, as they stand now (SPEC §12), while the
+    /// session itself goes on working.
+    Restrictions(super::governor::Restrictions),
 }
 
 /// Something our side asks the upstream to show, beyond sending messages.

@@ -187,6 +187,7 @@ impl Tx<'_> {
             "linked_ids",
             "uploads",
             "outbound_actions",
+            "governors",
         ] {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device_id = ?1"),

@@ -363,6 +363,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX contact_pictures_by_age ON contact_pictures (fetched_at);
     CREATE INDEX linked_ids_by_number ON linked_ids (device_id, number);",
+    // 25: what each device's send governor keeps between restarts (`store::governors`).
+    "CREATE TABLE governors (
+        device_id TEXT PRIMARY KEY,
+        ledger TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

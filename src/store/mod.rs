@@ -33,6 +33,7 @@ pub mod cluster;
 pub mod contacts;
 pub mod copy;
 pub mod devices;
+pub mod governors;
 pub mod journal;
 pub mod keys;
 pub mod linked_ids;

@@ -397,6 +397,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX contact_pictures_by_age ON contact_pictures (fetched_at);
     CREATE INDEX linked_ids_by_number ON linked_ids (device_id, number);"#,
+    // The send governors' ledgers (SQLite's 25).
+    r#"CREATE TABLE governors (
+        device_id TEXT COLLATE "C" PRIMARY KEY,
+        ledger TEXT NOT NULL
+    );"#,
 ];
 
 #[cfg(test)]

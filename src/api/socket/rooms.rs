@@ -165,7 +165,8 @@ fn chat_field(kind: EventKind) -> Option<ChatField> {
         | EventKind::StatusNew
         | EventKind::ChatMerged
         | EventKind::PairingCode
-        | EventKind::DeviceHealth => None,
+        | EventKind::DeviceHealth
+        | EventKind::LimitWarning => None,
     }
 }
 
@@ -221,7 +222,7 @@ mod tests {
     use crate::model::DeviceId;
 
     /// Every event the device journals, and whether (and by which field) it is about a chat.
-    const SCOPES: [(&str, Option<ChatField>); 25] = [
+    const SCOPES: [(&str, Option<ChatField>); 26] = [
         ("state", None),
         ("qr", None),
         ("authenticated", None),
@@ -247,6 +248,7 @@ mod tests {
         ("pairing:code", None),
         ("group:update", Some(ChatField::ChatId)),
         ("device:health", None),
+        ("limit:warning", None),
     ];
 
     #[test]

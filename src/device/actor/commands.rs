@@ -51,6 +51,7 @@ impl Actor {
                 self.heard_upstream();
                 self.webhook(reports).await?
             }
+            Command::Govern(changes) => self.govern(changes).await?,
             Command::Group { op, done } => {
                 let _ = done.send(self.group(op).await?);
             }
@@ -80,6 +81,8 @@ impl Actor {
     }
 
     async fn find_number(&mut self, number: &str) -> Result<Option<String>, DeviceError> {
+        self.ready_upstream()?;
+        self.check_a_number()?;
         match self.ready_upstream()?.find_number(number).await {
             Ok(Some(mut chat_id)) => {
                 // A number WhatsApp answers with a linked id for is that number's chat.

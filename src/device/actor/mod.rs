@@ -18,6 +18,8 @@
 
 mod commands;
 mod effects;
+mod governing;
+pub use governing::seconds_until;
 mod groups;
 mod health;
 mod qr_codes;
@@ -34,6 +36,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch, Mutex};
 use tokio::time::{sleep_until, Instant};
 
+use super::governor::{self, Governor};
 use super::group_echoes::GroupEchoes;
 use super::group_names::GroupNames;
 use super::latency::Latency;
@@ -51,6 +54,7 @@ use crate::console::Console;
 use crate::metrics::{ConnectorMetrics, Metrics};
 use crate::model::{
     event::{EventData, HealthStatus, Me},
+    governor::GovernorChanges,
     group::{GroupOp, GroupOutcome},
     pairing::{IssuedCode, LinkingPhone},
     spec::{ConnectorKind, DeviceFilters},
@@ -92,6 +96,8 @@ pub enum Command {
     },
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
+    /// An admin changes the device's send governor's limits.
+    Govern(GovernorChanges),
     /// Make, read or change a group (see [`Upstream::group`]); what changed is stored before
     /// the answer.
     Group {
@@ -205,9 +211,14 @@ impl Actor {
         bell: Arc<RelayBell>,
     ) -> Result<Option<(Actor, bool)>, DeviceError> {
         let lookup = id.clone();
-        let Some(record) = context
+        let (Some(record), ledger) = context
             .store
-            .read(move |conn| store::devices::get(conn, &lookup))
+            .read(move |conn| {
+                Ok((
+                    store::devices::get(conn, &lookup)?,
+                    store::governors::governor(conn, &lookup)?,
+                ))
+            })
             .await?
         else {
             return Ok(None);
@@ -222,11 +233,15 @@ impl Actor {
         let messages = &context.settings.messages;
         // A definition that cannot be read fails the device when it starts, before any
         // upstream is reached: any connector's series do until then.
-        let (connector, filters) = definition(&record).map_or_else(
+        let (connector, filters, file_governor) = definition(&record).map_or_else(
             |_| Default::default(),
-            |spec| (spec.connector, spec.filters),
+            |spec| (spec.connector, spec.filters, spec.governor),
         );
         let metrics = context.metrics.connector(connector);
+        let governor = Governor::new(
+            governor::base_limits(connector, &context.settings.governor, &file_governor),
+            governor::read_ledger(&id, ledger),
+        );
         let relay = Relay::new(
             id.clone(),
             context.store.clone(),
@@ -234,6 +249,7 @@ impl Actor {
             messages.max_send_attempts,
             bell.clone(),
             metrics.clone(),
+            governor,
         );
         me.send_replace(record.me.clone());
         health.send_replace(HealthStatus::Healthy);
@@ -379,7 +395,7 @@ fn is_up(state: StateName) -> bool {
 fn failure_input(error: ConnectorError) -> Input {
     match error {
         ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },
-        ConnectorError::Failing(_) => Input::ConnectionLost {
+        ConnectorError::Failing(_) | ConnectorError::Throttled { .. } => Input::ConnectionLost {
             reason: error.to_string(),
         },
         other => Input::Fatal {

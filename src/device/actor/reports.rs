@@ -57,6 +57,7 @@ impl Actor {
             match report {
                 Reported::Inbound(item) => inbound.push(item),
                 Reported::SessionChanged => session_changed = true,
+                Reported::Restrictions(restrictions) => self.restricted(restrictions).await,
             }
         }
         self.group_echoes.drop_echoes(&mut inbound);

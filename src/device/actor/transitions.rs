@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use super::{failure_input, is_up, Actor};
+use crate::device::governor;
 use crate::device::state::{transition, DeviceState, Effect, Input, InvalidTransition};
 use crate::model::event::{Authenticated, ConnectionStatus, Disconnected, Ready, StateChange};
 use crate::model::{
@@ -90,6 +91,12 @@ impl Actor {
         }
         if effects.contains(&Effect::SaveSession) {
             let (session, me) = self.pending_link.take()?;
+            if self.session.is_none() {
+                // A new link, not one restored: the account's warm-up starts.
+                self.relay
+                    .governor()
+                    .linked(chrono::Utc::now().timestamp_millis());
+            }
             self.session = Some(session.clone());
             self.me.send_replace(Some(me.clone()));
             return Some(Some((session, me)));
@@ -122,6 +129,7 @@ impl Actor {
         let entering_ready = next.name() == StateName::Ready;
         let leaving_ready = previous.name() == StateName::Ready && !entering_ready;
         let latency_ms = entering_ready.then(|| self.latency.report()).flatten();
+        let ledger = self.relay.governor().take_changed();
         let written = self
             .context
             .store
@@ -132,6 +140,7 @@ impl Actor {
                     let (session, me) = link.as_ref().map(|(s, m)| (s, m)).unzip();
                     tx.set_device_session(&id, session, me)?;
                 }
+                governor::record(tx, &id, ledger.as_ref(), Vec::new())?;
                 tx.journal(
                     &id,
                     EventData::State(StateChange {

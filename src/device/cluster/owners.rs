@@ -166,6 +166,7 @@ impl CommandRoute for ToOwner {
             Request::PairingCode(phone) => Carried::PairingCode { phone },
             Request::Group(op) => Carried::Group { op },
             Request::LookUp(look_up) => Carried::LookUp { look_up },
+            Request::Govern(changes) => Carried::Govern { changes },
             Request::Webhook(_) => return Err(DeviceError::NotReady),
         };
         self.owners

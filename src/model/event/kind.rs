@@ -39,11 +39,12 @@ pub enum EventKind {
     PairingCode,
     GroupUpdate,
     DeviceHealth,
+    LimitWarning,
 }
 
 impl EventKind {
     /// Every kind, in the order of their numbers.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::State,
         EventKind::Qr,
         EventKind::Authenticated,
@@ -69,6 +70,7 @@ impl EventKind {
         EventKind::PairingCode,
         EventKind::GroupUpdate,
         EventKind::DeviceHealth,
+        EventKind::LimitWarning,
     ];
 
     /// The wire name: Socket.IO event, webhook `type`, journal `name`.
@@ -99,6 +101,7 @@ impl EventKind {
             EventKind::PairingCode => "pairing:code",
             EventKind::GroupUpdate => "group:update",
             EventKind::DeviceHealth => "device:health",
+            EventKind::LimitWarning => "limit:warning",
         }
     }
 
@@ -208,7 +211,7 @@ mod tests {
 
     /// Each kind's number and name, forever: journal rows keep the number, clients and
     /// subscriptions the name. A kind's number never changes; a new kind goes at the end.
-    const KINDS: [(EventKind, u8, &str); 25] = [
+    const KINDS: [(EventKind, u8, &str); 26] = [
         (EventKind::State, 1, "state"),
         (EventKind::Qr, 2, "qr"),
         (EventKind::Authenticated, 3, "authenticated"),
@@ -234,6 +237,7 @@ mod tests {
         (EventKind::PairingCode, 23, "pairing:code"),
         (EventKind::GroupUpdate, 24, "group:update"),
         (EventKind::DeviceHealth, 25, "device:health"),
+        (EventKind::LimitWarning, 26, "limit:warning"),
     ];
 
     #[test]

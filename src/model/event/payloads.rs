@@ -86,6 +86,17 @@ pub struct MessageStatus {
     pub status: &'static str,
     pub attempt: u32,
     pub error: Option<String>,
+    /// Why a `queued` message waits although the upstream is there: `paced` (the device's
+    /// governor, or the upstream's own rate limit) or `restricted` (WhatsApp restricts
+    /// messages to new contacts). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional, type = "\"paced\" | \"restricted\""))]
+    pub reason: Option<&'static str>,
+    /// When a held message is expected to go (RFC 3339); absent when nobody can say (a
+    /// restriction without an end), or when it is not held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub send_at: Option<String>,
 }
 
 /// `message:read`: messages of a chat were read, by `readBy`.
@@ -241,4 +252,23 @@ pub enum HealthStatus {
     Stalled,
     /// Its connection keeps dropping; its reconnects are spaced out.
     Flapping,
+}
+
+/// `limit:warning`: a device nears or reaches a limit on what it may send: its own daily cap
+/// on messages to new chats (`new_chats_per_day`, at 80 % and at 100 %), or one of WhatsApp's
+/// restrictions as it changes (`reachout_timelock`, `message_capping`). `active` says whether
+/// the limit now holds messages back; `resetsAt` when it ends, where that is known.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct LimitWarning {
+    #[cfg_attr(
+        test,
+        ts(type = "\"new_chats_per_day\" | \"reachout_timelock\" | \"message_capping\"")
+    )]
+    pub kind: &'static str,
+    pub active: bool,
+    pub used: Option<u64>,
+    pub limit: Option<u64>,
+    pub resets_at: Option<String>,
 }
