@@ -2692,3 +2692,174 @@ async fn contacts_are_looked_up_pictured_and_blocked_through_waha() {
     );
     daemon.stop().await;
 }
+
+/// Someone who never wrote to the account.
+const BOB: &str = "15550003333@c.us";
+
+/// Opens a chat with `chat_id`, whom WhatsApp finds by their number, as a dashboard does
+/// before writing to someone new.
+async fn open_chat(stub: &WahaStub, daemon: &TestDaemon, chat_id: &str) {
+    let number = chat_id.trim_end_matches("@c.us").to_owned();
+    stub.with(|waha| waha.on_whatsapp.insert(number.clone(), chat_id.to_owned()));
+    let (status, chat) = daemon
+        .post("/api/v1/devices/wa/chats", json!({ "phone": number }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{chat}");
+    assert_eq!(chat["id"], chat_id, "{chat}");
+}
+
+/// `session.status` as WAHA posts it while WhatsApp restricts the account: still `WORKING`,
+/// with the restriction in `data`.
+async fn restriction_webhook(daemon: &TestDaemon, data: Value) {
+    let payload = json!({ "name": "default", "status": "WORKING", "statuses": [], "data": data });
+    assert_eq!(
+        webhook(daemon, "session.status", payload).await,
+        StatusCode::OK
+    );
+}
+
+/// With a Reachout Timelock in force, a message to someone who never wrote waits (accepted,
+/// stored, `queued` with `reason: "restricted"` and the lock's end) while Alice, who wrote,
+/// still gets hers; once WAHA reports the lock lifted, the held messages go once, in order.
+/// Message Capping at `CAPPED` holds the same way until its cycle ends. The session is never
+/// restarted meanwhile.
+#[tokio::test]
+async fn whatsapps_restrictions_hold_messages_to_new_contacts_and_never_restart_the_session() {
+    let (mut stub, daemon, mut client) = ready().await;
+    let ends = "2099-01-15T08:00:00.000Z";
+    let lock = |active: bool| json!({ "reachoutTimelock": { "enforcementType": "REACHOUT_TIMELOCK", "isActive": active, "timeEnforcementEnds": ends } });
+    restriction_webhook(&daemon, lock(true)).await;
+    let warning = client
+        .wait_until(WAIT, |e| e.name == "limit:warning")
+        .await
+        .unwrap();
+    assert_eq!(warning.data["kind"], "reachout_timelock");
+    assert_eq!(warning.data["active"], true);
+    assert_eq!(warning.data["resetsAt"], ends);
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(device["restrictions"]["reachoutTimelock"]["isActive"], true);
+
+    open_chat(&stub, &daemon, BOB).await;
+    let first = daemon
+        .send_message("wa", BOB, json!({ "text": "bob 1" }))
+        .await;
+    let second = daemon
+        .send_message("wa", BOB, json!({ "text": "bob 2" }))
+        .await;
+    let alice = daemon
+        .send_message("wa", ALICE, json!({ "text": "alice" }))
+        .await;
+    for held in [&first, &second] {
+        let status = wait_message_status(&mut client, &held["id"], "queued").await;
+        assert_eq!(status["reason"], "restricted", "{status}");
+        assert_eq!(status["sendAt"], ends);
+    }
+    wait_relayed(&mut client, &alice["id"]).await;
+    assert_eq!(sent_texts(&mut stub), ["alice"]);
+
+    restriction_webhook(&daemon, lock(false)).await;
+    for held in [&first, &second] {
+        wait_relayed(&mut client, &held["id"]).await;
+    }
+    assert_eq!(sent_texts(&mut stub), ["bob 1", "bob 2"]);
+    let warnings: Vec<_> = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "limit:warning")
+        .map(|e| (e.data["kind"].clone(), e.data["active"].clone()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            (json!("reachout_timelock"), json!(true)),
+            (json!("reachout_timelock"), json!(false))
+        ],
+        "one warning as the lock came, one as it lifted"
+    );
+
+    // Message Capping: a quota of new contacts, used up until the cycle ends.
+    let capping = |status: &str| {
+        json!({ "messageCapping": { "cappingStatus": status, "totalQuota": 250, "usedQuota": 250,
+            "cycleStart": "2026-11-01T00:00:00Z", "cycleEnd": "2099-12-01T00:00:00Z" } })
+    };
+    restriction_webhook(&daemon, capping("CAPPED")).await;
+    let carol = "15550004444@c.us";
+    open_chat(&stub, &daemon, carol).await;
+    let capped = daemon
+        .send_message("wa", carol, json!({ "text": "carol" }))
+        .await;
+    let status = wait_message_status(&mut client, &capped["id"], "queued").await;
+    assert_eq!(status["reason"], "restricted");
+    assert_eq!(status["sendAt"], "2099-12-01T00:00:00.000Z");
+    restriction_webhook(&daemon, capping("NOT_CAPPED")).await;
+    wait_relayed(&mut client, &capped["id"]).await;
+
+    let restarts: Vec<_> = client
+        .history()
+        .iter()
+        .filter(|e| e.name == "state")
+        .skip_while(|e| e.data["state"] != "ready")
+        .skip(1)
+        .map(|e| e.data["state"].clone())
+        .collect();
+    assert!(restarts.is_empty(), "the session went {restarts:?}");
+    assert!(
+        !stub
+            .requests
+            .drain()
+            .iter()
+            .any(|r| r.path.contains("/restart")
+                || r.path.contains("/stop")
+                || r.path.contains("logout")),
+        "WAHA was never asked to restart, stop or log out the session"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// A WAHA that answers a send `429` with `Retry-After: 30` is not sent anything more before
+/// then: the message waits to be retried, and the next one is held `paced` until that time.
+#[tokio::test]
+async fn a_waha_that_answers_429_with_retry_after_is_not_sent_to_before_then() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| {
+        waha.send_answers.push_back((
+            429,
+            json!({ "statusCode": 429, "message": "Too Many Requests" }),
+        ));
+        waha.send_retry_after = Some("30".into());
+    });
+    let asked_at = chrono::Utc::now();
+    let first = daemon
+        .send_message("wa", ALICE, json!({ "text": "one" }))
+        .await;
+    let retrying = wait_message_status(&mut client, &first["id"], "retrying").await;
+    assert!(
+        retrying["error"]
+            .as_str()
+            .unwrap()
+            .contains("again in 30 s"),
+        "{retrying}"
+    );
+    open_chat(&stub, &daemon, BOB).await;
+    let second = daemon
+        .send_message("wa", BOB, json!({ "text": "two" }))
+        .await;
+    let held = wait_message_status(&mut client, &second["id"], "queued").await;
+    assert_eq!(held["reason"], "paced", "{held}");
+    let send_at = chrono::DateTime::parse_from_rfc3339(held["sendAt"].as_str().unwrap()).unwrap();
+    let wait = send_at.with_timezone(&chrono::Utc) - asked_at;
+    assert!(
+        (29..=31).contains(&wait.num_seconds()),
+        "held for {wait}, not the 30 s WAHA asked"
+    );
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(device["governor"]["throttledUntil"], held["sendAt"]);
+    assert_eq!(
+        sent_texts(&mut stub),
+        ["one"],
+        "WAHA was sent nothing after its 429"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}

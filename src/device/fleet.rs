@@ -11,6 +11,7 @@ use super::phone_numbers;
 use super::spec::{self, DeclaredDevices, DeviceFileError};
 use super::{definition, stored, DeviceError};
 use crate::model::{
+    governor::GovernorChanges,
     spec::{
         connector_tables, CloudApiSpec, DeviceFilters, DeviceQr, DeviceSpec, SimulatorSpec,
         WahaSpec,
@@ -39,9 +40,35 @@ pub struct DevicePatch {
     pub qr: Option<DeviceQr>,
     #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
     pub filters: Option<DeviceFilters>,
+    /// Changes to the send governor's limits, at once and kept over restarts, for a device
+    /// declared in a file too (its file's `[governor]` stays as written, under them). Needs
+    /// the `admin` scope.
+    #[serde(default, deserialize_with = "crate::model::nested::optional_object")]
+    pub governor: Option<GovernorChanges>,
 }
 
 impl DevicePatch {
+    /// Whether it changes the device's definition, beyond its governor.
+    pub fn changes_definition(&self) -> bool {
+        let DevicePatch {
+            name,
+            autostart,
+            simulator,
+            waha,
+            cloud_api,
+            qr,
+            filters,
+            governor: _,
+        } = self;
+        name.is_some()
+            || autostart.is_some()
+            || simulator.is_some()
+            || waha.is_some()
+            || cloud_api.is_some()
+            || qr.is_some()
+            || filters.is_some()
+    }
+
     /// The connector tables this change replaces (see [`connector_tables`]).
     pub fn connector_tables(&self) -> Vec<&'static str> {
         connector_tables(&self.waha, &self.cloud_api)

@@ -8,18 +8,20 @@ use std::path::Path;
 use super::actor::ActorContext;
 use super::cluster::{Ownership, Remote};
 use super::fleet::{self, DevicePatch};
+use super::governor::{self, Governor};
 use super::media::Library;
 use super::pictures::Pictures;
 use super::spec::DeviceFileError;
 use super::supervisor::{self, Supervisor};
 use super::webhooks::{self, WebhookReceiver};
-use super::{DeviceError, DeviceHandle, DeviceView};
+use super::{definition, DeviceError, DeviceHandle, DeviceView};
 use crate::model::{
+    governor::{GovernorView, Restrictions},
     spec::{ConnectorKind, DeviceSpec},
     upstream::Download,
     DeviceId,
 };
-use crate::store;
+use crate::store::{self, DeviceRecord};
 
 #[derive(Clone)]
 pub struct DeviceManager {
@@ -82,6 +84,23 @@ impl DeviceManager {
             self.supervise(record.id);
         }
         Ok(errors)
+    }
+
+    /// What a device's send governor stands at, and WhatsApp's restrictions on it, from its
+    /// record and the governor's stored ledger (`store::governors`), as any node can tell.
+    pub fn governor_of(
+        &self,
+        record: &DeviceRecord,
+        ledger: Option<String>,
+    ) -> (GovernorView, Restrictions) {
+        let file = definition(record)
+            .map(|spec| spec.governor)
+            .unwrap_or_default();
+        let connector = ConnectorKind::named(&record.connector).unwrap_or_default();
+        let base = governor::base_limits(connector, &self.context.settings.governor, &file);
+        let governor = Governor::new(base, governor::read_ledger(&record.id, ledger));
+        let now = chrono::Utc::now().timestamp_millis();
+        (governor.view(now), governor.ledger().restrictions().clone())
     }
 
     pub async fn create(&self, id: DeviceId, spec: DeviceSpec) -> Result<DeviceView, DeviceError> {

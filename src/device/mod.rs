@@ -34,6 +34,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{
     capability::Capability,
     event::{HealthStatus, Me},
+    governor::{GovernorView, Restrictions},
     rfc3339,
     spec::{ConnectorKind, DeviceSpec},
     upstream::GroupRefusal,
@@ -132,6 +133,17 @@ pub struct DeviceView {
     /// that said it worked and did nothing, `flapping` while its reconnects are spaced out
     /// (see `device:health`).
     pub health: HealthStatus,
+    /// Its send governor: the limits in force and where it stands against them (SPEC §12).
+    /// `GET /devices/{id}` shows it; lists leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub governor: Option<GovernorView>,
+    /// WhatsApp's restrictions on the account, as its upstream last reported them: while one
+    /// is in force, messages to chats that never wrote wait (`reason: "restricted"`).
+    /// `GET /devices/{id}` shows them; lists leave them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
+    pub restrictions: Option<Restrictions>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -167,6 +179,8 @@ impl From<&DeviceRecord> for DeviceView {
             capabilities: ConnectorKind::named(&record.connector)
                 .map_or(&[], ConnectorKind::capabilities),
             health: HealthStatus::Healthy,
+            governor: None,
+            restrictions: None,
             created_at: rfc3339(record.created_at),
             updated_at: rfc3339(record.updated_at),
         }

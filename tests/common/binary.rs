@@ -57,6 +57,8 @@ fn serve_command(dir: &Path, args: &[&str]) -> Command {
         .arg("--devices-dir")
         .arg(dir.join("devices"))
         .env("DEVICEBRIDGE__STORAGE__SYNCHRONOUS", "full")
+        // Only the governor's own tests pace what devices send (see `test_settings`).
+        .env("DEVICEBRIDGE__GOVERNOR__ENABLED", "false")
         .env("RUST_LOG", "info");
     serve
 }

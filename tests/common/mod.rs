@@ -40,8 +40,9 @@ pub struct TestDaemon {
     task: Option<JoinHandle<Result<(), devicebridge::app::AppError>>>,
 }
 
-/// Settings for a test: fast rhythms, a temp data dir, no devices unless a test adds some, and
-/// no sounds or desktop notifications unless a test turns them on.
+/// Settings for a test: fast rhythms, a temp data dir, no devices unless a test adds some, no
+/// sounds or desktop notifications unless a test turns them on, and no device paced by the
+/// send governor unless a test turns it on (its default paces every WAHA device).
 pub fn test_settings(dir: &Path) -> Settings {
     let mut settings = Settings::default();
     settings.server.bind = "127.0.0.1:0".parse().unwrap();
@@ -52,6 +53,7 @@ pub fn test_settings(dir: &Path) -> Settings {
     settings.hooks.desktop.enabled = false;
     // Tests that turn the hooks on expect them at any time of day.
     settings.hooks.quiet_hours = String::new();
+    settings.governor.enabled = Some(false);
     settings
 }
 

@@ -39,6 +39,8 @@ pub struct WahaState {
     /// Answers for the next sends instead of the usual one: status and body (`Null`: an
     /// empty body).
     pub send_answers: VecDeque<(u16, Value)>,
+    /// A `Retry-After` header for the next of those answers.
+    pub send_retry_after: Option<String>,
     /// Answers for the next looks at the session (`GET /api/sessions/{session}`) instead of
     /// its info.
     pub session_answers: VecDeque<(u16, Value)>,
@@ -114,6 +116,7 @@ impl WahaStub {
             chats: Vec::new(),
             messages: HashMap::new(),
             send_answers: VecDeque::new(),
+            send_retry_after: None,
             session_answers: VecDeque::new(),
             tell_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
@@ -253,7 +256,16 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                         .unwrap()
                         .into_response()
                 }
-                Some((status, given)) => return answer(status, given),
+                Some((status, given)) => {
+                    let mut answered = answer(status, given);
+                    if let Some(after) = state.send_retry_after.take() {
+                        let after = after.parse().unwrap();
+                        answered
+                            .headers_mut()
+                            .insert(axum::http::header::RETRY_AFTER, after);
+                    }
+                    return answered;
+                }
                 None => {}
             }
             state.sent += 1;

@@ -232,20 +232,24 @@ fn health(state: &AppState, id: &DeviceId) -> HealthStatus {
 /// Loads the device view after checking access.
 async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiError> {
     let in_cluster = state.devices.ownership().is_some();
-    let (record, owner) = state
+    let (record, owner, ledger) = state
         .store
         .read(move |conn| {
             let owner = match in_cluster {
                 true => Some(store::cluster::owner(conn, &id)?.map(|owner| owner.node)),
                 false => None,
             };
-            Ok((store::devices::get(conn, &id)?, owner))
+            let ledger = store::governors::governor(conn, &id)?;
+            Ok((store::devices::get(conn, &id)?, owner, ledger))
         })
         .await?;
     let record = record.ok_or(DeviceError::NotFound)?;
+    let (governor, restrictions) = state.devices.governor_of(&record, ledger);
     Ok(Json(DeviceView {
         owner,
         health: health(state, &record.id),
+        governor: Some(governor),
+        restrictions: Some(restrictions),
         ..DeviceView::from(&record)
     }))
 }
@@ -274,10 +278,11 @@ async fn show_device(
     view(&state, id).await
 }
 
-/// Change a device's name, autostart or connector settings
+/// Change a device's name, autostart, connector settings or send governor
 ///
-/// Connector settings need the `admin` scope: without it the answer is `forbidden`. A device
-/// declared by a file is changed in its file (`invalid_state`).
+/// Connector settings and the governor need the `admin` scope: without it the answer is
+/// `forbidden`. A device declared by a file is changed in its file (`invalid_state`), but for
+/// its governor, which an admin may change at run time whatever declared the device.
 #[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices",
     params(DevicePath),
     request_body = DevicePatch,
@@ -288,11 +293,27 @@ async fn update_device(
     State(state): State<AppState>,
     caller: Caller,
     DevicePath(id): DevicePath,
-    ApiJson(patch): ApiJson<DevicePatch>,
+    ApiJson(mut patch): ApiJson<DevicePatch>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    handle(&state, &caller, Scope::Control, &id)?;
+    let device = handle(&state, &caller, Scope::Control, &id)?;
     authorize_connector_settings(&caller, &id, &patch.connector_tables())?;
-    Ok(Json(state.devices.update(&id, patch).await?))
+    let governor = patch.governor.take();
+    if let Some(changes) = &governor {
+        caller.authorize(Scope::Admin, Some(&id)).map_err(|_| {
+            ApiError::new(
+                ErrorCode::Forbidden,
+                "the send governor (`governor`) can be changed only with the `admin` scope",
+            )
+        })?;
+        changes.validate().map_err(ApiError::bad_request)?;
+    }
+    if patch.changes_definition() {
+        state.devices.update(&id, patch).await?;
+    }
+    if let Some(changes) = governor {
+        device.govern(changes).await?;
+    }
+    view(&state, id).await
 }
 
 /// Delete a device and its journal

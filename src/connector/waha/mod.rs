@@ -31,6 +31,7 @@ pub mod media;
 mod message_kinds;
 pub mod receiver;
 mod resend;
+mod restrictions;
 mod send;
 mod session;
 mod webhook;

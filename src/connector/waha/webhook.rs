@@ -42,7 +42,13 @@ pub fn read(
     let me = event["me"]["id"].as_str();
     let payload = &event["payload"];
     let inbound: Vec<Inbound> = match event["event"].as_str().unwrap_or_default() {
-        "session.status" => return Ok(vec![Reported::SessionChanged]),
+        "session.status" => {
+            let restrictions = super::restrictions::read(payload).map(Reported::Restrictions);
+            return Ok(restrictions
+                .into_iter()
+                .chain([Reported::SessionChanged])
+                .collect());
+        }
         "message" | "message.any" => linked_in(payload)
             .chain(
                 incoming(payload, me, None, &Files::new(spec, media_base))
