@@ -151,7 +151,18 @@ export type ConnectionStatus = { upstream: string, latencyMs: number | null, };
 
 export type MessageAck = { messageId: string, upstreamId: string | null, chatId: string, ack: number, ackName: AckName, };
 
-export type MessageStatus = { messageId: string, chatId: string, status: "queued" | "retrying" | "failed", attempt: number, error: string | null, };
+export type MessageStatus = { messageId: string, chatId: string, status: "queued" | "retrying" | "failed", attempt: number, error: string | null, 
+/**
+ * Why a `queued` message waits although the upstream is there: `paced` (the device's
+ * governor, or the upstream's own rate limit) or `restricted` (WhatsApp restricts
+ * messages to new contacts). Absent otherwise.
+ */
+reason?: "paced" | "restricted", 
+/**
+ * When a held message is expected to go (RFC 3339); absent when nobody can say (a
+ * restriction without an end), or when it is not held.
+ */
+sendAt?: string, };
 
 export type MessageRead = { chatId: string, messageIds: Array<string>, readBy: string, };
 
@@ -240,6 +251,107 @@ export type GroupUpdate = { chatId: string, change: GroupChange, by: string | nu
 export type HealthStatus = "healthy" | "stalled" | "flapping";
 
 export type DeviceHealth = { status: HealthStatus, reason: "silent_with_waiting_acks" | "probe_failed" | null, lastUpstreamEventAt: string | null, waitingAcks: number | null, };
+
+export type LimitWarning = { kind: "new_chats_per_day" | "reachout_timelock" | "message_capping", active: boolean, used: number | null, limit: number | null, resetsAt: string | null, };
+
+export type GovernorLimits = { 
+/**
+ * Whether the pace, the daily cap, the warm-up, the number checks' pace and typing
+ * apply. WhatsApp's restrictions and an upstream's rate-limit answers are obeyed
+ * either way.
+ */
+enabled: boolean, 
+/**
+ * Messages a minute to the upstream.
+ */
+perMinute: number, 
+/**
+ * Messages that may go at once, before the pace applies.
+ */
+burst: number, 
+/**
+ * How much each gap between paced messages varies, as a share of it (0.3: ±30 %).
+ */
+jitter: number, 
+/**
+ * Messages a day to chats that never wrote to this account.
+ */
+newChatsPerDay: number, 
+/**
+ * Days over which a newly linked account rises from a quarter of the limits to all of
+ * them; 0 for none.
+ */
+warmupDays: number, 
+/**
+ * Checks a minute of whether a number is on WhatsApp.
+ */
+numberChecksPerMinute: number, 
+/**
+ * Whether a text is preceded by the typing indicator, for a time that grows with it.
+ */
+typing: boolean, };
+
+export type GovernorChanges = { enabled?: boolean, per_minute?: number, burst?: number, jitter?: number, new_chats_per_day?: number, warmup_days?: number, number_checks_per_minute?: number, typing?: boolean, };
+
+export type GovernorView = { 
+/**
+ * The limits in force, the warm-up not applied.
+ */
+limits: GovernorLimits, 
+/**
+ * The share of the limits a newly linked account has today (0.25 rising to 1).
+ */
+warmup: number, 
+/**
+ * Messages handed to the upstream in the last minute (counted while enabled).
+ */
+sentLastMinute: number, 
+/**
+ * The pace in force now, the warm-up applied.
+ */
+perMinuteNow: number, 
+/**
+ * Messages today to chats that never wrote to this account.
+ */
+newChatsToday: number, 
+/**
+ * Today's cap on them, the warm-up applied.
+ */
+newChatsLimitToday: number, 
+/**
+ * When the next paced message may go; `null` when one may go now.
+ */
+nextSendAt: string | null, 
+/**
+ * Until when the upstream asked for no more requests (HTTP 429, `Retry-After`).
+ */
+throttledUntil: string | null, };
+
+export type Restrictions = { 
+/**
+ * No messages to new contacts until it ends (sends fail with WhatsApp's error 463).
+ */
+reachoutTimelock: ReachoutTimelock | null, 
+/**
+ * A quota of new contacts per cycle (sends fail with error 475 once `CAPPED`).
+ */
+messageCapping: MessageCapping | null, };
+
+export type ReachoutTimelock = { isActive: boolean, enforcementType: string | null, 
+/**
+ * When it ends (RFC 3339); `null` when WhatsApp did not say.
+ */
+timeEnforcementEnds: string | null, };
+
+export type MessageCapping = { 
+/**
+ * WhatsApp's word for where the account stands, `CAPPED` once the quota is used up.
+ */
+cappingStatus: string, totalQuota: number | null, usedQuota: number | null, cycleStart: string | null, 
+/**
+ * When the cycle ends and the quota starts over (RFC 3339).
+ */
+cycleEnd: string | null, };
 
 export type JournalEnvelope = { type: string, deviceId: string, seq: number, at: string, data: unknown, };
 
@@ -335,10 +447,14 @@ statuses?: Filtered,
  */
 channels?: Filtered, };
 
-export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, };
+export type DeviceSpec = { name: string, connector?: ConnectorKind, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, hooks?: DeviceHooks, qr?: DeviceQr, filters?: DeviceFilters, 
+/**
+ * The send governor's limits for this device, over the daemon's `[governor]`.
+ */
+governor?: GovernorChanges, };
 
 /** Every journaled event's name: what webhook subscriptions and hooks may name. */
-export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code", "group:update", "device:health"] as const;
+export const EVENT_NAMES = ["state", "qr", "authenticated", "ready", "disconnected", "connection:status", "message", "message:ack", "message:status", "message:read", "message:revoked", "message:reaction", "typing:start", "typing:stop", "chat:update", "contact:update", "notification", "notification:read", "status:new", "poll:vote", "message:edited", "chat:merged", "pairing:code", "group:update", "device:health", "limit:warning"] as const;
 
 /** Every journaled event of a device namespace, by name: its payload's own fields. */
 export interface DeviceEvents {
@@ -367,6 +483,7 @@ export interface DeviceEvents {
   "pairing:code": PairingCode;
   "group:update": GroupUpdate;
   "device:health": DeviceHealth;
+  "limit:warning": LimitWarning;
 }
 
 export type List<T> = { items: Array<T>, };
@@ -398,9 +515,26 @@ capabilities: Array<Capability>,
  * that said it worked and did nothing, `flapping` while its reconnects are spaced out
  * (see `device:health`).
  */
-health: HealthStatus, createdAt: string, updatedAt: string, };
+health: HealthStatus, 
+/**
+ * Its send governor: the limits in force and where it stands against them (SPEC §12).
+ * `GET /devices/{id}` shows it; lists leave it out.
+ */
+governor?: GovernorView, 
+/**
+ * WhatsApp's restrictions on the account, as its upstream last reported them: while one
+ * is in force, messages to chats that never wrote wait (`reason: "restricted"`).
+ * `GET /devices/{id}` shows them; lists leave them out.
+ */
+restrictions?: Restrictions, createdAt: string, updatedAt: string, };
 
-export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, filters?: DeviceFilters, };
+export type DevicePatch = { name?: string, autostart?: boolean, simulator?: SimulatorSpec, waha?: WahaSpec, cloud_api?: CloudApiSpec, qr?: DeviceQr, filters?: DeviceFilters, 
+/**
+ * Changes to the send governor's limits, at once and kept over restarts, for a device
+ * declared in a file too (its file's `[governor]` stays as written, under them). Needs
+ * the `admin` scope.
+ */
+governor?: GovernorChanges, };
 
 export type Qr = { 
 /**
