@@ -107,7 +107,8 @@ async fn show_chat(
 
 /// Open a chat with a phone number the upstream finds on WhatsApp
 ///
-/// A number without a WhatsApp account is `chat_not_found`.
+/// A number without a WhatsApp account is `chat_not_found`. Finding the number is a number
+/// check, which the device's send governor paces (`rate_limited`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/chats", tag = "chats",
     params(DevicePath),
     request_body = OpenChat,
@@ -115,7 +116,7 @@ async fn show_chat(
     responses(
         (status = CREATED, description = "the chat, new", body = Chat),
         (status = OK, description = "the chat existed already", body = Chat),
-        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UnsupportedByConnector, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | JSON_BODY | STORES | codes(&[ErrorCode::ChatNotFound, ErrorCode::InvalidState, ErrorCode::UnsupportedByConnector, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady, ErrorCode::RateLimited]) }>))]
 async fn open_chat(
     State(state): State<AppState>,
     caller: Caller,

@@ -144,12 +144,14 @@ async fn blocking(
 
 /// Whether a number has WhatsApp
 ///
-/// The upstream looks the number up; `chatId` is the chat to write to it in.
+/// The upstream looks the number up; `chatId` is the chat to write to it in. The device's send
+/// governor paces the checks (`number_checks_per_minute`): one too many is `rate_limited`,
+/// saying in how many seconds one more may go.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/numbers/{phone}", tag = "chats",
     params(DevicePath, ("phone" = inline(Phone), Path, description = "the number", example = "+15551234567")),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "whether it has an account, and its chat", body = NumberCheck),
-        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::UnsupportedByConnector, ErrorCode::DeviceNotReady, ErrorCode::UpstreamError]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::UnsupportedByConnector, ErrorCode::DeviceNotReady, ErrorCode::UpstreamError, ErrorCode::RateLimited]) }>))]
 async fn check_number(
     State(state): State<AppState>,
     caller: Caller,
