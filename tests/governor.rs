@@ -12,8 +12,6 @@ use common::{wait_relayed, TestDaemon, WAIT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const ALICE: &str = "15550000002@c.us";
-
 /// `devices/phone.toml`: a simulated phone with `contacts` silent contacts (who never write
 /// unless a test makes them), governed by `governor` (a TOML table's lines).
 fn device_file(contacts: usize, governor: &str) -> String {

@@ -263,6 +263,10 @@ impl Relay {
                     .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
             let (device, metrics) = (self.device.clone(), self.metrics.clone());
             let (ledger, warnings) = (self.governor.take_changed(), governed.warnings);
+            if outcomes.is_empty() && ledger.is_none() && warnings.is_empty() {
+                // Everything due waits, as its clients were told already.
+                return Pumped::default();
+            }
             if let Err(error) = self
                 .store
                 .write(move |tx| {
@@ -272,6 +276,8 @@ impl Relay {
                 .await
             {
                 tracing::error!(device_id = %self.device, %error, "cannot record sent messages");
+                // What held messages were to be told is told again on a later turn.
+                self.told.clear();
                 return Pumped::default();
             }
             // More may be due (accepted meanwhile, or beyond this batch) unless something

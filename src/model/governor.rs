@@ -9,8 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::ConnectorKind;
-
 /// The limits a device's governor works to, once the daemon's `[governor]`, the device file's
 /// and an admin's changes are laid over each other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,24 +34,6 @@ pub struct GovernorLimits {
     pub number_checks_per_minute: u32,
     /// Whether a text is preceded by the typing indicator, for a time that grows with it.
     pub typing: bool,
-}
-
-impl GovernorLimits {
-    /// SPEC §12's limits, on for the connectors whose accounts get banned (`waha`), off for
-    /// the Cloud API, which Meta paces by tier, and for the simulator, so that tests, demos
-    /// and benchmarks are not paced.
-    pub fn defaults(connector: ConnectorKind) -> GovernorLimits {
-        GovernorLimits {
-            enabled: connector == ConnectorKind::Waha,
-            per_minute: 20,
-            burst: 5,
-            jitter: 0.3,
-            new_chats_per_day: 50,
-            warmup_days: 7,
-            number_checks_per_minute: 10,
-            typing: false,
-        }
-    }
 }
 
 /// Changes to a device's limits: the `[governor]` table of a device file, and what an admin
@@ -244,7 +224,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changes_lay_over_the_defaults_and_later_changes_win() {
+    fn changes_lay_over_the_limits_and_later_changes_win() {
+        let limits = GovernorLimits {
+            enabled: false,
+            per_minute: 20,
+            burst: 5,
+            jitter: 0.3,
+            new_chats_per_day: 50,
+            warmup_days: 7,
+            number_checks_per_minute: 10,
+            typing: false,
+        };
         let file = GovernorChanges {
             per_minute: Some(10),
             typing: Some(true),
@@ -255,9 +245,7 @@ mod tests {
             enabled: Some(true),
             ..GovernorChanges::default()
         };
-        let limits = file
-            .then(&admin)
-            .over(GovernorLimits::defaults(ConnectorKind::Simulator));
+        let limits = file.then(&admin).over(limits);
         assert!(limits.enabled && limits.typing);
         assert_eq!((limits.per_minute, limits.burst), (5, 5));
     }
@@ -278,12 +266,5 @@ mod tests {
         };
         assert!(jitter.validate().unwrap_err().contains("governor.jitter"));
         assert!(GovernorChanges::default().validate().is_ok());
-    }
-
-    #[test]
-    fn only_waha_devices_are_governed_by_default() {
-        assert!(GovernorLimits::defaults(ConnectorKind::Waha).enabled);
-        assert!(!GovernorLimits::defaults(ConnectorKind::CloudApi).enabled);
-        assert!(!GovernorLimits::defaults(ConnectorKind::Simulator).enabled);
     }
 }

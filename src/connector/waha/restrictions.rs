@@ -88,11 +88,11 @@ mod tests {
         );
         assert_eq!(
             capping.cycle_start.as_deref(),
-            Some("2026-09-21T12:53:20.000Z")
+            Some("2026-09-21T14:13:20.000Z")
         );
         assert_eq!(
             capping.cycle_end.as_deref(),
-            Some("2026-09-28T12:53:20.000Z")
+            Some("2026-09-28T14:13:20.000Z")
         );
     }
 

@@ -428,6 +428,22 @@ impl Governor {
     }
 }
 
+/// SPEC §12's limits, on for the connectors whose accounts get banned (`waha`), off for the
+/// Cloud API, which Meta paces by tier, and for the simulator, so that tests, demos and
+/// benchmarks are not paced.
+pub fn defaults(connector: ConnectorKind) -> GovernorLimits {
+    GovernorLimits {
+        enabled: connector == ConnectorKind::Waha,
+        per_minute: 20,
+        burst: 5,
+        jitter: 0.3,
+        new_chats_per_day: 50,
+        warmup_days: 7,
+        number_checks_per_minute: 10,
+        typing: false,
+    }
+}
+
 /// The limits a device's governor starts from: SPEC §12's for its connector, the daemon's
 /// `[governor]` over them, then its file's.
 pub fn base_limits(
@@ -435,7 +451,7 @@ pub fn base_limits(
     daemon: &GovernorChanges,
     file: &GovernorChanges,
 ) -> GovernorLimits {
-    file.over(daemon.over(GovernorLimits::defaults(connector)))
+    file.over(daemon.over(defaults(connector)))
 }
 
 /// A stored ledger, as the store gave it; a document this build cannot read starts afresh

@@ -32,7 +32,7 @@ fn queue(count: usize, chats: impl Fn(usize) -> (String, bool)) -> Vec<Queued> {
 }
 
 fn limits(changes: GovernorChanges) -> GovernorLimits {
-    changes.over(GovernorLimits::defaults(ConnectorKind::Waha))
+    changes.over(defaults(ConnectorKind::Waha))
 }
 
 /// What a relay does: each turn offers the whole queue, sends what may go, and sleeps until
@@ -93,6 +93,20 @@ impl Run {
                 self.now = next;
             }
         }
+    }
+}
+
+/// A message of `chat_id` that is not a text.
+fn candidate(
+    message_id: &'static str,
+    chat_id: &'static str,
+    new_chat: bool,
+) -> Candidate<'static> {
+    Candidate {
+        message_id,
+        chat_id,
+        new_chat,
+        text_chars: None,
     }
 }
 
@@ -192,12 +206,7 @@ fn sixty_new_chats_with_a_cap_of_fifty_send_fifty_warn_twice_and_hold_ten_to_the
             && w.resets_at == rfc3339_of_millis(midnight)));
     let held = governor.admit(
         run.now,
-        &[Candidate {
-            message_id: "msg_050",
-            chat_id: "15550000050@c.us",
-            new_chat: true,
-            text_chars: None,
-        }],
+        &[candidate("msg_050", "15550000050@c.us", true)],
         usize::MAX,
         &mut rng,
     );
@@ -229,24 +238,9 @@ fn chats_that_wrote_are_not_capped_and_keep_going_while_new_ones_wait() {
     let mut governor = Governor::new(limits, Ledger::default());
     let mut rng = StdRng::seed_from_u64(10);
     let candidates = [
-        Candidate {
-            message_id: "a",
-            chat_id: "new@c.us",
-            new_chat: true,
-            text_chars: None,
-        },
-        Candidate {
-            message_id: "b",
-            chat_id: "old@c.us",
-            new_chat: false,
-            text_chars: None,
-        },
-        Candidate {
-            message_id: "c",
-            chat_id: "new@c.us",
-            new_chat: true,
-            text_chars: None,
-        },
+        candidate("a", "new@c.us", true),
+        candidate("b", "old@c.us", false),
+        candidate("c", "new@c.us", true),
     ];
     let admission = governor.admit(START, &candidates, usize::MAX, &mut rng);
     assert!(matches!(
@@ -259,6 +253,13 @@ fn chats_that_wrote_are_not_capped_and_keep_going_while_new_ones_wait() {
     assert_eq!(admission.verdicts[1], Verdict::Go);
     assert_eq!(admission.verdicts[2], admission.verdicts[0]);
     assert_eq!(admission.warnings.len(), 1, "the cap's warning, once");
+}
+
+#[test]
+fn only_waha_devices_are_governed_by_default() {
+    assert!(defaults(ConnectorKind::Waha).enabled);
+    assert!(!defaults(ConnectorKind::CloudApi).enabled);
+    assert!(!defaults(ConnectorKind::Simulator).enabled);
 }
 
 #[test]
@@ -278,10 +279,7 @@ fn a_new_account_starts_at_a_quarter_of_its_limits() {
 
 #[test]
 fn a_restriction_holds_new_chats_until_it_ends_even_when_ungoverned() {
-    let mut governor = Governor::new(
-        GovernorLimits::defaults(ConnectorKind::Simulator),
-        Ledger::default(),
-    );
+    let mut governor = Governor::new(defaults(ConnectorKind::Simulator), Ledger::default());
     let mut rng = StdRng::seed_from_u64(11);
     assert!(!governor.governs(START));
     let ends = START + 3_600_000;
@@ -299,18 +297,8 @@ fn a_restriction_holds_new_chats_until_it_ends_even_when_ungoverned() {
     assert_eq!(warnings.len(), 1);
     assert!(governor.governs(START));
     let candidates = [
-        Candidate {
-            message_id: "a",
-            chat_id: "new@c.us",
-            new_chat: true,
-            text_chars: None,
-        },
-        Candidate {
-            message_id: "b",
-            chat_id: "old@c.us",
-            new_chat: false,
-            text_chars: None,
-        },
+        candidate("a", "new@c.us", true),
+        candidate("b", "old@c.us", false),
     ];
     let admission = governor.admit(START, &candidates, usize::MAX, &mut rng);
     assert_eq!(
@@ -329,18 +317,10 @@ fn a_restriction_holds_new_chats_until_it_ends_even_when_ungoverned() {
 
 #[test]
 fn the_upstreams_rate_limit_holds_everything_until_it_ends() {
-    let mut governor = Governor::new(
-        GovernorLimits::defaults(ConnectorKind::CloudApi),
-        Ledger::default(),
-    );
+    let mut governor = Governor::new(defaults(ConnectorKind::CloudApi), Ledger::default());
     let mut rng = StdRng::seed_from_u64(12);
     governor.throttle(START + 30_000);
-    let candidates = [Candidate {
-        message_id: "a",
-        chat_id: "x@c.us",
-        new_chat: false,
-        text_chars: None,
-    }];
+    let candidates = [candidate("a", "x@c.us", false)];
     assert_eq!(
         governor
             .admit(START + 29_999, &candidates, usize::MAX, &mut rng)
@@ -378,12 +358,7 @@ fn typing_shows_before_a_text_and_holds_what_comes_after() {
             new_chat: false,
             text_chars: Some(100),
         },
-        Candidate {
-            message_id: "b",
-            chat_id: "y@c.us",
-            new_chat: false,
-            text_chars: None,
-        },
+        candidate("b", "y@c.us", false),
     ];
     let first = governor.admit(START, &candidates, usize::MAX, &mut rng);
     assert_eq!(
