@@ -7,6 +7,7 @@ import type {
   Journaled,
   Me,
   MessageAck,
+  MessageStatus,
   MessageEdited,
   ChatMerged,
   MessageReaction,
@@ -99,6 +100,8 @@ export type EditedEvent = Journaled<MessageEdited>;
 export type MergedEvent = Journaled<ChatMerged>;
 /** Someone's vote on a poll, replacing their earlier one (none: taken back). */
 export type VoteEvent = Journaled<PollVote>;
+/** What the relay says of a message beyond its acks: waiting (held, and why), retried, failed. */
+export type StatusEvent = Journaled<MessageStatus>;
 /** A code to type on a phone, given for its number while the device shows QR codes. */
 export type PairingCodeEvent = Journaled<PairingCode>;
 
