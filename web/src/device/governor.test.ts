@@ -57,11 +57,11 @@ describe("WhatsApp's restrictions on a device's page", () => {
   it("reads a timelock until it ends, or until lifted when WhatsApp did not say", () => {
     const lock = { isActive: true, enforcementType: "REACHOUT", timeEnforcementEnds: "2026-03-04T08:00:00Z" };
     expect(read(restrictionLines({ reachoutTimelock: lock, messageCapping: null }, now))).toEqual([
-      `New contacts blocked by WhatsApp: until ${momentTime("2026-03-04T08:00:00Z", now)} !`,
+      `New contacts blocked: until ${momentTime("2026-03-04T08:00:00Z", now)} !`,
     ]);
     const open = { ...lock, timeEnforcementEnds: null };
     expect(read(restrictionLines({ reachoutTimelock: open, messageCapping: null }, now))).toEqual([
-      "New contacts blocked by WhatsApp: until WhatsApp lifts it !",
+      "New contacts blocked: until WhatsApp lifts it !",
     ]);
     expect(restrictionLines({ reachoutTimelock: { ...lock, isActive: false }, messageCapping: null }, now)).toEqual([]);
     expect(restrictionLines(undefined, now)).toEqual([]);

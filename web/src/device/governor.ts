@@ -61,7 +61,7 @@ export function restrictionLines(restrictions: Restrictions | undefined, now = n
   const lock = restrictions?.reachoutTimelock;
   if (lock?.isActive) {
     const ends = lock.timeEnforcementEnds ? `until ${momentTime(lock.timeEnforcementEnds, now)}` : "until WhatsApp lifts it";
-    lines.push({ id: "timelock", label: "New contacts blocked by WhatsApp", value: ends, warn: true });
+    lines.push({ id: "timelock", label: "New contacts blocked", value: ends, warn: true });
   }
   const capping = restrictions?.messageCapping;
   if (capping) {

@@ -137,7 +137,7 @@ function GovernorEditor({
     </label>
   );
   return (
-    <form class="governor-form" data-testid="governor-form" aria-label="Change the sending limits" onSubmit={submit}>
+    <form class="admin-form" data-testid="governor-form" aria-label="Change the sending limits" onSubmit={submit}>
       {check("enabled", "Pace and cap this device's messages")}
       <div class="field-row">
         <NumberField
