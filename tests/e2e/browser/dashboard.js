@@ -4,8 +4,9 @@
 // accessibility finding (axe-core) on the fleet, linking or chat view. Besides signing in, the
 // live fleet, linking and chatting, it checks what a new user notices first: no connection
 // status before signing in, a device's whole card opening it, the QR code's link, read ticks
-// that stand out, links in messages, a long message that keeps its chat row in the pane, and
-// the simulator group's explanation. Screenshots of the main views are written to
+// that stand out, links in messages, a long message that keeps its chat row in the pane, the
+// simulator group's explanation, and the send governor (a paced message's note, the device's
+// limits, an admin changing them). Screenshots of the main views are written to
 // E2E_SCREENSHOTS for review.
 //
 // E2E_DEVICE is a linked simulator device whose contacts E2E_ALICE and E2E_BOB echo what they
@@ -263,6 +264,54 @@ main(async () => {
     await tab.close();
     if (page.url() !== chatUrl) fail(`the link moved the page from ${chatUrl} to ${page.url()}`);
     await pages.audit(page, "a chat with links");
+
+    // The send governor, turned on with a pace of 2 a minute (a quarter of it while the newly
+    // linked account warms up) and a burst of 1: of two messages sent at once, the second waits
+    // with a note of when it goes, and the device's page says where the governor stands.
+    await api.expect(200, "PATCH", `/api/v1/devices/${DEVICE}`, { governor: { enabled: true, per_minute: 2, burst: 1 } });
+    for (const text of ["paced first", "paced second"]) {
+      await page.getByTestId("composer-input").fill(text);
+      await page.getByTestId("composer-send").click();
+    }
+    const hold = messages(page, "paced second", "out").locator(byTestId("message-hold", { reason: "paced" }));
+    await hold.waitFor();
+    if (!/^Scheduled for \d{1,2}:\d{2}/.test(await hold.textContent())) fail(`the paced note reads ${await hold.textContent()}`);
+    if ((await messages(page, "paced first", "out").getByTestId("message-hold").count()) !== 0) {
+      fail("the message within the burst shows a hold");
+    }
+    await screenshot(page, "chat-paced");
+    await pages.audit(page, "a chat with a paced message");
+    await page.goto(`${BASE}/devices/${DEVICE}`);
+    await connected(page);
+    const governor = page.locator(byTestId("governor", { enabled: "true" }));
+    const reads = (id, pattern) =>
+      until(async () => {
+        const text = await governor.getByTestId(`governor-line-${id}`).locator("dd").textContent();
+        return pattern.test(text) || text;
+      }, `the governor's ${id} line`);
+    await reads("minute", /^\d+ of 1 messages \(2 once warmed up\)$/);
+    await reads("warmup", /^25% of the limits \(newly linked\)$/);
+    await reads("new-chats", /^\d+ of 12 \(50 once warmed up\)$/);
+    await reads("next-send", /\(in \d+ (s|min)\)$/);
+    await screenshot(page, "governor");
+    // An admin changes the limits from the page: the daemon's refusal is shown as it says it
+    // (the browser's own line about the 400 is expected), then a change is saved.
+    await governor.getByTestId("governor-edit").click();
+    const form = governor.getByTestId("governor-form");
+    await form.getByTestId("governor-form-burst").fill("0");
+    pages.expected = /status of 400/;
+    await form.getByTestId("governor-form-save").click();
+    await form.getByRole("alert").getByText("`governor.burst` must be from 1 to 1000, got 0", { exact: false }).waitFor();
+    await pages.audit(page, "the governor's form with the daemon's refusal");
+    pages.expected = null;
+    await form.getByTestId("governor-form-burst").fill("1");
+    await form.getByTestId("governor-form-per-minute").fill("3");
+    await form.getByTestId("governor-form-save").click();
+    await form.waitFor({ state: "detached" });
+    const changed = await api.expect(200, "GET", `/api/v1/devices/${DEVICE}`);
+    if (changed.governor.limits.perMinute !== 3 || changed.governor.limits.burst !== 1) {
+      fail(`the form's change reached the daemon as ${JSON.stringify(changed.governor.limits)}`);
+    }
 
     pages.check();
   } finally {

@@ -1,5 +1,5 @@
 import type { AuthSession } from "../auth/session";
-import type { ConnectorKind, Device, IssuedCode } from "./types";
+import type { ConnectorKind, Device, GovernorChanges, IssuedCode } from "./types";
 
 // The REST calls that manage devices. Everything else the dashboard does goes
 // over the device's Socket.IO namespace.
@@ -33,6 +33,16 @@ const path = (id: string) => `/devices/${encodeURIComponent(id)}`;
 
 export function createDevice(session: AuthSession, device: NewDevice): Promise<Device> {
   return session.request<Device>("/devices", { method: "POST", body: device });
+}
+
+/** One device as `GET /devices/{id}` shows it: with its governor and WhatsApp's restrictions. */
+export function getDevice(session: AuthSession, id: string): Promise<Device> {
+  return session.request<Device>(path(id));
+}
+
+/** Changes the device's send governor (the `admin` scope); answers the device as changed. */
+export function changeGovernor(session: AuthSession, id: string, governor: GovernorChanges): Promise<Device> {
+  return session.request<Device>(path(id), { method: "PATCH", body: { governor } });
 }
 
 export function driveDevice(session: AuthSession, id: string, action: DeviceAction): Promise<Device> {

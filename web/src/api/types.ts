@@ -3,10 +3,13 @@
 // dashboard's words for some of them.
 
 import type {
+  DeviceHealth,
   Greeting,
   Journaled,
+  LimitWarning,
   Me,
   MessageAck,
+  MessageStatus,
   MessageEdited,
   ChatMerged,
   MessageReaction,
@@ -42,8 +45,12 @@ export type {
   FleetRequests,
   FleetSocket,
   IssuedCode,
+  GovernorChanges,
+  GovernorLimits,
+  GovernorView,
   Group,
   GroupParticipant,
+  HealthStatus,
   Invite,
   IssuedToken,
   Journaled,
@@ -63,6 +70,7 @@ export type {
   ProfileSummary,
   QrCode,
   Reply,
+  Restrictions,
   Scope,
   SendRequest,
   Stats,
@@ -99,6 +107,12 @@ export type EditedEvent = Journaled<MessageEdited>;
 export type MergedEvent = Journaled<ChatMerged>;
 /** Someone's vote on a poll, replacing their earlier one (none: taken back). */
 export type VoteEvent = Journaled<PollVote>;
+/** How the device's upstream session is doing, told when it changes (SPEC §12's watchdog). */
+export type HealthEvent = Journaled<DeviceHealth>;
+/** A daily cap reached (or 80 % of it), or one of WhatsApp's restrictions put on or lifted. */
+export type LimitWarningEvent = Journaled<LimitWarning>;
+/** What the relay says of a message beyond its acks: waiting (held, and why), retried, failed. */
+export type StatusEvent = Journaled<MessageStatus>;
 /** A code to type on a phone, given for its number while the device shows QR codes. */
 export type PairingCodeEvent = Journaled<PairingCode>;
 

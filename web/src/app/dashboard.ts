@@ -1,6 +1,8 @@
 import type { AuthSession } from "../auth/session";
 import { DeviceSession } from "../device/deviceSession";
+import { type FleetAlerts, withDeviceEvent } from "../fleet/alerts";
 import { FleetFeed } from "../fleet/fleetFeed";
+import { type Store, createStore } from "../lib/store";
 import { Notifier } from "../notify/notifier";
 import { SocketHub } from "../realtime/hub";
 import { chatPath } from "../router";
@@ -18,6 +20,8 @@ export interface DashboardOptions {
 export class Dashboard {
   readonly hub: SocketHub;
   readonly fleet: FleetFeed;
+  /** What the devices opened here said of their health and limits, for the fleet to show. */
+  readonly alerts: Store<FleetAlerts> = createStore<FleetAlerts>({});
   /** Desktop notifications and their sound, in a browser; none elsewhere. */
   readonly notifier: Notifier | null;
   #devices = new Map<string, DeviceSession>();
@@ -48,6 +52,7 @@ export class Dashboard {
     let device = this.#devices.get(deviceId);
     if (!device) {
       device = new DeviceSession(this.hub, deviceId, this.notifier);
+      device.onEvent((event, payload) => this.alerts.update((a) => withDeviceEvent(a, deviceId, event, payload)));
       this.#devices.set(deviceId, device);
     }
     return device;

@@ -58,6 +58,17 @@ describe("device view", () => {
     expect(view.chats[chatId]?.lastMessage?.ackName).toBe("device");
   });
 
+  it("holds our message from message:status until the server takes it", () => {
+    const sendAt = "2026-01-01T10:01:00Z";
+    let view = withStoredMessage(initialDeviceView, sent);
+    view = applyDeviceEvent(view, "message:status", {
+      messageId: "msg_1", chatId, status: "queued", attempt: 0, error: null, reason: "paced", sendAt, seq: 5, at: "",
+    });
+    expect(view.holds).toEqual({ msg_1: { reason: "paced", sendAt } });
+    view = applyDeviceEvent(view, "message:ack", { messageId: "msg_1", upstreamId: "u", chatId, ack: 1, ackName: "server" });
+    expect(view.holds).toEqual({});
+  });
+
   it("forgets the QR code once the device leaves state qr", () => {
     let view = applyDeviceEvent(initialDeviceView, "state", { state: "qr", previous: "starting", reason: null });
     view = applyDeviceEvent(view, "qr", { qr: "q", image: "data:", expiresAt: "", attempt: 1, maxAttempts: 6, seq: 3 });

@@ -13,6 +13,7 @@ import type {
   Scope,
   SessionEvent,
   StateEvent,
+  StatusEvent,
   TypingEvent,
   VoteEvent,
 } from "../api/types";
@@ -31,6 +32,7 @@ import {
   withMessage,
   withRevoked,
 } from "../chat/conversation";
+import { type Holds, withAckSettled, withStatus } from "../chat/holds";
 import { withVote } from "../chat/kinds";
 import type { Uploads } from "../chat/media";
 import { type Outbox, settle } from "../chat/outbox";
@@ -69,6 +71,8 @@ export interface DeviceView {
   problem: string | null;
   /** Chats merged into another (`chat:merged`): where each one's history now is. */
   mergedInto: Readonly<Record<string, string>>;
+  /** Our messages held back (`message:status` queued with a reason), by id. */
+  holds: Holds;
 }
 
 export const initialDeviceView: DeviceView = {
@@ -90,6 +94,7 @@ export const initialDeviceView: DeviceView = {
   resent: [],
   problem: null,
   mergedInto: {},
+  holds: {},
 };
 
 export function conversationOf(view: DeviceView, chatId: string): Conversation {
@@ -195,8 +200,10 @@ export function applyDeviceEvent(view: DeviceView, event: string, payload: unkno
     case "message:ack": {
       const ack = payload as AckEvent;
       const next = view.conversations[ack.chatId] ? withConversation(view, ack.chatId, (c) => withAck(c, ack)) : view;
-      return { ...next, chats: withLastMessageAck(next.chats, ack) };
+      return { ...next, chats: withLastMessageAck(next.chats, ack), holds: withAckSettled(next.holds, ack) };
     }
+    case "message:status":
+      return { ...view, holds: withStatus(view.holds, payload as StatusEvent) };
     case "message:revoked":
       return withRevokedMessage(view, payload as RevokedEvent);
     case "message:edited":

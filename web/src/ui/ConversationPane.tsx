@@ -154,6 +154,7 @@ export function ConversationPane({
         reactions={view.reactions}
         quotes={view.quotes}
         resent={view.resent}
+        holds={view.holds}
         token={token}
         handlers={handlers}
         onLoadOlder={() => session.loadOlder(chatId)}

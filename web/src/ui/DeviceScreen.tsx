@@ -7,9 +7,14 @@ import { chatPath, devicePath } from "../router";
 import { ChatList } from "./ChatList";
 import { ConversationPane } from "./ConversationPane";
 import { DeviceActions } from "./DeviceActions";
+import { healthNote } from "../device/governor";
+import { healthOf, limitsInForce } from "../fleet/alerts";
 import { CONNECTOR_LABELS, STATE_LABELS } from "./format";
 import { LinkingPanel } from "./LinkingPanel";
 import { AppLink } from "./AppLink";
+import { HealthBadge, LimitBadges } from "./DeviceAlerts";
+import { GovernorPanel } from "./GovernorPanel";
+import { useDeviceDetails } from "./useDeviceDetails";
 
 /**
  * `/devices/<id>` and `/devices/<id>/chats/<chatId>`: the device's state and
@@ -37,6 +42,9 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
   const view = useStore(session.view);
   const linkState = useStore(session.link.state);
   const device = useStore(dashboard.fleet.fleet)[deviceId]?.device;
+  const alerts = useStore(dashboard.alerts);
+  // Its governor and restrictions are read while they are on show, with no chat open.
+  const details = useDeviceDetails(dashboard, deviceId, chatId === null);
   // The open chat was merged into another (one person's two chats): that one is shown.
   const mergedInto = chatId ? view.mergedInto[chatId] : undefined;
   useEffect(() => {
@@ -47,6 +55,8 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
   const state = view.state ?? device.state;
   const meId = device.me?.id ?? null;
   const canSend = view.scopes !== null && allows(view.scopes, "send");
+  const health = healthOf(alerts, deviceId, details.device?.health ?? device.health);
+  const unhealthy = healthNote(health, alerts[deviceId]?.health ?? null);
 
   return (
     <main class={`device-screen${chatId ? " chat-open" : ""}`}>
@@ -64,6 +74,8 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
         <span class={`state-badge ${state}`} data-testid="device-state" data-state={state} title={view.stateReason ?? undefined}>
           {STATE_LABELS[state]}
         </span>
+        <HealthBadge health={health} />
+        <LimitBadges limits={limitsInForce(alerts, deviceId)} />
         <DeviceActions
           dashboard={dashboard}
           device={{ ...device, state }}
@@ -73,6 +85,11 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
         />
       </header>
       {linkState === "refused" && <p class="error banner">{session.link.refusal}</p>}
+      {unhealthy && (
+        <p class="warning banner" role="status" data-testid="device-health-note">
+          {unhealthy}
+        </p>
+      )}
       <div class="panes">
         <aside class="chat-pane">
           <ChatList
@@ -106,6 +123,7 @@ function DeviceWithSession({ dashboard, deviceId, chatId }: { dashboard: Dashboa
                     : `${STATE_LABELS[state]}${view.stateReason ? ` (${view.stateReason})` : ""}`}
                 </p>
               )}
+              {state !== "qr" && <GovernorPanel dashboard={dashboard} details={details} />}
             </div>
           )}
         </section>

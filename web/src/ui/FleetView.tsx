@@ -1,22 +1,27 @@
 import { useState } from "preact/hooks";
 import type { Dashboard } from "../app/dashboard";
 import { navigate } from "../app/navigation";
+import { HEALTH_LABELS } from "../device/governor";
+import { healthOf, limitsInForce } from "../fleet/alerts";
 import { sortedDevices } from "../fleet/fleet";
 import { useStore } from "../lib/store";
 import { devicePath } from "../router";
 import { AppLink } from "./AppLink";
 import { DeviceActions } from "./DeviceActions";
+import { HealthBadge, LimitBadges } from "./DeviceAlerts";
 import { DeviceForm } from "./DeviceForm";
 import { CONNECTOR_LABELS, STATE_LABELS, activityTime } from "./format";
 import { onCardClick, onRowKey } from "./keyboard";
 
 /**
  * `/`: every device the credential sees, live. A device's whole card opens it (a click, or
- * Enter or Space once focused), except its own buttons.
+ * Enter or Space once focused), except its own buttons. A stalled or flapping device, or one
+ * whose messages to new contacts are held, stands out and says so.
  */
 export function FleetView({ dashboard }: { dashboard: Dashboard }) {
   const devices = sortedDevices(useStore(dashboard.fleet.fleet));
   const loaded = useStore(dashboard.fleet.loaded);
+  const alerts = useStore(dashboard.alerts);
   const [adding, setAdding] = useState(false);
 
   return (
@@ -34,15 +39,19 @@ export function FleetView({ dashboard }: { dashboard: Dashboard }) {
       <ul class="device-list">
         {devices.map((device) => {
           const open = () => navigate(devicePath(device.id));
+          const health = healthOf(alerts, device.id, device.health);
+          const limits = limitsInForce(alerts, device.id);
+          const flags = [...(health === "healthy" ? [] : [HEALTH_LABELS[health]]), ...limits];
           return (
             <li key={device.id}>
               <div
-                class="device-row"
+                class={`device-row${flags.length ? " flagged" : ""}`}
                 role="link"
-                aria-label={`Open ${device.name}`}
+                aria-label={`Open ${device.name}${flags.length ? ` (${flags.join(", ")})` : ""}`}
                 data-testid="device-row"
                 data-device-id={device.id}
                 data-state={device.state}
+                data-health={health}
                 tabIndex={0}
                 onClick={(event) => onCardClick(event, open)}
                 onKeyDown={(event) => onRowKey(event, open)}
@@ -53,9 +62,13 @@ export function FleetView({ dashboard }: { dashboard: Dashboard }) {
                   </AppLink>
                   <span class="muted">{device.id}</span>
                 </div>
-                <span class={`state-badge ${device.state}`} title={device.stateReason ?? undefined}>
-                  {STATE_LABELS[device.state]}
-                </span>
+                <div class="device-badges">
+                  <span class={`state-badge ${device.state}`} title={device.stateReason ?? undefined}>
+                    {STATE_LABELS[device.state]}
+                  </span>
+                  <HealthBadge health={health} />
+                  <LimitBadges limits={limits} />
+                </div>
                 <dl class="device-facts">
                   <dt>Connector</dt>
                   <dd>{CONNECTOR_LABELS[device.connector]}</dd>

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import type { Media, Message } from "../api/types";
 import type { MessageActions } from "../chat/conversation";
+import { type Hold, holdNote } from "../chat/holds";
 import { splitLinks } from "../chat/links";
 import type { PendingSend } from "../chat/outbox";
 import type { Quote } from "../chat/quote";
@@ -269,6 +270,7 @@ export function MessageBubble({
   menuOpen,
   token,
   meId,
+  hold,
   handlers,
 }: {
   message: Message;
@@ -284,6 +286,8 @@ export function MessageBubble({
   token: string;
   /** Our own id, which marks our vote on a poll. */
   meId: string | null;
+  /** Why the server holds it back, while it does (`message:status`). */
+  hold: Hold | null;
   handlers: MessageHandlers;
 }) {
   const direction = message.fromMe ? "out" : "in";
@@ -371,6 +375,11 @@ export function MessageBubble({
             <time dateTime={message.timestamp}>{clockTime(message.timestamp)}</time>
             {message.fromMe && !message.revoked && <Ticks ack={message.ackName} />}
           </span>
+          {hold && message.ackName === "pending" && live && (
+            <span class="hold-note" data-testid="message-hold" data-reason={hold.reason}>
+              {holdNote(hold)}
+            </span>
+          )}
           {canResend && (
             <span class="send-failed">
               Not sent.{" "}

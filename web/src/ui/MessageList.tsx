@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/ho
 import { Virtualizer, type VirtualizerHandle } from "virtua";
 import type { Message } from "../api/types";
 import { type Conversation, messageActions } from "../chat/conversation";
+import type { Holds } from "../chat/holds";
 import { type PendingSend, canResend } from "../chat/outbox";
 import { quoteOf } from "../chat/quote";
 import { type ReactionMap, ownReaction, reactionSummary } from "../chat/reactions";
@@ -29,6 +30,7 @@ export function MessageList({
   reactions,
   quotes,
   resent,
+  holds,
   token,
   handlers,
   onLoadOlder,
@@ -44,6 +46,8 @@ export function MessageList({
   /** Quoted messages fetched because they are older than the loaded ones. */
   quotes: Readonly<Record<string, Message>>;
   resent: readonly string[];
+  /** Our messages the server holds back, and why. */
+  holds: Holds;
   token: string;
   handlers: Omit<MessageHandlers, "toggleMenu">;
   onLoadOlder: () => Promise<void>;
@@ -89,7 +93,7 @@ export function MessageList({
   useLayoutEffect(() => {
     if (shifting) return;
     if (atBottom.current && items.length > 0) list.current?.scrollToIndex(items.length - 1, { align: "end" });
-  }, [items, shifting, reactions]);
+  }, [items, shifting, reactions, holds]);
 
   const onScroll = (offset: number) => {
     const el = scroller.current;
@@ -131,6 +135,7 @@ export function MessageList({
                 menuOpen={menuFor === item.message.id}
                 token={token}
                 meId={meId}
+                hold={holds[item.message.id] ?? null}
                 handlers={withMenu}
               />
             ) : (
