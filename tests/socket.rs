@@ -790,3 +790,50 @@ async fn the_root_namespace_hears_of_devices_created_changed_and_deleted() {
     );
     daemon.stop().await;
 }
+
+/// A device whose session stalls stands out in the fleet: the root namespace tells of each
+/// change of its health as of its state, and lists it as it is.
+#[tokio::test]
+async fn a_device_whose_session_stalls_stands_out_in_the_fleet() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.watchdog.silence_secs = 2;
+        settings.watchdog.ack_timeout_secs = 1;
+        settings.watchdog.probe_secs = 1;
+        settings.reconnect.initial_ms = 20;
+    })
+    .await;
+    let bob = "15550000009@c.us";
+    let phone = json!({ "server_ack_ms": 10, "contacts": [{ "id": bob, "name": "Bob", "behaviour": "silent" }] });
+    daemon.ready_device("stuck", phone).await;
+    let mut root = connect(&daemon, "/", &[], &[], json!({ "apiKey": daemon.key }))
+        .await
+        .unwrap_connected();
+    root.wait_for("device:update", WAIT).await.unwrap();
+    let (status, _) = daemon
+        .post("/api/v1/devices/stuck/simulator/stall", json!({}))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    daemon
+        .send_message("stuck", bob, json!({ "text": "into the void" }))
+        .await;
+    let stalled = root
+        .wait_until(WAIT, |e| {
+            e.name == "device:update" && e.data["device"]["health"] == "stalled"
+        })
+        .await
+        .expect("the fleet hears of the stall");
+    assert_eq!(stalled.data["deviceId"], "stuck");
+    root.wait_until(WAIT, |e| {
+        e.name == "device:update"
+            && e.data["device"]["health"] == "healthy"
+            && e.data["device"]["state"] == "ready"
+    })
+    .await
+    .expect("and of the recovery");
+    let listed = root
+        .emit_with_ack("devices:list", Value::Null, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(listed["data"]["items"][0]["health"], "healthy");
+    daemon.stop().await;
+}

@@ -17,7 +17,10 @@ use crate::api::auth::{Caller, Scope};
 use crate::api::error::ApiError;
 use crate::bus::DeviceChange;
 use crate::device::DeviceView;
-use crate::model::{event::JournaledEvent, rfc3339, DeviceId};
+use crate::model::{
+    event::{HealthStatus, JournaledEvent},
+    rfc3339, DeviceId,
+};
 use crate::store;
 
 /// Fleet counters over the devices a credential sees (`stats`, `GET /api/v1/stats`).
@@ -107,8 +110,8 @@ impl SocketHub {
         }
     }
 
-    /// `device:update` to every root socket whose credential sees the device, after a state
-    /// change.
+    /// `device:update` to every root socket whose credential sees the device, after a change
+    /// of its state or its health.
     pub(super) async fn announce(&self, event: &JournaledEvent) {
         let at = Some((event.seq, event.at.clone()));
         self.announce_device(&event.device_id, at).await;
@@ -138,7 +141,7 @@ impl SocketHub {
         else {
             return;
         };
-        self.tell_root(id, "device:update", &device_update(&record, seq, &at));
+        self.tell_root(id, "device:update", &self.device_update(&record, seq, &at));
     }
 
     /// `device:update` for every device `socket`'s credential sees, as it connects to the
@@ -153,7 +156,11 @@ impl SocketHub {
         };
         let at = rfc3339(chrono::Utc::now());
         for (seq, record) in devices {
-            if !tell(socket, "device:update", &device_update(&record, seq, &at)) {
+            if !tell(
+                socket,
+                "device:update",
+                &self.device_update(&record, seq, &at),
+            ) {
                 return;
             }
         }
@@ -238,9 +245,38 @@ impl SocketHub {
         let devices = self.visible_devices(caller.clone()).await?;
         let items: Vec<DeviceView> = devices
             .iter()
-            .map(|(_, record)| DeviceView::from(record))
+            .map(|(_, record)| self.view_of(record))
             .collect();
         Ok(json!({ "items": items }))
+    }
+
+    /// A device as the fleet shows it: its record, with its health as its handle knows it
+    /// (the record does not keep it).
+    fn view_of(&self, record: &store::DeviceRecord) -> DeviceView {
+        let health = self
+            .inner
+            .devices
+            .handle(&record.id)
+            .map_or(HealthStatus::Healthy, |handle| handle.health());
+        DeviceView {
+            health,
+            ..DeviceView::from(record)
+        }
+    }
+
+    /// `device:update`'s payload: the device as `record` has it, at journal position `seq`.
+    fn device_update<'a>(
+        &self,
+        record: &'a store::DeviceRecord,
+        seq: u64,
+        at: &'a str,
+    ) -> DeviceUpdate<'a> {
+        DeviceUpdate {
+            device: self.view_of(record),
+            device_id: &record.id,
+            seq,
+            at,
+        }
     }
 
     /// The devices `caller` sees, of those the daemon has, each with where its journal stands.
@@ -283,14 +319,4 @@ pub(super) struct DeviceRemoved<'a> {
     #[cfg_attr(test, ts(type = "string"))]
     device_id: &'a DeviceId,
     at: String,
-}
-
-/// `device:update`'s payload: the device as `record` has it, at journal position `seq`.
-fn device_update<'a>(record: &'a store::DeviceRecord, seq: u64, at: &'a str) -> DeviceUpdate<'a> {
-    DeviceUpdate {
-        device: DeviceView::from(record),
-        device_id: &record.id,
-        seq,
-        at,
-    }
 }

@@ -283,12 +283,13 @@ impl SocketHub {
         }
     }
 
-    /// Routes every committed event to its device's fanout, and state changes to the root.
+    /// Routes every committed event to its device's fanout, and changes of a device's state
+    /// or health to the root.
     async fn route(self, mut events: broadcast::Receiver<Arc<JournaledEvent>>) {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    if event.kind == EventKind::State {
+                    if matches!(event.kind, EventKind::State | EventKind::DeviceHealth) {
                         self.announce(&event).await;
                     }
                     let device = event.device_id.clone();
