@@ -45,13 +45,25 @@ async fn node_leasing(
     lease_secs: u64,
     dir: tempfile::TempDir,
 ) -> Node {
-    let env = [
+    node_with(id, database, lease_secs, dir, &[]).await
+}
+
+/// [`node_leasing`], with settings of `extra` besides.
+async fn node_with(
+    id: &'static str,
+    database: &str,
+    lease_secs: u64,
+    dir: tempfile::TempDir,
+    extra: &[(&'static str, String)],
+) -> Node {
+    let mut env = vec![
         ("DEVICEBRIDGE__STORAGE__URL", database.to_owned()),
         ("DEVICEBRIDGE__CLUSTER__NODE_ID", id.to_owned()),
         ("DEVICEBRIDGE__CLUSTER__LEASE_SECS", lease_secs.to_string()),
         // A WAHA stand-in on 127.0.0.1 as an upstream.
         ("DEVICEBRIDGE__WEBHOOKS__ALLOW_PRIVATE", "true".to_owned()),
     ];
+    env.extend_from_slice(extra);
     let (daemon, api) = Daemon::spawn_with_admin_key(dir.path(), &env).await;
     Node {
         id,
@@ -682,4 +694,76 @@ fn signal(daemon: &Daemon, signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success(), "kill {signal}");
+}
+
+/// A file uploaded through one node is sent by the device's owner, another node, and
+/// downloaded through the third: its bytes live in the shared store, not on the disk of the
+/// node that took the upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_through_one_node_is_sent_by_the_owner_and_downloaded_through_another() {
+    let mut stub = WahaStub::start("unused").await;
+    stub.with(|waha| {
+        waha.status_after_start = "WORKING".into();
+        waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
+    });
+    let database = common::postgres::database();
+    // Behind one load balancer, as a cluster's clients see it: a media URL names no node.
+    let behind = [(
+        "DEVICEBRIDGE__SERVER__PUBLIC_URL",
+        "http://bridge.test".to_owned(),
+    )];
+    let mut nodes = Vec::new();
+    for id in ["node-a", "node-b", "node-c"] {
+        let dir = tempfile::tempdir().unwrap();
+        nodes.push(node_with(id, &database, LEASE_SECS, dir, &behind).await);
+    }
+    create_announced(&nodes[0], &[&nodes[1], &nodes[2]], waha_device(&stub)).await;
+    let mut watching = nodes[1].api.socket("wa", json!({})).await;
+    wait_state(&mut watching, "ready").await;
+    let (Some(owner_id), _) = owner(&nodes[0], "wa").await else {
+        panic!("the device has an owner once ready");
+    };
+    nodes.retain(|node| node.id != owner_id);
+    let (uploader, downloader) = (&nodes[0], &nodes[1]);
+
+    // Over one piece of the store's, so that it is read back in several.
+    let picture: Vec<u8> = (0..600_000u32).map(|i| (i % 253) as u8).collect();
+    let media = uploader.api.upload("wa", &picture, "image/png").await;
+    let sent = uploader
+        .api
+        .send_message("wa", ALICE, json!({ "text": "a picture", "media": media }))
+        .await;
+    let request = stub.requests.wait_line(WAIT, "POST /api/sendImage").await;
+    let data = request.body["file"]["data"].as_str().unwrap();
+    use base64::Engine;
+    let handed = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    assert!(
+        handed == picture,
+        "the owner handed WAHA the uploaded bytes"
+    );
+    let mut client = uploader.api.socket("wa", json!({ "lastSeq": 0 })).await;
+    common::wait_relayed(&mut client, &sent["id"]).await;
+
+    let path = media["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/api/")
+        .unwrap()
+        .1;
+    let download = downloader
+        .api
+        .download(&format!("{}/api/{path}", downloader.api.base))
+        .await;
+    assert_eq!(download.status(), StatusCode::OK);
+    let mime = download.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(mime, "image/png");
+    assert!(
+        download.bytes().await.unwrap().as_ref() == picture.as_slice(),
+        "the third node serves the same bytes"
+    );
 }

@@ -93,6 +93,8 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let token = api.read_token_for("dashboard", &["*"]).await;
+    let picture: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let uploaded = api.upload(DEVICE, &picture, "image/png").await;
     follower.close().await;
     let before = seen(&api).await;
     assert!(daemon.terminate().await.success());
@@ -127,6 +129,19 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
         assert_eq!(after[index], before[index], "{what}");
     }
     assert_eq!(after[3]["items"], before[3]["items"], "the journal");
+    let path = uploaded["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/api/")
+        .unwrap()
+        .1;
+    let download = api.download(&format!("{}/api/{path}", api.base)).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(
+        download.bytes().await.unwrap().as_ref(),
+        picture.as_slice(),
+        "an upload made on SQLite is read from PostgreSQL"
+    );
     let with_token = api
         .http
         .get(format!("{}/api/v1/devices", api.base))

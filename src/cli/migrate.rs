@@ -34,13 +34,20 @@ pub async fn copy_to_postgres(migrate: MigrateArgs) -> i32 {
             .ok()
             .map(|secret| secret.trim().to_owned()),
     };
+    let uploads = settings.storage.data_dir.join("uploads");
     println!("copying {} into PostgreSQL", sqlite.display());
     // The `postgres` client blocks on a runtime of its own, which it may not do on this one.
     let copied = tokio::task::spawn_blocking(move || {
-        crate::store::copy::sqlite_to_postgres(&sqlite, &url, secret.as_deref(), |table| {
-            let so_far = if table.done { "" } else { " so far" };
-            println!("  {:<24} {} rows{so_far}", table.table, table.rows);
-        })
+        crate::store::copy::sqlite_to_postgres(
+            &sqlite,
+            &url,
+            secret.as_deref(),
+            &uploads,
+            |table| {
+                let so_far = if table.done { "" } else { " so far" };
+                println!("  {:<24} {} rows{so_far}", table.table, table.rows);
+            },
+        )
     })
     .await;
     match copied {
@@ -48,7 +55,7 @@ pub async fn copy_to_postgres(migrate: MigrateArgs) -> i32 {
             let rows: u64 = tables.iter().map(|table| table.rows).sum();
             println!(
                 "copied {rows} rows in {} tables; start the daemon with storage.url set to the \
-                 database (it keeps using {} for its secrets and uploads)",
+                 database (it keeps using {} for its secrets)",
                 tables.len(),
                 settings.storage.data_dir.display()
             );

@@ -8,6 +8,11 @@
 //! synced before the store records it, so a crash leaves at worst a file nobody knows of,
 //! which the next [`Uploads::sweep`] removes; never a recorded upload without its bytes.
 //! Uploads older than `storage.upload_retention_days` are removed.
+//!
+//! In a cluster (the store on PostgreSQL) the node that takes an upload is seldom the one
+//! that sends it, nor the one a download reaches: the bytes go into the shared store, in the
+//! commit that records the upload, read from that file piece by piece, which is then removed;
+//! every node reads them from there, one piece at a time.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -55,6 +60,8 @@ pub struct Uploads {
     /// `{storage.data_dir}/uploads`: one directory per device.
     dir: PathBuf,
     public_url: String,
+    /// Whether the bytes are kept in the store, which every node of a cluster reads.
+    shared: bool,
 }
 
 impl Uploads {
@@ -63,6 +70,7 @@ impl Uploads {
             store,
             dir: settings.storage.data_dir.join("uploads"),
             public_url: settings.server.public_url.clone(),
+            shared: settings.storage.postgres_url().is_some(),
         }
     }
 
@@ -91,10 +99,22 @@ impl Uploads {
             size,
         };
         let (device, record) = (id.clone(), upload.clone());
-        self.store
-            .write(move |tx| tx.record_upload(&device, &record))
-            .await
-            .map_err(DeviceError::from)?;
+        let file = self.dir.join(id.as_str()).join(&upload.id);
+        let shared = self.shared.then(|| file.clone());
+        let recorded = self
+            .store
+            .write(move |tx| {
+                tx.record_upload(&device, &record)?;
+                match shared {
+                    Some(file) => keep_in_store(tx, &device, &record.id, &file),
+                    None => Ok(()),
+                }
+            })
+            .await;
+        if self.shared {
+            remove(&file).await;
+        }
+        recorded.map_err(DeviceError::from)?;
         Ok(Media {
             url: format!("{}{}", media_base(&self.public_url, id), upload.id),
             mime: upload.mime,
@@ -146,6 +166,13 @@ impl Uploads {
         let Some(upload) = found else {
             return Ok(None);
         };
+        if self.shared {
+            return Ok(Some(Download {
+                mime: upload.mime,
+                length: Some(upload.size),
+                body: self.chunks(id.clone(), upload.id).boxed(),
+            }));
+        }
         let file = tokio::fs::File::open(self.dir.join(id.as_str()).join(&upload.id))
             .await
             .map_err(|error| {
@@ -156,6 +183,26 @@ impl Uploads {
             length: Some(upload.size),
             body: ReaderStream::new(file).boxed(),
         }))
+    }
+
+    /// The bytes of upload `upload_id` the store keeps, read one piece at a time as the
+    /// stream is read.
+    fn chunks(
+        &self,
+        device: DeviceId,
+        upload_id: String,
+    ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        let store = self.store.clone();
+        futures_util::stream::try_unfold(0u64, move |n| {
+            let (store, device, upload_id) = (store.clone(), device.clone(), upload_id.clone());
+            async move {
+                let piece = store
+                    .read(move |conn| uploads::chunk(conn, &device, &upload_id, n))
+                    .await
+                    .map_err(std::io::Error::other)?;
+                Ok(piece.map(|piece| (Bytes::from(piece), n + 1)))
+            }
+        })
     }
 
     /// Removes the uploads made before `cutoff`; returns how many.
@@ -238,6 +285,40 @@ async fn write_whole<E: std::fmt::Display>(
     }
     file.sync_all().await?;
     Ok(size as u64)
+}
+
+/// Keeps the bytes of the upload's `file` in the store, in pieces of at most
+/// [`uploads::CHUNK_BYTES`], in the write that records it. It runs on the store's writer, so
+/// it reads the file as it goes rather than holding it whole.
+fn keep_in_store(
+    tx: &mut crate::store::Tx<'_>,
+    device: &DeviceId,
+    upload_id: &str,
+    file: &Path,
+) -> crate::store::StoreResult<()> {
+    use std::io::Read;
+    let unreadable = |error: std::io::Error| {
+        crate::store::StoreError::Unreadable(format!("{}: {error}", file.display()))
+    };
+    let mut file = std::fs::File::open(file).map_err(unreadable)?;
+    let mut piece = vec![0; uploads::CHUNK_BYTES];
+    for n in 0.. {
+        let mut filled = 0;
+        while filled < piece.len() {
+            match file.read(&mut piece[filled..]).map_err(unreadable)? {
+                0 => break,
+                read => filled += read,
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        tx.keep_upload_chunk(device, upload_id, n, &piece[..filled])?;
+        if filled < piece.len() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Removes a file that is no longer wanted; one already gone is fine.

@@ -30,11 +30,13 @@ pub const PROGRESS_ROWS: u64 = 100_000;
 /// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
 /// telling `progress` of each table as it goes and when it is done. The daemon's token signing secret, which
 /// on SQLite it keeps in a file, goes into the database with the rows, so the tokens it
-/// issued stay good.
+/// issued stay good; so do the bytes of its uploads, files under `uploads`, which every node
+/// of a cluster reads from the database.
 pub fn sqlite_to_postgres(
     sqlite: &Path,
     url: &str,
     token_secret: Option<&str>,
+    uploads: &Path,
     mut progress: impl FnMut(&Copied),
 ) -> StoreResult<Vec<Copied>> {
     if !sqlite.exists() {
@@ -83,6 +85,13 @@ pub fn sqlite_to_postgres(
         progress(&done);
         copied.push(done);
     }
+    let pieces = Copied {
+        table: "upload_chunks".into(),
+        rows: copy_uploads(&reading, &mut writing, uploads)?,
+        done: true,
+    };
+    progress(&pieces);
+    copied.push(pieces);
     if let Some(secret) = token_secret {
         writing.execute(
             "INSERT INTO secrets (name, value) VALUES ('jwt', $1) ON CONFLICT (name) DO NOTHING",
@@ -102,6 +111,41 @@ pub fn sqlite_to_postgres(
     }
     writing.commit()?;
     Ok(copied)
+}
+
+/// Copies the bytes of each upload SQLite records, its file under `dir`, into the pieces
+/// PostgreSQL keeps them in; returns how many pieces. An upload whose file is gone (removed
+/// by hand) is left as it was: it could not be sent from SQLite either.
+fn copy_uploads(
+    reading: &rusqlite::Transaction<'_>,
+    writing: &mut postgres::Transaction<'_>,
+    dir: &Path,
+) -> StoreResult<u64> {
+    let mut statement = reading.prepare("SELECT device_id, id FROM uploads")?;
+    let uploads = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut pieces = 0;
+    for (device, id) in uploads {
+        let path = dir.join(&device).join(&id);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "an upload's file is unreadable; its bytes are not copied");
+                continue;
+            }
+        };
+        for (n, piece) in bytes.chunks(super::uploads::CHUNK_BYTES).enumerate() {
+            writing.execute(
+                "INSERT INTO upload_chunks (device_id, upload_id, n, data) VALUES ($1, $2, $3, $4)",
+                &[&device, &id, &(n as i64), &piece],
+            )?;
+            pieces += 1;
+        }
+    }
+    Ok(pieces)
 }
 
 /// A column of the PostgreSQL schema.

@@ -194,6 +194,12 @@ impl Tx<'_> {
                 params![id.as_str()],
             )?;
         }
+        if self.conn().is_postgres() {
+            self.execute(
+                "DELETE FROM upload_chunks WHERE device_id = ?1",
+                params![id.as_str()],
+            )?;
+        }
         let removed = self.execute("DELETE FROM devices WHERE id = ?1", params![id.as_str()])? > 0;
         if removed {
             self.device_changes.push(DeviceChange::Removed(id.clone()));

@@ -402,6 +402,15 @@ const MIGRATIONS: &[&str] = &[
         device_id TEXT COLLATE "C" PRIMARY KEY,
         ledger TEXT NOT NULL
     );"#,
+    // The bytes of uploaded files, in pieces, which every node of a cluster reads: a single
+    // node keeps them as files (`store::uploads`). No step of SQLite's.
+    r#"CREATE TABLE upload_chunks (
+        device_id TEXT COLLATE "C" NOT NULL,
+        upload_id TEXT COLLATE "C" NOT NULL,
+        n BIGINT NOT NULL,
+        data BYTEA NOT NULL,
+        PRIMARY KEY (device_id, upload_id, n)
+    );"#,
 ];
 
 #[cfg(test)]

@@ -51,8 +51,9 @@ fn a_long_table_is_copied_into_postgresql_with_progress_and_whole() {
     drop(sqlite);
     let url = test_postgres::database();
     let mut reports = Vec::new();
+    let uploads = dir.path().join("uploads");
     let copied = std::thread::spawn(move || {
-        copy::sqlite_to_postgres(&path, &url, None, |table| {
+        copy::sqlite_to_postgres(&path, &url, None, &uploads, |table| {
             if table.table == "events" {
                 reports.push((table.rows, table.done));
             }

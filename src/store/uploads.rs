@@ -1,5 +1,7 @@
 //! What the store knows of uploaded files (see [`crate::device::uploads`]): a row is written
-//! only once its file is on disk, so a row always has its file.
+//! only once its bytes are kept, so a row always has them. A single node keeps the bytes as a
+//! file; on PostgreSQL, which a cluster's nodes share, the store keeps them too
+//! (`upload_chunks`, in pieces of at most [`CHUNK_BYTES`]), written in the row's own commit.
 
 use std::collections::HashSet;
 
@@ -41,8 +43,36 @@ pub fn all(conn: &Conn) -> StoreResult<HashSet<(String, String)>> {
     Ok(all.into_iter().collect())
 }
 
+/// The largest piece of an upload's bytes the store keeps in one row: small enough that
+/// reading an upload holds one piece at a time, large enough that a 16 MiB file is 64 rows.
+pub const CHUNK_BYTES: usize = 256 << 10;
+
+/// Piece `n` of upload `id`'s bytes, if the store keeps it (PostgreSQL only).
+pub fn chunk(conn: &Conn, device: &DeviceId, id: &str, n: u64) -> StoreResult<Option<Vec<u8>>> {
+    conn.query_opt(
+        "SELECT data FROM upload_chunks WHERE device_id = ?1 AND upload_id = ?2 AND n = ?3",
+        params![device.as_str(), id, n as i64],
+        |row| row.get(0),
+    )
+}
+
 impl Tx<'_> {
-    /// Records an upload whose file is on disk.
+    /// Keeps piece `n` of upload `id`'s bytes (PostgreSQL only).
+    pub fn keep_upload_chunk(
+        &mut self,
+        device: &DeviceId,
+        id: &str,
+        n: u64,
+        data: &[u8],
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO upload_chunks (device_id, upload_id, n, data) VALUES (?1, ?2, ?3, ?4)",
+            params![device.as_str(), id, n as i64, data],
+        )?;
+        Ok(())
+    }
+
+    /// Records an upload whose bytes are kept.
     pub fn record_upload(&mut self, device: &DeviceId, upload: &Upload) -> StoreResult<()> {
         self.execute(
             "INSERT INTO uploads (device_id, id, mime, name, size, created_at)
@@ -59,15 +89,23 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Forgets the uploads made before `cutoff`; returns them as (device, id), for their
-    /// files to be removed.
+    /// Forgets the uploads made before `cutoff`, with the bytes the store keeps of them;
+    /// returns them as (device, id), for their files to be removed.
     pub fn forget_uploads_before(
         &mut self,
         cutoff: DateTime<Utc>,
     ) -> StoreResult<Vec<(String, String)>> {
+        let cutoff = rfc3339(cutoff);
+        if self.conn().is_postgres() {
+            self.execute(
+                "DELETE FROM upload_chunks c USING uploads u
+                 WHERE c.device_id = u.device_id AND c.upload_id = u.id AND u.created_at < ?1",
+                params![cutoff],
+            )?;
+        }
         self.conn().query_all(
             "DELETE FROM uploads WHERE created_at < ?1 RETURNING device_id, id",
-            params![rfc3339(cutoff)],
+            params![cutoff],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
     }

@@ -30,6 +30,11 @@ const POSTGRES_ONLY: &[(&str, &str)] = &[
     ),
     ("leases", "which node runs each device, in a cluster"),
     (
+        "upload_chunks",
+        "the bytes of uploaded files, which a cluster's nodes share; a single node keeps them \
+         as files in its data directory",
+    ),
+    (
         "webhook_deliveries.claimed_by",
         "the node that claimed a delivery to send it, in a cluster",
     ),
