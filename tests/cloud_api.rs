@@ -9,7 +9,7 @@ use common::sio::SioClient;
 use common::stub::meta_signature;
 use common::{
     assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_relayed,
-    wait_state, TestDaemon, WAIT,
+    wait_stalled, wait_state, TestDaemon, WAIT,
 };
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -689,17 +689,27 @@ async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
     .await;
     wait_state(&mut client, "ready").await;
     stub.server.stop().await;
-    let lost = wait_state(&mut client, "disconnected").await;
+    // The first probe that gets no answer only counts; the second stalls the session.
+    wait_stalled(&mut client, "probe_failed").await;
+    let status = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(status.data["upstream"], "disconnected");
+    // Restarting finds Meta still unreachable, and says so.
+    let unreachable = client
+        .wait_until(WAIT, |e| {
+            e.name == "state"
+                && e.data["state"] == "disconnected"
+                && e.data["previous"] == "starting"
+        })
+        .await
+        .unwrap();
     assert!(
-        lost.data["reason"]
+        unreachable.data["reason"]
             .as_str()
             .unwrap()
             .contains("cannot connect"),
         "{}",
-        lost.data
+        unreachable.data
     );
-    let status = client.wait_for("connection:status", WAIT).await.unwrap();
-    assert_eq!(status.data["upstream"], "disconnected");
     stub.server.restart().await;
     client
         .wait_until(WAIT, |e| {
