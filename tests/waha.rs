@@ -1877,6 +1877,67 @@ async fn a_waha_that_asks_to_slow_down_or_is_restarting_twice_in_a_row_has_its_s
     daemon.stop().await;
 }
 
+/// Each probe of a working session asks WAHA for the session and for the account its engine
+/// answers for. One failed probe only counts; the second in a row stalls the session, which
+/// is restarted without a new QR code (SPEC §12).
+#[tokio::test]
+async fn one_failed_probe_only_counts_and_the_second_in_a_row_restarts_the_session() {
+    let (mut stub, daemon, mut client) = ready_with(|settings| {
+        fast(settings);
+        settings.watchdog.probe_secs = 1;
+    })
+    .await;
+    let me = "GET /api/sessions/default/me";
+    let probe = stub.requests.wait_line(WAIT, me).await;
+    assert_eq!(probe.header("x-api-key"), Some(API_KEY));
+
+    // One probe fails: WAHA's engine answers for no account. The probes after it, each a
+    // `probe_secs` later, find it again, and nothing was restarted in between.
+    stub.with(|waha| waha.me_answers.push_back((200, Value::Null)));
+    for _ in 0..3 {
+        stub.requests.wait_line(WAIT, me).await;
+    }
+    assert!(
+        stub.with(|waha| waha.me_answers.is_empty()),
+        "the probe failed"
+    );
+    let moved: Vec<Value> = daemon
+        .journaled("wa", "*")
+        .await
+        .into_iter()
+        .filter(|event| ["state", "device:health"].contains(&event["type"].as_str().unwrap()))
+        .collect();
+    let last = moved.last().unwrap();
+    assert_eq!(
+        (&last["type"], &last["data"]["state"]),
+        (&json!("state"), &json!("ready")),
+        "nothing moved after the device was ready: {moved:#?}"
+    );
+
+    // Two in a row: the engine answers for no account, then WAHA answers a server error.
+    stub.with(|waha| {
+        waha.me_answers.push_back((200, Value::Null));
+        waha.me_answers
+            .push_back((500, json!({ "message": "engine not responding" })));
+    });
+    let stalled = wait_stalled(&mut client, "probe_failed").await;
+    assert_eq!(stalled.data["waitingAcks"], 0, "{}", stalled.data);
+    wait_healthy_again(&mut client).await;
+    assert_eq!(
+        count(&client, "qr"),
+        0,
+        "the linked session needs no new QR code"
+    );
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(
+        (&device["state"], &device["health"]),
+        (&json!("ready"), &json!("healthy")),
+        "{device}"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn a_waha_that_stops_showing_new_codes_ends_linking_with_qr_timeout() {
     let mut stub = WahaStub::start("the-only-code").await;
