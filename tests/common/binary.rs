@@ -290,6 +290,26 @@ exec "$@" > daemon.log 2>&1"#;
         if let Some(found) = self.seen.iter().find_map(|line| find(line)) {
             return found;
         }
+        self.wait_for_next(what, timeout, find).await
+    }
+
+    /// Marks every line received so far as read: [`Daemon::wait_for_next`] then looks only at
+    /// what the daemon prints after this, for a line it prints each time something happens.
+    pub fn skip_printed(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
+    /// The first line not read yet, coming within `timeout`, from which `find` extracts
+    /// something; lines read before are not looked at again. A daemon that exits first fails
+    /// the wait at once.
+    pub async fn wait_for_next<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut find: impl FnMut(&str) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
@@ -380,9 +400,7 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         // The child is killed by `kill_on_drop`.
         if std::thread::panicking() {
-            while let Ok(line) = self.lines.try_recv() {
-                self.seen.push(line);
-            }
+            self.skip_printed();
             let tail = &self.seen[self.seen.len().saturating_sub(OUTPUT_TAIL)..];
             eprintln!(
                 "--- last {} lines of devicebridge (pid {:?}) ---\n{}",
