@@ -8,8 +8,8 @@ use common::cloud_stub::{self, CloudStub, MEDIA_BYTES, MEDIA_ID, PHONE_NUMBER_ID
 use common::sio::SioClient;
 use common::stub::meta_signature;
 use common::{
-    assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_relayed,
-    wait_state, TestDaemon, WAIT,
+    assert_unseen, expect_call_notification, wait_healthy_again, wait_message_ack,
+    wait_message_status, wait_relayed, wait_stalled, wait_state, TestDaemon, WAIT,
 };
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -689,17 +689,27 @@ async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
     .await;
     wait_state(&mut client, "ready").await;
     stub.server.stop().await;
-    let lost = wait_state(&mut client, "disconnected").await;
+    // The first probe that gets no answer only counts; the second stalls the session.
+    wait_stalled(&mut client, "probe_failed").await;
+    let status = client.wait_for("connection:status", WAIT).await.unwrap();
+    assert_eq!(status.data["upstream"], "disconnected");
+    // Restarting finds Meta still unreachable, and says so.
+    let unreachable = client
+        .wait_until(WAIT, |e| {
+            e.name == "state"
+                && e.data["state"] == "disconnected"
+                && e.data["previous"] == "starting"
+        })
+        .await
+        .unwrap();
     assert!(
-        lost.data["reason"]
+        unreachable.data["reason"]
             .as_str()
             .unwrap()
             .contains("cannot connect"),
         "{}",
-        lost.data
+        unreachable.data
     );
-    let status = client.wait_for("connection:status", WAIT).await.unwrap();
-    assert_eq!(status.data["upstream"], "disconnected");
     stub.server.restart().await;
     client
         .wait_until(WAIT, |e| {
@@ -707,6 +717,65 @@ async fn an_unreachable_upstream_is_noticed_without_traffic_and_reconnected() {
         })
         .await
         .unwrap();
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// Each probe reads the phone number with its documented health status. One failed read only
+/// counts; the second in a row stalls the session, which is opened again; a number Meta
+/// reports blocked from sending fails the device at once, with a reason that says so.
+#[tokio::test]
+async fn the_probe_reads_the_numbers_health_and_two_failures_in_a_row_restart_the_session() {
+    let mut stub = CloudStub::start().await;
+    let (daemon, mut client) = start_with(&stub, TOKEN, |settings| {
+        settings.watchdog.probe_secs = 1;
+        settings.reconnect.initial_ms = 50;
+        settings.reconnect.max_ms = 200;
+    })
+    .await;
+    wait_state(&mut client, "ready").await;
+    let number = format!("GET {}", CloudStub::number_path());
+    let probe = stub.requests.wait_line(WAIT, &number).await;
+    assert_eq!(
+        probe.query.as_deref(),
+        Some("fields=display_phone_number%2Cverified_name%2Chealth_status")
+    );
+
+    // Meta fails one read ("service unavailable", which passes by itself): the reads after
+    // it, a `probe_secs` apart, find the number again and nothing moved meanwhile.
+    let unavailable = json!({ "error": { "message": "Service temporarily unavailable", "type": "OAuthException", "code": 2 } });
+    stub.with(|meta| meta.number_answers.push_back((503, unavailable.clone())));
+    for _ in 0..3 {
+        stub.requests.wait_line(WAIT, &number).await;
+    }
+    assert!(
+        stub.with(|meta| meta.number_answers.is_empty()),
+        "the probe failed"
+    );
+    let moved = daemon.journaled("cl", "state").await;
+    assert_eq!(
+        moved.last().unwrap()["data"]["state"],
+        "ready",
+        "nothing moved: {moved:#?}"
+    );
+    assert!(daemon.journaled("cl", "device:health").await.is_empty());
+
+    // Two in a row: the session is stalled and opened again.
+    stub.with(|meta| {
+        meta.number_answers.push_back((503, unavailable.clone()));
+        meta.number_answers.push_back((500, unavailable));
+    });
+    wait_stalled(&mut client, "probe_failed").await;
+    wait_healthy_again(&mut client).await;
+
+    // Meta blocks the number from sending: the next probe fails the device.
+    stub.with(|meta| meta.can_send_message = "BLOCKED".into());
+    let failed = wait_state(&mut client, "failed").await;
+    assert_eq!(failed.data["previous"], "ready", "{}", failed.data);
+    assert_eq!(
+        failed.data["reason"],
+        "upstream refused: Meta reports the number as blocked from sending (health status BLOCKED)"
+    );
     stub.server.stop().await;
     daemon.stop().await;
 }

@@ -3,7 +3,8 @@
 //! device is linked by phone number through the nodes that do not run it, a device whose
 //! owner is killed is taken over within `lease_secs + 5 s` with no accepted message lost and
 //! no `seq` gap, a frozen owner whose lease lapsed makes no upstream call
-//! once it wakes, and a rolling restart under load loses nothing.
+//! once it wakes, an owner frozen mid-write is replaced within the lease, twenty times of
+//! twenty, and a rolling restart under load loses nothing.
 #![cfg(unix)]
 
 mod common;
@@ -149,21 +150,41 @@ async fn owner(asked: &Node, device: &str) -> (Option<String>, i64) {
     )
 }
 
-/// Waits until `node` prints that it took `device` over, under which epoch.
-async fn took_over(node: &mut Node, device: &str, within: Duration) -> i64 {
+/// Waits until `node` prints that it took `device` over under an epoch after `after`; returns
+/// that epoch.
+async fn took_over(node: &mut Node, device: &str, after: i64, within: Duration) -> i64 {
     let wanted = format!("device_id={device}");
     node.daemon
         .wait_for("a takeover", within, |line| {
             let rest = &line[line.find("took the device over")?..];
             rest.contains(&wanted).then_some(())?;
-            rest.split("epoch=")
+            let epoch: i64 = rest
+                .split("epoch=")
                 .nth(1)?
                 .split_whitespace()
                 .next()?
                 .parse()
-                .ok()
+                .ok()?;
+            (epoch > after).then_some(epoch)
         })
         .await
+}
+
+/// Waits until one of the two `nodes` prints, within `within`, that it took `device` over
+/// under an epoch after `after`; returns that epoch.
+async fn taken_by_either(
+    nodes: &mut [&mut Node],
+    device: &str,
+    after: i64,
+    within: Duration,
+) -> i64 {
+    let [first, second] = nodes else {
+        unreachable!("two nodes")
+    };
+    tokio::select! {
+        epoch = took_over(first, device, after, within) => epoch,
+        epoch = took_over(second, device, after, within) => epoch,
+    }
 }
 
 /// Sends `count` texts to Alice through `node`, returning the accepted messages' ids.
@@ -372,18 +393,12 @@ async fn a_killed_owner_is_replaced_within_the_lease_and_no_accepted_message_is_
     ids.extend(send(sender, "shop", 15, 10).await);
 
     // One of the others takes the device over, under a new epoch, within the lease + 5 s.
-    let within = Duration::from_secs(LEASE_SECS + 5);
-    let new_epoch = {
-        let [first, second] = &mut nodes[..] else {
-            unreachable!()
-        };
-        tokio::select! {
-            epoch = took_over(first, "shop", within) => epoch,
-            epoch = took_over(second, "shop", within) => epoch,
-        }
+    let [first, second] = &mut nodes[..] else {
+        unreachable!()
     };
+    let within = Duration::from_secs(LEASE_SECS + 5);
+    let new_epoch = taken_by_either(&mut [first, second], "shop", epoch, within).await;
     eprintln!("taken over {:?} after the kill", killed.elapsed());
-    assert!(new_epoch > epoch, "epoch {new_epoch} after {epoch}");
     let (now_owner, seen_epoch) = owner(&nodes[0], "shop").await;
     assert_ne!(now_owner.as_deref(), Some(owner_node.id));
     assert_eq!(seen_epoch, new_epoch);
@@ -429,7 +444,7 @@ async fn a_frozen_owner_whose_lease_lapsed_makes_no_upstream_call_when_it_wakes(
     // stand-in, so that they are still queued in the store when the frozen node wakes.
     stub.hold("/api/sendText", 0);
     signal(&frozen.daemon, "-STOP");
-    took_over(&mut other, "wa", Duration::from_secs(LEASE_SECS + 5)).await;
+    took_over(&mut other, "wa", 0, Duration::from_secs(LEASE_SECS + 5)).await;
     let ids = send(&other, "wa", 0, 3).await;
     let first = stub.requests.wait_line(WAIT, "POST /api/sendText").await;
 
@@ -553,11 +568,7 @@ async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
             let [first, second] = &mut nodes[..] else {
                 unreachable!()
             };
-            let taken = tokio::select! {
-                epoch = took_over(first, "shop", handover) => epoch,
-                epoch = took_over(second, "shop", handover) => epoch,
-            };
-            assert!(taken > epoch, "a new epoch: {taken} after {epoch}");
+            taken_by_either(&mut [first, second], "shop", epoch, handover).await;
         }
         let dir = node._dir;
         let again = node_leasing(id, &database, LONG_LEASE, dir).await;
@@ -583,6 +594,123 @@ async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
         }
         let (_, device) = node.api.get("/api/v1/devices/shop").await;
         assert_eq!(device["state"], "ready", "{device}");
+    }
+}
+
+/// Freezes the process `pid` (SIGSTOP) at a moment when one of its connections to the
+/// PostgreSQL `database`, those named `application`, holds a write open and waits on it: a
+/// transaction that wrote or locked rows (it has a transaction id) and sits `idle in
+/// transaction`. Until then each freeze is undone at once (SIGCONT) and the process is let
+/// run for a few milliseconds before the next. Returns when it froze, and after how many
+/// freezes. Blocking: the `postgres` client runs on a thread of its own.
+fn freeze_mid_write(pid: u32, database: &str, application: &str) -> (Instant, u32) {
+    const MOST_FREEZES: u32 = 3_000;
+    let mut db = postgres::Client::connect(database, postgres::NoTls).unwrap();
+    let open_write = "SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = $1
+        AND backend_xid IS NOT NULL AND state = 'idle in transaction'";
+    let signal = |signal| {
+        // SAFETY: sends a signal to the daemon this test started.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+    };
+    for freezes in 1..=MOST_FREEZES {
+        signal(libc::SIGSTOP);
+        let frozen = Instant::now();
+        // A statement sent just before the freeze may still run: once it has, the
+        // transaction waits on the frozen process.
+        for _ in 0..3 {
+            let open: i64 = db.query_one(open_write, &[&application]).unwrap().get(0);
+            if open > 0 {
+                return (frozen, freezes);
+            }
+        }
+        signal(libc::SIGCONT);
+        std::thread::sleep(Duration::from_millis(u64::from(freezes % 7) + 1));
+    }
+    panic!("{application} never froze with a write open in {MOST_FREEZES} tries");
+}
+
+/// SPEC §10 and §12: in a three-node cluster with a sender running, the owner of a device
+/// freezes (SIGSTOP) while a write of its own is open in the database, twenty times over. Each
+/// time another node takes the device over within `lease_secs + 5 s`, under a new epoch; the
+/// frozen node, woken (SIGCONT), lets the device go and its writes are not kept: the device
+/// stays with the new owner and epoch, the journal has every event once and in order, and
+/// every message the sender got accepted is stored and read on the phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_owner_with_a_write_open_is_replaced_within_the_lease_twenty_times_of_twenty() {
+    const TRIES: usize = 20;
+    let database = common::postgres::database();
+    let mut nodes = Vec::new();
+    for id in ["node-a", "node-b", "node-c"] {
+        // Each node's connections carry its name, so that the test sees which are whose.
+        let named = format!("{database}?application_name={id}");
+        nodes.push(node(id, &named).await);
+    }
+    ready_device("shop", &nodes[0], &nodes[1], &nodes[2]).await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let bases: Bases = std::sync::Arc::new(std::sync::Mutex::new(
+        nodes.iter().map(|node| node.api.base.clone()).collect(),
+    ));
+    let sender = tokio::spawn(send_through_any(bases.clone(), stopping));
+    let within = Duration::from_secs(LEASE_SECS + 5);
+
+    for attempt in 1..=TRIES {
+        let (Some(owner_id), epoch) = owner(&nodes[0], "shop").await else {
+            panic!("the device has an owner");
+        };
+        // The sender goes through the two other nodes, as a load balancer that stopped
+        // hearing from the frozen one would: its sends are the owner's to relay.
+        *bases.lock().unwrap() = nodes
+            .iter()
+            .filter(|node| node.id != owner_id)
+            .map(|node| node.api.base.clone())
+            .collect();
+        let (frozen, mut others): (Vec<&mut Node>, Vec<&mut Node>) =
+            nodes.iter_mut().partition(|node| node.id == owner_id);
+        let frozen = frozen.into_iter().next().expect("the owner is a node");
+        frozen.daemon.skip_printed();
+        let (pid, url, name) = (frozen.daemon.pid(), database.clone(), owner_id.clone());
+        let (froze_at, freezes) =
+            tokio::task::spawn_blocking(move || freeze_mid_write(pid, &url, &name))
+                .await
+                .unwrap();
+
+        let new_epoch = taken_by_either(&mut others, "shop", epoch, within).await;
+        let replaced = froze_at.elapsed();
+        signal(&frozen.daemon, "-CONT");
+        frozen
+            .daemon
+            .wait_for_next("the device let go", WAIT, |line| {
+                (line.contains("lease") && line.contains("device_id=shop")).then_some(())
+            })
+            .await;
+        let (now_owner, now_epoch) = owner(frozen, "shop").await;
+        assert_ne!(
+            now_owner.as_deref(),
+            Some(owner_id.as_str()),
+            "try {attempt}"
+        );
+        assert_eq!(
+            now_epoch, new_epoch,
+            "try {attempt}: the epoch stays the new owner's"
+        );
+        eprintln!(
+            "try {attempt}: {owner_id} frozen mid-write at freeze {freezes}, replaced after {replaced:?}"
+        );
+        assert!(
+            replaced <= within,
+            "try {attempt}: replaced after {replaced:?}"
+        );
+    }
+
+    stop.send_replace(true);
+    let accepted = sender.await.unwrap();
+    let mut client = nodes[0].api.socket("shop", json!({ "lastSeq": 0 })).await;
+    wait_acks(&mut client, &accepted, "read").await;
+    assert_whole_journal(&mut client, &nodes[1], "across the freezes").await;
+    let stored = all_messages(&nodes[2]).await;
+    for id in &accepted {
+        assert!(stored.contains(id), "{id} accepted and kept");
     }
 }
 

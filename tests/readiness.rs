@@ -3,7 +3,8 @@
 //! file size limit to nothing (`RLIMIT_FSIZE`, as `prlimit --fsize=0 --pid` would), so that
 //! every write to its database file, its log and its uploads fails with `EFBIG`, as they
 //! would on a full disk, and then lifts it. The log is on that disk too where a test writes
-//! it to a file, as a daemon run with `> daemon.log` does.
+//! it to a file, as a daemon run with `> daemon.log` does. One test fills a real disk instead:
+//! a small tmpfs of the daemon's own, filled by its sends.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -11,7 +12,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::binary::{limit_file_size, Daemon, ADMIN_KEY};
+use common::binary::{limit_file_size, seen_by, Daemon, ADMIN_KEY};
 use common::receiver::Receiver;
 use common::{TestDaemon, WAIT};
 use reqwest::StatusCode;
@@ -195,6 +196,89 @@ async fn a_log_on_the_full_disk_breaks_no_request_and_loses_nothing_acknowledged
             .unwrap()
             .contains("listening on"),
         "the log was written to the disk before it filled"
+    );
+}
+
+/// A real disk that fills up: the daemon's data and its log on one 12 MiB filesystem, filled
+/// by the daemon's own sends. Every further send is refused `storage_unavailable`, `/ready`
+/// says the storage is why, `/health` answers, and once room is freed sends are taken again,
+/// without a restart, with every message acknowledged before still there.
+#[tokio::test]
+async fn a_disk_filled_by_sends_refuses_them_until_room_is_freed_with_the_log_on_it() {
+    const DISK_MIB: u64 = 12;
+    const FILLER_MIB: u64 = 6;
+    let temp = tempfile::tempdir().unwrap();
+    let (daemon, api) = Daemon::spawn_on_small_disk(temp.path(), DISK_MIB, FILLER_MIB).await;
+    api.ready_device("phone", silent_phone()).await;
+    let messages = format!("/api/v1/devices/phone/chats/{CHAT}/messages");
+    // Texts as large as a request may be, each different.
+    let text = |n: usize| format!("{n:06} {}", "lorem ipsum ".repeat(5_000));
+    let send = |n: usize| {
+        let request = api
+            .http
+            .post(format!("{}{messages}", api.base))
+            .header("x-api-key", ADMIN_KEY)
+            .json(&json!({ "text": text(n) }));
+        async move {
+            // An error here is a connection closed without an answer: what must never happen.
+            let answer = request.send().await.expect("every send gets an answer");
+            let status = answer.status();
+            (status, answer.json::<Value>().await.unwrap())
+        }
+    };
+
+    // The daemon's sends fill the disk.
+    let mut acknowledged = Vec::new();
+    let refused = loop {
+        let n = acknowledged.len();
+        assert!(n < 1_000, "the disk is still not full after {n} sends");
+        match send(n).await {
+            (StatusCode::ACCEPTED, message) => acknowledged.push((message["id"].clone(), n)),
+            refused => break refused,
+        }
+    };
+    assert!(
+        acknowledged.len() > 5,
+        "only {} sends fit",
+        acknowledged.len()
+    );
+    let storage_unavailable = |(status, body): &(StatusCode, Value)| {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
+    };
+    storage_unavailable(&refused);
+    for n in 0..10 {
+        storage_unavailable(&send(acknowledged.len() + 1 + n).await);
+        let (status, ready) = get(&api, "/ready").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+        assert_eq!(ready["error"]["code"], "storage_unavailable", "{ready}");
+        assert_ne!(ready["checks"]["storage"], "ok", "{ready}");
+        let (status, health) = get(&api, "/health").await;
+        assert_eq!(status, StatusCode::OK, "{health}");
+    }
+
+    // Room is freed: the daemon takes sends again by itself.
+    let filler = seen_by(daemon.pid(), &temp.path().join("filler"));
+    std::fs::remove_file(&filler).unwrap();
+    let (status, ready) = get(&api, "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    for _ in 0..3 {
+        let n = acknowledged.len() + 100;
+        match send(n).await {
+            (StatusCode::ACCEPTED, message) => acknowledged.push((message["id"].clone(), n)),
+            other => panic!("not taken once room was freed: {other:?}"),
+        }
+    }
+    for (id, n) in &acknowledged {
+        let path = format!("/api/v1/devices/phone/messages/{}", id.as_str().unwrap());
+        let (status, message) = api.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{id}: {message}");
+        assert_eq!(message["body"], text(*n), "{id}");
+    }
+    let log = std::fs::read_to_string(seen_by(daemon.pid(), &temp.path().join("daemon.log")));
+    assert!(
+        log.unwrap().contains(OUTAGE_ENDS),
+        "the log is written again once there is room"
     );
 }
 

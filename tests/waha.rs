@@ -8,8 +8,8 @@ use common::sio::SioClient;
 use common::stub::hmac_sha512_hex;
 use common::waha_stub::{self, WahaStub, API_KEY, FILE, FILE_BYTES};
 use common::{
-    assert_unseen, expect_call_notification, wait_message_ack, wait_message_status, wait_relayed,
-    wait_state, TestDaemon, WAIT,
+    assert_unseen, expect_call_notification, wait_healthy_again, wait_message_ack,
+    wait_message_status, wait_relayed, wait_stalled, wait_state, TestDaemon, WAIT,
 };
 use devicebridge::config::Settings;
 use reqwest::{Method, StatusCode};
@@ -1773,18 +1773,16 @@ async fn wahas_error_answers_reach_clients_as_their_status_only() {
         failed["error"],
         "upstream rejected the request: upstream answered 422 Unprocessable Entity"
     );
-    // The session is looked at: a server error, then, reconnecting, a refusal.
+    // The session is probed twice: a server error, which only counts, then a refusal, which
+    // fails the device at once, straight from `ready`.
     stub.with(|waha| {
         waha.session_answers.push_back((500, page(2)));
         waha.session_answers.push_back((401, page(3)));
     });
     status_webhook(&daemon, "WORKING").await;
-    let lost = wait_state(&mut client, "disconnected").await;
-    assert_eq!(
-        lost.data["reason"],
-        "upstream error: upstream answered 500 Internal Server Error"
-    );
+    status_webhook(&daemon, "WORKING").await;
     let refused = wait_state(&mut client, "failed").await;
+    assert_eq!(refused.data["previous"], "ready", "{}", refused.data);
     assert_eq!(
         refused.data["reason"],
         "upstream refused: upstream answered 401 Unauthorized"
@@ -1837,8 +1835,10 @@ async fn wahas_own_status_changes_move_the_device() {
     daemon.stop().await;
 }
 
+/// A probe WAHA answers "slow down" or "restarting" only counts; the second in a row stalls
+/// the session, which is restarted without a new QR code, and the device never fails for it.
 #[tokio::test]
-async fn a_waha_that_asks_to_slow_down_or_is_restarting_disconnects_the_device_which_reconnects() {
+async fn a_waha_that_asks_to_slow_down_or_is_restarting_twice_in_a_row_has_its_session_restarted() {
     let (mut stub, daemon, mut client) = ready().await;
     for busy in [
         (
@@ -1851,18 +1851,88 @@ async fn a_waha_that_asks_to_slow_down_or_is_restarting_disconnects_the_device_w
             "session": "default", "status": "STARTING", "expected": ["WORKING"] }),
         ),
     ] {
-        stub.with(|waha| waha.session_answers.push_back(busy));
+        stub.with(|waha| {
+            waha.session_answers.push_back(busy.clone());
+            waha.session_answers.push_back(busy);
+        });
         status_webhook(&daemon, "WORKING").await;
-        let lost = wait_state(&mut client, "disconnected").await;
-        assert_eq!(lost.data["previous"], "ready");
-        wait_state(&mut client, "ready").await;
+        status_webhook(&daemon, "WORKING").await;
+        // The first failure moved nothing: the one restart is the stall's.
+        wait_stalled(&mut client, "probe_failed").await;
+        wait_healthy_again(&mut client).await;
     }
+    assert_eq!(
+        count(&client, "qr"),
+        0,
+        "the linked session needs no new QR code"
+    );
     assert!(
         !client
             .history()
             .iter()
             .any(|e| e.name == "state" && e.data["state"] == "failed"),
         "an answer that may pass never fails the device"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+/// Each probe of a working session asks WAHA for the session and for the account its engine
+/// answers for. One failed probe only counts; the second in a row stalls the session, which
+/// is restarted without a new QR code (SPEC §12).
+#[tokio::test]
+async fn one_failed_probe_only_counts_and_the_second_in_a_row_restarts_the_session() {
+    let (mut stub, daemon, mut client) = ready_with(|settings| {
+        fast(settings);
+        settings.watchdog.probe_secs = 1;
+    })
+    .await;
+    let me = "GET /api/sessions/default/me";
+    let probe = stub.requests.wait_line(WAIT, me).await;
+    assert_eq!(probe.header("x-api-key"), Some(API_KEY));
+
+    // One probe fails: WAHA's engine answers for no account. The probes after it, each a
+    // `probe_secs` later, find it again, and nothing was restarted in between.
+    stub.with(|waha| waha.me_answers.push_back((200, Value::Null)));
+    for _ in 0..3 {
+        stub.requests.wait_line(WAIT, me).await;
+    }
+    assert!(
+        stub.with(|waha| waha.me_answers.is_empty()),
+        "the probe failed"
+    );
+    let moved: Vec<Value> = daemon
+        .journaled("wa", "*")
+        .await
+        .into_iter()
+        .filter(|event| ["state", "device:health"].contains(&event["type"].as_str().unwrap()))
+        .collect();
+    let last = moved.last().unwrap();
+    assert_eq!(
+        (&last["type"], &last["data"]["state"]),
+        (&json!("state"), &json!("ready")),
+        "nothing moved after the device was ready: {moved:#?}"
+    );
+
+    // Two in a row: the engine answers for no account, then WAHA answers a server error.
+    stub.with(|waha| {
+        waha.me_answers.push_back((200, Value::Null));
+        waha.me_answers
+            .push_back((500, json!({ "message": "engine not responding" })));
+    });
+    let stalled = wait_stalled(&mut client, "probe_failed").await;
+    assert_eq!(stalled.data["waitingAcks"], 0, "{}", stalled.data);
+    wait_healthy_again(&mut client).await;
+    assert_eq!(
+        count(&client, "qr"),
+        0,
+        "the linked session needs no new QR code"
+    );
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(
+        (&device["state"], &device["health"]),
+        (&json!("ready"), &json!("healthy")),
+        "{device}"
     );
     stub.server.stop().await;
     daemon.stop().await;

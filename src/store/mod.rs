@@ -61,7 +61,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use devices::{DeviceRecord, DeviceSource};
 pub use journal::JournalRead;
 pub use keys::KeyRecord;
-pub use outage::is_unwritable_file;
+pub use outage::{free_bytes, is_unwritable_file};
 
 use crate::bus::DeviceChange;
 use crate::envelope::ApiError;

@@ -77,6 +77,29 @@ pub fn is_unwritable_file(error: &std::io::Error) -> bool {
     )
 }
 
+/// How many bytes the filesystem holding `path` has free for the daemon (`statvfs`'s blocks
+/// available to unprivileged processes); `None` where that cannot be told.
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `path` is a NUL-terminated string and `stats` a `statvfs` for the call to
+        // fill in; both outlive it.
+        let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)] // the fields' widths differ between platforms
+        Some((stats.f_bavail as u64).saturating_mul(stats.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Whether an outage is under way; shared by the store's writer and checkpointer threads,
 /// both of which write the database's files.
 #[derive(Clone, Default)]

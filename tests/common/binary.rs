@@ -48,7 +48,12 @@ pub fn isolated(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
 /// `devicebridge serve` with `args`, on a free port with `dir`'s `data` and `devices`
 /// directories, fully synchronous SQLite and logs at `info`.
 fn serve_command(dir: &Path, args: &[&str]) -> Command {
-    let mut serve = command(dir);
+    serve_arguments(command(dir), dir, args)
+}
+
+/// [`serve_command`]'s arguments and environment, given to `serve`: the binary itself, or a
+/// program whose command line ends with the binary, which it runs.
+fn serve_arguments(mut serve: Command, dir: &Path, args: &[&str]) -> Command {
     serve
         .arg("serve")
         .args(args)
@@ -169,14 +174,58 @@ impl Daemon {
             .env("DEVICEBRIDGE_API_KEY", ADMIN_KEY)
             .stdout(file.try_clone().unwrap())
             .stderr(file);
-        let child = serve.spawn().expect("cannot start devicebridge");
+        Self::logged(serve, dir, |_| log.to_path_buf()).await
+    }
+
+    /// Starts the daemon as [`Daemon::spawn_logging_to`] does, on a disk of its own: a real
+    /// filesystem (tmpfs) of `size_mib` MiB mounted on `dir` in a mount namespace of the
+    /// daemon's own (`unshare --mount`, which needs root), holding its data directory, its log
+    /// (`daemon.log`) and a file `filler` of `filler_mib` MiB that takes up room. The test
+    /// reaches those files through [`seen_by`], and frees room by removing the filler. The
+    /// disk goes when the daemon does.
+    #[cfg(target_os = "linux")]
+    pub async fn spawn_on_small_disk(
+        dir: &Path,
+        size_mib: u64,
+        filler_mib: u64,
+    ) -> (Daemon, super::TestDaemon) {
+        const MOUNT_AND_RUN: &str = r#"set -e
+mount -t tmpfs -o "size=$2m" devicebridge-small-disk "$1"
+cd "$1"
+head -c "$(($3 * 1048576))" /dev/zero > filler
+shift 3
+exec "$@" > daemon.log 2>&1"#;
+        let mut unshare = isolated("unshare", dir);
+        unshare
+            .args(["--mount", "sh", "-c", MOUNT_AND_RUN, "sh"])
+            .arg(dir)
+            .arg(size_mib.to_string())
+            .arg(filler_mib.to_string())
+            .arg(BIN);
+        let mut serve = serve_arguments(unshare, dir, &[]);
+        serve.env("DEVICEBRIDGE_API_KEY", ADMIN_KEY);
+        Self::logged(serve, dir, |pid| seen_by(pid, &dir.join("daemon.log"))).await
+    }
+
+    /// Runs `serve`, whose output goes to the file `log(pid)`, and returns it and a handle on
+    /// it once the log says where it listens.
+    async fn logged(
+        mut serve: Command,
+        dir: &Path,
+        log: impl FnOnce(u32) -> std::path::PathBuf,
+    ) -> (Daemon, super::TestDaemon) {
+        let mut child = serve.spawn().expect("cannot start devicebridge");
+        let log = log(child.id().expect("just started"));
         let deadline = Instant::now() + STARTUP;
         let mut ticks = tokio::time::interval(Duration::from_millis(50));
         let address = loop {
             ticks.tick().await;
-            let written = std::fs::read_to_string(log).unwrap_or_default();
+            let written = std::fs::read_to_string(&log).unwrap_or_default();
             if let Some(address) = listening_address(&written) {
                 break address;
+            }
+            if let Some(exit) = child.try_wait().expect("cannot wait for devicebridge") {
+                panic!("devicebridge exited ({exit}) before listening: {written}");
             }
             assert!(
                 Instant::now() < deadline,
@@ -243,6 +292,26 @@ impl Daemon {
         if let Some(found) = self.seen.iter().find_map(|line| find(line)) {
             return found;
         }
+        self.wait_for_next(what, timeout, find).await
+    }
+
+    /// Marks every line received so far as read: [`Daemon::wait_for_next`] then looks only at
+    /// what the daemon prints after this, for a line it prints each time something happens.
+    pub fn skip_printed(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
+    /// The first line not read yet, coming within `timeout`, from which `find` extracts
+    /// something; lines read before are not looked at again. A daemon that exits first fails
+    /// the wait at once.
+    pub async fn wait_for_next<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut find: impl FnMut(&str) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.lines.recv()).await {
@@ -333,9 +402,7 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         // The child is killed by `kill_on_drop`.
         if std::thread::panicking() {
-            while let Ok(line) = self.lines.try_recv() {
-                self.seen.push(line);
-            }
+            self.skip_printed();
             let tail = &self.seen[self.seen.len().saturating_sub(OUTPUT_TAIL)..];
             eprintln!(
                 "--- last {} lines of devicebridge (pid {:?}) ---\n{}",
@@ -345,6 +412,14 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// `path` as the running process `pid` sees it, through its own mounts: the same path under
+/// `/proc/<pid>/root`.
+#[cfg(target_os = "linux")]
+pub fn seen_by(pid: u32, path: &Path) -> std::path::PathBuf {
+    let inside = path.strip_prefix("/").expect("an absolute path");
+    Path::new(&format!("/proc/{pid}/root")).join(inside)
 }
 
 /// Sets the file size limit (`RLIMIT_FSIZE`, what `ulimit -f` and `prlimit --fsize` set) of

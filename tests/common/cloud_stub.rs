@@ -1,5 +1,6 @@
-//! A stub Graph API for the WhatsApp Business Cloud API: the phone number, its `messages`
-//! endpoint and one media file, checking the bearer token, recording every request it gets.
+//! A stub Graph API for the WhatsApp Business Cloud API: the phone number (the fields asked
+//! for, its health status included), its `messages` endpoint and one media file, checking the
+//! bearer token, recording every request it gets; reads of the number and sends fail on demand.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -25,6 +26,10 @@ pub struct CloudState {
     pub token: String,
     /// Answers for the next `messages` calls instead of success: status and body.
     pub failures: VecDeque<(u16, Value)>,
+    /// Answers for the next reads of the phone number instead of its fields.
+    pub number_answers: VecDeque<(u16, Value)>,
+    /// The number's `health_status.can_send_message`: `AVAILABLE`, `LIMITED` or `BLOCKED`.
+    pub can_send_message: String,
     sent: u32,
 }
 
@@ -35,6 +40,8 @@ impl CloudStub {
         let state = CloudState {
             token: TOKEN.into(),
             failures: VecDeque::new(),
+            number_answers: VecDeque::new(),
+            can_send_message: "AVAILABLE".into(),
             sent: 0,
         };
         Stub::launch(state, handle).await
@@ -86,6 +93,55 @@ pub async fn deliver(
         .await
 }
 
+/// The phone number node with the fields asked for (`?fields=`), as the Graph API answers:
+/// only those, and the id; a field it does not know is error 100. `health_status` is the documented summary for a business phone
+/// number, with the number, its account, business and app as entities.
+fn phone_number(state: &CloudState, request: &Recorded) -> Response {
+    let can_send = state.can_send_message.as_str();
+    let entity = |entity_type: &str, id: &str| {
+        let mut entity =
+            json!({ "entity_type": entity_type, "id": id, "can_send_message": can_send });
+        if can_send == "BLOCKED" {
+            entity["errors"] = json!([{ "error_code": 141006,
+                "error_description": "There is an error with the payment method.",
+                "possible_solution": "Add a payment method to the account." }]);
+        }
+        entity
+    };
+    let health = json!({
+        "can_send_message": can_send,
+        "entities": [
+            entity("PHONE_NUMBER", PHONE_NUMBER_ID),
+            entity("WABA", "102290129340398"),
+            json!({ "entity_type": "BUSINESS", "id": "2729063490586005", "can_send_message": "AVAILABLE" }),
+            json!({ "entity_type": "APP", "id": "334526262904513", "can_send_message": "AVAILABLE" }),
+        ],
+    });
+    let all = json!({
+        "verified_name": "Acme Support",
+        "display_phone_number": "+1 555-010-0000",
+        "health_status": health,
+    });
+    let fields = url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "fields")
+        .map(|(_, fields)| fields.into_owned())
+        // Without `fields`, Meta answers a default set, of which the stub has these.
+        .unwrap_or_else(|| "verified_name,display_phone_number".into());
+    let mut number = json!({ "id": PHONE_NUMBER_ID });
+    for field in fields.split(',').filter(|field| !field.is_empty()) {
+        match all.get(field) {
+            Some(value) => number[field] = value.clone(),
+            None => {
+                return answer(
+                    400,
+                    json!({ "error": { "message": format!("(#100) Tried accessing nonexisting field ({field})"), "type": "OAuthException", "code": 100 } }),
+                )
+            }
+        }
+    }
+    answer(200, number)
+}
+
 fn handle(state: &mut CloudState, request: &Recorded) -> Response {
     let (method, path, body) = (&request.method, &request.path, &request.body);
     let bearer = format!("Bearer {}", state.token);
@@ -96,10 +152,10 @@ fn handle(state: &mut CloudState, request: &Recorded) -> Response {
         );
     }
     match method.as_str() {
-        "GET" if *path == CloudStub::number_path() => answer(
-            200,
-            json!({ "verified_name": "Acme Support", "display_phone_number": "+1 555-010-0000", "id": PHONE_NUMBER_ID }),
-        ),
+        "GET" if *path == CloudStub::number_path() => match state.number_answers.pop_front() {
+            Some((status, given)) => answer(status, given),
+            None => phone_number(state, request),
+        },
         "GET" if *path == CloudStub::media_path() => {
             let host = request.header("host").unwrap_or_default();
             answer(

@@ -638,6 +638,33 @@ pub async fn wait_state(client: &mut sio::SioClient, state: &str) -> sio::SioEve
         .unwrap_or_else(|e| panic!("no state {state}: {e}"))
 }
 
+/// Waits until the device journals that its session stalled for `reason` (`device:health`),
+/// then the restart that follows: `disconnected` from `ready`, with reason `stalled`.
+pub async fn wait_stalled(client: &mut sio::SioClient, reason: &str) -> sio::SioEvent {
+    let stalled = client.wait_for("device:health", WAIT).await.unwrap();
+    assert_eq!(
+        (&stalled.data["status"], &stalled.data["reason"]),
+        (&json!("stalled"), &json!(reason)),
+        "{}",
+        stalled.data
+    );
+    let lost = wait_state(client, "disconnected").await;
+    assert_eq!(
+        (&lost.data["previous"], &lost.data["reason"]),
+        (&json!("ready"), &json!("stalled")),
+        "{}",
+        lost.data
+    );
+    stalled
+}
+
+/// Waits until the device is `ready` again and journals that it is healthy.
+pub async fn wait_healthy_again(client: &mut sio::SioClient) {
+    wait_state(client, "ready").await;
+    let healthy = client.wait_for("device:health", WAIT).await.unwrap();
+    assert_eq!(healthy.data["status"], "healthy", "{}", healthy.data);
+}
+
 /// Waits for the next `notification` and checks that it is an incoming call's: kind `call`,
 /// no message, `title` the caller as shown, `body` the call's kind, in chat `chat_id`.
 pub async fn expect_call_notification(

@@ -1,4 +1,4 @@
-//! A stub WAHA server: the documented session, pairing (QR codes and codes for a phone number),
+//! A stub WAHA server: the documented session (its account included), pairing (QR codes and codes for a phone number),
 //! sending (every kind, forwards, sends whose answer is lost), chat (archive included), number,
 //! linked id, group and contact lookup (profile pictures and blocking included), presence and
 //! file endpoints over one session whose status the test sets, recording every request it
@@ -44,6 +44,9 @@ pub struct WahaState {
     /// Answers for the next looks at the session (`GET /api/sessions/{session}`) instead of
     /// its info.
     pub session_answers: VecDeque<(u16, Value)>,
+    /// Answers for the next looks at the account (`GET /api/sessions/{session}/me`) instead
+    /// of `me` (while WORKING) or `null`.
+    pub me_answers: VecDeque<(u16, Value)>,
     /// Answers for the next read receipts and reactions instead of success.
     pub tell_failures: VecDeque<(u16, Value)>,
     /// Numbers WhatsApp has an account for, and the chat id WAHA gives for each.
@@ -118,6 +121,7 @@ impl WahaStub {
             send_answers: VecDeque::new(),
             send_retry_after: None,
             session_answers: VecDeque::new(),
+            me_answers: VecDeque::new(),
             tell_failures: VecDeque::new(),
             on_whatsapp: HashMap::new(),
             lids: HashMap::new(),
@@ -213,6 +217,13 @@ fn handle(state: &mut WahaState, request: &Recorded) -> Response {
                 json!({ "statusCode": 404, "message": "Session not found" }),
             ),
         },
+        ("GET", ["api", "sessions", name, "me"]) if *name == session && state.exists => {
+            match state.me_answers.pop_front() {
+                Some((status, given)) => answer(status, given),
+                None if state.status == "WORKING" => answer(200, state.me.clone()),
+                None => answer(200, Value::Null),
+            }
+        }
         ("POST", ["api", "sessions"]) => {
             state.exists = true;
             state.config = body["config"].clone();

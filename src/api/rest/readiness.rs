@@ -8,6 +8,12 @@
 //! shows before a client's write meets it, and its end shows as soon as a write succeeds,
 //! without waiting for a client to try again — which a balancer that stopped sending traffic
 //! on the first failure would never do.
+//!
+//! A disk does not fill all at once, though: when a large send no longer fits, the check's own
+//! small row still may, and the write alone would call the daemon ready while every send is
+//! refused. So with SQLite the disk holding the data directory must also have room for a few
+//! of the largest requests (see [`ROOM_FOR_LARGEST_REQUESTS`]), which it has again as soon as
+//! room is freed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,6 +40,11 @@ use crate::store::Store;
 /// How long the store's write may take before readiness gives up on it: a writer stuck on a
 /// failing disk answers nothing, and a health check must not hang with it.
 const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// How many of the largest requests (`limits.max_message_bytes`) the disk holding the SQLite
+/// database must have room for: a send is stored as a message and journaled as an event, each
+/// with its text, first in the database's log and then in its file.
+const ROOM_FOR_LARGEST_REQUESTS: u64 = 4;
 
 /// What a passing check says.
 const OK: &str = "ok";
@@ -75,6 +86,20 @@ enum StorageCheck {
     Unavailable,
     /// The store refused for another reason (it is closing); its cause is in the log.
     Failed,
+    /// The write went through, but the disk has too little room left for the largest request.
+    Full,
+}
+
+/// The room the disk holding `dir` must have for the store to count as writable.
+struct Room<'a> {
+    dir: &'a std::path::Path,
+    bytes: u64,
+}
+
+impl Room<'_> {
+    fn lacking(&self) -> bool {
+        crate::store::free_bytes(self.dir).is_some_and(|free| free < self.bytes)
+    }
 }
 
 impl Readiness {
@@ -93,7 +118,7 @@ impl Readiness {
     /// Whether the store commits a write now. A check that started after this call began
     /// (one another request started while this one waited for its turn) answers for it too:
     /// checks run one at a time, and a flood of requests costs one write at a time.
-    async fn storage(&self, store: &Store) -> StorageCheck {
+    async fn storage(&self, store: &Store, room: Option<Room<'_>>) -> StorageCheck {
         let asked = Instant::now();
         let mut last = self.0.last_storage_check.lock().await;
         if let Some((started, found)) = *last {
@@ -103,6 +128,7 @@ impl Readiness {
         }
         let started = Instant::now();
         let found = match tokio::time::timeout(STORAGE_PATIENCE, store.check_writable()).await {
+            Ok(Ok(())) if room.is_some_and(|room| room.lacking()) => StorageCheck::Full,
             Ok(Ok(())) => StorageCheck::Writable,
             Ok(Err(error)) if error.is_unwritable() => StorageCheck::Unavailable,
             Ok(Err(error)) => {
@@ -132,6 +158,9 @@ impl Checks {
                 "the database cannot be written (the disk may be full); see the daemon's log"
             }
             StorageCheck::Failed => "the store did not take a write; see the daemon's log",
+            StorageCheck::Full => {
+                "the disk holding the database has too little room left for the largest requests"
+            }
         };
         let devices = match self.devices_loaded {
             true => OK,
@@ -162,7 +191,7 @@ impl Checks {
             return None;
         }
         let code = match self.storage {
-            StorageCheck::Unavailable => ErrorCode::StorageUnavailable,
+            StorageCheck::Unavailable | StorageCheck::Full => ErrorCode::StorageUnavailable,
             StorageCheck::Writable | StorageCheck::Failed => ErrorCode::NotReady,
         };
         Some(ApiError::new(
@@ -182,10 +211,16 @@ impl Checks {
         Refused<{ codes(&[ErrorCode::StorageUnavailable, ErrorCode::NotReady]) }>))]
 async fn ready(State(state): State<AppState>) -> Response {
     let readiness = &state.readiness;
+    let storage = &state.settings.storage;
+    let room = storage.postgres_url().is_none().then(|| Room {
+        dir: &storage.data_dir,
+        bytes: ROOM_FOR_LARGEST_REQUESTS
+            .saturating_mul(state.settings.limits.max_message_bytes as u64),
+    });
     let checks = Checks {
         stopping: readiness.0.stopping.load(Ordering::Acquire),
         devices_loaded: readiness.0.devices_loaded.load(Ordering::Acquire),
-        storage: readiness.storage(&state.store).await,
+        storage: readiness.storage(&state.store, room).await,
     };
     let verdicts = BTreeMap::from(checks.verdicts());
     match checks.error() {
@@ -222,18 +257,32 @@ mod tests {
     }
 
     #[test]
-    fn a_store_that_cannot_write_is_storage_unavailable() {
-        let error = checks(false, true, StorageCheck::Unavailable)
-            .error()
-            .unwrap();
-        assert_eq!(error.code, ErrorCode::StorageUnavailable);
-        assert!(
-            error
-                .message
-                .starts_with("not ready: storage: the database cannot be written"),
-            "{}",
-            error.message
-        );
+    fn a_store_that_cannot_write_or_has_no_room_is_storage_unavailable() {
+        for (storage, why) in [
+            (StorageCheck::Unavailable, "the database cannot be written"),
+            (
+                StorageCheck::Full,
+                "the disk holding the database has too little room",
+            ),
+        ] {
+            let error = checks(false, true, storage).error().unwrap();
+            assert_eq!(error.code, ErrorCode::StorageUnavailable);
+            assert!(
+                error
+                    .message
+                    .starts_with(&format!("not ready: storage: {why}")),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn room_is_lacking_when_the_disk_has_less_free_than_asked() {
+        let dir = std::env::temp_dir();
+        let room = |bytes| Room { dir: &dir, bytes };
+        assert!(room(u64::MAX).lacking());
+        assert!(!room(0).lacking());
     }
 
     #[test]

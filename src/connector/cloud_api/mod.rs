@@ -1,8 +1,9 @@
 //! A device relayed to a phone number on the WhatsApp Business Cloud API (the Graph API).
 //!
 //! There is nothing to scan: starting verifies the access token by reading the phone number
-//! (`GET {graph_url}/{phone_number_id}`), and a valid token makes the device `ready`; a 401 or
-//! 403 fails it with Meta's reason. Sends are `POST {graph_url}/{phone_number_id}/messages`;
+//! (`GET {graph_url}/{phone_number_id}`, which each probe reads again), and a valid token makes
+//! the device `ready`; a 401 or 403 fails it with Meta's reason, as does a number Meta reports
+//! blocked from sending. Sends are `POST {graph_url}/{phone_number_id}/messages`;
 //! the `wamid` in the answer becomes the message's upstream id and means ack `server`. Meta's
 //! webhooks (`/upstream/cloud/{deviceId}`) bring messages and delivery statuses; the media
 //! they announce is fetched when a client asks for it ([`media`]).
@@ -118,14 +119,27 @@ impl CloudApi {
         request.bearer_auth(self.spec.access_token.expose())
     }
 
-    /// Reads the phone number: what proves the token works.
+    /// Reads the phone number, which proves the token works: its number and name, for the
+    /// linked account, and `health_status`, Meta's documented summary of whether the number
+    /// can send at all (`can_send_message`: `AVAILABLE`, `LIMITED` or `BLOCKED`, the last
+    /// with the reasons of the entities at fault). A blocked number is refused: nothing it
+    /// sends would pass until a person acts (a missing payment method, an unverified
+    /// business, a banned account), so it fails the device with a reason rather than have it
+    /// restarted again and again.
     async fn phone_number(&self) -> Result<Value, ConnectorError> {
-        self.http
+        let number = self
+            .http
             .call(
                 self.authorized(self.http.get(self.endpoint("")))
-                    .query(&[("fields", "display_phone_number,verified_name")]),
+                    .query(&[("fields", "display_phone_number,verified_name,health_status")]),
             )
-            .await
+            .await?;
+        match number["health_status"]["can_send_message"].as_str() {
+            Some("BLOCKED") => Err(ConnectorError::Refused(
+                "Meta reports the number as blocked from sending (health status BLOCKED)".into(),
+            )),
+            _ => Ok(number),
+        }
     }
 
     /// `POST …/messages`, the one endpoint for sending, read receipts and typing.
@@ -278,7 +292,8 @@ impl Upstream for CloudApi {
         Err(ConnectorError::Unsupported("QR linking"))
     }
 
-    /// The token still works and Meta answers; nothing else can change.
+    /// The cheap probe: the token still works, Meta answers for the number, and the number
+    /// is not blocked from sending; nothing else can change.
     async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
         self.phone_number().await.map(|_| None)
     }

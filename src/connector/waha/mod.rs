@@ -227,9 +227,16 @@ impl Upstream for Waha {
         self.request_code(phone).await
     }
 
+    /// The session's status; once it is reported `WORKING`, also the account its engine
+    /// answers for (see [`Waha::account`]), so that a status WAHA still shows as `WORKING`
+    /// does not hide an engine that lost the account.
     async fn check(&mut self) -> Result<Option<Session>, ConnectorError> {
         let info = self.session_info().await?;
         let status = Status::of(&info);
+        if status == Status::Working && self.reported == Some(Status::Working) {
+            self.account().await?;
+            return Ok(None);
+        }
         if status == Status::ScanQrCode {
             let qr = self.fetch_qr().await?;
             let known = [&self.shown_qr, &self.fresh_qr]

@@ -147,6 +147,23 @@ impl Waha {
             .await
     }
 
+    /// `GET /api/sessions/{session}/me`, WAHA's documented "information about the
+    /// authenticated account": `{ id, pushName }` from the engine's own login, `null` once it
+    /// has none. The session's status is WAHA's record of the session, which can still say
+    /// `WORKING` after the engine lost its login; this light call asks the engine itself.
+    pub(super) async fn account(&self) -> Result<(), ConnectorError> {
+        let me = self
+            .http
+            .call(self.request(Method::GET, &self.session_path(&["me"])))
+            .await?;
+        match me["id"].as_str().filter(|id| !id.is_empty()) {
+            Some(_) => Ok(()),
+            None => Err(ConnectorError::Failing(
+                "WAHA's engine answers for no account".into(),
+            )),
+        }
+    }
+
     pub(super) async fn fetch_qr(&self) -> Result<String, ConnectorError> {
         let session = self.spec.session.as_str();
         let answer = self

@@ -389,13 +389,24 @@ fn is_up(state: StateName) -> bool {
     )
 }
 
-/// What an upstream failure means for the device: one that may pass (no answer, a server
-/// error, throttling, a session restarting) is a lost connection, reconnected with backoff;
-/// anything else needs a person.
+/// Whether an upstream failure may pass by itself: no answer, a server error, throttling, a
+/// session restarting. Anything else (refused credentials, a rejected request, a failed
+/// session) needs a person.
+fn may_pass(error: &ConnectorError) -> bool {
+    matches!(
+        error,
+        ConnectorError::Unreachable(_)
+            | ConnectorError::Failing(_)
+            | ConnectorError::Throttled { .. }
+    )
+}
+
+/// What an upstream failure means for the device: one that [may pass](may_pass) is a lost
+/// connection, reconnected with backoff; anything else needs a person.
 fn failure_input(error: ConnectorError) -> Input {
     match error {
         ConnectorError::Unreachable(reason) => Input::ConnectionLost { reason },
-        ConnectorError::Failing(_) | ConnectorError::Throttled { .. } => Input::ConnectionLost {
+        error if may_pass(&error) => Input::ConnectionLost {
             reason: error.to_string(),
         },
         other => Input::Fatal {

@@ -2,12 +2,20 @@
 //! `watchdog.probe_secs`, and at once when a webhook says it changed. They notice an
 //! upstream that stopped answering or a status change whose webhook was lost, and they measure
 //! the upstream's round trips for `connection:status`.
+//!
+//! A check is the connector's cheap probe (SPEC §12). While the device is `ready`, a probe
+//! that fails in a way that may pass (no answer, a server error, throttling) only counts: one
+//! such answer is as likely a blip of the network or a busy upstream as a broken session, and
+//! restarting a working session for it costs a reconnect and resends. The watchdog stalls the
+//! session when the next probe, `probe_secs` later, fails too. A failure that needs a person
+//! (refused credentials, a failed session) acts at once, as does any failure of a device not
+//! yet `ready`, which is still opening its session and retries that with backoff anyway.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{failure_input, is_up, Actor};
+use super::{failure_input, is_up, may_pass, Actor};
 use crate::device::state::Input;
 use crate::model::event::ConnectionStatus;
 use crate::model::{event::EventData, upstream::Session, StateName};
@@ -38,6 +46,10 @@ impl Actor {
                 None
             }
             Ok(Some(session)) => Some(self.session_input(session)),
+            Err(error) if self.state.name() == StateName::Ready && may_pass(&error) => {
+                tracing::warn!(device_id = %self.id, %error, "the upstream failed its probe; a second failure in a row restarts the session");
+                None
+            }
             Err(error) => Some(failure_input(error)),
         };
         if let Some(input) = input {
