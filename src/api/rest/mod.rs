@@ -23,6 +23,7 @@ mod pairing;
 mod profiles;
 pub mod readiness;
 mod simulator;
+mod sinks;
 mod system;
 #[cfg(test)]
 pub(crate) mod typescript;
@@ -63,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(profiles::routes())
         .merge(keys::routes())
         .merge(webhooks::routes())
+        .merge(sinks::routes())
 }
 
 /// The daemon's HTTP router: `routes` (the API's, with whatever `app` adds: the connectors'

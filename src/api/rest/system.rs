@@ -69,7 +69,13 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
                     (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
                 })
                 .unwrap_or(0.0);
+            let mut sink_lag = Vec::new();
+            for sink in store::sinks::list(conn)? {
+                let lag = store::sinks::lag(conn, &sink)?;
+                sink_lag.push((sink.id, sink.kind.as_str(), lag));
+            }
             Ok(Snapshot {
+                sink_lag,
                 devices: store::devices::count_by_state(conn)?,
                 relay_queue: store::messages::relay_depth(conn)?,
                 webhook_queue,
