@@ -13,6 +13,7 @@ use crate::model::event::{EventPattern, JournaledEvent};
 use crate::model::sink::SinkKind;
 use crate::model::{rfc3339, DeviceId};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 /// The prefix of the id of a sink declared in the configuration, `cfg_<name>`.
 pub const CONFIGURED: &str = "cfg_";
@@ -136,6 +137,46 @@ pub fn lag(conn: &Conn, sink: &SinkRecord) -> StoreResult<u64> {
         .iter()
         .map(|device| device.head - device.cursor)
         .sum())
+}
+
+/// What the enabled sinks have not had confirmed, which the journal's pruning keeps: a sink
+/// that is down keeps its backlog for as long as it is enabled, whatever the retention
+/// settings (disabling or deleting it lets the journal go).
+pub(super) struct Holds {
+    sinks: Vec<SinkRecord>,
+    /// (sink, device) → the last seq confirmed.
+    cursors: HashMap<(String, String), u64>,
+}
+
+impl Holds {
+    pub(super) fn read(conn: &Conn) -> StoreResult<Holds> {
+        let sinks: Vec<SinkRecord> = list(conn)?.into_iter().filter(|s| s.enabled).collect();
+        let rows = match sinks.is_empty() {
+            true => Vec::new(),
+            false => conn.query_all(
+                "SELECT sink_id, device_id, seq FROM sink_cursors",
+                params![],
+                |row| Ok(((row.get(0)?, row.get(1)?), row.get::<i64>(2)? as u64)),
+            )?,
+        };
+        Ok(Holds {
+            sinks,
+            cursors: rows.into_iter().collect(),
+        })
+    }
+
+    /// The lowest cursor in `device`'s journal of the enabled sinks that follow it (0 for one
+    /// that has none there yet): its events after this seq are kept.
+    pub(super) fn kept_after(&self, device: &str) -> Option<u64> {
+        self.sinks
+            .iter()
+            .filter(|sink| sink.follows(device))
+            .map(|sink| {
+                let key = (sink.id.clone(), device.to_owned());
+                self.cursors.get(&key).copied().unwrap_or(0)
+            })
+            .min()
+    }
 }
 
 impl Tx<'_> {
