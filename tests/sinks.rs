@@ -13,8 +13,10 @@ use std::time::Duration;
 use common::binary::Daemon;
 use common::brokers::{Broker, Kind};
 use common::TestDaemon;
+use devicebridge::config::SinkSetting;
+use devicebridge::model::sink::SinkKind;
 use futures_util::StreamExt;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const DEVICES: usize = 10;
@@ -416,4 +418,150 @@ async fn a_redis_stream_gets_every_event_through_an_outage_and_a_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_gets_every_event_through_an_outage_and_a_kill_9() {
     events_survive_an_outage_and_a_kill(Kind::RabbitMq, "amqp").await;
+}
+
+/// A sink's id from an answer.
+fn id_of(sink: &Value) -> String {
+    sink["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn admins_manage_sinks_over_rest_see_their_lag_and_never_their_passwords() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.sinks.push(SinkSetting {
+            name: "declared".into(),
+            kind: Some(SinkKind::Redis),
+            url: "redis://:hunter2@127.0.0.1:1/0".into(),
+            ..SinkSetting::default()
+        });
+    })
+    .await;
+    let operator = daemon.key_for(&["*"], &["read", "send", "control"]).await;
+    let valid = json!({ "kind": "nats", "url": "nats://127.0.0.1:1" });
+    for (method, body) in [(Method::GET, None), (Method::POST, Some(valid))] {
+        let (status, refused) = daemon
+            .call_as(&operator, method, "/api/v1/sinks", body)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    }
+    let (status, refused) = daemon
+        .call_as(&operator, Method::GET, "/api/v1/sinks/cfg_declared", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+
+    for (bad, field) in [
+        (
+            json!({ "kind": "redis", "url": "nats://127.0.0.1:4222" }),
+            "`url`",
+        ),
+        (
+            json!({ "kind": "redis", "url": "redis://h", "stream": "X" }),
+            "`stream`",
+        ),
+        (
+            json!({ "kind": "nats", "url": "nats://h", "stream": "a.b" }),
+            "`stream`",
+        ),
+        (
+            json!({ "kind": "nats", "url": "nats://h", "events": ["mesage"] }),
+            "`events`",
+        ),
+        (json!({ "kind": "kafka", "url": "nats://h" }), "kind"),
+        (
+            json!({ "kind": "nats", "url": "nats://h", "topic": "x" }),
+            "topic",
+        ),
+    ] {
+        let (status, refused) = daemon.post("/api/v1/sinks", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {refused}");
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{bad}: {message}");
+    }
+
+    let (status, created) = daemon
+        .post(
+            "/api/v1/sinks",
+            json!({ "kind": "amqp", "url": "amqp://guest:hunter2@127.0.0.1:1/%2f",
+                    "exchange": "events", "events": ["state"], "devices": ["phone"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = id_of(&created);
+    assert!(id.starts_with("snk_"), "{created}");
+    assert_eq!(created["url"], "amqp://guest:***@127.0.0.1:1/%2f");
+    assert_eq!(created["target"], "events");
+    assert_eq!(created["source"], "api");
+    assert_eq!(created["lag"], 0);
+
+    // The device's events wait for a server that is not there: the sink lags.
+    daemon.create_device("phone").await;
+    let path = format!("/api/v1/sinks/{id}");
+    sink_until(&daemon, &id, "the sink to lag", |sink| {
+        let down = sink["lastError"].is_string() && sink["connected"] == false;
+        down && sink["lag"].as_u64() > Some(0)
+    })
+    .await;
+    let lagging = sink(&daemon, &id).await;
+    assert!(!lagging["lastError"].as_str().unwrap().contains("hunter2"));
+    assert!(metric_lag(&daemon, &id).await > 0);
+
+    let (status, list) = daemon.get("/api/v1/sinks").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(ids, ["cfg_declared".to_owned(), id.clone()]);
+    assert_eq!(list["items"][0]["url"], "redis://:***@127.0.0.1:1/0");
+    assert_eq!(list["items"][0]["source"], "config");
+    assert!(!list.to_string().contains("hunter2"), "{list}");
+    // A key limited to some devices administers the sinks of those only.
+    let phone_admin = daemon.key_for(&["phone"], &["admin"]).await;
+    let (status, seen) = daemon
+        .call_as(&phone_admin, Method::GET, "/api/v1/sinks", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let seen: Vec<String> = seen["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(seen, [id.clone()]);
+
+    let patch = |path: String, body: Value| {
+        let daemon = &daemon;
+        async move { daemon.call(Method::PATCH, &path, Some(body)).await }
+    };
+    let (status, paused) = patch(path.clone(), json!({ "enabled": false })).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["enabled"], false);
+    assert!(
+        paused["lag"].as_u64() > Some(0),
+        "a paused sink keeps its place: {paused}"
+    );
+    let (status, refused) = patch(path.clone(), json!({ "key": "x" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, renamed) = patch(path.clone(), json!({ "exchange": "renamed" })).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["target"], "renamed");
+    let declared = "/api/v1/sinks/cfg_declared".to_owned();
+    let (status, refused) = patch(declared.clone(), json!({ "url": "redis://h" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_state");
+    let (status, paused) = patch(declared.clone(), json!({ "enabled": false })).await;
+    assert_eq!(
+        (status, &paused["enabled"]),
+        (StatusCode::OK, &json!(false))
+    );
+    let (status, refused) = daemon.call(Method::DELETE, &declared, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+
+    let (status, _) = daemon.call(Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, gone) = daemon.get(&path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    assert_eq!(gone["error"]["code"], "sink_not_found");
 }
