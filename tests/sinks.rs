@@ -529,7 +529,7 @@ async fn admins_manage_sinks_over_rest_see_their_lag_and_never_their_passwords()
         .iter()
         .map(id_of)
         .collect();
-    assert_eq!(seen, [id.clone()]);
+    assert_eq!(seen, std::slice::from_ref(&id));
 
     let patch = |path: String, body: Value| {
         let daemon = &daemon;

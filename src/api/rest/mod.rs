@@ -46,6 +46,16 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 pub use crate::model::List;
 
+/// A selection left out of a request body: `*`, everything (`#[serde(default = …)]`).
+fn everything() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// A switch left out of a request body that is on unless said otherwise.
+fn yes() -> bool {
+    true
+}
+
 /// Every route of the API (the connectors' webhook receivers are theirs, and `app` adds them),
 /// with its documentation: the route table, and the document's paths.
 pub fn routes() -> OpenApiRouter<AppState> {

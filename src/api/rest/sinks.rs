@@ -171,12 +171,12 @@ pub(super) struct NewSink {
     #[schema(schema_with = constraints::sink_url)]
     url: String,
     /// Event names, as on Socket.IO, or `*` for all.
-    #[serde(default = "everything")]
+    #[serde(default = "super::everything")]
     #[schema(schema_with = selection::all_events)]
     #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
     /// Device ids, or `*` for all.
-    #[serde(default = "everything")]
+    #[serde(default = "super::everything")]
     #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
@@ -189,18 +189,10 @@ pub(super) struct NewSink {
     /// `amqp` only: the topic exchange (default `devicebridge`).
     #[schema(schema_with = constraints::sink_target)]
     exchange: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     #[schema(default = true)]
     #[cfg_attr(test, ts(optional = nullable))]
     enabled: bool,
-}
-
-fn everything() -> Vec<String> {
-    vec!["*".into()]
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// The stream, key or exchange a sink of `kind` is renamed to, if any: another kind's setting
