@@ -54,8 +54,9 @@ async fn health() -> Json<Health> {
 
 /// The daemon's metrics (OpenMetrics text format; see docs/metrics.md)
 ///
-/// Like `/health` it needs no credential: it carries counts, never ids, names or payloads,
-/// and scrapers rarely hold API keys.
+/// Like `/health` it needs no credential: it carries counts, never the ids of devices, chats
+/// or messages, names or payloads (an event sink's lag is labelled with the sink's id, which an
+/// admin gave it), and scrapers rarely hold API keys.
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = OK, description = "the OpenMetrics text exposition",
         content_type = "application/openmetrics-text", body = String), Refused<ANY_REQUEST>))]
