@@ -86,7 +86,7 @@ impl SinkView {
             enabled: sink.enabled,
             source: source.as_str(),
             lag,
-            connected: status.connected,
+            connected: sink.enabled && status.connected,
             last_error: status.last_error,
             created_at: rfc3339(sink.created_at),
             updated_at: rfc3339(sink.updated_at),

@@ -52,7 +52,7 @@ impl Worker {
             let Err(error) = outcome else { continue };
             // A sink that was working starts its backoff over.
             let was_up = self.sinks.status(&self.sink.id).connected;
-            self.sinks.report(&self.sink, Err(&error));
+            self.report(Err(&error));
             failures = if was_up { 1 } else { failures + 1 };
             let delay = backoff::delay(failures, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
             tokio::select! {
@@ -69,8 +69,16 @@ impl Worker {
         let mut publisher = connect(&self.sink).await?;
         loop {
             self.catch_up(publisher.as_mut()).await?;
-            self.sinks.report(&self.sink, Ok(()));
+            self.report(Ok(()));
             self.news().await;
+        }
+    }
+
+    /// Records how the sink is doing, unless it is being stopped: a sink disabled or changed
+    /// meanwhile is no longer this worker's to describe.
+    fn report(&self, outcome: Result<(), &SinkError>) {
+        if !self.stop.is_cancelled() {
+            self.sinks.report(&self.sink, outcome);
         }
     }
 
