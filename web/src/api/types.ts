@@ -65,6 +65,7 @@ export type {
   Reply,
   Scope,
   SendRequest,
+  Sink,
   Stats,
   TempId,
   Webhook,
