@@ -227,9 +227,14 @@ impl Reader {
             Kind::Nats => {
                 let client = async_nats::connect(broker.url()).await.unwrap();
                 let jetstream = async_nats::jetstream::new(client);
-                Reader::Nats(Box::new(
-                    jetstream.get_stream("DEVICEBRIDGE").await.unwrap(),
-                ))
+                let mut stream = jetstream.get_stream("DEVICEBRIDGE").await.unwrap();
+                let made = &stream.info().await.unwrap().config;
+                assert_eq!(
+                    made.subjects,
+                    ["devicebridge.>"],
+                    "the stream the sink made"
+                );
+                Reader::Nats(Box::new(stream))
             }
             Kind::Redis => {
                 let client = redis::Client::open(broker.url()).unwrap();
