@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventBus;
@@ -187,14 +187,16 @@ impl Sinks {
     /// for them. A worker is started again when its sink changes, and when it ends by itself
     /// (it only would by panicking).
     pub async fn run(self, bus: EventBus, stop: CancellationToken) {
-        let mut running: HashMap<String, (SinkRecord, CancellationToken)> = HashMap::new();
-        let mut workers: JoinSet<String> = JoinSet::new();
+        // Each running sink as it was read, the token that stops its worker, and the worker.
+        let mut running: HashMap<String, (SinkRecord, CancellationToken, task::Id)> =
+            HashMap::new();
+        let mut workers: JoinSet<()> = JoinSet::new();
         loop {
             match self.inner.store.read(sinks::list).await {
                 Ok(list) => {
                     let wanted: Vec<SinkRecord> =
                         list.into_iter().filter(|sink| sink.enabled).collect();
-                    running.retain(|id, (record, token)| {
+                    running.retain(|id, (record, token, _)| {
                         let keep = wanted.iter().any(|sink| sink == record);
                         if !keep {
                             token.cancel();
@@ -213,8 +215,8 @@ impl Sinks {
                             events: bus.subscribe(),
                             stop: token.clone(),
                         };
-                        running.insert(sink.id.clone(), (sink, token));
-                        workers.spawn(worker.run());
+                        let task = workers.spawn(worker.run()).id();
+                        running.insert(sink.id.clone(), (sink, token, task));
                     }
                 }
                 Err(error) => tracing::error!(%error, "cannot read the event sinks"),
@@ -222,14 +224,17 @@ impl Sinks {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = self.inner.wake.notified() => {}
-                Some(ended) = workers.join_next() => {
-                    // A worker ends when it is cancelled; one that ended otherwise is run again.
-                    if let Ok(id) = ended {
-                        if running.get(&id).is_some_and(|(_, token)| !token.is_cancelled()) {
-                            tracing::error!(sink_id = %id, "an event sink's worker ended; it is started again");
-                            running.remove(&id);
+                Some(ended) = workers.join_next_with_id() => {
+                    // A worker ends when it is stopped; one that ended otherwise (the running
+                    // worker of its sink, not one replaced) is started again.
+                    let task = match ended {
+                        Ok((task, ())) => task,
+                        Err(error) => {
+                            tracing::error!(%error, "an event sink's worker crashed");
+                            error.id()
                         }
-                    }
+                    };
+                    running.retain(|_, (_, token, running)| *running != task || token.is_cancelled());
                 }
             }
         }

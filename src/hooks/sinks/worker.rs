@@ -40,16 +40,15 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    /// Runs until `stop` fires; returns the sink's id.
-    pub(super) async fn run(mut self) -> String {
+    /// Runs until `stop` fires.
+    pub(super) async fn run(mut self) {
         let mut failures = 0;
         let stop = self.stop.clone();
         loop {
-            let outcome = tokio::select! {
+            let error = tokio::select! {
                 _ = stop.cancelled() => break,
-                outcome = self.connected() => outcome,
+                error = self.connected() => error,
             };
-            let Err(error) = outcome else { continue };
             // A sink that was working starts its backoff over.
             let was_up = self.sinks.status(&self.sink.id).connected;
             self.report(Err(&error));
@@ -60,15 +59,19 @@ impl Worker {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
-        self.sink.id
     }
 
     /// Connects, then publishes what the journal holds past the cursors each time something
-    /// may have been journaled, until connecting or publishing fails (it never returns `Ok`).
-    async fn connected(&mut self) -> Result<(), SinkError> {
-        let mut publisher = connect(&self.sink).await?;
+    /// may have been journaled, until connecting or publishing fails: why.
+    async fn connected(&mut self) -> SinkError {
+        let mut publisher = match connect(&self.sink).await {
+            Ok(publisher) => publisher,
+            Err(error) => return error,
+        };
         loop {
-            self.catch_up(publisher.as_mut()).await?;
+            if let Err(error) = self.catch_up(publisher.as_mut()).await {
+                return error;
+            }
             self.report(Ok(()));
             self.news().await;
         }
