@@ -96,7 +96,7 @@ async fn connect(sink: &SinkRecord) -> Result<Box<dyn Publisher>, SinkError> {
 }
 
 /// The id of a sink declared in the configuration.
-pub fn configured_id(name: &str) -> String {
+fn configured_id(name: &str) -> String {
     format!("{CONFIGURED}{name}")
 }
 
