@@ -7,7 +7,8 @@
 //!  connector ──► device actor ──► store writer ──(commit)──► event bus ──► Socket.IO fanout
 //!  (upstream)    (state machine)   (journal + webhook        │              (per-device, seq order)
 //!                    ▲              outbox, group commit)    ├──► webhook sender (reads the outbox)
-//!  REST / Socket.IO ─┘ commands                              └──► desktop and sound hooks
+//!  REST / Socket.IO ─┘ commands                              ├──► event sinks (read the journal)
+//!                                                            └──► desktop and sound hooks
 //!                      through a DeviceHandle                     (bounded queues, never block)
 //! ```
 //!
@@ -51,7 +52,8 @@
 //!   Business Cloud API) in its own vocabulary; the device layer reaches it only through the
 //!   `device::upstream::Connectors` trait, which `app` hands it.
 //! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
-//!   event, desktop notifications and sounds on the host.
+//!   event, event sinks (NATS, Redis, RabbitMQ) reading the journal from cursors of their
+//!   own, desktop notifications and sounds on the host.
 //! - [`api`] serves REST, the OpenAPI document, Socket.IO with its protocol profiles, and the
 //!   dashboard; handlers call device handles or the store and never emit events to sockets
 //!   themselves.

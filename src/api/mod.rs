@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::device::pairings::Pairings;
 use crate::device::DeviceManager;
+use crate::hooks::sinks::Sinks;
 use crate::hooks::webhook::Webhooks;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub conversations: conversations::Conversations,
     pub contacts: contacts::ContactBook,
     pub webhooks: Webhooks,
+    pub sinks: Sinks,
     pub metrics: Arc<Metrics>,
     pub readiness: rest::readiness::Readiness,
     pub profiles: profile::Profiles,

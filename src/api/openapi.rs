@@ -51,6 +51,7 @@ pub const BEARER: &str = "bearer";
         (name = "pairing", description = "The phone side of simulator linking"),
         (name = "credentials", description = "API keys and access tokens"),
         (name = "webhooks", description = "Webhook subscriptions, their delivery log and replays"),
+        (name = "sinks", description = "Event sinks: NATS JetStream, Redis Streams and RabbitMQ, each with its lag behind the journal"),
         (name = "upstream", description = "Receivers of the connectors' upstream webhooks, signed by the upstream"),
     )
 )]

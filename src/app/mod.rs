@@ -33,6 +33,7 @@ use crate::device::pairings::Pairings;
 use crate::device::uploads::Uploads;
 use crate::device::{DeviceError, DeviceManager};
 use crate::hooks::desktop::Desktop;
+use crate::hooks::sinks::Sinks;
 use crate::hooks::sound::{self, Sound};
 use crate::hooks::webhook::{SenderError, Webhooks};
 use crate::hooks::HookRules;
@@ -205,6 +206,12 @@ pub async fn run(
         let (webhooks, bus, stop) = (webhooks.clone(), bus.clone(), background.stop_signal());
         async move { webhooks.run(&bus, stop).await }
     })]);
+    let sinks = Sinks::new(store.clone(), settings.clone());
+    sinks.sync_configured().await?;
+    background.adopt([tokio::spawn({
+        let (sinks, bus, stop) = (sinks.clone(), bus.clone(), background.stop_signal());
+        sinks.run(bus, stop)
+    })]);
     let rules = HookRules::new(store.clone(), &settings.hooks);
     if settings.hooks.desktop.enabled {
         background.adopt(Desktop::start(
@@ -236,6 +243,7 @@ pub async fn run(
         conversations,
         contacts: ContactBook::new(store.clone(), devices.clone()),
         webhooks,
+        sinks,
         metrics: metrics.clone(),
         readiness: readiness.clone(),
         profiles,

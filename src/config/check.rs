@@ -298,21 +298,15 @@ impl Settings {
         }
         let subscriptions = &self.webhooks.subscriptions;
         for (i, entry) in subscriptions.iter().enumerate() {
-            let base = format!("webhooks.subscriptions[{i}]");
-            entry.problems(&base, &mut out);
-            if subscriptions[..i]
-                .iter()
-                .any(|other| other.name == entry.name)
-            {
-                out.push(Problem::new(
-                    format!("{base}.name"),
-                    format!(
-                        "{:?} names another subscription too; names must be unique",
-                        entry.name
-                    ),
-                ));
-            }
+            entry.problems(&format!("webhooks.subscriptions[{i}]"), &mut out);
         }
+        let names = subscriptions.iter().map(|entry| entry.name.as_str());
+        unique_names("webhooks.subscriptions", "subscription", names, &mut out);
+        for (i, entry) in self.sinks.iter().enumerate() {
+            entry.problems(&format!("sinks[{i}]"), &mut out);
+        }
+        let names = self.sinks.iter().map(|entry| entry.name.as_str());
+        unique_names("sinks", "sink", names, &mut out);
         self.hooks.problems(&mut out);
         if let Some(secret) = &self.auth.jwt_secret {
             // HS256 is only as strong as its key; RFC 7518 asks for at least
@@ -496,6 +490,25 @@ impl Problem {
         Self {
             message: format!("`{key}`: {detail}"),
             keys: vec![key],
+        }
+    }
+}
+
+/// A problem for each entry of the list `section` whose name an earlier entry has: the name
+/// makes the entry's id (`cfg_<name>`).
+fn unique_names<'a>(
+    section: &str,
+    what: &str,
+    names: impl Iterator<Item = &'a str>,
+    out: &mut Vec<Problem>,
+) {
+    let names: Vec<&str> = names.collect();
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            out.push(Problem::new(
+                format!("{section}[{i}].name"),
+                format!("{name:?} names another {what} too; names must be unique"),
+            ));
         }
     }
 }

@@ -46,7 +46,7 @@
 //! Here: [`Settings`], the constants the layers share, and the sections' modules, each named
 //! for what its sections set: `server` (the listener, profiles, limits), `storage` (the
 //! database and the journal), `cluster`, `devices` (definitions, pairing, reconnection,
-//! sending, upstreams), `watchdog` (stalled sessions, flapping connections), `auth`, `hooks` (webhooks, sounds, desktop notifications) and `log`.
+//! sending, upstreams), `watchdog` (stalled sessions, flapping connections), `auth`, `hooks` (webhooks, sounds, desktop notifications), `sinks` (event sinks) and `log`.
 //! Reading the layers is in `load` and `typecheck`, judging values in `check`.
 
 mod auth;
@@ -59,6 +59,7 @@ mod hooks;
 mod load;
 mod log;
 mod server;
+mod sinks;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -81,6 +82,7 @@ pub use hooks::{
 pub use load::{load, ConfigErrors, Overrides, Sources};
 pub use log::{LogFormat, LogSettings};
 pub use server::{LimitSettings, ProfilesSettings, ServerSettings};
+pub use sinks::SinkSetting;
 pub use storage::{JournalSettings, StorageSettings, Synchronous, POSTGRES_SCHEMES};
 pub use watchdog::WatchdogSettings;
 
@@ -128,5 +130,7 @@ pub struct Settings {
     pub journal: JournalSettings,
     pub webhooks: WebhookSettings,
     pub hooks: HookSettings,
+    /// Event sinks declared here rather than over the API (`[[sinks]]`).
+    pub sinks: Vec<SinkSetting>,
     pub log: LogSettings,
 }

@@ -20,6 +20,13 @@ pub(super) fn schema() -> Json {
         ..ApiKeySetting::default()
     }];
     sample.webhooks.subscriptions = vec![WebhookSubscriptionSetting::default()];
+    sample.sinks = vec![SinkSetting {
+        kind: Some(crate::model::sink::SinkKind::Nats),
+        stream: Some(String::new()),
+        key: Some(String::new()),
+        exchange: Some(String::new()),
+        ..SinkSetting::default()
+    }];
     sample.upstream.check_interval_secs = Some(0);
     sample.governor = GovernorChanges {
         enabled: Some(false),
@@ -72,6 +79,7 @@ pub(super) fn probe_for(path: &str) -> Option<Probe> {
             probe_field::<WebhookSubscriptionSetting>
         }
         "log" => probe_field::<LogSettings>,
+        _ if path.starts_with("sinks[") && path.ends_with(']') => probe_field::<SinkSetting>,
         _ if path.starts_with("auth.api_keys[") && path.ends_with(']') => {
             probe_field::<ApiKeySetting>
         }

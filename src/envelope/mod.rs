@@ -32,6 +32,7 @@ pub enum ErrorCode {
     KeyNotFound,
     WebhookNotFound,
     DeliveryNotFound,
+    SinkNotFound,
     InvalidState,
     DeviceExists,
     QrExpired,
@@ -53,7 +54,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for the OpenAPI document.
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::BadRequest,
         ErrorCode::InvalidDeviceId,
         ErrorCode::Unauthorized,
@@ -67,6 +68,7 @@ impl ErrorCode {
         ErrorCode::KeyNotFound,
         ErrorCode::WebhookNotFound,
         ErrorCode::DeliveryNotFound,
+        ErrorCode::SinkNotFound,
         ErrorCode::InvalidState,
         ErrorCode::DeviceExists,
         ErrorCode::QrExpired,
@@ -99,7 +101,8 @@ impl ErrorCode {
             | ErrorCode::MediaNotFound
             | ErrorCode::KeyNotFound
             | ErrorCode::WebhookNotFound
-            | ErrorCode::DeliveryNotFound => StatusCode::NOT_FOUND,
+            | ErrorCode::DeliveryNotFound
+            | ErrorCode::SinkNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidState
             | ErrorCode::DeviceExists
             | ErrorCode::EditWindowClosed
@@ -134,6 +137,7 @@ impl ErrorCode {
             ErrorCode::KeyNotFound => "key_not_found",
             ErrorCode::WebhookNotFound => "webhook_not_found",
             ErrorCode::DeliveryNotFound => "delivery_not_found",
+            ErrorCode::SinkNotFound => "sink_not_found",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::DeviceExists => "device_exists",
             ErrorCode::QrExpired => "qr_expired",

@@ -1,5 +1,5 @@
 //! The hooks' check of their settings: what config can only see the shape of (a webhook's
-//! address, its event names and secret; quiet hours; the events hooks listen to; the sound
+//! address, its event names and secret; a sink's event names; quiet hours; the events hooks listen to; the sound
 //! files, which must play) is judged here, at startup, where a problem can name its key.
 
 use crate::config::{Problem, SectionCheck, Settings};
@@ -14,6 +14,7 @@ pub struct HookSettingsCheck;
 impl SectionCheck for HookSettingsCheck {
     fn problems(&self, settings: &Settings, out: &mut Vec<Problem>) {
         webhook_problems(settings, out);
+        sink_problems(settings, out);
         hook_problems(settings, out);
     }
 }
@@ -36,6 +37,15 @@ fn webhook_problems(settings: &Settings, out: &mut Vec<Problem>) {
         }
         if let Err(why) = Secret::parse(&entry.secret) {
             out.push(Problem::new(format!("{base}.secret"), why));
+        }
+    }
+}
+
+/// Each sink's events.
+fn sink_problems(settings: &Settings, out: &mut Vec<Problem>) {
+    for (i, entry) in settings.sinks.iter().enumerate() {
+        if let Err(why) = parse_events(&entry.events) {
+            out.push(Problem::new(format!("sinks[{i}].events"), why));
         }
     }
 }
@@ -170,6 +180,76 @@ events = ["message", "exploded"]
             .iter()
             .any(|p| p
                 .contains("\"ding.wav\" is neither a file in assets/sounds nor a shipped sound")));
+    }
+
+    #[test]
+    fn sink_entries_are_checked_with_everything_else() {
+        let dir = TempDir::new().unwrap();
+        let file = write(
+            &dir,
+            "sinks.toml",
+            r#"
+[[sinks]]
+name = "bus"
+kind = "nats"
+url = "nats://127.0.0.1:4222"
+stream = "EVENTS"
+events = ["message", "message:ack"]
+[[sinks]]
+name = "cache"
+kind = "redis"
+url = "redis://:s3cret@cache.example:6379/0"
+[[sinks]]
+name = "bus"
+kind = "amqp"
+url = "redis://guest:hunter2@rabbit.example"
+key = "events"
+exchange = "a.b"
+events = ["mesage"]
+[[sinks]]
+name = "Nameless"
+url = "nats://x"
+devices = []
+[[sinks]]
+name = "typo"
+kind = "kafka"
+url = "kafka://x"
+topic = "events"
+"#,
+        );
+        let problems = errors(load(file));
+        let expected = [
+            "`sinks[2].url`",
+            "`sinks[2].key`",
+            "`sinks[2].exchange`",
+            "`sinks[2].events`",
+            "`sinks[2].name`",
+            "`sinks[3].name`",
+            "`sinks[3].devices`",
+            "`sinks[3].kind`",
+            "`sinks[4].kind`",
+            "`sinks[4].topic`",
+        ];
+        for key in expected {
+            assert!(
+                problems.iter().any(|p| p.contains(key)),
+                "no problem for {key}: {problems:#?}"
+            );
+        }
+        assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+        assert!(
+            problems.iter().all(|p| !p.contains("hunter2")),
+            "a password is never repeated: {problems:#?}"
+        );
+
+        let file = write(
+            &dir,
+            "good.toml",
+            "[[sinks]]\nname = \"bus\"\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n",
+        );
+        let settings = load(file).unwrap();
+        assert_eq!(settings.sinks[0].events, ["*"]);
+        assert_eq!(settings.sinks[0].target(), None);
     }
 
     #[test]

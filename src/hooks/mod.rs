@@ -1,6 +1,8 @@
 //! Hooks: independent subscribers of the event bus that act outside the daemon.
 //!
 //! - [`webhook`] POSTs every subscribed event to integrations, from a durable outbox.
+//! - [`sinks`] publish every selected event to NATS JetStream, Redis Streams or RabbitMQ,
+//!   reading the journal from cursors of their own.
 //! - [`desktop`] raises desktop notifications on the daemon's host (notify-rust over D-Bus).
 //! - [`sound`] plays a short sound on the host (rodio).
 //!
@@ -11,6 +13,7 @@
 mod check;
 pub use check::HookSettingsCheck;
 pub mod desktop;
+pub mod sinks;
 pub mod sound;
 pub mod webhook;
 

@@ -23,7 +23,12 @@ pub struct Snapshot {
     pub webhook_queue: u64,
     /// Age of the oldest of them, in seconds (0 when none waits).
     pub webhook_oldest_age_secs: f64,
+    /// Per event sink (its id and kind): events journaled and not yet confirmed by its server.
+    pub sink_lag: Vec<(String, &'static str, u64)>,
 }
+
+/// The labels of a sink's series: its id and its kind.
+type SinkLabels = [(&'static str, String); 2];
 
 /// Gauges set from a [`Snapshot`] at each scrape.
 pub(super) struct Gauges {
@@ -32,6 +37,7 @@ pub(super) struct Gauges {
     relay_queue: Vec<(ConnectorKind, Gauge)>,
     webhook_queue: Gauge,
     webhook_oldest: Gauge<f64, AtomicU64>,
+    sink_lag: Family<SinkLabels, Gauge>,
 }
 
 impl Gauges {
@@ -79,7 +85,14 @@ impl Gauges {
             Unit::Seconds,
             webhook_oldest.clone(),
         );
+        let sink_lag = Family::<SinkLabels, Gauge>::default();
+        registry.register(
+            "sink_lag_events",
+            "Events journaled and not yet confirmed by an event sink's server, by sink",
+            sink_lag.clone(),
+        );
         Gauges {
+            sink_lag,
             socket_connections,
             devices: per_state,
             relay_queue: per_connector,
@@ -104,6 +117,12 @@ impl Gauges {
         }
         self.webhook_queue.set(gauge(now.webhook_queue));
         self.webhook_oldest.set(now.webhook_oldest_age_secs);
+        // Sinks come and go: a deleted one's series goes with it.
+        self.sink_lag.clear();
+        for (sink, kind, lag) in &now.sink_lag {
+            let labels = [("sink", sink.clone()), ("kind", (*kind).to_owned())];
+            self.sink_lag.get_or_create(&labels).set(gauge(*lag));
+        }
     }
 }
 

@@ -9,8 +9,8 @@
 //! no label lookup, no lock, no allocation.
 //!
 //! Some figures are not counted but read when scraped: what waits in the webhook outbox and
-//! the relay queue and how many devices are in each state (from the store), the Socket.IO
-//! connections (from the server), and the process's own figures (from `/proc`). The caller of
+//! the relay queue, how far each event sink lags behind the journal and how many devices are
+//! in each state (from the store), the Socket.IO connections (from the server), and the process's own figures (from `/proc`). The caller of
 //! [`Metrics::render`] reads them into a [`Snapshot`].
 //!
 //! Here: [`Metrics`], every family of the daemon. The counters whose counts bump [`Changes`]

@@ -13,6 +13,7 @@ fn renders_every_family_with_its_counts_and_what_was_read() {
         relay_queue: vec![("simulator".into(), 5)],
         webhook_queue: 3,
         webhook_oldest_age_secs: 1.5,
+        sink_lag: vec![("cfg_bus".into(), "nats", 12)],
         ..Snapshot::default()
     });
     for line in [
@@ -32,6 +33,8 @@ fn renders_every_family_with_its_counts_and_what_was_read() {
         "# TYPE devicebridge_webhook_queue_depth gauge",
         "devicebridge_webhook_queue_depth 3",
         "devicebridge_webhook_oldest_pending_age_seconds 1.5",
+        "# TYPE devicebridge_sink_lag_events gauge",
+        "devicebridge_sink_lag_events{sink=\"cfg_bus\",kind=\"nats\"} 12",
         "# EOF",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");

@@ -217,6 +217,45 @@ fn webhook_address() -> ObjectBuilder {
     )
 }
 
+/// An event sink's URL: `nats://` (`tls://`), `redis://` (`rediss://`) or `amqp://`
+/// (`amqps://`), with credentials if the server wants them; which of them a sink takes is its
+/// `kind`'s to say (`model::sink::SinkKind::url_problem`).
+pub fn sink_url() -> Object {
+    sink_address().build()
+}
+
+/// A sink's URL a change may leave out or give as `null`, both leaving it as it is.
+pub fn optional_sink_url() -> Object {
+    sink_address()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .build()
+}
+
+fn sink_address() -> ObjectBuilder {
+    let schemes =
+        "(?:[Nn][Aa][Tt][Ss]|[Tt][Ll][Ss]|[Rr][Ee][Dd][Ii][Ss][Ss]?|[Aa][Mm][Qq][Pp][Ss]?)://";
+    let credentials = "(?:[A-Za-z0-9._~%!$&'()*+,;=:-]*@)?";
+    text(
+        "The server: `nats://` or `tls://` for `nats`, `redis://` or `rediss://` for `redis`, \
+         `amqp://` or `amqps://` for `amqp` (another is refused, `bad_request`), with \
+         `user:password@` if the server wants them; the password is never shown back.",
+    )
+    .pattern(Some(format!("^{schemes}{credentials}{HOST}{PORT}{REST}$")))
+}
+
+/// The printable ASCII characters but `.`, `*`, `>`, `/` and `\`: what a JetStream stream's
+/// name may hold (`model::sink::target_problem`), and so a stream, key or exchange of any sink.
+pub fn sink_target() -> Object {
+    text(
+        "Renames where the sink publishes: `stream` for `nats`, `key` for `redis`, `exchange` for \
+         `amqp` (another kind's setting is refused, `bad_request`). 1 to 255 printable ASCII \
+         characters, without `.`, `*`, `>`, `/` or `\\`.",
+    )
+    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+    .pattern(Some("^[!-)+-\\-0-=?-\\[\\]-~]{1,255}$"))
+    .build()
+}
+
 fn url(description: &str, pattern: String) -> ObjectBuilder {
     text(description)
         .format(Some(SchemaFormat::Custom("uri".into())))

@@ -269,6 +269,14 @@ impl JournaledEvent {
         serde_json::from_str(self.payload.get()).unwrap_or_default()
     }
 
+    /// Whether a subscriber to `events` (patterns) of `devices` (ids, or `*`) wants it: how
+    /// webhooks and event sinks select what they are sent.
+    pub fn selected_by(&self, events: &[EventPattern], devices: &[String]) -> bool {
+        let device = self.device_id.as_str();
+        events.iter().any(|pattern| pattern.matches(self.kind))
+            && devices.iter().any(|item| item == "*" || item == device)
+    }
+
     /// The event as pull consumers and webhooks receive it: `{ type, deviceId, seq, at, data }`,
     /// `data` being the payload.
     pub fn envelope(&self) -> Envelope<'_> {

@@ -16,6 +16,7 @@ pub mod inbound;
 pub mod message;
 pub mod nested;
 pub mod pairing;
+pub mod sink;
 pub mod spec;
 pub mod state;
 pub mod time;

@@ -368,6 +368,25 @@ const MIGRATIONS: &[&str] = &[
         device_id TEXT PRIMARY KEY,
         ledger TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 26: event sinks (`store::sinks`) and, per sink and device, the last seq the sink's
+    // server confirmed: where it reads the journal on from.
+    "CREATE TABLE sinks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        target TEXT NOT NULL,
+        events TEXT NOT NULL,
+        devices TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sink_cursors (
+        sink_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (sink_id, device_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

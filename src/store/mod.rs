@@ -46,6 +46,7 @@ pub mod pictures;
 mod postgresql;
 mod readers;
 pub mod secrets;
+pub mod sinks;
 pub mod sql;
 pub mod turn;
 pub mod uploads;

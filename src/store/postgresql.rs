@@ -411,6 +411,24 @@ const MIGRATIONS: &[&str] = &[
         data BYTEA NOT NULL,
         PRIMARY KEY (device_id, upload_id, n)
     );"#,
+    // Event sinks and their cursors (SQLite's 26).
+    r#"CREATE TABLE sinks (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        kind TEXT COLLATE "C" NOT NULL,
+        url TEXT NOT NULL,
+        target TEXT NOT NULL,
+        events TEXT NOT NULL,
+        devices TEXT NOT NULL,
+        enabled BIGINT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE sink_cursors (
+        sink_id TEXT COLLATE "C" NOT NULL,
+        device_id TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (sink_id, device_id)
+    );"#,
 ];
 
 #[cfg(test)]

@@ -188,6 +188,7 @@ macro_rules! on_both {
 }
 
 mod contacts;
+mod sinks;
 
 fn disconnected(reason: &str) -> EventData {
     EventData::Disconnected(Disconnected {

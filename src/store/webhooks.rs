@@ -54,30 +54,27 @@ pub struct WebhookRecord {
 impl WebhookRecord {
     /// Whether this subscription wants `event`.
     pub fn selects(&self, event: &JournaledEvent) -> bool {
-        let device = event.device_id.as_str();
-        self.enabled
-            && self
-                .events
-                .iter()
-                .any(|pattern| pattern.matches(event.kind))
-            && self
-                .devices
-                .iter()
-                .any(|item| item == "*" || item == device)
+        self.enabled && event.selected_by(&self.events, &self.devices)
     }
 }
 
 const WEBHOOK_COLUMNS: &str =
     "id, url, events, devices, secret, enabled, source, disabled_reason, created_at, updated_at";
 
+/// The list of names in column `index`, stored as a JSON array.
+pub(super) fn list_column(row: &Row<'_>, index: usize) -> StoreResult<Vec<String>> {
+    let text: String = row.get(index)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// The time in column `index`, stored as RFC 3339 text.
+pub(super) fn time_column(row: &Row<'_>, index: usize) -> StoreResult<DateTime<Utc>> {
+    Ok(super::parse_time(&row.get::<String>(index)?))
+}
+
 fn webhook_row(row: &Row<'_>) -> StoreResult<WebhookRecord> {
-    let list = |index: usize| -> StoreResult<Vec<String>> {
-        let text: String = row.get(index)?;
-        Ok(serde_json::from_str(&text).unwrap_or_default())
-    };
-    let time = |index: usize| -> StoreResult<DateTime<Utc>> {
-        Ok(super::parse_time(&row.get::<String>(index)?))
-    };
+    let list = |index: usize| list_column(row, index);
+    let time = |index: usize| time_column(row, index);
     Ok(WebhookRecord {
         id: row.get(0)?,
         url: row.get(1)?,

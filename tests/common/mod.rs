@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod brokers;
 pub mod cloud_stub;
 pub mod exposition;
 pub mod node;

@@ -488,7 +488,7 @@ export interface DeviceEvents {
 
 export type List<T> = { items: Array<T>, };
 
-export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "contact_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "not_group_admin" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
+export type ErrorCode = "bad_request" | "invalid_device_id" | "unauthorized" | "forbidden" | "not_found" | "device_not_found" | "chat_not_found" | "contact_not_found" | "message_not_found" | "media_not_found" | "key_not_found" | "webhook_not_found" | "delivery_not_found" | "sink_not_found" | "invalid_state" | "device_exists" | "qr_expired" | "phone_mismatch" | "unsupported_by_connector" | "edit_window_closed" | "not_group_admin" | "method_not_allowed" | "payload_too_large" | "headers_too_large" | "rate_limited" | "upstream_error" | "device_not_ready" | "over_capacity" | "storage_unavailable" | "not_ready" | "internal";
 
 export type ApiError = { code: ErrorCode, 
 /**
@@ -852,6 +852,66 @@ id: string, webhookId: string, deviceId: string, seq: number,
  * The event's name.
  */
 type: string, status: DeliveryStatus, attempts: number, lastStatusCode: number | null, lastError: string | null, nextAttemptAt: string, deliveredAt: string | null, createdAt: string, };
+
+export type SinkKind = "nats" | "redis" | "amqp";
+
+export type Sink = { id: string, kind: SinkKind, 
+/**
+ * The server, its password (if any) shown as `***`.
+ */
+url: string, 
+/**
+ * The JetStream stream, Redis key or RabbitMQ exchange it publishes to.
+ */
+target: string, 
+/**
+ * Event names, as on Socket.IO, or `*` for all.
+ */
+events: Array<string>, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices: Array<string>, enabled: boolean, 
+/**
+ * Where it was declared: over the API, or in the configuration (`[[sinks]]`), which owns it.
+ */
+source: WebhookSource, 
+/**
+ * Events journaled on the devices it follows and not yet confirmed by its server.
+ */
+lag: number, 
+/**
+ * Whether it is connected and its last page was confirmed.
+ */
+connected: boolean, 
+/**
+ * Why it last failed to connect or publish, until it succeeds again.
+ */
+lastError: string | null, createdAt: string, updatedAt: string, };
+
+export type NewSink = { kind: SinkKind, url: string, 
+/**
+ * Event names, as on Socket.IO, or `*` for all.
+ */
+events?: Array<string>, 
+/**
+ * Device ids, or `*` for all.
+ */
+devices?: Array<string>, 
+/**
+ * `nats` only: the JetStream stream (default `DEVICEBRIDGE`).
+ */
+stream?: string, 
+/**
+ * `redis` only: the stream's key (default `devicebridge:events`).
+ */
+key?: string, 
+/**
+ * `amqp` only: the topic exchange (default `devicebridge`).
+ */
+exchange?: string, enabled?: boolean, };
+
+export type SinkPatch = { url?: string, events?: Array<string>, devices?: Array<string>, stream?: string, key?: string, exchange?: string, enabled?: boolean, };
 
 export type JournalPage = { items: Array<JournalEnvelope>, 
 /**

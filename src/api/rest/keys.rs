@@ -98,17 +98,13 @@ pub(super) struct NewKey {
     #[schema(schema_with = constraints::name)]
     name: String,
     /// Device ids, or `*` for all.
-    #[serde(default = "everything")]
+    #[serde(default = "super::everything")]
     #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
     /// At least one.
     #[schema(min_items = 1)]
     scopes: Vec<Scope>,
-}
-
-fn everything() -> Vec<String> {
-    vec!["*".into()]
 }
 
 /// Device lists hold ids or `*`; anything else is a typo worth reporting.

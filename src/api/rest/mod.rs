@@ -23,6 +23,7 @@ mod pairing;
 mod profiles;
 pub mod readiness;
 mod simulator;
+mod sinks;
 mod system;
 #[cfg(test)]
 pub(crate) mod typescript;
@@ -45,6 +46,16 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 pub use crate::model::List;
 
+/// A selection left out of a request body: `*`, everything (`#[serde(default = …)]`).
+fn everything() -> Vec<String> {
+    vec!["*".into()]
+}
+
+/// A switch left out of a request body that is on unless said otherwise.
+fn yes() -> bool {
+    true
+}
+
 /// Every route of the API (the connectors' webhook receivers are theirs, and `app` adds them),
 /// with its documentation: the route table, and the document's paths.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -63,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(profiles::routes())
         .merge(keys::routes())
         .merge(webhooks::routes())
+        .merge(sinks::routes())
 }
 
 /// The daemon's HTTP router: `routes` (the API's, with whatever `app` adds: the connectors'

@@ -54,8 +54,9 @@ async fn health() -> Json<Health> {
 
 /// The daemon's metrics (OpenMetrics text format; see docs/metrics.md)
 ///
-/// Like `/health` it needs no credential: it carries counts, never ids, names or payloads,
-/// and scrapers rarely hold API keys.
+/// Like `/health` it needs no credential: it carries counts, never the ids of devices, chats
+/// or messages, names or payloads (an event sink's lag is labelled with the sink's id, which an
+/// admin gave it), and scrapers rarely hold API keys.
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = OK, description = "the OpenMetrics text exposition",
         content_type = "application/openmetrics-text", body = String), Refused<ANY_REQUEST>))]
@@ -69,7 +70,13 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
                     (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
                 })
                 .unwrap_or(0.0);
+            let mut sink_lag = Vec::new();
+            for sink in store::sinks::list(conn)? {
+                let lag = store::sinks::lag(conn, &sink)?;
+                sink_lag.push((sink.id, sink.kind.as_str(), lag));
+            }
             Ok(Snapshot {
+                sink_lag,
                 devices: store::devices::count_by_state(conn)?,
                 relay_queue: store::messages::relay_depth(conn)?,
                 webhook_queue,

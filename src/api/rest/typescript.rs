@@ -12,6 +12,7 @@ use super::messages::{EditBody, ForwardBody, VoteBody};
 use super::pairing::{Paired, Pairing, ScannedQr, TypedCode};
 use super::readiness::Ready;
 use super::simulator::{ActBody, Acted, GroupMember, GroupMembers, SimulatedFile, SimulatedKind};
+use super::sinks::{NewSink, SinkPatch, SinkView};
 use super::system::{EventPage, Health};
 use super::webhooks::{CreatedWebhook, DeliveryView, NewWebhook, WebhookPatch, WebhookView};
 use super::List;
@@ -23,6 +24,7 @@ use crate::api::socket::Stats;
 use crate::device::{DevicePatch, DeviceView};
 use crate::envelope::{ApiError, ErrorCode, ErrorEnvelope};
 use crate::messaging::NewPoll;
+use crate::model::sink::SinkKind;
 use crate::model::typescript::{config, exported};
 use crate::model::ChatFlags;
 use crate::store::messages::InboxEntry;
@@ -73,6 +75,10 @@ pub(crate) fn declarations() -> String {
         WebhookPatch::decl(&config()),
         DeliveryStatus::decl(&config()),
         DeliveryView::decl(&config()),
+        SinkKind::decl(&config()),
+        SinkView::decl(&config()),
+        NewSink::decl(&config()),
+        SinkPatch::decl(&config()),
         EventPage::decl(&config()),
         Stats::decl(&config()),
         Summary::decl(&config()),

@@ -203,12 +203,12 @@ pub(super) struct NewWebhook {
     #[schema(schema_with = constraints::webhook_url)]
     url: String,
     /// Event names, as on Socket.IO, or `*` for all.
-    #[serde(default = "everything")]
+    #[serde(default = "super::everything")]
     #[schema(schema_with = selection::all_events)]
     #[cfg_attr(test, ts(optional = nullable))]
     events: Vec<String>,
     /// Device ids, or `*` for all.
-    #[serde(default = "everything")]
+    #[serde(default = "super::everything")]
     #[schema(schema_with = constraints::all_devices)]
     #[cfg_attr(test, ts(optional = nullable))]
     devices: Vec<String>,
@@ -218,18 +218,10 @@ pub(super) struct NewWebhook {
         pattern = "^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?)$"
     )]
     secret: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::yes")]
     #[schema(default = true)]
     #[cfg_attr(test, ts(optional = nullable))]
     enabled: bool,
-}
-
-fn everything() -> Vec<String> {
-    vec!["*".into()]
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Reads a subscription's `events`.

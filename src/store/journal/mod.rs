@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use serde_json::{json, Value};
 
+use super::sinks::Holds;
 use super::sql::{params, Conn};
 use super::{StoreError, StoreResult, Tx};
 use crate::model::{
@@ -158,21 +159,23 @@ struct Stale {
 }
 
 /// What each device's journal holds beyond the retention limits: its events after the
-/// newest `keep_events`, and those journaled before `older_than`. Both are a prefix of the
-/// device's journal (seqs and times grow together), so the journal stays gap-free.
+/// newest `keep_events`, and those journaled before `older_than`, but for those an enabled
+/// event sink has not had confirmed yet ([`Holds`]). All are a prefix of the device's journal
+/// (seqs and times grow together), so the journal stays gap-free.
 fn stale_events(
     conn: &Conn,
     keep_events: u64,
     older_than: DateTime<Utc>,
 ) -> StoreResult<Vec<Stale>> {
     let heads = conn.query_all(
-        "SELECT num, last_seq FROM device_seq",
+        "SELECT num, last_seq, device_id FROM device_seq",
         params![],
-        Head::of_row,
+        |row| Ok((Head::of_row(row)?, row.get::<String>(2)?)),
     )?;
+    let holds = Holds::read(conn)?;
     let older_than = older_than.timestamp_millis();
     let mut stale = Vec::new();
-    for head in heads {
+    for (head, device) in heads {
         let oldest: Option<i64> = conn.query_one(
             "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
             params![head.key(0), head.end()],
@@ -191,7 +194,10 @@ fn stale_events(
             |row| row.get(0),
         )?;
         // Nothing young enough: every event goes, up to the newest.
-        let to = kept.unwrap_or(head.key(head.last) + 1);
+        let mut to = kept.unwrap_or(head.key(head.last) + 1);
+        if let Some(confirmed) = holds.kept_after(&device) {
+            to = to.min(head.key(confirmed + 1));
+        }
         if to > oldest {
             stale.push(Stale { from: oldest, to });
         }

@@ -8,12 +8,13 @@ import type {
   Page,
   ProfileSummary,
   Scope,
+  Sink,
   Stats,
   Webhook,
 } from "./types";
 
 // The REST calls of the admin pages: API keys, access tokens, webhook
-// subscriptions and their deliveries, and the fleet's counters.
+// subscriptions and their deliveries, event sinks, and the fleet's counters.
 
 /** `POST /api/v1/keys`. */
 export interface NewKey {
@@ -46,6 +47,7 @@ export type WebhookChange = Partial<NewWebhook>;
 
 const keyPath = (id: string) => `/keys/${encodeURIComponent(id)}`;
 const webhookPath = (id: string) => `/webhooks/${encodeURIComponent(id)}`;
+const sinkPath = (id: string) => `/sinks/${encodeURIComponent(id)}`;
 
 export async function listKeys(session: AuthSession): Promise<ApiKey[]> {
   return (await session.request<{ items: ApiKey[] }>("/keys")).items;
@@ -83,6 +85,16 @@ export function updateWebhook(session: AuthSession, id: string, change: WebhookC
 
 export function deleteWebhook(session: AuthSession, id: string): Promise<void> {
   return session.request<void>(webhookPath(id), { method: "DELETE" });
+}
+
+/** `GET /api/v1/sinks`: every event sink the key administers, each with its lag. */
+export async function listSinks(session: AuthSession): Promise<Sink[]> {
+  return (await session.request<{ items: Sink[] }>("/sinks")).items;
+}
+
+/** `PATCH /api/v1/sinks/{id}` with `enabled`: a paused sink keeps its place in the journal. */
+export function setSinkEnabled(session: AuthSession, id: string, enabled: boolean): Promise<Sink> {
+  return session.request<Sink>(sinkPath(id), { method: "PATCH", body: { enabled } });
 }
 
 /** A page of a subscription's deliveries, newest first; `before` is the previous page's `nextCursor`. */

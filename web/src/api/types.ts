@@ -73,6 +73,7 @@ export type {
   Restrictions,
   Scope,
   SendRequest,
+  Sink,
   Stats,
   TempId,
   Webhook,

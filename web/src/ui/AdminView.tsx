@@ -1,10 +1,11 @@
 import type { Dashboard } from "../app/dashboard";
 import { KeysPanel } from "./KeysPanel";
+import { SinksPanel } from "./SinksPanel";
 import { StatsPanel } from "./StatsPanel";
 import { TokenPanel } from "./TokenPanel";
 import { WebhooksPanel } from "./WebhooksPanel";
 
-/** `/admin`, for a key with the `admin` scope: the fleet's counters, API keys, access tokens and webhooks. */
+/** `/admin`, for a key with the `admin` scope: the fleet's counters, API keys, access tokens, webhooks and event sinks. */
 export default function AdminView({ dashboard }: { dashboard: Dashboard }) {
   if (!dashboard.session.can("admin")) {
     return (
@@ -21,6 +22,7 @@ export default function AdminView({ dashboard }: { dashboard: Dashboard }) {
       <KeysPanel dashboard={dashboard} />
       <TokenPanel dashboard={dashboard} />
       <WebhooksPanel dashboard={dashboard} />
+      <SinksPanel dashboard={dashboard} />
     </main>
   );
 }

@@ -1,0 +1,201 @@
+//! The servers event sinks publish to, started by the tests themselves: `nats-server -js`,
+//! `redis-server` and RabbitMQ, each on 127.0.0.1, on free ports, with its data in a temporary
+//! directory, so that it can be stopped and started again on the same port and data.
+//!
+//! A missing server fails the test that needs it, naming the package to install: a test that
+//! skipped would pass on a machine that tests nothing.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+/// How long a server may take to start: RabbitMQ takes seconds.
+const START: Duration = Duration::from_secs(90);
+/// How long a server may take to stop.
+const STOP: Duration = Duration::from_secs(30);
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Nats,
+    Redis,
+    RabbitMq,
+}
+
+/// A server run by a test; stopped (killed) when dropped.
+pub struct Broker {
+    kind: Kind,
+    port: u16,
+    /// RabbitMQ's Erlang distribution port.
+    dist_port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+impl Broker {
+    /// Starts a server of `kind` and waits until it takes connections.
+    pub async fn start(kind: Kind) -> Broker {
+        let mut broker = Broker {
+            kind,
+            port: free_port(),
+            dist_port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        broker.resume().await;
+        broker
+    }
+
+    /// The URL a sink connects with.
+    pub fn url(&self) -> String {
+        match self.kind {
+            Kind::Nats => format!("nats://127.0.0.1:{}", self.port),
+            Kind::Redis => format!("redis://127.0.0.1:{}/0", self.port),
+            Kind::RabbitMq => format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let dir = self.dir.path();
+        let port = self.port.to_string();
+        let mut command = match self.kind {
+            Kind::Nats => {
+                let mut nats = Command::new("nats-server");
+                let store = dir.join("jetstream");
+                nats.args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+                    .arg(store);
+                nats
+            }
+            Kind::Redis => {
+                // The append-only file keeps the stream across a stop and start.
+                let mut redis = Command::new("redis-server");
+                redis
+                    .args(["--bind", "127.0.0.1", "--port", &port, "--save", ""])
+                    .args(["--appendonly", "yes", "--dir"])
+                    .arg(dir);
+                redis
+            }
+            Kind::RabbitMq => rabbitmq(dir, &port, self.dist_port),
+        };
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that stopping it stops every process it started.
+            .process_group(0);
+        command
+    }
+
+    /// Starts the server again (on the same port and data) and waits until it takes
+    /// connections.
+    pub async fn resume(&mut self) {
+        assert!(self.child.is_none(), "the server runs already");
+        let (program, package) = match self.kind {
+            Kind::Nats => ("nats-server", "nats-server"),
+            Kind::Redis => ("redis-server", "redis-server"),
+            Kind::RabbitMq => (RABBITMQ, "rabbitmq-server"),
+        };
+        let child = self.command().spawn().unwrap_or_else(|error| {
+            panic!("cannot run {program} ({error}): install it with `apt-get install {package}`")
+        });
+        self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
+        let deadline = tokio::time::Instant::now() + START;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("{program} exited at start with {status}");
+            }
+            if tokio::net::TcpStream::connect(&address).await.is_ok() && self.serves().await {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{program} did not take connections on {address} within {START:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether the server answers as its clients need: RabbitMQ listens before it takes an
+    /// AMQP session.
+    async fn serves(&self) -> bool {
+        match self.kind {
+            Kind::RabbitMq => {
+                let properties = lapin::ConnectionProperties::default();
+                lapin::Connection::connect(&self.url(), properties)
+                    .await
+                    .is_ok()
+            }
+            Kind::Nats | Kind::Redis => true,
+        }
+    }
+
+    /// Stops the server (SIGTERM to its process group) and waits until it has exited.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on the group this child leads.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+        let deadline = tokio::time::Instant::now() + STOP;
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server did not stop within {STOP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Its port is closed once it has exited; RabbitMQ's node may still be leaving.
+        let address = format!("127.0.0.1:{}", self.port);
+        while tokio::net::TcpStream::connect(&address).await.is_ok() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{address} still open"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on the group this child leads.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+        }
+    }
+}
+
+/// RabbitMQ's own start script, which runs the broker as the calling user (Debian's
+/// `/usr/sbin/rabbitmq-server` switches to the `rabbitmq` user).
+const RABBITMQ: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+/// A RabbitMQ node of its own: a unique node name, its ports, its database and logs in `dir`,
+/// no plugins.
+fn rabbitmq(dir: &Path, port: &str, dist_port: u16) -> Command {
+    let plugins = dir.join("enabled_plugins");
+    std::fs::write(&plugins, "[].\n").unwrap();
+    let mut rabbit = Command::new(RABBITMQ);
+    rabbit
+        .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+        .env("RABBITMQ_NODE_PORT", port)
+        .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+        .env(
+            "RABBITMQ_NODENAME",
+            format!("sinks-{}-{port}@localhost", std::process::id()),
+        )
+        .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+        .env("RABBITMQ_LOG_BASE", dir.join("log"))
+        .env("RABBITMQ_ENABLED_PLUGINS_FILE", plugins);
+    rabbit
+}
