@@ -58,6 +58,15 @@ pub struct EmitFile {
     /// Not sent to this profile's clients at all.
     #[serde(default)]
     pub skip: bool,
+    /// Sent only when the native payload's fields have these values (`{ fromMe = false }`:
+    /// news of the messages others wrote).
+    #[serde(default)]
+    pub when: BTreeMap<String, Value>,
+    /// What a socket that joined chats, but not this event's, is sent instead of nothing: the
+    /// push notification some servers send a user outside a conversation's room. Its shapes
+    /// may be shaped like the profile's other emits (`as = "message"`).
+    #[serde(default)]
+    pub outside: Option<Box<EmitFile>>,
     #[serde(flatten)]
     pub shape: ShapeFile,
 }
@@ -160,6 +169,8 @@ pub enum FieldFile {
     },
 }
 
+const EMIT_KEYS: &[&str] = &["event", "by", "skip", "when", "outside"];
+
 const SHAPE_KEYS: &[&str] = &[
     "from", "payload", "fields", "values", "set", "drop", "only", "keep", "each", "where", "pick",
     "as",
@@ -204,12 +215,11 @@ pub fn unknown_keys(file: &toml::Table) -> Vec<String> {
         }
     }
     for (name, emit) in tables("emits") {
-        check(
-            &emit,
-            &format!("emits.\"{name}\"."),
-            &["event", "by", "skip"],
-            true,
-        );
+        let at = format!("emits.\"{name}\".");
+        check(&emit, &at, EMIT_KEYS, true);
+        if let Some(outside) = emit.get("outside").and_then(toml::Value::as_table) {
+            check(outside, &format!("{at}outside."), EMIT_KEYS, true);
+        }
     }
     unknown
 }

@@ -135,6 +135,28 @@ struct Emit {
     name: Target,
     shape: Arc<Rebuild>,
     skip: bool,
+    when: Vec<(Path, Value)>,
+    outside: Option<Box<Emit>>,
+}
+
+impl Emit {
+    /// Whether a native payload is one this emit sends (its `when` holds).
+    fn sends(&self, payload: &Value) -> bool {
+        !self.skip
+            && self
+                .when
+                .iter()
+                .all(|(path, value)| path.get(payload) == Some(value))
+    }
+}
+
+/// Where a socket stands towards the chat an event is about: in its room (or in no room at
+/// all, which hears every chat), or in rooms of other chats only, where a profile may still
+/// send something (its `outside`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Room,
+    Outside,
 }
 
 /// A client event in native terms.
@@ -244,11 +266,18 @@ impl Profile {
         native: &str,
         payload: &Value,
         me: Option<&str>,
+        place: Place,
     ) -> Vec<(String, Value)> {
-        let Some(emit) = self.emits.get(native) else {
-            return vec![(native.to_owned(), payload.clone())];
+        let emit = match (self.emits.get(native), place) {
+            (None, Place::Room) => return vec![(native.to_owned(), payload.clone())],
+            (Some(emit), Place::Room) => emit,
+            (Some(emit), Place::Outside) => match &emit.outside {
+                Some(outside) => outside,
+                None => return Vec::new(),
+            },
+            (None, Place::Outside) => return Vec::new(),
         };
-        if emit.skip {
+        if !emit.sends(payload) {
             return Vec::new();
         }
         let Some(name) = emit.name.pick(payload) else {
@@ -262,6 +291,13 @@ impl Profile {
                 .collect(),
             (_, built) => vec![(name.to_owned(), built)],
         }
+    }
+
+    /// Whether a socket outside the room of an event's chat is sent anything of `native`.
+    pub fn speaks_outside(&self, native: &str) -> bool {
+        self.emits
+            .get(native)
+            .is_some_and(|emit| emit.outside.is_some())
     }
 
     /// A value shaped as this profile shapes the native event `native` (a REST answer's
@@ -307,10 +343,19 @@ impl Profile {
             .into_iter()
             .chain(["session", "sync"]);
         natives
-            .filter_map(|native| match self.emits.get(native) {
-                Some(emit) if emit.skip => None,
-                Some(emit) => Some((native.to_owned(), emit.name.names().join("|"))),
-                None => Some((native.to_owned(), native.to_owned())),
+            .filter_map(|native| {
+                let Some(emit) = self.emits.get(native) else {
+                    return Some((native.to_owned(), native.to_owned()));
+                };
+                let names = [
+                    Some(emit).filter(|emit| !emit.skip),
+                    emit.outside.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .flat_map(|emit| emit.name.names())
+                .collect::<Vec<_>>();
+                (!names.is_empty()).then(|| (native.to_owned(), names.join("|")))
             })
             .collect()
     }
@@ -341,7 +386,7 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
         if !is_native_emit(native) {
             problems.push(format!("emits.\"{native}\": no native event has this name"));
         }
-        match compile_emit(native, emit) {
+        match compile_emit(native, emit, &BTreeMap::new()) {
             Ok(emit) => {
                 emits.insert(native.clone(), emit);
             }
@@ -352,6 +397,22 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
         .iter()
         .map(|(native, emit)| (native.clone(), emit.shape.clone()))
         .collect();
+    // Then what is sent outside a chat's room, which may be shaped like the emits above.
+    for (native, file) in &file.emits {
+        let (Some(outside), Some(emit)) = (&file.outside, emits.get_mut(native)) else {
+            continue;
+        };
+        if outside.outside.is_some() {
+            problems.push(format!(
+                "emits.\"{native}\".outside: an `outside` has no `outside` of its own"
+            ));
+            continue;
+        }
+        match compile_emit(native, outside, &likes) {
+            Ok(outside) => emit.outside = Some(Box::new(outside)),
+            Err(why) => problems.push(format!("emits.\"{native}\".outside: {why}")),
+        }
+    }
     let mut events = BTreeMap::new();
     for (client, event) in &file.events {
         match compile_event(event, &likes) {
@@ -374,9 +435,14 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
     })
 }
 
-/// An emitted event's shape; it may not be shaped like another (nested `as` in emits reads
-/// the native value as it is), which keeps the shapes free of cycles.
-fn compile_emit(native: &str, emit: &EmitFile) -> Result<Emit, String> {
+/// An emitted event's shape, which may be shaped like the emits in `likes`: none for the
+/// emits themselves (nested `as` in them reads the native value as it is), the emits for what
+/// is sent outside a room, which keeps the shapes free of cycles.
+fn compile_emit(
+    native: &str,
+    emit: &EmitFile,
+    likes: &BTreeMap<String, Arc<Rebuild>>,
+) -> Result<Emit, String> {
     let name = match (&emit.event, &emit.by) {
         (Some(_), Some(_)) => return Err("give at most one of `event` and `by`".into()),
         (None, Some(by)) => chosen(by, is_any)?,
@@ -385,12 +451,10 @@ fn compile_emit(native: &str, emit: &EmitFile) -> Result<Emit, String> {
     };
     Ok(Emit {
         name,
-        shape: Arc::new(compile_shape(
-            &emit.shape,
-            Direction::Out,
-            &BTreeMap::new(),
-        )?),
+        shape: Arc::new(compile_shape(&emit.shape, Direction::Out, likes)?),
         skip: emit.skip,
+        when: conditions(&emit.when)?,
+        outside: None,
     })
 }
 
@@ -534,11 +598,7 @@ fn compile_shape(
         .collect::<Result<_, String>>()?;
     let each = if shape.each {
         Some(Each {
-            filter: shape
-                .filter
-                .iter()
-                .map(|(path, value)| Ok((Path::parse(path)?, value.clone())))
-                .collect::<Result<_, String>>()?,
+            filter: conditions(&shape.filter)?,
             pick: shape.pick.as_deref().map(Path::parse).transpose()?,
         })
     } else if shape.pick.is_some() || !shape.filter.is_empty() {
@@ -558,4 +618,12 @@ fn compile_shape(
         each,
         like: shape.like.as_deref().map(like).transpose()?,
     })
+}
+
+/// Field values a payload must have (`where`, `when`), their paths parsed.
+fn conditions(fields: &BTreeMap<String, Value>) -> Result<Vec<(Path, Value)>, String> {
+    fields
+        .iter()
+        .map(|(path, value)| Ok((Path::parse(path)?, value.clone())))
+        .collect()
 }
