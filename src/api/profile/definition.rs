@@ -151,8 +151,8 @@ pub struct ShapeFile {
     pub like: Option<String>,
 }
 
-/// A field's source: a path, a nested value rebuilt like a native event, or a path chosen by
-/// another field's value (`recipientId = { by = "fromMe", paths = { true = "chatId", false =
+/// A field's source: a path, a nested value rebuilt like a native event or by a shape of its
+/// own, or a path chosen by another field's value (`recipientId = { by = "fromMe", paths = { true = "chatId", false =
 /// "$me" } }`: who a message went to depends on who sent it).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -166,6 +166,12 @@ pub enum FieldFile {
     Chosen {
         by: String,
         paths: BTreeMap<String, String>,
+    },
+    /// A nested value rebuilt by a shape of its own (`attachments = { from = "media", shape = {
+    /// each = true, … } }`: a message's one file, as the list of attachments a client reads).
+    Shaped {
+        from: String,
+        shape: Box<ShapeFile>,
     },
 }
 

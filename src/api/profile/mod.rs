@@ -554,6 +554,10 @@ fn compile_shape(
                 ));
             }
             definition::FieldFile::Chosen { by, paths } => (chosen_source(by, paths)?, None),
+            definition::FieldFile::Shaped { from, shape } => (
+                Source::parse(from)?,
+                Some(Arc::new(compile_shape(shape, direction, likes)?)),
+            ),
         };
         let values = values.into_iter().collect();
         moves.push(match (direction, native) {

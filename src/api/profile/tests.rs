@@ -169,6 +169,36 @@ fn emitted_events_take_the_conventions_names() {
 }
 
 #[test]
+fn a_file_is_the_first_attachment_both_ways() {
+    let sent = inbound(
+        "snake-case-chat",
+        "send_message",
+        json!({ "conversationId": "c1", "content": "the brief", "messageType": "FILE",
+                "attachments": [{ "fileUrl": "http://h/f.pdf", "fileName": "f.pdf",
+                                  "mimeType": "application/pdf", "fileSize": 9 }] }),
+    );
+    assert_eq!(
+        sent.payload,
+        json!({ "chatId": "c1", "text": "the brief",
+                "media": { "url": "http://h/f.pdf", "name": "f.pdf", "mime": "application/pdf" } })
+    );
+    let profile = shipped("snake-case-chat");
+    let mut file = message();
+    file["type"] = json!("document");
+    file["media"] =
+        json!({ "url": "http://h/f.pdf", "mime": "application/pdf", "name": "f.pdf", "size": 9 });
+    let out = &profile.outbound("message", &file, None, Place::Room)[0].1;
+    assert_eq!(out["messageType"], "FILE");
+    assert_eq!(
+        out["attachments"],
+        json!([{ "fileUrl": "http://h/f.pdf", "fileName": "f.pdf",
+                 "mimeType": "application/pdf", "fileSize": 9 }])
+    );
+    let text = &profile.outbound("message", &message(), None, Place::Room)[0].1;
+    assert_eq!(text["attachments"], json!([]));
+}
+
+#[test]
 fn who_received_a_message_depends_on_who_sent_it() {
     let me = Some("15550000001@c.us");
     let mut incoming = message();

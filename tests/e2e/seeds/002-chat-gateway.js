@@ -28,6 +28,8 @@ const {
   tempIdNow,
   expectDate,
   fromNow,
+  uploadPdf,
+  expectDownload,
 } = require("./support");
 
 // ---------------------------------------------------------------------------------------------
@@ -255,15 +257,7 @@ main(async () => {
 
   // 11. A file: uploaded over REST, then sent with its attachmentUrl; Alice sends it back.
   const bytes = Buffer.from("%PDF-1.4\n% the brief\n");
-  const uploaded = await fetch(`${url}/api/v1/devices/${device}/media?name=file.pdf`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
-    body: bytes,
-  });
-  const media = await uploaded.json();
-  if (uploaded.status !== 201 || typeof media.url !== "string" || media.name !== "file.pdf" || media.size !== bytes.length) {
-    fail(`POST …/media?name=file.pdf: expected 201 { url, mime, name: "file.pdf", size: ${bytes.length} }, got ${uploaded.status} ${show(media)}`);
-  }
+  const media = await uploadPdf(url, device, token, "file.pdf", bytes);
   const fileTempId = chat.handleSendMessage("the brief", { messageType: "file", attachmentUrl: media.url, attachmentName: media.name });
   const fileSent = await chatEvents.expect("message:sent", WAIT_MS, (p) => p.tempId === fileTempId, `"message:sent" for the file`);
   expectMessage(fileSent.message, { conversationId: ALICE, content: "the brief", messageType: "file" }, `"message:sent" of the file`);
@@ -279,11 +273,7 @@ main(async () => {
   if (fileBack.messageType !== "file" || typeof fileBack.attachmentUrl !== "string") {
     fail(`Alice's answer with the file: expected messageType "file" and an attachmentUrl: ${show(fileBack)}`);
   }
-  const download = await fetch(fileBack.attachmentUrl, { headers: { authorization: `Bearer ${token}` } });
-  const downloaded = Buffer.from(await download.arrayBuffer());
-  if (download.status !== 200 || !downloaded.equals(bytes)) {
-    fail(`GET ${fileBack.attachmentUrl}: expected 200 and the uploaded bytes, got ${download.status} ${show(downloaded.toString())}`);
-  }
+  await expectDownload(fileBack.attachmentUrl, token, bytes);
 
   // 12. Alice goes offline a while after her first answer.
   await chatEvents.expect("user:offline", WAIT_MS, (p) => p.userId === ALICE, `"user:offline" for Alice`);

@@ -193,6 +193,32 @@ function tempIdNow() {
   return lastTempId;
 }
 
+/**
+ * Uploads `bytes` (a PDF) as file `name` over REST with `token`, as the seeds' clients upload
+ * before they send a file; resolves with the stored media `{ url, mime, name, size }`.
+ */
+async function uploadPdf(url, device, token, name, bytes) {
+  const uploaded = await fetch(`${url}/api/v1/devices/${device}/media?name=${encodeURIComponent(name)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
+    body: bytes,
+  });
+  const media = await uploaded.json();
+  if (uploaded.status !== 201 || typeof media.url !== "string" || media.name !== name || media.size !== bytes.length) {
+    fail(`POST …/media?name=${name}: expected 201 { url, mime, name: ${show(name)}, size: ${bytes.length} }, got ${uploaded.status} ${show(media)}`);
+  }
+  return media;
+}
+
+/** Fails unless the file at `fileUrl`, downloaded with `token`, is `bytes`. */
+async function expectDownload(fileUrl, token, bytes) {
+  const download = await fetch(fileUrl, { headers: { authorization: `Bearer ${token}` } });
+  const downloaded = Buffer.from(await download.arrayBuffer());
+  if (download.status !== 200 || !downloaded.equals(bytes)) {
+    fail(`GET ${fileUrl}: expected 200 and the uploaded bytes, got ${download.status} ${show(downloaded.toString())}`);
+  }
+}
+
 /** Fails unless `value` is a string that parses as a date. */
 function expectDate(value, what) {
   if (typeof value !== "string" || Number.isNaN(Date.parse(value))) fail(`${what}: not a date: ${show(value)}`);
@@ -211,4 +237,6 @@ module.exports = {
   fromNow,
   tempIdNow,
   expectDate,
+  uploadPdf,
+  expectDownload,
 };
