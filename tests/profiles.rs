@@ -53,6 +53,7 @@ async fn shipped_and_users_profiles_are_listed_with_their_names() {
         "chat-gateway",
         "conversation-rooms",
         "direct-chat",
+        "message-status",
         "snake-case-chat",
     ] {
         assert!(names.contains(&shipped), "{names:?}");

@@ -62,6 +62,11 @@ pub struct EmitFile {
     /// news of the messages others wrote).
     #[serde(default)]
     pub when: BTreeMap<String, Value>,
+    /// A second event the client receives for the same native event (the acks also as the
+    /// statuses a client shows under a message). Its shapes may be shaped like the profile's
+    /// other emits.
+    #[serde(default)]
+    pub also: Option<Box<EmitFile>>,
     /// What a socket that joined chats, but not this event's, is sent instead of nothing: the
     /// push notification some servers send a user outside a conversation's room. Its shapes
     /// may be shaped like the profile's other emits (`as = "message"`).
@@ -175,7 +180,7 @@ pub enum FieldFile {
     },
 }
 
-const EMIT_KEYS: &[&str] = &["event", "by", "skip", "when", "outside"];
+const EMIT_KEYS: &[&str] = &["event", "by", "skip", "when", "also", "outside"];
 
 const SHAPE_KEYS: &[&str] = &[
     "from", "payload", "fields", "values", "set", "drop", "only", "keep", "each", "where", "pick",
@@ -223,8 +228,10 @@ pub fn unknown_keys(file: &toml::Table) -> Vec<String> {
     for (name, emit) in tables("emits") {
         let at = format!("emits.\"{name}\".");
         check(&emit, &at, EMIT_KEYS, true);
-        if let Some(outside) = emit.get("outside").and_then(toml::Value::as_table) {
-            check(outside, &format!("{at}outside."), EMIT_KEYS, true);
+        for key in ["also", "outside"] {
+            if let Some(extra) = emit.get(key).and_then(toml::Value::as_table) {
+                check(extra, &format!("{at}{key}."), EMIT_KEYS, true);
+            }
         }
     }
     unknown

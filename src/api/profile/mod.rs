@@ -136,17 +136,30 @@ struct Emit {
     shape: Arc<Rebuild>,
     skip: bool,
     when: Vec<(Path, Value)>,
+    /// A second event the client receives for the same native event.
+    also: Option<Box<Emit>>,
     outside: Option<Box<Emit>>,
 }
 
 impl Emit {
-    /// Whether a native payload is one this emit sends (its `when` holds).
-    fn sends(&self, payload: &Value) -> bool {
-        !self.skip
+    /// The events this emit makes of a native payload: none when it is skipped or its `when`
+    /// does not hold, one per element for a bare payload that ends in `[]`.
+    fn events(&self, payload: &Value, context: &Value) -> Vec<(String, Value)> {
+        let sent = !self.skip
             && self
                 .when
                 .iter()
-                .all(|(path, value)| path.get(payload) == Some(value))
+                .all(|(path, value)| path.get(payload) == Some(value));
+        let Some(name) = self.name.pick(payload).filter(|_| sent) else {
+            return Vec::new();
+        };
+        match (&self.shape.bare, self.shape.apply(payload, context)) {
+            (Some(bare), Value::Array(items)) if bare.is_each() => items
+                .into_iter()
+                .map(|item| (name.to_owned(), item))
+                .collect(),
+            (_, built) => vec![(name.to_owned(), built)],
+        }
     }
 }
 
@@ -268,28 +281,23 @@ impl Profile {
         me: Option<&str>,
         place: Place,
     ) -> Vec<(String, Value)> {
-        let emit = match (self.emits.get(native), place) {
-            (None, Place::Room) => return vec![(native.to_owned(), payload.clone())],
-            (Some(emit), Place::Room) => emit,
-            (Some(emit), Place::Outside) => match &emit.outside {
-                Some(outside) => outside,
-                None => return Vec::new(),
-            },
-            (None, Place::Outside) => return Vec::new(),
+        let Some(emit) = self.emits.get(native) else {
+            return match place {
+                Place::Room => vec![(native.to_owned(), payload.clone())],
+                Place::Outside => Vec::new(),
+            };
         };
-        if !emit.sends(payload) {
-            return Vec::new();
-        }
-        let Some(name) = emit.name.pick(payload) else {
-            return Vec::new();
-        };
-        let built = emit.shape.apply(payload, &json!({ "me": me }));
-        match (&emit.shape.bare, built) {
-            (Some(bare), Value::Array(items)) if bare.is_each() => items
+        let context = json!({ "me": me });
+        match place {
+            Place::Room => [Some(emit), emit.also.as_deref()]
                 .into_iter()
-                .map(|item| (name.to_owned(), item))
+                .flatten()
+                .flat_map(|emit| emit.events(payload, &context))
                 .collect(),
-            (_, built) => vec![(name.to_owned(), built)],
+            Place::Outside => emit
+                .outside
+                .as_deref()
+                .map_or_else(Vec::new, |outside| outside.events(payload, &context)),
         }
     }
 
@@ -349,6 +357,7 @@ impl Profile {
                 };
                 let names = [
                     Some(emit).filter(|emit| !emit.skip),
+                    emit.also.as_deref(),
                     emit.outside.as_deref(),
                 ]
                 .into_iter()
@@ -397,20 +406,30 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
         .iter()
         .map(|(native, emit)| (native.clone(), emit.shape.clone()))
         .collect();
-    // Then what is sent outside a chat's room, which may be shaped like the emits above.
+    // Then the second events and what is sent outside a chat's room, which may be shaped like
+    // the emits above.
     for (native, file) in &file.emits {
-        let (Some(outside), Some(emit)) = (&file.outside, emits.get_mut(native)) else {
+        let Some(emit) = emits.get_mut(native) else {
             continue;
         };
-        if outside.outside.is_some() {
-            problems.push(format!(
-                "emits.\"{native}\".outside: an `outside` has no `outside` of its own"
-            ));
-            continue;
-        }
-        match compile_emit(native, outside, &likes) {
-            Ok(outside) => emit.outside = Some(Box::new(outside)),
-            Err(why) => problems.push(format!("emits.\"{native}\".outside: {why}")),
+        for (key, extra, slot) in [
+            ("also", &file.also, &mut emit.also),
+            ("outside", &file.outside, &mut emit.outside),
+        ] {
+            let Some(extra) = extra else {
+                continue;
+            };
+            let at = format!("emits.\"{native}\".{key}");
+            if extra.also.is_some() || extra.outside.is_some() {
+                problems.push(format!(
+                    "{at}: an `{key}` has no `also` or `outside` of its own"
+                ));
+                continue;
+            }
+            match compile_emit(native, extra, &likes) {
+                Ok(compiled) => *slot = Some(Box::new(compiled)),
+                Err(why) => problems.push(format!("{at}: {why}")),
+            }
         }
     }
     let mut events = BTreeMap::new();
@@ -436,8 +455,8 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
 }
 
 /// An emitted event's shape, which may be shaped like the emits in `likes`: none for the
-/// emits themselves (nested `as` in them reads the native value as it is), the emits for what
-/// is sent outside a room, which keeps the shapes free of cycles.
+/// emits themselves (nested `as` in them reads the native value as it is), the emits for their
+/// `also` and `outside`, which keeps the shapes free of cycles.
 fn compile_emit(
     native: &str,
     emit: &EmitFile,
@@ -454,6 +473,7 @@ fn compile_emit(
         shape: Arc::new(compile_shape(&emit.shape, Direction::Out, likes)?),
         skip: emit.skip,
         when: conditions(&emit.when)?,
+        also: None,
         outside: None,
     })
 }

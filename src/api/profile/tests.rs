@@ -254,6 +254,18 @@ fn outside_a_chats_room_a_profile_sends_only_its_outside_emits() {
 }
 
 #[test]
+fn an_ack_may_also_arrive_as_a_status() {
+    let ack = json!({ "messageId": "m", "chatId": "c1", "ack": 1, "ackName": "server" });
+    let told = shipped("message-status").outbound("message:ack", &ack, None, Place::Room);
+    assert_eq!(told.len(), 2);
+    assert_eq!(told[0], ("message:ack".to_owned(), ack.clone()));
+    assert_eq!(told[1].0, "message:status");
+    assert_eq!(told[1].1["messageId"], "m");
+    assert_eq!(told[1].1["status"], "sent");
+    assert_eq!(told[1].1["ackName"], "server", "native fields kept");
+}
+
+#[test]
 fn an_outside_has_no_outside_of_its_own() {
     let text = r#"
         description = "d"
@@ -266,7 +278,7 @@ fn an_outside_has_no_outside_of_its_own() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("no `outside` of its own")),
+            .any(|p| p.contains("no `also` or `outside` of its own")),
         "{problems:?}"
     );
 }
