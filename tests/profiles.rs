@@ -53,6 +53,7 @@ async fn shipped_and_users_profiles_are_listed_with_their_names() {
         "chat-gateway",
         "conversation-rooms",
         "direct-chat",
+        "message-status",
         "snake-case-chat",
     ] {
         assert!(names.contains(&shipped), "{names:?}");
@@ -73,7 +74,10 @@ async fn shipped_and_users_profiles_are_listed_with_their_names() {
         .unwrap();
     assert_eq!(gateway["source"], "shipped");
     assert_eq!(gateway["events"]["conversation:join"], "chat:join");
-    assert_eq!(gateway["emits"]["message"], "message:new");
+    assert_eq!(
+        gateway["emits"]["message"],
+        "message:new|message:notification"
+    );
     daemon.stop().await;
 }
 

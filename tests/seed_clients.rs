@@ -3,7 +3,8 @@
 //! with the official Node `socket.io-client`): the fan platform's hook (`direct-chat`), the
 //! dashboard with conversations and notifications (`conversation-rooms`), the `/chat` gateway's
 //! component whose replies are events (`chat-gateway`), and the Next.js chat on `/api/socket`
-//! with snake_case events (`snake-case-chat`).
+//! with snake_case events (`snake-case-chat`), and the WhatsApp Web clone written for the native
+//! protocol that shows a message's progress from its statuses (`message-status`).
 //!
 //! Each scenario connects as its document does and is refused as it should be, sends and
 //! receives through an echoing contact, sees receipts, typing and presence both ways, uses
@@ -97,4 +98,9 @@ async fn the_chat_gateways_component_gets_its_replies_as_events_through_the_chat
 #[tokio::test]
 async fn the_nextjs_chat_on_api_socket_speaks_snake_case_through_the_snake_case_chat_profile() {
     run_seed_client("003-snake-case-chat.js").await;
+}
+
+#[tokio::test]
+async fn the_whatsapp_web_clone_shows_its_messages_progress_through_the_message_status_profile() {
+    run_seed_client("004-whatsapp-web.js").await;
 }

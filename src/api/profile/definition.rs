@@ -58,6 +58,20 @@ pub struct EmitFile {
     /// Not sent to this profile's clients at all.
     #[serde(default)]
     pub skip: bool,
+    /// Sent only when the native payload's fields have these values (`{ fromMe = false }`:
+    /// news of the messages others wrote).
+    #[serde(default)]
+    pub when: BTreeMap<String, Value>,
+    /// A second event the client receives for the same native event (the acks also as the
+    /// statuses a client shows under a message). Its shapes may be shaped like the profile's
+    /// other emits.
+    #[serde(default)]
+    pub also: Option<Box<EmitFile>>,
+    /// What a socket that joined chats, but not this event's, is sent instead of nothing: the
+    /// push notification some servers send a user outside a conversation's room. Its shapes
+    /// may be shaped like the profile's other emits (`as = "message"`).
+    #[serde(default)]
+    pub outside: Option<Box<EmitFile>>,
     #[serde(flatten)]
     pub shape: ShapeFile,
 }
@@ -142,8 +156,8 @@ pub struct ShapeFile {
     pub like: Option<String>,
 }
 
-/// A field's source: a path, a nested value rebuilt like a native event, or a path chosen by
-/// another field's value (`recipientId = { by = "fromMe", paths = { true = "chatId", false =
+/// A field's source: a path, a nested value rebuilt like a native event or by a shape of its
+/// own, or a path chosen by another field's value (`recipientId = { by = "fromMe", paths = { true = "chatId", false =
 /// "$me" } }`: who a message went to depends on who sent it).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -158,7 +172,15 @@ pub enum FieldFile {
         by: String,
         paths: BTreeMap<String, String>,
     },
+    /// A nested value rebuilt by a shape of its own (`attachments = { from = "media", shape = {
+    /// each = true, … } }`: a message's one file, as the list of attachments a client reads).
+    Shaped {
+        from: String,
+        shape: Box<ShapeFile>,
+    },
 }
+
+const EMIT_KEYS: &[&str] = &["event", "by", "skip", "when", "also", "outside"];
 
 const SHAPE_KEYS: &[&str] = &[
     "from", "payload", "fields", "values", "set", "drop", "only", "keep", "each", "where", "pick",
@@ -204,12 +226,13 @@ pub fn unknown_keys(file: &toml::Table) -> Vec<String> {
         }
     }
     for (name, emit) in tables("emits") {
-        check(
-            &emit,
-            &format!("emits.\"{name}\"."),
-            &["event", "by", "skip"],
-            true,
-        );
+        let at = format!("emits.\"{name}\".");
+        check(&emit, &at, EMIT_KEYS, true);
+        for key in ["also", "outside"] {
+            if let Some(extra) = emit.get(key).and_then(toml::Value::as_table) {
+                check(extra, &format!("{at}{key}."), EMIT_KEYS, true);
+            }
+        }
     }
     unknown
 }

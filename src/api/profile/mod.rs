@@ -135,6 +135,41 @@ struct Emit {
     name: Target,
     shape: Arc<Rebuild>,
     skip: bool,
+    when: Vec<(Path, Value)>,
+    /// A second event the client receives for the same native event.
+    also: Option<Box<Emit>>,
+    outside: Option<Box<Emit>>,
+}
+
+impl Emit {
+    /// The events this emit makes of a native payload: none when it is skipped or its `when`
+    /// does not hold, one per element for a bare payload that ends in `[]`.
+    fn events(&self, payload: &Value, context: &Value) -> Vec<(String, Value)> {
+        let sent = !self.skip
+            && self
+                .when
+                .iter()
+                .all(|(path, value)| path.get(payload) == Some(value));
+        let Some(name) = self.name.pick(payload).filter(|_| sent) else {
+            return Vec::new();
+        };
+        match (&self.shape.bare, self.shape.apply(payload, context)) {
+            (Some(bare), Value::Array(items)) if bare.is_each() => items
+                .into_iter()
+                .map(|item| (name.to_owned(), item))
+                .collect(),
+            (_, built) => vec![(name.to_owned(), built)],
+        }
+    }
+}
+
+/// Where a socket stands towards the chat an event is about: in its room (or in no room at
+/// all, which hears every chat), or in rooms of other chats only, where a profile may still
+/// send something (its `outside`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Room,
+    Outside,
 }
 
 /// A client event in native terms.
@@ -244,24 +279,33 @@ impl Profile {
         native: &str,
         payload: &Value,
         me: Option<&str>,
+        place: Place,
     ) -> Vec<(String, Value)> {
         let Some(emit) = self.emits.get(native) else {
-            return vec![(native.to_owned(), payload.clone())];
+            return match place {
+                Place::Room => vec![(native.to_owned(), payload.clone())],
+                Place::Outside => Vec::new(),
+            };
         };
-        if emit.skip {
-            return Vec::new();
-        }
-        let Some(name) = emit.name.pick(payload) else {
-            return Vec::new();
-        };
-        let built = emit.shape.apply(payload, &json!({ "me": me }));
-        match (&emit.shape.bare, built) {
-            (Some(bare), Value::Array(items)) if bare.is_each() => items
+        let context = json!({ "me": me });
+        match place {
+            Place::Room => [Some(emit), emit.also.as_deref()]
                 .into_iter()
-                .map(|item| (name.to_owned(), item))
+                .flatten()
+                .flat_map(|emit| emit.events(payload, &context))
                 .collect(),
-            (_, built) => vec![(name.to_owned(), built)],
+            Place::Outside => emit
+                .outside
+                .as_deref()
+                .map_or_else(Vec::new, |outside| outside.events(payload, &context)),
         }
+    }
+
+    /// Whether a socket outside the room of an event's chat is sent anything of `native`.
+    pub fn speaks_outside(&self, native: &str) -> bool {
+        self.emits
+            .get(native)
+            .is_some_and(|emit| emit.outside.is_some())
     }
 
     /// A value shaped as this profile shapes the native event `native` (a REST answer's
@@ -307,10 +351,20 @@ impl Profile {
             .into_iter()
             .chain(["session", "sync"]);
         natives
-            .filter_map(|native| match self.emits.get(native) {
-                Some(emit) if emit.skip => None,
-                Some(emit) => Some((native.to_owned(), emit.name.names().join("|"))),
-                None => Some((native.to_owned(), native.to_owned())),
+            .filter_map(|native| {
+                let Some(emit) = self.emits.get(native) else {
+                    return Some((native.to_owned(), native.to_owned()));
+                };
+                let names = [
+                    Some(emit).filter(|emit| !emit.skip),
+                    emit.also.as_deref(),
+                    emit.outside.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .flat_map(|emit| emit.name.names())
+                .collect::<Vec<_>>();
+                (!names.is_empty()).then(|| (native.to_owned(), names.join("|")))
             })
             .collect()
     }
@@ -341,7 +395,7 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
         if !is_native_emit(native) {
             problems.push(format!("emits.\"{native}\": no native event has this name"));
         }
-        match compile_emit(native, emit) {
+        match compile_emit(native, emit, &BTreeMap::new()) {
             Ok(emit) => {
                 emits.insert(native.clone(), emit);
             }
@@ -352,6 +406,32 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
         .iter()
         .map(|(native, emit)| (native.clone(), emit.shape.clone()))
         .collect();
+    // Then the second events and what is sent outside a chat's room, which may be shaped like
+    // the emits above.
+    for (native, file) in &file.emits {
+        let Some(emit) = emits.get_mut(native) else {
+            continue;
+        };
+        for (key, extra, slot) in [
+            ("also", &file.also, &mut emit.also),
+            ("outside", &file.outside, &mut emit.outside),
+        ] {
+            let Some(extra) = extra else {
+                continue;
+            };
+            let at = format!("emits.\"{native}\".{key}");
+            if extra.also.is_some() || extra.outside.is_some() {
+                problems.push(format!(
+                    "{at}: an `{key}` has no `also` or `outside` of its own"
+                ));
+                continue;
+            }
+            match compile_emit(native, extra, &likes) {
+                Ok(compiled) => *slot = Some(Box::new(compiled)),
+                Err(why) => problems.push(format!("{at}: {why}")),
+            }
+        }
+    }
     let mut events = BTreeMap::new();
     for (client, event) in &file.events {
         match compile_event(event, &likes) {
@@ -374,9 +454,14 @@ pub fn compile(name: &str, origin: Origin, text: &str) -> Result<Profile, Vec<St
     })
 }
 
-/// An emitted event's shape; it may not be shaped like another (nested `as` in emits reads
-/// the native value as it is), which keeps the shapes free of cycles.
-fn compile_emit(native: &str, emit: &EmitFile) -> Result<Emit, String> {
+/// An emitted event's shape, which may be shaped like the emits in `likes`: none for the
+/// emits themselves (nested `as` in them reads the native value as it is), the emits for their
+/// `also` and `outside`, which keeps the shapes free of cycles.
+fn compile_emit(
+    native: &str,
+    emit: &EmitFile,
+    likes: &BTreeMap<String, Arc<Rebuild>>,
+) -> Result<Emit, String> {
     let name = match (&emit.event, &emit.by) {
         (Some(_), Some(_)) => return Err("give at most one of `event` and `by`".into()),
         (None, Some(by)) => chosen(by, is_any)?,
@@ -385,12 +470,11 @@ fn compile_emit(native: &str, emit: &EmitFile) -> Result<Emit, String> {
     };
     Ok(Emit {
         name,
-        shape: Arc::new(compile_shape(
-            &emit.shape,
-            Direction::Out,
-            &BTreeMap::new(),
-        )?),
+        shape: Arc::new(compile_shape(&emit.shape, Direction::Out, likes)?),
         skip: emit.skip,
+        when: conditions(&emit.when)?,
+        also: None,
+        outside: None,
     })
 }
 
@@ -490,6 +574,10 @@ fn compile_shape(
                 ));
             }
             definition::FieldFile::Chosen { by, paths } => (chosen_source(by, paths)?, None),
+            definition::FieldFile::Shaped { from, shape } => (
+                Source::parse(from)?,
+                Some(Arc::new(compile_shape(shape, direction, likes)?)),
+            ),
         };
         let values = values.into_iter().collect();
         moves.push(match (direction, native) {
@@ -534,11 +622,7 @@ fn compile_shape(
         .collect::<Result<_, String>>()?;
     let each = if shape.each {
         Some(Each {
-            filter: shape
-                .filter
-                .iter()
-                .map(|(path, value)| Ok((Path::parse(path)?, value.clone())))
-                .collect::<Result<_, String>>()?,
+            filter: conditions(&shape.filter)?,
             pick: shape.pick.as_deref().map(Path::parse).transpose()?,
         })
     } else if shape.pick.is_some() || !shape.filter.is_empty() {
@@ -558,4 +642,12 @@ fn compile_shape(
         each,
         like: shape.like.as_deref().map(like).transpose()?,
     })
+}
+
+/// Field values a payload must have (`where`, `when`), their paths parsed.
+fn conditions(fields: &BTreeMap<String, Value>) -> Result<Vec<(Path, Value)>, String> {
+    fields
+        .iter()
+        .map(|(path, value)| Ok((Path::parse(path)?, value.clone())))
+        .collect()
 }

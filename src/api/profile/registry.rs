@@ -27,6 +27,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "snake-case-chat",
         include_str!("../../../assets/profiles/snake-case-chat.toml"),
     ),
+    (
+        "message-status",
+        include_str!("../../../assets/profiles/message-status.toml"),
+    ),
 ];
 
 /// Every profile by name; cheap to clone.

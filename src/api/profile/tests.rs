@@ -142,7 +142,7 @@ fn native_events_pass_and_unknown_ones_are_refused_by_name() {
 
 #[test]
 fn emitted_events_take_the_conventions_names() {
-    let gateway = shipped("chat-gateway").outbound("message", &message(), None);
+    let gateway = shipped("chat-gateway").outbound("message", &message(), None, Place::Room);
     assert_eq!(gateway.len(), 1);
     let (name, payload) = &gateway[0];
     assert_eq!(name, "message:new");
@@ -155,17 +155,47 @@ fn emitted_events_take_the_conventions_names() {
     assert_eq!(payload["tempId"], 1732000000000u64);
     assert!(payload.get("chatId").is_none() && payload.get("body").is_none());
 
-    let snake = shipped("snake-case-chat").outbound("message", &message(), None);
+    let snake = shipped("snake-case-chat").outbound("message", &message(), None, Place::Room);
     assert_eq!(snake[0].0, "new_message");
     assert_eq!(snake[0].1["messageType"], "TEXT");
 
-    let direct = shipped("direct-chat").outbound("message", &message(), None);
+    let direct = shipped("direct-chat").outbound("message", &message(), None, Place::Room);
     assert_eq!(direct[0].1["type"], "TEXT");
     assert_eq!(
         direct[0].1["chatId"], "15550000002@c.us",
         "native fields kept"
     );
     assert_eq!(direct[0].1["recipientId"], "15550000002@c.us");
+}
+
+#[test]
+fn a_file_is_the_first_attachment_both_ways() {
+    let sent = inbound(
+        "snake-case-chat",
+        "send_message",
+        json!({ "conversationId": "c1", "content": "the brief", "messageType": "FILE",
+                "attachments": [{ "fileUrl": "http://h/f.pdf", "fileName": "f.pdf",
+                                  "mimeType": "application/pdf", "fileSize": 9 }] }),
+    );
+    assert_eq!(
+        sent.payload,
+        json!({ "chatId": "c1", "text": "the brief",
+                "media": { "url": "http://h/f.pdf", "name": "f.pdf", "mime": "application/pdf" } })
+    );
+    let profile = shipped("snake-case-chat");
+    let mut file = message();
+    file["type"] = json!("document");
+    file["media"] =
+        json!({ "url": "http://h/f.pdf", "mime": "application/pdf", "name": "f.pdf", "size": 9 });
+    let out = &profile.outbound("message", &file, None, Place::Room)[0].1;
+    assert_eq!(out["messageType"], "FILE");
+    assert_eq!(
+        out["attachments"],
+        json!([{ "fileUrl": "http://h/f.pdf", "fileName": "f.pdf",
+                 "mimeType": "application/pdf", "fileSize": 9 }])
+    );
+    let text = &profile.outbound("message", &message(), None, Place::Room)[0].1;
+    assert_eq!(text["attachments"], json!([]));
 }
 
 #[test]
@@ -179,23 +209,85 @@ fn who_received_a_message_depends_on_who_sent_it() {
         ("snake-case-chat", "receiverId"),
     ] {
         let profile = shipped(profile);
-        let sent = &profile.outbound("message", &message(), me)[0].1;
+        let sent = &profile.outbound("message", &message(), me, Place::Room)[0].1;
         assert_eq!(
             sent[field], "15550000002@c.us",
             "{field} of our own message"
         );
-        let received = &profile.outbound("message", &incoming, me)[0].1;
+        let received = &profile.outbound("message", &incoming, me, Place::Room)[0].1;
         assert_eq!(received[field], "15550000001@c.us", "{field} of theirs");
-        let unlinked = &profile.outbound("message", &incoming, None)[0].1;
+        let unlinked = &profile.outbound("message", &incoming, None, Place::Room)[0].1;
         assert_eq!(unlinked[field], Value::Null, "no account, no {field}");
     }
+}
+
+#[test]
+fn outside_a_chats_room_a_profile_sends_only_its_outside_emits() {
+    let gateway = shipped("chat-gateway");
+    let mut incoming = message();
+    incoming["fromMe"] = json!(false);
+    let told = gateway.outbound("message", &incoming, None, Place::Outside);
+    assert_eq!(told.len(), 1);
+    let (name, payload) = &told[0];
+    assert_eq!(name, "message:notification");
+    assert_eq!(payload["conversationId"], "15550000002@c.us");
+    assert_eq!(
+        payload["message"],
+        gateway.outbound("message", &incoming, None, Place::Room)[0].1,
+        "the message as `message:new` carries it"
+    );
+    assert!(gateway.speaks_outside("message"));
+    // Our own messages raise no notification, and nothing else is sent outside a room.
+    assert!(gateway
+        .outbound("message", &message(), None, Place::Outside)
+        .is_empty());
+    assert!(!gateway.speaks_outside("typing:start"));
+    assert!(gateway
+        .outbound(
+            "typing:start",
+            &json!({ "chatId": "c1" }),
+            None,
+            Place::Outside
+        )
+        .is_empty());
+    assert!(!shipped("direct-chat").speaks_outside("message"));
+}
+
+#[test]
+fn an_ack_may_also_arrive_as_a_status() {
+    let ack = json!({ "messageId": "m", "chatId": "c1", "ack": 1, "ackName": "server" });
+    let told = shipped("message-status").outbound("message:ack", &ack, None, Place::Room);
+    assert_eq!(told.len(), 2);
+    assert_eq!(told[0], ("message:ack".to_owned(), ack.clone()));
+    assert_eq!(told[1].0, "message:status");
+    assert_eq!(told[1].1["messageId"], "m");
+    assert_eq!(told[1].1["status"], "sent");
+    assert_eq!(told[1].1["ackName"], "server", "native fields kept");
+}
+
+#[test]
+fn an_outside_has_no_outside_of_its_own() {
+    let text = r#"
+        description = "d"
+        [emits.message.outside]
+        event = "news"
+        [emits.message.outside.outside]
+        event = "more news"
+    "#;
+    let problems = compile("p", Origin::User, text).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("no `also` or `outside` of its own")),
+        "{problems:?}"
+    );
 }
 
 #[test]
 fn one_native_event_may_become_several_or_none() {
     let read = json!({ "ids": ["ntf_1", "ntf_2"], "deviceId": "demo", "seq": 3 });
     assert_eq!(
-        shipped("conversation-rooms").outbound("notification:read", &read, None),
+        shipped("conversation-rooms").outbound("notification:read", &read, None, Place::Room),
         vec![
             ("notification:read".to_owned(), json!("ntf_1")),
             ("notification:read".to_owned(), json!("ntf_2")),
@@ -205,22 +297,23 @@ fn one_native_event_may_become_several_or_none() {
         .outbound(
             "message:status",
             &json!({ "messageId": "m", "status": "retrying" }),
-            None
+            None,
+            Place::Room
         )
         .is_empty());
     let online = json!({ "id": "c1", "presence": "online", "name": "Alice" });
     let offline = json!({ "id": "c1", "presence": "offline", "name": "Alice" });
     let gateway = shipped("chat-gateway");
     assert_eq!(
-        gateway.outbound("contact:update", &online, None)[0].0,
+        gateway.outbound("contact:update", &online, None, Place::Room)[0].0,
         "user:online"
     );
     assert_eq!(
-        gateway.outbound("contact:update", &offline, None)[0].0,
+        gateway.outbound("contact:update", &offline, None, Place::Room)[0].0,
         "user:offline"
     );
     assert_eq!(
-        gateway.outbound("contact:update", &online, None)[0].1["userId"],
+        gateway.outbound("contact:update", &online, None, Place::Room)[0].1["userId"],
         "c1"
     );
 }
@@ -395,7 +488,7 @@ proptest! {
         }
         let _ = profile.reply(event, &payload, Ok(payload.clone()), None);
         for native in crate::model::event::EventKind::ALL {
-            let _ = profile.outbound(native.as_str(), &payload, None);
+            let _ = profile.outbound(native.as_str(), &payload, None, Place::Room);
         }
     }
 
@@ -414,7 +507,7 @@ proptest! {
         native["chatId"] = json!(chat);
         native["body"] = json!(body);
         native["tempId"] = temp.clone();
-        let out = profile.outbound("message", &native, None);
+        let out = profile.outbound("message", &native, None, Place::Room);
         prop_assert_eq!(out.len(), 1);
         let client = &out[0].1;
         let text = client.to_string();

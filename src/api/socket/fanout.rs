@@ -320,9 +320,9 @@ impl Attached {
                 events.iter().zip(&subjects).zip(&mut translations)
             {
                 let event = event.borrow();
-                if !listener.visibility.shows(subject) {
+                let Some(place) = listener.visibility.place(subject) else {
                     continue;
-                }
+                };
                 let emitted = match &listener.visibility.profile {
                     None => session::emit_in(
                         listener.session.as_ref(),
@@ -335,6 +335,7 @@ impl Attached {
                         &listener.socket,
                         translations.of(
                             profile,
+                            place,
                             event.kind.as_str(),
                             &event.payload,
                             &listener.socket,

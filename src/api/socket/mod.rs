@@ -42,6 +42,7 @@ use socketioxide::SocketIo;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::auth::{Authenticator, Caller};
+use super::profile::Place;
 use crate::bus::EventBus;
 use crate::device::DeviceManager;
 use crate::metrics::Histogram;
@@ -317,7 +318,7 @@ fn tell(socket: &SocketRef, event: &str, payload: &impl Serialize) -> bool {
         return false;
     };
     let said = protocol::SocketProtocol::of(socket)
-        .outgoing(event, &payload)
+        .outgoing(event, &payload, Place::Room)
         .emit(socket);
     queued(socket, said)
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use socketioxide::extract::SocketRef;
 
 use super::session::{self, Refused, Session};
-use crate::api::profile::Profile;
+use crate::api::profile::{Place, Profile};
 use crate::device::DeviceHandle;
 
 /// Events as a profile's client receives them: its names, and JSON text ready to queue.
@@ -27,18 +27,20 @@ pub(super) fn me_of(socket: &SocketRef) -> Option<String> {
     socket.extensions.get::<DeviceHandle>()?.me()
 }
 
-/// A native event as `profile` has it, each as JSON text ready to queue.
+/// A native event as `profile` has it for a socket at `place`, each as JSON text ready to
+/// queue.
 pub(super) fn translate(
     profile: &Profile,
     name: &str,
     payload: &RawValue,
     me: Option<&str>,
+    place: Place,
 ) -> Events {
     let Ok(native) = serde_json::from_str::<Value>(payload.get()) else {
         return Vec::new();
     };
     profile
-        .outbound(name, &native, me)
+        .outbound(name, &native, me, place)
         .into_iter()
         .filter_map(|(name, payload)| Some((name, serde_json::value::to_raw_value(&payload).ok()?)))
         .collect()
@@ -58,12 +60,18 @@ impl SocketProtocol {
         SocketProtocol { profile, me }
     }
 
-    /// A native event in this protocol, ready to queue (and to queue again, after a refusal).
-    pub(super) fn outgoing<'e>(&self, name: &'e str, payload: &'e RawValue) -> Outgoing<'e> {
+    /// A native event in this protocol for a socket at `place`, ready to queue (and to queue
+    /// again, after a refusal).
+    pub(super) fn outgoing<'e>(
+        &self,
+        name: &'e str,
+        payload: &'e RawValue,
+        place: Place,
+    ) -> Outgoing<'e> {
         match &self.profile {
             None => Outgoing::Native(name, payload),
             Some(profile) => {
-                Outgoing::Translated(translate(profile, name, payload, self.me.as_deref()))
+                Outgoing::Translated(translate(profile, name, payload, self.me.as_deref(), place))
             }
         }
     }
@@ -98,19 +106,20 @@ pub(super) fn emit_all(
         .try_for_each(|(name, payload)| session::emit_in(session, socket, name, payload))
 }
 
-/// One event's translations for the profiles of the sockets it goes to, each made once: a
-/// fan-out to a thousand sockets of one profile translates the event once.
+/// One event's translations for the profiles (and places) of the sockets it goes to, each
+/// made once: a fan-out to a thousand sockets of one profile translates the event once.
 #[derive(Default)]
 pub(super) struct Translations {
-    made: Vec<(Arc<Profile>, Events)>,
+    made: Vec<(Arc<Profile>, Place, Events)>,
 }
 
 impl Translations {
-    /// The translation for `profile`, made the first time it is asked for; `socket` is one of
-    /// the device's sockets, which tells who the device's account is.
+    /// The translation for `profile` at `place`, made the first time it is asked for;
+    /// `socket` is one of the device's sockets, which tells who the device's account is.
     pub(super) fn of(
         &mut self,
         profile: &Arc<Profile>,
+        place: Place,
         name: &str,
         payload: &RawValue,
         socket: &SocketRef,
@@ -118,18 +127,19 @@ impl Translations {
         let at = match self
             .made
             .iter()
-            .position(|(made, _)| Arc::ptr_eq(made, profile))
+            .position(|(made, at, _)| Arc::ptr_eq(made, profile) && *at == place)
         {
             Some(at) => at,
             None => {
                 let me = me_of(socket);
                 self.made.push((
                     profile.clone(),
-                    translate(profile, name, payload, me.as_deref()),
+                    place,
+                    translate(profile, name, payload, me.as_deref(), place),
                 ));
                 self.made.len() - 1
             }
         };
-        &self.made[at].1
+        &self.made[at].2
     }
 }

@@ -60,10 +60,10 @@ pub(super) async fn replay(
         }
         let (visibility, protocol) = (Visibility::of(socket), protocol::SocketProtocol::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
-            if visibility.shows(&Subject::new(event)) {
+            if let Some(place) = visibility.place(&Subject::new(event)) {
                 emit_patiently(
                     socket,
-                    protocol.outgoing(event.kind.as_str(), &event.payload),
+                    protocol.outgoing(event.kind.as_str(), &event.payload, place),
                 )
                 .await?;
             }

@@ -1,6 +1,6 @@
 //! What one socket is shown of its device's events, live and replayed alike: linking codes
 //! (`qr`, `pairing:code`) only with a credential that may see them, and only the chats it
-//! joined, if it joined any.
+//! joined, if it joined any — save what its profile sends a socket outside a chat's room.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use socketioxide::extract::SocketRef;
 use super::protocol;
 use super::rooms::{Rooms, Subject};
 use crate::api::auth::Caller;
-use crate::api::profile::Profile;
+use crate::api::profile::{Place, Profile};
 use crate::model::event::EventKind;
 use crate::model::DeviceId;
 
@@ -33,9 +33,25 @@ impl Visibility {
         }
     }
 
+    /// Whether the socket is sent `event` as it is (in its profile's words).
     pub(super) fn shows(&self, event: &Subject<'_>) -> bool {
-        (!event.event().kind.carries_linking_code() || self.sees_linking_codes)
-            && self.rooms.admit(event)
+        self.place(event) == Some(Place::Room)
+    }
+
+    /// Where the socket stands towards `event`: in its room, outside it with a profile that
+    /// still sends something there, or (`None`) not sent it at all.
+    pub(super) fn place(&self, event: &Subject<'_>) -> Option<Place> {
+        let kind = event.event().kind;
+        if kind.carries_linking_code() && !self.sees_linking_codes {
+            return None;
+        }
+        if self.rooms.admit(event) {
+            return Some(Place::Room);
+        }
+        self.profile
+            .as_ref()
+            .filter(|profile| profile.speaks_outside(kind.as_str()))
+            .map(|_| Place::Outside)
     }
 }
 

@@ -2,7 +2,8 @@
 // Seed 002 (an influencer/brand platform's NestJS `/chat` gateway): its React `ChatComponent`
 // against devicebridge through the `chat-gateway` profile, where replies travel as events
 // (`connection:success`, `conversation:joined`, `message:sent`, `message:error`,
-// `message:read:success`, `user:online:status`).
+// `message:read:success`, `user:online:status`), and a conversation not joined is told by
+// `message:notification`.
 //
 // The client code is the document's, its state kept in plain objects instead of React's, with
 // the document's connection options (`autoConnect`, `reconnection`, `reconnectionDelay`,
@@ -27,6 +28,8 @@ const {
   tempIdNow,
   expectDate,
   fromNow,
+  uploadPdf,
+  expectDownload,
 } = require("./support");
 
 // ---------------------------------------------------------------------------------------------
@@ -50,7 +53,7 @@ function chatAuth(token) {
 
 /** `ChatComponent({ userId, userType, conversationId })`: its effect on mount and handlers. */
 function ChatComponent(url, token, { userId, conversationId }) {
-  const state = { messages: [], isTyping: false };
+  const state = { messages: [], isTyping: false, unread: {} };
   const socket = connectChat(url, chatAuth(token));
 
   socket.on("connection:success", () => {
@@ -74,6 +77,10 @@ function ChatComponent(url, token, { userId, conversationId }) {
     state.messages = state.messages.map((msg) =>
       msg.id <= data.messageId ? { ...msg, isRead: true, readAt: new Date() } : msg,
     );
+  });
+  // "Push Notifications (when user not in room)": update the unread badge.
+  socket.on("message:notification", (data) => {
+    state.unread = { ...state.unread, [data.conversationId]: (state.unread[data.conversationId] || 0) + 1 };
   });
 
   return {
@@ -133,7 +140,7 @@ main(async () => {
       "typing:stop",
       "user:check:online",
     ],
-    emits: ["message:new", "message:read", "typing:start", "typing:stop"],
+    emits: ["message:new", "message:read", "typing:start", "typing:stop", "message:notification"],
   });
 
   // 1. Refusals, through the document's connection code.
@@ -226,17 +233,31 @@ main(async () => {
   chatEvents.emit("typing:stop", { conversationId: ALICE });
   await inbox.expect("typing:stop", WAIT_MS, ourTyping, `the second window to see us stop typing`);
 
-  // 10. A file: uploaded over REST, then sent with its attachmentUrl; Alice sends it back.
+  // 10. Bob writes: the chat, in Alice's room only, is told by "message:notification" (and was
+  //     told nothing of our own message to him); the second window, in no room, gets the message.
+  await api.expect(200, "POST", `/api/v1/devices/${device}/simulator/act`, { do: "message", from: BOB, text: "are you there?" });
+  const fromBob = await inbox.expect(
+    "message:new",
+    WAIT_MS,
+    (p) => p.conversationId === BOB && p.content === "are you there?",
+    `the second window to get Bob's message`,
+  );
+  const pushed = await chatEvents.expect(
+    "message:notification",
+    WAIT_MS,
+    (p) => p.conversationId === BOB,
+    `"message:notification" for Bob's message`,
+  );
+  expectMessage(pushed.message, { conversationId: BOB, content: "are you there?", messageType: "text" }, `"message:notification"'s message`);
+  if (pushed.message.id !== fromBob.id) fail(`"message:notification" names ${pushed.message.id}, "message:new" ${fromBob.id}`);
+  expectOnce(chatEvents, "message:notification", () => true, `a "message:notification" (Bob's, not ours to him)`);
+  if (chat.state.unread[BOB] !== 1) fail(`ChatComponent's unread badge for Bob: ${show(chat.state.unread)}`);
+  const bobsInRoom = chatEvents.received("message:new", (p) => p.conversationId === BOB);
+  if (bobsInRoom.length) fail(`the chat, in Alice's room only, got Bob's messages as "message:new": ${show(bobsInRoom)}`);
+
+  // 11. A file: uploaded over REST, then sent with its attachmentUrl; Alice sends it back.
   const bytes = Buffer.from("%PDF-1.4\n% the brief\n");
-  const uploaded = await fetch(`${url}/api/v1/devices/${device}/media?name=file.pdf`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
-    body: bytes,
-  });
-  const media = await uploaded.json();
-  if (uploaded.status !== 201 || typeof media.url !== "string" || media.name !== "file.pdf" || media.size !== bytes.length) {
-    fail(`POST …/media?name=file.pdf: expected 201 { url, mime, name: "file.pdf", size: ${bytes.length} }, got ${uploaded.status} ${show(media)}`);
-  }
+  const media = await uploadPdf(url, device, token, "file.pdf", bytes);
   const fileTempId = chat.handleSendMessage("the brief", { messageType: "file", attachmentUrl: media.url, attachmentName: media.name });
   const fileSent = await chatEvents.expect("message:sent", WAIT_MS, (p) => p.tempId === fileTempId, `"message:sent" for the file`);
   expectMessage(fileSent.message, { conversationId: ALICE, content: "the brief", messageType: "file" }, `"message:sent" of the file`);
@@ -252,16 +273,12 @@ main(async () => {
   if (fileBack.messageType !== "file" || typeof fileBack.attachmentUrl !== "string") {
     fail(`Alice's answer with the file: expected messageType "file" and an attachmentUrl: ${show(fileBack)}`);
   }
-  const download = await fetch(fileBack.attachmentUrl, { headers: { authorization: `Bearer ${token}` } });
-  const downloaded = Buffer.from(await download.arrayBuffer());
-  if (download.status !== 200 || !downloaded.equals(bytes)) {
-    fail(`GET ${fileBack.attachmentUrl}: expected 200 and the uploaded bytes, got ${download.status} ${show(downloaded.toString())}`);
-  }
+  await expectDownload(fileBack.attachmentUrl, token, bytes);
 
-  // 11. Alice goes offline a while after her first answer.
+  // 12. Alice goes offline a while after her first answer.
   await chatEvents.expect("user:offline", WAIT_MS, (p) => p.userId === ALICE, `"user:offline" for Alice`);
 
-  // 12. The chat's connection drops; Alice answers meanwhile; it comes back with auth.lastSeq,
+  // 13. The chat's connection drops; Alice answers meanwhile; it comes back with auth.lastSeq,
   //     is greeted again, and gets the answer it missed, once.
   const missed = await dropAndResume(chatEvents, api, device, async () => {
     const away = await api.expect(202, "POST", `${chatPath}/messages`, { text: "while you were away" });

@@ -10,7 +10,9 @@
 // joins, sends, types and listens with the document's snippets. Only the URL (the device
 // namespace) and the credential (`auth.token`, a real access token naming no profile: the path
 // picks it) are added. Messages are also sent and listed over devicebridge's REST paths (the
-// document's `/api/chat/...` routes are not reproduced), listing marking the chat read.
+// document's `/api/chat/...` routes are not reproduced), listing marking the chat read. A file is
+// uploaded over REST, then sent as the `Message`'s `attachments` (`{ fileUrl, fileName,
+// mimeType, fileSize }`, the upload's `url` as `fileUrl`).
 
 const { io } = require("socket.io-client");
 const { watch, fail, main, show, restBearer } = require("../lib");
@@ -24,6 +26,8 @@ const {
   dropAndResume,
   expectOnce,
   expectDate,
+  uploadPdf,
+  expectDownload,
 } = require("./support");
 
 // ---------------------------------------------------------------------------------------------
@@ -78,6 +82,17 @@ function ChatPage(socket, session, selectedConversation) {
         receiverId: selectedConversation.otherUserId,
         content,
         messageType: "TEXT",
+      });
+    },
+    /** A file uploaded first, sent as the `Message`'s `attachments`. */
+    sendFile(content, attachment) {
+      socket.emit("send_message", {
+        conversationId: selectedConversation.id,
+        senderId: session.user.id,
+        receiverId: selectedConversation.otherUserId,
+        content,
+        messageType: "FILE",
+        attachments: [attachment],
       });
     },
     handleTyping(isTyping) {
@@ -240,7 +255,37 @@ main(async () => {
   const unclear = pageEvents.received("user_status_changed", (p) => presenceIn(p) === undefined);
   if (unclear.length) fail(`"user_status_changed" saying neither online nor offline: ${show(unclear)}`);
 
-  // 9. The page's connection drops; Alice answers meanwhile; it comes back with auth.lastSeq and
+  // 9. A file: uploaded over REST, then sent as the message's attachment; Alice sends it back.
+  const bytes = Buffer.from("%PDF-1.4\n% the notes\n");
+  const media = await uploadPdf(url, device, socketToken, "notes.pdf", bytes);
+  page.sendFile("the notes", { fileUrl: media.url, fileName: "notes.pdf", mimeType: "application/pdf", fileSize: bytes.length });
+  const isTheFile = (p) =>
+    p.messageType === "FILE" &&
+    Array.isArray(p.attachments) &&
+    p.attachments.length === 1 &&
+    typeof p.attachments[0].fileUrl === "string" &&
+    p.attachments[0].fileName === "notes.pdf";
+  const fileSent = await pageEvents.expect(
+    "new_message",
+    WAIT_MS,
+    (p) => p.senderId === me && p.content === "the notes",
+    `"new_message" for the file we sent`,
+  );
+  if (!isTheFile(fileSent) || fileSent.attachments[0].fileUrl !== media.url) {
+    fail(`"new_message" of the file: expected messageType "FILE" and attachments [{ fileUrl: ${media.url}, fileName: "notes.pdf" }]: ${show(fileSent)}`);
+  }
+  const fileBack = await pageEvents.expect(
+    "new_message",
+    WAIT_MS,
+    (p) => p.senderId === ALICE && p.content === "the notes",
+    `Alice's answer with the file`,
+  );
+  if (!isTheFile(fileBack)) fail(`Alice's answer with the file: ${show(fileBack)}`);
+  await expectDownload(fileBack.attachments[0].fileUrl, socketToken, bytes);
+  const texts = page.state.messages.filter((m) => m.messageType === "TEXT" && !(Array.isArray(m.attachments) && m.attachments.length === 0));
+  if (texts.length) fail(`texts without an empty attachments list: ${show(texts)}`);
+
+  // 10. The page's connection drops; Alice answers meanwhile; it comes back with auth.lastSeq and
   //    gets the answer it missed, once.
   const missed = await dropAndResume(pageEvents, api, device, async () => {
     const away = await api.expect(202, "POST", messagesPath, { text: "while you were away" });

@@ -50,7 +50,7 @@ async function issueToken(api, { sub, devices, profile }) {
 /**
  * Checks that `GET /api/v1/profiles` lists profile `name`, translating at least the client
  * events `events` (keys of its `events`) and producing at least the client events `emits`
- * (values of its `emits`).
+ * (among the values of its `emits`).
  */
 async function expectProfileListed(api, name, { events, emits }) {
   const listed = await api.expect(200, "GET", "/api/v1/profiles");
@@ -67,7 +67,8 @@ async function expectProfileListed(api, name, { events, emits }) {
   }
   const missing = events.filter((e) => typeof profile.events[e] !== "string");
   if (missing.length) fail(`profile ${name}: \`events\` does not translate ${show(missing)}: ${show(profile.events)}`);
-  const produced = Object.values(profile.emits);
+  // A native event that becomes one of several client events lists them as `a|b`.
+  const produced = Object.values(profile.emits).flatMap((names) => names.split("|"));
   const absent = emits.filter((e) => !produced.includes(e));
   if (absent.length) fail(`profile ${name}: \`emits\` never produces ${show(absent)}: ${show(profile.emits)}`);
 }
@@ -192,6 +193,32 @@ function tempIdNow() {
   return lastTempId;
 }
 
+/**
+ * Uploads `bytes` (a PDF) as file `name` over REST with `token`, as the seeds' clients upload
+ * before they send a file; resolves with the stored media `{ url, mime, name, size }`.
+ */
+async function uploadPdf(url, device, token, name, bytes) {
+  const uploaded = await fetch(`${url}/api/v1/devices/${device}/media?name=${encodeURIComponent(name)}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
+    body: bytes,
+  });
+  const media = await uploaded.json();
+  if (uploaded.status !== 201 || typeof media.url !== "string" || media.name !== name || media.size !== bytes.length) {
+    fail(`POST …/media?name=${name}: expected 201 { url, mime, name: ${show(name)}, size: ${bytes.length} }, got ${uploaded.status} ${show(media)}`);
+  }
+  return media;
+}
+
+/** Fails unless the file at `fileUrl`, downloaded with `token`, is `bytes`. */
+async function expectDownload(fileUrl, token, bytes) {
+  const download = await fetch(fileUrl, { headers: { authorization: `Bearer ${token}` } });
+  const downloaded = Buffer.from(await download.arrayBuffer());
+  if (download.status !== 200 || !downloaded.equals(bytes)) {
+    fail(`GET ${fileUrl}: expected 200 and the uploaded bytes, got ${download.status} ${show(downloaded.toString())}`);
+  }
+}
+
 /** Fails unless `value` is a string that parses as a date. */
 function expectDate(value, what) {
   if (typeof value !== "string" || Number.isNaN(Date.parse(value))) fail(`${what}: not a date: ${show(value)}`);
@@ -210,4 +237,6 @@ module.exports = {
   fromNow,
   tempIdNow,
   expectDate,
+  uploadPdf,
+  expectDownload,
 };
