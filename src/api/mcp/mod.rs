@@ -47,9 +47,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // credential such a page does not have, and a daemon is reached by whatever name
         // its deployment gives it.
         .disable_allowed_hosts();
-    let tools = state.clone();
+    // Each request is served by a server of its own; the tools and their schemas are made
+    // once, and the copies share them.
+    let agent = Agent::new(state.clone());
     let service = StreamableHttpService::new(
-        move || Ok(Agent::new(tools.clone())),
+        move || Ok(agent.clone()),
         Arc::new(NeverSessionManager::default()),
         config,
     );
