@@ -33,7 +33,7 @@ use super::AppState;
 use crate::model::DeviceId;
 
 /// Where the protocol is served.
-pub const PATH: &str = "/mcp";
+const PATH: &str = "/mcp";
 
 /// The route at [`PATH`], refusing requests without a valid credential before the protocol
 /// reads them (see [`auth`]).
