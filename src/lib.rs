@@ -54,8 +54,8 @@
 //! - [`hooks`] act outside the daemon: signed webhooks from a durable outbox written with each
 //!   event, event sinks (NATS, Redis, RabbitMQ) reading the journal from cursors of their
 //!   own, desktop notifications and sounds on the host.
-//! - [`api`] serves REST, the OpenAPI document, Socket.IO with its protocol profiles, and the
-//!   dashboard; handlers call device handles or the store and never emit events to sockets
+//! - [`api`] serves REST, the OpenAPI document, Socket.IO with its protocol profiles, MCP for
+//!   AI agents, and the dashboard; handlers call device handles or the store and never emit events to sockets
 //!   themselves.
 //! - [`app`] wires the components together, a cluster's node included, and shuts them down in
 //!   order; [`cli`] is the command line: `serve`, the REST client's subcommands, and `migrate`,

@@ -1,6 +1,6 @@
-//! The daemon's faces: REST under `/api/v1`, Socket.IO on `server.socket_path`, and the
-//! pairing page. Handlers extract, call a device handle or the store, and map the result; they
-//! never talk to a connector and never emit to sockets themselves.
+//! The daemon's faces: REST under `/api/v1`, Socket.IO on `server.socket_path`, MCP at
+//! `/mcp`, and the pairing page. Handlers extract, call a device handle or the store, and map
+//! the result; they never talk to a connector and never emit to sockets themselves.
 
 mod accept;
 pub mod auth;
@@ -10,7 +10,10 @@ pub mod conversations;
 pub mod dashboard;
 pub mod error;
 mod extract;
+pub mod fleet;
 pub mod groups;
+pub mod journal;
+pub mod mcp;
 pub mod openapi;
 pub mod origins;
 pub mod profile;

@@ -81,6 +81,23 @@ pub enum Dedup {
 }
 
 impl SendRequest {
+    /// A text to `chat_id`, answering `reply_to` if given: the plainest send.
+    pub fn text(chat_id: String, text: String, reply_to: Option<String>) -> Self {
+        SendRequest {
+            chat_id,
+            text,
+            media: None,
+            location: None,
+            contacts: None,
+            poll: None,
+            reply_to,
+            temp_id: None,
+            template: None,
+            forwarded: false,
+            forward_of: None,
+        }
+    }
+
     /// Whether this asks for what `original` holds: a retry of the same send. (A revoked
     /// message no longer holds its text, so it is not asked.)
     fn repeats(&self, original: &Message) -> bool {

@@ -31,6 +31,13 @@ pub fn bare_token(value: &str) -> &str {
     bearer_token(value).unwrap_or(value)
 }
 
+/// Whether `value` has the shape of an access token (a JWT: a header, claims and a signature),
+/// whatever its signature and expiry: for a face whose clients present API keys as bearer
+/// tokens too, which an API key never looks like.
+pub fn is_access_token(value: &str) -> bool {
+    jsonwebtoken::decode_header(value).is_ok()
+}
+
 /// The token of an `Authorization: Bearer <token>` value. The scheme is case-insensitive
 /// (RFC 7235), so `bearer` and `BEARER` are read too.
 pub(super) fn bearer_token(value: &str) -> Option<&str> {

@@ -21,7 +21,9 @@ use crate::config::{ApiKeySetting, Settings};
 use crate::store::{self, Store, StoreError};
 
 use credentials::Claims;
-pub use credentials::{bare_token, header_credentials, NewKey, CREDENTIAL_HEADERS};
+pub use credentials::{
+    bare_token, header_credentials, is_access_token, NewKey, CREDENTIAL_HEADERS,
+};
 pub use scope::{Caller, Grant, Scope};
 pub use secrets::{random_secret, read_or_create_secret, unix_now, write_private};
 

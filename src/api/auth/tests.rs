@@ -131,3 +131,19 @@ fn a_caller_sees_all_that_another_sees_only_within_its_own_devices() {
     assert!(!a.sees_all_that(&a_and_b));
     assert!(!a_and_b.sees_all_that(&everything));
 }
+
+/// An access token is told from an API key by its shape alone, so that a bearer value can be
+/// either; an expired or foreign token still looks like one, and is refused as a token.
+#[test]
+fn a_token_is_told_from_an_api_key_by_its_shape() {
+    let key = NewKey::generate("agent".into(), vec!["*".into()], vec![Scope::Read]);
+    assert!(!is_access_token(&key.secret));
+    assert!(!is_access_token("a configured key with spaces"));
+    let foreign = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &serde_json::json!({ "sub": "someone" }),
+        &EncodingKey::from_secret(b"another daemon's secret"),
+    )
+    .unwrap();
+    assert!(is_access_token(&foreign));
+}

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::{Object, Ref, RefOr, Schema};
@@ -17,17 +17,15 @@ use crate::api::accept;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{optional_body, ApiJson, DevicePath};
+use crate::api::fleet::{self, handle, QrView};
 use crate::api::openapi::{
     code, codes, Codes, File, Refused, CREDENTIALS, DEVICE, JSON_BODY, STORES,
 };
 use crate::api::AppState;
-use crate::device::{DeviceError, DeviceHandle, DevicePatch, DeviceView, Lifecycle};
+use crate::device::{DevicePatch, DeviceView, Lifecycle};
 use crate::model::spec::{CloudApiSpec, ConnectorKind, DeviceSpec, WahaSpec};
-use crate::model::{event::HealthStatus, rfc3339, upstream::Cue, DeviceId, StateName};
-use crate::{qr, store};
-
-/// Longest a QR request waits for a device that has just entered state `qr` to show its code.
-const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+use crate::model::{upstream::Cue, DeviceId};
+use crate::qr;
 
 /// What a command to a device can meet: a state that does not allow it (`invalid_state`), a
 /// connector that cannot do it (`unsupported_by_connector`), an upstream that fails (`upstream_error`), a device
@@ -66,15 +64,7 @@ async fn list_devices(
     caller: Caller,
 ) -> Result<Json<List<DeviceView>>, ApiError> {
     caller.authorize(Scope::Read, None)?;
-    let records = state.store.read(store::devices::list).await?;
-    let items: Vec<DeviceView> = records
-        .iter()
-        .filter(|record| caller.sees(&record.id))
-        .map(|record| DeviceView {
-            health: health(&state, &record.id),
-            ..DeviceView::from(record)
-        })
-        .collect();
+    let items = fleet::visible(&state, &caller).await?;
     Ok(Json(List { items }))
 }
 
@@ -220,48 +210,9 @@ fn authorize_connector_settings(
     })
 }
 
-/// How a device's upstream session is doing, as its handle knows; a device this node has no
-/// handle for (being removed) is shown `healthy`, as it was stored.
-fn health(state: &AppState, id: &DeviceId) -> HealthStatus {
-    state
-        .devices
-        .handle(id)
-        .map_or(HealthStatus::Healthy, |handle| handle.health())
-}
-
-/// Loads the device view after checking access.
+/// One device in full, as `GET /devices/{id}` and the lifecycle routes answer.
 async fn view(state: &AppState, id: DeviceId) -> Result<Json<DeviceView>, ApiError> {
-    let in_cluster = state.devices.ownership().is_some();
-    let (record, owner, ledger) = state
-        .store
-        .read(move |conn| {
-            let owner = match in_cluster {
-                true => Some(store::cluster::owner(conn, &id)?.map(|owner| owner.node)),
-                false => None,
-            };
-            let ledger = store::governors::governor(conn, &id)?;
-            Ok((store::devices::get(conn, &id)?, owner, ledger))
-        })
-        .await?;
-    let record = record.ok_or(DeviceError::NotFound)?;
-    let (governor, restrictions) = state.devices.governor_of(&record, ledger);
-    Ok(Json(DeviceView {
-        owner,
-        health: health(state, &record.id),
-        governor: Some(governor),
-        restrictions: Some(restrictions),
-        ..DeviceView::from(&record)
-    }))
-}
-
-pub(super) fn handle(
-    state: &AppState,
-    caller: &Caller,
-    scope: Scope,
-    id: &DeviceId,
-) -> Result<DeviceHandle, ApiError> {
-    caller.authorize(scope, Some(id))?;
-    Ok(state.devices.handle(id).ok_or(DeviceError::NotFound)?)
+    Ok(Json(fleet::view(state, id).await?))
 }
 
 /// One device
@@ -411,24 +362,6 @@ async fn logout_device(
     drive(&state, &caller, id, Ask::Step(Lifecycle::Logout)).await
 }
 
-/// The QR code on show, as `GET …/qr` answers in JSON.
-#[derive(Serialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "Qr"))]
-#[serde(rename_all = "camelCase")]
-pub(super) struct QrView {
-    /// The text the code encodes.
-    qr: String,
-    /// The code as a picture: a `data:image/png;base64,` URL.
-    image: String,
-    /// When the code is replaced by the next one.
-    #[schema(format = DateTime)]
-    expires_at: String,
-    /// Which code this is since the device entered state `qr`, from 1.
-    attempt: u32,
-    /// How many codes are shown before the device gives up.
-    max_attempts: u32,
-}
-
 const PNG: &str = "image/png";
 const SVG: &str = "image/svg+xml";
 /// What `GET .../qr` answers with, JSON by default.
@@ -453,19 +386,7 @@ async fn show_qr(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let device = handle(&state, &caller, Scope::Control, &id)?;
-    let current = match device.current_qr() {
-        Some(current) => Some(current),
-        None if view(&state, id.clone()).await?.state == StateName::Qr.as_str() => {
-            device.qr_within(QR_ISSUE_WAIT).await
-        }
-        None => None,
-    };
-    let current = current.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InvalidState,
-            "the device is not showing a QR code (it is not in state `qr`)",
-        )
-    })?;
+    let current = fleet::qr(&state, &device).await?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -482,14 +403,7 @@ async fn show_qr(
         }
         _ => {}
     }
-    Ok(Json(QrView {
-        qr: current.qr,
-        image: current.image,
-        expires_at: rfc3339(current.expires_at),
-        attempt: current.attempt,
-        max_attempts: current.max_attempts,
-    })
-    .into_response())
+    Ok(Json(QrView::from(current)).into_response())
 }
 
 /// What `…/simulator/drop` may ask; no body is a plain drop.

@@ -91,6 +91,7 @@ pub fn router(state: AppState, mut routes: OpenApiRouter<AppState>) -> Router {
     router
         .merge(super::dashboard::router())
         .merge(cluster::internal())
+        .merge(super::mcp::router(&state))
         .layer(Extension(Served::new(&document)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {

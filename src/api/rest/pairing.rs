@@ -14,11 +14,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::devices::{handle, COMMAND_REFUSED};
+use super::devices::COMMAND_REFUSED;
 use crate::api::auth::{Caller, Scope};
 use crate::api::conversations::PairingCodeRequest;
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::fleet::handle;
 use crate::api::openapi::{codes, Refused, ANY_REQUEST, CREDENTIALS, JSON_BODY, STORES};
 use crate::api::AppState;
 use crate::device::pairings::{PairingError, Scan};

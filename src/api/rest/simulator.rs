@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::devices::{handle, COMMAND_REFUSED};
+use super::devices::COMMAND_REFUSED;
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
 use crate::api::extract::{ApiJson, DevicePath};
+use crate::api::fleet::handle;
 use crate::api::openapi::{code, Refused, JSON_BODY};
 use crate::api::AppState;
 use crate::messaging::{check_id, NewPoll, SendRequest};

@@ -11,15 +11,12 @@ use utoipa_axum::routes;
 
 use crate::api::auth::{Caller, Scope};
 use crate::api::error::{ApiError, ErrorCode};
-use crate::api::extract::{page_limit, DevicePath};
+use crate::api::extract::DevicePath;
+use crate::api::journal::{self, EventPage};
 use crate::api::openapi::{code, Refused, Served, ANY_REQUEST, CREDENTIALS, DEVICE};
 use crate::api::socket::Stats;
 use crate::api::AppState;
 use crate::metrics::{self, Snapshot};
-use crate::model::{
-    event::{Envelope, JournaledEvent},
-    fitting,
-};
 use crate::store;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -122,26 +119,6 @@ struct EventsQuery {
     limit: Option<u64>,
 }
 
-/// A page of a device's journal.
-#[derive(Serialize, ToSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(rename = "JournalPage"))]
-#[serde(rename_all = "camelCase")]
-pub(super) struct EventPage<'a> {
-    items: Vec<Envelope<'a>>,
-    /// The device's last `seq`.
-    head: u64,
-    /// False when entries after `after` were already pruned.
-    recovered: bool,
-    /// The `after` of the next page: the page may end early to stay within
-    /// `limits.max_reply_bytes`, and `qr` entries are left out for credentials without the
-    /// `control` scope.
-    next_after: Option<u64>,
-}
-
-const DEFAULT_EVENTS_PAGE: u64 = 100;
-
-const MAX_EVENTS_PAGE: u64 = 1000;
-
 /// The device's event journal after `after`, oldest first, for pull consumers and resync
 #[utoipa::path(get, path = "/api/v1/devices/{id}/events", tag = "system",
     params(DevicePath, EventsQuery),
@@ -155,36 +132,6 @@ async fn events(
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    caller.authorize(Scope::Read, Some(&id))?;
-    state
-        .devices
-        .handle(&id)
-        .ok_or(crate::device::DeviceError::NotFound)?;
-    let limit = page_limit(query.limit, DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)?;
-    let device = id.clone();
-    let read = state
-        .store
-        .read(move |conn| store::journal::read_after(conn, &device, query.after, limit))
-        .await?;
-    let visible: Vec<&JournaledEvent> = read
-        .events
-        .iter()
-        .filter(|event| caller.may_see(event.kind, &id))
-        .collect();
-    let mut envelopes: Vec<_> = visible.iter().map(|event| event.envelope()).collect();
-    // Cut to the reply budget; `nextAfter` is where the next page starts: the last event
-    // given, or the last one read when the rest of the page was not for this caller.
-    let fit = fitting(&envelopes, state.settings.limits.max_reply_bytes);
-    let next_after = match fit < visible.len() {
-        true => visible.get(fit.saturating_sub(1)).map(|event| event.seq),
-        false => read.events.last().map(|event| event.seq),
-    };
-    envelopes.truncate(fit);
-    let page = EventPage {
-        items: envelopes,
-        head: read.head,
-        recovered: read.complete,
-        next_after,
-    };
+    let page = journal::page(&state, &caller, &id, query.after, query.limit).await?;
     Ok(Json(page).into_response())
 }
