@@ -427,7 +427,7 @@ async fn presence(client: &mut SioClient, query: Value) -> Value {
 }
 
 #[tokio::test]
-async fn one_notification_is_read_by_its_id() {
+async fn one_notification_is_read_by_its_id_and_all_of_them_at_once() {
     let daemon = TestDaemon::start().await;
     daemon.ready_device("one", contacts()).await;
     let mut a = daemon.socket("one", json!({})).await;
@@ -441,12 +441,31 @@ async fn one_notification_is_read_by_its_id() {
         .unwrap();
     assert_eq!(ok(read), json!({}));
     let cleared = b.wait_for("notification:read", WAIT).await.unwrap();
-    assert_eq!(cleared.data["ids"], json!([id]));
+    assert_eq!(
+        (&cleared.data["ids"], &cleared.data["all"]),
+        (&json!([id]), &json!(false))
+    );
     let both = a
         .emit_with_ack("notification:read", json!({ "id": id, "all": true }), WAIT)
         .await
         .unwrap();
     assert_eq!(refused(&both), "bad_request");
+
+    // "Read all" says so, for clients that have an event of their own for it.
+    ok(send(&mut a, json!({ "chatId": ALICE, "text": "again" })).await);
+    let another = a.wait_for("notification", WAIT).await.unwrap();
+    ok(
+        a.emit_with_ack("notification:read", json!({ "all": true }), WAIT)
+            .await
+            .unwrap(),
+    );
+    let cleared = b
+        .wait_until(WAIT, |e| {
+            e.name == "notification:read" && e.data["all"] == true
+        })
+        .await
+        .unwrap();
+    assert_eq!(cleared.data["ids"], json!([another.data["id"]]));
 }
 
 /// What the simulated phone received. A message's server ack comes after the phone recorded

@@ -94,6 +94,20 @@ async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
     assert_eq!((&sent["type"], &sent["media"]), (&json!("image"), &media));
     wait_relayed(&mut client, &sent["id"]).await;
 
+    // Its URL alone is enough: the upload says what the file is, which the URL cannot.
+    let by_url = daemon
+        .send_message(
+            "phone",
+            ALICE,
+            json!({ "text": "the dot again", "media": { "url": url, "type": "image" } }),
+        )
+        .await;
+    assert_eq!(
+        (&by_url["type"], &by_url["media"]),
+        (&json!("image"), &media)
+    );
+    wait_relayed(&mut client, &by_url["id"]).await;
+
     // Reading it needs a credential for the device, as every media URL does.
     let stranger = daemon.key_for(&["other"], &["read"]).await;
     let refused = reqwest::Client::new()

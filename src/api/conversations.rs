@@ -112,6 +112,9 @@ impl Conversations {
         if let Some((owner, _)) = owner.filter(|(owner, _)| owner != device) {
             caller.authorize(Scope::Read, Some(&owner))?;
         }
+        if let Some(media) = request.media.as_mut() {
+            self.devices.library().complete(media).await?;
+        }
         let waits = !handle.is_sending();
         let (message, created) =
             messaging::send(&self.store, device, request, dedup, turn, waits).await?;

@@ -21,7 +21,7 @@ use crate::config::Settings;
 use crate::model::{
     spec::DeviceSpec,
     upstream::{media_base, ConnectorError, Download},
-    DeviceId,
+    DeviceId, Media,
 };
 use crate::store::Store;
 
@@ -89,6 +89,22 @@ impl Library {
     /// The device and media id `url` serves, if it is one of this daemon's media URLs.
     pub fn locate(&self, url: &str) -> Option<(DeviceId, String)> {
         locate(&self.settings.server.public_url, url)
+    }
+
+    /// Fills in what a send left out of a file it names by one of the daemon's upload URLs
+    /// (its type, name and size), from the upload: such a URL has no file name to tell them.
+    pub async fn complete(&self, media: &mut Media) -> Result<(), DeviceError> {
+        let Some((device, media_id)) = self.locate(&media.url) else {
+            return Ok(());
+        };
+        if let Some(upload) = self.uploads.find(&device, &media_id).await? {
+            if media.mime.is_empty() {
+                media.mime = upload.mime;
+            }
+            media.name = media.name.take().or(upload.name);
+            media.size = media.size.or(Some(upload.size));
+        }
+        Ok(())
     }
 
     /// Reads the file at `url` whole, if `url` is one of this daemon's media URLs.

@@ -149,21 +149,25 @@ impl Uploads {
         Ok(size)
     }
 
+    /// What is known of upload `media_id` of device `id`, if `media_id` names one.
+    pub async fn find(&self, id: &DeviceId, media_id: &str) -> Result<Option<Upload>, DeviceError> {
+        if !media_id.starts_with(ID_PREFIX) {
+            return Ok(None);
+        }
+        let (device, upload_id) = (id.clone(), media_id.to_owned());
+        Ok(self
+            .store
+            .read(move |conn| uploads::find(conn, &device, &upload_id))
+            .await?)
+    }
+
     /// Opens upload `media_id` of device `id`; `None` when it is none of its uploads.
     pub async fn open(
         &self,
         id: &DeviceId,
         media_id: &str,
     ) -> Result<Option<Download>, DeviceError> {
-        if !media_id.starts_with(ID_PREFIX) {
-            return Ok(None);
-        }
-        let (device, upload_id) = (id.clone(), media_id.to_owned());
-        let found = self
-            .store
-            .read(move |conn| uploads::find(conn, &device, &upload_id))
-            .await?;
-        let Some(upload) = found else {
+        let Some(upload) = self.find(id, media_id).await? else {
             return Ok(None);
         };
         if self.shared {

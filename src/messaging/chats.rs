@@ -72,7 +72,10 @@ pub async fn mark_read(
         if !cleared.is_empty() {
             tx.journal(
                 &device,
-                EventData::NotificationRead(NotificationRead { ids: cleared }),
+                EventData::NotificationRead(NotificationRead {
+                    ids: cleared,
+                    all: false,
+                }),
             )?;
         }
         Ok(message_ids)
@@ -176,7 +179,10 @@ pub async fn read_notifications(
         if !ids.is_empty() {
             tx.journal(
                 &device,
-                EventData::NotificationRead(NotificationRead { ids: ids.clone() }),
+                EventData::NotificationRead(NotificationRead {
+                    ids: ids.clone(),
+                    all: matches!(which, NotificationsRead::All),
+                }),
             )?;
         }
         Ok(ids)

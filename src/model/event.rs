@@ -356,7 +356,10 @@ mod tests {
             }),
             EventData::typing("c".into(), "k".into(), true),
             EventData::typing("c".into(), "k".into(), false),
-            EventData::NotificationRead(NotificationRead { ids: vec![] }),
+            EventData::NotificationRead(NotificationRead {
+                ids: vec![],
+                all: false,
+            }),
         ];
         for sample in samples {
             let kind = sample.kind();

@@ -182,7 +182,7 @@ fromPhone: string | null, };
 
 export type Notification = { id: string, kind: string, title: string, body: string, chatId: string | null, messageId: string | null, };
 
-export type NotificationRead = { ids: Array<string>, };
+export type NotificationRead = { ids: Array<string>, all: boolean, };
 
 export type StatusNew = { 
 /**

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::definition::{self, ChooseFile, EmitFile, EventFile, ProfileFile, ReplyMode, ShapeFile};
 use super::path::Path;
-use super::rebuild::{Direction, Each, Move, Rebuild, Source};
+use super::rebuild::{value_key, Direction, Each, Move, Rebuild, Source};
 use super::{
     is_native_emit, ClientEvent, Emit, Origin, Profile, Reply, Target, NATIVE_CLIENT_EVENTS,
 };
@@ -201,6 +201,11 @@ fn compile_shape(
     for (client, field) in &shape.fields {
         let client_path = Path::parse(client)?;
         let values = shape.values.get(client).cloned().unwrap_or_default();
+        let omit: Vec<String> = shape
+            .omit
+            .get(client)
+            .map(|none| none.iter().map(value_key).collect())
+            .unwrap_or_default();
         let (native, nested) = match field {
             definition::FieldFile::Path(native) => (Source::parse(native)?, None),
             definition::FieldFile::Nested { from, like: name } => {
@@ -223,12 +228,14 @@ fn compile_shape(
                 from: native,
                 to: client_path,
                 values,
+                omit,
                 like: nested,
             },
             (Direction::In, Source::Here(native)) => Move {
                 from: Source::Here(client_path),
                 to: native,
                 values,
+                omit,
                 like: nested,
             },
             (Direction::In, _) => {
@@ -238,14 +245,16 @@ fn compile_shape(
             }
         });
     }
-    if let Some(field) = shape
-        .values
-        .keys()
-        .find(|field| !shape.fields.contains_key(*field))
-    {
-        return Err(format!(
-            "`values.{field}` maps a field that `fields` does not name"
-        ));
+    let mapped: [(&str, Vec<&String>); 2] = [
+        ("values", shape.values.keys().collect()),
+        ("omit", shape.omit.keys().collect()),
+    ];
+    for (table, fields) in mapped {
+        if let Some(field) = fields.into_iter().find(|f| !shape.fields.contains_key(*f)) {
+            return Err(format!(
+                "`{table}.{field}` maps a field that `fields` does not name"
+            ));
+        }
     }
     let paths = |texts: &[String]| {
         texts

@@ -129,6 +129,10 @@ pub struct ShapeFile {
     pub fields: BTreeMap<String, FieldFile>,
     #[serde(default)]
     pub values: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Values of a field that mean "none" (`omit.type = ["TEXT"]`: a text is a message without
+    /// a file's type): the field is left out of what is built, as if the source had no value.
+    #[serde(default)]
+    pub omit: BTreeMap<String, Vec<Value>>,
     /// Constant fields written on the target side.
     #[serde(default)]
     pub set: BTreeMap<String, Value>,
@@ -183,8 +187,8 @@ pub enum FieldFile {
 const EMIT_KEYS: &[&str] = &["event", "by", "skip", "when", "also", "outside"];
 
 const SHAPE_KEYS: &[&str] = &[
-    "from", "payload", "fields", "values", "set", "drop", "only", "keep", "each", "where", "pick",
-    "as",
+    "from", "payload", "fields", "values", "omit", "set", "drop", "only", "keep", "each", "where",
+    "pick", "as",
 ];
 
 /// The keys of a profile file that nothing reads, as dotted paths. serde cannot refuse

@@ -60,6 +60,8 @@ pub struct Move {
     pub to: Path,
     /// Source value (as text: `online`, `true`, `5`) → target value; others pass unchanged.
     pub values: BTreeMap<String, Value>,
+    /// Source values (as text) that mean "none": the field is read as absent.
+    pub omit: Vec<String>,
     /// A nested value rebuilt as another shape (a reply's message, as the profile's messages).
     pub like: Option<Arc<Rebuild>>,
 }
@@ -187,7 +189,10 @@ impl Rebuild {
 
 impl Move {
     fn read(&self, here: &Value, context: &Value) -> Option<Value> {
-        let value = self.from.get(here, context)?;
+        let value = self
+            .from
+            .get(here, context)
+            .filter(|value| !self.omit.contains(&value_key(value)))?;
         let value = match &self.like {
             Some(like) => like.apply(value, context),
             None => value.clone(),

@@ -98,6 +98,15 @@ fn client_events_become_native_ones() {
             "message:send",
             json!({ "chatId": "c1", "text": "Hello!", "tempId": "t1" }),
         ),
+        (
+            "direct-chat",
+            "message:send",
+            json!({ "recipientId": "c1", "content": "Look", "type": "IMAGE",
+                    "attachmentUrl": "https://example.com/a.png" }),
+            "message:send",
+            json!({ "chatId": "c1", "text": "Look",
+                    "media": { "url": "https://example.com/a.png", "type": "image" } }),
+        ),
     ];
     for (profile, event, payload, native, expected) in cases {
         let translated = inbound(profile, event, payload);
@@ -113,6 +122,16 @@ fn an_event_without_a_payload_gets_the_constants() {
         .unwrap();
     assert_eq!(read_all.event, "notification:read");
     assert_eq!(read_all.payload, json!({ "all": true }));
+}
+
+#[test]
+fn read_all_reaches_other_clients_as_one_read_all_event() {
+    let profile = shipped("conversation-rooms");
+    let all = json!({ "ids": ["n1", "n2"], "all": true });
+    assert_eq!(
+        profile.outbound("notification:read", &all, None, Place::Room),
+        [("notifications:read-all".to_owned(), json!({}))]
+    );
 }
 
 #[test]
@@ -285,7 +304,7 @@ fn an_outside_has_no_outside_of_its_own() {
 
 #[test]
 fn one_native_event_may_become_several_or_none() {
-    let read = json!({ "ids": ["ntf_1", "ntf_2"], "deviceId": "demo", "seq": 3 });
+    let read = json!({ "ids": ["ntf_1", "ntf_2"], "all": false, "deviceId": "demo", "seq": 3 });
     assert_eq!(
         shipped("conversation-rooms").outbound("notification:read", &read, None, Place::Room),
         vec![
@@ -410,6 +429,12 @@ fn bad_profiles_are_refused_with_every_problem() {
     assert_eq!(
         compile("bad", Origin::User, text).unwrap_err(),
         vec!["unknown key `events.\"a\".field`".to_owned()]
+    );
+    let text = "description = \"x\"\n[events.a]\nnative = \"chat:join\"\nomit.kind = [\"NONE\"]\n";
+    let problems = compile("bad", Origin::User, text).unwrap_err();
+    assert!(
+        problems[0].contains("`omit.kind` maps a field that `fields` does not name"),
+        "{problems:?}"
     );
 }
 

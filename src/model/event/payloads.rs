@@ -155,11 +155,14 @@ pub struct Notification {
     pub message_id: Option<String>,
 }
 
-/// `notification:read`: notifications were seen.
+/// `notification:read`: notifications were seen. `all` says they were cleared by "read all",
+/// so that a client with its own "all read" event hears it as that, once, rather than as one
+/// event per notification.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NotificationRead {
     pub ids: Vec<String>,
+    pub all: bool,
 }
 
 /// `status:new`: a story (`status@broadcast`) or a channel's post (`…@newsletter`), which is

@@ -25,6 +25,8 @@ const {
   dropAndResume,
   expectOnce,
   expectDate,
+  uploadFile,
+  expectDownload,
 } = require("./support");
 
 // ---------------------------------------------------------------------------------------------
@@ -98,10 +100,14 @@ function useWebSocket(url, token) {
     get isConnected() {
       return socket.connected;
     },
-    /** Sends a text; resolves with the ack `{ ok, data }` (rejects if none comes in time). */
-    sendMessage(recipientId, content, tempId = `temp-${Date.now()}`) {
+    /**
+     * Sends a message (a text unless `type` and `attachmentUrl` say otherwise); resolves with
+     * the ack `{ ok, data }` (rejects if none comes in time).
+     */
+    sendMessage(recipientId, content, tempId = `temp-${Date.now()}`, type = "TEXT", attachmentUrl = undefined) {
+      const message = { recipientId, content, type, tempId, attachmentUrl };
       return new Promise((resolve, reject) => {
-        socket.timeout(WAIT_MS).emit("message:send", { recipientId, content, type: "TEXT", tempId }, (err, response) => {
+        socket.timeout(WAIT_MS).emit("message:send", message, (err, response) => {
           if (err) return reject(new Error(`no ack for message:send within ${WAIT_MS} ms`));
           if (response && response.ok) keep(response.data);
           resolve(response);
@@ -137,7 +143,7 @@ function expectMessage(message, { senderId, recipientId, content }, what) {
 }
 
 main(async () => {
-  const { device, otherDevice, api, me, namespace } = await setup();
+  const { url, device, otherDevice, api, me, namespace } = await setup();
   const token = await issueToken(api, { sub: me, devices: [device], profile: "direct-chat" });
   const otherDeviceToken = await issueToken(api, { sub: me, devices: [otherDevice], profile: "direct-chat" });
 
@@ -254,7 +260,25 @@ main(async () => {
   expectDate(offline.lastSeenAt, `"user:status" offline: lastSeenAt`);
   if (chat.state.onlineUsers.has(ALICE)) fail(`the hook still shows Alice online`);
 
-  // 9. The connection drops; Alice answers meanwhile; the hook comes back with auth.lastSeq and
+  // 9. An image: uploaded over REST, sent with `type: "IMAGE"` and its `attachmentUrl`; it is
+  //    an image both ways, and Alice sends it back.
+  const png = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000", "hex");
+  const poster = await uploadFile(url, device, token, "poster.png", "image/png", png);
+  const image = await chat.sendMessage(ALICE, "the poster", "temp-poster", "IMAGE", poster.url);
+  const isTheImage = (m) => m.type === "IMAGE" && typeof m.attachmentUrl === "string" && m.content === "the poster";
+  if (!image || image.ok !== true || !isTheImage(image.data) || image.data.attachmentUrl !== poster.url) {
+    fail(`message:send of an IMAGE: expected type "IMAGE" and attachmentUrl ${poster.url}, got ${show(image)}`);
+  }
+  const imageBack = await chatEvents.expect(
+    "message:new",
+    WAIT_MS,
+    (p) => p.senderId === ALICE && p.content === "the poster",
+    `Alice's answer with the image`,
+  );
+  if (!isTheImage(imageBack)) fail(`Alice's answer with the image: expected type "IMAGE": ${show(imageBack)}`);
+  await expectDownload(imageBack.attachmentUrl, token, png);
+
+  // 10. The connection drops; Alice answers meanwhile; the hook comes back with auth.lastSeq and
   //    gets the answer it missed, once.
   const missed = await dropAndResume(chatEvents, api, device, async () => {
     await api.expect(202, "POST", `${chatPath}/messages`, { text: "while you were away" });

@@ -28,7 +28,7 @@ const {
   tempIdNow,
   expectDate,
   fromNow,
-  uploadPdf,
+  uploadFile,
   expectDownload,
 } = require("./support");
 
@@ -257,7 +257,7 @@ main(async () => {
 
   // 11. A file: uploaded over REST, then sent with its attachmentUrl; Alice sends it back.
   const bytes = Buffer.from("%PDF-1.4\n% the brief\n");
-  const media = await uploadPdf(url, device, token, "file.pdf", bytes);
+  const media = await uploadFile(url, device, token, "file.pdf", "application/pdf", bytes);
   const fileTempId = chat.handleSendMessage("the brief", { messageType: "file", attachmentUrl: media.url, attachmentName: media.name });
   const fileSent = await chatEvents.expect("message:sent", WAIT_MS, (p) => p.tempId === fileTempId, `"message:sent" for the file`);
   expectMessage(fileSent.message, { conversationId: ALICE, content: "the brief", messageType: "file" }, `"message:sent" of the file`);

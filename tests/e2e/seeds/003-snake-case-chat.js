@@ -26,7 +26,7 @@ const {
   dropAndResume,
   expectOnce,
   expectDate,
-  uploadPdf,
+  uploadFile,
   expectDownload,
 } = require("./support");
 
@@ -257,7 +257,7 @@ main(async () => {
 
   // 9. A file: uploaded over REST, then sent as the message's attachment; Alice sends it back.
   const bytes = Buffer.from("%PDF-1.4\n% the notes\n");
-  const media = await uploadPdf(url, device, socketToken, "notes.pdf", bytes);
+  const media = await uploadFile(url, device, socketToken, "notes.pdf", "application/pdf", bytes);
   page.sendFile("the notes", { fileUrl: media.url, fileName: "notes.pdf", mimeType: "application/pdf", fileSize: bytes.length });
   const isTheFile = (p) =>
     p.messageType === "FILE" &&

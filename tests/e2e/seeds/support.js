@@ -194,13 +194,13 @@ function tempIdNow() {
 }
 
 /**
- * Uploads `bytes` (a PDF) as file `name` over REST with `token`, as the seeds' clients upload
- * before they send a file; resolves with the stored media `{ url, mime, name, size }`.
+ * Uploads `bytes` of type `mime` as file `name` over REST with `token`, as the seeds' clients
+ * upload before they send a file; resolves with the stored media `{ url, mime, name, size }`.
  */
-async function uploadPdf(url, device, token, name, bytes) {
+async function uploadFile(url, device, token, name, mime, bytes) {
   const uploaded = await fetch(`${url}/api/v1/devices/${device}/media?name=${encodeURIComponent(name)}`, {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/pdf" },
+    headers: { authorization: `Bearer ${token}`, "content-type": mime },
     body: bytes,
   });
   const media = await uploaded.json();
@@ -237,6 +237,6 @@ module.exports = {
   fromNow,
   tempIdNow,
   expectDate,
-  uploadPdf,
+  uploadFile,
   expectDownload,
 };
