@@ -200,13 +200,18 @@ pub async fn run(
     let node_id = devices
         .ownership()
         .map(|ownership| ownership.node().to_owned());
-    let webhooks = Webhooks::new(store.clone(), settings.clone(), metrics.clone(), node_id)?;
+    let webhooks = Webhooks::new(
+        store.clone(),
+        settings.clone(),
+        metrics.clone(),
+        node_id.clone(),
+    )?;
     webhooks.sync_configured().await?;
     background.adopt([tokio::spawn({
         let (webhooks, bus, stop) = (webhooks.clone(), bus.clone(), background.stop_signal());
         async move { webhooks.run(&bus, stop).await }
     })]);
-    let sinks = Sinks::new(store.clone(), settings.clone());
+    let sinks = Sinks::new(store.clone(), settings.clone(), node_id);
     sinks.sync_configured().await?;
     background.adopt([tokio::spawn({
         let (sinks, bus, stop) = (sinks.clone(), bus.clone(), background.stop_signal());

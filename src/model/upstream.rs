@@ -237,8 +237,11 @@ mod base64_bytes {
 /// What a test, a demo or a dashboard makes the simulated world do: fail, or someone in it
 /// act as the upstream would then report. An act that results in a message names it with
 /// `upstream_id`, chosen by whoever gave the cue, so that the answer can name it at once.
+///
+/// In a cluster a cue travels to the device's owner as JSON, tagged `cue`: an act's own
+/// fields include a `kind`, which a tag of that name would collide with.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "cue", rename_all = "camelCase")]
 pub enum Cue {
     /// The connection drops; the next `fail_reconnects` reconnection attempts fail too.
     Drop { fail_reconnects: u32 },
@@ -357,4 +360,33 @@ pub struct Download {
     /// The file's size, when known before it is read.
     pub length: Option<u64>,
     pub body: FileStream,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Act, Cue};
+
+    #[test]
+    fn a_cue_travels_to_another_node_and_back_unchanged() {
+        let cues = [
+            Cue::Stall,
+            Cue::Act(Box::new(Act::Message {
+                upstream_id: "sim_1".into(),
+                from: "15550000002@c.us".into(),
+                chat_id: None,
+                as_lid: false,
+                kind: "text".into(),
+                text: "hi".into(),
+                media: None,
+                content: Box::default(),
+            })),
+            Cue::Act(Box::new(Act::RevealLid {
+                contact: "15550000002@c.us".into(),
+            })),
+        ];
+        for cue in cues {
+            let json = serde_json::to_string(&cue).unwrap();
+            assert_eq!(serde_json::from_str::<Cue>(&json).unwrap(), cue, "{json}");
+        }
+    }
 }

@@ -429,6 +429,10 @@ const MIGRATIONS: &[&str] = &[
         seq BIGINT NOT NULL,
         PRIMARY KEY (sink_id, device_id)
     );"#,
+    // Which node publishes each sink, in a cluster (`cluster::claim_sink`). No step of
+    // SQLite's: a single node needs no claim.
+    r#"ALTER TABLE sinks ADD COLUMN claimed_by TEXT COLLATE "C";
+    ALTER TABLE sinks ADD COLUMN claimed_until BIGINT;"#,
 ];
 
 #[cfg(test)]

@@ -14,8 +14,11 @@
 //! starts, restarts when its definition changes, and stops when it is disabled or deleted.
 //! One module per kind (`nats`, `redis`, `amqp`) connects to its server and publishes a page.
 //!
-//! In a cluster, every node runs every sink on the shared cursors: an event may then be
-//! published by two nodes, with the same id.
+//! In a cluster, every node runs a worker for every sink, but only the one whose node holds
+//! the sink's claim (`store::cluster::claim_sink`, renewed with each page) publishes; the
+//! others stand by, and one of them takes over once a claim runs out (its node died or froze).
+//! A node that froze mid-page and wakes after its claim ran out may publish that page again,
+//! with the same ids.
 
 mod amqp;
 mod nats;
@@ -36,11 +39,15 @@ use crate::config::{Settings, SinkSetting};
 use crate::model::event::EventPattern;
 use crate::model::sink::{redacted_url, SinkKind};
 use crate::model::DeviceId;
+use crate::store::cluster::claim_sink;
 use crate::store::sinks::{self, SinkRecord, CONFIGURED};
 use crate::store::{Store, StoreError};
 
 /// How long connecting to a sink's server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// In a cluster, how often the supervisor reads the sinks again: a sink added, changed or
+/// removed through another node is taken up here within this.
+const CLUSTER_RELOOK: Duration = Duration::from_secs(5);
 
 /// One event as a sink publishes it.
 pub(super) struct Outgoing {
@@ -118,16 +125,20 @@ pub struct Sinks {
 struct Inner {
     store: Store,
     settings: Arc<Settings>,
+    /// In a cluster, this node's id: a node publishes a sink only while it holds its claim.
+    node: Option<String>,
     wake: Notify,
     statuses: Mutex<HashMap<String, SinkStatus>>,
 }
 
 impl Sinks {
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+    /// The supervisor; `node` is this node's id in a cluster, whose workers claim their sink.
+    pub fn new(store: Store, settings: Arc<Settings>, node: Option<String>) -> Self {
         Sinks {
             inner: Arc::new(Inner {
                 store,
                 settings,
+                node,
                 wake: Notify::new(),
                 statuses: Mutex::default(),
             }),
@@ -221,9 +232,16 @@ impl Sinks {
                 }
                 Err(error) => tracing::error!(%error, "cannot read the event sinks"),
             }
+            let relook = async {
+                match self.inner.node {
+                    Some(_) => tokio::time::sleep(CLUSTER_RELOOK).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = self.inner.wake.notified() => {}
+                _ = relook => {}
                 Some(ended) = workers.join_next_with_id() => {
                     // A worker ends when it is stopped; one that ended otherwise (the running
                     // worker of its sink, not one replaced) is started again.
@@ -279,5 +297,18 @@ impl Sinks {
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Whether this node may publish sink `id` for the next `hold`: always on a single node;
+    /// in a cluster, while it holds the sink's claim, which this takes or renews.
+    async fn claim(&self, id: &str, hold: Duration) -> Result<bool, StoreError> {
+        let Some(node) = self.inner.node.clone() else {
+            return Ok(true);
+        };
+        let (sink, hold_ms) = (id.to_owned(), hold.as_millis() as i64);
+        self.inner
+            .store
+            .coordinate(move |conn| claim_sink(conn, &sink, &node, hold_ms))
+            .await
     }
 }

@@ -31,6 +31,20 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a worker waits with nothing new before it looks at the journal anyway: an event
 /// the bus could not keep for it is found then at the latest.
 const IDLE: Duration = Duration::from_secs(30);
+/// In a cluster, how long a node's claim on a sink lasts from its last page: longer than a
+/// page may take to be published, so that no other node takes over a node that is working.
+const CLAIM_HOLD: Duration = Duration::from_secs(PUBLISH_TIMEOUT.as_secs() + 5);
+/// In a cluster, how often a worker whose sink another node publishes tries to claim it: a
+/// node that died is replaced within [`CLAIM_HOLD`] and this.
+const STANDBY: Duration = Duration::from_secs(5);
+
+/// Who publishes the sink's events.
+enum Published {
+    /// This node: it holds the sink's claim (always, on a single node).
+    Here,
+    /// Another node of the cluster, which holds the claim.
+    Elsewhere,
+}
 
 pub(super) struct Worker {
     pub(super) sinks: Sinks,
@@ -69,11 +83,15 @@ impl Worker {
             Err(error) => return error,
         };
         loop {
-            if let Err(error) = self.catch_up(publisher.as_mut()).await {
-                return error;
-            }
+            let published = match self.catch_up(publisher.as_mut()).await {
+                Ok(published) => published,
+                Err(error) => return error,
+            };
             self.report(Ok(()));
-            self.news().await;
+            match published {
+                Published::Here => self.news().await,
+                Published::Elsewhere => tokio::time::sleep(STANDBY).await,
+            }
         }
     }
 
@@ -106,8 +124,8 @@ impl Worker {
     }
 
     /// Publishes the journal past the sink's cursors, a page per device in turn, until no
-    /// device the sink follows has more.
-    async fn catch_up(&self, publisher: &mut dyn Publisher) -> Result<(), SinkError> {
+    /// device the sink follows has more; or nothing, while another node holds the sink.
+    async fn catch_up(&self, publisher: &mut dyn Publisher) -> Result<Published, SinkError> {
         loop {
             let sink = self.sink.clone();
             let behind = self
@@ -116,9 +134,13 @@ impl Worker {
                 .read(move |conn| sinks::behind(conn, &sink))
                 .await?;
             if behind.is_empty() {
-                return Ok(());
+                return Ok(Published::Here);
             }
             for device in behind {
+                // Claimed for each page, so that a claim outlasts the page it covers.
+                if !self.sinks.claim(&self.sink.id, CLAIM_HOLD).await? {
+                    return Ok(Published::Elsewhere);
+                }
                 self.page(publisher, device).await?;
             }
         }

@@ -249,20 +249,45 @@ pub fn owner(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Owner>> {
 /// live claim on it: each delivery is attempted by one node at a time, and by another once a
 /// claim runs out (its node died mid-attempt). Whether this node has it.
 pub fn claim_delivery(conn: &Conn, delivery: &str, node: &str, hold_ms: i64) -> StoreResult<bool> {
+    claim_row(
+        conn,
+        "webhook_deliveries",
+        "status IN ('pending', 'retrying')",
+        delivery,
+        node,
+        hold_ms,
+    )
+}
+
+/// Claims event sink `sink` for `node` for `hold_ms`, unless another node holds a live claim
+/// on it: one node publishes a sink's events at a time, and another takes over once a claim
+/// runs out (its node died or froze). Whether this node has it.
+pub fn claim_sink(conn: &Conn, sink: &str, node: &str, hold_ms: i64) -> StoreResult<bool> {
+    claim_row(conn, "sinks", "enabled = 1", sink, node, hold_ms)
+}
+
+/// Claims row `id` of `table` (one with `claimed_by` and `claimed_until`, whose rows also
+/// meet `condition`) for `node` until `hold_ms` from now, unless another node's claim on it
+/// is still live; a row another node is claiming at this moment is skipped, not waited for.
+fn claim_row(
+    conn: &Conn,
+    table: &str,
+    condition: &str,
+    id: &str,
+    node: &str,
+    hold_ms: i64,
+) -> StoreResult<bool> {
+    let now = now_ms!();
     let claimed = conn.query_opt(
-        concat!(
-            "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ",
-            now_ms!(),
-            " + ?3 WHERE id IN (
-                 SELECT id FROM webhook_deliveries
-                 WHERE id = ?1 AND status IN ('pending', 'retrying')
-                 AND (claimed_until IS NULL OR claimed_until < ",
-            now_ms!(),
-            " OR claimed_by = ?2)
+        &format!(
+            "UPDATE {table} SET claimed_by = ?2, claimed_until = {now} + ?3 WHERE id IN (
+                 SELECT id FROM {table}
+                 WHERE id = ?1 AND {condition}
+                 AND (claimed_until IS NULL OR claimed_until < {now} OR claimed_by = ?2)
                  FOR UPDATE SKIP LOCKED)
              RETURNING id"
         ),
-        params![delivery, node, hold_ms],
+        params![id, node, hold_ms],
         |row| row.get::<String>(0),
     )?;
     Ok(claimed.is_some())

@@ -43,6 +43,14 @@ const POSTGRES_ONLY: &[(&str, &str)] = &[
         "how long that claim holds, in a cluster",
     ),
     (
+        "sinks.claimed_by",
+        "the node that publishes a sink's events, in a cluster",
+    ),
+    (
+        "sinks.claimed_until",
+        "how long that claim holds, in a cluster",
+    ),
+    (
         "messages.words",
         "the words of a message's text, for search, with their GIN index; SQLite keeps them in \
          its FTS5 table `message_words` (a virtual table, whose tables are not compared)",
