@@ -33,6 +33,9 @@ pub struct Broker {
     dist_port: u16,
     dir: TempDir,
     child: Option<Child>,
+    /// RabbitMQ's port mapper (`epmd`), run by the test on a port of its own rather than left
+    /// to Erlang, which would start one that outlives the test.
+    epmd: Option<(Child, u16)>,
 }
 
 /// A port nothing listens on now.
@@ -50,7 +53,11 @@ impl Broker {
             dist_port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            epmd: None,
         };
+        if kind == Kind::RabbitMq {
+            broker.epmd = Some(epmd().await);
+        }
         broker.resume().await;
         broker
     }
@@ -84,14 +91,12 @@ impl Broker {
                     .arg(dir);
                 redis
             }
-            Kind::RabbitMq => rabbitmq(dir, &port, self.dist_port),
+            Kind::RabbitMq => {
+                let epmd_port = self.epmd.as_ref().map(|(_, port)| *port);
+                rabbitmq(dir, &port, self.dist_port, epmd_port.unwrap())
+            }
         };
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so that stopping it stops every process it started.
-            .process_group(0);
+        in_own_group(&mut command);
         command
     }
 
@@ -168,7 +173,8 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        let epmd = self.epmd.take().map(|(child, _)| child);
+        for mut child in self.child.take().into_iter().chain(epmd) {
             // SAFETY: kill(2) on the group this child leads.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
@@ -176,13 +182,46 @@ impl Drop for Broker {
     }
 }
 
+/// Gives `command` no input or output and a process group of its own, so that stopping it
+/// stops every process it started.
+fn in_own_group(command: &mut Command) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+}
+
+/// Starts an Erlang port mapper on 127.0.0.1 and a free port, and waits until it listens.
+async fn epmd() -> (Child, u16) {
+    let port = free_port();
+    let mut command = Command::new("epmd");
+    command.args(["-address", "127.0.0.1", "-port", &port.to_string()]);
+    in_own_group(&mut command);
+    let child = command.spawn().unwrap_or_else(|error| {
+        panic!("cannot run epmd ({error}): install it with `apt-get install rabbitmq-server`")
+    });
+    let deadline = tokio::time::Instant::now() + START;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "epmd did not listen on {port} within {START:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
+}
+
 /// RabbitMQ's own start script, which runs the broker as the calling user (Debian's
 /// `/usr/sbin/rabbitmq-server` switches to the `rabbitmq` user).
 const RABBITMQ: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
-/// A RabbitMQ node of its own: a unique node name, its ports, its database and logs in `dir`,
-/// no plugins.
-fn rabbitmq(dir: &Path, port: &str, dist_port: u16) -> Command {
+/// A RabbitMQ node of its own: a unique node name, its ports, the test's port mapper on
+/// `epmd_port`, its database and logs in `dir`, no plugins.
+fn rabbitmq(dir: &Path, port: &str, dist_port: u16, epmd_port: u16) -> Command {
     let plugins = dir.join("enabled_plugins");
     std::fs::write(&plugins, "[].\n").unwrap();
     let mut rabbit = Command::new(RABBITMQ);
@@ -190,6 +229,8 @@ fn rabbitmq(dir: &Path, port: &str, dist_port: u16) -> Command {
         .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
         .env("RABBITMQ_NODE_PORT", port)
         .env("RABBITMQ_DIST_PORT", dist_port.to_string())
+        .env("ERL_EPMD_PORT", epmd_port.to_string())
+        .env("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-start_epmd false")
         .env(
             "RABBITMQ_NODENAME",
             format!("sinks-{}-{port}@localhost", std::process::id()),
