@@ -2887,6 +2887,86 @@ async fn whatsapps_restrictions_hold_messages_to_new_contacts_and_never_restart_
     daemon.stop().await;
 }
 
+/// WAHA passes on WhatsApp's error 463 for a message to a new contact before (or without)
+/// reporting a Reachout Timelock: the device takes it as the lock. Messages to new contacts
+/// are held `restricted` for an hour, with one `limit:warning`, the refused one among them;
+/// Alice, who wrote, still gets hers; the session is never restarted; and once WAHA reports
+/// the lock lifted, the held messages go, in order.
+#[tokio::test]
+async fn whatsapps_error_463_on_a_send_holds_messages_to_new_contacts() {
+    let (mut stub, daemon, mut client) = ready().await;
+    stub.with(|waha| {
+        waha.send_answers.push_back((
+            500,
+            json!({ "statusCode": 500,
+                "exception": { "message": "2 UNKNOWN: server returned error 463", "code": 2 } }),
+        ));
+    });
+    open_chat(&stub, &daemon, BOB).await;
+    let refused = daemon
+        .send_message("wa", BOB, json!({ "text": "bob 1" }))
+        .await;
+    let retrying = wait_message_status(&mut client, &refused["id"], "retrying").await;
+    assert!(
+        retrying["error"].as_str().unwrap().contains("error 463"),
+        "{retrying}"
+    );
+    let warning = client
+        .wait_until(WAIT, |e| e.name == "limit:warning")
+        .await
+        .unwrap();
+    assert_eq!(
+        (&warning.data["kind"], &warning.data["active"]),
+        (&json!("reachout_timelock"), &json!(true))
+    );
+    let ends = chrono::DateTime::parse_from_rfc3339(warning.data["resetsAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let hold = ends - chrono::Utc::now();
+    assert!(
+        (55..=60).contains(&hold.num_minutes()),
+        "held for {hold}, not an hour"
+    );
+    let (_, device) = daemon.get("/api/v1/devices/wa").await;
+    assert_eq!(device["restrictions"]["reachoutTimelock"]["isActive"], true);
+
+    // The refused message, once its retry is due, waits with the other new contact's.
+    let held = wait_message_status(&mut client, &refused["id"], "queued").await;
+    assert_eq!(held["reason"], "restricted", "{held}");
+    let carol = "15550004444@c.us";
+    open_chat(&stub, &daemon, carol).await;
+    let second = daemon
+        .send_message("wa", carol, json!({ "text": "carol" }))
+        .await;
+    let status = wait_message_status(&mut client, &second["id"], "queued").await;
+    assert_eq!(status["reason"], "restricted", "{status}");
+    let alice = daemon
+        .send_message("wa", ALICE, json!({ "text": "alice" }))
+        .await;
+    wait_relayed(&mut client, &alice["id"]).await;
+    assert_eq!(sent_texts(&mut stub), ["bob 1", "alice"]);
+
+    restriction_webhook(
+        &daemon,
+        json!({ "reachoutTimelock": { "isActive": false, "enforcementType": "REACHOUT_TIMELOCK" } }),
+    )
+    .await;
+    for message in [&refused, &second] {
+        wait_relayed(&mut client, &message["id"]).await;
+    }
+    assert_eq!(sent_texts(&mut stub), ["bob 1", "carol"]);
+    assert!(
+        !stub
+            .requests
+            .drain()
+            .iter()
+            .any(|r| r.path.contains("/restart") || r.path.contains("/stop")),
+        "WAHA was never asked to restart or stop the session"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
 /// A WAHA that answers a send `429` with `Retry-After: 30` is not sent anything more before
 /// then: the message waits to be retried, and the next one is held `paced` until that time.
 #[tokio::test]

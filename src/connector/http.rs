@@ -180,6 +180,9 @@ pub fn success(status: StatusCode, body: Value) -> Result<Value, ConnectorError>
         body = %logged_body(&body),
         "upstream answered an error"
     );
+    if let Some(code) = restriction_error(&body) {
+        return Err(ConnectorError::Restricted { code });
+    }
     if body["error"]["code"].as_i64() == Some(GRAPH_PAIR_RATE) {
         return Err(ConnectorError::Throttled {
             retry_after: PAIR_RATE_WAIT,
@@ -192,6 +195,26 @@ pub fn success(status: StatusCode, body: Value) -> Result<Value, ConnectorError>
         Kind::Rejected => ConnectorError::Rejected(reason),
         Kind::Transient => ConnectorError::Failing(reason),
     })
+}
+
+/// WhatsApp's server errors for a message refused under a restriction on new contacts: 463,
+/// the reach-out timelock, and 475, message capping.
+const RESTRICTION_ERRORS: [u16; 2] = [463, 475];
+
+/// The restriction error an answer passes on, as WAHA's engines word it (a 500 with
+/// `exception.message` `"2 UNKNOWN: server returned error 463"`).
+fn restriction_error(body: &Value) -> Option<u16> {
+    let texts = [&body["exception"]["message"], &body["message"]];
+    texts
+        .into_iter()
+        .filter_map(Value::as_str)
+        .find_map(|text| {
+            text.split("error ").skip(1).find_map(|after| {
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                let code = digits.parse().ok()?;
+                RESTRICTION_ERRORS.contains(&code).then_some(code)
+            })
+        })
 }
 
 /// An error answer's body as the log shows it: its text, at most [`LOGGED_BODY_BYTES`] of it.
@@ -425,6 +448,29 @@ mod tests {
                 one_chat: true
             })
         );
+    }
+
+    #[test]
+    fn whatsapps_restriction_errors_are_read_from_wahas_answers() {
+        let answer = |message: &str| json!({ "statusCode": 500, "exception": { "message": message, "code": 2 } });
+        for (message, code) in [
+            ("2 UNKNOWN: server returned error 463", 463),
+            ("server returned error 475", 475),
+        ] {
+            assert_eq!(
+                success(StatusCode::INTERNAL_SERVER_ERROR, answer(message)),
+                Err(ConnectorError::Restricted { code })
+            );
+        }
+        for other in ["server returned error 4634", "error 500", "error"] {
+            assert!(
+                matches!(
+                    success(StatusCode::INTERNAL_SERVER_ERROR, answer(other)),
+                    Err(ConnectorError::Failing(_))
+                ),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -63,6 +63,8 @@ struct Attempt {
     outcomes: Vec<(Queued, Outcome)>,
     /// A failure that says the upstream is unreachable or refuses the device's credentials.
     trouble: Option<ConnectorError>,
+    /// What the governor warns of, after WhatsApp refused a message under a restriction.
+    warnings: Vec<LimitWarning>,
 }
 
 /// The batch after one of `batch` messages from which `read` came back: twice as large (at
@@ -251,18 +253,20 @@ impl Relay {
                 .chain(governed.held)
                 .collect();
             let mut trouble = None;
+            let mut warnings = governed.warnings;
             let went = !governed.go.is_empty();
             if went {
                 let sent = self.attempt(upstream, governed.go).await;
                 trouble = sent.trouble;
                 outcomes.extend(sent.outcomes);
+                warnings.extend(sent.warnings);
             }
             let must_wait = (governed.waiting && !went)
                 || outcomes
                     .iter()
                     .any(|(_, o)| matches!(o, Outcome::Retry { .. } | Outcome::NotAttempted));
             let (device, metrics) = (self.device.clone(), self.metrics.clone());
-            let (ledger, warnings) = (self.governor.take_changed(), governed.warnings);
+            let ledger = self.governor.take_changed();
             if outcomes.is_empty() && ledger.is_none() && warnings.is_empty() {
                 // Everything due waits, as its clients were told already.
                 return Pumped::default();
@@ -432,15 +436,24 @@ impl Relay {
             Err(error) if error.concerns_device() => Some(error.clone()),
             _ => None,
         });
-        // The upstream asked for no requests for a while: nothing goes until then.
+        // The upstream asked for no requests for a while: nothing goes until then. WhatsApp
+        // refused a message under a restriction: messages to new contacts wait.
+        let mut warnings = Vec::new();
         for result in &results {
-            if let Err(ConnectorError::Throttled {
-                retry_after,
-                one_chat: false,
-            }) = result
-            {
-                let until = Utc::now() + *retry_after;
-                self.governor.throttle(until.timestamp_millis());
+            match result {
+                Err(ConnectorError::Throttled {
+                    retry_after,
+                    one_chat: false,
+                }) => {
+                    let until = Utc::now() + *retry_after;
+                    self.governor.throttle(until.timestamp_millis());
+                }
+                Err(ConnectorError::Restricted { code }) => {
+                    tracing::warn!(device_id = %self.device, code, "WhatsApp refused a message under a restriction on new contacts");
+                    let now = Utc::now().timestamp_millis();
+                    warnings.extend(self.governor.refused(*code, now));
+                }
+                _ => {}
             }
         }
         let outcomes = self.outcomes(due, results);
@@ -456,7 +469,11 @@ impl Relay {
         {
             self.ack_deadline = Some(Instant::now() + self.ack_timeout);
         }
-        Attempt { outcomes, trouble }
+        Attempt {
+            outcomes,
+            trouble,
+            warnings,
+        }
     }
 
     /// The queued messages that may go now, keeping each chat's order; arms the retry timer

@@ -24,8 +24,8 @@ pub(super) enum AfterFailure {
 }
 
 /// The one policy for failed attempts: an unreachable or failing upstream is retried with
-/// backoff until `max_attempts`, a rate-limited one when it said; refused credentials wait;
-/// anything else is given up.
+/// backoff until `max_attempts` (and so is a message WhatsApp refused under a restriction), a
+/// rate-limited one when it said; refused credentials wait; anything else is given up.
 pub(super) fn after_failure(
     error: &ConnectorError,
     attempt: u32,
@@ -36,7 +36,13 @@ pub(super) fn after_failure(
         ConnectorError::Throttled { retry_after, .. } if attempt < max_attempts => {
             AfterFailure::RetryAt(Utc::now() + *retry_after)
         }
-        ConnectorError::Unreachable(_) | ConnectorError::Failing(_) if attempt < max_attempts => {
+        // A message refused under a restriction: to a new contact, the governor holds it from
+        // its next try on with the others, uncounted, until the restriction ends.
+        ConnectorError::Unreachable(_)
+        | ConnectorError::Failing(_)
+        | ConnectorError::Restricted { .. }
+            if attempt < max_attempts =>
+        {
             let delay = backoff::delay(attempt, RETRY_INITIAL, RETRY_MAX, &mut rand::thread_rng());
             AfterFailure::RetryAt(Utc::now() + delay)
         }

@@ -50,6 +50,13 @@ pub enum ConnectorError {
         retry_after: std::time::Duration,
         one_chat: bool,
     },
+    /// WhatsApp refused a message under one of its restrictions on reaching new contacts:
+    /// its server error 463 (the reach-out timelock) or 475 (message capping), which WAHA's
+    /// engines pass on as errors of their own, sometimes before the session reports the
+    /// restriction. Not the message's fault: the device's governor holds messages to new
+    /// contacts for a while, and this one waits with them.
+    #[error("WhatsApp restricts messages to new contacts (its error {code})")]
+    Restricted { code: u16 },
     /// Permanent for this request (any other 4xx): a message fails with the reason.
     #[error("upstream rejected the request: {0}")]
     Rejected(String),

@@ -237,6 +237,16 @@ impl Governor {
         warnings
     }
 
+    /// WhatsApp refused a message with its restriction error `code` at `now`: the restriction
+    /// it names holds messages to new contacts for a while (see
+    /// [`restrictions::after_refusal`]). The warnings it brings.
+    pub fn refused(&mut self, code: u16, now: i64) -> Vec<LimitWarning> {
+        match restrictions::after_refusal(&self.ledger.restrictions, code, now) {
+            Some(restricted) => self.restrict(restricted, now),
+            None => Vec::new(),
+        }
+    }
+
     /// Decides about a turn's candidates, in queue order. A chat's messages keep their order:
     /// once one is held, the chat's later ones are held with it.
     ///

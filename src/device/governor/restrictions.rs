@@ -7,9 +7,54 @@ use chrono::DateTime;
 
 use crate::model::event::LimitWarning;
 use crate::model::governor::{MessageCapping, ReachoutTimelock, Restrictions, CAPPED};
+use crate::model::time::rfc3339_of_millis;
 
 pub const REACHOUT_TIMELOCK: &str = "reachout_timelock";
 pub const MESSAGE_CAPPING: &str = "message_capping";
+
+/// How long messages to new contacts are held after WhatsApp refused one under a restriction
+/// the upstream had not reported (its error 463 or 475): the restriction's end is not known,
+/// so the next message to a new contact after this tries again, once. A report of the
+/// restriction with its end replaces the guess.
+pub const REFUSAL_HOLD: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// The restrictions after WhatsApp refused a message with its error `code` at `now`: the
+/// restriction it names holds for [`REFUSAL_HOLD`], unless it holds already (as reported,
+/// with its own end, or from an earlier refusal). `None` when nothing changes.
+pub fn after_refusal(current: &Restrictions, code: u16, now_ms: i64) -> Option<Restrictions> {
+    let ends = rfc3339_of_millis(now_ms + REFUSAL_HOLD.as_millis() as i64);
+    let mut after = current.clone();
+    match code {
+        463 if current
+            .reachout_timelock
+            .as_ref()
+            .and_then(|lock| timelock_hold(lock, now_ms))
+            .is_none() =>
+        {
+            after.reachout_timelock = Some(ReachoutTimelock {
+                is_active: true,
+                enforcement_type: None,
+                time_enforcement_ends: ends,
+            });
+        }
+        475 if current
+            .message_capping
+            .as_ref()
+            .and_then(|capping| capping_hold(capping, now_ms))
+            .is_none() =>
+        {
+            after.message_capping = Some(MessageCapping {
+                capping_status: CAPPED.to_owned(),
+                total_quota: None,
+                used_quota: None,
+                cycle_start: None,
+                cycle_end: ends,
+            });
+        }
+        _ => return None,
+    }
+    Some(after)
+}
 
 fn millis(at: &Option<String>) -> Option<i64> {
     at.as_deref()
@@ -134,6 +179,29 @@ mod tests {
         assert_eq!(hold(&timelock(true, ends), ends_ms), None);
         assert_eq!(hold(&timelock(false, ends), NOW), None);
         assert_eq!(hold(&Restrictions::default(), NOW), None);
+    }
+
+    #[test]
+    fn a_refused_message_holds_new_contacts_an_hour_unless_a_restriction_holds_already() {
+        let hour = REFUSAL_HOLD.as_millis() as i64;
+        let locked = after_refusal(&Restrictions::default(), 463, NOW).unwrap();
+        assert_eq!(hold(&locked, NOW), Some(Some(NOW + hour)));
+        assert!(locked.message_capping.is_none());
+        assert_eq!(after_refusal(&locked, 463, NOW + 1_000), None);
+        let reported = timelock(true, "2027-01-15T08:00:00.000Z");
+        assert_eq!(after_refusal(&reported, 463, NOW), None);
+        let lifted = timelock(false, "2027-01-15T08:00:00.000Z");
+        assert_eq!(
+            hold(&after_refusal(&lifted, 463, NOW).unwrap(), NOW),
+            Some(Some(NOW + hour))
+        );
+        let capped = after_refusal(&locked, 475, NOW).unwrap();
+        assert_eq!(capped.reachout_timelock, locked.reachout_timelock);
+        assert_eq!(
+            capped.message_capping.as_ref().unwrap().capping_status,
+            CAPPED
+        );
+        assert_eq!(after_refusal(&Restrictions::default(), 500, NOW), None);
     }
 
     #[test]
