@@ -380,7 +380,7 @@ async fn with_a_media_url_an_upload_is_an_object_of_the_bucket_and_never_a_file(
     let video: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
     let media = upload_serve_and_send(&daemon, &video).await;
     let object = format!("devicebridge/media/phone/{}", upload_id(&media));
-    assert_eq!(moto.objects().await, [object.clone()]);
+    assert_eq!(moto.objects().await, std::slice::from_ref(&object));
     assert!(
         moto.object(&object).await.unwrap() == video,
         "the object is the file"
