@@ -165,11 +165,10 @@ impl Bucket {
                 return Err(error);
             }
         };
-        writer
-            .shutdown()
-            .await
-            .map_err(|error| failed("store an upload", error))?;
-        Ok(size)
+        match writer.shutdown().await {
+            Ok(()) => Ok(size),
+            Err(error) => Err(failed("store an upload", error)),
+        }
     }
 
     /// The bytes of upload `upload_id` of `device`, read from the bucket as the stream is read.
