@@ -4,7 +4,8 @@
 //! owner is killed is taken over within `lease_secs + 5 s` with no accepted message lost and
 //! no `seq` gap, a frozen owner whose lease lapsed makes no upstream call
 //! once it wakes, an owner frozen mid-write is replaced within the lease, twenty times of
-//! twenty, and a rolling restart under load loses nothing.
+//! twenty, a rolling restart under load loses nothing, and a file uploaded through one node
+//! is sent and served by the others, its bytes in the store or in an S3-compatible bucket.
 #![cfg(unix)]
 
 mod common;
@@ -829,21 +830,68 @@ fn signal(daemon: &Daemon, signal: &str) {
 /// node that took the upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_uploaded_through_one_node_is_sent_by_the_owner_and_downloaded_through_another() {
+    let database = common::postgres::database();
+    upload_send_and_download_through_three_nodes(&database, &[]).await;
+    assert_ne!(upload_chunks(&database), 0, "the store keeps the bytes");
+}
+
+/// The same with `storage.media_url`: the bytes are an object of the bucket, which every node
+/// reads, and the store keeps none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_media_url_a_file_uploaded_through_one_node_is_read_from_the_bucket_by_the_others() {
+    let moto = common::moto::Moto::start().await;
+    let database = common::postgres::database();
+    let bucket = [(
+        "DEVICEBRIDGE__STORAGE__MEDIA_URL",
+        moto.media_url("cluster"),
+    )];
+    let media = upload_send_and_download_through_three_nodes(&database, &bucket).await;
+    let upload = media["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert_eq!(moto.objects().await, [format!("cluster/wa/{upload}")]);
+    assert_eq!(
+        upload_chunks(&database),
+        0,
+        "the store keeps none of the bytes"
+    );
+}
+
+/// How many pieces of uploads' bytes the store keeps (`upload_chunks`) in `database`.
+fn upload_chunks(database: &str) -> i64 {
+    let database = database.to_owned();
+    let count = move || {
+        let mut db = postgres::Client::connect(&database, postgres::NoTls).unwrap();
+        let row = db
+            .query_one("SELECT count(*) FROM upload_chunks", &[])
+            .unwrap();
+        row.get(0)
+    };
+    // The `postgres` client blocks on a runtime of its own, which it cannot do in a test's.
+    std::thread::spawn(count).join().unwrap()
+}
+
+/// A WAHA device on three nodes of `database` with settings of `extra` besides: a file of
+/// several pieces of the store's is uploaded through a node, sent by the device's owner,
+/// another node, and downloaded through the third, its bytes the same all the way; returns
+/// its `media`.
+async fn upload_send_and_download_through_three_nodes(
+    database: &str,
+    extra: &[(&'static str, String)],
+) -> Value {
     let mut stub = WahaStub::start("unused").await;
     stub.with(|waha| {
         waha.status_after_start = "WORKING".into();
         waha.chats = vec![json!({ "id": ALICE, "name": "Alice" })];
     });
-    let database = common::postgres::database();
     // Behind one load balancer, as a cluster's clients see it: a media URL names no node.
-    let behind = [(
+    let mut settings = vec![(
         "DEVICEBRIDGE__SERVER__PUBLIC_URL",
         "http://bridge.test".to_owned(),
     )];
+    settings.extend_from_slice(extra);
     let mut nodes = Vec::new();
     for id in ["node-a", "node-b", "node-c"] {
         let dir = tempfile::tempdir().unwrap();
-        nodes.push(node_with(id, &database, LEASE_SECS, dir, &behind).await);
+        nodes.push(node_with(id, database, LEASE_SECS, dir, &settings).await);
     }
     create_announced(&nodes[0], &[&nodes[1], &nodes[2]], waha_device(&stub)).await;
     let mut watching = nodes[1].api.socket("wa", json!({})).await;
@@ -859,7 +907,11 @@ async fn a_file_uploaded_through_one_node_is_sent_by_the_owner_and_downloaded_th
     let media = uploader.api.upload("wa", &picture, "image/png").await;
     let sent = uploader
         .api
-        .send_message("wa", ALICE, json!({ "text": "a picture", "media": media }))
+        .send_message(
+            "wa",
+            ALICE,
+            json!({ "text": "a picture", "media": media.clone() }),
+        )
         .await;
     let request = stub.requests.wait_line(WAIT, "POST /api/sendImage").await;
     let data = request.body["file"]["data"].as_str().unwrap();
@@ -894,4 +946,5 @@ async fn a_file_uploaded_through_one_node_is_sent_by_the_owner_and_downloaded_th
         download.bytes().await.unwrap().as_ref() == picture.as_slice(),
         "the third node serves the same bytes"
     );
+    media
 }

@@ -1,11 +1,14 @@
 //! Files uploaded to send (`POST /api/v1/devices/{id}/media`), against the real daemon: what
 //! an upload answers, how its URL serves the file and carries it in a message, what bad
-//! uploads get, and that no file outlives what the store knows of it.
+//! uploads get, and that no file outlives what the store knows of it; the same with the files
+//! kept in an S3-compatible bucket (`storage.media_url`, on a moto server), and what an upload
+//! gets while the bucket is down.
 
 mod common;
 
 use std::path::PathBuf;
 
+use common::moto::Moto;
 use common::{wait_relayed, TestDaemon};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -43,15 +46,15 @@ fn upload_id(media: &Value) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
-    let daemon = TestDaemon::start().await;
-    daemon.ready_device("phone", contacts()).await;
+/// Uploads `bytes` to the ready device `phone` as picture `dot.png`, checks what that answers,
+/// that its URL serves the same bytes, and that a message sent with it, or with its URL alone,
+/// carries it as it is; returns the upload's `media`.
+async fn upload_serve_and_send(daemon: &TestDaemon, bytes: &[u8]) -> Value {
     let (status, headers, media) = daemon
         .upload_as(
             &daemon.key,
             "phone",
-            PICTURE.to_vec(),
+            bytes.to_vec(),
             Some("image/png"),
             Some("dot.png"),
         )
@@ -65,22 +68,14 @@ async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
     assert_eq!(headers["location"], url);
     assert_eq!(
         (&media["mime"], &media["name"], &media["size"]),
-        (
-            &json!("image/png"),
-            &json!("dot.png"),
-            &json!(PICTURE.len())
-        )
+        (&json!("image/png"), &json!("dot.png"), &json!(bytes.len()))
     );
-    assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&media)]);
 
     let served = daemon.download(url).await;
     assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(served.headers()["content-type"], "image/png");
-    assert_eq!(
-        served.headers()["content-length"],
-        PICTURE.len().to_string()
-    );
-    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+    assert_eq!(served.headers()["content-length"], bytes.len().to_string());
+    assert!(served.bytes().await.unwrap() == bytes, "served as uploaded");
 
     // The answer is the `media` of a message, as it is.
     let mut client = daemon.socket("phone", json!({})).await;
@@ -107,8 +102,18 @@ async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
         (&json!("image"), &media)
     );
     wait_relayed(&mut client, &by_url["id"]).await;
+    media
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_served_at_its_url_and_sent_with_it() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("phone", contacts()).await;
+    let media = upload_serve_and_send(&daemon, PICTURE).await;
+    assert_eq!(files_on_disk(&daemon, "phone"), [upload_id(&media)]);
 
     // Reading it needs a credential for the device, as every media URL does.
+    let url = media["url"].as_str().unwrap();
     let stranger = daemon.key_for(&["other"], &["read"]).await;
     let refused = reqwest::Client::new()
         .get(url)
@@ -367,5 +372,103 @@ async fn uploaded_files_are_served_so_that_no_browser_runs_them() {
         );
         assert_eq!(served.bytes().await.unwrap(), bytes);
     }
+    daemon.stop().await;
+}
+
+/// A daemon whose uploads go to `moto`'s bucket under `prefix`, sweeping it every second.
+async fn with_bucket(moto: &Moto, prefix: &str) -> TestDaemon {
+    let media_url = moto.media_url(prefix);
+    TestDaemon::start_with(|settings, _| {
+        settings.storage.media_url = Some(media_url);
+        settings.journal.prune_interval_secs = 1;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn with_a_media_url_an_upload_is_an_object_of_the_bucket_and_never_a_file() {
+    let moto = Moto::start().await;
+    let daemon = with_bucket(&moto, "devicebridge/media").await;
+    daemon.ready_device("phone", contacts()).await;
+    // The largest file a device sends, which goes to the bucket in parts.
+    let video: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+    let media = upload_serve_and_send(&daemon, &video).await;
+    let object = format!("devicebridge/media/phone/{}", upload_id(&media));
+    assert_eq!(moto.objects().await, std::slice::from_ref(&object));
+    assert!(
+        moto.object(&object).await.unwrap() == video,
+        "the object is the file"
+    );
+    let uploads = daemon.dir().join("data").join("uploads");
+    assert!(!uploads.exists(), "nothing is written under {uploads:?}");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn objects_no_upload_names_are_swept_and_deleting_a_device_removes_its_own() {
+    let moto = Moto::start().await;
+    let daemon = with_bucket(&moto, "").await;
+    daemon.create_device("phone").await;
+    let media = daemon.upload("phone", PICTURE, "image/png").await;
+    let kept = format!("phone/{}", upload_id(&media));
+    // What a node's crash can leave: an object stored but never recorded; and an object that
+    // is not an upload's, which is not the daemon's to remove.
+    moto.put("phone/up_01J0000000000000000000002", b"whole")
+        .await;
+    moto.put("notes.txt", b"someone else's").await;
+    let swept = ["notes.txt".to_owned(), kept.clone()];
+    moto.wait_objects(&swept, "the object no upload names is swept")
+        .await;
+    let served = daemon.download(media["url"].as_str().unwrap()).await;
+    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+
+    let (status, body) = daemon
+        .call(Method::DELETE, "/api/v1/devices/phone", None)
+        .await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(
+        moto.objects().await,
+        ["notes.txt"],
+        "the device's uploads went with it"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_while_the_bucket_is_down_is_refused_and_taken_once_it_is_back() {
+    let mut moto = Moto::start().await;
+    let daemon = with_bucket(&moto, "").await;
+    daemon.create_device("phone").await;
+    moto.stop().await;
+    let (status, _, body) = daemon
+        .upload_as(
+            &daemon.key,
+            "phone",
+            PICTURE.to_vec(),
+            Some("image/png"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("storage_unavailable")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("bucket") && message.contains("try again"),
+        "{body}"
+    );
+    let (status, _) = daemon.get("/api/v1/devices/phone").await;
+    assert_eq!(status, StatusCode::OK, "the daemon goes on");
+
+    moto.resume().await;
+    let media = daemon.upload("phone", PICTURE, "image/png").await;
+    let served = daemon.download(media["url"].as_str().unwrap()).await;
+    assert_eq!(served.bytes().await.unwrap(), PICTURE);
+    assert_eq!(
+        moto.objects().await,
+        [format!("phone/{}", upload_id(&media))]
+    );
     daemon.stop().await;
 }

@@ -20,6 +20,12 @@ impl From<UploadError> for ApiError {
                 ApiError::storage_unavailable()
             }
             UploadError::Disk(cause) => ApiError::internal(cause),
+            // Logged by the bucket's client (see `Uploads::save`).
+            UploadError::Bucket(_) => ApiError::new(
+                ErrorCode::StorageUnavailable,
+                "the bucket that keeps uploaded files cannot take the file now; nothing was \
+                 stored, try again later",
+            ),
             UploadError::Device(device) => device.into(),
         }
     }

@@ -30,7 +30,7 @@ use crate::console::Console;
 use crate::device::actor::ActorContext;
 use crate::device::cluster::Ownership;
 use crate::device::pairings::Pairings;
-use crate::device::uploads::Uploads;
+use crate::device::uploads::{BucketError, MediaBucketCheck, Uploads};
 use crate::device::{DeviceError, DeviceManager};
 use crate::hooks::desktop::Desktop;
 use crate::hooks::sinks::Sinks;
@@ -47,7 +47,7 @@ const OVERSIZE_READ_FACTOR: usize = 4;
 
 /// Every component's check of the settings it reads, for [`crate::config::load`]: config
 /// knows their sections' shape only.
-pub const SETTINGS_CHECKS: &[&dyn SectionCheck] = &[&HookSettingsCheck];
+pub const SETTINGS_CHECKS: &[&dyn SectionCheck] = &[&HookSettingsCheck, &MediaBucketCheck];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -68,6 +68,8 @@ pub enum AppError {
     Profiles(Vec<String>),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("`storage.media_url`: {0}")]
+    MediaBucket(#[from] BucketError),
 }
 
 /// Choices that differ between the `serve` command and an embedded daemon (tests).
@@ -106,6 +108,7 @@ pub async fn run(
     ensure_admin_key(&settings, &store, &auth, options.console.as_ref()).await?;
 
     let pairings = Pairings::default();
+    let uploads = Uploads::new(store.clone(), &settings)?;
     let context = ActorContext {
         store: store.clone(),
         settings: settings.clone(),
@@ -117,6 +120,7 @@ pub async fn run(
         )),
         metrics: metrics.clone(),
         console: options.console.clone(),
+        uploads: uploads.clone(),
     };
     let devices = match settings.storage.postgres_url() {
         None => DeviceManager::new(context),
@@ -184,7 +188,6 @@ pub async fn run(
     let node = cluster::Node::start(&devices, &bus);
     let readiness = Readiness::default();
     readiness.devices_loaded();
-    let uploads = devices.library().uploads().clone();
     match uploads.sweep().await {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "removed files of unfinished or deleted uploads"),
@@ -429,7 +432,8 @@ async fn ensure_admin_key(
 
 /// Keeps each device's journal within `journal.retention_*` (counting the events removed),
 /// the webhook delivery log of finished deliveries within `journal.retention_secs` too, and
-/// uploads within `storage.upload_retention_days`.
+/// uploads within `storage.upload_retention_days`; sweeps the media bucket of objects no
+/// upload names.
 async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads, metrics: Arc<Metrics>) {
     let mut every =
         tokio::time::interval(Duration::from_secs(settings.journal.prune_interval_secs));
@@ -454,6 +458,11 @@ async fn prune(store: Store, settings: Arc<Settings>, uploads: Uploads, metrics:
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "removed old uploads"),
             Err(error) => tracing::warn!(%error, "could not remove old uploads"),
+        }
+        match uploads.sweep_bucket().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed objects no upload names"),
+            Err(error) => tracing::warn!(%error, "could not sweep the media bucket"),
         }
     }
 }

@@ -23,6 +23,11 @@ pub struct StorageSettings {
     pub wal_limit_mb: u64,
     /// How long files uploaded to send are kept (see `device::uploads`).
     pub upload_retention_days: u64,
+    /// An S3-compatible bucket for uploaded files, `s3://bucket/optional/prefix`, which every
+    /// node of a cluster reads: unset, they are files in `data_dir` (one daemon) or rows of
+    /// the PostgreSQL store (a cluster). Its client reads the `AWS_*` variables and the URL's
+    /// query (see `device::uploads::bucket`).
+    pub media_url: Option<String>,
 }
 
 impl Default for StorageSettings {
@@ -33,6 +38,7 @@ impl Default for StorageSettings {
             synchronous: Synchronous::Full,
             wal_limit_mb: 16,
             upload_retention_days: 30,
+            media_url: None,
         }
     }
 }

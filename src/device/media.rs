@@ -55,8 +55,12 @@ pub struct Library {
 }
 
 impl Library {
-    pub fn new(store: Store, settings: Arc<Settings>, connectors: Arc<dyn Downloads>) -> Self {
-        let uploads = Uploads::new(store.clone(), &settings);
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        uploads: Uploads,
+        connectors: Arc<dyn Downloads>,
+    ) -> Self {
         Self {
             store,
             settings,
@@ -113,6 +117,10 @@ impl Library {
         Some(match self.open(&device, &media_id).await {
             Ok(download) => read_whole(download, url, MAX_FORWARD_BYTES).await,
             Err(DeviceError::Connector(error)) => Err(error),
+            // As an upstream that is down: the send is tried again.
+            Err(error @ DeviceError::MediaUnavailable) => {
+                Err(ConnectorError::Unreachable(error.to_string()))
+            }
             Err(error) => Err(ConnectorError::Rejected(format!(
                 "cannot forward {url}: {error}"
             ))),

@@ -86,6 +86,9 @@ pub enum DeviceError {
     NotReady,
     #[error("no such media: {0}")]
     MediaNotFound(String),
+    /// The bucket of `storage.media_url` cannot be read now; the cause is logged.
+    #[error("the bucket that keeps uploaded files cannot be read now; try again later")]
+    MediaUnavailable,
     /// The upstream refused what was asked of a group, or the request was not one to ask.
     #[error(transparent)]
     Group(#[from] GroupRefusal),

@@ -67,6 +67,9 @@ impl From<DeviceError> for ApiError {
             DeviceError::MediaNotFound(_) => {
                 ApiError::new(ErrorCode::MediaNotFound, error.to_string())
             }
+            DeviceError::MediaUnavailable => {
+                ApiError::new(ErrorCode::StorageUnavailable, error.to_string())
+            }
         }
     }
 }

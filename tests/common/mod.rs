@@ -6,6 +6,7 @@ pub mod binary;
 pub mod brokers;
 pub mod cloud_stub;
 pub mod exposition;
+pub mod moto;
 pub mod node;
 pub mod postgres;
 pub mod receiver;

@@ -173,7 +173,7 @@ async fn save<E: std::fmt::Display>(
         ("access_token" = Option<String>, Query, description = "an access token, for a link that can send no header (`<img src>`); API keys are not taken here")),
     security(("apiKey" = ["read"]), ("bearer" = ["read"])),
     responses((status = OK, description = "the file, with its type", content_type = "*/*", body = File),
-        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady]) }>))]
+        Refused<{ CREDENTIALS | DEVICE | codes(&[ErrorCode::BadRequest, ErrorCode::MediaNotFound, ErrorCode::UpstreamError, ErrorCode::DeviceNotReady, ErrorCode::StorageUnavailable]) }>))]
 async fn download_media(
     State(state): State<AppState>,
     LinkCaller(caller): LinkCaller,

@@ -46,6 +46,7 @@ use super::relay::Relay;
 use super::relay_bell::RelayBell;
 use super::retry::Pumped;
 use super::state::{DeviceState, Input, Limits};
+use super::uploads::Uploads;
 use super::upstream::{Connectors, Upstream, UpstreamEvent};
 use super::watchdog::Watchdog;
 use super::{definition, CurrentQr, DeviceError};
@@ -122,6 +123,8 @@ pub struct ActorContext {
     pub metrics: Arc<Metrics>,
     /// Where each new QR code is drawn for whoever runs the daemon, if anywhere.
     pub console: Option<Console>,
+    /// The files clients uploaded, made once: a bucket's client is shared by every device.
+    pub uploads: Uploads,
 }
 
 impl ActorContext {
@@ -130,6 +133,7 @@ impl ActorContext {
         Library::new(
             self.store.clone(),
             self.settings.clone(),
+            self.uploads.clone(),
             self.connectors.clone(),
         )
     }
