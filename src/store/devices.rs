@@ -173,6 +173,8 @@ impl Tx<'_> {
     }
 
     pub fn delete_device(&mut self, id: &DeviceId) -> StoreResult<bool> {
+        // The messages' words leave the index with them: those of this batch are put in first.
+        self.index_new_words()?;
         self.delete_journal(id)?;
         self.delete_lease(id)?;
         for table in [

@@ -154,6 +154,9 @@ pub struct Tx<'c> {
     changed_chats: Vec<(DeviceId, Chat)>,
     /// Device leases this batch has checked, and holds locked until it commits.
     fences_checked: std::collections::HashSet<cluster::Fence>,
+    /// On SQLite, the row of the first message this batch stored whose words are not in the
+    /// search index yet (see [`Tx::index_new_words`]).
+    unindexed_from: Option<i64>,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }

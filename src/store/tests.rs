@@ -188,6 +188,7 @@ macro_rules! on_both {
 }
 
 mod contacts;
+mod search;
 mod sinks;
 
 fn disconnected(reason: &str) -> EventData {
@@ -636,17 +637,27 @@ fn a_read_during_the_runtimes_shutdown_is_an_error() {
 
 /// Stores one of our messages, known to the upstream as `upstream_id`.
 fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> StoreResult<()> {
+    our_text(tx, device, ("msg_1", "hello"), Some(upstream_id))
+}
+
+/// Stores one of our texts, `(id, body)`, known to the upstream as `upstream_id` if given.
+fn our_text(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    (id, body): (&str, &str),
+    upstream_id: Option<&str>,
+) -> StoreResult<()> {
     let now = crate::model::rfc3339(chrono::Utc::now());
     tx.insert_message(
         device,
         &messages::NewMessage {
-            id: "msg_1",
+            id,
             chat_id: "15550000002@c.us",
-            upstream_id: Some(upstream_id),
+            upstream_id,
             from: "15550000001@c.us",
             from_me: true,
             kind: "text",
-            body: "hello",
+            body,
             media: None,
             template: None,
             content: &Default::default(),

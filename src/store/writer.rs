@@ -170,6 +170,7 @@ impl Commit<'_> {
                 heads: HashMap::new(),
                 changed_chats: Vec::new(),
                 fences_checked: Default::default(),
+                unindexed_from: None,
                 ids,
                 routes: &mut *routes,
             };
@@ -181,6 +182,7 @@ impl Commit<'_> {
                 }
             }
             tx.journal_changed_chats()?;
+            tx.index_new_words()?;
             tx.store_heads()?;
             let announced = Announced {
                 events: std::mem::take(&mut tx.events),

@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 use zstd::bulk::{Compressor, Decompressor};
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
-use zstd::zstd_safe::{CParameter, DParameter, FrameFormat};
+use zstd::zstd_safe::{CParameter, DParameter, FrameFormat, ParamSwitch};
 
 use crate::store::{StoreError, StoreResult};
 
@@ -66,10 +66,15 @@ impl Codec {
             .expect("zstd makes a compression context");
         // The first byte says what the row is; zstd's own 4-byte magic number, the frame's
         // checksum and the dictionary's id would repeat it in every row.
+        //
+        // Literals (the bytes no match covers: ids, texts) are stored as they are rather than
+        // Huffman-coded: building a Huffman table for each row of a few hundred bytes was a
+        // third of packing's time, for 1.5 % of the rows' bytes (`docs/performance.md`, send).
         for parameter in [
             CParameter::Format(FrameFormat::Magicless),
             CParameter::ChecksumFlag(false),
             CParameter::DictIdFlag(false),
+            CParameter::LiteralCompressionMode(ParamSwitch::Disable),
         ] {
             packer
                 .set_parameter(parameter)

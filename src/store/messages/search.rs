@@ -3,6 +3,16 @@
 //! commit that stores, edits or revokes the message, so a message is found as soon as it is
 //! acknowledged.
 //!
+//! On SQLite a batch's new messages are indexed together, at the end of the batch
+//! ([`Tx::index_new_words`]), not by a trigger on each insert. FTS5 writes the words it holds
+//! in memory to its b-trees whenever a statement of the transaction opens a statement
+//! journal, which the insert's trigger itself did, and so did the chat's update after it: each
+//! message became a segment of its own, written and then merged, a tenth of the store
+//! writer's work under a load of sends (`docs/performance.md`, send). Indexed together, a
+//! batch's messages are one segment. An edit or a revocation, whose triggers take the old
+//! words out of the index, indexes the batch's new messages first: words never indexed
+//! cannot be taken out.
+//!
 //! A search is a list of words, each matched as the start of a word of the text (`hel` finds
 //! "Hello"), all of them in the message; letters and digits make a word, anything else
 //! separates words, so what a user types can never be read as the engines' query syntax; a
@@ -13,7 +23,7 @@ use super::{message_columns_of, message_row};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Conn};
-use crate::store::StoreResult;
+use crate::store::{StoreResult, Tx};
 
 /// The most words a search looks for; more are left out.
 const MOST_WORDS: usize = 16;
@@ -86,6 +96,28 @@ pub fn search(
         |message| budget.take(message),
         |message| message.id.clone(),
     )
+}
+
+impl Tx<'_> {
+    /// Notes that this batch stored the message at row `rowid` (SQLite's), to be indexed with
+    /// the batch's others.
+    pub(super) fn words_to_index(&mut self, rowid: i64) {
+        self.unindexed_from.get_or_insert(rowid);
+    }
+
+    /// Indexes the words of the messages this batch stored so far, in one statement. Rows
+    /// are numbered upwards, so they are those from the first one's on.
+    pub(in crate::store) fn index_new_words(&mut self) -> StoreResult<()> {
+        let Some(from) = self.unindexed_from.take() else {
+            return Ok(());
+        };
+        self.execute(
+            "INSERT INTO message_words (rowid, body)
+             SELECT rowid, body FROM messages WHERE rowid >= ?1",
+            params![from],
+        )?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ impl Tx<'_> {
                 content,
             ],
         )?;
+        if let Some(sqlite) = self.conn().as_sqlite() {
+            self.words_to_index(sqlite.last_insert_rowid());
+        }
         // Built from what was inserted rather than read back: sending is the hottest write.
         Ok(Message {
             id: new.id.to_owned(),
@@ -123,6 +126,8 @@ impl Tx<'_> {
         body: &str,
         edited_at: &str,
     ) -> StoreResult<()> {
+        // Its old words leave the index by a trigger: the batch's new ones must be in it.
+        self.index_new_words()?;
         self.execute(
             "UPDATE messages SET body = ?3, edited_at = ?4 WHERE device_id = ?1 AND id = ?2",
             params![device.as_str(), message.id, body, edited_at],
@@ -149,6 +154,8 @@ impl Tx<'_> {
     /// A chat whose last message it was changes with it (its `chat:update` shows the message
     /// revoked, as the chat list does).
     pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
+        // As for an edit: its words leave the index, so the batch's new ones must be in it.
+        self.index_new_words()?;
         let chat_id: Option<String> = self.conn().query_opt(
             "UPDATE messages SET revoked = 1, body = '', media = NULL
              WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",

@@ -197,3 +197,32 @@ fn messages_left_sending_go_back_to_the_queue_and_its_index() {
         .unwrap();
     assert!(plan.contains("messages_in_relay"), "{plan}");
 }
+
+#[test]
+fn messages_indexed_by_the_trigger_before_stay_found_once_the_writer_indexes_new_ones() {
+    let mut conn = at_version(26);
+    conn.execute_batch(
+        "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
+            ack, created_at)
+         VALUES ('msg_1', 'demo', 'c1', 'me', 1, 'text', 'hello world', 't', 0, 't')",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let triggers: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(triggers, ["message_words_changed", "message_words_removed"]);
+    conn.execute_batch(
+        "INSERT INTO message_words (message_words, rank) VALUES ('integrity-check', 1)",
+    )
+    .unwrap();
+    let conn = crate::store::Conn::sqlite(conn);
+    let device = crate::model::DeviceId::parse("demo").unwrap();
+    let found = crate::store::messages::search(&conn, &device, "hello", None, None, (10, 1 << 20));
+    let ids: Vec<_> = found.unwrap().items.into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, ["msg_1"]);
+}
