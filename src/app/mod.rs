@@ -183,6 +183,29 @@ pub async fn run(
         clients,
         &bus,
     );
+    // The hooks hear the bus live (a sound, a desktop notification is for now or never):
+    // they subscribe before the devices start, or a device's first QR code would pass them by.
+    let background = Tasks::default();
+    let rules = HookRules::new(store.clone(), &settings.hooks);
+    if settings.hooks.desktop.enabled {
+        background.adopt(Desktop::start(
+            rules.clone(),
+            settings.hooks.desktop.clone(),
+            metrics.clone(),
+            &bus,
+            background.stop_signal(),
+        ));
+    }
+    if settings.hooks.sound.enabled {
+        background.adopt(Sound::start(
+            rules,
+            settings.hooks.sound.clone(),
+            metrics.clone(),
+            &bus,
+            sound::default_speaker(),
+            background.stop_signal(),
+        ));
+    }
     devices.boot(&settings.devices.dir).await?;
     sockets.open_stored(&devices.ids());
     let node = cluster::Node::start(&devices, &bus);
@@ -193,7 +216,6 @@ pub async fn run(
         Ok(removed) => tracing::info!(removed, "removed files of unfinished or deleted uploads"),
         Err(error) => tracing::warn!(%error, "could not look for unfinished uploads"),
     }
-    let background = Tasks::default();
     background.spawn(prune(
         store.clone(),
         settings.clone(),
@@ -220,27 +242,6 @@ pub async fn run(
         let (sinks, bus, stop) = (sinks.clone(), bus.clone(), background.stop_signal());
         sinks.run(bus, stop)
     })]);
-    let rules = HookRules::new(store.clone(), &settings.hooks);
-    if settings.hooks.desktop.enabled {
-        background.adopt(Desktop::start(
-            rules.clone(),
-            settings.hooks.desktop.clone(),
-            metrics.clone(),
-            &bus,
-            background.stop_signal(),
-        ));
-    }
-    if settings.hooks.sound.enabled {
-        background.adopt(Sound::start(
-            rules,
-            settings.hooks.sound.clone(),
-            metrics.clone(),
-            &bus,
-            sound::default_speaker(),
-            background.stop_signal(),
-        ));
-    }
-
     let state = AppState {
         settings: settings.clone(),
         store: store.clone(),
