@@ -8,7 +8,7 @@
 //! its journal does not record), and takes the measure of every commit, including those that
 //! journal no event, into the daemon's [`Metrics`], counting it in their [`Changes`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -36,7 +36,14 @@ pub struct EventBus {
     /// The ids of API keys revoked, after the commit: the connections made with them close.
     revocations: broadcast::Sender<String>,
     metrics: Arc<Metrics>,
+    /// Told of each event another node committed before any subscriber hears of it: the
+    /// cluster's view of its devices, so that a client that saw a QR or pairing code on its
+    /// socket finds the node it types it into already knowing it.
+    remote_first: Arc<OnceLock<RemoteHearer>>,
 }
+
+/// What [`EventBus::hear_remote_first`] registers.
+type RemoteHearer = Box<dyn Fn(&JournaledEvent) + Send + Sync>;
 
 impl EventBus {
     pub fn new() -> Self {
@@ -53,12 +60,25 @@ impl EventBus {
             devices,
             revocations,
             metrics,
+            remote_first: Arc::default(),
         }
     }
 
     pub fn publish(&self, event: JournaledEvent) {
+        if event.remote {
+            if let Some(hear) = self.remote_first.get() {
+                hear(&event);
+            }
+        }
         // No subscriber yet is fine: the journal keeps the event.
         let _ = self.sender.send(Arc::new(event));
+    }
+
+    /// Has `hear` told of every event another node committed, on the publishing thread and
+    /// before the subscribers, for as long as the bus lives. Only the first call counts: a
+    /// node has one view of the cluster.
+    pub fn hear_remote_first(&self, hear: impl Fn(&JournaledEvent) + Send + Sync + 'static) {
+        let _ = self.remote_first.set(Box::new(hear));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<JournaledEvent>> {
@@ -109,5 +129,47 @@ impl EventBus {
 impl Default for EventBus {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn event(seq: u64, remote: bool) -> JournaledEvent {
+        JournaledEvent {
+            device_id: DeviceId::parse("demo").unwrap(),
+            seq,
+            at: crate::model::rfc3339(chrono::Utc::now()),
+            kind: "qr".parse().unwrap(),
+            payload: serde_json::value::to_raw_value(&serde_json::json!({})).unwrap(),
+            remote,
+        }
+    }
+
+    #[test]
+    fn another_nodes_event_reaches_the_remote_hearer_before_any_subscriber() {
+        let bus = EventBus::new();
+        let subscriber = Mutex::new(bus.subscribe());
+        // For each event heard: its seq, and the seqs the subscriber had been handed by then.
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        bus.hear_remote_first({
+            let heard = heard.clone();
+            move |event| {
+                let mut delivered = Vec::new();
+                while let Ok(earlier) = subscriber.lock().unwrap().try_recv() {
+                    delivered.push(earlier.seq);
+                }
+                heard.lock().unwrap().push((event.seq, delivered));
+            }
+        });
+        bus.publish(event(1, false));
+        bus.publish(event(2, true));
+        bus.publish(event(3, true));
+        // This node's own seq 1 is not the hearer's; each remote one is heard before it is
+        // handed on.
+        assert_eq!(*heard.lock().unwrap(), vec![(2, vec![1]), (3, vec![2])]);
     }
 }

@@ -37,11 +37,8 @@ impl Node {
                 .clone()
                 .keep(remote.clone(), stop.clone()),
         );
+        bus.hear_remote_first(move |event| remote.heard(event));
         let followers = Tasks::default();
-        followers.spawn({
-            let bus = bus.clone();
-            async move { remote.follow_events(&bus).await }
-        });
         let mut changes = bus.subscribe_device_changes();
         let devices = devices.clone();
         followers.spawn(async move {

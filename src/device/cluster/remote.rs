@@ -10,7 +10,6 @@ use tokio::sync::watch;
 use super::leased::{Claim, LeasedConnectors};
 use super::owners::{webhook_path, ForwardedWebhook, Owners, ToOwner, SCAN_PATH};
 use super::ownership::{Ownership, Runner};
-use crate::bus::EventBus;
 use crate::device::actor::ActorContext;
 use crate::device::mirror::Mirror;
 use crate::device::pairings::Scan;
@@ -18,8 +17,7 @@ use crate::device::relay_bell::RelayBell;
 use crate::device::route::Answer;
 use crate::device::supervisor::{self, Supervisor};
 use crate::device::{DeviceError, DeviceHandle};
-use crate::model::event::EventKind;
-use crate::model::event::HealthStatus;
+use crate::model::event::{EventKind, HealthStatus, JournaledEvent};
 use crate::model::spec::ConnectorKind;
 use crate::model::DeviceId;
 use crate::store;
@@ -105,7 +103,7 @@ impl Remote {
 
     /// Gives a device that runs on another node a handle that carries requests to it, and
     /// reads where it stands (QR code, account, readiness) from the store; its events keep
-    /// that up to date from then on ([`Self::follow_events`]). A device whose actor runs here
+    /// that up to date from then on ([`Self::heard`]). A device whose actor runs here
     /// keeps its handle.
     fn follow(&self, id: DeviceId) {
         let (qr, qr_receiver) = watch::channel(None);
@@ -149,18 +147,12 @@ impl Remote {
         });
     }
 
-    /// Keeps the cluster's view of its devices up to date from the bus, until it closes:
-    /// another node's events ring the relay of a device that runs here (a message was queued
-    /// there), and update the QR code, account and readiness of a device that runs elsewhere.
-    pub async fn follow_events(self, bus: &EventBus) {
-        let mut events = bus.subscribe();
-        loop {
-            match events.recv().await {
-                Ok(event) => self.supervisor.heard(&event),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
+    /// Keeps the cluster's view of its devices up to date with an event another node
+    /// committed, before the bus's subscribers hear of it: it rings the relay of a device that
+    /// runs here (a message was queued there), and updates the QR code, account and readiness
+    /// of a device that runs elsewhere.
+    pub fn heard(&self, event: &JournaledEvent) {
+        self.supervisor.heard(event);
     }
 }
 
