@@ -157,6 +157,9 @@ pub struct Tx<'c> {
     /// On SQLite, the row of the first message this batch stored whose words are not in the
     /// search index yet (see [`Tx::index_new_words`]).
     unindexed_from: Option<i64>,
+    /// The rows this batch journaled, written at its end (see [`Tx::store_journal_rows`]).
+    journal_rows: Vec<journal::Row>,
+    packer: &'c mut journal::packer::Packer,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
 }

@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, Semaphore};
 use super::checkpointer::{
     log_keeping, run_checkpointer, Checkpoints, LogCopied, TRUNCATE_PATIENCE,
 };
+use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::readers::{ReaderPool, SQLITE_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -103,6 +104,7 @@ impl Store {
             log_keeping(checkpoints.clone(), copied.clone(), log_limit, page_size);
         let outage = Outage::default();
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
+        let packer = Packer::start()?;
         spawn_thread("writer", move || {
             run_writer(
                 Conn::sqlite(conn),
@@ -111,6 +113,7 @@ impl Store {
                 Some(keeping),
                 writer_outage,
                 None,
+                packer,
             );
         })?;
         // Should this fail, `writer` is dropped on the way out and the writer thread ends.

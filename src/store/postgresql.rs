@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::cluster::notices::{listen, Origin};
 use super::journal::kinds::with_numbers_of_names;
+use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -73,8 +74,10 @@ impl Store {
                 &listener_closed,
             )
         })?;
+        let packer = Packer::start()?;
         spawn_thread("writer", move || {
-            run_writer(writer_conn, queue, bus, None, writer_outage, Some(origin));
+            let origin = Some(origin);
+            run_writer(writer_conn, queue, bus, None, writer_outage, origin, packer);
             closed.store(true, Ordering::Relaxed);
         })?;
         let pool = |connections: usize| {

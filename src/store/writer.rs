@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpointer::{LogKeeping, LogLength};
 use super::cluster::notices::{announce, Announced, Origin};
+use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::EventBus;
@@ -79,6 +80,7 @@ pub(super) fn run_writer(
     mut keeping: Option<LogKeeping>,
     outage: Outage,
     origin: Option<Origin>,
+    mut packer: Packer,
 ) {
     let log = LogLength::default();
     let sqlite = keeping.as_ref().and(conn.as_sqlite());
@@ -117,7 +119,7 @@ pub(super) fn run_writer(
             outage: &outage,
             origin: origin.as_ref(),
         };
-        commit.batch(&mut batch, &mut ids, &mut routes);
+        commit.batch(&mut batch, &mut ids, &mut routes, &mut packer);
         if let (Some(keeping), Some(frames)) = (keeping.as_mut(), log.since_last_look()) {
             keeping.after_commit(frames, &outage);
         }
@@ -149,6 +151,7 @@ impl Commit<'_> {
         jobs: &mut VecDeque<Job>,
         ids: &mut ulid::Generator,
         routes: &mut webhooks::Routes,
+        packer: &mut Packer,
     ) {
         let Commit {
             conn,
@@ -171,6 +174,8 @@ impl Commit<'_> {
                 changed_chats: Vec::new(),
                 fences_checked: Default::default(),
                 unindexed_from: None,
+                journal_rows: Vec::new(),
+                packer: &mut *packer,
                 ids,
                 routes: &mut *routes,
             };
@@ -182,6 +187,7 @@ impl Commit<'_> {
                 }
             }
             tx.journal_changed_chats()?;
+            tx.store_journal_rows()?;
             tx.index_new_words()?;
             tx.store_heads()?;
             let announced = Announced {
@@ -198,6 +204,7 @@ impl Commit<'_> {
         if !matches!(outcome, Ok(Ok(_))) {
             // Whatever the batch wrote goes with the write that failed.
             conn.rollback();
+            packer.discard();
         }
         match outcome {
             Ok(Ok(Announced {

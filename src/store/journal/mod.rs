@@ -1,6 +1,7 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
 pub(super) mod kinds;
+pub(super) mod packer;
 pub(super) mod packing;
 
 use chrono::{DateTime, Utc};
@@ -32,28 +33,19 @@ impl Tx<'_> {
         let seq = head.last + 1;
         let now = Utc::now();
         let event = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
-        let kept = packing::pack(&kept_form(&event)?);
-        // The payload's time is this one to the millisecond.
-        let at = now.timestamp_millis();
-        self.execute(
-            "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
-            params![head.key(seq), i64::from(event.kind.number()), kept, at],
-        )?;
-        if LATEST_KEPT.contains(&event.kind) {
-            self.execute(
-                "INSERT INTO latest_events (device_id, name, seq, data, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (device_id, name) DO UPDATE
-                 SET seq = excluded.seq, data = excluded.data, at = excluded.at",
-                params![
-                    device.as_str(),
-                    event.kind.as_str(),
-                    seq as i64,
-                    kept,
-                    event.at
-                ],
-            )?;
-        }
+        self.packer.give(kept_form(&event)?.into_owned());
+        self.journal_rows.push(Row {
+            key: head.key(seq),
+            kind: i64::from(event.kind.number()),
+            // The payload's time is this one to the millisecond.
+            at: now.timestamp_millis(),
+            latest: LATEST_KEPT.contains(&event.kind).then(|| Latest {
+                device: device.clone(),
+                kind: event.kind,
+                seq,
+                at: event.at.clone(),
+            }),
+        });
         self.enqueue_deliveries(&event)?;
         match self.heads.get_mut(device) {
             Some(head) => head.last = seq,
@@ -108,9 +100,38 @@ impl Tx<'_> {
         self.query_row(LOCKED_HEAD, params![device.as_str()], Head::of_row)
     }
 
+    /// Writes the rows this batch journaled, packed meanwhile beside the writer
+    /// ([`packer`]): once, at the batch's end, and before anything in it deletes rows.
+    pub(super) fn store_journal_rows(&mut self) -> StoreResult<()> {
+        let rows = std::mem::take(&mut self.journal_rows);
+        for (row, data) in rows.into_iter().zip(self.packer.take()) {
+            self.execute(
+                "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
+                params![row.key, row.kind, data, row.at],
+            )?;
+            if let Some(latest) = row.latest {
+                self.execute(
+                    "INSERT INTO latest_events (device_id, name, seq, data, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (device_id, name) DO UPDATE
+                     SET seq = excluded.seq, data = excluded.data, at = excluded.at",
+                    params![
+                        latest.device.as_str(),
+                        latest.kind.as_str(),
+                        latest.seq as i64,
+                        data,
+                        latest.at
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes the device's events. Its head stays, so a device created again under the same
     /// id goes on from the seq it had reached.
     pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
+        self.store_journal_rows()?;
         self.execute(
             "DELETE FROM latest_events WHERE device_id = ?1",
             params![device.as_str()],
@@ -227,6 +248,23 @@ impl super::Store {
         }
         Ok(removed)
     }
+}
+
+/// A journal row of the batch, written at its end with its packed fields
+/// ([`Tx::store_journal_rows`]).
+pub(super) struct Row {
+    key: i64,
+    kind: i64,
+    at: i64,
+    /// Where the row is also kept as its device's newest of its kind ([`LATEST_KEPT`]).
+    latest: Option<Latest>,
+}
+
+pub(super) struct Latest {
+    device: DeviceId,
+    kind: EventKind,
+    seq: u64,
+    at: String,
 }
 
 /// Bits of a journal key that hold the seq; the device's number is above them.
