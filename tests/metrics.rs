@@ -36,6 +36,7 @@ const FAMILIES: &[(&str, &str)] = &[
         "histogram",
     ),
     ("devicebridge_socket_fanout_duration_seconds", "histogram"),
+    ("devicebridge_socket_send_duration_seconds", "histogram"),
     ("devicebridge_journal_events_appended", "counter"),
     ("devicebridge_journal_events_pruned", "counter"),
     ("devicebridge_relay_queue_depth", "gauge"),
@@ -298,6 +299,13 @@ async fn a_session_moves_the_families_it_touches_and_every_family_is_exposed() {
     assert!(
         fanned > 0 && fanned <= appended,
         "{fanned} events fanned out of {appended}"
+    );
+    // Each socket send was timed, from its packet to its answer, the commit included.
+    let (socket_sends, taken) = metrics.observed("devicebridge_socket_send_duration_seconds", &[]);
+    assert_eq!(socket_sends, SENT, "a time for each send");
+    assert!(
+        taken > 0.0 && taken < WAIT.as_secs_f64() * sent,
+        "{taken} s for {SENT} sends"
     );
     let pruned = metrics.value("devicebridge_journal_events_pruned", &[]) as u64;
     // The demo device's journal starts after what was pruned of it; WAHA's may be pruned too.

@@ -212,9 +212,10 @@ impl RunCost {
     }
 }
 
-/// The daemon's own timing of the steps of an event's path, read from its metrics: how long
-/// writes waited for the store's writer, how long its commits took, and how long a device's
-/// fanout took to queue an event for all its sockets. With the latencies the tool measures,
+/// The daemon's own timing of the steps of an event's path, read from its metrics: how long a
+/// socket's send took from its packet read to its acknowledgement, how long writes waited for
+/// the store's writer, how long its commits took, and how long a device's fanout took to
+/// queue an event for all its sockets. With the latencies the tool measures,
 /// they tell where a message's time goes.
 struct Steps(Vec<Timing>);
 
@@ -226,7 +227,11 @@ struct Timing {
     count: f64,
 }
 
-const STEPS: [(&str, &str); 3] = [
+const STEPS: [(&str, &str); 4] = [
+    (
+        "send in the daemon",
+        "devicebridge_socket_send_duration_seconds",
+    ),
     (
         "write wait",
         "devicebridge_store_write_wait_duration_seconds",

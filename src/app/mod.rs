@@ -174,6 +174,7 @@ pub async fn run(
             events_per_minute: settings.limits.events_per_minute,
         },
         profiles: profiles.clone(),
+        send_taken: bus.metrics().socket_send.clone(),
     };
     let sockets = SocketHub::new(
         io,

@@ -84,6 +84,7 @@ pub struct Metrics {
     /// Time a device's fanout took to queue one live event for every socket that sees it: with
     /// a write's wait and its commit, the daemon's share of a message's way to its readers.
     pub socket_fanout: Histogram,
+    pub socket_send: Histogram,
     /// In a cluster, this node's device leases: `taken` (a device it did not run, taken over or
     /// never run before), `handed_over` (given up: on shutdown, or to a node that joined),
     /// `lost` (it lapsed: the node froze or lost the database, and another may run the device).
@@ -189,6 +190,14 @@ impl Metrics {
             Unit::Seconds,
             socket_fanout.clone(),
         );
+        let socket_send = Histogram::seconds(histogram::STEP_SECONDS);
+        registry.register_with_unit(
+            "socket_send_duration",
+            "Time a socket's message:send took in the daemon, from its packet read to its \
+             answer, ready to acknowledge (the write's wait and commit included)",
+            Unit::Seconds,
+            socket_send.clone(),
+        );
         let gauges = Gauges::register(registry);
         Self {
             webhook_deliveries,
@@ -202,6 +211,7 @@ impl Metrics {
             waha_requests,
             cloud_api_requests,
             socket_fanout,
+            socket_send,
             cluster_leases,
             connectors,
             commits,

@@ -9,6 +9,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,6 +32,7 @@ use crate::api::groups;
 use crate::api::profile::{Profile, Profiles};
 use crate::api::reply::envelope;
 use crate::messaging::{Dedup, SendRequest};
+use crate::metrics::Histogram;
 use crate::model::group::{GroupPatch, NewGroup, ParticipantsChange};
 use crate::model::ChatFlags;
 use crate::model::{Chat, DeviceId, Message, Page};
@@ -129,6 +131,8 @@ pub struct Context {
     pub conversations: Conversations,
     pub limits: PacketLimits,
     pub profiles: Profiles,
+    /// Where each native `message:send` records how long the daemon took to answer it.
+    pub send_taken: Histogram,
 }
 
 /// The gate every packet passes, in order: rate, size, binary, JSON, scope (on `device`, or
@@ -240,11 +244,16 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             // Taken here, as the packet is read, so turns follow the client's order; the
             // handler below runs as a task of its own.
             let turn = session_of(&socket).map(|session| session.arrivals.take_turn());
+            let read_at = Instant::now();
             async move {
                 match socket.extensions.get::<Arc<Profile>>() {
                     None => {
+                        let send_taken = context.send_taken.clone();
                         let answer =
                             dispatch(&socket, context, device, &event, packet, turn, false).await;
+                        if event == "message:send" {
+                            send_taken.observe_duration(read_at.elapsed());
+                        }
                         answer_with(&socket, ack, answer);
                     }
                     Some(profile) => {
