@@ -711,10 +711,14 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free(back
         .await
         .unwrap();
     // One batch: the second write fails after journaling; the third is queued behind it.
+    // It journals more rows than the packer takes at once, so that some of them are being
+    // packed beside the writer when the batch is rolled back.
     let held = HeldWriter::hold(&store).await;
     let mut alongside = Box::pin(store.write(move |tx| tx.journal(&b, disconnected("alongside"))));
     let mut failing = Box::pin(store.write(move |tx| {
-        tx.journal(&c, disconnected("failing"))?;
+        for _ in 0..100 {
+            tx.journal(&c, disconnected("failing"))?;
+        }
         Err::<(), _>(StoreError::Closed)
     }));
     let mut after = Box::pin(store.write(move |tx| tx.journal(&d, disconnected("after"))));
