@@ -84,6 +84,8 @@ pub struct Metrics {
     /// Time a device's fanout took to queue one live event for every socket that sees it: with
     /// a write's wait and its commit, the daemon's share of a message's way to its readers.
     pub socket_fanout: Histogram,
+    /// Time a socket's `message:send` took from its packet read to its answer: with the
+    /// client's own latency, what the network and the sockets' queues added.
     pub socket_send: Histogram,
     /// In a cluster, this node's device leases: `taken` (a device it did not run, taken over or
     /// never run before), `handed_over` (given up: on shutdown, or to a node that joined),

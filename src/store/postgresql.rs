@@ -76,8 +76,15 @@ impl Store {
         })?;
         let packer = Packer::start()?;
         spawn_thread("writer", move || {
-            let origin = Some(origin);
-            run_writer(writer_conn, queue, bus, None, writer_outage, origin, packer);
+            run_writer(
+                writer_conn,
+                queue,
+                bus,
+                None,
+                writer_outage,
+                Some(origin),
+                packer,
+            );
             closed.store(true, Ordering::Relaxed);
         })?;
         let pool = |connections: usize| {

@@ -248,10 +248,10 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
             async move {
                 match socket.extensions.get::<Arc<Profile>>() {
                     None => {
-                        let send_taken = context.send_taken.clone();
+                        let timed = (event == "message:send").then(|| context.send_taken.clone());
                         let answer =
                             dispatch(&socket, context, device, &event, packet, turn, false).await;
-                        if event == "message:send" {
+                        if let Some(send_taken) = timed {
                             send_taken.observe_duration(read_at.elapsed());
                         }
                         answer_with(&socket, ack, answer);

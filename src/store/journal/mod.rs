@@ -36,12 +36,11 @@ impl Tx<'_> {
         self.packer.give(kept_form(&event)?.into_owned());
         self.journal_rows.push(Row {
             key: head.key(seq),
-            kind: i64::from(event.kind.number()),
+            kind: event.kind,
             // The payload's time is this one to the millisecond.
             at: now.timestamp_millis(),
             latest: LATEST_KEPT.contains(&event.kind).then(|| Latest {
                 device: device.clone(),
-                kind: event.kind,
                 seq,
                 at: event.at.clone(),
             }),
@@ -107,7 +106,7 @@ impl Tx<'_> {
         for (row, data) in rows.into_iter().zip(self.packer.take()) {
             self.execute(
                 "INSERT INTO events (key, kind, data, at) VALUES (?1, ?2, ?3, ?4)",
-                params![row.key, row.kind, data, row.at],
+                params![row.key, i64::from(row.kind.number()), data, row.at],
             )?;
             if let Some(latest) = row.latest {
                 self.execute(
@@ -117,7 +116,7 @@ impl Tx<'_> {
                      SET seq = excluded.seq, data = excluded.data, at = excluded.at",
                     params![
                         latest.device.as_str(),
-                        latest.kind.as_str(),
+                        row.kind.as_str(),
                         latest.seq as i64,
                         data,
                         latest.at
@@ -254,7 +253,7 @@ impl super::Store {
 /// ([`Tx::store_journal_rows`]).
 pub(super) struct Row {
     key: i64,
-    kind: i64,
+    kind: EventKind,
     at: i64,
     /// Where the row is also kept as its device's newest of its kind ([`LATEST_KEPT`]).
     latest: Option<Latest>,
@@ -262,7 +261,6 @@ pub(super) struct Row {
 
 pub(super) struct Latest {
     device: DeviceId,
-    kind: EventKind,
     seq: u64,
     at: String,
 }
