@@ -391,6 +391,20 @@ const MIGRATIONS: &[&str] = &[
     // (`store::messages::search`), not by a trigger on each insert; the triggers that take
     // an edited or deleted message's words out stay. Nothing indexed changes.
     "DROP TRIGGER message_words_added;",
+    // 28: a simulated phone's plans keyed by when it received each message, then its upstream
+    // id (`store::messages::simulator_duties`): written at the table's end in arrival order,
+    // not each on a page of its own as the random upstream id put them.
+    "CREATE TABLE simulator_plans (
+        device_id TEXT NOT NULL,
+        upstream_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, received_at, upstream_id)
+    ) WITHOUT ROWID;
+    INSERT INTO simulator_plans SELECT * FROM simulator_duties;
+    DROP TABLE simulator_duties;
+    ALTER TABLE simulator_plans RENAME TO simulator_duties;",
 ];
 
 /// The step after which a journal row may hold an event's own fields only, without the

@@ -443,6 +443,9 @@ const MIGRATIONS: &[&str] = &[
     // SQLite's: a single node needs no claim.
     r#"ALTER TABLE sinks ADD COLUMN claimed_by TEXT COLLATE "C";
     ALTER TABLE sinks ADD COLUMN claimed_until BIGINT;"#,
+    // A simulated phone's plans keyed by when it received each message (SQLite's 28).
+    "ALTER TABLE simulator_duties DROP CONSTRAINT simulator_duties_pkey,
+        ADD PRIMARY KEY (device_id, received_at, upstream_id);",
 ];
 
 #[cfg(test)]

@@ -1195,11 +1195,12 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         plan: "[\"the simulator's own\"]".into(),
         done: 0,
     };
+    let received_at = duties.received_at;
     let step = |step: u32, last: bool| {
         let (store, demo) = (store.clone(), demo.clone());
         async move {
             store
-                .write(move |tx| tx.simulator_step_done(&demo, "true_a", step, last))
+                .write(move |tx| tx.simulator_step_done(&demo, "true_a", received_at, step, last))
                 .await
                 .unwrap()
         }
@@ -1216,6 +1217,12 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         .write(move |tx| known_message(tx, &device, "true_a"))
         .await
         .unwrap();
+    let (device, later) = (demo.clone(), received_at + chrono::TimeDelta::seconds(1));
+    let another_plan = store
+        .write(move |tx| tx.simulator_step_done(&device, "true_a", later, 0, false))
+        .await
+        .unwrap();
+    assert!(!another_plan, "a step of a plan received at another time");
     assert!(!step(1, false).await, "a step before its turn");
     assert!(step(0, false).await);
     assert!(!step(0, false).await, "a step made twice");

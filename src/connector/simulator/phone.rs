@@ -124,7 +124,7 @@ pub fn receive(
     let (upstream_id, first_delivery) =
         tx.simulator_receive(device, message, &candidate, &rfc3339(now))?;
     if !first_delivery {
-        let left = tx.simulator_duties_of(device, &upstream_id)?;
+        let left = tx.simulator_duties_of(device, &message.id)?;
         return Ok((
             upstream_id,
             left.and_then(|left| Duties::read(device, left)),
@@ -418,13 +418,15 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
         sleep((due - Utc::now()).to_std().unwrap_or_default()).await;
         let report = duties.plan.report(&step.act, &duties.upstream_id);
         let (device, upstream_id) = (device.clone(), duties.upstream_id.clone());
+        let received_at = duties.received_at;
         let last = index + 1 == steps.len();
         let replier = match &step.act {
             Act::Reply(reply) if !duties.plan.group => Some(reply.from.clone()),
             _ => None,
         };
         let settle = Settle::new(move |tx| {
-            let owed = tx.simulator_step_done(&device, &upstream_id, index as u32, last)?;
+            let owed =
+                tx.simulator_step_done(&device, &upstream_id, received_at, index as u32, last)?;
             // A reply in their chat planned before its sender was blocked is done, and never
             // arrives.
             match replier {

@@ -6,6 +6,11 @@
 //! marked done by [`Tx::simulator_step_done`] in the transaction that stores what it reported,
 //! so a step is either stored and marked, or neither, and one made twice (before and after a
 //! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
+//!
+//! A plan is keyed by when the phone received its message, then the message's upstream id:
+//! plans are added and finished roughly in the order messages arrive, so each write lands on
+//! the table's last pages. Keyed by the upstream id alone, which is random, each plan took a
+//! leaf page of its own in every commit it was written, deleted or stepped in.
 
 use crate::model::DeviceId;
 use crate::store::sql::{params, Conn, Row};
@@ -61,21 +66,24 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// What the phone still owes for the message `upstream_id`, if anything.
+    /// What the phone still owes for the message it received as `message_id`, if anything.
     pub fn simulator_duties_of(
         &self,
         device: &DeviceId,
-        upstream_id: &str,
+        message_id: &str,
     ) -> StoreResult<Option<PhoneDuties>> {
         self.conn.query_opt(
-            "SELECT upstream_id, received_at, plan, done FROM simulator_duties
-             WHERE device_id = ?1 AND upstream_id = ?2",
-            params![device.as_str(), upstream_id],
+            "SELECT d.upstream_id, d.received_at, d.plan, d.done
+             FROM simulator_inbox i JOIN simulator_duties d ON d.device_id = i.device_id
+                AND d.received_at = i.received_at AND d.upstream_id = i.upstream_id
+             WHERE i.device_id = ?1 AND i.message_id = ?2",
+            params![device.as_str(), message_id],
             duties_row,
         )
     }
 
-    /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id` done, and with
+    /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id`, received at
+    /// `received_at`, done, and with
     /// the `last` step forgets the plan. Returns whether the step was owed: not if it is done
     /// already, or an earlier one is not, or the device does not know the message by that
     /// upstream id yet (the daemon stopped between the phone receiving it and the relay
@@ -84,18 +92,23 @@ impl Tx<'_> {
         &mut self,
         device: &DeviceId,
         upstream_id: &str,
+        received_at: DateTime<Utc>,
         step: u32,
         last: bool,
     ) -> StoreResult<bool> {
         let sql = if last {
             "DELETE FROM simulator_duties
-             WHERE device_id = ?1 AND upstream_id = ?2 AND done = ?3
+             WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2 AND done = ?3
                AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
         } else {
             "UPDATE simulator_duties SET done = done + 1
-             WHERE device_id = ?1 AND upstream_id = ?2 AND done = ?3
+             WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2 AND done = ?3
                AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
         };
-        Ok(self.execute(sql, params![device.as_str(), upstream_id, i64::from(step)])? > 0)
+        let received_at = crate::model::rfc3339(received_at);
+        Ok(self.execute(
+            sql,
+            params![device.as_str(), upstream_id, i64::from(step), received_at],
+        )? > 0)
     }
 }

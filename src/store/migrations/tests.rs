@@ -226,3 +226,31 @@ fn messages_indexed_by_the_trigger_before_stay_found_once_the_writer_indexes_new
     let ids: Vec<_> = found.unwrap().items.into_iter().map(|m| m.id).collect();
     assert_eq!(ids, ["msg_1"]);
 }
+
+#[test]
+fn a_simulated_phones_plans_are_kept_under_their_arrival_key() {
+    let mut conn = at_version(27);
+    conn.execute_batch(
+        "INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
+         VALUES ('demo', 'true_c1_B', '2026-01-02T03:04:05.678Z', '[]', 1),
+                ('demo', 'true_c1_A', '2026-01-02T03:04:06.000Z', '[1]', 0)",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let key: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('simulator_duties') WHERE pk > 0 ORDER BY pk")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(key, ["device_id", "received_at", "upstream_id"]);
+    let conn = crate::store::Conn::sqlite(conn);
+    let device = crate::model::DeviceId::parse("demo").unwrap();
+    let owed = crate::store::messages::simulator_duties(&conn, &device).unwrap();
+    let kept: Vec<_> = owed
+        .iter()
+        .map(|d| (d.upstream_id.as_str(), d.plan.as_str(), d.done))
+        .collect();
+    assert_eq!(kept, [("true_c1_B", "[]", 1), ("true_c1_A", "[1]", 0)]);
+}
