@@ -47,8 +47,8 @@ pub async fn mark_read(
                 unread: Some(false),
                 ..ChatFlags::default()
             };
-            if let Some(chat) = tx.set_chat_flags(&device, &chat_id, &unmark)? {
-                tx.chat_changed(&device, chat);
+            if tx.set_chat_flags(&device, &chat_id, &unmark)?.is_some() {
+                tx.chat_changed(&device, &chat_id);
             }
             return Ok(Vec::new());
         }
@@ -65,8 +65,8 @@ pub async fn mark_read(
                 read_by: me,
             }),
         )?;
-        if let Some(chat) = tx.recount_unread(&device, &chat_id)? {
-            tx.chat_changed(&device, chat);
+        if tx.recount_unread(&device, &chat_id)?.is_some() {
+            tx.chat_changed(&device, &chat_id);
         }
         let cleared = tx.read_notifications(&device, NotificationSet::Chat(&chat_id))?;
         if !cleared.is_empty() {
@@ -247,7 +247,7 @@ pub async fn set_chat_flags(
                 if let Some(unread) = flags.unread {
                     tx.queue_action(&device, &chat_id, &Action::MarkUnread { unread })?;
                 }
-                tx.chat_changed(&device, chat.clone());
+                tx.chat_changed(&device, &chat_id);
                 Ok(chat)
             }
             // No row changed: the chat is as asked already, or there is no such chat.
@@ -278,7 +278,7 @@ pub async fn open_chat(
         let chat = tx
             .upsert_chat(&device, &chat_id, &name, "direct", &at)?
             .ok_or(MessagingError::ChatNotFound(chat_id))?;
-        tx.chat_changed(&device, chat.clone());
+        tx.chat_changed(&device, &chat.id);
         Ok((chat, true))
     })
     .await

@@ -101,9 +101,7 @@ pub fn changed(
         ..message
     };
     tx.journal(device, EventData::Message(message.clone()))?;
-    if let Some(chat) = tx.touch_chat(device, &message, &now, false)? {
-        tx.chat_changed(device, chat);
-    }
+    tx.touch_chat(device, &message, &now, false)?;
     Ok(())
 }
 

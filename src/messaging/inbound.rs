@@ -68,25 +68,20 @@ pub fn apply_directory(
             quiet.insert(&incoming.chat_id);
         }
     }
-    let mut changed = BTreeSet::new();
     for chat in directory.chats.iter().filter(|chat| is_chat(&chat.id)) {
         if tx
             .upsert_chat(device, &chat.id, &chat.name, chat_kind(chat.group), &now)?
             .is_some()
         {
-            changed.insert(chat.id.as_str());
+            tx.chat_changed(device, &chat.id);
         }
     }
+    // A quiet chat's history touches it (`store_once`), which journals its `chat:update`.
     for incoming in history {
         if !quiet.contains(incoming.chat_id.as_str()) {
             receive(tx, device, incoming, metrics)?;
-        } else if store_once(tx, device, incoming, true)?.is_some() {
-            changed.insert(&incoming.chat_id);
-        }
-    }
-    for chat_id in changed {
-        if let Some(chat) = store::chats::get_chat(tx.conn(), device, chat_id)? {
-            tx.chat_changed(device, chat);
+        } else {
+            store_once(tx, device, incoming, true)?;
         }
     }
     Ok(())
@@ -247,7 +242,7 @@ pub fn apply(
                     ..ChatFlags::default()
                 };
                 if let Some(chat) = tx.set_chat_flags(device, chat_id, &flags)? {
-                    tx.chat_changed(device, chat);
+                    tx.chat_changed(device, &chat.id);
                 }
             }
             Inbound::Call {
@@ -256,8 +251,11 @@ pub fn apply(
                 video,
             } => ring(tx, device, chat_id, from, *video)?,
             Inbound::GroupNamed { chat_id, name } => {
-                if let Some(chat) = tx.upsert_chat(device, chat_id, name, "group", &now)? {
-                    tx.chat_changed(device, chat);
+                if tx
+                    .upsert_chat(device, chat_id, name, "group", &now)?
+                    .is_some()
+                {
+                    tx.chat_changed(device, chat_id);
                 }
             }
             Inbound::Group {
@@ -354,11 +352,10 @@ fn receive(
     metrics.received.inc();
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
-    if let Some(chat) = tx.touch_chat(device, &message, &now, !incoming.from_me)? {
-        if !incoming.from_me && !chat.muted {
-            notify(tx, device, &chat.name, incoming, &message)?;
+    if tx.touch_chat(device, &message, &now, !incoming.from_me)? && !incoming.from_me {
+        if let Some(name) = store::chats::name_unless_muted(tx.conn(), device, &message.chat_id)? {
+            notify(tx, device, &name, incoming, &message)?;
         }
-        tx.chat_changed(device, chat);
     }
     Ok(())
 }
@@ -566,7 +563,7 @@ pub fn merge_person(
                 from: lid.to_owned(),
             }),
         )?;
-        tx.chat_changed(device, chat);
+        tx.chat_changed(device, &chat.id);
     }
     Ok(())
 }

@@ -491,9 +491,7 @@ pub async fn send(
                 }),
             )?;
         }
-        if let Some(chat) = tx.touch_chat(&device, &message, &at, false)? {
-            tx.chat_changed(&device, chat);
-        }
+        tx.touch_chat(&device, &message, &at, false)?;
         Ok((message, true))
     })
     .await

@@ -66,6 +66,20 @@ pub fn is_muted(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool>
     Ok(muted.is_some_and(|muted| muted != 0))
 }
 
+/// The chat's name unless it is muted: what a new message's notification is titled with, and
+/// a muted chat's messages raise none.
+pub fn name_unless_muted(
+    conn: &Conn,
+    device: &DeviceId,
+    chat: &str,
+) -> StoreResult<Option<String>> {
+    conn.query_opt(
+        "SELECT name FROM chats WHERE device_id = ?1 AND id = ?2 AND muted = 0",
+        params![device.as_str(), chat],
+        |row| row.get(0),
+    )
+}
+
 /// Whether the device has the chat.
 pub fn exists(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
     conn.exists(
@@ -147,18 +161,19 @@ pub fn participants(
 
 impl Tx<'_> {
     /// Records that a chat changed. Its `chat:update` is journaled when the batch ends, once,
-    /// with the chat as the batch left it: a batch's events reach clients together, so the
-    /// states in between were never theirs to see, and under load a batch carries dozens of
-    /// messages to the same few chats, whose `chat:update`s (the largest event, with the last
-    /// message in it) were a quarter of the journal's bytes.
-    pub fn chat_changed(&mut self, device: &DeviceId, chat: Chat) {
+    /// with the chat as the batch left it, read then: a batch's events reach clients
+    /// together, so the states in between were never theirs to see, and under load a batch
+    /// carries dozens of messages to the same few chats, whose `chat:update`s (the largest
+    /// event, with the last message in it) were a quarter of the journal's bytes. A chat gone
+    /// by the batch's end (merged into another) gets none.
+    pub fn chat_changed(&mut self, device: &DeviceId, chat_id: &str) {
         let known = self
             .changed_chats
-            .iter_mut()
-            .find(|(of, changed)| of == device && changed.id == chat.id);
-        match known {
-            Some((_, changed)) => *changed = chat,
-            None => self.changed_chats.push((device.clone(), chat)),
+            .iter()
+            .any(|(of, changed)| of == device && changed == chat_id);
+        if !known {
+            self.changed_chats
+                .push((device.clone(), chat_id.to_owned()));
         }
     }
 
@@ -170,21 +185,23 @@ impl Tx<'_> {
         chat_id: &str,
         message_id: &str,
     ) -> StoreResult<()> {
-        let chat = get_chat(self.conn(), device, chat_id)?;
-        if let Some(chat) = chat.filter(|chat| {
-            chat.last_message
-                .as_ref()
-                .is_some_and(|last| last.id == message_id)
-        }) {
-            self.chat_changed(device, chat);
+        let last: Option<Option<String>> = self.conn().query_opt(
+            "SELECT last_message_id FROM chats WHERE device_id = ?1 AND id = ?2",
+            params![device.as_str(), chat_id],
+            |row| row.get(0),
+        )?;
+        if last.flatten().is_some_and(|last| last == message_id) {
+            self.chat_changed(device, chat_id);
         }
         Ok(())
     }
 
-    /// Journals a `chat:update` for each chat that changed in this batch.
+    /// Journals a `chat:update` for each chat that changed in this batch, as it now is.
     pub(super) fn journal_changed_chats(&mut self) -> StoreResult<()> {
-        for (device, chat) in std::mem::take(&mut self.changed_chats) {
-            self.journal(&device, EventData::ChatUpdate(chat))?;
+        for (device, chat_id) in std::mem::take(&mut self.changed_chats) {
+            if let Some(chat) = get_chat(self.conn(), &device, &chat_id)? {
+                self.journal(&device, EventData::ChatUpdate(chat))?;
+            }
         }
         Ok(())
     }
@@ -212,23 +229,22 @@ impl Tx<'_> {
 
     /// Records a new last message of a chat: activity moves it to the top of the list, and an
     /// incoming message adds one unread and brings an archived chat back, as WhatsApp does.
-    /// Returns the chat as it now is (with `message` as its last message, which the caller
-    /// already holds), if it exists.
+    /// Returns whether the chat exists; its `chat:update` follows at the batch's end
+    /// ([`Tx::chat_changed`]). A send touches its chat, so the chat is not read back here:
+    /// once per batch is enough.
     pub fn touch_chat(
         &mut self,
         device: &DeviceId,
         message: &Message,
         at: &str,
         unread: bool,
-    ) -> StoreResult<Option<Chat>> {
-        self.conn().query_opt(
+    ) -> StoreResult<bool> {
+        let touched = self.execute(
             "UPDATE chats SET last_message_id = ?3,
                 updated_at = CASE WHEN updated_at > ?4 THEN updated_at ELSE ?4 END,
                 unread_count = unread_count + ?5,
                 archived = CASE WHEN ?5 = 0 THEN archived ELSE 0 END
-             WHERE device_id = ?1 AND id = ?2
-             RETURNING id, device_id, name, kind, unread_count, updated_at, archived, muted,
-                pinned, marked_unread",
+             WHERE device_id = ?1 AND id = ?2",
             params![
                 device.as_str(),
                 message.chat_id,
@@ -236,13 +252,11 @@ impl Tx<'_> {
                 at,
                 i64::from(unread)
             ],
-            |row| {
-                Ok(Chat {
-                    last_message: Some(message.clone()),
-                    ..chat_at(row)?
-                })
-            },
-        )
+        )? > 0;
+        if touched {
+            self.chat_changed(device, &message.chat_id);
+        }
+        Ok(touched)
     }
 
     /// Archives or unarchives, mutes or unmutes a chat (`None` leaves a flag as it is).

@@ -66,7 +66,7 @@ pub use outage::{free_bytes, is_unwritable_file};
 
 use crate::bus::DeviceChange;
 use crate::envelope::ApiError;
-use crate::model::{event::JournaledEvent, Chat, DeviceId};
+use crate::model::{event::JournaledEvent, DeviceId};
 use outage::Outage;
 use readers::ReaderPool;
 pub use sql::Conn;
@@ -150,8 +150,9 @@ pub struct Tx<'c> {
     revoked_keys: Vec<String>,
     /// Where each device's journal stands in this batch, stored once before it commits.
     heads: HashMap<DeviceId, journal::Head>,
-    /// Chats that changed in this batch, as they are now (see [`Tx::chat_changed`]).
-    changed_chats: Vec<(DeviceId, Chat)>,
+    /// Chats that changed in this batch, in the order they first did (see
+    /// [`Tx::chat_changed`]).
+    changed_chats: Vec<(DeviceId, String)>,
     /// Device leases this batch has checked, and holds locked until it commits.
     fences_checked: std::collections::HashSet<cluster::Fence>,
     /// On SQLite, the row of the first message this batch stored whose words are not in the

@@ -751,14 +751,29 @@ async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
+    let device = demo.clone();
+    store
+        .write(move |tx| {
+            for id in ["alice", "bob"] {
+                tx.upsert_chat(&device, id, id, "direct", "2026-01-02T03:04:05.678Z")?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     let held = HeldWriter::hold(&store).await;
-    let mut writes: Vec<_> = [("alice", 1), ("bob", 1), ("alice", 2)]
+    // "nobody" has no chat by the batch's end: it gets no update.
+    let mut writes: Vec<_> = [("alice", 1_i64), ("bob", 1), ("nobody", 1), ("alice", 2)]
         .into_iter()
         .map(|(id, unread)| {
             let demo = demo.clone();
             Box::pin(store.write(move |tx| {
                 tx.journal(&demo, disconnected(id))?;
-                tx.chat_changed(&demo, chat(id, unread));
+                tx.execute(
+                    "UPDATE chats SET unread_count = ?3 WHERE device_id = ?1 AND id = ?2",
+                    sql::params![demo.as_str(), id, unread],
+                )?;
+                tx.chat_changed(&demo, id);
                 Ok(())
             }))
         })
@@ -805,6 +820,7 @@ async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(
         [
             disconnect("alice"),
             disconnect("bob"),
+            disconnect("nobody"),
             disconnect("alice"),
             update("alice", 2),
             update("bob", 1),
