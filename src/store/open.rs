@@ -141,3 +141,29 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// SQLite is built as `.cargo/config.toml` asks: without its memory statistics and without
+    /// the page-cache group all connections share, whose mutexes the store writer took for
+    /// every allocation and every page it fetched.
+    #[test]
+    fn sqlite_is_built_without_its_process_wide_mutexes() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+}
