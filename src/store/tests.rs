@@ -265,6 +265,15 @@ async fn journal_in_one_write<const N: usize>(
     sent
 }
 
+/// The device's newest event of `kind`, as kept beside its journal.
+async fn newest(store: &Store, device: DeviceId, kind: EventKind) -> JournaledEvent {
+    store
+        .read(move |conn| journal::latest(conn, &device, kind))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// The payloads of the device's journal from its start, as a resuming client receives them.
 async fn replayed_payloads(store: &Store, device: DeviceId) -> Vec<String> {
     journal_from_start(store, device)
@@ -898,11 +907,7 @@ async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
     }
     let replayed = journal_from_start(&store, demo.clone()).await.events[0].fields();
     assert_eq!(replayed, sent, "read back as it was sent, picture and all");
-    let view = store
-        .read(move |conn| journal::latest(conn, &demo, EventKind::Qr))
-        .await
-        .unwrap()
-        .unwrap();
+    let view = newest(&store, demo, EventKind::Qr).await;
     assert_eq!(view.fields(), sent);
 }
 
@@ -942,12 +947,35 @@ async fn an_events_row_keeps_its_own_fields_and_is_read_back_as_sent(backend) {
     );
     let replayed = replayed_payloads(&store, demo.clone()).await;
     assert_eq!(replayed, sent, "read back byte for byte as sent");
-    let state = store
-        .read(move |conn| journal::latest(conn, &demo, EventKind::State))
-        .await
-        .unwrap()
-        .unwrap();
+    let state = newest(&store, demo, EventKind::State).await;
     assert_eq!(state.payload.get(), sent[0]);
+}
+
+async fn a_batchs_many_rows_are_stored_in_order_and_read_back_as_sent(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    // 32 + 8 + 5 rows: every size of insert, the newest state among them.
+    let events: [EventData; 45] = std::array::from_fn(|n| match n {
+        40 => EventData::State(crate::model::event::StateChange {
+            state: "ready",
+            previous: "starting",
+            reason: None,
+        }),
+        n => disconnected(&format!("reason {n}")),
+    });
+    let sent = journal_in_one_write(&store, &bus, &demo, events).await;
+    let device = demo.clone();
+    let read = store
+        .read(move |conn| journal::read_after(conn, &device, 0, 100))
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = read.events.iter().map(|event| event.seq).collect();
+    assert_eq!(seqs, (1..=45).collect::<Vec<_>>());
+    let replayed: Vec<_> = read.events.iter().map(|e| e.payload.get().to_owned()).collect();
+    assert_eq!(replayed, sent, "read back byte for byte as sent");
+    let state = newest(&store, demo, EventKind::State).await;
+    assert_eq!((state.seq, state.payload.get()), (41, sent[40].as_str()));
 }
 
 async fn journal_rows_are_packed_and_rows_kept_as_text_are_read_as_they_are(backend) {
