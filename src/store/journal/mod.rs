@@ -105,19 +105,22 @@ impl Tx<'_> {
     pub(super) fn store_journal_rows(&mut self) -> StoreResult<()> {
         let rows = std::mem::take(&mut self.journal_rows);
         let packed = self.packer.take();
-        let (mut rest, mut data) = (&rows[..], &packed[..]);
+        let kinds: Vec<i64> = rows
+            .iter()
+            .map(|row| i64::from(row.kind.number()))
+            .collect();
+        let mut stored = 0;
         for (size, statement) in ROWS_A_STATEMENT.iter().zip(INSERT_ROWS.iter()) {
-            while rest.len() >= *size {
-                let kinds: Vec<i64> = rest[..*size]
+            while rows.len() - stored >= *size {
+                let next = stored..stored + size;
+                let values: Vec<&dyn Param> = rows[next.clone()]
                     .iter()
-                    .map(|row| i64::from(row.kind.number()))
+                    .zip(&kinds[next.clone()])
+                    .zip(&packed[next])
+                    .flat_map(|((row, kind), data)| [&row.key as &dyn Param, kind, data, &row.at])
                     .collect();
-                let mut values: Vec<&dyn Param> = Vec::with_capacity(size * 4);
-                for ((row, kind), data) in rest.iter().zip(&kinds).zip(data) {
-                    values.extend([&row.key as &dyn Param, kind, data, &row.at]);
-                }
                 self.execute(statement, &values)?;
-                (rest, data) = (&rest[*size..], &data[*size..]);
+                stored += size;
             }
         }
         for (row, data) in rows.iter().zip(&packed) {

@@ -83,11 +83,11 @@ impl Tx<'_> {
     }
 
     /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id`, received at
-    /// `received_at`, done, and with
-    /// the `last` step forgets the plan. Returns whether the step was owed: not if it is done
-    /// already, or an earlier one is not, or the device does not know the message by that
-    /// upstream id yet (the daemon stopped between the phone receiving it and the relay
-    /// recording so; the relay sends it again after the restart, and the step then counts).
+    /// `received_at`, done, and with the `last` step forgets the plan. Returns whether the step
+    /// was owed: not if it is done already, or an earlier one is not, or the device does not
+    /// know the message by that upstream id yet (the daemon stopped between the phone receiving
+    /// it and the relay recording so; the relay sends it again after the restart, and the step
+    /// then counts).
     pub fn simulator_step_done(
         &mut self,
         device: &DeviceId,
