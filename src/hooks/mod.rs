@@ -21,7 +21,6 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use chrono::NaiveTime;
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::bus::EventBus;
@@ -91,11 +90,15 @@ impl Trigger {
 pub fn triggers(event: &JournaledEvent) -> Vec<Trigger> {
     let mut fired = Vec::with_capacity(2);
     let specific = match event.kind {
-        EventKind::State => StateName::parse(event.fields()["state"].as_str().unwrap_or_default())
+        EventKind::State => event
+            .field::<String>("state")
+            .and_then(|state| StateName::parse(&state))
             .filter(|state| STATE_TRIGGERS.contains(state))
             .map(Trigger::State),
-        EventKind::Notification => (event.fields()["kind"] == CALL).then_some(Trigger::Call),
-        EventKind::Qr if event.fields()["attempt"].as_u64().unwrap_or(1) > 1 => return fired,
+        EventKind::Notification => {
+            (event.field::<String>("kind").as_deref() == Some(CALL)).then_some(Trigger::Call)
+        }
+        EventKind::Qr if event.field::<u64>("attempt").unwrap_or(1) > 1 => return fired,
         _ => None,
     };
     fired.extend(specific);
@@ -105,7 +108,7 @@ pub fn triggers(event: &JournaledEvent) -> Vec<Trigger> {
 
 /// A message sent from this side (devicebridge or the phone itself), not received.
 pub fn is_own_message(event: &JournaledEvent) -> bool {
-    event.kind == EventKind::Message && event.fields()["fromMe"] == Value::Bool(true)
+    event.kind == EventKind::Message && event.field::<bool>("fromMe") == Some(true)
 }
 
 /// `HH:MM-HH:MM` in local time; the range may wrap past midnight.
@@ -195,7 +198,7 @@ impl HookRules {
         if event.kind != EventKind::Message {
             return Ok(false);
         }
-        let Some(chat) = event.fields()["chatId"].as_str().map(str::to_owned) else {
+        let Some(chat) = event.field::<String>("chatId") else {
             return Ok(false);
         };
         let device = event.device_id.clone();
@@ -324,7 +327,7 @@ impl OneReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn event(name: &str, data: Value) -> JournaledEvent {
         JournaledEvent {

@@ -15,6 +15,7 @@ use super::ids::{phone_of, DeviceId};
 use super::message::{Chat, Contact, Message};
 use super::time::rfc3339;
 
+mod field;
 mod kind;
 mod payloads;
 pub mod selection;
@@ -262,6 +263,12 @@ impl JournaledEvent {
             Some(fields) => fields.into(),
             None => self.payload.get().into(),
         }
+    }
+
+    /// The payload's field `key`, read without parsing the rest (see [`field::field`]); `None`
+    /// if it has no such field or holds something else than a `T` there.
+    pub fn field<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        field::field(self.payload.get(), key)
     }
 
     /// The payload parsed, for sinks that look into an event's fields.

@@ -22,6 +22,9 @@ pub struct AckSubject {
     /// When the daemon accepted the message for sending, to time its acks; `None` for a
     /// message it did not send (or one it does not need to time).
     pub accepted_at: Option<DateTime<Utc>>,
+    /// The message's SQLite `rowid`, when it was read from SQLite: the ack's update goes
+    /// straight to the row instead of through the index of message ids first.
+    pub rowid: Option<i64>,
 }
 
 impl AckSubject {
@@ -32,6 +35,7 @@ impl AckSubject {
             chat_id: message.chat_id.clone(),
             ack: Ack::from_level(message.ack).unwrap_or(Ack::Pending),
             accepted_at: None,
+            rowid: None,
         }
     }
 }
@@ -46,12 +50,16 @@ pub fn ack_subject(
     // allocation on the writer's most frequent path. Each database has its own way to read it.
     static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
         [
-            "unixepoch(created_at, 'subsec')",
-            "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
+            ("unixepoch(created_at, 'subsec')", "rowid"),
+            (
+                "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
+                "CAST(NULL AS BIGINT)",
+            ),
         ]
-        .map(|seconds| {
+        .map(|(seconds, rowid)| {
             format!(
-                "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END
+                "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END,
+                    {rowid}
                  FROM messages WHERE device_id = ?1 AND upstream_id = ?2"
             )
         })
@@ -68,6 +76,7 @@ pub fn ack_subject(
                 accepted_at: row
                     .get::<Option<f64>>(3)?
                     .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
+                rowid: row.get(4)?,
             })
         },
     )
@@ -84,10 +93,16 @@ impl Tx<'_> {
         let Some(next) = subject.ack.merge(incoming) else {
             return Ok(false);
         };
-        self.execute(
-            "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), subject.id, next.level()],
-        )?;
+        match subject.rowid {
+            Some(rowid) => self.execute(
+                "UPDATE messages SET ack = ?2 WHERE rowid = ?1",
+                params![rowid, next.level()],
+            )?,
+            None => self.execute(
+                "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
+                params![device.as_str(), subject.id, next.level()],
+            )?,
+        };
         subject.ack = next;
         Ok(true)
     }

@@ -16,6 +16,7 @@ use crate::model::DeviceId;
 use crate::store::sql::{params, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
 use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
 
 /// What the phone still owes for one message.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +89,10 @@ impl Tx<'_> {
     /// know the message by that upstream id yet (the daemon stopped between the phone receiving
     /// it and the relay recording so; the relay sends it again after the restart, and the step
     /// then counts).
+    ///
+    /// Only the first step asks whether the device knows the message: steps are done in order,
+    /// so a later one follows a first that found it known, and the lookup, an index of random
+    /// keys, was a third of a step's work.
     pub fn simulator_step_done(
         &mut self,
         device: &DeviceId,
@@ -96,15 +101,28 @@ impl Tx<'_> {
         step: u32,
         last: bool,
     ) -> StoreResult<bool> {
-        let sql = if last {
-            "DELETE FROM simulator_duties
-             WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2 AND done = ?3
-               AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
-        } else {
-            "UPDATE simulator_duties SET done = done + 1
-             WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2 AND done = ?3
-               AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
-        };
+        // By `[last][first]`.
+        static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+            let sql = |change: &str, first: bool| {
+                let known = match first {
+                    true => {
+                        "AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
+                    }
+                    false => "",
+                };
+                format!(
+                    "{change} WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2
+                       AND done = ?3 {known}"
+                )
+            };
+            let update = "UPDATE simulator_duties SET done = done + 1";
+            let delete = "DELETE FROM simulator_duties";
+            [
+                [sql(update, false), sql(update, true)],
+                [sql(delete, false), sql(delete, true)],
+            ]
+        });
+        let sql = &STATEMENTS[usize::from(last)][usize::from(step == 0)];
         let received_at = crate::model::rfc3339(received_at);
         Ok(self.execute(
             sql,
