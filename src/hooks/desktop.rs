@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, local_now, triggers, HookRules, OneReport, Trigger};
+use super::{listen, triggers, HookRules, OneReport, Trigger};
 use crate::bus::EventBus;
 use crate::config::DesktopSettings;
 use crate::metrics::Metrics;
@@ -152,6 +152,7 @@ impl Desktop {
         let (queue, listener) = listen(
             bus,
             stop,
+            &rules,
             metrics.clone(),
             |metrics| &metrics.desktop_notifications,
             move |event| {
@@ -193,11 +194,8 @@ impl Desktop {
         }
     }
 
-    /// The alert for `event`, or `None` if it is muted.
+    /// The alert for `event`, or `None` if it is muted (for the device, or its chat).
     async fn alert(&self, event: &JournaledEvent) -> Result<Option<Alert>, store::StoreError> {
-        if self.rules.muted(event, local_now()) {
-            return Ok(None);
-        }
         let Some(device) = self.rules.device(&event.device_id).await? else {
             return Ok(None);
         };

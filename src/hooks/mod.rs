@@ -169,11 +169,12 @@ impl HookRules {
         }
     }
 
-    /// Whether `event` is muted for every hook at local time `now`: our own message, or quiet
-    /// hours.
-    pub fn muted(&self, event: &JournaledEvent, now: NaiveTime) -> bool {
+    /// Whether `event` is muted for every hook now: our own message, or quiet hours.
+    fn muted(&self, event: &JournaledEvent) -> bool {
         (self.mute_own_messages && is_own_message(event))
-            || self.quiet_hours.is_some_and(|quiet| quiet.contains(now))
+            || self
+                .quiet_hours
+                .is_some_and(|quiet| quiet.contains(local_now()))
     }
 
     /// The device's name and hook switches; `None` if it no longer exists.
@@ -220,10 +221,12 @@ pub fn local_now() -> NaiveTime {
 /// Feeds the events `wanted` selects into a bounded queue, on a task of its own, until `stop`
 /// fires; the queue's reader then takes what is left and ends. An event that finds the queue
 /// full — or that the bus could not keep for this reader — is counted as `dropped` in
-/// `counters`.
+/// `counters`; one the `rules` mute (our own messages, quiet hours) as `muted`, here, so that
+/// a sent message, the most frequent event, does not wake the hook's task for nothing.
 pub fn listen(
     bus: &EventBus,
     stop: CancellationToken,
+    rules: &HookRules,
     counters: Arc<crate::metrics::Metrics>,
     family: fn(&crate::metrics::Metrics) -> &Counters,
     wanted: impl Fn(&JournaledEvent) -> bool + Send + 'static,
@@ -233,6 +236,7 @@ pub fn listen(
 ) {
     let mut events = bus.subscribe();
     let (queue, receiver) = mpsc::channel(QUEUE);
+    let rules = rules.clone();
     let task = tokio::spawn(async move {
         let mut rounds = CodeRounds::default();
         loop {
@@ -244,7 +248,9 @@ pub fn listen(
                 // Another node of the cluster journaled it, and its own hooks play it.
                 Ok(event) if event.remote => {}
                 Ok(event) if rounds.is_news(&event) && wanted(&event) => {
-                    if queue.try_send(event).is_err() {
+                    if rules.muted(&event) {
+                        family(&counters).inc("muted");
+                    } else if queue.try_send(event).is_err() {
                         if queue.is_closed() {
                             return;
                         }

@@ -31,7 +31,7 @@ use rodio::{Decoder, Source};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, local_now, triggers, HookRules, OneReport, Trigger};
+use super::{listen, triggers, HookRules, OneReport, Trigger};
 use crate::bus::EventBus;
 use crate::config::SoundSettings;
 use crate::metrics::Metrics;
@@ -239,6 +239,7 @@ impl Sound {
         let (queue, listener) = listen(
             bus,
             stop,
+            &rules,
             metrics.clone(),
             |metrics| &metrics.sounds,
             move |event| file_for(&wanted, event).is_some(),
@@ -268,9 +269,6 @@ impl Sound {
     /// alone knows whether it `played` or `failed`.
     async fn consider(&mut self, event: &JournaledEvent) -> Option<&'static str> {
         let file = file_for(&self.files, event)?.to_owned();
-        if self.rules.muted(event, local_now()) {
-            return Some("muted");
-        }
         match self.rules.device(&event.device_id).await {
             Ok(Some(device)) if device.hooks.sound => {}
             Ok(_) => return Some("muted"),
