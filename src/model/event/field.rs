@@ -4,41 +4,55 @@
 //! field (whether a message is our own, which state a device entered). Parsing the whole
 //! payload into a [`serde_json::Value`] for that allocated every key and string of it, and was
 //! the larger part of what the hooks cost a sent message (`docs/performance.md`, send). This
-//! reader walks the payload once, skips the other fields' values without keeping them, and
-//! builds only the one asked for.
+//! reader walks the payload only up to the field, skips the values before it without keeping
+//! them, builds only the one asked for, and stops there.
 
 use std::fmt;
-use std::marker::PhantomData;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 /// The field `key` of the JSON object `payload`, as a `T`; `None` if the payload is no
 /// object, has no such field, or holds something else there.
 pub fn field<T: DeserializeOwned>(payload: &str, key: &str) -> Option<T> {
+    let mut found = None;
     let mut json = serde_json::Deserializer::from_str(payload);
-    serde::Deserializer::deserialize_map(&mut json, FieldOf(key, PhantomData)).ok()?
+    // serde_json leaves an object half read only with an error: the walk ends with one once
+    // the field is read, and what it read is kept aside. An error before that is a payload
+    // that is no object, which has no such field.
+    let _ = serde::Deserializer::deserialize_map(
+        &mut json,
+        FieldOf {
+            key,
+            found: &mut found,
+        },
+    );
+    found
 }
 
-/// Reads an object, keeping the value of the field named `.0`.
-struct FieldOf<'k, T>(&'k str, PhantomData<T>);
+/// Reads an object up to the field named `key`, and puts its value in `found`.
+struct FieldOf<'k, T> {
+    key: &'k str,
+    found: &'k mut Option<T>,
+}
 
 impl<'de, T: DeserializeOwned> Visitor<'de> for FieldOf<'_, T> {
-    type Value = Option<T>;
+    type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("an object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
-        let mut found = None;
-        while let Some(wanted) = map.next_key_seed(IsKey(self.0))? {
-            match wanted && found.is_none() {
-                // A value of another type than asked is no error: the field is not there.
-                true => found = map.next_value::<Option<T>>().ok().flatten(),
-                false => drop(map.next_value::<IgnoredAny>()?),
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(wanted) = map.next_key_seed(IsKey(self.key))? {
+            if !wanted {
+                map.next_value::<IgnoredAny>()?;
+                continue;
             }
+            // A value of another type than asked is no error: the field is not there.
+            *self.found = map.next_value::<Option<T>>().ok().flatten();
+            return Err(serde::de::Error::custom("the field is read"));
         }
-        Ok(found)
+        Ok(())
     }
 }
 
