@@ -41,7 +41,7 @@ impl Scope {
 }
 
 /// The rights of one credential.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Grant {
     pub subject: String,
     /// The API key the credential comes from: a stored key's id, or `cfg_` and the start of a
@@ -83,7 +83,7 @@ impl Grant {
 
 /// The credentials presented with a request: one or two grants (API key and token). Either
 /// alone is enough if it grants what is asked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Caller {
     pub grants: Vec<Grant>,
 }

@@ -125,6 +125,13 @@ fn first_argument(text: &str) -> Result<Option<Box<RawValue>>, PacketProblem> {
     }
 }
 
+/// What a device namespace's sockets share to handle their events: one per namespace, so
+/// that each socket's handler holds a pointer to it rather than a copy of its own.
+pub struct DeviceEvents {
+    pub context: Context,
+    pub device: DeviceId,
+}
+
 /// What every handler gets.
 #[derive(Clone)]
 pub struct Context {
@@ -175,10 +182,10 @@ pub fn admit(
 
 /// The credentials the socket connected with, while they last: an event that arrives as its
 /// token ends, before the socket is disconnected for it, is refused too.
-pub fn caller_of(socket: &SocketRef) -> Result<Caller, AuthError> {
+pub fn caller_of(socket: &SocketRef) -> Result<Arc<Caller>, AuthError> {
     socket
         .extensions
-        .get::<Caller>()
+        .get::<Arc<Caller>>()
         .filter(|caller| !caller.expired_at(unix_now()))
         .ok_or(AuthError::Unauthorized)
 }
@@ -236,23 +243,23 @@ impl Answer {
 /// One handler takes every event and dispatches on its name: a socket then holds one boxed
 /// handler instead of a table of ten, which every idle connection would carry (see
 /// docs/performance.md, "idle").
-pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
-    let (context, device) = (context.clone(), device.clone());
+pub fn register(socket: &SocketRef, handling: &Arc<DeviceEvents>) {
+    let handling = handling.clone();
     socket.on_fallback(
         move |socket: SocketRef, Event(event): Event, packet: Packet, ack: AckSender| {
-            let (context, device) = (context.clone(), device.clone());
+            let handling = handling.clone();
             // Taken here, as the packet is read, so turns follow the client's order; the
             // handler below runs as a task of its own.
             let turn = session_of(&socket).map(|session| session.arrivals.take_turn());
             let read_at = Instant::now();
             async move {
+                let DeviceEvents { context, device } = &*handling;
                 match socket.extensions.get::<Arc<Profile>>() {
                     None => {
-                        let timed = (event == "message:send").then(|| context.send_taken.clone());
                         let answer =
                             dispatch(&socket, context, device, &event, packet, turn, false).await;
-                        if let Some(send_taken) = timed {
-                            send_taken.observe_duration(read_at.elapsed());
+                        if event == "message:send" {
+                            context.send_taken.observe_duration(read_at.elapsed());
                         }
                         answer_with(&socket, ack, answer);
                     }
@@ -275,8 +282,8 @@ pub fn register(socket: &SocketRef, context: &Context, device: &DeviceId) {
 async fn speak(
     socket: &SocketRef,
     profile: &Profile,
-    context: Context,
-    device: DeviceId,
+    context: &Context,
+    device: &DeviceId,
     event: &str,
     packet: Packet,
     turn: Option<Turn>,
@@ -330,18 +337,18 @@ pub fn unknown_event(event: &str) -> ApiError {
 /// pipelined sends share group commits; any other event keeps it until it is answered.
 async fn dispatch(
     socket: &SocketRef,
-    c: Context,
-    d: DeviceId,
+    c: &Context,
+    d: &DeviceId,
     event: &str,
     packet: Packet,
     mut turn: Option<Turn>,
     mark_read_on_list: bool,
 ) -> Result<Answer, ApiError> {
     if event == "message:send" {
-        let request: SendRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+        let request: SendRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
         let (message, _) = c
             .conversations
-            .send(&caller_of(socket)?, &d, request, Dedup::TempId, turn)
+            .send(&*caller_of(socket)?, d, request, Dedup::TempId, turn)
             .await?;
         return Ok(Answer::Message(Box::new(message)));
     }
@@ -350,28 +357,28 @@ async fn dispatch(
     }
     match event {
         "message:read" => {
-            let r: ReadRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let receipt = c.conversations.read(&d, r.chat_id, r.message_id).await?;
+            let r: ReadRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            let receipt = c.conversations.read(d, r.chat_id, r.message_id).await?;
             Ok(Answer::Json(json!(receipt)))
         }
         "message:react" => {
-            let r: ReactRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.conversations.react(&d, r.message_id, r.emoji).await?;
+            let r: ReactRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            c.conversations.react(d, r.message_id, r.emoji).await?;
             Ok(Answer::done())
         }
         "message:edit" => {
-            let r: EditRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let message = c.conversations.edit(&d, r.message_id, r.text).await?;
+            let r: EditRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            let message = c.conversations.edit(d, r.message_id, r.text).await?;
             Ok(Answer::Message(Box::new(message)))
         }
         "message:forward" => {
-            let r: ForwardRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: ForwardRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let caller = caller_of(socket)?;
             let (message, _) = c
                 .conversations
                 .forward(
                     &caller,
-                    &d,
+                    d,
                     r.message_id,
                     r.chat_id,
                     r.temp_id,
@@ -381,120 +388,120 @@ async fn dispatch(
             Ok(Answer::Message(Box::new(message)))
         }
         "poll:vote" => {
-            let r: VoteRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.conversations.vote(&d, r.message_id, r.options).await?;
+            let r: VoteRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            c.conversations.vote(d, r.message_id, r.options).await?;
             Ok(Answer::done())
         }
         "message:revoke" => {
-            let r: MessageRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.conversations.revoke(&d, r.message_id).await?;
+            let r: MessageRef = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            c.conversations.revoke(d, r.message_id).await?;
             Ok(Answer::done())
         }
         "typing:start" | "typing:stop" => {
-            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: ChatRef = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let typing = event == "typing:start";
-            c.conversations.typing(&d, r.chat_id, typing).await?;
+            c.conversations.typing(d, r.chat_id, typing).await?;
             Ok(Answer::done())
         }
         "chat:open" => {
-            let r: OpenChat = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let (chat, _) = c.conversations.open_chat(&d, &r.phone).await?;
+            let r: OpenChat = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            let (chat, _) = c.conversations.open_chat(d, &r.phone).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:archive" => {
-            let r: ArchiveRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: ArchiveRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let flags = ChatFlags {
                 archived: Some(r.archived),
                 ..ChatFlags::default()
             };
-            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
+            let chat = c.conversations.set_chat_flags(d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:update" => {
-            let r: ChatUpdateRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: ChatUpdateRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let flags = ChatFlags {
                 archived: r.archived,
                 muted: r.muted,
                 pinned: r.pinned,
                 unread: r.unread,
             };
-            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
+            let chat = c.conversations.set_chat_flags(d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "chat:mute" => {
-            let r: MuteRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: MuteRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let flags = ChatFlags {
                 muted: Some(r.muted),
                 ..ChatFlags::default()
             };
-            let chat = c.conversations.set_chat_flags(&d, r.chat_id, flags).await?;
+            let chat = c.conversations.set_chat_flags(d, r.chat_id, flags).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "group:create" => {
-            let r: NewGroup = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            let chat = groups::create(&c.conversations, &d, r).await?;
+            let r: NewGroup = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            let chat = groups::create(&c.conversations, d, r).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "group:get" => {
-            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let r: ChatRef = admit_as(socket, c, packet, d, event, Scope::Read)?;
             Ok(Answer::Json(json!(
-                groups::get(&c.conversations, &d, r.chat_id).await?
+                groups::get(&c.conversations, d, r.chat_id).await?
             )))
         }
         "group:update" => {
-            let r: GroupUpdateRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: GroupUpdateRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let patch = GroupPatch {
                 name: r.name,
                 description: r.description,
             };
-            let chat = groups::update(&c.conversations, &d, r.chat_id, patch).await?;
+            let chat = groups::update(&c.conversations, d, r.chat_id, patch).await?;
             Ok(Answer::Chat(Box::new(chat)))
         }
         "group:participants" => {
-            let r: GroupParticipantsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
+            let r: GroupParticipantsRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
             let change = ParticipantsChange {
                 add: r.add,
                 remove: r.remove,
                 promote: r.promote,
                 demote: r.demote,
             };
-            let outcomes = groups::participants(&c.conversations, &d, r.chat_id, change).await?;
+            let outcomes = groups::participants(&c.conversations, d, r.chat_id, change).await?;
             Ok(Answer::Json(json!(outcomes)))
         }
         "group:invite" => {
-            let r: GroupInviteRequest = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let r: GroupInviteRequest = admit_as(socket, c, packet, d, event, Scope::Read)?;
             if r.revoke {
-                caller_of(socket)?.authorize(Scope::Send, Some(&d))?;
+                caller_of(socket)?.authorize(Scope::Send, Some(d))?;
             }
-            let invite = groups::invite(&c.conversations, &d, r.chat_id, r.revoke).await?;
+            let invite = groups::invite(&c.conversations, d, r.chat_id, r.revoke).await?;
             Ok(Answer::Json(json!(invite)))
         }
         "group:leave" => {
-            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            groups::leave(&c.conversations, &d, r.chat_id).await?;
+            let r: ChatRef = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            groups::leave(&c.conversations, d, r.chat_id).await?;
             Ok(Answer::done())
         }
         "chats:list" => {
-            let query: ChatsQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
-            Ok(Answer::Chats(c.conversations.chats(&d, query).await?))
+            let query: ChatsQuery = admit_as(socket, c, packet, d, event, Scope::Read)?;
+            Ok(Answer::Chats(c.conversations.chats(d, query).await?))
         }
         "messages:list" => {
-            let r: MessagesRequest = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let r: MessagesRequest = admit_as(socket, c, packet, d, event, Scope::Read)?;
             let query = MessagesQuery {
                 before: r.before,
                 limit: r.limit,
             };
             let page = c
                 .conversations
-                .messages(&d, r.chat_id.clone(), query)
+                .messages(d, r.chat_id.clone(), query)
                 .await?;
             if mark_read_on_list {
-                c.conversations.mark_read_on_list(&d, r.chat_id).await;
+                c.conversations.mark_read_on_list(d, r.chat_id).await;
             }
             Ok(Answer::Messages(page))
         }
         "chat:join" | "chat:leave" => {
-            let r: ChatRef = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let r: ChatRef = admit_as(socket, c, packet, d, event, Scope::Read)?;
             let rooms = Rooms::of(socket);
             let room = match event {
                 "chat:join" => rooms.join(r.chat_id)?,
@@ -503,24 +510,24 @@ async fn dispatch(
             Ok(Answer::Json(json!(room)))
         }
         "presence:get" => {
-            let query: PresenceQuery = admit_as(socket, &c, packet, &d, event, Scope::Read)?;
+            let query: PresenceQuery = admit_as(socket, c, packet, d, event, Scope::Read)?;
             Ok(Answer::Json(json!(
-                c.conversations.presence(&d, query).await?
+                c.conversations.presence(d, query).await?
             )))
         }
         "notification:read" => {
-            let r: NotificationsRequest = admit_as(socket, &c, packet, &d, event, Scope::Send)?;
-            c.conversations.read_notifications(&d, r.which()?).await?;
+            let r: NotificationsRequest = admit_as(socket, c, packet, d, event, Scope::Send)?;
+            c.conversations.read_notifications(d, r.which()?).await?;
             Ok(Answer::done())
         }
         "pairing:code" => {
-            let r: PairingCodeRequest = admit_as(socket, &c, packet, &d, event, Scope::Control)?;
+            let r: PairingCodeRequest = admit_as(socket, c, packet, d, event, Scope::Control)?;
             Ok(Answer::Json(json!(
-                c.conversations.pairing_code(&d, r).await?
+                c.conversations.pairing_code(d, r).await?
             )))
         }
         unknown => {
-            admit(socket, &c, packet, Some(&d), Scope::Read)?;
+            admit(socket, c, packet, Some(d), Scope::Read)?;
             Err(unknown_event(unknown))
         }
     }

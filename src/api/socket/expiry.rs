@@ -6,6 +6,7 @@
 //! rather than a timer of its own, and sockets that leave earlier are forgotten.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use socketioxide::extract::SocketRef;
@@ -55,7 +56,10 @@ impl Expiries {
 
     /// `socket` is gone: no need to disconnect it any more.
     pub fn forget(&self, socket: &SocketRef) {
-        let ends = socket.extensions.get::<Caller>().and_then(|c| c.expires());
+        let ends = socket
+            .extensions
+            .get::<Arc<Caller>>()
+            .and_then(|c| c.expires());
         if let Some(ends) = ends {
             let _ = self.changes.send(Change::Forget {
                 ends,

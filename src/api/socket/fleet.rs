@@ -4,6 +4,8 @@
 //! namespace, whose events are journaled and replayed: these are announcements of the
 //! present, with nothing to resume.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
@@ -67,7 +69,7 @@ impl SocketHub {
                 .filter(|socket| {
                     socket
                         .extensions
-                        .get::<Caller>()
+                        .get::<Arc<Caller>>()
                         .is_some_and(|theirs| caller.sees_all_that(&theirs))
                 })
                 .count()
@@ -184,7 +186,7 @@ impl SocketHub {
         for socket in root.sockets() {
             let sees = socket
                 .extensions
-                .get::<Caller>()
+                .get::<Arc<Caller>>()
                 .is_some_and(|caller| caller.sees(id));
             if sees {
                 tell(&socket, event, payload);
@@ -241,7 +243,7 @@ impl SocketHub {
         }
     }
 
-    async fn devices_list(&self, caller: &Caller) -> Result<Value, ApiError> {
+    async fn devices_list(&self, caller: &Arc<Caller>) -> Result<Value, ApiError> {
         let devices = self.visible_devices(caller.clone()).await?;
         let items: Vec<DeviceView> = devices
             .iter()
@@ -282,7 +284,7 @@ impl SocketHub {
     /// The devices `caller` sees, of those the daemon has, each with where its journal stands.
     async fn visible_devices(
         &self,
-        caller: Caller,
+        caller: Arc<Caller>,
     ) -> store::StoreResult<Vec<(u64, store::DeviceRecord)>> {
         let known = self.inner.devices.ids();
         self.inner

@@ -5,6 +5,7 @@
 //! no `seq`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 use socketioxide::extract::SocketRef;
@@ -53,7 +54,7 @@ impl<'a> Greeting<'a> {
 /// Emits `session` to a socket of `device` that was just admitted; returns whether it is
 /// still there to be brought up to date.
 pub(super) fn greet(socket: &SocketRef, device: &DeviceId) -> bool {
-    let Some(caller) = socket.extensions.get::<Caller>() else {
+    let Some(caller) = socket.extensions.get::<Arc<Caller>>() else {
         return false;
     };
     let at = rfc3339(chrono::Utc::now());

@@ -92,7 +92,10 @@ impl SocketHub {
         data: Option<&Value>,
         device: Option<&DeviceId>,
     ) -> Result<(), Refusal> {
-        let caller = authenticate(&self.inner.auth, socket, data).await?;
+        let caller = self
+            .inner
+            .callers
+            .share(authenticate(&self.inner.auth, socket, data).await?);
         caller
             .authorize(Scope::Read, device)
             .map_err(|_| Refusal::Forbidden)?;

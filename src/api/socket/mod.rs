@@ -16,6 +16,7 @@
 //! `fanout` delivers a device's events, `rooms` keeps the chats a socket joined, `replay`
 //! brings a resuming socket up to date; an acknowledgement is shaped in `api::reply`.
 
+mod callers;
 mod client_events;
 mod expiry;
 mod fanout;
@@ -50,11 +51,13 @@ use crate::model::event::{EventKind, JournaledEvent};
 use crate::model::DeviceId;
 use crate::store::Store;
 use crate::tasks::Tasks;
+use callers::SharedCallers;
 use expiry::Expiries;
 use fanout::{fanout, Fanout};
 use handshake::{LastSeq, Refusal};
 use session::Refused;
 
+use client_events::DeviceEvents;
 pub use client_events::{Context as ClientContext, PacketLimits};
 pub use fleet::Stats;
 pub use paths::{route_profile_paths, ProfilePaths};
@@ -77,6 +80,8 @@ struct Inner {
     clients: ClientContext,
     fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
     expiries: Expiries,
+    /// The credentials sockets connected with, one copy of each.
+    callers: SharedCallers,
     /// Where each fanout records how long one live event took it.
     fanout_taken: Histogram,
     /// The hub's tasks (routing the bus, each device's fanout), stopped with it.
@@ -106,6 +111,7 @@ impl SocketHub {
                 devices,
                 clients,
                 fanouts: Mutex::default(),
+                callers: SharedCallers::default(),
                 fanout_taken: bus.metrics().socket_fanout.clone(),
                 tasks,
                 namespaces: watch::Sender::new(HashSet::new()),
@@ -180,6 +186,10 @@ impl SocketHub {
         };
         let hub = self.clone();
         let device = id.clone();
+        let handling = Arc::new(DeviceEvents {
+            context: self.inner.clients.clone(),
+            device: id.clone(),
+        });
         let middleware = move |socket: SocketRef, TryData(data): TryData<Value>| async move {
             hub.handshake(&socket, data.as_ref().ok(), Some(&device))
                 .await?;
@@ -190,7 +200,7 @@ impl SocketHub {
                     socket.extensions.insert(handle);
                 }
             }
-            client_events::register(&socket, &hub.inner.clients, &device);
+            client_events::register(&socket, &handling);
             Ok::<(), Refusal>(())
         };
         self.inner
@@ -229,7 +239,7 @@ impl SocketHub {
             for socket in operators.sockets() {
                 let revoked = socket
                     .extensions
-                    .get::<Caller>()
+                    .get::<Arc<Caller>>()
                     .is_some_and(|caller| caller.grants.iter().any(|grant| grant.key == key));
                 if revoked {
                     session::disconnect(socket, "key_revoked");

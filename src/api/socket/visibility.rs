@@ -62,6 +62,6 @@ fn sees_linking_codes(socket: &SocketRef) -> bool {
         .ns()
         .strip_prefix("/device/")
         .and_then(|id| DeviceId::parse(id).ok());
-    let caller = socket.extensions.get::<Caller>();
+    let caller = socket.extensions.get::<Arc<Caller>>();
     matches!((caller, device), (Some(caller), Some(device)) if caller.may_see(EventKind::Qr, &device))
 }
