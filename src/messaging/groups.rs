@@ -58,8 +58,8 @@ pub fn changed(
         }
         _ => {}
     }
-    let me = store::devices::speaker(tx.conn(), device)?
-        .and_then(|(me, _)| me)
+    let me = store::devices::speaker(tx.conn(), device, None)?
+        .and_then(|speaker| speaker.me)
         .map(|me| me.id);
     let line = Line {
         tx,

@@ -14,7 +14,7 @@ mod groups;
 pub mod inbound;
 mod send;
 
-use crate::model::{capability::Capability, event::Me, spec::ConnectorKind, DeviceId, Message};
+use crate::model::{capability::Capability, spec::ConnectorKind, DeviceId, Message};
 use crate::store::sql::Conn;
 use crate::store::turn::Turn;
 use crate::store::{self, Store, StoreError, StoreResult, Tx};
@@ -125,17 +125,39 @@ fn me_for(tx: &Tx<'_>, device: &DeviceId, operation: Capability) -> Result<Strin
 }
 
 fn speaker(tx: &Tx<'_>, device: &DeviceId, operation: Option<Capability>) -> Result<String> {
-    able(tx.conn(), device, operation)?
+    linked(able(tx.conn(), device, operation, None)?)
+}
+
+/// [`me_for`], and whether `chat` is one of the device's, read together: a send needs both.
+fn me_for_chat(
+    tx: &Tx<'_>,
+    device: &DeviceId,
+    operation: Capability,
+    chat: &str,
+) -> Result<(String, bool)> {
+    let speaker = able(tx.conn(), device, Some(operation), Some(chat))?;
+    let has_chat = speaker.has_chat;
+    Ok((linked(speaker)?, has_chat))
+}
+
+fn linked(speaker: store::devices::Speaker) -> Result<String> {
+    speaker
+        .me
         .map(|me| me.id)
         .ok_or(MessagingError::DeviceNotReady)
 }
 
-/// The account device `device` is linked to, if it is, once it is known that the device
-/// exists and that its connector can do `operation`.
-fn able(conn: &Conn, device: &DeviceId, operation: Option<Capability>) -> Result<Option<Me>> {
-    let (me, connector) =
-        store::devices::speaker(conn, device)?.ok_or(MessagingError::DeviceNotFound)?;
-    let kind = ConnectorKind::named(&connector);
+/// Device `device` (with whether `chat` is one of its chats), once it is known that the
+/// device exists and that its connector can do `operation`.
+fn able(
+    conn: &Conn,
+    device: &DeviceId,
+    operation: Option<Capability>,
+    chat: Option<&str>,
+) -> Result<store::devices::Speaker> {
+    let speaker =
+        store::devices::speaker(conn, device, chat)?.ok_or(MessagingError::DeviceNotFound)?;
+    let kind = ConnectorKind::named(&speaker.connector);
     if let (Some(kind), Some(operation)) = (kind, operation) {
         if !kind.can(operation) {
             return Err(MessagingError::Unsupported {
@@ -144,7 +166,7 @@ fn able(conn: &Conn, device: &DeviceId, operation: Option<Capability>) -> Result
             });
         }
     }
-    Ok(me)
+    Ok(speaker)
 }
 
 /// Checks, before the upstream is asked anything, that device `device` exists and that its
@@ -152,7 +174,7 @@ fn able(conn: &Conn, device: &DeviceId, operation: Option<Capability>) -> Result
 pub async fn require(store: &Store, device: &DeviceId, operation: Capability) -> Result<()> {
     let device = device.clone();
     store
-        .read(move |conn| Ok(able(conn, &device, Some(operation))))
+        .read(move |conn| Ok(able(conn, &device, Some(operation), None)))
         .await?
         .map(drop)
 }

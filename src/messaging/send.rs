@@ -18,8 +18,8 @@ use crate::store::turn::Turn;
 use crate::store::{self, Store, Tx};
 
 use super::{
-    chat_must_exist, check_id, check_key, invalid, is_number, me_for, message_of, new_chat_name,
-    write_in_turn, Result, IDEMPOTENCY_WINDOW_HOURS,
+    check_id, check_key, invalid, is_number, me_for_chat, message_of, new_chat_name, write_in_turn,
+    MessagingError, Result, IDEMPOTENCY_WINDOW_HOURS,
 };
 
 /// `message:send` and `POST …/chats/{chatId}/messages`.
@@ -395,7 +395,7 @@ pub async fn send(
     };
     let content = request.content();
     write_in_turn(store, turn, move |tx| {
-        let me = me_for(tx, &device, operation)?;
+        let (me, has_chat) = me_for_chat(tx, &device, operation, &request.chat_id)?;
         let now = Utc::now();
         let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
         let original = match (&dedup, &request.temp_id) {
@@ -430,10 +430,8 @@ pub async fn send(
         }
         let new_chat = match &request.template {
             Some(_) => template_chat(tx, &device, &request.chat_id)?,
-            None => {
-                chat_must_exist(tx, &device, &request.chat_id)?;
-                None
-            }
+            None if has_chat => None,
+            None => return Err(MessagingError::ChatNotFound(request.chat_id.clone())),
         };
         if let Some(reply_to) = &request.reply_to {
             let quoted = message_of(tx, &device, reply_to)?;

@@ -126,19 +126,32 @@ pub fn get(conn: &Conn, id: &DeviceId) -> StoreResult<Option<DeviceRecord>> {
     )
 }
 
-/// Who the device is linked as: `None` if the device does not exist, `Some(None)` if it is
-/// not linked. Sending asks this for every message, so it reads one column only.
-/// The account a device speaks as (`None` until linked) and its connector's name; `None`
-/// for no such device. What a client's write reads before it acts as the device.
-pub fn speaker(conn: &Conn, id: &DeviceId) -> StoreResult<Option<(Option<Me>, String)>> {
-    let row: Option<(Option<String>, String)> = conn.query_opt(
-        "SELECT me, connector FROM devices WHERE id = ?1",
-        params![id.as_str()],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+/// A device as a client's write reads it before it acts as the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speaker {
+    /// The account it speaks as; `None` until it is linked.
+    pub me: Option<Me>,
+    /// Its connector's name.
+    pub connector: String,
+    /// Whether the chat [`speaker`] was asked about is one of the device's.
+    pub has_chat: bool,
+}
+
+/// Device `id` as a client's write reads it before it acts as the device, `None` for no such
+/// device; with `chat`, whether that chat is one of the device's too. Both are read in one
+/// statement: a send asks both, for every message.
+pub fn speaker(conn: &Conn, id: &DeviceId, chat: Option<&str>) -> StoreResult<Option<Speaker>> {
+    let row: Option<(Option<String>, String, i64)> = conn.query_opt(
+        "SELECT me, connector,
+            CASE WHEN EXISTS (SELECT 1 FROM chats WHERE device_id = ?1 AND id = ?2) THEN 1 ELSE 0 END
+         FROM devices WHERE id = ?1",
+        params![id.as_str(), chat],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
     )?;
-    Ok(row.map(|(me, connector)| {
-        let me = me.and_then(|text| serde_json::from_str(&text).ok());
-        (me, connector)
+    Ok(row.map(|(me, connector, has_chat)| Speaker {
+        me: me.and_then(|text| serde_json::from_str(&text).ok()),
+        connector,
+        has_chat: has_chat == 1,
     }))
 }
 

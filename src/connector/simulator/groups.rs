@@ -27,9 +27,12 @@ use crate::model::{
 };
 use crate::store::{messages::simulator_group, sql::Conn, StoreResult, Tx};
 
+/// How every group's id ends, as WhatsApp's do.
+const GROUP_SERVER: &str = "@g.us";
+
 /// The group every simulated phone is in with all its contacts.
 pub fn group_id(spec: &SimulatorSpec) -> String {
-    format!("120363{}@g.us", spec.number())
+    format!("120363{}{GROUP_SERVER}", spec.number())
 }
 
 pub const GROUP_NAME: &str = "Simulator group";
@@ -78,7 +81,7 @@ impl Group {
     /// A fresh id for a group made now: `120363` and digits, as WhatsApp's are.
     pub fn fresh_id() -> String {
         let digits = ulid::Ulid::new().0 % 1_000_000_000_000;
-        format!("120363{digits:012}@g.us")
+        format!("120363{digits:012}{GROUP_SERVER}")
     }
 
     /// The group as `GET …/groups/{chatId}` shows it.
@@ -244,7 +247,9 @@ fn first_group(spec: &SimulatorSpec, me: &str) -> Option<Group> {
     Some(Group::new(group_id(spec), &owner.id, &others, &made))
 }
 
-/// Group `chat_id` of a device's simulated world as it is now, if there is one.
+/// Group `chat_id` of a device's simulated world as it is now, if there is one. Every group
+/// of a simulated world has a group's id (`…@g.us`), so a direct chat, which most messages
+/// are in, is answered without reading the store.
 pub fn load(
     conn: &Conn,
     device: &DeviceId,
@@ -252,6 +257,9 @@ pub fn load(
     me: &str,
     chat_id: &str,
 ) -> StoreResult<Option<Group>> {
+    if !chat_id.ends_with(GROUP_SERVER) {
+        return Ok(None);
+    }
     match simulator_group(conn, device, chat_id)? {
         Some(state) => Ok(serde_json::from_str(&state).ok()),
         None if chat_id == group_id(spec) => Ok(first_group(spec, me)),
