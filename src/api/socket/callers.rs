@@ -3,9 +3,9 @@
 //! A dashboard fleet connects thousands of sockets with the same API key (or tokens of the
 //! same claims), and each socket keeps its credentials for its life: its events are checked
 //! against them, and it is disconnected when they end or their key is revoked. Kept once per
-//! socket, a [`Caller`] (its grants, their key, subject and sets of devices and scopes) was
-//! ~0.6 KiB of every idle connection, and every client event copied it whole to check it.
-//! Shared, a socket holds a pointer, and an event's check copies that.
+//! socket, a [`Caller`] (its grants, their key, subject and sets of devices and scopes: six
+//! allocations) was ~1.1 KiB of every idle connection's RSS, and every client event copied it
+//! whole to check it. Shared, a socket holds a pointer, and an event's check copies that.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
