@@ -110,6 +110,8 @@ pub fn sqlite_to_postgres(
         ))?;
     }
     writing.commit()?;
+    // The copy is the tables' first content: the planner gets statistics of it at once.
+    target.batch_execute("ANALYZE")?;
     Ok(copied)
 }
 

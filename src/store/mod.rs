@@ -48,6 +48,7 @@ mod readers;
 pub mod secrets;
 pub mod sinks;
 pub mod sql;
+mod statistics;
 pub mod turn;
 pub mod uploads;
 pub mod webhooks;
@@ -77,7 +78,7 @@ use writer::Command;
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("postgres: {0}")]
+    #[error("postgres: {}", said_by_server(.0))]
     Postgres(#[from] postgres::Error),
     #[error("a query that always answers one row answered none: {0}")]
     NoRow(String),
@@ -96,6 +97,8 @@ pub enum StoreError {
         name: &'static str,
         source: std::io::Error,
     },
+    #[error("cannot start the runtime of a database connection: {0}")]
+    Runtime(std::io::Error),
     #[error("the group commit failed: {0}")]
     Commit(String),
     /// A write made for a device under a lease this node no longer holds (SPEC §10).
@@ -116,6 +119,15 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// What the server said of a failed statement (`ERROR: duplicate key value violates …`); the
+/// client's own error only says `db error` for it.
+fn said_by_server(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(said) => said.to_string(),
+        None => error.to_string(),
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -174,6 +186,12 @@ impl<'c> Tx<'c> {
     /// a second; the connection prepares each once and keeps it, instead of parsing it each time.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<usize> {
         self.conn.execute(sql, params)
+    }
+
+    /// Like [`Tx::execute`], for a statement whose changed rows nobody reads: on PostgreSQL its
+    /// answer is read with the next statement's, in the same round trip ([`Conn::write`]).
+    pub fn write(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<()> {
+        self.conn.write(sql, params)
     }
 
     /// Like [`Tx::execute`], for a statement that returns one row.

@@ -25,7 +25,10 @@ use crate::bus::EventBus;
 
 /// Connects to the database at `url` (`postgres://user:password@host:port/database`).
 pub(super) fn connect(url: &str) -> StoreResult<Conn> {
-    Conn::postgres(url).map_err(|source| StoreError::Connect(redacted(url), source))
+    Conn::postgres(url).map_err(|error| match error {
+        StoreError::Postgres(source) => StoreError::Connect(redacted(url), source),
+        other => other,
+    })
 }
 
 /// `url` without its password, to name the database in a message.

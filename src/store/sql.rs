@@ -4,11 +4,11 @@
 //! parameters (`?1`), `ON CONFLICT … DO …`, `RETURNING`, `COALESCE`, times and JSON as text,
 //! 64-bit integers. A [`Conn`] runs it on either: on SQLite through rusqlite's statement cache,
 //! on PostgreSQL through statements it prepares once per connection, with each `?N` written
-//! `$N`. Parameters and columns are limited to the types both drivers read and write the same
-//! way ([`Param`], [`Column`]): 64-bit integers and text. An unsigned or 32-bit integer, or a
-//! `bool`, which PostgreSQL would refuse at run time against a `BIGINT` column, does not
-//! compile. Bytes (a journal row's packed fields) are a `BLOB` on SQLite and a `BYTEA` on
-//! PostgreSQL.
+//! `$N`, and writes whose answer nobody reads sent ahead of it ([`Conn::write`]). Parameters
+//! and columns are limited to the types both drivers read and write the same way ([`Param`],
+//! [`Column`]): 64-bit integers and text. An unsigned or 32-bit integer, or a `bool`, which
+//! PostgreSQL would refuse at run time against a `BIGINT` column, does not compile. Bytes (a
+//! journal row's packed fields) are a `BLOB` on SQLite and a `BYTEA` on PostgreSQL.
 //!
 //! What only SQLite has (pragmas, checkpoints, its write-ahead log hook) stays in the modules
 //! that open and run it, through [`Conn::as_sqlite`].
@@ -20,6 +20,9 @@ use std::ops::{Deref, DerefMut};
 
 use super::{StoreError, StoreResult};
 
+mod session;
+use session::Session;
+
 /// A connection to the store's database.
 pub struct Conn(Backend);
 
@@ -28,18 +31,18 @@ enum Backend {
     Postgres(Box<RefCell<Postgres>>),
 }
 
-/// A PostgreSQL client with the statements it prepared, by their text as written here.
+/// A PostgreSQL session with the statements it prepared, by their text as written here.
 struct Postgres {
     client: Client,
-    prepared: HashMap<String, postgres::Statement>,
+    prepared: HashMap<String, tokio_postgres::Statement>,
     /// Where it connected, to connect again when the server went away.
     url: String,
 }
 
-/// The `postgres` client, which runs a runtime of its own and blocks on it, even to say goodbye
-/// to the server as it is dropped: a store handle may be dropped on the daemon's runtime, where
-/// blocking on another panics, so a client is dropped on a thread of its own.
-struct Client(ManuallyDrop<postgres::Client>);
+/// The session, which runs a runtime of its own and blocks on it, even as it is dropped: a
+/// store handle may be dropped on the daemon's runtime, where dropping another panics, so a
+/// session is dropped on a thread of its own.
+struct Client(ManuallyDrop<Session>);
 
 impl Drop for Client {
     fn drop(&mut self) {
@@ -55,14 +58,14 @@ impl Drop for Client {
 }
 
 impl Deref for Client {
-    type Target = postgres::Client;
-    fn deref(&self) -> &postgres::Client {
+    type Target = Session;
+    fn deref(&self) -> &Session {
         &self.0
     }
 }
 
 impl DerefMut for Client {
-    fn deref_mut(&mut self) -> &mut postgres::Client {
+    fn deref_mut(&mut self) -> &mut Session {
         &mut self.0
     }
 }
@@ -201,6 +204,54 @@ impl postgres::types::ToSql for MaybeInteger {
     postgres::types::to_sql_checked!();
 }
 
+/// A parameter's value, owned: a write sent ahead of its answer ([`Conn::write`]) outlives the
+/// values it was given. Taken from the value SQLite would be given, which every [`Param`] has.
+#[derive(Debug)]
+enum Owned {
+    Null,
+    Integer(Integer),
+    Real(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Owned {
+    fn of(param: &dyn Param) -> Owned {
+        use rusqlite::types::{ToSqlOutput, Value};
+        let value = match param.sqlite().to_sql() {
+            Ok(ToSqlOutput::Borrowed(value)) => Value::from(value),
+            Ok(ToSqlOutput::Owned(value)) => value,
+            // No parameter type of ours gives SQLite anything else.
+            _ => Value::Null,
+        };
+        match value {
+            Value::Integer(value) => Owned::Integer(Integer(value)),
+            Value::Text(text) => Owned::Text(text),
+            Value::Real(value) => Owned::Real(value),
+            Value::Blob(bytes) => Owned::Bytes(bytes),
+            Value::Null => Owned::Null,
+        }
+    }
+}
+
+impl postgres::types::ToSql for Owned {
+    fn to_sql(&self, ty: &postgres::types::Type, out: &mut bytes::BytesMut) -> PgResult {
+        match self {
+            Owned::Null => Ok(postgres::types::IsNull::Yes),
+            Owned::Integer(value) => value.to_sql_checked(ty, out),
+            Owned::Real(value) => value.to_sql_checked(ty, out),
+            Owned::Text(text) => text.to_sql_checked(ty, out),
+            Owned::Bytes(bytes) => bytes.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        accepts_integer(ty) || f64::accepts(ty) || String::accepts(ty) || Vec::<u8>::accepts(ty)
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
 impl Param for i64 {
     fn sqlite(&self) -> &dyn rusqlite::ToSql {
         self
@@ -283,8 +334,8 @@ impl Row<'_> {
 const IDLE_TRANSACTION_MS: u32 = 3_000;
 
 /// A connection to `url` whose idle transactions the server ends (see [`IDLE_TRANSACTION_MS`]).
-fn connect_postgres(url: &str) -> Result<postgres::Client, postgres::Error> {
-    let mut config: postgres::Config = url.parse()?;
+fn connect_postgres(url: &str) -> StoreResult<Client> {
+    let mut config: tokio_postgres::Config = url.parse()?;
     let ours = format!("-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_MS}");
     // Options the URL gives (`?options=…`) are kept, ours after them.
     let options = match config.get_options() {
@@ -292,7 +343,7 @@ fn connect_postgres(url: &str) -> Result<postgres::Client, postgres::Error> {
         None => ours,
     };
     config.options(&options);
-    config.connect(postgres::NoTls)
+    Ok(Client(ManuallyDrop::new(Session::connect(&config)?)))
 }
 
 impl Conn {
@@ -301,9 +352,9 @@ impl Conn {
     }
 
     /// Connects to the PostgreSQL database at `url`.
-    pub fn postgres(url: &str) -> Result<Conn, postgres::Error> {
+    pub fn postgres(url: &str) -> StoreResult<Conn> {
         Ok(Conn(Backend::Postgres(Box::new(RefCell::new(Postgres {
-            client: Client(ManuallyDrop::new(connect_postgres(url)?)),
+            client: connect_postgres(url)?,
             prepared: HashMap::new(),
             url: url.to_owned(),
         })))))
@@ -342,8 +393,7 @@ impl Conn {
                 if pg.client.is_closed() {
                     // The server went away since the last transaction, which ended: a new
                     // connection loses nothing.
-                    let client = connect_postgres(&pg.url)?;
-                    pg.client = Client(ManuallyDrop::new(client));
+                    pg.client = connect_postgres(&pg.url)?;
                     pg.prepared.clear();
                 }
                 Ok(pg.client.batch_execute("BEGIN")?)
@@ -354,21 +404,10 @@ impl Conn {
     /// The payloads of the notifications this PostgreSQL connection listens to (`LISTEN`):
     /// waits up to `wait` for the first, then takes every one already there. None on SQLite.
     pub fn notifications(&self, wait: std::time::Duration) -> StoreResult<Vec<String>> {
-        use postgres::fallible_iterator::FallibleIterator;
         let Backend::Postgres(pg) = &self.0 else {
             return Ok(Vec::new());
         };
-        let mut pg = pg.borrow_mut();
-        let mut notifications = pg.client.notifications();
-        let Some(first) = notifications.timeout_iter(wait).next()? else {
-            return Ok(Vec::new());
-        };
-        let mut payloads = vec![first.payload().to_owned()];
-        let mut waiting = notifications.iter();
-        while let Some(next) = waiting.next()? {
-            payloads.push(next.payload().to_owned());
-        }
-        Ok(payloads)
+        Ok(pg.borrow_mut().client.notifications(wait)?)
     }
 
     pub fn commit(&self) -> StoreResult<()> {
@@ -383,11 +422,11 @@ impl Conn {
                 true => return,
                 false => conn.execute_batch("ROLLBACK").map_err(StoreError::from),
             },
-            Backend::Postgres(pg) => pg
-                .borrow_mut()
-                .client
-                .batch_execute("ROLLBACK")
-                .map_err(StoreError::from),
+            Backend::Postgres(pg) => {
+                let client = &mut pg.borrow_mut().client;
+                client.forget();
+                client.batch_execute("ROLLBACK").map_err(StoreError::from)
+            }
         };
         if let Err(error) = rolled_back {
             tracing::warn!(%error, "a failed group commit could not be rolled back");
@@ -410,6 +449,30 @@ impl Conn {
                 let changed = pg.client.execute(&statement, &pg_params(params))?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
+        }
+    }
+
+    /// Runs one statement whose changed rows nobody reads. On PostgreSQL it is sent without
+    /// waiting for its answer, which is read with the next statement's, in the same round trip
+    /// (see [`session`]); [`Conn::settle`] reads it at the latest. On SQLite, where a
+    /// statement is no round trip, it runs at once.
+    pub fn write(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<()> {
+        match &self.0 {
+            Backend::Sqlite(_) => self.execute(sql, params).map(drop),
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let params = params.iter().map(|param| Owned::of(*param)).collect();
+                Ok(pg.client.send(statement, params)?)
+            }
+        }
+    }
+
+    /// Reads the answers of the writes [`Conn::write`] sent: the first failure, if one failed.
+    pub fn settle(&self) -> StoreResult<()> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(pg) => Ok(pg.borrow_mut().client.settle()?),
         }
     }
 
@@ -459,11 +522,10 @@ impl Conn {
                 Ok(())
             }
             Backend::Postgres(pg) => {
-                use postgres::fallible_iterator::FallibleIterator;
                 let mut pg = pg.borrow_mut();
                 let statement = pg.prepare(sql)?;
-                let mut rows = pg.client.query_raw(&statement, pg_params(params))?;
-                while let Some(row) = rows.next()? {
+                let mut rows = pg.client.query(&statement, &pg_params(params))?;
+                while let Some(row) = pg.client.next_row(&mut rows)? {
                     if !each(&Row::Postgres(&row))? {
                         break;
                     }
@@ -509,7 +571,7 @@ impl Conn {
 
 impl Postgres {
     /// The statement for `sql`, prepared on its first use.
-    fn prepare(&mut self, sql: &str) -> StoreResult<postgres::Statement> {
+    fn prepare(&mut self, sql: &str) -> StoreResult<tokio_postgres::Statement> {
         if let Some(statement) = self.prepared.get(sql) {
             return Ok(statement.clone());
         }

@@ -756,6 +756,47 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free(back
     );
 }
 
+async fn a_statement_sent_ahead_of_its_answer_fails_the_write_that_sent_it(backend) {
+    const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    store
+        .write(|tx| tx.write(INSERT, sql::params!["taken"]))
+        .await
+        .unwrap();
+    // One batch: each write's statement is sent without waiting for its answer (on
+    // PostgreSQL); the second one's fails at the server, and it reads something after it.
+    let held = HeldWriter::hold(&store).await;
+    let mut before = Box::pin(store.write(|tx| tx.write(INSERT, sql::params!["before"])));
+    let mut failing = Box::pin(store.write(|tx| {
+        tx.write(INSERT, sql::params!["taken"])?;
+        tx.conn().exists("SELECT 1 FROM governors", sql::params![])
+    }));
+    let mut after = Box::pin(store.write(|tx| tx.write(INSERT, sql::params!["after"])));
+    queue(&mut before).await;
+    queue(&mut failing).await;
+    queue(&mut after).await;
+    held.release().await;
+    let failed = failing.await.unwrap_err().to_string();
+    assert!(
+        failed.to_lowercase().contains("unique"),
+        "the write hears its own statement's failure, not a later one's: {failed}"
+    );
+    assert!(matches!(before.await, Err(StoreError::RolledBack)));
+    after.await.unwrap();
+    let stored = store
+        .read(|conn| {
+            conn.query_all(
+                "SELECT device_id FROM governors ORDER BY device_id",
+                sql::params![],
+                |row| row.get::<String>(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, ["after", "taken"]);
+}
+
 async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(backend) {
     let db = Db::new(backend);
     let (store, _bus) = db.open();
@@ -1348,6 +1389,79 @@ async fn a_read_on_a_connection_the_server_closed_runs_again_on_a_new_one() {
     assert_eq!(count().await.unwrap(), 1, "read again on a new connection");
     assert_eq!(count().await.unwrap(), 1);
     store.close().await;
+}
+
+/// On a new PostgreSQL database, each of the writer's lookups of a message goes through the
+/// index made for it once the writer has written enough to analyze the tables: the plan a
+/// session keeps for a statement (the one a prepared statement gets after its first runs)
+/// does not scan the device's part of another index instead, as it did with no statistics.
+#[tokio::test]
+async fn a_new_postgresql_database_finds_a_message_by_the_index_made_for_the_lookup() {
+    let db = Db::new(Backend::Postgres);
+    let (store, _bus) = db.open();
+    let writes = (0..statistics::ANALYZE_AFTER_WRITES).map(|n| {
+        store.write(move |tx| {
+            tx.write(
+                "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body,
+                    timestamp, ack, created_at)
+                 VALUES (?1, 'demo', 'alice@c.us', 'me@c.us', 1, 'text', 'hi', ?2, 0, ?2)",
+                sql::params![format!("msg_{n:05}"), "2026-01-02T03:04:05.678Z"],
+            )
+        })
+    });
+    for written in futures_util::future::join_all(writes).await {
+        written.unwrap();
+    }
+    // Queued after the write that reached the count: it runs once the writer analyzed.
+    store.write(|_| Ok(())).await.unwrap();
+    store.close().await;
+    let url = db.url.clone().unwrap();
+    let plans = tokio::task::spawn_blocking(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .batch_execute("SET plan_cache_mode = force_generic_plan")
+            .unwrap();
+        [
+            "UPDATE messages SET ack = $2 WHERE device_id = $1 AND id = $3",
+            "SELECT id FROM messages WHERE device_id = $1 AND temp_id = $3",
+            "SELECT id FROM messages WHERE device_id = $1 AND upstream_id = $3",
+        ]
+        .map(|statement| {
+            client
+                .batch_execute(&format!(
+                    "DEALLOCATE ALL; PREPARE lookup (text, bigint, text) AS {statement}"
+                ))
+                .unwrap();
+            client
+                .query("EXPLAIN EXECUTE lookup ('demo', 2, 'key')", &[])
+                .unwrap()
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    })
+    .await
+    .unwrap();
+    for (plan, index, condition) in [
+        (&plans[0], "messages_pkey", "(id = $3)"),
+        (
+            &plans[1],
+            "messages_by_temp_id",
+            "((device_id = $1) AND (temp_id = $3))",
+        ),
+        (
+            &plans[2],
+            "messages_by_upstream_id",
+            "((device_id = $1) AND (upstream_id = $3))",
+        ),
+    ] {
+        assert!(
+            plan.contains(&format!("Index Scan using {index} on messages")),
+            "{plan}"
+        );
+        assert!(plan.contains(&format!("Index Cond: {condition}")), "{plan}");
+    }
 }
 
 /// A device is leased to one node at a time: a second node claims nothing while the lease is

@@ -12,6 +12,7 @@ use super::checkpointer::{LogKeeping, LogLength};
 use super::cluster::notices::{announce, Announced, Origin};
 use super::journal::packer::Packer;
 use super::outage::Outage;
+use super::statistics::Statistics;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::EventBus;
 
@@ -52,7 +53,8 @@ impl Store {
         let job: Job = Box::new(move |tx| {
             let result = match fence.as_deref().map(|fence| tx.check_fence(fence)) {
                 Some(Err(refused)) => Err(refused),
-                _ => op(tx),
+                // The answers of the statements it sent ahead are its own (see `Conn::write`).
+                _ => op(tx).and_then(|answer| tx.conn().settle().map(|()| answer)),
             };
             let ran = match &result {
                 // Refused before it wrote anything: the transaction goes on without it.
@@ -89,6 +91,10 @@ pub(super) fn run_writer(
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
     let mut closing = None;
+    let mut statistics = Statistics::wanted(&conn).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot tell whether the database has statistics");
+        None
+    });
     loop {
         if batch.is_empty() {
             if closing.is_some() {
@@ -119,7 +125,12 @@ pub(super) fn run_writer(
             outage: &outage,
             origin: origin.as_ref(),
         };
-        commit.batch(&mut batch, &mut ids, &mut routes, &mut packer);
+        let committed = commit.batch(&mut batch, &mut ids, &mut routes, &mut packer);
+        if let Some(counting) = statistics.as_mut() {
+            if counting.committed(&conn, committed) {
+                statistics = None;
+            }
+        }
         if let (Some(keeping), Some(frames)) = (keeping.as_mut(), log.since_last_look()) {
             keeping.after_commit(frames, &outage);
         }
@@ -140,7 +151,8 @@ struct Commit<'w> {
     origin: Option<&'w Origin>,
 }
 
-/// Runs the queued writes in one transaction, then answers and publishes. A write that fails
+/// Runs the queued writes in one transaction, then answers and publishes; returns how many
+/// writes it committed. A write that fails
 /// ends the transaction there: it is rolled back with the writes before it, and the writes
 /// after it stay queued for the next one. When the database cannot be written, the writes
 /// rolled back with the failure are answered [`StoreError::Unwritable`] too: they failed for
@@ -152,7 +164,7 @@ impl Commit<'_> {
         ids: &mut ulid::Generator,
         routes: &mut webhooks::Routes,
         packer: &mut Packer,
-    ) {
+    ) -> usize {
         let Commit {
             conn,
             bus,
@@ -228,9 +240,11 @@ impl Commit<'_> {
                     bus.publish_key_revoked(key);
                 }
                 bus.committed(completions.len(), journaled, taken);
+                let committed = completions.len();
                 for completion in completions {
                     completion(Ok(()));
                 }
+                committed
             }
             Ok(Err(ran)) => {
                 // The failing write is the last one run: it answers its own error.
@@ -252,6 +266,7 @@ impl Commit<'_> {
                 if let Some(failed) = failed {
                     failed(Ok(()));
                 }
+                0
             }
             Err(error) => {
                 routes.invalidate();
@@ -271,6 +286,7 @@ impl Commit<'_> {
                 // Left only when the transaction could not even begin: dropped unrun, their
                 // callers get an error instead of the writer retrying them forever.
                 jobs.clear();
+                0
             }
         }
     }

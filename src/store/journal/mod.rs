@@ -119,7 +119,7 @@ impl Tx<'_> {
                     .zip(&packed[next])
                     .flat_map(|((row, kind), data)| [&row.key as &dyn Param, kind, data, &row.at])
                     .collect();
-                self.execute(statement, &values)?;
+                self.write(statement, &values)?;
                 stored += size;
             }
         }
@@ -127,7 +127,7 @@ impl Tx<'_> {
             let Some(latest) = &row.latest else {
                 continue;
             };
-            self.execute(
+            self.write(
                 "INSERT INTO latest_events (device_id, name, seq, data, at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (device_id, name) DO UPDATE
@@ -164,7 +164,7 @@ impl Tx<'_> {
     /// Stores the head seq of every device this batch journaled to.
     pub(super) fn store_heads(&mut self) -> StoreResult<()> {
         for (device, head) in std::mem::take(&mut self.heads) {
-            self.execute(
+            self.write(
                 "UPDATE device_seq SET last_seq = ?2 WHERE device_id = ?1",
                 params![device.as_str(), head.last as i64],
             )?;

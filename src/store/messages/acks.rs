@@ -94,15 +94,15 @@ impl Tx<'_> {
             return Ok(false);
         };
         match subject.rowid {
-            Some(rowid) => self.execute(
+            Some(rowid) => self.write(
                 "UPDATE messages SET ack = ?2 WHERE rowid = ?1",
                 params![rowid, next.level()],
             )?,
-            None => self.execute(
+            None => self.write(
                 "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
                 params![device.as_str(), subject.id, next.level()],
             )?,
-        };
+        }
         subject.ack = next;
         Ok(true)
     }

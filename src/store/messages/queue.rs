@@ -157,7 +157,7 @@ impl Tx<'_> {
         status: RelayStatus,
         update: &RelayUpdate<'_>,
     ) -> StoreResult<()> {
-        self.execute(
+        self.write(
             "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
                 sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
                 ack = COALESCE(?8, ack)
@@ -172,7 +172,6 @@ impl Tx<'_> {
                 update.upstream_id,
                 update.ack,
             ],
-        )?;
-        Ok(())
+        )
     }
 }

@@ -53,7 +53,7 @@ pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<Phone
 impl Tx<'_> {
     /// Records what the phone owes for a message it has just received.
     pub fn simulator_owe(&mut self, device: &DeviceId, duties: &PhoneDuties) -> StoreResult<()> {
-        self.execute(
+        self.write(
             "INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -63,8 +63,7 @@ impl Tx<'_> {
                 duties.plan,
                 i64::from(duties.done)
             ],
-        )?;
-        Ok(())
+        )
     }
 
     /// What the phone still owes for the message it received as `message_id`, if anything.

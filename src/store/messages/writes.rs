@@ -43,7 +43,7 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(new.content)?),
         };
-        self.execute(
+        self.write(
             "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at,
                 template, content)

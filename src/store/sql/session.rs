@@ -1,0 +1,204 @@
+//! A PostgreSQL session as the store's threads use it: blocking calls, and writes sent ahead
+//! of their answers.
+//!
+//! On PostgreSQL every statement is a round trip to the server, and the writer's rate is the
+//! number of its round trips (docs/performance.md, PostgreSQL). A write whose changed rows
+//! nobody reads ([`Session::send`]) is sent at once and its answer read with the next
+//! statement's: the server runs a session's statements in the order they come, so the next one
+//! sees it, and one round trip carries both. [`Session::settle`] reads every answer still
+//! owed; the store's writer calls it at the end of each write, so a statement that fails still
+//! fails the write that sent it, and the writes after it are untouched (see
+//! [`crate::store::writer`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, Client, Config, Error, NoTls, Row, RowStream, Statement};
+
+use super::Owned;
+use crate::store::{StoreError, StoreResult};
+
+/// A write sent whose answer has not been read yet.
+type Unanswered = Pin<Box<dyn Future<Output = Result<u64, Error>> + Send>>;
+
+pub(super) struct Session {
+    /// Writes sent whose answers have not been read, oldest first.
+    unanswered: Vec<Unanswered>,
+    client: Arc<Client>,
+    /// What the server notified this session of (`LISTEN`), or how its connection ended. The
+    /// listener takes them every turn, as the `postgres` client it replaces kept them.
+    notifications: mpsc::UnboundedReceiver<Result<String, Error>>,
+    /// Runs the connection while a call waits on it; declared last, so it is dropped after
+    /// everything that uses it.
+    runtime: Runtime,
+}
+
+impl Session {
+    pub(super) fn connect(config: &Config) -> StoreResult<Session> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::Runtime)?;
+        let (client, mut connection) = runtime.block_on(config.connect(NoTls))?;
+        let (notify, notifications) = mpsc::unbounded_channel();
+        runtime.spawn(async move {
+            loop {
+                let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                match message {
+                    Some(Ok(AsyncMessage::Notification(notification))) => {
+                        let _ = notify.send(Ok(notification.payload().to_owned()));
+                    }
+                    Some(Ok(AsyncMessage::Notice(notice))) => {
+                        tracing::debug!(severity = notice.severity(), "{}", notice.message());
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        let _ = notify.send(Err(error));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        });
+        Ok(Session {
+            unanswered: Vec::new(),
+            client: Arc::new(client),
+            notifications,
+            runtime,
+        })
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    pub(super) fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        let client = self.client.clone();
+        self.answer(async move { client.prepare(sql).await })
+    }
+
+    /// Runs `statement`; the rows it changed.
+    pub(super) fn execute(
+        &mut self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let client = self.client.clone();
+        self.answer(async move { client.execute_raw(statement, params.iter().copied()).await })
+    }
+
+    /// Sends `statement` without waiting for its answer, which a later call reads.
+    pub(super) fn send(&mut self, statement: Statement, params: Vec<Owned>) -> Result<(), Error> {
+        let client = self.client.clone();
+        let mut write: Unanswered = Box::pin(async move {
+            let params = params.iter().map(|param| param as &(dyn ToSql + Sync));
+            client.execute_raw(&statement, params).await
+        });
+        // Polled once, the write is queued on the connection behind the statements before it.
+        let polled = self.runtime.block_on(std::future::poll_fn(|cx| {
+            Poll::Ready(write.as_mut().poll(cx))
+        }));
+        match polled {
+            Poll::Ready(answered) => answered.map(drop),
+            Poll::Pending => {
+                self.unanswered.push(write);
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads the answers of every write sent: the first failure, if one failed.
+    pub(super) fn settle(&mut self) -> Result<(), Error> {
+        match self.unanswered.is_empty() {
+            true => Ok(()),
+            false => self.answer(async { Ok(()) }),
+        }
+    }
+
+    /// Forgets the writes sent, whose transaction is being rolled back: the server still runs
+    /// them, before what is sent next, and their answers are dropped unread.
+    pub(super) fn forget(&mut self) {
+        self.unanswered.clear();
+    }
+
+    pub(super) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
+        let client = self.client.clone();
+        self.answer(async move { client.batch_execute(sql).await })
+    }
+
+    /// Starts a query; its rows are read with [`Session::next_row`].
+    pub(super) fn query(
+        &mut self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Pin<Box<RowStream>>, Error> {
+        let client = self.client.clone();
+        self.answer(async move {
+            let rows = client.query_raw(statement, params.iter().copied()).await?;
+            Ok(Box::pin(rows))
+        })
+    }
+
+    pub(super) fn next_row(
+        &mut self,
+        rows: &mut Pin<Box<RowStream>>,
+    ) -> Result<Option<Row>, Error> {
+        self.runtime.block_on(rows.try_next())
+    }
+
+    /// The payloads the server notified this session of: waits up to `wait` for the first,
+    /// then takes every one already there.
+    pub(super) fn notifications(&mut self, wait: Duration) -> Result<Vec<String>, Error> {
+        let notifications = &mut self.notifications;
+        // The timer is made inside the runtime, which it needs.
+        let first = self
+            .runtime
+            .block_on(async { tokio::time::timeout(wait, notifications.recv()).await });
+        let mut payloads = match first {
+            Err(_elapsed) => return Ok(Vec::new()),
+            Ok(Some(first)) => vec![first?],
+            // The connection ended without saying why: the next statement says it.
+            Ok(None) => return self.batch_execute("").map(|()| Vec::new()),
+        };
+        while let Ok(next) = self.notifications.try_recv() {
+            payloads.push(next?);
+        }
+        Ok(payloads)
+    }
+
+    /// Sends `request` behind the writes still unanswered and waits for every answer, in one
+    /// round trip: the first failure is the call's, the earlier writes' before its own.
+    fn answer<T>(&mut self, request: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        let unanswered = std::mem::take(&mut self.unanswered);
+        self.runtime.block_on(async move {
+            let mut request = std::pin::pin!(request);
+            // Polled once first, the request is queued before any answer is awaited.
+            let mut own = None;
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(answered) = request.as_mut().poll(cx) {
+                    own = Some(answered);
+                }
+                Poll::Ready(())
+            })
+            .await;
+            let mut earlier = Ok(());
+            for write in unanswered {
+                if let (Err(error), Ok(())) = (write.await, &earlier) {
+                    earlier = Err(error);
+                }
+            }
+            let own = match own {
+                Some(answered) => answered,
+                None => request.await,
+            };
+            earlier.and(own)
+        })
+    }
+}
