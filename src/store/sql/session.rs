@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Config, Error, NoTls, Row, RowStream, Statement};
 
-use super::Owned;
+use super::values::Owned;
 use crate::store::{StoreError, StoreResult};
 
 /// A write sent whose answer has not been read yet.
