@@ -1402,10 +1402,14 @@ async fn a_new_postgresql_database_finds_a_message_by_the_index_made_for_the_loo
     let writes = (0..statistics::ANALYZE_AFTER_WRITES).map(|n| {
         store.write(move |tx| {
             tx.write(
-                "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body,
-                    timestamp, ack, created_at)
-                 VALUES (?1, 'demo', 'alice@c.us', 'me@c.us', 1, 'text', 'hi', ?2, 0, ?2)",
-                sql::params![format!("msg_{n:05}"), "2026-01-02T03:04:05.678Z"],
+                "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me,
+                    type, body, timestamp, ack, created_at)
+                 VALUES (?1, 'demo', 'alice@c.us', ?2, 'me@c.us', 1, 'text', 'hi', ?3, 0, ?3)",
+                sql::params![
+                    format!("msg_{n:05}"),
+                    format!("true_alice@c.us_{n:05}"),
+                    "2026-01-02T03:04:05.678Z"
+                ],
             )
         })
     });
