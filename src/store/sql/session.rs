@@ -8,7 +8,9 @@
 //! sees it, and one round trip carries both. [`Session::settle`] reads every answer still
 //! owed; the store's writer calls it at the end of each write, so a statement that fails still
 //! fails the write that sent it, and the writes after it are untouched (see
-//! [`crate::store::writer`]).
+//! [`crate::store::writer`]). Answers are read in the order their statements were sent: the
+//! driver hands each one over a channel of one slot, and holds back the answers after it
+//! until that one is read.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -32,8 +34,8 @@ pub(super) struct Session {
     /// Writes sent whose answers have not been read, oldest first.
     unanswered: Vec<Unanswered>,
     client: Arc<Client>,
-    /// What the server notified this session of (`LISTEN`), or how its connection ended. The
-    /// listener takes them every turn, as the `postgres` client it replaces kept them.
+    /// What the server notified this session of (`LISTEN`), or how its connection ended. Only
+    /// the cluster's listener listens, and it takes them every turn.
     notifications: mpsc::UnboundedReceiver<Result<String, Error>>,
     /// Runs the connection while a call waits on it; declared last, so it is dropped after
     /// everything that uses it.
