@@ -82,8 +82,11 @@ impl Session {
     }
 
     pub(super) fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
-        let client = self.client.clone();
-        self.answer(async move { client.prepare(sql).await })
+        answer(
+            &self.runtime,
+            &mut self.unanswered,
+            self.client.prepare(sql),
+        )
     }
 
     /// Runs `statement`; the rows it changed.
@@ -92,8 +95,8 @@ impl Session {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
-        let client = self.client.clone();
-        self.answer(async move { client.execute_raw(statement, params.iter().copied()).await })
+        let request = self.client.execute_raw(statement, params.iter().copied());
+        answer(&self.runtime, &mut self.unanswered, request)
     }
 
     /// Sends `statement` without waiting for its answer, which a later call reads.
@@ -103,11 +106,7 @@ impl Session {
             let params = params.iter().map(|param| param as &(dyn ToSql + Sync));
             client.execute_raw(&statement, params).await
         });
-        // Polled once, the write is queued on the connection behind the statements before it.
-        let polled = self.runtime.block_on(std::future::poll_fn(|cx| {
-            Poll::Ready(write.as_mut().poll(cx))
-        }));
-        match polled {
+        match self.runtime.block_on(polled_once(&mut write)) {
             Poll::Ready(answered) => answered.map(drop),
             Poll::Pending => {
                 self.unanswered.push(write);
@@ -120,7 +119,7 @@ impl Session {
     pub(super) fn settle(&mut self) -> Result<(), Error> {
         match self.unanswered.is_empty() {
             true => Ok(()),
-            false => self.answer(async { Ok(()) }),
+            false => answer(&self.runtime, &mut self.unanswered, async { Ok(()) }),
         }
     }
 
@@ -131,8 +130,11 @@ impl Session {
     }
 
     pub(super) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
-        let client = self.client.clone();
-        self.answer(async move { client.batch_execute(sql).await })
+        answer(
+            &self.runtime,
+            &mut self.unanswered,
+            self.client.batch_execute(sql),
+        )
     }
 
     /// Starts a query; its rows are read with [`Session::next_row`].
@@ -141,10 +143,9 @@ impl Session {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Pin<Box<RowStream>>, Error> {
-        let client = self.client.clone();
-        self.answer(async move {
-            let rows = client.query_raw(statement, params.iter().copied()).await?;
-            Ok(Box::pin(rows))
+        let request = self.client.query_raw(statement, params.iter().copied());
+        answer(&self.runtime, &mut self.unanswered, async {
+            Ok(Box::pin(request.await?))
         })
     }
 
@@ -174,33 +175,37 @@ impl Session {
         }
         Ok(payloads)
     }
+}
 
-    /// Sends `request` behind the writes still unanswered and waits for every answer, in one
-    /// round trip: the first failure is the call's, the earlier writes' before its own.
-    fn answer<T>(&mut self, request: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        let unanswered = std::mem::take(&mut self.unanswered);
-        self.runtime.block_on(async move {
-            let mut request = std::pin::pin!(request);
-            // Polled once first, the request is queued before any answer is awaited.
-            let mut own = None;
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(answered) = request.as_mut().poll(cx) {
-                    own = Some(answered);
-                }
-                Poll::Ready(())
-            })
-            .await;
-            let mut earlier = Ok(());
-            for write in unanswered {
-                if let (Err(error), Ok(())) = (write.await, &earlier) {
-                    earlier = Err(error);
-                }
+/// Sends `request` behind the writes still `unanswered` and waits for every answer, in one
+/// round trip: the first failure is the call's, the earlier writes' before its own. Takes the
+/// session's parts, so that `request` may borrow its client.
+fn answer<T>(
+    runtime: &Runtime,
+    unanswered: &mut Vec<Unanswered>,
+    request: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let unanswered = std::mem::take(unanswered);
+    runtime.block_on(async move {
+        let mut request = std::pin::pin!(request);
+        // The request is queued before any answer is awaited.
+        let own = polled_once(&mut request).await;
+        let mut earlier = Ok(());
+        for write in unanswered {
+            if let (Err(error), Ok(())) = (write.await, &earlier) {
+                earlier = Err(error);
             }
-            let own = match own {
-                Some(answered) => answered,
-                None => request.await,
-            };
-            earlier.and(own)
-        })
-    }
+        }
+        let own = match own {
+            Poll::Ready(answered) => answered,
+            Poll::Pending => request.await,
+        };
+        earlier.and(own)
+    })
+}
+
+/// Polls `request` once: the driver queues a statement on the connection at its first poll,
+/// behind the statements queued before it.
+async fn polled_once<F: Future + Unpin>(request: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *request).poll(cx))).await
 }
