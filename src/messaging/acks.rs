@@ -6,6 +6,7 @@ use chrono::Utc;
 
 use crate::metrics::ConnectorMetrics;
 use crate::model::event::{EventData, MessageAck};
+use crate::model::inbound::Inbound;
 use crate::model::{Ack, DeviceId};
 use crate::store::messages::AckSubject;
 use crate::store::{StoreResult, Tx};
@@ -41,4 +42,27 @@ pub fn journal_ack(tx: &mut Tx<'_>, device: &DeviceId, subject: &AckSubject) -> 
         }),
     )?;
     Ok(())
+}
+
+/// The message an ack or a receipt names, by its upstream id.
+pub fn acked(item: &Inbound) -> Option<&str> {
+    match item {
+        Inbound::Ack { upstream_id, .. } | Inbound::ReadBy { upstream_id, .. } => Some(upstream_id),
+        _ => None,
+    }
+}
+
+/// Whether applying `item` changes nothing an ack reads of a message (its id, chat and ack)
+/// but through [`AckSubjects`](crate::store::messages::AckSubjects): an ack, a receipt, what
+/// only journals. Anything else may store a message or move one to another chat, so the
+/// subjects a batch read before it are read again after it.
+pub fn leaves_acked_alone(item: &Inbound) -> bool {
+    matches!(
+        item,
+        Inbound::Ack { .. }
+            | Inbound::ReadBy { .. }
+            | Inbound::Typing { .. }
+            | Inbound::Presence { .. }
+            | Inbound::Reaction { .. }
+    )
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use super::acks::{journal_ack, time_acks};
+use super::acks::{acked, journal_ack, leaves_acked_alone, time_acks};
 use crate::metrics::ConnectorMetrics;
 use crate::model::event::{
     ChatMerged, MessageReaction, MessageRead, MessageRevoked, Notification, StatusNew,
@@ -23,7 +23,7 @@ use crate::model::{
     spec::{Broadcast, DeviceFilters, Filtered},
     Ack, ChatFlags, DeviceId, Message,
 };
-use crate::store::messages::{AckSubject, NewMessage};
+use crate::store::messages::{AckSubject, AckSubjects, NewMessage};
 use crate::store::{self, StoreResult, Tx};
 
 fn chat_kind(group: bool) -> &'static str {
@@ -102,7 +102,11 @@ pub fn apply(
     // Read receipts are gathered per (chat, reader), like one receipt for several messages.
     let mut reads: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let now = rfc3339(Utc::now());
+    let mut subjects = AckSubjects::read(tx.conn(), device, batch.iter().filter_map(acked))?;
     for item in batch {
+        if !leaves_acked_alone(item) {
+            subjects.forget();
+        }
         match item {
             Inbound::Message(incoming) => match Broadcast::of(&incoming.chat_id) {
                 None => receive(tx, device, incoming, metrics)?,
@@ -113,9 +117,7 @@ pub fn apply(
                 ack,
                 by,
             } => {
-                let Some(mut subject) =
-                    store::messages::ack_subject(tx.conn(), device, upstream_id)?
-                else {
+                let Some(mut subject) = subjects.get(tx.conn(), device, upstream_id)? else {
                     tracing::debug!(device_id = %device, %upstream_id, "ack for an unknown message");
                     continue;
                 };
@@ -123,6 +125,7 @@ pub fn apply(
                 if !tx.merge_ack(device, &mut subject, *ack)? {
                     continue;
                 }
+                subjects.changed(&subject);
                 time_acks(&subject, before, metrics);
                 journal_ack(tx, device, &subject)?;
                 if *ack >= Ack::Read && before < Ack::Read {
@@ -138,7 +141,8 @@ pub fn apply(
                 reader,
             } => {
                 // Once the whole group has read the message, a member's receipt is no news.
-                let unread = store::messages::ack_subject(tx.conn(), device, upstream_id)?
+                let unread = subjects
+                    .get(tx.conn(), device, upstream_id)?
                     .filter(|subject| subject.ack < Ack::Read);
                 if let Some(subject) = unread {
                     reads
@@ -352,7 +356,8 @@ fn receive(
     metrics.received.inc();
     let now = rfc3339(Utc::now());
     tx.journal(device, EventData::Message(message.clone()))?;
-    if tx.touch_chat(device, &message, &now, !incoming.from_me)? && !incoming.from_me {
+    tx.touch_chat(device, &message, &now, !incoming.from_me)?;
+    if !incoming.from_me {
         if let Some(name) = store::chats::name_unless_muted(tx.conn(), device, &message.chat_id)? {
             notify(tx, device, &name, incoming, &message)?;
         }
@@ -567,3 +572,6 @@ pub fn merge_person(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -395,16 +395,23 @@ pub async fn send(
     };
     let content = request.content();
     write_in_turn(store, turn, move |tx| {
+        // Asked first, so that its answer comes with the device's.
+        let by_temp_id = match (&dedup, &request.temp_id) {
+            (Dedup::TempId, Some(temp_id)) => Some(store::messages::by_temp_id(
+                tx.conn(),
+                &device,
+                &temp_id.key(),
+            )?),
+            _ => None,
+        };
         let (me, has_chat) = me_for_chat(tx, &device, operation, &request.chat_id)?;
         let now = Utc::now();
         let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
-        let original = match (&dedup, &request.temp_id) {
+        let original = match (&dedup, by_temp_id) {
             (Dedup::IdempotencyKey(key), _) => {
                 store::messages::by_idempotency_key(tx.conn(), &device, key, &since)?
             }
-            (Dedup::TempId, Some(temp_id)) => {
-                store::messages::by_temp_id(tx.conn(), &device, &temp_id.key())?
-            }
+            (Dedup::TempId, Some(asked)) => tx.conn().answer(asked)?,
             (Dedup::TempId, None) => None,
         };
         if let Some(original) = original {

@@ -229,17 +229,18 @@ impl Tx<'_> {
 
     /// Records a new last message of a chat: activity moves it to the top of the list, and an
     /// incoming message adds one unread and brings an archived chat back, as WhatsApp does.
-    /// Returns whether the chat exists; its `chat:update` follows at the batch's end
-    /// ([`Tx::chat_changed`]). A send touches its chat, so the chat is not read back here:
-    /// once per batch is enough.
+    /// Its `chat:update` follows at the batch's end ([`Tx::chat_changed`]). A send touches its
+    /// chat, so the chat is not read back here: once per batch is enough. Every message is
+    /// stored in a chat that exists, so nothing here waits for the update's answer: it is sent
+    /// ahead ([`Tx::write`]).
     pub fn touch_chat(
         &mut self,
         device: &DeviceId,
         message: &Message,
         at: &str,
         unread: bool,
-    ) -> StoreResult<bool> {
-        let touched = self.execute(
+    ) -> StoreResult<()> {
+        self.write(
             "UPDATE chats SET last_message_id = ?3,
                 updated_at = CASE WHEN updated_at > ?4 THEN updated_at ELSE ?4 END,
                 unread_count = unread_count + ?5,
@@ -252,11 +253,9 @@ impl Tx<'_> {
                 at,
                 i64::from(unread)
             ],
-        )? > 0;
-        if touched {
-            self.chat_changed(device, &message.chat_id);
-        }
-        Ok(touched)
+        )?;
+        self.chat_changed(device, &message.chat_id);
+        Ok(())
     }
 
     /// Archives or unarchives, mutes or unmutes a chat (`None` leaves a flag as it is).

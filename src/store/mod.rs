@@ -99,6 +99,9 @@ pub enum StoreError {
     },
     #[error("cannot start the runtime of a database connection: {0}")]
     Runtime(std::io::Error),
+    /// The rows of a query asked ahead were read after the write that asked ended.
+    #[error("a query's answer was read after the write that asked it ended")]
+    AnswerLost,
     #[error("the group commit failed: {0}")]
     Commit(String),
     /// A write made for a device under a lease this node no longer holds (SPEC §10).

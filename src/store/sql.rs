@@ -22,13 +22,23 @@ use super::{StoreError, StoreResult};
 
 mod session;
 mod values;
-use session::Session;
+use session::{Session, Ticket};
 pub(crate) use values::params;
 use values::Owned;
 pub use values::{Column, Param, Row};
 
 /// A connection to the store's database.
 pub struct Conn(Backend);
+
+/// A query asked ahead of its answer ([`Conn::ask`]), with how its first row is read.
+pub struct Asked<T, F>(Answer<T, F>);
+
+enum Answer<T, F> {
+    /// On SQLite: run already.
+    Read(Option<T>),
+    /// On PostgreSQL: sent, its rows read later.
+    Owed(Ticket, F),
+}
 
 enum Backend {
     Sqlite(rusqlite::Connection),
@@ -216,6 +226,44 @@ impl Conn {
                 Ok(pg.client.send(statement, params)?)
             }
         }
+    }
+
+    /// Asks a query whose first row the caller takes later, with [`Conn::answer`], having sent
+    /// more meanwhile. On PostgreSQL the query is sent at once and its rows read with the next
+    /// statement's answer, so several lookups a write needs before it decides anything cost one
+    /// round trip together. On SQLite it runs at once.
+    pub fn ask<T, F>(&self, sql: &str, params: &[&dyn Param], map: F) -> StoreResult<Asked<T, F>>
+    where
+        F: FnOnce(&Row<'_>) -> StoreResult<T>,
+    {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(Asked(Answer::Read(self.query_opt(sql, params, map)?))),
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let statement = pg.prepare(sql)?;
+                let params = params.iter().map(|param| Owned::of(*param)).collect();
+                Ok(Asked(Answer::Owed(pg.client.ask(statement, params), map)))
+            }
+        }
+    }
+
+    /// The first row of a query [`Conn::ask`] asked, mapped, if there is one. Reading it reads
+    /// every answer owed before it; the write that asked must not have ended.
+    pub fn answer<T, F>(&self, asked: Asked<T, F>) -> StoreResult<Option<T>>
+    where
+        F: FnOnce(&Row<'_>) -> StoreResult<T>,
+    {
+        let (rows, map) = match (asked.0, &self.0) {
+            (Answer::Read(first), _) => return Ok(first),
+            (Answer::Owed(ticket, map), Backend::Postgres(pg)) => {
+                match pg.borrow_mut().client.rows_of(ticket)? {
+                    Some(rows) => (rows, map),
+                    None => return Err(StoreError::AnswerLost),
+                }
+            }
+            (Answer::Owed(..), Backend::Sqlite(_)) => return Err(StoreError::AnswerLost),
+        };
+        rows.first().map(|row| map(&Row::Postgres(row))).transpose()
     }
 
     /// Reads the answers of the writes [`Conn::write`] sent: the first failure, if one failed.

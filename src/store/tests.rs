@@ -797,6 +797,51 @@ async fn a_statement_sent_ahead_of_its_answer_fails_the_write_that_sent_it(backe
     assert_eq!(stored, ["after", "taken"]);
 }
 
+async fn a_query_asked_ahead_sees_what_was_sent_before_it_and_fails_its_write(backend) {
+    const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
+    const FIND: &str = "SELECT device_id FROM governors WHERE device_id = ?1";
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let found = store
+        .write(|tx| {
+            let conn = tx.conn();
+            conn.write(INSERT, sql::params!["a"])?;
+            let a = conn.ask(FIND, sql::params!["a"], |row| row.get::<String>(0))?;
+            conn.write(INSERT, sql::params!["b"])?;
+            let b = conn.ask(FIND, sql::params!["b"], |row| row.get::<String>(0))?;
+            let none = conn.ask(FIND, sql::params!["c"], |row| row.get::<String>(0))?;
+            // Taken in another order than asked.
+            Ok([conn.answer(b)?, conn.answer(none)?, conn.answer(a)?])
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, [Some("b".to_owned()), None, Some("a".to_owned())]);
+    // A query that fails at the server fails the write that asked it, read or not.
+    let failed = store
+        .write(|tx| {
+            tx.write(INSERT, sql::params!["lost"])?;
+            tx.conn().ask(
+                "SELECT abs(CAST(?1 AS BIGINT))",
+                sql::params![i64::MIN],
+                |_| Ok(()),
+            )?;
+            Ok(())
+        })
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let stored = store
+        .read(|conn| {
+            conn.query_all(
+                "SELECT device_id FROM governors ORDER BY device_id",
+                sql::params![],
+                |row| row.get::<String>(0),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, ["a", "b"]);
+}
+
 async fn a_chat_changed_by_several_writes_of_a_batch_gets_one_update_at_its_end(backend) {
     let db = Db::new(backend);
     let (store, _bus) = db.open();

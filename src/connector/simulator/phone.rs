@@ -121,6 +121,8 @@ pub fn receive(
     now: DateTime<Utc>,
 ) -> StoreResult<(String, Option<Duties>)> {
     let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
+    // Asked first, so that its answer comes with the inbox's.
+    let blocked = store::contacts::ask_blocked(tx.conn(), device, &message.chat_id)?;
     let (upstream_id, first_delivery) =
         tx.simulator_receive(device, message, &candidate, &rfc3339(now))?;
     if !first_delivery {
@@ -135,9 +137,7 @@ pub fn receive(
         .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
     // In their own chat, a contact this account blocked gets nothing, as one whose phone is
     // off; in a group, blocking changes nothing, as on WhatsApp.
-    let plan = match members.is_none()
-        && store::contacts::is_blocked(tx.conn(), device, &message.chat_id)?
-    {
+    let plan = match members.is_none() && tx.conn().answer(blocked)?.is_some() {
         true => Plan::with_members(
             &SimulatorSpec {
                 contacts: Vec::new(),

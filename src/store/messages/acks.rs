@@ -3,11 +3,12 @@
 //! and their path is kept lean.
 
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use super::ack_at;
 use crate::model::{Ack, DeviceId, Message};
-use crate::store::sql::{params, Conn};
+use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
 
 /// What an ack needs of a message: which one it is, its chat, and how far it got. Acks are the
@@ -46,6 +47,15 @@ pub fn ack_subject(
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<AckSubject>> {
+    conn.answer(ask_ack_subject(conn, device, upstream_id)?)
+}
+
+/// [`ack_subject`], asked ahead of its answer ([`Conn::ask`]).
+fn ask_ack_subject<'a>(
+    conn: &Conn,
+    device: &DeviceId,
+    upstream_id: &'a str,
+) -> StoreResult<Asked<AckSubject, impl FnOnce(&Row<'_>) -> StoreResult<AckSubject> + 'a>> {
     // The time a message we sent was accepted, read as a number: parsing it here costs no
     // allocation on the writer's most frequent path. Each database has its own way to read it.
     static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
@@ -64,10 +74,10 @@ pub fn ack_subject(
             )
         })
     });
-    conn.query_opt(
+    conn.ask(
         &QUERIES[usize::from(conn.is_postgres())],
         params![device.as_str(), upstream_id],
-        |row| {
+        move |row| {
             Ok(AckSubject {
                 id: row.get(0)?,
                 upstream_id: Some(upstream_id.to_owned()),
@@ -80,6 +90,60 @@ pub fn ack_subject(
             })
         },
     )
+}
+
+/// The messages a batch of upstream reports acknowledges, read together before the batch is
+/// applied: on PostgreSQL, one round trip for the batch instead of one for each ack. What the
+/// batch does to them is kept here as it goes, so a later ack of the same message sees it.
+pub struct AckSubjects {
+    read: HashMap<String, Option<AckSubject>>,
+}
+
+impl AckSubjects {
+    /// Reads the messages named by `upstream_ids`.
+    pub fn read<'a>(
+        conn: &Conn,
+        device: &DeviceId,
+        upstream_ids: impl IntoIterator<Item = &'a str>,
+    ) -> StoreResult<AckSubjects> {
+        let mut asked = Vec::new();
+        let mut seen = HashSet::new();
+        for upstream_id in upstream_ids.into_iter().filter(|id| seen.insert(*id)) {
+            asked.push((upstream_id, ask_ack_subject(conn, device, upstream_id)?));
+        }
+        let mut read = HashMap::with_capacity(asked.len());
+        for (upstream_id, asked) in asked {
+            read.insert(upstream_id.to_owned(), conn.answer(asked)?);
+        }
+        Ok(AckSubjects { read })
+    }
+
+    /// The message `upstream_id` names, as the batch left it so far; read now if it was not
+    /// read before.
+    pub fn get(
+        &self,
+        conn: &Conn,
+        device: &DeviceId,
+        upstream_id: &str,
+    ) -> StoreResult<Option<AckSubject>> {
+        match self.read.get(upstream_id) {
+            Some(subject) => Ok(subject.clone()),
+            None => ack_subject(conn, device, upstream_id),
+        }
+    }
+
+    /// Keeps what the batch changed of a message (its ack, [`Tx::merge_ack`]).
+    pub fn changed(&mut self, subject: &AckSubject) {
+        if let Some(upstream_id) = &subject.upstream_id {
+            self.read.insert(upstream_id.clone(), Some(subject.clone()));
+        }
+    }
+
+    /// Forgets every message read: the batch is about to change messages in another way
+    /// (store one, move a chat's), and what comes after reads them again.
+    pub fn forget(&mut self) {
+        self.read.clear();
+    }
 }
 
 impl Tx<'_> {

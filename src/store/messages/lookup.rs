@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::{message_row, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
-use crate::store::sql::{params, Conn};
+use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::StoreResult;
 
 /// A column a single message is looked up by.
@@ -19,12 +19,22 @@ enum Key {
 }
 
 fn find_one(conn: &Conn, device: &DeviceId, key: Key, value: &str) -> StoreResult<Option<Message>> {
+    conn.answer(ask_one(conn, device, key, value)?)
+}
+
+/// [`find_one`], asked ahead of its answer ([`Conn::ask`]).
+fn ask_one(
+    conn: &Conn,
+    device: &DeviceId,
+    key: Key,
+    value: &str,
+) -> StoreResult<Asked<Message, impl FnOnce(&Row<'_>) -> StoreResult<Message>>> {
     static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
         ["id", "upstream_id", "temp_id"].map(|column| {
             format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2")
         })
     });
-    conn.query_opt(
+    conn.ask(
         &QUERIES[key as usize],
         params![device.as_str(), value],
         message_row,
@@ -74,9 +84,14 @@ pub fn by_short_id_in_chat(
     )
 }
 
-/// The message sent with the `tempId` whose [`crate::model::TempId::key`] is `temp_id`.
-pub fn by_temp_id(conn: &Conn, device: &DeviceId, temp_id: &str) -> StoreResult<Option<Message>> {
-    find_one(conn, device, Key::TempId, temp_id)
+/// The message sent with the `tempId` whose [`crate::model::TempId::key`] is `temp_id`, asked
+/// ahead of its answer ([`Conn::ask`]): a send asks it with the device it reads.
+pub fn by_temp_id(
+    conn: &Conn,
+    device: &DeviceId,
+    temp_id: &str,
+) -> StoreResult<Asked<Message, impl FnOnce(&Row<'_>) -> StoreResult<Message>>> {
+    ask_one(conn, device, Key::TempId, temp_id)
 }
 
 /// Who wrote in a chat, apart from us, in order of id: the members of a group as far as its

@@ -19,7 +19,7 @@ use super::sql::Row;
 use super::StoreResult;
 use crate::model::{ids::phone_of, Ack, Media, Message, TempId};
 
-pub use acks::{ack_subject, AckSubject};
+pub use acks::{ack_subject, AckSubject, AckSubjects};
 pub use idempotency::by_idempotency_key;
 pub use lookup::{
     by_short_id_in_chat, by_temp_id, by_upstream_id, chat_has_messages, counts, get_message,

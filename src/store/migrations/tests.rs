@@ -154,7 +154,8 @@ fn temp_ids_stored_as_text_become_json_strings() {
     let conn = crate::store::Conn::sqlite(conn);
     let device = crate::model::DeviceId::parse("demo").unwrap();
     let found = |key: &str| {
-        crate::store::messages::by_temp_id(&conn, &device, key)
+        let asked = crate::store::messages::by_temp_id(&conn, &device, key).unwrap();
+        conn.answer(asked)
             .unwrap()
             .map(|message| (message.id, message.temp_id))
     };

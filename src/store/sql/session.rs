@@ -8,10 +8,16 @@
 //! sees it, and one round trip carries both. [`Session::settle`] reads every answer still
 //! owed; the store's writer calls it at the end of each write, so a statement that fails still
 //! fails the write that sent it, and the writes after it are untouched (see
-//! [`crate::store::writer`]). Answers are read in the order their statements were sent: the
-//! driver hands each one over a channel of one slot, and holds back the answers after it
-//! until that one is read.
+//! [`crate::store::writer`]). A query can be sent ahead too ([`Session::ask`]), when the
+//! caller has more to send before it needs the rows: the writer asks for the messages of a
+//! batch's acks together, in one round trip instead of one each.
+//!
+//! Answers are read in the order their statements were sent: the driver hands each one over a
+//! channel of one slot, and holds back the answers after it until that one is read. So every
+//! call reads all the answers owed before its own, and keeps the rows of the queries asked
+//! ahead among them until their askers take them.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,9 +36,29 @@ use crate::store::{StoreError, StoreResult};
 /// A write sent whose answer has not been read yet.
 type Unanswered = Pin<Box<dyn Future<Output = Result<u64, Error>> + Send>>;
 
+/// A query sent whose rows have not been read yet.
+type Asking = Pin<Box<dyn Future<Output = Result<Vec<Row>, Error>> + Send>>;
+
+/// A statement sent whose answer has not been read yet.
+enum Owed {
+    Write(Unanswered),
+    Query(Ticket, Asking),
+}
+
+/// Names a query sent ahead ([`Session::ask`]), to take its rows by.
+#[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
+pub(super) struct Ticket(u64);
+
+/// The answers read so far of queries asked ahead, by their ticket, until their askers take
+/// them.
+type Read = HashMap<Ticket, Result<Vec<Row>, Error>>;
+
 pub(super) struct Session {
-    /// Writes sent whose answers have not been read, oldest first.
-    unanswered: Vec<Unanswered>,
+    /// Statements sent whose answers have not been read, oldest first.
+    owed: Vec<Owed>,
+    read: Read,
+    /// The next query's ticket.
+    tickets: u64,
     client: Arc<Client>,
     /// What the server notified this session of (`LISTEN`), or how its connection ended. Only
     /// the cluster's listener listens, and it takes them every turn.
@@ -70,7 +96,9 @@ impl Session {
             }
         });
         Ok(Session {
-            unanswered: Vec::new(),
+            owed: Vec::new(),
+            read: Read::new(),
+            tickets: 0,
             client: Arc::new(client),
             notifications,
             runtime,
@@ -84,7 +112,8 @@ impl Session {
     pub(super) fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
         answer(
             &self.runtime,
-            &mut self.unanswered,
+            &mut self.owed,
+            &mut self.read,
             self.client.prepare(sql),
         )
     }
@@ -96,7 +125,7 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
         let request = self.client.execute_raw(statement, params.iter().copied());
-        answer(&self.runtime, &mut self.unanswered, request)
+        answer(&self.runtime, &mut self.owed, &mut self.read, request)
     }
 
     /// Sends `statement` without waiting for its answer, which a later call reads.
@@ -109,30 +138,75 @@ impl Session {
         match self.runtime.block_on(polled_once(&mut write)) {
             Poll::Ready(answered) => answered.map(drop),
             Poll::Pending => {
-                self.unanswered.push(write);
+                self.owed.push(Owed::Write(write));
                 Ok(())
             }
         }
     }
 
-    /// Reads the answers of every write sent: the first failure, if one failed.
+    /// Sends `statement`, a query, without waiting for its rows, which [`Session::rows_of`]
+    /// reads with the answers of what is sent after it.
+    pub(super) fn ask(&mut self, statement: Statement, params: Vec<Owned>) -> Ticket {
+        let client = self.client.clone();
+        let mut query: Asking = Box::pin(async move {
+            let params = params.iter().map(|param| param as &(dyn ToSql + Sync));
+            client
+                .query_raw(&statement, params)
+                .await?
+                .try_collect()
+                .await
+        });
+        let ticket = Ticket(self.tickets);
+        self.tickets += 1;
+        match self.runtime.block_on(polled_once(&mut query)) {
+            Poll::Ready(rows) => drop(self.read.insert(ticket, rows)),
+            Poll::Pending => self.owed.push(Owed::Query(ticket, query)),
+        }
+        ticket
+    }
+
+    /// The rows of the query asked with `ticket`, reading every answer owed if they are not
+    /// read yet; `None` if they were dropped, the write that asked having ended.
+    pub(super) fn rows_of(&mut self, ticket: Ticket) -> Result<Option<Vec<Row>>, Error> {
+        if !self.read.contains_key(&ticket) {
+            self.read_owed()?;
+        }
+        self.read.remove(&ticket).transpose()
+    }
+
+    /// Reads the answers of every statement sent: the first failure, if one failed, whether a
+    /// write's or that of a query whose rows nobody took. Rows not taken are dropped.
     pub(super) fn settle(&mut self) -> Result<(), Error> {
-        match self.unanswered.is_empty() {
+        self.read_owed()?;
+        let untaken = std::mem::take(&mut self.read);
+        untaken
+            .into_values()
+            .find_map(Result::err)
+            .map_or(Ok(()), Err)
+    }
+
+    /// Reads the answers of every statement sent, keeping the queries' rows.
+    fn read_owed(&mut self) -> Result<(), Error> {
+        match self.owed.is_empty() {
             true => Ok(()),
-            false => answer(&self.runtime, &mut self.unanswered, async { Ok(()) }),
+            false => answer(&self.runtime, &mut self.owed, &mut self.read, async {
+                Ok(())
+            }),
         }
     }
 
-    /// Forgets the writes sent, whose transaction is being rolled back: the server still runs
-    /// them, before what is sent next, and their answers are dropped unread.
+    /// Forgets the statements sent, whose transaction is being rolled back: the server still
+    /// runs them, before what is sent next, and their answers are dropped unread.
     pub(super) fn forget(&mut self) {
-        self.unanswered.clear();
+        self.owed.clear();
+        self.read.clear();
     }
 
     pub(super) fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
         answer(
             &self.runtime,
-            &mut self.unanswered,
+            &mut self.owed,
+            &mut self.read,
             self.client.batch_execute(sql),
         )
     }
@@ -144,7 +218,7 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Pin<Box<RowStream>>, Error> {
         let request = self.client.query_raw(statement, params.iter().copied());
-        answer(&self.runtime, &mut self.unanswered, async {
+        answer(&self.runtime, &mut self.owed, &mut self.read, async {
             Ok(Box::pin(request.await?))
         })
     }
@@ -177,23 +251,30 @@ impl Session {
     }
 }
 
-/// Sends `request` behind the writes still `unanswered` and waits for every answer, in one
-/// round trip: the first failure is the call's, the earlier writes' before its own. Takes the
-/// session's parts, so that `request` may borrow its client.
+/// Sends `request` behind the statements still `owed` and waits for every answer, in one
+/// round trip: the first failure is the call's, the earlier writes' before its own; the rows
+/// of the queries asked ahead go to `read`. Takes the session's parts, so that `request` may
+/// borrow its client.
 fn answer<T>(
     runtime: &Runtime,
-    unanswered: &mut Vec<Unanswered>,
+    owed: &mut Vec<Owed>,
+    read: &mut Read,
     request: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    let unanswered = std::mem::take(unanswered);
+    let owed = std::mem::take(owed);
     runtime.block_on(async move {
         let mut request = std::pin::pin!(request);
         // The request is queued before any answer is awaited.
         let own = polled_once(&mut request).await;
         let mut earlier = Ok(());
-        for write in unanswered {
-            if let (Err(error), Ok(())) = (write.await, &earlier) {
-                earlier = Err(error);
+        for statement in owed {
+            match statement {
+                Owed::Write(write) => {
+                    if let (Err(error), Ok(())) = (write.await, &earlier) {
+                        earlier = Err(error);
+                    }
+                }
+                Owed::Query(ticket, query) => drop(read.insert(ticket, query.await)),
             }
         }
         let own = match own {
