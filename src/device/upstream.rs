@@ -54,19 +54,35 @@ pub enum UpstreamEvent {
 }
 
 /// Marks an owed report made, in the store transaction that stores it (see
-/// [`UpstreamEvent::Owed`]); answers whether it was still owed.
-pub struct Settle(Box<SettleFn>);
+/// [`UpstreamEvent::Owed`]), and answers whether it was still owed. In two parts: a write marks
+/// every owed report it stores first, then reads the answers ([`Marked`]), so that on
+/// PostgreSQL the marks of a batch share one round trip.
+pub struct Settle(Box<MarkFn>);
 
 /// What [`Settle`] runs.
-type SettleFn = dyn FnOnce(&mut Tx<'_>) -> StoreResult<bool> + Send;
+type MarkFn = dyn FnOnce(&mut Tx<'_>) -> StoreResult<Marked> + Send;
 
 impl Settle {
-    pub fn new(settle: impl FnOnce(&mut Tx<'_>) -> StoreResult<bool> + Send + 'static) -> Self {
-        Self(Box::new(settle))
+    pub fn new(mark: impl FnOnce(&mut Tx<'_>) -> StoreResult<Marked> + Send + 'static) -> Self {
+        Self(Box::new(mark))
     }
 
-    /// Runs in the write that stores the report; true if the report is to be stored.
-    pub fn run(self, tx: &mut Tx<'_>) -> StoreResult<bool> {
+    /// Marks the report made, in the write that stores it.
+    pub fn mark(self, tx: &mut Tx<'_>) -> StoreResult<Marked> {
+        (self.0)(tx)
+    }
+}
+
+/// A report marked made ([`Settle::mark`]), whether it was still owed not read yet.
+pub struct Marked(Box<dyn FnOnce(&mut Tx<'_>) -> StoreResult<bool>>);
+
+impl Marked {
+    pub fn new(still_owed: impl FnOnce(&mut Tx<'_>) -> StoreResult<bool> + 'static) -> Self {
+        Self(Box::new(still_owed))
+    }
+
+    /// True if the report is to be stored.
+    pub fn still_owed(self, tx: &mut Tx<'_>) -> StoreResult<bool> {
         (self.0)(tx)
     }
 }

@@ -1330,7 +1330,10 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         let (store, demo) = (store.clone(), demo.clone());
         async move {
             store
-                .write(move |tx| tx.simulator_step_done(&demo, "true_a", received_at, step, last))
+                .write(move |tx| {
+                    let mark = tx.simulator_step_done(&demo, "true_a", received_at, step, last)?;
+                    mark.counted(tx.conn())
+                })
                 .await
                 .unwrap()
         }
@@ -1349,7 +1352,10 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         .unwrap();
     let (device, later) = (demo.clone(), received_at + chrono::TimeDelta::seconds(1));
     let another_plan = store
-        .write(move |tx| tx.simulator_step_done(&device, "true_a", later, 0, false))
+        .write(move |tx| {
+            let mark = tx.simulator_step_done(&device, "true_a", later, 0, false)?;
+            mark.counted(tx.conn())
+        })
         .await
         .unwrap();
     assert!(!another_plan, "a step of a plan received at another time");

@@ -32,7 +32,7 @@ use tokio::time::sleep;
 
 use super::groups::{group_id, GROUP_NAME};
 use crate::device::pairings::random_token;
-use crate::device::upstream::{Settle, UpstreamEvent};
+use crate::device::upstream::{Marked, Settle, UpstreamEvent};
 use crate::model::{
     content::Content,
     inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming},
@@ -425,14 +425,19 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
             _ => None,
         };
         let settle = Settle::new(move |tx| {
-            let owed =
+            let mark =
                 tx.simulator_step_done(&device, &upstream_id, received_at, index as u32, last)?;
-            // A reply in their chat planned before its sender was blocked is done, and never
-            // arrives.
-            match replier {
-                Some(from) if owed => Ok(!store::contacts::is_blocked(tx.conn(), &device, &from)?),
-                _ => Ok(owed),
-            }
+            Ok(Marked::new(move |tx| {
+                let owed = mark.counted(tx.conn())?;
+                // A reply in their chat planned before its sender was blocked is done, and
+                // never arrives.
+                match replier {
+                    Some(from) if owed => {
+                        Ok(!store::contacts::is_blocked(tx.conn(), &device, &from)?)
+                    }
+                    _ => Ok(owed),
+                }
+            }))
         });
         if events
             .send(UpstreamEvent::Owed { report, settle })

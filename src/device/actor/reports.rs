@@ -167,8 +167,12 @@ impl Reports {
     /// returns the reports to store: all but the owed ones that were no longer owed.
     fn still_owed(self, tx: &mut Tx<'_>) -> StoreResult<Vec<Inbound>> {
         let mut keep = vec![true; self.items.len()];
+        let mut marked = Vec::with_capacity(self.settles.len());
         for (index, settle) in self.settles {
-            keep[index] = settle.run(tx)?;
+            marked.push((index, settle.mark(tx)?));
+        }
+        for (index, marked) in marked {
+            keep[index] = marked.still_owed(tx)?;
         }
         Ok(self
             .items

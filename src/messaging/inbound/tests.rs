@@ -2,8 +2,8 @@
 //! before the batch, and must still see what the batch did before them.
 
 use super::*;
-use crate::model::event::EventKind;
 use crate::model::content::Content;
+use crate::model::event::EventKind;
 use crate::model::spec::ConnectorKind;
 use crate::model::RelayStatus;
 use crate::store::Store;
@@ -101,9 +101,10 @@ impl Fixture {
 
     fn ack_of(&self, upstream_id: &'static str) -> i64 {
         let device = self.device.clone();
-        block_on(self.store.read(move |conn| {
-            store::messages::by_upstream_id(conn, &device, upstream_id)
-        }))
+        block_on(
+            self.store
+                .read(move |conn| store::messages::by_upstream_id(conn, &device, upstream_id)),
+        )
         .unwrap()
         .unwrap()
         .ack
