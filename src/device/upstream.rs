@@ -74,7 +74,10 @@ impl Settle {
 }
 
 /// A report marked made ([`Settle::mark`]), whether it was still owed not read yet.
-pub struct Marked(Box<dyn FnOnce(&mut Tx<'_>) -> StoreResult<bool>>);
+pub struct Marked(Box<StillOwedFn>);
+
+/// What [`Marked`] runs.
+type StillOwedFn = dyn FnOnce(&mut Tx<'_>) -> StoreResult<bool>;
 
 impl Marked {
     pub fn new(still_owed: impl FnOnce(&mut Tx<'_>) -> StoreResult<bool> + 'static) -> Self {
