@@ -7,7 +7,7 @@
 //! the daemon's own address for the picture unless the upstream said, when it was last asked
 //! ([`super::pictures`]), that there is none.
 
-use super::sql::{params, Asked, Conn, Row};
+use super::sql::{params, Conn, Exists, Row};
 use super::{StoreResult, Tx};
 use crate::model::{
     capability::Capability, ids::phone_of, spec::ConnectorKind, upstream::Profile, Contact,
@@ -75,19 +75,14 @@ pub fn list_contacts(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<Contact>
 
 /// Whether this account blocked contact `id` of `device`.
 pub fn is_blocked(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<bool> {
-    Ok(conn.answer(ask_blocked(conn, device, id)?)?.is_some())
+    conn.answer_exists(ask_blocked(conn, device, id)?)
 }
 
-/// [`is_blocked`], asked ahead of its answer ([`Conn::ask`]): a row if the contact is blocked.
-pub fn ask_blocked(
-    conn: &Conn,
-    device: &DeviceId,
-    id: &str,
-) -> StoreResult<Asked<(), impl FnOnce(&Row<'_>) -> StoreResult<()>>> {
-    conn.ask(
+/// [`is_blocked`], asked ahead of its answer ([`Conn::ask_exists`]).
+pub fn ask_blocked(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<Exists> {
+    conn.ask_exists(
         "SELECT 1 FROM contacts WHERE device_id = ?1 AND id = ?2 AND blocked = 1",
         params![device.as_str(), id],
-        |_| Ok(()),
     )
 }
 

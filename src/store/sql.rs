@@ -33,6 +33,9 @@ pub struct Conn(Backend);
 /// A query asked ahead of its answer ([`Conn::ask`]), with how its first row is read.
 pub struct Asked<T, F>(Answer<T, F>);
 
+/// A query asked only for whether it answers a row ([`Conn::ask_exists`]).
+pub type Exists = Asked<(), fn(&Row<'_>) -> StoreResult<()>>;
+
 enum Answer<T, F> {
     /// On SQLite: run already.
     Read(Option<T>),
@@ -264,6 +267,18 @@ impl Conn {
             (Answer::Owed(..), Backend::Sqlite(_)) => return Err(StoreError::AnswerLost),
         };
         rows.first().map(|row| map(&Row::Postgres(row))).transpose()
+    }
+
+    /// [`Conn::ask`] for whether a query answers a row: an `UPDATE … RETURNING` asked whether
+    /// it changed one, say.
+    pub fn ask_exists(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<Exists> {
+        let found: fn(&Row<'_>) -> StoreResult<()> = |_| Ok(());
+        self.ask(sql, params, found)
+    }
+
+    /// Whether the query [`Conn::ask_exists`] asked answered a row.
+    pub fn answer_exists(&self, asked: Exists) -> StoreResult<bool> {
+        Ok(self.answer(asked)?.is_some())
     }
 
     /// Reads the answers of the writes [`Conn::write`] sent: the first failure, if one failed.

@@ -1332,7 +1332,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
             store
                 .write(move |tx| {
                     let mark = tx.simulator_step_done(&demo, "true_a", received_at, step, last)?;
-                    mark.counted(tx.conn())
+                    tx.conn().answer_exists(mark)
                 })
                 .await
                 .unwrap()
@@ -1354,7 +1354,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
     let another_plan = store
         .write(move |tx| {
             let mark = tx.simulator_step_done(&device, "true_a", later, 0, false)?;
-            mark.counted(tx.conn())
+            tx.conn().answer_exists(mark)
         })
         .await
         .unwrap();

@@ -217,9 +217,14 @@ impl Upstream for Simulator {
             .store
             .write(move |tx| {
                 let now = chrono::Utc::now();
+                let arrivals = messages
+                    .iter()
+                    .map(|message| phone::receive(tx, &device, message, now))
+                    .collect::<Result<Vec<_>, _>>()?;
                 messages
                     .iter()
-                    .map(|message| phone::receive(tx, &device, &spec, message, now))
+                    .zip(arrivals)
+                    .map(|(message, arrival)| arrival.plan(tx, &device, &spec, message, now))
                     .collect::<Result<Vec<_>, _>>()
             })
             .await;

@@ -40,7 +40,9 @@ use crate::model::{
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
     Ack, DeviceId, Media, Message,
 };
-use crate::store::{self, messages::PhoneDuties, StoreResult, Tx};
+use crate::store::messages::{PhoneDuties, Receipt};
+use crate::store::sql::Exists;
+use crate::store::{self, StoreResult, Tx};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;
@@ -108,54 +110,74 @@ fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<u64> {
     }
 }
 
-/// The phone receives `message` in the write `tx`, once per message id (see
-/// [`Tx::simulator_receive`]): the first time, it plans its recipients' part and stores the
-/// plan. Returns the message's upstream id and what the phone still owes for it, to play; a
-/// message sent again gets what is left of its plan (its acks may not have been stored), and
-/// nothing once all of it is done.
+/// The phone receives `message` in the write `tx`, its part not planned yet
+/// ([`Arrival::plan`]): a relay's whole batch arrives first, so that on PostgreSQL what its
+/// messages look up shares one round trip.
 pub fn receive(
     tx: &mut Tx<'_>,
     device: &DeviceId,
-    spec: &SimulatorSpec,
     message: &Message,
     now: DateTime<Utc>,
-) -> StoreResult<(String, Option<Duties>)> {
+) -> StoreResult<Arrival> {
     let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
-    // Asked first, so that its answer comes with the inbox's.
-    let blocked = store::contacts::ask_blocked(tx.conn(), device, &message.chat_id)?;
-    let (upstream_id, first_delivery) =
-        tx.simulator_receive(device, message, &candidate, &rfc3339(now))?;
-    if !first_delivery {
-        let left = tx.simulator_duties_of(device, &message.id)?;
-        return Ok((
-            upstream_id,
-            left.and_then(|left| Duties::read(device, left)),
-        ));
+    Ok(Arrival {
+        blocked: store::contacts::ask_blocked(tx.conn(), device, &message.chat_id)?,
+        receipt: tx.simulator_receive(device, message, &candidate, &rfc3339(now))?,
+    })
+}
+
+/// A message the phone received ([`receive`]), with whether its recipient blocked this account.
+pub struct Arrival {
+    receipt: Receipt,
+    blocked: Exists,
+}
+
+impl Arrival {
+    /// Once per message id (see [`Tx::simulator_receive`]): the first time, the phone plans its
+    /// recipients' part and stores the plan. Returns the message's upstream id and what the
+    /// phone still owes for it, to play; a message sent again gets what is left of its plan
+    /// (its acks may not have been stored), and nothing once all of it is done.
+    pub fn plan(
+        self,
+        tx: &mut Tx<'_>,
+        device: &DeviceId,
+        spec: &SimulatorSpec,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(String, Option<Duties>)> {
+        let (upstream_id, first_delivery) = self.receipt.read(tx.conn(), device, message)?;
+        if !first_delivery {
+            let left = tx.simulator_duties_of(device, &message.id)?;
+            return Ok((
+                upstream_id,
+                left.and_then(|left| Duties::read(device, left)),
+            ));
+        }
+        let me = format!("{}@c.us", spec.number());
+        let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
+            .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
+        // In their own chat, a contact this account blocked gets nothing, as one whose phone is
+        // off; in a group, blocking changes nothing, as on WhatsApp.
+        let plan = match members.is_none() && tx.conn().answer_exists(self.blocked)? {
+            true => Plan::with_members(
+                &SimulatorSpec {
+                    contacts: Vec::new(),
+                    ..spec.clone()
+                },
+                message,
+                None,
+            ),
+            false => Plan::with_members(spec, message, members.as_deref()),
+        };
+        let duties = Duties {
+            upstream_id: upstream_id.clone(),
+            received_at: now,
+            plan,
+            done: 0,
+        };
+        tx.simulator_owe(device, &duties.to_stored()?)?;
+        Ok((upstream_id, Some(duties)))
     }
-    let me = format!("{}@c.us", spec.number());
-    let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
-        .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
-    // In their own chat, a contact this account blocked gets nothing, as one whose phone is
-    // off; in a group, blocking changes nothing, as on WhatsApp.
-    let plan = match members.is_none() && tx.conn().answer(blocked)?.is_some() {
-        true => Plan::with_members(
-            &SimulatorSpec {
-                contacts: Vec::new(),
-                ..spec.clone()
-            },
-            message,
-            None,
-        ),
-        false => Plan::with_members(spec, message, members.as_deref()),
-    };
-    let duties = Duties {
-        upstream_id: upstream_id.clone(),
-        received_at: now,
-        plan,
-        done: 0,
-    };
-    tx.simulator_owe(device, &duties.to_stored()?)?;
-    Ok((upstream_id, Some(duties)))
 }
 
 /// What the recipients of one message do about it, in the order they do it.
@@ -428,7 +450,7 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
             let mark =
                 tx.simulator_step_done(&device, &upstream_id, received_at, index as u32, last)?;
             Ok(Marked::new(move |tx| {
-                let owed = mark.counted(tx.conn())?;
+                let owed = tx.conn().answer_exists(mark)?;
                 // A reply in their chat planned before its sender was blocked is done, and
                 // never arrives.
                 match replier {

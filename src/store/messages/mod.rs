@@ -33,7 +33,7 @@ pub use queue::{
 pub use search::search;
 pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_groups::simulator_group;
-pub use simulator_inbox::{simulator_inbox, InboxEntry};
+pub use simulator_inbox::{simulator_inbox, InboxEntry, Receipt};
 pub use writes::NewMessage;
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template, content, edited_at";

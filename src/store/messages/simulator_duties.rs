@@ -13,7 +13,7 @@
 //! leaf page of its own in every commit it was written, deleted or stepped in.
 
 use crate::model::DeviceId;
-use crate::store::sql::{params, Asked, Conn, Row};
+use crate::store::sql::{params, Conn, Exists, Row};
 use crate::store::{parse_time, StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
@@ -84,8 +84,8 @@ impl Tx<'_> {
 
     /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id`, received at
     /// `received_at`, done, and with the `last` step forgets the plan. Whether the step was
-    /// owed is read later ([`StepMark::counted`]), so that the marks of a batch's steps share a
-    /// round trip: not if it is done already, or an earlier one is not, or the device does not
+    /// owed is read later ([`Conn::answer_exists`]), so that the marks of a batch's steps share
+    /// a round trip: not if it is done already, or an earlier one is not, or the device does not
     /// know the message by that upstream id yet (the daemon stopped between the phone receiving
     /// it and the relay recording so; the relay sends it again after the restart, and the step
     /// then counts).
@@ -100,7 +100,7 @@ impl Tx<'_> {
         received_at: DateTime<Utc>,
         step: u32,
         last: bool,
-    ) -> StoreResult<StepMark> {
+    ) -> StoreResult<Exists> {
         // By `[last][first]`.
         static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
             let sql = |change: &str, first: bool| {
@@ -124,24 +124,9 @@ impl Tx<'_> {
         });
         let sql = &STATEMENTS[usize::from(last)][usize::from(step == 0)];
         let received_at = crate::model::rfc3339(received_at);
-        let counted: fn(&Row<'_>) -> StoreResult<()> = |_| Ok(());
-        self.conn()
-            .ask(
-                sql,
-                params![device.as_str(), upstream_id, i64::from(step), received_at],
-                counted,
-            )
-            .map(StepMark)
-    }
-}
-
-/// A step of a phone's plan marked done ([`Tx::simulator_step_done`]), whether it counted not
-/// read yet.
-pub struct StepMark(Asked<(), fn(&Row<'_>) -> StoreResult<()>>);
-
-impl StepMark {
-    /// Whether the step counted: it was owed, and is done now.
-    pub fn counted(self, conn: &Conn) -> StoreResult<bool> {
-        Ok(conn.answer(self.0)?.is_some())
+        self.conn().ask_exists(
+            sql,
+            params![device.as_str(), upstream_id, i64::from(step), received_at],
+        )
     }
 }

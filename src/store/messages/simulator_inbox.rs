@@ -2,7 +2,7 @@
 //! message, so that tests and the dashboard can see what a device really delivered.
 
 use crate::model::{content::Content, DeviceId, Message};
-use crate::store::sql::{params, Conn};
+use crate::store::sql::{params, Conn, Exists};
 use crate::store::{StoreResult, Tx};
 
 /// One message as the simulated phone received it.
@@ -53,22 +53,24 @@ pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxE
 
 impl Tx<'_> {
     /// The simulated phone receives a message: once per message id, so a resend after a crash
-    /// or an ack timeout is recognised. Returns its upstream id and whether it is new.
+    /// or an ack timeout is recognised. Its upstream id, and whether it is new, are read later
+    /// ([`Receipt::read`]), so that the receipts of a relay's batch share a round trip.
     pub fn simulator_receive(
         &mut self,
         device: &DeviceId,
         message: &Message,
         upstream_id: &str,
         now: &str,
-    ) -> StoreResult<(String, bool)> {
+    ) -> StoreResult<Receipt> {
         let content = match message.content.is_plain() {
             true => None,
             false => Some(serde_json::to_string(&message.content)?),
         };
-        let new = self.execute(
+        let new = self.conn().ask_exists(
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
                 received_at, kind, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING
+             RETURNING 1",
             params![
                 device.as_str(),
                 message.id,
@@ -79,11 +81,35 @@ impl Tx<'_> {
                 message.kind,
                 content
             ],
-        )? > 0;
-        if new {
-            return Ok((upstream_id.to_owned(), true));
+        )?;
+        Ok(Receipt {
+            new,
+            upstream_id: upstream_id.to_owned(),
+        })
+    }
+}
+
+/// A message the simulated phone received ([`Tx::simulator_receive`]), whether it is new not
+/// read yet.
+pub struct Receipt {
+    new: Exists,
+    /// The upstream id the message gets if it is new.
+    upstream_id: String,
+}
+
+impl Receipt {
+    /// The message's upstream id and whether it is new: one received before keeps the upstream
+    /// id it got then.
+    pub fn read(
+        self,
+        conn: &Conn,
+        device: &DeviceId,
+        message: &Message,
+    ) -> StoreResult<(String, bool)> {
+        if conn.answer_exists(self.new)? {
+            return Ok((self.upstream_id, true));
         }
-        let received = self.query_row(
+        let received = conn.query_one(
             "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
             params![device.as_str(), message.id],
             |row| row.get(0),
