@@ -22,7 +22,7 @@ use super::{StoreError, StoreResult};
 
 mod session;
 mod values;
-use session::{Session, Ticket};
+use session::{Said, Session, Ticket};
 pub(crate) use values::params;
 use values::Owned;
 pub use values::{Column, Param, Row};
@@ -35,6 +35,9 @@ pub struct Asked<T, F>(Answer<T, F>);
 
 /// A query asked only for whether it answers a row ([`Conn::ask_exists`]).
 pub type Exists = Asked<(), fn(&Row<'_>) -> StoreResult<()>>;
+
+/// A write asked how many rows it changed ([`Conn::ask_changed`]).
+pub struct Changed(Answer<usize, ()>);
 
 enum Answer<T, F> {
     /// On SQLite: run already.
@@ -224,8 +227,7 @@ impl Conn {
             Backend::Sqlite(_) => self.execute(sql, params).map(drop),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
-                let statement = pg.prepare(sql)?;
-                let params = params.iter().map(|param| Owned::of(*param)).collect();
+                let (statement, params) = pg.sent_ahead(sql, params)?;
                 Ok(pg.client.send(statement, params)?)
             }
         }
@@ -243,8 +245,7 @@ impl Conn {
             Backend::Sqlite(_) => Ok(Asked(Answer::Read(self.query_opt(sql, params, map)?))),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
-                let statement = pg.prepare(sql)?;
-                let params = params.iter().map(|param| Owned::of(*param)).collect();
+                let (statement, params) = pg.sent_ahead(sql, params)?;
                 Ok(Asked(Answer::Owed(pg.client.ask(statement, params), map)))
             }
         }
@@ -259,9 +260,9 @@ impl Conn {
         let (rows, map) = match (asked.0, &self.0) {
             (Answer::Read(first), _) => return Ok(first),
             (Answer::Owed(ticket, map), Backend::Postgres(pg)) => {
-                match pg.borrow_mut().client.rows_of(ticket)? {
-                    Some(rows) => (rows, map),
-                    None => return Err(StoreError::AnswerLost),
+                match pg.borrow_mut().client.said(ticket)? {
+                    Some(Said::Rows(rows)) => (rows, map),
+                    _ => return Err(StoreError::AnswerLost),
                 }
             }
             (Answer::Owed(..), Backend::Sqlite(_)) => return Err(StoreError::AnswerLost),
@@ -279,6 +280,40 @@ impl Conn {
     /// Whether the query [`Conn::ask_exists`] asked answered a row.
     pub fn answer_exists(&self, asked: Exists) -> StoreResult<bool> {
         Ok(self.answer(asked)?.is_some())
+    }
+
+    /// Runs a write whose count of changed rows the caller reads later, with
+    /// [`Conn::answer_changed`], having sent more meanwhile: [`Conn::ask`] for a write. On
+    /// SQLite it runs at once.
+    pub fn ask_changed(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<Changed> {
+        match &self.0 {
+            Backend::Sqlite(_) => Ok(Changed(Answer::Read(Some(self.execute(sql, params)?)))),
+            Backend::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let (statement, params) = pg.sent_ahead(sql, params)?;
+                Ok(Changed(Answer::Owed(
+                    pg.client.ask_changed(statement, params),
+                    (),
+                )))
+            }
+        }
+    }
+
+    /// How many rows the write [`Conn::ask_changed`] asked changed. Reading it reads every
+    /// answer owed before it; the write that asked must not have ended.
+    pub fn answer_changed(&self, asked: Changed) -> StoreResult<usize> {
+        match (asked.0, &self.0) {
+            (Answer::Read(changed), _) => Ok(changed.unwrap_or_default()),
+            (Answer::Owed(ticket, ()), Backend::Postgres(pg)) => {
+                match pg.borrow_mut().client.said(ticket)? {
+                    Some(Said::Changed(changed)) => {
+                        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+                    }
+                    _ => Err(StoreError::AnswerLost),
+                }
+            }
+            (Answer::Owed(..), Backend::Sqlite(_)) => Err(StoreError::AnswerLost),
+        }
     }
 
     /// Reads the answers of the writes [`Conn::write`] sent: the first failure, if one failed.
@@ -391,6 +426,20 @@ impl Postgres {
         let statement = self.client.prepare(&numbered_for_postgres(sql))?;
         self.prepared.insert(sql.to_owned(), statement.clone());
         Ok(statement)
+    }
+
+    /// The statement for `sql` and a copy of its `params`, to send ahead of its answer: the
+    /// values outlive the call.
+    fn sent_ahead(
+        &mut self,
+        sql: &str,
+        params: &[&dyn Param],
+    ) -> StoreResult<(tokio_postgres::Statement, Vec<Owned>)> {
+        let statement = self.prepare(sql)?;
+        Ok((
+            statement,
+            params.iter().map(|param| Owned::of(*param)).collect(),
+        ))
     }
 }
 

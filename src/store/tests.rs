@@ -797,7 +797,7 @@ async fn a_statement_sent_ahead_of_its_answer_fails_the_write_that_sent_it(backe
     assert_eq!(stored, ["after", "taken"]);
 }
 
-async fn a_query_asked_ahead_sees_what_was_sent_before_it_and_fails_its_write(backend) {
+async fn a_statement_asked_ahead_sees_what_was_sent_before_it_and_fails_its_write(backend) {
     const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
     const FIND: &str = "SELECT device_id FROM governors WHERE device_id = ?1";
     let db = Db::new(backend);
@@ -808,14 +808,22 @@ async fn a_query_asked_ahead_sees_what_was_sent_before_it_and_fails_its_write(ba
             conn.write(INSERT, sql::params!["a"])?;
             let a = conn.ask(FIND, sql::params!["a"], |row| row.get::<String>(0))?;
             conn.write(INSERT, sql::params!["b"])?;
+            let changed = conn.ask_changed(
+                "UPDATE governors SET ledger = '[]' WHERE device_id IN (?1, ?2, ?3)",
+                sql::params!["a", "b", "c"],
+            )?;
             let b = conn.ask(FIND, sql::params!["b"], |row| row.get::<String>(0))?;
             let none = conn.ask(FIND, sql::params!["c"], |row| row.get::<String>(0))?;
             // Taken in another order than asked.
-            Ok([conn.answer(b)?, conn.answer(none)?, conn.answer(a)?])
+            let found = [conn.answer(b)?, conn.answer(none)?, conn.answer(a)?];
+            Ok((found, conn.answer_changed(changed)?))
         })
         .await
         .unwrap();
-    assert_eq!(found, [Some("b".to_owned()), None, Some("a".to_owned())]);
+    assert_eq!(
+        found,
+        ([Some("b".to_owned()), None, Some("a".to_owned())], 2)
+    );
     // A query that fails at the server fails the write that asked it, read or not.
     let failed = store
         .write(|tx| {
@@ -1332,7 +1340,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
             store
                 .write(move |tx| {
                     let mark = tx.simulator_step_done(&demo, "true_a", received_at, step, last)?;
-                    tx.conn().answer_exists(mark)
+                    Ok(tx.conn().answer_changed(mark)? > 0)
                 })
                 .await
                 .unwrap()
@@ -1354,7 +1362,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
     let another_plan = store
         .write(move |tx| {
             let mark = tx.simulator_step_done(&device, "true_a", later, 0, false)?;
-            tx.conn().answer_exists(mark)
+            Ok(tx.conn().answer_changed(mark)? > 0)
         })
         .await
         .unwrap();

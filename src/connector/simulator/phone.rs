@@ -450,7 +450,7 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
             let mark =
                 tx.simulator_step_done(&device, &upstream_id, received_at, index as u32, last)?;
             Ok(Marked::new(move |tx| {
-                let owed = tx.conn().answer_exists(mark)?;
+                let owed = tx.conn().answer_changed(mark)? > 0;
                 // A reply in their chat planned before its sender was blocked is done, and
                 // never arrives.
                 match replier {

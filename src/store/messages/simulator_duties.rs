@@ -13,7 +13,7 @@
 //! leaf page of its own in every commit it was written, deleted or stepped in.
 
 use crate::model::DeviceId;
-use crate::store::sql::{params, Conn, Exists, Row};
+use crate::store::sql::{params, Changed, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
@@ -84,8 +84,8 @@ impl Tx<'_> {
 
     /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id`, received at
     /// `received_at`, done, and with the `last` step forgets the plan. Whether the step was
-    /// owed is read later ([`Conn::answer_exists`]), so that the marks of a batch's steps share
-    /// a round trip: not if it is done already, or an earlier one is not, or the device does not
+    /// owed (a row changed) is read later ([`Conn::answer_changed`]), so that the marks of a
+    /// batch's steps share a round trip: not if it is done already, or an earlier one is not, or the device does not
     /// know the message by that upstream id yet (the daemon stopped between the phone receiving
     /// it and the relay recording so; the relay sends it again after the restart, and the step
     /// then counts).
@@ -100,7 +100,7 @@ impl Tx<'_> {
         received_at: DateTime<Utc>,
         step: u32,
         last: bool,
-    ) -> StoreResult<Exists> {
+    ) -> StoreResult<Changed> {
         // By `[last][first]`.
         static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
             let sql = |change: &str, first: bool| {
@@ -112,7 +112,7 @@ impl Tx<'_> {
                 };
                 format!(
                     "{change} WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2
-                       AND done = ?3 {known} RETURNING 1"
+                       AND done = ?3 {known}"
                 )
             };
             let update = "UPDATE simulator_duties SET done = done + 1";
@@ -124,7 +124,7 @@ impl Tx<'_> {
         });
         let sql = &STATEMENTS[usize::from(last)][usize::from(step == 0)];
         let received_at = crate::model::rfc3339(received_at);
-        self.conn().ask_exists(
+        self.conn().ask_changed(
             sql,
             params![device.as_str(), upstream_id, i64::from(step), received_at],
         )

@@ -2,7 +2,7 @@
 //! message, so that tests and the dashboard can see what a device really delivered.
 
 use crate::model::{content::Content, DeviceId, Message};
-use crate::store::sql::{params, Conn, Exists};
+use crate::store::sql::{params, Changed, Conn};
 use crate::store::{StoreResult, Tx};
 
 /// One message as the simulated phone received it.
@@ -66,11 +66,10 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(&message.content)?),
         };
-        let new = self.conn().ask_exists(
+        let new = self.conn().ask_changed(
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
                 received_at, kind, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING
-             RETURNING 1",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING",
             params![
                 device.as_str(),
                 message.id,
@@ -92,7 +91,7 @@ impl Tx<'_> {
 /// A message the simulated phone received ([`Tx::simulator_receive`]), whether it is new not
 /// read yet.
 pub struct Receipt {
-    new: Exists,
+    new: Changed,
     /// The upstream id the message gets if it is new.
     upstream_id: String,
 }
@@ -106,7 +105,7 @@ impl Receipt {
         device: &DeviceId,
         message: &Message,
     ) -> StoreResult<(String, bool)> {
-        if conn.answer_exists(self.new)? {
+        if conn.answer_changed(self.new)? > 0 {
             return Ok((self.upstream_id, true));
         }
         let received = conn.query_one(

@@ -8,9 +8,10 @@
 //! sees it, and one round trip carries both. [`Session::settle`] reads every answer still
 //! owed; the store's writer calls it at the end of each write, so a statement that fails still
 //! fails the write that sent it, and the writes after it are untouched (see
-//! [`crate::store::writer`]). A query can be sent ahead too ([`Session::ask`]), when the
-//! caller has more to send before it needs the rows: the writer asks for the messages of a
-//! batch's acks together, in one round trip instead of one each.
+//! [`crate::store::writer`]). A query can be sent ahead too ([`Session::ask`]), or a write
+//! whose count of changed rows is read later ([`Session::ask_changed`]), when the caller has
+//! more to send before it needs the answer: the writer asks for the messages of a batch's acks
+//! together, in one round trip instead of one each.
 //!
 //! Answers are read in the order their statements were sent: the driver hands each one over a
 //! channel of one slot, and holds back the answers after it until that one is read. So every
@@ -36,8 +37,16 @@ use crate::store::{StoreError, StoreResult};
 /// A write sent whose answer has not been read yet.
 type Unanswered = Pin<Box<dyn Future<Output = Result<u64, Error>> + Send>>;
 
-/// A query sent whose rows have not been read yet.
-type Asking = Pin<Box<dyn Future<Output = Result<Vec<Row>, Error>> + Send>>;
+/// A statement asked ahead whose answer has not been read yet.
+type Asking = Pin<Box<dyn Future<Output = Result<Said, Error>> + Send>>;
+
+/// What the server answered a statement asked ahead.
+pub(super) enum Said {
+    /// A query's rows ([`Session::ask`]).
+    Rows(Vec<Row>),
+    /// How many rows a write changed ([`Session::ask_changed`]).
+    Changed(u64),
+}
 
 /// A statement sent whose answer has not been read yet.
 enum Owed {
@@ -45,13 +54,13 @@ enum Owed {
     Query(Ticket, Asking),
 }
 
-/// Names a query sent ahead ([`Session::ask`]), to take its rows by.
+/// Names a statement asked ahead, to take its answer by.
 #[derive(Debug, PartialEq, Eq, Hash, Clone, Copy)]
 pub(super) struct Ticket(u64);
 
-/// The answers read so far of queries asked ahead, by their ticket, until their askers take
-/// them.
-type Read = HashMap<Ticket, Result<Vec<Row>, Error>>;
+/// The answers read so far of statements asked ahead, by their ticket, until their askers
+/// take them.
+type Read = HashMap<Ticket, Result<Said, Error>>;
 
 pub(super) struct Session {
     /// Statements sent whose answers have not been read, oldest first.
@@ -144,30 +153,41 @@ impl Session {
         }
     }
 
-    /// Sends `statement`, a query, without waiting for its rows, which [`Session::rows_of`]
+    /// Sends `statement`, a query, without waiting for its rows, which [`Session::said`]
     /// reads with the answers of what is sent after it.
     pub(super) fn ask(&mut self, statement: Statement, params: Vec<Owned>) -> Ticket {
         let client = self.client.clone();
-        let mut query: Asking = Box::pin(async move {
+        self.asked(Box::pin(async move {
             let params = params.iter().map(|param| param as &(dyn ToSql + Sync));
-            client
-                .query_raw(&statement, params)
-                .await?
-                .try_collect()
-                .await
-        });
+            let rows = client.query_raw(&statement, params).await?;
+            Ok(Said::Rows(rows.try_collect().await?))
+        }))
+    }
+
+    /// Sends `statement`, a write, without waiting for the count of rows it changed, which
+    /// [`Session::said`] reads with the answers of what is sent after it.
+    pub(super) fn ask_changed(&mut self, statement: Statement, params: Vec<Owned>) -> Ticket {
+        let client = self.client.clone();
+        self.asked(Box::pin(async move {
+            let params = params.iter().map(|param| param as &(dyn ToSql + Sync));
+            Ok(Said::Changed(client.execute_raw(&statement, params).await?))
+        }))
+    }
+
+    /// Queues `asking` on the connection, behind what was sent before it.
+    fn asked(&mut self, mut asking: Asking) -> Ticket {
         let ticket = Ticket(self.tickets);
         self.tickets += 1;
-        match self.runtime.block_on(polled_once(&mut query)) {
-            Poll::Ready(rows) => drop(self.read.insert(ticket, rows)),
-            Poll::Pending => self.owed.push(Owed::Query(ticket, query)),
+        match self.runtime.block_on(polled_once(&mut asking)) {
+            Poll::Ready(said) => drop(self.read.insert(ticket, said)),
+            Poll::Pending => self.owed.push(Owed::Query(ticket, asking)),
         }
         ticket
     }
 
-    /// The rows of the query asked with `ticket`, reading every answer owed if they are not
-    /// read yet; `None` if they were dropped, the write that asked having ended.
-    pub(super) fn rows_of(&mut self, ticket: Ticket) -> Result<Option<Vec<Row>>, Error> {
+    /// The answer to the statement asked with `ticket`, reading every answer owed if it is not
+    /// read yet; `None` if it was dropped, the write that asked having ended.
+    pub(super) fn said(&mut self, ticket: Ticket) -> Result<Option<Said>, Error> {
         if !self.read.contains_key(&ticket) {
             self.read_owed()?;
         }
@@ -175,7 +195,8 @@ impl Session {
     }
 
     /// Reads the answers of every statement sent: the first failure, if one failed, whether a
-    /// write's or that of a query whose rows nobody took. Rows not taken are dropped.
+    /// write's or that of a statement asked ahead whose answer nobody took. Answers not taken
+    /// are dropped.
     pub(super) fn settle(&mut self) -> Result<(), Error> {
         self.read_owed()?;
         let untaken = std::mem::take(&mut self.read);
