@@ -42,7 +42,7 @@ pub struct Changed(Answer<usize, ()>);
 enum Answer<T, F> {
     /// On SQLite: run already.
     Read(Option<T>),
-    /// On PostgreSQL: sent, its rows read later.
+    /// On PostgreSQL: sent, its answer read later.
     Owed(Ticket, F),
 }
 
@@ -270,8 +270,7 @@ impl Conn {
         rows.first().map(|row| map(&Row::Postgres(row))).transpose()
     }
 
-    /// [`Conn::ask`] for whether a query answers a row: an `UPDATE … RETURNING` asked whether
-    /// it changed one, say.
+    /// [`Conn::ask`] for whether a query answers a row: whether a contact is blocked, say.
     pub fn ask_exists(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<Exists> {
         let found: fn(&Row<'_>) -> StoreResult<()> = |_| Ok(());
         self.ask(sql, params, found)

@@ -163,8 +163,9 @@ impl Reports {
         self.items.push(item);
     }
 
-    /// Settles the owed reports in the write that stores them, in the order they came, and
-    /// returns the reports to store: all but the owed ones that were no longer owed.
+    /// Settles the owed reports in the write that stores them, in the order they came (all
+    /// marked first, then each read, [`Settle`]), and returns the reports to store: all but
+    /// the owed ones that were no longer owed.
     fn still_owed(self, tx: &mut Tx<'_>) -> StoreResult<Vec<Inbound>> {
         let mut keep = vec![true; self.items.len()];
         let mut marked = Vec::with_capacity(self.settles.len());

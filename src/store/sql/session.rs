@@ -15,7 +15,7 @@
 //!
 //! Answers are read in the order their statements were sent: the driver hands each one over a
 //! channel of one slot, and holds back the answers after it until that one is read. So every
-//! call reads all the answers owed before its own, and keeps the rows of the queries asked
+//! call reads all the answers owed before its own, and keeps those of the statements asked
 //! ahead among them until their askers take them.
 
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ pub(super) enum Said {
 /// A statement sent whose answer has not been read yet.
 enum Owed {
     Write(Unanswered),
-    Query(Ticket, Asking),
+    Asked(Ticket, Asking),
 }
 
 /// Names a statement asked ahead, to take its answer by.
@@ -66,7 +66,7 @@ pub(super) struct Session {
     /// Statements sent whose answers have not been read, oldest first.
     owed: Vec<Owed>,
     read: Read,
-    /// The next query's ticket.
+    /// The ticket of the next statement asked ahead.
     tickets: u64,
     client: Arc<Client>,
     /// What the server notified this session of (`LISTEN`), or how its connection ended. Only
@@ -180,7 +180,7 @@ impl Session {
         self.tickets += 1;
         match self.runtime.block_on(polled_once(&mut asking)) {
             Poll::Ready(said) => drop(self.read.insert(ticket, said)),
-            Poll::Pending => self.owed.push(Owed::Query(ticket, asking)),
+            Poll::Pending => self.owed.push(Owed::Asked(ticket, asking)),
         }
         ticket
     }
@@ -206,7 +206,7 @@ impl Session {
             .map_or(Ok(()), Err)
     }
 
-    /// Reads the answers of every statement sent, keeping the queries' rows.
+    /// Reads the answers of every statement sent, keeping those asked ahead for their askers.
     fn read_owed(&mut self) -> Result<(), Error> {
         match self.owed.is_empty() {
             true => Ok(()),
@@ -273,8 +273,8 @@ impl Session {
 }
 
 /// Sends `request` behind the statements still `owed` and waits for every answer, in one
-/// round trip: the first failure is the call's, the earlier writes' before its own; the rows
-/// of the queries asked ahead go to `read`. Takes the session's parts, so that `request` may
+/// round trip: the first failure is the call's, the earlier writes' before its own; the
+/// answers of the statements asked ahead go to `read`. Takes the session's parts, so that `request` may
 /// borrow its client.
 fn answer<T>(
     runtime: &Runtime,
@@ -295,7 +295,7 @@ fn answer<T>(
                         earlier = Err(error);
                     }
                 }
-                Owed::Query(ticket, query) => drop(read.insert(ticket, query.await)),
+                Owed::Asked(ticket, asking) => drop(read.insert(ticket, asking.await)),
             }
         }
         let own = match own {
