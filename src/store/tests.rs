@@ -682,6 +682,23 @@ fn our_text(
     .map(drop)
 }
 
+/// A row of the small `governors` table, which the tests of statements sent ahead write.
+const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
+
+/// The devices of the `governors` rows stored, in order.
+async fn governed(store: &Store) -> Vec<String> {
+    store
+        .read(|conn| {
+            conn.query_all(
+                "SELECT device_id FROM governors ORDER BY device_id",
+                sql::params![],
+                |row| row.get::<String>(0),
+            )
+        })
+        .await
+        .unwrap()
+}
+
 on_both! {
 async fn a_dropped_close_guard_commits_what_was_queued_and_stops_the_writer(backend) {
     let db = Db::new(backend);
@@ -757,7 +774,6 @@ async fn a_failing_write_rolls_back_its_batch_so_far_and_seqs_stay_gap_free(back
 }
 
 async fn a_statement_sent_ahead_of_its_answer_fails_the_write_that_sent_it(backend) {
-    const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     store
@@ -784,21 +800,11 @@ async fn a_statement_sent_ahead_of_its_answer_fails_the_write_that_sent_it(backe
     );
     assert!(matches!(before.await, Err(StoreError::RolledBack)));
     after.await.unwrap();
-    let stored = store
-        .read(|conn| {
-            conn.query_all(
-                "SELECT device_id FROM governors ORDER BY device_id",
-                sql::params![],
-                |row| row.get::<String>(0),
-            )
-        })
-        .await
-        .unwrap();
+    let stored = governed(&store).await;
     assert_eq!(stored, ["after", "taken"]);
 }
 
 async fn a_statement_asked_ahead_sees_what_was_sent_before_it_and_fails_its_write(backend) {
-    const INSERT: &str = "INSERT INTO governors (device_id, ledger) VALUES (?1, '{}')";
     const FIND: &str = "SELECT device_id FROM governors WHERE device_id = ?1";
     let db = Db::new(backend);
     let (store, _bus) = db.open();
@@ -837,16 +843,7 @@ async fn a_statement_asked_ahead_sees_what_was_sent_before_it_and_fails_its_writ
         })
         .await;
     assert!(failed.is_err(), "{failed:?}");
-    let stored = store
-        .read(|conn| {
-            conn.query_all(
-                "SELECT device_id FROM governors ORDER BY device_id",
-                sql::params![],
-                |row| row.get::<String>(0),
-            )
-        })
-        .await
-        .unwrap();
+    let stored = governed(&store).await;
     assert_eq!(stored, ["a", "b"]);
 }
 
