@@ -4,6 +4,7 @@
 //! device's handle as they would for a device that runs here; the owner's events, which reach
 //! this node's bus from the journal, keep them up to date.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -26,6 +27,29 @@ pub(super) struct Mirror {
     pub(super) me: watch::Sender<Option<Me>>,
     pub(super) health: watch::Sender<HealthStatus>,
     pub(super) bell: Arc<RelayBell>,
+    /// What the owner's events have set since this node began to follow the device.
+    pub(super) heard: Arc<Heard>,
+}
+
+/// Which parts of a [`Mirror`] an event has set. The device as stored is read after the node
+/// begins to follow it, and its events may overtake that read: what an event set is newer
+/// than the read (or as new), and the read must not put an older QR code, account or
+/// readiness back over it.
+#[derive(Default)]
+pub(super) struct Heard {
+    qr: AtomicBool,
+    me: AtomicBool,
+    sending: AtomicBool,
+}
+
+impl Heard {
+    fn set(flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
+    }
+
+    fn is_set(flag: &AtomicBool) -> bool {
+        flag.load(Ordering::Acquire)
+    }
 }
 
 /// A `device:health` event's fields, as far as the mirror reads them.
@@ -65,11 +89,17 @@ struct QrFields {
 
 impl Mirror {
     /// Where the device stood when this node began to follow it: as stored, with the code
-    /// its last `qr` event showed if it is still showing one.
+    /// its last `qr` event showed if it is still showing one; what an event has set since
+    /// the node began to follow it stays (see [`Heard`]).
     pub(super) fn start_from(&self, record: &DeviceRecord, latest_qr: Option<&JournaledEvent>) {
-        self.me.send_replace(record.me.clone());
-        self.bell.set_sending(record.state == StateName::Ready);
-        if record.state == StateName::Qr {
+        let heard = &self.heard;
+        if !Heard::is_set(&heard.me) {
+            self.me.send_replace(record.me.clone());
+        }
+        if !Heard::is_set(&heard.sending) {
+            self.bell.set_sending(record.state == StateName::Ready);
+        }
+        if record.state == StateName::Qr && !Heard::is_set(&heard.qr) {
             self.qr.send_replace(latest_qr.and_then(current_qr));
         }
     }
@@ -78,6 +108,7 @@ impl Mirror {
     pub(super) fn follow(&self, device: &DeviceId, event: &JournaledEvent) {
         match event.kind {
             EventKind::Qr => {
+                Heard::set(&self.heard.qr);
                 self.qr.send_replace(current_qr(event));
             }
             EventKind::PairingCode => match fields::<PairingCodeFields>(event) {
@@ -94,6 +125,7 @@ impl Mirror {
             },
             EventKind::Ready => match fields::<ReadyFields>(event) {
                 Some(ready) => {
+                    Heard::set(&self.heard.me);
                     self.me.send_replace(Some(ready.me));
                 }
                 None => unreadable(device, event),
@@ -101,12 +133,15 @@ impl Mirror {
             EventKind::State => {
                 match fields::<StateFields>(event).map(|fields| StateName::parse(&fields.state)) {
                     Some(Some(state)) => {
+                        Heard::set(&self.heard.sending);
                         self.bell.set_sending(state == StateName::Ready);
                         if state != StateName::Qr {
+                            Heard::set(&self.heard.qr);
                             self.qr.send_replace(None);
                             self.phone_code.send_replace(None);
                         }
                         if state == StateName::LoggedOut {
+                            Heard::set(&self.heard.me);
                             self.me.send_replace(None);
                         }
                     }
@@ -156,4 +191,102 @@ fn current_qr(event: &JournaledEvent) -> Option<CurrentQr> {
         attempt: fields.attempt,
         max_attempts: fields.max_attempts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::event::EventKind;
+    use crate::store::DeviceSource;
+    use serde_json::json;
+
+    fn mirror() -> (
+        Mirror,
+        watch::Receiver<Option<CurrentQr>>,
+        watch::Receiver<Option<Me>>,
+    ) {
+        let (qr, shown) = watch::channel(None);
+        let (me, account) = watch::channel(None);
+        let mirror = Mirror {
+            qr,
+            phone_code: watch::channel(None).0,
+            me,
+            health: watch::channel(HealthStatus::Healthy).0,
+            bell: Arc::default(),
+            heard: Arc::default(),
+        };
+        (mirror, shown, account)
+    }
+
+    fn event(seq: u64, kind: EventKind, fields: serde_json::Value) -> JournaledEvent {
+        let device = DeviceId::parse("phone").unwrap();
+        let at = "2026-11-27T00:00:00.000Z".to_owned();
+        JournaledEvent::from_fields(device, seq, kind, fields.to_string(), at).unwrap()
+    }
+
+    fn qr_event(seq: u64, code: &str) -> JournaledEvent {
+        let fields = json!({ "qr": code, "image": "", "expiresAt": "2026-11-27T00:01:00.000Z",
+            "attempt": seq, "maxAttempts": 5 });
+        event(seq, EventKind::Qr, fields)
+    }
+
+    fn stored(state: StateName) -> DeviceRecord {
+        let spec = serde_json::from_value(json!({ "name": "phone" })).unwrap();
+        let id = DeviceId::parse("phone").unwrap();
+        DeviceRecord {
+            state,
+            ..DeviceRecord::new(id, &spec, DeviceSource::Api)
+        }
+    }
+
+    #[test]
+    fn the_stored_device_fills_in_what_no_event_has_set_yet() {
+        let (mirror, shown, account) = mirror();
+        let record = DeviceRecord {
+            me: Some(Me {
+                id: "15550000001@c.us".into(),
+                name: "Me".into(),
+            }),
+            ..stored(StateName::Qr)
+        };
+        mirror.start_from(&record, Some(&qr_event(1, "stored-code")));
+        assert_eq!(
+            shown.borrow().as_ref().map(|qr| qr.qr.as_str()),
+            Some("stored-code")
+        );
+        assert_eq!(*account.borrow(), record.me);
+    }
+
+    #[test]
+    fn a_code_heard_before_the_stored_device_is_read_back_is_kept() {
+        let (mirror, shown, _) = mirror();
+        let device = DeviceId::parse("phone").unwrap();
+        // Read while the owner was in `qr` before its first code was journaled; the code
+        // arrives as an event before the read's answer does.
+        mirror.follow(&device, &qr_event(2, "new-code"));
+        mirror.start_from(&stored(StateName::Qr), None);
+        assert_eq!(
+            shown.borrow().as_ref().map(|qr| qr.qr.as_str()),
+            Some("new-code")
+        );
+        // An older code read back does not replace it either.
+        mirror.start_from(&stored(StateName::Qr), Some(&qr_event(1, "old-code")));
+        assert_eq!(
+            shown.borrow().as_ref().map(|qr| qr.qr.as_str()),
+            Some("new-code")
+        );
+    }
+
+    #[test]
+    fn a_device_heard_ready_shows_no_code_read_back_from_before_and_sends() {
+        let (mirror, shown, _) = mirror();
+        let device = DeviceId::parse("phone").unwrap();
+        mirror.follow(
+            &device,
+            &event(3, EventKind::State, json!({ "state": "ready" })),
+        );
+        mirror.start_from(&stored(StateName::Qr), Some(&qr_event(1, "old-code")));
+        assert_eq!(*shown.borrow(), None);
+        assert!(mirror.bell.is_sending());
+    }
 }

@@ -128,6 +128,7 @@ impl Remote {
             me,
             health,
             bell,
+            heard: Default::default(),
         };
         if !self.supervisor.mirror(handle, mirror.clone()) {
             return;
