@@ -111,11 +111,6 @@ impl EventData {
             EventData::LimitWarning(_) => EventKind::LimitWarning,
         }
     }
-
-    /// Whether the payload's own fields already hold `deviceId` (the models do).
-    fn carries_device_id(&self) -> bool {
-        carries_device_id(self.kind())
-    }
 }
 
 /// Whether an event of `kind` holds `deviceId` among its own fields: its model does.
@@ -133,7 +128,7 @@ fn carries_device_id(kind: EventKind) -> bool {
 struct Stamp(String);
 
 impl Stamp {
-    /// The members as [`Payload`] serializes them. Device ids and RFC 3339 times are made of
+    /// The members as clients receive them. Device ids and RFC 3339 times are made of
     /// characters JSON strings hold unescaped.
     fn new(kind: EventKind, device_id: &DeviceId, seq: u64, at: &str) -> Self {
         let device_id = match carries_device_id(kind) {
@@ -159,25 +154,6 @@ impl Stamp {
         };
         format!("{open}{separator}{}}}", self.0)
     }
-
-    /// `payload` without the stamp: the event's own fields; `None` if it does not end with it.
-    fn off(&self, payload: &str) -> Option<String> {
-        let members = payload.strip_suffix('}')?.strip_suffix(&self.0)?;
-        let fields = members.strip_suffix(',').unwrap_or(members);
-        Some(format!("{fields}}}"))
-    }
-}
-
-/// What clients receive for an event: its fields, then `deviceId`, `seq` and `at`.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload<'a> {
-    #[serde(flatten)]
-    fields: &'a EventData,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    device_id: Option<&'a str>,
-    seq: u64,
-    at: &'a str,
 }
 
 /// An event as stored in a device's journal and delivered to every sink.
@@ -201,32 +177,33 @@ pub struct JournaledEvent {
 impl JournaledEvent {
     /// Journals `data` as event `seq` of `device`, now.
     pub fn new(device_id: DeviceId, seq: u64, data: &EventData) -> serde_json::Result<Self> {
-        Self::journaled_at(device_id, seq, data, Utc::now())
+        Self::journaled_at(device_id, seq, data, Utc::now()).map(|(event, _)| event)
     }
 
-    /// Journals `data` as event `seq` of `device`, at `at`: the journal keeps the same time
-    /// as a number, without reading it back from the text.
+    /// Journals `data` as event `seq` of `device`, at `at` (the journal keeps the same time
+    /// as a number, without reading it back from the text); returns the event and its own
+    /// fields, which its journal row keeps. The fields are serialized once and stamped: the
+    /// payload is the same text as serializing them together with the stamp's members,
+    /// without serde's `flatten`, which goes through a map of its own, or taking the stamp
+    /// off again for the row.
     pub fn journaled_at(
         device_id: DeviceId,
         seq: u64,
         data: &EventData,
         at: DateTime<Utc>,
-    ) -> serde_json::Result<Self> {
-        let at = rfc3339(at);
-        let payload = serde_json::value::to_raw_value(&Payload {
-            fields: data,
-            device_id: (!data.carries_device_id()).then_some(device_id.as_str()),
-            seq,
-            at: &at,
-        })?;
-        Ok(JournaledEvent {
+    ) -> serde_json::Result<(Self, String)> {
+        let (at, kind) = (rfc3339(at), data.kind());
+        let fields = serde_json::to_string(data)?;
+        let payload = Stamp::new(kind, &device_id, seq, &at).onto(&fields);
+        let event = JournaledEvent {
+            payload: RawValue::from_string(payload)?,
             device_id,
             seq,
             at,
-            kind: data.kind(),
-            payload,
+            kind,
             remote: false,
-        })
+        };
+        Ok((event, fields))
     }
 
     /// The event of `kind` as its journal row keeps it: `fields`, its own fields (a JSON
@@ -252,17 +229,6 @@ impl JournaledEvent {
             kind,
             remote: false,
         })
-    }
-
-    /// The event's own fields, as its journal row keeps them: the payload without `deviceId`
-    /// (unless the fields hold it), `seq` and `at`.
-    pub fn own_fields(&self) -> std::borrow::Cow<'_, str> {
-        let stamp = Stamp::new(self.kind, &self.device_id, self.seq, &self.at);
-        // Every payload is stamped when it is journaled: one that is not is kept whole.
-        match stamp.off(self.payload.get()) {
-            Some(fields) => fields.into(),
-            None => self.payload.get().into(),
-        }
     }
 
     /// The payload's field `key`, read without parsing the rest (see [`field::field`]); `None`
@@ -394,7 +360,7 @@ mod tests {
     }
 
     #[test]
-    fn own_fields_stamped_again_are_the_payload_as_sent() {
+    fn own_fields_stamped_are_the_payload_and_read_back_as_sent() {
         let demo = DeviceId::parse("demo").unwrap();
         let samples = [
             EventData::Authenticated(Authenticated {}),
@@ -404,17 +370,18 @@ mod tests {
             EventData::typing("c".into(), "k".into(), true),
         ];
         for sample in &samples {
-            let event = JournaledEvent::new(demo.clone(), 12, sample).unwrap();
-            let own = event.own_fields();
+            let (event, own) =
+                JournaledEvent::journaled_at(demo.clone(), 12, sample, Utc::now()).unwrap();
             assert_eq!(own, serde_json::to_string(sample).unwrap());
-            let again = JournaledEvent::from_fields(
-                demo.clone(),
-                12,
-                event.kind,
-                own.into_owned(),
-                event.at.clone(),
-            )
-            .unwrap();
+            let payload: Value = serde_json::from_str(event.payload.get()).unwrap();
+            let mut expected = serde_json::to_value(sample).unwrap();
+            expected["deviceId"] = Value::from("demo");
+            expected["seq"] = Value::from(12);
+            expected["at"] = Value::from(event.at.clone());
+            assert_eq!(payload, expected);
+            let again =
+                JournaledEvent::from_fields(demo.clone(), 12, event.kind, own, event.at.clone())
+                    .unwrap();
             assert_eq!(again.payload.get(), event.payload.get());
         }
     }

@@ -33,8 +33,8 @@ impl Tx<'_> {
         };
         let seq = head.last + 1;
         let now = Utc::now();
-        let event = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
-        self.packer.give(kept_form(&event)?.into_owned());
+        let (event, fields) = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
+        self.packer.give(kept_form(event.kind, fields)?);
         self.journal_rows.push(Row {
             key: head.key(seq),
             kind: event.kind,
@@ -442,18 +442,17 @@ pub fn latest(
 /// the event is read back.
 const DERIVED_QR_FIELD: &str = "image";
 
-/// The form of `event`'s payload its rows keep, before they pack it ([`packing`]): its own
-/// fields, without `deviceId`, `seq` and `at` (the row's key and columns hold them, and
+/// The form its rows keep of an event of `kind` whose own fields are `fields`, before they
+/// pack it ([`packing`]): the fields, without `deviceId`, `seq` and `at` (the row's key and columns hold them, and
 /// writing them again weighed on every row: `docs/performance.md`, fleet), and a `qr` event
 /// without its image.
-fn kept_form(event: &JournaledEvent) -> StoreResult<std::borrow::Cow<'_, str>> {
-    let fields = event.own_fields();
-    if event.kind != EventKind::Qr {
+fn kept_form(kind: EventKind, fields: String) -> StoreResult<String> {
+    if kind != EventKind::Qr {
         return Ok(fields);
     }
     let mut fields: serde_json::Map<String, Value> = serde_json::from_str(&fields)?;
     fields.remove(DERIVED_QR_FIELD);
-    Ok(serde_json::to_string(&fields)?.into())
+    Ok(serde_json::to_string(&fields)?)
 }
 
 /// An event as read back from its row: unpacked, stamped again, a `qr` event with its image
