@@ -264,6 +264,34 @@ async fn links_through_wahas_qr_codes_and_backfills_chats() {
 }
 
 #[tokio::test]
+async fn a_qr_code_asked_for_while_the_session_starts_is_the_first_one_shown() {
+    let mut stub = WahaStub::start("qr-one").await;
+    stub.with(|waha| waha.status_after_start = "STARTING".into());
+    let (daemon, mut client) = start(&stub).await;
+    wait_state(&mut client, "starting").await;
+    // The session is created, and its status read back (`STARTING`): nothing the daemon
+    // asked of WAHA is still on its way when WAHA reports a code.
+    stub.requests.wait_line(WAIT, "POST /api/sessions").await;
+    stub.requests
+        .wait_line(WAIT, "GET /api/sessions/default")
+        .await;
+
+    // Asked before WAHA shows a code: the request waits for it instead of being refused.
+    let shows_a_code = async {
+        stub.with(|waha| waha.status = "SCAN_QR_CODE".into());
+        status_webhook(&daemon, "SCAN_QR_CODE").await;
+    };
+    let ((status, shown), ()) = tokio::join!(daemon.get("/api/v1/devices/wa/qr"), shows_a_code);
+    assert_eq!(
+        (status, shown["qr"].as_str(), shown["attempt"].as_u64()),
+        (StatusCode::OK, Some("qr-one"), Some(1)),
+        "{shown}"
+    );
+    stub.server.stop().await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn sends_and_follows_every_ack_level() {
     let (mut stub, daemon, mut client) = ready().await;
     let sent = daemon

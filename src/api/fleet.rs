@@ -12,7 +12,8 @@ use crate::device::{CurrentQr, DeviceError, DeviceHandle, DeviceView};
 use crate::model::{event::HealthStatus, rfc3339, DeviceId, StateName};
 use crate::store;
 
-/// Longest a QR request waits for a device that has just entered state `qr` to show its code.
+/// Longest a QR request waits for a device that is starting, or has just entered state `qr`,
+/// to show its code.
 const QR_ISSUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Device `id`'s handle, once `caller` may act on it with `scope`.
@@ -74,12 +75,16 @@ pub async fn view(state: &AppState, id: DeviceId) -> Result<DeviceView, ApiError
     })
 }
 
-/// The code `device` shows. A device that has just entered state `qr` is given a moment to
-/// show its first; one in another state shows none (`invalid_state`).
+/// The code `device` shows. A device that is starting (just created, started, or taken over
+/// by another node of a cluster) or has just entered state `qr` is given a moment to show its
+/// first: a client that asks for the code right after creating a device gets it rather than a
+/// refusal. One in another state shows none (`invalid_state`), nor does one that starts into
+/// a session still linked, once the moment is over.
 pub async fn qr(state: &AppState, device: &DeviceHandle) -> Result<CurrentQr, ApiError> {
+    let may_show = [StateName::Starting.as_str(), StateName::Qr.as_str()];
     let current = match device.current_qr() {
         Some(current) => Some(current),
-        None if view(state, device.id.clone()).await?.state == StateName::Qr.as_str() => {
+        None if may_show.contains(&view(state, device.id.clone()).await?.state) => {
             device.qr_within(QR_ISSUE_WAIT).await
         }
         None => None,

@@ -374,6 +374,7 @@ const QR_TYPES: [&str; 3] = ["application/json", PNG, SVG];
 #[utoipa::path(get, path = "/api/v1/devices/{id}/qr", tag = "devices",
     params(DevicePath),
     security(("apiKey" = ["control"]), ("bearer" = ["control"])),
+    description = "The code on show. A device that is `starting` is given 5 s to show its first code; one that is not in state `qr` by then is refused (409 `invalid_state`).",
     responses((status = OK, description = "the code on show", content(
             (QrView = "application/json"),
             (File = "image/png"),
