@@ -282,3 +282,81 @@ async fn a_client_ahead_of_the_journal_is_told_it_cannot_resume_and_gets_what_fo
     let message = ahead.wait_for("message", WAIT).await.expect("live events");
     assert_eq!(message.data["seq"], json!(now + 1));
 }
+
+/// A client that reads its replay more slowly than the daemon reads the journal gets all of
+/// it and then `sync`, while live events of another device come on the same connection: the
+/// replay never takes more than half of the connection's queue, so live delivery, which does
+/// not wait, always finds room, and the client is not taken for a slow consumer.
+#[tokio::test]
+async fn a_slow_reader_of_a_replay_keeps_room_for_live_events() {
+    let daemon = TestDaemon::start_with(|settings, _| {
+        settings.limits.client_queue_packets = 64;
+    })
+    .await;
+    daemon.ready_device("behind", silent_bob()).await;
+    daemon.ready_device("busy", silent_bob()).await;
+    let path = format!("/api/v1/devices/behind/chats/{BOB}/messages");
+    for n in 0..150 {
+        let (status, body) = daemon.post(&path, json!({ "text": format!("{n}") })).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    let end = head(&daemon, "behind").await;
+
+    // A long-polling client: nothing leaves its queue between two polls, so the replay
+    // fills what it is allowed to of the queue before each one.
+    let poll = format!("{}/ws/?EIO=4&transport=polling", daemon.base);
+    let open = daemon.http.get(&poll).send().await.unwrap();
+    let open = open.text().await.unwrap();
+    let open: Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    let poll = format!("{poll}&sid={}", open["sid"].as_str().unwrap());
+    let auth = json!({ "apiKey": daemon.key });
+    let resume = json!({ "apiKey": daemon.key, "lastSeq": 0 });
+    let joins = format!("40/device/busy,{auth}\u{1e}40/device/behind,{resume}");
+    let posted = daemon.http.post(&poll).body(joins).send().await.unwrap();
+    assert!(posted.status().is_success());
+
+    let reader = tokio::spawn({
+        let (http, poll) = (daemon.http.clone(), poll.clone());
+        async move {
+            let mut replayed = Vec::new();
+            loop {
+                let response = http.get(&poll).send().await.unwrap();
+                assert!(response.status().is_success(), "the session was closed");
+                for packet in response.text().await.unwrap().split('\u{1e}') {
+                    assert!(!packet.starts_with("41"), "disconnected: {packet}");
+                    if packet == "2" {
+                        let pong = http.post(&poll).body("3").send().await.unwrap();
+                        assert!(pong.status().is_success());
+                    }
+                    let Some(event) = packet.strip_prefix("42/device/behind,") else {
+                        continue;
+                    };
+                    let event: Value = serde_json::from_str(event).unwrap();
+                    if event[0] == "sync" {
+                        return (replayed, event[1].clone());
+                    }
+                    // The greeting before the replay has no seq.
+                    replayed.extend(event[1]["seq"].as_u64());
+                }
+                // The client's own pace: slower than the replay.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    // Meanwhile the other device's events are delivered live to the same connection.
+    let busy = format!("/api/v1/devices/busy/chats/{BOB}/messages");
+    let done = async {
+        while !reader.is_finished() {
+            let (status, body) = daemon.post(&busy, json!({ "text": "live" })).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            // About as many live events as the client reads between two polls.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        reader.await.unwrap()
+    };
+    let (replayed, sync) = tokio::time::timeout(4 * WAIT, done)
+        .await
+        .expect("the replay ends in sync");
+    assert_eq!(sync["recovered"], true, "{sync}");
+    assert_replay(&replayed, 0, end);
+}

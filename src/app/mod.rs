@@ -18,8 +18,8 @@ use crate::api::conversations::Conversations;
 use crate::api::profile::Profiles;
 use crate::api::rest::readiness::Readiness;
 use crate::api::socket::{
-    attach_session, route_profile_paths, ClientContext, PacketLimits, ProfilePaths, Sessions,
-    SocketHub,
+    attach_session, route_profile_paths, ClientContext, PacketLimits, ProfilePaths, QueueBudget,
+    Sessions, SocketHub,
 };
 use crate::api::{origins, rest, AppState};
 use crate::bus::EventBus;
@@ -261,7 +261,10 @@ pub async fn run(
     let sessions = Sessions::new(
         settings.server.socket_path.clone(),
         settings.limits.events_per_minute,
-        settings.limits.client_queue_bytes,
+        QueueBudget {
+            bytes: settings.limits.client_queue_bytes,
+            packets: settings.limits.client_queue_packets,
+        },
         metrics,
     );
     let router = rest::router(state, routes())

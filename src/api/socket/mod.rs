@@ -61,7 +61,7 @@ use client_events::DeviceEvents;
 pub use client_events::{Context as ClientContext, PacketLimits};
 pub use fleet::Stats;
 pub use paths::{route_profile_paths, ProfilePaths};
-pub use session::{attach_session, Sessions};
+pub use session::{attach_session, QueueBudget, Sessions};
 
 /// How long a handler waits for a device's namespace to follow its commit: the hub opens it
 /// as soon as the bus tells of the device, within the same moment unless the host is stalled.

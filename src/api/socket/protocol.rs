@@ -84,6 +84,19 @@ pub(super) enum Outgoing<'e> {
 }
 
 impl Outgoing<'_> {
+    /// The events and payloads to queue.
+    pub(super) fn packets(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        let (native, translated) = match self {
+            Outgoing::Native(name, payload) => (Some((*name, *payload)), &[][..]),
+            Outgoing::Translated(events) => (None, &events[..]),
+        };
+        native.into_iter().chain(
+            translated
+                .iter()
+                .map(|(name, payload)| (name.as_str(), &**payload)),
+        )
+    }
+
     /// Queues them for `socket`. A profile that turned the event into several queues them
     /// all, stopping at the first refusal.
     pub(super) fn emit(&self, socket: &SocketRef) -> Result<(), Refused> {

@@ -73,22 +73,25 @@ pub(super) async fn replay(
     Some(after)
 }
 
-/// Queues `words` for `socket`, made once and queued again while its queue is full.
+/// Queues `words` for `socket` once they leave half of its queue free (see
+/// [`session::leaves_half_free`]), checking again every few milliseconds while they would not.
 async fn emit_patiently(socket: &SocketRef, words: protocol::Outgoing<'_>) -> Option<()> {
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
     loop {
-        match words.emit(socket) {
-            Ok(()) => return Some(()),
-            Err(Refused::Full) if tokio::time::Instant::now() < stalled_at => {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        if session::leaves_half_free(socket, words.packets()) {
+            match words.emit(socket) {
+                Ok(()) => return Some(()),
+                // The count of what waits errs low by the transport's framing: full after all.
+                Err(Refused::Full) => {}
+                Err(Refused::Gone) => return None,
             }
-            Err(Refused::Full) => {
-                tracing::debug!(sid = %socket.id, "a socket took nothing of its replay");
-                session::cut_off(socket);
-                return None;
-            }
-            Err(Refused::Gone) => return None,
         }
+        if tokio::time::Instant::now() >= stalled_at {
+            tracing::debug!(sid = %socket.id, "a socket took nothing of its replay");
+            session::cut_off(socket);
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 

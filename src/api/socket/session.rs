@@ -14,10 +14,13 @@
 //! past `limits.client_queue_bytes` is not queued, and the connection is closed as a slow
 //! consumer by closing its transport — `disconnect()` would need room in the very queue that
 //! is full. The client resumes with `lastSeq` and loses nothing.
+//!
+//! A replay waits for room instead ([`leaves_half_free`]), and takes at most half of the
+//! queue, so that live delivery, which never waits, finds room beside it.
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
@@ -42,23 +45,30 @@ use crate::store::turn::Arrivals;
 pub struct Sessions {
     pub socket_path: String,
     pub events_per_minute: u32,
-    /// `limits.client_queue_bytes`.
-    pub queue_bytes: usize,
+    pub queue: QueueBudget,
     pub metrics: Arc<Metrics>,
     by_id: Mutex<HashMap<Sid, Weak<Session>>>,
+}
+
+/// What may wait for one client: `limits.client_queue_bytes` and
+/// `limits.client_queue_packets`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueBudget {
+    pub bytes: usize,
+    pub packets: usize,
 }
 
 impl Sessions {
     pub fn new(
         socket_path: String,
         events_per_minute: u32,
-        queue_bytes: usize,
+        queue: QueueBudget,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
             socket_path,
             events_per_minute,
-            queue_bytes,
+            queue,
             metrics,
             by_id: Mutex::default(),
         })
@@ -243,6 +253,9 @@ pub struct Outbound {
     /// over: what it wrote since has left the queue.
     carrier: Mutex<Option<(Arc<ConnectionMeter>, u64)>>,
     cut_off: AtomicBool,
+    /// The fewest bytes of any packet queued so far (0 before the first): what waits is at
+    /// most `waiting / smallest` packets.
+    smallest: AtomicUsize,
 }
 
 impl Outbound {
@@ -282,7 +295,32 @@ impl Outbound {
             return false;
         }
         self.queued.fetch_add(bytes as i64, Ordering::Relaxed);
+        self.smallest
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |smallest| {
+                (smallest == 0 || bytes < smallest).then_some(bytes)
+            })
+            .ok();
         true
+    }
+
+    /// Whether `count` more packets of `bytes` in all, the smallest of them `smallest` bytes,
+    /// leave at least half of `budget` free, in bytes and in packets. Packets waiting are
+    /// counted at the most there can be: all of the session's smallest size.
+    fn leaves_half_free(
+        &self,
+        bytes: usize,
+        count: usize,
+        smallest: usize,
+        budget: QueueBudget,
+    ) -> bool {
+        let waiting = usize::try_from(self.waiting()).unwrap_or(0);
+        let smallest = match self.smallest.load(Ordering::Relaxed) {
+            0 => smallest,
+            seen => seen.min(smallest),
+        };
+        let packets_waiting = waiting.div_ceil(smallest.max(1));
+        waiting + bytes <= budget.bytes / 2
+            && packets_waiting + count <= (budget.packets / 2).max(1)
     }
 
     /// Gives back what [`Outbound::admit`] counted for a packet that was not queued after all.
@@ -315,6 +353,28 @@ fn namespace_bytes(socket: &SocketRef) -> usize {
         "/" => 0,
         ns => ns.len() + 1,
     }
+}
+
+/// Whether queuing `packets` (events and their payloads) for `socket` leaves at least half of
+/// its session's queue free. A replay waits for this before each event it sends, so that it
+/// never takes more than half of the queue: live delivery and the `sync` that ends the
+/// replay, which do not wait, find room in the other half, and a client that reads its
+/// replay slowly is not taken for a slow consumer when a live event comes.
+pub fn leaves_half_free<'p>(
+    socket: &SocketRef,
+    packets: impl IntoIterator<Item = (&'p str, &'p RawValue)>,
+) -> bool {
+    let Some(session) = session_of(socket) else {
+        return true;
+    };
+    let (mut bytes, mut count, mut smallest) = (0, 0, usize::MAX);
+    for (event, payload) in packets {
+        let size = event_bytes(socket, event, payload);
+        (bytes, count, smallest) = (bytes + size, count + 1, smallest.min(size));
+    }
+    session
+        .outbound
+        .leaves_half_free(bytes, count, smallest, session.sessions.queue)
 }
 
 /// Queues `event` for `socket` within the session's byte budget.
@@ -373,7 +433,7 @@ fn queue(
     if session.outbound.is_cut_off() {
         return Err(Refused::Gone);
     }
-    if !session.outbound.admit(bytes, session.sessions.queue_bytes) {
+    if !session.outbound.admit(bytes, session.sessions.queue.bytes) {
         return Err(Refused::Full);
     }
     send().inspect_err(|_| session.outbound.unadmit(bytes))
@@ -482,6 +542,27 @@ mod tests {
         assert_eq!(outbound.waiting(), 0);
         assert!(outbound.admit(1000, 1000));
         assert!(!outbound.admit(1, 1000));
+    }
+
+    #[test]
+    fn a_replay_leaves_half_of_the_queue_free_in_bytes_and_in_packets() {
+        let outbound = Outbound::default();
+        let budget = QueueBudget {
+            bytes: 1000,
+            packets: 8,
+        };
+        assert!(outbound.leaves_half_free(500, 1, 500, budget));
+        assert!(!outbound.leaves_half_free(501, 1, 501, budget), "bytes");
+        for _ in 0..3 {
+            assert!(outbound.admit(10, 1000));
+        }
+        assert!(outbound.leaves_half_free(10, 1, 10, budget));
+        assert!(!outbound.leaves_half_free(20, 2, 10, budget), "packets");
+        // What waits is counted as packets of the smallest size seen: 130 bytes, 13 packets.
+        assert!(outbound.admit(100, 1000));
+        assert!(!outbound.leaves_half_free(100, 1, 100, budget));
+        outbound.left(100);
+        assert!(outbound.leaves_half_free(100, 1, 100, budget));
     }
 
     #[test]
