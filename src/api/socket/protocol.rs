@@ -84,7 +84,7 @@ pub(super) enum Outgoing<'e> {
 }
 
 impl Outgoing<'_> {
-    /// The events and payloads to queue.
+    /// The events and payloads to queue, in order.
     pub(super) fn packets(&self) -> impl Iterator<Item = (&str, &RawValue)> {
         let (native, translated) = match self {
             Outgoing::Native(name, payload) => (Some((*name, *payload)), &[][..]),

@@ -6,6 +6,7 @@
 //! ([`super::fanout`]) never waits; that difference is why the two are apart.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use socketioxide::extract::SocketRef;
 
 use super::protocol;
@@ -61,11 +62,12 @@ pub(super) async fn replay(
         let (visibility, protocol) = (Visibility::of(socket), protocol::SocketProtocol::of(socket));
         for event in page.events.iter().filter(|e| e.seq <= until) {
             if let Some(place) = visibility.place(&Subject::new(event)) {
-                emit_patiently(
-                    socket,
-                    protocol.outgoing(event.kind.as_str(), &event.payload, place),
-                )
-                .await?;
+                let words = protocol.outgoing(event.kind.as_str(), &event.payload, place);
+                // One by one: a profile's several packets for an event are each queued once,
+                // whichever of them had to wait.
+                for (name, payload) in words.packets() {
+                    emit_patiently(socket, name, payload).await?;
+                }
             }
             after = event.seq;
         }
@@ -73,13 +75,13 @@ pub(super) async fn replay(
     Some(after)
 }
 
-/// Queues `words` for `socket` once they leave half of its queue free (see
-/// [`session::leaves_half_free`]), checking again every few milliseconds while they would not.
-async fn emit_patiently(socket: &SocketRef, words: protocol::Outgoing<'_>) -> Option<()> {
+/// Queues event `name` for `socket` once it leaves half of its queue free (see
+/// [`session::leaves_half_free`]), checking again every few milliseconds while it would not.
+async fn emit_patiently(socket: &SocketRef, name: &str, payload: &RawValue) -> Option<()> {
     let stalled_at = tokio::time::Instant::now() + REPLAY_STALL;
     loop {
-        if session::leaves_half_free(socket, words.packets()) {
-            match words.emit(socket) {
+        if session::leaves_half_free(socket, name, payload) {
+            match session::emit(socket, name, payload) {
                 Ok(()) => return Some(()),
                 // The count of what waits errs low by the transport's framing: full after all.
                 Err(Refused::Full) => {}

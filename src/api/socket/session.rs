@@ -303,24 +303,17 @@ impl Outbound {
         true
     }
 
-    /// Whether `count` more packets of `bytes` in all, the smallest of them `smallest` bytes,
-    /// leave at least half of `budget` free, in bytes and in packets. Packets waiting are
-    /// counted at the most there can be: all of the session's smallest size.
-    fn leaves_half_free(
-        &self,
-        bytes: usize,
-        count: usize,
-        smallest: usize,
-        budget: QueueBudget,
-    ) -> bool {
+    /// Whether one more packet of `bytes` leaves at least half of `budget` free, in bytes and
+    /// in packets. Packets waiting are counted at the most there can be: all of the session's
+    /// smallest size.
+    fn leaves_half_free(&self, bytes: usize, budget: QueueBudget) -> bool {
         let waiting = usize::try_from(self.waiting()).unwrap_or(0);
         let smallest = match self.smallest.load(Ordering::Relaxed) {
-            0 => smallest,
-            seen => seen.min(smallest),
+            0 => bytes,
+            seen => seen.min(bytes),
         };
         let packets_waiting = waiting.div_ceil(smallest.max(1));
-        waiting + bytes <= budget.bytes / 2
-            && packets_waiting + count <= (budget.packets / 2).max(1)
+        waiting + bytes <= budget.bytes / 2 && packets_waiting < (budget.packets / 2).max(1)
     }
 
     /// Gives back what [`Outbound::admit`] counted for a packet that was not queued after all.
@@ -355,26 +348,19 @@ fn namespace_bytes(socket: &SocketRef) -> usize {
     }
 }
 
-/// Whether queuing `packets` (events and their payloads) for `socket` leaves at least half of
-/// its session's queue free. A replay waits for this before each event it sends, so that it
-/// never takes more than half of the queue: live delivery and the `sync` that ends the
-/// replay, which do not wait, find room in the other half, and a client that reads its
-/// replay slowly is not taken for a slow consumer when a live event comes.
-pub fn leaves_half_free<'p>(
-    socket: &SocketRef,
-    packets: impl IntoIterator<Item = (&'p str, &'p RawValue)>,
-) -> bool {
+/// Whether queuing `event` for `socket` leaves at least half of its session's queue free. A
+/// replay waits for this before each event it sends, so that it never takes more than half
+/// of the queue: live delivery and the `sync` that ends the replay, which do not wait, find
+/// room in the other half, and a client that reads its replay slowly is not taken for a slow
+/// consumer when a live event comes.
+pub fn leaves_half_free(socket: &SocketRef, event: &str, payload: &RawValue) -> bool {
     let Some(session) = session_of(socket) else {
         return true;
     };
-    let (mut bytes, mut count, mut smallest) = (0, 0, usize::MAX);
-    for (event, payload) in packets {
-        let size = event_bytes(socket, event, payload);
-        (bytes, count, smallest) = (bytes + size, count + 1, smallest.min(size));
-    }
+    let bytes = event_bytes(socket, event, payload);
     session
         .outbound
-        .leaves_half_free(bytes, count, smallest, session.sessions.queue)
+        .leaves_half_free(bytes, session.sessions.queue)
 }
 
 /// Queues `event` for `socket` within the session's byte budget.
@@ -551,18 +537,26 @@ mod tests {
             bytes: 1000,
             packets: 8,
         };
-        assert!(outbound.leaves_half_free(500, 1, 500, budget));
-        assert!(!outbound.leaves_half_free(501, 1, 501, budget), "bytes");
+        assert!(outbound.leaves_half_free(500, budget));
+        assert!(!outbound.leaves_half_free(501, budget), "bytes");
         for _ in 0..3 {
             assert!(outbound.admit(10, 1000));
         }
-        assert!(outbound.leaves_half_free(10, 1, 10, budget));
-        assert!(!outbound.leaves_half_free(20, 2, 10, budget), "packets");
-        // What waits is counted as packets of the smallest size seen: 130 bytes, 13 packets.
+        assert!(
+            outbound.leaves_half_free(10, budget),
+            "a fourth packet of eight"
+        );
+        assert!(outbound.admit(10, 1000));
+        assert!(
+            !outbound.leaves_half_free(10, budget),
+            "a fifth packet of eight"
+        );
+        // What waits is counted as packets of the smallest size seen: 30 bytes are 3
+        // packets, and 130 bytes 13.
+        outbound.left(10);
+        assert!(outbound.leaves_half_free(100, budget));
         assert!(outbound.admit(100, 1000));
-        assert!(!outbound.leaves_half_free(100, 1, 100, budget));
-        outbound.left(100);
-        assert!(outbound.leaves_half_free(100, 1, 100, budget));
+        assert!(!outbound.leaves_half_free(100, budget));
     }
 
     #[test]
