@@ -2,7 +2,8 @@
 //! copies everything (devices and their links, messages, the journal, keys, webhooks) into an
 //! empty database, and the daemon started on it carries on where the SQLite one stopped: the
 //! same answers, the journal going on from the same seq, the device still linked. A second
-//! copy into the same database is refused and writes nothing.
+//! copy into the same database is refused and writes nothing. With `storage.media_url` set,
+//! the uploads' files go into its bucket, where the daemon on PostgreSQL reads them.
 #![cfg(unix)]
 
 mod common;
@@ -10,6 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::binary::{command, Daemon};
+use common::moto::Moto;
 use common::{wait_state, TestDaemon};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -48,7 +50,13 @@ async fn seen(api: &TestDaemon) -> Vec<Value> {
 
 /// Runs `devicebridge migrate --to <url>` on `dir`'s data; its exit code and output.
 async fn migrate(dir: &Path, url: &str) -> (Option<i32>, String) {
+    migrate_with(dir, url, &[]).await
+}
+
+/// [`migrate`] with environment variables `env` set.
+async fn migrate_with(dir: &Path, url: &str, env: &[(&str, String)]) -> (Option<i32>, String) {
     let output = command(dir)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .args(["migrate", "--to", url, "--data-dir"])
         .arg(dir.join("data"))
         .arg("--devices-dir")
@@ -62,6 +70,19 @@ async fn migrate(dir: &Path, url: &str) -> (Option<i32>, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (output.status.code(), text)
+}
+
+/// The bytes `api` serves at the URL of `uploaded`, an upload's `media`, made by another
+/// daemon on the same data.
+async fn served(api: &TestDaemon, uploaded: &Value) -> Vec<u8> {
+    let (_, path) = uploaded["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/api/")
+        .unwrap();
+    let download = api.download(&format!("{}/api/{path}", api.base)).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    download.bytes().await.unwrap().to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,17 +150,9 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
         assert_eq!(after[index], before[index], "{what}");
     }
     assert_eq!(after[3]["items"], before[3]["items"], "the journal");
-    let path = uploaded["url"]
-        .as_str()
-        .unwrap()
-        .split_once("/api/")
-        .unwrap()
-        .1;
-    let download = api.download(&format!("{}/api/{path}", api.base)).await;
-    assert_eq!(download.status(), StatusCode::OK);
     assert_eq!(
-        download.bytes().await.unwrap().as_ref(),
-        picture.as_slice(),
+        served(&api, &uploaded).await,
+        picture,
         "an upload made on SQLite is read from PostgreSQL"
     );
     let with_token = api
@@ -165,4 +178,54 @@ async fn a_sqlite_daemon_moves_to_postgresql_with_everything_it_had() {
     let (code, output) = migrate(dir, &database).await;
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("is not empty"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_media_bucket_the_uploaded_files_go_into_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    std::fs::create_dir_all(dir.join("devices")).unwrap();
+    let database = common::postgres::database();
+    let moto = Moto::start().await;
+
+    // A daemon on SQLite keeps an upload as a file.
+    let (mut daemon, api) = Daemon::spawn_with_admin_key(dir, &[]).await;
+    api.ready_device(DEVICE, simulator()).await;
+    let picture: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let uploaded = api.upload(DEVICE, &picture, "image/png").await;
+    let upload_id = uploaded["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert!(daemon.terminate().await.success());
+
+    // The copy, with the cluster's bucket configured: the file goes there, not into the
+    // database.
+    let media = (
+        "DEVICEBRIDGE__STORAGE__MEDIA_URL",
+        moto.media_url("cluster"),
+    );
+    let (code, output) = migrate_with(dir, &database, std::slice::from_ref(&media)).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        output
+            .lines()
+            .any(|line| line.trim_start() == "media bucket             1 files"),
+        "{output}"
+    );
+    assert!(!output.contains("upload_chunks"), "{output}");
+    let object = format!("cluster/{DEVICE}/{upload_id}");
+    assert_eq!(moto.objects().await, std::slice::from_ref(&object));
+    assert_eq!(
+        moto.object(&object).await.as_deref(),
+        Some(picture.as_slice())
+    );
+
+    // The daemon on PostgreSQL with that bucket serves the upload from it.
+    let env = [("DEVICEBRIDGE__STORAGE__URL", database.clone()), media];
+    let (mut daemon, api) = Daemon::spawn_with_admin_key(dir, &env).await;
+    assert_eq!(served(&api, &uploaded).await, picture);
+    assert!(daemon.terminate().await.success());
 }

@@ -1,9 +1,13 @@
 //! `devicebridge migrate --to postgres://…`: copies the SQLite database `serve` would open
 //! into PostgreSQL, a line per table.
 
+use std::path::Path;
+
 use super::MigrateArgs;
 use crate::app;
 use crate::config::{self, Sources};
+use crate::device::uploads::put_files_in_bucket;
+use crate::store::copy::{sqlite_uploads, UploadBytes};
 
 /// Runs the copy; the exit code says how it went (2: the arguments or the configuration are
 /// wrong, 1: the copy failed and nothing was written).
@@ -34,7 +38,16 @@ pub async fn copy_to_postgres(migrate: MigrateArgs) -> i32 {
             .ok()
             .map(|secret| secret.trim().to_owned()),
     };
-    let uploads = settings.storage.data_dir.join("uploads");
+    let files = settings.storage.data_dir.join("uploads");
+    if let Some(media_url) = &settings.storage.media_url {
+        if let Err(problem) = put_in_bucket(media_url, &sqlite, &settings.storage.data_dir).await {
+            eprintln!(
+                "devicebridge: the copy failed, nothing was written to the database: {problem}"
+            );
+            return 1;
+        }
+    }
+    let in_bucket = settings.storage.media_url.is_some();
     println!("copying {} into PostgreSQL", sqlite.display());
     // The `postgres` client blocks on a runtime of its own, which it may not do on this one.
     let copied = tokio::task::spawn_blocking(move || {
@@ -42,7 +55,10 @@ pub async fn copy_to_postgres(migrate: MigrateArgs) -> i32 {
             &sqlite,
             &url,
             secret.as_deref(),
-            &uploads,
+            match in_bucket {
+                true => UploadBytes::InBucket,
+                false => UploadBytes::IntoDatabase(&files),
+            },
             |table| {
                 let so_far = if table.done { "" } else { " so far" };
                 println!("  {:<24} {} rows{so_far}", table.table, table.rows);
@@ -67,4 +83,27 @@ pub async fn copy_to_postgres(migrate: MigrateArgs) -> i32 {
         }
         Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
     }
+}
+
+/// With `storage.media_url` set, the daemon on PostgreSQL reads uploads from its bucket: the
+/// files of SQLite's uploads are put there first, a line every hundred and one at the end.
+async fn put_in_bucket(media_url: &str, sqlite: &Path, data_dir: &Path) -> Result<(), String> {
+    let path = sqlite.to_owned();
+    let uploads = tokio::task::spawn_blocking(move || sqlite_uploads(&path))
+        .await
+        .map_err(|panicked| panicked.to_string())?
+        .map_err(|error| error.to_string())?;
+    println!(
+        "putting {} uploaded files into the media bucket",
+        uploads.len()
+    );
+    let put = put_files_in_bucket(media_url, data_dir, &uploads, |put| {
+        if put % 100 == 0 {
+            println!("  {:<24} {put} files so far", "media bucket");
+        }
+    })
+    .await
+    .map_err(|error| error.to_string())?;
+    println!("  {:<24} {put} files", "media bucket");
+    Ok(())
 }

@@ -27,18 +27,26 @@ pub struct Copied {
 /// How often a long table's copy is reported, in rows.
 pub const PROGRESS_ROWS: u64 = 100_000;
 
-/// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
-/// telling `progress` of each table as it goes and when it is done. The daemon's token signing secret, which
-/// on SQLite it keeps in a file, goes into the database with the rows, so the tokens it
-/// issued stay good; so do the bytes of its uploads, files under `uploads`, which every node
-/// of a cluster reads from the database.
-pub fn sqlite_to_postgres(
-    sqlite: &Path,
-    url: &str,
-    token_secret: Option<&str>,
-    uploads: &Path,
-    mut progress: impl FnMut(&Copied),
-) -> StoreResult<Vec<Copied>> {
+/// Where the copy puts the bytes of the uploads SQLite's daemon kept as files.
+#[derive(Debug, Clone, Copy)]
+pub enum UploadBytes<'a> {
+    /// Into the database (`upload_chunks`), from the files under this directory: every node
+    /// of a cluster reads them there.
+    IntoDatabase(&'a Path),
+    /// Nowhere: they went into the bucket of `storage.media_url` before the copy.
+    InBucket,
+}
+
+/// An upload SQLite's daemon recorded: its device, its id and its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedUpload {
+    pub device: String,
+    pub id: String,
+    pub mime: String,
+}
+
+/// The SQLite database at `sqlite`, brought to this build's schema.
+fn open_sqlite(sqlite: &Path) -> StoreResult<Connection> {
     if !sqlite.exists() {
         return Err(StoreError::Unreadable(format!(
             "there is no database at {}",
@@ -50,6 +58,38 @@ pub fn sqlite_to_postgres(
         source,
     })?;
     migrations::migrate(&mut source)?;
+    Ok(source)
+}
+
+/// Every upload the SQLite database at `sqlite` records, for their bytes to be put where the
+/// daemon on PostgreSQL will read them before the rows are copied.
+pub fn sqlite_uploads(sqlite: &Path) -> StoreResult<Vec<RecordedUpload>> {
+    let source = open_sqlite(sqlite)?;
+    let mut statement = source.prepare("SELECT device_id, id, mime FROM uploads")?;
+    let uploads = statement
+        .query_map([], |row| {
+            Ok(RecordedUpload {
+                device: row.get(0)?,
+                id: row.get(1)?,
+                mime: row.get(2)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(uploads)
+}
+
+/// Copies the SQLite database at `sqlite` into the empty PostgreSQL database at `url`,
+/// telling `progress` of each table as it goes and when it is done. The daemon's token
+/// signing secret, which on SQLite it keeps in a file, goes into the database with the rows,
+/// so the tokens it issued stay good; the bytes of its uploads go where `uploads` says.
+pub fn sqlite_to_postgres(
+    sqlite: &Path,
+    url: &str,
+    token_secret: Option<&str>,
+    uploads: UploadBytes<'_>,
+    mut progress: impl FnMut(&Copied),
+) -> StoreResult<Vec<Copied>> {
+    let mut source = open_sqlite(sqlite)?;
     let mut target = postgres::Client::connect(url, postgres::NoTls)
         .map_err(|error| StoreError::Connect(postgresql::redacted(url), error))?;
     postgresql::migrate(&postgresql::connect(url)?)?;
@@ -85,13 +125,15 @@ pub fn sqlite_to_postgres(
         progress(&done);
         copied.push(done);
     }
-    let pieces = Copied {
-        table: "upload_chunks".into(),
-        rows: copy_uploads(&reading, &mut writing, uploads)?,
-        done: true,
-    };
-    progress(&pieces);
-    copied.push(pieces);
+    if let UploadBytes::IntoDatabase(files) = uploads {
+        let pieces = Copied {
+            table: "upload_chunks".into(),
+            rows: copy_uploads(&reading, &mut writing, files)?,
+            done: true,
+        };
+        progress(&pieces);
+        copied.push(pieces);
+    }
     if let Some(secret) = token_secret {
         writing.execute(
             "INSERT INTO secrets (name, value) VALUES ('jwt', $1) ON CONFLICT (name) DO NOTHING",

@@ -53,11 +53,17 @@ fn a_long_table_is_copied_into_postgresql_with_progress_and_whole() {
     let mut reports = Vec::new();
     let uploads = dir.path().join("uploads");
     let copied = std::thread::spawn(move || {
-        copy::sqlite_to_postgres(&path, &url, None, &uploads, |table| {
-            if table.table == "events" {
-                reports.push((table.rows, table.done));
-            }
-        })
+        copy::sqlite_to_postgres(
+            &path,
+            &url,
+            None,
+            copy::UploadBytes::IntoDatabase(&uploads),
+            |table| {
+                if table.table == "events" {
+                    reports.push((table.rows, table.done));
+                }
+            },
+        )
         .map(|tables| (tables, reports))
     })
     .join()

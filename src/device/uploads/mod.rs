@@ -264,6 +264,41 @@ impl Uploads {
     }
 }
 
+/// Puts the files of the uploads a daemon on SQLite kept under `data_dir` into the bucket of
+/// `media_url`, before `devicebridge migrate` copies their records into PostgreSQL: a daemon
+/// on the copy with that `storage.media_url` reads them there. Tells `progress` how many are
+/// in after each; returns how many were put. An upload whose file is gone (removed by hand) is
+/// skipped, as the copy into the database skips it: it could not be sent from SQLite either.
+/// A put that fails ends it; what it put before is swept later if the copy does not follow.
+pub async fn put_files_in_bucket(
+    media_url: &str,
+    data_dir: &std::path::Path,
+    uploads: &[crate::store::copy::RecordedUpload],
+    mut progress: impl FnMut(u64),
+) -> Result<u64, UploadError> {
+    let bucket = Bucket::new(media_url, Duration::ZERO)
+        .map_err(|error| UploadError::Bucket(error.to_string()))?;
+    let files = Files::new(data_dir);
+    let mut put = 0;
+    for upload in uploads {
+        let device = DeviceId::parse(&upload.device)
+            .map_err(|error| UploadError::Bucket(format!("{}: {error}", upload.device)))?;
+        let file = match files.open(&upload.device, &upload.id).await {
+            Ok(file) => file,
+            Err(error) => {
+                tracing::warn!(device_id = %device, upload_id = %upload.id, %error, "an upload's file is unreadable; it is not put in the bucket");
+                continue;
+            }
+        };
+        bucket
+            .put(&device, &upload.id, &upload.mime, &mut Arriving::new(file))
+            .await?;
+        put += 1;
+        progress(put);
+    }
+    Ok(put)
+}
+
 /// An upload's body as it arrives, refused once it is cut off or over [`MAX_FORWARD_BYTES`],
 /// wherever its bytes go.
 struct Arriving<B> {
