@@ -14,7 +14,8 @@
 //! The hub here owns the namespaces and routes the bus; its parts live beside it:
 //! `handshake` admits a socket, `greeting` tells it who it is, `fleet` is the root namespace,
 //! `fanout` delivers a device's events, `rooms` keeps the chats a socket joined, `replay`
-//! brings a resuming socket up to date; an acknowledgement is shaped in `api::reply`.
+//! brings a resuming socket up to date, `session` is a client connection and `outbound` what
+//! waits to be written to it; an acknowledgement is shaped in `api::reply`.
 
 mod callers;
 mod client_events;
@@ -23,6 +24,7 @@ mod fanout;
 mod fleet;
 mod greeting;
 mod handshake;
+mod outbound;
 mod paths;
 mod protocol;
 mod replay;

@@ -91,6 +91,9 @@ pub fn in_doubt(
 }
 
 /// Sent messages still without a server ack, sent before `sent_before`, with their attempts.
+/// `ack` is tested beside the wait, which acks clear: a node of an older build, still running
+/// in a cluster while another upgrades the schema, acks a message without clearing its wait,
+/// and that message must not be sent again.
 pub fn overdue_acks(
     conn: &Conn,
     device: &DeviceId,
@@ -99,7 +102,7 @@ pub fn overdue_acks(
     conn.query_all(
         &format!(
             "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
-             WHERE device_id = ?1 AND awaiting_ack_since < ?2
+             WHERE device_id = ?1 AND awaiting_ack_since < ?2 AND ack = 0
              ORDER BY id"
         ),
         params![device.as_str(), sent_before],
@@ -129,7 +132,7 @@ pub struct Unacked {
 pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
     let (oldest, count): (Option<String>, i64) = conn.query_one(
         "SELECT MIN(awaiting_ack_since), COUNT(*) FROM messages
-         WHERE device_id = ?1 AND awaiting_ack_since IS NOT NULL",
+         WHERE device_id = ?1 AND awaiting_ack_since IS NOT NULL AND ack = 0",
         params![device.as_str()],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;

@@ -1,6 +1,7 @@
 //! The relay's view of a message it sent: awaiting its server ack from the outcome that sent
 //! it until its first ack, on SQLite and on PostgreSQL. On PostgreSQL the acks after the
-//! first change no column an index names, so they update the row in place.
+//! first change no column an index names, so they update the row in place. A message that a
+//! node of an older build acked without clearing its wait does not wait.
 
 use super::{our_text, Backend, Db};
 use crate::model::{Ack, DeviceId, RelayStatus};
@@ -42,11 +43,8 @@ async fn ack(store: &Store, device: &DeviceId, ack: Ack) -> Option<i64> {
         .unwrap()
 }
 
-on_both! {
-async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
-    let db = Db::new(backend);
-    let (store, _bus) = db.open();
-    let device = DeviceId::parse("demo").unwrap();
+/// Stores message `msg_1` and records it sent at [`SENT_AT`] as `up_1`, without an ack.
+async fn sent(store: &Store, device: &DeviceId) {
     let id = device.clone();
     store
         .write(move |tx| {
@@ -62,6 +60,14 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
         })
         .await
         .unwrap();
+}
+
+on_both! {
+async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let device = DeviceId::parse("demo").unwrap();
+    sent(&store, &device).await;
     let waiting = unacked(&store, &device).await;
     assert_eq!(waiting.count, 1);
     assert_eq!(waiting.oldest, Some(crate::store::parse_time(SENT_AT)));
@@ -80,6 +86,26 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
         assert_eq!(first, Some(0), "the first ack leaves the index of messages awaiting one");
         assert_eq!(second, Some(1), "a later ack updates the row in place");
     }
+}
+
+async fn a_message_acked_by_an_older_build_does_not_await_its_ack(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let device = DeviceId::parse("demo").unwrap();
+    sent(&store, &device).await;
+    // A node of the build before, still running beside one that upgraded the schema, sets
+    // the ack alone.
+    store
+        .write(|tx| tx.write("UPDATE messages SET ack = 1 WHERE id = 'msg_1'", sql::params![]))
+        .await
+        .unwrap();
+    assert_eq!(unacked(&store, &device).await.count, 0);
+    let id = device.clone();
+    let overdue = store
+        .read(move |conn| messages::overdue_acks(conn, &id, "2026-01-02T00:00:00.000Z"))
+        .await
+        .unwrap();
+    assert!(overdue.is_empty(), "an acked message is not sent again");
 }
 }
 
