@@ -219,7 +219,8 @@ fn webhook_address() -> ObjectBuilder {
 
 /// An event sink's URL: `nats://` (`tls://`), `redis://` (`rediss://`) or `amqp://`
 /// (`amqps://`), with credentials if the server wants them; which of them a sink takes is its
-/// `kind`'s to say (`model::sink::SinkKind::url_problem`).
+/// `kind`'s to say (`model::sink::SinkKind::url_problem`, which holds the server's part to
+/// this pattern too).
 pub fn sink_url() -> Object {
     sink_address().build()
 }

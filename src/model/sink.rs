@@ -63,7 +63,7 @@ impl SinkKind {
     pub fn url_problem(self, url: &str) -> Option<String> {
         let schemes = self.schemes();
         match url::Url::parse(url) {
-            Ok(parsed) if schemes.contains(&parsed.scheme()) && parsed.host().is_some() => None,
+            Ok(parsed) if schemes.contains(&parsed.scheme()) && is_server(url) => None,
             _ => Some(format!(
                 "{:?} is not a {} URL ({}://host:port or {}://…)",
                 redacted_url(url),
@@ -73,6 +73,48 @@ impl SinkKind {
             )),
         }
     }
+}
+
+/// Whether the authority of `url` (what follows `scheme://`, up to the path) names a server as
+/// the document's pattern for a sink's URL does (`model::constraints::sink_url`): credentials
+/// of the characters a URL leaves as they are, then a host name or an IPv4 address, then a
+/// port. The URL parser is more lenient with schemes it does not know, such as these: it
+/// takes any text but a few delimiters for the host, `*` and `%` included.
+fn is_server(url: &str) -> bool {
+    let Some((_, after)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
+    let (credentials, server) = authority.rsplit_once('@').unwrap_or(("", authority));
+    let credential = |c: char| c.is_ascii_alphanumeric() || "._~%!$&'()*+,;=:-".contains(c);
+    let (host, port) = server.split_once(':').unwrap_or((server, ""));
+    credentials.chars().all(credential)
+        && (host.parse::<std::net::Ipv4Addr>().is_ok() || is_host_name(host))
+        && is_port(port)
+}
+
+/// A port as the pattern spells one: none, up to four digits, or five not starting with `0`
+/// up to 65535.
+fn is_port(port: &str) -> bool {
+    port.chars().all(|c| c.is_ascii_digit())
+        && (port.len() <= 4
+            || port.len() == 5 && !port.starts_with('0') && port.parse::<u16>().is_ok())
+}
+
+/// A name of labels of letters, digits, `_`, `~` and `-`, the last not starting with a
+/// digit (a name that ends in a number is read as an IPv4 address), maybe ending in `.`.
+fn is_host_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_~-".contains(c))
+    };
+    name.split('.').all(label)
+        && name
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| !last.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Why `name` cannot be a stream, key or exchange name, if it cannot: 1 to 255 printable
@@ -124,6 +166,15 @@ mod tests {
         assert_eq!(redacted_url("hunter2 not a url"), "***");
     }
 
+    /// The kind whose schemes `url` starts with.
+    fn kind_of(url: &str) -> SinkKind {
+        let url = url.to_lowercase();
+        SinkKind::ALL
+            .into_iter()
+            .find(|kind| kind.schemes().iter().any(|s| url.starts_with(s)))
+            .unwrap()
+    }
+
     #[test]
     fn urls_and_targets_are_judged_by_kind() {
         assert_eq!(SinkKind::Nats.url_problem("nats://127.0.0.1:4222"), None);
@@ -133,6 +184,28 @@ mod tests {
             wrong.contains("u:***@host") && !wrong.contains("pw"),
             "{wrong}"
         );
+        // What the document's pattern refuses is refused, though the URL parser reads it.
+        for url in [
+            "rediss://host.example.*",
+            "redis://ho%41st",
+            "nats://1.2.3",
+            "nats://[::1]:4222",
+            "amqp://us er@host",
+            "redis://host:65536",
+            "redis://host:06379",
+            "redis://host:+637",
+            "nats://01.2.3.4",
+        ] {
+            assert!(kind_of(url).url_problem(url).is_some(), "{url}");
+        }
+        for url in [
+            "REDISS://Cache.Example.:6380/0",
+            "amqp://guest:g%20st@rabbit_1:5672/vhost",
+            "nats://10.0.0.1",
+            "tls://nats.example:4222?x=1",
+        ] {
+            assert_eq!(kind_of(url).url_problem(url), None, "{url}");
+        }
         assert!(target_problem("EVENTS").is_none());
         assert!(target_problem("app:events").is_none());
         for refused in ["a.b", "", "with space", "a>", "é"] {
