@@ -194,7 +194,6 @@ macro_rules! on_both {
 }
 
 mod contacts;
-mod relay;
 mod search;
 mod sinks;
 

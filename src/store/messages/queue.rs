@@ -1,7 +1,6 @@
 //! The relay queue: the messages we send, waiting for their upstream, retried, and watched until
 //! the server acks them. It lives in the message rows (`relay_status`, `attempts`,
-//! `next_attempt_at`, `sent_at`, and `awaiting_ack_since` from when it is sent until its
-//! first ack), so a message and its place in the queue change together.
+//! `next_attempt_at`, `sent_at`), so a message and its place in the queue change together.
 
 use super::{message_columns_of, message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
 use crate::model::{DeviceId, Message, RelayStatus};
@@ -91,9 +90,6 @@ pub fn in_doubt(
 }
 
 /// Sent messages still without a server ack, sent before `sent_before`, with their attempts.
-/// `ack` is tested beside the wait, which acks clear: a node of an older build, still running
-/// in a cluster while another upgrades the schema, acks a message without clearing its wait,
-/// and that message must not be sent again.
 pub fn overdue_acks(
     conn: &Conn,
     device: &DeviceId,
@@ -102,7 +98,7 @@ pub fn overdue_acks(
     conn.query_all(
         &format!(
             "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
-             WHERE device_id = ?1 AND awaiting_ack_since < ?2 AND ack = 0
+             WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0 AND sent_at < ?2
              ORDER BY id"
         ),
         params![device.as_str(), sent_before],
@@ -131,8 +127,8 @@ pub struct Unacked {
 
 pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
     let (oldest, count): (Option<String>, i64) = conn.query_one(
-        "SELECT MIN(awaiting_ack_since), COUNT(*) FROM messages
-         WHERE device_id = ?1 AND awaiting_ack_since IS NOT NULL AND ack = 0",
+        "SELECT MIN(sent_at), COUNT(*) FROM messages
+         WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
         params![device.as_str()],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
@@ -164,9 +160,7 @@ impl Tx<'_> {
         self.write(
             "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
                 sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
-                ack = COALESCE(?8, ack),
-                awaiting_ack_since = CASE WHEN ?3 = 'sent' AND COALESCE(?8, ack) = 0
-                    THEN COALESCE(?6, sent_at) END
+                ack = COALESCE(?8, ack)
              WHERE device_id = ?1 AND id = ?2",
             params![
                 device.as_str(),
