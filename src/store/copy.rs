@@ -64,8 +64,12 @@ fn open_sqlite(sqlite: &Path) -> StoreResult<Connection> {
 /// Every upload the SQLite database at `sqlite` records, for their bytes to be put where the
 /// daemon on PostgreSQL will read them before the rows are copied.
 pub fn sqlite_uploads(sqlite: &Path) -> StoreResult<Vec<RecordedUpload>> {
-    let source = open_sqlite(sqlite)?;
-    let mut statement = source.prepare("SELECT device_id, id, mime FROM uploads")?;
+    recorded_uploads(&open_sqlite(sqlite)?)
+}
+
+/// The uploads `conn`, a SQLite database, records.
+fn recorded_uploads(conn: &Connection) -> StoreResult<Vec<RecordedUpload>> {
+    let mut statement = conn.prepare("SELECT device_id, id, mime FROM uploads")?;
     let uploads = statement
         .query_map([], |row| {
             Ok(RecordedUpload {
@@ -165,14 +169,8 @@ fn copy_uploads(
     writing: &mut postgres::Transaction<'_>,
     dir: &Path,
 ) -> StoreResult<u64> {
-    let mut statement = reading.prepare("SELECT device_id, id FROM uploads")?;
-    let uploads = statement
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
     let mut pieces = 0;
-    for (device, id) in uploads {
+    for RecordedUpload { device, id, .. } in recorded_uploads(reading)? {
         let path = dir.join(&device).join(&id);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
