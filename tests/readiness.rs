@@ -282,7 +282,9 @@ async fn a_disk_filled_by_sends_refuses_them_until_room_is_freed_with_the_log_on
         assert_eq!(status, StatusCode::OK, "{id}: {message}");
         assert_eq!(message["body"], text(*n), "{id}");
     }
-    // The daemon's log goes through a writer of its own: the line comes soon after.
+    // The outage ends once, when there is room again: not at a small commit the full disk
+    // still took, which the log on that disk could not have told. The daemon's log goes
+    // through a writer of its own: the line comes soon after.
     let log = seen_by(daemon.pid(), &temp.path().join("daemon.log"));
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut looks = tokio::time::interval(Duration::from_millis(50));
@@ -290,6 +292,10 @@ async fn a_disk_filled_by_sends_refuses_them_until_room_is_freed_with_the_log_on
         looks.tick().await;
         let written = std::fs::read_to_string(&log).unwrap_or_default();
         if written.contains(OUTAGE_ENDS) {
+            let ends = written.matches(OUTAGE_ENDS).count();
+            assert_eq!(ends, 1, "the outage ended {ends} times: {written}");
+            let after = &written[written.find(OUTAGE_ENDS).unwrap()..];
+            assert!(!after.contains(OUTAGE_BEGINS), "{after}");
             break;
         }
         assert!(

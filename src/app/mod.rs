@@ -16,7 +16,7 @@ use crate::api::auth::{self, Authenticator, Scope};
 use crate::api::contacts::ContactBook;
 use crate::api::conversations::Conversations;
 use crate::api::profile::Profiles;
-use crate::api::rest::readiness::Readiness;
+use crate::api::rest::readiness::{self, Readiness};
 use crate::api::socket::{
     attach_session, route_profile_paths, ClientContext, PacketLimits, ProfilePaths, QueueBudget,
     Sessions, SocketHub,
@@ -102,6 +102,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(options.changes.clone()));
     let bus = EventBus::with_metrics(metrics.clone());
     let store = Store::open(&settings.storage, bus.clone())?;
+    store.keep_free(readiness::room_to_keep(&settings.limits));
     let _store_closes = store.close_on_drop();
     let secret = token_secret(&settings, &store).await?;
     let auth = Authenticator::new(&settings, store.clone(), &secret);

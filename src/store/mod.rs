@@ -63,7 +63,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use devices::{DeviceRecord, DeviceSource};
 pub use journal::JournalRead;
 pub use keys::KeyRecord;
-pub use outage::{free_bytes, is_unwritable_file};
+pub use outage::is_unwritable_file;
 
 use crate::bus::DeviceChange;
 use crate::envelope::ApiError;
@@ -284,6 +284,18 @@ impl Store {
             Ok(())
         })
         .await
+    }
+
+    /// Has the disk holding the database count as full while it has less than `bytes` free:
+    /// `/ready` fails then, and an outage is not over before it has them (see
+    /// [`outage`]). A database that is not a file (PostgreSQL) has no such disk.
+    pub fn keep_free(&self, bytes: u64) {
+        self.outage.keep_free(bytes);
+    }
+
+    /// Whether the disk holding the database has less free than [`Store::keep_free`] asked.
+    pub fn lacks_room(&self) -> bool {
+        self.outage.lacks_room()
     }
 
     /// Reports a file of the data directory that could not be written for want of room (see

@@ -102,7 +102,7 @@ impl Store {
         let copied = LogCopied::default();
         let (keeping, woken) =
             log_keeping(checkpoints.clone(), copied.clone(), log_limit, page_size);
-        let outage = Outage::default();
+        let outage = Outage::on_disk(settings.data_dir.clone());
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         let packer = Packer::start()?;
         spawn_thread("writer", move || {

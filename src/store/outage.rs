@@ -8,7 +8,8 @@
 //! one error when the outage begins and one line when a commit succeeds again, instead of a
 //! line per write that an operator would have to scroll past to find the cause.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::io::ErrorKind;
@@ -79,7 +80,7 @@ pub fn is_unwritable_file(error: &std::io::Error) -> bool {
 
 /// How many bytes the filesystem holding `path` has free for the daemon (`statvfs`'s blocks
 /// available to unprivileged processes); `None` where that cannot be told.
-pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
@@ -103,13 +104,51 @@ pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
 /// Whether an outage is under way; shared by the store's writer and checkpointer threads,
 /// both of which write the database's files.
 #[derive(Clone, Default)]
-pub(super) struct Outage(Arc<AtomicBool>);
+pub(super) struct Outage(Arc<Watch>);
+
+#[derive(Default)]
+struct Watch {
+    on: AtomicBool,
+    /// The room the disk must have for the outage to be over, where the database is a file.
+    room: Option<Room>,
+}
+
+/// The disk holding `dir` must keep `bytes` free (see [`Outage::keep_free`]).
+struct Room {
+    dir: PathBuf,
+    bytes: AtomicU64,
+}
 
 impl Outage {
+    /// The outage of a database in `dir`, whose disk may fill up.
+    pub(super) fn on_disk(dir: PathBuf) -> Outage {
+        Outage(Arc::new(Watch {
+            on: AtomicBool::new(false),
+            room: Some(Room {
+                dir,
+                bytes: AtomicU64::new(0),
+            }),
+        }))
+    }
+
+    /// From now on, the database's disk counts as full while it has less than `bytes` free.
+    pub(super) fn keep_free(&self, bytes: u64) {
+        if let Some(room) = &self.0.room {
+            room.bytes.store(bytes, Ordering::Release);
+        }
+    }
+
+    /// Whether the database's disk has less free than [`Outage::keep_free`] asked.
+    pub(super) fn lacks_room(&self) -> bool {
+        self.0.room.as_ref().is_some_and(|room| {
+            free_bytes(&room.dir).is_some_and(|free| free < room.bytes.load(Ordering::Acquire))
+        })
+    }
+
     /// A write or checkpoint failed because the database cannot be written: the first such
     /// failure of an outage is logged, with its cause.
     pub(super) fn failed(&self, cause: &dyn std::fmt::Display) {
-        if !self.0.swap(true, Ordering::AcqRel) {
+        if !self.0.on.swap(true, Ordering::AcqRel) {
             tracing::error!(
                 %cause,
                 "the database cannot be written (disk full, read-only or failing): writes are \
@@ -119,10 +158,48 @@ impl Outage {
     }
 
     /// A commit that changed rows succeeded, so it wrote to the disk: the outage, if there was
-    /// one, is over. Called after every such commit, so the usual case is one load.
+    /// one, is over, unless the disk is still short of room. A disk that filled up takes small
+    /// commits (the readiness check's row, a short message) long before the largest requests
+    /// fit again, and the daemon's log, often on the same disk, could not take the line saying
+    /// it is over. Called after every such commit, so the usual case is one load.
     pub(super) fn committed(&self) {
-        if self.0.load(Ordering::Acquire) && self.0.swap(false, Ordering::AcqRel) {
+        if self.0.on.load(Ordering::Acquire)
+            && !self.lacks_room()
+            && self.0.on.swap(false, Ordering::AcqRel)
+        {
             tracing::info!("the database can be written again");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_lasts_while_the_disk_lacks_room_even_if_commits_succeed() {
+        let outage = Outage::on_disk(std::env::temp_dir());
+        outage.failed(&"disk full");
+        outage.keep_free(u64::MAX);
+        assert!(outage.lacks_room());
+        outage.committed();
+        assert!(
+            outage.0.on.load(Ordering::Acquire),
+            "over while the disk lacks room"
+        );
+        outage.keep_free(0);
+        assert!(!outage.lacks_room());
+        outage.committed();
+        assert!(
+            !outage.0.on.load(Ordering::Acquire),
+            "not over once there is room"
+        );
+    }
+
+    #[test]
+    fn a_database_that_is_not_a_file_never_lacks_room() {
+        let outage = Outage::default();
+        outage.keep_free(u64::MAX);
+        assert!(!outage.lacks_room());
     }
 }

@@ -46,6 +46,11 @@ const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
 /// with its text, first in the database's log and then in its file.
 const ROOM_FOR_LARGEST_REQUESTS: u64 = 4;
 
+/// The room the disk holding the SQLite database must keep free (see [`Store::keep_free`]).
+pub fn room_to_keep(limits: &crate::config::LimitSettings) -> u64 {
+    ROOM_FOR_LARGEST_REQUESTS.saturating_mul(limits.max_message_bytes as u64)
+}
+
 /// What a passing check says.
 const OK: &str = "ok";
 
@@ -90,18 +95,6 @@ enum StorageCheck {
     Full,
 }
 
-/// The room the disk holding `dir` must have for the store to count as writable.
-struct Room<'a> {
-    dir: &'a std::path::Path,
-    bytes: u64,
-}
-
-impl Room<'_> {
-    fn lacking(&self) -> bool {
-        crate::store::free_bytes(self.dir).is_some_and(|free| free < self.bytes)
-    }
-}
-
 impl Readiness {
     /// Every device is loaded and has its actor and namespace. The server starts only after
     /// that today, so until then requests wait unanswered; the check states it rather than
@@ -118,7 +111,7 @@ impl Readiness {
     /// Whether the store commits a write now. A check that started after this call began
     /// (one another request started while this one waited for its turn) answers for it too:
     /// checks run one at a time, and a flood of requests costs one write at a time.
-    async fn storage(&self, store: &Store, room: Option<Room<'_>>) -> StorageCheck {
+    async fn storage(&self, store: &Store) -> StorageCheck {
         let asked = Instant::now();
         let mut last = self.0.last_storage_check.lock().await;
         if let Some((started, found)) = *last {
@@ -128,7 +121,7 @@ impl Readiness {
         }
         let started = Instant::now();
         let found = match tokio::time::timeout(STORAGE_PATIENCE, store.check_writable()).await {
-            Ok(Ok(())) if room.is_some_and(|room| room.lacking()) => StorageCheck::Full,
+            Ok(Ok(())) if store.lacks_room() => StorageCheck::Full,
             Ok(Ok(())) => StorageCheck::Writable,
             Ok(Err(error)) if error.is_unwritable() => StorageCheck::Unavailable,
             Ok(Err(error)) => {
@@ -211,16 +204,10 @@ impl Checks {
         Refused<{ codes(&[ErrorCode::StorageUnavailable, ErrorCode::NotReady]) }>))]
 async fn ready(State(state): State<AppState>) -> Response {
     let readiness = &state.readiness;
-    let storage = &state.settings.storage;
-    let room = storage.postgres_url().is_none().then(|| Room {
-        dir: &storage.data_dir,
-        bytes: ROOM_FOR_LARGEST_REQUESTS
-            .saturating_mul(state.settings.limits.max_message_bytes as u64),
-    });
     let checks = Checks {
         stopping: readiness.0.stopping.load(Ordering::Acquire),
         devices_loaded: readiness.0.devices_loaded.load(Ordering::Acquire),
-        storage: readiness.storage(&state.store, room).await,
+        storage: readiness.storage(&state.store).await,
     };
     let verdicts = BTreeMap::from(checks.verdicts());
     match checks.error() {
@@ -275,14 +262,6 @@ mod tests {
                 error.message
             );
         }
-    }
-
-    #[test]
-    fn room_is_lacking_when_the_disk_has_less_free_than_asked() {
-        let dir = std::env::temp_dir();
-        let room = |bytes| Room { dir: &dir, bytes };
-        assert!(room(u64::MAX).lacking());
-        assert!(!room(0).lacking());
     }
 
     #[test]
