@@ -405,7 +405,21 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO simulator_plans SELECT * FROM simulator_duties;
     DROP TABLE simulator_duties;
     ALTER TABLE simulator_plans RENAME TO simulator_duties;",
+    // 29: AWAITING_ACK_SINCE.
+    AWAITING_ACK_SINCE,
 ];
+
+/// The step after which a message sent and still without its server ack says since when in a
+/// column of its own (`store::messages::queue`), which its first ack clears, and the index of
+/// such messages lists that column's rows rather than testing `ack`: a later ack then changes
+/// no column an index names, so that PostgreSQL updates the row in place (a "HOT" update,
+/// for which its rows also keep room on their page) instead of adding it to every index of
+/// the table again. PostgreSQL has the same step, with that room.
+const AWAITING_ACK_SINCE: &str = "ALTER TABLE messages ADD COLUMN awaiting_ack_since TEXT;
+    UPDATE messages SET awaiting_ack_since = sent_at WHERE relay_status = 'sent' AND ack = 0;
+    DROP INDEX messages_awaiting_ack;
+    CREATE INDEX messages_awaiting_ack ON messages (device_id, awaiting_ack_since)
+        WHERE awaiting_ack_since IS NOT NULL;";
 
 /// The step after which a journal row may hold an event's own fields only, without the
 /// `deviceId`, `seq` and `at` its key and columns hold (rows written before hold the whole

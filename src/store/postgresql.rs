@@ -449,6 +449,15 @@ const MIGRATIONS: &[&str] = &[
     // A simulated phone's plans keyed by when it received each message (SQLite's 28).
     "ALTER TABLE simulator_duties DROP CONSTRAINT simulator_duties_pkey,
         ADD PRIMARY KEY (device_id, received_at, upstream_id);",
+    // Since when a sent message awaits its server ack (SQLite's 29: see
+    // `migrations::AWAITING_ACK_SINCE`), with a fifth of each new page of messages left free
+    // for their rows' next versions.
+    r#"ALTER TABLE messages ADD COLUMN awaiting_ack_since TEXT COLLATE "C";
+    UPDATE messages SET awaiting_ack_since = sent_at WHERE relay_status = 'sent' AND ack = 0;
+    DROP INDEX messages_awaiting_ack;
+    CREATE INDEX messages_awaiting_ack ON messages (device_id, awaiting_ack_since)
+        WHERE awaiting_ack_since IS NOT NULL;
+    ALTER TABLE messages SET (fillfactor = 80);"#,
 ];
 
 #[cfg(test)]

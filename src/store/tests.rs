@@ -194,6 +194,7 @@ macro_rules! on_both {
 }
 
 mod contacts;
+mod relay;
 mod search;
 mod sinks;
 

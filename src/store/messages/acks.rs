@@ -157,13 +157,16 @@ impl Tx<'_> {
         let Some(next) = subject.ack.merge(incoming) else {
             return Ok(false);
         };
+        // Any ack ends the wait for the server's (see `queue::overdue_acks`); a message that
+        // no longer waits keeps its `NULL`, which PostgreSQL counts as no change.
         match subject.rowid {
             Some(rowid) => self.write(
-                "UPDATE messages SET ack = ?2 WHERE rowid = ?1",
+                "UPDATE messages SET ack = ?2, awaiting_ack_since = NULL WHERE rowid = ?1",
                 params![rowid, next.level()],
             )?,
             None => self.write(
-                "UPDATE messages SET ack = ?3 WHERE device_id = ?1 AND id = ?2",
+                "UPDATE messages SET ack = ?3, awaiting_ack_since = NULL
+                 WHERE device_id = ?1 AND id = ?2",
                 params![device.as_str(), subject.id, next.level()],
             )?,
         }

@@ -1,6 +1,7 @@
 //! The relay queue: the messages we send, waiting for their upstream, retried, and watched until
 //! the server acks them. It lives in the message rows (`relay_status`, `attempts`,
-//! `next_attempt_at`, `sent_at`), so a message and its place in the queue change together.
+//! `next_attempt_at`, `sent_at`, and `awaiting_ack_since` from when it is sent until its
+//! first ack), so a message and its place in the queue change together.
 
 use super::{message_columns_of, message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
 use crate::model::{DeviceId, Message, RelayStatus};
@@ -98,7 +99,7 @@ pub fn overdue_acks(
     conn.query_all(
         &format!(
             "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
-             WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0 AND sent_at < ?2
+             WHERE device_id = ?1 AND awaiting_ack_since < ?2
              ORDER BY id"
         ),
         params![device.as_str(), sent_before],
@@ -127,8 +128,8 @@ pub struct Unacked {
 
 pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
     let (oldest, count): (Option<String>, i64) = conn.query_one(
-        "SELECT MIN(sent_at), COUNT(*) FROM messages
-         WHERE device_id = ?1 AND relay_status = 'sent' AND ack = 0",
+        "SELECT MIN(awaiting_ack_since), COUNT(*) FROM messages
+         WHERE device_id = ?1 AND awaiting_ack_since IS NOT NULL",
         params![device.as_str()],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
@@ -160,7 +161,9 @@ impl Tx<'_> {
         self.write(
             "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
                 sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
-                ack = COALESCE(?8, ack)
+                ack = COALESCE(?8, ack),
+                awaiting_ack_since = CASE WHEN ?3 = 'sent' AND COALESCE(?8, ack) = 0
+                    THEN COALESCE(?6, sent_at) END
              WHERE device_id = ?1 AND id = ?2",
             params![
                 device.as_str(),

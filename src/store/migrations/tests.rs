@@ -255,3 +255,24 @@ fn a_simulated_phones_plans_are_kept_under_their_arrival_key() {
         .collect();
     assert_eq!(kept, [("true_c1_B", "[]", 1), ("true_c1_A", "[1]", 0)]);
 }
+
+#[test]
+fn messages_sent_and_not_acked_still_await_their_ack() {
+    let mut conn = at_version(28);
+    conn.execute_batch(
+        "INSERT INTO messages (id, device_id, chat_id, from_id, from_me, type, body, timestamp,
+            ack, relay_status, sent_at, created_at)
+         VALUES ('msg_1', 'demo', 'c', 'me', 1, 'text', 'a', 't', 0, 'sent', '2026-01-01T00:00:01Z', 't'),
+                ('msg_2', 'demo', 'c', 'me', 1, 'text', 'b', 't', 1, 'sent', '2026-01-01T00:00:02Z', 't'),
+                ('msg_3', 'demo', 'c', 'me', 1, 'text', 'c', 't', 0, 'queued', NULL, 't')",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let conn = crate::store::Conn::sqlite(conn);
+    let device = crate::model::DeviceId::parse("demo").unwrap();
+    let overdue = crate::store::messages::overdue_acks(&conn, &device, "2026-01-02").unwrap();
+    let ids: Vec<_> = overdue.iter().map(|(m, _)| m.id.as_str()).collect();
+    assert_eq!(ids, ["msg_1"]);
+    let unacked = crate::store::messages::unacked(&conn, &device).unwrap();
+    assert_eq!(unacked.count, 1);
+}
