@@ -87,7 +87,7 @@ pub fn record_outcomes(
 ) -> StoreResult<()> {
     let now = rfc3339(Utc::now());
     for (queued, outcome) in outcomes {
-        let id = queued.message.id.as_str();
+        let id = (queued.message.id.as_str(), queued.rowid);
         let attempt = queued.attempts + 1;
         match outcome {
             Outcome::Sent { upstream_id, ack } => sent(
@@ -200,7 +200,8 @@ fn sent(
         upstream_id,
         ack: acked.map(Ack::level),
     };
-    tx.set_relay_status(device, &queued.message.id, RelayStatus::Sent, &update)?;
+    let row = (queued.message.id.as_str(), queued.rowid);
+    tx.set_relay_status(device, row, RelayStatus::Sent, &update)?;
     if let Some(acked) = acked {
         let before = std::mem::replace(&mut subject.ack, acked);
         if let Some(metrics) = metrics {
@@ -250,7 +251,7 @@ fn fail(
         attempts: attempt,
         ..RelayUpdate::default()
     };
-    tx.set_relay_status(device, &message.id, RelayStatus::Failed, &update)?;
+    tx.set_relay_status(device, (&message.id, None), RelayStatus::Failed, &update)?;
     status(
         tx,
         device,
@@ -306,7 +307,7 @@ pub fn expire_acks(
             attempts,
             ..RelayUpdate::default()
         };
-        tx.set_relay_status(device, &message.id, RelayStatus::Retrying, &update)?;
+        tx.set_relay_status(device, (&message.id, None), RelayStatus::Retrying, &update)?;
         status(
             tx,
             device,

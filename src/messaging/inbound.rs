@@ -102,7 +102,7 @@ pub fn apply(
     // Read receipts are gathered per (chat, reader), like one receipt for several messages.
     let mut reads: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let now = rfc3339(Utc::now());
-    let mut subjects = AckSubjects::read(tx.conn(), device, batch.iter().filter_map(acked))?;
+    let mut subjects = AckSubjects::read(tx, device, batch.iter().filter_map(acked))?;
     for item in batch {
         if !leaves_acked_alone(item) {
             subjects.forget();
@@ -117,7 +117,7 @@ pub fn apply(
                 ack,
                 by,
             } => {
-                let Some(mut subject) = subjects.get(tx.conn(), device, upstream_id)? else {
+                let Some(mut subject) = subjects.get(tx, device, upstream_id)? else {
                     tracing::debug!(device_id = %device, %upstream_id, "ack for an unknown message");
                     continue;
                 };
@@ -142,7 +142,7 @@ pub fn apply(
             } => {
                 // Once the whole group has read the message, a member's receipt is no news.
                 let unread = subjects
-                    .get(tx.conn(), device, upstream_id)?
+                    .get(tx, device, upstream_id)?
                     .filter(|subject| subject.ack < Ack::Read);
                 if let Some(subject) = unread {
                     reads

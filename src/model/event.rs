@@ -129,13 +129,21 @@ struct Stamp(String);
 
 impl Stamp {
     /// The members as clients receive them. Device ids and RFC 3339 times are made of
-    /// characters JSON strings hold unescaped.
+    /// characters JSON strings hold unescaped. Written piece by piece rather than formatted:
+    /// every event the writer journals is stamped.
     fn new(kind: EventKind, device_id: &DeviceId, seq: u64, at: &str) -> Self {
-        let device_id = match carries_device_id(kind) {
-            true => String::new(),
-            false => format!("\"deviceId\":\"{device_id}\","),
-        };
-        Stamp(format!("{device_id}\"seq\":{seq},\"at\":\"{at}\""))
+        let mut stamp = String::with_capacity(48 + device_id.as_str().len() + at.len());
+        if !carries_device_id(kind) {
+            stamp.push_str("\"deviceId\":\"");
+            stamp.push_str(device_id.as_str());
+            stamp.push_str("\",");
+        }
+        stamp.push_str("\"seq\":");
+        stamp.push_str(itoa::Buffer::new().format(seq));
+        stamp.push_str(",\"at\":\"");
+        stamp.push_str(at);
+        stamp.push('"');
+        Stamp(stamp)
     }
 
     /// Whether `payload` ends with the stamp.
@@ -152,7 +160,12 @@ impl Stamp {
             true => "",
             false => ",",
         };
-        format!("{open}{separator}{}}}", self.0)
+        let mut payload = String::with_capacity(open.len() + self.0.len() + 2);
+        payload.push_str(open);
+        payload.push_str(separator);
+        payload.push_str(&self.0);
+        payload.push('}');
+        payload
     }
 }
 

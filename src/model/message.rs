@@ -272,7 +272,7 @@ impl TempId {
     /// so the type is kept with the value.
     pub fn key(&self) -> String {
         match self {
-            TempId::Text(text) => serde_json::Value::from(text.as_str()).to_string(),
+            TempId::Text(text) => serde_json::to_string(text).expect("a string serializes"),
             TempId::Number(number) => number.to_string(),
         }
     }

@@ -178,6 +178,7 @@ pub struct Tx<'c> {
     packer: &'c mut journal::packer::Packer,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,
+    sent_rows: &'c mut messages::SentRows,
 }
 
 impl<'c> Tx<'c> {

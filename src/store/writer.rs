@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpointer::{LogKeeping, LogLength};
 use super::cluster::notices::{announce, Announced, Origin};
 use super::journal::packer::Packer;
+use super::messages::SentRows;
 use super::outage::Outage;
 use super::statistics::Statistics;
 use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
@@ -90,6 +91,7 @@ pub(super) fn run_writer(
     let mut batch = VecDeque::with_capacity(MAX_BATCH);
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
+    let mut sent_rows = SentRows::default();
     let mut closing = None;
     let mut statistics = Statistics::wanted(&conn).unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot tell whether the database has statistics");
@@ -125,7 +127,13 @@ pub(super) fn run_writer(
             outage: &outage,
             origin: origin.as_ref(),
         };
-        let committed = commit.batch(&mut batch, &mut ids, &mut routes, &mut packer);
+        let committed = commit.batch(
+            &mut batch,
+            &mut ids,
+            &mut routes,
+            &mut sent_rows,
+            &mut packer,
+        );
         if let Some(counting) = statistics.as_mut() {
             if counting.committed(&conn, committed) {
                 statistics = None;
@@ -163,6 +171,7 @@ impl Commit<'_> {
         jobs: &mut VecDeque<Job>,
         ids: &mut ulid::Generator,
         routes: &mut webhooks::Routes,
+        sent_rows: &mut SentRows,
         packer: &mut Packer,
     ) -> usize {
         let Commit {
@@ -190,6 +199,7 @@ impl Commit<'_> {
                 packer: &mut *packer,
                 ids,
                 routes: &mut *routes,
+                sent_rows: &mut *sent_rows,
             };
             while let Some(job) = jobs.pop_front() {
                 let (ran, completion) = job(&mut tx);

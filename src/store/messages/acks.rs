@@ -47,49 +47,71 @@ pub fn ack_subject(
     device: &DeviceId,
     upstream_id: &str,
 ) -> StoreResult<Option<AckSubject>> {
-    conn.answer(ask_ack_subject(conn, device, upstream_id)?)
+    conn.answer(ask_ack_subject(conn, device, upstream_id, None)?)
 }
 
-/// [`ack_subject`], asked ahead of its answer ([`Conn::ask`]).
+/// What was `found` of the message `upstream_id` names at `row` (see [`super::SentRows`]), or,
+/// when nothing was found there, what the index of upstream ids finds.
+fn or_by_index(
+    conn: &Conn,
+    device: &DeviceId,
+    upstream_id: &str,
+    row: Option<i64>,
+    found: Option<AckSubject>,
+) -> StoreResult<Option<AckSubject>> {
+    match found {
+        None if row.is_some() => ack_subject(conn, device, upstream_id),
+        found => Ok(found),
+    }
+}
+
+/// [`ack_subject`], asked ahead of its answer ([`Conn::ask`]); only at SQLite's `row`, if given,
+/// which must still be that message's to be found.
 fn ask_ack_subject<'a>(
     conn: &Conn,
     device: &DeviceId,
     upstream_id: &'a str,
+    row: Option<i64>,
 ) -> StoreResult<Asked<AckSubject, impl FnOnce(&Row<'_>) -> StoreResult<AckSubject> + 'a>> {
     // The time a message we sent was accepted, read as a number: parsing it here costs no
     // allocation on the writer's most frequent path. Each database has its own way to read it.
-    static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
-        [
-            ("unixepoch(created_at, 'subsec')", "rowid"),
-            (
-                "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
-                "CAST(NULL AS BIGINT)",
-            ),
-        ]
-        .map(|(seconds, rowid)| {
-            format!(
-                "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END,
-                    {rowid}
-                 FROM messages WHERE device_id = ?1 AND upstream_id = ?2"
-            )
-        })
+    // SQLite's by index, PostgreSQL's, SQLite's at a row.
+    static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
+        let sqlite = ("unixepoch(created_at, 'subsec')", "rowid");
+        let postgres = (
+            "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
+            "CAST(NULL AS BIGINT)",
+        );
+        let by_index = "device_id = ?1 AND upstream_id = ?2";
+        let at_row = "rowid = ?3 AND device_id = ?1 AND upstream_id = ?2";
+        [(sqlite, by_index), (postgres, by_index), (sqlite, at_row)].map(
+            |((seconds, rowid), found)| {
+                format!(
+                    "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END,
+                        {rowid}
+                     FROM messages WHERE {found}"
+                )
+            },
+        )
     });
-    conn.ask(
-        &QUERIES[usize::from(conn.is_postgres())],
-        params![device.as_str(), upstream_id],
-        move |row| {
-            Ok(AckSubject {
-                id: row.get(0)?,
-                upstream_id: Some(upstream_id.to_owned()),
-                chat_id: row.get(1)?,
-                ack: ack_at(row, 2)?,
-                accepted_at: row
-                    .get::<Option<f64>>(3)?
-                    .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
-                rowid: row.get(4)?,
-            })
-        },
-    )
+    let values = params![device.as_str(), upstream_id, row];
+    let (sql, values) = match row {
+        Some(_) => (&QUERIES[2], values),
+        // The queries by index name no `?3`, and take one value fewer.
+        None => (&QUERIES[usize::from(conn.is_postgres())], &values[..2]),
+    };
+    conn.ask(sql, values, move |row| {
+        Ok(AckSubject {
+            id: row.get(0)?,
+            upstream_id: Some(upstream_id.to_owned()),
+            chat_id: row.get(1)?,
+            ack: ack_at(row, 2)?,
+            accepted_at: row
+                .get::<Option<f64>>(3)?
+                .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
+            rowid: row.get(4)?,
+        })
+    })
 }
 
 /// The messages a batch of upstream reports acknowledges, read together before the batch is
@@ -102,18 +124,26 @@ pub struct AckSubjects {
 impl AckSubjects {
     /// Reads the messages named by `upstream_ids`.
     pub fn read<'a>(
-        conn: &Conn,
+        tx: &Tx<'_>,
         device: &DeviceId,
         upstream_ids: impl IntoIterator<Item = &'a str>,
     ) -> StoreResult<AckSubjects> {
+        let conn = tx.conn();
         let mut asked = Vec::new();
         let mut seen = HashSet::new();
         for upstream_id in upstream_ids.into_iter().filter(|id| seen.insert(*id)) {
-            asked.push((upstream_id, ask_ack_subject(conn, device, upstream_id)?));
+            let row = tx.sent_rows.row_of(device, upstream_id);
+            asked.push((
+                upstream_id,
+                row,
+                ask_ack_subject(conn, device, upstream_id, row)?,
+            ));
         }
         let mut read = HashMap::with_capacity(asked.len());
-        for (upstream_id, asked) in asked {
-            read.insert(upstream_id.to_owned(), conn.answer(asked)?);
+        for (upstream_id, row, asked) in asked {
+            let found = conn.answer(asked)?;
+            let subject = or_by_index(conn, device, upstream_id, row, found)?;
+            read.insert(upstream_id.to_owned(), subject);
         }
         Ok(AckSubjects { read })
     }
@@ -122,14 +152,17 @@ impl AckSubjects {
     /// read before.
     pub fn get(
         &self,
-        conn: &Conn,
+        tx: &Tx<'_>,
         device: &DeviceId,
         upstream_id: &str,
     ) -> StoreResult<Option<AckSubject>> {
-        match self.read.get(upstream_id) {
-            Some(subject) => Ok(subject.clone()),
-            None => ack_subject(conn, device, upstream_id),
+        if let Some(subject) = self.read.get(upstream_id) {
+            return Ok(subject.clone());
         }
+        let conn = tx.conn();
+        let row = tx.sent_rows.row_of(device, upstream_id);
+        let found = conn.answer(ask_ack_subject(conn, device, upstream_id, row)?)?;
+        or_by_index(conn, device, upstream_id, row, found)
     }
 
     /// Keeps what the batch changed of a message (its ack, [`Tx::merge_ack`]).

@@ -10,6 +10,7 @@ mod lookup;
 mod notifications;
 mod queue;
 mod search;
+mod sent_rows;
 mod simulator_duties;
 mod simulator_groups;
 mod simulator_inbox;
@@ -31,6 +32,7 @@ pub use queue::{
     Unacked,
 };
 pub use search::search;
+pub(super) use sent_rows::SentRows;
 pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_groups::simulator_group;
 pub use simulator_inbox::{simulator_inbox, InboxEntry, Receipt};

@@ -8,6 +8,7 @@ use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
 use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
 
 /// How many messages wait in the relay queues of the devices of each connector (only the
 /// connectors that have some), for the metrics. It reads the queue's own index.
@@ -35,15 +36,31 @@ pub struct Queued {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// The upstream id of the message it replies to, if that one is known upstream.
     pub reply_to_upstream: Option<String>,
+    /// The message's SQLite `rowid` (`None` on PostgreSQL): its outcome is stored without the
+    /// index of message ids, and its acks find it without the index of upstream ids (see
+    /// [`super::SentRows`]).
+    pub rowid: Option<i64>,
+}
+
+/// What the relay queue's queries select after a message's columns, for [`queued_row`]: its
+/// attempts, when it may be tried next, the upstream id of the message it replies to
+/// (`reply_to_upstream`, a column of the query), and its `rowid` on SQLite.
+fn queued_columns(conn: &Conn, alias: &str, reply_to_upstream: &str) -> String {
+    let rowid = match conn.is_postgres() {
+        true => "CAST(NULL AS BIGINT)".to_owned(),
+        false => format!("{alias}rowid"),
+    };
+    format!("{alias}attempts, {alias}next_attempt_at, {reply_to_upstream}, {rowid}")
 }
 
 /// The relay queue of a device in acceptance order: messages never tried (or in flight when
 /// the daemon stopped), and messages waiting to retry.
 pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = message_columns_of("m");
+    let queued = queued_columns(conn, "m.", "q.upstream_id");
     conn.query_all(
         &format!(
-            "SELECT {columns}, m.attempts, m.next_attempt_at, q.upstream_id
+            "SELECT {columns}, {queued}
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
              WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'retrying')
              ORDER BY m.id LIMIT ?2"
@@ -53,8 +70,7 @@ pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Ve
     )
 }
 
-/// A [`Queued`] from a row of the message's columns, then its `attempts`, `next_attempt_at`
-/// and the upstream id of the message it replies to.
+/// A [`Queued`] from a row of the message's columns, then [`queued_columns`].
 fn queued_row(row: &Row<'_>) -> StoreResult<Queued> {
     Ok(Queued {
         message: message_row(row)?,
@@ -63,6 +79,7 @@ fn queued_row(row: &Row<'_>) -> StoreResult<Queued> {
             .get::<Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
             .map(|at| parse_time(&at)),
         reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
+        rowid: row.get(MESSAGE_COLUMN_COUNT + 3)?,
     })
 }
 
@@ -77,9 +94,10 @@ pub fn in_doubt(
     with_media: bool,
 ) -> StoreResult<Option<Queued>> {
     let media = if with_media { "IS NOT NULL" } else { "IS NULL" };
+    let queued = queued_columns(conn, "", "CAST(NULL AS TEXT)");
     conn.query_opt(
         &format!(
-            "SELECT {MESSAGE_COLUMNS}, attempts, next_attempt_at, CAST(NULL AS TEXT) FROM messages
+            "SELECT {MESSAGE_COLUMNS}, {queued} FROM messages
              WHERE device_id = ?1 AND chat_id = ?2 AND relay_status IN ('queued', 'retrying')
                AND attempts > 0 AND upstream_id IS NULL AND from_me = 1 AND body = ?3
                AND media {media}
@@ -151,30 +169,52 @@ pub struct RelayUpdate<'a> {
 }
 
 impl Tx<'_> {
+    /// Stores `update` of message `message_id`, found by its `rowid` when that is known (on
+    /// SQLite, read with the queue). A message sent under an upstream id is remembered by it
+    /// (see [`super::SentRows`]).
     pub fn set_relay_status(
         &mut self,
         device: &DeviceId,
-        message_id: &str,
+        (message_id, rowid): (&str, Option<i64>),
         status: RelayStatus,
         update: &RelayUpdate<'_>,
     ) -> StoreResult<()> {
-        self.write(
-            "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
-                sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
-                ack = COALESCE(?8, ack),
-                awaiting_ack_since = CASE WHEN ?3 = 'sent' AND COALESCE(?8, ack) = 0
-                    THEN COALESCE(?6, sent_at) END
-             WHERE device_id = ?1 AND id = ?2",
-            params![
-                device.as_str(),
-                message_id,
-                status.as_str(),
-                i64::from(update.attempts),
-                update.next_attempt_at,
-                update.sent_at,
-                update.upstream_id,
-                update.ack,
-            ],
-        )
+        // By whether the row is known.
+        static STATEMENTS: LazyLock<[String; 2]> = LazyLock::new(|| {
+            [
+                "device_id = ?1 AND id = ?2",
+                "rowid = ?9 AND device_id = ?1 AND id = ?2",
+            ]
+            .map(|found| {
+                format!(
+                    "UPDATE messages SET relay_status = ?3, attempts = ?4, next_attempt_at = ?5,
+                        sent_at = COALESCE(?6, sent_at), upstream_id = COALESCE(?7, upstream_id),
+                        ack = COALESCE(?8, ack),
+                        awaiting_ack_since = CASE WHEN ?3 = 'sent' AND COALESCE(?8, ack) = 0
+                            THEN COALESCE(?6, sent_at) END
+                     WHERE {found}"
+                )
+            })
+        });
+        let values = params![
+            device.as_str(),
+            message_id,
+            status.as_str(),
+            i64::from(update.attempts),
+            update.next_attempt_at,
+            update.sent_at,
+            update.upstream_id,
+            update.ack,
+            rowid,
+        ];
+        // The statement by message id names no `?9`, and takes one value fewer.
+        let known = usize::from(rowid.is_some());
+        self.write(&STATEMENTS[known], &values[..8 + known])?;
+        if let (Some(rowid), Some(upstream_id), RelayStatus::Sent) =
+            (rowid, update.upstream_id, status)
+        {
+            self.sent_rows.remember(device, upstream_id, rowid);
+        }
+        Ok(())
     }
 }

@@ -92,7 +92,8 @@ impl Tx<'_> {
     ///
     /// Only the first step asks whether the device knows the message: steps are done in order,
     /// so a later one follows a first that found it known, and the lookup, an index of random
-    /// keys, was a third of a step's work.
+    /// keys, was a third of a step's work. The row the writer remembers for it, if any, is
+    /// looked at first (see [`super::SentRows`]).
     pub fn simulator_step_done(
         &mut self,
         device: &DeviceId,
@@ -101,32 +102,50 @@ impl Tx<'_> {
         step: u32,
         last: bool,
     ) -> StoreResult<Changed> {
-        // By `[last][first]`.
-        static STATEMENTS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
-            let sql = |change: &str, first: bool| {
-                let known = match first {
-                    true => {
-                        "AND EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)"
-                    }
-                    false => "",
-                };
-                format!(
-                    "{change} WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2
-                       AND done = ?3 {known}"
-                )
-            };
-            let update = "UPDATE simulator_duties SET done = done + 1";
-            let delete = "DELETE FROM simulator_duties";
+        // By `[last][known]`: a later step, the first asking the index, the first asking the
+        // remembered row before the index.
+        static STATEMENTS: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
+            let by_index =
+                "EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)";
+            let at_row = "EXISTS (SELECT 1 FROM messages
+                WHERE rowid = ?5 AND device_id = ?1 AND upstream_id = ?2)";
+            let known = [
+                String::new(),
+                format!("AND {by_index}"),
+                format!("AND ({at_row} OR {by_index})"),
+            ];
             [
-                [sql(update, false), sql(update, true)],
-                [sql(delete, false), sql(delete, true)],
+                "UPDATE simulator_duties SET done = done + 1",
+                "DELETE FROM simulator_duties",
             ]
+            .map(|change| {
+                known.clone().map(|known| {
+                    format!(
+                        "{change} WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2
+                           AND done = ?3 {known}"
+                    )
+                })
+            })
         });
-        let sql = &STATEMENTS[usize::from(last)][usize::from(step == 0)];
+        let row = (step == 0)
+            .then(|| self.sent_rows.row_of(device, upstream_id))
+            .flatten();
+        let known = match (step, row) {
+            (0, Some(_)) => 2,
+            (0, None) => 1,
+            _ => 0,
+        };
         let received_at = crate::model::rfc3339(received_at);
-        self.conn().ask_changed(
-            sql,
-            params![device.as_str(), upstream_id, i64::from(step), received_at],
-        )
+        let values = params![
+            device.as_str(),
+            upstream_id,
+            i64::from(step),
+            received_at,
+            row
+        ];
+        // Only the remembered row's statement names `?5`.
+        let values = &values[..4 + usize::from(row.is_some())];
+        self.conn()
+            .ask_changed(&STATEMENTS[usize::from(last)][known], values)
     }
 }

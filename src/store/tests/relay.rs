@@ -58,7 +58,7 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
                 upstream_id: Some("up_1"),
                 ack: None,
             };
-            tx.set_relay_status(&id, "msg_1", RelayStatus::Sent, &sent)
+            tx.set_relay_status(&id, ("msg_1", None), RelayStatus::Sent, &sent)
         })
         .await
         .unwrap();
@@ -80,6 +80,62 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
         assert_eq!(first, Some(0), "the first ack leaves the index of messages awaiting one");
         assert_eq!(second, Some(1), "a later ack updates the row in place");
     }
+}
+
+async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream_id(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let device = DeviceId::parse("demo").unwrap();
+    let id = device.clone();
+    store
+        .write(move |tx| {
+            for message in ["msg_1", "msg_2"] {
+                our_text(tx, &id, (message, "hello"), None)?;
+                let queued = RelayUpdate::default();
+                tx.set_relay_status(&id, (message, None), RelayStatus::Queued, &queued)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let id = device.clone();
+    let queue = store
+        .read(move |conn| messages::relay_queue(conn, &id, 10))
+        .await
+        .unwrap();
+    let rows: Vec<Option<i64>> = queue.iter().map(|queued| queued.rowid).collect();
+    assert_eq!(rows.iter().all(Option::is_some), !backend_is_postgres(&db), "{rows:?}");
+    let id = device.clone();
+    let subjects = store
+        .write(move |tx| {
+            for (queued, upstream_id) in queue.iter().zip(["up_1", "up_2"]) {
+                let sent = RelayUpdate {
+                    attempts: 1,
+                    sent_at: Some(SENT_AT),
+                    upstream_id: Some(upstream_id),
+                    ..RelayUpdate::default()
+                };
+                let row = (queued.message.id.as_str(), queued.rowid);
+                tx.set_relay_status(&id, row, RelayStatus::Sent, &sent)?;
+            }
+            if let (Some(first), Some(second)) = (rows[0], rows[1]) {
+                assert_eq!(tx.sent_rows.row_of(&id, "up_1"), Some(first));
+                // Kept at another message's row: that one is not the message acked.
+                tx.sent_rows.remember(&id, "up_1", second);
+            }
+            let subjects = messages::AckSubjects::read(tx, &id, ["up_1", "up_2", "up_3"])?;
+            ["up_1", "up_2", "up_3"]
+                .map(|upstream_id| subjects.get(tx, &id, upstream_id))
+                .into_iter()
+                .map(|subject| Ok(subject?.map(|subject| subject.id)))
+                .collect::<crate::store::StoreResult<Vec<_>>>()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        subjects,
+        [Some("msg_1".to_owned()), Some("msg_2".to_owned()), None]
+    );
 }
 }
 
