@@ -10,10 +10,9 @@
 //!
 //! Nothing here has to be kept in step with the database: a row that no longer matches (its
 //! message deleted, or the batch that recorded it rolled back) is simply not found, and the
-//! index is asked as before. What is kept is bounded in count and in the length of its ids.
+//! index is asked as before. What is kept is bounded: [`MOST`] rows of 16 bytes.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use ahash::RandomState;
 
@@ -23,37 +22,28 @@ use crate::model::DeviceId;
 /// than the time from a send to its server ack and delivery.
 const MOST: usize = 16_384;
 
-/// Upstream ids longer than this are not remembered (WhatsApp's are ~20–40 characters), so
-/// that what is kept stays within `MOST` × a few hundred bytes.
-const LONGEST_ID: usize = 128;
-
-/// A map hashed with keys of its own (not open to collisions chosen by whoever names the
-/// ids), faster than the standard library's for the writer's many small lookups.
-type Map<K, V> = HashMap<K, V, RandomState>;
-
-/// The rows of the messages sent lately, by device and upstream id, oldest first.
+/// The rows of the messages sent lately, oldest first, each under a hash of its device and
+/// upstream id: 16 bytes each, whatever the ids' length. Two messages whose hashes agree
+/// share a place, and the one that is not there is found through the index; the hash's keys
+/// are the process's own, so nobody naming ids can choose such pairs.
 #[derive(Default)]
 pub struct SentRows {
-    rows: Map<DeviceId, Map<Arc<str>, i64>>,
-    order: VecDeque<(DeviceId, Arc<str>)>,
+    rows: HashMap<u64, i64, RandomState>,
+    order: VecDeque<u64>,
 }
 
 impl SentRows {
     /// The message of `device` sent as `upstream_id` is row `rowid`; the oldest one
     /// remembered is forgotten once there are [`MOST`].
     pub fn remember(&mut self, device: &DeviceId, upstream_id: &str, rowid: i64) {
-        if upstream_id.len() > LONGEST_ID {
+        let key = self.key(device, upstream_id);
+        if self.rows.insert(key, rowid).is_some() {
             return;
         }
-        let id: Arc<str> = Arc::from(upstream_id);
-        let rows = self.rows.entry(device.clone()).or_default();
-        if rows.insert(id.clone(), rowid).is_some() {
-            return;
-        }
-        self.order.push_back((device.clone(), id));
+        self.order.push_back(key);
         if self.order.len() > MOST {
-            if let Some((device, id)) = self.order.pop_front() {
-                self.forget(&device, &id);
+            if let Some(oldest) = self.order.pop_front() {
+                self.rows.remove(&oldest);
             }
         }
     }
@@ -61,16 +51,11 @@ impl SentRows {
     /// The row of the message of `device` sent as `upstream_id`, if it is remembered; it
     /// may no longer be that message's (see the module's documentation).
     pub fn row_of(&self, device: &DeviceId, upstream_id: &str) -> Option<i64> {
-        self.rows.get(device)?.get(upstream_id).copied()
+        self.rows.get(&self.key(device, upstream_id)).copied()
     }
 
-    fn forget(&mut self, device: &DeviceId, upstream_id: &str) {
-        if let Some(rows) = self.rows.get_mut(device) {
-            rows.remove(upstream_id);
-            if rows.is_empty() {
-                self.rows.remove(device);
-            }
-        }
+    fn key(&self, device: &DeviceId, upstream_id: &str) -> u64 {
+        self.rows.hasher().hash_one((device.as_str(), upstream_id))
     }
 }
 
@@ -90,25 +75,19 @@ mod tests {
             sent.remember(&demo, &format!("up_{n}"), n + 2);
         }
         assert_eq!(sent.row_of(&other, "first"), None);
-        assert!(
-            !sent.rows.contains_key(&other),
-            "a device with nothing kept is let go"
-        );
         assert_eq!(sent.row_of(&demo, "up_0"), Some(2));
         assert_eq!(
             sent.row_of(&other, "up_0"),
             None,
             "each device has its own ids"
         );
-        assert_eq!(sent.order.len(), MOST);
+        assert_eq!((sent.order.len(), sent.rows.len()), (MOST, MOST));
     }
 
     #[test]
-    fn a_long_upstream_id_is_not_remembered_and_a_known_one_not_twice() {
+    fn a_message_remembered_again_takes_one_place() {
         let demo = DeviceId::parse("demo").unwrap();
         let mut sent = SentRows::default();
-        sent.remember(&demo, &"x".repeat(LONGEST_ID + 1), 1);
-        assert_eq!(sent.order.len(), 0);
         sent.remember(&demo, "up", 1);
         sent.remember(&demo, "up", 2);
         assert_eq!(sent.row_of(&demo, "up"), Some(2));
