@@ -37,6 +37,7 @@ pub mod governors;
 pub mod journal;
 pub mod keys;
 pub mod linked_ids;
+mod log_writes;
 pub mod messages;
 mod migrations;
 mod open;

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::checkpointer::{
@@ -14,7 +14,7 @@ use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::readers::{ReaderPool, SQLITE_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
-use super::{migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
+use super::{log_writes, migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
 
@@ -63,7 +63,23 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+        // With `synchronous = FULL`, the writer's writes to the log are gathered into one a
+        // commit (see `log_writes`): the sync that ends each commit fails it if they fail.
+        let opened = match settings.synchronous {
+            Synchronous::Full => match log_writes::register() {
+                Ok(()) => Connection::open_with_flags_and_vfs(
+                    &path,
+                    OpenFlags::default(),
+                    log_writes::VFS,
+                ),
+                Err(code) => Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(code),
+                    Some("cannot register the VFS of the writer's log".into()),
+                )),
+            },
+            Synchronous::Normal => Connection::open(&path),
+        };
+        let mut conn = opened.map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
         })?;
