@@ -170,8 +170,8 @@ pub struct RelayUpdate<'a> {
 
 impl Tx<'_> {
     /// Stores `update` of message `message_id`, found by its `rowid` when that is known (on
-    /// SQLite, read with the queue). A message sent under an upstream id is remembered by it
-    /// (see [`super::SentRows`]).
+    /// SQLite, read with the queue). A message sent under an upstream id at a known row is
+    /// remembered there (see [`super::SentRows`]).
     pub fn set_relay_status(
         &mut self,
         device: &DeviceId,
@@ -207,14 +207,17 @@ impl Tx<'_> {
             update.ack,
             rowid,
         ];
-        // The statement by message id names no `?9`, and takes one value fewer.
-        let known = usize::from(rowid.is_some());
-        self.write(&STATEMENTS[known], &values[..8 + known])?;
-        if let (Some(rowid), Some(upstream_id), RelayStatus::Sent) =
-            (rowid, update.upstream_id, status)
-        {
-            self.sent_rows.remember(device, upstream_id, rowid);
+        // A row read with the queue is the message's unless the file was rebuilt since (a
+        // `VACUUM` renumbers rows): then the message is found by its id after all.
+        if let Some(rowid) = rowid {
+            if self.execute(&STATEMENTS[1], values)? == 1 {
+                if let (Some(upstream_id), RelayStatus::Sent) = (update.upstream_id, status) {
+                    self.sent_rows.remember(device, upstream_id, rowid);
+                }
+                return Ok(());
+            }
         }
-        Ok(())
+        // The statement by message id names no `?9`, and takes one value fewer.
+        self.write(&STATEMENTS[0], &values[..8])
     }
 }

@@ -89,7 +89,7 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
     let id = device.clone();
     store
         .write(move |tx| {
-            for message in ["msg_1", "msg_2"] {
+            for message in ["msg_1", "msg_2", "msg_3"] {
                 our_text(tx, &id, (message, "hello"), None)?;
                 let queued = RelayUpdate::default();
                 tx.set_relay_status(&id, (message, None), RelayStatus::Queued, &queued)?;
@@ -108,14 +108,16 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
     let id = device.clone();
     let subjects = store
         .write(move |tx| {
-            for (queued, upstream_id) in queue.iter().zip(["up_1", "up_2"]) {
+            // The third is stored with the first's row, as after the file was rebuilt.
+            let stale = [queue[0].rowid, queue[1].rowid, queue[0].rowid];
+            for ((queued, rowid), upstream_id) in queue.iter().zip(stale).zip(["up_1", "up_2", "up_3"]) {
                 let sent = RelayUpdate {
                     attempts: 1,
                     sent_at: Some(SENT_AT),
                     upstream_id: Some(upstream_id),
                     ..RelayUpdate::default()
                 };
-                let row = (queued.message.id.as_str(), queued.rowid);
+                let row = (queued.message.id.as_str(), rowid);
                 tx.set_relay_status(&id, row, RelayStatus::Sent, &sent)?;
             }
             if let (Some(first), Some(second)) = (rows[0], rows[1]) {
@@ -123,8 +125,9 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
                 // Kept at another message's row: that one is not the message acked.
                 tx.sent_rows.remember(&id, "up_1", second);
             }
-            let subjects = messages::AckSubjects::read(tx, &id, ["up_1", "up_2", "up_3"])?;
-            ["up_1", "up_2", "up_3"]
+            let upstream_ids = ["up_1", "up_2", "up_3", "up_4"];
+            let subjects = messages::AckSubjects::read(tx, &id, upstream_ids)?;
+            upstream_ids
                 .map(|upstream_id| subjects.get(tx, &id, upstream_id))
                 .into_iter()
                 .map(|subject| Ok(subject?.map(|subject| subject.id)))
@@ -134,7 +137,7 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
         .unwrap();
     assert_eq!(
         subjects,
-        [Some("msg_1".to_owned()), Some("msg_2".to_owned()), None]
+        [Some("msg_1"), Some("msg_2"), Some("msg_3"), None].map(|id| id.map(str::to_owned))
     );
 }
 }
