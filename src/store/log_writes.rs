@@ -2,8 +2,8 @@
 //!
 //! SQLite writes each page of a commit to the log as two writes of its own: the frame's
 //! 24-byte header, then the page. A group commit of the writer holds ~120 pages, so ~240
-//! `pwrite` calls, and a system call's fixed cost, paid 240 times, was a fifth of the writer's
-//! time (docs/performance.md, send). This module is a SQLite VFS that is the system's own for
+//! `pwrite` calls, and writing them was a fifth of the writer's time; gathered, a sixth
+//! (docs/performance.md, send). This module is a SQLite VFS that is the system's own for
 //! every file but the log, and for the log keeps consecutive writes in memory until SQLite
 //! needs them in the file: before it syncs the log, reads it, asks its size, truncates or
 //! closes it, and before it takes or releases a lock on the log's index. With
