@@ -159,10 +159,10 @@ impl AckSubjects {
         if let Some(subject) = self.read.get(upstream_id) {
             return Ok(subject.clone());
         }
-        let conn = tx.conn();
-        let row = tx.sent_rows.row_of(device, upstream_id);
-        let found = conn.answer(ask_ack_subject(conn, device, upstream_id, row)?)?;
-        or_by_index(conn, device, upstream_id, row, found)
+        Ok(AckSubjects::read(tx, device, [upstream_id])?
+            .read
+            .remove(upstream_id)
+            .flatten())
     }
 
     /// Keeps what the batch changed of a message (its ack, [`Tx::merge_ack`]).
