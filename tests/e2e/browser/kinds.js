@@ -17,7 +17,7 @@
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
-const { BASE, KEY, LAUNCH, screenshot, byTestId, until, signInToChat, PageWatch } = require("./support");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, until, scrolledTo, signInToChat, PageWatch } = require("./support");
 
 const pages = new PageWatch();
 
@@ -204,7 +204,22 @@ main(async () => {
     await screenshot(page, "kinds");
     await pages.audit(page, "a chat with a voice note, places, a poll, a contact card and an edit");
 
+    // A message that arrives while a menu is open at the foot of the chat does not move the
+    // menu from under the pointer; once the menu is closed, the chat follows to the new one.
+    await video.getByTestId("message-menu").click();
+    const videoForward = video.getByTestId("message-forward");
+    const before = await videoForward.boundingBox();
+    const arriving = `while the menu is open ${run}`;
+    await act({ do: "message", from: ALICE, text: arriving });
+    await withText(page, arriving, "in").waitFor({ state: "attached" });
+    const after = await videoForward.boundingBox();
+    if (after?.y !== before.y) fail(`the open menu moved from ${before.y} to ${after?.y} as a message arrived`);
+    await page.keyboard.press("Escape");
+    await videoForward.waitFor({ state: "detached" });
+    await withText(page, arriving, "in").waitFor();
+
     // Forwarded to Bob: the copy shows in his chat, marked forwarded.
+    await scrolledTo(page, edited);
     await edited.getByTestId("message-menu").click();
     await edited.getByTestId("message-forward").click();
     await page.getByTestId("forward-picker").waitFor();

@@ -90,10 +90,12 @@ export function MessageList({
   }, [menuFor]);
   const withMenu: MessageHandlers = { ...handlers, toggleMenu: setMenuFor };
 
+  // At the foot of the chat, the list follows what arrives; not while a message's menu is
+  // open, which would move from under the pointer. Closing it catches up.
   useLayoutEffect(() => {
-    if (shifting) return;
+    if (shifting || menuFor) return;
     if (atBottom.current && items.length > 0) list.current?.scrollToIndex(items.length - 1, { align: "end" });
-  }, [items, shifting, reactions, holds]);
+  }, [items, shifting, reactions, holds, menuFor]);
 
   const onScroll = (offset: number) => {
     const el = scroller.current;
