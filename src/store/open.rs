@@ -95,8 +95,6 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Sorts and temporary indexes of the write path stay off the disk.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // Room for every statement of the write path (see `Tx::execute`).
-        conn.set_prepared_statement_cache_capacity(128);
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
         // Checkpoints run on their own thread (see `run_checkpointer`), not inside a commit.

@@ -2,9 +2,9 @@
 //!
 //! The tables' modules write each statement once, in what both databases share: numbered
 //! parameters (`?1`), `ON CONFLICT … DO …`, `RETURNING`, `COALESCE`, times and JSON as text,
-//! 64-bit integers. A [`Conn`] runs it on either: on SQLite through rusqlite's statement cache,
-//! on PostgreSQL through statements it prepares once per connection, with each `?N` written
-//! `$N`, and writes whose answer nobody reads sent ahead of it ([`Conn::write`]). Parameters
+//! 64-bit integers. A [`Conn`] runs it on either: on SQLite through statements it keeps by
+//! their text ([`statements`]), on PostgreSQL through statements it prepares once per
+//! connection, with each `?N` written `$N`, and writes whose answer nobody reads sent ahead of it ([`Conn::write`]). Parameters
 //! and columns are limited to the types both drivers read and write the same way ([`Param`],
 //! [`Column`]): 64-bit integers and text. An unsigned or 32-bit integer, or a `bool`, which
 //! PostgreSQL would refuse at run time against a `BIGINT` column, does not compile. Bytes (a
@@ -21,8 +21,10 @@ use std::ops::{Deref, DerefMut};
 use super::{StoreError, StoreResult};
 
 mod session;
+mod statements;
 mod values;
 use session::{Said, Session, Ticket};
+use statements::Sqlite;
 pub(crate) use values::params;
 use values::Owned;
 pub use values::{Column, Param, Row};
@@ -47,7 +49,7 @@ enum Answer<T, F> {
 }
 
 enum Backend {
-    Sqlite(rusqlite::Connection),
+    Sqlite(Sqlite),
     Postgres(Box<RefCell<Postgres>>),
 }
 
@@ -114,7 +116,7 @@ fn connect_postgres(url: &str) -> StoreResult<Client> {
 
 impl Conn {
     pub fn sqlite(conn: rusqlite::Connection) -> Conn {
-        Conn(Backend::Sqlite(conn))
+        Conn(Backend::Sqlite(Sqlite::open(conn)))
     }
 
     /// Connects to the PostgreSQL database at `url`.
@@ -129,7 +131,7 @@ impl Conn {
     /// The SQLite connection, for what only SQLite has; `None` on PostgreSQL.
     pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
         match &self.0 {
-            Backend::Sqlite(conn) => Some(conn),
+            Backend::Sqlite(conn) => Some(conn.connection()),
             Backend::Postgres(_) => None,
         }
     }
@@ -153,7 +155,7 @@ impl Conn {
     /// closed is opened again first.
     pub fn begin(&self) -> StoreResult<()> {
         match &self.0 {
-            Backend::Sqlite(conn) => Ok(conn.execute_batch("BEGIN IMMEDIATE")?),
+            Backend::Sqlite(conn) => Ok(conn.connection().execute_batch("BEGIN IMMEDIATE")?),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 if pg.client.is_closed() {
@@ -184,9 +186,12 @@ impl Conn {
     /// error is what the callers hear of.
     pub fn rollback(&self) {
         let rolled_back = match &self.0 {
-            Backend::Sqlite(conn) => match conn.is_autocommit() {
+            Backend::Sqlite(conn) => match conn.connection().is_autocommit() {
                 true => return,
-                false => conn.execute_batch("ROLLBACK").map_err(StoreError::from),
+                false => conn
+                    .connection()
+                    .execute_batch("ROLLBACK")
+                    .map_err(StoreError::from),
             },
             Backend::Postgres(pg) => {
                 let client = &mut pg.borrow_mut().client;
@@ -202,13 +207,11 @@ impl Conn {
     /// Runs one statement; the rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<usize> {
         match &self.0 {
-            Backend::Sqlite(conn) => {
-                Ok(conn
-                    .prepare_cached(sql)?
-                    .execute(rusqlite::params_from_iter(
-                        params.iter().map(|p| p.sqlite()),
-                    ))?)
-            }
+            Backend::Sqlite(conn) => conn.with_statement(sql, |statement| {
+                Ok(statement.execute(rusqlite::params_from_iter(
+                    params.iter().map(|p| p.sqlite()),
+                ))?)
+            }),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 let statement = pg.prepare(sql)?;
@@ -327,7 +330,7 @@ impl Conn {
     /// control).
     pub fn execute_batch(&self, sql: &str) -> StoreResult<()> {
         match &self.0 {
-            Backend::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Backend::Sqlite(conn) => Ok(conn.connection().execute_batch(sql)?),
             Backend::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
         }
     }
@@ -356,8 +359,7 @@ impl Conn {
         mut each: impl FnMut(&Row<'_>) -> StoreResult<bool>,
     ) -> StoreResult<()> {
         match &self.0 {
-            Backend::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(sql)?;
+            Backend::Sqlite(conn) => conn.with_statement(sql, |statement| {
                 let mut rows = statement.query(rusqlite::params_from_iter(
                     params.iter().map(|p| p.sqlite()),
                 ))?;
@@ -367,7 +369,7 @@ impl Conn {
                     }
                 }
                 Ok(())
-            }
+            }),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
                 let statement = pg.prepare(sql)?;
