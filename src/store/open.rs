@@ -121,7 +121,7 @@ impl Store {
         let packer = Packer::start()?;
         spawn_thread("writer", move || {
             run_writer(
-                Conn::sqlite(conn),
+                Conn::sqlite_writer(conn),
                 queue,
                 bus,
                 Some(keeping),

@@ -115,8 +115,20 @@ fn connect_postgres(url: &str) -> StoreResult<Client> {
 }
 
 impl Conn {
+    /// A read connection to SQLite.
     pub fn sqlite(conn: rusqlite::Connection) -> Conn {
-        Conn(Backend::Sqlite(Sqlite::open(conn)))
+        Conn(Backend::Sqlite(Sqlite::open(
+            conn,
+            statements::READER_KEEPS,
+        )))
+    }
+
+    /// The store writer's connection to SQLite, which keeps every statement of the write path.
+    pub fn sqlite_writer(conn: rusqlite::Connection) -> Conn {
+        Conn(Backend::Sqlite(Sqlite::open(
+            conn,
+            statements::WRITER_KEEPS,
+        )))
     }
 
     /// Connects to the PostgreSQL database at `url`.

@@ -16,14 +16,22 @@ use self_cell::self_cell;
 
 use crate::store::StoreResult;
 
-/// How many statements a connection keeps. The store's statements are fixed texts, fewer than
-/// this; a text built anew for each use would fill it, and the cache is then started over
-/// rather than grown.
-const KEPT: usize = 256;
+/// How many statements the writer's connection keeps: the write path's statements are fixed
+/// texts, fewer than this. A statement takes 5–8 KiB of SQLite's memory.
+pub(in crate::store) const WRITER_KEEPS: usize = 256;
+
+/// How many statements a read connection keeps: there are eight of them, each serving any of
+/// the API's reads, so each keeps fewer (at most ~250 KiB), as rusqlite's cache did (16).
+pub(in crate::store) const READER_KEEPS: usize = 32;
 
 /// Each statement by its text. A statement is lent to one use at a time: a use that finds it
 /// lent (a query run inside the rows of the same query) prepares one of its own.
-type Statements<'c> = RefCell<HashMap<Box<str>, Rc<RefCell<Statement<'c>>>, ahash::RandomState>>;
+/// A connection full with as many as it keeps starts over rather than grows, so that texts
+/// built anew for each use cannot take memory without bound.
+struct Statements<'c> {
+    kept: RefCell<HashMap<Box<str>, Rc<RefCell<Statement<'c>>>, ahash::RandomState>>,
+    keeps: usize,
+}
 
 self_cell!(
     /// A SQLite connection and the statements prepared on it, which borrow it: they are
@@ -42,8 +50,12 @@ self_cell!(
 unsafe impl Send for Sqlite {}
 
 impl Sqlite {
-    pub(super) fn open(conn: Connection) -> Sqlite {
-        Sqlite::new(conn, |_| RefCell::default())
+    /// `conn`, keeping up to `keeps` statements.
+    pub(super) fn open(conn: Connection, keeps: usize) -> Sqlite {
+        Sqlite::new(conn, |_| Statements {
+            kept: RefCell::default(),
+            keeps,
+        })
     }
 
     pub(super) fn connection(&self) -> &Connection {
@@ -57,18 +69,18 @@ impl Sqlite {
         run: impl FnOnce(&mut Statement<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
         self.with_dependent(|conn, statements| {
-            let kept = statements.borrow().get(sql).cloned();
+            let kept = statements.kept.borrow().get(sql).cloned();
             let statement = match kept {
                 Some(statement) => statement,
                 None => {
                     let prepared =
                         conn.prepare_with_flags(sql, PrepFlags::SQLITE_PREPARE_PERSISTENT)?;
                     let statement = Rc::new(RefCell::new(prepared));
-                    let mut statements = statements.borrow_mut();
-                    if statements.len() >= KEPT {
-                        statements.clear();
+                    let mut kept = statements.kept.borrow_mut();
+                    if kept.len() >= statements.keeps {
+                        kept.clear();
                     }
-                    statements.insert(sql.into(), Rc::clone(&statement));
+                    kept.insert(sql.into(), Rc::clone(&statement));
                     statement
                 }
             };
@@ -87,7 +99,7 @@ mod tests {
     use super::*;
 
     fn kept(sqlite: &Sqlite) -> usize {
-        sqlite.with_dependent(|_, statements| statements.borrow().len())
+        sqlite.with_dependent(|_, statements| statements.kept.borrow().len())
     }
 
     fn count(sqlite: &Sqlite, sql: &str) -> i64 {
@@ -100,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_statement_is_prepared_once_and_used_again() {
-        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap());
+        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap(), READER_KEEPS);
         assert_eq!(count(&sqlite, "SELECT 1"), 1);
         assert_eq!(count(&sqlite, "SELECT 1"), 1);
         assert_eq!(count(&sqlite, "SELECT 2"), 2);
@@ -109,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_statement_used_inside_its_own_rows_runs_as_one_of_its_own() {
-        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap());
+        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap(), READER_KEEPS);
         let sql = "SELECT value FROM (SELECT 1 AS value UNION ALL SELECT 2) ORDER BY value";
         let nested = sqlite
             .with_statement(sql, |outer| {
@@ -130,8 +142,8 @@ mod tests {
 
     #[test]
     fn texts_built_for_each_use_start_the_cache_over_instead_of_growing_it() {
-        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap());
-        for n in 0..KEPT as i64 + 10 {
+        let sqlite = Sqlite::open(Connection::open_in_memory().unwrap(), READER_KEEPS);
+        for n in 0..READER_KEEPS as i64 + 10 {
             assert_eq!(count(&sqlite, &format!("SELECT {n}")), n);
         }
         assert_eq!(kept(&sqlite), 10);
