@@ -60,6 +60,31 @@ async fn journal_as(daemon: &TestDaemon, device: &str, key: &str) -> Vec<String>
         .collect()
 }
 
+/// What a dashboard opened on device `shop` with `key` is shown before `sync` (it connects without
+/// `lastSeq`): the events' names, and the pairing code among them if any.
+async fn opened(daemon: &TestDaemon, key: &str) -> (Vec<String>, Option<Value>) {
+    let mut client = SioClient::connect(
+        &daemon.base,
+        "/ws",
+        "/device/shop",
+        &[],
+        &[],
+        json!({ "apiKey": key }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected();
+    client.wait_for("sync", WAIT).await.unwrap();
+    let names = client.history().iter().map(|e| e.name.clone()).collect();
+    let code = client
+        .history()
+        .iter()
+        .find(|e| e.name == "pairing:code")
+        .map(|e| e.data["code"].clone());
+    client.close().await;
+    (names, code)
+}
+
 #[tokio::test]
 async fn a_simulator_device_links_by_a_code_typed_on_a_phone_and_stays_linked() {
     let daemon = TestDaemon::start().await;
@@ -303,6 +328,34 @@ async fn the_code_reaches_control_credentials_only() {
         assert!(!heard(&resumed));
         resumed.close().await;
     }
+    daemon.stop().await;
+}
+
+/// A dashboard opened while the code is being typed (connecting without `lastSeq`) is shown
+/// it with the device's state and QR code, before `sync`, if its credential may see them; once
+/// the device is linked, it is shown no more.
+#[tokio::test]
+async fn a_dashboard_opened_while_a_code_is_typed_is_shown_it() {
+    let daemon = TestDaemon::start().await;
+    daemon.create_device("shop").await;
+    let read = daemon.key_for(&["shop"], &["read"]).await;
+    let mut watching = daemon.socket("shop", json!({ "lastSeq": 0 })).await;
+    wait_state(&mut watching, "qr").await;
+    let (status, issued) = ask_code(&daemon, "shop", PHONE).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    watching.wait_for("pairing:code", WAIT).await.unwrap();
+
+    let (names, code) = opened(&daemon, &daemon.key).await;
+    assert_eq!(names, ["session", "state", "qr", "pairing:code", "sync"]);
+    assert_eq!(code, Some(issued["code"].clone()));
+    let (names, _) = opened(&daemon, &read).await;
+    assert_eq!(names, ["session", "state", "sync"], "nor its QR code");
+
+    let (status, body) = type_code(&daemon, &issued["code"], PHONE).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    wait_state(&mut watching, "ready").await;
+    let (names, _) = opened(&daemon, &daemon.key).await;
+    assert_eq!(names, ["session", "state", "sync"]);
     daemon.stop().await;
 }
 

@@ -194,6 +194,7 @@ macro_rules! on_both {
 }
 
 mod contacts;
+mod current_view;
 mod relay;
 mod search;
 mod sinks;

@@ -417,7 +417,7 @@ pub fn read_after(
 /// The events of which each device's newest is kept whatever the journal's retention: a
 /// dashboard connecting without `lastSeq` draws the device from them however long ago it last
 /// changed, and finds them without scanning the journal for them.
-const LATEST_KEPT: [EventKind; 2] = [EventKind::State, EventKind::Qr];
+const LATEST_KEPT: [EventKind; 3] = [EventKind::State, EventKind::Qr, EventKind::PairingCode];
 
 /// The newest event of `kind`, one of [`LATEST_KEPT`], even if the journal was pruned past it.
 pub fn latest(
@@ -487,17 +487,31 @@ fn with_qr_image(mut event: JournaledEvent) -> StoreResult<JournaledEvent> {
     Ok(event)
 }
 
-/// The latest `state` event, and the latest `qr` event if the device is showing one.
+/// The latest `state` event; while the device shows QR codes, the latest `qr` event too, and
+/// the latest `pairing:code` given since it began showing them, until that code expires:
+/// someone may be typing it on their phone, and a dashboard opened meanwhile shows it as one
+/// open before did. In `seq` order.
 pub fn current_view(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<JournaledEvent>> {
     let Some(state) = latest(conn, device, EventKind::State)? else {
         return Ok(never_changed(conn, device)?.into_iter().collect());
     };
-    let showing_qr = state.fields()["state"] == StateName::Qr.as_str();
-    let qr = match showing_qr {
-        true => latest(conn, device, EventKind::Qr)?,
-        false => None,
-    };
-    Ok(std::iter::once(state).chain(qr).collect())
+    if state.fields()["state"] != StateName::Qr.as_str() {
+        return Ok(vec![state]);
+    }
+    let qr = latest(conn, device, EventKind::Qr)?;
+    let code = latest(conn, device, EventKind::PairingCode)?
+        .filter(|code| code.seq > state.seq && still_typable(code, Utc::now()));
+    let mut view: Vec<JournaledEvent> = std::iter::once(state).chain(qr).chain(code).collect();
+    view.sort_by_key(|event| event.seq);
+    Ok(view)
+}
+
+/// Whether the code of a `pairing:code` event still links the device at `now`.
+fn still_typable(code: &JournaledEvent, now: DateTime<Utc>) -> bool {
+    code.fields()["expiresAt"]
+        .as_str()
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .is_some_and(|expires| expires > now)
 }
 
 /// The `state` of a device that has never changed state (created and not started yet), which
