@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::binary::{limit_file_size, seen_by, Daemon, ADMIN_KEY};
 use common::receiver::Receiver;
-use common::{TestDaemon, WAIT};
+use common::{wait_state, TestDaemon, WAIT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -47,6 +47,12 @@ async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_aga
     api.ready_device("phone", silent_phone()).await;
     let mut dashboard = api.socket("phone", json!({})).await;
     let messages = format!("/api/v1/devices/phone/chats/{CHAT}/messages");
+    // A device showing its QR codes, to be asked for a pairing code.
+    api.create_device("kiosk").await;
+    let mut linking = api.socket("kiosk", json!({})).await;
+    wait_state(&mut linking, "qr").await;
+    let pairing_code = "/api/v1/devices/kiosk/pairing-code";
+    let phone = json!({ "phone": "+15550000009" });
 
     let (status, ready) = get(&api, "/ready").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
@@ -85,6 +91,10 @@ async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_aga
     let (status, page) = api.get(&messages).await;
     assert_eq!(status, StatusCode::OK, "reads still work: {page}");
     assert_eq!(page["items"], json!([]), "nothing was stored");
+    // Nor is a pairing code given whose event cannot be journaled.
+    let (status, refused) = api.post(pairing_code, phone.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_eq!(refused["error"]["code"], "storage_unavailable", "{refused}");
 
     // Not ready, and says why; alive all the same.
     let (status, ready) = get(&api, "/ready").await;
@@ -113,6 +123,18 @@ async fn writes_the_storage_cannot_take_are_storage_unavailable_until_it_can_aga
         .await
         .unwrap();
     assert_eq!(ack["ok"], true, "{ack}");
+    let (status, issued) = api.post(pairing_code, phone).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    let event = linking.wait_for("pairing:code", WAIT).await.unwrap();
+    assert_eq!(event.data["code"], issued["code"]);
+    let (_, journal) = api
+        .get("/api/v1/devices/kiosk/events?after=0&limit=500")
+        .await;
+    let codes = journal["items"].as_array().unwrap().iter();
+    let codes = codes
+        .filter(|event| event["type"] == "pairing:code")
+        .count();
+    assert_eq!(codes, 1, "only the code given is journaled: {journal}");
 
     // One error for the whole outage, however many writes met it.
     daemon

@@ -42,7 +42,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// device shows its QR codes, state `qr` (`invalid_state` otherwise, and nothing changes), on a
 /// connector that lists `pairing.code` (`unsupported_by_connector` otherwise). A new code
 /// replaces the one given before. The code is journaled as `pairing:code { code, phone,
-/// expiresAt }`, which only credentials with the `control` scope on the device receive.
+/// expiresAt }`, which only credentials with the `control` scope on the device receive; one
+/// that cannot be journaled is not given (`storage_unavailable`).
 #[utoipa::path(post, path = "/api/v1/devices/{id}/pairing-code", tag = "pairing",
     params(DevicePath),
     request_body = PairingCodeRequest,

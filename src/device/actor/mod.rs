@@ -62,7 +62,7 @@ use crate::model::{
     upstream::{ConnectorError, Cue, Found, LookUp, Outbound, Reported},
     DeviceId, StateName,
 };
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError};
 
 /// What a command asks of the device.
 #[derive(Debug)]
@@ -371,17 +371,22 @@ impl Actor {
         }
     }
 
-    /// Journals one event of the device in a write of its own.
+    /// Journals one event of the device in a write of its own; a write that fails is logged.
     async fn journal(&self, data: EventData) {
-        let (id, kind) = (self.id.clone(), data.kind());
-        let written = self
-            .context
-            .store
-            .write(move |tx| tx.journal(&id, data).map(drop))
-            .await;
-        if let Err(error) = written {
+        let kind = data.kind();
+        if let Err(error) = self.journaled(data).await {
             tracing::error!(device_id = %self.id, %error, event = %kind, "cannot journal an event");
         }
+    }
+
+    /// Journals one event of the device in a write of its own, for an answer that must not be
+    /// given unless the event is stored.
+    async fn journaled(&self, data: EventData) -> Result<(), StoreError> {
+        let id = self.id.clone();
+        self.context
+            .store
+            .write(move |tx| tx.journal(&id, data).map(drop))
+            .await
     }
 }
 

@@ -92,15 +92,16 @@ impl Actor {
             Err(error) => return Err(self.answered_with(error).await),
         };
         // Stated before the hold is set, so the device waits at least until the time it
-        // states.
+        // states. A code whose event cannot be stored is not given: the dashboards would not
+        // show it, nor the device wait for it.
         let expires_at = rfc3339(Utc::now() + ttl);
-        self.linking_hold = Some(Instant::now() + ttl);
-        self.journal(EventData::PairingCode(PairingCode {
+        self.journaled(EventData::PairingCode(PairingCode {
             code: code.clone(),
             phone: phone.digits().to_owned(),
             expires_at: expires_at.clone(),
         }))
-        .await;
+        .await?;
+        self.linking_hold = Some(Instant::now() + ttl);
         Ok(IssuedCode { code, expires_at })
     }
 
