@@ -17,7 +17,7 @@
 
 const { chromium } = require("playwright-core");
 const { main, env, fail, rest } = require("../lib");
-const { BASE, KEY, LAUNCH, screenshot, byTestId, until, scrolledTo, signInToChat, PageWatch } = require("./support");
+const { BASE, KEY, LAUNCH, screenshot, byTestId, until, signInToChat, PageWatch } = require("./support");
 
 const pages = new PageWatch();
 
@@ -208,6 +208,8 @@ main(async () => {
     // menu from under the pointer; once the menu is closed, the chat follows to the new one.
     await video.getByTestId("message-menu").click();
     const videoForward = video.getByTestId("message-forward");
+    // Once the menu has settled (it scrolls itself into view as it opens).
+    await videoForward.click({ trial: true });
     const before = await videoForward.boundingBox();
     const arriving = `while the menu is open ${run}`;
     await act({ do: "message", from: ALICE, text: arriving });
@@ -216,18 +218,23 @@ main(async () => {
     if (after?.y !== before.y) fail(`the open menu moved from ${before.y} to ${after?.y} as a message arrived`);
     await page.keyboard.press("Escape");
     await videoForward.waitFor({ state: "detached" });
-    await withText(page, arriving, "in").waitFor();
+    const messages = page.getByRole("log", { name: "Messages" });
+    await until(
+      async () => (await messages.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)) < 2 || "not at the foot",
+      "the chat follows to the message that arrived once the menu is closed",
+    );
+    const received = withText(page, arriving, "in");
+    await received.waitFor();
 
-    // Forwarded to Bob: the copy shows in his chat, marked forwarded.
-    await scrolledTo(page, edited);
-    await edited.getByTestId("message-menu").click();
-    await edited.getByTestId("message-forward").click();
+    // That message forwarded to Bob: the copy shows in his chat, ours, marked forwarded.
+    await received.getByTestId("message-menu").click();
+    await received.getByTestId("message-forward").click();
     await page.getByTestId("forward-picker").waitFor();
     await pages.audit(page, "the chat picker of a forward");
     await page.locator(byTestId("forward-chat", { "chat-id": BOB })).click();
     await page.getByTestId("forward-picker").waitFor({ state: "detached" });
     await page.locator(byTestId("chat-row", { "chat-id": BOB })).click();
-    const forwarded = withText(page, fixed, "out");
+    const forwarded = withText(page, arriving, "out");
     await forwarded.waitFor();
     await forwarded.getByTestId("message-forwarded").waitFor();
     const copy = await stored(await forwarded.getAttribute("data-message-id"));

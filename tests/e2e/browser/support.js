@@ -132,21 +132,6 @@ async function until(check, what) {
   fail(`${what} (last seen: ${JSON.stringify(seen)})`);
 }
 
-/**
- * Scrolls the open chat up until `message` is rendered: the list renders only the messages
- * near its view, so one further up is not on the page until the chat is scrolled to it.
- */
-async function scrolledTo(page, message) {
-  const log = page.getByRole("log", { name: "Messages" });
-  await until(async () => {
-    if ((await message.count()) > 0) return true;
-    return log.evaluate((el) => {
-      el.scrollBy(0, -el.clientHeight / 2);
-      return `scrolled to ${el.scrollTop}`;
-    });
-  }, "the message is shown as the chat is scrolled up");
-}
-
 /** Waits until the dashboard says its sockets are connected. */
 async function connected(page) {
   await page.locator(byTestId("connection-status", { status: "connected" })).waitFor();
@@ -162,4 +147,4 @@ async function signInToChat(page, deviceId, chatId) {
   await connected(page);
 }
 
-module.exports = { BASE, KEY, SHOTS, WAIT_MS, LAUNCH, PageWatch, screenshot, byTestId, expectCount, until, scrolledTo, connected, signInToChat };
+module.exports = { BASE, KEY, SHOTS, WAIT_MS, LAUNCH, PageWatch, screenshot, byTestId, expectCount, until, connected, signInToChat };
