@@ -86,6 +86,41 @@ fn quick_phone() -> Value {
     })
 }
 
+/// A fleet dashboard's connection to `node`: its root namespace, with the admin key.
+async fn fleet(node: &Node) -> SioClient {
+    SioClient::connect(
+        &node.api.base,
+        "/ws",
+        "/",
+        &[],
+        &[],
+        json!({ "apiKey": node.api.key }),
+    )
+    .await
+    .unwrap()
+    .unwrap_connected()
+}
+
+/// Creates a key through `node` that reads every device; its record, with its secret `key`.
+async fn read_only_key(node: &Node) -> Value {
+    let (status, created) = node
+        .api
+        .post(
+            "/api/v1/keys",
+            json!({ "name": "dashboard", "devices": ["*"], "scopes": ["read"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
+}
+
+/// Revokes the key `created` through `node`.
+async fn revoke(node: &Node, created: &Value) {
+    let path = format!("/api/v1/keys/{}", created["id"].as_str().unwrap());
+    let (status, _) = node.api.call(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
 /// Creates the device `definition` describes through `creator`, and waits until each of
 /// `watchers`' nodes announced it to a fleet dashboard (`device:update` on the root
 /// namespace), which it does once the device's namespace is open there: a node hears of a
@@ -93,18 +128,7 @@ fn quick_phone() -> Value {
 async fn create_announced(creator: &Node, watchers: &[&Node], definition: Value) {
     let mut fleets = Vec::new();
     for watcher in watchers {
-        let fleet = SioClient::connect(
-            &watcher.api.base,
-            "/ws",
-            "/",
-            &[],
-            &[],
-            json!({ "apiKey": watcher.api.key }),
-        )
-        .await
-        .unwrap()
-        .unwrap_connected();
-        fleets.push(fleet);
+        fleets.push(fleet(watcher).await);
     }
     let (status, body) = creator
         .api
@@ -786,21 +810,12 @@ async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
     let a = node("node-a", &database).await;
     let b = node("node-b", &database).await;
     create_announced(&a, &[&b], json!({ "id": "shop", "name": "Shop" })).await;
-    let (status, created) = a
-        .api
-        .post(
-            "/api/v1/keys",
-            json!({ "name": "dashboard", "devices": ["*"], "scopes": ["read"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created = read_only_key(&a).await;
     let secret = created["key"].as_str().unwrap();
     let mut on_b = b.api.socket("shop", json!({ "apiKey": secret })).await;
     let mut admin_on_b = b.api.socket("shop", json!({})).await;
 
-    let path = format!("/api/v1/keys/{}", created["id"].as_str().unwrap());
-    let (status, _) = a.api.call(reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    revoke(&a, &created).await;
     on_b.wait_disconnected(WAIT).await.unwrap();
     let (status, refused) = b
         .api
@@ -813,6 +828,84 @@ async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
         .await
         .expect("still connected");
     assert_eq!(listed["ok"], true, "{listed}");
+}
+
+/// SPEC §10: a node that lost its connection to the cluster's notices publishes, once it
+/// listens again, what the other nodes committed in between, with nothing more to come: the
+/// events of a device, a key revoked (its connections to this node close) and a device
+/// created (announced to this node's fleet dashboards). The node is frozen while PostgreSQL
+/// ends its listener's connection and the other node commits, so that no notice can reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() {
+    let database = common::postgres::database();
+    let b = node("node-b", &database).await;
+    ready_device("shop", &b, &b, &b).await;
+    let mut a = node("node-a", &format!("{database}?application_name=node-a")).await;
+    let created = read_only_key(&b).await;
+    let secret = created["key"].as_str().unwrap();
+    let mut revoked_on_a = a.api.socket("shop", json!({ "apiKey": secret })).await;
+    let mut watching_on_a = a.api.socket("shop", json!({ "lastSeq": 0 })).await;
+    let mut watching_on_b = b.api.socket("shop", json!({})).await;
+    let mut fleet_on_a = fleet(&a).await;
+
+    signal(&a.daemon, "-STOP");
+    let url = database.clone();
+    let ended = tokio::task::spawn_blocking(move || end_connections(&url, "node-a notices"))
+        .await
+        .unwrap();
+    assert_eq!(ended, 1, "node-a's listener");
+    let chat = format!("/api/v1/devices/shop/chats/{ALICE}");
+    let (status, body) = b
+        .api
+        .call(
+            reqwest::Method::PATCH,
+            &chat,
+            Some(json!({ "archived": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let archived = |event: &SioEvent| event.name == "chat:update" && event.data["archived"] == true;
+    watching_on_b.wait_until(WAIT, archived).await.unwrap();
+    revoke(&b, &created).await;
+    let (status, body) = b
+        .api
+        .post("/api/v1/devices", json!({ "id": "kiosk", "name": "Kiosk" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    signal(&a.daemon, "-CONT");
+
+    let caught_up = a
+        .daemon
+        .wait_for("the listener's catch-up", WAIT, |line| {
+            line.contains("listening to the cluster's notices again")
+                .then(|| line.to_owned())
+        })
+        .await;
+    assert!(!caught_up.contains("events=0"), "{caught_up}");
+    watching_on_a.wait_until(WAIT, archived).await.unwrap();
+    assert_whole_journal(&mut watching_on_a, &b, "across the node's lost notices").await;
+    revoked_on_a.wait_disconnected(WAIT).await.unwrap();
+    fleet_on_a
+        .wait_until(WAIT, |event| {
+            event.name == "device:update" && event.data["deviceId"] == "kiosk"
+        })
+        .await
+        .unwrap();
+    let mut kiosk_on_a = a.api.socket("kiosk", json!({})).await;
+    wait_state(&mut kiosk_on_a, "qr").await;
+}
+
+/// Ends the connections to the PostgreSQL `database` named `application`; how many.
+/// Blocking: the `postgres` client runs on a thread of its own.
+fn end_connections(database: &str, application: &str) -> i64 {
+    let mut db = postgres::Client::connect(database, postgres::NoTls).unwrap();
+    db.query_one(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = $1",
+        &[&application],
+    )
+    .unwrap()
+    .get(0)
 }
 
 /// Sends `signal` (`-STOP`, `-CONT`) to the daemon's process.

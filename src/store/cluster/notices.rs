@@ -10,6 +10,7 @@
 //! events are journaled under a lock on its head row, so their commits, and the notices, come
 //! in `seq` order; a socket's fanout refills from the journal anything it finds missing.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,13 @@ const MOST_PAYLOAD: usize = 7_000;
 const LISTEN_TURN: Duration = Duration::from_millis(500);
 /// How long the listener waits before connecting again after it lost its connection.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+/// The listener's connection is named after the node's (the `application_name` its storage
+/// URL gives), then `notices`, for an operator to tell it apart in `pg_stat_activity`.
+const NAMED: &str = "SELECT set_config('application_name',
+    ltrim(current_setting('application_name') || ' notices'), false)";
+/// The most events read from the journal at once when publishing what a notice, or a
+/// catch-up, names.
+const CATCH_UP_PAGE: u64 = 256;
 
 /// A name of this daemon's own, new at each start, that its notices carry: the listener
 /// ignores what its own writer committed, which its bus had at the commit.
@@ -111,45 +119,169 @@ fn notify(conn: &Conn, payload: &str) -> StoreResult<()> {
 }
 
 /// Listens for the other nodes' notices until `closed`, on connections made by `connect`,
-/// publishing what they committed on `bus`. A lost connection is made again; what was
-/// committed meanwhile reaches the sockets with the next event of each device, whose fanout
-/// refills the gap from the journal.
+/// publishing what they committed on `bus`. A lost connection is made again, and what was
+/// committed while it was lost is then published as its notices would have been (see
+/// [`Heard`]).
 pub(in crate::store) fn listen(
     connect: impl Fn() -> StoreResult<Conn>,
     origin: &Origin,
     bus: &EventBus,
     closed: &AtomicBool,
 ) {
+    let mut heard: Option<Heard> = None;
     while !closed.load(Ordering::Relaxed) {
-        let heard = connect().and_then(|conn| {
+        let listened = connect().and_then(|conn| {
+            conn.query_one(NAMED, params![], |_| Ok(()))?;
             conn.execute_batch(&format!("LISTEN {CHANNEL}"))?;
+            // Read once listening: whatever commits after this comes with a notice.
+            let now = Heard::read(&conn)?;
+            if let Some(before) = &heard {
+                let missed = catch_up(&conn, bus, before, &now)?;
+                tracing::info!(
+                    events = missed.events,
+                    devices = missed.devices,
+                    revoked_keys = missed.revoked_keys,
+                    "listening to the cluster's notices again; published what was committed meanwhile"
+                );
+            }
+            let heard = heard.insert(now);
             while !closed.load(Ordering::Relaxed) {
                 for payload in conn.notifications(LISTEN_TURN)? {
-                    hear(&conn, origin, bus, &payload)?;
+                    hear(&conn, origin, bus, &payload, heard)?;
                 }
             }
             Ok(())
         });
-        if let Err(error) = heard {
+        if let Err(error) = listened {
             tracing::warn!(%error, "lost the cluster's notices; listening again");
             std::thread::sleep(RECONNECT_PAUSE);
         }
     }
 }
 
-/// Publishes what one notice says another node committed.
-fn hear(conn: &Conn, origin: &Origin, bus: &EventBus, payload: &str) -> StoreResult<()> {
-    let mut lines = payload.lines();
-    if lines.next() == Some(&*origin.0) {
-        return Ok(());
+/// What the listener has heard of the cluster's commits, its own node's included: where each
+/// device's journal stands, which devices are defined and which API keys are revoked. Read
+/// from the database when the listener first listens, kept up to date by every notice, and
+/// read again when it listens after it lost its connection: the difference is what the
+/// notices it could not hear would have said. Without it, a key revoked through another node
+/// meanwhile would keep its connections to this one open, a device defined or removed there
+/// would stay unknown, or known, here, and a device's events would reach this node's sockets
+/// only with its next event.
+#[derive(Default)]
+struct Heard {
+    heads: HashMap<DeviceId, u64>,
+    devices: HashSet<DeviceId>,
+    revoked: HashSet<String>,
+}
+
+impl Heard {
+    fn read(conn: &Conn) -> StoreResult<Self> {
+        let device = |id: String| DeviceId::parse(&id).ok();
+        let heads = conn.query_all(
+            "SELECT device_id, last_seq FROM device_seq",
+            params![],
+            |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)?)),
+        )?;
+        let devices = conn.query_all("SELECT id FROM devices", params![], |row| {
+            row.get::<String>(0)
+        })?;
+        let revoked = conn.query_all(
+            "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
+            params![],
+            |row| row.get::<String>(0),
+        )?;
+        Ok(Self {
+            heads: heads
+                .into_iter()
+                .filter_map(|(id, seq)| Some((device(id)?, u64::try_from(seq).ok()?)))
+                .collect(),
+            devices: devices.into_iter().filter_map(device).collect(),
+            revoked: revoked.into_iter().collect(),
+        })
     }
+}
+
+/// How much a catch-up published.
+struct Missed {
+    events: u64,
+    devices: usize,
+    revoked_keys: usize,
+}
+
+/// Publishes what was committed between `before` and `now`: the devices defined, then the
+/// events journaled (this node's own among them, which its sockets skip as already
+/// delivered), then the devices removed and the keys revoked.
+fn catch_up(conn: &Conn, bus: &EventBus, before: &Heard, now: &Heard) -> StoreResult<Missed> {
+    let defined: Vec<&DeviceId> = now.devices.difference(&before.devices).collect();
+    let removed: Vec<&DeviceId> = before.devices.difference(&now.devices).collect();
+    for device in &defined {
+        bus.publish_device_change(DeviceChange::Defined((*device).clone()));
+    }
+    let mut events = 0;
+    for (device, &head) in &now.heads {
+        let from = before.heads.get(device).copied().unwrap_or(0);
+        events += publish_events(conn, bus, device, from, head)?;
+    }
+    for device in &removed {
+        bus.publish_device_change(DeviceChange::Removed((*device).clone()));
+    }
+    let revoked: Vec<&String> = now.revoked.difference(&before.revoked).collect();
+    for key in &revoked {
+        bus.publish_key_revoked((*key).clone());
+    }
+    Ok(Missed {
+        events,
+        devices: defined.len() + removed.len(),
+        revoked_keys: revoked.len(),
+    })
+}
+
+/// Publishes `device`'s events after `after` up to `last`, read from the journal a page at a
+/// time, marked as another node's; returns how many.
+fn publish_events(
+    conn: &Conn,
+    bus: &EventBus,
+    device: &DeviceId,
+    mut after: u64,
+    last: u64,
+) -> StoreResult<u64> {
+    let mut published = 0;
+    while after < last {
+        let read = read_after(conn, device, after, (last - after).min(CATCH_UP_PAGE))?;
+        let Some(newest) = read.events.last().map(|event| event.seq) else {
+            break;
+        };
+        for mut event in read.events.into_iter().filter(|event| event.seq <= last) {
+            event.remote = true;
+            bus.publish(event);
+            published += 1;
+        }
+        after = newest;
+    }
+    Ok(published)
+}
+
+/// Publishes what one notice says another node committed, and notes what any notice, this
+/// node's own included, says in `heard`.
+fn hear(
+    conn: &Conn,
+    origin: &Origin,
+    bus: &EventBus,
+    payload: &str,
+    heard: &mut Heard,
+) -> StoreResult<()> {
+    let mut lines = payload.lines();
+    let ours = lines.next() == Some(&*origin.0);
     for line in lines {
         let mut words = line.split(' ');
         let (Some(kind), Some(named)) = (words.next(), words.next()) else {
             continue;
         };
         if kind == "k" {
-            bus.publish_key_revoked(named.to_owned());
+            heard.revoked.insert(named.to_owned());
+            if !ours {
+                bus.publish_key_revoked(named.to_owned());
+            }
             continue;
         }
         let Ok(device) = DeviceId::parse(named) else {
@@ -161,14 +293,27 @@ fn hear(conn: &Conn, origin: &Origin, bus: &EventBus, payload: &str) -> StoreRes
                 let (Some(first), Some(last)) = (seqs.next(), seqs.next()) else {
                     continue;
                 };
-                let read = read_after(conn, &device, first.saturating_sub(1), last + 1 - first)?;
-                for mut event in read.events {
-                    event.remote = true;
-                    bus.publish(event);
+                let head = heard.heads.entry(device.clone()).or_default();
+                // Published already by a catch-up that read past this notice's commit.
+                let after = (*head).max(first.saturating_sub(1));
+                *head = (*head).max(last);
+                if !ours {
+                    publish_events(conn, bus, &device, after, last)?;
                 }
             }
-            "d" => bus.publish_device_change(DeviceChange::Defined(device)),
-            "r" => bus.publish_device_change(DeviceChange::Removed(device)),
+            "d" => {
+                heard.devices.insert(device.clone());
+                if !ours {
+                    bus.publish_device_change(DeviceChange::Defined(device));
+                }
+            }
+            "r" => {
+                heard.devices.remove(&device);
+                heard.heads.remove(&device);
+                if !ours {
+                    bus.publish_device_change(DeviceChange::Removed(device));
+                }
+            }
             _ => {}
         }
     }
