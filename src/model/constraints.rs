@@ -175,7 +175,10 @@ pub fn media_type() -> Object {
 
 /// An absolute http(s) URL with a host, as the URL parser reads one.
 pub fn http_url(description: &str) -> ObjectBuilder {
-    url(description, format!("^{SCHEME}{HOST}{PORT}{REST}$"))
+    url(
+        description,
+        format!("^{SCHEME}{}{PORT}{REST}$", http_host()),
+    )
 }
 
 /// A file's link, as a message's `media` carries it: the `url` an upload answered, or any
@@ -186,7 +189,8 @@ pub fn media_url() -> Object {
 }
 
 /// A webhook's URL: an http(s) URL whose host is not `localhost`, nor a loopback, private or
-/// link-local IPv4 address. Whether a name resolves to public addresses only is known when the
+/// link-local IPv4 address, nor an IPv6 address that is unspecified, loopback, unique local,
+/// link-local or site-local. Whether a name resolves to public addresses only is known when the
 /// subscription is saved, not from its text (see `hooks::webhook::address`).
 pub fn webhook_url() -> Object {
     webhook_address().build()
@@ -206,14 +210,16 @@ fn webhook_address() -> ObjectBuilder {
          |(?:0|10|127)\\.[0-9.]*{end}\
          |169\\.254\\.[0-9.]*{end}\
          |172\\.(?:1[6-9]|2[0-9]|3[01])\\.[0-9.]*{end}\
-         |192\\.168\\.[0-9.]*{end})"
+         |192\\.168\\.[0-9.]*{end}\
+         |\\[(?:::1?\\]|[Ff](?:[CcDd][0-9A-Fa-f]{{2}}|[Ee][89A-Fa-f][0-9A-Fa-f]):))"
     );
     url(
         "http(s). A host that is, or resolves to, an address that is not public (loopback, \
          private, link-local, …) is refused (`bad_request`) unless `webhooks.allow_private`: \
-         `localhost` and such literal addresses are refused by this pattern, names when the \
+         `localhost` and such literal addresses (IPv6's unspecified, loopback, unique and link- \
+         or site-local ones among them) are refused by this pattern, names when the \
          subscription is saved.",
-        format!("^{SCHEME}{not_public}{HOST}{PORT}{REST}$"),
+        format!("^{SCHEME}{not_public}{}{PORT}{REST}$", http_host()),
     )
 }
 
@@ -241,7 +247,10 @@ fn sink_address() -> ObjectBuilder {
          `amqp://` or `amqps://` for `amqp` (another is refused, `bad_request`), with \
          `user:password@` if the server wants them; the password is never shown back.",
     )
-    .pattern(Some(format!("^{schemes}{credentials}{HOST}{PORT}{REST}$")))
+    .pattern(Some(format!(
+        "^{schemes}{credentials}{}{PORT}{REST}$",
+        server_host()
+    )))
 }
 
 /// The printable ASCII characters but `.`, `*`, `>`, `/` and `\`: what a JetStream stream's
@@ -266,11 +275,51 @@ fn url(description: &str, pattern: String) -> ObjectBuilder {
 /// The schemes of [`http_url`], in any case.
 const SCHEME: &str = "[Hh][Tt][Tt][Pp][Ss]?://";
 
-/// A host: a name whose last label is not a number (the URL parser reads such a name as an
-/// IPv4 address), or an IPv4 address in dotted decimal.
-const HOST: &str = "(?:(?:[A-Za-z0-9_~-]+\\.)*[A-Za-z_~-][A-Za-z0-9_~-]*\\.?\
-                    |(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\
-                    (?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})";
+/// A host name whose last label is not a number (the URL parser reads such a name as an IPv4
+/// address).
+const NAME: &str = "(?:[A-Za-z0-9_~-]+\\.)*[A-Za-z_~-][A-Za-z0-9_~-]*\\.?";
+
+/// An IPv4 address in dotted decimal.
+const IPV4: &str = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\
+                    (?:\\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}";
+
+/// The host of an http(s) URL: a name, an IPv4 address, or an IPv6 address in brackets.
+fn http_host() -> String {
+    format!("(?:{NAME}|{IPV4}|\\[{}\\])", ipv6())
+}
+
+/// The host of a sink's URL: a name or an IPv4 address (`model::sink::is_server`).
+fn server_host() -> String {
+    format!("(?:{NAME}|{IPV4})")
+}
+
+/// An IPv6 address as RFC 3986 spells one, which is what the URL parser takes: eight pieces
+/// of one to four hex digits, the last two of which may be written as an IPv4 address, and
+/// at most one run of pieces left out as `::`.
+fn ipv6() -> String {
+    let piece = "[0-9A-Fa-f]{1,4}";
+    let last_two = format!("(?:{piece}:{piece}|{IPV4})");
+    let mut forms = vec![
+        format!("(?:{piece}:){{6}}{last_two}"),
+        format!("::(?:{piece}:){{5}}{last_two}"),
+    ];
+    // With up to `most_before` + 1 pieces before the `::`, what may follow it.
+    let after = [
+        format!("(?:{piece}:){{4}}{last_two}"),
+        format!("(?:{piece}:){{3}}{last_two}"),
+        format!("(?:{piece}:){{2}}{last_two}"),
+        format!("{piece}:{last_two}"),
+        last_two.clone(),
+        piece.to_owned(),
+        String::new(),
+    ];
+    for (most_before, after) in after.iter().enumerate() {
+        forms.push(format!(
+            "(?:(?:{piece}:){{0,{most_before}}}{piece})?::{after}"
+        ));
+    }
+    format!("(?:{})", forms.join("|"))
+}
 
 /// An optional port, 0 to 65535 (or none after the colon).
 const PORT: &str = "(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}\
@@ -301,5 +350,91 @@ mod tests {
             devices["items"]["pattern"],
             format!("^(?:\\*|{DEVICE_ID})$")
         );
+    }
+
+    /// `schema`'s pattern, as a client or a fuzzer would apply it.
+    fn pattern_of(schema: Object) -> fancy_regex::Regex {
+        let schema = serde_json::to_value(schema).unwrap();
+        fancy_regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_ipv6_host_is_taken_as_the_url_parser_takes_it() {
+        use proptest::prelude::*;
+        let pattern = pattern_of(media_url());
+        let takes = |url: &str| pattern.is_match(url).unwrap();
+        for url in [
+            "http://[::1]:8080/",
+            "https://[2001:DB8::1]/hook",
+            "http://[::ffff:192.0.2.1]",
+            "http://[1:2:3:4:5:6:7:8]/",
+            "http://[1::8]?q",
+        ] {
+            assert!(url::Url::parse(url).is_ok(), "{url}");
+            assert!(takes(url), "{url}");
+        }
+        for url in [
+            "http://[1::2::3]/",
+            "http://[12345::]/",
+            "http://[::1.2.3.04]/",
+            "http://[::1",
+        ] {
+            assert!(url::Url::parse(url).is_err(), "{url}");
+            assert!(!takes(url), "{url}");
+        }
+        // Pieces of hex digits, or an IPv4 address of sorts, joined by `:` or `::`: valid
+        // addresses often, and all the ways of being one piece off.
+        let piece =
+            "[0-9a-fA-F]{0,5}|(?:0|1?[0-9]{1,2}|2[0-9]{2})(?:\\.(?:0|1?[0-9]{1,2}|2[0-9]{2})){2,4}";
+        let separator = prop_oneof![4 => Just(":"), 1 => Just("::")];
+        let addresses = proptest::collection::vec((piece, separator), 1..10).prop_map(|pieces| {
+            pieces
+                .into_iter()
+                .enumerate()
+                .map(|(n, (piece, separator))| {
+                    if n == 0 {
+                        piece
+                    } else {
+                        format!("{separator}{piece}")
+                    }
+                })
+                .collect::<String>()
+        });
+        crate::fuzz::check(addresses, |address| {
+            let url = format!("http://[{address}]/");
+            let parsed = url::Url::parse(&url).is_ok();
+            proptest::prop_assert_eq!(takes(&url), parsed, "{}", url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_webhook_pattern_refuses_the_ipv6_literals_the_daemon_would() {
+        use crate::hooks::webhook::address::is_public;
+        let pattern = pattern_of(webhook_url());
+        for host in [
+            "::",
+            "::1",
+            "fc00::1",
+            "FD12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+        ] {
+            let url = format!("https://[{host}]/hook");
+            assert!(!pattern.is_match(&url).unwrap(), "{url}");
+            assert!(!is_public(host.parse().unwrap()), "{host}");
+        }
+        for host in ["2001:4860:4860::8888", "fc::1", "fe7f::1"] {
+            let url = format!("https://[{host}]:8443/hook");
+            assert!(pattern.is_match(&url).unwrap(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_sink_has_no_ipv6_host() {
+        let pattern = pattern_of(sink_url());
+        assert!(pattern.is_match("nats://127.0.0.1:4222").unwrap());
+        assert!(!pattern.is_match("nats://[::1]:4222").unwrap());
     }
 }
