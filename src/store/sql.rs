@@ -17,6 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::time::Duration;
 
 use super::{StoreError, StoreResult};
 
@@ -101,9 +102,43 @@ impl DerefMut for Client {
 /// fails when it wakes, and its later writes are refused by their epoch.
 const IDLE_TRANSACTION_MS: u32 = 3_000;
 
-/// A connection to `url` whose idle transactions the server ends (see [`IDLE_TRANSACTION_MS`]).
+/// How a connection to PostgreSQL finds out that the server, or the way to it, is gone, unless
+/// the URL says otherwise (libpq's names). A connection can sit idle for long: the cluster's
+/// listener when no node commits, a reader between requests. A NAT or load balancer on the
+/// way forgets an idle connection after a few minutes (AWS's NAT gateway after 350 s, Azure's
+/// after 4 minutes) without telling either end, and the system's keepalive, after two hours
+/// idle, comes too late: the listener would hear no other node's commit again, silently.
+/// Probes after 30 s idle keep such a path open, and three unanswered 10 s apart end the
+/// connection, which is then made again. The connection is given up after 10 s unanswered
+/// when made, and when what it sent goes unacknowledged for 60 s, instead of the system's two
+/// and fifteen minutes.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A connection to `url` whose idle transactions the server ends (see [`IDLE_TRANSACTION_MS`])
+/// and that notices a lost server (see [`KEEPALIVES_IDLE`]).
 fn connect_postgres(url: &str) -> StoreResult<Client> {
     let mut config: tokio_postgres::Config = url.parse()?;
+    // What the URL sets is kept: the driver has no way to tell it from its own defaults.
+    let given = |name: &str| url.contains(&format!("{name}="));
+    if !given("keepalives_idle") {
+        config.keepalives_idle(KEEPALIVES_IDLE);
+    }
+    if !given("keepalives_interval") {
+        config.keepalives_interval(KEEPALIVES_INTERVAL);
+    }
+    if !given("keepalives_retries") {
+        config.keepalives_retries(KEEPALIVES_RETRIES);
+    }
+    if !given("connect_timeout") {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if !given("tcp_user_timeout") {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
     let ours = format!("-c idle_in_transaction_session_timeout={IDLE_TRANSACTION_MS}");
     // Options the URL gives (`?options=…`) are kept, ours after them.
     let options = match config.get_options() {
