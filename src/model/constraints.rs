@@ -352,88 +352,10 @@ mod tests {
         );
     }
 
-    /// `schema`'s pattern, as a client or a fuzzer would apply it.
-    fn pattern_of(schema: Object) -> fancy_regex::Regex {
-        let schema = serde_json::to_value(schema).unwrap();
-        fancy_regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn an_ipv6_host_is_taken_as_the_url_parser_takes_it() {
-        use proptest::prelude::*;
-        let pattern = pattern_of(media_url());
-        let takes = |url: &str| pattern.is_match(url).unwrap();
-        for url in [
-            "http://[::1]:8080/",
-            "https://[2001:DB8::1]/hook",
-            "http://[::ffff:192.0.2.1]",
-            "http://[1:2:3:4:5:6:7:8]/",
-            "http://[1::8]?q",
-        ] {
-            assert!(url::Url::parse(url).is_ok(), "{url}");
-            assert!(takes(url), "{url}");
-        }
-        for url in [
-            "http://[1::2::3]/",
-            "http://[12345::]/",
-            "http://[::1.2.3.04]/",
-            "http://[::1",
-        ] {
-            assert!(url::Url::parse(url).is_err(), "{url}");
-            assert!(!takes(url), "{url}");
-        }
-        // Pieces of hex digits, or an IPv4 address of sorts, joined by `:` or `::`: valid
-        // addresses often, and all the ways of being one piece off.
-        let piece =
-            "[0-9a-fA-F]{0,5}|(?:0|1?[0-9]{1,2}|2[0-9]{2})(?:\\.(?:0|1?[0-9]{1,2}|2[0-9]{2})){2,4}";
-        let separator = prop_oneof![4 => Just(":"), 1 => Just("::")];
-        let addresses = proptest::collection::vec((piece, separator), 1..10).prop_map(|pieces| {
-            pieces
-                .into_iter()
-                .enumerate()
-                .map(|(n, (piece, separator))| {
-                    if n == 0 {
-                        piece
-                    } else {
-                        format!("{separator}{piece}")
-                    }
-                })
-                .collect::<String>()
-        });
-        crate::fuzz::check(addresses, |address| {
-            let url = format!("http://[{address}]/");
-            let parsed = url::Url::parse(&url).is_ok();
-            proptest::prop_assert_eq!(takes(&url), parsed, "{}", url);
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn a_webhook_pattern_refuses_the_ipv6_literals_the_daemon_would() {
-        use crate::hooks::webhook::address::is_public;
-        let pattern = pattern_of(webhook_url());
-        for host in [
-            "::",
-            "::1",
-            "fc00::1",
-            "FD12:3456::1",
-            "fe80::1",
-            "febf::1",
-            "fec0::1",
-        ] {
-            let url = format!("https://[{host}]/hook");
-            assert!(!pattern.is_match(&url).unwrap(), "{url}");
-            assert!(!is_public(host.parse().unwrap()), "{host}");
-        }
-        for host in ["2001:4860:4860::8888", "fc::1", "fe7f::1"] {
-            let url = format!("https://[{host}]:8443/hook");
-            assert!(pattern.is_match(&url).unwrap(), "{url}");
-        }
-    }
-
     #[test]
     fn a_sink_has_no_ipv6_host() {
-        let pattern = pattern_of(sink_url());
+        let schema = serde_json::to_value(sink_url()).unwrap();
+        let pattern = fancy_regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
         assert!(pattern.is_match("nats://127.0.0.1:4222").unwrap());
         assert!(!pattern.is_match("nats://[::1]:4222").unwrap());
     }
