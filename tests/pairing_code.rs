@@ -15,17 +15,9 @@ const PHONE: &str = "+15550000009";
 
 /// Connects to `device`'s namespace with `key`, resuming from the journal's start.
 async fn socket_as(daemon: &TestDaemon, device: &str, key: &str) -> SioClient {
-    SioClient::connect(
-        &daemon.base,
-        "/ws",
-        &format!("/device/{device}"),
-        &[],
-        &[],
-        json!({ "apiKey": key, "lastSeq": 0 }),
-    )
-    .await
-    .unwrap()
-    .unwrap_connected()
+    daemon
+        .socket(device, json!({ "apiKey": key, "lastSeq": 0 }))
+        .await
 }
 
 /// Asks for a code for `phone` for `device` with the admin key.
@@ -63,17 +55,7 @@ async fn journal_as(daemon: &TestDaemon, device: &str, key: &str) -> Vec<String>
 /// What a dashboard opened on device `shop` with `key` is shown before `sync` (it connects without
 /// `lastSeq`): the events' names, and the pairing code among them if any.
 async fn opened(daemon: &TestDaemon, key: &str) -> (Vec<String>, Option<Value>) {
-    let mut client = SioClient::connect(
-        &daemon.base,
-        "/ws",
-        "/device/shop",
-        &[],
-        &[],
-        json!({ "apiKey": key }),
-    )
-    .await
-    .unwrap()
-    .unwrap_connected();
+    let mut client = daemon.socket("shop", json!({ "apiKey": key })).await;
     client.wait_for("sync", WAIT).await.unwrap();
     let names = client.history().iter().map(|e| e.name.clone()).collect();
     let code = client
