@@ -7,8 +7,13 @@
 //! statements, and taken back, in the order given, when the batch writes its rows at its end.
 //! Chunks rather than rows, so that the packer thread is woken a few times a batch, not once
 //! a row.
+//!
+//! The chunks the packer thread has not started when the batch ends are packed by the writer
+//! itself, which would otherwise wait for them: on a host whose cores are busy the packer
+//! thread is often not running then, and the writer waited a tenth of its time for it.
 
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::{mpsc, Arc, Mutex};
 
 use super::packing::pack;
 use crate::store::{spawn_thread, StoreResult};
@@ -16,31 +21,43 @@ use crate::store::{spawn_thread, StoreResult};
 /// Rows handed to the packer thread at once.
 const CHUNK: usize = 32;
 
+/// Chunks given and not yet started, oldest first: the packer thread starts them from the
+/// front, and the writer takes what is left of them at the batch's end.
+type Waiting = Arc<Mutex<VecDeque<Vec<String>>>>;
+
 /// The writer's end of the packer thread.
 pub(in crate::store) struct Packer {
-    to: mpsc::Sender<Vec<String>>,
+    waiting: Waiting,
+    /// One wake-up for the packer thread a chunk given.
+    wake: mpsc::Sender<()>,
     from: mpsc::Receiver<Vec<Vec<u8>>>,
     /// Rows given since the last chunk was sent.
     gathering: Vec<String>,
-    /// Chunks sent whose packed rows are not taken yet.
+    /// Chunks given whose packed rows are not taken yet.
     in_flight: usize,
 }
 
 impl Packer {
     /// Starts the packer thread, which ends when the writer drops its end.
     pub(in crate::store) fn start() -> StoreResult<Packer> {
-        let (to, chunks) = mpsc::channel::<Vec<String>>();
+        let waiting = Waiting::default();
+        let (wake, wakes) = mpsc::channel::<()>();
         let (packed, from) = mpsc::channel();
+        let queue = Arc::clone(&waiting);
         spawn_thread("packer", move || {
-            for chunk in chunks {
-                let rows = chunk.iter().map(|fields| pack(fields)).collect();
-                if packed.send(rows).is_err() {
+            for () in wakes {
+                // The writer may have taken the chunk back to pack it itself.
+                let Some(chunk) = lock(&queue).pop_front() else {
+                    continue;
+                };
+                if packed.send(pack_all(chunk)).is_err() {
                     return;
                 }
             }
         })?;
         Ok(Packer {
-            to,
+            waiting,
+            wake,
             from,
             gathering: Vec::with_capacity(CHUNK),
             in_flight: 0,
@@ -52,38 +69,58 @@ impl Packer {
         self.gathering.push(fields);
         if self.gathering.len() >= CHUNK {
             let chunk = std::mem::replace(&mut self.gathering, Vec::with_capacity(CHUNK));
-            self.send(chunk);
+            lock(&self.waiting).push_back(chunk);
+            self.wake.send(()).expect(THREAD_GONE);
+            self.in_flight += 1;
         }
     }
 
-    /// Every row given since the last take, packed, in the order given. The last chunk,
-    /// not sent yet, is packed here while the packer thread finishes the others.
+    /// Every row given since the last take, packed, in the order given. The chunks the packer
+    /// thread has not started, and the last chunk, are packed here while it finishes the ones
+    /// it has.
     pub(in crate::store) fn take(&mut self) -> Vec<Vec<u8>> {
-        let last: Vec<Vec<u8>> = self
-            .gathering
-            .drain(..)
-            .map(|fields| pack(&fields))
+        let (started, left) = self.started();
+        let mut rows = Vec::with_capacity(self.in_flight * CHUNK + self.gathering.len());
+        let mine: Vec<Vec<u8>> = left
+            .into_iter()
+            .chain([std::mem::take(&mut self.gathering)])
+            .flat_map(pack_all)
             .collect();
-        let mut rows = Vec::with_capacity(self.in_flight * CHUNK + last.len());
-        for _ in 0..std::mem::take(&mut self.in_flight) {
+        for _ in 0..started {
             rows.extend(self.from.recv().expect(THREAD_GONE));
         }
-        rows.extend(last);
+        rows.extend(mine);
         rows
     }
 
     /// Drops what a rolled-back batch gave, so the next batch's rows are its own.
     pub(in crate::store) fn discard(&mut self) {
         self.gathering.clear();
-        for _ in 0..std::mem::take(&mut self.in_flight) {
+        let (started, _) = self.started();
+        for _ in 0..started {
             self.from.recv().expect(THREAD_GONE);
         }
     }
 
-    fn send(&mut self, chunk: Vec<String>) {
-        self.to.send(chunk).expect(THREAD_GONE);
-        self.in_flight += 1;
+    /// How many of the chunks given the packer thread has started (their rows come back in
+    /// order), and the others, taken back from it. Nothing is in flight after.
+    fn started(&mut self) -> (usize, VecDeque<Vec<String>>) {
+        let left = std::mem::take(&mut *lock(&self.waiting));
+        let started = std::mem::take(&mut self.in_flight) - left.len();
+        (started, left)
     }
+}
+
+fn pack_all(chunk: Vec<String>) -> Vec<Vec<u8>> {
+    chunk.iter().map(|fields| pack(fields)).collect()
+}
+
+/// The queue, even if a thread panicked holding it: it is only ever pushed to and taken from
+/// whole, so it is never half changed.
+fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, VecDeque<Vec<String>>> {
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The packer thread ends only when the writer drops its end, or if packing a row panicked,
@@ -112,6 +149,31 @@ mod tests {
         let unpacked: Vec<String> = rows.into_iter().map(|row| unpack(row).unwrap()).collect();
         assert_eq!(unpacked, given);
         assert!(packer.take().is_empty(), "a take leaves nothing behind");
+    }
+
+    #[test]
+    fn chunks_the_packer_thread_has_not_started_are_packed_by_the_writer() {
+        // A packer whose thread never runs: its wake-ups are kept, never read.
+        let (wake, _wakes) = mpsc::channel();
+        let (_packed, from) = mpsc::channel();
+        let mut packer = Packer {
+            waiting: Waiting::default(),
+            wake,
+            from,
+            gathering: Vec::new(),
+            in_flight: 0,
+        };
+        let given: Vec<String> = (0..CHUNK * 3 + 5).map(fields).collect();
+        for row in &given {
+            packer.give(row.clone());
+        }
+        let (done, taken) = mpsc::channel();
+        std::thread::spawn(move || done.send(packer.take()));
+        let rows = taken
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the writer packs the chunks itself instead of waiting for them");
+        let unpacked: Vec<String> = rows.into_iter().map(|row| unpack(row).unwrap()).collect();
+        assert_eq!(unpacked, given);
     }
 
     #[test]
