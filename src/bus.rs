@@ -17,7 +17,11 @@ use crate::metrics::{Changes, Metrics};
 use crate::model::{event::JournaledEvent, DeviceId};
 
 const CAPACITY: usize = 16_384;
-/// Devices are created, edited and removed by hand, as keys are revoked: a few at a time.
+/// Devices are created, edited and removed by hand, as keys are revoked: a few commits at a
+/// time. Each commit's changes go as one message, however many it made (a provisioning
+/// script's hundreds of devices, a cluster node catching up with what it did not hear): one
+/// message a change let a burst of more than this overtake subscribers, which then missed the
+/// oldest (a namespace never opened, a revoked key's connections left open).
 const DEVICE_CHANGES_CAPACITY: usize = 256;
 
 /// A device was created or its definition edited, or it was removed. Neither is journaled (a
@@ -32,9 +36,10 @@ pub enum DeviceChange {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<JournaledEvent>>,
-    devices: broadcast::Sender<DeviceChange>,
-    /// The ids of API keys revoked, after the commit: the connections made with them close.
-    revocations: broadcast::Sender<String>,
+    /// The devices each commit defined or removed, in its order.
+    devices: broadcast::Sender<Arc<[DeviceChange]>>,
+    /// The ids of the API keys each commit revoked: the connections made with them close.
+    revocations: broadcast::Sender<Arc<[String]>>,
     metrics: Arc<Metrics>,
     /// Told of each event another node committed before any subscriber hears of it: the
     /// cluster's view of its devices, so that a client that saw a QR or pairing code on its
@@ -85,20 +90,26 @@ impl EventBus {
         self.sender.subscribe()
     }
 
-    pub fn publish_device_change(&self, change: DeviceChange) {
-        let _ = self.devices.send(change);
+    /// The devices one commit defined or removed, together; nothing if there are none.
+    pub fn publish_device_changes(&self, changes: Vec<DeviceChange>) {
+        if !changes.is_empty() {
+            let _ = self.devices.send(changes.into());
+        }
     }
 
-    pub fn subscribe_device_changes(&self) -> broadcast::Receiver<DeviceChange> {
+    pub fn subscribe_device_changes(&self) -> broadcast::Receiver<Arc<[DeviceChange]>> {
         self.devices.subscribe()
     }
 
-    /// API key `key` was revoked (on this node or, in a cluster, another).
-    pub fn publish_key_revoked(&self, key: String) {
-        let _ = self.revocations.send(key);
+    /// The API keys one commit revoked (on this node or, in a cluster, another), together;
+    /// nothing if there are none.
+    pub fn publish_keys_revoked(&self, keys: Vec<String>) {
+        if !keys.is_empty() {
+            let _ = self.revocations.send(keys.into());
+        }
     }
 
-    pub fn subscribe_key_revocations(&self) -> broadcast::Receiver<String> {
+    pub fn subscribe_key_revocations(&self) -> broadcast::Receiver<Arc<[String]>> {
         self.revocations.subscribe()
     }
 

@@ -848,12 +848,7 @@ async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() 
     let mut watching_on_b = b.api.socket("shop", json!({})).await;
     let mut fleet_on_a = fleet(&a).await;
 
-    signal(&a.daemon, "-STOP");
-    let url = database.clone();
-    let ended = tokio::task::spawn_blocking(move || end_connections(&url, "node-a notices"))
-        .await
-        .unwrap();
-    assert_eq!(ended, 1, "node-a's listener");
+    cut_off(&a, &database).await;
     let chat = format!("/api/v1/devices/shop/chats/{ALICE}");
     let (status, body) = b
         .api
@@ -874,13 +869,7 @@ async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() 
     assert_eq!(status, StatusCode::CREATED, "{body}");
     signal(&a.daemon, "-CONT");
 
-    let caught_up = a
-        .daemon
-        .wait_for("the listener's catch-up", WAIT, |line| {
-            line.contains("listening to the cluster's notices again")
-                .then(|| line.to_owned())
-        })
-        .await;
+    let caught_up = listening_again(&mut a).await;
     assert!(!caught_up.contains("events=0"), "{caught_up}");
     watching_on_a.wait_until(WAIT, archived).await.unwrap();
     assert_whole_journal(&mut watching_on_a, &b, "across the node's lost notices").await;
@@ -893,6 +882,74 @@ async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() 
         .unwrap();
     let mut kiosk_on_a = a.api.socket("kiosk", json!({})).await;
     wait_state(&mut kiosk_on_a, "qr").await;
+}
+
+/// More devices than a burst of the bus's device changes used to hold (256) are created
+/// through one node while another cannot hear its notices: when that node listens again it
+/// catches up with all of them at once, and opens every one's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_catches_up_with_hundreds_of_new_devices_opens_every_namespace() {
+    const DEVICES: usize = 300;
+    let database = common::postgres::database();
+    let b = node("node-b", &database).await;
+    let mut a = node("node-a", &format!("{database}?application_name=node-a")).await;
+    cut_off(&a, &database).await;
+    for n in 0..DEVICES {
+        let device = json!({ "id": format!("till-{n}"), "name": "Till", "autostart": false });
+        let (status, body) = b.api.post("/api/v1/devices", device).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    signal(&a.daemon, "-CONT");
+
+    let caught_up = listening_again(&mut a).await;
+    assert!(
+        caught_up.contains(&format!("devices={DEVICES}")),
+        "{caught_up}"
+    );
+    for n in 0..DEVICES {
+        let namespace = format!("/device/till-{n}");
+        let opened = Instant::now();
+        loop {
+            let outcome = SioClient::connect(
+                &a.api.base,
+                "/ws",
+                &namespace,
+                &[],
+                &[],
+                json!({ "apiKey": a.api.key }),
+            )
+            .await
+            .unwrap();
+            match outcome {
+                common::sio::ConnectOutcome::Connected(client) => break client.close().await,
+                common::sio::ConnectOutcome::Rejected(refusal) => assert!(
+                    opened.elapsed() < WAIT,
+                    "{namespace} on node-a after its catch-up: {refusal}"
+                ),
+            }
+        }
+    }
+}
+
+/// Freezes `node` (SIGSTOP) and ends its listener's connection to `database`, so that it
+/// hears none of the notices sent until it wakes (SIGCONT) and listens again.
+async fn cut_off(node: &Node, database: &str) {
+    signal(&node.daemon, "-STOP");
+    let (url, listener) = (database.to_owned(), format!("{} notices", node.id));
+    let ended = tokio::task::spawn_blocking(move || end_connections(&url, &listener))
+        .await
+        .unwrap();
+    assert_eq!(ended, 1, "{}'s listener", node.id);
+}
+
+/// The line `node` logs once it listens to the notices again and has caught up.
+async fn listening_again(node: &mut Node) -> String {
+    node.daemon
+        .wait_for("the listener's catch-up", WAIT, |line| {
+            line.contains("listening to the cluster's notices again")
+                .then(|| line.to_owned())
+        })
+        .await
 }
 
 /// Ends the connections to the PostgreSQL `database` named `application`; how many.

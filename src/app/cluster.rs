@@ -45,8 +45,14 @@ impl Node {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 match changes.recv().await {
-                    Ok(DeviceChange::Defined(id)) => devices.adopt(&id),
-                    Ok(DeviceChange::Removed(id)) => devices.forget(&id).await,
+                    Ok(committed) => {
+                        for change in committed.iter() {
+                            match change {
+                                DeviceChange::Defined(id) => devices.adopt(id),
+                                DeviceChange::Removed(id) => devices.forget(id).await,
+                            }
+                        }
+                    }
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 }

@@ -243,12 +243,8 @@ impl Commit<'_> {
                 for event in events {
                     bus.publish(event);
                 }
-                for change in device_changes {
-                    bus.publish_device_change(change);
-                }
-                for key in revoked_keys {
-                    bus.publish_key_revoked(key);
-                }
+                bus.publish_device_changes(device_changes);
+                bus.publish_keys_revoked(revoked_keys);
                 bus.committed(completions.len(), journaled, taken);
                 let committed = completions.len();
                 for completion in completions {

@@ -87,20 +87,30 @@ impl SocketHub {
     /// A device is announced only once its namespace is open here, and its namespace closed
     /// before its removal is, so a dashboard that connects to a device it was told of is not
     /// refused, whichever node of a cluster created it.
-    pub(super) async fn announce_definitions(self, mut changes: broadcast::Receiver<DeviceChange>) {
+    pub(super) async fn announce_definitions(
+        self,
+        mut changes: broadcast::Receiver<Arc<[DeviceChange]>>,
+    ) {
         loop {
             match changes.recv().await {
-                Ok(DeviceChange::Defined(id)) => {
-                    self.add_device(&id);
-                    self.announce_device(&id, None).await
+                Ok(committed) => {
+                    for change in committed.iter() {
+                        match change {
+                            DeviceChange::Defined(id) => {
+                                self.add_device(id);
+                                self.announce_device(id, None).await
+                            }
+                            DeviceChange::Removed(id) => {
+                                self.remove_device(id);
+                                self.device_removed(id)
+                            }
+                        }
+                    }
                 }
-                Ok(DeviceChange::Removed(id)) => {
-                    self.remove_device(&id);
-                    self.device_removed(&id)
-                }
-                // Hundreds of definitions changed at once (a directory of device files
-                // synced at startup): the missed ones are not announced, and a dashboard
-                // sees them in `GET /api/v1/devices` and their next state change.
+                // Hundreds of commits changing definitions while this task could not run
+                // (each commit's changes are one message, see `bus`): the missed ones are
+                // not announced, and a dashboard sees them in `GET /api/v1/devices` and
+                // their next state change.
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,

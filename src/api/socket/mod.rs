@@ -132,11 +132,11 @@ impl SocketHub {
 
     /// Disconnects the sockets of each API key revoked, as the bus tells of it: a revocation
     /// made through another node of a cluster closes this node's connections too.
-    async fn close_revoked(self, mut revocations: tokio::sync::broadcast::Receiver<String>) {
+    async fn close_revoked(self, mut revocations: tokio::sync::broadcast::Receiver<Arc<[String]>>) {
         use tokio::sync::broadcast::error::RecvError;
         loop {
             match revocations.recv().await {
-                Ok(key) => self.disconnect_key(&key),
+                Ok(keys) => self.disconnect_keys(&keys),
                 Err(RecvError::Lagged(missed)) => {
                     tracing::error!(missed, "revocations came faster than they were applied; restart to close their connections");
                 }
@@ -231,9 +231,9 @@ impl SocketHub {
         });
     }
 
-    /// Disconnects every socket that connected with the API key `key` (see
-    /// [`crate::api::auth::Grant::key`]), or with a token issued from it: the key was revoked.
-    fn disconnect_key(&self, key: &str) {
+    /// Disconnects every socket that connected with one of the API keys `keys` (see
+    /// [`crate::api::auth::Grant::key`]), or with a token issued from one: they were revoked.
+    fn disconnect_keys(&self, keys: &[String]) {
         for namespace in self.namespaces() {
             let Some(operators) = self.inner.io.of(namespace) else {
                 continue;
@@ -242,7 +242,9 @@ impl SocketHub {
                 let revoked = socket
                     .extensions
                     .get::<Arc<Caller>>()
-                    .is_some_and(|caller| caller.grants.iter().any(|grant| grant.key == key));
+                    .is_some_and(|caller| {
+                        caller.grants.iter().any(|grant| keys.contains(&grant.key))
+                    });
                 if revoked {
                     session::disconnect(socket, "key_revoked");
                 }

@@ -212,27 +212,27 @@ struct Missed {
 /// events journaled (this node's own among them, which its sockets skip as already
 /// delivered), then the devices removed and the keys revoked.
 fn catch_up(conn: &Conn, bus: &EventBus, before: &Heard, now: &Heard) -> StoreResult<Missed> {
-    let defined: Vec<&DeviceId> = now.devices.difference(&before.devices).collect();
-    let removed: Vec<&DeviceId> = before.devices.difference(&now.devices).collect();
-    for device in &defined {
-        bus.publish_device_change(DeviceChange::Defined((*device).clone()));
-    }
+    let defined: Vec<DeviceChange> = (now.devices.difference(&before.devices))
+        .map(|device| DeviceChange::Defined(device.clone()))
+        .collect();
+    let removed: Vec<DeviceChange> = (before.devices.difference(&now.devices))
+        .map(|device| DeviceChange::Removed(device.clone()))
+        .collect();
+    let devices = defined.len() + removed.len();
+    bus.publish_device_changes(defined);
     let mut events = 0;
     for (device, &head) in &now.heads {
         let from = before.heads.get(device).copied().unwrap_or(0);
         events += publish_events(conn, bus, device, from, head)?;
     }
-    for device in &removed {
-        bus.publish_device_change(DeviceChange::Removed((*device).clone()));
-    }
-    let revoked: Vec<&String> = now.revoked.difference(&before.revoked).collect();
-    for key in &revoked {
-        bus.publish_key_revoked((*key).clone());
-    }
+    bus.publish_device_changes(removed);
+    let revoked: Vec<String> = now.revoked.difference(&before.revoked).cloned().collect();
+    let revoked_keys = revoked.len();
+    bus.publish_keys_revoked(revoked);
     Ok(Missed {
         events,
-        devices: defined.len() + removed.len(),
-        revoked_keys: revoked.len(),
+        devices,
+        revoked_keys,
     })
 }
 
@@ -262,7 +262,8 @@ fn publish_events(
 }
 
 /// Publishes what one notice says another node committed, and notes what any notice, this
-/// node's own included, says in `heard`.
+/// node's own included, says in `heard`. Its devices and revoked keys are published together
+/// after its events, as the node that committed them published them.
 fn hear(
     conn: &Conn,
     origin: &Origin,
@@ -272,6 +273,7 @@ fn hear(
 ) -> StoreResult<()> {
     let mut lines = payload.lines();
     let ours = lines.next() == Some(&*origin.0);
+    let (mut devices, mut revoked) = (Vec::new(), Vec::new());
     for line in lines {
         let mut words = line.split(' ');
         let (Some(kind), Some(named)) = (words.next(), words.next()) else {
@@ -279,9 +281,7 @@ fn hear(
         };
         if kind == "k" {
             heard.revoked.insert(named.to_owned());
-            if !ours {
-                bus.publish_key_revoked(named.to_owned());
-            }
+            revoked.push(named.to_owned());
             continue;
         }
         let Ok(device) = DeviceId::parse(named) else {
@@ -303,19 +303,19 @@ fn hear(
             }
             "d" => {
                 heard.devices.insert(device.clone());
-                if !ours {
-                    bus.publish_device_change(DeviceChange::Defined(device));
-                }
+                devices.push(DeviceChange::Defined(device));
             }
             "r" => {
                 heard.devices.remove(&device);
                 heard.heads.remove(&device);
-                if !ours {
-                    bus.publish_device_change(DeviceChange::Removed(device));
-                }
+                devices.push(DeviceChange::Removed(device));
             }
             _ => {}
         }
+    }
+    if !ours {
+        bus.publish_device_changes(devices);
+        bus.publish_keys_revoked(revoked);
     }
     Ok(())
 }
