@@ -212,10 +212,14 @@ struct Missed {
 /// events journaled (this node's own among them, which its sockets skip as already
 /// delivered), then the devices removed and the keys revoked.
 fn catch_up(conn: &Conn, bus: &EventBus, before: &Heard, now: &Heard) -> StoreResult<Missed> {
-    let defined: Vec<DeviceChange> = (now.devices.difference(&before.devices))
+    let defined: Vec<DeviceChange> = now
+        .devices
+        .difference(&before.devices)
         .map(|device| DeviceChange::Defined(device.clone()))
         .collect();
-    let removed: Vec<DeviceChange> = (before.devices.difference(&now.devices))
+    let removed: Vec<DeviceChange> = before
+        .devices
+        .difference(&now.devices)
         .map(|device| DeviceChange::Removed(device.clone()))
         .collect();
     let devices = defined.len() + removed.len();

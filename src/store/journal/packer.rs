@@ -80,12 +80,9 @@ impl Packer {
     /// it has.
     pub(in crate::store) fn take(&mut self) -> Vec<Vec<u8>> {
         let (started, left) = self.started();
-        let mut rows = Vec::with_capacity(self.in_flight * CHUNK + self.gathering.len());
-        let mine: Vec<Vec<u8>> = left
-            .into_iter()
-            .chain([std::mem::take(&mut self.gathering)])
-            .flat_map(pack_all)
-            .collect();
+        let last = std::mem::replace(&mut self.gathering, Vec::with_capacity(CHUNK));
+        let mut rows = Vec::with_capacity((started + left.len()) * CHUNK + last.len());
+        let mine: Vec<Vec<u8>> = left.into_iter().chain([last]).flat_map(pack_all).collect();
         for _ in 0..started {
             rows.extend(self.from.recv().expect(THREAD_GONE));
         }
