@@ -832,8 +832,8 @@ async fn a_key_revoked_through_one_node_closes_its_connections_on_every_node() {
 
 /// SPEC §10: a node that lost its connection to the cluster's notices publishes, once it
 /// listens again, what the other nodes committed in between, with nothing more to come: the
-/// events of a device, a key revoked (its connections to this node close) and a device
-/// created (announced to this node's fleet dashboards). The node is frozen while PostgreSQL
+/// events of a device, a key revoked (its connections to this node close), a device created
+/// and one renamed (both announced to this node's fleet dashboards). The node is frozen while PostgreSQL
 /// ends its listener's connection and the other node commits, so that no notice can reach it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() {
@@ -867,6 +867,15 @@ async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() 
         .post("/api/v1/devices", json!({ "id": "kiosk", "name": "Kiosk" }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = b
+        .api
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/devices/shop",
+            Some(json!({ "name": "Corner shop" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     signal(&a.daemon, "-CONT");
 
     let caught_up = listening_again(&mut a).await;
@@ -877,6 +886,14 @@ async fn what_a_node_could_not_hear_reaches_its_sockets_when_it_listens_again() 
     fleet_on_a
         .wait_until(WAIT, |event| {
             event.name == "device:update" && event.data["deviceId"] == "kiosk"
+        })
+        .await
+        .unwrap();
+    fleet_on_a
+        .wait_until(WAIT, |event| {
+            event.name == "device:update"
+                && event.data["deviceId"] == "shop"
+                && event.data["device"]["name"] == "Corner shop"
         })
         .await
         .unwrap();

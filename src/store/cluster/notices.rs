@@ -11,6 +11,7 @@
 //! in `seq` order; a socket's fanout refills from the journal anything it finds missing.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use crate::bus::{DeviceChange, EventBus};
 use crate::model::{event::JournaledEvent, DeviceId};
 use crate::store::journal::read_after;
-use crate::store::sql::{params, Conn};
+use crate::store::sql::{params, Conn, Row};
 use crate::store::StoreResult;
 
 /// The notification channel every node listens to.
@@ -160,7 +161,8 @@ pub(in crate::store) fn listen(
 }
 
 /// What the listener has heard of the cluster's commits, its own node's included: where each
-/// device's journal stands, which devices are defined and which API keys are revoked. Read
+/// device's journal stands, which devices are defined and how (their [`Definition`]), and
+/// which API keys are revoked. Read
 /// from the database when the listener first listens, kept up to date by every notice, and
 /// read again when it listens after it lost its connection: the difference is what the
 /// notices it could not hear would have said. Without it, a key revoked through another node
@@ -170,8 +172,40 @@ pub(in crate::store) fn listen(
 #[derive(Default)]
 struct Heard {
     heads: HashMap<DeviceId, u64>,
-    devices: HashSet<DeviceId>,
+    devices: HashMap<DeviceId, Definition>,
     revoked: HashSet<String>,
+}
+
+/// A device's definition as the listener last read it: a hash of what `PATCH` or a
+/// configuration file changes (its name, connector, settings, source and autostart), so that
+/// a catch-up announces a device edited meanwhile as well as one created. Its state is not in
+/// it: a state change is journaled, and a catch-up publishes the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Definition(u64);
+
+/// Selects what a [`Definition`] hashes, after the device's id.
+const DEFINITION: &str = "SELECT id, name, connector, settings, source, autostart FROM devices";
+
+impl Definition {
+    /// The id and definition of the device of a row of [`DEFINITION`].
+    fn of_row(row: &Row<'_>) -> StoreResult<(String, Self)> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        for column in 1..5 {
+            row.get::<String>(column)?.hash(&mut hasher);
+        }
+        row.get::<i64>(5)?.hash(&mut hasher);
+        Ok((row.get(0)?, Self(hasher.finish())))
+    }
+
+    /// `device`'s definition now; `None` once it is removed.
+    fn read(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Self>> {
+        let row = conn.query_opt(
+            &format!("{DEFINITION} WHERE id = ?1"),
+            params![device.as_str()],
+            Self::of_row,
+        )?;
+        Ok(row.map(|(_, definition)| definition))
+    }
 }
 
 impl Heard {
@@ -182,9 +216,7 @@ impl Heard {
             params![],
             |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)?)),
         )?;
-        let devices = conn.query_all("SELECT id FROM devices", params![], |row| {
-            row.get::<String>(0)
-        })?;
+        let devices = conn.query_all(DEFINITION, params![], Definition::of_row)?;
         let revoked = conn.query_all(
             "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
             params![],
@@ -195,7 +227,10 @@ impl Heard {
                 .into_iter()
                 .filter_map(|(id, seq)| Some((device(id)?, u64::try_from(seq).ok()?)))
                 .collect(),
-            devices: devices.into_iter().filter_map(device).collect(),
+            devices: devices
+                .into_iter()
+                .filter_map(|(id, definition)| Some((device(id)?, definition)))
+                .collect(),
             revoked: revoked.into_iter().collect(),
         })
     }
@@ -208,18 +243,20 @@ struct Missed {
     revoked_keys: usize,
 }
 
-/// Publishes what was committed between `before` and `now`: the devices defined, then the
+/// Publishes what was committed between `before` and `now`: the devices defined or edited, then the
 /// events journaled (this node's own among them, which its sockets skip as already
 /// delivered), then the devices removed and the keys revoked.
 fn catch_up(conn: &Conn, bus: &EventBus, before: &Heard, now: &Heard) -> StoreResult<Missed> {
     let defined: Vec<DeviceChange> = now
         .devices
-        .difference(&before.devices)
-        .map(|device| DeviceChange::Defined(device.clone()))
+        .iter()
+        .filter(|(device, definition)| before.devices.get(device) != Some(definition))
+        .map(|(device, _)| DeviceChange::Defined(device.clone()))
         .collect();
     let removed: Vec<DeviceChange> = before
         .devices
-        .difference(&now.devices)
+        .keys()
+        .filter(|device| !now.devices.contains_key(device))
         .map(|device| DeviceChange::Removed(device.clone()))
         .collect();
     let devices = defined.len() + removed.len();
@@ -306,7 +343,11 @@ fn hear(
                 }
             }
             "d" => {
-                heard.devices.insert(device.clone());
+                // Read now, for a later catch-up to compare with: a notice says which device
+                // changed, not how.
+                if let Some(definition) = Definition::read(conn, &device)? {
+                    heard.devices.insert(device.clone(), definition);
+                }
                 devices.push(DeviceChange::Defined(device));
             }
             "r" => {
