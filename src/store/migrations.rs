@@ -3,6 +3,8 @@
 //! `PRAGMA user_version` records the last one applied. A database newer than this build is
 //! refused rather than half-understood.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::Connection;
 
 use super::journal::kinds::with_numbers_of_names;
@@ -430,22 +432,79 @@ pub(super) const JOURNAL_ROWS_OWN_FIELDS: &str =
     "-- journal rows may hold an event's own fields only";
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    migrate_telling(conn, SLOW_STEP)
+}
+
+/// [`migrate`], telling of each step that takes longer than `slow`.
+fn migrate_telling(conn: &mut Connection, slow: Duration) -> StoreResult<()> {
     let known = MIGRATIONS.len() as i64;
     let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
+    let upgrade = Upgrade::start(found, known, slow);
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let started = Instant::now();
         let tx = conn.transaction()?;
         tx.execute_batch(&with_numbers_of_names(sql))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
+        upgrade.step_done(index + 1, started);
     }
-    // One line for the whole upgrade, however many steps it took.
-    if found < known {
-        tracing::info!(from = found, to = known, "migrated the database");
-    }
+    upgrade.done();
     Ok(())
+}
+
+/// A step of an upgrade that takes longer than this is logged as it ends.
+pub(super) const SLOW_STEP: Duration = Duration::from_secs(1);
+
+/// What an upgrade of the schema tells the operator, on either store: a line as it starts,
+/// a line for each step slower than its `slow` (a step that rewrites a large journal takes
+/// minutes, and the daemon answers nothing meanwhile), and a line with the whole upgrade's
+/// time once done. A database already at this build's version logs nothing.
+pub(super) struct Upgrade {
+    from: i64,
+    to: i64,
+    started: Instant,
+    slow: Duration,
+}
+
+impl Upgrade {
+    pub(super) fn start(from: i64, to: i64, slow: Duration) -> Self {
+        if from < to {
+            tracing::info!(from, to, "migrating the database");
+        }
+        Self {
+            from,
+            to,
+            started: Instant::now(),
+            slow,
+        }
+    }
+
+    /// Step `step` (numbered from 1), begun at `started`, is committed.
+    pub(super) fn step_done(&self, step: usize, started: Instant) {
+        let took = started.elapsed();
+        if took >= self.slow {
+            tracing::info!(
+                step,
+                of = self.to,
+                seconds = took.as_secs_f64(),
+                "migrated the database by one step"
+            );
+        }
+    }
+
+    pub(super) fn done(self) {
+        if self.from < self.to {
+            tracing::info!(
+                from = self.from,
+                to = self.to,
+                seconds = self.started.elapsed().as_secs_f64(),
+                "migrated the database"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

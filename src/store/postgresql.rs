@@ -11,12 +11,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, Semaphore};
 
 use super::cluster::notices::{listen, Origin};
 use super::journal::kinds::with_numbers_of_names;
 use super::journal::packer::Packer;
+use super::migrations::{Upgrade, SLOW_STEP};
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
 use super::writer::{run_writer, QUEUE_DEPTH};
@@ -137,7 +139,9 @@ fn apply(conn: &Conn) -> StoreResult<()> {
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
+    let upgrade = Upgrade::start(found, known, SLOW_STEP);
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let started = Instant::now();
         conn.begin()?;
         let step = conn
             .execute_batch(&with_numbers_of_names(sql))
@@ -148,16 +152,14 @@ fn apply(conn: &Conn) -> StoreResult<()> {
                 )
             });
         match step.and_then(|_| conn.commit()) {
-            Ok(()) => {}
+            Ok(()) => upgrade.step_done(index + 1, started),
             Err(error) => {
                 conn.rollback();
                 return Err(error);
             }
         }
     }
-    if found < known {
-        tracing::info!(from = found, to = known, "migrated the database");
-    }
+    upgrade.done();
     Ok(())
 }
 

@@ -276,3 +276,67 @@ fn messages_sent_and_not_acked_still_await_their_ack() {
     let unacked = crate::store::messages::unacked(&conn, &device).unwrap();
     assert_eq!(unacked.count, 1);
 }
+
+/// What `migrate_telling` logs for a database written by a build that knew the first 20
+/// steps: a line as it starts, one per step slower than `slow` (all of them, at zero), and
+/// one once done, in that order.
+#[test]
+fn an_upgrade_tells_as_it_starts_each_slow_step_and_once_done() {
+    let lines = logged(|| {
+        let mut conn = at_version(20);
+        migrate_telling(&mut conn, Duration::ZERO).unwrap();
+        // Nothing to do: nothing more to tell.
+        migrate_telling(&mut conn, Duration::ZERO).unwrap();
+    });
+    let known = MIGRATIONS.len();
+    assert!(
+        lines[0].contains(&format!("migrating the database from=20 to={known}")),
+        "{lines:#?}"
+    );
+    for (line, step) in lines[1..].iter().zip(21..=known) {
+        assert!(
+            line.contains(&format!(
+                "migrated the database by one step step={step} of={known} seconds="
+            )),
+            "{lines:#?}"
+        );
+    }
+    let last = &lines[lines.len() - 1];
+    assert!(
+        last.contains(&format!(
+            "migrated the database from=20 to={known} seconds="
+        )),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 1 + (known - 20) + 1, "{lines:#?}");
+}
+
+/// The lines logged while `run` runs, as the daemon's log would print them.
+fn logged(run: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // While a single dispatcher lives, tracing decides whether an event's callsite is wanted
+    // by asking the default of the thread that first reaches it; tests running beside this
+    // one reach the same callsites from threads that have none, and would have them ignored
+    // here too. With two alive, it asks every one.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, run);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
