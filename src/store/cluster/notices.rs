@@ -162,13 +162,12 @@ pub(in crate::store) fn listen(
 
 /// What the listener has heard of the cluster's commits, its own node's included: where each
 /// device's journal stands, which devices are defined and how (their [`Definition`]), and
-/// which API keys are revoked. Read
-/// from the database when the listener first listens, kept up to date by every notice, and
-/// read again when it listens after it lost its connection: the difference is what the
-/// notices it could not hear would have said. Without it, a key revoked through another node
-/// meanwhile would keep its connections to this one open, a device defined or removed there
-/// would stay unknown, or known, here, and a device's events would reach this node's sockets
-/// only with its next event.
+/// which API keys are revoked. Read from the database when the listener first listens, kept
+/// up to date by every notice, and read again when it listens after it lost its connection:
+/// the difference is what the notices it could not hear would have said. Without it, a key
+/// revoked through another node meanwhile would keep its connections to this one open, a
+/// device defined, edited or removed there would stay unknown, as it was, or known here, and
+/// a device's events would reach this node's sockets only with its next event.
 #[derive(Default)]
 struct Heard {
     heads: HashMap<DeviceId, u64>,
@@ -243,8 +242,8 @@ struct Missed {
     revoked_keys: usize,
 }
 
-/// Publishes what was committed between `before` and `now`: the devices defined or edited, then the
-/// events journaled (this node's own among them, which its sockets skip as already
+/// Publishes what was committed between `before` and `now`: the devices defined or edited,
+/// then the events journaled (this node's own among them, which its sockets skip as already
 /// delivered), then the devices removed and the keys revoked.
 fn catch_up(conn: &Conn, bus: &EventBus, before: &Heard, now: &Heard) -> StoreResult<Missed> {
     let defined: Vec<DeviceChange> = now
