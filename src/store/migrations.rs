@@ -442,14 +442,13 @@ fn migrate_telling(conn: &mut Connection, slow: Duration) -> StoreResult<()> {
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
-    let upgrade = Upgrade::start(found, known, slow);
+    let mut upgrade = Upgrade::start(found, known, slow);
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let started = Instant::now();
         let tx = conn.transaction()?;
         tx.execute_batch(&with_numbers_of_names(sql))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
-        upgrade.step_done(index + 1, started);
+        upgrade.step_done(index + 1);
     }
     upgrade.done();
     Ok(())
@@ -466,6 +465,8 @@ pub(super) struct Upgrade {
     from: i64,
     to: i64,
     started: Instant,
+    /// When the step under way began: when the one before it ended.
+    step_started: Instant,
     slow: Duration,
 }
 
@@ -474,17 +475,20 @@ impl Upgrade {
         if from < to {
             tracing::info!(from, to, "migrating the database");
         }
+        let now = Instant::now();
         Self {
             from,
             to,
-            started: Instant::now(),
+            started: now,
+            step_started: now,
             slow,
         }
     }
 
-    /// Step `step` (numbered from 1), begun at `started`, is committed.
-    pub(super) fn step_done(&self, step: usize, started: Instant) {
-        let took = started.elapsed();
+    /// Step `step` (numbered from 1) is committed.
+    pub(super) fn step_done(&mut self, step: usize) {
+        let took = self.step_started.elapsed();
+        self.step_started = Instant::now();
         if took >= self.slow {
             tracing::info!(
                 step,

@@ -11,7 +11,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use tokio::sync::{mpsc, Semaphore};
 
@@ -139,9 +138,8 @@ fn apply(conn: &Conn) -> StoreResult<()> {
     if found > known {
         return Err(StoreError::NewerSchema { found, known });
     }
-    let upgrade = Upgrade::start(found, known, SLOW_STEP);
+    let mut upgrade = Upgrade::start(found, known, SLOW_STEP);
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let started = Instant::now();
         conn.begin()?;
         let step = conn
             .execute_batch(&with_numbers_of_names(sql))
@@ -152,7 +150,7 @@ fn apply(conn: &Conn) -> StoreResult<()> {
                 )
             });
         match step.and_then(|_| conn.commit()) {
-            Ok(()) => upgrade.step_done(index + 1, started),
+            Ok(()) => upgrade.step_done(index + 1),
             Err(error) => {
                 conn.rollback();
                 return Err(error);
