@@ -12,8 +12,14 @@ use std::collections::HashMap;
 use common::TestDaemon;
 use reqwest::StatusCode;
 
+/// Held by each test of this file for its whole run: the keepalive test reads the options of
+/// every socket this process has to the server, and another test's connections (a database
+/// made, a client of its own) opened meanwhile would be counted as the daemon's.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_and_a_key_from_one_daemon_work_on_another_of_the_same_database() {
+    let _alone = ALONE.lock().await;
     let database = common::postgres::database();
     let on_database = |database: String| {
         move |settings: &mut devicebridge::config::Settings, _: &std::path::Path| {
@@ -47,6 +53,7 @@ async fn a_token_and_a_key_from_one_daemon_work_on_another_of_the_same_database(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_server_is_down_writes_wait_for_it_and_the_daemon_recovers_alone() {
+    let _alone = ALONE.lock().await;
     let server = common::postgres::own_server();
     let database = server.create_database();
     let daemon = TestDaemon::start_with(move |settings, _| settings.storage.url = database).await;
@@ -83,6 +90,7 @@ async fn while_the_database_server_is_down_writes_wait_for_it_and_the_daemon_rec
 /// sets instead (libpq's names) is kept. Read from the daemon's own sockets to the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_to_the_database_are_probed_and_dead_ones_given_up() {
+    let _alone = ALONE.lock().await;
     for (given, idle) in ["", "?keepalives_idle=5"].into_iter().zip([30, 5]) {
         let database = common::postgres::database();
         let port: u16 = database
