@@ -197,7 +197,6 @@ impl Tx<'_> {
             "contact_pictures",
             "notifications",
             "simulator_inbox",
-            "simulator_duties",
             "simulator_groups",
             "linked_ids",
             "uploads",

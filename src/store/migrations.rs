@@ -409,6 +409,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE simulator_plans RENAME TO simulator_duties;",
     // 29: AWAITING_ACK_SINCE.
     AWAITING_ACK_SINCE,
+    // 30: a simulated phone's plan kept in the inbox row of the message it is for
+    // (`store::messages::simulator_duties`), which its steps find by the row's number; plans
+    // whose message the inbox no longer has are dropped.
+    "ALTER TABLE simulator_inbox ADD COLUMN plan TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+    UPDATE simulator_inbox SET plan = d.plan, done = d.done FROM simulator_duties d
+        WHERE d.device_id = simulator_inbox.device_id
+            AND d.received_at = simulator_inbox.received_at
+            AND d.upstream_id = simulator_inbox.upstream_id;
+    DROP TABLE simulator_duties;
+    CREATE INDEX simulator_owed ON simulator_inbox (device_id) WHERE plan IS NOT NULL;",
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a

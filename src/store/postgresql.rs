@@ -458,6 +458,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_awaiting_ack ON messages (device_id, awaiting_ack_since)
         WHERE awaiting_ack_since IS NOT NULL;
     ALTER TABLE messages SET (fillfactor = 80);"#,
+    // A simulated phone's plan kept in its message's inbox row (SQLite's 30).
+    "ALTER TABLE simulator_inbox ADD COLUMN plan TEXT,
+        ADD COLUMN done BIGINT NOT NULL DEFAULT 0;
+    UPDATE simulator_inbox SET plan = d.plan, done = d.done FROM simulator_duties d
+        WHERE d.device_id = simulator_inbox.device_id
+            AND d.received_at = simulator_inbox.received_at
+            AND d.upstream_id = simulator_inbox.upstream_id;
+    DROP TABLE simulator_duties;
+    CREATE INDEX simulator_owed ON simulator_inbox (device_id, rowid) WHERE plan IS NOT NULL;",
 ];
 
 #[cfg(test)]

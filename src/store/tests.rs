@@ -1332,28 +1332,46 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
+    // The phone receives a message, twice: the second time it is the same row, not new.
+    let device = demo.clone();
+    let [first, again] = store
+        .write(move |tx| {
+            our_text(tx, &device, ("msg_p", "to the phone"), None)?;
+            let message = messages::get_message(tx.conn(), &device, "msg_p")?.unwrap();
+            let mut receive = |upstream_id: &str| {
+                let now = "2026-01-02T03:04:05.678Z";
+                let receipt = tx.simulator_receive(&device, &message, upstream_id, now)?;
+                receipt.read(tx.conn(), &device, &message)
+            };
+            Ok([receive("true_a")?, receive("true_b")?])
+        })
+        .await
+        .unwrap();
+    assert!(first.first && !again.first);
+    assert_eq!((again.row, again.upstream_id.as_str()), (first.row, "true_a"));
     let duties = messages::PhoneDuties {
+        row: first.row,
         upstream_id: "true_a".into(),
         received_at: parse_time("2026-01-02T03:04:05.678Z"),
         plan: "[\"the simulator's own\"]".into(),
         done: 0,
     };
-    let received_at = duties.received_at;
-    let step = |step: u32, last: bool| {
+    let step_in = |row: i64, step: u32, last: bool| {
         let (store, demo) = (store.clone(), demo.clone());
         async move {
             store
                 .write(move |tx| {
-                    let mark = tx.simulator_step_done(&demo, "true_a", received_at, step, last)?;
+                    let mark = tx.simulator_step_done(&demo, "true_a", row, step, last)?;
                     Ok(tx.conn().answer_changed(mark)? > 0)
                 })
                 .await
                 .unwrap()
         }
     };
-    let (device, owed) = (demo.clone(), duties.clone());
+    let step = |step: u32, last: bool| step_in(first.row, step, last);
+    let plan = duties.plan.clone();
     store
-        .write(move |tx| tx.simulator_owe(&device, &owed))
+        .write(move |tx| tx.simulator_owe(first.row, &plan))
         .await
         .unwrap();
     // Until the relay records the message's upstream id, nothing counts.
@@ -1363,15 +1381,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         .write(move |tx| known_message(tx, &device, "true_a"))
         .await
         .unwrap();
-    let (device, later) = (demo.clone(), received_at + chrono::TimeDelta::seconds(1));
-    let another_plan = store
-        .write(move |tx| {
-            let mark = tx.simulator_step_done(&device, "true_a", later, 0, false)?;
-            Ok(tx.conn().answer_changed(mark)? > 0)
-        })
-        .await
-        .unwrap();
-    assert!(!another_plan, "a step of a plan received at another time");
+    assert!(!step_in(first.row + 1, 0, false).await, "a step of another row");
     assert!(!step(1, false).await, "a step before its turn");
     assert!(step(0, false).await);
     assert!(!step(0, false).await, "a step made twice");

@@ -6,7 +6,7 @@
 //! `read_ms` (ten times that for a slow reader, never for a silent one) and, for an echoing
 //! contact, presence, typing and a reply.
 //!
-//! The plan is stored (`simulator_duties`) in the write in which the phone receives the
+//! The plan is stored (`simulator_duties`, in the phone's inbox) in the write in which the phone receives the
 //! message, and one small task per message plays it, reporting each step as owed
 //! ([`UpstreamEvent::Owed`]): the step is marked done in the transaction that stores what it
 //! reported. So whatever is not stored when the daemon stops (SIGTERM or `kill -9`) is still
@@ -145,9 +145,10 @@ impl Arrival {
         message: &Message,
         now: DateTime<Utc>,
     ) -> StoreResult<(String, Option<Duties>)> {
-        let (upstream_id, first_delivery) = self.receipt.read(tx.conn(), device, message)?;
-        if !first_delivery {
-            let left = tx.simulator_duties_of(device, &message.id)?;
+        let received = self.receipt.read(tx.conn(), device, message)?;
+        let upstream_id = received.upstream_id;
+        if !received.first {
+            let left = tx.simulator_duties_in(received.row)?;
             return Ok((
                 upstream_id,
                 left.and_then(|left| Duties::read(device, left)),
@@ -170,12 +171,13 @@ impl Arrival {
             false => Plan::with_members(spec, message, members.as_deref()),
         };
         let duties = Duties {
+            row: received.row,
             upstream_id: upstream_id.clone(),
             received_at: now,
             plan,
             done: 0,
         };
-        tx.simulator_owe(device, &duties.to_stored()?)?;
+        tx.simulator_owe(received.row, &serde_json::to_string(&duties.plan)?)?;
         Ok((upstream_id, Some(duties)))
     }
 }
@@ -395,6 +397,8 @@ fn reader_steps(
 /// What the phone still owes for one message: its plan, and how many steps of it are done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Duties {
+    /// The row of the phone's inbox that keeps the plan.
+    row: i64,
     upstream_id: String,
     received_at: DateTime<Utc>,
     plan: Plan,
@@ -407,6 +411,7 @@ impl Duties {
     pub fn read(device: &DeviceId, stored: PhoneDuties) -> Option<Duties> {
         match serde_json::from_str(&stored.plan) {
             Ok(plan) => Some(Duties {
+                row: stored.row,
                 upstream_id: stored.upstream_id,
                 received_at: stored.received_at,
                 plan,
@@ -417,15 +422,6 @@ impl Duties {
                 None
             }
         }
-    }
-
-    fn to_stored(&self) -> serde_json::Result<PhoneDuties> {
-        Ok(PhoneDuties {
-            upstream_id: self.upstream_id.clone(),
-            received_at: self.received_at,
-            plan: serde_json::to_string(&self.plan)?,
-            done: self.done,
-        })
     }
 }
 
@@ -439,16 +435,14 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
         let due = duties.received_at + TimeDelta::milliseconds(step.after_ms as i64);
         sleep((due - Utc::now()).to_std().unwrap_or_default()).await;
         let report = duties.plan.report(&step.act, &duties.upstream_id);
-        let (device, upstream_id) = (device.clone(), duties.upstream_id.clone());
-        let received_at = duties.received_at;
+        let (device, upstream_id, row) = (device.clone(), duties.upstream_id.clone(), duties.row);
         let last = index + 1 == steps.len();
         let replier = match &step.act {
             Act::Reply(reply) if !duties.plan.group => Some(reply.from.clone()),
             _ => None,
         };
         let settle = Settle::new(move |tx| {
-            let mark =
-                tx.simulator_step_done(&device, &upstream_id, received_at, index as u32, last)?;
+            let mark = tx.simulator_step_done(&device, &upstream_id, row, index as u32, last)?;
             Ok(Marked::new(move |tx| {
                 let owed = tx.conn().answer_changed(mark)? > 0;
                 // A reply in their chat planned before its sender was blocked is done, and

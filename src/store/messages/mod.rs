@@ -35,7 +35,7 @@ pub use search::search;
 pub(super) use sent_rows::SentRows;
 pub use simulator_duties::{simulator_duties, PhoneDuties};
 pub use simulator_groups::simulator_group;
-pub use simulator_inbox::{simulator_inbox, InboxEntry, Receipt};
+pub use simulator_inbox::{simulator_inbox, InboxEntry, Receipt, Received};
 pub use writes::NewMessage;
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template, content, edited_at";

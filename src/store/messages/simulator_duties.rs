@@ -7,10 +7,10 @@
 //! so a step is either stored and marked, or neither, and one made twice (before and after a
 //! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
 //!
-//! A plan is keyed by when the phone received its message, then the message's upstream id:
-//! plans are added and finished roughly in the order messages arrive, so each write lands on
-//! the table's last pages. Keyed by the upstream id alone, which is random, each plan took a
-//! leaf page of its own in every commit it was written, deleted or stepped in.
+//! A plan is kept in the row of the phone's inbox that received its message
+//! ([`super::simulator_inbox`]), and its steps find it by that row's number: a plan in a table
+//! of its own, keyed by texts, cost a second row and index entry a message, and each step a
+//! search among those texts.
 
 use crate::model::DeviceId;
 use crate::store::sql::{params, Changed, Conn, Row};
@@ -21,6 +21,8 @@ use std::sync::LazyLock;
 /// What the phone still owes for one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhoneDuties {
+    /// The row of the phone's inbox that received the message, which keeps the plan.
+    pub row: i64,
     /// The message's upstream id, as the phone gave it.
     pub upstream_id: String,
     /// When the phone received it: the plan's steps are timed from here.
@@ -33,62 +35,53 @@ pub struct PhoneDuties {
 
 fn duties_row(row: &Row<'_>) -> StoreResult<PhoneDuties> {
     Ok(PhoneDuties {
-        upstream_id: row.get(0)?,
-        received_at: parse_time(&row.get::<String>(1)?),
-        plan: row.get(2)?,
-        done: row.get::<i64>(3)?.try_into().unwrap_or(u32::MAX),
+        row: row.get(0)?,
+        upstream_id: row.get(1)?,
+        received_at: parse_time(&row.get::<String>(2)?),
+        plan: row.get(3)?,
+        done: row.get::<i64>(4)?.try_into().unwrap_or(u32::MAX),
     })
 }
 
+/// The columns [`duties_row`] reads, from the phone's inbox.
+const DUTIES: &str = "SELECT rowid, upstream_id, received_at, plan, done FROM simulator_inbox";
+
 /// Everything a simulated phone still owes, oldest message first.
 pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
+    // `simulator_owed` lists the rows with a plan, in order.
     conn.query_all(
-        "SELECT upstream_id, received_at, plan, done FROM simulator_duties
-         WHERE device_id = ?1 ORDER BY received_at, upstream_id",
+        &format!("{DUTIES} WHERE device_id = ?1 AND plan IS NOT NULL ORDER BY rowid"),
         params![device.as_str()],
         duties_row,
     )
 }
 
 impl Tx<'_> {
-    /// Records what the phone owes for a message it has just received.
-    pub fn simulator_owe(&mut self, device: &DeviceId, duties: &PhoneDuties) -> StoreResult<()> {
+    /// Records what the phone owes, its `plan` with no step done, for the message it has just
+    /// received in inbox row `row`.
+    pub fn simulator_owe(&mut self, row: i64, plan: &str) -> StoreResult<()> {
         self.write(
-            "INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                device.as_str(),
-                duties.upstream_id,
-                crate::model::rfc3339(duties.received_at),
-                duties.plan,
-                i64::from(duties.done)
-            ],
+            "UPDATE simulator_inbox SET plan = ?2, done = 0 WHERE rowid = ?1",
+            params![row, plan],
         )
     }
 
-    /// What the phone still owes for the message it received as `message_id`, if anything.
-    pub fn simulator_duties_of(
-        &self,
-        device: &DeviceId,
-        message_id: &str,
-    ) -> StoreResult<Option<PhoneDuties>> {
+    /// What the phone still owes for the message it received in inbox row `row`, if anything.
+    pub fn simulator_duties_in(&self, row: i64) -> StoreResult<Option<PhoneDuties>> {
         self.conn.query_opt(
-            "SELECT d.upstream_id, d.received_at, d.plan, d.done
-             FROM simulator_inbox i JOIN simulator_duties d ON d.device_id = i.device_id
-                AND d.received_at = i.received_at AND d.upstream_id = i.upstream_id
-             WHERE i.device_id = ?1 AND i.message_id = ?2",
-            params![device.as_str(), message_id],
+            &format!("{DUTIES} WHERE rowid = ?1 AND plan IS NOT NULL"),
+            params![row],
             duties_row,
         )
     }
 
-    /// Marks step `step` (counted from 0) of the phone's plan for `upstream_id`, received at
-    /// `received_at`, done, and with the `last` step forgets the plan. Whether the step was
-    /// owed (a row changed) is read later ([`Conn::answer_changed`]), so that the marks of a
-    /// batch's steps share a round trip: not if it is done already, or an earlier one is not, or the device does not
-    /// know the message by that upstream id yet (the daemon stopped between the phone receiving
-    /// it and the relay recording so; the relay sends it again after the restart, and the step
-    /// then counts).
+    /// Marks step `step` (counted from 0) of the phone's plan in inbox row `row`, for the
+    /// message `upstream_id` of `device`, done, and with the `last` step forgets the plan.
+    /// Whether the step was owed (a row changed) is read later ([`Conn::answer_changed`]), so
+    /// that the marks of a batch's steps share a round trip: not if it is done already, or an
+    /// earlier one is not, or the device does not know the message by that upstream id yet
+    /// (the daemon stopped between the phone receiving it and the relay recording so; the
+    /// relay sends it again after the restart, and the step then counts).
     ///
     /// Only the first step asks whether the device knows the message: steps are done in order,
     /// so a later one follows a first that found it known, and the lookup, an index of random
@@ -98,7 +91,7 @@ impl Tx<'_> {
         &mut self,
         device: &DeviceId,
         upstream_id: &str,
-        received_at: DateTime<Utc>,
+        row: i64,
         step: u32,
         last: bool,
     ) -> StoreResult<Changed> {
@@ -114,37 +107,26 @@ impl Tx<'_> {
                 format!("AND {by_index}"),
                 format!("AND ({at_row} OR {by_index})"),
             ];
-            [
-                "UPDATE simulator_duties SET done = done + 1",
-                "DELETE FROM simulator_duties",
-            ]
-            .map(|change| {
+            ["done = done + 1", "done = done + 1, plan = NULL"].map(|change| {
                 known.clone().map(|known| {
                     format!(
-                        "{change} WHERE device_id = ?1 AND received_at = ?4 AND upstream_id = ?2
-                           AND done = ?3 {known}"
+                        "UPDATE simulator_inbox SET {change} WHERE rowid = ?4 AND done = ?3
+                           AND device_id = ?1 AND upstream_id = ?2 {known}"
                     )
                 })
             })
         });
-        let row = (step == 0)
+        let sent = (step == 0)
             .then(|| self.sent_rows.row_of(device, upstream_id))
             .flatten();
-        let known = match (step, row) {
+        let known = match (step, sent) {
             (0, Some(_)) => 2,
             (0, None) => 1,
             _ => 0,
         };
-        let received_at = crate::model::rfc3339(received_at);
-        let values = params![
-            device.as_str(),
-            upstream_id,
-            i64::from(step),
-            received_at,
-            row
-        ];
+        let values = params![device.as_str(), upstream_id, i64::from(step), row, sent];
         // Only the remembered row's statement names `?5`.
-        let values = &values[..4 + usize::from(row.is_some())];
+        let values = &values[..4 + usize::from(sent.is_some())];
         self.conn()
             .ask_changed(&STATEMENTS[usize::from(last)][known], values)
     }

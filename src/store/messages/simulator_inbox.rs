@@ -2,7 +2,7 @@
 //! message, so that tests and the dashboard can see what a device really delivered.
 
 use crate::model::{content::Content, DeviceId, Message};
-use crate::store::sql::{params, Changed, Conn};
+use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
 
 /// One message as the simulated phone received it.
@@ -66,10 +66,11 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(&message.content)?),
         };
-        let new = self.conn().ask_changed(
+        let new = self.conn().ask(
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
                 received_at, kind, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING
+             RETURNING rowid",
             params![
                 device.as_str(),
                 message.id,
@@ -80,6 +81,7 @@ impl Tx<'_> {
                 message.kind,
                 content
             ],
+            inbox_row as InboxRow,
         )?;
         Ok(Receipt {
             new,
@@ -88,31 +90,52 @@ impl Tx<'_> {
     }
 }
 
+/// Reads an inbox row's number.
+type InboxRow = fn(&Row<'_>) -> StoreResult<i64>;
+
+fn inbox_row(row: &Row<'_>) -> StoreResult<i64> {
+    row.get(0)
+}
+
 /// A message the simulated phone received ([`Tx::simulator_receive`]), whether it is new not
 /// read yet.
 pub struct Receipt {
-    new: Changed,
+    /// The inbox's new row, if the message is new.
+    new: Asked<i64, InboxRow>,
     /// The upstream id the message gets if it is new.
     upstream_id: String,
 }
 
+/// Where the simulated phone keeps a message it received ([`Receipt::read`]).
+pub struct Received {
+    /// The message's upstream id: one received before keeps the upstream id it got then.
+    pub upstream_id: String,
+    /// The row of the phone's inbox that holds it, and the plan made for it.
+    pub row: i64,
+    /// Whether this is the first time the phone receives it.
+    pub first: bool,
+}
+
 impl Receipt {
-    /// The message's upstream id and whether it is new: one received before keeps the upstream
-    /// id it got then.
-    pub fn read(
-        self,
-        conn: &Conn,
-        device: &DeviceId,
-        message: &Message,
-    ) -> StoreResult<(String, bool)> {
-        if conn.answer_changed(self.new)? > 0 {
-            return Ok((self.upstream_id, true));
+    /// Where the message is kept, and whether it is new.
+    pub fn read(self, conn: &Conn, device: &DeviceId, message: &Message) -> StoreResult<Received> {
+        if let Some(row) = conn.answer(self.new)? {
+            return Ok(Received {
+                upstream_id: self.upstream_id,
+                row,
+                first: true,
+            });
         }
-        let received = conn.query_one(
-            "SELECT upstream_id FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
+        conn.query_one(
+            "SELECT upstream_id, rowid FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
             params![device.as_str(), message.id],
-            |row| row.get(0),
-        )?;
-        Ok((received, false))
+            |row| {
+                Ok(Received {
+                    upstream_id: row.get(0)?,
+                    row: row.get(1)?,
+                    first: false,
+                })
+            },
+        )
     }
 }

@@ -229,31 +229,44 @@ fn messages_indexed_by_the_trigger_before_stay_found_once_the_writer_indexes_new
 }
 
 #[test]
-fn a_simulated_phones_plans_are_kept_under_their_arrival_key() {
-    let mut conn = at_version(27);
+fn a_simulated_phones_plans_move_into_the_inbox_rows_of_their_messages() {
+    let mut conn = at_version(29);
     conn.execute_batch(
-        "INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
+        "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
+            received_at)
+         VALUES ('demo', 'msg_1', 'true_c1_B', 'c1', 'one', '2026-01-02T03:04:05.678Z'),
+                ('demo', 'msg_2', 'true_c1_A', 'c1', 'two', '2026-01-02T03:04:06.000Z'),
+                ('demo', 'msg_3', 'true_c1_C', 'c1', 'all done', '2026-01-02T03:04:07.000Z');
+         INSERT INTO simulator_duties (device_id, upstream_id, received_at, plan, done)
          VALUES ('demo', 'true_c1_B', '2026-01-02T03:04:05.678Z', '[]', 1),
-                ('demo', 'true_c1_A', '2026-01-02T03:04:06.000Z', '[1]', 0)",
+                ('demo', 'true_c1_A', '2026-01-02T03:04:06.000Z', '[1]', 0),
+                ('demo', 'true_gone', '2026-01-02T03:04:08.000Z', '[2]', 0)",
     )
     .unwrap();
     migrate(&mut conn).unwrap();
-    let key: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('simulator_duties') WHERE pk > 0 ORDER BY pk")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
+    let tables: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'simulator_duties'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
-    assert_eq!(key, ["device_id", "received_at", "upstream_id"]);
+    assert_eq!(tables, 0, "the plans' own table is gone");
     let conn = crate::store::Conn::sqlite(conn);
     let device = crate::model::DeviceId::parse("demo").unwrap();
     let owed = crate::store::messages::simulator_duties(&conn, &device).unwrap();
     let kept: Vec<_> = owed
         .iter()
-        .map(|d| (d.upstream_id.as_str(), d.plan.as_str(), d.done))
+        .map(|d| (d.row, d.upstream_id.as_str(), d.plan.as_str(), d.done))
         .collect();
-    assert_eq!(kept, [("true_c1_B", "[]", 1), ("true_c1_A", "[1]", 0)]);
+    assert_eq!(
+        kept,
+        [(1, "true_c1_B", "[]", 1), (2, "true_c1_A", "[1]", 0)]
+    );
+    assert_eq!(
+        owed[0].received_at,
+        crate::store::parse_time("2026-01-02T03:04:05.678Z")
+    );
 }
 
 #[test]
