@@ -215,18 +215,7 @@ impl Upstream for Simulator {
         let messages: Vec<_> = batch.iter().map(|o| o.message.clone()).collect();
         let received = self
             .store
-            .write(move |tx| {
-                let now = chrono::Utc::now();
-                let arrivals = messages
-                    .iter()
-                    .map(|message| phone::receive(tx, &device, message, now))
-                    .collect::<Result<Vec<_>, _>>()?;
-                messages
-                    .iter()
-                    .zip(arrivals)
-                    .map(|(message, arrival)| arrival.plan(tx, &device, &spec, message, now))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .write(move |tx| phone::receive(tx, &device, &spec, &messages, chrono::Utc::now()))
             .await;
         // Finished contacts are collected here, so the set only holds the ones still at work.
         while self.contacts_at_work.try_join_next().is_some() {}

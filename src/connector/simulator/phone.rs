@@ -43,6 +43,7 @@ use crate::model::{
 use crate::store::messages::{PhoneDuties, Receipt};
 use crate::store::sql::Exists;
 use crate::store::{self, StoreResult, Tx};
+use std::collections::hash_map::{Entry, HashMap};
 
 /// How much slower a slow reader is than `read_ms`.
 const SLOW_READER_FACTOR: u64 = 10;
@@ -110,76 +111,96 @@ fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<u64> {
     }
 }
 
-/// The phone receives `message` in the write `tx`, its part not planned yet
-/// ([`Arrival::plan`]): a relay's whole batch arrives first, so that on PostgreSQL what its
-/// messages look up shares one round trip.
+/// The phone receives a relay's batch of `messages` in the write `tx`, and plans its part of
+/// each: the message's upstream id, and what the phone owes for it ([`plan`]). The whole batch
+/// arrives first, so that on PostgreSQL what its messages look up shares one round trip, and
+/// whether a chat's contact blocked this account is asked once for each chat of the batch.
 pub fn receive(
     tx: &mut Tx<'_>,
     device: &DeviceId,
-    message: &Message,
+    spec: &SimulatorSpec,
+    messages: &[Message],
     now: DateTime<Utc>,
-) -> StoreResult<Arrival> {
-    let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
-    Ok(Arrival {
-        blocked: store::contacts::ask_blocked(tx.conn(), device, &message.chat_id)?,
-        receipt: tx.simulator_receive(device, message, &candidate, &rfc3339(now))?,
-    })
-}
-
-/// A message the phone received ([`receive`]), with whether its recipient blocked this account.
-pub struct Arrival {
-    receipt: Receipt,
-    blocked: Exists,
-}
-
-impl Arrival {
-    /// Once per message id (see [`Tx::simulator_receive`]): the first time, the phone plans its
-    /// recipients' part and stores the plan. Returns the message's upstream id and what the
-    /// phone still owes for it, to play; a message sent again gets what is left of its plan
-    /// (its acks may not have been stored), and nothing once all of it is done.
-    pub fn plan(
-        self,
-        tx: &mut Tx<'_>,
-        device: &DeviceId,
-        spec: &SimulatorSpec,
-        message: &Message,
-        now: DateTime<Utc>,
-    ) -> StoreResult<(String, Option<Duties>)> {
-        let received = self.receipt.read(tx.conn(), device, message)?;
-        let upstream_id = received.upstream_id;
-        if !received.first {
-            let left = tx.simulator_duties_in(received.row)?;
-            return Ok((
-                upstream_id,
-                left.and_then(|left| Duties::read(device, left)),
-            ));
+) -> StoreResult<Vec<(String, Option<Duties>)>> {
+    let mut asked: HashMap<&str, Exists> = HashMap::new();
+    for message in messages {
+        if let Entry::Vacant(chat) = asked.entry(&message.chat_id) {
+            chat.insert(store::contacts::ask_blocked(
+                tx.conn(),
+                device,
+                &message.chat_id,
+            )?);
         }
-        let me = format!("{}@c.us", spec.number());
-        let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
-            .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
-        // In their own chat, a contact this account blocked gets nothing, as one whose phone is
-        // off; in a group, blocking changes nothing, as on WhatsApp.
-        let plan = match members.is_none() && tx.conn().answer_exists(self.blocked)? {
-            true => Plan::with_members(
-                &SimulatorSpec {
-                    contacts: Vec::new(),
-                    ..spec.clone()
-                },
-                message,
-                None,
-            ),
-            false => Plan::with_members(spec, message, members.as_deref()),
-        };
-        let duties = Duties {
-            row: received.row,
-            upstream_id: upstream_id.clone(),
-            received_at: now,
-            plan,
-            done: 0,
-        };
-        tx.simulator_owe(received.row, &serde_json::to_string(&duties.plan)?)?;
-        Ok((upstream_id, Some(duties)))
     }
+    let receipts = messages
+        .iter()
+        .map(|message| {
+            let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
+            tx.simulator_receive(device, message, &candidate, &rfc3339(now))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let blocked = asked
+        .into_iter()
+        .map(|(chat, asked)| Ok((chat, tx.conn().answer_exists(asked)?)))
+        .collect::<StoreResult<HashMap<_, _>>>()?;
+    messages
+        .iter()
+        .zip(receipts)
+        .map(|(message, receipt)| {
+            let blocked = blocked.get(message.chat_id.as_str()) == Some(&true);
+            plan(tx, device, spec, message, receipt, blocked, now)
+        })
+        .collect()
+}
+
+/// Once per message id (see [`Tx::simulator_receive`]): the first time, the phone plans its
+/// recipients' part and stores the plan. Returns the message's upstream id and what the phone
+/// still owes for it, to play; a message sent again gets what is left of its plan (its acks
+/// may not have been stored), and nothing once all of it is done. `blocked`: whether the
+/// message's chat is a contact who blocked this account.
+fn plan(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    spec: &SimulatorSpec,
+    message: &Message,
+    receipt: Receipt,
+    blocked: bool,
+    now: DateTime<Utc>,
+) -> StoreResult<(String, Option<Duties>)> {
+    let received = receipt.read(tx.conn(), device, message)?;
+    let upstream_id = received.upstream_id;
+    if !received.first {
+        let left = tx.simulator_duties_in(received.row)?;
+        return Ok((
+            upstream_id,
+            left.and_then(|left| Duties::read(device, left)),
+        ));
+    }
+    let me = format!("{}@c.us", spec.number());
+    let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
+        .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
+    // In their own chat, a contact this account blocked gets nothing, as one whose phone is
+    // off; in a group, blocking changes nothing, as on WhatsApp.
+    let plan = match members.is_none() && blocked {
+        true => Plan::with_members(
+            &SimulatorSpec {
+                contacts: Vec::new(),
+                ..spec.clone()
+            },
+            message,
+            None,
+        ),
+        false => Plan::with_members(spec, message, members.as_deref()),
+    };
+    let duties = Duties {
+        row: received.row,
+        upstream_id: upstream_id.clone(),
+        received_at: now,
+        plan,
+        done: 0,
+    };
+    tx.simulator_owe(received.row, &serde_json::to_string(&duties.plan)?)?;
+    Ok((upstream_id, Some(duties)))
 }
 
 /// What the recipients of one message do about it, in the order they do it.
