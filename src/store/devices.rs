@@ -101,6 +101,14 @@ fn from_row(row: &Row<'_>) -> StoreResult<DeviceRecord> {
     })
 }
 
+/// The ids of every device stored.
+pub fn ids(conn: &Conn) -> StoreResult<Vec<DeviceId>> {
+    conn.query_all("SELECT id FROM devices ORDER BY id", params![], |row| {
+        DeviceId::parse(&row.get::<String>(0)?)
+            .map_err(|error| StoreError::Unreadable(error.to_string()))
+    })
+}
+
 pub fn list(conn: &Conn) -> StoreResult<Vec<DeviceRecord>> {
     conn.query_all(
         &format!("SELECT {COLUMNS} FROM devices ORDER BY id"),

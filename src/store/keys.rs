@@ -33,6 +33,16 @@ fn from_row(row: &Row<'_>) -> StoreResult<KeyRecord> {
 
 const COLUMNS: &str = "id, name, key_sha256, devices, scopes, created_at";
 
+/// The ids of the keys that are not revoked.
+pub fn live_ids(conn: &Conn) -> StoreResult<std::collections::HashSet<String>> {
+    let ids = conn.query_all(
+        "SELECT id FROM api_keys WHERE revoked_at IS NULL",
+        params![],
+        |row| row.get(0),
+    )?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Keys that are not revoked.
 pub fn list(conn: &Conn) -> StoreResult<Vec<KeyRecord>> {
     conn.query_all(

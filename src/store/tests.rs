@@ -1418,6 +1418,33 @@ async fn a_shared_secret_is_made_once_and_kept(backend) {
         .unwrap();
     assert_eq!((first.as_str(), second.as_str()), ("first", "first"));
 }
+
+async fn a_catch_up_reads_the_devices_stored_and_the_keys_not_revoked(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let shop = stored_device(&store, "shop").await;
+    let demo = stored_device(&store, "demo").await;
+    assert_eq!(store.read(devices::ids).await.unwrap(), [demo, shop]);
+    let key = |id: &str| crate::store::KeyRecord {
+        id: id.into(),
+        name: id.into(),
+        key_sha256: format!("digest of {id}"),
+        devices: vec!["*".into()],
+        scopes: vec!["read".into()],
+        created_at: chrono::Utc::now(),
+    };
+    let (live, revoked) = (key("key_live"), key("key_revoked"));
+    store
+        .write(move |tx| {
+            tx.insert_key(&live)?;
+            tx.insert_key(&revoked)?;
+            tx.revoke_key("key_revoked")
+        })
+        .await
+        .unwrap();
+    let live = store.read(crate::store::keys::live_ids).await.unwrap();
+    assert_eq!(live, std::collections::HashSet::from(["key_live".to_owned()]));
+}
 }
 
 /// A device stored in `store`, for the cluster's leases (which cover stored devices only).

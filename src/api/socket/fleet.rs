@@ -93,31 +93,33 @@ impl SocketHub {
     ) {
         loop {
             match changes.recv().await {
-                Ok(committed) => {
-                    for change in committed.iter() {
-                        match change {
-                            DeviceChange::Defined(id) => {
-                                self.add_device(id);
-                                self.announce_device(id, None).await
-                            }
-                            DeviceChange::Removed(id) => {
-                                self.remove_device(id);
-                                self.device_removed(id)
-                            }
-                        }
-                    }
-                }
+                Ok(committed) => self.apply_device_changes(&committed).await,
                 // Hundreds of commits changing definitions while this task could not run
-                // (each commit's changes are one message, see `bus`): the missed ones are
-                // not announced, and a dashboard sees them in `GET /api/v1/devices` and
-                // their next state change.
+                // (each commit's changes are one message, see `bus`).
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,
-                        "device changes came faster than they were announced"
+                        "device changes came faster than they were announced; reading the devices from the store"
                     );
+                    self.catch_up_devices().await;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Opens and announces each device defined, closes and announces each removed.
+    pub(super) async fn apply_device_changes(&self, changes: &[DeviceChange]) {
+        for change in changes {
+            match change {
+                DeviceChange::Defined(id) => {
+                    self.add_device(id);
+                    self.announce_device(id, None).await
+                }
+                DeviceChange::Removed(id) => {
+                    self.remove_device(id);
+                    self.device_removed(id)
+                }
             }
         }
     }

@@ -18,6 +18,7 @@
 //! waits to be written to it; an acknowledgement is shaped in `api::reply`.
 
 mod callers;
+mod catch_up;
 mod client_events;
 mod expiry;
 mod fanout;
@@ -138,7 +139,11 @@ impl SocketHub {
             match revocations.recv().await {
                 Ok(keys) => self.disconnect_keys(&keys),
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "revocations came faster than they were applied; restart to close their connections");
+                    tracing::warn!(
+                        missed,
+                        "revocations came faster than they were applied; reading the keys from the store"
+                    );
+                    self.catch_up_revocations().await;
                 }
                 Err(RecvError::Closed) => return,
             }
