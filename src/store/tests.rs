@@ -1332,18 +1332,22 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
-    // The phone receives a message, twice: the second time it is the same row, not new.
+    // The phone receives a message, twice: the second time it is the same row, not new, and
+    // keeps the upstream id and the plan of the first.
     let device = demo.clone();
     let [first, again] = store
         .write(move |tx| {
             our_text(tx, &device, ("msg_p", "to the phone"), None)?;
             let message = messages::get_message(tx.conn(), &device, "msg_p")?.unwrap();
-            let mut receive = |upstream_id: &str| {
+            let mut receive = |upstream_id: &str, plan: &str| {
                 let now = "2026-01-02T03:04:05.678Z";
-                let receipt = tx.simulator_receive(&device, &message, upstream_id, now)?;
+                let receipt = tx.simulator_receive(&device, &message, upstream_id, now, plan)?;
                 receipt.read(tx.conn(), &device, &message)
             };
-            Ok([receive("true_a")?, receive("true_b")?])
+            Ok([
+                receive("true_a", "[\"the simulator's own\"]")?,
+                receive("true_b", "[\"another\"]")?,
+            ])
         })
         .await
         .unwrap();
@@ -1369,11 +1373,12 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         }
     };
     let step = |step: u32, last: bool| step_in(first.row, step, last);
-    let plan = duties.plan.clone();
-    store
-        .write(move |tx| tx.simulator_owe(first.row, &plan))
+    let device = demo.clone();
+    let owed = store
+        .read(move |conn| messages::simulator_duties(conn, &device))
         .await
         .unwrap();
+    assert_eq!(owed, std::slice::from_ref(&duties));
     // Until the relay records the message's upstream id, nothing counts.
     assert!(!step(0, false).await);
     let device = demo.clone();

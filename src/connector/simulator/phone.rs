@@ -40,8 +40,8 @@ use crate::model::{
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
     Ack, DeviceId, Media, Message,
 };
-use crate::store::messages::{PhoneDuties, Receipt};
-use crate::store::sql::Exists;
+use crate::store::messages::PhoneDuties;
+use crate::store::sql::{Conn, Exists};
 use crate::store::{self, StoreResult, Tx};
 use std::collections::hash_map::{Entry, HashMap};
 
@@ -111,10 +111,15 @@ fn read_after(spec: &SimulatorSpec, contact: &SimulatedContact) -> Option<u64> {
     }
 }
 
-/// The phone receives a relay's batch of `messages` in the write `tx`, and plans its part of
-/// each: the message's upstream id, and what the phone owes for it ([`plan`]). The whole batch
-/// arrives first, so that on PostgreSQL what its messages look up shares one round trip, and
-/// whether a chat's contact blocked this account is asked once for each chat of the batch.
+/// The phone receives a relay's batch of `messages` in the write `tx`, each with its
+/// recipients' part planned ([`plan`]) and stored with it. Returns each message's upstream id
+/// and what the phone still owes for it, to play: once per message id (see
+/// [`Tx::simulator_receive`]), a message sent again gets what is left of the plan it got the
+/// first time (its acks may not have been stored), and nothing once all of it is done.
+///
+/// Whether a chat's contact blocked this account is asked once for each chat of the batch,
+/// and the batch's messages are received before any receipt is read, so that on PostgreSQL
+/// each takes one round trip for the whole batch.
 pub fn receive(
     tx: &mut Tx<'_>,
     device: &DeviceId,
@@ -132,56 +137,61 @@ pub fn receive(
             )?);
         }
     }
-    let receipts = messages
-        .iter()
-        .map(|message| {
-            let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
-            tx.simulator_receive(device, message, &candidate, &rfc3339(now))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
     let blocked = asked
         .into_iter()
         .map(|(chat, asked)| Ok((chat, tx.conn().answer_exists(asked)?)))
         .collect::<StoreResult<HashMap<_, _>>>()?;
+    let arrivals = messages
+        .iter()
+        .map(|message| {
+            let blocked = blocked.get(message.chat_id.as_str()) == Some(&true);
+            let plan = plan(tx.conn(), device, spec, message, blocked)?;
+            let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
+            let stored = serde_json::to_string(&plan)?;
+            let receipt =
+                tx.simulator_receive(device, message, &candidate, &rfc3339(now), &stored)?;
+            Ok((receipt, plan))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
     messages
         .iter()
-        .zip(receipts)
-        .map(|(message, receipt)| {
-            let blocked = blocked.get(message.chat_id.as_str()) == Some(&true);
-            plan(tx, device, spec, message, receipt, blocked, now)
+        .zip(arrivals)
+        .map(|(message, (receipt, plan))| {
+            let received = receipt.read(tx.conn(), device, message)?;
+            if !received.first {
+                let left = tx.simulator_duties_in(received.row)?;
+                return Ok((
+                    received.upstream_id,
+                    left.and_then(|left| Duties::read(device, left)),
+                ));
+            }
+            let duties = Duties {
+                row: received.row,
+                upstream_id: received.upstream_id.clone(),
+                received_at: now,
+                plan,
+                done: 0,
+            };
+            Ok((received.upstream_id, Some(duties)))
         })
         .collect()
 }
 
-/// Once per message id (see [`Tx::simulator_receive`]): the first time, the phone plans its
-/// recipients' part and stores the plan. Returns the message's upstream id and what the phone
-/// still owes for it, to play; a message sent again gets what is left of its plan (its acks
-/// may not have been stored), and nothing once all of it is done. `blocked`: whether the
-/// message's chat is a contact who blocked this account.
+/// What the recipients of `message` will do about it. `blocked`: whether the message's chat is
+/// a contact who blocked this account.
 fn plan(
-    tx: &mut Tx<'_>,
+    conn: &Conn,
     device: &DeviceId,
     spec: &SimulatorSpec,
     message: &Message,
-    receipt: Receipt,
     blocked: bool,
-    now: DateTime<Utc>,
-) -> StoreResult<(String, Option<Duties>)> {
-    let received = receipt.read(tx.conn(), device, message)?;
-    let upstream_id = received.upstream_id;
-    if !received.first {
-        let left = tx.simulator_duties_in(received.row)?;
-        return Ok((
-            upstream_id,
-            left.and_then(|left| Duties::read(device, left)),
-        ));
-    }
+) -> StoreResult<Plan> {
     let me = format!("{}@c.us", spec.number());
-    let members = super::groups::load(tx.conn(), device, spec, &me, &message.chat_id)?
+    let members = super::groups::load(conn, device, spec, &me, &message.chat_id)?
         .map(|group| group.member_ids().map(str::to_owned).collect::<Vec<_>>());
     // In their own chat, a contact this account blocked gets nothing, as one whose phone is
     // off; in a group, blocking changes nothing, as on WhatsApp.
-    let plan = match members.is_none() && blocked {
+    Ok(match members.is_none() && blocked {
         true => Plan::with_members(
             &SimulatorSpec {
                 contacts: Vec::new(),
@@ -191,16 +201,7 @@ fn plan(
             None,
         ),
         false => Plan::with_members(spec, message, members.as_deref()),
-    };
-    let duties = Duties {
-        row: received.row,
-        upstream_id: upstream_id.clone(),
-        received_at: now,
-        plan,
-        done: 0,
-    };
-    tx.simulator_owe(received.row, &serde_json::to_string(&duties.plan)?)?;
-    Ok((upstream_id, Some(duties)))
+    })
 }
 
 /// What the recipients of one message do about it, in the order they do it.

@@ -7,8 +7,8 @@
 //! so a step is either stored and marked, or neither, and one made twice (before and after a
 //! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
 //!
-//! A plan is kept in the row of the phone's inbox that received its message
-//! ([`super::simulator_inbox`]), and its steps find it by that row's number: a plan in a table
+//! A plan is written with the row of the phone's inbox that receives its message
+//! ([`Tx::simulator_receive`]), and its steps find it by that row's number: a plan in a table
 //! of its own, keyed by texts, cost a second row and index entry a message, and each step a
 //! search among those texts.
 
@@ -57,15 +57,6 @@ pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<Phone
 }
 
 impl Tx<'_> {
-    /// Records what the phone owes, its `plan` with no step done, for the message it has just
-    /// received in inbox row `row`.
-    pub fn simulator_owe(&mut self, row: i64, plan: &str) -> StoreResult<()> {
-        self.write(
-            "UPDATE simulator_inbox SET plan = ?2, done = 0 WHERE rowid = ?1",
-            params![row, plan],
-        )
-    }
-
     /// What the phone still owes for the message it received in inbox row `row`, if anything.
     pub fn simulator_duties_in(&self, row: i64) -> StoreResult<Option<PhoneDuties>> {
         self.conn.query_opt(

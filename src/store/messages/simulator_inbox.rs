@@ -52,15 +52,18 @@ pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxE
 }
 
 impl Tx<'_> {
-    /// The simulated phone receives a message: once per message id, so a resend after a crash
-    /// or an ack timeout is recognised. Its upstream id, and whether it is new, are read later
-    /// ([`Receipt::read`]), so that the receipts of a relay's batch share a round trip.
+    /// The simulated phone receives a message, and owes its `plan` for it (see
+    /// [`super::simulator_duties`]): once per message id, so a resend after a crash or an ack
+    /// timeout is recognised, and keeps the upstream id and plan it got the first time. Its
+    /// upstream id, and whether it is new, are read later ([`Receipt::read`]), so that the
+    /// receipts of a relay's batch share a round trip.
     pub fn simulator_receive(
         &mut self,
         device: &DeviceId,
         message: &Message,
         upstream_id: &str,
         now: &str,
+        plan: &str,
     ) -> StoreResult<Receipt> {
         let content = match message.content.is_plain() {
             true => None,
@@ -68,9 +71,9 @@ impl Tx<'_> {
         };
         let new = self.conn().ask(
             "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
-                received_at, kind, content)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (device_id, message_id) DO NOTHING
-             RETURNING rowid",
+                received_at, kind, content, plan)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (device_id, message_id) DO NOTHING RETURNING rowid",
             params![
                 device.as_str(),
                 message.id,
@@ -79,7 +82,8 @@ impl Tx<'_> {
                 message.body,
                 now,
                 message.kind,
-                content
+                content,
+                plan
             ],
             inbox_row as InboxRow,
         )?;
