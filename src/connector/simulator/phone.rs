@@ -6,10 +6,10 @@
 //! `read_ms` (ten times that for a slow reader, never for a silent one) and, for an echoing
 //! contact, presence, typing and a reply.
 //!
-//! The plan is stored (`simulator_duties`, in the phone's inbox) in the write in which the phone receives the
-//! message, and one small task per message plays it, reporting each step as owed
-//! ([`UpstreamEvent::Owed`]): the step is marked done in the transaction that stores what it
-//! reported. So whatever is not stored when the daemon stops (SIGTERM or `kill -9`) is still
+//! The plan is stored (`simulator_duties`, with the phone's inbox) in the write in which the
+//! phone receives the message, and one small task per message plays it, reporting each step as
+//! owed ([`UpstreamEvent::Owed`]): the step is marked done in the transaction that stores what
+//! it reported. So whatever is not stored when the daemon stops (SIGTERM or `kill -9`) is still
 //! owed, and the phone does it when the device connects again, at once if it is overdue: every
 //! message still gets its acks and receipts, and every echoing contact replies once. A step
 //! played twice (by the task of the earlier connection, whose reports were still on their way,
@@ -141,6 +141,7 @@ pub fn receive(
         .into_iter()
         .map(|(chat, asked)| Ok((chat, tx.conn().answer_exists(asked)?)))
         .collect::<StoreResult<HashMap<_, _>>>()?;
+    let received_at = rfc3339(now);
     let arrivals = messages
         .iter()
         .map(|message| {
@@ -149,7 +150,7 @@ pub fn receive(
             let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
             let stored = serde_json::to_string(&plan)?;
             let receipt =
-                tx.simulator_receive(device, message, &candidate, &rfc3339(now), &stored)?;
+                tx.simulator_receive(device, message, &candidate, &received_at, &stored)?;
             Ok((receipt, plan))
         })
         .collect::<StoreResult<Vec<_>>>()?;
