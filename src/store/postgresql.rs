@@ -466,7 +466,7 @@ const MIGRATIONS: &[&str] = &[
             AND d.received_at = simulator_inbox.received_at
             AND d.upstream_id = simulator_inbox.upstream_id;
     DROP TABLE simulator_duties;
-    CREATE INDEX simulator_owed ON simulator_inbox (device_id, rowid) WHERE plan IS NOT NULL;",
+    CREATE INDEX simulator_owed ON simulator_inbox (device_id) WHERE plan IS NOT NULL;",
 ];
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ const DUTIES: &str = "SELECT rowid, upstream_id, received_at, plan, done FROM si
 
 /// Everything a simulated phone still owes, oldest message first.
 pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
-    // `simulator_owed` lists the rows with a plan, in order.
+    // `simulator_owed` lists the rows with a plan.
     conn.query_all(
         &format!("{DUTIES} WHERE device_id = ?1 AND plan IS NOT NULL ORDER BY rowid"),
         params![device.as_str()],
