@@ -33,10 +33,11 @@ fn from_row(row: &Row<'_>) -> StoreResult<KeyRecord> {
 
 const COLUMNS: &str = "id, name, key_sha256, devices, scopes, created_at";
 
-/// The ids of the keys that are not revoked.
-pub fn live_ids(conn: &Conn) -> StoreResult<std::collections::HashSet<String>> {
+/// The ids of the keys revoked. A key's row stays once it is revoked, so this is every key
+/// whose credentials no longer work.
+pub fn revoked_ids(conn: &Conn) -> StoreResult<std::collections::HashSet<String>> {
     let ids = conn.query_all(
-        "SELECT id FROM api_keys WHERE revoked_at IS NULL",
+        "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
         params![],
         |row| row.get(0),
     )?;

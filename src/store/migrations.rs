@@ -409,17 +409,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE simulator_plans RENAME TO simulator_duties;",
     // 29: AWAITING_ACK_SINCE.
     AWAITING_ACK_SINCE,
-    // 30: a simulated phone's plan kept in the inbox row of the message it is for
-    // (`store::messages::simulator_duties`), which its steps find by the row's number; plans
-    // whose message the inbox no longer has are dropped.
-    "ALTER TABLE simulator_inbox ADD COLUMN plan TEXT;
-    ALTER TABLE simulator_inbox ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
-    UPDATE simulator_inbox SET plan = d.plan, done = d.done FROM simulator_duties d
-        WHERE d.device_id = simulator_inbox.device_id
-            AND d.received_at = simulator_inbox.received_at
-            AND d.upstream_id = simulator_inbox.upstream_id;
-    DROP TABLE simulator_duties;
-    CREATE INDEX simulator_owed ON simulator_inbox (device_id) WHERE plan IS NOT NULL;",
+    // 30: PLANS_IN_THE_INBOX.
+    PLANS_IN_THE_INBOX,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -433,6 +424,19 @@ const AWAITING_ACK_SINCE: &str = "ALTER TABLE messages ADD COLUMN awaiting_ack_s
     DROP INDEX messages_awaiting_ack;
     CREATE INDEX messages_awaiting_ack ON messages (device_id, awaiting_ack_since)
         WHERE awaiting_ack_since IS NOT NULL;";
+
+/// The step after which a simulated phone's plan is kept in the inbox row of the message it is
+/// for (`store::messages::simulator_duties`), whose steps find it by the row's number; plans
+/// whose message the inbox no longer has are dropped. The same step on PostgreSQL (`done` is
+/// a `BIGINT`, as PostgreSQL's counters are, and an integer on SQLite).
+pub(super) const PLANS_IN_THE_INBOX: &str = "ALTER TABLE simulator_inbox ADD COLUMN plan TEXT;
+    ALTER TABLE simulator_inbox ADD COLUMN done BIGINT NOT NULL DEFAULT 0;
+    UPDATE simulator_inbox SET plan = d.plan, done = d.done FROM simulator_duties d
+        WHERE d.device_id = simulator_inbox.device_id
+            AND d.received_at = simulator_inbox.received_at
+            AND d.upstream_id = simulator_inbox.upstream_id;
+    DROP TABLE simulator_duties;
+    CREATE INDEX simulator_owed ON simulator_inbox (device_id) WHERE plan IS NOT NULL;";
 
 /// The step after which a journal row may hold an event's own fields only, without the
 /// `deviceId`, `seq` and `at` its key and columns hold (rows written before hold the whole

@@ -459,14 +459,7 @@ const MIGRATIONS: &[&str] = &[
         WHERE awaiting_ack_since IS NOT NULL;
     ALTER TABLE messages SET (fillfactor = 80);"#,
     // A simulated phone's plan kept in its message's inbox row (SQLite's 30).
-    "ALTER TABLE simulator_inbox ADD COLUMN plan TEXT,
-        ADD COLUMN done BIGINT NOT NULL DEFAULT 0;
-    UPDATE simulator_inbox SET plan = d.plan, done = d.done FROM simulator_duties d
-        WHERE d.device_id = simulator_inbox.device_id
-            AND d.received_at = simulator_inbox.received_at
-            AND d.upstream_id = simulator_inbox.upstream_id;
-    DROP TABLE simulator_duties;
-    CREATE INDEX simulator_owed ON simulator_inbox (device_id) WHERE plan IS NOT NULL;",
+    super::migrations::PLANS_IN_THE_INBOX,
 ];
 
 #[cfg(test)]

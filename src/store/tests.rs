@@ -1424,7 +1424,7 @@ async fn a_shared_secret_is_made_once_and_kept(backend) {
     assert_eq!((first.as_str(), second.as_str()), ("first", "first"));
 }
 
-async fn a_catch_up_reads_the_devices_stored_and_the_keys_not_revoked(backend) {
+async fn a_catch_up_reads_the_devices_stored_and_the_keys_revoked(backend) {
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     let shop = stored_device(&store, "shop").await;
@@ -1447,8 +1447,8 @@ async fn a_catch_up_reads_the_devices_stored_and_the_keys_not_revoked(backend) {
         })
         .await
         .unwrap();
-    let live = store.read(crate::store::keys::live_ids).await.unwrap();
-    assert_eq!(live, std::collections::HashSet::from(["key_live".to_owned()]));
+    let revoked = store.read(crate::store::keys::revoked_ids).await.unwrap();
+    assert_eq!(revoked, std::collections::HashSet::from(["key_revoked".to_owned()]));
 }
 }
 

@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 
 use super::SocketHub;
-use crate::api::auth::Caller;
 use crate::bus::DeviceChange;
 use crate::model::DeviceId;
 use crate::store;
@@ -27,16 +26,6 @@ fn missed_device_changes(open: &HashSet<DeviceId>, stored: Vec<DeviceId>) -> Vec
         .collect();
     gone.into_iter()
         .chain(stored.into_iter().map(DeviceChange::Defined))
-        .collect()
-}
-
-/// The keys among those `in_use` by this node's connections that are no longer `live`: the
-/// stored keys revoked. A configured key (`cfg_…`) is not in the store and is never revoked
-/// by a write.
-fn revoked_in_use(in_use: HashSet<String>, live: &HashSet<String>) -> Vec<String> {
-    in_use
-        .into_iter()
-        .filter(|key| !key.starts_with("cfg_") && !live.contains(key))
         .collect()
 }
 
@@ -65,27 +54,11 @@ impl SocketHub {
         }
     }
 
-    /// Closes the connections of the keys revoked while revocations were missed. The keys in
-    /// use are read before the store, so that a key created in between is not taken for one
-    /// revoked.
+    /// Closes the connections of every key revoked, after revocations were missed: a key
+    /// stays revoked, so closing those of a key revoked long ago closes nothing.
     pub(super) async fn catch_up_revocations(&self) {
-        let in_use: HashSet<String> = self
-            .namespaces()
-            .iter()
-            .filter_map(|namespace| self.inner.io.of(namespace))
-            .flat_map(|operators| operators.sockets())
-            .filter_map(|socket| socket.extensions.get::<std::sync::Arc<Caller>>())
-            .flat_map(|caller| {
-                caller
-                    .grants
-                    .iter()
-                    .map(|grant| grant.key.clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let live = self.inner.store.read(store::keys::live_ids).await;
-        match live {
-            Ok(live) => self.disconnect_keys(&revoked_in_use(in_use, &live)),
+        match self.inner.store.read(store::keys::revoked_ids).await {
+            Ok(revoked) => self.disconnect_keys(&revoked.into_iter().collect::<Vec<_>>()),
             Err(error) => {
                 tracing::error!(%error, "the keys could not be read to catch up with the revocations missed; restart to close their connections");
             }
@@ -113,15 +86,5 @@ mod tests {
                 DeviceChange::Defined(ids(&["created"])[0].clone()),
             ]
         );
-    }
-
-    #[test]
-    fn only_stored_keys_no_longer_live_count_as_revoked() {
-        let in_use = ["key_live", "key_revoked", "cfg_0123abcd"]
-            .map(String::from)
-            .into_iter()
-            .collect();
-        let live = HashSet::from(["key_live".to_owned(), "key_unused".to_owned()]);
-        assert_eq!(revoked_in_use(in_use, &live), ["key_revoked"]);
     }
 }

@@ -216,11 +216,6 @@ impl Heard {
             |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)?)),
         )?;
         let devices = conn.query_all(DEFINITION, params![], Definition::of_row)?;
-        let revoked = conn.query_all(
-            "SELECT id FROM api_keys WHERE revoked_at IS NOT NULL",
-            params![],
-            |row| row.get::<String>(0),
-        )?;
         Ok(Self {
             heads: heads
                 .into_iter()
@@ -230,7 +225,7 @@ impl Heard {
                 .into_iter()
                 .filter_map(|(id, definition)| Some((device(id)?, definition)))
                 .collect(),
-            revoked: revoked.into_iter().collect(),
+            revoked: crate::store::keys::revoked_ids(conn)?,
         })
     }
 }

@@ -137,7 +137,8 @@ fn sqlite_table(conn: &Conn, table: &str) -> StoreResult<Table> {
         |row| {
             let declared: String = row.get(1)?;
             let kind = match declared.as_str() {
-                "INTEGER" => "integer".to_owned(),
+                // A `BIGINT` column has SQLite's integer affinity, as an `INTEGER` one.
+                "INTEGER" | "BIGINT" => "integer".to_owned(),
                 "TEXT" => "text".to_owned(),
                 "BLOB" => "bytes".to_owned(),
                 other => other.to_owned(),
