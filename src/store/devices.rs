@@ -205,6 +205,7 @@ impl Tx<'_> {
             "contact_pictures",
             "notifications",
             "simulator_inbox",
+            "simulator_plans",
             "simulator_groups",
             "linked_ids",
             "uploads",

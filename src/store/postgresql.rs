@@ -460,6 +460,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages SET (fillfactor = 80);"#,
     // A simulated phone's plan kept in its message's inbox row (SQLite's 30).
     super::migrations::PLANS_IN_THE_INBOX,
+    // A simulated phone's owed plans in a table of their own, keyed by their inbox row
+    // (SQLite's 31).
+    r#"CREATE TABLE simulator_plans (
+        device_id TEXT COLLATE "C" NOT NULL,
+        inbox_row BIGINT NOT NULL,
+        plan TEXT NOT NULL,
+        done BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (device_id, inbox_row)
+    );
+    INSERT INTO simulator_plans (device_id, inbox_row, plan, done)
+        SELECT device_id, rowid, plan, done FROM simulator_inbox WHERE plan IS NOT NULL;
+    DROP INDEX simulator_owed;
+    ALTER TABLE simulator_inbox DROP COLUMN plan, DROP COLUMN done;"#,
 ];
 
 #[cfg(test)]

@@ -963,6 +963,62 @@ async fn a_deleted_device_takes_its_journal_and_no_other_with_it(backend) {
     assert_eq!(seqs(journal_from_start(&store, c).await), (vec![1], 1));
 }
 
+async fn a_deleted_device_leaves_no_row_in_any_table_that_names_devices(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let device = demo.clone();
+    let tables = store
+        .write(move |tx| {
+            our_text(tx, &device, ("msg_p", "to the phone"), None)?;
+            let message = messages::get_message(tx.conn(), &device, "msg_p")?.unwrap();
+            let now = "2026-01-02T03:04:05.678Z";
+            let receipt = tx.simulator_receive(&device, &message, "true_a", now, "[1]")?;
+            receipt.read(tx.conn(), &device, &message)?;
+            let named = |conn: &crate::store::Conn| {
+                let tables = match conn.is_postgres() {
+                    true => {
+                        "SELECT table_name::text FROM information_schema.columns
+                         WHERE column_name = 'device_id' AND table_schema = current_schema()"
+                    }
+                    false => {
+                        "SELECT m.name FROM sqlite_master m, pragma_table_info(m.name) c
+                         WHERE m.type = 'table' AND c.name = 'device_id'"
+                    }
+                };
+                conn.query_all(tables, &[], |row| row.get::<String>(0))
+            };
+            let count = |conn: &crate::store::Conn, table: &str| {
+                conn.query_one(
+                    &format!("SELECT COUNT(*) FROM {table} WHERE device_id = ?1"),
+                    sql::params![device.as_str()],
+                    |row| row.get::<i64>(0),
+                )
+            };
+            let before = named(tx.conn())?
+                .into_iter()
+                .map(|table| Ok((count(tx.conn(), &table)?, table)))
+                .collect::<StoreResult<Vec<_>>>()?;
+            tx.delete_device(&device)?;
+            let after = named(tx.conn())?
+                .into_iter()
+                .map(|table| Ok((count(tx.conn(), &table)?, table)))
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((before, after))
+        })
+        .await
+        .unwrap();
+    let (before, after) = tables;
+    let held = |tables: &[(i64, String)], table: &str| {
+        tables.iter().any(|(rows, name)| name == table && *rows > 0)
+    };
+    for table in ["messages", "simulator_inbox", "simulator_plans"] {
+        assert!(held(&before, table), "{table} held the device's rows: {before:?}");
+    }
+    let left: Vec<_> = after.iter().filter(|(rows, _)| *rows > 0).collect();
+    assert!(left.is_empty(), "rows left: {left:?}");
+}
+
 async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
     let db = Db::new(backend);
     let (store, bus) = db.open();

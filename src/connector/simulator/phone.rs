@@ -160,7 +160,7 @@ pub fn receive(
         .map(|(message, (receipt, plan))| {
             let received = receipt.read(tx.conn(), device, message)?;
             if !received.first {
-                let left = tx.simulator_duties_in(received.row)?;
+                let left = tx.simulator_duties_in(device, received.row)?;
                 return Ok((
                     received.upstream_id,
                     left.and_then(|left| Duties::read(device, left)),

@@ -8,9 +8,10 @@
 //! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
 //!
 //! A plan is written with the row of the phone's inbox that receives its message
-//! ([`Tx::simulator_receive`]), and its steps find it by that row's number: a plan in a table
-//! of its own, keyed by texts, cost a second row and index entry a message, and each step a
-//! search among those texts.
+//! ([`Tx::simulator_receive`]) and keyed by that row's number, which its steps find it by. It
+//! is a row of its own, deleted once done, rather than a column of the inbox row: a row that
+//! shrinks long after it was written leaves its page's room unused (SQLite does not merge the
+//! pages its rows shrank), and the inbox's pages ended up a sixth full.
 
 use crate::model::DeviceId;
 use crate::store::sql::{params, Changed, Conn, Row};
@@ -21,7 +22,7 @@ use std::sync::LazyLock;
 /// What the phone still owes for one message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhoneDuties {
-    /// The row of the phone's inbox that received the message, which keeps the plan.
+    /// The row of the phone's inbox that received the message, which keys the plan.
     pub row: i64,
     /// The message's upstream id, as the phone gave it.
     pub upstream_id: String,
@@ -43,31 +44,36 @@ fn duties_row(row: &Row<'_>) -> StoreResult<PhoneDuties> {
     })
 }
 
-/// The columns [`duties_row`] reads, from the phone's inbox.
-const DUTIES: &str = "SELECT rowid, upstream_id, received_at, plan, done FROM simulator_inbox";
+/// The columns [`duties_row`] reads: the plan's, and its message's in the phone's inbox.
+const DUTIES: &str = "SELECT p.inbox_row, i.upstream_id, i.received_at, p.plan, p.done
+    FROM simulator_plans p JOIN simulator_inbox i ON i.rowid = p.inbox_row";
 
 /// Everything a simulated phone still owes, oldest message first.
 pub fn simulator_duties(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<PhoneDuties>> {
-    // `simulator_owed` lists the rows with a plan.
     conn.query_all(
-        &format!("{DUTIES} WHERE device_id = ?1 AND plan IS NOT NULL ORDER BY rowid"),
+        &format!("{DUTIES} WHERE p.device_id = ?1 ORDER BY p.inbox_row"),
         params![device.as_str()],
         duties_row,
     )
 }
 
 impl Tx<'_> {
-    /// What the phone still owes for the message it received in inbox row `row`, if anything.
-    pub fn simulator_duties_in(&self, row: i64) -> StoreResult<Option<PhoneDuties>> {
+    /// What the phone of `device` still owes for the message it received in inbox row `row`,
+    /// if anything.
+    pub fn simulator_duties_in(
+        &self,
+        device: &DeviceId,
+        row: i64,
+    ) -> StoreResult<Option<PhoneDuties>> {
         self.conn.query_opt(
-            &format!("{DUTIES} WHERE rowid = ?1 AND plan IS NOT NULL"),
-            params![row],
+            &format!("{DUTIES} WHERE p.device_id = ?1 AND p.inbox_row = ?2"),
+            params![device.as_str(), row],
             duties_row,
         )
     }
 
     /// Marks step `step` (counted from 0) of the phone's plan in inbox row `row`, for the
-    /// message `upstream_id` of `device`, done, and with the `last` step forgets the plan.
+    /// message `upstream_id` of `device`, done, and with the `last` step deletes the plan.
     /// Whether the step was owed (a row changed) is read later ([`Conn::answer_changed`]), so
     /// that the marks of a batch's steps share a round trip: not if it is done already, or an
     /// earlier one is not, or the device does not know the message by that upstream id yet
@@ -98,13 +104,16 @@ impl Tx<'_> {
                 format!("AND {by_index}"),
                 format!("AND ({at_row} OR {by_index})"),
             ];
-            ["done = done + 1", "done = done + 1, plan = NULL"].map(|change| {
-                known.clone().map(|known| {
-                    format!(
-                        "UPDATE simulator_inbox SET {change} WHERE rowid = ?4 AND done = ?3
-                           AND device_id = ?1 AND upstream_id = ?2 {known}"
-                    )
-                })
+            let owed = "device_id = ?1 AND inbox_row = ?4 AND done = ?3 AND EXISTS
+                (SELECT 1 FROM simulator_inbox WHERE rowid = ?4 AND upstream_id = ?2)";
+            [
+                "UPDATE simulator_plans SET done = done + 1",
+                "DELETE FROM simulator_plans",
+            ]
+            .map(|change| {
+                known
+                    .clone()
+                    .map(|known| format!("{change} WHERE {owed} {known}"))
             })
         });
         let sent = (step == 0)

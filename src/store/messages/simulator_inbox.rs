@@ -4,6 +4,7 @@
 use crate::model::{content::Content, DeviceId, Message};
 use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
+use std::sync::LazyLock;
 
 /// One message as the simulated phone received it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -69,27 +70,47 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(&message.content)?),
         };
-        let new = self.conn().ask(
-            "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
-                received_at, kind, content, plan)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (device_id, message_id) DO NOTHING RETURNING rowid",
-            params![
-                device.as_str(),
-                message.id,
-                upstream_id,
-                message.chat_id,
-                message.body,
-                now,
-                message.kind,
-                content,
-                plan
-            ],
-            inbox_row as InboxRow,
-        )?;
+        const RECEIVED: &str = "INSERT INTO simulator_inbox (device_id, message_id, upstream_id,
+                chat_id, body, received_at, kind, content)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (device_id, message_id) DO NOTHING RETURNING rowid";
+        let values = params![
+            device.as_str(),
+            message.id,
+            upstream_id,
+            message.chat_id,
+            message.body,
+            now,
+            message.kind,
+            content,
+            plan
+        ];
+        let conn = self.conn();
+        // PostgreSQL stores the plan with the row, in the same statement, so that a relay's
+        // batch of receipts still shares one round trip; SQLite, whose statements are no
+        // round trip, once the row's number is read.
+        let (new, plan) = match conn.is_postgres() {
+            true => {
+                static RECEIVED_WITH_PLAN: LazyLock<String> = LazyLock::new(|| {
+                    format!(
+                        "WITH new AS ({RECEIVED}), planned AS (
+                            INSERT INTO simulator_plans (device_id, inbox_row, plan)
+                            SELECT ?1, rowid, ?9 FROM new)
+                         SELECT rowid FROM new"
+                    )
+                });
+                let new = conn.ask(&RECEIVED_WITH_PLAN, values, inbox_row as InboxRow)?;
+                (new, None)
+            }
+            false => {
+                let new = conn.ask(RECEIVED, &values[..8], inbox_row as InboxRow)?;
+                (new, Some(plan.to_owned()))
+            }
+        };
         Ok(Receipt {
             new,
             upstream_id: upstream_id.to_owned(),
+            plan,
         })
     }
 }
@@ -108,6 +129,8 @@ pub struct Receipt {
     new: Asked<i64, InboxRow>,
     /// The upstream id the message gets if it is new.
     upstream_id: String,
+    /// The plan, if it is still to be stored with the new row.
+    plan: Option<String>,
 }
 
 /// Where the simulated phone keeps a message it received ([`Receipt::read`]).
@@ -124,6 +147,12 @@ impl Receipt {
     /// Where the message is kept, and whether it is new.
     pub fn read(self, conn: &Conn, device: &DeviceId, message: &Message) -> StoreResult<Received> {
         if let Some(row) = conn.answer(self.new)? {
+            if let Some(plan) = self.plan {
+                conn.write(
+                    "INSERT INTO simulator_plans (device_id, inbox_row, plan) VALUES (?1, ?2, ?3)",
+                    params![device.as_str(), row, plan],
+                )?;
+            }
             return Ok(Received {
                 upstream_id: self.upstream_id,
                 row,

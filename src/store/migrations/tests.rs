@@ -209,13 +209,10 @@ fn messages_indexed_by_the_trigger_before_stay_found_once_the_writer_indexes_new
     )
     .unwrap();
     migrate(&mut conn).unwrap();
-    let triggers: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let triggers = texts(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+    );
     assert_eq!(triggers, ["message_words_changed", "message_words_removed"]);
     conn.execute_batch(
         "INSERT INTO message_words (message_words, rank) VALUES ('integrity-check', 1)",
@@ -229,7 +226,7 @@ fn messages_indexed_by_the_trigger_before_stay_found_once_the_writer_indexes_new
 }
 
 #[test]
-fn a_simulated_phones_plans_move_into_the_inbox_rows_of_their_messages() {
+fn a_simulated_phones_plans_keyed_by_texts_are_kept_by_the_inbox_rows_of_their_messages() {
     let mut conn = at_version(29);
     conn.execute_batch(
         "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
@@ -266,6 +263,70 @@ fn a_simulated_phones_plans_move_into_the_inbox_rows_of_their_messages() {
     assert_eq!(
         owed[0].received_at,
         crate::store::parse_time("2026-01-02T03:04:05.678Z")
+    );
+}
+
+/// The first column of every row `sql` answers, as texts.
+fn texts(conn: &Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_simulated_phones_owed_plans_leave_the_inbox_rows_for_a_table_of_their_own() {
+    let mut conn = at_version(30);
+    conn.execute_batch(
+        "INSERT INTO simulator_inbox (device_id, message_id, upstream_id, chat_id, body,
+            received_at, plan, done)
+         VALUES ('demo', 'msg_1', 'true_c1_B', 'c1', 'one', '2026-01-02T03:04:05.678Z', '[]', 1),
+                ('demo', 'msg_2', 'true_c1_A', 'c1', 'all done', '2026-01-02T03:04:06.000Z',
+                 NULL, 3),
+                ('other', 'msg_3', 'true_c2_C', 'c2', 'three', '2026-01-02T03:04:07.000Z',
+                 '[1]', 0)",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let columns = texts(
+        &conn,
+        "SELECT name FROM pragma_table_info('simulator_inbox')",
+    );
+    assert!(
+        !columns.iter().any(|c| c == "plan" || c == "done"),
+        "{columns:?}"
+    );
+    let conn = crate::store::Conn::sqlite(conn);
+    let owed = |device: &str| {
+        let device = crate::model::DeviceId::parse(device).unwrap();
+        crate::store::messages::simulator_duties(&conn, &device)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.row, d.upstream_id, d.plan, d.done, d.received_at))
+            .collect::<Vec<_>>()
+    };
+    let at = crate::store::parse_time;
+    assert_eq!(
+        owed("demo"),
+        [(
+            1,
+            "true_c1_B".into(),
+            "[]".into(),
+            1,
+            at("2026-01-02T03:04:05.678Z")
+        )]
+    );
+    assert_eq!(
+        owed("other"),
+        [(
+            3,
+            "true_c2_C".into(),
+            "[1]".into(),
+            0,
+            at("2026-01-02T03:04:07.000Z")
+        )]
     );
 }
 
