@@ -429,6 +429,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX simulator_owed;
     ALTER TABLE simulator_inbox DROP COLUMN plan;
     ALTER TABLE simulator_inbox DROP COLUMN done;",
+    // 32: see JOURNAL_ROWS_MARKED.
+    JOURNAL_ROWS_MARKED,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -464,6 +466,14 @@ pub(super) const PLANS_IN_THE_INBOX: &str = "ALTER TABLE simulator_inbox ADD COL
 /// `seq`, to refuse the database instead. The same step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_OWN_FIELDS: &str =
     "-- journal rows may hold an event's own fields only";
+
+/// The step after which a journal row's fields may hold its device's id and its time as marks
+/// (`journal::packing::marked`), which its key and `at` column give back; rows written before
+/// hold neither and are read as they are. No table changes: the version is there for an older
+/// build, which would read such a row as fields it cannot parse, to refuse the database
+/// instead. The same step on PostgreSQL.
+pub(super) const JOURNAL_ROWS_MARKED: &str =
+    "-- journal rows may hold their device's id and time as marks";
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     migrate_telling(conn, SLOW_STEP)

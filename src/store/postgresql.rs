@@ -473,6 +473,8 @@ const MIGRATIONS: &[&str] = &[
         SELECT device_id, rowid, plan, done FROM simulator_inbox WHERE plan IS NOT NULL;
     DROP INDEX simulator_owed;
     ALTER TABLE simulator_inbox DROP COLUMN plan, DROP COLUMN done;"#,
+    // Journal rows may hold their device's id and time as marks (SQLite's 32).
+    super::migrations::JOURNAL_ROWS_MARKED,
 ];
 
 #[cfg(test)]

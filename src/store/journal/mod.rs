@@ -34,7 +34,9 @@ impl Tx<'_> {
         let seq = head.last + 1;
         let now = Utc::now();
         let (event, fields) = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
-        self.packer.give(kept_form(event.kind, fields)?);
+        let kept = kept_form(event.kind, fields)?;
+        self.packer
+            .give(packing::marked(&kept, device.as_str(), &event.at));
         self.journal_rows.push(Row {
             key: head.key(seq),
             kind: event.kind,
@@ -455,8 +457,9 @@ fn kept_form(kind: EventKind, fields: String) -> StoreResult<String> {
     Ok(serde_json::to_string(&fields)?)
 }
 
-/// An event as read back from its row: unpacked, stamped again, a `qr` event with its image
-/// drawn again.
+/// An event as read back from its row: unpacked, its device's id and time put back where
+/// they were marked ([`packing::marked`]), stamped again, a `qr` event with its image drawn
+/// again.
 fn stored(
     device: &DeviceId,
     seq: u64,
@@ -464,7 +467,7 @@ fn stored(
     data: Vec<u8>,
     at: String,
 ) -> StoreResult<JournaledEvent> {
-    let fields = packing::unpack(data)?;
+    let fields = packing::unmarked(packing::unpack(data)?, device.as_str(), &at);
     let event = JournaledEvent::from_fields(device.clone(), seq, kind, fields, at)?;
     match kind {
         EventKind::Qr => with_qr_image(event),

@@ -144,6 +144,42 @@ pub fn unpack(row: Vec<u8>) -> StoreResult<String> {
     String::from_utf8(fields).map_err(|_| unreadable("fields that are not UTF-8"))
 }
 
+/// The byte that stands in a row's fields for its device's id, and the one for its time:
+/// JSON text never holds either raw (a string escapes every control character), so a row's
+/// fields with them put back are exactly the fields it was given.
+const DEVICE_MARK: &str = "\u{1}";
+const TIME_MARK: &str = "\u{2}";
+
+/// A device id shorter than this is not marked: it saves a byte or two, and would stand for
+/// pieces of other words.
+const SHORTEST_MARKED_ID: usize = 4;
+
+/// `fields` with the device's id and the event's time (`at`, as the payload writes it), which
+/// the row's key and `at` column hold already, each written as one byte. A message, its
+/// chat's `lastMessage`, a contact's picture address and its `lastSeenAt` repeat them, and no
+/// dictionary can hold a device's id or a time: as text they were a tenth of a row's packed
+/// bytes (`docs/performance.md`, fleet).
+pub fn marked(fields: &str, device: &str, at: &str) -> String {
+    let fields = fields.replace(at, TIME_MARK);
+    match device.len() >= SHORTEST_MARKED_ID {
+        true => fields.replace(device, DEVICE_MARK),
+        false => fields,
+    }
+}
+
+/// The fields [`marked`] marked, as they were given: its marks replaced in the reverse order.
+pub fn unmarked(fields: String, device: &str, at: &str) -> String {
+    let is_mark = |c: char| {
+        [DEVICE_MARK, TIME_MARK]
+            .iter()
+            .any(|mark| mark.starts_with(c))
+    };
+    if !fields.contains(is_mark) {
+        return fields;
+    }
+    fields.replace(DEVICE_MARK, device).replace(TIME_MARK, at)
+}
+
 /// How many times its own size a zstd frame can unpack to at most: a block of up to 128 KiB
 /// can be one repeated byte, coded in a few.
 const MOST_EXPANDED: usize = 32_768;
@@ -199,6 +235,23 @@ mod tests {
     #[test]
     fn a_row_written_as_text_is_read_as_it_is() {
         assert_eq!(unpack(FIELDS.as_bytes().to_vec()).unwrap(), FIELDS);
+    }
+
+    #[test]
+    fn a_devices_id_and_the_events_time_are_marked_and_put_back_as_they_were() {
+        let (device, at) = ("fleet-1", "2026-11-28T01:00:55.266Z");
+        let fields = r#"{"id":"15550000002@c.us","deviceId":"fleet-1","pictureUrl":"/api/v1/devices/fleet-1/contacts/15550000002@c.us/picture","lastSeenAt":"2026-11-28T01:00:55.266Z","body":"fleet-10 at 2026-11-28T01:00:55.2","note":"\u0001 is escaped"}"#;
+        let kept = marked(fields, device, at);
+        assert_eq!(kept.matches(DEVICE_MARK).count(), 3, "{kept}");
+        assert_eq!(kept.matches(TIME_MARK).count(), 1, "{kept}");
+        assert!(!kept.contains(device) && !kept.contains(at));
+        assert_eq!(unmarked(kept.clone(), device, at), fields);
+        let packed = pack(&kept);
+        assert!(packed.len() < pack(fields).len());
+        assert_eq!(unmarked(unpack(packed).unwrap(), device, at), fields);
+        // A short id is left as it is; fields marked before are read as they are.
+        assert_eq!(marked(r#"{"a":"ab"}"#, "ab", at), r#"{"a":"ab"}"#);
+        assert_eq!(unmarked(FIELDS.into(), device, at), FIELDS);
     }
 
     #[test]
