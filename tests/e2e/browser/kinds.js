@@ -226,6 +226,15 @@ main(async () => {
     const received = withText(page, arriving, "in");
     await received.waitFor();
 
+    // A scroll of the reader's own closes an open menu, as in a chat app.
+    await received.getByTestId("message-menu").click();
+    const receivedForward = received.getByTestId("message-forward");
+    await receivedForward.waitFor();
+    const list = await messages.boundingBox();
+    await page.mouse.move(list.x + list.width / 2, list.y + list.height / 2);
+    await page.mouse.wheel(0, 100);
+    await receivedForward.waitFor({ state: "detached" });
+
     // That message forwarded to Bob: the copy shows in his chat, ours, marked forwarded.
     await received.getByTestId("message-menu").click();
     await received.getByTestId("message-forward").click();

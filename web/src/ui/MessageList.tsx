@@ -70,7 +70,10 @@ export function MessageList({
     return quoteOf(id, byId.get(id) ?? quotes[id], authorOf);
   };
 
-  // One message's menu at a time; a click elsewhere or Escape closes it.
+  // One message's menu at a time; a click elsewhere, Escape or the reader's own scroll closes
+  // it, as in a chat app. So while a menu is open the list moves only by itself (the menu's
+  // height, messages arriving under it), and whether it follows what arrives stays what it
+  // was when the menu opened.
   const [menuFor, setMenuFor] = useState<string | null>(null);
   useEffect(() => {
     if (!menuFor) return;
@@ -81,26 +84,54 @@ export function MessageList({
     const escape = (event: KeyboardEvent) => {
       if (event.key === "Escape") setMenuFor(null);
     };
+    const scrolled = () => setMenuFor(null);
+    const el = scroller.current;
     document.addEventListener("pointerdown", outside);
     document.addEventListener("keydown", escape);
+    el?.addEventListener("wheel", scrolled, { passive: true });
+    el?.addEventListener("touchmove", scrolled, { passive: true });
     return () => {
       document.removeEventListener("pointerdown", outside);
       document.removeEventListener("keydown", escape);
+      el?.removeEventListener("wheel", scrolled);
+      el?.removeEventListener("touchmove", scrolled);
     };
   }, [menuFor]);
   const withMenu: MessageHandlers = { ...handlers, toggleMenu: setMenuFor };
+  // Read by the scroll and resize callbacks, which outlive a render.
+  const menuOpen = useRef(false);
+  const shiftingNow = useRef(false);
+  const lastIndex = useRef(-1);
+  useLayoutEffect(() => {
+    menuOpen.current = menuFor !== null;
+    shiftingNow.current = shifting;
+    lastIndex.current = items.length - 1;
+  }, [menuFor, shifting, items]);
 
   // At the foot of the chat, the list follows what arrives; not while a message's menu is
   // open, which would move from under the pointer. Closing it catches up.
-  useLayoutEffect(() => {
-    if (shifting || menuFor) return;
-    if (atBottom.current && items.length > 0) list.current?.scrollToIndex(items.length - 1, { align: "end" });
-  }, [items, shifting, reactions, holds, menuFor]);
+  const follow = () => {
+    if (shiftingNow.current || menuOpen.current || !atBottom.current || lastIndex.current < 0) return;
+    list.current?.scrollToIndex(lastIndex.current, { align: "end" });
+  };
+  useLayoutEffect(follow, [items, shifting, reactions, holds, menuFor]);
+
+  // What is shown can change its height after the list followed it (a picture or a video
+  // sized once it loads, a menu closing, a message measured late): while following, the
+  // list stays at the foot.
+  const itemsBox = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const box = itemsBox.current;
+    if (!box || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(follow);
+    observer.observe(box);
+    return () => observer.disconnect();
+  }, []);
 
   const onScroll = (offset: number) => {
     const el = scroller.current;
     if (!el) return;
-    atBottom.current = el.scrollHeight - offset - el.clientHeight < AT_BOTTOM_WITHIN;
+    if (!menuOpen.current) atBottom.current = el.scrollHeight - offset - el.clientHeight < AT_BOTTOM_WITHIN;
     if (offset < LOAD_OLDER_WITHIN && conversation.olderCursor && !loadingOlder.current) {
       loadingOlder.current = true;
       setShifting(true);
@@ -117,7 +148,7 @@ export function MessageList({
   return (
     <div class="messages" ref={scroller} role="log" aria-live="polite" aria-label="Messages">
       <div class="messages-fill" />
-      <div class="messages-items">
+      <div class="messages-items" ref={itemsBox}>
         <Virtualizer ref={list} scrollRef={scroller} data={items} shift={shifting} onScroll={onScroll}>
           {(item) =>
             item.kind === "day" ? (
