@@ -431,6 +431,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE simulator_inbox DROP COLUMN done;",
     // 32: see JOURNAL_ROWS_MARKED.
     JOURNAL_ROWS_MARKED,
+    // 33: see JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2.
+    JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -474,6 +476,14 @@ pub(super) const JOURNAL_ROWS_OWN_FIELDS: &str =
 /// instead. The same step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_MARKED: &str =
     "-- journal rows may hold their device's id and time as marks";
+
+/// The step after which a journal row may be packed against the second dictionary of the
+/// payloads' shapes (`journal::packing`), which holds the fields messages, chats and contacts
+/// have now. No table changes: the version is there for an older build, which has only the
+/// first dictionary and could not read such a row, to refuse the database instead. The same
+/// step on PostgreSQL.
+pub(super) const JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2: &str =
+    "-- journal rows may be packed against the second dictionary";
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     migrate_telling(conn, SLOW_STEP)

@@ -475,6 +475,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE simulator_inbox DROP COLUMN plan, DROP COLUMN done;"#,
     // Journal rows may hold their device's id and time as marks (SQLite's 32).
     super::migrations::JOURNAL_ROWS_MARKED,
+    // Journal rows may be packed against the second dictionary (SQLite's 33).
+    super::migrations::JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
 ];
 
 #[cfg(test)]
