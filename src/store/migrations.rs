@@ -433,6 +433,8 @@ const MIGRATIONS: &[&str] = &[
     JOURNAL_ROWS_MARKED,
     // 33: see JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2.
     JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
+    // 34: see NOTIFICATIONS_UNREAD_ONLY.
+    NOTIFICATIONS_UNREAD_ONLY,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -484,6 +486,17 @@ pub(super) const JOURNAL_ROWS_MARKED: &str =
 /// step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2: &str =
     "-- journal rows may be packed against the second dictionary";
+
+/// The step after which the notifications table keeps the unread ones only: reading a
+/// notification deletes its row (`store::messages::notifications`), which nothing read again
+/// once it was read, so a device whose notifications are read no longer keeps a row and an
+/// index entry for each of them. The rows read before go, with the column that told them
+/// apart; the index of a chat's notifications now lists every row. The same step on
+/// PostgreSQL.
+pub(super) const NOTIFICATIONS_UNREAD_ONLY: &str = "DELETE FROM notifications WHERE read = 1;
+    DROP INDEX notifications_unread;
+    ALTER TABLE notifications DROP COLUMN read;
+    CREATE INDEX notifications_by_chat ON notifications (device_id, chat_id);";
 
 pub fn migrate(conn: &mut Connection) -> StoreResult<()> {
     migrate_telling(conn, SLOW_STEP)

@@ -477,6 +477,8 @@ const MIGRATIONS: &[&str] = &[
     super::migrations::JOURNAL_ROWS_MARKED,
     // Journal rows may be packed against the second dictionary (SQLite's 33).
     super::migrations::JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
+    // Notifications kept until they are read (SQLite's 34).
+    super::migrations::NOTIFICATIONS_UNREAD_ONLY,
 ];
 
 #[cfg(test)]

@@ -1019,6 +1019,42 @@ async fn a_deleted_device_leaves_no_row_in_any_table_that_names_devices(backend)
     assert!(left.is_empty(), "rows left: {left:?}");
 }
 
+async fn a_notification_is_read_once_and_then_leaves_no_row(backend) {
+    let db = Db::new(backend);
+    let (store, _bus) = db.open();
+    let demo = DeviceId::parse("demo").unwrap();
+    let reads = store
+        .write(move |tx| {
+            for (id, chat) in [("ntf_1", Some("c1")), ("ntf_2", Some("c1")), ("ntf_3", None)] {
+                tx.insert_notification(&demo, id, chat)?;
+            }
+            let ntf_1 = ["ntf_1".to_owned()];
+            let reads = [
+                tx.read_notifications(&demo, messages::NotificationSet::Ids(&ntf_1))?,
+                tx.read_notifications(&demo, messages::NotificationSet::Ids(&ntf_1))?,
+                tx.read_notifications(&demo, messages::NotificationSet::Chat("c1"))?,
+                tx.read_notifications(&demo, messages::NotificationSet::All)?,
+                tx.read_notifications(&demo, messages::NotificationSet::All)?,
+            ];
+            let left = tx.conn().query_one(
+                "SELECT COUNT(*) FROM notifications",
+                &[],
+                |row| row.get::<i64>(0),
+            )?;
+            Ok((reads, left))
+        })
+        .await
+        .unwrap();
+    let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        reads,
+        (
+            [ids(&["ntf_1"]), ids(&[]), ids(&["ntf_2"]), ids(&["ntf_3"]), ids(&[])],
+            0
+        )
+    );
+}
+
 async fn a_qr_event_is_kept_without_its_picture_and_read_back_with_it(backend) {
     let db = Db::new(backend);
     let (store, bus) = db.open();

@@ -1,5 +1,7 @@
-//! Notifications and their read state, apart from the messages': a notification may name no
-//! chat, and is read by id, by chat or all at once.
+//! Notifications not read yet, apart from the messages': a notification may name no chat, and
+//! is read by id, by chat or all at once. Reading one deletes its row: nothing asks for a
+//! notification once it was read (its event and the `notification:read` that followed stay in
+//! the journal), and a device whose notifications are read keeps none.
 
 use crate::model::DeviceId;
 use crate::store::sql::params;
@@ -19,14 +21,14 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks unread notifications read: the given ids, or those of one chat, or all of them.
+    /// Reads unread notifications: the given ids, or those of one chat, or all of them.
     /// Returns the ids that were unread.
     pub fn read_notifications(
         &mut self,
         device: &DeviceId,
         which: NotificationSet<'_>,
     ) -> StoreResult<Vec<String>> {
-        const READ: &str = "UPDATE notifications SET read = 1 WHERE device_id = ?1 AND read = 0";
+        const READ: &str = "DELETE FROM notifications WHERE device_id = ?1";
         let id = |row: &crate::store::sql::Row<'_>| row.get::<String>(0);
         let mut ids = match which {
             NotificationSet::All => self.conn().query_all(

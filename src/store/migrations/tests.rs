@@ -331,6 +331,33 @@ fn a_simulated_phones_owed_plans_leave_the_inbox_rows_for_a_table_of_their_own()
 }
 
 #[test]
+fn notifications_read_before_leave_with_the_column_that_told_them_apart() {
+    let mut conn = at_version(33);
+    conn.execute_batch(
+        "INSERT INTO notifications (device_id, id, chat_id, read)
+         VALUES ('demo', 'ntf_1', 'c1', 1), ('demo', 'ntf_2', 'c1', 0),
+                ('demo', 'ntf_3', NULL, 0), ('other', 'ntf_4', 'c2', 1)",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    assert_eq!(
+        texts(
+            &conn,
+            "SELECT device_id || ' ' || id FROM notifications ORDER BY id"
+        ),
+        ["demo ntf_2", "demo ntf_3"]
+    );
+    let columns = texts(&conn, "SELECT name FROM pragma_table_info('notifications')");
+    assert_eq!(columns, ["device_id", "id", "chat_id"]);
+    let indexes = texts(
+        &conn,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications'
+         AND sql IS NOT NULL",
+    );
+    assert_eq!(indexes, ["notifications_by_chat"]);
+}
+
+#[test]
 fn messages_sent_and_not_acked_still_await_their_ack() {
     let mut conn = at_version(28);
     conn.execute_batch(

@@ -76,7 +76,7 @@ impl Column for Vec<u8> {
 }
 
 // Flags are integers (0 or 1) in both databases, so that a statement may compare them with a
-// number: PostgreSQL's `BOOLEAN` would refuse `read = 0`.
+// number: PostgreSQL's `BOOLEAN` would refuse `revoked = 0`.
 shared_types!(
     String, &str, &String, Option<String>, Option<&str>;
     String, Option<String>, Option<f64>
