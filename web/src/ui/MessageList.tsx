@@ -117,14 +117,17 @@ export function MessageList({
   useLayoutEffect(follow, [items, shifting, reactions, holds, menuFor]);
 
   // What is shown can change its height after the list followed it (a picture or a video
-  // sized once it loads, a menu closing, a message measured late): while following, the
-  // list stays at the foot.
+  // sized once it loads, a menu closing, a message measured late), and so can the list's own
+  // box (a window made smaller, a page laid out again at another size): while following, the
+  // list stays at the foot. A box that shrinks keeps its scroll offset without telling it.
   const itemsBox = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const box = itemsBox.current;
-    if (!box || typeof ResizeObserver === "undefined") return;
+    const el = scroller.current;
+    if (!box || !el || typeof ResizeObserver === "undefined") return;
     const observer = new ResizeObserver(follow);
     observer.observe(box);
+    observer.observe(el);
     return () => observer.disconnect();
   }, []);
 
