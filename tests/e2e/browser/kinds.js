@@ -206,6 +206,10 @@ main(async () => {
 
     // A message that arrives while a menu is open at the foot of the chat does not move the
     // menu from under the pointer; once the menu is closed, the chat follows to the new one.
+    const messages = page.getByRole("log", { name: "Messages" });
+    const atFoot = async () =>
+      (await messages.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)) < 2 || "not at the foot";
+    await until(atFoot, "the chat is at its foot with the video before its menu opens");
     await video.getByTestId("message-menu").click();
     const videoForward = video.getByTestId("message-forward");
     // Once the menu has settled (it scrolls itself into view as it opens).
@@ -218,11 +222,7 @@ main(async () => {
     if (after?.y !== before.y) fail(`the open menu moved from ${before.y} to ${after?.y} as a message arrived`);
     await page.keyboard.press("Escape");
     await videoForward.waitFor({ state: "detached" });
-    const messages = page.getByRole("log", { name: "Messages" });
-    await until(
-      async () => (await messages.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)) < 2 || "not at the foot",
-      "the chat follows to the message that arrived once the menu is closed",
-    );
+    await until(atFoot, "the chat follows to the message that arrived once the menu is closed");
     const received = withText(page, arriving, "in");
     await received.waitFor();
 
