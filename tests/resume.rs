@@ -319,7 +319,10 @@ async fn a_slow_reader_of_a_replay_keeps_room_for_live_events() {
         let (http, poll) = (daemon.http.clone(), poll.clone());
         async move {
             let mut replayed = Vec::new();
+            // The client's own pace: a poll every 20 ms, slower than the replay.
+            let mut pace = tokio::time::interval(Duration::from_millis(20));
             loop {
+                pace.tick().await;
                 let response = http.get(&poll).send().await.unwrap();
                 assert!(response.status().is_success(), "the session was closed");
                 for packet in response.text().await.unwrap().split('\u{1e}') {
@@ -338,19 +341,18 @@ async fn a_slow_reader_of_a_replay_keeps_room_for_live_events() {
                     // The greeting before the replay has no seq.
                     replayed.extend(event[1]["seq"].as_u64());
                 }
-                // The client's own pace: slower than the replay.
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     });
     // Meanwhile the other device's events are delivered live to the same connection.
     let busy = format!("/api/v1/devices/busy/chats/{BOB}/messages");
     let done = async {
+        // About as many live events as the client reads between two polls.
+        let mut pace = tokio::time::interval(Duration::from_millis(20));
         while !reader.is_finished() {
+            pace.tick().await;
             let (status, body) = daemon.post(&busy, json!({ "text": "live" })).await;
             assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-            // About as many live events as the client reads between two polls.
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         reader.await.unwrap()
     };

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use common::binary::Daemon;
 use common::brokers::{Broker, Kind};
+use common::poll;
 use common::TestDaemon;
 use devicebridge::config::SinkSetting;
 use devicebridge::model::sink::SinkKind;
@@ -60,19 +61,20 @@ fn simulator() -> Value {
 async fn generate(api: &TestDaemon, count: usize) {
     let writers = (0..DEVICES).map(|n| async move {
         let path = format!("/api/v1/devices/{}/simulator/act", device(n));
-        let mut written = 0;
-        let deadline = tokio::time::Instant::now() + CATCH_UP;
-        while written < count {
+        for written in 0..count {
             let body = json!({ "do": "message", "from": ALICE, "text": format!("m{written}") });
-            let (status, answer) = api.post(&path, body).await;
-            match status {
-                StatusCode::OK => written += 1,
-                StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT => {
-                    assert!(tokio::time::Instant::now() < deadline, "{answer}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+            let (path, body) = (&path, &body);
+            poll::until("the device to take a message", CATCH_UP, || async move {
+                let (status, answer) = api.post(path, body.clone()).await;
+                match status {
+                    StatusCode::OK => Ok(()),
+                    StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT => {
+                        Err(answer.to_string())
+                    }
+                    _ => panic!("{status} {answer}"),
                 }
-                _ => panic!("{status} {answer}"),
-            }
+            })
+            .await;
         }
     });
     futures_util::future::join_all(writers).await;
@@ -101,20 +103,17 @@ async fn sink(api: &TestDaemon, id: &str) -> Value {
     sink
 }
 
-/// Polls the sink until `done` holds of it, within [`CATCH_UP`].
+/// Looks at the sink until `done` holds of it, within [`CATCH_UP`].
 async fn sink_until(api: &TestDaemon, id: &str, what: &str, done: impl Fn(&Value) -> bool) {
-    let deadline = tokio::time::Instant::now() + CATCH_UP;
-    loop {
+    let done = &done;
+    poll::until(what, CATCH_UP, || async move {
         let shown = sink(api, id).await;
-        if done(&shown) {
-            return;
+        match done(&shown) {
+            true => Ok(()),
+            false => Err(shown.to_string()),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {shown}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// The sink's lag as `/metrics` has it.

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::poll;
+
 /// How long a server may take to start: RabbitMQ takes seconds.
 const START: Duration = Duration::from_secs(90);
 /// How long a server may take to stop.
@@ -114,34 +116,21 @@ impl Broker {
         });
         self.child = Some(child);
         let address = format!("127.0.0.1:{}", self.port);
-        let deadline = tokio::time::Instant::now() + START;
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+        let what = format!("{program} to take connections on {address}");
+        let (kind, url, address) = (self.kind, &self.url(), &address);
+        let child = self.child.as_mut().unwrap();
+        poll::until(&what, START, || {
+            if let Some(status) = child.try_wait().unwrap() {
                 panic!("{program} exited at start with {status}");
             }
-            if tokio::net::TcpStream::connect(&address).await.is_ok() && self.serves().await {
-                return;
+            async move {
+                match poll::listening(address).await && serves(kind, url).await {
+                    true => Ok(()),
+                    false => Err("no session taken".to_owned()),
+                }
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{program} did not take connections on {address} within {START:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Whether the server answers as its clients need: RabbitMQ listens before it takes an
-    /// AMQP session.
-    async fn serves(&self) -> bool {
-        match self.kind {
-            Kind::RabbitMq => {
-                let properties = lapin::ConnectionProperties::default();
-                lapin::Connection::connect(&self.url(), properties)
-                    .await
-                    .is_ok()
-            }
-            Kind::Nats | Kind::Redis => true,
-        }
+        })
+        .await;
     }
 
     /// Stops the server (SIGTERM to its process group) and waits until it has exited.
@@ -151,23 +140,13 @@ impl Broker {
         };
         // SAFETY: kill(2) on the group this child leads.
         unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-        let deadline = tokio::time::Instant::now() + STOP;
-        while child.try_wait().unwrap().is_none() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the server did not stop within {STOP:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll::until("the server to stop", STOP, || {
+            let exited = child.try_wait().unwrap();
+            async move { exited.ok_or_else(|| "running".to_owned()) }
+        })
+        .await;
         // Its port is closed once it has exited; RabbitMQ's node may still be leaving.
-        let address = format!("127.0.0.1:{}", self.port);
-        while tokio::net::TcpStream::connect(&address).await.is_ok() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{address} still open"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll::closed(&format!("127.0.0.1:{}", self.port), STOP).await;
     }
 }
 
@@ -179,6 +158,18 @@ impl Drop for Broker {
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             let _ = child.wait();
         }
+    }
+}
+
+/// Whether the server of `kind` at `url` answers as its clients need: RabbitMQ listens before
+/// it takes an AMQP session.
+async fn serves(kind: Kind, url: &str) -> bool {
+    match kind {
+        Kind::RabbitMq => {
+            let properties = lapin::ConnectionProperties::default();
+            lapin::Connection::connect(url, properties).await.is_ok()
+        }
+        Kind::Nats | Kind::Redis => true,
     }
 }
 
@@ -201,17 +192,14 @@ async fn epmd() -> (Child, u16) {
     let child = command.spawn().unwrap_or_else(|error| {
         panic!("cannot run epmd ({error}): install it with `apt-get install rabbitmq-server`")
     });
-    let deadline = tokio::time::Instant::now() + START;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "epmd did not listen on {port} within {START:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let address = format!("127.0.0.1:{port}");
+    poll::until(&format!("epmd to listen on {port}"), START, || async {
+        match poll::listening(&address).await {
+            true => Ok(()),
+            false => Err("not listening".to_owned()),
+        }
+    })
+    .await;
     (child, port)
 }
 

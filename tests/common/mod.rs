@@ -8,6 +8,7 @@ pub mod cloud_stub;
 pub mod exposition;
 pub mod moto;
 pub mod node;
+pub mod poll;
 pub mod postgres;
 pub mod receiver;
 pub mod sio;

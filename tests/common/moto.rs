@@ -20,8 +20,6 @@ pub const BUCKET: &str = "media";
 const INSTALL: &str = "python3 -m pip install 'moto[server]==5.2.5'";
 /// How long the server may take to start, and an effect on the bucket to show.
 const WAIT: Duration = Duration::from_secs(30);
-/// How often what is awaited is looked at.
-const POLL: Duration = Duration::from_millis(100);
 
 /// A moto server run by a test; killed when dropped.
 pub struct Moto {
@@ -62,20 +60,14 @@ impl Moto {
         let root = format!("{}/", self.endpoint());
         let child = self.child.insert(child);
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        super::poll::until(&format!("moto_server to serve {root}"), WAIT, || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("moto_server exited at start with {status}");
             }
-            if http.get(&root).send().await.is_ok() {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "moto_server did not serve {root} within {WAIT:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+            let asked = http.get(&root).send();
+            async { asked.await.map(drop).map_err(|error| error.to_string()) }
+        })
+        .await;
         let made = http.put(format!("{root}{BUCKET}")).send().await.unwrap();
         assert!(made.status().is_success(), "bucket made: {}", made.status());
     }
@@ -84,15 +76,7 @@ impl Moto {
     pub async fn stop(&mut self) {
         let mut child = self.child.take().expect("moto runs");
         child.kill().await.unwrap();
-        let address = format!("127.0.0.1:{}", self.port);
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(&address).await.is_ok() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{address} still open"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        super::poll::closed(&format!("127.0.0.1:{}", self.port), WAIT).await;
     }
 
     fn endpoint(&self) -> String {
@@ -150,17 +134,14 @@ impl Moto {
 
     /// Waits until the bucket's objects are `expected`, sorted.
     pub async fn wait_objects(&self, expected: &[String], why: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
+        let what = format!("{why}: the bucket to hold {expected:?}");
+        super::poll::until(&what, WAIT, || async {
             let objects = self.objects().await;
-            if objects == expected {
-                return;
+            match objects == expected {
+                true => Ok(()),
+                false => Err(format!("{objects:?}")),
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{why}: the bucket holds {objects:?}, not {expected:?}, after {WAIT:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 }

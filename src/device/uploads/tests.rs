@@ -11,10 +11,14 @@ use crate::bus::EventBus;
 use crate::model::spec::DeviceSpec;
 use crate::store::{DeviceRecord, DeviceSource};
 
-/// The integration tests' moto harness: these tests stop no server, nor wait on one.
+/// The integration tests' moto harness, and how it waits for its server: these tests stop no
+/// server, nor wait on a bucket's objects.
 #[path = "../../../tests/common/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+#[path = "../../../tests/common/poll.rs"]
+#[allow(dead_code)]
+mod poll;
 
 /// Uploads over a real store in a temporary directory, with device `phone` in it; their bytes
 /// go to the bucket of `media_url` when there is one.

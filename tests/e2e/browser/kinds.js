@@ -207,8 +207,10 @@ main(async () => {
     // A message that arrives while a menu is open at the foot of the chat does not move the
     // menu from under the pointer; once the menu is closed, the chat follows to the new one.
     const messages = page.getByRole("log", { name: "Messages" });
-    const atFoot = async () =>
-      (await messages.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)) < 2 || "not at the foot";
+    const atFoot = async () => {
+      const [height, top, box] = await messages.evaluate((el) => [el.scrollHeight, el.scrollTop, el.clientHeight]);
+      return height - top - box < 2 || `not at the foot: ${height - top - box}px above it (scrollHeight ${height}, scrollTop ${top}, clientHeight ${box})`;
+    };
     await until(atFoot, "the chat is at its foot with the video before its menu opens");
     await video.getByTestId("message-menu").click();
     const videoForward = video.getByTestId("message-forward");
