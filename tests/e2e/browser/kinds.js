@@ -237,6 +237,26 @@ main(async () => {
     await page.mouse.wheel(0, 100);
     await receivedForward.waitFor({ state: "detached" });
 
+    // The reader scrolls up to read: a message that arrives then leaves the chat where the
+    // reader is; back at the foot, the chat follows again.
+    const scrolledTo = () => messages.evaluate((el) => el.scrollTop);
+    await until(atFoot, "the chat is at its foot before the reader scrolls up");
+    await page.mouse.wheel(0, -300);
+    await until(async () => (await atFoot()) !== true || "at the foot", "the reader has scrolled up");
+    const reading = await scrolledTo();
+    const whileReading = `while the reader reads up ${run}`;
+    await act({ do: "message", from: ALICE, text: whileReading });
+    // Shown in the chat list, and two frames later in the chat, unseen below the reader.
+    await page.locator(byTestId("chat-row", { "chat-id": ALICE })).filter({ hasText: whileReading }).waitFor();
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+    if ((await scrolledTo()) !== reading) fail(`the chat moved from ${reading} to ${await scrolledTo()} while the reader read up`);
+    await page.mouse.wheel(0, 5000);
+    await until(atFoot, "the chat is at its foot once the reader scrolled back down");
+    const afterReading = `after the reader came back ${run}`;
+    await act({ do: "message", from: ALICE, text: afterReading });
+    await withText(page, afterReading, "in").waitFor();
+    await until(atFoot, "the chat follows again once the reader is back at its foot");
+
     // That message forwarded to Bob: the copy shows in his chat, ours, marked forwarded.
     await received.getByTestId("message-menu").click();
     await received.getByTestId("message-forward").click();

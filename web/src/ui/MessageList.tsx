@@ -13,6 +13,10 @@ import { MessageBubble, type MessageHandlers, PendingBubble } from "./MessageBub
 const LOAD_OLDER_WITHIN = 300;
 /** How close to the bottom (px) counts as "at the newest message". */
 const AT_BOTTOM_WITHIN = 48;
+/** How long (ms) scrolling goes on after the reader's wheel, swipe or key: a smooth scroll's length. */
+const READER_SCROLL_MS = 600;
+/** The keys that scroll a focused list. */
+const SCROLL_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", " "]);
 
 /**
  * The open chat's messages, oldest at the top, virtualized so that a long
@@ -131,10 +135,50 @@ export function MessageList({
     return () => observer.disconnect();
   }, []);
 
+  // Only the reader's own scroll (wheel, swipe, keys, the scroll bar) leaves the foot. The
+  // list's own scrolls, to the newest message while what it shows is still being measured,
+  // or as its box or a bubble changes size, can land short of the foot for a moment: they
+  // keep it following, and the next measure brings it there.
+  const readerScrolled = useRef(-Infinity);
+  const readerHolds = useRef(false);
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const reader = () => {
+      readerScrolled.current = performance.now();
+    };
+    const key = (event: KeyboardEvent) => {
+      if (SCROLL_KEYS.has(event.key)) reader();
+    };
+    // On the scroll bar, a press lands on the list's own box rather than on a message.
+    const hold = (event: PointerEvent) => {
+      if (event.target === el) readerHolds.current = true;
+    };
+    const release = () => {
+      if (!readerHolds.current) return;
+      readerHolds.current = false;
+      reader();
+    };
+    const own = ["wheel", "touchmove"] as const;
+    for (const name of own) el.addEventListener(name, reader, { passive: true });
+    el.addEventListener("keydown", key);
+    el.addEventListener("pointerdown", hold, { passive: true });
+    window.addEventListener("pointerup", release);
+    window.addEventListener("pointercancel", release);
+    return () => {
+      for (const name of own) el.removeEventListener(name, reader);
+      el.removeEventListener("keydown", key);
+      el.removeEventListener("pointerdown", hold);
+      window.removeEventListener("pointerup", release);
+      window.removeEventListener("pointercancel", release);
+    };
+  }, []);
   const onScroll = (offset: number) => {
     const el = scroller.current;
     if (!el) return;
-    if (!menuOpen.current) atBottom.current = el.scrollHeight - offset - el.clientHeight < AT_BOTTOM_WITHIN;
+    const atFoot = el.scrollHeight - offset - el.clientHeight < AT_BOTTOM_WITHIN;
+    const byReader = readerHolds.current || performance.now() - readerScrolled.current < READER_SCROLL_MS;
+    if (!menuOpen.current) atBottom.current = atFoot || (atBottom.current && !byReader);
     if (offset < LOAD_OLDER_WITHIN && conversation.olderCursor && !loadingOlder.current) {
       loadingOlder.current = true;
       setShifting(true);
