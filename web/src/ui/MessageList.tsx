@@ -15,7 +15,7 @@ const LOAD_OLDER_WITHIN = 300;
 const AT_BOTTOM_WITHIN = 48;
 /** How long (ms) scrolling goes on after the reader's wheel, swipe or key: a smooth scroll's length. */
 const READER_SCROLL_MS = 600;
-/** The keys that scroll a focused list. */
+/** The keys that scroll a list. */
 const SCROLL_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", " "]);
 
 /**
@@ -147,8 +147,12 @@ export function MessageList({
     const reader = () => {
       readerScrolled.current = performance.now();
     };
+    // Keys scroll the list the reader last clicked in, with the focus on the page itself;
+    // in a field they move the caret instead.
     const key = (event: KeyboardEvent) => {
-      if (SCROLL_KEYS.has(event.key)) reader();
+      const target = event.target as HTMLElement | null;
+      const typing = target?.isContentEditable || target?.closest?.("input, textarea, select");
+      if (SCROLL_KEYS.has(event.key) && !typing) reader();
     };
     // On the scroll bar, a press lands on the list's own box rather than on a message.
     const hold = (event: PointerEvent) => {
@@ -161,13 +165,13 @@ export function MessageList({
     };
     const own = ["wheel", "touchmove"] as const;
     for (const name of own) el.addEventListener(name, reader, { passive: true });
-    el.addEventListener("keydown", key);
+    document.addEventListener("keydown", key);
     el.addEventListener("pointerdown", hold, { passive: true });
     window.addEventListener("pointerup", release);
     window.addEventListener("pointercancel", release);
     return () => {
       for (const name of own) el.removeEventListener(name, reader);
-      el.removeEventListener("keydown", key);
+      document.removeEventListener("keydown", key);
       el.removeEventListener("pointerdown", hold);
       window.removeEventListener("pointerup", release);
       window.removeEventListener("pointercancel", release);
