@@ -192,14 +192,7 @@ async fn epmd() -> (Child, u16) {
     let child = command.spawn().unwrap_or_else(|error| {
         panic!("cannot run epmd ({error}): install it with `apt-get install rabbitmq-server`")
     });
-    let address = format!("127.0.0.1:{port}");
-    poll::until(&format!("epmd to listen on {port}"), START, || async {
-        match poll::listening(&address).await {
-            true => Ok(()),
-            false => Err("not listening".to_owned()),
-        }
-    })
-    .await;
+    poll::opened(&format!("127.0.0.1:{port}"), START).await;
     (child, port)
 }
 

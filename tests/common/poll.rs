@@ -38,12 +38,25 @@ pub async fn listening(address: &str) -> bool {
     tokio::net::TcpStream::connect(address).await.is_ok()
 }
 
+/// Waits until something takes TCP connections at `address`, within `within`.
+pub async fn opened(address: &str, within: Duration) {
+    until_listening(address, true, within).await
+}
+
 /// Waits until nothing takes TCP connections at `address`, within `within`.
 pub async fn closed(address: &str, within: Duration) {
-    until(&format!("{address} to close"), within, || async {
-        match listening(address).await {
-            true => Err("still open".to_owned()),
-            false => Ok(()),
+    until_listening(address, false, within).await
+}
+
+async fn until_listening(address: &str, wanted: bool, within: Duration) {
+    let what = match wanted {
+        true => format!("{address} to open"),
+        false => format!("{address} to close"),
+    };
+    until(&what, within, || async {
+        match listening(address).await == wanted {
+            true => Ok(()),
+            false => Err(format!("listening: {}", !wanted)),
         }
     })
     .await

@@ -74,8 +74,8 @@ export function MessageList({
     return quoteOf(id, byId.get(id) ?? quotes[id], authorOf);
   };
 
-  // One message's menu at a time; a click elsewhere, Escape or the reader's own scroll closes
-  // it, as in a chat app. So while a menu is open the list moves only by itself (the menu's
+  // One message's menu at a time; a click elsewhere, Escape or the reader's wheel or swipe
+  // (below, with the reader's other scrolls) closes it, as in a chat app. So while a menu is open the list moves only by itself (the menu's
   // height, messages arriving under it), and whether it follows what arrives stays what it
   // was when the menu opened.
   const [menuFor, setMenuFor] = useState<string | null>(null);
@@ -88,17 +88,11 @@ export function MessageList({
     const escape = (event: KeyboardEvent) => {
       if (event.key === "Escape") setMenuFor(null);
     };
-    const scrolled = () => setMenuFor(null);
-    const el = scroller.current;
     document.addEventListener("pointerdown", outside);
     document.addEventListener("keydown", escape);
-    el?.addEventListener("wheel", scrolled, { passive: true });
-    el?.addEventListener("touchmove", scrolled, { passive: true });
     return () => {
       document.removeEventListener("pointerdown", outside);
       document.removeEventListener("keydown", escape);
-      el?.removeEventListener("wheel", scrolled);
-      el?.removeEventListener("touchmove", scrolled);
     };
   }, [menuFor]);
   const withMenu: MessageHandlers = { ...handlers, toggleMenu: setMenuFor };
@@ -147,6 +141,11 @@ export function MessageList({
     const reader = () => {
       readerScrolled.current = performance.now();
     };
+    // The wheel and a swipe also close an open menu (a state already `null` renders nothing).
+    const wheeled = () => {
+      reader();
+      setMenuFor(null);
+    };
     // Keys scroll the list the reader last clicked in, with the focus on the page itself;
     // in a field they move the caret instead.
     const key = (event: KeyboardEvent) => {
@@ -164,13 +163,13 @@ export function MessageList({
       reader();
     };
     const own = ["wheel", "touchmove"] as const;
-    for (const name of own) el.addEventListener(name, reader, { passive: true });
+    for (const name of own) el.addEventListener(name, wheeled, { passive: true });
     document.addEventListener("keydown", key);
     el.addEventListener("pointerdown", hold, { passive: true });
     window.addEventListener("pointerup", release);
     window.addEventListener("pointercancel", release);
     return () => {
-      for (const name of own) el.removeEventListener(name, reader);
+      for (const name of own) el.removeEventListener(name, wheeled);
       document.removeEventListener("keydown", key);
       el.removeEventListener("pointerdown", hold);
       window.removeEventListener("pointerup", release);
