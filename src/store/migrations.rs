@@ -435,6 +435,8 @@ const MIGRATIONS: &[&str] = &[
     JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
     // 34: see NOTIFICATIONS_UNREAD_ONLY.
     NOTIFICATIONS_UNREAD_ONLY,
+    // 35: see JOURNAL_ROWS_NAMING_MESSAGES.
+    JOURNAL_ROWS_NAMING_MESSAGES,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -486,6 +488,14 @@ pub(super) const JOURNAL_ROWS_MARKED: &str =
 /// step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2: &str =
     "-- journal rows may be packed against the second dictionary";
+
+/// The step after which a `chat:update` row may name the `message` row journaled with it in
+/// place of its `lastMessage` (`journal::naming`). No table changes: the version is there for
+/// an older build, which would read such a row as fields it cannot parse, and prune the named
+/// row without the row naming it, to refuse the database instead. The same step on
+/// PostgreSQL.
+pub(super) const JOURNAL_ROWS_NAMING_MESSAGES: &str =
+    "-- a chat's update may name the message row journaled with it";
 
 /// The step after which the notifications table keeps the unread ones only: reading a
 /// notification deletes its row (`store::messages::notifications`), which nothing read again

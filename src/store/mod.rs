@@ -176,6 +176,9 @@ pub struct Tx<'c> {
     unindexed_from: Option<i64>,
     /// The rows this batch journaled, written at its end (see [`Tx::store_journal_rows`]).
     journal_rows: Vec<journal::Row>,
+    /// The messages this batch journaled, for its chats' updates to name
+    /// ([`journal::naming`]).
+    journaled: journal::naming::Journaled,
     packer: &'c mut journal::packer::Packer,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,

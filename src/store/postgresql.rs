@@ -479,6 +479,8 @@ const MIGRATIONS: &[&str] = &[
     super::migrations::JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2,
     // Notifications kept until they are read (SQLite's 34).
     super::migrations::NOTIFICATIONS_UNREAD_ONLY,
+    // A chat's update may name the message row journaled with it (SQLite's 35).
+    super::migrations::JOURNAL_ROWS_NAMING_MESSAGES,
 ];
 
 #[cfg(test)]

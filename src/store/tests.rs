@@ -195,6 +195,7 @@ macro_rules! on_both {
 
 mod contacts;
 mod current_view;
+mod naming;
 mod relay;
 mod search;
 mod sinks;
@@ -661,9 +662,19 @@ fn known_message(tx: &mut Tx<'_>, device: &DeviceId, upstream_id: &str) -> Store
 fn our_text(
     tx: &mut Tx<'_>,
     device: &DeviceId,
-    (id, body): (&str, &str),
+    text: (&str, &str),
     upstream_id: Option<&str>,
 ) -> StoreResult<()> {
+    our_message(tx, device, text, upstream_id).map(drop)
+}
+
+/// [`our_text`], returning the message stored.
+fn our_message(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    (id, body): (&str, &str),
+    upstream_id: Option<&str>,
+) -> StoreResult<crate::model::Message> {
     let now = crate::model::rfc3339(chrono::Utc::now());
     tx.insert_message(
         device,
@@ -687,7 +698,6 @@ fn our_text(
             now: &now,
         },
     )
-    .map(drop)
 }
 
 /// A row of the small `governors` table, which the tests of statements sent ahead write.

@@ -196,6 +196,7 @@ impl Commit<'_> {
                 fences_checked: Default::default(),
                 unindexed_from: None,
                 journal_rows: Vec::new(),
+                journaled: Default::default(),
                 packer: &mut *packer,
                 ids,
                 routes: &mut *routes,

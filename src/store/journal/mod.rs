@@ -1,20 +1,21 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
 pub(super) mod kinds;
+pub(super) mod naming;
 pub(super) mod packer;
 pub(super) mod packing;
+mod pruning;
 
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
 use serde_json::{json, Value};
 
-use super::sinks::Holds;
 use super::sql::{params, Conn, Param};
 use super::{StoreError, StoreResult, Tx};
 use crate::model::{
     event::{EventData, EventKind, JournaledEvent},
-    rfc3339, time, DeviceId, StateName,
+    rfc3339, time, Chat, DeviceId, StateName,
 };
 
 impl Tx<'_> {
@@ -35,8 +36,18 @@ impl Tx<'_> {
         let now = Utc::now();
         let (event, fields) = JournaledEvent::journaled_at(device.clone(), seq, &data, now)?;
         let kept = kept_form(event.kind, fields)?;
+        let kept = match &data {
+            EventData::ChatUpdate(Chat {
+                last_message: Some(message),
+                ..
+            }) => self.journaled.chat(device, &message.id, seq, kept),
+            _ => kept,
+        };
         self.packer
             .give(packing::marked(&kept, device.as_str(), &event.at));
+        if let EventData::Message(message) = &data {
+            self.journaled.message(device, &message.id, seq, kept);
+        }
         self.journal_rows.push(Row {
             key: head.key(seq),
             kind: event.kind,
@@ -173,99 +184,6 @@ impl Tx<'_> {
         }
         Ok(())
     }
-
-    /// Deletes the journal events keyed `from..to` (one run of a device's oldest, see
-    /// [`Store::prune_journal`]); returns how many.
-    pub fn delete_events(&mut self, from: i64, to: i64) -> StoreResult<usize> {
-        self.execute(
-            "DELETE FROM events WHERE key >= ?1 AND key < ?2",
-            params![from, to],
-        )
-    }
-}
-
-/// The most journal events one pruning write deletes. Under a sustained load the journal
-/// grows fast, and deleting a minute of it in one statement held the writer, and every send
-/// behind it, for as long as that took; a batch this size is short, and sends go on between
-/// batches (`docs/performance.md`, send: pruning in batches).
-const PRUNE_BATCH: i64 = 2_000;
-
-/// A device's oldest events that the retention limits leave out: keys `from..to`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stale {
-    from: i64,
-    to: i64,
-}
-
-/// What each device's journal holds beyond the retention limits: its events after the
-/// newest `keep_events`, and those journaled before `older_than`, but for those an enabled
-/// event sink has not had confirmed yet ([`Holds`]). All are a prefix of the device's journal
-/// (seqs and times grow together), so the journal stays gap-free.
-fn stale_events(
-    conn: &Conn,
-    keep_events: u64,
-    older_than: DateTime<Utc>,
-) -> StoreResult<Vec<Stale>> {
-    let heads = conn.query_all(
-        "SELECT num, last_seq, device_id FROM device_seq",
-        params![],
-        |row| Ok((Head::of_row(row)?, row.get::<String>(2)?)),
-    )?;
-    let holds = Holds::read(conn)?;
-    let older_than = older_than.timestamp_millis();
-    let mut stale = Vec::new();
-    for (head, device) in heads {
-        let oldest: Option<i64> = conn.query_one(
-            "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
-            params![head.key(0), head.end()],
-            |row| row.get(0),
-        )?;
-        let Some(oldest) = oldest else { continue };
-        let kept_by_count = match head.last.checked_sub(keep_events) {
-            Some(dropped) if dropped > 0 => head.key(dropped + 1).max(oldest),
-            _ => oldest,
-        };
-        // The scan passes only over events the count keeps and the age drops.
-        let kept: Option<i64> = conn.query_opt(
-            "SELECT key FROM events WHERE key >= ?1 AND key < ?2 AND at >= ?3
-             ORDER BY key LIMIT 1",
-            params![kept_by_count, head.end(), older_than],
-            |row| row.get(0),
-        )?;
-        // Nothing young enough: every event goes, up to the newest.
-        let mut to = kept.unwrap_or(head.key(head.last) + 1);
-        if let Some(confirmed) = holds.kept_after(&device) {
-            to = to.min(head.key(confirmed + 1));
-        }
-        if to > oldest {
-            stale.push(Stale { from: oldest, to });
-        }
-    }
-    Ok(stale)
-}
-
-impl super::Store {
-    /// Drops journal events beyond the retention limits ([`stale_events`], found on a read
-    /// connection), in writes of at most [`PRUNE_BATCH`] events; returns how many.
-    pub async fn prune_journal(
-        &self,
-        keep_events: u64,
-        older_than: DateTime<Utc>,
-    ) -> StoreResult<usize> {
-        let stale = self
-            .read(move |conn| stale_events(conn, keep_events, older_than))
-            .await?;
-        let mut removed = 0;
-        for run in stale {
-            let mut from = run.from;
-            while from < run.to {
-                let to = run.to.min(from + PRUNE_BATCH);
-                removed += self.write(move |tx| tx.delete_events(from, to)).await?;
-                from = to;
-            }
-        }
-        Ok(removed)
-    }
 }
 
 /// A journal row of the batch, written at its end with its packed fields
@@ -395,7 +313,7 @@ pub fn read_after(
         || (after < position.last
             && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let events = conn.query_all(
+    let rows = conn.query_all(
         "SELECT key, kind, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
         params![position.key(after), position.end(), limit],
         |row| {
@@ -403,12 +321,17 @@ pub fn read_after(
             let number: i64 = row.get(1)?;
             let kind = EventKind::from_number(number)
                 .ok_or_else(|| StoreError::Unreadable(format!("an event of kind {number}")))?;
-            let at: i64 = row.get(3)?;
-            let at = time::rfc3339_of_millis(at)
-                .ok_or_else(|| StoreError::Unreadable(format!("an event at {at} ms")))?;
-            stored(device, position.seq(key), kind, row.get(2)?, at)
+            let at = time_of(row.get(3)?)?;
+            let fields = fields_of(device.as_str(), row.get(2)?, &at)?;
+            Ok(ReadRow {
+                seq: position.seq(key),
+                kind,
+                fields,
+                at,
+            })
         },
     )?;
+    let events = events_of(conn, device, position, rows)?;
     Ok(JournalRead {
         events,
         head: position.last,
@@ -433,7 +356,9 @@ pub fn latest(
         params![device.as_str(), kind.as_str()],
         |row| {
             let seq: i64 = row.get(0)?;
-            stored(device, seq as u64, kind, row.get(1)?, row.get(2)?)
+            let at: String = row.get(2)?;
+            let fields = fields_of(device.as_str(), row.get(1)?, &at)?;
+            stored(device, seq as u64, kind, fields, at)
         },
     )
 }
@@ -457,17 +382,89 @@ fn kept_form(kind: EventKind, fields: String) -> StoreResult<String> {
     Ok(serde_json::to_string(&fields)?)
 }
 
-/// An event as read back from its row: unpacked, its device's id and time put back where
-/// they were marked ([`packing::marked`]), stamped again, a `qr` event with its image drawn
-/// again.
+/// A journal row as read, its fields unpacked and unmarked.
+struct ReadRow {
+    seq: u64,
+    kind: EventKind,
+    fields: String,
+    at: String,
+}
+
+/// A row's time, kept as milliseconds, as the payload writes it.
+fn time_of(millis: i64) -> StoreResult<String> {
+    time::rfc3339_of_millis(millis)
+        .ok_or_else(|| StoreError::Unreadable(format!("an event at {millis} ms")))
+}
+
+/// A row's fields as they were given: unpacked, its device's id and time put back where they
+/// were marked ([`packing::marked`]).
+fn fields_of(device: &str, data: Vec<u8>, at: &str) -> StoreResult<String> {
+    Ok(packing::unmarked(packing::unpack(data)?, device, at))
+}
+
+/// The events of `rows` (a run of the device's journal, oldest first), each `chat:update` that
+/// names the row of its last message ([`naming`]) with that message's fields put back: from
+/// the run when it holds the row, else read on its own.
+fn events_of(
+    conn: &Conn,
+    device: &DeviceId,
+    position: Head,
+    rows: Vec<ReadRow>,
+) -> StoreResult<Vec<JournaledEvent>> {
+    let mut whole: Vec<Option<String>> = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let back = (row.kind == EventKind::ChatUpdate)
+            .then(|| naming::named(&row.fields))
+            .flatten();
+        let Some(back) = back else {
+            whole.push(None);
+            continue;
+        };
+        let seq = row.seq.saturating_sub(back);
+        let message = match rows[..index].binary_search_by_key(&seq, |row| row.seq) {
+            Ok(at) => rows[at].fields.clone(),
+            Err(_) => named_row(conn, device, position, seq)?,
+        };
+        whole.push(Some(naming::with_named(&row.fields, &message)?));
+    }
+    rows.into_iter()
+        .zip(whole)
+        .map(|(row, whole)| {
+            stored(
+                device,
+                row.seq,
+                row.kind,
+                whole.unwrap_or(row.fields),
+                row.at,
+            )
+        })
+        .collect()
+}
+
+/// The fields of the device's row `seq`, which a row read after it names.
+fn named_row(conn: &Conn, device: &DeviceId, position: Head, seq: u64) -> StoreResult<String> {
+    let row = conn.query_opt(
+        "SELECT data, at FROM events WHERE key = ?1",
+        params![position.key(seq)],
+        |row| Ok((row.get::<Vec<u8>>(0)?, row.get::<i64>(1)?)),
+    )?;
+    let (data, at) = row.ok_or_else(|| {
+        StoreError::Unreadable(format!(
+            "the journal row {seq} of {device}, which a later row names, is gone"
+        ))
+    })?;
+    fields_of(device.as_str(), data, &time_of(at)?)
+}
+
+/// An event as read back from its row's `fields` ([`fields_of`]): stamped again, a `qr` event
+/// with its image drawn again.
 fn stored(
     device: &DeviceId,
     seq: u64,
     kind: EventKind,
-    data: Vec<u8>,
+    fields: String,
     at: String,
 ) -> StoreResult<JournaledEvent> {
-    let fields = packing::unmarked(packing::unpack(data)?, device.as_str(), &at);
     let event = JournaledEvent::from_fields(device.clone(), seq, kind, fields, at)?;
     match kind {
         EventKind::Qr => with_qr_image(event),

@@ -1,0 +1,183 @@
+//! A `chat:update` row that names the `message` row journaled with it instead of holding the
+//! message again.
+//!
+//! A message moves its chat to the top of the list, and the chat's `chat:update`, journaled at
+//! the end of the same batch, carries the message again as its `lastMessage`: the same bytes
+//! twice, ~a sixth of what an exchange journals (`docs/performance.md`, fleet). When the
+//! `lastMessage` is byte for byte the fields of a `message` row of the same batch (it is not
+//! when the batch also acked or edited it), the chat's row keeps, in its place, a mark and how
+//! many seqs back that row is. Reading the row puts the message's fields back, so the payload
+//! read is the one sent.
+//!
+//! A named row must outlive the row that names it: a row names one at most [`REACH`] seqs
+//! before it, and pruning, which drops a prefix of a device's journal, moves its cut back to
+//! the named row when a row it keeps names one it would drop ([`cut_keeping_named`]).
+
+use std::collections::HashMap;
+
+use crate::model::DeviceId;
+use crate::store::{StoreError, StoreResult};
+
+/// Where a `chat:update`'s `lastMessage` starts in its fields.
+const LAST_MESSAGE: &str = "\"lastMessage\":";
+
+/// The byte that stands for the named row's fields, followed by how many seqs back it is in
+/// decimal. JSON text never holds it raw (a string escapes every control character), and the
+/// other marks of a row ([`super::packing::marked`]) are other bytes.
+const NAMED_MARK: char = '\u{3}';
+
+/// How many seqs back a row names another at most. A batch journals its chats' updates at its
+/// end, after the messages of all its writes; one whose message is further back keeps it.
+pub(super) const REACH: u64 = 256;
+
+/// The messages a batch journaled, by device and message id: the seq and fields of each, for
+/// a `chat:update` after it to name.
+#[derive(Default)]
+pub(in crate::store) struct Journaled {
+    messages: HashMap<(DeviceId, String), (u64, String)>,
+}
+
+impl Journaled {
+    /// Keeps a `message` row's fields for a `chat:update` of the same batch to name.
+    pub(super) fn message(&mut self, device: &DeviceId, id: &str, seq: u64, fields: String) {
+        self.messages
+            .insert((device.clone(), id.to_owned()), (seq, fields));
+    }
+
+    /// The fields of a `chat:update` journaled at `seq` whose last message has `id`, naming
+    /// that message's row if its fields are the batch's row's.
+    pub(super) fn chat(&self, device: &DeviceId, id: &str, seq: u64, fields: String) -> String {
+        let Some((named, message)) = self.messages.get(&(device.clone(), id.to_owned())) else {
+            return fields;
+        };
+        let back = seq - named;
+        match back <= REACH {
+            true => naming(fields, message, back),
+            false => fields,
+        }
+    }
+}
+
+/// `chat` with its `lastMessage`, if it is `message`, replaced by the mark of the row `back`
+/// seqs before.
+fn naming(chat: String, message: &str, back: u64) -> String {
+    let whole = format!("{LAST_MESSAGE}{message}");
+    match chat.find(&whole) {
+        Some(at) => {
+            let mark = format!("{LAST_MESSAGE}{NAMED_MARK}{back}");
+            let mut named = String::with_capacity(chat.len() - whole.len() + mark.len());
+            named.push_str(&chat[..at]);
+            named.push_str(&mark);
+            named.push_str(&chat[at + whole.len()..]);
+            named
+        }
+        None => chat,
+    }
+}
+
+/// How many seqs back the row these fields name is, if they name one.
+pub(in crate::store) fn named(fields: &str) -> Option<u64> {
+    let at = fields.find(NAMED_MARK)?;
+    let digits = &fields[at + NAMED_MARK.len_utf8()..];
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// `fields` with the named row's fields, `message`, in the mark's place.
+pub(super) fn with_named(fields: &str, message: &str) -> StoreResult<String> {
+    let back = named(fields).ok_or_else(|| unreadable("names no row"))?;
+    let mark = format!("{NAMED_MARK}{back}");
+    Ok(fields.replacen(&mark, message, 1))
+}
+
+/// The cut of a pruning of one device's journal (its rows before `to` go) moved back, so that
+/// no row it keeps names a row it drops. `rows_from(key)` gives the fields of each
+/// `chat:update` row keyed from `key` up to [`REACH`] seqs after it, with its key; a row's
+/// key grows with its seq.
+pub(super) fn cut_keeping_named(
+    mut to: i64,
+    mut rows_from: impl FnMut(i64) -> StoreResult<Vec<(i64, String)>>,
+) -> StoreResult<i64> {
+    loop {
+        let earliest = rows_from(to)?
+            .into_iter()
+            .filter_map(|(key, fields)| Some(key - i64::try_from(named(&fields)?).ok()?))
+            .min();
+        match earliest {
+            Some(named) if named < to => to = named,
+            _ => return Ok(to),
+        }
+    }
+}
+
+fn unreadable(what: &str) -> StoreError {
+    StoreError::Unreadable(format!("journal row: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGE: &str = r#"{"id":"msg_1","chatId":"15550000002@c.us","body":"hello"}"#;
+
+    fn chat(last: &str) -> String {
+        format!(
+            r#"{{"id":"15550000002@c.us","unreadCount":0,"lastMessage":{last},"archived":false}}"#
+        )
+    }
+
+    fn device() -> DeviceId {
+        DeviceId::parse("phone").unwrap()
+    }
+
+    #[test]
+    fn a_chat_whose_last_message_is_the_batchs_row_names_it_and_reads_back_whole() {
+        let mut journaled = Journaled::default();
+        journaled.message(&device(), "msg_1", 40, MESSAGE.into());
+        let kept = journaled.chat(&device(), "msg_1", 43, chat(MESSAGE));
+        assert_eq!(
+            kept,
+            "{\"id\":\"15550000002@c.us\",\"unreadCount\":0,\"lastMessage\":\u{3}3,\"archived\":false}"
+        );
+        assert_eq!(named(&kept), Some(3));
+        assert_eq!(with_named(&kept, MESSAGE).unwrap(), chat(MESSAGE));
+    }
+
+    #[test]
+    fn a_last_message_that_changed_since_its_row_or_another_devices_is_kept_whole() {
+        let mut journaled = Journaled::default();
+        journaled.message(&device(), "msg_1", 40, MESSAGE.into());
+        let acked = MESSAGE.replace("hello", "hello again");
+        assert_eq!(
+            journaled.chat(&device(), "msg_1", 43, chat(&acked)),
+            chat(&acked)
+        );
+        let other = DeviceId::parse("other").unwrap();
+        assert_eq!(
+            journaled.chat(&other, "msg_1", 43, chat(MESSAGE)),
+            chat(MESSAGE)
+        );
+        assert_eq!(
+            journaled.chat(&device(), "msg_2", 43, chat(MESSAGE)),
+            chat(MESSAGE)
+        );
+        let far = 40 + REACH + 1;
+        assert_eq!(
+            journaled.chat(&device(), "msg_1", far, chat(MESSAGE)),
+            chat(MESSAGE)
+        );
+        assert_eq!(named(&chat(MESSAGE)), None);
+    }
+
+    #[test]
+    fn a_cut_between_a_named_row_and_the_row_naming_it_moves_back_to_the_named_row() {
+        // Keys 10..20; the row at 14 names 11, the row at 12 names 9.
+        let rows = [(12, "\u{3}3".to_owned()), (14, "\u{3}3".to_owned())];
+        let from = |key: i64| Ok(rows.iter().filter(|(at, _)| *at >= key).cloned().collect());
+        assert_eq!(cut_keeping_named(13, from).unwrap(), 9);
+        assert_eq!(cut_keeping_named(15, from).unwrap(), 15);
+        assert_eq!(cut_keeping_named(11, from).unwrap(), 9);
+    }
+}
