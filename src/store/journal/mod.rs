@@ -161,6 +161,7 @@ impl Tx<'_> {
     /// id goes on from the seq it had reached.
     pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
         self.store_journal_rows()?;
+        self.journaled.forget(device);
         self.execute(
             "DELETE FROM latest_events WHERE device_id = ?1",
             params![device.as_str()],

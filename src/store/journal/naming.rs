@@ -44,6 +44,11 @@ impl Journaled {
             .insert((device.clone(), id.to_owned()), (seq, fields));
     }
 
+    /// Forgets the device's messages, whose rows are deleted.
+    pub(super) fn forget(&mut self, device: &DeviceId) {
+        self.messages.retain(|(of, _), _| of != device);
+    }
+
     /// The fields of a `chat:update` journaled at `seq` whose last message has `id`, naming
     /// that message's row if its fields are the batch's row's.
     pub(super) fn chat(&self, device: &DeviceId, id: &str, seq: u64, fields: String) -> String {
@@ -146,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn a_last_message_that_changed_since_its_row_or_another_devices_is_kept_whole() {
+    fn a_last_message_that_changed_since_its_row_another_devices_or_a_deleted_one_is_kept_whole() {
         let mut journaled = Journaled::default();
         journaled.message(&device(), "msg_1", 40, MESSAGE.into());
         let acked = MESSAGE.replace("hello", "hello again");
@@ -169,6 +174,12 @@ mod tests {
             chat(MESSAGE)
         );
         assert_eq!(named(&chat(MESSAGE)), None);
+        // A device's journal deleted in the batch takes its rows to name with it.
+        journaled.forget(&device());
+        assert_eq!(
+            journaled.chat(&device(), "msg_1", 43, chat(MESSAGE)),
+            chat(MESSAGE)
+        );
     }
 
     #[test]

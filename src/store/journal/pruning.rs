@@ -74,6 +74,9 @@ fn stale_events(
         if let Some(confirmed) = holds.kept_after(&device) {
             to = to.min(head.key(confirmed + 1));
         }
+        if to <= oldest {
+            continue;
+        }
         let to = naming::cut_keeping_named(to, |from| chat_updates(conn, &device, head, from))?;
         if to > oldest {
             stale.push(Stale { from: oldest, to });
