@@ -422,11 +422,11 @@ fn events_of(
             continue;
         };
         let seq = row.seq.saturating_sub(back);
-        let message = match rows[..index].binary_search_by_key(&seq, |row| row.seq) {
-            Ok(at) => rows[at].fields.clone(),
-            Err(_) => named_row(conn, device, position, seq)?,
+        let named = match rows[..index].binary_search_by_key(&seq, |row| row.seq) {
+            Ok(at) => naming::with_named(&row.fields, &rows[at].fields)?,
+            Err(_) => naming::with_named(&row.fields, &named_row(conn, device, position, seq)?)?,
         };
-        whole.push(Some(naming::with_named(&row.fields, &message)?));
+        whole.push(Some(named));
     }
     rows.into_iter()
         .zip(whole)
