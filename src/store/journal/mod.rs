@@ -423,8 +423,8 @@ fn events_of(
         };
         let seq = row.seq.saturating_sub(back);
         let named = match rows[..index].binary_search_by_key(&seq, |row| row.seq) {
-            Ok(at) => naming::with_named(&row.fields, &rows[at].fields)?,
-            Err(_) => naming::with_named(&row.fields, &named_row(conn, device, position, seq)?)?,
+            Ok(at) => naming::with_named(&row.fields, &rows[at].fields),
+            Err(_) => naming::with_named(&row.fields, &named_row(conn, device, position, seq)?),
         };
         whole.push(Some(named));
     }

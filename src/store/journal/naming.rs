@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::model::DeviceId;
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 
 /// Where a `chat:update`'s `lastMessage` starts in its fields.
 const LAST_MESSAGE: &str = "\"lastMessage\":";
@@ -30,35 +30,33 @@ const NAMED_MARK: char = '\u{3}';
 /// end, after the messages of all its writes; one whose message is further back keeps it.
 pub(super) const REACH: u64 = 256;
 
-/// The messages a batch journaled, by device and message id: the seq and fields of each, for
-/// a `chat:update` after it to name.
+/// The messages a batch journaled, by id: the device, seq and fields of each, for a
+/// `chat:update` after it to name.
 #[derive(Default)]
 pub(in crate::store) struct Journaled {
-    messages: HashMap<(DeviceId, String), (u64, String)>,
+    messages: HashMap<String, (DeviceId, u64, String)>,
 }
 
 impl Journaled {
     /// Keeps a `message` row's fields for a `chat:update` of the same batch to name.
     pub(super) fn message(&mut self, device: &DeviceId, id: &str, seq: u64, fields: String) {
         self.messages
-            .insert((device.clone(), id.to_owned()), (seq, fields));
+            .insert(id.to_owned(), (device.clone(), seq, fields));
     }
 
     /// Forgets the device's messages, whose rows are deleted.
     pub(super) fn forget(&mut self, device: &DeviceId) {
-        self.messages.retain(|(of, _), _| of != device);
+        self.messages.retain(|_, (of, _, _)| of != device);
     }
 
     /// The fields of a `chat:update` journaled at `seq` whose last message has `id`, naming
     /// that message's row if its fields are the batch's row's.
     pub(super) fn chat(&self, device: &DeviceId, id: &str, seq: u64, fields: String) -> String {
-        let Some((named, message)) = self.messages.get(&(device.clone(), id.to_owned())) else {
-            return fields;
-        };
-        let back = seq - named;
-        match back <= REACH {
-            true => naming(fields, message, back),
-            false => fields,
+        match self.messages.get(id) {
+            Some((of, named, message)) if of == device && seq - named <= REACH => {
+                naming(fields, message, seq - named)
+            }
+            _ => fields,
         }
     }
 }
@@ -66,35 +64,44 @@ impl Journaled {
 /// `chat` with its `lastMessage`, if it is `message`, replaced by the mark of the row `back`
 /// seqs before.
 fn naming(chat: String, message: &str, back: u64) -> String {
-    let whole = format!("{LAST_MESSAGE}{message}");
-    match chat.find(&whole) {
-        Some(at) => {
-            let mark = format!("{LAST_MESSAGE}{NAMED_MARK}{back}");
-            let mut named = String::with_capacity(chat.len() - whole.len() + mark.len());
-            named.push_str(&chat[..at]);
-            named.push_str(&mark);
-            named.push_str(&chat[at + whole.len()..]);
-            named
-        }
+    let value = chat
+        .match_indices(LAST_MESSAGE)
+        .map(|(at, key)| at + key.len())
+        .find(|&value| chat[value..].starts_with(message));
+    match value {
+        Some(value) => format!(
+            "{}{NAMED_MARK}{back}{}",
+            &chat[..value],
+            &chat[value + message.len()..]
+        ),
         None => chat,
     }
 }
 
-/// How many seqs back the row these fields name is, if they name one.
-pub(in crate::store) fn named(fields: &str) -> Option<u64> {
+/// Where the mark is in these fields, with the digits after it, if they name a row.
+fn mark(fields: &str) -> Option<std::ops::Range<usize>> {
     let at = fields.find(NAMED_MARK)?;
     let digits = &fields[at + NAMED_MARK.len_utf8()..];
-    let end = digits
+    let length = digits
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(digits.len());
-    digits[..end].parse().ok()
+    Some(at..at + NAMED_MARK.len_utf8() + length)
+}
+
+/// How many seqs back the row these fields name is, if they name one.
+pub(in crate::store) fn named(fields: &str) -> Option<u64> {
+    let mark = mark(fields)?;
+    fields[mark.start + NAMED_MARK.len_utf8()..mark.end]
+        .parse()
+        .ok()
 }
 
 /// `fields` with the named row's fields, `message`, in the mark's place.
-pub(super) fn with_named(fields: &str, message: &str) -> StoreResult<String> {
-    let back = named(fields).ok_or_else(|| unreadable("names no row"))?;
-    let mark = format!("{NAMED_MARK}{back}");
-    Ok(fields.replacen(&mark, message, 1))
+pub(super) fn with_named(fields: &str, message: &str) -> String {
+    match mark(fields) {
+        Some(mark) => format!("{}{message}{}", &fields[..mark.start], &fields[mark.end..]),
+        None => fields.to_owned(),
+    }
 }
 
 /// The cut of a pruning of one device's journal (its rows before `to` go) moved back, so that
@@ -115,10 +122,6 @@ pub(super) fn cut_keeping_named(
             _ => return Ok(to),
         }
     }
-}
-
-fn unreadable(what: &str) -> StoreError {
-    StoreError::Unreadable(format!("journal row: {what}"))
 }
 
 #[cfg(test)]
@@ -147,7 +150,7 @@ mod tests {
             "{\"id\":\"15550000002@c.us\",\"unreadCount\":0,\"lastMessage\":\u{3}3,\"archived\":false}"
         );
         assert_eq!(named(&kept), Some(3));
-        assert_eq!(with_named(&kept, MESSAGE).unwrap(), chat(MESSAGE));
+        assert_eq!(with_named(&kept, MESSAGE), chat(MESSAGE));
     }
 
     #[test]

@@ -75,9 +75,9 @@ export function MessageList({
   };
 
   // One message's menu at a time; a click elsewhere, Escape or the reader's wheel or swipe
-  // (below, with the reader's other scrolls) closes it, as in a chat app. So while a menu is open the list moves only by itself (the menu's
-  // height, messages arriving under it), and whether it follows what arrives stays what it
-  // was when the menu opened.
+  // (below, with the reader's other scrolls) closes it, as in a chat app. So while a menu is
+  // open the list moves only by itself (the menu's height, messages arriving under it), and
+  // whether it follows what arrives stays what it was when the menu opened.
   const [menuFor, setMenuFor] = useState<string | null>(null);
   useEffect(() => {
     if (!menuFor) return;
