@@ -205,9 +205,10 @@ async fn past_the_retention_sync_says_not_recovered() {
     })
     .await;
     daemon.ready_device("brief", silent_bob()).await;
-    for text in ["one", "two"] {
+    // More events than the newest of a device, which pruning keeps whatever the retention.
+    for n in 0..20 {
         daemon
-            .send_message("brief", BOB, json!({ "text": text }))
+            .send_message("brief", BOB, json!({ "text": format!("message {n}") }))
             .await;
     }
     // Pruning raises no event: the journal is looked at again after each commit.

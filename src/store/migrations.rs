@@ -437,6 +437,8 @@ const MIGRATIONS: &[&str] = &[
     NOTIFICATIONS_UNREAD_ONLY,
     // 35: see JOURNAL_ROWS_NAMING_MESSAGES.
     JOURNAL_ROWS_NAMING_MESSAGES,
+    // 36: see JOURNAL_ROWS_KEPT_AS_CHANGES.
+    JOURNAL_ROWS_KEPT_AS_CHANGES,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -496,6 +498,12 @@ pub(super) const JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2: &str =
 /// PostgreSQL.
 pub(super) const JOURNAL_ROWS_NAMING_MESSAGES: &str =
     "-- a chat's update may name the message row journaled with it";
+
+/// The step after which a journal row may be kept as how it differs from an earlier row
+/// (`journal::changes`): no table changes, but an older build, which could not read such a
+/// row, refuses the database. The same step on PostgreSQL.
+pub(super) const JOURNAL_ROWS_KEPT_AS_CHANGES: &str =
+    "-- a journal row may be kept as how it differs from an earlier row of its kind";
 
 /// The step after which the notifications table keeps the unread ones only: reading a
 /// notification deletes its row (`store::messages::notifications`), which nothing read again

@@ -179,6 +179,9 @@ pub struct Tx<'c> {
     /// The messages this batch journaled, for its chats' updates to name
     /// ([`journal::naming`]).
     journaled: journal::naming::Journaled,
+    /// Each device's last whole row of each kind, for rows to be kept against
+    /// ([`journal::changes`]).
+    earlier: &'c mut journal::changes::Earlier,
     packer: &'c mut journal::packer::Packer,
     ids: &'c mut ulid::Generator,
     routes: &'c mut webhooks::Routes,

@@ -481,6 +481,8 @@ const MIGRATIONS: &[&str] = &[
     super::migrations::NOTIFICATIONS_UNREAD_ONLY,
     // A chat's update may name the message row journaled with it (SQLite's 35).
     super::migrations::JOURNAL_ROWS_NAMING_MESSAGES,
+    // A journal row may be kept as how it differs from an earlier one (SQLite's 36).
+    super::migrations::JOURNAL_ROWS_KEPT_AS_CHANGES,
 ];
 
 #[cfg(test)]

@@ -193,6 +193,7 @@ macro_rules! on_both {
     };
 }
 
+mod changes;
 mod contacts;
 mod current_view;
 mod naming;
@@ -969,7 +970,9 @@ async fn a_deleted_device_takes_its_journal_and_no_other_with_it(backend) {
         )
     };
     assert_eq!(seqs(journal_from_start(&store, a).await), (vec![1], 1));
-    assert_eq!(seqs(journal_from_start(&store, b).await), (vec![], 2));
+    // Its seqs go on past those it had, for no node to keep a new row against a deleted one.
+    let past = 2 + journal::changes::REACH;
+    assert_eq!(seqs(journal_from_start(&store, b).await), (vec![], past));
     assert_eq!(seqs(journal_from_start(&store, c).await), (vec![1], 1));
 }
 
@@ -1226,7 +1229,10 @@ async fn pruned_journals_report_incomplete_reads(backend) {
     let db = Db::new(backend);
     let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
-    for n in 0..5 {
+    // The newest events stay whatever the retention: the rows after them may be kept against
+    // them.
+    let newest = journal::changes::REACH;
+    for n in 0..3 + newest {
         let id = demo.clone();
         store
             .write(move |tx| tx.journal(&id, disconnected(&n.to_string())))
@@ -1240,18 +1246,18 @@ async fn pruned_journals_report_incomplete_reads(backend) {
     assert_eq!(removed, 3);
     let (a, b) = (demo.clone(), demo.clone());
     let from_start = store
-        .read(move |conn| journal::read_after(conn, &a, 0, 10))
+        .read(move |conn| journal::read_after(conn, &a, 0, 100))
         .await
         .unwrap();
     assert!(!from_start.complete);
     let recent = store
-        .read(move |conn| journal::read_after(conn, &b, 3, 10))
+        .read(move |conn| journal::read_after(conn, &b, 3, 100))
         .await
         .unwrap();
     assert!(recent.complete);
     assert_eq!(
         recent.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        [4, 5]
+        (4..=3 + newest).collect::<Vec<_>>()
     );
 }
 
@@ -1296,11 +1302,18 @@ async fn pruning_drops_each_devices_oldest_events_in_batches_and_leaves_no_gap(b
     assert_eq!(kept, (3_501..=4_500).collect::<Vec<_>>());
     assert_eq!(seqs_of(&quiet, 0).await, ((1..=9).collect(), true));
 
-    // By age: everything journaled before the cutoff goes, whatever the count allows.
+    // By age: everything journaled before the cutoff goes, whatever the count allows, but
+    // each device's newest events, which the rows after them may be kept against.
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
-    assert_eq!(store.prune_journal(1_000, later).await.unwrap(), 1_009);
-    assert_eq!(seqs_of(&busy, 4_500).await, (vec![], true));
-    assert!(!seqs_of(&quiet, 0).await.1, "its nine went by age");
+    let newest = journal::changes::REACH;
+    assert_eq!(
+        store.prune_journal(1_000, later).await.unwrap() as u64,
+        1_000 - newest
+    );
+    let (kept, complete) = seqs_of(&busy, 0).await;
+    assert!(!complete);
+    assert_eq!(kept, (4_501 - newest..=4_500).collect::<Vec<_>>());
+    assert_eq!(seqs_of(&quiet, 0).await, ((1..=9).collect(), true));
     // The seqs go on where they were.
     let id = busy.clone();
     let next = store

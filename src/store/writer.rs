@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpointer::{LogKeeping, LogLength};
 use super::cluster::notices::{announce, Announced, Origin};
+use super::journal::changes::Earlier;
 use super::journal::packer::Packer;
 use super::messages::SentRows;
 use super::outage::Outage;
@@ -92,6 +93,7 @@ pub(super) fn run_writer(
     let mut ids = ulid::Generator::new();
     let mut routes = webhooks::Routes::unloaded();
     let mut sent_rows = SentRows::default();
+    let mut earlier = Earlier::default();
     let mut closing = None;
     let mut statistics = Statistics::wanted(&conn).unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot tell whether the database has statistics");
@@ -132,6 +134,7 @@ pub(super) fn run_writer(
             &mut ids,
             &mut routes,
             &mut sent_rows,
+            &mut earlier,
             &mut packer,
         );
         if let Some(counting) = statistics.as_mut() {
@@ -172,6 +175,7 @@ impl Commit<'_> {
         ids: &mut ulid::Generator,
         routes: &mut webhooks::Routes,
         sent_rows: &mut SentRows,
+        earlier: &mut Earlier,
         packer: &mut Packer,
     ) -> usize {
         let Commit {
@@ -197,6 +201,7 @@ impl Commit<'_> {
                 unindexed_from: None,
                 journal_rows: Vec::new(),
                 journaled: Default::default(),
+                earlier: &mut *earlier,
                 packer: &mut *packer,
                 ids,
                 routes: &mut *routes,
@@ -228,6 +233,7 @@ impl Commit<'_> {
             // Whatever the batch wrote goes with the write that failed.
             conn.rollback();
             packer.discard();
+            earlier.discard();
         }
         match outcome {
             Ok(Ok(Announced {
@@ -240,6 +246,7 @@ impl Commit<'_> {
                 if changes() > changes_before || changes_before.is_none() {
                     outage.committed();
                 }
+                earlier.committed();
                 let (taken, journaled) = (started.elapsed(), events.len());
                 for event in events {
                     bus.publish(event);

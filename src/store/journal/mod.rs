@@ -1,10 +1,12 @@
 //! The per-device event journal: gap-free `seq` allocation, reads for resume, pruning.
 
+pub(super) mod changes;
 pub(super) mod kinds;
 pub(super) mod naming;
 pub(super) mod packer;
 pub(super) mod packing;
 mod pruning;
+mod reading;
 
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
@@ -12,11 +14,14 @@ use std::sync::LazyLock;
 use serde_json::{json, Value};
 
 use super::sql::{params, Conn, Param};
-use super::{StoreError, StoreResult, Tx};
+use super::{StoreResult, Tx};
 use crate::model::{
     event::{EventData, EventKind, JournaledEvent},
-    rfc3339, time, Chat, DeviceId, StateName,
+    rfc3339, Chat, DeviceId, StateName,
 };
+use packer::Given;
+use reading::fields_of;
+pub use reading::read_after;
 
 impl Tx<'_> {
     /// Appends an event to the device's journal within this write, with its webhook
@@ -43,8 +48,9 @@ impl Tx<'_> {
             }) => self.journaled.chat(device, &message.id, seq, kept),
             _ => kept,
         };
-        self.packer
-            .give(packing::marked(&kept, device.as_str(), &event.at));
+        let marked = packing::marked(&kept, device.as_str(), &event.at);
+        let row = self.kept_row(head, event.kind, seq, marked);
+        self.packer.give(row);
         if let EventData::Message(message) = &data {
             self.journaled.message(device, &message.id, seq, kept);
         }
@@ -69,6 +75,28 @@ impl Tx<'_> {
         }
         self.events.push(event);
         Ok(seq)
+    }
+
+    /// The row to keep of the device's event of `kind` at `seq` whose fields are `marked`: how
+    /// it differs from the device's last whole row of its kind, if that is short ([`changes`]),
+    /// else the fields to pack, which rows after it may then be kept against. A `chat:update`
+    /// may name another row ([`naming`]), and the newest row of a kind in [`LATEST_KEPT`] is
+    /// kept again apart from the journal: those are kept whole.
+    fn kept_row(&mut self, head: Head, kind: EventKind, seq: u64, marked: String) -> Given {
+        if kind == EventKind::ChatUpdate || LATEST_KEPT.contains(&kind) {
+            return Given::Fields(marked);
+        }
+        let changes = self
+            .earlier
+            .row_for(head.num, kind, seq)
+            .and_then(|(back, earlier)| changes::kept_against(&marked, earlier, back));
+        match changes {
+            Some(row) => Given::Made(row),
+            None => {
+                self.earlier.whole(head.num, kind, seq, &marked);
+                Given::Fields(marked)
+            }
+        }
     }
 
     /// Where the device's journal stands, numbering the device first if it has none yet.
@@ -157,8 +185,9 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Deletes the device's events. Its head stays, so a device created again under the same
-    /// id goes on from the seq it had reached.
+    /// Deletes the device's events. Its head stays, moved on by [`changes::REACH`] seqs, so a
+    /// device created again under the same id goes on past the seq it had reached, and no node
+    /// keeps a new row against a deleted one it remembers.
     pub fn delete_journal(&mut self, device: &DeviceId) -> StoreResult<()> {
         self.store_journal_rows()?;
         self.journaled.forget(device);
@@ -166,11 +195,18 @@ impl Tx<'_> {
             "DELETE FROM latest_events WHERE device_id = ?1",
             params![device.as_str()],
         )?;
-        if let Some(head) = position(self.conn(), device)? {
+        if position(self.conn(), device)?.is_some() {
+            let head = match self.heads.get(device) {
+                Some(head) => *head,
+                None => self.open_journal(device)?,
+            };
+            self.earlier.forget(head.num);
             self.execute(
                 "DELETE FROM events WHERE key > ?1 AND key < ?2",
                 params![head.key(0), head.end()],
             )?;
+            let last = head.last + changes::REACH;
+            self.heads.insert(device.clone(), Head { last, ..head });
         }
         Ok(())
     }
@@ -287,59 +323,6 @@ pub fn head(conn: &Conn, device: &DeviceId) -> StoreResult<u64> {
     Ok(position(conn, device)?.map_or(0, |head| head.last))
 }
 
-/// Events with `seq > after`, oldest first, at most `limit`. The read is complete if nothing
-/// after `after` is missing; an `after` beyond the newest seq is a seq of another journal (the
-/// reader saw one before the data was reset), so its reader cannot be caught up: incomplete.
-pub fn read_after(
-    conn: &Conn,
-    device: &DeviceId,
-    after: u64,
-    limit: u64,
-) -> StoreResult<JournalRead> {
-    let Some(position) = position(conn, device)? else {
-        return Ok(JournalRead {
-            events: Vec::new(),
-            head: 0,
-            complete: after == 0,
-        });
-    };
-    let oldest: Option<i64> = conn.query_one(
-        "SELECT MIN(key) FROM events WHERE key > ?1 AND key < ?2",
-        params![position.key(0), position.end()],
-        |row| row.get(0),
-    )?;
-    // Complete if nothing after `after` is missing: either there is nothing newer at all, or
-    // the next seq is still stored.
-    let complete = after == position.last
-        || (after < position.last
-            && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = conn.query_all(
-        "SELECT key, kind, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
-        params![position.key(after), position.end(), limit],
-        |row| {
-            let key: i64 = row.get(0)?;
-            let number: i64 = row.get(1)?;
-            let kind = EventKind::from_number(number)
-                .ok_or_else(|| StoreError::Unreadable(format!("an event of kind {number}")))?;
-            let at = time_of(row.get(3)?)?;
-            let fields = fields_of(device.as_str(), row.get(2)?, &at)?;
-            Ok(ReadRow {
-                seq: position.seq(key),
-                kind,
-                fields,
-                at,
-            })
-        },
-    )?;
-    let events = events_of(conn, device, position, rows)?;
-    Ok(JournalRead {
-        events,
-        head: position.last,
-        complete,
-    })
-}
-
 /// The events of which each device's newest is kept whatever the journal's retention: a
 /// dashboard connecting without `lastSeq` draws the device from them however long ago it last
 /// changed, and finds them without scanning the journal for them.
@@ -381,80 +364,6 @@ fn kept_form(kind: EventKind, fields: String) -> StoreResult<String> {
     let mut fields: serde_json::Map<String, Value> = serde_json::from_str(&fields)?;
     fields.remove(DERIVED_QR_FIELD);
     Ok(serde_json::to_string(&fields)?)
-}
-
-/// A journal row as read, its fields unpacked and unmarked.
-struct ReadRow {
-    seq: u64,
-    kind: EventKind,
-    fields: String,
-    at: String,
-}
-
-/// A row's time, kept as milliseconds, as the payload writes it.
-fn time_of(millis: i64) -> StoreResult<String> {
-    time::rfc3339_of_millis(millis)
-        .ok_or_else(|| StoreError::Unreadable(format!("an event at {millis} ms")))
-}
-
-/// A row's fields as they were given: unpacked, its device's id and time put back where they
-/// were marked ([`packing::marked`]).
-fn fields_of(device: &str, data: Vec<u8>, at: &str) -> StoreResult<String> {
-    Ok(packing::unmarked(packing::unpack(data)?, device, at))
-}
-
-/// The events of `rows` (a run of the device's journal, oldest first), each `chat:update` that
-/// names the row of its last message ([`naming`]) with that message's fields put back: from
-/// the run when it holds the row, else read on its own.
-fn events_of(
-    conn: &Conn,
-    device: &DeviceId,
-    position: Head,
-    rows: Vec<ReadRow>,
-) -> StoreResult<Vec<JournaledEvent>> {
-    let mut whole: Vec<Option<String>> = Vec::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
-        let back = (row.kind == EventKind::ChatUpdate)
-            .then(|| naming::named(&row.fields))
-            .flatten();
-        let Some(back) = back else {
-            whole.push(None);
-            continue;
-        };
-        let seq = row.seq.saturating_sub(back);
-        let named = match rows[..index].binary_search_by_key(&seq, |row| row.seq) {
-            Ok(at) => naming::with_named(&row.fields, &rows[at].fields),
-            Err(_) => naming::with_named(&row.fields, &named_row(conn, device, position, seq)?),
-        };
-        whole.push(Some(named));
-    }
-    rows.into_iter()
-        .zip(whole)
-        .map(|(row, whole)| {
-            stored(
-                device,
-                row.seq,
-                row.kind,
-                whole.unwrap_or(row.fields),
-                row.at,
-            )
-        })
-        .collect()
-}
-
-/// The fields of the device's row `seq`, which a row read after it names.
-fn named_row(conn: &Conn, device: &DeviceId, position: Head, seq: u64) -> StoreResult<String> {
-    let row = conn.query_opt(
-        "SELECT data, at FROM events WHERE key = ?1",
-        params![position.key(seq)],
-        |row| Ok((row.get::<Vec<u8>>(0)?, row.get::<i64>(1)?)),
-    )?;
-    let (data, at) = row.ok_or_else(|| {
-        StoreError::Unreadable(format!(
-            "the journal row {seq} of {device}, which a later row names, is gone"
-        ))
-    })?;
-    fields_of(device.as_str(), data, &time_of(at)?)
 }
 
 /// An event as read back from its row's `fields` ([`fields_of`]): stamped again, a `qr` event

@@ -11,12 +11,12 @@
 //!
 //! A named row must outlive the row that names it: a row names one at most [`REACH`] seqs
 //! before it, and pruning, which drops a prefix of a device's journal, moves its cut back to
-//! the named row when a row it keeps names one it would drop ([`cut_keeping_named`]).
+//! the named row when a row it keeps names one it would drop
+//! ([`super::pruning::cut_keeping_earlier`]).
 
 use std::collections::HashMap;
 
 use crate::model::DeviceId;
-use crate::store::StoreResult;
 
 /// Where a `chat:update`'s `lastMessage` starts in its fields.
 const LAST_MESSAGE: &str = "\"lastMessage\":";
@@ -104,26 +104,6 @@ pub(super) fn with_named(fields: &str, message: &str) -> String {
     }
 }
 
-/// The cut of a pruning of one device's journal (its rows before `to` go) moved back, so that
-/// no row it keeps names a row it drops. `rows_from(key)` gives the fields of each
-/// `chat:update` row keyed from `key` up to [`REACH`] seqs after it, with its key; a row's
-/// key grows with its seq.
-pub(super) fn cut_keeping_named(
-    mut to: i64,
-    mut rows_from: impl FnMut(i64) -> StoreResult<Vec<(i64, String)>>,
-) -> StoreResult<i64> {
-    loop {
-        let earliest = rows_from(to)?
-            .into_iter()
-            .filter_map(|(key, fields)| Some(key - i64::try_from(named(&fields)?).ok()?))
-            .min();
-        match earliest {
-            Some(named) if named < to => to = named,
-            _ => return Ok(to),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,15 +163,5 @@ mod tests {
             journaled.chat(&device(), "msg_1", 43, chat(MESSAGE)),
             chat(MESSAGE)
         );
-    }
-
-    #[test]
-    fn a_cut_between_a_named_row_and_the_row_naming_it_moves_back_to_the_named_row() {
-        // Keys 10..20; the row at 14 names 11, the row at 12 names 9.
-        let rows = [(12, "\u{3}3".to_owned()), (14, "\u{3}3".to_owned())];
-        let from = |key: i64| Ok(rows.iter().filter(|(at, _)| *at >= key).cloned().collect());
-        assert_eq!(cut_keeping_named(13, from).unwrap(), 9);
-        assert_eq!(cut_keeping_named(15, from).unwrap(), 15);
-        assert_eq!(cut_keeping_named(11, from).unwrap(), 9);
     }
 }

@@ -21,9 +21,16 @@ use crate::store::{spawn_thread, StoreResult};
 /// Rows handed to the packer thread at once.
 const CHUNK: usize = 32;
 
+/// A row given: the fields to pack, or the row made already (one kept as changes,
+/// [`super::changes`]), which comes back as it is.
+pub(in crate::store) enum Given {
+    Fields(String),
+    Made(Vec<u8>),
+}
+
 /// Chunks given and not yet started, oldest first: the packer thread starts them from the
 /// front, and the writer takes what is left of them at the batch's end.
-type Waiting = Arc<Mutex<VecDeque<Vec<String>>>>;
+type Waiting = Arc<Mutex<VecDeque<Vec<Given>>>>;
 
 /// The writer's end of the packer thread.
 pub(in crate::store) struct Packer {
@@ -32,7 +39,7 @@ pub(in crate::store) struct Packer {
     wake: mpsc::Sender<()>,
     from: mpsc::Receiver<Vec<Vec<u8>>>,
     /// Rows given since the last chunk was sent.
-    gathering: Vec<String>,
+    gathering: Vec<Given>,
     /// Chunks given whose packed rows are not taken yet.
     in_flight: usize,
 }
@@ -64,9 +71,9 @@ impl Packer {
         })
     }
 
-    /// Gives the fields of the batch's next journal row to pack.
-    pub(in crate::store) fn give(&mut self, fields: String) {
-        self.gathering.push(fields);
+    /// Gives the batch's next journal row.
+    pub(in crate::store) fn give(&mut self, row: Given) {
+        self.gathering.push(row);
         if self.gathering.len() >= CHUNK {
             let chunk = std::mem::replace(&mut self.gathering, Vec::with_capacity(CHUNK));
             lock(&self.waiting).push_back(chunk);
@@ -101,20 +108,26 @@ impl Packer {
 
     /// How many of the chunks given the packer thread has started (their rows come back in
     /// order), and the others, taken back from it. Nothing is in flight after.
-    fn started(&mut self) -> (usize, VecDeque<Vec<String>>) {
+    fn started(&mut self) -> (usize, VecDeque<Vec<Given>>) {
         let left = std::mem::take(&mut *lock(&self.waiting));
         let started = std::mem::take(&mut self.in_flight) - left.len();
         (started, left)
     }
 }
 
-fn pack_all(chunk: Vec<String>) -> Vec<Vec<u8>> {
-    chunk.iter().map(|fields| pack(fields)).collect()
+fn pack_all(chunk: Vec<Given>) -> Vec<Vec<u8>> {
+    chunk
+        .into_iter()
+        .map(|row| match row {
+            Given::Fields(fields) => pack(&fields),
+            Given::Made(row) => row,
+        })
+        .collect()
 }
 
 /// The queue, even if a thread panicked holding it: it is only ever pushed to and taken from
 /// whole, so it is never half changed.
-fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, VecDeque<Vec<String>>> {
+fn lock(waiting: &Waiting) -> std::sync::MutexGuard<'_, VecDeque<Vec<Given>>> {
     waiting
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -140,7 +153,7 @@ mod tests {
         let mut packer = Packer::start().unwrap();
         let given: Vec<String> = (0..CHUNK * 3 + 5).map(fields).collect();
         for row in &given {
-            packer.give(row.clone());
+            packer.give(Given::Fields(row.clone()));
         }
         let rows = packer.take();
         let unpacked: Vec<String> = rows.into_iter().map(|row| unpack(row).unwrap()).collect();
@@ -162,7 +175,7 @@ mod tests {
         };
         let given: Vec<String> = (0..CHUNK * 3 + 5).map(fields).collect();
         for row in &given {
-            packer.give(row.clone());
+            packer.give(Given::Fields(row.clone()));
         }
         let (done, taken) = mpsc::channel();
         std::thread::spawn(move || done.send(packer.take()));
@@ -177,12 +190,14 @@ mod tests {
     fn a_discarded_batch_leaves_nothing_in_the_next() {
         let mut packer = Packer::start().unwrap();
         for n in 0..CHUNK * 2 + 1 {
-            packer.give(fields(n));
+            packer.give(Given::Fields(fields(n)));
         }
         packer.discard();
-        packer.give(fields(1000));
+        packer.give(Given::Made(b"made".to_vec()));
+        packer.give(Given::Fields(fields(1000)));
         let rows = packer.take();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(unpack(rows[0].clone()).unwrap(), fields(1000));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], b"made", "a row made already comes back as it is");
+        assert_eq!(unpack(rows[1].clone()).unwrap(), fields(1000));
     }
 }

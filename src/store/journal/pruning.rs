@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{fields_of, naming, time_of, Head};
+use super::{changes, naming, packing, Head};
 use crate::model::event::EventKind;
 use crate::store::sinks::Holds;
 use crate::store::sql::{params, Conn};
@@ -36,8 +36,10 @@ struct Stale {
 /// What each device's journal holds beyond the retention limits: its events after the
 /// newest `keep_events`, and those journaled before `older_than`, but for those an enabled
 /// event sink has not had confirmed yet ([`Holds`]). All are a prefix of the device's journal
-/// (seqs and times grow together), so the journal stays gap-free. A prefix's end moves back
-/// to keep every row that a row after it names ([`naming`]).
+/// (seqs and times grow together), so the journal stays gap-free. A prefix's end keeps the
+/// device's newest [`changes::REACH`] events, for the rows written after this to be kept
+/// against, and moves back to keep every row that a row after it names ([`naming`]) or is
+/// kept against ([`changes`]).
 fn stale_events(
     conn: &Conn,
     keep_events: u64,
@@ -74,10 +76,11 @@ fn stale_events(
         if let Some(confirmed) = holds.kept_after(&device) {
             to = to.min(head.key(confirmed + 1));
         }
+        to = to.min(head.key((head.last + 1).saturating_sub(changes::REACH)));
         if to <= oldest {
             continue;
         }
-        let to = naming::cut_keeping_named(to, |from| chat_updates(conn, &device, head, from))?;
+        let to = cut_keeping_earlier(to, |from| references(conn, head, from))?;
         if to > oldest {
             stale.push(Stale { from: oldest, to });
         }
@@ -85,23 +88,48 @@ fn stale_events(
     Ok(stale)
 }
 
-/// The device's `chat:update` rows keyed from `from` up to [`naming::REACH`] seqs after it,
-/// with their fields: the rows that may name one keyed before `from`.
-fn chat_updates(
-    conn: &Conn,
-    device: &str,
-    head: Head,
-    from: i64,
-) -> StoreResult<Vec<(i64, String)>> {
+/// The rows of a device keyed from `from` up to [`naming::REACH`] seqs after it that refer to
+/// an earlier row: a `chat:update` naming its message's ([`naming`]), a row kept as changes
+/// ([`changes`]). Each with its key and how many seqs back the row it refers to is.
+fn references(conn: &Conn, head: Head, from: i64) -> StoreResult<Vec<(i64, u64)>> {
     let to = (from + naming::REACH as i64).min(head.end());
-    conn.query_all(
-        "SELECT key, data, at FROM events WHERE key >= ?1 AND key < ?2 AND kind = ?3",
-        params![from, to, i64::from(EventKind::ChatUpdate.number())],
-        |row| {
-            let at = time_of(row.get(2)?)?;
-            Ok((row.get(0)?, fields_of(device, row.get(1)?, &at)?))
-        },
-    )
+    let rows = conn.query_all(
+        "SELECT key, kind, data FROM events WHERE key >= ?1 AND key < ?2",
+        params![from, to],
+        |row| Ok((row.get(0)?, row.get::<i64>(1)?, row.get::<Vec<u8>>(2)?)),
+    )?;
+    let chat_update = i64::from(EventKind::ChatUpdate.number());
+    let mut references = Vec::new();
+    for (key, kind, data) in rows {
+        let back = match changes::kept_back(&data) {
+            Some(back) => Some(back),
+            None if kind == chat_update => naming::named(&packing::unpack(data)?),
+            None => None,
+        };
+        references.extend(back.map(|back| (key, back)));
+    }
+    Ok(references)
+}
+
+/// The cut of a pruning of one device's journal (its rows before `to` go) moved back, so that
+/// no row it keeps refers to a row it drops. `references_from(key)` gives each row keyed from
+/// `key` up to [`naming::REACH`] seqs after it that refers to an earlier row, with its key and
+/// how many seqs back that row is; a row's key grows with its seq, and no row refers to one
+/// further back than that.
+fn cut_keeping_earlier(
+    mut to: i64,
+    mut references_from: impl FnMut(i64) -> StoreResult<Vec<(i64, u64)>>,
+) -> StoreResult<i64> {
+    loop {
+        let earliest = references_from(to)?
+            .into_iter()
+            .filter_map(|(key, back)| Some(key - i64::try_from(back).ok()?))
+            .min();
+        match earliest {
+            Some(earlier) if earlier < to => to = earlier,
+            _ => return Ok(to),
+        }
+    }
 }
 
 impl Store {
@@ -125,5 +153,20 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_between_an_earlier_row_and_the_row_referring_to_it_moves_back_to_the_earlier_row() {
+        // Keys 10..20; the row at 14 refers to 11, the row at 12 to 9.
+        let rows = [(12, 3), (14, 3)];
+        let from = |key: i64| Ok(rows.iter().filter(|(at, _)| *at >= key).copied().collect());
+        assert_eq!(cut_keeping_earlier(13, from).unwrap(), 9);
+        assert_eq!(cut_keeping_earlier(15, from).unwrap(), 15);
+        assert_eq!(cut_keeping_earlier(11, from).unwrap(), 9);
     }
 }

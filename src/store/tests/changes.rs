@@ -1,0 +1,141 @@
+//! A journal row kept as how it differs from the row of its kind before it
+//! (`journal::changes`): the smaller row, read back as sent from any seq, never kept against
+//! a row of a rolled-back batch, and never left by pruning without the row it is kept
+//! against; on SQLite and on PostgreSQL.
+
+use super::{disconnected, Backend, Db};
+use crate::bus::EventBus;
+use crate::model::event::{Authenticated, EventData};
+use crate::model::DeviceId;
+use crate::store::{journal, sql, Store, StoreError};
+
+/// A `disconnected` event whose reason differs from the others' in its number only.
+fn lost(n: u64) -> EventData {
+    disconnected(&format!(
+        "the upstream closed the connection while the phone was away, attempt {n} of many"
+    ))
+}
+
+fn authenticated() -> EventData {
+    EventData::Authenticated(Authenticated {})
+}
+
+/// Journals each group of `events` in a write of its own; their payloads as published.
+async fn journal_in_writes(
+    store: &Store,
+    bus: &EventBus,
+    writes: Vec<Vec<EventData>>,
+) -> Vec<String> {
+    let mut live = bus.subscribe();
+    let count: usize = writes.iter().map(Vec::len).sum();
+    for events in writes {
+        store
+            .write(move |tx| {
+                let demo = DeviceId::parse("demo").unwrap();
+                for event in events {
+                    tx.journal(&demo, event)?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    let mut sent = Vec::new();
+    for _ in 0..count {
+        sent.push(live.recv().await.unwrap().payload.get().to_owned());
+    }
+    sent
+}
+
+/// The device's payloads after `after`, read `limit` at a time, and whether the read is
+/// complete.
+async fn read_after(store: &Store, after: u64, limit: u64) -> (Vec<String>, bool) {
+    let demo = DeviceId::parse("demo").unwrap();
+    let read = store
+        .read(move |conn| journal::read_after(conn, &demo, after, limit))
+        .await
+        .unwrap();
+    let payloads = read.events.iter().map(|e| e.payload.get().to_owned());
+    (payloads.collect(), read.complete)
+}
+
+/// Each journal row's stored bytes, in seq order.
+async fn rows(store: &Store) -> Vec<Vec<u8>> {
+    store
+        .read(|conn| {
+            let sql = "SELECT data FROM events ORDER BY key";
+            conn.query_all(sql, sql::params![], |row| row.get(0))
+        })
+        .await
+        .unwrap()
+}
+
+on_both! {
+async fn a_row_like_the_one_of_its_kind_before_is_kept_as_changes_and_read_back_from_any_seq(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let writes = vec![
+        vec![lost(1)],
+        vec![lost(2)],
+        vec![authenticated()],
+        vec![lost(3), lost(4)],
+    ];
+    let sent = journal_in_writes(&store, &bus, writes).await;
+
+    let rows = rows(&store).await;
+    let kept_as_changes: Vec<bool> = rows.iter().map(|row| row[0] == 0).collect();
+    assert_eq!(kept_as_changes, [false, true, false, true, true]);
+    assert!(
+        rows[1].len() * 4 < rows[0].len(),
+        "the row kept as changes is the smaller: {} bytes against {}",
+        rows[1].len(),
+        rows[0].len()
+    );
+    // From every seq, a row at a time too, so that the earlier row is outside the read.
+    for after in 0..sent.len() as u64 {
+        for limit in [1, 100] {
+            let (read, complete) = read_after(&store, after, limit).await;
+            assert!(complete);
+            let expected = &sent[after as usize..];
+            assert_eq!(read, expected[..expected.len().min(limit as usize)]);
+        }
+    }
+}
+
+async fn a_row_is_never_kept_against_a_row_of_a_rolled_back_batch(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let unlike = || disconnected("a reason unlike the one before, which no earlier row shares");
+    let mut sent = journal_in_writes(&store, &bus, vec![vec![lost(1)]]).await;
+    let failing = store.write(move |tx| {
+        let demo = DeviceId::parse("demo").unwrap();
+        tx.journal(&demo, unlike())?;
+        Err::<(), _>(StoreError::Closed)
+    });
+    assert!(failing.await.is_err());
+    // Seq 2, which the rolled-back row had, goes to another event; the same event as the
+    // rolled-back one after it is kept whole.
+    let writes = vec![vec![authenticated()], vec![unlike()]];
+    sent.extend(journal_in_writes(&store, &bus, writes).await);
+    assert_ne!(rows(&store).await[2][0], 0, "seq 3 is kept whole");
+    assert_eq!(read_after(&store, 0, 100).await, (sent, true));
+}
+
+async fn pruning_keeps_every_row_that_a_kept_row_is_kept_against(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let newest = journal::changes::REACH;
+    let mut writes = vec![vec![lost(1)], vec![lost(2)]];
+    writes.extend((0..newest).map(|_| vec![authenticated()]));
+    let sent = journal_in_writes(&store, &bus, writes).await;
+    assert_eq!(rows(&store).await[1][0], 0, "seq 2 is kept against seq 1");
+    let a_day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+
+    // Keeping one more than the newest would keep seq 2 and drop seq 1.
+    assert_eq!(store.prune_journal(newest + 1, a_day_ago).await.unwrap(), 0);
+    assert_eq!(read_after(&store, 0, 100).await, (sent.clone(), true));
+    // Once no kept row is kept against it, it goes with the rest.
+    assert_eq!(store.prune_journal(newest, a_day_ago).await.unwrap(), 2);
+    assert_eq!(read_after(&store, 2, 100).await, (sent[2..].to_vec(), true));
+}
+}
