@@ -227,6 +227,9 @@ struct Timing {
     count: f64,
 }
 
+/// A step's time past which it counts as a stall: ten times a group commit's.
+const SLOW: f64 = 0.1;
+
 const STEPS: [(&str, &str); 4] = [
     (
         "send in the daemon",
@@ -254,7 +257,9 @@ impl Steps {
         ))
     }
 
-    /// Each step over the window: its mean and the bucket its 99th percentile falls in.
+    /// Each step over the window: its mean, the bucket its 99th percentile falls in, and how
+    /// many took more than [`SLOW`]: a few stalls among thousands of timings leave the
+    /// percentile alone, and are what a latency's tail is made of.
     fn since(&self, before: &Steps) -> String {
         let described: Vec<String> = STEPS
             .iter()
@@ -273,7 +278,15 @@ impl Steps {
                     .map_or("> 1 s".to_owned(), |((le, _), _)| {
                         format!("≤ {} ms", le * 1e3)
                     });
-                format!("{name} mean {mean:.2} ms, p99 {p99} ({count} timed)")
+                let within = |timing: &Timing| {
+                    let bucket = timing.buckets.iter().find(|(le, _)| *le >= SLOW);
+                    bucket.map_or(timing.count, |(_, within)| *within)
+                };
+                let slow = count - (within(after) - within(before));
+                format!(
+                    "{name} mean {mean:.2} ms, p99 {p99}, {slow} over {} ms ({count} timed)",
+                    SLOW * 1e3
+                )
             })
             .collect();
         described.join("; ")

@@ -57,13 +57,18 @@ pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec
         .take_while(|(a, b)| a == b)
         .count();
     let run = &fields[before..fields.len() - after];
-    let mut row = Vec::with_capacity(run.len() + 8);
+    let numbers = [back, before as u64, after as u64];
+    let length = 1 + numbers.iter().map(|&n| number_length(n)).sum::<usize>() + run.len();
+    if length * 4 > fields.len() {
+        return None;
+    }
+    let mut row = Vec::with_capacity(length);
     row.push(TAG);
-    for number in [back, before as u64, after as u64] {
+    for number in numbers {
         put_number(&mut row, number);
     }
     row.extend_from_slice(run);
-    (row.len() * 4 <= fields.len()).then_some(row)
+    Some(row)
 }
 
 /// How many seqs back the row that `row` is kept against is, if it is kept as changes.
@@ -102,6 +107,11 @@ fn put_number(row: &mut Vec<u8>, mut number: u64) {
         number >>= 7;
     }
     row.push(number as u8);
+}
+
+/// How many bytes [`put_number`] writes `number` in.
+fn number_length(number: u64) -> usize {
+    (64 - number.leading_zeros() as usize).div_ceil(7).max(1)
 }
 
 /// The number [`put_number`] wrote at the start of `bytes`, which then start after it.
@@ -191,6 +201,16 @@ mod tests {
         assert!(row.len() < 16, "{} bytes", row.len());
         assert_eq!(kept_back(&row), Some(3));
         assert_eq!(with_earlier(&row, ONLINE).unwrap(), typing);
+    }
+
+    #[test]
+    fn a_numbers_length_is_the_bytes_it_is_written_in() {
+        for number in [0, 1, 127, 128, 16_383, 16_384, u64::MAX] {
+            let mut row = Vec::new();
+            put_number(&mut row, number);
+            assert_eq!(number_length(number), row.len(), "{number}");
+            assert_eq!(take_number(&mut &row[..]), Some(number));
+        }
     }
 
     #[test]
