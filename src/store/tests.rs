@@ -268,8 +268,16 @@ async fn journal_in_one_write<const N: usize>(
         })
         .await
         .unwrap();
-    let mut sent = Vec::new();
-    for _ in 0..N {
+    published(&mut live, N).await
+}
+
+/// The payloads of the next `count` events published to `live`.
+async fn published(
+    live: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<JournaledEvent>>,
+    count: usize,
+) -> Vec<String> {
+    let mut sent = Vec::with_capacity(count);
+    for _ in 0..count {
         sent.push(live.recv().await.unwrap().payload.get().to_owned());
     }
     sent

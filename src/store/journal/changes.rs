@@ -11,8 +11,8 @@
 //! most a quarter of the fields' length, which packing rarely beats.
 //!
 //! Only a row kept whole is one others are kept against, so a row is read with at most one
-//! other. The writer remembers each device's last whole row of each kind ([`Earlier`]) across
-//! batches, and learns a batch's rows only when it commits: a rolled-back batch's seqs are
+//! other. The writer remembers each device's last whole row of each kind ([`Earlier`]; of
+//! each side of the chat, for messages: [`Strand`]) across batches, and learns a batch's rows only when it commits: a rolled-back batch's seqs are
 //! given again to other rows.
 //!
 //! An earlier row must outlive the rows kept against it. Pruning keeps each device's newest
@@ -72,7 +72,7 @@ pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec
 }
 
 /// How many seqs back the row that `row` is kept against is, if it is kept as changes.
-pub(super) fn kept_back(row: &[u8]) -> Option<u64> {
+pub(in crate::store) fn kept_back(row: &[u8]) -> Option<u64> {
     match row.split_first() {
         Some((&TAG, rest)) => take_number(&mut &rest[..]),
         _ => None,
@@ -127,45 +127,62 @@ fn take_number(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// A device's kind of event: the device's journal number (its keys' high bits) and the kind.
-type Slot = (i64, EventKind);
+/// The rows a row may be kept against: its device's (by the device's journal number, its
+/// keys' high bits) of its kind, and for a message, of its side of the chat. Our messages
+/// repeat each other but for their ids; the contact's differ from ours in their sender, their
+/// upstream id and their time as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Strand {
+    device: i64,
+    kind: EventKind,
+    ours: bool,
+}
+
+impl Strand {
+    pub(super) fn new(device: i64, kind: EventKind, ours: bool) -> Strand {
+        Strand { device, kind, ours }
+    }
+
+    pub(super) fn kind(self) -> EventKind {
+        self.kind
+    }
+}
 
 /// Each device's last whole row of each kind, by seq, as the writer committed them, and those
 /// of the batch it is running.
 #[derive(Default)]
 pub(in crate::store) struct Earlier {
-    committed: HashMap<Slot, (u64, String)>,
-    /// The committed slots, oldest first: past [`MOST`] the oldest is forgotten.
-    order: VecDeque<Slot>,
-    batch: HashMap<Slot, (u64, String)>,
+    committed: HashMap<Strand, (u64, String)>,
+    /// The committed strands, oldest first: past [`MOST`] the oldest is forgotten.
+    order: VecDeque<Strand>,
+    batch: HashMap<Strand, (u64, String)>,
 }
 
 impl Earlier {
-    /// The row of the device numbered `device` to keep its event of `kind` at `seq` against:
-    /// how many seqs back it is, and its fields.
-    pub(super) fn row_for(&self, device: i64, kind: EventKind, seq: u64) -> Option<(u64, &str)> {
-        let slot = (device, kind);
+    /// The row to keep the row of `strand` at `seq` against: how many seqs back it is, and its
+    /// fields.
+    pub(super) fn row_for(&self, strand: Strand, seq: u64) -> Option<(u64, &str)> {
         let (earlier, fields) = self
             .batch
-            .get(&slot)
-            .or_else(|| self.committed.get(&slot))?;
+            .get(&strand)
+            .or_else(|| self.committed.get(&strand))?;
         let back = seq.checked_sub(*earlier)?;
         (back <= REACH).then_some((back, fields.as_str()))
     }
 
     /// Remembers a row the batch keeps whole, for the rows after it to be kept against once
     /// the batch commits.
-    pub(super) fn whole(&mut self, device: i64, kind: EventKind, seq: u64, fields: &str) {
+    pub(super) fn whole(&mut self, strand: Strand, seq: u64, fields: &str) {
         if fields.len() <= LONGEST {
-            self.batch.insert((device, kind), (seq, fields.to_owned()));
+            self.batch.insert(strand, (seq, fields.to_owned()));
         }
     }
 
     /// The batch committed: its rows are the ones to keep rows against.
     pub(in crate::store) fn committed(&mut self) {
-        for (slot, row) in self.batch.drain() {
-            if self.committed.insert(slot, row).is_none() {
-                self.order.push_back(slot);
+        for (strand, row) in self.batch.drain() {
+            if self.committed.insert(strand, row).is_none() {
+                self.order.push_back(strand);
             }
         }
         while self.order.len() > MOST {
@@ -182,9 +199,9 @@ impl Earlier {
 
     /// Forgets the rows of the device numbered `device`, whose journal is deleted.
     pub(super) fn forget(&mut self, device: i64) {
-        self.batch.retain(|(of, _), _| *of != device);
-        self.committed.retain(|(of, _), _| *of != device);
-        self.order.retain(|(of, _)| *of != device);
+        self.batch.retain(|strand, _| strand.device != device);
+        self.committed.retain(|strand, _| strand.device != device);
+        self.order.retain(|strand| strand.device != device);
     }
 }
 
@@ -233,47 +250,42 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_kept_against_only_a_committed_whole_row_within_reach() {
+    fn a_row_is_kept_against_only_a_committed_whole_row_of_its_strand_within_reach() {
+        let contact = |device| Strand::new(device, EventKind::ContactUpdate, false);
         let mut earlier = Earlier::default();
-        earlier.whole(1, EventKind::ContactUpdate, 10, ONLINE);
+        earlier.whole(contact(1), 10, ONLINE);
         assert_eq!(
-            earlier.row_for(1, EventKind::ContactUpdate, 11),
+            earlier.row_for(contact(1), 11),
             Some((1, ONLINE)),
             "a row of the same batch"
         );
         earlier.discard();
-        assert_eq!(earlier.row_for(1, EventKind::ContactUpdate, 11), None);
-        earlier.whole(1, EventKind::ContactUpdate, 10, ONLINE);
+        assert_eq!(earlier.row_for(contact(1), 11), None);
+        earlier.whole(contact(1), 10, ONLINE);
         earlier.committed();
-        assert!(earlier
-            .row_for(1, EventKind::ContactUpdate, 10 + REACH)
-            .is_some());
-        assert_eq!(
-            earlier.row_for(1, EventKind::ContactUpdate, 11 + REACH),
-            None
-        );
-        assert_eq!(earlier.row_for(1, EventKind::MessageAck, 11), None);
-        assert_eq!(earlier.row_for(2, EventKind::ContactUpdate, 11), None);
+        assert!(earlier.row_for(contact(1), 10 + REACH).is_some());
+        assert_eq!(earlier.row_for(contact(1), 11 + REACH), None);
+        let ack = Strand::new(1, EventKind::MessageAck, false);
+        assert_eq!(earlier.row_for(ack, 11), None);
+        assert_eq!(earlier.row_for(contact(2), 11), None);
+        let ours = Strand::new(1, EventKind::ContactUpdate, true);
+        assert_eq!(earlier.row_for(ours, 11), None, "another side of the chat");
         earlier.forget(1);
-        assert_eq!(earlier.row_for(1, EventKind::ContactUpdate, 11), None);
+        assert_eq!(earlier.row_for(contact(1), 11), None);
     }
 
     #[test]
     fn the_oldest_devices_are_forgotten_past_the_most_kept() {
+        let ack = |device| Strand::new(device, EventKind::MessageAck, false);
         let mut earlier = Earlier::default();
         for device in 0..=MOST as i64 {
-            earlier.whole(device, EventKind::MessageAck, 1, "{}");
+            earlier.whole(ack(device), 1, "{}");
             earlier.committed();
         }
-        assert_eq!(earlier.row_for(0, EventKind::MessageAck, 2), None);
-        assert!(earlier
-            .row_for(MOST as i64, EventKind::MessageAck, 2)
-            .is_some());
-        earlier.whole(9, EventKind::MessageAck, 1, &"x".repeat(LONGEST + 1));
+        assert_eq!(earlier.row_for(ack(0), 2), None);
+        assert!(earlier.row_for(ack(MOST as i64), 2).is_some());
+        earlier.whole(ack(9), 1, &"x".repeat(LONGEST + 1));
         earlier.committed();
-        assert_eq!(
-            earlier.row_for(9, EventKind::MessageAck, 2),
-            Some((1, "{}"))
-        );
+        assert_eq!(earlier.row_for(ack(9), 2), Some((1, "{}")));
     }
 }

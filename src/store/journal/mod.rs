@@ -49,7 +49,9 @@ impl Tx<'_> {
             _ => kept,
         };
         let marked = packing::marked(&kept, device.as_str(), &event.at);
-        let row = self.kept_row(head, event.kind, seq, marked);
+        let ours = matches!(&data, EventData::Message(message) if message.from_me);
+        let strand = changes::Strand::new(head.num, event.kind, ours);
+        let row = self.kept_row(strand, seq, marked);
         self.packer.give(row);
         if let EventData::Message(message) = &data {
             self.journaled.message(device, &message.id, seq, kept);
@@ -77,23 +79,24 @@ impl Tx<'_> {
         Ok(seq)
     }
 
-    /// The row to keep of the device's event of `kind` at `seq` whose fields are `marked`: how
-    /// it differs from the device's last whole row of its kind, if that is short ([`changes`]),
-    /// else the fields to pack, which rows after it may then be kept against. A `chat:update`
-    /// may name another row ([`naming`]), and the newest row of a kind in [`LATEST_KEPT`] is
-    /// kept again apart from the journal: those are kept whole.
-    fn kept_row(&mut self, head: Head, kind: EventKind, seq: u64, marked: String) -> Given {
+    /// The row to keep of an event of `strand` ([`changes::Strand`]: its device's, of its kind)
+    /// at `seq` whose fields are `marked`: how it differs from the strand's last whole row, if
+    /// that is short ([`changes`]), else the fields to pack, which rows after it may then be
+    /// kept against. A `chat:update` may name another row ([`naming`]), and the newest row of
+    /// a kind in [`LATEST_KEPT`] is kept again apart from the journal: those are kept whole.
+    fn kept_row(&mut self, strand: changes::Strand, seq: u64, marked: String) -> Given {
+        let kind = strand.kind();
         if kind == EventKind::ChatUpdate || LATEST_KEPT.contains(&kind) {
             return Given::Fields(marked);
         }
         let changes = self
             .earlier
-            .row_for(head.num, kind, seq)
+            .row_for(strand, seq)
             .and_then(|(back, earlier)| changes::kept_against(&marked, earlier, back));
         match changes {
             Some(row) => Given::Made(row),
             None => {
-                self.earlier.whole(head.num, kind, seq, &marked);
+                self.earlier.whole(strand, seq, &marked);
                 Given::Fields(marked)
             }
         }

@@ -3,7 +3,7 @@
 //! a row of a rolled-back batch, and never left by pruning without the row it is kept
 //! against; on SQLite and on PostgreSQL.
 
-use super::{disconnected, Backend, Db};
+use super::{disconnected, our_message, published, Backend, Db};
 use crate::bus::EventBus;
 use crate::model::event::{Authenticated, EventData};
 use crate::model::DeviceId;
@@ -18,6 +18,15 @@ fn lost(n: u64) -> EventData {
 
 fn authenticated() -> EventData {
     EventData::Authenticated(Authenticated {})
+}
+
+/// `message` as sent at one time whenever it is stored: the two messages of ours that a test
+/// compares differ in their ids only, as two sent in the same millisecond do.
+fn sent_at_noon(message: crate::model::Message) -> crate::model::Message {
+    crate::model::Message {
+        timestamp: "2026-01-02T12:00:00.000Z".into(),
+        ..message
+    }
 }
 
 /// Journals each group of `events` in a write of its own; their payloads as published.
@@ -40,11 +49,7 @@ async fn journal_in_writes(
             .await
             .unwrap();
     }
-    let mut sent = Vec::new();
-    for _ in 0..count {
-        sent.push(live.recv().await.unwrap().payload.get().to_owned());
-    }
-    sent
+    published(&mut live, count).await
 }
 
 /// The device's payloads after `after`, read `limit` at a time, and whether the read is
@@ -99,6 +104,44 @@ async fn a_row_like_the_one_of_its_kind_before_is_kept_as_changes_and_read_back_
             let expected = &sent[after as usize..];
             assert_eq!(read, expected[..expected.len().min(limit as usize)]);
         }
+    }
+}
+
+async fn our_message_is_kept_against_our_last_one_whatever_the_contact_sent_between(backend) {
+    let db = Db::new(backend);
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    store
+        .write(|tx| {
+            let demo = DeviceId::parse("demo").unwrap();
+            let first = our_message(tx, &demo, ("msg_01JCHANGES000000000000001", "hi"), None)?;
+            tx.journal(&demo, EventData::Message(sent_at_noon(first)))
+        })
+        .await
+        .unwrap();
+    store
+        .write(|tx| {
+            let demo = DeviceId::parse("demo").unwrap();
+            let mine = our_message(tx, &demo, ("msg_01JCHANGES000000000000002", "hi"), None)?;
+            let mine = sent_at_noon(mine);
+            let theirs = crate::model::Message {
+                id: "msg_01JCHANGES000000000000003".into(),
+                upstream_id: Some("false_15550000002@c.us_3EB0C4A1".into()),
+                from: "15550000002@c.us".into(),
+                from_me: false,
+                ..mine.clone()
+            };
+            tx.journal(&demo, EventData::Message(theirs))?;
+            tx.journal(&demo, EventData::Message(mine))
+        })
+        .await
+        .unwrap();
+    let sent = published(&mut live, 3).await;
+    let rows = rows(&store).await;
+    assert_ne!(rows[1][0], 0, "theirs is kept whole");
+    assert_eq!(journal::changes::kept_back(&rows[2]), Some(2), "ours, against ours");
+    for after in 0..3 {
+        assert_eq!(read_after(&store, after, 1).await.0, sent[after as usize..][..1]);
     }
 }
 

@@ -2,7 +2,7 @@
 //! read back whole from any seq, and never left by pruning without the row it names; on
 //! SQLite and on PostgreSQL.
 
-use super::{chat, disconnected, our_message, replayed_payloads, Backend, Db};
+use super::{chat, disconnected, our_message, published, replayed_payloads, Backend, Db};
 use crate::bus::EventBus;
 use crate::model::event::EventData;
 use crate::model::{Ack, DeviceId};
@@ -32,11 +32,7 @@ async fn message_and_its_chats_update(store: &Store, bus: &EventBus) -> Vec<Stri
         })
         .await
         .unwrap();
-    let mut sent = Vec::new();
-    for _ in 0..4 {
-        sent.push(live.recv().await.unwrap().payload.get().to_owned());
-    }
-    sent
+    published(&mut live, 4).await
 }
 
 /// The device's payloads after `after`, and whether the read is complete.
