@@ -1238,14 +1238,10 @@ async fn pruned_journals_report_incomplete_reads(backend) {
     let (store, _bus) = db.open();
     let demo = DeviceId::parse("demo").unwrap();
     // The newest events stay whatever the retention: the rows after them may be kept against
-    // them.
+    // them. Each is unlike the others, so that none is kept against another.
     let newest = journal::changes::REACH;
-    for n in 0..3 + newest {
-        let id = demo.clone();
-        store
-            .write(move |tx| tx.journal(&id, disconnected(&n.to_string())))
-            .await
-            .unwrap();
+    for _ in 0..3 + newest {
+        journal_disconnect(&store, noise(64)).await;
     }
     let removed = store
         .prune_journal(2, chrono::Utc::now() - chrono::Duration::days(1))
@@ -1276,13 +1272,14 @@ async fn pruning_drops_each_devices_oldest_events_in_batches_and_leaves_no_gap(b
         DeviceId::parse("busy").unwrap(),
         DeviceId::parse("quiet").unwrap(),
     );
-    // More events than several pruning writes delete.
+    // More events than several pruning writes delete, each unlike the others, so that none is
+    // kept against another and the cuts fall where the retention says.
     for _ in 0..9 {
         let (busy, quiet) = (busy.clone(), quiet.clone());
         store
             .write(move |tx| {
-                for n in 0..500 {
-                    tx.journal(&busy, disconnected(&n.to_string()))?;
+                for _ in 0..500 {
+                    tx.journal(&busy, disconnected(&noise(24)))?;
                 }
                 tx.journal(&quiet, disconnected("now and then"))?;
                 Ok(())

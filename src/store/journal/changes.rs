@@ -2,27 +2,34 @@
 //!
 //! Many of a device's events repeat the last one of their kind but for a field or two: a
 //! contact's presence going `online`, `typing`, `online`, `offline`; a message's acks
-//! `server`, `device`, `read`; a device `ready` again after a restart. Packed against the
-//! dictionary ([`super::packing`]) each such row still took 40 to 90 bytes, most of them the
-//! ids and times no dictionary holds (`docs/performance.md`, fleet). When a row's fields are
-//! those of the device's last whole row of the same kind, at most [`REACH`] seqs back, but for
-//! one run of bytes, the row keeps that run, how many of the earlier row's bytes come before
-//! and after it, and how many seqs back that row is. It is kept so only when that takes at
-//! most a quarter of the fields' length, which packing rarely beats.
+//! `server`, `device`, `read`; a device `ready` again after a restart; our messages, but for
+//! their ids. Packed against the dictionary ([`super::packing`]) each such row still took 40
+//! to 150 bytes, most of them the ids and times no dictionary holds (`docs/performance.md`,
+//! fleet). When a row's fields are those of the device's last whole row of the same kind, at
+//! most [`REACH`] seqs back, but for a few runs of bytes, the row keeps how many seqs back
+//! that row is and its edits: how many of its bytes to copy, how many to pass over, and the
+//! bytes to put in their place. It is kept so only when that takes at most a quarter of the
+//! fields' length, which packing rarely beats: the writer decides it at once, and a row kept
+//! whole is then one the rows after it may be kept against.
+//!
+//! The edits are found in one pass over both rows, without a search: the bytes the two start
+//! and end with are the earlier row's; what lies between is one run when the two differ in
+//! length, and otherwise the runs where their bytes differ, since ids, times and numbers
+//! of the same kind are mostly of one length.
 //!
 //! Only a row kept whole is one others are kept against, so a row is read with at most one
 //! other. The writer remembers each device's last whole row of each kind ([`Earlier`]; of
-//! each side of the chat, for messages: [`Strand`]) across batches, and learns a batch's rows only when it commits: a rolled-back batch's seqs are
-//! given again to other rows.
+//! each side of the chat, for messages: [`Strand`]) across batches, and learns a batch's rows
+//! only when it commits: a rolled-back batch's seqs are given again to other rows.
 //!
 //! An earlier row must outlive the rows kept against it. Pruning keeps each device's newest
 //! [`REACH`] events whatever the retention, so a row written after a pruning found what to
 //! drop is kept against none it drops, and it moves its cut back past the earlier row of any
-//! row it keeps ([`super::naming::cut_keeping_named`]). A device's deleted journal goes on
-//! [`REACH`] seqs later, so that no node that remembers one of its rows keeps a new row
-//! against it.
+//! row it keeps (`journal::pruning`). A device's deleted journal goes on [`REACH`] seqs later,
+//! so that no node that remembers one of its rows keeps a new row against it.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 
 use crate::model::event::EventKind;
 use crate::store::{StoreError, StoreResult};
@@ -36,15 +43,57 @@ pub(in crate::store) const REACH: u64 = 32;
 /// number, from 1, and one kept as text with `{`.
 const TAG: u8 = 0;
 
-/// How many devices' kinds the writer remembers a row of, and the longest row it remembers:
-/// at most 4 MiB, whatever the events.
-const MOST: usize = 4_096;
-const LONGEST: usize = 1_024;
+/// How many strands the writer remembers a row of, and the longest row it remembers: at most
+/// 8 MiB, whatever the events. A simulated device's exchanges touch about a dozen strands, so
+/// a fleet of a thousand devices exchanging at once finds most of its rows remembered.
+const MOST: usize = 16_384;
+const LONGEST: usize = 512;
+
+/// Two runs of differing bytes fewer than this many equal bytes apart are one edit: an edit's
+/// three numbers take about as many.
+const JOINED: usize = 4;
+
+/// One edit of the earlier row: copy `copy` of its bytes, pass over `skip` more, and put the
+/// row's bytes at `put` in their place.
+#[derive(Debug, PartialEq)]
+struct Edit {
+    copy: usize,
+    skip: usize,
+    put: Range<usize>,
+}
 
 /// The row of `fields` kept against `earlier`, the fields of a row `back` seqs before it, if
-/// the two differ in one run of bytes short enough.
+/// it takes at most a quarter of the fields' length.
 pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec<u8>> {
     let (fields, earlier) = (fields.as_bytes(), earlier.as_bytes());
+    let edits = edits(fields, earlier);
+    let numbers = |edit: &Edit| [edit.copy, edit.skip, edit.put.len()];
+    let length = 1
+        + number_length(back)
+        + number_length(edits.len() as u64)
+        + edits
+            .iter()
+            .flat_map(|edit| numbers(edit).map(|n| number_length(n as u64)))
+            .sum::<usize>()
+        + edits.iter().map(|edit| edit.put.len()).sum::<usize>();
+    if length * 4 > fields.len() {
+        return None;
+    }
+    let mut row = Vec::with_capacity(length);
+    row.push(TAG);
+    put_number(&mut row, back);
+    put_number(&mut row, edits.len() as u64);
+    for edit in &edits {
+        for number in numbers(edit) {
+            put_number(&mut row, number as u64);
+        }
+        row.extend_from_slice(&fields[edit.put.clone()]);
+    }
+    Some(row)
+}
+
+/// The edits that make `fields` of `earlier`, in order.
+fn edits(fields: &[u8], earlier: &[u8]) -> Vec<Edit> {
     let before = fields
         .iter()
         .zip(earlier)
@@ -56,19 +105,37 @@ pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec
         .zip(earlier[before..].iter().rev())
         .take_while(|(a, b)| a == b)
         .count();
-    let run = &fields[before..fields.len() - after];
-    let numbers = [back, before as u64, after as u64];
-    let length = 1 + numbers.iter().map(|&n| number_length(n)).sum::<usize>() + run.len();
-    if length * 4 > fields.len() {
-        return None;
+    let (end, earlier_end) = (fields.len() - after, earlier.len() - after);
+    if end - before != earlier_end - before {
+        return vec![Edit {
+            copy: before,
+            skip: earlier_end - before,
+            put: before..end,
+        }];
     }
-    let mut row = Vec::with_capacity(length);
-    row.push(TAG);
-    for number in numbers {
-        put_number(&mut row, number);
+    // As long as each other between the two: the runs where their bytes differ.
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    for at in before..end {
+        if fields[at] == earlier[at] {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(run) if at - run.end < JOINED => run.end = at + 1,
+            _ => runs.push(at..at + 1),
+        }
     }
-    row.extend_from_slice(run);
-    Some(row)
+    let mut copied = 0;
+    runs.into_iter()
+        .map(|run| {
+            let edit = Edit {
+                copy: run.start - copied,
+                skip: run.len(),
+                put: run.clone(),
+            };
+            copied = run.end;
+            edit
+        })
+        .collect()
 }
 
 /// How many seqs back the row that `row` is kept against is, if it is kept as changes.
@@ -83,20 +150,25 @@ pub(in crate::store) fn kept_back(row: &[u8]) -> Option<u64> {
 pub(super) fn with_earlier(row: &[u8], earlier: &str) -> StoreResult<String> {
     let unreadable = || StoreError::Unreadable("journal row: changes that do not fit".into());
     let mut rest = row.get(1..).ok_or_else(unreadable)?;
-    let mut number = || {
-        take_number(&mut rest)
+    let number = |rest: &mut &[u8]| {
+        take_number(rest)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(unreadable)
     };
-    let (_back, before, after) = (number()?, number()?, number()?);
+    let (_back, count) = (number(&mut rest)?, number(&mut rest)?);
     let earlier = earlier.as_bytes();
-    if before + after > earlier.len() {
-        return Err(unreadable());
+    let mut fields = Vec::with_capacity(earlier.len() + rest.len());
+    let mut at = 0;
+    for _ in 0..count {
+        let (copy, skip, put) = (number(&mut rest)?, number(&mut rest)?, number(&mut rest)?);
+        let copied = earlier.get(at..at + copy).ok_or_else(unreadable)?;
+        let (put, left) = (rest.get(..put).ok_or_else(unreadable)?, &rest[put..]);
+        fields.extend_from_slice(copied);
+        fields.extend_from_slice(put);
+        at += copy + skip;
+        rest = left;
     }
-    let mut fields = Vec::with_capacity(before + rest.len() + after);
-    fields.extend_from_slice(&earlier[..before]);
-    fields.extend_from_slice(rest);
-    fields.extend_from_slice(&earlier[earlier.len() - after..]);
+    fields.extend_from_slice(earlier.get(at..).ok_or_else(unreadable)?);
     String::from_utf8(fields).map_err(|_| unreadable())
 }
 
@@ -228,6 +300,42 @@ mod tests {
             assert_eq!(number_length(number), row.len(), "{number}");
             assert_eq!(take_number(&mut &row[..]), Some(number));
         }
+    }
+
+    #[test]
+    fn ids_that_differ_in_several_places_of_one_length_are_several_edits() {
+        const ACK: &str = r#"{"messageId":"msg_01M8H58KRJB1S30EBZ77GA5NE7","upstreamId":"true_15550000002@c.us_oyaNyJcOOIjNylexUcRR","chatId":"15550000002@c.us","ack":1,"ackName":"server"}"#;
+        let next = ACK
+            .replace("KRJB1S30EBZ77GA5NE7", "VC6PAAMEECXDCRDT636")
+            .replace("oyaNyJcOOIjNylexUcRR", "FhlrQ17Ch3EIePmRUCQK");
+        let edits = edits(next.as_bytes(), ACK.as_bytes());
+        assert_eq!(edits.len(), 2, "{edits:?}");
+        assert_eq!(edits[0].skip, edits[0].put.len());
+        assert_eq!(
+            kept_against(&next, ACK, 5),
+            None,
+            "over a quarter of the row"
+        );
+        // A message of theirs after another: its id, upstream id, quote and time.
+        const THEIRS: &str = "{\"id\":\"msg_01M8H58P6YG0QCYRYT495RD6EJ\",\"upstreamId\":\"false_15550000002@c.us_YlGLsljXyEGRS7nlCQLw\",\"deviceId\":\"\u{1}\",\"chatId\":\"15550000002@c.us\",\"from\":\"15550000002@c.us\",\"fromPhone\":\"15550000002\",\"fromMe\":false,\"type\":\"text\",\"body\":\"hello\",\"media\":null,\"replyTo\":\"msg_01M8H58KRJB1S30EBZ77GA5NE7\",\"timestamp\":\"2026-11-28T13:24:42.845Z\",\"ack\":0,\"ackName\":\"pending\",\"tempId\":null,\"revoked\":false,\"forwarded\":false,\"editedAt\":null}";
+        let next = THEIRS
+            .replace("P6YG0QCYRYT495RD6EJ", "XTW3KFTF9Z2VD70EWD2")
+            .replace("YlGLsljXyEGRS7nlCQLw", "bOrjav7SrQaHWoRJ4lJN")
+            .replace("KRJB1S30EBZ77GA5NE7", "VC6PAAMEECXDCRDT636")
+            .replace("13:24:42.845", "13:24:50.648");
+        let row = kept_against(&next, THEIRS, 15).expect("kept as changes");
+        assert!(row.len() < 90, "{} bytes", row.len());
+        assert_eq!(kept_back(&row), Some(15));
+        assert_eq!(with_earlier(&row, THEIRS).unwrap(), next);
+    }
+
+    #[test]
+    fn changes_that_do_not_fit_the_earlier_row_are_an_error() {
+        let typing = ONLINE.replace("online", "typing");
+        let row = kept_against(&typing, ONLINE, 3).unwrap();
+        assert!(with_earlier(&row, "{}").is_err());
+        assert!(with_earlier(&row[..row.len() - 1], ONLINE).is_err());
+        assert!(with_earlier(&[TAG, 1, 5], ONLINE).is_err());
     }
 
     #[test]

@@ -25,11 +25,13 @@ fn sink(id: &str) -> SinkRecord {
     }
 }
 
+/// Journals `count` events, each unlike the others, so that none is kept against another and
+/// pruning cuts where the retention and the sinks say.
 async fn journal_some(store: &Store, device: &DeviceId, count: usize) {
-    for n in 0..count {
+    for _ in 0..count {
         let id = device.clone();
         store
-            .write(move |tx| tx.journal(&id, disconnected(&n.to_string())))
+            .write(move |tx| tx.journal(&id, disconnected(&super::noise(24))))
             .await
             .unwrap();
     }
