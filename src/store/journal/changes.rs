@@ -158,14 +158,15 @@ pub(super) fn with_earlier(row: &[u8], earlier: &str) -> StoreResult<String> {
     let (_back, count) = (number(&mut rest)?, number(&mut rest)?);
     let earlier = earlier.as_bytes();
     let mut fields = Vec::with_capacity(earlier.len() + rest.len());
-    let mut at = 0;
+    let mut at: usize = 0;
     for _ in 0..count {
         let (copy, skip, put) = (number(&mut rest)?, number(&mut rest)?, number(&mut rest)?);
-        let copied = earlier.get(at..at + copy).ok_or_else(unreadable)?;
+        let copied_to = at.checked_add(copy).ok_or_else(unreadable)?;
+        let copied = earlier.get(at..copied_to).ok_or_else(unreadable)?;
         let (put, left) = (rest.get(..put).ok_or_else(unreadable)?, &rest[put..]);
         fields.extend_from_slice(copied);
         fields.extend_from_slice(put);
-        at += copy + skip;
+        at = copied_to.checked_add(skip).ok_or_else(unreadable)?;
         rest = left;
     }
     fields.extend_from_slice(earlier.get(at..).ok_or_else(unreadable)?);
@@ -336,6 +337,15 @@ mod tests {
         assert!(with_earlier(&row, "{}").is_err());
         assert!(with_earlier(&row[..row.len() - 1], ONLINE).is_err());
         assert!(with_earlier(&[TAG, 1, 5], ONLINE).is_err());
+        let mut huge = vec![TAG, 1, 2, 1];
+        huge.extend([0xff; 9].iter().chain(&[0x01, 0]));
+        huge.extend([
+            0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0,
+        ]);
+        assert!(
+            with_earlier(&huge, ONLINE).is_err(),
+            "numbers past the row's end"
+        );
     }
 
     #[test]
