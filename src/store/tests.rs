@@ -251,6 +251,18 @@ async fn journal_from_start(store: &Store, device: DeviceId) -> JournalRead {
         .unwrap()
 }
 
+/// The demo device's payloads after `after`, read `limit` at a time, and whether the read is
+/// complete.
+async fn demo_payloads_after(store: &Store, after: u64, limit: u64) -> (Vec<String>, bool) {
+    let demo = DeviceId::parse("demo").unwrap();
+    let read = store
+        .read(move |conn| journal::read_after(conn, &demo, after, limit))
+        .await
+        .unwrap();
+    let payloads = read.events.iter().map(|e| e.payload.get().to_owned());
+    (payloads.collect(), read.complete)
+}
+
 /// Journals `events` for `device` in one write; their payloads as they were published.
 async fn journal_in_one_write<const N: usize>(
     store: &Store,

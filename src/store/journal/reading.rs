@@ -63,13 +63,17 @@ pub fn read_after(
 /// ([`packing::marked`]), or how they differ from an earlier row's ([`changes`]).
 enum Kept {
     Fields(String),
-    Changes(Vec<u8>),
+    /// The row's changes, against the row `back` seqs before it.
+    Changes {
+        back: u64,
+        row: Vec<u8>,
+    },
 }
 
 impl Kept {
     fn of(data: Vec<u8>) -> StoreResult<Kept> {
         match changes::kept_back(&data) {
-            Some(_) => Ok(Kept::Changes(data)),
+            Some(back) => Ok(Kept::Changes { back, row: data }),
             None => Ok(Kept::Fields(packing::unpack(data)?)),
         }
     }
@@ -114,19 +118,17 @@ fn whole_rows(
 ) -> StoreResult<Vec<ReadRow>> {
     let mut whole: Vec<Option<String>> = Vec::with_capacity(rows.len());
     for (index, row) in rows.iter().enumerate() {
-        let Kept::Changes(changes) = &row.kept else {
+        let Kept::Changes { back, row: changes } = &row.kept else {
             whole.push(None);
             continue;
         };
-        let seq = row
-            .seq
-            .saturating_sub(changes::kept_back(changes).unwrap_or_default());
+        let seq = row.seq.saturating_sub(*back);
         let in_run = rows[..index]
             .binary_search_by_key(&seq, |row| row.seq)
             .ok()
             .and_then(|at| match &rows[at].kept {
                 Kept::Fields(fields) => Some(fields),
-                Kept::Changes(_) => None,
+                Kept::Changes { .. } => None,
             });
         whole.push(Some(match in_run {
             Some(earlier) => changes::with_earlier(changes, earlier)?,
@@ -139,7 +141,7 @@ fn whole_rows(
         .map(|(row, whole)| {
             let marked = match (whole, row.kept) {
                 (Some(fields), _) | (None, Kept::Fields(fields)) => fields,
-                (None, Kept::Changes(_)) => unreachable!("every row of changes was made whole"),
+                (None, Kept::Changes { .. }) => unreachable!("every row of changes was made whole"),
             };
             ReadRow {
                 seq: row.seq,
@@ -151,21 +153,34 @@ fn whole_rows(
         .collect())
 }
 
+/// The device's row `seq`, read on its own for a row read after it, which `refers` to it: what
+/// it keeps, and its time.
+fn row_on_its_own(
+    conn: &Conn,
+    device: &DeviceId,
+    position: Head,
+    seq: u64,
+    refers: &str,
+) -> StoreResult<(Kept, String)> {
+    let row = conn.query_opt(
+        "SELECT data, at FROM events WHERE key = ?1",
+        params![position.key(seq)],
+        |row| Ok((Kept::of(row.get(0)?)?, time_of(row.get(1)?)?)),
+    )?;
+    row.ok_or_else(|| {
+        StoreError::Unreadable(format!(
+            "the journal row {seq} of {device}, which a later row {refers}, is gone"
+        ))
+    })
+}
+
 /// The fields, still marked, of the device's row `seq`, which a row read after it is kept
 /// against: one kept whole.
 fn earlier_row(conn: &Conn, device: &DeviceId, position: Head, seq: u64) -> StoreResult<String> {
-    let data = conn.query_opt(
-        "SELECT data FROM events WHERE key = ?1",
-        params![position.key(seq)],
-        |row| row.get::<Vec<u8>>(0),
-    )?;
-    match data.map(Kept::of).transpose()? {
-        Some(Kept::Fields(fields)) => Ok(fields),
-        Some(Kept::Changes(_)) => Err(StoreError::Unreadable(format!(
+    match row_on_its_own(conn, device, position, seq, "is kept against")? {
+        (Kept::Fields(fields), _) => Ok(fields),
+        (Kept::Changes { .. }, _) => Err(StoreError::Unreadable(format!(
             "the journal row {seq} of {device}, which a later row is kept against, is not whole"
-        ))),
-        None => Err(StoreError::Unreadable(format!(
-            "the journal row {seq} of {device}, which a later row is kept against, is gone"
         ))),
     }
 }
@@ -209,25 +224,15 @@ fn events_of(
         .collect()
 }
 
-/// The fields of the device's row `seq`, which a row read after it names.
+/// The fields of the device's row `seq`, which a row read after it names: whole and unmarked.
 fn named_row(conn: &Conn, device: &DeviceId, position: Head, seq: u64) -> StoreResult<String> {
-    let row = conn.query_opt(
-        "SELECT data, at FROM events WHERE key = ?1",
-        params![position.key(seq)],
-        |row| {
-            Ok(KeptRow {
-                seq,
-                kind: EventKind::Message,
-                kept: Kept::of(row.get(0)?)?,
-                at: time_of(row.get(1)?)?,
-            })
-        },
-    )?;
-    let row = row.ok_or_else(|| {
-        StoreError::Unreadable(format!(
-            "the journal row {seq} of {device}, which a later row names, is gone"
-        ))
-    })?;
-    let mut whole = whole_rows(conn, device, position, vec![row])?;
-    Ok(whole.remove(0).fields)
+    let (kept, at) = row_on_its_own(conn, device, position, seq, "names")?;
+    let marked = match kept {
+        Kept::Fields(fields) => fields,
+        Kept::Changes { back, row } => {
+            let earlier = earlier_row(conn, device, position, seq.saturating_sub(back))?;
+            changes::with_earlier(&row, &earlier)?
+        }
+    };
+    Ok(packing::unmarked(marked, device.as_str(), &at))
 }

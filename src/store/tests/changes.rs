@@ -3,7 +3,7 @@
 //! a row of a rolled-back batch, and never left by pruning without the row it is kept
 //! against; on SQLite and on PostgreSQL.
 
-use super::{disconnected, our_message, published, Backend, Db};
+use super::{demo_payloads_after, disconnected, our_message, published, Backend, Db};
 use crate::bus::EventBus;
 use crate::model::event::{Authenticated, EventData};
 use crate::model::DeviceId;
@@ -52,18 +52,6 @@ async fn journal_in_writes(
     published(&mut live, count).await
 }
 
-/// The device's payloads after `after`, read `limit` at a time, and whether the read is
-/// complete.
-async fn read_after(store: &Store, after: u64, limit: u64) -> (Vec<String>, bool) {
-    let demo = DeviceId::parse("demo").unwrap();
-    let read = store
-        .read(move |conn| journal::read_after(conn, &demo, after, limit))
-        .await
-        .unwrap();
-    let payloads = read.events.iter().map(|e| e.payload.get().to_owned());
-    (payloads.collect(), read.complete)
-}
-
 /// Each journal row's stored bytes, in seq order.
 async fn rows(store: &Store) -> Vec<Vec<u8>> {
     store
@@ -99,7 +87,7 @@ async fn a_row_like_the_one_of_its_kind_before_is_kept_as_changes_and_read_back_
     // From every seq, a row at a time too, so that the earlier row is outside the read.
     for after in 0..sent.len() as u64 {
         for limit in [1, 100] {
-            let (read, complete) = read_after(&store, after, limit).await;
+            let (read, complete) = demo_payloads_after(&store, after, limit).await;
             assert!(complete);
             let expected = &sent[after as usize..];
             assert_eq!(read, expected[..expected.len().min(limit as usize)]);
@@ -141,7 +129,7 @@ async fn our_message_is_kept_against_our_last_one_whatever_the_contact_sent_betw
     assert_ne!(rows[1][0], 0, "theirs is kept whole");
     assert_eq!(journal::changes::kept_back(&rows[2]), Some(2), "ours, against ours");
     for after in 0..3 {
-        assert_eq!(read_after(&store, after, 1).await.0, sent[after as usize..][..1]);
+        assert_eq!(demo_payloads_after(&store, after, 1).await.0, sent[after as usize..][..1]);
     }
 }
 
@@ -161,7 +149,7 @@ async fn a_row_is_never_kept_against_a_row_of_a_rolled_back_batch(backend) {
     let writes = vec![vec![authenticated()], vec![unlike()]];
     sent.extend(journal_in_writes(&store, &bus, writes).await);
     assert_ne!(rows(&store).await[2][0], 0, "seq 3 is kept whole");
-    assert_eq!(read_after(&store, 0, 100).await, (sent, true));
+    assert_eq!(demo_payloads_after(&store, 0, 100).await, (sent, true));
 }
 
 async fn pruning_keeps_every_row_that_a_kept_row_is_kept_against(backend) {
@@ -176,9 +164,9 @@ async fn pruning_keeps_every_row_that_a_kept_row_is_kept_against(backend) {
 
     // Keeping one more than the newest would keep seq 2 and drop seq 1.
     assert_eq!(store.prune_journal(newest + 1, a_day_ago).await.unwrap(), 0);
-    assert_eq!(read_after(&store, 0, 100).await, (sent.clone(), true));
+    assert_eq!(demo_payloads_after(&store, 0, 100).await, (sent.clone(), true));
     // Once no kept row is kept against it, it goes with the rest.
     assert_eq!(store.prune_journal(newest, a_day_ago).await.unwrap(), 2);
-    assert_eq!(read_after(&store, 2, 100).await, (sent[2..].to_vec(), true));
+    assert_eq!(demo_payloads_after(&store, 2, 100).await, (sent[2..].to_vec(), true));
 }
 }

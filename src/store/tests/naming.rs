@@ -2,7 +2,9 @@
 //! read back whole from any seq, and never left by pruning without the row it names; on
 //! SQLite and on PostgreSQL.
 
-use super::{chat, disconnected, our_message, published, replayed_payloads, Backend, Db};
+use super::{
+    chat, demo_payloads_after, disconnected, our_message, published, replayed_payloads, Backend, Db,
+};
 use crate::bus::EventBus;
 use crate::model::event::EventData;
 use crate::model::{Ack, DeviceId};
@@ -35,17 +37,6 @@ async fn message_and_its_chats_update(store: &Store, bus: &EventBus) -> Vec<Stri
     published(&mut live, 4).await
 }
 
-/// The device's payloads after `after`, and whether the read is complete.
-async fn read_after(store: &Store, after: u64) -> (Vec<String>, bool) {
-    let demo = DeviceId::parse("demo").unwrap();
-    let read = store
-        .read(move |conn| journal::read_after(conn, &demo, after, 100))
-        .await
-        .unwrap();
-    let payloads = read.events.iter().map(|e| e.payload.get().to_owned());
-    (payloads.collect(), read.complete)
-}
-
 on_both! {
 async fn a_chats_update_names_its_message_row_and_reads_back_whole_from_any_seq(backend) {
     let db = Db::new(backend);
@@ -75,7 +66,7 @@ async fn a_chats_update_names_its_message_row_and_reads_back_whole_from_any_seq(
     assert_eq!(replayed_payloads(&store, demo).await, sent);
     // The named row outside the read: it is read on its own.
     for after in 1..=3 {
-        let (read, complete) = read_after(&store, after).await;
+        let (read, complete) = demo_payloads_after(&store, after, 100).await;
         assert!(complete);
         assert_eq!(read, sent[after as usize..], "after seq {after}");
     }
@@ -90,7 +81,7 @@ async fn pruning_keeps_every_row_that_a_kept_row_names(backend) {
     // Keeping the newest two or three would drop the message the update at seq 3 names.
     for keep in [2, 3] {
         assert_eq!(store.prune_journal(keep, a_day_ago).await.unwrap(), 0);
-        assert_eq!(read_after(&store, 0).await, (sent.clone(), true));
+        assert_eq!(demo_payloads_after(&store, 0, 100).await, (sent.clone(), true));
     }
     // Once no kept row names it, it goes with the rest, but for the newest events, which the
     // rows after them may be kept against.
@@ -106,7 +97,7 @@ async fn pruning_keeps_every_row_that_a_kept_row_names(backend) {
         .await
         .unwrap();
     assert_eq!(store.prune_journal(2, a_day_ago).await.unwrap(), 4);
-    let (kept, complete) = read_after(&store, 4).await;
+    let (kept, complete) = demo_payloads_after(&store, 4, 100).await;
     assert!(complete);
     assert_eq!(kept.len() as u64, newest);
 }
