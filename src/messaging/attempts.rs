@@ -295,7 +295,7 @@ pub fn expire_acks(
     timeout_secs: u64,
     max_attempts: u32,
 ) -> StoreResult<usize> {
-    let overdue = store::messages::overdue_acks(tx.conn(), device, &rfc3339(sent_before))?;
+    let overdue = store::messages::overdue_acks(tx.conn(), device, sent_before)?;
     let mut resent = 0;
     let error = format!("no server ack within {timeout_secs} s");
     for (message, attempts) in overdue {

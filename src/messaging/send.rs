@@ -406,10 +406,10 @@ pub async fn send(
         };
         let (me, has_chat) = me_for_chat(tx, &device, operation, &request.chat_id)?;
         let now = Utc::now();
-        let since = rfc3339(now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS));
+        let since = now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS);
         let original = match (&dedup, by_temp_id) {
             (Dedup::IdempotencyKey(key), _) => {
-                store::messages::by_idempotency_key(tx.conn(), &device, key, &since)?
+                store::messages::by_idempotency_key(tx.conn(), &device, key, since)?
             }
             (Dedup::TempId, Some(asked)) => tx.conn().answer(asked)?,
             (Dedup::TempId, None) => None,

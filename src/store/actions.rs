@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::messages::DEVICE_NUMBER;
 use super::sql::{params, Conn};
 use super::{parse_time, StoreResult, Tx};
 use crate::model::{rfc3339, DeviceId};
@@ -129,12 +130,14 @@ impl Tx<'_> {
 
 /// The oldest `limit` actions of a device, in the order they were taken.
 pub fn pending(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Pending>> {
-    let sql = "SELECT a.id, a.chat_id, a.action, a.attempts, a.next_attempt_at,
+    let sql = format!(
+        "SELECT a.id, a.chat_id, a.action, a.attempts, a.next_attempt_at,
                 CASE WHEN a.message_id IS NULL THEN 1 ELSE 0 END, m.upstream_id, m.relay_status
          FROM outbound_actions a
-         LEFT JOIN messages m ON m.id = a.message_id AND m.device_id = a.device_id
-         WHERE a.device_id = ?1 ORDER BY a.id LIMIT ?2";
-    conn.query_all(sql, params![device.as_str(), i64::from(limit)], |row| {
+         LEFT JOIN messages m ON m.id = a.message_id AND m.device = {DEVICE_NUMBER}
+         WHERE a.device_id = ?1 ORDER BY a.id LIMIT ?2"
+    );
+    conn.query_all(&sql, params![device.as_str(), i64::from(limit)], |row| {
         let about_chat = row.get::<i64>(5)? != 0;
         let upstream_id: Option<String> = row.get(6)?;
         let relay_status: Option<String> = row.get(7)?;

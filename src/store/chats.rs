@@ -292,13 +292,14 @@ impl Tx<'_> {
     /// Recounts a chat's unread messages after some were read; reading a chat marked unread
     /// by hand clears the mark.
     pub fn recount_unread(&mut self, device: &DeviceId, chat: &str) -> StoreResult<Option<Chat>> {
+        let device_number = self.device_number(device)?;
         self.execute(
             "UPDATE chats SET unread_count = (
                 SELECT COUNT(*) FROM messages m
-                WHERE m.device_id = ?1 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0),
+                WHERE m.device = ?3 AND m.chat_id = ?2 AND m.from_me = 0 AND m.seen = 0),
                 marked_unread = 0
              WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), chat],
+            params![device.as_str(), chat, device_number],
         )?;
         get_chat(self.conn(), device, chat)
     }

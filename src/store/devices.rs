@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::messages::DEVICE_NUMBER;
 use super::sql::{params, Conn, Row};
 use super::{StoreError, StoreResult, Tx};
 use crate::bus::DeviceChange;
@@ -198,8 +199,11 @@ impl Tx<'_> {
         self.index_new_words()?;
         self.delete_journal(id)?;
         self.delete_lease(id)?;
+        self.execute(
+            &format!("DELETE FROM messages WHERE device = {DEVICE_NUMBER}"),
+            params![id.as_str()],
+        )?;
         for table in [
-            "messages",
             "chats",
             "contacts",
             "contact_pictures",

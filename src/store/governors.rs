@@ -4,6 +4,7 @@
 //! messages the governor let go, so a restart never counts them twice nor forgets them.
 
 use crate::model::DeviceId;
+use crate::store::messages::DEVICE_NUMBER;
 use crate::store::sql::{params, Conn};
 use crate::store::{StoreResult, Tx};
 
@@ -26,7 +27,10 @@ pub fn chats_that_wrote(
     let mut wrote = Vec::new();
     for chat in chats {
         if conn.exists(
-            "SELECT 1 FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0",
+            &format!(
+                "SELECT 1 FROM messages
+                 WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND from_me = 0"
+            ),
             params![device.as_str(), *chat],
         )? {
             wrote.push((*chat).to_owned());

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::chats::get_chat;
 use super::contacts::get_contact;
+use super::messages::DEVICE_NUMBER;
 use super::sql::{params, Conn};
 use super::{StoreResult, Tx};
 use crate::model::{Chat, DeviceId};
@@ -69,9 +70,10 @@ impl Tx<'_> {
         number: &str,
     ) -> StoreResult<Option<Chat>> {
         let d = device.as_str();
+        let device_number = self.device_number(device)?;
         self.execute(
-            "UPDATE messages SET from_id = ?3 WHERE device_id = ?1 AND from_id = ?2",
-            params![d, lid, number],
+            "UPDATE messages SET from_id = ?3 WHERE device = ?1 AND from_id = ?2",
+            params![device_number, lid, number],
         )?;
         let contact = get_contact(self.conn(), device, number)?;
         if let Some(old) = get_contact(self.conn(), device, lid)? {
@@ -99,9 +101,14 @@ impl Tx<'_> {
         let Some(from) = get_chat(self.conn(), device, lid)? else {
             return Ok(None);
         };
-        for table in ["messages", "notifications", "outbound_actions"] {
+        let of_messages = format!("device = {DEVICE_NUMBER}");
+        for (table, of_device) in [
+            ("messages", of_messages.as_str()),
+            ("notifications", "device_id = ?1"),
+            ("outbound_actions", "device_id = ?1"),
+        ] {
             self.execute(
-                &format!("UPDATE {table} SET chat_id = ?3 WHERE device_id = ?1 AND chat_id = ?2"),
+                &format!("UPDATE {table} SET chat_id = ?3 WHERE {of_device} AND chat_id = ?2"),
                 params![d, lid, number],
             )?;
         }

@@ -439,6 +439,8 @@ const MIGRATIONS: &[&str] = &[
     JOURNAL_ROWS_NAMING_MESSAGES,
     // 36: see JOURNAL_ROWS_KEPT_AS_CHANGES.
     JOURNAL_ROWS_KEPT_AS_CHANGES,
+    // 37: see `numbered_messages`.
+    numbered_messages::SQLITE,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -485,23 +487,20 @@ pub(super) const JOURNAL_ROWS_MARKED: &str =
 
 /// The step after which a journal row may be packed against the second dictionary of the
 /// payloads' shapes (`journal::packing`), which holds the fields messages, chats and contacts
-/// have now. No table changes: the version is there for an older build, which has only the
-/// first dictionary and could not read such a row, to refuse the database instead. The same
-/// step on PostgreSQL.
+/// have now. No table changes: an older build, which has only the first dictionary and could
+/// not read such a row, refuses the database instead. The same step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_PACKED_AGAINST_DICTIONARY_2: &str =
     "-- journal rows may be packed against the second dictionary";
 
 /// The step after which a `chat:update` row may name the `message` row journaled with it in
-/// place of its `lastMessage` (`journal::naming`). No table changes: the version is there for
-/// an older build, which would read such a row as fields it cannot parse, and prune the named
-/// row without the row naming it, to refuse the database instead. The same step on
-/// PostgreSQL.
+/// place of its `lastMessage` (`journal::naming`). No table changes: an older build, which
+/// would read such a row as fields it cannot parse, and prune the named row without the row
+/// naming it, refuses the database instead. The same step on PostgreSQL.
 pub(super) const JOURNAL_ROWS_NAMING_MESSAGES: &str =
     "-- a chat's update may name the message row journaled with it";
 
 /// The step after which a journal row may be kept as how it differs from an earlier row
-/// (`journal::changes`): no table changes, but an older build, which could not read such a
-/// row, refuses the database. The same step on PostgreSQL.
+/// (`journal::changes`): no table changes, but an older build refuses the database.
 pub(super) const JOURNAL_ROWS_KEPT_AS_CHANGES: &str =
     "-- a journal row may be kept as how it differs from an earlier row of its kind";
 
@@ -596,5 +595,6 @@ impl Upgrade {
     }
 }
 
+pub(super) mod numbered_messages;
 #[cfg(test)]
 mod tests;

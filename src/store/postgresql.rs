@@ -125,6 +125,11 @@ pub(super) fn migrate(conn: &Conn) -> StoreResult<()> {
 }
 
 fn apply(conn: &Conn) -> StoreResult<()> {
+    apply_steps(conn, MIGRATIONS.len())
+}
+
+/// Applies the first `steps` migrations that the database has not had yet.
+pub(super) fn apply_steps(conn: &Conn, steps: usize) -> StoreResult<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
          INSERT INTO schema_version SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
@@ -139,7 +144,12 @@ fn apply(conn: &Conn) -> StoreResult<()> {
         return Err(StoreError::NewerSchema { found, known });
     }
     let mut upgrade = Upgrade::start(found, known, SLOW_STEP);
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(steps)
+        .skip(found as usize)
+    {
         conn.begin()?;
         let step = conn
             .execute_batch(&with_numbers_of_names(sql))
@@ -164,7 +174,7 @@ fn apply(conn: &Conn) -> StoreResult<()> {
 /// The schema, one step per entry: the first is the whole of SQLite's as it stands when
 /// PostgreSQL came, written in PostgreSQL's types (integers are `BIGINT`, flags 0 or 1).
 /// `{number_of_name}` in a step numbers event names, as in SQLite's steps.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE devices (
         id TEXT COLLATE "C" PRIMARY KEY,
@@ -483,6 +493,8 @@ const MIGRATIONS: &[&str] = &[
     super::migrations::JOURNAL_ROWS_NAMING_MESSAGES,
     // A journal row may be kept as how it differs from an earlier one (SQLite's 36).
     super::migrations::JOURNAL_ROWS_KEPT_AS_CHANGES,
+    // Messages keyed by their device's number, their times in milliseconds (SQLite's 37).
+    super::migrations::numbered_messages::POSTGRES,
 ];
 
 #[cfg(test)]

@@ -102,6 +102,17 @@ impl Tx<'_> {
         }
     }
 
+    /// The device's number, which its journal's keys and its message rows carry: numbering
+    /// the device first if it has none yet. The batch keeps it with the journal's head.
+    pub(super) fn device_number(&mut self, device: &DeviceId) -> StoreResult<i64> {
+        if let Some(head) = self.heads.get(device) {
+            return Ok(head.num);
+        }
+        let head = self.open_journal(device)?;
+        self.heads.insert(device.clone(), head);
+        Ok(head.num)
+    }
+
     /// Where the device's journal stands, numbering the device first if it has none yet.
     fn open_journal(&mut self, device: &DeviceId) -> StoreResult<Head> {
         if self.conn.is_postgres() {

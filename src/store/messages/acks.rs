@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use super::ack_at;
+use super::{ack_at, DEVICE_NUMBER};
 use crate::model::{Ack, DeviceId, Message};
 use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
@@ -73,26 +73,22 @@ fn ask_ack_subject<'a>(
     upstream_id: &'a str,
     row: Option<i64>,
 ) -> StoreResult<Asked<AckSubject, impl FnOnce(&Row<'_>) -> StoreResult<AckSubject> + 'a>> {
-    // The time a message we sent was accepted, read as a number: parsing it here costs no
-    // allocation on the writer's most frequent path. Each database has its own way to read it.
-    // SQLite's by index, PostgreSQL's, SQLite's at a row.
+    // By index, on SQLite or PostgreSQL (which has no `rowid`), or at a row.
     static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
-        let sqlite = ("unixepoch(created_at, 'subsec')", "rowid");
-        let postgres = (
-            "CAST(EXTRACT(EPOCH FROM CAST(created_at AS TIMESTAMPTZ)) AS DOUBLE PRECISION)",
-            "CAST(NULL AS BIGINT)",
-        );
-        let by_index = "device_id = ?1 AND upstream_id = ?2";
-        let at_row = "rowid = ?3 AND device_id = ?1 AND upstream_id = ?2";
-        [(sqlite, by_index), (postgres, by_index), (sqlite, at_row)].map(
-            |((seconds, rowid), found)| {
-                format!(
-                    "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN {seconds} END,
+        let by_index = format!("device = {DEVICE_NUMBER} AND upstream_id = ?2");
+        let at_row = format!("rowid = ?3 AND device = {DEVICE_NUMBER} AND upstream_id = ?2");
+        [
+            ("rowid", &by_index),
+            ("CAST(NULL AS BIGINT)", &by_index),
+            ("rowid", &at_row),
+        ]
+        .map(|(rowid, found)| {
+            format!(
+                "SELECT id, chat_id, ack, CASE WHEN relay_status IS NOT NULL THEN created_at END,
                         {rowid}
                      FROM messages WHERE {found}"
-                )
-            },
-        )
+            )
+        })
     });
     let values = params![device.as_str(), upstream_id, row];
     let (sql, values) = match row {
@@ -107,8 +103,8 @@ fn ask_ack_subject<'a>(
             chat_id: row.get(1)?,
             ack: ack_at(row, 2)?,
             accepted_at: row
-                .get::<Option<f64>>(3)?
-                .and_then(|seconds| DateTime::from_timestamp_micros((seconds * 1e6) as i64)),
+                .get::<Option<i64>>(3)?
+                .and_then(DateTime::from_timestamp_millis),
             rowid: row.get(4)?,
         })
     })
@@ -197,11 +193,14 @@ impl Tx<'_> {
                 "UPDATE messages SET ack = ?2, awaiting_ack_since = NULL WHERE rowid = ?1",
                 params![rowid, next.level()],
             )?,
-            None => self.write(
-                "UPDATE messages SET ack = ?3, awaiting_ack_since = NULL
-                 WHERE device_id = ?1 AND id = ?2",
-                params![device.as_str(), subject.id, next.level()],
-            )?,
+            None => {
+                let device_number = self.device_number(device)?;
+                self.write(
+                    "UPDATE messages SET ack = ?3, awaiting_ack_since = NULL
+                     WHERE device = ?1 AND id = ?2",
+                    params![device_number, subject.id, next.level()],
+                )?
+            }
         }
         subject.ack = next;
         Ok(true)

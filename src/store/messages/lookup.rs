@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{message_row, MESSAGE_COLUMNS};
+use super::{message_row, DEVICE_NUMBER, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Asked, Conn, Row};
@@ -30,8 +30,11 @@ fn ask_one(
     value: &str,
 ) -> StoreResult<Asked<Message, impl FnOnce(&Row<'_>) -> StoreResult<Message>>> {
     static QUERIES: LazyLock<[String; 3]> = LazyLock::new(|| {
+        let columns = &*MESSAGE_COLUMNS;
         ["id", "upstream_id", "temp_id"].map(|column| {
-            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE device_id = ?1 AND {column} = ?2")
+            format!(
+                "SELECT {columns} FROM messages WHERE device = {DEVICE_NUMBER} AND {column} = ?2"
+            )
         })
     });
     conn.ask(
@@ -70,9 +73,10 @@ pub fn by_short_id_in_chat(
             "strpos(upstream_id || '_', '_' || ?3 || '_')",
         ]
         .map(|position| {
+            let columns = &*MESSAGE_COLUMNS;
             format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                     WHERE device_id = ?1 AND chat_id = ?2 AND {position} > 0
+                "SELECT {columns} FROM messages
+                     WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND {position} > 0
                      ORDER BY id DESC LIMIT 1"
             )
         })
@@ -98,8 +102,10 @@ pub fn by_temp_id(
 /// messages tell (the store keeps no membership).
 pub fn senders(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Vec<String>> {
     conn.query_all(
-        "SELECT DISTINCT from_id FROM messages
-         WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 ORDER BY from_id",
+        &format!(
+            "SELECT DISTINCT from_id FROM messages
+             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND from_me = 0 ORDER BY from_id"
+        ),
         params![device.as_str(), chat],
         |row| row.get(0),
     )
@@ -108,7 +114,9 @@ pub fn senders(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Vec<St
 /// Whether `message` is one of the chat's messages.
 pub fn in_chat(conn: &Conn, device: &DeviceId, chat: &str, message: &str) -> StoreResult<bool> {
     conn.exists(
-        "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 AND id = ?3",
+        &format!(
+            "SELECT id FROM messages WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND id = ?3"
+        ),
         params![device.as_str(), chat, message],
     )
 }
@@ -123,9 +131,10 @@ pub fn list_messages(
     max_bytes: usize,
 ) -> StoreResult<Page<Message>> {
     static QUERY: LazyLock<String> = LazyLock::new(|| {
+        let columns = &*MESSAGE_COLUMNS;
         format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages
-             WHERE device_id = ?1 AND chat_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR id < ?3)
+            "SELECT {columns} FROM messages
+             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR id < ?3)
              ORDER BY id DESC LIMIT ?4"
         )
     });
@@ -146,7 +155,8 @@ pub fn list_messages(
 /// How many messages each device has stored.
 pub fn counts(conn: &Conn) -> StoreResult<HashMap<String, u64>> {
     let counts = conn.query_all(
-        "SELECT device_id, COUNT(*) FROM messages GROUP BY device_id",
+        "SELECT d.device_id, COUNT(*) FROM messages m JOIN device_seq d ON d.num = m.device
+         GROUP BY d.device_id",
         params![],
         |row| Ok((row.get(0)?, row.get::<i64>(1)? as u64)),
     )?;
@@ -156,7 +166,7 @@ pub fn counts(conn: &Conn) -> StoreResult<HashMap<String, u64>> {
 /// Whether a chat has any message stored.
 pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<bool> {
     conn.exists(
-        "SELECT id FROM messages WHERE device_id = ?1 AND chat_id = ?2 LIMIT 1",
+        &format!("SELECT id FROM messages WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 LIMIT 1"),
         params![device.as_str(), chat],
     )
 }
@@ -164,9 +174,12 @@ pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreRes
 /// The upstream id of the newest message the other side sent in a chat.
 pub fn latest_incoming(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<String>> {
     conn.query_opt(
-        "SELECT upstream_id FROM messages
-         WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND upstream_id IS NOT NULL
-         ORDER BY id DESC LIMIT 1",
+        &format!(
+            "SELECT upstream_id FROM messages
+             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND from_me = 0
+                AND upstream_id IS NOT NULL
+             ORDER BY id DESC LIMIT 1"
+        ),
         params![device.as_str(), chat],
         |row| row.get(0),
     )

@@ -18,7 +18,8 @@ mod writes;
 
 use super::sql::Row;
 use super::StoreResult;
-use crate::model::{ids::phone_of, Ack, Media, Message, TempId};
+use crate::model::{ids::phone_of, time::rfc3339_of_millis, Ack, Media, Message, TempId};
+use std::sync::LazyLock;
 
 pub use acks::{ack_subject, AckSubject, AckSubjects};
 pub use idempotency::by_idempotency_key;
@@ -38,14 +39,31 @@ pub use simulator_groups::simulator_group;
 pub use simulator_inbox::{simulator_inbox, InboxEntry, Receipt, Received};
 pub use writes::NewMessage;
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, upstream_id, device_id, chat_id, from_id, from_me, type, body, media, reply_to, timestamp, ack, temp_id, revoked, template, content, edited_at";
-/// `MESSAGE_COLUMNS` of the table named `alias` in a query that joins others.
+/// A message's columns, `{m}` standing for its table's name in a query that joins others. A
+/// row keeps its device's number (`device_seq.num`); its id is read from there.
+const COLUMNS: &str = "{m}id, {m}upstream_id, (SELECT device_id FROM device_seq WHERE num = {m}device), {m}chat_id, {m}from_id, {m}from_me, {m}type, {m}body, {m}media, {m}reply_to, {m}timestamp, {m}ack, {m}temp_id, {m}revoked, {m}template, {m}content, {m}edited_at";
+
+/// The columns [`message_at`] reads, of the only table a query reads.
+pub(super) static MESSAGE_COLUMNS: LazyLock<String> = LazyLock::new(|| COLUMNS.replace("{m}", ""));
+
+/// The columns [`message_at`] reads, of the table named `alias` in a query that joins others.
 pub(super) fn message_columns_of(alias: &str) -> String {
-    MESSAGE_COLUMNS
-        .split(", ")
-        .map(|column| format!("{alias}.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    COLUMNS.replace("{m}", &format!("{alias}."))
+}
+
+/// The number of the device named `?1`, as a statement on messages asks for it: their rows
+/// keep the number, and the readers know the device by its id. The writer knows the number
+/// ([`Tx::device_number`](super::Tx::device_number)) and gives it instead.
+pub(super) const DEVICE_NUMBER: &str = "(SELECT num FROM device_seq WHERE device_id = ?1)";
+
+/// A time a message row keeps, in milliseconds since the epoch, as the API gives it.
+fn time_of(millis: i64) -> String {
+    rfc3339_of_millis(millis).unwrap_or_default()
+}
+
+/// A time as a message row keeps it: milliseconds since the epoch.
+pub(super) fn millis_of(time: &str) -> i64 {
+    super::parse_time(time).timestamp_millis()
 }
 
 /// How many columns `MESSAGE_COLUMNS` names: what a query selects after them starts here.
@@ -68,7 +86,7 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
         body: row.get(at + 7)?,
         media: media.and_then(|m| serde_json::from_str::<Media>(&m).ok()),
         reply_to: row.get(at + 9)?,
-        timestamp: row.get(at + 10)?,
+        timestamp: time_of(row.get(at + 10)?),
         ack: ack.level(),
         ack_name: ack.name(),
         temp_id: row
@@ -82,7 +100,7 @@ pub(super) fn message_at(row: &Row<'_>, at: usize) -> StoreResult<Message> {
             .get::<Option<String>>(at + 15)?
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default(),
-        edited_at: row.get(at + 16)?,
+        edited_at: row.get::<Option<i64>>(at + 16)?.map(time_of),
     })
 }
 

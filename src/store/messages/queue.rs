@@ -3,10 +3,13 @@
 //! `next_attempt_at`, `sent_at`, and `awaiting_ack_since` from when it is sent until its
 //! first ack), so a message and its place in the queue change together.
 
-use super::{message_columns_of, message_row, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
+use super::{
+    message_columns_of, message_row, millis_of, DEVICE_NUMBER, MESSAGE_COLUMNS,
+    MESSAGE_COLUMN_COUNT,
+};
 use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
-use crate::store::{parse_time, StoreResult, Tx};
+use crate::store::{StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
@@ -14,7 +17,8 @@ use std::sync::LazyLock;
 /// connectors that have some), for the metrics. It reads the queue's own index.
 pub fn relay_depth(conn: &Conn) -> StoreResult<Vec<(String, u64)>> {
     conn.query_all(
-        "SELECT d.connector, COUNT(*) FROM messages m JOIN devices d ON d.id = m.device_id
+        "SELECT d.connector, COUNT(*) FROM messages m
+            JOIN device_seq n ON n.num = m.device JOIN devices d ON d.id = n.device_id
          WHERE m.relay_status IN ('queued', 'retrying') GROUP BY d.connector",
         params![],
         |row| Ok((row.get(0)?, row.get::<i64>(1)? as u64)),
@@ -61,8 +65,8 @@ pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Ve
     conn.query_all(
         &format!(
             "SELECT {columns}, {queued}
-             FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device_id = m.device_id
-             WHERE m.device_id = ?1 AND m.relay_status IN ('queued', 'retrying')
+             FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device = m.device
+             WHERE m.device = {DEVICE_NUMBER} AND m.relay_status IN ('queued', 'retrying')
              ORDER BY m.id LIMIT ?2"
         ),
         params![device.as_str(), i64::from(limit)],
@@ -76,8 +80,8 @@ fn queued_row(row: &Row<'_>) -> StoreResult<Queued> {
         message: message_row(row)?,
         attempts: attempts_at(row, MESSAGE_COLUMN_COUNT)?,
         next_attempt_at: row
-            .get::<Option<String>>(MESSAGE_COLUMN_COUNT + 1)?
-            .map(|at| parse_time(&at)),
+            .get::<Option<i64>>(MESSAGE_COLUMN_COUNT + 1)?
+            .and_then(DateTime::from_timestamp_millis),
         reply_to_upstream: row.get(MESSAGE_COLUMN_COUNT + 2)?,
         rowid: row.get(MESSAGE_COLUMN_COUNT + 3)?,
     })
@@ -95,10 +99,11 @@ pub fn in_doubt(
 ) -> StoreResult<Option<Queued>> {
     let media = if with_media { "IS NOT NULL" } else { "IS NULL" };
     let queued = queued_columns(conn, "", "CAST(NULL AS TEXT)");
+    let columns = &*MESSAGE_COLUMNS;
     conn.query_opt(
         &format!(
-            "SELECT {MESSAGE_COLUMNS}, {queued} FROM messages
-             WHERE device_id = ?1 AND chat_id = ?2 AND relay_status IN ('queued', 'retrying')
+            "SELECT {columns}, {queued} FROM messages
+             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND relay_status IN ('queued', 'retrying')
                AND attempts > 0 AND upstream_id IS NULL AND from_me = 1 AND body = ?3
                AND media {media}
              ORDER BY id LIMIT 1"
@@ -112,15 +117,16 @@ pub fn in_doubt(
 pub fn overdue_acks(
     conn: &Conn,
     device: &DeviceId,
-    sent_before: &str,
+    sent_before: DateTime<Utc>,
 ) -> StoreResult<Vec<(Message, u32)>> {
+    let columns = &*MESSAGE_COLUMNS;
     conn.query_all(
         &format!(
-            "SELECT {MESSAGE_COLUMNS}, attempts FROM messages
-             WHERE device_id = ?1 AND awaiting_ack_since < ?2
+            "SELECT {columns}, attempts FROM messages
+             WHERE device = {DEVICE_NUMBER} AND awaiting_ack_since < ?2
              ORDER BY id"
         ),
-        params![device.as_str(), sent_before],
+        params![device.as_str(), sent_before.timestamp_millis()],
         |row| Ok((message_row(row)?, attempts_at(row, MESSAGE_COLUMN_COUNT)?)),
     )
 }
@@ -129,7 +135,7 @@ pub fn overdue_acks(
 pub fn relay_attempts(conn: &Conn, device: &DeviceId, id: &str) -> StoreResult<u32> {
     Ok(conn
         .query_opt(
-            "SELECT attempts FROM messages WHERE device_id = ?1 AND id = ?2",
+            &format!("SELECT attempts FROM messages WHERE device = {DEVICE_NUMBER} AND id = ?2"),
             params![device.as_str(), id],
             |row| attempts_at(row, 0),
         )?
@@ -145,14 +151,16 @@ pub struct Unacked {
 }
 
 pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
-    let (oldest, count): (Option<String>, i64) = conn.query_one(
-        "SELECT MIN(awaiting_ack_since), COUNT(*) FROM messages
-         WHERE device_id = ?1 AND awaiting_ack_since IS NOT NULL",
+    let (oldest, count): (Option<i64>, i64) = conn.query_one(
+        &format!(
+            "SELECT MIN(awaiting_ack_since), COUNT(*) FROM messages
+             WHERE device = {DEVICE_NUMBER} AND awaiting_ack_since IS NOT NULL"
+        ),
         params![device.as_str()],
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     Ok(Unacked {
-        oldest: oldest.map(|at| parse_time(&at)),
+        oldest: oldest.and_then(DateTime::from_timestamp_millis),
         count: u64::try_from(count).unwrap_or(0),
     })
 }
@@ -182,8 +190,8 @@ impl Tx<'_> {
         // By whether the row is known.
         static STATEMENTS: LazyLock<[String; 2]> = LazyLock::new(|| {
             [
-                "device_id = ?1 AND id = ?2",
-                "rowid = ?9 AND device_id = ?1 AND id = ?2",
+                "device = ?1 AND id = ?2",
+                "rowid = ?9 AND device = ?1 AND id = ?2",
             ]
             .map(|found| {
                 format!(
@@ -196,13 +204,14 @@ impl Tx<'_> {
                 )
             })
         });
+        let device_number = self.device_number(device)?;
         let values = params![
-            device.as_str(),
+            device_number,
             message_id,
             status.as_str(),
             i64::from(update.attempts),
-            update.next_attempt_at,
-            update.sent_at,
+            update.next_attempt_at.map(millis_of),
+            update.sent_at.map(millis_of),
             update.upstream_id,
             update.ack,
             rowid,

@@ -19,7 +19,7 @@
 //! search with no word at all finds nothing.
 //! Revoked messages, whose text is gone, are not found.
 
-use super::{message_columns_of, message_row};
+use super::{message_columns_of, message_row, DEVICE_NUMBER};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Conn};
@@ -58,7 +58,7 @@ pub fn search(
         (
             format!(
                 "SELECT {columns} FROM messages m
-                 WHERE m.words @@ to_tsquery('simple', ?5) AND m.device_id = ?1"
+                 WHERE m.words @@ to_tsquery('simple', ?5) AND m.device = {DEVICE_NUMBER}"
             ),
             words
                 .iter()
@@ -70,7 +70,7 @@ pub fn search(
         (
             format!(
                 "SELECT {columns} FROM message_words w JOIN messages m ON m.rowid = w.rowid
-                 WHERE message_words MATCH ?5 AND m.device_id = ?1"
+                 WHERE message_words MATCH ?5 AND m.device = {DEVICE_NUMBER}"
             ),
             words
                 .iter()

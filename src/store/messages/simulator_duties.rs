@@ -13,6 +13,7 @@
 //! shrinks long after it was written leaves its page's room unused (SQLite does not merge the
 //! pages its rows shrank), and the inbox's pages ended up a sixth full.
 
+use super::DEVICE_NUMBER;
 use crate::model::DeviceId;
 use crate::store::sql::{params, Changed, Conn, Row};
 use crate::store::{parse_time, StoreResult, Tx};
@@ -95,10 +96,13 @@ impl Tx<'_> {
         // By `[last][known]`: a later step, the first asking the index, the first asking the
         // remembered row before the index.
         static STATEMENTS: LazyLock<[[String; 3]; 2]> = LazyLock::new(|| {
-            let by_index =
-                "EXISTS (SELECT 1 FROM messages WHERE device_id = ?1 AND upstream_id = ?2)";
-            let at_row = "EXISTS (SELECT 1 FROM messages
-                WHERE rowid = ?5 AND device_id = ?1 AND upstream_id = ?2)";
+            let by_index = format!(
+                "EXISTS (SELECT 1 FROM messages WHERE device = {DEVICE_NUMBER} AND upstream_id = ?2)"
+            );
+            let at_row = format!(
+                "EXISTS (SELECT 1 FROM messages
+                    WHERE rowid = ?5 AND device = {DEVICE_NUMBER} AND upstream_id = ?2)"
+            );
             let known = [
                 String::new(),
                 format!("AND {by_index}"),

@@ -1,6 +1,7 @@
 //! Storing a message and what later happens to it in the writer: marked read, revoked. The
 //! relay queue's and the acks' changes to a message live with the relay and the acks.
 
+use super::millis_of;
 use crate::model::{
     content::Content, ids::phone_of, Ack, DeviceId, Media, Message, RelayStatus, TempId, Template,
 };
@@ -43,15 +44,16 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(new.content)?),
         };
+        let device_number = self.device_number(device)?;
         self.write(
-            "INSERT INTO messages (id, device_id, chat_id, upstream_id, from_id, from_me, type, body,
+            "INSERT INTO messages (id, device, chat_id, upstream_id, from_id, from_me, type, body,
                 media, reply_to, timestamp, ack, temp_id, idempotency_key, seen, relay_status, created_at,
                 template, content)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, ?13, ?14, ?15, ?16, ?17,
                 ?18)",
             params![
                 new.id,
-                device.as_str(),
+                device_number,
                 new.chat_id,
                 new.upstream_id,
                 new.from,
@@ -60,12 +62,12 @@ impl Tx<'_> {
                 new.body,
                 media,
                 new.reply_to,
-                new.timestamp,
+                millis_of(new.timestamp),
                 new.temp_id.map(TempId::key),
                 new.idempotency_key,
                 i64::from(new.seen),
                 new.relay.map(RelayStatus::as_str),
-                new.now,
+                millis_of(new.now),
                 template,
                 content,
             ],
@@ -105,12 +107,13 @@ impl Tx<'_> {
         chat: &str,
         up_to: Option<&str>,
     ) -> StoreResult<Vec<(String, Option<String>)>> {
+        let device_number = self.device_number(device)?;
         let mut seen = self.conn().query_all(
             "UPDATE messages SET seen = 1
-             WHERE device_id = ?1 AND chat_id = ?2 AND from_me = 0 AND seen = 0
+             WHERE device = ?1 AND chat_id = ?2 AND from_me = 0 AND seen = 0
                 AND (CAST(?3 AS TEXT) IS NULL OR id <= ?3)
              RETURNING id, upstream_id",
-            params![device.as_str(), chat, up_to],
+            params![device_number, chat, up_to],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
         seen.sort();
@@ -128,9 +131,10 @@ impl Tx<'_> {
     ) -> StoreResult<()> {
         // Its old words leave the index by a trigger: the batch's new ones must be in it.
         self.index_new_words()?;
+        let device_number = self.device_number(device)?;
         self.execute(
-            "UPDATE messages SET body = ?3, edited_at = ?4 WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), message.id, body, edited_at],
+            "UPDATE messages SET body = ?3, edited_at = ?4 WHERE device = ?1 AND id = ?2",
+            params![device_number, message.id, body, millis_of(edited_at)],
         )?;
         self.last_message_changed(device, &message.chat_id, &message.id)
     }
@@ -143,9 +147,10 @@ impl Tx<'_> {
         message: &Message,
         content: &Content,
     ) -> StoreResult<()> {
+        let device_number = self.device_number(device)?;
         self.execute(
-            "UPDATE messages SET content = ?3 WHERE device_id = ?1 AND id = ?2",
-            params![device.as_str(), message.id, serde_json::to_string(content)?],
+            "UPDATE messages SET content = ?3 WHERE device = ?1 AND id = ?2",
+            params![device_number, message.id, serde_json::to_string(content)?],
         )?;
         self.last_message_changed(device, &message.chat_id, &message.id)
     }
@@ -156,10 +161,11 @@ impl Tx<'_> {
     pub fn revoke_message(&mut self, device: &DeviceId, message_id: &str) -> StoreResult<bool> {
         // As for an edit: its words leave the index, so the batch's new ones must be in it.
         self.index_new_words()?;
+        let device_number = self.device_number(device)?;
         let chat_id: Option<String> = self.conn().query_opt(
             "UPDATE messages SET revoked = 1, body = '', media = NULL
-             WHERE device_id = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
-            params![device.as_str(), message_id],
+             WHERE device = ?1 AND id = ?2 AND revoked = 0 RETURNING chat_id",
+            params![device_number, message_id],
             |row| row.get(0),
         )?;
         let Some(chat_id) = chat_id else {

@@ -191,7 +191,8 @@ fn messages_left_sending_go_back_to_the_queue_and_its_index() {
         .unwrap()
         .query_row(
             "EXPLAIN QUERY PLAN SELECT id FROM messages
-             WHERE device_id = 'demo' AND relay_status IN ('queued', 'retrying') ORDER BY id",
+             WHERE device = (SELECT num FROM device_seq WHERE device_id = 'demo')
+                AND relay_status IN ('queued', 'retrying') ORDER BY id",
             [],
             |row| row.get(3),
         )
@@ -371,7 +372,12 @@ fn messages_sent_and_not_acked_still_await_their_ack() {
     migrate(&mut conn).unwrap();
     let conn = crate::store::Conn::sqlite(conn);
     let device = crate::model::DeviceId::parse("demo").unwrap();
-    let overdue = crate::store::messages::overdue_acks(&conn, &device, "2026-01-02").unwrap();
+    let overdue = crate::store::messages::overdue_acks(
+        &conn,
+        &device,
+        crate::store::parse_time("2026-01-02T00:00:00Z"),
+    )
+    .unwrap();
     let ids: Vec<_> = overdue.iter().map(|(m, _)| m.id.as_str()).collect();
     assert_eq!(ids, ["msg_1"]);
     let unacked = crate::store::messages::unacked(&conn, &device).unwrap();
@@ -440,4 +446,24 @@ fn logged(run: impl FnOnce()) -> Vec<String> {
     tracing::subscriber::with_default(subscriber, run);
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     text.lines().map(str::to_owned).collect()
+}
+
+/// Messages written with their device's id and their times as texts read back the same once
+/// their rows keep the device's number and their times as milliseconds
+/// ([`numbered_messages::written_before`]), and each row keeps its `rowid`.
+#[test]
+fn messages_keyed_by_texts_read_back_the_same_by_their_devices_number() {
+    let mut conn = at_version(36);
+    conn.execute_batch(numbered_messages::written_before::ROWS)
+        .unwrap();
+    conn.execute_batch("INSERT INTO message_words (message_words) VALUES ('rebuild')")
+        .unwrap();
+    let rowids = texts(&conn, "SELECT id || '@' || rowid FROM messages ORDER BY id");
+    migrate(&mut conn).unwrap();
+    assert_eq!(
+        texts(&conn, "SELECT id || '@' || rowid FROM messages ORDER BY id"),
+        rowids
+    );
+    let conn = crate::store::Conn::sqlite(conn);
+    numbered_messages::written_before::read_back_the_same(&conn);
 }

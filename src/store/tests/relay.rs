@@ -67,7 +67,7 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
     assert_eq!(waiting.oldest, Some(crate::store::parse_time(SENT_AT)));
     let id = device.clone();
     let overdue = store
-        .read(move |conn| messages::overdue_acks(conn, &id, "2026-01-01T00:00:02.000Z"))
+        .read(move |conn| messages::overdue_acks(conn, &id, crate::store::parse_time("2026-01-01T00:00:02.000Z")))
         .await
         .unwrap();
     assert_eq!(overdue.len(), 1);
