@@ -127,11 +127,15 @@ fn frames_within(bytes: i64, page_size: i64) -> i64 {
 /// The writer's part in keeping the log and the channel that wakes the checkpointer, with the
 /// log's limit in bytes, its frames of `page_size` bytes each; the checkpointer ends when the
 /// writer's part is dropped.
+///
+/// `frames` is the log's length as the writer finds it: what the migrations wrote at open
+/// (a migration that rewrites a large table writes all of it) is no batch of the writer's,
+/// and taken for one it made the writer start the log over at each batch for a long while.
 pub(super) fn log_keeping(
     checkpoints: Checkpoints,
     copied: LogCopied,
     log_limit: i64,
-    page_size: i64,
+    (page_size, frames): (i64, i64),
 ) -> (LogKeeping, Receiver<()>) {
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
     let keeping = LogKeeping {
@@ -139,7 +143,7 @@ pub(super) fn log_keeping(
         copied,
         checkpoints,
         limit_frames: frames_within(log_limit, page_size),
-        frames: 0,
+        frames,
         largest_batch: 0,
     };
     (keeping, woken)
@@ -291,6 +295,10 @@ pub(super) fn run_checkpointer(
         if frames > limit_frames / 2 {
             checkpoint(&conn, "PASSIVE", &outage);
             copied.set();
+            // The writer starts the log over next: a wake it sent meanwhile is for this
+            // round, and answered now would copy the new log's first frames, after which
+            // SQLite starts the log over again at the next write.
+            while wake.try_recv().is_ok() {}
         } else if frames > 0
             && frames == previous
             && checkpoint(&conn, "TRUNCATE", &outage) == Some(0)
