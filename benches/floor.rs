@@ -9,8 +9,10 @@
 //! under `load send`. Nothing else: no simulated phone, no chat row, no search index, no
 //! serialization.
 //!
-//! `cargo bench --bench floor -- [integer|text] [messages]`: `integer` keys the message by its
-//! rowid and its device and chat by numbers; `text` keys them by text as the daemon does.
+//! `cargo bench --bench floor -- [integer|numbered|text] [messages]`: `integer` keys the
+//! message by its rowid and its device and chat by numbers; `numbered` keys the device by its
+//! number and keeps times as numbers, the message and its chat by text, as the daemon does;
+//! `text` keys all three by text and keeps times as text, as the daemon did before.
 
 use std::time::Instant;
 
@@ -25,6 +27,7 @@ const ACK_BEHIND: u64 = 5 * GROUP;
 #[derive(Clone, Copy, PartialEq)]
 enum Keys {
     Integer,
+    Numbered,
     Text,
 }
 
@@ -36,6 +39,16 @@ impl Keys {
                     chat INTEGER NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
                     ack INTEGER, status INTEGER, at INTEGER);
                  CREATE INDEX by_chat ON messages (chat, id);
+                 CREATE UNIQUE INDEX by_upstream_id ON messages (device, upstream_id)
+                    WHERE upstream_id IS NOT NULL;
+                 CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
+                    WHERE temp_id IS NOT NULL;"
+            }
+            Keys::Numbered => {
+                "CREATE TABLE messages (id TEXT PRIMARY KEY, device INTEGER NOT NULL,
+                    chat TEXT NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
+                    ack INTEGER, status TEXT, at INTEGER);
+                 CREATE INDEX by_chat ON messages (device, chat, id);
                  CREATE UNIQUE INDEX by_upstream_id ON messages (device, upstream_id)
                     WHERE upstream_id IS NOT NULL;
                  CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
@@ -58,21 +71,29 @@ impl Keys {
     fn id(self, n: u64) -> rusqlite::types::Value {
         match self {
             Keys::Integer => (n as i64 + 1).into(),
-            Keys::Text => format!("msg_01JFLOOR{n:018}").into(),
+            Keys::Numbered | Keys::Text => format!("msg_01JFLOOR{n:018}").into(),
         }
     }
 
     fn device(self) -> rusqlite::types::Value {
         match self {
-            Keys::Integer => 1.into(),
+            Keys::Integer | Keys::Numbered => 1.into(),
             Keys::Text => "dev_01JFLOOR0000000000000000".to_owned().into(),
+        }
+    }
+
+    /// When the message was sent: milliseconds, or RFC 3339 text.
+    fn at(self) -> rusqlite::types::Value {
+        match self {
+            Keys::Integer | Keys::Numbered => 1_764_000_000_000i64.into(),
+            Keys::Text => "2025-11-24T16:00:00.000Z".to_owned().into(),
         }
     }
 
     fn chat(self, n: u64) -> rusqlite::types::Value {
         match self {
             Keys::Integer => ((n % 10) as i64).into(),
-            Keys::Text => format!("1555000100{}@c.us", n % 10).into(),
+            Keys::Numbered | Keys::Text => format!("1555000100{}@c.us", n % 10).into(),
         }
     }
 }
@@ -107,6 +128,7 @@ fn main() -> rusqlite::Result<()> {
     let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
     let keys = match args.next().as_deref() {
         Some("text") => Keys::Text,
+        Some("numbered") => Keys::Numbered,
         _ => Keys::Integer,
     };
     let total: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(200_000);
@@ -133,6 +155,7 @@ fn main() -> rusqlite::Result<()> {
         "{} keys: {messages} messages, {:.1} µs of CPU and {:.1} µs of wall time a message",
         match keys {
             Keys::Integer => "integer",
+            Keys::Numbered => "numbered",
             Keys::Text => "text",
         },
         cpu / messages as f64,
@@ -152,13 +175,13 @@ fn exchange(
     let status = |name: &str| -> rusqlite::types::Value {
         match keys {
             Keys::Integer => i64::from(name == "sent").into(),
-            Keys::Text => name.to_owned().into(),
+            Keys::Numbered | Keys::Text => name.to_owned().into(),
         }
     };
     let event = vec![7u8; 90];
     let mut insert = tx.prepare_cached(
         "INSERT INTO messages (id, device, chat, temp_id, body, ack, status, at)
-             VALUES (?1, ?2, ?3, ?4, 'hello there', 0, ?5, 1764000000000)",
+             VALUES (?1, ?2, ?3, ?4, 'hello there', 0, ?5, ?6)",
     )?;
     let mut outcome = tx.prepare_cached(
         "UPDATE messages SET upstream_id = ?2, status = ?3, ack = 1 WHERE id = ?1",
@@ -182,7 +205,8 @@ fn exchange(
             keys.device(),
             keys.chat(n),
             temp_id,
-            status("queued")
+            status("queued"),
+            keys.at()
         ])?;
         journal_events(2)?;
         if let Some(sent) = n.checked_sub(OUTCOME_BEHIND) {
