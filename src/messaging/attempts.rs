@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::acks::{journal_ack, time_acks};
 use crate::metrics::ConnectorMetrics;
 use crate::model::event::MessageStatus;
-use crate::model::{event::EventData, rfc3339, Ack, DeviceId, Message, RelayStatus};
+use crate::model::{event::EventData, Ack, DeviceId, Message, RelayStatus};
 use crate::store::messages::{AckSubject, Queued, RelayUpdate};
 use crate::store::{self, StoreResult, Tx};
 
@@ -85,7 +85,7 @@ pub fn record_outcomes(
     outcomes: &[(Queued, Outcome)],
     metrics: &ConnectorMetrics,
 ) -> StoreResult<()> {
-    let now = rfc3339(Utc::now());
+    let now = Utc::now();
     for (queued, outcome) in outcomes {
         let id = (queued.message.id.as_str(), queued.rowid);
         let attempt = queued.attempts + 1;
@@ -96,14 +96,13 @@ pub fn record_outcomes(
                 queued,
                 attempt,
                 (upstream_id.as_deref(), *ack),
-                &now,
+                now,
                 Some(metrics),
             )?,
             Outcome::Retry { error, at } => {
-                let at = rfc3339(*at);
                 let update = RelayUpdate {
                     attempts: attempt,
-                    next_attempt_at: Some(&at),
+                    next_attempt_at: Some(*at),
                     ..RelayUpdate::default()
                 };
                 tx.set_relay_status(device, id, RelayStatus::Retrying, &update)?;
@@ -120,10 +119,9 @@ pub fn record_outcomes(
             // Back in the queue, waiting for the upstream (it failed the device, or took
             // none of the batch after an earlier message failed): that is worth telling.
             Outcome::NotAttempted => {
-                let not_before = queued.next_attempt_at.map(rfc3339);
                 let update = RelayUpdate {
                     attempts: queued.attempts,
-                    next_attempt_at: not_before.as_deref(),
+                    next_attempt_at: queued.next_attempt_at,
                     ..RelayUpdate::default()
                 };
                 tx.set_relay_status(device, id, RelayStatus::Queued, &update)?;
@@ -180,7 +178,7 @@ fn sent(
     queued: &Queued,
     attempts: u32,
     (upstream_id, ack): (Option<&str>, Ack),
-    now: &str,
+    now: DateTime<Utc>,
     metrics: Option<&ConnectorMetrics>,
 ) -> StoreResult<()> {
     // The message's ack is still the one read with the queue: acks find a message by its
@@ -233,9 +231,16 @@ pub fn recognise_echo(
         %upstream_id,
         "the upstream had a message whose answer was lost; it is not sent again"
     );
-    let now = rfc3339(Utc::now());
     let answer = (Some(upstream_id), Ack::Server);
-    sent(tx, device, &queued, queued.attempts, answer, &now, None)?;
+    sent(
+        tx,
+        device,
+        &queued,
+        queued.attempts,
+        answer,
+        Utc::now(),
+        None,
+    )?;
     Ok(true)
 }
 

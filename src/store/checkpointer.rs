@@ -73,8 +73,11 @@ pub(super) struct LogKeeping {
     copied: LogCopied,
     checkpoints: Checkpoints,
     limit_frames: i64,
-    /// The log's length after the previous batch.
-    frames: i64,
+    /// The log's length after the previous batch; `None` before the first, when the log may
+    /// hold what the migrations wrote at open (a step that rewrites a large table writes all
+    /// of it), which is no batch of the writer's: taken for one, it had the writer start the
+    /// log over at each batch for a long while.
+    frames: Option<i64>,
     /// The most frames one batch appended of late: the largest since the log started over, or
     /// a part of the largest before that, which each start over lowers by an eighth.
     largest_batch: i64,
@@ -83,15 +86,17 @@ pub(super) struct LogKeeping {
 impl LogKeeping {
     /// Called by the writer after each batch, with the log's length in frames.
     pub(super) fn after_commit(&mut self, frames: i64, outage: &Outage) {
-        let batch = if frames >= self.frames {
-            frames - self.frames
-        } else {
-            // The log started over during the batch, which wrote all of it.
-            self.started_over();
-            frames
+        let batch = match self.frames {
+            None => 0,
+            Some(before) if frames >= before => frames - before,
+            Some(_) => {
+                // The log started over during the batch, which wrote all of it.
+                self.started_over();
+                frames
+            }
         };
         self.largest_batch = self.largest_batch.max(batch);
-        self.frames = frames;
+        self.frames = Some(frames);
         // Half as much again: a batch may be larger than any of late (in the fleet, by 10 %).
         let headroom = self.largest_batch + self.largest_batch / 2;
         let patience = if frames + headroom > self.limit_frames {
@@ -105,7 +110,7 @@ impl LogKeeping {
             return;
         };
         if restart(&self.checkpoints.connection(), patience, outage).is_some() {
-            self.frames = 0;
+            self.frames = Some(0);
             self.started_over();
         }
     }
@@ -127,15 +132,11 @@ fn frames_within(bytes: i64, page_size: i64) -> i64 {
 /// The writer's part in keeping the log and the channel that wakes the checkpointer, with the
 /// log's limit in bytes, its frames of `page_size` bytes each; the checkpointer ends when the
 /// writer's part is dropped.
-///
-/// `frames` is the log's length as the writer finds it: what the migrations wrote at open
-/// (a migration that rewrites a large table writes all of it) is no batch of the writer's,
-/// and taken for one it made the writer start the log over at each batch for a long while.
 pub(super) fn log_keeping(
     checkpoints: Checkpoints,
     copied: LogCopied,
     log_limit: i64,
-    (page_size, frames): (i64, i64),
+    page_size: i64,
 ) -> (LogKeeping, Receiver<()>) {
     let (wake, woken) = std::sync::mpsc::sync_channel(1);
     let keeping = LogKeeping {
@@ -143,7 +144,7 @@ pub(super) fn log_keeping(
         copied,
         checkpoints,
         limit_frames: frames_within(log_limit, page_size),
-        frames,
+        frames: None,
         largest_batch: 0,
     };
     (keeping, woken)

@@ -113,16 +113,9 @@ impl Store {
 
         let (writer, queue) = mpsc::channel(QUEUE_DEPTH);
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
-        // The log's length: the second number a checkpoint answers (this one copies what it
-        // can without waiting, as the checkpointer's first round would).
-        let frames: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
         let copied = LogCopied::default();
-        let (keeping, woken) = log_keeping(
-            checkpoints.clone(),
-            copied.clone(),
-            log_limit,
-            (page_size, frames),
-        );
+        let (keeping, woken) =
+            log_keeping(checkpoints.clone(), copied.clone(), log_limit, page_size);
         let outage = Outage::on_disk(settings.data_dir.clone());
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         let packer = Packer::start()?;

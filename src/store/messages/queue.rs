@@ -4,8 +4,7 @@
 //! first ack), so a message and its place in the queue change together.
 
 use super::{
-    message_columns_of, message_row, millis_of, DEVICE_NUMBER, MESSAGE_COLUMNS,
-    MESSAGE_COLUMN_COUNT,
+    message_columns_of, message_row, DEVICE_NUMBER, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT,
 };
 use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
@@ -169,8 +168,8 @@ pub fn unacked(conn: &Conn, device: &DeviceId) -> StoreResult<Unacked> {
 #[derive(Debug, Clone, Default)]
 pub struct RelayUpdate<'a> {
     pub attempts: u32,
-    pub next_attempt_at: Option<&'a str>,
-    pub sent_at: Option<&'a str>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
     pub upstream_id: Option<&'a str>,
     /// The ack level the message reaches with this update, if it changes.
     pub ack: Option<i64>,
@@ -210,8 +209,8 @@ impl Tx<'_> {
             message_id,
             status.as_str(),
             i64::from(update.attempts),
-            update.next_attempt_at.map(millis_of),
-            update.sent_at.map(millis_of),
+            update.next_attempt_at.map(|at| at.timestamp_millis()),
+            update.sent_at.map(|at| at.timestamp_millis()),
             update.upstream_id,
             update.ack,
             rowid,

@@ -54,7 +54,7 @@ async fn a_sent_message_awaits_its_server_ack_until_any_ack_comes(backend) {
             let sent = RelayUpdate {
                 attempts: 1,
                 next_attempt_at: None,
-                sent_at: Some(SENT_AT),
+                sent_at: Some(crate::store::parse_time(SENT_AT)),
                 upstream_id: Some("up_1"),
                 ack: None,
             };
@@ -113,7 +113,7 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
             for ((queued, rowid), upstream_id) in queue.iter().zip(stale).zip(["up_1", "up_2", "up_3"]) {
                 let sent = RelayUpdate {
                     attempts: 1,
-                    sent_at: Some(SENT_AT),
+                    sent_at: Some(crate::store::parse_time(SENT_AT)),
                     upstream_id: Some(upstream_id),
                     ..RelayUpdate::default()
                 };
