@@ -32,10 +32,11 @@ enum Keys {
 }
 
 impl Keys {
-    fn schema(self) -> &'static str {
-        match self {
+    fn schema(self) -> String {
+        // The device's and the time's types: a message and its chat are keyed by text.
+        let (device, at) = match self {
             Keys::Integer => {
-                "CREATE TABLE messages (id INTEGER PRIMARY KEY, device INTEGER NOT NULL,
+                return "CREATE TABLE messages (id INTEGER PRIMARY KEY, device INTEGER NOT NULL,
                     chat INTEGER NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
                     ack INTEGER, status INTEGER, at INTEGER);
                  CREATE INDEX by_chat ON messages (chat, id);
@@ -43,28 +44,21 @@ impl Keys {
                     WHERE upstream_id IS NOT NULL;
                  CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
                     WHERE temp_id IS NOT NULL;"
+                    .to_owned()
             }
-            Keys::Numbered => {
-                "CREATE TABLE messages (id TEXT PRIMARY KEY, device INTEGER NOT NULL,
-                    chat TEXT NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
-                    ack INTEGER, status TEXT, at INTEGER);
-                 CREATE INDEX by_chat ON messages (device, chat, id);
-                 CREATE UNIQUE INDEX by_upstream_id ON messages (device, upstream_id)
-                    WHERE upstream_id IS NOT NULL;
-                 CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
-                    WHERE temp_id IS NOT NULL;"
-            }
-            Keys::Text => {
-                "CREATE TABLE messages (id TEXT PRIMARY KEY, device TEXT NOT NULL,
-                    chat TEXT NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
-                    ack INTEGER, status TEXT, at TEXT);
-                 CREATE INDEX by_chat ON messages (device, chat, id);
-                 CREATE UNIQUE INDEX by_upstream_id ON messages (device, upstream_id)
-                    WHERE upstream_id IS NOT NULL;
-                 CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
-                    WHERE temp_id IS NOT NULL;"
-            }
-        }
+            Keys::Numbered => ("INTEGER", "INTEGER"),
+            Keys::Text => ("TEXT", "TEXT"),
+        };
+        format!(
+            "CREATE TABLE messages (id TEXT PRIMARY KEY, device {device} NOT NULL,
+                chat TEXT NOT NULL, upstream_id TEXT, temp_id TEXT, body TEXT,
+                ack INTEGER, status TEXT, at {at});
+             CREATE INDEX by_chat ON messages (device, chat, id);
+             CREATE UNIQUE INDEX by_upstream_id ON messages (device, upstream_id)
+                WHERE upstream_id IS NOT NULL;
+             CREATE UNIQUE INDEX by_temp_id ON messages (device, temp_id)
+                WHERE temp_id IS NOT NULL;"
+        )
     }
 
     /// The message's id as this layout keys it.
@@ -136,7 +130,7 @@ fn main() -> rusqlite::Result<()> {
     let conn = Connection::open(dir.path().join("floor.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(keys.schema())?;
+    conn.execute_batch(&keys.schema())?;
     conn.execute_batch(
         "CREATE TABLE journal (key INTEGER PRIMARY KEY, kind INTEGER, at INTEGER, data BLOB)",
     )?;
