@@ -16,9 +16,19 @@
 //! Only the writer's connection opens the database through it; readers and the checkpointer
 //! use the system's VFS, and since this one hands locking and the log's index to it
 //! unchanged, all of them share the same locks.
+//!
+//! On the writer's thread, once it has called [`defer_syncs`], a commit's sync writes what is
+//! gathered and leaves the sync itself owed ([`owed_sync`]): the writer hands it to the
+//! syncer (see [`super::syncer`]), which syncs while the writer runs the next batch, and
+//! answers and publishes a batch only once the log is synced. Other connections see a commit
+//! before it is synced, as with `synchronous = NORMAL`; no write is acknowledged and no event
+//! emitted before. A log's first sync is always the system's own: it also syncs the
+//! directory that holds the new file.
 
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void, CStr};
-use std::sync::OnceLock;
+use std::fs::File;
+use std::sync::{Arc, OnceLock};
 
 use rusqlite::ffi;
 
@@ -71,11 +81,45 @@ pub(super) fn register() -> Result<(), c_int> {
         .map_err(|rc| *rc)
 }
 
-/// A log file: SQLite's handle, what is gathered, then the system's file.
+/// A log file: SQLite's handle, what is gathered, how its syncs are done, then the system's
+/// file.
 #[repr(C)]
 struct LogFile {
     base: ffi::sqlite3_file,
     gathered: *mut Gathered,
+    syncs: *mut Syncs,
+}
+
+/// How a log's syncs are done.
+struct Syncs {
+    /// The same file opened again, for the syncer to sync; `None` if it could not be opened
+    /// (the log is then synced by SQLite's own call, as without this VFS).
+    file: Option<Arc<File>>,
+    /// Whether the system's sync has run once, directory included.
+    synced_once: bool,
+}
+
+thread_local! {
+    /// Whether this thread's commits leave their sync owed (the writer's, see [`defer_syncs`]).
+    static DEFERRING: Cell<bool> = const { Cell::new(false) };
+    /// The log whose sync this thread owes.
+    static OWED: RefCell<Option<Arc<File>>> = const { RefCell::new(None) };
+}
+
+/// From now on, the calling thread's commits through this VFS leave the log's sync owed,
+/// to be taken with [`owed_sync`]; with `false`, they sync again, and a sync still owed is
+/// done now.
+pub(super) fn defer_syncs(deferring: bool) -> std::io::Result<()> {
+    DEFERRING.set(deferring);
+    match deferring {
+        true => Ok(()),
+        false => owed_sync().map_or(Ok(()), |log| log.sync_data()),
+    }
+}
+
+/// The log whose sync the calling thread owes since this was last called, if any.
+pub(super) fn owed_sync() -> Option<Arc<File>> {
+    OWED.take()
 }
 
 /// Where the system's file starts inside a [`LogFile`], aligned for it.
@@ -119,11 +163,44 @@ unsafe extern "C" fn open(
     let log = file.cast::<LogFile>();
     (*log).base.pMethods = std::ptr::null();
     (*log).gathered = std::ptr::null_mut();
+    (*log).syncs = std::ptr::null_mut();
     let rc = system_open(system, name, inner(file), flags, out_flags);
     if rc == ffi::SQLITE_OK {
         (*log).gathered = Box::into_raw(Box::default());
+        (*log).syncs = Box::into_raw(Box::new(Syncs {
+            file: opened_again(name).map(Arc::new),
+            synced_once: false,
+        }));
         (*log).base.pMethods = &LOG_METHODS;
     }
+    rc
+}
+
+/// The log SQLite just opened, opened again for reading only: enough to sync it.
+unsafe fn opened_again(name: ffi::sqlite3_filename) -> Option<File> {
+    use std::os::unix::ffi::OsStrExt;
+    if name.is_null() {
+        return None;
+    }
+    let path = std::ffi::OsStr::from_bytes(CStr::from_ptr(name).to_bytes());
+    File::open(path).ok()
+}
+
+/// A commit's sync: what is gathered is written, and the sync is done, or left owed on a
+/// thread that defers them.
+unsafe extern "C" fn sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    let rc = write_gathered(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    let syncs = &mut *(*file.cast::<LogFile>()).syncs;
+    if let (true, true, Some(log)) = (DEFERRING.get(), syncs.synced_once, &syncs.file) {
+        OWED.set(Some(log.clone()));
+        return ffi::SQLITE_OK;
+    }
+    let inner = inner(file);
+    let rc = (methods(inner).xSync.expect("a file is synced"))(inner, flags);
+    syncs.synced_once |= rc == ffi::SQLITE_OK;
     rc
 }
 
@@ -204,7 +281,6 @@ macro_rules! passed_on {
 
 after_gathered!(read, xRead, (data: *mut c_void, amount: c_int, offset: i64));
 after_gathered!(truncate, xTruncate, (size: i64));
-after_gathered!(sync, xSync, (flags: c_int));
 after_gathered!(file_size, xFileSize, (size: *mut i64));
 after_gathered!(file_control, xFileControl, (op: c_int, arg: *mut c_void));
 after_gathered!(fetch, xFetch, (offset: i64, amount: c_int, pointer: *mut *mut c_void));
@@ -241,6 +317,8 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
     let log = file.cast::<LogFile>();
     drop(Box::from_raw((*log).gathered));
     (*log).gathered = std::ptr::null_mut();
+    drop(Box::from_raw((*log).syncs));
+    (*log).syncs = std::ptr::null_mut();
     let inner = inner(file);
     let closed = (methods(inner).xClose.expect("a file is closed"))(inner);
     match written {
@@ -288,6 +366,49 @@ mod tests {
             .flat_map(Result::unwrap)
             .collect();
         (count, bytes)
+    }
+
+    /// On a thread that defers syncs, a commit leaves the sync of its log owed, naming the
+    /// log's file; on a thread that does not, nothing is owed. Turning deferral off syncs what
+    /// is owed.
+    #[test]
+    fn a_deferring_thread_owes_its_commits_syncs() {
+        register().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deferred.db");
+        let path_for_thread = path.clone();
+        std::thread::spawn(move || {
+            let writer =
+                Connection::open_with_flags_and_vfs(&path_for_thread, OpenFlags::default(), VFS)
+                    .unwrap();
+            writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+            writer.pragma_update(None, "synchronous", "FULL").unwrap();
+            defer_syncs(true).unwrap();
+            writer
+                .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+                .unwrap();
+            assert!(
+                owed_sync().is_some(),
+                "the first commit's sync was not owed"
+            );
+            writer.execute("INSERT INTO t (id) VALUES (1)", []).unwrap();
+            let log = owed_sync().expect("a commit owes its sync");
+            let logged = std::fs::metadata(path_for_thread.with_extension("db-wal")).unwrap();
+            assert_eq!(log.metadata().unwrap().len(), logged.len());
+            assert!(owed_sync().is_none(), "owed twice");
+            writer.execute("INSERT INTO t (id) VALUES (2)", []).unwrap();
+            defer_syncs(false).unwrap();
+            assert!(owed_sync().is_none(), "still owed once deferral is off");
+            writer.execute("INSERT INTO t (id) VALUES (3)", []).unwrap();
+            assert!(owed_sync().is_none(), "owed without deferral");
+        })
+        .join()
+        .unwrap();
+        let reader = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let count: i64 = reader
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 3);
     }
 
     /// A commit larger than a piece and than what is gathered at most, whose pages spill to

@@ -50,6 +50,7 @@ pub mod secrets;
 pub mod sinks;
 pub mod sql;
 mod statistics;
+mod syncer;
 pub mod turn;
 pub mod uploads;
 pub mod webhooks;

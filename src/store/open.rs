@@ -13,7 +13,8 @@ use super::checkpointer::{
 use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::readers::{ReaderPool, SQLITE_READERS};
-use super::writer::{run_writer, QUEUE_DEPTH};
+use super::syncer::Syncer;
+use super::writer::{run_writer, Duties, QUEUE_DEPTH};
 use super::{log_writes, migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
 use crate::config::{StorageSettings, Synchronous};
@@ -119,14 +120,14 @@ impl Store {
         let outage = Outage::on_disk(settings.data_dir.clone());
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         let packer = Packer::start()?;
+        let syncer = Syncer::start()?;
         spawn_thread("writer", move || {
             run_writer(
                 Conn::sqlite_writer(conn),
                 queue,
                 bus,
-                Some(keeping),
+                Duties::Sqlite { keeping, syncer },
                 writer_outage,
-                None,
                 packer,
             );
         })?;

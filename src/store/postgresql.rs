@@ -20,7 +20,7 @@ use super::journal::packer::Packer;
 use super::migrations::{Upgrade, SLOW_STEP};
 use super::outage::Outage;
 use super::readers::{ReaderPool, POSTGRES_READERS};
-use super::writer::{run_writer, QUEUE_DEPTH};
+use super::writer::{run_writer, Duties, QUEUE_DEPTH};
 use super::{spawn_thread, Conn, Store, StoreError, StoreResult};
 use crate::bus::EventBus;
 
@@ -84,9 +84,8 @@ impl Store {
                 writer_conn,
                 queue,
                 bus,
-                None,
+                Duties::Postgresql { origin },
                 writer_outage,
-                Some(origin),
                 packer,
             );
             closed.store(true, Ordering::Relaxed);

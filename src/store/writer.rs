@@ -1,5 +1,6 @@
 //! The writer thread: it takes the writes queued on the [`Store`], runs as many as are waiting
-//! in one transaction (group commit), and answers and publishes only after that commit. Kept
+//! in one transaction (group commit), and answers and publishes only once that commit is
+//! durable (on SQLite, through the [`syncer`](super::syncer)). Kept
 //! apart from the handle because it is the one place where a write's fate is decided: which
 //! writes share a transaction, what a failure rolls back, and when events reach the bus.
 
@@ -15,7 +16,8 @@ use super::journal::packer::Packer;
 use super::messages::SentRows;
 use super::outage::Outage;
 use super::statistics::Statistics;
-use super::{webhooks, Conn, Store, StoreError, StoreResult, Tx};
+use super::syncer::{Syncer, Tell};
+use super::{log_writes, webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::EventBus;
 
 /// Most writes committed together in one transaction.
@@ -77,15 +79,30 @@ impl Store {
     }
 }
 
+/// What the writer does beyond its writes, by database.
+pub(super) enum Duties {
+    /// Keep SQLite's log under its limit (see [`super::checkpointer`]), and sync it off the
+    /// writer's path.
+    Sqlite { keeping: LogKeeping, syncer: Syncer },
+    /// Tell the cluster's other nodes what each commit changed.
+    Postgresql { origin: Origin },
+}
+
 pub(super) fn run_writer(
     conn: Conn,
     mut queue: mpsc::Receiver<Command>,
     bus: EventBus,
-    mut keeping: Option<LogKeeping>,
+    duties: Duties,
     outage: Outage,
-    origin: Option<Origin>,
     mut packer: Packer,
 ) {
+    let (mut keeping, syncer, origin) = match duties {
+        Duties::Sqlite { keeping, syncer } => {
+            log_writes::defer_syncs(true).expect("deferring owes nothing");
+            (Some(keeping), syncer, None)
+        }
+        Duties::Postgresql { origin } => (None, Syncer::none(), Some(origin)),
+    };
     let log = LogLength::default();
     let sqlite = keeping.as_ref().and(conn.as_sqlite());
     let hook = sqlite.map(|sqlite| log.follow(sqlite));
@@ -129,7 +146,7 @@ pub(super) fn run_writer(
             outage: &outage,
             origin: origin.as_ref(),
         };
-        let committed = commit.batch(
+        let (committed, tell) = commit.batch(
             &mut batch,
             &mut ids,
             &mut routes,
@@ -137,6 +154,7 @@ pub(super) fn run_writer(
             &mut earlier,
             &mut packer,
         );
+        syncer.after_sync(log_writes::owed_sync(), tell);
         if let Some(counting) = statistics.as_mut() {
             if counting.committed(&conn, committed) {
                 statistics = None;
@@ -147,8 +165,17 @@ pub(super) fn run_writer(
         }
     }
     drop(hook);
+    // The connection's own last writes, as it closes, are synced as they are made.
+    if let Err(error) = log_writes::defer_syncs(false) {
+        tracing::error!(%error, "cannot sync the database's log");
+    }
     if let Some(done) = closing {
-        let _ = done.send(());
+        syncer.after_sync(
+            None,
+            Box::new(move |_| {
+                let _ = done.send(());
+            }),
+        );
     }
 }
 
@@ -162,8 +189,9 @@ struct Commit<'w> {
     origin: Option<&'w Origin>,
 }
 
-/// Runs the queued writes in one transaction, then answers and publishes; returns how many
-/// writes it committed. A write that fails ends the transaction there: it is rolled back with
+/// Runs the queued writes in one transaction; returns how many writes it committed, and what
+/// to tell once the commit is durable: the answers and the events. A write that fails ends the
+/// transaction there: it is rolled back with
 /// the writes before it, and the writes after it stay queued for the next one. When the
 /// database cannot be written, the writes rolled back with the failure are answered
 /// [`StoreError::Unwritable`] too: they failed for the same reason, and succeed once the
@@ -177,7 +205,7 @@ impl Commit<'_> {
         sent_rows: &mut SentRows,
         earlier: &mut Earlier,
         packer: &mut Packer,
-    ) -> usize {
+    ) -> (usize, Tell) {
         let Commit {
             conn,
             bus,
@@ -243,22 +271,33 @@ impl Commit<'_> {
             })) => {
                 // A commit that changed no row wrote nothing, and proves nothing about the disk.
                 // (PostgreSQL does not count changed rows: each of its commits counts.)
-                if changes() > changes_before || changes_before.is_none() {
-                    outage.committed();
-                }
+                let wrote = changes() > changes_before || changes_before.is_none();
                 earlier.committed();
-                let (taken, journaled) = (started.elapsed(), events.len());
-                for event in events {
-                    bus.publish(event);
-                }
-                bus.publish_device_changes(device_changes);
-                bus.publish_keys_revoked(revoked_keys);
-                bus.committed(completions.len(), journaled, taken);
                 let committed = completions.len();
-                for completion in completions {
-                    completion(Ok(()));
-                }
-                committed
+                let (bus, outage) = (bus.clone(), outage.clone());
+                let tell: Tell = Box::new(move |synced| {
+                    if let Err(cause) = synced {
+                        outage.failed(&cause);
+                        for completion in completions {
+                            completion(Err(StoreError::Unwritable(cause.to_string())));
+                        }
+                        return;
+                    }
+                    if wrote {
+                        outage.committed();
+                    }
+                    let journaled = events.len();
+                    for event in events {
+                        bus.publish(event);
+                    }
+                    bus.publish_device_changes(device_changes);
+                    bus.publish_keys_revoked(revoked_keys);
+                    bus.committed(completions.len(), journaled, started.elapsed());
+                    for completion in completions {
+                        completion(Ok(()));
+                    }
+                });
+                (committed, tell)
             }
             Ok(Err(ran)) => {
                 // The failing write is the last one run: it answers its own error.
@@ -271,16 +310,18 @@ impl Commit<'_> {
                     Ran::Done | Ran::Failed => None,
                 };
                 let failed = completions.pop();
-                for completion in completions {
-                    completion(Err(match &unwritable {
-                        Some(cause) => StoreError::Unwritable(cause.clone()),
-                        None => StoreError::RolledBack,
-                    }));
-                }
-                if let Some(failed) = failed {
-                    failed(Ok(()));
-                }
-                0
+                let tell: Tell = Box::new(move |_| {
+                    for completion in completions {
+                        completion(Err(match &unwritable {
+                            Some(cause) => StoreError::Unwritable(cause.clone()),
+                            None => StoreError::RolledBack,
+                        }));
+                    }
+                    if let Some(failed) = failed {
+                        failed(Ok(()));
+                    }
+                });
+                (0, tell)
             }
             Err(error) => {
                 routes.invalidate();
@@ -291,16 +332,18 @@ impl Commit<'_> {
                 } else {
                     tracing::error!(%error, "a group commit failed; its writes are rolled back");
                 }
-                for completion in completions {
-                    completion(Err(match unwritable {
-                        true => StoreError::Unwritable(reason.clone()),
-                        false => StoreError::Commit(reason.clone()),
-                    }));
-                }
                 // Left only when the transaction could not even begin: dropped unrun, their
                 // callers get an error instead of the writer retrying them forever.
                 jobs.clear();
-                0
+                let tell: Tell = Box::new(move |_| {
+                    for completion in completions {
+                        completion(Err(match unwritable {
+                            true => StoreError::Unwritable(reason.clone()),
+                            false => StoreError::Commit(reason.clone()),
+                        }));
+                    }
+                });
+                (0, tell)
             }
         }
     }
