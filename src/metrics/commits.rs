@@ -25,7 +25,7 @@ impl Commits {
         };
         registry.register_with_unit(
             "store_commit_duration",
-            "Time a group commit of the store took, from its first write to its commit",
+            "Time a group commit of the store took, from its first write until it is durable",
             Unit::Seconds,
             commits.taken.clone(),
         );
