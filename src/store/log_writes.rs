@@ -22,8 +22,9 @@
 //! syncer (see [`super::syncer`]), which syncs while the writer runs the next batch, and
 //! answers and publishes a batch only once the log is synced. Other connections see a commit
 //! before it is synced, as with `synchronous = NORMAL`; no write is acknowledged and no event
-//! emitted before. A log's first sync is always the system's own: it also syncs the
-//! directory that holds the new file.
+//! emitted before. The first sync of a log file it opens is always the system's own: it
+//! also syncs the directory that holds the file. Checkpoints run on other connections,
+//! through the system's VFS, and sync the whole log before they copy it.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void, CStr};
