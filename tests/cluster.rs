@@ -625,9 +625,10 @@ async fn a_rolling_restart_under_load_loses_nothing_and_keeps_all_state() {
 /// Freezes the process `pid` (SIGSTOP) at a moment when one of its connections to the
 /// PostgreSQL `database`, those named `application`, holds a write open and waits on it: a
 /// transaction that wrote or locked rows (it has a transaction id) and sits `idle in
-/// transaction`. Until then each freeze is undone at once (SIGCONT) and the process is let
-/// run for a few milliseconds before the next. Returns when it froze, and after how many
-/// freezes. Blocking: the `postgres` client runs on a thread of its own.
+/// transaction`. The process is frozen once such a write is seen open while it runs, and
+/// looked at again frozen; if the write ended meanwhile, the freeze is undone (SIGCONT) and
+/// the next open write waited for. Returns when it froze, and after how many freezes.
+/// Blocking: the `postgres` client runs on a thread of its own.
 fn freeze_mid_write(pid: u32, database: &str, application: &str) -> (Instant, u32) {
     const MOST_FREEZES: u32 = 3_000;
     let mut db = postgres::Client::connect(database, postgres::NoTls).unwrap();
@@ -638,19 +639,30 @@ fn freeze_mid_write(pid: u32, database: &str, application: &str) -> (Instant, u3
         // SAFETY: sends a signal to the daemon this test started.
         assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
     };
+    let open = |db: &mut postgres::Client| -> bool {
+        db.query_one(open_write, &[&application])
+            .unwrap()
+            .get::<_, i64>(0)
+            > 0
+    };
     for freezes in 1..=MOST_FREEZES {
+        let running = Instant::now();
+        while !open(&mut db) {
+            assert!(
+                running.elapsed() < Duration::from_secs(30),
+                "{application} opened no write in 30 s"
+            );
+        }
         signal(libc::SIGSTOP);
         let frozen = Instant::now();
         // A statement sent just before the freeze may still run: once it has, the
         // transaction waits on the frozen process.
         for _ in 0..3 {
-            let open: i64 = db.query_one(open_write, &[&application]).unwrap().get(0);
-            if open > 0 {
+            if open(&mut db) {
                 return (frozen, freezes);
             }
         }
         signal(libc::SIGCONT);
-        std::thread::sleep(Duration::from_millis(u64::from(freezes % 7) + 1));
     }
     panic!("{application} never froze with a write open in {MOST_FREEZES} tries");
 }

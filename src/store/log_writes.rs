@@ -107,15 +107,16 @@ thread_local! {
     static OWED: RefCell<Option<Arc<File>>> = const { RefCell::new(None) };
 }
 
-/// From now on, the calling thread's commits through this VFS leave the log's sync owed,
-/// to be taken with [`owed_sync`]; with `false`, they sync again, and a sync still owed is
-/// done now.
-pub(super) fn defer_syncs(deferring: bool) -> std::io::Result<()> {
-    DEFERRING.set(deferring);
-    match deferring {
-        true => Ok(()),
-        false => owed_sync().map_or(Ok(()), |log| log.sync_data()),
-    }
+/// From now on, the calling thread's commits through this VFS leave the log's sync owed, to
+/// be taken with [`owed_sync`].
+pub(super) fn defer_syncs() {
+    DEFERRING.set(true);
+}
+
+/// From now on, the calling thread's commits sync the log again; a sync still owed is done now.
+pub(super) fn stop_deferring() -> std::io::Result<()> {
+    DEFERRING.set(false);
+    owed_sync().map_or(Ok(()), |log| log.sync_data())
 }
 
 /// The log whose sync the calling thread owes since this was last called, if any.
@@ -370,8 +371,8 @@ mod tests {
     }
 
     /// On a thread that defers syncs, a commit leaves the sync of its log owed, naming the
-    /// log's file; on a thread that does not, nothing is owed. Turning deferral off syncs what
-    /// is owed.
+    /// log's file; on a thread that does not, nothing is owed. Stopping deferral syncs what is
+    /// owed.
     #[test]
     fn a_deferring_thread_owes_its_commits_syncs() {
         register().unwrap();
@@ -384,7 +385,7 @@ mod tests {
                     .unwrap();
             writer.pragma_update(None, "journal_mode", "WAL").unwrap();
             writer.pragma_update(None, "synchronous", "FULL").unwrap();
-            defer_syncs(true).unwrap();
+            defer_syncs();
             writer
                 .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
                 .unwrap();
@@ -398,7 +399,7 @@ mod tests {
             assert_eq!(log.metadata().unwrap().len(), logged.len());
             assert!(owed_sync().is_none(), "owed twice");
             writer.execute("INSERT INTO t (id) VALUES (2)", []).unwrap();
-            defer_syncs(false).unwrap();
+            stop_deferring().unwrap();
             assert!(owed_sync().is_none(), "still owed once deferral is off");
             writer.execute("INSERT INTO t (id) VALUES (3)", []).unwrap();
             assert!(owed_sync().is_none(), "owed without deferral");

@@ -98,7 +98,7 @@ pub(super) fn run_writer(
 ) {
     let (mut keeping, syncer, origin) = match duties {
         Duties::Sqlite { keeping, syncer } => {
-            log_writes::defer_syncs(true).expect("deferring owes nothing");
+            log_writes::defer_syncs();
             (Some(keeping), syncer, None)
         }
         Duties::Postgresql { origin } => (None, Syncer::none(), Some(origin)),
@@ -166,7 +166,7 @@ pub(super) fn run_writer(
     }
     drop(hook);
     // The connection's own last writes, as it closes, are synced as they are made.
-    if let Err(error) = log_writes::defer_syncs(false) {
+    if let Err(error) = log_writes::stop_deferring() {
         tracing::error!(%error, "cannot sync the database's log");
     }
     if let Some(done) = closing {
@@ -191,8 +191,8 @@ struct Commit<'w> {
 
 /// Runs the queued writes in one transaction; returns how many writes it committed, and what
 /// to tell once the commit is durable: the answers and the events. A write that fails ends the
-/// transaction there: it is rolled back with
-/// the writes before it, and the writes after it stay queued for the next one. When the
+/// transaction there: it is rolled back with the writes before it, and the writes after it
+/// stay queued for the next one. When the
 /// database cannot be written, the writes rolled back with the failure are answered
 /// [`StoreError::Unwritable`] too: they failed for the same reason, and succeed once the
 /// outage is over.
@@ -278,10 +278,7 @@ impl Commit<'_> {
                 let tell: Tell = Box::new(move |synced| {
                     if let Err(cause) = synced {
                         outage.failed(&cause);
-                        for completion in completions {
-                            completion(Err(StoreError::Unwritable(cause.to_string())));
-                        }
-                        return;
+                        return refuse(completions, || StoreError::Unwritable(cause.to_string()));
                     }
                     if wrote {
                         outage.committed();
@@ -311,12 +308,10 @@ impl Commit<'_> {
                 };
                 let failed = completions.pop();
                 let tell: Tell = Box::new(move |_| {
-                    for completion in completions {
-                        completion(Err(match &unwritable {
-                            Some(cause) => StoreError::Unwritable(cause.clone()),
-                            None => StoreError::RolledBack,
-                        }));
-                    }
+                    refuse(completions, || match &unwritable {
+                        Some(cause) => StoreError::Unwritable(cause.clone()),
+                        None => StoreError::RolledBack,
+                    });
                     if let Some(failed) = failed {
                         failed(Ok(()));
                     }
@@ -336,15 +331,20 @@ impl Commit<'_> {
                 // callers get an error instead of the writer retrying them forever.
                 jobs.clear();
                 let tell: Tell = Box::new(move |_| {
-                    for completion in completions {
-                        completion(Err(match unwritable {
-                            true => StoreError::Unwritable(reason.clone()),
-                            false => StoreError::Commit(reason.clone()),
-                        }));
-                    }
+                    refuse(completions, || match unwritable {
+                        true => StoreError::Unwritable(reason.clone()),
+                        false => StoreError::Commit(reason.clone()),
+                    })
                 });
                 (0, tell)
             }
         }
+    }
+}
+
+/// Answers each of `completions` with the error `error` makes.
+fn refuse(completions: Vec<Completion>, error: impl Fn() -> StoreError) {
+    for completion in completions {
+        completion(Err(error()));
     }
 }
