@@ -31,6 +31,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("devicebridge_message_ack_latency_seconds", "histogram"),
     ("devicebridge_store_commit_duration_seconds", "histogram"),
     ("devicebridge_store_commit_batch_size", "histogram"),
+    ("devicebridge_store_log_sync_duration_seconds", "histogram"),
     (
         "devicebridge_store_write_wait_duration_seconds",
         "histogram",
@@ -294,6 +295,13 @@ async fn a_session_moves_the_families_it_touches_and_every_family_is_exposed() {
     // Each write's wait for the writer was measured as the writer took it.
     let (waits, _) = metrics.observed("devicebridge_store_write_wait_duration_seconds", &[]);
     assert_eq!(waits as f64, writes, "a wait measured for each write");
+    // The log's syncs were timed: at most one for each commit, since a sync serves all the
+    // commits written before it, and none for a commit that wrote nothing.
+    let (syncs, synced) = metrics.observed("devicebridge_store_log_sync_duration_seconds", &[]);
+    assert!(
+        syncs > 0 && syncs <= commits && synced > 0.0,
+        "{syncs} syncs taking {synced} s for {commits} commits"
+    );
     // Each device's fanout times the events it delivers live, at most every one journaled.
     let (fanned, _) = metrics.observed("devicebridge_socket_fanout_duration_seconds", &[]);
     assert!(

@@ -214,7 +214,7 @@ impl RunCost {
 
 /// The daemon's own timing of the steps of an event's path, read from its metrics: how long a
 /// socket's send took from its packet read to its acknowledgement, how long writes waited for
-/// the store's writer, how long its commits took, and how long a device's fanout took to
+/// the store's writer, how long its commits took (the disk's sync of the log among it), and how long a device's fanout took to
 /// queue an event for all its sockets. With the latencies the tool measures,
 /// they tell where a message's time goes.
 struct Steps(Vec<Timing>);
@@ -230,7 +230,7 @@ struct Timing {
 /// A step's time past which it counts as a stall: ten times a group commit's.
 const SLOW: f64 = 0.1;
 
-const STEPS: [(&str, &str); 4] = [
+const STEPS: [(&str, &str); 5] = [
     (
         "send in the daemon",
         "devicebridge_socket_send_duration_seconds",
@@ -240,6 +240,7 @@ const STEPS: [(&str, &str); 4] = [
         "devicebridge_store_write_wait_duration_seconds",
     ),
     ("commit", "devicebridge_store_commit_duration_seconds"),
+    ("log sync", "devicebridge_store_log_sync_duration_seconds"),
     (
         "fan-out per event",
         "devicebridge_socket_fanout_duration_seconds",

@@ -13,6 +13,7 @@ pub(super) struct Commits {
     taken: Histogram,
     writes: Histogram,
     events: Counter,
+    synced: Histogram,
 }
 
 impl Commits {
@@ -22,6 +23,7 @@ impl Commits {
             taken: Histogram::seconds(histogram::COMMIT_SECONDS),
             writes: Histogram::counts(histogram::COMMIT_WRITES),
             events: Counter::default(),
+            synced: Histogram::seconds(histogram::STEP_SECONDS),
         };
         registry.register_with_unit(
             "store_commit_duration",
@@ -45,6 +47,12 @@ impl Commits {
             "Events journaled and committed",
             commits.events.clone(),
         );
+        registry.register_with_unit(
+            "store_log_sync_duration",
+            "Time the disk took to sync the store's log, once for the commits written since the last sync (SQLite)",
+            Unit::Seconds,
+            commits.synced.clone(),
+        );
         commits
     }
 
@@ -58,5 +66,10 @@ impl Commits {
     /// A write waited `waited` in the store's queue before the writer took it.
     pub(super) fn write_waited(&self, waited: Duration) {
         self.waited.observe_duration(waited);
+    }
+
+    /// The store's log took `taken` to sync.
+    pub(super) fn log_synced(&self, taken: Duration) {
+        self.synced.observe_duration(taken);
     }
 }

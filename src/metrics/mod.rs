@@ -243,6 +243,11 @@ impl Metrics {
         self.commits.write_waited(waited);
     }
 
+    /// The store's syncer synced the log in `taken`.
+    pub fn log_synced(&self, taken: Duration) {
+        self.commits.log_synced(taken);
+    }
+
     /// The counter every count of a [`Counters`] or a [`Tally`] bumps.
     pub fn changes(&self) -> &Changes {
         &self.changes

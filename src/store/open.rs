@@ -120,7 +120,7 @@ impl Store {
         let outage = Outage::on_disk(settings.data_dir.clone());
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         let packer = Packer::start()?;
-        let syncer = Syncer::start()?;
+        let syncer = Syncer::start(bus.metrics().clone())?;
         spawn_thread("writer", move || {
             run_writer(
                 Conn::sqlite_writer(conn),

@@ -12,8 +12,10 @@
 
 use std::fs::File;
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
 use super::{spawn_thread, StoreResult};
+use crate::metrics::Metrics;
 
 /// What a commit tells once it is durable; given why not if its log could not be synced.
 pub(super) type Tell = Box<dyn FnOnce(Result<(), Arc<str>>) + Send>;
@@ -28,13 +30,20 @@ type Handed = (Option<Arc<File>>, Tell);
 pub(super) struct Syncer(Option<mpsc::SyncSender<Handed>>);
 
 impl Syncer {
-    /// Starts the syncer thread, which ends when the writer drops its end.
-    pub(super) fn start() -> StoreResult<Syncer> {
+    /// Starts the syncer thread, which ends when the writer drops its end. Each sync's time
+    /// goes to `metrics`: what the disk adds to every acknowledgement.
+    pub(super) fn start(metrics: Arc<Metrics>) -> StoreResult<Syncer> {
         let (hand, handed) = mpsc::sync_channel::<Handed>(MOST_WAITING);
         spawn_thread("syncer", move || {
             while let Ok(first) = handed.recv() {
                 let round: Vec<Handed> = std::iter::once(first).chain(handed.try_iter()).collect();
-                let synced = sync(round.iter().filter_map(|(log, _)| log.as_ref()));
+                let mut logs = round.iter().filter_map(|(log, _)| log.as_ref()).peekable();
+                let owed = logs.peek().is_some();
+                let started = Instant::now();
+                let synced = sync(logs);
+                if owed {
+                    metrics.log_synced(started.elapsed());
+                }
                 for (_, tell) in round {
                     tell(synced.clone());
                 }
@@ -103,7 +112,8 @@ mod tests {
         let log = Arc::new(File::create(dir.path().join("log")).unwrap());
         let unsyncable = Arc::new(File::open("/proc/self/stat").unwrap());
         assert!(unsyncable.sync_data().is_err(), "the kernel syncs /proc");
-        let syncer = Syncer::start().unwrap();
+        let metrics = Arc::new(Metrics::new(Default::default()));
+        let syncer = Syncer::start(metrics).unwrap();
         let (told, telling) = mpsc::channel();
         for place in 0..100 {
             hand(&syncer, (place % 3 != 0).then_some(&log), place, &told);
