@@ -55,6 +55,75 @@ async fn a_request_without_a_credential_is_refused_in_the_error_envelope() {
     daemon.stop().await;
 }
 
+/// A client that accepts JSON is answered whether or not it names the event stream too (the
+/// daemon answers JSON only): `curl` with a key lists the tools. One that accepts no JSON is
+/// refused `406` in the error envelope, as a body that is no message of the protocol is `400`.
+#[tokio::test]
+async fn a_client_that_accepts_json_is_answered_and_one_that_does_not_is_refused() {
+    let daemon = TestDaemon::start().await;
+    let list = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/list" });
+    for accept in [
+        None,
+        Some("*/*"),
+        Some("application/json"),
+        Some("text/html, application/*;q=0.5"),
+    ] {
+        let mut request = daemon
+            .http
+            .post(format!("{}/mcp", daemon.base))
+            .header("x-api-key", &daemon.key)
+            .json(&list);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{accept:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["id"], 7, "{accept:?}: {body}");
+        let tools = body["result"]["tools"].as_array().expect("the tools");
+        assert!(
+            tools.iter().any(|tool| tool["name"] == "list_devices"),
+            "{accept:?}: {body}"
+        );
+    }
+    let response = daemon
+        .http
+        .post(format!("{}/mcp", daemon.base))
+        .header("x-api-key", &daemon.key)
+        .header("accept", "text/html")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_ACCEPTABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    // JSON that is no message of the protocol is a bad request; a body that is not JSON, one
+    // of a type the protocol does not take.
+    for (kind, body, status) in [
+        ("application/json", "{}", StatusCode::BAD_REQUEST),
+        (
+            "text/plain",
+            "tools/list",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ] {
+        let response = daemon
+            .http
+            .post(format!("{}/mcp", daemon.base))
+            .header("x-api-key", &daemon.key)
+            .header("content-type", kind)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{kind}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "bad_request", "{kind}: {answer}");
+    }
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn official_mcp_client_reads_within_its_token_and_sends_with_a_send_key() {
     let daemon = TestDaemon::start().await;

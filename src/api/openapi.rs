@@ -52,6 +52,7 @@ pub const BEARER: &str = "bearer";
         (name = "credentials", description = "API keys and access tokens"),
         (name = "webhooks", description = "Webhook subscriptions, their delivery log and replays"),
         (name = "sinks", description = "Event sinks: NATS JetStream, Redis Streams and RabbitMQ, each with its lag behind the journal"),
+        (name = "mcp", description = "The Model Context Protocol for AI agents: tools that mirror the REST routes, with the same credentials and scopes"),
         (name = "upstream", description = "Receivers of the connectors' upstream webhooks, signed by the upstream"),
     )
 )]

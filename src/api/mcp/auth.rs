@@ -4,21 +4,16 @@
 //! `Authorization: Bearer` carries an API key here as well as an access token: a bearer
 //! value that is not a token is read as the `X-Api-Key` it would be on REST.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::auth::{header_credentials, is_access_token, Caller, CREDENTIAL_HEADERS};
 use crate::api::AppState;
 
 /// Refuses a request without a valid credential (401 `unauthorized` in the error envelope)
-/// before the protocol reads it, and hands the caller on to the tools.
-pub(super) async fn authenticate(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// before the protocol reads it, and hands the caller on to the tools with the request.
+pub(super) async fn authenticate(state: &AppState, request: Request) -> Result<Request, Response> {
     let (mut parts, body) = request.into_parts();
     let bearer_key = match header_credentials(&parts.headers) {
         (None, Some(bearer)) if !is_access_token(&bearer) => HeaderValue::try_from(bearer).ok(),
@@ -29,11 +24,11 @@ pub(super) async fn authenticate(
         parts.headers.remove(header::AUTHORIZATION);
         parts.headers.insert(api_key, key);
     }
-    match Caller::from_request_parts(&mut parts, &state).await {
+    match Caller::from_request_parts(&mut parts, state).await {
         Ok(caller) => {
             parts.extensions.insert(caller);
-            next.run(Request::from_parts(parts, body)).await
+            Ok(Request::from_parts(parts, body))
         }
-        Err(refused) => refused.into_response(),
+        Err(refused) => Err(refused.into_response()),
     }
 }

@@ -17,51 +17,18 @@ mod answer;
 mod auth;
 mod chats;
 mod devices;
+mod exchange;
 
-use std::sync::Arc;
+pub use exchange::{routes, Server};
 
-use axum::Router;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
-use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{tool_handler, ServerHandler};
 
 use super::auth::{Caller, Scope};
 use super::error::ApiError;
 use super::AppState;
 use crate::model::DeviceId;
-
-/// Where the protocol is served.
-const PATH: &str = "/mcp";
-
-/// The route at [`PATH`], refusing requests without a valid credential before the protocol
-/// reads them (see [`auth`]).
-pub fn router(state: &AppState) -> Router<AppState> {
-    let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        .with_json_response(true)
-        .with_max_request_body_bytes(state.settings.limits.max_message_bytes)
-        // The SDK refuses `Host`s other than loopback by default, against a web page that
-        // rebinds its name to a daemon on the visitor's machine. Here every request needs a
-        // credential such a page does not have, and a daemon is reached by whatever name
-        // its deployment gives it.
-        .disable_allowed_hosts();
-    // Each request is served by a server of its own; the tools and their schemas are made
-    // once, and the copies share them.
-    let agent = Agent::new(state.clone());
-    let service = StreamableHttpService::new(
-        move || Ok(agent.clone()),
-        Arc::new(NeverSessionManager::default()),
-        config,
-    );
-    Router::new()
-        .route_service(PATH, service)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-}
 
 /// The server one request talks to: the daemon's services and the tools over them.
 #[derive(Clone)]

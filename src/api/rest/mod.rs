@@ -75,6 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(keys::routes())
         .merge(webhooks::routes())
         .merge(sinks::routes())
+        .merge(super::mcp::routes())
 }
 
 /// The daemon's HTTP router: `routes` (the API's, with whatever `app` adds: the connectors'
@@ -91,8 +92,8 @@ pub fn router(state: AppState, mut routes: OpenApiRouter<AppState>) -> Router {
     router
         .merge(super::dashboard::router())
         .merge(cluster::internal())
-        .merge(super::mcp::router(&state))
         .layer(Extension(Served::new(&document)))
+        .layer(Extension(super::mcp::Server::new(&state)))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
