@@ -214,9 +214,9 @@ impl RunCost {
 
 /// The daemon's own timing of the steps of an event's path, read from its metrics: how long a
 /// socket's send took from its packet read to its acknowledgement, how long writes waited for
-/// the store's writer, how long its commits took (the disk's sync of the log among it), and how long a device's fanout took to
-/// queue an event for all its sockets. With the latencies the tool measures,
-/// they tell where a message's time goes.
+/// the store's writer, how long its commits took (the disk's sync of the log among it), and
+/// how long a device's fanout took to queue an event for all its sockets. With the latencies
+/// the tool measures, they tell where a message's time goes.
 struct Steps(Vec<Timing>);
 
 /// One step's histogram, as scraped: the bucket counts by upper bound, their sum and count.
