@@ -55,6 +55,14 @@ async fn a_request_without_a_credential_is_refused_in_the_error_envelope() {
     daemon.stop().await;
 }
 
+/// A `POST /mcp` with the daemon's admin key.
+fn with_key(daemon: &TestDaemon) -> reqwest::RequestBuilder {
+    daemon
+        .http
+        .post(format!("{}/mcp", daemon.base))
+        .header("x-api-key", &daemon.key)
+}
+
 /// A client that accepts JSON is answered whether or not it names the event stream too (the
 /// daemon answers JSON only): `curl` with a key lists the tools. One that accepts no JSON is
 /// refused `406` in the error envelope, as a body that is no message of the protocol is `400`.
@@ -68,11 +76,7 @@ async fn a_client_that_accepts_json_is_answered_and_one_that_does_not_is_refused
         Some("application/json"),
         Some("text/html, application/*;q=0.5"),
     ] {
-        let mut request = daemon
-            .http
-            .post(format!("{}/mcp", daemon.base))
-            .header("x-api-key", &daemon.key)
-            .json(&list);
+        let mut request = with_key(&daemon).json(&list);
         if let Some(accept) = accept {
             request = request.header("accept", accept);
         }
@@ -86,10 +90,7 @@ async fn a_client_that_accepts_json_is_answered_and_one_that_does_not_is_refused
             "{accept:?}: {body}"
         );
     }
-    let response = daemon
-        .http
-        .post(format!("{}/mcp", daemon.base))
-        .header("x-api-key", &daemon.key)
+    let response = with_key(&daemon)
         .header("accept", "text/html")
         .json(&list)
         .send()
@@ -108,10 +109,7 @@ async fn a_client_that_accepts_json_is_answered_and_one_that_does_not_is_refused
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
     ] {
-        let response = daemon
-            .http
-            .post(format!("{}/mcp", daemon.base))
-            .header("x-api-key", &daemon.key)
+        let response = with_key(&daemon)
             .header("content-type", kind)
             .body(body)
             .send()

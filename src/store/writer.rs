@@ -192,10 +192,9 @@ struct Commit<'w> {
 /// Runs the queued writes in one transaction; returns how many writes it committed, and what
 /// to tell once the commit is durable: the answers and the events. A write that fails ends the
 /// transaction there: it is rolled back with the writes before it, and the writes after it
-/// stay queued for the next one. When the
-/// database cannot be written, the writes rolled back with the failure are answered
-/// [`StoreError::Unwritable`] too: they failed for the same reason, and succeed once the
-/// outage is over.
+/// stay queued for the next one. When the database cannot be written, the writes rolled back
+/// with the failure are answered [`StoreError::Unwritable`] too: they failed for the same
+/// reason, and succeed once the outage is over.
 impl Commit<'_> {
     fn batch(
         &self,

@@ -13,6 +13,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{auth, Agent};
+use crate::api::accept;
 use crate::api::error::ErrorEnvelope;
 use crate::api::openapi::{Refused, CREDENTIALS, JSON_BODY};
 use crate::api::AppState;
@@ -86,7 +87,7 @@ async fn exchange(
     if accepts_json(headers) {
         headers.insert(header::ACCEPT, HeaderValue::from_static(PROTOCOLS_ANSWERS));
     }
-    let json_body = names(headers, header::CONTENT_TYPE, &["application/json"]);
+    let json_body = sends_json(headers);
     let mut answer = server.0.handle(request).await.map(Body::new);
     if json_body && answer.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         *answer.status_mut() = StatusCode::BAD_REQUEST;
@@ -97,24 +98,21 @@ async fn exchange(
 /// The media types a client of the protocol accepts, as the SDK wants them named.
 const PROTOCOLS_ANSWERS: &str = "application/json, text/event-stream";
 
-/// Whether a request with `headers` takes a JSON answer: it names no `Accept`, or one of JSON's.
+/// Whether a request with `headers` takes a JSON answer, by the content negotiation the REST
+/// routes use (no `Accept` takes anything).
 fn accepts_json(headers: &HeaderMap) -> bool {
-    !headers.contains_key(header::ACCEPT)
-        || names(
-            headers,
-            header::ACCEPT,
-            &["*/*", "application/*", "application/json"],
-        )
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .unwrap_or_default();
+    accept::preferred(accept, &["application/json"]).is_some()
 }
 
-/// Whether the media types of header `name` (a list, each with its parameters) name one of
-/// `kinds`.
-fn names(headers: &HeaderMap, name: header::HeaderName, kinds: &[&str]) -> bool {
+/// Whether a request with `headers` says its body is JSON.
+fn sends_json(headers: &HeaderMap) -> bool {
     headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|kind| kind.split(';').next().unwrap_or_default().trim())
-        .any(|kind| kinds.iter().any(|named| kind.eq_ignore_ascii_case(named)))
+        .get(header::CONTENT_TYPE)
+        .and_then(|kind| kind.to_str().ok())
+        .and_then(|kind| kind.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
