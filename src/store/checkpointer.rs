@@ -59,15 +59,21 @@ fn restart(conn: &Connection, patience: Duration, outage: &Outage) -> Option<i64
 }
 
 /// What the writer does for the log after each batch, between two commits, when no write
-/// holds it up: past half its limit it wakes the checkpointer (a wake already pending is
-/// enough); once the checkpointer has copied the log ([`LogCopied`]), it copies the little
-/// appended since and starts the log over; and should another batch half as large again as
-/// the largest of late take it past its limit, which happens only when writes outrun the checkpointer, it
-/// does so at once, stalling the writes behind it. A batch of many devices' writes touches as
-/// many pages, half a limit's worth in the load tool's large fleets (`docs/performance.md`,
-/// fleet: the log), and looking at the limit alone, at the last batch, at the largest since
-/// the log last started over, or at the largest of late, each let the log pass its limit by a
-/// batch.
+/// holds it up:
+/// - past half its limit, it wakes the checkpointer (a wake already pending is enough);
+/// - once the checkpointer has copied the log ([`LogCopied`]), it copies the little appended
+///   since and starts the log over, unless the log is back under half its limit: then it
+///   started over since that copy, which was of the old log (between a restart and the next
+///   write the log still reports its old length, and a round of the checkpointer in that gap
+///   had the writer start the new log over after its first batch);
+/// - should another batch half as large again as the largest of late take it past its limit,
+///   which happens only when writes outrun the checkpointer, it does so at once, stalling the
+///   writes behind it.
+///
+/// A batch of many devices' writes touches as many pages, half a limit's worth in the load
+/// tool's large fleets (`docs/performance.md`, fleet: the log), and looking at the limit
+/// alone, at the last batch, at the largest since the log last started over, or at the
+/// largest of late, each let the log pass its limit by a batch.
 pub(super) struct LogKeeping {
     wake: SyncSender<()>,
     copied: LogCopied,
@@ -99,12 +105,13 @@ impl LogKeeping {
         self.frames = Some(frames);
         // Half as much again: a batch may be larger than any of late (in the fleet, by 10 %).
         let headroom = self.largest_batch + self.largest_batch / 2;
+        let past_half = frames > self.limit_frames / 2;
         let patience = if frames + headroom > self.limit_frames {
             WRITER_PATIENCE
-        } else if self.copied.take() {
+        } else if self.copied.take() && past_half {
             TRUNCATE_PATIENCE
         } else {
-            if frames > self.limit_frames / 2 {
+            if past_half {
                 let _ = self.wake.try_send(());
             }
             return;
@@ -314,6 +321,44 @@ pub(super) fn run_checkpointer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Between the writer's restart of the log and its next write, the log still reports its
+    /// old length, so a round of the checkpointer that runs then copies it again and sets
+    /// [`LogCopied`] as if for a new round.
+    #[test]
+    fn a_copy_made_before_the_log_started_over_does_not_start_the_new_log_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("devicebridge.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.execute_batch("CREATE TABLE t (x)").unwrap();
+        let length = LogLength::default();
+        let _hook = length.follow(&writer);
+        let write = || {
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(10000))", [])
+                .unwrap();
+            length.since_last_look().unwrap()
+        };
+        let copied = LogCopied::default();
+        let checkpoints = Checkpoints::new(Connection::open(&path).unwrap());
+        let (mut keeping, _woken) = log_keeping(checkpoints, copied.clone(), 1 << 20, 4096);
+        let outage = Outage::on_disk(dir.path().to_owned());
+        let half = frames_within(1 << 20, 4096) / 2;
+        let mut frames = write();
+        while frames <= half {
+            keeping.after_commit(frames, &outage);
+            frames = write();
+        }
+        copied.set();
+        keeping.after_commit(frames, &outage);
+        let restarted = write();
+        assert!(restarted < frames, "{frames} frames, then {restarted}");
+        copied.set();
+        keeping.after_commit(restarted, &outage);
+        let next = write();
+        assert!(next > restarted, "the new log started over after one write");
+    }
 
     #[test]
     fn a_log_of_the_frames_within_a_limit_fits_in_it_and_one_more_does_not() {
