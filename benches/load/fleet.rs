@@ -2,9 +2,11 @@
 //! message with a contact who reads it and answers, twice, then the daemon restarted. How long
 //! each step takes for the whole fleet, the daemon's memory after it, and what the store weighs
 //! per linked device, per restart, per first exchange and per exchange after it (the pages the
-//! database holds, read through SQLite with its write-ahead log, free pages left out), and the
-//! largest the log grew to at any moment (sampled every 50 ms).
+//! database holds, read through SQLite with its write-ahead log, free pages left out; of an
+//! exchange's, how much the simulated phone's own tables took), and the largest the log grew
+//! to at any moment (sampled every 50 ms).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -63,6 +65,60 @@ impl StoreFiles {
             Ok(conn.pragma_query_value(None, name, |row| row.get::<_, i64>(0))? as u64)
         };
         Ok((pragma("page_count")? - pragma("freelist_count")?) * pragma("page_size")?)
+    }
+
+    /// The bytes each table's pages hold, its indexes' with it, by the table's name.
+    fn table_bytes(&self) -> Result<Tables> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut statement = conn.prepare(
+            "SELECT COALESCE(s.tbl_name, d.name), SUM(d.pgsize) FROM dbstat d
+             LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY 1",
+        )?;
+        let tables = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Tables(tables))
+    }
+}
+
+/// What each table of the store weighs ([`StoreFiles::table_bytes`]).
+struct Tables(HashMap<String, u64>);
+
+impl Tables {
+    /// What the simulated phones' tables weigh: the other side's phone, which the simulator
+    /// keeps in the store so that it outlives a restart. A device of a real upstream keeps
+    /// none of it.
+    fn phone(&self) -> u64 {
+        self.0
+            .iter()
+            .filter(|(table, _)| table.starts_with("simulator_"))
+            .map(|(_, bytes)| bytes)
+            .sum()
+    }
+
+    /// The tables that grew since `before`, the most first, each with its bytes per one of
+    /// `count`.
+    fn growth(&self, before: &Tables, count: usize) -> String {
+        let mut grown: Vec<(&String, u64)> = self
+            .0
+            .iter()
+            .map(|(table, bytes)| {
+                (
+                    table,
+                    bytes.saturating_sub(before.0.get(table).copied().unwrap_or(0)),
+                )
+            })
+            .filter(|(_, grown)| *grown > 0)
+            .collect();
+        grown.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        grown
+            .iter()
+            .map(|(table, grown)| format!("{table} {:.0} B", *grown as f64 / count.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -151,22 +207,33 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
     .await?;
     // A device's first exchange also makes what it keeps once (its send governor's ledger);
     // the second is what each exchange after it costs.
-    let mut before = files.used_bytes()?;
+    let (mut before, mut tables_before) = (files.used_bytes()?, files.table_bytes()?);
     for (round, label) in [(1, "exchanged"), (2, "exchanged again")] {
         let took = exchange(&api, &ids, concurrency, round).await?;
-        let after = files.used_bytes()?;
+        let (after, tables) = (files.used_bytes()?, files.table_bytes()?);
         summary.row(
             label,
             format!(
                 "every device's message answered and the contact offline again in {:.1} s; \
-                 rss {}; store {}, {} per exchange",
+                 rss {}; store {}, {} per exchange, {} of it the simulated phone's",
                 took.as_secs_f64(),
                 rss(target),
                 mib(after / 1024),
-                kib_per(after.saturating_sub(before), args.devices)
+                kib_per(after.saturating_sub(before), args.devices),
+                kib_per(
+                    tables.phone().saturating_sub(tables_before.phone()),
+                    args.devices
+                )
             ),
         );
-        before = after;
+        summary.row(
+            &format!("{label}, by table"),
+            format!(
+                "per exchange, each table with its indexes, whole pages: {}",
+                tables.growth(&tables_before, args.devices)
+            ),
+        );
+        (before, tables_before) = (after, tables);
     }
     let exchanged = before;
     restarted(
@@ -315,7 +382,7 @@ async fn all_ready(api: &Api, count: usize) -> Result<()> {
 }
 
 fn kib_per(bytes: u64, count: usize) -> String {
-    format!("{:.1} KiB", bytes as f64 / 1024.0 / count.max(1) as f64)
+    format!("{:.2} KiB", bytes as f64 / 1024.0 / count.max(1) as f64)
 }
 
 fn rss(target: &Target) -> String {
