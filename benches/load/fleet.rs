@@ -54,13 +54,18 @@ impl StoreFiles {
         std::fs::metadata(&self.log).map_or(0, |m| m.len())
     }
 
+    /// The database, read with its log, as the daemon left it so far.
+    fn read_only(&self) -> Result<rusqlite::Connection> {
+        Ok(rusqlite::Connection::open_with_flags(
+            &self.database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?)
+    }
+
     /// The bytes the database's pages hold, free pages left out: the file keeps the size it
     /// once reached, and the pages a checkpoint freed would otherwise count.
     fn used_bytes(&self) -> Result<u64> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.database,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
+        let conn = self.read_only()?;
         let pragma = |name: &str| -> Result<u64> {
             Ok(conn.pragma_query_value(None, name, |row| row.get::<_, i64>(0))? as u64)
         };
@@ -69,10 +74,7 @@ impl StoreFiles {
 
     /// The bytes each table's pages hold, its indexes' with it, by the table's name.
     fn table_bytes(&self) -> Result<Tables> {
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.database,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
+        let conn = self.read_only()?;
         let mut statement = conn.prepare(
             "SELECT COALESCE(s.tbl_name, d.name), SUM(d.pgsize) FROM dbstat d
              LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY 1",
@@ -205,8 +207,9 @@ pub(crate) async fn run(target: &mut Target, args: &FleetArgs) -> Result<Summary
         args.devices,
     )
     .await?;
-    // A device's first exchange also makes what it keeps once (its send governor's ledger);
-    // the second is what each exchange after it costs.
+    // A device's first exchange also keeps what only a first one does (its first journal
+    // rows of each kind whole, its chat's and contact's rows grown); the second is what each
+    // exchange after it costs.
     let (mut before, mut tables_before) = (files.used_bytes()?, files.table_bytes()?);
     for (round, label) in [(1, "exchanged"), (2, "exchanged again")] {
         let took = exchange(&api, &ids, concurrency, round).await?;
