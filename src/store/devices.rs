@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::messages::DEVICE_NUMBER;
+use super::messages::{DEVICE_NUMBER, NUMBERED_TABLES};
 use super::sql::{params, Conn, Row};
 use super::{StoreError, StoreResult, Tx};
 use crate::bus::DeviceChange;
@@ -199,16 +199,16 @@ impl Tx<'_> {
         self.index_new_words()?;
         self.delete_journal(id)?;
         self.delete_lease(id)?;
-        self.execute(
-            &format!("DELETE FROM messages WHERE device = {DEVICE_NUMBER}"),
-            params![id.as_str()],
-        )?;
+        for table in NUMBERED_TABLES {
+            self.execute(
+                &format!("DELETE FROM {table} WHERE device = {DEVICE_NUMBER}"),
+                params![id.as_str()],
+            )?;
+        }
         for table in [
             "chats",
             "contacts",
             "contact_pictures",
-            "notifications",
-            "simulator_inbox",
             "simulator_plans",
             "simulator_groups",
             "linked_ids",

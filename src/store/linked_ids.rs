@@ -101,10 +101,10 @@ impl Tx<'_> {
         let Some(from) = get_chat(self.conn(), device, lid)? else {
             return Ok(None);
         };
-        let of_messages = format!("device = {DEVICE_NUMBER}");
+        let of_numbered = format!("device = {DEVICE_NUMBER}");
         for (table, of_device) in [
-            ("messages", of_messages.as_str()),
-            ("notifications", "device_id = ?1"),
+            ("messages", of_numbered.as_str()),
+            ("notifications", of_numbered.as_str()),
             ("outbound_actions", "device_id = ?1"),
         ] {
             self.execute(

@@ -441,6 +441,8 @@ const MIGRATIONS: &[&str] = &[
     JOURNAL_ROWS_KEPT_AS_CHANGES,
     // 37: see `numbered_messages`.
     numbered_messages::SQLITE,
+    // 38: see `numbered_inbox`.
+    numbered_inbox::SQLITE,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -595,6 +597,23 @@ impl Upgrade {
     }
 }
 
+/// After a step that numbers devices, on rows of `demo` (numbered 7 by its journal) and
+/// `shop` (not numbered): `demo` keeps its number and `shop` has one of its own.
+#[cfg(test)]
+fn demo_kept_and_shop_numbered(conn: &super::Conn) {
+    let number = |device: &str| {
+        conn.query_one(
+            "SELECT num FROM device_seq WHERE device_id = ?1",
+            super::sql::params![device],
+            |row| row.get::<i64>(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(number("demo"), 7);
+    assert!(![0, 7].contains(&number("shop")), "a number of its own");
+}
+
+pub(super) mod numbered_inbox;
 pub(super) mod numbered_messages;
 #[cfg(test)]
 mod tests;

@@ -494,6 +494,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::migrations::JOURNAL_ROWS_KEPT_AS_CHANGES,
     // Messages keyed by their device's number, their times in milliseconds (SQLite's 37).
     super::migrations::numbered_messages::POSTGRES,
+    // Notifications and the phones' inboxes keyed by their device's number (SQLite's 38).
+    super::migrations::numbered_inbox::POSTGRES,
 ];
 
 #[cfg(test)]

@@ -197,7 +197,7 @@ mod changes;
 mod contacts;
 mod current_view;
 mod naming;
-mod numbered_messages;
+mod numbered;
 mod relay;
 mod search;
 mod sinks;
@@ -1034,15 +1034,15 @@ async fn a_deleted_device_leaves_no_row_in_any_table_that_names_devices(backend)
                          WHERE m.type = 'table' AND c.name = 'device_id'"
                     }
                 };
-                // Message rows name their device by its number.
+                // Some tables name their device by its number.
                 let mut tables = conn.query_all(tables, &[], |row| row.get::<String>(0))?;
-                tables.push("messages".to_owned());
+                tables.extend(messages::NUMBERED_TABLES.map(str::to_owned));
                 StoreResult::Ok(tables)
             };
             let count = |conn: &crate::store::Conn, table: &str| {
-                let of_device = match table {
-                    "messages" => format!("device = {}", messages::DEVICE_NUMBER),
-                    _ => "device_id = ?1".to_owned(),
+                let of_device = match messages::NUMBERED_TABLES.contains(&table) {
+                    true => format!("device = {}", messages::DEVICE_NUMBER),
+                    false => "device_id = ?1".to_owned(),
                 };
                 conn.query_one(
                     &format!("SELECT COUNT(*) FROM {table} WHERE {of_device}"),

@@ -56,6 +56,10 @@ pub(super) fn message_columns_of(alias: &str) -> String {
 /// ([`Tx::device_number`](super::Tx::device_number)) and gives it instead.
 pub(super) const DEVICE_NUMBER: &str = "(SELECT num FROM device_seq WHERE device_id = ?1)";
 
+/// The tables whose rows name their device by its number ([`DEVICE_NUMBER`]) rather than its
+/// id: those that grow with every message.
+pub(super) const NUMBERED_TABLES: [&str; 3] = ["messages", "notifications", "simulator_inbox"];
+
 /// A time a message row keeps, in milliseconds since the epoch, as the API gives it.
 fn time_of(millis: i64) -> String {
     rfc3339_of_millis(millis).unwrap_or_default()

@@ -14,9 +14,10 @@ impl Tx<'_> {
         id: &str,
         chat: Option<&str>,
     ) -> StoreResult<()> {
+        let device = self.device_number(device)?;
         self.execute(
-            "INSERT INTO notifications (device_id, id, chat_id) VALUES (?1, ?2, ?3)",
-            params![device.as_str(), id, chat],
+            "INSERT INTO notifications (device, id, chat_id) VALUES (?1, ?2, ?3)",
+            params![device, id, chat],
         )?;
         Ok(())
     }
@@ -28,17 +29,17 @@ impl Tx<'_> {
         device: &DeviceId,
         which: NotificationSet<'_>,
     ) -> StoreResult<Vec<String>> {
-        const READ: &str = "DELETE FROM notifications WHERE device_id = ?1";
+        const READ: &str = "DELETE FROM notifications WHERE device = ?1";
+        let device = self.device_number(device)?;
         let id = |row: &crate::store::sql::Row<'_>| row.get::<String>(0);
         let mut ids = match which {
-            NotificationSet::All => self.conn().query_all(
-                &format!("{READ} RETURNING id"),
-                params![device.as_str()],
-                id,
-            )?,
+            NotificationSet::All => {
+                self.conn()
+                    .query_all(&format!("{READ} RETURNING id"), params![device], id)?
+            }
             NotificationSet::Chat(chat) => self.conn().query_all(
                 &format!("{READ} AND chat_id = ?2 RETURNING id"),
-                params![device.as_str(), chat],
+                params![device, chat],
                 id,
             )?,
             NotificationSet::Ids(wanted) => {
@@ -46,7 +47,7 @@ impl Tx<'_> {
                 for wanted in wanted {
                     read.extend(self.conn().query_opt(
                         &format!("{READ} AND id = ?2 RETURNING id"),
-                        params![device.as_str(), wanted],
+                        params![device, wanted],
                         id,
                     )?);
                 }

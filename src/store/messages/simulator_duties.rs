@@ -16,7 +16,7 @@
 use super::DEVICE_NUMBER;
 use crate::model::DeviceId;
 use crate::store::sql::{params, Changed, Conn, Row};
-use crate::store::{parse_time, StoreResult, Tx};
+use crate::store::{StoreResult, Tx};
 use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
@@ -39,7 +39,7 @@ fn duties_row(row: &Row<'_>) -> StoreResult<PhoneDuties> {
     Ok(PhoneDuties {
         row: row.get(0)?,
         upstream_id: row.get(1)?,
-        received_at: parse_time(&row.get::<String>(2)?),
+        received_at: DateTime::from_timestamp_millis(row.get(2)?).unwrap_or_default(),
         plan: row.get(3)?,
         done: row.get::<i64>(4)?.try_into().unwrap_or(u32::MAX),
     })

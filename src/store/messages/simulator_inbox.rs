@@ -1,6 +1,7 @@
 //! The simulated phones' inboxes: what the built-in simulator's other side received, once per
 //! message, so that tests and the dashboard can see what a device really delivered.
 
+use super::{millis_of, time_of, DEVICE_NUMBER};
 use crate::model::{content::Content, DeviceId, Message};
 use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
@@ -30,8 +31,10 @@ pub struct InboxEntry {
 pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxEntry>> {
     // `rowid` is SQLite's own row number; PostgreSQL's table has a column of that name.
     conn.query_all(
-        "SELECT message_id, upstream_id, chat_id, body, received_at, kind, content FROM simulator_inbox
-         WHERE device_id = ?1 ORDER BY rowid",
+        &format!(
+            "SELECT message_id, upstream_id, chat_id, body, received_at, kind, content
+             FROM simulator_inbox WHERE device = {DEVICE_NUMBER} ORDER BY rowid"
+        ),
         params![device.as_str()],
         |row| {
             Ok(InboxEntry {
@@ -39,7 +42,7 @@ pub fn simulator_inbox(conn: &Conn, device: &DeviceId) -> StoreResult<Vec<InboxE
                 upstream_id: row.get(1)?,
                 chat_id: row.get(2)?,
                 body: row.get(3)?,
-                received_at: row.get(4)?,
+                received_at: time_of(row.get(4)?),
                 kind: row
                     .get::<Option<String>>(5)?
                     .unwrap_or_else(|| "text".into()),
@@ -70,19 +73,21 @@ impl Tx<'_> {
             true => None,
             false => Some(serde_json::to_string(&message.content)?),
         };
-        const RECEIVED: &str = "INSERT INTO simulator_inbox (device_id, message_id, upstream_id,
+        const RECEIVED: &str = "INSERT INTO simulator_inbox (device, message_id, upstream_id,
                 chat_id, body, received_at, kind, content)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (device_id, message_id) DO NOTHING RETURNING rowid";
+             ON CONFLICT (device, message_id) DO NOTHING RETURNING rowid";
+        let number = self.device_number(device)?;
         let values = params![
-            device.as_str(),
+            number,
             message.id,
             upstream_id,
             message.chat_id,
             message.body,
-            now,
+            millis_of(now),
             message.kind,
             content,
+            device.as_str(),
             plan
         ];
         let conn = self.conn();
@@ -95,7 +100,7 @@ impl Tx<'_> {
                     format!(
                         "WITH new AS ({RECEIVED}), planned AS (
                             INSERT INTO simulator_plans (device_id, inbox_row, plan)
-                            SELECT ?1, rowid, ?9 FROM new)
+                            SELECT ?9, rowid, ?10 FROM new)
                          SELECT rowid FROM new"
                     )
                 });
@@ -160,7 +165,10 @@ impl Receipt {
             });
         }
         conn.query_one(
-            "SELECT upstream_id, rowid FROM simulator_inbox WHERE device_id = ?1 AND message_id = ?2",
+            &format!(
+                "SELECT upstream_id, rowid FROM simulator_inbox
+                 WHERE device = {DEVICE_NUMBER} AND message_id = ?2"
+            ),
             params![device.as_str(), message.id],
             |row| {
                 Ok(Received {

@@ -149,16 +149,7 @@ pub(in crate::store) mod written_before {
 
     /// Each message is its device's, with its times to the millisecond; `shop` got a number; the relay's times still compare, and the search index still finds a message.
     pub fn read_back_the_same(conn: &Conn) {
-        let number = |device: &str| {
-            conn.query_one(
-                "SELECT num FROM device_seq WHERE device_id = ?1",
-                crate::store::sql::params![device],
-                |row| row.get::<i64>(0),
-            )
-            .unwrap()
-        };
-        assert_eq!(number("demo"), 7);
-        assert!(![0, 7].contains(&number("shop")), "a number of its own");
+        super::super::demo_kept_and_shop_numbered(conn);
         let demo = DeviceId::parse("demo").unwrap();
         let shop = DeviceId::parse("shop").unwrap();
         let mine = messages::get_message(conn, &demo, "msg_1")

@@ -344,12 +344,13 @@ fn notifications_read_before_leave_with_the_column_that_told_them_apart() {
     assert_eq!(
         texts(
             &conn,
-            "SELECT device_id || ' ' || id FROM notifications ORDER BY id"
+            "SELECT d.device_id || ' ' || n.id FROM notifications n
+             JOIN device_seq d ON d.num = n.device ORDER BY n.id"
         ),
         ["demo ntf_2", "demo ntf_3"]
     );
     let columns = texts(&conn, "SELECT name FROM pragma_table_info('notifications')");
-    assert_eq!(columns, ["device_id", "id", "chat_id"]);
+    assert_eq!(columns, ["id", "chat_id", "device"]);
     let indexes = texts(
         &conn,
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'notifications'
@@ -466,4 +467,28 @@ fn messages_keyed_by_texts_read_back_the_same_by_their_devices_number() {
     );
     let conn = crate::store::Conn::sqlite(conn);
     numbered_messages::written_before::read_back_the_same(&conn);
+}
+
+/// Notifications and inbox rows written with their device's id, and arrival times as texts,
+/// read back the same once they keep the device's number and milliseconds
+/// ([`numbered_inbox::written_before`]), and each inbox row keeps the `rowid` its plan names.
+#[test]
+fn notifications_and_inboxes_keyed_by_texts_read_back_the_same_by_their_devices_number() {
+    let mut conn = at_version(37);
+    conn.execute_batch(numbered_inbox::written_before::ROWS)
+        .unwrap();
+    let rowids = texts(
+        &conn,
+        "SELECT message_id || '@' || rowid FROM simulator_inbox ORDER BY message_id",
+    );
+    migrate(&mut conn).unwrap();
+    assert_eq!(
+        texts(
+            &conn,
+            "SELECT message_id || '@' || rowid FROM simulator_inbox ORDER BY message_id"
+        ),
+        rowids
+    );
+    let conn = crate::store::Conn::sqlite(conn);
+    numbered_inbox::written_before::read_back_the_same(&conn);
 }
