@@ -3,7 +3,7 @@
 //! `PRAGMA user_version` records the last one applied. A database newer than this build is
 //! refused rather than half-understood.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -543,77 +543,9 @@ fn migrate_telling(conn: &mut Connection, slow: Duration) -> StoreResult<()> {
 /// A step of an upgrade that takes longer than this is logged as it ends.
 pub(super) const SLOW_STEP: Duration = Duration::from_secs(1);
 
-/// What an upgrade of the schema tells the operator, on either store: a line as it starts,
-/// a line for each step slower than its `slow` (a step that rewrites a large journal takes
-/// minutes, and the daemon answers nothing meanwhile), and a line with the whole upgrade's
-/// time once done. A database already at this build's version logs nothing.
-pub(super) struct Upgrade {
-    from: i64,
-    to: i64,
-    started: Instant,
-    /// When the step under way began: when the one before it ended.
-    step_started: Instant,
-    slow: Duration,
-}
-
-impl Upgrade {
-    pub(super) fn start(from: i64, to: i64, slow: Duration) -> Self {
-        if from < to {
-            tracing::info!(from, to, "migrating the database");
-        }
-        let now = Instant::now();
-        Self {
-            from,
-            to,
-            started: now,
-            step_started: now,
-            slow,
-        }
-    }
-
-    /// Step `step` (numbered from 1) is committed.
-    pub(super) fn step_done(&mut self, step: usize) {
-        let took = self.step_started.elapsed();
-        self.step_started = Instant::now();
-        if took >= self.slow {
-            tracing::info!(
-                step,
-                of = self.to,
-                seconds = took.as_secs_f64(),
-                "migrated the database by one step"
-            );
-        }
-    }
-
-    pub(super) fn done(self) {
-        if self.from < self.to {
-            tracing::info!(
-                from = self.from,
-                to = self.to,
-                seconds = self.started.elapsed().as_secs_f64(),
-                "migrated the database"
-            );
-        }
-    }
-}
-
-/// After a step that numbers devices, on rows of `demo` (numbered 7 by its journal) and
-/// `shop` (not numbered): `demo` keeps its number and `shop` has one of its own.
-#[cfg(test)]
-fn demo_kept_and_shop_numbered(conn: &super::Conn) {
-    let number = |device: &str| {
-        conn.query_one(
-            "SELECT num FROM device_seq WHERE device_id = ?1",
-            super::sql::params![device],
-            |row| row.get::<i64>(0),
-        )
-        .unwrap()
-    };
-    assert_eq!(number("demo"), 7);
-    assert!(![0, 7].contains(&number("shop")), "a number of its own");
-}
-
 pub(super) mod numbered_inbox;
+mod upgrade;
+pub(super) use upgrade::Upgrade;
 pub(super) mod numbered_messages;
 #[cfg(test)]
 mod tests;

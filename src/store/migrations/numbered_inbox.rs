@@ -98,7 +98,7 @@ pub(in crate::store) mod written_before {
     /// Each row is its device's, an arrival time to the millisecond; `shop` got a number of
     /// its own.
     pub fn read_back_the_same(conn: &Conn) {
-        super::super::demo_kept_and_shop_numbered(conn);
+        super::super::numbered_messages::written_before::demo_kept_and_shop_numbered(conn);
         let demo = DeviceId::parse("demo").unwrap();
         let shop = DeviceId::parse("shop").unwrap();
         let inbox = |device: &DeviceId| {

@@ -147,9 +147,24 @@ pub(in crate::store) mod written_before {
                ('msg_2', 'shop', 'c', NULL, 'them', 0, 'text', 'hello shop',
                 'not a time', 0, NULL, NULL, NULL, NULL, '2026-01-03T00:00:00.000Z', NULL);";
 
+    /// After a step that numbers devices, on rows of `demo` (numbered 7 by its journal) and
+    /// `shop` (not numbered): `demo` keeps its number and `shop` has one of its own.
+    pub fn demo_kept_and_shop_numbered(conn: &Conn) {
+        let number = |device: &str| {
+            conn.query_one(
+                "SELECT num FROM device_seq WHERE device_id = ?1",
+                crate::store::sql::params![device],
+                |row| row.get::<i64>(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(number("demo"), 7);
+        assert!(![0, 7].contains(&number("shop")), "a number of its own");
+    }
+
     /// Each message is its device's, with its times to the millisecond; `shop` got a number; the relay's times still compare, and the search index still finds a message.
     pub fn read_back_the_same(conn: &Conn) {
-        super::super::demo_kept_and_shop_numbered(conn);
+        demo_kept_and_shop_numbered(conn);
         let demo = DeviceId::parse("demo").unwrap();
         let shop = DeviceId::parse("shop").unwrap();
         let mine = messages::get_message(conn, &demo, "msg_1")
