@@ -443,6 +443,10 @@ const MIGRATIONS: &[&str] = &[
     numbered_messages::SQLITE,
     // 38: see `numbered_inbox`.
     numbered_inbox::SQLITE,
+    // 39: a chat's messages listed by their row numbers (`messages::IN_CHAT_ORDER`), which
+    // SQLite's index holds anyway, rather than by their ids too.
+    "DROP INDEX messages_by_chat;
+    CREATE INDEX messages_by_chat ON messages (device, chat_id);",
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a

@@ -194,6 +194,7 @@ macro_rules! on_both {
 }
 
 mod changes;
+mod chat_pages;
 mod contacts;
 mod current_view;
 mod naming;
@@ -708,6 +709,18 @@ fn our_text(
 fn our_message(
     tx: &mut Tx<'_>,
     device: &DeviceId,
+    text: (&str, &str),
+    upstream_id: Option<&str>,
+) -> StoreResult<crate::model::Message> {
+    message_in(tx, device, ("15550000002@c.us", true), text, upstream_id)
+}
+
+/// Stores a text `(id, body)` in chat `chat`, ours if `from_me`, known to the upstream as
+/// `upstream_id` if given.
+fn message_in(
+    tx: &mut Tx<'_>,
+    device: &DeviceId,
+    (chat_id, from_me): (&str, bool),
     (id, body): (&str, &str),
     upstream_id: Option<&str>,
 ) -> StoreResult<crate::model::Message> {
@@ -716,10 +729,10 @@ fn our_message(
         device,
         &messages::NewMessage {
             id,
-            chat_id: "15550000002@c.us",
+            chat_id,
             upstream_id,
             from: "15550000001@c.us",
-            from_me: true,
+            from_me,
             kind: "text",
             body,
             media: None,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{message_row, DEVICE_NUMBER, MESSAGE_COLUMNS};
+use super::{message_row, DEVICE_NUMBER, IN_CHAT_ORDER, MESSAGE_COLUMNS};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Asked, Conn, Row};
@@ -68,16 +68,17 @@ pub fn by_short_id_in_chat(
 ) -> StoreResult<Option<Message>> {
     static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
         // SQLite and PostgreSQL name the function that finds a text in another differently.
-        [
+        let positions = [
             "instr(upstream_id || '_', '_' || ?3 || '_')",
             "strpos(upstream_id || '_', '_' || ?3 || '_')",
-        ]
-        .map(|position| {
-            let columns = &*MESSAGE_COLUMNS;
+        ];
+        let columns = &*MESSAGE_COLUMNS;
+        [0, 1].map(|database| {
+            let (position, order) = (positions[database], IN_CHAT_ORDER[database]);
             format!(
                 "SELECT {columns} FROM messages
                      WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND {position} > 0
-                     ORDER BY id DESC LIMIT 1"
+                     ORDER BY {order} DESC LIMIT 1"
             )
         })
     });
@@ -121,6 +122,25 @@ pub fn in_chat(conn: &Conn, device: &DeviceId, chat: &str, message: &str) -> Sto
     )
 }
 
+/// [`list_messages`]' query on SQLite and on PostgreSQL. SQLite seeks the page's first row in
+/// the chat's index, `before` always bounding it, rather than stepping over every message after
+/// it: a page deep into a long chat costs what the first does.
+pub(in crate::store) static CHAT_PAGE: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let columns = &*MESSAGE_COLUMNS;
+    let before = [
+        "rowid < COALESCE((SELECT rowid FROM messages WHERE id = ?3), 9223372036854775807)",
+        "(CAST(?3 AS TEXT) IS NULL OR id < ?3)",
+    ];
+    [0, 1].map(|database| {
+        let (before, order) = (before[database], IN_CHAT_ORDER[database]);
+        format!(
+            "SELECT {columns} FROM messages
+             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND {before}
+             ORDER BY {order} DESC LIMIT ?4"
+        )
+    })
+});
+
 /// A chat's messages, newest first; `before` is the id of the last message already seen.
 pub fn list_messages(
     conn: &Conn,
@@ -130,19 +150,11 @@ pub fn list_messages(
     limit: u32,
     max_bytes: usize,
 ) -> StoreResult<Page<Message>> {
-    static QUERY: LazyLock<String> = LazyLock::new(|| {
-        let columns = &*MESSAGE_COLUMNS;
-        format!(
-            "SELECT {columns} FROM messages
-             WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR id < ?3)
-             ORDER BY id DESC LIMIT ?4"
-        )
-    });
     let mut budget = ReplyBudget::new(max_bytes);
     page(
         conn,
         (
-            &QUERY,
+            &CHAT_PAGE[usize::from(conn.is_postgres())],
             params![device.as_str(), chat, before, i64::from(limit) + 1],
         ),
         message_row,
@@ -173,12 +185,13 @@ pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreRes
 
 /// The upstream id of the newest message the other side sent in a chat.
 pub fn latest_incoming(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<String>> {
+    let order = IN_CHAT_ORDER[usize::from(conn.is_postgres())];
     conn.query_opt(
         &format!(
             "SELECT upstream_id FROM messages
              WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND from_me = 0
                 AND upstream_id IS NOT NULL
-             ORDER BY id DESC LIMIT 1"
+             ORDER BY {order} DESC LIMIT 1"
         ),
         params![device.as_str(), chat],
         |row| row.get(0),

@@ -492,3 +492,34 @@ fn notifications_and_inboxes_keyed_by_texts_read_back_the_same_by_their_devices_
     let conn = crate::store::Conn::sqlite(conn);
     numbered_inbox::written_before::read_back_the_same(&conn);
 }
+
+/// A chat's messages stored before its index came to end with their row numbers are listed in
+/// the same order after, page by page.
+#[test]
+fn a_chats_messages_stored_before_are_listed_in_the_same_order() {
+    let mut conn = at_version(38);
+    conn.execute_batch(
+        "INSERT INTO device_seq (device_id, last_seq, num) VALUES ('demo', 0, 1);
+         INSERT INTO messages (id, chat_id, from_id, from_me, type, body, timestamp, ack,
+            created_at, device)
+         VALUES ('msg_1', 'c', 'me', 1, 'text', 'one', 1, 0, 1, 1),
+                ('msg_2', 'd', 'me', 1, 'text', 'other', 2, 0, 2, 1),
+                ('msg_3', 'c', 'me', 1, 'text', 'three', 3, 0, 3, 1),
+                ('msg_4', 'c', 'me', 1, 'text', 'four', 4, 0, 4, 1);",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let conn = crate::store::Conn::sqlite(conn);
+    let demo = crate::model::DeviceId::parse("demo").unwrap();
+    let page = |before: Option<&str>| {
+        let page =
+            crate::store::messages::list_messages(&conn, &demo, "c", before, 2, 1 << 20).unwrap();
+        let ids: Vec<_> = page.items.into_iter().map(|m| m.id).collect();
+        (ids, page.next_cursor)
+    };
+    assert_eq!(
+        page(None),
+        (vec!["msg_4".into(), "msg_3".into()], Some("msg_3".into()))
+    );
+    assert_eq!(page(Some("msg_3")), (vec!["msg_1".into()], None));
+}

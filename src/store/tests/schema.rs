@@ -62,15 +62,23 @@ const POSTGRES_ONLY: &[(&str, &str)] = &[
     ),
 ];
 
-/// Facts about a column that differ, as `(SQLite's, PostgreSQL's, why)`.
-const DIFFERENT: &[(&str, &str, &str)] = &[(
-    "device_seq.num: integer",
-    "device_seq.num: integer not null default nextval('device_nums'::regclass)",
-    "SQLite's `ALTER TABLE … ADD COLUMN` cannot add a `NOT NULL` column without a default; \
+/// Facts about a column or an index that differ, as `(SQLite's, PostgreSQL's, why)`.
+const DIFFERENT: &[(&str, &str, &str)] = &[
+    (
+        "messages: index (device, chat_id)",
+        "messages: index (device, chat_id, id)",
+        "SQLite's index ends with each row's number, which orders a chat's messages there \
+         (`messages::IN_CHAT_ORDER`); PostgreSQL's rows have none, and its index names the id",
+    ),
+    (
+        "device_seq.num: integer",
+        "device_seq.num: integer not null default nextval('device_nums'::regclass)",
+        "SQLite's `ALTER TABLE … ADD COLUMN` cannot add a `NOT NULL` column without a default; \
      every row got its number in the step that added it, and every insert gives one. On \
      PostgreSQL the numbers come from a sequence, so that nodes journaling for new devices \
      at once do not take the same",
-)];
+    ),
+];
 
 /// A column as its catalog describes it.
 struct Column {
