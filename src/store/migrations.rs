@@ -443,10 +443,12 @@ const MIGRATIONS: &[&str] = &[
     numbered_messages::SQLITE,
     // 38: see `numbered_inbox`.
     numbered_inbox::SQLITE,
-    // 39: a chat's messages listed by their row numbers (`messages::IN_CHAT_ORDER`), which
-    // SQLite's index holds anyway, rather than by their ids too.
+    // 39: a chat's messages and the relay queue listed by their row numbers
+    // (`messages::STORED_ORDER`), which SQLite's indexes hold anyway, rather than by their ids.
     "DROP INDEX messages_by_chat;
-    CREATE INDEX messages_by_chat ON messages (device, chat_id);",
+    CREATE INDEX messages_by_chat ON messages (device, chat_id);
+    DROP INDEX messages_in_relay;
+    CREATE INDEX messages_in_relay ON messages (device) WHERE relay_status IN ('queued', 'retrying');",
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{message_row, DEVICE_NUMBER, IN_CHAT_ORDER, MESSAGE_COLUMNS};
+use super::{message_row, DEVICE_NUMBER, MESSAGE_COLUMNS, STORED_ORDER};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Asked, Conn, Row};
@@ -74,7 +74,7 @@ pub fn by_short_id_in_chat(
         ];
         let columns = &*MESSAGE_COLUMNS;
         [0, 1].map(|database| {
-            let (position, order) = (positions[database], IN_CHAT_ORDER[database]);
+            let (position, order) = (positions[database], STORED_ORDER[database]);
             format!(
                 "SELECT {columns} FROM messages
                      WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND {position} > 0
@@ -132,7 +132,7 @@ pub(in crate::store) static CHAT_PAGE: LazyLock<[String; 2]> = LazyLock::new(|| 
         "(CAST(?3 AS TEXT) IS NULL OR id < ?3)",
     ];
     [0, 1].map(|database| {
-        let (before, order) = (before[database], IN_CHAT_ORDER[database]);
+        let (before, order) = (before[database], STORED_ORDER[database]);
         format!(
             "SELECT {columns} FROM messages
              WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND {before}
@@ -185,7 +185,7 @@ pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreRes
 
 /// The upstream id of the newest message the other side sent in a chat.
 pub fn latest_incoming(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<String>> {
-    let order = IN_CHAT_ORDER[usize::from(conn.is_postgres())];
+    let order = STORED_ORDER[usize::from(conn.is_postgres())];
     conn.query_opt(
         &format!(
             "SELECT upstream_id FROM messages

@@ -58,12 +58,12 @@ pub(super) fn message_columns_of(alias: &str) -> String {
 /// ([`Tx::device_number`](super::Tx::device_number)) and gives it instead.
 pub(super) const DEVICE_NUMBER: &str = "(SELECT num FROM device_seq WHERE device_id = ?1)";
 
-/// What orders a chat's messages as they were stored, on SQLite and on PostgreSQL. SQLite's
-/// index of a chat's messages ends with each row's number, which grows as messages are stored
-/// (a new row's is greater than any stored), as their ids do; naming the id too, its entries
-/// were ~30 bytes longer (docs/performance.md, fleet). PostgreSQL's rows
-/// have no such number, and its index names the id.
-pub(super) const IN_CHAT_ORDER: [&str; 2] = ["rowid", "id"];
+/// What orders messages as they were stored, on SQLite and on PostgreSQL: a chat's, and those
+/// of the relay queue. SQLite's indexes of both end with each row's number, which grows as
+/// messages are stored (a new row's is greater than any stored), as their ids do; naming the
+/// id too, their entries were ~30 bytes longer (docs/performance.md, send). PostgreSQL's rows
+/// have no such number, and its indexes name the id.
+pub(super) const STORED_ORDER: [&str; 2] = ["rowid", "id"];
 
 /// The tables whose rows name their device by its number ([`DEVICE_NUMBER`]) rather than its
 /// id: those that grow with every message.

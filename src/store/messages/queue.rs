@@ -5,6 +5,7 @@
 
 use super::{
     message_columns_of, message_row, DEVICE_NUMBER, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT,
+    STORED_ORDER,
 };
 use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
@@ -61,12 +62,13 @@ fn queued_columns(conn: &Conn, alias: &str, reply_to_upstream: &str) -> String {
 pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = message_columns_of("m");
     let queued = queued_columns(conn, "m.", "q.upstream_id");
+    let order = STORED_ORDER[usize::from(conn.is_postgres())];
     conn.query_all(
         &format!(
             "SELECT {columns}, {queued}
              FROM messages m LEFT JOIN messages q ON q.id = m.reply_to AND q.device = m.device
              WHERE m.device = {DEVICE_NUMBER} AND m.relay_status IN ('queued', 'retrying')
-             ORDER BY m.id LIMIT ?2"
+             ORDER BY m.{order} LIMIT ?2"
         ),
         params![device.as_str(), i64::from(limit)],
         queued_row,
@@ -99,13 +101,14 @@ pub fn in_doubt(
     let media = if with_media { "IS NOT NULL" } else { "IS NULL" };
     let queued = queued_columns(conn, "", "CAST(NULL AS TEXT)");
     let columns = &*MESSAGE_COLUMNS;
+    let order = STORED_ORDER[usize::from(conn.is_postgres())];
     conn.query_opt(
         &format!(
             "SELECT {columns}, {queued} FROM messages
              WHERE device = {DEVICE_NUMBER} AND chat_id = ?2 AND relay_status IN ('queued', 'retrying')
                AND attempts > 0 AND upstream_id IS NULL AND from_me = 1 AND body = ?3
                AND media {media}
-             ORDER BY id LIMIT 1"
+             ORDER BY {order} LIMIT 1"
         ),
         params![device.as_str(), chat_id, body],
         queued_row,

@@ -1,6 +1,6 @@
 //! A chat's messages newest first, a page at a time, and its latest message by what finds one:
 //! in the order they were stored, which SQLite's index keeps by row number and PostgreSQL's by
-//! id (`messages::IN_CHAT_ORDER`), on both.
+//! id (`messages::STORED_ORDER`), on both.
 
 use super::{message_in, stored_device, Backend, Db};
 use crate::model::DeviceId;

@@ -103,6 +103,8 @@ async fn an_ack_finds_its_message_at_the_row_kept_for_it_or_else_by_its_upstream
         .read(move |conn| messages::relay_queue(conn, &id, 10))
         .await
         .unwrap();
+    let order: Vec<&str> = queue.iter().map(|queued| queued.message.id.as_str()).collect();
+    assert_eq!(order, ["msg_1", "msg_2", "msg_3"], "the queue in the order stored");
     let rows: Vec<Option<i64>> = queue.iter().map(|queued| queued.rowid).collect();
     assert_eq!(rows.iter().all(Option::is_some), !backend_is_postgres(&db), "{rows:?}");
     let id = device.clone();

@@ -68,7 +68,12 @@ const DIFFERENT: &[(&str, &str, &str)] = &[
         "messages: index (device, chat_id)",
         "messages: index (device, chat_id, id)",
         "SQLite's index ends with each row's number, which orders a chat's messages there \
-         (`messages::IN_CHAT_ORDER`); PostgreSQL's rows have none, and its index names the id",
+         (`messages::STORED_ORDER`); PostgreSQL's rows have none, and its index names the id",
+    ),
+    (
+        "messages: index (device) where 'queued' 'retrying' relay_status",
+        "messages: index (device, id) where 'queued' 'retrying' relay_status",
+        "the relay queue's order, as a chat's above",
     ),
     (
         "device_seq.num: integer",
