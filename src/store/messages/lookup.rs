@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{message_row, DEVICE_NUMBER, MESSAGE_COLUMNS, STORED_ORDER};
+use super::{message_row, stored_order, DEVICE_NUMBER, MESSAGE_COLUMNS, STORED_ORDER};
 use crate::model::{DeviceId, Message, Page, ReplyBudget};
 use crate::store::page::page;
 use crate::store::sql::{params, Asked, Conn, Row};
@@ -185,7 +185,7 @@ pub fn chat_has_messages(conn: &Conn, device: &DeviceId, chat: &str) -> StoreRes
 
 /// The upstream id of the newest message the other side sent in a chat.
 pub fn latest_incoming(conn: &Conn, device: &DeviceId, chat: &str) -> StoreResult<Option<String>> {
-    let order = STORED_ORDER[usize::from(conn.is_postgres())];
+    let order = stored_order(conn);
     conn.query_opt(
         &format!(
             "SELECT upstream_id FROM messages

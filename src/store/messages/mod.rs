@@ -65,6 +65,11 @@ pub(super) const DEVICE_NUMBER: &str = "(SELECT num FROM device_seq WHERE device
 /// have no such number, and its indexes name the id.
 pub(super) const STORED_ORDER: [&str; 2] = ["rowid", "id"];
 
+/// [`STORED_ORDER`] on `conn`'s database.
+fn stored_order(conn: &super::Conn) -> &'static str {
+    STORED_ORDER[usize::from(conn.is_postgres())]
+}
+
 /// The tables whose rows name their device by its number ([`DEVICE_NUMBER`]) rather than its
 /// id: those that grow with every message.
 pub(super) const NUMBERED_TABLES: [&str; 3] = ["messages", "notifications", "simulator_inbox"];

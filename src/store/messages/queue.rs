@@ -4,8 +4,8 @@
 //! first ack), so a message and its place in the queue change together.
 
 use super::{
-    message_columns_of, message_row, DEVICE_NUMBER, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT,
-    STORED_ORDER,
+    message_columns_of, message_row, stored_order, DEVICE_NUMBER, MESSAGE_COLUMNS,
+    MESSAGE_COLUMN_COUNT,
 };
 use crate::model::{DeviceId, Message, RelayStatus};
 use crate::store::sql::{params, Conn, Row};
@@ -62,7 +62,7 @@ fn queued_columns(conn: &Conn, alias: &str, reply_to_upstream: &str) -> String {
 pub fn relay_queue(conn: &Conn, device: &DeviceId, limit: u32) -> StoreResult<Vec<Queued>> {
     let columns = message_columns_of("m");
     let queued = queued_columns(conn, "m.", "q.upstream_id");
-    let order = STORED_ORDER[usize::from(conn.is_postgres())];
+    let order = stored_order(conn);
     conn.query_all(
         &format!(
             "SELECT {columns}, {queued}
@@ -101,7 +101,7 @@ pub fn in_doubt(
     let media = if with_media { "IS NOT NULL" } else { "IS NULL" };
     let queued = queued_columns(conn, "", "CAST(NULL AS TEXT)");
     let columns = &*MESSAGE_COLUMNS;
-    let order = STORED_ORDER[usize::from(conn.is_postgres())];
+    let order = stored_order(conn);
     conn.query_opt(
         &format!(
             "SELECT {columns}, {queued} FROM messages
