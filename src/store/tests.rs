@@ -1033,7 +1033,7 @@ async fn a_deleted_device_leaves_no_row_in_any_table_that_names_devices(backend)
         .write(move |tx| {
             our_text(tx, &device, ("msg_p", "to the phone"), None)?;
             let message = messages::get_message(tx.conn(), &device, "msg_p")?.unwrap();
-            let now = "2026-01-02T03:04:05.678Z";
+            let now = crate::store::parse_time("2026-01-02T03:04:05.678Z");
             let receipt = tx.simulator_receive(&device, &message, "true_a", now, "[1]")?;
             receipt.read(tx.conn(), &device, &message)?;
             let named = |conn: &crate::store::Conn| {
@@ -1512,7 +1512,7 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
             our_text(tx, &device, ("msg_p", "to the phone"), None)?;
             let message = messages::get_message(tx.conn(), &device, "msg_p")?.unwrap();
             let mut receive = |upstream_id: &str, plan: &str| {
-                let now = "2026-01-02T03:04:05.678Z";
+                let now = crate::store::parse_time("2026-01-02T03:04:05.678Z");
                 let receipt = tx.simulator_receive(&device, &message, upstream_id, now, plan)?;
                 receipt.read(tx.conn(), &device, &message)
             };

@@ -36,7 +36,6 @@ use crate::device::upstream::{Marked, Settle, UpstreamEvent};
 use crate::model::{
     content::Content,
     inbound::{Directory, DirectoryChat, DirectoryContact, Inbound, Incoming},
-    rfc3339,
     spec::{Behaviour, SimulatedContact, SimulatorSpec},
     Ack, DeviceId, Media, Message,
 };
@@ -141,7 +140,6 @@ pub fn receive(
         .into_iter()
         .map(|(chat, asked)| Ok((chat, tx.conn().answer_exists(asked)?)))
         .collect::<StoreResult<HashMap<_, _>>>()?;
-    let received_at = rfc3339(now);
     let arrivals = messages
         .iter()
         .map(|message| {
@@ -149,8 +147,7 @@ pub fn receive(
             let plan = plan(tx.conn(), device, spec, message, blocked)?;
             let candidate = format!("true_{}_{}", message.chat_id, random_token(20));
             let stored = serde_json::to_string(&plan)?;
-            let receipt =
-                tx.simulator_receive(device, message, &candidate, &received_at, &stored)?;
+            let receipt = tx.simulator_receive(device, message, &candidate, now, &stored)?;
             Ok((receipt, plan))
         })
         .collect::<StoreResult<Vec<_>>>()?;

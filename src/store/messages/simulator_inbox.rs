@@ -1,10 +1,11 @@
 //! The simulated phones' inboxes: what the built-in simulator's other side received, once per
 //! message, so that tests and the dashboard can see what a device really delivered.
 
-use super::{millis_of, time_of, DEVICE_NUMBER};
+use super::{time_of, DEVICE_NUMBER};
 use crate::model::{content::Content, DeviceId, Message};
 use crate::store::sql::{params, Asked, Conn, Row};
 use crate::store::{StoreResult, Tx};
+use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
 /// One message as the simulated phone received it.
@@ -66,7 +67,7 @@ impl Tx<'_> {
         device: &DeviceId,
         message: &Message,
         upstream_id: &str,
-        now: &str,
+        now: DateTime<Utc>,
         plan: &str,
     ) -> StoreResult<Receipt> {
         let content = match message.content.is_plain() {
@@ -84,7 +85,7 @@ impl Tx<'_> {
             upstream_id,
             message.chat_id,
             message.body,
-            millis_of(now),
+            now.timestamp_millis(),
             message.kind,
             content,
             device.as_str(),

@@ -52,7 +52,8 @@ pub(in crate::store) const SQLITE: &str = "
 
 /// PostgreSQL changes the columns in place; dropping the device's id drops the keys and the
 /// index that began with it. A device's number comes from the sequence that numbers journals.
-pub(in crate::store) const POSTGRES: &str = r#"
+pub(in crate::store) const POSTGRES: &str = concat!(
+    r#"
     INSERT INTO device_seq (device_id, last_seq)
         SELECT device_id, 0
         FROM (SELECT device_id FROM notifications UNION SELECT device_id FROM simulator_inbox) m
@@ -66,16 +67,14 @@ pub(in crate::store) const POSTGRES: &str = r#"
     ALTER TABLE simulator_inbox ADD COLUMN device BIGINT;
     UPDATE simulator_inbox i SET device = d.num FROM device_seq d WHERE d.device_id = i.device_id;
     ALTER TABLE simulator_inbox ALTER COLUMN device SET NOT NULL;
-    CREATE OR REPLACE FUNCTION pg_temp.millis(at TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
-    BEGIN
-        RETURN round(extract(epoch FROM at::timestamptz) * 1000);
-    EXCEPTION WHEN others THEN
-        RETURN NULL;
-    END $$;
+    CREATE OR REPLACE "#,
+    super::numbered_messages::millis_function!(),
+    r#"
     ALTER TABLE simulator_inbox
         ALTER COLUMN received_at TYPE BIGINT USING COALESCE(pg_temp.millis(received_at), 0);
     ALTER TABLE simulator_inbox DROP COLUMN device_id;
-    ALTER TABLE simulator_inbox ADD UNIQUE (device, message_id);"#;
+    ALTER TABLE simulator_inbox ADD UNIQUE (device, message_id);"#
+);
 
 /// Notifications and inbox rows as the step before kept them, and what the step must keep of
 /// them: on either database, through the store's own reads.

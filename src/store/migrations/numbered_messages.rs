@@ -99,6 +99,21 @@ pub(in crate::store) const SQLITE: &str = concat!(
     END;"
 );
 
+/// The function PostgreSQL's steps read an RFC 3339 text as milliseconds with, `NULL` for a text
+/// that is no time, after `CREATE` (or `CREATE OR REPLACE` in a step after the first that
+/// makes it: it lasts as long as the session that migrates).
+macro_rules! millis_function {
+    () => {
+        "FUNCTION pg_temp.millis(at TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+    BEGIN
+        RETURN round(extract(epoch FROM at::timestamptz) * 1000);
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END $$;"
+    };
+}
+pub(super) use millis_function;
+
 /// PostgreSQL changes the columns in place; dropping the device's id drops the indexes that
 /// began with it. A device's number comes from the sequence that numbers journals.
 pub(in crate::store) const POSTGRES: &str = concat!(
@@ -108,12 +123,9 @@ pub(in crate::store) const POSTGRES: &str = concat!(
     ALTER TABLE messages ADD COLUMN device BIGINT;
     UPDATE messages m SET device = d.num FROM device_seq d WHERE d.device_id = m.device_id;
     ALTER TABLE messages ALTER COLUMN device SET NOT NULL;
-    CREATE FUNCTION pg_temp.millis(at TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
-    BEGIN
-        RETURN round(extract(epoch FROM at::timestamptz) * 1000);
-    EXCEPTION WHEN others THEN
-        RETURN NULL;
-    END $$;
+    CREATE "#,
+    millis_function!(),
+    r#"
     ALTER TABLE messages
         ALTER COLUMN created_at TYPE BIGINT USING COALESCE(pg_temp.millis(created_at), 0),
         ALTER COLUMN timestamp TYPE BIGINT
