@@ -124,21 +124,24 @@ async fn sync_files(
                     tx.delete_device(&existing.id)?;
                 }
             }
-            let definitions: Vec<_> = stored.iter().filter_map(|r| definition(r).ok()).collect();
-            let mut numbers = phone_numbers::in_use(
-                definitions
-                    .iter()
-                    .chain(declared.iter().map(|(_, spec)| spec)),
-            );
-            for (id, mut spec) in declared {
-                // A file that gives no number keeps the one its device was given before.
-                let before = stored.iter().find(|record| record.id == id);
-                if spec.simulator.phone.is_none() {
+            // A file that gives no number keeps the one its device was given before.
+            let mut declared = declared;
+            for (id, spec) in &mut declared {
+                if phone_numbers::wants_one(spec) {
+                    let before = stored.iter().find(|record| record.id == *id);
                     spec.simulator.phone = before
                         .and_then(|record| definition(record).ok())
                         .and_then(|stored| stored.simulator.phone);
                 }
-                phone_numbers::assign(&mut spec, &mut numbers);
+            }
+            // Those with a number are stored first, so that no other is given it; those
+            // without are given the first free, none their contacts'.
+            let (numbered, unnumbered): (Vec<_>, Vec<_>) = declared
+                .into_iter()
+                .partition(|(_, spec)| !phone_numbers::wants_one(spec));
+            let besides = phone_numbers::contacts_of(unnumbered.iter().map(|(_, spec)| spec));
+            for (id, mut spec) in numbered.into_iter().chain(unnumbered) {
+                phone_numbers::assign(tx, &mut spec, &besides)?;
                 tx.upsert_device(&DeviceRecord::new(id, &spec, DeviceSource::File))?;
             }
             Ok(())
@@ -160,9 +163,8 @@ pub(super) async fn create(
                 return Ok(None);
             }
             let mut spec = spec;
-            let stored = store::devices::list(tx.conn())?;
-            let definitions: Vec<_> = stored.iter().filter_map(|r| definition(r).ok()).collect();
-            phone_numbers::assign(&mut spec, &mut phone_numbers::in_use(&definitions));
+            let own_contacts = phone_numbers::contacts_of([&spec]);
+            phone_numbers::assign(tx, &mut spec, &own_contacts)?;
             tx.upsert_device(&DeviceRecord::new(id.clone(), &spec, DeviceSource::Api))?;
             tx.device(&id)
         })

@@ -189,6 +189,7 @@ impl Tx<'_> {
                 rfc3339(record.updated_at),
             ],
         )?;
+        self.hold_simulator_numbers(record)?;
         self.device_changes
             .push(DeviceChange::Defined(record.id.clone()));
         Ok(())
@@ -199,6 +200,7 @@ impl Tx<'_> {
         self.index_new_words()?;
         self.delete_journal(id)?;
         self.delete_lease(id)?;
+        self.release_simulator_numbers(id)?;
         for table in NUMBERED_TABLES {
             self.execute(
                 &format!("DELETE FROM {table} WHERE device = {DEVICE_NUMBER}"),

@@ -449,6 +449,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_chat ON messages (device, chat_id);
     DROP INDEX messages_in_relay;
     CREATE INDEX messages_in_relay ON messages (device) WHERE relay_status IN ('queued', 'retrying');",
+    // 40: see `simulator_numbers`.
+    simulator_numbers::SQLITE,
 ];
 
 /// The step after which a message sent and still without its server ack says since when in a
@@ -553,5 +555,6 @@ pub(super) mod numbered_inbox;
 mod upgrade;
 pub(super) use upgrade::Upgrade;
 pub(super) mod numbered_messages;
+pub(super) mod simulator_numbers;
 #[cfg(test)]
 mod tests;

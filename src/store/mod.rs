@@ -47,6 +47,7 @@ pub mod pictures;
 mod postgresql;
 mod readers;
 pub mod secrets;
+pub mod simulator_numbers;
 pub mod sinks;
 pub mod sql;
 mod statistics;

@@ -496,6 +496,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::migrations::numbered_messages::POSTGRES,
     // Notifications and the phones' inboxes keyed by their device's number (SQLite's 38).
     super::migrations::numbered_inbox::POSTGRES,
+    // The numbers simulated phones hold or talk to, in a table of their own (SQLite's 40).
+    super::migrations::simulator_numbers::POSTGRES,
 ];
 
 #[cfg(test)]

@@ -201,6 +201,7 @@ mod naming;
 mod numbered;
 mod relay;
 mod search;
+mod simulator_numbers;
 mod sinks;
 
 fn disconnected(reason: &str) -> EventData {

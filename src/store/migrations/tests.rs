@@ -523,3 +523,14 @@ fn a_chats_messages_stored_before_are_listed_in_the_same_order() {
     );
     assert_eq!(page(Some("msg_3")), (vec!["msg_1".into()], None));
 }
+
+/// Devices stored before the numbers had a table of their own hold the numbers their
+/// definitions name ([`simulator_numbers::written_before`]).
+#[test]
+fn numbers_named_by_definitions_stored_before_are_held() {
+    let mut conn = at_version(39);
+    conn.execute_batch(simulator_numbers::written_before::ROWS)
+        .unwrap();
+    migrate(&mut conn).unwrap();
+    simulator_numbers::written_before::held_as_named(&crate::store::Conn::sqlite(conn));
+}

@@ -7,7 +7,7 @@ use crate::store::postgresql;
 use crate::store::sql::{params, Conn};
 
 /// A new database taken to just before `step`, given `rows`, then taken through `step`.
-fn through_step(step: &str, rows: &str) -> Conn {
+pub(super) fn through_step(step: &str, rows: &str) -> Conn {
     let before = postgresql::MIGRATIONS
         .iter()
         .position(|known| *known == step)
