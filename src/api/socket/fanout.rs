@@ -57,17 +57,12 @@ pub(super) async fn fanout(
     me: mpsc::WeakUnboundedSender<Fanout>,
     taken: Histogram,
 ) {
-    let head_of = device.clone();
-    let mut emitted = match store
-        .read(move |conn| store::journal::head(conn, &head_of))
-        .await
-    {
-        Ok(head) => head,
-        Err(error) => {
-            tracing::error!(device_id = %device, %error, "cannot read the journal head");
-            return;
-        }
+    let Some(mut emitted) = head(&store, &device).await else {
+        return;
     };
+    // Whether events may have been missed while no socket was attached: nobody was owed
+    // them, so they were not read, and the journal's head is read when a socket attaches.
+    let mut behind = false;
     let mut sockets = Attached::default();
     let start_replay = |socket: SocketRef, after: u64, until: u64, from: u64| {
         let (store, device, me) = (store.clone(), device.clone(), me.clone());
@@ -106,10 +101,25 @@ pub(super) async fn fanout(
                         Err(_) => break,
                     }
                 }
-                live(&store, &device, &mut emitted, &batch, &mut sockets, &taken).await;
+                if sockets.is_empty() {
+                    // Nobody to deliver to, nor any gap to read: a replay under way reads
+                    // the journal through where this leaves `emitted`.
+                    emitted = emitted.max(batch[batch.len() - 1].seq);
+                    behind = false;
+                } else {
+                    live(&store, &device, &mut emitted, &batch, &mut sockets, &taken).await;
+                }
             }
+            Fanout::Resync if sockets.is_empty() => behind = true,
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
             Fanout::Attach { socket, last_seq } => {
+                if std::mem::take(&mut behind) {
+                    let Some(head) = head(&store, &device).await else {
+                        session::disconnect(socket, "journal_unreadable");
+                        continue;
+                    };
+                    emitted = emitted.max(head);
+                }
                 if last_seq.is_some_and(|last| last > emitted) {
                     // A client can know a seq before this fanout emitted it: from the journal
                     // over REST, or from a webhook. Catch up with the store before taking it
@@ -161,6 +171,21 @@ pub(super) async fn fanout(
                     start_replay(socket, through, emitted, from);
                 }
             }
+        }
+    }
+}
+
+/// Where `device`'s journal stands, or `None` (logged) when it cannot be read.
+async fn head(store: &Store, device: &DeviceId) -> Option<u64> {
+    let head_of = device.clone();
+    match store
+        .read(move |conn| store::journal::head(conn, &head_of))
+        .await
+    {
+        Ok(head) => Some(head),
+        Err(error) => {
+            tracing::error!(device_id = %device, %error, "cannot read the journal head");
+            None
         }
     }
 }
@@ -302,6 +327,10 @@ impl Attached {
 
     fn detach(&mut self, sid: Sid) {
         self.live.remove(&sid);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live.is_empty()
     }
 
     /// Sends events to every socket that may see them, each socket all of them in turn; a

@@ -137,6 +137,11 @@ impl SocketHub {
     /// device and that `seq`, so a dashboard that keeps the update with the highest `seq`
     /// keeps the latest device.
     async fn announce_device(&self, id: &DeviceId, event: Option<(u64, String)>) {
+        // Nobody to tell, nothing to read: thousands of devices linking at once change state
+        // faster than the hub could read each of them.
+        if self.root_sockets_seeing(id).is_empty() {
+            return;
+        }
         let lookup = id.clone();
         let Ok(Some((record, (seq, at)))) = self
             .inner
@@ -192,18 +197,22 @@ impl SocketHub {
 
     /// Emits `event` to every root socket whose credential sees device `id`.
     fn tell_root(&self, id: &DeviceId, event: &str, payload: &impl Serialize) {
-        let Some(root) = self.inner.io.of("/") else {
-            return;
-        };
-        for socket in root.sockets() {
-            let sees = socket
-                .extensions
-                .get::<Arc<Caller>>()
-                .is_some_and(|caller| caller.sees(id));
-            if sees {
-                tell(&socket, event, payload);
-            }
+        for socket in self.root_sockets_seeing(id) {
+            tell(&socket, event, payload);
         }
+    }
+
+    /// The root sockets whose credential sees device `id`.
+    fn root_sockets_seeing(&self, id: &DeviceId) -> Vec<SocketRef> {
+        let Some(root) = self.inner.io.of("/") else {
+            return Vec::new();
+        };
+        let mut sockets = root.sockets();
+        sockets.retain(|socket| {
+            let caller = socket.extensions.get::<Arc<Caller>>();
+            caller.is_some_and(|caller| caller.sees(id))
+        });
+        sockets
     }
 
     pub(super) fn register_root(&self) {
