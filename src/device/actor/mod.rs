@@ -29,6 +29,7 @@ mod transitions;
 mod typing;
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -297,8 +298,33 @@ impl Actor {
     /// Runs until the command queue closes or a shutdown command arrives.
     pub async fn run(mut self, commands: CommandQueue, autostart: bool, boot_reason: &'static str) {
         let mut commands = commands.lock_owned().await;
+        Box::pin(self.boot(autostart, boot_reason)).await;
+        loop {
+            let wake = tokio::select! {
+                command = commands.recv() => match command {
+                    Some((command, reply)) => Wake::Command(command, reply),
+                    None => break,
+                },
+                Some(event) = self.upstream_events.recv() => Wake::Upstream(event),
+                _ = self.bell.rung() => Wake::Bell,
+                _ = at(self.relay.deadline()) => Wake::RelayDeadline,
+                _ = at(self.check_deadline) => Wake::CheckDue,
+                _ = at(self.typing.values().min().copied()) => Wake::TypingDue,
+                _ = at(self.qr_deadline) => Wake::QrDue,
+                _ = at(self.reconnect_deadline) => Wake::ReconnectDue,
+            };
+            // Boxed: inline, the futures of everything a wake can do would make every idle
+            // actor, ten thousand of them in a fleet, as large as the largest (~10 KB each).
+            if Box::pin(self.woken(wake)).await.is_break() {
+                break;
+            }
+        }
+    }
+
+    /// Records a stop the daemon (or this actor) did not record, then starts the device if it
+    /// starts with the daemon.
+    async fn boot(&mut self, autostart: bool, boot_reason: &'static str) {
         if self.state.name().is_running() {
-            // The daemon (or this actor) stopped without recording it: say so, then carry on.
             self.enter(
                 DeviceState::Stopped {
                     reason: Some(boot_reason.into()),
@@ -310,55 +336,57 @@ impl Actor {
         if autostart {
             let _ = self.feed(Input::Start).await;
         }
-        loop {
-            tokio::select! {
-                command = commands.recv() => {
-                    let Some((command, reply)) = command else { break };
-                    if matches!(command, Command::Shutdown) {
-                        self.shut_down().await;
-                        let _ = reply.send(Ok(()));
-                        break;
-                    }
-                    let result = self.command(command).await;
-                    let _ = reply.send(result);
-                }
-                Some(event) = self.upstream_events.recv() => self.upstream_event(event).await,
-                _ = self.bell.rung() => {
-                    if let (StateName::Ready, Some(upstream)) = (self.state.name(), self.upstream.as_mut()) {
-                        let pumped = self.relay.pump(upstream.as_mut()).await;
-                        self.pumped(pumped).await;
-                    }
-                }
-                _ = at(self.relay.deadline()) => {
-                    match (self.state.name(), self.upstream.as_mut()) {
-                        (StateName::Ready, Some(upstream)) => {
-                            let pumped = self.relay.on_deadline(upstream.as_mut()).await;
-                            self.pumped(pumped).await;
-                        }
-                        _ => self.relay.pause(),
-                    }
-                }
-                _ = at(self.check_deadline) => {
-                    self.check_deadline = None;
-                    self.check_upstream().await;
-                }
-                _ = at(self.typing.values().min().copied()) => self.expire_typing().await,
-                _ = at(self.qr_deadline) => {
-                    self.qr_deadline = None;
-                    let input = match self.rotates_qr() {
-                        true => Input::LinkingTimedOut,
-                        false => Input::QrExpired,
-                    };
-                    if !self.holds_linking(&input) {
-                        let _ = self.feed(input).await;
-                    }
-                }
-                _ = at(self.reconnect_deadline) => {
-                    self.reconnect_deadline = None;
-                    let _ = self.feed(Input::BackoffElapsed).await;
+    }
+
+    /// Does what `wake` asks; breaks once the actor has shut down.
+    async fn woken(&mut self, wake: Wake) -> ControlFlow<()> {
+        match wake {
+            Wake::Command(Command::Shutdown, reply) => {
+                self.shut_down().await;
+                let _ = reply.send(Ok(()));
+                return ControlFlow::Break(());
+            }
+            Wake::Command(command, reply) => {
+                let result = self.command(command).await;
+                let _ = reply.send(result);
+            }
+            Wake::Upstream(event) => self.upstream_event(event).await,
+            Wake::Bell => {
+                if let (StateName::Ready, Some(upstream)) =
+                    (self.state.name(), self.upstream.as_mut())
+                {
+                    let pumped = self.relay.pump(upstream.as_mut()).await;
+                    self.pumped(pumped).await;
                 }
             }
+            Wake::RelayDeadline => match (self.state.name(), self.upstream.as_mut()) {
+                (StateName::Ready, Some(upstream)) => {
+                    let pumped = self.relay.on_deadline(upstream.as_mut()).await;
+                    self.pumped(pumped).await;
+                }
+                _ => self.relay.pause(),
+            },
+            Wake::CheckDue => {
+                self.check_deadline = None;
+                self.check_upstream().await;
+            }
+            Wake::TypingDue => self.expire_typing().await,
+            Wake::QrDue => {
+                self.qr_deadline = None;
+                let input = match self.rotates_qr() {
+                    true => Input::LinkingTimedOut,
+                    false => Input::QrExpired,
+                };
+                if !self.holds_linking(&input) {
+                    let _ = self.feed(input).await;
+                }
+            }
+            Wake::ReconnectDue => {
+                self.reconnect_deadline = None;
+                let _ = self.feed(Input::BackoffElapsed).await;
+            }
         }
+        ControlFlow::Continue(())
     }
 
     /// Follows up a turn of the relay: more to send, or trouble with the upstream.
@@ -388,6 +416,19 @@ impl Actor {
             .write(move |tx| tx.journal(&id, data).map(drop))
             .await
     }
+}
+
+/// What woke an actor: a command, a report of its upstream, the relay's bell, or one of its
+/// deadlines passing.
+enum Wake {
+    Command(Command, Reply),
+    Upstream(UpstreamEvent),
+    Bell,
+    RelayDeadline,
+    CheckDue,
+    TypingDue,
+    QrDue,
+    ReconnectDue,
 }
 
 /// Whether the device has (or is opening) a session with its upstream, which it checks on.
