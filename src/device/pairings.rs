@@ -135,8 +135,8 @@ impl Pairings {
         let session = json!({ "token": random_token(32), "me": me });
         let answered = tokio::time::timeout(self.patience, async {
             let scanned = UpstreamEvent::Scanned {
-                session,
-                me,
+                session: Box::new(session),
+                me: Box::new(me),
                 linked,
             };
             match events.send(scanned).await {
@@ -346,7 +346,7 @@ mod tests {
             match device_side.recv().await {
                 Some(UpstreamEvent::Scanned { linked, me, .. }) => {
                     linked.send(accept).unwrap();
-                    me
+                    *me
                 }
                 _ => panic!("the device heard no scan"),
             }

@@ -112,7 +112,11 @@ impl CommandRoute for ToActor {
             }
             Request::Group(op) => {
                 let (done, answer) = oneshot::channel();
-                self.command(Command::Group { op, done }).await?;
+                self.command(Command::Group {
+                    op: Box::new(op),
+                    done,
+                })
+                .await?;
                 return Ok(Answer::Group(answer.await.map_err(|_| DeviceError::Gone)?));
             }
             Request::LookUp(look_up) => {
@@ -128,9 +132,9 @@ impl CommandRoute for ToActor {
             Request::Lifecycle(Lifecycle::Logout) => Command::Logout,
             Request::Cue(cue) => Command::Cue(cue),
             Request::Typing { chat_id, typing } => Command::Typing { chat_id, typing },
-            Request::Tell(action) => Command::Tell(action),
+            Request::Tell(action) => Command::Tell(Box::new(action)),
             Request::Webhook(reports) => Command::Webhook(reports),
-            Request::Govern(changes) => Command::Govern(changes),
+            Request::Govern(changes) => Command::Govern(Box::new(changes)),
         };
         self.command(command).await.map(|()| Answer::Done)
     }

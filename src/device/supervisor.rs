@@ -283,4 +283,20 @@ mod tests {
         );
         assert_eq!(*queue.lock().await, 3, "each run got the queue back");
     }
+
+    /// Every device's channels allocate room for 32 messages each when the device starts, so
+    /// what a message takes inline is paid 32 times by every idle device: kept small, with the
+    /// larger requests and reports boxed.
+    #[test]
+    fn what_a_device_is_sent_is_small_inline() {
+        use crate::device::actor::{Command, Reply};
+        use crate::device::upstream::UpstreamEvent;
+        let command = std::mem::size_of::<(Command, Reply)>();
+        let report = std::mem::size_of::<UpstreamEvent>();
+        assert!(command <= 64, "a command takes {command} bytes inline");
+        assert!(
+            report <= 32,
+            "an upstream report takes {report} bytes inline"
+        );
+    }
 }

@@ -23,13 +23,15 @@ use crate::model::{
 };
 use crate::store::{StoreResult, Tx};
 
-/// What the upstream did by itself.
+/// What the upstream did by itself. Its larger parts are boxed: every device's channel of
+/// these allocates room for 32 of them when it is made, which for 10,000 idle devices was
+/// 36 MB while a report was held inline (`docs/performance.md`, fleet).
 #[derive(Debug)]
 pub enum UpstreamEvent {
     /// The pairing code was scanned; `linked` answers whether the device accepted it.
     Scanned {
-        session: Value,
-        me: Me,
+        session: Box<Value>,
+        me: Box<Me>,
         linked: oneshot::Sender<bool>,
     },
     ConnectionLost {
@@ -41,14 +43,14 @@ pub enum UpstreamEvent {
     /// changes nothing.
     SessionChanged,
     /// Chats and messages: new messages, acks, typing, presence, reactions, revocations.
-    Inbound(Inbound),
+    Inbound(Box<Inbound>),
     /// A report the connector owes and keeps in the store until it is stored, so that it can
     /// make it again after the daemon stopped (the simulated phone's acks and replies):
     /// `settle`, run in the transaction that stores the report, marks it made and says whether
     /// it was still owed. One that was not (a copy of it was stored already) is dropped, so a
     /// report made again is stored once.
     Owed {
-        report: Inbound,
+        report: Box<Inbound>,
         settle: Settle,
     },
 }

@@ -308,7 +308,7 @@ impl Upstream for Simulator {
                         return Ok(());
                     }
                 }
-                UpstreamEvent::Inbound(world::report(&self.spec, &act)?)
+                UpstreamEvent::Inbound(Box::new(world::report(&self.spec, &act)?))
             }
             Cue::Group(cue) => {
                 let reports = self
@@ -316,7 +316,8 @@ impl Upstream for Simulator {
                     .await
                     .map_err(|refused| ConnectorError::Rejected(refused.to_string()))?;
                 for report in reports {
-                    self.report(UpstreamEvent::Inbound(report)).await?;
+                    self.report(UpstreamEvent::Inbound(Box::new(report)))
+                        .await?;
                 }
                 return Ok(());
             }

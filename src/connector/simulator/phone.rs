@@ -476,7 +476,10 @@ pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<Upstrea
             }))
         });
         if events
-            .send(UpstreamEvent::Owed { report, settle })
+            .send(UpstreamEvent::Owed {
+                report: Box::new(report),
+                settle,
+            })
             .await
             .is_err()
         {

@@ -51,9 +51,9 @@ impl Actor {
                 self.heard_upstream();
                 self.webhook(reports).await?
             }
-            Command::Govern(changes) => self.govern(changes).await?,
+            Command::Govern(changes) => self.govern(*changes).await?,
             Command::Group { op, done } => {
-                let _ = done.send(self.group(op).await?);
+                let _ = done.send(self.group(*op).await?);
             }
             Command::Shutdown => unreachable!("handled by the run loop"),
         }

@@ -65,7 +65,9 @@ use crate::model::{
 };
 use crate::store::{self, Store, StoreError};
 
-/// What a command asks of the device.
+/// What a command asks of the device. Its larger requests are boxed: every device's command
+/// channel allocates room for 32 commands when it is made, and 10,000 idle devices' rooms
+/// sized for a group's change were 50 MB (`docs/performance.md`, fleet).
 #[derive(Debug)]
 pub enum Command {
     Start,
@@ -79,7 +81,7 @@ pub enum Command {
         typing: bool,
     },
     /// Pass a hint that matters only now on to the upstream (see [`Outbound::WatchPresence`]).
-    Tell(Outbound),
+    Tell(Box<Outbound>),
     /// Ask the upstream for the chat id of a phone number (see [`Upstream::find_number`]).
     FindNumber {
         number: String,
@@ -99,11 +101,11 @@ pub enum Command {
     /// A verified webhook delivery: its chats and messages are stored before the answer.
     Webhook(Vec<Reported>),
     /// An admin changes the device's send governor's limits.
-    Govern(GovernorChanges),
+    Govern(Box<GovernorChanges>),
     /// Make, read or change a group (see [`Upstream::group`]); what changed is stored before
     /// the answer.
     Group {
-        op: GroupOp,
+        op: Box<GroupOp>,
         done: oneshot::Sender<GroupOutcome>,
     },
     /// The daemon is stopping: close the upstream, remember that the device should run again.

@@ -22,7 +22,7 @@ impl Actor {
                 me,
                 linked,
             } => {
-                self.pending_link = Some((session, me));
+                self.pending_link = Some((*session, *me));
                 let accepted = self.feed(Input::Scanned).await.is_ok();
                 tracing::debug!(device_id = %self.id, accepted, "the scan of a pairing code is answered");
                 if !accepted {
@@ -37,9 +37,9 @@ impl Actor {
                 self.check_upstream().await;
                 return;
             }
-            UpstreamEvent::Inbound(first) => return self.report(first, None).await,
+            UpstreamEvent::Inbound(first) => return self.report(*first, None).await,
             UpstreamEvent::Owed { report, settle } => {
-                return self.report(report, Some(settle)).await
+                return self.report(*report, Some(settle)).await
             }
         };
         if let Err(ignored) = self.feed(input).await {
@@ -97,8 +97,8 @@ impl Actor {
         let mut deferred = None;
         while batch.items.len() < INBOUND_BATCH {
             match self.upstream_events.try_recv() {
-                Ok(UpstreamEvent::Inbound(item)) => batch.push(item, None),
-                Ok(UpstreamEvent::Owed { report, settle }) => batch.push(report, Some(settle)),
+                Ok(UpstreamEvent::Inbound(item)) => batch.push(*item, None),
+                Ok(UpstreamEvent::Owed { report, settle }) => batch.push(*report, Some(settle)),
                 Ok(other) => {
                     deferred = Some(other);
                     break;

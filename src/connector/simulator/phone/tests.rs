@@ -162,7 +162,7 @@ async fn played(duties: Duties) -> Vec<Inbound> {
     let mut made = Vec::new();
     while let Ok(event) = reports.try_recv() {
         match event {
-            UpstreamEvent::Owed { report, .. } => made.push(report),
+            UpstreamEvent::Owed { report, .. } => made.push(*report),
             other => panic!("not an owed report: {other:?}"),
         }
     }
