@@ -18,11 +18,21 @@ use tokio_util::sync::CancellationToken;
 /// How long stopping a set of tasks may take before what is left is aborted.
 pub const STOP_PATIENCE: Duration = Duration::from_secs(5);
 
+/// The fewest tasks a set holds before it looks for those that ended.
+const LOOKED_OVER_FROM: usize = 16;
+
 /// A set of tasks told to stop at once, and awaited.
 #[derive(Default)]
 pub struct Tasks {
     stop: CancellationToken,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    tasks: Mutex<Held>,
+}
+
+/// The tasks a set holds, and how many it held after it last let go of those that ended.
+#[derive(Default)]
+struct Held {
+    tasks: Vec<JoinHandle<()>>,
+    kept: usize,
 }
 
 impl Tasks {
@@ -40,11 +50,22 @@ impl Tasks {
     }
 
     /// Takes on tasks that end by themselves once [`Tasks::stop_signal`] fires. Those that
-    /// ended already are let go of, so a long-lived set does not keep every task it ran.
+    /// ended already are let go of, so a long-lived set does not keep every task it ran: each
+    /// time the set has doubled since it last looked, so that a fleet's ten thousand fanouts,
+    /// adopted one by one, are not each looked over again at every adoption.
     pub fn adopt(&self, tasks: impl IntoIterator<Item = JoinHandle<()>>) {
         let mut held = self.tasks.lock().expect("tasks lock");
-        held.retain(|task| !task.is_finished());
-        held.extend(tasks);
+        held.tasks.extend(tasks);
+        if held.tasks.len() >= 2 * held.kept.max(LOOKED_OVER_FROM) {
+            held.tasks.retain(|task| !task.is_finished());
+            held.kept = held.tasks.len();
+        }
+    }
+
+    /// How many tasks the set holds, those that ended but are not let go of yet included.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.tasks.lock().expect("tasks lock").tasks.len()
     }
 
     /// Tells every task to stop and waits for them all, aborting those still running after
@@ -55,7 +76,7 @@ impl Tasks {
 
     async fn stop_within(&self, patience: Duration, what: &str) {
         self.stop.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        let mut tasks = std::mem::take(&mut self.tasks.lock().expect("tasks lock").tasks);
         let all_ended = join_all(tasks.iter_mut());
         if tokio::time::timeout(patience, all_ended).await.is_err() {
             // A handle awaited to its end must not be awaited again: only those still
@@ -99,6 +120,29 @@ mod tests {
         tasks.stop_within(PATIENCE, "test").await;
         assert!(started.elapsed() >= PATIENCE, "it waited its patience");
         assert!(was_dropped.await.is_err(), "the stuck task was aborted");
+    }
+
+    #[tokio::test]
+    async fn tasks_that_ended_are_let_go_of_as_the_set_grows() {
+        let tasks = Tasks::default();
+        for _ in 0..1_000 {
+            let task = tokio::spawn(async {});
+            // Ended before it is adopted, as most of a long-lived set's tasks are by the
+            // time the next one comes.
+            while !task.is_finished() {
+                tokio::task::yield_now().await;
+            }
+            tasks.adopt([task]);
+            assert!(tasks.held() < 2 * LOOKED_OVER_FROM, "{} held", tasks.held());
+        }
+        let stop = tasks.stop_signal();
+        for _ in 0..1_000 {
+            let stop = stop.clone();
+            tasks.adopt([tokio::spawn(async move { stop.cancelled().await })]);
+        }
+        assert!(tasks.held() >= 1_000, "running tasks are held");
+        tasks.stop_within(Duration::from_secs(60), "test").await;
+        assert_eq!(tasks.held(), 0);
     }
 
     #[tokio::test]
