@@ -281,9 +281,13 @@ async fn exchange(api: &Api, ids: &[String], concurrency: usize, round: usize) -
     Ok(exchanging.elapsed())
 }
 
+/// How long after a restart's devices are ready their memory is read again: every device
+/// starts at once, and what that burst allocated is freed over the next seconds.
+const SETTLING: Duration = Duration::from_secs(5);
+
 /// Restarts the daemon, waits for its `devices` to be ready again and reports under `label`
-/// how long that took, its memory then, and what the restart added to the store's `before`
-/// bytes (each device journals its starting and connecting again).
+/// how long that took, its memory then and [`SETTLING`] later, and what the restart added to
+/// the store's `before` bytes (each device journals its starting and connecting again).
 async fn restarted(
     target: &mut Target,
     label: &str,
@@ -295,13 +299,18 @@ async fn restarted(
     let restarting = Instant::now();
     target.restart().await?;
     all_ready(&target.api, devices).await?;
+    let ready_after = restarting.elapsed();
     let added = files.used_bytes()?.saturating_sub(before);
+    let at_ready = rss(target);
+    sleep(SETTLING).await;
     summary.row(
         label,
         format!(
-            "all {devices} ready {:.1} s after the stop began; rss {}; store {} more, {} per device",
-            restarting.elapsed().as_secs_f64(),
+            "all {devices} ready {:.1} s after the stop began; rss {at_ready}, {} {} s later; \
+             store {} more, {} per device",
+            ready_after.as_secs_f64(),
             rss(target),
+            SETTLING.as_secs(),
             mib(added / 1024),
             kib_per(added, devices)
         ),
