@@ -302,6 +302,7 @@ impl Actor {
         let mut commands = commands.lock_owned().await;
         Box::pin(self.boot(autostart, boot_reason)).await;
         loop {
+            let next = self.next_deadline();
             let wake = tokio::select! {
                 command = commands.recv() => match command {
                     Some((command, reply)) => Wake::Command(command, reply),
@@ -309,11 +310,7 @@ impl Actor {
                 },
                 Some(event) = self.upstream_events.recv() => Wake::Upstream(event),
                 _ = self.bell.rung() => Wake::Bell,
-                _ = at(self.relay.deadline()) => Wake::RelayDeadline,
-                _ = at(self.check_deadline) => Wake::CheckDue,
-                _ = at(self.typing.values().min().copied()) => Wake::TypingDue,
-                _ = at(self.qr_deadline) => Wake::QrDue,
-                _ = at(self.reconnect_deadline) => Wake::ReconnectDue,
+                due = at(next) => Wake::Due(due),
             };
             // Boxed: inline, the futures of everything a wake can do would make every idle
             // actor, ten thousand of them in a fleet, as large as the largest (~10 KB each).
@@ -361,19 +358,19 @@ impl Actor {
                     self.pumped(pumped).await;
                 }
             }
-            Wake::RelayDeadline => match (self.state.name(), self.upstream.as_mut()) {
+            Wake::Due(Deadline::Relay) => match (self.state.name(), self.upstream.as_mut()) {
                 (StateName::Ready, Some(upstream)) => {
                     let pumped = self.relay.on_deadline(upstream.as_mut()).await;
                     self.pumped(pumped).await;
                 }
                 _ => self.relay.pause(),
             },
-            Wake::CheckDue => {
+            Wake::Due(Deadline::Check) => {
                 self.check_deadline = None;
                 self.check_upstream().await;
             }
-            Wake::TypingDue => self.expire_typing().await,
-            Wake::QrDue => {
+            Wake::Due(Deadline::Typing) => self.expire_typing().await,
+            Wake::Due(Deadline::Qr) => {
                 self.qr_deadline = None;
                 let input = match self.rotates_qr() {
                     true => Input::LinkingTimedOut,
@@ -383,12 +380,29 @@ impl Actor {
                     let _ = self.feed(input).await;
                 }
             }
-            Wake::ReconnectDue => {
+            Wake::Due(Deadline::Reconnect) => {
                 self.reconnect_deadline = None;
                 let _ = self.feed(Input::BackoffElapsed).await;
             }
         }
         ControlFlow::Continue(())
+    }
+
+    /// The first of the actor's deadlines to pass, and which it is. The actor waits on this one
+    /// timer rather than one for each: every timer a select waits on is held in the loop's
+    /// future, which every idle actor keeps. Deadlines that pass together are taken one at a
+    /// time, earliest first, each in a wake of its own.
+    fn next_deadline(&self) -> Option<(Instant, Deadline)> {
+        [
+            (self.relay.deadline(), Deadline::Relay),
+            (self.check_deadline, Deadline::Check),
+            (self.typing.values().min().copied(), Deadline::Typing),
+            (self.qr_deadline, Deadline::Qr),
+            (self.reconnect_deadline, Deadline::Reconnect),
+        ]
+        .into_iter()
+        .filter_map(|(at, deadline)| Some((at?, deadline)))
+        .min_by_key(|(at, _)| *at)
     }
 
     /// Follows up a turn of the relay: more to send, or trouble with the upstream.
@@ -426,11 +440,22 @@ enum Wake {
     Command(Command, Reply),
     Upstream(UpstreamEvent),
     Bell,
-    RelayDeadline,
-    CheckDue,
-    TypingDue,
-    QrDue,
-    ReconnectDue,
+    Due(Deadline),
+}
+
+/// An actor's deadlines ([`Actor::next_deadline`]).
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// The relay's next retry, ack timeout, governor's turn or scheduled action.
+    Relay,
+    /// The next check on the upstream session.
+    Check,
+    /// A typing indicator expires.
+    Typing,
+    /// The QR code (or the linking) runs out.
+    Qr,
+    /// The backoff before reconnecting ends.
+    Reconnect,
 }
 
 /// Whether the device has (or is opening) a session with its upstream, which it checks on.
@@ -467,10 +492,13 @@ fn failure_input(error: ConnectorError) -> Input {
     }
 }
 
-/// Waits for a deadline, or forever if there is none.
-async fn at(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => sleep_until(deadline).await,
+/// Waits for a deadline and says which it was, or waits forever if there is none.
+async fn at(next: Option<(Instant, Deadline)>) -> Deadline {
+    match next {
+        Some((deadline, which)) => {
+            sleep_until(deadline).await;
+            which
+        }
         None => std::future::pending().await,
     }
 }
