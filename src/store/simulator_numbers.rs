@@ -75,18 +75,18 @@ impl Tx<'_> {
             )?
             .into_iter()
             .collect();
-        let released: Vec<&i64> = held.difference(&numbers).collect();
+        let released: Vec<i64> = held.difference(&numbers).copied().collect();
         for number in &released {
             self.execute(
                 "DELETE FROM simulator_numbers WHERE device_id = ?1 AND number = ?2",
-                params![device.as_str(), **number],
+                params![device.as_str(), *number],
             )?;
         }
         if let Some(lowest) = released.first() {
             // It may be free now: the search must look at it again.
             self.execute(
                 "UPDATE simulator_numbers_free_from SET number = ?1 WHERE number > ?1",
-                params![**lowest],
+                params![*lowest],
             )?;
         }
         for number in numbers.difference(&held) {
