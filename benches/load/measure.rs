@@ -20,6 +20,11 @@ impl Latencies {
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
+    /// Samples another process measured, in microseconds.
+    pub(crate) fn from_micros(samples: Vec<u32>) -> Latencies {
+        Latencies(samples)
+    }
+
     pub(crate) fn merge(&mut self, other: Latencies) {
         self.0.extend(other.0);
     }
@@ -62,9 +67,11 @@ impl ProcSample {
             .ok_or_else(|| anyhow!("no VmRSS in {proc_dir}/status"))?;
         let stat = std::fs::read_to_string(format!("{proc_dir}/stat"))?;
         let fields = stat_fields(&stat);
-        // utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
+        // utime, stime, cutime and cstime are fields 14 to 17 of stat(5), `fields` starting at
+        // field 3: a process's CPU with that of the children it has waited for, such as the
+        // Node client that `send --client node` starts.
         let ticks: u64 = fields
-            .get(11..13)
+            .get(11..15)
             .map(|f| f.iter().filter_map(|t| t.parse::<u64>().ok()).sum())
             .unwrap_or(0);
         // SAFETY: sysconf has no preconditions.

@@ -14,14 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
 use crate::measure::{join_all, progress, Latencies, RunCost, Summary};
 use crate::sio::{SioClient, SioEvent};
-use crate::target::{ack_error, is_ok_ack, linked_device, Target, ACK_TIMEOUT};
+use crate::target::{ack_error, is_ok_ack, linked_device, peer_dir, Target, ACK_TIMEOUT};
 
 /// How long the first client waits, after the last ack, for the relay to catch up.
 const RELAY_DRAIN: Duration = Duration::from_secs(120);
@@ -50,6 +51,18 @@ pub(crate) struct SendArgs {
     /// again as soon as an ack comes back.
     #[arg(long, value_parser = positive_rate)]
     rate: Option<f64>,
+    /// Which client sends: the tool's own, or the official Node client (`socket.io-client`,
+    /// `benches/peer/sender.js`, after `npm ci` in `benches/peer`), as users' Node code would.
+    #[arg(long, value_enum, default_value_t = Client::Tool)]
+    client: Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Client {
+    /// The tool's Rust client (`tests/common/sio.rs`).
+    Tool,
+    /// `socket.io-client` 4.8 on Node, in a process of its own.
+    Node,
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {
@@ -144,6 +157,17 @@ impl SendReport {
         }
     }
 
+    /// How long after the last ack the relay had handed every message to the upstream, if it
+    /// did.
+    fn drained(&self) -> Option<Duration> {
+        match (self.last_relayed, self.last_ack) {
+            (Some(relayed), Some(acked)) if self.relayed >= self.sent => {
+                Some(relayed.saturating_duration_since(acked))
+            }
+            _ => None,
+        }
+    }
+
     fn merge(&mut self, other: SendReport) {
         self.sent += other.sent;
         self.acked_in_window += other.acked_in_window;
@@ -178,8 +202,16 @@ struct SendJob {
 }
 
 pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
+    if args.client == Client::Node && (args.rate.is_some() || args.messages.is_some()) {
+        bail!(
+            "--client node sends flat out for --duration: it takes neither --rate nor --messages"
+        );
+    }
     let clients_wanted = args.clients.max(1);
     let device = linked_device(target, args.chats).await?;
+    if args.client == Client::Node {
+        return run_node(target, args, &device.id, &device.chats).await;
+    }
     let clients = target.connect_many(&device.id, clients_wanted).await?;
     let warmup = Duration::from_secs_f64(args.warmup);
     let started = Instant::now();
@@ -236,19 +268,111 @@ pub(crate) async fn run(target: &Target, args: &SendArgs) -> Result<Summary> {
         .unwrap_or_else(Instant::now);
     let measured = end.saturating_duration_since(window.measure_from);
     let sent = total.sent;
-    let mut summary = send_summary(args, total, measured);
+    let drained = total.drained();
+    let mut summary = send_summary(args, total, measured, drained);
     summary.append(cost.finish(target, &device.id, sent).await?);
     Ok(summary)
 }
 
-fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> Summary {
+/// What `benches/peer/sender.js` prints: its clients' [`SendReport`], totalled.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeReport {
+    sent: u64,
+    acked: u64,
+    acked_in_window: u64,
+    failures: u64,
+    first_failure: Option<String>,
+    latencies_micros: Vec<u32>,
+    relayed: u64,
+    relayed_in_window: u64,
+    /// How long after the last ack the relay had handed every message over, if it did.
+    drain_ms: Option<f64>,
+}
+
+/// `send` with the Node client: the same load and window, the sending done by
+/// `benches/peer/sender.js` in a process of its own (its CPU counts as the tool's).
+async fn run_node(
+    target: &Target,
+    args: &SendArgs,
+    device: &str,
+    chats: &[String],
+) -> Result<Summary> {
+    let script = peer_dir()?.join("sender.js");
+    let config = json!({
+        "url": target.api.base,
+        "path": target.socket_path,
+        "device": device,
+        "apiKey": target.api.key,
+        "chats": chats,
+        "clients": args.clients.max(1),
+        "inFlight": args.in_flight.max(1),
+        "warmupMs": args.warmup * 1000.0,
+        "durationMs": args.duration * 1000.0,
+        "drainMs": RELAY_DRAIN.as_millis() as u64,
+        "runId": target.run_id,
+    });
+    progress(format_args!(
+        "sending with socket.io-client: {} clients, {} in flight, {:.0} s after {:.0} s of warm-up",
+        args.clients.max(1),
+        args.in_flight,
+        args.duration,
+        args.warmup
+    ));
+    let cost = RunCost::start(target, device).await?;
+    let child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(config.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting node {}", script.display()))?;
+    let bound = Duration::from_secs_f64(args.warmup + args.duration) + RELAY_DRAIN + ACK_TIMEOUT;
+    let output = tokio::time::timeout(bound, child.wait_with_output())
+        .await
+        .map_err(|_| anyhow!("the Node client did not finish within {bound:?}"))??;
+    if !output.status.success() {
+        bail!(
+            "the Node client failed ({}); its error is above",
+            output.status
+        );
+    }
+    let node: NodeReport =
+        serde_json::from_slice(&output.stdout).context("reading the Node client's report")?;
+    let drained = node.drain_ms.map(|ms| Duration::from_secs_f64(ms / 1000.0));
+    let total = SendReport {
+        sent: node.sent,
+        acked_in_window: node.acked_in_window,
+        acked: node.acked,
+        failures: node.failures,
+        first_failure: node.first_failure,
+        latencies: Latencies::from_micros(node.latencies_micros),
+        relayed: node.relayed,
+        relayed_in_window: node.relayed_in_window,
+        ..SendReport::default()
+    };
+    let mut summary = send_summary(args, total, Duration::from_secs_f64(args.duration), drained);
+    summary.append(cost.finish(target, device, node.sent).await?);
+    Ok(summary)
+}
+
+fn send_summary(
+    args: &SendArgs,
+    mut total: SendReport,
+    measured: Duration,
+    drained: Option<Duration>,
+) -> Summary {
     let rate = total.acked_in_window as f64 / measured.as_secs_f64().max(1e-9);
     let mut summary = Summary::new("send");
     summary.row(
         "load",
         format!(
-            "{} clients on one device, {} messages in flight{}, {} chats (silent contacts)",
+            "{} {} on one device, {} messages in flight{}, {} chats (silent contacts)",
             args.clients,
+            match args.client {
+                Client::Tool => "clients",
+                Client::Node => "socket.io-client clients (Node)",
+            },
             args.in_flight,
             pace_note(args),
             args.chats
@@ -275,13 +399,13 @@ fn send_summary(args: &SendArgs, mut total: SendReport, measured: Duration) -> S
     );
     summary.row("send→ack", total.latencies.describe());
     let relay_rate = total.relayed_in_window as f64 / measured.as_secs_f64().max(1e-9);
-    let drained = match (total.last_relayed, total.last_ack) {
-        (Some(relayed), Some(acked)) if total.relayed >= total.sent => format!(
+    let drained = match drained {
+        Some(after) => format!(
             "all {} relayed {:.1} s after the last ack",
             total.relayed,
-            relayed.saturating_duration_since(acked).as_secs_f64()
+            after.as_secs_f64()
         ),
-        _ => format!(
+        None => format!(
             "only {} of {} relayed within {RELAY_DRAIN:?} of the last ack",
             total.relayed, total.sent
         ),

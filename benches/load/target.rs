@@ -92,7 +92,7 @@ pub(crate) fn command_line() -> String {
 /// daemon's process for memory and CPU readings.
 pub(crate) struct Target {
     pub(crate) api: Api,
-    socket_path: String,
+    pub(crate) socket_path: String,
     pid: Option<u32>,
     pub(crate) daemon: Option<Daemon>,
     /// The cluster's other nodes, with `--nodes`.
@@ -437,17 +437,22 @@ fn spawn(bin: &Path, dir: &Path, port: u16, extra_env: &[(String, String)]) -> R
     Ok(child)
 }
 
-/// The Node peer's server script, once its dependencies are installed. The script takes the
-/// daemon's command line, so it is started the same way.
+/// The Node peer's server script. The script takes the daemon's command line, so it is
+/// started the same way.
 fn peer_script() -> Result<PathBuf> {
+    Ok(peer_dir()?.join("server.js"))
+}
+
+/// `benches/peer`, once its dependencies (socket.io and socket.io-client) are installed.
+pub(crate) fn peer_dir() -> Result<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer");
-    if !dir.join("node_modules/socket.io").is_dir() {
+    if !dir.join("node_modules/socket.io-client").is_dir() {
         bail!(
             "the peer's dependencies are not installed: run `npm ci` in {}",
             dir.display()
         );
     }
-    Ok(dir.join("server.js"))
+    Ok(dir)
 }
 
 fn is_zombie(pid: libc::pid_t) -> bool {
@@ -467,7 +472,7 @@ fn free_port() -> Result<u16> {
 pub(crate) struct Api {
     http: reqwest::Client,
     pub(crate) base: String,
-    key: String,
+    pub(crate) key: String,
 }
 
 impl Api {

@@ -65,7 +65,7 @@ const httpServer = createServer((req, res) => {
 
 // Engine.IO defaults otherwise: every transport, 25 s pings with a 20 s timeout and a 1 MB
 // `maxHttpBufferSize`, as a plain socket.io server has them. No browser bundle is served:
-// nothing here loads it, and socket.io-client is only a development dependency.
+// nothing here loads it.
 const io = new Server(httpServer, { path: "/ws", serveClient: false });
 const deviceNamespaces = io.of(DEVICE_NAMESPACE);
 

@@ -2,18 +2,21 @@
 // then two sockets on the device namespace, one of them sending.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { io } from "socket.io-client";
 
 /** Bound on every wait; the last ack of a message comes 1.5 s after it. */
 const WAIT_MS = 5000;
 const SERVER = fileURLToPath(new URL("server.js", import.meta.url));
+const SENDER = fileURLToPath(new URL("sender.js", import.meta.url));
+const execFileAsync = promisify(execFile);
 const DEVICE = "peer-test";
 const CHAT = "15550001000@c.us";
 const SILENT = "15551000001@c.us";
@@ -211,6 +214,38 @@ describe("peer server", () => {
     );
     assert.equal(events.at(-1).data.messageId, read.data.id);
     assert.equal(events.at(-1).data.ackName, "read");
+  });
+
+  it("is driven by the load tool's Node sender, which reports every ack and relay", async () => {
+    const config = {
+      url: base,
+      path: "/ws",
+      device: DEVICE,
+      apiKey: key,
+      chats: [SILENT],
+      clients: 2,
+      inFlight: 5,
+      warmupMs: 200,
+      durationMs: 500,
+      drainMs: WAIT_MS,
+      runId: "test",
+    };
+    const { stdout } = await execFileAsync(process.execPath, [SENDER, JSON.stringify(config)], {
+      timeout: 2 * WAIT_MS,
+    });
+    const report = JSON.parse(stdout);
+    assert.ok(report.sent > 10, `only ${report.sent} sent`);
+    assert.equal(report.acked, report.sent);
+    assert.equal(report.failures, 0);
+    assert.equal(report.firstFailure, null);
+    // Every send after the warm-up is timed; those acked within the window count for the rate.
+    assert.ok(report.latenciesMicros.length > 0 && report.latenciesMicros.length < report.sent);
+    assert.ok(report.ackedInWindow > 0 && report.ackedInWindow <= report.latenciesMicros.length);
+    assert.ok(report.latenciesMicros.every((micros) => Number.isInteger(micros) && micros > 0));
+    // The first socket saw each message's server ack, the last of them 30 ms after its send.
+    assert.equal(report.relayed, report.sent);
+    assert.ok(report.relayedInWindow > 0 && report.relayedInWindow <= report.relayed);
+    assert.ok(report.drainMs >= 0 && report.drainMs < WAIT_MS, `drained after ${report.drainMs} ms`);
   });
 
   it("exits with 0 on SIGTERM", async () => {
