@@ -252,7 +252,10 @@ pub fn register(socket: &SocketRef, handling: &Arc<DeviceEvents>) {
             // handler below runs as a task of its own.
             let turn = session_of(&socket).map(|session| session.arrivals.take_turn());
             let read_at = Instant::now();
-            async move {
+            // Boxed: socketioxide spawns what this returns, and tokio moves a task's future
+            // into its cell and writes its stage over it when it ends; the event's handling
+            // takes several kilobytes, which would be copied each time.
+            Box::pin(async move {
                 let DeviceEvents { context, device } = &*handling;
                 match socket.extensions.get::<Arc<Profile>>() {
                     None => {
@@ -270,7 +273,7 @@ pub fn register(socket: &SocketRef, handling: &Arc<DeviceEvents>) {
                         .await;
                     }
                 }
-            }
+            })
         },
     );
 }
