@@ -1,5 +1,6 @@
 //! Tasks that stop together: the daemon's background work (journal pruning, the webhook
-//! sender, the host's hooks) and the socket hub's (routing the bus, each device's fanout).
+//! sender, the host's hooks) and the socket hub's (routing the bus, each watched device's
+//! fanout).
 //!
 //! On shutdown each is told to stop and then awaited, so that none of it still runs when the
 //! store closes: a hook drains the events it already took, the webhook sender lets its
@@ -51,8 +52,9 @@ impl Tasks {
 
     /// Takes on tasks that end by themselves once [`Tasks::stop_signal`] fires. Those that
     /// ended already are let go of, so a long-lived set does not keep every task it ran: each
-    /// time the set has doubled since it last looked, so that a fleet's ten thousand fanouts,
-    /// adopted one by one, are not each looked over again at every adoption.
+    /// time the set has doubled since it last looked, so that the fanouts of a fleet's ten
+    /// thousand watched devices, adopted one by one and ending as their sockets go, are not
+    /// each looked over again at every adoption.
     pub fn adopt(&self, tasks: impl IntoIterator<Item = JoinHandle<()>>) {
         let mut held = self.tasks.lock().expect("tasks lock");
         held.tasks.extend(tasks);

@@ -22,6 +22,7 @@ const SENT: u64 = 3;
 /// Every family the daemon exposes, with its type.
 const FAMILIES: &[(&str, &str)] = &[
     ("devicebridge_socket_connections", "gauge"),
+    ("devicebridge_socket_watched_devices", "gauge"),
     ("devicebridge_socket_handshakes", "counter"),
     ("devicebridge_socket_disconnects", "counter"),
     ("devicebridge_http_connections_refused", "counter"),

@@ -1,13 +1,15 @@
 //! Resuming after a drop: a client that reconnects with `lastSeq` gets exactly what it missed,
 //! a client too slow to read is disconnected and resumes without loss, and past the journal's
-//! retention `sync` says `recovered: false`.
+//! retention `sync` says `recovered: false`. A device's fanout runs only while a client watches
+//! it, and one that comes back after it ended gets what it missed all the same.
 
 mod common;
 
 use std::time::Duration;
 
+use common::exposition::Exposition;
 use common::sio::SioClient;
-use common::{TestDaemon, WAIT};
+use common::{wait_about, TestDaemon, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -362,4 +364,85 @@ async fn a_slow_reader_of_a_replay_keeps_room_for_live_events() {
         .expect("the replay ends in sync");
     assert_eq!(sync["recovered"], true, "{sync}");
     assert_replay(&replayed, 0, end);
+}
+
+/// How many devices a client watches, as `/metrics` says.
+async fn watched_devices(daemon: &TestDaemon) -> f64 {
+    let metrics = Exposition::parse(&daemon.metrics().await).unwrap();
+    metrics.value("devicebridge_socket_watched_devices", &[])
+}
+
+/// Waits, reading `/metrics` every 20 ms for up to [`WAIT`], until `want` devices are watched:
+/// a client's going commits nothing that a wait for the daemon's changes would wake on.
+async fn wait_watched_devices(daemon: &TestDaemon, want: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut looks = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        looks.tick().await;
+        let watched = watched_devices(daemon).await;
+        if watched == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{watched} devices watched, not {want}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_device_nobody_watches_runs_no_fanout_and_a_client_back_gets_what_it_missed() {
+    let daemon = TestDaemon::start().await;
+    daemon.ready_device("watched", silent_bob()).await;
+    daemon.ready_device("unwatched", silent_bob()).await;
+    assert_eq!(watched_devices(&daemon).await, 0.0);
+
+    // A client's fanout starts with it, for its device alone, and ends when it leaves.
+    let mut first = daemon.socket("watched", json!({})).await;
+    first.wait_for("sync", WAIT).await.expect("a sync");
+    assert_eq!(watched_devices(&daemon).await, 1.0);
+    let left_at = head(&daemon, "watched").await;
+    first.close().await;
+    wait_watched_devices(&daemon, 0.0).await;
+
+    // Sent while nobody watches: journaled, and told to nobody until a client comes back.
+    let sent = daemon
+        .send_message("watched", BOB, json!({ "text": "while nobody watches" }))
+        .await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    daemon
+        .wait_until("the message's device ack", || async {
+            let acks = daemon.journaled("watched", "message:ack").await;
+            acks.iter()
+                .any(|ack| {
+                    ack["data"]["messageId"] == id.as_str() && ack["data"]["ackName"] == "device"
+                })
+                .then_some(())
+        })
+        .await;
+    let now = head(&daemon, "watched").await;
+    let (replayed, sync) = resume(&daemon, "watched", json!(left_at)).await;
+    assert_replay(&replayed, left_at, now);
+    assert_eq!(sync["recovered"], true);
+    wait_watched_devices(&daemon, 0.0).await;
+
+    // A client up to date starts a fanout at the journal's head, and gets what follows live.
+    let mut second = daemon.socket("watched", json!({ "lastSeq": now })).await;
+    let sync = second.wait_for("sync", WAIT).await.expect("a sync");
+    assert_eq!(sync.data["recovered"], true);
+    assert_eq!(sync.data["toSeq"], now);
+    let ack = second
+        .emit_with_ack(
+            "message:send",
+            json!({ "chatId": BOB, "text": "watched again" }),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ack["ok"], true, "{ack}");
+    let id = ack["data"]["id"].as_str().unwrap();
+    let live = wait_about(&mut second, "message", id, |_| true).await;
+    assert_eq!(live.data["seq"], now + 1);
+    assert_eq!(watched_devices(&daemon).await, 1.0);
+    second.close().await;
 }

@@ -15,6 +15,8 @@ use crate::model::{spec::ConnectorKind, StateName};
 pub struct Snapshot {
     /// Socket.IO connections open, one per namespace a client joined.
     pub socket_connections: u64,
+    /// Devices with a fanout running: a socket attached or being brought up to date.
+    pub socket_watched_devices: u64,
     /// Devices per state (`state` as stored); a state not listed has none.
     pub devices: Vec<(String, u64)>,
     /// Messages waiting in the relay queue per connector (as stored).
@@ -33,6 +35,7 @@ type SinkLabels = [(&'static str, String); 2];
 /// Gauges set from a [`Snapshot`] at each scrape.
 pub(super) struct Gauges {
     socket_connections: Gauge,
+    socket_watched_devices: Gauge,
     devices: Vec<(StateName, Gauge)>,
     relay_queue: Vec<(ConnectorKind, Gauge)>,
     webhook_queue: Gauge,
@@ -47,6 +50,12 @@ impl Gauges {
             "socket_connections",
             "Socket.IO connections open, one per namespace a client joined",
             socket_connections.clone(),
+        );
+        let socket_watched_devices = Gauge::default();
+        registry.register(
+            "socket_watched_devices",
+            "Devices whose events are delivered live: a socket is attached or being brought up to date",
+            socket_watched_devices.clone(),
         );
         let devices = Family::<OneLabel, Gauge>::default();
         let per_state = StateName::ALL
@@ -94,6 +103,7 @@ impl Gauges {
         Gauges {
             sink_lag,
             socket_connections,
+            socket_watched_devices,
             devices: per_state,
             relay_queue: per_connector,
             webhook_queue,
@@ -104,6 +114,8 @@ impl Gauges {
     /// Sets every gauge to what `now` read.
     pub(super) fn set(&self, now: &Snapshot) {
         self.socket_connections.set(gauge(now.socket_connections));
+        self.socket_watched_devices
+            .set(gauge(now.socket_watched_devices));
         let stored = |list: &[(String, u64)], name: &str| {
             list.iter()
                 .find(|(stored, _)| stored == name)

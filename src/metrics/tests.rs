@@ -14,6 +14,7 @@ fn renders_every_family_with_its_counts_and_what_was_read() {
         webhook_queue: 3,
         webhook_oldest_age_secs: 1.5,
         sink_lag: vec![("cfg_bus".into(), "nats", 12)],
+        socket_watched_devices: 4,
         ..Snapshot::default()
     });
     for line in [
@@ -28,6 +29,7 @@ fn renders_every_family_with_its_counts_and_what_was_read() {
         "devicebridge_store_commit_batch_size_sum 4.0",
         "devicebridge_journal_events_appended_total 7",
         "devicebridge_devices{state=\"ready\"} 2",
+        "devicebridge_socket_watched_devices 4",
         "devicebridge_devices{state=\"logged_out\"} 0",
         "devicebridge_relay_queue_depth{connector=\"simulator\"} 5",
         "# TYPE devicebridge_webhook_queue_depth gauge",

@@ -83,6 +83,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         })
         .await?;
     now.socket_connections = state.sockets.connections() as u64;
+    now.socket_watched_devices = state.sockets.watched_devices() as u64;
     let text = state.metrics.render(&now);
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }

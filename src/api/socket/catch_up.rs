@@ -34,14 +34,7 @@ impl SocketHub {
     /// were missed. The namespaces open are read before the store, so that a device opened in
     /// between is not taken for one removed.
     pub(super) async fn catch_up_devices(&self) {
-        let open: HashSet<DeviceId> = self
-            .inner
-            .fanouts
-            .lock()
-            .expect("fanouts lock")
-            .keys()
-            .cloned()
-            .collect();
+        let open: HashSet<DeviceId> = self.inner.fanouts.devices().into_iter().collect();
         let stored = self.inner.store.read(store::devices::ids).await;
         match stored {
             Ok(stored) => {

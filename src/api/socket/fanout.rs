@@ -42,7 +42,13 @@ pub(super) enum Fanout {
         through: u64,
         from: u64,
     },
+    /// A replay ended without its socket: it went away, or was disconnected.
+    ReplayAbandoned,
 }
+
+/// Whether a fanout with nothing to deliver to may end, given its inbox: it may when the inbox
+/// is empty, and is then taken off the device so that what comes next starts another.
+pub(super) type Retire = Box<dyn Fn(&mpsc::UnboundedReceiver<Fanout>) -> bool + Send>;
 
 /// One device's delivery loop.
 ///
@@ -50,7 +56,11 @@ pub(super) enum Fanout {
 /// socket's queue instead of failing, so a long backlog reaches a client that reads it; live
 /// delivery to the other sockets goes on meanwhile. When the replay has caught up with what
 /// the loop has emitted, the socket gets `sync` and joins the live stream.
+///
+/// The loop ends when no socket is attached or being replayed and `retire` lets it (see
+/// `fanouts`); the next socket to attach starts another.
 pub(super) async fn fanout(
+    retire: Retire,
     store: Store,
     device: DeviceId,
     mut inbox: mpsc::UnboundedReceiver<Fanout>,
@@ -64,17 +74,21 @@ pub(super) async fn fanout(
     // them, so they were not read, and the journal's head is read when a socket attaches.
     let mut behind = false;
     let mut sockets = Attached::default();
+    // Replays under way: their sockets are not attached yet, and each reports back.
+    let mut replaying = 0usize;
     let start_replay = |socket: SocketRef, after: u64, until: u64, from: u64| {
         let (store, device, me) = (store.clone(), device.clone(), me.clone());
         tokio::spawn(async move {
-            if let Some(through) = replay(&store, &device, &socket, after, until).await {
-                if let Some(fanout) = me.upgrade() {
-                    let _ = fanout.send(Fanout::Replayed {
-                        socket,
-                        through,
-                        from,
-                    });
-                }
+            let report = match replay(&store, &device, &socket, after, until).await {
+                Some(through) => Fanout::Replayed {
+                    socket,
+                    through,
+                    from,
+                },
+                None => Fanout::ReplayAbandoned,
+            };
+            if let Some(fanout) = me.upgrade() {
+                let _ = fanout.send(report);
             }
         });
     };
@@ -129,7 +143,10 @@ pub(super) async fn fanout(
                 match last_seq {
                     Some(last) if last < emitted => {
                         match recoverable(&store, &device, last).await {
-                            Some(true) => start_replay(socket, last, emitted, last + 1),
+                            Some(true) => {
+                                replaying += 1;
+                                start_replay(socket, last, emitted, last + 1);
+                            }
                             Some(false) => {
                                 if synced(&device, &socket, last + 1, emitted, false) {
                                     sockets.attach(socket);
@@ -164,6 +181,7 @@ pub(super) async fn fanout(
                 from,
             } => {
                 if through >= emitted {
+                    replaying -= 1;
                     if synced(&device, &socket, from, emitted, true) {
                         sockets.attach(socket);
                     }
@@ -171,6 +189,11 @@ pub(super) async fn fanout(
                     start_replay(socket, through, emitted, from);
                 }
             }
+            Fanout::ReplayAbandoned => replaying -= 1,
+        }
+        let idle = sockets.is_empty() && replaying == 0 && held.is_none();
+        if idle && retire(&inbox) {
+            break;
         }
     }
 }

@@ -22,6 +22,7 @@ mod catch_up;
 mod client_events;
 mod expiry;
 mod fanout;
+mod fanouts;
 mod fleet;
 mod greeting;
 mod handshake;
@@ -35,28 +36,28 @@ mod session;
 pub(crate) mod typescript;
 mod visibility;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::SocketIo;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use super::auth::{Authenticator, Caller};
 use super::profile::Place;
 use crate::bus::EventBus;
 use crate::device::DeviceManager;
-use crate::metrics::Histogram;
 use crate::model::event::{EventKind, JournaledEvent};
 use crate::model::DeviceId;
 use crate::store::Store;
 use crate::tasks::Tasks;
 use callers::SharedCallers;
 use expiry::Expiries;
-use fanout::{fanout, Fanout};
+use fanout::Fanout;
+use fanouts::Fanouts;
 use handshake::{LastSeq, Refusal};
 use session::Refused;
 
@@ -81,13 +82,12 @@ struct Inner {
     auth: Authenticator,
     devices: DeviceManager,
     clients: ClientContext,
-    fanouts: Mutex<HashMap<DeviceId, mpsc::UnboundedSender<Fanout>>>,
+    /// The devices whose namespace is open, and the fanouts of those a socket watches.
+    fanouts: Arc<Fanouts>,
     expiries: Expiries,
     /// The credentials sockets connected with, one copy of each.
     callers: SharedCallers,
-    /// Where each fanout records how long one live event took it.
-    fanout_taken: Histogram,
-    /// The hub's tasks (routing the bus, each device's fanout), stopped with it.
+    /// The hub's tasks (routing the bus, expiring credentials), stopped with it.
     tasks: Tasks,
     /// The devices whose namespace is open, watched by those waiting for one to open or
     /// close.
@@ -109,13 +109,12 @@ impl SocketHub {
             inner: Arc::new(Inner {
                 expiries: Expiries::start(io.clone(), &tasks),
                 io,
+                fanouts: Fanouts::new(store.clone(), bus.metrics().socket_fanout.clone()),
                 store,
                 auth,
                 devices,
                 clients,
-                fanouts: Mutex::default(),
                 callers: SharedCallers::default(),
-                fanout_taken: bus.metrics().socket_fanout.clone(),
                 tasks,
                 namespaces: watch::Sender::new(HashSet::new()),
             }),
@@ -158,24 +157,11 @@ impl SocketHub {
         }
     }
 
-    /// Opens `/device/<id>` and starts its fanout.
+    /// Opens `/device/<id>`; its fanout starts when a socket attaches.
     fn add_device(&self, id: &DeviceId) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        {
-            let mut fanouts = self.inner.fanouts.lock().expect("fanouts lock");
-            // In a cluster a device's creation is heard from the bus too.
-            if fanouts.contains_key(id) {
-                return;
-            }
-            fanouts.insert(id.clone(), sender.clone());
+        if !self.inner.fanouts.open(id) {
+            return;
         }
-        self.inner.tasks.spawn(fanout(
-            self.inner.store.clone(),
-            id.clone(),
-            receiver,
-            sender.downgrade(),
-            self.inner.fanout_taken.clone(),
-        ));
         let hub = self.clone();
         let device = id.clone();
         let on_connect = move |socket: SocketRef| async move {
@@ -183,12 +169,13 @@ impl SocketHub {
             let (detach_hub, detach_device) = (hub.clone(), device.clone());
             socket.on_disconnect(move |socket: SocketRef| async move {
                 detach_hub.inner.expiries.forget(&socket);
-                detach_hub.send(&detach_device, Fanout::Detach(socket.id));
+                let fanouts = &detach_hub.inner.fanouts;
+                fanouts.tell(&detach_device, Fanout::Detach(socket.id));
             });
             // Greeted here, before the fanout has the socket: what it sends (replay,
             // snapshot, `sync`, live events) is queued after the greeting.
             if greeting::greet(&socket, &device) {
-                hub.send(&device, Fanout::Attach { socket, last_seq });
+                hub.inner.fanouts.attach(&device, socket, last_seq);
             }
         };
         let hub = self.clone();
@@ -224,7 +211,7 @@ impl SocketHub {
     /// namespace alone drops its sockets without a word, and a dashboard would stay
     /// "connected" to a device that no longer exists, its events unanswered.
     fn remove_device(&self, id: &DeviceId) {
-        self.inner.fanouts.lock().expect("fanouts lock").remove(id);
+        self.inner.fanouts.close(id);
         if let Some(namespace) = self.inner.io.of(id.namespace()) {
             for socket in namespace.sockets() {
                 session::disconnect(socket, "device_removed");
@@ -259,9 +246,9 @@ impl SocketHub {
 
     /// The root namespace and every device's.
     fn namespaces(&self) -> Vec<String> {
-        let fanouts = self.inner.fanouts.lock().expect("fanouts lock");
-        let devices = fanouts.keys().map(DeviceId::namespace);
-        std::iter::once("/".to_owned()).chain(devices).collect()
+        let devices = self.inner.fanouts.devices();
+        let namespaces = devices.iter().map(DeviceId::namespace);
+        std::iter::once("/".to_owned()).chain(namespaces).collect()
     }
 
     /// Sockets connected now, over every namespace: a client on the root and on two devices
@@ -282,8 +269,15 @@ impl SocketHub {
     /// Stops the hub's tasks once its connections are closed ([`Self::close`]), waiting for
     /// them within [`crate::tasks::STOP_PATIENCE`].
     pub async fn stop(&self) {
-        self.inner.fanouts.lock().expect("fanouts lock").clear();
-        self.inner.tasks.stop("socket hub").await;
+        tokio::join!(
+            self.inner.fanouts.stop(),
+            self.inner.tasks.stop("socket hub")
+        );
+    }
+
+    /// How many devices a socket watches: those with a fanout running.
+    pub fn watched_devices(&self) -> usize {
+        self.inner.fanouts.running()
     }
 
     /// Waits until `/device/<id>` is open (`open`) or closed, as the bus's device changes
@@ -297,12 +291,6 @@ impl SocketHub {
             .is_ok_and(|waited| waited.is_ok())
     }
 
-    fn send(&self, device: &DeviceId, message: Fanout) {
-        if let Some(fanout) = self.inner.fanouts.lock().expect("fanouts lock").get(device) {
-            let _ = fanout.send(message);
-        }
-    }
-
     /// Routes every committed event to its device's fanout, and changes of a device's state
     /// or health to the root.
     async fn route(self, mut events: broadcast::Receiver<Arc<JournaledEvent>>) {
@@ -313,16 +301,14 @@ impl SocketHub {
                         self.announce(&event).await;
                     }
                     let device = event.device_id.clone();
-                    self.send(&device, Fanout::Event(event));
+                    self.inner.fanouts.tell(&device, Fanout::Event(event));
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,
                         "socket delivery fell behind the bus; resyncing from the journal"
                     );
-                    for fanout in self.inner.fanouts.lock().expect("fanouts lock").values() {
-                        let _ = fanout.send(Fanout::Resync);
-                    }
+                    self.inner.fanouts.resync_all();
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }

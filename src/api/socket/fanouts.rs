@@ -1,0 +1,155 @@
+//! Which devices have a fanout running. A device's namespace is open as long as the device
+//! exists, but its fanout ([`super::fanout`]) runs only while a socket is attached to it or
+//! being brought up to date: the first attachment starts it and it ends when the last socket
+//! has gone. The devices of a fleet that no dashboard watches then hold no task and no inbox,
+//! and their events wake nothing. A fanout that starts reads where the device's journal
+//! stands, as one that was running would after events it had nobody to deliver to.
+//!
+//! A fanout ends only with nothing left in its inbox, decided under the lock that every
+//! message to it is sent under: an attachment is either in the inbox of the fanout that
+//! then goes on, or finds none running and starts another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use socketioxide::extract::SocketRef;
+use tokio::sync::mpsc;
+
+use super::fanout::{fanout, Fanout, Retire};
+use crate::metrics::Histogram;
+use crate::model::DeviceId;
+use crate::store::Store;
+use crate::tasks::Tasks;
+
+/// Every open device, with its fanout's inbox while one runs.
+type Lanes = HashMap<DeviceId, Option<mpsc::UnboundedSender<Fanout>>>;
+
+/// The fanouts of the devices whose namespace is open on this node.
+pub(super) struct Fanouts {
+    lanes: Mutex<Lanes>,
+    store: Store,
+    /// Where each fanout records how long one live event took it.
+    taken: Histogram,
+    tasks: Tasks,
+}
+
+impl Fanouts {
+    pub(super) fn new(store: Store, taken: Histogram) -> Arc<Fanouts> {
+        Arc::new(Fanouts {
+            lanes: Mutex::default(),
+            store,
+            taken,
+            tasks: Tasks::default(),
+        })
+    }
+
+    fn lanes(&self) -> MutexGuard<'_, Lanes> {
+        self.lanes.lock().expect("fanouts lock")
+    }
+
+    /// Counts `device` as open, with no fanout until a socket attaches; returns whether it
+    /// was not open already (in a cluster, a device's creation is heard from the bus too).
+    pub(super) fn open(&self, device: &DeviceId) -> bool {
+        let mut lanes = self.lanes();
+        if lanes.contains_key(device) {
+            return false;
+        }
+        lanes.insert(device.clone(), None);
+        true
+    }
+
+    /// Forgets `device`: its fanout, if one runs, ends once it has handled its inbox.
+    pub(super) fn close(&self, device: &DeviceId) {
+        self.lanes().remove(device);
+    }
+
+    /// The devices open.
+    pub(super) fn devices(&self) -> Vec<DeviceId> {
+        self.lanes().keys().cloned().collect()
+    }
+
+    /// How many devices have a fanout running: those a socket watches.
+    pub(super) fn running(&self) -> usize {
+        self.lanes().values().filter(|lane| lane.is_some()).count()
+    }
+
+    /// Hands `message` to the fanout of `device` if one runs; nobody is owed it otherwise.
+    pub(super) fn tell(&self, device: &DeviceId, message: Fanout) {
+        if let Some(Some(lane)) = self.lanes().get(device) {
+            let _ = lane.send(message);
+        }
+    }
+
+    /// Tells every running fanout that the bus dropped events.
+    pub(super) fn resync_all(&self) {
+        for lane in self.lanes().values().flatten() {
+            let _ = lane.send(Fanout::Resync);
+        }
+    }
+
+    /// Attaches `socket` to the fanout of `device`, starting one if none runs (or the one
+    /// there has ended, which it does on its own when the journal cannot be read).
+    pub(super) fn attach(
+        self: &Arc<Self>,
+        device: &DeviceId,
+        socket: SocketRef,
+        last_seq: Option<u64>,
+    ) {
+        let mut lanes = self.lanes();
+        let Some(lane) = lanes.get_mut(device) else {
+            return;
+        };
+        let mut message = Fanout::Attach { socket, last_seq };
+        if let Some(running) = lane {
+            match running.send(message) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(back)) => message = back,
+            }
+        }
+        let (sender, inbox) = mpsc::unbounded_channel();
+        let _ = sender.send(message);
+        let retire: Retire = {
+            let (fanouts, device, me) = (self.clone(), device.clone(), sender.downgrade());
+            Box::new(move |inbox| fanouts.retire(&device, inbox, &me))
+        };
+        self.tasks.spawn(fanout(
+            retire,
+            self.store.clone(),
+            device.clone(),
+            inbox,
+            sender.downgrade(),
+            self.taken.clone(),
+        ));
+        *lane = Some(sender);
+    }
+
+    /// Whether the fanout of `device` whose inbox is `inbox` may end: when nothing waits in
+    /// it. It is then taken off the lane, and what comes for the device next finds none.
+    fn retire(
+        &self,
+        device: &DeviceId,
+        inbox: &mpsc::UnboundedReceiver<Fanout>,
+        me: &mpsc::WeakUnboundedSender<Fanout>,
+    ) -> bool {
+        let mut lanes = self.lanes();
+        if !inbox.is_empty() {
+            return false;
+        }
+        // Still this fanout's lane, unless the device was closed (and perhaps opened again).
+        if let (Some(lane), Some(me)) = (lanes.get_mut(device), me.upgrade()) {
+            if lane
+                .as_ref()
+                .is_some_and(|running| running.same_channel(&me))
+            {
+                *lane = None;
+            }
+        }
+        true
+    }
+
+    /// Ends every fanout, within [`crate::tasks::STOP_PATIENCE`].
+    pub(super) async fn stop(&self) {
+        self.lanes().clear();
+        self.tasks.stop("socket fanouts").await;
+    }
+}
