@@ -68,6 +68,14 @@ pub(super) async fn fanout(
     taken: Histogram,
 ) {
     let Some(mut emitted) = head(&store, &device).await else {
+        // Nobody can be brought up to date: those waiting are told so and resume later, and
+        // the next socket to attach starts another fanout, which reads the head again.
+        inbox.close();
+        while let Ok(message) = inbox.try_recv() {
+            if let Fanout::Attach { socket, .. } = message {
+                session::disconnect(socket, "journal_unreadable");
+            }
+        }
         return;
     };
     // Whether events may have been missed while no socket was attached: nobody was owed

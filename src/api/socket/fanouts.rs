@@ -70,7 +70,12 @@ impl Fanouts {
 
     /// How many devices have a fanout running: those a socket watches.
     pub(super) fn running(&self) -> usize {
-        self.lanes().values().filter(|lane| lane.is_some()).count()
+        let lanes = self.lanes();
+        lanes
+            .values()
+            .flatten()
+            .filter(|inbox| !inbox.is_closed())
+            .count()
     }
 
     /// Hands `message` to the fanout of `device` if one runs; nobody is owed it otherwise.
@@ -88,7 +93,7 @@ impl Fanouts {
     }
 
     /// Attaches `socket` to the fanout of `device`, starting one if none runs (or the one
-    /// there has ended, which it does on its own when the journal cannot be read).
+    /// there has ended, which it does on its own when the journal's head cannot be read).
     pub(super) fn attach(
         self: &Arc<Self>,
         device: &DeviceId,
