@@ -8,9 +8,9 @@
 //! fleet). When a row's fields are those of the device's last whole row of the same kind, at
 //! most [`REACH`] seqs back, but for a few runs of bytes, the row keeps how many seqs back
 //! that row is and its edits: how many of its bytes to copy, how many to pass over, and the
-//! bytes to put in their place. It is kept so only when that takes at most a quarter of the
-//! fields' length, which packing rarely beats: the writer decides it at once, and a row kept
-//! whole is then one the rows after it may be kept against.
+//! bytes to put in their place. It is kept so only when that takes at most a [`SHARE`] of
+//! the fields' length, which packing rarely beats: the writer decides it at once, and a row
+//! kept whole is then one the rows after it may be kept against.
 //!
 //! The edits are found in one pass over both rows, without a search: the bytes the two start
 //! and end with are the earlier row's; what lies between is one run when the two differ in
@@ -20,7 +20,9 @@
 //! Only a row kept whole is one others are kept against, so a row is read with at most one
 //! other. The writer remembers each device's last whole row of each kind ([`Earlier`]; of
 //! each side of the chat, for messages: [`Strand`]) across batches, and learns a batch's rows
-//! only when it commits: a rolled-back batch's seqs are given again to other rows.
+//! only when it commits: a rolled-back batch's seqs are given again to other rows. What it
+//! has forgotten (a restart, or more strands written to since than it keeps) it reads back
+//! from the journal on SQLite, where that read is no round trip.
 //!
 //! An earlier row must outlive the rows kept against it. Pruning keeps each device's newest
 //! [`REACH`] events whatever the retention, so a row written after a pruning found what to
@@ -45,7 +47,8 @@ const TAG: u8 = 0;
 
 /// How many strands the writer remembers a row of, and the longest row it remembers: at most
 /// 8 MiB, whatever the events. A simulated device's exchanges touch about a dozen strands, so
-/// a fleet of a thousand devices exchanging at once finds most of its rows remembered.
+/// a fleet of a thousand devices exchanging at once finds most of its rows remembered; on
+/// SQLite, the row of a strand forgotten is read back from the journal.
 const MOST: usize = 16_384;
 const LONGEST: usize = 512;
 
@@ -62,8 +65,15 @@ struct Edit {
     put: Range<usize>,
 }
 
+/// How small a row kept as changes must be, as a share of its fields' length: one in three.
+/// Packing takes these rows to about half their length (an ack whose message and upstream id
+/// differ from the last one's, 150 bytes of fields, to 81), so a row of changes under a third
+/// is the smaller; at a quarter, such an ack and a notification, each ~45 bytes of changes,
+/// were kept whole, one of each in every exchange.
+const SHARE: usize = 3;
+
 /// The row of `fields` kept against `earlier`, the fields of a row `back` seqs before it, if
-/// it takes at most a quarter of the fields' length.
+/// it takes at most a [`SHARE`] of the fields' length.
 pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec<u8>> {
     let (fields, earlier) = (fields.as_bytes(), earlier.as_bytes());
     let edits = edits(fields, earlier);
@@ -76,7 +86,7 @@ pub(super) fn kept_against(fields: &str, earlier: &str, back: u64) -> Option<Vec
             .flat_map(|edit| numbers(edit).map(|n| number_length(n as u64)))
             .sum::<usize>()
         + edits.iter().map(|edit| edit.put.len()).sum::<usize>();
-    if length * 4 > fields.len() {
+    if length * SHARE > fields.len() {
         return None;
     }
     let mut row = Vec::with_capacity(length);
@@ -219,6 +229,22 @@ impl Strand {
     pub(super) fn kind(self) -> EventKind {
         self.kind
     }
+
+    /// Whether a whole row of the strand's device and kind, whose fields are `fields`, is of
+    /// this strand: for a message, of its side of the chat.
+    pub(super) fn holds(self, fields: &str) -> bool {
+        self.kind != EventKind::Message || from_me(fields) == self.ours
+    }
+}
+
+/// Whether a message's fields, as its row keeps them, are of one of ours. Read as text: the
+/// row's fields are marked ([`super::packing::marked`]) with bytes that no JSON string holds
+/// unescaped, and a message's own `fromMe` comes before any other (a key in a string value
+/// has its quotes escaped).
+fn from_me(fields: &str) -> bool {
+    fields
+        .split_once("\"fromMe\":")
+        .is_some_and(|(_, rest)| rest.starts_with("true"))
 }
 
 /// Each device's last whole row of each kind, by seq, as the writer committed them, and those
@@ -241,6 +267,13 @@ impl Earlier {
             .or_else(|| self.committed.get(&strand))?;
         let back = seq.checked_sub(*earlier)?;
         (back <= REACH).then_some((back, fields.as_str()))
+    }
+
+    /// Whether the newest whole row of `strand` is remembered, in reach or not: when it is
+    /// out of reach, the journal holds no newer one to keep a row against either (but one too
+    /// long to remember).
+    pub(super) fn knows(&self, strand: Strand) -> bool {
+        self.batch.contains_key(&strand) || self.committed.contains_key(&strand)
     }
 
     /// Remembers a row the batch keeps whole, for the rows after it to be kept against once
@@ -312,11 +345,12 @@ mod tests {
         let edits = edits(next.as_bytes(), ACK.as_bytes());
         assert_eq!(edits.len(), 2, "{edits:?}");
         assert_eq!(edits[0].skip, edits[0].put.len());
-        assert_eq!(
-            kept_against(&next, ACK, 5),
-            None,
-            "over a quarter of the row"
-        );
+        let row = kept_against(&next, ACK, 5).expect("kept as changes");
+        assert!(row.len() * SHARE <= next.len(), "{} bytes", row.len());
+        assert_eq!(with_earlier(&row, ACK).unwrap(), next);
+        // Its chat as well: over a third of the row.
+        let unlike = next.replace("15550000002", "16661111113");
+        assert_eq!(kept_against(&unlike, ACK, 5), None);
         // A message of theirs after another: its id, upstream id, quote and time.
         const THEIRS: &str = "{\"id\":\"msg_01M8H58P6YG0QCYRYT495RD6EJ\",\"upstreamId\":\"false_15550000002@c.us_YlGLsljXyEGRS7nlCQLw\",\"deviceId\":\"\u{1}\",\"chatId\":\"15550000002@c.us\",\"from\":\"15550000002@c.us\",\"fromPhone\":\"15550000002\",\"fromMe\":false,\"type\":\"text\",\"body\":\"hello\",\"media\":null,\"replyTo\":\"msg_01M8H58KRJB1S30EBZ77GA5NE7\",\"timestamp\":\"2026-11-28T13:24:42.845Z\",\"ack\":0,\"ackName\":\"pending\",\"tempId\":null,\"revoked\":false,\"forwarded\":false,\"editedAt\":null}";
         let next = THEIRS

@@ -51,7 +51,7 @@ impl Tx<'_> {
         let marked = packing::marked(&kept, device.as_str(), &event.at);
         let ours = matches!(&data, EventData::Message(message) if message.from_me);
         let strand = changes::Strand::new(head.num, event.kind, ours);
-        let row = self.kept_row(strand, seq, marked);
+        let row = self.kept_row(head, strand, seq, marked)?;
         self.packer.give(row);
         if let EventData::Message(message) = &data {
             self.journaled.message(device, &message.id, seq, kept);
@@ -84,22 +84,66 @@ impl Tx<'_> {
     /// that is short ([`changes`]), else the fields to pack, which rows after it may then be
     /// kept against. A `chat:update` may name another row ([`naming`]), and the newest row of
     /// a kind in [`LATEST_KEPT`] is kept again apart from the journal: those are kept whole.
-    fn kept_row(&mut self, strand: changes::Strand, seq: u64, marked: String) -> Given {
+    fn kept_row(
+        &mut self,
+        head: Head,
+        strand: changes::Strand,
+        seq: u64,
+        marked: String,
+    ) -> StoreResult<Given> {
         let kind = strand.kind();
         if kind == EventKind::ChatUpdate || LATEST_KEPT.contains(&kind) {
-            return Given::Fields(marked);
+            return Ok(Given::Fields(marked));
         }
-        let changes = self
-            .earlier
-            .row_for(strand, seq)
-            .and_then(|(back, earlier)| changes::kept_against(&marked, earlier, back));
-        match changes {
+        let changes = match self.earlier.row_for(strand, seq) {
+            Some((back, earlier)) => changes::kept_against(&marked, earlier, back),
+            None if self.earlier.knows(strand) => None,
+            None => self
+                .journaled_row_for(head, strand, seq)?
+                .and_then(|(back, earlier)| changes::kept_against(&marked, &earlier, back)),
+        };
+        Ok(match changes {
             Some(row) => Given::Made(row),
             None => {
                 self.earlier.whole(strand, seq, &marked);
                 Given::Fields(marked)
             }
+        })
+    }
+
+    /// The newest whole row of `strand` that the device's journal holds within
+    /// [`changes::REACH`] seqs before `seq`: how many seqs back it is, and its fields, still
+    /// marked. For a strand the writer no longer remembers ([`changes::Earlier`]): in a fleet
+    /// whose thousands of devices exchange at once, more strands are written to between two
+    /// rows of one than the writer keeps, and their rows were all kept whole. Not on
+    /// PostgreSQL, where the read would be a round trip in the middle of the writer's batch:
+    /// such a row is kept whole there.
+    fn journaled_row_for(
+        &self,
+        head: Head,
+        strand: changes::Strand,
+        seq: u64,
+    ) -> StoreResult<Option<(u64, String)>> {
+        if self.conn.is_postgres() {
+            return Ok(None);
         }
+        let from = head.key(seq.saturating_sub(changes::REACH));
+        let rows = self.conn().query_all(
+            "SELECT key, data FROM events WHERE key >= ?1 AND key < ?2 AND kind = ?3
+             ORDER BY key DESC",
+            params![from, head.key(seq), i64::from(strand.kind().number())],
+            |row| Ok((row.get::<i64>(0)?, row.get::<Vec<u8>>(1)?)),
+        )?;
+        for (key, data) in rows {
+            if changes::kept_back(&data).is_some() {
+                continue;
+            }
+            let fields = packing::unpack(data)?;
+            if strand.holds(&fields) {
+                return Ok(Some((seq - head.seq(key), fields)));
+            }
+        }
+        Ok(None)
     }
 
     /// The device's number, which its journal's keys and its message rows carry: numbering

@@ -133,6 +133,62 @@ async fn our_message_is_kept_against_our_last_one_whatever_the_contact_sent_betw
     }
 }
 
+async fn a_row_whose_earlier_row_the_writer_forgot_is_kept_against_the_journals_on_sqlite(backend) {
+    let db = Db::new(backend);
+    let demo = || DeviceId::parse("demo").unwrap();
+    let mine = move |tx: &mut crate::store::Tx<'_>, id: &str| {
+        our_message(tx, &demo(), (id, "hi"), None).map(sent_at_noon)
+    };
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    store
+        .write(move |tx| {
+            let first = mine(tx, "msg_01JFORGOT0000000000000001")?;
+            let theirs = crate::model::Message {
+                id: "msg_01JFORGOT0000000000000002".into(),
+                upstream_id: Some("false_15550000002@c.us_3EB0C4A1".into()),
+                from: "15550000002@c.us".into(),
+                from_me: false,
+                ..first.clone()
+            };
+            tx.journal(&demo(), EventData::Message(first))?;
+            tx.journal(&demo(), EventData::Message(theirs))?;
+            tx.journal(&demo(), lost(1))
+        })
+        .await
+        .unwrap();
+    let mut sent = published(&mut live, 3).await;
+    // A writer that starts remembers no row, as one that has had more strands written to
+    // since than it keeps.
+    store.close().await;
+    let (store, bus) = db.open();
+    let mut live = bus.subscribe();
+    store
+        .write(move |tx| {
+            let second = mine(tx, "msg_01JFORGOT0000000000000003")?;
+            tx.journal(&demo(), EventData::Message(second))?;
+            tx.journal(&demo(), lost(2))
+        })
+        .await
+        .unwrap();
+    sent.extend(published(&mut live, 2).await);
+
+    let rows = rows(&store).await;
+    let backs: Vec<Option<u64>> = rows[3..]
+        .iter()
+        .map(|row| journal::changes::kept_back(row))
+        .collect();
+    match backend {
+        // Ours against ours, past theirs; the lost connection against the one before.
+        Backend::Sqlite => assert_eq!(backs, [Some(3), Some(2)]),
+        // A read back would be a round trip in the writer's batch.
+        Backend::Postgres => assert_eq!(backs, [None, None]),
+    }
+    for after in 0..sent.len() as u64 {
+        assert_eq!(demo_payloads_after(&store, after, 1).await.0, sent[after as usize..][..1]);
+    }
+}
+
 async fn a_row_is_never_kept_against_a_row_of_a_rolled_back_batch(backend) {
     let db = Db::new(backend);
     let (store, bus) = db.open();
