@@ -133,7 +133,7 @@ async fn our_message_is_kept_against_our_last_one_whatever_the_contact_sent_betw
     }
 }
 
-async fn a_row_whose_earlier_row_the_writer_forgot_is_kept_against_the_journals_on_sqlite(backend) {
+async fn a_row_whose_earlier_row_the_writer_forgot_is_kept_against_the_journals_on_sqlite_only(backend) {
     let db = Db::new(backend);
     let demo = || DeviceId::parse("demo").unwrap();
     let mine = move |tx: &mut crate::store::Tx<'_>, id: &str| {
