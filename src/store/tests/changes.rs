@@ -29,6 +29,17 @@ fn sent_at_noon(message: crate::model::Message) -> crate::model::Message {
     }
 }
 
+/// A message of the contact's, `id`, like `ours` but for who sent it and its upstream id.
+fn theirs_like(ours: &crate::model::Message, id: &str) -> crate::model::Message {
+    crate::model::Message {
+        id: id.into(),
+        upstream_id: Some("false_15550000002@c.us_3EB0C4A1".into()),
+        from: "15550000002@c.us".into(),
+        from_me: false,
+        ..ours.clone()
+    }
+}
+
 /// Journals each group of `events` in a write of its own; their payloads as published.
 async fn journal_in_writes(
     store: &Store,
@@ -112,13 +123,7 @@ async fn our_message_is_kept_against_our_last_one_whatever_the_contact_sent_betw
             let demo = DeviceId::parse("demo").unwrap();
             let mine = our_message(tx, &demo, ("msg_01JCHANGES000000000000002", "hi"), None)?;
             let mine = sent_at_noon(mine);
-            let theirs = crate::model::Message {
-                id: "msg_01JCHANGES000000000000003".into(),
-                upstream_id: Some("false_15550000002@c.us_3EB0C4A1".into()),
-                from: "15550000002@c.us".into(),
-                from_me: false,
-                ..mine.clone()
-            };
+            let theirs = theirs_like(&mine, "msg_01JCHANGES000000000000003");
             tx.journal(&demo, EventData::Message(theirs))?;
             tx.journal(&demo, EventData::Message(mine))
         })
@@ -144,13 +149,7 @@ async fn a_row_whose_earlier_row_the_writer_forgot_is_kept_against_the_journals_
     store
         .write(move |tx| {
             let first = mine(tx, "msg_01JFORGOT0000000000000001")?;
-            let theirs = crate::model::Message {
-                id: "msg_01JFORGOT0000000000000002".into(),
-                upstream_id: Some("false_15550000002@c.us_3EB0C4A1".into()),
-                from: "15550000002@c.us".into(),
-                from_me: false,
-                ..first.clone()
-            };
+            let theirs = theirs_like(&first, "msg_01JFORGOT0000000000000002");
             tx.journal(&demo(), EventData::Message(first))?;
             tx.journal(&demo(), EventData::Message(theirs))?;
             tx.journal(&demo(), lost(1))
