@@ -36,8 +36,8 @@ use crate::hooks::desktop::Desktop;
 use crate::hooks::sinks::Sinks;
 use crate::hooks::sound::{self, Sound};
 use crate::hooks::webhook::{SenderError, Webhooks};
-use crate::hooks::HookRules;
 use crate::hooks::HookSettingsCheck;
+use crate::hooks::{HookRules, Listener};
 use crate::metrics::{Changes, Metrics};
 use crate::store::{Store, StoreError};
 use crate::tasks::Tasks;
@@ -189,25 +189,25 @@ pub async fn run(
     // they subscribe before the devices start, or a device's first QR code would pass them by.
     let background = Tasks::default();
     let rules = HookRules::new(store.clone(), &settings.hooks);
+    let mut hooks = Listener::default();
     if settings.hooks.desktop.enabled {
-        background.adopt(Desktop::start(
+        background.adopt([Desktop::start(
             rules.clone(),
             settings.hooks.desktop.clone(),
             metrics.clone(),
-            &bus,
-            background.stop_signal(),
-        ));
+            &mut hooks,
+        )]);
     }
     if settings.hooks.sound.enabled {
         background.adopt(Sound::start(
-            rules,
+            rules.clone(),
             settings.hooks.sound.clone(),
             metrics.clone(),
-            &bus,
+            &mut hooks,
             sound::default_speaker(),
-            background.stop_signal(),
         ));
     }
+    background.adopt(hooks.start(&bus, background.stop_signal(), rules, metrics.clone()));
     devices.boot(&settings.devices.dir).await?;
     sockets.open_stored(&devices.ids());
     let node = cluster::Node::start(&devices, &bus);

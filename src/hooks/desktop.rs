@@ -11,13 +11,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, triggers, HookRules, OneReport, Trigger};
-use crate::bus::EventBus;
+use super::{triggers, HookRules, Listener, OneReport, Trigger};
 use crate::config::DesktopSettings;
 use crate::metrics::Metrics;
 use crate::model::event::{EventKind, JournaledEvent};
@@ -135,31 +133,23 @@ pub struct Desktop {
 }
 
 impl Desktop {
-    /// Starts the hook on its own tasks; returns them so the daemon can stop them.
+    /// Starts the hook on its own task, fed by `listener`; returns it so the daemon can stop
+    /// it.
     pub fn start(
         rules: HookRules,
         settings: DesktopSettings,
         metrics: Arc<Metrics>,
-        bus: &EventBus,
-        stop: CancellationToken,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
+        listener: &mut Listener,
+    ) -> tokio::task::JoinHandle<()> {
         // Checked with the rest of the configuration at load time.
         let wanted: Vec<Trigger> = settings
             .events
             .iter()
             .filter_map(|name| Trigger::parse(name))
             .collect();
-        let (queue, listener) = listen(
-            bus,
-            stop,
-            &rules,
-            metrics.clone(),
+        let queue = listener.hear(
             |metrics| &metrics.desktop_notifications,
-            move |event| {
-                triggers(event)
-                    .iter()
-                    .any(|trigger| wanted.contains(trigger))
-            },
+            move |fired| fired.iter().any(|trigger| wanted.contains(trigger)),
         );
         let desktop = Desktop {
             rules,
@@ -167,7 +157,7 @@ impl Desktop {
             metrics,
             report: OneReport::default(),
         };
-        vec![listener, tokio::spawn(desktop.run(queue))]
+        tokio::spawn(desktop.run(queue))
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Arc<JournaledEvent>>) {

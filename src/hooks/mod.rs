@@ -6,9 +6,10 @@
 //! - [`desktop`] raises desktop notifications on the daemon's host (notify-rust over D-Bus).
 //! - [`sound`] plays a short sound on the host (rodio).
 //!
-//! None of them is on the event path. Desktop and sound each read the bus on their own task
-//! into a small bounded queue; an event that finds the queue full is dropped and counted, so a
-//! missing session bus or a stuck audio device can never hold back a commit or a socket.
+//! None of them is on the event path. Desktop and sound hear the bus through one
+//! [`Listener`], each into a small bounded queue of its own; an event that finds a queue full
+//! is dropped and counted, so a missing session bus or a stuck audio device can never hold
+//! back a commit or a socket.
 
 mod check;
 pub use check::HookSettingsCheck;
@@ -218,54 +219,102 @@ pub fn local_now() -> NaiveTime {
     chrono::Local::now().time()
 }
 
-/// Feeds the events `wanted` selects into a bounded queue, on a task of its own, until `stop`
-/// fires; the queue's reader then takes what is left and ends. An event that finds the queue
-/// full — or that the bus could not keep for this reader — is counted as `dropped` in
-/// `counters`; one the `rules` mute (our own messages, quiet hours) as `muted`, here, so that
-/// a sent message, the most frequent event, does not wake the hook's task for nothing.
-pub fn listen(
-    bus: &EventBus,
-    stop: CancellationToken,
-    rules: &HookRules,
-    counters: Arc<crate::metrics::Metrics>,
+/// The host's hooks (desktop, sound) hear the bus through one listener, on a task of its own:
+/// each event is read once (whether it is news, what it triggers, whether the `rules` mute
+/// it) however many hooks there are, and only then offered to each hook's bounded queue.
+/// A sent message, the most frequent event, thus wakes one task, and no hook's task, for
+/// nothing.
+#[derive(Default)]
+pub struct Listener {
+    hooks: Vec<Ear>,
+}
+
+/// Whether a hook is for an event that fired these triggers.
+type Wants = dyn Fn(&[Trigger]) -> bool + Send;
+
+/// A hook as the [`Listener`] feeds it.
+struct Ear {
+    wanted: Box<Wants>,
+    /// The hook's counters, where what it did not hear is counted.
     family: fn(&crate::metrics::Metrics) -> &Counters,
-    wanted: impl Fn(&JournaledEvent) -> bool + Send + 'static,
-) -> (
-    mpsc::Receiver<Arc<JournaledEvent>>,
-    tokio::task::JoinHandle<()>,
-) {
-    let mut events = bus.subscribe();
-    let (queue, receiver) = mpsc::channel(QUEUE);
-    let rules = rules.clone();
-    let task = tokio::spawn(async move {
-        let mut rounds = CodeRounds::default();
-        loop {
-            let received = tokio::select! {
-                _ = stop.cancelled() => return,
-                received = events.recv() => received,
-            };
-            match received {
-                // Another node of the cluster journaled it, and its own hooks play it.
-                Ok(event) if event.remote => {}
-                Ok(event) if rounds.is_news(&event) && wanted(&event) => {
-                    if rules.muted(&event) {
-                        family(&counters).inc("muted");
-                    } else if queue.try_send(event).is_err() {
-                        if queue.is_closed() {
-                            return;
+    queue: mpsc::Sender<Arc<JournaledEvent>>,
+}
+
+impl Listener {
+    /// A queue of the events `wanted` selects for one hook, fed once the listener starts. An
+    /// event that finds it full, or that the bus could not keep for the listener, is counted
+    /// as `dropped` in `family`; one the rules mute (our own messages, quiet hours) as
+    /// `muted`. The queue ends when the listener stops.
+    pub fn hear(
+        &mut self,
+        family: fn(&crate::metrics::Metrics) -> &Counters,
+        wanted: impl Fn(&[Trigger]) -> bool + Send + 'static,
+    ) -> mpsc::Receiver<Arc<JournaledEvent>> {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        self.hooks.push(Ear {
+            wanted: Box::new(wanted),
+            family,
+            queue,
+        });
+        receiver
+    }
+
+    /// Reads the bus for the hooks until `stop` fires; nothing at all without a hook. The
+    /// hooks' queues then end, and with them their tasks, once they took what is left.
+    pub fn start(
+        self,
+        bus: &EventBus,
+        stop: CancellationToken,
+        rules: HookRules,
+        counters: Arc<crate::metrics::Metrics>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if self.hooks.is_empty() {
+            return None;
+        }
+        let mut events = bus.subscribe();
+        Some(tokio::spawn(async move {
+            let mut rounds = CodeRounds::default();
+            loop {
+                let received = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    received = events.recv() => received,
+                };
+                match received {
+                    // Another node of the cluster journaled it, and its own hooks play it.
+                    Ok(event) if event.remote => {}
+                    Ok(event) if rounds.is_news(&event) => self.offer(&event, &rules, &counters),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        for hook in &self.hooks {
+                            (hook.family)(&counters).add("dropped", missed);
                         }
-                        family(&counters).inc("dropped");
                     }
+                    Err(broadcast::error::RecvError::Closed) => return,
                 }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    family(&counters).add("dropped", missed)
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }))
+    }
+
+    /// Hands `event` to every hook that wants it, unless the rules mute it (asked once, and
+    /// only if a hook wants it).
+    fn offer(
+        &self,
+        event: &Arc<JournaledEvent>,
+        rules: &HookRules,
+        counters: &crate::metrics::Metrics,
+    ) {
+        let fired = triggers(event);
+        let mut muted = None;
+        for hook in self.hooks.iter().filter(|hook| (hook.wanted)(&fired)) {
+            if *muted.get_or_insert_with(|| rules.muted(event)) {
+                (hook.family)(counters).inc("muted");
+            } else if let Err(mpsc::error::TrySendError::Full(_)) =
+                hook.queue.try_send(event.clone())
+            {
+                (hook.family)(counters).inc("dropped");
             }
         }
-    });
-    (receiver, task)
+    }
 }
 
 /// Which devices are in a round of pairing codes after the first, from their `state` events.
@@ -348,6 +397,76 @@ mod tests {
 
     fn at(text: &str) -> NaiveTime {
         NaiveTime::parse_from_str(text, "%H:%M").unwrap()
+    }
+
+    /// The next event of a hook's queue, within 10 s.
+    async fn next(queue: &mut mpsc::Receiver<Arc<JournaledEvent>>) -> Arc<JournaledEvent> {
+        tokio::time::timeout(std::time::Duration::from_secs(10), queue.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the queue is open")
+    }
+
+    /// One listener feeds each hook what it wants: an event wanted by both reaches both, one
+    /// wanted by one reaches only it, and our own message, muted, is counted as muted by the
+    /// hook that wanted it and handed to none.
+    #[tokio::test]
+    async fn one_listener_feeds_each_hook_what_it_wants_and_counts_what_it_mutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = EventBus::new();
+        let storage = crate::config::StorageSettings {
+            data_dir: dir.path().to_owned(),
+            synchronous: crate::config::Synchronous::Normal,
+            ..Default::default()
+        };
+        let store = Store::open(&storage, bus.clone()).unwrap();
+        let settings = HookSettings {
+            quiet_hours: String::new(),
+            mute_own_messages: true,
+            ..HookSettings::default()
+        };
+        let rules = HookRules::new(store, &settings);
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let mut listener = Listener::default();
+        let wants = |wanted: Vec<Trigger>| {
+            move |fired: &[Trigger]| fired.iter().any(|t| wanted.contains(t))
+        };
+        let mut desktop = listener.hear(
+            |metrics| &metrics.desktop_notifications,
+            wants(vec![Trigger::Event(EventKind::Qr), Trigger::Call]),
+        );
+        let mut sound = listener.hear(
+            |metrics| &metrics.sounds,
+            wants(vec![Trigger::Event(EventKind::Message), Trigger::Call]),
+        );
+        let stop = CancellationToken::new();
+        let task = listener
+            .start(&bus, stop.clone(), rules, metrics.clone())
+            .unwrap();
+        let message = |from_me: bool, body: &str| {
+            event("message", json!({ "fromMe": from_me, "body": body }))
+        };
+        for published in [
+            message(true, "ours"),
+            event("qr", json!({ "attempt": 1 })),
+            message(false, "theirs"),
+            event("notification", json!({ "kind": "call" })),
+            event("chat:update", json!({})),
+        ] {
+            bus.publish(published);
+        }
+        assert_eq!(next(&mut desktop).await.kind, EventKind::Qr);
+        assert_eq!(next(&mut desktop).await.kind, EventKind::Notification);
+        let theirs = next(&mut sound).await;
+        assert_eq!(theirs.field::<String>("body").as_deref(), Some("theirs"));
+        assert_eq!(next(&mut sound).await.kind, EventKind::Notification);
+        assert_eq!(metrics.sounds.get("muted"), 1);
+        assert_eq!(metrics.desktop_notifications.get("muted"), 0);
+        stop.cancel();
+        task.await.unwrap();
+        // The listener gone, the queues end with nothing more in them.
+        assert!(desktop.recv().await.is_none());
+        assert!(sound.recv().await.is_none());
     }
 
     #[test]

@@ -23,7 +23,6 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 use rodio::buffer::SamplesBuffer;
 use rodio::source::Amplify;
@@ -31,8 +30,7 @@ use rodio::{Decoder, Source};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{listen, triggers, HookRules, OneReport, Trigger};
-use crate::bus::EventBus;
+use super::{triggers, HookRules, Listener, OneReport, Trigger};
 use crate::config::SoundSettings;
 use crate::metrics::Metrics;
 use crate::model::event::JournaledEvent;
@@ -195,17 +193,16 @@ pub struct Sound {
 }
 
 impl Sound {
-    /// Decodes the configured sounds and starts the hook: a task that picks and throttles, and
-    /// a thread that plays. Returns the tasks so the daemon can stop them (the thread ends with
-    /// them).
+    /// Decodes the configured sounds and starts the hook, fed by `listener`: a task that picks
+    /// and throttles, and a thread that plays. Returns the task so the daemon can stop it (the
+    /// thread ends with it); `None` if the thread could not start.
     pub fn start(
         rules: HookRules,
         settings: SoundSettings,
         metrics: Arc<Metrics>,
-        bus: &EventBus,
+        listener: &mut Listener,
         make_speaker: MakeSpeaker,
-        stop: CancellationToken,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let mut clips = HashMap::new();
         for name in settings.events.values().filter(|file| !file.is_empty()) {
             if clips.contains_key(name) {
@@ -227,7 +224,7 @@ impl Sound {
             .spawn(move || play(make_speaker(), clips_to_play, &player_metrics));
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot start the sound thread");
-            return Vec::new();
+            return None;
         }
         // Checked with the rest of the configuration at load time.
         let files: Files = settings
@@ -236,13 +233,9 @@ impl Sound {
             .filter_map(|(name, file)| Some((Trigger::parse(name)?, file.clone())))
             .collect();
         let wanted = files.clone();
-        let (queue, listener) = listen(
-            bus,
-            stop,
-            &rules,
-            metrics.clone(),
+        let queue = listener.hear(
             |metrics| &metrics.sounds,
-            move |event| file_for(&wanted, event).is_some(),
+            move |fired| file_for(&wanted, fired).is_some(),
         );
         let sound = Sound {
             rules,
@@ -253,7 +246,7 @@ impl Sound {
             last_played: None,
             speaker,
         };
-        vec![listener, tokio::spawn(sound.run(queue))]
+        Some(tokio::spawn(sound.run(queue)))
     }
 
     async fn run(mut self, mut queue: mpsc::Receiver<Arc<JournaledEvent>>) {
@@ -268,7 +261,7 @@ impl Sound {
     /// Returns the outcome to count, or `None` once the sound is with the speaker thread, which
     /// alone knows whether it `played` or `failed`.
     async fn consider(&mut self, event: &JournaledEvent) -> Option<&'static str> {
-        let file = file_for(&self.files, event)?.to_owned();
+        let file = file_for(&self.files, &triggers(event))?.to_owned();
         match self.rules.device(&event.device_id).await {
             Ok(Some(device)) if device.hooks.sound => {}
             Ok(_) => return Some("muted"),
@@ -309,11 +302,12 @@ impl Sound {
 /// The sound file of each trigger that has one configured.
 type Files = HashMap<Trigger, String>;
 
-/// The sound configured for `event`, if any (an empty file name turns a default off).
-fn file_for<'s>(files: &'s Files, event: &JournaledEvent) -> Option<&'s str> {
-    triggers(event)
-        .into_iter()
-        .find_map(|trigger| files.get(&trigger))
+/// The sound configured for an event that `fired` these triggers, if any (an empty file name
+/// turns a default off).
+fn file_for<'s>(files: &'s Files, fired: &[Trigger]) -> Option<&'s str> {
+    fired
+        .iter()
+        .find_map(|trigger| files.get(trigger))
         .map(String::as_str)
         .filter(|file| !file.is_empty())
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::tones::{samples, wav, Note, SAMPLE_RATE, SOUNDS};
 use super::*;
+use crate::bus::EventBus;
 use crate::config::{HookSettings, StorageSettings, Synchronous};
 use crate::model::event::{QrCode, Ready, StateChange};
 use crate::model::{
@@ -117,14 +118,20 @@ async fn rig(hooks: HookSettings, sound: SoundSettings) -> Rig {
         .unwrap();
     let metrics = Arc::new(Metrics::default());
     let (heard_tx, heard) = unbounded_channel();
-    let tasks = Sound::start(
-        HookRules::new(store.clone(), &hooks),
+    let rules = HookRules::new(store.clone(), &hooks);
+    let mut listener = Listener::default();
+    let sound = Sound::start(
+        rules.clone(),
         sound,
         metrics.clone(),
-        &bus,
+        &mut listener,
         Box::new(move || Box::new(Recorder(heard_tx))),
-        tokio_util::sync::CancellationToken::new(),
     );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let tasks = sound
+        .into_iter()
+        .chain(listener.start(&bus, stop, rules, metrics.clone()))
+        .collect();
     Rig {
         _dir: dir,
         store,
