@@ -153,6 +153,18 @@ impl Stamp {
             .is_some_and(|members| members.ends_with(&self.0))
     }
 
+    /// `payload` (a JSON object ending with the stamp) without it: the event's own fields.
+    fn off(&self, payload: &str) -> serde_json::Result<String> {
+        let open = payload
+            .strip_suffix('}')
+            .and_then(|members| members.strip_suffix(self.0.as_str()))
+            .ok_or_else(|| serde::ser::Error::custom("the payload does not end with its stamp"))?;
+        let mut fields = String::with_capacity(open.len());
+        fields.push_str(open.strip_suffix(',').unwrap_or(open));
+        fields.push('}');
+        Ok(fields)
+    }
+
     /// `fields` (a JSON object) with the stamp as its last members.
     fn onto(&self, fields: &str) -> String {
         let open = fields.trim_end().strip_suffix('}').unwrap_or(fields);
@@ -167,6 +179,18 @@ impl Stamp {
         payload.push('}');
         payload
     }
+}
+
+/// An event's payload as journaling serializes it: its own fields, then the [`Stamp`]'s
+/// members, in the stamp's order.
+#[derive(Serialize)]
+struct Stamped<'a> {
+    #[serde(flatten)]
+    data: &'a EventData,
+    #[serde(rename = "deviceId", skip_serializing_if = "Option::is_none")]
+    device_id: Option<&'a str>,
+    seq: u64,
+    at: &'a str,
 }
 
 /// An event as stored in a device's journal and delivered to every sink.
@@ -195,10 +219,10 @@ impl JournaledEvent {
 
     /// Journals `data` as event `seq` of `device`, at `at` (the journal keeps the same time
     /// as a number, without reading it back from the text); returns the event and its own
-    /// fields, which its journal row keeps. The fields are serialized once and stamped: the
-    /// payload is the same text as serializing them together with the stamp's members,
-    /// without serde's `flatten`, which goes through a map of its own, or taking the stamp
-    /// off again for the row.
+    /// fields, which its journal row keeps. The payload is serialized once, the fields and the
+    /// stamp's members together ([`Stamped`]), and taken as JSON as it is: serde_json made it,
+    /// so it is not parsed again to be checked. The fields are the payload with the stamp
+    /// taken off.
     pub fn journaled_at(
         device_id: DeviceId,
         seq: u64,
@@ -206,10 +230,15 @@ impl JournaledEvent {
         at: DateTime<Utc>,
     ) -> serde_json::Result<(Self, String)> {
         let (at, kind) = (rfc3339(at), data.kind());
-        let fields = serde_json::to_string(data)?;
-        let payload = Stamp::new(kind, &device_id, seq, &at).onto(&fields);
+        let payload = serde_json::value::to_raw_value(&Stamped {
+            data,
+            device_id: (!carries_device_id(kind)).then_some(device_id.as_str()),
+            seq,
+            at: &at,
+        })?;
+        let fields = Stamp::new(kind, &device_id, seq, &at).off(payload.get())?;
         let event = JournaledEvent {
-            payload: RawValue::from_string(payload)?,
+            payload,
             device_id,
             seq,
             at,
@@ -381,6 +410,14 @@ mod tests {
                 reason: "connection_lost".into(),
             }),
             EventData::typing("c".into(), "k".into(), true),
+            EventData::Message(Message::sample("c", "hi")),
+            EventData::Message(Message {
+                content: serde_json::from_value(serde_json::json!({
+                    "location": { "latitude": 52.37, "longitude": 4.89, "name": "Dam \"Square\"" }
+                }))
+                .unwrap(),
+                ..Message::sample("c", "")
+            }),
         ];
         for sample in &samples {
             let (event, own) =
@@ -388,7 +425,9 @@ mod tests {
             assert_eq!(own, serde_json::to_string(sample).unwrap());
             let payload: Value = serde_json::from_str(event.payload.get()).unwrap();
             let mut expected = serde_json::to_value(sample).unwrap();
-            expected["deviceId"] = Value::from("demo");
+            if !carries_device_id(event.kind) {
+                expected["deviceId"] = Value::from("demo");
+            }
             expected["seq"] = Value::from(12);
             expected["at"] = Value::from(event.at.clone());
             assert_eq!(payload, expected);
