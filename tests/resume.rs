@@ -31,18 +31,37 @@ async fn head(daemon: &TestDaemon, device: &str) -> u64 {
     events["head"].as_u64().unwrap()
 }
 
-/// Reconnects with `lastSeq` (a number, or the digits of one) and returns the replayed seqs
-/// and the `sync` payload.
-async fn resume(daemon: &TestDaemon, device: &str, last_seq: Value) -> (Vec<u64>, Value) {
+/// Reconnects with `lastSeq` (a number, or the digits of one) and returns the seqs the client
+/// gets, its replay and then live events through `through`, and the `sync` payload.
+///
+/// The journal a reader sees can run ahead of what is on the disk, and an event is emitted
+/// only once it is: a head read over REST may hold events that come live after `sync` rather
+/// than in the replay before it. Either way the client gets each of them once, in order.
+async fn resume(
+    daemon: &TestDaemon,
+    device: &str,
+    last_seq: Value,
+    through: u64,
+) -> (Vec<u64>, Value) {
     let mut client = daemon.socket(device, json!({ "lastSeq": last_seq })).await;
-    let sync = client.wait_for("sync", WAIT).await.expect("a sync");
-    let replayed = common::after_greeting(&client)
-        .iter()
-        .take_while(|e| e.name != "sync")
-        .map(|e| e.data["seq"].as_u64().unwrap())
-        .collect();
+    let sync = client.wait_for("sync", WAIT).await.expect("a sync").data;
+    let to_seq = sync["toSeq"].as_u64().unwrap();
+    if to_seq < through {
+        client
+            .wait_until(WAIT, |e| e.data["seq"].as_u64() >= Some(through))
+            .await
+            .unwrap_or_else(|e| panic!("live events through {through} after {sync}: {e}"));
+    }
+    let events = common::after_greeting(&client);
+    let split = events.iter().position(|e| e.name == "sync").unwrap();
+    let seq = |e: &common::sio::SioEvent| e.data["seq"].as_u64().unwrap();
+    let replayed: Vec<u64> = events[..split].iter().map(seq).collect();
+    let live: Vec<u64> = events[split + 1..].iter().map(seq).collect();
+    assert!(replayed.iter().all(|s| *s <= to_seq), "{replayed:?} {sync}");
+    assert!(live.iter().all(|s| *s > to_seq), "{live:?} {sync}");
     client.close().await;
-    (replayed, sync.data)
+    let through_live = live.into_iter().take_while(|s| *s <= through);
+    (replayed.into_iter().chain(through_live).collect(), sync)
 }
 
 #[tokio::test]
@@ -69,15 +88,14 @@ async fn a_client_gets_exactly_what_it_missed_while_away() {
         .await
         .unwrap();
     let now = head(&daemon, "away").await;
-    let (replayed, sync) = resume(&daemon, "away", json!(left_at)).await;
+    let (replayed, sync) = resume(&daemon, "away", json!(left_at), now).await;
     assert_replay(&replayed, left_at, now);
     assert_eq!(
         (sync["fromSeq"].clone(), sync["recovered"].clone()),
         (json!(left_at + 1), json!(true))
     );
-    assert!(sync["toSeq"].as_u64().unwrap() >= now);
     // As a client may have stored it: the same seq written out.
-    let (replayed, sync) = resume(&daemon, "away", json!(left_at.to_string())).await;
+    let (replayed, sync) = resume(&daemon, "away", json!(left_at.to_string()), now).await;
     assert_replay(&replayed, left_at, now);
     assert_eq!(sync["recovered"], true);
 }
@@ -172,13 +190,13 @@ async fn a_client_that_stops_reading_is_cut_off_and_resumes_without_loss() {
     assert!(last_seen < end, "cut off at {last_seen} of {end}");
     drop(stalled);
 
-    let (replayed, sync) = resume(&daemon, "slow", json!(last_seen)).await;
+    let (replayed, sync) = resume(&daemon, "slow", json!(last_seen), end).await;
     assert_eq!(sync["recovered"], true);
     assert_replay(&replayed, last_seen, end);
 }
 
-/// A replay starts right after `last`, has no gap and reaches at least `head` (acks still
-/// arriving may have been journaled since `head` was read).
+/// What a resumed client gets starts right after `last`, has no gap and reaches at least
+/// `head` (acks still arriving may have been journaled since `head` was read).
 #[track_caller]
 fn assert_replay(replayed: &[u64], last: u64, head: u64) {
     assert_eq!(replayed.first(), Some(&(last + 1)), "{replayed:?}");
@@ -220,7 +238,7 @@ async fn past_the_retention_sync_says_not_recovered() {
             (events["recovered"] == false).then_some(())
         })
         .await;
-    let (replayed, sync) = resume(&daemon, "brief", json!(1)).await;
+    let (replayed, sync) = resume(&daemon, "brief", json!(1), 0).await;
     assert!(replayed.is_empty(), "nothing half-replayed: {replayed:?}");
     assert_eq!(sync["recovered"], false);
 
@@ -262,7 +280,7 @@ async fn a_client_ahead_of_the_journal_is_told_it_cannot_resume_and_gets_what_fo
     daemon.ready_device("reset", silent_bob()).await;
     let now = head(&daemon, "reset").await;
     for ahead in [now + 10, u64::MAX] {
-        let (replayed, sync) = resume(&daemon, "reset", json!(ahead)).await;
+        let (replayed, sync) = resume(&daemon, "reset", json!(ahead), 0).await;
         assert!(replayed.is_empty(), "{replayed:?}");
         assert_eq!(
             (&sync["recovered"], &sync["toSeq"]),
@@ -421,7 +439,7 @@ async fn a_device_nobody_watches_runs_no_fanout_and_a_client_back_gets_what_it_m
         })
         .await;
     let now = head(&daemon, "watched").await;
-    let (replayed, sync) = resume(&daemon, "watched", json!(left_at)).await;
+    let (replayed, sync) = resume(&daemon, "watched", json!(left_at), now).await;
     assert_replay(&replayed, left_at, now);
     assert_eq!(sync["recovered"], true);
     wait_watched_devices(&daemon, 0.0).await;
@@ -445,4 +463,32 @@ async fn a_device_nobody_watches_runs_no_fanout_and_a_client_back_gets_what_it_m
     assert_eq!(live.data["seq"], now + 1);
     assert_eq!(watched_devices(&daemon).await, 1.0);
     second.close().await;
+}
+
+/// A client that resumes while events keep coming gets every one the journal showed it, once
+/// and in order, including those committed a moment before and not yet on the disk. Messages
+/// and their acks keep being journaled while clients resume again and again right after
+/// reading the head.
+#[tokio::test]
+async fn a_client_resuming_while_events_keep_coming_gets_each_once_in_order() {
+    let daemon = TestDaemon::start().await;
+    daemon
+        .ready_device(
+            "busy",
+            json!({ "server_ack_ms": 1, "delivered_ms": 2, "read_ms": 3 }),
+        )
+        .await;
+    let mut sender = daemon.socket("busy", json!({})).await;
+    for n in 0..40 {
+        let text = format!("busy {n}");
+        sender
+            .emit("message:send", json!({ "chatId": BOB, "text": text }))
+            .await
+            .unwrap();
+        let now = head(&daemon, "busy").await;
+        let last = now.saturating_sub(2);
+        let (replayed, sync) = resume(&daemon, "busy", json!(last), now).await;
+        assert_replay(&replayed, last, now);
+        assert_eq!(sync["recovered"], true, "{sync}");
+    }
 }
