@@ -79,7 +79,8 @@ pub(super) async fn fanout(
         return;
     };
     // Whether events may have been missed while no socket was attached: nobody was owed
-    // them, so they were not read, and the journal's head is read when a socket attaches.
+    // them, so they were not read, and the journal's head is read when a socket attaches or
+    // a replay ends.
     let mut behind = false;
     let mut sockets = Attached::default();
     // Replays under way: their sockets are not attached yet, and each reports back.
@@ -188,7 +189,19 @@ pub(super) async fn fanout(
                 through,
                 from,
             } => {
-                if through >= emitted {
+                // Events the bus dropped while no socket was attached are in the journal past
+                // `emitted`: the replay goes on through its head before the socket attaches.
+                let behind_read = match std::mem::take(&mut behind) {
+                    true => head(&store, &device)
+                        .await
+                        .map(|head| emitted = emitted.max(head)),
+                    false => Some(()),
+                };
+                if behind_read.is_none() {
+                    behind = true;
+                    replaying -= 1;
+                    session::disconnect(socket, "journal_unreadable");
+                } else if through >= emitted {
                     replaying -= 1;
                     if synced(&device, &socket, from, emitted, true) {
                         sockets.attach(socket);
