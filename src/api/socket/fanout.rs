@@ -136,12 +136,9 @@ pub(super) async fn fanout(
             Fanout::Resync if sockets.is_empty() => behind = true,
             Fanout::Resync => catch_up(&store, &device, &mut emitted, u64::MAX, &mut sockets).await,
             Fanout::Attach { socket, last_seq } => {
-                if std::mem::take(&mut behind) {
-                    let Some(head) = head(&store, &device).await else {
-                        session::disconnect(socket, "journal_unreadable");
-                        continue;
-                    };
-                    emitted = emitted.max(head);
+                if !up_to_head(&store, &device, &mut emitted, &mut behind).await {
+                    session::disconnect(socket, "journal_unreadable");
+                    continue;
                 }
                 if last_seq.is_some_and(|last| last > emitted) {
                     // A client can know a seq before this fanout emitted it: from the journal
@@ -191,14 +188,7 @@ pub(super) async fn fanout(
             } => {
                 // Events the bus dropped while no socket was attached are in the journal past
                 // `emitted`: the replay goes on through its head before the socket attaches.
-                let behind_read = match std::mem::take(&mut behind) {
-                    true => head(&store, &device)
-                        .await
-                        .map(|head| emitted = emitted.max(head)),
-                    false => Some(()),
-                };
-                if behind_read.is_none() {
-                    behind = true;
+                if !up_to_head(&store, &device, &mut emitted, &mut behind).await {
                     replaying -= 1;
                     session::disconnect(socket, "journal_unreadable");
                 } else if through >= emitted {
@@ -217,6 +207,24 @@ pub(super) async fn fanout(
             break;
         }
     }
+}
+
+/// Brings `emitted` up to the journal's head when events may have been missed while no socket
+/// was attached (`behind`). False, and still behind, when the head cannot be read.
+async fn up_to_head(
+    store: &Store,
+    device: &DeviceId,
+    emitted: &mut u64,
+    behind: &mut bool,
+) -> bool {
+    if *behind {
+        let Some(head) = head(store, device).await else {
+            return false;
+        };
+        *emitted = (*emitted).max(head);
+        *behind = false;
+    }
+    true
 }
 
 /// Where `device`'s journal stands, or `None` (logged) when it cannot be read.
