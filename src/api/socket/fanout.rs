@@ -57,17 +57,24 @@ pub(super) type Retire = Box<dyn Fn(&mpsc::UnboundedReceiver<Fanout>) -> bool + 
 /// delivery to the other sockets goes on meanwhile. When the replay has caught up with what
 /// the loop has emitted, the socket gets `sync` and joins the live stream.
 ///
-/// The loop ends when no socket is attached or being replayed and `retire` lets it (see
-/// `fanouts`); the next socket to attach starts another.
+/// It starts from `routed`, the last event routed to the device before its inbox opened, which
+/// every later event follows into the inbox (see `fanouts`), or, when none was, from the
+/// journal's head. The loop ends when no socket is attached or being replayed and `retire`
+/// lets it; the next socket to attach starts another.
 pub(super) async fn fanout(
     retire: Retire,
     store: Store,
     device: DeviceId,
+    routed: Option<u64>,
     mut inbox: mpsc::UnboundedReceiver<Fanout>,
     me: mpsc::WeakUnboundedSender<Fanout>,
     taken: Histogram,
 ) {
-    let Some(mut emitted) = head(&store, &device).await else {
+    let start = match routed {
+        Some(routed) => Some(routed),
+        None => head(&store, &device).await,
+    };
+    let Some(mut emitted) = start else {
         // Nobody can be brought up to date: those waiting are told so and resume later, and
         // the next socket to attach starts another fanout, which reads the head again.
         inbox.close();

@@ -8,6 +8,12 @@
 //! A fanout ends only with nothing left in its inbox, decided under the lock that every
 //! message to it is sent under: an attachment is either in the inbox of the fanout that
 //! then goes on, or finds none running and starts another.
+//!
+//! A fanout that starts takes up from the last event routed to the device, which every later
+//! event follows into its inbox, rather than from the journal's head: the head can hold an
+//! event committed and not yet published, which the fanout would then take for one emitted
+//! already and never deliver, though the socket attached before it was published (its own
+//! `chat:open`'s `chat:update`, say).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,12 +23,23 @@ use tokio::sync::mpsc;
 
 use super::fanout::{fanout, Fanout, Retire};
 use crate::metrics::Histogram;
+use crate::model::event::JournaledEvent;
 use crate::model::DeviceId;
 use crate::store::Store;
 use crate::tasks::Tasks;
 
-/// Every open device, with its fanout's inbox while one runs.
-type Lanes = HashMap<DeviceId, Option<mpsc::UnboundedSender<Fanout>>>;
+/// Every open device, by its id.
+type Lanes = HashMap<DeviceId, Lane>;
+
+/// An open device.
+#[derive(Default)]
+struct Lane {
+    /// Its fanout's inbox, while one runs.
+    running: Option<mpsc::UnboundedSender<Fanout>>,
+    /// The seq of the last event routed to it, unless none was since it opened or since the
+    /// bus dropped events.
+    routed: Option<u64>,
+}
 
 /// The fanouts of the devices whose namespace is open on this node.
 pub(super) struct Fanouts {
@@ -54,7 +71,7 @@ impl Fanouts {
         if lanes.contains_key(device) {
             return false;
         }
-        lanes.insert(device.clone(), None);
+        lanes.insert(device.clone(), Lane::default());
         true
     }
 
@@ -73,22 +90,42 @@ impl Fanouts {
         let lanes = self.lanes();
         lanes
             .values()
-            .flatten()
+            .filter_map(|lane| lane.running.as_ref())
             .filter(|inbox| !inbox.is_closed())
             .count()
     }
 
     /// Hands `message` to the fanout of `device` if one runs; nobody is owed it otherwise.
     pub(super) fn tell(&self, device: &DeviceId, message: Fanout) {
-        if let Some(Some(lane)) = self.lanes().get(device) {
-            let _ = lane.send(message);
+        if let Some(running) = self
+            .lanes()
+            .get(device)
+            .and_then(|lane| lane.running.as_ref())
+        {
+            let _ = running.send(message);
+        }
+    }
+
+    /// Hands a committed event to its device's fanout, if one runs, and remembers it as the
+    /// last routed to the device.
+    pub(super) fn route(&self, event: Arc<JournaledEvent>) {
+        let mut lanes = self.lanes();
+        let Some(lane) = lanes.get_mut(&event.device_id) else {
+            return;
+        };
+        lane.routed = Some(event.seq);
+        if let Some(running) = &lane.running {
+            let _ = running.send(Fanout::Event(event));
         }
     }
 
     /// Tells every running fanout that the bus dropped events.
     pub(super) fn resync_all(&self) {
-        for lane in self.lanes().values().flatten() {
-            let _ = lane.send(Fanout::Resync);
+        for lane in self.lanes().values_mut() {
+            lane.routed = None;
+            if let Some(running) = &lane.running {
+                let _ = running.send(Fanout::Resync);
+            }
         }
     }
 
@@ -105,7 +142,7 @@ impl Fanouts {
             return;
         };
         let mut message = Fanout::Attach { socket, last_seq };
-        if let Some(running) = lane {
+        if let Some(running) = &lane.running {
             match running.send(message) {
                 Ok(()) => return,
                 Err(mpsc::error::SendError(back)) => message = back,
@@ -121,11 +158,12 @@ impl Fanouts {
             retire,
             self.store.clone(),
             device.clone(),
+            lane.routed,
             inbox,
             sender.downgrade(),
             self.taken.clone(),
         ));
-        *lane = Some(sender);
+        lane.running = Some(sender);
     }
 
     /// Whether the fanout of `device` whose inbox is `inbox` may end: when nothing waits in
@@ -143,10 +181,11 @@ impl Fanouts {
         // Still this fanout's lane, unless the device was closed (and perhaps opened again).
         if let (Some(lane), Some(me)) = (lanes.get_mut(device), me.upgrade()) {
             if lane
+                .running
                 .as_ref()
                 .is_some_and(|running| running.same_channel(&me))
             {
-                *lane = None;
+                lane.running = None;
             }
         }
         true

@@ -300,8 +300,7 @@ impl SocketHub {
                     if matches!(event.kind, EventKind::State | EventKind::DeviceHealth) {
                         self.announce(&event).await;
                     }
-                    let device = event.device_id.clone();
-                    self.inner.fanouts.tell(&device, Fanout::Event(event));
+                    self.inner.fanouts.route(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
