@@ -1533,50 +1533,51 @@ async fn a_simulated_phones_steps_count_once_each_in_order_and_only_for_a_known_
         plan: "[\"the simulator's own\"]".into(),
         done: 0,
     };
-    let step_in = |row: i64, step: u32, last: bool| {
+    let step_in = |row: i64, from: u32, step: u32, last: bool| {
         let (store, demo) = (store.clone(), demo.clone());
         async move {
             store
                 .write(move |tx| {
-                    let mark = tx.simulator_step_done(&demo, "true_a", row, step, last)?;
+                    let mark = tx.simulator_step_done(&demo, "true_a", row, from, step, last)?;
                     Ok(tx.conn().answer_changed(mark)? > 0)
                 })
                 .await
                 .unwrap()
         }
     };
-    let step = |step: u32, last: bool| step_in(first.row, step, last);
-    let device = demo.clone();
-    let owed = store
-        .read(move |conn| messages::simulator_duties(conn, &device))
-        .await
-        .unwrap();
-    assert_eq!(owed, std::slice::from_ref(&duties));
+    let step = |from: u32, step: u32, last: bool| step_in(first.row, from, step, last);
+    let owed = || {
+        let (store, device) = (store.clone(), demo.clone());
+        async move {
+            store
+                .read(move |conn| messages::simulator_duties(conn, &device))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(owed().await, std::slice::from_ref(&duties));
     // Until the relay records the message's upstream id, nothing counts.
-    assert!(!step(0, false).await);
+    assert!(!step(0, 0, false).await);
     let device = demo.clone();
     store
         .write(move |tx| known_message(tx, &device, "true_a"))
         .await
         .unwrap();
-    assert!(!step_in(first.row + 1, 0, false).await, "a step of another row");
-    assert!(!step(1, false).await, "a step before its turn");
-    assert!(step(0, false).await);
-    assert!(!step(0, false).await, "a step made twice");
-    let device = demo.clone();
-    let owed = store
-        .read(move |conn| messages::simulator_duties(conn, &device))
-        .await
-        .unwrap();
-    assert_eq!(owed, [messages::PhoneDuties { done: 1, ..duties }]);
-    assert!(step(1, true).await);
-    let device = demo.clone();
-    let owed = store
-        .read(move |conn| messages::simulator_duties(conn, &device))
-        .await
-        .unwrap();
-    assert_eq!(owed, [], "the last step leaves nothing owed");
-    assert!(!step(1, true).await);
+    assert!(!step_in(first.row + 1, 0, 0, false).await, "a step of another row");
+    assert!(
+        !step(1, 2, false).await,
+        "a step after a marked one not done"
+    );
+    assert!(step(0, 0, false).await);
+    assert!(!step(0, 0, false).await, "a step made twice");
+    assert_eq!(owed().await, [messages::PhoneDuties { done: 1, ..duties.clone() }]);
+    // Steps 1 and 2 are acks, which the phone does not mark: step 3 counts them with itself.
+    assert!(step(1, 3, false).await);
+    assert!(!step(1, 3, false).await, "a step made twice");
+    assert_eq!(owed().await, [messages::PhoneDuties { done: 4, ..duties }]);
+    assert!(step(4, 4, true).await);
+    assert_eq!(owed().await, [], "the last step leaves nothing owed");
+    assert!(!step(4, 4, true).await);
 }
 
 async fn a_shared_secret_is_made_once_and_kept(backend) {

@@ -13,7 +13,9 @@
 //! owed, and the phone does it when the device connects again, at once if it is overdue: every
 //! message still gets its acks and receipts, and every echoing contact replies once. A step
 //! played twice (by the task of the earlier connection, whose reports were still on their way,
-//! and by the one that took over) is stored once, since only the first marks it done.
+//! and by the one that took over) is stored once, since only the first marks it done. The
+//! message's own acks are the exception ([`play`]): stored twice they are stored once anyway,
+//! so they are reported unmarked, and the next step marked counts them done with itself.
 //!
 //! A contact this account blocked gets nothing in their own chat: a message to them gets the
 //! server's ack alone, and a reply there they had planned before the block is settled without
@@ -259,6 +261,14 @@ struct Reply {
     content: Content,
 }
 
+impl Act {
+    /// Whether this is an ack of the message: merged into its ack, so that storing it twice
+    /// is storing it once.
+    fn is_ack(&self) -> bool {
+        matches!(self, Act::Server | Act::Delivered | Act::Read { .. })
+    }
+}
+
 impl Plan {
     /// [`Plan::with_members`] for a chat that is no group of the simulated world's store.
     #[cfg(test)]
@@ -447,45 +457,54 @@ impl Duties {
 
 /// Plays what the phone owes for one message, from the first step not done: each step at its
 /// time after the message was received (at once if that is past), reported as owed, so that it
-/// is marked done in the write that stores it. Ends with the plan, or when the device's events
-/// are closed.
+/// is marked done in the write that stores it. An ack that is not the last step is reported
+/// as it is, unmarked: the server's, the delivery's and the read receipt's merge into the
+/// message's ack, so one stored again (after a restart, or by the task of an earlier
+/// connection) changes nothing, and not marking it spares the phone's plan a write a step.
+/// Ends with the plan, or when the device's events are closed.
 pub async fn play(device: DeviceId, duties: Duties, events: mpsc::Sender<UpstreamEvent>) {
     let steps = &duties.plan.steps;
+    // Where the plan stands after its last marked step: the next one is owed from there.
+    let mut from = duties.done;
     for (index, step) in steps.iter().enumerate().skip(duties.done as usize) {
         let due = duties.received_at + TimeDelta::milliseconds(step.after_ms as i64);
         sleep((due - Utc::now()).to_std().unwrap_or_default()).await;
-        let report = duties.plan.report(&step.act, &duties.upstream_id);
-        let (device, upstream_id, row) = (device.clone(), duties.upstream_id.clone(), duties.row);
+        let report = Box::new(duties.plan.report(&step.act, &duties.upstream_id));
         let last = index + 1 == steps.len();
-        let replier = match &step.act {
-            Act::Reply(reply) if !duties.plan.group => Some(reply.from.clone()),
-            _ => None,
+        let event = match step.act.is_ack() && !last {
+            true => UpstreamEvent::Inbound(report),
+            false => {
+                let settle = settle(&device, &duties, from, index as u32, last);
+                from = index as u32 + 1;
+                UpstreamEvent::Owed { report, settle }
+            }
         };
-        let settle = Settle::new(move |tx| {
-            let mark = tx.simulator_step_done(&device, &upstream_id, row, index as u32, last)?;
-            Ok(Marked::new(move |tx| {
-                let owed = tx.conn().answer_changed(mark)? > 0;
-                // A reply in their chat planned before its sender was blocked is done, and
-                // never arrives.
-                match replier {
-                    Some(from) if owed => {
-                        Ok(!store::contacts::is_blocked(tx.conn(), &device, &from)?)
-                    }
-                    _ => Ok(owed),
-                }
-            }))
-        });
-        if events
-            .send(UpstreamEvent::Owed {
-                report: Box::new(report),
-                settle,
-            })
-            .await
-            .is_err()
-        {
+        if events.send(event).await.is_err() {
             return;
         }
     }
+}
+
+/// What marks step `step` of `duties` done in the write that stores its report, and tells
+/// whether it was still owed ([`Tx::simulator_step_done`]).
+fn settle(device: &DeviceId, duties: &Duties, from: u32, step: u32, last: bool) -> Settle {
+    let (device, upstream_id, row) = (device.clone(), duties.upstream_id.clone(), duties.row);
+    let replier = match &duties.plan.steps[step as usize].act {
+        Act::Reply(reply) if !duties.plan.group => Some(reply.from.clone()),
+        _ => None,
+    };
+    Settle::new(move |tx| {
+        let mark = tx.simulator_step_done(&device, &upstream_id, row, from, step, last)?;
+        Ok(Marked::new(move |tx| {
+            let owed = tx.conn().answer_changed(mark)? > 0;
+            // A reply in their chat planned before its sender was blocked is done, and
+            // never arrives.
+            match replier {
+                Some(from) if owed => Ok(!store::contacts::is_blocked(tx.conn(), &device, &from)?),
+                _ => Ok(owed),
+            }
+        }))
+    })
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! and replies, planned when the message arrived (`connector::simulator`), kept here so that a
 //! daemon that stops (SIGTERM or `kill -9`) does them after it starts again instead of never.
 //!
-//! A plan is a list of steps, done in order; `done` counts those already stored. A step is
-//! marked done by [`Tx::simulator_step_done`] in the transaction that stores what it reported,
-//! so a step is either stored and marked, or neither, and one made twice (before and after a
-//! restart) is stored once. The plan itself is the simulator's JSON: the store does not read it.
+//! A plan is a list of steps, done in order; `done` counts those already stored, from the
+//! first. A step is marked done by [`Tx::simulator_step_done`] in the transaction that stores
+//! what it reported, so a step is either stored and marked, or neither, and one made twice
+//! (before and after a restart) is stored once. The phone does not mark its acks, whose
+//! second copy changes nothing: the next step it marks (the last one always is) counts them
+//! with itself. The plan itself is the simulator's JSON: the store does not read it.
 //!
 //! A plan is written with the row of the phone's inbox that receives its message
 //! ([`Tx::simulator_receive`]) and keyed by that row's number, which its steps find it by. It
@@ -75,21 +77,25 @@ impl Tx<'_> {
 
     /// Marks step `step` (counted from 0) of the phone's plan in inbox row `row`, for the
     /// message `upstream_id` of `device`, done, and with the `last` step deletes the plan.
-    /// Whether the step was owed (a row changed) is read later ([`Conn::answer_changed`]), so
-    /// that the marks of a batch's steps share a round trip: not if it is done already, or an
-    /// earlier one is not, or the device does not know the message by that upstream id yet
-    /// (the daemon stopped between the phone receiving it and the relay recording so; the
-    /// relay sends it again after the restart, and the step then counts).
+    /// `from` is where the plan stood after its last marked step before this one (or where it
+    /// was taken up): the steps between are acks, which the phone does not mark (see
+    /// [`crate::connector::simulator::phone`]). Whether the step was owed (a row changed) is
+    /// read later ([`Conn::answer_changed`]), so that the marks of a batch's steps share a
+    /// round trip: not if it is done already, or a marked step before it is not, or the device
+    /// does not know the message by that upstream id yet (the daemon stopped between the phone
+    /// receiving it and the relay recording so; the relay sends it again after the restart,
+    /// and the step then counts).
     ///
-    /// Only the first step asks whether the device knows the message: steps are done in order,
-    /// so a later one follows a first that found it known, and the lookup, an index of random
-    /// keys, was a third of a step's work. The row the writer remembers for it, if any, is
-    /// looked at first (see [`super::SentRows`]).
+    /// Only a step marked from the plan's start asks whether the device knows the message:
+    /// steps are done in order, so a later one follows a marked step that found it known, and
+    /// the lookup, an index of random keys, was a third of a step's work. The row the writer
+    /// remembers for it, if any, is looked at first (see [`super::SentRows`]).
     pub fn simulator_step_done(
         &mut self,
         device: &DeviceId,
         upstream_id: &str,
         row: i64,
+        from: u32,
         step: u32,
         last: bool,
     ) -> StoreResult<Changed> {
@@ -101,17 +107,17 @@ impl Tx<'_> {
             );
             let at_row = format!(
                 "EXISTS (SELECT 1 FROM messages
-                    WHERE rowid = ?5 AND device = {DEVICE_NUMBER} AND upstream_id = ?2)"
+                    WHERE rowid = ?6 AND device = {DEVICE_NUMBER} AND upstream_id = ?2)"
             );
             let known = [
                 String::new(),
                 format!("AND {by_index}"),
                 format!("AND ({at_row} OR {by_index})"),
             ];
-            let owed = "device_id = ?1 AND inbox_row = ?4 AND done = ?3 AND EXISTS
+            let owed = "device_id = ?1 AND inbox_row = ?4 AND done BETWEEN ?5 AND ?3 AND EXISTS
                 (SELECT 1 FROM simulator_inbox WHERE rowid = ?4 AND upstream_id = ?2)";
             [
-                "UPDATE simulator_plans SET done = done + 1",
+                "UPDATE simulator_plans SET done = ?3 + 1",
                 "DELETE FROM simulator_plans",
             ]
             .map(|change| {
@@ -120,17 +126,24 @@ impl Tx<'_> {
                     .map(|known| format!("{change} WHERE {owed} {known}"))
             })
         });
-        let sent = (step == 0)
+        let sent = (from == 0)
             .then(|| self.sent_rows.row_of(device, upstream_id))
             .flatten();
-        let known = match (step, sent) {
+        let known = match (from, sent) {
             (0, Some(_)) => 2,
             (0, None) => 1,
             _ => 0,
         };
-        let values = params![device.as_str(), upstream_id, i64::from(step), row, sent];
-        // Only the remembered row's statement names `?5`.
-        let values = &values[..4 + usize::from(sent.is_some())];
+        let values = params![
+            device.as_str(),
+            upstream_id,
+            i64::from(step),
+            row,
+            i64::from(from),
+            sent
+        ];
+        // Only the remembered row's statement names `?6`.
+        let values = &values[..5 + usize::from(sent.is_some())];
         self.conn()
             .ask_changed(&STATEMENTS[usize::from(last)][known], values)
     }

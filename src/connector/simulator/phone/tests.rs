@@ -155,39 +155,77 @@ fn a_plan_reads_back_as_it_was_stored() {
     assert_eq!(Duties::read(&device, unreadable), None);
 }
 
-/// The reports `play` makes, in order, until it ends.
-async fn played(duties: Duties) -> Vec<Inbound> {
+/// The reports `play` makes, in order, until it ends, each with whether it is owed (marked
+/// done in the write that stores it).
+async fn played(duties: Duties) -> Vec<(Inbound, bool)> {
     let (events, mut reports) = mpsc::channel(64);
     play(DeviceId::parse("demo").unwrap(), duties, events).await;
     let mut made = Vec::new();
     while let Ok(event) = reports.try_recv() {
         match event {
-            UpstreamEvent::Owed { report, .. } => made.push(*report),
-            other => panic!("not an owed report: {other:?}"),
+            UpstreamEvent::Owed { report, .. } => made.push((*report, true)),
+            UpstreamEvent::Inbound(report) => made.push((*report, false)),
+            other => panic!("not a report: {other:?}"),
         }
     }
     made
 }
 
+/// Everything of a plan fell due an hour ago: a test would wait for its last step otherwise.
+fn overdue(plan: Plan, done: u32) -> Duties {
+    Duties {
+        row: 1,
+        upstream_id: "true_15550000002@c.us_abc".to_owned(),
+        received_at: Utc::now() - TimeDelta::hours(1),
+        plan,
+        done,
+    }
+}
+
+#[tokio::test]
+async fn acks_are_reported_unmarked_and_every_other_step_and_the_last_owed() {
+    let reports = tokio::time::timeout(
+        Duration::from_secs(1),
+        played(overdue(Plan::new(&spec(false), &message(ALICE)), 0)),
+    )
+    .await
+    .expect("overdue steps are played at once");
+    let owed: Vec<_> = reports.iter().map(|(_, owed)| *owed).collect();
+    // Server, delivered, online, read, typing, not typing, the reply, offline.
+    assert_eq!(owed, [false, false, true, false, true, true, true, true]);
+    let silent = spec(true).contacts.into_iter().filter(|c| c.id == CAROL);
+    let carol_only = SimulatorSpec {
+        contacts: silent.collect(),
+        ..spec(false)
+    };
+    let reports = played(overdue(Plan::new(&carol_only, &message(CAROL)), 0)).await;
+    let acks: Vec<_> = reports
+        .iter()
+        .map(|(report, owed)| match report {
+            Inbound::Ack { ack, .. } => (*ack, *owed),
+            other => panic!("a silent contact only acks: {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        acks,
+        [(Ack::Server, false), (Ack::Device, true)],
+        "the last step is owed, ack or not, so that the plan ends with its write"
+    );
+}
+
 #[tokio::test]
 async fn an_overdue_plan_is_played_at_once_from_its_first_step_not_done() {
     let plan = Plan::new(&spec(false), &message(ALICE));
-    let upstream_id = "true_15550000002@c.us_abc".to_owned();
     let reply_id = match &plan.steps[6].act {
         Act::Reply(reply) => reply.upstream_id.clone(),
         other => panic!("step 6 is {other:?}"),
     };
-    let duties = Duties {
-        row: 1,
-        upstream_id: upstream_id.clone(),
-        // Everything fell due an hour ago: the test would wait 5 s for the last step otherwise.
-        received_at: Utc::now() - TimeDelta::hours(1),
-        plan,
-        done: 5,
-    };
+    let duties = overdue(plan, 5);
+    let upstream_id = duties.upstream_id.clone();
     let reports = tokio::time::timeout(Duration::from_secs(1), played(duties))
         .await
         .expect("overdue steps are played at once");
+    let reports: Vec<_> = reports.into_iter().map(|(report, _)| report).collect();
     assert_eq!(reports.len(), 3, "{reports:?}");
     assert_eq!(
         reports[0],
