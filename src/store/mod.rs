@@ -51,6 +51,7 @@ pub mod simulator_numbers;
 pub mod sinks;
 pub mod sql;
 mod statistics;
+mod synced_heads;
 mod syncer;
 pub mod turn;
 pub mod uploads;
@@ -119,6 +120,11 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+    },
+    #[error("cannot sync the log of the database at {path}: {source}")]
+    SyncLog {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("cannot make the database at {path} readable by its owner only: {source}")]
     Private {

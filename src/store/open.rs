@@ -13,6 +13,8 @@ use super::checkpointer::{
 use super::journal::packer::Packer;
 use super::outage::Outage;
 use super::readers::{ReaderPool, SQLITE_READERS};
+use super::sql::params;
+use super::synced_heads::SyncedHeads;
 use super::syncer::Syncer;
 use super::writer::{run_writer, Duties, QUEUE_DEPTH};
 use super::{log_writes, migrations, spawn_thread, Conn, Store, StoreError, StoreResult};
@@ -45,6 +47,30 @@ fn make_private(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// The journal's heads as the database at `path` holds them once opened by `conn`, with its
+/// log synced first: whatever a daemon that stopped left in it, in the system's cache, is then
+/// on the disk, as the heads say (see [`SyncedHeads`]).
+fn synced_heads_of(conn: &Conn, path: &std::path::Path) -> StoreResult<SyncedHeads> {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    let synced = match std::fs::File::open(&log) {
+        Ok(log) => log.sync_data(),
+        // No log: everything is in the database file, which SQLite synced.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    };
+    synced.map_err(|source| StoreError::SyncLog {
+        path: path.to_owned(),
+        source,
+    })?;
+    let heads = conn.query_all(
+        "SELECT device_id, last_seq FROM device_seq",
+        params![],
+        |row| Ok((row.get::<String>(0)?, row.get::<i64>(1)? as u64)),
+    )?;
+    Ok(SyncedHeads::new(heads))
 }
 
 impl Store {
@@ -121,12 +147,24 @@ impl Store {
         let (writer_outage, checkpoint_outage) = (outage.clone(), outage.clone());
         let packer = Packer::start()?;
         let syncer = Syncer::start(bus.metrics().clone())?;
+        let conn = Conn::sqlite_writer(conn);
+        // Reads of the journal end at what is synced when the writer leaves syncs to the
+        // syncer, which it does with `synchronous = FULL` (see `synced_heads`).
+        let synced = match settings.synchronous {
+            Synchronous::Full => Some(Arc::new(synced_heads_of(&conn, &path)?)),
+            Synchronous::Normal => None,
+        };
+        let writer_synced = synced.clone();
         spawn_thread("writer", move || {
             run_writer(
-                Conn::sqlite_writer(conn),
+                conn,
                 queue,
                 bus,
-                Duties::Sqlite { keeping, syncer },
+                Duties::Sqlite {
+                    keeping,
+                    syncer,
+                    synced: writer_synced,
+                },
                 writer_outage,
                 packer,
             );
@@ -143,7 +181,7 @@ impl Store {
             )
         })?;
         let readers = Arc::new(ReaderPool {
-            open: Box::new(move || super::readers::open_sqlite(&path)),
+            open: Box::new(move || super::readers::open_sqlite(&path, synced.clone())),
             idle: Mutex::new(Vec::new()),
             turns: Arc::new(Semaphore::new(SQLITE_READERS)),
         });

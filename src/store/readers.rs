@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::synced_heads::SyncedHeads;
 use super::{Conn, StoreResult};
 
 /// The most read connections a daemon opens to PostgreSQL.
@@ -36,14 +37,18 @@ pub(super) struct ReaderPool {
     pub(super) turns: Arc<Semaphore>,
 }
 
-/// A read-only connection to the SQLite database at `path`.
-pub(super) fn open_sqlite(path: &Path) -> StoreResult<Conn> {
+/// A read-only connection to the SQLite database at `path`, which reads the journal only as
+/// far as `synced` says it is on the disk, if given (see [`SyncedHeads`]).
+pub(super) fn open_sqlite(path: &Path, synced: Option<Arc<SyncedHeads>>) -> StoreResult<Conn> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(Conn::sqlite(conn))
+    Ok(match synced {
+        Some(synced) => Conn::sqlite_synced(conn, synced),
+        None => Conn::sqlite(conn),
+    })
 }
 
 impl ReaderPool {

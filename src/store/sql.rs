@@ -19,7 +19,9 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use super::synced_heads::SyncedHeads;
 use super::{StoreError, StoreResult};
+use std::sync::Arc;
 
 mod session;
 mod statements;
@@ -31,7 +33,13 @@ use values::Owned;
 pub use values::{Column, Param, Row};
 
 /// A connection to the store's database.
-pub struct Conn(Backend);
+pub struct Conn {
+    backend: Backend,
+    /// On a read connection to SQLite whose log is synced off the writer's path, how far each
+    /// device's journal is on the disk: what it reads of the journal ends there (see
+    /// [`SyncedHeads`]).
+    synced: Option<Arc<SyncedHeads>>,
+}
 
 /// A query asked ahead of its answer ([`Conn::ask`]), with how its first row is read.
 pub struct Asked<T, F>(Answer<T, F>);
@@ -152,32 +160,53 @@ fn connect_postgres(url: &str) -> StoreResult<Client> {
 impl Conn {
     /// A read connection to SQLite.
     pub fn sqlite(conn: rusqlite::Connection) -> Conn {
-        Conn(Backend::Sqlite(Sqlite::open(
-            conn,
-            statements::READER_KEEPS,
-        )))
+        Conn {
+            backend: Backend::Sqlite(Sqlite::open(conn, statements::READER_KEEPS)),
+            synced: None,
+        }
+    }
+
+    /// A read connection to SQLite that reads each device's journal only as far as
+    /// `synced` says the disk holds it.
+    pub(super) fn sqlite_synced(conn: rusqlite::Connection, synced: Arc<SyncedHeads>) -> Conn {
+        Conn {
+            synced: Some(synced),
+            ..Conn::sqlite(conn)
+        }
     }
 
     /// The store writer's connection to SQLite, which keeps every statement of the write path.
     pub fn sqlite_writer(conn: rusqlite::Connection) -> Conn {
-        Conn(Backend::Sqlite(Sqlite::open(
-            conn,
-            statements::WRITER_KEEPS,
-        )))
+        Conn {
+            backend: Backend::Sqlite(Sqlite::open(conn, statements::WRITER_KEEPS)),
+            synced: None,
+        }
     }
 
     /// Connects to the PostgreSQL database at `url`.
     pub fn postgres(url: &str) -> StoreResult<Conn> {
-        Ok(Conn(Backend::Postgres(Box::new(RefCell::new(Postgres {
-            client: connect_postgres(url)?,
-            prepared: HashMap::new(),
-            url: url.to_owned(),
-        })))))
+        Ok(Conn {
+            backend: Backend::Postgres(Box::new(RefCell::new(Postgres {
+                client: connect_postgres(url)?,
+                prepared: HashMap::new(),
+                url: url.to_owned(),
+            }))),
+            synced: None,
+        })
+    }
+
+    /// The newest seq of `device`'s journal this connection reads, its head being `last`:
+    /// `last` itself, unless the connection reads only what is synced (see [`SyncedHeads`]).
+    pub(super) fn readable_head(&self, device: &str, last: u64) -> u64 {
+        match &self.synced {
+            Some(synced) => synced.cap(device, last),
+            None => last,
+        }
     }
 
     /// The SQLite connection, for what only SQLite has; `None` on PostgreSQL.
     pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(conn) => Some(conn.connection()),
             Backend::Postgres(_) => None,
         }
@@ -186,7 +215,7 @@ impl Conn {
     /// Whether the connection is lost for good (PostgreSQL's, when the server went away): it
     /// is replaced rather than used again.
     pub fn is_lost(&self) -> bool {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(_) => false,
             Backend::Postgres(pg) => pg.borrow().client.is_closed(),
         }
@@ -194,14 +223,14 @@ impl Conn {
 
     /// Whether this is a PostgreSQL connection.
     pub fn is_postgres(&self) -> bool {
-        matches!(self.0, Backend::Postgres(_))
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// Starts the transaction of a group commit. SQLite takes its write lock at once, so that
     /// no reader's lock can stand in the way of the commit. A PostgreSQL connection the server
     /// closed is opened again first.
     pub fn begin(&self) -> StoreResult<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(conn) => Ok(conn.connection().execute_batch("BEGIN IMMEDIATE")?),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
@@ -219,7 +248,7 @@ impl Conn {
     /// The payloads of the notifications this PostgreSQL connection listens to (`LISTEN`):
     /// waits up to `wait` for the first, then takes every one already there. None on SQLite.
     pub fn notifications(&self, wait: std::time::Duration) -> StoreResult<Vec<String>> {
-        let Backend::Postgres(pg) = &self.0 else {
+        let Backend::Postgres(pg) = &self.backend else {
             return Ok(Vec::new());
         };
         Ok(pg.borrow_mut().client.notifications(wait)?)
@@ -232,7 +261,7 @@ impl Conn {
     /// Rolls back the transaction under way, if there is one: after a failed write, whose
     /// error is what the callers hear of.
     pub fn rollback(&self) {
-        let rolled_back = match &self.0 {
+        let rolled_back = match &self.backend {
             Backend::Sqlite(conn) => match conn.connection().is_autocommit() {
                 true => return,
                 false => conn
@@ -253,7 +282,7 @@ impl Conn {
 
     /// Runs one statement; the rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<usize> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(conn) => conn.with_statement(sql, |statement| {
                 Ok(statement.execute(rusqlite::params_from_iter(
                     params.iter().map(|p| p.sqlite()),
@@ -273,7 +302,7 @@ impl Conn {
     /// (see [`session`]); [`Conn::settle`] reads it at the latest. On SQLite, where a
     /// statement is no round trip, it runs at once.
     pub fn write(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(_) => self.execute(sql, params).map(drop),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
@@ -291,7 +320,7 @@ impl Conn {
     where
         F: FnOnce(&Row<'_>) -> StoreResult<T>,
     {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(_) => Ok(Asked(Answer::Read(self.query_opt(sql, params, map)?))),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
@@ -307,7 +336,7 @@ impl Conn {
     where
         F: FnOnce(&Row<'_>) -> StoreResult<T>,
     {
-        let (rows, map) = match (asked.0, &self.0) {
+        let (rows, map) = match (asked.0, &self.backend) {
             (Answer::Read(first), _) => return Ok(first),
             (Answer::Owed(ticket, map), Backend::Postgres(pg)) => {
                 match pg.borrow_mut().client.said(ticket)? {
@@ -335,7 +364,7 @@ impl Conn {
     /// [`Conn::answer_changed`], having sent more meanwhile: [`Conn::ask`] for a write. On
     /// SQLite it runs at once.
     pub fn ask_changed(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<Changed> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(_) => Ok(Changed(Answer::Read(Some(self.execute(sql, params)?)))),
             Backend::Postgres(pg) => {
                 let mut pg = pg.borrow_mut();
@@ -351,7 +380,7 @@ impl Conn {
     /// How many rows the write [`Conn::ask_changed`] asked changed. Reading it reads every
     /// answer owed before it; the write that asked must not have ended.
     pub fn answer_changed(&self, asked: Changed) -> StoreResult<usize> {
-        match (asked.0, &self.0) {
+        match (asked.0, &self.backend) {
             (Answer::Read(changed), _) => Ok(changed.unwrap_or_default()),
             (Answer::Owed(ticket, ()), Backend::Postgres(pg)) => {
                 match pg.borrow_mut().client.said(ticket)? {
@@ -367,7 +396,7 @@ impl Conn {
 
     /// Reads the answers of the writes [`Conn::write`] sent: the first failure, if one failed.
     pub fn settle(&self) -> StoreResult<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(_) => Ok(()),
             Backend::Postgres(pg) => Ok(pg.borrow_mut().client.settle()?),
         }
@@ -376,7 +405,7 @@ impl Conn {
     /// Runs statements separated by `;`, without parameters (schema changes, transaction
     /// control).
     pub fn execute_batch(&self, sql: &str) -> StoreResult<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(conn) => Ok(conn.connection().execute_batch(sql)?),
             Backend::Postgres(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
         }
@@ -405,7 +434,7 @@ impl Conn {
         params: &[&dyn Param],
         mut each: impl FnMut(&Row<'_>) -> StoreResult<bool>,
     ) -> StoreResult<()> {
-        match &self.0 {
+        match &self.backend {
             Backend::Sqlite(conn) => conn.with_statement(sql, |statement| {
                 let mut rows = statement.query(rusqlite::params_from_iter(
                     params.iter().map(|p| p.sqlite()),

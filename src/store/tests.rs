@@ -203,6 +203,7 @@ mod relay;
 mod search;
 mod simulator_numbers;
 mod sinks;
+mod synced;
 
 fn disconnected(reason: &str) -> EventData {
     EventData::Disconnected(Disconnected {

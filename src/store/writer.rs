@@ -5,6 +5,7 @@
 //! writes share a transaction, what a failure rolls back, and when events reach the bus.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -16,9 +17,11 @@ use super::journal::packer::Packer;
 use super::messages::SentRows;
 use super::outage::Outage;
 use super::statistics::Statistics;
+use super::synced_heads::SyncedHeads;
 use super::syncer::{Syncer, Tell};
 use super::{log_writes, webhooks, Conn, Store, StoreError, StoreResult, Tx};
 use crate::bus::EventBus;
+use crate::model::DeviceId;
 
 /// Most writes committed together in one transaction.
 const MAX_BATCH: usize = 512;
@@ -26,6 +29,8 @@ const MAX_BATCH: usize = 512;
 pub(super) const QUEUE_DEPTH: usize = 8192;
 
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// Where a batch left the journal of each device it journaled to.
+type Heads = Vec<(DeviceId, u64)>;
 type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (Ran, Completion) + Send>;
 
 /// How a write ran, as the writer needs to know it.
@@ -82,8 +87,12 @@ impl Store {
 /// What the writer does beyond its writes, by database.
 pub(super) enum Duties {
     /// Keep SQLite's log under its limit (see [`super::checkpointer`]), and sync it off the
-    /// writer's path.
-    Sqlite { keeping: LogKeeping, syncer: Syncer },
+    /// writer's path, telling `synced` how far each journal is on the disk.
+    Sqlite {
+        keeping: LogKeeping,
+        syncer: Syncer,
+        synced: Option<Arc<SyncedHeads>>,
+    },
     /// Tell the cluster's other nodes what each commit changed.
     Postgresql { origin: Origin },
 }
@@ -96,12 +105,16 @@ pub(super) fn run_writer(
     outage: Outage,
     mut packer: Packer,
 ) {
-    let (mut keeping, syncer, origin) = match duties {
-        Duties::Sqlite { keeping, syncer } => {
+    let (mut keeping, syncer, synced, origin) = match duties {
+        Duties::Sqlite {
+            keeping,
+            syncer,
+            synced,
+        } => {
             log_writes::defer_syncs();
-            (Some(keeping), syncer, None)
+            (Some(keeping), syncer, synced, None)
         }
-        Duties::Postgresql { origin } => (None, Syncer::none(), Some(origin)),
+        Duties::Postgresql { origin } => (None, Syncer::none(), None, Some(origin)),
     };
     let log = LogLength::default();
     let sqlite = keeping.as_ref().and(conn.as_sqlite());
@@ -145,6 +158,7 @@ pub(super) fn run_writer(
             bus: &bus,
             outage: &outage,
             origin: origin.as_ref(),
+            synced: synced.as_ref(),
         };
         let (committed, tell) = commit.batch(
             &mut batch,
@@ -179,14 +193,16 @@ pub(super) fn run_writer(
     }
 }
 
-/// Where a batch commits, and whom it tells: the bus, the outage watch and, on PostgreSQL,
-/// the other nodes (see [`super::cluster::notices`]).
+/// Where a batch commits, and whom it tells: the bus, the outage watch, on SQLite the
+/// journal's synced heads (see [`SyncedHeads`]) and, on PostgreSQL, the other nodes (see
+/// [`super::cluster::notices`]).
 #[derive(Clone, Copy)]
 struct Commit<'w> {
     conn: &'w Conn,
     bus: &'w EventBus,
     outage: &'w Outage,
     origin: Option<&'w Origin>,
+    synced: Option<&'w Arc<SyncedHeads>>,
 }
 
 /// Runs the queued writes in one transaction; returns how many writes it committed, and what
@@ -210,12 +226,13 @@ impl Commit<'_> {
             bus,
             outage,
             origin,
+            synced,
         } = *self;
         let mut completions = Vec::new();
         let started = std::time::Instant::now();
         let changes = || conn.as_sqlite().map(rusqlite::Connection::total_changes);
         let changes_before = changes();
-        let outcome = (|| -> StoreResult<Result<Announced, Ran>> {
+        let outcome = (|| -> StoreResult<Result<(Announced, Heads), Ran>> {
             conn.begin()?;
             let mut tx = Tx {
                 conn,
@@ -244,7 +261,7 @@ impl Commit<'_> {
             tx.journal_changed_chats()?;
             tx.store_journal_rows()?;
             tx.index_new_words()?;
-            tx.store_heads()?;
+            let heads = tx.store_heads()?;
             let announced = Announced {
                 events: std::mem::take(&mut tx.events),
                 device_changes: std::mem::take(&mut tx.device_changes),
@@ -254,7 +271,7 @@ impl Commit<'_> {
                 announce(conn, origin, &announced)?;
             }
             conn.commit()?;
-            Ok(Ok(announced))
+            Ok(Ok((announced, heads)))
         })();
         if !matches!(outcome, Ok(Ok(_))) {
             // Whatever the batch wrote goes with the write that failed.
@@ -263,17 +280,20 @@ impl Commit<'_> {
             earlier.discard();
         }
         match outcome {
-            Ok(Ok(Announced {
-                events,
-                device_changes,
-                revoked_keys,
-            })) => {
+            Ok(Ok((
+                Announced {
+                    events,
+                    device_changes,
+                    revoked_keys,
+                },
+                heads,
+            ))) => {
                 // A commit that changed no row wrote nothing, and proves nothing about the disk.
                 // (PostgreSQL does not count changed rows: each of its commits counts.)
                 let wrote = changes() > changes_before || changes_before.is_none();
                 earlier.committed();
                 let committed = completions.len();
-                let (bus, outage) = (bus.clone(), outage.clone());
+                let (bus, outage, synced_heads) = (bus.clone(), outage.clone(), synced.cloned());
                 let tell: Tell = Box::new(move |synced| {
                     if let Err(cause) = synced {
                         outage.failed(&cause);
@@ -281,6 +301,10 @@ impl Commit<'_> {
                     }
                     if wrote {
                         outage.committed();
+                    }
+                    // Before the events: whoever hears of one can read it.
+                    if let Some(synced_heads) = synced_heads {
+                        synced_heads.synced(&heads);
                     }
                     let journaled = events.len();
                     for event in events {

@@ -269,15 +269,17 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Stores the head seq of every device this batch journaled to.
-    pub(super) fn store_heads(&mut self) -> StoreResult<()> {
+    /// Stores the head seq of every device this batch journaled to; returns them.
+    pub(super) fn store_heads(&mut self) -> StoreResult<Vec<(DeviceId, u64)>> {
+        let mut stored = Vec::with_capacity(self.heads.len());
         for (device, head) in std::mem::take(&mut self.heads) {
             self.write(
                 "UPDATE device_seq SET last_seq = ?2 WHERE device_id = ?1",
                 params![device.as_str(), head.last as i64],
             )?;
+            stored.push((device, head.last));
         }
-        Ok(())
+        Ok(stored)
     }
 }
 
@@ -357,13 +359,18 @@ impl Head {
 /// The highest seq a journal key holds: a trillion events per device.
 const MAX_SEQ: u64 = (1 << SEQ_BITS) - 1;
 
-/// Where the device's journal stands, if it was ever journaled to.
+/// Where the device's journal stands as `conn` reads it (see [`Conn::readable_head`]), if it
+/// was ever journaled to.
 fn position(conn: &Conn, device: &DeviceId) -> StoreResult<Option<Head>> {
-    conn.query_opt(
+    let head = conn.query_opt(
         "SELECT num, last_seq FROM device_seq WHERE device_id = ?1",
         params![device.as_str()],
         Head::of_row,
-    )
+    )?;
+    Ok(head.map(|head| Head {
+        last: conn.readable_head(device.as_str(), head.last),
+        ..head
+    }))
 }
 
 /// What the journal holds for one device after a given seq.

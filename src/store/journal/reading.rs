@@ -35,8 +35,8 @@ pub fn read_after(
             && oldest.is_some_and(|oldest| oldest <= position.key(after + 1)));
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = conn.query_all(
-        "SELECT key, kind, data, at FROM events WHERE key > ?1 AND key < ?2 ORDER BY key LIMIT ?3",
-        params![position.key(after), position.end(), limit],
+        "SELECT key, kind, data, at FROM events WHERE key > ?1 AND key <= ?2 ORDER BY key LIMIT ?3",
+        params![position.key(after), position.key(position.last), limit],
         |row| {
             let key: i64 = row.get(0)?;
             let number: i64 = row.get(1)?;
