@@ -44,6 +44,13 @@ pub struct Conn {
 /// A query asked ahead of its answer ([`Conn::ask`]), with how its first row is read.
 pub struct Asked<T, F>(Answer<T, F>);
 
+impl<T, F> Asked<T, F> {
+    /// An answer known already: what a write learned on SQLite another way.
+    pub fn known(first: Option<T>) -> Self {
+        Asked(Answer::Read(first))
+    }
+}
+
 /// A query asked only for whether it answers a row ([`Conn::ask_exists`]).
 pub type Exists = Asked<(), fn(&Row<'_>) -> StoreResult<()>>;
 
@@ -278,6 +285,17 @@ impl Conn {
         if let Err(error) = rolled_back {
             tracing::warn!(%error, "a failed group commit could not be rolled back");
         }
+    }
+
+    /// Runs an `INSERT` on SQLite; the number of the row it inserted, if it inserted one (a
+    /// conflict it was told to do nothing about inserts none). Cheaper than `RETURNING rowid`,
+    /// which SQLite runs through a temporary table of its own each time.
+    pub fn insert_rowid(&self, sql: &str, params: &[&dyn Param]) -> StoreResult<Option<i64>> {
+        let inserted = self.execute(sql, params)? == 1;
+        Ok(match (&self.backend, inserted) {
+            (Backend::Sqlite(conn), true) => Some(conn.connection().last_insert_rowid()),
+            _ => None,
+        })
     }
 
     /// Runs one statement; the rows it changed.

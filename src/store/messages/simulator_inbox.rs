@@ -77,7 +77,7 @@ impl Tx<'_> {
         const RECEIVED: &str = "INSERT INTO simulator_inbox (device, message_id, upstream_id,
                 chat_id, body, received_at, kind, content)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (device, message_id) DO NOTHING RETURNING rowid";
+             ON CONFLICT (device, message_id) DO NOTHING";
         let number = self.device_number(device)?;
         let values = params![
             number,
@@ -99,7 +99,7 @@ impl Tx<'_> {
             true => {
                 static RECEIVED_WITH_PLAN: LazyLock<String> = LazyLock::new(|| {
                     format!(
-                        "WITH new AS ({RECEIVED}), planned AS (
+                        "WITH new AS ({RECEIVED} RETURNING rowid), planned AS (
                             INSERT INTO simulator_plans (device_id, inbox_row, plan)
                             SELECT ?9, rowid, ?10 FROM new)
                          SELECT rowid FROM new"
@@ -109,7 +109,7 @@ impl Tx<'_> {
                 (new, None)
             }
             false => {
-                let new = conn.ask(RECEIVED, &values[..8], inbox_row as InboxRow)?;
+                let new = Asked::known(conn.insert_rowid(RECEIVED, &values[..8])?);
                 (new, Some(plan.to_owned()))
             }
         };
